@@ -1,0 +1,18 @@
+export type * from './generated/types.js';
+export {
+  PROTOCOL_VERSION,
+  ERROR_CODES,
+  MESSAGE_TYPES,
+  MESSAGE_INFO,
+  type MessageMap,
+  type MessageType,
+  type MessageInfo,
+  type BodyOf,
+  type Envelope,
+  type AnyEnvelope,
+} from './generated/catalogue.js';
+export { validateEnvelope, BODY_VALIDATORS, type Validator } from './generated/validator-index.js';
+
+import type { ErrorReply } from './generated/types.js';
+/** One of the protocol's error codes. */
+export type ErrorCode = ErrorReply['code'];
