@@ -1,13 +1,16 @@
 import nx from '@nx/eslint-plugin';
 
+// The dependency direction: protocol ← codec ← transport ← core (clocks, discovery, replication)
+// ← service ← apps. `layer:base` libraries (logging, metrics) depend on no Correio library.
 const layers = {
+  'layer:base': [],
   'layer:protocol': [],
-  'layer:codec': ['layer:protocol'],
-  'layer:transport': ['layer:protocol', 'layer:codec'],
-  'layer:core': ['layer:protocol', 'layer:codec', 'layer:transport', 'layer:core'],
-  'layer:service': ['layer:protocol', 'layer:codec', 'layer:transport', 'layer:core'],
-  'layer:app': ['layer:protocol', 'layer:codec', 'layer:transport', 'layer:core', 'layer:service'],
-  'layer:tool': ['layer:protocol', 'layer:codec', 'layer:transport', 'layer:core', 'layer:service'],
+  'layer:codec': ['layer:base', 'layer:protocol'],
+  'layer:transport': ['layer:base', 'layer:protocol', 'layer:codec'],
+  'layer:core': ['layer:base', 'layer:protocol', 'layer:codec', 'layer:transport', 'layer:core'],
+  'layer:service': ['layer:base', 'layer:protocol', 'layer:codec', 'layer:transport', 'layer:core'],
+  'layer:app': ['layer:base', 'layer:protocol', 'layer:codec', 'layer:transport', 'layer:core', 'layer:service'],
+  'layer:tool': ['layer:base', 'layer:protocol', 'layer:codec', 'layer:transport', 'layer:core', 'layer:service'],
 };
 
 export default [
