@@ -17,7 +17,7 @@ export function generateValidators(set: SchemaSet): string {
     strict: true,
     allErrors: false,
     code: { source: true, esm: true, lines: true, optimize: true },
-    keywords: ['x-correio-type', 'x-correio-pattern', 'x-correio-service', 'x-correio-reply'],
+    keywords: ['x-correio-type', 'x-correio-pattern', 'x-correio-service', 'x-correio-reply', 'tsType'],
   });
   for (const schema of set.all) ajv.addSchema(schema);
   const exports: Record<string, string> = { validate_envelope: set.envelope.$id };

@@ -1,0 +1,132 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Operation } from '@correio/protocol';
+import { ChatStore } from '../src/store/ChatStore.js';
+
+const dirs: string[] = [];
+const stores: ChatStore[] = [];
+
+function openStore(): ChatStore {
+  const dir = mkdtempSync(join(tmpdir(), 'correio-store-'));
+  dirs.push(dir);
+  const store = ChatStore.open({ path: dir });
+  stores.push(store);
+  return store;
+}
+
+afterEach(async () => {
+  await Promise.all(stores.splice(0).map((store) => store.close()));
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+let wall = 1_700_000_000_000;
+function op(origin: string, seq: number, kind: Operation['kind'], data: Record<string, string>, rid?: string): Operation {
+  wall += 1;
+  return { op: { origin, seq }, lc: seq, hlc: [wall, 0], kind, data, ...(rid ? { rid } : {}) } as Operation;
+}
+
+describe('ChatStore', () => {
+  it('commits local operations with consecutive sequence numbers and answers queries', async () => {
+    const store = openStore();
+    const login = await store.commitLocal('s1', 'r1', (seq) => op('s1', seq, 'login', { user: 'ana' }, 'r1'));
+    const create = await store.commitLocal('s1', 'r2', (seq) => op('s1', seq, 'channel.create', { user: 'ana', channel: 'general' }, 'r2'));
+    for (let i = 0; i < 5; i++) {
+      await store.commitLocal('s1', `p${i}`, (seq) => op('s1', seq, 'publish', { user: 'ana', channel: 'general', text: `hello ${i}` }, `p${i}`));
+    }
+    expect(login.op.op).toEqual({ origin: 's1', seq: 1 });
+    expect(create.op.op).toEqual({ origin: 's1', seq: 2 });
+    expect(store.highWaterMark('s1')).toBe(7);
+    expect(store.user('ana')?.user).toBe('ana');
+    expect(store.channel('general')?.created_by).toBe('ana');
+
+    const last3 = store.history('general', 3);
+    expect(last3.items.map((p) => p.text)).toEqual(['hello 2', 'hello 3', 'hello 4']);
+    const older = store.history('general', 3, last3.next as never);
+    expect(older.items.map((p) => p.text)).toEqual(['hello 0', 'hello 1']);
+    expect(older.next).toBeUndefined();
+  });
+
+  it('returns the earlier operation for a retried request id instead of storing it twice', async () => {
+    const store = openStore();
+    const first = await store.commitLocal('s1', 'same', (seq) => op('s1', seq, 'publish', { user: 'ana', channel: 'c', text: 'once' }, 'same'));
+    const retry = await store.commitLocal('s1', 'same', (seq) => op('s1', seq, 'publish', { user: 'ana', channel: 'c', text: 'once' }, 'same'));
+    expect(retry.duplicate).toBe(true);
+    expect(retry.op).toEqual(first.op);
+    expect(store.history('c', 10).items).toHaveLength(1);
+    expect(store.digest().ops).toBe(1);
+  });
+
+  it('tracks contiguous high-water marks across gaps', async () => {
+    const store = openStore();
+    await store.apply([op('s2', 1, 'login', { user: 'bob' }), op('s2', 3, 'login', { user: 'bob' })]);
+    expect(store.highWaterMark('s2')).toBe(1);
+    await store.apply([op('s2', 2, 'login', { user: 'bob' })]);
+    expect(store.highWaterMark('s2')).toBe(3);
+    expect(store.opsFrom('s2', 2, 10).map((o) => o.op.seq)).toEqual([2, 3]);
+  });
+
+  it('keeps direct messages of both directions in one conversation', async () => {
+    const store = openStore();
+    await store.apply([
+      op('s1', 1, 'direct', { user: 'ana', to: 'bob', text: 'hi bob' }),
+      op('s2', 1, 'direct', { user: 'bob', to: 'ana', text: 'hi ana' }),
+    ]);
+    expect(store.conversation('bob', 'ana', 10).items.map((d) => d.text)).toEqual(['hi bob', 'hi ana']);
+  });
+
+  it('survives reopening: everything committed is there', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'correio-store-'));
+    dirs.push(dir);
+    const store = ChatStore.open({ path: dir });
+    await store.commitLocal('s1', 'a', (seq) => op('s1', seq, 'publish', { user: 'ana', channel: 'c', text: 'kept' }, 'a'));
+    const before = store.digest();
+    await store.close();
+    const reopened = ChatStore.open({ path: dir });
+    stores.push(reopened);
+    expect(reopened.digest()).toEqual(before);
+    expect(reopened.verify()).toEqual({ ok: true, ops: 1 });
+  });
+
+  it('converges to the same state for any permutation and duplication of a set of operations', async () => {
+    const base: Operation[] = [
+      op('s1', 1, 'login', { user: 'ana' }),
+      op('s1', 2, 'channel.create', { user: 'ana', channel: 'general' }),
+      op('s2', 1, 'channel.create', { user: 'bob', channel: 'general' }),
+      op('s1', 3, 'publish', { user: 'ana', channel: 'general', text: 'one' }, 'rid-x'),
+      op('s2', 2, 'publish', { user: 'ana', channel: 'general', text: 'one' }, 'rid-x'),
+      op('s2', 3, 'publish', { user: 'bob', channel: 'general', text: 'two' }),
+      op('s3', 1, 'direct', { user: 'bob', to: 'ana', text: 'psst' }),
+      op('s3', 2, 'login', { user: 'bob' }),
+    ];
+    const reference = openStore();
+    await reference.apply(base);
+    const expected = snapshot(reference);
+    expect(expected.history).toEqual(['one', 'two']);
+    expect(expected.channel?.created_by).toBe('ana');
+
+    await fc.assert(
+      fc.asyncProperty(fc.shuffledSubarray(base, { minLength: base.length }), fc.array(fc.nat(base.length - 1), { maxLength: 6 }), async (order, dups) => {
+        const store = openStore();
+        const sequence = [...order, ...dups.map((i) => base[i]!)];
+        for (const item of sequence) await store.apply([item]);
+        expect(snapshot(store)).toEqual(expected);
+        await store.close();
+        stores.splice(stores.indexOf(store), 1);
+      }),
+      { numRuns: 25 },
+    );
+  });
+});
+
+function snapshot(store: ChatStore) {
+  return {
+    digest: store.digest(),
+    history: store.history('general', 50).items.map((p) => p.text),
+    channel: store.channel('general'),
+    users: store.users(50).items,
+    conversation: store.conversation('ana', 'bob', 50).items,
+  };
+}
