@@ -1,0 +1,28 @@
+import type { Hlc } from './Hlc.js';
+
+/**
+ * A remote HLC timestamp is further ahead of the local physical clock than `maxOffsetMs`: accepting it
+ * would drag this clock (and everything it stamps afterwards) into the future. The clock is unchanged.
+ *
+ * Shaped like a protocol error (`code`, `retryable`, `data`) so a service can answer the offending
+ * message with `BAD_REQUEST` as it is; this library depends on no other Correio library, so it is not
+ * a `CorreioError` itself.
+ */
+export class ClockDriftError extends Error {
+  override name = 'ClockDriftError';
+  readonly code = 'BAD_REQUEST';
+  readonly retryable = false;
+  readonly data: { readonly remote: [number, number]; readonly physical_ms: number; readonly max_offset_ms: number };
+
+  constructor(remote: Hlc, physicalMs: number, maxOffsetMs: number) {
+    super(
+      `remote clock ${remote.wallMs - physicalMs} ms ahead of the local physical clock (limit ${maxOffsetMs} ms)`,
+    );
+    this.data = { remote: [remote.wallMs, remote.logical], physical_ms: physicalMs, max_offset_ms: maxOffsetMs };
+  }
+
+  /** How far ahead the remote clock was, in ms. */
+  get aheadMs(): number {
+    return this.data.remote[0] - this.data.physical_ms;
+  }
+}
