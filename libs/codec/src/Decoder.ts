@@ -14,6 +14,7 @@ export class Decoder {
   #bytes: Uint8Array = new Uint8Array(0);
   #view: DataView = new DataView(this.#bytes.buffer);
   #pos = 0;
+  #sawBinary = false;
 
   constructor(limits: Partial<Limits> = {}) {
     this.limits = resolveLimits(limits);
@@ -26,6 +27,7 @@ export class Decoder {
     this.#bytes = bytes;
     this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.#pos = 0;
+    this.#sawBinary = false;
     try {
       const value = this.#read(0);
       if (this.#pos !== bytes.byteLength) {
@@ -126,12 +128,19 @@ export class Decoder {
     }
   }
 
+  /** Whether the last decoded value held a binary anywhere (most messages hold none). */
+  get sawBinary(): boolean {
+    return this.#sawBinary;
+  }
+
   #binary(size: number): Uint8Array {
+    this.#sawBinary = true;
     this.#need(size);
     if (size > this.limits.maxBinBytes) {
       throw new TooLargeError(`binary of ${size} bytes exceeds the ${this.limits.maxBinBytes}-byte limit`);
     }
-    const value = this.#bytes.slice(this.#pos, this.#pos + size);
+    // A copy, as a plain Uint8Array: Buffer#slice (zeromq delivers Buffers) would alias the frame.
+    const value = new Uint8Array(this.#bytes.subarray(this.#pos, this.#pos + size));
     this.#pos += size;
     return value;
   }

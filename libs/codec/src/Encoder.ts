@@ -1,10 +1,10 @@
 import { ValidationError } from './errors.js';
-import { DEFAULT_LIMITS } from './limits.js';
+import { DEFAULT_LIMITS, MAX_NESTING } from './limits.js';
 
 export interface EncoderOptions {
   /** Initial buffer size in bytes; the buffer grows as needed. Defaults to 2048. */
   readonly initialBufferSize?: number;
-  /** Deepest nesting the encoder accepts, so a cyclic value fails instead of overflowing. Defaults to 32. */
+  /** Deepest nesting the encoder accepts, so a cyclic value fails instead of overflowing. Defaults to 32, at most 1,000. */
   readonly maxDepth?: number;
 }
 
@@ -22,6 +22,9 @@ export class Encoder {
 
   constructor(options: EncoderOptions = {}) {
     this.#maxDepth = options.maxDepth ?? DEFAULT_LIMITS.maxDepth;
+    if (!Number.isSafeInteger(this.#maxDepth) || this.#maxDepth < 1 || this.#maxDepth > MAX_NESTING) {
+      throw new RangeError(`maxDepth must be an integer from 1 to ${MAX_NESTING}, got ${String(options.maxDepth)}`);
+    }
     this.#buffer = new Uint8Array(options.initialBufferSize ?? 2048);
     this.#view = new DataView(this.#buffer.buffer);
   }

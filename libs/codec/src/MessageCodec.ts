@@ -50,13 +50,14 @@ export class MessageCodec {
 
   /** Decodes and validates an envelope; every failure is a typed CorreioError. */
   decode(bytes: Uint8Array): AnyEnvelope {
-    return checkEnvelope(this.#decoder.decode(bytes));
+    const value = this.#decoder.decode(bytes);
+    return checkEnvelope(value, this.#decoder.sawBinary);
   }
 }
 
 /** Validates a decoded value as an envelope, in the order ENCODING.md §3 prescribes. */
-export function checkEnvelope(value: unknown): AnyEnvelope {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+export function checkEnvelope(value: unknown, mayHoldBinary = true): AnyEnvelope {
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Uint8Array) {
     throw new ValidationError('a message must be a map (the envelope)', { data: { path: '' } });
   }
   const version = (value as { v?: unknown }).v;
@@ -66,12 +67,44 @@ export function checkEnvelope(value: unknown): AnyEnvelope {
       data: { version: version as number, supported: [PROTOCOL_VERSION] },
     });
   }
-  if (!validateEnvelope(value)) throw validationError(validateEnvelope, '');
+  const subject = (mayHoldBinary ? withOpaqueBinaries(value) : value) as AnyEnvelope;
+  if (!validateEnvelope(subject)) throw validationError(validateEnvelope, '');
   const envelope = value as AnyEnvelope;
   if (!KNOWN_TYPES.has(envelope.type)) throw new UnknownTypeError(`unknown message type ${JSON.stringify(envelope.type)}`, { data: { type: envelope.type } });
   const validateBody = BODY_VALIDATORS[envelope.type];
-  if (!validateBody(envelope.body)) throw validationError(validateBody, '/body', envelope.type);
+  if (!validateBody(subject.body)) throw validationError(validateBody, '/body', envelope.type);
   return envelope;
+}
+
+// JSON Schema has no binary type, and ajv takes a Uint8Array for an object (typeof 'object'), so
+// binary would pass as a map body or as an object field. Validators see it as a value of no JSON
+// type instead, which only untyped (`any`) schemas accept, as ENCODING.md §1 intends.
+const OPAQUE_BINARY = Symbol('binary');
+/** Bounds the walk on values given to encode(), which may be cyclic; decoded values are far shallower. */
+const MAX_WALK_DEPTH = 256;
+
+/** The value with every binary made opaque, copied only along the paths that hold one (usually none). */
+function withOpaqueBinaries(value: unknown, depth = 0): unknown {
+  if (typeof value !== 'object' || value === null) return value;
+  if (value instanceof Uint8Array) return OPAQUE_BINARY;
+  if (depth >= MAX_WALK_DEPTH) return value;
+  if (Array.isArray(value)) {
+    let copy: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const item = withOpaqueBinaries(value[i], depth + 1);
+      if (item !== value[i]) (copy ??= value.slice())[i] = item;
+    }
+    return copy ?? value;
+  }
+  let copy: Record<string, unknown> | undefined;
+  for (const key of Object.keys(value)) {
+    const item = (value as Record<string, unknown>)[key];
+    const replaced = withOpaqueBinaries(item, depth + 1);
+    if (replaced === item) continue;
+    copy ??= { ...value };
+    Object.defineProperty(copy, key, { value: replaced, enumerable: true, writable: true, configurable: true });
+  }
+  return copy ?? value;
 }
 
 function validationError(validator: Validator, prefix: string, type?: string): ValidationError {

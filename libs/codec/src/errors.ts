@@ -28,7 +28,7 @@ export class CorreioError extends Error {
 
   /** The body of an `error` message for this error. */
   toWire(): WireError {
-    const wire: WireError = { code: this.code, message: this.message.slice(0, 1000), retryable: this.retryable };
+    const wire: WireError = { code: this.code, message: wireMessage(this.message), retryable: this.retryable };
     if (this.data !== undefined) wire.data = this.data;
     return wire;
   }
@@ -48,6 +48,24 @@ export class CorreioError extends Error {
     const message = error instanceof Error ? error.message : String(error);
     return new InternalError(message, { cause: error });
   }
+}
+
+/** error.json's message limit, in code points. */
+const MAX_WIRE_MESSAGE = 1000;
+
+/**
+ * The message as an error body can carry it: lone surrogates (which have no UTF-8 form, so the
+ * encoder refuses them) become U+FFFD, and the text is cut to MAX_WIRE_MESSAGE code points, never
+ * inside a surrogate pair.
+ */
+function wireMessage(message: string): string {
+  const wellFormed = message.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
+  let units = 0;
+  for (let points = 0; points < MAX_WIRE_MESSAGE && units < wellFormed.length; points++) {
+    const unit = wellFormed.charCodeAt(units);
+    units += unit >= 0xd800 && unit <= 0xdbff ? 2 : 1;
+  }
+  return wellFormed.slice(0, units);
 }
 
 /** Defines a CorreioError subclass bound to one code, so each failure has its own class and name. */

@@ -23,7 +23,13 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   maxDepth: 32,
 });
 
-/** Fills in defaults and refuses limits that are not positive integers. */
+/**
+ * The deepest nesting any limit may allow. Encoding and decoding recurse once per level, so a
+ * larger maxDepth would let a deep value overflow the stack instead of failing with a typed error.
+ */
+export const MAX_NESTING = 1_000;
+
+/** Fills in defaults and refuses limits that are not positive integers, or a maxDepth above MAX_NESTING. */
 export function resolveLimits(overrides: Partial<Limits> = {}): Limits {
   const limits = { ...DEFAULT_LIMITS, ...overrides };
   for (const [name, value] of Object.entries(limits)) {
@@ -31,5 +37,6 @@ export function resolveLimits(overrides: Partial<Limits> = {}): Limits {
       throw new RangeError(`limit ${name} must be a positive integer, got ${String(value)}`);
     }
   }
+  if (limits.maxDepth > MAX_NESTING) throw new RangeError(`limit maxDepth must be at most ${MAX_NESTING}, got ${limits.maxDepth}`);
   return Object.freeze(limits);
 }

@@ -170,6 +170,8 @@ export interface CorreioMessages {
   'service.announce': ServiceAnnounce;
   'service.call.reply': ServiceCallReply;
   'service.call.request': ServiceCallRequest;
+  'service.emit.reply': ServiceEmitReply;
+  'service.emit.request': ServiceEmitRequest;
   'service.event': ServiceEvent;
 }
 /**
@@ -922,6 +924,38 @@ export interface ServiceCallRequest {
   meta?: {
     [k: string]: string | undefined;
   };
+}
+/**
+ * Reply to service.emit.request: the event was handled by the instance named.
+ */
+export interface ServiceEmitReply {
+  /**
+   * A process or server id: printable ASCII.
+   */
+  instance: string;
+}
+/**
+ * Deliver a microservice event to ONE instance of the service group: sent by the emitter to the broker service svc.<group>, whose load balancing picks the instance; one request per subscribing group. Answered with service.emit.reply once the instance's handler has run, or with an error (NOT_FOUND when that service does not handle the event).
+ */
+export interface ServiceEmitRequest {
+  /**
+   * A microservice event name: one to eight dot-separated segments, such as user.created. Used in the topic svc/<event>/, so it never contains '/'.
+   */
+  event: string;
+  /**
+   * The event's payload: any value. Bounded only by the codec limits (ENCODING.md section 2). Absent when the event carries none.
+   */
+  data?: {
+    [k: string]: unknown | undefined;
+  };
+  /**
+   * The service group addressed; the request is sent to the broker service svc.<group>.
+   */
+  group: string;
+  /**
+   * A process or server id: printable ASCII.
+   */
+  sender: string;
 }
 /**
  * A microservice event, published on the proxy topic svc/<event>/.

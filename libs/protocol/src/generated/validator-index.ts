@@ -54,5 +54,7 @@ export const BODY_VALIDATORS: Readonly<Record<MessageType, Validator>> = {
   'service.announce': compiled.validate_service_announce as Validator,
   'service.call.reply': compiled.validate_service_call_reply as Validator,
   'service.call.request': compiled.validate_service_call_request as Validator,
+  'service.emit.reply': compiled.validate_service_emit_reply as Validator,
+  'service.emit.request': compiled.validate_service_emit_request as Validator,
   'service.event': compiled.validate_service_event as Validator,
 };

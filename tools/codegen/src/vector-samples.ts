@@ -1,0 +1,196 @@
+// Hand-written seed bodies for the message vectors, one list per message type. The generator makes
+// each seed a valid vector and derives boundary values and invalid mutations from the schema, so a
+// seed should carry every optional field (the generator also removes each one). Keep them realistic.
+import type { V1Value } from './vectors-format.js';
+
+export interface Sample {
+  readonly description: string;
+  readonly body: { readonly [key: string]: V1Value };
+}
+
+const T0 = 1_700_000_000_000;
+const OP = { origin: 'srv-1', seq: 7 };
+const HLC = [T0, 3];
+
+const LOGIN = { op: { origin: 'srv-1', seq: 1 }, lc: 10, hlc: [T0, 0], kind: 'login', data: { user: 'ana' } };
+const CHANNEL_CREATE = { op: { origin: 'srv-2', seq: 4 }, lc: 11, hlc: [T0 + 5, 0], kind: 'channel.create', data: { user: 'ana', channel: 'general' } };
+const PUBLISH = { op: { origin: 'srv-1', seq: 2 }, lc: 12, hlc: [T0 + 10, 1], kind: 'publish', data: { user: 'ana', channel: 'general', text: 'bom dia!' } };
+const DIRECT = { op: { origin: 'srv-3', seq: 9 }, lc: 13, hlc: [T0 + 20, 0], kind: 'direct', data: { user: 'rui', to: 'ana', text: 'olá, Ana' } };
+
+const PUBLICATION = { op: OP, channel: 'general', user: 'ana', text: 'bom dia, pessoal!', lc: 42, hlc: HLC, ts: T0 };
+const DIRECT_MESSAGE = { op: OP, from: 'ana', to: 'rui', text: 'olá, Rui 👋', lc: 42, hlc: HLC, ts: T0 };
+
+export const VECTOR_SAMPLES: Readonly<Record<string, readonly Sample[]>> = {
+  'chat.channel.create.reply': [
+    { description: 'the request created the channel', body: { channel: 'general', created: true, created_by: 'ana', created_at: T0 } },
+    { description: 'the channel already existed', body: { channel: 'general', created: false, created_by: 'rui', created_at: T0 - 60_000 } },
+  ],
+  'chat.channel.create.request': [{ description: 'create a channel', body: { user: 'ana', channel: 'general' } }],
+  'chat.channels.reply': [
+    {
+      description: 'a page with a next cursor',
+      body: {
+        channels: [
+          { channel: 'general', created_by: 'ana', created_at: T0 },
+          { channel: 'random', created_by: 'rui', created_at: T0 + 500 },
+        ],
+        next: 'random',
+      },
+    },
+    { description: 'the last page: no channels, no next', body: { channels: [] } },
+  ],
+  'chat.channels.request': [
+    { description: 'a page after a cursor', body: { limit: 50, after: 'general' } },
+    { description: 'the first page with the default size', body: {} },
+  ],
+  'chat.conversation.reply': [
+    { description: 'a page of direct messages with a next cursor', body: { messages: [DIRECT_MESSAGE], next: 'c:1700000000000:srv-1:7' } },
+    { description: 'the oldest page: no next', body: { messages: [] } },
+  ],
+  'chat.conversation.request': [
+    { description: 'an older page of a conversation', body: { user: 'ana', peer: 'rui', limit: 100, before: 'c:1700000000000:srv-1:7' } },
+    { description: 'the latest page', body: { user: 'ana', peer: 'rui' } },
+  ],
+  'chat.direct': [{ description: 'a direct message', body: DIRECT_MESSAGE }],
+  'chat.direct.reply': [{ description: 'the message was accepted', body: { op: OP, to: 'rui', lc: 42, ts: T0 } }],
+  'chat.direct.request': [{ description: 'send a direct message', body: { user: 'ana', to: 'rui', text: 'olá, Rui 👋' } }],
+  'chat.history.reply': [
+    { description: 'a page of publications with a next cursor', body: { messages: [PUBLICATION], next: 'h:1700000000000:srv-1:7' } },
+    { description: 'the oldest page: no next', body: { messages: [] } },
+  ],
+  'chat.history.request': [
+    { description: 'an older page of a channel', body: { channel: 'general', limit: 50, before: 'h:1700000000000:srv-1:7' } },
+    { description: 'the latest page', body: { channel: 'general' } },
+  ],
+  'chat.login.reply': [
+    { description: 'a first login', body: { user: 'ana', first_seen: T0, last_seen: T0, created: true } },
+    { description: 'a returning user', body: { user: 'ana', first_seen: T0 - 86_400_000, last_seen: T0, created: false } },
+  ],
+  'chat.login.request': [
+    { description: 'log a user in', body: { user: 'ana' } },
+    { description: 'a user name with every allowed character class', body: { user: 'Ana_Maria-2.0' } },
+  ],
+  'chat.publication': [{ description: 'a publication', body: PUBLICATION }],
+  'chat.publish.reply': [{ description: 'the publication was accepted', body: { op: OP, channel: 'general', lc: 42, ts: T0 } }],
+  'chat.publish.request': [{ description: 'publish to a channel', body: { user: 'ana', channel: 'general', text: 'bom dia, pessoal!' } }],
+  'chat.users.reply': [
+    {
+      description: 'a page of users with a next cursor',
+      body: {
+        users: [
+          { user: 'ana', first_seen: T0 - 86_400_000, last_seen: T0 },
+          { user: 'rui', first_seen: T0, last_seen: T0 },
+        ],
+        next: 'rui',
+      },
+    },
+    { description: 'the last page: no users, no next', body: { users: [] } },
+  ],
+  'chat.users.request': [
+    { description: 'a page after a cursor', body: { limit: 20, after: 'ana' } },
+    { description: 'the first page with the default size', body: {} },
+  ],
+  'clock.adjust.reply': [
+    { description: 'the adjustment was applied', body: { round: 3, applied: true } },
+    { description: 'the adjustment was refused', body: { round: 2, applied: false } },
+  ],
+  'clock.adjust.request': [
+    { description: 'slow the clock down', body: { round: 3, adjust_ms: -250 } },
+    { description: 'move the clock forward', body: { round: 3, adjust_ms: 1_200 } },
+  ],
+  'clock.poll.reply': [{ description: "the server's clock", body: { round: 3, time: T0 + 123 } }],
+  'clock.poll.request': [{ description: 'poll a clock', body: { round: 3 } }],
+  'election.coordinator': [{ description: 'a new coordinator', body: { server: 'srv-3', rank: 3, term: 2 } }],
+  'election.election.reply': [
+    { description: 'a higher-ranked server takes over', body: { server: 'srv-3', rank: 3, ok: true } },
+    { description: 'a lower-ranked server answers', body: { server: 'srv-1', rank: 1, ok: false } },
+  ],
+  'election.election.request': [{ description: 'a candidate starts an election', body: { server: 'srv-2', rank: 2, term: 5 } }],
+  error: [
+    { description: 'a validation error with its path', body: { code: 'VALIDATION', message: '/body/user must match pattern', retryable: false, data: { path: '/body/user', keyword: 'pattern' } } },
+    { description: 'a retryable error without data', body: { code: 'UNAVAILABLE', message: 'no worker for service chat', retryable: true } },
+    { description: 'an empty message', body: { code: 'INTERNAL', message: '', retryable: true } },
+  ],
+  'ref.heartbeat.reply': [
+    { description: 'the server is alive and known', body: { alive: true, known: true } },
+    { description: 'the server must register again', body: { alive: false, known: false } },
+  ],
+  'ref.heartbeat.request': [{ description: 'a heartbeat', body: { server: 'srv-1', rank: 1 } }],
+  'ref.membership': [
+    { description: 'a server went down', body: { server: 'srv-2', rank: 2, state: 'down', at: T0 } },
+    { description: 'a server came up', body: { server: 'srv-4', rank: 4, state: 'up', at: T0 + 1 } },
+  ],
+  'ref.register.reply': [{ description: "the server's rank", body: { server: 'srv-1', rank: 1 } }],
+  'ref.register.request': [
+    { description: 'register with an endpoint', body: { server: 'srv-1', endpoint: 'tcp://10.0.0.5:5555' } },
+    { description: 'register without an endpoint', body: { server: 'srv-1' } },
+  ],
+  'ref.servers.reply': [
+    {
+      description: 'two servers and a coordinator',
+      body: {
+        servers: [
+          { server: 'srv-1', rank: 1, alive: true, last_heartbeat: T0, endpoint: 'tcp://10.0.0.5:5555' },
+          { server: 'srv-2', rank: 2, alive: false, last_heartbeat: T0 - 9_000 },
+        ],
+        coordinator: 'srv-1',
+      },
+    },
+    { description: 'no servers, no coordinator', body: { servers: [] } },
+  ],
+  'ref.servers.request': [{ description: 'list the servers', body: {} }],
+  'replica.digest.reply': [
+    {
+      description: 'a digest over two origins',
+      body: { server: 'srv-1', hwm: { 'srv-1': 12, 'srv-2': 0 }, hash: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855', ops: 12 },
+    },
+    {
+      description: 'an empty log',
+      body: { server: 'srv-3', hwm: {}, hash: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855', ops: 0 },
+    },
+  ],
+  'replica.digest.request': [{ description: 'ask for a digest', body: {} }],
+  'replica.fetch.reply': [
+    { description: 'operations of every kind', body: { origin: 'srv-1', ops: [LOGIN, CHANNEL_CREATE, PUBLISH, DIRECT], high: 9 } },
+    { description: 'nothing held from from_seq', body: { origin: 'srv-2', ops: [], high: 0 } },
+  ],
+  'replica.fetch.request': [
+    { description: 'a bounded range', body: { origin: 'srv-1', from_seq: 5, to_seq: 9, limit: 100 } },
+    { description: 'everything from a seq', body: { origin: 'srv-1', from_seq: 1 } },
+  ],
+  'replica.op': [
+    { description: 'a login operation', body: LOGIN },
+    { description: 'a channel.create operation', body: CHANNEL_CREATE },
+    { description: 'a publish operation', body: PUBLISH },
+    { description: 'a direct operation', body: DIRECT },
+  ],
+  'service.announce': [
+    {
+      description: 'an instance is up',
+      body: { service: 'users', version: 2, instance: 'users-1', state: 'up', actions: ['users.get', 'users.create'], events: ['user.created'], at: T0 },
+    },
+    { description: 'an instance is leaving', body: { service: 'mail.outbound', version: 1, instance: 'mail-7', state: 'down', actions: [], events: [], at: T0 } },
+  ],
+  'service.call.reply': [
+    { description: 'a map result', body: { result: { id: 7, name: 'Ana', tags: ['admin'], manager: null } } },
+    { description: 'no result', body: {} },
+    { description: 'a binary result: any-typed payloads may carry binary', body: { result: Uint8Array.of(0, 1, 2, 254, 255) } },
+    { description: 'a nil result', body: { result: null } },
+    { description: 'a scalar result', body: { result: -42 } },
+  ],
+  'service.call.request': [
+    { description: 'a call with params and meta', body: { action: 'users.get', params: { id: 7, fields: ['name', 'email'] }, meta: { trace_id: '4bf92f3577b34da6', 'x.tenant': 'acme' } } },
+    { description: 'a call without params', body: { action: 'users.list' } },
+    { description: 'binary params', body: { action: 'files.put', params: { name: 'a.bin', data: Uint8Array.of(0xde, 0xad, 0xbe, 0xef) } } },
+    { description: 'a three-segment service', body: { action: 'billing.eu.invoices.create', params: [1, 'two', true] } },
+  ],
+  'service.emit.reply': [{ description: 'the event was handled', body: { instance: 'mailer-2' } }],
+  'service.emit.request': [
+    { description: 'deliver an event with data to one group', body: { event: 'user.created', data: { id: 7, email: 'ana@example.com' }, group: 'mailer', sender: 'users-1' } },
+    { description: 'deliver an event without data', body: { event: 'cache.flushed', group: 'cache.l2', sender: 'cache-2' } },
+  ],
+  'service.event': [
+    { description: 'an event for one group', body: { event: 'user.created', data: { id: 7 }, group: 'mailer', sender: 'users-1' } },
+    { description: 'an event without data', body: { event: 'cache.flushed', sender: 'cache-2' } },
+  ],
+};
