@@ -25,7 +25,7 @@ afterEach(async () => {
 let wall = 1_700_000_000_000;
 function op(origin: string, seq: number, kind: Operation['kind'], data: Record<string, string>, rid?: string): Operation {
   wall += 1;
-  return { op: { origin, seq }, lc: seq, hlc: [wall, 0], kind, data, ...(rid ? { rid } : {}) } as Operation;
+  return { op: { origin, seq }, lc: seq, hlc: [wall, 0], kind, data, ...(rid ? { rid } : {}) } as unknown as Operation;
 }
 
 describe('ChatStore', () => {
