@@ -201,7 +201,7 @@ describe('envelopes', () => {
         data: fc.record({ user: userName, channel: channelName, text: messageText }),
       }),
     ],
-    ['service.call.request', fc.record({ action: fc.constant('users.get'), params: v1Value, meta: fc.dictionary(fc.stringMatching(/^[A-Za-z0-9_.-]{1,64}$/), text(40), { maxKeys: 32, noNullPrototype: true }) }, { requiredKeys: ['action'] })],
+    ['service.call.request', fc.record({ action: fc.constant('users.get'), params: v1Value, meta: fc.dictionary(fc.stringMatching(/^[A-Za-z0-9_.-]{1,64}$/).filter((name) => name !== '__proto__'), text(40), { maxKeys: 32, noNullPrototype: true }) }, { requiredKeys: ['action'] })],
   ];
 
   it.each(bodies)('%s: generated valid envelopes round-trip through MessageCodec', (type, body) => {
