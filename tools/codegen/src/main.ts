@@ -6,6 +6,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { generateGo, GO_OUT_DIR } from './go.js';
+import { generatePython, PYTHON_OUT_DIR } from './python.js';
 import { loadSchemas } from './schemas.js';
 import { generateCatalogue, generateTypes } from './typescript.js';
 import { generateValidatorIndex, generateValidators } from './validators.js';
@@ -48,7 +50,13 @@ export async function run(root: string, options: RunOptions): Promise<RunResult>
   const vectorFiles = new Map([...vectors.files].map(([path, content]) => [join(vectorDir, path), content]));
   stale.push(...sync(root, vectorFiles, options.check), ...orphans(root, vectorDir, vectorFiles, options.check));
 
-  const total = bindings.size + vectorFiles.size;
+  // The reference peers' bindings (peers/python, peers/go): every file in their generated folders.
+  const peerDirs = [join(root, PYTHON_OUT_DIR), join(root, GO_OUT_DIR)];
+  const peerFiles = new Map([...generatePython(set, root), ...generateGo(set, root)]);
+  stale.push(...sync(root, peerFiles, options.check));
+  for (const dir of peerDirs) stale.push(...orphans(root, dir, peerFiles, options.check, ['.py', '.go', '.json']));
+
+  const total = bindings.size + vectorFiles.size + peerFiles.size;
   const counts = totalCounts(vectors.counts);
   const summary = `${vectorFiles.size} vector files: ${counts.valid} valid, ${counts.decodeOnly} decode-only, ${counts.invalid} invalid cases`;
   if (options.check && stale.length > 0) {
@@ -74,11 +82,11 @@ function sync(root: string, outputs: ReadonlyMap<string, string>, check: boolean
   return stale;
 }
 
-/** JSON files under `dir` that nothing generates (a removed message type): deleted unless checking. */
-function orphans(root: string, dir: string, outputs: ReadonlyMap<string, string>, check: boolean): string[] {
+/** Files under `dir` with one of `extensions` that nothing generates (a removed message type): deleted unless checking. */
+function orphans(root: string, dir: string, outputs: ReadonlyMap<string, string>, check: boolean, extensions: readonly string[] = ['.json']): string[] {
   if (!existsSync(dir)) return [];
   const found = readdirSync(dir, { recursive: true, encoding: 'utf8' })
-    .filter((path) => path.endsWith('.json'))
+    .filter((path) => extensions.some((extension) => path.endsWith(extension)))
     .map((path) => join(dir, path))
     .filter((file) => !outputs.has(file))
     .sort();
