@@ -546,6 +546,24 @@ type RefServersReplyServer struct {
 // ref.servers.request: List the servers the reference server knows, with their liveness.
 type RefServersRequest struct{}
 
+// replica.apply.reply: Reply to replica.apply.request, sent once every operation of the request is
+// durable on the responder.
+type ReplicaApplyReply struct {
+	// How many of the operations were new to the responder (the rest it already held).
+	Applied Uint `msgpack:"applied" json:"applied"`
+	// The responding server.
+	Server NodeID `msgpack:"server" json:"server"`
+}
+
+// replica.apply.request: Push operations to one server (broker service srv.<server-id>) and ask it
+// to apply them durably. An origin server sends it to its peers when its acknowledgement policy
+// waits for k peers; the peer replies only after the operations are durable in its store. Applying
+// is idempotent.
+type ReplicaApplyRequest struct {
+	// Operations to apply, of any origins, in any order.
+	Ops []Operation `msgpack:"ops" json:"ops"`
+}
+
 // replica.digest.reply: A summary of the responder's operation log. Two servers holding the same
 // operations give the same hwm, hash and ops.
 type ReplicaDigestReply struct {

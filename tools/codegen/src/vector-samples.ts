@@ -139,6 +139,14 @@ export const VECTOR_SAMPLES: Readonly<Record<string, readonly Sample[]>> = {
     { description: 'no servers, no coordinator', body: { servers: [] } },
   ],
   'ref.servers.request': [{ description: 'list the servers', body: {} }],
+  'replica.apply.reply': [
+    { description: 'all operations were new', body: { server: 'srv-2', applied: 4 } },
+    { description: 'the peer already held them', body: { server: 'srv-3', applied: 0 } },
+  ],
+  'replica.apply.request': [
+    { description: 'one publish operation', body: { ops: [PUBLISH] } },
+    { description: 'operations of every kind', body: { ops: [LOGIN, CHANNEL_CREATE, PUBLISH, DIRECT] } },
+  ],
   'replica.digest.reply': [
     {
       description: 'a digest over two origins',

@@ -162,6 +162,8 @@ export interface CorreioMessages {
   'ref.register.request': RefRegisterRequest;
   'ref.servers.reply': RefServersReply;
   'ref.servers.request': RefServersRequest;
+  'replica.apply.reply': ReplicaApplyReply;
+  'replica.apply.request': ReplicaApplyRequest;
   'replica.digest.reply': ReplicaDigestReply;
   'replica.digest.request': ReplicaDigestRequest;
   'replica.fetch.reply': ReplicaFetchReply;
@@ -746,6 +748,78 @@ export interface RefServersReply {
  */
 export interface RefServersRequest {}
 /**
+ * Reply to replica.apply.request, sent once every operation of the request is durable on the responder.
+ */
+export interface ReplicaApplyReply {
+  /**
+   * A process or server id: printable ASCII.
+   */
+  server: string;
+  /**
+   * How many of the operations were new to the responder (the rest it already held).
+   */
+  applied: number;
+}
+/**
+ * Push operations to one server (broker service srv.<server-id>) and ask it to apply them durably. An origin server sends it to its peers when its acknowledgement policy waits for k peers; the peer replies only after the operations are durable in its store. Applying is idempotent.
+ */
+export interface ReplicaApplyRequest {
+  /**
+   * Operations to apply, of any origins, in any order.
+   *
+   * @minItems 1
+   * @maxItems 100
+   */
+  ops: [Operation, ...Operation[]];
+}
+/**
+ * Data of a login operation.
+ */
+export interface OperationLogin {
+  user: string;
+}
+/**
+ * Data of a channel.create operation.
+ */
+export interface OperationChannelCreate {
+  /**
+   * The user creating the channel.
+   */
+  user: string;
+  channel: string;
+}
+/**
+ * Data of a publish operation: a publication to a channel.
+ */
+export interface OperationPublish {
+  /**
+   * The publishing user.
+   */
+  user: string;
+  channel: string;
+  /**
+   * Message text: 1 to 4000 code points.
+   */
+  text: string;
+}
+/**
+ * Data of a direct operation: a direct message from one user to another.
+ */
+export interface OperationDirect {
+  /**
+   * The sending user.
+   */
+  user: string;
+  /**
+   * The receiving user.
+   */
+  to: string;
+  /**
+   * Message text: 1 to 4000 code points.
+   */
+  text: string;
+}
+/**
  * A summary of the responder's operation log. Two servers holding the same operations give the same hwm, hash and ops.
  */
 export interface ReplicaDigestReply {
@@ -794,53 +868,6 @@ export interface ReplicaFetchReply {
    * The responder's high-water mark for origin: the highest seq such that it holds every operation 1..seq (0 when it holds none).
    */
   high: number;
-}
-/**
- * Data of a login operation.
- */
-export interface OperationLogin {
-  user: string;
-}
-/**
- * Data of a channel.create operation.
- */
-export interface OperationChannelCreate {
-  /**
-   * The user creating the channel.
-   */
-  user: string;
-  channel: string;
-}
-/**
- * Data of a publish operation: a publication to a channel.
- */
-export interface OperationPublish {
-  /**
-   * The publishing user.
-   */
-  user: string;
-  channel: string;
-  /**
-   * Message text: 1 to 4000 code points.
-   */
-  text: string;
-}
-/**
- * Data of a direct operation: a direct message from one user to another.
- */
-export interface OperationDirect {
-  /**
-   * The sending user.
-   */
-  user: string;
-  /**
-   * The receiving user.
-   */
-  to: string;
-  /**
-   * Message text: 1 to 4000 code points.
-   */
-  text: string;
 }
 /**
  * Fetch an origin's operations from one server (broker service srv.<server-id>), to recover a gap.

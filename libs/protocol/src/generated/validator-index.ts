@@ -46,6 +46,8 @@ export const BODY_VALIDATORS: Readonly<Record<MessageType, Validator>> = {
   'ref.register.request': compiled.validate_ref_register_request as Validator,
   'ref.servers.reply': compiled.validate_ref_servers_reply as Validator,
   'ref.servers.request': compiled.validate_ref_servers_request as Validator,
+  'replica.apply.reply': compiled.validate_replica_apply_reply as Validator,
+  'replica.apply.request': compiled.validate_replica_apply_request as Validator,
   'replica.digest.reply': compiled.validate_replica_digest_reply as Validator,
   'replica.digest.request': compiled.validate_replica_digest_request as Validator,
   'replica.fetch.reply': compiled.validate_replica_fetch_reply as Validator,

@@ -5295,12 +5295,11 @@ return errors === 0;
 }
 validate68.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_replica_digest_reply = validate69;
-const schema163 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/replica.digest.reply.json","title":"ReplicaDigestReply","description":"A summary of the responder's operation log. Two servers holding the same operations give the same hwm, hash and ops.","x-correio-type":"replica.digest.reply","x-correio-pattern":"reply","x-correio-service":"replica","type":"object","additionalProperties":false,"required":["server","hwm","hash","ops"],"properties":{"server":{"description":"The responder.","$ref":"defs.json#/$defs/nodeId"},"hwm":{"description":"For each origin the responder knows: its high-water mark (the highest seq such that it holds every operation 1..seq).","type":"object","maxProperties":1000,"patternProperties":{"^[\\x21-\\x7e]{1,128}$":{"$ref":"defs.json#/$defs/uint"}},"additionalProperties":false},"hash":{"description":"Lower-case hex of the XOR of the SHA-256 of the canonical MessagePack encoding (ENCODING.md) of every operation the responder holds. Order-independent: two servers holding the same operations report the same hash, whatever order they applied them in.","type":"string","pattern":"^[0-9a-f]{64}$","minLength":64,"maxLength":64},"ops":{"description":"The number of operations the responder holds.","$ref":"defs.json#/$defs/uint"}}};
-const pattern55 = new RegExp("^[0-9a-f]{64}$", "u");
+export const validate_replica_apply_reply = validate69;
+const schema163 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/replica.apply.reply.json","title":"ReplicaApplyReply","description":"Reply to replica.apply.request, sent once every operation of the request is durable on the responder.","x-correio-type":"replica.apply.reply","x-correio-pattern":"reply","x-correio-service":"replica","type":"object","additionalProperties":false,"required":["server","applied"],"properties":{"server":{"description":"The responding server.","$ref":"defs.json#/$defs/nodeId"},"applied":{"description":"How many of the operations were new to the responder (the rest it already held).","$ref":"defs.json#/$defs/uint"}}};
 
 function validate69(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/replica.digest.reply.json" */;
+/*# sourceURL="https://correio.dev/schemas/v1/replica.apply.reply.json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate69.evaluated;
@@ -5313,14 +5312,14 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if(((((data.server === undefined) && (missing0 = "server")) || ((data.hwm === undefined) && (missing0 = "hwm"))) || ((data.hash === undefined) && (missing0 = "hash"))) || ((data.ops === undefined) && (missing0 = "ops"))){
+if(((data.server === undefined) && (missing0 = "server")) || ((data.applied === undefined) && (missing0 = "applied"))){
 validate69.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((((key0 === "server") || (key0 === "hwm")) || (key0 === "hash")) || (key0 === "ops"))){
+if(!((key0 === "server") || (key0 === "applied"))){
 validate69.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -5361,130 +5360,32 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.hwm !== undefined){
-let data1 = data.hwm;
+if(data.applied !== undefined){
+let data1 = data.applied;
 const _errs5 = errors;
-if(errors === _errs5){
-if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
-if(Object.keys(data1).length > 1000){
-validate69.errors = [{instancePath:instancePath+"/hwm",schemaPath:"#/properties/hwm/maxProperties",keyword:"maxProperties",params:{limit: 1000},message:"must NOT have more than 1000 properties"}];
+const _errs6 = errors;
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+validate69.errors = [{instancePath:instancePath+"/applied",schemaPath:"defs.json#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs6){
+if((typeof data1 == "number") && (isFinite(data1))){
+if(data1 > 9007199254740991 || isNaN(data1)){
+validate69.errors = [{instancePath:instancePath+"/applied",schemaPath:"defs.json#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
-const _errs7 = errors;
-for(const key1 in data1){
-if(!(pattern6.test(key1))){
-validate69.errors = [{instancePath:instancePath+"/hwm",schemaPath:"#/properties/hwm/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs7 === errors){
-var valid2 = true;
-for(const key2 in data1){
-if(pattern6.test(key2)){
-let data2 = data1[key2];
-const _errs8 = errors;
-const _errs9 = errors;
-if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
-validate69.errors = [{instancePath:instancePath+"/hwm/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"defs.json#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs9){
-if((typeof data2 == "number") && (isFinite(data2))){
-if(data2 > 9007199254740991 || isNaN(data2)){
-validate69.errors = [{instancePath:instancePath+"/hwm/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"defs.json#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
-return false;
-}
-else {
-if(data2 < 0 || isNaN(data2)){
-validate69.errors = [{instancePath:instancePath+"/hwm/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"defs.json#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+if(data1 < 0 || isNaN(data1)){
+validate69.errors = [{instancePath:instancePath+"/applied",schemaPath:"defs.json#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
-}
-}
-var valid2 = _errs8 === errors;
-if(!valid2){
-break;
-}
-}
-}
-}
-}
-}
-else {
-validate69.errors = [{instancePath:instancePath+"/hwm",schemaPath:"#/properties/hwm/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
 }
 }
 var valid0 = _errs5 === errors;
 }
 else {
 var valid0 = true;
-}
-if(valid0){
-if(data.hash !== undefined){
-let data3 = data.hash;
-const _errs11 = errors;
-if(errors === _errs11){
-if(typeof data3 === "string"){
-if(func1(data3) > 64){
-validate69.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/properties/hash/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
-return false;
-}
-else {
-if(func1(data3) < 64){
-validate69.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/properties/hash/minLength",keyword:"minLength",params:{limit: 64},message:"must NOT have fewer than 64 characters"}];
-return false;
-}
-else {
-if(!pattern55.test(data3)){
-validate69.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/properties/hash/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""}];
-return false;
-}
-}
-}
-}
-else {
-validate69.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/properties/hash/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid0 = _errs11 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.ops !== undefined){
-let data4 = data.ops;
-const _errs13 = errors;
-const _errs14 = errors;
-if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
-validate69.errors = [{instancePath:instancePath+"/ops",schemaPath:"defs.json#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs14){
-if((typeof data4 == "number") && (isFinite(data4))){
-if(data4 > 9007199254740991 || isNaN(data4)){
-validate69.errors = [{instancePath:instancePath+"/ops",schemaPath:"defs.json#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
-return false;
-}
-else {
-if(data4 < 0 || isNaN(data4)){
-validate69.errors = [{instancePath:instancePath+"/ops",schemaPath:"defs.json#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
-return false;
-}
-}
-}
-}
-var valid0 = _errs13 === errors;
-}
-else {
-var valid0 = true;
-}
-}
 }
 }
 }
@@ -5500,46 +5401,14 @@ return errors === 0;
 }
 validate69.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_replica_digest_request = validate70;
-const schema167 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/replica.digest.request.json","title":"ReplicaDigestRequest","description":"Ask one server (broker service srv.<server-id>) for a summary of its operation log, to compare replicas.","x-correio-type":"replica.digest.request","x-correio-pattern":"request","x-correio-service":"replica","x-correio-reply":"replica.digest.reply","type":"object","additionalProperties":false,"required":[],"properties":{}};
+export const validate_replica_apply_request = validate70;
+const schema166 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/replica.apply.request.json","title":"ReplicaApplyRequest","description":"Push operations to one server (broker service srv.<server-id>) and ask it to apply them durably. An origin server sends it to its peers when its acknowledgement policy waits for k peers; the peer replies only after the operations are durable in its store. Applying is idempotent.","x-correio-type":"replica.apply.request","x-correio-pattern":"request","x-correio-service":"replica","x-correio-reply":"replica.apply.reply","type":"object","additionalProperties":false,"required":["ops"],"properties":{"ops":{"description":"Operations to apply, of any origins, in any order.","type":"array","minItems":1,"maxItems":100,"items":{"$ref":"defs.json#/$defs/operation"}}}};
+const schema167 = {"title":"Operation","description":"A replicated state change: op is its id, lc and hlc the origin server's Lamport and hybrid logical clocks for it, kind its kind, which selects the shape of data (login, channel.create, publish or direct).","oneOf":[{"type":"object","additionalProperties":false,"required":["op","lc","hlc","kind","data"],"properties":{"op":{"$ref":"#/$defs/opId"},"lc":{"$ref":"#/$defs/lamport"},"hlc":{"$ref":"#/$defs/hlc"},"kind":{"const":"login"},"data":{"$ref":"#/$defs/operationLogin"},"rid":{"description":"The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.","$ref":"#/$defs/requestId"}}},{"type":"object","additionalProperties":false,"required":["op","lc","hlc","kind","data"],"properties":{"op":{"$ref":"#/$defs/opId"},"lc":{"$ref":"#/$defs/lamport"},"hlc":{"$ref":"#/$defs/hlc"},"kind":{"const":"channel.create"},"data":{"$ref":"#/$defs/operationChannelCreate"},"rid":{"description":"The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.","$ref":"#/$defs/requestId"}}},{"type":"object","additionalProperties":false,"required":["op","lc","hlc","kind","data"],"properties":{"op":{"$ref":"#/$defs/opId"},"lc":{"$ref":"#/$defs/lamport"},"hlc":{"$ref":"#/$defs/hlc"},"kind":{"const":"publish"},"data":{"$ref":"#/$defs/operationPublish"},"rid":{"description":"The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.","$ref":"#/$defs/requestId"}}},{"type":"object","additionalProperties":false,"required":["op","lc","hlc","kind","data"],"properties":{"op":{"$ref":"#/$defs/opId"},"lc":{"$ref":"#/$defs/lamport"},"hlc":{"$ref":"#/$defs/hlc"},"kind":{"const":"direct"},"data":{"$ref":"#/$defs/operationDirect"},"rid":{"description":"The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.","$ref":"#/$defs/requestId"}}}]};
 
-function validate70(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/replica.digest.request.json" */;
+function validate72(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate70.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(errors === 0){
-if(data && typeof data == "object" && !Array.isArray(data)){
-for(const key0 in data){
-validate70.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-else {
-validate70.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-validate70.errors = vErrors;
-return errors === 0;
-}
-validate70.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
-
-export const validate_replica_fetch_reply = validate71;
-const schema168 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/replica.fetch.reply.json","title":"ReplicaFetchReply","description":"Reply to replica.fetch.request.","x-correio-type":"replica.fetch.reply","x-correio-pattern":"reply","x-correio-service":"replica","type":"object","additionalProperties":false,"required":["origin","ops","high"],"properties":{"origin":{"description":"The origin of the request.","$ref":"defs.json#/$defs/nodeId"},"ops":{"description":"Operations of origin, ascending and consecutive by seq, starting at from_seq, ending at to_seq, at limit, or before the first seq the responder does not hold. Empty when it does not hold from_seq.","type":"array","maxItems":1000,"items":{"$ref":"defs.json#/$defs/operation"}},"high":{"description":"The responder's high-water mark for origin: the highest seq such that it holds every operation 1..seq (0 when it holds none).","$ref":"defs.json#/$defs/uint"}}};
-const schema170 = {"title":"Operation","description":"A replicated state change: op is its id, lc and hlc the origin server's Lamport and hybrid logical clocks for it, kind its kind, which selects the shape of data (login, channel.create, publish or direct).","oneOf":[{"type":"object","additionalProperties":false,"required":["op","lc","hlc","kind","data"],"properties":{"op":{"$ref":"#/$defs/opId"},"lc":{"$ref":"#/$defs/lamport"},"hlc":{"$ref":"#/$defs/hlc"},"kind":{"const":"login"},"data":{"$ref":"#/$defs/operationLogin"},"rid":{"description":"The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.","$ref":"#/$defs/requestId"}}},{"type":"object","additionalProperties":false,"required":["op","lc","hlc","kind","data"],"properties":{"op":{"$ref":"#/$defs/opId"},"lc":{"$ref":"#/$defs/lamport"},"hlc":{"$ref":"#/$defs/hlc"},"kind":{"const":"channel.create"},"data":{"$ref":"#/$defs/operationChannelCreate"},"rid":{"description":"The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.","$ref":"#/$defs/requestId"}}},{"type":"object","additionalProperties":false,"required":["op","lc","hlc","kind","data"],"properties":{"op":{"$ref":"#/$defs/opId"},"lc":{"$ref":"#/$defs/lamport"},"hlc":{"$ref":"#/$defs/hlc"},"kind":{"const":"publish"},"data":{"$ref":"#/$defs/operationPublish"},"rid":{"description":"The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.","$ref":"#/$defs/requestId"}}},{"type":"object","additionalProperties":false,"required":["op","lc","hlc","kind","data"],"properties":{"op":{"$ref":"#/$defs/opId"},"lc":{"$ref":"#/$defs/lamport"},"hlc":{"$ref":"#/$defs/hlc"},"kind":{"const":"direct"},"data":{"$ref":"#/$defs/operationDirect"},"rid":{"description":"The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.","$ref":"#/$defs/requestId"}}}]};
-
-function validate73(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate73.evaluated;
+const evaluated0 = validate72.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -5550,14 +5419,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((data.origin === undefined) && (missing0 = "origin")) || ((data.seq === undefined) && (missing0 = "seq"))){
-validate73.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate72.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!((key0 === "origin") || (key0 === "seq"))){
-validate73.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate72.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -5570,24 +5439,24 @@ const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
 if(func1(data0) > 128){
-validate73.errors = [{instancePath:instancePath+"/origin",schemaPath:"#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate72.errors = [{instancePath:instancePath+"/origin",schemaPath:"#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data0) < 1){
-validate73.errors = [{instancePath:instancePath+"/origin",schemaPath:"#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate72.errors = [{instancePath:instancePath+"/origin",schemaPath:"#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern6.test(data0)){
-validate73.errors = [{instancePath:instancePath+"/origin",schemaPath:"#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+validate72.errors = [{instancePath:instancePath+"/origin",schemaPath:"#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate73.errors = [{instancePath:instancePath+"/origin",schemaPath:"#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate72.errors = [{instancePath:instancePath+"/origin",schemaPath:"#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -5601,18 +5470,18 @@ if(data.seq !== undefined){
 let data1 = data.seq;
 const _errs5 = errors;
 if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-validate73.errors = [{instancePath:instancePath+"/seq",schemaPath:"#/properties/seq/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate72.errors = [{instancePath:instancePath+"/seq",schemaPath:"#/properties/seq/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs5){
 if((typeof data1 == "number") && (isFinite(data1))){
 if(data1 > 9007199254740991 || isNaN(data1)){
-validate73.errors = [{instancePath:instancePath+"/seq",schemaPath:"#/properties/seq/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+validate72.errors = [{instancePath:instancePath+"/seq",schemaPath:"#/properties/seq/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
 if(data1 < 1 || isNaN(data1)){
-validate73.errors = [{instancePath:instancePath+"/seq",schemaPath:"#/properties/seq/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+validate72.errors = [{instancePath:instancePath+"/seq",schemaPath:"#/properties/seq/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
 }
@@ -5628,21 +5497,21 @@ var valid0 = true;
 }
 }
 else {
-validate73.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate72.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate73.errors = vErrors;
+validate72.errors = vErrors;
 return errors === 0;
 }
-validate73.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate72.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema175 = {"description":"Data of a login operation.","type":"object","additionalProperties":false,"required":["user"],"properties":{"user":{"$ref":"#/$defs/userName"}}};
+const schema172 = {"description":"Data of a login operation.","type":"object","additionalProperties":false,"required":["user"],"properties":{"user":{"$ref":"#/$defs/userName"}}};
 
-function validate75(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate74(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate75.evaluated;
+const evaluated0 = validate74.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -5653,14 +5522,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((data.user === undefined) && (missing0 = "user")){
-validate75.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate74.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(key0 === "user")){
-validate75.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate74.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -5672,24 +5541,24 @@ const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
 if(func1(data0) > 32){
-validate75.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
+validate74.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
 return false;
 }
 else {
 if(func1(data0) < 1){
-validate75.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate74.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern8.test(data0)){
-validate75.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
+validate74.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate75.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate74.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -5698,21 +5567,21 @@ return false;
 }
 }
 else {
-validate75.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate74.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate75.errors = vErrors;
+validate74.errors = vErrors;
 return errors === 0;
 }
-validate75.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate74.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema180 = {"description":"Data of a channel.create operation.","type":"object","additionalProperties":false,"required":["user","channel"],"properties":{"user":{"description":"The user creating the channel.","$ref":"#/$defs/userName"},"channel":{"$ref":"#/$defs/channelName"}}};
+const schema177 = {"description":"Data of a channel.create operation.","type":"object","additionalProperties":false,"required":["user","channel"],"properties":{"user":{"description":"The user creating the channel.","$ref":"#/$defs/userName"},"channel":{"$ref":"#/$defs/channelName"}}};
 
-function validate78(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate77(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate78.evaluated;
+const evaluated0 = validate77.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -5723,14 +5592,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((data.user === undefined) && (missing0 = "user")) || ((data.channel === undefined) && (missing0 = "channel"))){
-validate78.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate77.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!((key0 === "user") || (key0 === "channel"))){
-validate78.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate77.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -5743,24 +5612,24 @@ const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
 if(func1(data0) > 32){
-validate78.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
+validate77.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
 return false;
 }
 else {
 if(func1(data0) < 1){
-validate78.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate77.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern8.test(data0)){
-validate78.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
+validate77.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate78.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate77.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -5777,24 +5646,24 @@ const _errs6 = errors;
 if(errors === _errs6){
 if(typeof data1 === "string"){
 if(func1(data1) > 64){
-validate78.errors = [{instancePath:instancePath+"/channel",schemaPath:"#/$defs/channelName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+validate77.errors = [{instancePath:instancePath+"/channel",schemaPath:"#/$defs/channelName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
 return false;
 }
 else {
 if(func1(data1) < 1){
-validate78.errors = [{instancePath:instancePath+"/channel",schemaPath:"#/$defs/channelName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate77.errors = [{instancePath:instancePath+"/channel",schemaPath:"#/$defs/channelName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern7.test(data1)){
-validate78.errors = [{instancePath:instancePath+"/channel",schemaPath:"#/$defs/channelName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,64}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,64}$"+"\""}];
+validate77.errors = [{instancePath:instancePath+"/channel",schemaPath:"#/$defs/channelName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,64}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,64}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate78.errors = [{instancePath:instancePath+"/channel",schemaPath:"#/$defs/channelName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate77.errors = [{instancePath:instancePath+"/channel",schemaPath:"#/$defs/channelName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -5808,21 +5677,21 @@ var valid0 = true;
 }
 }
 else {
-validate78.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate77.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate78.errors = vErrors;
+validate77.errors = vErrors;
 return errors === 0;
 }
-validate78.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate77.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema186 = {"description":"Data of a publish operation: a publication to a channel.","type":"object","additionalProperties":false,"required":["user","channel","text"],"properties":{"user":{"description":"The publishing user.","$ref":"#/$defs/userName"},"channel":{"$ref":"#/$defs/channelName"},"text":{"$ref":"#/$defs/text"}}};
+const schema183 = {"description":"Data of a publish operation: a publication to a channel.","type":"object","additionalProperties":false,"required":["user","channel","text"],"properties":{"user":{"description":"The publishing user.","$ref":"#/$defs/userName"},"channel":{"$ref":"#/$defs/channelName"},"text":{"$ref":"#/$defs/text"}}};
 
-function validate81(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate80(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate81.evaluated;
+const evaluated0 = validate80.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -5833,14 +5702,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((((data.user === undefined) && (missing0 = "user")) || ((data.channel === undefined) && (missing0 = "channel"))) || ((data.text === undefined) && (missing0 = "text"))){
-validate81.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate80.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(((key0 === "user") || (key0 === "channel")) || (key0 === "text"))){
-validate81.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate80.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -5853,24 +5722,24 @@ const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
 if(func1(data0) > 32){
-validate81.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
+validate80.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
 return false;
 }
 else {
 if(func1(data0) < 1){
-validate81.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate80.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern8.test(data0)){
-validate81.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
+validate80.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate81.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate80.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -5887,24 +5756,24 @@ const _errs6 = errors;
 if(errors === _errs6){
 if(typeof data1 === "string"){
 if(func1(data1) > 64){
-validate81.errors = [{instancePath:instancePath+"/channel",schemaPath:"#/$defs/channelName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+validate80.errors = [{instancePath:instancePath+"/channel",schemaPath:"#/$defs/channelName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
 return false;
 }
 else {
 if(func1(data1) < 1){
-validate81.errors = [{instancePath:instancePath+"/channel",schemaPath:"#/$defs/channelName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate80.errors = [{instancePath:instancePath+"/channel",schemaPath:"#/$defs/channelName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern7.test(data1)){
-validate81.errors = [{instancePath:instancePath+"/channel",schemaPath:"#/$defs/channelName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,64}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,64}$"+"\""}];
+validate80.errors = [{instancePath:instancePath+"/channel",schemaPath:"#/$defs/channelName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,64}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,64}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate81.errors = [{instancePath:instancePath+"/channel",schemaPath:"#/$defs/channelName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate80.errors = [{instancePath:instancePath+"/channel",schemaPath:"#/$defs/channelName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -5921,18 +5790,18 @@ const _errs9 = errors;
 if(errors === _errs9){
 if(typeof data2 === "string"){
 if(func1(data2) > 4000){
-validate81.errors = [{instancePath:instancePath+"/text",schemaPath:"#/$defs/text/maxLength",keyword:"maxLength",params:{limit: 4000},message:"must NOT have more than 4000 characters"}];
+validate80.errors = [{instancePath:instancePath+"/text",schemaPath:"#/$defs/text/maxLength",keyword:"maxLength",params:{limit: 4000},message:"must NOT have more than 4000 characters"}];
 return false;
 }
 else {
 if(func1(data2) < 1){
-validate81.errors = [{instancePath:instancePath+"/text",schemaPath:"#/$defs/text/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate80.errors = [{instancePath:instancePath+"/text",schemaPath:"#/$defs/text/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 }
 }
 else {
-validate81.errors = [{instancePath:instancePath+"/text",schemaPath:"#/$defs/text/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate80.errors = [{instancePath:instancePath+"/text",schemaPath:"#/$defs/text/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -5947,21 +5816,21 @@ var valid0 = true;
 }
 }
 else {
-validate81.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate80.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate81.errors = vErrors;
+validate80.errors = vErrors;
 return errors === 0;
 }
-validate81.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate80.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema193 = {"description":"Data of a direct operation: a direct message from one user to another.","type":"object","additionalProperties":false,"required":["user","to","text"],"properties":{"user":{"description":"The sending user.","$ref":"#/$defs/userName"},"to":{"description":"The receiving user.","$ref":"#/$defs/userName"},"text":{"$ref":"#/$defs/text"}}};
+const schema190 = {"description":"Data of a direct operation: a direct message from one user to another.","type":"object","additionalProperties":false,"required":["user","to","text"],"properties":{"user":{"description":"The sending user.","$ref":"#/$defs/userName"},"to":{"description":"The receiving user.","$ref":"#/$defs/userName"},"text":{"$ref":"#/$defs/text"}}};
 
-function validate84(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate83(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate84.evaluated;
+const evaluated0 = validate83.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -5972,14 +5841,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((((data.user === undefined) && (missing0 = "user")) || ((data.to === undefined) && (missing0 = "to"))) || ((data.text === undefined) && (missing0 = "text"))){
-validate84.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate83.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(((key0 === "user") || (key0 === "to")) || (key0 === "text"))){
-validate84.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate83.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -5992,24 +5861,24 @@ const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
 if(func1(data0) > 32){
-validate84.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
+validate83.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
 return false;
 }
 else {
 if(func1(data0) < 1){
-validate84.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate83.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern8.test(data0)){
-validate84.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
+validate83.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate84.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate83.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -6026,24 +5895,24 @@ const _errs6 = errors;
 if(errors === _errs6){
 if(typeof data1 === "string"){
 if(func1(data1) > 32){
-validate84.errors = [{instancePath:instancePath+"/to",schemaPath:"#/$defs/userName/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
+validate83.errors = [{instancePath:instancePath+"/to",schemaPath:"#/$defs/userName/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
 return false;
 }
 else {
 if(func1(data1) < 1){
-validate84.errors = [{instancePath:instancePath+"/to",schemaPath:"#/$defs/userName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate83.errors = [{instancePath:instancePath+"/to",schemaPath:"#/$defs/userName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern8.test(data1)){
-validate84.errors = [{instancePath:instancePath+"/to",schemaPath:"#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
+validate83.errors = [{instancePath:instancePath+"/to",schemaPath:"#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate84.errors = [{instancePath:instancePath+"/to",schemaPath:"#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate83.errors = [{instancePath:instancePath+"/to",schemaPath:"#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -6060,18 +5929,18 @@ const _errs9 = errors;
 if(errors === _errs9){
 if(typeof data2 === "string"){
 if(func1(data2) > 4000){
-validate84.errors = [{instancePath:instancePath+"/text",schemaPath:"#/$defs/text/maxLength",keyword:"maxLength",params:{limit: 4000},message:"must NOT have more than 4000 characters"}];
+validate83.errors = [{instancePath:instancePath+"/text",schemaPath:"#/$defs/text/maxLength",keyword:"maxLength",params:{limit: 4000},message:"must NOT have more than 4000 characters"}];
 return false;
 }
 else {
 if(func1(data2) < 1){
-validate84.errors = [{instancePath:instancePath+"/text",schemaPath:"#/$defs/text/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate83.errors = [{instancePath:instancePath+"/text",schemaPath:"#/$defs/text/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 }
 }
 else {
-validate84.errors = [{instancePath:instancePath+"/text",schemaPath:"#/$defs/text/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate83.errors = [{instancePath:instancePath+"/text",schemaPath:"#/$defs/text/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -6086,20 +5955,20 @@ var valid0 = true;
 }
 }
 else {
-validate84.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate83.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate84.errors = vErrors;
+validate83.errors = vErrors;
 return errors === 0;
 }
-validate84.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate83.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate72(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate71(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate72.evaluated;
+const evaluated0 = validate71.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -6141,8 +6010,8 @@ break;
 if(_errs3 === errors){
 if(data.op !== undefined){
 const _errs4 = errors;
-if(!(validate73(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate73.errors : vErrors.concat(validate73.errors);
+if(!(validate72(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate72.errors : vErrors.concat(validate72.errors);
 errors = vErrors.length;
 }
 var valid1 = _errs4 === errors;
@@ -6363,8 +6232,8 @@ var valid1 = true;
 if(valid1){
 if(data.data !== undefined){
 const _errs16 = errors;
-if(!(validate75(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate75.errors : vErrors.concat(validate75.errors);
+if(!(validate74(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate74.errors : vErrors.concat(validate74.errors);
 errors = vErrors.length;
 }
 var valid1 = _errs16 === errors;
@@ -6487,8 +6356,8 @@ break;
 if(_errs22 === errors){
 if(data.op !== undefined){
 const _errs23 = errors;
-if(!(validate73(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate73.errors : vErrors.concat(validate73.errors);
+if(!(validate72(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate72.errors : vErrors.concat(validate72.errors);
 errors = vErrors.length;
 }
 var valid6 = _errs23 === errors;
@@ -6709,8 +6578,8 @@ var valid6 = true;
 if(valid6){
 if(data.data !== undefined){
 const _errs35 = errors;
-if(!(validate78(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate78.errors : vErrors.concat(validate78.errors);
+if(!(validate77(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate77.errors : vErrors.concat(validate77.errors);
 errors = vErrors.length;
 }
 var valid6 = _errs35 === errors;
@@ -6840,8 +6709,8 @@ break;
 if(_errs41 === errors){
 if(data.op !== undefined){
 const _errs42 = errors;
-if(!(validate73(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate73.errors : vErrors.concat(validate73.errors);
+if(!(validate72(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate72.errors : vErrors.concat(validate72.errors);
 errors = vErrors.length;
 }
 var valid11 = _errs42 === errors;
@@ -7062,8 +6931,8 @@ var valid11 = true;
 if(valid11){
 if(data.data !== undefined){
 const _errs54 = errors;
-if(!(validate81(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate81.errors : vErrors.concat(validate81.errors);
+if(!(validate80(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate80.errors : vErrors.concat(validate80.errors);
 errors = vErrors.length;
 }
 var valid11 = _errs54 === errors;
@@ -7193,8 +7062,8 @@ break;
 if(_errs60 === errors){
 if(data.op !== undefined){
 const _errs61 = errors;
-if(!(validate73(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate73.errors : vErrors.concat(validate73.errors);
+if(!(validate72(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate72.errors : vErrors.concat(validate72.errors);
 errors = vErrors.length;
 }
 var valid16 = _errs61 === errors;
@@ -7415,8 +7284,8 @@ var valid16 = true;
 if(valid16){
 if(data.data !== undefined){
 const _errs73 = errors;
-if(!(validate84(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate84.errors : vErrors.concat(validate84.errors);
+if(!(validate83(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate83.errors : vErrors.concat(validate83.errors);
 errors = vErrors.length;
 }
 var valid16 = _errs73 === errors;
@@ -7526,7 +7395,7 @@ else {
 vErrors.push(err84);
 }
 errors++;
-validate72.errors = vErrors;
+validate71.errors = vErrors;
 return false;
 }
 else {
@@ -7540,18 +7409,18 @@ vErrors = null;
 }
 }
 }
-validate72.errors = vErrors;
+validate71.errors = vErrors;
 evaluated0.props = props0;
 return errors === 0;
 }
-validate72.evaluated = {"dynamicProps":true,"dynamicItems":false};
+validate71.evaluated = {"dynamicProps":true,"dynamicItems":false};
 
 
-function validate71(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/replica.fetch.reply.json" */;
+function validate70(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://correio.dev/schemas/v1/replica.apply.request.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate71.evaluated;
+const evaluated0 = validate70.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -7561,45 +7430,127 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if((((data.origin === undefined) && (missing0 = "origin")) || ((data.ops === undefined) && (missing0 = "ops"))) || ((data.high === undefined) && (missing0 = "high"))){
-validate71.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+if((data.ops === undefined) && (missing0 = "ops")){
+validate70.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(((key0 === "origin") || (key0 === "ops")) || (key0 === "high"))){
-validate71.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+if(!(key0 === "ops")){
+validate70.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
 if(_errs1 === errors){
-if(data.origin !== undefined){
-let data0 = data.origin;
+if(data.ops !== undefined){
+let data0 = data.ops;
+const _errs2 = errors;
+if(errors === _errs2){
+if(Array.isArray(data0)){
+if(data0.length > 100){
+validate70.errors = [{instancePath:instancePath+"/ops",schemaPath:"#/properties/ops/maxItems",keyword:"maxItems",params:{limit: 100},message:"must NOT have more than 100 items"}];
+return false;
+}
+else {
+if(data0.length < 1){
+validate70.errors = [{instancePath:instancePath+"/ops",schemaPath:"#/properties/ops/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
+return false;
+}
+else {
+var valid1 = true;
+const len0 = data0.length;
+for(let i0=0; i0<len0; i0++){
+const _errs4 = errors;
+if(!(validate71(data0[i0], {instancePath:instancePath+"/ops/" + i0,parentData:data0,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate71.errors : vErrors.concat(validate71.errors);
+errors = vErrors.length;
+}
+var valid1 = _errs4 === errors;
+if(!valid1){
+break;
+}
+}
+}
+}
+}
+else {
+validate70.errors = [{instancePath:instancePath+"/ops",schemaPath:"#/properties/ops/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+}
+}
+}
+}
+else {
+validate70.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate70.errors = vErrors;
+return errors === 0;
+}
+validate70.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const validate_replica_digest_reply = validate86;
+const schema195 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/replica.digest.reply.json","title":"ReplicaDigestReply","description":"A summary of the responder's operation log. Two servers holding the same operations give the same hwm, hash and ops.","x-correio-type":"replica.digest.reply","x-correio-pattern":"reply","x-correio-service":"replica","type":"object","additionalProperties":false,"required":["server","hwm","hash","ops"],"properties":{"server":{"description":"The responder.","$ref":"defs.json#/$defs/nodeId"},"hwm":{"description":"For each origin the responder knows: its high-water mark (the highest seq such that it holds every operation 1..seq).","type":"object","maxProperties":1000,"patternProperties":{"^[\\x21-\\x7e]{1,128}$":{"$ref":"defs.json#/$defs/uint"}},"additionalProperties":false},"hash":{"description":"Lower-case hex of the XOR of the SHA-256 of the canonical MessagePack encoding (ENCODING.md) of every operation the responder holds. Order-independent: two servers holding the same operations report the same hash, whatever order they applied them in.","type":"string","pattern":"^[0-9a-f]{64}$","minLength":64,"maxLength":64},"ops":{"description":"The number of operations the responder holds.","$ref":"defs.json#/$defs/uint"}}};
+const pattern68 = new RegExp("^[0-9a-f]{64}$", "u");
+
+function validate86(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://correio.dev/schemas/v1/replica.digest.reply.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate86.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if(((((data.server === undefined) && (missing0 = "server")) || ((data.hwm === undefined) && (missing0 = "hwm"))) || ((data.hash === undefined) && (missing0 = "hash"))) || ((data.ops === undefined) && (missing0 = "ops"))){
+validate86.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((((key0 === "server") || (key0 === "hwm")) || (key0 === "hash")) || (key0 === "ops"))){
+validate86.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.server !== undefined){
+let data0 = data.server;
 const _errs2 = errors;
 const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
 if(func1(data0) > 128){
-validate71.errors = [{instancePath:instancePath+"/origin",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate86.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data0) < 1){
-validate71.errors = [{instancePath:instancePath+"/origin",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate86.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern6.test(data0)){
-validate71.errors = [{instancePath:instancePath+"/origin",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+validate86.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate71.errors = [{instancePath:instancePath+"/origin",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate86.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -7609,33 +7560,60 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.ops !== undefined){
-let data1 = data.ops;
+if(data.hwm !== undefined){
+let data1 = data.hwm;
 const _errs5 = errors;
 if(errors === _errs5){
-if(Array.isArray(data1)){
-if(data1.length > 1000){
-validate71.errors = [{instancePath:instancePath+"/ops",schemaPath:"#/properties/ops/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items"}];
+if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
+if(Object.keys(data1).length > 1000){
+validate86.errors = [{instancePath:instancePath+"/hwm",schemaPath:"#/properties/hwm/maxProperties",keyword:"maxProperties",params:{limit: 1000},message:"must NOT have more than 1000 properties"}];
 return false;
 }
 else {
-var valid2 = true;
-const len0 = data1.length;
-for(let i0=0; i0<len0; i0++){
 const _errs7 = errors;
-if(!(validate72(data1[i0], {instancePath:instancePath+"/ops/" + i0,parentData:data1,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate72.errors : vErrors.concat(validate72.errors);
-errors = vErrors.length;
+for(const key1 in data1){
+if(!(pattern6.test(key1))){
+validate86.errors = [{instancePath:instancePath+"/hwm",schemaPath:"#/properties/hwm/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+return false;
+break;
 }
-var valid2 = _errs7 === errors;
+}
+if(_errs7 === errors){
+var valid2 = true;
+for(const key2 in data1){
+if(pattern6.test(key2)){
+let data2 = data1[key2];
+const _errs8 = errors;
+const _errs9 = errors;
+if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
+validate86.errors = [{instancePath:instancePath+"/hwm/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"defs.json#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs9){
+if((typeof data2 == "number") && (isFinite(data2))){
+if(data2 > 9007199254740991 || isNaN(data2)){
+validate86.errors = [{instancePath:instancePath+"/hwm/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"defs.json#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data2 < 0 || isNaN(data2)){
+validate86.errors = [{instancePath:instancePath+"/hwm/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"defs.json#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid2 = _errs8 === errors;
 if(!valid2){
 break;
 }
 }
 }
 }
+}
+}
 else {
-validate71.errors = [{instancePath:instancePath+"/ops",schemaPath:"#/properties/ops/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate86.errors = [{instancePath:instancePath+"/hwm",schemaPath:"#/properties/hwm/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -7645,29 +7623,62 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.high !== undefined){
-let data3 = data.high;
-const _errs8 = errors;
-const _errs9 = errors;
-if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
-validate71.errors = [{instancePath:instancePath+"/high",schemaPath:"defs.json#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs9){
-if((typeof data3 == "number") && (isFinite(data3))){
-if(data3 > 9007199254740991 || isNaN(data3)){
-validate71.errors = [{instancePath:instancePath+"/high",schemaPath:"defs.json#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+if(data.hash !== undefined){
+let data3 = data.hash;
+const _errs11 = errors;
+if(errors === _errs11){
+if(typeof data3 === "string"){
+if(func1(data3) > 64){
+validate86.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/properties/hash/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
 return false;
 }
 else {
-if(data3 < 0 || isNaN(data3)){
-validate71.errors = [{instancePath:instancePath+"/high",schemaPath:"defs.json#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+if(func1(data3) < 64){
+validate86.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/properties/hash/minLength",keyword:"minLength",params:{limit: 64},message:"must NOT have fewer than 64 characters"}];
+return false;
+}
+else {
+if(!pattern68.test(data3)){
+validate86.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/properties/hash/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""}];
 return false;
 }
 }
 }
 }
-var valid0 = _errs8 === errors;
+else {
+validate86.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/properties/hash/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs11 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.ops !== undefined){
+let data4 = data.ops;
+const _errs13 = errors;
+const _errs14 = errors;
+if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
+validate86.errors = [{instancePath:instancePath+"/ops",schemaPath:"defs.json#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs14){
+if((typeof data4 == "number") && (isFinite(data4))){
+if(data4 > 9007199254740991 || isNaN(data4)){
+validate86.errors = [{instancePath:instancePath+"/ops",schemaPath:"defs.json#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data4 < 0 || isNaN(data4)){
+validate86.errors = [{instancePath:instancePath+"/ops",schemaPath:"defs.json#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs13 === errors;
 }
 else {
 var valid0 = true;
@@ -7677,22 +7688,22 @@ var valid0 = true;
 }
 }
 }
+}
 else {
-validate71.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate86.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate71.errors = vErrors;
+validate86.errors = vErrors;
 return errors === 0;
 }
-validate71.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate86.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_replica_fetch_request = validate87;
-const schema199 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/replica.fetch.request.json","title":"ReplicaFetchRequest","description":"Fetch an origin's operations from one server (broker service srv.<server-id>), to recover a gap.","x-correio-type":"replica.fetch.request","x-correio-pattern":"request","x-correio-service":"replica","x-correio-reply":"replica.fetch.reply","type":"object","additionalProperties":false,"required":["origin","from_seq"],"properties":{"origin":{"description":"The origin server whose operations are wanted.","$ref":"defs.json#/$defs/nodeId"},"from_seq":{"description":"The first wanted seq (inclusive).","$ref":"defs.json#/$defs/seq"},"to_seq":{"description":"The last wanted seq (inclusive). Absent: no upper bound.","$ref":"defs.json#/$defs/seq"},"limit":{"description":"At most this many operations. When absent: 1000.","type":"integer","minimum":1,"maximum":1000}}};
-const schema201 = {"description":"A per-origin operation sequence number: 1 for an origin's first operation, +1 for each next one.","type":"integer","minimum":1,"maximum":9007199254740991};
+export const validate_replica_digest_request = validate87;
+const schema199 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/replica.digest.request.json","title":"ReplicaDigestRequest","description":"Ask one server (broker service srv.<server-id>) for a summary of its operation log, to compare replicas.","x-correio-type":"replica.digest.request","x-correio-pattern":"request","x-correio-service":"replica","x-correio-reply":"replica.digest.reply","type":"object","additionalProperties":false,"required":[],"properties":{}};
 
 function validate87(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/replica.fetch.request.json" */;
+/*# sourceURL="https://correio.dev/schemas/v1/replica.digest.request.json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate87.evaluated;
@@ -7704,141 +7715,10 @@ evaluated0.items = undefined;
 }
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
-let missing0;
-if(((data.origin === undefined) && (missing0 = "origin")) || ((data.from_seq === undefined) && (missing0 = "from_seq"))){
-validate87.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
-return false;
-}
-else {
-const _errs1 = errors;
 for(const key0 in data){
-if(!((((key0 === "origin") || (key0 === "from_seq")) || (key0 === "to_seq")) || (key0 === "limit"))){
 validate87.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
-}
-}
-if(_errs1 === errors){
-if(data.origin !== undefined){
-let data0 = data.origin;
-const _errs2 = errors;
-const _errs3 = errors;
-if(errors === _errs3){
-if(typeof data0 === "string"){
-if(func1(data0) > 128){
-validate87.errors = [{instancePath:instancePath+"/origin",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
-return false;
-}
-else {
-if(func1(data0) < 1){
-validate87.errors = [{instancePath:instancePath+"/origin",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-else {
-if(!pattern6.test(data0)){
-validate87.errors = [{instancePath:instancePath+"/origin",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
-return false;
-}
-}
-}
-}
-else {
-validate87.errors = [{instancePath:instancePath+"/origin",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid0 = _errs2 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.from_seq !== undefined){
-let data1 = data.from_seq;
-const _errs5 = errors;
-const _errs6 = errors;
-if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-validate87.errors = [{instancePath:instancePath+"/from_seq",schemaPath:"defs.json#/$defs/seq/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs6){
-if((typeof data1 == "number") && (isFinite(data1))){
-if(data1 > 9007199254740991 || isNaN(data1)){
-validate87.errors = [{instancePath:instancePath+"/from_seq",schemaPath:"defs.json#/$defs/seq/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
-return false;
-}
-else {
-if(data1 < 1 || isNaN(data1)){
-validate87.errors = [{instancePath:instancePath+"/from_seq",schemaPath:"defs.json#/$defs/seq/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
-return false;
-}
-}
-}
-}
-var valid0 = _errs5 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.to_seq !== undefined){
-let data2 = data.to_seq;
-const _errs8 = errors;
-const _errs9 = errors;
-if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
-validate87.errors = [{instancePath:instancePath+"/to_seq",schemaPath:"defs.json#/$defs/seq/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs9){
-if((typeof data2 == "number") && (isFinite(data2))){
-if(data2 > 9007199254740991 || isNaN(data2)){
-validate87.errors = [{instancePath:instancePath+"/to_seq",schemaPath:"defs.json#/$defs/seq/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
-return false;
-}
-else {
-if(data2 < 1 || isNaN(data2)){
-validate87.errors = [{instancePath:instancePath+"/to_seq",schemaPath:"defs.json#/$defs/seq/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
-return false;
-}
-}
-}
-}
-var valid0 = _errs8 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.limit !== undefined){
-let data3 = data.limit;
-const _errs11 = errors;
-if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
-validate87.errors = [{instancePath:instancePath+"/limit",schemaPath:"#/properties/limit/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs11){
-if((typeof data3 == "number") && (isFinite(data3))){
-if(data3 > 1000 || isNaN(data3)){
-validate87.errors = [{instancePath:instancePath+"/limit",schemaPath:"#/properties/limit/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"}];
-return false;
-}
-else {
-if(data3 < 1 || isNaN(data3)){
-validate87.errors = [{instancePath:instancePath+"/limit",schemaPath:"#/properties/limit/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
-return false;
-}
-}
-}
-}
-var valid0 = _errs11 === errors;
-}
-else {
-var valid0 = true;
-}
-}
-}
-}
-}
 }
 }
 else {
@@ -7851,8 +7731,8 @@ return errors === 0;
 }
 validate87.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_replica_op = validate88;
-const schema203 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/replica.op.json","title":"ReplicaOp","description":"A replicated operation, published once by its origin server on the proxy topic replica/. Servers apply operations of each origin in seq order and recover gaps with replica.fetch.request. The body is a defs.json operation.","x-correio-type":"replica.op","x-correio-pattern":"event","x-correio-service":"replica","type":"object","$ref":"defs.json#/$defs/operation"};
+export const validate_replica_fetch_reply = validate88;
+const schema200 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/replica.fetch.reply.json","title":"ReplicaFetchReply","description":"Reply to replica.fetch.request.","x-correio-type":"replica.fetch.reply","x-correio-pattern":"reply","x-correio-service":"replica","type":"object","additionalProperties":false,"required":["origin","ops","high"],"properties":{"origin":{"description":"The origin of the request.","$ref":"defs.json#/$defs/nodeId"},"ops":{"description":"Operations of origin, ascending and consecutive by seq, starting at from_seq, ending at to_seq, at limit, or before the first seq the responder does not hold. Empty when it does not hold from_seq.","type":"array","maxItems":1000,"items":{"$ref":"defs.json#/$defs/operation"}},"high":{"description":"The responder's high-water mark for origin: the highest seq such that it holds every operation 1..seq (0 when it holds none).","$ref":"defs.json#/$defs/uint"}}};
 
 function validate89(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -7899,8 +7779,8 @@ break;
 if(_errs3 === errors){
 if(data.op !== undefined){
 const _errs4 = errors;
-if(!(validate73(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate73.errors : vErrors.concat(validate73.errors);
+if(!(validate72(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate72.errors : vErrors.concat(validate72.errors);
 errors = vErrors.length;
 }
 var valid1 = _errs4 === errors;
@@ -8121,8 +8001,8 @@ var valid1 = true;
 if(valid1){
 if(data.data !== undefined){
 const _errs16 = errors;
-if(!(validate75(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate75.errors : vErrors.concat(validate75.errors);
+if(!(validate74(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate74.errors : vErrors.concat(validate74.errors);
 errors = vErrors.length;
 }
 var valid1 = _errs16 === errors;
@@ -8245,8 +8125,8 @@ break;
 if(_errs22 === errors){
 if(data.op !== undefined){
 const _errs23 = errors;
-if(!(validate73(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate73.errors : vErrors.concat(validate73.errors);
+if(!(validate72(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate72.errors : vErrors.concat(validate72.errors);
 errors = vErrors.length;
 }
 var valid6 = _errs23 === errors;
@@ -8467,8 +8347,8 @@ var valid6 = true;
 if(valid6){
 if(data.data !== undefined){
 const _errs35 = errors;
-if(!(validate78(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate78.errors : vErrors.concat(validate78.errors);
+if(!(validate77(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate77.errors : vErrors.concat(validate77.errors);
 errors = vErrors.length;
 }
 var valid6 = _errs35 === errors;
@@ -8598,8 +8478,8 @@ break;
 if(_errs41 === errors){
 if(data.op !== undefined){
 const _errs42 = errors;
-if(!(validate73(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate73.errors : vErrors.concat(validate73.errors);
+if(!(validate72(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate72.errors : vErrors.concat(validate72.errors);
 errors = vErrors.length;
 }
 var valid11 = _errs42 === errors;
@@ -8820,8 +8700,8 @@ var valid11 = true;
 if(valid11){
 if(data.data !== undefined){
 const _errs54 = errors;
-if(!(validate81(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate81.errors : vErrors.concat(validate81.errors);
+if(!(validate80(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate80.errors : vErrors.concat(validate80.errors);
 errors = vErrors.length;
 }
 var valid11 = _errs54 === errors;
@@ -8951,8 +8831,8 @@ break;
 if(_errs60 === errors){
 if(data.op !== undefined){
 const _errs61 = errors;
-if(!(validate73(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate73.errors : vErrors.concat(validate73.errors);
+if(!(validate72(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate72.errors : vErrors.concat(validate72.errors);
 errors = vErrors.length;
 }
 var valid16 = _errs61 === errors;
@@ -9173,8 +9053,8 @@ var valid16 = true;
 if(valid16){
 if(data.data !== undefined){
 const _errs73 = errors;
-if(!(validate84(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate84.errors : vErrors.concat(validate84.errors);
+if(!(validate83(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate83.errors : vErrors.concat(validate83.errors);
 errors = vErrors.length;
 }
 var valid16 = _errs73 === errors;
@@ -9306,7 +9186,7 @@ validate89.evaluated = {"dynamicProps":true,"dynamicItems":false};
 
 
 function validate88(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/replica.op.json" */;
+/*# sourceURL="https://correio.dev/schemas/v1/replica.fetch.reply.json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate88.evaluated;
@@ -9316,34 +9196,141 @@ evaluated0.props = undefined;
 if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
-if(!(data && typeof data == "object" && !Array.isArray(data))){
-validate88.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((data.origin === undefined) && (missing0 = "origin")) || ((data.ops === undefined) && (missing0 = "ops"))) || ((data.high === undefined) && (missing0 = "high"))){
+validate88.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
-if(!(validate89(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(((key0 === "origin") || (key0 === "ops")) || (key0 === "high"))){
+validate88.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.origin !== undefined){
+let data0 = data.origin;
+const _errs2 = errors;
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data0 === "string"){
+if(func1(data0) > 128){
+validate88.errors = [{instancePath:instancePath+"/origin",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+else {
+if(func1(data0) < 1){
+validate88.errors = [{instancePath:instancePath+"/origin",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern6.test(data0)){
+validate88.errors = [{instancePath:instancePath+"/origin",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate88.errors = [{instancePath:instancePath+"/origin",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.ops !== undefined){
+let data1 = data.ops;
+const _errs5 = errors;
+if(errors === _errs5){
+if(Array.isArray(data1)){
+if(data1.length > 1000){
+validate88.errors = [{instancePath:instancePath+"/ops",schemaPath:"#/properties/ops/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items"}];
+return false;
+}
+else {
+var valid2 = true;
+const len0 = data1.length;
+for(let i0=0; i0<len0; i0++){
+const _errs7 = errors;
+if(!(validate89(data1[i0], {instancePath:instancePath+"/ops/" + i0,parentData:data1,parentDataProperty:i0,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate89.errors : vErrors.concat(validate89.errors);
 errors = vErrors.length;
 }
+var valid2 = _errs7 === errors;
+if(!valid2){
+break;
+}
+}
+}
+}
 else {
-var props0 = validate89.evaluated.props;
+validate88.errors = [{instancePath:instancePath+"/ops",schemaPath:"#/properties/ops/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.high !== undefined){
+let data3 = data.high;
+const _errs8 = errors;
+const _errs9 = errors;
+if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
+validate88.errors = [{instancePath:instancePath+"/high",schemaPath:"defs.json#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs9){
+if((typeof data3 == "number") && (isFinite(data3))){
+if(data3 > 9007199254740991 || isNaN(data3)){
+validate88.errors = [{instancePath:instancePath+"/high",schemaPath:"defs.json#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data3 < 0 || isNaN(data3)){
+validate88.errors = [{instancePath:instancePath+"/high",schemaPath:"defs.json#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+else {
+validate88.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
 }
 validate88.errors = vErrors;
-evaluated0.props = props0;
 return errors === 0;
 }
-validate88.evaluated = {"dynamicProps":true,"dynamicItems":false};
+validate88.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_service_announce = validate99;
-const schema217 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/service.announce.json","title":"ServiceAnnounce","description":"A microservice instance announces that it is up (and periodically while it stays up) or going down, on the proxy topic announce/<service>/.","x-correio-type":"service.announce","x-correio-pattern":"event","x-correio-service":"service","type":"object","additionalProperties":false,"required":["service","version","instance","state","actions","events","at"],"properties":{"service":{"$ref":"defs.json#/$defs/serviceName"},"version":{"description":"The service's version.","$ref":"defs.json#/$defs/uint"},"instance":{"description":"The announcing instance.","$ref":"defs.json#/$defs/nodeId"},"state":{"description":"up: the instance serves the listed actions and events; down: it is leaving.","type":"string","enum":["up","down"]},"actions":{"description":"The actions the instance serves.","type":"array","maxItems":256,"items":{"$ref":"defs.json#/$defs/actionName"}},"events":{"description":"The events the instance handles (subscribes to).","type":"array","maxItems":256,"items":{"$ref":"defs.json#/$defs/eventName"}},"at":{"description":"When the instance sent the announcement.","$ref":"defs.json#/$defs/timestamp"}}};
-const schema218 = {"type":"string","pattern":"^[a-z][a-z0-9_.-]{0,63}$","minLength":1,"maxLength":64};
-const schema221 = {"description":"A microservice action, <service>.<method>: the part before the last dot is the service name (a serviceName, lower case, one to three segments, at most 64 characters), the last segment the method.","type":"string","pattern":"^[a-z][a-z0-9_-]*(\\.[a-z][a-z0-9_-]*){0,2}\\.[a-z][a-zA-Z0-9_]*$","minLength":3,"maxLength":128};
-const schema222 = {"description":"A microservice event name: one to eight dot-separated segments, such as user.created. Used in the topic svc/<event>/, so it never contains '/'.","type":"string","pattern":"^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$","minLength":1,"maxLength":128};
-const pattern74 = new RegExp("^[a-z][a-z0-9_.-]{0,63}$", "u");
-const pattern76 = new RegExp("^[a-z][a-z0-9_-]*(\\.[a-z][a-z0-9_-]*){0,2}\\.[a-z][a-zA-Z0-9_]*$", "u");
-const pattern77 = new RegExp("^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$", "u");
+export const validate_replica_fetch_request = validate99;
+const schema216 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/replica.fetch.request.json","title":"ReplicaFetchRequest","description":"Fetch an origin's operations from one server (broker service srv.<server-id>), to recover a gap.","x-correio-type":"replica.fetch.request","x-correio-pattern":"request","x-correio-service":"replica","x-correio-reply":"replica.fetch.reply","type":"object","additionalProperties":false,"required":["origin","from_seq"],"properties":{"origin":{"description":"The origin server whose operations are wanted.","$ref":"defs.json#/$defs/nodeId"},"from_seq":{"description":"The first wanted seq (inclusive).","$ref":"defs.json#/$defs/seq"},"to_seq":{"description":"The last wanted seq (inclusive). Absent: no upper bound.","$ref":"defs.json#/$defs/seq"},"limit":{"description":"At most this many operations. When absent: 1000.","type":"integer","minimum":1,"maximum":1000}}};
+const schema218 = {"description":"A per-origin operation sequence number: 1 for an origin's first operation, +1 for each next one.","type":"integer","minimum":1,"maximum":9007199254740991};
 
 function validate99(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/service.announce.json" */;
+/*# sourceURL="https://correio.dev/schemas/v1/replica.fetch.request.json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate99.evaluated;
@@ -9356,15 +9343,1666 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if((((((((data.service === undefined) && (missing0 = "service")) || ((data.version === undefined) && (missing0 = "version"))) || ((data.instance === undefined) && (missing0 = "instance"))) || ((data.state === undefined) && (missing0 = "state"))) || ((data.actions === undefined) && (missing0 = "actions"))) || ((data.events === undefined) && (missing0 = "events"))) || ((data.at === undefined) && (missing0 = "at"))){
+if(((data.origin === undefined) && (missing0 = "origin")) || ((data.from_seq === undefined) && (missing0 = "from_seq"))){
 validate99.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(((((((key0 === "service") || (key0 === "version")) || (key0 === "instance")) || (key0 === "state")) || (key0 === "actions")) || (key0 === "events")) || (key0 === "at"))){
+if(!((((key0 === "origin") || (key0 === "from_seq")) || (key0 === "to_seq")) || (key0 === "limit"))){
 validate99.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.origin !== undefined){
+let data0 = data.origin;
+const _errs2 = errors;
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data0 === "string"){
+if(func1(data0) > 128){
+validate99.errors = [{instancePath:instancePath+"/origin",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+else {
+if(func1(data0) < 1){
+validate99.errors = [{instancePath:instancePath+"/origin",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern6.test(data0)){
+validate99.errors = [{instancePath:instancePath+"/origin",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate99.errors = [{instancePath:instancePath+"/origin",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.from_seq !== undefined){
+let data1 = data.from_seq;
+const _errs5 = errors;
+const _errs6 = errors;
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+validate99.errors = [{instancePath:instancePath+"/from_seq",schemaPath:"defs.json#/$defs/seq/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs6){
+if((typeof data1 == "number") && (isFinite(data1))){
+if(data1 > 9007199254740991 || isNaN(data1)){
+validate99.errors = [{instancePath:instancePath+"/from_seq",schemaPath:"defs.json#/$defs/seq/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data1 < 1 || isNaN(data1)){
+validate99.errors = [{instancePath:instancePath+"/from_seq",schemaPath:"defs.json#/$defs/seq/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.to_seq !== undefined){
+let data2 = data.to_seq;
+const _errs8 = errors;
+const _errs9 = errors;
+if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
+validate99.errors = [{instancePath:instancePath+"/to_seq",schemaPath:"defs.json#/$defs/seq/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs9){
+if((typeof data2 == "number") && (isFinite(data2))){
+if(data2 > 9007199254740991 || isNaN(data2)){
+validate99.errors = [{instancePath:instancePath+"/to_seq",schemaPath:"defs.json#/$defs/seq/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data2 < 1 || isNaN(data2)){
+validate99.errors = [{instancePath:instancePath+"/to_seq",schemaPath:"defs.json#/$defs/seq/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.limit !== undefined){
+let data3 = data.limit;
+const _errs11 = errors;
+if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
+validate99.errors = [{instancePath:instancePath+"/limit",schemaPath:"#/properties/limit/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs11){
+if((typeof data3 == "number") && (isFinite(data3))){
+if(data3 > 1000 || isNaN(data3)){
+validate99.errors = [{instancePath:instancePath+"/limit",schemaPath:"#/properties/limit/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"}];
+return false;
+}
+else {
+if(data3 < 1 || isNaN(data3)){
+validate99.errors = [{instancePath:instancePath+"/limit",schemaPath:"#/properties/limit/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs11 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+}
+else {
+validate99.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate99.errors = vErrors;
+return errors === 0;
+}
+validate99.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const validate_replica_op = validate100;
+const schema220 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/replica.op.json","title":"ReplicaOp","description":"A replicated operation, published once by its origin server on the proxy topic replica/. Servers apply operations of each origin in seq order and recover gaps with replica.fetch.request. The body is a defs.json operation.","x-correio-type":"replica.op","x-correio-pattern":"event","x-correio-service":"replica","type":"object","$ref":"defs.json#/$defs/operation"};
+
+function validate101(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate101.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+const _errs0 = errors;
+let valid0 = false;
+let passing0 = null;
+const _errs1 = errors;
+if(errors === _errs1){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((((data.op === undefined) && (missing0 = "op")) || ((data.lc === undefined) && (missing0 = "lc"))) || ((data.hlc === undefined) && (missing0 = "hlc"))) || ((data.kind === undefined) && (missing0 = "kind"))) || ((data.data === undefined) && (missing0 = "data"))){
+const err0 = {instancePath,schemaPath:"#/oneOf/0/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+else {
+const _errs3 = errors;
+for(const key0 in data){
+if(!((((((key0 === "op") || (key0 === "lc")) || (key0 === "hlc")) || (key0 === "kind")) || (key0 === "data")) || (key0 === "rid"))){
+const err1 = {instancePath,schemaPath:"#/oneOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+break;
+}
+}
+if(_errs3 === errors){
+if(data.op !== undefined){
+const _errs4 = errors;
+if(!(validate72(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate72.errors : vErrors.concat(validate72.errors);
+errors = vErrors.length;
+}
+var valid1 = _errs4 === errors;
+}
+else {
+var valid1 = true;
+}
+if(valid1){
+if(data.lc !== undefined){
+let data1 = data.lc;
+const _errs5 = errors;
+const _errs6 = errors;
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+const err2 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(errors === _errs6){
+if((typeof data1 == "number") && (isFinite(data1))){
+if(data1 > 9007199254740991 || isNaN(data1)){
+const err3 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+else {
+if(data1 < 0 || isNaN(data1)){
+const err4 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+}
+}
+var valid1 = _errs5 === errors;
+}
+else {
+var valid1 = true;
+}
+if(valid1){
+if(data.hlc !== undefined){
+let data2 = data.hlc;
+const _errs8 = errors;
+const _errs9 = errors;
+if(errors === _errs9){
+if(Array.isArray(data2)){
+if(data2.length > 2){
+const err5 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/maxItems",keyword:"maxItems",params:{limit: 2},message:"must NOT have more than 2 items"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+else {
+if(data2.length < 2){
+const err6 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+else {
+const len0 = data2.length;
+if(len0 > 0){
+let data3 = data2[0];
+const _errs11 = errors;
+if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
+const err7 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+if(errors === _errs11){
+if((typeof data3 == "number") && (isFinite(data3))){
+if(data3 > 9007199254740991 || isNaN(data3)){
+const err8 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+else {
+if(data3 < 0 || isNaN(data3)){
+const err9 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+}
+}
+var valid4 = _errs11 === errors;
+}
+if(valid4){
+if(len0 > 1){
+let data4 = data2[1];
+const _errs13 = errors;
+if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
+const err10 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+if(errors === _errs13){
+if((typeof data4 == "number") && (isFinite(data4))){
+if(data4 > 4294967295 || isNaN(data4)){
+const err11 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+else {
+if(data4 < 0 || isNaN(data4)){
+const err12 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+}
+}
+var valid4 = _errs13 === errors;
+}
+if(valid4){
+const len1 = data2.length;
+if(!(len1 <= 2)){
+const err13 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/items",keyword:"items",params:{limit: 2},message:"must NOT have more than 2 items"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+}
+}
+}
+}
+else {
+const err14 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+var valid1 = _errs8 === errors;
+}
+else {
+var valid1 = true;
+}
+if(valid1){
+if(data.kind !== undefined){
+const _errs15 = errors;
+if("login" !== data.kind){
+const err15 = {instancePath:instancePath+"/kind",schemaPath:"#/oneOf/0/properties/kind/const",keyword:"const",params:{allowedValue: "login"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+var valid1 = _errs15 === errors;
+}
+else {
+var valid1 = true;
+}
+if(valid1){
+if(data.data !== undefined){
+const _errs16 = errors;
+if(!(validate74(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate74.errors : vErrors.concat(validate74.errors);
+errors = vErrors.length;
+}
+var valid1 = _errs16 === errors;
+}
+else {
+var valid1 = true;
+}
+if(valid1){
+if(data.rid !== undefined){
+let data7 = data.rid;
+const _errs17 = errors;
+const _errs18 = errors;
+if(errors === _errs18){
+if(typeof data7 === "string"){
+if(func1(data7) > 64){
+const err16 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+else {
+if(func1(data7) < 1){
+const err17 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+else {
+if(!pattern5.test(data7)){
+const err18 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_-]{1,64}$"},message:"must match pattern \""+"^[0-9A-Za-z_-]{1,64}$"+"\""};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err19 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+}
+var valid1 = _errs17 === errors;
+}
+else {
+var valid1 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+const err20 = {instancePath,schemaPath:"#/oneOf/0/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+}
+var _valid0 = _errs1 === errors;
+if(_valid0){
+valid0 = true;
+passing0 = 0;
+var props0 = true;
+}
+const _errs20 = errors;
+if(errors === _errs20){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing1;
+if((((((data.op === undefined) && (missing1 = "op")) || ((data.lc === undefined) && (missing1 = "lc"))) || ((data.hlc === undefined) && (missing1 = "hlc"))) || ((data.kind === undefined) && (missing1 = "kind"))) || ((data.data === undefined) && (missing1 = "data"))){
+const err21 = {instancePath,schemaPath:"#/oneOf/1/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+else {
+const _errs22 = errors;
+for(const key1 in data){
+if(!((((((key1 === "op") || (key1 === "lc")) || (key1 === "hlc")) || (key1 === "kind")) || (key1 === "data")) || (key1 === "rid"))){
+const err22 = {instancePath,schemaPath:"#/oneOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+break;
+}
+}
+if(_errs22 === errors){
+if(data.op !== undefined){
+const _errs23 = errors;
+if(!(validate72(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate72.errors : vErrors.concat(validate72.errors);
+errors = vErrors.length;
+}
+var valid6 = _errs23 === errors;
+}
+else {
+var valid6 = true;
+}
+if(valid6){
+if(data.lc !== undefined){
+let data9 = data.lc;
+const _errs24 = errors;
+const _errs25 = errors;
+if(!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))){
+const err23 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+if(errors === _errs25){
+if((typeof data9 == "number") && (isFinite(data9))){
+if(data9 > 9007199254740991 || isNaN(data9)){
+const err24 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+}
+else {
+if(data9 < 0 || isNaN(data9)){
+const err25 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+}
+}
+}
+var valid6 = _errs24 === errors;
+}
+else {
+var valid6 = true;
+}
+if(valid6){
+if(data.hlc !== undefined){
+let data10 = data.hlc;
+const _errs27 = errors;
+const _errs28 = errors;
+if(errors === _errs28){
+if(Array.isArray(data10)){
+if(data10.length > 2){
+const err26 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/maxItems",keyword:"maxItems",params:{limit: 2},message:"must NOT have more than 2 items"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+else {
+if(data10.length < 2){
+const err27 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items"};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
+}
+else {
+const len2 = data10.length;
+if(len2 > 0){
+let data11 = data10[0];
+const _errs30 = errors;
+if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
+const err28 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
+}
+errors++;
+}
+if(errors === _errs30){
+if((typeof data11 == "number") && (isFinite(data11))){
+if(data11 > 9007199254740991 || isNaN(data11)){
+const err29 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"};
+if(vErrors === null){
+vErrors = [err29];
+}
+else {
+vErrors.push(err29);
+}
+errors++;
+}
+else {
+if(data11 < 0 || isNaN(data11)){
+const err30 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err30];
+}
+else {
+vErrors.push(err30);
+}
+errors++;
+}
+}
+}
+}
+var valid9 = _errs30 === errors;
+}
+if(valid9){
+if(len2 > 1){
+let data12 = data10[1];
+const _errs32 = errors;
+if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
+const err31 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+if(errors === _errs32){
+if((typeof data12 == "number") && (isFinite(data12))){
+if(data12 > 4294967295 || isNaN(data12)){
+const err32 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
+}
+errors++;
+}
+else {
+if(data12 < 0 || isNaN(data12)){
+const err33 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
+}
+errors++;
+}
+}
+}
+}
+var valid9 = _errs32 === errors;
+}
+if(valid9){
+const len3 = data10.length;
+if(!(len3 <= 2)){
+const err34 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/items",keyword:"items",params:{limit: 2},message:"must NOT have more than 2 items"};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
+}
+errors++;
+}
+}
+}
+}
+}
+}
+else {
+const err35 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
+}
+errors++;
+}
+}
+var valid6 = _errs27 === errors;
+}
+else {
+var valid6 = true;
+}
+if(valid6){
+if(data.kind !== undefined){
+const _errs34 = errors;
+if("channel.create" !== data.kind){
+const err36 = {instancePath:instancePath+"/kind",schemaPath:"#/oneOf/1/properties/kind/const",keyword:"const",params:{allowedValue: "channel.create"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+var valid6 = _errs34 === errors;
+}
+else {
+var valid6 = true;
+}
+if(valid6){
+if(data.data !== undefined){
+const _errs35 = errors;
+if(!(validate77(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate77.errors : vErrors.concat(validate77.errors);
+errors = vErrors.length;
+}
+var valid6 = _errs35 === errors;
+}
+else {
+var valid6 = true;
+}
+if(valid6){
+if(data.rid !== undefined){
+let data15 = data.rid;
+const _errs36 = errors;
+const _errs37 = errors;
+if(errors === _errs37){
+if(typeof data15 === "string"){
+if(func1(data15) > 64){
+const err37 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err37];
+}
+else {
+vErrors.push(err37);
+}
+errors++;
+}
+else {
+if(func1(data15) < 1){
+const err38 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err38];
+}
+else {
+vErrors.push(err38);
+}
+errors++;
+}
+else {
+if(!pattern5.test(data15)){
+const err39 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_-]{1,64}$"},message:"must match pattern \""+"^[0-9A-Za-z_-]{1,64}$"+"\""};
+if(vErrors === null){
+vErrors = [err39];
+}
+else {
+vErrors.push(err39);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err40 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err40];
+}
+else {
+vErrors.push(err40);
+}
+errors++;
+}
+}
+var valid6 = _errs36 === errors;
+}
+else {
+var valid6 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+const err41 = {instancePath,schemaPath:"#/oneOf/1/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err41];
+}
+else {
+vErrors.push(err41);
+}
+errors++;
+}
+}
+var _valid0 = _errs20 === errors;
+if(_valid0 && valid0){
+valid0 = false;
+passing0 = [passing0, 1];
+}
+else {
+if(_valid0){
+valid0 = true;
+passing0 = 1;
+if(props0 !== true){
+props0 = true;
+}
+}
+const _errs39 = errors;
+if(errors === _errs39){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing2;
+if((((((data.op === undefined) && (missing2 = "op")) || ((data.lc === undefined) && (missing2 = "lc"))) || ((data.hlc === undefined) && (missing2 = "hlc"))) || ((data.kind === undefined) && (missing2 = "kind"))) || ((data.data === undefined) && (missing2 = "data"))){
+const err42 = {instancePath,schemaPath:"#/oneOf/2/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"};
+if(vErrors === null){
+vErrors = [err42];
+}
+else {
+vErrors.push(err42);
+}
+errors++;
+}
+else {
+const _errs41 = errors;
+for(const key2 in data){
+if(!((((((key2 === "op") || (key2 === "lc")) || (key2 === "hlc")) || (key2 === "kind")) || (key2 === "data")) || (key2 === "rid"))){
+const err43 = {instancePath,schemaPath:"#/oneOf/2/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err43];
+}
+else {
+vErrors.push(err43);
+}
+errors++;
+break;
+}
+}
+if(_errs41 === errors){
+if(data.op !== undefined){
+const _errs42 = errors;
+if(!(validate72(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate72.errors : vErrors.concat(validate72.errors);
+errors = vErrors.length;
+}
+var valid11 = _errs42 === errors;
+}
+else {
+var valid11 = true;
+}
+if(valid11){
+if(data.lc !== undefined){
+let data17 = data.lc;
+const _errs43 = errors;
+const _errs44 = errors;
+if(!(((typeof data17 == "number") && (!(data17 % 1) && !isNaN(data17))) && (isFinite(data17)))){
+const err44 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err44];
+}
+else {
+vErrors.push(err44);
+}
+errors++;
+}
+if(errors === _errs44){
+if((typeof data17 == "number") && (isFinite(data17))){
+if(data17 > 9007199254740991 || isNaN(data17)){
+const err45 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"};
+if(vErrors === null){
+vErrors = [err45];
+}
+else {
+vErrors.push(err45);
+}
+errors++;
+}
+else {
+if(data17 < 0 || isNaN(data17)){
+const err46 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err46];
+}
+else {
+vErrors.push(err46);
+}
+errors++;
+}
+}
+}
+}
+var valid11 = _errs43 === errors;
+}
+else {
+var valid11 = true;
+}
+if(valid11){
+if(data.hlc !== undefined){
+let data18 = data.hlc;
+const _errs46 = errors;
+const _errs47 = errors;
+if(errors === _errs47){
+if(Array.isArray(data18)){
+if(data18.length > 2){
+const err47 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/maxItems",keyword:"maxItems",params:{limit: 2},message:"must NOT have more than 2 items"};
+if(vErrors === null){
+vErrors = [err47];
+}
+else {
+vErrors.push(err47);
+}
+errors++;
+}
+else {
+if(data18.length < 2){
+const err48 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items"};
+if(vErrors === null){
+vErrors = [err48];
+}
+else {
+vErrors.push(err48);
+}
+errors++;
+}
+else {
+const len4 = data18.length;
+if(len4 > 0){
+let data19 = data18[0];
+const _errs49 = errors;
+if(!(((typeof data19 == "number") && (!(data19 % 1) && !isNaN(data19))) && (isFinite(data19)))){
+const err49 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err49];
+}
+else {
+vErrors.push(err49);
+}
+errors++;
+}
+if(errors === _errs49){
+if((typeof data19 == "number") && (isFinite(data19))){
+if(data19 > 9007199254740991 || isNaN(data19)){
+const err50 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"};
+if(vErrors === null){
+vErrors = [err50];
+}
+else {
+vErrors.push(err50);
+}
+errors++;
+}
+else {
+if(data19 < 0 || isNaN(data19)){
+const err51 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err51];
+}
+else {
+vErrors.push(err51);
+}
+errors++;
+}
+}
+}
+}
+var valid14 = _errs49 === errors;
+}
+if(valid14){
+if(len4 > 1){
+let data20 = data18[1];
+const _errs51 = errors;
+if(!(((typeof data20 == "number") && (!(data20 % 1) && !isNaN(data20))) && (isFinite(data20)))){
+const err52 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err52];
+}
+else {
+vErrors.push(err52);
+}
+errors++;
+}
+if(errors === _errs51){
+if((typeof data20 == "number") && (isFinite(data20))){
+if(data20 > 4294967295 || isNaN(data20)){
+const err53 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
+if(vErrors === null){
+vErrors = [err53];
+}
+else {
+vErrors.push(err53);
+}
+errors++;
+}
+else {
+if(data20 < 0 || isNaN(data20)){
+const err54 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err54];
+}
+else {
+vErrors.push(err54);
+}
+errors++;
+}
+}
+}
+}
+var valid14 = _errs51 === errors;
+}
+if(valid14){
+const len5 = data18.length;
+if(!(len5 <= 2)){
+const err55 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/items",keyword:"items",params:{limit: 2},message:"must NOT have more than 2 items"};
+if(vErrors === null){
+vErrors = [err55];
+}
+else {
+vErrors.push(err55);
+}
+errors++;
+}
+}
+}
+}
+}
+}
+else {
+const err56 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err56];
+}
+else {
+vErrors.push(err56);
+}
+errors++;
+}
+}
+var valid11 = _errs46 === errors;
+}
+else {
+var valid11 = true;
+}
+if(valid11){
+if(data.kind !== undefined){
+const _errs53 = errors;
+if("publish" !== data.kind){
+const err57 = {instancePath:instancePath+"/kind",schemaPath:"#/oneOf/2/properties/kind/const",keyword:"const",params:{allowedValue: "publish"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err57];
+}
+else {
+vErrors.push(err57);
+}
+errors++;
+}
+var valid11 = _errs53 === errors;
+}
+else {
+var valid11 = true;
+}
+if(valid11){
+if(data.data !== undefined){
+const _errs54 = errors;
+if(!(validate80(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate80.errors : vErrors.concat(validate80.errors);
+errors = vErrors.length;
+}
+var valid11 = _errs54 === errors;
+}
+else {
+var valid11 = true;
+}
+if(valid11){
+if(data.rid !== undefined){
+let data23 = data.rid;
+const _errs55 = errors;
+const _errs56 = errors;
+if(errors === _errs56){
+if(typeof data23 === "string"){
+if(func1(data23) > 64){
+const err58 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err58];
+}
+else {
+vErrors.push(err58);
+}
+errors++;
+}
+else {
+if(func1(data23) < 1){
+const err59 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err59];
+}
+else {
+vErrors.push(err59);
+}
+errors++;
+}
+else {
+if(!pattern5.test(data23)){
+const err60 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_-]{1,64}$"},message:"must match pattern \""+"^[0-9A-Za-z_-]{1,64}$"+"\""};
+if(vErrors === null){
+vErrors = [err60];
+}
+else {
+vErrors.push(err60);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err61 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err61];
+}
+else {
+vErrors.push(err61);
+}
+errors++;
+}
+}
+var valid11 = _errs55 === errors;
+}
+else {
+var valid11 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+const err62 = {instancePath,schemaPath:"#/oneOf/2/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err62];
+}
+else {
+vErrors.push(err62);
+}
+errors++;
+}
+}
+var _valid0 = _errs39 === errors;
+if(_valid0 && valid0){
+valid0 = false;
+passing0 = [passing0, 2];
+}
+else {
+if(_valid0){
+valid0 = true;
+passing0 = 2;
+if(props0 !== true){
+props0 = true;
+}
+}
+const _errs58 = errors;
+if(errors === _errs58){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing3;
+if((((((data.op === undefined) && (missing3 = "op")) || ((data.lc === undefined) && (missing3 = "lc"))) || ((data.hlc === undefined) && (missing3 = "hlc"))) || ((data.kind === undefined) && (missing3 = "kind"))) || ((data.data === undefined) && (missing3 = "data"))){
+const err63 = {instancePath,schemaPath:"#/oneOf/3/required",keyword:"required",params:{missingProperty: missing3},message:"must have required property '"+missing3+"'"};
+if(vErrors === null){
+vErrors = [err63];
+}
+else {
+vErrors.push(err63);
+}
+errors++;
+}
+else {
+const _errs60 = errors;
+for(const key3 in data){
+if(!((((((key3 === "op") || (key3 === "lc")) || (key3 === "hlc")) || (key3 === "kind")) || (key3 === "data")) || (key3 === "rid"))){
+const err64 = {instancePath,schemaPath:"#/oneOf/3/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err64];
+}
+else {
+vErrors.push(err64);
+}
+errors++;
+break;
+}
+}
+if(_errs60 === errors){
+if(data.op !== undefined){
+const _errs61 = errors;
+if(!(validate72(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate72.errors : vErrors.concat(validate72.errors);
+errors = vErrors.length;
+}
+var valid16 = _errs61 === errors;
+}
+else {
+var valid16 = true;
+}
+if(valid16){
+if(data.lc !== undefined){
+let data25 = data.lc;
+const _errs62 = errors;
+const _errs63 = errors;
+if(!(((typeof data25 == "number") && (!(data25 % 1) && !isNaN(data25))) && (isFinite(data25)))){
+const err65 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err65];
+}
+else {
+vErrors.push(err65);
+}
+errors++;
+}
+if(errors === _errs63){
+if((typeof data25 == "number") && (isFinite(data25))){
+if(data25 > 9007199254740991 || isNaN(data25)){
+const err66 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"};
+if(vErrors === null){
+vErrors = [err66];
+}
+else {
+vErrors.push(err66);
+}
+errors++;
+}
+else {
+if(data25 < 0 || isNaN(data25)){
+const err67 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err67];
+}
+else {
+vErrors.push(err67);
+}
+errors++;
+}
+}
+}
+}
+var valid16 = _errs62 === errors;
+}
+else {
+var valid16 = true;
+}
+if(valid16){
+if(data.hlc !== undefined){
+let data26 = data.hlc;
+const _errs65 = errors;
+const _errs66 = errors;
+if(errors === _errs66){
+if(Array.isArray(data26)){
+if(data26.length > 2){
+const err68 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/maxItems",keyword:"maxItems",params:{limit: 2},message:"must NOT have more than 2 items"};
+if(vErrors === null){
+vErrors = [err68];
+}
+else {
+vErrors.push(err68);
+}
+errors++;
+}
+else {
+if(data26.length < 2){
+const err69 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items"};
+if(vErrors === null){
+vErrors = [err69];
+}
+else {
+vErrors.push(err69);
+}
+errors++;
+}
+else {
+const len6 = data26.length;
+if(len6 > 0){
+let data27 = data26[0];
+const _errs68 = errors;
+if(!(((typeof data27 == "number") && (!(data27 % 1) && !isNaN(data27))) && (isFinite(data27)))){
+const err70 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err70];
+}
+else {
+vErrors.push(err70);
+}
+errors++;
+}
+if(errors === _errs68){
+if((typeof data27 == "number") && (isFinite(data27))){
+if(data27 > 9007199254740991 || isNaN(data27)){
+const err71 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"};
+if(vErrors === null){
+vErrors = [err71];
+}
+else {
+vErrors.push(err71);
+}
+errors++;
+}
+else {
+if(data27 < 0 || isNaN(data27)){
+const err72 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err72];
+}
+else {
+vErrors.push(err72);
+}
+errors++;
+}
+}
+}
+}
+var valid19 = _errs68 === errors;
+}
+if(valid19){
+if(len6 > 1){
+let data28 = data26[1];
+const _errs70 = errors;
+if(!(((typeof data28 == "number") && (!(data28 % 1) && !isNaN(data28))) && (isFinite(data28)))){
+const err73 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err73];
+}
+else {
+vErrors.push(err73);
+}
+errors++;
+}
+if(errors === _errs70){
+if((typeof data28 == "number") && (isFinite(data28))){
+if(data28 > 4294967295 || isNaN(data28)){
+const err74 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
+if(vErrors === null){
+vErrors = [err74];
+}
+else {
+vErrors.push(err74);
+}
+errors++;
+}
+else {
+if(data28 < 0 || isNaN(data28)){
+const err75 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err75];
+}
+else {
+vErrors.push(err75);
+}
+errors++;
+}
+}
+}
+}
+var valid19 = _errs70 === errors;
+}
+if(valid19){
+const len7 = data26.length;
+if(!(len7 <= 2)){
+const err76 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/items",keyword:"items",params:{limit: 2},message:"must NOT have more than 2 items"};
+if(vErrors === null){
+vErrors = [err76];
+}
+else {
+vErrors.push(err76);
+}
+errors++;
+}
+}
+}
+}
+}
+}
+else {
+const err77 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err77];
+}
+else {
+vErrors.push(err77);
+}
+errors++;
+}
+}
+var valid16 = _errs65 === errors;
+}
+else {
+var valid16 = true;
+}
+if(valid16){
+if(data.kind !== undefined){
+const _errs72 = errors;
+if("direct" !== data.kind){
+const err78 = {instancePath:instancePath+"/kind",schemaPath:"#/oneOf/3/properties/kind/const",keyword:"const",params:{allowedValue: "direct"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err78];
+}
+else {
+vErrors.push(err78);
+}
+errors++;
+}
+var valid16 = _errs72 === errors;
+}
+else {
+var valid16 = true;
+}
+if(valid16){
+if(data.data !== undefined){
+const _errs73 = errors;
+if(!(validate83(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate83.errors : vErrors.concat(validate83.errors);
+errors = vErrors.length;
+}
+var valid16 = _errs73 === errors;
+}
+else {
+var valid16 = true;
+}
+if(valid16){
+if(data.rid !== undefined){
+let data31 = data.rid;
+const _errs74 = errors;
+const _errs75 = errors;
+if(errors === _errs75){
+if(typeof data31 === "string"){
+if(func1(data31) > 64){
+const err79 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err79];
+}
+else {
+vErrors.push(err79);
+}
+errors++;
+}
+else {
+if(func1(data31) < 1){
+const err80 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err80];
+}
+else {
+vErrors.push(err80);
+}
+errors++;
+}
+else {
+if(!pattern5.test(data31)){
+const err81 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_-]{1,64}$"},message:"must match pattern \""+"^[0-9A-Za-z_-]{1,64}$"+"\""};
+if(vErrors === null){
+vErrors = [err81];
+}
+else {
+vErrors.push(err81);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err82 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err82];
+}
+else {
+vErrors.push(err82);
+}
+errors++;
+}
+}
+var valid16 = _errs74 === errors;
+}
+else {
+var valid16 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+const err83 = {instancePath,schemaPath:"#/oneOf/3/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err83];
+}
+else {
+vErrors.push(err83);
+}
+errors++;
+}
+}
+var _valid0 = _errs58 === errors;
+if(_valid0 && valid0){
+valid0 = false;
+passing0 = [passing0, 3];
+}
+else {
+if(_valid0){
+valid0 = true;
+passing0 = 3;
+if(props0 !== true){
+props0 = true;
+}
+}
+}
+}
+}
+if(!valid0){
+const err84 = {instancePath,schemaPath:"#/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
+if(vErrors === null){
+vErrors = [err84];
+}
+else {
+vErrors.push(err84);
+}
+errors++;
+validate101.errors = vErrors;
+return false;
+}
+else {
+errors = _errs0;
+if(vErrors !== null){
+if(_errs0){
+vErrors.length = _errs0;
+}
+else {
+vErrors = null;
+}
+}
+}
+validate101.errors = vErrors;
+evaluated0.props = props0;
+return errors === 0;
+}
+validate101.evaluated = {"dynamicProps":true,"dynamicItems":false};
+
+
+function validate100(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://correio.dev/schemas/v1/replica.op.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate100.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(!(data && typeof data == "object" && !Array.isArray(data))){
+validate100.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+if(!(validate101(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate101.errors : vErrors.concat(validate101.errors);
+errors = vErrors.length;
+}
+else {
+var props0 = validate101.evaluated.props;
+}
+validate100.errors = vErrors;
+evaluated0.props = props0;
+return errors === 0;
+}
+validate100.evaluated = {"dynamicProps":true,"dynamicItems":false};
+
+export const validate_service_announce = validate111;
+const schema234 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/service.announce.json","title":"ServiceAnnounce","description":"A microservice instance announces that it is up (and periodically while it stays up) or going down, on the proxy topic announce/<service>/.","x-correio-type":"service.announce","x-correio-pattern":"event","x-correio-service":"service","type":"object","additionalProperties":false,"required":["service","version","instance","state","actions","events","at"],"properties":{"service":{"$ref":"defs.json#/$defs/serviceName"},"version":{"description":"The service's version.","$ref":"defs.json#/$defs/uint"},"instance":{"description":"The announcing instance.","$ref":"defs.json#/$defs/nodeId"},"state":{"description":"up: the instance serves the listed actions and events; down: it is leaving.","type":"string","enum":["up","down"]},"actions":{"description":"The actions the instance serves.","type":"array","maxItems":256,"items":{"$ref":"defs.json#/$defs/actionName"}},"events":{"description":"The events the instance handles (subscribes to).","type":"array","maxItems":256,"items":{"$ref":"defs.json#/$defs/eventName"}},"at":{"description":"When the instance sent the announcement.","$ref":"defs.json#/$defs/timestamp"}}};
+const schema235 = {"type":"string","pattern":"^[a-z][a-z0-9_.-]{0,63}$","minLength":1,"maxLength":64};
+const schema238 = {"description":"A microservice action, <service>.<method>: the part before the last dot is the service name (a serviceName, lower case, one to three segments, at most 64 characters), the last segment the method.","type":"string","pattern":"^[a-z][a-z0-9_-]*(\\.[a-z][a-z0-9_-]*){0,2}\\.[a-z][a-zA-Z0-9_]*$","minLength":3,"maxLength":128};
+const schema239 = {"description":"A microservice event name: one to eight dot-separated segments, such as user.created. Used in the topic svc/<event>/, so it never contains '/'.","type":"string","pattern":"^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$","minLength":1,"maxLength":128};
+const pattern79 = new RegExp("^[a-z][a-z0-9_.-]{0,63}$", "u");
+const pattern81 = new RegExp("^[a-z][a-z0-9_-]*(\\.[a-z][a-z0-9_-]*){0,2}\\.[a-z][a-zA-Z0-9_]*$", "u");
+const pattern82 = new RegExp("^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$", "u");
+
+function validate111(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://correio.dev/schemas/v1/service.announce.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate111.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((((((data.service === undefined) && (missing0 = "service")) || ((data.version === undefined) && (missing0 = "version"))) || ((data.instance === undefined) && (missing0 = "instance"))) || ((data.state === undefined) && (missing0 = "state"))) || ((data.actions === undefined) && (missing0 = "actions"))) || ((data.events === undefined) && (missing0 = "events"))) || ((data.at === undefined) && (missing0 = "at"))){
+validate111.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(((((((key0 === "service") || (key0 === "version")) || (key0 === "instance")) || (key0 === "state")) || (key0 === "actions")) || (key0 === "events")) || (key0 === "at"))){
+validate111.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -9377,24 +11015,24 @@ const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
 if(func1(data0) > 64){
-validate99.errors = [{instancePath:instancePath+"/service",schemaPath:"defs.json#/$defs/serviceName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+validate111.errors = [{instancePath:instancePath+"/service",schemaPath:"defs.json#/$defs/serviceName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
 return false;
 }
 else {
 if(func1(data0) < 1){
-validate99.errors = [{instancePath:instancePath+"/service",schemaPath:"defs.json#/$defs/serviceName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate111.errors = [{instancePath:instancePath+"/service",schemaPath:"defs.json#/$defs/serviceName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
-if(!pattern74.test(data0)){
-validate99.errors = [{instancePath:instancePath+"/service",schemaPath:"defs.json#/$defs/serviceName/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_.-]{0,63}$"},message:"must match pattern \""+"^[a-z][a-z0-9_.-]{0,63}$"+"\""}];
+if(!pattern79.test(data0)){
+validate111.errors = [{instancePath:instancePath+"/service",schemaPath:"defs.json#/$defs/serviceName/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_.-]{0,63}$"},message:"must match pattern \""+"^[a-z][a-z0-9_.-]{0,63}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate99.errors = [{instancePath:instancePath+"/service",schemaPath:"defs.json#/$defs/serviceName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate111.errors = [{instancePath:instancePath+"/service",schemaPath:"defs.json#/$defs/serviceName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -9409,18 +11047,18 @@ let data1 = data.version;
 const _errs5 = errors;
 const _errs6 = errors;
 if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-validate99.errors = [{instancePath:instancePath+"/version",schemaPath:"defs.json#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate111.errors = [{instancePath:instancePath+"/version",schemaPath:"defs.json#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs6){
 if((typeof data1 == "number") && (isFinite(data1))){
 if(data1 > 9007199254740991 || isNaN(data1)){
-validate99.errors = [{instancePath:instancePath+"/version",schemaPath:"defs.json#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+validate111.errors = [{instancePath:instancePath+"/version",schemaPath:"defs.json#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
 if(data1 < 0 || isNaN(data1)){
-validate99.errors = [{instancePath:instancePath+"/version",schemaPath:"defs.json#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate111.errors = [{instancePath:instancePath+"/version",schemaPath:"defs.json#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -9439,24 +11077,24 @@ const _errs9 = errors;
 if(errors === _errs9){
 if(typeof data2 === "string"){
 if(func1(data2) > 128){
-validate99.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate111.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data2) < 1){
-validate99.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate111.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern6.test(data2)){
-validate99.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+validate111.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate99.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate111.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -9470,11 +11108,11 @@ if(data.state !== undefined){
 let data3 = data.state;
 const _errs11 = errors;
 if(typeof data3 !== "string"){
-validate99.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate111.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(!((data3 === "up") || (data3 === "down"))){
-validate99.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema217.properties.state.enum},message:"must be equal to one of the allowed values"}];
+validate111.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema234.properties.state.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs11 === errors;
@@ -9489,7 +11127,7 @@ const _errs13 = errors;
 if(errors === _errs13){
 if(Array.isArray(data4)){
 if(data4.length > 256){
-validate99.errors = [{instancePath:instancePath+"/actions",schemaPath:"#/properties/actions/maxItems",keyword:"maxItems",params:{limit: 256},message:"must NOT have more than 256 items"}];
+validate111.errors = [{instancePath:instancePath+"/actions",schemaPath:"#/properties/actions/maxItems",keyword:"maxItems",params:{limit: 256},message:"must NOT have more than 256 items"}];
 return false;
 }
 else {
@@ -9502,24 +11140,24 @@ const _errs16 = errors;
 if(errors === _errs16){
 if(typeof data5 === "string"){
 if(func1(data5) > 128){
-validate99.errors = [{instancePath:instancePath+"/actions/" + i0,schemaPath:"defs.json#/$defs/actionName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate111.errors = [{instancePath:instancePath+"/actions/" + i0,schemaPath:"defs.json#/$defs/actionName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data5) < 3){
-validate99.errors = [{instancePath:instancePath+"/actions/" + i0,schemaPath:"defs.json#/$defs/actionName/minLength",keyword:"minLength",params:{limit: 3},message:"must NOT have fewer than 3 characters"}];
+validate111.errors = [{instancePath:instancePath+"/actions/" + i0,schemaPath:"defs.json#/$defs/actionName/minLength",keyword:"minLength",params:{limit: 3},message:"must NOT have fewer than 3 characters"}];
 return false;
 }
 else {
-if(!pattern76.test(data5)){
-validate99.errors = [{instancePath:instancePath+"/actions/" + i0,schemaPath:"defs.json#/$defs/actionName/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_-]*(\\.[a-z][a-z0-9_-]*){0,2}\\.[a-z][a-zA-Z0-9_]*$"},message:"must match pattern \""+"^[a-z][a-z0-9_-]*(\\.[a-z][a-z0-9_-]*){0,2}\\.[a-z][a-zA-Z0-9_]*$"+"\""}];
+if(!pattern81.test(data5)){
+validate111.errors = [{instancePath:instancePath+"/actions/" + i0,schemaPath:"defs.json#/$defs/actionName/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_-]*(\\.[a-z][a-z0-9_-]*){0,2}\\.[a-z][a-zA-Z0-9_]*$"},message:"must match pattern \""+"^[a-z][a-z0-9_-]*(\\.[a-z][a-z0-9_-]*){0,2}\\.[a-z][a-zA-Z0-9_]*$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate99.errors = [{instancePath:instancePath+"/actions/" + i0,schemaPath:"defs.json#/$defs/actionName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate111.errors = [{instancePath:instancePath+"/actions/" + i0,schemaPath:"defs.json#/$defs/actionName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -9531,7 +11169,7 @@ break;
 }
 }
 else {
-validate99.errors = [{instancePath:instancePath+"/actions",schemaPath:"#/properties/actions/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate111.errors = [{instancePath:instancePath+"/actions",schemaPath:"#/properties/actions/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -9547,7 +11185,7 @@ const _errs18 = errors;
 if(errors === _errs18){
 if(Array.isArray(data6)){
 if(data6.length > 256){
-validate99.errors = [{instancePath:instancePath+"/events",schemaPath:"#/properties/events/maxItems",keyword:"maxItems",params:{limit: 256},message:"must NOT have more than 256 items"}];
+validate111.errors = [{instancePath:instancePath+"/events",schemaPath:"#/properties/events/maxItems",keyword:"maxItems",params:{limit: 256},message:"must NOT have more than 256 items"}];
 return false;
 }
 else {
@@ -9560,24 +11198,24 @@ const _errs21 = errors;
 if(errors === _errs21){
 if(typeof data7 === "string"){
 if(func1(data7) > 128){
-validate99.errors = [{instancePath:instancePath+"/events/" + i1,schemaPath:"defs.json#/$defs/eventName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate111.errors = [{instancePath:instancePath+"/events/" + i1,schemaPath:"defs.json#/$defs/eventName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data7) < 1){
-validate99.errors = [{instancePath:instancePath+"/events/" + i1,schemaPath:"defs.json#/$defs/eventName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate111.errors = [{instancePath:instancePath+"/events/" + i1,schemaPath:"defs.json#/$defs/eventName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
-if(!pattern77.test(data7)){
-validate99.errors = [{instancePath:instancePath+"/events/" + i1,schemaPath:"defs.json#/$defs/eventName/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$"},message:"must match pattern \""+"^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$"+"\""}];
+if(!pattern82.test(data7)){
+validate111.errors = [{instancePath:instancePath+"/events/" + i1,schemaPath:"defs.json#/$defs/eventName/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$"},message:"must match pattern \""+"^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate99.errors = [{instancePath:instancePath+"/events/" + i1,schemaPath:"defs.json#/$defs/eventName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate111.errors = [{instancePath:instancePath+"/events/" + i1,schemaPath:"defs.json#/$defs/eventName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -9589,7 +11227,7 @@ break;
 }
 }
 else {
-validate99.errors = [{instancePath:instancePath+"/events",schemaPath:"#/properties/events/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate111.errors = [{instancePath:instancePath+"/events",schemaPath:"#/properties/events/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -9604,18 +11242,18 @@ let data8 = data.at;
 const _errs23 = errors;
 const _errs24 = errors;
 if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
-validate99.errors = [{instancePath:instancePath+"/at",schemaPath:"defs.json#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate111.errors = [{instancePath:instancePath+"/at",schemaPath:"defs.json#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs24){
 if((typeof data8 == "number") && (isFinite(data8))){
 if(data8 > 9007199254740991 || isNaN(data8)){
-validate99.errors = [{instancePath:instancePath+"/at",schemaPath:"defs.json#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+validate111.errors = [{instancePath:instancePath+"/at",schemaPath:"defs.json#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
 if(data8 < 0 || isNaN(data8)){
-validate99.errors = [{instancePath:instancePath+"/at",schemaPath:"defs.json#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate111.errors = [{instancePath:instancePath+"/at",schemaPath:"defs.json#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -9636,23 +11274,23 @@ var valid0 = true;
 }
 }
 else {
-validate99.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate111.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate99.errors = vErrors;
+validate111.errors = vErrors;
 return errors === 0;
 }
-validate99.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate111.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_service_call_reply = validate100;
-const schema224 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/service.call.reply.json","title":"ServiceCallReply","description":"Reply to service.call.request: the action's result. A failed action is answered with an error instead.","x-correio-type":"service.call.reply","x-correio-pattern":"reply","x-correio-service":"service","type":"object","additionalProperties":false,"required":[],"properties":{"result":{"description":"The action's result: any value. Bounded only by the codec limits (ENCODING.md section 2). Absent when the action returns nothing.","tsType":"unknown"}}};
+export const validate_service_call_reply = validate112;
+const schema241 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/service.call.reply.json","title":"ServiceCallReply","description":"Reply to service.call.request: the action's result. A failed action is answered with an error instead.","x-correio-type":"service.call.reply","x-correio-pattern":"reply","x-correio-service":"service","type":"object","additionalProperties":false,"required":[],"properties":{"result":{"description":"The action's result: any value. Bounded only by the codec limits (ENCODING.md section 2). Absent when the action returns nothing.","tsType":"unknown"}}};
 
-function validate100(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate112(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/service.call.reply.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate100.evaluated;
+const evaluated0 = validate112.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -9663,30 +11301,30 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
 if(!(key0 === "result")){
-validate100.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate112.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
 }
 else {
-validate100.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate112.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate100.errors = vErrors;
+validate112.errors = vErrors;
 return errors === 0;
 }
-validate100.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate112.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_service_call_request = validate101;
-const schema225 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/service.call.request.json","title":"ServiceCallRequest","description":"Call a microservice action. Sent to the broker service svc.<service>, where <service> is the action name before its last dot.","x-correio-type":"service.call.request","x-correio-pattern":"request","x-correio-service":"service","x-correio-reply":"service.call.reply","type":"object","additionalProperties":false,"required":["action"],"properties":{"action":{"description":"The action to call, such as users.get.","$ref":"defs.json#/$defs/actionName"},"params":{"description":"The action's parameters: any value. Bounded only by the codec limits (ENCODING.md section 2). Absent when the action takes none.","tsType":"unknown"},"meta":{"description":"Call metadata passed through to the action, such as tracing ids: up to 32 string entries.","type":"object","maxProperties":32,"propertyNames":{"type":"string","pattern":"^[A-Za-z0-9_.-]{1,64}$","minLength":1,"maxLength":64},"additionalProperties":{"type":"string","maxLength":1024}}}};
+export const validate_service_call_request = validate113;
+const schema242 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/service.call.request.json","title":"ServiceCallRequest","description":"Call a microservice action. Sent to the broker service svc.<service>, where <service> is the action name before its last dot.","x-correio-type":"service.call.request","x-correio-pattern":"request","x-correio-service":"service","x-correio-reply":"service.call.reply","type":"object","additionalProperties":false,"required":["action"],"properties":{"action":{"description":"The action to call, such as users.get.","$ref":"defs.json#/$defs/actionName"},"params":{"description":"The action's parameters: any value. Bounded only by the codec limits (ENCODING.md section 2). Absent when the action takes none.","tsType":"unknown"},"meta":{"description":"Call metadata passed through to the action, such as tracing ids: up to 32 string entries.","type":"object","maxProperties":32,"propertyNames":{"type":"string","pattern":"^[A-Za-z0-9_.-]{1,64}$","minLength":1,"maxLength":64},"additionalProperties":{"type":"string","maxLength":1024}}}};
 
-function validate101(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate113(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/service.call.request.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate101.evaluated;
+const evaluated0 = validate113.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -9697,14 +11335,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((data.action === undefined) && (missing0 = "action")){
-validate101.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate113.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(((key0 === "action") || (key0 === "params")) || (key0 === "meta"))){
-validate101.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate113.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -9717,24 +11355,24 @@ const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
 if(func1(data0) > 128){
-validate101.errors = [{instancePath:instancePath+"/action",schemaPath:"defs.json#/$defs/actionName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate113.errors = [{instancePath:instancePath+"/action",schemaPath:"defs.json#/$defs/actionName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data0) < 3){
-validate101.errors = [{instancePath:instancePath+"/action",schemaPath:"defs.json#/$defs/actionName/minLength",keyword:"minLength",params:{limit: 3},message:"must NOT have fewer than 3 characters"}];
+validate113.errors = [{instancePath:instancePath+"/action",schemaPath:"defs.json#/$defs/actionName/minLength",keyword:"minLength",params:{limit: 3},message:"must NOT have fewer than 3 characters"}];
 return false;
 }
 else {
-if(!pattern76.test(data0)){
-validate101.errors = [{instancePath:instancePath+"/action",schemaPath:"defs.json#/$defs/actionName/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_-]*(\\.[a-z][a-z0-9_-]*){0,2}\\.[a-z][a-zA-Z0-9_]*$"},message:"must match pattern \""+"^[a-z][a-z0-9_-]*(\\.[a-z][a-z0-9_-]*){0,2}\\.[a-z][a-zA-Z0-9_]*$"+"\""}];
+if(!pattern81.test(data0)){
+validate113.errors = [{instancePath:instancePath+"/action",schemaPath:"defs.json#/$defs/actionName/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_-]*(\\.[a-z][a-z0-9_-]*){0,2}\\.[a-z][a-zA-Z0-9_]*$"},message:"must match pattern \""+"^[a-z][a-z0-9_-]*(\\.[a-z][a-z0-9_-]*){0,2}\\.[a-z][a-zA-Z0-9_]*$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate101.errors = [{instancePath:instancePath+"/action",schemaPath:"defs.json#/$defs/actionName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate113.errors = [{instancePath:instancePath+"/action",schemaPath:"defs.json#/$defs/actionName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -9750,7 +11388,7 @@ const _errs5 = errors;
 if(errors === _errs5){
 if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
 if(Object.keys(data1).length > 32){
-validate101.errors = [{instancePath:instancePath+"/meta",schemaPath:"#/properties/meta/maxProperties",keyword:"maxProperties",params:{limit: 32},message:"must NOT have more than 32 properties"}];
+validate113.errors = [{instancePath:instancePath+"/meta",schemaPath:"#/properties/meta/maxProperties",keyword:"maxProperties",params:{limit: 32},message:"must NOT have more than 32 properties"}];
 return false;
 }
 else {
@@ -9814,7 +11452,7 @@ else {
 vErrors.push(err4);
 }
 errors++;
-validate101.errors = vErrors;
+validate113.errors = vErrors;
 return false;
 break;
 }
@@ -9826,12 +11464,12 @@ const _errs10 = errors;
 if(errors === _errs10){
 if(typeof data2 === "string"){
 if(func1(data2) > 1024){
-validate101.errors = [{instancePath:instancePath+"/meta/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/meta/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"}];
+validate113.errors = [{instancePath:instancePath+"/meta/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/meta/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"}];
 return false;
 }
 }
 else {
-validate101.errors = [{instancePath:instancePath+"/meta/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/meta/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate113.errors = [{instancePath:instancePath+"/meta/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/meta/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -9844,7 +11482,7 @@ break;
 }
 }
 else {
-validate101.errors = [{instancePath:instancePath+"/meta",schemaPath:"#/properties/meta/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate113.errors = [{instancePath:instancePath+"/meta",schemaPath:"#/properties/meta/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -9858,23 +11496,23 @@ var valid0 = true;
 }
 }
 else {
-validate101.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate113.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate101.errors = vErrors;
+validate113.errors = vErrors;
 return errors === 0;
 }
-validate101.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate113.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_service_emit_reply = validate102;
-const schema227 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/service.emit.reply.json","title":"ServiceEmitReply","description":"Reply to service.emit.request: the event was handled by the instance named.","x-correio-type":"service.emit.reply","x-correio-pattern":"reply","x-correio-service":"service","type":"object","additionalProperties":false,"required":["instance"],"properties":{"instance":{"description":"The instance that handled the event.","$ref":"defs.json#/$defs/nodeId"}}};
+export const validate_service_emit_reply = validate114;
+const schema244 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/service.emit.reply.json","title":"ServiceEmitReply","description":"Reply to service.emit.request: the event was handled by the instance named.","x-correio-type":"service.emit.reply","x-correio-pattern":"reply","x-correio-service":"service","type":"object","additionalProperties":false,"required":["instance"],"properties":{"instance":{"description":"The instance that handled the event.","$ref":"defs.json#/$defs/nodeId"}}};
 
-function validate102(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate114(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/service.emit.reply.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate102.evaluated;
+const evaluated0 = validate114.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -9885,14 +11523,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((data.instance === undefined) && (missing0 = "instance")){
-validate102.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate114.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(key0 === "instance")){
-validate102.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate114.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -9904,24 +11542,24 @@ const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
 if(func1(data0) > 128){
-validate102.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate114.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data0) < 1){
-validate102.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate114.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern6.test(data0)){
-validate102.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+validate114.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate102.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate114.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -9930,23 +11568,23 @@ return false;
 }
 }
 else {
-validate102.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate114.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate102.errors = vErrors;
+validate114.errors = vErrors;
 return errors === 0;
 }
-validate102.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate114.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_service_emit_request = validate103;
-const schema229 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/service.emit.request.json","title":"ServiceEmitRequest","description":"Deliver a microservice event to ONE instance of the service group: sent by the emitter to the broker service svc.<group>, whose load balancing picks the instance; one request per subscribing group. Answered with service.emit.reply once the instance's handler has run, or with an error (NOT_FOUND when that service does not handle the event).","x-correio-type":"service.emit.request","x-correio-pattern":"request","x-correio-service":"service","x-correio-reply":"service.emit.reply","type":"object","additionalProperties":false,"required":["event","group","sender"],"properties":{"event":{"description":"The event's name, such as user.created.","$ref":"defs.json#/$defs/eventName"},"data":{"description":"The event's payload: any value. Bounded only by the codec limits (ENCODING.md section 2). Absent when the event carries none."},"group":{"description":"The service group addressed; the request is sent to the broker service svc.<group>.","$ref":"defs.json#/$defs/serviceName"},"sender":{"description":"The instance that emitted the event.","$ref":"defs.json#/$defs/nodeId"}}};
+export const validate_service_emit_request = validate115;
+const schema246 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/service.emit.request.json","title":"ServiceEmitRequest","description":"Deliver a microservice event to ONE instance of the service group: sent by the emitter to the broker service svc.<group>, whose load balancing picks the instance; one request per subscribing group. Answered with service.emit.reply once the instance's handler has run, or with an error (NOT_FOUND when that service does not handle the event).","x-correio-type":"service.emit.request","x-correio-pattern":"request","x-correio-service":"service","x-correio-reply":"service.emit.reply","type":"object","additionalProperties":false,"required":["event","group","sender"],"properties":{"event":{"description":"The event's name, such as user.created.","$ref":"defs.json#/$defs/eventName"},"data":{"description":"The event's payload: any value. Bounded only by the codec limits (ENCODING.md section 2). Absent when the event carries none."},"group":{"description":"The service group addressed; the request is sent to the broker service svc.<group>.","$ref":"defs.json#/$defs/serviceName"},"sender":{"description":"The instance that emitted the event.","$ref":"defs.json#/$defs/nodeId"}}};
 
-function validate103(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate115(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/service.emit.request.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate103.evaluated;
+const evaluated0 = validate115.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -9957,14 +11595,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((((data.event === undefined) && (missing0 = "event")) || ((data.group === undefined) && (missing0 = "group"))) || ((data.sender === undefined) && (missing0 = "sender"))){
-validate103.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate115.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!((((key0 === "event") || (key0 === "data")) || (key0 === "group")) || (key0 === "sender"))){
-validate103.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate115.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -9977,24 +11615,24 @@ const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
 if(func1(data0) > 128){
-validate103.errors = [{instancePath:instancePath+"/event",schemaPath:"defs.json#/$defs/eventName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate115.errors = [{instancePath:instancePath+"/event",schemaPath:"defs.json#/$defs/eventName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data0) < 1){
-validate103.errors = [{instancePath:instancePath+"/event",schemaPath:"defs.json#/$defs/eventName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate115.errors = [{instancePath:instancePath+"/event",schemaPath:"defs.json#/$defs/eventName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
-if(!pattern77.test(data0)){
-validate103.errors = [{instancePath:instancePath+"/event",schemaPath:"defs.json#/$defs/eventName/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$"},message:"must match pattern \""+"^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$"+"\""}];
+if(!pattern82.test(data0)){
+validate115.errors = [{instancePath:instancePath+"/event",schemaPath:"defs.json#/$defs/eventName/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$"},message:"must match pattern \""+"^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate103.errors = [{instancePath:instancePath+"/event",schemaPath:"defs.json#/$defs/eventName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate115.errors = [{instancePath:instancePath+"/event",schemaPath:"defs.json#/$defs/eventName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -10011,24 +11649,24 @@ const _errs6 = errors;
 if(errors === _errs6){
 if(typeof data1 === "string"){
 if(func1(data1) > 64){
-validate103.errors = [{instancePath:instancePath+"/group",schemaPath:"defs.json#/$defs/serviceName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+validate115.errors = [{instancePath:instancePath+"/group",schemaPath:"defs.json#/$defs/serviceName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
 return false;
 }
 else {
 if(func1(data1) < 1){
-validate103.errors = [{instancePath:instancePath+"/group",schemaPath:"defs.json#/$defs/serviceName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate115.errors = [{instancePath:instancePath+"/group",schemaPath:"defs.json#/$defs/serviceName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
-if(!pattern74.test(data1)){
-validate103.errors = [{instancePath:instancePath+"/group",schemaPath:"defs.json#/$defs/serviceName/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_.-]{0,63}$"},message:"must match pattern \""+"^[a-z][a-z0-9_.-]{0,63}$"+"\""}];
+if(!pattern79.test(data1)){
+validate115.errors = [{instancePath:instancePath+"/group",schemaPath:"defs.json#/$defs/serviceName/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_.-]{0,63}$"},message:"must match pattern \""+"^[a-z][a-z0-9_.-]{0,63}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate103.errors = [{instancePath:instancePath+"/group",schemaPath:"defs.json#/$defs/serviceName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate115.errors = [{instancePath:instancePath+"/group",schemaPath:"defs.json#/$defs/serviceName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -10045,24 +11683,24 @@ const _errs9 = errors;
 if(errors === _errs9){
 if(typeof data2 === "string"){
 if(func1(data2) > 128){
-validate103.errors = [{instancePath:instancePath+"/sender",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate115.errors = [{instancePath:instancePath+"/sender",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data2) < 1){
-validate103.errors = [{instancePath:instancePath+"/sender",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate115.errors = [{instancePath:instancePath+"/sender",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern6.test(data2)){
-validate103.errors = [{instancePath:instancePath+"/sender",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+validate115.errors = [{instancePath:instancePath+"/sender",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate103.errors = [{instancePath:instancePath+"/sender",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate115.errors = [{instancePath:instancePath+"/sender",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -10077,23 +11715,23 @@ var valid0 = true;
 }
 }
 else {
-validate103.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate115.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate103.errors = vErrors;
+validate115.errors = vErrors;
 return errors === 0;
 }
-validate103.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate115.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_service_event = validate104;
-const schema233 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/service.event.json","title":"ServiceEvent","description":"A microservice event, published on the proxy topic svc/<event>/.","x-correio-type":"service.event","x-correio-pattern":"event","x-correio-service":"service","type":"object","additionalProperties":false,"required":["event","sender"],"properties":{"event":{"description":"The event's name, such as user.created.","$ref":"defs.json#/$defs/eventName"},"data":{"description":"The event's payload: any value. Bounded only by the codec limits (ENCODING.md section 2). Absent when the event carries none.","tsType":"unknown"},"group":{"description":"When present, only instances of this service handle the event; other subscribers ignore it.","$ref":"defs.json#/$defs/serviceName"},"sender":{"description":"The instance that emitted the event.","$ref":"defs.json#/$defs/nodeId"}}};
+export const validate_service_event = validate116;
+const schema250 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/service.event.json","title":"ServiceEvent","description":"A microservice event, published on the proxy topic svc/<event>/.","x-correio-type":"service.event","x-correio-pattern":"event","x-correio-service":"service","type":"object","additionalProperties":false,"required":["event","sender"],"properties":{"event":{"description":"The event's name, such as user.created.","$ref":"defs.json#/$defs/eventName"},"data":{"description":"The event's payload: any value. Bounded only by the codec limits (ENCODING.md section 2). Absent when the event carries none.","tsType":"unknown"},"group":{"description":"When present, only instances of this service handle the event; other subscribers ignore it.","$ref":"defs.json#/$defs/serviceName"},"sender":{"description":"The instance that emitted the event.","$ref":"defs.json#/$defs/nodeId"}}};
 
-function validate104(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate116(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/service.event.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate104.evaluated;
+const evaluated0 = validate116.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -10104,14 +11742,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((data.event === undefined) && (missing0 = "event")) || ((data.sender === undefined) && (missing0 = "sender"))){
-validate104.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate116.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!((((key0 === "event") || (key0 === "data")) || (key0 === "group")) || (key0 === "sender"))){
-validate104.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate116.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -10124,24 +11762,24 @@ const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
 if(func1(data0) > 128){
-validate104.errors = [{instancePath:instancePath+"/event",schemaPath:"defs.json#/$defs/eventName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate116.errors = [{instancePath:instancePath+"/event",schemaPath:"defs.json#/$defs/eventName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data0) < 1){
-validate104.errors = [{instancePath:instancePath+"/event",schemaPath:"defs.json#/$defs/eventName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate116.errors = [{instancePath:instancePath+"/event",schemaPath:"defs.json#/$defs/eventName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
-if(!pattern77.test(data0)){
-validate104.errors = [{instancePath:instancePath+"/event",schemaPath:"defs.json#/$defs/eventName/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$"},message:"must match pattern \""+"^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$"+"\""}];
+if(!pattern82.test(data0)){
+validate116.errors = [{instancePath:instancePath+"/event",schemaPath:"defs.json#/$defs/eventName/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$"},message:"must match pattern \""+"^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate104.errors = [{instancePath:instancePath+"/event",schemaPath:"defs.json#/$defs/eventName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate116.errors = [{instancePath:instancePath+"/event",schemaPath:"defs.json#/$defs/eventName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -10158,24 +11796,24 @@ const _errs6 = errors;
 if(errors === _errs6){
 if(typeof data1 === "string"){
 if(func1(data1) > 64){
-validate104.errors = [{instancePath:instancePath+"/group",schemaPath:"defs.json#/$defs/serviceName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+validate116.errors = [{instancePath:instancePath+"/group",schemaPath:"defs.json#/$defs/serviceName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
 return false;
 }
 else {
 if(func1(data1) < 1){
-validate104.errors = [{instancePath:instancePath+"/group",schemaPath:"defs.json#/$defs/serviceName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate116.errors = [{instancePath:instancePath+"/group",schemaPath:"defs.json#/$defs/serviceName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
-if(!pattern74.test(data1)){
-validate104.errors = [{instancePath:instancePath+"/group",schemaPath:"defs.json#/$defs/serviceName/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_.-]{0,63}$"},message:"must match pattern \""+"^[a-z][a-z0-9_.-]{0,63}$"+"\""}];
+if(!pattern79.test(data1)){
+validate116.errors = [{instancePath:instancePath+"/group",schemaPath:"defs.json#/$defs/serviceName/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_.-]{0,63}$"},message:"must match pattern \""+"^[a-z][a-z0-9_.-]{0,63}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate104.errors = [{instancePath:instancePath+"/group",schemaPath:"defs.json#/$defs/serviceName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate116.errors = [{instancePath:instancePath+"/group",schemaPath:"defs.json#/$defs/serviceName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -10192,24 +11830,24 @@ const _errs9 = errors;
 if(errors === _errs9){
 if(typeof data2 === "string"){
 if(func1(data2) > 128){
-validate104.errors = [{instancePath:instancePath+"/sender",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate116.errors = [{instancePath:instancePath+"/sender",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data2) < 1){
-validate104.errors = [{instancePath:instancePath+"/sender",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate116.errors = [{instancePath:instancePath+"/sender",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern6.test(data2)){
-validate104.errors = [{instancePath:instancePath+"/sender",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+validate116.errors = [{instancePath:instancePath+"/sender",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate104.errors = [{instancePath:instancePath+"/sender",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate116.errors = [{instancePath:instancePath+"/sender",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -10224,12 +11862,12 @@ var valid0 = true;
 }
 }
 else {
-validate104.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate116.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate104.errors = vErrors;
+validate116.errors = vErrors;
 return errors === 0;
 }
-validate104.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate116.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 

@@ -38,6 +38,8 @@ from .ref_register_reply import RefRegisterReply
 from .ref_register_request import RefRegisterRequest
 from .ref_servers_reply import RefServersReply
 from .ref_servers_request import RefServersRequest
+from .replica_apply_reply import ReplicaApplyReply
+from .replica_apply_request import ReplicaApplyRequest
 from .replica_digest_reply import ReplicaDigestReply
 from .replica_digest_request import ReplicaDigestRequest
 from .replica_fetch_reply import ReplicaFetchReply
@@ -104,6 +106,8 @@ MessageType = Literal[
     "ref.register.request",
     "ref.servers.reply",
     "ref.servers.request",
+    "replica.apply.reply",
+    "replica.apply.request",
     "replica.digest.reply",
     "replica.digest.request",
     "replica.fetch.reply",
@@ -152,6 +156,8 @@ MESSAGE_TYPES: Final = (
     "ref.register.request",
     "ref.servers.reply",
     "ref.servers.request",
+    "replica.apply.reply",
+    "replica.apply.request",
     "replica.digest.reply",
     "replica.digest.request",
     "replica.fetch.reply",
@@ -411,6 +417,20 @@ MESSAGE_INFO: Final[Mapping[str, MessageInfo]] = {
         title="RefServersRequest",
         description="List the servers the reference server knows, with their liveness.",
     ),
+    "replica.apply.reply": MessageInfo(
+        pattern="reply",
+        service="replica",
+        reply=None,
+        title="ReplicaApplyReply",
+        description="Reply to replica.apply.request, sent once every operation of the request is durable on the responder.",
+    ),
+    "replica.apply.request": MessageInfo(
+        pattern="request",
+        service="replica",
+        reply="replica.apply.reply",
+        title="ReplicaApplyRequest",
+        description="Push operations to one server (broker service srv.<server-id>) and ask it to apply them durably. An origin server sends it to its peers when its acknowledgement policy waits for k peers; the peer replies only after the operations are durable in its store. Applying is idempotent.",
+    ),
     "replica.digest.reply": MessageInfo(
         pattern="reply",
         service="replica",
@@ -525,6 +545,8 @@ BODY_TYPES: Final[Mapping[str, Any]] = {
     "ref.register.request": RefRegisterRequest,
     "ref.servers.reply": RefServersReply,
     "ref.servers.request": RefServersRequest,
+    "replica.apply.reply": ReplicaApplyReply,
+    "replica.apply.request": ReplicaApplyRequest,
     "replica.digest.reply": ReplicaDigestReply,
     "replica.digest.request": ReplicaDigestRequest,
     "replica.fetch.reply": ReplicaFetchReply,
