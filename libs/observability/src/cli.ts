@@ -1,0 +1,98 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { LOG_LEVELS } from './logger.js';
+
+export { Command, InvalidArgumentError, Option };
+
+/** Options every Correio program takes. */
+export interface CommonOptions {
+  readonly logLevel: string;
+  /** The HTTP side port for /health and /metrics; absent when the operator did not ask for one. */
+  readonly httpPort?: number;
+  readonly httpHost: string;
+}
+
+/** Parses a TCP port, 0–65535 (0 asks the OS for a free one). */
+export function parsePort(value: string): number {
+  const port = parseInteger(value);
+  if (port < 0 || port > 65_535) throw new InvalidArgumentError('a port is an integer from 0 to 65535.');
+  return port;
+}
+
+/** Parses an integer ≥ 1. */
+export function parsePositiveInt(value: string): number {
+  const n = parseInteger(value);
+  if (n < 1) throw new InvalidArgumentError('expected an integer of at least 1.');
+  return n;
+}
+
+/** Parses an integer ≥ 0. */
+export function parseNonNegativeInt(value: string): number {
+  const n = parseInteger(value);
+  if (n < 0) throw new InvalidArgumentError('expected an integer of at least 0.');
+  return n;
+}
+
+/** Parses a duration in milliseconds: `2500`, `2500ms`, `2.5s`, `1m`. */
+export function parseDurationMs(value: string): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$/.exec(value);
+  if (!match) throw new InvalidArgumentError('expected a duration such as 2500, 2500ms, 2.5s or 1m.');
+  const factor = match[2] === 's' ? 1_000 : match[2] === 'm' ? 60_000 : 1;
+  const ms = Math.round(Number(match[1]) * factor);
+  if (ms < 1) throw new InvalidArgumentError('a duration must be at least 1 ms.');
+  return ms;
+}
+
+/** Parses a comma-separated list, dropping blanks: `a, b,,c` → ['a', 'b', 'c']. */
+export function parseList(value: string): string[] {
+  return value.split(',').map((item) => item.trim()).filter((item) => item.length > 0);
+}
+
+/** Checks a ZeroMQ endpoint (`tcp://host:port`, `ipc://path`, `inproc://name`). */
+export function parseEndpoint(value: string): string {
+  if (!/^(tcp|ipc|inproc|ws|wss):\/\/.+/.test(value)) {
+    throw new InvalidArgumentError('expected a ZeroMQ endpoint such as tcp://127.0.0.1:5555 or ipc:///tmp/correio.sock.');
+  }
+  return value;
+}
+
+/** Checks a Z85-encoded CURVE key (40 characters). */
+export function parseCurveKey(value: string): string {
+  if (!/^[0-9a-zA-Z.:+=^!/*?&<>()[\]{}@%$#-]{40}$/.test(value)) {
+    throw new InvalidArgumentError('expected a 40-character Z85 CURVE key.');
+  }
+  return value;
+}
+
+/** An option whose value may also come from an environment variable (`CORREIO_*`), shown in --help. */
+export function envOption(flags: string, description: string, env: string): Option {
+  return new Option(flags, description).env(env);
+}
+
+/**
+ * Adds the options every Correio program takes: `--log-level` (CORREIO_LOG_LEVEL, default warn),
+ * `--http-port` (CORREIO_HTTP_PORT; no side port unless given) and `--http-host` (CORREIO_HTTP_HOST).
+ */
+export function addCommonOptions(command: Command): Command {
+  return command
+    .addOption(envOption('--log-level <level>', 'log verbosity (JSON lines on stderr)', 'CORREIO_LOG_LEVEL').choices(LOG_LEVELS).default('warn'))
+    .addOption(envOption('--http-port <port>', 'HTTP side port for /health and /metrics (0: any free port)', 'CORREIO_HTTP_PORT').argParser(parsePort))
+    .addOption(envOption('--http-host <host>', 'address the HTTP side port binds', 'CORREIO_HTTP_HOST').default('127.0.0.1'));
+}
+
+/**
+ * Runs a program's main function: a failure prints one clear line on stderr (`<program>: <message>`)
+ * and exits with status 1, instead of a stack trace.
+ */
+export function runMain(program: string, main: () => Promise<void>): void {
+  main().catch((error: unknown) => {
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`${program}: ${message}\n`);
+    if (process.env['CORREIO_DEBUG'] && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+    process.exit(1);
+  });
+}
+
+function parseInteger(value: string): number {
+  if (!/^\s*-?\d+\s*$/.test(value)) throw new InvalidArgumentError('expected an integer.');
+  return Number.parseInt(value, 10);
+}

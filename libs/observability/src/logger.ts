@@ -1,0 +1,45 @@
+import { pino, type Logger, type DestinationStream, type LevelWithSilent } from 'pino';
+
+export type { Logger };
+export type LogLevel = LevelWithSilent;
+
+/** Levels a user may name on the command line or in CORREIO_LOG_LEVEL. */
+export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** Quiet by default: an operator opts in to chatter, a library never imposes it. */
+export const DEFAULT_LOG_LEVEL: LogLevel = 'warn';
+
+export interface LoggerOptions {
+  /** Overrides CORREIO_LOG_LEVEL; defaults to `warn`. */
+  readonly level?: string;
+  /** Where JSON lines go; defaults to stderr, so stdout stays free for a program's own output. */
+  readonly destination?: DestinationStream;
+  /** Fields written on every line (such as an instance id). */
+  readonly base?: Record<string, unknown>;
+}
+
+/** True when `level` names a pino level. */
+export function isLogLevel(level: unknown): level is LogLevel {
+  return typeof level === 'string' && (LOG_LEVELS as readonly string[]).includes(level);
+}
+
+/** The effective level: the explicit option, then CORREIO_LOG_LEVEL, then `warn`; throws on a name pino does not know. */
+export function resolveLogLevel(level: string | undefined = undefined, env: NodeJS.ProcessEnv = process.env): LogLevel {
+  const chosen = level ?? env['CORREIO_LOG_LEVEL'] ?? DEFAULT_LOG_LEVEL;
+  if (!isLogLevel(chosen)) throw new RangeError(`unknown log level ${JSON.stringify(chosen)}; use one of ${LOG_LEVELS.join(', ')}`);
+  return chosen;
+}
+
+/** A structured JSON logger named after its component, writing to stderr. */
+export function createLogger(name: string, options: LoggerOptions = {}): Logger {
+  const destination = options.destination ?? pino.destination({ fd: 2, sync: true });
+  return pino(
+    {
+      name,
+      level: resolveLogLevel(options.level),
+      base: { pid: process.pid, ...options.base },
+      timestamp: pino.stdTimeFunctions.isoTime,
+    },
+    destination,
+  );
+}

@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import {
+  Command,
+  addCommonOptions,
+  envOption,
+  parseCurveKey,
+  parseDurationMs,
+  parseEndpoint,
+  parseList,
+  parsePort,
+  parsePositiveInt,
+} from '@correio/observability';
+
+function program(): { command: Command; errors: string[] } {
+  const errors: string[] = [];
+  const command = addCommonOptions(new Command('demo'))
+    .addOption(envOption('--heartbeat <ms>', 'heartbeat interval', 'CORREIO_DEMO_HEARTBEAT').argParser(parseDurationMs).default(2500))
+    .exitOverride()
+    .configureOutput({ writeErr: (text) => errors.push(text), writeOut: () => undefined });
+  return { command, errors };
+}
+
+/** Parses argv with exactly `env` as the environment (commander reads process.env at parse time). */
+function parse(argv: string[], env: NodeJS.ProcessEnv = {}) {
+  const saved = process.env;
+  process.env = { ...env };
+  try {
+    const { command, errors } = program();
+    try {
+      command.parse(argv, { from: 'user' });
+      return { options: command.opts(), errors };
+    } catch {
+      return { options: undefined, errors };
+    }
+  } finally {
+    process.env = saved;
+  }
+}
+
+describe('common options', () => {
+  it('defaults to a quiet log level and no HTTP side port', () => {
+    const { options } = parse([]);
+    expect(options).toEqual({ logLevel: 'warn', httpHost: '127.0.0.1', heartbeat: 2500 });
+  });
+
+  it('takes flags over CORREIO_* variables, and variables over defaults', () => {
+    expect(parse([], { CORREIO_LOG_LEVEL: 'info', CORREIO_HTTP_PORT: '9100', CORREIO_DEMO_HEARTBEAT: '1s' }).options).toEqual({
+      logLevel: 'info',
+      httpPort: 9100,
+      httpHost: '127.0.0.1',
+      heartbeat: 1000,
+    });
+    expect(parse(['--log-level', 'debug', '--http-port', '0'], { CORREIO_LOG_LEVEL: 'info' }).options).toMatchObject({ logLevel: 'debug', httpPort: 0 });
+  });
+
+  it('explains a bad value clearly', () => {
+    expect(parse(['--log-level', 'loud']).errors.join('')).toMatch(/argument 'loud' is invalid. Allowed choices are fatal, error, warn/);
+    expect(parse(['--http-port', '70000']).errors.join('')).toMatch(/a port is an integer from 0 to 65535/);
+    expect(parse(['--heartbeat', 'soon']).errors.join('')).toMatch(/expected a duration such as 2500/);
+  });
+});
+
+describe('value parsers', () => {
+  it('parse durations, lists, ports and counts', () => {
+    expect(parseDurationMs('2500')).toBe(2500);
+    expect(parseDurationMs('2.5s')).toBe(2500);
+    expect(parseDurationMs('1m')).toBe(60_000);
+    expect(parseDurationMs('10ms')).toBe(10);
+    expect(() => parseDurationMs('0')).toThrow(/at least 1 ms/);
+    expect(parseList(' echo, time,,')).toEqual(['echo', 'time']);
+    expect(parsePort('0')).toBe(0);
+    expect(() => parsePort('x')).toThrow(/integer/);
+    expect(parsePositiveInt('3')).toBe(3);
+    expect(() => parsePositiveInt('0')).toThrow(/at least 1/);
+  });
+
+  it('check endpoints and CURVE keys', () => {
+    expect(parseEndpoint('tcp://127.0.0.1:5555')).toBe('tcp://127.0.0.1:5555');
+    expect(() => parseEndpoint('127.0.0.1:5555')).toThrow(/ZeroMQ endpoint/);
+    expect(parseCurveKey('rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7')).toHaveLength(40);
+    expect(() => parseCurveKey('short')).toThrow(/40-character Z85/);
+  });
+});

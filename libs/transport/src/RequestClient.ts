@@ -1,0 +1,305 @@
+import {
+  BadRequestError,
+  CorreioError,
+  MessageCodec,
+  OverloadedError,
+  TimeoutError,
+  UnavailableError,
+} from '@correio/codec';
+import { PROTOCOL_VERSION, type AnyEnvelope, type BodyOf, type Envelope, type MessageType } from '@correio/protocol';
+import { backoffDelay, type BackoffOptions } from './backoff.js';
+import type { Frame, Frames } from './frames.js';
+import { componentLogger, type Logger } from './logger.js';
+import { ManagedSocket, type SocketStats } from './ManagedSocket.js';
+import { clientRequest, parseClientMessage } from './mdp.js';
+import { PendingRequest, type WaitOutcome } from './PendingRequest.js';
+import { nextRequestId } from './requestIds.js';
+import type { SocketEventMap } from './socketEvents.js';
+import type { SocketOptions } from './SocketOptions.js';
+import { defaultSenderId, LamportStamp, type Stamp } from './Stamp.js';
+import type { TypedEvents } from './TypedEvents.js';
+
+/** Per-request options; each defaults to the client's. */
+export interface RequestOptions {
+  /** Ms without any reply (PARTIAL or FINAL) before an attempt fails. */
+  readonly timeout?: number;
+  /** Times to send the request again (same id) after a timeout or a retryable error reply. */
+  readonly retries?: number;
+  readonly backoff?: BackoffOptions;
+  /** Aborts the request; it then rejects with the signal's reason. */
+  readonly signal?: AbortSignal;
+  /** Receives each PARTIAL reply (streaming), in order, before the promise settles with the FINAL one. */
+  readonly onPartial?: (reply: AnyEnvelope) => void;
+  /** The request id; defaults to a fresh one. Reuse an id to retry at the application level. */
+  readonly id?: string;
+}
+
+export interface RequestClientOptions extends SocketOptions {
+  /** The broker endpoint(s) to connect to. */
+  readonly endpoint: string | readonly string[];
+  /** Stamps outgoing envelopes and observes incoming ones; defaults to a LamportStamp. */
+  readonly stamp?: Stamp;
+  /** Sender id for the default stamp. */
+  readonly from?: string;
+  /** Default per-attempt timeout, ms. Default 5000. */
+  readonly timeout?: number;
+  /** Default retries. Default 0. */
+  readonly retries?: number;
+  readonly backoff?: BackoffOptions;
+  /** Requests allowed in flight at once; more are refused with OverloadedError. Default 10,000. */
+  readonly maxInFlight?: number;
+}
+
+export interface RequestClientStats {
+  /** Request messages sent, retries included. */
+  readonly sent: number;
+  readonly retries: number;
+  readonly replies: number;
+  readonly partials: number;
+  /** FINAL replies carrying an `error` envelope. */
+  readonly errorReplies: number;
+  readonly timeouts: number;
+  /** Attempts that failed with no connection to the broker. */
+  readonly unavailable: number;
+  /** Replies that are not valid MDP or not a valid envelope (dropped). */
+  readonly malformedReplies: number;
+  /** Valid replies for no request in flight: late replies to completed requests (dropped). */
+  readonly unmatchedReplies: number;
+  readonly inFlight: number;
+  readonly socket: SocketStats;
+}
+
+interface RawPending {
+  resolve: ((frames: Frames) => void) | undefined;
+}
+
+/**
+ * MDP/0.2 client on one DEALER socket: many requests in flight, matched to their replies by
+ * envelope id. Each request has a per-attempt timeout and optional retries with exponential
+ * backoff that resend the *same* id, so services can deduplicate and a late reply to an earlier
+ * attempt still completes the request. Failures are typed: TimeoutError (connected, no reply),
+ * UnavailableError (no connection to the broker; a CURVE refusal names the handshake failure),
+ * OverloadedError (too many in flight), and error replies rebuilt with CorreioError.fromWire.
+ */
+export class RequestClient {
+  readonly #socket: ManagedSocket;
+  readonly #codec: MessageCodec;
+  readonly #stamp: Stamp;
+  readonly #log: Logger;
+  readonly #endpoints: readonly string[];
+  readonly #timeout: number;
+  readonly #retries: number;
+  readonly #backoff: BackoffOptions;
+  readonly #maxInFlight: number;
+  readonly #pending = new Map<string, PendingRequest>();
+  readonly #raw = new Map<string, RawPending[]>();
+  readonly #stats = { sent: 0, retries: 0, replies: 0, partials: 0, errorReplies: 0, timeouts: 0, unavailable: 0, malformedReplies: 0, unmatchedReplies: 0 };
+  #closed = false;
+  readonly #receiving: Promise<void>;
+
+  constructor(options: RequestClientOptions) {
+    this.#log = componentLogger('mdp.client', options.logger);
+    this.#codec = new MessageCodec(options.limits ? { limits: options.limits } : {});
+    this.#stamp = options.stamp ?? new LamportStamp(options.from ?? defaultSenderId('client'));
+    this.#timeout = options.timeout ?? 5000;
+    this.#retries = options.retries ?? 0;
+    this.#backoff = options.backoff ?? {};
+    this.#maxInFlight = options.maxInFlight ?? 10_000;
+    this.#endpoints = typeof options.endpoint === 'string' ? [options.endpoint] : [...options.endpoint];
+    this.#socket = new ManagedSocket('dealer', { whenSendQueueFull: 'reject', ...options, logger: this.#log });
+    for (const endpoint of this.#endpoints) this.#socket.connect(endpoint);
+    // A broker that went away took the raw requests it held with it; forget their slots.
+    this.#socket.events.on('disconnected', () => this.#raw.clear());
+    this.#receiving = this.#receive();
+  }
+
+  /** Socket events: connected, disconnected, handshakeFailed, ... */
+  get events(): TypedEvents<SocketEventMap> {
+    return this.#socket.events;
+  }
+
+  /** True while the broker connection is up. */
+  get connected(): boolean {
+    return this.#socket.connected;
+  }
+
+  get stats(): RequestClientStats {
+    return { ...this.#stats, inFlight: this.#pending.size, socket: this.#socket.stats };
+  }
+
+  /**
+   * Sends a request to `service` and resolves with the FINAL reply's envelope. An `error` reply is
+   * thrown as the CorreioError it carries. A body that does not match its schema is refused before
+   * anything is sent (ValidationError).
+   */
+  async request<T extends MessageType>(service: string, type: T, body: BodyOf<T>, options: RequestOptions = {}): Promise<AnyEnvelope> {
+    if (this.#closed) throw new UnavailableError('the request client is closed');
+    if (this.#pending.size >= this.#maxInFlight) throw new OverloadedError(`${this.#maxInFlight} requests already in flight`);
+    const id = options.id ?? nextRequestId();
+    if (this.#pending.has(id)) throw new BadRequestError(`request ${id} is already in flight`);
+    const timeout = options.timeout ?? this.#timeout;
+    const retries = options.retries ?? this.#retries;
+    const backoff = options.backoff ?? this.#backoff;
+    const pending = new PendingRequest(service, options.onPartial);
+    this.#pending.set(id, pending);
+    try {
+      for (let attempt = 0; ; attempt += 1) {
+        await this.#socket.send(clientRequest(service, [this.#encode(type, id, body)]));
+        this.#stats.sent += 1;
+        const outcome = await pending.wait(timeout, options.signal);
+        if (outcome.kind === 'failed') throw outcome.error;
+        const failure = this.#failureOf(outcome, service, timeout);
+        if (failure === undefined) return (outcome as { reply: AnyEnvelope }).reply;
+        if (!failure.retryable || attempt >= retries) throw failure;
+        this.#stats.retries += 1;
+        // Sleep before resending, but a late reply to this attempt ends the sleep and the request.
+        const early = await pending.wait(backoffDelay(attempt + 1, backoff), options.signal);
+        if (early.kind === 'failed') throw early.error;
+        if (early.kind === 'reply') {
+          const lateFailure = this.#failureOf(early, service, timeout);
+          if (lateFailure === undefined) return early.reply;
+          if (!lateFailure.retryable) throw lateFailure;
+        }
+      }
+    } finally {
+      this.#pending.delete(id);
+    }
+  }
+
+  /**
+   * Sends raw frames to a service whose replies are not envelopes, such as the broker's
+   * `mmi.service`, and resolves with the FINAL reply's body frames. Raw replies carry no id, so
+   * they are matched first-in first-out per service: do not mix raw and envelope requests on one
+   * service. No retries.
+   */
+  async requestRaw(service: string, body: readonly Frame[], options: Pick<RequestOptions, 'timeout' | 'signal'> = {}): Promise<Frames> {
+    if (this.#closed) throw new UnavailableError('the request client is closed');
+    const timeout = options.timeout ?? this.#timeout;
+    const frames = clientRequest(service, body);
+    const slot: RawPending = { resolve: undefined };
+    const reply = new Promise<Frames>((resolve) => (slot.resolve = resolve));
+    let queue = this.#raw.get(service);
+    if (!queue) this.#raw.set(service, (queue = []));
+    queue.push(slot);
+    let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
+    try {
+      await this.#socket.send(frames);
+      this.#stats.sent += 1;
+      return await new Promise<Frames>((resolve, reject) => {
+        timer = setTimeout(() => reject(this.#noReplyError(service, timeout)), timeout);
+        onAbort = () => reject(options.signal!.reason as Error);
+        if (options.signal?.aborted) onAbort();
+        options.signal?.addEventListener('abort', onAbort, { once: true });
+        reply.then(resolve, reject);
+      });
+    } finally {
+      clearTimeout(timer);
+      if (onAbort) options.signal?.removeEventListener('abort', onAbort);
+      // The slot stays queued (emptied) so a late reply is swallowed instead of reaching the next caller.
+      slot.resolve = undefined;
+    }
+  }
+
+  /** Closes the socket; requests in flight reject with UnavailableError. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const error = new UnavailableError('the request client was closed');
+    for (const pending of this.#pending.values()) pending.fail(error);
+    this.#raw.clear();
+    await this.#socket.close();
+    await this.#receiving;
+  }
+
+  #encode<T extends MessageType>(type: T, id: string, body: BodyOf<T>): Uint8Array {
+    const { lc, ts } = this.#stamp.tick();
+    const envelope: Envelope<T> = { v: PROTOCOL_VERSION, type, id, from: this.#stamp.from, lc, ts, body };
+    return this.#codec.encode(envelope);
+  }
+
+  /** The error an attempt's outcome amounts to, or undefined when it is a successful reply. */
+  #failureOf(outcome: Exclude<WaitOutcome, { kind: 'failed' }>, service: string, timeout: number): CorreioError | undefined {
+    switch (outcome.kind) {
+      case 'expired':
+        return this.#noReplyError(service, timeout);
+      case 'reply':
+        if (outcome.reply.type !== 'error') return undefined;
+        this.#stats.errorReplies += 1;
+        return CorreioError.fromWire(outcome.reply.body);
+    }
+  }
+
+  #noReplyError(service: string, timeout: number): CorreioError {
+    if (this.#socket.connected) {
+      this.#stats.timeouts += 1;
+      return new TimeoutError(`no reply from service ${service} within ${timeout} ms`, { data: { service, timeout } });
+    }
+    this.#stats.unavailable += 1;
+    const failure = this.#socket.lastHandshakeFailure;
+    const why = failure
+      ? `the handshake with ${failure.address} failed (${failure.reason}${failure.status ? ` ${failure.status}` : ''}: ${failure.message})`
+      : `no connection to ${this.#endpoints.join(', ')}`;
+    return new UnavailableError(`broker unreachable: ${why}`, {
+      data: { service, endpoints: [...this.#endpoints], ...(failure ? { handshake: failure.reason } : {}) },
+    });
+  }
+
+  async #receive(): Promise<void> {
+    try {
+      await this.#receiveLoop();
+    } catch (error) {
+      this.#log.error({ err: error }, 'receive loop failed');
+    }
+  }
+
+  async #receiveLoop(): Promise<void> {
+    for await (const frames of this.#socket) {
+      const message = parseClientMessage(frames);
+      if (message.kind === 'malformed' || message.kind === 'request') {
+        this.#stats.malformedReplies += 1;
+        this.#log.debug({ reason: message.kind === 'malformed' ? message.reason : 'a REQUEST sent to a client' }, 'dropped a malformed reply');
+        continue;
+      }
+      const raw = this.#raw.get(message.service);
+      if (raw && raw.length > 0) {
+        if (message.kind === 'final') {
+          raw.shift()!.resolve?.(message.body);
+          if (raw.length === 0) this.#raw.delete(message.service);
+        }
+        continue;
+      }
+      this.#deliver(message.kind, message.body);
+    }
+  }
+
+  #deliver(kind: 'partial' | 'final', body: Frames): void {
+    let reply: AnyEnvelope;
+    try {
+      if (body.length !== 1) throw new Error(`expected one body frame, got ${body.length}`);
+      reply = this.#codec.decode(body[0]!);
+    } catch (error) {
+      this.#stats.malformedReplies += 1;
+      this.#log.debug({ err: error }, 'dropped a reply that is not a valid envelope');
+      return;
+    }
+    this.#stamp.observe(reply);
+    const pending = this.#pending.get(reply.id);
+    if (!pending) {
+      this.#stats.unmatchedReplies += 1;
+      return;
+    }
+    if (kind === 'final') {
+      this.#stats.replies += 1;
+      pending.deliver(reply);
+      return;
+    }
+    this.#stats.partials += 1;
+    pending.touch();
+    try {
+      pending.onPartial?.(reply);
+    } catch (error) {
+      this.#log.warn({ err: error, id: reply.id }, 'onPartial callback threw');
+    }
+  }
+}

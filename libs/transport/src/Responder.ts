@@ -1,0 +1,121 @@
+import {
+  BadRequestError,
+  CorreioError,
+  DecodeError,
+  decode,
+  InternalError,
+  type MessageCodec,
+} from '@correio/codec';
+import { MESSAGE_INFO, PROTOCOL_VERSION, type AnyEnvelope, type Envelope, type MessageType } from '@correio/protocol';
+import type { Frames } from './frames.js';
+import type { Logger } from './logger.js';
+import type { Stamp } from './Stamp.js';
+
+/** What a request handler is given besides the request. */
+export interface RequestContext {
+  /** The MDP service the request came through (workers only). */
+  readonly service?: string;
+  /** Aborted when the server gives up on this request: stop without draining, drain timeout, or lost broker. */
+  readonly signal: AbortSignal;
+  /** Sends a PARTIAL reply (a body of the request's reply type) ahead of the final one. Workers only. */
+  partial(body: object): Promise<void>;
+}
+
+/**
+ * Serves one request: returns the body of the reply (its type is the request type's reply type
+ * from MESSAGE_INFO), or throws — a CorreioError travels to the client as is, anything else as
+ * INTERNAL.
+ */
+export type RequestHandler = (request: AnyEnvelope, context: RequestContext) => object | Promise<object>;
+
+/** A decoded request, or the error reply its bytes deserve. */
+export type DecodedRequest =
+  | { readonly ok: true; readonly request: AnyEnvelope }
+  | { readonly ok: false; readonly error: CorreioError; readonly id: string };
+
+const ID_PATTERN = /^[0-9A-Za-z_-]{1,64}$/;
+
+/**
+ * Turns request bytes into envelopes and handler results into reply bytes, the same way for the
+ * MDP worker and the REP server: replies repeat the request id, carry the reply type the protocol
+ * declares, and anything that goes wrong becomes an `error` envelope with the right code.
+ */
+export class Responder {
+  readonly #codec: MessageCodec;
+  readonly #stamp: Stamp;
+  readonly #log: Logger;
+
+  constructor(codec: MessageCodec, stamp: Stamp, log: Logger) {
+    this.#codec = codec;
+    this.#stamp = stamp;
+    this.#log = log;
+  }
+
+  /** Decodes a request body (exactly one frame holding one envelope of a request type). */
+  decodeRequest(body: Frames): DecodedRequest {
+    if (body.length !== 1) {
+      return { ok: false, error: new DecodeError(`expected one body frame holding an envelope, got ${body.length}`), id: recoverId(body[0]) };
+    }
+    const bytes = body[0]!;
+    let request: AnyEnvelope;
+    try {
+      request = this.#codec.decode(bytes);
+    } catch (error) {
+      return { ok: false, error: CorreioError.from(error), id: recoverId(bytes) };
+    }
+    this.#stamp.observe(request);
+    if (MESSAGE_INFO[request.type].pattern !== 'request') {
+      return { ok: false, error: new BadRequestError(`${request.type} is not a request type`, { data: { type: request.type } }), id: request.id };
+    }
+    return { ok: true, request };
+  }
+
+  /** Encodes a reply to `request`; throws (ValidationError, InternalError) when `body` cannot be one. */
+  encodeReply(request: AnyEnvelope, body: object): Uint8Array {
+    const type = MESSAGE_INFO[request.type].reply;
+    if (type === undefined) throw new InternalError(`${request.type} declares no reply type`, { retryable: false });
+    return this.#codec.encode(this.#envelope(type, request.id, body));
+  }
+
+  /** Encodes the final reply to `request`. A body that cannot be one becomes an INTERNAL error reply. */
+  reply(request: AnyEnvelope, body: object): Uint8Array {
+    try {
+      return this.encodeReply(request, body);
+    } catch (error) {
+      const failure = CorreioError.from(error);
+      this.#log.error({ err: failure, type: request.type, id: request.id }, 'handler produced an invalid reply');
+      return this.error(
+        request.id,
+        new InternalError(`the service produced an invalid reply to ${request.type}: ${failure.message}`, { retryable: false, data: failure.data ?? {} }),
+      );
+    }
+  }
+
+  /** Encodes an `error` reply. */
+  error(id: string, error: CorreioError): Uint8Array {
+    return this.#codec.encode(this.#envelope('error', id, error.toWire()));
+  }
+
+  #envelope<T extends MessageType>(type: T, id: string, body: object): Envelope<T> {
+    const { lc, ts } = this.#stamp.tick();
+    return { v: PROTOCOL_VERSION, type, id, from: this.#stamp.from, lc, ts, body: body as Envelope<T>['body'] };
+  }
+}
+
+/** The id for an error reply when no usable request id can be read (protocol/FRAMES.md §1.4). */
+export const UNKNOWN_REQUEST_ID = '0';
+
+/**
+ * The id of a request that failed validation, when its first body frame decodes far enough to
+ * yield one, so the client can match the error reply; otherwise "0" (FRAMES.md §1.4).
+ */
+function recoverId(bytes: Uint8Array | undefined): string {
+  if (bytes === undefined) return UNKNOWN_REQUEST_ID;
+  try {
+    const value = decode(bytes) as { id?: unknown } | null;
+    if (typeof value === 'object' && value !== null && typeof value.id === 'string' && ID_PATTERN.test(value.id)) return value.id;
+  } catch {
+    // not even MessagePack: nothing to recover
+  }
+  return UNKNOWN_REQUEST_ID;
+}

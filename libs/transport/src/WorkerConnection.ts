@@ -1,0 +1,298 @@
+import { CorreioError, OverloadedError, UnavailableError, type ErrorCode } from '@correio/codec';
+import type { AnyEnvelope } from '@correio/protocol';
+import { backoffDelay, delay, type BackoffOptions } from './backoff.js';
+import type { Frame, Frames } from './frames.js';
+import type { Logger } from './logger.js';
+import { ManagedSocket } from './ManagedSocket.js';
+import { parseWorkerMessage, workerDisconnect, workerHeartbeat, workerReady, workerReply } from './mdp.js';
+import type { RequestContext, RequestHandler, Responder } from './Responder.js';
+import type { SocketEventMap } from './socketEvents.js';
+import type { SocketOptions } from './SocketOptions.js';
+import { LazyAbort } from './LazyAbort.js';
+import type { TypedEvents } from './TypedEvents.js';
+
+/** Worker events: those of every connection's socket, plus reconnections. */
+export interface WorkerEventMap extends SocketEventMap {
+  /** A connection gave up on its broker session and will open a new one after `delay` ms. */
+  reconnecting: { readonly connection: number; readonly reason: string; readonly delay: number };
+  /** A connection sent READY. */
+  ready: { readonly connection: number };
+}
+
+/** Counters shared by the connections of one worker. */
+export interface WorkerCounters {
+  requests: number;
+  replies: number;
+  partials: number;
+  /** Handlers that threw; the client got the error. */
+  handlerErrors: number;
+  /** Requests that could not be decoded or validated; the client got an error reply. */
+  malformedRequests: number;
+  /** malformedRequests by the error code replied. */
+  malformedByCode: Partial<Record<ErrorCode, number>>;
+  /** Requests refused with OVERLOADED because the broker sent one to a busy connection. */
+  busyRejections: number;
+  /** Requests refused with UNAVAILABLE because the worker was stopping. */
+  stoppingRejections: number;
+  /** Replies not sent because the broker session they belonged to had ended. */
+  repliesDropped: number;
+  /** Messages from the broker that are not valid MDP (dropped). */
+  malformedMessages: number;
+  heartbeatsSent: number;
+  /** Broker sessions declared dead after `liveness` silent heartbeat intervals. */
+  brokerExpiries: number;
+  /** DISCONNECT commands received from the broker. */
+  disconnectsReceived: number;
+  reconnects: number;
+  /** Handlers still running when the drain timeout of stop() expired. */
+  abandoned: number;
+}
+
+export interface WorkerConnectionSettings {
+  readonly endpoint: string;
+  readonly service: string;
+  readonly handler: RequestHandler;
+  readonly responder: Responder;
+  readonly heartbeatInterval: number;
+  readonly liveness: number;
+  readonly reconnectBackoff: BackoffOptions;
+  readonly socketOptions: SocketOptions;
+  readonly counters: WorkerCounters;
+  readonly events: TypedEvents<WorkerEventMap>;
+  readonly log: Logger;
+}
+
+/** A request being served: its abort switch and the promise of its completion. */
+interface InFlight {
+  readonly abort: LazyAbort;
+  done: Promise<void>;
+}
+
+const SOCKET_EVENTS: readonly (keyof SocketEventMap)[] = ['connected', 'disconnected', 'handshakeFailed', 'listening', 'accepted', 'connectRetried'];
+
+/**
+ * One MDP worker session over one DEALER socket, serving one request at a time (RFC 18,
+ * protocol/FRAMES.md §1.3, §1.6). It sends READY, heartbeats every interval in which it sent
+ * nothing else (busy or not), and declares the broker dead after `liveness` intervals without
+ * any message from it; then, or on DISCONNECT, it closes the socket and opens a fresh one (new
+ * identity, READY again) after a backoff that starts at one heartbeat interval.
+ */
+export class WorkerConnection {
+  readonly index: number;
+  readonly #settings: WorkerConnectionSettings;
+  #socket: ManagedSocket | undefined;
+  #generation = 0;
+  #liveness = 0;
+  #sentSinceTick = false;
+  #failures = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #reopenTimer: NodeJS.Timeout | undefined;
+  /** The request being served; cleared the moment its FINAL is handed to the socket. */
+  #busy: InFlight | undefined;
+  #stopping = false;
+  #reconnecting = false;
+
+  constructor(index: number, settings: WorkerConnectionSettings) {
+    this.index = index;
+    this.#settings = settings;
+  }
+
+  get busy(): boolean {
+    return this.#busy !== undefined;
+  }
+
+  start(): void {
+    this.#open();
+  }
+
+  /**
+   * Stops this session: waits for the request in progress until `deadline` (epoch ms), then sends
+   * DISCONNECT and closes. A handler still running at the deadline is aborted and its reply dropped.
+   */
+  async stop(deadline: number): Promise<void> {
+    this.#stopping = true;
+    clearInterval(this.#timer);
+    clearTimeout(this.#reopenTimer);
+    const inFlight = this.#busy;
+    if (inFlight) {
+      const drained = await Promise.race([inFlight.done.then(() => true), delay(Math.max(0, deadline - Date.now())).then(() => false)]);
+      if (!drained) {
+        this.#settings.counters.abandoned += 1;
+        inFlight.abort.abort(new UnavailableError('the worker stopped before the request completed'));
+      }
+    }
+    const socket = this.#socket;
+    this.#socket = undefined;
+    this.#generation += 1;
+    if (!socket) return;
+    if (!this.#reconnecting) await socket.send(workerDisconnect()).catch(() => undefined);
+    await socket.close({ flushTimeout: Math.max(100, deadline - Date.now()) });
+  }
+
+  #open(): void {
+    const { endpoint, service, socketOptions, events, heartbeatInterval, liveness } = this.#settings;
+    const socket = new ManagedSocket('dealer', { ...socketOptions, whenSendQueueFull: 'wait' });
+    for (const type of SOCKET_EVENTS) socket.events.on(type, (event) => events.emit(type, event as never));
+    socket.connect(endpoint);
+    this.#socket = socket;
+    const generation = this.#generation;
+    this.#liveness = liveness;
+    this.#send(socket, workerReady(service));
+    events.emit('ready', { connection: this.index });
+    this.#timer = setInterval(() => this.#tick(socket, generation), heartbeatInterval);
+    void this.#receive(socket, generation);
+  }
+
+  #send(socket: ManagedSocket, frames: Frame[]): Promise<void> {
+    this.#sentSinceTick = true;
+    return socket.send(frames).catch((error: unknown) => {
+      if (!socket.closed) this.#settings.log.warn({ err: error, connection: this.index }, 'send failed');
+    });
+  }
+
+  #tick(socket: ManagedSocket, generation: number): void {
+    if (generation !== this.#generation || this.#stopping) return;
+    // FRAMES.md §1.6: the broker heartbeats every worker, busy or not, so silence always counts.
+    this.#liveness -= 1;
+    if (this.#liveness <= 0) {
+      this.#settings.counters.brokerExpiries += 1;
+      this.#reconnect(`no message from the broker for ${this.#settings.liveness} heartbeat intervals`);
+      return;
+    }
+    // Heartbeat even while busy, so a long request does not make this worker look dead.
+    if (!this.#sentSinceTick) {
+      this.#settings.counters.heartbeatsSent += 1;
+      void this.#send(socket, workerHeartbeat());
+    }
+    this.#sentSinceTick = false;
+  }
+
+  #reconnect(reason: string): void {
+    if (this.#stopping || this.#reconnecting) return;
+    this.#reconnecting = true;
+    clearInterval(this.#timer);
+    this.#generation += 1;
+    this.#failures += 1;
+    this.#settings.counters.reconnects += 1;
+    // The broker session is gone: a handler still running cannot deliver its reply through it.
+    // It is told to stop, and the new session starts idle rather than waiting for it.
+    this.#busy?.abort.abort(new UnavailableError(`the broker session ended: ${reason}`));
+    this.#busy = undefined;
+    const socket = this.#socket;
+    this.#socket = undefined;
+    void socket?.close();
+    const wait = backoffDelay(this.#failures, this.#settings.reconnectBackoff);
+    this.#settings.log.info({ connection: this.index, reason, delay: wait }, 'reconnecting to the broker');
+    this.#settings.events.emit('reconnecting', { connection: this.index, reason, delay: wait });
+    this.#reopenTimer = setTimeout(() => {
+      this.#reconnecting = false;
+      if (!this.#stopping) this.#open();
+    }, wait);
+  }
+
+  async #receive(socket: ManagedSocket, generation: number): Promise<void> {
+    try {
+      for await (const frames of socket) {
+        if (generation !== this.#generation) break;
+        this.#onMessage(socket, generation, frames);
+      }
+    } catch (error) {
+      if (!socket.closed) this.#settings.log.error({ err: error, connection: this.index }, 'receive loop failed');
+    }
+  }
+
+  #onMessage(socket: ManagedSocket, generation: number, frames: Frames): void {
+    const { counters, log } = this.#settings;
+    const message = parseWorkerMessage(frames);
+    if (message.kind === 'malformed' || message.kind === 'ready' || message.kind === 'partial' || message.kind === 'final') {
+      counters.malformedMessages += 1;
+      log.debug({ connection: this.index, reason: message.kind === 'malformed' ? message.reason : `${message.kind} sent to a worker` }, 'dropped a malformed message');
+      return;
+    }
+    this.#liveness = this.#settings.liveness;
+    this.#failures = 0;
+    if (message.kind === 'heartbeat') return;
+    if (message.kind === 'disconnect') {
+      counters.disconnectsReceived += 1;
+      this.#reconnect('the broker sent DISCONNECT');
+      return;
+    }
+    if (this.#stopping) {
+      counters.stoppingRejections += 1;
+      this.#refuse(socket, message.client, message.body, new UnavailableError('the worker is stopping; retry with the same id'));
+      return;
+    }
+    if (this.#busy) {
+      counters.busyRejections += 1;
+      this.#refuse(socket, message.client, message.body, new OverloadedError('the broker sent a request to a busy worker connection'));
+      return;
+    }
+    const inFlight: InFlight = { abort: new LazyAbort(), done: Promise.resolve() };
+    this.#busy = inFlight;
+    inFlight.done = this.#serve(socket, generation, inFlight, message.client, message.body);
+  }
+
+  /**
+   * Marks the connection idle. This must happen *before* the FINAL is handed to the socket:
+   * zeromq.js may resolve a pending receive inside that very send, so the broker's next request
+   * can be processed before any code after the send runs.
+   */
+  #idle(inFlight: InFlight): void {
+    if (this.#busy === inFlight) this.#busy = undefined;
+  }
+
+  /** Answers a request without serving it. */
+  #refuse(socket: ManagedSocket, client: Buffer, body: Frames, error: CorreioError): void {
+    const decoded = this.#settings.responder.decodeRequest(body);
+    const id = decoded.ok ? decoded.request.id : decoded.id;
+    void this.#send(socket, workerReply('final', client, [this.#settings.responder.error(id, error)]));
+  }
+
+  async #serve(socket: ManagedSocket, generation: number, inFlight: InFlight, client: Buffer, body: Frames): Promise<void> {
+    const { responder, counters, handler, service, log } = this.#settings;
+    const decoded = responder.decodeRequest(body);
+    if (!decoded.ok) {
+      counters.malformedRequests += 1;
+      counters.malformedByCode[decoded.error.code] = (counters.malformedByCode[decoded.error.code] ?? 0) + 1;
+      log.debug({ err: decoded.error, connection: this.index }, 'refused a malformed request');
+      this.#idle(inFlight);
+      await this.#send(socket, workerReply('final', client, [responder.error(decoded.id, decoded.error)]));
+      return;
+    }
+    counters.requests += 1;
+    const request = decoded.request;
+    const abort = inFlight.abort;
+    const context: RequestContext = {
+      service,
+      get signal() {
+        return abort.signal;
+      },
+      partial: async (partialBody: object) => {
+        if (generation !== this.#generation) throw new UnavailableError('the broker session of this request has ended');
+        const bytes = responder.encodeReply(request, partialBody);
+        counters.partials += 1;
+        await this.#send(socket, workerReply('partial', client, [bytes]));
+      },
+    };
+    let reply: Uint8Array;
+    try {
+      reply = responder.reply(request, await handler(request, context));
+    } catch (error) {
+      reply = this.#errorReply(request, error);
+    }
+    if (generation !== this.#generation) {
+      counters.repliesDropped += 1;
+      return;
+    }
+    counters.replies += 1;
+    this.#idle(inFlight);
+    await this.#send(socket, workerReply('final', client, [reply]));
+  }
+
+  #errorReply(request: AnyEnvelope, error: unknown): Uint8Array {
+    const failure = CorreioError.from(error);
+    this.#settings.counters.handlerErrors += 1;
+    if (!(error instanceof CorreioError)) this.#settings.log.error({ err: error, type: request.type, id: request.id }, 'handler failed');
+    return this.#settings.responder.error(request.id, failure);
+  }
+}

@@ -1,0 +1,45 @@
+import { CorreioError, MessageCodec, decode } from '@correio/codec';
+
+/** Request ids the broker may copy into a reply (protocol/ENCODING.md §3). */
+const REQUEST_ID = /^[0-9A-Za-z_-]{1,64}$/;
+const MAX_LAMPORT = Number.MAX_SAFE_INTEGER;
+
+/**
+ * Builds the `error` envelopes a broker or proxy sends when it answers a request itself
+ * (protocol/FRAMES.md §1.5): the request's id when its body decodes far enough to yield one,
+ * otherwise "0"; `from` the sender's id; `lc` its Lamport clock, merged with the request's.
+ * Only this error path ever looks inside a body.
+ */
+export class ErrorReplies {
+  readonly #codec = new MessageCodec();
+  readonly #from: string;
+  #clock = 0;
+
+  constructor(from: string) {
+    this.#from = from;
+  }
+
+  /** The encoded error envelope answering `body` (the request's body frames). */
+  encode(body: readonly Buffer[], error: CorreioError): Uint8Array {
+    const { id, lc } = peekRequest(body);
+    this.#clock = Math.min(MAX_LAMPORT, Math.max(this.#clock, lc) + 1);
+    return this.#codec.encode({ v: 1, type: 'error', id, from: this.#from, lc: this.#clock, ts: Date.now(), body: error.toWire() });
+  }
+}
+
+/** Reads a request envelope's id and Lamport clock without validating the rest. */
+function peekRequest(body: readonly Buffer[]): { id: string; lc: number } {
+  if (body.length === 0) return { id: '0', lc: 0 };
+  let value: unknown;
+  try {
+    value = decode(body[0]!);
+  } catch {
+    return { id: '0', lc: 0 };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { id: '0', lc: 0 };
+  const { id, lc } = value as { id?: unknown; lc?: unknown };
+  return {
+    id: typeof id === 'string' && REQUEST_ID.test(id) ? id : '0',
+    lc: typeof lc === 'number' && Number.isSafeInteger(lc) && lc >= 0 ? lc : 0,
+  };
+}

@@ -1,0 +1,593 @@
+import { performance } from 'node:perf_hooks';
+import * as zmq from 'zeromq';
+import { OverloadedError, TimeoutError, UnavailableError, UnknownServiceError, type CorreioError } from '@correio/codec';
+import { curveSocketOptions } from '../curve.js';
+import { ErrorReplies } from './ErrorReplies.js';
+import { Fifo } from './Fifo.js';
+import {
+  CLIENT_FINAL,
+  CLIENT_HEADER,
+  CLIENT_PARTIAL,
+  ClientCommand,
+  EMPTY,
+  MMI_FOUND,
+  MMI_NOT_FOUND,
+  MMI_NOT_IMPLEMENTED,
+  MMI_PREFIX,
+  MMI_SERVICE,
+  WORKER_DISCONNECT,
+  WORKER_HEADER,
+  WORKER_HEARTBEAT,
+  WORKER_REQUEST,
+  WorkerCommand,
+  commandOf,
+  isServiceName,
+} from './mdp.js';
+import {
+  resolveBrokerOptions,
+  type BrokerDropReason,
+  type BrokerObserver,
+  type MajordomoBrokerOptions,
+  type ResolvedBrokerOptions,
+  type TransportLogger,
+  type WorkerDeparture,
+} from './options.js';
+
+/** A client request the broker holds: queued for its service, or in flight to a worker. */
+interface PendingRequest {
+  readonly client: Buffer;
+  readonly service: Service;
+  readonly body: Buffer[];
+  /** performance.now() at arrival, for the latency histogram. */
+  readonly receivedAt: number;
+  /** performance.now() after which a queued request is answered with an error. */
+  deadline: number;
+  redispatched: boolean;
+  partialSent: boolean;
+}
+
+/** One worker connection (FRAMES.md §1.7: one connection serves one request at a time). */
+interface Worker {
+  readonly identity: Buffer;
+  readonly key: string;
+  readonly service: Service;
+  expiresAt: number;
+  lastSentAt: number;
+  current: PendingRequest | undefined;
+}
+
+class Service {
+  readonly nameFrame: Buffer;
+  readonly workers = new Set<Worker>();
+  /** Idle workers; a Set keeps insertion order, so its first entry is the least recently used. */
+  readonly idle = new Set<Worker>();
+  readonly queue = new Fifo<PendingRequest>();
+  /** True once any worker has sent READY for this service since the broker started. */
+  registered = false;
+
+  constructor(
+    readonly name: string,
+    readonly idempotent: boolean,
+  ) {
+    this.nameFrame = Buffer.from(name, 'latin1');
+  }
+}
+
+/** Live numbers for health checks and gauges. */
+export interface BrokerSnapshot {
+  readonly state: 'created' | 'running' | 'draining' | 'closed';
+  readonly workers: number;
+  readonly queued: number;
+  readonly inFlight: number;
+  readonly services: readonly ServiceSnapshot[];
+}
+
+export interface ServiceSnapshot {
+  readonly name: string;
+  readonly workers: number;
+  readonly idle: number;
+  readonly queued: number;
+  readonly inFlight: number;
+}
+
+/**
+ * A Majordomo broker (MDP/0.2, ZeroMQ RFC 18, with MMI, RFC 8) on one ROUTER socket for clients
+ * and workers, as protocol/FRAMES.md §1 specifies: routing by service name, least-recently-used
+ * dispatch among idle workers, bounded per-service queues with a deadline, heartbeats in both
+ * directions, and the dead-worker policy of §1.8. Bodies stay opaque; the broker decodes one only
+ * to answer a request itself with an `error` envelope.
+ */
+export class MajordomoBroker {
+  readonly #options: ResolvedBrokerOptions;
+  readonly #bindTo: readonly string[];
+  readonly #socket: zmq.Router;
+  readonly #errors: ErrorReplies;
+  readonly #logger: TransportLogger | undefined;
+  readonly #observer: BrokerObserver;
+  readonly #services = new Map<string, Service>();
+  readonly #workers = new Map<string, Worker>();
+  readonly #endpoints: string[] = [];
+  #state: BrokerSnapshot['state'] = 'created';
+  #queued = 0;
+  #startedAt = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #loop: Promise<void> | undefined;
+
+  constructor(options: MajordomoBrokerOptions) {
+    if (options.endpoints.length === 0) throw new RangeError('the broker needs at least one endpoint to bind');
+    this.#options = resolveBrokerOptions(options);
+    this.#bindTo = [...options.endpoints];
+    this.#logger = options.logger;
+    this.#observer = options.observer ?? {};
+    this.#errors = new ErrorReplies(this.#options.id);
+    this.#socket = new zmq.Router({
+      maxMessageSize: this.#options.maxMessageSize,
+      sendHighWaterMark: this.#options.highWaterMark,
+      receiveHighWaterMark: this.#options.highWaterMark,
+      // Sends never wait: a ROUTER drops what it cannot queue, and a slow peer must not stall the loop.
+      sendTimeout: 0,
+      // Replies and DISCONNECTs still in the queue at close get a moment to leave.
+      linger: 1_000,
+      ...(options.curve ? curveSocketOptions(options.curve) : {}),
+    });
+  }
+
+  /** The broker's id: the `from` of its error envelopes. */
+  get id(): string {
+    return this.#options.id;
+  }
+
+  /** The endpoints actually bound (a `tcp://…:*` request shows its chosen port). */
+  get endpoints(): readonly string[] {
+    return this.#endpoints;
+  }
+
+  /** Binds every endpoint and starts serving. */
+  async start(): Promise<void> {
+    if (this.#state !== 'created') throw new Error(`broker cannot start: it is ${this.#state}`);
+    try {
+      for (const endpoint of this.#bindTo) {
+        await this.#socket.bind(endpoint);
+        this.#endpoints.push(this.#socket.lastEndpoint ?? endpoint);
+      }
+    } catch (error) {
+      this.#socket.close();
+      this.#state = 'closed';
+      throw error;
+    }
+    this.#state = 'running';
+    this.#startedAt = performance.now();
+    const tickMs = Math.min(100, this.#options.heartbeatIntervalMs);
+    this.#timer = setInterval(() => this.#housekeeping(), tickMs);
+    this.#loop = this.#receiveLoop();
+    this.#logger?.info({ endpoints: this.#endpoints, id: this.id }, 'broker listening');
+  }
+
+  /**
+   * Stops the broker: refuses new requests, answers every queued request UNAVAILABLE, lets
+   * in-flight requests finish for up to `graceMs`, answers the rest UNAVAILABLE, tells every worker
+   * DISCONNECT (so it reconnects to the next broker), and closes the socket.
+   */
+  async close(graceMs = 0): Promise<void> {
+    if (this.#state === 'closed' || this.#state === 'draining') return this.#loop;
+    if (this.#state === 'created') {
+      this.#state = 'closed';
+      this.#socket.close();
+      return;
+    }
+    this.#state = 'draining';
+    this.#logger?.info({ queued: this.#queued, graceMs }, 'broker draining');
+    for (const service of this.#services.values()) {
+      for (const request of service.queue.drain()) this.#answerError(request, shuttingDown());
+    }
+    this.#queued = 0;
+    const deadline = performance.now() + graceMs;
+    while (this.#inFlight() > 0 && performance.now() < deadline) await sleep(Math.min(20, graceMs));
+    clearInterval(this.#timer);
+    for (const worker of [...this.#workers.values()]) {
+      this.#sendToWorker(worker, [WORKER_DISCONNECT]);
+      this.#removeWorker(worker, 'shutdown');
+    }
+    this.#state = 'closed';
+    this.#socket.close();
+    await this.#loop;
+    this.#logger?.info({}, 'broker closed');
+  }
+
+  /** Counts for health checks and gauges. */
+  snapshot(): BrokerSnapshot {
+    const services: ServiceSnapshot[] = [];
+    let inFlight = 0;
+    for (const service of this.#services.values()) {
+      const busy = service.workers.size - service.idle.size;
+      inFlight += busy;
+      services.push({ name: service.name, workers: service.workers.size, idle: service.idle.size, queued: service.queue.length, inFlight: busy });
+    }
+    return { state: this.#state, workers: this.#workers.size, queued: this.#queued, inFlight, services };
+  }
+
+  async #receiveLoop(): Promise<void> {
+    while (this.#state === 'running' || this.#state === 'draining') {
+      let frames: Buffer[];
+      try {
+        frames = await this.#socket.receive();
+      } catch (error) {
+        if (this.#socket.closed) return;
+        this.#logger?.error({ err: error }, 'broker receive failed');
+        await sleep(10);
+        continue;
+      }
+      try {
+        this.#onMessage(frames);
+      } catch (error) {
+        // A bug handling one message must not take the broker down for everyone else.
+        this.#logger?.error({ err: error }, 'broker failed to handle a message');
+      }
+    }
+  }
+
+  #onMessage(frames: Buffer[]): void {
+    const header = frames[1];
+    if (header !== undefined && header.equals(CLIENT_HEADER)) this.#onClient(frames);
+    else if (header !== undefined && header.equals(WORKER_HEADER)) this.#onWorker(frames);
+    else this.#drop('unknown-header', frames[0]);
+  }
+
+  // ---- MDP/Client ------------------------------------------------------------------------------
+
+  /** `[client, "MDPC02", 0x01, service, body…]` */
+  #onClient(frames: Buffer[]): void {
+    const client = frames[0]!;
+    const serviceFrame = frames[3];
+    if (frames.length < 5 || commandOf(frames[2]) !== ClientCommand.REQUEST || serviceFrame === undefined || !isServiceName(serviceFrame)) {
+      this.#drop('malformed-client-command', client);
+      return;
+    }
+    const name = serviceFrame.toString('latin1');
+    const body = frames.slice(4);
+    this.#observer.requestReceived?.(name);
+    if (name.startsWith(MMI_PREFIX)) {
+      this.#answerMmi(client, serviceFrame, name, body);
+      return;
+    }
+    const now = performance.now();
+    const service = this.#services.get(name);
+    if (this.#state !== 'running') {
+      this.#answerError(this.#pending(client, service ?? this.#transientService(name), body, now), shuttingDown());
+      return;
+    }
+    if (service === undefined || !service.registered) {
+      // Never seen: queue it only while workers may still be reconnecting after a (re)start (§1.5).
+      if (now - this.#startedAt >= this.#options.startupGraceMs) {
+        this.#answerError(this.#pending(client, service ?? this.#transientService(name), body, now), unknownService(name));
+        return;
+      }
+    }
+    this.#dispatchOrQueue(this.#pending(client, service ?? this.#serviceFor(name), body, now));
+  }
+
+  #pending(client: Buffer, service: Service, body: Buffer[], now: number): PendingRequest {
+    return { client, service, body, receivedAt: now, deadline: now + this.#options.requestDeadlineMs, redispatched: false, partialSent: false };
+  }
+
+  #dispatchOrQueue(request: PendingRequest): void {
+    const service = request.service;
+    const worker = firstOf(service.idle);
+    if (worker !== undefined && service.queue.length === 0) {
+      this.#dispatch(worker, request);
+      return;
+    }
+    if (service.queue.length >= this.#options.maxQueuePerService) {
+      this.#answerError(request, new OverloadedError(`the queue of service ${service.name} is full (${this.#options.maxQueuePerService} requests)`, { data: { service: service.name, limit: this.#options.maxQueuePerService } }));
+      return;
+    }
+    if (this.#queued >= this.#options.maxQueueTotal) {
+      this.#answerError(request, new OverloadedError(`the broker's queues are full (${this.#options.maxQueueTotal} requests)`, { data: { service: service.name, limit: this.#options.maxQueueTotal } }));
+      return;
+    }
+    service.queue.push(request);
+    this.#queued++;
+    if (worker !== undefined) this.#drainQueue(service);
+  }
+
+  #dispatch(worker: Worker, request: PendingRequest): void {
+    worker.service.idle.delete(worker);
+    worker.current = request;
+    worker.lastSentAt = performance.now();
+    const frames: Buffer[] = [worker.identity, WORKER_HEADER, WORKER_REQUEST, request.client, EMPTY];
+    for (const part of request.body) frames.push(part);
+    this.#send(frames);
+  }
+
+  /** Hands queued requests to idle workers, oldest request to least recently used worker. */
+  #drainQueue(service: Service): void {
+    for (let worker = firstOf(service.idle); worker !== undefined && service.queue.length > 0; worker = firstOf(service.idle)) {
+      const request = service.queue.shift()!;
+      this.#queued--;
+      this.#dispatch(worker, request);
+    }
+  }
+
+  /** MMI (RFC 8; FRAMES.md §1.9): plain string frames, answered at once. */
+  #answerMmi(client: Buffer, serviceFrame: Buffer, name: string, body: Buffer[]): void {
+    let answer = MMI_NOT_IMPLEMENTED;
+    if (name === MMI_SERVICE) {
+      const asked = this.#services.get(body[0]!.toString('latin1'));
+      answer = asked !== undefined && asked.workers.size > 0 ? MMI_FOUND : MMI_NOT_FOUND;
+    }
+    this.#send([client, CLIENT_HEADER, CLIENT_FINAL, serviceFrame, answer]);
+  }
+
+  // ---- MDP/Worker ------------------------------------------------------------------------------
+
+  /** `[worker, "MDPW02", command, …]` */
+  #onWorker(frames: Buffer[]): void {
+    const identity = frames[0]!;
+    const key = identity.toString('latin1');
+    const worker = this.#workers.get(key);
+    const command = commandOf(frames[2]);
+    if (worker !== undefined && command !== WorkerCommand.DISCONNECT) {
+      worker.expiresAt = performance.now() + this.#options.heartbeatIntervalMs * this.#options.liveness;
+    }
+    switch (command) {
+      case WorkerCommand.READY:
+        this.#onReady(identity, key, worker, frames);
+        return;
+      case WorkerCommand.PARTIAL:
+      case WorkerCommand.FINAL:
+        this.#onReply(identity, worker, frames, command === WorkerCommand.FINAL);
+        return;
+      case WorkerCommand.HEARTBEAT:
+        if (frames.length !== 3) this.#violation(identity, worker, 'malformed HEARTBEAT');
+        else if (worker === undefined) this.#unknownWorker(identity, 'unknown-worker');
+        return;
+      case WorkerCommand.DISCONNECT:
+        if (worker !== undefined) this.#removeWorker(worker, 'disconnected');
+        return;
+      default:
+        this.#violation(identity, worker, `unknown worker command ${frames[2]?.toString('hex') ?? '(none)'}`);
+    }
+  }
+
+  /** `[worker, "MDPW02", 0x01, service]` */
+  #onReady(identity: Buffer, key: string, worker: Worker | undefined, frames: Buffer[]): void {
+    const serviceFrame = frames[3];
+    if (worker !== undefined) {
+      this.#violation(identity, worker, 'second READY');
+      return;
+    }
+    if (frames.length !== 4 || serviceFrame === undefined || !isServiceName(serviceFrame)) {
+      this.#violation(identity, undefined, 'malformed READY');
+      return;
+    }
+    const name = serviceFrame.toString('latin1');
+    if (name.startsWith(MMI_PREFIX) || this.#state !== 'running') {
+      // RFC 8: the mmi. namespace belongs to the broker. A draining broker takes no new workers.
+      this.#violation(identity, undefined, name.startsWith(MMI_PREFIX) ? `READY for reserved service ${name}` : 'READY while shutting down');
+      return;
+    }
+    const service = this.#serviceFor(name);
+    const now = performance.now();
+    const fresh: Worker = {
+      identity,
+      key,
+      service,
+      expiresAt: now + this.#options.heartbeatIntervalMs * this.#options.liveness,
+      lastSentAt: now,
+      current: undefined,
+    };
+    this.#workers.set(key, fresh);
+    service.workers.add(fresh);
+    service.registered = true;
+    this.#observer.workerReady?.(name);
+    this.#logger?.debug({ service: name, worker: identity.toString('hex') }, 'worker ready');
+    this.#becomeIdle(fresh);
+  }
+
+  /** `[worker, "MDPW02", 0x03|0x04, client, "", body…]` */
+  #onReply(identity: Buffer, worker: Worker | undefined, frames: Buffer[], final: boolean): void {
+    const client = frames[3];
+    if (frames.length < 6 || client === undefined || client.length === 0 || frames[4]!.length !== 0) {
+      this.#violation(identity, worker, `malformed ${final ? 'FINAL' : 'PARTIAL'}`);
+      return;
+    }
+    if (worker === undefined) {
+      // Typically a worker that was paused past its liveness and evicted: its reply is late.
+      this.#unknownWorker(identity, 'late-reply');
+      return;
+    }
+    const request = worker.current;
+    if (request === undefined || !request.client.equals(client)) {
+      this.#violation(identity, worker, 'reply for a request it does not hold', 'stray-reply');
+      return;
+    }
+    const service = worker.service;
+    this.#send([client, CLIENT_HEADER, final ? CLIENT_FINAL : CLIENT_PARTIAL, service.nameFrame, ...frames.slice(5)]);
+    if (!final) {
+      request.partialSent = true;
+      this.#observer.replyForwarded?.(service.name, false, undefined);
+      return;
+    }
+    this.#observer.replyForwarded?.(service.name, true, (performance.now() - request.receivedAt) / 1_000);
+    worker.current = undefined;
+    this.#becomeIdle(worker);
+  }
+
+  #becomeIdle(worker: Worker): void {
+    const service = worker.service;
+    const request = service.queue.shift();
+    if (request !== undefined) {
+      this.#queued--;
+      this.#dispatch(worker, request);
+    } else {
+      service.idle.add(worker);
+    }
+  }
+
+  /** A command the protocol does not allow: DISCONNECT the worker and forget it (RFC 18). */
+  #violation(identity: Buffer, worker: Worker | undefined, what: string, reason: BrokerDropReason = 'malformed-worker-command'): void {
+    this.#drop(reason, identity);
+    this.#logger?.warn({ worker: identity.toString('hex'), service: worker?.service.name, what }, 'worker broke the protocol; disconnecting it');
+    this.#send([identity, WORKER_HEADER, WORKER_DISCONNECT]);
+    if (worker !== undefined) this.#removeWorker(worker, 'protocol-violation');
+  }
+
+  /** A command from a connection that never sent READY (or was forgotten): tell it to start over. */
+  #unknownWorker(identity: Buffer, reason: BrokerDropReason): void {
+    this.#drop(reason, identity);
+    this.#send([identity, WORKER_HEADER, WORKER_DISCONNECT]);
+  }
+
+  #removeWorker(worker: Worker, why: WorkerDeparture): void {
+    const service = worker.service;
+    this.#workers.delete(worker.key);
+    service.workers.delete(worker);
+    service.idle.delete(worker);
+    this.#observer.workerLeft?.(service.name, why);
+    this.#logger?.debug({ service: service.name, worker: worker.identity.toString('hex'), why }, 'worker left');
+    const request = worker.current;
+    worker.current = undefined;
+    if (request !== undefined && why !== 'shutdown') this.#orphaned(request);
+    else if (request !== undefined) this.#answerError(request, shuttingDown());
+  }
+
+  /** The dead-worker policy (FRAMES.md §1.8): re-dispatch once if idempotent, else UNAVAILABLE. */
+  #orphaned(request: PendingRequest): void {
+    const service = request.service;
+    if (this.#state === 'running' && service.idempotent && !request.redispatched && !request.partialSent && service.workers.size > 0) {
+      request.redispatched = true;
+      request.deadline = performance.now() + this.#options.requestDeadlineMs;
+      this.#observer.redispatched?.(service.name);
+      const worker = firstOf(service.idle);
+      if (worker !== undefined) {
+        this.#dispatch(worker, request);
+      } else {
+        // It has waited longest, so it goes first.
+        service.queue.unshift(request);
+        this.#queued++;
+      }
+      return;
+    }
+    this.#answerError(
+      request,
+      new UnavailableError(`the worker serving this ${service.name} request died; retry with the same id`, { data: { service: service.name, reason: 'worker-died' } }),
+    );
+  }
+
+  // ---- housekeeping ----------------------------------------------------------------------------
+
+  #housekeeping(): void {
+    const now = performance.now();
+    for (const worker of this.#workers.values()) {
+      if (now >= worker.expiresAt) {
+        this.#logger?.warn({ service: worker.service.name, worker: worker.identity.toString('hex') }, 'worker expired');
+        this.#removeWorker(worker, 'expired');
+      } else if (now - worker.lastSentAt >= this.#options.heartbeatIntervalMs) {
+        this.#sendToWorker(worker, [WORKER_HEARTBEAT]);
+      }
+    }
+    const graceOver = now - this.#startedAt >= this.#options.startupGraceMs;
+    for (const service of this.#services.values()) {
+      if (!service.registered && graceOver) {
+        // The grace period ended and no worker ever came: these requests name an unknown service.
+        for (const request of service.queue.drain()) {
+          this.#queued--;
+          this.#answerError(request, unknownService(service.name));
+        }
+        this.#services.delete(service.name);
+        continue;
+      }
+      for (const request of service.queue.removeWhere((queued) => now >= queued.deadline)) {
+        this.#queued--;
+        this.#answerError(request, expired(service, this.#options.requestDeadlineMs));
+      }
+    }
+  }
+
+  // ---- sending ---------------------------------------------------------------------------------
+
+  #answerError(request: PendingRequest, error: CorreioError): void {
+    this.#observer.errorSent?.(request.service.name, error.code);
+    let envelope: Uint8Array;
+    try {
+      envelope = this.#errors.encode(request.body, error);
+    } catch (encodeError) {
+      this.#logger?.error({ err: encodeError }, 'could not encode an error reply');
+      return;
+    }
+    this.#send([request.client, CLIENT_HEADER, CLIENT_FINAL, request.service.nameFrame, envelope]);
+  }
+
+  #sendToWorker(worker: Worker, frames: (Buffer | Uint8Array)[]): void {
+    worker.lastSentAt = performance.now();
+    this.#send([worker.identity, WORKER_HEADER, ...frames]);
+  }
+
+  #send(frames: (Buffer | Uint8Array)[]): void {
+    if (this.#socket.closed) return;
+    try {
+      // sendTimeout 0 makes this synchronous; the promise only reports a failure.
+      this.#socket.send(frames).catch(this.#onSendError);
+    } catch (error) {
+      this.#onSendError(error);
+    }
+  }
+
+  readonly #onSendError = (error: unknown): void => {
+    this.#logger?.warn({ err: error }, 'broker send failed');
+  };
+
+  #drop(reason: BrokerDropReason, peer: Buffer | undefined): void {
+    this.#observer.dropped?.(reason);
+    this.#logger?.debug({ reason, peer: peer?.toString('hex') }, 'message dropped');
+  }
+
+  // ---- services --------------------------------------------------------------------------------
+
+  #serviceFor(name: string): Service {
+    let service = this.#services.get(name);
+    if (service === undefined) {
+      service = new Service(name, this.#options.idempotentServices.has(name));
+      this.#services.set(name, service);
+    }
+    return service;
+  }
+
+  /** A service object used only to answer one request, never stored (unknown names stay out of the map). */
+  #transientService(name: string): Service {
+    return new Service(name, false);
+  }
+
+  #inFlight(): number {
+    let count = 0;
+    for (const worker of this.#workers.values()) if (worker.current !== undefined) count++;
+    return count;
+  }
+}
+
+function firstOf<T>(set: Set<T>): T | undefined {
+  for (const item of set) return item;
+  return undefined;
+}
+
+function unknownService(name: string): CorreioError {
+  return new UnknownServiceError(`no worker has registered service ${name}`, { data: { service: name } });
+}
+
+function shuttingDown(): CorreioError {
+  return new UnavailableError('the broker is shutting down; retry with the same id', { data: { reason: 'shutting-down' } });
+}
+
+function expired(service: Service, deadlineMs: number): CorreioError {
+  return service.workers.size === 0
+    ? new UnavailableError(`no worker of service ${service.name} was available within ${deadlineMs} ms`, {
+        data: { service: service.name, reason: 'no-worker' },
+      })
+    : new TimeoutError(`every worker of service ${service.name} stayed busy for ${deadlineMs} ms`, {
+        data: { service: service.name, reason: 'queue-deadline' },
+      });
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,11 @@
+export { MajordomoBroker, type BrokerSnapshot, type ServiceSnapshot } from './MajordomoBroker.js';
+export { SeedQueue, type SeedQueueOptions } from './SeedQueue.js';
+export {
+  BROKER_DEFAULTS,
+  defaultNodeId,
+  type BrokerDropReason,
+  type BrokerObserver,
+  type MajordomoBrokerOptions,
+  type TransportLogger,
+  type WorkerDeparture,
+} from './options.js';

@@ -1,0 +1,207 @@
+import * as zmq from 'zeromq';
+import { curveSocketOptions, type CurveServerOptions } from '../curve.js';
+import type { TransportLogger } from '../broker/options.js';
+import { SubscriptionTable } from './SubscriptionTable.js';
+
+/**
+ * `native`: libzmq's `zmq_proxy` in a worker thread; nothing crosses into JavaScript, so it is as
+ * fast as ZeroMQ gets, but it sees no message. `metered`: a JavaScript forwarding loop that counts
+ * messages, bytes and subscriptions per topic.
+ */
+export type ProxyMode = 'native' | 'metered';
+
+export interface ProxyObserver {
+  /** Metered mode: a message went from the publishers' side to the subscribers' side. */
+  forwarded?(bytes: number): void;
+  /** Metered mode: a subscriber (un)subscribed to a topic prefix. */
+  subscription?(topic: string, subscribed: boolean): void;
+  /** Metered mode: the proxy could not pass a message on. */
+  dropped?(direction: 'downstream' | 'upstream'): void;
+}
+
+export interface PubSubProxyOptions {
+  /** Where publishers connect their PUB sockets (the proxy's XSUB), such as `tcp://127.0.0.1:5570`. */
+  readonly frontend: string;
+  /** Where subscribers connect their SUB sockets (the proxy's XPUB), such as `tcp://127.0.0.1:5571`. */
+  readonly backend: string;
+  /** Default `native`. */
+  readonly mode?: ProxyMode;
+  /** Messages queued per subscriber before ZeroMQ drops further ones for it (PUB semantics). Default 10000. */
+  readonly sendHighWaterMark?: number;
+  /** Messages queued per publisher on the proxy's inbound side. Default 10000. */
+  readonly receiveHighWaterMark?: number;
+  /** Largest inbound frame; a peer sending a larger one is disconnected. Default 1 MiB. */
+  readonly maxMessageSize?: number;
+  readonly curve?: CurveServerOptions;
+  readonly logger?: TransportLogger;
+  readonly observer?: ProxyObserver;
+}
+
+export interface ProxySnapshot {
+  readonly mode: ProxyMode;
+  readonly state: 'created' | 'running' | 'closed';
+  /** Metered mode only (0 in native mode). */
+  readonly messages: number;
+  readonly bytes: number;
+  readonly dropped: number;
+  readonly topics: number;
+  readonly subscriptions: number;
+}
+
+/**
+ * The pub/sub proxy of protocol/FRAMES.md §3: publishers connect PUB to its XSUB side,
+ * subscribers connect SUB to its XPUB side; subscriptions flow upstream so publishers filter at
+ * the source. Nothing blocks a publisher: a slow subscriber loses messages at its own
+ * high-water mark and sees sequence gaps.
+ */
+export class PubSubProxy {
+  readonly #options: PubSubProxyOptions;
+  readonly #mode: ProxyMode;
+  readonly #xsub: zmq.XSubscriber;
+  readonly #xpub: zmq.XPublisher;
+  readonly #subscriptions = new SubscriptionTable();
+  #state: ProxySnapshot['state'] = 'created';
+  #native: zmq.Proxy<zmq.XSubscriber, zmq.XPublisher> | undefined;
+  #loops: Promise<unknown> | undefined;
+  #messages = 0;
+  #bytes = 0;
+  #dropped = 0;
+  #frontendEndpoint = '';
+  #backendEndpoint = '';
+
+  constructor(options: PubSubProxyOptions) {
+    this.#options = options;
+    this.#mode = options.mode ?? 'native';
+    const security = options.curve ? curveSocketOptions(options.curve) : {};
+    const maxMessageSize = options.maxMessageSize ?? 1_048_576;
+    const sendHighWaterMark = options.sendHighWaterMark ?? 10_000;
+    const receiveHighWaterMark = options.receiveHighWaterMark ?? 10_000;
+    this.#xsub = new zmq.XSubscriber({ maxMessageSize, receiveHighWaterMark, sendHighWaterMark, linger: 0, sendTimeout: 0, ...security });
+    this.#xpub = new zmq.XPublisher({ maxMessageSize, receiveHighWaterMark, sendHighWaterMark, linger: 0, sendTimeout: 0, ...security });
+    // Every subscriber's (un)subscription reaches the loop, so the table counts subscribers.
+    if (this.#mode === 'metered') this.#xpub.verbosity = 'allSubsUnsubs';
+  }
+
+  get mode(): ProxyMode {
+    return this.#mode;
+  }
+
+  /** The bound publisher-side endpoint. */
+  get frontend(): string {
+    return this.#frontendEndpoint;
+  }
+
+  /** The bound subscriber-side endpoint. */
+  get backend(): string {
+    return this.#backendEndpoint;
+  }
+
+  async start(): Promise<void> {
+    if (this.#state !== 'created') throw new Error(`proxy cannot start: it is ${this.#state}`);
+    try {
+      await this.#xsub.bind(this.#options.frontend);
+      await this.#xpub.bind(this.#options.backend);
+    } catch (error) {
+      this.#xsub.close();
+      this.#xpub.close();
+      this.#state = 'closed';
+      throw error;
+    }
+    this.#frontendEndpoint = this.#xsub.lastEndpoint ?? this.#options.frontend;
+    this.#backendEndpoint = this.#xpub.lastEndpoint ?? this.#options.backend;
+    this.#state = 'running';
+    if (this.#mode === 'native') {
+      this.#native = new zmq.Proxy(this.#xsub, this.#xpub);
+      this.#loops = this.#native.run().catch((error: unknown) => this.#options.logger?.error({ err: error }, 'proxy stopped'));
+    } else {
+      this.#loops = Promise.all([this.#downstream(), this.#upstream()]);
+    }
+    this.#options.logger?.info({ mode: this.#mode, frontend: this.#frontendEndpoint, backend: this.#backendEndpoint }, 'proxy listening');
+  }
+
+  async close(): Promise<void> {
+    if (this.#state === 'closed') return;
+    const wasRunning = this.#state === 'running';
+    this.#state = 'closed';
+    if (this.#native) this.#native.terminate();
+    else {
+      this.#xsub.close();
+      this.#xpub.close();
+    }
+    if (wasRunning) await this.#loops;
+  }
+
+  snapshot(): ProxySnapshot {
+    return {
+      mode: this.#mode,
+      state: this.#state,
+      messages: this.#messages,
+      bytes: this.#bytes,
+      dropped: this.#dropped,
+      topics: this.#subscriptions.topics,
+      subscriptions: this.#subscriptions.subscriptions,
+    };
+  }
+
+  /** Subscribers per topic prefix (metered mode). */
+  subscriptions(): IterableIterator<[string, number]> {
+    return this.#subscriptions.entries();
+  }
+
+  /** Publishers → subscribers. */
+  async #downstream(): Promise<void> {
+    const observer = this.#options.observer;
+    for (;;) {
+      let frames: Buffer[];
+      try {
+        frames = await this.#xsub.receive();
+      } catch (error) {
+        if (this.#xsub.closed) return;
+        this.#options.logger?.error({ err: error }, 'proxy receive failed');
+        continue;
+      }
+      let bytes = 0;
+      for (const frame of frames) bytes += frame.length;
+      if (this.#forward(this.#xpub, frames, 'downstream')) {
+        this.#messages++;
+        this.#bytes += bytes;
+        observer?.forwarded?.(bytes);
+      }
+    }
+  }
+
+  /** Subscribers' (un)subscriptions → publishers. */
+  async #upstream(): Promise<void> {
+    const observer = this.#options.observer;
+    for (;;) {
+      let frames: Buffer[];
+      try {
+        frames = await this.#xpub.receive();
+      } catch (error) {
+        if (this.#xpub.closed) return;
+        this.#options.logger?.error({ err: error }, 'proxy receive failed');
+        continue;
+      }
+      const change = frames.length === 1 ? this.#subscriptions.apply(frames[0]!) : undefined;
+      if (change) observer?.subscription?.(change.topic, change.subscribed);
+      this.#forward(this.#xsub, frames, 'upstream');
+    }
+  }
+
+  #forward(socket: zmq.XPublisher | zmq.XSubscriber, frames: Buffer[], direction: 'downstream' | 'upstream'): boolean {
+    if (socket.closed) return false;
+    try {
+      // XPUB drops per subscriber at its high-water mark instead of blocking; a failure here is rare.
+      socket.send(frames).catch(() => this.#drop(direction));
+      return true;
+    } catch {
+      this.#drop(direction);
+      return false;
+    }
+  }
+
+  #drop(direction: 'downstream' | 'upstream'): void {
+    this.#dropped++;
+    this.#options.observer?.dropped?.(direction);
+  }
+}

@@ -1,0 +1,1 @@
+export { PubSubProxy, type ProxyMode, type ProxyObserver, type ProxySnapshot, type PubSubProxyOptions } from './PubSubProxy.js';

@@ -1,0 +1,497 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import * as zmq from 'zeromq';
+import { MajordomoBroker, type BrokerObserver, type MajordomoBrokerOptions } from '@correio/transport';
+import {
+  C,
+  MDPC,
+  MDPW,
+  RawClient,
+  RawWorker,
+  W,
+  byte,
+  closePeers,
+  dealer,
+  eventually,
+  pollReply,
+  pollRequest,
+  receiveOrNothing,
+  sleep,
+} from './broker-peers.js';
+
+const brokers: MajordomoBroker[] = [];
+
+interface Counted {
+  readonly counts: Map<string, number>;
+  readonly observer: BrokerObserver;
+}
+
+function counting(): Counted {
+  const counts = new Map<string, number>();
+  const bump = (key: string) => counts.set(key, (counts.get(key) ?? 0) + 1);
+  return {
+    counts,
+    observer: {
+      requestReceived: (service) => bump(`request:${service}`),
+      replyForwarded: (service, final) => bump(`${final ? 'final' : 'partial'}:${service}`),
+      errorSent: (service, code) => bump(`error:${service}:${code}`),
+      dropped: (reason) => bump(`drop:${reason}`),
+      workerReady: (service) => bump(`ready:${service}`),
+      workerLeft: (service, why) => bump(`left:${service}:${why}`),
+      redispatched: (service) => bump(`redispatched:${service}`),
+    },
+  };
+}
+
+async function startBroker(options: Partial<MajordomoBrokerOptions> = {}): Promise<{ broker: MajordomoBroker; endpoint: string; counts: Map<string, number> }> {
+  const { counts, observer } = counting();
+  const broker = new MajordomoBroker({ endpoints: ['tcp://127.0.0.1:*'], id: 'broker-test', observer, ...options });
+  brokers.push(broker);
+  await broker.start();
+  return { broker, endpoint: broker.endpoints[0]!, counts };
+}
+
+afterEach(async () => {
+  closePeers();
+  await Promise.all(brokers.splice(0).map((broker) => broker.close()));
+});
+
+describe('MajordomoBroker: routing', () => {
+  it('routes a request to a worker of its service and the FINAL back, bodies untouched', async () => {
+    const { endpoint, counts } = await startBroker();
+    const worker = await new RawWorker(endpoint, 'clock').ready();
+    await sleep(50);
+    const client = new RawClient(endpoint);
+    const request = pollRequest(7);
+    await client.send('clock', request.bytes);
+    const received = await worker.nextRequest();
+    expect(received.body).toEqual([request.bytes]);
+    expect(received.envelope.id).toBe(request.id);
+    await worker.reply(received.client, pollReply(received.envelope));
+    const reply = await client.reply();
+    expect(reply.command).toBe(C.FINAL);
+    expect(reply.service).toBe('clock');
+    expect(reply.envelope).toMatchObject({ type: 'clock.poll.reply', id: request.id, body: { round: 7 } });
+    expect(counts.get('request:clock')).toBe(1);
+    expect(counts.get('final:clock')).toBe(1);
+  });
+
+  it('forwards PARTIAL replies before the FINAL, and multi-frame bodies as they are', async () => {
+    const { endpoint } = await startBroker();
+    const worker = await new RawWorker(endpoint, 'stream').ready();
+    await sleep(50);
+    const client = new RawClient(endpoint);
+    await client.send('stream', Buffer.from('part-a'), Buffer.from('part-b'));
+    const frames = await worker.socket.receive();
+    expect(frames.slice(4).map(String)).toEqual(['part-a', 'part-b']);
+    const address = frames[2]!;
+    await worker.socket.send([MDPW, byte(W.PARTIAL), address, Buffer.alloc(0), 'p1']);
+    await worker.socket.send([MDPW, byte(W.PARTIAL), address, Buffer.alloc(0), 'p2']);
+    await worker.socket.send([MDPW, byte(W.FINAL), address, Buffer.alloc(0), 'f1', 'f2']);
+    const replies: string[][] = [];
+    for (let i = 0; i < 3; i++) replies.push((await client.socket.receive()).map(String));
+    expect(replies).toEqual([
+      [MDPC, '\x02', 'stream', 'p1'],
+      [MDPC, '\x02', 'stream', 'p2'],
+      [MDPC, '\x03', 'stream', 'f1', 'f2'],
+    ]);
+  });
+
+  it('dispatches to idle workers least recently used first', async () => {
+    const { endpoint } = await startBroker();
+    const workers = [new RawWorker(endpoint, 'lru'), new RawWorker(endpoint, 'lru'), new RawWorker(endpoint, 'lru')];
+    for (const worker of workers) {
+      await worker.ready();
+      await sleep(30);
+    }
+    const client = new RawClient(endpoint);
+    const served: number[] = [];
+    // Each worker answers whatever it gets at once, so the one that served last is the most recently used.
+    const serving = workers.map(async (worker, index) => {
+      for (;;) {
+        const request = await worker.nextRequest().catch(() => undefined);
+        if (request === undefined) return;
+        served.push(index);
+        await worker.reply(request.client, pollReply(request.envelope));
+      }
+    });
+    for (let round = 0; round < 6; round++) {
+      await client.send('lru', pollRequest(round).bytes);
+      await client.reply();
+    }
+    closePeers();
+    await Promise.all(serving);
+    expect(served).toEqual([0, 1, 2, 0, 1, 2]);
+  });
+
+  it('keeps requests apart by service and serves them in order within one', async () => {
+    const { endpoint } = await startBroker();
+    const a = await new RawWorker(endpoint, 'svc-a').ready();
+    const b = await new RawWorker(endpoint, 'svc-b').ready();
+    await sleep(50);
+    const client = new RawClient(endpoint);
+    for (let round = 0; round < 5; round++) {
+      await client.send('svc-a', pollRequest(round).bytes);
+      await client.send('svc-b', pollRequest(100 + round).bytes);
+    }
+    const servedA = a.serve(5);
+    const servedB = b.serve(5);
+    const replies: Awaited<ReturnType<RawClient['reply']>>[] = [];
+    for (let i = 0; i < 10; i++) replies.push(await client.reply());
+    await Promise.all([servedA, servedB]);
+    const rounds = (service: string) => replies.filter((reply) => reply.service === service).map((reply) => (reply.envelope.body as { round: number }).round);
+    expect(rounds('svc-a')).toEqual([0, 1, 2, 3, 4]);
+    expect(rounds('svc-b')).toEqual([100, 101, 102, 103, 104]);
+  });
+
+  it('queues requests while no worker is ready and hands them over when one arrives', async () => {
+    const { endpoint, broker } = await startBroker();
+    const client = new RawClient(endpoint);
+    for (let round = 0; round < 3; round++) await client.send('later', pollRequest(round).bytes);
+    await eventually(() => broker.snapshot().queued === 3);
+    const worker = await new RawWorker(endpoint, 'later').ready();
+    await worker.serve(3);
+    const rounds = [];
+    for (let i = 0; i < 3; i++) rounds.push(((await client.reply()).envelope.body as { round: number }).round);
+    expect(rounds).toEqual([0, 1, 2]);
+    expect(broker.snapshot().queued).toBe(0);
+  });
+});
+
+describe('MajordomoBroker: MMI', () => {
+  it('answers mmi.service with 200 or 404 and other mmi. services with 501, as plain frames', async () => {
+    const { endpoint } = await startBroker();
+    await new RawWorker(endpoint, 'echo').ready();
+    await sleep(50);
+    const client = new RawClient(endpoint);
+    const ask = async (service: string, body: string) => {
+      await client.send(service, Buffer.from(body));
+      return (await client.socket.receive()).map(String);
+    };
+    expect(await ask('mmi.service', 'echo')).toEqual([MDPC, '\x03', 'mmi.service', '200']);
+    expect(await ask('mmi.service', 'nothing')).toEqual([MDPC, '\x03', 'mmi.service', '404']);
+    expect(await ask('mmi.workers', 'echo')).toEqual([MDPC, '\x03', 'mmi.workers', '501']);
+  });
+
+  it('disconnects a worker that registers in the mmi. namespace', async () => {
+    const { endpoint, broker } = await startBroker();
+    const worker = await new RawWorker(endpoint, 'mmi.service').ready();
+    expect(await worker.nextCommand()).toBe(W.DISCONNECT);
+    expect(broker.snapshot().workers).toBe(0);
+  });
+});
+
+describe('MajordomoBroker: errors it answers itself', () => {
+  it('answers UNKNOWN_SERVICE after the start-up grace, with the request id, its own id and a merged Lamport clock', async () => {
+    const { endpoint, counts } = await startBroker({ startupGraceMs: 0 });
+    const client = new RawClient(endpoint);
+    const request = pollRequest(1, 'q7Xc2mPz0kR4bT9wLs1aYg', 41);
+    await client.send('chatt', request.bytes);
+    const reply = await client.reply();
+    expect(reply.command).toBe(C.FINAL);
+    expect(reply.service).toBe('chatt');
+    expect(reply.envelope).toMatchObject({
+      type: 'error',
+      id: 'q7Xc2mPz0kR4bT9wLs1aYg',
+      from: 'broker-test',
+      lc: 42,
+      body: { code: 'UNKNOWN_SERVICE', message: 'no worker has registered service chatt', retryable: false },
+    });
+    expect(counts.get('error:chatt:UNKNOWN_SERVICE')).toBe(1);
+  });
+
+  it('uses id "0" when the request body is not an envelope it can read', async () => {
+    const { endpoint } = await startBroker({ startupGraceMs: 0 });
+    const client = new RawClient(endpoint);
+    await client.send('nobody', Buffer.from([0xc1, 0xff, 0x00]));
+    expect((await client.reply()).envelope).toMatchObject({ type: 'error', id: '0', body: { code: 'UNKNOWN_SERVICE' } });
+  });
+
+  it('answers OVERLOADED when the service queue is full, and queues up to the limit', async () => {
+    const { endpoint, broker } = await startBroker({ maxQueuePerService: 2 });
+    const worker = await new RawWorker(endpoint, 'slow').ready();
+    await sleep(50);
+    const client = new RawClient(endpoint);
+    const ids = [];
+    for (let round = 0; round < 5; round++) {
+      const request = pollRequest(round);
+      ids.push(request.id);
+      await client.send('slow', request.bytes);
+    }
+    // One in flight, two queued, two refused.
+    const refused = [await client.reply(), await client.reply()];
+    expect(refused.map((reply) => reply.envelope.body)).toEqual([
+      expect.objectContaining({ code: 'OVERLOADED', retryable: true }),
+      expect.objectContaining({ code: 'OVERLOADED', retryable: true }),
+    ]);
+    expect(refused.map((reply) => reply.envelope.id)).toEqual([ids[3], ids[4]]);
+    expect(broker.snapshot()).toMatchObject({ queued: 2, inFlight: 1 });
+    await worker.serve(3);
+    const served = [await client.reply(), await client.reply(), await client.reply()];
+    expect(served.map((reply) => reply.envelope.id)).toEqual(ids.slice(0, 3));
+  });
+
+  it('answers OVERLOADED when the total queue bound is reached across services', async () => {
+    const { endpoint } = await startBroker({ maxQueueTotal: 2 });
+    const client = new RawClient(endpoint);
+    await client.send('one', pollRequest(1).bytes);
+    await client.send('two', pollRequest(2).bytes);
+    await client.send('three', pollRequest(3).bytes);
+    const reply = await client.reply();
+    expect(reply.service).toBe('three');
+    expect(reply.envelope.body).toMatchObject({ code: 'OVERLOADED', data: { limit: 2 } });
+  });
+
+  it('answers TIMEOUT when every worker stays busy past the deadline, and UNAVAILABLE when the service has no worker', async () => {
+    const { endpoint } = await startBroker({ requestDeadlineMs: 300, heartbeatIntervalMs: 100, liveness: 3 });
+    const worker = await new RawWorker(endpoint, 'busy').ready();
+    await sleep(50);
+    const client = new RawClient(endpoint);
+    await client.send('busy', pollRequest(1).bytes);
+    await worker.nextRequest(); // and never answers, but keeps heartbeating
+    const heartbeats = setInterval(() => void worker.heartbeat().catch(() => undefined), 50);
+    try {
+      const queued = pollRequest(2);
+      await client.send('busy', queued.bytes);
+      const reply = await client.reply();
+      expect(reply.envelope).toMatchObject({ id: queued.id, body: { code: 'TIMEOUT', retryable: true, data: { reason: 'queue-deadline' } } });
+    } finally {
+      clearInterval(heartbeats);
+    }
+    // The worker stops heartbeating, expires, and its request is answered; a new one waits for nobody.
+    const first = await client.reply();
+    expect(first.envelope.body).toMatchObject({ code: 'UNAVAILABLE', data: { reason: 'worker-died' } });
+    const lonely = pollRequest(3);
+    await client.send('busy', lonely.bytes);
+    expect((await client.reply()).envelope).toMatchObject({ id: lonely.id, body: { code: 'UNAVAILABLE', retryable: true, data: { reason: 'no-worker' } } });
+  });
+
+  it('answers requests for a never-seen service UNKNOWN_SERVICE when the start-up grace ends', async () => {
+    const { endpoint } = await startBroker({ startupGraceMs: 300, requestDeadlineMs: 5_000 });
+    const client = new RawClient(endpoint);
+    const started = Date.now();
+    await client.send('ghost', pollRequest(1).bytes);
+    const reply = await client.reply();
+    expect(reply.envelope.body).toMatchObject({ code: 'UNKNOWN_SERVICE' });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(200);
+  });
+});
+
+describe('MajordomoBroker: worker lifecycle', () => {
+  it('heartbeats idle workers and expires silent ones', async () => {
+    const { endpoint, broker, counts } = await startBroker({ heartbeatIntervalMs: 100, liveness: 3 });
+    const worker = await new RawWorker(endpoint, 'beat').ready();
+    const frames = await worker.socket.receive();
+    expect(frames.map(String)).toEqual([MDPW, '\x05']);
+    await eventually(() => broker.snapshot().workers === 0, 2_000);
+    expect(counts.get('left:beat:expired')).toBe(1);
+  });
+
+  it('keeps a worker that heartbeats alive', async () => {
+    const { endpoint, broker } = await startBroker({ heartbeatIntervalMs: 100, liveness: 3 });
+    const worker = await new RawWorker(endpoint, 'alive').ready();
+    for (let i = 0; i < 10; i++) {
+      await worker.heartbeat();
+      await sleep(60);
+    }
+    expect(broker.snapshot().workers).toBe(1);
+  });
+
+  it('answers a dead worker’s request UNAVAILABLE when the service is not idempotent', async () => {
+    const { endpoint, counts } = await startBroker({ heartbeatIntervalMs: 100, liveness: 3 });
+    const worker = await new RawWorker(endpoint, 'fragile').ready();
+    const client = new RawClient(endpoint);
+    const request = pollRequest(1);
+    await client.send('fragile', request.bytes);
+    await worker.nextRequest();
+    await worker.socket.send([MDPW, byte(W.DISCONNECT)]);
+    const reply = await client.reply();
+    expect(reply.envelope).toMatchObject({ id: request.id, body: { code: 'UNAVAILABLE', retryable: true, data: { reason: 'worker-died' } } });
+    expect(counts.get('left:fragile:disconnected')).toBe(1);
+  });
+
+  it('re-dispatches a dead worker’s request once when the service is idempotent', async () => {
+    const { endpoint, counts } = await startBroker({ heartbeatIntervalMs: 100, liveness: 3, idempotentServices: ['safe'] });
+    const first = await new RawWorker(endpoint, 'safe').ready();
+    await sleep(50);
+    const second = await new RawWorker(endpoint, 'safe').ready();
+    await sleep(50);
+    const client = new RawClient(endpoint);
+    const request = pollRequest(9);
+    await client.send('safe', request.bytes);
+    await first.nextRequest();
+    await first.socket.send([MDPW, byte(W.DISCONNECT)]);
+    const again = await second.nextRequest();
+    expect(again.envelope.id).toBe(request.id);
+    // The second worker dies too: a request is re-dispatched only once.
+    await second.socket.send([MDPW, byte(W.DISCONNECT)]);
+    const reply = await client.reply();
+    expect(reply.envelope).toMatchObject({ id: request.id, body: { code: 'UNAVAILABLE' } });
+    expect(counts.get('redispatched:safe')).toBe(1);
+  });
+
+  it('does not re-dispatch a request whose PARTIAL already reached the client', async () => {
+    const { endpoint } = await startBroker({ idempotentServices: ['safe'] });
+    const first = await new RawWorker(endpoint, 'safe').ready();
+    await sleep(50);
+    await new RawWorker(endpoint, 'safe').ready();
+    await sleep(50);
+    const client = new RawClient(endpoint);
+    await client.send('safe', pollRequest(1).bytes);
+    const request = await first.nextRequest(); // least recently used: the first to register
+    await first.reply(request.client, pollReply(request.envelope), false);
+    expect((await client.reply()).command).toBe(C.PARTIAL);
+    await first.socket.send([MDPW, byte(W.DISCONNECT)]);
+    expect((await client.reply()).envelope.body).toMatchObject({ code: 'UNAVAILABLE' });
+  });
+
+  it('drops the late reply of an evicted worker, counts it, and tells the worker to reconnect', async () => {
+    const { endpoint, counts } = await startBroker({ heartbeatIntervalMs: 100, liveness: 3 });
+    const worker = await new RawWorker(endpoint, 'paused').ready();
+    const client = new RawClient(endpoint, 500);
+    await client.send('paused', pollRequest(1).bytes);
+    const request = await worker.nextRequest();
+    // Silent past liveness (as if SIGSTOPped): evicted, the client told UNAVAILABLE.
+    expect((await client.reply()).envelope.body).toMatchObject({ code: 'UNAVAILABLE' });
+    await worker.reply(request.client, pollReply(request.envelope));
+    expect(await worker.nextCommand()).toBe(W.DISCONNECT);
+    expect(await client.replyOrNothing()).toBeUndefined();
+    expect(counts.get('drop:late-reply')).toBe(1);
+  });
+});
+
+describe('MajordomoBroker: protocol violations', () => {
+  it('disconnects a worker that sends READY twice, and forgets it', async () => {
+    const { endpoint, broker, counts } = await startBroker();
+    const worker = await new RawWorker(endpoint, 'twice').ready();
+    await worker.ready();
+    expect(await worker.nextCommand()).toBe(W.DISCONNECT);
+    expect(broker.snapshot().workers).toBe(0);
+    expect(counts.get('left:twice:protocol-violation')).toBe(1);
+  });
+
+  it('disconnects commands from unknown workers and workers sending unknown commands', async () => {
+    const { endpoint, counts } = await startBroker();
+    const stranger = dealer(endpoint);
+    await stranger.send([MDPW, byte(W.HEARTBEAT)]);
+    expect((await stranger.receive()).map(String)).toEqual([MDPW, '\x06']);
+    await stranger.send([MDPW, byte(W.FINAL), 'client', Buffer.alloc(0), 'body']);
+    expect((await stranger.receive()).map(String)).toEqual([MDPW, '\x06']);
+    const odd = await new RawWorker(endpoint, 'odd').ready();
+    await odd.socket.send([MDPW, byte(0x42)]);
+    expect(await odd.nextCommand()).toBe(W.DISCONNECT);
+    expect(counts.get('drop:unknown-worker')).toBe(1);
+    expect(counts.get('drop:late-reply')).toBe(1);
+    expect(counts.get('drop:malformed-worker-command')).toBe(1);
+  });
+
+  it('drops malformed client messages and keeps serving everyone else', async () => {
+    const { endpoint, counts } = await startBroker({ maxMessageSize: 4096 });
+    const worker = await new RawWorker(endpoint, 'echo').ready();
+    await sleep(50);
+    const rogue = dealer(endpoint, 300);
+    await rogue.send(['garbage']);
+    await rogue.send(['MDPC01', byte(C.REQUEST), 'echo', 'x']);
+    await rogue.send([MDPC, byte(0x09), 'echo', 'x']);
+    await rogue.send([MDPC, byte(C.REQUEST), 'echo']);
+    await rogue.send([MDPC, byte(C.REQUEST), 'bad service', 'x']);
+    await rogue.send([MDPC, Buffer.from([1, 1]), 'echo', 'x']);
+    const client = new RawClient(endpoint);
+    const request = pollRequest(5);
+    await client.send('echo', request.bytes);
+    await worker.serve(1);
+    expect((await client.reply()).envelope.id).toBe(request.id);
+    expect(await receiveOrNothing(rogue)).toBeUndefined();
+    expect(counts.get('drop:unknown-header')).toBe(2);
+    expect(counts.get('drop:malformed-client-command')).toBe(4);
+  });
+
+  it('disconnects a peer that sends an oversized frame without disturbing others', async () => {
+    const { endpoint } = await startBroker({ maxMessageSize: 4096 });
+    const worker = await new RawWorker(endpoint, 'echo').ready();
+    await sleep(50);
+    const rogue = dealer(endpoint, 300);
+    await rogue.send([MDPC, byte(C.REQUEST), 'echo', Buffer.alloc(100_000)]);
+    const client = new RawClient(endpoint);
+    const request = pollRequest(6);
+    await client.send('echo', request.bytes);
+    await worker.serve(1);
+    expect((await client.reply()).envelope.id).toBe(request.id);
+    expect(await receiveOrNothing(rogue)).toBeUndefined();
+  });
+});
+
+describe('MajordomoBroker: shutdown', () => {
+  it('answers queued and in-flight requests UNAVAILABLE and tells workers to DISCONNECT', async () => {
+    const { endpoint, broker } = await startBroker();
+    const worker = await new RawWorker(endpoint, 'closing').ready();
+    await sleep(50);
+    const client = new RawClient(endpoint);
+    const inFlight = pollRequest(1);
+    const queued = pollRequest(2);
+    await client.send('closing', inFlight.bytes);
+    await worker.nextRequest();
+    await client.send('closing', queued.bytes);
+    await eventually(() => broker.snapshot().queued === 1);
+    await broker.close();
+    const replies = [await client.reply(), await client.reply()];
+    expect(replies.map((reply) => [reply.envelope.id, (reply.envelope.body as { code: string }).code])).toEqual([
+      [queued.id, 'UNAVAILABLE'],
+      [inFlight.id, 'UNAVAILABLE'],
+    ]);
+    expect(await worker.nextCommand()).toBe(W.DISCONNECT);
+    expect(broker.snapshot().state).toBe('closed');
+  });
+
+  it('lets in-flight requests finish within the grace time', async () => {
+    const { endpoint, broker } = await startBroker();
+    const worker = await new RawWorker(endpoint, 'graceful').ready();
+    await sleep(50);
+    const client = new RawClient(endpoint);
+    const request = pollRequest(1);
+    await client.send('graceful', request.bytes);
+    const received = await worker.nextRequest();
+    const closing = broker.close(2_000);
+    await sleep(100);
+    await worker.reply(received.client, pollReply(received.envelope));
+    await closing;
+    expect((await client.reply()).envelope).toMatchObject({ id: request.id, type: 'clock.poll.reply' });
+  });
+
+  it('refuses to start twice and reports its bound endpoint', async () => {
+    const { broker, endpoint } = await startBroker();
+    expect(endpoint).toMatch(/^tcp:\/\/127\.0\.0\.1:\d+$/);
+    await expect(broker.start()).rejects.toThrow(/cannot start/);
+  });
+});
+
+describe('MajordomoBroker: CURVE', () => {
+  it('serves clients and workers that know its public key, and nobody else', async () => {
+    const server = zmq.curveKeyPair();
+    const { endpoint } = await startBroker({ curve: { server: true, secretKey: server.secretKey } });
+    const secured = (): zmq.Dealer => {
+      const own = zmq.curveKeyPair();
+      const socket = new zmq.Dealer({ linger: 0, receiveTimeout: 3_000, curveServerKey: server.publicKey, curvePublicKey: own.publicKey, curveSecretKey: own.secretKey });
+      socket.connect(endpoint);
+      return socket;
+    };
+    const worker = secured();
+    const client = secured();
+    const plain = dealer(endpoint, 500);
+    try {
+      await worker.send([MDPW, byte(W.READY), 'secret']);
+      await sleep(100);
+      const request = pollRequest(3);
+      await client.send([MDPC, byte(C.REQUEST), 'secret', request.bytes]);
+      const [, , address, , body] = await worker.receive();
+      expect(Buffer.compare(body!, request.bytes)).toBe(0);
+      await worker.send([MDPW, byte(W.FINAL), address!, Buffer.alloc(0), 'ok']);
+      expect((await client.receive()).map(String)).toEqual([MDPC, '\x03', 'secret', 'ok']);
+      // A plain (non-CURVE) peer never completes the handshake: its request goes nowhere.
+      await plain.send([MDPC, byte(C.REQUEST), 'mmi.service', 'secret']).catch(() => undefined);
+      expect(await receiveOrNothing(plain)).toBeUndefined();
+    } finally {
+      worker.close();
+      client.close();
+    }
+  });
+});

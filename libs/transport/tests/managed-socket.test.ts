@@ -1,0 +1,124 @@
+import { OverloadedError, UnavailableError } from '@correio/codec';
+import { openSocket } from '@correio/transport';
+import { afterEach, describe, expect, it } from 'vitest';
+import * as zmq from 'zeromq';
+import { bindAddress, NETWORK_TRANSPORTS, TRANSPORTS } from './helpers/endpoints.js';
+import { sleep, waitFor, within } from './helpers/wait.js';
+
+const cleanup: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const close of cleanup.splice(0).reverse()) await close();
+});
+
+function track<T extends { close(): unknown }>(socket: T): T {
+  cleanup.push(() => socket.close());
+  return socket;
+}
+
+describe.each(TRANSPORTS)('ManagedSocket over %s', (transport) => {
+  it('never surfaces EBUSY under thousands of sends issued without awaiting', async () => {
+    const router = track(new zmq.Router({ linger: 0, receiveHighWaterMark: 5 }));
+    await router.bind(bindAddress(transport, 'burst'));
+    const dealer = track(openSocket('dealer', { sendHighWaterMark: 5, sendQueueCapacity: 10_000, whenSendQueueFull: 'reject' }));
+    dealer.connect(router.lastEndpoint!);
+    const total = 5000;
+    // Not awaited one by one: every send is issued in the same tick while ZeroMQ can take only a few.
+    const accepted = await Promise.allSettled(Array.from({ length: total }, (_, i) => dealer.send([`m${i}`])));
+    expect(accepted.filter((result) => result.status === 'rejected')).toEqual([]);
+    expect(dealer.stats.queued).toBeGreaterThan(0);
+    const received: string[] = [];
+    for await (const [, payload] of router) {
+      received.push(payload!.toString());
+      if (received.length === total) break;
+    }
+    expect(received).toEqual(Array.from({ length: total }, (_, i) => `m${i}`));
+    expect(await dealer.flush(5000)).toBe(true);
+    expect(dealer.stats).toMatchObject({ sent: total, queued: 0, rejected: 0, sendErrors: 0 });
+  });
+
+  it('ends the receive loop cleanly when the socket closes', async () => {
+    const pull = track(openSocket('pull'));
+    const endpoint = await pull.bind(bindAddress(transport, 'loop'));
+    const push = track(openSocket('push'));
+    push.connect(endpoint);
+    await push.send(['one']);
+    const seen: string[] = [];
+    const loop = (async () => {
+      for await (const [frame] of pull) seen.push(frame!.toString());
+    })();
+    await waitFor(() => seen.length === 1, 'the first message');
+    await pull.close();
+    await within(loop, 2000, 'the receive loop to end');
+    expect(seen).toEqual(['one']);
+  });
+});
+
+describe('ManagedSocket send queue', () => {
+  it('rejects with OverloadedError when full under the reject policy, and counts it', async () => {
+    const dealer = track(openSocket('dealer', { sendHighWaterMark: 1, sendQueueCapacity: 3, whenSendQueueFull: 'reject' }));
+    dealer.connect('tcp://127.0.0.1:1'); // nobody listens: ZeroMQ takes a message or two, then blocks
+    const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => dealer.send([`m${i}`])));
+    const rejected = results.filter((result) => result.status === 'rejected');
+    expect(rejected.length).toBeGreaterThan(0);
+    for (const result of rejected) expect((result as PromiseRejectedResult).reason).toBeInstanceOf(OverloadedError);
+    expect(dealer.stats.rejected).toBe(rejected.length);
+    // One message is inside ZeroMQ, blocked; the queue has one free slot left.
+    expect(dealer.trySend(['fits'])).toBe(true);
+    expect(dealer.trySend(['does not fit'])).toBe(false);
+    expect(dealer.stats.rejected).toBe(rejected.length + 1);
+  });
+
+  it('makes senders wait for room under the wait policy, then delivers everything in order', async () => {
+    const router = track(new zmq.Router({ linger: 0, receiveHighWaterMark: 1 }));
+    await router.bind('tcp://127.0.0.1:*');
+    const dealer = track(openSocket('dealer', { sendHighWaterMark: 1, sendQueueCapacity: 2, whenSendQueueFull: 'wait' }));
+    dealer.connect(router.lastEndpoint!);
+    // Large messages, so that kernel socket buffers cannot absorb them all.
+    const padding = 'x'.repeat(64 * 1024);
+    let resolved = 0;
+    const sends = Array.from({ length: 300 }, (_, i) => dealer.send([`m${i}`, padding]).then(() => (resolved += 1)));
+    await sleep(100);
+    expect(resolved).toBeLessThan(300); // blocked senders are still waiting for room
+    const received: string[] = [];
+    for await (const [, payload] of router) {
+      received.push(payload!.toString());
+      if (received.length === 300) break;
+    }
+    await Promise.all(sends);
+    expect(received).toEqual(Array.from({ length: 300 }, (_, i) => `m${i}`));
+  });
+
+  it('drops what is still queued on close, counts it, and refuses later sends', async () => {
+    const dealer = openSocket('dealer', { sendHighWaterMark: 1, linger: 0 });
+    dealer.connect('tcp://127.0.0.1:1');
+    for (let i = 0; i < 20; i += 1) void dealer.send([`m${i}`]);
+    await sleep(20);
+    await dealer.close();
+    expect(dealer.stats.dropped).toBeGreaterThan(0);
+    await expect(dealer.send(['late'])).rejects.toBeInstanceOf(UnavailableError);
+  });
+
+  it('refuses to send on receive-only sockets and to receive twice at once', async () => {
+    const sub = track(openSocket('sub'));
+    expect(() => sub.send(['x'])).toThrow(TypeError);
+    const iterator = sub[Symbol.asyncIterator]();
+    expect(() => sub[Symbol.asyncIterator]()).toThrow(TypeError);
+    await iterator.return?.();
+  });
+});
+
+describe.each(NETWORK_TRANSPORTS)('ManagedSocket events over %s', (transport) => {
+  it('reports connected and disconnected peers as typed events', async () => {
+    const router = openSocket('router');
+    const endpoint = await router.bind(bindAddress(transport, 'events'));
+    const dealer = track(openSocket('dealer'));
+    const connected = dealer.events.next('connected');
+    const disconnected = dealer.events.next('disconnected');
+    dealer.connect(endpoint);
+    expect((await within(connected, 5000, 'connected')).address).toBe(endpoint);
+    expect(dealer.connected).toBe(true);
+    await router.close();
+    await within(disconnected, 5000, 'disconnected');
+    expect(dealer.connected).toBe(false);
+  });
+});

@@ -1,0 +1,220 @@
+import { decode, encode } from '@correio/codec';
+import type { AnyEnvelope } from '@correio/protocol';
+import { Publisher, Subscriber, topic, type Publication } from '@correio/transport';
+import { afterEach, describe, expect, it } from 'vitest';
+import * as zmq from 'zeromq';
+import { bindAddress, TRANSPORTS } from './helpers/endpoints.js';
+import { codec } from './helpers/messages.js';
+import { sleep, within } from './helpers/wait.js';
+
+const cleanup: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const close of cleanup.splice(0).reverse()) await close();
+});
+
+function event(data: Record<string, unknown>): { event: string; data: Record<string, unknown>; sender: string } {
+  return { event: 'test.happened', data, sender: 'tester' };
+}
+
+function dataOf(envelope: AnyEnvelope): Record<string, unknown> {
+  if (envelope.type !== 'service.event') throw new Error(`unexpected ${envelope.type}`);
+  return (envelope.body.data ?? {}) as Record<string, unknown>;
+}
+
+async function pair(transport: (typeof TRANSPORTS)[number], publisherOptions: ConstructorParameters<typeof Publisher>[0] = {}, subscriberOptions: ConstructorParameters<typeof Subscriber>[0] = {}) {
+  const publisher = new Publisher({ from: 'pub-1', ...publisherOptions });
+  cleanup.push(() => publisher.close({ flushTimeout: 0 }));
+  const endpoint = await publisher.bind(bindAddress(transport, 'pub'));
+  const subscriber = new Subscriber(subscriberOptions);
+  cleanup.push(() => subscriber.close());
+  subscriber.connect(endpoint);
+  const publications = subscriber[Symbol.asyncIterator]();
+  return { publisher, subscriber, publications, endpoint };
+}
+
+/** Publishes warm-up messages until the subscription has reached the publisher (slow joiner). */
+async function warmUp(publisher: Publisher, publications: AsyncIterator<Publication>, on: string): Promise<void> {
+  const timer = setInterval(() => publisher.publish(on, 'service.event', event({ warmup: true })), 10);
+  try {
+    await within(publications.next(), 5000, 'the first publication');
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/** The next `count` publications that are not warm-up messages. */
+async function take(publications: AsyncIterator<Publication>, count: number): Promise<Publication[]> {
+  const taken: Publication[] = [];
+  while (taken.length < count) {
+    const next = await within(publications.next(), 5000, `publication ${taken.length + 1} of ${count}`);
+    if (next.done) break;
+    if (dataOf(next.value.envelope)['warmup'] !== true) taken.push(next.value);
+  }
+  return taken;
+}
+
+describe.each(TRANSPORTS)('pub/sub over %s', (transport) => {
+  it('delivers envelopes on subscribed topics with consecutive sequence numbers', async () => {
+    const on = topic('svc', 'test.happened');
+    const { publisher, subscriber, publications } = await pair(transport, {}, { topics: [on] });
+    await warmUp(publisher, publications, on);
+    for (let n = 0; n < 100; n += 1) {
+      publisher.publish(topic('svc', 'other'), 'service.event', event({ n }));
+      publisher.publish(on, 'service.event', event({ n }));
+    }
+    const received = await take(publications, 100);
+    expect(received.map((publication) => dataOf(publication.envelope)['n'])).toEqual(Array.from({ length: 100 }, (_, n) => n));
+    expect(received.every((publication) => publication.topic === on && publication.publisher === publisher.id)).toBe(true);
+    const seqs = received.map((publication) => publication.seq);
+    expect(seqs).toEqual(Array.from({ length: 100 }, (_, i) => seqs[0]! + i));
+    expect(subscriber.stats).toMatchObject({ gaps: 0, missed: 0, malformedMessages: 0, malformedBodies: 0 });
+  });
+
+  it('packs publications queued during a send into one multipart message when batching', async () => {
+    const on = topic('svc', 'batch');
+    const { publisher, publications } = await pair(transport, { batching: { maxBatch: 16 } }, { topics: [on] });
+    await warmUp(publisher, publications, on);
+    const before = publisher.stats;
+    for (let n = 0; n < 1000; n += 1) publisher.publish(on, 'service.event', event({ n }));
+    const received = await take(publications, 1000);
+    expect(received.map((publication) => dataOf(publication.envelope)['n'])).toEqual(Array.from({ length: 1000 }, (_, n) => n));
+    const messages = publisher.stats.messages - before.messages;
+    expect(messages).toBeLessThan(1000);
+    expect(messages).toBeGreaterThanOrEqual(1000 / 16);
+  });
+
+  it('reports a gap, never hides it, when a slow subscriber falls behind the high-water marks', async () => {
+    const on = topic('svc', 'flood');
+    const { publisher, subscriber, publications } = await pair(
+      transport,
+      { sendHighWaterMark: 10, sendQueueCapacity: 20_000 },
+      { topics: [on], receiveHighWaterMark: 10 },
+    );
+    await warmUp(publisher, publications, on);
+    const gaps: { missed: number }[] = [];
+    subscriber.events.on('gap', (gap) => gaps.push(gap));
+    // The subscriber reads nothing while 3,000 publications of ~4 KB are sent: more than the
+    // high-water marks and kernel buffers hold, so the PUB socket drops some.
+    const text = 'x'.repeat(4000);
+    for (let n = 0; n < 3000; n += 1) publisher.publish(on, 'service.event', event({ n, text }));
+    expect(await publisher.flush(10_000)).toBe(true);
+    // A gap shows when the next publication arrives; what was dropped at the very end shows with
+    // the marker published once the subscriber reads again.
+    const marker = setInterval(() => publisher.publish(on, 'service.event', event({ marker: true })), 50);
+    const received: Publication[] = [];
+    try {
+      for (let i = 0; i < 10_000; i += 1) {
+        const next = await within(publications.next(), 5000, 'a publication');
+        if (next.done) break;
+        const data = dataOf(next.value.envelope);
+        if (data['warmup'] !== true) received.push(next.value);
+        if (data['marker'] === true) break;
+      }
+    } finally {
+      clearInterval(marker);
+    }
+    expect(gaps.length).toBeGreaterThan(0);
+    const missed = gaps.reduce((sum, gap) => sum + gap.missed, 0);
+    expect(subscriber.stats.missed).toBe(missed);
+    // Every sequence number between the first and last received is accounted for: delivered or reported missing.
+    const first = received[0]!.seq;
+    const last = received.at(-1)!.seq;
+    expect(received.length + missed).toBe(last - first + 1);
+  });
+
+  it('subscribes and unsubscribes at runtime', async () => {
+    const a = topic('a');
+    const b = topic('b');
+    const { publisher, subscriber, publications } = await pair(transport, {}, { topics: [a] });
+    await warmUp(publisher, publications, a);
+    subscriber.subscribe(b);
+    subscriber.unsubscribe(a);
+    await sleep(100); // let the subscription changes reach the publisher
+    publisher.publish(a, 'service.event', event({ on: 'a' }));
+    publisher.publish(b, 'service.event', event({ on: 'b' }));
+    const [next] = await take(publications, 1);
+    expect(next!.topic).toBe(b);
+    expect(dataOf(next!.envelope)).toEqual({ on: 'b' });
+  });
+});
+
+describe('Subscriber against a raw PUB peer', () => {
+  it('counts and drops malformed messages and bodies, and reports restarts and lost starts', async () => {
+    const pub = new zmq.Publisher({ linger: 0 });
+    cleanup.push(() => pub.close());
+    await pub.bind('tcp://127.0.0.1:*');
+    const subscriber = new Subscriber({ topics: ['t/', 'w/'] });
+    cleanup.push(() => subscriber.close());
+    subscriber.connect(pub.lastEndpoint!);
+    const publications = subscriber[Symbol.asyncIterator]();
+    const body = (n: number) => codec.encode({ v: 1, type: 'service.event', id: `id-${n}`, from: 'raw', lc: n, ts: 1, body: event({ n }) });
+    const header = (s: number, n = 1, p = 'raw-1') => encode({ n, p, s });
+    // Slow joiner: warm up on another topic until a message arrives.
+    const first = publications.next();
+    let warm = 0;
+    const timer = setInterval(() => void pub.send(['w/', header((warm += 1), 1, 'warm'), body(0)]).catch(() => undefined), 10);
+    await within(first, 5000, 'the first message');
+    clearInterval(timer);
+    const resets: unknown[] = [];
+    const gaps: unknown[] = [];
+    subscriber.events.on('reset', (reset) => resets.push(reset));
+    subscriber.events.on('gap', (gap) => gaps.push(gap));
+    const before = subscriber.stats;
+    await pub.send(['t/', header(1), body(1)]);
+    const garbage: (string | Uint8Array)[][] = [
+      ['t/'], // no header
+      ['t/', Buffer.from([0xc1]), body(2)], // header not MessagePack
+      ['t/', encode({ p: 'raw-1', s: 2 }), body(2)], // header without n
+      ['t/', header(2, 2), body(2)], // header announces 2 bodies, message holds 1
+      ['t/', encode({ n: 1, p: 'raw-1', s: 2, x: 1 }), body(2)], // header with an unknown key
+      ['t/', header(2), Buffer.from('not an envelope')], // bad body (sequence 2 consumed)
+    ];
+    for (const frames of garbage) await pub.send(frames);
+    await pub.send(['t/', header(3, 2), body(3), body(4)]);
+    await pub.send(['t/', header(2), body(102)]); // the publisher restarted and its first publication was lost
+    await pub.send(['t/', header(1), body(100)]); // ... and restarted again
+    const delivered = [];
+    while (delivered.length < 5) {
+      const next = await within(publications.next(), 5000, 'a publication');
+      if (!next.done && next.value.topic === 't/') delivered.push(next);
+    }
+    expect(delivered.map((next) => (next.done ? undefined : [next.value.seq, dataOf(next.value.envelope)['n']]))).toEqual([
+      [1, 1],
+      [3, 3],
+      [4, 4],
+      [2, 102],
+      [1, 100],
+    ]);
+    const stats = subscriber.stats;
+    expect(stats.malformedMessages - before.malformedMessages).toBe(5);
+    expect(stats.malformedBodies - before.malformedBodies).toBe(1);
+    expect(stats.gaps - before.gaps).toBe(1);
+    expect(gaps).toEqual([{ topic: 't/', publisher: 'raw-1', expected: 1, received: 2, missed: 1 }]);
+    expect(resets).toEqual([{ topic: 't/', publisher: 'raw-1' }, { topic: 't/', publisher: 'raw-1' }]);
+  });
+
+  it('writes headers as canonical MessagePack {n, p, s}', async () => {
+    const publisher = new Publisher({ publisherId: 'pub-x', batching: true });
+    cleanup.push(() => publisher.close({ flushTimeout: 0 }));
+    const endpoint = await publisher.bind('tcp://127.0.0.1:*');
+    const sub = new zmq.Subscriber({ linger: 0 });
+    cleanup.push(() => sub.close());
+    sub.connect(endpoint);
+    sub.subscribe('h/');
+    let frames: Buffer[] | undefined;
+    const receiving = sub.receive().then((received) => (frames = received));
+    const timer = setInterval(() => {
+      for (let i = 0; i < 3; i += 1) publisher.publish('h/', 'service.event', event({ i }));
+    }, 10);
+    await within(receiving, 5000, 'a message');
+    clearInterval(timer);
+    const [topicFrame, headerFrame, ...bodies] = frames!;
+    expect(topicFrame!.toString()).toBe('h/');
+    const decoded = decode(headerFrame!) as { n: number; p: string; s: number };
+    expect(Object.keys(decoded)).toEqual(['n', 'p', 's']);
+    expect(decoded.p).toBe('pub-x');
+    expect(decoded.n).toBe(bodies.length);
+    expect(Buffer.from(encode(decoded)).equals(headerFrame!)).toBe(true);
+    for (const bodyFrame of bodies) expect(codec.decode(bodyFrame).type).toBe('service.event');
+  });
+});

@@ -1,0 +1,84 @@
+import { backoffDelay, decodePublicationHeader, encodePublicationHeader, Fifo, isTopic, LamportStamp, mdp, topic } from '@correio/transport';
+import { describe, expect, it } from 'vitest';
+
+describe('topics', () => {
+  it('builds "<namespace>/<name>/" and validates', () => {
+    expect(topic('chan', 'general')).toBe('chan/general/');
+    expect(topic('replica')).toBe('replica/');
+    expect(() => topic('chan', 'a/b')).toThrow(RangeError);
+    expect(() => topic('')).toThrow(RangeError);
+    expect(isTopic('ref/membership/')).toBe(true);
+    for (const bad of ['', 'chan', 'chan//', '/chan/', 'ch an/']) expect(isTopic(bad), bad).toBe(false);
+  });
+});
+
+describe('LamportStamp', () => {
+  it('ticks on send and jumps past what it observes', () => {
+    const stamp = new LamportStamp('node-1', { now: () => 42 });
+    expect(stamp.tick()).toEqual({ lc: 1, ts: 42 });
+    stamp.observe({ lc: 10, ts: 0 });
+    expect(stamp.tick().lc).toBe(12);
+    stamp.observe({ lc: 3, ts: 0 });
+    expect(stamp.tick().lc).toBe(13);
+    expect(() => new LamportStamp('has space')).toThrow(RangeError);
+  });
+});
+
+describe('backoffDelay', () => {
+  it('grows exponentially up to the cap, with bounded jitter', () => {
+    const options = { initialMs: 100, maxMs: 1000, factor: 2, jitter: 0.2 };
+    for (const [retry, base] of [[1, 100], [2, 200], [3, 400], [4, 800], [5, 1000], [9, 1000]] as const) {
+      for (let i = 0; i < 20; i += 1) {
+        const delay = backoffDelay(retry, options);
+        expect(delay).toBeGreaterThanOrEqual(base * 0.8);
+        expect(delay).toBeLessThanOrEqual(base);
+      }
+    }
+  });
+});
+
+describe('Fifo', () => {
+  it('keeps order across compaction', () => {
+    const fifo = new Fifo<number>();
+    const out: number[] = [];
+    for (let i = 0; i < 5000; i += 1) {
+      fifo.push(i);
+      if (i % 3 === 0) out.push(fifo.shift()!);
+    }
+    out.push(...fifo.drain());
+    expect(out).toEqual(Array.from({ length: 5000 }, (_, i) => i));
+    expect(fifo.length).toBe(0);
+    expect(fifo.shift()).toBeUndefined();
+  });
+});
+
+describe('publication headers', () => {
+  it('round-trip and reject bad fields', () => {
+    const bytes = encodePublicationHeader({ p: 'pub-1', s: 7, n: 3 });
+    expect(decodePublicationHeader(bytes)).toEqual({ p: 'pub-1', s: 7, n: 3 });
+    expect(() => decodePublicationHeader(encodePublicationHeader({ p: '', s: 1, n: 1 }))).toThrow(/p must/);
+    expect(() => decodePublicationHeader(encodePublicationHeader({ p: 'x', s: 0, n: 1 }))).toThrow(/s must/);
+  });
+});
+
+describe('MDP frames', () => {
+  const frames = (parts: (string | Buffer | Uint8Array)[]) => parts.map((part) => (typeof part === 'string' ? Buffer.from(part) : Buffer.from(part)));
+
+  it('parses what it builds', () => {
+    expect(mdp.parseClientMessage(frames(mdp.clientRequest('svc', ['body'])))).toMatchObject({ kind: 'request', service: 'svc' });
+    expect(mdp.parseClientMessage(frames(mdp.clientReply('final', 'svc', ['b'])))).toMatchObject({ kind: 'final', service: 'svc' });
+    expect(mdp.parseWorkerMessage(frames(mdp.workerReady('svc')))).toEqual({ kind: 'ready', service: 'svc' });
+    expect(mdp.parseWorkerMessage(frames(mdp.workerRequest('client', ['b'])))).toMatchObject({ kind: 'request', client: Buffer.from('client') });
+    expect(mdp.parseWorkerMessage(frames(mdp.workerReply('partial', 'client', ['b'])))).toMatchObject({ kind: 'partial' });
+    expect(mdp.parseWorkerMessage(frames(mdp.workerHeartbeat()))).toEqual({ kind: 'heartbeat' });
+    expect(mdp.parseWorkerMessage(frames(mdp.workerDisconnect()))).toEqual({ kind: 'disconnect' });
+  });
+
+  it('names what is wrong with malformed messages', () => {
+    expect(mdp.parseClientMessage(frames(['MDPC01', Buffer.of(1), 's', 'b']))).toMatchObject({ kind: 'malformed' });
+    expect(mdp.parseClientMessage(frames(['MDPC02', Buffer.of(1), '', 'b']))).toMatchObject({ kind: 'malformed', reason: /service/ });
+    expect(mdp.parseWorkerMessage(frames(['MDPW02', Buffer.of(2), 'c', 'x', 'b']))).toMatchObject({ kind: 'malformed', reason: /delimiter/ });
+    expect(mdp.parseWorkerMessage(frames(['MDPW02', Buffer.of(1, 2)]))).toMatchObject({ kind: 'malformed' });
+    expect(() => mdp.clientRequest('bad\nname', ['b'])).toThrow(RangeError);
+  });
+});
