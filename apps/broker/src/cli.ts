@@ -1,0 +1,133 @@
+import { readFileSync } from 'node:fs';
+import {
+  Command,
+  InvalidArgumentError,
+  addCommonOptions,
+  envOption,
+  parseCurveKey,
+  parseDurationMs,
+  parseEndpoint,
+  parseList,
+  parsePositiveInt,
+  parseNonNegativeInt,
+} from '@correio/observability';
+import { BROKER_DEFAULTS } from '@correio/transport';
+import type { StartBrokerOptions } from './startBroker.js';
+
+export interface BrokerCommandLine {
+  readonly options: StartBrokerOptions;
+  readonly logLevel: string;
+  /** How long in-flight requests may finish after SIGTERM. */
+  readonly shutdownGraceMs: number;
+}
+
+interface RawOptions {
+  endpoint: string[];
+  id?: string;
+  heartbeat: number;
+  liveness: number;
+  deadline: number;
+  maxQueue: number;
+  maxQueueTotal: number;
+  idempotent: string[];
+  startupGrace?: number;
+  maxMessageSize: number;
+  hwm: number;
+  seedFrontend?: string;
+  seedBackend?: string;
+  curveSecretKey?: string;
+  curveSecretKeyFile?: string;
+  zapDomain?: string;
+  shutdownGrace: number;
+  logLevel: string;
+  httpPort?: number;
+  httpHost: string;
+}
+
+/** The `correio-broker` command line; every flag also reads a CORREIO_BROKER_* variable. */
+export function brokerCommand(): Command {
+  const command = new Command('correio-broker')
+    .description(
+      'Majordomo (MDP/0.2, ZeroMQ RFC 18) broker for Correio: one ROUTER socket for clients and workers, MMI service discovery, ' +
+        'and optionally the seed-compatible plain REQ/REP queue. Prints "broker ready <endpoint> …" on stdout when it serves.',
+    )
+    .addOption(
+      envOption('--endpoint <endpoint...>', 'MDP endpoint(s) to bind (tcp://*:5555 for every interface)', 'CORREIO_BROKER_ENDPOINT')
+        .argParser(collectEndpoints)
+        .default(['tcp://127.0.0.1:5555']),
+    )
+    .addOption(envOption('--id <id>', 'broker id, the "from" of its error replies (default broker-<host>-<pid>)', 'CORREIO_BROKER_ID'))
+    .addOption(envOption('--heartbeat <ms>', 'heartbeat interval', 'CORREIO_BROKER_HEARTBEAT').argParser(parseDurationMs).default(BROKER_DEFAULTS.heartbeatIntervalMs))
+    .addOption(envOption('--liveness <n>', 'heartbeats a worker may miss before it is dropped', 'CORREIO_BROKER_LIVENESS').argParser(parsePositiveInt).default(BROKER_DEFAULTS.liveness))
+    .addOption(envOption('--deadline <ms>', 'how long a request may wait for a worker', 'CORREIO_BROKER_DEADLINE').argParser(parseDurationMs).default(BROKER_DEFAULTS.requestDeadlineMs))
+    .addOption(envOption('--max-queue <n>', 'queued requests per service before OVERLOADED', 'CORREIO_BROKER_MAX_QUEUE').argParser(parsePositiveInt).default(BROKER_DEFAULTS.maxQueuePerService))
+    .addOption(envOption('--max-queue-total <n>', 'queued requests in all before OVERLOADED', 'CORREIO_BROKER_MAX_QUEUE_TOTAL').argParser(parsePositiveInt).default(BROKER_DEFAULTS.maxQueueTotal))
+    .addOption(envOption('--idempotent <services>', "comma-separated services whose dead workers' requests are re-dispatched once", 'CORREIO_BROKER_IDEMPOTENT').argParser(parseList).default([]))
+    .addOption(envOption('--startup-grace <ms>', 'after start, how long requests for unseen services wait (default heartbeat × liveness)', 'CORREIO_BROKER_STARTUP_GRACE').argParser(parseNonNegativeMs))
+    .addOption(envOption('--max-message-size <bytes>', 'largest inbound frame; larger ones disconnect their sender', 'CORREIO_BROKER_MAX_MESSAGE_SIZE').argParser(parsePositiveInt).default(BROKER_DEFAULTS.maxMessageSize))
+    .addOption(envOption('--hwm <n>', 'per-peer send and receive high-water mark', 'CORREIO_BROKER_HWM').argParser(parseNonNegativeInt).default(BROKER_DEFAULTS.highWaterMark))
+    .addOption(envOption('--seed-frontend <endpoint>', 'seed-compatible queue: where plain REQ clients connect', 'CORREIO_BROKER_SEED_FRONTEND').argParser(parseEndpoint))
+    .addOption(envOption('--seed-backend <endpoint>', 'seed-compatible queue: where plain REP servers connect', 'CORREIO_BROKER_SEED_BACKEND').argParser(parseEndpoint))
+    .addOption(envOption('--curve-secret-key <z85>', 'enable CURVE with this server secret key', 'CORREIO_BROKER_CURVE_SECRET_KEY').argParser(parseCurveKey))
+    .addOption(envOption('--curve-secret-key-file <path>', 'enable CURVE with the secret key held in this file', 'CORREIO_BROKER_CURVE_SECRET_KEY_FILE'))
+    .addOption(envOption('--zap-domain <domain>', 'ZAP domain for CURVE client authorisation', 'CORREIO_BROKER_ZAP_DOMAIN'))
+    .addOption(envOption('--shutdown-grace <ms>', 'on SIGTERM, how long in-flight requests may finish', 'CORREIO_BROKER_SHUTDOWN_GRACE').argParser(parseNonNegativeMs).default(1_000));
+  return addCommonOptions(command);
+}
+
+/** Parses argv (as process.argv) into broker options; exits with a clear message on a bad flag. */
+export function parseBrokerCommandLine(argv: readonly string[], command = brokerCommand()): BrokerCommandLine {
+  command.parse([...argv]);
+  const raw = command.opts<RawOptions>();
+  if ((raw.seedFrontend === undefined) !== (raw.seedBackend === undefined)) {
+    command.error('error: --seed-frontend and --seed-backend go together; give both or neither');
+  }
+  if (raw.curveSecretKey !== undefined && raw.curveSecretKeyFile !== undefined) {
+    command.error('error: give --curve-secret-key or --curve-secret-key-file, not both');
+  }
+  const secretKey = raw.curveSecretKey ?? (raw.curveSecretKeyFile !== undefined ? readKeyFile(command, raw.curveSecretKeyFile) : undefined);
+  const options: StartBrokerOptions = {
+    endpoints: raw.endpoint,
+    ...(raw.id !== undefined ? { id: raw.id } : {}),
+    heartbeatIntervalMs: raw.heartbeat,
+    liveness: raw.liveness,
+    requestDeadlineMs: raw.deadline,
+    maxQueuePerService: raw.maxQueue,
+    maxQueueTotal: raw.maxQueueTotal,
+    idempotentServices: raw.idempotent,
+    ...(raw.startupGrace !== undefined ? { startupGraceMs: raw.startupGrace } : {}),
+    maxMessageSize: raw.maxMessageSize,
+    highWaterMark: raw.hwm,
+    ...(raw.seedFrontend !== undefined && raw.seedBackend !== undefined ? { seed: { frontend: raw.seedFrontend, backend: raw.seedBackend } } : {}),
+    ...(secretKey !== undefined ? { curve: { server: true, secretKey, ...(raw.zapDomain ? { zapDomain: raw.zapDomain } : {}) } } : {}),
+    ...(raw.httpPort !== undefined ? { http: { port: raw.httpPort, host: raw.httpHost } } : {}),
+  };
+  return { options, logLevel: raw.logLevel, shutdownGraceMs: raw.shutdownGrace };
+}
+
+/** Repeated --endpoint flags accumulate; the default is replaced by the first one given. */
+function collectEndpoints(value: string, previous: string[] | undefined): string[] {
+  const endpoints = parseList(value).map(parseEndpoint);
+  const isDefault = previous !== undefined && previous.length === 1 && previous[0] === 'tcp://127.0.0.1:5555';
+  return isDefault || previous === undefined ? endpoints : [...previous, ...endpoints];
+}
+
+function parseNonNegativeMs(value: string): number {
+  if (/^\s*0\s*(ms|s|m)?\s*$/.test(value)) return 0;
+  return parseDurationMs(value);
+}
+
+function readKeyFile(command: Command, path: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    return command.error(`error: cannot read --curve-secret-key-file ${path}: ${(error as Error).message}`);
+  }
+  try {
+    return parseCurveKey(text.trim());
+  } catch (error) {
+    if (error instanceof InvalidArgumentError) return command.error(`error: --curve-secret-key-file ${path}: ${error.message}`);
+    throw error;
+  }
+}

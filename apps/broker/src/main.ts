@@ -1,0 +1,14 @@
+#!/usr/bin/env node
+// The correio-broker process: parse flags, start, print the readiness line, drain on SIGTERM.
+import { createLogger, onShutdown, runMain } from '@correio/observability';
+import { parseBrokerCommandLine } from './cli.js';
+import { startBroker } from './startBroker.js';
+
+runMain('correio-broker', async () => {
+  const { options, logLevel, shutdownGraceMs } = parseBrokerCommandLine(process.argv);
+  const logger = createLogger('broker', { level: logLevel });
+  const running = await startBroker({ ...options, logger });
+  onShutdown(() => running.close(shutdownGraceMs), { drainMs: shutdownGraceMs + 3_000, logger });
+  logger.info({ endpoints: running.endpoints, id: running.broker.id }, 'broker ready');
+  process.stdout.write(`${running.readyLine}\n`);
+});

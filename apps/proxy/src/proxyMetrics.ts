@@ -1,0 +1,41 @@
+import type { MetricsRegistry } from '@correio/observability';
+import type { ProxyObserver, PubSubProxy } from '@correio/transport';
+import { LabelGuard } from './LabelGuard.js';
+
+/** Prometheus metrics of a proxy. Per-message counters exist in metered mode only; native mode forwards outside JavaScript. */
+export function proxyMetrics(metrics: MetricsRegistry, proxy: () => PubSubProxy | undefined): ProxyObserver {
+  const topics = new LabelGuard(500);
+  const messages = metrics.counter('proxy_messages_total', { help: 'Messages forwarded from publishers to subscribers (metered mode).' });
+  const bytes = metrics.counter('proxy_bytes_total', { help: 'Bytes forwarded from publishers to subscribers, all frames (metered mode).' });
+  const dropped = metrics.counter('proxy_dropped_total', { help: 'Messages the proxy could not pass on, by direction (metered mode).', labelNames: ['direction'] });
+  const changes = metrics.counter('proxy_subscription_changes_total', { help: 'Subscribe and unsubscribe messages from subscribers (metered mode).', labelNames: ['kind'] });
+  metrics.gauge('proxy_subscriptions', {
+    help: 'Subscribers per topic prefix (metered mode; at most 500 topics are labelled, the rest count as "other").',
+    labelNames: ['topic'],
+    collect: (gauge) => {
+      gauge.reset();
+      const totals = new Map<string, number>();
+      for (const [topic, count] of proxy()?.subscriptions() ?? []) {
+        const label = topics.label(topic);
+        totals.set(label, (totals.get(label) ?? 0) + count);
+      }
+      for (const [topic, count] of totals) gauge.set({ topic }, count);
+    },
+  });
+  metrics.gauge('proxy_mode', {
+    help: 'The forwarding mode in use (1 for the active one).',
+    labelNames: ['mode'],
+    collect: (gauge) => {
+      const mode = proxy()?.mode;
+      if (mode) gauge.set({ mode }, 1);
+    },
+  });
+  return {
+    forwarded: (size) => {
+      messages.inc();
+      bytes.inc(size);
+    },
+    subscription: (_topic, subscribed) => changes.inc({ kind: subscribed ? 'subscribe' : 'unsubscribe' }),
+    dropped: (direction) => dropped.inc({ direction }),
+  };
+}

@@ -1,0 +1,93 @@
+// The proxy as a real process, publishers and subscribers each in their own process, over TCP.
+import { afterEach, describe, expect, it } from 'vitest';
+import { killAll, metric, sleep, startProxyProcess, startPublisher, startSubscriber, type Child } from './helpers/children.js';
+
+afterEach(killAll);
+
+type Summary = { received: number; gaps: number; lost: number; byTopic: Record<string, number>; firstSeq: Record<string, number>; afterUnsubscribe: number };
+
+async function subscribed(subscribers: Child[]): Promise<void> {
+  await Promise.all(subscribers.map((subscriber) => subscriber.waitForEvent('subscribed')));
+  await sleep(500); // subscriptions travel SUB → XPUB → XSUB → PUB asynchronously
+}
+
+describe.each(['native', 'metered'])('proxy process (%s)', (mode) => {
+  it('delivers every publication to every matching subscriber, in order, from several publishers', async () => {
+    const proxy = await startProxyProcess(['--mode', mode, '--http-port', '0']);
+    expect(proxy.mode).toBe(mode);
+    const everything = startSubscriber(proxy.subscribers, 'chan/,user/');
+    const general = startSubscriber(proxy.subscribers, 'chan/general/');
+    const users = startSubscriber(proxy.subscribers, 'user/');
+    await subscribed([everything, general, users]);
+    // Each publisher waits a moment after connecting, so that the subscriptions reach it.
+    const channels = startPublisher(proxy.publishers, 'chan/general/,chan/random/', ['--count', '2000', '--warmup', '2000']);
+    const direct = startPublisher(proxy.publishers, 'user/alice/', ['--count', '1000', '--warmup', '2000']);
+    await Promise.all([channels.waitForEvent('done', 1, 60_000), direct.waitForEvent('done', 1, 60_000)]);
+    const [all, onlyGeneral, onlyUsers] = (await Promise.all([everything, general, users].map((s) => s.waitForEvent('summary', 1, 30_000)))) as unknown as [Summary, Summary, Summary];
+    expect(all).toMatchObject({ received: 3000, gaps: 0, byTopic: { 'chan/general/': 1000, 'chan/random/': 1000, 'user/alice/': 1000 } });
+    expect(onlyGeneral).toMatchObject({ received: 1000, gaps: 0, byTopic: { 'chan/general/': 1000 }, firstSeq: { 'chan/general/': 1 } });
+    expect(onlyUsers).toMatchObject({ received: 1000, gaps: 0, byTopic: { 'user/alice/': 1000 } });
+    const health = await fetch(`${proxy.http!}/health`);
+    expect(health.status).toBe(200);
+    if (mode === 'metered') {
+      expect(await metric(proxy.http!, 'correio_proxy_messages_total')).toBe(3000);
+      expect(await metric(proxy.http!, 'correio_proxy_bytes_total')).toBeGreaterThan(3000 * 30);
+    }
+  });
+
+  it('never blocks a publisher: a slow subscriber sees sequence gaps, a fast one keeps up better', async () => {
+    const proxy = await startProxyProcess(['--mode', mode, '--send-hwm', '200']);
+    const slow = startSubscriber(proxy.subscribers, 'load/', ['--stall', '3000', '--hwm', '200', '--idle', '4000']);
+    const fast = startSubscriber(proxy.subscribers, 'load/', ['--idle', '4000']);
+    await subscribed([slow, fast]);
+    const publisher = startPublisher(proxy.publishers, 'load/', ['--count', '20000', '--warmup', '1000', '--size', '256']);
+    const done = await publisher.waitForEvent('done', 1, 60_000);
+    const [slowSummary, fastSummary] = (await Promise.all([slow, fast].map((s) => s.waitForEvent('summary', 1, 60_000)))) as unknown as [Summary, Summary];
+    expect(slowSummary.received).toBeGreaterThan(0);
+    expect(slowSummary.received).toBeLessThan(20_000);
+    expect(slowSummary.gaps).toBeGreaterThan(0);
+    expect(slowSummary.received + slowSummary.lost).toBeLessThanOrEqual(20_000);
+    expect(fastSummary.received).toBeGreaterThan(slowSummary.received);
+    // The publisher's sends all returned promptly (a generous bound: this is not a benchmark).
+    expect(done['slowestSendMs']).toBeLessThan(1_000);
+  });
+});
+
+describe('proxy process', () => {
+  it('a late joiner receives only what is published after it subscribed, without gaps', async () => {
+    const proxy = await startProxyProcess([]);
+    const early = startSubscriber(proxy.subscribers, 'svc/');
+    await subscribed([early]);
+    const publisher = startPublisher(proxy.publishers, 'svc/tick/', ['--count', '1500', '--interval', '2', '--warmup', '2000']);
+    await sleep(2_500);
+    const late = startSubscriber(proxy.subscribers, 'svc/');
+    await publisher.waitForEvent('done', 1, 60_000);
+    const [earlySummary, lateSummary] = (await Promise.all([early, late].map((s) => s.waitForEvent('summary', 1, 30_000)))) as unknown as [Summary, Summary];
+    expect(earlySummary).toMatchObject({ received: 1500, gaps: 0, firstSeq: { 'svc/tick/': 1 } });
+    expect(lateSummary.gaps).toBe(0);
+    expect(lateSummary.firstSeq['svc/tick/']).toBeGreaterThan(1);
+    expect(lateSummary.received).toBe(1500 - lateSummary.firstSeq['svc/tick/']! + 1);
+  });
+
+  it('stops delivering a topic after the subscriber unsubscribes, and keeps the others', async () => {
+    const proxy = await startProxyProcess(['--mode', 'metered', '--http-port', '0']);
+    const subscriber = startSubscriber(proxy.subscribers, 'chan/a/,user/bob/', ['--unsubscribe', 'user/bob/', '--after', '100']);
+    await subscribed([subscriber]);
+    expect(await metric(proxy.http!, 'correio_proxy_subscriptions', { topic: 'user/bob/' })).toBe(1);
+    const publisher = startPublisher(proxy.publishers, 'chan/a/,user/bob/', ['--count', '2000', '--interval', '1', '--warmup', '2000']);
+    await subscriber.waitForEvent('unsubscribed', 1, 30_000);
+    await publisher.waitForEvent('done', 1, 60_000);
+    const summary = (await subscriber.waitForEvent('summary', 1, 30_000)) as unknown as Summary;
+    expect(summary.afterUnsubscribe).toBe(0);
+    expect(summary.byTopic['user/bob/']).toBe(100);
+    expect(summary.byTopic['chan/a/']).toBe(1000);
+    expect(await metric(proxy.http!, 'correio_proxy_subscriptions', { topic: 'user/bob/' })).toBe(0);
+    expect(await metric(proxy.http!, 'correio_proxy_subscription_changes_total', { kind: 'unsubscribe' })).toBeGreaterThanOrEqual(1);
+  });
+
+  it('exits 0 on SIGTERM', async () => {
+    const proxy = await startProxyProcess([]);
+    proxy.child.kill('SIGTERM');
+    expect(await proxy.child.exited).toEqual({ code: 0, signal: null });
+  });
+});

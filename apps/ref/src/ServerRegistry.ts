@@ -1,0 +1,189 @@
+import { OverloadedError } from '@correio/codec';
+import type { RefMembership, RefServersReply } from '@correio/protocol';
+import type { RegistrySnapshot, RegistryStore, StoredServer } from './RegistryStore.js';
+
+/** One instant on two clocks: `mono` never steps (liveness is measured on it), `wall` is what gets reported. */
+export interface Instant {
+  readonly mono: number;
+  readonly wall: number;
+}
+
+export interface ServerRegistryOptions {
+  readonly store: RegistryStore;
+  /** The interval at which servers are expected to heartbeat, ms. */
+  readonly heartbeatIntervalMs: number;
+  /** Intervals without a heartbeat after which a server is marked down. */
+  readonly misses: number;
+  /** A server down this long leaves the list (it keeps its rank and must register again). 0: never. */
+  readonly removeAfterMs?: number;
+  /** Listed servers at most (ref.servers.reply holds up to 1000). */
+  readonly maxListed?: number;
+}
+
+export type MembershipEvent = RefMembership;
+export type ServerListing = RefServersReply['servers'][number];
+
+interface Live {
+  stored: StoredServer;
+  alive: boolean;
+  lastHeardMono: number;
+  lastHeardWall: number;
+  downSinceMono: number;
+}
+
+/**
+ * The reference server's state: ranks (durable, through a RegistryStore) and liveness (in memory).
+ *
+ * Ranks: a new server gets `nextRank`, and the snapshot recording it is saved *before* the rank is
+ * returned, so every rank ever handed out is in the store. A server keeps its rank for good — also
+ * after it left the list — so re-registering under the same id always yields the same rank, and no
+ * rank is ever issued to two servers, across restarts and crashes (a crash before the save returns
+ * issued nothing; the rank may be issued later to whoever registers next).
+ *
+ * Liveness: registration and each heartbeat count as hearing from a server. One not heard from for
+ * more than `heartbeatIntervalMs × misses` is marked down; heard again, it is up; down for
+ * `removeAfterMs` it leaves the list. Each transition yields a `ref.membership` event. After a
+ * restart the listed servers are presumed alive for one such period, so that a restart of the
+ * reference server does not announce every server down; the ones that do not heartbeat in that time
+ * are marked down.
+ */
+export class ServerRegistry {
+  readonly #store: RegistryStore;
+  readonly #deadAfterMs: number;
+  readonly #removeAfterMs: number;
+  readonly #maxListed: number;
+  /** Every server ever registered, by id: the durable part. */
+  readonly #stored = new Map<string, StoredServer>();
+  /** The listed servers' liveness. */
+  readonly #live = new Map<string, Live>();
+  #nextRank: number;
+
+  constructor(options: ServerRegistryOptions, now: Instant) {
+    if (!(options.heartbeatIntervalMs > 0) || !Number.isSafeInteger(options.misses) || options.misses < 1) {
+      throw new RangeError('heartbeatIntervalMs must be positive and misses a positive integer');
+    }
+    this.#store = options.store;
+    this.#deadAfterMs = options.heartbeatIntervalMs * options.misses;
+    this.#removeAfterMs = options.removeAfterMs ?? 300_000;
+    this.#maxListed = options.maxListed ?? 1000;
+    const snapshot = this.#store.load();
+    this.#nextRank = snapshot?.nextRank ?? 1;
+    for (const stored of snapshot?.servers ?? []) {
+      this.#stored.set(stored.server, stored);
+      this.#nextRank = Math.max(this.#nextRank, stored.rank + 1);
+      if (stored.listed) this.#live.set(stored.server, { stored, alive: true, lastHeardMono: now.mono, lastHeardWall: stored.lastSeen, downSinceMono: 0 });
+    }
+  }
+
+  /** The rank the next new server will get. */
+  get nextRank(): number {
+    return this.#nextRank;
+  }
+
+  get counts(): { readonly listed: number; readonly alive: number; readonly known: number } {
+    let alive = 0;
+    for (const live of this.#live.values()) if (live.alive) alive += 1;
+    return { listed: this.#live.size, alive, known: this.#stored.size };
+  }
+
+  /**
+   * Registers a server: its rank (new servers get the next one, durably, before this returns) and the
+   * events to publish. Throws when the store fails (nothing changed then) or the list is full.
+   */
+  register(server: string, endpoint: string | undefined, now: Instant): { readonly rank: number; readonly created: boolean; readonly events: MembershipEvent[] } {
+    const known = this.#stored.get(server);
+    const listed = this.#live.get(server);
+    if (!listed && this.#live.size >= this.#maxListed) {
+      throw new OverloadedError(`the server list is full (${this.#maxListed} servers); try again when a dead server has left`, { data: { maxListed: this.#maxListed } });
+    }
+    let stored: StoredServer;
+    if (known === undefined) {
+      stored = { server, rank: this.#nextRank, ...(endpoint !== undefined ? { endpoint } : {}), registeredAt: now.wall, lastSeen: now.wall, listed: true };
+      this.#save(this.#nextRank + 1, stored);
+      this.#nextRank += 1;
+    } else if (!known.listed || (endpoint !== undefined && endpoint !== known.endpoint)) {
+      stored = { ...known, ...(endpoint !== undefined ? { endpoint } : {}), lastSeen: now.wall, listed: true };
+      this.#save(this.#nextRank, stored);
+    } else {
+      stored = known;
+    }
+    this.#stored.set(server, stored);
+    this.#live.set(server, { stored, alive: true, lastHeardMono: now.mono, lastHeardWall: now.wall, downSinceMono: 0 });
+    // Every registration is announced: a server that registers again has restarted, even if it never looked down.
+    return { rank: stored.rank, created: known === undefined, events: [{ server, rank: stored.rank, state: 'up', at: now.wall }] };
+  }
+
+  /** A heartbeat: `known: false` asks the server to register again (unknown, left, or another rank). */
+  heartbeat(server: string, rank: number, now: Instant): { readonly alive: boolean; readonly known: boolean; readonly events: MembershipEvent[] } {
+    const live = this.#live.get(server);
+    if (live === undefined || live.stored.rank !== rank) return { alive: false, known: false, events: [] };
+    live.lastHeardMono = now.mono;
+    live.lastHeardWall = now.wall;
+    if (live.alive) return { alive: true, known: true, events: [] };
+    live.alive = true;
+    return { alive: true, known: true, events: [{ server, rank, state: 'up', at: now.wall }] };
+  }
+
+  /**
+   * Marks silent servers down and long-dead ones as left. A store failure while recording a
+   * departure leaves that server listed (down) and is returned; the next tick tries again.
+   */
+  tick(now: Instant): { readonly events: MembershipEvent[]; readonly storeError?: unknown } {
+    const events: MembershipEvent[] = [];
+    for (const live of this.#live.values()) {
+      if (live.alive && now.mono - live.lastHeardMono > this.#deadAfterMs) {
+        live.alive = false;
+        live.downSinceMono = now.mono;
+        events.push({ server: live.stored.server, rank: live.stored.rank, state: 'down', at: now.wall });
+      }
+    }
+    if (this.#removeAfterMs > 0) {
+      for (const live of [...this.#live.values()]) {
+        if (live.alive || now.mono - live.downSinceMono < this.#removeAfterMs) continue;
+        const stored: StoredServer = { ...live.stored, lastSeen: live.lastHeardWall, listed: false };
+        try {
+          this.#save(this.#nextRank, stored);
+        } catch (storeError) {
+          return { events, storeError };
+        }
+        this.#stored.set(stored.server, stored);
+        this.#live.delete(stored.server);
+        events.push({ server: stored.server, rank: stored.rank, state: 'left', at: now.wall });
+      }
+    }
+    return { events };
+  }
+
+  /** The listed servers, ordered by rank, as ref.servers.reply lists them. */
+  list(): ServerListing[] {
+    return [...this.#live.values()]
+      .sort((a, b) => a.stored.rank - b.stored.rank)
+      .map((live) => ({
+        server: live.stored.server,
+        rank: live.stored.rank,
+        alive: live.alive,
+        last_heartbeat: live.lastHeardWall,
+        ...(live.stored.endpoint !== undefined ? { endpoint: live.stored.endpoint } : {}),
+      }));
+  }
+
+  /** Records when each listed server was last heard from (on a clean shutdown), so a restart reports it. */
+  checkpoint(): void {
+    const updated = new Map(this.#stored);
+    for (const live of this.#live.values()) updated.set(live.stored.server, { ...live.stored, lastSeen: live.lastHeardWall });
+    this.#store.save(snapshotOf(this.#nextRank, updated.values()));
+    for (const [server, stored] of updated) this.#stored.set(server, stored);
+    for (const live of this.#live.values()) live.stored = updated.get(live.stored.server)!;
+  }
+
+  /** Saves the registry with `changed` replaced, before anything in memory changes. */
+  #save(nextRank: number, changed: StoredServer): void {
+    const servers = new Map(this.#stored);
+    servers.set(changed.server, changed);
+    this.#store.save(snapshotOf(nextRank, servers.values()));
+  }
+}
+
+function snapshotOf(nextRank: number, servers: Iterable<StoredServer>): RegistrySnapshot {
+  return { nextRank, servers: [...servers].sort((a, b) => a.rank - b.rank) };
+}

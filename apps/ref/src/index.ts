@@ -1,0 +1,8 @@
+export { ServerRegistry, type ServerRegistryOptions, type Instant, type MembershipEvent, type ServerListing } from './ServerRegistry.js';
+export { InMemoryRegistryStore, type RegistryStore, type RegistrySnapshot, type StoredServer } from './RegistryStore.js';
+export { JsonFileRegistryStore, STATE_FILE } from './JsonFileRegistryStore.js';
+export { CorruptRegistryError } from './validateSnapshot.js';
+export { DataDirLock, DataDirLockedError } from './DataDirLock.js';
+export { CoordinatorTracker } from './CoordinatorTracker.js';
+export { startRef, type StartRefOptions, type RunningRef } from './startRef.js';
+export { refCommand, parseRefCommandLine, type RefCommandLine } from './cli.js';

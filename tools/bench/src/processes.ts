@@ -1,0 +1,90 @@
+// Child processes for the benchmarks: each peer runs in its own process, like in production.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+
+export const workspaceRoot = join(import.meta.dirname, '..', '..', '..');
+const peers = join(import.meta.dirname, 'peers');
+const running = new Set<ChildProcess>();
+
+export interface Peer {
+  readonly process: ChildProcess;
+  /** Resolves with the first stdout line matching `pattern`. */
+  line(pattern: RegExp, timeoutMs?: number): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export function spawnPeer(command: string, args: readonly string[]): Peer {
+  const child = spawn(command, args, { cwd: workspaceRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  const lines: string[] = [];
+  const waiters = new Set<() => void>();
+  let buffered = '';
+  const onData = (chunk: Buffer) => {
+    buffered += chunk.toString();
+    const parts = buffered.split('\n');
+    buffered = parts.pop()!;
+    lines.push(...parts);
+    for (const wake of waiters) wake();
+  };
+  child.stdout!.on('data', onData);
+  child.stderr!.on('data', onData); // nats-server logs readiness on stderr
+  return {
+    process: child,
+    line: (pattern, timeoutMs = 20_000) =>
+      new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`${command} ${args.join(' ')}: no ${pattern} in ${timeoutMs} ms:\n${lines.slice(-10).join('\n')}`)), timeoutMs);
+        const check = () => {
+          const found = lines.find((line) => pattern.test(line));
+          if (found === undefined) return;
+          clearTimeout(timer);
+          waiters.delete(check);
+          resolve(found);
+        };
+        waiters.add(check);
+        // 'close', not 'exit': a process's last stdout lines may arrive after its exit event.
+        child.once('close', () => setImmediate(() => reject(new Error(`${command} exited: ${lines.slice(-10).join('\n')}`))));
+        check();
+      }),
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+/** A TypeScript peer from src/peers, run with tsx against the workspace sources. */
+export function spawnTsPeer(file: string, args: readonly string[]): Peer {
+  return spawnPeer(process.execPath, ['--import', 'tsx', '--conditions=@correio/source', join(peers, file), ...args]);
+}
+
+export async function stopAll(): Promise<void> {
+  for (const child of running) child.kill('SIGKILL');
+  await new Promise((resolve) => setTimeout(resolve, 200));
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+/** Starts nats-server (Debian package `nats-server`) on a free port. */
+export async function startNats(): Promise<{ peer: Peer; url: string }> {
+  const port = await freePort();
+  const peer = spawnPeer('nats-server', ['-a', '127.0.0.1', '-p', String(port)]);
+  await peer.line(/Server is ready/);
+  return { peer, url: `nats://127.0.0.1:${port}` };
+}
+
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});

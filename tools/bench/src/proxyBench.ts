@@ -1,0 +1,66 @@
+// Proxy benchmark: messages/s delivered with no loss from one publisher to 1 and 4 subscribers
+// (every process separate), 64 B and 1 KiB, through libzmq's native proxy (baseline), the Correio
+// proxy in native and metered modes (apps/proxy, as deployed), and NATS pub/sub.
+//   npm run bench:proxy [-- --count 200000]
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { formatRate } from './stats.js';
+import { spawnPeer, spawnTsPeer, startNats, stopAll, workspaceRoot, type Peer } from './processes.js';
+import { arg } from './peers/args.js';
+
+type System = 'baseline' | 'native' | 'metered' | 'nats';
+const names: Record<System, string> = {
+  baseline: 'zmq_proxy (zeromq.js Proxy) baseline',
+  native: 'Correio proxy, native mode',
+  metered: 'Correio proxy, metered mode',
+  nats: 'NATS pub/sub',
+};
+const counts: Record<number, number> = { 64: Number(arg('count', '200000')), 1024: Math.round(Number(arg('count', '200000')) / 2) };
+const rows: string[] = [];
+
+async function start(system: System): Promise<{ peers: Peer[]; pub: string[]; sub: string[] }> {
+  if (system === 'nats') {
+    const nats = await startNats();
+    return { peers: [nats.peer], pub: ['--system', 'nats', '--url', nats.url], sub: ['--system', 'nats', '--url', nats.url] };
+  }
+  const proxy =
+    system === 'baseline'
+      ? spawnTsPeer('native-proxy.ts', [])
+      : spawnPeer(process.execPath, [
+          '--import', 'tsx', '--conditions=@correio/source', join(workspaceRoot, 'apps/proxy/src/main.ts'),
+          '--publishers', 'tcp://127.0.0.1:*', '--subscribers', 'tcp://127.0.0.1:*', '--mode', system, '--send-hwm', '0', '--receive-hwm', '0',
+        ]);
+  const line = await proxy.line(/ready /);
+  const fields = Object.fromEntries(line.split(' ').filter((part) => part.includes('=')).map((part) => part.split('=', 2) as [string, string]));
+  return { peers: [proxy], pub: ['--system', 'zmq', '--endpoint', fields['publishers']!], sub: ['--system', 'zmq', '--endpoint', fields['subscribers']!] };
+}
+
+for (const system of ['baseline', 'native', 'metered', 'nats'] as const) {
+  const { peers, pub, sub } = await start(system);
+  try {
+    for (const subscribers of [1, 4]) {
+      for (const size of [64, 1024]) {
+        const count = counts[size]!;
+        const subs = Array.from({ length: subscribers }, () => spawnTsPeer('sub-count.ts', [...sub, '--count', String(count)]));
+        await Promise.all(subs.map((peer) => peer.line(/^subscribed/)));
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+        const publisher = spawnTsPeer('pub-load.ts', [...pub, '--count', String(count), '--size', String(size)]);
+        const startedAt = Number((await publisher.line(/^start /)).split(' ')[1]);
+        const results = await Promise.all(subs.map(async (peer) => JSON.parse(await peer.line(/^\{/, 300_000)) as { received: number; last: number }));
+        await publisher.stop();
+        const lost = results.reduce((sum, r) => sum + (count - r.received), 0);
+        const seconds = (Math.max(...results.map((r) => r.last)) - startedAt) / 1_000;
+        const rate = count / seconds;
+        process.stderr.write(`${system} subs=${subscribers} ${size} B: ${formatRate(rate)} msg/s per subscriber, lost ${lost}\n`);
+        rows.push(`| ${names[system]} | ${subscribers} | ${size === 1024 ? '1 KiB' : '64 B'} | ${formatRate(rate)} | ${formatRate(rate * subscribers)} | ${lost === 0 ? 'none' : `${lost} lost`} |`);
+      }
+    }
+  } finally {
+    await Promise.all(peers.map((peer) => peer.stop()));
+  }
+}
+await stopAll();
+console.log(`Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}; ${new Date().toISOString().slice(0, 10)}\n`);
+console.log('| System | Subscribers | Body | Messages/s (each subscriber) | Deliveries/s (all) | Loss |');
+console.log('|---|---:|---:|---:|---:|---|');
+for (const row of rows) console.log(row);
