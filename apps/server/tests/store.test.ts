@@ -1,10 +1,12 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
+import { open, type Database } from 'lmdb';
 import { afterEach, describe, expect, it } from 'vitest';
+import { encode } from '@correio/codec';
 import type { Operation } from '@correio/protocol';
-import { ChatStore } from '../src/store/ChatStore.js';
+import { ChatStore, StoreDamagedError, StoreMismatchError, encodeCursor, type OrderKey } from '@correio/server';
 
 const dirs: string[] = [];
 const stores: ChatStore[] = [];
@@ -31,8 +33,8 @@ function op(origin: string, seq: number, kind: Operation['kind'], data: Record<s
 describe('ChatStore', () => {
   it('commits local operations with consecutive sequence numbers and answers queries', async () => {
     const store = openStore();
-    const login = await store.commitLocal('s1', 'r1', (seq) => op('s1', seq, 'login', { user: 'ana' }, 'r1'));
-    const create = await store.commitLocal('s1', 'r2', (seq) => op('s1', seq, 'channel.create', { user: 'ana', channel: 'general' }, 'r2'));
+    const login = (await store.commitLocal('s1', 'r1', (seq) => op('s1', seq, 'login', { user: 'ana' }, 'r1')))!;
+    const create = (await store.commitLocal('s1', 'r2', (seq) => op('s1', seq, 'channel.create', { user: 'ana', channel: 'general' }, 'r2')))!;
     for (let i = 0; i < 5; i++) {
       await store.commitLocal('s1', `p${i}`, (seq) => op('s1', seq, 'publish', { user: 'ana', channel: 'general', text: `hello ${i}` }, `p${i}`));
     }
@@ -51,8 +53,8 @@ describe('ChatStore', () => {
 
   it('returns the earlier operation for a retried request id instead of storing it twice', async () => {
     const store = openStore();
-    const first = await store.commitLocal('s1', 'same', (seq) => op('s1', seq, 'publish', { user: 'ana', channel: 'c', text: 'once' }, 'same'));
-    const retry = await store.commitLocal('s1', 'same', (seq) => op('s1', seq, 'publish', { user: 'ana', channel: 'c', text: 'once' }, 'same'));
+    const first = (await store.commitLocal('s1', 'same', (seq) => op('s1', seq, 'publish', { user: 'ana', channel: 'c', text: 'once' }, 'same')))!;
+    const retry = (await store.commitLocal('s1', 'same', (seq) => op('s1', seq, 'publish', { user: 'ana', channel: 'c', text: 'once' }, 'same')))!;
     expect(retry.duplicate).toBe(true);
     expect(retry.op).toEqual(first.op);
     expect(store.history('c', 10).items).toHaveLength(1);
@@ -130,3 +132,100 @@ function snapshot(store: ChatStore) {
     conversation: store.conversation('ana', 'bob', 50).items,
   };
 }
+
+describe('ChatStore durability guards and checks', () => {
+  async function tamper(dir: string, change: (dbs: { meta: Database; publications: Database; users: Database; ops: Database }) => void): Promise<void> {
+    const env = open({ path: dir, compression: false, overlappingSync: false, maxDbs: 16 });
+    change({
+      meta: env.openDB({ name: 'meta' }),
+      publications: env.openDB({ name: 'publications' }),
+      users: env.openDB({ name: 'users' }),
+      ops: env.openDB({ name: 'ops', encoding: 'binary' }),
+    });
+    await env.flushed;
+    await env.close();
+  }
+
+  async function populated(): Promise<{ dir: string; store: ChatStore }> {
+    const dir = mkdtempSync(join(tmpdir(), 'correio-store-'));
+    dirs.push(dir);
+    const store = ChatStore.open({ path: dir });
+    await store.claim('s1');
+    await store.commitLocal('s1', 'l', (seq) => op('s1', seq, 'login', { user: 'ana' }, 'l'));
+    await store.commitLocal('s1', 'c', (seq) => op('s1', seq, 'channel.create', { user: 'ana', channel: 'general' }, 'c'));
+    for (let i = 0; i < 3; i++) await store.commitLocal('s1', `p${i}`, (seq) => op('s1', seq, 'publish', { user: 'ana', channel: 'general', text: `hello ${i}` }, `p${i}`));
+    return { dir, store };
+  }
+
+  async function verifyAfter(change: Parameters<typeof tamper>[1]): Promise<string | undefined> {
+    const { dir, store } = await populated();
+    expect(store.verify()).toEqual({ ok: true, ops: 5 });
+    await store.close();
+    await tamper(dir, change);
+    const reopened = ChatStore.open({ path: dir });
+    stores.push(reopened);
+    return reopened.verify().problem;
+  }
+
+  it('verify() finds a missing index entry, a wrong high-water mark, a stray entry and a lost operation', async () => {
+    await expect(verifyAfter(({ publications }) => void publications.removeSync(Array.from(publications.getKeys())[0]!))).resolves.toMatch(/missing from the history of general/);
+    await expect(verifyAfter(({ meta }) => void meta.putSync(['hwm', 's1'], 9))).resolves.toMatch(/high-water mark of s1 is 9, but the log holds 1..5/);
+    await expect(verifyAfter(({ publications }) => void publications.putSync(['general', 1, 0, 'zz', 1], { stray: true }))).resolves.toMatch(/holds 4 publications, the log explains 3/);
+    await expect(verifyAfter(({ ops }) => void ops.removeSync(['s1', 3]))).resolves.toMatch(/digest mismatch/);
+    await expect(verifyAfter(({ users }) => void users.removeSync('ana'))).resolves.toMatch(/user ana is not indexed/);
+    await expect(verifyAfter(({ ops }) => void ops.putSync(['s1', 2], encode({ op: { origin: 's1', seq: 2 }, lc: 1, hlc: [1, 0], kind: 'teleport', data: {} })))).resolves.toMatch(/does not match the operation schema/);
+  });
+
+  it('belongs to one server id, and notices a data file that went missing', async () => {
+    const { dir, store } = await populated();
+    await store.claim('s1'); // again: fine
+    await expect(store.claim('s2')).rejects.toBeInstanceOf(StoreMismatchError);
+    await store.close();
+    rmSync(join(dir, 'data.mdb'));
+    expect(() => ChatStore.open({ path: dir })).toThrow(StoreDamagedError);
+    writeFileSync(join(dir, 'data.mdb'), Buffer.alloc(8192, 7));
+    expect(() => ChatStore.open({ path: dir })).toThrow(/not an LMDB environment/);
+  });
+
+  it('commits nothing when the builder declines or throws, and keeps the clock marks of what it holds', async () => {
+    const store = openStore();
+    expect(await store.commitLocal('s1', 'skip', () => undefined)).toBeUndefined();
+    await expect(store.commitLocal('s1', 'boom', () => {
+      throw new Error('refused');
+    })).rejects.toThrow('refused');
+    expect(store.digest()).toMatchObject({ ops: 0, hwm: {} });
+    await store.apply([{ ...op('s2', 1, 'login', { user: 'bob' }), lc: 77, hlc: [5_000_000_000_000, 3] } as Operation]);
+    await store.commitLocal('s1', 'x', (seq) => ({ ...op('s1', seq, 'login', { user: 'ana' }, 'x'), lc: 12 }) as Operation);
+    expect(store.clocks()).toEqual({ lc: 77, hlc: [5_000_000_000_000, 3] });
+    expect(store.verify().ok).toBe(true);
+  });
+
+  it('keeps the earliest login as the one that created the user, whatever order logins arrive in', async () => {
+    const store = openStore();
+    const later = { ...op('s1', 1, 'login', { user: 'ana' }), hlc: [2_000, 0] } as Operation;
+    const earlier = { ...op('s2', 1, 'login', { user: 'ana' }), hlc: [1_000, 0] } as Operation;
+    await store.apply([later]);
+    expect(store.user('ana')).toMatchObject({ first_seen: 2_000, last_seen: 2_000, first_login: [2_000, 0, 's1', 1] });
+    await store.apply([earlier]);
+    expect(store.user('ana')).toMatchObject({ first_seen: 1_000, last_seen: 2_000, first_login: [1_000, 0, 's2', 1] });
+  });
+
+  it('keeps a page of history under the envelope size limit, whatever the texts', async () => {
+    const store = openStore();
+    const huge = '😀'.repeat(4000); // 16,000 bytes of UTF-8
+    const ops = Array.from({ length: 120 }, (_, i) => op('s1', i + 1, 'publish', { user: 'ana', channel: 'big', text: huge }));
+    await store.apply(ops);
+    const page = store.history('big', 500);
+    expect(page.items.length).toBeLessThan(120);
+    expect(page.next).toBeDefined();
+    const reply = { messages: page.items, next: encodeCursor(page.next as OrderKey) };
+    expect(encode(reply).length).toBeLessThan(1_048_576 - 4096);
+    let seen = page.items.length;
+    for (let next = page.next as OrderKey | undefined; next; ) {
+      const older = store.history('big', 500, next);
+      seen += older.items.length;
+      next = older.next as OrderKey | undefined;
+    }
+    expect(seen).toBe(120);
+  });
+});

@@ -1,14 +1,19 @@
-import { mkdirSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { open, type Database, type Key, type RootDatabase } from 'lmdb';
 import { Decoder, Encoder, InternalError } from '@correio/codec';
-import type { ChatDirect, ChatPublication, Operation } from '@correio/protocol';
+import { BODY_VALIDATORS, type ChatDirect, type ChatPublication, type Operation } from '@correio/protocol';
 import { EMPTY_DIGEST, xorDigest } from './digest.js';
 import { compareOrder, orderOf, type OrderKey } from './order.js';
+import { StoreDamagedError, StoreMismatchError } from './StoreErrors.js';
+import { directOf, publicationOf } from './views.js';
 
 export interface UserRecord {
   user: string;
   first_seen: number;
   last_seen: number;
+  /** The order of the user's earliest login operation: the login that created the user. */
+  first_login: OrderKey;
 }
 
 export interface ChannelRecord {
@@ -34,6 +39,19 @@ export interface StoreDigest {
   ops: number;
 }
 
+/** The largest clock values of the operations held: a restarted server resumes its clocks past them. */
+export interface StoreClocks {
+  lc: number;
+  hlc: [wall: number, logical: number];
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  /** Operations read before the verdict. */
+  ops: number;
+  problem?: string;
+}
+
 /** What committing a local operation produced: the operation, and whether it was a retry. */
 export interface Committed {
   op: Operation;
@@ -52,15 +70,28 @@ export interface ChatStoreOptions {
 
 type OpKey = [origin: string, seq: number];
 
+/** The on-disk layout this code reads and writes; a store of another format is refused. */
+const FORMAT = 1;
+
+/**
+ * A page of history stays well under the 1 MiB envelope limit (ENCODING.md §2), whatever the
+ * texts: 500 publications of 4,000 four-byte code points would be 8 MB.
+ */
+const PAGE_BUDGET_BYTES = 768 * 1024;
+
 /**
  * The server's durable state, in one LMDB environment: the operation log (every operation of every
  * origin, by (origin, seq)) and the indexes derived from it (users, channels, channel history,
  * conversations, request ids). Every operation is applied in the same transaction as its index
  * updates, and applying is idempotent and order-independent, so any permutation or duplication of
- * a set of operations yields the same state. A commit resolves only after LMDB has synced it to
- * disk; writes issued in the same tick share one transaction (group commit).
+ * a set of operations yields the same state.
+ *
+ * Durability: a commit resolves only once LMDB has synced it to disk (fsync in the commit; no
+ * overlapping sync), and writes issued while a commit is under way share the next transaction
+ * (lmdb-js batching: group commit), so many concurrent writers cost one sync per batch.
  */
 export class ChatStore {
+  readonly path: string;
   readonly #env: RootDatabase;
   readonly #ops: Database<Uint8Array, OpKey>;
   readonly #meta: Database<unknown, string | [string, string]>;
@@ -73,66 +104,143 @@ export class ChatStore {
   readonly #decoder = new Decoder();
 
   private constructor(options: ChatStoreOptions) {
+    this.path = options.path;
     mkdirSync(options.path, { recursive: true });
-    this.#env = open({ path: options.path, compression: false, noSync: options.unsafeNoSync ?? false, maxDbs: 16 });
-    this.#ops = this.#env.openDB({ name: 'ops', encoding: 'binary' });
-    this.#meta = this.#env.openDB({ name: 'meta' });
-    this.#users = this.#env.openDB({ name: 'users' });
-    this.#channels = this.#env.openDB({ name: 'channels' });
-    this.#publications = this.#env.openDB({ name: 'publications' });
-    this.#directs = this.#env.openDB({ name: 'directs' });
-    this.#requests = this.#env.openDB({ name: 'requests' });
+    preflight(options.path);
+    try {
+      this.#env = open({
+        path: options.path,
+        compression: false,
+        noSync: options.unsafeNoSync ?? false,
+        // The commit itself syncs: once a transaction promise resolves, the data is on disk. With
+        // overlapping sync (the lmdb-js default on Linux) it would resolve before the sync.
+        overlappingSync: false,
+        maxDbs: 16,
+      });
+      this.#ops = this.#env.openDB({ name: 'ops', encoding: 'binary' });
+      this.#meta = this.#env.openDB({ name: 'meta' });
+      this.#users = this.#env.openDB({ name: 'users' });
+      this.#channels = this.#env.openDB({ name: 'channels' });
+      this.#publications = this.#env.openDB({ name: 'publications' });
+      this.#directs = this.#env.openDB({ name: 'directs' });
+      this.#requests = this.#env.openDB({ name: 'requests' });
+    } catch (error) {
+      throw new StoreDamagedError(`the store at ${options.path} cannot be opened: ${(error as Error).message}`, { cause: error });
+    }
   }
 
+  /** Opens (or creates) the store; throws StoreDamagedError when it is missing its data or LMDB cannot open it. */
   static open(options: ChatStoreOptions): ChatStore {
     return new ChatStore(options);
   }
 
   /**
-   * Commits an operation of this server: the next sequence number of `origin` is assigned inside
-   * the transaction. A request id already committed returns the earlier operation instead, so a
-   * client's retry never stores a message twice.
+   * Binds the store to one server id: a new store records it, an existing one must carry it. Two
+   * servers sharing a store (or a store copied to another id) would issue the same operation ids.
    */
-  async commitLocal(origin: string, rid: string | undefined, build: (seq: number) => Operation): Promise<Committed> {
-    return this.#env.transaction(() => {
+  async claim(owner: string): Promise<void> {
+    const format = this.#meta.get('format');
+    const current = this.#meta.get('owner') as string | undefined;
+    const marker = readMarker(this.path);
+    if (format !== undefined && format !== FORMAT) {
+      throw new StoreMismatchError(`the store at ${this.path} has format ${String(format)}; this server reads format ${FORMAT}`);
+    }
+    if (marker !== undefined && current === undefined) {
+      // The directory held a store (the marker says so), but the data file is a fresh one.
+      throw new StoreDamagedError(`the store at ${this.path} lost its data: ${MARKER_FILE} names server ${marker.owner}, but the data file holds no store`);
+    }
+    const recorded = current ?? marker?.owner;
+    if (recorded !== undefined && recorded !== owner) {
+      throw new StoreMismatchError(`the store at ${this.path} belongs to server ${recorded}, not ${owner}; use that id or another --data-dir`);
+    }
+    if (current === undefined) {
+      await this.#env.transaction(() => {
+        this.#meta.put('format', FORMAT);
+        this.#meta.put('owner', owner);
+      });
+      await this.#durable();
+    }
+    if (marker === undefined) writeMarker(this.path, { format: FORMAT, owner });
+  }
+
+  /** The server id the store belongs to, once claimed. */
+  get owner(): string | undefined {
+    return this.#meta.get('owner') as string | undefined;
+  }
+
+  /**
+   * Commits an operation of this server: the next sequence number of `origin` is assigned inside
+   * the transaction, and `build` runs inside it too, so what it reads (does the user exist?) is
+   * what the operation is applied to. `build` may throw (nothing is written) or return undefined
+   * (nothing to change; resolves undefined). A request id already committed returns the earlier
+   * operation instead, so a client's retry never stores a message twice. Resolves once durable.
+   */
+  async commitLocal(origin: string, rid: string | undefined, build: (seq: number) => Operation | undefined): Promise<Committed | undefined> {
+    const committed = await this.#env.transaction((): Committed | undefined => {
       if (rid !== undefined) {
         const earlier = this.#requests.get(rid);
         if (earlier) return { op: this.#readOp([earlier[2], earlier[3]])!, duplicate: true };
       }
       const op = build(this.highWaterMark(origin) + 1);
+      if (op === undefined) return undefined;
       this.#applyInTransaction(op);
       return { op, duplicate: false };
     });
+    await this.#durable();
+    return committed;
   }
 
-  /** Applies operations from any origin; returns how many were new. Idempotent. */
+  /** Applies operations from any origin; returns how many were new. Idempotent. Resolves once durable. */
   async apply(ops: readonly Operation[]): Promise<number> {
     if (ops.length === 0) return 0;
-    return this.#env.transaction(() => {
-      let added = 0;
-      for (const op of ops) if (this.#applyInTransaction(op)) added++;
-      return added;
+    const added = await this.#env.transaction(() => {
+      let count = 0;
+      for (const op of ops) if (this.#applyInTransaction(op)) count++;
+      return count;
     });
+    await this.#durable();
+    return added;
+  }
+
+  /**
+   * Waits until every commit so far is on disk. The commit promise already implies it (the commit
+   * syncs); this keeps the guarantee explicit should the sync mode ever change.
+   */
+  async #durable(): Promise<void> {
+    await this.#env.flushed;
   }
 
   #applyInTransaction(op: Operation): boolean {
     const key: OpKey = [op.op.origin, op.op.seq];
     if (this.#ops.doesExist(key)) return false;
+    // Everything that can fail runs before the first write: a callback that throws half-way
+    // would leave its earlier writes in the shared transaction.
     const bytes = this.#encoder.encode(op);
+    const digest = (this.#meta.get('digest') as { hash: Uint8Array; ops: number } | undefined) ?? { hash: EMPTY_DIGEST, ops: 0 };
+    const nextHash = xorDigest(digest.hash, bytes);
+    const clocks = this.clocks();
     this.#ops.put(key, bytes);
     this.#advanceHighWaterMark(op.op.origin, op.op.seq);
-    const digest = (this.#meta.get('digest') as { hash: Uint8Array; ops: number } | undefined) ?? { hash: EMPTY_DIGEST, ops: 0 };
-    this.#meta.put('digest', { hash: xorDigest(digest.hash, bytes), ops: digest.ops + 1 });
+    this.#meta.put('digest', { hash: nextHash, ops: digest.ops + 1 });
+    if (op.lc > clocks.lc || compareHlc(op.hlc, clocks.hlc) > 0) {
+      this.#meta.put('clocks', { lc: Math.max(op.lc, clocks.lc), hlc: compareHlc(op.hlc, clocks.hlc) > 0 ? op.hlc : clocks.hlc });
+    }
     const order = orderOf(op);
-    // Index only the earliest operation of a request id: retries sent to two servers at once
-    // produce two operations, and every replica shows the same one of them.
+    // Show only the earliest message of a request id: retries sent to two servers at once
+    // produce two operations, and every replica shows the same one of them. Logins and channel
+    // creations are always indexed: their indexes merge commutatively (earliest creator, latest
+    // login), so whichever arrives first, every replica ends in the same state; skipping a login
+    // that lost the race would make the result depend on the arrival order.
+    let visible = true;
     if (op.rid !== undefined) {
       const winner = this.#requests.get(op.rid);
-      if (winner && compareOrder(winner, order) <= 0) return true;
-      if (winner) this.#unindex(winner);
-      this.#requests.put(op.rid, order);
+      if (winner && compareOrder(winner, order) <= 0) visible = false;
+      else {
+        if (winner) this.#unindex(winner);
+        this.#requests.put(op.rid, order);
+      }
     }
-    this.#index(op, order);
+    if (visible || op.kind === 'login' || op.kind === 'channel.create') this.#index(op, order);
     return true;
   }
 
@@ -141,10 +249,12 @@ export class ChatStore {
     switch (op.kind) {
       case 'login': {
         const user = this.#users.get(op.data.user);
+        const first = user && compareOrder(user.first_login, order) <= 0 ? user : undefined;
         this.#users.put(op.data.user, {
           user: op.data.user,
-          first_seen: Math.min(user?.first_seen ?? wall, wall),
+          first_seen: first ? first.first_seen : wall,
           last_seen: Math.max(user?.last_seen ?? wall, wall),
+          first_login: first ? first.first_login : order,
         });
         return;
       }
@@ -155,14 +265,10 @@ export class ChatStore {
         return;
       }
       case 'publish':
-        this.#publications.put([op.data.channel, ...order], {
-          op: op.op, channel: op.data.channel, user: op.data.user, text: op.data.text, lc: op.lc, hlc: op.hlc, ts: wall,
-        });
+        this.#publications.put([op.data.channel, ...order], publicationOf(op));
         return;
       case 'direct':
-        this.#directs.put([...conversationOf(op.data.user, op.data.to), ...order], {
-          op: op.op, from: op.data.user, to: op.data.to, text: op.data.text, lc: op.lc, hlc: op.hlc, ts: wall,
-        });
+        this.#directs.put([...conversationOf(op.data.user, op.data.to), ...order], directOf(op));
         return;
     }
   }
@@ -191,6 +297,11 @@ export class ChatStore {
     return this.#ops.doesExist([origin, seq]);
   }
 
+  /** One operation, if held. */
+  op(origin: string, seq: number): Operation | undefined {
+    return this.#readOp([origin, seq]);
+  }
+
   /** Operations of one origin from `from` (inclusive), in seq order, at most `limit`. */
   opsFrom(origin: string, from: number, limit: number, to = Number.MAX_SAFE_INTEGER): Operation[] {
     const ops: Operation[] = [];
@@ -207,6 +318,10 @@ export class ChatStore {
     }
     const digest = (this.#meta.get('digest') as { hash: Uint8Array; ops: number } | undefined) ?? { hash: EMPTY_DIGEST, ops: 0 };
     return { hwm, hash: Buffer.from(digest.hash).toString('hex'), ops: digest.ops };
+  }
+
+  clocks(): StoreClocks {
+    return (this.#meta.get('clocks') as StoreClocks | undefined) ?? { lc: 0, hlc: [0, 0] };
   }
 
   user(name: string): UserRecord | undefined {
@@ -227,60 +342,155 @@ export class ChatStore {
 
   #namePage<T>(db: Database<T, string>, limit: number, after?: string): Page<T> {
     const items: T[] = [];
-    let next: string | undefined;
+    let last: string | undefined;
+    let more = false;
+    // Keys sort by their UTF-8 bytes, as the protocol orders names; `after + '\0'` is the first key past `after`.
     for (const { key, value } of db.getRange({ start: after === undefined ? '' : after + '\0', limit: limit + 1 })) {
-      if (items.length === limit) break;
+      if (items.length === limit) {
+        more = true;
+        break;
+      }
       items.push(value);
-      next = key;
+      last = key;
     }
-    const more = Array.from(db.getRange({ start: next === undefined ? '' : next + '\0', limit: 1 })).length > 0;
-    return more && next !== undefined ? { items, next } : { items };
+    return more && last !== undefined ? { items, next: last } : { items };
   }
 
   /** The last `limit` publications of a channel before `before`, oldest first. */
   history(channel: string, limit: number, before?: OrderKey): Page<ChatPublication> {
-    return this.#lastPage(this.#publications, [channel], limit, before);
+    return this.#lastPage(this.#publications, [channel], limit, before, (p) => p.channel.length + p.user.length);
   }
 
   /** The last `limit` direct messages between two users before `before`, oldest first. */
   conversation(a: string, b: string, limit: number, before?: OrderKey): Page<ChatDirect> {
-    return this.#lastPage(this.#directs, conversationOf(a, b), limit, before);
-  }
-
-  #lastPage<T>(db: Database<T, Key>, prefix: string[], limit: number, before?: OrderKey): Page<T> {
-    const start = before ? [...prefix, ...before] : [...prefix, Number.MAX_SAFE_INTEGER];
-    // A reverse range includes its start; the cursor's own entry was on the previous page.
-    const found = Array.from(db.getRange({ start, end: [...prefix, -1], reverse: true, limit: limit + 2 })).filter(
-      (entry) => !before || compareOrder((entry.key as unknown[]).slice(prefix.length) as OrderKey, before) !== 0,
-    );
-    const page = found.slice(0, limit).reverse();
-    const oldest = found[limit - 1];
-    const next = found.length > limit && oldest ? ((oldest.key as unknown[]).slice(prefix.length) as OrderKey) : undefined;
-    return next ? { items: page.map((entry) => entry.value), next } : { items: page.map((entry) => entry.value) };
+    return this.#lastPage(this.#directs, conversationOf(a, b), limit, before, (d) => d.from.length + d.to.length);
   }
 
   /**
-   * Re-reads every operation and recomputes the digest; a mismatch or an undecodable operation
-   * means the store is damaged, and is reported instead of being served silently.
+   * Walks an index backwards from `before` (exclusive) and returns up to `limit` entries, oldest
+   * first, within the page byte budget; `next` is the oldest entry's key when older ones remain.
    */
-  verify(): { ok: boolean; ops: number; problem?: string } {
+  #lastPage<T extends ChatPublication | ChatDirect>(db: Database<T, Key>, prefix: string[], limit: number, before: OrderKey | undefined, names: (item: T) => number): Page<T> {
+    const start = before ? [...prefix, ...before] : [...prefix, Number.MAX_SAFE_INTEGER];
+    const items: T[] = [];
+    let oldest: OrderKey | undefined;
+    let bytes = 0;
+    let more = false;
+    for (const { key, value } of db.getRange({ start, end: [...prefix, -1], reverse: true })) {
+      const order = (key as unknown[]).slice(prefix.length) as OrderKey;
+      // A reverse range includes its start; the cursor's own entry was on the previous page.
+      if (before && compareOrder(order, before) === 0) continue;
+      // Names, text and the fixed fields (op, clocks, keys) with room to spare.
+      const size = Buffer.byteLength(value.text) + names(value) + value.op.origin.length + 96;
+      if (items.length === limit || (items.length > 0 && bytes + size > PAGE_BUDGET_BYTES)) {
+        more = true;
+        break;
+      }
+      items.push(value);
+      bytes += size;
+      oldest = order;
+    }
+    items.reverse();
+    return more && oldest ? { items, next: oldest } : { items };
+  }
+
+  /**
+   * Re-reads every operation and checks the store against itself: each operation decodes and sits
+   * under its own id; the digest, the operation count, the high-water marks and the clock marks
+   * match the log; every operation's index entries exist (users, channels, request ids, the
+   * visible publications and direct messages, and no more of those than the log explains). Any
+   * mismatch means the store is damaged, and is reported instead of being served silently.
+   */
+  verify(): VerifyReport {
     let hash: Uint8Array = EMPTY_DIGEST;
     let count = 0;
-    for (const { key, value } of this.#ops.getRange()) {
-      try {
-        const op = this.#decodeOp(value);
-        if (op.op.origin !== key[0] || op.op.seq !== key[1]) return { ok: false, ops: count, problem: `operation at ${key.join(':')} holds ${op.op.origin}:${op.op.seq}` };
-      } catch (error) {
-        return { ok: false, ops: count, problem: `operation ${key.join(':')} is unreadable: ${(error as Error).message}` };
+    const contiguous = new Map<string, number>();
+    let maxLc = 0;
+    let maxHlc: [number, number] = [0, 0];
+    let visiblePublications = 0;
+    let visibleDirects = 0;
+    const fail = (problem: string): VerifyReport => ({ ok: false, ops: count, problem });
+    try {
+      for (const { key, value } of this.#ops.getRange()) {
+        let op: Operation;
+        try {
+          op = this.#decodeOp(value);
+        } catch (error) {
+          return fail(`operation ${key.join(':')} is unreadable: ${((error as Error).cause as Error | undefined)?.message ?? (error as Error).message}`);
+        }
+        if (!isOperation(op)) {
+          const [first] = isOperation.errors ?? [];
+          return fail(`operation ${key.join(':')} does not match the operation schema${first ? `: ${first.instancePath || '/'} ${first.message ?? first.keyword}` : ''}`);
+        }
+        if (op.op.origin !== key[0] || op.op.seq !== key[1]) return fail(`operation at ${key.join(':')} holds ${op.op.origin}:${op.op.seq}`);
+        hash = xorDigest(hash, value as Uint8Array);
+        count++;
+        const [origin, seq] = key;
+        const run = contiguous.get(origin) ?? 0;
+        if (seq === run + 1) contiguous.set(origin, seq);
+        maxLc = Math.max(maxLc, op.lc);
+        if (compareHlc(op.hlc, maxHlc) > 0) maxHlc = op.hlc;
+        const order = orderOf(op);
+        let visible = true;
+        if (op.rid !== undefined) {
+          const winner = this.#requests.get(op.rid);
+          if (!winner) return fail(`operation ${key.join(':')} carries request id ${op.rid}, which the request index lacks`);
+          if (compareOrder(winner, order) > 0) return fail(`the request index names ${winner.join(':')} for ${op.rid}, later than operation ${key.join(':')}`);
+          visible = compareOrder(winner, order) === 0;
+        }
+        const missing = this.#missingIndexEntry(op, order, visible);
+        if (missing) return fail(`operation ${key.join(':')} (${op.kind}): ${missing}`);
+        if (visible && op.kind === 'publish') visiblePublications++;
+        if (visible && op.kind === 'direct') visibleDirects++;
       }
-      hash = xorDigest(hash, value as Uint8Array);
-      count++;
-    }
-    const stored = this.digest();
-    if (stored.ops !== count || stored.hash !== Buffer.from(hash).toString('hex')) {
-      return { ok: false, ops: count, problem: `digest mismatch: stored ${stored.ops} ops/${stored.hash}, found ${count}/${Buffer.from(hash).toString('hex')}` };
+      const stored = this.digest();
+      const found = Buffer.from(hash).toString('hex');
+      if (stored.ops !== count || stored.hash !== found) {
+        return fail(`digest mismatch: the store records ${stored.ops} operations with hash ${stored.hash}, the log holds ${count} with hash ${found}`);
+      }
+      for (const origin of new Set([...Object.keys(stored.hwm), ...contiguous.keys()])) {
+        if ((stored.hwm[origin] ?? 0) !== (contiguous.get(origin) ?? 0)) {
+          return fail(`high-water mark of ${origin} is ${stored.hwm[origin] ?? 0}, but the log holds 1..${contiguous.get(origin) ?? 0} contiguously`);
+        }
+      }
+      const clocks = this.clocks();
+      if (clocks.lc !== maxLc || compareHlc(clocks.hlc, maxHlc) !== 0) {
+        return fail(`clock marks ${clocks.lc}/${clocks.hlc.join('.')} differ from the log's ${maxLc}/${maxHlc.join('.')}`);
+      }
+      const publications = countKeys(this.#publications);
+      if (publications !== visiblePublications) return fail(`the channel history index holds ${publications} publications, the log explains ${visiblePublications}`);
+      const directs = countKeys(this.#directs);
+      if (directs !== visibleDirects) return fail(`the conversation index holds ${directs} direct messages, the log explains ${visibleDirects}`);
+    } catch (error) {
+      return fail(`reading the store failed: ${(error as Error).message}`);
     }
     return { ok: true, ops: count };
+  }
+
+  /** What index entry an operation lacks, if any. */
+  #missingIndexEntry(op: Operation, order: OrderKey, visible: boolean): string | undefined {
+    switch (op.kind) {
+      case 'login': {
+        const user = this.#users.get(op.data.user);
+        if (!user) return `user ${op.data.user} is not indexed`;
+        if (compareOrder(user.first_login, order) > 0 || user.last_seen < op.hlc[0]) return `user ${op.data.user} is indexed with times that exclude this login`;
+        return undefined;
+      }
+      case 'channel.create': {
+        const channel = this.#channels.get(op.data.channel);
+        if (!channel) return `channel ${op.data.channel} is not indexed`;
+        if (compareOrder(channel.order, order) > 0) return `channel ${op.data.channel} is indexed as created later than this operation`;
+        return undefined;
+      }
+      case 'publish':
+        if (visible && !this.#publications.doesExist([op.data.channel, ...order])) return `the publication is missing from the history of ${op.data.channel}`;
+        return undefined;
+      case 'direct':
+        if (visible && !this.#directs.doesExist([...conversationOf(op.data.user, op.data.to), ...order])) return 'the direct message is missing from its conversation';
+        return undefined;
+      default:
+        return `unknown operation kind ${(op as { kind: unknown }).kind as string}`;
+    }
   }
 
   #readOp(key: OpKey): Operation | undefined {
@@ -301,7 +511,89 @@ export class ChatStore {
   }
 }
 
+const isOperation = BODY_VALIDATORS['replica.op'];
+
+/** Next to the LMDB files: which server's store this directory holds, so a lost or replaced data file is noticed. */
+const MARKER_FILE = 'correio-store.json';
+const DATA_FILE = 'data.mdb';
+/** LMDB's meta page magic (0xBEEFC0DE), little-endian. */
+const LMDB_MAGIC = Buffer.from([0xde, 0xc0, 0xef, 0xbe]);
+
+interface StoreMarker {
+  readonly format: number;
+  readonly owner: string;
+}
+
+/**
+ * Checks before LMDB maps the file: LMDB has no page checksums, and a file that is not an LMDB
+ * environment can crash the process inside the native library instead of failing cleanly. Missing
+ * data where the marker says a store was is reported too; LMDB would silently start a new one.
+ */
+function preflight(path: string): void {
+  const data = join(path, DATA_FILE);
+  const marker = readMarker(path);
+  const size = existsSync(data) ? statSync(data).size : 0;
+  if (size === 0) {
+    if (marker) throw new StoreDamagedError(`the store at ${path} lost its data: ${DATA_FILE} is missing or empty, but ${MARKER_FILE} names server ${marker.owner}`);
+    return;
+  }
+  // Either meta page (the first two pages; pages are 4 to 64 KiB) must carry the magic near its start.
+  const head = Buffer.alloc(Math.min(size, 128 * 1024 + 64));
+  const fd = openSync(data, 'r');
+  try {
+    readSync(fd, head, 0, head.length, 0);
+  } finally {
+    closeSync(fd);
+  }
+  const metaPages = [0, 4096, 8192, 16384, 32768, 65536, 131072];
+  if (!metaPages.some((at) => at < head.length && head.subarray(at, at + 64).indexOf(LMDB_MAGIC) >= 0)) {
+    throw new StoreDamagedError(`the store at ${path} cannot be opened: ${DATA_FILE} is not an LMDB environment (no meta page)`);
+  }
+}
+
+function readMarker(path: string): StoreMarker | undefined {
+  const file = join(path, MARKER_FILE);
+  if (!existsSync(file)) return undefined;
+  try {
+    const marker = JSON.parse(readFileSync(file, 'utf8')) as Partial<StoreMarker>;
+    if (typeof marker.owner === 'string' && typeof marker.format === 'number') return { format: marker.format, owner: marker.owner };
+  } catch {
+    // unreadable: reported below
+  }
+  throw new StoreDamagedError(`the store at ${path} has an unreadable ${MARKER_FILE}`);
+}
+
+/** Writes the marker durably: aside, fsync, rename, fsync the directory. */
+function writeMarker(path: string, marker: StoreMarker): void {
+  const file = join(path, MARKER_FILE);
+  const aside = `${file}.${process.pid}.tmp`;
+  writeFileSync(aside, `${JSON.stringify(marker)}\n`);
+  const fd = openSync(aside, 'r+');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(aside, file);
+  const dir = openSync(path, 'r');
+  try {
+    fsyncSync(dir);
+  } finally {
+    closeSync(dir);
+  }
+}
+
 /** Both directions of a conversation share one key: the two names in order. */
 function conversationOf(a: string, b: string): [string, string] {
   return a < b ? [a, b] : [b, a];
+}
+
+function compareHlc(a: readonly [number, number], b: readonly [number, number]): number {
+  return a[0] - b[0] || a[1] - b[1];
+}
+
+function countKeys(db: Database<unknown, Key>): number {
+  let count = 0;
+  for (const _key of db.getKeys()) count++;
+  return count;
 }

@@ -1,0 +1,209 @@
+import { BadRequestError, ConflictError, NotFoundError } from '@correio/codec';
+import type { BodyOf, Operation } from '@correio/protocol';
+import { handles, type MessageContext, type ReplyBody } from '@correio/service';
+import { decodeCursor, encodeCursor } from './cursor.js';
+import type { OperationClock, OperationData } from './OperationClock.js';
+import type { OperationFanout } from './OperationFanout.js';
+import type { ChatStore, Committed } from './store/ChatStore.js';
+import { compareOrder, orderOf, type OrderKey } from './store/order.js';
+
+export interface ChatServerOptions {
+  /** This server's id: the origin of every operation it commits. */
+  readonly id: string;
+  readonly store: ChatStore;
+  readonly clock: OperationClock;
+  readonly fanout: OperationFanout;
+  /** Page size when a request gives no limit. */
+  readonly pageSize: number;
+  /**
+   * Runs once a write is committed and announced, before its reply (for a retry too): the "wait
+   * for k peers" acknowledgement policy. A rejection fails the request; the write stays stored.
+   */
+  readonly confirm?: (op: Operation) => Promise<void>;
+}
+
+/** What the handlers count, for metrics and health. */
+export interface ChatServerCounters {
+  /** Operations committed by this process, by kind. */
+  readonly committed: Record<string, number>;
+  /** Requests answered from an operation committed earlier under the same request id. */
+  deduplicated: number;
+  /** Events re-announced for retries of operations a previous run of this server committed. */
+  reannounced: number;
+}
+
+type Kind = Operation['kind'];
+
+/** Retries of a previous run's operations re-announced at most once each; this bounds the memory. */
+const REANNOUNCED_REMEMBERED = 10_000;
+
+/**
+ * The chat protocol's request handlers (protocol/schemas/v1/chat.*.request.json). Every state
+ * change is one Operation committed through the store with this server as origin and the request
+ * id as `rid`; the reply goes out only once the operation is durable, and it is announced on the
+ * proxy before the reply. Reads come from this server's store alone.
+ *
+ * Error policy: a malformed request never gets here (the codec answers DECODE, VALIDATION, …).
+ * Writes that name a user this server does not know, or publish to a channel it does not know,
+ * are BAD_REQUEST (the request is well formed, but not acceptable; `data.reason` says which:
+ * `unknown_user`, `unknown_channel`); a login or a channel created on another server is known here
+ * after the replication delay (read-your-writes holds on the server written to). Reads of a
+ * channel or conversation partner that does not exist are NOT_FOUND. A request id reused for a different request is CONFLICT.
+ */
+export class ChatServer {
+  readonly counters: ChatServerCounters = { committed: {}, deduplicated: 0, reannounced: 0 };
+  readonly #id: string;
+  readonly #store: ChatStore;
+  readonly #clock: OperationClock;
+  readonly #fanout: OperationFanout;
+  readonly #pageSize: number;
+  readonly #confirm: ((op: Operation) => Promise<void>) | undefined;
+  /** This server's operations 1..n were committed by earlier runs: whether they were announced is unknown. */
+  readonly #committedBeforeStart: number;
+  readonly #reannounced = new Set<number>();
+
+  constructor(options: ChatServerOptions) {
+    this.#id = options.id;
+    this.#store = options.store;
+    this.#clock = options.clock;
+    this.#fanout = options.fanout;
+    this.#pageSize = options.pageSize;
+    this.#confirm = options.confirm;
+    this.#committedBeforeStart = options.store.highWaterMark(options.id);
+  }
+
+  @handles('chat.login.request')
+  async login(ctx: MessageContext<'chat.login.request'>, body: BodyOf<'chat.login.request'>): Promise<ReplyBody<'chat.login.request'>> {
+    const { op } = (await this.#commit(ctx, 'login', { user: body.user }))!;
+    const user = this.#store.user(body.user)!;
+    // Answered from the operation, so a retry gets the same reply as the first attempt.
+    return { user: body.user, first_seen: user.first_seen, last_seen: op.hlc[0], created: compareOrder(user.first_login, orderOf(op)) === 0 };
+  }
+
+  @handles('chat.users.request')
+  users(_ctx: MessageContext<'chat.users.request'>, body: BodyOf<'chat.users.request'>): ReplyBody<'chat.users.request'> {
+    const page = this.#store.users(body.limit ?? this.#pageSize, body.after);
+    const users = page.items.map(({ user, first_seen, last_seen }) => ({ user, first_seen, last_seen }));
+    return page.next === undefined ? { users } : { users, next: page.next as string };
+  }
+
+  @handles('chat.channel.create.request')
+  async createChannel(ctx: MessageContext<'chat.channel.create.request'>, body: BodyOf<'chat.channel.create.request'>): Promise<ReplyBody<'chat.channel.create.request'>> {
+    const committed = await this.#commit(ctx, 'channel.create', { user: body.user, channel: body.channel }, () => {
+      this.#requireUser(body.user);
+      // Creating a channel that exists changes nothing: no operation, created false.
+      return this.#store.channel(body.channel) === undefined;
+    });
+    const channel = this.#store.channel(body.channel)!;
+    const created = committed !== undefined && compareOrder(channel.order, orderOf(committed.op)) === 0;
+    return { channel: channel.channel, created, created_by: channel.created_by, created_at: channel.created_at };
+  }
+
+  @handles('chat.channels.request')
+  channels(_ctx: MessageContext<'chat.channels.request'>, body: BodyOf<'chat.channels.request'>): ReplyBody<'chat.channels.request'> {
+    const page = this.#store.channels(body.limit ?? this.#pageSize, body.after);
+    const channels = page.items.map(({ channel, created_by, created_at }) => ({ channel, created_by, created_at }));
+    return page.next === undefined ? { channels } : { channels, next: page.next as string };
+  }
+
+  @handles('chat.publish.request')
+  async publish(ctx: MessageContext<'chat.publish.request'>, body: BodyOf<'chat.publish.request'>): Promise<ReplyBody<'chat.publish.request'>> {
+    const { op } = (await this.#commit(ctx, 'publish', { user: body.user, channel: body.channel, text: body.text }, () => {
+      this.#requireUser(body.user);
+      if (this.#store.channel(body.channel) === undefined) {
+        throw new BadRequestError(`there is no channel ${body.channel}: create it first (chat.channel.create.request)`, {
+          data: { channel: body.channel, reason: 'unknown_channel' },
+        });
+      }
+      return true;
+    }))!;
+    return { op: op.op, channel: body.channel, lc: op.lc, ts: op.hlc[0] };
+  }
+
+  @handles('chat.direct.request')
+  async direct(ctx: MessageContext<'chat.direct.request'>, body: BodyOf<'chat.direct.request'>): Promise<ReplyBody<'chat.direct.request'>> {
+    const { op } = (await this.#commit(ctx, 'direct', { user: body.user, to: body.to, text: body.text }, () => {
+      this.#requireUser(body.user);
+      this.#requireUser(body.to);
+      return true;
+    }))!;
+    return { op: op.op, to: body.to, lc: op.lc, ts: op.hlc[0] };
+  }
+
+  @handles('chat.history.request')
+  history(_ctx: MessageContext<'chat.history.request'>, body: BodyOf<'chat.history.request'>): ReplyBody<'chat.history.request'> {
+    if (this.#store.channel(body.channel) === undefined) {
+      throw new NotFoundError(`there is no channel ${body.channel}`, { data: { channel: body.channel } });
+    }
+    const page = this.#store.history(body.channel, body.limit ?? this.#pageSize, this.#cursor(body.before));
+    return page.next === undefined ? { messages: page.items } : { messages: page.items, next: encodeCursor(page.next as OrderKey) };
+  }
+
+  @handles('chat.conversation.request')
+  conversation(_ctx: MessageContext<'chat.conversation.request'>, body: BodyOf<'chat.conversation.request'>): ReplyBody<'chat.conversation.request'> {
+    for (const user of [body.user, body.peer]) {
+      if (this.#store.user(user) === undefined) throw new NotFoundError(`there is no user ${user}`, { data: { user } });
+    }
+    const page = this.#store.conversation(body.user, body.peer, body.limit ?? this.#pageSize, this.#cursor(body.before));
+    return page.next === undefined ? { messages: page.items } : { messages: page.items, next: encodeCursor(page.next as OrderKey) };
+  }
+
+  /**
+   * Commits one operation for the request `ctx` and announces it. `precondition` runs inside the
+   * commit: it throws to refuse the request, or returns false when there is nothing to change
+   * (then nothing is committed and the result is undefined). A retry of a request already
+   * committed (same request id) gets that operation back and commits nothing.
+   */
+  async #commit<K extends Kind>(ctx: MessageContext, kind: K, data: OperationData<K>, precondition: () => boolean = () => true): Promise<Committed | undefined> {
+    const committed = await this.#store.commitLocal(this.#id, ctx.id, (seq) =>
+      precondition() ? this.#clock.stamp(this.#id, seq, kind, data, ctx.id) : undefined,
+    );
+    if (committed === undefined) return undefined;
+    const { op, duplicate } = committed;
+    if (duplicate) {
+      if (op.kind !== kind || !sameData(op.data, data)) {
+        throw new ConflictError(`request id ${ctx.id} was already used for another request (a ${op.kind}); send a new request with a new id`, {
+          data: { rid: ctx.id, kind: op.kind },
+        });
+      }
+      this.counters.deduplicated++;
+      // A previous run committed it and may have died before announcing it: announce it again
+      // (subscribers de-duplicate by op id). This run's own operations were announced already.
+      if (op.op.origin === this.#id && op.op.seq <= this.#committedBeforeStart && !this.#reannounced.has(op.op.seq)) {
+        if (this.#reannounced.size >= REANNOUNCED_REMEMBERED) this.#reannounced.clear();
+        this.#reannounced.add(op.op.seq);
+        this.counters.reannounced++;
+        this.#fanout.announce(op);
+      }
+      await this.#confirm?.(op);
+      return committed;
+    }
+    this.counters.committed[kind] = (this.counters.committed[kind] ?? 0) + 1;
+    this.#fanout.announce(op);
+    await this.#confirm?.(op);
+    return committed;
+  }
+
+  #requireUser(user: string): void {
+    if (this.#store.user(user) === undefined) {
+      throw new BadRequestError(`user ${user} is not known to this server: log in first (chat.login.request); a login on another server reaches this one after the replication delay`, {
+        data: { user, reason: 'unknown_user' },
+      });
+    }
+  }
+
+  #cursor(cursor: string | undefined): OrderKey | undefined {
+    if (cursor === undefined) return undefined;
+    const key = decodeCursor(cursor);
+    if (!key) throw new BadRequestError('this paging cursor was not issued by this server: pass back the `next` of a previous reply unchanged', { data: { cursor } });
+    return key;
+  }
+}
+
+function sameData(stored: object, requested: object): boolean {
+  const a = stored as Record<string, unknown>;
+  const b = requested as Record<string, unknown>;
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  for (const key of keys) if (a[key] !== b[key]) return false;
+  return true;
+}

@@ -1,0 +1,113 @@
+import {
+  Command,
+  InvalidArgumentError,
+  addCommonOptions,
+  envOption,
+  parseDurationMs,
+  parseEndpoint,
+  parseNonNegativeInt,
+  parsePositiveInt,
+} from '@correio/observability';
+import { addClusterOptions, clusterOptionsFromCommandLine } from './cluster/clusterCommandLine.js';
+import { parsePeerList, staticPeers } from './replication/peerList.js';
+import type { StartServerOptions, VerifyMode } from './startServer.js';
+
+export interface ServerCommandLine {
+  readonly options: StartServerOptions;
+  readonly logLevel: string;
+  /** How long in-flight requests may finish after SIGTERM. */
+  readonly shutdownGraceMs: number;
+}
+
+interface RawOptions {
+  id: string;
+  broker: string;
+  proxyPub: string;
+  proxySub: string;
+  dataDir: string;
+  concurrency: number;
+  verify: VerifyMode;
+  pageSize: number;
+  maxClockOffset: number;
+  heartbeat: number;
+  liveness: number;
+  shutdownGrace: number;
+  logLevel: string;
+  httpPort?: number;
+  httpHost: string;
+  peers: string[];
+  ackPeers: number;
+  ackTimeout: number;
+  antiEntropy: number;
+}
+
+/** The `correio-server` command line; every flag also reads a CORREIO_SERVER_* variable. */
+export function serverCommand(): Command {
+  const command = new Command('correio-server')
+    .description(
+      'Correio chat server: users, channels, publications and direct messages, stored durably (LMDB, fsync before every reply) and served ' +
+        'on the broker services "chat" and "srv.<id>"; publications go out on the proxy. Prints "server ready <id> …" on stdout when it serves.',
+    )
+    .addOption(envOption('--id <id>', 'server id (1–128 printable ASCII): broker service srv.<id>, origin of its operations', 'CORREIO_SERVER_ID').argParser(parseNodeId).makeOptionMandatory())
+    .addOption(envOption('--data-dir <dir>', 'store directory (created when missing); one server id per directory', 'CORREIO_SERVER_DATA_DIR').makeOptionMandatory())
+    .addOption(envOption('--broker <endpoint>', 'the broker MDP endpoint', 'CORREIO_SERVER_BROKER').argParser(parseEndpoint).default('tcp://127.0.0.1:5555'))
+    .addOption(envOption('--proxy-pub <endpoint>', "the proxy's publisher side (XSUB)", 'CORREIO_SERVER_PROXY_PUB').argParser(parseEndpoint).default('tcp://127.0.0.1:5570'))
+    .addOption(envOption('--proxy-sub <endpoint>', "the proxy's subscriber side (XPUB)", 'CORREIO_SERVER_PROXY_SUB').argParser(parseEndpoint).default('tcp://127.0.0.1:5571'))
+    .addOption(envOption('--concurrency <n>', 'requests served at once per broker service (chat, srv.<id>); concurrent writes share one disk sync', 'CORREIO_SERVER_CONCURRENCY').argParser(parsePositiveInt).default(16))
+    .addOption(envOption('--verify <mode>', 'store check at start: full (every operation and index) or off', 'CORREIO_SERVER_VERIFY').choices(['full', 'off']).default('full'))
+    .addOption(envOption('--page-size <n>', 'page size when a request gives no limit (1–500)', 'CORREIO_SERVER_PAGE_SIZE').argParser(parsePageSize).default(50))
+    .addOption(envOption('--max-clock-offset <ms>', "refuse to start when the store's newest operation is stamped further ahead of this clock", 'CORREIO_SERVER_MAX_CLOCK_OFFSET').argParser(parseDurationMs).default(60_000))
+    .addOption(envOption('--heartbeat <ms>', 'MDP heartbeat interval; must match the broker', 'CORREIO_SERVER_HEARTBEAT').argParser(parseDurationMs).default(2_500))
+    .addOption(envOption('--liveness <n>', 'heartbeats the broker may miss before it is presumed dead', 'CORREIO_SERVER_LIVENESS').argParser(parsePositiveInt).default(3))
+    .addOption(envOption('--shutdown-grace <ms>', 'on SIGTERM, how long in-flight requests may finish', 'CORREIO_SERVER_SHUTDOWN_GRACE').argParser(parseDurationMs).default(5_000))
+    .addOption(envOption('--peers <ids>', 'the other servers to replicate with, comma-separated (s2,s3): a static list', 'CORREIO_SERVER_PEERS').argParser(parsePeers).default([]))
+    .addOption(envOption('--ack-peers <k>', 'reply to a write only once k peers applied it durably (0: once durable here)', 'CORREIO_SERVER_ACK_PEERS').argParser(parseNonNegativeInt).default(0))
+    .addOption(envOption('--ack-timeout <ms>', 'how long a write waits for its --ack-peers confirmations before a retryable error', 'CORREIO_SERVER_ACK_TIMEOUT').argParser(parseDurationMs).default(2_000))
+    .addOption(envOption('--anti-entropy <ms>', "interval of the anti-entropy rounds (compare one random peer's digest, fetch what is missing)", 'CORREIO_SERVER_ANTI_ENTROPY').argParser(parseDurationMs).default(2_000));
+  return addCommonOptions(addClusterOptions(command));
+}
+
+/** Parses argv (as process.argv) into server options; exits with a clear message on a bad flag. */
+export function parseServerCommandLine(argv: readonly string[], command = serverCommand()): ServerCommandLine {
+  command.parse([...argv]);
+  const raw = command.opts<RawOptions>();
+  const options: StartServerOptions = {
+    id: raw.id,
+    dataDir: raw.dataDir,
+    broker: raw.broker,
+    proxy: { pub: raw.proxyPub, sub: raw.proxySub },
+    concurrency: raw.concurrency,
+    verify: raw.verify,
+    pageSize: raw.pageSize,
+    maxClockOffsetMs: raw.maxClockOffset,
+    heartbeat: { intervalMs: raw.heartbeat, liveness: raw.liveness },
+    drainTimeoutMs: raw.shutdownGrace,
+    // An explicit --peers list wins; without it, the live servers of the reference server's list.
+    ...(raw.peers.length > 0 ? { peers: staticPeers(raw.id, raw.peers) } : {}),
+    ...clusterOptionsFromCommandLine(raw),
+    replication: { antiEntropyIntervalMs: raw.antiEntropy },
+    ackPeers: raw.ackPeers,
+    ackTimeoutMs: raw.ackTimeout,
+    ...(raw.httpPort !== undefined ? { http: { port: raw.httpPort, host: raw.httpHost } } : {}),
+  };
+  return { options, logLevel: raw.logLevel, shutdownGraceMs: raw.shutdownGrace };
+}
+
+function parseNodeId(value: string): string {
+  if (!/^[\x21-\x7e]{1,128}$/.test(value)) throw new InvalidArgumentError('a server id is 1 to 128 printable ASCII characters, without spaces.');
+  return value;
+}
+
+function parsePeers(value: string): string[] {
+  try {
+    return parsePeerList(value);
+  } catch (error) {
+    throw new InvalidArgumentError(`${(error as Error).message}.`);
+  }
+}
+
+function parsePageSize(value: string): number {
+  const size = parsePositiveInt(value);
+  if (size > 500) throw new InvalidArgumentError('a page holds at most 500 items.');
+  return size;
+}

@@ -1,0 +1,15 @@
+#!/usr/bin/env node
+// The correio-server process: parse flags, start, print the readiness line, drain on SIGTERM.
+// A store that fails verification (or cannot be opened) ends the process with status 1 and one
+// clear line on stderr, before anything is served.
+import { createLogger, onShutdown, runMain } from '@correio/observability';
+import { parseServerCommandLine } from './cli.js';
+import { startServer } from './startServer.js';
+
+runMain('correio-server', async () => {
+  const { options, logLevel, shutdownGraceMs } = parseServerCommandLine(process.argv);
+  const logger = createLogger('server', { level: logLevel });
+  const running = await startServer({ ...options, logger });
+  onShutdown(() => running.close(), { drainMs: shutdownGraceMs + 3_000, logger });
+  process.stdout.write(`${running.readyLine}\n`);
+});

@@ -1,0 +1,285 @@
+import { mkdirSync } from 'node:fs';
+import { LamportClock, systemTime, type TimeSource } from '@correio/clocks';
+import { createLogger, createMetrics, startHttpSidecar, type HttpSidecar, type Logger, type MetricsRegistry } from '@correio/observability';
+import { createService, PromMetrics, type Service } from '@correio/service';
+import { ChatServer } from './ChatServer.js';
+import { DataDirLock } from './DataDirLock.js';
+import { OperationClock } from './OperationClock.js';
+import { OperationFanout } from './OperationFanout.js';
+import type { ClockSyncOptions } from './cluster/ClockSync.js';
+import { Cluster, type ClusterHealth, type ClusterOptions } from './cluster/Cluster.js';
+import { clusterTime, type InjectedClockError } from './cluster/clusterTime.js';
+import { FileClockStore } from './cluster/FileClockStore.js';
+import { combineHandlers } from './replication/combineHandlers.js';
+import { replicationMetrics } from './replication/replicationMetrics.js';
+import { ServerReplication, type CatchUpReport, type ReplicationHealth } from './replication/ServerReplication.js';
+import { serverMetrics } from './serverMetrics.js';
+import { ChatStore, type StoreDigest } from './store/ChatStore.js';
+import { StoreDamagedError } from './store/StoreErrors.js';
+
+/** `full`: re-read and check every operation and index at start (StoreDamagedError on any mismatch). `off`: trust the store. */
+export type VerifyMode = 'full' | 'off';
+
+export interface StartServerOptions {
+  /** This server's id: its broker service is `srv.<id>` and it is the origin of every operation it commits. 1–128 printable ASCII. */
+  readonly id: string;
+  /** The broker's MDP endpoint. */
+  readonly broker: string;
+  /** The proxy: `pub` is its XSUB side (publishers connect), `sub` its XPUB side. */
+  readonly proxy: { readonly pub: string; readonly sub: string };
+  /** The store's directory (created when missing); one server id per directory. */
+  readonly dataDir: string;
+  /** Requests served at once per broker service (`chat` and `srv.<id>`): MDP worker connections each. Default 16. */
+  readonly concurrency?: number;
+  /** Store verification at start. Default `full`. */
+  readonly verify?: VerifyMode;
+  /** Page size of users, channels, history and conversations when a request gives no limit. Default 50. */
+  readonly pageSize?: number;
+  /** Refuse to start when the store's newest operation is stamped further ahead of this machine's clock. Default 60 s. */
+  readonly maxClockOffsetMs?: number;
+  /** MDP heartbeating; must match the broker's. Defaults 2500 ms × 3. */
+  readonly heartbeat?: { readonly intervalMs?: number; readonly liveness?: number };
+  /** How long stop lets in-flight requests finish. Default 5 s. */
+  readonly drainTimeoutMs?: number;
+  /** How long start waits for the broker and the proxy. Default 30 s. */
+  readonly startTimeoutMs?: number;
+  /** The HTTP side port for /health and /metrics; none when absent. */
+  readonly http?: { readonly port: number; readonly host?: string };
+  /** Defaults to a quiet `server` logger (CORREIO_LOG_LEVEL or warn). */
+  readonly logger?: Logger;
+  /** Defaults to a fresh registry with process metrics. */
+  readonly metrics?: MetricsRegistry;
+  /** The physical clock behind the HLC and envelope times. Defaults to the system clock. */
+  readonly time?: TimeSource;
+  /**
+   * The live peers (server ids; this one is ignored if listed): whom replication catches up and
+   * syncs with, and whom `ackPeers` waits for. Read at every use, so a live list (discovery) can
+   * stand behind it. Default: the live servers of the reference server's list when `ref` is on,
+   * else none (the static `--peers` list on the command line replaces it).
+   */
+  readonly peers?: () => readonly string[];
+  /** Replication tuning: ms between anti-entropy rounds, ms a peer request may take. Defaults 2000, 2000. */
+  readonly replication?: { readonly antiEntropyIntervalMs?: number; readonly requestTimeoutMs?: number };
+  /** Reply to a write only once this many peers applied it durably. Default 0: once it is durable here. */
+  readonly ackPeers?: number;
+  /** How long a write waits for its `ackPeers` confirmations before failing with a retryable error. Default 2 s. */
+  readonly ackTimeoutMs?: number;
+  /**
+   * Cluster membership through the reference server (apps/ref): registration and rank, heartbeats,
+   * the cached server list, the bully election and Berkeley clock synchronisation under the
+   * coordinator. Default on, reference server on broker service `ref`; `false`: standalone.
+   */
+  readonly ref?: ClusterOptions | false;
+  /** Berkeley rounds: period, every-N-messages, outlier and round-trip bounds. */
+  readonly clockSync?: ClockSyncOptions;
+  /** TESTING AID: a skew and drift injected into this server's clock (`--clock-skew-ms`, `--clock-drift-ppm`). */
+  readonly clockError?: InjectedClockError;
+}
+
+export interface ServerHealth {
+  readonly ready: boolean;
+  readonly status: string;
+  readonly id: string;
+  readonly store: StoreDigest & { readonly path: string };
+  readonly inFlight: number;
+  readonly lc: number;
+  readonly serving: readonly string[];
+  readonly committed: Readonly<Record<string, number>>;
+  readonly deduplicated: number;
+  readonly publicationsDropped: number;
+  /** Catch-up, per-peer lag and counters of the replication. */
+  readonly replication: ReplicationHealth;
+  /** Rank, role, coordinator, the cached server list and the peers. */
+  readonly cluster: ClusterHealth['cluster'];
+  /** The synchronised clock: now, corrected, offset applied, the last adjustment and round. */
+  readonly clock: ClusterHealth['clock'];
+  readonly [detail: string]: unknown;
+}
+
+export interface RunningServer {
+  readonly id: string;
+  readonly service: Service;
+  readonly store: ChatStore;
+  readonly sidecar: HttpSidecar | undefined;
+  readonly metrics: MetricsRegistry;
+  readonly replication: ServerReplication;
+  /** Membership, election and clock synchronisation. */
+  readonly cluster: Cluster;
+  /** What the catch-up with the peers did before the server reported ready. */
+  readonly catchUp: CatchUpReport;
+  /** The single line a supervisor waits for: `server ready <id> broker=<endpoint> data=<dir> ops=<n> [fetched=<n>] [http=<url>]` (`fetched` when it has peers). */
+  readonly readyLine: string;
+  health(): ServerHealth;
+  /** Stops accepting, lets in-flight requests finish (drainTimeoutMs), then closes the store. Idempotent. */
+  close(): Promise<void>;
+}
+
+const NODE_ID = /^[\x21-\x7e]{1,128}$/;
+
+/**
+ * Starts a chat server in this process: locks the data directory, opens and verifies the store
+ * (refusing a damaged one with StoreDamagedError), resumes the clocks past the store's newest
+ * operation, and serves the chat protocol on the broker services `chat` and `srv.<id>`.
+ */
+export async function startServer(options: StartServerOptions): Promise<RunningServer> {
+  if (!NODE_ID.test(options.id)) throw new RangeError(`the server id must be 1–128 printable ASCII characters, got ${JSON.stringify(options.id)}`);
+  const logger = (options.logger ?? createLogger('server')).child({ server: options.id });
+  const metrics = options.metrics ?? createMetrics();
+  // Every clock reading of the server (envelope ts, HLC, Berkeley) comes from this synchronised clock.
+  const time = clusterTime(options.time ?? systemTime, options.clockError);
+  const lock = DataDirLock.acquire(ensureDir(options.dataDir));
+  let store: ChatStore | undefined;
+  let service: Service | undefined;
+  let stopReplication: (() => Promise<void>) | undefined;
+  let cluster: Cluster | undefined;
+  try {
+    store = ChatStore.open({ path: options.dataDir });
+    await store.claim(options.id);
+    if ((options.verify ?? 'full') === 'full') {
+      const started = performance.now();
+      const report = store.verify();
+      if (!report.ok) {
+        throw new StoreDamagedError(
+          `the store at ${options.dataDir} is damaged (${report.problem}); refusing to serve from it. ` +
+            'Restore the directory from a backup (or let a replica rebuild it once replication exists), or start with another --data-dir.',
+        );
+      }
+      logger.info({ ops: report.ops, ms: Math.round(performance.now() - started) }, 'store verified');
+    }
+    // The Lamport mark is persisted ahead of use, so a restarted server never reissues a value.
+    const lamport = new LamportClock({ store: new FileClockStore(options.dataDir) });
+    const clock = new OperationClock({ time, stored: store.clocks(), maxOffsetMs: options.maxClockOffsetMs ?? 60_000, lamport });
+    const members = new Cluster({
+      id: options.id,
+      broker: options.broker,
+      proxy: options.proxy,
+      ref: options.ref === false ? undefined : (options.ref ?? {}),
+      ...(options.clockSync ? { clockSync: options.clockSync } : {}),
+      ...(options.clockError ? { injected: options.clockError } : {}),
+      lamport,
+      time,
+      logger,
+      metrics,
+    });
+    cluster = members;
+    // Operations are announced through the service's publisher, once the service exists.
+    const fanout = new OperationFanout((topic, type, body) => service!.publish(topic, type, body), logger);
+    const replication = new ServerReplication({
+      id: options.id,
+      store,
+      clock,
+      peers: options.peers ?? (() => members.peers()),
+      proxySub: options.proxy.sub,
+      logger,
+      time,
+      ...(options.replication ?? {}),
+      ...(options.ackTimeoutMs === undefined ? {} : { ackTimeoutMs: options.ackTimeoutMs }),
+    });
+    stopReplication = () => replication.stop();
+    const ackPeers = options.ackPeers ?? 0;
+    const handlers = new ChatServer({
+      id: options.id,
+      store,
+      clock,
+      fanout,
+      pageSize: options.pageSize ?? 50,
+      ...(ackPeers > 0 ? { confirm: (op) => replication.confirm(op, ackPeers) } : {}),
+    });
+    service = createService({
+      name: 'chat',
+      instance: options.id,
+      // The replica.* requests are served next to the chat ones; chat waits for the catch-up.
+      handlers: combineHandlers(handlers, replication.handlers, members.handlers),
+      middleware: [members.middleware, replication.gate],
+      serve: ['chat', `srv.${options.id}`],
+      broker: options.broker,
+      proxy: options.proxy,
+      concurrency: options.concurrency ?? 16,
+      // The store deduplicates by request id, durably and across restarts, and answers an id reused
+      // for another request with CONFLICT; an in-memory cache in front of it would only disagree.
+      deduplicate: false,
+      clock: clock.lamport,
+      time,
+      logger,
+      metrics: new PromMetrics(metrics.registry),
+      ...(options.heartbeat ? { heartbeat: { ...(options.heartbeat.intervalMs ? { interval: options.heartbeat.intervalMs } : {}), ...(options.heartbeat.liveness ? { liveness: options.heartbeat.liveness } : {}) } } : {}),
+      drainTimeout: options.drainTimeoutMs ?? 5_000,
+      startTimeout: options.startTimeoutMs ?? 30_000,
+    });
+    const openStore = store;
+    const startedService = service;
+    const health = (): ServerHealth => {
+      const state = startedService.health();
+      const ready = state.state === 'running' && replication.caughtUp;
+      return {
+        ready,
+        status: ready ? 'ok' : state.state === 'running' ? 'catching-up' : state.state,
+        id: options.id,
+        store: { path: options.dataDir, ...openStore.digest() },
+        inFlight: state.inFlight,
+        lc: state.lc,
+        serving: state.serving,
+        committed: { ...handlers.counters.committed },
+        deduplicated: handlers.counters.deduplicated,
+        publicationsDropped: fanout.counters.dropped,
+        replication: replication.health(),
+        ...members.health(),
+      };
+    };
+    serverMetrics(metrics, { store: openStore, handlers, fanout });
+    replicationMetrics(metrics, { store: openStore, replication });
+    await service.start();
+    let sidecar: HttpSidecar | undefined;
+    if (options.http) {
+      sidecar = await startHttpSidecar({ port: options.http.port, ...(options.http.host ? { host: options.http.host } : {}), registry: metrics, health });
+    }
+    // Joined (rank, live list) before the catch-up, which takes its peers from that list.
+    await members.start();
+    // Ready only once it holds what its reachable peers hold; until then chat requests are refused (retryable).
+    const catchUp = await replication.start(service);
+    const digest = store.digest();
+    const parts = [`server ready ${options.id}`, `broker=${options.broker}`, `data=${options.dataDir}`, `ops=${digest.ops}`];
+    if (catchUp.peers.length > 0) parts.push(`fetched=${catchUp.fetched}`);
+    if (sidecar) parts.push(`http=${sidecar.url}`);
+    logger.info({ ops: digest.ops, hwm: digest.hwm, serving: service.health().serving }, 'server ready');
+    let closing: Promise<void> | undefined;
+    return {
+      id: options.id,
+      service,
+      store,
+      sidecar,
+      metrics,
+      replication,
+      cluster: members,
+      catchUp,
+      readyLine: parts.join(' '),
+      health,
+      close: () => {
+        closing ??= (async () => {
+          await members.stop(); // steps down at once and stops heartbeating: a successor is elected meanwhile
+          await startedService.stop(); // drains in-flight requests: their commits finish before the store closes
+          await replication.stop(); // then the live applies and the anti-entropy rounds
+          await sidecar?.close();
+          await openStore.close();
+          lock.release();
+          logger.info('server stopped');
+        })();
+        return closing;
+      },
+    };
+  } catch (error) {
+    if (error instanceof StoreDamagedError) logger.fatal({ err: error, dataDir: options.dataDir }, error.message);
+    await service?.stop().catch(() => undefined);
+    await stopReplication?.().catch(() => undefined);
+    await cluster?.stop().catch(() => undefined);
+    await store?.close().catch(() => undefined);
+    lock.release();
+    throw error;
+  }
+}
+
+function ensureDir(dir: string): string {
+  // ChatStore.open creates it too; the lock file goes in first.
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
