@@ -1,0 +1,259 @@
+import { join, resolve } from 'node:path';
+import type { CorreioConfig } from '../config/loadConfig.js';
+import type { SectionName } from '../programs.js';
+import { BOT_READY, programReady, type Readiness } from './readiness.js';
+import type { ComponentSpec } from './SupervisedChild.js';
+
+/** Where and how big the local topology is. */
+export interface TopologySettings {
+  readonly servers: number;
+  readonly bots: number;
+  /** Every component binds and is reached here. */
+  readonly host: string;
+  /** Let the OS choose every port; the components' readiness lines say which. */
+  readonly freePorts: boolean;
+  readonly brokerPort: number;
+  readonly publishersPort: number;
+  readonly subscribersPort: number;
+  /** HTTP side ports: broker +0, proxy +1, ref +2, server i +10+i. */
+  readonly httpPortBase: number;
+  /** Each component's data directory goes under it. */
+  readonly dataDir: string;
+  /** How long `up` runs, when bounded: bots are told to run a little longer, and are stopped with everything else. */
+  readonly durationMs?: number;
+  /** CORREIO_LOG_LEVEL for every component, when given. */
+  readonly logLevel?: string;
+  /**
+   * A testing aid: start the servers' clocks spread evenly over ±clockSkewMs (srv-1 behind, srv-N
+   * ahead), to watch the Berkeley rounds pull them together in the summary's clock spread.
+   */
+  readonly clockSkewMs?: number;
+  readonly config?: CorreioConfig;
+}
+
+/** The endpoints the components reach each other on, learnt from readiness lines when the OS chose the ports. */
+export interface Wiring {
+  broker: string;
+  publishers: string;
+  subscribers: string;
+}
+
+/** The offsets of the HTTP side ports from `httpPortBase`. */
+export const HTTP_PORT_OFFSETS = { broker: 0, proxy: 1, ref: 2, server: (index: number) => 10 + index } as const;
+
+/** A bot that is not told otherwise runs this long (seconds): until `up` stops it, in practice. */
+const UNBOUNDED_BOT_SECONDS = 1_000_000;
+
+/**
+ * The local topology of `correio up` — broker and proxy, the reference server, N chat servers,
+ * M traffic bots — as components in start order: each stage starts once the previous one is
+ * ready. Every component is configured the way a container would be: through CORREIO_* variables
+ * (the same ones tools/docker/compose.yaml sets), plus CORREIO_CONFIG so each program also reads
+ * its own section of the config file for everything `up` does not wire itself.
+ */
+export class Topology {
+  readonly settings: TopologySettings;
+  readonly wiring: Wiring;
+  readonly stages: readonly (readonly ComponentSpec[])[];
+
+  constructor(settings: TopologySettings) {
+    this.settings = settings;
+    const { host, freePorts } = settings;
+    const port = (fixed: number) => (freePorts ? '*' : String(fixed));
+    this.wiring = {
+      broker: `tcp://${host}:${port(settings.brokerPort)}`,
+      publishers: `tcp://${host}:${port(settings.publishersPort)}`,
+      subscribers: `tcp://${host}:${port(settings.subscribersPort)}`,
+    };
+    const servers = Array.from({ length: settings.servers }, (_, i) => this.#server(i + 1));
+    const bots = Array.from({ length: settings.bots }, (_, i) => this.#bot(i + 1));
+    this.stages = [[this.#broker(), this.#proxy()], [this.#ref()], servers, ...(bots.length > 0 ? [bots] : [])];
+  }
+
+  get components(): ComponentSpec[] {
+    return this.stages.flat();
+  }
+
+  /** Takes note of the endpoints a component actually bound (with free ports, `*` became a number). */
+  learn(name: string, readiness: Readiness): void {
+    if (name === 'broker' && readiness.subject) this.wiring.broker = readiness.subject;
+    if (name === 'proxy') {
+      if (readiness.fields['publishers']) this.wiring.publishers = readiness.fields['publishers'];
+      if (readiness.fields['subscribers']) this.wiring.subscribers = readiness.fields['subscribers'];
+    }
+  }
+
+  /** Keys of the config file that `up` sets itself, so they are ignored under `up` (with a note). */
+  overriddenKeys(): string[] {
+    const wired: Partial<Record<SectionName, readonly string[]>> = {
+      broker: ['endpoint', 'id', 'httpPort', 'httpHost'],
+      proxy: ['publishers', 'subscribers', 'httpPort', 'httpHost'],
+      ref: ['broker', 'proxyPub', 'proxySub', 'dataDir', 'id', 'httpPort', 'httpHost'],
+      server: ['id', 'dataDir', 'broker', 'proxyPub', 'proxySub', 'httpPort', 'httpHost'],
+      bot: ['broker', 'proxySub'],
+      client: ['broker', 'proxySub'],
+    };
+    const sections = this.settings.config?.sections ?? {};
+    const found: string[] = [];
+    for (const [section, keys] of Object.entries(wired)) {
+      const values = sections[section as SectionName] ?? {};
+      for (const key of keys) if (key in values) found.push(`${section}.${key}`);
+    }
+    return found;
+  }
+
+  #http(offset: number): Record<string, string> {
+    return { CORREIO_HTTP_HOST: this.settings.host, CORREIO_HTTP_PORT: String(this.settings.freePorts ? 0 : this.settings.httpPortBase + offset) };
+  }
+
+  /** What every component gets: the config file and the log level. */
+  #common(): Record<string, string> {
+    return {
+      ...(this.settings.config ? { CORREIO_CONFIG: this.settings.config.file } : {}),
+      ...(this.settings.logLevel ? { CORREIO_LOG_LEVEL: this.settings.logLevel } : {}),
+    };
+  }
+
+  /**
+   * Defaults that `up` prefers but the user may still set: applied only where neither the
+   * environment nor the config file's section says otherwise.
+   */
+  #soft(section: SectionName, defaults: Record<string, [key: string, value: string | undefined]>): Record<string, string> {
+    const values = this.settings.config?.sections[section] ?? {};
+    const env: Record<string, string> = {};
+    for (const [variable, [key, value]] of Object.entries(defaults)) {
+      if (value === undefined || variable in process.env || key in values) continue;
+      env[variable] = value;
+    }
+    return env;
+  }
+
+  /** The broker's MDP heartbeating, which every worker (ref, servers) must match. */
+  #brokerHeartbeat(): { heartbeat?: string; liveness?: string } {
+    const broker = this.settings.config?.sections.broker ?? {};
+    const heartbeat = process.env['CORREIO_BROKER_HEARTBEAT'] ?? (broker['heartbeat'] !== undefined ? String(broker['heartbeat']) : undefined);
+    const liveness = process.env['CORREIO_BROKER_LIVENESS'] ?? (broker['liveness'] !== undefined ? String(broker['liveness']) : undefined);
+    return { ...(heartbeat !== undefined ? { heartbeat } : {}), ...(liveness !== undefined ? { liveness } : {}) };
+  }
+
+  #broker(): ComponentSpec {
+    return {
+      name: 'broker',
+      program: 'broker',
+      args: [],
+      ready: programReady('broker'),
+      mayFinish: false,
+      env: () => ({ ...this.#common(), ...this.#http(HTTP_PORT_OFFSETS.broker), CORREIO_BROKER_ENDPOINT: this.wiring.broker, CORREIO_BROKER_ID: 'broker' }),
+    };
+  }
+
+  #proxy(): ComponentSpec {
+    return {
+      name: 'proxy',
+      program: 'proxy',
+      args: [],
+      ready: programReady('proxy'),
+      mayFinish: false,
+      env: () => ({
+        ...this.#common(),
+        ...this.#http(HTTP_PORT_OFFSETS.proxy),
+        CORREIO_PROXY_PUBLISHERS: this.wiring.publishers,
+        CORREIO_PROXY_SUBSCRIBERS: this.wiring.subscribers,
+      }),
+    };
+  }
+
+  #ref(): ComponentSpec {
+    return {
+      name: 'ref',
+      program: 'ref',
+      args: [],
+      ready: programReady('ref'),
+      mayFinish: false,
+      env: () => {
+        const { heartbeat, liveness } = this.#brokerHeartbeat();
+        return {
+          ...this.#soft('ref', { CORREIO_REF_BROKER_HEARTBEAT: ['brokerHeartbeat', heartbeat], CORREIO_REF_BROKER_LIVENESS: ['brokerLiveness', liveness] }),
+          ...this.#common(),
+          ...this.#http(HTTP_PORT_OFFSETS.ref),
+          CORREIO_REF_BROKER: this.wiring.broker,
+          CORREIO_REF_PROXY_PUB: this.wiring.publishers,
+          CORREIO_REF_PROXY_SUB: this.wiring.subscribers,
+          CORREIO_REF_DATA_DIR: resolve(join(this.settings.dataDir, 'ref')),
+          CORREIO_REF_ID: 'ref',
+        };
+      },
+    };
+  }
+
+  /** The reference server's heartbeat period and misses, which every server's registration must match. */
+  #refHeartbeat(): { heartbeat?: string; misses?: string } {
+    const ref = this.settings.config?.sections.ref ?? {};
+    const heartbeat = process.env['CORREIO_REF_HEARTBEAT'] ?? (ref['heartbeat'] !== undefined ? String(ref['heartbeat']) : undefined);
+    const misses = process.env['CORREIO_REF_MISSES'] ?? (ref['misses'] !== undefined ? String(ref['misses']) : undefined);
+    return { ...(heartbeat !== undefined ? { heartbeat } : {}), ...(misses !== undefined ? { misses } : {}) };
+  }
+
+  /** srv-1 … srv-N evenly over [-skew, +skew]. */
+  #skew(index: number): string | undefined {
+    const skew = this.settings.clockSkewMs;
+    if (!skew || this.settings.servers < 2) return undefined;
+    return String(Math.round(-skew + (2 * skew * (index - 1)) / (this.settings.servers - 1)));
+  }
+
+  #server(index: number): ComponentSpec {
+    const id = `srv-${index}`;
+    return {
+      name: id,
+      program: 'server',
+      args: [],
+      ready: programReady('server'),
+      mayFinish: false,
+      env: () => {
+        const { heartbeat, liveness } = this.#brokerHeartbeat();
+        const ref = this.#refHeartbeat();
+        return {
+          ...this.#soft('server', {
+            CORREIO_SERVER_HEARTBEAT: ['heartbeat', heartbeat],
+            CORREIO_SERVER_LIVENESS: ['liveness', liveness],
+            CORREIO_SERVER_REF_HEARTBEAT: ['refHeartbeat', ref.heartbeat],
+            CORREIO_SERVER_REF_MISSES: ['refMisses', ref.misses],
+            CORREIO_SERVER_CLOCK_SKEW_MS: ['clockSkewMs', this.#skew(index)],
+          }),
+          ...this.#common(),
+          ...this.#http(HTTP_PORT_OFFSETS.server(index)),
+          CORREIO_SERVER_ID: id,
+          CORREIO_SERVER_DATA_DIR: resolve(join(this.settings.dataDir, id)),
+          CORREIO_SERVER_BROKER: this.wiring.broker,
+          CORREIO_SERVER_PROXY_PUB: this.wiring.publishers,
+          CORREIO_SERVER_PROXY_SUB: this.wiring.subscribers,
+        };
+      },
+    };
+  }
+
+  #bot(index: number): ComponentSpec {
+    // A bot is one chat session per user, and a session talks to one server (srv.<id>), as a
+    // sticky client would: a user logged in on one server is unknown to another until replication
+    // has carried the login over. The bots spread over the servers; replication does the rest.
+    const server = `srv-${((index - 1) % this.settings.servers) + 1}`;
+    const seconds = this.settings.durationMs !== undefined ? Math.ceil(this.settings.durationMs / 1000) + 60 : UNBOUNDED_BOT_SECONDS;
+    return {
+      name: `bot-${index}`,
+      program: 'client',
+      args: ['bot'],
+      ready: BOT_READY,
+      mayFinish: true,
+      env: () => ({
+        ...this.#soft('bot', {
+          CORREIO_BOT_DURATION: ['duration', String(seconds)],
+          CORREIO_BOT_USER_PREFIX: ['userPrefix', `bot${index}`],
+          CORREIO_CHAT_SERVICE: ['service', `srv.${server}`],
+        }),
+        ...this.#common(),
+        CORREIO_BROKER: this.wiring.broker,
+        CORREIO_PROXY_SUB: this.wiring.subscribers,
+      }),
+    };
+  }
+}

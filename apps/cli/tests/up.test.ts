@@ -1,0 +1,116 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CorreioProcess, isAlive, waitGone } from './helpers/runCorreio.js';
+
+const running: CorreioProcess[] = [];
+const scratch: string[] = [];
+
+afterEach(async () => {
+  // Whatever a failed test left: kill the supervisor and every component it reported.
+  for (const up of running.splice(0)) {
+    const pids = startedPids(up);
+    up.child.kill('SIGKILL');
+    for (const pid of pids) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+    await up.exited;
+  }
+  for (const dir of scratch.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+function startUp(args: readonly string[]): CorreioProcess {
+  const dataDir = mkdtempSync(join(tmpdir(), 'correio-up-'));
+  scratch.push(dataDir);
+  const up = new CorreioProcess(['up', '--free-ports', '--data-dir', dataDir, '--summary-interval', '1s', '--color', 'never', ...args]);
+  running.push(up);
+  return up;
+}
+
+/** The pid of every component `up` started, from its `<name>: started (pid N)` lines. */
+function startedPids(up: CorreioProcess): number[] {
+  return up.lines.flatMap((line) => {
+    const match = /^\[up\]\s+\S+: started \(pid (\d+)\)/.exec(line);
+    return match ? [Number(match[1])] : [];
+  });
+}
+
+function pidOf(up: CorreioProcess, name: string): number {
+  const line = [...up.lines].reverse().find((text) => new RegExp(`^\\[up\\]\\s+${name}: started \\(pid \\d+\\)`).test(text));
+  return Number(/pid (\d+)/.exec(line!)![1]);
+}
+
+/** Processes in any of these process groups (each component leads its own). */
+function processesInGroups(groups: readonly number[]): string[] {
+  const table = execFileSync('ps', ['-eo', 'pid=,pgid=,args='], { encoding: 'utf8' });
+  return table.split('\n').filter((row) => {
+    const [, pgid] = row.trim().split(/\s+/);
+    return pgid !== undefined && groups.includes(Number(pgid));
+  });
+}
+
+describe('correio up', () => {
+  it('starts the topology in order, shows traffic, and leaves no process behind after Ctrl-C', async () => {
+    // --duration only bounds the run if the test itself fails to stop it.
+    const up = startUp(['--duration', '120']);
+    await up.waitFor(/^\[up\]\s+all 8 components ready in/, 90_000);
+    // Dependency order: broker and proxy, then ref, then the servers, then the bots.
+    const order = (name: string) => up.lines.findIndex((line) => new RegExp(`^\\[up\\]\\s+${name}: ready in`).test(line));
+    for (const name of ['broker', 'proxy', 'ref', 'srv-1', 'srv-2', 'srv-3', 'bot-1', 'bot-2']) expect(order(name), name).toBeGreaterThan(0);
+    expect(Math.max(order('broker'), order('proxy'))).toBeLessThan(order('ref'));
+    expect(order('ref')).toBeLessThan(Math.min(order('srv-1'), order('srv-2'), order('srv-3')));
+    expect(Math.max(order('srv-1'), order('srv-2'), order('srv-3'))).toBeLessThan(Math.min(order('bot-1'), order('bot-2')));
+    // Each component's own readiness line is shown, prefixed.
+    expect(up.output).toMatch(/^\[broker\]\s+broker ready tcp:\/\/127\.0\.0\.1:\d+ http=/m);
+    expect(up.output).toMatch(/^\[srv-2\]\s+server ready srv-2 /m);
+
+    // The summary shows traffic (messages committed per second) and a coordinator.
+    const busy = await up.waitFor(/^\[up\]\s+\d+:\d\d \| 8\/8 ready \| (?!0\.0)\d+\.\d msg\/s \| coordinator srv-\d/, 60_000);
+    expect(busy).toMatch(/replication lag (\d+ ops|n\/a) \| clock spread (\d+ ms|n\/a)/);
+
+    const pids = startedPids(up);
+    expect(pids).toHaveLength(8);
+    up.child.kill('SIGINT');
+    const { code } = await up.exited;
+    expect(code, up.output.slice(-3000)).toBe(0);
+    // Stopped in reverse order, each cleanly.
+    const stopped = (name: string) => up.lines.findIndex((line) => new RegExp(`^\\[up\\]\\s+${name}: exited with status 0$`).test(line));
+    for (const name of ['bot-1', 'srv-1', 'ref', 'broker']) expect(stopped(name), name).toBeGreaterThan(0);
+    expect(stopped('bot-1')).toBeLessThan(stopped('srv-1'));
+    expect(stopped('srv-1')).toBeLessThan(stopped('ref'));
+    expect(stopped('ref')).toBeLessThan(stopped('broker'));
+    // The bots report what they did when they are stopped.
+    expect(up.output).toMatch(/^\[bot-1\]\s+total\s+\d+\s+\d+\s+0$/m);
+    expect(await waitGone(pids, 5_000)).toEqual([]);
+    expect(processesInGroups(pids)).toEqual([]);
+  });
+
+  it('stops by itself after --duration, exit status 0', async () => {
+    const up = startUp(['--duration', '20', '--servers', '1', '--bots', '1']);
+    await up.waitFor(/^\[up\]\s+all 5 components ready in/, 60_000);
+    const { code } = await up.exited;
+    expect(code, up.output.slice(-3000)).toBe(0);
+    expect(up.output).toMatch(/^\[up\]\s+duration reached: stopping every component/m);
+    expect(up.output).toMatch(/^\[up\]\s+\d+:\d\d \| 5\/5 ready \| (?!0\.0)\d+\.\d msg\/s/m);
+    const pids = startedPids(up);
+    expect(await waitGone(pids, 5_000)).toEqual([]);
+  });
+
+  it('restarts a crashed component, and its children stop by themselves when `up` is killed outright', async () => {
+    const up = startUp(['--duration', '120', '--servers', '1', '--bots', '0']);
+    await up.waitFor(/^\[up\]\s+all 4 components ready in/, 60_000);
+    const first = pidOf(up, 'srv-1');
+    const mark = up.lines.length;
+    process.kill(first, 'SIGKILL');
+    await up.waitFor(/^\[up\]\s+srv-1: killed by SIGKILL; restarting in 0\.5 s \(restart 1 of at most 5 a minute\)/, 10_000, mark);
+    await up.waitFor(/^\[srv-1\]\s+server ready srv-1 .* ops=\d+/, 60_000, mark);
+    const second = pidOf(up, 'srv-1');
+    expect(second).not.toBe(first);
+
+    // SIGKILL gives `up` no chance to stop anything: each child notices its stdin pipe close and shuts down cleanly.
+    const pids = startedPids(up);
+    up.child.kill('SIGKILL');
+    await up.exited;
+    expect(await waitGone(pids, 20_000)).toEqual([]);
+  });
+});

@@ -1,0 +1,417 @@
+import { BadRequestError, InternalError } from '@correio/codec';
+import {
+  MESSAGE_INFO,
+  type BodyOf,
+  type ChatChannelCreateReply,
+  type ChatChannelsReply,
+  type ChatConversationReply,
+  type ChatDirect,
+  type ChatDirectReply,
+  type ChatHistoryReply,
+  type ChatLoginReply,
+  type ChatPublication,
+  type ChatPublishReply,
+  type ChatUsersReply,
+  type MessageType,
+} from '@correio/protocol';
+import { ClockStamp } from '@correio/service';
+import {
+  RequestClient,
+  Subscriber,
+  TypedEvents,
+  topic,
+  type BackoffOptions,
+  type Publication,
+  type RequestOptions,
+  type SubscriberStats,
+  type RequestClientStats,
+} from '@correio/transport';
+import type { Logger } from 'pino';
+import { randomBytes } from 'node:crypto';
+import { channelNameProblem, userNameProblem } from './names.js';
+import { PeerLink } from './PeerLink.js';
+
+export type ChannelInfo = ChatChannelsReply['channels'][number];
+export type UserInfo = ChatUsersReply['users'][number];
+
+export interface ChatClientOptions {
+  /** The broker's MDP endpoint, such as tcp://127.0.0.1:5555. */
+  readonly broker: string;
+  /** The proxy's subscriber (XPUB) endpoint, such as tcp://127.0.0.1:5571. Without it nothing arrives live. */
+  readonly proxy?: string;
+  /** The broker service for chat requests. Default `chat`; `srv.<id>` talks to one server. */
+  readonly service?: string;
+  /** The `from` of every envelope this client sends. Default `client-<random>`, or the stamp's. */
+  readonly from?: string;
+  /** The client's Lamport clock; one is made when absent. */
+  readonly stamp?: ClockStamp;
+  /** Per-attempt request time-out, ms. Default 3000. */
+  readonly timeout?: number;
+  /** Attempts after the first, with the same request id, on time-outs and retryable errors. Default 3. */
+  readonly retries?: number;
+  /** Delay between attempts. Default 250 ms doubling to 4 s, with jitter. */
+  readonly backoff?: BackoffOptions;
+  readonly logger?: Logger;
+}
+
+/** Per-call options: a request id (to retry a call at the application level) and a cancel signal. */
+export interface CallOptions {
+  readonly id?: string;
+  readonly signal?: AbortSignal;
+  readonly timeout?: number;
+  readonly retries?: number;
+}
+
+/** A page request: `limit` 1–500 (server default when absent) and the cursor of the previous page. */
+export interface PageOptions extends CallOptions {
+  readonly limit?: number;
+}
+
+/** A publication received live on `chan/<channel>/`. */
+export interface ReceivedPublication {
+  readonly publication: ChatPublication;
+  readonly topic: string;
+  /** The publishing server's stream id and the publication's sequence number in it. */
+  readonly publisher: string;
+  readonly seq: number;
+}
+
+/** A direct message received live on `user/<me>/`. */
+export interface ReceivedDirect {
+  readonly message: ChatDirect;
+  readonly topic: string;
+  readonly publisher: string;
+  readonly seq: number;
+}
+
+/** Publications lost in transit (FRAMES.md §3.4), for the topic of one channel or one user. */
+export interface ReceiveGap {
+  readonly topic: string;
+  /** Set when the topic is a channel's. */
+  readonly channel?: string;
+  /** Set when the topic is a user's (direct messages). */
+  readonly user?: string;
+  readonly publisher: string;
+  readonly missed: number;
+}
+
+export interface ChatClientEventMap {
+  publication: ReceivedPublication;
+  direct: ReceivedDirect;
+  gap: ReceiveGap;
+  /** The broker connection went down or came back. */
+  broker: { readonly up: boolean; readonly endpoint: string };
+  /** The proxy connection went down or came back. */
+  proxy: { readonly up: boolean; readonly endpoint: string };
+}
+
+export interface ChatClientStats {
+  readonly requests: RequestClientStats;
+  readonly subscriber?: SubscriberStats;
+  /** Valid envelopes received live whose type is not one a chat topic carries (dropped). */
+  readonly unexpected: number;
+}
+
+type ChatRequestType =
+  | 'chat.login.request'
+  | 'chat.users.request'
+  | 'chat.channel.create.request'
+  | 'chat.channels.request'
+  | 'chat.publish.request'
+  | 'chat.direct.request'
+  | 'chat.history.request'
+  | 'chat.conversation.request';
+
+interface ChatReplies {
+  'chat.login.request': ChatLoginReply;
+  'chat.users.request': ChatUsersReply;
+  'chat.channel.create.request': ChatChannelCreateReply;
+  'chat.channels.request': ChatChannelsReply;
+  'chat.publish.request': ChatPublishReply;
+  'chat.direct.request': ChatDirectReply;
+  'chat.history.request': ChatHistoryReply;
+  'chat.conversation.request': ChatConversationReply;
+}
+
+/** Most pages `allUsers` / `allChannels` read, so a listing always ends. */
+const MAX_PAGES = 100;
+
+/**
+ * A chat user's connection to Correio: requests go to the `chat` service through the broker
+ * (MDP/0.2, retried with the same id and backoff), live messages come from the proxy
+ * (`chan/<channel>/` publications, `user/<me>/` direct messages), and one Lamport clock ticks on
+ * every send and merges every envelope and message received. The building block of the terminal
+ * client, the JSON mode and the bot; other apps' tests use it as a real client.
+ */
+export class ChatClient {
+  readonly events = new TypedEvents<ChatClientEventMap>();
+  readonly stamp: ClockStamp;
+  readonly service: string;
+  readonly #requests: RequestClient;
+  readonly #subscriber: Subscriber | undefined;
+  readonly #brokerLink: PeerLink;
+  readonly #proxyLink: PeerLink | undefined;
+  readonly #topics = new Set<string>();
+  readonly #receiving: Promise<void>;
+  #user: string | undefined;
+  #unexpected = 0;
+  #closed = false;
+
+  constructor(options: ChatClientOptions) {
+    this.stamp = options.stamp ?? new ClockStamp(options.from ?? `client-${randomBytes(6).toString('base64url')}`);
+    this.service = options.service ?? 'chat';
+    this.#requests = new RequestClient({
+      endpoint: options.broker,
+      stamp: this.stamp,
+      timeout: options.timeout ?? 3_000,
+      retries: options.retries ?? 3,
+      backoff: options.backoff ?? { initialMs: 250, maxMs: 4_000 },
+      ...(options.logger ? { logger: options.logger } : {}),
+    });
+    this.#brokerLink = new PeerLink(options.broker, this.#requests.events, (up) => this.events.emit('broker', { up, endpoint: options.broker }), this.#requests.connected);
+    if (options.proxy !== undefined) {
+      this.#subscriber = new Subscriber({ stamp: this.stamp, ...(options.logger ? { logger: options.logger } : {}) });
+      this.#proxyLink = new PeerLink(options.proxy, this.#subscriber.events, (up) => this.events.emit('proxy', { up, endpoint: options.proxy! }));
+      this.#subscriber.events.on('gap', (gap) => this.events.emit('gap', { ...describeTopic(gap.topic), publisher: gap.publisher, missed: gap.missed }));
+      this.#subscriber.connect(options.proxy);
+      this.#receiving = this.#receive(this.#subscriber);
+    } else {
+      this.#receiving = Promise.resolve();
+    }
+  }
+
+  /** The user this client logged in as, if any. */
+  get user(): string | undefined {
+    return this.#user;
+  }
+
+  /** The client's Lamport clock: the latest value it sent or merged. */
+  get lc(): number {
+    return this.stamp.lc;
+  }
+
+  get brokerEndpoint(): string {
+    return this.#brokerLink.endpoint;
+  }
+
+  get proxyEndpoint(): string | undefined {
+    return this.#proxyLink?.endpoint;
+  }
+
+  get brokerConnected(): boolean {
+    return this.#brokerLink.up;
+  }
+
+  /** False without a proxy endpoint. */
+  get proxyConnected(): boolean {
+    return this.#proxyLink?.up ?? false;
+  }
+
+  /** The topics subscribed to, such as `chan/general/` and `user/ana/`. */
+  get topics(): ReadonlySet<string> {
+    return this.#topics;
+  }
+
+  get stats(): ChatClientStats {
+    return {
+      requests: this.#requests.stats,
+      ...(this.#subscriber ? { subscriber: this.#subscriber.stats } : {}),
+      unexpected: this.#unexpected,
+    };
+  }
+
+  /** Resolves true once connected to the broker, false after `timeoutMs`. */
+  waitForBroker(timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+    return this.#brokerLink.waitUp(timeoutMs, signal);
+  }
+
+  /** Resolves true once connected to the proxy, false after `timeoutMs` (at once without a proxy). */
+  waitForProxy(timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+    return this.#proxyLink ? this.#proxyLink.waitUp(timeoutMs, signal) : Promise.resolve(false);
+  }
+
+  /**
+   * Logs `user` in and makes it this client's user. Subscribes to the user's direct messages first,
+   * so none sent right after the login is missed.
+   */
+  async login(user: string, options: CallOptions = {}): Promise<ChatLoginReply> {
+    requireValid(userNameProblem(user));
+    if (this.#subscriber) {
+      if (this.#user !== undefined && this.#user !== user) this.unsubscribe(topic('user', this.#user));
+      this.subscribe(topic('user', user));
+    }
+    const reply = await this.#call('chat.login.request', { user }, options);
+    this.#user = user;
+    return reply;
+  }
+
+  /** One page of users, in name order; `after` is the previous page's `next`. */
+  async users(options: PageOptions & { readonly after?: string } = {}): Promise<ChatUsersReply> {
+    return this.#call('chat.users.request', page(options, 'after'), options);
+  }
+
+  /** Every user, reading up to `maxPages` pages. */
+  async allUsers(options: { readonly maxPages?: number } & CallOptions = {}): Promise<{ users: UserInfo[]; truncated: boolean }> {
+    const users: UserInfo[] = [];
+    let after: string | undefined;
+    for (let pages = 0; pages < (options.maxPages ?? MAX_PAGES); pages += 1) {
+      const reply = await this.users({ ...callOnly(options), limit: 500, ...(after !== undefined ? { after } : {}) });
+      users.push(...reply.users);
+      if (reply.next === undefined) return { users, truncated: false };
+      after = reply.next;
+    }
+    return { users, truncated: true };
+  }
+
+  /** One page of channels, in name order; `after` is the previous page's `next`. */
+  async channels(options: PageOptions & { readonly after?: string } = {}): Promise<ChatChannelsReply> {
+    return this.#call('chat.channels.request', page(options, 'after'), options);
+  }
+
+  /** Every channel, reading up to `maxPages` pages. */
+  async allChannels(options: { readonly maxPages?: number } & CallOptions = {}): Promise<{ channels: ChannelInfo[]; truncated: boolean }> {
+    const channels: ChannelInfo[] = [];
+    let after: string | undefined;
+    for (let pages = 0; pages < (options.maxPages ?? MAX_PAGES); pages += 1) {
+      const reply = await this.channels({ ...callOnly(options), limit: 500, ...(after !== undefined ? { after } : {}) });
+      channels.push(...reply.channels);
+      if (reply.next === undefined) return { channels, truncated: false };
+      after = reply.next;
+    }
+    return { channels, truncated: true };
+  }
+
+  /** Creates a channel as this client's user; creating one that exists answers `created: false`. */
+  async createChannel(channel: string, options: CallOptions = {}): Promise<ChatChannelCreateReply> {
+    requireValid(channelNameProblem(channel));
+    return this.#call('chat.channel.create.request', { user: this.#requireUser(), channel }, options);
+  }
+
+  /** Publishes `text` on `channel` as this client's user. A retry with the same `id` publishes once. */
+  async publish(channel: string, text: string, options: CallOptions = {}): Promise<ChatPublishReply> {
+    requireValid(channelNameProblem(channel));
+    return this.#call('chat.publish.request', { user: this.#requireUser(), channel, text }, options);
+  }
+
+  /** Sends a direct message to `to` as this client's user. A retry with the same `id` sends once. */
+  async direct(to: string, text: string, options: CallOptions = {}): Promise<ChatDirectReply> {
+    requireValid(userNameProblem(to));
+    return this.#call('chat.direct.request', { user: this.#requireUser(), to, text }, options);
+  }
+
+  /** The latest page of a channel's publications (oldest first); `before` is the previous page's `next`. */
+  async history(channel: string, options: PageOptions & { readonly before?: string } = {}): Promise<ChatHistoryReply> {
+    requireValid(channelNameProblem(channel));
+    const reply = await this.#call('chat.history.request', { channel, ...page(options, 'before') }, options);
+    // Each stored publication carries its origin's clock: merge it like a received message.
+    for (const publication of reply.messages) this.stamp.observe(publication);
+    return reply;
+  }
+
+  /** The latest page of the conversation with `peer` (oldest first). */
+  async conversation(peer: string, options: PageOptions & { readonly before?: string } = {}): Promise<ChatConversationReply> {
+    requireValid(userNameProblem(peer));
+    const reply = await this.#call('chat.conversation.request', { user: this.#requireUser(), peer, ...page(options, 'before') }, options);
+    for (const message of reply.messages) this.stamp.observe(message);
+    return reply;
+  }
+
+  /** Receives `channel`'s publications live (from the time the subscription reaches the publishers). */
+  subscribeChannel(channel: string): void {
+    requireValid(channelNameProblem(channel));
+    this.subscribe(topic('chan', channel));
+  }
+
+  unsubscribeChannel(channel: string): void {
+    requireValid(channelNameProblem(channel));
+    this.unsubscribe(topic('chan', channel));
+  }
+
+  /** Subscribes to a topic prefix on the proxy (`chan/general/`, `user/ana/`, `chan/` for every channel). */
+  subscribe(prefix: string): void {
+    if (!this.#subscriber) throw new BadRequestError('this client has no proxy endpoint: it cannot receive messages live');
+    if (this.#topics.has(prefix)) return;
+    this.#subscriber.subscribe(prefix);
+    this.#topics.add(prefix);
+  }
+
+  unsubscribe(prefix: string): void {
+    if (!this.#subscriber || !this.#topics.delete(prefix)) return;
+    this.#subscriber.unsubscribe(prefix);
+  }
+
+  /** Closes both sockets; requests in flight fail with UNAVAILABLE. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#brokerLink.dispose();
+    this.#proxyLink?.dispose();
+    await Promise.all([this.#requests.close(), this.#subscriber?.close()]);
+    await this.#receiving;
+  }
+
+  async #call<T extends ChatRequestType>(type: T, body: BodyOf<T>, options: CallOptions): Promise<ChatReplies[T]> {
+    const requestOptions: RequestOptions = {
+      ...(options.id !== undefined ? { id: options.id } : {}),
+      ...(options.signal !== undefined ? { signal: options.signal } : {}),
+      ...(options.timeout !== undefined ? { timeout: options.timeout } : {}),
+      ...(options.retries !== undefined ? { retries: options.retries } : {}),
+    };
+    const reply = await this.#requests.request(this.service, type, body, requestOptions);
+    const expected = MESSAGE_INFO[type].reply as MessageType;
+    if (reply.type !== expected) throw new InternalError(`${type} was answered with ${reply.type}, not ${expected}`, { retryable: false });
+    return reply.body as ChatReplies[T];
+  }
+
+  #requireUser(): string {
+    if (this.#user === undefined) throw new BadRequestError('log in first');
+    return this.#user;
+  }
+
+  async #receive(subscriber: Subscriber): Promise<void> {
+    for await (const received of subscriber) this.#dispatch(received);
+  }
+
+  #dispatch(received: Publication): void {
+    const { envelope, topic: where, publisher, seq } = received;
+    if (envelope.type === 'chat.publication' && where.startsWith('chan/')) {
+      const publication = envelope.body as ChatPublication;
+      this.stamp.observe(publication);
+      this.events.emit('publication', { publication, topic: where, publisher, seq });
+    } else if (envelope.type === 'chat.direct' && where.startsWith('user/')) {
+      const message = envelope.body as ChatDirect;
+      this.stamp.observe(message);
+      this.events.emit('direct', { message, topic: where, publisher, seq });
+    } else {
+      this.#unexpected += 1;
+    }
+  }
+}
+
+function requireValid(problem: string | undefined): void {
+  if (problem !== undefined) throw new BadRequestError(problem);
+}
+
+function callOnly(options: CallOptions): CallOptions {
+  return {
+    ...(options.signal !== undefined ? { signal: options.signal } : {}),
+    ...(options.timeout !== undefined ? { timeout: options.timeout } : {}),
+    ...(options.retries !== undefined ? { retries: options.retries } : {}),
+  };
+}
+
+function page<K extends 'after' | 'before'>(options: PageOptions & Partial<Record<K, string>>, cursor: K): { limit?: number } & Partial<Record<K, string>> {
+  const body: { limit?: number } & Partial<Record<K, string>> = {};
+  if (options.limit !== undefined) body.limit = options.limit;
+  const value = options[cursor];
+  if (value !== undefined) (body as Record<K, string>)[cursor] = value;
+  return body;
+}
+
+/** The channel or user a chat topic is about. */
+function describeTopic(where: string): { topic: string; channel?: string; user?: string } {
+  const [namespace, name] = where.split('/');
+  if (namespace === 'chan' && name) return { topic: where, channel: name };
+  if (namespace === 'user' && name) return { topic: where, user: name };
+  return { topic: where };
+}

@@ -1,0 +1,62 @@
+import { CorreioError } from '@correio/codec';
+
+/** Where the client talks to, for messages that tell the user what to start. */
+export interface Endpoints {
+  readonly broker: string;
+  /** The proxy's subscriber (XPUB) side. */
+  readonly proxy?: string;
+  /** The broker service serving chat requests (`chat`, or `srv.<id>` for one server). */
+  readonly service: string;
+}
+
+export function brokerDownMessage(endpoint: string): string {
+  return `cannot reach the broker at ${endpoint}: is it running? Start it with: correio-broker --endpoint ${bindable(endpoint)}`;
+}
+
+export function proxyDownMessage(endpoint: string): string {
+  return (
+    `cannot reach the proxy at ${endpoint}: live messages will arrive once it is running. ` +
+    `Start it with: correio-proxy --subscribers ${bindable(endpoint)}`
+  );
+}
+
+function noServerMessage(endpoints: Endpoints, why: string): string {
+  return `${why}: is a chat server running and connected to the broker at ${endpoints.broker}? Start one with: correio-server --id srv-1 --data-dir ./data/srv-1 --broker ${endpoints.broker}`;
+}
+
+/** True when a request failed because the broker itself could not be reached (not a reply from it). */
+export function isBrokerUnreachable(error: CorreioError): boolean {
+  return error.code === 'UNAVAILABLE' && Array.isArray(error.data?.['endpoints']);
+}
+
+/**
+ * One line saying what went wrong and what to do about it, for the terminal and for the JSON
+ * `error` events. Connection problems name the endpoint and the program to start.
+ */
+export function describeFailure(error: unknown, endpoints: Endpoints): string {
+  const failure = CorreioError.from(error);
+  switch (failure.code) {
+    case 'UNAVAILABLE':
+      if (isBrokerUnreachable(failure)) {
+        const handshake = failure.data?.['handshake'];
+        return handshake === undefined ? brokerDownMessage(endpoints.broker) : `the broker at ${endpoints.broker} refused the connection: ${failure.message}`;
+      }
+      return noServerMessage(endpoints, `no chat server is available (${failure.message})`);
+    case 'UNKNOWN_SERVICE':
+      return noServerMessage(endpoints, `the broker at ${endpoints.broker} knows no service ${endpoints.service}`);
+    case 'TIMEOUT':
+      return noServerMessage(endpoints, `no reply from service ${endpoints.service} in time (${failure.message})`);
+    case 'OVERLOADED':
+      return `the chat service is overloaded, try again in a moment (${failure.message})`;
+    default:
+      return failure.message;
+  }
+}
+
+/** The endpoint a server would bind for clients that connect to `endpoint` (localhost stays as is). */
+function bindable(endpoint: string): string {
+  const match = /^tcp:\/\/([^:/]+):(\d+)$/.exec(endpoint);
+  if (!match) return endpoint;
+  const host = match[1]!;
+  return host === '127.0.0.1' || host === 'localhost' ? endpoint : `tcp://*:${match[2]!}`;
+}

@@ -1,0 +1,107 @@
+// End to end with the real chat server (apps/server) as a process, behind a real broker and proxy.
+// Skipped, with a message, while apps/server has no main program.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ChatClient, ChatSession, runBot, type ReceivedPublication, type StampedSessionEvent } from '@correio/client';
+import { sleep, startBroker, startProxy, waitFor } from './helpers/cluster.js';
+import { workspaceRoot } from './helpers/processes.js';
+
+const serverMain = join(workspaceRoot, 'apps', 'server', 'src', 'main.ts');
+const serverAvailable = existsSync(serverMain);
+if (!serverAvailable) console.warn('apps/client end-to-end tests with the real server SKIPPED: apps/server/src/main.ts does not exist');
+
+const cleanups: (() => Promise<void>)[] = [];
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+/** A broker, a proxy and one real server process with a fresh data directory. */
+async function realCluster(): Promise<{ broker: string; proxySub: string }> {
+  const broker = await startBroker('tcp://127.0.0.1:*', 500);
+  cleanups.push(() => broker.close());
+  const proxy = await startProxy();
+  cleanups.push(() => proxy.close());
+  const dataDir = mkdtempSync(join(tmpdir(), 'correio-client-e2e-'));
+  cleanups.push(async () => rmSync(dataDir, { recursive: true, force: true }));
+  const args = ['--id', 'srv-e2e', '--data-dir', dataDir, '--broker', broker.endpoints[0]!, '--proxy-pub', proxy.frontend, '--proxy-sub', proxy.backend, '--heartbeat', '500'];
+  const server: ChildProcess = spawn(process.execPath, ['--import', 'tsx', '--conditions=@correio/source', serverMain, ...args], { cwd: workspaceRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise<void>((resolve) => server.once('close', () => resolve()));
+  cleanups.push(async () => {
+    if (server.exitCode === null && server.signalCode === null) server.kill('SIGTERM');
+    const killer = setTimeout(() => server.kill('SIGKILL'), 8_000);
+    await exited;
+    clearTimeout(killer);
+  });
+  let output = '';
+  let errors = '';
+  server.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  server.stderr!.on('data', (chunk: Buffer) => (errors += chunk.toString()));
+  await waitFor(() => output.includes('server ready') || server.exitCode !== null, 30_000, 'the chat server').catch((error: Error) => {
+    throw new Error(`${error.message}; stderr: ${errors.slice(-2000)}`);
+  });
+  if (!output.includes('server ready')) throw new Error(`the chat server did not start: ${errors.slice(-2000)}`);
+  await waitFor(() => broker.snapshot().services.some((service) => service.name === 'chat' && service.workers > 0), 15_000, 'the server to register with the broker');
+  return { broker: broker.endpoints[0]!, proxySub: proxy.backend };
+}
+
+function client(at: { broker: string; proxySub: string }): ChatClient {
+  const created = new ChatClient({ broker: at.broker, proxy: at.proxySub, timeout: 5_000, retries: 2 });
+  cleanups.push(() => created.close());
+  return created;
+}
+
+describe.skipIf(!serverAvailable)('with the real chat server', () => {
+  it('logs in, creates a channel, publishes, delivers live and reads history, with Lamport clocks in order', async () => {
+    const at = await realCluster();
+    const ana = client(at);
+    const bob = client(at);
+    expect(await ana.login('ana')).toMatchObject({ user: 'ana', created: true });
+    await bob.login('bob');
+    expect(await ana.createChannel('general')).toMatchObject({ channel: 'general', created: true, created_by: 'ana' });
+    bob.subscribeChannel('general');
+    const received: ReceivedPublication[] = [];
+    bob.events.on('publication', (event) => received.push(event));
+    await bob.waitForProxy(5_000);
+    await sleep(300);
+
+    const reply = await ana.publish('general', 'hello from the real server');
+    await waitFor(() => received.length === 1, 10_000, 'the live publication');
+    expect(received[0]!.publication).toMatchObject({ channel: 'general', user: 'ana', text: 'hello from the real server', op: reply.op, lc: reply.lc });
+    expect(bob.lc).toBeGreaterThan(reply.lc);
+
+    const history = await bob.history('general');
+    expect(history.messages.map((m) => m.text)).toEqual(['hello from the real server']);
+    expect((await bob.allChannels()).channels.map((c) => c.channel)).toContain('general');
+    expect((await bob.allUsers()).users.map((u) => u.user)).toEqual(expect.arrayContaining(['ana', 'bob']));
+    await ana.direct('bob', 'psst');
+    expect((await bob.conversation('ana')).messages.map((m) => m.text)).toEqual(['psst']);
+  });
+
+  it('runs a session: join shows the history, a plain line publishes', async () => {
+    const at = await realCluster();
+    const events: StampedSessionEvent[] = [];
+    const ana = client(at);
+    const session = new ChatSession(ana, { emit: (event) => events.push(event) });
+    await session.start('ana');
+    await session.submit('/create general');
+    await session.submit('/join general');
+    await session.submit('first words');
+    await session.submit('/history');
+    const history = events.find((e) => e.event === 'history');
+    expect(history).toMatchObject({ event: 'history', channel: 'general', messages: [expect.objectContaining({ text: 'first words', user: 'ana' })] });
+    expect(events.filter((e) => e.event === 'error')).toEqual([]);
+    session.end();
+  });
+
+  it('bot: a bounded run with consistent numbers', async () => {
+    const at = await realCluster();
+    const report = await runBot({ broker: at.broker, proxy: at.proxySub, users: 4, rate: 40, messages: 40, channels: 2, warmupMs: 300, settleMs: 1_000, timeout: 5_000 });
+    expect(report.sent.total).toEqual({ sent: 40, acked: 40, failed: 0 });
+    expect(report.received.publication.fromRun).toBeGreaterThanOrEqual(report.received.publication.expected);
+    expect(report.received.direct.fromRun).toBe(report.received.direct.expected);
+  });
+});

@@ -1,0 +1,96 @@
+// The interactive client driven as a person would, through a pseudo-terminal: tmux runs it in a
+// detached session, the test types with send-keys and reads the screen with capture-pane.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ChatClient } from '@correio/client';
+import { sleep, startCluster, type Cluster } from './helpers/cluster.js';
+import { clientCommandLine, workspaceRoot } from './helpers/processes.js';
+
+const tmuxAvailable = spawnSync('tmux', ['-V']).status === 0;
+if (!tmuxAvailable) console.warn('apps/client terminal tests SKIPPED: tmux is not installed (apt-get install -y tmux)');
+
+// A tmux server of our own, on a socket of our own, so no one else's tmux is touched.
+const socket = join(tmpdir(), `correio-client-test-${process.pid}.tmux`);
+const cleanups: (() => Promise<void>)[] = [];
+
+afterEach(async () => {
+  spawnSync('tmux', ['-S', socket, 'kill-server']);
+  rmSync(socket, { force: true });
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+function tmux(...args: string[]): string {
+  return execFileSync('tmux', ['-S', socket, '-f', '/dev/null', ...args], { encoding: 'utf8' });
+}
+
+/** The visible screen, wrapped lines joined (tmux drops trailing spaces), trailing blank lines dropped. */
+function screen(): string {
+  return tmux('capture-pane', '-p', '-J', '-t', 'chat').replace(/\s+$/, '');
+}
+
+async function waitForScreen(pattern: RegExp, what: string, timeoutMs = 20_000): Promise<RegExpMatchArray> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const match = screen().match(pattern);
+    if (match) return match;
+    if (Date.now() > deadline) throw new Error(`the screen never showed ${what} (${pattern}); it shows:\n${screen()}`);
+    await sleep(50);
+  }
+}
+
+function type(...keys: string[]): void {
+  tmux('send-keys', '-t', 'chat', ...keys);
+}
+
+function shellQuote(args: readonly string[]): string {
+  return args.map((arg) => `'${arg.replaceAll("'", `'\\''`)}'`).join(' ');
+}
+
+describe.skipIf(!tmuxAvailable)('the terminal client, in tmux', () => {
+  it('logs in, joins, publishes, shows what others send with sender and Lamport clock, keeps the prompt, quits', async () => {
+    const at: Cluster = await startCluster();
+    cleanups.push(() => at.close());
+    const bob = new ChatClient({ broker: at.brokerEndpoint, proxy: at.proxySub });
+    cleanups.push(() => bob.close());
+    await bob.login('bob');
+    await bob.createChannel('general');
+    await bob.publish('general', 'earlier message');
+
+    const client = shellQuote(clientCommandLine(['--broker', at.brokerEndpoint, '--proxy-sub', at.proxySub]));
+    tmux('new-session', '-d', '-s', 'chat', '-x', '150', '-y', '40', '-c', workspaceRoot, `${client}; echo "[exit status $?]"; sleep 60`);
+
+    await waitForScreen(/Your name:$/, 'the name prompt');
+    type('ana', 'Enter');
+    await waitForScreen(/Logged in as ana/, 'the login');
+    await waitForScreen(/^ana \(lc \d+\)>$/m, 'the prompt');
+
+    type('/join general', 'Enter');
+    await waitForScreen(/-- joined #general; the last 1 message\(s\):\n\d\d:\d\d:\d\d #general bob: earlier message {2}\(lc \d+\)/, 'the history');
+    await waitForScreen(/^ana #general \(lc \d+\)>$/m, 'the channel prompt');
+
+    type('hello from the terminal', 'Enter');
+    await waitForScreen(/\d\d:\d\d:\d\d #general ana: hello from the terminal {2}\(lc \d+\)/, 'my own publication');
+
+    // Half a line typed when bob's message arrives: it must survive, below the message.
+    type('half-typed');
+    await waitForScreen(/> half-typed$/, 'the half-typed line');
+    await sleep(200);
+    const published = await bob.publish('general', 'hi ana, bob here');
+    const line = await waitForScreen(new RegExp(`\\d\\d:\\d\\d:\\d\\d #general bob: hi ana, bob here {2}\\(lc ${published.lc}\\)\\n(.*)$`), 'bob’s publication');
+    const prompt = /^ana #general \(lc (\d+)\)> half-typed$/.exec(line[1]!);
+    expect(prompt, `the prompt below bob's message: ${line[1]}`).not.toBeNull();
+    expect(Number(prompt![1])).toBeGreaterThan(published.lc); // ana's clock merged bob's publication
+
+    const direct = await bob.direct('ana', 'psst');
+    await waitForScreen(new RegExp(`\\[direct\\] bob → ana: psst {2}\\(lc ${direct.lc}\\)\\n.*> half-typed$`), 'bob’s direct message');
+
+    type('C-u', '/quit', 'Enter');
+    await waitForScreen(/-- bye$/m, 'the goodbye');
+    // The client exits with status 0; the shell around it reports it (tmux's own exit status
+    // reporting depends on when it reaps the process).
+    await waitForScreen(/^\[exit status 0\]$/m, 'the exit status');
+  });
+});

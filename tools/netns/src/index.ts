@@ -1,0 +1,1 @@
+export { NetworkLab, type LabHost, type NetworkLabOptions } from './NetworkLab.js';
