@@ -334,13 +334,20 @@ describe('metrics and logging', () => {
     const logger = pino({ level: 'debug' }, sink);
     const next: Next = async (c) => {
       if (c.id === 'bad') throw new Error('boom');
+      if (c.id === 'early') throw new UnavailableError('not ready yet');
+      if (c.id === 'slow') throw new TimeoutError('took too long');
       return 1;
     };
     const logged = logging({ logger })(next);
     await logged(ctx(), undefined);
     await logged({ ...ctx(), id: 'bad' }, undefined).catch(() => undefined);
+    await logged({ ...ctx(), id: 'early' }, undefined).catch(() => undefined);
+    await logged({ ...ctx(), id: 'slow' }, undefined).catch(() => undefined);
     expect(lines[0]).toMatchObject({ level: 20, action: 'greeter.hello', msg: 'call ok' });
     expect(lines[1]).toMatchObject({ level: 50, code: 'INTERNAL', id: 'bad', msg: 'call failed: boom' });
+    // Not ready is expected while a cluster forms: info, below the default warn level.
+    expect(lines[2]).toMatchObject({ level: 30, code: 'UNAVAILABLE', id: 'early', msg: 'call deferred: not ready yet' });
+    expect(lines[3]).toMatchObject({ level: 40, code: 'TIMEOUT', id: 'slow' });
   });
 });
 

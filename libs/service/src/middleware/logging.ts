@@ -27,6 +27,8 @@ export function logging(options: LoggingOptions): AnyContextMiddleware {
       const fields = { action: ctx.action, id: ctx.id, ms: elapsed(started), code: error.code, err: error.code === 'INTERNAL' ? (error.cause ?? error) : undefined };
       if (error.code === 'INTERNAL') logger.error(fields, `call failed: ${error.message}`);
       else if (CALLER_FAULTS.has(error.code)) logger.debug(fields, `call rejected: ${error.message}`);
+      // Not ready yet (starting, catching up, no rank): expected while a cluster forms; the caller retries.
+      else if (error.code === 'UNAVAILABLE') logger.info(fields, `call deferred: ${error.message}`);
       else logger.warn(fields, `call failed: ${error.message}`);
       throw error;
     }
