@@ -1,6 +1,5 @@
-import type { MetricsRegistry } from '@correio/observability';
+import { LabelGuard, type MetricsRegistry } from '@correio/observability';
 import type { BrokerObserver, MajordomoBroker } from '@correio/transport';
-import { LabelGuard } from './LabelGuard.js';
 
 /** Prometheus metrics of a broker: counters and the latency histogram from its observer hooks, gauges from its snapshot. */
 export function brokerMetrics(metrics: MetricsRegistry, broker: () => MajordomoBroker | undefined): BrokerObserver {

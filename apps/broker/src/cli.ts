@@ -1,10 +1,9 @@
-import { readFileSync } from 'node:fs';
 import {
   Command,
-  InvalidArgumentError,
   addCommonOptions,
+  addCurveServerOptions,
+  curveServerKey,
   envOption,
-  parseCurveKey,
   parseDurationMs,
   parseEndpoint,
   parseList,
@@ -35,9 +34,6 @@ interface RawOptions {
   hwm: number;
   seedFrontend?: string;
   seedBackend?: string;
-  curveSecretKey?: string;
-  curveSecretKeyFile?: string;
-  zapDomain?: string;
   shutdownGrace: number;
   logLevel: string;
   httpPort?: number;
@@ -67,11 +63,9 @@ export function brokerCommand(): Command {
     .addOption(envOption('--max-message-size <bytes>', 'largest inbound frame; larger ones disconnect their sender', 'CORREIO_BROKER_MAX_MESSAGE_SIZE').argParser(parsePositiveInt).default(BROKER_DEFAULTS.maxMessageSize))
     .addOption(envOption('--hwm <n>', 'per-peer send and receive high-water mark', 'CORREIO_BROKER_HWM').argParser(parseNonNegativeInt).default(BROKER_DEFAULTS.highWaterMark))
     .addOption(envOption('--seed-frontend <endpoint>', 'seed-compatible queue: where plain REQ clients connect', 'CORREIO_BROKER_SEED_FRONTEND').argParser(parseEndpoint))
-    .addOption(envOption('--seed-backend <endpoint>', 'seed-compatible queue: where plain REP servers connect', 'CORREIO_BROKER_SEED_BACKEND').argParser(parseEndpoint))
-    .addOption(envOption('--curve-secret-key <z85>', 'enable CURVE with this server secret key', 'CORREIO_BROKER_CURVE_SECRET_KEY').argParser(parseCurveKey))
-    .addOption(envOption('--curve-secret-key-file <path>', 'enable CURVE with the secret key held in this file', 'CORREIO_BROKER_CURVE_SECRET_KEY_FILE'))
-    .addOption(envOption('--zap-domain <domain>', 'ZAP domain for CURVE client authorisation', 'CORREIO_BROKER_ZAP_DOMAIN'))
-    .addOption(envOption('--shutdown-grace <ms>', 'on SIGTERM, how long in-flight requests may finish', 'CORREIO_BROKER_SHUTDOWN_GRACE').argParser(parseNonNegativeMs).default(1_000));
+    .addOption(envOption('--seed-backend <endpoint>', 'seed-compatible queue: where plain REP servers connect', 'CORREIO_BROKER_SEED_BACKEND').argParser(parseEndpoint));
+  addCurveServerOptions(command, 'CORREIO_BROKER');
+  command.addOption(envOption('--shutdown-grace <ms>', 'on SIGTERM, how long in-flight requests may finish', 'CORREIO_BROKER_SHUTDOWN_GRACE').argParser(parseNonNegativeMs).default(1_000));
   return addCommonOptions(command);
 }
 
@@ -82,10 +76,7 @@ export function parseBrokerCommandLine(argv: readonly string[], command = broker
   if ((raw.seedFrontend === undefined) !== (raw.seedBackend === undefined)) {
     command.error('error: --seed-frontend and --seed-backend go together; give both or neither');
   }
-  if (raw.curveSecretKey !== undefined && raw.curveSecretKeyFile !== undefined) {
-    command.error('error: give --curve-secret-key or --curve-secret-key-file, not both');
-  }
-  const secretKey = raw.curveSecretKey ?? (raw.curveSecretKeyFile !== undefined ? readKeyFile(command, raw.curveSecretKeyFile) : undefined);
+  const curve = curveServerKey(command);
   const options: StartBrokerOptions = {
     endpoints: raw.endpoint,
     ...(raw.id !== undefined ? { id: raw.id } : {}),
@@ -99,7 +90,7 @@ export function parseBrokerCommandLine(argv: readonly string[], command = broker
     maxMessageSize: raw.maxMessageSize,
     highWaterMark: raw.hwm,
     ...(raw.seedFrontend !== undefined && raw.seedBackend !== undefined ? { seed: { frontend: raw.seedFrontend, backend: raw.seedBackend } } : {}),
-    ...(secretKey !== undefined ? { curve: { server: true, secretKey, ...(raw.zapDomain ? { zapDomain: raw.zapDomain } : {}) } } : {}),
+    ...(curve !== undefined ? { curve: { server: true, ...curve } } : {}),
     ...(raw.httpPort !== undefined ? { http: { port: raw.httpPort, host: raw.httpHost } } : {}),
   };
   return { options, logLevel: raw.logLevel, shutdownGraceMs: raw.shutdownGrace };
@@ -115,19 +106,4 @@ function collectEndpoints(value: string, previous: string[] | undefined): string
 function parseNonNegativeMs(value: string): number {
   if (/^\s*0\s*(ms|s|m)?\s*$/.test(value)) return 0;
   return parseDurationMs(value);
-}
-
-function readKeyFile(command: Command, path: string): string {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    return command.error(`error: cannot read --curve-secret-key-file ${path}: ${(error as Error).message}`);
-  }
-  try {
-    return parseCurveKey(text.trim());
-  } catch (error) {
-    if (error instanceof InvalidArgumentError) return command.error(`error: --curve-secret-key-file ${path}: ${error.message}`);
-    throw error;
-  }
 }

@@ -2,7 +2,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '@correio/observability';
 import { brokerCommand, parseBrokerCommandLine, startBroker, type RunningBroker } from '@correio/broker';
-import { brokerMain, freePort, killAll, spawnTs, startBrokerProcess } from './helpers/children.js';
+import { freePort, killAll, spawnProgram } from '@correio/testing';
+import { brokerMain, startBrokerProcess } from './helpers/children.js';
 
 const quiet = createLogger('broker', { level: 'silent' });
 let running: RunningBroker | undefined;
@@ -62,7 +63,7 @@ describe('broker command line', () => {
   });
 
   it('prints help with every flag and its variable, and exits 0', async () => {
-    const child = spawnTs('broker --help', brokerMain, ['--help']);
+    const child = spawnProgram('broker --help', brokerMain, ['--help']);
     expect((await child.exited).code).toBe(0);
     const help = child.lines.join(' ').replace(/\s+/g, ' ');
     for (const flag of ['--endpoint', '--heartbeat', '--liveness', '--deadline', '--max-queue', '--idempotent', '--seed-frontend', '--curve-secret-key', '--log-level', '--http-port']) {
@@ -78,16 +79,16 @@ describe('broker command line', () => {
     [['--curve-secret-key', 'nope'], /40-character Z85 CURVE key/],
     [['--log-level', 'loud'], /Allowed choices are fatal, error, warn/],
   ])('refuses %j with a clear message and status 1', async (args, message) => {
-    const child = spawnTs('broker bad flags', brokerMain, args);
+    const child = spawnProgram('broker bad flags', brokerMain, args);
     expect((await child.exited).code).toBe(1);
-    expect(child.stderr.join('')).toMatch(message);
+    expect(child.stderr).toMatch(message);
   });
 
   it('says so in one line when its port is taken', async () => {
     const first = await startBrokerProcess(['--endpoint', `tcp://127.0.0.1:${await freePort()}`]);
-    const child = spawnTs('second broker', brokerMain, ['--endpoint', first.endpoint]);
+    const child = spawnProgram('second broker', brokerMain, ['--endpoint', first.endpoint]);
     expect((await child.exited).code).toBe(1);
-    expect(child.stderr.join('').trim()).toMatch(/^correio-broker: .*(in use|EADDRINUSE)/i);
+    expect(child.stderr.trim()).toMatch(/^correio-broker: .*(in use|EADDRINUSE)/i);
   });
 });
 

@@ -1,7 +1,8 @@
 // The broker as a real process, with clients and workers in their own processes, over TCP.
 import { afterEach, describe, expect, it } from 'vitest';
 import * as zmq from 'zeromq';
-import { awaitWorkers, killAll, metric, sleep, startBrokerProcess, startClient, startWorker, type Child } from './helpers/children.js';
+import { killAll, readMetric, sleep, type Child } from '@correio/testing';
+import { awaitWorkers, startBrokerProcess, startClient, startWorker } from './helpers/children.js';
 
 const HEARTBEAT = ['--heartbeat', '250', '--liveness', '3'];
 
@@ -33,10 +34,10 @@ describe('broker process', () => {
     for (const count of served(echo)) expect(count).toBeGreaterThan(50);
     expect(served(slow).reduce((a, b) => a + b)).toBe(100);
     expect(summaries[2]!['partials']).toBeGreaterThan(0);
-    expect(await metric(broker.http!, 'correio_broker_requests_total', { service: 'echo' })).toBe(600);
-    expect(await metric(broker.http!, 'correio_broker_replies_total', { service: 'slow', kind: 'final' })).toBe(100);
-    expect(await metric(broker.http!, 'correio_broker_workers', { service: 'echo' })).toBe(2);
-    expect(await metric(broker.http!, 'correio_broker_request_duration_seconds_count', { service: 'echo' })).toBe(600);
+    expect(await readMetric(broker.http!, 'correio_broker_requests_total', { service: 'echo' })).toBe(600);
+    expect(await readMetric(broker.http!, 'correio_broker_replies_total', { service: 'slow', kind: 'final' })).toBe(100);
+    expect(await readMetric(broker.http!, 'correio_broker_workers', { service: 'echo' })).toBe(2);
+    expect(await readMetric(broker.http!, 'correio_broker_request_duration_seconds_count', { service: 'echo' })).toBe(600);
     const health = await fetch(`${broker.http!}/health`);
     expect(health.status).toBe(200);
     expect(await health.json()).toMatchObject({ ready: true, workers: 4 });

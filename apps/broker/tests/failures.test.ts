@@ -2,7 +2,8 @@
 import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as zmq from 'zeromq';
-import { awaitWorkers, freePort, killAll, metric, sleep, startBrokerProcess, startClient, startWorker } from './helpers/children.js';
+import { freePort, killAll, readMetric, sleep } from '@correio/testing';
+import { awaitWorkers, startBrokerProcess, startClient, startWorker } from './helpers/children.js';
 
 const HEARTBEAT = ['--heartbeat', '250', '--liveness', '3'];
 
@@ -26,8 +27,8 @@ describe('broker failures', () => {
     const errors = withoutRetries['errors'] as Record<string, number>;
     expect(Object.keys(errors).filter((code) => code !== 'UNAVAILABLE')).toEqual([]);
     expect((withoutRetries['ok'] as number) + (errors['UNAVAILABLE'] ?? 0)).toBe(200);
-    expect(await metric(broker.http!, 'correio_broker_worker_events_total', { service: 'work', event: 'expired' })).toBe(1);
-    expect(await metric(broker.http!, 'correio_broker_workers', { service: 'work' })).toBe(1);
+    expect(await readMetric(broker.http!, 'correio_broker_worker_events_total', { service: 'work', event: 'expired' })).toBe(1);
+    expect(await readMetric(broker.http!, 'correio_broker_workers', { service: 'work' })).toBe(1);
   });
 
   it('re-dispatches a killed worker’s request once when the service is declared idempotent', async () => {
@@ -43,7 +44,7 @@ describe('broker failures', () => {
     doomed.kill('SIGKILL');
     expect(await client.waitForEvent('done', 1, 20_000)).toMatchObject({ ok: 1, errors: {}, retries: 0 });
     expect(rescuer.events('replied')).toHaveLength(1);
-    expect(await metric(broker.http!, 'correio_broker_redispatched_total', { service: 'safe' })).toBe(1);
+    expect(await readMetric(broker.http!, 'correio_broker_redispatched_total', { service: 'safe' })).toBe(1);
   });
 
   it('a worker paused with SIGSTOP is evicted after liveness; its late reply is dropped and counted', async () => {
@@ -53,20 +54,24 @@ describe('broker failures', () => {
     await paused.waitForEvent('ready');
     // Only once the broker holds the registration: READY may still sit in the worker's send queue.
     await awaitWorkers(broker, 'pause', 1);
+    // The client is up and connected before the pause and sends on the go-ahead, so that its request
+    // reaches the broker while the paused worker is still registered, however slowly the process started.
+    const client = startClient(broker.endpoint, 'pause', ['--requests', '1', '--retries', '0', '--timeout', '20000', '--wait-for-go']);
+    await client.waitForEvent('started');
     paused.kill('SIGSTOP');
-    const client = startClient(broker.endpoint, 'pause', ['--requests', '1', '--retries', '0', '--timeout', '20000']);
+    client.write('go');
     const summary = await client.waitForEvent('done', 1, 20_000);
     expect(summary).toMatchObject({ ok: 0, errors: { UNAVAILABLE: 1 }, stray: 0, unfinished: 0 });
-    expect(await metric(broker.http!, 'correio_broker_worker_events_total', { service: 'pause', event: 'expired' })).toBe(1);
+    expect(await readMetric(broker.http!, 'correio_broker_worker_events_total', { service: 'pause', event: 'expired' })).toBe(1);
     paused.kill('SIGCONT');
     await paused.waitForEvent('replied', 1, 10_000);
     // The broker answers the stranger with DISCONNECT, and the worker registers afresh.
     await paused.waitForEvent('disconnected', 1, 10_000);
     await paused.waitForEvent('ready', 2, 10_000);
-    for (let i = 0; i < 100 && (await metric(broker.http!, 'correio_broker_dropped_total', { reason: 'late-reply' })) < 1; i++) await sleep(50);
-    expect(await metric(broker.http!, 'correio_broker_dropped_total', { reason: 'late-reply' })).toBe(1);
-    expect(await metric(broker.http!, 'correio_broker_replies_total', { service: 'pause' })).toBe(0);
-    expect(await metric(broker.http!, 'correio_broker_workers', { service: 'pause' })).toBe(1);
+    for (let i = 0; i < 100 && (await readMetric(broker.http!, 'correio_broker_dropped_total', { reason: 'late-reply' })) < 1; i++) await sleep(50);
+    expect(await readMetric(broker.http!, 'correio_broker_dropped_total', { reason: 'late-reply' })).toBe(1);
+    expect(await readMetric(broker.http!, 'correio_broker_replies_total', { service: 'pause' })).toBe(0);
+    expect(await readMetric(broker.http!, 'correio_broker_workers', { service: 'pause' })).toBe(1);
   });
 
   it('a broker restarted on the same port: workers re-register, retrying clients finish', async () => {
@@ -145,10 +150,10 @@ describe('broker failures', () => {
       rogue.close();
     }
     expect(await client.waitForEvent('done', 1, 60_000)).toMatchObject({ ok: 400, errors: {}, timeouts: 0, unfinished: 0 });
-    expect(await metric(broker.http!, 'correio_broker_dropped_total', { reason: 'unknown-header' })).toBe(50);
-    expect(await metric(broker.http!, 'correio_broker_dropped_total', { reason: 'malformed-client-command' })).toBe(150);
-    expect(await metric(broker.http!, 'correio_broker_dropped_total', { reason: 'late-reply' })).toBe(50);
-    expect(await metric(broker.http!, 'correio_broker_requests_total', { service: 'echo' })).toBe(400);
+    expect(await readMetric(broker.http!, 'correio_broker_dropped_total', { reason: 'unknown-header' })).toBe(50);
+    expect(await readMetric(broker.http!, 'correio_broker_dropped_total', { reason: 'malformed-client-command' })).toBe(150);
+    expect(await readMetric(broker.http!, 'correio_broker_dropped_total', { reason: 'late-reply' })).toBe(50);
+    expect(await readMetric(broker.http!, 'correio_broker_requests_total', { service: 'echo' })).toBe(400);
     expect(broker.child.alive).toBe(true);
   });
 });

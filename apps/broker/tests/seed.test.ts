@@ -1,7 +1,8 @@
 // Seed-compatible mode: unmodified pyzmq REQ clients and REP servers through the broker's plain queue.
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { awaitWorkers, fixtures, killAll, pythonPeersAvailable, sleep, spawnPython, startBrokerProcess, startClient, startWorker } from './helpers/children.js';
+import { killAll, sleep } from '@correio/testing';
+import { awaitWorkers, fixtures, pythonPeersAvailable, spawnPython, startBrokerProcess, startClient, startWorker } from './helpers/children.js';
 
 afterEach(killAll);
 

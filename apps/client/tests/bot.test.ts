@@ -1,20 +1,13 @@
 // The bot against the fake server: bounded runs, consistent numbers, and waiting for a late broker.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runBot, type BotReport } from '@correio/client';
-import { freePort, sleep, startBroker, startCluster, startProxy, type Cluster } from './helpers/cluster.js';
+import { freePort, sleep } from '@correio/testing';
+import { cleanupAfterEach } from './helpers/cleanups.js';
+import { startBroker, startClusterFor, startProxy } from './helpers/cluster.js';
 import { FakeChatServer } from './helpers/FakeChatServer.js';
 
-const cleanups: (() => Promise<void>)[] = [];
-
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-async function cluster(): Promise<Cluster> {
-  const started = await startCluster();
-  cleanups.push(() => started.close());
-  return started;
-}
+const cleanups = cleanupAfterEach();
+const cluster = () => startClusterFor(cleanups);
 
 function expectConsistent(report: BotReport): void {
   for (const kind of [report.sent.publish, report.sent.direct]) expect(kind.sent).toBe(kind.acked + kind.failed);

@@ -1,21 +1,14 @@
 // ChatClient against a real broker and proxy, with the fake chat server in the test process.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { BadRequestError, NotFoundError } from '@correio/codec';
 import { ChatClient, type ReceivedDirect, type ReceivedPublication } from '@correio/client';
-import { freePort, sleep, startBroker, startCluster, startProxy, waitFor, type Cluster } from './helpers/cluster.js';
+import { freePort, sleep, waitFor } from '@correio/testing';
+import { cleanupAfterEach } from './helpers/cleanups.js';
+import { startBroker, startClusterFor, startProxy, startRestartableCluster } from './helpers/cluster.js';
 import { FakeChatServer } from './helpers/FakeChatServer.js';
 
-const cleanups: (() => Promise<void>)[] = [];
-
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-async function cluster(): Promise<Cluster> {
-  const started = await startCluster();
-  cleanups.push(() => started.close());
-  return started;
-}
+const cleanups = cleanupAfterEach();
+const cluster = () => startClusterFor(cleanups);
 
 function client(at: { brokerEndpoint: string; proxySub?: string }, options: Partial<ConstructorParameters<typeof ChatClient>[0]> = {}): ChatClient {
   const created = new ChatClient({ broker: at.brokerEndpoint, ...(at.proxySub ? { proxy: at.proxySub } : {}), timeout: 2_000, retries: 2, ...options });
@@ -75,7 +68,7 @@ describe('ChatClient', () => {
     const reply = await ana.publish('general', 'hello, world');
     expect(ana.lc).toBeGreaterThan(before); // ticked on send, merged the reply
     expect(ana.lc).toBeGreaterThan(reply.lc);
-    await waitFor(() => received.length === 1, 5_000, 'the publication');
+    await waitFor(() => received.length === 1, 'the publication', 5_000);
     const { publication, topic } = received[0]!;
     expect(topic).toBe('chan/general/');
     expect(publication).toMatchObject({ channel: 'general', user: 'ana', text: 'hello, world', op: reply.op, lc: reply.lc });
@@ -93,7 +86,7 @@ describe('ChatClient', () => {
     await bob.waitForProxy(5_000);
     await sleep(200);
     const reply = await ana.direct('bob', 'psst');
-    await waitFor(() => received.length === 1, 5_000, 'the direct message');
+    await waitFor(() => received.length === 1, 'the direct message', 5_000);
     expect(received[0]!.message).toMatchObject({ from: 'ana', to: 'bob', text: 'psst', op: reply.op });
     expect(bob.lc).toBeGreaterThan(reply.lc);
     const conversation = await bob.conversation('ana');
@@ -156,7 +149,7 @@ describe('ChatClient', () => {
     await receiveOne(server, received, 'before');
 
     await proxy.close();
-    await waitFor(() => !bob.proxyConnected, 10_000, 'the client to see the proxy go');
+    await waitFor(() => !bob.proxyConnected, 'the client to see the proxy go', 10_000);
     proxy = await startProxy(endpoints.pub, endpoints.sub);
     expect(await bob.waitForProxy(15_000)).toBe(true);
     expect(links).toEqual([true, false, true]);
@@ -165,24 +158,17 @@ describe('ChatClient', () => {
   });
 
   it('recovers from a broker restart: requests retry with backoff until it is back', async () => {
-    const port = await freePort();
-    const endpoint = `tcp://127.0.0.1:${port}`;
-    let broker = await startBroker(endpoint, 300);
-    cleanups.push(() => broker.close());
-    const proxy = await startProxy();
-    cleanups.push(() => proxy.close());
-    const server = new FakeChatServer({ broker: endpoint, proxyPub: proxy.frontend, heartbeatInterval: 300 }).start();
-    cleanups.push(() => server.stop());
-    const ana = client({ brokerEndpoint: endpoint }, { timeout: 1_000, retries: 8, backoff: { initialMs: 200, maxMs: 1_000 } });
+    const at = await startRestartableCluster(cleanups);
+    const ana = client({ brokerEndpoint: at.brokerEndpoint }, { timeout: 1_000, retries: 8, backoff: { initialMs: 200, maxMs: 1_000 } });
     const links: boolean[] = [];
     ana.events.on('broker', ({ up }) => links.push(up));
     await ana.login('ana');
 
-    await broker.close();
-    await waitFor(() => !ana.brokerConnected, 10_000, 'the client to see the broker go');
+    await at.stopBroker();
+    await waitFor(() => !ana.brokerConnected, 'the client to see the broker go', 10_000);
     const pending = ana.createChannel('general');
     await sleep(1_500);
-    broker = await startBroker(endpoint, 300);
+    await at.restartBroker();
     expect(await pending).toMatchObject({ channel: 'general', created: true });
     expect(links).toEqual([true, false, true]);
     expect(ana.stats.requests.retries).toBeGreaterThan(0);

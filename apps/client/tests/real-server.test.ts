@@ -1,23 +1,18 @@
 // End to end with the real chat server (apps/server) as a process, behind a real broker and proxy.
 // Skipped, with a message, while apps/server has no main program.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ChatClient, ChatSession, runBot, type ReceivedPublication, type StampedSessionEvent } from '@correio/client';
-import { sleep, startBroker, startProxy, waitFor } from './helpers/cluster.js';
-import { workspaceRoot } from './helpers/processes.js';
+import { scratchDir, sleep, spawnProgram, waitFor, workspaceRoot } from '@correio/testing';
+import { cleanupAfterEach } from './helpers/cleanups.js';
+import { startBroker, startProxy } from './helpers/cluster.js';
 
 const serverMain = join(workspaceRoot, 'apps', 'server', 'src', 'main.ts');
 const serverAvailable = existsSync(serverMain);
 if (!serverAvailable) console.warn('apps/client end-to-end tests with the real server SKIPPED: apps/server/src/main.ts does not exist');
 
-const cleanups: (() => Promise<void>)[] = [];
-
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupAfterEach();
 
 /** A broker, a proxy and one real server process with a fresh data directory. */
 async function realCluster(): Promise<{ broker: string; proxySub: string }> {
@@ -25,26 +20,13 @@ async function realCluster(): Promise<{ broker: string; proxySub: string }> {
   cleanups.push(() => broker.close());
   const proxy = await startProxy();
   cleanups.push(() => proxy.close());
-  const dataDir = mkdtempSync(join(tmpdir(), 'correio-client-e2e-'));
-  cleanups.push(async () => rmSync(dataDir, { recursive: true, force: true }));
-  const args = ['--id', 'srv-e2e', '--data-dir', dataDir, '--broker', broker.endpoints[0]!, '--proxy-pub', proxy.frontend, '--proxy-sub', proxy.backend, '--heartbeat', '500'];
-  const server: ChildProcess = spawn(process.execPath, ['--import', 'tsx', '--conditions=@correio/source', serverMain, ...args], { cwd: workspaceRoot, stdio: ['ignore', 'pipe', 'pipe'] });
-  const exited = new Promise<void>((resolve) => server.once('close', () => resolve()));
-  cleanups.push(async () => {
-    if (server.exitCode === null && server.signalCode === null) server.kill('SIGTERM');
-    const killer = setTimeout(() => server.kill('SIGKILL'), 8_000);
-    await exited;
-    clearTimeout(killer);
-  });
-  let output = '';
-  let errors = '';
-  server.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  server.stderr!.on('data', (chunk: Buffer) => (errors += chunk.toString()));
-  await waitFor(() => output.includes('server ready') || server.exitCode !== null, 30_000, 'the chat server').catch((error: Error) => {
-    throw new Error(`${error.message}; stderr: ${errors.slice(-2000)}`);
-  });
-  if (!output.includes('server ready')) throw new Error(`the chat server did not start: ${errors.slice(-2000)}`);
-  await waitFor(() => broker.snapshot().services.some((service) => service.name === 'chat' && service.workers > 0), 15_000, 'the server to register with the broker');
+  const data = scratchDir('correio-client-e2e-');
+  cleanups.push(async () => data.remove());
+  const args = ['--id', 'srv-e2e', '--data-dir', data.dir, '--broker', broker.endpoints[0]!, '--proxy-pub', proxy.frontend, '--proxy-sub', proxy.backend, '--heartbeat', '500'];
+  const server = spawnProgram('the chat server', serverMain, args);
+  cleanups.push(() => server.stop(8_000));
+  await server.waitForLine(/^server ready /, 30_000);
+  await waitFor(() => broker.snapshot().services.some((service) => service.name === 'chat' && service.workers > 0), 'the server to register with the broker', 15_000);
   return { broker: broker.endpoints[0]!, proxySub: proxy.backend };
 }
 
@@ -69,7 +51,7 @@ describe.skipIf(!serverAvailable)('with the real chat server', () => {
     await sleep(300);
 
     const reply = await ana.publish('general', 'hello from the real server');
-    await waitFor(() => received.length === 1, 10_000, 'the live publication');
+    await waitFor(() => received.length === 1, 'the live publication', 10_000);
     expect(received[0]!.publication).toMatchObject({ channel: 'general', user: 'ana', text: 'hello from the real server', op: reply.op, lc: reply.lc });
     expect(bob.lc).toBeGreaterThan(reply.lc);
 

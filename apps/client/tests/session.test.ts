@@ -1,21 +1,13 @@
 // ChatSession: the command loop behind the terminal and the JSON mode, over real sockets.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ChatClient, ChatSession, type StampedSessionEvent } from '@correio/client';
-import { freePort, sleep, startBroker, startCluster, startProxy, waitFor, type Cluster } from './helpers/cluster.js';
-import { FakeChatServer } from './helpers/FakeChatServer.js';
+import { freePort, sleep, waitFor } from '@correio/testing';
+import { cleanupAfterEach } from './helpers/cleanups.js';
+import { startClusterFor, startProxy, startRestartableCluster, type Cluster } from './helpers/cluster.js';
 import { CraftedPublisher } from './helpers/CraftedPublisher.js';
 
-const cleanups: (() => Promise<void>)[] = [];
-
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-async function cluster(): Promise<Cluster> {
-  const started = await startCluster();
-  cleanups.push(() => started.close());
-  return started;
-}
+const cleanups = cleanupAfterEach();
+const cluster = () => startClusterFor(cleanups);
 
 interface Started {
   readonly client: ChatClient;
@@ -71,13 +63,13 @@ describe('ChatSession', () => {
     await bob.session.submit('/join general');
     await sleep(300); // subscriptions travel to the publisher
     await bob.session.submit('hi ana');
-    await waitFor(() => ana.of('publication').length === 1, 5_000, 'bob’s publication at ana');
+    await waitFor(() => ana.of('publication').length === 1, 'bob’s publication at ana', 5_000);
     const live = ana.of('publication')[0]!;
     expect(live).toMatchObject({ channel: 'general', user: 'bob', text: 'hi ana' });
     expect(live.clock).toBeGreaterThan(live.lc);
 
     await bob.session.submit('/msg ana psst');
-    await waitFor(() => ana.of('direct').length === 1, 5_000, 'the direct message');
+    await waitFor(() => ana.of('direct').length === 1, 'the direct message', 5_000);
     expect(ana.of('direct')[0]).toMatchObject({ from: 'bob', to: 'ana', text: 'psst' });
     await sleep(200);
     expect(ana.of('publication')).toHaveLength(1);
@@ -103,7 +95,7 @@ describe('ChatSession', () => {
     await ana.session.submit('/join general');
     await sleep(300);
     const sent = [1, 2, 3, 4, 5].map((n) => at.server.inject('general', 'dave', `n${n}`));
-    await waitFor(() => ana.of('publication').length === 5, 5_000, 'the publications');
+    await waitFor(() => ana.of('publication').length === 5, 'the publications', 5_000);
     // The same publications again from a second stream that skips 2, 3 and 4: a gap of 3.
     const crafted = new CraftedPublisher(at.proxyPub);
     cleanups.push(() => crafted.close());
@@ -134,7 +126,7 @@ describe('ChatSession', () => {
       await sleep(100);
     }
     await crafted.send(publications[3]!, 4);
-    await waitFor(() => ana.of('publication').filter((e) => e.user === 'erin').length === 4, 5_000, 'the recovered publications');
+    await waitFor(() => ana.of('publication').filter((e) => e.user === 'erin').length === 4, 'the recovered publications', 5_000);
     const erin = ana.of('publication').filter((e) => e.user === 'erin');
     expect(erin.map((e) => [e.text, e.recovered ?? false])).toEqual([
       ['o1', false],
@@ -161,29 +153,23 @@ describe('ChatSession', () => {
     expect(ana.of('connection')[0]!.message).toMatch(/cannot reach the proxy at .*correio-proxy --subscribers/);
     const proxy = await startProxy('tcp://127.0.0.1:*', sub);
     cleanups.push(() => proxy.close());
-    await waitFor(() => ana.of('connection').length === 2, 10_000, 'the proxy connection');
+    await waitFor(() => ana.of('connection').length === 2, 'the proxy connection', 10_000);
     expect(ana.of('connection')[1]).toMatchObject({ peer: 'proxy', up: true });
   });
 
   it('tells when the broker goes and comes back; a command sent meanwhile completes', async () => {
-    const endpoint = `tcp://127.0.0.1:${await freePort()}`;
-    let broker = await startBroker(endpoint, 300);
-    cleanups.push(() => broker.close());
-    const proxy = await startProxy();
-    cleanups.push(() => proxy.close());
-    const server = new FakeChatServer({ broker: endpoint, proxyPub: proxy.frontend, heartbeatInterval: 300 }).start();
-    cleanups.push(() => server.stop());
-    const client = new ChatClient({ broker: endpoint, proxy: proxy.backend, timeout: 1_000, retries: 8, backoff: { initialMs: 200, maxMs: 1_000 } });
+    const at = await startRestartableCluster(cleanups);
+    const client = new ChatClient({ broker: at.brokerEndpoint, proxy: at.proxy.backend, timeout: 1_000, retries: 8, backoff: { initialMs: 200, maxMs: 1_000 } });
     cleanups.push(() => client.close());
     const events: StampedSessionEvent[] = [];
     const session = new ChatSession(client, { emit: (event) => events.push(event) });
     await session.start('ana');
 
-    await broker.close();
-    await waitFor(() => events.some((e) => e.event === 'connection' && !e.up), 10_000, 'the broker-down notice');
+    await at.stopBroker();
+    await waitFor(() => events.some((e) => e.event === 'connection' && !e.up), 'the broker-down notice', 10_000);
     const creating = session.submit('/create general');
     await sleep(1_000);
-    broker = await startBroker(endpoint, 300);
+    await at.restartBroker();
     await creating;
     const notices = events.filter((e) => e.event === 'connection');
     expect(notices.map((e) => [e.peer, e.up])).toEqual([

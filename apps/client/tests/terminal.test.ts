@@ -6,20 +6,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ChatClient } from '@correio/client';
-import { sleep, startCluster, type Cluster } from './helpers/cluster.js';
-import { clientCommandLine, workspaceRoot } from './helpers/processes.js';
+import { programCommand, sleep, workspaceRoot } from '@correio/testing';
+import { cleanupAfterEach } from './helpers/cleanups.js';
+import { startClusterFor } from './helpers/cluster.js';
+import { clientMain } from './helpers/processes.js';
 
 const tmuxAvailable = spawnSync('tmux', ['-V']).status === 0;
 if (!tmuxAvailable) console.warn('apps/client terminal tests SKIPPED: tmux is not installed (apt-get install -y tmux)');
 
 // A tmux server of our own, on a socket of our own, so no one else's tmux is touched.
 const socket = join(tmpdir(), `correio-client-test-${process.pid}.tmux`);
-const cleanups: (() => Promise<void>)[] = [];
+const cleanups = cleanupAfterEach();
 
-afterEach(async () => {
+afterEach(() => {
   spawnSync('tmux', ['-S', socket, 'kill-server']);
   rmSync(socket, { force: true });
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
 function tmux(...args: string[]): string {
@@ -51,15 +52,14 @@ function shellQuote(args: readonly string[]): string {
 
 describe.skipIf(!tmuxAvailable)('the terminal client, in tmux', () => {
   it('logs in, joins, publishes, shows what others send with sender and Lamport clock, keeps the prompt, quits', async () => {
-    const at: Cluster = await startCluster();
-    cleanups.push(() => at.close());
+    const at = await startClusterFor(cleanups);
     const bob = new ChatClient({ broker: at.brokerEndpoint, proxy: at.proxySub });
     cleanups.push(() => bob.close());
     await bob.login('bob');
     await bob.createChannel('general');
     await bob.publish('general', 'earlier message');
 
-    const client = shellQuote(clientCommandLine(['--broker', at.brokerEndpoint, '--proxy-sub', at.proxySub]));
+    const client = shellQuote(programCommand(clientMain, ['--broker', at.brokerEndpoint, '--proxy-sub', at.proxySub]));
     tmux('new-session', '-d', '-s', 'chat', '-x', '150', '-y', '40', '-c', workspaceRoot, `${client}; echo "[exit status $?]"; sleep 60`);
 
     await waitForScreen(/Your name:$/, 'the name prompt');

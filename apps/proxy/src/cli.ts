@@ -1,5 +1,4 @@
-import { readFileSync } from 'node:fs';
-import { Command, InvalidArgumentError, addCommonOptions, envOption, parseCurveKey, parseEndpoint, parseNonNegativeInt, parsePositiveInt } from '@correio/observability';
+import { Command, addCommonOptions, addCurveServerOptions, curveServerKey, envOption, parseEndpoint, parseNonNegativeInt, parsePositiveInt } from '@correio/observability';
 import type { StartProxyOptions } from './startProxy.js';
 
 export interface ProxyCommandLine {
@@ -14,9 +13,6 @@ interface RawOptions {
   sendHwm: number;
   receiveHwm: number;
   maxMessageSize: number;
-  curveSecretKey?: string;
-  curveSecretKeyFile?: string;
-  zapDomain?: string;
   logLevel: string;
   httpPort?: number;
   httpHost: string;
@@ -38,20 +34,14 @@ export function proxyCommand(): Command {
     )
     .addOption(envOption('--send-hwm <n>', 'messages queued per subscriber before it loses messages', 'CORREIO_PROXY_SEND_HWM').argParser(parseNonNegativeInt).default(10_000))
     .addOption(envOption('--receive-hwm <n>', 'messages queued per publisher on the way in', 'CORREIO_PROXY_RECEIVE_HWM').argParser(parseNonNegativeInt).default(10_000))
-    .addOption(envOption('--max-message-size <bytes>', 'largest inbound frame; larger ones disconnect their sender', 'CORREIO_PROXY_MAX_MESSAGE_SIZE').argParser(parsePositiveInt).default(1_048_576))
-    .addOption(envOption('--curve-secret-key <z85>', 'enable CURVE with this server secret key', 'CORREIO_PROXY_CURVE_SECRET_KEY').argParser(parseCurveKey))
-    .addOption(envOption('--curve-secret-key-file <path>', 'enable CURVE with the secret key held in this file', 'CORREIO_PROXY_CURVE_SECRET_KEY_FILE'))
-    .addOption(envOption('--zap-domain <domain>', 'ZAP domain for CURVE client authorisation', 'CORREIO_PROXY_ZAP_DOMAIN'));
-  return addCommonOptions(command);
+    .addOption(envOption('--max-message-size <bytes>', 'largest inbound frame; larger ones disconnect their sender', 'CORREIO_PROXY_MAX_MESSAGE_SIZE').argParser(parsePositiveInt).default(1_048_576));
+  return addCommonOptions(addCurveServerOptions(command, 'CORREIO_PROXY'));
 }
 
 export function parseProxyCommandLine(argv: readonly string[], command = proxyCommand()): ProxyCommandLine {
   command.parse([...argv]);
   const raw = command.opts<RawOptions>();
-  if (raw.curveSecretKey !== undefined && raw.curveSecretKeyFile !== undefined) {
-    command.error('error: give --curve-secret-key or --curve-secret-key-file, not both');
-  }
-  const secretKey = raw.curveSecretKey ?? (raw.curveSecretKeyFile !== undefined ? readKeyFile(command, raw.curveSecretKeyFile) : undefined);
+  const curve = curveServerKey(command);
   return {
     logLevel: raw.logLevel,
     options: {
@@ -61,23 +51,8 @@ export function parseProxyCommandLine(argv: readonly string[], command = proxyCo
       sendHighWaterMark: raw.sendHwm,
       receiveHighWaterMark: raw.receiveHwm,
       maxMessageSize: raw.maxMessageSize,
-      ...(secretKey !== undefined ? { curve: { server: true, secretKey, ...(raw.zapDomain ? { zapDomain: raw.zapDomain } : {}) } } : {}),
+      ...(curve !== undefined ? { curve: { server: true, ...curve } } : {}),
       ...(raw.httpPort !== undefined ? { http: { port: raw.httpPort, host: raw.httpHost } } : {}),
     },
   };
-}
-
-function readKeyFile(command: Command, path: string): string {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    return command.error(`error: cannot read --curve-secret-key-file ${path}: ${(error as Error).message}`);
-  }
-  try {
-    return parseCurveKey(text.trim());
-  } catch (error) {
-    if (error instanceof InvalidArgumentError) return command.error(`error: --curve-secret-key-file ${path}: ${error.message}`);
-    throw error;
-  }
 }

@@ -1,6 +1,5 @@
-import type { MetricsRegistry } from '@correio/observability';
+import { LabelGuard, type MetricsRegistry } from '@correio/observability';
 import type { ProxyObserver, PubSubProxy } from '@correio/transport';
-import { LabelGuard } from './LabelGuard.js';
 
 /** Prometheus metrics of a proxy. Per-message counters exist in metered mode only; native mode forwards outside JavaScript. */
 export function proxyMetrics(metrics: MetricsRegistry, proxy: () => PubSubProxy | undefined): ProxyObserver {

@@ -1,6 +1,7 @@
 // The proxy as a real process, publishers and subscribers each in their own process, over TCP.
 import { afterEach, describe, expect, it } from 'vitest';
-import { killAll, metric, sleep, startProxyProcess, startPublisher, startSubscriber, type Child } from './helpers/children.js';
+import { killAll, readMetric, sleep, type Child } from '@correio/testing';
+import { startProxyProcess, startPublisher, startSubscriber } from './helpers/children.js';
 
 afterEach(killAll);
 
@@ -30,8 +31,8 @@ describe.each(['native', 'metered'])('proxy process (%s)', (mode) => {
     const health = await fetch(`${proxy.http!}/health`);
     expect(health.status).toBe(200);
     if (mode === 'metered') {
-      expect(await metric(proxy.http!, 'correio_proxy_messages_total')).toBe(3000);
-      expect(await metric(proxy.http!, 'correio_proxy_bytes_total')).toBeGreaterThan(3000 * 30);
+      expect(await readMetric(proxy.http!, 'correio_proxy_messages_total')).toBe(3000);
+      expect(await readMetric(proxy.http!, 'correio_proxy_bytes_total')).toBeGreaterThan(3000 * 30);
     }
   });
 
@@ -73,7 +74,7 @@ describe('proxy process', () => {
     const proxy = await startProxyProcess(['--mode', 'metered', '--http-port', '0']);
     const subscriber = startSubscriber(proxy.subscribers, 'chan/a/,user/bob/', ['--unsubscribe', 'user/bob/', '--after', '100']);
     await subscribed([subscriber]);
-    expect(await metric(proxy.http!, 'correio_proxy_subscriptions', { topic: 'user/bob/' })).toBe(1);
+    expect(await readMetric(proxy.http!, 'correio_proxy_subscriptions', { topic: 'user/bob/' })).toBe(1);
     const publisher = startPublisher(proxy.publishers, 'chan/a/,user/bob/', ['--count', '2000', '--interval', '1', '--warmup', '2000']);
     await subscriber.waitForEvent('unsubscribed', 1, 30_000);
     await publisher.waitForEvent('done', 1, 60_000);
@@ -81,8 +82,8 @@ describe('proxy process', () => {
     expect(summary.afterUnsubscribe).toBe(0);
     expect(summary.byTopic['user/bob/']).toBe(100);
     expect(summary.byTopic['chan/a/']).toBe(1000);
-    expect(await metric(proxy.http!, 'correio_proxy_subscriptions', { topic: 'user/bob/' })).toBe(0);
-    expect(await metric(proxy.http!, 'correio_proxy_subscription_changes_total', { kind: 'unsubscribe' })).toBeGreaterThanOrEqual(1);
+    expect(await readMetric(proxy.http!, 'correio_proxy_subscriptions', { topic: 'user/bob/' })).toBe(0);
+    expect(await readMetric(proxy.http!, 'correio_proxy_subscription_changes_total', { kind: 'unsubscribe' })).toBeGreaterThanOrEqual(1);
   });
 
   it('exits 0 on SIGTERM', async () => {

@@ -2,7 +2,8 @@ export { ServerRegistry, type ServerRegistryOptions, type Instant, type Membersh
 export { InMemoryRegistryStore, type RegistryStore, type RegistrySnapshot, type StoredServer } from './RegistryStore.js';
 export { JsonFileRegistryStore, STATE_FILE } from './JsonFileRegistryStore.js';
 export { CorruptRegistryError } from './validateSnapshot.js';
-export { DataDirLock, DataDirLockedError } from './DataDirLock.js';
+// Thrown by startRef while another live process holds its data directory.
+export { DataDirLockedError } from '@correio/observability';
 export { CoordinatorTracker } from './CoordinatorTracker.js';
 export { startRef, type StartRefOptions, type RunningRef } from './startRef.js';
 export { refCommand, parseRefCommandLine, type RefCommandLine } from './cli.js';

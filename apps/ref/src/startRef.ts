@@ -3,11 +3,10 @@ import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { BadRequestError, CorreioError } from '@correio/codec';
 import { ELECTION_TOPIC, MEMBERSHIP_TOPIC, REF_SERVICE } from '@correio/discovery';
-import { createLogger, createMetrics, startHttpSidecar, type HttpSidecar, type Logger, type MetricsRegistry } from '@correio/observability';
+import { DataDirLock, createLogger, createMetrics, startHttpSidecar, type HttpSidecar, type Logger, type MetricsRegistry } from '@correio/observability';
 import type { AnyEnvelope, ElectionCoordinator, RefHeartbeatRequest, RefRegisterRequest } from '@correio/protocol';
 import { LamportStamp, Publisher, Subscriber, Worker } from '@correio/transport';
 import { CoordinatorTracker } from './CoordinatorTracker.js';
-import { DataDirLock } from './DataDirLock.js';
 import { JsonFileRegistryStore } from './JsonFileRegistryStore.js';
 import { refMetrics, type RefMetrics } from './refMetrics.js';
 import { ServerRegistry, type Instant, type MembershipEvent } from './ServerRegistry.js';
@@ -67,7 +66,7 @@ export async function startRef(options: StartRefOptions): Promise<RunningRef> {
   const misses = options.misses ?? 3;
 
   mkdirSync(options.dataDir, { recursive: true });
-  const lock = DataDirLock.acquire(options.dataDir);
+  const lock = DataDirLock.acquire(options.dataDir, 'ref.lock');
   let registry: ServerRegistry;
   try {
     const store = new JsonFileRegistryStore(options.dataDir);

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { actingIntervals, longestOverlap, type Act } from './support/acting.js';
-import { killAll, nodeFixture, sleep, spawnTs, type Child } from './support/children.js';
-import { BROKER_HEARTBEAT_MS, removeDataDirs, startInfrastructure, startRefProcess, tempDataDir, type Infrastructure } from './support/infrastructure.js';
+import { sleep, spawnProgram, type Child } from '@correio/testing';
+import { BROKER_HEARTBEAT_MS, nodeFixture, startInfrastructure, startRefProcess, tearDownTest, tempDataDir, type Infrastructure } from './support/infrastructure.js';
 
 // Heartbeats every 250 ms, down after 4 misses; election timeout 500 ms.
 const HEARTBEAT_MS = 250;
@@ -18,12 +18,7 @@ const MARGIN_MS = 1500;
 
 let infra: Infrastructure | undefined;
 
-afterEach(async () => {
-  await killAll();
-  await infra?.close();
-  infra = undefined;
-  removeDataDirs();
-});
+afterEach(tearDownTest);
 
 interface Cluster {
   readonly nodes: Record<'a' | 'b' | 'c', Child>;
@@ -35,7 +30,7 @@ async function startCluster(): Promise<Cluster> {
   await startRefProcess(infra, tempDataDir(), { heartbeatMs: HEARTBEAT_MS, misses: MISSES });
   const nodes: Partial<Record<'a' | 'b' | 'c', Child>> = {};
   for (const [server, rank] of [['a', 1], ['b', 2], ['c', 3]] as const) {
-    const child = spawnTs(server, nodeFixture, [
+    const child = spawnProgram(server, nodeFixture, [
       '--server', server,
       '--broker', infra.broker,
       '--pub', infra.publish,

@@ -4,7 +4,8 @@ import { createLogger, createMetrics } from '@correio/observability';
 import type { RefHeartbeatReply, RefMembership, RefServersReply } from '@correio/protocol';
 import { startRef, type RunningRef } from '@correio/ref';
 import { RequestClient, Subscriber } from '@correio/transport';
-import { BROKER_HEARTBEAT_MS, removeDataDirs, startInfrastructure, tempDataDir, type Infrastructure } from './support/infrastructure.js';
+import { waitFor } from '@correio/testing';
+import { BROKER_HEARTBEAT_MS, startInfrastructure, tearDownTest, tempDataDir, type Infrastructure } from './support/infrastructure.js';
 
 const HEARTBEAT_MS = 200;
 const MISSES = 3;
@@ -18,20 +19,8 @@ afterEach(async () => {
   for (const close of closers.splice(0).reverse()) await close();
   await ref?.close();
   ref = undefined;
-  await infra?.close();
-  infra = undefined;
-  removeDataDirs();
+  await tearDownTest();
 });
-
-async function waitFor<T>(probe: () => T | undefined, what: string, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = probe();
-    if (found !== undefined && found !== false) return found;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 /** Collects every ref.membership event published on the proxy. */
 function watchMembership(subscribeEndpoint: string): RefMembership[] {

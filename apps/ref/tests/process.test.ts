@@ -1,17 +1,12 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { killAll, sleep } from './support/children.js';
-import { removeDataDirs, startInfrastructure, startRefProcess, tempDataDir, type Infrastructure } from './support/infrastructure.js';
+import { sleep } from '@correio/testing';
+import { startInfrastructure, startRefProcess, tearDownTest, tempDataDir, type Infrastructure } from './support/infrastructure.js';
 
 let infra: Infrastructure | undefined;
 
-afterEach(async () => {
-  await killAll();
-  await infra?.close();
-  infra = undefined;
-  removeDataDirs();
-});
+afterEach(tearDownTest);
 
 describe('correio-ref process', () => {
   it('prints its readiness line, serves /health and /metrics, and exits 0 on SIGTERM, releasing its data directory', async () => {
@@ -36,7 +31,7 @@ describe('correio-ref process', () => {
     ref.kill('SIGTERM');
     expect(await ref.exited).toEqual({ code: 0, signal: null });
     expect(existsSync(join(dataDir, 'ref.lock'))).toBe(false);
-    expect(ref.stderr.join('')).toBe(''); // quiet by default
+    expect(ref.stderr).toBe(''); // quiet by default
   });
 
   it('exits 1 with one clear line when its state file is damaged', async () => {

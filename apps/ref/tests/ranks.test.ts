@@ -4,8 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { RefRegisterReply, RefServersReply } from '@correio/protocol';
 import { STATE_FILE } from '@correio/ref';
 import { RequestClient } from '@correio/transport';
-import { killAll } from './support/children.js';
-import { removeDataDirs, startInfrastructure, startRefProcess, tempDataDir, type Infrastructure } from './support/infrastructure.js';
+import { startInfrastructure, startRefProcess, tearDownTest, tempDataDir, type Infrastructure } from './support/infrastructure.js';
 
 const TIMING = { heartbeatMs: 500, misses: 3 };
 let infra: Infrastructure | undefined;
@@ -14,10 +13,7 @@ let client: RequestClient | undefined;
 afterEach(async () => {
   await client?.close();
   client = undefined;
-  await killAll();
-  await infra?.close();
-  infra = undefined;
-  removeDataDirs();
+  await tearDownTest();
 });
 
 /** Registers `server`. OVERLOADED (a retryable answer) is retried, as every client of the reference server does. */

@@ -2,8 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ServerNode } from '@correio/discovery';
 import type { ClockPollReply, RefServersReply } from '@correio/protocol';
 import { RequestClient } from '@correio/transport';
-import { killAll, sleep } from './support/children.js';
-import { BROKER_HEARTBEAT_MS, removeDataDirs, startInfrastructure, startRefProcess, tempDataDir, type Infrastructure } from './support/infrastructure.js';
+import { sleep, waitFor } from '@correio/testing';
+import { BROKER_HEARTBEAT_MS, startInfrastructure, startRefProcess, tearDownTest, tempDataDir, type Infrastructure } from './support/infrastructure.js';
 
 const TIMING = { heartbeatMs: 250, misses: 4 };
 const LEASE_MS = TIMING.heartbeatMs * TIMING.misses;
@@ -16,21 +16,8 @@ afterEach(async () => {
   await Promise.all(nodes.splice(0).map((node) => node.stop()));
   await client?.close();
   client = undefined;
-  await killAll();
-  await infra?.close();
-  infra = undefined;
-  removeDataDirs();
+  await tearDownTest();
 });
-
-async function waitFor<T>(probe: () => T | undefined | false, what: string, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = probe();
-    if (found !== undefined && found !== false) return found;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 function startNode(server: string): ServerNode {
   const node = new ServerNode({

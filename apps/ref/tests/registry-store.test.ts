@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CoordinatorTracker, CorruptRegistryError, DataDirLock, DataDirLockedError, JsonFileRegistryStore, STATE_FILE } from '@correio/ref';
+import { CoordinatorTracker, CorruptRegistryError, JsonFileRegistryStore, STATE_FILE } from '@correio/ref';
 
 const dirs: string[] = [];
 function dataDir(): string {
@@ -56,27 +56,6 @@ describe('JsonFileRegistryStore', () => {
       writeFileSync(join(dir, STATE_FILE), text);
       expect(() => new JsonFileRegistryStore(dir).load(), what).toThrow(CorruptRegistryError);
     }
-  });
-});
-
-describe('DataDirLock', () => {
-  it('gives a directory to one process at a time and takes over a stale lock', () => {
-    const dir = dataDir();
-    const lock = DataDirLock.acquire(dir);
-    lock.release();
-    lock.release(); // idempotent
-    // A lock left by a process that no longer exists (pid 2^22 + 1 is above Linux's pid_max default).
-    writeFileSync(join(dir, 'ref.lock'), `${2 ** 22 + 1}\n`);
-    const again = DataDirLock.acquire(dir);
-    expect(readFileSync(again.path, 'utf8').trim()).toBe(String(process.pid));
-    again.release();
-    expect(readdirSync(dir)).toEqual([]);
-  });
-
-  it('refuses a directory held by a live process', () => {
-    const dir = dataDir();
-    writeFileSync(join(dir, 'ref.lock'), `${process.ppid}\n`); // our parent is certainly alive
-    expect(() => DataDirLock.acquire(dir)).toThrow(DataDirLockedError);
   });
 });
 

@@ -10,6 +10,7 @@ import {
 } from '@correio/observability';
 import { addClusterOptions, clusterOptionsFromCommandLine } from './cluster/clusterCommandLine.js';
 import { parsePeerList, staticPeers } from './replication/peerList.js';
+import { DEFAULT_CONCURRENCY } from './concurrency.js';
 import type { StartServerOptions, VerifyMode } from './startServer.js';
 
 export interface ServerCommandLine {
@@ -53,7 +54,7 @@ export function serverCommand(): Command {
     .addOption(envOption('--broker <endpoint>', 'the broker MDP endpoint', 'CORREIO_SERVER_BROKER').argParser(parseEndpoint).default('tcp://127.0.0.1:5555'))
     .addOption(envOption('--proxy-pub <endpoint>', "the proxy's publisher side (XSUB)", 'CORREIO_SERVER_PROXY_PUB').argParser(parseEndpoint).default('tcp://127.0.0.1:5570'))
     .addOption(envOption('--proxy-sub <endpoint>', "the proxy's subscriber side (XPUB)", 'CORREIO_SERVER_PROXY_SUB').argParser(parseEndpoint).default('tcp://127.0.0.1:5571'))
-    .addOption(envOption('--concurrency <n>', 'requests served at once per broker service (chat, srv.<id>); concurrent writes share one disk sync', 'CORREIO_SERVER_CONCURRENCY').argParser(parsePositiveInt).default(16))
+    .addOption(envOption('--concurrency <n>', 'requests served at once per broker service (chat, srv.<id>); concurrent writes share one disk sync', 'CORREIO_SERVER_CONCURRENCY').argParser(parsePositiveInt).default(DEFAULT_CONCURRENCY))
     .addOption(envOption('--verify <mode>', 'store check at start: full (every operation and index) or off', 'CORREIO_SERVER_VERIFY').choices(['full', 'off']).default('full'))
     .addOption(envOption('--page-size <n>', 'page size when a request gives no limit (1–500)', 'CORREIO_SERVER_PAGE_SIZE').argParser(parsePageSize).default(50))
     .addOption(envOption('--max-clock-offset <ms>', "refuse to start when the store's newest operation is stamped further ahead of this clock", 'CORREIO_SERVER_MAX_CLOCK_OFFSET').argParser(parseDurationMs).default(60_000))

@@ -20,6 +20,6 @@ export {
   type ChannelRecord,
 } from './store/ChatStore.js';
 export { StoreDamagedError, StoreMismatchError } from './store/StoreErrors.js';
-export { DataDirLockedError } from './DataDirLock.js';
+export { DataDirLockedError } from '@correio/observability';
 export { compareOrder, orderOf, type OrderKey } from './store/order.js';
 export { encodeCursor, decodeCursor } from './cursor.js';

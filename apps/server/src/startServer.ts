@@ -1,9 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import { LamportClock, systemTime, type TimeSource } from '@correio/clocks';
-import { createLogger, createMetrics, startHttpSidecar, type HttpSidecar, type Logger, type MetricsRegistry } from '@correio/observability';
+import { DataDirLock, createLogger, createMetrics, startHttpSidecar, type HttpSidecar, type Logger, type MetricsRegistry } from '@correio/observability';
 import { createService, PromMetrics, type Service } from '@correio/service';
 import { ChatServer } from './ChatServer.js';
-import { DataDirLock } from './DataDirLock.js';
+import { DEFAULT_CONCURRENCY } from './concurrency.js';
 import { OperationClock } from './OperationClock.js';
 import { OperationFanout } from './OperationFanout.js';
 import type { ClockSyncOptions } from './cluster/ClockSync.js';
@@ -29,7 +29,7 @@ export interface StartServerOptions {
   readonly proxy: { readonly pub: string; readonly sub: string };
   /** The store's directory (created when missing); one server id per directory. */
   readonly dataDir: string;
-  /** Requests served at once per broker service (`chat` and `srv.<id>`): MDP worker connections each. Default 16. */
+  /** Requests served at once per broker service (`chat` and `srv.<id>`): MDP worker connections each. Default DEFAULT_CONCURRENCY (64). */
   readonly concurrency?: number;
   /** Store verification at start. Default `full`. */
   readonly verify?: VerifyMode;
@@ -127,7 +127,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const metrics = options.metrics ?? createMetrics();
   // Every clock reading of the server (envelope ts, HLC, Berkeley) comes from this synchronised clock.
   const time = clusterTime(options.time ?? systemTime, options.clockError);
-  const lock = DataDirLock.acquire(ensureDir(options.dataDir));
+  const lock = DataDirLock.acquire(ensureDir(options.dataDir), 'server.lock');
   let store: ChatStore | undefined;
   let service: Service | undefined;
   let stopReplication: (() => Promise<void>) | undefined;
@@ -147,7 +147,9 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       logger.info({ ops: report.ops, ms: Math.round(performance.now() - started) }, 'store verified');
     }
     // The Lamport mark is persisted ahead of use, so a restarted server never reissues a value.
-    const lamport = new LamportClock({ store: new FileClockStore(options.dataDir) });
+    // A large reserve: every server observes the whole cluster's Lamport traffic, and each save is an
+    // fsync on the event loop; a restart skips at most this many values, which Lamport order does not mind.
+    const lamport = new LamportClock({ store: new FileClockStore(options.dataDir), reserve: 100_000 });
     const clock = new OperationClock({ time, stored: store.clocks(), maxOffsetMs: options.maxClockOffsetMs ?? 60_000, lamport });
     const members = new Cluster({
       id: options.id,
@@ -194,7 +196,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       serve: ['chat', `srv.${options.id}`],
       broker: options.broker,
       proxy: options.proxy,
-      concurrency: options.concurrency ?? 16,
+      concurrency: options.concurrency ?? DEFAULT_CONCURRENCY,
       // The store deduplicates by request id, durably and across restarts, and answers an id reused
       // for another request with CONFLICT; an in-memory cache in front of it would only disagree.
       deduplicate: false,

@@ -5,12 +5,12 @@
 // <data-dir>/lamport.json).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { AnyEnvelope, BodyOf, MessageType } from '@correio/protocol';
 import { LamportStamp, RequestClient, type ClockReading, type Stamp } from '@correio/transport';
 import { Collector, eventually } from './helpers/chat.js';
 import { clusterHealth } from './helpers/cluster.js';
-import { killAll, scratchDir, startInfrastructure, startServerProcess, type Infrastructure, type ServerProcess } from './helpers/processes.js';
+import { fileScratch, startInfrastructure, startServerProcess, type Infrastructure, type ServerProcess } from './helpers/processes.js';
 
 /** A client clock that remembers the lc it stamped on the last request. */
 class RecordingStamp implements Stamp {
@@ -63,7 +63,7 @@ class ProbeClient {
 }
 
 let infra: Infrastructure;
-const scratch = scratchDir('correio-lamport-');
+const scratch = fileScratch({ prefix: 'correio-lamport-', closeFirst: () => Promise.all(clients.map((client) => client.close())) });
 const dataDir = join(scratch.dir, 'l1');
 const clients: ProbeClient[] = [];
 const STANDALONE = ['--no-ref'];
@@ -72,11 +72,6 @@ beforeAll(async () => {
   infra = await startInfrastructure();
 }, 60_000);
 
-afterAll(async () => {
-  await Promise.all(clients.map((client) => client.close()));
-  await killAll();
-  scratch.remove();
-});
 
 function probe(from: string, start = 0): ProbeClient {
   const client = new ProbeClient(infra.broker, from, start);

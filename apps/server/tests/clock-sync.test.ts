@@ -12,11 +12,13 @@
 // The clocks that stamp messages slew towards the corrected time at half the rate of real time
 // (SynchronizedTime), so a 150 s adjustment takes 300 s to appear in timestamps; that rate is checked.
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { BodyOf } from '@correio/protocol';
+import type { ServerHealth } from '@correio/server';
+import { waitFor } from '@correio/testing';
 import { RequestClient } from '@correio/transport';
-import { clusterHealth, readClock, startClusterServer, startRefProcess, waitFor, type ClockReading, type ClusterHealthView } from './helpers/cluster.js';
-import { killAll, scratchDir, startInfrastructure, type Infrastructure, type ServerProcess } from './helpers/processes.js';
+import { clusterHealth, readClock, startClusterServer, startRefProcess, type ClockReading } from './helpers/cluster.js';
+import { fileScratch, startInfrastructure, type Infrastructure, type ServerProcess } from './helpers/processes.js';
 
 /**
  * Only replies within MAX_RTT_MS vote and are adjusted fully, so each adjusted clock is off by at most
@@ -43,7 +45,14 @@ const SYNC_FLAGS = ['--clock-sync-interval', '1s', '--clock-sync-every', '0', '-
 let infra: Infrastructure;
 const servers = {} as Record<Id, ServerProcess>;
 let client: RequestClient;
-const scratch = scratchDir('correio-clock-sync-');
+const scratch = fileScratch({
+  prefix: 'correio-clock-sync-',
+  closeFirst: async () => {
+    sampling = false;
+    await Promise.all(samplers);
+    await client?.close();
+  },
+});
 /** Every clock reading and reply timestamp the background sampler took, per server, in order. */
 const samples: Record<Id, { now: number[]; ts: number[] }> = { c1: { now: [], ts: [] }, c2: { now: [], ts: [] }, c3: { now: [], ts: [] } };
 let sampling = true;
@@ -60,13 +69,6 @@ beforeAll(async () => {
   }
 }, 120_000);
 
-afterAll(async () => {
-  sampling = false;
-  await Promise.all(samplers);
-  await client?.close();
-  await killAll();
-  scratch.remove();
-});
 
 /** Reads one server's clock (health) and a reply's envelope timestamp, one after the other, until told to stop. */
 async function sample(id: Id): Promise<void> {
@@ -97,7 +99,7 @@ async function bestReading(server: ServerProcess): Promise<ClockReading> {
 }
 
 /** The coordinator's latest round, when it is completed and every listed server answered in it. */
-async function roundWith(participants: readonly Id[]): Promise<ClusterHealthView | undefined> {
+async function roundWith(participants: readonly Id[]): Promise<ServerHealth | undefined> {
   const health = await clusterHealth(servers.c3);
   const round = health.clock.lastRound;
   if (!health.cluster.isCoordinator || round?.outcome !== 'completed') return undefined;

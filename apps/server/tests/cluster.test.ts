@@ -6,12 +6,14 @@
 // (the discovery library's bound); the test allows ELECTION_MARGIN_MS on top for scheduling on a
 // loaded 2-core machine, and prints what it measured.
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { BodyOf, RefServersReply } from '@correio/protocol';
+import type { ServerHealth } from '@correio/server';
+import { waitFor, type Child } from '@correio/testing';
 import { RequestClient } from '@correio/transport';
 import { ChatClient } from './helpers/chat.js';
-import { ELECTION_BOUND_MS, clusterHealth, startClusterServer, startRefProcess, waitFor, type ClusterHealthView } from './helpers/cluster.js';
-import { killAll, scratchDir, startInfrastructure, type Child, type Infrastructure, type ServerProcess } from './helpers/processes.js';
+import { ELECTION_BOUND_MS, clusterHealth, startClusterServer, startRefProcess } from './helpers/cluster.js';
+import { fileScratch, startInfrastructure, type Infrastructure, type ServerProcess } from './helpers/processes.js';
 
 const ELECTION_MARGIN_MS = 1_500;
 const IDS = ['k1', 'k2', 'k3'] as const;
@@ -27,7 +29,13 @@ const ranks = {} as Record<Id, number>;
 let preCrashLc = 0;
 let chat: ChatClient;
 let raw: RequestClient;
-const scratch = scratchDir('correio-cluster-');
+const scratch = fileScratch({
+  prefix: 'correio-cluster-',
+  closeFirst: async () => {
+    await chat?.close();
+    await raw?.close();
+  },
+});
 
 beforeAll(async () => {
   infra = await startInfrastructure();
@@ -38,12 +46,6 @@ beforeAll(async () => {
   raw = new RequestClient({ endpoint: infra.broker, from: 'cluster-probe', timeout: 3_000 });
 }, 120_000);
 
-afterAll(async () => {
-  await chat?.close();
-  await raw?.close();
-  await killAll();
-  scratch.remove();
-});
 
 const health = (id: Id) => clusterHealth(servers[id]);
 const byRank = () => [...IDS].sort((a, b) => ranks[a] - ranks[b]);
@@ -140,7 +142,7 @@ describe('a cluster of three servers, a reference server, a broker and a proxy',
     await waitFor(async () => ((await health(top)).cluster.isCoordinator ? true : undefined), `${top} to coordinate`);
     // Hold a round open: a stopped participant never answers its poll (the round waits up to 3 s).
     servers[low].child.kill('SIGSTOP');
-    let midRound: ClusterHealthView;
+    let midRound: ServerHealth;
     try {
       midRound = await waitFor(async () => {
         const view = await health(top);

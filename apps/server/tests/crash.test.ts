@@ -2,17 +2,12 @@
 // writers, restart it on the same data directory, and check that every acknowledged write is there
 // exactly once. Writers retry with the same request id until acknowledged, as a client should: a
 // write committed just before the kill but never acknowledged is recognised by its id afterwards.
-import { afterAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { CorreioError } from '@correio/codec';
 import { ChatClient, Collector, eventually, wholeHistory } from './helpers/chat.js';
-import { killAll, scratchDir, startInfrastructure, startServerProcess } from './helpers/processes.js';
+import { fileScratch, startInfrastructure, startServerProcess } from './helpers/processes.js';
 
-const scratch = scratchDir();
-
-afterAll(async () => {
-  await killAll();
-  scratch.remove();
-});
+const scratch = fileScratch();
 
 const WRITERS = 48;
 const PER_WRITER = 30;

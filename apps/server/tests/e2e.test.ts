@@ -2,27 +2,21 @@
 // over TCP; the test speaks the protocol with @correio/transport. Writes go to one server (srv.<id>
 // or the load-balanced `chat`); live replication over the proxy's replica/ topics brings them to the other.
 import { encode as msgpack } from '@msgpack/msgpack';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { BodyOf } from '@correio/protocol';
 import { ChatClient, Collector, eventually, rawEnvelope, wholeHistory } from './helpers/chat.js';
-import { killAll, scratchDir, startInfrastructure, startServerProcess, type Infrastructure, type ServerProcess } from './helpers/processes.js';
+import { fileScratch, startInfrastructure, startServerProcesses, type Infrastructure, type ServerProcess } from './helpers/processes.js';
 
 let infra: Infrastructure;
 let servers: ServerProcess[];
 let client: ChatClient;
-const scratch = scratchDir();
+const scratch = fileScratch({ closeFirst: () => client?.close() });
 
 beforeAll(async () => {
   infra = await startInfrastructure();
-  servers = await Promise.all(['s1', 's2'].map((id) => startServerProcess(infra, id, `${scratch.dir}/${id}`)));
+  servers = await startServerProcesses(infra, ['s1', 's2'], scratch.dir);
   client = new ChatClient(infra.broker);
 }, 90_000);
-
-afterAll(async () => {
-  await client?.close();
-  await killAll();
-  scratch.remove();
-});
 
 const ON_BOTH = ['srv.s1', 'srv.s2'] as const;
 const opKey = (op: { origin: string; seq: number }) => `${op.origin}:${op.seq}`;

@@ -2,24 +2,18 @@
 // stores it must refuse to serve from (damaged, another server's, in use).
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ChatClient, wholeHistory } from './helpers/chat.js';
-import { killAll, scratchDir, serverMain, spawnTs, startInfrastructure, startServerProcess, type Infrastructure } from './helpers/processes.js';
+import { fileScratch, serverMain, spawnTs, startInfrastructure, startServerProcess, type Infrastructure } from './helpers/processes.js';
 
 let infra: Infrastructure;
 let client: ChatClient;
-const scratch = scratchDir();
+const scratch = fileScratch({ closeFirst: () => client?.close() });
 
 beforeAll(async () => {
   infra = await startInfrastructure();
   client = new ChatClient(infra.broker);
 }, 60_000);
-
-afterAll(async () => {
-  await client?.close();
-  await killAll();
-  scratch.remove();
-});
 
 function serverArgs(id: string, dataDir: string, extra: readonly string[] = []): string[] {
   return ['--id', id, '--data-dir', dataDir, '--broker', infra.broker, '--proxy-pub', infra.proxy.pub, '--proxy-sub', infra.proxy.sub, '--heartbeat', '250', ...extra];

@@ -9,7 +9,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RequestClient } from '@correio/transport';
 import { ChatClient } from './helpers/chat.js';
-import { Child, killAll, scratchDir, serverMain, TEST_HEARTBEAT_MS, workspaceRoot } from './helpers/processes.js';
+import { Child, killAll, programCommand, scratchDir, workspaceRoot } from '@correio/testing';
+import { brokerMain, proxyMain, serverMain, TEST_HEARTBEAT_MS } from './helpers/processes.js';
 import { converged, digestOf, historyPages, tally, untilAcknowledged } from './replication-support.js';
 
 const PREFIX = `crp${process.pid}`;
@@ -93,7 +94,7 @@ function heal(id: string): void {
 
 /** A TypeScript program run under tsx inside a namespace (`ip netns exec` execs it: the child's pid is the program's). */
 function spawnIn(ns: string, name: string, script: string, args: readonly string[]): Child {
-  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', '--conditions=@correio/source', script, ...args], {
+  const child = spawn('ip', ['netns', 'exec', ns, ...programCommand(script, args)], {
     cwd: workspaceRoot,
     env: { ...process.env, CORREIO_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -120,12 +121,12 @@ describe.skipIf(unavailable !== undefined)('a network partition between namespac
   it('accepts writes on both sides of a blackhole partition and converges once it heals, every write exactly once', async () => {
     buildNetwork();
     const brokerIpc = `ipc://${scratch.dir}/broker.sock`;
-    const broker = spawnIn(HUB, 'broker', `${workspaceRoot}/apps/broker/src/main.ts`, [
+    const broker = spawnIn(HUB, 'broker', brokerMain, [
       '--endpoint', `tcp://${HUB_IP}:5555,${brokerIpc}`,
       '--heartbeat', String(TEST_HEARTBEAT_MS),
       '--startup-grace', '0',
     ]);
-    const proxy = spawnIn(HUB, 'proxy', `${workspaceRoot}/apps/proxy/src/main.ts`, ['--publishers', `tcp://${HUB_IP}:5570`, '--subscribers', `tcp://${HUB_IP}:5571`]);
+    const proxy = spawnIn(HUB, 'proxy', proxyMain, ['--publishers', `tcp://${HUB_IP}:5570`, '--subscribers', `tcp://${HUB_IP}:5571`]);
     await Promise.all([broker.waitForLine(/^broker ready /), proxy.waitForLine(/^proxy ready /)]);
     const servers = IDS.map((id) =>
       spawnIn(nsOf(id), `server ${id}`, serverMain, [

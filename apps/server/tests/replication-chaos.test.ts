@@ -4,17 +4,13 @@
 // digest, every acknowledged write is on every server exactly once (read through srv.<id>), and the
 // history pages are identical. Then a fourth server joins late: it catches up fully before it
 // reports ready.
-import { afterAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { RequestClient } from '@correio/transport';
 import { ChatClient } from './helpers/chat.js';
-import { killAll, scratchDir, startInfrastructure, startServerProcess, type Infrastructure, type ServerProcess } from './helpers/processes.js';
+import { fileScratch, startInfrastructure, startServerProcess, type Infrastructure, type ServerProcess } from './helpers/processes.js';
 import { converged, digestOf, historyPages, tally, untilAcknowledged, wholeConversation } from './replication-support.js';
 
-const scratch = scratchDir();
-afterAll(async () => {
-  await killAll();
-  scratch.remove();
-});
+const scratch = fileScratch();
 
 const IDS = ['s1', 's2', 's3'] as const;
 const LATE = 's4';

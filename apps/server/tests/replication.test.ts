@@ -2,39 +2,29 @@
 // users, channels and messages written on one server are served by every server; readers get
 // each live event once (from its origin only); the digest and lag are in /health and /metrics;
 // with --ack-peers a write is acknowledged only once peers hold it.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { ServerHealth } from '@correio/server';
 import { ChatClient, Collector, eventually, wholeHistory } from './helpers/chat.js';
-import { killAll, scratchDir, startInfrastructure, startServerProcess, type Infrastructure, type ServerProcess } from './helpers/processes.js';
+import { fileScratch, startInfrastructure, startServerProcess, startServerProcesses, type Infrastructure, type ServerProcess } from './helpers/processes.js';
 import { converged, digestOf, historyPages, untilAcknowledged } from './replication-support.js';
 
 const IDS = ['s1', 's2', 's3'] as const;
 let infra: Infrastructure;
 let servers: ServerProcess[];
 let client: ChatClient;
-const scratch = scratchDir();
+const scratch = fileScratch({ closeFirst: () => client?.close() });
 
 beforeAll(async () => {
   infra = await startInfrastructure();
-  servers = await Promise.all(
-    IDS.map((id) =>
-      startServerProcess(infra, id, `${scratch.dir}/${id}`, [
-        '--peers', IDS.join(','),
-        '--anti-entropy', '300',
-        '--no-ref', // membership is the static --peers list here
-        // s1 acknowledges a write only once both peers applied it durably.
-        ...(id === 's1' ? ['--ack-peers', '2', '--ack-timeout', '1000'] : []),
-      ]),
-    ),
-  );
+  servers = await startServerProcesses(infra, IDS, scratch.dir, (id) => [
+    '--peers', IDS.join(','),
+    '--anti-entropy', '300',
+    '--no-ref', // membership is the static --peers list here
+    // s1 acknowledges a write only once both peers applied it durably.
+    ...(id === 's1' ? ['--ack-peers', '2', '--ack-timeout', '1000'] : []),
+  ]);
   client = new ChatClient(infra.broker, 'replication-test');
 }, 90_000);
-
-afterAll(async () => {
-  await client?.close();
-  await killAll();
-  scratch.remove();
-});
 
 /** /health as JSON: the server's own health type, serialised. */
 async function health(server: ServerProcess): Promise<ServerHealth> {

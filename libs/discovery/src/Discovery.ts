@@ -1,7 +1,7 @@
 import { CorreioError } from '@correio/codec';
 import type { AnyEnvelope, BodyOf, MessageType, RefHeartbeatReply, RefRegisterReply, RefServersReply } from '@correio/protocol';
 import { LamportStamp, RequestClient, Subscriber, TypedEvents, type Publication, type Stamp } from '@correio/transport';
-import { componentLogger, type Logger } from './logger.js';
+import { componentLogger, type Logger } from '@correio/observability';
 import { monotonicNow } from './monotonicNow.js';
 import { MEMBERSHIP_TOPIC, REF_SERVICE } from './names.js';
 import { requestIdempotent } from './requestIdempotent.js';

@@ -1,7 +1,7 @@
+import type { Logger } from '@correio/observability';
 import type { ElectionCoordinator, ElectionElectionReply, ElectionElectionRequest } from '@correio/protocol';
 import type { Publisher, RequestClient } from '@correio/transport';
 import { BullyElection, type BullyElectionOptions, type ElectionOutput, type ElectionPeer, type ElectionState } from './BullyElection.js';
-import type { Logger } from './logger.js';
 import { monotonicNow } from './monotonicNow.js';
 import { ELECTION_TOPIC, serverService } from './names.js';
 import { requestIdempotent } from './requestIdempotent.js';

@@ -11,10 +11,10 @@ import {
   type Stamp,
   type WorkerStats,
 } from '@correio/transport';
+import { componentLogger, type Logger } from '@correio/observability';
 import type { CoordinatorInfo, ElectionRole, ElectionState } from './BullyElection.js';
 import { Discovery, type DiscoveryEventMap } from './Discovery.js';
 import { ElectionDriver } from './ElectionDriver.js';
-import { componentLogger, type Logger } from './logger.js';
 import { ELECTION_TOPIC, serverService } from './names.js';
 import type { MembershipChange, ServerInfo } from './ServerDirectory.js';
 

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { LOG_LEVELS } from './logger.js';
 
@@ -77,6 +78,54 @@ export function addCommonOptions(command: Command): Command {
     .addOption(envOption('--log-level <level>', 'log verbosity (JSON lines on stderr)', 'CORREIO_LOG_LEVEL').choices(LOG_LEVELS).default('warn'))
     .addOption(envOption('--http-port <port>', 'HTTP side port for /health and /metrics (0: any free port)', 'CORREIO_HTTP_PORT').argParser(parsePort))
     .addOption(envOption('--http-host <host>', 'address the HTTP side port binds', 'CORREIO_HTTP_HOST').default('127.0.0.1'));
+}
+
+/** A CURVE server's secret key from the command line, and the ZAP domain that authorises its clients. */
+export interface CurveServerKey {
+  readonly secretKey: string;
+  readonly zapDomain?: string;
+}
+
+/**
+ * Adds the options of a program that serves over CURVE: `--curve-secret-key <z85>`,
+ * `--curve-secret-key-file <path>` and `--zap-domain <domain>`, also read from
+ * `<envPrefix>_CURVE_SECRET_KEY`, `<envPrefix>_CURVE_SECRET_KEY_FILE` and `<envPrefix>_ZAP_DOMAIN`.
+ */
+export function addCurveServerOptions(command: Command, envPrefix: string): Command {
+  return command
+    .addOption(envOption('--curve-secret-key <z85>', 'enable CURVE with this server secret key', `${envPrefix}_CURVE_SECRET_KEY`).argParser(parseCurveKey))
+    .addOption(envOption('--curve-secret-key-file <path>', 'enable CURVE with the secret key held in this file', `${envPrefix}_CURVE_SECRET_KEY_FILE`))
+    .addOption(envOption('--zap-domain <domain>', 'ZAP domain for CURVE client authorisation', `${envPrefix}_ZAP_DOMAIN`));
+}
+
+/**
+ * The CURVE server key of a command parsed with addCurveServerOptions; undefined when CURVE is off.
+ * Fails the command with a one-line message when both key options are given, or when the key file
+ * cannot be read or holds no Z85 key.
+ */
+export function curveServerKey(command: Command): CurveServerKey | undefined {
+  const { curveSecretKey, curveSecretKeyFile, zapDomain } = command.opts<{ curveSecretKey?: string; curveSecretKeyFile?: string; zapDomain?: string }>();
+  if (curveSecretKey !== undefined && curveSecretKeyFile !== undefined) {
+    command.error('error: give --curve-secret-key or --curve-secret-key-file, not both');
+  }
+  const secretKey = curveSecretKey ?? (curveSecretKeyFile !== undefined ? readKeyFile(command, curveSecretKeyFile) : undefined);
+  if (secretKey === undefined) return undefined;
+  return { secretKey, ...(zapDomain ? { zapDomain } : {}) };
+}
+
+function readKeyFile(command: Command, path: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    return command.error(`error: cannot read --curve-secret-key-file ${path}: ${(error as Error).message}`);
+  }
+  try {
+    return parseCurveKey(text.trim());
+  } catch (error) {
+    if (error instanceof InvalidArgumentError) return command.error(`error: --curve-secret-key-file ${path}: ${error.message}`);
+    throw error;
+  }
 }
 
 /**

@@ -1,4 +1,4 @@
-export { createLogger, resolveLogLevel, isLogLevel, LOG_LEVELS, DEFAULT_LOG_LEVEL, type Logger, type LogLevel, type LoggerOptions } from './logger.js';
+export { createLogger, componentLogger, resolveLogLevel, isLogLevel, LOG_LEVELS, DEFAULT_LOG_LEVEL, type Logger, type LogLevel, type LoggerOptions } from './logger.js';
 export {
   createMetrics,
   MetricsRegistry,
@@ -9,8 +9,10 @@ export {
   type Histogram,
   type MetricsOptions,
 } from './metrics.js';
+export { LabelGuard } from './labelGuard.js';
 export { startHttpSidecar, type HttpSidecar, type HttpSidecarOptions, type HealthStatus } from './httpSidecar.js';
 export { onShutdown, shutdown, isShuttingDown, type ShutdownHandler, type ShutdownOptions } from './shutdown.js';
+export { DataDirLock, DataDirLockedError } from './dataDirLock.js';
 export {
   Command,
   Option,
@@ -24,6 +26,9 @@ export {
   parseList,
   parseEndpoint,
   parseCurveKey,
+  addCurveServerOptions,
+  curveServerKey,
   runMain,
   type CommonOptions,
+  type CurveServerKey,
 } from './cli.js';

@@ -43,3 +43,16 @@ export function createLogger(name: string, options: LoggerOptions = {}): Logger 
     destination,
   );
 }
+
+let libraryRoot: Logger | undefined;
+
+/**
+ * The logger of a library component: a child of the application's `logger`, named after the
+ * component; without one, a logger that stays silent unless CORREIO_LOG_LEVEL asks for more,
+ * because a library must not write to the application's stderr uninvited.
+ */
+export function componentLogger(component: string, logger?: Logger): Logger {
+  if (logger) return logger.child({ component });
+  libraryRoot ??= createLogger('correio', { level: process.env['CORREIO_LOG_LEVEL'] ?? 'silent' });
+  return libraryRoot.child({ component });
+}

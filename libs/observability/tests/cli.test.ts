@@ -1,7 +1,12 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   Command,
   addCommonOptions,
+  addCurveServerOptions,
+  curveServerKey,
   envOption,
   parseCurveKey,
   parseDurationMs,
@@ -79,5 +84,52 @@ describe('value parsers', () => {
     expect(() => parseEndpoint('127.0.0.1:5555')).toThrow(/ZeroMQ endpoint/);
     expect(parseCurveKey('rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7')).toHaveLength(40);
     expect(() => parseCurveKey('short')).toThrow(/40-character Z85/);
+  });
+});
+
+describe('CURVE server options', () => {
+  const KEY = 'rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7';
+
+  /** The key a command line gives, or the one-line error it fails with. */
+  function curveOf(argv: string[], env: NodeJS.ProcessEnv = {}): { key?: ReturnType<typeof curveServerKey>; error?: string } {
+    const saved = process.env;
+    process.env = { ...env };
+    const errors: string[] = [];
+    const command = addCurveServerOptions(new Command('demo'), 'CORREIO_DEMO')
+      .exitOverride()
+      .configureOutput({ writeErr: (text) => errors.push(text), writeOut: () => undefined });
+    try {
+      command.parse(argv, { from: 'user' });
+      return { key: curveServerKey(command) };
+    } catch {
+      return { error: errors.join('').trim() };
+    } finally {
+      process.env = saved;
+    }
+  }
+
+  it('is off unless a key is given', () => {
+    expect(curveOf([])).toEqual({ key: undefined });
+    expect(curveOf(['--zap-domain', 'global'])).toEqual({ key: undefined });
+  });
+
+  it('takes the key from the flag, the environment or a file, with the ZAP domain', () => {
+    expect(curveOf(['--curve-secret-key', KEY, '--zap-domain', 'global'])).toEqual({ key: { secretKey: KEY, zapDomain: 'global' } });
+    expect(curveOf([], { CORREIO_DEMO_CURVE_SECRET_KEY: KEY, CORREIO_DEMO_ZAP_DOMAIN: 'lab' })).toEqual({ key: { secretKey: KEY, zapDomain: 'lab' } });
+    const dir = mkdtempSync(join(tmpdir(), 'correio-curve-'));
+    try {
+      writeFileSync(join(dir, 'server.key'), `${KEY}\n`);
+      expect(curveOf(['--curve-secret-key-file', join(dir, 'server.key')])).toEqual({ key: { secretKey: KEY } });
+      writeFileSync(join(dir, 'bad.key'), 'not a key\n');
+      expect(curveOf(['--curve-secret-key-file', join(dir, 'bad.key')]).error).toMatch(/^error: --curve-secret-key-file .*bad\.key: expected a 40-character Z85 CURVE key\.$/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses two keys, an unreadable key file and a malformed key with one clear line', () => {
+    expect(curveOf(['--curve-secret-key', KEY, '--curve-secret-key-file', '/nonexistent']).error).toBe('error: give --curve-secret-key or --curve-secret-key-file, not both');
+    expect(curveOf(['--curve-secret-key-file', '/nonexistent/server.key']).error).toMatch(/^error: cannot read --curve-secret-key-file \/nonexistent\/server\.key: ENOENT/);
+    expect(curveOf(['--curve-secret-key', 'short']).error).toMatch(/expected a 40-character Z85 CURVE key/);
   });
 });

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createLogger, resolveLogLevel } from '@correio/observability';
+import { componentLogger, createLogger, resolveLogLevel } from '@correio/observability';
 
 function collector(): { stream: Writable; lines: () => Record<string, unknown>[] } {
   const chunks: string[] = [];
@@ -40,5 +40,26 @@ describe('createLogger', () => {
     const logger = createLogger('proxy', { destination: stream, level: 'info', base: { instance: 'p1' } });
     logger.info('ready');
     expect(lines()[0]).toMatchObject({ name: 'proxy', msg: 'ready', instance: 'p1', pid: process.pid });
+  });
+});
+
+describe('componentLogger', () => {
+  it("is a child of the application's logger, named after the component", () => {
+    const { stream, lines } = collector();
+    const app = createLogger('server', { destination: stream, level: 'info' });
+    componentLogger('election', app).info({ term: 3 }, 'elected');
+    expect(lines()).toEqual([expect.objectContaining({ name: 'server', component: 'election', term: 3, msg: 'elected' })]);
+  });
+
+  it('is silent without one, unless CORREIO_LOG_LEVEL asks for more', () => {
+    const saved = process.env['CORREIO_LOG_LEVEL'];
+    delete process.env['CORREIO_LOG_LEVEL'];
+    try {
+      const logger = componentLogger('discovery');
+      expect(logger.level).toBe('silent');
+      expect(logger.isLevelEnabled('fatal')).toBe(false);
+    } finally {
+      if (saved !== undefined) process.env['CORREIO_LOG_LEVEL'] = saved;
+    }
   });
 });

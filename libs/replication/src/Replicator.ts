@@ -1,5 +1,6 @@
 import { CorreioError, TimeoutError, UnavailableError } from '@correio/codec';
 import type { Operation, ReplicaDigestReply } from '@correio/protocol';
+import { ApplyBatcher } from './ApplyBatcher.js';
 import type { PeerTransport } from './PeerTransport.js';
 import type { ReplicaLog } from './ReplicaLog.js';
 
@@ -20,6 +21,11 @@ export interface ReplicatorOptions {
   readonly onProblem?: (message: string, error?: unknown) => void;
   /** Told the outcome of every sync with a peer (catch-up, gap repair, anti-entropy): for metrics. */
   readonly onSync?: (report: SyncReport) => void;
+  /**
+   * `replica.apply.request` batches in flight to one peer at once (`replicate`); operations
+   * replicated meanwhile share the next batch. Defaults to 4.
+   */
+  readonly applyPipeline?: number;
 }
 
 /** One sync with one peer: its digest read, and what was fetched from it. */
@@ -63,6 +69,8 @@ export interface ReplicatorStats {
 export class Replicator {
   readonly #options: Required<Omit<ReplicatorOptions, 'onProblem' | 'onSync'>> & Pick<ReplicatorOptions, 'onProblem' | 'onSync'>;
   readonly #status = new Map<string, PeerStatus>();
+  /** Per peer: confirmations batched and pipelined (`replicate`). */
+  readonly #appliers = new Map<string, ApplyBatcher>();
   readonly #stats: ReplicatorStats = { liveApplied: 0, echoesDropped: 0, gapsDetected: 0, fetched: 0, syncRounds: 0, syncFailures: 0 };
   #timer: NodeJS.Timeout | undefined;
   #repairQueued = false;
@@ -71,7 +79,7 @@ export class Replicator {
   #stopped = false;
 
   constructor(options: ReplicatorOptions) {
-    this.#options = { antiEntropyInterval: 2000, requestTimeout: 2000, fetchBatch: 500, ...options };
+    this.#options = { antiEntropyInterval: 2000, requestTimeout: 2000, fetchBatch: 500, applyPipeline: 4, ...options };
   }
 
   get stats(): Readonly<ReplicatorStats> {
@@ -138,6 +146,9 @@ export class Replicator {
       this.#stats.echoesDropped++;
       return 0;
     }
+    // Already held (an acknowledged write's replica.apply, or a fetch, got here first): no write
+    // transaction needed. Nothing is confirmed to anyone on this path, so a read suffices.
+    if (op.op.seq <= this.#options.log.highWaterMark(op.op.origin)) return 0;
     const added = await this.#options.log.apply([op]);
     this.#stats.liveApplied += added;
     if (op.op.seq > this.#options.log.highWaterMark(op.op.origin) + 1) {
@@ -168,6 +179,7 @@ export class Replicator {
    * Pushes operations this server committed to its live peers and resolves once `k` of them have
    * applied them durably (the "wait for k peers" acknowledgement policy). Rejects with a retryable
    * error when fewer than `k` confirm in time; the operations stay committed locally either way.
+   * Concurrent calls to one peer share `replica.apply.request` batches (ApplyBatcher).
    */
   async replicate(ops: readonly Operation[], k: number, timeout: number): Promise<string[]> {
     if (k <= 0) return [];
@@ -184,7 +196,7 @@ export class Replicator {
         reject(new TimeoutError(`the write is stored on this server; ${confirmed.length} of ${k} peers confirmed it in ${timeout} ms`, { data: { confirmed } }));
       }, timeout);
       for (const peer of peers) {
-        this.#options.transport.apply(peer, ops, timeout).then(
+        this.#applierOf(peer).push(ops, timeout).then(
           () => {
             confirmed.push(peer);
             if (confirmed.length === k) {
@@ -202,6 +214,15 @@ export class Replicator {
         );
       }
     });
+  }
+
+  #applierOf(peer: string): ApplyBatcher {
+    let applier = this.#appliers.get(peer);
+    if (!applier) {
+      applier = new ApplyBatcher((ops, timeout) => this.#options.transport.apply(peer, ops, timeout), { maxInFlight: this.#options.applyPipeline });
+      this.#appliers.set(peer, applier);
+    }
+    return applier;
   }
 
   #enqueue(work: () => Promise<boolean>): Promise<boolean> {

@@ -3,7 +3,7 @@ import * as zmq from 'zeromq';
 import { curveSocketOptions } from './curve.js';
 import { Fifo } from './Fifo.js';
 import type { Frame, Frames } from './frames.js';
-import { componentLogger, type Logger } from './logger.js';
+import { componentLogger, type Logger } from '@correio/observability';
 import { translateSocketEvent, type HandshakeFailure, type SocketEventMap } from './socketEvents.js';
 import { defaultMaxMessageSize, SOCKET_DEFAULTS, type SocketOptions, type WhenSendQueueFull } from './SocketOptions.js';
 import { TypedEvents } from './TypedEvents.js';

@@ -3,7 +3,7 @@ import { PROTOCOL_VERSION, type BodyOf, type Envelope, type MessageType } from '
 import { randomBytes } from 'node:crypto';
 import type { Fifo } from './Fifo.js';
 import type { Frame } from './frames.js';
-import { componentLogger } from './logger.js';
+import { componentLogger } from '@correio/observability';
 import { ManagedSocket, type SocketStats } from './ManagedSocket.js';
 import { encodePublicationHeader, MAX_BATCH } from './publicationHeader.js';
 import type { SocketEventMap } from './socketEvents.js';

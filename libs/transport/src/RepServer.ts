@@ -1,6 +1,6 @@
 import { BadRequestError, CorreioError, MessageCodec, UnavailableError, type ErrorCode } from '@correio/codec';
 import { delay } from './backoff.js';
-import { componentLogger, type Logger } from './logger.js';
+import { componentLogger, type Logger } from '@correio/observability';
 import { ManagedSocket } from './ManagedSocket.js';
 import { Responder, type RequestContext, type RequestHandler } from './Responder.js';
 import type { SocketEventMap } from './socketEvents.js';

@@ -2,7 +2,7 @@ import { BadRequestError, CorreioError, MessageCodec, TimeoutError, UnavailableE
 import { PROTOCOL_VERSION, type AnyEnvelope, type BodyOf, type Envelope, type MessageType } from '@correio/protocol';
 import { backoffDelay, delay, type BackoffOptions } from './backoff.js';
 import type { Frames } from './frames.js';
-import { componentLogger, type Logger } from './logger.js';
+import { componentLogger, type Logger } from '@correio/observability';
 import { ManagedSocket } from './ManagedSocket.js';
 import { nextRequestId } from './requestIds.js';
 import type { RequestOptions } from './RequestClient.js';

@@ -9,7 +9,7 @@ import {
 import { PROTOCOL_VERSION, type AnyEnvelope, type BodyOf, type Envelope, type MessageType } from '@correio/protocol';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 import type { Frame, Frames } from './frames.js';
-import { componentLogger, type Logger } from './logger.js';
+import { componentLogger, type Logger } from '@correio/observability';
 import { ManagedSocket, type SocketStats } from './ManagedSocket.js';
 import { clientRequest, parseClientMessage } from './mdp.js';
 import { PendingRequest, type WaitOutcome } from './PendingRequest.js';

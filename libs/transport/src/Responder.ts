@@ -8,7 +8,7 @@ import {
 } from '@correio/codec';
 import { MESSAGE_INFO, PROTOCOL_VERSION, type AnyEnvelope, type Envelope, type MessageType } from '@correio/protocol';
 import type { Frames } from './frames.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '@correio/observability';
 import type { Stamp } from './Stamp.js';
 
 /** What a request handler is given besides the request. */

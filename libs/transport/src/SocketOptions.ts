@@ -1,7 +1,7 @@
 import { DEFAULT_LIMITS, type Limits } from '@correio/codec';
 import type * as zmq from 'zeromq';
 import type { CurveOptions } from './curve.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '@correio/observability';
 
 /** A ZeroMQ context: sockets that authenticate through one ZapAuthenticator must share it. */
 export type TransportContext = zmq.Context;

@@ -1,7 +1,7 @@
 import { Decoder, MessageCodec } from '@correio/codec';
 import type { AnyEnvelope } from '@correio/protocol';
 import type { Frames } from './frames.js';
-import { componentLogger, type Logger } from './logger.js';
+import { componentLogger, type Logger } from '@correio/observability';
 import { ManagedSocket, type SocketStats } from './ManagedSocket.js';
 import { decodePublicationHeader, type PublicationHeader } from './publicationHeader.js';
 import { SequenceTracker } from './SequenceTracker.js';

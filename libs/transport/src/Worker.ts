@@ -1,6 +1,6 @@
 import { MessageCodec } from '@correio/codec';
 import type { BackoffOptions } from './backoff.js';
-import { componentLogger, type Logger } from './logger.js';
+import { componentLogger, type Logger } from '@correio/observability';
 import { isServiceName } from './mdp.js';
 import { Responder, type RequestHandler } from './Responder.js';
 import type { SocketOptions } from './SocketOptions.js';

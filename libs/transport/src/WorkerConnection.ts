@@ -2,7 +2,7 @@ import { CorreioError, OverloadedError, UnavailableError, type ErrorCode } from 
 import type { AnyEnvelope } from '@correio/protocol';
 import { backoffDelay, delay, type BackoffOptions } from './backoff.js';
 import type { Frame, Frames } from './frames.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '@correio/observability';
 import { ManagedSocket } from './ManagedSocket.js';
 import { parseWorkerMessage, workerDisconnect, workerHeartbeat, workerReady, workerReply } from './mdp.js';
 import type { RequestContext, RequestHandler, Responder } from './Responder.js';

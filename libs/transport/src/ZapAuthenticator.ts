@@ -1,5 +1,5 @@
 import { delay } from './backoff.js';
-import { componentLogger, type Logger } from './logger.js';
+import { componentLogger, type Logger } from '@correio/observability';
 import { ManagedSocket } from './ManagedSocket.js';
 import type { TransportContext } from './SocketOptions.js';
 import { TypedEvents } from './TypedEvents.js';

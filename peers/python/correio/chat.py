@@ -8,7 +8,7 @@ import zmq.asyncio
 
 from .client import MdpClient
 from .envelope import Stamp, new_node_id
-from .subscriber import Delivery, Subscriber
+from .subscriber import Delivery, Publication, Subscriber
 from .topics import channel_topic, user_topic
 
 #: The broker service of every chat request (FRAMES.md section 4.2).
@@ -22,6 +22,9 @@ class ChatClient:
     CorreioError for an ``error`` reply or a TIMEOUT. ``events()`` yields ``chat.publication``
     and ``chat.direct`` deliveries, with a Gap item whenever the numbering shows a loss (re-read
     with ``history`` or ``conversation`` then).
+
+    One Lamport clock (``lc``) ticks on every request and merges every reply, every event and
+    every stored message read: what this client sends is stamped after everything it received.
     """
 
     def __init__(
@@ -53,6 +56,11 @@ class ChatClient:
         if self.subscriber is not None:
             self.subscriber.close()
 
+    @property
+    def lc(self) -> int:
+        """The Lamport clock: the latest value this client sent or merged."""
+        return self.requests.stamp.clock.value
+
     async def _call(self, message_type: str, body: dict[str, Any]) -> dict[str, Any]:
         return await self.requests.call(self.service, message_type, body)
 
@@ -75,10 +83,18 @@ class ChatClient:
         return await self._call("chat.direct.request", {"user": self.user, "to": to, "text": text})
 
     async def history(self, channel: str, *, limit: int | None = None, before: str | None = None) -> dict[str, Any]:
-        return await self._call("chat.history.request", {"channel": channel, **_present(limit=limit, before=before)})
+        reply = await self._call("chat.history.request", {"channel": channel, **_present(limit=limit, before=before)})
+        return self._merge_stored(reply)
 
     async def conversation(self, peer: str, *, limit: int | None = None, before: str | None = None) -> dict[str, Any]:
-        return await self._call("chat.conversation.request", {"user": self.user, "peer": peer, **_present(limit=limit, before=before)})
+        reply = await self._call("chat.conversation.request", {"user": self.user, "peer": peer, **_present(limit=limit, before=before)})
+        return self._merge_stored(reply)
+
+    def _merge_stored(self, reply: dict[str, Any]) -> dict[str, Any]:
+        """Each stored message carries its origin's clock: merged like a received message."""
+        for stored in reply["messages"]:
+            self.requests.stamp.clock.observe(stored["lc"])
+        return reply
 
     def join(self, channel: str) -> None:
         """Receives the channel's publications from now on (subscribe, then read ``history``)."""
@@ -88,10 +104,18 @@ class ChatClient:
         self._require_subscriber().unsubscribe(channel_topic(channel))
 
     async def events(self) -> AsyncIterator[Delivery]:
-        """Publications to joined channels, direct messages to this user, and gaps."""
+        """Publications to joined channels, direct messages to this user, and gaps.
+
+        The clocks of each delivery (its envelope's and its message's ``lc``) are merged before it
+        is yielded, so ``lc`` is already past them.
+        """
         subscriber = self._require_subscriber()
         while True:
-            yield await subscriber.receive()
+            delivery = await subscriber.receive()
+            if isinstance(delivery, Publication):
+                self.requests.stamp.observe(delivery.envelope)
+                self.requests.stamp.clock.observe(delivery.envelope["body"].get("lc"))
+            yield delivery
 
     def _require_subscriber(self) -> Subscriber:
         if self.subscriber is None:

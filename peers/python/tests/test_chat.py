@@ -80,7 +80,8 @@ def test_chat_session(context, run) -> None:
     async def scenario() -> None:
         async with MiniBroker(context) as broker, MiniProxy(context) as proxy:
             publisher = Publisher(proxy.publishers, stamp=Stamp("py-chat"), context=context)
-            async with MdpWorker(broker.endpoint, "chat", InMemoryChat(publisher), context=context, heartbeat=0.5):
+            chat = InMemoryChat(publisher)
+            async with MdpWorker(broker.endpoint, "chat", chat, context=context, heartbeat=0.5):
                 async with ChatClient(broker.endpoint, proxy.subscribers, "alice", context=context) as alice, ChatClient(broker.endpoint, proxy.subscribers, "bob", context=context) as bob:
                     assert (await alice.login())["created"] is True
                     assert (await alice.login())["created"] is False
@@ -94,12 +95,19 @@ def test_chat_session(context, run) -> None:
                     event = await first_event(bob, lambda: alice.publish("general", "hi all"))
                     assert event.topic == "chan/general/" and event.envelope["type"] == "chat.publication"
                     assert event.envelope["body"]["user"] == "alice" and event.envelope["body"]["text"] == "hi all"
+                    # Lamport: bob's clock passed what he received, so his next request is stamped after it.
+                    assert bob.lc > max(event.envelope["lc"], event.envelope["body"]["lc"])
+                    answer = await bob.publish("general", "hello alice")
+                    assert answer["lc"] > event.envelope["body"]["lc"]
 
                     direct = await first_event(alice, lambda: bob.direct("alice", "psst"))
                     assert direct.topic == "user/alice/" and direct.envelope["body"]["from"] == "bob"
 
                     history = await bob.history("general", limit=500)
-                    assert history["messages"][-1]["text"] == "hi all"
+                    assert [m["text"] for m in history["messages"]][-2:] == ["hi all", "hello alice"]
+                    chat.history["general"].append({**history["messages"][-1], "lc": 10_000})  # a stored message from far ahead
+                    await bob.history("general", limit=500)
+                    assert bob.lc > 10_000  # stored messages' clocks are merged too
                     with pytest.raises(CorreioError) as raised:
                         await alice.publish("nowhere", "hello?")
                     assert raised.value.code == "NOT_FOUND"

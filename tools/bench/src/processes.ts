@@ -58,7 +58,12 @@ export function spawnPeer(command: string, args: readonly string[]): Peer {
 
 /** A TypeScript peer from src/peers, run with tsx against the workspace sources. */
 export function spawnTsPeer(file: string, args: readonly string[]): Peer {
-  return spawnPeer(process.execPath, ['--import', 'tsx', '--conditions=@correio/source', join(peers, file), ...args]);
+  return spawnTsScript(join(peers, file), args);
+}
+
+/** Any TypeScript file, run with tsx against the workspace sources; `nodeFlags` go to node itself (`--cpu-prof`). */
+export function spawnTsScript(path: string, args: readonly string[], nodeFlags: readonly string[] = []): Peer {
+  return spawnPeer(process.execPath, [...nodeFlags, '--import', 'tsx', '--conditions=@correio/source', path, ...args]);
 }
 
 export async function stopAll(): Promise<void> {

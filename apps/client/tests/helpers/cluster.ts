@@ -1,6 +1,7 @@
 // A broker, a proxy and the fake chat server, in the test process, on free 127.0.0.1 ports.
+import { freePort, waitFor } from '@correio/testing';
 import { MajordomoBroker, PubSubProxy } from '@correio/transport';
-import { createServer } from 'node:net';
+import type { Cleanups } from './cleanups.js';
 import { FakeChatServer } from './FakeChatServer.js';
 
 export interface Cluster {
@@ -37,7 +38,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   const proxy = await startProxy();
   const brokerEndpoint = broker.endpoints[0]!;
   const server = new FakeChatServer({ broker: brokerEndpoint, proxyPub: proxy.frontend, ...(options.heartbeatMs ? { heartbeatInterval: options.heartbeatMs } : {}) }).start();
-  await waitFor(() => broker.snapshot().workers >= 4, 10_000, 'the fake server to register with the broker');
+  await waitFor(() => broker.snapshot().workers >= 4, 'the fake server to register with the broker', 10_000);
   return {
     broker,
     proxy,
@@ -53,27 +54,39 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   };
 }
 
-/** Polls `condition` every 20 ms until it holds; throws after `timeoutMs`. */
-export async function waitFor(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(20);
-  }
+/** A cluster whose broker listens on a fixed port, to be stopped and started again; short heartbeats, so that either is noticed soon. */
+export interface RestartableCluster {
+  readonly brokerEndpoint: string;
+  readonly proxy: PubSubProxy;
+  readonly server: FakeChatServer;
+  stopBroker(): Promise<void>;
+  /** A new broker on the same endpoint. */
+  restartBroker(): Promise<void>;
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** A RestartableCluster, closed after the test through `cleanups` (the latest broker included). */
+export async function startRestartableCluster(cleanups: Cleanups, heartbeatMs = 300): Promise<RestartableCluster> {
+  const brokerEndpoint = `tcp://127.0.0.1:${await freePort()}`;
+  let broker = await startBroker(brokerEndpoint, heartbeatMs);
+  cleanups.push(() => broker.close());
+  const proxy = await startProxy();
+  cleanups.push(() => proxy.close());
+  const server = new FakeChatServer({ broker: brokerEndpoint, proxyPub: proxy.frontend, heartbeatInterval: heartbeatMs }).start();
+  cleanups.push(() => server.stop());
+  return {
+    brokerEndpoint,
+    proxy,
+    server,
+    stopBroker: () => broker.close(),
+    restartBroker: async () => {
+      broker = await startBroker(brokerEndpoint, heartbeatMs);
+    },
+  };
 }
 
-/** A TCP port that was free a moment ago (for a broker or proxy that must come back on the same port). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
+/** startCluster, closed after the test through `cleanups`. */
+export async function startClusterFor(cleanups: Cleanups, options: ClusterOptions = {}): Promise<Cluster> {
+  const cluster = await startCluster(options);
+  cleanups.push(() => cluster.close());
+  return cluster;
 }

@@ -70,6 +70,14 @@ export interface ChatStoreOptions {
 
 type OpKey = [origin: string, seq: number];
 
+/**
+ * The commit itself syncs: once a transaction promise resolves, its data and meta page are on disk
+ * (`mdb_txn_commit` without MDB_NOSYNC: fdatasync, then the meta page through the synchronous
+ * descriptor). With overlapping sync (the lmdb-js default on Linux) it would resolve before the
+ * sync, so commits could no longer take their promise as durability.
+ */
+const SYNC_MODE = { noSync: false, noMetaSync: false, overlappingSync: false } as const;
+
 /** The on-disk layout this code reads and writes; a store of another format is refused. */
 const FORMAT = 1;
 
@@ -108,15 +116,7 @@ export class ChatStore {
     mkdirSync(options.path, { recursive: true });
     preflight(options.path);
     try {
-      this.#env = open({
-        path: options.path,
-        compression: false,
-        noSync: options.unsafeNoSync ?? false,
-        // The commit itself syncs: once a transaction promise resolves, the data is on disk. With
-        // overlapping sync (the lmdb-js default on Linux) it would resolve before the sync.
-        overlappingSync: false,
-        maxDbs: 16,
-      });
+      this.#env = open({ path: options.path, compression: false, maxDbs: 16, ...SYNC_MODE, noSync: options.unsafeNoSync ?? false });
       this.#ops = this.#env.openDB({ name: 'ops', encoding: 'binary' });
       this.#meta = this.#env.openDB({ name: 'meta' });
       this.#users = this.#env.openDB({ name: 'users' });
@@ -186,7 +186,7 @@ export class ChatStore {
       this.#applyInTransaction(op);
       return { op, duplicate: false };
     });
-    await this.#durable();
+    // Resolved after LMDB's commit synced (SYNC_MODE): durable.
     return committed;
   }
 
@@ -198,13 +198,16 @@ export class ChatStore {
       for (const op of ops) if (this.#applyInTransaction(op)) count++;
       return count;
     });
-    await this.#durable();
+    // Resolved after LMDB's commit synced (SYNC_MODE): durable, also when the operations were
+    // already held, as their earlier transaction committed before this one.
     return added;
   }
 
   /**
-   * Waits until every commit so far is on disk. The commit promise already implies it (the commit
-   * syncs); this keeps the guarantee explicit should the sync mode ever change.
+   * Waits until every commit so far is on disk. The commit promise of a transaction already implies
+   * it for that transaction (the environment syncs in the commit: `SYNC_MODE`, set at open), so
+   * commits do not call this: lmdb-js's `flushed` follows the batch being filled, and under
+   * continuous load waiting for it would add a whole further commit to every write.
    */
   async #durable(): Promise<void> {
     await this.#env.flushed;

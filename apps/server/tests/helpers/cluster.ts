@@ -2,8 +2,10 @@
 // broker and proxy of ./processes.ts, servers that join it with short heartbeats, and readers of
 // their /health. Every process is killed by killAll().
 import { join } from 'node:path';
+import type { ServerHealth } from '@correio/server';
+import { waitFor, workspaceRoot, type Child } from '@correio/testing';
 import { RequestClient } from '@correio/transport';
-import { spawnTs, startServerProcess, TEST_HEARTBEAT_MS, workspaceRoot, type Child, type Infrastructure, type ServerProcess } from './processes.js';
+import { spawnTs, startServerProcess, TEST_HEARTBEAT_MS, type Infrastructure, type ServerProcess } from './processes.js';
 
 const refMain = join(workspaceRoot, 'apps', 'ref', 'src', 'main.ts');
 
@@ -48,49 +50,15 @@ export function startClusterServer(infra: Infrastructure, id: string, dataDir: s
   ]);
 }
 
-/** What the tests read of a server's /health: the cluster and clock sections. */
-export interface ClusterHealthView {
-  readonly id: string;
-  readonly lc: number;
-  readonly cluster: {
-    readonly ref: string | null;
-    readonly refAvailable: boolean | null;
-    readonly rank: number | null;
-    readonly role: string;
-    readonly isCoordinator: boolean;
-    readonly coordinator: { readonly server: string; readonly rank: number; readonly term: number } | null;
-    readonly term: number;
-    readonly servers: readonly { readonly server: string; readonly rank: number; readonly alive: boolean }[];
-    readonly peers: readonly string[];
-  };
-  readonly clock: {
-    readonly now: number;
-    readonly corrected: number;
-    readonly offsetMs: number;
-    readonly pendingMs: number;
-    readonly injected: { readonly skewMs: number; readonly driftPpm: number };
-    readonly lastAdjustment?: { readonly round: number; readonly adjustMs: number; readonly applied: boolean; readonly from: string; readonly at: number };
-    readonly rounds: { readonly completed: number; readonly abandoned: number; readonly byReason: Readonly<Record<string, number>> };
-    readonly adjustments: { readonly applied: number; readonly refused: number };
-    readonly roundInProgress?: { readonly round: number; readonly reason: string; readonly startedAt: number; readonly awaiting: readonly string[] };
-    readonly lastRound?: {
-      readonly round: number;
-      readonly reason: string;
-      readonly outcome: string;
-      readonly averageOffsetMs: number;
-      readonly clocks: readonly { readonly participant: string; readonly status: string; readonly offsetMs?: number; readonly rttMs?: number; readonly adjustMs?: number; readonly applied?: boolean }[];
-    };
-  };
-}
-
-export async function clusterHealth(server: ServerProcess): Promise<ClusterHealthView> {
+/** A server's /health, as the server types it. */
+export async function clusterHealth(server: ServerProcess): Promise<ServerHealth> {
   const response = await fetch(`${server.http}/health`, { signal: AbortSignal.timeout(5_000) });
-  return (await response.json()) as ClusterHealthView;
+  return (await response.json()) as ServerHealth;
 }
 
 /** A reading of a server's clocks against this process's clock, with the uncertainty of the HTTP round trip. */
 export interface ClockReading {
-  readonly health: ClusterHealthView;
+  readonly health: ServerHealth;
   /** Its synchronised (corrected) clock minus ours, ms, at the midpoint of the request. */
   readonly correctedOffsetMs: number;
   /** Its slewed clock (what stamps messages) minus ours. */
@@ -105,15 +73,4 @@ export async function readClock(server: ServerProcess): Promise<ClockReading> {
   const received = Date.now();
   const midpoint = (sent + received) / 2;
   return { health, correctedOffsetMs: health.clock.corrected - midpoint, nowOffsetMs: health.clock.now - midpoint, uncertaintyMs: (received - sent) / 2 };
-}
-
-/** Polls `probe` every `everyMs` until it returns a value other than undefined/false; fails after `timeoutMs`. */
-export async function waitFor<T>(probe: () => Promise<T | undefined | false>, what: string, timeoutMs = 20_000, everyMs = 25): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = await probe();
-    if (found !== undefined && found !== false) return found;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
-  }
 }

@@ -6,7 +6,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"correio.dev/peers/go/codec"
+	"correio.dev/peers/go/internal/jsonvalue"
 	"correio.dev/peers/go/mdp"
 	"correio.dev/peers/go/protocol"
 )
@@ -44,7 +44,7 @@ func main() {
 	}
 	body := protocol.ServiceCallRequest{Action: *action}
 	if *params != "" {
-		value, err := parseJSON(*params)
+		value, err := jsonvalue.Parse([]byte(*params))
 		if err != nil {
 			fail(err)
 		}
@@ -57,39 +57,6 @@ func main() {
 	}
 	out, _ := json.Marshal(reply.Result)
 	fmt.Println(string(out))
-}
-
-// parseJSON reads JSON with integers as int64 (v1 has no floats).
-func parseJSON(text string) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader([]byte(text)))
-	dec.UseNumber()
-	var value any
-	if err := dec.Decode(&value); err != nil {
-		return nil, err
-	}
-	return integers(value)
-}
-
-func integers(value any) (any, error) {
-	switch v := value.(type) {
-	case json.Number:
-		return v.Int64()
-	case []any:
-		for i := range v {
-			var err error
-			if v[i], err = integers(v[i]); err != nil {
-				return nil, err
-			}
-		}
-	case map[string]any:
-		for key := range v {
-			var err error
-			if v[key], err = integers(v[key]); err != nil {
-				return nil, err
-			}
-		}
-	}
-	return value, nil
 }
 
 func fail(err error) {

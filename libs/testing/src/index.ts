@@ -1,0 +1,9 @@
+// Test support for Correio: programs and fixtures as child processes, bounded waits, free ports,
+// scratch directories, metrics read over HTTP. For tests only (private; never a runtime dependency).
+export { Child, killAll, type ExitStatus } from './Child.js';
+export { spawnCommand, spawnProgram, programCommand, workspaceRoot, type SpawnOptions, type SpawnProgramOptions } from './spawnProgram.js';
+export { freePort } from './freePort.js';
+export { scratchDir, type ScratchDir } from './scratchDir.js';
+export { sleep, waitFor } from './waitFor.js';
+export { readMetric } from './readMetric.js';
+export { argValue, argNumber, report } from './fixtureArgs.js';

@@ -1,0 +1,90 @@
+// Publish load for the end-to-end benchmark: --clients concurrent chat clients (one DEALER each,
+// one request in flight each, as a person's client would) publish through the broker's `chat`
+// service for --warmup + --duration ms. A publication counts once acknowledged; a retryable
+// refusal is retried under the same request id (the server de-duplicates), and its latency runs
+// from the first attempt. Prints one JSON line with the counts, and writes the op ids of every
+// acknowledged publication and the latencies measured to --acked-file (JSON), so the orchestrator
+// can check delivery and merge percentiles across load processes.
+import { writeFileSync } from 'node:fs';
+import { CorreioError } from '@correio/codec';
+import { RequestClient } from '@correio/transport';
+import { arg, numberArg } from '../peers/args.js';
+
+const broker = arg('broker');
+const clients = numberArg('clients');
+const durationMs = numberArg('duration');
+const warmupMs = numberArg('warmup', 1_000);
+const tag = arg('tag');
+const channel = arg('channel');
+const user = arg('user');
+const ackedFile = arg('acked-file');
+/** Each attempt's timeout; a write that is not acknowledged within it is retried under its id. */
+const ATTEMPT_TIMEOUT_MS = 10_000;
+/** A publication not acknowledged after this many attempts counts as failed. */
+const MAX_ATTEMPTS = 20;
+
+const sockets = Array.from({ length: clients }, (_, i) => new RequestClient({ endpoint: broker, from: `${tag}-${i}`, timeout: ATTEMPT_TIMEOUT_MS }));
+const latenciesUs: number[] = [];
+const acked: string[] = [];
+const errors: Record<string, number> = {};
+/** The first message of each error code, to say why. */
+const firstErrors: Record<string, string> = {};
+let retries = 0;
+let failed = 0;
+let measuring = false;
+let stopping = false;
+
+/** The sender's clock in ms since the epoch, sub-millisecond: the subscriber's delivery latency reads it back from the text. */
+const cpuSeconds = () => { const { user, system } = process.cpuUsage(); return (user + system) / 1e6; };
+const epochMs = () => performance.timeOrigin + performance.now();
+
+async function publishOnce(socket: RequestClient, id: string): Promise<string | undefined> {
+  const sentAt = epochMs();
+  const started = performance.now();
+  for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+    try {
+      const reply = await socket.request('chat', 'chat.publish.request', { user, channel, text: `${sentAt.toFixed(3)} ${id}` }, { id, retries: 0 });
+      if (reply.type !== 'chat.publish.reply') throw new Error(`unexpected reply ${reply.type}`);
+      if (measuring) latenciesUs.push((performance.now() - started) * 1_000);
+      return `${reply.body.op.origin}:${reply.body.op.seq}`;
+    } catch (error) {
+      const failure = CorreioError.from(error);
+      errors[failure.code] = (errors[failure.code] ?? 0) + 1;
+      firstErrors[failure.code] ??= failure.message;
+      if (!failure.retryable) break;
+      retries++;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(200, 5 * attempt)));
+    }
+  }
+  failed++;
+  return undefined;
+}
+
+const cpuAtStart = cpuSeconds();
+const wallAtStart = performance.now();
+// Give the DEALERs a moment to connect, so the first requests do not time out on connection setup.
+await new Promise((resolve) => setTimeout(resolve, 300));
+let measuredAcks = 0;
+const running = sockets.map(async (socket, c) => {
+  for (let i = 0; !stopping && i < 100_000_000; i++) {
+    const op = await publishOnce(socket, `${tag}-${c}-${i}`);
+    if (op === undefined) continue;
+    acked.push(op);
+    if (measuring) measuredAcks++;
+  }
+});
+await new Promise((resolve) => setTimeout(resolve, warmupMs));
+measuring = true;
+const from = performance.now();
+await new Promise((resolve) => setTimeout(resolve, durationMs));
+measuring = false;
+const seconds = (performance.now() - from) / 1_000;
+stopping = true;
+// Each client finishes the publication it has in flight (bounded by its attempts' timeouts).
+await Promise.race([Promise.all(running), new Promise((resolve) => setTimeout(resolve, ATTEMPT_TIMEOUT_MS * 2))]);
+await Promise.all(sockets.map((socket) => socket.close()));
+writeFileSync(ackedFile, JSON.stringify({ acked, latenciesUs }));
+process.stdout.write(
+  `${JSON.stringify({ clients, acks: measuredAcks, perSecond: measuredAcks / seconds, total: acked.length, retries, failed, errors, firstErrors, cpuShare: (cpuSeconds() - cpuAtStart) / ((performance.now() - wallAtStart) / 1_000), rssBytes: process.memoryUsage.rss() })}\n`,
+);
+process.exit(0);

@@ -1,0 +1,47 @@
+import type {
+  ChatChannelCreateReply,
+  ChatChannelsReply,
+  ChatDirect,
+  ChatDirectReply,
+  ChatHistoryReply,
+  ChatLoginReply,
+  ChatPublication,
+  ChatPublishReply,
+  ChatUsersReply,
+  ServiceCallReply,
+} from '@correio/protocol';
+
+/** Something a participant received live through the proxy, with its Lamport clock right after. */
+export type ReceivedEvent =
+  | { readonly event: 'publication'; readonly topic: string; readonly publisher: string; readonly seq: number; readonly message: ChatPublication; readonly lc: number }
+  | { readonly event: 'direct'; readonly topic: string; readonly publisher: string; readonly seq: number; readonly message: ChatDirect; readonly lc: number }
+  | { readonly event: 'gap'; readonly topic: string; readonly publisher: string; readonly lc: number };
+
+/**
+ * One chat user in one language, whatever runs it: a Python or Go process driven by JSON lines,
+ * or a TypeScript client in the test's own process. Request methods resolve with the reply body
+ * and reject with the CorreioError the server (or the participant's library) raised.
+ */
+export interface Participant {
+  readonly language: 'python' | 'go' | 'typescript';
+  readonly user: string;
+  /** Every event received so far, in arrival order. */
+  readonly events: readonly ReceivedEvent[];
+  login(): Promise<ChatLoginReply>;
+  users(): Promise<ChatUsersReply>;
+  channels(): Promise<ChatChannelsReply>;
+  createChannel(channel: string): Promise<ChatChannelCreateReply>;
+  /** Subscribes to the channel's publications (its own user topic is subscribed from the start). */
+  join(channel: string): Promise<void>;
+  publish(channel: string, text: string): Promise<ChatPublishReply>;
+  direct(to: string, text: string): Promise<ChatDirectReply>;
+  history(channel: string): Promise<ChatHistoryReply>;
+  /** A microservice action: service.call.request to svc.<service>. */
+  call(action: string, params: unknown): Promise<ServiceCallReply>;
+  /** The participant's Lamport clock now. */
+  lc(): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** The page size the participants read with: enough for every message of a test. */
+export const PAGE = 500;

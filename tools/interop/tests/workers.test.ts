@@ -1,0 +1,103 @@
+// A Python worker and a Go worker serve microservices behind the TypeScript broker (apps/broker, a
+// child process); a TypeScript RequestClient calls both, and the Python and Go clients call each
+// other's worker. Everything over TCP on loopback.
+import { join } from 'node:path';
+import { BadRequestError, CorreioError, NotFoundError } from '@correio/codec';
+import type { AnyEnvelope } from '@correio/protocol';
+import { killAll, scratchDir, spawnCommand } from '@correio/testing';
+import { RequestClient } from '@correio/transport';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildGoPrograms, DriverParticipant, requirePeerToolchains, spawnPython, startTopology, waitForServices, type Topology } from '../src/index.js';
+
+const STARTUP_MS = 120_000;
+const scratch = scratchDir('correio-interop-workers-');
+let topology: Topology;
+let client: RequestClient;
+let goProgram: (name: 'chat' | 'echo') => string;
+
+beforeAll(async () => {
+  requirePeerToolchains();
+  const [started, go] = await Promise.all([startTopology({ dataDir: scratch.dir }), buildGoPrograms(join(scratch.dir, 'bin'))]);
+  topology = started;
+  goProgram = (name) => go[name];
+  const goWorker = spawnCommand('go worker', go.echo, ['-endpoint', topology.broker, '-name', 'goecho', '-concurrency', '2']);
+  const pyWorker = spawnPython('python worker', 'echo_worker', ['--broker', topology.broker, '--name', 'pyecho', '--concurrency', '2']);
+  await Promise.all([goWorker.waitForLine(/^ready$/, STARTUP_MS), pyWorker.waitForLine(/"ready": true/, STARTUP_MS)]);
+  await waitForServices(topology.broker, ['svc.goecho', 'svc.pyecho'], 30_000);
+  client = new RequestClient({ endpoint: topology.broker, from: 'ts-interop-client', timeout: 10_000 });
+}, STARTUP_MS + 60_000);
+
+afterAll(async () => {
+  await client?.close();
+  await killAll();
+  scratch.remove();
+});
+
+async function call(service: string, action: string, params?: unknown): Promise<AnyEnvelope> {
+  return client.request(service, 'service.call.request', { action, ...(params === undefined ? {} : { params }) } as never);
+}
+
+async function failure(promise: Promise<unknown>): Promise<CorreioError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof CorreioError) return error;
+    throw error;
+  }
+  throw new Error('the call succeeded, but a failure was expected');
+}
+
+describe('Python and Go workers behind the TypeScript broker', () => {
+  it.each([
+    { language: 'Go', name: 'goecho', sender: /^go-worker-/ },
+    { language: 'Python', name: 'pyecho', sender: /^py-worker-pyecho-/ },
+  ])('serves a TypeScript client from the $language worker: exact values, concurrent calls, typed errors', async ({ name, sender }) => {
+    const service = `svc.${name}`;
+    // Every MessagePack type v1 carries survives the trip through the other language unchanged.
+    const payload = { text: 'olá ✓ 🚀', n: [0, 1, -1, 127, -33, 2 ** 32, Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER], bin: new Uint8Array([0, 255, 10]), none: null, yes: true, no: false, nested: { list: [{}, []] } };
+    const echoed = await call(service, `${name}.echo`, payload);
+    expect(echoed.type).toBe('service.call.reply');
+    expect(echoed.from).toMatch(sender);
+    expect(echoed.body).toEqual({ result: payload });
+
+    // 40 calls in flight at once over one DEALER, spread by the broker over the worker's 2 connections.
+    const sums = await Promise.all(Array.from({ length: 40 }, (_, i) => call(service, `${name}.add`, [i, i, 1])));
+    expect(sums.map((reply) => (reply.body as { result: number }).result)).toEqual(Array.from({ length: 40 }, (_, i) => 2 * i + 1));
+    expect(new Set(sums.map((reply) => reply.from)).size).toBe(1);
+
+    // Errors come back as the typed errors of @correio/codec, with the worker's message.
+    const missing = await failure(call(service, `${name}.nope`));
+    expect(missing).toBeInstanceOf(NotFoundError);
+    expect(missing).toMatchObject({ code: 'NOT_FOUND', retryable: false });
+    expect(missing.message).toContain(`${name}.nope`);
+    const refused = await failure(call(service, `${name}.add`, ['one', 2]));
+    expect(refused).toBeInstanceOf(BadRequestError);
+    expect(refused).toMatchObject({ code: 'BAD_REQUEST', retryable: false });
+  });
+
+  it('tells, through the broker, which services have workers', async () => {
+    const mmi = async (service: string) => Buffer.from((await client.requestRaw('mmi.service', [service], { timeout: 5_000 }))[0]!).toString();
+    expect(await mmi('svc.goecho')).toBe('200');
+    expect(await mmi('svc.pyecho')).toBe('200');
+    expect(await mmi('svc.nobody')).toBe('404');
+    const unknown = await failure(call('svc.nobody', 'nobody.echo', 1));
+    expect(unknown).toMatchObject({ code: 'UNKNOWN_SERVICE', retryable: false });
+  });
+
+  it('carries calls between the peers: a Python client to the Go worker, a Go client to the Python worker', async () => {
+    const args = ['--broker', topology.broker, '--proxy', '', '--user', 'pycaller'];
+    const python = await new DriverParticipant('python', 'pycaller', spawnPython('python caller', 'chat_driver', args)).ready(STARTUP_MS);
+    const go = await new DriverParticipant('go', 'gocaller', spawnCommand('go caller', goProgram('chat'), ['-broker', topology.broker, '-proxy', '', '-user', 'gocaller'], { stdin: 'pipe' })).ready(STARTUP_MS);
+    try {
+      const payload = { text: 'olá', list: [1, -2, Number.MAX_SAFE_INTEGER], none: null, yes: true };
+      expect(await python.call('goecho.echo', payload)).toEqual({ result: payload });
+      expect(await python.call('goecho.add', [20, 22])).toEqual({ result: 42 });
+      expect(await go.call('pyecho.echo', payload)).toEqual({ result: payload });
+      expect(await go.call('pyecho.add', [20, 22])).toEqual({ result: 42 });
+      expect(await failure(python.call('goecho.nope', null))).toBeInstanceOf(NotFoundError);
+      expect(await failure(go.call('pyecho.add', 'not a list'))).toBeInstanceOf(BadRequestError);
+    } finally {
+      await Promise.all([python.close(), go.close()]);
+    }
+  });
+});
