@@ -26,6 +26,7 @@ import {
   type SubscriberStats,
   type RequestClientStats,
 } from '@correio/transport';
+import type { CurveClientKeySet } from '@correio/observability';
 import type { Logger } from 'pino';
 import { randomBytes } from 'node:crypto';
 import { channelNameProblem, userNameProblem } from './names.js';
@@ -51,6 +52,8 @@ export interface ChatClientOptions {
   readonly retries?: number;
   /** Delay between attempts. Default 250 ms doubling to 4 s, with jitter. */
   readonly backoff?: BackoffOptions;
+  /** CURVE keys of the broker and proxy sockets; plaintext when absent. */
+  readonly curve?: CurveClientKeySet;
   readonly logger?: Logger;
 }
 
@@ -166,11 +169,12 @@ export class ChatClient {
       timeout: options.timeout ?? 3_000,
       retries: options.retries ?? 3,
       backoff: options.backoff ?? { initialMs: 250, maxMs: 4_000 },
+      ...(options.curve ? { curve: options.curve.broker } : {}),
       ...(options.logger ? { logger: options.logger } : {}),
     });
     this.#brokerLink = new PeerLink(options.broker, this.#requests.events, (up) => this.events.emit('broker', { up, endpoint: options.broker }), this.#requests.connected);
     if (options.proxy !== undefined) {
-      this.#subscriber = new Subscriber({ stamp: this.stamp, ...(options.logger ? { logger: options.logger } : {}) });
+      this.#subscriber = new Subscriber({ stamp: this.stamp, ...(options.curve ? { curve: options.curve.proxy } : {}), ...(options.logger ? { logger: options.logger } : {}) });
       this.#proxyLink = new PeerLink(options.proxy, this.#subscriber.events, (up) => this.events.emit('proxy', { up, endpoint: options.proxy! }));
       this.#subscriber.events.on('gap', (gap) => this.events.emit('gap', { ...describeTopic(gap.topic), publisher: gap.publisher, missed: gap.missed }));
       this.#subscriber.connect(options.proxy);

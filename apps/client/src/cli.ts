@@ -1,4 +1,17 @@
-import { Command, InvalidArgumentError, LOG_LEVELS, envOption, parseDurationMs, parseEndpoint, parseNonNegativeInt, parsePositiveInt } from '@correio/observability';
+import {
+  Command,
+  InvalidArgumentError,
+  LOG_LEVELS,
+  addCurveClientOptions,
+  curveClientKeys,
+  envOption,
+  parseDurationMs,
+  parseEndpoint,
+  parseNonNegativeInt,
+  parsePositiveInt,
+  type CurveClientKeySet,
+} from '@correio/observability';
+import { generateCurveKeyPair } from '@correio/transport';
 import { MAX_BOT_USERS } from './bot/runBot.js';
 import { userNameProblem } from './names.js';
 
@@ -11,6 +24,8 @@ export interface ConnectionSettings {
   readonly timeout: number;
   readonly retries: number;
   readonly logLevel: string;
+  /** CURVE keys for the broker and proxy sockets; plaintext when absent. */
+  readonly curve?: CurveClientKeySet;
 }
 
 export interface InteractiveSettings extends ConnectionSettings {
@@ -65,7 +80,8 @@ export function clientCommand(actions: ClientActions, onExit: (code: number) => 
       .addOption(envOption('--history <n>', `messages shown on /join (1–500)`, 'CORREIO_HISTORY').argParser(rangeInt(1, 500)).default(20)),
   );
   program.action(async (raw: Record<string, unknown>) => {
-    onExit(await actions.interactive(raw as unknown as InteractiveSettings));
+    const curve = curveClientKeys(program, generateCurveKeyPair);
+    onExit(await actions.interactive({ ...(raw as unknown as InteractiveSettings), ...(curve ? { curve } : {}) }));
   });
 
   const bot = addConnectionOptions(
@@ -98,14 +114,16 @@ export function clientCommand(actions: ClientActions, onExit: (code: number) => 
     }
     const settings = merged as unknown as BotSettings & { duration?: number };
     const { duration, ...rest } = settings;
-    onExit(await actions.bot({ ...rest, ...(duration !== undefined ? { durationMs: duration } : {}) }));
+    // CURVE flags after `bot` win; else those given before it.
+    const curve = curveClientKeys(bot, generateCurveKeyPair) ?? curveClientKeys(program, generateCurveKeyPair);
+    onExit(await actions.bot({ ...rest, ...(curve ? { curve } : {}), ...(duration !== undefined ? { durationMs: duration } : {}) }));
   });
   program.addCommand(bot);
   return program;
 }
 
 function addConnectionOptions(command: Command): Command {
-  return command
+  return addCurveClientOptions(command, 'CORREIO_CLIENT')
     .addOption(envOption('--broker <endpoint>', 'the broker (MDP) endpoint', 'CORREIO_BROKER').argParser(parseEndpoint).default('tcp://127.0.0.1:5555'))
     .addOption(envOption('--proxy-sub <endpoint>', "the proxy's subscriber (XPUB) endpoint, for live messages", 'CORREIO_PROXY_SUB').argParser(parseEndpoint).default('tcp://127.0.0.1:5571'))
     .addOption(envOption('--service <name>', 'broker service of the chat requests (srv.<id> talks to one server)', 'CORREIO_CHAT_SERVICE').default('chat'))

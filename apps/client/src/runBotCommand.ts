@@ -27,6 +27,7 @@ export async function runBotCommand(settings: BotSettings): Promise<number> {
     const report = await runBot({
       broker: settings.broker,
       proxy: settings.proxySub,
+      ...(settings.curve ? { curve: settings.curve } : {}),
       service: settings.service,
       users: settings.users,
       rate: settings.rate,

@@ -69,6 +69,7 @@ async function runSession(settings: InteractiveSettings, user: string, ui: Sessi
     from: `client-${user}-${randomBytes(4).toString('base64url')}`,
     timeout: settings.timeout,
     retries: settings.retries,
+    ...(settings.curve ? { curve: settings.curve } : {}),
     logger,
   });
   let stop!: () => void;

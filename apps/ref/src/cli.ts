@@ -1,4 +1,5 @@
-import { Command, addCommonOptions, envOption, parseDurationMs, parseEndpoint, parsePositiveInt } from '@correio/observability';
+import { Command, addCommonOptions, addCurveClientOptions, curveClientKeys, envOption, parseDurationMs, parseEndpoint, parsePositiveInt } from '@correio/observability';
+import { generateCurveKeyPair } from '@correio/transport';
 import type { StartRefOptions } from './startRef.js';
 
 export interface RefCommandLine {
@@ -46,7 +47,7 @@ export function refCommand(): Command {
     .addOption(envOption('--broker-heartbeat <ms>', "MDP heartbeat interval with the broker: the broker's --heartbeat", 'CORREIO_REF_BROKER_HEARTBEAT').argParser(parseDurationMs).default(2500))
     .addOption(envOption('--broker-liveness <n>', "MDP heartbeats missed before the broker is presumed dead: the broker's --liveness", 'CORREIO_REF_BROKER_LIVENESS').argParser(parsePositiveInt).default(3))
     .addOption(envOption('--shutdown-grace <ms>', 'on SIGTERM, how long shutting down may take', 'CORREIO_REF_SHUTDOWN_GRACE').argParser(parseDurationMs).default(3_000));
-  return addCommonOptions(command);
+  return addCommonOptions(addCurveClientOptions(command, 'CORREIO_REF'));
 }
 
 /** Parses argv (as process.argv) into reference server options; exits with a clear message on a bad flag. */
@@ -54,8 +55,10 @@ export function parseRefCommandLine(argv: readonly string[], command = refComman
   command.parse([...argv]);
   const raw = command.opts<RawOptions>();
   if (raw.id !== undefined && !/^[\x21-\x7e]{1,128}$/.test(raw.id)) command.error('error: --id must be 1 to 128 printable ASCII characters');
+  const curve = curveClientKeys(command, generateCurveKeyPair);
   const options: StartRefOptions = {
     broker: raw.broker,
+    ...(curve ? { curve } : {}),
     ...(raw.proxy && raw.proxyPub !== undefined ? { publishEndpoint: raw.proxyPub } : {}),
     ...(raw.proxy && raw.proxySub !== undefined ? { subscribeEndpoint: raw.proxySub } : {}),
     dataDir: raw.dataDir,

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { BadRequestError, CorreioError } from '@correio/codec';
 import { ELECTION_TOPIC, MEMBERSHIP_TOPIC, REF_SERVICE } from '@correio/discovery';
-import { DataDirLock, createLogger, createMetrics, startHttpSidecar, type HttpSidecar, type Logger, type MetricsRegistry } from '@correio/observability';
+import { DataDirLock, createLogger, createMetrics, startHttpSidecar, type CurveClientKeySet, type HttpSidecar, type Logger, type MetricsRegistry } from '@correio/observability';
 import type { AnyEnvelope, ElectionCoordinator, RefHeartbeatRequest, RefRegisterRequest } from '@correio/protocol';
 import { LamportStamp, Publisher, Subscriber, Worker } from '@correio/transport';
 import { CoordinatorTracker } from './CoordinatorTracker.js';
@@ -14,6 +14,8 @@ import { ServerRegistry, type Instant, type MembershipEvent } from './ServerRegi
 export interface StartRefOptions {
   /** The broker's MDP endpoint; the reference server serves broker service `ref` there. */
   readonly broker: string;
+  /** CURVE client keys for the broker and proxy sockets; plaintext when absent. */
+  readonly curve?: CurveClientKeySet;
   /** The proxy's publisher side (XSUB), where `ref.membership` events go. Without it nothing is published. */
   readonly publishEndpoint?: string;
   /** The proxy's subscriber side (XPUB), to follow `election.coordinator` announcements. */
@@ -78,17 +80,18 @@ export async function startRef(options: StartRefOptions): Promise<RunningRef> {
   const coordinator = new CoordinatorTracker();
   const counters = refMetrics(metrics, registry, coordinator);
   const stamp = new LamportStamp(id);
-  const publisher = options.publishEndpoint !== undefined ? new Publisher({ stamp, logger }) : undefined;
+  const publisher = options.publishEndpoint !== undefined ? new Publisher({ stamp, logger, ...(options.curve ? { curve: options.curve.proxy } : {}) }) : undefined;
   if (publisher) publisher.connect(options.publishEndpoint!);
   const publish = (events: readonly MembershipEvent[]) => publishEvents(publisher, events, counters, logger);
 
-  const subscriber = options.subscribeEndpoint !== undefined ? new Subscriber({ topics: [ELECTION_TOPIC], stamp, logger }) : undefined;
+  const subscriber = options.subscribeEndpoint !== undefined ? new Subscriber({ topics: [ELECTION_TOPIC], stamp, logger, ...(options.curve ? { curve: options.curve.proxy } : {}) }) : undefined;
   subscriber?.connect(options.subscribeEndpoint!);
   const following = subscriber ? followElections(subscriber, coordinator, logger) : Promise.resolve();
 
   let brokerConnected = false;
   const worker = new Worker({
     endpoint: options.broker,
+    ...(options.curve ? { curve: options.curve.broker } : {}),
     service: REF_SERVICE,
     handler: (request) => serve(request, registry, coordinator, counters, publish, logger),
     stamp,

@@ -2,12 +2,15 @@ import {
   Command,
   InvalidArgumentError,
   addCommonOptions,
+  addCurveClientOptions,
+  curveClientKeys,
   envOption,
   parseDurationMs,
   parseEndpoint,
   parseNonNegativeInt,
   parsePositiveInt,
 } from '@correio/observability';
+import { generateCurveKeyPair } from '@correio/transport';
 import { addClusterOptions, clusterOptionsFromCommandLine } from './cluster/clusterCommandLine.js';
 import { parsePeerList, staticPeers } from './replication/peerList.js';
 import { DEFAULT_CONCURRENCY } from './concurrency.js';
@@ -65,13 +68,14 @@ export function serverCommand(): Command {
     .addOption(envOption('--ack-peers <k>', 'reply to a write only once k peers applied it durably (0: once durable here)', 'CORREIO_SERVER_ACK_PEERS').argParser(parseNonNegativeInt).default(0))
     .addOption(envOption('--ack-timeout <ms>', 'how long a write waits for its --ack-peers confirmations before a retryable error', 'CORREIO_SERVER_ACK_TIMEOUT').argParser(parseDurationMs).default(2_000))
     .addOption(envOption('--anti-entropy <ms>', "interval of the anti-entropy rounds (compare one random peer's digest, fetch what is missing)", 'CORREIO_SERVER_ANTI_ENTROPY').argParser(parseDurationMs).default(2_000));
-  return addCommonOptions(addClusterOptions(command));
+  return addCommonOptions(addCurveClientOptions(addClusterOptions(command), 'CORREIO_SERVER'));
 }
 
 /** Parses argv (as process.argv) into server options; exits with a clear message on a bad flag. */
 export function parseServerCommandLine(argv: readonly string[], command = serverCommand()): ServerCommandLine {
   command.parse([...argv]);
   const raw = command.opts<RawOptions>();
+  const curve = curveClientKeys(command, generateCurveKeyPair);
   const options: StartServerOptions = {
     id: raw.id,
     dataDir: raw.dataDir,
@@ -89,6 +93,7 @@ export function parseServerCommandLine(argv: readonly string[], command = server
     replication: { antiEntropyIntervalMs: raw.antiEntropy },
     ackPeers: raw.ackPeers,
     ackTimeoutMs: raw.ackTimeout,
+    ...(curve ? { curve } : {}),
     ...(raw.httpPort !== undefined ? { http: { port: raw.httpPort, host: raw.httpHost } } : {}),
   };
   return { options, logLevel: raw.logLevel, shutdownGraceMs: raw.shutdownGrace };

@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { LamportClock, systemTime, type TimeSource } from '@correio/clocks';
-import { DataDirLock, createLogger, createMetrics, startHttpSidecar, type HttpSidecar, type Logger, type MetricsRegistry } from '@correio/observability';
+import { DataDirLock, createLogger, createMetrics, startHttpSidecar, type CurveClientKeySet, type HttpSidecar, type Logger, type MetricsRegistry } from '@correio/observability';
 import { createService, PromMetrics, type Service } from '@correio/service';
 import { ChatServer } from './ChatServer.js';
 import { DEFAULT_CONCURRENCY } from './concurrency.js';
@@ -27,6 +27,12 @@ export interface StartServerOptions {
   readonly broker: string;
   /** The proxy: `pub` is its XSUB side (publishers connect), `sub` its XPUB side. */
   readonly proxy: { readonly pub: string; readonly sub: string };
+  /**
+   * CURVE client keys for the broker and proxy sockets (their public keys and this server's pair);
+   * plaintext when absent. Broker and proxy must share one key: the service applies one set of
+   * socket options to all its sockets.
+   */
+  readonly curve?: CurveClientKeySet;
   /** The store's directory (created when missing); one server id per directory. */
   readonly dataDir: string;
   /** Requests served at once per broker service (`chat` and `srv.<id>`): MDP worker connections each. Default DEFAULT_CONCURRENCY (64). */
@@ -127,6 +133,9 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const metrics = options.metrics ?? createMetrics();
   // Every clock reading of the server (envelope ts, HLC, Berkeley) comes from this synchronised clock.
   const time = clusterTime(options.time ?? systemTime, options.clockError);
+  if (options.curve && options.curve.proxy.serverKey !== options.curve.broker.serverKey) {
+    throw new RangeError('the server needs the broker and the proxy to share one CURVE server key (its service opens every socket with the same options)');
+  }
   const lock = DataDirLock.acquire(ensureDir(options.dataDir), 'server.lock');
   let store: ChatStore | undefined;
   let service: Service | undefined;
@@ -158,6 +167,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       ref: options.ref === false ? undefined : (options.ref ?? {}),
       ...(options.clockSync ? { clockSync: options.clockSync } : {}),
       ...(options.clockError ? { injected: options.clockError } : {}),
+      ...(options.curve ? { curve: options.curve.broker } : {}),
       lamport,
       time,
       logger,
@@ -172,6 +182,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       clock,
       peers: options.peers ?? (() => members.peers()),
       proxySub: options.proxy.sub,
+      ...(options.curve ? { curve: options.curve.proxy } : {}),
       logger,
       time,
       ...(options.replication ?? {}),
@@ -207,6 +218,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       ...(options.heartbeat ? { heartbeat: { ...(options.heartbeat.intervalMs ? { interval: options.heartbeat.intervalMs } : {}), ...(options.heartbeat.liveness ? { liveness: options.heartbeat.liveness } : {}) } } : {}),
       drainTimeout: options.drainTimeoutMs ?? 5_000,
       startTimeout: options.startTimeoutMs ?? 30_000,
+      ...(options.curve ? { socket: { curve: options.curve.broker } } : {}),
     });
     const openStore = store;
     const startedService = service;

@@ -100,7 +100,11 @@ describe('three replicating servers', () => {
 
   it('reports the digest, per-peer lag and sync counters in /health and /metrics', async () => {
     const { digest } = await converged(client, IDS, 15_000);
-    await new Promise((resolve) => setTimeout(resolve, 1_000)); // every server has read both peers' digests since
+    // Every server reads its peers' digests by anti-entropy (every 300 ms here): wait until each has seen the final one.
+    await eventually(async () => {
+      const views = await Promise.all(servers.map((server) => health(server)));
+      return views.every((view) => view.replication.peers.every((peer) => peer.hash === digest.hash && peer.ahead === 0 && peer.behind === 0));
+    }, 15_000, "every server seeing both peers' final digests");
     for (const server of servers) {
       const body = await health(server);
       expect(body).toMatchObject({ ready: true, status: 'ok', store: { hash: digest.hash, ops: digest.ops, hwm: digest.hwm } });

@@ -1,7 +1,8 @@
 import { CorreioError } from '@correio/codec';
 import type { AnyEnvelope, BodyOf, MessageType, RefHeartbeatReply, RefRegisterReply, RefServersReply } from '@correio/protocol';
-import { LamportStamp, RequestClient, Subscriber, TypedEvents, type Publication, type Stamp } from '@correio/transport';
+import { LamportStamp, RequestClient, Subscriber, TypedEvents, type CurveOptions, type Publication, type Stamp } from '@correio/transport';
 import { componentLogger, type Logger } from '@correio/observability';
+import { curveOf } from './curveOf.js';
 import { monotonicNow } from './monotonicNow.js';
 import { MEMBERSHIP_TOPIC, REF_SERVICE } from './names.js';
 import { requestIdempotent } from './requestIdempotent.js';
@@ -31,6 +32,8 @@ export interface DiscoveryOptions {
   readonly client?: RequestClient;
   /** Stamps requests and observes replies and events; defaults to a LamportStamp for `server`. */
   readonly stamp?: Stamp;
+  /** CURVE keys for the broker and proxy connections (the same server key on both). */
+  readonly curve?: CurveOptions;
   readonly logger?: Logger;
 }
 
@@ -84,9 +87,9 @@ export class Discovery {
     this.#refService = options.refService ?? REF_SERVICE;
     const stamp = options.stamp ?? new LamportStamp(options.server ?? `discovery-${process.pid}`);
     this.#ownsClient = options.client === undefined;
-    this.#client = options.client ?? new RequestClient({ endpoint: options.broker, stamp, logger: this.#log, timeout: this.#requestTimeoutMs });
+    this.#client = options.client ?? new RequestClient({ endpoint: options.broker, stamp, logger: this.#log, timeout: this.#requestTimeoutMs, ...curveOf(options) });
     if (options.subscribeEndpoint !== undefined) {
-      this.#subscriber = new Subscriber({ topics: [MEMBERSHIP_TOPIC, ...(options.topics ?? [])], stamp, logger: this.#log });
+      this.#subscriber = new Subscriber({ topics: [MEMBERSHIP_TOPIC, ...(options.topics ?? [])], stamp, logger: this.#log, ...curveOf(options) });
       // A lost event or a restarted reference server: the cache may be wrong; re-read it.
       this.#subscriber.events.on('gap', ({ topic }) => topic === MEMBERSHIP_TOPIC && this.refreshSoon());
       this.#subscriber.events.on('reset', ({ topic }) => topic === MEMBERSHIP_TOPIC && this.refreshSoon());

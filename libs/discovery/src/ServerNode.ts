@@ -6,6 +6,7 @@ import {
   RequestClient,
   TypedEvents,
   Worker,
+  type CurveOptions,
   type RequestHandler,
   type RequestOptions,
   type Stamp,
@@ -13,6 +14,7 @@ import {
 } from '@correio/transport';
 import { componentLogger, type Logger } from '@correio/observability';
 import type { CoordinatorInfo, ElectionRole, ElectionState } from './BullyElection.js';
+import { curveOf } from './curveOf.js';
 import { Discovery, type DiscoveryEventMap } from './Discovery.js';
 import { ElectionDriver } from './ElectionDriver.js';
 import { ELECTION_TOPIC, serverService } from './names.js';
@@ -70,6 +72,8 @@ export interface ServerNodeOptions {
   readonly workerLiveness?: number;
   /** Stamps everything this node sends and observes what it receives; default a LamportStamp. */
   readonly stamp?: Stamp;
+  /** CURVE keys for every socket of the node (broker and proxy share one server key). */
+  readonly curve?: CurveOptions;
   readonly logger?: Logger;
 }
 
@@ -113,8 +117,8 @@ export class ServerNode {
     const refMisses = options.refMisses ?? 3;
     const stamp = options.stamp ?? new LamportStamp(options.server);
     this.#publishEndpoint = options.publishEndpoint;
-    this.#client = new RequestClient({ endpoint: options.broker, stamp, logger: this.#log });
-    this.#publisher = new Publisher({ stamp, logger: this.#log });
+    this.#client = new RequestClient({ endpoint: options.broker, stamp, logger: this.#log, ...curveOf(options) });
+    this.#publisher = new Publisher({ stamp, logger: this.#log, ...curveOf(options) });
     this.#worker =
       options.worker === false
         ? undefined
@@ -125,6 +129,7 @@ export class ServerNode {
             concurrency: options.concurrency ?? 4,
             stamp,
             logger: this.#log,
+            ...curveOf(options),
             ...(options.workerHeartbeatIntervalMs !== undefined ? { heartbeatInterval: options.workerHeartbeatIntervalMs } : {}),
             ...(options.workerLiveness !== undefined ? { liveness: options.workerLiveness } : {}),
           });
@@ -138,6 +143,7 @@ export class ServerNode {
       ...(options.refreshIntervalMs !== undefined ? { refreshIntervalMs: options.refreshIntervalMs } : {}),
       ...(options.refRequestTimeoutMs !== undefined ? { requestTimeoutMs: options.refRequestTimeoutMs } : {}),
       topics: [ELECTION_TOPIC],
+      ...curveOf(options),
       client: this.#client,
       stamp,
       logger: this.#log,

@@ -113,6 +113,65 @@ export function curveServerKey(command: Command): CurveServerKey | undefined {
   return { secretKey, ...(zapDomain ? { zapDomain } : {}) };
 }
 
+/** A CURVE client's keys for one server: the server's public key and this program's own key pair. */
+export interface CurveClientKeys {
+  readonly serverKey: string;
+  readonly publicKey: string;
+  readonly secretKey: string;
+}
+
+/** The CURVE keys of a program that connects to both the broker and the proxy. */
+export interface CurveClientKeySet {
+  readonly broker: CurveClientKeys;
+  readonly proxy: CurveClientKeys;
+}
+
+/**
+ * Adds the options of a program that connects over CURVE: `--curve-server-key <z85>` (the broker's
+ * public key), `--curve-proxy-server-key <z85>` (the proxy's, when it differs), and this program's own
+ * pair `--curve-public-key` with `--curve-secret-key` or `--curve-secret-key-file`; also read from
+ * `<envPrefix>_CURVE_SERVER_KEY`, `_CURVE_PROXY_SERVER_KEY`, `_CURVE_PUBLIC_KEY`, `_CURVE_SECRET_KEY`
+ * and `_CURVE_SECRET_KEY_FILE`.
+ */
+export function addCurveClientOptions(command: Command, envPrefix: string): Command {
+  return command
+    .addOption(envOption('--curve-server-key <z85>', "enable CURVE: the broker's public key (and the proxy's, unless --curve-proxy-server-key)", `${envPrefix}_CURVE_SERVER_KEY`).argParser(parseCurveKey))
+    .addOption(envOption('--curve-proxy-server-key <z85>', "the proxy's public key, when it differs from the broker's", `${envPrefix}_CURVE_PROXY_SERVER_KEY`).argParser(parseCurveKey))
+    .addOption(envOption('--curve-public-key <z85>', "this program's CURVE public key (default: a fresh pair at every start)", `${envPrefix}_CURVE_PUBLIC_KEY`).argParser(parseCurveKey))
+    .addOption(envOption('--curve-secret-key <z85>', "this program's CURVE secret key, with --curve-public-key", `${envPrefix}_CURVE_SECRET_KEY`).argParser(parseCurveKey))
+    .addOption(envOption('--curve-secret-key-file <path>', "this program's CURVE secret key, held in this file", `${envPrefix}_CURVE_SECRET_KEY_FILE`));
+}
+
+/**
+ * The CURVE client keys of a command parsed with addCurveClientOptions; undefined when CURVE is off
+ * (no server key). Without an own key pair, `generateKeyPair` supplies a fresh one (transport's
+ * generateCurveKeyPair: this library sits below the transport); without it, the pair is required.
+ * Fails the command with a one-line message on an incomplete or contradictory set of keys.
+ */
+export function curveClientKeys(command: Command, generateKeyPair?: () => { readonly publicKey: string; readonly secretKey: string }): CurveClientKeySet | undefined {
+  const raw = command.opts<{ curveServerKey?: string; curveProxyServerKey?: string; curvePublicKey?: string; curveSecretKey?: string; curveSecretKeyFile?: string }>();
+  if (raw.curveSecretKey !== undefined && raw.curveSecretKeyFile !== undefined) {
+    command.error('error: give --curve-secret-key or --curve-secret-key-file, not both');
+  }
+  const secretKey = raw.curveSecretKey ?? (raw.curveSecretKeyFile !== undefined ? readKeyFile(command, raw.curveSecretKeyFile) : undefined);
+  const publicKey = raw.curvePublicKey;
+  if (raw.curveServerKey === undefined) {
+    if (raw.curveProxyServerKey !== undefined || publicKey !== undefined || secretKey !== undefined) {
+      command.error("error: CURVE client keys need --curve-server-key (the broker's public key)");
+    }
+    return undefined;
+  }
+  if ((publicKey === undefined) !== (secretKey === undefined)) {
+    command.error('error: give --curve-public-key and --curve-secret-key (or --curve-secret-key-file) together');
+  }
+  let pair: { readonly publicKey: string; readonly secretKey: string };
+  if (publicKey !== undefined && secretKey !== undefined) pair = { publicKey, secretKey };
+  else if (generateKeyPair) pair = generateKeyPair();
+  else return command.error('error: --curve-server-key needs this program\'s key pair: --curve-public-key and --curve-secret-key');
+  const broker = { serverKey: raw.curveServerKey, publicKey: pair.publicKey, secretKey: pair.secretKey };
+  return { broker, proxy: { ...broker, serverKey: raw.curveProxyServerKey ?? raw.curveServerKey } };
+}
+
 function readKeyFile(command: Command, path: string): string {
   let text: string;
   try {

@@ -28,7 +28,11 @@ export {
   parseCurveKey,
   addCurveServerOptions,
   curveServerKey,
+  addCurveClientOptions,
+  curveClientKeys,
   runMain,
   type CommonOptions,
   type CurveServerKey,
+  type CurveClientKeys,
+  type CurveClientKeySet,
 } from './cli.js';

@@ -5,7 +5,9 @@ import { describe, expect, it } from 'vitest';
 import {
   Command,
   addCommonOptions,
+  addCurveClientOptions,
   addCurveServerOptions,
+  curveClientKeys,
   curveServerKey,
   envOption,
   parseCurveKey,
@@ -131,5 +133,70 @@ describe('CURVE server options', () => {
     expect(curveOf(['--curve-secret-key', KEY, '--curve-secret-key-file', '/nonexistent']).error).toBe('error: give --curve-secret-key or --curve-secret-key-file, not both');
     expect(curveOf(['--curve-secret-key-file', '/nonexistent/server.key']).error).toMatch(/^error: cannot read --curve-secret-key-file \/nonexistent\/server\.key: ENOENT/);
     expect(curveOf(['--curve-secret-key', 'short']).error).toMatch(/expected a 40-character Z85 CURVE key/);
+  });
+});
+
+describe('CURVE client options', () => {
+  const SERVER = 'rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7';
+  const PROXY = 'Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID';
+  const PUBLIC = 'HH-=ZmBR(kvh4f95>HMw7fE#]1Ln!Qx(}ttmmf(c';
+  const SECRET = 'D:)Q[IlAW!ahhC2ac:9*A}h:p?([4%wOTJ%JR%cs';
+  const fresh = () => ({ publicKey: PUBLIC, secretKey: SECRET });
+
+  /** The keys a command line gives, or the one-line error it fails with. */
+  function keysOf(argv: string[], env: NodeJS.ProcessEnv = {}, generate?: typeof fresh): { keys?: ReturnType<typeof curveClientKeys>; error?: string } {
+    const saved = process.env;
+    process.env = { ...env };
+    const errors: string[] = [];
+    const command = addCurveClientOptions(new Command('demo'), 'CORREIO_DEMO')
+      .exitOverride()
+      .configureOutput({ writeErr: (text) => errors.push(text), writeOut: () => undefined });
+    try {
+      command.parse(argv, { from: 'user' });
+      return { keys: curveClientKeys(command, generate) };
+    } catch {
+      return { error: errors.join('').trim() };
+    } finally {
+      process.env = saved;
+    }
+  }
+
+  it('is off unless the server key is given', () => {
+    expect(keysOf([])).toEqual({ keys: undefined });
+  });
+
+  it('uses the given key pair for broker and proxy, from flags, the environment or a file', () => {
+    const both = { serverKey: SERVER, publicKey: PUBLIC, secretKey: SECRET };
+    expect(keysOf(['--curve-server-key', SERVER, '--curve-public-key', PUBLIC, '--curve-secret-key', SECRET])).toEqual({ keys: { broker: both, proxy: both } });
+    expect(keysOf([], { CORREIO_DEMO_CURVE_SERVER_KEY: SERVER, CORREIO_DEMO_CURVE_PUBLIC_KEY: PUBLIC, CORREIO_DEMO_CURVE_SECRET_KEY: SECRET })).toEqual({ keys: { broker: both, proxy: both } });
+    const dir = mkdtempSync(join(tmpdir(), 'correio-curve-'));
+    try {
+      writeFileSync(join(dir, 'client.key'), `${SECRET}\n`);
+      expect(keysOf(['--curve-server-key', SERVER, '--curve-public-key', PUBLIC, '--curve-secret-key-file', join(dir, 'client.key')])).toEqual({ keys: { broker: both, proxy: both } });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("takes the proxy's own key when it differs from the broker's", () => {
+    const { keys } = keysOf(['--curve-server-key', SERVER, '--curve-proxy-server-key', PROXY, '--curve-public-key', PUBLIC, '--curve-secret-key', SECRET]);
+    expect(keys?.broker.serverKey).toBe(SERVER);
+    expect(keys?.proxy).toEqual({ serverKey: PROXY, publicKey: PUBLIC, secretKey: SECRET });
+  });
+
+  it('generates an ephemeral pair when only the server key is given and a generator is supplied', () => {
+    let calls = 0;
+    const { keys } = keysOf(['--curve-server-key', SERVER], {}, () => (calls++, fresh()));
+    expect(calls).toBe(1);
+    expect(keys).toEqual({ broker: { serverKey: SERVER, ...fresh() }, proxy: { serverKey: SERVER, ...fresh() } });
+    expect(keysOf(['--curve-server-key', SERVER]).error).toBe("error: --curve-server-key needs this program's key pair: --curve-public-key and --curve-secret-key");
+  });
+
+  it('refuses incomplete or contradictory keys with one clear line', () => {
+    expect(keysOf(['--curve-public-key', PUBLIC, '--curve-secret-key', SECRET]).error).toBe("error: CURVE client keys need --curve-server-key (the broker's public key)");
+    expect(keysOf(['--curve-proxy-server-key', PROXY]).error).toBe("error: CURVE client keys need --curve-server-key (the broker's public key)");
+    expect(keysOf(['--curve-server-key', SERVER, '--curve-public-key', PUBLIC], {}, fresh).error).toBe('error: give --curve-public-key and --curve-secret-key (or --curve-secret-key-file) together');
+    expect(keysOf(['--curve-server-key', SERVER, '--curve-secret-key', SECRET, '--curve-secret-key-file', '/nonexistent'], {}, fresh).error).toBe('error: give --curve-secret-key or --curve-secret-key-file, not both');
+    expect(keysOf(['--curve-server-key', 'short']).error).toMatch(/expected a 40-character Z85 CURVE key/);
   });
 });

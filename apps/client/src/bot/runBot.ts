@@ -1,5 +1,6 @@
 import { CorreioError, UnavailableError } from '@correio/codec';
 import { backoffDelay } from '@correio/transport';
+import type { CurveClientKeySet } from '@correio/observability';
 import type { Logger } from 'pino';
 import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
@@ -15,6 +16,8 @@ export interface BotOptions {
   readonly broker: string;
   /** The proxy's subscriber (XPUB) endpoint. */
   readonly proxy: string;
+  /** CURVE keys of every bot's broker and proxy sockets; plaintext when absent. */
+  readonly curve?: CurveClientKeySet;
   /** Broker service for chat requests. Default `chat`. */
   readonly service?: string;
   /** Bot users, 1–250 (each has two sockets). */
@@ -121,6 +124,7 @@ export async function runBot(options: BotOptions): Promise<BotReport> {
           from: `bot-${settings.run}-${i + 1}`,
           timeout: settings.timeout,
           retries: settings.retries,
+          ...(options.curve ? { curve: options.curve } : {}),
           ...(options.logger ? { logger: options.logger } : {}),
         },
         userSet,

@@ -2,6 +2,7 @@ import { BadRequestError } from '@correio/codec';
 import type { LamportClock, SynchronizedTime } from '@correio/clocks';
 import { ServerNode, type CoordinatorInfo } from '@correio/discovery';
 import type { Logger, MetricsRegistry } from '@correio/observability';
+import type { CurveOptions } from '@correio/transport';
 import type { AnyEnvelope, BodyOf, MessageType } from '@correio/protocol';
 import { ClockStamp, defineService, type ActionContext, type DefinedService, type MessageContext, type MessageHandlers, type Middleware } from '@correio/service';
 import { ClockSync, type ClockSyncOptions, type ClockSyncStatus, type SyncMembership } from './ClockSync.js';
@@ -73,6 +74,8 @@ export class Cluster {
     readonly lamport: LamportClock;
     readonly time: SynchronizedTime;
     readonly injected?: InjectedClockError;
+    /** CURVE keys for the node's broker and proxy sockets. */
+    readonly curve?: CurveOptions;
     readonly logger: Logger;
     readonly metrics: MetricsRegistry;
   }) {
@@ -97,6 +100,7 @@ export class Cluster {
             ...(ref.electionTimeoutMs !== undefined ? { electionTimeoutMs: ref.electionTimeoutMs } : {}),
             // The server's one Lamport clock and synchronised time stamp the node's messages too.
             stamp: new ClockStamp(options.id, { clock: options.lamport, time: options.time }),
+            ...(options.curve ? { curve: options.curve } : {}),
             logger: options.logger,
           });
     const counters = clusterMetrics(options.metrics, this);

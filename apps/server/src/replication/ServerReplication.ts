@@ -3,7 +3,7 @@ import { CorreioError, UnavailableError } from '@correio/codec';
 import type { Operation } from '@correio/protocol';
 import { brokerTransport, Replicator, REPLICA_TOPIC, type PeerStatus, type ReplicaLog, type ReplicatorStats, type SyncReport } from '@correio/replication';
 import { ClockStamp, type ActionContext, type Middleware, type Service } from '@correio/service';
-import { Subscriber } from '@correio/transport';
+import { Subscriber, type CurveClientOptions } from '@correio/transport';
 import type { Logger } from 'pino';
 import type { OperationClock } from '../OperationClock.js';
 import type { ChatStore } from '../store/ChatStore.js';
@@ -23,6 +23,8 @@ export interface ServerReplicationOptions {
   readonly peers?: () => readonly string[];
   /** The proxy's XPUB side, where the `replica/` topic is heard. */
   readonly proxySub: string;
+  /** CURVE keys of the subscriber socket (the proxy's public key and this server's pair); none when absent. */
+  readonly curve?: CurveClientOptions;
   readonly logger: Logger;
   /** The physical clock of envelope times. Defaults to the system clock. */
   readonly time?: TimeSource;
@@ -190,6 +192,7 @@ export class ServerReplication {
 
     // Heard before the catch-up, so nothing published meanwhile falls between the two.
     const subscriber = new Subscriber({
+      ...(this.#options.curve ? { curve: this.#options.curve } : {}),
       stamp: new ClockStamp(id, { clock: this.#options.clock.lamport, ...(this.#options.time ? { time: this.#options.time } : {}) }),
       logger: this.#log,
       topics: [REPLICA_TOPIC],

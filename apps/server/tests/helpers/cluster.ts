@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import type { ServerHealth } from '@correio/server';
 import { waitFor, workspaceRoot, type Child } from '@correio/testing';
-import { RequestClient } from '@correio/transport';
+import { RequestClient, type CurveClientOptions } from '@correio/transport';
 import { spawnTs, startServerProcess, TEST_HEARTBEAT_MS, type Infrastructure, type ServerProcess } from './processes.js';
 
 const refMain = join(workspaceRoot, 'apps', 'ref', 'src', 'main.ts');
@@ -18,7 +18,7 @@ export const CLUSTER_TIMING = { refHeartbeatMs: 200, refMisses: 3, electionTimeo
 export const ELECTION_BOUND_MS = CLUSTER_TIMING.refHeartbeatMs * CLUSTER_TIMING.refMisses + CLUSTER_TIMING.refHeartbeatMs / 4 + CLUSTER_TIMING.electionTimeoutMs;
 
 /** apps/ref as a child process on `dataDir`; resolves once the broker lists its service `ref`. */
-export async function startRefProcess(infra: Infrastructure, dataDir: string): Promise<Child> {
+export async function startRefProcess(infra: Infrastructure, dataDir: string, extra: readonly string[] = [], probe: { readonly curve?: CurveClientOptions } = {}): Promise<Child> {
   const child = spawnTs('ref', refMain, [
     '--broker', infra.broker,
     '--proxy-pub', infra.proxy.pub,
@@ -27,10 +27,11 @@ export async function startRefProcess(infra: Infrastructure, dataDir: string): P
     '--heartbeat', String(CLUSTER_TIMING.refHeartbeatMs),
     '--misses', String(CLUSTER_TIMING.refMisses),
     '--broker-heartbeat', String(TEST_HEARTBEAT_MS),
+    ...extra,
   ]);
   await child.waitForLine(/^ref ready /, 60_000);
   // Its readiness line does not wait for the broker to register the worker: ask the broker (MMI).
-  const client = new RequestClient({ endpoint: infra.broker, from: 'ref-probe' });
+  const client = new RequestClient({ endpoint: infra.broker, from: 'ref-probe', ...probe });
   try {
     await waitFor(async () => Buffer.from((await client.requestRaw('mmi.service', ['ref'], { timeout: 2_000 }))[0]!).toString() === '200', 'the broker to list ref', 10_000);
   } finally {
