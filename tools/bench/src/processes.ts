@@ -1,6 +1,6 @@
 // Child processes for the benchmarks: each peer runs in its own process, like in production.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import { freePort } from '@correio/testing';
 import { join } from 'node:path';
 
 export const workspaceRoot = join(import.meta.dirname, '..', '..', '..');
@@ -66,20 +66,11 @@ export function spawnTsScript(path: string, args: readonly string[], nodeFlags: 
   return spawnPeer(process.execPath, [...nodeFlags, '--import', 'tsx', '--conditions=@correio/source', path, ...args]);
 }
 
+export { freePort };
+
 export async function stopAll(): Promise<void> {
   for (const child of running) child.kill('SIGKILL');
   await new Promise((resolve) => setTimeout(resolve, 200));
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 }
 
 /** Starts nats-server (Debian package `nats-server`) on a free port. */

@@ -3,7 +3,7 @@ import * as zmq from 'zeromq';
 import { OverloadedError, TimeoutError, UnavailableError, UnknownServiceError, type CorreioError } from '@correio/codec';
 import { curveSocketOptions } from '../curve.js';
 import { ErrorReplies } from './ErrorReplies.js';
-import { Fifo } from './Fifo.js';
+import { Fifo } from '../Fifo.js';
 import {
   CLIENT_FINAL,
   CLIENT_HEADER,
