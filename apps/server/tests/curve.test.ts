@@ -14,13 +14,14 @@ const clientPair = generateCurveKeyPair();
 const curve: CurveClientOptions = { serverKey: serverPair.publicKey, ...clientPair };
 
 let infra: Infrastructure;
+let brokerChild: ReturnType<typeof spawnTs> | undefined;
 let client: RequestClient | undefined;
 let subscriber: Subscriber | undefined;
 const scratch = fileScratch({ prefix: 'correio-server-curve-', closeFirst: async () => Promise.all([client?.close(), subscriber?.close()]) });
 
 beforeAll(async () => {
   const secret = ['--curve-secret-key', serverPair.secretKey];
-  const broker = spawnTs('broker', brokerMain, ['--endpoint', 'tcp://127.0.0.1:*', '--heartbeat', String(TEST_HEARTBEAT_MS), '--startup-grace', '0', ...secret]);
+  const broker = (brokerChild = spawnTs('broker', brokerMain, ['--endpoint', 'tcp://127.0.0.1:*', '--heartbeat', String(TEST_HEARTBEAT_MS), '--startup-grace', '0', ...secret]));
   const proxy = spawnTs('proxy', proxyMain, ['--publishers', 'tcp://127.0.0.1:*', '--subscribers', 'tcp://127.0.0.1:*', ...secret]);
   const [brokerLine, proxyLine] = await Promise.all([broker.waitForLine(/^broker ready /), proxy.waitForLine(/^proxy ready /)]);
   const field = (line: string, name: string) => new RegExp(`${name}=(\\S+)`).exec(line)![1]!;
@@ -74,6 +75,11 @@ describe('a chat server on a CURVE broker and proxy', () => {
   it('never becomes ready without the server key: its plaintext handshakes are refused', async () => {
     // Still running, still waiting for the broker: refused, not crashed.
     expect(await readyWithin(5_000, 's2')).toEqual({ ready: false, alive: true });
+    // And the broker, which refused its plaintext handshakes for 5 s, still serves CURVE clients.
+    client ??= new RequestClient({ endpoint: infra.broker, from: 'curve-client', timeout: 5_000, curve });
+    const users = await client.request('srv.s1', 'chat.users.request', {}, { retries: 3, backoff: { initialMs: 50, maxMs: 1_000 } });
+    expect((users.body as { users: { user: string }[] }).users.map((u) => u.user)).toContain('ana');
+    expect(brokerChild!.alive).toBe(true);
   }, 30_000);
 });
 

@@ -130,12 +130,14 @@ describe.each(NETWORK_TRANSPORTS)('CURVE with a ZAP allow-list over %s', (transp
     expect(received.done).toBe(false);
   });
 
-  // Over ipc, a NULL peer meeting a CURVE socket once tripped libzmq 4.3.5's own assertion
-  // (pipe.cpp:355, `_state == term_ack_sent || _state == term_req_sent2`) and aborted the test
-  // process in CI (1 run in ~20; not reproduced in 36 isolated runs). It is an upstream bug in the
-  // bundled libzmq, not ours: the mismatch is exercised over tcp, which deployments use, and the
-  // ipc case is listed as a known issue in the README until a zeromq.js release bundles a fix.
-  it.skipIf(transport === 'ipc')('reports a mechanism mismatch as a protocol handshake failure', async () => {
+  // A NULL peer meeting a CURVE socket in the SAME process has twice aborted the test process inside
+  // libzmq 4.3.5 (pipe.cpp:355, `_state == term_ack_sent || _state == term_req_sent2`) in CI, once
+  // mid-test over ipc and once at the worker's exit over tcp (about 1 run in 10; never reproduced in
+  // 36 isolated runs). It is an upstream bug in the bundled libzmq. The scenario that matters — a
+  // plaintext peer refused by a CURVE broker in another process, which keeps serving — is tested
+  // across processes in apps/server/tests/curve.test.ts; this in-process variant stays skipped
+  // until a zeromq.js release bundles a fixed libzmq (README: known issues).
+  it.skip('reports a mechanism mismatch as a protocol handshake failure', async () => {
     await authenticator();
     const broker = await TestBroker.start(bindAddress(transport, 'curve-mismatch'), { curveSecretKey: serverKeys.secretKey });
     cleanup.push(() => broker.close());
