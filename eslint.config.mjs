@@ -10,8 +10,27 @@ const layers = {
   'layer:core': ['layer:base', 'layer:protocol', 'layer:codec', 'layer:transport', 'layer:core'],
   'layer:service': ['layer:base', 'layer:protocol', 'layer:codec', 'layer:transport', 'layer:core'],
   'layer:app': ['layer:base', 'layer:protocol', 'layer:codec', 'layer:transport', 'layer:core', 'layer:service'],
-  'layer:tool': ['layer:base', 'layer:protocol', 'layer:codec', 'layer:transport', 'layer:core', 'layer:service'],
+  'layer:tool': ['layer:base', 'layer:protocol', 'layer:codec', 'layer:transport', 'layer:core', 'layer:service', 'layer:testing'],
+  // Test support (libs/testing): depends on no Correio library; only tests and tools may use it.
+  'layer:testing': [],
 };
+
+/** The module-boundaries rule for the given layers. */
+const boundaries = (allowedBySource) => ({
+  '@nx/enforce-module-boundaries': [
+    'error',
+    {
+      enforceBuildableLibDependency: true,
+      // Tests import their own package by name, so they exercise the public API only.
+      allowCircularSelfDependency: true,
+      allow: [],
+      depConstraints: Object.entries(allowedBySource).map(([sourceTag, allowed]) => ({
+        sourceTag,
+        onlyDependOnLibsWithTags: allowed,
+      })),
+    },
+  ],
+});
 
 export default [
   ...nx.configs['flat/base'],
@@ -21,22 +40,13 @@ export default [
     ignores: ['**/dist', '**/out-tsc', '**/node_modules', '**/generated/**', '**/vite.config.*.timestamp*', '**/vitest.config.*.timestamp*', '.venv/**', 'peers/**'],
   },
   {
-    files: ['**/src/**/*.ts', '**/tests/**/*.ts', '**/bench/**/*.ts'],
-    rules: {
-      '@nx/enforce-module-boundaries': [
-        'error',
-        {
-          enforceBuildableLibDependency: true,
-          // Tests import their own package by name, so they exercise the public API only.
-          allowCircularSelfDependency: true,
-          allow: [],
-          depConstraints: Object.entries(layers).map(([sourceTag, allowed]) => ({
-            sourceTag,
-            onlyDependOnLibsWithTags: allowed,
-          })),
-        },
-      ],
-    },
+    files: ['**/src/**/*.ts', '**/bench/**/*.ts'],
+    rules: boundaries(layers),
+  },
+  {
+    // Tests of every layer may also use the test support library.
+    files: ['**/tests/**/*.ts'],
+    rules: boundaries(Object.fromEntries(Object.entries(layers).map(([tag, allowed]) => [tag, [...new Set([...allowed, 'layer:testing'])]]))),
   },
   {
     files: ['**/*.ts'],

@@ -1,5 +1,6 @@
-import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { readdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileDurably } from '@correio/observability';
 import type { RegistrySnapshot, RegistryStore } from './RegistryStore.js';
 import { CorruptRegistryError, SNAPSHOT_FORMAT, validateSnapshot } from './validateSnapshot.js';
 
@@ -49,33 +50,12 @@ export class JsonFileRegistryStore implements RegistryStore {
 
   save(snapshot: RegistrySnapshot): void {
     const text = `${JSON.stringify({ format: SNAPSHOT_FORMAT, nextRank: snapshot.nextRank, servers: snapshot.servers }, null, 1)}\n`;
-    const temporary = join(this.#dir, `${TEMP_PREFIX}${process.pid}.tmp`);
-    const fd = openSync(temporary, 'w', 0o644);
-    try {
-      const bytes = Buffer.from(text, 'utf8');
-      let written = 0;
-      while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(temporary, this.path);
-    fsyncDirectory(this.#dir);
+    writeFileDurably(this.path, text, join(this.#dir, `${TEMP_PREFIX}${process.pid}.tmp`));
   }
 
   #removeTemporaryFiles(): void {
     for (const name of readdirSync(this.#dir)) {
       if (name.startsWith(TEMP_PREFIX)) unlinkSync(join(this.#dir, name));
     }
-  }
-}
-
-/** Makes a rename in `dir` durable. */
-function fsyncDirectory(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
   }
 }

@@ -36,3 +36,4 @@ export {
   type CurveClientKeys,
   type CurveClientKeySet,
 } from './cli.js';
+export { writeFileDurably } from './writeFileDurably.js';

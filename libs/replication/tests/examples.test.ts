@@ -1,24 +1,19 @@
 // The README's example, run as a program: it must still run, print what the README shows, and be
 // the code the README shows.
-import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { runExample } from '@correio/testing';
 
 const project = join(import.meta.dirname, '..');
-// FORCE_COLOR=0: console.log prints plain text, as in the README, even under a colour-forcing runner.
-const example = join(project, 'examples', 'three-replicas.ts');
 
 describe('examples/three-replicas.ts', () => {
   it('runs and prints what the README says it prints', async () => {
-    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--conditions=@correio/source', example], { cwd: project, env: { ...process.env, FORCE_COLOR: '0' }, timeout: 60_000, killSignal: 'SIGKILL' });
+    const { stdout, source, readme } = await runExample(project, 'three-replicas.ts');
     expect(stdout).toContain('after a gap on c: a:3 b:3 c:3');
     expect(stdout).toContain('d after catch-up: a:4 b:4 c:4 d:4');
     const hashes = /digests: (.*)/.exec(stdout)![1]!.split(' ').map((entry) => entry.split('=')[1]);
     expect(new Set(hashes).size, 'every replica holds the same operations').toBe(1);
-    const readme = readFileSync(join(project, 'README.md'), 'utf8');
-    expect(readme, 'the README shows the example file as it is').toContain(readFileSync(example, 'utf8'));
+    expect(readme, 'the README shows the example file as it is').toContain(source);
     expect(readme, 'the README shows what the example prints').toContain(stdout);
   }, 60_000);
 });

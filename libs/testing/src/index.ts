@@ -3,6 +3,7 @@
 export { Child, killAll, type ExitStatus } from './Child.js';
 export { spawnCommand, spawnProgram, programCommand, workspaceRoot, type SpawnOptions, type SpawnProgramOptions } from './spawnProgram.js';
 export { freePort } from './freePort.js';
+export { runExample, type ExampleRun } from './runExample.js';
 export { scratchDir, type ScratchDir } from './scratchDir.js';
 export { sleep, waitFor } from './waitFor.js';
 export { readMetric } from './readMetric.js';

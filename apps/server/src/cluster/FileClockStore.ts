@@ -1,5 +1,6 @@
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileDurably } from '@correio/observability';
 import type { ClockStore } from '@correio/clocks';
 
 const FORMAT = 'correio-lamport-mark/1';
@@ -36,25 +37,6 @@ export class FileClockStore implements ClockStore {
   }
 
   save(value: number): void {
-    const temporary = `${this.path}.tmp`;
-    const fd = openSync(temporary, 'w', 0o644);
-    try {
-      writeSync(fd, `${JSON.stringify({ format: FORMAT, mark: value })}\n`);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    try {
-      renameSync(temporary, this.path);
-    } catch (error) {
-      rmSync(temporary, { force: true });
-      throw error;
-    }
-    const dir = openSync(dirname(this.path), 'r');
-    try {
-      fsyncSync(dir);
-    } finally {
-      closeSync(dir);
-    }
+    writeFileDurably(this.path, `${JSON.stringify({ format: FORMAT, mark: value })}\n`);
   }
 }

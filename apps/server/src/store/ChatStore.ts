@@ -1,6 +1,7 @@
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { open, type Database, type Key, type RootDatabase } from 'lmdb';
+import { writeFileDurably } from '@correio/observability';
 import { Decoder, Encoder, InternalError } from '@correio/codec';
 import { BODY_VALIDATORS, type ChatDirect, type ChatPublication, type Operation } from '@correio/protocol';
 import { EMPTY_DIGEST, xorDigest } from './digest.js';
@@ -566,24 +567,9 @@ function readMarker(path: string): StoreMarker | undefined {
   throw new StoreDamagedError(`the store at ${path} has an unreadable ${MARKER_FILE}`);
 }
 
-/** Writes the marker durably: aside, fsync, rename, fsync the directory. */
+/** Writes the marker durably (a crash leaves the old marker or the new one). */
 function writeMarker(path: string, marker: StoreMarker): void {
-  const file = join(path, MARKER_FILE);
-  const aside = `${file}.${process.pid}.tmp`;
-  writeFileSync(aside, `${JSON.stringify(marker)}\n`);
-  const fd = openSync(aside, 'r+');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(aside, file);
-  const dir = openSync(path, 'r');
-  try {
-    fsyncSync(dir);
-  } finally {
-    closeSync(dir);
-  }
+  writeFileDurably(join(path, MARKER_FILE), `${JSON.stringify(marker)}\n`);
 }
 
 /** Both directions of a conversation share one key: the two names in order. */
