@@ -179,7 +179,9 @@ export class ChatServer {
       return committed;
     }
     this.counters.committed[kind] = (this.counters.committed[kind] ?? 0) + 1;
-    this.#fanout.announce(op);
+    // With confirmations, `confirm` pushes the operation to every live peer in a replica.apply
+    // batch; a replica.op publication as well would make each peer decode and check it twice.
+    this.#fanout.announce(op, { replica: this.#confirm === undefined });
     await this.#confirm?.(op);
     return committed;
   }

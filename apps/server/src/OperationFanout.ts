@@ -30,8 +30,9 @@ export class OperationFanout {
     this.#log = log;
   }
 
-  announce(op: Operation): void {
-    this.#send('replica/', 'replica.op', op);
+  /** `replica: false` leaves out the `replica/` publication, for an operation pushed to the peers another way. */
+  announce(op: Operation, options: { readonly replica?: boolean } = {}): void {
+    if (options.replica ?? true) this.#send('replica/', 'replica.op', op);
     if (op.kind === 'publish') this.#send(`chan/${op.data.channel}/`, 'chat.publication', publicationOf(op));
     if (op.kind === 'direct') this.#send(`user/${op.data.to}/`, 'chat.direct', directOf(op));
   }

@@ -124,6 +124,8 @@ describe('three replicating servers', () => {
   it('with --ack-peers 2, replies only once both peers hold the write; with a peer paused it fails retryably, and the retry is stored once', async () => {
     await client.call('srv.s1', 'chat.login.request', { user: 'caio' });
     await client.call('srv.s1', 'chat.channel.create.request', { user: 'caio', channel: 'acked' });
+    const published = async (type: string) => Number((await (await fetch(`${servers[0]!.http}/metrics`)).text()).match(new RegExp(`^correio_server_events_published\\{type="${type}"\\} (\\d+)$`, 'm'))?.[1] ?? 0);
+    const before = { replica: await published('replica.op'), chat: await published('chat.publication') };
     for (let i = 0; i < 5; i++) {
       const reply = await client.call('srv.s1', 'chat.publish.request', { user: 'caio', channel: 'acked', text: `confirmed ${i}` });
       // No waiting: the peers applied it durably before s1 replied.
@@ -132,6 +134,8 @@ describe('three replicating servers', () => {
         expect(history.messages.map((m) => m.op)).toEqual([reply.op]);
       }
     }
+    // The peers got those writes in replica.apply batches only: no replica.op publication to decode twice.
+    expect({ replica: await published('replica.op'), chat: await published('chat.publication') }).toEqual({ replica: before.replica, chat: before.chat + 5 });
     const s3 = servers[2]!;
     s3.child.kill('SIGSTOP');
     try {

@@ -21,19 +21,45 @@ export class Decoder {
   }
 
   decode(bytes: Uint8Array): unknown {
+    return this.#over(bytes, 'message', () => {
+      const value = this.#read(0);
+      if (this.#pos !== bytes.byteLength) {
+        throw new DecodeError(`${bytes.byteLength - this.#pos} trailing bytes after the value at offset ${this.#pos}`);
+      }
+      return value;
+    });
+  }
+
+  /**
+   * Decodes exactly `count` values written back to back (a pub/sub batch, protocol/FRAMES.md
+   * §3.2): the same checks as `decode` for each, `maxBytes` for the whole, and DecodeError unless
+   * the values fill `bytes` exactly. `sawBinary` then covers all of them.
+   */
+  decodeSequence(bytes: Uint8Array, count: number): unknown[] {
+    return this.#over(bytes, 'frame', () => {
+      const values = new Array<unknown>(count);
+      for (let i = 0; i < count; i++) {
+        if (this.#pos === bytes.byteLength) throw new DecodeError(`expected ${count} values, the bytes end after ${i}`);
+        values[i] = this.#read(0);
+      }
+      if (this.#pos !== bytes.byteLength) {
+        throw new DecodeError(`${bytes.byteLength - this.#pos} bytes after the ${count} expected values at offset ${this.#pos}`);
+      }
+      return values;
+    });
+  }
+
+  /** Runs `read` over `bytes` (checked against maxBytes first), then lets go of them. */
+  #over<T>(bytes: Uint8Array, what: string, read: () => T): T {
     if (bytes.byteLength > this.limits.maxBytes) {
-      throw new TooLargeError(`message of ${bytes.byteLength} bytes exceeds the ${this.limits.maxBytes}-byte limit`);
+      throw new TooLargeError(`${what} of ${bytes.byteLength} bytes exceeds the ${this.limits.maxBytes}-byte limit`);
     }
     this.#bytes = bytes;
     this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.#pos = 0;
     this.#sawBinary = false;
     try {
-      const value = this.#read(0);
-      if (this.#pos !== bytes.byteLength) {
-        throw new DecodeError(`${bytes.byteLength - this.#pos} trailing bytes after the value at offset ${this.#pos}`);
-      }
-      return value;
+      return read();
     } finally {
       this.#bytes = EMPTY;
       this.#view = EMPTY_VIEW;
@@ -167,11 +193,34 @@ export class Decoder {
 
   #key(): string {
     const byte = this.#u8();
-    if (byte >= 0xa0 && byte <= 0xbf) return this.#string(byte & 0x1f);
+    if (byte >= 0xa0 && byte <= 0xbf) return this.#shortKey(byte & 0x1f);
     if (byte === 0xd9) return this.#string(this.#u8());
     if (byte === 0xda) return this.#string(this.#u16());
     if (byte === 0xdb) return this.#string(this.#u32());
     throw this.#error(1, 'map keys must be strings');
+  }
+
+  /**
+   * Keys repeat from message to message: a short ASCII key is looked up by a hash of its bytes in
+   * a small table of strings already made (the technique of msgpack-javascript's key cache), which
+   * saves building and internalising a new string for every key of every message.
+   */
+  #shortKey(size: number): string {
+    if (size > KEY_CACHE_MAX_LENGTH || size > this.limits.maxStringBytes) return this.#string(size);
+    this.#need(size);
+    const bytes = this.#bytes;
+    const start = this.#pos;
+    let hash = size;
+    for (let i = start; i < start + size; i++) hash = Math.imul(hash ^ bytes[i]!, 0x01000193);
+    const slot = (hash >>> 0) & (KEY_CACHE_SLOTS - 1);
+    const cached = keyCache[slot];
+    if (cached !== undefined && cached.length === size && sameAscii(cached, bytes, start)) {
+      this.#pos += size;
+      return cached;
+    }
+    const key = this.#string(size);
+    if (key.length === size) keyCache[slot] = key; // ASCII only: one byte per UTF-16 unit
+    return key;
   }
 
   /** Checks depth and count limits, and that the remaining bytes could hold `count` items at all. */
@@ -237,6 +286,15 @@ export class Decoder {
   #error(back: number, reason: string): DecodeError {
     return new DecodeError(`${reason} (offset ${this.#pos - back})`);
   }
+}
+
+const KEY_CACHE_SLOTS = 1024;
+const KEY_CACHE_MAX_LENGTH = 16;
+const keyCache: Array<string | undefined> = new Array<string | undefined>(KEY_CACHE_SLOTS).fill(undefined);
+
+function sameAscii(text: string, bytes: Uint8Array, start: number): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) !== bytes[start + i]) return false;
+  return true;
 }
 
 const EMPTY = new Uint8Array(0);

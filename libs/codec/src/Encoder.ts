@@ -19,6 +19,7 @@ export class Encoder {
   #buffer: Uint8Array;
   #view: DataView;
   #pos = 0;
+  #sawBinary = false;
 
   constructor(options: EncoderOptions = {}) {
     this.#maxDepth = options.maxDepth ?? DEFAULT_LIMITS.maxDepth;
@@ -32,32 +33,45 @@ export class Encoder {
   /** Encodes one value; the result is a fresh copy the caller owns. */
   encode(value: unknown): Uint8Array {
     this.#pos = 0;
-    this.#write(value, 0, '');
+    this.#sawBinary = false;
+    try {
+      this.#write(value, 0);
+    } catch (error) {
+      if (error instanceof EncodeFailure) throw invalid(error.path(), error.reason);
+      throw error;
+    }
     return this.#buffer.slice(0, this.#pos);
   }
 
-  #write(value: unknown, depth: number, path: string): void {
+  /** Whether the last encoded value held a binary anywhere (most hold none). */
+  get sawBinary(): boolean {
+    return this.#sawBinary;
+  }
+
+  // Paths for error messages are assembled only when encoding fails, as the failure unwinds
+  // (EncodeFailure.under), so the common case builds no strings.
+  #write(value: unknown, depth: number): void {
     switch (typeof value) {
       case 'string':
-        return this.#writeString(value, path);
+        return this.#writeString(value);
       case 'number':
-        return this.#writeNumber(value, path);
+        return this.#writeNumber(value);
       case 'boolean':
         return this.#byte(value ? 0xc3 : 0xc2);
       case 'object':
         if (value === null) return this.#byte(0xc0);
-        if (depth >= this.#maxDepth) throw invalid(path, `nesting deeper than ${this.#maxDepth}`);
-        if (Array.isArray(value)) return this.#writeArray(value, depth, path);
+        if (depth >= this.#maxDepth) throw new EncodeFailure(`nesting deeper than ${this.#maxDepth}`);
+        if (Array.isArray(value)) return this.#writeArray(value, depth);
         if (value instanceof Uint8Array) return this.#writeBinary(value);
-        return this.#writeMap(value, depth, path);
+        return this.#writeMap(value, depth);
       default:
-        throw invalid(path, `a ${typeof value} has no v1 encoding`);
+        throw new EncodeFailure(`a ${typeof value} has no v1 encoding`);
     }
   }
 
-  #writeNumber(value: number, path: string): void {
-    if (!Number.isInteger(value)) throw invalid(path, `${value} is not an integer; v1 carries no floats`);
-    if (value > MAX_SAFE || value < -MAX_SAFE) throw invalid(path, `${value} is outside ±(2^53-1)`);
+  #writeNumber(value: number): void {
+    if (!Number.isInteger(value)) throw new EncodeFailure(`${value} is not an integer; v1 carries no floats`);
+    if (value > MAX_SAFE || value < -MAX_SAFE) throw new EncodeFailure(`${value} is outside ±(2^53-1)`);
     if (value >= 0) {
       if (value < 0x80) return this.#byte(value);
       if (value < 0x100) return this.#head8(0xcc, value);
@@ -99,18 +113,39 @@ export class Encoder {
     this.#pos += 9;
   }
 
-  #writeString(value: string, path: string): void {
-    const size = utf8Length(value, path);
-    if (size < 32) this.#byte(0xa0 | size);
-    else if (size < 0x100) this.#head8(0xd9, size);
-    else if (size < 0x10000) this.#head16(0xda, size);
-    else this.#head32(0xdb, size);
-    this.#ensure(size);
-    writeUtf8(value, this.#buffer, this.#pos);
-    this.#pos += size;
+  /**
+   * One pass: the bytes are written after a header sized for the string's UTF-16 length (a lower
+   * bound of its UTF-8 length), then moved up in the rare case the UTF-8 length needs a bigger header.
+   */
+  #writeString(value: string): void {
+    const length = value.length;
+    const guess = headerSize(length);
+    this.#ensure(guess + length * 3 + 4);
+    const start = this.#pos + guess;
+    const size = length < NATIVE_UTF8_FROM ? writeUtf8(value, this.#buffer, start) : this.#writeUtf8Natively(value, start);
+    const header = headerSize(size);
+    if (header !== guess) this.#buffer.copyWithin(this.#pos + header, start, start + size);
+    if (header === 1) this.#buffer[this.#pos] = 0xa0 | size;
+    else if (header === 2) {
+      this.#buffer[this.#pos] = 0xd9;
+      this.#buffer[this.#pos + 1] = size;
+    } else if (header === 3) {
+      this.#buffer[this.#pos] = 0xda;
+      this.#view.setUint16(this.#pos + 1, size);
+    } else {
+      this.#buffer[this.#pos] = 0xdb;
+      this.#view.setUint32(this.#pos + 1, size);
+    }
+    this.#pos += header + size;
+  }
+
+  #writeUtf8Natively(value: string, start: number): number {
+    if (!(value as unknown as WellFormedCheck).isWellFormed()) throw new EncodeFailure(LONE_SURROGATE);
+    return utf8Encoder.encodeInto(value, this.#buffer.subarray(start)).written;
   }
 
   #writeBinary(value: Uint8Array): void {
+    this.#sawBinary = true;
     const size = value.byteLength;
     if (size < 0x100) this.#head8(0xc4, size);
     else if (size < 0x10000) this.#head16(0xc5, size);
@@ -120,26 +155,53 @@ export class Encoder {
     this.#pos += size;
   }
 
-  #writeArray(value: readonly unknown[], depth: number, path: string): void {
+  #writeArray(value: readonly unknown[], depth: number): void {
     this.#collectionHead(value.length, 0x90, 0xdc);
-    for (let i = 0; i < value.length; i++) this.#write(value[i], depth + 1, `${path}/${i}`);
+    let i = 0;
+    try {
+      for (; i < value.length; i++) this.#write(value[i], depth + 1);
+    } catch (error) {
+      throw EncodeFailure.under(error, String(i));
+    }
   }
 
-  #writeMap(value: object, depth: number, path: string): void {
+  #writeMap(value: object, depth: number): void {
     const prototype = Object.getPrototypeOf(value);
     if (prototype !== Object.prototype && prototype !== null) {
-      throw invalid(path, `a ${value.constructor?.name ?? 'non-plain'} object has no v1 encoding; use a plain object`);
+      throw new EncodeFailure(`a ${value.constructor?.name ?? 'non-plain'} object has no v1 encoding; use a plain object`);
     }
     const record = value as Record<string, unknown>;
+    const keys = Object.keys(record);
     // Absent fields are omitted (ENCODING.md §1), as JSON.stringify omits undefined.
-    const keys = Object.keys(record).filter((key) => record[key] !== undefined);
+    let present = keys.length;
+    for (const key of keys) if (record[key] === undefined) present--;
     if (!isSortedByCodePoint(keys)) keys.sort(compareCodePoints);
-    this.#collectionHead(keys.length, 0x80, 0xde);
+    this.#collectionHead(present, 0x80, 0xde);
     for (const key of keys) {
-      if (key === '__proto__') throw invalid(path, 'the key __proto__ is not allowed');
-      this.#writeString(key, path);
-      this.#write(record[key], depth + 1, `${path}/${escapePointer(key)}`);
+      const item = record[key];
+      if (item === undefined) continue;
+      if (key === '__proto__') throw new EncodeFailure('the key __proto__ is not allowed');
+      this.#writeKey(key);
+      try {
+        this.#write(item, depth + 1);
+      } catch (error) {
+        throw EncodeFailure.under(error, key);
+      }
     }
+  }
+
+  /** Map keys repeat from message to message, so their encodings are kept (a bounded cache). */
+  #writeKey(key: string): void {
+    const cached = keyCache.get(key);
+    if (cached === undefined) {
+      const start = this.#pos;
+      this.#writeString(key);
+      if (keyCache.size < KEY_CACHE_ENTRIES && this.#pos - start <= KEY_CACHE_MAX_BYTES) keyCache.set(key, this.#buffer.slice(start, this.#pos));
+      return;
+    }
+    this.#ensure(cached.length);
+    for (let i = 0; i < cached.length; i++) this.#buffer[this.#pos + i] = cached[i]!;
+    this.#pos += cached.length;
   }
 
   #collectionHead(length: number, fix: number, format16: number): void {
@@ -188,28 +250,45 @@ function invalid(path: string, reason: string): ValidationError {
   return new ValidationError(`cannot encode ${path || 'value'}: ${reason}`, { data: { path } });
 }
 
-function escapePointer(key: string): string {
-  return key.replaceAll('~', '~0').replaceAll('/', '~1');
-}
+const LONE_SURROGATE = 'a string holds a lone surrogate';
 
-/** UTF-8 byte length; refuses lone surrogates, which have no UTF-8 form. */
-function utf8Length(value: string, path: string): number {
-  let size = 0;
-  for (let i = 0; i < value.length; i++) {
-    const unit = value.charCodeAt(i);
-    if (unit < 0x80) size += 1;
-    else if (unit < 0x800) size += 2;
-    else if (unit >= 0xd800 && unit <= 0xdfff) {
-      const next = value.charCodeAt(i + 1);
-      if (unit > 0xdbff || !(next >= 0xdc00 && next <= 0xdfff)) throw invalid(path, 'a string holds a lone surrogate');
-      size += 4;
-      i++;
-    } else size += 3;
+/** Why a value cannot be encoded, and where: JSON-pointer segments gathered while unwinding. */
+class EncodeFailure extends Error {
+  readonly #segments: string[] = [];
+
+  constructor(readonly reason: string) {
+    super(reason);
   }
-  return size;
+
+  /** Adds the map key or array index under which `error` happened (other errors pass through). */
+  static under(error: unknown, segment: string): unknown {
+    if (error instanceof EncodeFailure) error.#segments.push(segment);
+    return error;
+  }
+
+  path(): string {
+    return this.#segments.reduceRight((path, segment) => `${path}/${segment.replaceAll('~', '~0').replaceAll('/', '~1')}`, '');
+  }
 }
 
-function writeUtf8(value: string, out: Uint8Array, start: number): void {
+/** Bytes a str header takes for a string of `size` UTF-8 bytes. */
+function headerSize(size: number): number {
+  return size < 32 ? 1 : size < 0x100 ? 2 : size < 0x10000 ? 3 : 5;
+}
+
+/** From this many UTF-16 units on, TextEncoder's native loop beats the JavaScript one. */
+const NATIVE_UTF8_FROM = 64;
+const utf8Encoder = new TextEncoder();
+/** String.prototype.isWellFormed (ES2024, in Node 20), which TypeScript's ES2022 lib does not declare. */
+interface WellFormedCheck {
+  isWellFormed(): boolean;
+}
+const keyCache = new Map<string, Uint8Array>();
+const KEY_CACHE_ENTRIES = 4096;
+const KEY_CACHE_MAX_BYTES = 64;
+
+/** Writes `value` as UTF-8 at `start` and returns the byte count; refuses lone surrogates, which have no UTF-8 form. */
+function writeUtf8(value: string, out: Uint8Array, start: number): number {
   let pos = start;
   for (let i = 0; i < value.length; i++) {
     let code = value.charCodeAt(i);
@@ -220,8 +299,11 @@ function writeUtf8(value: string, out: Uint8Array, start: number): void {
     if (code < 0x800) {
       out[pos++] = 0xc0 | (code >> 6);
     } else {
-      if (code >= 0xd800 && code <= 0xdbff) {
-        code = 0x10000 + ((code - 0xd800) << 10) + (value.charCodeAt(++i) - 0xdc00);
+      if (code >= 0xd800 && code <= 0xdfff) {
+        const next = value.charCodeAt(i + 1);
+        if (code > 0xdbff || !(next >= 0xdc00 && next <= 0xdfff)) throw new EncodeFailure(LONE_SURROGATE);
+        code = 0x10000 + ((code - 0xd800) << 10) + (next - 0xdc00);
+        i++;
         out[pos++] = 0xf0 | (code >> 18);
         out[pos++] = 0x80 | ((code >> 12) & 0x3f);
       } else {
@@ -231,6 +313,7 @@ function writeUtf8(value: string, out: Uint8Array, start: number): void {
     }
     out[pos++] = 0x80 | (code & 0x3f);
   }
+  return pos - start;
 }
 
 /**

@@ -11,7 +11,7 @@ import {
 } from '@correio/protocol';
 import { Decoder } from './Decoder.js';
 import { Encoder } from './Encoder.js';
-import { UnknownTypeError, UnsupportedVersionError, ValidationError } from './errors.js';
+import { CorreioError, UnknownTypeError, UnsupportedVersionError, ValidationError } from './errors.js';
 import type { Limits } from './limits.js';
 
 export interface MessageCodecOptions {
@@ -44,8 +44,28 @@ export class MessageCodec {
 
   /** Encodes an envelope; throws ValidationError when it does not match its schemas. */
   encode<T extends MessageType>(envelope: Envelope<T>): Uint8Array {
-    if (this.#validateOnEncode) checkEnvelope(envelope);
-    return this.#encoder.encode(envelope);
+    // Encoding first tells whether the value holds binaries, which validation must then mask.
+    const bytes = this.#encoder.encode(envelope);
+    if (this.#validateOnEncode) checkEnvelope(envelope, this.#encoder.sawBinary);
+    return bytes;
+  }
+
+  /**
+   * Decodes `count` envelopes written back to back (a pub/sub batch). Bytes that are not exactly
+   * `count` MessagePack values throw (DecodeError, TooLargeError): the batch cannot be trusted. A
+   * value that is not a valid envelope fails alone: its slot holds the error.
+   */
+  decodeSequence(bytes: Uint8Array, count: number): Array<AnyEnvelope | CorreioError> {
+    const values = this.#decoder.decodeSequence(bytes, count);
+    const mayHoldBinary = this.#decoder.sawBinary;
+    return values.map((value) => {
+      try {
+        return checkEnvelope(value, mayHoldBinary);
+      } catch (error) {
+        if (error instanceof CorreioError) return error;
+        throw error;
+      }
+    });
   }
 
   /** Decodes and validates an envelope; every failure is a typed CorreioError. */

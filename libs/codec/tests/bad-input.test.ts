@@ -1,7 +1,7 @@
 // Hostile and broken input: every failure must be a typed CorreioError (DecodeError or
 // TooLargeError for bytes), never a crash, a hang, another exception type or prototype pollution.
 import { afterEach, describe, expect, it } from 'vitest';
-import { CorreioError, DecodeError, Decoder, DEFAULT_LIMITS, Encoder, MessageCodec, TooLargeError, decode, encode } from '@correio/codec';
+import { CorreioError, DecodeError, Decoder, DEFAULT_LIMITS, Encoder, MessageCodec, TooLargeError, ValidationError, decode, encode } from '@correio/codec';
 import { hex, loadMessageFiles, loadVectorFile } from './vector-files.js';
 
 type ErrorClass = typeof DecodeError | typeof TooLargeError;
@@ -357,5 +357,86 @@ describe('mutated real messages', () => {
         }
       }
     }
+  });
+});
+
+describe('values that cannot be encoded', () => {
+  function encodeFailure(value: unknown): ValidationError {
+    const error = failure(() => new Encoder().encode(value));
+    expect(error).toBeInstanceOf(ValidationError);
+    return error as ValidationError;
+  }
+
+  it('names the JSON pointer of the offending value, escaping ~ and /', () => {
+    const error = encodeFailure({ a: 1, 'b/c': [0, { 'd~e': 1.5 }] });
+    expect(error.message).toBe('cannot encode /b~1c/1/d~0e: 1.5 is not an integer; v1 carries no floats');
+    expect(error.data).toEqual({ path: '/b~1c/1/d~0e' });
+  });
+
+  it('reports failures at the top level as "value"', () => {
+    expect(encodeFailure(() => 1).message).toBe('cannot encode value: a function has no v1 encoding');
+    expect(encodeFailure(2 ** 60).data).toEqual({ path: '' });
+  });
+
+  it('refuses lone surrogates in short and long strings, in values and keys', () => {
+    for (const text of ['\ud800', `${'x'.repeat(100)}\udc00`, `a\ud83dz`]) {
+      expect(encodeFailure({ k: [text] }).message).toBe('cannot encode /k/0: a string holds a lone surrogate');
+      expect(encodeFailure({ m: { [text]: 1 } }).message).toBe('cannot encode /m: a string holds a lone surrogate');
+    }
+  });
+
+  it('refuses __proto__ keys, class instances and cycles with the container path', () => {
+    expect(encodeFailure({ x: JSON.parse('{"__proto__": 1}') }).data).toEqual({ path: '/x' });
+    expect(encodeFailure({ when: [new Date(0)] }).message).toMatch(/^cannot encode \/when\/0: a Date object/);
+    const cycle: Record<string, unknown> = {};
+    cycle.self = cycle;
+    expect(encodeFailure(cycle).message).toMatch(/nesting deeper than 32$/);
+  });
+
+  it('an encoder that failed encodes the next value correctly', () => {
+    const encoder = new Encoder();
+    expect(() => encoder.encode({ a: 'x'.repeat(500), b: 0.5 })).toThrow(ValidationError);
+    expect(decode(encoder.encode({ a: 'é'.repeat(20) }))).toEqual({ a: 'é'.repeat(20) });
+  });
+});
+
+describe('sequences of values (pub/sub batches)', () => {
+  const one = encode({ a: 1 });
+  const two = encode(['x', 2]);
+  const seq = (...parts: Uint8Array[]) => new Uint8Array(Buffer.concat(parts));
+
+  it('decodes exactly count values that fill the bytes', () => {
+    expect(new Decoder().decodeSequence(seq(one, two, one), 3)).toEqual([{ a: 1 }, ['x', 2], { a: 1 }]);
+    expect(new Decoder().decodeSequence(one, 1)).toEqual([{ a: 1 }]);
+  });
+
+  it('refuses fewer values, more values, trailing and truncated bytes with DecodeError', () => {
+    const decoder = new Decoder();
+    for (const [bytes, count] of [
+      [seq(one, two), 3],
+      [seq(one, two, one), 2],
+      [seq(one, two, Uint8Array.of(0xc1)), 3],
+      [seq(one, two.subarray(0, two.byteLength - 1)), 2],
+      [new Uint8Array(0), 1],
+    ] as const) {
+      expect(failure(() => decoder.decodeSequence(bytes, count))).toBeInstanceOf(DecodeError);
+    }
+    expect(decoder.decodeSequence(seq(two, one), 2)).toEqual([['x', 2], { a: 1 }]);
+  });
+
+  it('applies maxBytes to the whole frame', () => {
+    const decoder = new Decoder({ maxBytes: one.byteLength * 2 });
+    expect(decoder.decodeSequence(seq(one, one), 2)).toHaveLength(2);
+    expect(failure(() => decoder.decodeSequence(seq(one, one, one), 3))).toBeInstanceOf(TooLargeError);
+  });
+
+  it('MessageCodec fails a value that is not an envelope alone, in its slot', () => {
+    const codec = new MessageCodec();
+    const envelope = { v: 1, type: 'service.event', id: 'id-1', from: 'p', lc: 1, ts: 1, body: { event: 'a.b', data: {}, sender: 's' } } as const;
+    const [first, middle, last] = codec.decodeSequence(seq(codec.encode(envelope), one, codec.encode({ ...envelope, id: 'id-2' })), 3);
+    expect(first).toMatchObject({ id: 'id-1' });
+    expect(middle).toBeInstanceOf(CorreioError);
+    expect((middle as CorreioError).code).toBe('VALIDATION');
+    expect(last).toMatchObject({ id: 'id-2' });
   });
 });

@@ -176,15 +176,18 @@ export class Replicator {
   }
 
   /**
-   * Pushes operations this server committed to its live peers and resolves once `k` of them have
+   * Pushes operations this server committed to every live peer and resolves once `k` of them have
    * applied them durably (the "wait for k peers" acknowledgement policy). Rejects with a retryable
-   * error when fewer than `k` confirm in time; the operations stay committed locally either way.
+   * error when fewer than `k` confirm in time, or fewer than `k` are live (the live ones still get
+   * them); the operations stay committed locally either way.
    * Concurrent calls to one peer share `replica.apply.request` batches (ApplyBatcher).
    */
   async replicate(ops: readonly Operation[], k: number, timeout: number): Promise<string[]> {
     if (k <= 0) return [];
     const peers = this.#options.peers();
     if (peers.length < k) {
+      // Too few to confirm, yet the live ones should have it now rather than at the next anti-entropy round.
+      for (const peer of peers) this.#applierOf(peer).push(ops, timeout).catch((error: unknown) => this.#options.onProblem?.(`peer ${peer} did not take a replicated write`, error));
       throw new UnavailableError(`the write is stored on this server, but only ${peers.length} peers are live and ${k} must confirm it`, {
         data: { live: peers.length, required: k },
       });

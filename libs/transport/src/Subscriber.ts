@@ -1,4 +1,4 @@
-import { Decoder, MessageCodec } from '@correio/codec';
+import { CorreioError, Decoder, MessageCodec } from '@correio/codec';
 import type { AnyEnvelope } from '@correio/protocol';
 import type { Frames } from './frames.js';
 import { componentLogger, type Logger } from '@correio/observability';
@@ -125,8 +125,8 @@ export class Subscriber implements AsyncIterable<Publication> {
         this.#log.warn({ topic, publisher: header.p, ...verdict.gap }, 'publications lost');
         this.events.emit('gap', { topic, publisher: header.p, ...verdict.gap });
       }
-      for (let index = 0; index < header.n; index += 1) {
-        const envelope = this.#decodeBody(frames[index + 2]!);
+      for (let index = 0; index < message.bodies.length; index += 1) {
+        const envelope = this.#accept(message.bodies[index]!);
         if (!envelope) continue;
         this.#stats.received += 1;
         yield { topic, publisher: header.p, seq: header.s + index, envelope };
@@ -139,12 +139,13 @@ export class Subscriber implements AsyncIterable<Publication> {
     return this.#socket.close();
   }
 
-  #parse(frames: Frames): { topic: string; header: PublicationHeader } | undefined {
+  /** The message's topic, header and decoded bodies, or undefined (counted) when it breaks FRAMES.md §3.2. */
+  #parse(frames: Frames): { topic: string; header: PublicationHeader; bodies: Array<AnyEnvelope | CorreioError> } | undefined {
     try {
-      if (frames.length < 3) throw new Error(`expected [topic, header, body...], got ${frames.length} frames`);
+      if (frames.length !== 3) throw new Error(`expected [topic, header, bodies], got ${frames.length} frames`);
       const header = decodePublicationHeader(frames[1]!, this.#headerDecoder);
-      if (header.n !== frames.length - 2) throw new Error(`header announces ${header.n} bodies, message holds ${frames.length - 2}`);
-      return { topic: frames[0]!.toString('latin1'), header };
+      const bodies = header.n === 1 ? [this.#decodeOne(frames[2]!)] : this.#codec.decodeSequence(frames[2]!, header.n);
+      return { topic: frames[0]!.toString('latin1'), header, bodies };
     } catch (error) {
       this.#stats.malformedMessages += 1;
       this.#log.debug({ err: error }, 'dropped a malformed message');
@@ -152,15 +153,24 @@ export class Subscriber implements AsyncIterable<Publication> {
     }
   }
 
-  #decodeBody(bytes: Buffer): AnyEnvelope | undefined {
+  /** One envelope; a value that is MessagePack but not an envelope is returned as its error, like in a batch. */
+  #decodeOne(bytes: Buffer): AnyEnvelope | CorreioError {
     try {
-      const envelope = this.#codec.decode(bytes);
-      this.#stamp?.observe(envelope);
-      return envelope;
+      return this.#codec.decode(bytes);
     } catch (error) {
+      if (error instanceof CorreioError && error.code !== 'DECODE' && error.code !== 'TOO_LARGE') return error;
+      throw error;
+    }
+  }
+
+  /** The envelope, its clock observed; a body that was not a valid envelope is counted and dropped. */
+  #accept(body: AnyEnvelope | CorreioError): AnyEnvelope | undefined {
+    if (body instanceof CorreioError) {
       this.#stats.malformedBodies += 1;
-      this.#log.debug({ err: error }, 'dropped a body that is not a valid envelope');
+      this.#log.debug({ err: body }, 'dropped a body that is not a valid envelope');
       return undefined;
     }
+    this.#stamp?.observe(body);
+    return body;
   }
 }

@@ -2,10 +2,12 @@ import { Decoder, encode } from '@correio/codec';
 
 /** Most bodies one pub/sub message may carry (protocol/FRAMES.md §3.2). */
 export const MAX_BATCH = 1000;
+/** Largest bodies frame a publisher builds from several publications (FRAMES.md §3.5). */
+export const MAX_BATCH_BYTES = 1024 * 1024;
 
 /**
  * Frame 1 of every pub/sub message (protocol/FRAMES.md §3.2): who published it and the sequence
- * numbers it carries. The message holds `n` bodies numbered s, s+1, ..., s+n-1, counted per
+ * numbers it carries. Frame 2 holds `n` bodies numbered s, s+1, ..., s+n-1, counted per
  * publisher per topic from 1, so a subscriber can tell a gap from a restart.
  */
 export interface PublicationHeader {

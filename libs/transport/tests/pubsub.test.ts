@@ -70,7 +70,20 @@ describe.each(TRANSPORTS)('pub/sub over %s', (transport) => {
     expect(subscriber.stats).toMatchObject({ gaps: 0, missed: 0, malformedMessages: 0, malformedBodies: 0 });
   });
 
-  it('packs publications queued during a send into one multipart message when batching', async () => {
+  it('keeps every batch within 1 MiB however many publications queued', async () => {
+    const on = topic('svc', 'big');
+    const { publisher, publications } = await pair(transport, { batching: { maxBatch: 1000 }, sendQueueCapacity: 100 }, { topics: [on] });
+    await warmUp(publisher, publications, on);
+    const before = publisher.stats;
+    const text = 'y'.repeat(60_000);
+    for (let n = 0; n < 40; n += 1) publisher.publish(on, 'service.event', event({ n, text }));
+    const received = await take(publications, 40);
+    expect(received.map((publication) => dataOf(publication.envelope)['n'])).toEqual(Array.from({ length: 40 }, (_, n) => n));
+    // 40 × ~60 KB is ~2.4 MB: at least three messages, whatever the timing.
+    expect(publisher.stats.messages - before.messages).toBeGreaterThanOrEqual(3);
+  });
+
+  it('packs publications queued during a send into one message when batching', async () => {
     const on = topic('svc', 'batch');
     const { publisher, publications } = await pair(transport, { batching: { maxBatch: 16 } }, { topics: [on] });
     await warmUp(publisher, publications, on);
@@ -161,16 +174,25 @@ describe('Subscriber against a raw PUB peer', () => {
     subscriber.events.on('gap', (gap) => gaps.push(gap));
     const before = subscriber.stats;
     await pub.send(['t/', header(1), body(1)]);
+    const batch = (...bodies: Uint8Array[]) => Buffer.concat(bodies);
+    const withProto = Buffer.concat([Buffer.from([0x81, 0xa9]), Buffer.from('__proto__'), Buffer.from([0x01])]);
     const garbage: (string | Uint8Array)[][] = [
       ['t/'], // no header
       ['t/', Buffer.from([0xc1]), body(2)], // header not MessagePack
       ['t/', encode({ p: 'raw-1', s: 2 }), body(2)], // header without n
-      ['t/', header(2, 2), body(2)], // header announces 2 bodies, message holds 1
       ['t/', encode({ n: 1, p: 'raw-1', s: 2, x: 1 }), body(2)], // header with an unknown key
-      ['t/', header(2), Buffer.from('not an envelope')], // bad body (sequence 2 consumed)
+      ['t/', header(2), body(2), body(2)], // a fourth frame
+      ['t/', header(2, 2), body(2), body(2)], // one frame per body (not the format)
+      ['t/', header(2, 2), body(2)], // header announces 2 bodies, the frame holds 1
+      ['t/', header(2, 2), batch(body(2), body(2), body(2))], // ... or 3
+      ['t/', header(2, 2), batch(body(2), body(2), Buffer.from([0x00]))], // a trailing byte
+      ['t/', header(2, 2), batch(body(2), body(2).subarray(0, 20))], // the last body truncated
+      ['t/', header(2, 2), batch(body(2), withProto)], // a __proto__ key
+      ['t/', header(2), Buffer.from('not an envelope')], // bytes that are not one MessagePack value
+      ['t/', header(2), encode({ not: 'an envelope' })], // a value that is not an envelope: the body alone is dropped (sequence 2 consumed)
     ];
     for (const frames of garbage) await pub.send(frames);
-    await pub.send(['t/', header(3, 2), body(3), body(4)]);
+    await pub.send(['t/', header(3, 3), batch(body(3), encode({ x: 1 }), body(5))]); // the bad middle body alone is dropped
     await pub.send(['t/', header(2), body(102)]); // the publisher restarted and its first publication was lost
     await pub.send(['t/', header(1), body(100)]); // ... and restarted again
     const delivered = [];
@@ -181,13 +203,13 @@ describe('Subscriber against a raw PUB peer', () => {
     expect(delivered.map((next) => (next.done ? undefined : [next.value.seq, dataOf(next.value.envelope)['n']]))).toEqual([
       [1, 1],
       [3, 3],
-      [4, 4],
+      [5, 5],
       [2, 102],
       [1, 100],
     ]);
     const stats = subscriber.stats;
-    expect(stats.malformedMessages - before.malformedMessages).toBe(5);
-    expect(stats.malformedBodies - before.malformedBodies).toBe(1);
+    expect(stats.malformedMessages - before.malformedMessages).toBe(12);
+    expect(stats.malformedBodies - before.malformedBodies).toBe(2);
     expect(stats.gaps - before.gaps).toBe(1);
     expect(gaps).toEqual([{ topic: 't/', publisher: 'raw-1', expected: 1, received: 2, missed: 1 }]);
     expect(resets).toEqual([{ topic: 't/', publisher: 'raw-1' }, { topic: 't/', publisher: 'raw-1' }]);
@@ -208,13 +230,15 @@ describe('Subscriber against a raw PUB peer', () => {
     }, 10);
     await within(receiving, 5000, 'a message');
     clearInterval(timer);
-    const [topicFrame, headerFrame, ...bodies] = frames!;
+    expect(frames).toHaveLength(3);
+    const [topicFrame, headerFrame, bodies] = frames!;
     expect(topicFrame!.toString()).toBe('h/');
     const decoded = decode(headerFrame!) as { n: number; p: string; s: number };
     expect(Object.keys(decoded)).toEqual(['n', 'p', 's']);
     expect(decoded.p).toBe('pub-x');
-    expect(decoded.n).toBe(bodies.length);
     expect(Buffer.from(encode(decoded)).equals(headerFrame!)).toBe(true);
-    for (const bodyFrame of bodies) expect(codec.decode(bodyFrame).type).toBe('service.event');
+    // The bodies frame holds exactly n envelopes back to back (FRAMES.md §3.2).
+    const envelopes = codec.decodeSequence(bodies!, decoded.n);
+    expect(envelopes.map((envelope) => (envelope instanceof Error ? envelope.message : envelope.type))).toEqual(Array(decoded.n).fill('service.event'));
   });
 });

@@ -71,3 +71,55 @@ func TestLoweredLimits(t *testing.T) {
 		}
 	}
 }
+
+func TestDecodeSequence(t *testing.T) {
+	one, _ := Encode(map[string]any{"a": int64(1)})
+	two, _ := Encode([]any{"x", []byte{7}})
+	three, _ := Encode("three")
+	data := append(append(append([]byte{}, one...), two...), three...)
+	values, err := DecodeSequence(data, 3, DefaultLimits)
+	want := []any{map[string]any{"a": int64(1)}, []any{"x", []byte{7}}, "three"}
+	if err != nil || !reflect.DeepEqual(values, want) {
+		t.Fatalf("got %#v, %v", values, err)
+	}
+	if values, err := DecodeSequence(nil, 0, DefaultLimits); err != nil || len(values) != 0 {
+		t.Fatalf("no values in no bytes: got %#v, %v", values, err)
+	}
+
+	proto, _ := hex.DecodeString("81a95f5f70726f746f5f5f01") // {"__proto__": 1}
+	for name, c := range map[string]struct {
+		data  []byte
+		count int
+	}{
+		"fewer values":   {data, 4},
+		"more values":    {data, 2},
+		"trailing byte":  {append(append([]byte{}, data...), 0xc1), 3},
+		"truncated last": {data[:len(data)-1], 3},
+		"empty":          {nil, 1},
+		"bytes, count 0": {one, 0},
+		"bad value":      {append(append([]byte{}, one...), 0xc1), 2},
+		"float":          {append(append([]byte{}, one...), 0xca, 0, 0, 0, 0), 2},
+		"__proto__ key":  {append(append([]byte{}, one...), proto...), 2},
+		"negative count": {one, -1},
+	} {
+		if _, err := DecodeSequence(c.data, c.count, DefaultLimits); CodeOf(err) != CodeDecode {
+			t.Errorf("%s: want DECODE, got %v", name, err)
+		}
+	}
+
+	// MaxBytes bounds the whole frame even when each value alone fits; the other limits apply to
+	// each value.
+	limits := DefaultLimits
+	limits.MaxBytes = len(data) - 1
+	if _, err := DecodeWithLimits(two, limits); err != nil {
+		t.Fatalf("each value fits: %v", err)
+	}
+	if _, err := DecodeSequence(data, 3, limits); CodeOf(err) != CodeTooLarge {
+		t.Errorf("frame over MaxBytes: want TOO_LARGE, got %v", err)
+	}
+	limits = DefaultLimits
+	limits.MaxStringBytes = 4
+	if _, err := DecodeSequence(data, 3, limits); CodeOf(err) != CodeTooLarge {
+		t.Errorf("a string over MaxStringBytes in the last value: want TOO_LARGE, got %v", err)
+	}
+}

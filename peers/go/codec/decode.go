@@ -32,6 +32,36 @@ func DecodeWithLimits(data []byte, limits Limits) (any, error) {
 	return value, nil
 }
 
+// DecodeSequence decodes exactly count values laid back to back in data, as in the bodies frame of
+// a publication (FRAMES.md section 3.2). Each value gets the checks of DecodeWithLimits; MaxBytes
+// bounds the whole of data, and so each value in it. Anything but exactly count values filling
+// data (fewer, more, trailing or truncated bytes) is DECODE: nothing separates the values, so
+// the count is all that tells a batch from garbage.
+func DecodeSequence(data []byte, count int, limits Limits) ([]any, error) {
+	if len(data) > limits.MaxBytes {
+		return nil, Errorf(CodeTooLarge, "a frame of %d bytes exceeds the limit of %d", len(data), limits.MaxBytes)
+	}
+	if count < 0 {
+		return nil, Errorf(CodeDecode, "a negative count of values (%d)", count)
+	}
+	r := reader{data: data, limits: limits}
+	values := make([]any, 0, min(count, len(data))) // count comes from the wire: every value takes a byte
+	for len(values) < count {
+		if r.remaining() == 0 {
+			return nil, Errorf(CodeDecode, "%d values where %d were announced", len(values), count)
+		}
+		value, err := r.value(0)
+		if err != nil {
+			return nil, err
+		}
+		values = append(values, value)
+	}
+	if r.pos != len(data) {
+		return nil, Errorf(CodeDecode, "%d bytes left after the %d values announced", len(data)-r.pos, count)
+	}
+	return values, nil
+}
+
 // CheckCanonical reports whether data is one value in canonical form: valid for the decoder, and
 // every header in its shortest format, every map's keys sorted by their UTF-8 bytes.
 func CheckCanonical(data []byte) error {

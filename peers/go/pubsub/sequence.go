@@ -1,6 +1,6 @@
-// Package pubsub speaks Correio's publish/subscribe (protocol/FRAMES.md section 3): messages
-// [topic, header {n, p, s}, envelope...] through the proxy, with per-publisher sequence numbers
-// whose jumps reveal lost messages.
+// Package pubsub speaks Correio's publish/subscribe (protocol/FRAMES.md section 3): messages of
+// three frames [topic, header {n, p, s}, bodies] through the proxy, bodies being n envelopes back
+// to back, with per-publisher sequence numbers whose jumps reveal lost messages.
 package pubsub
 
 // Gap says bodies First..Last of Publisher on Topic were lost.

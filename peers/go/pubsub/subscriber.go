@@ -33,8 +33,11 @@ type Subscriber struct {
 	tracker *Tracker
 	limits  codec.Limits
 	pending []Delivery
-	// Dropped counts malformed messages dropped whole.
+	// Dropped counts malformed messages dropped whole (FRAMES.md section 3.5).
 	Dropped int
+	// DroppedBodies counts values of well-formed messages that were not valid envelopes, each
+	// dropped alone.
+	DroppedBodies int
 }
 
 // Subscribe connects to endpoint and subscribes to every topic starting with one of topics.
@@ -95,32 +98,36 @@ func (s *Subscriber) unpack(frames [][]byte) []Delivery {
 	return deliveries
 }
 
+// tryUnpack checks a message [topic, header, bodies] (FRAMES.md section 3.2). Anything wrong with
+// its frames, header or the values in its bodies frame fails the whole message, since its
+// numbering cannot be trusted then. A value that is not a valid envelope only loses itself: the
+// header still accounts for its number, so it is no gap.
 func (s *Subscriber) tryUnpack(frames [][]byte) ([]Delivery, error) {
-	if len(frames) < 3 {
-		return nil, fmt.Errorf("a publication has at least 3 frames, got %d", len(frames))
+	if len(frames) != 3 {
+		return nil, fmt.Errorf("a publication has 3 frames, got %d", len(frames))
 	}
 	header, err := ParseHeader(frames[1], s.limits)
 	if err != nil {
 		return nil, err
 	}
-	if int64(len(frames)-2) != header.N {
-		return nil, fmt.Errorf("the header announces %d bodies, got %d", header.N, len(frames)-2)
+	values, err := codec.DecodeSequence(frames[2], int(header.N), s.limits)
+	if err != nil {
+		return nil, err
 	}
 	topic := string(frames[0])
-	envelopes := make([]*message.Envelope, 0, header.N)
-	for _, frame := range frames[2:] {
-		envelope, err := message.DecodeWithLimits(frame, s.limits)
-		if err != nil {
-			return nil, err
-		}
-		envelopes = append(envelopes, envelope)
-	}
 	var deliveries []Delivery
 	if gap := s.tracker.Accept(topic, header.P, header.S, header.N); gap != nil {
 		deliveries = append(deliveries, Delivery{Gap: gap})
 	}
-	for i, envelope := range envelopes {
-		deliveries = append(deliveries, Delivery{Publication: &Publication{Topic: topic, Publisher: header.P, Seq: header.S + int64(i), Envelope: envelope}})
+	for i, value := range values {
+		seq := header.S + int64(i)
+		envelope, err := message.Validate(value)
+		if err != nil {
+			s.DroppedBodies++
+			slog.Warn("dropping an invalid envelope of a publication", "topic", topic, "publisher", header.P, "seq", seq, "err", err)
+			continue
+		}
+		deliveries = append(deliveries, Delivery{Publication: &Publication{Topic: topic, Publisher: header.P, Seq: seq, Envelope: envelope}})
 	}
 	return deliveries, nil
 }

@@ -10,7 +10,7 @@
 from .chat import CHAT_SERVICE, ChatClient
 from .client import MdpClient
 from .clock import LamportClock
-from .codec import MAX_SAFE_INTEGER, decode, encode
+from .codec import MAX_SAFE_INTEGER, decode, decode_sequence, encode
 from .envelope import Stamp, new_node_id, new_request_id, now_ms
 from .errors import RETRYABLE_CODES, CorreioError
 from .generated.catalogue import ERROR_CODES, MESSAGE_INFO, MESSAGE_TYPES, PROTOCOL_VERSION, MessageType
@@ -50,6 +50,7 @@ __all__ = [
     "channel_topic",
     "decode",
     "decode_message",
+    "decode_sequence",
     "encode",
     "encode_message",
     "new_node_id",

@@ -6,11 +6,13 @@ with its keys sorted (Python's ``sorted`` on ``str`` is code point order, the sa
 order). The decoder lets msgpack parse, rejects duplicate and non-string keys in
 ``object_pairs_hook`` while it parses, and then walks the result once for what msgpack cannot be
 told to refuse: floats, extensions, integers beyond +-(2^53-1), and the size and depth limits.
+``decode_sequence`` does the same for values written back to back (a pub/sub bodies frame).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 import msgpack
 
@@ -95,10 +97,50 @@ class _Rejected(Exception):
 
 def decode(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Any:
     """Decodes exactly one value; raises CorreioError DECODE or TOO_LARGE (ENCODING.md 1-2)."""
-    if len(data) > limits.max_bytes:
-        raise CorreioError("TOO_LARGE", f"message of {len(data)} bytes exceeds the limit of {limits.max_bytes}")
+    _check_size(data, limits)
     if not data:
         raise CorreioError("DECODE", "no bytes: expected one MessagePack value")
+    with _decode_errors(limits):
+        value = msgpack.unpackb(data, **_unpack_options(limits, len(data)))
+    _check(value, limits, 0)
+    return value
+
+
+def decode_sequence(data: bytes, count: int, limits: Limits = DEFAULT_LIMITS) -> list[Any]:
+    """Decodes exactly ``count`` values written back to back, as a pub/sub bodies frame holds them.
+
+    Each value gets every check of ``decode``; ``limits.max_bytes`` applies to the whole of
+    ``data``. Raises CorreioError TOO_LARGE, or DECODE when the bytes are not exactly ``count``
+    complete values (fewer, a truncated last one, or bytes left over).
+    """
+    _check_size(data, limits, "frame")
+    unpacker = msgpack.Unpacker(max_buffer_size=max(len(data), 1), **_unpack_options(limits, len(data)))
+    unpacker.feed(data)
+    values: list[Any] = []
+    with _decode_errors(limits):
+        for index in range(count):
+            try:
+                value = unpacker.unpack()
+            except msgpack.OutOfData:
+                # Not a ValueError: a streaming Unpacker would wait for more bytes, but the frame is all there is.
+                if unpacker.tell() == len(data):
+                    raise CorreioError("DECODE", f"the frame holds {index} MessagePack values, not {count}") from None
+                raise CorreioError("DECODE", f"MessagePack value {index + 1} of {count} is truncated") from None
+            _check(value, limits, 0)
+            values.append(value)
+    left = len(data) - unpacker.tell()
+    if left:
+        raise CorreioError("DECODE", f"{left} bytes left over after the {count} expected MessagePack values (more values, or garbage)")
+    return values
+
+
+def _check_size(data: bytes, limits: Limits, what: str = "message") -> None:
+    if len(data) > limits.max_bytes:
+        raise CorreioError("TOO_LARGE", f"{what} of {len(data)} bytes exceeds the limit of {limits.max_bytes}")
+
+
+def _unpack_options(limits: Limits, size: int) -> dict[str, Any]:
+    """msgpack's options for ``size`` bytes of input, with hooks that refuse what v1 does not carry."""
 
     def pairs(entries: list[tuple[Any, Any]]) -> dict[str, Any]:
         if len(entries) > limits.max_map_size:
@@ -117,32 +159,34 @@ def decode(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Any:
     def reject_ext(code: int, _payload: bytes) -> Any:
         raise _Rejected(CorreioError("DECODE", f"extension type {code} is not part of v1"))
 
-    size = len(data)
+    return {
+        "raw": False,  # strings must be valid UTF-8 (Python's codec refuses overlongs and surrogates)
+        "strict_map_key": False,  # key types are checked in `pairs`, with a protocol error
+        "object_pairs_hook": pairs,
+        "ext_hook": reject_ext,
+        "use_list": True,
+        # A length prefix can never exceed the input; the real limits are checked by _check,
+        # so that a prefix longer than the remaining bytes is DECODE, not TOO_LARGE.
+        "max_str_len": size,
+        "max_bin_len": size,
+        "max_array_len": size,
+        "max_map_len": size,
+        "max_ext_len": size,
+    }
+
+
+@contextmanager
+def _decode_errors(limits: Limits) -> Iterator[None]:
+    """Turns what msgpack and the hooks raise into CorreioError."""
     try:
-        value = msgpack.unpackb(
-            data,
-            raw=False,  # strings must be valid UTF-8 (Python's codec refuses overlongs and surrogates)
-            strict_map_key=False,  # key types are checked in `pairs`, with a protocol error
-            object_pairs_hook=pairs,
-            ext_hook=reject_ext,
-            use_list=True,
-            # A length prefix can never exceed the message; the real limits are checked by
-            # _check, so that a prefix longer than the remaining bytes is DECODE, not TOO_LARGE.
-            max_str_len=size,
-            max_bin_len=size,
-            max_array_len=size,
-            max_map_len=size,
-            max_ext_len=size,
-        )
+        yield
     except _Rejected as rejected:
         raise rejected.error from None
     except msgpack.StackError as error:
         raise CorreioError("TOO_LARGE", f"nesting deeper than {limits.max_depth}") from error
     except (ValueError, TypeError, msgpack.FormatError) as error:
         # ExtraData, incomplete input, 0xc1, invalid UTF-8, a prefix past the end.
-        raise CorreioError("DECODE", f"not canonical-subset MessagePack: {error}") from error
-    _check(value, limits, 0)
-    return value
+        raise CorreioError("DECODE", f"not canonical-subset MessagePack: {error or type(error).__name__}") from error
 
 
 def _check(value: Any, limits: Limits, depth: int) -> None:

@@ -1,23 +1,29 @@
 """A subscriber through the proxy's XPUB port (FRAMES.md section 3), for asyncio.
 
-Messages are ``[topic, header, envelope...]``; the header ``{n, p, s}`` numbers the bodies, and a
-SequenceTracker per (publisher, topic) turns numbering jumps into Gap items, yielded in order
-before the publications that follow them. Malformed messages are dropped whole.
+Messages are exactly ``[topic, header, bodies]``: the header ``{n, p, s}`` numbers the ``n``
+envelopes that the bodies frame holds back to back, and a SequenceTracker per (publisher, topic)
+turns numbering jumps into Gap items, yielded in order before the publications that follow them.
+
+A malformed message (not 3 frames, a bad header, a bodies frame that is not exactly ``n``
+MessagePack values or is over ``max_bytes``) is dropped whole and counted in ``dropped``: its
+numbering cannot be trusted. A value that decodes but is no valid envelope is dropped alone and
+counted in ``dropped_bodies``; the others are delivered, and its number is no gap (section 3.5).
 """
 
 from __future__ import annotations
 
 import logging
+from collections import deque
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Iterable, Union
 
 import zmq
 import zmq.asyncio
 
-from .codec import decode
+from .codec import decode, decode_sequence
 from .errors import CorreioError
 from .limits import DEFAULT_LIMITS, Limits
-from .message import decode_message
+from .message import validate_message
 from .sequence import Gap, SequenceTracker
 
 log = logging.getLogger(__name__)
@@ -67,12 +73,15 @@ class Subscriber:
     ) -> None:
         self.limits = limits
         self.tracker = SequenceTracker()
+        #: Malformed messages, dropped whole.
         self.dropped = 0
+        #: Invalid envelopes in otherwise well-formed messages, dropped one by one.
+        self.dropped_bodies = 0
         context = context if context is not None else zmq.asyncio.Context.instance()
         self._socket = context.socket(zmq.SUB)
         self._socket.setsockopt(zmq.LINGER, 0)
         self._socket.connect(endpoint)
-        self._pending: list[Delivery] = []
+        self._pending: deque[Delivery] = deque()  # one message may hold 1000 publications
         for name in topics:
             self.subscribe(name)
 
@@ -101,18 +110,16 @@ class Subscriber:
     async def receive(self) -> Delivery:
         """The next Publication or Gap."""
         while not self._pending:
-            self._pending = self._unpack(await self._socket.recv_multipart())
-        return self._pending.pop(0)
+            self._pending.extend(self._unpack(await self._socket.recv_multipart()))
+        return self._pending.popleft()
 
     def _unpack(self, frames: list[bytes]) -> list[Delivery]:
         try:
-            if len(frames) < 3:
-                raise CorreioError("DECODE", f"a publication has at least 3 frames, got {len(frames)}")
+            if len(frames) != 3:
+                raise CorreioError("DECODE", f"a publication has exactly 3 frames, got {len(frames)}")
             topic = frames[0].decode("utf-8")
             n, publisher, seq = parse_header(frames[1], self.limits)
-            if len(frames) - 2 != n:
-                raise CorreioError("DECODE", f"header announces {n} bodies, got {len(frames) - 2}")
-            envelopes = [decode_message(frame, self.limits) for frame in frames[2:]]
+            values = decode_sequence(frames[2], n, self.limits)
         except (CorreioError, UnicodeDecodeError) as error:
             self.dropped += 1
             log.warning("dropping a malformed publication: %s", error)
@@ -121,5 +128,12 @@ class Subscriber:
         gap = self.tracker.accept(topic, publisher, seq, n)
         if gap is not None:
             deliveries.append(gap)
-        deliveries.extend(Publication(topic, publisher, seq + i, envelope) for i, envelope in enumerate(envelopes))
+        for index, value in enumerate(values):
+            try:
+                envelope = validate_message(value)
+            except CorreioError as error:
+                self.dropped_bodies += 1
+                log.warning("dropping publication %d from %s on %s: %s", seq + index, publisher, topic, error)
+                continue
+            deliveries.append(Publication(topic, publisher, seq + index, envelope))
         return deliveries

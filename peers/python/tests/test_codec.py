@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import msgpack
 import pytest
 
-from correio import MAX_SAFE_INTEGER, CorreioError, Limits, decode, encode
+from correio import MAX_SAFE_INTEGER, CorreioError, Limits, decode, decode_sequence, encode
 
 
 @pytest.mark.parametrize(
@@ -74,3 +75,47 @@ def test_deep_nesting_fails_typed_not_with_a_crash() -> None:
 def test_limits_must_be_positive() -> None:
     with pytest.raises(ValueError):
         Limits(max_depth=0)
+
+
+SEQUENCE = [{"a": 1}, [1, "xyz"], "text", 0, None]
+PACKED = b"".join(encode(value) for value in SEQUENCE)
+
+
+def test_decode_sequence_reads_values_written_back_to_back() -> None:
+    assert decode_sequence(PACKED, len(SEQUENCE)) == SEQUENCE
+    one = encode({"b": [True, b"\x00"]})
+    assert decode_sequence(one, 1) == [decode(one)]
+
+
+@pytest.mark.parametrize(
+    ("data", "count"),
+    [
+        (PACKED, len(SEQUENCE) + 1),
+        (PACKED, len(SEQUENCE) - 1),
+        (PACKED + b"\xc1", len(SEQUENCE)),
+        (PACKED[:-1] + b"\xa5ab", len(SEQUENCE)),
+        (b"", 1),
+        (PACKED + msgpack.packb({"__proto__": 1}), len(SEQUENCE) + 1),
+        (PACKED + b"\x82\xa1a\x01\xa1a\x02", len(SEQUENCE) + 1),
+        (PACKED + b"\xcb" + bytes(8), len(SEQUENCE) + 1),
+        (PACKED + b"\xd6\xff" + bytes(4), len(SEQUENCE) + 1),
+    ],
+    ids=["fewer values", "more values", "trailing garbage", "truncated last value", "empty", "__proto__", "duplicate key", "float", "timestamp extension"],
+)
+def test_decode_sequence_refuses_anything_but_exactly_count_values(data: bytes, count: int) -> None:
+    with pytest.raises(CorreioError) as raised:
+        decode_sequence(data, count)
+    assert raised.value.code == "DECODE"
+
+
+def test_decode_sequence_applies_max_bytes_to_the_whole_frame_and_the_limits_to_each_value() -> None:
+    assert decode_sequence(PACKED, len(SEQUENCE), Limits(max_bytes=len(PACKED))) == SEQUENCE
+    with pytest.raises(CorreioError) as raised:
+        decode_sequence(PACKED, len(SEQUENCE), Limits(max_bytes=len(PACKED) - 1))
+    assert raised.value.code == "TOO_LARGE"
+    with pytest.raises(CorreioError) as raised:
+        decode_sequence(PACKED + encode("x" * 10), len(SEQUENCE) + 1, Limits(max_string_bytes=9))
+    assert raised.value.code == "TOO_LARGE"
+    with pytest.raises(CorreioError) as raised:
+        decode_sequence(PACKED + b"\x91" * 100_000 + b"\xc0", len(SEQUENCE) + 1)
+    assert raised.value.code == "TOO_LARGE"

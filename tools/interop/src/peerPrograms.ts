@@ -26,6 +26,8 @@ export interface GoPrograms {
   readonly echo: string;
   /** correio-call: calls one action and prints the result. */
   readonly call: string;
+  /** correio-pubsub: subscribes and prints what arrives, or publishes batches. */
+  readonly pubsub: string;
 }
 
 /** Builds every command of peers/go into `outDir` (go build's cache makes rebuilds quick). */
@@ -35,7 +37,7 @@ export async function buildGoPrograms(outDir: string, timeoutMs = 300_000): Prom
   const { code, signal } = await build.exited;
   clearTimeout(timer);
   if (code !== 0) throw build.failure(`failed (exit ${code ?? signal})`);
-  return { chat: join(outDir, 'correio-chat'), echo: join(outDir, 'correio-echo'), call: join(outDir, 'correio-call') };
+  return { chat: join(outDir, 'correio-chat'), echo: join(outDir, 'correio-echo'), call: join(outDir, 'correio-call'), pubsub: join(outDir, 'correio-pubsub') };
 }
 
 /** Runs a program of peers/python/interop (`python -m interop.<module>`) under the virtual environment. */

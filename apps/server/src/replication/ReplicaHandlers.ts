@@ -1,5 +1,5 @@
 import { BadRequestError } from '@correio/codec';
-import type { BodyOf } from '@correio/protocol';
+import type { BodyOf, Operation } from '@correio/protocol';
 import { serveApply, serveDigest, serveFetch, serverService, type ReplicaLog } from '@correio/replication';
 import { handles, type MessageContext, type ReplyBody } from '@correio/service';
 
@@ -13,11 +13,14 @@ export class ReplicaHandlers {
   readonly #id: string;
   readonly #log: ReplicaLog;
   readonly #service: string;
+  readonly #onApplied: (ops: readonly Operation[]) => void;
 
-  constructor(id: string, log: ReplicaLog) {
+  /** `onApplied` sees every applied batch once it is durable (to notice operations missing before it). */
+  constructor(id: string, log: ReplicaLog, onApplied: (ops: readonly Operation[]) => void = () => undefined) {
     this.#id = id;
     this.#log = log;
     this.#service = serverService(id);
+    this.#onApplied = onApplied;
   }
 
   @handles('replica.fetch.request')
@@ -35,7 +38,9 @@ export class ReplicaHandlers {
   @handles('replica.apply.request')
   async apply(ctx: MessageContext<'replica.apply.request'>, body: BodyOf<'replica.apply.request'>): Promise<ReplyBody<'replica.apply.request'>> {
     this.#addressedHere(ctx);
-    return serveApply(this.#log, this.#id, body);
+    const reply = await serveApply(this.#log, this.#id, body);
+    this.#onApplied(body.ops);
+    return reply;
   }
 
   #addressedHere(ctx: MessageContext): void {
