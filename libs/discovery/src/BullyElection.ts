@@ -85,7 +85,8 @@ interface Election {
  *   A coordinator that accepts another's announcement steps down at once; a server that outranks the
  *   announced coordinator then starts an election of its own (bully).
  * - A follower starts an election when no coordinator is known, the coordinator is not alive in the
- *   membership view, it outranks the coordinator, or (`silenceMs`) the coordinator went quiet.
+ *   membership view (and has not announced since the view marked it down), it outranks the
+ *   coordinator, or (`silenceMs`) the coordinator went quiet.
  * - Leases: a server stands for election, answers ok and acts as coordinator only while its lease
  *   holds. A coordinator whose lease lapses steps down. So a coordinator that stopped heartbeating
  *   (paused, cut off from the reference server) stops acting before the reference server declares it
@@ -99,6 +100,10 @@ export class BullyElection {
   readonly #silenceMs: number;
   readonly #leaseMs: number;
   readonly #peers = new Map<string, ElectionPeer>();
+  /** When each peer's last announcement arrived: proof of life that a stale membership view may lack. */
+  readonly #lastAnnounced = new Map<string, number>();
+  /** When the membership view last turned each peer down. */
+  readonly #markedDown = new Map<string, number>();
   #started = false;
   #term: number;
   #role: ElectionRole = 'follower';
@@ -150,13 +155,19 @@ export class BullyElection {
 
   /** Replaces the membership view (this server's own entry is ignored). */
   setPeers(peers: Iterable<ElectionPeer>, now: number): ElectionOutput[] {
+    const before = new Map(this.#peers);
     this.#peers.clear();
-    for (const peer of peers) if (peer.server !== this.self.server) this.#peers.set(peer.server, peer);
+    for (const peer of peers) {
+      if (peer.server === this.self.server) continue;
+      this.#peers.set(peer.server, peer);
+      if (peer.alive) this.#markedDown.delete(peer.server);
+      else if (before.get(peer.server)?.alive !== false) this.#markedDown.set(peer.server, now);
+    }
     const out: ElectionOutput[] = [];
     // Asking a server that has since died is pointless: count it as a failed answer.
     const election = this.#election;
     if (election?.phase === 'asking') {
-      for (const server of [...election.pending]) if (!this.#peers.get(server)?.alive) election.pending.delete(server);
+      for (const server of [...election.pending]) if (!this.#alive(server, now)) election.pending.delete(server);
       if (election.pending.size === 0) this.#finishAsking(now, out);
     }
     return this.#settle(now, out);
@@ -211,6 +222,7 @@ export class BullyElection {
   onAnnouncement(announcement: ElectionCoordinator, now: number): ElectionOutput[] {
     const out: ElectionOutput[] = [];
     const current = this.#coordinator;
+    if (announcement.server !== this.self.server) this.#lastAnnounced.set(announcement.server, now);
     if (announcement.server === this.self.server) {
       // Our own echo, or a previous run of this server whose term we must move past.
       if (!(this.#role === 'coordinator' && current?.term === announcement.term)) this.#term = Math.max(this.#term, announcement.term);
@@ -245,8 +257,10 @@ export class BullyElection {
     if (this.#role === 'coordinator') {
       times.push(this.#lastAnnounce + this.#announceIntervalMs);
       if (this.#leaseUntil !== Infinity) times.push(this.#leaseUntil);
-    } else if (this.#started && this.#coordinator !== undefined && this.#silenceMs !== Infinity) {
-      times.push(this.#lastHeardFromCoordinator + this.#silenceMs);
+    } else if (this.#started && this.#coordinator !== undefined) {
+      if (this.#silenceMs !== Infinity) times.push(this.#lastHeardFromCoordinator + this.#silenceMs);
+      // Alive by its announcements only (the view says down): until they stop.
+      if (this.#peers.get(this.#coordinator.server)?.alive === false) times.push(this.#aliveByAnnouncementUntil(this.#coordinator.server));
     }
     // An election held back by the minimum gap between elections becomes possible later.
     if (this.#started && this.#role === 'follower' && this.leaseValid(now) && this.#wantsElection(now)) {
@@ -302,15 +316,33 @@ export class BullyElection {
     const coordinator = this.#coordinator;
     if (coordinator === undefined) return true;
     if (coordinator.rank < this.self.rank) return true;
-    if (!this.#peers.get(coordinator.server)?.alive) return true;
+    if (!this.#alive(coordinator.server, now)) return true;
     return now >= this.#lastHeardFromCoordinator + this.#silenceMs;
+  }
+
+  /**
+   * Alive in the membership view, or heard announcing since the view marked it down and within an
+   * announce interval plus an election timeout: a view can lag or, pieced together from events and
+   * polls, regress to an older "down", and a follower that trusted it alone would usurp a
+   * coordinator that is plainly still announcing, again and again.
+   */
+  #alive(server: string, now: number): boolean {
+    const peer = this.#peers.get(server);
+    if (peer === undefined) return false;
+    return peer.alive || now < this.#aliveByAnnouncementUntil(server);
+  }
+
+  #aliveByAnnouncementUntil(server: string): number {
+    const heard = this.#lastAnnounced.get(server);
+    if (heard === undefined || heard <= (this.#markedDown.get(server) ?? -Infinity)) return -Infinity;
+    return heard + this.#announceIntervalMs + this.#electionTimeoutMs;
   }
 
   #startElection(now: number, out: ElectionOutput[]): void {
     this.#term += 1;
     const term = this.#term;
     this.#lastElectionStart = now;
-    const higher = [...this.#peers.values()].filter((peer) => peer.alive && peer.rank > this.self.rank);
+    const higher = [...this.#peers.values()].filter((peer) => peer.rank > this.self.rank && this.#alive(peer.server, now));
     if (this.#role === 'coordinator') this.#stepDown();
     if (higher.length === 0) {
       this.#win(term, now, out);

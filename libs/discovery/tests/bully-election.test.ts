@@ -242,15 +242,45 @@ describe('BullyElection: failure detection', () => {
     expect(announces(m.start(1))).toEqual([{ server: 'd', rank: 4, term: 4 }]);
   });
 
-  it('keeps a minimum gap between elections triggered by a stale view', () => {
-    const m = machine('a', 1);
+  it('follows a coordinator the view calls down while it keeps announcing, and takes over once it stops', () => {
+    const m = machine('a', 1); // announce interval E, so "alive by announcement" lasts 2E after each one
     m.setPeers(peers(['b', 2, false]), 0);
     m.start(0); // wins term 1: b looks dead
-    // b announces a higher term: a follows it, but its view still says b is down.
-    const out = m.onAnnouncement({ server: 'b', rank: 2, term: 2 }, 10);
-    expect(announces(out)).toEqual([]);
-    expect(m.nextTimeout(10)).toBe(E); // held back until one election timeout after the last one
-    expect(announces(m.tick(E))).toEqual([{ server: 'a', rank: 1, term: 3 }]);
+    // b announces a higher term: a follows it, though its view still says b is down.
+    expect(announces(m.onAnnouncement({ server: 'b', rank: 2, term: 2 }, 10))).toEqual([]);
+    expect(m.tick(E)).toEqual([]);
+    m.onAnnouncement({ server: 'b', rank: 2, term: 2 }, 110); // the periodic re-announcement
+    expect(m.tick(250)).toEqual([]);
+    expect(m.nextTimeout(250)).toBe(110 + 2 * E);
+    // b went quiet and the view says down: a takes over at once, without asking b.
+    const out = m.tick(110 + 2 * E);
+    expect(asks(out)).toEqual([]);
+    expect(announces(out)).toEqual([{ server: 'a', rank: 1, term: 3 }]);
+  });
+
+  it('a view that regresses to an older "down" does not make a follower usurp a coordinator that still announces', () => {
+    const m = machine('d', 4);
+    m.setPeers(peers(['e', 5], ['c', 3]), 0);
+    m.start(0);
+    m.onAnswer(1, 'e', { ok: true }, 5);
+    m.onAnnouncement({ server: 'e', rank: 5, term: 2 }, 10);
+    // Membership updates arrive out of order: "e up" (no change), then a stale "e down".
+    m.setPeers(peers(['e', 5], ['c', 3]), 50);
+    m.setPeers(peers(['e', 5, false], ['c', 3]), 60); // d believes it and takes over, for now
+    // e announces again after the stale "down": d follows it, and a lower server's request must not make d win.
+    m.onAnnouncement({ server: 'e', rank: 5, term: 3 }, 80);
+    const { reply, outputs } = m.onRequest({ server: 'c', rank: 3, term: 4 }, 90);
+    expect(reply.ok).toBe(true);
+    expect(asks(outputs).map((o) => o.kind === 'ask' && o.to)).toEqual(['e']);
+    expect(announces(outputs)).toEqual([]);
+    expect(m.isActing(90)).toBe(false);
+    // Without a word from e since the view marked it down, the same request does make d win.
+    const fresh = machine('d', 4);
+    fresh.setPeers(peers(['e', 5], ['c', 3]), 0);
+    fresh.start(0);
+    fresh.onAnnouncement({ server: 'e', rank: 5, term: 2 }, 10);
+    fresh.setPeers(peers(['e', 5, false], ['c', 3]), 60);
+    expect(announces(fresh.onRequest({ server: 'c', rank: 3, term: 9 }, 90).outputs).map((a) => a.server)).toContain('d');
   });
 });
 

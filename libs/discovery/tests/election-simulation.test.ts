@@ -110,7 +110,12 @@ describe('bully election in a simulated cluster', () => {
           expect(settled).toBeDefined();
         },
       ),
-      { numRuns: 200 },
+      {
+        numRuns: 200,
+        // Found by CI: membership updates about n5 reordered ("up" then a stale "down") left n4
+        // usurping n5 whenever a lower server asked, forever (BullyElection now trusts announcements).
+        examples: [[[2, 1, 4, 3, 5], 1770240976, [{ victim: 0, at: 101, for: 50, crash: false }, { victim: 9, at: 1495, for: 50, crash: false }, { victim: 1236643541, at: 201, for: 351, crash: false }]]],
+      },
     );
   });
 
