@@ -192,8 +192,9 @@ describe.each(NETWORK_TRANSPORTS)('broker restart over %s', (transport) => {
     const endpoint = broker.endpoint;
     cleanup.push(() => broker.close());
     const served = new Map<string, number>();
-    const worker = startWorker(endpoint, (request) => {
+    const worker = startWorker(endpoint, async (request) => {
       served.set(request.id, (served.get(request.id) ?? 0) + 1);
+      await sleep(5); // 60 requests take ≥ 300 ms: most of them must outlive the first broker
       return echoResult(request);
     }, { concurrency: 2 });
     const client = new RequestClient({ endpoint, timeout: 300, retries: 20, backoff: { initialMs: 50, maxMs: 200 }, reconnectMaxInterval: 200 });
@@ -206,6 +207,7 @@ describe.each(NETWORK_TRANSPORTS)('broker restart over %s', (transport) => {
     })();
     await waitFor(() => results.length >= 20, 'the first replies');
     await broker.close();
+    expect(results.length).toBeLessThan(total);
     await sleep(400); // long enough for the worker to declare the broker dead
     broker = await TestBroker.start(endpoint, { heartbeatInterval: 100 });
     await within(run, 20_000, 'every request to complete');
