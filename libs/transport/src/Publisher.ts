@@ -43,9 +43,10 @@ interface Publication {
 }
 
 /**
- * Publishes envelopes on a PUB socket as [topic, header, body...] messages, numbering them per
- * topic from 1 so subscribers can detect what a slow link dropped. `publish` never blocks: it
- * queues (throwing OverloadedError when the bounded queue is full) and ZeroMQ sends in order.
+ * Publishes envelopes on a PUB socket as [topic, header, bodies] messages (bodies: one envelope,
+ * or a batch of them back to back), numbering them per topic from 1 so subscribers can detect what
+ * a slow link dropped. `publish` never blocks: it queues (throwing OverloadedError when the
+ * bounded queue is full) and ZeroMQ sends in order.
  */
 export class Publisher {
   readonly id: string;
