@@ -144,22 +144,12 @@ export class Subscriber implements AsyncIterable<Publication> {
     try {
       if (frames.length !== 3) throw new Error(`expected [topic, header, bodies], got ${frames.length} frames`);
       const header = decodePublicationHeader(frames[1]!, this.#headerDecoder);
-      const bodies = header.n === 1 ? [this.#decodeOne(frames[2]!)] : this.#codec.decodeSequence(frames[2]!, header.n);
+      const bodies = this.#codec.decodeSequence(frames[2]!, header.n);
       return { topic: frames[0]!.toString('latin1'), header, bodies };
     } catch (error) {
       this.#stats.malformedMessages += 1;
       this.#log.debug({ err: error }, 'dropped a malformed message');
       return undefined;
-    }
-  }
-
-  /** One envelope; a value that is MessagePack but not an envelope is returned as its error, like in a batch. */
-  #decodeOne(bytes: Buffer): AnyEnvelope | CorreioError {
-    try {
-      return this.#codec.decode(bytes);
-    } catch (error) {
-      if (error instanceof CorreioError && error.code !== 'DECODE' && error.code !== 'TOO_LARGE') return error;
-      throw error;
     }
   }
 
