@@ -151,11 +151,23 @@ export class Replicator {
     if (op.op.seq <= this.#options.log.highWaterMark(op.op.origin)) return 0;
     const added = await this.#options.log.apply([op]);
     this.#stats.liveApplied += added;
-    if (op.op.seq > this.#options.log.highWaterMark(op.op.origin) + 1) {
-      this.#stats.gapsDetected++;
-      this.repairSoon(op.op.origin);
-    }
+    this.noticeGaps([op]);
     return added;
+  }
+
+  /**
+   * Checks operations just applied (live, or in a `replica.apply.request` batch, which is the live
+   * path when writes wait for confirmations): one held past its origin's contiguous high-water mark
+   * means earlier ones were missed, so a repair starts now rather than at the next anti-entropy round.
+   */
+  noticeGaps(ops: readonly Operation[]): void {
+    for (const op of ops) {
+      if (op.op.seq > this.#options.log.highWaterMark(op.op.origin)) {
+        this.#stats.gapsDetected++;
+        this.repairSoon(op.op.origin);
+        return;
+      }
+    }
   }
 
   /** A gap was seen (a sequence gap on the topic, or one found by receive): sync soon, once. */

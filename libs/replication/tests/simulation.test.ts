@@ -110,6 +110,23 @@ describe('Replicator convergence (simulated network)', () => {
     expect(net.logs.get('s2')!.highWaterMark('s1')).toBe(3);
   });
 
+  it('repairs at once when an applied confirmation batch skips past what a peer holds', async () => {
+    const net = new Network(['s1', 's2'], () => true); // no live publications at all
+    const ops = [await net.write('s1', 'm1'), await net.write('s1', 'm2'), await net.write('s1', 'm3')];
+    const s2 = net.replicators.get('s2')!;
+    // Only the batch holding m3 reached s2 (the earlier one timed out): applied, then checked.
+    await serveApply(net.logs.get('s2')!, 's2', { ops: [ops[2]!] });
+    s2.noticeGaps([ops[2]!]);
+    expect(s2.stats.gapsDetected).toBe(1);
+    for (let i = 0; i < 100 && net.logs.get('s2')!.highWaterMark('s1') < 3; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(net.logs.get('s2')!.highWaterMark('s1')).toBe(3);
+    // A contiguous batch is no gap.
+    const next = await net.write('s1', 'm4');
+    await serveApply(net.logs.get('s2')!, 's2', { ops: [next] });
+    s2.noticeGaps([next]);
+    expect(s2.stats.gapsDetected).toBe(1);
+  });
+
   it('acknowledges after k peers confirm, and fails retryably when they cannot', async () => {
     const net = new Network(['s1', 's2', 's3'], () => true);
     const op = await net.write('s1', 'must reach a peer');

@@ -131,7 +131,7 @@ export class ServerReplication {
     this.#options = options;
     this.#log = options.logger.child({ component: 'replication' });
     this.#replicaLog = this.#observedLog(options.store, options.clock);
-    this.handlers = new ReplicaHandlers(options.id, this.#replicaLog, (ops) => this.#repairIfBehind(ops));
+    this.handlers = new ReplicaHandlers(options.id, this.#replicaLog, (ops) => this.#replicator?.noticeGaps(ops));
     this.gate = (next) => (ctx, params) => {
       if ((this.#state === 'created' || this.#state === 'catching-up') && ctx.action.startsWith('chat.')) {
         return Promise.reject(
@@ -285,20 +285,6 @@ export class ServerReplication {
       }
     } catch (error) {
       if (this.#state !== 'stopped') this.#log.error({ err: error }, 'the replication subscriber failed; anti-entropy still repairs');
-    }
-  }
-
-  /**
-   * With --ack-peers ≥ 1 the confirmation batches are the live path: an operation held past its
-   * origin's contiguous high-water mark means an earlier batch was missed, so repair now rather
-   * than at the next anti-entropy round.
-   */
-  #repairIfBehind(ops: readonly Operation[]): void {
-    for (const op of ops) {
-      if (op.op.seq > this.#replicaLog.highWaterMark(op.op.origin)) {
-        this.#replicator?.repairSoon(op.op.origin);
-        return;
-      }
     }
   }
 
