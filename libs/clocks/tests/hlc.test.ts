@@ -13,7 +13,7 @@ import {
   type Hlc,
   type TimeSource,
 } from '@correio/clocks';
-import { randomInt, seededRandom } from './support/random.js';
+import { randomInt, seededRandom } from '@correio/testing';
 
 const START = 1_700_000_000_000;
 const hlcArbitrary: fc.Arbitrary<Hlc> = fc.record({

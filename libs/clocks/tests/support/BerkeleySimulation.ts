@@ -7,7 +7,7 @@ import {
   type BerkeleyCoordinatorOptions,
   type BerkeleyRoundResult,
 } from '@correio/clocks';
-import { randomInt, seededRandom } from './random.js';
+import { randomInt, seededRandom } from '@correio/testing';
 
 export interface SimulatedProcessSpec {
   readonly id: string;

@@ -3,6 +3,7 @@
 // Faults: crash (the node is gone for good) and pause (SIGSTOP: the node neither runs nor
 // heartbeats; messages for it wait and are processed when it resumes).
 import { BullyElection, type ElectionAnswer, type ElectionOutput, type ElectionPeer } from '@correio/discovery';
+import { seededRandom } from '@correio/testing';
 
 export interface SimulationConfig {
   readonly ranks: readonly number[];
@@ -53,7 +54,7 @@ export class ElectionSimulation {
 
   constructor(config: SimulationConfig) {
     this.#config = config;
-    this.#random = mulberry32(config.seed);
+    this.#random = seededRandom(config.seed);
     const lease = config.heartbeatMs * config.misses;
     for (const rank of config.ranks) {
       const id = `n${rank}`;
@@ -266,15 +267,4 @@ export class ElectionSimulation {
       );
     }
   }
-}
-
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
