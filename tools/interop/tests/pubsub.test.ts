@@ -4,7 +4,7 @@
 // Subscriber, every body numbered in order, none lost, no gap reported.
 import { join } from 'node:path';
 import type { BodyOf } from '@correio/protocol';
-import { killAll, scratchDir, spawnCommand, waitFor, type Child } from '@correio/testing';
+import { killAll, scratchDir, spawnCommand, waitFor } from '@correio/testing';
 import { Publisher, Subscriber, type Publication } from '@correio/transport';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildGoPrograms, requirePeerToolchains, spawnPython, startTopology, type GoPrograms } from '../src/index.js';
@@ -33,10 +33,6 @@ interface Line {
   readonly type?: string;
   readonly body?: { readonly text?: string };
   readonly gap?: unknown;
-}
-
-function linesOf(child: Child): Line[] {
-  return child.lines.filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Line);
 }
 
 function publication(n: number, text: string): BodyOf<'chat.publication'> {
@@ -71,13 +67,13 @@ describe('pub/sub batches across languages', () => {
       expect(publisher.stats.messages - before).toBeLessThan(300);
       for (const child of subscribers) {
         const received = await child.waitFor(() => {
-          const got = linesOf(child).filter((line) => line.body?.text?.startsWith('n'));
+          const got = child.events<Line>().filter((line) => line.body?.text?.startsWith('n'));
           return got.length >= 300 && got;
         }, 'the 300 publications', 30_000);
         expect(received.map((line) => line.body!.text)).toEqual(Array.from({ length: 300 }, (_, n) => `n${n}`));
         expect(received.map((line) => line.seq)).toEqual(Array.from({ length: 300 }, (_, n) => first + n));
         expect(new Set(received.map((line) => `${line.topic} ${line.publisher} ${line.type}`))).toEqual(new Set([`${topic} ts-batcher chat.publication`]));
-        expect(linesOf(child).filter((line) => line.gap !== undefined)).toEqual([]);
+        expect(child.events<Line>().filter((line) => line.gap !== undefined)).toEqual([]);
       }
     } finally {
       await publisher.close({ flushTimeout: 0 });
@@ -107,7 +103,7 @@ describe('pub/sub batches across languages', () => {
       for (const child of [python, golang]) {
         const { code } = await child.exited;
         if (code !== 0) throw child.failure(`exited with ${code}`);
-        expect(linesOf(child).at(-1)).toEqual({ published: 200 });
+        expect(child.events<Line>().at(-1)).toEqual({ published: 200 });
       }
       await waitFor(() => received.length >= 400, 'the 400 publications', 30_000);
       for (const [topic, publisher] of [

@@ -22,11 +22,6 @@ afterAll(async () => {
   scratch.remove();
 });
 
-/** The JSON lines a finished child printed. */
-function jsonLines(lines: readonly string[]): Record<string, unknown>[] {
-  return lines.filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Record<string, unknown>);
-}
-
 describe("the broker's seed-compatible REQ/REP queue", () => {
   it('carries a pyzmq REQ client to a TypeScript RepServer, errors included', async () => {
     const served: AnyEnvelope[] = [];
@@ -45,7 +40,7 @@ describe("the broker's seed-compatible REQ/REP queue", () => {
       const client = spawnPython('pyzmq REQ', 'seed_peer', ['req', '--endpoint', seed.frontend, '--user', 'ana', '--count', '3']);
       const { code } = await client.exited;
       if (code !== 0) throw client.failure(`exited with ${code}`);
-      const lines = jsonLines(client.lines);
+      const lines = client.events();
       expect(lines.filter((line) => 'timeout' in line)).toEqual([]);
       const replies = lines.map((line) => line['reply'] as AnyEnvelope);
       expect(replies.map((reply) => reply.type)).toEqual(['chat.login.reply', 'chat.login.reply', 'chat.login.reply', 'error']);
@@ -94,7 +89,7 @@ describe("the broker's seed-compatible REQ/REP queue", () => {
       // The REP server saw exactly these two requests, from this client, with the ids answered.
       server.endInput();
       await server.exited;
-      const served = jsonLines(server.lines).filter((line) => 'served' in line);
+      const served = server.events().filter((line) => 'served' in line);
       expect(served.map((line) => [line['served'], line['from']])).toEqual([
         ['chat.login.request', 'ts-req-1'],
         ['chat.history.request', 'ts-req-1'],
