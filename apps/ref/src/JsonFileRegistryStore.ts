@@ -1,6 +1,6 @@
-import { readdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileDurably } from '@correio/observability';
+import { readFileIfPresent, writeFileDurably } from '@correio/observability';
 import type { RegistrySnapshot, RegistryStore } from './RegistryStore.js';
 import { CorruptRegistryError, SNAPSHOT_FORMAT, validateSnapshot } from './validateSnapshot.js';
 
@@ -32,13 +32,8 @@ export class JsonFileRegistryStore implements RegistryStore {
   }
 
   load(): RegistrySnapshot | undefined {
-    let text: string;
-    try {
-      text = readFileSync(this.path, 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw error;
-    }
+    const text = readFileIfPresent(this.path);
+    if (text === undefined) return undefined;
     let value: unknown;
     try {
       value = JSON.parse(text);

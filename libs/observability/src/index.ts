@@ -37,3 +37,4 @@ export {
   type CurveClientKeySet,
 } from './cli.js';
 export { writeFileDurably } from './writeFileDurably.js';
+export { readFileIfPresent } from './readFileIfPresent.js';

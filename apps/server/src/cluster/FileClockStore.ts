@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileDurably } from '@correio/observability';
+import { readFileIfPresent, writeFileDurably } from '@correio/observability';
 import type { ClockStore } from '@correio/clocks';
 
 const FORMAT = 'correio-lamport-mark/1';
@@ -21,13 +20,8 @@ export class FileClockStore implements ClockStore {
   }
 
   load(): number | undefined {
-    let text: string;
-    try {
-      text = readFileSync(this.path, 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw error;
-    }
+    const text = readFileIfPresent(this.path);
+    if (text === undefined) return undefined;
     const parsed = JSON.parse(text) as { format?: unknown; mark?: unknown };
     if (parsed.format !== FORMAT || !Number.isSafeInteger(parsed.mark) || (parsed.mark as number) < 0) {
       // Guessing would risk reusing Lamport values: refuse, as for any damaged store.
