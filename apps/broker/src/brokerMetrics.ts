@@ -13,6 +13,14 @@ export function brokerMetrics(metrics: MetricsRegistry, broker: () => MajordomoB
     labelNames: ['service', 'event'],
   });
   const redispatched = metrics.counter('broker_redispatched_total', { help: "Dead workers' requests given to another worker of an idempotent service.", labelNames: ['service'] });
+  const refusals = metrics.counter('broker_limit_refusals_total', {
+    help: 'READYs and requests refused because a bound was reached: services (--max-services) or workers (--max-workers).',
+    labelNames: ['limit'],
+  });
+  const forgotten = metrics.counter('broker_services_forgotten_total', {
+    help: 'Services forgotten, by reason: idle (no worker for --service-expiry), evicted (room for a new one at --max-services), never-registered (after the start-up grace).',
+    labelNames: ['reason'],
+  });
   const latency = metrics.histogram('broker_request_duration_seconds', { help: 'Time from a request reaching the broker to its FINAL reply leaving it.', labelNames: ['service'] });
 
   const gaugeFromSnapshot = (name: string, help: string, pick: (s: { workers: number; queued: number; inFlight: number; idle: number }) => number) =>
@@ -28,6 +36,8 @@ export function brokerMetrics(metrics: MetricsRegistry, broker: () => MajordomoB
   gaugeFromSnapshot('broker_workers', 'Live workers, by service.', (s) => s.workers);
   gaugeFromSnapshot('broker_workers_idle', 'Idle workers, by service.', (s) => s.idle);
   gaugeFromSnapshot('broker_in_flight', 'Requests being served by a worker, by service.', (s) => s.inFlight);
+  metrics.gauge('broker_services_tracked', { help: 'Services the broker holds state for (at most --max-services).', collect: (gauge) => gauge.set(broker()?.snapshot().services.length ?? 0) });
+  metrics.gauge('broker_worker_connections', { help: 'Registered worker connections (at most --max-workers).', collect: (gauge) => gauge.set(broker()?.snapshot().workers ?? 0) });
 
   // prom-client hashes label objects on every call; the broker's hot path reuses bound children per service.
   interface Bound {
@@ -65,5 +75,7 @@ export function brokerMetrics(metrics: MetricsRegistry, broker: () => MajordomoB
     workerReady: (service) => workerEvents.inc({ service: services.label(service), event: 'ready' }),
     workerLeft: (service, why) => workerEvents.inc({ service: services.label(service), event: why }),
     redispatched: (service) => redispatched.inc({ service: services.label(service) }),
+    refused: (limit) => refusals.inc({ limit }),
+    serviceForgotten: (_service, why) => forgotten.inc({ reason: why }),
   };
 }

@@ -32,6 +32,9 @@ interface RawOptions {
   startupGrace?: number;
   maxMessageSize: number;
   hwm: number;
+  maxServices: number;
+  maxWorkers: number;
+  serviceExpiry: number;
   seedFrontend?: string;
   seedBackend?: string;
   shutdownGrace: number;
@@ -62,6 +65,17 @@ export function brokerCommand(): Command {
     .addOption(envOption('--startup-grace <ms>', 'after start, how long requests for unseen services wait (default heartbeat × liveness)', 'CORREIO_BROKER_STARTUP_GRACE').argParser(parseNonNegativeMs))
     .addOption(envOption('--max-message-size <bytes>', 'largest inbound frame; larger ones disconnect their sender', 'CORREIO_BROKER_MAX_MESSAGE_SIZE').argParser(parsePositiveInt).default(BROKER_DEFAULTS.maxMessageSize))
     .addOption(envOption('--hwm <n>', 'per-peer send and receive high-water mark', 'CORREIO_BROKER_HWM').argParser(parseNonNegativeInt).default(BROKER_DEFAULTS.highWaterMark))
+    .addOption(
+      envOption('--max-services <n>', 'services tracked at once; at the bound a new one replaces the longest workerless one, else READY is refused', 'CORREIO_BROKER_MAX_SERVICES')
+        .argParser(parsePositiveInt)
+        .default(BROKER_DEFAULTS.maxServices),
+    )
+    .addOption(envOption('--max-workers <n>', 'registered worker connections at once; READY beyond it is refused', 'CORREIO_BROKER_MAX_WORKERS').argParser(parsePositiveInt).default(BROKER_DEFAULTS.maxWorkers))
+    .addOption(
+      envOption('--service-expiry <ms>', 'how long a service with no worker is remembered (UNAVAILABLE rather than UNKNOWN_SERVICE)', 'CORREIO_BROKER_SERVICE_EXPIRY')
+        .argParser(parseDurationMs)
+        .default(BROKER_DEFAULTS.serviceExpiryMs),
+    )
     .addOption(envOption('--seed-frontend <endpoint>', 'seed-compatible queue: where plain REQ clients connect', 'CORREIO_BROKER_SEED_FRONTEND').argParser(parseEndpoint))
     .addOption(envOption('--seed-backend <endpoint>', 'seed-compatible queue: where plain REP servers connect', 'CORREIO_BROKER_SEED_BACKEND').argParser(parseEndpoint));
   addCurveServerOptions(command, 'CORREIO_BROKER');
@@ -89,6 +103,9 @@ export function parseBrokerCommandLine(argv: readonly string[], command = broker
     ...(raw.startupGrace !== undefined ? { startupGraceMs: raw.startupGrace } : {}),
     maxMessageSize: raw.maxMessageSize,
     highWaterMark: raw.hwm,
+    maxServices: raw.maxServices,
+    maxWorkers: raw.maxWorkers,
+    serviceExpiryMs: raw.serviceExpiry,
     ...(raw.seedFrontend !== undefined && raw.seedBackend !== undefined ? { seed: { frontend: raw.seedFrontend, backend: raw.seedBackend } } : {}),
     ...(curve !== undefined ? { curve: { server: true, ...curve } } : {}),
     ...(raw.httpPort !== undefined ? { http: { port: raw.httpPort, host: raw.httpHost } } : {}),

@@ -1,29 +1,30 @@
 import { CorreioError, MessageCodec, decode } from '@correio/codec';
+import { errorReading, LamportStamp } from '../Stamp.js';
 
 /** Request ids the broker may copy into a reply (protocol/ENCODING.md §3). */
 const REQUEST_ID = /^[0-9A-Za-z_-]{1,64}$/;
-const MAX_LAMPORT = Number.MAX_SAFE_INTEGER;
 
 /**
  * Builds the `error` envelopes a broker or proxy sends when it answers a request itself
  * (protocol/FRAMES.md §1.5): the request's id when its body decodes far enough to yield one,
- * otherwise "0"; `from` the sender's id; `lc` its Lamport clock, merged with the request's.
- * Only this error path ever looks inside a body.
+ * otherwise "0"; `from` the sender's id; `lc` its Lamport clock (a LamportStamp, under the
+ * protocol's bounds like every clock), merged with the request's. Only this error path ever looks
+ * inside a body, and it never throws: a body it cannot read yields id "0" and lc 0.
  */
 export class ErrorReplies {
   readonly #codec = new MessageCodec();
-  readonly #from: string;
-  #clock = 0;
+  readonly #stamp: LamportStamp;
 
   constructor(from: string) {
-    this.#from = from;
+    this.#stamp = new LamportStamp(from);
   }
 
   /** The encoded error envelope answering `body` (the request's body frames). */
   encode(body: readonly Buffer[], error: CorreioError): Uint8Array {
     const { id, lc } = peekRequest(body);
-    this.#clock = Math.min(MAX_LAMPORT, Math.max(this.#clock, lc) + 1);
-    return this.#codec.encode({ v: 1, type: 'error', id, from: this.#from, lc: this.#clock, ts: Date.now(), body: error.toWire() });
+    this.#stamp.observe({ lc, ts: 0 });
+    const { lc: stamped, ts } = errorReading(this.#stamp);
+    return this.#codec.encode({ v: 1, type: 'error', id, from: this.#stamp.from, lc: stamped, ts, body: error.toWire() });
   }
 }
 

@@ -3,7 +3,8 @@ import * as zmq from 'zeromq';
 import { OverloadedError, TimeoutError, UnavailableError, UnknownServiceError, type CorreioError } from '@correio/codec';
 import { curveSocketOptions } from '../curve.js';
 import { ErrorReplies } from './ErrorReplies.js';
-import { Fifo } from '../Fifo.js';
+import { RequestQueue } from './RequestQueue.js';
+import { ThrottledWarnings, printable } from './ThrottledWarnings.js';
 import {
   CLIENT_FINAL,
   CLIENT_HEADER,
@@ -26,12 +27,17 @@ import {
 import {
   resolveBrokerOptions,
   type BrokerDropReason,
+  type BrokerLimit,
   type BrokerObserver,
   type MajordomoBrokerOptions,
   type ResolvedBrokerOptions,
+  type ServiceDeparture,
   type TransportLogger,
   type WorkerDeparture,
 } from './options.js';
+
+/** What the broker warns about at most once per interval each (see ThrottledWarnings). */
+type Warning = 'unknown-header' | 'service-limit' | 'worker-limit';
 
 /** A client request the broker holds: queued for its service, or in flight to a worker. */
 interface PendingRequest {
@@ -40,7 +46,7 @@ interface PendingRequest {
   readonly body: Buffer[];
   /** performance.now() at arrival, for the latency histogram. */
   readonly receivedAt: number;
-  /** performance.now() after which a queued request is answered with an error. */
+  /** performance.now() after which a queued request is answered with an error; set when it joins a queue. */
   deadline: number;
   redispatched: boolean;
   partialSent: boolean;
@@ -61,9 +67,11 @@ class Service {
   readonly workers = new Set<Worker>();
   /** Idle workers; a Set keeps insertion order, so its first entry is the least recently used. */
   readonly idle = new Set<Worker>();
-  readonly queue = new Fifo<PendingRequest>();
+  readonly queue = new RequestQueue<PendingRequest>();
   /** True once any worker has sent READY for this service since the broker started. */
   registered = false;
+  /** performance.now() when its last worker left (or it was created without one). */
+  workerlessSince = 0;
 
   constructor(
     readonly name: string,
@@ -104,12 +112,26 @@ export class MajordomoBroker {
   readonly #errors: ErrorReplies;
   readonly #logger: TransportLogger | undefined;
   readonly #observer: BrokerObserver;
+  readonly #warnings: ThrottledWarnings<Warning>;
+  // Every peer-keyed collection below is bounded: services by maxServices, workers by maxWorkers
+  // (docs/architecture.md, "Peer-keyed state and its bounds").
   readonly #services = new Map<string, Service>();
   readonly #workers = new Map<string, Worker>();
+  /** Workers by time of their last command, oldest first: the head is the next to expire. */
+  readonly #byLastHeard = new Set<Worker>();
+  /** Workers by time of the last command sent to them, oldest first: the head is the next to heartbeat. */
+  readonly #byLastSent = new Set<Worker>();
+  /** Services with no worker, longest without first: the head is the next to expire or be evicted. */
+  readonly #workerless = new Set<Service>();
+  /** Services some request is queued for: housekeeping looks at these queues only. */
+  readonly #backlogged = new Set<Service>();
+  /** Services created for requests during the start-up grace that no worker has registered yet. */
+  readonly #unregistered = new Set<Service>();
   readonly #endpoints: string[] = [];
   #state: BrokerSnapshot['state'] = 'created';
   #queued = 0;
   #startedAt = 0;
+  #graceOver = false;
   #timer: NodeJS.Timeout | undefined;
   #loop: Promise<void> | undefined;
 
@@ -119,6 +141,7 @@ export class MajordomoBroker {
     this.#bindTo = [...options.endpoints];
     this.#logger = options.logger;
     this.#observer = options.observer ?? {};
+    this.#warnings = new ThrottledWarnings(options.logger);
     this.#errors = new ErrorReplies(this.#options.id);
     this.#socket = new zmq.Router({
       maxMessageSize: this.#options.maxMessageSize,
@@ -230,7 +253,17 @@ export class MajordomoBroker {
     const header = frames[1];
     if (header !== undefined && header.equals(CLIENT_HEADER)) this.#onClient(frames);
     else if (header !== undefined && header.equals(WORKER_HEADER)) this.#onWorker(frames);
-    else this.#drop('unknown-header', frames[0]);
+    else this.#unknownHeader(frames[0]!, header);
+  }
+
+  /** Neither MDPC02 nor MDPW02: a peer speaking another protocol or dialect. Dropped, counted, and said once in a while. */
+  #unknownHeader(peer: Buffer, header: Buffer | undefined): void {
+    this.#drop('unknown-header', peer);
+    this.#warnings.warn(
+      'unknown-header',
+      { peer: peer.toString('hex'), peerText: printable(peer), header: printable(header), expected: ['MDPC02', 'MDPW02'] },
+      'dropped a message whose protocol header is neither MDPC02 nor MDPW02 (a peer speaking another MDP version or protocol?)',
+    );
   }
 
   // ---- MDP/Client ------------------------------------------------------------------------------
@@ -263,7 +296,12 @@ export class MajordomoBroker {
         return;
       }
     }
-    this.#dispatchOrQueue(this.#pending(client, service ?? this.#serviceFor(name), body, now));
+    const target = service ?? this.#admitService(name);
+    if (target === undefined) {
+      this.#answerError(this.#pending(client, this.#transientService(name), body, now), this.#refused('services', client, name));
+      return;
+    }
+    this.#dispatchOrQueue(this.#pending(client, target, body, now));
   }
 
   #pending(client: Buffer, service: Service, body: Buffer[], now: number): PendingRequest {
@@ -287,13 +325,14 @@ export class MajordomoBroker {
     }
     service.queue.push(request);
     this.#queued++;
+    this.#backlogged.add(service);
     if (worker !== undefined) this.#drainQueue(service);
   }
 
   #dispatch(worker: Worker, request: PendingRequest): void {
     worker.service.idle.delete(worker);
     worker.current = request;
-    worker.lastSentAt = performance.now();
+    this.#sentTo(worker);
     const frames: Buffer[] = [worker.identity, WORKER_HEADER, WORKER_REQUEST, request.client, EMPTY];
     for (const part of request.body) frames.push(part);
     this.#send(frames);
@@ -326,9 +365,7 @@ export class MajordomoBroker {
     const key = identity.toString('latin1');
     const worker = this.#workers.get(key);
     const command = commandOf(frames[2]);
-    if (worker !== undefined && command !== WorkerCommand.DISCONNECT) {
-      worker.expiresAt = performance.now() + this.#options.heartbeatIntervalMs * this.#options.liveness;
-    }
+    if (worker !== undefined && command !== WorkerCommand.DISCONNECT) this.#heardFrom(worker);
     switch (command) {
       case WorkerCommand.READY:
         this.#onReady(identity, key, worker, frames);
@@ -366,19 +403,23 @@ export class MajordomoBroker {
       this.#violation(identity, undefined, name.startsWith(MMI_PREFIX) ? `READY for reserved service ${name}` : 'READY while shutting down');
       return;
     }
-    const service = this.#serviceFor(name);
-    const now = performance.now();
-    const fresh: Worker = {
-      identity,
-      key,
-      service,
-      expiresAt: now + this.#options.heartbeatIntervalMs * this.#options.liveness,
-      lastSentAt: now,
-      current: undefined,
-    };
+    if (this.#workers.size >= this.#options.maxWorkers) {
+      this.#refuseWorker(identity, 'workers', name);
+      return;
+    }
+    const service = this.#services.get(name) ?? this.#admitService(name);
+    if (service === undefined) {
+      this.#refuseWorker(identity, 'services', name);
+      return;
+    }
+    const fresh: Worker = { identity, key, service, expiresAt: 0, lastSentAt: 0, current: undefined };
     this.#workers.set(key, fresh);
+    this.#heardFrom(fresh);
+    this.#sentTo(fresh);
     service.workers.add(fresh);
     service.registered = true;
+    this.#workerless.delete(service);
+    this.#unregistered.delete(service);
     this.#observer.workerReady?.(name);
     this.#logger?.debug({ service: name, worker: identity.toString('hex') }, 'worker ready');
     this.#becomeIdle(fresh);
@@ -441,8 +482,11 @@ export class MajordomoBroker {
   #removeWorker(worker: Worker, why: WorkerDeparture): void {
     const service = worker.service;
     this.#workers.delete(worker.key);
+    this.#byLastHeard.delete(worker);
+    this.#byLastSent.delete(worker);
     service.workers.delete(worker);
     service.idle.delete(worker);
+    if (service.workers.size === 0) this.#becameWorkerless(service);
     this.#observer.workerLeft?.(service.name, why);
     this.#logger?.debug({ service: service.name, worker: worker.identity.toString('hex'), why }, 'worker left');
     const request = worker.current;
@@ -463,8 +507,9 @@ export class MajordomoBroker {
         this.#dispatch(worker, request);
       } else {
         // It has waited longest, so it goes first.
-        service.queue.unshift(request);
+        service.queue.pushRedispatched(request);
         this.#queued++;
+        this.#backlogged.add(service);
       }
       return;
     }
@@ -476,31 +521,39 @@ export class MajordomoBroker {
 
   // ---- housekeeping ----------------------------------------------------------------------------
 
+  /**
+   * Runs every tick; its cost follows what is due, not what the broker holds: the ordered sets put
+   * the next worker to expire, to heartbeat and the next service to forget at their heads, and
+   * only services with queued requests have their queue heads looked at.
+   */
   #housekeeping(): void {
     const now = performance.now();
-    for (const worker of this.#workers.values()) {
-      if (now >= worker.expiresAt) {
-        this.#logger?.warn({ service: worker.service.name, worker: worker.identity.toString('hex') }, 'worker expired');
-        this.#removeWorker(worker, 'expired');
-      } else if (now - worker.lastSentAt >= this.#options.heartbeatIntervalMs) {
-        this.#sendToWorker(worker, [WORKER_HEARTBEAT]);
-      }
+    for (const worker of this.#byLastHeard) {
+      if (now < worker.expiresAt) break;
+      this.#logger?.warn({ service: worker.service.name, worker: worker.identity.toString('hex') }, 'worker expired');
+      this.#removeWorker(worker, 'expired');
     }
-    const graceOver = now - this.#startedAt >= this.#options.startupGraceMs;
-    for (const service of this.#services.values()) {
-      if (!service.registered && graceOver) {
-        // The grace period ended and no worker ever came: these requests name an unknown service.
-        for (const request of service.queue.drain()) {
-          this.#queued--;
-          this.#answerError(request, unknownService(service.name));
-        }
-        this.#services.delete(service.name);
-        continue;
-      }
-      for (const request of service.queue.removeWhere((queued) => now >= queued.deadline)) {
+    const due: Worker[] = [];
+    for (const worker of this.#byLastSent) {
+      if (now - worker.lastSentAt < this.#options.heartbeatIntervalMs) break;
+      due.push(worker);
+    }
+    for (const worker of due) this.#sendToWorker(worker, [WORKER_HEARTBEAT]);
+    if (!this.#graceOver && now - this.#startedAt >= this.#options.startupGraceMs) {
+      // The grace period ended and no worker ever came: these requests name an unknown service.
+      this.#graceOver = true;
+      for (const service of this.#unregistered) this.#forget(service, 'never-registered');
+    }
+    for (const service of this.#workerless) {
+      if (now - service.workerlessSince < this.#options.serviceExpiryMs) break;
+      this.#forget(service, 'idle');
+    }
+    for (const service of this.#backlogged) {
+      for (const request of service.queue.takeExpired(now)) {
         this.#queued--;
         this.#answerError(request, expired(service, this.#options.requestDeadlineMs));
       }
+      if (service.queue.length === 0) this.#backlogged.delete(service);
     }
   }
 
@@ -519,7 +572,7 @@ export class MajordomoBroker {
   }
 
   #sendToWorker(worker: Worker, frames: (Buffer | Uint8Array)[]): void {
-    worker.lastSentAt = performance.now();
+    this.#sentTo(worker);
     this.#send([worker.identity, WORKER_HEADER, ...frames]);
   }
 
@@ -542,15 +595,76 @@ export class MajordomoBroker {
     this.#logger?.debug({ reason, peer: peer?.toString('hex') }, 'message dropped');
   }
 
-  // ---- services --------------------------------------------------------------------------------
+  // ---- bounded state -------------------------------------------------------------------------
 
-  #serviceFor(name: string): Service {
-    let service = this.#services.get(name);
-    if (service === undefined) {
-      service = new Service(name, this.#options.idempotentServices.has(name));
-      this.#services.set(name, service);
+  /** A worker spoke: it lives another `interval × liveness`, and moves to the back of the expiry order. */
+  #heardFrom(worker: Worker): void {
+    worker.expiresAt = performance.now() + this.#options.heartbeatIntervalMs * this.#options.liveness;
+    this.#byLastHeard.delete(worker);
+    this.#byLastHeard.add(worker);
+  }
+
+  /** Something went to a worker: its next heartbeat is an interval away. */
+  #sentTo(worker: Worker): void {
+    worker.lastSentAt = performance.now();
+    this.#byLastSent.delete(worker);
+    this.#byLastSent.add(worker);
+  }
+
+  #becameWorkerless(service: Service): void {
+    service.workerlessSince = performance.now();
+    this.#workerless.add(service);
+  }
+
+  /**
+   * A new service entry, within `maxServices`: at the bound the service that has had no worker
+   * for longest gives its place; undefined when every tracked service has a worker.
+   */
+  #admitService(name: string): Service | undefined {
+    if (this.#services.size >= this.#options.maxServices) {
+      const oldest = firstOf(this.#workerless);
+      if (oldest === undefined) return undefined;
+      this.#forget(oldest, 'evicted');
     }
+    const service = new Service(name, this.#options.idempotentServices.has(name));
+    this.#services.set(name, service);
+    this.#becameWorkerless(service);
+    if (!this.#graceOver) this.#unregistered.add(service);
     return service;
+  }
+
+  /** Drops a service that has no worker; whatever still waits for it is answered now. */
+  #forget(service: Service, why: ServiceDeparture): void {
+    for (const request of service.queue.drain()) {
+      this.#queued--;
+      this.#answerError(request, why === 'never-registered' ? unknownService(service.name) : expired(service, this.#options.requestDeadlineMs));
+    }
+    this.#services.delete(service.name);
+    this.#workerless.delete(service);
+    this.#backlogged.delete(service);
+    this.#unregistered.delete(service);
+    this.#observer.serviceForgotten?.(service.name, why);
+    this.#logger?.debug({ service: service.name, why }, 'service forgotten');
+  }
+
+  /** A READY over a bound: DISCONNECT, counted and said once in a while. */
+  #refuseWorker(identity: Buffer, limit: BrokerLimit, service: string): void {
+    this.#refused(limit, identity, service);
+    this.#send([identity, WORKER_HEADER, WORKER_DISCONNECT]);
+  }
+
+  /** Counts and reports a refusal at a bound; returns the error a refused request is answered with. */
+  #refused(limit: BrokerLimit, peer: Buffer, service: string): CorreioError {
+    const bound = limit === 'services' ? this.#options.maxServices : this.#options.maxWorkers;
+    this.#observer.refused?.(limit);
+    this.#warnings.warn(
+      limit === 'services' ? 'service-limit' : 'worker-limit',
+      { peer: peer.toString('hex'), peerText: printable(peer), service: printable(Buffer.from(service, 'latin1')), limit: bound },
+      limit === 'services'
+        ? `refused service ${service}: the broker tracks ${bound} services and every one has a worker`
+        : `refused a worker of service ${service}: the broker holds ${bound} worker connections`,
+    );
+    return new OverloadedError(`the broker tracks its maximum of ${bound} ${limit}`, { data: { service, limit: bound } });
   }
 
   /** A service object used only to answer one request, never stored (unknown names stay out of the map). */

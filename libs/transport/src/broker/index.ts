@@ -4,8 +4,10 @@ export {
   BROKER_DEFAULTS,
   defaultNodeId,
   type BrokerDropReason,
+  type BrokerLimit,
   type BrokerObserver,
   type MajordomoBrokerOptions,
+  type ServiceDeparture,
   type TransportLogger,
   type WorkerDeparture,
 } from './options.js';

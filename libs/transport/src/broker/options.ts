@@ -22,6 +22,16 @@ export type BrokerDropReason =
 /** How a worker left. */
 export type WorkerDeparture = 'expired' | 'disconnected' | 'protocol-violation' | 'shutdown';
 
+/** Which bound refused a peer: the number of services the broker tracks, or of worker connections. */
+export type BrokerLimit = 'services' | 'workers';
+
+/**
+ * Why the broker forgot a service: it had no worker for `serviceExpiryMs` (`idle`), its entry was
+ * reused for a new name at the `maxServices` bound (`evicted`), or no worker registered it before
+ * the start-up grace ended (`never-registered`).
+ */
+export type ServiceDeparture = 'idle' | 'evicted' | 'never-registered';
+
 /**
  * Hooks for metrics. Each is called synchronously on the broker's loop, so keep them cheap
  * (increment a counter, observe a histogram).
@@ -37,6 +47,9 @@ export interface BrokerObserver {
   workerLeft?(service: string, why: WorkerDeparture): void;
   /** A dead worker's request was given to another worker of an idempotent service. */
   redispatched?(service: string): void;
+  /** A READY or a request was refused because a bound was reached. */
+  refused?(limit: BrokerLimit): void;
+  serviceForgotten?(service: string, why: ServiceDeparture): void;
 }
 
 export interface MajordomoBrokerOptions {
@@ -62,6 +75,16 @@ export interface MajordomoBrokerOptions {
   readonly maxMessageSize?: number;
   /** Per-peer send and receive high-water marks. Default 10000. */
   readonly highWaterMark?: number;
+  /**
+   * Services the broker tracks at once. At the bound, a new name takes the place of the service
+   * that has had no worker for longest; when every tracked service has a worker, READY for a new
+   * name is refused (DISCONNECT). Default 1000.
+   */
+  readonly maxServices?: number;
+  /** Registered worker connections at once; READY beyond it is refused (DISCONNECT). Default 10000. */
+  readonly maxWorkers?: number;
+  /** How long a service with no worker is remembered (its requests get UNAVAILABLE, not UNKNOWN_SERVICE). Default 300000 ms. */
+  readonly serviceExpiryMs?: number;
   readonly curve?: CurveServerOptions;
   readonly logger?: TransportLogger;
   readonly observer?: BrokerObserver;
@@ -78,6 +101,9 @@ export interface ResolvedBrokerOptions {
   readonly startupGraceMs: number;
   readonly maxMessageSize: number;
   readonly highWaterMark: number;
+  readonly maxServices: number;
+  readonly maxWorkers: number;
+  readonly serviceExpiryMs: number;
 }
 
 export const BROKER_DEFAULTS = {
@@ -88,6 +114,9 @@ export const BROKER_DEFAULTS = {
   maxQueueTotal: 10_000,
   maxMessageSize: 1_048_576,
   highWaterMark: 10_000,
+  maxServices: 1_000,
+  maxWorkers: 10_000,
+  serviceExpiryMs: 300_000,
 } as const;
 
 export function resolveBrokerOptions(options: MajordomoBrokerOptions): ResolvedBrokerOptions {
@@ -106,6 +135,9 @@ export function resolveBrokerOptions(options: MajordomoBrokerOptions): ResolvedB
     startupGraceMs: nonNegative('startupGraceMs', options.startupGraceMs ?? heartbeatIntervalMs * liveness),
     maxMessageSize: positive('maxMessageSize', options.maxMessageSize ?? BROKER_DEFAULTS.maxMessageSize),
     highWaterMark: nonNegative('highWaterMark', options.highWaterMark ?? BROKER_DEFAULTS.highWaterMark),
+    maxServices: positive('maxServices', options.maxServices ?? BROKER_DEFAULTS.maxServices),
+    maxWorkers: positive('maxWorkers', options.maxWorkers ?? BROKER_DEFAULTS.maxWorkers),
+    serviceExpiryMs: positive('serviceExpiryMs', options.serviceExpiryMs ?? BROKER_DEFAULTS.serviceExpiryMs),
   };
 }
 
