@@ -1,4 +1,4 @@
-import type { AnyEnvelope } from '@correio/protocol';
+import type { AnyEnvelope, MessageType } from '@correio/protocol';
 
 /** How one wait of a pending request ended. */
 export type WaitOutcome = { readonly kind: 'reply'; readonly reply: AnyEnvelope } | { readonly kind: 'expired' } | { readonly kind: 'failed'; readonly error: Error };
@@ -9,15 +9,21 @@ export type WaitOutcome = { readonly kind: 'reply'; readonly reply: AnyEnvelope 
  * reply during a retry's backoff) is kept and returned by the next wait, so it is never lost.
  */
 export class PendingRequest {
-  readonly service: string;
-  readonly onPartial: ((reply: AnyEnvelope) => void) | undefined;
   #stored: WaitOutcome | undefined;
   #wake: ((outcome: WaitOutcome) => void) | undefined;
   #restartTimer: (() => void) | undefined;
 
-  constructor(service: string, onPartial?: (reply: AnyEnvelope) => void) {
-    this.service = service;
-    this.onPartial = onPartial;
+  constructor(
+    readonly service: string,
+    /** The request's type, and the reply type it declares (`x-correio-reply`). */
+    readonly type: MessageType,
+    readonly replyType: MessageType,
+    readonly onPartial?: (reply: AnyEnvelope) => void,
+  ) {}
+
+  /** True when a reply of `type` can answer this request: its declared reply type, or `error` as the FINAL. */
+  accepts(type: MessageType, kind: 'partial' | 'final'): boolean {
+    return type === this.replyType || (kind === 'final' && type === 'error');
   }
 
   /** A FINAL reply arrived. */
@@ -30,7 +36,7 @@ export class PendingRequest {
     this.#restartTimer?.();
   }
 
-  /** The request cannot complete (client closed). */
+  /** The request cannot complete (client closed, or its reply is unusable). */
   fail(error: Error): void {
     this.#settle({ kind: 'failed', error });
   }

@@ -1,18 +1,21 @@
 import {
   BadRequestError,
   CorreioError,
+  DecodeError,
   MessageCodec,
   OverloadedError,
   TimeoutError,
   UnavailableError,
 } from '@correio/codec';
-import { PROTOCOL_VERSION, type AnyEnvelope, type BodyOf, type Envelope, type MessageType } from '@correio/protocol';
+import { MESSAGE_INFO, PROTOCOL_VERSION, type AnyEnvelope, type BodyOf, type Envelope, type MessageType } from '@correio/protocol';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
+import { readableId, UNREADABLE_ID } from './envelopeId.js';
 import type { Frame, Frames } from './frames.js';
 import { componentLogger, type Logger } from '@correio/observability';
 import { ManagedSocket, type SocketStats } from './ManagedSocket.js';
 import { clientRequest, parseClientMessage } from './mdp.js';
 import { PendingRequest, type WaitOutcome } from './PendingRequest.js';
+import { MalformedReplyError, UnexpectedReplyError } from './replyErrors.js';
 import { nextRequestId } from './requestIds.js';
 import type { SocketEventMap } from './socketEvents.js';
 import type { SocketOptions } from './SocketOptions.js';
@@ -61,8 +64,13 @@ export interface RequestClientStats {
   readonly timeouts: number;
   /** Attempts that failed with no connection to the broker. */
   readonly unavailable: number;
-  /** Replies that are not valid MDP or not a valid envelope (dropped). */
+  /**
+   * Replies that are not valid MDP or not a valid envelope. One that can be matched to its request
+   * fails it with MalformedReplyError; the others are dropped.
+   */
   readonly malformedReplies: number;
+  /** Replies of a type their request does not declare; each failed its request with UnexpectedReplyError. */
+  readonly unexpectedReplies: number;
   /** Valid replies for no request in flight: late replies to completed requests (dropped). */
   readonly unmatchedReplies: number;
   readonly inFlight: number;
@@ -93,7 +101,24 @@ export class RequestClient {
   readonly #maxInFlight: number;
   readonly #pending = new Map<string, PendingRequest>();
   readonly #raw = new Map<string, RawPending[]>();
-  readonly #stats = { sent: 0, retries: 0, replies: 0, partials: 0, errorReplies: 0, timeouts: 0, unavailable: 0, malformedReplies: 0, unmatchedReplies: 0 };
+  /**
+   * FINALs still due per service: one per request message sent, less one per FINAL received. When
+   * a reply carries no readable id, it can only be pinned on a request if it is the one FINAL due
+   * from its service. Entries leave at zero; a lost connection loses the replies, so it clears them.
+   */
+  readonly #finalsDue = new Map<string, number>();
+  readonly #stats = {
+    sent: 0,
+    retries: 0,
+    replies: 0,
+    partials: 0,
+    errorReplies: 0,
+    timeouts: 0,
+    unavailable: 0,
+    malformedReplies: 0,
+    unexpectedReplies: 0,
+    unmatchedReplies: 0,
+  };
   #closed = false;
   readonly #receiving: Promise<void>;
 
@@ -108,8 +133,11 @@ export class RequestClient {
     this.#endpoints = typeof options.endpoint === 'string' ? [options.endpoint] : [...options.endpoint];
     this.#socket = new ManagedSocket('dealer', { whenSendQueueFull: 'reject', ...options, logger: this.#log });
     for (const endpoint of this.#endpoints) this.#socket.connect(endpoint);
-    // A broker that went away took the raw requests it held with it; forget their slots.
-    this.#socket.events.on('disconnected', () => this.#raw.clear());
+    // A broker that went away took the requests it held with it; forget their raw slots and due FINALs.
+    this.#socket.events.on('disconnected', () => {
+      this.#raw.clear();
+      this.#finalsDue.clear();
+    });
     this.#receiving = this.#receive();
   }
 
@@ -128,24 +156,29 @@ export class RequestClient {
   }
 
   /**
-   * Sends a request to `service` and resolves with the FINAL reply's envelope. An `error` reply is
-   * thrown as the CorreioError it carries. A body that does not match its schema is refused before
-   * anything is sent (ValidationError).
+   * Sends a request to `service` and resolves with the FINAL reply's envelope, whose type is the
+   * one `type` declares (MESSAGE_INFO[type].reply). An `error` reply is thrown as the CorreioError
+   * it carries; a reply of another type as UnexpectedReplyError; a reply that is not an envelope as
+   * MalformedReplyError, at once, when it can be matched to this request (see #ownerOf). A body that
+   * does not match its schema is refused before anything is sent (ValidationError).
    */
   async request<T extends MessageType>(service: string, type: T, body: BodyOf<T>, options: RequestOptions = {}): Promise<AnyEnvelope> {
     if (this.#closed) throw new UnavailableError('the request client is closed');
     if (this.#pending.size >= this.#maxInFlight) throw new OverloadedError(`${this.#maxInFlight} requests already in flight`);
+    const replyType = MESSAGE_INFO[type]?.reply;
+    if (replyType === undefined) throw new BadRequestError(`${type} is not a request type: it declares no reply`, { data: { type } });
     const id = options.id ?? nextRequestId();
     if (this.#pending.has(id)) throw new BadRequestError(`request ${id} is already in flight`);
     const timeout = options.timeout ?? this.#timeout;
     const retries = options.retries ?? this.#retries;
     const backoff = options.backoff ?? this.#backoff;
-    const pending = new PendingRequest(service, options.onPartial);
+    const pending = new PendingRequest(service, type, replyType, options.onPartial);
     this.#pending.set(id, pending);
     try {
       for (let attempt = 0; ; attempt += 1) {
         await this.#socket.send(clientRequest(service, [this.#encode(type, id, body)]));
         this.#stats.sent += 1;
+        this.#finalsDue.set(service, (this.#finalsDue.get(service) ?? 0) + 1);
         const outcome = await pending.wait(timeout, options.signal);
         if (outcome.kind === 'failed') throw outcome.error;
         const failure = this.#failureOf(outcome, service, timeout);
@@ -269,24 +302,35 @@ export class RequestClient {
         }
         continue;
       }
-      this.#deliver(message.kind, message.body);
+      this.#deliver(message.kind, message.service, message.body);
     }
   }
 
-  #deliver(kind: 'partial' | 'final', body: Frames): void {
+  #deliver(kind: 'partial' | 'final', service: string, body: Frames): void {
+    // Whether this is the one FINAL due from the service is decided before it is counted in.
+    const due = this.#finalsDue.get(service) ?? 0;
+    if (kind === 'final') this.#finalArrived(service);
+    const sole = (): PendingRequest | undefined => (due === 1 ? this.#soleRequestTo(service) : undefined);
     let reply: AnyEnvelope;
     try {
-      if (body.length !== 1) throw new Error(`expected one body frame, got ${body.length}`);
+      if (body.length !== 1) throw new DecodeError(`expected one body frame, got ${body.length}`);
       reply = this.#codec.decode(body[0]!);
     } catch (error) {
-      this.#stats.malformedReplies += 1;
-      this.#log.debug({ err: error }, 'dropped a reply that is not a valid envelope');
+      this.#malformed(service, readableId(body[0]), sole, CorreioError.from(error));
       return;
     }
     this.#stamp.observe(reply);
-    const pending = this.#pending.get(reply.id);
+    // An error with id "0" answers a request its sender could not read (FRAMES.md §1.4): ours if it is the only one due.
+    const pending = this.#pending.get(reply.id) ?? (reply.id === UNREADABLE_ID && reply.type === 'error' ? sole() : undefined);
     if (!pending) {
       this.#stats.unmatchedReplies += 1;
+      return;
+    }
+    if (!pending.accepts(reply.type, kind)) {
+      this.#stats.unexpectedReplies += 1;
+      const what = `service ${service} answered ${pending.type} with a ${kind === 'final' ? 'FINAL' : 'PARTIAL'} ${reply.type}, not ${pending.replyType}`;
+      this.#log.debug({ id: reply.id, service, expected: pending.replyType, got: reply.type }, 'failed a request on a reply of the wrong type');
+      pending.fail(new UnexpectedReplyError(what, { data: { service, id: reply.id, expected: pending.replyType, got: reply.type } }));
       return;
     }
     if (kind === 'final') {
@@ -301,5 +345,39 @@ export class RequestClient {
     } catch (error) {
       this.#log.warn({ err: error, id: reply.id }, 'onPartial callback threw');
     }
+  }
+
+  /**
+   * A reply that is not an envelope fails its request at once when it can be matched: by the id
+   * its bytes still yield, or, when they yield none, because it is the one FINAL due from its
+   * service. Otherwise it is dropped and the request runs into its time-out.
+   */
+  #malformed(service: string, id: string, sole: () => PendingRequest | undefined, error: CorreioError): void {
+    this.#stats.malformedReplies += 1;
+    const pending = id === UNREADABLE_ID ? sole() : this.#pending.get(id);
+    this.#log.debug({ err: error, service, id, matched: pending !== undefined }, 'a reply that is not a valid envelope');
+    pending?.fail(
+      new MalformedReplyError(`the reply from service ${service} is not a valid envelope: ${error.message}`, {
+        cause: error,
+        data: { service, reason: error.code },
+      }),
+    );
+  }
+
+  /** The only request in flight to `service`, if there is exactly one. */
+  #soleRequestTo(service: string): PendingRequest | undefined {
+    let sole: PendingRequest | undefined;
+    for (const pending of this.#pending.values()) {
+      if (pending.service !== service) continue;
+      if (sole !== undefined) return undefined;
+      sole = pending;
+    }
+    return sole;
+  }
+
+  #finalArrived(service: string): void {
+    const due = (this.#finalsDue.get(service) ?? 0) - 1;
+    if (due > 0) this.#finalsDue.set(service, due);
+    else this.#finalsDue.delete(service);
   }
 }
