@@ -79,13 +79,14 @@ describe('ServerRegistry: ranks', () => {
     fc.assert(
       fc.property(fc.array(step, { maxLength: 60 }), (steps: Step[]) => {
         const disk = new InMemoryRegistryStore();
+        const crash = new Error('crash during the write');
         let failNext = false;
         const store: RegistryStore = {
           load: () => disk.load(),
           save: (snapshot: RegistrySnapshot) => {
             if (failNext) {
               failNext = false;
-              throw new Error('crash during the write');
+              throw crash;
             }
             disk.save(snapshot);
           },
@@ -102,7 +103,10 @@ describe('ServerRegistry: ranks', () => {
             let rank: number;
             try {
               rank = r.register(server, undefined, at(time)).rank;
-            } catch {
+            } catch (error) {
+              // Only the injected crash may stop a registration, and a new server it stopped was not listed.
+              expect(error).toBe(crash);
+              if (!issued.has(server)) expect(r.list().map((listed) => listed.server)).not.toContain(server);
               continue;
             }
             if (issued.has(server)) expect(rank).toBe(issued.get(server));
