@@ -60,9 +60,10 @@ export class Encoder {
         return this.#byte(value ? 0xc3 : 0xc2);
       case 'object':
         if (value === null) return this.#byte(0xc0);
+        // A binary is a leaf, like a string: only arrays and maps nest (the decoder counts the same).
+        if (value instanceof Uint8Array) return this.#writeBinary(value);
         if (depth >= this.#maxDepth) throw new EncodeFailure(`nesting deeper than ${this.#maxDepth}`);
         if (Array.isArray(value)) return this.#writeArray(value, depth);
-        if (value instanceof Uint8Array) return this.#writeBinary(value);
         return this.#writeMap(value, depth);
       default:
         throw new EncodeFailure(`a ${typeof value} has no v1 encoding`);

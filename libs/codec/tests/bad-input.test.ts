@@ -162,6 +162,14 @@ describe('nesting', () => {
     expectRejected(nested(4), TooLargeError, shallow);
   });
 
+  it('encodes a binary or a string inside the deepest legal array, as the decoder reads it (a leaf is no level)', () => {
+    const wrap = (leaf: unknown, levels: number): unknown => (levels === 0 ? leaf : [wrap(leaf, levels - 1)]);
+    for (const leaf of [new Uint8Array([1, 2]), 'x', 7, null]) {
+      expect(decode(encode(wrap(leaf, 32)))).toEqual(wrap(leaf, 32));
+      expect(() => encode(wrap(leaf, 33))).toThrow(/nesting deeper than 32/);
+    }
+  });
+
   it('refuses a maxDepth so large that recursion could overflow the stack', () => {
     expect(() => new Decoder({ maxDepth: 1_001 })).toThrow(RangeError);
     expect(() => new Encoder({ maxDepth: 1_001 })).toThrow(RangeError);
