@@ -49,7 +49,10 @@ export interface RequestClientOptions extends SocketOptions {
   /** Default retries. Default 0. */
   readonly retries?: number;
   readonly backoff?: BackoffOptions;
-  /** Requests allowed in flight at once; more are refused with OverloadedError. Default 10,000. */
+  /**
+   * Requests allowed in flight at once; more are refused with OverloadedError. A raw request counts
+   * until its reply comes, even after it timed out (its slot keeps a late reply from the next caller). Default 10,000.
+   */
   readonly maxInFlight?: number;
 }
 
@@ -73,6 +76,7 @@ export interface RequestClientStats {
   readonly unexpectedReplies: number;
   /** Valid replies for no request in flight: late replies to completed requests (dropped). */
   readonly unmatchedReplies: number;
+  /** Requests in flight: envelope requests, and raw ones until their replies come (see maxInFlight). */
   readonly inFlight: number;
   readonly socket: SocketStats;
 }
@@ -100,7 +104,10 @@ export class RequestClient {
   readonly #backoff: BackoffOptions;
   readonly #maxInFlight: number;
   readonly #pending = new Map<string, PendingRequest>();
+  /** Raw requests by service, FIFO; a timed-out one keeps its slot until its reply comes, so it cannot reach the next caller. */
   readonly #raw = new Map<string, RawPending[]>();
+  /** Slots in #raw, live or timed out: they count against maxInFlight, so unanswered raw requests cannot pile up. */
+  #rawSlots = 0;
   /**
    * FINALs still due per service: one per request message sent, less one per FINAL received. When
    * a reply carries no readable id, it can only be pinned on a request if it is the one FINAL due
@@ -135,7 +142,7 @@ export class RequestClient {
     for (const endpoint of this.#endpoints) this.#socket.connect(endpoint);
     // A broker that went away took the requests it held with it; forget their raw slots and due FINALs.
     this.#socket.events.on('disconnected', () => {
-      this.#raw.clear();
+      this.#clearRaw();
       this.#finalsDue.clear();
     });
     this.#receiving = this.#receive();
@@ -152,7 +159,7 @@ export class RequestClient {
   }
 
   get stats(): RequestClientStats {
-    return { ...this.#stats, inFlight: this.#pending.size, socket: this.#socket.stats };
+    return { ...this.#stats, inFlight: this.#pending.size + this.#rawSlots, socket: this.#socket.stats };
   }
 
   /**
@@ -163,8 +170,7 @@ export class RequestClient {
    * does not match its schema is refused before anything is sent (ValidationError).
    */
   async request<T extends MessageType>(service: string, type: T, body: BodyOf<T>, options: RequestOptions = {}): Promise<AnyEnvelope> {
-    if (this.#closed) throw new UnavailableError('the request client is closed');
-    if (this.#pending.size >= this.#maxInFlight) throw new OverloadedError(`${this.#maxInFlight} requests already in flight`);
+    this.#checkCapacity();
     const replyType = MESSAGE_INFO[type]?.reply;
     if (replyType === undefined) throw new BadRequestError(`${type} is not a request type: it declares no reply`, { data: { type } });
     const id = options.id ?? nextRequestId();
@@ -206,7 +212,7 @@ export class RequestClient {
    * service. No retries.
    */
   async requestRaw(service: string, body: readonly Frame[], options: Pick<RequestOptions, 'timeout' | 'signal'> = {}): Promise<Frames> {
-    if (this.#closed) throw new UnavailableError('the request client is closed');
+    this.#checkCapacity();
     const timeout = options.timeout ?? this.#timeout;
     const frames = clientRequest(service, body);
     const slot: RawPending = { resolve: undefined };
@@ -214,6 +220,7 @@ export class RequestClient {
     let queue = this.#raw.get(service);
     if (!queue) this.#raw.set(service, (queue = []));
     queue.push(slot);
+    this.#rawSlots += 1;
     let timer: NodeJS.Timeout | undefined;
     let onAbort: (() => void) | undefined;
     try {
@@ -240,9 +247,21 @@ export class RequestClient {
     this.#closed = true;
     const error = new UnavailableError('the request client was closed');
     for (const pending of this.#pending.values()) pending.fail(error);
-    this.#raw.clear();
+    this.#clearRaw();
     await this.#socket.close();
     await this.#receiving;
+  }
+
+  #checkCapacity(): void {
+    if (this.#closed) throw new UnavailableError('the request client is closed');
+    if (this.#pending.size + this.#rawSlots >= this.#maxInFlight) {
+      throw new OverloadedError(`${this.#maxInFlight} requests already in flight (raw ones included until their replies come)`);
+    }
+  }
+
+  #clearRaw(): void {
+    this.#raw.clear();
+    this.#rawSlots = 0;
   }
 
   #encode<T extends MessageType>(type: T, id: string, body: BodyOf<T>): Uint8Array {
@@ -298,6 +317,7 @@ export class RequestClient {
       if (raw && raw.length > 0) {
         if (message.kind === 'final') {
           raw.shift()!.resolve?.(message.body);
+          this.#rawSlots -= 1;
           if (raw.length === 0) this.#raw.delete(message.service);
         }
         continue;

@@ -1,14 +1,14 @@
 // RequestClient against replies that are wrong in content rather than in framing: a reply of a type
 // its request does not declare, and replies that are not envelopes. A raw ROUTER plays the broker,
 // so each test decides exactly what comes back.
-import { BadRequestError, DecodeError, encode, NotFoundError, UnknownTypeError } from '@correio/codec';
+import { BadRequestError, DecodeError, encode, NotFoundError, OverloadedError, TimeoutError, UnknownTypeError } from '@correio/codec';
 import { MajordomoBroker, MalformedReplyError, RequestClient, UnexpectedReplyError } from '@correio/transport';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as zmq from 'zeromq';
 import { MDPW, RawWorker, W, byte, closePeers } from './broker-peers.js';
 import { bindAddress, NETWORK_TRANSPORTS } from './helpers/endpoints.js';
 import { codec, echoBody, replyBytes, resultOf } from './helpers/messages.js';
-import { within } from './helpers/wait.js';
+import { waitFor, within } from './helpers/wait.js';
 
 const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
@@ -34,8 +34,11 @@ async function fakeBroker(address: string) {
     endpoint: router.lastEndpoint!,
     /** The next request: the client's routing id and its envelope id. */
     async next(): Promise<{ peer: Buffer; id: string }> {
-      const [peer, , , , body] = await within(router.receive(), 5_000, 'a request');
-      return { peer: peer!, id: codec.decode(body!).id };
+      const [peer, , , service, body] = await within(router.receive(), 5_000, 'a request');
+      return { peer: peer!, id: service!.toString().startsWith('mmi.') ? '' : codec.decode(body!).id };
+    },
+    replyRaw(peer: Buffer, service: string, ...body: string[]): Promise<void> {
+      return router.send([peer, 'MDPC02', Buffer.of(0x03), service, ...body]);
     },
     reply(peer: Buffer, kind: 'partial' | 'final', ...body: (Buffer | Uint8Array)[]): Promise<void> {
       return router.send([peer, 'MDPC02', Buffer.of(kind === 'final' ? 0x03 : 0x02), 'echo', ...body]);
@@ -161,6 +164,27 @@ describe.each(NETWORK_TRANSPORTS)('RequestClient reply checks over %s', (transpo
     const { peer } = await raw.next();
     await raw.reply(peer, 'final', errorBytes('0', 'DECODE'));
     expect(await reply).toBeInstanceOf(DecodeError);
+  });
+});
+
+describe('RequestClient raw requests', () => {
+  it('count against maxInFlight until their replies come, timed out or not', async () => {
+    const raw = await fakeBroker(bindAddress('tcp', 'raw'));
+    const requests = new RequestClient({ endpoint: raw.endpoint, maxInFlight: 2 });
+    cleanup.push(() => requests.close());
+    await waitFor(() => requests.connected, 'the client to connect');
+    for (let i = 0; i < 2; i++) await expect(requests.requestRaw('mmi.service', ['echo'], { timeout: 50 })).rejects.toBeInstanceOf(TimeoutError);
+    await expect(requests.requestRaw('mmi.service', ['echo'])).rejects.toBeInstanceOf(OverloadedError);
+    await expect(requests.request('echo', 'service.call.request', echoBody({}))).rejects.toBeInstanceOf(OverloadedError);
+    // The late replies free the slots (and reach nobody).
+    const first = await raw.next();
+    await raw.next();
+    for (let i = 0; i < 2; i++) await raw.replyRaw(first.peer, 'mmi.service', '404');
+    await waitFor(() => requests.stats.inFlight === 0, 'the late replies to free their slots');
+    const answered = requests.requestRaw('mmi.service', ['echo'], { timeout: 5_000 });
+    await within(raw.next(), 5_000, 'the third raw request');
+    await raw.replyRaw(first.peer, 'mmi.service', '200');
+    expect((await answered).map(String)).toEqual(['200']);
   });
 });
 
