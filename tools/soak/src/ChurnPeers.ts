@@ -1,0 +1,88 @@
+import { extname, join } from 'node:path';
+import { randomInt, sleep, spawnProgram } from '@correio/testing';
+import type { PeerPlan, SocketCounts } from './plan.js';
+
+/** What the churn peers reported, summed over every peer (each one's last progress line). */
+export interface ChurnCounts {
+  opened: number;
+  requests: number;
+  replies: number;
+  served: number;
+  published: number;
+  received: number;
+  malformed: number;
+  hostile: number;
+  refusedSends: number;
+}
+
+/** A churn peer that ended other than by our SIGKILL (a crash of the load generator itself, such as a libzmq abort). */
+export interface PeerDeath {
+  readonly peer: string;
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stderr: string;
+}
+
+const PEER_MAIN = join(import.meta.dirname, `churnPeer${extname(import.meta.filename)}`);
+const PEER_START_MS = 30_000;
+
+export const emptyCounts = (): ChurnCounts => ({ opened: 0, requests: 0, replies: 0, served: 0, published: 0, received: 0, malformed: 0, hostile: 0, refusedSends: 0 });
+
+/** `total` sockets of one peer, split between the kinds. */
+export function splitSockets(total: number): SocketCounts {
+  const share = (fraction: number) => Math.max(1, Math.round(total * fraction));
+  return { clients: share(0.4), workers: share(0.15), publishers: share(0.15), subscribers: share(0.2), wrongKey: share(0.05), plaintext: share(0.05) };
+}
+
+/**
+ * Churn peer processes, one generation after another: each is started, left to send until it
+ * reported replies, then SIGKILLed after a random while, and replaced; `run` keeps `slots` of them
+ * alive at once. Counts what they reported and every peer that died by itself.
+ */
+export class ChurnPeers {
+  readonly counts = emptyCounts();
+  readonly deaths: PeerDeath[] = [];
+  started = 0;
+  killed = 0;
+  /** Peers killed before any of their requests was answered. */
+  unanswered = 0;
+  #next = 0;
+
+  constructor(
+    readonly plan: (name: string, seed: number) => PeerPlan,
+    readonly random: () => number,
+  ) {}
+
+  /** Keeps `slots` peers churning until `until()` says stop. */
+  async run(slots: number, until: () => boolean): Promise<void> {
+    await Promise.all(Array.from({ length: slots }, () => this.#slot(until)));
+  }
+
+  async #slot(until: () => boolean): Promise<void> {
+    while (!until()) await this.#generation();
+  }
+
+  /** One peer: started, killed mid-traffic (unless it died first), its last counters added. */
+  async #generation(): Promise<void> {
+    const name = `peer-${++this.#next}`;
+    const peer = spawnProgram(name, PEER_MAIN, ['--plan', JSON.stringify(this.plan(name, randomInt(this.random, 1, 2 ** 31)))], { env: { CORREIO_LOG_LEVEL: 'warn' } });
+    this.started++;
+    let last = emptyCounts();
+    peer.onLine((line) => {
+      if (line.startsWith('{"event":"progress"')) last = JSON.parse(line) as ChurnCounts;
+    });
+    try {
+      await peer.waitFor(() => last.replies > 0, 'its first replies', PEER_START_MS);
+      await sleep(randomInt(this.random, 300, 3_000)); // mid-traffic: its sockets are opening, sending and closing
+    } catch {
+      // A peer that died by itself is recorded below; one that never got a reply is killed anyway, and counted.
+      if (peer.alive) this.unanswered++;
+    }
+    const died = !peer.alive;
+    peer.kill('SIGKILL');
+    const status = await peer.exited;
+    if (died || status.signal !== 'SIGKILL') this.deaths.push({ peer: name, code: status.code, signal: status.signal, stderr: peer.stderr.slice(-2_000) });
+    else this.killed++;
+    for (const key of Object.keys(this.counts) as Array<keyof ChurnCounts>) this.counts[key] += last[key] ?? 0;
+  }
+}
