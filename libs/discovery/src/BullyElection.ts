@@ -92,6 +92,9 @@ interface Election {
  *   (paused, cut off from the reference server) stops acting before the reference server declares it
  *   down, and no coordinator acts while the reference server is unreachable.
  */
+/** Servers whose announcements are remembered at once; far above any real cluster (the ref lists at most 1000 by default). */
+const MAX_ANNOUNCERS = 4096;
+
 export class BullyElection {
   readonly self: { readonly server: string; readonly rank: number };
   readonly #electionTimeoutMs: number;
@@ -100,9 +103,13 @@ export class BullyElection {
   readonly #silenceMs: number;
   readonly #leaseMs: number;
   readonly #peers = new Map<string, ElectionPeer>();
-  /** When each peer's last announcement arrived: proof of life that a stale membership view may lack. */
+  /**
+   * When each peer's last announcement arrived: proof of life that a stale membership view may lack.
+   * Anyone can publish on the proxy, so entries are kept for the view's peers only (setPeers prunes)
+   * plus, between views, at most MAX_ANNOUNCERS in all.
+   */
   readonly #lastAnnounced = new Map<string, number>();
-  /** When the membership view last turned each peer down. */
+  /** When the membership view last turned each peer down (peers of the current view only). */
   readonly #markedDown = new Map<string, number>();
   #started = false;
   #term: number;
@@ -137,6 +144,11 @@ export class BullyElection {
     return { role: this.#role, acting: this.#acting(now), term: this.#term, coordinator: this.#coordinator };
   }
 
+  /** Entries held about other servers (view, announcements, down marks): bounded by the view plus MAX_ANNOUNCERS. */
+  get remembered(): number {
+    return this.#peers.size + this.#lastAnnounced.size + this.#markedDown.size;
+  }
+
   /** True while this server may act as coordinator. */
   isActing(now: number): boolean {
     return this.#acting(now);
@@ -163,6 +175,8 @@ export class BullyElection {
       if (peer.alive) this.#markedDown.delete(peer.server);
       else if (before.get(peer.server)?.alive !== false) this.#markedDown.set(peer.server, now);
     }
+    for (const server of this.#lastAnnounced.keys()) if (!this.#peers.has(server)) this.#lastAnnounced.delete(server);
+    for (const server of this.#markedDown.keys()) if (!this.#peers.has(server)) this.#markedDown.delete(server);
     const out: ElectionOutput[] = [];
     // Asking a server that has since died is pointless: count it as a failed answer.
     const election = this.#election;
@@ -222,7 +236,8 @@ export class BullyElection {
   onAnnouncement(announcement: ElectionCoordinator, now: number): ElectionOutput[] {
     const out: ElectionOutput[] = [];
     const current = this.#coordinator;
-    if (announcement.server !== this.self.server) this.#lastAnnounced.set(announcement.server, now);
+    const known = this.#peers.has(announcement.server) || this.#lastAnnounced.has(announcement.server);
+    if (announcement.server !== this.self.server && (known || this.#lastAnnounced.size < MAX_ANNOUNCERS)) this.#lastAnnounced.set(announcement.server, now);
     if (announcement.server === this.self.server) {
       // Our own echo, or a previous run of this server whose term we must move past.
       if (!(this.#role === 'coordinator' && current?.term === announcement.term)) this.#term = Math.max(this.#term, announcement.term);

@@ -38,6 +38,13 @@ interface Entry {
  * as what the list says about that server. Events are applied in publication order and skipped
  * only when older than the entry they would change. Pure data structure: no I/O, no timers.
  */
+/**
+ * Servers an event may add between two lists. Anyone can publish on the proxy, so events naming
+ * ever new servers must not grow the cache without end; a list (from the ref, which lists at most
+ * 1000 by default) replaces it whatever its size.
+ */
+export const MAX_SERVERS_FROM_EVENTS = 4096;
+
 export class ServerDirectory {
   readonly #entries = new Map<string, Entry>();
   #coordinator: string | undefined;
@@ -111,6 +118,7 @@ export class ServerDirectory {
   #apply(event: RefMembership): void {
     const entry = this.#entries.get(event.server);
     if (entry !== undefined && event.at < entry.stamp) return; // older than what we know
+    if (entry === undefined && this.#entries.size >= MAX_SERVERS_FROM_EVENTS) return;
     if (event.state === 'left') {
       this.#entries.delete(event.server);
       return;

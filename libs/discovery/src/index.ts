@@ -9,6 +9,6 @@ export {
   type ElectionState,
   type CoordinatorInfo,
 } from './BullyElection.js';
-export { ServerDirectory, type ServerInfo, type MembershipChange, type MembershipState } from './ServerDirectory.js';
+export { MAX_SERVERS_FROM_EVENTS, ServerDirectory, type ServerInfo, type MembershipChange, type MembershipState } from './ServerDirectory.js';
 export { Discovery, type DiscoveryOptions, type DiscoveryEventMap } from './Discovery.js';
 export { ServerNode, type ServerNodeOptions, type ServerNodeEventMap } from './ServerNode.js';

@@ -342,3 +342,17 @@ describe('BullyElection: leases', () => {
     expect(m.isActing(5000)).toBe(false);
   });
 });
+
+describe('BullyElection: bounded memory', () => {
+  it('announcements from thousands of servers outside the view are remembered up to a bound, and forgotten with the next view', () => {
+    const m = machine('a', 1);
+    m.setPeers(peers(['b', 2], ['c', 3, false]), 0);
+    m.start(0);
+    for (let i = 0; i < 10_000; i++) m.onAnnouncement({ server: `stranger-${i}`, rank: 1, term: 0 }, 1);
+    expect(m.remembered).toBeLessThanOrEqual(2 + 4096 + 1);
+    m.onAnnouncement({ server: 'b', rank: 2, term: 0 }, 2);
+    m.setPeers(peers(['b', 2], ['c', 3, false]), 3);
+    // The view's two peers, b's announcement, c's down mark.
+    expect(m.remembered).toBe(4);
+  });
+});

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ServerDirectory } from '@correio/discovery';
+import { MAX_SERVERS_FROM_EVENTS, ServerDirectory } from '@correio/discovery';
 import type { RefServersReply } from '@correio/protocol';
 
 type Listed = RefServersReply['servers'][number];
@@ -101,5 +101,16 @@ describe('ServerDirectory', () => {
   it('reports a rank change (a reference server that lost its data) as the server coming up anew', () => {
     const directory = withList([listed('a', 1, true, 100)]);
     expect(directory.applyEvent({ server: 'a', rank: 7, state: 'up', at: 200 })).toEqual([{ server: 'a', rank: 7, state: 'up', source: 'event' }]);
+  });
+});
+
+describe('ServerDirectory bounds', () => {
+  it('events naming ever new servers stop adding at MAX_SERVERS_FROM_EVENTS; known servers still change, and a list replaces all', () => {
+    const directory = withList([listed('a', 1, true, 100)]);
+    for (let i = 0; i < MAX_SERVERS_FROM_EVENTS + 500; i++) directory.applyEvent({ server: `forged-${i}`, rank: 10 + i, state: 'up', at: 200 });
+    expect(directory.servers).toHaveLength(MAX_SERVERS_FROM_EVENTS);
+    expect(directory.applyEvent({ server: 'a', rank: 1, state: 'down', at: 300 })).toEqual([{ server: 'a', rank: 1, state: 'down', source: 'event' }]);
+    directory.applyList(directory.beginList(), { servers: [listed('a', 1, true, 400), listed('b', 2, true, 400)] });
+    expect(directory.servers.map((s) => s.server)).toEqual(['a', 'b']);
   });
 });
