@@ -19,7 +19,7 @@ export class OperationClock {
     this.lamport = options.lamport ?? new LamportClock();
     this.#hlc = new HybridLogicalClock({ time: options.time, maxOffsetMs: options.maxOffsetMs });
     const { lc, hlc } = options.stored;
-    if (lc > 0) this.lamport.observe(lc);
+    if (lc > 0) this.lamport.resume(lc); // its own store: trusted, not bounded like a received value
     if (hlc[0] > 0) {
       try {
         this.#hlc.update({ wallMs: hlc[0], logical: hlc[1] });

@@ -1,3 +1,4 @@
+import type { LamportClock } from '@correio/clocks';
 import type { MetricsRegistry } from '@correio/observability';
 import type { ChatServer } from './ChatServer.js';
 import type { OperationFanout } from './OperationFanout.js';
@@ -7,8 +8,19 @@ import type { ChatStore } from './store/ChatStore.js';
  * The server's own Prometheus metrics, read from its counters at scrape time (the request
  * counters and latencies are the service framework's `correio_service_*`).
  */
-export function serverMetrics(metrics: MetricsRegistry, sources: { readonly store: ChatStore; readonly handlers: ChatServer; readonly fanout: OperationFanout }): void {
-  const { store, handlers, fanout } = sources;
+export function serverMetrics(
+  metrics: MetricsRegistry,
+  sources: { readonly store: ChatStore; readonly handlers: ChatServer; readonly fanout: OperationFanout; readonly lamport: LamportClock },
+): void {
+  const { store, handlers, fanout, lamport } = sources;
+  metrics.gauge<'clock' | 'outcome'>('clock_bounded_inputs', {
+    help: 'Received clock values outside the protocol bounds (ENCODING.md §4.1): requests refused, values merged only up to the bound.',
+    labelNames: ['clock', 'outcome'],
+    collect: (gauge) => {
+      gauge.set({ clock: 'lamport', outcome: 'refused' }, lamport.stats.refused);
+      gauge.set({ clock: 'lamport', outcome: 'clamped' }, lamport.stats.clamped);
+    },
+  });
   metrics.gauge('server_store_operations', { help: 'Operations held by the store, all origins.', collect: (gauge) => gauge.set(store.digest().ops) });
   metrics.gauge<'kind'>('server_operations_committed', {
     help: 'Operations committed by this process, by kind.',

@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import { LamportClock, systemTime, type TimeSource } from '@correio/clocks';
+import { systemTime, type TimeSource } from '@correio/clocks';
 import { DataDirLock, createLogger, createMetrics, startHttpSidecar, type CurveClientKeySet, type HttpSidecar, type Logger, type MetricsRegistry } from '@correio/observability';
 import { createService, PromMetrics, type Service } from '@correio/service';
 import { ChatServer } from './ChatServer.js';
@@ -9,7 +9,7 @@ import { OperationFanout } from './OperationFanout.js';
 import type { ClockSyncOptions } from './cluster/ClockSync.js';
 import { Cluster, type ClusterHealth, type ClusterOptions } from './cluster/Cluster.js';
 import { clusterTime, type InjectedClockError } from './cluster/clusterTime.js';
-import { FileClockStore } from './cluster/FileClockStore.js';
+import { openLamportClock } from './cluster/lamportMark.js';
 import { combineHandlers } from './replication/combineHandlers.js';
 import { replicationMetrics } from './replication/replicationMetrics.js';
 import { ServerReplication, type CatchUpReport, type ReplicationHealth } from './replication/ServerReplication.js';
@@ -156,9 +156,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       logger.info({ ops: report.ops, ms: Math.round(performance.now() - started) }, 'store verified');
     }
     // The Lamport mark is persisted ahead of use, so a restarted server never reissues a value.
-    // A large reserve: every server observes the whole cluster's Lamport traffic, and each save is an
-    // fsync on the event loop; a restart skips at most this many values, which Lamport order does not mind.
-    const lamport = new LamportClock({ store: new FileClockStore(options.dataDir), reserve: 100_000 });
+    const lamport = openLamportClock(options.dataDir, store.clocks().lc, logger);
     const clock = new OperationClock({ time, stored: store.clocks(), maxOffsetMs: options.maxClockOffsetMs ?? 60_000, lamport });
     const members = new Cluster({
       id: options.id,
@@ -240,7 +238,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
         ...members.health(),
       };
     };
-    serverMetrics(metrics, { store: openStore, handlers, fanout });
+    serverMetrics(metrics, { store: openStore, handlers, fanout, lamport });
     replicationMetrics(metrics, { store: openStore, replication });
     await service.start();
     let sidecar: HttpSidecar | undefined;

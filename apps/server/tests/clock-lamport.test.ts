@@ -29,8 +29,20 @@ class RecordingStamp implements Stamp {
     return reading;
   }
 
+  current(): ClockReading {
+    return this.#inner.current();
+  }
+
   observe(remote: ClockReading): void {
     this.#inner.observe(remote);
+  }
+
+  admits(remote: ClockReading): boolean {
+    return this.#inner.admits(remote);
+  }
+
+  admitLimit(): number {
+    return this.#inner.admitLimit();
   }
 }
 

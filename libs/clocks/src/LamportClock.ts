@@ -1,17 +1,30 @@
+import { LamportBounds, LamportExhaustedError, MAX_LAMPORT, MAX_MERGED_LAMPORT, mergeLamport, type LamportBoundsOptions } from '@correio/protocol';
 import type { ClockStore } from './ClockStore.js';
-import { MAX_CLOCK_VALUE, requireClockInteger } from './limits.js';
+import { requireClockInteger } from './limits.js';
 
 export interface LamportClockOptions {
   /** Persists the high-water mark; without it the clock restarts from 0. */
   readonly store?: ClockStore;
   /** How many values one save() reserves ahead. Default 1000: one write per 1000 ticks. */
   readonly reserve?: number;
+  /** How far received values may move the clock (the protocol's LamportBounds); defaults to its defaults. */
+  readonly bounds?: LamportBoundsOptions;
+}
+
+/** What hostile or broken input did to a clock: values it refused (admit) or merged only in part (observe). */
+export interface LamportClockStats {
+  readonly refused: number;
+  readonly clamped: number;
 }
 
 /**
  * A Lamport clock: `tick()` before each send or local event, `observe(received)` on each receive.
- * Values are integers in [1, 2^53 − 1], strictly increasing within one instance; for every message,
- * the receiver's value after `observe()` is greater than the sender's value in the message.
+ * Values are integers in [1, 2^53 − 1], strictly increasing within one instance; for every message
+ * within the protocol's bounds (LamportBounds, protocol/ENCODING.md §4.1) the receiver's value after
+ * `observe()` is greater than the sender's value in the message. A received value beyond them is
+ * merged only up to the bound and counted: no peer can exhaust the clock, and `admit()` tells a
+ * server which requests to refuse. At 2^53 − 1, `tick()` throws a LamportExhaustedError and
+ * `observe()` stays put: the clock degrades, it never wraps.
  *
  * Persistence (with a store): before issuing a value above the saved mark, the clock saves
  * `value + reserve` and only then issues it, so every value ever issued is ≤ the mark in the store.
@@ -23,9 +36,12 @@ export interface LamportClockOptions {
 export class LamportClock {
   readonly #store: ClockStore | undefined;
   readonly #reserve: number;
+  readonly #bounds: LamportBounds;
   #value: number;
   /** Values up to this mark are covered by the store (no store: unbounded). */
   #reservedUpTo: number;
+  #refused = 0;
+  #clamped = 0;
 
   constructor(options: LamportClockOptions = {}) {
     this.#store = options.store;
@@ -33,9 +49,10 @@ export class LamportClock {
     if (!Number.isSafeInteger(this.#reserve) || this.#reserve < 1) {
       throw new RangeError(`reserve must be a positive integer, got ${this.#reserve}`);
     }
+    this.#bounds = new LamportBounds(options.bounds);
     const loaded = this.#store?.load();
     this.#value = loaded === undefined ? 0 : requireClockInteger(loaded, 'the stored Lamport mark');
-    this.#reservedUpTo = this.#store === undefined ? MAX_CLOCK_VALUE : this.#value;
+    this.#reservedUpTo = this.#store === undefined ? MAX_LAMPORT : this.#value;
   }
 
   /** The latest value issued (0 before the first). */
@@ -43,21 +60,58 @@ export class LamportClock {
     return this.#value;
   }
 
-  /** Advances the clock for a send or local event and returns the new value. */
+  get stats(): LamportClockStats {
+    return { refused: this.#refused, clamped: this.#clamped };
+  }
+
+  /** Advances the clock for a send or local event and returns the new value; a LamportExhaustedError at 2^53 − 1. */
   tick(): number {
+    if (this.#value >= MAX_LAMPORT) throw new LamportExhaustedError();
     return this.#issue(this.#value + 1);
   }
 
-  /** Merges a received value: the clock becomes `max(value, received) + 1`, which it returns. */
+  /**
+   * Merges a received value: the clock becomes `max(value, bounded) + 1` (at most 2^53 − 1), which
+   * it returns, where `bounded` is `received` or, further ahead than the bounds allow, the bound.
+   */
   observe(received: number): number {
     requireClockInteger(received, 'a received Lamport value');
-    return this.#issue(Math.max(this.#value, received) + 1);
+    const next = mergeLamport(this.#bounds, this.#value, received);
+    if (received >= next) this.#clamped += 1;
+    return next === this.#value ? next : this.#issue(next);
+  }
+
+  /**
+   * Resumes from a value this process trusts (the largest clock in its own store), without the
+   * bounds that apply to received values, but never above MAX_MERGED_LAMPORT: a store stamped by an
+   * older version with a poisoned clock must not leave this clock without room to tick. Returns
+   * false when `floor` was above that line and the clock resumed below it.
+   */
+  resume(floor: number): boolean {
+    requireClockInteger(floor, 'a resumed Lamport value');
+    const target = Math.min(floor, MAX_MERGED_LAMPORT);
+    if (target > this.#value) this.#issue(target);
+    return target === floor;
+  }
+
+  /**
+   * Whether a request stamped `received` may be served: false, counted and merging nothing, when it
+   * lies beyond the bounds (the server answers BAD_REQUEST, reason `lamport_ahead`).
+   */
+  admit(received: number): boolean {
+    if (this.#bounds.admits(this.#value, received)) return true;
+    this.#refused += 1;
+    return false;
+  }
+
+  /** The highest value a request may carry now (for the error that refuses one). */
+  get admitLimit(): number {
+    return this.#bounds.limit(this.#value);
   }
 
   #issue(next: number): number {
-    if (next > MAX_CLOCK_VALUE) throw new RangeError(`the Lamport clock is exhausted: ${next} exceeds 2^53 − 1`);
     if (next > this.#reservedUpTo) {
-      const mark = Math.min(next - 1 + this.#reserve, MAX_CLOCK_VALUE);
+      const mark = Math.min(next - 1 + this.#reserve, MAX_LAMPORT);
       this.#store!.save(mark); // write-ahead: if this throws, nothing was issued
       this.#reservedUpTo = mark;
     }

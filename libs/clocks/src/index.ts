@@ -3,7 +3,8 @@ export { ManualTime } from './ManualTime.js';
 export { skewedTime, type SkewedTimeOptions } from './skewedTime.js';
 export { SynchronizedTime, type SynchronizedTimeOptions } from './SynchronizedTime.js';
 
-export { LamportClock, type LamportClockOptions } from './LamportClock.js';
+export { LamportClock, type LamportClockOptions, type LamportClockStats } from './LamportClock.js';
+export { LamportExhaustedError, LAMPORT_ROOM, MAX_MERGED_LAMPORT, type LamportBoundsOptions } from '@correio/protocol';
 export { type ClockStore } from './ClockStore.js';
 export { InMemoryClockStore } from './InMemoryClockStore.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { LamportClock, MAX_CLOCK_VALUE } from '@correio/clocks';
+import { InMemoryClockStore, LAMPORT_ROOM, LamportClock, LamportExhaustedError, MAX_CLOCK_VALUE, MAX_MERGED_LAMPORT } from '@correio/clocks';
 
 /** A step of a message history: a process sends, delivers its oldest pending message, or records a local event. */
 type Step = { kind: 'send'; from: number; to: number } | { kind: 'deliver'; at: number; pick: number } | { kind: 'local'; at: number };
@@ -57,12 +57,13 @@ describe('LamportClock', () => {
     );
   });
 
-  it('stops at 2^53 − 1 with a RangeError and stays usable for reads', () => {
-    const clock = new LamportClock();
-    expect(clock.observe(MAX_CLOCK_VALUE - 2)).toBe(MAX_CLOCK_VALUE - 1);
+  it('degrades at 2^53 − 1: tick throws a LamportExhaustedError, observe stays put, reads still work', () => {
+    const clock = new LamportClock({ store: new InMemoryClockStore(MAX_CLOCK_VALUE - 2) });
+    expect(clock.tick()).toBe(MAX_CLOCK_VALUE - 1);
     expect(clock.tick()).toBe(MAX_CLOCK_VALUE);
-    expect(() => clock.tick()).toThrow(RangeError);
-    expect(() => clock.observe(5)).toThrow(RangeError);
+    expect(() => clock.tick()).toThrow(LamportExhaustedError);
+    expect(clock.observe(5)).toBe(MAX_CLOCK_VALUE);
+    expect(clock.observe(MAX_CLOCK_VALUE)).toBe(MAX_CLOCK_VALUE);
     expect(clock.value).toBe(MAX_CLOCK_VALUE);
   });
 
@@ -72,7 +73,56 @@ describe('LamportClock', () => {
     for (const bad of [-1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, MAX_CLOCK_VALUE + 1, '7' as unknown as number]) {
       expect(() => clock.observe(bad)).toThrow(RangeError);
     }
-    expect(() => clock.observe(MAX_CLOCK_VALUE)).toThrow(RangeError); // would need 2^53
     expect(clock.value).toBe(1);
+  });
+});
+
+describe('LamportClock under hostile input (protocol/ENCODING.md §4.1)', () => {
+  const bounds = (now: () => number) => ({ freeJump: 100, maxJump: 10_000, refillPerSecond: 1_000, now });
+
+  it('merges a value within the free jump in full, and a value near 2^53 − 1 only up to its budget', () => {
+    let ms = 0;
+    const clock = new LamportClock({ bounds: bounds(() => ms) });
+    expect(clock.observe(100)).toBe(101); // free
+    expect(clock.admit(MAX_CLOCK_VALUE - 1)).toBe(false);
+    expect(clock.stats.refused).toBe(1);
+    expect(clock.value).toBe(101); // admit merges nothing
+    expect(clock.observe(MAX_CLOCK_VALUE - 1)).toBe(101 + 10_000 + 1); // the whole budget, no more
+    expect(clock.stats.clamped).toBe(1);
+    // The budget is spent: only free jumps until it refills.
+    expect(clock.observe(MAX_CLOCK_VALUE - 1)).toBe(10_102 + 100 + 1);
+    ms += 2_000; // refills 2,000
+    expect(clock.admitLimit).toBe(10_203 + 2_000);
+    expect(clock.observe(MAX_CLOCK_VALUE - 1)).toBe(10_203 + 2_000 + 1);
+    expect(clock.stats.clamped).toBe(3);
+  });
+
+  it('cannot be exhausted by any sequence of received values: at most the free jump per message plus the refill per second', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: MAX_CLOCK_VALUE }), fc.integer({ min: 0, max: 5_000 })), { maxLength: 300 }), (inputs) => {
+        let ms = 0;
+        const clock = new LamportClock({ bounds: bounds(() => ms) });
+        for (const [received, wait] of inputs) {
+          ms += wait;
+          const before = clock.value;
+          const after = clock.observe(received);
+          expect(after).toBeGreaterThan(before);
+          if (received <= before + 100) expect(after).toBe(Math.max(before, received) + 1); // Lamport's rule within the bounds
+        }
+        expect(clock.value).toBeLessThanOrEqual(10_000 + inputs.length * 101 + ms); // maxJump + (free + 1) per message + refill
+        expect(() => clock.tick()).not.toThrow();
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('never merges above 2^53 − 1 − 2^32, so a persisted mark always leaves room to tick', () => {
+    const store = new InMemoryClockStore(MAX_MERGED_LAMPORT - 5);
+    const clock = new LamportClock({ store, reserve: 10 });
+    expect(clock.observe(MAX_CLOCK_VALUE)).toBe(MAX_MERGED_LAMPORT + 1);
+    expect(clock.observe(MAX_CLOCK_VALUE)).toBe(MAX_MERGED_LAMPORT + 2); // a receive event still ticks
+    expect(clock.admit(MAX_MERGED_LAMPORT + 3)).toBe(false);
+    expect(store.value).toBeLessThanOrEqual(MAX_MERGED_LAMPORT + 12);
+    expect(MAX_CLOCK_VALUE - store.value!).toBeGreaterThanOrEqual(LAMPORT_ROOM - 12);
   });
 });

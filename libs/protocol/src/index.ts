@@ -16,3 +16,12 @@ export { validateEnvelope, BODY_VALIDATORS, type Validator } from './generated/v
 import type { ErrorReply } from './generated/types.js';
 /** One of the protocol's error codes. */
 export type ErrorCode = ErrorReply['code'];
+export {
+  MAX_LAMPORT,
+  LAMPORT_ROOM,
+  MAX_MERGED_LAMPORT,
+  LamportBounds,
+  LamportExhaustedError,
+  mergeLamport,
+  type LamportBoundsOptions,
+} from './lamportBounds.js';

@@ -4,7 +4,8 @@ import type { ClockReading, Stamp } from '@correio/transport';
 /**
  * The one clock of a service instance, plugged into every socket it opens (client, workers,
  * publisher, subscriber) through the transport's Stamp hook: each send ticks the Lamport clock,
- * each received envelope is merged into it, so handlers never touch a clock.
+ * each received envelope is merged into it (within the protocol's bounds, which the clock applies),
+ * so handlers never touch a clock.
  */
 export class ClockStamp implements Stamp {
   readonly from: string;
@@ -26,8 +27,26 @@ export class ClockStamp implements Stamp {
     return { lc: this.#clock.tick(), ts: this.#time.now() };
   }
 
+  current(): ClockReading {
+    return { lc: this.#clock.value, ts: this.#time.now() };
+  }
+
   observe(remote: ClockReading): void {
-    // Envelopes are schema-checked before they get here; the guard keeps a bad peer from throwing in a receive loop.
-    if (Number.isSafeInteger(remote.lc) && remote.lc >= 0) this.#clock.observe(remote.lc);
+    // Envelopes are schema-checked before they get here; the guard keeps a bad peer from throwing in a
+    // receive loop, and so does the catch: a store that cannot save the mark leaves the clock as it was.
+    if (!(Number.isSafeInteger(remote.lc) && remote.lc >= 0)) return;
+    try {
+      this.#clock.observe(remote.lc);
+    } catch {
+      // the next tick() retries the save and fails the send that needs it
+    }
+  }
+
+  admits(remote: ClockReading): boolean {
+    return this.#clock.admit(remote.lc);
+  }
+
+  admitLimit(): number {
+    return this.#clock.admitLimit;
   }
 }

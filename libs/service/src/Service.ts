@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { BadRequestError, CorreioError, UnavailableError } from '@correio/codec';
 import type { LamportClock, TimeSource } from '@correio/clocks';
 import type { AnyEnvelope, BodyOf, Envelope, MessageType } from '@correio/protocol';
-import { mdp, Publisher, Subscriber, Worker, type RequestContext, type SocketOptions } from '@correio/transport';
+import { mdp, Publisher, Subscriber, Worker, type Publication, type RequestContext, type SocketOptions } from '@correio/transport';
 import { pino, type Logger } from 'pino';
 import { ActionTable, type ParentCall } from './ActionTable.js';
 import { sleep } from './backoff.js';
@@ -294,6 +294,7 @@ export class Service {
           stamp: this.#stamp,
           logger: this.#log,
         });
+        worker.events.on('replyFailed', () => this.#metrics.increment('service_contained_failures_total', { service: this.identity.name, path: 'reply' }));
         this.#workers.push(worker);
         worker.start();
       }
@@ -468,17 +469,27 @@ export class Service {
   async #receive(subscriber: Subscriber): Promise<void> {
     try {
       for await (const publication of subscriber) {
-        const envelope = publication.envelope;
-        if (envelope.type === 'service.event') {
-          this.#events.handleBroadcast(envelope, this.#handlerContext(this.#stopController.signal, undefined));
-        } else if (envelope.type === 'service.announce' && publication.topic.startsWith(ANNOUNCE_NAMESPACE)) {
-          if (this.#discovery instanceof AnnounceDiscovery) this.#discovery.receive(envelope.body);
-        } else {
-          this.#log.debug({ topic: publication.topic, type: envelope.type }, 'ignored a publication of an unexpected type');
+        try {
+          this.#dispatchPublication(publication);
+        } catch (error) {
+          // One publication must not end the loop (and with it every event and announcement after it).
+          this.#metrics.increment('service_contained_failures_total', { service: this.identity.name, path: 'publication' });
+          this.#log.error({ err: error, topic: publication.topic, type: publication.envelope.type }, 'a publication could not be handled');
         }
       }
     } catch (error) {
       if (this.#state !== 'stopping' && this.#state !== 'stopped') this.#log.error({ err: error }, 'subscriber loop failed');
+    }
+  }
+
+  #dispatchPublication(publication: Publication): void {
+    const envelope = publication.envelope;
+    if (envelope.type === 'service.event') {
+      this.#events.handleBroadcast(envelope, this.#handlerContext(this.#stopController.signal, undefined));
+    } else if (envelope.type === 'service.announce' && publication.topic.startsWith(ANNOUNCE_NAMESPACE)) {
+      if (this.#discovery instanceof AnnounceDiscovery) this.#discovery.receive(envelope.body);
+    } else {
+      this.#log.debug({ topic: publication.topic, type: envelope.type }, 'ignored a publication of an unexpected type');
     }
   }
 

@@ -1,8 +1,8 @@
-import { BadRequestError, CorreioError, MessageCodec, UnavailableError, type ErrorCode } from '@correio/codec';
+import { BadRequestError, CorreioError, InternalError, MessageCodec, UnavailableError, type ErrorCode } from '@correio/codec';
 import { delay } from './backoff.js';
 import { componentLogger, type Logger } from '@correio/observability';
 import { ManagedSocket } from './ManagedSocket.js';
-import { Responder, type RequestContext, type RequestHandler } from './Responder.js';
+import { Responder, UNKNOWN_REQUEST_ID, replyError, type RequestContext, type RequestHandler } from './Responder.js';
 import type { SocketEventMap } from './socketEvents.js';
 import type { SocketOptions } from './SocketOptions.js';
 import { defaultSenderId, LamportStamp, type Stamp } from './Stamp.js';
@@ -20,6 +20,8 @@ export interface RepServerStats {
   readonly requests: number;
   readonly replies: number;
   readonly handlerErrors: number;
+  /** Requests whose reply could not be built (contained: answered with a plain INTERNAL error, logged). */
+  readonly replyFailures: number;
   readonly malformedRequests: number;
   readonly malformedByCode: Partial<Record<ErrorCode, number>>;
 }
@@ -35,7 +37,7 @@ export class RepServer {
   readonly #handler: RequestHandler;
   readonly #drainTimeout: number;
   readonly #log: Logger;
-  readonly #stats = { requests: 0, replies: 0, handlerErrors: 0, malformedRequests: 0, malformedByCode: {} as Partial<Record<ErrorCode, number>> };
+  readonly #stats = { requests: 0, replies: 0, handlerErrors: 0, replyFailures: 0, malformedRequests: 0, malformedByCode: {} as Partial<Record<ErrorCode, number>> };
   #serving: Promise<void> | undefined;
   #handling: Promise<void> | undefined;
   #stopping = false;
@@ -87,7 +89,7 @@ export class RepServer {
   async #serve(): Promise<void> {
     try {
       for await (const frames of this.#socket) {
-        const handling = this.#answer(frames).then((reply) => this.#socket.send([reply]));
+        const handling = this.#answerContained(frames).then((reply) => this.#socket.send([reply]));
         this.#handling = handling;
         await handling;
         this.#handling = undefined;
@@ -95,6 +97,17 @@ export class RepServer {
       }
     } catch (error) {
       if (!this.#socket.closed) this.#log.error({ err: error }, 'serve loop failed');
+    }
+  }
+
+  /** The reply to `frames`, whatever fails on the way: REP is lockstep, so every request must get one. */
+  async #answerContained(frames: Buffer[]): Promise<Uint8Array> {
+    try {
+      return await this.#answer(frames);
+    } catch (error) {
+      this.#stats.replyFailures += 1;
+      this.#log.error({ err: error }, 'the reply path of a request failed; answering INTERNAL');
+      return this.#responder.error(UNKNOWN_REQUEST_ID, new InternalError('the server failed while answering this request', { retryable: false }));
     }
   }
 
@@ -116,7 +129,7 @@ export class RepServer {
     } catch (error) {
       this.#stats.handlerErrors += 1;
       if (!(error instanceof CorreioError)) this.#log.error({ err: error, type: decoded.request.type }, 'handler failed');
-      reply = this.#responder.error(decoded.request.id, CorreioError.from(error));
+      reply = this.#responder.error(decoded.request.id, replyError(error));
     }
     this.#stats.replies += 1;
     return reply;

@@ -5,11 +5,12 @@ import {
   decode,
   InternalError,
   type MessageCodec,
+  UnavailableError,
 } from '@correio/codec';
-import { MESSAGE_INFO, PROTOCOL_VERSION, type AnyEnvelope, type Envelope, type MessageType } from '@correio/protocol';
+import { LamportExhaustedError, MESSAGE_INFO, PROTOCOL_VERSION, type AnyEnvelope, type Envelope, type MessageType } from '@correio/protocol';
 import type { Frames } from './frames.js';
 import type { Logger } from '@correio/observability';
-import type { Stamp } from './Stamp.js';
+import { errorReading, type Stamp } from './Stamp.js';
 
 /** What a request handler is given besides the request. */
 export interface RequestContext {
@@ -63,6 +64,14 @@ export class Responder {
     } catch (error) {
       return { ok: false, error: CorreioError.from(error), id: recoverId(bytes) };
     }
+    if (!this.#stamp.admits(request)) {
+      // Merging nothing: one request must not be able to move this clock out of its bounds (ENCODING.md §4.1).
+      const maxLc = this.#stamp.admitLimit();
+      const error = new BadRequestError(`lc ${request.lc} is too far ahead of this peer's Lamport clock (at most ${maxLc} accepted now)`, {
+        data: { reason: 'lamport_ahead', lc: request.lc, max_lc: maxLc },
+      });
+      return { ok: false, error, id: request.id };
+    }
     this.#stamp.observe(request);
     if (MESSAGE_INFO[request.type].pattern !== 'request') {
       return { ok: false, error: new BadRequestError(`${request.type} is not a request type`, { data: { type: request.type } }), id: request.id };
@@ -82,6 +91,7 @@ export class Responder {
     try {
       return this.encodeReply(request, body);
     } catch (error) {
+      if (error instanceof LamportExhaustedError) return this.error(request.id, replyError(error));
       const failure = CorreioError.from(error);
       this.#log.error({ err: failure, type: request.type, id: request.id }, 'handler produced an invalid reply');
       return this.error(
@@ -91,15 +101,35 @@ export class Responder {
     }
   }
 
-  /** Encodes an `error` reply. */
+  /**
+   * Encodes an `error` reply. Never throws: a clock that cannot tick stamps it with its current
+   * value, and an error whose data cannot be encoded is replaced by a plain INTERNAL one.
+   */
   error(id: string, error: CorreioError): Uint8Array {
-    return this.#codec.encode(this.#envelope('error', id, error.toWire()));
+    const { lc, ts } = errorReading(this.#stamp);
+    const envelope = (body: object): Envelope<'error'> => ({ v: PROTOCOL_VERSION, type: 'error', id, from: this.#stamp.from, lc, ts, body: body as Envelope<'error'>['body'] });
+    try {
+      return this.#codec.encode(envelope(error.toWire()));
+    } catch (encodeError) {
+      this.#log.error({ err: encodeError, code: error.code, id }, 'could not encode an error reply; sending a plain INTERNAL one');
+      return this.#codec.encode(envelope({ code: 'INTERNAL', message: `the ${error.code} error reply could not be encoded`, retryable: false }));
+    }
   }
 
   #envelope<T extends MessageType>(type: T, id: string, body: object): Envelope<T> {
     const { lc, ts } = this.#stamp.tick();
     return { v: PROTOCOL_VERSION, type, id, from: this.#stamp.from, lc, ts, body: body as Envelope<T>['body'] };
   }
+}
+
+/**
+ * The error a client gets for what a handler threw: a CorreioError as is; a clock at 2^53 − 1
+ * UNAVAILABLE (the peer degrades, never crashes; the client tries another, ENCODING.md §4.1);
+ * anything else INTERNAL.
+ */
+export function replyError(error: unknown): CorreioError {
+  if (error instanceof LamportExhaustedError) return new UnavailableError(`this peer cannot serve: ${error.message}`, { data: { reason: 'lamport_exhausted' } });
+  return CorreioError.from(error);
 }
 
 /** The id for an error reply when no usable request id can be read (protocol/FRAMES.md §1.4). */

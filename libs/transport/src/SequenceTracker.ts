@@ -6,7 +6,16 @@ export interface SequenceVerdict {
   readonly reset?: true;
   /** Set when publications were lost: `missed` of them, numbered `expected` … `received - 1`. */
   readonly gap?: { readonly expected: number; readonly received: number; readonly missed: number };
+  /**
+   * Set when `s` jumped further ahead than `maxGap`: no publisher sends that many between two
+   * messages a subscriber sees, so it is a forged or broken header, not a loss. The stream is
+   * re-anchored at it (as after a reset) and no gap is reported, so no counter takes its size.
+   */
+  readonly implausible?: true;
 }
+
+/** The largest jump in `s` read as a gap (FRAMES.md §3.4): 2^32 publications between two messages. */
+export const MAX_SEQUENCE_GAP = 2 ** 32;
 
 /**
  * Tracks the last sequence number seen per (publisher, topic) stream and judges each message by
@@ -17,8 +26,11 @@ export class SequenceTracker {
   readonly #last = new Map<string, number>();
   readonly #maxStreams: number;
 
-  constructor(maxStreams = 100_000) {
+  readonly #maxGap: number;
+
+  constructor(maxStreams = 100_000, maxGap = MAX_SEQUENCE_GAP) {
     this.#maxStreams = maxStreams;
+    this.#maxGap = maxGap;
   }
 
   get size(): number {
@@ -32,12 +44,13 @@ export class SequenceTracker {
     let verdict: SequenceVerdict;
     if (last === undefined) verdict = { first: true };
     else if (first === last + 1) verdict = {};
+    else if (first - last - 1 > this.#maxGap) verdict = { implausible: true };
     else if (first > last + 1) verdict = { gap: { expected: last + 1, received: first, missed: first - last - 1 } };
     else if (first === 1) verdict = { reset: true };
     // A new run whose first publications were lost.
     else verdict = { reset: true, gap: { expected: 1, received: first, missed: first - 1 } };
     this.#last.delete(key);
-    this.#last.set(key, first + count - 1);
+    this.#last.set(key, first + count - 1); // the header guarantees ≤ 2^53 − 1
     if (this.#last.size > this.#maxStreams) this.#last.delete(this.#last.keys().next().value!);
     return verdict;
   }

@@ -48,6 +48,8 @@ export interface SubscriberStats {
   /** Publications known lost, the sum of all gaps. */
   readonly missed: number;
   readonly resets: number;
+  /** Messages whose sequence number jumped further than a gap can (SequenceTracker, FRAMES.md §3.4): a forged or broken header. */
+  readonly implausibleSequences: number;
   readonly socket: SocketStats;
 }
 
@@ -65,7 +67,7 @@ export class Subscriber implements AsyncIterable<Publication> {
   readonly #tracker: SequenceTracker;
   readonly #stamp: Stamp | undefined;
   readonly #log: Logger;
-  readonly #stats = { received: 0, messages: 0, malformedMessages: 0, malformedBodies: 0, gaps: 0, missed: 0, resets: 0 };
+  readonly #stats = { received: 0, messages: 0, malformedMessages: 0, malformedBodies: 0, gaps: 0, missed: 0, resets: 0, implausibleSequences: 0 };
 
   constructor(options: SubscriberOptions = {}) {
     this.#log = componentLogger('subscriber', options.logger);
@@ -115,6 +117,10 @@ export class Subscriber implements AsyncIterable<Publication> {
       if (!message) continue;
       const { topic, header } = message;
       const verdict = this.#tracker.observe(header.p, topic, header.s, header.n);
+      if (verdict.implausible) {
+        this.#stats.implausibleSequences += 1;
+        this.#log.warn({ topic, publisher: header.p, s: header.s }, 'a sequence number jumped implausibly far ahead; stream re-anchored, no gap reported');
+      }
       if (verdict.reset) {
         this.#stats.resets += 1;
         this.events.emit('reset', { topic, publisher: header.p });

@@ -54,6 +54,7 @@ export class Worker {
     replies: 0,
     partials: 0,
     handlerErrors: 0,
+    replyFailures: 0,
     malformedRequests: 0,
     malformedByCode: {},
     busyRejections: 0,

@@ -5,7 +5,7 @@ import type { Frame, Frames } from './frames.js';
 import type { Logger } from '@correio/observability';
 import { ManagedSocket } from './ManagedSocket.js';
 import { parseWorkerMessage, workerDisconnect, workerHeartbeat, workerReady, workerReply } from './mdp.js';
-import type { RequestContext, RequestHandler, Responder } from './Responder.js';
+import { replyError, type RequestContext, type RequestHandler, type Responder } from './Responder.js';
 import type { SocketEventMap } from './socketEvents.js';
 import type { SocketOptions } from './SocketOptions.js';
 import { LazyAbort } from './LazyAbort.js';
@@ -17,6 +17,8 @@ export interface WorkerEventMap extends SocketEventMap {
   reconnecting: { readonly connection: number; readonly reason: string; readonly delay: number };
   /** A connection sent READY. */
   ready: { readonly connection: number };
+  /** A request or broker message failed on its reply path; contained (counted in replyFailures, logged). */
+  replyFailed: { readonly connection: number; readonly error: unknown };
 }
 
 /** Counters shared by the connections of one worker. */
@@ -26,6 +28,8 @@ export interface WorkerCounters {
   partials: number;
   /** Handlers that threw; the client got the error. */
   handlerErrors: number;
+  /** Requests whose reply path itself failed (an error reply that could not be built or sent): contained, logged. */
+  replyFailures: number;
   /** Requests that could not be decoded or validated; the client got an error reply. */
   malformedRequests: number;
   /** malformedRequests by the error code replied. */
@@ -194,7 +198,12 @@ export class WorkerConnection {
     try {
       for await (const frames of socket) {
         if (generation !== this.#generation) break;
-        this.#onMessage(socket, generation, frames);
+        try {
+          this.#onMessage(socket, generation, frames);
+        } catch (error) {
+          // No message may end this loop (and with it the session): count it, log it, read the next.
+          this.#contain(error, 'a message from the broker could not be handled');
+        }
       }
     } catch (error) {
       if (!socket.closed) this.#settings.log.error({ err: error, connection: this.index }, 'receive loop failed');
@@ -229,7 +238,13 @@ export class WorkerConnection {
     }
     const inFlight: InFlight = { abort: new LazyAbort(), done: Promise.resolve() };
     this.#busy = inFlight;
-    inFlight.done = this.#serve(socket, generation, inFlight, message.client, message.body);
+    inFlight.done = this.#serve(socket, generation, inFlight, message.client, message.body).catch((error: unknown) => {
+      // Whatever failed on the way to the reply (an error reply that cannot be built, a clock that
+      // cannot stamp it), the process keeps serving: counted, logged, the connection idle again.
+      // The client hears nothing; its timeout and retry (same id) cover that.
+      this.#contain(error, 'the reply path of a request failed');
+      this.#idle(inFlight);
+    });
   }
 
   /**
@@ -289,8 +304,14 @@ export class WorkerConnection {
     await this.#send(socket, workerReply('final', client, [reply]));
   }
 
+  #contain(error: unknown, what: string): void {
+    this.#settings.counters.replyFailures += 1;
+    this.#settings.log.error({ err: error, connection: this.index }, what);
+    this.#settings.events.emit('replyFailed', { connection: this.index, error });
+  }
+
   #errorReply(request: AnyEnvelope, error: unknown): Uint8Array {
-    const failure = CorreioError.from(error);
+    const failure = replyError(error);
     this.#settings.counters.handlerErrors += 1;
     if (!(error instanceof CorreioError)) this.#settings.log.error({ err: error, type: request.type, id: request.id }, 'handler failed');
     return this.#settings.responder.error(request.id, failure);

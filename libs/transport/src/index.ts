@@ -8,7 +8,7 @@ export { Fifo } from './Fifo.js';
 export { TypedEvents, type Listener } from './TypedEvents.js';
 
 // Envelope stamping
-export { LamportStamp, type Stamp, type ClockReading } from './Stamp.js';
+export { LamportStamp, errorReading, type Stamp, type ClockReading } from './Stamp.js';
 export { backoffDelay, type BackoffOptions } from './backoff.js';
 
 // Majordomo (MDP/0.2, RFC 18)

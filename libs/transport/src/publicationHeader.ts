@@ -36,5 +36,6 @@ export function decodePublicationHeader(bytes: Uint8Array, decoder: Decoder = ne
   if (typeof p !== 'string' || !PUBLISHER_ID.test(p)) throw new Error('header p must be a publisher id of 1–128 printable ASCII characters');
   if (!Number.isSafeInteger(s) || (s as number) < 1) throw new Error('header s must be a positive integer');
   if (!Number.isSafeInteger(n) || (n as number) < 1 || (n as number) > MAX_BATCH) throw new Error(`header n must be an integer from 1 to ${MAX_BATCH}`);
+  if ((s as number) > Number.MAX_SAFE_INTEGER - ((n as number) - 1)) throw new Error('header s + n − 1 must not exceed 2^53 − 1');
   return { p, s: s as number, n: n as number };
 }

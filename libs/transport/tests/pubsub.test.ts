@@ -1,6 +1,6 @@
 import { decode, encode } from '@correio/codec';
 import type { AnyEnvelope } from '@correio/protocol';
-import { Publisher, Subscriber, topic, type Publication } from '@correio/transport';
+import { LamportStamp, Publisher, Subscriber, topic, type Publication } from '@correio/transport';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as zmq from 'zeromq';
 import { bindAddress, TRANSPORTS } from './helpers/endpoints.js';
@@ -213,6 +213,47 @@ describe('Subscriber against a raw PUB peer', () => {
     expect(stats.gaps - before.gaps).toBe(1);
     expect(gaps).toEqual([{ topic: 't/', publisher: 'raw-1', expected: 1, received: 2, missed: 1 }]);
     expect(resets).toEqual([{ topic: 't/', publisher: 'raw-1' }, { topic: 't/', publisher: 'raw-1' }]);
+  });
+
+  it('bounds what a hostile publisher can push: no gap from an implausible sequence jump, no header past 2^53 − 1, no clock beyond the Lamport bounds', async () => {
+    const pub = new zmq.Publisher({ linger: 0 });
+    cleanup.push(() => pub.close());
+    await pub.bind('tcp://127.0.0.1:*');
+    const stamp = new LamportStamp('hostile-sub');
+    const subscriber = new Subscriber({ topics: ['t/', 'w/'], stamp });
+    cleanup.push(() => subscriber.close());
+    subscriber.connect(pub.lastEndpoint!);
+    const publications = subscriber[Symbol.asyncIterator]();
+    const MAX = Number.MAX_SAFE_INTEGER;
+    const body = (n: number, lc = n) => codec.encode({ v: 1, type: 'service.event', id: `id-${n}`, from: 'raw', lc, ts: 1, body: event({ n }) });
+    const header = (s: number, n = 1, p = 'raw-1') => encode({ n, p, s });
+    const first = publications.next();
+    let warm = 0;
+    const timer = setInterval(() => void pub.send(['w/', header((warm += 1), 1, 'warm'), body(0)]).catch(() => undefined), 10);
+    await within(first, 5000, 'the first message');
+    clearInterval(timer);
+    const gaps: unknown[] = [];
+    subscriber.events.on('gap', (gap) => gaps.push(gap));
+    const before = subscriber.stats;
+    await pub.send(['t/', header(1), body(1)]);
+    await pub.send(['t/', header(MAX - 1, 3), batch3()]); // s + n − 1 = 2^53 + 1: malformed
+    await pub.send(['t/', header(2 ** 40), body(2, MAX - 1)]); // an implausible jump, carrying a hostile lc
+    await pub.send(['t/', header(2 ** 40 + 1), body(3)]); // in order after the re-anchor
+    const delivered: number[] = [];
+    while (delivered.length < 3) {
+      const next = await within(publications.next(), 5000, 'a publication');
+      if (!next.done && next.value.topic === 't/') delivered.push(next.value.seq);
+    }
+    expect(delivered).toEqual([1, 2 ** 40, 2 ** 40 + 1]);
+    const stats = subscriber.stats;
+    expect(stats.malformedMessages - before.malformedMessages).toBe(1);
+    expect(stats.implausibleSequences - before.implausibleSequences).toBe(1);
+    expect(stats.gaps - before.gaps).toBe(0);
+    expect(gaps).toEqual([]);
+    expect(stamp.value).toBeLessThanOrEqual(2 ** 32 + 2 ** 16); // the hostile lc merged only within the bounds
+    function batch3(): Buffer {
+      return Buffer.concat([body(7), body(8), body(9)]);
+    }
   });
 
   it('writes headers as canonical MessagePack {n, p, s}', async () => {

@@ -1,4 +1,5 @@
-import { backoffDelay, decodePublicationHeader, encodePublicationHeader, Fifo, isTopic, LamportStamp, mdp, topic } from '@correio/transport';
+import { LamportExhaustedError } from '@correio/protocol';
+import { backoffDelay, decodePublicationHeader, encodePublicationHeader, errorReading, Fifo, isTopic, LamportStamp, mdp, topic } from '@correio/transport';
 import { describe, expect, it } from 'vitest';
 
 describe('topics', () => {
@@ -18,9 +19,30 @@ describe('LamportStamp', () => {
     expect(stamp.tick()).toEqual({ lc: 1, ts: 42 });
     stamp.observe({ lc: 10, ts: 0 });
     expect(stamp.tick().lc).toBe(12);
-    stamp.observe({ lc: 3, ts: 0 });
-    expect(stamp.tick().lc).toBe(13);
+    stamp.observe({ lc: 3, ts: 0 }); // a receive is an event: max(12, 3) + 1
+    expect(stamp.tick().lc).toBe(14);
     expect(() => new LamportStamp('has space')).toThrow(RangeError);
+  });
+
+  it('follows the protocol bounds: merges a hostile value only up to its budget, refuses it as a request, and degrades at 2^53 − 1', () => {
+    let ms = 0;
+    const stamp = new LamportStamp('node-2', { now: () => 7, bounds: { freeJump: 10, maxJump: 1_000, refillPerSecond: 100, now: () => ms } });
+    const hostile = { lc: Number.MAX_SAFE_INTEGER - 1, ts: 0 };
+    expect(stamp.admits(hostile)).toBe(false);
+    expect(stamp.refused).toBe(1);
+    expect(stamp.admitLimit()).toBe(1_000);
+    stamp.observe(hostile);
+    expect(stamp.value).toBe(1_001);
+    stamp.observe(hostile);
+    expect(stamp.value).toBe(1_012); // the budget is spent: the free jump only
+    ms += 1_000;
+    expect(stamp.admits({ lc: 1_012 + 100, ts: 0 })).toBe(true);
+
+    const exhausted = new LamportStamp('node-3', { start: Number.MAX_SAFE_INTEGER });
+    expect(() => exhausted.tick()).toThrow(LamportExhaustedError);
+    expect(errorReading(exhausted)).toMatchObject({ lc: Number.MAX_SAFE_INTEGER });
+    exhausted.observe(hostile);
+    expect(exhausted.value).toBe(Number.MAX_SAFE_INTEGER);
   });
 });
 

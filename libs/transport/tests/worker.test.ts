@@ -1,5 +1,5 @@
 import { encode, UnavailableError } from '@correio/codec';
-import { RequestClient, Worker, type RequestHandler } from '@correio/transport';
+import { LamportStamp, RequestClient, Worker, type RequestHandler, type Stamp } from '@correio/transport';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as zmq from 'zeromq';
 import { bindAddress, NETWORK_TRANSPORTS, TRANSPORTS, type Transport } from './helpers/endpoints.js';
@@ -145,6 +145,70 @@ describe.each(TRANSPORTS)('Worker over %s', (transport) => {
     }
   });
 });
+
+describe('Worker under hostile clocks and failing error paths', () => {
+  it('refuses a request whose lc is beyond the Lamport bounds with BAD_REQUEST lamport_ahead, merging nothing', async () => {
+    const router = await rawBroker('tcp');
+    const stamp = new LamportStamp('bounded-worker');
+    startWorker(router.lastEndpoint!, echoResult, { liveness: 1000, stamp });
+    const [identity] = await nextCommand(router);
+    const hostile = encode({ v: 1, type: 'service.call.request', id: 'far-ahead', from: 'x', lc: Number.MAX_SAFE_INTEGER - 1, ts: 1, body: echoBody({}) });
+    await router.send([identity!, 'MDPW02', Buffer.of(0x02), Buffer.from('c'), Buffer.alloc(0), hostile]);
+    const refusal = codec.decode((await nextCommand(router))[5]!);
+    expect(refusal).toMatchObject({ type: 'error', id: 'far-ahead', body: { code: 'BAD_REQUEST', data: { reason: 'lamport_ahead', lc: Number.MAX_SAFE_INTEGER - 1 } } });
+    expect(refusal.lc).toBeLessThan(10);
+    expect(stamp.refused).toBe(1);
+    await router.send([identity!, 'MDPW02', Buffer.of(0x02), Buffer.from('c'), Buffer.alloc(0), requestBytes('honest', { ok: 1 })]);
+    expect(codec.decode((await nextCommand(router))[5]!)).toMatchObject({ id: 'honest', type: 'service.call.reply' });
+    expect(stamp.value).toBeLessThan(10);
+  });
+
+  it('answers UNAVAILABLE lamport_exhausted when its clock is at 2^53 − 1, and keeps answering', async () => {
+    const router = await rawBroker('tcp');
+    startWorker(router.lastEndpoint!, echoResult, { liveness: 1000, stamp: new LamportStamp('exhausted-worker', { start: Number.MAX_SAFE_INTEGER }) });
+    const [identity] = await nextCommand(router);
+    for (const id of ['first', 'second']) {
+      await router.send([identity!, 'MDPW02', Buffer.of(0x02), Buffer.from('c'), Buffer.alloc(0), requestBytes(id)]);
+      const reply = codec.decode((await nextCommand(router))[5]!);
+      expect(reply).toMatchObject({ type: 'error', id, lc: Number.MAX_SAFE_INTEGER, body: { code: 'UNAVAILABLE', data: { reason: 'lamport_exhausted' } } });
+    }
+  });
+
+  it('keeps serving when the error path itself throws: contained, counted and reported', async () => {
+    const router = await rawBroker('tcp');
+    let broken = false;
+    const inner = new LamportStamp('broken-worker');
+    // A Stamp that breaks its contract: tick and current both throw, so no error reply can be built.
+    const stamp: Stamp = {
+      from: inner.from,
+      tick: () => (broken ? failStamp() : inner.tick()),
+      current: () => (broken ? failStamp() : inner.current()),
+      observe: (remote) => inner.observe(remote),
+      admits: (remote) => inner.admits(remote),
+      admitLimit: () => inner.admitLimit(),
+    };
+    const worker = startWorker(router.lastEndpoint!, (request) => {
+      if (request.id === 'crash') throw new TypeError('boom');
+      return echoResult(request);
+    }, { liveness: 1000, stamp });
+    const failures: number[] = [];
+    worker.events.on('replyFailed', ({ connection }) => failures.push(connection));
+    const [identity] = await nextCommand(router);
+    broken = true;
+    await router.send([identity!, 'MDPW02', Buffer.of(0x02), Buffer.from('c'), Buffer.alloc(0), requestBytes('crash')]);
+    await waitFor(() => worker.stats.replyFailures === 1, 'the contained failure', 5_000);
+    expect(failures).toEqual([0]);
+    expect(worker.stats.inFlight).toBe(0); // the connection is idle again, not wedged
+    broken = false;
+    await router.send([identity!, 'MDPW02', Buffer.of(0x02), Buffer.from('c'), Buffer.alloc(0), requestBytes('after', { ok: 2 })]);
+    expect(codec.decode((await nextCommand(router))[5]!)).toMatchObject({ id: 'after', type: 'service.call.reply', body: { result: { ok: 2 } } });
+    expect(worker.stats.replyFailures).toBe(1);
+  });
+});
+
+function failStamp(): never {
+  throw new Error('the stamp cannot stamp anything');
+}
 
 describe.each(TRANSPORTS)('Worker shutdown over %s', (transport) => {
   it('drains the request in progress, delivers its reply, then sends DISCONNECT', async () => {

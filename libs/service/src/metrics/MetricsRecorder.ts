@@ -21,6 +21,7 @@ export const SERVICE_METRICS = {
   service_inflight_calls: { kind: 'gauge', help: 'Action invocations being served now.', labels: ['service'] },
   service_events_total: { kind: 'counter', help: 'Events handled, by delivery (emit, broadcast) and outcome.', labels: ['service', 'event', 'delivery', 'outcome'] },
   service_event_gaps_total: { kind: 'counter', help: 'Messages missed on proxy topics, from sequence gaps.', labels: ['service', 'topic'] },
+  service_contained_failures_total: { kind: 'counter', help: 'Failures on a receive or reply path that were contained (logged, the process kept serving), by path.', labels: ['service', 'path'] },
   service_task_restarts_total: { kind: 'counter', help: 'Background task restarts after a failure.', labels: ['service', 'task'] },
   client_calls_total: { kind: 'counter', help: 'Calls made by a ServiceClient, by outcome (OK or error code).', labels: ['action', 'outcome'] },
   client_call_duration_seconds: { kind: 'histogram', help: 'Time from call to result at the caller, retries included, in seconds.', labels: ['action'] },

@@ -1,5 +1,5 @@
 import { CorreioError, MessageCodec, decode } from '@correio/codec';
-import { errorReading, LamportStamp } from '../Stamp.js';
+import { LamportStamp } from '../Stamp.js';
 
 /** Request ids the broker may copy into a reply (protocol/ENCODING.md §3). */
 const REQUEST_ID = /^[0-9A-Za-z_-]{1,64}$/;
@@ -22,8 +22,9 @@ export class ErrorReplies {
   /** The encoded error envelope answering `body` (the request's body frames). */
   encode(body: readonly Buffer[], error: CorreioError): Uint8Array {
     const { id, lc } = peekRequest(body);
+    // Receiving the request and answering it are one event: the merged value stamps the reply.
     this.#stamp.observe({ lc, ts: 0 });
-    const { lc: stamped, ts } = errorReading(this.#stamp);
+    const { lc: stamped, ts } = this.#stamp.current();
     return this.#codec.encode({ v: 1, type: 'error', id, from: this.#stamp.from, lc: stamped, ts, body: error.toWire() });
   }
 }
