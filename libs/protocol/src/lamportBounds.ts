@@ -60,7 +60,8 @@ export class LamportBounds {
 
   /** The highest received value a clock at `local` merges in full now. */
   limit(local: number): number {
-    return Math.max(local, Math.min(MAX_MERGED_LAMPORT, local + Math.max(this.#freeJump, this.#refill())));
+    // The budget refills by fractions of a value per fractional ms; a clock value is an integer.
+    return Math.max(local, Math.min(MAX_MERGED_LAMPORT, local + Math.max(this.#freeJump, Math.floor(this.#refill()))));
   }
 
   /** Whether a clock at `local` merges `received` in full (a request beyond is refused, ENCODING.md §4.1). */
