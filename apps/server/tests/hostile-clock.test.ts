@@ -1,15 +1,19 @@
 // Clocks under hostile input, over real processes (broker, proxy, a standalone server): a schema-valid
 // request whose lc is near 2^53 − 1 must neither kill the server nor poison its data directory
 // (docs/architecture.md, "Clocks and counters under hostile input").
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import type { Operation } from '@correio/protocol';
+import { ChatStore } from '@correio/server';
 import { readMetric } from '@correio/testing';
 import { ChatClient, rawEnvelope } from './helpers/chat.js';
 import { clusterHealth } from './helpers/cluster.js';
 import { fileScratch, startInfrastructure, startServerProcess, type Infrastructure } from './helpers/processes.js';
 
 const MAX = Number.MAX_SAFE_INTEGER;
+/** No received value lifts a clock above this (protocol LamportBounds): 2^53 − 1 − 2^32. */
+const MAX_MERGED = MAX - 2 ** 32;
 const STANDALONE = ['--no-ref'];
 
 let infra: Infrastructure;
@@ -58,4 +62,49 @@ describe('a request whose lc is near 2^53 − 1', () => {
     expect(existsSync(join(dataDir, 'lamport.json'))).toBe(true);
     await server.child.stop();
   }, 90_000);
+});
+
+describe('a data directory poisoned by an older version', () => {
+  it('is repaired at start with a loud log line, and every stored operation is kept', async () => {
+    const dataDir = join(scratch.dir, 'p1');
+    let server = await startServerProcess(infra, 'p1', dataDir, STANDALONE);
+    const honest = client('honest-p1');
+    await honest.call('srv.p1', 'chat.login.request', { user: 'bea' });
+    await honest.call('srv.p1', 'chat.channel.create.request', { user: 'bea', channel: 'kept' });
+    for (let i = 0; i < 3; i++) await honest.call('srv.p1', 'chat.publish.request', { user: 'bea', channel: 'kept', text: `before-${i}` });
+    await server.child.stop();
+
+    // What an older version left behind: the mark it saved after observing lc 2^53 − 2 (issue 22) ...
+    writeFileSync(join(dataDir, 'lamport.json'), `${JSON.stringify({ format: 'correio-lamport-mark/1', mark: MAX })}\n`);
+    // ... and an operation it stamped for a write request that carried lc 2^53 − 1000.
+    const store = ChatStore.open({ path: dataDir });
+    await store.claim('p1');
+    const last = store.opsFrom('p1', store.highWaterMark('p1'), 1)[0]!;
+    const rid = 'poisonedEra0000000001';
+    await store.commitLocal('p1', rid, (seq) => ({ ...last, op: { origin: 'p1', seq }, lc: MAX - 998, hlc: [last.hlc[0] + 1, 0], data: { ...last.data, text: 'poisoned-era' }, rid }) as Operation);
+    const before = store.digest();
+    await store.close();
+
+    server = await startServerProcess(infra, 'p1', dataDir, STANDALONE);
+    expect(server.child.stderr).toMatch(/REPAIRED the Lamport mark/);
+    expect(server.child.stderr).toMatch(/resumes at \d+, so new operations carry smaller lc values/);
+    const health = await clusterHealth(server);
+    expect(health.store).toMatchObject({ ops: before.ops, hash: before.hash, hwm: before.hwm }); // nothing lost, nothing rewritten
+    const texts = async () => (await honest.call('srv.p1', 'chat.history.request', { channel: 'kept', limit: 50 })).messages.map((message) => message.text);
+    expect(await texts()).toEqual(['before-0', 'before-1', 'before-2', 'poisoned-era']);
+
+    // It serves writes again, with its clock below the line no received value crosses: room to tick.
+    const written = await honest.call('srv.p1', 'chat.publish.request', { user: 'bea', channel: 'kept', text: 'after' });
+    expect(written.lc).toBeGreaterThan(MAX_MERGED);
+    expect(written.lc).toBeLessThan(MAX_MERGED + 1_000);
+    expect(savedMark(dataDir)).toBeLessThan(MAX - 2 ** 31);
+    expect(await texts()).toEqual(['before-0', 'before-1', 'before-2', 'poisoned-era', 'after']);
+
+    // And the repair is done once: the next start is quiet.
+    await server.child.stop();
+    server = await startServerProcess(infra, 'p1', dataDir, STANDALONE);
+    expect(server.child.stderr).not.toMatch(/REPAIRED the Lamport mark/);
+    expect(await texts()).toHaveLength(5);
+    await server.child.stop();
+  }, 120_000);
 });
