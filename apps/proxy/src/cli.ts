@@ -1,4 +1,5 @@
-import { Command, addCommonOptions, addCurveServerOptions, curveServerKey, envOption, parseEndpoint, parseNonNegativeInt, parsePositiveInt } from '@correio/observability';
+import { Command, InvalidArgumentError, addCommonOptions, addCurveServerOptions, curveServerKey, envOption, parseEndpoint, parseNonNegativeInt, parsePositiveInt } from '@correio/observability';
+import { DEFAULT_MAX_SUBSCRIPTIONS, MAX_SUBSCRIPTION_MESSAGE_BYTES } from '@correio/transport';
 import type { StartProxyOptions } from './startProxy.js';
 
 export interface ProxyCommandLine {
@@ -13,6 +14,8 @@ interface RawOptions {
   sendHwm: number;
   receiveHwm: number;
   maxMessageSize: number;
+  maxSubscriptionSize: number;
+  maxSubscriptions: number;
   logLevel: string;
   httpPort?: number;
   httpHost: string;
@@ -34,7 +37,17 @@ export function proxyCommand(): Command {
     )
     .addOption(envOption('--send-hwm <n>', 'messages queued per subscriber before it loses messages', 'CORREIO_PROXY_SEND_HWM').argParser(parseNonNegativeInt).default(10_000))
     .addOption(envOption('--receive-hwm <n>', 'messages queued per publisher on the way in', 'CORREIO_PROXY_RECEIVE_HWM').argParser(parseNonNegativeInt).default(10_000))
-    .addOption(envOption('--max-message-size <bytes>', 'largest inbound frame; larger ones disconnect their sender', 'CORREIO_PROXY_MAX_MESSAGE_SIZE').argParser(parsePositiveInt).default(1_048_576));
+    .addOption(envOption('--max-message-size <bytes>', 'largest frame from a publisher; larger ones disconnect their sender', 'CORREIO_PROXY_MAX_MESSAGE_SIZE').argParser(parsePositiveInt).default(1_048_576))
+    .addOption(
+      envOption('--max-subscription-size <bytes>', 'largest message from a subscriber (at least 257: one byte and a 255-byte topic); larger ones disconnect their sender', 'CORREIO_PROXY_MAX_SUBSCRIPTION_SIZE')
+        .argParser(parseSubscriptionSize)
+        .default(MAX_SUBSCRIPTION_MESSAGE_BYTES),
+    )
+    .addOption(
+      envOption('--max-subscriptions <n>', 'metered mode: distinct topics passed on to the publishers at a time; further subscriptions are refused', 'CORREIO_PROXY_MAX_SUBSCRIPTIONS')
+        .argParser(parsePositiveInt)
+        .default(DEFAULT_MAX_SUBSCRIPTIONS),
+    );
   return addCommonOptions(addCurveServerOptions(command, 'CORREIO_PROXY'));
 }
 
@@ -51,8 +64,16 @@ export function parseProxyCommandLine(argv: readonly string[], command = proxyCo
       sendHighWaterMark: raw.sendHwm,
       receiveHighWaterMark: raw.receiveHwm,
       maxMessageSize: raw.maxMessageSize,
+      maxSubscriptionSize: raw.maxSubscriptionSize,
+      maxSubscriptions: raw.maxSubscriptions,
       ...(curve !== undefined ? { curve: { server: true, ...curve } } : {}),
       ...(raw.httpPort !== undefined ? { http: { port: raw.httpPort, host: raw.httpHost } } : {}),
     },
   };
+}
+
+function parseSubscriptionSize(text: string): number {
+  const bytes = parsePositiveInt(text);
+  if (bytes < 257) throw new InvalidArgumentError('must be at least 257 (one byte and a 255-byte topic)');
+  return bytes;
 }

@@ -7,6 +7,18 @@ export function proxyMetrics(metrics: MetricsRegistry, proxy: () => PubSubProxy 
   const messages = metrics.counter('proxy_messages_total', { help: 'Messages forwarded from publishers to subscribers (metered mode).' });
   const bytes = metrics.counter('proxy_bytes_total', { help: 'Bytes forwarded from publishers to subscribers, all frames (metered mode).' });
   const dropped = metrics.counter('proxy_dropped_total', { help: 'Messages the proxy could not pass on, by direction (metered mode).', labelNames: ['direction'] });
+  const refused = metrics.counter('proxy_subscriptions_refused_total', {
+    help: 'Messages from subscribers kept from the publishers, by reason: invalid-topic, limit (--max-subscriptions), not-a-subscription (metered mode).',
+    labelNames: ['reason'],
+  });
+  const disconnects = metrics.counter('proxy_disconnects_total', {
+    help: 'Peers gone, by side (publishers, subscribers); a peer cut off for a message over the size limit counts here (both modes).',
+    labelNames: ['side'],
+  });
+  metrics.gauge('proxy_topics_forwarded', {
+    help: 'Distinct topics passed on to the publishers now; each publisher stores every one (metered mode).',
+    collect: (gauge) => gauge.set(proxy()?.snapshot().forwarded ?? 0),
+  });
   const changes = metrics.counter('proxy_subscription_changes_total', { help: 'Subscribe and unsubscribe messages from subscribers (metered mode).', labelNames: ['kind'] });
   metrics.gauge('proxy_subscriptions', {
     help: 'Subscribers per topic prefix (metered mode; at most 500 topics are labelled, the rest count as "other").',
@@ -36,5 +48,7 @@ export function proxyMetrics(metrics: MetricsRegistry, proxy: () => PubSubProxy 
     },
     subscription: (_topic, subscribed) => changes.inc({ kind: subscribed ? 'subscribe' : 'unsubscribe' }),
     dropped: (direction) => dropped.inc({ direction }),
+    refused: (reason) => refused.inc({ reason }),
+    disconnected: (side) => disconnects.inc({ side }),
   };
 }

@@ -6,6 +6,7 @@ import type { Frame } from './frames.js';
 import { componentLogger } from '@correio/observability';
 import { ManagedSocket, type SocketStats } from './ManagedSocket.js';
 import { encodePublicationHeader, MAX_BATCH, MAX_BATCH_BYTES } from './publicationHeader.js';
+import { MAX_SUBSCRIPTION_MESSAGE_BYTES } from './proxy/subscriptionLimits.js';
 import type { SocketEventMap } from './socketEvents.js';
 import type { SocketOptions } from './SocketOptions.js';
 import { defaultSenderId, LamportStamp, type Stamp } from './Stamp.js';
@@ -66,7 +67,9 @@ export class Publisher {
     const batching = options.batching ?? false;
     this.#maxBatch = batching === false ? 1 : batching === true ? 64 : (batching.maxBatch ?? 64);
     if (!Number.isSafeInteger(this.#maxBatch) || this.#maxBatch < 1 || this.#maxBatch > MAX_BATCH) throw new RangeError(`maxBatch must be an integer from 1 to ${MAX_BATCH}`);
-    this.#socket = new ManagedSocket<Publication>('pub', { ...options, logger: log }, (queue) => this.#frames(queue));
+    // A PUB socket receives nothing but subscriptions, and stores each one: take none larger than one.
+    const maxMessageSize = options.maxMessageSize ?? MAX_SUBSCRIPTION_MESSAGE_BYTES;
+    this.#socket = new ManagedSocket<Publication>('pub', { ...options, maxMessageSize, logger: log }, (queue) => this.#frames(queue));
   }
 
   get events(): TypedEvents<SocketEventMap> {

@@ -1,7 +1,9 @@
 import * as zmq from 'zeromq';
 import { curveSocketOptions, type CurveServerOptions } from '../curve.js';
 import type { TransportLogger } from '../broker/options.js';
-import { SubscriptionTable } from './SubscriptionTable.js';
+import { printable, ThrottledWarnings } from '../broker/ThrottledWarnings.js';
+import { DEFAULT_MAX_SUBSCRIPTIONS, MAX_SUBSCRIPTION_MESSAGE_BYTES } from './subscriptionLimits.js';
+import { SubscriptionTable, type SubscriptionRefusal } from './SubscriptionTable.js';
 
 /**
  * `native`: libzmq's `zmq_proxy` in a worker thread; nothing crosses into JavaScript, so it is as
@@ -17,7 +19,14 @@ export interface ProxyObserver {
   subscription?(topic: string, subscribed: boolean): void;
   /** Metered mode: the proxy could not pass a message on. */
   dropped?(direction: 'downstream' | 'upstream'): void;
+  /** Metered mode: a message from a subscriber was kept from the publishers. */
+  refused?(reason: SubscriptionRefusal): void;
+  /** Both modes: a peer went away (or libzmq cut it off, e.g. for a message over the size limit). */
+  disconnected?(side: ProxySide): void;
 }
+
+/** The publishers' side (XSUB) or the subscribers' side (XPUB). */
+export type ProxySide = 'publishers' | 'subscribers';
 
 export interface PubSubProxyOptions {
   /** Where publishers connect their PUB sockets (the proxy's XSUB), such as `tcp://127.0.0.1:5570`. */
@@ -30,8 +39,20 @@ export interface PubSubProxyOptions {
   readonly sendHighWaterMark?: number;
   /** Messages queued per publisher on the proxy's inbound side. Default 10000. */
   readonly receiveHighWaterMark?: number;
-  /** Largest inbound frame; a peer sending a larger one is disconnected. Default 1 MiB. */
+  /** Largest inbound frame from a publisher; a peer sending a larger one is disconnected. Default 1 MiB. */
   readonly maxMessageSize?: number;
+  /**
+   * Largest inbound message from a subscriber, in bytes (at least 257: a subscription is one byte
+   * and a topic of up to 255). libzmq disconnects a peer that sends more before storing any of it.
+   * Default MAX_SUBSCRIPTION_MESSAGE_BYTES (512), which leaves room for CURVE.
+   */
+  readonly maxSubscriptionSize?: number;
+  /**
+   * Metered mode: distinct topics passed on to the publishers at a time (each publisher's PUB
+   * socket stores every one); subscriptions beyond it are refused. Default 10,000. Native mode
+   * cannot count: libzmq forwards every new topic.
+   */
+  readonly maxSubscriptions?: number;
   readonly curve?: CurveServerOptions;
   readonly logger?: TransportLogger;
   readonly observer?: ProxyObserver;
@@ -46,6 +67,10 @@ export interface ProxySnapshot {
   readonly dropped: number;
   readonly topics: number;
   readonly subscriptions: number;
+  /** Metered mode: distinct topics passed on to the publishers now. */
+  readonly forwarded: number;
+  /** Metered mode: messages from subscribers kept from the publishers. */
+  readonly refused: number;
 }
 
 /**
@@ -59,13 +84,15 @@ export class PubSubProxy {
   readonly #mode: ProxyMode;
   readonly #xsub: zmq.XSubscriber;
   readonly #xpub: zmq.XPublisher;
-  readonly #subscriptions = new SubscriptionTable();
+  readonly #subscriptions: SubscriptionTable;
+  readonly #warnings: ThrottledWarnings<SubscriptionRefusal>;
   #state: ProxySnapshot['state'] = 'created';
   #native: zmq.Proxy<zmq.XSubscriber, zmq.XPublisher> | undefined;
   #loops: Promise<unknown> | undefined;
   #messages = 0;
   #bytes = 0;
   #dropped = 0;
+  #refused = 0;
   #frontendEndpoint = '';
   #backendEndpoint = '';
 
@@ -74,12 +101,20 @@ export class PubSubProxy {
     this.#mode = options.mode ?? 'native';
     const security = options.curve ? curveSocketOptions(options.curve) : {};
     const maxMessageSize = options.maxMessageSize ?? 1_048_576;
+    const maxSubscriptionSize = options.maxSubscriptionSize ?? MAX_SUBSCRIPTION_MESSAGE_BYTES;
+    if (!Number.isSafeInteger(maxSubscriptionSize) || maxSubscriptionSize < 257) throw new RangeError(`maxSubscriptionSize must be an integer of at least 257 (a subscription to a 255-byte topic), got ${maxSubscriptionSize}`);
+    this.#subscriptions = new SubscriptionTable(options.maxSubscriptions ?? DEFAULT_MAX_SUBSCRIPTIONS);
+    this.#warnings = new ThrottledWarnings(options.logger);
     const sendHighWaterMark = options.sendHighWaterMark ?? 10_000;
     const receiveHighWaterMark = options.receiveHighWaterMark ?? 10_000;
     this.#xsub = new zmq.XSubscriber({ maxMessageSize, receiveHighWaterMark, sendHighWaterMark, linger: 0, sendTimeout: 0, ...security });
-    this.#xpub = new zmq.XPublisher({ maxMessageSize, receiveHighWaterMark, sendHighWaterMark, linger: 0, sendTimeout: 0, ...security });
+    // A subscriber only ever sends subscriptions, so its side takes nothing larger than one.
+    this.#xpub = new zmq.XPublisher({ maxMessageSize: maxSubscriptionSize, receiveHighWaterMark, sendHighWaterMark, linger: 0, sendTimeout: 0, ...security });
     // Every subscriber's (un)subscription reaches the loop, so the table counts subscribers.
     if (this.#mode === 'metered') this.#xpub.verbosity = 'allSubsUnsubs';
+    // The monitors attach now, on this thread, before native mode hands the sockets to zmq_proxy.
+    void this.#watch(this.#xsub, 'publishers');
+    void this.#watch(this.#xpub, 'subscribers');
   }
 
   get mode(): ProxyMode {
@@ -140,6 +175,8 @@ export class PubSubProxy {
       dropped: this.#dropped,
       topics: this.#subscriptions.topics,
       subscriptions: this.#subscriptions.subscriptions,
+      forwarded: this.#subscriptions.forwarded,
+      refused: this.#refused,
     };
   }
 
@@ -182,9 +219,26 @@ export class PubSubProxy {
         this.#options.logger?.error({ err: error }, 'proxy receive failed');
         continue;
       }
-      const change = frames.length === 1 ? this.#subscriptions.apply(frames[0]!) : undefined;
-      if (change) observer?.subscription?.(change.topic, change.subscribed);
-      this.#forward(this.#xsub, frames, 'upstream');
+      const verdict = this.#subscriptions.apply(frames);
+      if (verdict.action === 'refuse') this.#refuse(verdict.reason, verdict.bytes);
+      else if (verdict.action !== 'ignore') observer?.subscription?.(verdict.topic, verdict.subscribed);
+      if (verdict.action === 'forward') this.#forward(this.#xsub, frames, 'upstream');
+    }
+  }
+
+  #refuse(reason: SubscriptionRefusal, bytes: Buffer): void {
+    this.#refused++;
+    this.#options.observer?.refused?.(reason);
+    const why = { 'invalid-topic': 'not a topic prefix (printable ASCII, at most 255 bytes)', limit: 'the proxy passes on its limit of distinct topics already', 'not-a-subscription': 'not a subscription' }[reason];
+    this.#warnings.warn(reason, { reason, message: printable(bytes) }, `subscription refused: ${why}`);
+  }
+
+  /** Counts disconnections (libzmq reports a peer cut off for an oversized message as one). */
+  async #watch(socket: zmq.XPublisher | zmq.XSubscriber, side: ProxySide): Promise<void> {
+    try {
+      for await (const event of socket.events) if (event.type === 'disconnect') this.#options.observer?.disconnected?.(side);
+    } catch (error) {
+      if (this.#state !== 'closed') this.#options.logger?.warn({ err: error, side }, 'socket monitor stopped');
     }
   }
 
