@@ -19,7 +19,9 @@ function expectConsistent(report: BotReport): void {
 describe('runBot', () => {
   it('runs a bounded session and reports consistent numbers', async () => {
     const at = await cluster();
+    const started = performance.now();
     const report = await runBot({ broker: at.brokerEndpoint, proxy: at.proxySub, users: 6, rate: 100, messages: 150, channels: 3, directRatio: 0.3, warmupMs: 300, settleMs: 500 });
+    const elapsedMs = performance.now() - started;
     expectConsistent(report);
     expect(report.stoppedBy).toBe('messages');
     expect(report.sent.total).toEqual({ sent: 150, acked: 150, failed: 0 });
@@ -31,7 +33,16 @@ describe('runBot', () => {
     expect(report.received.publication.expected).toBeGreaterThanOrEqual(report.sent.publish.acked);
     expect(report.received.direct).toMatchObject({ fromRun: report.sent.direct.acked, expected: report.sent.direct.acked });
     expect(report.gaps).toEqual({ count: 0, missed: 0 });
-    expect(report.sent.publish.latencyMs!.p50).toBeLessThanOrEqual(report.sent.publish.latencyMs!.p99);
+    // Every acknowledged request was timed, in order, and none took longer than the whole run.
+    for (const kind of [report.sent.publish, report.sent.direct]) {
+      const latency = kind.latencyMs!;
+      expect(latency.count).toBe(kind.acked);
+      expect(latency.p50).toBeGreaterThan(0);
+      expect(latency.p50).toBeLessThanOrEqual(latency.p99);
+      expect(latency.p99).toBeLessThanOrEqual(latency.max);
+      expect(latency.mean).toBeLessThanOrEqual(latency.max);
+      expect(latency.max).toBeLessThan(elapsedMs);
+    }
     expect([...at.server.users.keys()].every((user) => user.startsWith(`bot-${report.run}-`))).toBe(true);
     expect([...at.server.channels.keys()].sort()).toEqual(['room-1', 'room-2', 'room-3']);
   });

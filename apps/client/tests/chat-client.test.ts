@@ -62,14 +62,15 @@ describe('ChatClient', () => {
     bob.subscribeChannel('general');
     const received = collect<ReceivedPublication>((listener) => bob.events.on('publication', listener));
     await bob.waitForProxy(5_000);
-    await sleep(200); // the subscription travels SUB → proxy → the server's PUB
+    await receiveOne(at.server, received, 'probe'); // the subscription has travelled SUB → proxy → the server's PUB
 
     const before = ana.lc;
     const reply = await ana.publish('general', 'hello, world');
     expect(ana.lc).toBeGreaterThan(before); // ticked on send, merged the reply
     expect(ana.lc).toBeGreaterThan(reply.lc);
-    await waitFor(() => received.length === 1, 'the publication', 5_000);
-    const { publication, topic } = received[0]!;
+    const fromAna = () => received.filter((r) => r.publication.user === 'ana');
+    await waitFor(() => fromAna().length === 1, 'the publication', 5_000);
+    const { publication, topic } = fromAna()[0]!;
     expect(topic).toBe('chan/general/');
     expect(publication).toMatchObject({ channel: 'general', user: 'ana', text: 'hello, world', op: reply.op, lc: reply.lc });
     expect(bob.lc).toBeGreaterThan(publication.lc);
@@ -84,7 +85,9 @@ describe('ChatClient', () => {
     expect(bob.topics.has('user/bob/')).toBe(true);
     const received = collect<ReceivedDirect>((listener) => bob.events.on('direct', listener));
     await bob.waitForProxy(5_000);
-    await sleep(200);
+    // A probe subscription made after user/bob/ on the same socket: once it works, so does user/bob/.
+    bob.subscribeChannel('general');
+    await receiveOne(at.server, collect<ReceivedPublication>((listener) => bob.events.on('publication', listener)), 'probe');
     const reply = await ana.direct('bob', 'psst');
     await waitFor(() => received.length === 1, 'the direct message', 5_000);
     expect(received[0]!.message).toMatchObject({ from: 'ana', to: 'bob', text: 'psst', op: reply.op });

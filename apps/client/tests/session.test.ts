@@ -33,6 +33,29 @@ async function started(at: Cluster, user: string): Promise<Started> {
   return opened;
 }
 
+/** The user of the probe publications below; tests look at other users' publications only. */
+const PROBE = 'probe';
+
+/**
+ * Publishes probes on `channel` until `who` receives one: its subscription has travelled SUB →
+ * proxy → the server's publisher, and so have the ones it made before (one socket keeps them in order).
+ */
+async function subscribedTo(at: Cluster, who: Started, channel: string): Promise<void> {
+  await waitFor(
+    () => {
+      if (who.of('publication').some((e) => e.channel === channel && e.user === PROBE)) return true;
+      at.server.inject(channel, PROBE, 'are you there?');
+      return false;
+    },
+    `the subscription to #${channel} at the server`,
+    10_000,
+    100,
+  );
+}
+
+/** The texts of the publications `who` has shown from `user`. */
+const textsFrom = (who: Started, user: string) => who.of('publication').filter((e) => e.user === user).map((e) => e.text);
+
 describe('ChatSession', () => {
   it('runs commands in order, one reply each, stamped with the client clock', async () => {
     const at = await cluster();
@@ -54,25 +77,32 @@ describe('ChatSession', () => {
     const at = await cluster();
     const ana = await started(at, 'ana');
     await ana.session.submit('/create general');
+    // Published and gone past the proxy before ana subscribes (another subscriber has them all): history only.
+    const watcher = await started(at, 'watcher');
+    await watcher.session.submit('/join general');
+    await subscribedTo(at, watcher, 'general');
     for (let i = 1; i <= 8; i += 1) at.server.inject('general', 'carol', `old ${i}`);
-    await sleep(300); // published and gone before ana subscribes: history only
+    await waitFor(() => textsFrom(watcher, 'carol').length === 8, 'the old publications at another subscriber', 5_000);
     await ana.session.submit('/join general');
     expect(ana.of('joined')[0]!.messages.map((m) => m.text)).toEqual(['old 4', 'old 5', 'old 6', 'old 7', 'old 8']);
 
     const bob = await started(at, 'bob');
     await bob.session.submit('/join general');
-    await sleep(300); // subscriptions travel to the publisher
+    await subscribedTo(at, ana, 'general');
     await bob.session.submit('hi ana');
-    await waitFor(() => ana.of('publication').length === 1, 'bob’s publication at ana', 5_000);
-    const live = ana.of('publication')[0]!;
+    await waitFor(() => textsFrom(ana, 'bob').length === 1, 'bob’s publication at ana', 5_000);
+    const live = ana.of('publication').find((e) => e.user === 'bob')!;
     expect(live).toMatchObject({ channel: 'general', user: 'bob', text: 'hi ana' });
     expect(live.clock).toBeGreaterThan(live.lc);
 
     await bob.session.submit('/msg ana psst');
     await waitFor(() => ana.of('direct').length === 1, 'the direct message', 5_000);
     expect(ana.of('direct')[0]).toMatchObject({ from: 'bob', to: 'ana', text: 'psst' });
-    await sleep(200);
-    expect(ana.of('publication')).toHaveLength(1);
+    // Once a later publication is there, an earlier one shown twice would be too.
+    await bob.session.submit('bye ana');
+    await waitFor(() => textsFrom(ana, 'bob').length >= 2, 'bob’s second publication at ana', 5_000);
+    expect(textsFrom(ana, 'bob')).toEqual(['hi ana', 'bye ana']);
+    expect(ana.of('publication').filter((e) => e.user === 'carol')).toEqual([]);
   });
 
   it('says when a channel does not exist and when no channel is joined', async () => {
@@ -93,9 +123,11 @@ describe('ChatSession', () => {
     const ana = await started(at, 'ana');
     await ana.session.submit('/create general');
     await ana.session.submit('/join general');
-    await sleep(300);
+    await subscribedTo(at, ana, 'general');
     const sent = [1, 2, 3, 4, 5].map((n) => at.server.inject('general', 'dave', `n${n}`));
-    await waitFor(() => ana.of('publication').length === 5, 'the publications', 5_000);
+    await waitFor(() => textsFrom(ana, 'dave').length === 5, 'the publications', 5_000);
+    const historyReads = () => at.server.served.get('chat.history.request') ?? 0;
+    const readsBeforeGap = historyReads();
     // The same publications again from a second stream that skips 2, 3 and 4: a gap of 3.
     const crafted = new CraftedPublisher(at.proxyPub);
     cleanups.push(() => crafted.close());
@@ -106,8 +138,9 @@ describe('ChatSession', () => {
       await sleep(100);
     }
     expect(ana.of('gap')[0]).toMatchObject({ topic: 'chan/general/', channel: 'general', missed: 3, publisher: 'crafted-pub' });
-    await sleep(500); // the history re-read
-    expect(ana.of('publication').map((e) => e.text)).toEqual(['n1', 'n2', 'n3', 'n4', 'n5']);
+    // The history re-read: served, and its reply handled.
+    await waitFor(() => historyReads() > readsBeforeGap && ana.client.stats.requests.inFlight === 0, 'the history re-read', 5_000);
+    expect(textsFrom(ana, 'dave')).toEqual(['n1', 'n2', 'n3', 'n4', 'n5']);
     expect(ana.of('error')).toEqual([]);
   });
 
