@@ -96,7 +96,18 @@ describe('Replicator over a real broker and proxy', () => {
 
     const ids = ['s1', 's2', 's3'];
     const nodes = await Promise.all(ids.map((id) => startNode(id, ids, broker.endpoints[0]!, proxy)));
-    await new Promise((resolve) => setTimeout(resolve, 300)); // subscriptions reach the proxy
+    // Each node publishes a probe until it hears it back: its subscription has reached the proxy and
+    // its own publisher, so every node hears every node live from here on.
+    const probes = await Promise.all(nodes.map((node) => node.write(`probe from ${node.id}`)));
+    await until(
+      () =>
+        nodes.every((node, i) => {
+          if (node.replicator.stats.echoesDropped > 0) return true;
+          node.replicator.publish(probes[i]!);
+          return false;
+        }),
+      10_000,
+    );
 
     for (let i = 0; i < 20; i++) await nodes[i % 2]!.write(`first ${i}`);
     await nodes[2]!.deafen();
@@ -104,11 +115,11 @@ describe('Replicator over a real broker and proxy', () => {
     nodes[2]!.hear();
     await nodes[2]!.write('back');
 
-    await until(() => new Set(nodes.map((n) => n.log.digest().hash)).size === 1 && nodes[0]!.log.digest().ops === 51, 15_000);
+    await until(() => new Set(nodes.map((n) => n.log.digest().hash)).size === 1 && nodes[0]!.log.digest().ops === 54, 15_000);
     const digests = nodes.map((n) => n.log.digest());
     expect(digests[1]).toEqual(digests[0]);
     expect(digests[2]).toEqual(digests[0]);
-    expect(digests[0]!.hwm).toEqual({ s1: 25, s2: 25, s3: 1 });
+    expect(digests[0]!.hwm).toEqual({ s1: 26, s2: 26, s3: 2 });
     expect(nodes[2]!.replicator.stats.fetched).toBeGreaterThan(0);
 
     const op = await nodes[0]!.write('confirmed by two peers');

@@ -17,11 +17,16 @@ class MiniProxy:
             socket.bind("tcp://127.0.0.1:*")
         self.publishers = self.xsub.getsockopt_string(zmq.LAST_ENDPOINT)
         self.subscribers = self.xpub.getsockopt_string(zmq.LAST_ENDPOINT)
+        # Every (un)subscription message handed to the publishers' side, in order: a test waits on it.
+        self.forwarded_subscriptions: list[bytes] = []
         self._tasks: list[asyncio.Task[None]] = []
 
     async def __aenter__(self) -> "MiniProxy":
         loop = asyncio.get_running_loop()
-        self._tasks = [loop.create_task(self._forward(self.xsub, self.xpub)), loop.create_task(self._forward(self.xpub, self.xsub))]
+        self._tasks = [
+            loop.create_task(self._forward(self.xsub, self.xpub)),
+            loop.create_task(self._forward(self.xpub, self.xsub, self.forwarded_subscriptions)),
+        ]
         return self
 
     async def __aexit__(self, *_exc: object) -> None:
@@ -32,6 +37,9 @@ class MiniProxy:
         self.xpub.close(linger=0)
 
     @staticmethod
-    async def _forward(source: zmq.asyncio.Socket, target: zmq.asyncio.Socket) -> None:
+    async def _forward(source: zmq.asyncio.Socket, target: zmq.asyncio.Socket, record: list[bytes] | None = None) -> None:
         while True:
-            await target.send_multipart(await source.recv_multipart())
+            frames = await source.recv_multipart()
+            await target.send_multipart(frames)
+            if record is not None:
+                record.append(frames[0])

@@ -40,6 +40,12 @@ async def handshake(monitor: zmq.asyncio.Socket) -> None:
         pass
 
 
+async def forwarded(proxy: MiniProxy, subscription: bytes) -> None:
+    """Waits until the proxy has handed `subscription` to the publishers' side."""
+    while subscription not in proxy.forwarded_subscriptions:
+        await asyncio.sleep(0.01)
+
+
 def test_help_describes_both_commands() -> None:
     done = subprocess.run([sys.executable, "-m", "interop.pubsub_peer", "--help"], cwd=PEER_DIR, capture_output=True, text=True, timeout=20)
     assert done.returncode == 0 and "subscribe" in done.stdout and "publish" in done.stdout
@@ -50,8 +56,9 @@ def test_publish_and_subscribe_through_the_proxy(context, run) -> None:
 
     async def scenario() -> None:
         async with MiniProxy(context) as proxy:
-            # Monitors say when each peer has connected, so "go" is sent once the subscription
-            # can have reached the publisher (the proxy forwards it as soon as it arrives).
+            # "go" is sent once the subscription has been handed to the publisher: both peers have
+            # connected (the monitors say so) and the proxy has forwarded the subscription (an XSUB
+            # passes its subscriptions to a publisher that connects later too).
             xpub_monitor = proxy.xpub.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED)
             xsub_monitor = proxy.xsub.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED)
             subscriber = await start("subscribe", "--endpoint", proxy.subscribers, "--topic", "chan/general/", "--count", str(batches * size))
@@ -60,8 +67,7 @@ def test_publish_and_subscribe_through_the_proxy(context, run) -> None:
             try:
                 assert await line(subscriber) == {"ready": True}
                 assert await line(publisher) == {"ready": True}
-                await asyncio.wait_for(asyncio.gather(handshake(xpub_monitor), handshake(xsub_monitor)), 10)
-                await asyncio.sleep(0.3)
+                await asyncio.wait_for(asyncio.gather(handshake(xpub_monitor), handshake(xsub_monitor), forwarded(proxy, b"\x01chan/general/")), 10)
                 assert publisher.stdin is not None
                 publisher.stdin.write(b"go\n")
                 await publisher.stdin.drain()
