@@ -22,7 +22,7 @@ export class OperationClock {
     if (lc > 0) this.lamport.resume(lc); // its own store: trusted, not bounded like a received value
     if (hlc[0] > 0) {
       try {
-        this.#hlc.update({ wallMs: hlc[0], logical: hlc[1] });
+        this.#hlc.resume({ wallMs: hlc[0], logical: hlc[1] });
       } catch (error) {
         if (!(error instanceof ClockDriftError)) throw error;
         throw new Error(

@@ -10,15 +10,16 @@ import type { ChatStore } from './store/ChatStore.js';
  */
 export function serverMetrics(
   metrics: MetricsRegistry,
-  sources: { readonly store: ChatStore; readonly handlers: ChatServer; readonly fanout: OperationFanout; readonly lamport: LamportClock },
+  sources: { readonly store: ChatStore; readonly handlers: ChatServer; readonly fanout: OperationFanout; readonly lamport: LamportClock; readonly berkeleyPollsRefused: () => number },
 ): void {
-  const { store, handlers, fanout, lamport } = sources;
+  const { store, handlers, fanout, lamport, berkeleyPollsRefused } = sources;
   metrics.gauge<'clock' | 'outcome'>('clock_bounded_inputs', {
-    help: 'Received clock values outside the protocol bounds (ENCODING.md §4.1): requests refused, values merged only up to the bound.',
+    help: 'Received clock values outside the protocol bounds (ENCODING.md §4.1): Lamport requests refused and values merged only up to the bound, Berkeley polls with a forged round. HLC values too far ahead: replication_clock_drift_skipped_total.',
     labelNames: ['clock', 'outcome'],
     collect: (gauge) => {
       gauge.set({ clock: 'lamport', outcome: 'refused' }, lamport.stats.refused);
       gauge.set({ clock: 'lamport', outcome: 'clamped' }, lamport.stats.clamped);
+      gauge.set({ clock: 'berkeley', outcome: 'refused' }, berkeleyPollsRefused());
     },
   });
   metrics.gauge('server_store_operations', { help: 'Operations held by the store, all origins.', collect: (gauge) => gauge.set(store.digest().ops) });

@@ -238,7 +238,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
         ...members.health(),
       };
     };
-    serverMetrics(metrics, { store: openStore, handlers, fanout, lamport });
+    serverMetrics(metrics, { store: openStore, handlers, fanout, lamport, berkeleyPollsRefused: () => members.sync.status().pollsRefused });
     replicationMetrics(metrics, { store: openStore, replication });
     await service.start();
     let sidecar: HttpSidecar | undefined;

@@ -35,7 +35,7 @@ function savedMark(dataDir: string): number {
 }
 
 describe('a request whose lc is near 2^53 − 1', () => {
-  it('is refused with BAD_REQUEST; the server keeps serving, persists no exhausted mark, and restarts', async () => {
+  it('is refused with BAD_REQUEST; so are forged Berkeley and replicated clocks; the server keeps serving, persists no exhausted mark, and restarts', async () => {
     const dataDir = join(scratch.dir, 'h1');
     let server = await startServerProcess(infra, 'h1', dataDir, STANDALONE);
     const honest = client('honest-h1');
@@ -54,6 +54,26 @@ describe('a request whose lc is near 2^53 − 1', () => {
     expect(users.users.map((user) => user.user)).toContain('ana');
     expect((await clusterHealth(server)).lc).toBeLessThan(2 ** 40);
     expect(savedMark(dataDir)).toBeLessThan(2 ** 40);
+
+    // The other clocks a peer can push, through the server's own service: a Berkeley poll with a
+    // forged round, an absurd adjustment, and a replicated operation stamped at the end of both clocks.
+    const poll = await attacker.raw('srv.h1', rawEnvelope('clock.poll.request', { round: MAX }));
+    expect(poll.body).toMatchObject({ code: 'BAD_REQUEST', data: { reason: 'round_ahead' } });
+    const round = Date.now();
+    expect((await attacker.raw('srv.h1', rawEnvelope('clock.poll.request', { round }))).type).toBe('clock.poll.reply');
+    expect((await attacker.raw('srv.h1', rawEnvelope('clock.adjust.request', { round, adjust_ms: MAX }))).body).toMatchObject({ applied: false });
+    expect(await readMetric(server.http, 'correio_clock_bounded_inputs', { clock: 'berkeley', outcome: 'refused' })).toBe(1);
+    const forged = { op: { origin: 'ghost', seq: 1 }, lc: MAX - 1, hlc: [Date.now(), 2 ** 32 - 1], kind: 'login', data: { user: 'ghost' } };
+    const applied = await attacker.raw('srv.h1', rawEnvelope('replica.apply.request', { ops: [forged] }));
+    expect(applied).toMatchObject({ type: 'replica.apply.reply', body: { applied: 1 } }); // stored, as every replicated operation is
+    expect(await readMetric(server.http, 'correio_replication_clock_drift_skipped_total')).toBe(1); // but not merged into the HLC
+    const health = await clusterHealth(server);
+    expect(health.lc).toBeLessThan(2 ** 40); // nor the Lamport clock beyond its bounds
+    expect(Math.abs(health.clock.corrected - Date.now())).toBeLessThan(60_000);
+    await honest.call('chat', 'chat.channel.create.request', { user: 'ana', channel: 'general' });
+    const written = await honest.call('chat', 'chat.publish.request', { user: 'ana', channel: 'general', text: 'still writing' });
+    expect(written.lc).toBeLessThan(2 ** 40);
+    expect(server.child.alive).toBe(true);
 
     // And it starts again on the same data directory.
     await server.child.stop();

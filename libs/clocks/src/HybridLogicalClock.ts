@@ -1,5 +1,5 @@
 import { ClockDriftError } from './ClockDriftError.js';
-import { MAX_CLOCK_VALUE, MAX_HLC_LOGICAL, requireClockInteger } from './limits.js';
+import { MAX_CLOCK_VALUE, MAX_HLC_LOGICAL, MAX_RECEIVED_HLC_LOGICAL, requireClockInteger } from './limits.js';
 import type { Hlc } from './Hlc.js';
 import type { TimeSource } from './TimeSource.js';
 
@@ -20,6 +20,8 @@ export interface HybridLogicalClockOptions {
  * - Timestamps issued by one clock strictly increase, and if e happened before f then hlc(e) < hlc(f).
  * - `wallMs` is always the largest physical time seen (locally, or in an accepted remote timestamp),
  *   so it never runs ahead of the local physical clock by more than `maxOffsetMs`.
+ * - A received logical part above 2^31 − 1 is refused like a wall time too far ahead (ClockDriftError),
+ *   so no peer can push this clock to the end of its logical range (protocol/ENCODING.md §4.1).
  * - `logical` counts events that share one `wallMs`: it resets whenever physical time passes `wallMs`,
  *   stays below N·(ε+2) for N processes whose clocks are at most ε ms apart and that each record at
  *   most one event per ms (the paper's N·(ε+1), plus 1 for whole-ms clock readings). A RangeError is
@@ -59,12 +61,24 @@ export class HybridLogicalClock {
     requireClockInteger(remote.logical, 'a remote HLC logical part', MAX_HLC_LOGICAL);
     const physical = this.#physicalNow();
     if (remote.wallMs - physical > this.#maxOffsetMs) throw new ClockDriftError(remote, physical, this.#maxOffsetMs);
+    if (remote.logical > MAX_RECEIVED_HLC_LOGICAL) throw new ClockDriftError(remote, physical, this.#maxOffsetMs, MAX_RECEIVED_HLC_LOGICAL);
 
     const wallMs = Math.max(this.#wallMs, remote.wallMs, physical);
     if (wallMs === this.#wallMs && wallMs === remote.wallMs) return this.#set(wallMs, Math.max(this.#logical, remote.logical) + 1);
     if (wallMs === this.#wallMs) return this.#set(wallMs, this.#logical + 1);
     if (wallMs === remote.wallMs) return this.#set(wallMs, remote.logical + 1);
     return this.#set(wallMs, 0);
+  }
+
+  /**
+   * Resumes past a timestamp this process trusts (the newest in its own store): like update(), and
+   * with the same wall-time check, but a logical part above MAX_RECEIVED_HLC_LOGICAL (written by an
+   * older version) carries into the wall time, `(wallMs + 1, 0)`, which still sorts after it.
+   */
+  resume(stored: Hlc): Hlc {
+    if (stored.logical <= MAX_RECEIVED_HLC_LOGICAL) return this.update(stored);
+    requireClockInteger(stored.wallMs, 'a stored HLC wall time', MAX_CLOCK_VALUE - 1);
+    return this.update({ wallMs: stored.wallMs + 1, logical: 0 });
   }
 
   #physicalNow(): number {

@@ -23,6 +23,6 @@ export {
   type ClockStatus,
   type ClockMeasurement,
 } from './BerkeleyCoordinator.js';
-export { BerkeleyParticipant, type BerkeleyParticipantOptions } from './BerkeleyParticipant.js';
+export { BerkeleyParticipant, BerkeleyRoundError, type BerkeleyParticipantOptions } from './BerkeleyParticipant.js';
 
-export { MAX_CLOCK_VALUE, MAX_HLC_LOGICAL } from './limits.js';
+export { MAX_CLOCK_VALUE, MAX_HLC_LOGICAL, MAX_RECEIVED_HLC_LOGICAL } from './limits.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BerkeleyCoordinator, BerkeleyParticipant, ManualTime, SynchronizedTime, skewedTime, type ClockMeasurement } from '@correio/clocks';
+import { BerkeleyCoordinator, BerkeleyParticipant, BerkeleyRoundError, ManualTime, SynchronizedTime, skewedTime, type ClockMeasurement } from '@correio/clocks';
 
 const START = 1_700_000_000_000;
 
@@ -151,6 +151,40 @@ describe('BerkeleyParticipant', () => {
     expect(participant.onAdjust({ round: 1, adjust_ms: -60_001 })).toEqual({ round: 1, applied: false });
     expect(participant.onAdjust({ round: 1, adjust_ms: 60_000 })).toEqual({ round: 1, applied: true });
     expect(() => participant.onAdjust({ round: 1, adjust_ms: 0.5 })).toThrow(RangeError);
+  });
+});
+
+describe('BerkeleyParticipant under a hostile coordinator', () => {
+  it('never strays further than maxOffsetMs from its base clock, however many rounds announce corrections', () => {
+    const time = new SynchronizedTime(new ManualTime(START));
+    const participant = new BerkeleyParticipant(time, { maxOffsetMs: 3_600_000 });
+    let applied = 0;
+    for (let round = START; round < START + 100; round++) {
+      participant.onPoll({ round });
+      if (participant.onAdjust({ round, adjust_ms: 1_000_000 }).applied) applied += 1;
+    }
+    expect(applied).toBe(3); // 1, 2 and 3 million ms; the fourth would pass the hour
+    expect(time.correctedNow() - START).toBe(3_000_000);
+    participant.onPoll({ round: START + 200 });
+    expect(participant.onAdjust({ round: START + 200, adjust_ms: Number.MAX_SAFE_INTEGER }).applied).toBe(false);
+    expect(participant.onAdjust({ round: START + 200, adjust_ms: -Number.MAX_SAFE_INTEGER }).applied).toBe(false);
+    expect(participant.onAdjust({ round: START + 200, adjust_ms: -6_000_000 }).applied).toBe(true); // back to −3 million: within the hour
+    expect(time.correctedNow() - START).toBe(-3_000_000);
+  });
+
+  it('refuses a poll whose round lies more than a day ahead, unchanged, so later rounds stay far from 2^53', () => {
+    const time = new SynchronizedTime(new ManualTime(START));
+    const participant = new BerkeleyParticipant(time);
+    participant.onPoll({ round: START + 5 });
+    let refused: unknown;
+    try {
+      participant.onPoll({ round: Number.MAX_SAFE_INTEGER });
+    } catch (error) {
+      refused = error;
+    }
+    expect(refused).toBeInstanceOf(BerkeleyRoundError);
+    expect((refused as BerkeleyRoundError).data).toMatchObject({ reason: 'round_ahead', round: Number.MAX_SAFE_INTEGER, max_round: START + 86_400_000 });
+    expect(participant.onAdjust({ round: START + 5, adjust_ms: 10 }).applied).toBe(true); // still the round it was last polled in
   });
 });
 

@@ -5,6 +5,7 @@ import {
   HybridLogicalClock,
   MAX_CLOCK_VALUE,
   MAX_HLC_LOGICAL,
+  MAX_RECEIVED_HLC_LOGICAL,
   ManualTime,
   compareHlc,
   decodeHlc,
@@ -121,13 +122,34 @@ describe('HybridLogicalClock', () => {
     );
   });
 
-  it('throws a RangeError rather than let the logical part pass 2^32 − 1', () => {
+  it('refuses a received logical part above 2^31 − 1, so no peer can push it to 2^32 − 1; RangeError for what is not an HLC value', () => {
     const time = new ManualTime(START);
     const clock = new HybridLogicalClock({ time });
-    expect(() => clock.update({ wallMs: START, logical: MAX_HLC_LOGICAL })).toThrow(RangeError);
-    expect(clock.last).toEqual({ wallMs: 0, logical: 0 });
+    expect(clock.update({ wallMs: START, logical: MAX_RECEIVED_HLC_LOGICAL })).toEqual({ wallMs: START, logical: MAX_RECEIVED_HLC_LOGICAL + 1 });
+    for (const logical of [MAX_RECEIVED_HLC_LOGICAL + 1, MAX_HLC_LOGICAL]) {
+      let refused: unknown;
+      try {
+        clock.update({ wallMs: START, logical });
+      } catch (error) {
+        refused = error;
+      }
+      expect(refused).toBeInstanceOf(ClockDriftError);
+      expect((refused as ClockDriftError).data.max_logical).toBe(MAX_RECEIVED_HLC_LOGICAL);
+    }
+    expect(clock.last).toEqual({ wallMs: START, logical: MAX_RECEIVED_HLC_LOGICAL + 1 });
+    expect(clock.now()).toEqual({ wallMs: START, logical: MAX_RECEIVED_HLC_LOGICAL + 2 }); // room to tick
     expect(() => clock.update({ wallMs: START, logical: MAX_HLC_LOGICAL + 1 })).toThrow(RangeError);
     expect(() => clock.update({ wallMs: -1, logical: 0 })).toThrow(RangeError);
+  });
+
+  it('resumes past a stored timestamp whose logical part an older version let run high, still sorting after it', () => {
+    const time = new ManualTime(START);
+    const clock = new HybridLogicalClock({ time });
+    const stored = { wallMs: START, logical: MAX_HLC_LOGICAL };
+    const resumed = clock.resume(stored);
+    expect(resumed).toEqual({ wallMs: START + 1, logical: 1 });
+    expect(compareHlc(clock.now(), stored)).toBeGreaterThan(0);
+    expect(new HybridLogicalClock({ time }).resume({ wallMs: START - 5, logical: 3 })).toEqual({ wallMs: START, logical: 0 });
   });
 
   it('refuses a physical clock that does not give integer ms', () => {

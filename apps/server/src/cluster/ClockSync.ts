@@ -1,6 +1,7 @@
 import {
   BerkeleyCoordinator,
   BerkeleyParticipant,
+  BerkeleyRoundError,
   type BerkeleyRoundResult,
   type ClockAdjustReplyBody,
   type ClockAdjustRequestBody,
@@ -9,7 +10,7 @@ import {
   type ClockPollRequestBody,
   type SynchronizedTime,
 } from '@correio/clocks';
-import { CorreioError } from '@correio/codec';
+import { BadRequestError, CorreioError } from '@correio/codec';
 import type { AnyEnvelope, BodyOf, MessageType } from '@correio/protocol';
 import type { Logger } from '@correio/observability';
 
@@ -34,6 +35,12 @@ export interface ClockSyncOptions {
   readonly maxRttMs?: number;
   /** Replies later than this after the round started are ignored. Default 2000. */
   readonly roundTimeoutMs?: number;
+  /**
+   * As a participant, this server's synchronised clock stays within this many ms of its own system
+   * clock: adjustments that would take it further are refused, so a coordinator (or anyone posing as
+   * one) announcing absurd corrections moves it at most this far. Default 3 600 000 (one hour).
+   */
+  readonly maxOffsetMs?: number;
 }
 
 /** Why a round started. */
@@ -82,6 +89,8 @@ export interface ClockSyncStatus {
   /** Rounds coordinated by this server: completed, abandoned, and why they started. */
   readonly rounds: { readonly completed: number; readonly abandoned: number; readonly byReason: Readonly<Record<RoundReason, number>> };
   readonly adjustments: { readonly applied: number; readonly refused: number };
+  /** clock.poll.request refused because its round lay implausibly far ahead (a forged poll). */
+  readonly pollsRefused: number;
   readonly roundInProgress: { readonly round: number; readonly reason: RoundReason; readonly startedAt: number; readonly awaiting: readonly string[] } | undefined;
   readonly lastRound: RoundReport | undefined;
 }
@@ -131,12 +140,13 @@ export class ClockSync {
   #lastAdjustment: AdjustmentReport | undefined;
   readonly #rounds = { completed: 0, abandoned: 0, byReason: { interval: 0, messages: 0, takeover: 0 } satisfies Record<RoundReason, number> };
   readonly #adjustments = { applied: 0, refused: 0 };
+  #pollsRefused = 0;
 
   constructor(options: ClockSyncOptions & { readonly self: string; readonly time: SynchronizedTime; readonly membership: SyncMembership; readonly logger: Logger; readonly hooks?: ClockSyncHooks }) {
     this.#self = options.self;
     this.#time = options.time;
     this.#membership = options.membership;
-    this.#participant = new BerkeleyParticipant(options.time);
+    this.#participant = new BerkeleyParticipant(options.time, { maxOffsetMs: nonNegative(options.maxOffsetMs ?? 3_600_000, 'maxOffsetMs') });
     this.#log = options.logger;
     this.#hooks = options.hooks ?? {};
     this.#intervalMs = nonNegative(options.intervalMs ?? 10_000, 'intervalMs');
@@ -187,8 +197,18 @@ export class ClockSync {
 
   /** Answers `clock.poll.request` (participant side). */
   onPoll(request: ClockPollRequestBody): ClockPollReplyBody {
+    let reply: ClockPollReplyBody;
+    try {
+      reply = this.#participant.onPoll(request);
+    } catch (error) {
+      if (!(error instanceof BerkeleyRoundError)) throw error;
+      // A forged round must not become the floor of every round this server coordinates later.
+      this.#pollsRefused += 1;
+      this.#log.warn({ round: request.round }, 'refused a clock poll whose round lies implausibly far ahead');
+      throw new BadRequestError(error.message, { data: error.data });
+    }
     this.#highestRound = Math.max(this.#highestRound, request.round);
-    return this.#participant.onPoll(request);
+    return reply;
   }
 
   /** Answers `clock.adjust.request` (participant side): applied when it belongs to the round last polled. */
@@ -199,7 +219,7 @@ export class ClockSync {
     else this.#adjustments.refused += 1;
     this.#hooks.onAdjustment?.(reply.applied);
     if (reply.applied) this.#log.debug({ round: request.round, adjustMs: request.adjust_ms, from }, 'clock adjusted');
-    else this.#log.info({ round: request.round, adjustMs: request.adjust_ms, from }, 'clock adjustment refused (not the round last polled)');
+    else this.#log.info({ round: request.round, adjustMs: request.adjust_ms, from }, 'clock adjustment refused (not the round last polled, or beyond the maximum offset)');
     return reply;
   }
 
@@ -212,6 +232,7 @@ export class ClockSync {
       lastAdjustment: this.#lastAdjustment,
       rounds: { completed: this.#rounds.completed, abandoned: this.#rounds.abandoned, byReason: { ...this.#rounds.byReason } },
       adjustments: { ...this.#adjustments },
+      pollsRefused: this.#pollsRefused,
       roundInProgress: this.#inProgress,
       lastRound: this.#lastRound,
     };
