@@ -9,7 +9,7 @@
 
 from .chat import CHAT_SERVICE, ChatClient
 from .client import MdpClient
-from .clock import LamportClock
+from .clock import LamportClock, LamportExhausted
 from .codec import MAX_SAFE_INTEGER, decode, decode_sequence, encode
 from .envelope import Stamp, new_node_id, new_request_id, now_ms
 from .errors import RETRYABLE_CODES, CorreioError
@@ -32,6 +32,7 @@ __all__ = [
     "ERROR_CODES",
     "Gap",
     "LamportClock",
+    "LamportExhausted",
     "Limits",
     "MAX_SAFE_INTEGER",
     "MESSAGE_INFO",

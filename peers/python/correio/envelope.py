@@ -8,7 +8,7 @@ import secrets
 import time
 from typing import Any, Callable, Mapping
 
-from .clock import LamportClock
+from .clock import LamportClock, LamportExhausted
 from .errors import CorreioError
 from .generated.catalogue import PROTOCOL_VERSION
 
@@ -61,9 +61,24 @@ class Stamp:
         }
 
     def error(self, request_id: str, error: CorreioError) -> dict[str, Any]:
-        """An ``error`` envelope answering ``request_id``."""
-        return self.envelope("error", error.to_wire(), request_id)
+        """An ``error`` envelope answering ``request_id``; at 2^53 - 1 stamped with the clock's last value, never raising."""
+        try:
+            return self.envelope("error", error.to_wire(), request_id)
+        except LamportExhausted:
+            envelope = {"v": PROTOCOL_VERSION, "type": "error", "id": request_id, "from": self.sender, "lc": self.clock.value, "ts": self._now()}
+            return envelope | {"body": error.to_wire()}
 
     def observe(self, envelope: Mapping[str, Any]) -> None:
-        """Merges the clock of a received, valid envelope."""
+        """Merges the clock of a received, valid envelope, within the bounds (ENCODING.md section 4.1)."""
         self.clock.observe(envelope["lc"])
+
+    def refusal(self, envelope: Mapping[str, Any]) -> CorreioError | None:
+        """The BAD_REQUEST a request deserves when its ``lc`` lies beyond the bounds (nothing merged), else None."""
+        if self.clock.admits(envelope["lc"]):
+            return None
+        limit = self.clock.admit_limit()
+        return CorreioError(
+            "BAD_REQUEST",
+            f"lc {envelope['lc']} is too far ahead of this peer's Lamport clock (at most {limit} accepted now)",
+            data={"reason": "lamport_ahead", "lc": envelope["lc"], "max_lc": limit},
+        )

@@ -20,7 +20,7 @@ from typing import Any, AsyncIterator, Iterable, Union
 import zmq
 import zmq.asyncio
 
-from .codec import decode, decode_sequence
+from .codec import MAX_SAFE_INTEGER, decode, decode_sequence
 from .errors import CorreioError
 from .limits import DEFAULT_LIMITS, Limits
 from .message import validate_message
@@ -52,7 +52,7 @@ def parse_header(frame: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[int, st
     n, p, s = header["n"], header["p"], header["s"]
     valid = (
         isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= 1000
-        and isinstance(s, int) and not isinstance(s, bool) and s >= 1
+        and isinstance(s, int) and not isinstance(s, bool) and 1 <= s <= MAX_SAFE_INTEGER - (n - 1)
         and isinstance(p, str) and 1 <= len(p) <= 128 and all(0x21 <= ord(c) <= 0x7E for c in p)
     )
     if not valid:

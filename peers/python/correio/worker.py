@@ -19,6 +19,7 @@ import zmq
 import zmq.asyncio
 
 from . import mdp
+from .clock import LamportExhausted
 from .codec import decode
 from .envelope import UNKNOWN_REQUEST_ID, Stamp, is_request_id, new_node_id
 from .errors import CorreioError
@@ -67,6 +68,8 @@ class MdpWorker:
         self._stopping = asyncio.Event()
         #: Counters for tests and metrics.
         self.served = 0
+        #: Requests whose reply could not be built (contained: logged, no reply sent).
+        self.reply_failures = 0
         self.connects = 0
 
     async def __aenter__(self) -> "MdpWorker":
@@ -158,7 +161,14 @@ class MdpWorker:
                 serving.cancel()
 
     async def _answer(self, socket: zmq.asyncio.Socket, command: mdp.WorkerCommand, busy: list[bool]) -> None:
-        reply = await self.handle(command.body)
+        try:
+            reply = await self.handle(command.body)
+        except Exception:  # noqa: BLE001 - the reply path itself failed: contained, counted, logged
+            # No request may wedge or kill the worker: idle again, the client's retry covers it.
+            busy[0] = False
+            self.reply_failures += 1
+            log.exception("worker %s: the reply path of a request failed", self.service)
+            return
         # Idle again before FINAL leaves: the broker may send the next REQUEST at once.
         busy[0] = False
         await socket.send_multipart(mdp.worker_final(command.client, reply))
@@ -185,6 +195,9 @@ class MdpWorker:
             if len(body) != 1:
                 raise CorreioError("DECODE", f"a request carries exactly one body frame, got {len(body)}")
             request = validate_message(value)
+            refusal = self.stamp.refusal(request)
+            if refusal is not None:
+                raise refusal
             self.stamp.observe(request)
             info = MESSAGE_INFO[request["type"]]
             if info.pattern != "request" or info.reply is None:
@@ -192,6 +205,8 @@ class MdpWorker:
             result = self.handler(request)
             reply_body = await result if inspect.isawaitable(result) else result
             return self.stamp.envelope(info.reply, reply_body, request_id)
+        except LamportExhausted as error:
+            return self.stamp.error(request_id, CorreioError("UNAVAILABLE", f"this peer cannot serve: {error}", data={"reason": "lamport_exhausted"}))
         except Exception as error:  # noqa: BLE001 - every failure is answered, never dropped
             wrapped = CorreioError.wrap(error)
             if wrapped is not error:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from correio import CorreioError, LamportClock, Stamp, decode_message, encode_message, new_request_id
+from correio import CorreioError, LamportClock, LamportExhausted, Stamp, decode_message, encode_message, new_request_id
+from correio.clock import MAX_MERGED_LAMPORT
 from correio.schemas import ecma_regex
 
 
@@ -54,8 +55,37 @@ def test_lamport_clock_ticks_and_merges() -> None:
     assert clock.tick() == 1
     clock.observe(10)
     assert clock.value == 11 and clock.tick() == 12
-    clock.observe(3)
-    assert clock.tick() == 13
+    clock.observe(3)  # a receive is an event: max(12, 3) + 1
+    assert clock.tick() == 14
+
+
+def test_lamport_clock_follows_the_protocol_bounds() -> None:
+    now = [0.0]
+    clock = LamportClock(free_jump=10, max_jump=1_000, refill_per_second=100, monotonic=lambda: now[0])
+    hostile = 2**53 - 2
+    assert not clock.admits(hostile) and clock.refused == 1 and clock.value == 0
+    assert clock.admit_limit() == 1_000
+    clock.observe(hostile)
+    assert clock.value == 1_001 and clock.clamped == 1  # the whole budget, no more
+    clock.observe(hostile)
+    assert clock.value == 1_012  # the budget is spent: the free jump only
+    now[0] += 1.0
+    assert clock.admits(1_012 + 100)
+    for junk in (-1, 2**53, "7", None, True):
+        clock.observe(junk)  # not a clock value: ignored, never raises
+    assert clock.value == 1_012
+
+
+def test_a_lamport_clock_never_merges_into_its_last_2_to_the_32_values_and_degrades_at_the_ceiling() -> None:
+    clock = LamportClock(MAX_MERGED_LAMPORT - 5)
+    clock.observe(2**53 - 1)
+    assert clock.value == MAX_MERGED_LAMPORT + 1
+    exhausted = LamportClock(2**53 - 1)
+    with pytest.raises(LamportExhausted):
+        exhausted.tick()
+    stamp = Stamp("py-full", clock=exhausted)
+    error = stamp.error("abc", CorreioError("INTERNAL", "x"))  # the error path still stamps, with the last value
+    assert error["lc"] == 2**53 - 1 and error["type"] == "error"
 
 
 def test_error_round_trips_through_the_wire() -> None:

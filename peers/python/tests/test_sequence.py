@@ -37,3 +37,11 @@ def test_publishers_and_topics_are_tracked_apart() -> None:
     assert tracker.accept("chan/b/", "p", 7, 1) is None
     assert tracker.accept("chan/a/", "q", 9, 1) is None
     assert tracker.accept("chan/a/", "p", 2, 1) is None
+
+
+def test_an_implausible_jump_is_re_anchored_not_a_gap() -> None:
+    tracker = SequenceTracker()
+    tracker.accept("chan/a/", "p", 1, 1)
+    assert tracker.accept("chan/a/", "p", 2**40, 1) is None  # no gap of a trillion publications
+    assert tracker.implausible == 1 and tracker.last("chan/a/", "p") == 2**40
+    assert tracker.accept("chan/a/", "p", 2**40 + 1, 1) is None

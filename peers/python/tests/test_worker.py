@@ -7,7 +7,7 @@ import asyncio
 import pytest
 import zmq
 
-from correio import ActionHandler, CorreioError, MdpClient, MdpWorker, Stamp, decode_message, encode, encode_message, mdp
+from correio import ActionHandler, CorreioError, LamportClock, MdpClient, MdpWorker, Stamp, decode_message, encode, encode_message, mdp
 
 from .minibroker import MiniBroker
 
@@ -87,6 +87,77 @@ def test_every_bad_request_gets_an_error_final(context, run, body, code, same_id
             reply = decode_message((await expect(router, mdp.WORKER, mdp.WORKER_FINAL))[5])
             assert reply["type"] == "error" and reply["body"]["code"] == code
             assert reply["id"] == (good["id"] if same_id else "0")
+        router.close(linger=0)
+
+    run(scenario())
+
+
+def test_a_request_whose_lc_is_beyond_the_bounds_is_refused_and_merges_nothing(context, run) -> None:
+    async def scenario() -> None:
+        router, endpoint = scripted_router(context)
+        stamp = Stamp("py-bounded")
+        async with MdpWorker(endpoint, "chat", login_handler, context=context, heartbeat=0.2, stamp=stamp):
+            identity, *_ = await expect(router, mdp.WORKER, mdp.READY)
+            hostile = Stamp("attacker").envelope("chat.login.request", {"user": "ann"}) | {"lc": 2**53 - 2}
+            await router.send_multipart([identity, mdp.WORKER, mdp.WORKER_REQUEST, b"\x00c", b"", encode_message(hostile)])
+            reply = decode_message((await expect(router, mdp.WORKER, mdp.WORKER_FINAL))[5])
+            assert reply["body"]["code"] == "BAD_REQUEST" and reply["body"]["data"]["reason"] == "lamport_ahead"
+            assert reply["id"] == hostile["id"] and reply["lc"] < 10 and stamp.clock.refused == 1
+            honest = Stamp("cli-1").envelope("chat.login.request", {"user": "ann"})
+            await router.send_multipart([identity, mdp.WORKER, mdp.WORKER_REQUEST, b"\x00c", b"", encode_message(honest)])
+            assert decode_message((await expect(router, mdp.WORKER, mdp.WORKER_FINAL))[5])["type"] == "chat.login.reply"
+        router.close(linger=0)
+
+    run(scenario())
+
+
+def test_an_exhausted_clock_answers_unavailable_and_keeps_answering(context, run) -> None:
+    async def scenario() -> None:
+        router, endpoint = scripted_router(context)
+        stamp = Stamp("py-full", clock=LamportClock(2**53 - 1))
+        async with MdpWorker(endpoint, "chat", login_handler, context=context, heartbeat=0.2, stamp=stamp):
+            identity, *_ = await expect(router, mdp.WORKER, mdp.READY)
+            for _ in range(2):
+                request = Stamp("cli-1").envelope("chat.login.request", {"user": "ann"})
+                await router.send_multipart([identity, mdp.WORKER, mdp.WORKER_REQUEST, b"\x00c", b"", encode_message(request)])
+                reply = decode_message((await expect(router, mdp.WORKER, mdp.WORKER_FINAL))[5])
+                assert reply["body"]["code"] == "UNAVAILABLE" and reply["body"]["data"]["reason"] == "lamport_exhausted"
+                assert reply["lc"] == 2**53 - 1
+        router.close(linger=0)
+
+    run(scenario())
+
+
+class BrokenStamp(Stamp):
+    """A stamp whose error envelopes cannot be built while ``broken``: the error path itself raises."""
+
+    broken = False
+
+    def error(self, request_id, error):
+        if self.broken:
+            raise RuntimeError("the error path failed")
+        return super().error(request_id, error)
+
+
+def test_a_failing_error_path_is_contained_and_the_worker_keeps_serving(context, run) -> None:
+    async def scenario() -> None:
+        router, endpoint = scripted_router(context)
+        stamp = BrokenStamp("py-broken")
+        async with MdpWorker(endpoint, "chat", login_handler, context=context, heartbeat=0.2, stamp=stamp) as worker:
+            identity, *_ = await expect(router, mdp.WORKER, mdp.READY)
+            stamp.broken = True
+            mallory = Stamp("cli-1").envelope("chat.login.request", {"user": "mallory"})  # the handler raises
+            await router.send_multipart([identity, mdp.WORKER, mdp.WORKER_REQUEST, b"\x00c", b"", encode_message(mallory)])
+            for _ in range(500):
+                if worker.reply_failures == 1:
+                    break
+                await asyncio.sleep(0.01)
+            assert worker.reply_failures == 1
+            stamp.broken = False
+            honest = Stamp("cli-1").envelope("chat.login.request", {"user": "ann"})
+            await router.send_multipart([identity, mdp.WORKER, mdp.WORKER_REQUEST, b"\x00c", b"", encode_message(honest)])
+            reply = decode_message((await expect(router, mdp.WORKER, mdp.WORKER_FINAL))[5])
+            assert (reply["type"], reply["id"]) == ("chat.login.reply", honest["id"])
         router.close(linger=0)
 
     run(scenario())
