@@ -11,6 +11,7 @@ interface RawOptions {
   publishers: string;
   subscribers: string;
   mode: 'native' | 'metered';
+  upstream: 'subscriptions' | 'all';
   sendHwm: number;
   receiveHwm: number;
   maxMessageSize: number;
@@ -34,6 +35,15 @@ export function proxyCommand(): Command {
       envOption('--mode <mode>', 'native: libzmq forwards, fastest, no per-message metrics; metered: counts messages, bytes and subscriptions per topic', 'CORREIO_PROXY_MODE')
         .choices(['native', 'metered'])
         .default('native'),
+    )
+    .addOption(
+      envOption(
+        '--upstream <what>',
+        'subscriptions: pass subscribers\' topics on, publishers filter at the source; all: subscribe publishers to everything and filter here, so no subscriber can grow a publisher',
+        'CORREIO_PROXY_UPSTREAM',
+      )
+        .choices(['subscriptions', 'all'])
+        .default('subscriptions'),
     )
     .addOption(envOption('--send-hwm <n>', 'messages queued per subscriber before it loses messages', 'CORREIO_PROXY_SEND_HWM').argParser(parseNonNegativeInt).default(10_000))
     .addOption(envOption('--receive-hwm <n>', 'messages queued per publisher on the way in', 'CORREIO_PROXY_RECEIVE_HWM').argParser(parseNonNegativeInt).default(10_000))
@@ -61,6 +71,7 @@ export function parseProxyCommandLine(argv: readonly string[], command = proxyCo
       frontend: raw.publishers,
       backend: raw.subscribers,
       mode: raw.mode,
+      upstream: raw.upstream,
       sendHighWaterMark: raw.sendHwm,
       receiveHighWaterMark: raw.receiveHwm,
       maxMessageSize: raw.maxMessageSize,

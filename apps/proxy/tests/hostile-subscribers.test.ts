@@ -45,10 +45,10 @@ function honestSubscriber(proxy: ProxyProcess): { received: () => number } {
   return { received: () => received };
 }
 
-/** The proxy, a @correio/transport publisher on chan/honest/ and an honest subscriber receiving it; baselines taken once it flows. */
+/** The proxy, a @correio/transport publisher on chan/honest/ (and chan/marker/, see the hostile fixture) and an honest subscriber of chan/honest/; baselines taken once it flows. */
 async function topology(args: readonly string[]) {
   const proxy = await startProxy(['--http-port', '0', ...args]);
-  const publisher = spawnProgram('publisher', join(fixtures, 'transport-publisher.ts'), ['--endpoint', proxy.publishers, '--topic', 'chan/honest/']);
+  const publisher = spawnProgram('publisher', join(fixtures, 'transport-publisher.ts'), ['--endpoint', proxy.publishers, '--topics', 'chan/honest/,chan/marker/']);
   const subscriber = honestSubscriber(proxy);
   await waitFor(() => subscriber.received() >= 20, 'the honest subscriber receiving publications');
   return { proxy, publisher, subscriber, baseline: { proxy: rssMiB(proxy.child), publisher: rssMiB(publisher) } };
@@ -82,7 +82,7 @@ describe.each(['native', 'metered'])('a hostile subscriber against the proxy (%s
     const keys = zmq.curveKeyPair();
     const proxy = await startProxy(['--mode', mode, ...(curve ? ['--curve-secret-key', keys.secretKey] : [])]);
     const longest = `chan/${'l'.repeat(249)}/`;
-    spawnProgram('publisher', join(fixtures, 'transport-publisher.ts'), ['--endpoint', proxy.publishers, '--topic', longest, ...(curve ? ['--curve-server-key', keys.publicKey] : [])]);
+    spawnProgram('publisher', join(fixtures, 'transport-publisher.ts'), ['--endpoint', proxy.publishers, '--topics', longest, ...(curve ? ['--curve-server-key', keys.publicKey] : [])]);
     const client = zmq.curveKeyPair();
     const socket = new zmq.Subscriber({ linger: 0, receiveTimeout: 15_000, ...(curve ? { curveServerKey: keys.publicKey, curvePublicKey: client.publicKey, curveSecretKey: client.secretKey } : {}) });
     honest = socket;
@@ -93,14 +93,33 @@ describe.each(['native', 'metered'])('a hostile subscriber against the proxy (%s
   });
 });
 
+describe.each(['native', 'metered'])('a hostile subscriber against the proxy with --upstream all (%s)', (mode) => {
+  // The proxy subscribes its publishers to everything and filters itself: whatever subscribers
+  // send, a publisher holds one subscription. Without it, ~40 MB in the publisher (native mode).
+  it('3,000 distinct topics never reach the publisher; honest subscribers are still served', async () => {
+    const { proxy, publisher, subscriber, baseline } = await topology(['--mode', mode, '--upstream', 'all']);
+    const attacker = hostile(proxy, ['--kind', 'many', '--count', '3000', '--marker', 'chan/marker/']);
+    await attacker.waitForEvent('landed', 1, 20_000);
+    if (mode === 'metered') {
+      await waitFor(async () => (await readMetric(proxy.http!, 'correio_proxy_subscriptions')) === 3001, 'the attacker\'s subscriptions counted', 15_000);
+      expect(await readMetric(proxy.http!, 'correio_proxy_topics_forwarded')).toBe(1);
+    }
+    await stillDelivers(subscriber);
+    expect(rssMiB(publisher)).toBeLessThan(baseline.publisher + 15);
+    expect(rssMiB(proxy.child)).toBeLessThan(baseline.proxy + 80);
+    attacker.kill('SIGKILL');
+    await stillDelivers(subscriber);
+  });
+});
+
 describe('a hostile subscriber against the metered proxy', () => {
   // 3,000 distinct 255-byte topics: libzmq's PUB keeps ~13 KB per one (a trie node per byte), so
   // ~40 MB in every publisher without the limit; with --max-subscriptions 100, 100 reach it.
   it('passes on at most --max-subscriptions topics, refuses invalid ones, and withdraws them when the peer leaves', async () => {
     const { proxy, publisher, subscriber, baseline } = await topology(['--mode', 'metered', '--max-subscriptions', '100']);
     const metric = (name: string, labels: Record<string, string> = {}) => readMetric(proxy.http!, name, labels);
-    const attacker = hostile(proxy, ['--kind', 'many', '--count', '3000', '--invalid', '50']);
-    await attacker.waitForEvent('sent', 1, 20_000);
+    const attacker = hostile(proxy, ['--kind', 'many', '--count', '3000', '--invalid', '50', '--marker', 'chan/marker/']);
+    await attacker.waitForEvent('landed', 1, 20_000);
     // The honest subscriber's topic is one of the 100, so 99 of the attacker's pass.
     await waitFor(async () => (await metric('correio_proxy_subscriptions_refused_total', { reason: 'limit' })) === 3000 - 99, 'the refusals counted', 15_000);
     expect(await metric('correio_proxy_subscriptions_refused_total', { reason: 'invalid-topic' })).toBe(50);

@@ -12,6 +12,15 @@ import { SubscriptionTable, type SubscriptionRefusal } from './SubscriptionTable
  */
 export type ProxyMode = 'native' | 'metered';
 
+/**
+ * What the proxy asks of its publishers. `subscriptions`: it passes its subscribers' topics on, so
+ * publishers filter at the source, and every publisher's PUB socket stores every distinct topic
+ * passed on. `all`: it subscribes to everything and filters for each subscriber itself, so a
+ * publisher stores one subscription whatever subscribers send, and every publication travels to
+ * the proxy whether anyone wants it or not.
+ */
+export type ProxyUpstream = 'subscriptions' | 'all';
+
 export interface ProxyObserver {
   /** Metered mode: a message went from the publishers' side to the subscribers' side. */
   forwarded?(bytes: number): void;
@@ -35,6 +44,8 @@ export interface PubSubProxyOptions {
   readonly backend: string;
   /** Default `native`. */
   readonly mode?: ProxyMode;
+  /** Default `subscriptions`. */
+  readonly upstream?: ProxyUpstream;
   /** Messages queued per subscriber before ZeroMQ drops further ones for it (PUB semantics). Default 10000. */
   readonly sendHighWaterMark?: number;
   /** Messages queued per publisher on the proxy's inbound side. Default 10000. */
@@ -48,9 +59,9 @@ export interface PubSubProxyOptions {
    */
   readonly maxSubscriptionSize?: number;
   /**
-   * Metered mode: distinct topics passed on to the publishers at a time (each publisher's PUB
-   * socket stores every one); subscriptions beyond it are refused. Default 10,000. Native mode
-   * cannot count: libzmq forwards every new topic.
+   * Metered mode, upstream `subscriptions`: distinct topics passed on to the publishers at a time
+   * (each publisher's PUB socket stores every one); subscriptions beyond it are refused. Default
+   * 10,000. Native mode cannot count: libzmq passes every new topic on.
    */
   readonly maxSubscriptions?: number;
   readonly curve?: CurveServerOptions;
@@ -73,21 +84,27 @@ export interface ProxySnapshot {
   readonly refused: number;
 }
 
+/** The subscription to every topic. */
+const EVERYTHING = Buffer.from([1]);
+
 /**
  * The pub/sub proxy of protocol/FRAMES.md §3: publishers connect PUB to its XSUB side,
  * subscribers connect SUB to its XPUB side; subscriptions flow upstream so publishers filter at
- * the source. Nothing blocks a publisher: a slow subscriber loses messages at its own
- * high-water mark and sees sequence gaps.
+ * the source (or, with upstream `all`, the proxy filters and publishers hold one subscription).
+ * Nothing blocks a publisher: a slow subscriber loses messages at its own high-water mark and sees
+ * sequence gaps. What a hostile subscriber can make it hold: docs/architecture.md, "Sockets facing peers".
  */
 export class PubSubProxy {
   readonly #options: PubSubProxyOptions;
   readonly #mode: ProxyMode;
   readonly #xsub: zmq.XSubscriber;
-  readonly #xpub: zmq.XPublisher;
+  readonly #upstream: ProxyUpstream;
+  /** The subscribers' side: an XPUB, or in native mode with upstream `all` a PUB, which keeps subscriptions to itself. */
+  readonly #xpub: zmq.XPublisher | zmq.Publisher;
   readonly #subscriptions: SubscriptionTable;
   readonly #warnings: ThrottledWarnings<SubscriptionRefusal>;
   #state: ProxySnapshot['state'] = 'created';
-  #native: zmq.Proxy<zmq.XSubscriber, zmq.XPublisher> | undefined;
+  #native: zmq.Proxy<zmq.XSubscriber, zmq.XPublisher | zmq.Publisher> | undefined;
   #loops: Promise<unknown> | undefined;
   #messages = 0;
   #bytes = 0;
@@ -99,19 +116,26 @@ export class PubSubProxy {
   constructor(options: PubSubProxyOptions) {
     this.#options = options;
     this.#mode = options.mode ?? 'native';
+    this.#upstream = options.upstream ?? 'subscriptions';
     const security = options.curve ? curveSocketOptions(options.curve) : {};
     const maxMessageSize = options.maxMessageSize ?? 1_048_576;
     const maxSubscriptionSize = options.maxSubscriptionSize ?? MAX_SUBSCRIPTION_MESSAGE_BYTES;
     if (!Number.isSafeInteger(maxSubscriptionSize) || maxSubscriptionSize < 257) throw new RangeError(`maxSubscriptionSize must be an integer of at least 257 (a subscription to a 255-byte topic), got ${maxSubscriptionSize}`);
-    this.#subscriptions = new SubscriptionTable(options.maxSubscriptions ?? DEFAULT_MAX_SUBSCRIPTIONS);
+    // With upstream `all` nothing reaches the publishers, so there is nothing to limit.
+    this.#subscriptions = new SubscriptionTable(this.#upstream === 'all' ? Number.MAX_SAFE_INTEGER : (options.maxSubscriptions ?? DEFAULT_MAX_SUBSCRIPTIONS));
     this.#warnings = new ThrottledWarnings(options.logger);
     const sendHighWaterMark = options.sendHighWaterMark ?? 10_000;
     const receiveHighWaterMark = options.receiveHighWaterMark ?? 10_000;
     this.#xsub = new zmq.XSubscriber({ maxMessageSize, receiveHighWaterMark, sendHighWaterMark, linger: 0, sendTimeout: 0, ...security });
     // A subscriber only ever sends subscriptions, so its side takes nothing larger than one.
-    this.#xpub = new zmq.XPublisher({ maxMessageSize: maxSubscriptionSize, receiveHighWaterMark, sendHighWaterMark, linger: 0, sendTimeout: 0, ...security });
-    // Every subscriber's (un)subscription reaches the loop, so the table counts subscribers.
-    if (this.#mode === 'metered') this.#xpub.verbosity = 'allSubsUnsubs';
+    const subscriberSide = { maxMessageSize: maxSubscriptionSize, sendHighWaterMark, linger: 0, sendTimeout: 0, ...security };
+    if (this.#mode === 'native' && this.#upstream === 'all') this.#xpub = new zmq.Publisher(subscriberSide);
+    else {
+      const xpub = new zmq.XPublisher({ ...subscriberSide, receiveHighWaterMark });
+      // Every subscriber's (un)subscription reaches the loop, so the table counts subscribers.
+      if (this.#mode === 'metered') xpub.verbosity = 'allSubsUnsubs';
+      this.#xpub = xpub;
+    }
     // The monitors attach now, on this thread, before native mode hands the sockets to zmq_proxy.
     void this.#watch(this.#xsub, 'publishers');
     void this.#watch(this.#xpub, 'subscribers');
@@ -145,11 +169,13 @@ export class PubSubProxy {
     this.#frontendEndpoint = this.#xsub.lastEndpoint ?? this.#options.frontend;
     this.#backendEndpoint = this.#xpub.lastEndpoint ?? this.#options.backend;
     this.#state = 'running';
+    // Stored by the XSUB and sent to each publisher as it connects.
+    if (this.#upstream === 'all') await this.#xsub.send(EVERYTHING);
     if (this.#mode === 'native') {
       this.#native = new zmq.Proxy(this.#xsub, this.#xpub);
       this.#loops = this.#native.run().catch((error: unknown) => this.#options.logger?.error({ err: error }, 'proxy stopped'));
     } else {
-      this.#loops = Promise.all([this.#downstream(), this.#upstream()]);
+      this.#loops = Promise.all([this.#downstream(), this.#xpub instanceof zmq.XPublisher ? this.#fromSubscribers(this.#xpub) : undefined]);
     }
     this.#options.logger?.info({ mode: this.#mode, frontend: this.#frontendEndpoint, backend: this.#backendEndpoint }, 'proxy listening');
   }
@@ -175,7 +201,7 @@ export class PubSubProxy {
       dropped: this.#dropped,
       topics: this.#subscriptions.topics,
       subscriptions: this.#subscriptions.subscriptions,
-      forwarded: this.#subscriptions.forwarded,
+      forwarded: this.#upstream === 'all' ? 1 : this.#subscriptions.forwarded,
       refused: this.#refused,
     };
   }
@@ -207,22 +233,22 @@ export class PubSubProxy {
     }
   }
 
-  /** Subscribers' (un)subscriptions → publishers. */
-  async #upstream(): Promise<void> {
+  /** Subscribers' (un)subscriptions → publishers (with upstream `subscriptions`). */
+  async #fromSubscribers(xpub: zmq.XPublisher): Promise<void> {
     const observer = this.#options.observer;
     for (;;) {
       let frames: Buffer[];
       try {
-        frames = await this.#xpub.receive();
+        frames = await xpub.receive();
       } catch (error) {
-        if (this.#xpub.closed) return;
+        if (xpub.closed) return;
         this.#options.logger?.error({ err: error }, 'proxy receive failed');
         continue;
       }
       const verdict = this.#subscriptions.apply(frames);
       if (verdict.action === 'refuse') this.#refuse(verdict.reason, verdict.bytes);
       else if (verdict.action !== 'ignore') observer?.subscription?.(verdict.topic, verdict.subscribed);
-      if (verdict.action === 'forward') this.#forward(this.#xsub, frames, 'upstream');
+      if (verdict.action === 'forward' && this.#upstream === 'subscriptions') this.#forward(this.#xsub, frames, 'upstream');
     }
   }
 
@@ -234,7 +260,7 @@ export class PubSubProxy {
   }
 
   /** Counts disconnections (libzmq reports a peer cut off for an oversized message as one). */
-  async #watch(socket: zmq.XPublisher | zmq.XSubscriber, side: ProxySide): Promise<void> {
+  async #watch(socket: zmq.XPublisher | zmq.Publisher | zmq.XSubscriber, side: ProxySide): Promise<void> {
     try {
       for await (const event of socket.events) if (event.type === 'disconnect') this.#options.observer?.disconnected?.(side);
     } catch (error) {
@@ -242,7 +268,7 @@ export class PubSubProxy {
     }
   }
 
-  #forward(socket: zmq.XPublisher | zmq.XSubscriber, frames: Buffer[], direction: 'downstream' | 'upstream'): boolean {
+  #forward(socket: zmq.XPublisher | zmq.Publisher | zmq.XSubscriber, frames: Buffer[], direction: 'downstream' | 'upstream'): boolean {
     if (socket.closed) return false;
     try {
       // XPUB drops per subscriber at its high-water mark instead of blocking; a failure here is rare.
