@@ -113,7 +113,7 @@ describe.each(['native', 'metered'])('a hostile subscriber against the proxy wit
 });
 
 describe('a hostile subscriber against the metered proxy', () => {
-  // 3,000 distinct 255-byte topics: libzmq's PUB keeps ~13 KB per one (a trie node per byte), so
+  // 3,000 distinct 255-byte topics: libzmq's PUB keeps ~11 KB per one (a trie node per byte), so
   // ~40 MB in every publisher without the limit; with --max-subscriptions 100, 100 reach it.
   it('passes on at most --max-subscriptions topics, refuses invalid ones, and withdraws them when the peer leaves', async () => {
     const { proxy, publisher, subscriber, baseline } = await topology(['--mode', 'metered', '--max-subscriptions', '100']);
@@ -128,7 +128,7 @@ describe('a hostile subscriber against the metered proxy', () => {
     expect(proxy.child.stderr).toMatch(/subscription refused/);
     await stillDelivers(subscriber);
     // The proxy's own XPUB keeps every subscription of a connected peer (libzmq offers no limit):
-    // ~13 KB each, so up to ~40 MB here; the publisher holds only the 100 passed on.
+    // ~11 KB each, so up to ~40 MB here; the publisher holds only the 100 passed on.
     expect(rssMiB(proxy.child)).toBeLessThan(baseline.proxy + 80);
     expect(rssMiB(publisher)).toBeLessThan(baseline.publisher + 15);
 

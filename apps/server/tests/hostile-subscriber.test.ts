@@ -96,8 +96,8 @@ describe.each([
     expect(rssMiB(proxy.child)).toBeLessThan(baseline.proxy + 25);
   });
 
-  // Each distinct 255-byte topic a server receives costs ~6 KB in each of its two PUB sockets (a trie
-  // node per byte): ~35 MB for 3,000. --upstream all passes none on; the metered limit passes 200 at most.
+  // Each distinct 255-byte topic that reaches a server costs ~11 KB in a PUB socket (a trie node per
+  // byte): +36 MiB measured for 3,000. --upstream all passes none on; the metered limit 200 at most.
   it('3,000 distinct topics: the server stays within 15 MiB of its baseline, and the proxy passes on its own topics only once the peer leaves', async () => {
     const { proxy, server, delivers, landed } = current();
     const metric = (name: string, labels: Record<string, string> = {}) => readMetric(proxy.http, name, labels);
