@@ -2,6 +2,7 @@ package mdp
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -46,6 +47,8 @@ type Worker struct {
 
 	served   atomic.Int64
 	connects atomic.Int64
+	// replyFailures counts requests whose reply path itself failed (contained: logged, no reply sent).
+	replyFailures atomic.Int64
 }
 
 // NewWorker returns a Worker for service; Start runs it.
@@ -80,6 +83,10 @@ func NewWorker(endpoint, service string, handler Handler, options WorkerOptions)
 // Served is the number of requests answered; Connects the number of connections opened.
 func (w *Worker) Served() int64   { return w.served.Load() }
 func (w *Worker) Connects() int64 { return w.connects.Load() }
+
+// ReplyFailures is the number of requests whose reply could not be built: contained and logged,
+// the worker kept serving.
+func (w *Worker) ReplyFailures() int64 { return w.replyFailures.Load() }
 
 // Start runs the worker's connections until Stop.
 func (w *Worker) Start() {
@@ -187,6 +194,15 @@ func (w *Worker) serve(ctx context.Context) {
 				serving.Add(1)
 				go func() {
 					defer serving.Done()
+					defer func() {
+						// No request may kill the process or wedge the connection: a panic on the
+						// reply path is counted and logged, and the connection is idle again.
+						if failure := recover(); failure != nil {
+							w.replyFailures.Add(1)
+							busy.Store(false)
+							log.Error("the reply path of a request failed", "panic", fmt.Sprint(failure))
+						}
+					}()
 					reply := w.Handle(connCtx, command.Body)
 					// Idle again before FINAL leaves: the broker may send the next REQUEST at once.
 					busy.Store(false)
@@ -230,14 +246,22 @@ func (w *Worker) Handle(ctx context.Context, body [][]byte) []byte {
 		if err != nil {
 			return nil, err
 		}
+		if refusal := stamp.Refusal(request); refusal != nil {
+			return nil, refusal
+		}
 		stamp.Observe(request)
 		info := protocol.Messages[request.Type]
 		if info.Pattern != "request" {
 			return nil, codec.Errorf(codec.CodeBadRequest, "%s is not a request", request.Type)
 		}
-		result, err := w.handler(ctx, request)
+		result, err := w.callHandler(ctx, request)
 		if err != nil {
 			return nil, err
+		}
+		if stamp.Clock.Exhausted() {
+			exhausted := codec.Errorf(codec.CodeUnavailable, "this peer cannot serve: the Lamport clock is at 2^53-1")
+			exhausted.Data = map[string]any{"reason": "lamport_exhausted"}
+			return nil, exhausted
 		}
 		return stamp.Envelope(info.Reply, result, requestID), nil
 	}()
@@ -251,7 +275,22 @@ func (w *Worker) Handle(ctx context.Context, body [][]byte) []byte {
 	}
 	data, encodeErr := message.Encode(stamp.Error(requestID, codec.AsError(err)))
 	if encodeErr != nil {
-		panic("encoding an error envelope failed: " + encodeErr.Error())
+		w.options.Logger.Error("an error reply could not be encoded; sending a plain INTERNAL one", "service", w.service, "err", encodeErr)
+		data, encodeErr = message.Encode(stamp.Error(requestID, codec.Errorf(codec.CodeInternal, "the error reply could not be encoded")))
+	}
+	if encodeErr != nil {
+		panic("encoding an error envelope failed: " + encodeErr.Error()) // recovered and counted by the serving goroutine
 	}
 	return data
+}
+
+// callHandler runs the handler; a panic in it becomes an INTERNAL error reply, as a returned error would.
+func (w *Worker) callHandler(ctx context.Context, request *message.Envelope) (result any, err error) {
+	defer func() {
+		if failure := recover(); failure != nil {
+			w.options.Logger.Error("handler panicked", "service", w.service, "type", request.Type, "panic", fmt.Sprint(failure))
+			result, err = nil, codec.Errorf(codec.CodeInternal, "the handler failed: %v", failure)
+		}
+	}()
+	return w.handler(ctx, request)
 }

@@ -28,7 +28,7 @@ func ParseHeader(frame []byte, limits codec.Limits) (Header, error) {
 	n, okN := fields["n"].(int64)
 	p, okP := fields["p"].(string)
 	s, okS := fields["s"].(int64)
-	if !okN || !okP || !okS || n < 1 || n > 1000 || s < 1 || !publisherPattern.MatchString(p) {
+	if !okN || !okP || !okS || n < 1 || n > 1000 || s < 1 || s > codec.MaxSafeInteger-(n-1) || !publisherPattern.MatchString(p) {
 		return Header{}, codec.Errorf(codec.CodeValidation, "invalid publication header %v", fields)
 	}
 	return Header{N: n, P: p, S: s}, nil

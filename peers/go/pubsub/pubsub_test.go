@@ -28,12 +28,21 @@ func TestTrackerRules(t *testing.T) {
 		{1, 2, nil},
 		{5, 1, &Gap{Topic: "chan/a/", Publisher: "p", First: 3, Last: 4}},
 		{3, 1, &Gap{Topic: "chan/a/", Publisher: "p", First: 1, Last: 2, Restarted: true}},
+		{1 << 40, 1, nil}, // an implausible jump: re-anchored, no gap of a trillion publications
+		{1<<40 + 1, 1, nil},
 	}
 	for i, step := range steps {
 		got := tracker.Accept("chan/a/", "p", step.seq, step.count)
 		if (got == nil) != (step.want == nil) || (got != nil && *got != *step.want) {
 			t.Fatalf("step %d: got %+v, want %+v", i, got, step.want)
 		}
+	}
+	if tracker.Implausible != 1 {
+		t.Fatalf("implausible jumps counted: %d", tracker.Implausible)
+	}
+	header, _ := codec.Encode(map[string]any{"n": int64(3), "p": "p", "s": int64(codec.MaxSafeInteger - 1)})
+	if _, err := ParseHeader(header, codec.DefaultLimits); err == nil {
+		t.Fatal("a header whose s + n - 1 passes 2^53 - 1 was accepted")
 	}
 	if gap := tracker.Accept("chan/b/", "p", 9, 1); gap != nil {
 		t.Fatalf("topics are tracked apart: %+v", gap)

@@ -22,7 +22,13 @@ type trackerKey struct{ publisher, topic string }
 // Not safe for concurrent use.
 type Tracker struct {
 	last map[trackerKey]int64
+	// Implausible counts messages whose seq jumped further than MaxSequenceGap: re-anchored, no gap.
+	Implausible int64
 }
+
+// MaxSequenceGap is the largest jump in s read as a gap (FRAMES.md section 3.4): a larger one is a
+// forged or broken header, so the stream is re-anchored at it and no counter takes its size.
+const MaxSequenceGap = 1 << 32
 
 // NewTracker returns an empty Tracker.
 func NewTracker() *Tracker { return &Tracker{last: map[trackerKey]int64{}} }
@@ -34,6 +40,9 @@ func (t *Tracker) Accept(topic, publisher string, seq, count int64) *Gap {
 	t.last[key] = seq + count - 1
 	switch {
 	case !seen || seq == last+1:
+		return nil
+	case seq-last-1 > MaxSequenceGap:
+		t.Implausible++
 		return nil
 	case seq > last+1:
 		return &Gap{Topic: topic, Publisher: publisher, First: last + 1, Last: seq - 1}
