@@ -12,6 +12,16 @@ const announce = (instance: string, overrides: Partial<Announcement> = {}): Anno
 });
 
 describe('PeerTable', () => {
+  it('holds at most maxInstances: a new instance beyond it is ignored until one expires; known ones still refresh', () => {
+    const table = new PeerTable(1_000, 3);
+    for (let i = 0; i < 100; i++) table.apply(announce(`flood-${i}`), 0);
+    expect(table.instances().map((info) => info.instance)).toEqual(['flood-0', 'flood-1', 'flood-2']);
+    expect(table.apply(announce('flood-1', { actions: ['flood.x'] }), 500)).toMatchObject([{ kind: 'changed' }]);
+    table.expire(1_200);
+    expect(table.apply(announce('late-1'), 1_200)).toMatchObject([{ kind: 'up' }]);
+    expect(table.instances().map((info) => info.instance)).toEqual(['flood-1', 'late-1']);
+  });
+
   it('reports an instance up once, then refreshes it silently', () => {
     const table = new PeerTable(1_000);
     expect(table.apply(announce('a-1'), 0)).toMatchObject([{ kind: 'up', info: { instance: 'a-1', firstSeen: 0, lastSeen: 0 } }]);

@@ -12,8 +12,15 @@ export interface Announcement extends SelfDescription {
 export class PeerTable {
   readonly #peers = new Map<string, ServiceInstanceInfo>();
 
-  /** @param ttlMs an instance not heard from for longer than this is down (liveness × interval). */
-  constructor(private readonly ttlMs: number) {}
+  /**
+   * @param ttlMs an instance not heard from for longer than this is down (liveness × interval).
+   * @param maxInstances instances held at once: anyone can publish announcements on the proxy, so
+   *   one from a new instance is ignored while this many are known (until some expire or leave).
+   */
+  constructor(
+    private readonly ttlMs: number,
+    private readonly maxInstances = 10_000,
+  ) {}
 
   apply(announcement: Announcement, now: number): DiscoveryChange[] {
     const known = this.#peers.get(announcement.instance);
@@ -22,6 +29,7 @@ export class PeerTable {
       this.#peers.delete(announcement.instance);
       return [{ kind: 'down', info: { ...known, lastSeen: now }, reason: 'announced' }];
     }
+    if (!known && this.#peers.size >= this.maxInstances) return [];
     const info: ServiceInstanceInfo = {
       service: announcement.service,
       version: announcement.version,
