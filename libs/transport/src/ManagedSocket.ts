@@ -55,8 +55,8 @@ interface Waiter<T> {
 interface NativeSocket {
   readonly closed: boolean;
   readonly events: zmq.Observer;
-  bind(address: string): Promise<void>;
-  unbind(address: string): Promise<void>;
+  bindSync(address: string): void;
+  unbindSync(address: string): void;
   connect(address: string): void;
   disconnect(address: string): void;
   close(): void;
@@ -145,15 +145,24 @@ export class ManagedSocket<T = Frame[]> {
     return { ...this.#stats, queued: this.#queue.length + this.#waiters.length };
   }
 
-  /** Binds and resolves with the actual endpoint (a `tcp://host:*` port is resolved). */
+  /**
+   * Binds and resolves with the actual endpoint (a `tcp://host:*` port is resolved).
+   *
+   * Binding and unbinding run on this thread, never through zeromq.js's asynchronous bind/unbind:
+   * those call libzmq from a thread-pool thread while the binding's poller may still call into the
+   * same socket from this thread for a receive or send already pending. libzmq sockets are not
+   * thread-safe; two threads processing one socket's commands abort the process in pipe.cpp:355
+   * (docs/architecture.md, "Native aborts").
+   */
   async bind(endpoint: string): Promise<string> {
-    await this.#native.bind(endpoint);
+    this.#native.bindSync(endpoint);
     if (endpoint.startsWith('inproc://')) this.#inproc += 1;
     return this.#native.lastEndpoint ?? endpoint;
   }
 
+  /** Unbinds on this thread, like bind. */
   async unbind(endpoint: string): Promise<void> {
-    await this.#native.unbind(endpoint);
+    this.#native.unbindSync(endpoint);
     if (endpoint.startsWith('inproc://')) this.#inproc -= 1;
   }
 
