@@ -157,7 +157,14 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     }
     // The Lamport mark is persisted ahead of use, so a restarted server never reissues a value.
     const lamport = openLamportClock(options.dataDir, store.clocks().lc, logger);
-    const clock = new OperationClock({ time, stored: store.clocks(), maxOffsetMs: options.maxClockOffsetMs ?? 60_000, lamport });
+    const own = store.op(options.id, store.highWaterMark(options.id))?.hlc ?? [0, 0];
+    const clock = new OperationClock({ time, stored: store.clocks(), own, maxOffsetMs: options.maxClockOffsetMs ?? 60_000, lamport });
+    if (clock.skipped) {
+      logger.warn(
+        { storedHlc: clock.skipped },
+        'the store holds operations of other origins stamped too far ahead to merge (stored, never merged, as when they arrived); this clock resumes past this server\'s own operations only',
+      );
+    }
     const members = new Cluster({
       id: options.id,
       broker: options.broker,

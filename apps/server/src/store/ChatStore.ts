@@ -375,7 +375,9 @@ export class ChatStore {
    * first, within the page byte budget; `next` is the oldest entry's key when older ones remain.
    */
   #lastPage<T extends ChatPublication | ChatDirect>(db: Database<T, Key>, prefix: string[], limit: number, before: OrderKey | undefined, names: (item: T) => number): Page<T> {
-    const start = before ? [...prefix, ...before] : [...prefix, Number.MAX_SAFE_INTEGER];
+    // Above every key: [wall 2^53 − 1] alone sorts *before* the keys that extend it, so a message
+    // stamped at the last wall time would never be read; no logical part reaches 2^32.
+    const start = before ? [...prefix, ...before] : [...prefix, Number.MAX_SAFE_INTEGER, 2 ** 32];
     const items: T[] = [];
     let oldest: OrderKey | undefined;
     let bytes = 0;
