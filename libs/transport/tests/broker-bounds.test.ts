@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import * as zmq from 'zeromq';
 import { MajordomoBroker, type BrokerObserver, type MajordomoBrokerOptions, type TransportLogger } from '@correio/transport';
-import { C, MDPW, RawClient, RawWorker, W, byte, closePeers, eventually, pollRequest } from './broker-peers.js';
+import { C, MDPW, RawClient, RawWorker, W, byte, closePeers, eventually, pollReply, pollRequest } from './broker-peers.js';
 
 const brokers: MajordomoBroker[] = [];
 const sockets: zmq.Socket[] = [];
@@ -120,6 +120,7 @@ describe('MajordomoBroker: bounded services and workers', () => {
     await served(endpoint, honest);
     // A newcomer still finds room.
     const newcomer = await new RawWorker(endpoint, 'newcomer').ready();
+    await eventually(() => broker.snapshot().workers === 2);
     await served(endpoint, newcomer);
     expect(broker.snapshot().services.length).toBe(maxServices);
   });
@@ -169,6 +170,7 @@ describe('MajordomoBroker: bounded services and workers', () => {
   it('forgets a service that has had no worker for serviceExpiryMs, answering what waited for it', async () => {
     const { broker, endpoint, count } = await startBroker({ serviceExpiryMs: 300, startupGraceMs: 0, requestDeadlineMs: 30_000 });
     const worker = await new RawWorker(endpoint, 'brief').ready();
+    await eventually(() => broker.snapshot().workers === 1);
     const client = new RawClient(endpoint);
     const inFlight = pollRequest(1);
     const queued = pollRequest(2);
@@ -185,5 +187,50 @@ describe('MajordomoBroker: bounded services and workers', () => {
     const later = pollRequest(3);
     await client.send('brief', later.bytes);
     expect((await client.reply()).envelope).toMatchObject({ id: later.id, body: { code: 'UNKNOWN_SERVICE' } });
+  });
+});
+
+describe('MajordomoBroker: queue order', () => {
+  /** Two workers of the idempotent service "safe", the first holding request a, the second b. */
+  async function twoBusyWorkers(requestDeadlineMs: number) {
+    const started = await startBroker({ idempotentServices: ['safe'], requestDeadlineMs });
+    const { broker, endpoint } = started;
+    const first = await new RawWorker(endpoint, 'safe').ready();
+    await eventually(() => broker.snapshot().workers === 1);
+    const second = await new RawWorker(endpoint, 'safe').ready();
+    await eventually(() => broker.snapshot().workers === 2);
+    const client = new RawClient(endpoint);
+    const [a, b] = [pollRequest(1), pollRequest(2)];
+    await client.send('safe', a.bytes);
+    await client.send('safe', b.bytes);
+    // Least recently used first: the first worker to register gets a.
+    const heldByFirst = await first.nextRequest();
+    const heldBySecond = await second.nextRequest();
+    expect([heldByFirst.envelope.id, heldBySecond.envelope.id]).toEqual([a.id, b.id]);
+    return { ...started, first, second, client, a, b, heldBySecond };
+  }
+
+  it('a dead worker’s re-dispatched request waits ahead of newer ones', async () => {
+    const { broker, first, second, client, a, b, heldBySecond } = await twoBusyWorkers(30_000);
+    const c = pollRequest(3);
+    await client.send('safe', c.bytes);
+    await eventually(() => broker.snapshot().queued === 1);
+    await first.socket.send([MDPW, byte(W.DISCONNECT)]);
+    await eventually(() => broker.snapshot().queued === 2);
+    await second.reply(heldBySecond.client, pollReply(heldBySecond.envelope));
+    expect((await client.reply()).envelope.id).toBe(b.id);
+    const next = await second.nextRequest();
+    expect(next.envelope.id).toBe(a.id);
+    await second.reply(next.client, pollReply(next.envelope));
+    expect((await client.reply()).envelope.id).toBe(a.id);
+    expect((await second.nextRequest()).envelope.id).toBe(c.id);
+  });
+
+  it('a re-dispatched request still waiting when its fresh deadline passes is answered TIMEOUT', async () => {
+    const { broker, first, client, a } = await twoBusyWorkers(300);
+    await first.socket.send([MDPW, byte(W.DISCONNECT)]);
+    await eventually(() => broker.snapshot().queued === 1);
+    expect((await client.reply()).envelope).toMatchObject({ id: a.id, body: { code: 'TIMEOUT', data: { reason: 'queue-deadline' } } });
+    expect(broker.snapshot().queued).toBe(0);
   });
 });

@@ -46,7 +46,7 @@ interface PendingRequest {
   readonly body: Buffer[];
   /** performance.now() at arrival, for the latency histogram. */
   readonly receivedAt: number;
-  /** performance.now() after which a queued request is answered with an error; set when it joins a queue. */
+  /** performance.now() after which a queued request is answered with an error: arrival (or re-dispatch) + the deadline. */
   deadline: number;
   redispatched: boolean;
   partialSent: boolean;
