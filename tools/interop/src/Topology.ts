@@ -24,6 +24,8 @@ export interface Topology {
   /** The servers' ids; each serves broker services `chat` and `srv.<id>`. */
   readonly servers: readonly string[];
   readonly children: ReadonlyMap<string, Child>;
+  /** Where the apps keep their data (TopologyOptions.dataDir). */
+  readonly dataDir: string;
 }
 
 const LOOPBACK_ANY_PORT = 'tcp://127.0.0.1:*';
@@ -63,19 +65,28 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
     ...(proxyLine !== undefined ? { proxy: { publishers: field(proxyLine, 'publishers'), subscribers: field(proxyLine, 'subscribers') } } : {}),
     servers: Array.from({ length: serverCount }, (_, i) => `srv-${i + 1}`),
     children,
+    dataDir: options.dataDir,
   };
   if (serverCount === 0) return topology;
 
-  const { publishers, subscribers } = topology.proxy!;
-  const wiring = ['--broker', topology.broker, '--proxy-pub', publishers, '--proxy-sub', subscribers];
-  const ref = app('ref', appMain('ref'), [...wiring, '--id', 'ref', '--data-dir', join(options.dataDir, 'ref')]);
+  const ref = app('ref', appMain('ref'), [...wiringArguments(topology), '--id', 'ref', '--data-dir', join(options.dataDir, 'ref')]);
   await ref.waitForLine(/^ref ready /, startupMs);
   await waitForServices(topology.broker, ['ref'], startupMs);
 
-  const servers = topology.servers.map((id) => app(id, appMain('server'), [...wiring, '--id', id, '--data-dir', join(options.dataDir, id), '--http-port', '0']));
+  const servers = topology.servers.map((id) => app(id, appMain('server'), serverArguments(topology, id)));
   await Promise.all(servers.map((server) => server.waitForLine(/^server ready /, startupMs)));
   await waitForServices(topology.broker, ['chat', ...topology.servers.map((id) => `srv.${id}`)], startupMs);
   return topology;
+}
+
+/** The command line of chat server `id` of a topology: a restart with it serves from the same store. */
+export function serverArguments(topology: Topology, id: string): string[] {
+  return [...wiringArguments(topology), '--id', id, '--data-dir', join(topology.dataDir, id), '--http-port', '0'];
+}
+
+function wiringArguments(topology: Topology): string[] {
+  const { publishers, subscribers } = topology.proxy!;
+  return ['--broker', topology.broker, '--proxy-pub', publishers, '--proxy-sub', subscribers];
 }
 
 /** Waits until the broker says (MMI) that every one of `services` has a live worker. */
