@@ -27,6 +27,13 @@ export interface PublisherOptions extends SocketOptions {
    * message, up to `maxBatch` bodies (default 64, at most 1000) and 1 MiB. Off by default.
    */
   readonly batching?: boolean | { readonly maxBatch?: number };
+  /**
+   * Topics whose sequence numbers are kept. Topics can follow names clients choose (a chat
+   * server's `user/<name>/`), so beyond this the least recently used topic is forgotten; publishing
+   * on it again starts at 1, which subscribers take as a publisher restart (FRAMES.md §3.4), not a
+   * gap. Default 100,000.
+   */
+  readonly maxTopics?: number;
 }
 
 export interface PublisherStats {
@@ -54,7 +61,9 @@ export class Publisher {
   readonly #socket: ManagedSocket<Publication>;
   readonly #codec: MessageCodec;
   readonly #stamp: Stamp;
+  /** Last sequence number per topic, least recently used first (bounded by maxTopics). */
   readonly #sequences = new Map<string, number>();
+  readonly #maxTopics: number;
   readonly #maxBatch: number;
   #published = 0;
   #messages = 0;
@@ -65,6 +74,8 @@ export class Publisher {
     this.id = options.publisherId ?? `${this.#stamp.from.slice(0, 110)}~${randomBytes(6).toString('base64url')}`;
     this.#codec = new MessageCodec(options.limits ? { limits: options.limits } : {});
     const batching = options.batching ?? false;
+    this.#maxTopics = options.maxTopics ?? 100_000;
+    if (!Number.isSafeInteger(this.#maxTopics) || this.#maxTopics < 1) throw new RangeError('maxTopics must be a positive integer');
     this.#maxBatch = batching === false ? 1 : batching === true ? 64 : (batching.maxBatch ?? 64);
     if (!Number.isSafeInteger(this.#maxBatch) || this.#maxBatch < 1 || this.#maxBatch > MAX_BATCH) throw new RangeError(`maxBatch must be an integer from 1 to ${MAX_BATCH}`);
     // A PUB socket receives nothing but subscriptions, and stores each one: take none larger than one.
@@ -105,7 +116,9 @@ export class Publisher {
     if (!this.#socket.trySend({ topic, seq, body: bytes })) {
       throw new OverloadedError(`the publisher's send queue is full; publication on ${topic} refused`);
     }
+    this.#sequences.delete(topic);
     this.#sequences.set(topic, seq);
+    if (this.#sequences.size > this.#maxTopics) this.#sequences.delete(this.#sequences.keys().next().value!);
     this.#published += 1;
     return seq;
   }
