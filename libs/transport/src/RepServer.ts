@@ -34,6 +34,7 @@ export interface RepServerStats {
 export class RepServer {
   readonly #socket: ManagedSocket;
   readonly #responder: Responder;
+  readonly #lastResort: Uint8Array;
   readonly #handler: RequestHandler;
   readonly #drainTimeout: number;
   readonly #log: Logger;
@@ -46,7 +47,12 @@ export class RepServer {
   constructor(options: RepServerOptions) {
     this.#log = componentLogger('rep.server', options.logger);
     const stamp = options.stamp ?? new LamportStamp(options.from ?? defaultSenderId('rep'));
-    this.#responder = new Responder(new MessageCodec(options.limits ? { limits: options.limits } : {}), stamp, this.#log);
+    const codec = new MessageCodec(options.limits ? { limits: options.limits } : {});
+    this.#responder = new Responder(codec, stamp, this.#log);
+    // Built now, from nothing a request or a failing stamp can touch: REP is lockstep, so even a
+    // request whose reply path fails must be answered, or the socket would wait forever.
+    const failure = new InternalError('the server failed while answering this request', { retryable: false });
+    this.#lastResort = codec.encode({ v: 1, type: 'error', id: UNKNOWN_REQUEST_ID, from: stamp.from, lc: 0, ts: Date.now(), body: failure.toWire() });
     this.#handler = options.handler;
     this.#drainTimeout = options.drainTimeout ?? 5000;
     this.#socket = new ManagedSocket('rep', { ...options, logger: this.#log });
@@ -107,7 +113,7 @@ export class RepServer {
     } catch (error) {
       this.#stats.replyFailures += 1;
       this.#log.error({ err: error }, 'the reply path of a request failed; answering INTERNAL');
-      return this.#responder.error(UNKNOWN_REQUEST_ID, new InternalError('the server failed while answering this request', { retryable: false }));
+      return this.#lastResort;
     }
   }
 

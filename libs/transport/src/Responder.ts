@@ -10,7 +10,7 @@ import {
 import { LamportExhaustedError, MESSAGE_INFO, PROTOCOL_VERSION, type AnyEnvelope, type Envelope, type MessageType } from '@correio/protocol';
 import type { Frames } from './frames.js';
 import type { Logger } from '@correio/observability';
-import { errorReading, type Stamp } from './Stamp.js';
+import { errorReading, type ClockReading, type Stamp } from './Stamp.js';
 
 /** What a request handler is given besides the request. */
 export interface RequestContext {
@@ -106,13 +106,23 @@ export class Responder {
    * value, and an error whose data cannot be encoded is replaced by a plain INTERNAL one.
    */
   error(id: string, error: CorreioError): Uint8Array {
-    const { lc, ts } = errorReading(this.#stamp);
+    const { lc, ts } = this.#errorClock();
     const envelope = (body: object): Envelope<'error'> => ({ v: PROTOCOL_VERSION, type: 'error', id, from: this.#stamp.from, lc, ts, body: body as Envelope<'error'>['body'] });
     try {
       return this.#codec.encode(envelope(error.toWire()));
     } catch (encodeError) {
       this.#log.error({ err: encodeError, code: error.code, id }, 'could not encode an error reply; sending a plain INTERNAL one');
       return this.#codec.encode(envelope({ code: 'INTERNAL', message: `the ${error.code} error reply could not be encoded`, retryable: false }));
+    }
+  }
+
+  /** errorReading, and lc 0 from a Stamp that breaks its contract by throwing there too. */
+  #errorClock(): ClockReading {
+    try {
+      return errorReading(this.#stamp);
+    } catch (error) {
+      this.#log.error({ err: error }, 'the stamp could not stamp an error reply; sending it with lc 0');
+      return { lc: 0, ts: Date.now() };
     }
   }
 

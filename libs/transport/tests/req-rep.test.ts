@@ -3,7 +3,7 @@ import { RepServer, ReqClient, type RequestHandler } from '@correio/transport';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as zmq from 'zeromq';
 import { bindAddress, TRANSPORTS, type Transport } from './helpers/endpoints.js';
-import { codec, echoBody, echoResult, replyBytes, requestBytes, resultOf } from './helpers/messages.js';
+import { breakableStamp, codec, echoBody, echoResult, replyBytes, requestBytes, resultOf } from './helpers/messages.js';
 import { sleep, within } from './helpers/wait.js';
 
 const cleanup: (() => unknown)[] = [];
@@ -84,6 +84,28 @@ describe.each(TRANSPORTS)('REQ/REP over %s', (transport) => {
     const reply = await client(rep.lastEndpoint!).request('service.call.request', echoBody({}));
     await serving;
     expect(resultOf(reply)).toEqual({ raw: true });
+  });
+});
+
+describe('RepServer when its error path fails', () => {
+  it('answers INTERNAL all the same (REP is lockstep), counts it, and serves the next request', async () => {
+    const { stamp, setBroken } = breakableStamp('rep-broken');
+    const rep = new RepServer({ handler: echoResult, stamp });
+    cleanup.push(() => rep.stop());
+    const endpoint = await rep.bind(bindAddress('tcp', 'rep-broken'));
+    rep.start();
+    const raw = new zmq.Request({ linger: 0 });
+    cleanup.push(() => raw.close());
+    raw.connect(endpoint);
+    setBroken(true);
+    await raw.send(requestBytes('doomed'));
+    const [failed] = await within(raw.receive(), 5000, 'the last-resort reply');
+    expect(codec.decode(failed!)).toMatchObject({ type: 'error', id: '0', from: 'rep-broken', body: { code: 'INTERNAL' } });
+    expect(rep.stats.replyFailures).toBe(1);
+    setBroken(false);
+    await raw.send(requestBytes('after', { ok: 3 }));
+    const [reply] = await within(raw.receive(), 5000, 'the reply');
+    expect(codec.decode(reply!)).toMatchObject({ type: 'service.call.reply', id: 'after', body: { result: { ok: 3 } } });
   });
 });
 

@@ -1,9 +1,9 @@
 import { encode, UnavailableError } from '@correio/codec';
-import { LamportStamp, RequestClient, Worker, type RequestHandler, type Stamp } from '@correio/transport';
+import { LamportStamp, RequestClient, Worker, type RequestHandler } from '@correio/transport';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as zmq from 'zeromq';
 import { bindAddress, NETWORK_TRANSPORTS, TRANSPORTS, type Transport } from './helpers/endpoints.js';
-import { codec, echoBody, echoResult, requestBytes, resultOf } from './helpers/messages.js';
+import { breakableStamp, codec, echoBody, echoResult, requestBytes, resultOf } from './helpers/messages.js';
 import { TestBroker } from './helpers/TestBroker.js';
 import { sleep, waitFor, within } from './helpers/wait.js';
 
@@ -176,17 +176,7 @@ describe('Worker under hostile clocks and failing error paths', () => {
 
   it('keeps serving when the error path itself throws: contained, counted and reported', async () => {
     const router = await rawBroker('tcp');
-    let broken = false;
-    const inner = new LamportStamp('broken-worker');
-    // A Stamp that breaks its contract: tick and current both throw, so no error reply can be built.
-    const stamp: Stamp = {
-      from: inner.from,
-      tick: () => (broken ? failStamp() : inner.tick()),
-      current: () => (broken ? failStamp() : inner.current()),
-      observe: (remote) => inner.observe(remote),
-      admits: (remote) => inner.admits(remote),
-      admitLimit: () => inner.admitLimit(),
-    };
+    const { stamp, setBroken } = breakableStamp('broken-worker');
     const worker = startWorker(router.lastEndpoint!, (request) => {
       if (request.id === 'crash') throw new TypeError('boom');
       return echoResult(request);
@@ -194,21 +184,17 @@ describe('Worker under hostile clocks and failing error paths', () => {
     const failures: number[] = [];
     worker.events.on('replyFailed', ({ connection }) => failures.push(connection));
     const [identity] = await nextCommand(router);
-    broken = true;
+    setBroken(true);
     await router.send([identity!, 'MDPW02', Buffer.of(0x02), Buffer.from('c'), Buffer.alloc(0), requestBytes('crash')]);
     await waitFor(() => worker.stats.replyFailures === 1, 'the contained failure', 5_000);
     expect(failures).toEqual([0]);
     expect(worker.stats.inFlight).toBe(0); // the connection is idle again, not wedged
-    broken = false;
+    setBroken(false);
     await router.send([identity!, 'MDPW02', Buffer.of(0x02), Buffer.from('c'), Buffer.alloc(0), requestBytes('after', { ok: 2 })]);
     expect(codec.decode((await nextCommand(router))[5]!)).toMatchObject({ id: 'after', type: 'service.call.reply', body: { result: { ok: 2 } } });
     expect(worker.stats.replyFailures).toBe(1);
   });
 });
-
-function failStamp(): never {
-  throw new Error('the stamp cannot stamp anything');
-}
 
 describe.each(TRANSPORTS)('Worker shutdown over %s', (transport) => {
   it('drains the request in progress, delivers its reply, then sends DISCONNECT', async () => {

@@ -1,5 +1,6 @@
 import { MessageCodec } from '@correio/codec';
 import type { AnyEnvelope, Envelope } from '@correio/protocol';
+import { LamportStamp, type Stamp } from '@correio/transport';
 
 export const codec = new MessageCodec();
 
@@ -30,4 +31,28 @@ export function requestBytes(id: string, params: Record<string, unknown> = {}): 
 export function replyBytes(id: string, result: Record<string, unknown> = {}): Uint8Array {
   const envelope: Envelope<'service.call.reply'> = { v: 1, type: 'service.call.reply', id, from: 'raw-peer', lc: 1, ts: Date.now(), body: { result } };
   return codec.encode(envelope);
+}
+
+/**
+ * A Stamp that breaks its contract while `broken` is set: `from`, `tick` and `current` all throw, so
+ * not even an error reply can be built — what a bug on the error path looks like to the transport.
+ */
+export function breakableStamp(from: string): { stamp: Stamp; setBroken(value: boolean): void } {
+  const inner = new LamportStamp(from);
+  let broken = false;
+  const guard = <T>(value: () => T): T => {
+    if (broken) throw new Error('the stamp cannot stamp anything');
+    return value();
+  };
+  const stamp: Stamp = {
+    get from() {
+      return guard(() => inner.from);
+    },
+    tick: () => guard(() => inner.tick()),
+    current: () => guard(() => inner.current()),
+    observe: (remote) => inner.observe(remote),
+    admits: (remote) => inner.admits(remote),
+    admitLimit: () => inner.admitLimit(),
+  };
+  return { stamp, setBroken: (value) => (broken = value) };
 }
