@@ -152,22 +152,27 @@ describe.each(TRANSPORTS)('pub/sub over %s', (transport) => {
 });
 
 describe('Subscriber against a raw PUB peer', () => {
-  it('counts and drops malformed messages and bodies, and reports restarts and lost starts', async () => {
+  /** A raw PUB socket and a Subscriber of `t/` joined to it (warmed up on `w/`: slow joiner). */
+  async function rawPublisher(stamp?: LamportStamp) {
     const pub = new zmq.Publisher({ linger: 0 });
     cleanup.push(() => pub.close());
     await pub.bind('tcp://127.0.0.1:*');
-    const subscriber = new Subscriber({ topics: ['t/', 'w/'] });
+    const subscriber = new Subscriber({ topics: ['t/', 'w/'], ...(stamp ? { stamp } : {}) });
     cleanup.push(() => subscriber.close());
     subscriber.connect(pub.lastEndpoint!);
     const publications = subscriber[Symbol.asyncIterator]();
-    const body = (n: number) => codec.encode({ v: 1, type: 'service.event', id: `id-${n}`, from: 'raw', lc: n, ts: 1, body: event({ n }) });
+    const body = (n: number, lc = n) => codec.encode({ v: 1, type: 'service.event', id: `id-${n}`, from: 'raw', lc, ts: 1, body: event({ n }) });
     const header = (s: number, n = 1, p = 'raw-1') => encode({ n, p, s });
-    // Slow joiner: warm up on another topic until a message arrives.
     const first = publications.next();
     let warm = 0;
     const timer = setInterval(() => void pub.send(['w/', header((warm += 1), 1, 'warm'), body(0)]).catch(() => undefined), 10);
     await within(first, 5000, 'the first message');
     clearInterval(timer);
+    return { pub, subscriber, publications, body, header };
+  }
+
+  it('counts and drops malformed messages and bodies, and reports restarts and lost starts', async () => {
+    const { pub, subscriber, publications, body, header } = await rawPublisher();
     const resets: unknown[] = [];
     const gaps: unknown[] = [];
     subscriber.events.on('reset', (reset) => resets.push(reset));
@@ -216,22 +221,9 @@ describe('Subscriber against a raw PUB peer', () => {
   });
 
   it('bounds what a hostile publisher can push: no gap from an implausible sequence jump, no header past 2^53 − 1, no clock beyond the Lamport bounds', async () => {
-    const pub = new zmq.Publisher({ linger: 0 });
-    cleanup.push(() => pub.close());
-    await pub.bind('tcp://127.0.0.1:*');
     const stamp = new LamportStamp('hostile-sub');
-    const subscriber = new Subscriber({ topics: ['t/', 'w/'], stamp });
-    cleanup.push(() => subscriber.close());
-    subscriber.connect(pub.lastEndpoint!);
-    const publications = subscriber[Symbol.asyncIterator]();
+    const { pub, subscriber, publications, body, header } = await rawPublisher(stamp);
     const MAX = Number.MAX_SAFE_INTEGER;
-    const body = (n: number, lc = n) => codec.encode({ v: 1, type: 'service.event', id: `id-${n}`, from: 'raw', lc, ts: 1, body: event({ n }) });
-    const header = (s: number, n = 1, p = 'raw-1') => encode({ n, p, s });
-    const first = publications.next();
-    let warm = 0;
-    const timer = setInterval(() => void pub.send(['w/', header((warm += 1), 1, 'warm'), body(0)]).catch(() => undefined), 10);
-    await within(first, 5000, 'the first message');
-    clearInterval(timer);
     const gaps: unknown[] = [];
     subscriber.events.on('gap', (gap) => gaps.push(gap));
     const before = subscriber.stats;
