@@ -36,6 +36,7 @@ describe('Publisher topics', () => {
     const received: Publication[] = [];
     while (received.length < 5) {
       const next = await within(publications.next(), 5_000, 'a publication');
+      if (next.done) break;
       if (next.value.topic !== topic('svc', 'warmup')) received.push(next.value);
     }
     expect(received.map((publication) => [publication.topic, publication.seq])).toEqual([
