@@ -75,6 +75,7 @@ describe.each(['native', 'metered'])('a hostile subscriber against the proxy (%s
     await stillDelivers(subscriber);
     expect(rssMiB(proxy.child)).toBeLessThan(baseline.proxy + 25);
     expect(rssMiB(publisher)).toBeLessThan(baseline.publisher + 25);
+    console.log(`${mode}, 15 × 1 MB: proxy ${baseline.proxy.toFixed(0)} → ${rssMiB(proxy.child).toFixed(0)} MiB, publisher ${baseline.publisher.toFixed(0)} → ${rssMiB(publisher).toFixed(0)} MiB`);
   });
 
   it.each([false, true])('still serves a subscription to a 255-byte topic, the longest there is (CURVE: %s)', async (curve) => {
@@ -108,7 +109,14 @@ describe.each(['native', 'metered'])('a hostile subscriber against the proxy wit
     expect(rssMiB(publisher)).toBeLessThan(baseline.publisher + 15);
     expect(rssMiB(proxy.child)).toBeLessThan(baseline.proxy + 80);
     attacker.kill('SIGKILL');
+    await waitFor(async () => (await readMetric(proxy.http!, 'correio_proxy_disconnects_total', { side: 'subscribers' })) >= 1, 'the attacker\'s departure counted');
     await stillDelivers(subscriber);
+  });
+
+  it('exits 0 on SIGTERM', async () => {
+    const proxy = await startProxy(['--mode', mode, '--upstream', 'all']);
+    proxy.child.kill('SIGTERM');
+    expect(await proxy.child.exited).toEqual({ code: 0, signal: null });
   });
 });
 
