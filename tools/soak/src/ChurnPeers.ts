@@ -36,8 +36,8 @@ export function splitSockets(total: number): SocketCounts {
 
 /**
  * Churn peer processes, one generation after another: each is started, left to send until it
- * reported replies, then SIGKILLed after a random while, and replaced; `run` keeps `slots` of them
- * alive at once. Counts what they reported and every peer that died by itself.
+ * reported replies, then SIGKILLed after a random 0.3–3 s (cut short at the deadline), and
+ * replaced; `run` keeps `slots` of them alive at once. Counts what they reported and every peer that died by itself.
  */
 export class ChurnPeers {
   readonly counts = emptyCounts();
@@ -47,23 +47,37 @@ export class ChurnPeers {
   /** Peers killed before any of their requests was answered. */
   unanswered = 0;
   #next = 0;
+  #running = 0;
 
   constructor(
     readonly plan: (name: string, seed: number) => PeerPlan,
     readonly random: () => number,
   ) {}
 
-  /** Keeps `slots` peers churning until `until()` says stop. */
-  async run(slots: number, until: () => boolean): Promise<void> {
-    await Promise.all(Array.from({ length: slots }, () => this.#slot(until)));
-  }
-
-  async #slot(until: () => boolean): Promise<void> {
-    while (!until()) await this.#generation();
+  /**
+   * Keeps `slots` peers churning until the time `deadline` (ms since the epoch) once at least
+   * `minKilled` of them were killed (a slow machine takes longer, it does not churn less), or until
+   * `stop()` says so.
+   */
+  async run(slots: number, deadline: number, minKilled = 0, stop: () => boolean = () => false): Promise<void> {
+    const target = this.killed + minKilled;
+    const more = () => !stop() && (Date.now() < deadline || this.killed + this.#running < target);
+    await Promise.all(
+      Array.from({ length: slots }, async () => {
+        while (more()) {
+          this.#running++;
+          try {
+            await this.#generation(deadline);
+          } finally {
+            this.#running--;
+          }
+        }
+      }),
+    );
   }
 
   /** One peer: started, killed mid-traffic (unless it died first), its last counters added. */
-  async #generation(): Promise<void> {
+  async #generation(deadline: number): Promise<void> {
     const name = `peer-${++this.#next}`;
     const peer = spawnProgram(name, PEER_MAIN, ['--plan', JSON.stringify(this.plan(name, randomInt(this.random, 1, 2 ** 31)))], { env: { CORREIO_LOG_LEVEL: 'warn' } });
     this.started++;
@@ -73,7 +87,7 @@ export class ChurnPeers {
     });
     try {
       await peer.waitFor(() => last.replies > 0, 'its first replies', PEER_START_MS);
-      await sleep(randomInt(this.random, 300, 3_000)); // mid-traffic: its sockets are opening, sending and closing
+      await sleep(Math.min(randomInt(this.random, 300, 3_000), Math.max(0, deadline - Date.now()))); // mid-traffic: its sockets open, send and close meanwhile
     } catch {
       // A peer that died by itself is recorded below; one that never got a reply is killed anyway, and counted.
       if (peer.alive) this.unanswered++;

@@ -22,6 +22,7 @@ Options:
   --peers <n>         churn peer processes alive at once (default 4)
   --servers <n>       chat servers (default 2)
   --proxy-mode <m>    native or metered (default native)
+  --id-pool <n>       routing ids shared by every peer; half of the sockets reuse one (default 20)
   --seed <n>          seed of the churn's random choices (default: the time)
   --data-dir <dir>    keep the stores here (default: a scratch directory, removed afterwards)
   --json              print the whole report as JSON at the end
@@ -44,6 +45,7 @@ const { values } = parseArgs({
     servers: { type: 'string' },
     'proxy-mode': { type: 'string' },
     seed: { type: 'string' },
+    'id-pool': { type: 'string' },
     'data-dir': { type: 'string' },
     json: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
@@ -67,6 +69,7 @@ try {
     servers: Math.round(positive('servers', values.servers, 2)),
     proxyMode,
     seed: Math.round(positive('seed', values.seed, Date.now())),
+    idPool: Math.round(positive('id-pool', values['id-pool'], 20)),
     log: (line) => process.stdout.write(`[${stamp()}] ${line}\n`),
   });
   process.stdout.write(`${summary(report)}\n`);

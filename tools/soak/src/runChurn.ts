@@ -27,9 +27,13 @@ export interface ChurnOptions {
   readonly clients: number;
   /** Churn peer processes alive at once. */
   readonly peers: number;
+  /** Peers SIGKILLed at least, in the warm-up and in the measured churn each, however long that takes (default 0). */
+  readonly minKilled?: number;
   readonly servers?: number;
   readonly proxyMode?: 'native' | 'metered';
   readonly seed?: number;
+  /** Routing ids (and user names) shared by every peer: half of the sockets take one of them (default 20). */
+  readonly idPool?: number;
   /** How long the programs' RSS may take to come back within RSS_BOUND after the churn. */
   readonly settleMs?: number;
   /** Progress lines, for a long soak. */
@@ -105,7 +109,7 @@ export async function runChurn(options: ChurnOptions): Promise<ChurnReport> {
       serverId: topology.servers[0]!,
       heartbeatMs: HEARTBEAT_MS,
       sockets: splitSockets(Math.ceil(options.clients / options.peers)),
-      idPool: 20,
+      idPool: options.idPool ?? 20,
       lifetimeMs: 60_000,
     }),
     random,
@@ -114,7 +118,7 @@ export async function runChurn(options: ChurnOptions): Promise<ChurnReport> {
     const deadline = Date.now() + ms;
     const progress = setInterval(() => log(progressLine(peers, rss)), 10_000);
     try {
-      await peers.run(options.peers, () => Date.now() >= deadline || dead().length > 0);
+      await peers.run(options.peers, deadline, options.minKilled ?? 0, () => dead().length > 0);
     } finally {
       clearInterval(progress);
     }

@@ -14,12 +14,15 @@ afterAll(async () => {
 });
 
 it('every long-running program survives the churn, still serves, comes back within its RSS bound and stops cleanly', async () => {
-  const report = await runChurn({ dataDir: scratch.dir, warmUpMs: 5_000, durationMs: 12_000, clients: 240, peers: 3, servers: 1, seed: 15 });
+  const started = Date.now();
+  // Each phase as it ends, so that a run that times out on a loaded machine shows how far it got.
+  const log = (line: string) => console.info(`+${((Date.now() - started) / 1_000).toFixed(1)} s ${line}`);
+  const report = await runChurn({ dataDir: scratch.dir, warmUpMs: 3_000, durationMs: 8_000, minKilled: 4, clients: 240, peers: 3, servers: 1, seed: 15, log });
   console.info(summary(report)); // the measured figures, for the log
 
   expect(report.failures).toEqual([]);
   // The churn really ran: peers killed mid-traffic, hundreds of sockets, traffic of every kind.
-  expect(report.peers.killed).toBeGreaterThanOrEqual(6);
+  expect(report.peers.killed).toBeGreaterThanOrEqual(8);
   expect(report.counts.opened).toBeGreaterThanOrEqual(300);
   expect(report.counts.hostile).toBeGreaterThan(0);
   expect(report.counts.replies).toBeGreaterThan(0);
@@ -34,4 +37,4 @@ it('every long-running program survives the churn, still serves, comes back with
     expect(program.baselineKiB, program.name).toBeGreaterThan(0);
     expect(program.endKiB, program.name).toBeLessThanOrEqual(program.baselineKiB + program.boundKiB);
   }
-}, 150_000);
+}, 300_000);
