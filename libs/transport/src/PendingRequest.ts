@@ -1,4 +1,5 @@
 import type { AnyEnvelope, MessageType } from '@correio/protocol';
+import { answers } from './replyErrors.js';
 
 /** How one wait of a pending request ended. */
 export type WaitOutcome = { readonly kind: 'reply'; readonly reply: AnyEnvelope } | { readonly kind: 'expired' } | { readonly kind: 'failed'; readonly error: Error };
@@ -23,7 +24,7 @@ export class PendingRequest {
 
   /** True when a reply of `type` can answer this request: its declared reply type, or `error` as the FINAL. */
   accepts(type: MessageType, kind: 'partial' | 'final'): boolean {
-    return type === this.replyType || (kind === 'final' && type === 'error');
+    return answers(this.replyType, type, kind);
   }
 
   /** A FINAL reply arrived. */

@@ -4,6 +4,7 @@ import { backoffDelay, delay, type BackoffOptions } from './backoff.js';
 import type { Frames } from './frames.js';
 import { componentLogger, type Logger } from '@correio/observability';
 import { ManagedSocket } from './ManagedSocket.js';
+import { answers, declaredReplyType, UnexpectedReplyError } from './replyErrors.js';
 import { nextRequestId } from './requestIds.js';
 import type { RequestOptions } from './RequestClient.js';
 import type { SocketOptions } from './SocketOptions.js';
@@ -30,6 +31,8 @@ export interface ReqClientStats {
   readonly socketsRecreated: number;
   /** Replies that were not a valid envelope or not for the request sent. */
   readonly malformedReplies: number;
+  /** Replies of a type their request does not declare; each failed its request with UnexpectedReplyError. */
+  readonly unexpectedReplies: number;
 }
 
 /**
@@ -46,7 +49,7 @@ export class ReqClient {
   #socket: ManagedSocket | undefined;
   #queue: Promise<unknown> = Promise.resolve();
   #closed = false;
-  readonly #stats = { sent: 0, replies: 0, timeouts: 0, retries: 0, socketsRecreated: 0, malformedReplies: 0 };
+  readonly #stats = { sent: 0, replies: 0, timeouts: 0, retries: 0, socketsRecreated: 0, malformedReplies: 0, unexpectedReplies: 0 };
 
   constructor(options: ReqClientOptions) {
     this.#options = options;
@@ -60,7 +63,11 @@ export class ReqClient {
     return { ...this.#stats };
   }
 
-  /** Sends one request and resolves with the reply envelope; an `error` reply is thrown as its CorreioError. */
+  /**
+   * Sends one request and resolves with the reply envelope, whose type is the one `type` declares
+   * (`x-correio-reply`). An `error` reply is thrown as its CorreioError; a reply of another type as
+   * UnexpectedReplyError (not retried: the peer answered, wrongly).
+   */
   request<T extends MessageType>(type: T, body: BodyOf<T>, options: Omit<RequestOptions, 'onPartial'> = {}): Promise<AnyEnvelope> {
     const run = this.#queue.then(() => this.#exchange(type, body, options));
     this.#queue = run.catch(() => undefined);
@@ -84,6 +91,7 @@ export class ReqClient {
     const id = options.id ?? nextRequestId();
     const timeout = options.timeout ?? this.#options.timeout ?? 5000;
     const retries = options.retries ?? this.#options.retries ?? 0;
+    const replyType = declaredReplyType(type);
     for (let attempt = 0; ; attempt += 1) {
       if (this.#closed) throw new UnavailableError('the REQ client is closed');
       const socket = (this.#socket ??= this.#open());
@@ -101,6 +109,12 @@ export class ReqClient {
         this.#stats.timeouts += 1;
       } else {
         const reply = this.#decode(frames, id);
+        if (reply !== undefined && !answers(replyType, reply.type, 'final')) {
+          this.#stats.unexpectedReplies += 1;
+          throw new UnexpectedReplyError(`${this.#options.endpoint} answered ${type} with ${reply.type}, not ${replyType}`, {
+            data: { endpoint: this.#options.endpoint, id, expected: replyType, got: reply.type },
+          });
+        }
         if (reply !== undefined && reply.type !== 'error') {
           this.#stats.replies += 1;
           return reply;

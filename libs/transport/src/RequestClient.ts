@@ -7,7 +7,7 @@ import {
   TimeoutError,
   UnavailableError,
 } from '@correio/codec';
-import { MESSAGE_INFO, PROTOCOL_VERSION, type AnyEnvelope, type BodyOf, type Envelope, type MessageType } from '@correio/protocol';
+import { PROTOCOL_VERSION, type AnyEnvelope, type BodyOf, type Envelope, type MessageType } from '@correio/protocol';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 import { readableId, UNREADABLE_ID } from './envelopeId.js';
 import type { Frame, Frames } from './frames.js';
@@ -15,7 +15,7 @@ import { componentLogger, type Logger } from '@correio/observability';
 import { ManagedSocket, type SocketStats } from './ManagedSocket.js';
 import { clientRequest, parseClientMessage } from './mdp.js';
 import { PendingRequest, type WaitOutcome } from './PendingRequest.js';
-import { MalformedReplyError, UnexpectedReplyError } from './replyErrors.js';
+import { declaredReplyType, MalformedReplyError, UnexpectedReplyError } from './replyErrors.js';
 import { nextRequestId } from './requestIds.js';
 import type { SocketEventMap } from './socketEvents.js';
 import type { SocketOptions } from './SocketOptions.js';
@@ -171,8 +171,7 @@ export class RequestClient {
    */
   async request<T extends MessageType>(service: string, type: T, body: BodyOf<T>, options: RequestOptions = {}): Promise<AnyEnvelope> {
     this.#checkCapacity();
-    const replyType = MESSAGE_INFO[type]?.reply;
-    if (replyType === undefined) throw new BadRequestError(`${type} is not a request type: it declares no reply`, { data: { type } });
+    const replyType = declaredReplyType(type);
     const id = options.id ?? nextRequestId();
     if (this.#pending.has(id)) throw new BadRequestError(`request ${id} is already in flight`);
     const timeout = options.timeout ?? this.#timeout;

@@ -1,4 +1,5 @@
-import { CorreioError, type CorreioErrorOptions } from '@correio/codec';
+import { BadRequestError, CorreioError, type CorreioErrorOptions } from '@correio/codec';
+import { MESSAGE_INFO, type MessageType } from '@correio/protocol';
 
 /**
  * A reply whose type is neither the one its request declares (`x-correio-reply`) nor `error`: a
@@ -22,4 +23,16 @@ export class MalformedReplyError extends CorreioError {
   constructor(message: string, options: CorreioErrorOptions = {}) {
     super('DECODE', message, { retryable: false, ...options });
   }
+}
+
+/** The reply type a request type declares (`x-correio-reply`); BadRequestError for a type that declares none. */
+export function declaredReplyType(type: MessageType): MessageType {
+  const replyType = MESSAGE_INFO[type]?.reply;
+  if (replyType === undefined) throw new BadRequestError(`${type} is not a request type: it declares no reply`, { data: { type } });
+  return replyType;
+}
+
+/** True when a reply of type `got` can answer a request declaring `expected`: that type, or `error` as the FINAL. */
+export function answers(expected: MessageType, got: MessageType, kind: 'partial' | 'final'): boolean {
+  return got === expected || (kind === 'final' && got === 'error');
 }
