@@ -56,7 +56,7 @@ interface NativeSocket {
   readonly closed: boolean;
   readonly events: zmq.Observer;
   bindSync(address: string): void;
-  unbindSync(address: string): void;
+  unbind(address: string): Promise<void>;
   connect(address: string): void;
   disconnect(address: string): void;
   close(): void;
@@ -102,6 +102,10 @@ export class ManagedSocket<T = Frame[]> {
   #sending = false;
   #closed = false;
   #receiving = false;
+  /** Receives handed to zeromq.js and not settled yet. */
+  #receivesPending = 0;
+  /** An unbind under way: zeromq.js refuses every other call (EBUSY) until it settles. */
+  #unbinding: Promise<unknown> | undefined;
   #inproc = 0;
   readonly #peers = new Map<string, number>();
   #peerCount = 0;
@@ -148,11 +152,10 @@ export class ManagedSocket<T = Frame[]> {
   /**
    * Binds and resolves with the actual endpoint (a `tcp://host:*` port is resolved).
    *
-   * Binding and unbinding run on this thread, never through zeromq.js's asynchronous bind/unbind:
-   * those call libzmq from a thread-pool thread while the binding's poller may still call into the
-   * same socket from this thread for a receive or send already pending. libzmq sockets are not
-   * thread-safe; two threads processing one socket's commands abort the process in pipe.cpp:355
-   * (docs/architecture.md, "Native aborts").
+   * Binds on this thread (zeromq.js's `bindSync`), never through its asynchronous `bind`, which
+   * runs libzmq on a thread-pool thread while the binding's poller may still enter the same socket
+   * from this thread for a receive or send already pending. libzmq sockets are not thread-safe:
+   * that aborted processes in pipe.cpp:355 (docs/architecture.md, "Native aborts").
    */
   async bind(endpoint: string): Promise<string> {
     this.#native.bindSync(endpoint);
@@ -160,9 +163,24 @@ export class ManagedSocket<T = Frame[]> {
     return this.#native.lastEndpoint ?? endpoint;
   }
 
-  /** Unbinds on this thread, like bind. */
+  /**
+   * Unbinds. zeromq.js 6.8 has no working synchronous unbind (its `unbindSync` binds), and its
+   * asynchronous one is safe only while nothing else is pending on the socket, so this refuses while
+   * a receive or send is in progress (close the socket instead) and holds sends and receives back
+   * until it is done.
+   */
   async unbind(endpoint: string): Promise<void> {
-    this.#native.unbindSync(endpoint);
+    if (this.#receivesPending > 0 || this.#sending || this.#unbinding) {
+      throw new Error(`cannot unbind the ${this.kind} socket while a receive, send or unbind is in progress (zeromq.js would enter libzmq from two threads); close it instead`);
+    }
+    const unbinding = this.#native.unbind(endpoint);
+    this.#unbinding = unbinding.catch(() => undefined);
+    try {
+      await unbinding;
+    } finally {
+      this.#unbinding = undefined;
+      this.#pump();
+    }
     if (endpoint.startsWith('inproc://')) this.#inproc -= 1;
   }
 
@@ -242,16 +260,26 @@ export class ManagedSocket<T = Frame[]> {
   receive(): Promise<Frames | undefined> {
     if (SEND_ONLY.has(this.kind)) throw new TypeError(`a ${this.kind} socket cannot receive`);
     if (this.#closed) return Promise.resolve(undefined);
+    if (this.#unbinding) return this.#unbinding.then(() => this.receive());
+    let received: Promise<Frames>;
+    try {
+      received = this.#native.receive!();
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+    this.#receivesPending += 1;
     // Plain promise chaining rather than async/await: this is the per-message hot path.
-    return this.#native.receive!().then(this.#onReceived, this.#onReceiveFailed);
+    return received.then(this.#onReceived, this.#onReceiveFailed);
   }
 
   readonly #onReceived = (frames: Frames): Frames => {
+    this.#receivesPending -= 1;
     this.#stats.received += 1;
     return frames;
   };
 
   readonly #onReceiveFailed = (error: unknown): undefined => {
+    this.#receivesPending -= 1;
     if (this.#closed || this.#native.closed) return undefined;
     throw error;
   };
@@ -292,7 +320,7 @@ export class ManagedSocket<T = Frame[]> {
   }
 
   #pump(): void {
-    if (this.#sending || this.#closed || this.#queue.length === 0) return;
+    if (this.#sending || this.#closed || this.#unbinding || this.#queue.length === 0) return;
     const frames = this.#buildFrames(this.#queue);
     this.#admitWaiters();
     this.#sending = true;

@@ -102,8 +102,9 @@ export class ZapAuthenticator {
 
   async close(): Promise<void> {
     if (this.#socket.closed) return;
-    // Unbinding first releases the endpoint at once, so a new handler can take over.
-    await this.#socket.unbind(ZAP_ENDPOINT).catch(() => undefined);
+    // Closed, not unbound: an unbind with the receive loop pending would enter libzmq from two
+    // threads (docs/architecture.md, "Native aborts"). libzmq releases the endpoint a moment later;
+    // start() waits for that.
     await this.#socket.close();
     await this.#serving;
   }

@@ -132,8 +132,8 @@ describe.each(NETWORK_TRANSPORTS)('CURVE with a ZAP allow-list over %s', (transp
 
   // This test once aborted its process in libzmq (pipe.cpp:355): ZapAuthenticator.close() unbound
   // through zeromq.js's thread-pool unbind while its receive was pending, so two threads ran one
-  // socket's commands. ManagedSocket now binds and unbinds on the main thread (docs/architecture.md,
-  // "Native aborts"); npm run stress:lifecycle repeats the pattern.
+  // socket's commands. It closes without unbinding now (docs/architecture.md, "Native aborts");
+  // npm run stress:lifecycle repeats the pattern.
   it('reports a NULL client meeting a CURVE broker (mechanism mismatch) as a handshake failure, not auth, and the broker keeps serving', async () => {
     await authenticator();
     const broker = await TestBroker.start(bindAddress(transport, 'curve-mismatch'), { curveSecretKey: serverKeys.secretKey });

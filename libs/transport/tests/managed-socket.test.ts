@@ -51,6 +51,37 @@ describe.each(TRANSPORTS)('ManagedSocket over %s', (transport) => {
     await within(loop, 2000, 'the receive loop to end');
     expect(seen).toEqual(['one']);
   });
+
+  // zeromq.js's asynchronous bind/unbind run libzmq on a thread-pool thread while its poller may
+  // serve a pending receive from the main thread: the pipe.cpp:355 abort (docs/architecture.md,
+  // "Native aborts"). ManagedSocket binds on the main thread and unbinds only when nothing is pending.
+  it('binds while a receive is pending, refuses to unbind then, and unbinds once idle', async () => {
+    const router = track(openSocket('router', { linger: 0 }));
+    const first = await router.bind(bindAddress(transport, 'first'));
+    const early = track(openSocket('dealer', { linger: 0 }));
+    early.connect(first);
+    await early.send(['early']);
+    const received: string[] = [];
+    const loop = (async () => {
+      for await (const [, payload] of router) received.push(payload!.toString());
+    })();
+    await waitFor(() => received.length === 1, 'the first message');
+    const second = await router.bind(bindAddress(transport, 'second'));
+    await expect(router.unbind(first)).rejects.toThrow(/while a receive, send or unbind is in progress/);
+    const late = track(openSocket('dealer', { linger: 0 }));
+    late.connect(second);
+    await late.send(['late']);
+    await waitFor(() => received.length === 2, 'a message through the second endpoint');
+    expect(received).toEqual(['early', 'late']);
+    await router.close();
+    await within(loop, 2000, 'the receive loop to end');
+
+    const idle = track(openSocket('router', { linger: 0 }));
+    const endpoint = await idle.bind(bindAddress(transport, 'idle'));
+    await idle.unbind(endpoint);
+    // It was unbound: a second unbind finds nothing (ENOENT).
+    await expect(idle.unbind(endpoint)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
 });
 
 describe('ManagedSocket send queue', () => {
