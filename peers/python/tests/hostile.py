@@ -66,15 +66,16 @@ def any_value(levels: int) -> st.SearchStrategy[Any]:
             inner = {"k": inner} if level % 2 else [inner]
         return inner
 
-    depth_bounded = tree.filter(lambda value: _depth(value) <= levels)
+    depth_bounded = tree.filter(lambda value: depth_of(value) <= levels)
     return st.one_of(depth_bounded, leaf.map(chain))
 
 
-def _depth(value: Any) -> int:
+def depth_of(value: Any) -> int:
+    """How many lists/maps deep a value nests."""
     if isinstance(value, list):
-        return 1 + max((_depth(item) for item in value), default=0)
+        return 1 + max((depth_of(item) for item in value), default=0)
     if isinstance(value, dict):
-        return 1 + max((_depth(item) for item in value.values()), default=0)
+        return 1 + max((depth_of(item) for item in value.values()), default=0)
     return 0
 
 

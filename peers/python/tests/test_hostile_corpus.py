@@ -19,7 +19,7 @@ from correio.codec import encode
 from correio.generated.catalogue import MESSAGE_TYPES
 from correio.limits import DEFAULT_LIMITS
 from correio.message import decode_message, encode_message, validate_message
-from tests.hostile import MAX_SAFE, SchemaStrategies, envelopes
+from tests.hostile import MAX_SAFE, SchemaStrategies, depth_of, envelopes
 
 STRATEGIES = SchemaStrategies(pools={"nodeId": ["srv-1", "srv-2", "ref"], "userName": ["mallory"], "channelName": ["mallet"]})
 HOSTILE = settings(
@@ -67,7 +67,7 @@ def test_the_corpus_reaches_the_edges() -> None:
     @given(envelopes(STRATEGIES, "service.call.request"), envelopes(STRATEGIES, "chat.publish.request"))
     def collect(call: dict[str, Any], publish: dict[str, Any]) -> None:
         seen["lc"].update([call["lc"], publish["lc"]])
-        seen["depth"].add(_depth(call))
+        seen["depth"].add(depth_of(call))
         seen["text"].add(len(publish["body"]["text"]))
 
     collect()
@@ -84,10 +84,3 @@ def _as_decoded(value: Any) -> Any:
         return {key: _as_decoded(item) for key, item in value.items()}
     return value
 
-
-def _depth(value: Any) -> int:
-    if isinstance(value, list):
-        return 1 + max((_depth(item) for item in value), default=0)
-    if isinstance(value, dict):
-        return 1 + max((_depth(item) for item in value.values()), default=0)
-    return 0

@@ -4,7 +4,7 @@
 // size (or as many of the largest items as fit), untyped payloads nested to the decoder's limit —
 // aimed at every service and topic of a topology.
 import { DEFAULT_LIMITS, encode, MessageCodec } from '@correio/codec';
-import { MESSAGE_TYPES, type AnyEnvelope } from '@correio/protocol';
+import { MESSAGE_TYPES, type AnyEnvelope, type Operation } from '@correio/protocol';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { HostileCorpus } from '../src/hostile/hostileCorpus.js';
@@ -95,6 +95,28 @@ describe('aim', () => {
     for (const topic of ['replica/', 'election/', 'ref/membership/', 'chan/mallet/']) expect(topics).toContain(topic);
     const seqs = shots.flatMap((shot) => (shot.kind === 'publish' ? [shot.seq] : []));
     expect(seqs).toContain(MAX_SAFE);
+  });
+
+  it('has a roll call: every message type once where it belongs, then every service and topic once', () => {
+    const shots = corpus.rollCall(SEED);
+    const envelopes = shots.flatMap((shot) => (shot.kind === 'request' ? [shot.envelope] : shot.envelopes));
+    for (const type of MESSAGE_TYPES) expect(envelopes.map((envelope) => envelope.type)).toContain(type);
+    const replicaOp = shots.find((shot) => shot.kind === 'publish' && shot.envelopes[0]!.type === 'replica.op');
+    expect(replicaOp).toMatchObject({ topic: 'replica/' });
+    const login = shots.find((shot) => shot.kind === 'request' && shot.envelope.type === 'chat.login.request');
+    expect(['chat', 'srv.srv-1', 'srv.srv-2']).toContain(login?.kind === 'request' ? login.service : undefined);
+    const services = shots.flatMap((shot) => (shot.kind === 'request' ? [shot.service] : []));
+    for (const service of ['chat', 'ref', 'mmi.service', 'svc.nobody', 'srv.srv-1', 'srv.srv-2']) expect(services).toContain(service);
+    const topics = shots.flatMap((shot) => (shot.kind === 'publish' ? [shot.topic] : []));
+    for (const topic of ['replica/', 'election/', 'ref/membership/', 'chan/mallet/']) expect(topics).toContain(topic);
+  });
+
+  it('never forges an operation to store under the id of a real server', () => {
+    const origins = [...samples.get('replica.op')!.map((envelope) => envelope.body as Operation), ...samples.get('replica.apply.request')!.flatMap((envelope) => (envelope.body as { ops: Operation[] }).ops)].map(
+      (op) => op.op.origin,
+    );
+    expect(origins.some((origin) => origin === 'srv-1' || origin === 'srv-2')).toBe(false);
+    expect(origins).toContain('srv-1.forged');
   });
 
   it('is the same corpus for the same seed', () => {

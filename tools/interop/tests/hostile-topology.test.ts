@@ -5,6 +5,7 @@
 // is alive, every request was answered with a valid envelope, an honest client is served, the
 // servers converge, and each restarts from its store (which verifies it) with nothing lost.
 // `npm run soak:hostile` runs the same for longer, with any seed.
+import { MESSAGE_TYPES } from '@correio/protocol';
 import { killAll, scratchDir } from '@correio/testing';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startTopology, type Topology } from '../src/index.js';
@@ -40,10 +41,12 @@ it(`survives ${SENDING_MS / 1000} s of schema-valid hostile envelopes (seed ${SE
   }
   expect(report.unanswered, context(report)).toEqual([]);
   expect(report.malformedReplies).toBe(0);
-  expect(report.requests).toBeGreaterThan(200);
-  expect(report.publications).toBeGreaterThan(50);
-  for (const service of ['chat', 'ref', ...topology.servers.map((id) => `srv.${id}`)]) expect(report.services).toContain(service);
-  for (const topic of ['replica/', 'election/', 'ref/membership/']) expect(report.topics).toContain(topic);
+  // The roll call reaches everything whatever the machine's speed; the random shots add what the budget allows.
+  expect([...report.types].sort()).toEqual([...MESSAGE_TYPES].sort());
+  for (const service of ['chat', 'ref', 'mmi.service', 'svc.nobody', ...topology.servers.map((id) => `srv.${id}`)]) expect(report.services).toContain(service);
+  for (const topic of ['replica/', 'election/', 'ref/membership/', 'chan/mallet/']) expect(report.topics).toContain(topic);
+  expect(report.batches).toBeGreaterThan(0);
 
-  await checkAftermath(topology, { convergeMs: CONVERGE_MS, startupMs: STARTUP_MS });
+  const aftermath = await checkAftermath(topology, { convergeMs: CONVERGE_MS, startupMs: STARTUP_MS });
+  process.stdout.write(`hostile corpus: ${report.requests} requests, ${report.publications} publications, ${JSON.stringify(report.outcomes)}; converged in ${Math.round(aftermath.convergedMs)} ms\n`);
 }, SENDING_MS + STARTUP_MS + 4 * CONVERGE_MS);

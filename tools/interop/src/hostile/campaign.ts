@@ -8,14 +8,14 @@ import { HostileSender } from './HostileSender.js';
 /** Names the corpus uses that exist before it starts, so its requests get past the first lookup. */
 export const HOSTILE_USERS = ['mallory', 'trudy'] as const;
 export const HOSTILE_CHANNELS = ['mallet'] as const;
-/** Shots generated per fast-check sample: batch b of seed s is always the same. */
-const BATCH = 32;
+/** Shots generated per fast-check sample (batch b of seed s is always the same): small, so replies are read between batches. */
+const BATCH = 8;
 /** How many shot descriptions a report keeps, for the failure message. */
 const RECENT = 40;
 
 export interface CampaignOptions {
   readonly seed: number;
-  /** How long to keep sending (ms); shots in flight then finish. */
+  /** How long to keep sending random shots after the roll call (ms); shots in flight then finish. */
   readonly durationMs: number;
   /** Requests in flight at once. Default 8. */
   readonly concurrency?: number;
@@ -67,16 +67,20 @@ export async function runCampaign(topology: Topology, options: CampaignOptions):
   let requests = 0;
   let publications = 0;
   let batches = 0;
-  let queue: Shot[] = [];
+  // The roll call first (every type, service and topic once, whatever the machine's speed), then
+  // random shots until the time budget is spent.
+  let queue: Shot[] = corpus.rollCall(options.seed);
   const deadline = performance.now() + options.durationMs;
   const replyTimeoutMs = options.replyTimeoutMs ?? 20_000;
 
-  const nextShot = (): Shot => {
+  const nextShot = async (): Promise<Shot | undefined> => {
     if (queue.length === 0) {
+      if (performance.now() >= deadline) return undefined;
       queue = fc.sample(corpus.shot(), { seed: batchSeed(options.seed, batches), numRuns: BATCH });
       batches += 1;
+      await new Promise((resolve) => setImmediate(resolve));
     }
-    return queue.shift()!;
+    return queue.shift();
   };
   const fire = async (shot: Shot): Promise<void> => {
     const description = describe(shot);
@@ -102,8 +106,8 @@ export async function runCampaign(topology: Topology, options: CampaignOptions):
   try {
     await Promise.all(
       Array.from({ length: options.concurrency ?? 8 }, async () => {
-        while (performance.now() < deadline) {
-          await fire(nextShot());
+        for (let shot = await nextShot(); shot !== undefined; shot = await nextShot()) {
+          await fire(shot);
           if (options.log && performance.now() - lastLog > 10_000) {
             lastLog = performance.now();
             options.log(`sent ${requests} requests and ${publications} publications; outcomes ${JSON.stringify(outcomes)}`);

@@ -100,6 +100,26 @@ export class HostileCorpus {
     return fc.oneof({ arbitrary: request, weight: 3 }, { arbitrary: publication, weight: 1 });
   }
 
+  /**
+   * One shot of every message type at the service it belongs to (events: on their topic), then one
+   * of a random type at every other service and topic a topology exposes: the coverage a campaign
+   * gets however few random shots a slow machine fits in its time budget.
+   */
+  rollCall(seed: number): Shot[] {
+    const one = <T>(arbitrary: fc.Arbitrary<T>, salt: number): T => fc.sample(arbitrary, { seed: seed + salt, numRuns: 1 })[0]!;
+    const servers = this.#options.servers.map((id) => `srv.${id}`);
+    const topics = ['replica/', 'election/', 'ref/membership/', ...(this.#options.channels ?? []).map((channel) => `chan/${channel}/`)];
+    const typed = MESSAGE_TYPES.map((type, i): Shot => {
+      const envelope = one(this.envelope(type), i);
+      const topic = this.#ownTopic(envelope);
+      if (MESSAGE_INFO[type].pattern === 'event' && topic) return { kind: 'publish', topic, publisher: 'roll-call', seq: 1, envelopes: [envelope] };
+      return { kind: 'request', service: one(this.#serviceFor(type, 0), i), envelope };
+    });
+    const services = ['chat', 'ref', 'mmi.service', 'svc.nobody', ...servers].map((service, i): Shot => ({ kind: 'request', service, envelope: one(this.envelope(), 1_000 + i) }));
+    const published = topics.map((topic, i): Shot => ({ kind: 'publish', topic, publisher: 'roll-call', seq: MAX_SAFE - 1, envelopes: [one(this.envelope(), 2_000 + i)] }));
+    return [...typed, ...services, ...published];
+  }
+
   /** The envelope as validated, shortened until it encodes within the size limit. */
   #admit(generated: AnyEnvelope): AnyEnvelope {
     let envelope = this.#withForeignOrigins(generated);
@@ -131,7 +151,8 @@ export class HostileCorpus {
     return { ...envelope, body } as AnyEnvelope;
   }
 
-  #serviceFor(type: MessageType): fc.Arbitrary<string> {
+  /** Where each type belongs, sometimes (weight `stray` in 4) anywhere. */
+  #serviceFor(type: MessageType, stray = 1): fc.Arbitrary<string> {
     const servers = this.#options.servers.map((id) => `srv.${id}`);
     const own: Record<string, readonly string[]> = {
       chat: ['chat', ...servers],
@@ -146,10 +167,17 @@ export class HostileCorpus {
       this.#schemas.definition('serviceName', 0).map((name) => `svc.${name as string}`),
       this.#schemas.definition('nodeId', 0).map((id) => `srv.${id as string}`),
     );
-    return fc.oneof({ arbitrary: fc.constantFrom(...intended), weight: 3 }, { arbitrary: anywhere, weight: 1 });
+    return stray === 0 ? fc.constantFrom(...intended) : fc.oneof({ arbitrary: fc.constantFrom(...intended), weight: 4 - stray }, { arbitrary: anywhere, weight: stray });
   }
 
   #topicFor(envelope: AnyEnvelope): fc.Arbitrary<string> {
+    const subscribed = fc.constantFrom('replica/', 'election/', 'ref/membership/', ...(this.#options.channels ?? []).map((channel) => `chan/${channel}/`));
+    const intended = this.#ownTopic(envelope);
+    return intended ? fc.oneof({ arbitrary: fc.constant(intended), weight: 3 }, { arbitrary: subscribed, weight: 1 }) : subscribed;
+  }
+
+  /** The topic an event type is published on, if it is one. */
+  #ownTopic(envelope: AnyEnvelope): string | undefined {
     const body = envelope.body as Record<string, unknown>;
     const own: Partial<Record<MessageType, string>> = {
       'replica.op': 'replica/',
@@ -160,9 +188,7 @@ export class HostileCorpus {
       'service.event': `svc/${String(body['event'])}/`,
       'service.announce': `announce/${String(body['service'])}/`,
     };
-    const subscribed = fc.constantFrom('replica/', 'election/', 'ref/membership/', ...(this.#options.channels ?? []).map((channel) => `chan/${channel}/`));
-    const intended = own[envelope.type];
-    return intended ? fc.oneof({ arbitrary: fc.constant(intended), weight: 3 }, { arbitrary: subscribed, weight: 1 }) : subscribed;
+    return own[envelope.type];
   }
 }
 
