@@ -2,11 +2,11 @@
 // hub, with a bridge), each of three servers in its own namespace joined to the hub by a veth pair
 // with its own IP. One server is cut off with blackhole routes (both directions); writes land on
 // both sides; the routes are removed and every store must converge, every write present exactly
-// once. Needs root and `ip netns`; otherwise the test is skipped, saying why. The test process
+// once. Needs root and `ip netns`; otherwise the test is skipped, saying why (in CI, it fails). The test process
 // reaches the broker through an ipc:// endpoint (a Unix socket: no namespace), so it needs no
 // address in any namespace and the host's own network is never touched.
 import { spawn, spawnSync } from 'node:child_process';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RequestClient } from '@correio/transport';
 import { ChatClient } from './helpers/chat.js';
 import { Child, killAll, programCommand, scratchDir, workspaceRoot } from '@correio/testing';
@@ -103,7 +103,10 @@ function spawnIn(ns: string, name: string, script: string, args: readonly string
 }
 
 const unavailable = netnsUnavailable();
-if (unavailable) console.warn(`partition test skipped: it needs Linux network namespaces (root and "ip netns"): ${unavailable}`);
+// In CI (CI=true) missing namespaces fail this test: .ci/run runs as root and installs iproute2.
+// Elsewhere it is skipped, saying why.
+const required = process.env.CI === 'true';
+if (unavailable && !required) console.warn(`partition test SKIPPED: it needs Linux network namespaces (root and "ip netns"): ${unavailable}`);
 const scratch = scratchDir('correio-partition-');
 
 afterAll(async () => {
@@ -114,10 +117,18 @@ afterAll(async () => {
 
 const ANTI_ENTROPY_MS = 500;
 const PARTITION_MS = 4_000;
-/** Expected within a few anti-entropy rounds of the heal plus TCP/ZeroMQ reconnection; asserted with margin. */
-const CONVERGENCE_ASSERTED_MS = 30_000;
+/**
+ * The bound docs/architecture.md states (Guarantees: Convergence) after a partition heals: three
+ * anti-entropy rounds per peer, plus TCP's retransmission backoff into the healed path, at most the
+ * partition's length plus a second.
+ */
+const convergenceBoundMs = (partitionMs: number) => 3 * ANTI_ENTROPY_MS * (IDS.length - 1) + partitionMs + 1_000;
 
-describe.skipIf(unavailable !== undefined)('a network partition between namespaces', () => {
+describe.skipIf(unavailable !== undefined && !required)('a network partition between namespaces', () => {
+  beforeAll(() => {
+    if (unavailable) throw new Error(`Linux network namespaces are unavailable (${unavailable}), and CI=true requires this test: run as root with iproute2`);
+  });
+
   it('accepts writes on both sides of a blackhole partition and converges once it heals, every write exactly once', async () => {
     buildNetwork();
     const brokerIpc = `ipc://${scratch.dir}/broker.sock`;
@@ -186,7 +197,9 @@ describe.skipIf(unavailable !== undefined)('a network partition between namespac
 
       heal('s3');
       const healedAt = performance.now();
-      const { ms, digest } = await converged(client, IDS, CONVERGENCE_ASSERTED_MS);
+      const bound = convergenceBoundMs(healedAt - cutAt);
+      const { ms, digest } = await converged(client, IDS, bound);
+      expect(ms).toBeLessThan(bound);
       // s3 committed the minority writes during the partition: they are on every server now.
       expect(digest.hwm['s3']).toBeGreaterThanOrEqual(minority.length);
       expect(digest.ops).toBeGreaterThan(majority.digest.ops);
@@ -203,7 +216,7 @@ describe.skipIf(unavailable !== undefined)('a network partition between namespac
       console.info(
         `partition: s3 cut off for ${Math.round(healedAt - cutAt)} ms by blackhole routes; ${minority.length} writes committed on s3 alone ` +
           `(4 of them retried on the majority side under the same request id), ${acknowledged.size} acknowledged writes in all; ` +
-          `converged ${Math.round(ms)} ms after the heal (asserted under ${CONVERGENCE_ASSERTED_MS} ms), ${digest.ops} operations`,
+          `converged ${Math.round(ms)} ms after the heal (bound ${Math.round(bound)} ms), ${digest.ops} operations`,
       );
     } finally {
       await writer.close();
