@@ -91,12 +91,21 @@ export class Replicator {
     return this.#options.peers().map((peer) => this.#status.get(peer) ?? { peer, lastSync: 0, behind: 0, ahead: 0, hash: '' });
   }
 
+  /**
+   * How many peers this replicator keeps a status and an apply batcher for: at most the view plus
+   * the origins synced with since the last anti-entropy round, which drops every other.
+   */
+  get tracked(): { readonly statuses: number; readonly appliers: number } {
+    return { statuses: this.#status.size, appliers: this.#appliers.size };
+  }
+
   /** Starts the anti-entropy rounds. */
   start(): void {
     this.#stopped = false;
     const tick = () => {
       if (this.#stopped) return;
       const peers = this.#options.peers();
+      this.#forgetDeparted(peers);
       const peer = peers[Math.floor(Math.random() * peers.length)];
       void (peer ? this.#enqueue(() => this.#syncWith(peer)) : Promise.resolve()).finally(() => {
         if (!this.#stopped) this.#timer = setTimeout(tick, this.#options.antiEntropyInterval).unref();
@@ -238,6 +247,17 @@ export class Replicator {
       this.#appliers.set(peer, applier);
     }
     return applier;
+  }
+
+  /**
+   * Forgets servers no longer in the view, so the maps follow the membership instead of growing with
+   * every server ever seen (an origin named by any publication on the replication topic included).
+   * A batch already sent to a dropped peer still settles; the next one to it starts a new batcher.
+   */
+  #forgetDeparted(peers: readonly string[]): void {
+    const view = new Set(peers);
+    for (const peer of this.#status.keys()) if (!view.has(peer)) this.#status.delete(peer);
+    for (const peer of this.#appliers.keys()) if (!view.has(peer)) this.#appliers.delete(peer);
   }
 
   #enqueue(work: () => Promise<boolean>): Promise<boolean> {
