@@ -170,7 +170,7 @@ describe('ChatClient', () => {
     await at.stopBroker();
     await waitFor(() => !ana.brokerConnected, 'the client to see the broker go', 10_000);
     const pending = ana.createChannel('general');
-    await sleep(1_500);
+    await waitFor(() => ana.stats.requests.retries > 0, 'a retry while the broker is down', 10_000);
     await at.restartBroker();
     expect(await pending).toMatchObject({ channel: 'general', created: true });
     expect(links).toEqual([true, false, true]);

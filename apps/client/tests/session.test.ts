@@ -201,7 +201,7 @@ describe('ChatSession', () => {
     await at.stopBroker();
     await waitFor(() => events.some((e) => e.event === 'connection' && !e.up), 'the broker-down notice', 10_000);
     const creating = session.submit('/create general');
-    await sleep(1_000);
+    await waitFor(() => client.stats.requests.retries > 0, 'a retry while the broker is down', 10_000);
     await at.restartBroker();
     await creating;
     const notices = events.filter((e) => e.event === 'connection');
@@ -210,6 +210,6 @@ describe('ChatSession', () => {
       ['broker', true],
     ]);
     expect(notices[0]!.message).toMatch(/lost the connection to the broker at .*requests are retried/);
-    expect(events.find((e) => e.event === 'channel')).toMatchObject({ channel: 'general', created: true });
+    expect(events.find((e) => e.event === 'channel'), JSON.stringify(events)).toMatchObject({ channel: 'general', created: true });
   });
 });
