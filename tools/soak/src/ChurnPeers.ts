@@ -36,7 +36,7 @@ export function splitSockets(total: number): SocketCounts {
 
 /**
  * Churn peer processes, one generation after another: each is started, left to send until it
- * reported replies, then SIGKILLed after a random 0.3–3 s (cut short at the deadline), and
+ * reported replies, served requests and received publications, then SIGKILLed after a random 0.3–3 s (cut short at the deadline), and
  * replaced; `run` keeps `slots` of them alive at once. Counts what they reported and every peer that died by itself.
  */
 export class ChurnPeers {
@@ -44,7 +44,7 @@ export class ChurnPeers {
   readonly deaths: PeerDeath[] = [];
   started = 0;
   killed = 0;
-  /** Peers killed before any of their requests was answered. */
+  /** Peers killed before their traffic of every kind flowed (PEER_START_MS). */
   unanswered = 0;
   #next = 0;
   #running = 0;
@@ -86,10 +86,11 @@ export class ChurnPeers {
       if (line.startsWith('{"event":"progress"')) last = JSON.parse(line) as ChurnCounts;
     });
     try {
-      await peer.waitFor(() => last.replies > 0, 'its first replies', PEER_START_MS);
+      // Mid-traffic: requests answered, requests served by its workers, publications received.
+      await peer.waitFor(() => last.replies > 0 && last.served > 0 && last.received > 0, 'its first replies, served requests and publications', PEER_START_MS);
       await sleep(Math.min(randomInt(this.random, 300, 3_000), Math.max(0, deadline - Date.now()))); // mid-traffic: its sockets open, send and close meanwhile
     } catch {
-      // A peer that died by itself is recorded below; one that never got a reply is killed anyway, and counted.
+      // A peer that died by itself is recorded below; one whose traffic never flowed is killed anyway, and counted.
       if (peer.alive) this.unanswered++;
     }
     const died = !peer.alive;

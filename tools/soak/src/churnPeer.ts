@@ -175,7 +175,7 @@ async function publisher(slot: number): Promise<void> {
     const send = serialSender(socket);
     const id = `${from}-p${slot}-${round}`;
     const sequence = new Map<number, number>();
-    const until = Date.now() + randomInt(random, 500, 4_000);
+    const until = Date.now() + randomInt(random, 1_000, 5_000); // long enough for subscriptions to reach the publishers
     while (Date.now() < until) {
       if (chance(0.05)) await send(malformedPublication());
       else {
@@ -200,7 +200,7 @@ async function subscriber(): Promise<void> {
     counts.opened++;
     const topics = [`svc/soak${randomInt(random, 0, ECHO_SERVICES - 1)}/`, `chan/${SOAK_CHANNEL}/`, 'ref/membership/', `user/${soakUser()}/`, `svc/soak-x${randomInt(random, 0, plan.idPool - 1)}/`];
     socket.subscribe(...topics);
-    const until = Date.now() + randomInt(random, 500, 4_000);
+    const until = Date.now() + randomInt(random, 1_000, 5_000); // long enough for subscriptions to reach the publishers
     const receiving = lazy
       ? Promise.resolve()
       : receiveAll(socket, () => {
