@@ -92,8 +92,8 @@ export class Replicator {
   }
 
   /**
-   * How many peers this replicator keeps a status and an apply batcher for: at most the view plus
-   * the origins synced with since the last anti-entropy round, which drops every other.
+   * How many peers this replicator keeps a status and an apply batcher for: servers of the view as
+   * it was when they were recorded; each anti-entropy round drops those no longer in it.
    */
   get tracked(): { readonly statuses: number; readonly appliers: number } {
     return { statuses: this.#status.size, appliers: this.#appliers.size };
@@ -251,13 +251,18 @@ export class Replicator {
 
   /**
    * Forgets servers no longer in the view, so the maps follow the membership instead of growing with
-   * every server ever seen (an origin named by any publication on the replication topic included).
+   * every server ever in it.
    * A batch already sent to a dropped peer still settles; the next one to it starts a new batcher.
    */
   #forgetDeparted(peers: readonly string[]): void {
     const view = new Set(peers);
     for (const peer of this.#status.keys()) if (!view.has(peer)) this.#status.delete(peer);
     for (const peer of this.#appliers.keys()) if (!view.has(peer)) this.#appliers.delete(peer);
+  }
+
+  /** Only servers in the view get a status: a repair from an origin that a publication named is not remembered. */
+  #recordStatus(status: PeerStatus): void {
+    if (this.#options.peers().includes(status.peer)) this.#status.set(status.peer, status);
   }
 
   #enqueue(work: () => Promise<boolean>): Promise<boolean> {
@@ -298,12 +303,12 @@ export class Replicator {
     } catch (error) {
       this.#stats.syncFailures++;
       const message = error instanceof CorreioError ? `${error.code}: ${error.message}` : String(error);
-      this.#status.set(peer, { ...(this.#status.get(peer) ?? { peer, lastSync: 0, behind: 0, ahead: 0, hash: '' }), error: message });
+      this.#recordStatus({ ...(this.#status.get(peer) ?? { peer, lastSync: 0, behind: 0, ahead: 0, hash: '' }), error: message });
       this.#options.onProblem?.(`sync with ${peer} failed`, error);
       this.#options.onSync?.({ peer, ok: false, fetched, ms: performance.now() - started, error });
       return false;
     }
-    this.#status.set(peer, { peer, lastSync: Date.now(), hash: digest.hash, ...difference(log.digest().hwm, digest.hwm) });
+    this.#recordStatus({ peer, lastSync: Date.now(), hash: digest.hash, ...difference(log.digest().hwm, digest.hwm) });
     this.#options.onSync?.({ peer, ok: true, fetched, ms: performance.now() - started });
     return true;
   }
