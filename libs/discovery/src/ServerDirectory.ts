@@ -1,3 +1,4 @@
+import { UnavailableError } from '@correio/codec';
 import type { RefMembership, RefServersReply } from '@correio/protocol';
 
 /** One server in the cached list. */
@@ -28,6 +29,22 @@ interface Entry {
 }
 
 /**
+ * Servers an event may add between two lists. Anyone can publish on the proxy, so events naming
+ * ever new servers must not grow the cache without end; a list (from the ref, which lists at most
+ * 1000 by default) replaces it whatever its size.
+ */
+export const MAX_SERVERS_FROM_EVENTS = 4096;
+
+export interface ServerDirectoryOptions {
+  /**
+   * Events kept for the list requests in flight, at most (default 10000). Anyone can publish
+   * membership events, so past it those requests are abandoned — their replies are refused — and
+   * the next refresh asks again.
+   */
+  readonly maxLoggedEvents?: number;
+}
+
+/**
  * The cached server list, merged from two sources that travel on different sockets: full lists
  * (`ref.servers.reply`) and `ref.membership` events. It keeps working when the reference server is
  * down: the last known list stays, and changes resume when the reference server comes back.
@@ -36,22 +53,26 @@ interface Entry {
  * marks the event log before the request goes out, and `applyList()` replays the events received
  * since, keeping each only when it is at least as new (by the reference server's own timestamps)
  * as what the list says about that server. Events are applied in publication order and skipped
- * only when older than the entry they would change. Pure data structure: no I/O, no timers.
+ * only when older than the entry they would change; the events kept meanwhile are bounded
+ * (`maxLoggedEvents`). Pure data structure: no I/O, no timers.
  */
-/**
- * Servers an event may add between two lists. Anyone can publish on the proxy, so events naming
- * ever new servers must not grow the cache without end; a list (from the ref, which lists at most
- * 1000 by default) replaces it whatever its size.
- */
-export const MAX_SERVERS_FROM_EVENTS = 4096;
-
 export class ServerDirectory {
   readonly #entries = new Map<string, Entry>();
+  readonly #maxLoggedEvents: number;
   #coordinator: string | undefined;
   /** Events received since the oldest list request in flight. */
   #log: RefMembership[] = [];
   #logStart = 0;
   readonly #openLists = new Set<number>();
+
+  constructor(options: ServerDirectoryOptions = {}) {
+    this.#maxLoggedEvents = options.maxLoggedEvents ?? 10_000;
+  }
+
+  /** Events kept for the list requests in flight (at most maxLoggedEvents). */
+  get loggedEvents(): number {
+    return this.#log.length;
+  }
 
   /** Every server, ordered by rank. */
   get servers(): ServerInfo[] {
@@ -85,8 +106,17 @@ export class ServerDirectory {
     this.#trimLog();
   }
 
-  /** Replaces the cache with a list, then replays the events that arrived while it was in flight. */
+  /**
+   * Replaces the cache with a list, then replays the events that arrived while it was in flight.
+   * Throws UnavailableError (retryable) for a list abandoned because too many events arrived
+   * meanwhile: they were not kept, so the list cannot be merged safely; nothing changes.
+   */
   applyList(token: number, reply: RefServersReply): MembershipChange[] {
+    if (!this.#openLists.has(token)) {
+      throw new UnavailableError(`more than ${this.#maxLoggedEvents} membership events arrived while the server list was requested; ask again`, {
+        data: { maxLoggedEvents: this.#maxLoggedEvents },
+      });
+    }
     const before = this.#snapshot();
     this.#entries.clear();
     for (const item of reply.servers) {
@@ -108,6 +138,10 @@ export class ServerDirectory {
 
   /** Applies one `ref.membership` event. */
   applyEvent(event: RefMembership): MembershipChange[] {
+    if (this.#log.length >= this.#maxLoggedEvents) {
+      this.#openLists.clear();
+      this.#trimLog();
+    }
     if (this.#openLists.size > 0) this.#log.push(event);
     const before = this.#entries.get(event.server)?.info;
     this.#apply(event);

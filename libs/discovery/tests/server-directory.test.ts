@@ -113,4 +113,31 @@ describe('ServerDirectory bounds', () => {
     directory.applyList(directory.beginList(), { servers: [listed('a', 1, true, 400), listed('b', 2, true, 400)] });
     expect(directory.servers.map((s) => s.server)).toEqual(['a', 'b']);
   });
+
+  it('keeps at most 10000 events while a list is requested; past it abandons the request, and the next one merges as usual', () => {
+    const directory = withList([listed('a', 1, true, 100)]);
+    const token = directory.beginList();
+    for (let i = 0; i < 10_000; i++) directory.applyEvent({ server: `forged-${i % 100}`, rank: 10 + (i % 100), state: 'up', at: 200 + i });
+    expect(directory.loggedEvents).toBe(10_000);
+    directory.applyEvent({ server: 'a', rank: 1, state: 'down', at: 20_000 });
+    expect(directory.loggedEvents).toBe(0);
+    const before = directory.servers;
+    expect(() => directory.applyList(token, { servers: [listed('a', 1, true, 300)] })).toThrow(expect.objectContaining({ code: 'UNAVAILABLE', retryable: true }));
+    expect(directory.servers).toEqual(before);
+    // The next request keeps events again, and replays the newer one onto its list.
+    const again = directory.beginList();
+    directory.applyEvent({ server: 'a', rank: 1, state: 'up', at: 30_000 });
+    expect(directory.loggedEvents).toBe(1);
+    directory.applyList(again, { servers: [listed('a', 1, false, 300)] });
+    expect(directory.servers).toEqual([expect.objectContaining({ server: 'a', alive: true, lastHeartbeat: 30_000 })]);
+    expect(directory.loggedEvents).toBe(0);
+  });
+
+  it('takes a smaller bound', () => {
+    const directory = new ServerDirectory({ maxLoggedEvents: 2 });
+    const token = directory.beginList();
+    for (let i = 0; i < 3; i++) directory.applyEvent({ server: 'a', rank: 1, state: 'up', at: i });
+    expect(directory.loggedEvents).toBe(0);
+    expect(() => directory.applyList(token, { servers: [] })).toThrow(/more than 2 membership events/);
+  });
 });
