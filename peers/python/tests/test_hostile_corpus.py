@@ -19,12 +19,12 @@ from correio.codec import encode
 from correio.generated.catalogue import MESSAGE_TYPES
 from correio.limits import DEFAULT_LIMITS
 from correio.message import decode_message, encode_message, validate_message
-from tests.hostile import MAX_SAFE, SchemaStrategies, depth_of, envelopes
+from interop.hostile import MAX_SAFE, SchemaStrategies, depth_of, envelopes
 
 STRATEGIES = SchemaStrategies(pools={"nodeId": ["srv-1", "srv-2", "ref"], "userName": ["mallory"], "channelName": ["mallet"]})
 HOSTILE = settings(
     derandomize=True,
-    max_examples=6,
+    max_examples=5,
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
@@ -63,7 +63,7 @@ def test_the_lamport_clock_stays_bounded_and_integral_whatever_it_receives(recei
 def test_the_corpus_reaches_the_edges() -> None:
     seen: dict[str, set[Any]] = {"lc": set(), "depth": set(), "text": set()}
 
-    @settings(HOSTILE, max_examples=60)
+    @settings(HOSTILE, max_examples=50)
     @given(envelopes(STRATEGIES, "service.call.request"), envelopes(STRATEGIES, "chat.publish.request"))
     def collect(call: dict[str, Any], publish: dict[str, Any]) -> None:
         seen["lc"].update([call["lc"], publish["lc"]])

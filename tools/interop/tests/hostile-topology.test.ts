@@ -3,12 +3,13 @@
 // envelopes that pass every validator but carry extreme values — to every service and on every
 // topic the servers subscribe to — for a fixed time with a fixed seed. Afterwards every process
 // is alive, every request was answered with a valid envelope, an honest client is served, the
-// servers converge, and each restarts from its store (which verifies it) with nothing lost.
+// servers converge, and each restarts from its store (which verifies it) with nothing lost. The
+// Python peer then sends its own Hypothesis corpus the same way, and every envelope is answered.
 // `npm run soak:hostile` runs the same for longer, with any seed.
 import { MESSAGE_TYPES } from '@correio/protocol';
 import { killAll, scratchDir } from '@correio/testing';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startTopology, type Topology } from '../src/index.js';
+import { requirePeerToolchains, spawnPython, startTopology, type Topology } from '../src/index.js';
 import { assertAlive, checkAftermath } from '../src/hostile/aftermath.js';
 import { runCampaign, type CampaignReport } from '../src/hostile/campaign.js';
 
@@ -16,6 +17,8 @@ const SEED = 22;
 /** The time budget of the sending (the issue allows 60 s in CI). */
 const SENDING_MS = 20_000;
 const STARTUP_MS = 120_000;
+/** Envelopes the Python peer sends after the TypeScript campaign. */
+const PYTHON_COUNT = 40;
 /** Anti-entropy runs every 2 s per peer; the hostile operations are many, the machine small and shared. */
 const CONVERGE_MS = 60_000;
 
@@ -23,6 +26,7 @@ const scratch = scratchDir('correio-hostile-');
 let topology: Topology;
 
 beforeAll(async () => {
+  requirePeerToolchains();
   topology = await startTopology({ dataDir: scratch.dir, servers: 3 });
 }, STARTUP_MS + 60_000);
 
@@ -47,6 +51,14 @@ it(`survives ${SENDING_MS / 1000} s of schema-valid hostile envelopes (seed ${SE
   for (const topic of ['replica/', 'election/', 'ref/membership/', 'chan/mallet/']) expect(report.topics).toContain(topic);
   expect(report.batches).toBeGreaterThan(0);
 
+  // The Python peer's own corpus (Hypothesis, peers/python/interop/hostile.py), at the same topology.
+  const python = spawnPython('python hostile peer', 'hostile_peer', ['--broker', topology.broker, '--servers', topology.servers.join(','), '--count', String(PYTHON_COUNT), '--seed', String(SEED)]);
+  const pythonLine = await python.waitForLine((line) => line.startsWith('{"sent"'), STARTUP_MS);
+  const fromPython = JSON.parse(pythonLine) as { sent: number; answered: number; unanswered: string[]; malformed: number };
+  expect(fromPython).toMatchObject({ answered: fromPython.sent, unanswered: [], malformed: 0 });
+  expect(fromPython.sent).toBeGreaterThan(PYTHON_COUNT / 2); // Hypothesis may stop early once it has seen enough, never at nothing
+  expect((await python.exited).code).toBe(0);
+
   const aftermath = await checkAftermath(topology, { convergeMs: CONVERGE_MS, startupMs: STARTUP_MS });
-  process.stdout.write(`hostile corpus: ${report.requests} requests, ${report.publications} publications, ${JSON.stringify(report.outcomes)}; converged in ${Math.round(aftermath.convergedMs)} ms\n`);
+  process.stdout.write(`hostile corpus: ${report.requests} requests, ${report.publications} publications, ${JSON.stringify(report.outcomes)}; Python peer ${pythonLine}; converged in ${Math.round(aftermath.convergedMs)} ms\n`);
 }, SENDING_MS + STARTUP_MS + 4 * CONVERGE_MS);
