@@ -1,4 +1,5 @@
-"""Schema-valid hostile envelopes for Hypothesis: the Python side of tools/interop/src/hostile.
+"""Schema-valid hostile envelopes for Hypothesis: the Python side of tools/interop/src/hostile (used by
+tests/test_hostile_corpus.py and the hostile_peer program).
 
 Strategies built from the protocol's JSON Schemas (the copies the package ships), biased to the
 edges: integers at their bounds and at every MessagePack format boundary, strings and arrays at
