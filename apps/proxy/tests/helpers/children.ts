@@ -26,6 +26,8 @@ export function startPublisher(endpoint: string, topics: string, extra: readonly
   return spawnProgram(`publisher:${topics}`, join(fixtures, 'publisher.ts'), ['--endpoint', endpoint, '--topics', topics, ...extra]);
 }
 
+/** A subscriber; with `--wait-for-go` it subscribes only once the test writes `go` (Child.write). */
 export function startSubscriber(endpoint: string, topics: string, extra: readonly string[] = []): Child {
-  return spawnProgram(`subscriber:${topics}`, join(fixtures, 'subscriber.ts'), ['--endpoint', endpoint, '--topics', topics, ...extra]);
+  const stdin = extra.includes('--wait-for-go') ? 'pipe' : 'ignore';
+  return spawnProgram(`subscriber:${topics}`, join(fixtures, 'subscriber.ts'), ['--endpoint', endpoint, '--topics', topics, ...extra], { stdin });
 }
