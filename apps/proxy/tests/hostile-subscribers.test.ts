@@ -113,6 +113,21 @@ describe.each(['native', 'metered'])('a hostile subscriber against the proxy wit
     await stillDelivers(subscriber);
   });
 
+  // libzmq frees a departed peer's subscriptions, but glibc keeps the pages (RSS does not shrink):
+  // the next attack reuses them, so the proxy is bounded by what connected peers hold at once.
+  it('a second attack after the first peer left costs the proxy no more than the first', async () => {
+    const { proxy } = await topology(['--mode', mode, '--upstream', 'all']);
+    const peaks: number[] = [];
+    for (let round = 1; round <= 2; round++) {
+      const attacker = hostile(proxy, ['--kind', 'many', '--count', '3000', '--marker', 'chan/marker/']);
+      await attacker.waitForEvent('landed', 1, 20_000);
+      peaks.push(rssMiB(proxy.child));
+      attacker.kill('SIGKILL');
+      await waitFor(async () => (await readMetric(proxy.http!, 'correio_proxy_disconnects_total', { side: 'subscribers' })) >= round, 'the attacker\'s departure counted');
+    }
+    expect(peaks[1]!).toBeLessThan(peaks[0]! + 10);
+  });
+
   it('exits 0 on SIGTERM', async () => {
     const proxy = await startProxy(['--mode', mode, '--upstream', 'all']);
     proxy.child.kill('SIGTERM');
