@@ -9,7 +9,7 @@ import { rmSync } from 'node:fs';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stripVTControlCharacters } from 'node:util';
-import { createProjectGraphAsync } from '@nx/devkit';
+import { createProjectGraphAsync } from 'nx/src/devkit-exports.js';
 import { defaultReportsDir, formatSummary, summarize, workspaceRoot } from './test-summary.mjs';
 
 /**
