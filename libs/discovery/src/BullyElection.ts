@@ -95,6 +95,15 @@ interface Election {
 /** Servers whose announcements are remembered at once; far above any real cluster (the ref lists at most 1000 by default). */
 const MAX_ANNOUNCERS = 4096;
 
+/**
+ * The highest term taken from a peer (docs/architecture.md, "Clocks and counters under hostile
+ * input"): terms count elections, so an honest one never comes near; a term above it, sent once to
+ * `srv.<id>` or published on `election/`, would otherwise leave no term to start the next election
+ * with (2^53 − 1 + 1 is no term), and no server could be elected again. Above it, an announcement
+ * is ignored and a request's term is not adopted; 2^32 elections of room remain.
+ */
+export const MAX_ADOPTED_TERM = Number.MAX_SAFE_INTEGER - 2 ** 32;
+
 export class BullyElection {
   readonly self: { readonly server: string; readonly rank: number };
   readonly #electionTimeoutMs: number;
@@ -201,7 +210,7 @@ export class BullyElection {
 
   /** Answers an `election.election.request`; the outputs may start this server's own election. */
   onRequest(request: ElectionElectionRequest, now: number): { readonly reply: ElectionElectionReply; readonly outputs: ElectionOutput[] } {
-    this.#term = Math.max(this.#term, request.term);
+    this.#term = Math.max(this.#term, Math.min(request.term, MAX_ADOPTED_TERM));
     const ok = this.#started && this.leaseValid(now) && this.self.rank > request.rank && request.server !== this.self.server;
     const out: ElectionOutput[] = [];
     if (ok) {
@@ -235,6 +244,7 @@ export class BullyElection {
   /** An `election.coordinator` announcement (including this server's own, echoed by the proxy). */
   onAnnouncement(announcement: ElectionCoordinator, now: number): ElectionOutput[] {
     const out: ElectionOutput[] = [];
+    if (announcement.term > MAX_ADOPTED_TERM) return this.#settle(now, out);
     const current = this.#coordinator;
     const known = this.#peers.has(announcement.server) || this.#lastAnnounced.has(announcement.server);
     if (announcement.server !== this.self.server && (known || this.#lastAnnounced.size < MAX_ANNOUNCERS)) this.#lastAnnounced.set(announcement.server, now);

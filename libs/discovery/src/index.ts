@@ -1,6 +1,7 @@
 export { REF_SERVICE, MEMBERSHIP_TOPIC, ELECTION_TOPIC, serverService } from './names.js';
 export {
   BullyElection,
+  MAX_ADOPTED_TERM,
   type BullyElectionOptions,
   type ElectionPeer,
   type ElectionOutput,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BullyElection, type BullyElectionOptions, type ElectionOutput, type ElectionPeer } from '@correio/discovery';
+import { BullyElection, MAX_ADOPTED_TERM, type BullyElectionOptions, type ElectionOutput, type ElectionPeer } from '@correio/discovery';
 
 const E = 100; // election timeout used throughout
 
@@ -354,5 +354,21 @@ describe('BullyElection: bounded memory', () => {
     m.setPeers(peers(['b', 2], ['c', 3, false]), 3);
     // The view's two peers, b's announcement, c's down mark.
     expect(m.remembered).toBe(4);
+  });
+});
+
+describe('BullyElection: terms a peer pushes', () => {
+  it('adopts no term above MAX_ADOPTED_TERM, so an election can always start', () => {
+    const m = machine('a', 1);
+    m.setPeers(peers(['b', 2]), 0);
+    m.start(0);
+    const ignored = m.onAnnouncement({ server: 'b', rank: 2, term: Number.MAX_SAFE_INTEGER }, 1);
+    expect(changes(ignored)).toEqual([]);
+    expect(m.state(1).term).toBeLessThanOrEqual(1);
+    m.onRequest({ server: 'x', rank: 1, term: Number.MAX_SAFE_INTEGER }, 2);
+    expect(m.state(2).term).toBe(MAX_ADOPTED_TERM);
+    const out = m.tick(10_000); // b never answers: a new election, with a term that is still a term
+    const terms = asks(out).map((o) => (o.kind === 'ask' ? o.term : 0));
+    for (const term of [...terms, m.state(10_000).term]) expect(Number.isSafeInteger(term) && term <= Number.MAX_SAFE_INTEGER).toBe(true);
   });
 });
