@@ -1,4 +1,4 @@
-import { LabelGuard, type MetricsRegistry } from '@correio/observability';
+import { LabelGuard, type Counter, type MetricsRegistry } from '@correio/observability';
 import type { BrokerObserver, MajordomoBroker } from '@correio/transport';
 
 /** Prometheus metrics of a broker: counters and the latency histogram from its observer hooks, gauges from its snapshot. */
@@ -48,7 +48,7 @@ export function brokerMetrics(metrics: MetricsRegistry, broker: () => MajordomoB
   }
   const bound = new Map<string, Bound>();
   const forService = (service: string): Bound => {
-    const label = services.label(service); // bounded: at most 256 names and `other`
+    const label = services.label(service); // bounded: at most 256 names at once, and `other`
     let entry = bound.get(label);
     if (entry === undefined) {
       entry = {
@@ -76,6 +76,26 @@ export function brokerMetrics(metrics: MetricsRegistry, broker: () => MajordomoB
     workerLeft: (service, why) => workerEvents.inc({ service: services.label(service), event: why }),
     redispatched: (service) => redispatched.inc({ service: services.label(service) }),
     refused: (limit) => refusals.inc({ limit }),
-    serviceForgotten: (_service, why) => forgotten.inc({ reason: why }),
+    serviceForgotten: (service, why) => {
+      forgotten.inc({ reason: why });
+      // Its label goes with it, so a peer churning names cannot use up the 256 and leave later services as `other`.
+      // Its counts move to `other`, so every total stays right; its latency samples go.
+      if (!services.release(service)) return;
+      bound.delete(service);
+      for (const counter of [requests, replies, errors, workerEvents, redispatched]) void foldIntoOther(counter, service);
+      latency.remove({ service });
+    },
   };
+}
+
+/**
+ * Moves the series of `service` into `service="other"`. prom-client reads a counter without a
+ * collect function synchronously behind its promise, so nothing is counted in between.
+ */
+async function foldIntoOther(counter: Counter<string>, service: string): Promise<void> {
+  for (const { labels, value } of (await counter.get()).values) {
+    if (labels['service'] !== service) continue;
+    counter.remove(labels);
+    counter.inc({ ...labels, service: 'other' }, value);
+  }
 }

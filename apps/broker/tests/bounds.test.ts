@@ -47,7 +47,6 @@ describe('broker bounds', () => {
     // Three more workers fill --max-workers (4, from the environment); the fifth is told to go.
     const pool = [rawWorker(broker.endpoint), rawWorker(broker.endpoint), rawWorker(broker.endpoint)];
     for (const socket of pool) await socket.send(['MDPW02', READY, 'pool']);
-    // (Not by the per-service gauge: the churn used up its 256 service labels, so "pool" is counted as "other".)
     await waitFor(async () => (await readMetric(http, 'correio_broker_worker_connections')) === 4, 'four registered workers');
     const extra = rawWorker(broker.endpoint);
     await extra.send(['MDPW02', READY, 'pool']);

@@ -1,7 +1,8 @@
 /**
- * Bounds a metric label's values: the first `limit` distinct values pass, later ones become
- * `other`. Values that come from clients (service names, topics) would otherwise let any client
- * grow the program's memory and the Prometheus database without end.
+ * Bounds a metric label's values: up to `limit` distinct values pass, later ones become `other`.
+ * Values that come from clients (service names, topics) would otherwise let any client grow the
+ * program's memory and the Prometheus database without end. A value that is gone for good (a
+ * service the broker forgot) is released, so a peer that churns names cannot keep the places.
  */
 export class LabelGuard {
   readonly #seen = new Set<string>();
@@ -13,5 +14,10 @@ export class LabelGuard {
     if (this.#seen.size >= this.limit) return 'other';
     this.#seen.add(value);
     return value;
+  }
+
+  /** Frees `value`'s place for a later value; true when it had one (its series should go too). */
+  release(value: string): boolean {
+    return this.#seen.delete(value);
   }
 }

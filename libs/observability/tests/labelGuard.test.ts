@@ -19,4 +19,18 @@ describe('LabelGuard', () => {
     expect(labels[255]).toBe('service-255');
     expect(labels[256]).toBe('other');
   });
+
+  it('gives a released place to the next new value; releasing a value without a place changes nothing', () => {
+    const guard = new LabelGuard(2);
+    guard.label('gone');
+    guard.label('kept');
+    expect(guard.label('late')).toBe('other');
+    expect(guard.release('other-never-labelled')).toBe(false);
+    expect(guard.label('late')).toBe('other');
+    expect(guard.release('gone')).toBe(true);
+    expect(guard.release('gone')).toBe(false);
+    expect(guard.label('late')).toBe('late');
+    expect(guard.label('gone')).toBe('other');
+    expect(guard.label('kept')).toBe('kept');
+  });
 });
