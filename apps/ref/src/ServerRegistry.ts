@@ -18,7 +18,16 @@ export interface ServerRegistryOptions {
   readonly removeAfterMs?: number;
   /** Listed servers at most (ref.servers.reply holds up to 1000). */
   readonly maxListed?: number;
+  /**
+   * Servers remembered at most, listed or not (default 10 × maxListed, at least maxListed). Anyone
+   * can register, so past it the unlisted server seen longest ago is forgotten: it gets a new rank
+   * if it ever registers again.
+   */
+  readonly maxKnown?: number;
 }
+
+/** Listed servers at most by default: what one ref.servers.reply holds. */
+export const MAX_LISTED = 1000;
 
 export type MembershipEvent = RefMembership;
 export type ServerListing = RefServersReply['servers'][number];
@@ -35,10 +44,12 @@ interface Live {
  * The reference server's state: ranks (durable, through a RegistryStore) and liveness (in memory).
  *
  * Ranks: a new server gets `nextRank`, and the snapshot recording it is saved *before* the rank is
- * returned, so every rank ever handed out is in the store. A server keeps its rank for good — also
- * after it left the list — so re-registering under the same id always yields the same rank, and no
- * rank is ever issued to two servers, across restarts and crashes (a crash before the save returns
- * issued nothing; the rank may be issued later to whoever registers next).
+ * returned, so every rank ever handed out is in the store. A server keeps its rank after it left
+ * the list — so re-registering under the same id yields the same rank — until `maxKnown` servers
+ * are remembered: then the unlisted one seen longest ago is forgotten, and gets a new rank if it
+ * comes back. No rank is ever issued to two servers, across restarts and crashes, because
+ * `nextRank` only grows (a crash before the save returns issued nothing; the rank may be issued
+ * later to whoever registers next).
  *
  * Liveness: registration and each heartbeat count as hearing from a server. One not heard from for
  * more than `heartbeatIntervalMs × misses` is marked down; heard again, it is up; down for
@@ -52,11 +63,13 @@ export class ServerRegistry {
   readonly #deadAfterMs: number;
   readonly #removeAfterMs: number;
   readonly #maxListed: number;
-  /** Every server ever registered, by id: the durable part. */
+  readonly #maxKnown: number;
+  /** The servers remembered (at most maxKnown), by id: the durable part. */
   readonly #stored = new Map<string, StoredServer>();
   /** The listed servers' liveness. */
   readonly #live = new Map<string, Live>();
   #nextRank: number;
+  #forgotten = 0;
 
   constructor(options: ServerRegistryOptions, now: Instant) {
     if (!(options.heartbeatIntervalMs > 0) || !Number.isSafeInteger(options.misses) || options.misses < 1) {
@@ -65,7 +78,11 @@ export class ServerRegistry {
     this.#store = options.store;
     this.#deadAfterMs = options.heartbeatIntervalMs * options.misses;
     this.#removeAfterMs = options.removeAfterMs ?? 300_000;
-    this.#maxListed = options.maxListed ?? 1000;
+    this.#maxListed = options.maxListed ?? MAX_LISTED;
+    this.#maxKnown = options.maxKnown ?? 10 * this.#maxListed;
+    if (!Number.isSafeInteger(this.#maxKnown) || this.#maxKnown < this.#maxListed) {
+      throw new RangeError(`maxKnown (${this.#maxKnown}) must be an integer of at least maxListed (${this.#maxListed})`);
+    }
     const snapshot = this.#store.load();
     this.#nextRank = snapshot?.nextRank ?? 1;
     for (const stored of snapshot?.servers ?? []) {
@@ -73,11 +90,22 @@ export class ServerRegistry {
       this.#nextRank = Math.max(this.#nextRank, stored.rank + 1);
       if (stored.listed) this.#live.set(stored.server, { stored, alive: true, lastHeardMono: now.mono, lastHeardWall: stored.lastSeen, downSinceMono: 0 });
     }
+    // A registry saved with a larger bound (or by a version without one) shrinks at its next save.
+    const unlisted = [...this.#stored.values()].filter((stored) => !stored.listed).sort((a, b) => a.lastSeen - b.lastSeen);
+    for (const stored of unlisted.slice(0, Math.max(0, this.#stored.size - this.#maxKnown))) {
+      this.#stored.delete(stored.server);
+      this.#forgotten += 1;
+    }
   }
 
   /** The rank the next new server will get. */
   get nextRank(): number {
     return this.#nextRank;
+  }
+
+  /** Servers forgotten to stay within maxKnown since this registry was constructed. */
+  get forgotten(): number {
+    return this.#forgotten;
   }
 
   get counts(): { readonly listed: number; readonly alive: number; readonly known: number } {
@@ -99,11 +127,17 @@ export class ServerRegistry {
     let stored: StoredServer;
     if (known === undefined) {
       stored = { server, rank: this.#nextRank, ...(endpoint !== undefined ? { endpoint } : {}), registeredAt: now.wall, lastSeen: now.wall, listed: true };
-      this.#save(this.#nextRank + 1, stored);
+      // Full: forget one unlisted server (there is one, as maxKnown ≥ maxListed) in the same save.
+      const forget = this.#stored.size >= this.#maxKnown ? this.#longestUnseenUnlisted() : undefined;
+      this.#save(this.#nextRank + 1, [stored], forget);
       this.#nextRank += 1;
+      if (forget !== undefined) {
+        this.#stored.delete(forget);
+        this.#forgotten += 1;
+      }
     } else if (!known.listed || (endpoint !== undefined && endpoint !== known.endpoint)) {
       stored = { ...known, ...(endpoint !== undefined ? { endpoint } : {}), lastSeen: now.wall, listed: true };
-      this.#save(this.#nextRank, stored);
+      this.#save(this.#nextRank, [stored]);
     } else {
       stored = known;
     }
@@ -125,8 +159,8 @@ export class ServerRegistry {
   }
 
   /**
-   * Marks silent servers down and long-dead ones as left. A store failure while recording a
-   * departure leaves that server listed (down) and is returned; the next tick tries again.
+   * Marks silent servers down and long-dead ones as left, recording all of a tick's departures in
+   * one save. A store failure leaves them listed (down) and is returned; the next tick tries again.
    */
   tick(now: Instant): { readonly events: MembershipEvent[]; readonly storeError?: unknown } {
     const events: MembershipEvent[] = [];
@@ -137,19 +171,22 @@ export class ServerRegistry {
         events.push({ server: live.stored.server, rank: live.stored.rank, state: 'down', at: now.wall });
       }
     }
-    if (this.#removeAfterMs > 0) {
-      for (const live of [...this.#live.values()]) {
-        if (live.alive || now.mono - live.downSinceMono < this.#removeAfterMs) continue;
-        const stored: StoredServer = { ...live.stored, lastSeen: live.lastHeardWall, listed: false };
-        try {
-          this.#save(this.#nextRank, stored);
-        } catch (storeError) {
-          return { events, storeError };
-        }
-        this.#stored.set(stored.server, stored);
-        this.#live.delete(stored.server);
-        events.push({ server: stored.server, rank: stored.rank, state: 'left', at: now.wall });
-      }
+    if (this.#removeAfterMs === 0) return { events };
+    const leaving: StoredServer[] = [];
+    for (const live of this.#live.values()) {
+      if (!live.alive && now.mono - live.downSinceMono >= this.#removeAfterMs) leaving.push({ ...live.stored, lastSeen: live.lastHeardWall, listed: false });
+    }
+    if (leaving.length === 0) return { events };
+    // One save for every departure of this tick: many servers leaving at once must not mean one fsync each.
+    try {
+      this.#save(this.#nextRank, leaving);
+    } catch (storeError) {
+      return { events, storeError };
+    }
+    for (const stored of leaving) {
+      this.#stored.set(stored.server, stored);
+      this.#live.delete(stored.server);
+      events.push({ server: stored.server, rank: stored.rank, state: 'left', at: now.wall });
     }
     return { events };
   }
@@ -176,11 +213,21 @@ export class ServerRegistry {
     for (const live of this.#live.values()) live.stored = updated.get(live.stored.server)!;
   }
 
-  /** Saves the registry with `changed` replaced, before anything in memory changes. */
-  #save(nextRank: number, changed: StoredServer): void {
+  /** Saves the registry with the `changed` servers replaced (and `forget` left out), before anything in memory changes. */
+  #save(nextRank: number, changed: readonly StoredServer[], forget?: string): void {
     const servers = new Map(this.#stored);
-    servers.set(changed.server, changed);
+    if (forget !== undefined) servers.delete(forget);
+    for (const stored of changed) servers.set(stored.server, stored);
     this.#store.save(snapshotOf(nextRank, servers.values()));
+  }
+
+  /** The unlisted server with the oldest `lastSeen` (a scan: it runs only when a new server registers, beside a whole-file save). */
+  #longestUnseenUnlisted(): string | undefined {
+    let oldest: StoredServer | undefined;
+    for (const stored of this.#stored.values()) {
+      if (!this.#live.has(stored.server) && (oldest === undefined || stored.lastSeen < oldest.lastSeen)) oldest = stored;
+    }
+    return oldest?.server;
   }
 }
 

@@ -1,5 +1,6 @@
 import { Command, addCommonOptions, addCurveClientOptions, curveClientKeys, envOption, parseDurationMs, parseEndpoint, parsePositiveInt } from '@correio/observability';
 import { generateCurveKeyPair } from '@correio/transport';
+import { MAX_LISTED } from './ServerRegistry.js';
 import type { StartRefOptions } from './startRef.js';
 
 export interface RefCommandLine {
@@ -18,6 +19,7 @@ interface RawOptions {
   heartbeat: number;
   misses: number;
   removeAfter: number;
+  maxKnown: number;
   id?: string;
   brokerHeartbeat: number;
   brokerLiveness: number;
@@ -43,6 +45,11 @@ export function refCommand(): Command {
     .addOption(envOption('--heartbeat <ms>', 'the heartbeat period servers use', 'CORREIO_REF_HEARTBEAT').argParser(parseDurationMs).default(1000))
     .addOption(envOption('--misses <n>', 'heartbeats a server may miss before it is marked down', 'CORREIO_REF_MISSES').argParser(parsePositiveInt).default(3))
     .addOption(envOption('--remove-after <ms>', 'a server down this long leaves the list, keeping its rank (0: never)', 'CORREIO_REF_REMOVE_AFTER').argParser(parseNonNegativeMs).default(300_000))
+    .addOption(
+      envOption('--max-known <n>', 'servers remembered at most, listed or not (anyone can register): past it the unlisted one seen longest ago is forgotten, and gets a new rank if it returns; at least 1000, the listed maximum', 'CORREIO_REF_MAX_KNOWN')
+        .argParser(parsePositiveInt)
+        .default(10_000),
+    )
     .addOption(envOption('--id <id>', 'the "from" of what the reference server sends (default ref-<host>-<pid>)', 'CORREIO_REF_ID'))
     .addOption(envOption('--broker-heartbeat <ms>', "MDP heartbeat interval with the broker: the broker's --heartbeat", 'CORREIO_REF_BROKER_HEARTBEAT').argParser(parseDurationMs).default(2500))
     .addOption(envOption('--broker-liveness <n>', "MDP heartbeats missed before the broker is presumed dead: the broker's --liveness", 'CORREIO_REF_BROKER_LIVENESS').argParser(parsePositiveInt).default(3))
@@ -54,6 +61,7 @@ export function refCommand(): Command {
 export function parseRefCommandLine(argv: readonly string[], command = refCommand()): RefCommandLine {
   command.parse([...argv]);
   const raw = command.opts<RawOptions>();
+  if (raw.maxKnown < MAX_LISTED) command.error(`error: --max-known must be at least ${MAX_LISTED}, the listed maximum`);
   if (raw.id !== undefined && !/^[\x21-\x7e]{1,128}$/.test(raw.id)) command.error('error: --id must be 1 to 128 printable ASCII characters');
   const curve = curveClientKeys(command, generateCurveKeyPair);
   const options: StartRefOptions = {
@@ -65,6 +73,7 @@ export function parseRefCommandLine(argv: readonly string[], command = refComman
     heartbeatIntervalMs: raw.heartbeat,
     misses: raw.misses,
     removeAfterMs: raw.removeAfter,
+    maxKnown: raw.maxKnown,
     ...(raw.id !== undefined ? { id: raw.id } : {}),
     workerHeartbeatIntervalMs: raw.brokerHeartbeat,
     workerLiveness: raw.brokerLiveness,

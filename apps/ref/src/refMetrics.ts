@@ -21,6 +21,8 @@ export function refMetrics(metrics: MetricsRegistry, registry: ServerRegistry, c
       gauge.set({ state: 'down' }, listed - alive);
     },
   });
+  metrics.gauge('ref_servers_known', { help: 'Servers remembered with their rank, listed or not (at most --max-known).', collect: (gauge) => gauge.set(registry.counts.known) });
+  metrics.gauge('ref_servers_forgotten', { help: 'Unlisted servers forgotten since start to stay within --max-known.', collect: (gauge) => gauge.set(registry.forgotten) });
   metrics.gauge('ref_ranks_issued', { help: 'Ranks ever issued (the next rank minus one).', collect: (gauge) => gauge.set(registry.nextRank - 1) });
   metrics.gauge('ref_coordinator_term', { help: 'Term of the latest coordinator announcement seen (0: none).', collect: (gauge) => gauge.set(coordinator.current?.term ?? 0) });
   return {

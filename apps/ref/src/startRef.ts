@@ -28,6 +28,8 @@ export interface StartRefOptions {
   readonly misses?: number;
   /** A server down this long leaves the list (it keeps its rank). 0: never. Default 300 000 ms. */
   readonly removeAfterMs?: number;
+  /** Servers remembered at most, listed or not; past it the unlisted one seen longest ago is forgotten. Default 10 000. */
+  readonly maxKnown?: number;
   /** The `from` of what the reference server sends. Default `ref-<host>-<pid>`. */
   readonly id?: string;
   /** MDP heartbeating with the broker (FRAMES.md §1.6). Defaults 2500 ms and 3. */
@@ -72,7 +74,7 @@ export async function startRef(options: StartRefOptions): Promise<RunningRef> {
   let registry: ServerRegistry;
   try {
     const store = new JsonFileRegistryStore(options.dataDir);
-    registry = new ServerRegistry({ store, heartbeatIntervalMs, misses, ...(options.removeAfterMs !== undefined ? { removeAfterMs: options.removeAfterMs } : {}) }, now());
+    registry = new ServerRegistry({ store, heartbeatIntervalMs, misses, ...(options.removeAfterMs !== undefined ? { removeAfterMs: options.removeAfterMs } : {}), ...(options.maxKnown !== undefined ? { maxKnown: options.maxKnown } : {}) }, now());
   } catch (error) {
     lock.release();
     throw error;
@@ -156,7 +158,8 @@ export async function startRef(options: StartRefOptions): Promise<RunningRef> {
     throw error;
   }
 
-  logger.info({ id, dataDir: options.dataDir, listed: registry.counts.listed, nextRank: registry.nextRank }, 'reference server started');
+  if (registry.forgotten > 0) logger.warn({ forgotten: registry.forgotten, maxKnown: options.maxKnown }, 'forgot the unlisted servers seen longest ago to stay within --max-known');
+  logger.info({ id, dataDir: options.dataDir, listed: registry.counts.listed, known: registry.counts.known, nextRank: registry.nextRank }, 'reference server started');
   const parts = [`ref ready ${id}`, `data=${options.dataDir}`, `next-rank=${registry.nextRank}`];
   if (sidecar) parts.push(`http=${sidecar.url}`);
   let closing: Promise<void> | undefined;

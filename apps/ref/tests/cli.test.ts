@@ -21,6 +21,7 @@ describe('correio-ref command line', () => {
       heartbeatIntervalMs: 1000,
       misses: 3,
       removeAfterMs: 300_000,
+      maxKnown: 10_000,
       workerHeartbeatIntervalMs: 2500,
       workerLiveness: 3,
     });
@@ -31,6 +32,7 @@ describe('correio-ref command line', () => {
   it('takes flags, and environment variables where no flag is given', () => {
     process.env['CORREIO_REF_DATA_DIR'] = '/var/lib/correio/ref';
     process.env['CORREIO_REF_MISSES'] = '5';
+    process.env['CORREIO_REF_MAX_KNOWN'] = '2500';
     const { options, logLevel } = parseRefCommandLine(
       argv('--broker', 'tcp://10.0.0.1:6000', '--heartbeat', '2s', '--misses', '4', '--no-proxy', '--remove-after', '0', '--id', 'ref-1', '--http-port', '0', '--log-level', 'info'),
       quiet(),
@@ -41,6 +43,7 @@ describe('correio-ref command line', () => {
       heartbeatIntervalMs: 2000,
       misses: 4,
       removeAfterMs: 0,
+      maxKnown: 2500,
       id: 'ref-1',
       workerHeartbeatIntervalMs: 2500,
       workerLiveness: 3,
@@ -53,5 +56,6 @@ describe('correio-ref command line', () => {
     expect(() => parseRefCommandLine(argv('--misses', '0'), quiet())).toThrow(/at least 1/);
     expect(() => parseRefCommandLine(argv('--broker', 'localhost:5555'), quiet())).toThrow(/ZeroMQ endpoint/);
     expect(() => parseRefCommandLine(argv('--id', 'has space'), quiet())).toThrow(/printable ASCII/);
+    expect(() => parseRefCommandLine(argv('--max-known', '999'), quiet())).toThrow(/--max-known must be at least 1000/);
   });
 });
