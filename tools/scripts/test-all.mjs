@@ -10,7 +10,7 @@ import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stripVTControlCharacters } from 'node:util';
 import { createProjectGraphAsync } from 'nx/src/devkit-exports.js';
-import { defaultReportsDir, formatSummary, summarize, workspaceRoot } from './test-summary.mjs';
+import { defaultReportsDir, formatSummary, reportsIn, summarize, workspaceRoot } from './test-summary.mjs';
 
 /**
  * Runs `nx run-many -t test` with `nxArgs` and summarizes it. `onOutput` receives the output as it
@@ -19,31 +19,45 @@ import { defaultReportsDir, formatSummary, summarize, workspaceRoot } from './te
  */
 export async function runTests(nxArgs = [], onOutput = (chunk, stream) => process[stream].write(chunk)) {
   rmSync(defaultReportsDir, { recursive: true, force: true });
-  const command = ['nx', 'run-many', '-t', 'test', '--outputStyle=static', '--skip-nx-cache', '--parallel=2', ...nxArgs];
-  let output = '';
-  const nxStatus = await new Promise((resolve) => {
-    const child = spawn('npx', command, { cwd: workspaceRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  const { status, output } = await runNx(['run-many', '-t', 'test', '--outputStyle=static', '--skip-nx-cache', '--parallel=2', ...nxArgs], onOutput);
+  const failedTasks = failedTestProjects(output);
+  let projects;
+  let graphProblem;
+  try {
+    projects = await testProjects(nxArgs);
+  } catch (error) {
+    graphProblem = error instanceof Error ? error.message : String(error);
+  }
+  const runs = projects
+    ? projects.map(({ name, root }) => ({ report: basename(root), exitCode: failedTasks.has(name) ? 1 : 0 }))
+    : reportsIn(defaultReportsDir).map((report) => ({ report }));
+  const summary = summarize(defaultReportsDir, runs);
+  if (graphProblem !== undefined) {
+    summary.failures.push(`the projects with tests could not be listed (${graphProblem}): a missing report would go unnoticed`);
+    summary.failed += 1;
+  }
+  if (status !== 0 && summary.failed === 0) {
+    // Not a test's failure (every report is complete), yet the run failed: the line must say so.
+    summary.failures.push(`nx exited with status ${status} though every test report is complete; see its output`);
+    summary.failed += 1;
+  }
+  return { summary, output };
+}
+
+/** Runs nx with `args`, passing its output to `onOutput` as it comes; resolves its status and whole output. */
+function runNx(args, onOutput) {
+  return new Promise((resolve) => {
+    let output = '';
+    const child = spawn('npx', ['nx', ...args], { cwd: workspaceRoot, stdio: ['ignore', 'pipe', 'pipe'] });
     for (const stream of ['stdout', 'stderr']) {
       child[stream].on('data', (chunk) => {
         output += chunk;
         onOutput(chunk, stream);
       });
     }
-    child.on('error', (error) => {
-      output += `${error.message}\n`;
-      resolve(127);
-    });
-    child.on('close', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
+    child.on('error', (error) => resolve({ status: 127, output: `${output}${error.message}\n` }));
+    child.on('close', (code, signal) => resolve({ status: code ?? (signal ? 128 : 1), output }));
   });
-  const failedTasks = failedTestProjects(output);
-  const runs = (await testProjects(nxArgs)).map(({ name, root }) => ({ report: basename(root), exitCode: failedTasks.has(name) ? 1 : 0 }));
-  const summary = summarize(defaultReportsDir, runs);
-  if (nxStatus !== 0 && summary.failed === 0) {
-    // Not a test's failure (every report is complete), yet the run failed: the line must say so.
-    summary.failures.push(`nx exited with status ${nxStatus} though every test report is complete; see its output`);
-    summary.failed += 1;
-  }
-  return { summary, output };
 }
 
 /** The projects whose test task nx lists under "Failed tasks:" in its static output. */
@@ -73,7 +87,7 @@ function testProjects(nxArgs) {
  * @returns {Promise<{ name: string, root: string }[]>}
  */
 export async function findTestProjects(wanted) {
-  const graph = await createProjectGraphAsync({ exitOnError: true });
+  const graph = await createProjectGraphAsync({ exitOnError: false });
   return Object.values(graph.nodes)
     .filter((node) => node.data.targets?.test)
     .filter(({ name, data: { root } }) => !wanted || wanted.some((want) => [name, root, basename(root)].includes(want.replace(/\/$/, ''))))
