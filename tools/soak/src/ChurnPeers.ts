@@ -24,7 +24,8 @@ export interface PeerDeath {
 }
 
 const PEER_MAIN = join(import.meta.dirname, `churnPeer${extname(import.meta.filename)}`);
-const PEER_START_MS = 30_000;
+/** How long a peer may take to start and get its traffic flowing (tsx start-up, CURVE handshakes) on a loaded machine. */
+const PEER_START_MS = 60_000;
 
 export const emptyCounts = (): ChurnCounts => ({ opened: 0, requests: 0, replies: 0, served: 0, published: 0, received: 0, malformed: 0, hostile: 0, refusedSends: 0 });
 
@@ -43,8 +44,9 @@ export class ChurnPeers {
   readonly counts = emptyCounts();
   readonly deaths: PeerDeath[] = [];
   started = 0;
+  /** Peers SIGKILLed mid-traffic. */
   killed = 0;
-  /** Peers killed before their traffic of every kind flowed (PEER_START_MS). */
+  /** Peers SIGKILLed because their traffic of every kind had not flowed within PEER_START_MS (not counted in killed). */
   unanswered = 0;
   #next = 0;
   #running = 0;
@@ -85,19 +87,21 @@ export class ChurnPeers {
     peer.onLine((line) => {
       if (line.startsWith('{"event":"progress"')) last = JSON.parse(line) as ChurnCounts;
     });
+    let flowing = false;
     try {
       // Mid-traffic: requests answered, requests served by its workers, publications received.
       await peer.waitFor(() => last.replies > 0 && last.served > 0 && last.received > 0, 'its first replies, served requests and publications', PEER_START_MS);
-      await sleep(Math.min(randomInt(this.random, 300, 3_000), Math.max(0, deadline - Date.now()))); // mid-traffic: its sockets open, send and close meanwhile
+      flowing = true;
+      await sleep(Math.min(randomInt(this.random, 300, 3_000), Math.max(0, deadline - Date.now()))); // its sockets open, send and close meanwhile
     } catch {
-      // A peer that died by itself is recorded below; one whose traffic never flowed is killed anyway, and counted.
-      if (peer.alive) this.unanswered++;
+      // A peer that died by itself is recorded below; one whose traffic never flowed is killed anyway, and counted apart.
     }
     const died = !peer.alive;
     peer.kill('SIGKILL');
     const status = await peer.exited;
     if (died || status.signal !== 'SIGKILL') this.deaths.push({ peer: name, code: status.code, signal: status.signal, stderr: peer.stderr.slice(-2_000) });
-    else this.killed++;
+    else if (flowing) this.killed++;
+    else this.unanswered++;
     for (const key of Object.keys(this.counts) as Array<keyof ChurnCounts>) this.counts[key] += last[key] ?? 0;
   }
 }

@@ -12,7 +12,8 @@ export interface ServiceCheck {
   readonly ms: number;
 }
 
-const RETRY = { retries: 5, backoff: { initialMs: 100, maxMs: 1_000 } };
+/** Patient enough for a server that a loaded machine starves for a few seconds (the broker then answers UNAVAILABLE). */
+const RETRY = { retries: 8, backoff: { initialMs: 200, maxMs: 2_000 } };
 
 /**
  * An honest CURVE client and subscriber use the system as a user would: log in, create a channel
@@ -20,7 +21,7 @@ const RETRY = { retries: 5, backoff: { initialMs: 100, maxMs: 1_000 } };
  * back from every server's history (replicated), and find every server alive in the reference
  * server's list. Throws, naming the step, when a program does not serve within `timeoutMs`.
  */
-export async function checkServes(topology: SoakTopology, label: string, timeoutMs = 30_000): Promise<ServiceCheck> {
+export async function checkServes(topology: SoakTopology, label: string, timeoutMs = 60_000): Promise<ServiceCheck> {
   const started = Date.now();
   const curve = { serverKey: topology.keys.publicKey, ...generateCurveKeyPair() };
   const user = 'honest';

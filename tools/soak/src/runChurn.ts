@@ -27,7 +27,7 @@ export interface ChurnOptions {
   readonly clients: number;
   /** Churn peer processes alive at once. */
   readonly peers: number;
-  /** Peers SIGKILLed at least, in the warm-up and in the measured churn each, however long that takes (default 0). */
+  /** Peers SIGKILLed mid-traffic at least, in the warm-up and in the measured churn each, however long that takes (default 0). */
   readonly minKilled?: number;
   readonly servers?: number;
   readonly proxyMode?: 'native' | 'metered';
@@ -68,7 +68,8 @@ export interface ChurnReport {
   readonly failures: readonly string[];
 }
 
-const HEARTBEAT_MS = 500;
+/** MDP heartbeats of the broker, ref and servers: a killed worker is forgotten within 3 s, and a starved server is not. */
+const HEARTBEAT_MS = 1_000;
 const MiB = 1024;
 
 /**
@@ -199,7 +200,7 @@ async function settle(topology: SoakTopology, failures: string[]): Promise<void>
   const services = Array.from({ length: ECHO_SERVICES }, (_, k) => `svc.soak${k}`);
   const gone = async (service: string) => Buffer.from((await client.requestRaw('mmi.service', [service], { timeout: 2_000 }))[0]!).toString() === '404';
   try {
-    await waitFor(async () => (await Promise.all(services.map((service) => gone(service).catch(() => false)))).every(Boolean), 'the broker to forget every churn worker', 30_000, 200);
+    await waitFor(async () => (await Promise.all(services.map((service) => gone(service).catch(() => false)))).every(Boolean), 'the broker to forget every churn worker', 60_000, 200);
   } catch (error) {
     failures.push((error as Error).message);
   } finally {

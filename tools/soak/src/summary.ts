@@ -4,7 +4,7 @@ import { formatMiB, type ChurnReport } from './runChurn.js';
 export function summary(report: ChurnReport): string {
   const { peers, counts } = report;
   const lines = [
-    `churn: ${peers.started} peers started, ${peers.killed} SIGKILLed mid-traffic, ${peers.unanswered} of them before their traffic flowed, ${peers.deaths.length} died by themselves`,
+    `churn: ${peers.started} peers started, ${peers.killed} SIGKILLed mid-traffic, ${peers.unanswered} SIGKILLed before their traffic flowed, ${peers.deaths.length} died by themselves`,
     `sockets opened ${counts.opened} (${counts.hostile} wrong-key or plaintext); requests ${counts.requests}, replies ${counts.replies}, served by churn workers ${counts.served}; ` +
       `published ${counts.published}, received ${counts.received}; malformed sent ${counts.malformed}`,
     `honest checks: ${report.checks.map((check) => `${check.channel} (${check.ms} ms)`).join(', ')}`,

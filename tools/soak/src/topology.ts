@@ -46,7 +46,7 @@ function field(line: string, key: string): string {
  * sources (killAll() stops them). Resolves once every program printed its readiness line.
  */
 export async function startSoakTopology(options: SoakTopologyOptions): Promise<SoakTopology> {
-  const startupMs = options.startupMs ?? 90_000;
+  const startupMs = options.startupMs ?? 120_000;
   const keys = generateCurveKeyPair();
   const programs = new Map<string, Child>();
   const http = new Map<string, string>();
