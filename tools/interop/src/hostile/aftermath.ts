@@ -114,7 +114,7 @@ export async function converged(client: RequestClient, servers: readonly string[
             ),
           ),
         );
-        last = digests.map((digest, i) => `${servers[i]}: ${digest ? `${digest.ops} ops, marks ${canonical(digest.hwm).slice(0, 400)}` : 'no answer'}`).join('; ');
+        last = describeDifferences(servers, digests);
         const [first] = digests;
         return first !== undefined && digests.every((digest) => digest !== undefined && canonical(digest.hwm) === canonical(first.hwm)) ? first.hwm : undefined;
       },
@@ -125,6 +125,19 @@ export async function converged(client: RequestClient, servers: readonly string[
   } catch (error) {
     throw new Error(`${(error as Error).message}; last digests: ${last}`);
   }
+}
+
+/** Each server's operation count and the marks on which the servers disagree (the rest they share). */
+function describeDifferences(servers: readonly string[], digests: ReadonlyArray<Digest | undefined>): string {
+  const origins = new Set(digests.flatMap((digest) => Object.keys(digest?.hwm ?? {})));
+  const differing = [...origins].filter((origin) => new Set(digests.map((digest) => digest?.hwm[origin] ?? 0)).size > 1);
+  return digests
+    .map((digest, i) => {
+      if (!digest) return `${servers[i]}: no answer`;
+      const marks = differing.slice(0, 12).map((origin) => `${JSON.stringify(origin.slice(0, 24))}: ${digest.hwm[origin] ?? 0}`);
+      return `${servers[i]}: ${digest.ops} ops, ${differing.length} differing marks {${marks.join(', ')}}`;
+    })
+    .join('; ');
 }
 
 /** A map as JSON with sorted keys, to compare two of them. */
