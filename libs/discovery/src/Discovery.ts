@@ -75,6 +75,7 @@ export class Discovery {
   #rank: number | undefined;
   #refAvailable: boolean | undefined;
   #refreshWanted = false;
+  #publicationFailures = 0;
   #wakeRefresh: (() => void) | undefined;
 
   constructor(options: DiscoveryOptions) {
@@ -120,6 +121,11 @@ export class Discovery {
   /** Whether the last request to the reference server got an answer; undefined before the first. */
   get refAvailable(): boolean | undefined {
     return this.#refAvailable;
+  }
+
+  /** Publications whose handling threw (each logged and skipped; the loop goes on). */
+  get publicationFailures(): number {
+    return this.#publicationFailures;
   }
 
   get(server: string): ServerInfo | undefined {
@@ -277,12 +283,19 @@ export class Discovery {
   async #receiveLoop(subscriber: Subscriber): Promise<void> {
     try {
       for await (const publication of subscriber) {
-        const envelope = publication.envelope;
-        if (publication.topic === MEMBERSHIP_TOPIC) {
-          if (envelope.type === 'ref.membership') this.#emitChanges(this.#directory.applyEvent(envelope.body));
-          continue;
+        // Anyone can publish on the proxy: one publication that breaks its handling must not end
+        // the membership loop for good.
+        try {
+          const envelope = publication.envelope;
+          if (publication.topic === MEMBERSHIP_TOPIC) {
+            if (envelope.type === 'ref.membership') this.#emitChanges(this.#directory.applyEvent(envelope.body));
+            continue;
+          }
+          this.events.emit('publication', publication);
+        } catch (error) {
+          this.#publicationFailures += 1;
+          this.#log.error({ err: error, topic: publication.topic }, 'a publication could not be handled; skipped');
         }
-        this.events.emit('publication', publication);
       }
     } catch (error) {
       if (!this.#abort.signal.aborted) this.#log.error({ err: error }, 'subscriber loop failed');

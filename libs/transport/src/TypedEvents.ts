@@ -1,10 +1,21 @@
+import { componentLogger } from '@correio/observability';
+
 /** A listener for one event type. */
 export type Listener<E> = (event: E) => void;
 
+const log = componentLogger('events');
+let listenerFailures = 0;
+
+/** How many times a listener has thrown in this process (each one contained and logged). */
+export function listenerFailureCount(): number {
+  return listenerFailures;
+}
+
 /**
  * A minimal typed event emitter. `on` returns the function that removes the listener. A listener
- * that throws does not break the loop that emitted the event: the error is rethrown on a fresh
- * microtask, where it surfaces as an uncaught exception instead of corrupting transport state.
+ * that throws breaks neither the loop that emitted the event nor the process: events are often
+ * driven by what peers send, so a listener bug one hostile message can reach must not take a
+ * server down. The failure is logged at error level and counted (`listenerFailureCount`).
  */
 export class TypedEvents<M extends object> {
   readonly #listeners = new Map<keyof M, Set<Listener<never>>>();
@@ -44,9 +55,8 @@ export class TypedEvents<M extends object> {
       try {
         (listener as Listener<M[K]>)(event);
       } catch (error) {
-        queueMicrotask(() => {
-          throw error;
-        });
+        listenerFailures += 1;
+        log.error({ err: error, event: String(type) }, 'an event listener threw; contained');
       }
     }
   }

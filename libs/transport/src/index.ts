@@ -5,7 +5,7 @@ export type { SocketOptions, WhenSendQueueFull, TransportContext } from './Socke
 export type { SocketEventMap, HandshakeFailure, HandshakeFailureReason } from './socketEvents.js';
 export type { Frame, Frames } from './frames.js';
 export { Fifo } from './Fifo.js';
-export { TypedEvents, type Listener } from './TypedEvents.js';
+export { TypedEvents, listenerFailureCount, type Listener } from './TypedEvents.js';
 
 // Envelope stamping
 export { LamportStamp, errorReading, type Stamp, type ClockReading } from './Stamp.js';
