@@ -113,10 +113,19 @@ describe.each(['native', 'metered'])('a hostile subscriber against the proxy wit
     await stillDelivers(subscriber);
   });
 
+  it('exits 0 on SIGTERM', async () => {
+    const proxy = await startProxy(['--mode', mode, '--upstream', 'all']);
+    proxy.child.kill('SIGTERM');
+    expect(await proxy.child.exited).toEqual({ code: 0, signal: null });
+  });
+});
+
+describe('the native proxy\'s own memory', () => {
   // libzmq frees a departed peer's subscriptions, but glibc keeps the pages (RSS does not shrink):
   // the next attack reuses them, so the proxy is bounded by what connected peers hold at once.
+  // Native mode: in metered mode the JavaScript heap's garbage adds up to ~15 MiB of noise.
   it('a second attack after the first peer left costs the proxy no more than the first', async () => {
-    const { proxy } = await topology(['--mode', mode, '--upstream', 'all']);
+    const { proxy } = await topology(['--mode', 'native', '--upstream', 'all']);
     const peaks: number[] = [];
     for (let round = 1; round <= 2; round++) {
       const attacker = hostile(proxy, ['--kind', 'many', '--count', '3000', '--marker', 'chan/marker/']);
@@ -126,12 +135,6 @@ describe.each(['native', 'metered'])('a hostile subscriber against the proxy wit
       await waitFor(async () => (await readMetric(proxy.http!, 'correio_proxy_disconnects_total', { side: 'subscribers' })) >= round, 'the attacker\'s departure counted');
     }
     expect(peaks[1]!).toBeLessThan(peaks[0]! + 10);
-  });
-
-  it('exits 0 on SIGTERM', async () => {
-    const proxy = await startProxy(['--mode', mode, '--upstream', 'all']);
-    proxy.child.kill('SIGTERM');
-    expect(await proxy.child.exited).toEqual({ code: 0, signal: null });
   });
 });
 
