@@ -180,6 +180,29 @@ describe('MajordomoBroker: MMI', () => {
   });
 });
 
+describe('MajordomoBroker: routing ids', () => {
+  it('serves a client that reconnects with a routing id its old connection still holds (handover)', async () => {
+    const { endpoint } = await startBroker();
+    await new RawWorker(endpoint, 'echo').ready();
+    const ask = async (socket: zmq.Dealer): Promise<string[] | undefined> => {
+      await socket.send([MDPC, byte(C.REQUEST), 'mmi.service', 'echo']);
+      return (await receiveOrNothing(socket))?.map(String);
+    };
+    const old = new zmq.Dealer({ linger: 0, receiveTimeout: 3_000, routingId: 'client-7' });
+    old.connect(endpoint);
+    expect(await ask(old)).toEqual([MDPC, '\x03', 'mmi.service', '200']);
+    // The old connection is still open: without handover the broker would park the newcomer unserved.
+    const newcomer = new zmq.Dealer({ linger: 0, receiveTimeout: 3_000, routingId: 'client-7' });
+    newcomer.connect(endpoint);
+    try {
+      expect(await ask(newcomer)).toEqual([MDPC, '\x03', 'mmi.service', '200']);
+    } finally {
+      old.close();
+      newcomer.close();
+    }
+  });
+});
+
 describe('MajordomoBroker: errors it answers itself', () => {
   it('answers UNKNOWN_SERVICE after the start-up grace, with the request id, its own id and a merged Lamport clock', async () => {
     const { endpoint, counts } = await startBroker({ startupGraceMs: 0 });
