@@ -89,8 +89,8 @@ export function brokerMetrics(metrics: MetricsRegistry, broker: () => MajordomoB
 }
 
 /**
- * Moves the series of `service` into `service="other"`. prom-client reads a counter without a
- * collect function synchronously behind its promise, so nothing is counted in between.
+ * Moves the series of `service` into `service="other"`. prom-client hands out its live series
+ * objects, so a count that lands before the move is moved with them: no count is lost.
  */
 async function foldIntoOther(counter: Counter<string>, service: string): Promise<void> {
   for (const { labels, value } of (await counter.get()).values) {
