@@ -13,13 +13,14 @@ export function serverMetrics(
   sources: { readonly store: ChatStore; readonly handlers: ChatServer; readonly fanout: OperationFanout; readonly lamport: LamportClock; readonly berkeleyPollsRefused: () => number },
 ): void {
   const { store, handlers, fanout, lamport, berkeleyPollsRefused } = sources;
-  metrics.gauge<'clock' | 'outcome'>('clock_bounded_inputs', {
-    help: 'Received clock values outside the protocol bounds (ENCODING.md §4.1): Lamport requests refused and values merged only up to the bound, Berkeley polls with a forged round. HLC values too far ahead: replication_clock_drift_skipped_total.',
-    labelNames: ['clock', 'outcome'],
+  metrics.gauge<'clock' | 'outcome' | 'input'>('clock_bounded_inputs', {
+    help: 'Received clock values outside the protocol bounds (ENCODING.md §4.1): Lamport values merged only up to the bound (requests among them are served all the same), Berkeley polls with a forged round. HLC values too far ahead: replication_clock_drift_skipped_total.',
+    labelNames: ['clock', 'outcome', 'input'],
     collect: (gauge) => {
-      gauge.set({ clock: 'lamport', outcome: 'refused' }, lamport.stats.refused);
-      gauge.set({ clock: 'lamport', outcome: 'clamped' }, lamport.stats.clamped);
-      gauge.set({ clock: 'berkeley', outcome: 'refused' }, berkeleyPollsRefused());
+      const { clamped, clampedRequests } = lamport.stats;
+      gauge.set({ clock: 'lamport', outcome: 'clamped', input: 'request' }, clampedRequests);
+      gauge.set({ clock: 'lamport', outcome: 'clamped', input: 'other' }, clamped - clampedRequests);
+      gauge.set({ clock: 'berkeley', outcome: 'refused', input: 'request' }, berkeleyPollsRefused());
     },
   });
   metrics.gauge('server_store_operations', { help: 'Operations held by the store, all origins.', collect: (gauge) => gauge.set(store.digest().ops) });

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { AnyEnvelope, BodyOf, MessageType } from '@correio/protocol';
+import type { AnyEnvelope, BodyOf, LamportInput, MessageType } from '@correio/protocol';
 import { LamportStamp, RequestClient, type ClockReading, type Stamp } from '@correio/transport';
 import { Collector, eventually } from './helpers/chat.js';
 import { clusterHealth } from './helpers/cluster.js';
@@ -33,16 +33,8 @@ class RecordingStamp implements Stamp {
     return this.#inner.current();
   }
 
-  observe(remote: ClockReading): void {
-    this.#inner.observe(remote);
-  }
-
-  admits(remote: ClockReading): boolean {
-    return this.#inner.admits(remote);
-  }
-
-  admitLimit(): number {
-    return this.#inner.admitLimit();
+  observe(remote: ClockReading, input?: LamportInput): boolean {
+    return this.#inner.observe(remote, input);
   }
 }
 

@@ -1,4 +1,4 @@
-import { LamportBounds, LamportExhaustedError, MAX_LAMPORT, MAX_MERGED_LAMPORT, mergeLamport, type LamportBoundsOptions } from '@correio/protocol';
+import { LamportBounds, LamportExhaustedError, MAX_LAMPORT, MAX_MERGED_LAMPORT, mergeLamport, type LamportBoundsOptions, type LamportInput } from '@correio/protocol';
 import type { ClockStore } from './ClockStore.js';
 import { requireClockInteger } from './limits.js';
 
@@ -11,20 +11,20 @@ export interface LamportClockOptions {
   readonly bounds?: LamportBoundsOptions;
 }
 
-/** What hostile or broken input did to a clock: values it refused (admit) or merged only in part (observe). */
+/** What hostile or broken input did to a clock: received values merged only up to the bound, and how many of them were requests. */
 export interface LamportClockStats {
-  readonly refused: number;
   readonly clamped: number;
+  readonly clampedRequests: number;
 }
 
 /**
  * A Lamport clock: `tick()` before each send or local event, `observe(received)` on each receive.
  * Values are integers in [1, 2^53 − 1], strictly increasing within one instance; for every message
  * within the protocol's bounds (LamportBounds, protocol/ENCODING.md §4.1) the receiver's value after
- * `observe()` is greater than the sender's value in the message. A received value beyond them is
- * merged only up to the bound and counted: no peer can exhaust the clock, and `admit()` tells a
- * server which requests to refuse. At 2^53 − 1, `tick()` throws a LamportExhaustedError and
- * `observe()` stays put: the clock degrades, it never wraps.
+ * `observe()` is greater than the sender's value in the message. A received value beyond them —
+ * of a request too, which is still served — is merged only up to the bound and counted: no peer can
+ * exhaust the clock. At 2^53 − 1, `tick()` throws a LamportExhaustedError and `observe()` stays
+ * put: the clock degrades, it never wraps.
  *
  * Persistence (with a store): before issuing a value above the saved mark, the clock saves
  * `value + reserve` and only then issues it, so every value ever issued is ≤ the mark in the store.
@@ -40,8 +40,8 @@ export class LamportClock {
   #value: number;
   /** Values up to this mark are covered by the store (no store: unbounded). */
   #reservedUpTo: number;
-  #refused = 0;
   #clamped = 0;
+  #clampedRequests = 0;
 
   constructor(options: LamportClockOptions = {}) {
     this.#store = options.store;
@@ -61,7 +61,7 @@ export class LamportClock {
   }
 
   get stats(): LamportClockStats {
-    return { refused: this.#refused, clamped: this.#clamped };
+    return { clamped: this.#clamped, clampedRequests: this.#clampedRequests };
   }
 
   /** Advances the clock for a send or local event and returns the new value; a LamportExhaustedError at 2^53 − 1. */
@@ -72,12 +72,16 @@ export class LamportClock {
 
   /**
    * Merges a received value: the clock becomes `max(value, bounded) + 1` (at most 2^53 − 1), which
-   * it returns, where `bounded` is `received` or, further ahead than the bounds allow, the bound.
+   * it returns, where `bounded` is `received` or, further ahead than the bounds allow, the bound
+   * (counted in stats, by `input`).
    */
-  observe(received: number): number {
+  observe(received: number, input: LamportInput = 'other'): number {
     requireClockInteger(received, 'a received Lamport value');
     const next = mergeLamport(this.#bounds, this.#value, received);
-    if (received >= next) this.#clamped += 1;
+    if (received >= next) {
+      this.#clamped += 1;
+      if (input === 'request') this.#clampedRequests += 1;
+    }
     return next === this.#value ? next : this.#issue(next);
   }
 
@@ -92,21 +96,6 @@ export class LamportClock {
     const target = Math.min(floor, MAX_MERGED_LAMPORT);
     if (target > this.#value) this.#issue(target);
     return target === floor;
-  }
-
-  /**
-   * Whether a request stamped `received` may be served: false, counted and merging nothing, when it
-   * lies beyond the bounds (the server answers BAD_REQUEST, reason `lamport_ahead`).
-   */
-  admit(received: number): boolean {
-    if (this.#bounds.admits(this.#value, received)) return true;
-    this.#refused += 1;
-    return false;
-  }
-
-  /** The highest value a request may carry now (for the error that refuses one). */
-  get admitLimit(): number {
-    return this.#bounds.limit(this.#value);
   }
 
   #issue(next: number): number {

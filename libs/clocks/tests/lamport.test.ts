@@ -84,17 +84,16 @@ describe('LamportClock under hostile input (protocol/ENCODING.md §4.1)', () => 
     let ms = 0;
     const clock = new LamportClock({ bounds: bounds(() => ms) });
     expect(clock.observe(100)).toBe(101); // free
-    expect(clock.admit(MAX_CLOCK_VALUE - 1)).toBe(false);
-    expect(clock.stats.refused).toBe(1);
-    expect(clock.value).toBe(101); // admit merges nothing
     expect(clock.observe(MAX_CLOCK_VALUE - 1)).toBe(101 + 10_000 + 1); // the whole budget, no more
-    expect(clock.stats.clamped).toBe(1);
-    // The budget is spent: only free jumps until it refills.
-    expect(clock.observe(MAX_CLOCK_VALUE - 1)).toBe(10_102 + 100 + 1);
+    expect(clock.stats).toEqual({ clamped: 1, clampedRequests: 0 });
+    // The budget is spent: only free jumps until it refills — for a request as for anything else.
+    expect(clock.observe(MAX_CLOCK_VALUE - 1, 'request')).toBe(10_102 + 100 + 1);
+    expect(clock.stats).toEqual({ clamped: 2, clampedRequests: 1 });
     ms += 2_000; // refills 2,000
-    expect(clock.admitLimit).toBe(10_203 + 2_000);
-    expect(clock.observe(MAX_CLOCK_VALUE - 1)).toBe(10_203 + 2_000 + 1);
-    expect(clock.stats.clamped).toBe(3);
+    expect(clock.observe(MAX_CLOCK_VALUE - 1, 'request')).toBe(10_203 + 2_000 + 1);
+    expect(clock.stats).toEqual({ clamped: 3, clampedRequests: 2 });
+    expect(clock.observe(clock.value + 50, 'request')).toBe(12_204 + 50 + 1); // within the bounds: merged in full, not counted
+    expect(clock.stats).toEqual({ clamped: 3, clampedRequests: 2 });
   });
 
   it('cannot be exhausted by any sequence of received values: at most the free jump per message plus the refill per second', () => {
@@ -121,8 +120,9 @@ describe('LamportClock under hostile input (protocol/ENCODING.md §4.1)', () => 
     const clock = new LamportClock({ store, reserve: 10 });
     expect(clock.observe(MAX_CLOCK_VALUE)).toBe(MAX_MERGED_LAMPORT + 1);
     expect(clock.observe(MAX_CLOCK_VALUE)).toBe(MAX_MERGED_LAMPORT + 2); // a receive event still ticks
-    expect(clock.admit(MAX_MERGED_LAMPORT + 3)).toBe(false);
-    expect(store.value).toBeLessThanOrEqual(MAX_MERGED_LAMPORT + 12);
-    expect(MAX_CLOCK_VALUE - store.value!).toBeGreaterThanOrEqual(LAMPORT_ROOM - 12);
+    expect(clock.observe(MAX_CLOCK_VALUE, 'request')).toBe(MAX_MERGED_LAMPORT + 3);
+    expect(clock.stats).toEqual({ clamped: 3, clampedRequests: 1 });
+    expect(store.value).toBeLessThanOrEqual(MAX_MERGED_LAMPORT + 13);
+    expect(MAX_CLOCK_VALUE - store.value!).toBeGreaterThanOrEqual(LAMPORT_ROOM - 13);
   });
 });

@@ -24,4 +24,5 @@ export {
   LamportExhaustedError,
   mergeLamport,
   type LamportBoundsOptions,
+  type LamportInput,
 } from './lamportBounds.js';

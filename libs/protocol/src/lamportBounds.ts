@@ -11,6 +11,9 @@ export const LAMPORT_ROOM = 2 ** 32;
 /** The highest value a received clock can lift a clock to (ENCODING.md §4.1). */
 export const MAX_MERGED_LAMPORT = MAX_LAMPORT - LAMPORT_ROOM;
 
+/** Where a received Lamport value came from, for counting: a request (served all the same, §4.1), or anything else. */
+export type LamportInput = 'request' | 'other';
+
 export interface LamportBoundsOptions {
   /** A received value at most this far above the local clock is always merged in full. Default 2^16. */
   readonly freeJump?: number;
@@ -37,9 +40,10 @@ export class LamportExhaustedError extends RangeError {
  * LamportStamp, the broker's error replies). Lamport's receive rule is `max(local, received) + 1`;
  * here `received` first goes through bound(): a value up to `freeJump` above the local clock passes
  * as is; a larger jump must fit a budget of at most `maxJump` that refills at `refillPerSecond`, and
- * nothing is merged above MAX_MERGED_LAMPORT. A jump beyond that is clamped, so no sequence of
- * messages can move a clock faster than `freeJump` per message plus `refillPerSecond` per second:
- * with the defaults, exhausting it takes 2^37 messages or centuries.
+ * nothing is merged above MAX_MERGED_LAMPORT. A jump beyond that is clamped — for every message,
+ * requests included: none is refused for its clock — so no sequence of messages can move a clock
+ * faster than `freeJump` per message plus `refillPerSecond` per second: with the defaults,
+ * exhausting it takes 2^37 messages or centuries.
  */
 export class LamportBounds {
   readonly #freeJump: number;
@@ -62,11 +66,6 @@ export class LamportBounds {
   limit(local: number): number {
     // The budget refills by fractions of a value per fractional ms; a clock value is an integer.
     return Math.max(local, Math.min(MAX_MERGED_LAMPORT, local + Math.max(this.#freeJump, Math.floor(this.#refill()))));
-  }
-
-  /** Whether a clock at `local` merges `received` in full (a request beyond is refused, ENCODING.md §4.1). */
-  admits(local: number, received: number): boolean {
-    return received <= this.limit(local);
   }
 
   /** The value a clock at `local` merges for `received`: itself, or limit(local) when further ahead. Spends the budget. */

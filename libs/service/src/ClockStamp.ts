@@ -1,4 +1,5 @@
 import { LamportClock, systemTime, type TimeSource } from '@correio/clocks';
+import type { LamportInput } from '@correio/protocol';
 import type { ClockReading, Stamp } from '@correio/transport';
 
 /**
@@ -31,22 +32,14 @@ export class ClockStamp implements Stamp {
     return { lc: this.#clock.value, ts: this.#time.now() };
   }
 
-  observe(remote: ClockReading): void {
+  observe(remote: ClockReading, input: LamportInput = 'other'): boolean {
     // Envelopes are schema-checked before they get here; the guard keeps a bad peer from throwing in a
     // receive loop, and so does the catch: a store that cannot save the mark leaves the clock as it was.
-    if (!(Number.isSafeInteger(remote.lc) && remote.lc >= 0)) return;
+    if (!(Number.isSafeInteger(remote.lc) && remote.lc >= 0)) return false;
     try {
-      this.#clock.observe(remote.lc);
+      return remote.lc >= this.#clock.observe(remote.lc, input); // merged below what was received: clamped
     } catch {
-      // the next tick() retries the save and fails the send that needs it
+      return false; // the next tick() retries the save and fails the send that needs it
     }
-  }
-
-  admits(remote: ClockReading): boolean {
-    return this.#clock.admit(remote.lc);
-  }
-
-  admitLimit(): number {
-    return this.#clock.admitLimit;
   }
 }

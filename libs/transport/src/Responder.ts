@@ -10,6 +10,7 @@ import {
 import { LamportExhaustedError, MESSAGE_INFO, PROTOCOL_VERSION, type AnyEnvelope, type Envelope, type MessageType } from '@correio/protocol';
 import type { Frames } from './frames.js';
 import type { Logger } from '@correio/observability';
+import { RateLimitedWarning } from './RateLimitedWarning.js';
 import { errorReading, type ClockReading, type Stamp } from './Stamp.js';
 
 /** What a request handler is given besides the request. */
@@ -45,11 +46,13 @@ export class Responder {
   readonly #codec: MessageCodec;
   readonly #stamp: Stamp;
   readonly #log: Logger;
+  readonly #clampedRequest: RateLimitedWarning;
 
   constructor(codec: MessageCodec, stamp: Stamp, log: Logger) {
     this.#codec = codec;
     this.#stamp = stamp;
     this.#log = log;
+    this.#clampedRequest = new RateLimitedWarning(log, "a request's lc was beyond the Lamport bounds: merged only up to them, and served");
   }
 
   /** Decodes a request body (exactly one frame holding one envelope of a request type). */
@@ -64,15 +67,9 @@ export class Responder {
     } catch (error) {
       return { ok: false, error: CorreioError.from(error), id: recoverId(bytes) };
     }
-    if (!this.#stamp.admits(request)) {
-      // Merging nothing: one request must not be able to move this clock out of its bounds (ENCODING.md §4.1).
-      const maxLc = this.#stamp.admitLimit();
-      const error = new BadRequestError(`lc ${request.lc} is too far ahead of this peer's Lamport clock (at most ${maxLc} accepted now)`, {
-        data: { reason: 'lamport_ahead', lc: request.lc, max_lc: maxLc },
-      });
-      return { ok: false, error, id: request.id };
-    }
-    this.#stamp.observe(request);
+    // A request beyond the Lamport bounds is merged clamped and served, never refused: a refusal let an
+    // attacker who had spent this peer's budget cut honest peers off from it (ENCODING.md §4.1).
+    if (this.#stamp.observe(request, 'request')) this.#clampedRequest.note({ type: request.type, id: request.id, from: request.from, lc: request.lc });
     if (MESSAGE_INFO[request.type].pattern !== 'request') {
       return { ok: false, error: new BadRequestError(`${request.type} is not a request type`, { data: { type: request.type } }), id: request.id };
     }

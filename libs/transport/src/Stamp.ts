@@ -1,4 +1,4 @@
-import { LamportBounds, LamportExhaustedError, MAX_LAMPORT, mergeLamport, type LamportBoundsOptions } from '@correio/protocol';
+import { LamportBounds, LamportExhaustedError, MAX_LAMPORT, mergeLamport, type LamportBoundsOptions, type LamportInput } from '@correio/protocol';
 
 /** The clock fields of an envelope. */
 export interface ClockReading {
@@ -15,11 +15,11 @@ export interface ClockReading {
  * interface, so the transport never needs to know which clock it runs on.
  *
  * Every implementation follows the protocol's Lamport bounds (protocol/ENCODING.md §4.1,
- * LamportBounds): `observe` merges a received value only as far as they allow and never throws;
- * `admits` says whether a request may be served (a request beyond them is refused with
- * BAD_REQUEST, reason `lamport_ahead`, and merges nothing); `tick` throws only when the clock
- * cannot issue a value (exhausted at 2^53 − 1, or its store failing), and then `current` still
- * stamps the error reply.
+ * LamportBounds): `observe` merges a received value only as far as they allow, says whether it had
+ * to clamp it, and never throws — a request beyond them is merged clamped and served like any other
+ * (refusing it let an attacker who had spent a node's budget cut honest peers off from it); `tick`
+ * throws only when the clock cannot issue a value (exhausted at 2^53 − 1, or its store failing), and
+ * then `current` still stamps the error reply.
  */
 export interface Stamp {
   /** The sender id written into every envelope's `from` (1–128 printable ASCII characters). */
@@ -28,12 +28,12 @@ export interface Stamp {
   tick(): ClockReading;
   /** The latest values without advancing: what an error reply carries when tick() fails. Never throws. */
   current(): ClockReading;
-  /** Merges the clock of a received envelope, within the bounds. Never throws. */
-  observe(remote: ClockReading): void;
-  /** Whether a request with this clock is within the bounds; false is counted by the stamp. */
-  admits(remote: ClockReading): boolean;
-  /** The highest lc a request may carry now (the `max_lc` of the refusal). */
-  admitLimit(): number;
+  /**
+   * Merges the clock of a received envelope (`input` says whether it is a request), within the
+   * bounds; true when its lc lay beyond them and was merged only up to them (counted by the stamp).
+   * Never throws.
+   */
+  observe(remote: ClockReading, input?: LamportInput): boolean;
 }
 
 /** The default Stamp: a plain Lamport counter under the protocol's bounds, and the local wall clock. */
@@ -42,7 +42,8 @@ export class LamportStamp implements Stamp {
   readonly #now: () => number;
   readonly #bounds: LamportBounds;
   #counter: number;
-  #refused = 0;
+  #clamped = 0;
+  #clampedRequests = 0;
 
   constructor(from: string, options: { readonly start?: number; readonly now?: () => number; readonly bounds?: LamportBoundsOptions } = {}) {
     if (!/^[\x21-\x7e]{1,128}$/.test(from)) throw new RangeError(`sender id must be 1–128 printable ASCII characters, got ${JSON.stringify(from)}`);
@@ -57,9 +58,9 @@ export class LamportStamp implements Stamp {
     return this.#counter;
   }
 
-  /** Requests refused by admits(). */
-  get refused(): number {
-    return this.#refused;
+  /** Received values merged only up to the bounds, and how many of them were requests. */
+  get stats(): { readonly clamped: number; readonly clampedRequests: number } {
+    return { clamped: this.#clamped, clampedRequests: this.#clampedRequests };
   }
 
   tick(): ClockReading {
@@ -72,18 +73,15 @@ export class LamportStamp implements Stamp {
     return { lc: this.#counter, ts: this.#now() };
   }
 
-  observe(remote: ClockReading): void {
-    if (Number.isSafeInteger(remote.lc) && remote.lc >= 0) this.#counter = mergeLamport(this.#bounds, this.#counter, remote.lc);
-  }
-
-  admits(remote: ClockReading): boolean {
-    if (this.#bounds.admits(this.#counter, remote.lc)) return true;
-    this.#refused += 1;
-    return false;
-  }
-
-  admitLimit(): number {
-    return this.#bounds.limit(this.#counter);
+  observe(remote: ClockReading, input: LamportInput = 'other'): boolean {
+    if (!(Number.isSafeInteger(remote.lc) && remote.lc >= 0)) return false;
+    this.#counter = mergeLamport(this.#bounds, this.#counter, remote.lc);
+    const clamped = remote.lc >= this.#counter;
+    if (clamped) {
+      this.#clamped += 1;
+      if (input === 'request') this.#clampedRequests += 1;
+    }
+    return clamped;
   }
 }
 

@@ -24,24 +24,24 @@ describe('LamportStamp', () => {
     expect(() => new LamportStamp('has space')).toThrow(RangeError);
   });
 
-  it('follows the protocol bounds: merges a hostile value only up to its budget, refuses it as a request, and degrades at 2^53 − 1', () => {
+  it('follows the protocol bounds: merges a hostile value, request or not, only up to its budget, counts it, and degrades at 2^53 − 1', () => {
     let ms = 0;
     const stamp = new LamportStamp('node-2', { now: () => 7, bounds: { freeJump: 10, maxJump: 1_000, refillPerSecond: 100, now: () => ms } });
     const hostile = { lc: Number.MAX_SAFE_INTEGER - 1, ts: 0 };
-    expect(stamp.admits(hostile)).toBe(false);
-    expect(stamp.refused).toBe(1);
-    expect(stamp.admitLimit()).toBe(1_000);
-    stamp.observe(hostile);
-    expect(stamp.value).toBe(1_001);
-    stamp.observe(hostile);
+    expect(stamp.observe(hostile, 'request')).toBe(true);
+    expect(stamp.value).toBe(1_001); // the whole budget, no more
+    expect(stamp.observe(hostile)).toBe(true);
     expect(stamp.value).toBe(1_012); // the budget is spent: the free jump only
-    ms += 1_000;
-    expect(stamp.admits({ lc: 1_012 + 100, ts: 0 })).toBe(true);
+    expect(stamp.stats).toEqual({ clamped: 2, clampedRequests: 1 });
+    ms += 1_000; // refills 100
+    expect(stamp.observe({ lc: 1_012 + 100, ts: 0 }, 'request')).toBe(false); // within the bounds again: merged in full
+    expect(stamp.value).toBe(1_113);
+    expect(stamp.stats).toEqual({ clamped: 2, clampedRequests: 1 });
 
     const exhausted = new LamportStamp('node-3', { start: Number.MAX_SAFE_INTEGER });
     expect(() => exhausted.tick()).toThrow(LamportExhaustedError);
     expect(errorReading(exhausted)).toMatchObject({ lc: Number.MAX_SAFE_INTEGER });
-    exhausted.observe(hostile);
+    exhausted.observe(hostile, 'request');
     expect(exhausted.value).toBe(Number.MAX_SAFE_INTEGER);
   });
 });

@@ -1,4 +1,6 @@
+import { Writable } from 'node:stream';
 import { encode, UnavailableError } from '@correio/codec';
+import { createLogger } from '@correio/observability';
 import { LamportStamp, RequestClient, Worker, type RequestHandler } from '@correio/transport';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as zmq from 'zeromq';
@@ -147,20 +149,40 @@ describe.each(TRANSPORTS)('Worker over %s', (transport) => {
 });
 
 describe('Worker under hostile clocks and failing error paths', () => {
-  it('refuses a request whose lc is beyond the Lamport bounds with BAD_REQUEST lamport_ahead, merging nothing', async () => {
+  it('serves a request whose lc is beyond the Lamport bounds with its normal reply, merging it only up to them, counted and warned of once', async () => {
     const router = await rawBroker('tcp');
     const stamp = new LamportStamp('bounded-worker');
-    startWorker(router.lastEndpoint!, echoResult, { liveness: 1000, stamp });
+    const lines: Record<string, unknown>[] = [];
+    const destination = new Writable({
+      write: (chunk: Buffer, _encoding, done) => {
+        for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>);
+        done();
+      },
+    });
+    startWorker(router.lastEndpoint!, echoResult, { liveness: 1000, stamp, logger: createLogger('worker', { destination, level: 'debug' }) });
     const [identity] = await nextCommand(router);
     const hostile = encode({ v: 1, type: 'service.call.request', id: 'far-ahead', from: 'x', lc: Number.MAX_SAFE_INTEGER - 1, ts: 1, body: echoBody({}) });
     await router.send([identity!, 'MDPW02', Buffer.of(0x02), Buffer.from('c'), Buffer.alloc(0), hostile]);
-    const refusal = codec.decode((await nextCommand(router))[5]!);
-    expect(refusal).toMatchObject({ type: 'error', id: 'far-ahead', body: { code: 'BAD_REQUEST', data: { reason: 'lamport_ahead', lc: Number.MAX_SAFE_INTEGER - 1 } } });
-    expect(refusal.lc).toBeLessThan(10);
-    expect(stamp.refused).toBe(1);
+    const reply = codec.decode((await nextCommand(router))[5]!);
+    expect(reply).toMatchObject({ type: 'service.call.reply', id: 'far-ahead' });
+    // Merged up to the bound: the free jump (2^16) plus the budget (2^32), nowhere near exhaustion.
+    expect(reply.lc).toBeGreaterThan(2 ** 32);
+    expect(reply.lc).toBeLessThanOrEqual(2 ** 32 + 2 ** 17);
+    expect(Number.isSafeInteger(stamp.value)).toBe(true);
+    expect(stamp.stats).toEqual({ clamped: 1, clampedRequests: 1 });
     await router.send([identity!, 'MDPW02', Buffer.of(0x02), Buffer.from('c'), Buffer.alloc(0), requestBytes('honest', { ok: 1 })]);
-    expect(codec.decode((await nextCommand(router))[5]!)).toMatchObject({ id: 'honest', type: 'service.call.reply' });
-    expect(stamp.value).toBeLessThan(10);
+    const honest = codec.decode((await nextCommand(router))[5]!);
+    expect(honest).toMatchObject({ id: 'honest', type: 'service.call.reply' });
+    expect(honest.lc).toBeGreaterThan(reply.lc); // honest requests stay within the bounds and are served as before
+    expect(stamp.stats.clamped).toBe(1);
+
+    // A flood of them is served too, and logged at warn once, the rest at debug.
+    await router.send([identity!, 'MDPW02', Buffer.of(0x02), Buffer.from('c'), Buffer.alloc(0), hostile]);
+    expect(codec.decode((await nextCommand(router))[5]!)).toMatchObject({ type: 'service.call.reply', id: 'far-ahead' });
+    expect(stamp.stats).toEqual({ clamped: 2, clampedRequests: 2 });
+    const clamped = lines.filter((line) => String(line['msg']).includes('beyond the Lamport bounds'));
+    expect(clamped.map((line) => line['level'])).toEqual([40, 20]);
+    expect(clamped[0]).toMatchObject({ id: 'far-ahead', lc: Number.MAX_SAFE_INTEGER - 1, occurrences: 1 });
   });
 
   it('answers UNAVAILABLE lamport_exhausted when its clock is at 2^53 − 1, and keeps answering', async () => {

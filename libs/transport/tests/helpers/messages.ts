@@ -50,9 +50,7 @@ export function breakableStamp(from: string): { stamp: Stamp; setBroken(value: b
     },
     tick: () => guard(() => inner.tick()),
     current: () => guard(() => inner.current()),
-    observe: (remote) => inner.observe(remote),
-    admits: (remote) => inner.admits(remote),
-    admitLimit: () => inner.admitLimit(),
+    observe: (remote, input) => inner.observe(remote, input),
   };
   return { stamp, setBroken: (value) => (broken = value) };
 }
