@@ -49,6 +49,8 @@ type Worker struct {
 	connects atomic.Int64
 	// replyFailures counts requests whose reply path itself failed (contained: logged, no reply sent).
 	replyFailures atomic.Int64
+	// clampedRequest logs requests clamped to the Lamport bounds without letting a flood of them flood the log.
+	clampedRequest rateLimitedWarning
 }
 
 // NewWorker returns a Worker for service; Start runs it.
@@ -246,10 +248,12 @@ func (w *Worker) Handle(ctx context.Context, body [][]byte) []byte {
 		if err != nil {
 			return nil, err
 		}
-		if refusal := stamp.Refusal(request); refusal != nil {
-			return nil, refusal
+		// Beyond the Lamport bounds: merged clamped and served, never refused (a refusal let an attacker
+		// who had spent this peer's budget cut honest peers off from it, ENCODING.md section 4.1).
+		if stamp.ObserveRequest(request) {
+			w.clampedRequest.note(w.options.Logger, "a request's lc was beyond the Lamport bounds: merged only up to them, and served",
+				"service", w.service, "id", request.ID, "from", request.From, "lc", request.LC)
 		}
-		stamp.Observe(request)
 		info := protocol.Messages[request.Type]
 		if info.Pattern != "request" {
 			return nil, codec.Errorf(codec.CodeBadRequest, "%s is not a request", request.Type)

@@ -26,9 +26,10 @@ const (
 // LamportClock ticks once per send and, on receive, merges max(lc, bounded(remote)) + 1, where
 // bounded(remote) is remote when it lies at most FreeJump above the clock, or when the larger jump
 // fits a budget of at most MaxJump that refills at RefillPerSecond; beyond that it is clamped, and
-// nothing is merged above MaxMergedLamport. Admits says whether a request may be served (a worker
-// refuses one beyond the bounds with BAD_REQUEST lamport_ahead, merging nothing). At 2^53-1 the
-// clock is Exhausted: Tick returns 2^53-1 again and a worker answers UNAVAILABLE lamport_exhausted.
+// nothing is merged above MaxMergedLamport. A request beyond the bounds is merged clamped like
+// anything else and served, never refused: a refusal let an attacker who had spent a peer's budget
+// cut honest peers off from it. At 2^53-1 the clock is Exhausted: Tick returns 2^53-1 again and a
+// worker answers UNAVAILABLE lamport_exhausted.
 // The zero value uses the defaults. Safe for concurrent use.
 type LamportClock struct {
 	mu sync.Mutex
@@ -40,8 +41,9 @@ type LamportClock struct {
 	budget     float64
 	refilledAt time.Time
 	started    bool
-	refused    int64
 	clamped    int64
+	// clampedRequests counts the clamped values that came with requests.
+	clampedRequests int64
 }
 
 // NewLamportClock returns a clock starting at start, with the default bounds.
@@ -59,11 +61,11 @@ func (c *LamportClock) Value() int64 {
 // Exhausted is true at 2^53-1, where the clock can issue no new value.
 func (c *LamportClock) Exhausted() bool { return c.Value() >= codec.MaxSafeInteger }
 
-// Stats returns the requests refused by Admits and the values merged only up to the bound.
-func (c *LamportClock) Stats() (refused, clamped int64) {
+// Stats returns the values merged only up to the bound, and how many of them came with requests.
+func (c *LamportClock) Stats() (clamped, clampedRequests int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.refused, c.clamped
+	return c.clamped, c.clampedRequests
 }
 
 // Tick advances the clock for one send and returns the value to write into lc (2^53-1 again once
@@ -78,39 +80,32 @@ func (c *LamportClock) Tick() int64 {
 }
 
 // Observe applies Lamport's receive rule under the bounds; values outside 0..2^53-1 are ignored.
-func (c *LamportClock) Observe(remote int64) {
+// It reports whether remote lay beyond the bounds and was merged only up to them (counted).
+func (c *LamportClock) Observe(remote int64) bool { return c.observe(remote, false) }
+
+// ObserveRequest is Observe for the clock of a request, which is served either way (counted apart).
+func (c *LamportClock) ObserveRequest(remote int64) bool { return c.observe(remote, true) }
+
+func (c *LamportClock) observe(remote int64, request bool) bool {
 	if remote < 0 || remote > codec.MaxSafeInteger {
-		return
+		return false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	limit := c.limit()
 	merged := min(remote, limit)
-	if remote > limit {
+	clamped := remote > limit
+	if clamped {
 		c.clamped++
+		if request {
+			c.clampedRequests++
+		}
 	}
 	if merged-c.value > c.freeJump() {
 		c.budget = max(0, c.budget-float64(merged-c.value))
 	}
 	c.value = min(codec.MaxSafeInteger, max(c.value, merged)+1)
-}
-
-// Admits reports whether a request stamped remote may be served; false is counted and merges nothing.
-func (c *LamportClock) Admits(remote int64) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if remote <= c.limit() {
-		return true
-	}
-	c.refused++
-	return false
-}
-
-// AdmitLimit is the highest lc a request may carry now.
-func (c *LamportClock) AdmitLimit() int64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.limit()
+	return clamped
 }
 
 func (c *LamportClock) freeJump() int64 { return orDefault(c.FreeJump, DefaultFreeJump) }

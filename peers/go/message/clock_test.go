@@ -11,27 +11,22 @@ func TestLamportClockFollowsTheProtocolBounds(t *testing.T) {
 	now := time.Unix(0, 0)
 	clock := &LamportClock{FreeJump: 10, MaxJump: 1_000, RefillPerSecond: 100, Now: func() time.Time { return now }}
 	hostile := int64(codec.MaxSafeInteger - 1)
-	if clock.Admits(hostile) || clock.Value() != 0 || clock.AdmitLimit() != 1_000 {
-		t.Fatalf("admitted, or merged: %d", clock.Value())
+	if !clock.ObserveRequest(hostile) || clock.Value() != 1_001 {
+		t.Fatalf("merged %d, want the whole budget and no more, reported clamped", clock.Value())
 	}
-	clock.Observe(hostile)
-	if clock.Value() != 1_001 {
-		t.Fatalf("merged %d, want the whole budget and no more", clock.Value())
-	}
-	clock.Observe(hostile)
-	if clock.Value() != 1_012 {
+	if !clock.Observe(hostile) || clock.Value() != 1_012 {
 		t.Fatalf("merged %d, want only the free jump once the budget is spent", clock.Value())
 	}
 	now = now.Add(time.Second)
-	if !clock.Admits(1_012 + 100) {
-		t.Fatal("the budget did not refill")
+	if clock.ObserveRequest(1_012+100) || clock.Value() != 1_113 {
+		t.Fatalf("merged %d: the budget did not refill", clock.Value())
 	}
-	if refused, clamped := clock.Stats(); refused != 1 || clamped != 2 {
-		t.Fatalf("refused %d clamped %d", refused, clamped)
+	if clamped, requests := clock.Stats(); clamped != 2 || requests != 1 {
+		t.Fatalf("clamped %d, of them requests %d", clamped, requests)
 	}
 	clock.Observe(-1)
 	clock.Observe(codec.MaxSafeInteger + 1)
-	if clock.Value() != 1_012 {
+	if clock.Value() != 1_113 {
 		t.Fatal("merged a value outside 0..2^53-1")
 	}
 }

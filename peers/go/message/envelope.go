@@ -96,17 +96,9 @@ func (s *Stamp) Error(requestID string, err *codec.Error) *Envelope {
 	return s.Envelope("error", err.Wire(), requestID)
 }
 
-// Observe merges the clock of a received, valid envelope, within the bounds (ENCODING.md section 4.1).
-func (s *Stamp) Observe(e *Envelope) { s.Clock.Observe(e.LC) }
+// Observe merges the clock of a received, valid envelope, within the bounds (ENCODING.md section 4.1),
+// and reports whether its lc lay beyond them and was clamped.
+func (s *Stamp) Observe(e *Envelope) bool { return s.Clock.Observe(e.LC) }
 
-// Refusal is the BAD_REQUEST a request deserves when its lc lies beyond the bounds (nothing is
-// merged), or nil when it may be served.
-func (s *Stamp) Refusal(e *Envelope) *codec.Error {
-	if s.Clock.Admits(e.LC) {
-		return nil
-	}
-	limit := s.Clock.AdmitLimit()
-	refusal := codec.Errorf(codec.CodeBadRequest, "lc %d is too far ahead of this peer's Lamport clock (at most %d accepted now)", e.LC, limit)
-	refusal.Data = map[string]any{"reason": "lamport_ahead", "lc": e.LC, "max_lc": limit}
-	return refusal
-}
+// ObserveRequest is Observe for a request, which is served whether or not its lc was clamped.
+func (s *Stamp) ObserveRequest(e *Envelope) bool { return s.Clock.ObserveRequest(e.LC) }

@@ -27,9 +27,10 @@ class LamportClock:
 
     ``bounded(remote)`` is ``remote`` when it is at most ``free_jump`` above the clock, or when the
     larger jump fits a budget of at most ``max_jump`` that refills at ``refill_per_second``; beyond
-    that it is clamped, and nothing is merged above ``MAX_MERGED_LAMPORT``. ``admits`` says whether a
-    request may be served (a worker refuses one beyond the bounds with BAD_REQUEST ``lamport_ahead``,
-    merging nothing). At 2^53 - 1 ``tick`` raises LamportExhausted: the peer degrades, never wraps.
+    that it is clamped, and nothing is merged above ``MAX_MERGED_LAMPORT``. A request beyond the
+    bounds is merged clamped like anything else and served, never refused: a refusal let an attacker
+    who had spent a peer's budget cut honest peers off from it. At 2^53 - 1 ``tick`` raises
+    LamportExhausted: the peer degrades, never wraps.
     """
 
     def __init__(
@@ -51,9 +52,9 @@ class LamportClock:
         self._monotonic = monotonic
         self._budget = float(max_jump)
         self._refilled_at = monotonic()
-        #: Requests refused by ``admits``; values merged only up to the bound.
-        self.refused = 0
+        #: Values merged only up to the bound, and how many of them were requests.
         self.clamped = 0
+        self.clamped_requests = 0
 
     @property
     def value(self) -> int:
@@ -67,31 +68,22 @@ class LamportClock:
             self._value += 1
             return self._value
 
-    def observe(self, remote: int) -> None:
-        """Lamport's receive rule under the bounds; ignores what is not a clock value, never raises."""
+    def observe(self, remote: int, *, request: bool = False) -> bool:
+        """Lamport's receive rule under the bounds; True when ``remote`` lay beyond them and was clamped
+        (counted, in ``clamped_requests`` too for a request). Ignores what is not a clock value, never raises."""
         if not isinstance(remote, int) or isinstance(remote, bool) or not 0 <= remote <= MAX_SAFE_INTEGER:
-            return
+            return False
         with self._lock:
             limit = self._limit()
             merged = min(remote, limit)
-            if remote > limit:
+            clamped = remote > limit
+            if clamped:
                 self.clamped += 1
+                self.clamped_requests += int(request)
             if merged - self._value > self._free_jump:
                 self._budget = max(0.0, self._budget - (merged - self._value))
             self._value = min(MAX_SAFE_INTEGER, max(self._value, merged) + 1)
-
-    def admits(self, remote: int) -> bool:
-        """Whether a request stamped ``remote`` may be served; False is counted and merges nothing."""
-        with self._lock:
-            if remote <= self._limit():
-                return True
-            self.refused += 1
-            return False
-
-    def admit_limit(self) -> int:
-        """The highest ``lc`` a request may carry now."""
-        with self._lock:
-            return self._limit()
+            return clamped
 
     def _limit(self) -> int:
         now = self._monotonic()

@@ -68,17 +68,7 @@ class Stamp:
             envelope = {"v": PROTOCOL_VERSION, "type": "error", "id": request_id, "from": self.sender, "lc": self.clock.value, "ts": self._now()}
             return envelope | {"body": error.to_wire()}
 
-    def observe(self, envelope: Mapping[str, Any]) -> None:
-        """Merges the clock of a received, valid envelope, within the bounds (ENCODING.md section 4.1)."""
-        self.clock.observe(envelope["lc"])
-
-    def refusal(self, envelope: Mapping[str, Any]) -> CorreioError | None:
-        """The BAD_REQUEST a request deserves when its ``lc`` lies beyond the bounds (nothing merged), else None."""
-        if self.clock.admits(envelope["lc"]):
-            return None
-        limit = self.clock.admit_limit()
-        return CorreioError(
-            "BAD_REQUEST",
-            f"lc {envelope['lc']} is too far ahead of this peer's Lamport clock (at most {limit} accepted now)",
-            data={"reason": "lamport_ahead", "lc": envelope["lc"], "max_lc": limit},
-        )
+    def observe(self, envelope: Mapping[str, Any], *, request: bool = False) -> bool:
+        """Merges the clock of a received, valid envelope, within the bounds (ENCODING.md section 4.1);
+        True when its ``lc`` lay beyond them and was clamped. A request is served either way."""
+        return self.clock.observe(envelope["lc"], request=request)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import time
 from typing import Any, Awaitable, Callable, Mapping, Union
 
 import zmq
@@ -28,6 +29,9 @@ from .limits import DEFAULT_LIMITS, Limits
 from .message import encode_message, validate_message
 
 log = logging.getLogger(__name__)
+
+#: Seconds between two warnings about requests clamped to the Lamport bounds (the rest at debug).
+CLAMPED_WARNING_INTERVAL = 60.0
 
 #: Receives a validated request envelope, returns the reply body (the reply type is the
 #: request's ``x-correio-reply``), or raises CorreioError to answer with an ``error``.
@@ -71,6 +75,8 @@ class MdpWorker:
         #: Requests whose reply could not be built (contained: logged, no reply sent).
         self.reply_failures = 0
         self.connects = 0
+        self._clamped_warned_at: float | None = None
+        self._clamped_since_warning = 0
 
     async def __aenter__(self) -> "MdpWorker":
         self.start()
@@ -195,10 +201,10 @@ class MdpWorker:
             if len(body) != 1:
                 raise CorreioError("DECODE", f"a request carries exactly one body frame, got {len(body)}")
             request = validate_message(value)
-            refusal = self.stamp.refusal(request)
-            if refusal is not None:
-                raise refusal
-            self.stamp.observe(request)
+            # Beyond the Lamport bounds: merged clamped and served, never refused (a refusal let an
+            # attacker who had spent this peer's budget cut honest peers off from it, ENCODING.md 4.1).
+            if self.stamp.observe(request, request=True):
+                self._clamped_request(request)
             info = MESSAGE_INFO[request["type"]]
             if info.pattern != "request" or info.reply is None:
                 raise CorreioError("BAD_REQUEST", f"{request['type']} is not a request")
@@ -212,3 +218,16 @@ class MdpWorker:
             if wrapped is not error:
                 log.exception("worker %s: handler failed", self.service)
             return self.stamp.error(request_id, wrapped)
+
+    def _clamped_request(self, request: Mapping[str, Any]) -> None:
+        """Logs a request clamped to the Lamport bounds: a warning at most once a minute, debug otherwise."""
+        self._clamped_since_warning += 1
+        now = time.monotonic()
+        if self._clamped_warned_at is not None and now - self._clamped_warned_at < CLAMPED_WARNING_INTERVAL:
+            log.debug("worker %s: request %s from %s: lc %d beyond the Lamport bounds, merged clamped", self.service, request["id"], request["from"], request["lc"])
+            return
+        log.warning(
+            "worker %s: a request's lc was beyond the Lamport bounds: merged only up to them, and served (%d since the last such warning; e.g. %s from %s, lc %d)",
+            self.service, self._clamped_since_warning, request["id"], request["from"], request["lc"],
+        )
+        self._clamped_warned_at, self._clamped_since_warning = now, 0

@@ -63,17 +63,16 @@ def test_lamport_clock_follows_the_protocol_bounds() -> None:
     now = [0.0]
     clock = LamportClock(free_jump=10, max_jump=1_000, refill_per_second=100, monotonic=lambda: now[0])
     hostile = 2**53 - 2
-    assert not clock.admits(hostile) and clock.refused == 1 and clock.value == 0
-    assert clock.admit_limit() == 1_000
-    clock.observe(hostile)
-    assert clock.value == 1_001 and clock.clamped == 1  # the whole budget, no more
-    clock.observe(hostile)
-    assert clock.value == 1_012  # the budget is spent: the free jump only
+    assert clock.observe(hostile, request=True)
+    assert clock.value == 1_001 and (clock.clamped, clock.clamped_requests) == (1, 1)  # the whole budget, no more
+    assert clock.observe(hostile)
+    assert clock.value == 1_012 and (clock.clamped, clock.clamped_requests) == (2, 1)  # the budget is spent: the free jump only
     now[0] += 1.0
-    assert clock.admits(1_012 + 100)
+    assert not clock.observe(1_012 + 100, request=True)  # refilled 100: within the bounds again, merged in full
+    assert clock.value == 1_113 and clock.clamped == 2
     for junk in (-1, 2**53, "7", None, True):
         clock.observe(junk)  # not a clock value: ignored, never raises
-    assert clock.value == 1_012
+    assert clock.value == 1_113
 
 
 def test_a_lamport_clock_never_merges_into_its_last_2_to_the_32_values_and_degrades_at_the_ceiling() -> None:
