@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { BadRequestError, CorreioError, UnavailableError } from '@correio/codec';
 import type { LamportClock, TimeSource } from '@correio/clocks';
+import { LabelGuard } from '@correio/observability';
 import type { AnyEnvelope, BodyOf, Envelope, MessageType } from '@correio/protocol';
 import { mdp, Publisher, Subscriber, Worker, type Publication, type RequestContext, type SocketOptions } from '@correio/transport';
 import { pino, type Logger } from 'pino';
@@ -23,6 +24,9 @@ import { noMetrics, type MetricsRecorder } from './metrics/MetricsRecorder.js';
 import { ANNOUNCE_NAMESPACE, assertServiceName, brokerServiceName, eventTopic, assertEventName } from './names.js';
 import { ServiceClient, type ServiceClientOptions } from './ServiceClient.js';
 import { TaskSupervisor, type TaskStatus } from './TaskSupervisor.js';
+
+/** Distinct topics labelled in `service_event_gaps_total`; gaps on further topics count under `other`. */
+export const MAX_GAP_TOPIC_LABELS = 256;
 
 /** A sequence gap on a proxy topic: publications this instance never received. */
 export interface GapInfo {
@@ -172,6 +176,8 @@ export class Service {
   #startedAt = 0;
   #inFlight = 0;
   #missed = 0;
+  /** Any publisher chooses the topics under a subscribed prefix: past the bound, gaps are counted under `other`. */
+  readonly #gapTopics = new LabelGuard(MAX_GAP_TOPIC_LABELS);
   #openGate: ((connected: boolean) => void) | undefined;
   #starting: Promise<unknown> | undefined;
   #stopping: Promise<void> | undefined;
@@ -495,7 +501,7 @@ export class Service {
 
   #onGap(gap: { readonly topic: string; readonly publisher: string; readonly missed: number }): void {
     this.#missed += gap.missed;
-    this.#metrics.increment('service_event_gaps_total', { service: this.identity.name, topic: gap.topic }, gap.missed);
+    this.#metrics.increment('service_event_gaps_total', { service: this.identity.name, topic: this.#gapTopics.label(gap.topic) }, gap.missed);
     this.#log.warn(gap, 'publications lost on a proxy topic');
     const info: GapInfo = { topic: gap.topic, publisher: gap.publisher, missed: gap.missed };
     this.#hooks.push('onGap', () => this.#options.hooks?.onGap?.(info));

@@ -54,6 +54,7 @@ export {
   type ServiceState,
   type GapInfo,
   type DiscoveryDeps,
+  MAX_GAP_TOPIC_LABELS,
 } from './Service.js';
 export { ServiceClient, type ServiceClientOptions, type Contract, type CallArgs } from './ServiceClient.js';
 export { ClockStamp } from './ClockStamp.js';

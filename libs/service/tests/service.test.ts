@@ -6,6 +6,7 @@ import { ManagedSocket, encodePublicationHeader } from '@correio/transport';
 import { Registry } from 'prom-client';
 import {
   InMemoryMetrics,
+  MAX_GAP_TOPIC_LABELS,
   PromMetrics,
   ServiceClient,
   action,
@@ -377,6 +378,41 @@ describe('broadcast gaps', () => {
     expect([...new Set(seen)]).toEqual(['1', '5']);
     expect(gaps).toEqual([{ topic: 'svc/tick.tock/', missed: 3 }]);
     expect(service.health().missedPublications).toBe(3);
+  });
+
+  it('labels gaps by topic for at most MAX_GAP_TOPIC_LABELS topics: any publisher picks topics, so the rest count under other', async () => {
+    const topics = MAX_GAP_TOPIC_LABELS + 44;
+    const memory = new InMemoryMetrics();
+    const seen = new Set<string>();
+    const service = await startService({
+      name: 'gapped',
+      handlers: defineService({ events: { 'tick.tock': { handler: (_ctx, event: ServiceEvent<{ n: number }>) => void seen.add(String(event.data.n)) } } }),
+      metrics: memory,
+    });
+    const codec = new MessageCodec();
+    const socket = new ManagedSocket('pub');
+    socket.connect(infra.proxyEndpoints.pub);
+    // Every topic is a stream of its own under the subscribed prefix svc/tick.tock/: 1 then 3 is a gap of one.
+    const publish = (topic: number, seq: number) => {
+      const envelope = { v: 1, type: 'service.event', id: `t${topic}-${seq}`, from: 'hostile', lc: seq, ts: Date.now(), body: { event: 'tick.tock', data: { n: topic * 10 + seq }, sender: 'hostile' } } as const;
+      return socket.send([`svc/tick.tock/t${topic}`, encodePublicationHeader({ p: 'hostile-1', s: seq, n: 1 }), codec.encode(envelope)]);
+    };
+    try {
+      await eventually(async () => {
+        await publish(0, 1);
+        return seen.has('1');
+      }, 10_000, 'first publication');
+      for (let topic = 1; topic < topics; topic++) await publish(topic, 1);
+      for (let topic = 0; topic < topics; topic++) await publish(topic, 3);
+      await eventually(() => service.health().missedPublications === topics, 10_000, 'a gap on every topic');
+    } finally {
+      await socket.close();
+    }
+    const series = Object.keys(memory.snapshot().counters).filter((key) => key.startsWith('service_event_gaps_total{'));
+    expect(series).toHaveLength(MAX_GAP_TOPIC_LABELS + 1);
+    expect(memory.counter('service_event_gaps_total', { topic: 'other' })).toBe(topics - MAX_GAP_TOPIC_LABELS);
+    expect(memory.counter('service_event_gaps_total', { topic: 'svc/tick.tock/t0' })).toBe(1);
+    expect(memory.counter('service_event_gaps_total')).toBe(topics);
   });
 });
 
