@@ -20,12 +20,12 @@ const STARTUP_MS = 120_000;
 /** Envelopes the Python peer sends after the TypeScript campaign. */
 const PYTHON_COUNT = 40;
 /**
- * Anti-entropy runs every 2 s per peer, but after a burst the servers' Lamport clocks can sit
- * further ahead of the ref's than its bounds admit, so their heartbeats are refused (lamport_ahead)
- * and the ref lists them down — no peers to sync with — until its budget refills (measured: 25 s
- * after this test's 20 s on an idle machine; reported in #22). Convergence must come, within this.
+ * Anti-entropy runs every 2 s per peer; the hostile operations are many, the machine small and
+ * shared. (Requests beyond the Lamport bounds are served clamped, so a burst can no longer get the
+ * servers' heartbeats refused by the ref and hold convergence back until its budget refills, #22:
+ * `npm run soak:hostile -- --seed 1234 --minutes 1` converged in 1.7 s.)
  */
-const CONVERGE_MS = 120_000;
+const CONVERGE_MS = 60_000;
 
 const scratch = scratchDir('correio-hostile-');
 let topology: Topology;
