@@ -186,6 +186,8 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       store,
       clock,
       peers: options.peers ?? (() => members.peers()),
+      // Replicated operations are stored only from servers the list holds, alive or not.
+      members: options.peers ?? (() => members.listed()),
       proxySub: options.proxy.sub,
       ...(options.curve ? { curve: options.curve.proxy } : {}),
       logger,

@@ -14,7 +14,8 @@ const scratch = fileScratch({ closeFirst: () => client?.close() });
 
 beforeAll(async () => {
   infra = await startInfrastructure();
-  servers = await startServerProcesses(infra, ['s1', 's2'], scratch.dir);
+  // Membership is a static list here (no reference server): replicated operations are stored only from listed origins.
+  servers = await startServerProcesses(infra, ['s1', 's2'], scratch.dir, () => ['--peers', 's1,s2', '--no-ref']);
   client = new ChatClient(infra.broker);
 }, 90_000);
 

@@ -10,7 +10,8 @@ import { ChatClient } from './helpers/chat.js';
 import { fileScratch, startInfrastructure, startServerProcess, type Infrastructure } from './helpers/processes.js';
 
 const MAX = Number.MAX_SAFE_INTEGER;
-const STANDALONE = ['--no-ref'];
+/** No reference server; `elsewhere` is a listed peer that never runs, so operations forged under its id are stored (only listed origins are). */
+const STANDALONE = ['--no-ref', '--peers', 'elsewhere'];
 
 let infra: Infrastructure;
 const clients: ChatClient[] = [];
@@ -33,7 +34,7 @@ it('stores a peer operation stamped hlc [2^53 − 1, 2^32 − 1], keeps serving,
   await client.call('srv.r1', 'chat.channel.create.request', { user: 'ana', channel: 'far' });
   await client.call('srv.r1', 'chat.publish.request', { user: 'ana', channel: 'far', text: 'before' });
 
-  // Schema-valid: every field within its range, from an origin that is not a server here.
+  // Schema-valid: every field within its range, from a listed origin that is not running.
   const forged: Operation = { op: { origin: 'elsewhere', seq: 1 }, lc: 7, hlc: [MAX, 2 ** 32 - 1], kind: 'publish', data: { user: 'ana', channel: 'far', text: 'from the end of time' } };
   const ahead: Operation = { op: { origin: 'elsewhere', seq: 2 }, lc: 8, hlc: [Date.now() + 3_600_000, 0], kind: 'publish', data: { user: 'ana', channel: 'far', text: 'an hour ahead' } };
   expect((await client.call('srv.r1', 'replica.apply.request', { ops: [forged, ahead] })).applied).toBe(2);

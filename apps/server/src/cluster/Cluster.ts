@@ -143,6 +143,15 @@ export class Cluster {
     return (this.#node?.liveServers ?? []).map(({ server }) => server).filter((server) => server !== this.id);
   }
 
+  /**
+   * Every server the cached list holds, alive or not, this one included: the origins whose
+   * replicated operations this server accepts. A server that is briefly down stays listed (until the
+   * reference server drops it), so its operations still in flight are not refused.
+   */
+  listed(): string[] {
+    return (this.#node?.servers ?? []).map(({ server }) => server);
+  }
+
   /** Typed handlers for the server's `srv.<id>`: the election and the clock. */
   get messages(): MessageHandlers {
     return {

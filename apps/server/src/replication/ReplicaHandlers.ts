@@ -1,7 +1,16 @@
-import { BadRequestError } from '@correio/codec';
+import { BadRequestError, UnavailableError } from '@correio/codec';
 import type { BodyOf, Operation } from '@correio/protocol';
 import { serveApply, serveDigest, serveFetch, serverService, type ReplicaLog } from '@correio/replication';
 import { handles, type MessageContext, type ReplyBody } from '@correio/service';
+
+export interface ReplicaHandlersOptions {
+  /** Sees every applied batch once it is durable (to notice operations missing before it). */
+  readonly onApplied?: (ops: readonly Operation[]) => void;
+  /** The origins of `ops` this server does not accept: a batch naming any is refused whole. */
+  readonly unknownOrigins?: (ops: readonly Operation[]) => readonly string[];
+  /** Told of a refused batch (to count and warn). */
+  readonly onRefused?: (count: number, origins: readonly string[]) => void;
+}
 
 /**
  * The replication requests a server answers for its peers (protocol/FRAMES.md §4.2), from its own
@@ -13,14 +22,13 @@ export class ReplicaHandlers {
   readonly #id: string;
   readonly #log: ReplicaLog;
   readonly #service: string;
-  readonly #onApplied: (ops: readonly Operation[]) => void;
+  readonly #options: ReplicaHandlersOptions;
 
-  /** `onApplied` sees every applied batch once it is durable (to notice operations missing before it). */
-  constructor(id: string, log: ReplicaLog, onApplied: (ops: readonly Operation[]) => void = () => undefined) {
+  constructor(id: string, log: ReplicaLog, options: ReplicaHandlersOptions = {}) {
     this.#id = id;
     this.#log = log;
     this.#service = serverService(id);
-    this.#onApplied = onApplied;
+    this.#options = options;
   }
 
   @handles('replica.fetch.request')
@@ -38,8 +46,17 @@ export class ReplicaHandlers {
   @handles('replica.apply.request')
   async apply(ctx: MessageContext<'replica.apply.request'>, body: BodyOf<'replica.apply.request'>): Promise<ReplyBody<'replica.apply.request'>> {
     this.#addressedHere(ctx);
+    const unknown = this.#options.unknownOrigins?.(body.ops) ?? [];
+    if (unknown.length > 0) {
+      // Refused whole, never confirmed: the sender must not count this server as holding the batch.
+      // Retryable, as a server that has just joined may be missing from this server's list for a moment.
+      this.#options.onRefused?.(body.ops.length, unknown);
+      throw new UnavailableError(`server ${this.#id} does not store operations of origins the cluster membership does not list: ${unknown.slice(0, 5).join(', ')}`, {
+        data: { server: this.#id, reason: 'unknown_origin', origins: unknown.slice(0, 5) },
+      });
+    }
     const reply = await serveApply(this.#log, this.#id, body);
-    this.#onApplied(body.ops);
+    this.#options.onApplied?.(body.ops);
     return reply;
   }
 

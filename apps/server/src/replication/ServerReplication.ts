@@ -7,6 +7,7 @@ import { Subscriber, type CurveClientOptions } from '@correio/transport';
 import type { Logger } from 'pino';
 import type { OperationClock } from '../OperationClock.js';
 import type { ChatStore } from '../store/ChatStore.js';
+import { OriginAdmission } from './OriginAdmission.js';
 import { ReplicaHandlers } from './ReplicaHandlers.js';
 
 export interface ServerReplicationOptions {
@@ -21,6 +22,11 @@ export interface ServerReplicationOptions {
    * answers the replica requests, so others can read from it.
    */
   readonly peers?: () => readonly string[];
+  /**
+   * Every server the membership lists, alive or not: replicated operations are stored only from
+   * these origins (and this server's own, and origins the store already holds). Defaults to `peers`.
+   */
+  readonly members?: () => readonly string[];
   /** The proxy's XPUB side, where the `replica/` topic is heard. */
   readonly proxySub: string;
   /** CURVE keys of the subscriber socket (the proxy's public key and this server's pair); none when absent. */
@@ -67,6 +73,8 @@ export interface ReplicationCounters {
   acksFailed: number;
   /** Operations whose HLC was too far ahead to merge into this server's clock (stored all the same). */
   clockDriftSkipped: number;
+  /** Replicated operations dropped, never stored, because the membership does not list their origin. */
+  unknownOriginDropped: number;
 }
 
 export interface ReplicationHealth {
@@ -107,6 +115,7 @@ export class ServerReplication {
   readonly #options: ServerReplicationOptions;
   readonly #log: Logger;
   readonly #replicaLog: ReplicaLog;
+  readonly #admission: OriginAdmission;
   readonly #counters: ReplicationCounters = {
     liveReceived: 0,
     liveApplied: 0,
@@ -118,6 +127,7 @@ export class ServerReplication {
     acksConfirmed: 0,
     acksFailed: 0,
     clockDriftSkipped: 0,
+    unknownOriginDropped: 0,
   };
   readonly #counted = new Set<(counter: keyof ReplicationCounters, delta: number) => void>();
   readonly #pending = new Set<Promise<unknown>>();
@@ -130,8 +140,19 @@ export class ServerReplication {
   constructor(options: ServerReplicationOptions) {
     this.#options = options;
     this.#log = options.logger.child({ component: 'replication' });
+    this.#admission = new OriginAdmission({
+      self: options.id,
+      members: options.members ?? options.peers ?? (() => []),
+      held: (origin) => options.store.highWaterMark(origin) > 0,
+      logger: this.#log,
+      onRefused: (count) => this.#count('unknownOriginDropped', count),
+    });
     this.#replicaLog = this.#observedLog(options.store, options.clock);
-    this.handlers = new ReplicaHandlers(options.id, this.#replicaLog, (ops) => this.#replicator?.noticeGaps(ops));
+    this.handlers = new ReplicaHandlers(options.id, this.#replicaLog, {
+      onApplied: (ops) => this.#replicator?.noticeGaps(ops),
+      unknownOrigins: (ops) => this.#admission.unknownOrigins(ops),
+      onRefused: (count, origins) => this.#admission.refused(count, origins, 'replica.apply.request'),
+    });
     this.gate = (next) => (ctx, params) => {
       if ((this.#state === 'created' || this.#state === 'catching-up') && ctx.action.startsWith('chat.')) {
         return Promise.reject(
@@ -267,6 +288,7 @@ export class ServerReplication {
         if (publication.envelope.type !== 'replica.op') continue;
         const op = publication.envelope.body;
         this.#count('liveReceived');
+        if (this.#admission.admit([op], 'replica.op').length === 0) continue;
         // Applies overlap, so they share commits; a bound keeps a flood from growing memory.
         while (this.#pending.size >= MAX_PENDING_APPLIES) await Promise.race(this.#pending);
         const applying = replicator
@@ -311,7 +333,9 @@ export class ServerReplication {
       highWaterMark: (origin) => store.highWaterMark(origin),
       opsFrom: (origin, from, limit, to) => store.opsFrom(origin, from, limit, to),
       digest: () => store.digest(),
-      apply: async (ops) => {
+      // Every path that stores replicated operations (live, apply requests, fetches) comes through here.
+      apply: async (offered) => {
+        const ops = this.#admission.admit(offered, 'replica.fetch');
         const added = await store.apply(ops);
         for (const op of ops) {
           if (!clock.observe(op)) {

@@ -11,7 +11,7 @@ import type { ReplicationCounters, ServerReplication } from './ServerReplication
 export function replicationMetrics(metrics: MetricsRegistry, sources: { readonly store: ChatStore; readonly replication: ServerReplication }): void {
   const { store, replication } = sources;
   metrics.gauge<'origin'>('replication_high_water_mark', {
-    help: 'Per origin, the highest seq n such that operations 1..n of that origin are all held.',
+    help: 'Per origin, the highest seq n such that operations 1..n of that origin are all held (only origins the membership listed are stored).',
     labelNames: ['origin'],
     collect: (gauge) => {
       gauge.reset();
@@ -61,6 +61,7 @@ export function replicationMetrics(metrics: MetricsRegistry, sources: { readonly
     acksConfirmed: ['replication_acks_confirmed_total', 'Writes confirmed by the required number of peers (--ack-peers).'],
     acksFailed: ['replication_acks_failed_total', 'Writes whose peer confirmation failed or timed out (--ack-peers); the client got a retryable error.'],
     clockDriftSkipped: ['replication_clock_drift_skipped_total', 'Replicated operations stamped too far ahead to merge into this clock (stored all the same).'],
+    unknownOriginDropped: ['replication_unknown_origin_dropped_total', 'Replicated operations dropped, never stored, because the cluster membership does not list their origin.'],
   };
   const registered = new Map<keyof ReplicationCounters, ReturnType<MetricsRegistry['counter']>>();
   for (const [counter, [name, help]] of Object.entries(counters) as [keyof ReplicationCounters, [string, string]][]) {

@@ -1,0 +1,75 @@
+import type { Operation } from '@correio/protocol';
+import type { Logger } from 'pino';
+
+/** One warning line per this many ms at most, however many operations are refused. */
+const WARN_INTERVAL_MS = 10_000;
+
+export interface OriginAdmissionOptions {
+  /** This server's id: its own operations are always admitted (catch-up fetches them back). */
+  readonly self: string;
+  /** Every server the membership lists, alive or not, as known now. */
+  readonly members: () => readonly string[];
+  /** True when the store already holds operations of `origin` (admitted when it was listed). */
+  readonly held: (origin: string) => boolean;
+  readonly logger: Logger;
+  /** Told how many operations were refused, for a counter. */
+  readonly onRefused: (count: number) => void;
+}
+
+/**
+ * Which origins' replicated operations this server stores: its own, those of the servers the
+ * membership lists (alive or not), and those it already holds (a server the list dropped long
+ * after its operations arrived). Anyone can publish on `replica/` and name any origin, so without
+ * this a publisher could grow the store, its per-origin high-water marks and their metric series
+ * without end. A refused operation is dropped and counted, never stored; an operation of a server
+ * not listed yet (start-up race) comes back by anti-entropy once it is.
+ *
+ * Not authentication: a publisher can still name a real server's id (see docs/architecture.md).
+ */
+export class OriginAdmission {
+  readonly #options: OriginAdmissionOptions;
+  #lastWarning = Number.NEGATIVE_INFINITY;
+  #suppressed = 0;
+
+  constructor(options: OriginAdmissionOptions) {
+    this.#options = options;
+  }
+
+  /** The origins of `ops` this server does not accept, each once. */
+  unknownOrigins(ops: readonly Operation[]): string[] {
+    let members: Set<string> | undefined;
+    const unknown = new Set<string>();
+    for (const { op } of ops) {
+      if (op.origin === this.#options.self || unknown.has(op.origin)) continue;
+      members ??= new Set(this.#options.members());
+      if (!members.has(op.origin) && !this.#options.held(op.origin)) unknown.add(op.origin);
+    }
+    return [...unknown];
+  }
+
+  /** The operations of `ops` from accepted origins; the rest are counted and warned about (`via`: the path they came by). */
+  admit(ops: readonly Operation[], via: string): readonly Operation[] {
+    const unknown = this.unknownOrigins(ops);
+    if (unknown.length === 0) return ops;
+    const refused = new Set(unknown);
+    const admitted = ops.filter(({ op }) => !refused.has(op.origin));
+    this.refused(ops.length - admitted.length, unknown, via);
+    return admitted;
+  }
+
+  /** Counts `count` refused operations and warns, at most once per 10 s (with how many lines were held back). */
+  refused(count: number, origins: readonly string[], via: string): void {
+    this.#options.onRefused(count);
+    const now = performance.now();
+    if (now - this.#lastWarning < WARN_INTERVAL_MS) {
+      this.#suppressed++;
+      return;
+    }
+    this.#options.logger.warn(
+      { via, refused: count, origins: origins.slice(0, 5), ...(this.#suppressed > 0 ? { suppressedWarnings: this.#suppressed } : {}) },
+      'replicated operations from origins the cluster membership does not list were dropped (not stored)',
+    );
+    this.#lastWarning = now;
+    this.#suppressed = 0;
+  }
+}
