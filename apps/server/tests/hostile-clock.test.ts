@@ -14,7 +14,8 @@ import { fileScratch, startInfrastructure, startServerProcess, type Infrastructu
 const MAX = Number.MAX_SAFE_INTEGER;
 /** No received value lifts a clock above this (protocol LamportBounds): 2^53 − 1 − 2^32. */
 const MAX_MERGED = MAX - 2 ** 32;
-const STANDALONE = ['--no-ref'];
+/** No reference server; `ghost` is a listed peer that never runs, so an operation forged under its id is stored (only listed origins are). */
+const STANDALONE = ['--no-ref', '--peers', 'ghost'];
 
 let infra: Infrastructure;
 const clients: ChatClient[] = [];
