@@ -152,8 +152,7 @@ export class MajordomoBroker {
       // Replies and DISCONNECTs still in the queue at close get a moment to leave.
       linger: 1_000,
       // A peer that reconnects with a routing id still held by its old connection takes it over.
-      // Without this libzmq parks the newcomer unserved until the old pipe goes, and memory grows
-      // with every such reconnect (tools/soak/README.md); a live duplicate could squat an id anyway.
+      // Without this libzmq parks the newcomer unserved until the old connection goes.
       handover: true,
       ...(options.curve ? curveSocketOptions(options.curve) : {}),
     });

@@ -137,7 +137,8 @@ export class HostileCorpus {
 
   /**
    * Operations to store (replica.op, replica.apply.request) forged under another origin than a
-   * real server's. Replication is not authenticated (docs/architecture.md, "Not provided"): an
+   * real server's; servers drop (or refuse) them, as they store operations only from origins the
+   * membership lists (docs/architecture.md, "Accepted origins"). Replication is not authenticated (docs/architecture.md, "Not provided"): an
    * operation forged under a live server's id, at its next sequence number, is stored by the
    * replicas in place of the real one that follows — no check on content can tell them apart; only
    * authenticated replication can. That is reported, not exercised here; every other field may
