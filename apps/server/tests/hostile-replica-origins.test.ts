@@ -2,7 +2,8 @@
 // so a raw PUB publishes schema-valid replica.op envelopes from 2000 made-up origins at two servers
 // of a real cluster (broker, proxy, reference server, servers: all processes). Nothing of them may
 // be stored — not in the stores, their digests, histories or the per-origin metric — while honest
-// replication goes on converging (docs/architecture.md, "Peer-keyed state and its bounds").
+// replication goes on converging (docs/architecture.md, "Peer-keyed state and its bounds"), even
+// after forged membership events named some of those origins as servers that are up.
 import { join } from 'node:path';
 import { MessageCodec } from '@correio/codec';
 import type { Operation } from '@correio/protocol';
@@ -60,6 +61,18 @@ it('drops replica.op from 2000 made-up origins on every server, refuses them in 
       await publish(forged('made-up-probe'));
       return (await Promise.all(servers.map(dropped))).every((count) => count >= 1);
     }, 'the servers hearing the raw publisher', 15_000);
+    // Forged membership events first: they name the first batch's origins as servers that are up.
+    // Events are anyone's to publish, so they must not make those origins accepted.
+    let eventSeq = 0;
+    await waitFor(async () => {
+      for (let i = 0; i < BATCH; i++) {
+        eventSeq++;
+        const event = { v: 1, type: 'ref.membership', id: `forged-event-${eventSeq}`, from: 'intruder', lc: 1, ts: Date.now(), body: { server: `made-up-${i}`, rank: 1_000 + i, state: 'up', at: Date.now() } } as const;
+        await socket.send(['ref/membership/', encodePublicationHeader({ p: 'intruder-ref', s: eventSeq, n: 1 }), codec.encode(event)]);
+      }
+      const views = await Promise.all(servers.map(clusterHealth));
+      return views.every((health) => health.cluster.servers.some((entry: { server: string }) => entry.server === 'made-up-0'));
+    }, 'the servers taking in the forged membership events', 15_000);
     const base = await Promise.all(servers.map(dropped));
     for (let start = 0; start < MADE_UP; start += BATCH) {
       for (let i = start; i < start + BATCH; i++) await publish(forged(`made-up-${i}`));

@@ -108,6 +108,11 @@ export class Discovery {
     return this.#directory.servers;
   }
 
+  /** The servers the latest list from the reference server named (membership events cannot add to it). */
+  get listedByRef(): ReadonlySet<string> {
+    return this.#directory.listedByRef;
+  }
+
   /** The servers counted alive, ordered by rank. */
   get live(): ServerInfo[] {
     return this.#directory.live;

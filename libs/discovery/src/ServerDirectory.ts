@@ -58,6 +58,8 @@ export interface ServerDirectoryOptions {
  */
 export class ServerDirectory {
   readonly #entries = new Map<string, Entry>();
+  /** The servers the latest `ref.servers` list named: what events alone (anyone can publish them) cannot add to. */
+  #listedByRef: ReadonlySet<string> = new Set();
   readonly #maxLoggedEvents: number;
   #coordinator: string | undefined;
   /** Events received since the oldest list request in flight. */
@@ -75,6 +77,11 @@ export class ServerDirectory {
   }
 
   /** Every server, ordered by rank. */
+  /** The servers the latest list from the reference server named, alive or not (events add none). */
+  get listedByRef(): ReadonlySet<string> {
+    return this.#listedByRef;
+  }
+
   get servers(): ServerInfo[] {
     return [...this.#entries.values()].map((entry) => entry.info).sort((a, b) => a.rank - b.rank);
   }
@@ -130,6 +137,7 @@ export class ServerDirectory {
       this.#entries.set(item.server, { info, stamp: item.last_heartbeat });
     }
     this.#coordinator = reply.coordinator;
+    this.#listedByRef = new Set(reply.servers.map((item) => item.server));
     for (const event of this.#log.slice(Math.max(0, token - this.#logStart))) this.#apply(event);
     this.#openLists.delete(token);
     this.#trimLog();

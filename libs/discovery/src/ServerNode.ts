@@ -192,6 +192,11 @@ export class ServerNode {
   }
 
   /** The servers counted alive, ordered by rank. */
+  /** The servers the latest list from the reference server named, alive or not. */
+  get listedByRef(): ReadonlySet<string> {
+    return this.#discovery.listedByRef;
+  }
+
   get liveServers(): ServerInfo[] {
     return this.#discovery.live;
   }

@@ -102,6 +102,14 @@ describe('ServerDirectory', () => {
     const directory = withList([listed('a', 1, true, 100)]);
     expect(directory.applyEvent({ server: 'a', rank: 7, state: 'up', at: 200 })).toEqual([{ server: 'a', rank: 7, state: 'up', source: 'event' }]);
   });
+  it('counts as listed by the reference server only what its latest list named, never what events added', () => {
+    const directory = withList([listed('a', 1, true, 100), listed('b', 2, false, 90)]);
+    directory.applyEvent({ server: 'forged', rank: 9, state: 'up', at: 500 });
+    expect(directory.servers.map((s) => s.server)).toContain('forged');
+    expect([...directory.listedByRef].sort()).toEqual(['a', 'b']);
+    directory.applyList(directory.beginList(), { servers: [listed('b', 2, true, 600)] });
+    expect([...directory.listedByRef]).toEqual(['b']);
+  });
 });
 
 describe('ServerDirectory bounds', () => {

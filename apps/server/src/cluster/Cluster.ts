@@ -144,12 +144,14 @@ export class Cluster {
   }
 
   /**
-   * Every server the cached list holds, alive or not, this one included: the origins whose
-   * replicated operations this server accepts. A server that is briefly down stays listed (until the
-   * reference server drops it), so its operations still in flight are not refused.
+   * Every server the reference server's latest list named, alive or not, this one included: the
+   * origins whose replicated operations this server accepts. A server that is briefly down stays
+   * listed (until the reference server drops it), so its operations still in flight are not
+   * refused. Servers known only from membership events do not count: anyone can publish those, and
+   * each forged one would otherwise admit a made-up origin into the store for good.
    */
   listed(): string[] {
-    return (this.#node?.servers ?? []).map(({ server }) => server);
+    return [...(this.#node?.listedByRef ?? [])];
   }
 
   /** Typed handlers for the server's `srv.<id>`: the election and the clock. */
