@@ -2,12 +2,12 @@ import {
   BadRequestError,
   CorreioError,
   DecodeError,
-  decode,
   InternalError,
   type MessageCodec,
   UnavailableError,
 } from '@correio/codec';
 import { LamportExhaustedError, MESSAGE_INFO, PROTOCOL_VERSION, type AnyEnvelope, type Envelope, type MessageType } from '@correio/protocol';
+import { readableId, UNREADABLE_ID } from './envelopeId.js';
 import type { Frames } from './frames.js';
 import type { Logger } from '@correio/observability';
 import { RateLimitedWarning } from './RateLimitedWarning.js';
@@ -35,8 +35,6 @@ export type DecodedRequest =
   | { readonly ok: true; readonly request: AnyEnvelope }
   | { readonly ok: false; readonly error: CorreioError; readonly id: string };
 
-const ID_PATTERN = /^[0-9A-Za-z_-]{1,64}$/;
-
 /**
  * Turns request bytes into envelopes and handler results into reply bytes, the same way for the
  * MDP worker and the REP server: replies repeat the request id, carry the reply type the protocol
@@ -58,14 +56,14 @@ export class Responder {
   /** Decodes a request body (exactly one frame holding one envelope of a request type). */
   decodeRequest(body: Frames): DecodedRequest {
     if (body.length !== 1) {
-      return { ok: false, error: new DecodeError(`expected one body frame holding an envelope, got ${body.length}`), id: recoverId(body[0]) };
+      return { ok: false, error: new DecodeError(`expected one body frame holding an envelope, got ${body.length}`), id: readableId(body[0]) };
     }
     const bytes = body[0]!;
     let request: AnyEnvelope;
     try {
       request = this.#codec.decode(bytes);
     } catch (error) {
-      return { ok: false, error: CorreioError.from(error), id: recoverId(bytes) };
+      return { ok: false, error: CorreioError.from(error), id: readableId(bytes) };
     }
     // A request beyond the Lamport bounds is merged clamped and served, never refused: a refusal let an
     // attacker who had spent this peer's budget cut honest peers off from it (ENCODING.md §4.1).
@@ -139,20 +137,6 @@ export function replyError(error: unknown): CorreioError {
   return CorreioError.from(error);
 }
 
-/** The id for an error reply when no usable request id can be read (protocol/FRAMES.md §1.4). */
-export const UNKNOWN_REQUEST_ID = '0';
+/** The id of an error reply to a request whose own id could not be read (FRAMES.md §1.4). */
+export const UNKNOWN_REQUEST_ID = UNREADABLE_ID;
 
-/**
- * The id of a request that failed validation, when its first body frame decodes far enough to
- * yield one, so the client can match the error reply; otherwise "0" (FRAMES.md §1.4).
- */
-function recoverId(bytes: Uint8Array | undefined): string {
-  if (bytes === undefined) return UNKNOWN_REQUEST_ID;
-  try {
-    const value = decode(bytes) as { id?: unknown } | null;
-    if (typeof value === 'object' && value !== null && typeof value.id === 'string' && ID_PATTERN.test(value.id)) return value.id;
-  } catch {
-    // not even MessagePack: nothing to recover
-  }
-  return UNKNOWN_REQUEST_ID;
-}
