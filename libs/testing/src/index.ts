@@ -7,5 +7,6 @@ export { runExample, type ExampleRun } from './runExample.js';
 export { scratchDir, type ScratchDir } from './scratchDir.js';
 export { sleep, waitFor } from './waitFor.js';
 export { readMetric } from './readMetric.js';
+export { readinessField } from './readinessField.js';
 export { seededRandom, randomInt } from './seededRandom.js';
 export { argValue, argNumber, report } from './fixtureArgs.js';

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { spawnProgram, waitFor, type Child } from '@correio/testing';
+import { readinessField, spawnProgram, waitFor, type Child } from '@correio/testing';
 import { RequestClient } from '@correio/transport';
 import { appMain } from './paths.js';
 
@@ -30,13 +30,6 @@ export interface Topology {
 
 const LOOPBACK_ANY_PORT = 'tcp://127.0.0.1:*';
 
-/** A `key=value` field of a readiness line. */
-function field(line: string, key: string): string {
-  const value = new RegExp(`\\b${key}=(\\S+)`).exec(line)?.[1];
-  if (value === undefined) throw new Error(`no ${key}= in readiness line "${line}"`);
-  return value;
-}
-
 /**
  * The TypeScript side of a Correio system, each app a child process run from its sources under
  * tsx, on free loopback ports, in the order `correio up` starts them: broker and proxy, the
@@ -61,8 +54,8 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
   const [brokerLine, proxyLine] = await Promise.all([broker.waitForLine(/^broker ready /, startupMs), proxy?.waitForLine(/^proxy ready /, startupMs)]);
   const topology: Topology = {
     broker: brokerLine.split(' ')[2]!,
-    ...(options.seed ? { seed: { frontend: field(brokerLine, 'seed-frontend'), backend: field(brokerLine, 'seed-backend') } } : {}),
-    ...(proxyLine !== undefined ? { proxy: { publishers: field(proxyLine, 'publishers'), subscribers: field(proxyLine, 'subscribers') } } : {}),
+    ...(options.seed ? { seed: { frontend: readinessField(brokerLine, 'seed-frontend'), backend: readinessField(brokerLine, 'seed-backend') } } : {}),
+    ...(proxyLine !== undefined ? { proxy: { publishers: readinessField(proxyLine, 'publishers'), subscribers: readinessField(proxyLine, 'subscribers') } } : {}),
     servers: Array.from({ length: serverCount }, (_, i) => `srv-${i + 1}`),
     children,
     dataDir: options.dataDir,

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { spawnProgram, workspaceRoot, type Child } from '@correio/testing';
+import { readinessField, spawnProgram, workspaceRoot, type Child } from '@correio/testing';
 import { generateCurveKeyPair, type CurveKeyPair } from '@correio/transport';
 
 export interface SoakTopologyOptions {
@@ -34,12 +34,6 @@ function appMain(app: 'broker' | 'proxy' | 'ref' | 'server'): string {
   return join(workspaceRoot, 'apps', app, 'src', 'main.ts');
 }
 
-function field(line: string, key: string): string {
-  const value = new RegExp(`\\b${key}=(\\S+)`).exec(line)?.[1];
-  if (value === undefined) throw new Error(`no ${key}= in readiness line "${line}"`);
-  return value;
-}
-
 /**
  * Starts the broker (tcp and ipc) and the proxy on a fresh CURVE key pair, then the reference
  * server and the chat servers as CURVE clients of both, each a tracked child process run from its
@@ -55,7 +49,7 @@ export async function startSoakTopology(options: SoakTopologyOptions): Promise<S
   };
   const ready = async (name: string, pattern: RegExp): Promise<string> => {
     const line = await programs.get(name)!.waitForLine(pattern, startupMs);
-    http.set(name, field(line, 'http'));
+    http.set(name, readinessField(line, 'http'));
     return line;
   };
   const heartbeat = String(options.heartbeatMs);
@@ -66,7 +60,7 @@ export async function startSoakTopology(options: SoakTopologyOptions): Promise<S
   const [brokerLine, proxyLine] = await Promise.all([ready('broker', /^broker ready /), ready('proxy', /^proxy ready /)]);
   const topology = {
     broker: [brokerLine.split(' ')[2]!, ipc] as const,
-    proxy: { publishers: field(proxyLine, 'publishers'), subscribers: field(proxyLine, 'subscribers') },
+    proxy: { publishers: readinessField(proxyLine, 'publishers'), subscribers: readinessField(proxyLine, 'subscribers') },
     servers: Array.from({ length: options.servers }, (_, i) => `srv-${i + 1}`),
     keys,
     programs,
