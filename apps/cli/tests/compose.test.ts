@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -136,6 +136,13 @@ describe('tools/docker/compose.yaml', () => {
       docker = execFileSync('sh', ['-c', 'command -v docker'], { encoding: 'utf8' }).trim();
     } catch {
       context.skip('no docker CLI here: the swarm schema check is skipped');
+      return;
+    }
+    // Older CLIs (Docker 20.10) have `stack config` without `--compose-file`: skip, naming the version.
+    const help = spawnSync(docker, ['stack', 'config', '--help'], { encoding: 'utf8' });
+    if (!`${help.stdout}${help.stderr}`.includes('--compose-file')) {
+      const version = spawnSync(docker, ['--version'], { encoding: 'utf8' }).stdout.trim();
+      context.skip(`${version || 'this docker CLI'} has no \`docker stack config --compose-file\`: the swarm schema check is skipped`);
       return;
     }
     const config = execFileSync(docker, ['stack', 'config', '-c', COMPOSE_FILE], { encoding: 'utf8', env: { ...process.env, CORREIO_IMAGE: 'registry.invalid/correio:test' } });
