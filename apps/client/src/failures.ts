@@ -10,18 +10,18 @@ export interface Endpoints {
 }
 
 export function brokerDownMessage(endpoint: string): string {
-  return `cannot reach the broker at ${endpoint}: is it running? Start it with: correio-broker --endpoint ${bindable(endpoint)}`;
+  return `cannot reach the broker at ${endpoint}: is it running? Start it with: npx correio broker --endpoint ${bindable(endpoint)}`;
 }
 
 export function proxyDownMessage(endpoint: string): string {
   return (
     `cannot reach the proxy at ${endpoint}: live messages will arrive once it is running. ` +
-    `Start it with: correio-proxy --subscribers ${bindable(endpoint)}`
+    `Start it with: npx correio proxy --subscribers ${bindable(endpoint)}`
   );
 }
 
 function noServerMessage(endpoints: Endpoints, why: string): string {
-  return `${why}: is a chat server running and connected to the broker at ${endpoints.broker}? Start one with: correio-server --id srv-1 --data-dir ./data/srv-1 --broker ${endpoints.broker}`;
+  return `${why}: is a chat server running and connected to the broker at ${endpoints.broker}? Start one with: npx correio server --id srv-1 --data-dir ./data/srv-1 --broker ${endpoints.broker}`;
 }
 
 /** True when a request failed because the broker itself could not be reached (not a reply from it). */

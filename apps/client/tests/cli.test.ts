@@ -30,7 +30,7 @@ describe('correio-client', () => {
     const client = startClientProcess(['--user', 'ana', '--broker', `tcp://127.0.0.1:${port}`, '--connect-timeout', '1000']);
     client.endInput();
     expect((await client.exited).code).toBe(1);
-    expect(client.stderr).toContain(`correio-client: cannot reach the broker at tcp://127.0.0.1:${port}: is it running? Start it with: correio-broker --endpoint tcp://127.0.0.1:${port}`);
+    expect(client.stderr).toContain(`correio-client: cannot reach the broker at tcp://127.0.0.1:${port}: is it running? Start it with: npx correio broker --endpoint tcp://127.0.0.1:${port}`);
   });
 
   it('in --json mode reports the same failure as a JSON event', async () => {

@@ -173,7 +173,7 @@ describe('ChatSession', () => {
   it('fails to start with a clear message when the broker is down', async () => {
     const port = await freePort();
     const lonely = open({ brokerEndpoint: `tcp://127.0.0.1:${port}`, proxySub: `tcp://127.0.0.1:${await freePort()}` }, { connectTimeoutMs: 500 });
-    await expect(lonely.session.start('ana')).rejects.toThrow(`cannot reach the broker at tcp://127.0.0.1:${port}: is it running? Start it with: correio-broker --endpoint tcp://127.0.0.1:${port}`);
+    await expect(lonely.session.start('ana')).rejects.toThrow(`cannot reach the broker at tcp://127.0.0.1:${port}: is it running? Start it with: npx correio broker --endpoint tcp://127.0.0.1:${port}`);
   });
 
   it('warns when the proxy is down and says when it comes back', async () => {
@@ -183,7 +183,7 @@ describe('ChatSession', () => {
     await ana.session.start('ana');
     expect(ana.events.map((e) => e.event)).toEqual(['ready', 'connection']);
     expect(ana.of('connection')[0]).toMatchObject({ peer: 'proxy', up: false, endpoint: sub });
-    expect(ana.of('connection')[0]!.message).toMatch(/cannot reach the proxy at .*correio-proxy --subscribers/);
+    expect(ana.of('connection')[0]!.message).toMatch(/cannot reach the proxy at .*npx correio proxy --subscribers/);
     const proxy = await startProxy('tcp://127.0.0.1:*', sub);
     cleanups.push(() => proxy.close());
     await waitFor(() => ana.of('connection').length === 2, 'the proxy connection', 10_000);

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { endpointProblem } from './endpoint.js';
 import { LOG_LEVELS } from './logger.js';
 
 export { Command, InvalidArgumentError, Option };
@@ -48,11 +49,10 @@ export function parseList(value: string): string[] {
   return value.split(',').map((item) => item.trim()).filter((item) => item.length > 0);
 }
 
-/** Checks a ZeroMQ endpoint (`tcp://host:port`, `ipc://path`, `inproc://name`). */
+/** Checks a ZeroMQ endpoint (`tcp://host:port`, `ipc://path`, `inproc://name`), with its port in range. */
 export function parseEndpoint(value: string): string {
-  if (!/^(tcp|ipc|inproc|ws|wss):\/\/.+/.test(value)) {
-    throw new InvalidArgumentError('expected a ZeroMQ endpoint such as tcp://127.0.0.1:5555 or ipc:///tmp/correio.sock.');
-  }
+  const problem = endpointProblem(value);
+  if (problem) throw new InvalidArgumentError(problem);
   return value;
 }
 

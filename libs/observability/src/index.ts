@@ -36,5 +36,6 @@ export {
   type CurveClientKeys,
   type CurveClientKeySet,
 } from './cli.js';
+export { endpointProblem } from './endpoint.js';
 export { writeFileDurably } from './writeFileDurably.js';
 export { readFileIfPresent } from './readFileIfPresent.js';

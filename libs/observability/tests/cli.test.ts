@@ -84,6 +84,12 @@ describe('value parsers', () => {
   it('check endpoints and CURVE keys', () => {
     expect(parseEndpoint('tcp://127.0.0.1:5555')).toBe('tcp://127.0.0.1:5555');
     expect(() => parseEndpoint('127.0.0.1:5555')).toThrow(/ZeroMQ endpoint/);
+    for (const good of ['tcp://*:*', 'tcp://0.0.0.0:0', 'tcp://[::1]:65535', 'tcp://eth0:5555', 'ws://127.0.0.1:8080/path', 'ipc:///tmp/a:99999', 'inproc://x:1']) {
+      expect(parseEndpoint(good)).toBe(good);
+    }
+    for (const bad of ['tcp://127.0.0.1:99999', 'tcp://127.0.0.1:65536', 'tcp://127.0.0.1', 'tcp://127.0.0.1:', 'tcp://[::1]', 'tcp://127.0.0.1:-1', 'tcp://127.0.0.1:55x']) {
+      expect(() => parseEndpoint(bad), bad).toThrow(/needs a port from 0 to 65535/);
+    }
     expect(parseCurveKey('rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7')).toHaveLength(40);
     expect(() => parseCurveKey('short')).toThrow(/40-character Z85/);
   });

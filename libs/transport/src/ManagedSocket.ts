@@ -3,7 +3,7 @@ import * as zmq from 'zeromq';
 import { curveSocketOptions } from './curve.js';
 import { Fifo } from './Fifo.js';
 import type { Frame, Frames } from './frames.js';
-import { componentLogger, type Logger } from '@correio/observability';
+import { componentLogger, endpointProblem, type Logger } from '@correio/observability';
 import { translateSocketEvent, type HandshakeFailure, type SocketEventMap } from './socketEvents.js';
 import { defaultMaxMessageSize, SOCKET_DEFAULTS, type SocketOptions, type WhenSendQueueFull } from './SocketOptions.js';
 import { TypedEvents } from './TypedEvents.js';
@@ -158,7 +158,12 @@ export class ManagedSocket<T = Frame[]> {
    * that aborted processes in pipe.cpp:355 (docs/architecture.md, "Native aborts").
    */
   async bind(endpoint: string): Promise<string> {
-    this.#native.bindSync(endpoint);
+    try {
+      rejectBadEndpoint(endpoint);
+      this.#native.bindSync(endpoint);
+    } catch (error) {
+      throw endpointError(`bind the ${this.kind} socket to`, endpoint, error);
+    }
     if (endpoint.startsWith('inproc://')) this.#inproc += 1;
     return this.#native.lastEndpoint ?? endpoint;
   }
@@ -185,7 +190,12 @@ export class ManagedSocket<T = Frame[]> {
   }
 
   connect(endpoint: string): void {
-    this.#native.connect(endpoint);
+    try {
+      rejectBadEndpoint(endpoint);
+      this.#native.connect(endpoint);
+    } catch (error) {
+      throw endpointError(`connect the ${this.kind} socket to`, endpoint, error);
+    }
     if (endpoint.startsWith('inproc://')) this.#inproc += 1;
   }
 
@@ -425,4 +435,30 @@ function applyOptions(native: NativeSocket, options: SocketOptions): void {
     }
     target[name] = value;
   }
+}
+
+/** An endpoint libzmq would refuse or (for an out-of-range tcp port) silently wrap. */
+class BadEndpointError extends Error {
+  readonly code = 'EINVAL';
+}
+
+function rejectBadEndpoint(endpoint: string): void {
+  const problem = endpointProblem(endpoint);
+  if (problem) throw new BadEndpointError(problem);
+}
+
+/**
+ * libzmq's errors ("Address already in use", "Invalid argument") do not say which endpoint; this one
+ * does, keeps the errno `code`, and tells the operator what to do.
+ */
+function endpointError(action: string, endpoint: string, error: unknown): Error {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  const reason = error instanceof Error ? error.message : String(error);
+  const hint =
+    code === 'EADDRINUSE' ? ': another process is listening there; stop it or choose another port'
+    : code === 'EINVAL' && !(error instanceof BadEndpointError) ? ': check the endpoint (tcp://host:port with a port from 0 to 65535, or ipc:///path)'
+    : code === 'EADDRNOTAVAIL' || code === 'ENODEV' ? ': bind an address or interface name this machine has (127.0.0.1, 0.0.0.0, eth0)'
+    : code === 'EACCES' ? ': permission denied (ports below 1024 need privileges; an ipc path needs a writable directory)'
+    : '';
+  return Object.assign(new Error(`cannot ${action} ${endpoint}: ${reason}${hint}`, { cause: error }), typeof code === 'string' ? { code } : {});
 }

@@ -138,6 +138,26 @@ describe('ManagedSocket send queue', () => {
   });
 });
 
+describe('ManagedSocket endpoint errors', () => {
+  it('name the endpoint, keep the errno code and say what to do', async () => {
+    const first = track(openSocket('router', { linger: 0 }));
+    const taken = await first.bind('tcp://127.0.0.1:*');
+    const second = track(openSocket('router', { linger: 0 }));
+    const inUse = await second.bind(taken).catch((error: unknown) => error);
+    expect(inUse).toMatchObject({ code: 'EADDRINUSE' });
+    expect((inUse as Error).message).toContain(`cannot bind the router socket to ${taken}: Address already in use: another process is listening there`);
+    await expect(second.bind('tcp://[zz]:5555')).rejects.toMatchObject({ code: 'ENODEV', message: expect.stringMatching(/^cannot bind the router socket to tcp:\/\/\[zz\]:5555: .*an address or interface name this machine has/) });
+    expect(() => second.connect('bogus://x')).toThrow(/cannot connect the router socket to bogus:\/\/x: .*ZeroMQ endpoint/);
+  });
+
+  it('refuse an out-of-range tcp port instead of binding the wrapped one', async () => {
+    const socket = track(openSocket('router', { linger: 0 }));
+    await expect(socket.bind('tcp://127.0.0.1:99999')).rejects.toMatchObject({ code: 'EINVAL', message: expect.stringMatching(/port from 0 to 65535/) });
+    expect(() => socket.connect('tcp://127.0.0.1:70000')).toThrow(/port from 0 to 65535/);
+    expect(socket.closed).toBe(false);
+  });
+});
+
 describe.each(NETWORK_TRANSPORTS)('ManagedSocket events over %s', (transport) => {
   it('reports connected and disconnected peers as typed events', async () => {
     const router = openSocket('router');
