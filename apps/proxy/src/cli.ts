@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError, addCommonOptions, addCurveServerOptions, curveServerKey, envOption, parseEndpoint, parseNonNegativeInt, parsePositiveInt } from '@correio/observability';
-import { DEFAULT_MAX_SUBSCRIPTIONS, MAX_SUBSCRIPTION_MESSAGE_BYTES } from '@correio/transport';
+import { DEFAULT_MAX_SUBSCRIPTIONS, DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION, MAX_SUBSCRIPTION_MESSAGE_BYTES, isZ85Key } from '@correio/transport';
 import type { StartProxyOptions } from './startProxy.js';
 
 export interface ProxyCommandLine {
@@ -10,13 +10,15 @@ export interface ProxyCommandLine {
 interface RawOptions {
   publishers: string;
   subscribers: string;
-  mode: 'native' | 'metered';
+  mode: 'native' | 'metered' | 'guarded';
   upstream: 'subscriptions' | 'all';
   sendHwm: number;
   receiveHwm: number;
   maxMessageSize: number;
   maxSubscriptionSize: number;
   maxSubscriptions: number;
+  maxSubscriptionsPerConnection: number;
+  curveAllow?: string[];
   logLevel: string;
   httpPort?: number;
   httpHost: string;
@@ -32,8 +34,13 @@ export function proxyCommand(): Command {
     .addOption(envOption('--publishers <endpoint>', 'where publishers connect (the XSUB side)', 'CORREIO_PROXY_PUBLISHERS').argParser(parseEndpoint).default('tcp://127.0.0.1:5570'))
     .addOption(envOption('--subscribers <endpoint>', 'where subscribers connect (the XPUB side)', 'CORREIO_PROXY_SUBSCRIBERS').argParser(parseEndpoint).default('tcp://127.0.0.1:5571'))
     .addOption(
-      envOption('--mode <mode>', 'native: libzmq forwards, fastest, no per-message metrics; metered: counts messages, bytes and subscriptions per topic', 'CORREIO_PROXY_MODE')
-        .choices(['native', 'metered'])
+      envOption(
+        '--mode <mode>',
+        'native: libzmq forwards, fastest, no per-message metrics; metered: counts messages, bytes and subscriptions per topic; ' +
+          'guarded: metered, with subscribers served by Correio\'s own ZMTP so subscriptions are capped per connection and in total',
+        'CORREIO_PROXY_MODE',
+      )
+        .choices(['native', 'metered', 'guarded'])
         .default('native'),
     )
     .addOption(
@@ -54,9 +61,23 @@ export function proxyCommand(): Command {
         .default(MAX_SUBSCRIPTION_MESSAGE_BYTES),
     )
     .addOption(
-      envOption('--max-subscriptions <n>', 'metered mode: distinct topics passed on to the publishers at a time; further subscriptions are refused', 'CORREIO_PROXY_MAX_SUBSCRIPTIONS')
+      envOption(
+        '--max-subscriptions <n>',
+        'metered mode: distinct topics passed on to the publishers at a time; guarded mode: subscriptions held by all connections together; further subscriptions are refused',
+        'CORREIO_PROXY_MAX_SUBSCRIPTIONS',
+      )
         .argParser(parsePositiveInt)
         .default(DEFAULT_MAX_SUBSCRIPTIONS),
+    )
+    .addOption(
+      envOption('--max-subscriptions-per-connection <n>', 'guarded mode: subscriptions one connection may hold; further ones are refused', 'CORREIO_PROXY_MAX_SUBSCRIPTIONS_PER_CONNECTION')
+        .argParser(parsePositiveInt)
+        .default(DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION),
+    )
+    .addOption(
+      envOption('--curve-allow <keys>', 'guarded mode with CURVE: comma-separated Z85 public keys of the subscribers admitted (default: any client that knows the server key)', 'CORREIO_PROXY_CURVE_ALLOW').argParser(
+        parseKeyList,
+      ),
     );
   return addCommonOptions(addCurveServerOptions(command, 'CORREIO_PROXY'));
 }
@@ -77,6 +98,8 @@ export function parseProxyCommandLine(argv: readonly string[], command = proxyCo
       maxMessageSize: raw.maxMessageSize,
       maxSubscriptionSize: raw.maxSubscriptionSize,
       maxSubscriptions: raw.maxSubscriptions,
+      maxSubscriptionsPerConnection: raw.maxSubscriptionsPerConnection,
+      ...(raw.curveAllow ? { curveAllow: raw.curveAllow } : {}),
       ...(curve !== undefined ? { curve: { server: true, ...curve } } : {}),
       ...(raw.httpPort !== undefined ? { http: { port: raw.httpPort, host: raw.httpHost } } : {}),
     },
@@ -87,4 +110,11 @@ function parseSubscriptionSize(text: string): number {
   const bytes = parsePositiveInt(text);
   if (bytes < 257) throw new InvalidArgumentError('must be at least 257 (one byte and a 255-byte topic)');
   return bytes;
+}
+
+function parseKeyList(text: string): string[] {
+  const keys = text.split(',').map((key) => key.trim()).filter((key) => key.length > 0);
+  const bad = keys.find((key) => !isZ85Key(key));
+  if (bad !== undefined) throw new InvalidArgumentError(`${bad} is not a 40-character Z85 key`);
+  return keys;
 }

@@ -8,7 +8,11 @@ export function proxyMetrics(metrics: MetricsRegistry, proxy: () => PubSubProxy 
   const bytes = metrics.counter('proxy_bytes_total', { help: 'Bytes forwarded from publishers to subscribers, all frames (metered mode).' });
   const dropped = metrics.counter('proxy_dropped_total', { help: 'Messages the proxy could not pass on, by direction (metered mode).', labelNames: ['direction'] });
   const refused = metrics.counter('proxy_subscriptions_refused_total', {
-    help: 'Messages from subscribers kept from the publishers, by reason: invalid-topic, limit (--max-subscriptions), not-a-subscription (metered mode).',
+    help: 'Messages from subscribers kept from the publishers, by reason: invalid-topic, limit (--max-subscriptions), connection-limit (--max-subscriptions-per-connection, guarded mode), not-a-subscription (metered and guarded modes).',
+    labelNames: ['reason'],
+  });
+  const rejected = metrics.counter('proxy_connections_refused_total', {
+    help: 'Subscriber connections cut off, by reason: greeting, mechanism, handshake, socket-type, auth, oversized, protocol, timeout (guarded mode).',
     labelNames: ['reason'],
   });
   const disconnects = metrics.counter('proxy_disconnects_total', {
@@ -49,6 +53,7 @@ export function proxyMetrics(metrics: MetricsRegistry, proxy: () => PubSubProxy 
     subscription: (_topic, subscribed) => changes.inc({ kind: subscribed ? 'subscribe' : 'unsubscribe' }),
     dropped: (direction) => dropped.inc({ direction }),
     refused: (reason) => refused.inc({ reason }),
+    rejected: (reason) => rejected.inc({ reason }),
     disconnected: (side) => disconnects.inc({ side }),
   };
 }

@@ -64,7 +64,7 @@ function hostile(proxy: ProxyProcess, args: readonly string[]): Child {
   return spawnProgram('hostile subscriber', join(fixtures, 'hostile-subscriber.ts'), ['--endpoint', proxy.subscribers, ...args]);
 }
 
-describe.each(['native', 'metered'])('a hostile subscriber against the proxy (%s)', (mode) => {
+describe.each(['native', 'metered', 'guarded'])('a hostile subscriber against the proxy (%s)', (mode) => {
   // 15 subscriptions of 1 MB each: before the bound, ~750 MB in the proxy and as much in the publisher.
   it('is cut off at its first oversized subscription; proxy and publisher stay within 25 MiB of their baselines', async () => {
     const { proxy, publisher, subscriber, baseline } = await topology(['--mode', mode]);
@@ -72,6 +72,7 @@ describe.each(['native', 'metered'])('a hostile subscriber against the proxy (%s
     const done = await attacker.waitForEvent<{ cut: number }>('done', 1, 20_000);
     expect(done.cut).toBe(15);
     await waitFor(async () => (await readMetric(proxy.http!, 'correio_proxy_disconnects_total', { side: 'subscribers' })) >= 15, 'the disconnects counted');
+    if (mode === 'guarded') expect(await readMetric(proxy.http!, 'correio_proxy_connections_refused_total', { reason: 'oversized' })).toBe(15);
     await stillDelivers(subscriber);
     expect(rssMiB(proxy.child)).toBeLessThan(baseline.proxy + 25);
     expect(rssMiB(publisher)).toBeLessThan(baseline.publisher + 25);

@@ -2,15 +2,20 @@ import * as zmq from 'zeromq';
 import { curveSocketOptions, type CurveServerOptions } from '../curve.js';
 import type { TransportLogger } from '../broker/options.js';
 import { printable, ThrottledWarnings } from '../broker/ThrottledWarnings.js';
-import { DEFAULT_MAX_SUBSCRIPTIONS, MAX_SUBSCRIPTION_MESSAGE_BYTES } from './subscriptionLimits.js';
+import { DEFAULT_MAX_SUBSCRIPTIONS, DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION, MAX_SUBSCRIPTION_MESSAGE_BYTES } from './subscriptionLimits.js';
 import { SubscriptionTable, type SubscriptionRefusal } from './SubscriptionTable.js';
+import { XPubServer } from '../zmtp/XPubServer.js';
+import type { ConnectionRefusal } from '../zmtp/ZmtpConnection.js';
 
 /**
  * `native`: libzmq's `zmq_proxy` in a worker thread; nothing crosses into JavaScript, so it is as
  * fast as ZeroMQ gets, but it sees no message. `metered`: a JavaScript forwarding loop that counts
- * messages, bytes and subscriptions per topic.
+ * messages, bytes and subscriptions per topic. `guarded`: the metered loop, with the subscribers'
+ * side served by our own ZMTP implementation (XPubServer) instead of libzmq's XPUB, so every
+ * subscription is known with its connection: capped per connection and in total, checked against
+ * the topic grammar, and released when its connection closes.
  */
-export type ProxyMode = 'native' | 'metered';
+export type ProxyMode = 'native' | 'metered' | 'guarded';
 
 /**
  * What the proxy asks of its publishers. `subscriptions`: it passes its subscribers' topics on, so
@@ -28,8 +33,10 @@ export interface ProxyObserver {
   subscription?(topic: string, subscribed: boolean): void;
   /** Metered mode: the proxy could not pass a message on. */
   dropped?(direction: 'downstream' | 'upstream'): void;
-  /** Metered mode: a message from a subscriber was kept from the publishers. */
+  /** Metered and guarded modes: a message from a subscriber was kept from the publishers. */
   refused?(reason: SubscriptionRefusal): void;
+  /** Guarded mode: a subscriber's connection was cut off, and why. */
+  rejected?(reason: ConnectionRefusal): void;
   /** Both modes: a peer went away (or libzmq cut it off, e.g. for a message over the size limit). */
   disconnected?(side: ProxySide): void;
 }
@@ -61,9 +68,14 @@ export interface PubSubProxyOptions {
   /**
    * Metered mode, upstream `subscriptions`: distinct topics passed on to the publishers at a time
    * (each publisher's PUB socket stores every one); subscriptions beyond it are refused. Default
-   * 10,000. Native mode cannot count: libzmq passes every new topic on.
+   * 10,000. Native mode cannot count: libzmq passes every new topic on. Guarded mode: subscriptions
+   * held by all connections together (so also the distinct topics passed on).
    */
   readonly maxSubscriptions?: number;
+  /** Guarded mode: subscriptions one connection may hold. Default 1,000. */
+  readonly maxSubscriptionsPerConnection?: number;
+  /** Guarded mode with CURVE: the Z85 public keys of the subscribers admitted (every client when absent). */
+  readonly curveAllow?: readonly string[];
   readonly curve?: CurveServerOptions;
   readonly logger?: TransportLogger;
   readonly observer?: ProxyObserver;
@@ -99,8 +111,8 @@ export class PubSubProxy {
   readonly #mode: ProxyMode;
   readonly #xsub: zmq.XSubscriber;
   readonly #upstream: ProxyUpstream;
-  /** The subscribers' side: an XPUB, or in native mode with upstream `all` a PUB, which keeps subscriptions to itself. */
-  readonly #xpub: zmq.XPublisher | zmq.Publisher;
+  /** The subscribers' side: an XPUB, or in native mode with upstream `all` a PUB, which keeps subscriptions to itself; our own server in guarded mode. */
+  readonly #xpub: zmq.XPublisher | zmq.Publisher | XPubServer;
   readonly #subscriptions: SubscriptionTable;
   readonly #warnings: ThrottledWarnings<SubscriptionRefusal>;
   #state: ProxySnapshot['state'] = 'created';
@@ -129,7 +141,8 @@ export class PubSubProxy {
     this.#xsub = new zmq.XSubscriber({ maxMessageSize, receiveHighWaterMark, sendHighWaterMark, linger: 0, sendTimeout: 0, ...security });
     // A subscriber only ever sends subscriptions, so its side takes nothing larger than one.
     const subscriberSide = { maxMessageSize: maxSubscriptionSize, sendHighWaterMark, linger: 0, sendTimeout: 0, ...security };
-    if (this.#mode === 'native' && this.#upstream === 'all') this.#xpub = new zmq.Publisher(subscriberSide);
+    if (this.#mode === 'guarded') this.#xpub = this.#guardedFront(maxSubscriptionSize, sendHighWaterMark);
+    else if (this.#mode === 'native' && this.#upstream === 'all') this.#xpub = new zmq.Publisher(subscriberSide);
     else {
       const xpub = new zmq.XPublisher({ ...subscriberSide, receiveHighWaterMark });
       // Every subscriber's (un)subscription reaches the loop, so the table counts subscribers.
@@ -138,7 +151,35 @@ export class PubSubProxy {
     }
     // The monitors attach now, on this thread, before native mode hands the sockets to zmq_proxy.
     void this.#watch(this.#xsub, 'publishers');
-    void this.#watch(this.#xpub, 'subscribers');
+    if (!(this.#xpub instanceof XPubServer)) void this.#watch(this.#xpub, 'subscribers');
+  }
+
+  /** Guarded mode's subscribers' side: subscriptions are counted, capped and passed on from its events. */
+  #guardedFront(maxFrameBytes: number, sendHighWaterMark: number): XPubServer {
+    const { observer, curve } = this.#options;
+    const warnings = new ThrottledWarnings<ConnectionRefusal>(this.#options.logger);
+    return new XPubServer({
+      endpoint: this.#options.backend,
+      maxFrameBytes,
+      sendHighWaterMark,
+      maxSubscriptionsPerConnection: this.#options.maxSubscriptionsPerConnection ?? DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION,
+      maxSubscriptions: this.#options.maxSubscriptions ?? DEFAULT_MAX_SUBSCRIPTIONS,
+      ...(curve ? { curve: { secretKey: curve.secretKey, ...(this.#options.curveAllow ? { allow: this.#options.curveAllow } : {}) } } : {}),
+      events: {
+        upstream: (subscribe, prefix) => {
+          if (this.#upstream === 'subscriptions') this.#forward(this.#xsub, [Buffer.concat([Buffer.from([subscribe ? 1 : 0]), prefix])], 'upstream');
+        },
+        subscription: (topic, subscribed) => observer?.subscription?.(topic, subscribed),
+        refused: (reason, bytes, peer) => this.#refuse(reason, bytes, peer),
+        dropped: () => this.#drop('downstream'),
+        closed: (end, peer, detail) => {
+          observer?.disconnected?.('subscribers');
+          if (end === 'peer' || end === 'server') return;
+          observer?.rejected?.(end);
+          warnings.warn(end, { reason: end, peer, detail }, 'subscriber connection refused');
+        },
+      },
+    });
   }
 
   get mode(): ProxyMode {
@@ -159,19 +200,22 @@ export class PubSubProxy {
     if (this.#state !== 'created') throw new Error(`proxy cannot start: it is ${this.#state}`);
     try {
       await this.#xsub.bind(this.#options.frontend);
-      await this.#xpub.bind(this.#options.backend);
+      if (this.#xpub instanceof XPubServer) this.#backendEndpoint = await this.#xpub.listen();
+      else {
+        await this.#xpub.bind(this.#options.backend);
+        this.#backendEndpoint = this.#xpub.lastEndpoint ?? this.#options.backend;
+      }
     } catch (error) {
       this.#xsub.close();
-      this.#xpub.close();
+      await this.#xpub.close();
       this.#state = 'closed';
       throw error;
     }
     this.#frontendEndpoint = this.#xsub.lastEndpoint ?? this.#options.frontend;
-    this.#backendEndpoint = this.#xpub.lastEndpoint ?? this.#options.backend;
     this.#state = 'running';
     // Stored by the XSUB and sent to each publisher as it connects.
     if (this.#upstream === 'all') await this.#xsub.send(EVERYTHING);
-    if (this.#mode === 'native') {
+    if (this.#mode === 'native' && !(this.#xpub instanceof XPubServer)) {
       this.#native = new zmq.Proxy(this.#xsub, this.#xpub);
       this.#loops = this.#native.run().catch((error: unknown) => this.#options.logger?.error({ err: error }, 'proxy stopped'));
     } else {
@@ -187,7 +231,7 @@ export class PubSubProxy {
     if (this.#native) this.#native.terminate();
     else {
       this.#xsub.close();
-      this.#xpub.close();
+      await this.#xpub.close();
     }
     if (wasRunning) await this.#loops;
   }
@@ -199,16 +243,16 @@ export class PubSubProxy {
       messages: this.#messages,
       bytes: this.#bytes,
       dropped: this.#dropped,
-      topics: this.#subscriptions.topics,
-      subscriptions: this.#subscriptions.subscriptions,
-      forwarded: this.#upstream === 'all' ? 1 : this.#subscriptions.forwarded,
+      topics: this.#xpub instanceof XPubServer ? this.#xpub.topics : this.#subscriptions.topics,
+      subscriptions: this.#xpub instanceof XPubServer ? this.#xpub.subscriptions : this.#subscriptions.subscriptions,
+      forwarded: this.#upstream === 'all' ? 1 : this.#xpub instanceof XPubServer ? this.#xpub.topics : this.#subscriptions.forwarded,
       refused: this.#refused,
     };
   }
 
-  /** Subscribers per topic prefix (metered mode). */
+  /** Subscribers per topic prefix (metered mode; connections per prefix in guarded mode). */
   subscriptions(): IterableIterator<[string, number]> {
-    return this.#subscriptions.entries();
+    return this.#xpub instanceof XPubServer ? this.#xpub.entries() : this.#subscriptions.entries();
   }
 
   /** Publishers → subscribers. */
@@ -225,7 +269,8 @@ export class PubSubProxy {
       }
       let bytes = 0;
       for (const frame of frames) bytes += frame.length;
-      if (this.#forward(this.#xpub, frames, 'downstream')) {
+      if (this.#xpub instanceof XPubServer) this.#xpub.publish(frames);
+      if (this.#xpub instanceof XPubServer || this.#forward(this.#xpub, frames, 'downstream')) {
         this.#messages++;
         this.#bytes += bytes;
         observer?.forwarded?.(bytes);
@@ -252,11 +297,16 @@ export class PubSubProxy {
     }
   }
 
-  #refuse(reason: SubscriptionRefusal, bytes: Buffer): void {
+  #refuse(reason: SubscriptionRefusal, bytes: Buffer, peer?: string): void {
     this.#refused++;
     this.#options.observer?.refused?.(reason);
-    const why = { 'invalid-topic': 'not a topic prefix (printable ASCII, at most 255 bytes)', limit: 'the proxy passes on its limit of distinct topics already', 'not-a-subscription': 'not a subscription' }[reason];
-    this.#warnings.warn(reason, { reason, message: printable(bytes) }, `subscription refused: ${why}`);
+    const why = {
+      'invalid-topic': 'not a topic prefix (printable ASCII, at most 255 bytes)',
+      limit: this.#mode === 'guarded' ? 'the proxy holds its limit of subscriptions already' : 'the proxy passes on its limit of distinct topics already',
+      'connection-limit': 'the connection holds its limit of subscriptions already',
+      'not-a-subscription': 'not a subscription',
+    }[reason];
+    this.#warnings.warn(reason, { reason, message: printable(bytes), ...(peer ? { peer } : {}) }, `subscription refused: ${why}`);
   }
 
   /** Counts disconnections (libzmq reports a peer cut off for an oversized message as one). */

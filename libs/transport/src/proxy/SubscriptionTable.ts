@@ -4,8 +4,10 @@ import { isSubscriptionPrefix } from './subscriptionLimits.js';
 export type SubscriptionRefusal =
   /** Not printable ASCII, or longer than a topic (FRAMES.md §3.3). */
   | 'invalid-topic'
-  /** The proxy already passes on its limit of distinct topics. */
+  /** The proxy already passes on its limit of distinct topics (guarded mode: holds its limit of subscriptions). */
   | 'limit'
+  /** Guarded mode: the connection already holds its limit of subscriptions. */
+  | 'connection-limit'
   /** Not a subscription at all (a subscriber has nothing else to say). */
   | 'not-a-subscription';
 

@@ -21,3 +21,6 @@ export function isSubscriptionPrefix(prefix: Buffer): boolean {
   for (const byte of prefix) if (byte < 0x21 || byte > 0x7e) return false;
   return true;
 }
+
+/** Subscriptions one connection may hold in guarded mode, by default. */
+export const DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION = 1_000;
