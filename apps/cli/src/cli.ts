@@ -48,7 +48,17 @@ export async function runCli(argv: readonly string[]): Promise<void> {
   }
   program.addCommand(upCommand((path) => readConfig(path ?? program.opts<{ config?: string }>().config)));
   program.addCommand(configCommand((path) => readConfig(path ?? program.opts<{ config?: string }>().config)));
-  await program.parseAsync([...argv]);
+  await program.parseAsync(programHelp(argv));
+}
+
+/**
+ * `correio help server` → `correio server --help`: commander's own help command would print the
+ * stub of the pass-through subcommand, not the program's flags.
+ */
+function programHelp(argv: readonly string[]): string[] {
+  const [node = 'node', script = 'correio', first, ...rest] = argv;
+  const isProgram = (name: string | undefined): boolean => (PROGRAM_NAMES as readonly string[]).includes(name ?? '');
+  return first === 'help' && isProgram(rest[0]) ? [node, script, ...rest, '--help'] : [...argv];
 }
 
 /** `--config <file>`, also read from CORREIO_CONFIG. */

@@ -30,6 +30,17 @@ describe('correio --help', () => {
     expect(stdout).toContain(`section "${name}"`);
   });
 
+  it('answers `correio help <program>` with the program\'s own flags, as --help does', async () => {
+    const help = await runCorreio(['help', 'server']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('Usage: correio server [options]');
+    expect(help.stdout).toContain('CORREIO_SERVER_DATA_DIR');
+    const bot = await runCorreio(['help', 'client', 'bot']);
+    expect(bot.stdout).toContain('Usage: correio client bot');
+    const up = await runCorreio(['help', 'up']);
+    expect(up.stdout).toContain('--duration <time>');
+  });
+
   it('shows the bot, the up and the config commands', async () => {
     const bot = await runCorreio(['client', 'bot', '--help']);
     expect(bot.code).toBe(0);

@@ -91,6 +91,10 @@ describe('correio up', () => {
     const { code } = await up.exited;
     expect(code, up.output.slice(-3000)).toBe(0);
     expect(up.output).toMatch(/^\[up\]\s+duration reached: stopping every component/m);
+    // The final line times the shutdown itself, and the whole run separately.
+    const [, stopSeconds, upSeconds] = /^\[up\]\s+stopped 5 components in ([\d.]+) s \(up ([\d.]+) s\)/m.exec(up.output) ?? [];
+    expect(Number(upSeconds), up.output.slice(-3000)).toBeGreaterThanOrEqual(20);
+    expect(Number(stopSeconds)).toBeLessThan(Number(upSeconds) - 20);
     expect(up.output).toMatch(/^\[up\]\s+\d+:\d\d \| 5\/5 ready \| (?!0\.0)\d+\.\d msg\/s/m);
     const pids = startedPids(up);
     expect(await waitGone(pids, 5_000)).toEqual([]);

@@ -132,6 +132,7 @@ export async function runUp(settings: UpSettings, options: UpOptions = {}): Prom
     clearTimeout(durationTimer);
     printer.clearStatus();
     printer.note(`${reason === 'duration' ? 'duration reached' : reason}: stopping every component (bots, servers, ref, then broker and proxy)`);
+    const stopStartedMs = elapsed();
     for (const stage of [...children].reverse()) {
       const results = await Promise.all(stage.map((child) => child.stop(settings.stopTimeoutMs)));
       results.forEach((result, i) => {
@@ -146,7 +147,7 @@ export async function runUp(settings: UpSettings, options: UpOptions = {}): Prom
       for (const pid of survivors) signalQuietly(pid, 'SIGKILL');
     }
     printer.note(
-      `stopped ${all.length} components in ${(elapsed() / 1000).toFixed(1)} s` +
+      `stopped ${all.length} components in ${((elapsed() - stopStartedMs) / 1000).toFixed(1)} s (up ${(elapsed() / 1000).toFixed(1)} s)` +
         (failed.length > 0 ? `; given up: ${failed.map((child) => child.name).join(', ')}` : '') +
         `; restarts: ${all.reduce((sum, child) => sum + child.restarts, 0)}`,
     );
