@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateGo, GO_OUT_DIR } from './go.js';
+import { GATEWAY_SCHEMAS_FILE, generateGatewaySchemas } from './openapi.js';
 import { generatePython, PYTHON_OUT_DIR } from './python.js';
 import { loadSchemas } from './schemas.js';
 import { generateCatalogue, generateTypes } from './typescript.js';
@@ -38,6 +39,7 @@ export async function run(root: string, options: RunOptions): Promise<RunResult>
     [join(protocolOut, 'catalogue.ts'), generateCatalogue(set)],
     [join(protocolOut, 'validators.ts'), generateValidators(set)],
     [join(protocolOut, 'validator-index.ts'), generateValidatorIndex(set)],
+    [join(root, GATEWAY_SCHEMAS_FILE), generateGatewaySchemas(set)],
   ]);
   const stale = sync(root, bindings, options.check);
 

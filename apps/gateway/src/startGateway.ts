@@ -1,0 +1,254 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { CorreioError } from '@correio/codec';
+import { createRequire } from 'node:module';
+import { createLogger, createMetrics, type CurveClientKeySet, type Logger, type MetricsRegistry } from '@correio/observability';
+import fastifyCors from '@fastify/cors';
+import fastifyHelmet from '@fastify/helmet';
+import fastifyRateLimit from '@fastify/rate-limit';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import fastifyWebsocket from '@fastify/websocket';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import { gatewayMetrics } from './gatewayMetrics.js';
+import { bearerAuth } from './http/bearerAuth.js';
+import { chatRoutes } from './http/chatRoutes.js';
+import { gatewayError, httpError, type HttpError } from './http/httpErrors.js';
+import { openApiDocument } from './http/openApiDocument.js';
+import { requestBody } from './http/requestBody.js';
+import { registerServiceRoutes } from './http/serviceRoutes.js';
+import { CLOSE } from './stream/closeCodes.js';
+import { StreamConnection, type StreamLimits } from './stream/StreamConnection.js';
+import { TopicHub } from './stream/TopicHub.js';
+import { Upstream } from './Upstream.js';
+
+export interface RateLimits {
+  /** Requests per window from one client address (every request but /health and /metrics). */
+  readonly perIp: number;
+  /** Requests per window with one bearer token. */
+  readonly perToken: number;
+  readonly windowMs: number;
+}
+
+export interface StartGatewayOptions {
+  /** The broker's MDP endpoint. */
+  readonly broker: string;
+  /** The proxy's subscriber (XPUB) endpoint. */
+  readonly proxy: string;
+  readonly host: string;
+  /** 0 picks a free port; read it back from `url`. */
+  readonly port: number;
+  /** The `from` of the gateway's envelopes; `gateway-<random>` by default. */
+  readonly id?: string;
+  /** The broker service of chat requests. */
+  readonly chatService?: string;
+  /** open: WebSockets may name a user without a token (for clusters whose servers run --auth open). */
+  readonly auth: 'password' | 'open';
+  /** Services `POST /v1/services/{name}` may call. */
+  readonly services: readonly string[];
+  /** Origins allowed by CORS (exact, such as https://chat.example.org); none: no CORS headers. */
+  readonly corsOrigins: readonly string[];
+  /** Largest request body, bytes. */
+  readonly bodyLimit: number;
+  readonly rateLimits: RateLimits;
+  /** Open WebSockets at most; further upgrades answer 503. */
+  readonly maxSockets: number;
+  readonly stream: StreamLimits;
+  /** Largest WebSocket message from a client, bytes. */
+  readonly maxMessageBytes: number;
+  /** Per-attempt MDP time-out and retries (same request id). */
+  readonly requestTimeoutMs: number;
+  readonly retries: number;
+  /** Trust X-Forwarded-For from this many proxies in front (0: the socket's address is the client's). */
+  readonly trustedProxies: number;
+  readonly curve?: CurveClientKeySet;
+  readonly logger?: Logger;
+  readonly metrics?: MetricsRegistry;
+}
+
+export interface RunningGateway {
+  /** `http://host:port`. */
+  readonly url: string;
+  /** `gateway ready url=<url> broker=<endpoint> proxy=<endpoint>` */
+  readonly readyLine: string;
+  readonly app: FastifyInstance;
+  readonly metrics: MetricsRegistry;
+  /** Stops accepting, tells every WebSocket to reconnect (1012), finishes requests in flight, closes. */
+  close(): Promise<void>;
+}
+
+const version = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+
+/** Starts the HTTP + WebSocket gateway in this process. */
+export async function startGateway(options: StartGatewayOptions): Promise<RunningGateway> {
+  const logger = options.logger ?? createLogger('gateway');
+  const metrics = options.metrics ?? createMetrics();
+  const chatService = options.chatService ?? 'chat';
+  const id = options.id ?? `gateway-${randomBytes(6).toString('base64url')}`;
+  const upstream = new Upstream({
+    broker: options.broker,
+    from: id,
+    timeout: options.requestTimeoutMs,
+    retries: options.retries,
+    maxInFlight: 10_000,
+    ...(options.curve ? { curve: options.curve.broker } : {}),
+    logger,
+  });
+  const hub = new TopicHub({ proxy: options.proxy, ...(options.curve ? { curve: options.curve.proxy } : {}), logger });
+  const connections = new Set<StreamConnection>();
+  const counters = gatewayMetrics(metrics, () => ({ sockets: connections.size, topics: hub.topics, upstreamInFlight: upstream.stats.inFlight }));
+  let draining = false;
+
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    disableRequestLogging: !logger.isLevelEnabled('info'),
+    bodyLimit: options.bodyLimit,
+    // proxy-addr asks hop by hop, nearest first: trust the first n hops (the load balancers).
+    trustProxy: (_address: string, hop: number) => hop < options.trustedProxies,
+    requestIdHeader: false,
+    genReqId: (request) => {
+      const given = request.headers['x-request-id'];
+      return typeof given === 'string' && /^[A-Za-z0-9_.:-]{1,64}$/.test(given) ? given : randomBytes(9).toString('base64url');
+    },
+    // Slow clients cannot hold a connection open forever; idle keep-alives are closed on drain.
+    connectionTimeout: 30_000,
+    requestTimeout: 60_000,
+    keepAliveTimeout: 5_000,
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+    if (draining && request.url !== '/health') {
+      reply.header('connection', 'close');
+      throw Object.assign(new Error('the gateway is shutting down: retry on another'), { statusCode: 503 });
+    }
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    counters.answered(request.routeOptions.url ?? 'unknown', reply.statusCode, reply.elapsedTime / 1000);
+  });
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const answer = !(error instanceof CorreioError) && error.statusCode !== undefined ? frameworkError(error) : httpError(error);
+    if (answer.status >= 500) request.log.warn({ err: error, reqId: request.id }, 'request failed');
+    return sendError(reply, answer);
+  });
+  app.setNotFoundHandler((request, reply) => sendError(reply, { status: 404, body: gatewayError('NOT_FOUND', `no route ${request.method} ${request.url.split('?', 1)[0]!.slice(0, 200)}; see /openapi.json`) }));
+
+  await app.register(fastifyHelmet, {
+    // The docs page runs swagger-ui's own scripts and styles from this origin.
+    contentSecurityPolicy: { directives: { 'script-src': ["'self'"], 'style-src': ["'self'", 'https:', "'unsafe-inline'"], 'img-src': ["'self'", 'data:'] } },
+  });
+  if (options.corsOrigins.length > 0) {
+    await app.register(fastifyCors, {
+      origin: [...options.corsOrigins],
+      methods: ['GET', 'POST'],
+      allowedHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'X-Request-Id'],
+      exposedHeaders: ['Retry-After', 'X-Request-Id'],
+      maxAge: 600,
+    });
+  }
+  await app.register(fastifyRateLimit, {
+    global: true,
+    max: options.rateLimits.perIp,
+    timeWindow: options.rateLimits.windowMs,
+    keyGenerator: (request) => `ip:${request.ip}`,
+    allowList: (request) => request.url === '/health' || request.url === '/metrics',
+    onExceeded: () => counters.limited('ip'),
+    errorResponseBuilder: (_request, context) => Object.assign(new Error(`too many requests from this address: retry in ${context.after}`), { statusCode: 429 }),
+  });
+  const perToken = app.createRateLimit({
+    max: options.rateLimits.perToken,
+    timeWindow: options.rateLimits.windowMs,
+    // A hash, so a forged token with someone else's name spends only its own budget.
+    keyGenerator: (request) => `token:${createHash('sha256').update(request.headers.authorization ?? '').digest('base64url')}`,
+  });
+  app.addHook('onRequest', async (request, reply) => {
+    if (!request.headers.authorization) return;
+    const limit = await perToken(request);
+    // isAllowed means "on the allow-list"; a counted request is refused only once it exceeds the limit.
+    if (limit.isAllowed || !limit.isExceeded) return;
+    counters.limited('token');
+    reply.header('retry-after', String(limit.ttlInSeconds));
+    throw Object.assign(new Error(`too many requests with this token: retry in ${limit.ttlInSeconds} s`), { statusCode: 429 });
+  });
+
+  const routes = chatRoutes();
+  const document = openApiDocument(routes, version);
+  await app.register(fastifySwagger, { mode: 'static', specification: { document: document as never } });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => document);
+
+  for (const route of routes) {
+    app.route({
+      method: route.method,
+      url: route.url,
+      handler: async (request, reply) => {
+        const context = bearerAuth(request);
+        const body = requestBody(route, request.params as Record<string, string>, request.query as Record<string, unknown>, request.body);
+        const result = await upstream.call(chatService, route.type, body as never, context);
+        return reply.code(route.status ?? 200).send(result);
+      },
+    });
+  }
+  registerServiceRoutes(app, upstream, { allowed: new Set(options.services), chatService, probeTimeoutMs: 1_000 });
+
+  app.get('/health', async (_request, reply) => {
+    const ready = !draining && upstream.connected;
+    return reply.code(ready ? 200 : 503).send({ ready, status: draining ? 'draining' : ready ? 'ok' : 'broker unreachable', sockets: connections.size, topics: hub.topics });
+  });
+  app.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).send(await metrics.metrics()));
+
+  await app.register(fastifyWebsocket, { options: { maxPayload: options.maxMessageBytes } });
+  app.register(async (scope) => {
+    scope.addHook('onRequest', async () => {
+      if (connections.size < options.maxSockets) return;
+      counters.refused('limit');
+      throw Object.assign(new Error('too many open streams: retry later'), { statusCode: 503 });
+    });
+    scope.get('/v1/stream', { websocket: true }, (socket) => {
+      const connection = new StreamConnection(socket, { hub, upstream, auth: options.auth, limits: options.stream, counters, logger });
+      connections.add(connection);
+      socket.on('close', () => connections.delete(connection));
+    });
+  });
+
+  try {
+    await app.listen({ host: options.host, port: options.port });
+  } catch (error) {
+    await Promise.all([upstream.close(), hub.close()]);
+    throw error;
+  }
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : options.port;
+  const url = `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}`;
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    readyLine: `gateway ready url=${url} broker=${options.broker} proxy=${options.proxy}`,
+    app,
+    metrics,
+    close: () => {
+      closing ??= (async () => {
+        draining = true;
+        for (const connection of connections) connection.close(CLOSE.serviceRestart, 'the gateway is restarting: reconnect and resume');
+        await app.close();
+        await Promise.all([upstream.close(), hub.close()]);
+      })();
+      return closing;
+    },
+  };
+}
+
+/** A refusal by Fastify itself (bad JSON, body too large, unsupported media type, rate limit) in the protocol's error shape. */
+function frameworkError(error: FastifyError): HttpError {
+  const status = error.statusCode ?? 400;
+  const code = status === 413 ? 'TOO_LARGE' : status === 429 ? 'OVERLOADED' : status === 503 ? 'UNAVAILABLE' : error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' ? 'DECODE' : 'BAD_REQUEST';
+  return { status, body: gatewayError(code, error.message.slice(0, 500), status === 429 || status === 503), ...(status === 503 ? { retryAfter: 1 } : {}) };
+}
+
+function sendError(reply: FastifyReply, error: HttpError): FastifyReply {
+  if (error.retryAfter !== undefined && !reply.hasHeader('retry-after')) reply.header('retry-after', String(error.retryAfter));
+  return reply.code(error.status).type('application/json').send(error.body);
+}

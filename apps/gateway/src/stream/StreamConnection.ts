@@ -1,0 +1,237 @@
+import { CorreioError } from '@correio/codec';
+import type { ChatDirect, ChatHistoryReply, ChatPublication } from '@correio/protocol';
+import { topic } from '@correio/transport';
+import type { Logger } from 'pino';
+import type { WebSocket } from 'ws';
+import { COMPONENT_SCHEMAS } from '../generated/protocolSchemas.js';
+import { tokenClaims } from '../http/bearer.js';
+import type { Upstream } from '../Upstream.js';
+import { ChannelFeed } from './ChannelFeed.js';
+import { CLOSE } from './closeCodes.js';
+import { SeenOps, type OpId } from './opOrder.js';
+import type { TopicHub } from './TopicHub.js';
+
+export interface StreamLimits {
+  readonly authTimeoutMs: number;
+  readonly maxChannels: number;
+  /** Bytes queued on a socket before it is closed as too slow. */
+  readonly maxBufferedBytes: number;
+  /** Messages a socket may send per second (a burst of this many, refilled every second). */
+  readonly messagesPerSecond: number;
+  readonly maxResumePages: number;
+}
+
+export interface StreamContext {
+  readonly hub: TopicHub;
+  readonly upstream: Upstream;
+  /** open: a socket may name its user without a token (clusters whose servers run --auth open). */
+  readonly auth: 'password' | 'open';
+  readonly limits: StreamLimits;
+  readonly counters: { delivered(kind: 'publication' | 'direct', replayed: boolean): void; closed(code: number): void };
+  readonly logger: Logger;
+}
+
+/** History pages read by a stream: the protocol's largest. */
+const PAGE = 500;
+const pattern = (name: string) => new RegExp(String(COMPONENT_SCHEMAS[name]?.['pattern']));
+const CHANNEL_NAME = pattern('channelName');
+const USER_NAME = pattern('userName');
+const NODE_ID = pattern('nodeId');
+
+/**
+ * One WebSocket on /v1/stream. The first message authenticates (`{type: "auth", token}`, or
+ * `{type: "auth", user}` in open mode); then `subscribe`/`unsubscribe` channels, each with an
+ * optional `after` op id to resume from. The user's direct messages come without asking.
+ */
+export class StreamConnection {
+  readonly #socket: WebSocket;
+  readonly #context: StreamContext;
+  readonly #feeds = new Map<string, { feed: ChannelFeed; leave: () => void }>();
+  readonly #directSeen = new SeenOps(PAGE * 4);
+  readonly #timers = new Set<NodeJS.Timeout>();
+  #leaveDirect: (() => void) | undefined;
+  #user: string | undefined;
+  #token: string | undefined;
+  #authenticating = false;
+  #budget: number;
+  #closed = false;
+
+  constructor(socket: WebSocket, context: StreamContext) {
+    this.#socket = socket;
+    this.#context = context;
+    this.#budget = context.limits.messagesPerSecond;
+    this.#later(context.limits.authTimeoutMs, () => this.#user === undefined && this.close(CLOSE.unauthenticated, 'no auth message in time'));
+    this.#timers.add(setInterval(() => (this.#budget = context.limits.messagesPerSecond), 1_000));
+    socket.on('message', (data, isBinary) => this.#receive(isBinary ? undefined : data.toString()));
+    socket.on('close', () => this.#dispose());
+    socket.on('error', () => this.#dispose());
+  }
+
+  get user(): string | undefined {
+    return this.#user;
+  }
+
+  /** Closes the socket with `code` (the client reconnects and resumes on 1012, 4401, 4408). */
+  close(code: number, reason: string): void {
+    if (this.#closed) return;
+    this.#context.counters.closed(code);
+    this.#socket.close(code, reason);
+    this.#dispose();
+  }
+
+  #receive(text: string | undefined): void {
+    if (this.#closed) return;
+    if ((this.#budget -= 1) < 0) return this.close(CLOSE.tooMany, 'too many messages');
+    let message: Record<string, unknown>;
+    try {
+      const parsed: unknown = text === undefined ? undefined : JSON.parse(text);
+      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
+      message = parsed as Record<string, unknown>;
+    } catch {
+      return this.close(CLOSE.badMessage, 'messages are JSON objects in text frames');
+    }
+    if (this.#user === undefined) {
+      if (message['type'] !== 'auth' || this.#authenticating) return this.close(CLOSE.unauthenticated, 'the first message must be {"type":"auth",...}');
+      void this.#authenticate(message);
+      return;
+    }
+    switch (message['type']) {
+      case 'subscribe':
+        return this.#subscribe(message);
+      case 'unsubscribe':
+        return this.#unsubscribe(message);
+      case 'ping':
+        return this.#send({ type: 'pong' });
+      default:
+        return this.close(CLOSE.badMessage, `unknown message type ${JSON.stringify(String(message['type'])).slice(0, 40)}`);
+    }
+  }
+
+  async #authenticate(message: Record<string, unknown>): Promise<void> {
+    this.#authenticating = true;
+    const { token, user } = message;
+    let name: string | undefined;
+    if (typeof token === 'string') {
+      const claims = tokenClaims(token);
+      if (claims?.sub === undefined || !USER_NAME.test(claims.sub)) return this.close(CLOSE.unauthenticated, 'the token is not a Correio access token');
+      try {
+        // The servers hold the keys: a cheap request with the token is the check.
+        await this.#context.upstream.call('chat', 'chat.users.request', { limit: 1 }, { auth: token });
+      } catch (error) {
+        const failure = CorreioError.from(error);
+        return this.close(failure.retryable ? 1013 : CLOSE.unauthenticated, failure.message.slice(0, 100));
+      }
+      name = claims.sub;
+      this.#token = token;
+      if (claims.exp !== undefined) this.#closeAt(claims.exp * 1000, CLOSE.unauthenticated, 'the token expired: refresh and reconnect');
+    } else if (this.#context.auth === 'open' && typeof user === 'string' && USER_NAME.test(user)) {
+      name = user;
+    } else {
+      return this.close(CLOSE.unauthenticated, this.#context.auth === 'open' ? 'auth needs a token or a valid user name' : 'auth needs a token');
+    }
+    if (this.#closed) return;
+    this.#user = name;
+    this.#leaveDirect = this.#context.hub.join(topic('user', name), {
+      publication: ({ envelope }) => {
+        if (envelope.type !== 'chat.direct') return;
+        const direct = envelope.body as ChatDirect;
+        if (!this.#directSeen.add(direct.op)) return;
+        this.#context.counters.delivered('direct', false);
+        this.#send({ type: 'direct', message: direct });
+      },
+      lost: () => this.#send({ type: 'lost', user: name }),
+    });
+    this.#send({ type: 'ready', user: name });
+  }
+
+  #subscribe(message: Record<string, unknown>): void {
+    const { channel, after } = message;
+    if (typeof channel !== 'string' || !CHANNEL_NAME.test(channel)) return this.#send({ type: 'error', code: 'VALIDATION', message: 'subscribe needs a valid channel name' });
+    const resumeFrom = after === undefined ? undefined : opId(after);
+    if (after !== undefined && resumeFrom === undefined) return this.#send({ type: 'error', code: 'VALIDATION', channel, message: 'after must be an op id {origin, seq}' });
+    if (this.#feeds.has(channel)) return this.#send({ type: 'error', code: 'CONFLICT', channel, message: 'already subscribed' });
+    if (this.#feeds.size >= this.#context.limits.maxChannels) return this.close(CLOSE.tooMany, 'too many channels on one socket');
+    const feed = new ChannelFeed({
+      channel,
+      page: PAGE,
+      maxResumePages: this.#context.limits.maxResumePages,
+      readHistory: (name, page) => this.#context.upstream.call('chat', 'chat.history.request', { channel: name, ...page }, this.#auth()) as Promise<ChatHistoryReply>,
+      deliver: (publication, replayed) => {
+        this.#context.counters.delivered('publication', replayed);
+        this.#send({ type: 'publication', channel, ...(replayed ? { replayed } : {}), publication });
+      },
+      failed: (error) => this.#send({ type: 'error', channel, ...CorreioError.from(error).toWire() }),
+    });
+    // Join the topic first, so nothing published during the history read is missed (FRAMES.md §3.6).
+    const leave = this.#context.hub.join(topic('chan', channel), {
+      publication: ({ envelope }) => envelope.type === 'chat.publication' && feed.live(envelope.body as ChatPublication),
+      lost: () => feed.recover(),
+    });
+    this.#feeds.set(channel, { feed, leave });
+    feed.start(resumeFrom).then(
+      (start) => {
+        this.#send({ type: 'subscribed', channel, ...start });
+        // The subscription reaches the publishers through the proxy a moment after it is made:
+        // read the latest page once more then, for what was published in between.
+        this.#later(1_000, () => feed.recover());
+      },
+      (error: unknown) => {
+        this.#dropFeed(channel);
+        this.#send({ type: 'error', channel, ...CorreioError.from(error).toWire() });
+      },
+    );
+  }
+
+  #unsubscribe(message: Record<string, unknown>): void {
+    const channel = message['channel'];
+    if (typeof channel !== 'string' || !this.#feeds.has(channel)) return this.#send({ type: 'error', code: 'NOT_FOUND', message: 'not subscribed to that channel' });
+    this.#dropFeed(channel);
+    this.#send({ type: 'unsubscribed', channel });
+  }
+
+  #auth(): { auth?: string } {
+    return this.#token !== undefined ? { auth: this.#token } : {};
+  }
+
+  #send(message: Record<string, unknown>): void {
+    if (this.#closed || this.#socket.readyState !== this.#socket.OPEN) return;
+    if (this.#socket.bufferedAmount > this.#context.limits.maxBufferedBytes) return this.close(CLOSE.tooSlow, 'the socket reads too slowly');
+    this.#socket.send(JSON.stringify(message));
+  }
+
+  #closeAt(whenMs: number, code: number, reason: string): void {
+    this.#later(Math.min(Math.max(0, whenMs - Date.now()), 2 ** 31 - 1), () => this.close(code, reason));
+  }
+
+  #later(delayMs: number, run: () => void): void {
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      run();
+    }, delayMs);
+    this.#timers.add(timer);
+  }
+
+  #dropFeed(channel: string): void {
+    const entry = this.#feeds.get(channel);
+    if (!entry) return;
+    this.#feeds.delete(channel);
+    entry.feed.close();
+    entry.leave();
+  }
+
+  #dispose(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const timer of this.#timers) clearTimeout(timer);
+    for (const channel of [...this.#feeds.keys()]) this.#dropFeed(channel);
+    this.#leaveDirect?.();
+    this.#leaveDirect = undefined;
+  }
+}
+
+function opId(value: unknown): OpId | undefined {
+  if (value === null || typeof value !== 'object') return undefined;
+  const { origin, seq } = value as Record<string, unknown>;
+  if (typeof origin !== 'string' || !NODE_ID.test(origin) || !Number.isSafeInteger(seq) || (seq as number) < 1) return undefined;
+  return { origin, seq: seq as number };
+}

@@ -1,0 +1,93 @@
+// Real processes for the gateway's tests: broker, proxy, chat servers and gateways, each spawned
+// from its sources with @correio/testing (tracked for killAll), on free loopback ports.
+import { join } from 'node:path';
+import { afterAll } from 'vitest';
+import { killAll, readinessField, scratchDir, spawnProgram, workspaceRoot, type Child } from '@correio/testing';
+
+const main = (app: string) => join(workspaceRoot, 'apps', app, 'src', 'main.ts');
+const HEARTBEAT_MS = '250';
+
+/** A program of the workspace as a child process, logging at warn. */
+export function spawnApp(name: string, app: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): Child {
+  return spawnProgram(name, main(app), args, { env: { CORREIO_LOG_LEVEL: 'warn', ...env } });
+}
+
+export interface Cluster {
+  readonly broker: string;
+  readonly proxyPub: string;
+  readonly proxySub: string;
+  readonly servers: Child[];
+  readonly dataDir: string;
+}
+
+/** Broker, proxy and `servers` chat servers (s1, s2, …) replicating with each other; killed after the file's tests. */
+export async function startCluster(servers = 1): Promise<Cluster> {
+  const scratch = scratchDir('correio-gateway-');
+  afterAll(async () => {
+    await killAll();
+    scratch.remove();
+  });
+  const broker = spawnApp('broker', 'broker', ['--endpoint', 'tcp://127.0.0.1:*', '--heartbeat', HEARTBEAT_MS, '--startup-grace', '0']);
+  const proxy = spawnApp('proxy', 'proxy', ['--publishers', 'tcp://127.0.0.1:*', '--subscribers', 'tcp://127.0.0.1:*']);
+  const [brokerLine, proxyLine] = await Promise.all([broker.waitForLine(/^broker ready /), proxy.waitForLine(/^proxy ready /)]);
+  const cluster = {
+    broker: brokerLine.split(' ')[2]!,
+    proxyPub: readinessField(proxyLine, 'publishers')!,
+    proxySub: readinessField(proxyLine, 'subscribers')!,
+    servers: [] as Child[],
+    dataDir: scratch.dir,
+  };
+  const ids = Array.from({ length: servers }, (_, index) => `s${index + 1}`);
+  await Promise.all(ids.map((id) => startServer(cluster, id, ids.filter((other) => other !== id))));
+  return cluster;
+}
+
+/** One chat server of the cluster. */
+export async function startServer(cluster: Cluster, id: string, peers: readonly string[]): Promise<Child> {
+  const child = spawnApp(`server ${id}`, 'server', [
+    '--id', id,
+    '--data-dir', join(cluster.dataDir, id),
+    '--broker', cluster.broker,
+    '--proxy-pub', cluster.proxyPub,
+    '--proxy-sub', cluster.proxySub,
+    '--heartbeat', HEARTBEAT_MS,
+    ...(peers.length > 0 ? ['--peers', peers.join(',')] : []),
+  ]);
+  await child.waitForLine(/^server ready /, 60_000);
+  cluster.servers.push(child);
+  return child;
+}
+
+export interface GatewayProcess {
+  readonly child: Child;
+  /** http://127.0.0.1:<port> */
+  readonly url: string;
+  /** ws://127.0.0.1:<port>/v1/stream */
+  readonly stream: string;
+}
+
+/** apps/gateway as a child process on a free port, in open auth mode unless `args` say otherwise. */
+export async function startGateway(cluster: Cluster, args: readonly string[] = [], name = 'gateway'): Promise<GatewayProcess> {
+  const child = spawnApp(name, 'gateway', ['--broker', cluster.broker, '--proxy', cluster.proxySub, '--port', '0', '--auth', 'open', ...args]);
+  const line = await child.waitForLine(/^gateway ready /, 60_000);
+  const url = readinessField(line, 'url')!;
+  return { child, url, stream: `${url.replace(/^http/, 'ws')}/v1/stream` };
+}
+
+/** A parsed reply body: tests read its fields freely. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Json = any;
+
+/** A JSON request to the gateway: status, headers and parsed body. */
+export async function http(url: string, init: { method?: string; body?: unknown; raw?: string; headers?: Record<string, string> } = {}): Promise<{ status: number; headers: Headers; body: Json }> {
+  const headers: Record<string, string> = { ...(init.body !== undefined || init.raw !== undefined ? { 'content-type': 'application/json' } : {}), ...init.headers };
+  const response = await fetch(url, { method: init.method ?? (init.body !== undefined || init.raw !== undefined ? 'POST' : 'GET'), headers, ...(init.raw !== undefined ? { body: init.raw } : init.body !== undefined ? { body: JSON.stringify(init.body) } : {}) });
+  const text = await response.text();
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // not JSON: the text itself
+  }
+  return { status: response.status, headers: response.headers, body };
+}
