@@ -146,7 +146,9 @@ export class StreamConnection {
 
   #subscribe(message: Record<string, unknown>): void {
     const { channel, after } = message;
-    if (typeof channel !== 'string' || !CHANNEL_NAME.test(channel)) return this.#send({ type: 'error', code: 'VALIDATION', message: 'subscribe needs a valid channel name' });
+    if (typeof channel !== 'string' || !CHANNEL_NAME.test(channel)) {
+      return this.#send({ type: 'error', code: 'VALIDATION', ...(typeof channel === 'string' ? { channel: channel.slice(0, 64) } : {}), message: 'subscribe needs a valid channel name' });
+    }
     const resumeFrom = after === undefined ? undefined : opId(after);
     if (after !== undefined && resumeFrom === undefined) return this.#send({ type: 'error', code: 'VALIDATION', channel, message: 'after must be an op id {origin, seq}' });
     if (this.#feeds.has(channel)) return this.#send({ type: 'error', code: 'CONFLICT', channel, message: 'already subscribed' });

@@ -1,0 +1,117 @@
+// WebSocket /v1/stream against a running cluster of two replicating servers: every publication,
+// made over HTTP or straight over ZeroMQ (MDP through the broker), reaches a socket exactly once;
+// a socket that comes back with the last op id it saw gets what it missed, then live ones.
+import { LamportStamp, RequestClient } from '@correio/transport';
+import { waitFor } from '@correio/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { http, startCluster, startGateway, type Cluster, type GatewayProcess, type Json } from './helpers/cluster.js';
+import { StreamClient, opKey } from './helpers/streamClient.js';
+
+let cluster: Cluster;
+let gateway: GatewayProcess;
+let zmq: RequestClient;
+const sockets: StreamClient[] = [];
+
+beforeAll(async () => {
+  cluster = await startCluster(2);
+  gateway = await startGateway(cluster);
+  zmq = new RequestClient({ endpoint: cluster.broker, stamp: new LamportStamp('stream-test'), timeout: 3_000, retries: 3 });
+  for (const user of ['ana', 'bo']) expect((await http(`${gateway.url}/v1/login`, { body: { user } })).status).toBe(200);
+});
+
+afterAll(async () => {
+  await Promise.all(sockets.map((socket) => socket.close()));
+  await zmq?.close();
+});
+
+async function open(user: string): Promise<StreamClient> {
+  const socket = await StreamClient.open(gateway.stream, { user });
+  sockets.push(socket);
+  return socket;
+}
+
+async function publishHttp(channel: string, text: string): Promise<Json> {
+  const reply = await http(`${gateway.url}/v1/channels/${channel}/messages`, { body: { user: 'ana', text } });
+  expect(reply.status).toBe(200);
+  return reply.body.op;
+}
+
+async function publishZmq(channel: string, text: string): Promise<Json> {
+  const reply = await zmq.request('chat', 'chat.publish.request', { user: 'ana', channel, text });
+  return (reply.body as Json).op;
+}
+
+function expectOnceEach(received: Json[], ops: Json[]): void {
+  const keys = received.map((publication) => opKey(publication.op));
+  expect(new Set(keys).size).toBe(keys.length);
+  expect(new Set(keys)).toEqual(new Set(ops.map(opKey)));
+  // In order per origin: each server's sequence numbers only grow.
+  const last = new Map<string, number>();
+  for (const publication of received) {
+    expect(publication.op.seq).toBeGreaterThan(last.get(publication.op.origin) ?? 0);
+    last.set(publication.op.origin, publication.op.seq);
+  }
+}
+
+describe('WebSocket /v1/stream', () => {
+  it('delivers every publication made over HTTP and over ZeroMQ exactly once, and direct messages', async () => {
+    await http(`${gateway.url}/v1/channels`, { body: { user: 'ana', channel: 'live' } });
+    const socket = await open('bo');
+    expect(await socket.subscribe('live')).toMatchObject({ type: 'subscribed', channel: 'live', replayed: 0, complete: true });
+    const ops: Json[] = [];
+    for (let index = 0; index < 20; index += 1) {
+      ops.push(await publishHttp('live', `http ${index}`), await publishZmq('live', `zmq ${index}`));
+    }
+    await waitFor(() => socket.publications('live').length >= ops.length, 'every publication on the socket');
+    // A last one: once it is in, anything sent twice would have arrived too.
+    ops.push(await publishHttp('live', 'sentinel'));
+    await waitFor(() => socket.publications('live').some((publication: Json) => publication.text === 'sentinel'), 'the sentinel');
+    expectOnceEach(socket.publications('live'), ops);
+
+    const direct = await http(`${gateway.url}/v1/users/bo/messages`, { body: { user: 'ana', text: 'psst' } });
+    expect(direct.status).toBe(200);
+    const message = await socket.next((event) => event.type === 'direct');
+    expect(message.message).toMatchObject({ from: 'ana', to: 'bo', text: 'psst', op: direct.body.op });
+  });
+
+  it('resumes after the last op id seen: what was missed from history, then live, no gaps, no duplicates', async () => {
+    await http(`${gateway.url}/v1/channels`, { body: { user: 'ana', channel: 'resume' } });
+    const first = await open('bo');
+    await first.subscribe('resume');
+    const before: Json[] = [];
+    for (let index = 0; index < 5; index += 1) before.push(await publishHttp('resume', `before ${index}`));
+    await waitFor(() => first.publications('resume').length >= 5, 'the first five');
+    const lastSeen = first.publications('resume').at(-1).op;
+    await first.close();
+
+    const away: Json[] = [];
+    for (let index = 0; index < 12; index += 1) away.push(index % 2 ? await publishZmq('resume', `away ${index}`) : await publishHttp('resume', `away ${index}`));
+
+    const second = await open('bo');
+    const subscribed = await second.subscribe('resume', lastSeen);
+    expect(subscribed).toMatchObject({ type: 'subscribed', replayed: away.length, complete: true });
+    const after: Json[] = [];
+    for (let index = 0; index < 5; index += 1) after.push(await publishZmq('resume', `after ${index}`));
+    await waitFor(() => second.publications('resume').length >= away.length + after.length, 'the missed and the new ones');
+    after.push(await publishHttp('resume', 'sentinel'));
+    await waitFor(() => second.publications('resume').some((publication: Json) => publication.text === 'sentinel'), 'the sentinel');
+    const received = second.publications('resume');
+    expectOnceEach(received, [...away, ...after]);
+    // History first: the missed ones, marked replayed, come before every live one.
+    const replayedFlags = second.messages.filter((event) => event.type === 'publication').map((event) => event.replayed === true);
+    expect(replayedFlags.slice(0, away.length).every(Boolean)).toBe(true);
+  });
+
+  it('refuses sockets that do not authenticate, and bad messages', async () => {
+    const { default: WebSocket } = await import('ws');
+    const closeOf = (socket: InstanceType<typeof WebSocket>) => new Promise<number>((resolve) => socket.on('close', (code) => resolve(code)));
+    const silent = new WebSocket(gateway.stream);
+    silent.on('open', () => silent.send('{"type":"subscribe","channel":"live"}'));
+    expect(await closeOf(silent)).toBe(4401);
+    const garbage = new WebSocket(gateway.stream);
+    garbage.on('open', () => garbage.send('{not json'));
+    expect(await closeOf(garbage)).toBe(4400);
+    const socket = await open('bo');
+    expect(await socket.subscribe('../etc')).toMatchObject({ type: 'error', code: 'VALIDATION' });
+  });
+});
