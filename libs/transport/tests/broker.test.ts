@@ -57,9 +57,9 @@ afterEach(async () => {
 
 describe('MajordomoBroker: routing', () => {
   it('routes a request to a worker of its service and the FINAL back, bodies untouched', async () => {
-    const { endpoint, counts } = await startBroker();
+    const { endpoint, counts, broker } = await startBroker();
     const worker = await new RawWorker(endpoint, 'clock').ready();
-    await sleep(50);
+    await eventually(() => broker.snapshot().workers === 1, 5_000);
     const client = new RawClient(endpoint);
     const request = pollRequest(7);
     await client.send('clock', request.bytes);
@@ -76,9 +76,9 @@ describe('MajordomoBroker: routing', () => {
   });
 
   it('forwards PARTIAL replies before the FINAL, and multi-frame bodies as they are', async () => {
-    const { endpoint } = await startBroker();
+    const { endpoint, broker } = await startBroker();
     const worker = await new RawWorker(endpoint, 'stream').ready();
-    await sleep(50);
+    await eventually(() => broker.snapshot().workers === 1, 5_000);
     const client = new RawClient(endpoint);
     await client.send('stream', Buffer.from('part-a'), Buffer.from('part-b'));
     const frames = await worker.socket.receive();
@@ -97,11 +97,11 @@ describe('MajordomoBroker: routing', () => {
   });
 
   it('dispatches to idle workers least recently used first', async () => {
-    const { endpoint } = await startBroker();
+    const { endpoint, broker } = await startBroker();
     const workers = [new RawWorker(endpoint, 'lru'), new RawWorker(endpoint, 'lru'), new RawWorker(endpoint, 'lru')];
     for (const worker of workers) {
       await worker.ready();
-      await sleep(30);
+      await eventually(() => broker.snapshot().workers === workers.indexOf(worker) + 1, 5_000);
     }
     const client = new RawClient(endpoint);
     const served: number[] = [];
@@ -124,10 +124,10 @@ describe('MajordomoBroker: routing', () => {
   });
 
   it('keeps requests apart by service and serves them in order within one', async () => {
-    const { endpoint } = await startBroker();
+    const { endpoint, broker } = await startBroker();
     const a = await new RawWorker(endpoint, 'svc-a').ready();
     const b = await new RawWorker(endpoint, 'svc-b').ready();
-    await sleep(50);
+    await eventually(() => broker.snapshot().workers === 2, 5_000);
     const client = new RawClient(endpoint);
     for (let round = 0; round < 5; round++) {
       await client.send('svc-a', pollRequest(round).bytes);
@@ -159,9 +159,10 @@ describe('MajordomoBroker: routing', () => {
 
 describe('MajordomoBroker: MMI', () => {
   it('answers mmi.service with 200 or 404 and other mmi. services with 501, as plain frames', async () => {
-    const { endpoint } = await startBroker();
+    const { endpoint, broker } = await startBroker();
     await new RawWorker(endpoint, 'echo').ready();
-    await sleep(50);
+    // ready() means READY was sent; mmi.service answers 200 once the broker has registered it.
+    await eventually(() => broker.snapshot().workers === 1, 5_000);
     const client = new RawClient(endpoint);
     const ask = async (service: string, body: string) => {
       await client.send(service, Buffer.from(body));
@@ -182,8 +183,9 @@ describe('MajordomoBroker: MMI', () => {
 
 describe('MajordomoBroker: routing ids', () => {
   it('serves a client that reconnects with a routing id its old connection still holds (handover)', async () => {
-    const { endpoint } = await startBroker();
+    const { endpoint, broker } = await startBroker();
     await new RawWorker(endpoint, 'echo').ready();
+    await eventually(() => broker.snapshot().workers === 1, 5_000);
     const ask = async (socket: zmq.Dealer): Promise<string[] | undefined> => {
       await socket.send([MDPC, byte(C.REQUEST), 'mmi.service', 'echo']);
       return (await receiveOrNothing(socket))?.map(String);
@@ -232,7 +234,7 @@ describe('MajordomoBroker: errors it answers itself', () => {
   it('answers OVERLOADED when the service queue is full, and queues up to the limit', async () => {
     const { endpoint, broker } = await startBroker({ maxQueuePerService: 2 });
     const worker = await new RawWorker(endpoint, 'slow').ready();
-    await sleep(50);
+    await eventually(() => broker.snapshot().workers === 1, 5_000);
     const client = new RawClient(endpoint);
     const ids = [];
     for (let round = 0; round < 5; round++) {
@@ -265,9 +267,9 @@ describe('MajordomoBroker: errors it answers itself', () => {
   });
 
   it('answers TIMEOUT when every worker stays busy past the deadline, and UNAVAILABLE when the service has no worker', async () => {
-    const { endpoint } = await startBroker({ requestDeadlineMs: 300, heartbeatIntervalMs: 100, liveness: 3 });
+    const { endpoint, broker } = await startBroker({ requestDeadlineMs: 300, heartbeatIntervalMs: 100, liveness: 3 });
     const worker = await new RawWorker(endpoint, 'busy').ready();
-    await sleep(50);
+    await eventually(() => broker.snapshot().workers === 1, 5_000);
     const client = new RawClient(endpoint);
     await client.send('busy', pollRequest(1).bytes);
     await worker.nextRequest(); // and never answers, but keeps heartbeating
@@ -333,11 +335,11 @@ describe('MajordomoBroker: worker lifecycle', () => {
   });
 
   it('re-dispatches a dead worker’s request once when the service is idempotent', async () => {
-    const { endpoint, counts } = await startBroker({ heartbeatIntervalMs: 100, liveness: 3, idempotentServices: ['safe'] });
+    const { endpoint, counts, broker } = await startBroker({ heartbeatIntervalMs: 100, liveness: 3, idempotentServices: ['safe'] });
     const first = await new RawWorker(endpoint, 'safe').ready();
-    await sleep(50);
+    await eventually(() => broker.snapshot().workers === 1, 5_000);
     const second = await new RawWorker(endpoint, 'safe').ready();
-    await sleep(50);
+    await eventually(() => broker.snapshot().workers === 2, 5_000);
     const client = new RawClient(endpoint);
     const request = pollRequest(9);
     await client.send('safe', request.bytes);
@@ -353,11 +355,11 @@ describe('MajordomoBroker: worker lifecycle', () => {
   });
 
   it('does not re-dispatch a request whose PARTIAL already reached the client', async () => {
-    const { endpoint } = await startBroker({ idempotentServices: ['safe'] });
+    const { endpoint, broker } = await startBroker({ idempotentServices: ['safe'] });
     const first = await new RawWorker(endpoint, 'safe').ready();
-    await sleep(50);
+    await eventually(() => broker.snapshot().workers === 1, 5_000);
     await new RawWorker(endpoint, 'safe').ready();
-    await sleep(50);
+    await eventually(() => broker.snapshot().workers === 2, 5_000);
     const client = new RawClient(endpoint);
     await client.send('safe', pollRequest(1).bytes);
     const request = await first.nextRequest(); // least recently used: the first to register
@@ -408,9 +410,9 @@ describe('MajordomoBroker: protocol violations', () => {
   });
 
   it('drops malformed client messages and keeps serving everyone else', async () => {
-    const { endpoint, counts } = await startBroker({ maxMessageSize: 4096 });
+    const { endpoint, counts, broker } = await startBroker({ maxMessageSize: 4096 });
     const worker = await new RawWorker(endpoint, 'echo').ready();
-    await sleep(50);
+    await eventually(() => broker.snapshot().workers === 1, 5_000);
     const rogue = dealer(endpoint, 300);
     await rogue.send(['garbage']);
     await rogue.send(['MDPC01', byte(C.REQUEST), 'echo', 'x']);
@@ -429,9 +431,9 @@ describe('MajordomoBroker: protocol violations', () => {
   });
 
   it('disconnects a peer that sends an oversized frame without disturbing others', async () => {
-    const { endpoint } = await startBroker({ maxMessageSize: 4096 });
+    const { endpoint, broker } = await startBroker({ maxMessageSize: 4096 });
     const worker = await new RawWorker(endpoint, 'echo').ready();
-    await sleep(50);
+    await eventually(() => broker.snapshot().workers === 1, 5_000);
     const rogue = dealer(endpoint, 300);
     await rogue.send([MDPC, byte(C.REQUEST), 'echo', Buffer.alloc(100_000)]);
     const client = new RawClient(endpoint);
@@ -447,7 +449,7 @@ describe('MajordomoBroker: shutdown', () => {
   it('answers queued and in-flight requests UNAVAILABLE and tells workers to DISCONNECT', async () => {
     const { endpoint, broker } = await startBroker();
     const worker = await new RawWorker(endpoint, 'closing').ready();
-    await sleep(50);
+    await eventually(() => broker.snapshot().workers === 1, 5_000);
     const client = new RawClient(endpoint);
     const inFlight = pollRequest(1);
     const queued = pollRequest(2);
@@ -468,7 +470,7 @@ describe('MajordomoBroker: shutdown', () => {
   it('lets in-flight requests finish within the grace time', async () => {
     const { endpoint, broker } = await startBroker();
     const worker = await new RawWorker(endpoint, 'graceful').ready();
-    await sleep(50);
+    await eventually(() => broker.snapshot().workers === 1, 5_000);
     const client = new RawClient(endpoint);
     const request = pollRequest(1);
     await client.send('graceful', request.bytes);
@@ -490,7 +492,7 @@ describe('MajordomoBroker: shutdown', () => {
 describe('MajordomoBroker: CURVE', () => {
   it('serves clients and workers that know its public key, and nobody else', async () => {
     const server = zmq.curveKeyPair();
-    const { endpoint } = await startBroker({ curve: { server: true, secretKey: server.secretKey } });
+    const { endpoint, broker } = await startBroker({ curve: { server: true, secretKey: server.secretKey } });
     const secured = (): zmq.Dealer => {
       const own = zmq.curveKeyPair();
       const socket = new zmq.Dealer({ linger: 0, receiveTimeout: 3_000, curveServerKey: server.publicKey, curvePublicKey: own.publicKey, curveSecretKey: own.secretKey });
@@ -502,7 +504,7 @@ describe('MajordomoBroker: CURVE', () => {
     const plain = dealer(endpoint, 500);
     try {
       await worker.send([MDPW, byte(W.READY), 'secret']);
-      await sleep(100);
+      await eventually(() => broker.snapshot().workers === 1, 5_000);
       const request = pollRequest(3);
       await client.send([MDPC, byte(C.REQUEST), 'secret', request.bytes]);
       const [, , address, , body] = await worker.receive();
