@@ -12,7 +12,7 @@ export function proxyMetrics(metrics: MetricsRegistry, proxy: () => PubSubProxy 
     labelNames: ['reason'],
   });
   const rejected = metrics.counter('proxy_connections_refused_total', {
-    help: 'Subscriber connections cut off, by reason: greeting, mechanism, handshake, socket-type, auth, oversized, protocol, timeout (guarded mode).',
+    help: 'Subscriber connections cut off, by reason: greeting, mechanism, handshake, socket-type, auth, oversized, protocol, timeout; abandoned: the peer left during its handshake (guarded mode).',
     labelNames: ['reason'],
   });
   const disconnects = metrics.counter('proxy_disconnects_total', {

@@ -167,3 +167,52 @@ describe('a hostile subscriber against the metered proxy', () => {
     console.log(`metered, 3000 topics: proxy ${baseline.proxy.toFixed(0)} → ${rssMiB(proxy.child).toFixed(0)} MiB, publisher ${baseline.publisher.toFixed(0)} → ${rssMiB(publisher).toFixed(0)} MiB`);
   });
 });
+
+describe('a hostile subscriber against the guarded proxy', () => {
+  // The proxy serves subscribers with its own ZMTP, so it knows each subscription's connection:
+  // 20,000 distinct 255-byte topics from one connection (~220 MB in a libzmq XPUB's trie) leave
+  // it holding --max-subscriptions-per-connection of them.
+  const metric = (proxy: ProxyProcess, name: string, labels: Record<string, string> = {}) => readMetric(proxy.http!, name, labels);
+
+  it('holds at most --max-subscriptions-per-connection of one connection; the proxy stays within 30 MiB of its baseline, and holds none once the peer leaves', async () => {
+    const { proxy, publisher, subscriber, baseline } = await topology(['--mode', 'guarded', '--max-subscriptions-per-connection', '100']);
+    const attacker = hostile(proxy, ['--kind', 'many', '--count', '20000', '--invalid', '50', '--marker', 'chan/marker/']);
+    await attacker.waitForEvent('landed', 1, 30_000);
+    // 100 held; the marker took the place of the first topic, dropped before it.
+    expect(await metric(proxy, 'correio_proxy_subscriptions_refused_total', { reason: 'connection-limit' })).toBe(20000 - 100);
+    expect(await metric(proxy, 'correio_proxy_subscriptions_refused_total', { reason: 'invalid-topic' })).toBe(50);
+    expect(await metric(proxy, 'correio_proxy_subscriptions_refused_total', { reason: 'not-a-subscription' })).toBe(1);
+    expect(await metric(proxy, 'correio_proxy_subscriptions')).toBe(101);
+    expect(await metric(proxy, 'correio_proxy_topics_forwarded')).toBe(101);
+    expect(proxy.child.stderr).toMatch(/subscription refused: the connection holds its limit/);
+    await stillDelivers(subscriber);
+    const attacked = rssMiB(proxy.child);
+    expect(attacked).toBeLessThan(baseline.proxy + 30);
+    expect(rssMiB(publisher)).toBeLessThan(baseline.publisher + 15);
+
+    attacker.kill('SIGKILL');
+    await waitFor(async () => (await metric(proxy, 'correio_proxy_topics_forwarded')) === 1, 'the attacker\'s subscriptions released', 15_000);
+    expect(await metric(proxy, 'correio_proxy_subscriptions', { topic: 'chan/honest/' })).toBe(1);
+    await stillDelivers(subscriber);
+    expect(rssMiB(proxy.child)).toBeLessThan(baseline.proxy + 30);
+    console.log(`guarded, 20000 topics: proxy ${baseline.proxy.toFixed(0)} → ${attacked.toFixed(0)} → ${rssMiB(proxy.child).toFixed(0)} MiB after, publisher ${baseline.publisher.toFixed(0)} → ${rssMiB(publisher).toFixed(0)} MiB`);
+  });
+
+  it('holds at most --max-subscriptions of all connections together; a second connection is refused at the total', async () => {
+    const { proxy, subscriber, baseline } = await topology(['--mode', 'guarded', '--max-subscriptions-per-connection', '100', '--max-subscriptions', '150']);
+    const first = hostile(proxy, ['--kind', 'many', '--count', '3000', '--marker', 'chan/marker/']);
+    await first.waitForEvent('landed', 1, 30_000);
+    const second = hostile(proxy, ['--kind', 'many', '--count', '3000', '--marker', 'chan/marker/']);
+    await second.waitForEvent('landed', 1, 30_000);
+    // The honest subscriber holds 1 and the first attacker 100: the second gets the 49 left.
+    expect(await metric(proxy, 'correio_proxy_subscriptions_refused_total', { reason: 'connection-limit' })).toBe(3000 - 100);
+    expect(await metric(proxy, 'correio_proxy_subscriptions_refused_total', { reason: 'limit' })).toBe(3000 - 49);
+    expect(await metric(proxy, 'correio_proxy_subscriptions')).toBe(150);
+    await stillDelivers(subscriber);
+    expect(rssMiB(proxy.child)).toBeLessThan(baseline.proxy + 30);
+    first.kill('SIGKILL');
+    second.kill('SIGKILL');
+    await waitFor(async () => (await metric(proxy, 'correio_proxy_subscriptions')) === 1, 'the attackers\' subscriptions released', 15_000);
+    await stillDelivers(subscriber);
+  });
+});

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import * as zmq from 'zeromq';
 import { PubSubProxy, type ProxyMode, type PubSubProxyOptions } from '@correio/transport';
+import { waitFor } from './helpers/wait.js';
 
 const proxies: PubSubProxy[] = [];
 const sockets: zmq.Socket[] = [];
@@ -65,7 +66,7 @@ afterEach(async () => {
   await Promise.all(proxies.splice(0).map((proxy) => proxy.close()));
 });
 
-describe.each(['native', 'metered'] as const)('PubSubProxy (%s)', (mode) => {
+describe.each(['native', 'metered', 'guarded'] as const)('PubSubProxy (%s)', (mode) => {
   it('forwards publications to subscribers of a matching topic prefix only', async () => {
     const proxy = await startProxy(mode);
     const pub = publisher(proxy);
@@ -163,6 +164,47 @@ describe('PubSubProxy (metered)', () => {
     expect(Object.fromEntries(proxy.subscriptions())).toEqual({ 'chan/': 1 });
     expect(changes).toEqual(expect.arrayContaining(['+chan/', '+user/bob/', '-user/bob/', '-chan/']));
     expect(forwarded.length).toBeGreaterThan(0);
+  });
+});
+
+describe('PubSubProxy (guarded)', () => {
+  it('sends a publication once to a subscriber holding several of its prefixes, and caps subscriptions per connection', async () => {
+    const refused: string[] = [];
+    const proxy = await startProxy('guarded', { maxSubscriptionsPerConnection: 3, observer: { refused: (reason) => refused.push(reason) } });
+    const pub = publisher(proxy);
+    const sub = subscriber(proxy);
+    for (const prefix of ['chan/', 'chan/general/', '', 'user/', 'bad topic']) sub.subscribe(prefix);
+    await awaitSubscription(pub, sub, 'chan/general/');
+    await sleep(200); // let stray probes land before counting
+    await receiveAll(sub, 50);
+    await pub.send(['chan/general/', 'once']);
+    expect(await receiveAll(sub, 10)).toEqual([['chan/general/', 'once']]);
+    // '' (everything), 'chan/' and 'chan/general/' are held; 'user/' is over the cap of 3.
+    expect(Object.fromEntries(proxy.subscriptions())).toEqual({ 'chan/': 1, 'chan/general/': 1, '': 1 });
+    expect(refused).toEqual(['connection-limit', 'invalid-topic']);
+  });
+
+  it('drops messages for a subscriber at its high-water mark, counted, without holding up the others', async () => {
+    let dropped = 0;
+    const proxy = await startProxy('guarded', { sendHighWaterMark: 20, observer: { dropped: () => dropped++ } });
+    const pub = publisher(proxy);
+    // Never read: libzmq stops taking from the connection once its one-message queue is full.
+    const stalled = subscriber(proxy, { receiveHighWaterMark: 1 });
+    stalled.subscribe('big/');
+    const reader = subscriber(proxy);
+    reader.subscribe('big/');
+    await awaitSubscription(pub, stalled, 'big/');
+    await awaitSubscription(pub, reader, 'big/');
+    // 64 KiB each: the stalled peer's kernel buffers fill up, then its queue of 20.
+    const body = Buffer.alloc(65_536, 0x61);
+    const total = 400;
+    const reading = receiveAll(reader, total + 100);
+    for (let n = 1; n <= total; n++) await pub.send(['big/', String(n), body]);
+    const received = (await reading).filter((message) => message[1] !== 'probe').map((message) => Number(message[1]));
+    await waitFor(() => dropped > 0, 'drops for the stalled subscriber');
+    // The reader is served as it reads: in order, whatever its own losses under load.
+    expect(received.length).toBeGreaterThan(0);
+    expect([...received].sort((x, y) => x - y)).toEqual(received);
   });
 });
 

@@ -172,6 +172,7 @@ export class PubSubProxy {
         subscription: (topic, subscribed) => observer?.subscription?.(topic, subscribed),
         refused: (reason, bytes, peer) => this.#refuse(reason, bytes, peer),
         dropped: () => this.#drop('downstream'),
+        error: (error) => this.#options.logger?.error({ err: error }, 'subscriber side failed'),
         closed: (end, peer, detail) => {
           observer?.disconnected?.('subscribers');
           if (end === 'peer' || end === 'server') return;

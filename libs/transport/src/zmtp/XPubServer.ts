@@ -39,6 +39,8 @@ export interface XPubServerEvents {
   closed?(end: ConnectionEnd, peer: string, detail?: string): void;
   /** A message not queued for a peer at its high-water mark. */
   dropped?(): void;
+  /** The listening socket failed after it was bound (such as accept failing for lack of file descriptors). */
+  error?(error: Error): void;
 }
 
 /**
@@ -80,6 +82,7 @@ export class XPubServer {
       this.#server.once('error', reject);
       this.#server.once('listening', () => {
         this.#server.off('error', reject);
+        this.#server.on('error', (error) => this.#events.error?.(error));
         resolve();
       });
     });

@@ -8,11 +8,13 @@ import type { HandshakeRefusal, Mechanism } from './Mechanism.js';
 export type ConnectionEnd = 'peer' | 'server' | ConnectionRefusal;
 
 /**
- * Why the server cut a peer off: a greeting that is not ZMTP 3 or names another mechanism, a
- * failed handshake (malformed, not a subscriber socket, CURVE keys), a frame over the size limit,
- * a frame that does not decode after the handshake (`protocol`), or no handshake in time.
+ * Why a peer was cut off: a greeting that is not ZMTP 3 or names another mechanism, a failed
+ * handshake (malformed, not a subscriber socket, CURVE keys), a frame over the size limit, a frame
+ * that does not decode after the handshake (`protocol`), or no handshake in time. `abandoned`: the
+ * peer itself left before its handshake completed, as a libzmq peer does on finding that our
+ * greeting names another mechanism than its own (a plaintext peer of a CURVE server).
  */
-export type ConnectionRefusal = GreetingRefusal | HandshakeRefusal | 'oversized' | 'protocol' | 'timeout';
+export type ConnectionRefusal = GreetingRefusal | HandshakeRefusal | 'oversized' | 'protocol' | 'timeout' | 'abandoned';
 
 export interface ConnectionOptions {
   readonly mechanism: Mechanism;
@@ -68,9 +70,16 @@ export class ZmtpConnection {
     this.peer = socket.remoteAddress !== undefined ? `${socket.remoteAddress}:${socket.remotePort}` : 'ipc';
     this.#timer = setTimeout(() => this.close('timeout', `no handshake within ${options.handshakeTimeoutMs} ms`), options.handshakeTimeoutMs).unref();
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.#receive(chunk));
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        this.#receive(chunk);
+      } catch (error) {
+        // Whatever a peer sends ends at most its own connection.
+        this.close('protocol', `unexpected failure: ${String(error)}`);
+      }
+    });
     socket.on('error', () => undefined); // 'close' follows
-    socket.on('close', () => this.close('peer'));
+    socket.on('close', () => (this.#state === 'ready' ? this.close('peer') : this.close('abandoned', 'the peer left during the handshake')));
     socket.write(encodeGreeting(options.mechanism.name));
   }
 
@@ -169,7 +178,7 @@ export class ZmtpConnection {
   #message(frame: WireFrame): void {
     const more = (frame.flags & MORE) !== 0;
     if (this.#stray !== undefined || more) {
-      this.#stray ??= frame.body.subarray(0, 32);
+      this.#stray ??= Buffer.from(frame.body.subarray(0, 32));
       if (!more) {
         this.#handlers.stray(this, this.#stray);
         this.#stray = undefined;
