@@ -116,6 +116,9 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     forceCloseConnections: 'idle',
     return503OnClosing: true,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
+    // Long names reach the protocol's validation (a typed 400), not the router's bare 414.
+    maxParamLength: 1_024,
+    frameworkErrors: (error, _request, reply) => sendError(reply, frameworkError(error)),
   });
 
   app.addHook('onRequest', async (request, reply) => {
