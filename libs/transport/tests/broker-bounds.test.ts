@@ -190,6 +190,24 @@ describe('MajordomoBroker: bounded services and workers', () => {
   });
 });
 
+describe('MajordomoBroker: expiry warnings', () => {
+  it('says once that a dead server took its workers, not once per worker', async () => {
+    const { endpoint, warnings, count } = await startBroker({ heartbeatIntervalMs: 100, liveness: 3 });
+    // A server registers a worker per service and slot, then dies: none of them heartbeats again.
+    const workers = ['chat', 'chat', 'chat', 'srv.s1', 'srv.s1', 'srv.s1'].map((service) => new RawWorker(endpoint, service));
+    await Promise.all(workers.map((worker) => worker.ready()));
+    await eventually(() => count('left:expired') === 6, 10_000);
+    const lines = warnings.filter((warning) => /expired$/.test(warning.message));
+    const total = lines.reduce((sum, line) => sum + ((line.details['workers'] as number | undefined) ?? 1), 0);
+    expect(total).toBe(6);
+    // Registered within a few ms, they expire within one housekeeping tick, or at worst a few.
+    expect(lines.length).toBeLessThanOrEqual(3);
+    const first = lines.find((line) => line.details['workers'] !== undefined);
+    expect(first?.message).toMatch(/^\d workers expired$/);
+    expect(Object.values(first?.details['services'] as Record<string, number>).reduce((a, b) => a + b, 0)).toBe(first?.details['workers']);
+  });
+});
+
 describe('MajordomoBroker: queue order', () => {
   /** Two workers of the idempotent service "safe", the first holding request a, the second b. */
   async function twoBusyWorkers(requestDeadlineMs: number) {

@@ -524,6 +524,18 @@ export class MajordomoBroker {
 
   // ---- housekeeping ----------------------------------------------------------------------------
 
+  /** One line per expiry event: a dead server takes all its workers (one per service and slot) at once. */
+  #logExpired(expired: readonly Worker[]): void {
+    if (!this.#logger) return;
+    if (expired.length === 1) {
+      this.#logger.warn({ service: expired[0]!.service.name, worker: expired[0]!.identity.toString('hex') }, 'worker expired');
+      return;
+    }
+    const services: Record<string, number> = {};
+    for (const worker of expired) services[worker.service.name] = (services[worker.service.name] ?? 0) + 1;
+    this.#logger.warn({ workers: expired.length, services }, `${expired.length} workers expired`);
+  }
+
   /**
    * Runs every tick; its cost follows what is due, not what the broker holds: the ordered sets put
    * the next worker to expire, to heartbeat and the next service to forget at their heads, and
@@ -531,11 +543,13 @@ export class MajordomoBroker {
    */
   #housekeeping(): void {
     const now = performance.now();
+    const silent: Worker[] = [];
     for (const worker of this.#byLastHeard) {
       if (now < worker.expiresAt) break;
-      this.#logger?.warn({ service: worker.service.name, worker: worker.identity.toString('hex') }, 'worker expired');
-      this.#removeWorker(worker, 'expired');
+      silent.push(worker);
     }
+    if (silent.length > 0) this.#logExpired(silent);
+    for (const worker of silent) this.#removeWorker(worker, 'expired');
     const due: Worker[] = [];
     for (const worker of this.#byLastSent) {
       if (now - worker.lastSentAt < this.#options.heartbeatIntervalMs) break;
