@@ -174,7 +174,7 @@ describe('a hostile subscriber against the guarded proxy', () => {
   // it holding --max-subscriptions-per-connection of them.
   const metric = (proxy: ProxyProcess, name: string, labels: Record<string, string> = {}) => readMetric(proxy.http!, name, labels);
 
-  it('holds at most --max-subscriptions-per-connection of one connection; the proxy stays within 30 MiB of its baseline, and holds none once the peer leaves', async () => {
+  it('holds at most --max-subscriptions-per-connection of one connection; the proxy stays within 20 MiB of its baseline, and holds none once the peer leaves', async () => {
     const { proxy, publisher, subscriber, baseline } = await topology(['--mode', 'guarded', '--max-subscriptions-per-connection', '100']);
     const attacker = hostile(proxy, ['--kind', 'many', '--count', '20000', '--invalid', '50', '--marker', 'chan/marker/']);
     await attacker.waitForEvent('landed', 1, 30_000);
@@ -187,14 +187,14 @@ describe('a hostile subscriber against the guarded proxy', () => {
     expect(proxy.child.stderr).toMatch(/subscription refused: the connection holds its limit/);
     await stillDelivers(subscriber);
     const attacked = rssMiB(proxy.child);
-    expect(attacked).toBeLessThan(baseline.proxy + 30);
+    expect(attacked).toBeLessThan(baseline.proxy + 20);
     expect(rssMiB(publisher)).toBeLessThan(baseline.publisher + 15);
 
     attacker.kill('SIGKILL');
     await waitFor(async () => (await metric(proxy, 'correio_proxy_topics_forwarded')) === 1, 'the attacker\'s subscriptions released', 15_000);
     expect(await metric(proxy, 'correio_proxy_subscriptions', { topic: 'chan/honest/' })).toBe(1);
     await stillDelivers(subscriber);
-    expect(rssMiB(proxy.child)).toBeLessThan(baseline.proxy + 30);
+    expect(rssMiB(proxy.child)).toBeLessThan(baseline.proxy + 20);
     console.log(`guarded, 20000 topics: proxy ${baseline.proxy.toFixed(0)} → ${attacked.toFixed(0)} → ${rssMiB(proxy.child).toFixed(0)} MiB after, publisher ${baseline.publisher.toFixed(0)} → ${rssMiB(publisher).toFixed(0)} MiB`);
   });
 
@@ -209,7 +209,7 @@ describe('a hostile subscriber against the guarded proxy', () => {
     expect(await metric(proxy, 'correio_proxy_subscriptions_refused_total', { reason: 'limit' })).toBe(3000 - 49);
     expect(await metric(proxy, 'correio_proxy_subscriptions')).toBe(150);
     await stillDelivers(subscriber);
-    expect(rssMiB(proxy.child)).toBeLessThan(baseline.proxy + 30);
+    expect(rssMiB(proxy.child)).toBeLessThan(baseline.proxy + 20);
     first.kill('SIGKILL');
     second.kill('SIGKILL');
     await waitFor(async () => (await metric(proxy, 'correio_proxy_subscriptions')) === 1, 'the attackers\' subscriptions released', 15_000);

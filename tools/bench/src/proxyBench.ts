@@ -1,18 +1,20 @@
 // Proxy benchmark: messages/s delivered with no loss from one publisher to 1 and 4 subscribers
 // (every process separate), 64 B and 1 KiB, through libzmq's native proxy (baseline), the Correio
-// proxy in native and metered modes (apps/proxy, as deployed), and NATS pub/sub.
-//   npm run bench:proxy [-- --count 200000]
+// proxy in native, metered and guarded modes (apps/proxy, as deployed), and NATS pub/sub.
+//   npm run bench:proxy [-- --count 200000] [--systems baseline,native,metered,guarded,nats]
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { formatRate } from './stats.js';
 import { spawnPeer, spawnTsPeer, startNats, stopAll, workspaceRoot, type Peer } from './processes.js';
 import { arg } from './peers/args.js';
 
-type System = 'baseline' | 'native' | 'metered' | 'nats';
+const systems = ['baseline', 'native', 'metered', 'guarded', 'nats'] as const;
+type System = (typeof systems)[number];
 const names: Record<System, string> = {
   baseline: 'zmq_proxy (zeromq.js Proxy) baseline',
   native: 'Correio proxy, native mode',
   metered: 'Correio proxy, metered mode',
+  guarded: 'Correio proxy, guarded mode',
   nats: 'NATS pub/sub',
 };
 const counts: Record<number, number> = { 64: Number(arg('count', '200000')), 1024: Math.round(Number(arg('count', '200000')) / 2) };
@@ -35,7 +37,8 @@ async function start(system: System): Promise<{ peers: Peer[]; pub: string[]; su
   return { peers: [proxy], pub: ['--system', 'zmq', '--endpoint', fields['publishers']!], sub: ['--system', 'zmq', '--endpoint', fields['subscribers']!] };
 }
 
-for (const system of ['baseline', 'native', 'metered', 'nats'] as const) {
+const chosen = arg('systems', systems.join(',')).split(',');
+for (const system of systems.filter((name) => chosen.includes(name))) {
   const { peers, pub, sub } = await start(system);
   try {
     for (const subscribers of [1, 4]) {

@@ -20,7 +20,7 @@ export interface ConnectionOptions {
   readonly mechanism: Mechanism;
   /** Largest frame the peer may send. */
   readonly maxFrameBytes: number;
-  /** Messages queued for the peer; further ones are dropped (PUB semantics). */
+  /** Messages queued for the peer; further ones are dropped (PUB semantics). 0: no limit, as in libzmq. */
   readonly sendHighWaterMark: number;
   readonly handshakeTimeoutMs: number;
 }
@@ -60,6 +60,7 @@ export class ZmtpConnection {
   /** Inside a message of several frames from the peer: no subscription, reported once at its end. */
   #stray: Buffer | undefined;
   #queued = 0;
+  readonly #highWaterMark: number;
   #corked = false;
 
   constructor(socket: Socket, options: ConnectionOptions, handlers: ConnectionHandlers) {
@@ -67,6 +68,7 @@ export class ZmtpConnection {
     this.#options = options;
     this.#handlers = handlers;
     this.#decoder = new FrameDecoder(options.maxFrameBytes);
+    this.#highWaterMark = options.sendHighWaterMark === 0 ? Infinity : options.sendHighWaterMark;
     this.peer = socket.remoteAddress !== undefined ? `${socket.remoteAddress}:${socket.remotePort}` : 'ipc';
     this.#timer = setTimeout(() => this.close('timeout', `no handshake within ${options.handshakeTimeoutMs} ms`), options.handshakeTimeoutMs).unref();
     socket.setNoDelay(true);
@@ -94,7 +96,7 @@ export class ZmtpConnection {
 
   /** Queues bytes already encoded for this peer's mechanism; false (dropped) at the high-water mark. */
   sendEncoded(bytes: Buffer): boolean {
-    if (this.#state !== 'ready' || this.#queued >= this.#options.sendHighWaterMark) return false;
+    if (this.#state !== 'ready' || this.#queued >= this.#highWaterMark) return false;
     this.#queued++;
     // Writes of one turn of the event loop leave in one system call.
     if (!this.#corked) {
@@ -108,7 +110,7 @@ export class ZmtpConnection {
 
   /** Queues a message, encoded by this connection's mechanism (CURVE boxes each peer's copy). */
   send(frames: readonly Buffer[]): boolean {
-    if (this.#state !== 'ready' || this.#queued >= this.#options.sendHighWaterMark) return false;
+    if (this.#state !== 'ready' || this.#queued >= this.#highWaterMark) return false;
     return this.sendEncoded(this.#options.mechanism.encode(frames));
   }
 

@@ -9,25 +9,40 @@ export interface WireFrame {
   readonly body: Buffer;
 }
 
-/** A frame's header: flags and a 1-byte (short) or 8-byte (long) size. */
-function header(size: number, flags: number): Buffer {
-  if (size <= 255) return Buffer.from([flags, size]);
-  const long = Buffer.alloc(9);
-  long[0] = flags | LONG;
-  long.writeBigUInt64BE(BigInt(size), 1);
-  return long;
+const headerBytes = (size: number): number => (size <= 255 ? 2 : 9);
+
+/** Writes a frame's header (flags and a 1- or 8-byte size) at `at`; returns where its body goes. */
+function writeHeader(target: Buffer, at: number, size: number, flags: number): number {
+  if (size <= 255) {
+    target[at] = flags;
+    target[at + 1] = size;
+    return at + 2;
+  }
+  target[at] = flags | LONG;
+  target.writeBigUInt64BE(BigInt(size), at + 1);
+  return at + 9;
 }
 
 /** One frame on the wire. */
 export function encodeFrame(body: Buffer, flags = 0): Buffer {
-  return Buffer.concat([header(body.length, flags), body]);
+  return encodeFrames([body], flags);
 }
 
-/** The frames of one message on the wire, MORE set on all but the last. */
+/** The frames of one message on the wire, in one buffer, MORE set on all but the last. */
 export function encodeMessage(frames: readonly Buffer[]): Buffer {
-  const parts: Buffer[] = [];
-  frames.forEach((frame, i) => parts.push(header(frame.length, i < frames.length - 1 ? MORE : 0), frame));
-  return Buffer.concat(parts);
+  return encodeFrames(frames, 0);
+}
+
+function encodeFrames(frames: readonly Buffer[], flags: number): Buffer {
+  let size = 0;
+  for (const frame of frames) size += headerBytes(frame.length) + frame.length;
+  const wire = Buffer.allocUnsafe(size);
+  let at = 0;
+  frames.forEach((frame, i) => {
+    at = writeHeader(wire, at, frame.length, flags | (i < frames.length - 1 ? MORE : 0));
+    at += frame.copy(wire, at);
+  });
+  return wire;
 }
 
 /**
