@@ -89,8 +89,9 @@ export class ChatServer {
 
   @handles('chat.channel.create.request')
   async createChannel(ctx: MessageContext<'chat.channel.create.request'>, body: BodyOf<'chat.channel.create.request'>): Promise<ReplyBody<'chat.channel.create.request'>> {
-    const committed = await this.#commit(ctx, 'channel.create', { user: body.user, channel: body.channel }, () => {
-      this.#requireUser(body.user);
+    const user = actingUser(body.user);
+    const committed = await this.#commit(ctx, 'channel.create', { user, channel: body.channel }, () => {
+      this.#requireUser(user);
       // Creating a channel that exists changes nothing: no operation, created false.
       return this.#store.channel(body.channel) === undefined;
     });
@@ -108,8 +109,9 @@ export class ChatServer {
 
   @handles('chat.publish.request')
   async publish(ctx: MessageContext<'chat.publish.request'>, body: BodyOf<'chat.publish.request'>): Promise<ReplyBody<'chat.publish.request'>> {
-    const { op } = (await this.#commit(ctx, 'publish', { user: body.user, channel: body.channel, text: body.text }, () => {
-      this.#requireUser(body.user);
+    const user = actingUser(body.user);
+    const { op } = (await this.#commit(ctx, 'publish', { user, channel: body.channel, text: body.text }, () => {
+      this.#requireUser(user);
       if (this.#store.channel(body.channel) === undefined) {
         throw new BadRequestError(`there is no channel ${body.channel}: create it first (chat.channel.create.request)`, {
           data: { channel: body.channel, reason: 'unknown_channel' },
@@ -122,8 +124,9 @@ export class ChatServer {
 
   @handles('chat.direct.request')
   async direct(ctx: MessageContext<'chat.direct.request'>, body: BodyOf<'chat.direct.request'>): Promise<ReplyBody<'chat.direct.request'>> {
-    const { op } = (await this.#commit(ctx, 'direct', { user: body.user, to: body.to, text: body.text }, () => {
-      this.#requireUser(body.user);
+    const user = actingUser(body.user);
+    const { op } = (await this.#commit(ctx, 'direct', { user, to: body.to, text: body.text }, () => {
+      this.#requireUser(user);
       this.#requireUser(body.to);
       return true;
     }))!;
@@ -141,10 +144,11 @@ export class ChatServer {
 
   @handles('chat.conversation.request')
   conversation(_ctx: MessageContext<'chat.conversation.request'>, body: BodyOf<'chat.conversation.request'>): ReplyBody<'chat.conversation.request'> {
-    for (const user of [body.user, body.peer]) {
+    const asking = actingUser(body.user);
+    for (const user of [asking, body.peer]) {
       if (this.#store.user(user) === undefined) throw new NotFoundError(`there is no user ${user}`, { data: { user } });
     }
-    const page = this.#store.conversation(body.user, body.peer, body.limit ?? this.#pageSize, this.#cursor(body.before));
+    const page = this.#store.conversation(asking, body.peer, body.limit ?? this.#pageSize, this.#cursor(body.before));
     return page.next === undefined ? { messages: page.items } : { messages: page.items, next: encodeCursor(page.next as OrderKey) };
   }
 
@@ -200,6 +204,12 @@ export class ChatServer {
     if (!key) throw new BadRequestError('this paging cursor was not issued by this server: pass back the `next` of a previous reply unchanged', { data: { cursor } });
     return key;
   }
+}
+
+/** The user a request acts for: the body's, required until tokens are checked. */
+function actingUser(user: string | undefined): string {
+  if (user === undefined) throw new BadRequestError('the request names no user: send body.user', { data: { reason: 'no_user' } });
+  return user;
 }
 
 function sameData(stored: object, requested: object): boolean {

@@ -120,6 +120,14 @@ export type OverloadedError = InstanceType<typeof OverloadedError>;
 export const InternalError = errorClass('INTERNAL', 'InternalError');
 export type InternalError = InstanceType<typeof InternalError>;
 
+/** No valid token where one is needed, or a wrong password (revision 1.1). */
+export const UnauthenticatedError = errorClass('UNAUTHENTICATED', 'UnauthenticatedError');
+export type UnauthenticatedError = InstanceType<typeof UnauthenticatedError>;
+
+/** A valid token whose user may not do this, such as act as another user (revision 1.1). */
+export const ForbiddenError = errorClass('FORBIDDEN', 'ForbiddenError');
+export type ForbiddenError = InstanceType<typeof ForbiddenError>;
+
 const ERROR_CLASSES: Partial<Record<ErrorCode, typeof CorreioError | ReturnType<typeof errorClass>>> = {
   DECODE: DecodeError,
   TOO_LARGE: TooLargeError,
@@ -134,6 +142,8 @@ const ERROR_CLASSES: Partial<Record<ErrorCode, typeof CorreioError | ReturnType<
   UNAVAILABLE: UnavailableError,
   OVERLOADED: OverloadedError,
   INTERNAL: InternalError,
+  UNAUTHENTICATED: UnauthenticatedError,
+  FORBIDDEN: ForbiddenError,
 };
 
 /** True when `code` is one of the protocol's error codes. */

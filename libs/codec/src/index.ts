@@ -17,6 +17,8 @@ export {
   UnavailableError,
   OverloadedError,
   InternalError,
+  UnauthenticatedError,
+  ForbiddenError,
   isErrorCode,
   type CorreioErrorOptions,
   type ErrorCode,

@@ -18,6 +18,8 @@ import {
   UnknownTypeError,
   UnsupportedVersionError,
   ValidationError,
+  UnauthenticatedError,
+  ForbiddenError,
   type ErrorCode,
   type WireError,
 } from '@correio/codec';
@@ -37,6 +39,8 @@ const CLASSES: Record<ErrorCode, new (message: string, options?: ConstructorPara
   UNAVAILABLE: UnavailableError,
   OVERLOADED: OverloadedError,
   INTERNAL: InternalError,
+  UNAUTHENTICATED: UnauthenticatedError,
+  FORBIDDEN: ForbiddenError,
 };
 
 /** The code table of ENCODING.md §5: code → retryable. */

@@ -1,6 +1,7 @@
 export type * from './generated/types.js';
 export {
   PROTOCOL_VERSION,
+  PROTOCOL_REVISION,
   ERROR_CODES,
   MESSAGE_TYPES,
   MESSAGE_INFO,

@@ -172,21 +172,21 @@ func (c *Client) Channels(ctx context.Context, limit int64, after string) (proto
 // CreateChannel creates channel as this user; creating one that exists answers Created false.
 func (c *Client) CreateChannel(ctx context.Context, channel string) (protocol.ChatChannelCreateReply, error) {
 	var reply protocol.ChatChannelCreateReply
-	err := c.call(ctx, "chat.channel.create.request", protocol.ChatChannelCreateRequest{User: c.user, Channel: channel}, &reply)
+	err := c.call(ctx, "chat.channel.create.request", protocol.ChatChannelCreateRequest{User: optional(c.user), Channel: channel}, &reply)
 	return reply, err
 }
 
 // Publish publishes text on channel as this user. A retry (same request id) publishes once.
 func (c *Client) Publish(ctx context.Context, channel, text string) (protocol.ChatPublishReply, error) {
 	var reply protocol.ChatPublishReply
-	err := c.call(ctx, "chat.publish.request", protocol.ChatPublishRequest{User: c.user, Channel: channel, Text: text}, &reply)
+	err := c.call(ctx, "chat.publish.request", protocol.ChatPublishRequest{User: optional(c.user), Channel: channel, Text: text}, &reply)
 	return reply, err
 }
 
 // Direct sends text to the user to. A retry (same request id) sends once.
 func (c *Client) Direct(ctx context.Context, to, text string) (protocol.ChatDirectReply, error) {
 	var reply protocol.ChatDirectReply
-	err := c.call(ctx, "chat.direct.request", protocol.ChatDirectRequest{User: c.user, To: to, Text: text}, &reply)
+	err := c.call(ctx, "chat.direct.request", protocol.ChatDirectRequest{User: optional(c.user), To: to, Text: text}, &reply)
 	return reply, err
 }
 
@@ -208,7 +208,7 @@ func (c *Client) History(ctx context.Context, channel string, limit int64, befor
 // Conversation reads the latest page of the direct messages between this user and peer, paged
 // and merged like History.
 func (c *Client) Conversation(ctx context.Context, peer string, limit int64, before string) (protocol.ChatConversationReply, error) {
-	request := protocol.ChatConversationRequest{User: c.user, Peer: peer, Limit: optional(limit), Before: optional(before)}
+	request := protocol.ChatConversationRequest{User: optional(c.user), Peer: peer, Limit: optional(limit), Before: optional(before)}
 	var reply protocol.ChatConversationReply
 	if err := c.call(ctx, "chat.conversation.request", request, &reply); err != nil {
 		return reply, err

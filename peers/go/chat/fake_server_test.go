@@ -133,7 +133,7 @@ func (s *fakeServer) handle(request *message.Envelope) (any, error) {
 		}
 		channel, exists := s.chans[body.Channel]
 		if !exists {
-			channel = protocol.ChannelInfo{Channel: body.Channel, CreatedBy: body.User, CreatedAt: now}
+			channel = protocol.ChannelInfo{Channel: body.Channel, CreatedBy: *body.User, CreatedAt: now}
 			s.chans[body.Channel] = channel
 		}
 		return protocol.ChatChannelCreateReply{Channel: body.Channel, Created: !exists, CreatedBy: channel.CreatedBy, CreatedAt: channel.CreatedAt}, nil
@@ -153,7 +153,7 @@ func (s *fakeServer) handle(request *message.Envelope) (any, error) {
 			return nil, codec.Errorf(codec.CodeBadRequest, "there is no channel %s", body.Channel).WithData(map[string]any{"reason": "unknown_channel"})
 		}
 		s.seq++
-		publication := protocol.ChatPublication{Channel: body.Channel, User: body.User, Text: body.Text, LC: s.stamp.Clock.Tick(), HLC: protocol.HLC{now, 0}, TS: now, Op: protocol.OpID{Origin: s.id, Seq: s.seq}}
+		publication := protocol.ChatPublication{Channel: body.Channel, User: *body.User, Text: body.Text, LC: s.stamp.Clock.Tick(), HLC: protocol.HLC{now, 0}, TS: now, Op: protocol.OpID{Origin: s.id, Seq: s.seq}}
 		s.history[body.Channel] = append(s.history[body.Channel], publication)
 		s.publish("chan/"+body.Channel+"/", "chat.publication", publication)
 		return protocol.ChatPublishReply{Channel: body.Channel, LC: publication.LC, Op: publication.Op, TS: now}, nil
@@ -163,7 +163,7 @@ func (s *fakeServer) handle(request *message.Envelope) (any, error) {
 			return nil, err
 		}
 		s.seq++
-		direct := protocol.ChatDirect{From: body.User, To: body.To, Text: body.Text, LC: s.stamp.Clock.Tick(), HLC: protocol.HLC{now, 0}, TS: now, Op: protocol.OpID{Origin: s.id, Seq: s.seq}}
+		direct := protocol.ChatDirect{From: *body.User, To: body.To, Text: body.Text, LC: s.stamp.Clock.Tick(), HLC: protocol.HLC{now, 0}, TS: now, Op: protocol.OpID{Origin: s.id, Seq: s.seq}}
 		s.directs = append(s.directs, direct)
 		s.publish("user/"+body.To+"/", "chat.direct", direct)
 		return protocol.ChatDirectReply{To: body.To, LC: direct.LC, Op: direct.Op, TS: now}, nil
@@ -184,7 +184,7 @@ func (s *fakeServer) handle(request *message.Envelope) (any, error) {
 		}
 		reply := protocol.ChatConversationReply{Messages: []protocol.ChatDirect{}}
 		for _, direct := range s.directs {
-			if (direct.From == body.User && direct.To == body.Peer) || (direct.From == body.Peer && direct.To == body.User) {
+			if (direct.From == *body.User && direct.To == body.Peer) || (direct.From == body.Peer && direct.To == *body.User) {
 				reply.Messages = append(reply.Messages, direct)
 			}
 		}

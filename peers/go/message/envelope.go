@@ -12,9 +12,11 @@ import (
 	"correio.dev/peers/go/protocol"
 )
 
-// Envelope is the map around every message. Fields are declared in canonical key order (body,
-// from, id, lc, ts, type, v) so that encoding the struct is already canonical.
+// Envelope is the map around every message. Fields are declared in canonical key order (auth,
+// body, from, id, lc, ts, type, v) so that encoding the struct is already canonical.
 type Envelope struct {
+	// Auth (protocol revision 1.1, optional) is the access token of the user a request acts for.
+	Auth string `msgpack:"auth,omitempty" json:"auth,omitempty"`
 	// Body is a generated struct when sending and a map[string]any after decoding; BodyAs
 	// converts it to a struct.
 	Body any    `msgpack:"body" json:"body"`

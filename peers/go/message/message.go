@@ -33,8 +33,9 @@ func Validate(value any) (*Envelope, error) {
 	if err := validate(body, fields["body"], "/body"); err != nil {
 		return nil, err
 	}
+	auth, _ := fields["auth"].(string) // optional (revision 1.1); the schema checked its shape
 	return &Envelope{
-		Body: fields["body"], From: fields["from"].(string), ID: fields["id"].(string),
+		Auth: auth, Body: fields["body"], From: fields["from"].(string), ID: fields["id"].(string),
 		LC: fields["lc"].(int64), TS: fields["ts"].(int64), Type: messageType, V: version,
 	}, nil
 }

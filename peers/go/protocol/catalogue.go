@@ -7,6 +7,9 @@ import "embed"
 // ProtocolVersion is the protocol version this package speaks.
 const ProtocolVersion = 1
 
+// ProtocolRevision is the protocol revision (protocol/README.md "Revisions"): additions within version 1.
+const ProtocolRevision = "1.1"
+
 // Schemas holds protocol/schemas/v1, one file per message type plus defs.json and envelope.json.
 //
 //go:embed schemas/*.json
@@ -27,6 +30,8 @@ var ErrorCodes = []string{
 	"UNAVAILABLE",
 	"OVERLOADED",
 	"INTERNAL",
+	"UNAUTHENTICATED",
+	"FORBIDDEN",
 }
 
 // MessageTypes lists every message type, sorted.
@@ -44,9 +49,17 @@ var MessageTypes = []string{
 	"chat.history.request",
 	"chat.login.reply",
 	"chat.login.request",
+	"chat.logout.reply",
+	"chat.logout.request",
+	"chat.password.reply",
+	"chat.password.request",
 	"chat.publication",
 	"chat.publish.reply",
 	"chat.publish.request",
+	"chat.refresh.reply",
+	"chat.refresh.request",
+	"chat.register.reply",
+	"chat.register.request",
 	"chat.users.reply",
 	"chat.users.request",
 	"clock.adjust.reply",
@@ -106,9 +119,17 @@ var Messages = map[string]MessageInfo{
 	"chat.history.request":        {Pattern: "request", Service: "chat", Reply: "chat.history.reply", Title: "ChatHistoryRequest"},
 	"chat.login.reply":            {Pattern: "reply", Service: "chat", Title: "ChatLoginReply"},
 	"chat.login.request":          {Pattern: "request", Service: "chat", Reply: "chat.login.reply", Title: "ChatLoginRequest"},
+	"chat.logout.reply":           {Pattern: "reply", Service: "chat", Title: "ChatLogoutReply"},
+	"chat.logout.request":         {Pattern: "request", Service: "chat", Reply: "chat.logout.reply", Title: "ChatLogoutRequest"},
+	"chat.password.reply":         {Pattern: "reply", Service: "chat", Title: "ChatPasswordReply"},
+	"chat.password.request":       {Pattern: "request", Service: "chat", Reply: "chat.password.reply", Title: "ChatPasswordRequest"},
 	"chat.publication":            {Pattern: "event", Service: "chat", Title: "ChatPublication"},
 	"chat.publish.reply":          {Pattern: "reply", Service: "chat", Title: "ChatPublishReply"},
 	"chat.publish.request":        {Pattern: "request", Service: "chat", Reply: "chat.publish.reply", Title: "ChatPublishRequest"},
+	"chat.refresh.reply":          {Pattern: "reply", Service: "chat", Title: "ChatRefreshReply"},
+	"chat.refresh.request":        {Pattern: "request", Service: "chat", Reply: "chat.refresh.reply", Title: "ChatRefreshRequest"},
+	"chat.register.reply":         {Pattern: "reply", Service: "chat", Title: "ChatRegisterReply"},
+	"chat.register.request":       {Pattern: "request", Service: "chat", Reply: "chat.register.reply", Title: "ChatRegisterRequest"},
 	"chat.users.reply":            {Pattern: "reply", Service: "chat", Title: "ChatUsersReply"},
 	"chat.users.request":          {Pattern: "request", Service: "chat", Reply: "chat.users.reply", Title: "ChatUsersRequest"},
 	"clock.adjust.reply":          {Pattern: "reply", Service: "clock", Title: "ClockAdjustReply"},

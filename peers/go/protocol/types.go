@@ -45,6 +45,39 @@ type OpID struct {
 	Seq    int64  `msgpack:"seq" json:"seq"`
 }
 
+// A bearer token: a compact JWS (header.payload.signature, base64url), signed by the cluster's
+// servers. At most 4096 characters in all. The third part may be empty so that an unsigned (alg
+// none) token reaches the verifier and is refused UNAUTHENTICATED rather than VALIDATION. (The
+// parts are bounded by maxLength, not by the pattern: RE2, Go's regexp, allows repeat counts up to
+// 1000 only.)
+type Token = string
+
+// A password: 8 to 1024 code points. It travels only in register, login and password requests and
+// is stored only as a passwordHash.
+type Password = string
+
+// A slow salted password hash with its parameters, so they can be raised later: scrypt with cost n
+// (a power of two), block size r and parallelism p; salt and hash in unpadded base64url.
+type PasswordHash struct {
+	Alg any `msgpack:"alg" json:"alg"`
+	// The derived key, unpadded base64url (16 to 64 bytes).
+	Hash string `msgpack:"hash" json:"hash"`
+	// CPU/memory cost: a power of two, 2 to 2^20 (the schema bounds it; a peer computing the hash
+	// refuses any other value).
+	N int64 `msgpack:"n" json:"n"`
+	// Parallelism, 1 to 16.
+	P int64 `msgpack:"p" json:"p"`
+	// Block size, 1 to 32.
+	R int64 `msgpack:"r" json:"r"`
+	// The salt, unpadded base64url (16 to 64 bytes).
+	Salt string `msgpack:"salt" json:"salt"`
+}
+
+// A user's credential: the op id of the register or password operation that set the user's current
+// password. Tokens name it (claim cred = "<origin>:<seq>"); a newer credential revokes every token
+// issued under an older one.
+type Credential = OpID
+
 // ErrorCode is defs.json#/$defs/errorCode.
 type ErrorCode = string
 
@@ -63,6 +96,8 @@ const (
 	ErrorCodeUnavailable        ErrorCode = "UNAVAILABLE"
 	ErrorCodeOverloaded         ErrorCode = "OVERLOADED"
 	ErrorCodeInternal           ErrorCode = "INTERNAL"
+	ErrorCodeUnauthenticated    ErrorCode = "UNAUTHENTICATED"
+	ErrorCodeForbidden          ErrorCode = "FORBIDDEN"
 )
 
 // A per-origin operation sequence number: 1 for an origin's first operation, +1 for each next one.
@@ -142,16 +177,45 @@ type OperationDirect struct {
 	User UserName `msgpack:"user" json:"user"`
 }
 
+// Data of a register operation: a user claims a name with a password. The earliest register of a
+// name (by hlc, then op.origin, then op.seq) owns it; its op id is the user's first credential.
+type OperationRegister struct {
+	// A slow salted password hash with its parameters, so they can be raised later: scrypt with cost n
+	// (a power of two), block size r and parallelism p; salt and hash in unpadded base64url.
+	Hash PasswordHash `msgpack:"hash" json:"hash"`
+	User UserName     `msgpack:"user" json:"user"`
+}
+
+// Data of a password operation: a registered user changes the password. It applies only when
+// issued under the user's current credential (under); then its op id becomes the credential,
+// revoking every token issued under an older one.
+type OperationPassword struct {
+	// A slow salted password hash with its parameters, so they can be raised later: scrypt with cost n
+	// (a power of two), block size r and parallelism p; salt and hash in unpadded base64url.
+	Hash PasswordHash `msgpack:"hash" json:"hash"`
+	// The credential the change was made under.
+	Under Credential `msgpack:"under" json:"under"`
+	User  UserName   `msgpack:"user" json:"user"`
+}
+
+// Data of a logout operation: every token of the user issued before the operation's wall time
+// (hlc[0]) stops verifying.
+type OperationLogout struct {
+	User UserName `msgpack:"user" json:"user"`
+}
+
 // A replicated state change: op is its id, lc and hlc the origin server's Lamport and hybrid
 // logical clocks for it, kind its kind, which selects the shape of data (login, channel.create,
-// publish or direct).
+// publish, direct; since revision 1.1 register, password and logout).
 type Operation struct {
 	// Depends on the variant ("login": OperationLogin, "channel.create": OperationChannelCreate,
-	// "publish": OperationPublish, "direct": OperationDirect): convert it to that type to use it.
+	// "publish": OperationPublish, "direct": OperationDirect, "register": OperationRegister,
+	// "password": OperationPassword, "logout": OperationLogout): convert it to that type to use it.
 	Data any `msgpack:"data" json:"data"`
 	// Hybrid logical clock: [wall_ms, logical].
 	HLC HLC `msgpack:"hlc" json:"hlc"`
-	// Selects the variant: "login", "channel.create", "publish", "direct".
+	// Selects the variant: "login", "channel.create", "publish", "direct", "register", "password",
+	// "logout".
 	Kind string `msgpack:"kind" json:"kind"`
 	// A Lamport clock value.
 	LC Lamport `msgpack:"lc" json:"lc"`
@@ -169,6 +233,9 @@ const (
 	OperationKindChannelCreate = "channel.create"
 	OperationKindPublish       = "publish"
 	OperationKindDirect        = "direct"
+	OperationKindRegister      = "register"
+	OperationKindPassword      = "password"
+	OperationKindLogout        = "logout"
 )
 
 // chat.channel.create.reply: Reply to chat.channel.create.request: the channel's record.
@@ -187,8 +254,10 @@ type ChatChannelCreateReply struct {
 // exists succeeds with created false and the existing channel's record.
 type ChatChannelCreateRequest struct {
 	Channel ChannelName `msgpack:"channel" json:"channel"`
-	// The user creating the channel.
-	User UserName `msgpack:"user" json:"user"`
+	// The user creating the channel. Optional since revision 1.1: the server takes the acting user
+	// from the envelope's auth token, and a body user that differs is FORBIDDEN; without auth (servers
+	// in open mode only) it is required.
+	User *UserName `msgpack:"user,omitempty" json:"user,omitempty"`
 }
 
 // chat.channels.reply: A page of channels, ordered by channel name (byte order).
@@ -230,8 +299,10 @@ type ChatConversationRequest struct {
 	Limit *Limit `msgpack:"limit,omitempty" json:"limit,omitempty"`
 	// The other side of the conversation.
 	Peer UserName `msgpack:"peer" json:"peer"`
-	// One side of the conversation, usually the asking user.
-	User UserName `msgpack:"user" json:"user"`
+	// One side of the conversation, usually the asking user. Optional since revision 1.1: the server
+	// takes the acting user from the envelope's auth token, and a body user that differs is FORBIDDEN;
+	// without auth (servers in open mode only) it is required.
+	User *UserName `msgpack:"user,omitempty" json:"user,omitempty"`
 }
 
 // chat.direct: A direct message. Published once, by the origin server, on the proxy topic
@@ -275,8 +346,10 @@ type ChatDirectRequest struct {
 	Text Text `msgpack:"text" json:"text"`
 	// The receiving user.
 	To UserName `msgpack:"to" json:"to"`
-	// The sending user.
-	User UserName `msgpack:"user" json:"user"`
+	// The sending user. Optional since revision 1.1: the server takes the acting user from the
+	// envelope's auth token, and a body user that differs is FORBIDDEN; without auth (servers in open
+	// mode only) it is required.
+	User *UserName `msgpack:"user,omitempty" json:"user,omitempty"`
 }
 
 // chat.history.reply: A page of a channel's publications, oldest first within the page, ordered by
@@ -299,20 +372,65 @@ type ChatHistoryRequest struct {
 	Limit *Limit `msgpack:"limit,omitempty" json:"limit,omitempty"`
 }
 
-// chat.login.reply: Reply to chat.login.request: the user's record after this login.
+// chat.login.reply: Reply to chat.login.request: the user's record after this login and (revision
+// 1.1, always sent by 1.1 servers) the tokens: an access token for the envelope auth of later
+// requests and a refresh token for chat.refresh.request.
 type ChatLoginReply struct {
 	// True when this login is the user's first: the server did not know the user before.
 	Created bool `msgpack:"created" json:"created"`
+	// When the access token expires (ms since the epoch).
+	ExpiresAt *Timestamp `msgpack:"expires_at,omitempty" json:"expires_at,omitempty"`
 	// Time of the user's first login in the cluster: the wall part (hlc[0]) of that login operation.
 	FirstSeen Timestamp `msgpack:"first_seen" json:"first_seen"`
 	// Time of this login: the wall part (hlc[0]) of its login operation.
 	LastSeen Timestamp `msgpack:"last_seen" json:"last_seen"`
+	// When the refresh token expires (ms since the epoch).
+	RefreshExpiresAt *Timestamp `msgpack:"refresh_expires_at,omitempty" json:"refresh_expires_at,omitempty"`
+	// The refresh token, for chat.refresh.request only.
+	RefreshToken *Token `msgpack:"refresh_token,omitempty" json:"refresh_token,omitempty"`
+	// The access token: put it in the envelope's auth of every request acting as this user.
+	Token *Token   `msgpack:"token,omitempty" json:"token,omitempty"`
+	User  UserName `msgpack:"user" json:"user"`
+}
+
+// chat.login.request: Log a user in and get tokens. Idempotent: logging in again only refreshes
+// last_seen. Servers in password mode require the password of a registered user (UNAUTHENTICATED
+// otherwise, the same message for an unknown user and a wrong password); in open mode no password
+// is needed.
+type ChatLoginRequest struct {
+	// Since revision 1.1: the user's password (chat.register.request).
+	Password *Password `msgpack:"password,omitempty" json:"password,omitempty"`
 	User     UserName  `msgpack:"user" json:"user"`
 }
 
-// chat.login.request: Log a user in. Idempotent: logging in again only refreshes last_seen.
-type ChatLoginRequest struct {
-	User UserName `msgpack:"user" json:"user"`
+// chat.logout.reply: Reply to chat.logout.request.
+type ChatLogoutReply struct {
+	// Tokens of the user issued before this time (the logout operation's hlc[0]) no longer verify.
+	RevokedBefore Timestamp `msgpack:"revoked_before" json:"revoked_before"`
+	User          UserName  `msgpack:"user" json:"user"`
+}
+
+// chat.logout.request: Log the user of the envelope auth token out everywhere (revision 1.1):
+// every token of the user issued before the logout (access and refresh) stops verifying, on every
+// server once the logout operation is replicated. Needs auth (UNAUTHENTICATED without it).
+type ChatLogoutRequest struct{}
+
+// chat.password.reply: Reply to chat.password.request: the password is changed.
+type ChatPasswordReply struct {
+	// The wall part (hlc[0]) of the password operation.
+	ChangedAt Timestamp `msgpack:"changed_at" json:"changed_at"`
+	User      UserName  `msgpack:"user" json:"user"`
+}
+
+// chat.password.request: Change the password of the user of the envelope auth token (revision
+// 1.1). Needs auth and the current password (UNAUTHENTICATED otherwise). The change is a
+// replicated operation whose op id becomes the user's credential: every token issued before it
+// stops verifying; log in again with the new password.
+type ChatPasswordRequest struct {
+	// The new password.
+	NewPassword Password `msgpack:"new_password" json:"new_password"`
+	// The current password.
+	Password Password `msgpack:"password" json:"password"`
 }
 
 // chat.publication: A publication to a channel. Published once, by the origin server, on the proxy
@@ -355,8 +473,50 @@ type ChatPublishRequest struct {
 	Channel ChannelName `msgpack:"channel" json:"channel"`
 	// Message text: 1 to 4000 code points.
 	Text Text `msgpack:"text" json:"text"`
-	// The publishing user.
-	User UserName `msgpack:"user" json:"user"`
+	// The publishing user. Optional since revision 1.1: the server takes the acting user from the
+	// envelope's auth token, and a body user that differs is FORBIDDEN; without auth (servers in open
+	// mode only) it is required.
+	User *UserName `msgpack:"user,omitempty" json:"user,omitempty"`
+}
+
+// chat.refresh.reply: Reply to chat.refresh.request: fresh tokens. The old refresh token stays
+// valid until it expires (tokens are stateless).
+type ChatRefreshReply struct {
+	// When the access token expires (ms since the epoch).
+	ExpiresAt Timestamp `msgpack:"expires_at" json:"expires_at"`
+	// When the refresh token expires (ms since the epoch).
+	RefreshExpiresAt Timestamp `msgpack:"refresh_expires_at" json:"refresh_expires_at"`
+	// The new refresh token.
+	RefreshToken Token `msgpack:"refresh_token" json:"refresh_token"`
+	// The new access token.
+	Token Token `msgpack:"token" json:"token"`
+}
+
+// chat.refresh.request: Exchange a refresh token for a new access token and a new refresh token
+// (revision 1.1). Needs no envelope auth. UNAUTHENTICATED when the refresh token does not verify
+// (expired, revoked by a logout or a password change, signed by an unknown or retired key, or an
+// access token).
+type ChatRefreshRequest struct {
+	// A refresh token from chat.login.reply or an earlier chat.refresh.reply.
+	RefreshToken Token `msgpack:"refresh_token" json:"refresh_token"`
+}
+
+// chat.register.reply: Reply to chat.register.request: the user is registered.
+type ChatRegisterReply struct {
+	// The wall part (hlc[0]) of the register operation.
+	CreatedAt Timestamp `msgpack:"created_at" json:"created_at"`
+	User      UserName  `msgpack:"user" json:"user"`
+}
+
+// chat.register.request: Register a user name with a password (revision 1.1). CONFLICT when the
+// name is already registered (a name seen only in open-mode logins may be registered).
+// Registration is a replicated operation: the earliest register of a name in the cluster owns it.
+// Then log in (chat.login.request) to get tokens.
+type ChatRegisterRequest struct {
+	// A password: 8 to 1024 code points. It travels only in register, login and password requests and
+	// is stored only as a passwordHash.
+	Password Password `msgpack:"password" json:"password"`
+	User     UserName `msgpack:"user" json:"user"`
 }
 
 // chat.users.reply: A page of users, ordered by user name (byte order).

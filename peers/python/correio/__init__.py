@@ -13,7 +13,7 @@ from .clock import LamportClock, LamportExhausted
 from .codec import MAX_SAFE_INTEGER, decode, decode_sequence, encode
 from .envelope import Stamp, new_node_id, new_request_id, now_ms
 from .errors import RETRYABLE_CODES, CorreioError
-from .generated.catalogue import ERROR_CODES, MESSAGE_INFO, MESSAGE_TYPES, PROTOCOL_VERSION, MessageType
+from .generated.catalogue import ERROR_CODES, MESSAGE_INFO, MESSAGE_TYPES, PROTOCOL_REVISION, PROTOCOL_VERSION, MessageType
 from .limits import DEFAULT_LIMITS, Limits
 from .message import decode_message, encode_message, validate_message
 from .microservice import ActionHandler, broker_service
@@ -40,6 +40,7 @@ __all__ = [
     "MdpClient",
     "MdpWorker",
     "MessageType",
+    "PROTOCOL_REVISION",
     "PROTOCOL_VERSION",
     "Publication",
     "Publisher",

@@ -12,7 +12,7 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { JsonSchema, SchemaSet } from './schemas.js';
+import { PROTOCOL_REVISION, type JsonSchema, type SchemaSet } from './schemas.js';
 
 /** Where the Go bindings go, relative to the repository root. */
 export const GO_OUT_DIR = 'peers/go/protocol';
@@ -242,6 +242,7 @@ export function generateGoCatalogue(set: SchemaSet): string {
   if (!codes) throw new Error('defs.json must define $defs.errorCode with an enum');
   const lines = [BANNER, '', 'package protocol', '', 'import "embed"', ''];
   lines.push('// ProtocolVersion is the protocol version this package speaks.', 'const ProtocolVersion = 1', '');
+  lines.push('// ProtocolRevision is the protocol revision (protocol/README.md "Revisions"): additions within version 1.', `const ProtocolRevision = ${JSON.stringify(PROTOCOL_REVISION)}`, '');
   lines.push('// Schemas holds protocol/schemas/v1, one file per message type plus defs.json and envelope.json.');
   lines.push('//', '//go:embed schemas/*.json', 'var Schemas embed.FS', '');
   lines.push('// ErrorCodes lists every error code of protocol/ENCODING.md section 5.');

@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { SchemaSet } from './schemas.js';
+import { PROTOCOL_REVISION, type SchemaSet } from './schemas.js';
 
 /** Where the Python bindings go, relative to the repository root. */
 export const PYTHON_OUT_DIR = 'peers/python/correio/generated';
@@ -75,7 +75,7 @@ function py(text: string): string {
   return JSON.stringify(text);
 }
 
-/** PROTOCOL_VERSION, ERROR_CODES, MESSAGE_TYPES, MESSAGE_INFO and BODY_TYPES. */
+/** PROTOCOL_VERSION, PROTOCOL_REVISION, ERROR_CODES, MESSAGE_TYPES, MESSAGE_INFO and BODY_TYPES. */
 export function generatePythonCatalogue(set: SchemaSet): string {
   const codes = (set.defs.$defs?.['errorCode'] as { enum?: string[] } | undefined)?.enum;
   if (!codes) throw new Error('defs.json must define $defs.errorCode with an enum');
@@ -84,6 +84,7 @@ export function generatePythonCatalogue(set: SchemaSet): string {
   const imports = set.messages.map((message) => `from .${moduleOf(message.file)} import ${message.title}`);
   lines.push(...imports.sort(), '');
   lines.push('#: The protocol version this package speaks.', 'PROTOCOL_VERSION: Final = 1', '');
+  lines.push('#: The protocol revision (protocol/README.md "Revisions"): additions within version 1.', `PROTOCOL_REVISION: Final = ${py(PROTOCOL_REVISION)}`, '');
   lines.push('#: Every error code of protocol/ENCODING.md section 5.', 'ERROR_CODES: Final = (');
   for (const code of codes) lines.push(`    ${py(code)},`);
   lines.push(')', '');

@@ -13,6 +13,9 @@ export interface JsonSchema {
   [key: string]: unknown;
 }
 
+/** The protocol revision the schemas describe (protocol/README.md "Revisions"); the wire version `v` stays 1. */
+export const PROTOCOL_REVISION = '1.1';
+
 /** A message schema: one file of protocol/schemas/v1 that describes the body of one message type. */
 export interface MessageSchema {
   readonly type: string;

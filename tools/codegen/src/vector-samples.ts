@@ -17,6 +17,19 @@ const CHANNEL_CREATE = { op: { origin: 'srv-2', seq: 4 }, lc: 11, hlc: [T0 + 5, 
 const PUBLISH = { op: { origin: 'srv-1', seq: 2 }, lc: 12, hlc: [T0 + 10, 1], kind: 'publish', data: { user: 'ana', channel: 'general', text: 'bom dia!' } };
 const DIRECT = { op: { origin: 'srv-3', seq: 9 }, lc: 13, hlc: [T0 + 20, 0], kind: 'direct', data: { user: 'rui', to: 'ana', text: 'olá, Ana' } };
 
+const HASH = { alg: 'scrypt', n: 32_768, r: 8, p: 1, salt: 'AAsWISw3Qk1YY255hI-apbC7xtHc5_L9CBMeKTQ_SlU', hash: '__jx6uPc1c7HwLmyq6Sdlo-IgXpzbGVeV1BJQjs0LSY' };
+const REGISTER = { op: { origin: 'srv-1', seq: 3 }, lc: 14, hlc: [T0 + 30, 0], kind: 'register', data: { user: 'ana', hash: HASH } };
+const PASSWORD = { op: { origin: 'srv-2', seq: 8 }, lc: 15, hlc: [T0 + 40, 0], kind: 'password', data: { user: 'ana', hash: HASH, under: { origin: 'srv-1', seq: 3 } } };
+const LOGOUT = { op: { origin: 'srv-3', seq: 11 }, lc: 16, hlc: [T0 + 50, 2], kind: 'logout', data: { user: 'ana' } };
+
+// Compact JWS tokens in the shape servers issue (real ones carry more claims: iss, aud, iat, exp, jti,
+// cred); the signatures are made up: vectors check shapes, not signatures.
+export const ACCESS_TOKEN =
+  'eyJhbGciOiJFZERTQSIsImtpZCI6ImsxIn0.eyJzdWIiOiJhbmEiLCJ1c2UiOiJhY2Nlc3MifQ.ACVKb5S53gMoTXKXvOEGK1B1mr_kCS5TeJ3C5wwxVnugxeoPNFl-o8jtEjdcgabL8BU6X4SpzvMYPWKHrNH2Gw';
+const REFRESH_TOKEN =
+  'eyJhbGciOiJFZERTQSIsImtpZCI6ImsxIn0.eyJzdWIiOiJhbmEiLCJ1c2UiOiJyZWZyZXNoIn0.ACVKb5S53gMoTXKXvOEGK1B1mr_kCS5TeJ3C5wwxVnugxeoPNFl-o8jtEjdcgabL8BU6X4SpzvMYPWKHrNH2Gw';
+const TOKENS = { token: ACCESS_TOKEN, refresh_token: REFRESH_TOKEN, expires_at: T0 + 900_000, refresh_expires_at: T0 + 604_800_000 };
+
 const PUBLICATION = { op: OP, channel: 'general', user: 'ana', text: 'bom dia, pessoal!', lc: 42, hlc: HLC, ts: T0 };
 const DIRECT_MESSAGE = { op: OP, from: 'ana', to: 'rui', text: 'olá, Rui 👋', lc: 42, hlc: HLC, ts: T0 };
 
@@ -25,7 +38,10 @@ export const VECTOR_SAMPLES: Readonly<Record<string, readonly Sample[]>> = {
     { description: 'the request created the channel', body: { channel: 'general', created: true, created_by: 'ana', created_at: T0 } },
     { description: 'the channel already existed', body: { channel: 'general', created: false, created_by: 'rui', created_at: T0 - 60_000 } },
   ],
-  'chat.channel.create.request': [{ description: 'create a channel', body: { user: 'ana', channel: 'general' } }],
+  'chat.channel.create.request': [
+    { description: 'create a channel', body: { user: 'ana', channel: 'general' } },
+    { description: 'create a channel as the user of the auth token', body: { channel: 'general' } },
+  ],
   'chat.channels.reply': [
     {
       description: 'a page with a next cursor',
@@ -50,10 +66,14 @@ export const VECTOR_SAMPLES: Readonly<Record<string, readonly Sample[]>> = {
   'chat.conversation.request': [
     { description: 'an older page of a conversation', body: { user: 'ana', peer: 'rui', limit: 100, before: 'c:1700000000000:srv-1:7' } },
     { description: 'the latest page', body: { user: 'ana', peer: 'rui' } },
+    { description: 'the latest page with the user of the auth token', body: { peer: 'rui' } },
   ],
   'chat.direct': [{ description: 'a direct message', body: DIRECT_MESSAGE }],
   'chat.direct.reply': [{ description: 'the message was accepted', body: { op: OP, to: 'rui', lc: 42, ts: T0 } }],
-  'chat.direct.request': [{ description: 'send a direct message', body: { user: 'ana', to: 'rui', text: 'olá, Rui 👋' } }],
+  'chat.direct.request': [
+    { description: 'send a direct message', body: { user: 'ana', to: 'rui', text: 'olá, Rui 👋' } },
+    { description: 'send a direct message as the user of the auth token', body: { to: 'rui', text: 'olá, Rui 👋' } },
+  ],
   'chat.history.reply': [
     { description: 'a page of publications with a next cursor', body: { messages: [PUBLICATION], next: 'h:1700000000000:srv-1:7' } },
     { description: 'the oldest page: no next', body: { messages: [] } },
@@ -65,14 +85,27 @@ export const VECTOR_SAMPLES: Readonly<Record<string, readonly Sample[]>> = {
   'chat.login.reply': [
     { description: 'a first login', body: { user: 'ana', first_seen: T0, last_seen: T0, created: true } },
     { description: 'a returning user', body: { user: 'ana', first_seen: T0 - 86_400_000, last_seen: T0, created: false } },
+    { description: 'a login with its tokens (revision 1.1)', body: { user: 'ana', first_seen: T0, last_seen: T0, created: true, ...TOKENS } },
   ],
   'chat.login.request': [
     { description: 'log a user in', body: { user: 'ana' } },
     { description: 'a user name with every allowed character class', body: { user: 'Ana_Maria-2.0' } },
+    { description: 'log in with a password (revision 1.1)', body: { user: 'ana', password: 'correct horse battery staple' } },
   ],
+  'chat.logout.reply': [{ description: 'the user is logged out everywhere', body: { user: 'ana', revoked_before: T0 + 50 } }],
+  'chat.logout.request': [{ description: 'log the user of the auth token out', body: {} }],
+  'chat.password.reply': [{ description: 'the password was changed', body: { user: 'ana', changed_at: T0 + 40 } }],
+  'chat.password.request': [{ description: 'change the password', body: { password: 'correct horse battery staple', new_password: 'Tr0ub4dor&3 não é boa 🔑' } }],
   'chat.publication': [{ description: 'a publication', body: PUBLICATION }],
   'chat.publish.reply': [{ description: 'the publication was accepted', body: { op: OP, channel: 'general', lc: 42, ts: T0 } }],
-  'chat.publish.request': [{ description: 'publish to a channel', body: { user: 'ana', channel: 'general', text: 'bom dia, pessoal!' } }],
+  'chat.publish.request': [
+    { description: 'publish to a channel', body: { user: 'ana', channel: 'general', text: 'bom dia, pessoal!' } },
+    { description: 'publish as the user of the auth token', body: { channel: 'general', text: 'bom dia, pessoal!' } },
+  ],
+  'chat.refresh.reply': [{ description: 'fresh tokens', body: TOKENS }],
+  'chat.refresh.request': [{ description: 'exchange a refresh token', body: { refresh_token: REFRESH_TOKEN } }],
+  'chat.register.reply': [{ description: 'the user is registered', body: { user: 'ana', created_at: T0 + 30 } }],
+  'chat.register.request': [{ description: 'register a user', body: { user: 'ana', password: 'correct horse battery staple' } }],
   'chat.users.reply': [
     {
       description: 'a page of users with a next cursor',
@@ -110,6 +143,9 @@ export const VECTOR_SAMPLES: Readonly<Record<string, readonly Sample[]>> = {
     { description: 'a validation error with its path', body: { code: 'VALIDATION', message: '/body/user must match pattern', retryable: false, data: { path: '/body/user', keyword: 'pattern' } } },
     { description: 'a retryable error without data', body: { code: 'UNAVAILABLE', message: 'no worker for service chat', retryable: true } },
     { description: 'an empty message', body: { code: 'INTERNAL', message: '', retryable: true } },
+    { description: 'a token that does not verify (revision 1.1)', body: { code: 'UNAUTHENTICATED', message: 'the token has expired: log in again or refresh it', retryable: false, data: { reason: 'expired' } } },
+    { description: 'too many failed logins (revision 1.1)', body: { code: 'UNAUTHENTICATED', message: 'too many failed logins for ana: try again later', retryable: true, data: { reason: 'rate_limited', retry_after_ms: 42_000 } } },
+    { description: 'acting as another user (revision 1.1)', body: { code: 'FORBIDDEN', message: 'the token is for ana; the body names rui', retryable: false, data: { user: 'rui' } } },
   ],
   'ref.heartbeat.reply': [
     { description: 'the server is alive and known', body: { alive: true, known: true } },
@@ -171,6 +207,9 @@ export const VECTOR_SAMPLES: Readonly<Record<string, readonly Sample[]>> = {
     { description: 'a channel.create operation', body: CHANNEL_CREATE },
     { description: 'a publish operation', body: PUBLISH },
     { description: 'a direct operation', body: DIRECT },
+    { description: 'a register operation (revision 1.1)', body: REGISTER },
+    { description: 'a password operation (revision 1.1)', body: PASSWORD },
+    { description: 'a logout operation (revision 1.1)', body: LOGOUT },
   ],
   'service.announce': [
     {

@@ -3,6 +3,7 @@
 // before any validation. Bodies are chat.login.request and service.call.request.
 import { SuiteBuilder } from './vectors-builder.js';
 import type { V1Value, VectorError, VectorSuite } from './vectors-format.js';
+import { ACCESS_TOKEN } from './vector-samples.js';
 import { envelope } from './vectors-messages.js';
 import type { Oracle } from './vectors-oracle.js';
 import { cat, rawArray, rawMap, referenceEncode as ref, stringAs, stringOfBytes, wideInteger } from './vectors-reference.js';
@@ -197,5 +198,29 @@ export function envelopeVectors(oracle: Oracle, warn: (message: string) => void)
       'DECODE',
     );
   }
+
+  // Revision 1.1: the optional auth token, a compact JWS. Its signature part may be empty (an
+  // alg none token must reach the verifier, to be refused UNAUTHENTICATED there, not VALIDATION).
+  const publish = envelope('chat.publish.request', { channel: 'general', text: 'bom dia!' }, { auth: ACCESS_TOKEN });
+  if (oracle.types.has('chat.publish.request')) checked('auth: a publish request carrying an access token', publish, undefined);
+  const [header, payload] = ACCESS_TOKEN.split('.') as [string, string, string];
+  checked('auth: a token with an empty signature part', { ...login, auth: `${header}.${payload}.` }, undefined);
+  checked('auth: the shortest token, a.b.', { ...login, auth: 'a.b.' }, undefined);
+  checked('auth: 4097 characters, over the 4096 maximum', { ...login, auth: `${'a'.repeat(2048)}.${'b'.repeat(2047)}.c` }, 'VALIDATION');
+  const invalidAuth: Array<[string, V1Value]> = [
+    ['is empty', ''],
+    ['has two parts', `${header}.${payload}`],
+    ['has four parts', `${ACCESS_TOKEN}.x`],
+    ['has an empty header', `.${payload}.sig`],
+    ['has base64 padding', `${header}=.${payload}.sig`],
+    ['has a + (base64, not base64url)', `${header}.${payload}.a+b`],
+    ['has a space', `${header}.${payload}. sig`],
+    ['ends with a newline', `${ACCESS_TOKEN}\n`],
+    ['has an empty payload', `${header}..sig`],
+    ['is an integer', 1],
+    ['is nil', null],
+    ['is binary', new Uint8Array(Buffer.from(ACCESS_TOKEN))],
+  ];
+  for (const [what, value] of invalidAuth) checked(`auth ${what}`, { ...login, auth: value }, 'VALIDATION');
   return b.suite;
 }

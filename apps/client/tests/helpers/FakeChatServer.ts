@@ -116,13 +116,13 @@ export class FakeChatServer {
         return { channels: page.map((channel) => ({ channel, ...this.channels.get(channel)! })), ...(names.length > limit ? { next: page.at(-1)! } : {}) };
       }
       case 'chat.publish.request': {
-        const body = request.body as ChatPublishRequest;
+        const body = request.body as ChatPublishRequest & { user: string }; // this fake trusts the body user, as servers in open mode do
         if (!this.channels.has(body.channel)) throw new BadRequestError(`no channel ${body.channel}`);
         const publication = this.#publish(body);
         return { op: publication.op, channel: publication.channel, lc: publication.lc, ts: publication.ts };
       }
       case 'chat.direct.request': {
-        const { user, to, text } = request.body as ChatDirectRequest;
+        const { user, to, text } = request.body as ChatDirectRequest & { user: string };
         const { lc, ts } = this.stamp.tick();
         const message: ChatDirect = { op: { origin: this.id, seq: ++this.#seq }, from: user, to, text, lc, hlc: [ts, 0], ts };
         this.directs.push(message);

@@ -8,7 +8,7 @@
  */
 export type Hlc = [number, number];
 /**
- * A replicated state change: op is its id, lc and hlc the origin server's Lamport and hybrid logical clocks for it, kind its kind, which selects the shape of data (login, channel.create, publish or direct).
+ * A replicated state change: op is its id, lc and hlc the origin server's Lamport and hybrid logical clocks for it, kind its kind, which selects the shape of data (login, channel.create, publish, direct; since revision 1.1 register, password and logout).
  */
 export type Operation =
   | {
@@ -62,6 +62,48 @@ export type Operation =
       hlc: Hlc;
       kind: 'direct';
       data: OperationDirect;
+      /**
+       * The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.
+       */
+      rid?: string;
+    }
+  | {
+      op: OpId;
+      /**
+       * A Lamport clock value.
+       */
+      lc: number;
+      hlc: Hlc;
+      kind: 'register';
+      data: OperationRegister;
+      /**
+       * The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.
+       */
+      rid?: string;
+    }
+  | {
+      op: OpId;
+      /**
+       * A Lamport clock value.
+       */
+      lc: number;
+      hlc: Hlc;
+      kind: 'password';
+      data: OperationPassword;
+      /**
+       * The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.
+       */
+      rid?: string;
+    }
+  | {
+      op: OpId;
+      /**
+       * A Lamport clock value.
+       */
+      lc: number;
+      hlc: Hlc;
+      kind: 'logout';
+      data: OperationLogout;
       /**
        * The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.
        */
@@ -126,6 +168,48 @@ export type ReplicaOp =
        * The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.
        */
       rid?: string;
+    }
+  | {
+      op: OpId;
+      /**
+       * A Lamport clock value.
+       */
+      lc: number;
+      hlc: Hlc;
+      kind: 'register';
+      data: OperationRegister;
+      /**
+       * The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.
+       */
+      rid?: string;
+    }
+  | {
+      op: OpId;
+      /**
+       * A Lamport clock value.
+       */
+      lc: number;
+      hlc: Hlc;
+      kind: 'password';
+      data: OperationPassword;
+      /**
+       * The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.
+       */
+      rid?: string;
+    }
+  | {
+      op: OpId;
+      /**
+       * A Lamport clock value.
+       */
+      lc: number;
+      hlc: Hlc;
+      kind: 'logout';
+      data: OperationLogout;
+      /**
+       * The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.
+       */
+      rid?: string;
     };
 
 export interface CorreioMessages {
@@ -142,9 +226,17 @@ export interface CorreioMessages {
   'chat.history.request': ChatHistoryRequest;
   'chat.login.reply': ChatLoginReply;
   'chat.login.request': ChatLoginRequest;
+  'chat.logout.reply': ChatLogoutReply;
+  'chat.logout.request': ChatLogoutRequest;
+  'chat.password.reply': ChatPasswordReply;
+  'chat.password.request': ChatPasswordRequest;
   'chat.publication': ChatPublication;
   'chat.publish.reply': ChatPublishReply;
   'chat.publish.request': ChatPublishRequest;
+  'chat.refresh.reply': ChatRefreshReply;
+  'chat.refresh.request': ChatRefreshRequest;
+  'chat.register.reply': ChatRegisterReply;
+  'chat.register.request': ChatRegisterRequest;
   'chat.users.reply': ChatUsersReply;
   'chat.users.request': ChatUsersRequest;
   'clock.adjust.reply': ClockAdjustReply;
@@ -199,9 +291,9 @@ export interface ChatChannelCreateReply {
  */
 export interface ChatChannelCreateRequest {
   /**
-   * The user creating the channel.
+   * The user creating the channel. Optional since revision 1.1: the server takes the acting user from the envelope's auth token, and a body user that differs is FORBIDDEN; without auth (servers in open mode only) it is required.
    */
-  user: string;
+  user?: string;
   channel: string;
 }
 /**
@@ -303,9 +395,9 @@ export interface OpId {
  */
 export interface ChatConversationRequest {
   /**
-   * One side of the conversation, usually the asking user.
+   * One side of the conversation, usually the asking user. Optional since revision 1.1: the server takes the acting user from the envelope's auth token, and a body user that differs is FORBIDDEN; without auth (servers in open mode only) it is required.
    */
-  user: string;
+  user?: string;
   /**
    * The other side of the conversation.
    */
@@ -342,9 +434,9 @@ export interface ChatDirectReply {
  */
 export interface ChatDirectRequest {
   /**
-   * The sending user.
+   * The sending user. Optional since revision 1.1: the server takes the acting user from the envelope's auth token, and a body user that differs is FORBIDDEN; without auth (servers in open mode only) it is required.
    */
-  user: string;
+  user?: string;
   /**
    * The receiving user.
    */
@@ -408,7 +500,7 @@ export interface ChatHistoryRequest {
   before?: string;
 }
 /**
- * Reply to chat.login.request: the user's record after this login.
+ * Reply to chat.login.request: the user's record after this login and (revision 1.1, always sent by 1.1 servers) the tokens: an access token for the envelope auth of later requests and a refresh token for chat.refresh.request.
  */
 export interface ChatLoginReply {
   user: string;
@@ -424,12 +516,69 @@ export interface ChatLoginReply {
    * True when this login is the user's first: the server did not know the user before.
    */
   created: boolean;
+  /**
+   * The access token: put it in the envelope's auth of every request acting as this user.
+   */
+  token?: string;
+  /**
+   * The refresh token, for chat.refresh.request only.
+   */
+  refresh_token?: string;
+  /**
+   * When the access token expires (ms since the epoch).
+   */
+  expires_at?: number;
+  /**
+   * When the refresh token expires (ms since the epoch).
+   */
+  refresh_expires_at?: number;
 }
 /**
- * Log a user in. Idempotent: logging in again only refreshes last_seen.
+ * Log a user in and get tokens. Idempotent: logging in again only refreshes last_seen. Servers in password mode require the password of a registered user (UNAUTHENTICATED otherwise, the same message for an unknown user and a wrong password); in open mode no password is needed.
  */
 export interface ChatLoginRequest {
   user: string;
+  /**
+   * Since revision 1.1: the user's password (chat.register.request).
+   */
+  password?: string;
+}
+/**
+ * Reply to chat.logout.request.
+ */
+export interface ChatLogoutReply {
+  user: string;
+  /**
+   * Tokens of the user issued before this time (the logout operation's hlc[0]) no longer verify.
+   */
+  revoked_before: number;
+}
+/**
+ * Log the user of the envelope auth token out everywhere (revision 1.1): every token of the user issued before the logout (access and refresh) stops verifying, on every server once the logout operation is replicated. Needs auth (UNAUTHENTICATED without it).
+ */
+export interface ChatLogoutRequest {}
+/**
+ * Reply to chat.password.request: the password is changed.
+ */
+export interface ChatPasswordReply {
+  user: string;
+  /**
+   * The wall part (hlc[0]) of the password operation.
+   */
+  changed_at: number;
+}
+/**
+ * Change the password of the user of the envelope auth token (revision 1.1). Needs auth and the current password (UNAUTHENTICATED otherwise). The change is a replicated operation whose op id becomes the user's credential: every token issued before it stops verifying; log in again with the new password.
+ */
+export interface ChatPasswordRequest {
+  /**
+   * The current password.
+   */
+  password: string;
+  /**
+   * The new password.
+   */
+  new_password: string;
 }
 /**
  * Reply to chat.publish.request: the publication was accepted by the origin server. op, lc and ts are those of the chat.publication event.
@@ -451,14 +600,64 @@ export interface ChatPublishReply {
  */
 export interface ChatPublishRequest {
   /**
-   * The publishing user.
+   * The publishing user. Optional since revision 1.1: the server takes the acting user from the envelope's auth token, and a body user that differs is FORBIDDEN; without auth (servers in open mode only) it is required.
    */
-  user: string;
+  user?: string;
   channel: string;
   /**
    * Message text: 1 to 4000 code points.
    */
   text: string;
+}
+/**
+ * Reply to chat.refresh.request: fresh tokens. The old refresh token stays valid until it expires (tokens are stateless).
+ */
+export interface ChatRefreshReply {
+  /**
+   * The new access token.
+   */
+  token: string;
+  /**
+   * The new refresh token.
+   */
+  refresh_token: string;
+  /**
+   * When the access token expires (ms since the epoch).
+   */
+  expires_at: number;
+  /**
+   * When the refresh token expires (ms since the epoch).
+   */
+  refresh_expires_at: number;
+}
+/**
+ * Exchange a refresh token for a new access token and a new refresh token (revision 1.1). Needs no envelope auth. UNAUTHENTICATED when the refresh token does not verify (expired, revoked by a logout or a password change, signed by an unknown or retired key, or an access token).
+ */
+export interface ChatRefreshRequest {
+  /**
+   * A refresh token from chat.login.reply or an earlier chat.refresh.reply.
+   */
+  refresh_token: string;
+}
+/**
+ * Reply to chat.register.request: the user is registered.
+ */
+export interface ChatRegisterReply {
+  user: string;
+  /**
+   * The wall part (hlc[0]) of the register operation.
+   */
+  created_at: number;
+}
+/**
+ * Register a user name with a password (revision 1.1). CONFLICT when the name is already registered (a name seen only in open-mode logins may be registered). Registration is a replicated operation: the earliest register of a name in the cluster owns it. Then log in (chat.login.request) to get tokens.
+ */
+export interface ChatRegisterRequest {
+  user: string;
+  /**
+   * A password: 8 to 1024 code points. It travels only in register, login and password requests and is stored only as a passwordHash.
+   */
+  password: string;
 }
 /**
  * A page of users, ordered by user name (byte order).
@@ -618,7 +817,9 @@ export interface ErrorReply {
     | 'TIMEOUT'
     | 'UNAVAILABLE'
     | 'OVERLOADED'
-    | 'INTERNAL';
+    | 'INTERNAL'
+    | 'UNAUTHENTICATED'
+    | 'FORBIDDEN';
   /**
    * A sentence for a person: what went wrong and what to do.
    */
@@ -818,6 +1019,63 @@ export interface OperationDirect {
    * Message text: 1 to 4000 code points.
    */
   text: string;
+}
+/**
+ * Data of a register operation: a user claims a name with a password. The earliest register of a name (by hlc, then op.origin, then op.seq) owns it; its op id is the user's first credential.
+ */
+export interface OperationRegister {
+  user: string;
+  hash: PasswordHash;
+}
+/**
+ * A slow salted password hash with its parameters, so they can be raised later: scrypt with cost n (a power of two), block size r and parallelism p; salt and hash in unpadded base64url.
+ */
+export interface PasswordHash {
+  alg: 'scrypt';
+  /**
+   * CPU/memory cost: a power of two, 2 to 2^20 (the schema bounds it; a peer computing the hash refuses any other value).
+   */
+  n: number;
+  /**
+   * Block size, 1 to 32.
+   */
+  r: number;
+  /**
+   * Parallelism, 1 to 16.
+   */
+  p: number;
+  /**
+   * The salt, unpadded base64url (16 to 64 bytes).
+   */
+  salt: string;
+  /**
+   * The derived key, unpadded base64url (16 to 64 bytes).
+   */
+  hash: string;
+}
+/**
+ * Data of a password operation: a registered user changes the password. It applies only when issued under the user's current credential (under); then its op id becomes the credential, revoking every token issued under an older one.
+ */
+export interface OperationPassword {
+  user: string;
+  hash: PasswordHash;
+  under: Credential;
+}
+/**
+ * The credential the change was made under.
+ */
+export interface Credential {
+  /**
+   * A process or server id: printable ASCII.
+   */
+  origin: string;
+  seq: number;
+}
+/**
+ * Data of a logout operation: every token of the user issued before the operation's wall time (hlc[0]) stops verifying.
+ */
+export interface OperationLogout {
+  user: string;
 }
 /**
  * A summary of the responder's operation log. Two servers holding the same operations give the same hwm, hash and ops.

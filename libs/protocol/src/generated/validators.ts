@@ -3,15 +3,17 @@
 /* eslint-disable */
 "use strict";
 export const validate_envelope = validate20;
-const schema31 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/envelope.json","title":"Envelope","description":"The map around every v1 message: version, type, request id, sender, Lamport clock, physical time and the type's body.","type":"object","additionalProperties":false,"required":["v","type","id","from","lc","ts","body"],"properties":{"v":{"description":"Protocol version. Decoders check it before anything else in the body.","type":"integer","minimum":0,"maximum":65535},"type":{"description":"Message type; selects the body schema.","type":"string","pattern":"^[a-z][a-z0-9]*(\\.[a-z][a-z0-9]*){0,4}$","minLength":1,"maxLength":64},"id":{"$ref":"defs.json#/$defs/requestId"},"from":{"$ref":"defs.json#/$defs/nodeId"},"lc":{"$ref":"defs.json#/$defs/lamport"},"ts":{"$ref":"defs.json#/$defs/timestamp"},"body":{"description":"The body, validated against the schema named by type.","type":"object"}}};
+const schema31 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/envelope.json","title":"Envelope","description":"The map around every v1 message: version, type, request id, sender, Lamport clock, physical time, the type's body and (revision 1.1) the optional access token of the acting user.","type":"object","additionalProperties":false,"required":["v","type","id","from","lc","ts","body"],"properties":{"v":{"description":"Protocol version. Decoders check it before anything else in the body.","type":"integer","minimum":0,"maximum":65535},"type":{"description":"Message type; selects the body schema.","type":"string","pattern":"^[a-z][a-z0-9]*(\\.[a-z][a-z0-9]*){0,4}$","minLength":1,"maxLength":64},"id":{"$ref":"defs.json#/$defs/requestId"},"from":{"$ref":"defs.json#/$defs/nodeId"},"lc":{"$ref":"defs.json#/$defs/lamport"},"ts":{"$ref":"defs.json#/$defs/timestamp"},"body":{"description":"The body, validated against the schema named by type.","type":"object"},"auth":{"description":"Since revision 1.1, optional: the bearer access token of the user a request acts for (chat.login.reply's token). Servers take the acting user from it, never from the body.","$ref":"defs.json#/$defs/token"}}};
 const schema33 = {"type":"string","pattern":"^[0-9A-Za-z_-]{1,64}$","minLength":1,"maxLength":64};
 const schema34 = {"description":"A process or server id: printable ASCII.","type":"string","pattern":"^[\\x21-\\x7e]{1,128}$","minLength":1,"maxLength":128};
 const schema35 = {"description":"A Lamport clock value.","type":"integer","minimum":0,"maximum":9007199254740991};
 const schema36 = {"description":"Milliseconds since the Unix epoch, UTC.","type":"integer","minimum":0,"maximum":9007199254740991};
+const schema37 = {"description":"A bearer token: a compact JWS (header.payload.signature, base64url), signed by the cluster's servers. At most 4096 characters in all. The third part may be empty so that an unsigned (alg none) token reaches the verifier and is refused UNAUTHENTICATED rather than VALIDATION. (The parts are bounded by maxLength, not by the pattern: RE2, Go's regexp, allows repeat counts up to 1000 only.)","type":"string","pattern":"^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]*$","minLength":3,"maxLength":4096};
 const func1 = (s) => { let n = 0; for (const _ of s) n++; return n; };
 const pattern4 = new RegExp("^[a-z][a-z0-9]*(\\.[a-z][a-z0-9]*){0,4}$", "u");
 const pattern5 = new RegExp("^[0-9A-Za-z_-]{1,64}$", "u");
 const pattern6 = new RegExp("^[\\x21-\\x7e]{1,128}$", "u");
+const pattern7 = new RegExp("^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]*$", "u");
 
 function validate20(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/envelope.json" */;
@@ -34,7 +36,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(((((((key0 === "v") || (key0 === "type")) || (key0 === "id")) || (key0 === "from")) || (key0 === "lc")) || (key0 === "ts")) || (key0 === "body"))){
+if(!((((((((key0 === "v") || (key0 === "type")) || (key0 === "id")) || (key0 === "from")) || (key0 === "lc")) || (key0 === "ts")) || (key0 === "body")) || (key0 === "auth"))){
 validate20.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -237,6 +239,41 @@ var valid0 = _errs18 === errors;
 else {
 var valid0 = true;
 }
+if(valid0){
+if(data.auth !== undefined){
+let data7 = data.auth;
+const _errs20 = errors;
+const _errs21 = errors;
+if(errors === _errs21){
+if(typeof data7 === "string"){
+if(func1(data7) > 4096){
+validate20.errors = [{instancePath:instancePath+"/auth",schemaPath:"defs.json#/$defs/token/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"}];
+return false;
+}
+else {
+if(func1(data7) < 3){
+validate20.errors = [{instancePath:instancePath+"/auth",schemaPath:"defs.json#/$defs/token/minLength",keyword:"minLength",params:{limit: 3},message:"must NOT have fewer than 3 characters"}];
+return false;
+}
+else {
+if(!pattern7.test(data7)){
+validate20.errors = [{instancePath:instancePath+"/auth",schemaPath:"defs.json#/$defs/token/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]*$"},message:"must match pattern \""+"^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]*$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate20.errors = [{instancePath:instancePath+"/auth",schemaPath:"defs.json#/$defs/token/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs20 === errors;
+}
+else {
+var valid0 = true;
+}
+}
 }
 }
 }
@@ -257,11 +294,11 @@ return errors === 0;
 validate20.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validate_chat_channel_create_reply = validate22;
-const schema37 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/chat.channel.create.reply.json","title":"ChatChannelCreateReply","description":"Reply to chat.channel.create.request: the channel's record.","x-correio-type":"chat.channel.create.reply","x-correio-pattern":"reply","x-correio-service":"chat","type":"object","additionalProperties":false,"required":["channel","created","created_by","created_at"],"properties":{"channel":{"$ref":"defs.json#/$defs/channelName"},"created":{"description":"True when this request created the channel; false when it already existed.","type":"boolean"},"created_by":{"description":"The creator. When servers accept concurrent creations, the earliest channel.create operation wins (by hlc, then op.origin, then op.seq), on every replica.","$ref":"defs.json#/$defs/userName"},"created_at":{"description":"Creation time: the wall part (hlc[0]) of the winning channel.create operation.","$ref":"defs.json#/$defs/timestamp"}}};
-const schema38 = {"type":"string","pattern":"^[A-Za-z0-9_.-]{1,64}$","minLength":1,"maxLength":64};
-const schema39 = {"type":"string","pattern":"^[A-Za-z0-9_.-]{1,32}$","minLength":1,"maxLength":32};
-const pattern7 = new RegExp("^[A-Za-z0-9_.-]{1,64}$", "u");
-const pattern8 = new RegExp("^[A-Za-z0-9_.-]{1,32}$", "u");
+const schema38 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/chat.channel.create.reply.json","title":"ChatChannelCreateReply","description":"Reply to chat.channel.create.request: the channel's record.","x-correio-type":"chat.channel.create.reply","x-correio-pattern":"reply","x-correio-service":"chat","type":"object","additionalProperties":false,"required":["channel","created","created_by","created_at"],"properties":{"channel":{"$ref":"defs.json#/$defs/channelName"},"created":{"description":"True when this request created the channel; false when it already existed.","type":"boolean"},"created_by":{"description":"The creator. When servers accept concurrent creations, the earliest channel.create operation wins (by hlc, then op.origin, then op.seq), on every replica.","$ref":"defs.json#/$defs/userName"},"created_at":{"description":"Creation time: the wall part (hlc[0]) of the winning channel.create operation.","$ref":"defs.json#/$defs/timestamp"}}};
+const schema39 = {"type":"string","pattern":"^[A-Za-z0-9_.-]{1,64}$","minLength":1,"maxLength":64};
+const schema40 = {"type":"string","pattern":"^[A-Za-z0-9_.-]{1,32}$","minLength":1,"maxLength":32};
+const pattern8 = new RegExp("^[A-Za-z0-9_.-]{1,64}$", "u");
+const pattern9 = new RegExp("^[A-Za-z0-9_.-]{1,32}$", "u");
 
 function validate22(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/chat.channel.create.reply.json" */;
@@ -307,7 +344,7 @@ validate22.errors = [{instancePath:instancePath+"/channel",schemaPath:"defs.json
 return false;
 }
 else {
-if(!pattern7.test(data0)){
+if(!pattern8.test(data0)){
 validate22.errors = [{instancePath:instancePath+"/channel",schemaPath:"defs.json#/$defs/channelName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,64}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,64}$"+"\""}];
 return false;
 }
@@ -353,7 +390,7 @@ validate22.errors = [{instancePath:instancePath+"/created_by",schemaPath:"defs.j
 return false;
 }
 else {
-if(!pattern8.test(data2)){
+if(!pattern9.test(data2)){
 validate22.errors = [{instancePath:instancePath+"/created_by",schemaPath:"defs.json#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
 return false;
 }
@@ -415,7 +452,7 @@ return errors === 0;
 validate22.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validate_chat_channel_create_request = validate23;
-const schema41 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/chat.channel.create.request.json","title":"ChatChannelCreateRequest","description":"Create a channel. Idempotent: creating a channel that already exists succeeds with created false and the existing channel's record.","x-correio-type":"chat.channel.create.request","x-correio-pattern":"request","x-correio-service":"chat","x-correio-reply":"chat.channel.create.reply","type":"object","additionalProperties":false,"required":["user","channel"],"properties":{"user":{"description":"The user creating the channel.","$ref":"defs.json#/$defs/userName"},"channel":{"$ref":"defs.json#/$defs/channelName"}}};
+const schema42 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/chat.channel.create.request.json","title":"ChatChannelCreateRequest","description":"Create a channel. Idempotent: creating a channel that already exists succeeds with created false and the existing channel's record.","x-correio-type":"chat.channel.create.request","x-correio-pattern":"request","x-correio-service":"chat","x-correio-reply":"chat.channel.create.reply","type":"object","additionalProperties":false,"required":["channel"],"properties":{"user":{"description":"The user creating the channel. Optional since revision 1.1: the server takes the acting user from the envelope's auth token, and a body user that differs is FORBIDDEN; without auth (servers in open mode only) it is required.","$ref":"defs.json#/$defs/userName"},"channel":{"$ref":"defs.json#/$defs/channelName"}}};
 
 function validate23(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/chat.channel.create.request.json" */;
@@ -431,7 +468,7 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if(((data.user === undefined) && (missing0 = "user")) || ((data.channel === undefined) && (missing0 = "channel"))){
+if((data.channel === undefined) && (missing0 = "channel")){
 validate23.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
@@ -461,7 +498,7 @@ validate23.errors = [{instancePath:instancePath+"/user",schemaPath:"defs.json#/$
 return false;
 }
 else {
-if(!pattern8.test(data0)){
+if(!pattern9.test(data0)){
 validate23.errors = [{instancePath:instancePath+"/user",schemaPath:"defs.json#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
 return false;
 }
@@ -495,7 +532,7 @@ validate23.errors = [{instancePath:instancePath+"/channel",schemaPath:"defs.json
 return false;
 }
 else {
-if(!pattern7.test(data1)){
+if(!pattern8.test(data1)){
 validate23.errors = [{instancePath:instancePath+"/channel",schemaPath:"defs.json#/$defs/channelName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,64}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,64}$"+"\""}];
 return false;
 }
@@ -527,8 +564,8 @@ return errors === 0;
 validate23.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validate_chat_channels_reply = validate24;
-const schema44 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/chat.channels.reply.json","title":"ChatChannelsReply","description":"A page of channels, ordered by channel name (byte order).","x-correio-type":"chat.channels.reply","x-correio-pattern":"reply","x-correio-service":"chat","type":"object","additionalProperties":false,"required":["channels"],"properties":{"channels":{"description":"The channels of this page, at most the requested limit.","type":"array","maxItems":500,"items":{"$ref":"defs.json#/$defs/channelInfo"}},"next":{"description":"Present when more channels follow: send it as after to get the next page. Absent on the last page.","$ref":"defs.json#/$defs/channelName"}}};
-const schema45 = {"description":"A channel, as listed by chat.channels.reply.","type":"object","additionalProperties":false,"required":["channel","created_by","created_at"],"properties":{"channel":{"$ref":"#/$defs/channelName"},"created_by":{"description":"The creator: the user of the earliest channel.create operation for the channel (by hlc, then op.origin, then op.seq).","$ref":"#/$defs/userName"},"created_at":{"description":"The wall part (hlc[0]) of that channel.create operation.","$ref":"#/$defs/timestamp"}}};
+const schema45 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/chat.channels.reply.json","title":"ChatChannelsReply","description":"A page of channels, ordered by channel name (byte order).","x-correio-type":"chat.channels.reply","x-correio-pattern":"reply","x-correio-service":"chat","type":"object","additionalProperties":false,"required":["channels"],"properties":{"channels":{"description":"The channels of this page, at most the requested limit.","type":"array","maxItems":500,"items":{"$ref":"defs.json#/$defs/channelInfo"}},"next":{"description":"Present when more channels follow: send it as after to get the next page. Absent on the last page.","$ref":"defs.json#/$defs/channelName"}}};
+const schema46 = {"description":"A channel, as listed by chat.channels.reply.","type":"object","additionalProperties":false,"required":["channel","created_by","created_at"],"properties":{"channel":{"$ref":"#/$defs/channelName"},"created_by":{"description":"The creator: the user of the earliest channel.create operation for the channel (by hlc, then op.origin, then op.seq).","$ref":"#/$defs/userName"},"created_at":{"description":"The wall part (hlc[0]) of that channel.create operation.","$ref":"#/$defs/timestamp"}}};
 
 function validate25(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -573,7 +610,7 @@ validate25.errors = [{instancePath:instancePath+"/channel",schemaPath:"#/$defs/c
 return false;
 }
 else {
-if(!pattern7.test(data0)){
+if(!pattern8.test(data0)){
 validate25.errors = [{instancePath:instancePath+"/channel",schemaPath:"#/$defs/channelName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,64}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,64}$"+"\""}];
 return false;
 }
@@ -607,7 +644,7 @@ validate25.errors = [{instancePath:instancePath+"/created_by",schemaPath:"#/$def
 return false;
 }
 else {
-if(!pattern8.test(data1)){
+if(!pattern9.test(data1)){
 validate25.errors = [{instancePath:instancePath+"/created_by",schemaPath:"#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
 return false;
 }
@@ -748,7 +785,7 @@ validate24.errors = [{instancePath:instancePath+"/next",schemaPath:"defs.json#/$
 return false;
 }
 else {
-if(!pattern7.test(data2)){
+if(!pattern8.test(data2)){
 validate24.errors = [{instancePath:instancePath+"/next",schemaPath:"defs.json#/$defs/channelName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,64}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,64}$"+"\""}];
 return false;
 }
@@ -780,8 +817,8 @@ return errors === 0;
 validate24.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validate_chat_channels_request = validate27;
-const schema50 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/chat.channels.request.json","title":"ChatChannelsRequest","description":"List the channels, ordered by channel name (byte order), one page at a time.","x-correio-type":"chat.channels.request","x-correio-pattern":"request","x-correio-service":"chat","x-correio-reply":"chat.channels.reply","type":"object","additionalProperties":false,"required":[],"properties":{"limit":{"description":"Page size, 1 to 500. When absent the server uses its default page size.","$ref":"defs.json#/$defs/limit"},"after":{"description":"Paging cursor: list only channels whose name sorts after this one. Absent for the first page; then the previous reply's next.","$ref":"defs.json#/$defs/channelName"}}};
-const schema51 = {"type":"integer","minimum":1,"maximum":500};
+const schema51 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/chat.channels.request.json","title":"ChatChannelsRequest","description":"List the channels, ordered by channel name (byte order), one page at a time.","x-correio-type":"chat.channels.request","x-correio-pattern":"request","x-correio-service":"chat","x-correio-reply":"chat.channels.reply","type":"object","additionalProperties":false,"required":[],"properties":{"limit":{"description":"Page size, 1 to 500. When absent the server uses its default page size.","$ref":"defs.json#/$defs/limit"},"after":{"description":"Paging cursor: list only channels whose name sorts after this one. Absent for the first page; then the previous reply's next.","$ref":"defs.json#/$defs/channelName"}}};
+const schema52 = {"type":"integer","minimum":1,"maximum":500};
 
 function validate27(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/chat.channels.request.json" */;
@@ -849,7 +886,7 @@ validate27.errors = [{instancePath:instancePath+"/after",schemaPath:"defs.json#/
 return false;
 }
 else {
-if(!pattern7.test(data1)){
+if(!pattern8.test(data1)){
 validate27.errors = [{instancePath:instancePath+"/after",schemaPath:"defs.json#/$defs/channelName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,64}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,64}$"+"\""}];
 return false;
 }
@@ -880,12 +917,12 @@ return errors === 0;
 validate27.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validate_chat_conversation_reply = validate28;
-const schema53 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/chat.conversation.reply.json","title":"ChatConversationReply","description":"A page of a conversation's direct messages, oldest first within the page, ordered by hlc, then op.origin (byte order), then op.seq, so that every replica returns the same order.","x-correio-type":"chat.conversation.reply","x-correio-pattern":"reply","x-correio-service":"chat","type":"object","additionalProperties":false,"required":["messages"],"properties":{"messages":{"description":"The direct messages of this page, at most the requested limit, oldest first.","type":"array","maxItems":500,"items":{"$ref":"chat.direct.json"}},"next":{"description":"Present when older messages exist: send it as before to get the previous page. Absent on the oldest page.","$ref":"defs.json#/$defs/cursor"}}};
-const schema63 = {"description":"An opaque paging cursor issued by a service: 1 to 256 printable ASCII characters. Pass it back unchanged; only the service that issued it interprets it.","type":"string","pattern":"^[\\x21-\\x7e]{1,256}$","minLength":1,"maxLength":256};
-const schema54 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/chat.direct.json","title":"ChatDirect","description":"A direct message. Published once, by the origin server, on the proxy topic user/<to>/; also the item of chat.conversation.reply. op is its operation id, lc and hlc the origin server's Lamport and hybrid logical clocks for it; hlc orders messages across replicas.","x-correio-type":"chat.direct","x-correio-pattern":"event","x-correio-service":"chat","type":"object","additionalProperties":false,"required":["op","from","to","text","lc","hlc","ts"],"properties":{"op":{"$ref":"defs.json#/$defs/opId"},"from":{"description":"The sending user.","$ref":"defs.json#/$defs/userName"},"to":{"description":"The receiving user.","$ref":"defs.json#/$defs/userName"},"text":{"$ref":"defs.json#/$defs/text"},"lc":{"$ref":"defs.json#/$defs/lamport"},"hlc":{"$ref":"defs.json#/$defs/hlc"},"ts":{"description":"The message's time: the wall part (hlc[0]) of hlc.","$ref":"defs.json#/$defs/timestamp"}}};
-const schema59 = {"description":"Message text: 1 to 4000 code points.","type":"string","minLength":1,"maxLength":4000};
-const schema61 = {"description":"Hybrid logical clock: [wall_ms, logical].","type":"array","prefixItems":[{"type":"integer","minimum":0,"maximum":9007199254740991},{"type":"integer","minimum":0,"maximum":4294967295}],"minItems":2,"maxItems":2,"items":false,"tsType":"[number, number]"};
-const schema55 = {"description":"A globally unique operation id: origin server and its per-origin sequence number.","type":"object","additionalProperties":false,"required":["origin","seq"],"properties":{"origin":{"$ref":"#/$defs/nodeId"},"seq":{"type":"integer","minimum":1,"maximum":9007199254740991}}};
+const schema54 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/chat.conversation.reply.json","title":"ChatConversationReply","description":"A page of a conversation's direct messages, oldest first within the page, ordered by hlc, then op.origin (byte order), then op.seq, so that every replica returns the same order.","x-correio-type":"chat.conversation.reply","x-correio-pattern":"reply","x-correio-service":"chat","type":"object","additionalProperties":false,"required":["messages"],"properties":{"messages":{"description":"The direct messages of this page, at most the requested limit, oldest first.","type":"array","maxItems":500,"items":{"$ref":"chat.direct.json"}},"next":{"description":"Present when older messages exist: send it as before to get the previous page. Absent on the oldest page.","$ref":"defs.json#/$defs/cursor"}}};
+const schema64 = {"description":"An opaque paging cursor issued by a service: 1 to 256 printable ASCII characters. Pass it back unchanged; only the service that issued it interprets it.","type":"string","pattern":"^[\\x21-\\x7e]{1,256}$","minLength":1,"maxLength":256};
+const schema55 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/chat.direct.json","title":"ChatDirect","description":"A direct message. Published once, by the origin server, on the proxy topic user/<to>/; also the item of chat.conversation.reply. op is its operation id, lc and hlc the origin server's Lamport and hybrid logical clocks for it; hlc orders messages across replicas.","x-correio-type":"chat.direct","x-correio-pattern":"event","x-correio-service":"chat","type":"object","additionalProperties":false,"required":["op","from","to","text","lc","hlc","ts"],"properties":{"op":{"$ref":"defs.json#/$defs/opId"},"from":{"description":"The sending user.","$ref":"defs.json#/$defs/userName"},"to":{"description":"The receiving user.","$ref":"defs.json#/$defs/userName"},"text":{"$ref":"defs.json#/$defs/text"},"lc":{"$ref":"defs.json#/$defs/lamport"},"hlc":{"$ref":"defs.json#/$defs/hlc"},"ts":{"description":"The message's time: the wall part (hlc[0]) of hlc.","$ref":"defs.json#/$defs/timestamp"}}};
+const schema60 = {"description":"Message text: 1 to 4000 code points.","type":"string","minLength":1,"maxLength":4000};
+const schema62 = {"description":"Hybrid logical clock: [wall_ms, logical].","type":"array","prefixItems":[{"type":"integer","minimum":0,"maximum":9007199254740991},{"type":"integer","minimum":0,"maximum":4294967295}],"minItems":2,"maxItems":2,"items":false,"tsType":"[number, number]"};
+const schema56 = {"description":"A globally unique operation id: origin server and its per-origin sequence number.","type":"object","additionalProperties":false,"required":["origin","seq"],"properties":{"origin":{"$ref":"#/$defs/nodeId"},"seq":{"type":"integer","minimum":1,"maximum":9007199254740991}}};
 
 function validate30(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -1045,7 +1082,7 @@ validate29.errors = [{instancePath:instancePath+"/from",schemaPath:"defs.json#/$
 return false;
 }
 else {
-if(!pattern8.test(data1)){
+if(!pattern9.test(data1)){
 validate29.errors = [{instancePath:instancePath+"/from",schemaPath:"defs.json#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
 return false;
 }
@@ -1079,7 +1116,7 @@ validate29.errors = [{instancePath:instancePath+"/to",schemaPath:"defs.json#/$de
 return false;
 }
 else {
-if(!pattern8.test(data2)){
+if(!pattern9.test(data2)){
 validate29.errors = [{instancePath:instancePath+"/to",schemaPath:"defs.json#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
 return false;
 }
@@ -1285,7 +1322,7 @@ return errors === 0;
 }
 validate29.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const pattern18 = new RegExp("^[\\x21-\\x7e]{1,256}$", "u");
+const pattern19 = new RegExp("^[\\x21-\\x7e]{1,256}$", "u");
 
 function validate28(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/chat.conversation.reply.json" */;
@@ -1367,7 +1404,7 @@ validate28.errors = [{instancePath:instancePath+"/next",schemaPath:"defs.json#/$
 return false;
 }
 else {
-if(!pattern18.test(data2)){
+if(!pattern19.test(data2)){
 validate28.errors = [{instancePath:instancePath+"/next",schemaPath:"defs.json#/$defs/cursor/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,256}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,256}$"+"\""}];
 return false;
 }
@@ -1399,7 +1436,7 @@ return errors === 0;
 validate28.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validate_chat_conversation_request = validate33;
-const schema64 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/chat.conversation.request.json","title":"ChatConversationRequest","description":"Read the direct messages exchanged between two users, in both directions, newest page first.","x-correio-type":"chat.conversation.request","x-correio-pattern":"request","x-correio-service":"chat","x-correio-reply":"chat.conversation.reply","type":"object","additionalProperties":false,"required":["user","peer"],"properties":{"user":{"description":"One side of the conversation, usually the asking user.","$ref":"defs.json#/$defs/userName"},"peer":{"description":"The other side of the conversation.","$ref":"defs.json#/$defs/userName"},"limit":{"description":"Page size, 1 to 500. When absent the server uses its default page size.","$ref":"defs.json#/$defs/limit"},"before":{"description":"Paging cursor: the previous reply's next. Absent for the first (latest) page.","$ref":"defs.json#/$defs/cursor"}}};
+const schema65 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/chat.conversation.request.json","title":"ChatConversationRequest","description":"Read the direct messages exchanged between two users, in both directions, newest page first.","x-correio-type":"chat.conversation.request","x-correio-pattern":"request","x-correio-service":"chat","x-correio-reply":"chat.conversation.reply","type":"object","additionalProperties":false,"required":["peer"],"properties":{"user":{"description":"One side of the conversation, usually the asking user. Optional since revision 1.1: the server takes the acting user from the envelope's auth token, and a body user that differs is FORBIDDEN; without auth (servers in open mode only) it is required.","$ref":"defs.json#/$defs/userName"},"peer":{"description":"The other side of the conversation.","$ref":"defs.json#/$defs/userName"},"limit":{"description":"Page size, 1 to 500. When absent the server uses its default page size.","$ref":"defs.json#/$defs/limit"},"before":{"description":"Paging cursor: the previous reply's next. Absent for the first (latest) page.","$ref":"defs.json#/$defs/cursor"}}};
 
 function validate33(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/chat.conversation.request.json" */;
@@ -1415,7 +1452,7 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if(((data.user === undefined) && (missing0 = "user")) || ((data.peer === undefined) && (missing0 = "peer"))){
+if((data.peer === undefined) && (missing0 = "peer")){
 validate33.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
@@ -1445,7 +1482,7 @@ validate33.errors = [{instancePath:instancePath+"/user",schemaPath:"defs.json#/$
 return false;
 }
 else {
-if(!pattern8.test(data0)){
+if(!pattern9.test(data0)){
 validate33.errors = [{instancePath:instancePath+"/user",schemaPath:"defs.json#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
 return false;
 }
@@ -1479,7 +1516,7 @@ validate33.errors = [{instancePath:instancePath+"/peer",schemaPath:"defs.json#/$
 return false;
 }
 else {
-if(!pattern8.test(data1)){
+if(!pattern9.test(data1)){
 validate33.errors = [{instancePath:instancePath+"/peer",schemaPath:"defs.json#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
 return false;
 }
@@ -1541,7 +1578,7 @@ validate33.errors = [{instancePath:instancePath+"/before",schemaPath:"defs.json#
 return false;
 }
 else {
-if(!pattern18.test(data3)){
+if(!pattern19.test(data3)){
 validate33.errors = [{instancePath:instancePath+"/before",schemaPath:"defs.json#/$defs/cursor/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,256}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,256}$"+"\""}];
 return false;
 }
@@ -1577,7 +1614,7 @@ validate33.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 export const validate_chat_direct = validate29;
 
 export const validate_chat_direct_reply = validate34;
-const schema69 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/chat.direct.reply.json","title":"ChatDirectReply","description":"Reply to chat.direct.request: the message was accepted by the origin server. op, lc and ts are those of the chat.direct event.","x-correio-type":"chat.direct.reply","x-correio-pattern":"reply","x-correio-service":"chat","type":"object","additionalProperties":false,"required":["op","to","lc","ts"],"properties":{"op":{"$ref":"defs.json#/$defs/opId"},"to":{"description":"The receiving user.","$ref":"defs.json#/$defs/userName"},"lc":{"$ref":"defs.json#/$defs/lamport"},"ts":{"description":"The message's time: the wall part (hlc[0]) of its hlc.","$ref":"defs.json#/$defs/timestamp"}}};
+const schema70 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/chat.direct.reply.json","title":"ChatDirectReply","description":"Reply to chat.direct.request: the message was accepted by the origin server. op, lc and ts are those of the chat.direct event.","x-correio-type":"chat.direct.reply","x-correio-pattern":"reply","x-correio-service":"chat","type":"object","additionalProperties":false,"required":["op","to","lc","ts"],"properties":{"op":{"$ref":"defs.json#/$defs/opId"},"to":{"description":"The receiving user.","$ref":"defs.json#/$defs/userName"},"lc":{"$ref":"defs.json#/$defs/lamport"},"ts":{"description":"The message's time: the wall part (hlc[0]) of its hlc.","$ref":"defs.json#/$defs/timestamp"}}};
 
 function validate35(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -1737,7 +1774,7 @@ validate34.errors = [{instancePath:instancePath+"/to",schemaPath:"defs.json#/$de
 return false;
 }
 else {
-if(!pattern8.test(data1)){
+if(!pattern9.test(data1)){
 validate34.errors = [{instancePath:instancePath+"/to",schemaPath:"defs.json#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
 return false;
 }
@@ -1827,7 +1864,7 @@ return errors === 0;
 validate34.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validate_chat_direct_request = validate37;
-const schema75 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/chat.direct.request.json","title":"ChatDirectRequest","description":"Send a direct message to one user. The message is stored and delivered as chat.direct on topic user/<to>/; the recipient need not be online. A retry with the same request id returns the same op and does not send twice.","x-correio-type":"chat.direct.request","x-correio-pattern":"request","x-correio-service":"chat","x-correio-reply":"chat.direct.reply","type":"object","additionalProperties":false,"required":["user","to","text"],"properties":{"user":{"description":"The sending user.","$ref":"defs.json#/$defs/userName"},"to":{"description":"The receiving user.","$ref":"defs.json#/$defs/userName"},"text":{"$ref":"defs.json#/$defs/text"}}};
+const schema76 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/chat.direct.request.json","title":"ChatDirectRequest","description":"Send a direct message to one user. The message is stored and delivered as chat.direct on topic user/<to>/; the recipient need not be online. A retry with the same request id returns the same op and does not send twice.","x-correio-type":"chat.direct.request","x-correio-pattern":"request","x-correio-service":"chat","x-correio-reply":"chat.direct.reply","type":"object","additionalProperties":false,"required":["to","text"],"properties":{"user":{"description":"The sending user. Optional since revision 1.1: the server takes the acting user from the envelope's auth token, and a body user that differs is FORBIDDEN; without auth (servers in open mode only) it is required.","$ref":"defs.json#/$defs/userName"},"to":{"description":"The receiving user.","$ref":"defs.json#/$defs/userName"},"text":{"$ref":"defs.json#/$defs/text"}}};
 
 function validate37(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/chat.direct.request.json" */;
@@ -1843,7 +1880,7 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if((((data.user === undefined) && (missing0 = "user")) || ((data.to === undefined) && (missing0 = "to"))) || ((data.text === undefined) && (missing0 = "text"))){
+if(((data.to === undefined) && (missing0 = "to")) || ((data.text === undefined) && (missing0 = "text"))){
 validate37.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
@@ -1873,7 +1910,7 @@ validate37.errors = [{instancePath:instancePath+"/user",schemaPath:"defs.json#/$
 return false;
 }
 else {
-if(!pattern8.test(data0)){
+if(!pattern9.test(data0)){
 validate37.errors = [{instancePath:instancePath+"/user",schemaPath:"defs.json#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
 return false;
 }
@@ -1907,7 +1944,7 @@ validate37.errors = [{instancePath:instancePath+"/to",schemaPath:"defs.json#/$de
 return false;
 }
 else {
-if(!pattern8.test(data1)){
+if(!pattern9.test(data1)){
 validate37.errors = [{instancePath:instancePath+"/to",schemaPath:"defs.json#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
 return false;
 }
@@ -1968,8 +2005,8 @@ return errors === 0;
 validate37.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validate_chat_history_reply = validate38;
-const schema79 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/chat.history.reply.json","title":"ChatHistoryReply","description":"A page of a channel's publications, oldest first within the page, ordered by hlc, then op.origin (byte order), then op.seq, so that every replica returns the same order.","x-correio-type":"chat.history.reply","x-correio-pattern":"reply","x-correio-service":"chat","type":"object","additionalProperties":false,"required":["messages"],"properties":{"messages":{"description":"The publications of this page, at most the requested limit, oldest first.","type":"array","maxItems":500,"items":{"$ref":"chat.publication.json"}},"next":{"description":"Present when older publications exist: send it as before to get the previous page. Absent on the oldest page.","$ref":"defs.json#/$defs/cursor"}}};
-const schema80 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/chat.publication.json","title":"ChatPublication","description":"A publication to a channel. Published once, by the origin server, on the proxy topic chan/<channel>/; also the item of chat.history.reply. op is its operation id, lc and hlc the origin server's Lamport and hybrid logical clocks for it; hlc orders publications across replicas.","x-correio-type":"chat.publication","x-correio-pattern":"event","x-correio-service":"chat","type":"object","additionalProperties":false,"required":["op","channel","user","text","lc","hlc","ts"],"properties":{"op":{"$ref":"defs.json#/$defs/opId"},"channel":{"$ref":"defs.json#/$defs/channelName"},"user":{"description":"The publishing user.","$ref":"defs.json#/$defs/userName"},"text":{"$ref":"defs.json#/$defs/text"},"lc":{"$ref":"defs.json#/$defs/lamport"},"hlc":{"$ref":"defs.json#/$defs/hlc"},"ts":{"description":"The publication's time: the wall part (hlc[0]) of hlc.","$ref":"defs.json#/$defs/timestamp"}}};
+const schema80 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/chat.history.reply.json","title":"ChatHistoryReply","description":"A page of a channel's publications, oldest first within the page, ordered by hlc, then op.origin (byte order), then op.seq, so that every replica returns the same order.","x-correio-type":"chat.history.reply","x-correio-pattern":"reply","x-correio-service":"chat","type":"object","additionalProperties":false,"required":["messages"],"properties":{"messages":{"description":"The publications of this page, at most the requested limit, oldest first.","type":"array","maxItems":500,"items":{"$ref":"chat.publication.json"}},"next":{"description":"Present when older publications exist: send it as before to get the previous page. Absent on the oldest page.","$ref":"defs.json#/$defs/cursor"}}};
+const schema81 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/chat.publication.json","title":"ChatPublication","description":"A publication to a channel. Published once, by the origin server, on the proxy topic chan/<channel>/; also the item of chat.history.reply. op is its operation id, lc and hlc the origin server's Lamport and hybrid logical clocks for it; hlc orders publications across replicas.","x-correio-type":"chat.publication","x-correio-pattern":"event","x-correio-service":"chat","type":"object","additionalProperties":false,"required":["op","channel","user","text","lc","hlc","ts"],"properties":{"op":{"$ref":"defs.json#/$defs/opId"},"channel":{"$ref":"defs.json#/$defs/channelName"},"user":{"description":"The publishing user.","$ref":"defs.json#/$defs/userName"},"text":{"$ref":"defs.json#/$defs/text"},"lc":{"$ref":"defs.json#/$defs/lamport"},"hlc":{"$ref":"defs.json#/$defs/hlc"},"ts":{"description":"The publication's time: the wall part (hlc[0]) of hlc.","$ref":"defs.json#/$defs/timestamp"}}};
 
 function validate40(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -2129,7 +2166,7 @@ validate39.errors = [{instancePath:instancePath+"/channel",schemaPath:"defs.json
 return false;
 }
 else {
-if(!pattern7.test(data1)){
+if(!pattern8.test(data1)){
 validate39.errors = [{instancePath:instancePath+"/channel",schemaPath:"defs.json#/$defs/channelName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,64}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,64}$"+"\""}];
 return false;
 }
@@ -2163,7 +2200,7 @@ validate39.errors = [{instancePath:instancePath+"/user",schemaPath:"defs.json#/$
 return false;
 }
 else {
-if(!pattern8.test(data2)){
+if(!pattern9.test(data2)){
 validate39.errors = [{instancePath:instancePath+"/user",schemaPath:"defs.json#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
 return false;
 }
@@ -2450,7 +2487,7 @@ validate38.errors = [{instancePath:instancePath+"/next",schemaPath:"defs.json#/$
 return false;
 }
 else {
-if(!pattern18.test(data2)){
+if(!pattern19.test(data2)){
 validate38.errors = [{instancePath:instancePath+"/next",schemaPath:"defs.json#/$defs/cursor/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,256}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,256}$"+"\""}];
 return false;
 }
@@ -2482,7 +2519,7 @@ return errors === 0;
 validate38.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validate_chat_history_request = validate43;
-const schema90 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/chat.history.request.json","title":"ChatHistoryRequest","description":"Read a channel's publications, newest page first: the first page holds the latest publications, each next page the ones before it.","x-correio-type":"chat.history.request","x-correio-pattern":"request","x-correio-service":"chat","x-correio-reply":"chat.history.reply","type":"object","additionalProperties":false,"required":["channel"],"properties":{"channel":{"$ref":"defs.json#/$defs/channelName"},"limit":{"description":"Page size, 1 to 500. When absent the server uses its default page size.","$ref":"defs.json#/$defs/limit"},"before":{"description":"Paging cursor: the previous reply's next. Absent for the first (latest) page.","$ref":"defs.json#/$defs/cursor"}}};
+const schema91 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/chat.history.request.json","title":"ChatHistoryRequest","description":"Read a channel's publications, newest page first: the first page holds the latest publications, each next page the ones before it.","x-correio-type":"chat.history.request","x-correio-pattern":"request","x-correio-service":"chat","x-correio-reply":"chat.history.reply","type":"object","additionalProperties":false,"required":["channel"],"properties":{"channel":{"$ref":"defs.json#/$defs/channelName"},"limit":{"description":"Page size, 1 to 500. When absent the server uses its default page size.","$ref":"defs.json#/$defs/limit"},"before":{"description":"Paging cursor: the previous reply's next. Absent for the first (latest) page.","$ref":"defs.json#/$defs/cursor"}}};
 
 function validate43(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/chat.history.request.json" */;
@@ -2528,7 +2565,7 @@ validate43.errors = [{instancePath:instancePath+"/channel",schemaPath:"defs.json
 return false;
 }
 else {
-if(!pattern7.test(data0)){
+if(!pattern8.test(data0)){
 validate43.errors = [{instancePath:instancePath+"/channel",schemaPath:"defs.json#/$defs/channelName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,64}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,64}$"+"\""}];
 return false;
 }
@@ -2590,7 +2627,7 @@ validate43.errors = [{instancePath:instancePath+"/before",schemaPath:"defs.json#
 return false;
 }
 else {
-if(!pattern18.test(data2)){
+if(!pattern19.test(data2)){
 validate43.errors = [{instancePath:instancePath+"/before",schemaPath:"defs.json#/$defs/cursor/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,256}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,256}$"+"\""}];
 return false;
 }
@@ -2623,7 +2660,7 @@ return errors === 0;
 validate43.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validate_chat_login_reply = validate44;
-const schema94 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/chat.login.reply.json","title":"ChatLoginReply","description":"Reply to chat.login.request: the user's record after this login.","x-correio-type":"chat.login.reply","x-correio-pattern":"reply","x-correio-service":"chat","type":"object","additionalProperties":false,"required":["user","first_seen","last_seen","created"],"properties":{"user":{"$ref":"defs.json#/$defs/userName"},"first_seen":{"description":"Time of the user's first login in the cluster: the wall part (hlc[0]) of that login operation.","$ref":"defs.json#/$defs/timestamp"},"last_seen":{"description":"Time of this login: the wall part (hlc[0]) of its login operation.","$ref":"defs.json#/$defs/timestamp"},"created":{"description":"True when this login is the user's first: the server did not know the user before.","type":"boolean"}}};
+const schema95 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/chat.login.reply.json","title":"ChatLoginReply","description":"Reply to chat.login.request: the user's record after this login and (revision 1.1, always sent by 1.1 servers) the tokens: an access token for the envelope auth of later requests and a refresh token for chat.refresh.request.","x-correio-type":"chat.login.reply","x-correio-pattern":"reply","x-correio-service":"chat","type":"object","additionalProperties":false,"required":["user","first_seen","last_seen","created"],"properties":{"user":{"$ref":"defs.json#/$defs/userName"},"first_seen":{"description":"Time of the user's first login in the cluster: the wall part (hlc[0]) of that login operation.","$ref":"defs.json#/$defs/timestamp"},"last_seen":{"description":"Time of this login: the wall part (hlc[0]) of its login operation.","$ref":"defs.json#/$defs/timestamp"},"created":{"description":"True when this login is the user's first: the server did not know the user before.","type":"boolean"},"token":{"description":"The access token: put it in the envelope's auth of every request acting as this user.","$ref":"defs.json#/$defs/token"},"refresh_token":{"description":"The refresh token, for chat.refresh.request only.","$ref":"defs.json#/$defs/token"},"expires_at":{"description":"When the access token expires (ms since the epoch).","$ref":"defs.json#/$defs/timestamp"},"refresh_expires_at":{"description":"When the refresh token expires (ms since the epoch).","$ref":"defs.json#/$defs/timestamp"}}};
 
 function validate44(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/chat.login.reply.json" */;
@@ -2646,7 +2683,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((((key0 === "user") || (key0 === "first_seen")) || (key0 === "last_seen")) || (key0 === "created"))){
+if(!((((((((key0 === "user") || (key0 === "first_seen")) || (key0 === "last_seen")) || (key0 === "created")) || (key0 === "token")) || (key0 === "refresh_token")) || (key0 === "expires_at")) || (key0 === "refresh_expires_at"))){
 validate44.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -2669,7 +2706,7 @@ validate44.errors = [{instancePath:instancePath+"/user",schemaPath:"defs.json#/$
 return false;
 }
 else {
-if(!pattern8.test(data0)){
+if(!pattern9.test(data0)){
 validate44.errors = [{instancePath:instancePath+"/user",schemaPath:"defs.json#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
 return false;
 }
@@ -2754,6 +2791,134 @@ var valid0 = _errs11 === errors;
 else {
 var valid0 = true;
 }
+if(valid0){
+if(data.token !== undefined){
+let data4 = data.token;
+const _errs13 = errors;
+const _errs14 = errors;
+if(errors === _errs14){
+if(typeof data4 === "string"){
+if(func1(data4) > 4096){
+validate44.errors = [{instancePath:instancePath+"/token",schemaPath:"defs.json#/$defs/token/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"}];
+return false;
+}
+else {
+if(func1(data4) < 3){
+validate44.errors = [{instancePath:instancePath+"/token",schemaPath:"defs.json#/$defs/token/minLength",keyword:"minLength",params:{limit: 3},message:"must NOT have fewer than 3 characters"}];
+return false;
+}
+else {
+if(!pattern7.test(data4)){
+validate44.errors = [{instancePath:instancePath+"/token",schemaPath:"defs.json#/$defs/token/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]*$"},message:"must match pattern \""+"^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]*$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate44.errors = [{instancePath:instancePath+"/token",schemaPath:"defs.json#/$defs/token/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs13 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.refresh_token !== undefined){
+let data5 = data.refresh_token;
+const _errs16 = errors;
+const _errs17 = errors;
+if(errors === _errs17){
+if(typeof data5 === "string"){
+if(func1(data5) > 4096){
+validate44.errors = [{instancePath:instancePath+"/refresh_token",schemaPath:"defs.json#/$defs/token/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"}];
+return false;
+}
+else {
+if(func1(data5) < 3){
+validate44.errors = [{instancePath:instancePath+"/refresh_token",schemaPath:"defs.json#/$defs/token/minLength",keyword:"minLength",params:{limit: 3},message:"must NOT have fewer than 3 characters"}];
+return false;
+}
+else {
+if(!pattern7.test(data5)){
+validate44.errors = [{instancePath:instancePath+"/refresh_token",schemaPath:"defs.json#/$defs/token/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]*$"},message:"must match pattern \""+"^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]*$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate44.errors = [{instancePath:instancePath+"/refresh_token",schemaPath:"defs.json#/$defs/token/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs16 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.expires_at !== undefined){
+let data6 = data.expires_at;
+const _errs19 = errors;
+const _errs20 = errors;
+if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
+validate44.errors = [{instancePath:instancePath+"/expires_at",schemaPath:"defs.json#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs20){
+if((typeof data6 == "number") && (isFinite(data6))){
+if(data6 > 9007199254740991 || isNaN(data6)){
+validate44.errors = [{instancePath:instancePath+"/expires_at",schemaPath:"defs.json#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data6 < 0 || isNaN(data6)){
+validate44.errors = [{instancePath:instancePath+"/expires_at",schemaPath:"defs.json#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs19 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.refresh_expires_at !== undefined){
+let data7 = data.refresh_expires_at;
+const _errs22 = errors;
+const _errs23 = errors;
+if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
+validate44.errors = [{instancePath:instancePath+"/refresh_expires_at",schemaPath:"defs.json#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs23){
+if((typeof data7 == "number") && (isFinite(data7))){
+if(data7 > 9007199254740991 || isNaN(data7)){
+validate44.errors = [{instancePath:instancePath+"/refresh_expires_at",schemaPath:"defs.json#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data7 < 0 || isNaN(data7)){
+validate44.errors = [{instancePath:instancePath+"/refresh_expires_at",schemaPath:"defs.json#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs22 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
 }
 }
 }
@@ -2771,7 +2936,8 @@ return errors === 0;
 validate44.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validate_chat_login_request = validate45;
-const schema98 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/chat.login.request.json","title":"ChatLoginRequest","description":"Log a user in. Idempotent: logging in again only refreshes last_seen.","x-correio-type":"chat.login.request","x-correio-pattern":"request","x-correio-service":"chat","x-correio-reply":"chat.login.reply","type":"object","additionalProperties":false,"required":["user"],"properties":{"user":{"$ref":"defs.json#/$defs/userName"}}};
+const schema103 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/chat.login.request.json","title":"ChatLoginRequest","description":"Log a user in and get tokens. Idempotent: logging in again only refreshes last_seen. Servers in password mode require the password of a registered user (UNAUTHENTICATED otherwise, the same message for an unknown user and a wrong password); in open mode no password is needed.","x-correio-type":"chat.login.request","x-correio-pattern":"request","x-correio-service":"chat","x-correio-reply":"chat.login.reply","type":"object","additionalProperties":false,"required":["user"],"properties":{"user":{"$ref":"defs.json#/$defs/userName"},"password":{"description":"Since revision 1.1: the user's password (chat.register.request).","$ref":"defs.json#/$defs/password"}}};
+const schema105 = {"description":"A password: 8 to 1024 code points. It travels only in register, login and password requests and is stored only as a passwordHash.","type":"string","minLength":8,"maxLength":1024};
 
 function validate45(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/chat.login.request.json" */;
@@ -2794,7 +2960,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(key0 === "user")){
+if(!((key0 === "user") || (key0 === "password"))){
 validate45.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -2803,6 +2969,7 @@ break;
 if(_errs1 === errors){
 if(data.user !== undefined){
 let data0 = data.user;
+const _errs2 = errors;
 const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
@@ -2816,7 +2983,7 @@ validate45.errors = [{instancePath:instancePath+"/user",schemaPath:"defs.json#/$
 return false;
 }
 else {
-if(!pattern8.test(data0)){
+if(!pattern9.test(data0)){
 validate45.errors = [{instancePath:instancePath+"/user",schemaPath:"defs.json#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
 return false;
 }
@@ -2827,6 +2994,39 @@ else {
 validate45.errors = [{instancePath:instancePath+"/user",schemaPath:"defs.json#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.password !== undefined){
+let data1 = data.password;
+const _errs5 = errors;
+const _errs6 = errors;
+if(errors === _errs6){
+if(typeof data1 === "string"){
+if(func1(data1) > 1024){
+validate45.errors = [{instancePath:instancePath+"/password",schemaPath:"defs.json#/$defs/password/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"}];
+return false;
+}
+else {
+if(func1(data1) < 8){
+validate45.errors = [{instancePath:instancePath+"/password",schemaPath:"defs.json#/$defs/password/minLength",keyword:"minLength",params:{limit: 8},message:"must NOT have fewer than 8 characters"}];
+return false;
+}
+}
+}
+else {
+validate45.errors = [{instancePath:instancePath+"/password",schemaPath:"defs.json#/$defs/password/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
 }
 }
 }
@@ -2842,115 +3042,11 @@ return errors === 0;
 }
 validate45.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_chat_publication = validate39;
-
-export const validate_chat_publish_reply = validate46;
-const schema100 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/chat.publish.reply.json","title":"ChatPublishReply","description":"Reply to chat.publish.request: the publication was accepted by the origin server. op, lc and ts are those of the chat.publication event.","x-correio-type":"chat.publish.reply","x-correio-pattern":"reply","x-correio-service":"chat","type":"object","additionalProperties":false,"required":["op","channel","lc","ts"],"properties":{"op":{"$ref":"defs.json#/$defs/opId"},"channel":{"$ref":"defs.json#/$defs/channelName"},"lc":{"$ref":"defs.json#/$defs/lamport"},"ts":{"description":"The publication's time: the wall part (hlc[0]) of its hlc.","$ref":"defs.json#/$defs/timestamp"}}};
-
-function validate47(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate47.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(errors === 0){
-if(data && typeof data == "object" && !Array.isArray(data)){
-let missing0;
-if(((data.origin === undefined) && (missing0 = "origin")) || ((data.seq === undefined) && (missing0 = "seq"))){
-validate47.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
-return false;
-}
-else {
-const _errs1 = errors;
-for(const key0 in data){
-if(!((key0 === "origin") || (key0 === "seq"))){
-validate47.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs1 === errors){
-if(data.origin !== undefined){
-let data0 = data.origin;
-const _errs2 = errors;
-const _errs3 = errors;
-if(errors === _errs3){
-if(typeof data0 === "string"){
-if(func1(data0) > 128){
-validate47.errors = [{instancePath:instancePath+"/origin",schemaPath:"#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
-return false;
-}
-else {
-if(func1(data0) < 1){
-validate47.errors = [{instancePath:instancePath+"/origin",schemaPath:"#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-else {
-if(!pattern6.test(data0)){
-validate47.errors = [{instancePath:instancePath+"/origin",schemaPath:"#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
-return false;
-}
-}
-}
-}
-else {
-validate47.errors = [{instancePath:instancePath+"/origin",schemaPath:"#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid0 = _errs2 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.seq !== undefined){
-let data1 = data.seq;
-const _errs5 = errors;
-if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-validate47.errors = [{instancePath:instancePath+"/seq",schemaPath:"#/properties/seq/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs5){
-if((typeof data1 == "number") && (isFinite(data1))){
-if(data1 > 9007199254740991 || isNaN(data1)){
-validate47.errors = [{instancePath:instancePath+"/seq",schemaPath:"#/properties/seq/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
-return false;
-}
-else {
-if(data1 < 1 || isNaN(data1)){
-validate47.errors = [{instancePath:instancePath+"/seq",schemaPath:"#/properties/seq/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
-return false;
-}
-}
-}
-}
-var valid0 = _errs5 === errors;
-}
-else {
-var valid0 = true;
-}
-}
-}
-}
-}
-else {
-validate47.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-validate47.errors = vErrors;
-return errors === 0;
-}
-validate47.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
-
+export const validate_chat_logout_reply = validate46;
+const schema106 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/chat.logout.reply.json","title":"ChatLogoutReply","description":"Reply to chat.logout.request.","x-correio-type":"chat.logout.reply","x-correio-pattern":"reply","x-correio-service":"chat","type":"object","additionalProperties":false,"required":["user","revoked_before"],"properties":{"user":{"$ref":"defs.json#/$defs/userName"},"revoked_before":{"description":"Tokens of the user issued before this time (the logout operation's hlc[0]) no longer verify.","$ref":"defs.json#/$defs/timestamp"}}};
 
 function validate46(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/chat.publish.reply.json" */;
+/*# sourceURL="https://correio.dev/schemas/v1/chat.logout.reply.json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate46.evaluated;
@@ -2963,25 +3059,47 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if(((((data.op === undefined) && (missing0 = "op")) || ((data.channel === undefined) && (missing0 = "channel"))) || ((data.lc === undefined) && (missing0 = "lc"))) || ((data.ts === undefined) && (missing0 = "ts"))){
+if(((data.user === undefined) && (missing0 = "user")) || ((data.revoked_before === undefined) && (missing0 = "revoked_before"))){
 validate46.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((((key0 === "op") || (key0 === "channel")) || (key0 === "lc")) || (key0 === "ts"))){
+if(!((key0 === "user") || (key0 === "revoked_before"))){
 validate46.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
 if(_errs1 === errors){
-if(data.op !== undefined){
+if(data.user !== undefined){
+let data0 = data.user;
 const _errs2 = errors;
-if(!(validate47(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate47.errors : vErrors.concat(validate47.errors);
-errors = vErrors.length;
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data0 === "string"){
+if(func1(data0) > 32){
+validate46.errors = [{instancePath:instancePath+"/user",schemaPath:"defs.json#/$defs/userName/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
+return false;
+}
+else {
+if(func1(data0) < 1){
+validate46.errors = [{instancePath:instancePath+"/user",schemaPath:"defs.json#/$defs/userName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern9.test(data0)){
+validate46.errors = [{instancePath:instancePath+"/user",schemaPath:"defs.json#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate46.errors = [{instancePath:instancePath+"/user",schemaPath:"defs.json#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
 }
 var valid0 = _errs2 === errors;
 }
@@ -2989,96 +3107,32 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.channel !== undefined){
-let data1 = data.channel;
-const _errs3 = errors;
-const _errs4 = errors;
-if(errors === _errs4){
-if(typeof data1 === "string"){
-if(func1(data1) > 64){
-validate46.errors = [{instancePath:instancePath+"/channel",schemaPath:"defs.json#/$defs/channelName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
-return false;
-}
-else {
-if(func1(data1) < 1){
-validate46.errors = [{instancePath:instancePath+"/channel",schemaPath:"defs.json#/$defs/channelName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-else {
-if(!pattern7.test(data1)){
-validate46.errors = [{instancePath:instancePath+"/channel",schemaPath:"defs.json#/$defs/channelName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,64}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,64}$"+"\""}];
-return false;
-}
-}
-}
-}
-else {
-validate46.errors = [{instancePath:instancePath+"/channel",schemaPath:"defs.json#/$defs/channelName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid0 = _errs3 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.lc !== undefined){
-let data2 = data.lc;
+if(data.revoked_before !== undefined){
+let data1 = data.revoked_before;
+const _errs5 = errors;
 const _errs6 = errors;
-const _errs7 = errors;
-if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
-validate46.errors = [{instancePath:instancePath+"/lc",schemaPath:"defs.json#/$defs/lamport/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+validate46.errors = [{instancePath:instancePath+"/revoked_before",schemaPath:"defs.json#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs7){
-if((typeof data2 == "number") && (isFinite(data2))){
-if(data2 > 9007199254740991 || isNaN(data2)){
-validate46.errors = [{instancePath:instancePath+"/lc",schemaPath:"defs.json#/$defs/lamport/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
-return false;
-}
-else {
-if(data2 < 0 || isNaN(data2)){
-validate46.errors = [{instancePath:instancePath+"/lc",schemaPath:"defs.json#/$defs/lamport/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
-return false;
-}
-}
-}
-}
-var valid0 = _errs6 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.ts !== undefined){
-let data3 = data.ts;
-const _errs9 = errors;
-const _errs10 = errors;
-if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
-validate46.errors = [{instancePath:instancePath+"/ts",schemaPath:"defs.json#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs10){
-if((typeof data3 == "number") && (isFinite(data3))){
-if(data3 > 9007199254740991 || isNaN(data3)){
-validate46.errors = [{instancePath:instancePath+"/ts",schemaPath:"defs.json#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+if(errors === _errs6){
+if((typeof data1 == "number") && (isFinite(data1))){
+if(data1 > 9007199254740991 || isNaN(data1)){
+validate46.errors = [{instancePath:instancePath+"/revoked_before",schemaPath:"defs.json#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
-if(data3 < 0 || isNaN(data3)){
-validate46.errors = [{instancePath:instancePath+"/ts",schemaPath:"defs.json#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+if(data1 < 0 || isNaN(data1)){
+validate46.errors = [{instancePath:instancePath+"/revoked_before",schemaPath:"defs.json#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
 }
 }
-var valid0 = _errs9 === errors;
+var valid0 = _errs5 === errors;
 }
 else {
 var valid0 = true;
-}
-}
 }
 }
 }
@@ -3094,14 +3148,46 @@ return errors === 0;
 }
 validate46.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_chat_publish_request = validate49;
-const schema106 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/chat.publish.request.json","title":"ChatPublishRequest","description":"Publish a text to a channel. The channel must exist (BAD_REQUEST otherwise). The publication is replicated and delivered as chat.publication on topic chan/<channel>/. A retry with the same request id returns the same op and does not publish twice.","x-correio-type":"chat.publish.request","x-correio-pattern":"request","x-correio-service":"chat","x-correio-reply":"chat.publish.reply","type":"object","additionalProperties":false,"required":["user","channel","text"],"properties":{"user":{"description":"The publishing user.","$ref":"defs.json#/$defs/userName"},"channel":{"$ref":"defs.json#/$defs/channelName"},"text":{"$ref":"defs.json#/$defs/text"}}};
+export const validate_chat_logout_request = validate47;
+const schema109 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/chat.logout.request.json","title":"ChatLogoutRequest","description":"Log the user of the envelope auth token out everywhere (revision 1.1): every token of the user issued before the logout (access and refresh) stops verifying, on every server once the logout operation is replicated. Needs auth (UNAUTHENTICATED without it).","x-correio-type":"chat.logout.request","x-correio-pattern":"request","x-correio-service":"chat","x-correio-reply":"chat.logout.reply","type":"object","additionalProperties":false,"required":[],"properties":{}};
 
-function validate49(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/chat.publish.request.json" */;
+function validate47(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://correio.dev/schemas/v1/chat.logout.request.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate49.evaluated;
+const evaluated0 = validate47.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+for(const key0 in data){
+validate47.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+else {
+validate47.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate47.errors = vErrors;
+return errors === 0;
+}
+validate47.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const validate_chat_password_reply = validate48;
+const schema110 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/chat.password.reply.json","title":"ChatPasswordReply","description":"Reply to chat.password.request: the password is changed.","x-correio-type":"chat.password.reply","x-correio-pattern":"reply","x-correio-service":"chat","type":"object","additionalProperties":false,"required":["user","changed_at"],"properties":{"user":{"$ref":"defs.json#/$defs/userName"},"changed_at":{"description":"The wall part (hlc[0]) of the password operation.","$ref":"defs.json#/$defs/timestamp"}}};
+
+function validate48(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://correio.dev/schemas/v1/chat.password.reply.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate48.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -3111,15 +3197,15 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if((((data.user === undefined) && (missing0 = "user")) || ((data.channel === undefined) && (missing0 = "channel"))) || ((data.text === undefined) && (missing0 = "text"))){
-validate49.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+if(((data.user === undefined) && (missing0 = "user")) || ((data.changed_at === undefined) && (missing0 = "changed_at"))){
+validate48.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(((key0 === "user") || (key0 === "channel")) || (key0 === "text"))){
-validate49.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+if(!((key0 === "user") || (key0 === "changed_at"))){
+validate48.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -3132,24 +3218,24 @@ const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
 if(func1(data0) > 32){
-validate49.errors = [{instancePath:instancePath+"/user",schemaPath:"defs.json#/$defs/userName/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
+validate48.errors = [{instancePath:instancePath+"/user",schemaPath:"defs.json#/$defs/userName/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
 return false;
 }
 else {
 if(func1(data0) < 1){
-validate49.errors = [{instancePath:instancePath+"/user",schemaPath:"defs.json#/$defs/userName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate48.errors = [{instancePath:instancePath+"/user",schemaPath:"defs.json#/$defs/userName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
-if(!pattern8.test(data0)){
-validate49.errors = [{instancePath:instancePath+"/user",schemaPath:"defs.json#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
+if(!pattern9.test(data0)){
+validate48.errors = [{instancePath:instancePath+"/user",schemaPath:"defs.json#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate49.errors = [{instancePath:instancePath+"/user",schemaPath:"defs.json#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate48.errors = [{instancePath:instancePath+"/user",schemaPath:"defs.json#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -3159,32 +3245,26 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.channel !== undefined){
-let data1 = data.channel;
+if(data.changed_at !== undefined){
+let data1 = data.changed_at;
 const _errs5 = errors;
 const _errs6 = errors;
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+validate48.errors = [{instancePath:instancePath+"/changed_at",schemaPath:"defs.json#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
 if(errors === _errs6){
-if(typeof data1 === "string"){
-if(func1(data1) > 64){
-validate49.errors = [{instancePath:instancePath+"/channel",schemaPath:"defs.json#/$defs/channelName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+if((typeof data1 == "number") && (isFinite(data1))){
+if(data1 > 9007199254740991 || isNaN(data1)){
+validate48.errors = [{instancePath:instancePath+"/changed_at",schemaPath:"defs.json#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
-if(func1(data1) < 1){
-validate49.errors = [{instancePath:instancePath+"/channel",schemaPath:"defs.json#/$defs/channelName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-else {
-if(!pattern7.test(data1)){
-validate49.errors = [{instancePath:instancePath+"/channel",schemaPath:"defs.json#/$defs/channelName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,64}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,64}$"+"\""}];
+if(data1 < 0 || isNaN(data1)){
+validate48.errors = [{instancePath:instancePath+"/changed_at",schemaPath:"defs.json#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
-}
-}
-else {
-validate49.errors = [{instancePath:instancePath+"/channel",schemaPath:"defs.json#/$defs/channelName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
 }
 }
 var valid0 = _errs5 === errors;
@@ -3192,34 +3272,105 @@ var valid0 = _errs5 === errors;
 else {
 var valid0 = true;
 }
-if(valid0){
-if(data.text !== undefined){
-let data2 = data.text;
-const _errs8 = errors;
-const _errs9 = errors;
-if(errors === _errs9){
-if(typeof data2 === "string"){
-if(func1(data2) > 4000){
-validate49.errors = [{instancePath:instancePath+"/text",schemaPath:"defs.json#/$defs/text/maxLength",keyword:"maxLength",params:{limit: 4000},message:"must NOT have more than 4000 characters"}];
-return false;
 }
-else {
-if(func1(data2) < 1){
-validate49.errors = [{instancePath:instancePath+"/text",schemaPath:"defs.json#/$defs/text/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
 }
 }
 }
 else {
-validate49.errors = [{instancePath:instancePath+"/text",schemaPath:"defs.json#/$defs/text/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate48.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-var valid0 = _errs8 === errors;
+validate48.errors = vErrors;
+return errors === 0;
+}
+validate48.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const validate_chat_password_request = validate49;
+const schema113 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/chat.password.request.json","title":"ChatPasswordRequest","description":"Change the password of the user of the envelope auth token (revision 1.1). Needs auth and the current password (UNAUTHENTICATED otherwise). The change is a replicated operation whose op id becomes the user's credential: every token issued before it stops verifying; log in again with the new password.","x-correio-type":"chat.password.request","x-correio-pattern":"request","x-correio-service":"chat","x-correio-reply":"chat.password.reply","type":"object","additionalProperties":false,"required":["password","new_password"],"properties":{"password":{"description":"The current password.","$ref":"defs.json#/$defs/password"},"new_password":{"description":"The new password.","$ref":"defs.json#/$defs/password"}}};
+
+function validate49(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://correio.dev/schemas/v1/chat.password.request.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate49.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if(((data.password === undefined) && (missing0 = "password")) || ((data.new_password === undefined) && (missing0 = "new_password"))){
+validate49.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((key0 === "password") || (key0 === "new_password"))){
+validate49.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.password !== undefined){
+let data0 = data.password;
+const _errs2 = errors;
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data0 === "string"){
+if(func1(data0) > 1024){
+validate49.errors = [{instancePath:instancePath+"/password",schemaPath:"defs.json#/$defs/password/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"}];
+return false;
+}
+else {
+if(func1(data0) < 8){
+validate49.errors = [{instancePath:instancePath+"/password",schemaPath:"defs.json#/$defs/password/minLength",keyword:"minLength",params:{limit: 8},message:"must NOT have fewer than 8 characters"}];
+return false;
+}
+}
+}
+else {
+validate49.errors = [{instancePath:instancePath+"/password",schemaPath:"defs.json#/$defs/password/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
 }
 else {
 var valid0 = true;
 }
+if(valid0){
+if(data.new_password !== undefined){
+let data1 = data.new_password;
+const _errs5 = errors;
+const _errs6 = errors;
+if(errors === _errs6){
+if(typeof data1 === "string"){
+if(func1(data1) > 1024){
+validate49.errors = [{instancePath:instancePath+"/new_password",schemaPath:"defs.json#/$defs/password/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"}];
+return false;
+}
+else {
+if(func1(data1) < 8){
+validate49.errors = [{instancePath:instancePath+"/new_password",schemaPath:"defs.json#/$defs/password/minLength",keyword:"minLength",params:{limit: 8},message:"must NOT have fewer than 8 characters"}];
+return false;
+}
+}
+}
+else {
+validate49.errors = [{instancePath:instancePath+"/new_password",schemaPath:"defs.json#/$defs/password/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
 }
 }
 }
@@ -3235,9 +3386,10 @@ return errors === 0;
 }
 validate49.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_chat_users_reply = validate50;
-const schema110 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/chat.users.reply.json","title":"ChatUsersReply","description":"A page of users, ordered by user name (byte order).","x-correio-type":"chat.users.reply","x-correio-pattern":"reply","x-correio-service":"chat","type":"object","additionalProperties":false,"required":["users"],"properties":{"users":{"description":"The users of this page, at most the requested limit.","type":"array","maxItems":500,"items":{"$ref":"defs.json#/$defs/userInfo"}},"next":{"description":"Present when more users follow: send it as after to get the next page. Absent on the last page.","$ref":"defs.json#/$defs/userName"}}};
-const schema111 = {"description":"A known user, as listed by chat.users.reply.","type":"object","additionalProperties":false,"required":["user","first_seen","last_seen"],"properties":{"user":{"$ref":"#/$defs/userName"},"first_seen":{"description":"Time of the user's first login: the wall part (hlc[0]) of that login operation.","$ref":"#/$defs/timestamp"},"last_seen":{"description":"Time of the user's latest login: the wall part (hlc[0]) of that login operation.","$ref":"#/$defs/timestamp"}}};
+export const validate_chat_publication = validate39;
+
+export const validate_chat_publish_reply = validate50;
+const schema116 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/chat.publish.reply.json","title":"ChatPublishReply","description":"Reply to chat.publish.request: the publication was accepted by the origin server. op, lc and ts are those of the chat.publication event.","x-correio-type":"chat.publish.reply","x-correio-pattern":"reply","x-correio-service":"chat","type":"object","additionalProperties":false,"required":["op","channel","lc","ts"],"properties":{"op":{"$ref":"defs.json#/$defs/opId"},"channel":{"$ref":"defs.json#/$defs/channelName"},"lc":{"$ref":"defs.json#/$defs/lamport"},"ts":{"description":"The publication's time: the wall part (hlc[0]) of its hlc.","$ref":"defs.json#/$defs/timestamp"}}};
 
 function validate51(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -3252,45 +3404,45 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if((((data.user === undefined) && (missing0 = "user")) || ((data.first_seen === undefined) && (missing0 = "first_seen"))) || ((data.last_seen === undefined) && (missing0 = "last_seen"))){
+if(((data.origin === undefined) && (missing0 = "origin")) || ((data.seq === undefined) && (missing0 = "seq"))){
 validate51.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(((key0 === "user") || (key0 === "first_seen")) || (key0 === "last_seen"))){
+if(!((key0 === "origin") || (key0 === "seq"))){
 validate51.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
 if(_errs1 === errors){
-if(data.user !== undefined){
-let data0 = data.user;
+if(data.origin !== undefined){
+let data0 = data.origin;
 const _errs2 = errors;
 const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
-if(func1(data0) > 32){
-validate51.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
+if(func1(data0) > 128){
+validate51.errors = [{instancePath:instancePath+"/origin",schemaPath:"#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data0) < 1){
-validate51.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate51.errors = [{instancePath:instancePath+"/origin",schemaPath:"#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
-if(!pattern8.test(data0)){
-validate51.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
+if(!pattern6.test(data0)){
+validate51.errors = [{instancePath:instancePath+"/origin",schemaPath:"#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate51.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate51.errors = [{instancePath:instancePath+"/origin",schemaPath:"#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -3300,23 +3452,22 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.first_seen !== undefined){
-let data1 = data.first_seen;
+if(data.seq !== undefined){
+let data1 = data.seq;
 const _errs5 = errors;
-const _errs6 = errors;
 if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-validate51.errors = [{instancePath:instancePath+"/first_seen",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate51.errors = [{instancePath:instancePath+"/seq",schemaPath:"#/properties/seq/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs6){
+if(errors === _errs5){
 if((typeof data1 == "number") && (isFinite(data1))){
 if(data1 > 9007199254740991 || isNaN(data1)){
-validate51.errors = [{instancePath:instancePath+"/first_seen",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+validate51.errors = [{instancePath:instancePath+"/seq",schemaPath:"#/properties/seq/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
-if(data1 < 0 || isNaN(data1)){
-validate51.errors = [{instancePath:instancePath+"/first_seen",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+if(data1 < 1 || isNaN(data1)){
+validate51.errors = [{instancePath:instancePath+"/seq",schemaPath:"#/properties/seq/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
 }
@@ -3326,35 +3477,6 @@ var valid0 = _errs5 === errors;
 }
 else {
 var valid0 = true;
-}
-if(valid0){
-if(data.last_seen !== undefined){
-let data2 = data.last_seen;
-const _errs8 = errors;
-const _errs9 = errors;
-if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
-validate51.errors = [{instancePath:instancePath+"/last_seen",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs9){
-if((typeof data2 == "number") && (isFinite(data2))){
-if(data2 > 9007199254740991 || isNaN(data2)){
-validate51.errors = [{instancePath:instancePath+"/last_seen",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
-return false;
-}
-else {
-if(data2 < 0 || isNaN(data2)){
-validate51.errors = [{instancePath:instancePath+"/last_seen",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
-return false;
-}
-}
-}
-}
-var valid0 = _errs8 === errors;
-}
-else {
-var valid0 = true;
-}
 }
 }
 }
@@ -3372,7 +3494,7 @@ validate51.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
 function validate50(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/chat.users.reply.json" */;
+/*# sourceURL="https://correio.dev/schemas/v1/chat.publish.reply.json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate50.evaluated;
@@ -3385,49 +3507,25 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if((data.users === undefined) && (missing0 = "users")){
+if(((((data.op === undefined) && (missing0 = "op")) || ((data.channel === undefined) && (missing0 = "channel"))) || ((data.lc === undefined) && (missing0 = "lc"))) || ((data.ts === undefined) && (missing0 = "ts"))){
 validate50.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((key0 === "users") || (key0 === "next"))){
+if(!((((key0 === "op") || (key0 === "channel")) || (key0 === "lc")) || (key0 === "ts"))){
 validate50.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
 if(_errs1 === errors){
-if(data.users !== undefined){
-let data0 = data.users;
+if(data.op !== undefined){
 const _errs2 = errors;
-if(errors === _errs2){
-if(Array.isArray(data0)){
-if(data0.length > 500){
-validate50.errors = [{instancePath:instancePath+"/users",schemaPath:"#/properties/users/maxItems",keyword:"maxItems",params:{limit: 500},message:"must NOT have more than 500 items"}];
-return false;
-}
-else {
-var valid1 = true;
-const len0 = data0.length;
-for(let i0=0; i0<len0; i0++){
-const _errs4 = errors;
-if(!(validate51(data0[i0], {instancePath:instancePath+"/users/" + i0,parentData:data0,parentDataProperty:i0,rootData,dynamicAnchors}))){
+if(!(validate51(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate51.errors : vErrors.concat(validate51.errors);
 errors = vErrors.length;
-}
-var valid1 = _errs4 === errors;
-if(!valid1){
-break;
-}
-}
-}
-}
-else {
-validate50.errors = [{instancePath:instancePath+"/users",schemaPath:"#/properties/users/type",keyword:"type",params:{type: "array"},message:"must be array"}];
-return false;
-}
 }
 var valid0 = _errs2 === errors;
 }
@@ -3435,38 +3533,96 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.next !== undefined){
-let data2 = data.next;
-const _errs5 = errors;
-const _errs6 = errors;
-if(errors === _errs6){
-if(typeof data2 === "string"){
-if(func1(data2) > 32){
-validate50.errors = [{instancePath:instancePath+"/next",schemaPath:"defs.json#/$defs/userName/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
+if(data.channel !== undefined){
+let data1 = data.channel;
+const _errs3 = errors;
+const _errs4 = errors;
+if(errors === _errs4){
+if(typeof data1 === "string"){
+if(func1(data1) > 64){
+validate50.errors = [{instancePath:instancePath+"/channel",schemaPath:"defs.json#/$defs/channelName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
 return false;
 }
 else {
-if(func1(data2) < 1){
-validate50.errors = [{instancePath:instancePath+"/next",schemaPath:"defs.json#/$defs/userName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+if(func1(data1) < 1){
+validate50.errors = [{instancePath:instancePath+"/channel",schemaPath:"defs.json#/$defs/channelName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
-if(!pattern8.test(data2)){
-validate50.errors = [{instancePath:instancePath+"/next",schemaPath:"defs.json#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
+if(!pattern8.test(data1)){
+validate50.errors = [{instancePath:instancePath+"/channel",schemaPath:"defs.json#/$defs/channelName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,64}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,64}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate50.errors = [{instancePath:instancePath+"/next",schemaPath:"defs.json#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate50.errors = [{instancePath:instancePath+"/channel",schemaPath:"defs.json#/$defs/channelName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
-var valid0 = _errs5 === errors;
+var valid0 = _errs3 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
+if(data.lc !== undefined){
+let data2 = data.lc;
+const _errs6 = errors;
+const _errs7 = errors;
+if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
+validate50.errors = [{instancePath:instancePath+"/lc",schemaPath:"defs.json#/$defs/lamport/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs7){
+if((typeof data2 == "number") && (isFinite(data2))){
+if(data2 > 9007199254740991 || isNaN(data2)){
+validate50.errors = [{instancePath:instancePath+"/lc",schemaPath:"defs.json#/$defs/lamport/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data2 < 0 || isNaN(data2)){
+validate50.errors = [{instancePath:instancePath+"/lc",schemaPath:"defs.json#/$defs/lamport/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs6 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.ts !== undefined){
+let data3 = data.ts;
+const _errs9 = errors;
+const _errs10 = errors;
+if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
+validate50.errors = [{instancePath:instancePath+"/ts",schemaPath:"defs.json#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs10){
+if((typeof data3 == "number") && (isFinite(data3))){
+if(data3 > 9007199254740991 || isNaN(data3)){
+validate50.errors = [{instancePath:instancePath+"/ts",schemaPath:"defs.json#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data3 < 0 || isNaN(data3)){
+validate50.errors = [{instancePath:instancePath+"/ts",schemaPath:"defs.json#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs9 === errors;
+}
+else {
+var valid0 = true;
+}
+}
 }
 }
 }
@@ -3482,11 +3638,11 @@ return errors === 0;
 }
 validate50.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_chat_users_request = validate53;
-const schema116 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/chat.users.request.json","title":"ChatUsersRequest","description":"List the known users, ordered by user name (byte order), one page at a time.","x-correio-type":"chat.users.request","x-correio-pattern":"request","x-correio-service":"chat","x-correio-reply":"chat.users.reply","type":"object","additionalProperties":false,"required":[],"properties":{"limit":{"description":"Page size, 1 to 500. When absent the server uses its default page size.","$ref":"defs.json#/$defs/limit"},"after":{"description":"Paging cursor: list only users whose name sorts after this one. Absent for the first page; then the previous reply's next.","$ref":"defs.json#/$defs/userName"}}};
+export const validate_chat_publish_request = validate53;
+const schema122 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/chat.publish.request.json","title":"ChatPublishRequest","description":"Publish a text to a channel. The channel must exist (BAD_REQUEST otherwise). The publication is replicated and delivered as chat.publication on topic chan/<channel>/. A retry with the same request id returns the same op and does not publish twice.","x-correio-type":"chat.publish.request","x-correio-pattern":"request","x-correio-service":"chat","x-correio-reply":"chat.publish.reply","type":"object","additionalProperties":false,"required":["channel","text"],"properties":{"user":{"description":"The publishing user. Optional since revision 1.1: the server takes the acting user from the envelope's auth token, and a body user that differs is FORBIDDEN; without auth (servers in open mode only) it is required.","$ref":"defs.json#/$defs/userName"},"channel":{"$ref":"defs.json#/$defs/channelName"},"text":{"$ref":"defs.json#/$defs/text"}}};
 
 function validate53(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/chat.users.request.json" */;
+/*# sourceURL="https://correio.dev/schemas/v1/chat.publish.request.json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate53.evaluated;
@@ -3498,35 +3654,47 @@ evaluated0.items = undefined;
 }
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if(((data.channel === undefined) && (missing0 = "channel")) || ((data.text === undefined) && (missing0 = "text"))){
+validate53.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((key0 === "limit") || (key0 === "after"))){
+if(!(((key0 === "user") || (key0 === "channel")) || (key0 === "text"))){
 validate53.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
 if(_errs1 === errors){
-if(data.limit !== undefined){
-let data0 = data.limit;
+if(data.user !== undefined){
+let data0 = data.user;
 const _errs2 = errors;
 const _errs3 = errors;
-if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
-validate53.errors = [{instancePath:instancePath+"/limit",schemaPath:"defs.json#/$defs/limit/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
 if(errors === _errs3){
-if((typeof data0 == "number") && (isFinite(data0))){
-if(data0 > 500 || isNaN(data0)){
-validate53.errors = [{instancePath:instancePath+"/limit",schemaPath:"defs.json#/$defs/limit/maximum",keyword:"maximum",params:{comparison: "<=", limit: 500},message:"must be <= 500"}];
+if(typeof data0 === "string"){
+if(func1(data0) > 32){
+validate53.errors = [{instancePath:instancePath+"/user",schemaPath:"defs.json#/$defs/userName/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
 return false;
 }
 else {
-if(data0 < 1 || isNaN(data0)){
-validate53.errors = [{instancePath:instancePath+"/limit",schemaPath:"defs.json#/$defs/limit/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+if(func1(data0) < 1){
+validate53.errors = [{instancePath:instancePath+"/user",schemaPath:"defs.json#/$defs/userName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern9.test(data0)){
+validate53.errors = [{instancePath:instancePath+"/user",schemaPath:"defs.json#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
 return false;
 }
 }
+}
+}
+else {
+validate53.errors = [{instancePath:instancePath+"/user",schemaPath:"defs.json#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
 }
 }
 var valid0 = _errs2 === errors;
@@ -3535,31 +3703,31 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.after !== undefined){
-let data1 = data.after;
+if(data.channel !== undefined){
+let data1 = data.channel;
 const _errs5 = errors;
 const _errs6 = errors;
 if(errors === _errs6){
 if(typeof data1 === "string"){
-if(func1(data1) > 32){
-validate53.errors = [{instancePath:instancePath+"/after",schemaPath:"defs.json#/$defs/userName/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
+if(func1(data1) > 64){
+validate53.errors = [{instancePath:instancePath+"/channel",schemaPath:"defs.json#/$defs/channelName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
 return false;
 }
 else {
 if(func1(data1) < 1){
-validate53.errors = [{instancePath:instancePath+"/after",schemaPath:"defs.json#/$defs/userName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate53.errors = [{instancePath:instancePath+"/channel",schemaPath:"defs.json#/$defs/channelName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern8.test(data1)){
-validate53.errors = [{instancePath:instancePath+"/after",schemaPath:"defs.json#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
+validate53.errors = [{instancePath:instancePath+"/channel",schemaPath:"defs.json#/$defs/channelName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,64}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,64}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate53.errors = [{instancePath:instancePath+"/after",schemaPath:"defs.json#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate53.errors = [{instancePath:instancePath+"/channel",schemaPath:"defs.json#/$defs/channelName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -3567,6 +3735,36 @@ var valid0 = _errs5 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
+if(data.text !== undefined){
+let data2 = data.text;
+const _errs8 = errors;
+const _errs9 = errors;
+if(errors === _errs9){
+if(typeof data2 === "string"){
+if(func1(data2) > 4000){
+validate53.errors = [{instancePath:instancePath+"/text",schemaPath:"defs.json#/$defs/text/maxLength",keyword:"maxLength",params:{limit: 4000},message:"must NOT have more than 4000 characters"}];
+return false;
+}
+else {
+if(func1(data2) < 1){
+validate53.errors = [{instancePath:instancePath+"/text",schemaPath:"defs.json#/$defs/text/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+}
+}
+else {
+validate53.errors = [{instancePath:instancePath+"/text",schemaPath:"defs.json#/$defs/text/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
+}
 }
 }
 }
@@ -3581,12 +3779,11 @@ return errors === 0;
 }
 validate53.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_clock_adjust_reply = validate54;
-const schema119 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/clock.adjust.reply.json","title":"ClockAdjustReply","description":"Reply to clock.adjust.request.","x-correio-type":"clock.adjust.reply","x-correio-pattern":"reply","x-correio-service":"clock","type":"object","additionalProperties":false,"required":["round","applied"],"properties":{"round":{"description":"The round of the request.","$ref":"defs.json#/$defs/uint"},"applied":{"description":"True when the server accepted the adjustment; false when it refused it (a stale round, or an offset beyond its limit).","type":"boolean"}}};
-const schema120 = {"type":"integer","minimum":0,"maximum":9007199254740991};
+export const validate_chat_refresh_reply = validate54;
+const schema126 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/chat.refresh.reply.json","title":"ChatRefreshReply","description":"Reply to chat.refresh.request: fresh tokens. The old refresh token stays valid until it expires (tokens are stateless).","x-correio-type":"chat.refresh.reply","x-correio-pattern":"reply","x-correio-service":"chat","type":"object","additionalProperties":false,"required":["token","refresh_token","expires_at","refresh_expires_at"],"properties":{"token":{"description":"The new access token.","$ref":"defs.json#/$defs/token"},"refresh_token":{"description":"The new refresh token.","$ref":"defs.json#/$defs/token"},"expires_at":{"description":"When the access token expires (ms since the epoch).","$ref":"defs.json#/$defs/timestamp"},"refresh_expires_at":{"description":"When the refresh token expires (ms since the epoch).","$ref":"defs.json#/$defs/timestamp"}}};
 
 function validate54(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/clock.adjust.reply.json" */;
+/*# sourceURL="https://correio.dev/schemas/v1/chat.refresh.reply.json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate54.evaluated;
@@ -3599,40 +3796,46 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if(((data.round === undefined) && (missing0 = "round")) || ((data.applied === undefined) && (missing0 = "applied"))){
+if(((((data.token === undefined) && (missing0 = "token")) || ((data.refresh_token === undefined) && (missing0 = "refresh_token"))) || ((data.expires_at === undefined) && (missing0 = "expires_at"))) || ((data.refresh_expires_at === undefined) && (missing0 = "refresh_expires_at"))){
 validate54.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((key0 === "round") || (key0 === "applied"))){
+if(!((((key0 === "token") || (key0 === "refresh_token")) || (key0 === "expires_at")) || (key0 === "refresh_expires_at"))){
 validate54.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
 if(_errs1 === errors){
-if(data.round !== undefined){
-let data0 = data.round;
+if(data.token !== undefined){
+let data0 = data.token;
 const _errs2 = errors;
 const _errs3 = errors;
-if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
-validate54.errors = [{instancePath:instancePath+"/round",schemaPath:"defs.json#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
 if(errors === _errs3){
-if((typeof data0 == "number") && (isFinite(data0))){
-if(data0 > 9007199254740991 || isNaN(data0)){
-validate54.errors = [{instancePath:instancePath+"/round",schemaPath:"defs.json#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+if(typeof data0 === "string"){
+if(func1(data0) > 4096){
+validate54.errors = [{instancePath:instancePath+"/token",schemaPath:"defs.json#/$defs/token/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"}];
 return false;
 }
 else {
-if(data0 < 0 || isNaN(data0)){
-validate54.errors = [{instancePath:instancePath+"/round",schemaPath:"defs.json#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+if(func1(data0) < 3){
+validate54.errors = [{instancePath:instancePath+"/token",schemaPath:"defs.json#/$defs/token/minLength",keyword:"minLength",params:{limit: 3},message:"must NOT have fewer than 3 characters"}];
+return false;
+}
+else {
+if(!pattern7.test(data0)){
+validate54.errors = [{instancePath:instancePath+"/token",schemaPath:"defs.json#/$defs/token/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]*$"},message:"must match pattern \""+"^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]*$"+"\""}];
 return false;
 }
 }
+}
+}
+else {
+validate54.errors = [{instancePath:instancePath+"/token",schemaPath:"defs.json#/$defs/token/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
 }
 }
 var valid0 = _errs2 === errors;
@@ -3641,16 +3844,96 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.applied !== undefined){
+if(data.refresh_token !== undefined){
+let data1 = data.refresh_token;
 const _errs5 = errors;
-if(typeof data.applied !== "boolean"){
-validate54.errors = [{instancePath:instancePath+"/applied",schemaPath:"#/properties/applied/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+const _errs6 = errors;
+if(errors === _errs6){
+if(typeof data1 === "string"){
+if(func1(data1) > 4096){
+validate54.errors = [{instancePath:instancePath+"/refresh_token",schemaPath:"defs.json#/$defs/token/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"}];
 return false;
+}
+else {
+if(func1(data1) < 3){
+validate54.errors = [{instancePath:instancePath+"/refresh_token",schemaPath:"defs.json#/$defs/token/minLength",keyword:"minLength",params:{limit: 3},message:"must NOT have fewer than 3 characters"}];
+return false;
+}
+else {
+if(!pattern7.test(data1)){
+validate54.errors = [{instancePath:instancePath+"/refresh_token",schemaPath:"defs.json#/$defs/token/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]*$"},message:"must match pattern \""+"^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]*$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate54.errors = [{instancePath:instancePath+"/refresh_token",schemaPath:"defs.json#/$defs/token/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
 }
 var valid0 = _errs5 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
+if(data.expires_at !== undefined){
+let data2 = data.expires_at;
+const _errs8 = errors;
+const _errs9 = errors;
+if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
+validate54.errors = [{instancePath:instancePath+"/expires_at",schemaPath:"defs.json#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs9){
+if((typeof data2 == "number") && (isFinite(data2))){
+if(data2 > 9007199254740991 || isNaN(data2)){
+validate54.errors = [{instancePath:instancePath+"/expires_at",schemaPath:"defs.json#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data2 < 0 || isNaN(data2)){
+validate54.errors = [{instancePath:instancePath+"/expires_at",schemaPath:"defs.json#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.refresh_expires_at !== undefined){
+let data3 = data.refresh_expires_at;
+const _errs11 = errors;
+const _errs12 = errors;
+if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
+validate54.errors = [{instancePath:instancePath+"/refresh_expires_at",schemaPath:"defs.json#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs12){
+if((typeof data3 == "number") && (isFinite(data3))){
+if(data3 > 9007199254740991 || isNaN(data3)){
+validate54.errors = [{instancePath:instancePath+"/refresh_expires_at",schemaPath:"defs.json#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data3 < 0 || isNaN(data3)){
+validate54.errors = [{instancePath:instancePath+"/refresh_expires_at",schemaPath:"defs.json#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs11 === errors;
+}
+else {
+var valid0 = true;
+}
+}
 }
 }
 }
@@ -3666,12 +3949,11 @@ return errors === 0;
 }
 validate54.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_clock_adjust_request = validate55;
-const schema121 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/clock.adjust.request.json","title":"ClockAdjustRequest","description":"Berkeley clock synchronisation, step 2: the coordinator tells a server by how much to adjust its clock. Sent to one server (broker service srv.<server-id>).","x-correio-type":"clock.adjust.request","x-correio-pattern":"request","x-correio-service":"clock","x-correio-reply":"clock.adjust.reply","type":"object","additionalProperties":false,"required":["round","adjust_ms"],"properties":{"round":{"description":"The round this adjustment was computed in.","$ref":"defs.json#/$defs/uint"},"adjust_ms":{"description":"Signed offset in milliseconds to add to the server's clock. Servers slew towards it (they never step their clock backwards).","$ref":"defs.json#/$defs/int"}}};
-const schema123 = {"type":"integer","minimum":-9007199254740991,"maximum":9007199254740991};
+export const validate_chat_refresh_request = validate55;
+const schema131 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/chat.refresh.request.json","title":"ChatRefreshRequest","description":"Exchange a refresh token for a new access token and a new refresh token (revision 1.1). Needs no envelope auth. UNAUTHENTICATED when the refresh token does not verify (expired, revoked by a logout or a password change, signed by an unknown or retired key, or an access token).","x-correio-type":"chat.refresh.request","x-correio-pattern":"request","x-correio-service":"chat","x-correio-reply":"chat.refresh.reply","type":"object","additionalProperties":false,"required":["refresh_token"],"properties":{"refresh_token":{"description":"A refresh token from chat.login.reply or an earlier chat.refresh.reply.","$ref":"defs.json#/$defs/token"}}};
 
 function validate55(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/clock.adjust.request.json" */;
+/*# sourceURL="https://correio.dev/schemas/v1/chat.refresh.request.json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate55.evaluated;
@@ -3684,74 +3966,46 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if(((data.round === undefined) && (missing0 = "round")) || ((data.adjust_ms === undefined) && (missing0 = "adjust_ms"))){
+if((data.refresh_token === undefined) && (missing0 = "refresh_token")){
 validate55.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((key0 === "round") || (key0 === "adjust_ms"))){
+if(!(key0 === "refresh_token")){
 validate55.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
 if(_errs1 === errors){
-if(data.round !== undefined){
-let data0 = data.round;
-const _errs2 = errors;
+if(data.refresh_token !== undefined){
+let data0 = data.refresh_token;
 const _errs3 = errors;
-if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
-validate55.errors = [{instancePath:instancePath+"/round",schemaPath:"defs.json#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
 if(errors === _errs3){
-if((typeof data0 == "number") && (isFinite(data0))){
-if(data0 > 9007199254740991 || isNaN(data0)){
-validate55.errors = [{instancePath:instancePath+"/round",schemaPath:"defs.json#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+if(typeof data0 === "string"){
+if(func1(data0) > 4096){
+validate55.errors = [{instancePath:instancePath+"/refresh_token",schemaPath:"defs.json#/$defs/token/maxLength",keyword:"maxLength",params:{limit: 4096},message:"must NOT have more than 4096 characters"}];
 return false;
 }
 else {
-if(data0 < 0 || isNaN(data0)){
-validate55.errors = [{instancePath:instancePath+"/round",schemaPath:"defs.json#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
-return false;
-}
-}
-}
-}
-var valid0 = _errs2 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.adjust_ms !== undefined){
-let data1 = data.adjust_ms;
-const _errs5 = errors;
-const _errs6 = errors;
-if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-validate55.errors = [{instancePath:instancePath+"/adjust_ms",schemaPath:"defs.json#/$defs/int/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs6){
-if((typeof data1 == "number") && (isFinite(data1))){
-if(data1 > 9007199254740991 || isNaN(data1)){
-validate55.errors = [{instancePath:instancePath+"/adjust_ms",schemaPath:"defs.json#/$defs/int/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+if(func1(data0) < 3){
+validate55.errors = [{instancePath:instancePath+"/refresh_token",schemaPath:"defs.json#/$defs/token/minLength",keyword:"minLength",params:{limit: 3},message:"must NOT have fewer than 3 characters"}];
 return false;
 }
 else {
-if(data1 < -9007199254740991 || isNaN(data1)){
-validate55.errors = [{instancePath:instancePath+"/adjust_ms",schemaPath:"defs.json#/$defs/int/minimum",keyword:"minimum",params:{comparison: ">=", limit: -9007199254740991},message:"must be >= -9007199254740991"}];
+if(!pattern7.test(data0)){
+validate55.errors = [{instancePath:instancePath+"/refresh_token",schemaPath:"defs.json#/$defs/token/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]*$"},message:"must match pattern \""+"^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]*$"+"\""}];
 return false;
 }
 }
 }
 }
-var valid0 = _errs5 === errors;
-}
 else {
-var valid0 = true;
+validate55.errors = [{instancePath:instancePath+"/refresh_token",schemaPath:"defs.json#/$defs/token/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
 }
 }
 }
@@ -3767,11 +4021,11 @@ return errors === 0;
 }
 validate55.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_clock_poll_reply = validate56;
-const schema124 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/clock.poll.reply.json","title":"ClockPollReply","description":"Reply to clock.poll.request: the server's current clock. The coordinator corrects it by half the round-trip time.","x-correio-type":"clock.poll.reply","x-correio-pattern":"reply","x-correio-service":"clock","type":"object","additionalProperties":false,"required":["round","time"],"properties":{"round":{"description":"The round of the request.","$ref":"defs.json#/$defs/uint"},"time":{"description":"The server's current clock when it answered.","$ref":"defs.json#/$defs/timestamp"}}};
+export const validate_chat_register_reply = validate56;
+const schema133 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/chat.register.reply.json","title":"ChatRegisterReply","description":"Reply to chat.register.request: the user is registered.","x-correio-type":"chat.register.reply","x-correio-pattern":"reply","x-correio-service":"chat","type":"object","additionalProperties":false,"required":["user","created_at"],"properties":{"user":{"$ref":"defs.json#/$defs/userName"},"created_at":{"description":"The wall part (hlc[0]) of the register operation.","$ref":"defs.json#/$defs/timestamp"}}};
 
 function validate56(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/clock.poll.reply.json" */;
+/*# sourceURL="https://correio.dev/schemas/v1/chat.register.reply.json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate56.evaluated;
@@ -3784,40 +4038,46 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if(((data.round === undefined) && (missing0 = "round")) || ((data.time === undefined) && (missing0 = "time"))){
+if(((data.user === undefined) && (missing0 = "user")) || ((data.created_at === undefined) && (missing0 = "created_at"))){
 validate56.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((key0 === "round") || (key0 === "time"))){
+if(!((key0 === "user") || (key0 === "created_at"))){
 validate56.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
 if(_errs1 === errors){
-if(data.round !== undefined){
-let data0 = data.round;
+if(data.user !== undefined){
+let data0 = data.user;
 const _errs2 = errors;
 const _errs3 = errors;
-if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
-validate56.errors = [{instancePath:instancePath+"/round",schemaPath:"defs.json#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
 if(errors === _errs3){
-if((typeof data0 == "number") && (isFinite(data0))){
-if(data0 > 9007199254740991 || isNaN(data0)){
-validate56.errors = [{instancePath:instancePath+"/round",schemaPath:"defs.json#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+if(typeof data0 === "string"){
+if(func1(data0) > 32){
+validate56.errors = [{instancePath:instancePath+"/user",schemaPath:"defs.json#/$defs/userName/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
 return false;
 }
 else {
-if(data0 < 0 || isNaN(data0)){
-validate56.errors = [{instancePath:instancePath+"/round",schemaPath:"defs.json#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+if(func1(data0) < 1){
+validate56.errors = [{instancePath:instancePath+"/user",schemaPath:"defs.json#/$defs/userName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern9.test(data0)){
+validate56.errors = [{instancePath:instancePath+"/user",schemaPath:"defs.json#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
 return false;
 }
 }
+}
+}
+else {
+validate56.errors = [{instancePath:instancePath+"/user",schemaPath:"defs.json#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
 }
 }
 var valid0 = _errs2 === errors;
@@ -3826,23 +4086,23 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.time !== undefined){
-let data1 = data.time;
+if(data.created_at !== undefined){
+let data1 = data.created_at;
 const _errs5 = errors;
 const _errs6 = errors;
 if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-validate56.errors = [{instancePath:instancePath+"/time",schemaPath:"defs.json#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate56.errors = [{instancePath:instancePath+"/created_at",schemaPath:"defs.json#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs6){
 if((typeof data1 == "number") && (isFinite(data1))){
 if(data1 > 9007199254740991 || isNaN(data1)){
-validate56.errors = [{instancePath:instancePath+"/time",schemaPath:"defs.json#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+validate56.errors = [{instancePath:instancePath+"/created_at",schemaPath:"defs.json#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
 if(data1 < 0 || isNaN(data1)){
-validate56.errors = [{instancePath:instancePath+"/time",schemaPath:"defs.json#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate56.errors = [{instancePath:instancePath+"/created_at",schemaPath:"defs.json#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -3867,11 +4127,11 @@ return errors === 0;
 }
 validate56.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_clock_poll_request = validate57;
-const schema127 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/clock.poll.request.json","title":"ClockPollRequest","description":"Berkeley clock synchronisation, step 1: the coordinator asks a server for its current clock. Sent to one server (broker service srv.<server-id>).","x-correio-type":"clock.poll.request","x-correio-pattern":"request","x-correio-service":"clock","x-correio-reply":"clock.poll.reply","type":"object","additionalProperties":false,"required":["round"],"properties":{"round":{"description":"The synchronisation round, chosen by the coordinator; increases from round to round.","$ref":"defs.json#/$defs/uint"}}};
+export const validate_chat_register_request = validate57;
+const schema136 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/chat.register.request.json","title":"ChatRegisterRequest","description":"Register a user name with a password (revision 1.1). CONFLICT when the name is already registered (a name seen only in open-mode logins may be registered). Registration is a replicated operation: the earliest register of a name in the cluster owns it. Then log in (chat.login.request) to get tokens.","x-correio-type":"chat.register.request","x-correio-pattern":"request","x-correio-service":"chat","x-correio-reply":"chat.register.reply","type":"object","additionalProperties":false,"required":["user","password"],"properties":{"user":{"$ref":"defs.json#/$defs/userName"},"password":{"$ref":"defs.json#/$defs/password"}}};
 
 function validate57(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/clock.poll.request.json" */;
+/*# sourceURL="https://correio.dev/schemas/v1/chat.register.request.json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate57.evaluated;
@@ -3884,40 +4144,80 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if((data.round === undefined) && (missing0 = "round")){
+if(((data.user === undefined) && (missing0 = "user")) || ((data.password === undefined) && (missing0 = "password"))){
 validate57.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(key0 === "round")){
+if(!((key0 === "user") || (key0 === "password"))){
 validate57.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
 if(_errs1 === errors){
-if(data.round !== undefined){
-let data0 = data.round;
+if(data.user !== undefined){
+let data0 = data.user;
+const _errs2 = errors;
 const _errs3 = errors;
-if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
-validate57.errors = [{instancePath:instancePath+"/round",schemaPath:"defs.json#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
 if(errors === _errs3){
-if((typeof data0 == "number") && (isFinite(data0))){
-if(data0 > 9007199254740991 || isNaN(data0)){
-validate57.errors = [{instancePath:instancePath+"/round",schemaPath:"defs.json#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+if(typeof data0 === "string"){
+if(func1(data0) > 32){
+validate57.errors = [{instancePath:instancePath+"/user",schemaPath:"defs.json#/$defs/userName/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
 return false;
 }
 else {
-if(data0 < 0 || isNaN(data0)){
-validate57.errors = [{instancePath:instancePath+"/round",schemaPath:"defs.json#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+if(func1(data0) < 1){
+validate57.errors = [{instancePath:instancePath+"/user",schemaPath:"defs.json#/$defs/userName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern9.test(data0)){
+validate57.errors = [{instancePath:instancePath+"/user",schemaPath:"defs.json#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
 return false;
 }
 }
 }
+}
+else {
+validate57.errors = [{instancePath:instancePath+"/user",schemaPath:"defs.json#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.password !== undefined){
+let data1 = data.password;
+const _errs5 = errors;
+const _errs6 = errors;
+if(errors === _errs6){
+if(typeof data1 === "string"){
+if(func1(data1) > 1024){
+validate57.errors = [{instancePath:instancePath+"/password",schemaPath:"defs.json#/$defs/password/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"}];
+return false;
+}
+else {
+if(func1(data1) < 8){
+validate57.errors = [{instancePath:instancePath+"/password",schemaPath:"defs.json#/$defs/password/minLength",keyword:"minLength",params:{limit: 8},message:"must NOT have fewer than 8 characters"}];
+return false;
+}
+}
+}
+else {
+validate57.errors = [{instancePath:instancePath+"/password",schemaPath:"defs.json#/$defs/password/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
 }
 }
 }
@@ -3933,148 +4233,11 @@ return errors === 0;
 }
 validate57.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_election_coordinator = validate58;
-const schema129 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/election.coordinator.json","title":"ElectionCoordinator","description":"Bully election: the winner announces itself as coordinator, on the proxy topic election/.","x-correio-type":"election.coordinator","x-correio-pattern":"event","x-correio-service":"election","type":"object","additionalProperties":false,"required":["server","rank","term"],"properties":{"server":{"description":"The new coordinator.","$ref":"defs.json#/$defs/nodeId"},"rank":{"description":"The coordinator's rank.","$ref":"defs.json#/$defs/rank"},"term":{"description":"The term the coordinator won; servers ignore an announcement with a term below the highest they have seen.","$ref":"defs.json#/$defs/term"}}};
-const schema131 = {"description":"A server's rank, assigned by the reference server: unique among servers, from 1. The bully election makes the highest-ranked live server coordinator.","type":"integer","minimum":1,"maximum":9007199254740991};
-const schema132 = {"description":"An election term. A server starting an election uses the highest term it has seen plus one; the first election is term 1.","type":"integer","minimum":1,"maximum":9007199254740991};
-
-function validate58(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/election.coordinator.json" */;
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate58.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(errors === 0){
-if(data && typeof data == "object" && !Array.isArray(data)){
-let missing0;
-if((((data.server === undefined) && (missing0 = "server")) || ((data.rank === undefined) && (missing0 = "rank"))) || ((data.term === undefined) && (missing0 = "term"))){
-validate58.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
-return false;
-}
-else {
-const _errs1 = errors;
-for(const key0 in data){
-if(!(((key0 === "server") || (key0 === "rank")) || (key0 === "term"))){
-validate58.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs1 === errors){
-if(data.server !== undefined){
-let data0 = data.server;
-const _errs2 = errors;
-const _errs3 = errors;
-if(errors === _errs3){
-if(typeof data0 === "string"){
-if(func1(data0) > 128){
-validate58.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
-return false;
-}
-else {
-if(func1(data0) < 1){
-validate58.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-else {
-if(!pattern6.test(data0)){
-validate58.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
-return false;
-}
-}
-}
-}
-else {
-validate58.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid0 = _errs2 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.rank !== undefined){
-let data1 = data.rank;
-const _errs5 = errors;
-const _errs6 = errors;
-if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-validate58.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs6){
-if((typeof data1 == "number") && (isFinite(data1))){
-if(data1 > 9007199254740991 || isNaN(data1)){
-validate58.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
-return false;
-}
-else {
-if(data1 < 1 || isNaN(data1)){
-validate58.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
-return false;
-}
-}
-}
-}
-var valid0 = _errs5 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.term !== undefined){
-let data2 = data.term;
-const _errs8 = errors;
-const _errs9 = errors;
-if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
-validate58.errors = [{instancePath:instancePath+"/term",schemaPath:"defs.json#/$defs/term/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs9){
-if((typeof data2 == "number") && (isFinite(data2))){
-if(data2 > 9007199254740991 || isNaN(data2)){
-validate58.errors = [{instancePath:instancePath+"/term",schemaPath:"defs.json#/$defs/term/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
-return false;
-}
-else {
-if(data2 < 1 || isNaN(data2)){
-validate58.errors = [{instancePath:instancePath+"/term",schemaPath:"defs.json#/$defs/term/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
-return false;
-}
-}
-}
-}
-var valid0 = _errs8 === errors;
-}
-else {
-var valid0 = true;
-}
-}
-}
-}
-}
-}
-else {
-validate58.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-validate58.errors = vErrors;
-return errors === 0;
-}
-validate58.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
-
-export const validate_election_election_reply = validate59;
-const schema133 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/election.election.reply.json","title":"ElectionElectionReply","description":"Reply to election.election.request: the bully answer.","x-correio-type":"election.election.reply","x-correio-pattern":"reply","x-correio-service":"election","type":"object","additionalProperties":false,"required":["server","rank","ok"],"properties":{"server":{"description":"The answering server.","$ref":"defs.json#/$defs/nodeId"},"rank":{"description":"The answering server's rank.","$ref":"defs.json#/$defs/rank"},"ok":{"description":"True when the answering server outranks the candidate and takes the election over; the candidate then waits for election.coordinator.","type":"boolean"}}};
+export const validate_chat_users_reply = validate58;
+const schema139 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/chat.users.reply.json","title":"ChatUsersReply","description":"A page of users, ordered by user name (byte order).","x-correio-type":"chat.users.reply","x-correio-pattern":"reply","x-correio-service":"chat","type":"object","additionalProperties":false,"required":["users"],"properties":{"users":{"description":"The users of this page, at most the requested limit.","type":"array","maxItems":500,"items":{"$ref":"defs.json#/$defs/userInfo"}},"next":{"description":"Present when more users follow: send it as after to get the next page. Absent on the last page.","$ref":"defs.json#/$defs/userName"}}};
+const schema140 = {"description":"A known user, as listed by chat.users.reply.","type":"object","additionalProperties":false,"required":["user","first_seen","last_seen"],"properties":{"user":{"$ref":"#/$defs/userName"},"first_seen":{"description":"Time of the user's first login: the wall part (hlc[0]) of that login operation.","$ref":"#/$defs/timestamp"},"last_seen":{"description":"Time of the user's latest login: the wall part (hlc[0]) of that login operation.","$ref":"#/$defs/timestamp"}}};
 
 function validate59(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/election.election.reply.json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate59.evaluated;
@@ -4087,45 +4250,45 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if((((data.server === undefined) && (missing0 = "server")) || ((data.rank === undefined) && (missing0 = "rank"))) || ((data.ok === undefined) && (missing0 = "ok"))){
+if((((data.user === undefined) && (missing0 = "user")) || ((data.first_seen === undefined) && (missing0 = "first_seen"))) || ((data.last_seen === undefined) && (missing0 = "last_seen"))){
 validate59.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(((key0 === "server") || (key0 === "rank")) || (key0 === "ok"))){
+if(!(((key0 === "user") || (key0 === "first_seen")) || (key0 === "last_seen"))){
 validate59.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
 if(_errs1 === errors){
-if(data.server !== undefined){
-let data0 = data.server;
+if(data.user !== undefined){
+let data0 = data.user;
 const _errs2 = errors;
 const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
-if(func1(data0) > 128){
-validate59.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+if(func1(data0) > 32){
+validate59.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
 return false;
 }
 else {
 if(func1(data0) < 1){
-validate59.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate59.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
-if(!pattern6.test(data0)){
-validate59.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+if(!pattern9.test(data0)){
+validate59.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate59.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate59.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -4135,23 +4298,23 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.rank !== undefined){
-let data1 = data.rank;
+if(data.first_seen !== undefined){
+let data1 = data.first_seen;
 const _errs5 = errors;
 const _errs6 = errors;
 if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-validate59.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate59.errors = [{instancePath:instancePath+"/first_seen",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs6){
 if((typeof data1 == "number") && (isFinite(data1))){
 if(data1 > 9007199254740991 || isNaN(data1)){
-validate59.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+validate59.errors = [{instancePath:instancePath+"/first_seen",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
-if(data1 < 1 || isNaN(data1)){
-validate59.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+if(data1 < 0 || isNaN(data1)){
+validate59.errors = [{instancePath:instancePath+"/first_seen",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -4163,11 +4326,27 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.ok !== undefined){
+if(data.last_seen !== undefined){
+let data2 = data.last_seen;
 const _errs8 = errors;
-if(typeof data.ok !== "boolean"){
-validate59.errors = [{instancePath:instancePath+"/ok",schemaPath:"#/properties/ok/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+const _errs9 = errors;
+if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
+validate59.errors = [{instancePath:instancePath+"/last_seen",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
+}
+if(errors === _errs9){
+if((typeof data2 == "number") && (isFinite(data2))){
+if(data2 > 9007199254740991 || isNaN(data2)){
+validate59.errors = [{instancePath:instancePath+"/last_seen",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data2 < 0 || isNaN(data2)){
+validate59.errors = [{instancePath:instancePath+"/last_seen",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
 }
 var valid0 = _errs8 === errors;
 }
@@ -4189,14 +4368,12 @@ return errors === 0;
 }
 validate59.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_election_election_request = validate60;
-const schema136 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/election.election.request.json","title":"ElectionElectionRequest","description":"Bully election: a candidate asks a higher-ranked server whether it is alive. Sent to one server (broker service srv.<server-id>).","x-correio-type":"election.election.request","x-correio-pattern":"request","x-correio-service":"election","x-correio-reply":"election.election.reply","type":"object","additionalProperties":false,"required":["server","rank","term"],"properties":{"server":{"description":"The candidate.","$ref":"defs.json#/$defs/nodeId"},"rank":{"description":"The candidate's rank.","$ref":"defs.json#/$defs/rank"},"term":{"description":"The candidate's election term.","$ref":"defs.json#/$defs/term"}}};
 
-function validate60(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/election.election.request.json" */;
+function validate58(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://correio.dev/schemas/v1/chat.users.reply.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate60.evaluated;
+const evaluated0 = validate58.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -4206,45 +4383,47 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if((((data.server === undefined) && (missing0 = "server")) || ((data.rank === undefined) && (missing0 = "rank"))) || ((data.term === undefined) && (missing0 = "term"))){
-validate60.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+if((data.users === undefined) && (missing0 = "users")){
+validate58.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(((key0 === "server") || (key0 === "rank")) || (key0 === "term"))){
-validate60.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+if(!((key0 === "users") || (key0 === "next"))){
+validate58.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
 if(_errs1 === errors){
-if(data.server !== undefined){
-let data0 = data.server;
+if(data.users !== undefined){
+let data0 = data.users;
 const _errs2 = errors;
-const _errs3 = errors;
-if(errors === _errs3){
-if(typeof data0 === "string"){
-if(func1(data0) > 128){
-validate60.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+if(errors === _errs2){
+if(Array.isArray(data0)){
+if(data0.length > 500){
+validate58.errors = [{instancePath:instancePath+"/users",schemaPath:"#/properties/users/maxItems",keyword:"maxItems",params:{limit: 500},message:"must NOT have more than 500 items"}];
 return false;
 }
 else {
-if(func1(data0) < 1){
-validate60.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
+var valid1 = true;
+const len0 = data0.length;
+for(let i0=0; i0<len0; i0++){
+const _errs4 = errors;
+if(!(validate59(data0[i0], {instancePath:instancePath+"/users/" + i0,parentData:data0,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate59.errors : vErrors.concat(validate59.errors);
+errors = vErrors.length;
+}
+var valid1 = _errs4 === errors;
+if(!valid1){
+break;
+}
+}
+}
 }
 else {
-if(!pattern6.test(data0)){
-validate60.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
-return false;
-}
-}
-}
-}
-else {
-validate60.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate58.errors = [{instancePath:instancePath+"/users",schemaPath:"#/properties/users/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -4254,26 +4433,32 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.rank !== undefined){
-let data1 = data.rank;
+if(data.next !== undefined){
+let data2 = data.next;
 const _errs5 = errors;
 const _errs6 = errors;
-if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-validate60.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
 if(errors === _errs6){
-if((typeof data1 == "number") && (isFinite(data1))){
-if(data1 > 9007199254740991 || isNaN(data1)){
-validate60.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+if(typeof data2 === "string"){
+if(func1(data2) > 32){
+validate58.errors = [{instancePath:instancePath+"/next",schemaPath:"defs.json#/$defs/userName/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
 return false;
 }
 else {
-if(data1 < 1 || isNaN(data1)){
-validate60.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+if(func1(data2) < 1){
+validate58.errors = [{instancePath:instancePath+"/next",schemaPath:"defs.json#/$defs/userName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern9.test(data2)){
+validate58.errors = [{instancePath:instancePath+"/next",schemaPath:"defs.json#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
 return false;
 }
 }
+}
+}
+else {
+validate58.errors = [{instancePath:instancePath+"/next",schemaPath:"defs.json#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
 }
 }
 var valid0 = _errs5 === errors;
@@ -4281,55 +4466,25 @@ var valid0 = _errs5 === errors;
 else {
 var valid0 = true;
 }
-if(valid0){
-if(data.term !== undefined){
-let data2 = data.term;
-const _errs8 = errors;
-const _errs9 = errors;
-if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
-validate60.errors = [{instancePath:instancePath+"/term",schemaPath:"defs.json#/$defs/term/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs9){
-if((typeof data2 == "number") && (isFinite(data2))){
-if(data2 > 9007199254740991 || isNaN(data2)){
-validate60.errors = [{instancePath:instancePath+"/term",schemaPath:"defs.json#/$defs/term/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
-return false;
-}
-else {
-if(data2 < 1 || isNaN(data2)){
-validate60.errors = [{instancePath:instancePath+"/term",schemaPath:"defs.json#/$defs/term/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
-return false;
-}
-}
-}
-}
-var valid0 = _errs8 === errors;
-}
-else {
-var valid0 = true;
-}
-}
 }
 }
 }
 }
 else {
-validate60.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate58.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate60.errors = vErrors;
+validate58.errors = vErrors;
 return errors === 0;
 }
-validate60.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate58.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_error = validate61;
-const schema140 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/error.json","title":"ErrorReply","description":"A typed error reply. Sent instead of the expected reply when a request cannot be served.","x-correio-type":"error","type":"object","additionalProperties":false,"required":["code","message","retryable"],"properties":{"code":{"$ref":"defs.json#/$defs/errorCode"},"message":{"description":"A sentence for a person: what went wrong and what to do.","type":"string","maxLength":1000},"retryable":{"description":"True when the same request (same id) may succeed if sent again.","type":"boolean"},"data":{"description":"Details, such as data.path for VALIDATION.","type":"object","maxProperties":32,"additionalProperties":true}}};
-const schema141 = {"type":"string","enum":["DECODE","TOO_LARGE","VALIDATION","UNSUPPORTED_VERSION","UNKNOWN_TYPE","BAD_REQUEST","NOT_FOUND","CONFLICT","UNKNOWN_SERVICE","TIMEOUT","UNAVAILABLE","OVERLOADED","INTERNAL"]};
+export const validate_chat_users_request = validate61;
+const schema145 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/chat.users.request.json","title":"ChatUsersRequest","description":"List the known users, ordered by user name (byte order), one page at a time.","x-correio-type":"chat.users.request","x-correio-pattern":"request","x-correio-service":"chat","x-correio-reply":"chat.users.reply","type":"object","additionalProperties":false,"required":[],"properties":{"limit":{"description":"Page size, 1 to 500. When absent the server uses its default page size.","$ref":"defs.json#/$defs/limit"},"after":{"description":"Paging cursor: list only users whose name sorts after this one. Absent for the first page; then the previous reply's next.","$ref":"defs.json#/$defs/userName"}}};
 
 function validate61(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/error.json" */;
+/*# sourceURL="https://correio.dev/schemas/v1/chat.users.request.json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate61.evaluated;
@@ -4341,31 +4496,36 @@ evaluated0.items = undefined;
 }
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
-let missing0;
-if((((data.code === undefined) && (missing0 = "code")) || ((data.message === undefined) && (missing0 = "message"))) || ((data.retryable === undefined) && (missing0 = "retryable"))){
-validate61.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
-return false;
-}
-else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((((key0 === "code") || (key0 === "message")) || (key0 === "retryable")) || (key0 === "data"))){
+if(!((key0 === "limit") || (key0 === "after"))){
 validate61.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
 if(_errs1 === errors){
-if(data.code !== undefined){
-let data0 = data.code;
+if(data.limit !== undefined){
+let data0 = data.limit;
 const _errs2 = errors;
-if(typeof data0 !== "string"){
-validate61.errors = [{instancePath:instancePath+"/code",schemaPath:"defs.json#/$defs/errorCode/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+const _errs3 = errors;
+if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
+validate61.errors = [{instancePath:instancePath+"/limit",schemaPath:"defs.json#/$defs/limit/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(!(((((((((((((data0 === "DECODE") || (data0 === "TOO_LARGE")) || (data0 === "VALIDATION")) || (data0 === "UNSUPPORTED_VERSION")) || (data0 === "UNKNOWN_TYPE")) || (data0 === "BAD_REQUEST")) || (data0 === "NOT_FOUND")) || (data0 === "CONFLICT")) || (data0 === "UNKNOWN_SERVICE")) || (data0 === "TIMEOUT")) || (data0 === "UNAVAILABLE")) || (data0 === "OVERLOADED")) || (data0 === "INTERNAL"))){
-validate61.errors = [{instancePath:instancePath+"/code",schemaPath:"defs.json#/$defs/errorCode/enum",keyword:"enum",params:{allowedValues: schema141.enum},message:"must be equal to one of the allowed values"}];
+if(errors === _errs3){
+if((typeof data0 == "number") && (isFinite(data0))){
+if(data0 > 500 || isNaN(data0)){
+validate61.errors = [{instancePath:instancePath+"/limit",schemaPath:"defs.json#/$defs/limit/maximum",keyword:"maximum",params:{comparison: "<=", limit: 500},message:"must be <= 500"}];
 return false;
+}
+else {
+if(data0 < 1 || isNaN(data0)){
+validate61.errors = [{instancePath:instancePath+"/limit",schemaPath:"defs.json#/$defs/limit/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
 }
 var valid0 = _errs2 === errors;
 }
@@ -4373,18 +4533,31 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.message !== undefined){
-let data1 = data.message;
+if(data.after !== undefined){
+let data1 = data.after;
 const _errs5 = errors;
-if(errors === _errs5){
+const _errs6 = errors;
+if(errors === _errs6){
 if(typeof data1 === "string"){
-if(func1(data1) > 1000){
-validate61.errors = [{instancePath:instancePath+"/message",schemaPath:"#/properties/message/maxLength",keyword:"maxLength",params:{limit: 1000},message:"must NOT have more than 1000 characters"}];
+if(func1(data1) > 32){
+validate61.errors = [{instancePath:instancePath+"/after",schemaPath:"defs.json#/$defs/userName/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
+return false;
+}
+else {
+if(func1(data1) < 1){
+validate61.errors = [{instancePath:instancePath+"/after",schemaPath:"defs.json#/$defs/userName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern9.test(data1)){
+validate61.errors = [{instancePath:instancePath+"/after",schemaPath:"defs.json#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
 return false;
 }
 }
+}
+}
 else {
-validate61.errors = [{instancePath:instancePath+"/message",schemaPath:"#/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate61.errors = [{instancePath:instancePath+"/after",schemaPath:"defs.json#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -4392,42 +4565,6 @@ var valid0 = _errs5 === errors;
 }
 else {
 var valid0 = true;
-}
-if(valid0){
-if(data.retryable !== undefined){
-const _errs7 = errors;
-if(typeof data.retryable !== "boolean"){
-validate61.errors = [{instancePath:instancePath+"/retryable",schemaPath:"#/properties/retryable/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
-return false;
-}
-var valid0 = _errs7 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.data !== undefined){
-let data3 = data.data;
-const _errs9 = errors;
-if(errors === _errs9){
-if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
-if(Object.keys(data3).length > 32){
-validate61.errors = [{instancePath:instancePath+"/data",schemaPath:"#/properties/data/maxProperties",keyword:"maxProperties",params:{limit: 32},message:"must NOT have more than 32 properties"}];
-return false;
-}
-}
-else {
-validate61.errors = [{instancePath:instancePath+"/data",schemaPath:"#/properties/data/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-var valid0 = _errs9 === errors;
-}
-else {
-var valid0 = true;
-}
-}
-}
 }
 }
 }
@@ -4442,11 +4579,12 @@ return errors === 0;
 }
 validate61.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_ref_heartbeat_reply = validate62;
-const schema142 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/ref.heartbeat.reply.json","title":"RefHeartbeatReply","description":"Reply to ref.heartbeat.request.","x-correio-type":"ref.heartbeat.reply","x-correio-pattern":"reply","x-correio-service":"ref","type":"object","additionalProperties":false,"required":["alive","known"],"properties":{"alive":{"description":"True when the reference server now counts the server as alive.","type":"boolean"},"known":{"description":"False when the reference server does not know this server (or not under this rank): it must send ref.register.request again.","type":"boolean"}}};
+export const validate_clock_adjust_reply = validate62;
+const schema148 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/clock.adjust.reply.json","title":"ClockAdjustReply","description":"Reply to clock.adjust.request.","x-correio-type":"clock.adjust.reply","x-correio-pattern":"reply","x-correio-service":"clock","type":"object","additionalProperties":false,"required":["round","applied"],"properties":{"round":{"description":"The round of the request.","$ref":"defs.json#/$defs/uint"},"applied":{"description":"True when the server accepted the adjustment; false when it refused it (a stale round, or an offset beyond its limit).","type":"boolean"}}};
+const schema149 = {"type":"integer","minimum":0,"maximum":9007199254740991};
 
 function validate62(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/ref.heartbeat.reply.json" */;
+/*# sourceURL="https://correio.dev/schemas/v1/clock.adjust.reply.json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate62.evaluated;
@@ -4459,25 +4597,41 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if(((data.alive === undefined) && (missing0 = "alive")) || ((data.known === undefined) && (missing0 = "known"))){
+if(((data.round === undefined) && (missing0 = "round")) || ((data.applied === undefined) && (missing0 = "applied"))){
 validate62.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((key0 === "alive") || (key0 === "known"))){
+if(!((key0 === "round") || (key0 === "applied"))){
 validate62.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
 if(_errs1 === errors){
-if(data.alive !== undefined){
+if(data.round !== undefined){
+let data0 = data.round;
 const _errs2 = errors;
-if(typeof data.alive !== "boolean"){
-validate62.errors = [{instancePath:instancePath+"/alive",schemaPath:"#/properties/alive/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+const _errs3 = errors;
+if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
+validate62.errors = [{instancePath:instancePath+"/round",schemaPath:"defs.json#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
+}
+if(errors === _errs3){
+if((typeof data0 == "number") && (isFinite(data0))){
+if(data0 > 9007199254740991 || isNaN(data0)){
+validate62.errors = [{instancePath:instancePath+"/round",schemaPath:"defs.json#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data0 < 0 || isNaN(data0)){
+validate62.errors = [{instancePath:instancePath+"/round",schemaPath:"defs.json#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
 }
 var valid0 = _errs2 === errors;
 }
@@ -4485,13 +4639,13 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.known !== undefined){
-const _errs4 = errors;
-if(typeof data.known !== "boolean"){
-validate62.errors = [{instancePath:instancePath+"/known",schemaPath:"#/properties/known/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+if(data.applied !== undefined){
+const _errs5 = errors;
+if(typeof data.applied !== "boolean"){
+validate62.errors = [{instancePath:instancePath+"/applied",schemaPath:"#/properties/applied/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
-var valid0 = _errs4 === errors;
+var valid0 = _errs5 === errors;
 }
 else {
 var valid0 = true;
@@ -4510,11 +4664,12 @@ return errors === 0;
 }
 validate62.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_ref_heartbeat_request = validate63;
-const schema143 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/ref.heartbeat.request.json","title":"RefHeartbeatRequest","description":"A server's periodic heartbeat to the reference server.","x-correio-type":"ref.heartbeat.request","x-correio-pattern":"request","x-correio-service":"ref","x-correio-reply":"ref.heartbeat.reply","type":"object","additionalProperties":false,"required":["server","rank"],"properties":{"server":{"$ref":"defs.json#/$defs/nodeId"},"rank":{"description":"The rank the server was given at registration.","$ref":"defs.json#/$defs/rank"}}};
+export const validate_clock_adjust_request = validate63;
+const schema150 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/clock.adjust.request.json","title":"ClockAdjustRequest","description":"Berkeley clock synchronisation, step 2: the coordinator tells a server by how much to adjust its clock. Sent to one server (broker service srv.<server-id>).","x-correio-type":"clock.adjust.request","x-correio-pattern":"request","x-correio-service":"clock","x-correio-reply":"clock.adjust.reply","type":"object","additionalProperties":false,"required":["round","adjust_ms"],"properties":{"round":{"description":"The round this adjustment was computed in.","$ref":"defs.json#/$defs/uint"},"adjust_ms":{"description":"Signed offset in milliseconds to add to the server's clock. Servers slew towards it (they never step their clock backwards).","$ref":"defs.json#/$defs/int"}}};
+const schema152 = {"type":"integer","minimum":-9007199254740991,"maximum":9007199254740991};
 
 function validate63(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/ref.heartbeat.request.json" */;
+/*# sourceURL="https://correio.dev/schemas/v1/clock.adjust.request.json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate63.evaluated;
@@ -4527,46 +4682,40 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if(((data.server === undefined) && (missing0 = "server")) || ((data.rank === undefined) && (missing0 = "rank"))){
+if(((data.round === undefined) && (missing0 = "round")) || ((data.adjust_ms === undefined) && (missing0 = "adjust_ms"))){
 validate63.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((key0 === "server") || (key0 === "rank"))){
+if(!((key0 === "round") || (key0 === "adjust_ms"))){
 validate63.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
 if(_errs1 === errors){
-if(data.server !== undefined){
-let data0 = data.server;
+if(data.round !== undefined){
+let data0 = data.round;
 const _errs2 = errors;
 const _errs3 = errors;
+if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
+validate63.errors = [{instancePath:instancePath+"/round",schemaPath:"defs.json#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
 if(errors === _errs3){
-if(typeof data0 === "string"){
-if(func1(data0) > 128){
-validate63.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+if((typeof data0 == "number") && (isFinite(data0))){
+if(data0 > 9007199254740991 || isNaN(data0)){
+validate63.errors = [{instancePath:instancePath+"/round",schemaPath:"defs.json#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
-if(func1(data0) < 1){
-validate63.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-else {
-if(!pattern6.test(data0)){
-validate63.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+if(data0 < 0 || isNaN(data0)){
+validate63.errors = [{instancePath:instancePath+"/round",schemaPath:"defs.json#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
-}
-}
-else {
-validate63.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
 }
 }
 var valid0 = _errs2 === errors;
@@ -4575,23 +4724,23 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.rank !== undefined){
-let data1 = data.rank;
+if(data.adjust_ms !== undefined){
+let data1 = data.adjust_ms;
 const _errs5 = errors;
 const _errs6 = errors;
 if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-validate63.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate63.errors = [{instancePath:instancePath+"/adjust_ms",schemaPath:"defs.json#/$defs/int/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs6){
 if((typeof data1 == "number") && (isFinite(data1))){
 if(data1 > 9007199254740991 || isNaN(data1)){
-validate63.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+validate63.errors = [{instancePath:instancePath+"/adjust_ms",schemaPath:"defs.json#/$defs/int/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
-if(data1 < 1 || isNaN(data1)){
-validate63.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+if(data1 < -9007199254740991 || isNaN(data1)){
+validate63.errors = [{instancePath:instancePath+"/adjust_ms",schemaPath:"defs.json#/$defs/int/minimum",keyword:"minimum",params:{comparison: ">=", limit: -9007199254740991},message:"must be >= -9007199254740991"}];
 return false;
 }
 }
@@ -4616,11 +4765,11 @@ return errors === 0;
 }
 validate63.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_ref_membership = validate64;
-const schema146 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/ref.membership.json","title":"RefMembership","description":"A change in the server list, published by the reference server on the proxy topic ref/membership/.","x-correio-type":"ref.membership","x-correio-pattern":"event","x-correio-service":"ref","type":"object","additionalProperties":false,"required":["server","rank","state","at"],"properties":{"server":{"$ref":"defs.json#/$defs/nodeId"},"rank":{"$ref":"defs.json#/$defs/rank"},"state":{"description":"up: registered, or heartbeats resumed; down: heartbeats missed, the server is presumed dead; left: removed from the list (down for too long, or removed by an operator), it must register again.","type":"string","enum":["up","down","left"]},"at":{"description":"When the reference server observed the change.","$ref":"defs.json#/$defs/timestamp"}}};
+export const validate_clock_poll_reply = validate64;
+const schema153 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/clock.poll.reply.json","title":"ClockPollReply","description":"Reply to clock.poll.request: the server's current clock. The coordinator corrects it by half the round-trip time.","x-correio-type":"clock.poll.reply","x-correio-pattern":"reply","x-correio-service":"clock","type":"object","additionalProperties":false,"required":["round","time"],"properties":{"round":{"description":"The round of the request.","$ref":"defs.json#/$defs/uint"},"time":{"description":"The server's current clock when it answered.","$ref":"defs.json#/$defs/timestamp"}}};
 
 function validate64(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/ref.membership.json" */;
+/*# sourceURL="https://correio.dev/schemas/v1/clock.poll.reply.json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate64.evaluated;
@@ -4633,46 +4782,40 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if(((((data.server === undefined) && (missing0 = "server")) || ((data.rank === undefined) && (missing0 = "rank"))) || ((data.state === undefined) && (missing0 = "state"))) || ((data.at === undefined) && (missing0 = "at"))){
+if(((data.round === undefined) && (missing0 = "round")) || ((data.time === undefined) && (missing0 = "time"))){
 validate64.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((((key0 === "server") || (key0 === "rank")) || (key0 === "state")) || (key0 === "at"))){
+if(!((key0 === "round") || (key0 === "time"))){
 validate64.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
 if(_errs1 === errors){
-if(data.server !== undefined){
-let data0 = data.server;
+if(data.round !== undefined){
+let data0 = data.round;
 const _errs2 = errors;
 const _errs3 = errors;
+if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
+validate64.errors = [{instancePath:instancePath+"/round",schemaPath:"defs.json#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
 if(errors === _errs3){
-if(typeof data0 === "string"){
-if(func1(data0) > 128){
-validate64.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+if((typeof data0 == "number") && (isFinite(data0))){
+if(data0 > 9007199254740991 || isNaN(data0)){
+validate64.errors = [{instancePath:instancePath+"/round",schemaPath:"defs.json#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
-if(func1(data0) < 1){
-validate64.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-else {
-if(!pattern6.test(data0)){
-validate64.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+if(data0 < 0 || isNaN(data0)){
+validate64.errors = [{instancePath:instancePath+"/round",schemaPath:"defs.json#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
-}
-}
-else {
-validate64.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
 }
 }
 var valid0 = _errs2 === errors;
@@ -4681,23 +4824,23 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.rank !== undefined){
-let data1 = data.rank;
+if(data.time !== undefined){
+let data1 = data.time;
 const _errs5 = errors;
 const _errs6 = errors;
 if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-validate64.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate64.errors = [{instancePath:instancePath+"/time",schemaPath:"defs.json#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs6){
 if((typeof data1 == "number") && (isFinite(data1))){
 if(data1 > 9007199254740991 || isNaN(data1)){
-validate64.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+validate64.errors = [{instancePath:instancePath+"/time",schemaPath:"defs.json#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
-if(data1 < 1 || isNaN(data1)){
-validate64.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+if(data1 < 0 || isNaN(data1)){
+validate64.errors = [{instancePath:instancePath+"/time",schemaPath:"defs.json#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -4707,53 +4850,6 @@ var valid0 = _errs5 === errors;
 }
 else {
 var valid0 = true;
-}
-if(valid0){
-if(data.state !== undefined){
-let data2 = data.state;
-const _errs8 = errors;
-if(typeof data2 !== "string"){
-validate64.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-if(!(((data2 === "up") || (data2 === "down")) || (data2 === "left"))){
-validate64.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema146.properties.state.enum},message:"must be equal to one of the allowed values"}];
-return false;
-}
-var valid0 = _errs8 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.at !== undefined){
-let data3 = data.at;
-const _errs10 = errors;
-const _errs11 = errors;
-if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
-validate64.errors = [{instancePath:instancePath+"/at",schemaPath:"defs.json#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs11){
-if((typeof data3 == "number") && (isFinite(data3))){
-if(data3 > 9007199254740991 || isNaN(data3)){
-validate64.errors = [{instancePath:instancePath+"/at",schemaPath:"defs.json#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
-return false;
-}
-else {
-if(data3 < 0 || isNaN(data3)){
-validate64.errors = [{instancePath:instancePath+"/at",schemaPath:"defs.json#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
-return false;
-}
-}
-}
-}
-var valid0 = _errs10 === errors;
-}
-else {
-var valid0 = true;
-}
-}
 }
 }
 }
@@ -4769,11 +4865,11 @@ return errors === 0;
 }
 validate64.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_ref_register_reply = validate65;
-const schema150 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/ref.register.reply.json","title":"RefRegisterReply","description":"Reply to ref.register.request: the server's rank.","x-correio-type":"ref.register.reply","x-correio-pattern":"reply","x-correio-service":"ref","type":"object","additionalProperties":false,"required":["server","rank"],"properties":{"server":{"$ref":"defs.json#/$defs/nodeId"},"rank":{"$ref":"defs.json#/$defs/rank"}}};
+export const validate_clock_poll_request = validate65;
+const schema156 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/clock.poll.request.json","title":"ClockPollRequest","description":"Berkeley clock synchronisation, step 1: the coordinator asks a server for its current clock. Sent to one server (broker service srv.<server-id>).","x-correio-type":"clock.poll.request","x-correio-pattern":"request","x-correio-service":"clock","x-correio-reply":"clock.poll.reply","type":"object","additionalProperties":false,"required":["round"],"properties":{"round":{"description":"The synchronisation round, chosen by the coordinator; increases from round to round.","$ref":"defs.json#/$defs/uint"}}};
 
 function validate65(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/ref.register.reply.json" */;
+/*# sourceURL="https://correio.dev/schemas/v1/clock.poll.request.json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate65.evaluated;
@@ -4786,80 +4882,40 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if(((data.server === undefined) && (missing0 = "server")) || ((data.rank === undefined) && (missing0 = "rank"))){
+if((data.round === undefined) && (missing0 = "round")){
 validate65.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((key0 === "server") || (key0 === "rank"))){
+if(!(key0 === "round")){
 validate65.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
 if(_errs1 === errors){
-if(data.server !== undefined){
-let data0 = data.server;
-const _errs2 = errors;
+if(data.round !== undefined){
+let data0 = data.round;
 const _errs3 = errors;
+if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
+validate65.errors = [{instancePath:instancePath+"/round",schemaPath:"defs.json#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
 if(errors === _errs3){
-if(typeof data0 === "string"){
-if(func1(data0) > 128){
-validate65.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+if((typeof data0 == "number") && (isFinite(data0))){
+if(data0 > 9007199254740991 || isNaN(data0)){
+validate65.errors = [{instancePath:instancePath+"/round",schemaPath:"defs.json#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
-if(func1(data0) < 1){
-validate65.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-else {
-if(!pattern6.test(data0)){
-validate65.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+if(data0 < 0 || isNaN(data0)){
+validate65.errors = [{instancePath:instancePath+"/round",schemaPath:"defs.json#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
 }
-}
-else {
-validate65.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid0 = _errs2 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.rank !== undefined){
-let data1 = data.rank;
-const _errs5 = errors;
-const _errs6 = errors;
-if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-validate65.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs6){
-if((typeof data1 == "number") && (isFinite(data1))){
-if(data1 > 9007199254740991 || isNaN(data1)){
-validate65.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
-return false;
-}
-else {
-if(data1 < 1 || isNaN(data1)){
-validate65.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
-return false;
-}
-}
-}
-}
-var valid0 = _errs5 === errors;
-}
-else {
-var valid0 = true;
 }
 }
 }
@@ -4875,12 +4931,13 @@ return errors === 0;
 }
 validate65.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_ref_register_request = validate66;
-const schema153 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/ref.register.request.json","title":"RefRegisterRequest","description":"Register a server with the reference server and get its rank. A server registering again under the same id, while the reference server still lists it, keeps its rank.","x-correio-type":"ref.register.request","x-correio-pattern":"request","x-correio-service":"ref","x-correio-reply":"ref.register.reply","type":"object","additionalProperties":false,"required":["server"],"properties":{"server":{"description":"The registering server's id.","$ref":"defs.json#/$defs/nodeId"},"endpoint":{"description":"The server's own address, informative only (shown in ref.servers.reply).","$ref":"defs.json#/$defs/endpoint"}}};
-const schema155 = {"description":"A ZeroMQ endpoint, such as tcp://10.0.0.5:5555: 1 to 256 printable ASCII characters.","type":"string","pattern":"^[\\x21-\\x7e]{1,256}$","minLength":1,"maxLength":256};
+export const validate_election_coordinator = validate66;
+const schema158 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/election.coordinator.json","title":"ElectionCoordinator","description":"Bully election: the winner announces itself as coordinator, on the proxy topic election/.","x-correio-type":"election.coordinator","x-correio-pattern":"event","x-correio-service":"election","type":"object","additionalProperties":false,"required":["server","rank","term"],"properties":{"server":{"description":"The new coordinator.","$ref":"defs.json#/$defs/nodeId"},"rank":{"description":"The coordinator's rank.","$ref":"defs.json#/$defs/rank"},"term":{"description":"The term the coordinator won; servers ignore an announcement with a term below the highest they have seen.","$ref":"defs.json#/$defs/term"}}};
+const schema160 = {"description":"A server's rank, assigned by the reference server: unique among servers, from 1. The bully election makes the highest-ranked live server coordinator.","type":"integer","minimum":1,"maximum":9007199254740991};
+const schema161 = {"description":"An election term. A server starting an election uses the highest term it has seen plus one; the first election is term 1.","type":"integer","minimum":1,"maximum":9007199254740991};
 
 function validate66(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/ref.register.request.json" */;
+/*# sourceURL="https://correio.dev/schemas/v1/election.coordinator.json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate66.evaluated;
@@ -4893,14 +4950,14 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if((data.server === undefined) && (missing0 = "server")){
+if((((data.server === undefined) && (missing0 = "server")) || ((data.rank === undefined) && (missing0 = "rank"))) || ((data.term === undefined) && (missing0 = "term"))){
 validate66.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((key0 === "server") || (key0 === "endpoint"))){
+if(!(((key0 === "server") || (key0 === "rank")) || (key0 === "term"))){
 validate66.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -4941,38 +4998,61 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.endpoint !== undefined){
-let data1 = data.endpoint;
+if(data.rank !== undefined){
+let data1 = data.rank;
 const _errs5 = errors;
 const _errs6 = errors;
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+validate66.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
 if(errors === _errs6){
-if(typeof data1 === "string"){
-if(func1(data1) > 256){
-validate66.errors = [{instancePath:instancePath+"/endpoint",schemaPath:"defs.json#/$defs/endpoint/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"}];
+if((typeof data1 == "number") && (isFinite(data1))){
+if(data1 > 9007199254740991 || isNaN(data1)){
+validate66.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
-if(func1(data1) < 1){
-validate66.errors = [{instancePath:instancePath+"/endpoint",schemaPath:"defs.json#/$defs/endpoint/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-else {
-if(!pattern18.test(data1)){
-validate66.errors = [{instancePath:instancePath+"/endpoint",schemaPath:"defs.json#/$defs/endpoint/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,256}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,256}$"+"\""}];
+if(data1 < 1 || isNaN(data1)){
+validate66.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
 }
-}
-}
-else {
-validate66.errors = [{instancePath:instancePath+"/endpoint",schemaPath:"defs.json#/$defs/endpoint/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
 }
 }
 var valid0 = _errs5 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
+if(data.term !== undefined){
+let data2 = data.term;
+const _errs8 = errors;
+const _errs9 = errors;
+if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
+validate66.errors = [{instancePath:instancePath+"/term",schemaPath:"defs.json#/$defs/term/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs9){
+if((typeof data2 == "number") && (isFinite(data2))){
+if(data2 > 9007199254740991 || isNaN(data2)){
+validate66.errors = [{instancePath:instancePath+"/term",schemaPath:"defs.json#/$defs/term/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data2 < 1 || isNaN(data2)){
+validate66.errors = [{instancePath:instancePath+"/term",schemaPath:"defs.json#/$defs/term/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
 }
 }
 }
@@ -4988,11 +5068,11 @@ return errors === 0;
 }
 validate66.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_ref_servers_reply = validate67;
-const schema156 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/ref.servers.reply.json","title":"RefServersReply","description":"The servers the reference server knows, ordered by rank.","x-correio-type":"ref.servers.reply","x-correio-pattern":"reply","x-correio-service":"ref","type":"object","additionalProperties":false,"required":["servers"],"properties":{"servers":{"description":"Every listed server, ordered by rank.","type":"array","maxItems":1000,"items":{"description":"One registered server.","type":"object","additionalProperties":false,"required":["server","rank","alive","last_heartbeat"],"properties":{"server":{"$ref":"defs.json#/$defs/nodeId"},"rank":{"$ref":"defs.json#/$defs/rank"},"alive":{"description":"True while the server's heartbeats arrive in time.","type":"boolean"},"last_heartbeat":{"description":"When the reference server last heard from it (registration or heartbeat).","$ref":"defs.json#/$defs/timestamp"},"endpoint":{"description":"The address the server registered with, if it gave one.","$ref":"defs.json#/$defs/endpoint"}}}},"coordinator":{"description":"The coordinator announced by the latest election.coordinator event the reference server saw. Absent when none is known.","$ref":"defs.json#/$defs/nodeId"}}};
+export const validate_election_election_reply = validate67;
+const schema162 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/election.election.reply.json","title":"ElectionElectionReply","description":"Reply to election.election.request: the bully answer.","x-correio-type":"election.election.reply","x-correio-pattern":"reply","x-correio-service":"election","type":"object","additionalProperties":false,"required":["server","rank","ok"],"properties":{"server":{"description":"The answering server.","$ref":"defs.json#/$defs/nodeId"},"rank":{"description":"The answering server's rank.","$ref":"defs.json#/$defs/rank"},"ok":{"description":"True when the answering server outranks the candidate and takes the election over; the candidate then waits for election.coordinator.","type":"boolean"}}};
 
 function validate67(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/ref.servers.reply.json" */;
+/*# sourceURL="https://correio.dev/schemas/v1/election.election.reply.json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate67.evaluated;
@@ -5005,15 +5085,933 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if((data.servers === undefined) && (missing0 = "servers")){
+if((((data.server === undefined) && (missing0 = "server")) || ((data.rank === undefined) && (missing0 = "rank"))) || ((data.ok === undefined) && (missing0 = "ok"))){
 validate67.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((key0 === "servers") || (key0 === "coordinator"))){
+if(!(((key0 === "server") || (key0 === "rank")) || (key0 === "ok"))){
 validate67.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.server !== undefined){
+let data0 = data.server;
+const _errs2 = errors;
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data0 === "string"){
+if(func1(data0) > 128){
+validate67.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+else {
+if(func1(data0) < 1){
+validate67.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern6.test(data0)){
+validate67.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate67.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.rank !== undefined){
+let data1 = data.rank;
+const _errs5 = errors;
+const _errs6 = errors;
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+validate67.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs6){
+if((typeof data1 == "number") && (isFinite(data1))){
+if(data1 > 9007199254740991 || isNaN(data1)){
+validate67.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data1 < 1 || isNaN(data1)){
+validate67.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.ok !== undefined){
+const _errs8 = errors;
+if(typeof data.ok !== "boolean"){
+validate67.errors = [{instancePath:instancePath+"/ok",schemaPath:"#/properties/ok/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+return false;
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+else {
+validate67.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate67.errors = vErrors;
+return errors === 0;
+}
+validate67.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const validate_election_election_request = validate68;
+const schema165 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/election.election.request.json","title":"ElectionElectionRequest","description":"Bully election: a candidate asks a higher-ranked server whether it is alive. Sent to one server (broker service srv.<server-id>).","x-correio-type":"election.election.request","x-correio-pattern":"request","x-correio-service":"election","x-correio-reply":"election.election.reply","type":"object","additionalProperties":false,"required":["server","rank","term"],"properties":{"server":{"description":"The candidate.","$ref":"defs.json#/$defs/nodeId"},"rank":{"description":"The candidate's rank.","$ref":"defs.json#/$defs/rank"},"term":{"description":"The candidate's election term.","$ref":"defs.json#/$defs/term"}}};
+
+function validate68(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://correio.dev/schemas/v1/election.election.request.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate68.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((data.server === undefined) && (missing0 = "server")) || ((data.rank === undefined) && (missing0 = "rank"))) || ((data.term === undefined) && (missing0 = "term"))){
+validate68.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(((key0 === "server") || (key0 === "rank")) || (key0 === "term"))){
+validate68.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.server !== undefined){
+let data0 = data.server;
+const _errs2 = errors;
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data0 === "string"){
+if(func1(data0) > 128){
+validate68.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+else {
+if(func1(data0) < 1){
+validate68.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern6.test(data0)){
+validate68.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate68.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.rank !== undefined){
+let data1 = data.rank;
+const _errs5 = errors;
+const _errs6 = errors;
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+validate68.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs6){
+if((typeof data1 == "number") && (isFinite(data1))){
+if(data1 > 9007199254740991 || isNaN(data1)){
+validate68.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data1 < 1 || isNaN(data1)){
+validate68.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.term !== undefined){
+let data2 = data.term;
+const _errs8 = errors;
+const _errs9 = errors;
+if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
+validate68.errors = [{instancePath:instancePath+"/term",schemaPath:"defs.json#/$defs/term/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs9){
+if((typeof data2 == "number") && (isFinite(data2))){
+if(data2 > 9007199254740991 || isNaN(data2)){
+validate68.errors = [{instancePath:instancePath+"/term",schemaPath:"defs.json#/$defs/term/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data2 < 1 || isNaN(data2)){
+validate68.errors = [{instancePath:instancePath+"/term",schemaPath:"defs.json#/$defs/term/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+else {
+validate68.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate68.errors = vErrors;
+return errors === 0;
+}
+validate68.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const validate_error = validate69;
+const schema169 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/error.json","title":"ErrorReply","description":"A typed error reply. Sent instead of the expected reply when a request cannot be served.","x-correio-type":"error","type":"object","additionalProperties":false,"required":["code","message","retryable"],"properties":{"code":{"$ref":"defs.json#/$defs/errorCode"},"message":{"description":"A sentence for a person: what went wrong and what to do.","type":"string","maxLength":1000},"retryable":{"description":"True when the same request (same id) may succeed if sent again.","type":"boolean"},"data":{"description":"Details, such as data.path for VALIDATION.","type":"object","maxProperties":32,"additionalProperties":true}}};
+const schema170 = {"type":"string","enum":["DECODE","TOO_LARGE","VALIDATION","UNSUPPORTED_VERSION","UNKNOWN_TYPE","BAD_REQUEST","NOT_FOUND","CONFLICT","UNKNOWN_SERVICE","TIMEOUT","UNAVAILABLE","OVERLOADED","INTERNAL","UNAUTHENTICATED","FORBIDDEN"]};
+
+function validate69(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://correio.dev/schemas/v1/error.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate69.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((data.code === undefined) && (missing0 = "code")) || ((data.message === undefined) && (missing0 = "message"))) || ((data.retryable === undefined) && (missing0 = "retryable"))){
+validate69.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((((key0 === "code") || (key0 === "message")) || (key0 === "retryable")) || (key0 === "data"))){
+validate69.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.code !== undefined){
+let data0 = data.code;
+const _errs2 = errors;
+if(typeof data0 !== "string"){
+validate69.errors = [{instancePath:instancePath+"/code",schemaPath:"defs.json#/$defs/errorCode/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if(!(((((((((((((((data0 === "DECODE") || (data0 === "TOO_LARGE")) || (data0 === "VALIDATION")) || (data0 === "UNSUPPORTED_VERSION")) || (data0 === "UNKNOWN_TYPE")) || (data0 === "BAD_REQUEST")) || (data0 === "NOT_FOUND")) || (data0 === "CONFLICT")) || (data0 === "UNKNOWN_SERVICE")) || (data0 === "TIMEOUT")) || (data0 === "UNAVAILABLE")) || (data0 === "OVERLOADED")) || (data0 === "INTERNAL")) || (data0 === "UNAUTHENTICATED")) || (data0 === "FORBIDDEN"))){
+validate69.errors = [{instancePath:instancePath+"/code",schemaPath:"defs.json#/$defs/errorCode/enum",keyword:"enum",params:{allowedValues: schema170.enum},message:"must be equal to one of the allowed values"}];
+return false;
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.message !== undefined){
+let data1 = data.message;
+const _errs5 = errors;
+if(errors === _errs5){
+if(typeof data1 === "string"){
+if(func1(data1) > 1000){
+validate69.errors = [{instancePath:instancePath+"/message",schemaPath:"#/properties/message/maxLength",keyword:"maxLength",params:{limit: 1000},message:"must NOT have more than 1000 characters"}];
+return false;
+}
+}
+else {
+validate69.errors = [{instancePath:instancePath+"/message",schemaPath:"#/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.retryable !== undefined){
+const _errs7 = errors;
+if(typeof data.retryable !== "boolean"){
+validate69.errors = [{instancePath:instancePath+"/retryable",schemaPath:"#/properties/retryable/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+return false;
+}
+var valid0 = _errs7 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.data !== undefined){
+let data3 = data.data;
+const _errs9 = errors;
+if(errors === _errs9){
+if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
+if(Object.keys(data3).length > 32){
+validate69.errors = [{instancePath:instancePath+"/data",schemaPath:"#/properties/data/maxProperties",keyword:"maxProperties",params:{limit: 32},message:"must NOT have more than 32 properties"}];
+return false;
+}
+}
+else {
+validate69.errors = [{instancePath:instancePath+"/data",schemaPath:"#/properties/data/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+var valid0 = _errs9 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+}
+else {
+validate69.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate69.errors = vErrors;
+return errors === 0;
+}
+validate69.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const validate_ref_heartbeat_reply = validate70;
+const schema171 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/ref.heartbeat.reply.json","title":"RefHeartbeatReply","description":"Reply to ref.heartbeat.request.","x-correio-type":"ref.heartbeat.reply","x-correio-pattern":"reply","x-correio-service":"ref","type":"object","additionalProperties":false,"required":["alive","known"],"properties":{"alive":{"description":"True when the reference server now counts the server as alive.","type":"boolean"},"known":{"description":"False when the reference server does not know this server (or not under this rank): it must send ref.register.request again.","type":"boolean"}}};
+
+function validate70(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://correio.dev/schemas/v1/ref.heartbeat.reply.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate70.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if(((data.alive === undefined) && (missing0 = "alive")) || ((data.known === undefined) && (missing0 = "known"))){
+validate70.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((key0 === "alive") || (key0 === "known"))){
+validate70.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.alive !== undefined){
+const _errs2 = errors;
+if(typeof data.alive !== "boolean"){
+validate70.errors = [{instancePath:instancePath+"/alive",schemaPath:"#/properties/alive/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+return false;
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.known !== undefined){
+const _errs4 = errors;
+if(typeof data.known !== "boolean"){
+validate70.errors = [{instancePath:instancePath+"/known",schemaPath:"#/properties/known/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+return false;
+}
+var valid0 = _errs4 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+else {
+validate70.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate70.errors = vErrors;
+return errors === 0;
+}
+validate70.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const validate_ref_heartbeat_request = validate71;
+const schema172 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/ref.heartbeat.request.json","title":"RefHeartbeatRequest","description":"A server's periodic heartbeat to the reference server.","x-correio-type":"ref.heartbeat.request","x-correio-pattern":"request","x-correio-service":"ref","x-correio-reply":"ref.heartbeat.reply","type":"object","additionalProperties":false,"required":["server","rank"],"properties":{"server":{"$ref":"defs.json#/$defs/nodeId"},"rank":{"description":"The rank the server was given at registration.","$ref":"defs.json#/$defs/rank"}}};
+
+function validate71(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://correio.dev/schemas/v1/ref.heartbeat.request.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate71.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if(((data.server === undefined) && (missing0 = "server")) || ((data.rank === undefined) && (missing0 = "rank"))){
+validate71.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((key0 === "server") || (key0 === "rank"))){
+validate71.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.server !== undefined){
+let data0 = data.server;
+const _errs2 = errors;
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data0 === "string"){
+if(func1(data0) > 128){
+validate71.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+else {
+if(func1(data0) < 1){
+validate71.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern6.test(data0)){
+validate71.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate71.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.rank !== undefined){
+let data1 = data.rank;
+const _errs5 = errors;
+const _errs6 = errors;
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+validate71.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs6){
+if((typeof data1 == "number") && (isFinite(data1))){
+if(data1 > 9007199254740991 || isNaN(data1)){
+validate71.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data1 < 1 || isNaN(data1)){
+validate71.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+else {
+validate71.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate71.errors = vErrors;
+return errors === 0;
+}
+validate71.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const validate_ref_membership = validate72;
+const schema175 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/ref.membership.json","title":"RefMembership","description":"A change in the server list, published by the reference server on the proxy topic ref/membership/.","x-correio-type":"ref.membership","x-correio-pattern":"event","x-correio-service":"ref","type":"object","additionalProperties":false,"required":["server","rank","state","at"],"properties":{"server":{"$ref":"defs.json#/$defs/nodeId"},"rank":{"$ref":"defs.json#/$defs/rank"},"state":{"description":"up: registered, or heartbeats resumed; down: heartbeats missed, the server is presumed dead; left: removed from the list (down for too long, or removed by an operator), it must register again.","type":"string","enum":["up","down","left"]},"at":{"description":"When the reference server observed the change.","$ref":"defs.json#/$defs/timestamp"}}};
+
+function validate72(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://correio.dev/schemas/v1/ref.membership.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate72.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if(((((data.server === undefined) && (missing0 = "server")) || ((data.rank === undefined) && (missing0 = "rank"))) || ((data.state === undefined) && (missing0 = "state"))) || ((data.at === undefined) && (missing0 = "at"))){
+validate72.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((((key0 === "server") || (key0 === "rank")) || (key0 === "state")) || (key0 === "at"))){
+validate72.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.server !== undefined){
+let data0 = data.server;
+const _errs2 = errors;
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data0 === "string"){
+if(func1(data0) > 128){
+validate72.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+else {
+if(func1(data0) < 1){
+validate72.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern6.test(data0)){
+validate72.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate72.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.rank !== undefined){
+let data1 = data.rank;
+const _errs5 = errors;
+const _errs6 = errors;
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+validate72.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs6){
+if((typeof data1 == "number") && (isFinite(data1))){
+if(data1 > 9007199254740991 || isNaN(data1)){
+validate72.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data1 < 1 || isNaN(data1)){
+validate72.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.state !== undefined){
+let data2 = data.state;
+const _errs8 = errors;
+if(typeof data2 !== "string"){
+validate72.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if(!(((data2 === "up") || (data2 === "down")) || (data2 === "left"))){
+validate72.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema175.properties.state.enum},message:"must be equal to one of the allowed values"}];
+return false;
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.at !== undefined){
+let data3 = data.at;
+const _errs10 = errors;
+const _errs11 = errors;
+if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
+validate72.errors = [{instancePath:instancePath+"/at",schemaPath:"defs.json#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs11){
+if((typeof data3 == "number") && (isFinite(data3))){
+if(data3 > 9007199254740991 || isNaN(data3)){
+validate72.errors = [{instancePath:instancePath+"/at",schemaPath:"defs.json#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data3 < 0 || isNaN(data3)){
+validate72.errors = [{instancePath:instancePath+"/at",schemaPath:"defs.json#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs10 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+}
+else {
+validate72.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate72.errors = vErrors;
+return errors === 0;
+}
+validate72.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const validate_ref_register_reply = validate73;
+const schema179 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/ref.register.reply.json","title":"RefRegisterReply","description":"Reply to ref.register.request: the server's rank.","x-correio-type":"ref.register.reply","x-correio-pattern":"reply","x-correio-service":"ref","type":"object","additionalProperties":false,"required":["server","rank"],"properties":{"server":{"$ref":"defs.json#/$defs/nodeId"},"rank":{"$ref":"defs.json#/$defs/rank"}}};
+
+function validate73(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://correio.dev/schemas/v1/ref.register.reply.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate73.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if(((data.server === undefined) && (missing0 = "server")) || ((data.rank === undefined) && (missing0 = "rank"))){
+validate73.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((key0 === "server") || (key0 === "rank"))){
+validate73.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.server !== undefined){
+let data0 = data.server;
+const _errs2 = errors;
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data0 === "string"){
+if(func1(data0) > 128){
+validate73.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+else {
+if(func1(data0) < 1){
+validate73.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern6.test(data0)){
+validate73.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate73.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.rank !== undefined){
+let data1 = data.rank;
+const _errs5 = errors;
+const _errs6 = errors;
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+validate73.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs6){
+if((typeof data1 == "number") && (isFinite(data1))){
+if(data1 > 9007199254740991 || isNaN(data1)){
+validate73.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data1 < 1 || isNaN(data1)){
+validate73.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+else {
+validate73.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate73.errors = vErrors;
+return errors === 0;
+}
+validate73.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const validate_ref_register_request = validate74;
+const schema182 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/ref.register.request.json","title":"RefRegisterRequest","description":"Register a server with the reference server and get its rank. A server registering again under the same id, while the reference server still lists it, keeps its rank.","x-correio-type":"ref.register.request","x-correio-pattern":"request","x-correio-service":"ref","x-correio-reply":"ref.register.reply","type":"object","additionalProperties":false,"required":["server"],"properties":{"server":{"description":"The registering server's id.","$ref":"defs.json#/$defs/nodeId"},"endpoint":{"description":"The server's own address, informative only (shown in ref.servers.reply).","$ref":"defs.json#/$defs/endpoint"}}};
+const schema184 = {"description":"A ZeroMQ endpoint, such as tcp://10.0.0.5:5555: 1 to 256 printable ASCII characters.","type":"string","pattern":"^[\\x21-\\x7e]{1,256}$","minLength":1,"maxLength":256};
+
+function validate74(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://correio.dev/schemas/v1/ref.register.request.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate74.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((data.server === undefined) && (missing0 = "server")){
+validate74.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((key0 === "server") || (key0 === "endpoint"))){
+validate74.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.server !== undefined){
+let data0 = data.server;
+const _errs2 = errors;
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data0 === "string"){
+if(func1(data0) > 128){
+validate74.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+else {
+if(func1(data0) < 1){
+validate74.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern6.test(data0)){
+validate74.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate74.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.endpoint !== undefined){
+let data1 = data.endpoint;
+const _errs5 = errors;
+const _errs6 = errors;
+if(errors === _errs6){
+if(typeof data1 === "string"){
+if(func1(data1) > 256){
+validate74.errors = [{instancePath:instancePath+"/endpoint",schemaPath:"defs.json#/$defs/endpoint/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"}];
+return false;
+}
+else {
+if(func1(data1) < 1){
+validate74.errors = [{instancePath:instancePath+"/endpoint",schemaPath:"defs.json#/$defs/endpoint/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern19.test(data1)){
+validate74.errors = [{instancePath:instancePath+"/endpoint",schemaPath:"defs.json#/$defs/endpoint/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,256}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,256}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate74.errors = [{instancePath:instancePath+"/endpoint",schemaPath:"defs.json#/$defs/endpoint/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+else {
+validate74.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate74.errors = vErrors;
+return errors === 0;
+}
+validate74.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const validate_ref_servers_reply = validate75;
+const schema185 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/ref.servers.reply.json","title":"RefServersReply","description":"The servers the reference server knows, ordered by rank.","x-correio-type":"ref.servers.reply","x-correio-pattern":"reply","x-correio-service":"ref","type":"object","additionalProperties":false,"required":["servers"],"properties":{"servers":{"description":"Every listed server, ordered by rank.","type":"array","maxItems":1000,"items":{"description":"One registered server.","type":"object","additionalProperties":false,"required":["server","rank","alive","last_heartbeat"],"properties":{"server":{"$ref":"defs.json#/$defs/nodeId"},"rank":{"$ref":"defs.json#/$defs/rank"},"alive":{"description":"True while the server's heartbeats arrive in time.","type":"boolean"},"last_heartbeat":{"description":"When the reference server last heard from it (registration or heartbeat).","$ref":"defs.json#/$defs/timestamp"},"endpoint":{"description":"The address the server registered with, if it gave one.","$ref":"defs.json#/$defs/endpoint"}}}},"coordinator":{"description":"The coordinator announced by the latest election.coordinator event the reference server saw. Absent when none is known.","$ref":"defs.json#/$defs/nodeId"}}};
+
+function validate75(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://correio.dev/schemas/v1/ref.servers.reply.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate75.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((data.servers === undefined) && (missing0 = "servers")){
+validate75.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((key0 === "servers") || (key0 === "coordinator"))){
+validate75.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -5025,7 +6023,7 @@ const _errs2 = errors;
 if(errors === _errs2){
 if(Array.isArray(data0)){
 if(data0.length > 1000){
-validate67.errors = [{instancePath:instancePath+"/servers",schemaPath:"#/properties/servers/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items"}];
+validate75.errors = [{instancePath:instancePath+"/servers",schemaPath:"#/properties/servers/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items"}];
 return false;
 }
 else {
@@ -5038,14 +6036,14 @@ if(errors === _errs4){
 if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
 let missing1;
 if(((((data1.server === undefined) && (missing1 = "server")) || ((data1.rank === undefined) && (missing1 = "rank"))) || ((data1.alive === undefined) && (missing1 = "alive"))) || ((data1.last_heartbeat === undefined) && (missing1 = "last_heartbeat"))){
-validate67.errors = [{instancePath:instancePath+"/servers/" + i0,schemaPath:"#/properties/servers/items/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
+validate75.errors = [{instancePath:instancePath+"/servers/" + i0,schemaPath:"#/properties/servers/items/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
 return false;
 }
 else {
 const _errs6 = errors;
 for(const key1 in data1){
 if(!(((((key1 === "server") || (key1 === "rank")) || (key1 === "alive")) || (key1 === "last_heartbeat")) || (key1 === "endpoint"))){
-validate67.errors = [{instancePath:instancePath+"/servers/" + i0,schemaPath:"#/properties/servers/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+validate75.errors = [{instancePath:instancePath+"/servers/" + i0,schemaPath:"#/properties/servers/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -5058,24 +6056,24 @@ const _errs8 = errors;
 if(errors === _errs8){
 if(typeof data2 === "string"){
 if(func1(data2) > 128){
-validate67.errors = [{instancePath:instancePath+"/servers/" + i0+"/server",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate75.errors = [{instancePath:instancePath+"/servers/" + i0+"/server",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data2) < 1){
-validate67.errors = [{instancePath:instancePath+"/servers/" + i0+"/server",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate75.errors = [{instancePath:instancePath+"/servers/" + i0+"/server",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern6.test(data2)){
-validate67.errors = [{instancePath:instancePath+"/servers/" + i0+"/server",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+validate75.errors = [{instancePath:instancePath+"/servers/" + i0+"/server",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate67.errors = [{instancePath:instancePath+"/servers/" + i0+"/server",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate75.errors = [{instancePath:instancePath+"/servers/" + i0+"/server",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -5090,18 +6088,18 @@ let data3 = data1.rank;
 const _errs10 = errors;
 const _errs11 = errors;
 if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
-validate67.errors = [{instancePath:instancePath+"/servers/" + i0+"/rank",schemaPath:"defs.json#/$defs/rank/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate75.errors = [{instancePath:instancePath+"/servers/" + i0+"/rank",schemaPath:"defs.json#/$defs/rank/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs11){
 if((typeof data3 == "number") && (isFinite(data3))){
 if(data3 > 9007199254740991 || isNaN(data3)){
-validate67.errors = [{instancePath:instancePath+"/servers/" + i0+"/rank",schemaPath:"defs.json#/$defs/rank/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+validate75.errors = [{instancePath:instancePath+"/servers/" + i0+"/rank",schemaPath:"defs.json#/$defs/rank/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
 if(data3 < 1 || isNaN(data3)){
-validate67.errors = [{instancePath:instancePath+"/servers/" + i0+"/rank",schemaPath:"defs.json#/$defs/rank/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+validate75.errors = [{instancePath:instancePath+"/servers/" + i0+"/rank",schemaPath:"defs.json#/$defs/rank/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
 }
@@ -5116,7 +6114,7 @@ if(valid2){
 if(data1.alive !== undefined){
 const _errs13 = errors;
 if(typeof data1.alive !== "boolean"){
-validate67.errors = [{instancePath:instancePath+"/servers/" + i0+"/alive",schemaPath:"#/properties/servers/items/properties/alive/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate75.errors = [{instancePath:instancePath+"/servers/" + i0+"/alive",schemaPath:"#/properties/servers/items/properties/alive/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid2 = _errs13 === errors;
@@ -5130,18 +6128,18 @@ let data5 = data1.last_heartbeat;
 const _errs15 = errors;
 const _errs16 = errors;
 if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
-validate67.errors = [{instancePath:instancePath+"/servers/" + i0+"/last_heartbeat",schemaPath:"defs.json#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate75.errors = [{instancePath:instancePath+"/servers/" + i0+"/last_heartbeat",schemaPath:"defs.json#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs16){
 if((typeof data5 == "number") && (isFinite(data5))){
 if(data5 > 9007199254740991 || isNaN(data5)){
-validate67.errors = [{instancePath:instancePath+"/servers/" + i0+"/last_heartbeat",schemaPath:"defs.json#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+validate75.errors = [{instancePath:instancePath+"/servers/" + i0+"/last_heartbeat",schemaPath:"defs.json#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
 if(data5 < 0 || isNaN(data5)){
-validate67.errors = [{instancePath:instancePath+"/servers/" + i0+"/last_heartbeat",schemaPath:"defs.json#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate75.errors = [{instancePath:instancePath+"/servers/" + i0+"/last_heartbeat",schemaPath:"defs.json#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -5160,24 +6158,24 @@ const _errs19 = errors;
 if(errors === _errs19){
 if(typeof data6 === "string"){
 if(func1(data6) > 256){
-validate67.errors = [{instancePath:instancePath+"/servers/" + i0+"/endpoint",schemaPath:"defs.json#/$defs/endpoint/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"}];
+validate75.errors = [{instancePath:instancePath+"/servers/" + i0+"/endpoint",schemaPath:"defs.json#/$defs/endpoint/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"}];
 return false;
 }
 else {
 if(func1(data6) < 1){
-validate67.errors = [{instancePath:instancePath+"/servers/" + i0+"/endpoint",schemaPath:"defs.json#/$defs/endpoint/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate75.errors = [{instancePath:instancePath+"/servers/" + i0+"/endpoint",schemaPath:"defs.json#/$defs/endpoint/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
-if(!pattern18.test(data6)){
-validate67.errors = [{instancePath:instancePath+"/servers/" + i0+"/endpoint",schemaPath:"defs.json#/$defs/endpoint/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,256}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,256}$"+"\""}];
+if(!pattern19.test(data6)){
+validate75.errors = [{instancePath:instancePath+"/servers/" + i0+"/endpoint",schemaPath:"defs.json#/$defs/endpoint/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,256}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,256}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate67.errors = [{instancePath:instancePath+"/servers/" + i0+"/endpoint",schemaPath:"defs.json#/$defs/endpoint/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate75.errors = [{instancePath:instancePath+"/servers/" + i0+"/endpoint",schemaPath:"defs.json#/$defs/endpoint/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -5194,7 +6192,7 @@ var valid2 = true;
 }
 }
 else {
-validate67.errors = [{instancePath:instancePath+"/servers/" + i0,schemaPath:"#/properties/servers/items/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate75.errors = [{instancePath:instancePath+"/servers/" + i0,schemaPath:"#/properties/servers/items/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -5206,7 +6204,7 @@ break;
 }
 }
 else {
-validate67.errors = [{instancePath:instancePath+"/servers",schemaPath:"#/properties/servers/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate75.errors = [{instancePath:instancePath+"/servers",schemaPath:"#/properties/servers/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -5223,24 +6221,24 @@ const _errs22 = errors;
 if(errors === _errs22){
 if(typeof data7 === "string"){
 if(func1(data7) > 128){
-validate67.errors = [{instancePath:instancePath+"/coordinator",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate75.errors = [{instancePath:instancePath+"/coordinator",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data7) < 1){
-validate67.errors = [{instancePath:instancePath+"/coordinator",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate75.errors = [{instancePath:instancePath+"/coordinator",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern6.test(data7)){
-validate67.errors = [{instancePath:instancePath+"/coordinator",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+validate75.errors = [{instancePath:instancePath+"/coordinator",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate67.errors = [{instancePath:instancePath+"/coordinator",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate75.errors = [{instancePath:instancePath+"/coordinator",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -5254,23 +6252,23 @@ var valid0 = true;
 }
 }
 else {
-validate67.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate75.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate67.errors = vErrors;
+validate75.errors = vErrors;
 return errors === 0;
 }
-validate67.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate75.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_ref_servers_request = validate68;
-const schema162 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/ref.servers.request.json","title":"RefServersRequest","description":"List the servers the reference server knows, with their liveness.","x-correio-type":"ref.servers.request","x-correio-pattern":"request","x-correio-service":"ref","x-correio-reply":"ref.servers.reply","type":"object","additionalProperties":false,"required":[],"properties":{}};
+export const validate_ref_servers_request = validate76;
+const schema191 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/ref.servers.request.json","title":"RefServersRequest","description":"List the servers the reference server knows, with their liveness.","x-correio-type":"ref.servers.request","x-correio-pattern":"request","x-correio-service":"ref","x-correio-reply":"ref.servers.reply","type":"object","additionalProperties":false,"required":[],"properties":{}};
 
-function validate68(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate76(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/ref.servers.request.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate68.evaluated;
+const evaluated0 = validate76.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -5280,29 +6278,29 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
-validate68.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate76.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
 else {
-validate68.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate76.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate68.errors = vErrors;
+validate76.errors = vErrors;
 return errors === 0;
 }
-validate68.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate76.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_replica_apply_reply = validate69;
-const schema163 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/replica.apply.reply.json","title":"ReplicaApplyReply","description":"Reply to replica.apply.request, sent once every operation of the request is durable on the responder.","x-correio-type":"replica.apply.reply","x-correio-pattern":"reply","x-correio-service":"replica","type":"object","additionalProperties":false,"required":["server","applied"],"properties":{"server":{"description":"The responding server.","$ref":"defs.json#/$defs/nodeId"},"applied":{"description":"How many of the operations were new to the responder (the rest it already held).","$ref":"defs.json#/$defs/uint"}}};
+export const validate_replica_apply_reply = validate77;
+const schema192 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/replica.apply.reply.json","title":"ReplicaApplyReply","description":"Reply to replica.apply.request, sent once every operation of the request is durable on the responder.","x-correio-type":"replica.apply.reply","x-correio-pattern":"reply","x-correio-service":"replica","type":"object","additionalProperties":false,"required":["server","applied"],"properties":{"server":{"description":"The responding server.","$ref":"defs.json#/$defs/nodeId"},"applied":{"description":"How many of the operations were new to the responder (the rest it already held).","$ref":"defs.json#/$defs/uint"}}};
 
-function validate69(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate77(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/replica.apply.reply.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate69.evaluated;
+const evaluated0 = validate77.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -5313,14 +6311,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((data.server === undefined) && (missing0 = "server")) || ((data.applied === undefined) && (missing0 = "applied"))){
-validate69.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate77.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!((key0 === "server") || (key0 === "applied"))){
-validate69.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate77.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -5333,24 +6331,24 @@ const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
 if(func1(data0) > 128){
-validate69.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate77.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data0) < 1){
-validate69.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate77.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern6.test(data0)){
-validate69.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+validate77.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate69.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate77.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -5365,306 +6363,21 @@ let data1 = data.applied;
 const _errs5 = errors;
 const _errs6 = errors;
 if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-validate69.errors = [{instancePath:instancePath+"/applied",schemaPath:"defs.json#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate77.errors = [{instancePath:instancePath+"/applied",schemaPath:"defs.json#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs6){
 if((typeof data1 == "number") && (isFinite(data1))){
 if(data1 > 9007199254740991 || isNaN(data1)){
-validate69.errors = [{instancePath:instancePath+"/applied",schemaPath:"defs.json#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+validate77.errors = [{instancePath:instancePath+"/applied",schemaPath:"defs.json#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
 if(data1 < 0 || isNaN(data1)){
-validate69.errors = [{instancePath:instancePath+"/applied",schemaPath:"defs.json#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate77.errors = [{instancePath:instancePath+"/applied",schemaPath:"defs.json#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
-}
-}
-var valid0 = _errs5 === errors;
-}
-else {
-var valid0 = true;
-}
-}
-}
-}
-}
-else {
-validate69.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-validate69.errors = vErrors;
-return errors === 0;
-}
-validate69.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
-
-export const validate_replica_apply_request = validate70;
-const schema166 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/replica.apply.request.json","title":"ReplicaApplyRequest","description":"Push operations to one server (broker service srv.<server-id>) and ask it to apply them durably. An origin server sends it to its peers when its acknowledgement policy waits for k peers; the peer replies only after the operations are durable in its store. Applying is idempotent.","x-correio-type":"replica.apply.request","x-correio-pattern":"request","x-correio-service":"replica","x-correio-reply":"replica.apply.reply","type":"object","additionalProperties":false,"required":["ops"],"properties":{"ops":{"description":"Operations to apply, of any origins, in any order.","type":"array","minItems":1,"maxItems":100,"items":{"$ref":"defs.json#/$defs/operation"}}}};
-const schema167 = {"title":"Operation","description":"A replicated state change: op is its id, lc and hlc the origin server's Lamport and hybrid logical clocks for it, kind its kind, which selects the shape of data (login, channel.create, publish or direct).","oneOf":[{"type":"object","additionalProperties":false,"required":["op","lc","hlc","kind","data"],"properties":{"op":{"$ref":"#/$defs/opId"},"lc":{"$ref":"#/$defs/lamport"},"hlc":{"$ref":"#/$defs/hlc"},"kind":{"const":"login"},"data":{"$ref":"#/$defs/operationLogin"},"rid":{"description":"The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.","$ref":"#/$defs/requestId"}}},{"type":"object","additionalProperties":false,"required":["op","lc","hlc","kind","data"],"properties":{"op":{"$ref":"#/$defs/opId"},"lc":{"$ref":"#/$defs/lamport"},"hlc":{"$ref":"#/$defs/hlc"},"kind":{"const":"channel.create"},"data":{"$ref":"#/$defs/operationChannelCreate"},"rid":{"description":"The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.","$ref":"#/$defs/requestId"}}},{"type":"object","additionalProperties":false,"required":["op","lc","hlc","kind","data"],"properties":{"op":{"$ref":"#/$defs/opId"},"lc":{"$ref":"#/$defs/lamport"},"hlc":{"$ref":"#/$defs/hlc"},"kind":{"const":"publish"},"data":{"$ref":"#/$defs/operationPublish"},"rid":{"description":"The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.","$ref":"#/$defs/requestId"}}},{"type":"object","additionalProperties":false,"required":["op","lc","hlc","kind","data"],"properties":{"op":{"$ref":"#/$defs/opId"},"lc":{"$ref":"#/$defs/lamport"},"hlc":{"$ref":"#/$defs/hlc"},"kind":{"const":"direct"},"data":{"$ref":"#/$defs/operationDirect"},"rid":{"description":"The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.","$ref":"#/$defs/requestId"}}}]};
-
-function validate72(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate72.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(errors === 0){
-if(data && typeof data == "object" && !Array.isArray(data)){
-let missing0;
-if(((data.origin === undefined) && (missing0 = "origin")) || ((data.seq === undefined) && (missing0 = "seq"))){
-validate72.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
-return false;
-}
-else {
-const _errs1 = errors;
-for(const key0 in data){
-if(!((key0 === "origin") || (key0 === "seq"))){
-validate72.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs1 === errors){
-if(data.origin !== undefined){
-let data0 = data.origin;
-const _errs2 = errors;
-const _errs3 = errors;
-if(errors === _errs3){
-if(typeof data0 === "string"){
-if(func1(data0) > 128){
-validate72.errors = [{instancePath:instancePath+"/origin",schemaPath:"#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
-return false;
-}
-else {
-if(func1(data0) < 1){
-validate72.errors = [{instancePath:instancePath+"/origin",schemaPath:"#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-else {
-if(!pattern6.test(data0)){
-validate72.errors = [{instancePath:instancePath+"/origin",schemaPath:"#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
-return false;
-}
-}
-}
-}
-else {
-validate72.errors = [{instancePath:instancePath+"/origin",schemaPath:"#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid0 = _errs2 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.seq !== undefined){
-let data1 = data.seq;
-const _errs5 = errors;
-if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-validate72.errors = [{instancePath:instancePath+"/seq",schemaPath:"#/properties/seq/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs5){
-if((typeof data1 == "number") && (isFinite(data1))){
-if(data1 > 9007199254740991 || isNaN(data1)){
-validate72.errors = [{instancePath:instancePath+"/seq",schemaPath:"#/properties/seq/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
-return false;
-}
-else {
-if(data1 < 1 || isNaN(data1)){
-validate72.errors = [{instancePath:instancePath+"/seq",schemaPath:"#/properties/seq/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
-return false;
-}
-}
-}
-}
-var valid0 = _errs5 === errors;
-}
-else {
-var valid0 = true;
-}
-}
-}
-}
-}
-else {
-validate72.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-validate72.errors = vErrors;
-return errors === 0;
-}
-validate72.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
-
-const schema172 = {"description":"Data of a login operation.","type":"object","additionalProperties":false,"required":["user"],"properties":{"user":{"$ref":"#/$defs/userName"}}};
-
-function validate74(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate74.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(errors === 0){
-if(data && typeof data == "object" && !Array.isArray(data)){
-let missing0;
-if((data.user === undefined) && (missing0 = "user")){
-validate74.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
-return false;
-}
-else {
-const _errs1 = errors;
-for(const key0 in data){
-if(!(key0 === "user")){
-validate74.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs1 === errors){
-if(data.user !== undefined){
-let data0 = data.user;
-const _errs3 = errors;
-if(errors === _errs3){
-if(typeof data0 === "string"){
-if(func1(data0) > 32){
-validate74.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
-return false;
-}
-else {
-if(func1(data0) < 1){
-validate74.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-else {
-if(!pattern8.test(data0)){
-validate74.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
-return false;
-}
-}
-}
-}
-else {
-validate74.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-}
-}
-}
-}
-else {
-validate74.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-validate74.errors = vErrors;
-return errors === 0;
-}
-validate74.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
-
-const schema177 = {"description":"Data of a channel.create operation.","type":"object","additionalProperties":false,"required":["user","channel"],"properties":{"user":{"description":"The user creating the channel.","$ref":"#/$defs/userName"},"channel":{"$ref":"#/$defs/channelName"}}};
-
-function validate77(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate77.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(errors === 0){
-if(data && typeof data == "object" && !Array.isArray(data)){
-let missing0;
-if(((data.user === undefined) && (missing0 = "user")) || ((data.channel === undefined) && (missing0 = "channel"))){
-validate77.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
-return false;
-}
-else {
-const _errs1 = errors;
-for(const key0 in data){
-if(!((key0 === "user") || (key0 === "channel"))){
-validate77.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs1 === errors){
-if(data.user !== undefined){
-let data0 = data.user;
-const _errs2 = errors;
-const _errs3 = errors;
-if(errors === _errs3){
-if(typeof data0 === "string"){
-if(func1(data0) > 32){
-validate77.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
-return false;
-}
-else {
-if(func1(data0) < 1){
-validate77.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-else {
-if(!pattern8.test(data0)){
-validate77.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
-return false;
-}
-}
-}
-}
-else {
-validate77.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid0 = _errs2 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.channel !== undefined){
-let data1 = data.channel;
-const _errs5 = errors;
-const _errs6 = errors;
-if(errors === _errs6){
-if(typeof data1 === "string"){
-if(func1(data1) > 64){
-validate77.errors = [{instancePath:instancePath+"/channel",schemaPath:"#/$defs/channelName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
-return false;
-}
-else {
-if(func1(data1) < 1){
-validate77.errors = [{instancePath:instancePath+"/channel",schemaPath:"#/$defs/channelName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-else {
-if(!pattern7.test(data1)){
-validate77.errors = [{instancePath:instancePath+"/channel",schemaPath:"#/$defs/channelName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,64}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,64}$"+"\""}];
-return false;
-}
-}
-}
-}
-else {
-validate77.errors = [{instancePath:instancePath+"/channel",schemaPath:"#/$defs/channelName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
 }
 }
 var valid0 = _errs5 === errors;
@@ -5686,7 +6399,9 @@ return errors === 0;
 }
 validate77.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema183 = {"description":"Data of a publish operation: a publication to a channel.","type":"object","additionalProperties":false,"required":["user","channel","text"],"properties":{"user":{"description":"The publishing user.","$ref":"#/$defs/userName"},"channel":{"$ref":"#/$defs/channelName"},"text":{"$ref":"#/$defs/text"}}};
+export const validate_replica_apply_request = validate78;
+const schema195 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/replica.apply.request.json","title":"ReplicaApplyRequest","description":"Push operations to one server (broker service srv.<server-id>) and ask it to apply them durably. An origin server sends it to its peers when its acknowledgement policy waits for k peers; the peer replies only after the operations are durable in its store. Applying is idempotent.","x-correio-type":"replica.apply.request","x-correio-pattern":"request","x-correio-service":"replica","x-correio-reply":"replica.apply.reply","type":"object","additionalProperties":false,"required":["ops"],"properties":{"ops":{"description":"Operations to apply, of any origins, in any order.","type":"array","minItems":1,"maxItems":100,"items":{"$ref":"defs.json#/$defs/operation"}}}};
+const schema196 = {"title":"Operation","description":"A replicated state change: op is its id, lc and hlc the origin server's Lamport and hybrid logical clocks for it, kind its kind, which selects the shape of data (login, channel.create, publish, direct; since revision 1.1 register, password and logout).","oneOf":[{"type":"object","additionalProperties":false,"required":["op","lc","hlc","kind","data"],"properties":{"op":{"$ref":"#/$defs/opId"},"lc":{"$ref":"#/$defs/lamport"},"hlc":{"$ref":"#/$defs/hlc"},"kind":{"const":"login"},"data":{"$ref":"#/$defs/operationLogin"},"rid":{"description":"The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.","$ref":"#/$defs/requestId"}}},{"type":"object","additionalProperties":false,"required":["op","lc","hlc","kind","data"],"properties":{"op":{"$ref":"#/$defs/opId"},"lc":{"$ref":"#/$defs/lamport"},"hlc":{"$ref":"#/$defs/hlc"},"kind":{"const":"channel.create"},"data":{"$ref":"#/$defs/operationChannelCreate"},"rid":{"description":"The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.","$ref":"#/$defs/requestId"}}},{"type":"object","additionalProperties":false,"required":["op","lc","hlc","kind","data"],"properties":{"op":{"$ref":"#/$defs/opId"},"lc":{"$ref":"#/$defs/lamport"},"hlc":{"$ref":"#/$defs/hlc"},"kind":{"const":"publish"},"data":{"$ref":"#/$defs/operationPublish"},"rid":{"description":"The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.","$ref":"#/$defs/requestId"}}},{"type":"object","additionalProperties":false,"required":["op","lc","hlc","kind","data"],"properties":{"op":{"$ref":"#/$defs/opId"},"lc":{"$ref":"#/$defs/lamport"},"hlc":{"$ref":"#/$defs/hlc"},"kind":{"const":"direct"},"data":{"$ref":"#/$defs/operationDirect"},"rid":{"description":"The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.","$ref":"#/$defs/requestId"}}},{"type":"object","additionalProperties":false,"required":["op","lc","hlc","kind","data"],"properties":{"op":{"$ref":"#/$defs/opId"},"lc":{"$ref":"#/$defs/lamport"},"hlc":{"$ref":"#/$defs/hlc"},"kind":{"const":"register"},"data":{"$ref":"#/$defs/operationRegister"},"rid":{"description":"The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.","$ref":"#/$defs/requestId"}}},{"type":"object","additionalProperties":false,"required":["op","lc","hlc","kind","data"],"properties":{"op":{"$ref":"#/$defs/opId"},"lc":{"$ref":"#/$defs/lamport"},"hlc":{"$ref":"#/$defs/hlc"},"kind":{"const":"password"},"data":{"$ref":"#/$defs/operationPassword"},"rid":{"description":"The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.","$ref":"#/$defs/requestId"}}},{"type":"object","additionalProperties":false,"required":["op","lc","hlc","kind","data"],"properties":{"op":{"$ref":"#/$defs/opId"},"lc":{"$ref":"#/$defs/lamport"},"hlc":{"$ref":"#/$defs/hlc"},"kind":{"const":"logout"},"data":{"$ref":"#/$defs/operationLogout"},"rid":{"description":"The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.","$ref":"#/$defs/requestId"}}}]};
 
 function validate80(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -5701,15 +6416,188 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if((((data.user === undefined) && (missing0 = "user")) || ((data.channel === undefined) && (missing0 = "channel"))) || ((data.text === undefined) && (missing0 = "text"))){
+if(((data.origin === undefined) && (missing0 = "origin")) || ((data.seq === undefined) && (missing0 = "seq"))){
 validate80.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(((key0 === "user") || (key0 === "channel")) || (key0 === "text"))){
+if(!((key0 === "origin") || (key0 === "seq"))){
 validate80.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.origin !== undefined){
+let data0 = data.origin;
+const _errs2 = errors;
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data0 === "string"){
+if(func1(data0) > 128){
+validate80.errors = [{instancePath:instancePath+"/origin",schemaPath:"#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+else {
+if(func1(data0) < 1){
+validate80.errors = [{instancePath:instancePath+"/origin",schemaPath:"#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern6.test(data0)){
+validate80.errors = [{instancePath:instancePath+"/origin",schemaPath:"#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate80.errors = [{instancePath:instancePath+"/origin",schemaPath:"#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.seq !== undefined){
+let data1 = data.seq;
+const _errs5 = errors;
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+validate80.errors = [{instancePath:instancePath+"/seq",schemaPath:"#/properties/seq/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs5){
+if((typeof data1 == "number") && (isFinite(data1))){
+if(data1 > 9007199254740991 || isNaN(data1)){
+validate80.errors = [{instancePath:instancePath+"/seq",schemaPath:"#/properties/seq/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data1 < 1 || isNaN(data1)){
+validate80.errors = [{instancePath:instancePath+"/seq",schemaPath:"#/properties/seq/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+else {
+validate80.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate80.errors = vErrors;
+return errors === 0;
+}
+validate80.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const schema201 = {"description":"Data of a login operation.","type":"object","additionalProperties":false,"required":["user"],"properties":{"user":{"$ref":"#/$defs/userName"}}};
+
+function validate82(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate82.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((data.user === undefined) && (missing0 = "user")){
+validate82.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(key0 === "user")){
+validate82.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.user !== undefined){
+let data0 = data.user;
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data0 === "string"){
+if(func1(data0) > 32){
+validate82.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
+return false;
+}
+else {
+if(func1(data0) < 1){
+validate82.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern9.test(data0)){
+validate82.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate82.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+}
+}
+}
+}
+else {
+validate82.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate82.errors = vErrors;
+return errors === 0;
+}
+validate82.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const schema206 = {"description":"Data of a channel.create operation.","type":"object","additionalProperties":false,"required":["user","channel"],"properties":{"user":{"description":"The user creating the channel.","$ref":"#/$defs/userName"},"channel":{"$ref":"#/$defs/channelName"}}};
+
+function validate85(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate85.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if(((data.user === undefined) && (missing0 = "user")) || ((data.channel === undefined) && (missing0 = "channel"))){
+validate85.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((key0 === "user") || (key0 === "channel"))){
+validate85.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -5722,24 +6610,24 @@ const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
 if(func1(data0) > 32){
-validate80.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
+validate85.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
 return false;
 }
 else {
 if(func1(data0) < 1){
-validate80.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate85.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
-if(!pattern8.test(data0)){
-validate80.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
+if(!pattern9.test(data0)){
+validate85.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate80.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate85.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -5756,1864 +6644,24 @@ const _errs6 = errors;
 if(errors === _errs6){
 if(typeof data1 === "string"){
 if(func1(data1) > 64){
-validate80.errors = [{instancePath:instancePath+"/channel",schemaPath:"#/$defs/channelName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+validate85.errors = [{instancePath:instancePath+"/channel",schemaPath:"#/$defs/channelName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
 return false;
 }
 else {
 if(func1(data1) < 1){
-validate80.errors = [{instancePath:instancePath+"/channel",schemaPath:"#/$defs/channelName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-else {
-if(!pattern7.test(data1)){
-validate80.errors = [{instancePath:instancePath+"/channel",schemaPath:"#/$defs/channelName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,64}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,64}$"+"\""}];
-return false;
-}
-}
-}
-}
-else {
-validate80.errors = [{instancePath:instancePath+"/channel",schemaPath:"#/$defs/channelName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid0 = _errs5 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.text !== undefined){
-let data2 = data.text;
-const _errs8 = errors;
-const _errs9 = errors;
-if(errors === _errs9){
-if(typeof data2 === "string"){
-if(func1(data2) > 4000){
-validate80.errors = [{instancePath:instancePath+"/text",schemaPath:"#/$defs/text/maxLength",keyword:"maxLength",params:{limit: 4000},message:"must NOT have more than 4000 characters"}];
-return false;
-}
-else {
-if(func1(data2) < 1){
-validate80.errors = [{instancePath:instancePath+"/text",schemaPath:"#/$defs/text/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-}
-}
-else {
-validate80.errors = [{instancePath:instancePath+"/text",schemaPath:"#/$defs/text/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid0 = _errs8 === errors;
-}
-else {
-var valid0 = true;
-}
-}
-}
-}
-}
-}
-else {
-validate80.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-validate80.errors = vErrors;
-return errors === 0;
-}
-validate80.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
-
-const schema190 = {"description":"Data of a direct operation: a direct message from one user to another.","type":"object","additionalProperties":false,"required":["user","to","text"],"properties":{"user":{"description":"The sending user.","$ref":"#/$defs/userName"},"to":{"description":"The receiving user.","$ref":"#/$defs/userName"},"text":{"$ref":"#/$defs/text"}}};
-
-function validate83(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate83.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(errors === 0){
-if(data && typeof data == "object" && !Array.isArray(data)){
-let missing0;
-if((((data.user === undefined) && (missing0 = "user")) || ((data.to === undefined) && (missing0 = "to"))) || ((data.text === undefined) && (missing0 = "text"))){
-validate83.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
-return false;
-}
-else {
-const _errs1 = errors;
-for(const key0 in data){
-if(!(((key0 === "user") || (key0 === "to")) || (key0 === "text"))){
-validate83.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs1 === errors){
-if(data.user !== undefined){
-let data0 = data.user;
-const _errs2 = errors;
-const _errs3 = errors;
-if(errors === _errs3){
-if(typeof data0 === "string"){
-if(func1(data0) > 32){
-validate83.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
-return false;
-}
-else {
-if(func1(data0) < 1){
-validate83.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-else {
-if(!pattern8.test(data0)){
-validate83.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
-return false;
-}
-}
-}
-}
-else {
-validate83.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid0 = _errs2 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.to !== undefined){
-let data1 = data.to;
-const _errs5 = errors;
-const _errs6 = errors;
-if(errors === _errs6){
-if(typeof data1 === "string"){
-if(func1(data1) > 32){
-validate83.errors = [{instancePath:instancePath+"/to",schemaPath:"#/$defs/userName/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
-return false;
-}
-else {
-if(func1(data1) < 1){
-validate83.errors = [{instancePath:instancePath+"/to",schemaPath:"#/$defs/userName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate85.errors = [{instancePath:instancePath+"/channel",schemaPath:"#/$defs/channelName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern8.test(data1)){
-validate83.errors = [{instancePath:instancePath+"/to",schemaPath:"#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
+validate85.errors = [{instancePath:instancePath+"/channel",schemaPath:"#/$defs/channelName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,64}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,64}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate83.errors = [{instancePath:instancePath+"/to",schemaPath:"#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid0 = _errs5 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.text !== undefined){
-let data2 = data.text;
-const _errs8 = errors;
-const _errs9 = errors;
-if(errors === _errs9){
-if(typeof data2 === "string"){
-if(func1(data2) > 4000){
-validate83.errors = [{instancePath:instancePath+"/text",schemaPath:"#/$defs/text/maxLength",keyword:"maxLength",params:{limit: 4000},message:"must NOT have more than 4000 characters"}];
-return false;
-}
-else {
-if(func1(data2) < 1){
-validate83.errors = [{instancePath:instancePath+"/text",schemaPath:"#/$defs/text/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-}
-}
-else {
-validate83.errors = [{instancePath:instancePath+"/text",schemaPath:"#/$defs/text/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid0 = _errs8 === errors;
-}
-else {
-var valid0 = true;
-}
-}
-}
-}
-}
-}
-else {
-validate83.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-validate83.errors = vErrors;
-return errors === 0;
-}
-validate83.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
-
-
-function validate71(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate71.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-const _errs0 = errors;
-let valid0 = false;
-let passing0 = null;
-const _errs1 = errors;
-if(errors === _errs1){
-if(data && typeof data == "object" && !Array.isArray(data)){
-let missing0;
-if((((((data.op === undefined) && (missing0 = "op")) || ((data.lc === undefined) && (missing0 = "lc"))) || ((data.hlc === undefined) && (missing0 = "hlc"))) || ((data.kind === undefined) && (missing0 = "kind"))) || ((data.data === undefined) && (missing0 = "data"))){
-const err0 = {instancePath,schemaPath:"#/oneOf/0/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-else {
-const _errs3 = errors;
-for(const key0 in data){
-if(!((((((key0 === "op") || (key0 === "lc")) || (key0 === "hlc")) || (key0 === "kind")) || (key0 === "data")) || (key0 === "rid"))){
-const err1 = {instancePath,schemaPath:"#/oneOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-break;
-}
-}
-if(_errs3 === errors){
-if(data.op !== undefined){
-const _errs4 = errors;
-if(!(validate72(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate72.errors : vErrors.concat(validate72.errors);
-errors = vErrors.length;
-}
-var valid1 = _errs4 === errors;
-}
-else {
-var valid1 = true;
-}
-if(valid1){
-if(data.lc !== undefined){
-let data1 = data.lc;
-const _errs5 = errors;
-const _errs6 = errors;
-if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-const err2 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
-if(errors === _errs6){
-if((typeof data1 == "number") && (isFinite(data1))){
-if(data1 > 9007199254740991 || isNaN(data1)){
-const err3 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"};
-if(vErrors === null){
-vErrors = [err3];
-}
-else {
-vErrors.push(err3);
-}
-errors++;
-}
-else {
-if(data1 < 0 || isNaN(data1)){
-const err4 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err4];
-}
-else {
-vErrors.push(err4);
-}
-errors++;
-}
-}
-}
-}
-var valid1 = _errs5 === errors;
-}
-else {
-var valid1 = true;
-}
-if(valid1){
-if(data.hlc !== undefined){
-let data2 = data.hlc;
-const _errs8 = errors;
-const _errs9 = errors;
-if(errors === _errs9){
-if(Array.isArray(data2)){
-if(data2.length > 2){
-const err5 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/maxItems",keyword:"maxItems",params:{limit: 2},message:"must NOT have more than 2 items"};
-if(vErrors === null){
-vErrors = [err5];
-}
-else {
-vErrors.push(err5);
-}
-errors++;
-}
-else {
-if(data2.length < 2){
-const err6 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items"};
-if(vErrors === null){
-vErrors = [err6];
-}
-else {
-vErrors.push(err6);
-}
-errors++;
-}
-else {
-const len0 = data2.length;
-if(len0 > 0){
-let data3 = data2[0];
-const _errs11 = errors;
-if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
-const err7 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err7];
-}
-else {
-vErrors.push(err7);
-}
-errors++;
-}
-if(errors === _errs11){
-if((typeof data3 == "number") && (isFinite(data3))){
-if(data3 > 9007199254740991 || isNaN(data3)){
-const err8 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"};
-if(vErrors === null){
-vErrors = [err8];
-}
-else {
-vErrors.push(err8);
-}
-errors++;
-}
-else {
-if(data3 < 0 || isNaN(data3)){
-const err9 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err9];
-}
-else {
-vErrors.push(err9);
-}
-errors++;
-}
-}
-}
-}
-var valid4 = _errs11 === errors;
-}
-if(valid4){
-if(len0 > 1){
-let data4 = data2[1];
-const _errs13 = errors;
-if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
-const err10 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err10];
-}
-else {
-vErrors.push(err10);
-}
-errors++;
-}
-if(errors === _errs13){
-if((typeof data4 == "number") && (isFinite(data4))){
-if(data4 > 4294967295 || isNaN(data4)){
-const err11 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
-if(vErrors === null){
-vErrors = [err11];
-}
-else {
-vErrors.push(err11);
-}
-errors++;
-}
-else {
-if(data4 < 0 || isNaN(data4)){
-const err12 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err12];
-}
-else {
-vErrors.push(err12);
-}
-errors++;
-}
-}
-}
-}
-var valid4 = _errs13 === errors;
-}
-if(valid4){
-const len1 = data2.length;
-if(!(len1 <= 2)){
-const err13 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/items",keyword:"items",params:{limit: 2},message:"must NOT have more than 2 items"};
-if(vErrors === null){
-vErrors = [err13];
-}
-else {
-vErrors.push(err13);
-}
-errors++;
-}
-}
-}
-}
-}
-}
-else {
-const err14 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err14];
-}
-else {
-vErrors.push(err14);
-}
-errors++;
-}
-}
-var valid1 = _errs8 === errors;
-}
-else {
-var valid1 = true;
-}
-if(valid1){
-if(data.kind !== undefined){
-const _errs15 = errors;
-if("login" !== data.kind){
-const err15 = {instancePath:instancePath+"/kind",schemaPath:"#/oneOf/0/properties/kind/const",keyword:"const",params:{allowedValue: "login"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err15];
-}
-else {
-vErrors.push(err15);
-}
-errors++;
-}
-var valid1 = _errs15 === errors;
-}
-else {
-var valid1 = true;
-}
-if(valid1){
-if(data.data !== undefined){
-const _errs16 = errors;
-if(!(validate74(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate74.errors : vErrors.concat(validate74.errors);
-errors = vErrors.length;
-}
-var valid1 = _errs16 === errors;
-}
-else {
-var valid1 = true;
-}
-if(valid1){
-if(data.rid !== undefined){
-let data7 = data.rid;
-const _errs17 = errors;
-const _errs18 = errors;
-if(errors === _errs18){
-if(typeof data7 === "string"){
-if(func1(data7) > 64){
-const err16 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
-if(vErrors === null){
-vErrors = [err16];
-}
-else {
-vErrors.push(err16);
-}
-errors++;
-}
-else {
-if(func1(data7) < 1){
-const err17 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err17];
-}
-else {
-vErrors.push(err17);
-}
-errors++;
-}
-else {
-if(!pattern5.test(data7)){
-const err18 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_-]{1,64}$"},message:"must match pattern \""+"^[0-9A-Za-z_-]{1,64}$"+"\""};
-if(vErrors === null){
-vErrors = [err18];
-}
-else {
-vErrors.push(err18);
-}
-errors++;
-}
-}
-}
-}
-else {
-const err19 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err19];
-}
-else {
-vErrors.push(err19);
-}
-errors++;
-}
-}
-var valid1 = _errs17 === errors;
-}
-else {
-var valid1 = true;
-}
-}
-}
-}
-}
-}
-}
-}
-}
-else {
-const err20 = {instancePath,schemaPath:"#/oneOf/0/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err20];
-}
-else {
-vErrors.push(err20);
-}
-errors++;
-}
-}
-var _valid0 = _errs1 === errors;
-if(_valid0){
-valid0 = true;
-passing0 = 0;
-var props0 = true;
-}
-const _errs20 = errors;
-if(errors === _errs20){
-if(data && typeof data == "object" && !Array.isArray(data)){
-let missing1;
-if((((((data.op === undefined) && (missing1 = "op")) || ((data.lc === undefined) && (missing1 = "lc"))) || ((data.hlc === undefined) && (missing1 = "hlc"))) || ((data.kind === undefined) && (missing1 = "kind"))) || ((data.data === undefined) && (missing1 = "data"))){
-const err21 = {instancePath,schemaPath:"#/oneOf/1/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"};
-if(vErrors === null){
-vErrors = [err21];
-}
-else {
-vErrors.push(err21);
-}
-errors++;
-}
-else {
-const _errs22 = errors;
-for(const key1 in data){
-if(!((((((key1 === "op") || (key1 === "lc")) || (key1 === "hlc")) || (key1 === "kind")) || (key1 === "data")) || (key1 === "rid"))){
-const err22 = {instancePath,schemaPath:"#/oneOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err22];
-}
-else {
-vErrors.push(err22);
-}
-errors++;
-break;
-}
-}
-if(_errs22 === errors){
-if(data.op !== undefined){
-const _errs23 = errors;
-if(!(validate72(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate72.errors : vErrors.concat(validate72.errors);
-errors = vErrors.length;
-}
-var valid6 = _errs23 === errors;
-}
-else {
-var valid6 = true;
-}
-if(valid6){
-if(data.lc !== undefined){
-let data9 = data.lc;
-const _errs24 = errors;
-const _errs25 = errors;
-if(!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))){
-const err23 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err23];
-}
-else {
-vErrors.push(err23);
-}
-errors++;
-}
-if(errors === _errs25){
-if((typeof data9 == "number") && (isFinite(data9))){
-if(data9 > 9007199254740991 || isNaN(data9)){
-const err24 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"};
-if(vErrors === null){
-vErrors = [err24];
-}
-else {
-vErrors.push(err24);
-}
-errors++;
-}
-else {
-if(data9 < 0 || isNaN(data9)){
-const err25 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err25];
-}
-else {
-vErrors.push(err25);
-}
-errors++;
-}
-}
-}
-}
-var valid6 = _errs24 === errors;
-}
-else {
-var valid6 = true;
-}
-if(valid6){
-if(data.hlc !== undefined){
-let data10 = data.hlc;
-const _errs27 = errors;
-const _errs28 = errors;
-if(errors === _errs28){
-if(Array.isArray(data10)){
-if(data10.length > 2){
-const err26 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/maxItems",keyword:"maxItems",params:{limit: 2},message:"must NOT have more than 2 items"};
-if(vErrors === null){
-vErrors = [err26];
-}
-else {
-vErrors.push(err26);
-}
-errors++;
-}
-else {
-if(data10.length < 2){
-const err27 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items"};
-if(vErrors === null){
-vErrors = [err27];
-}
-else {
-vErrors.push(err27);
-}
-errors++;
-}
-else {
-const len2 = data10.length;
-if(len2 > 0){
-let data11 = data10[0];
-const _errs30 = errors;
-if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
-const err28 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err28];
-}
-else {
-vErrors.push(err28);
-}
-errors++;
-}
-if(errors === _errs30){
-if((typeof data11 == "number") && (isFinite(data11))){
-if(data11 > 9007199254740991 || isNaN(data11)){
-const err29 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"};
-if(vErrors === null){
-vErrors = [err29];
-}
-else {
-vErrors.push(err29);
-}
-errors++;
-}
-else {
-if(data11 < 0 || isNaN(data11)){
-const err30 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err30];
-}
-else {
-vErrors.push(err30);
-}
-errors++;
-}
-}
-}
-}
-var valid9 = _errs30 === errors;
-}
-if(valid9){
-if(len2 > 1){
-let data12 = data10[1];
-const _errs32 = errors;
-if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
-const err31 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err31];
-}
-else {
-vErrors.push(err31);
-}
-errors++;
-}
-if(errors === _errs32){
-if((typeof data12 == "number") && (isFinite(data12))){
-if(data12 > 4294967295 || isNaN(data12)){
-const err32 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
-if(vErrors === null){
-vErrors = [err32];
-}
-else {
-vErrors.push(err32);
-}
-errors++;
-}
-else {
-if(data12 < 0 || isNaN(data12)){
-const err33 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err33];
-}
-else {
-vErrors.push(err33);
-}
-errors++;
-}
-}
-}
-}
-var valid9 = _errs32 === errors;
-}
-if(valid9){
-const len3 = data10.length;
-if(!(len3 <= 2)){
-const err34 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/items",keyword:"items",params:{limit: 2},message:"must NOT have more than 2 items"};
-if(vErrors === null){
-vErrors = [err34];
-}
-else {
-vErrors.push(err34);
-}
-errors++;
-}
-}
-}
-}
-}
-}
-else {
-const err35 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err35];
-}
-else {
-vErrors.push(err35);
-}
-errors++;
-}
-}
-var valid6 = _errs27 === errors;
-}
-else {
-var valid6 = true;
-}
-if(valid6){
-if(data.kind !== undefined){
-const _errs34 = errors;
-if("channel.create" !== data.kind){
-const err36 = {instancePath:instancePath+"/kind",schemaPath:"#/oneOf/1/properties/kind/const",keyword:"const",params:{allowedValue: "channel.create"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err36];
-}
-else {
-vErrors.push(err36);
-}
-errors++;
-}
-var valid6 = _errs34 === errors;
-}
-else {
-var valid6 = true;
-}
-if(valid6){
-if(data.data !== undefined){
-const _errs35 = errors;
-if(!(validate77(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate77.errors : vErrors.concat(validate77.errors);
-errors = vErrors.length;
-}
-var valid6 = _errs35 === errors;
-}
-else {
-var valid6 = true;
-}
-if(valid6){
-if(data.rid !== undefined){
-let data15 = data.rid;
-const _errs36 = errors;
-const _errs37 = errors;
-if(errors === _errs37){
-if(typeof data15 === "string"){
-if(func1(data15) > 64){
-const err37 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
-if(vErrors === null){
-vErrors = [err37];
-}
-else {
-vErrors.push(err37);
-}
-errors++;
-}
-else {
-if(func1(data15) < 1){
-const err38 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err38];
-}
-else {
-vErrors.push(err38);
-}
-errors++;
-}
-else {
-if(!pattern5.test(data15)){
-const err39 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_-]{1,64}$"},message:"must match pattern \""+"^[0-9A-Za-z_-]{1,64}$"+"\""};
-if(vErrors === null){
-vErrors = [err39];
-}
-else {
-vErrors.push(err39);
-}
-errors++;
-}
-}
-}
-}
-else {
-const err40 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err40];
-}
-else {
-vErrors.push(err40);
-}
-errors++;
-}
-}
-var valid6 = _errs36 === errors;
-}
-else {
-var valid6 = true;
-}
-}
-}
-}
-}
-}
-}
-}
-}
-else {
-const err41 = {instancePath,schemaPath:"#/oneOf/1/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err41];
-}
-else {
-vErrors.push(err41);
-}
-errors++;
-}
-}
-var _valid0 = _errs20 === errors;
-if(_valid0 && valid0){
-valid0 = false;
-passing0 = [passing0, 1];
-}
-else {
-if(_valid0){
-valid0 = true;
-passing0 = 1;
-if(props0 !== true){
-props0 = true;
-}
-}
-const _errs39 = errors;
-if(errors === _errs39){
-if(data && typeof data == "object" && !Array.isArray(data)){
-let missing2;
-if((((((data.op === undefined) && (missing2 = "op")) || ((data.lc === undefined) && (missing2 = "lc"))) || ((data.hlc === undefined) && (missing2 = "hlc"))) || ((data.kind === undefined) && (missing2 = "kind"))) || ((data.data === undefined) && (missing2 = "data"))){
-const err42 = {instancePath,schemaPath:"#/oneOf/2/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"};
-if(vErrors === null){
-vErrors = [err42];
-}
-else {
-vErrors.push(err42);
-}
-errors++;
-}
-else {
-const _errs41 = errors;
-for(const key2 in data){
-if(!((((((key2 === "op") || (key2 === "lc")) || (key2 === "hlc")) || (key2 === "kind")) || (key2 === "data")) || (key2 === "rid"))){
-const err43 = {instancePath,schemaPath:"#/oneOf/2/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err43];
-}
-else {
-vErrors.push(err43);
-}
-errors++;
-break;
-}
-}
-if(_errs41 === errors){
-if(data.op !== undefined){
-const _errs42 = errors;
-if(!(validate72(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate72.errors : vErrors.concat(validate72.errors);
-errors = vErrors.length;
-}
-var valid11 = _errs42 === errors;
-}
-else {
-var valid11 = true;
-}
-if(valid11){
-if(data.lc !== undefined){
-let data17 = data.lc;
-const _errs43 = errors;
-const _errs44 = errors;
-if(!(((typeof data17 == "number") && (!(data17 % 1) && !isNaN(data17))) && (isFinite(data17)))){
-const err44 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err44];
-}
-else {
-vErrors.push(err44);
-}
-errors++;
-}
-if(errors === _errs44){
-if((typeof data17 == "number") && (isFinite(data17))){
-if(data17 > 9007199254740991 || isNaN(data17)){
-const err45 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"};
-if(vErrors === null){
-vErrors = [err45];
-}
-else {
-vErrors.push(err45);
-}
-errors++;
-}
-else {
-if(data17 < 0 || isNaN(data17)){
-const err46 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err46];
-}
-else {
-vErrors.push(err46);
-}
-errors++;
-}
-}
-}
-}
-var valid11 = _errs43 === errors;
-}
-else {
-var valid11 = true;
-}
-if(valid11){
-if(data.hlc !== undefined){
-let data18 = data.hlc;
-const _errs46 = errors;
-const _errs47 = errors;
-if(errors === _errs47){
-if(Array.isArray(data18)){
-if(data18.length > 2){
-const err47 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/maxItems",keyword:"maxItems",params:{limit: 2},message:"must NOT have more than 2 items"};
-if(vErrors === null){
-vErrors = [err47];
-}
-else {
-vErrors.push(err47);
-}
-errors++;
-}
-else {
-if(data18.length < 2){
-const err48 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items"};
-if(vErrors === null){
-vErrors = [err48];
-}
-else {
-vErrors.push(err48);
-}
-errors++;
-}
-else {
-const len4 = data18.length;
-if(len4 > 0){
-let data19 = data18[0];
-const _errs49 = errors;
-if(!(((typeof data19 == "number") && (!(data19 % 1) && !isNaN(data19))) && (isFinite(data19)))){
-const err49 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err49];
-}
-else {
-vErrors.push(err49);
-}
-errors++;
-}
-if(errors === _errs49){
-if((typeof data19 == "number") && (isFinite(data19))){
-if(data19 > 9007199254740991 || isNaN(data19)){
-const err50 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"};
-if(vErrors === null){
-vErrors = [err50];
-}
-else {
-vErrors.push(err50);
-}
-errors++;
-}
-else {
-if(data19 < 0 || isNaN(data19)){
-const err51 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err51];
-}
-else {
-vErrors.push(err51);
-}
-errors++;
-}
-}
-}
-}
-var valid14 = _errs49 === errors;
-}
-if(valid14){
-if(len4 > 1){
-let data20 = data18[1];
-const _errs51 = errors;
-if(!(((typeof data20 == "number") && (!(data20 % 1) && !isNaN(data20))) && (isFinite(data20)))){
-const err52 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err52];
-}
-else {
-vErrors.push(err52);
-}
-errors++;
-}
-if(errors === _errs51){
-if((typeof data20 == "number") && (isFinite(data20))){
-if(data20 > 4294967295 || isNaN(data20)){
-const err53 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
-if(vErrors === null){
-vErrors = [err53];
-}
-else {
-vErrors.push(err53);
-}
-errors++;
-}
-else {
-if(data20 < 0 || isNaN(data20)){
-const err54 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err54];
-}
-else {
-vErrors.push(err54);
-}
-errors++;
-}
-}
-}
-}
-var valid14 = _errs51 === errors;
-}
-if(valid14){
-const len5 = data18.length;
-if(!(len5 <= 2)){
-const err55 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/items",keyword:"items",params:{limit: 2},message:"must NOT have more than 2 items"};
-if(vErrors === null){
-vErrors = [err55];
-}
-else {
-vErrors.push(err55);
-}
-errors++;
-}
-}
-}
-}
-}
-}
-else {
-const err56 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err56];
-}
-else {
-vErrors.push(err56);
-}
-errors++;
-}
-}
-var valid11 = _errs46 === errors;
-}
-else {
-var valid11 = true;
-}
-if(valid11){
-if(data.kind !== undefined){
-const _errs53 = errors;
-if("publish" !== data.kind){
-const err57 = {instancePath:instancePath+"/kind",schemaPath:"#/oneOf/2/properties/kind/const",keyword:"const",params:{allowedValue: "publish"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err57];
-}
-else {
-vErrors.push(err57);
-}
-errors++;
-}
-var valid11 = _errs53 === errors;
-}
-else {
-var valid11 = true;
-}
-if(valid11){
-if(data.data !== undefined){
-const _errs54 = errors;
-if(!(validate80(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate80.errors : vErrors.concat(validate80.errors);
-errors = vErrors.length;
-}
-var valid11 = _errs54 === errors;
-}
-else {
-var valid11 = true;
-}
-if(valid11){
-if(data.rid !== undefined){
-let data23 = data.rid;
-const _errs55 = errors;
-const _errs56 = errors;
-if(errors === _errs56){
-if(typeof data23 === "string"){
-if(func1(data23) > 64){
-const err58 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
-if(vErrors === null){
-vErrors = [err58];
-}
-else {
-vErrors.push(err58);
-}
-errors++;
-}
-else {
-if(func1(data23) < 1){
-const err59 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err59];
-}
-else {
-vErrors.push(err59);
-}
-errors++;
-}
-else {
-if(!pattern5.test(data23)){
-const err60 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_-]{1,64}$"},message:"must match pattern \""+"^[0-9A-Za-z_-]{1,64}$"+"\""};
-if(vErrors === null){
-vErrors = [err60];
-}
-else {
-vErrors.push(err60);
-}
-errors++;
-}
-}
-}
-}
-else {
-const err61 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err61];
-}
-else {
-vErrors.push(err61);
-}
-errors++;
-}
-}
-var valid11 = _errs55 === errors;
-}
-else {
-var valid11 = true;
-}
-}
-}
-}
-}
-}
-}
-}
-}
-else {
-const err62 = {instancePath,schemaPath:"#/oneOf/2/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err62];
-}
-else {
-vErrors.push(err62);
-}
-errors++;
-}
-}
-var _valid0 = _errs39 === errors;
-if(_valid0 && valid0){
-valid0 = false;
-passing0 = [passing0, 2];
-}
-else {
-if(_valid0){
-valid0 = true;
-passing0 = 2;
-if(props0 !== true){
-props0 = true;
-}
-}
-const _errs58 = errors;
-if(errors === _errs58){
-if(data && typeof data == "object" && !Array.isArray(data)){
-let missing3;
-if((((((data.op === undefined) && (missing3 = "op")) || ((data.lc === undefined) && (missing3 = "lc"))) || ((data.hlc === undefined) && (missing3 = "hlc"))) || ((data.kind === undefined) && (missing3 = "kind"))) || ((data.data === undefined) && (missing3 = "data"))){
-const err63 = {instancePath,schemaPath:"#/oneOf/3/required",keyword:"required",params:{missingProperty: missing3},message:"must have required property '"+missing3+"'"};
-if(vErrors === null){
-vErrors = [err63];
-}
-else {
-vErrors.push(err63);
-}
-errors++;
-}
-else {
-const _errs60 = errors;
-for(const key3 in data){
-if(!((((((key3 === "op") || (key3 === "lc")) || (key3 === "hlc")) || (key3 === "kind")) || (key3 === "data")) || (key3 === "rid"))){
-const err64 = {instancePath,schemaPath:"#/oneOf/3/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err64];
-}
-else {
-vErrors.push(err64);
-}
-errors++;
-break;
-}
-}
-if(_errs60 === errors){
-if(data.op !== undefined){
-const _errs61 = errors;
-if(!(validate72(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate72.errors : vErrors.concat(validate72.errors);
-errors = vErrors.length;
-}
-var valid16 = _errs61 === errors;
-}
-else {
-var valid16 = true;
-}
-if(valid16){
-if(data.lc !== undefined){
-let data25 = data.lc;
-const _errs62 = errors;
-const _errs63 = errors;
-if(!(((typeof data25 == "number") && (!(data25 % 1) && !isNaN(data25))) && (isFinite(data25)))){
-const err65 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err65];
-}
-else {
-vErrors.push(err65);
-}
-errors++;
-}
-if(errors === _errs63){
-if((typeof data25 == "number") && (isFinite(data25))){
-if(data25 > 9007199254740991 || isNaN(data25)){
-const err66 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"};
-if(vErrors === null){
-vErrors = [err66];
-}
-else {
-vErrors.push(err66);
-}
-errors++;
-}
-else {
-if(data25 < 0 || isNaN(data25)){
-const err67 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err67];
-}
-else {
-vErrors.push(err67);
-}
-errors++;
-}
-}
-}
-}
-var valid16 = _errs62 === errors;
-}
-else {
-var valid16 = true;
-}
-if(valid16){
-if(data.hlc !== undefined){
-let data26 = data.hlc;
-const _errs65 = errors;
-const _errs66 = errors;
-if(errors === _errs66){
-if(Array.isArray(data26)){
-if(data26.length > 2){
-const err68 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/maxItems",keyword:"maxItems",params:{limit: 2},message:"must NOT have more than 2 items"};
-if(vErrors === null){
-vErrors = [err68];
-}
-else {
-vErrors.push(err68);
-}
-errors++;
-}
-else {
-if(data26.length < 2){
-const err69 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items"};
-if(vErrors === null){
-vErrors = [err69];
-}
-else {
-vErrors.push(err69);
-}
-errors++;
-}
-else {
-const len6 = data26.length;
-if(len6 > 0){
-let data27 = data26[0];
-const _errs68 = errors;
-if(!(((typeof data27 == "number") && (!(data27 % 1) && !isNaN(data27))) && (isFinite(data27)))){
-const err70 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err70];
-}
-else {
-vErrors.push(err70);
-}
-errors++;
-}
-if(errors === _errs68){
-if((typeof data27 == "number") && (isFinite(data27))){
-if(data27 > 9007199254740991 || isNaN(data27)){
-const err71 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"};
-if(vErrors === null){
-vErrors = [err71];
-}
-else {
-vErrors.push(err71);
-}
-errors++;
-}
-else {
-if(data27 < 0 || isNaN(data27)){
-const err72 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err72];
-}
-else {
-vErrors.push(err72);
-}
-errors++;
-}
-}
-}
-}
-var valid19 = _errs68 === errors;
-}
-if(valid19){
-if(len6 > 1){
-let data28 = data26[1];
-const _errs70 = errors;
-if(!(((typeof data28 == "number") && (!(data28 % 1) && !isNaN(data28))) && (isFinite(data28)))){
-const err73 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err73];
-}
-else {
-vErrors.push(err73);
-}
-errors++;
-}
-if(errors === _errs70){
-if((typeof data28 == "number") && (isFinite(data28))){
-if(data28 > 4294967295 || isNaN(data28)){
-const err74 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
-if(vErrors === null){
-vErrors = [err74];
-}
-else {
-vErrors.push(err74);
-}
-errors++;
-}
-else {
-if(data28 < 0 || isNaN(data28)){
-const err75 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err75];
-}
-else {
-vErrors.push(err75);
-}
-errors++;
-}
-}
-}
-}
-var valid19 = _errs70 === errors;
-}
-if(valid19){
-const len7 = data26.length;
-if(!(len7 <= 2)){
-const err76 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/items",keyword:"items",params:{limit: 2},message:"must NOT have more than 2 items"};
-if(vErrors === null){
-vErrors = [err76];
-}
-else {
-vErrors.push(err76);
-}
-errors++;
-}
-}
-}
-}
-}
-}
-else {
-const err77 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err77];
-}
-else {
-vErrors.push(err77);
-}
-errors++;
-}
-}
-var valid16 = _errs65 === errors;
-}
-else {
-var valid16 = true;
-}
-if(valid16){
-if(data.kind !== undefined){
-const _errs72 = errors;
-if("direct" !== data.kind){
-const err78 = {instancePath:instancePath+"/kind",schemaPath:"#/oneOf/3/properties/kind/const",keyword:"const",params:{allowedValue: "direct"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err78];
-}
-else {
-vErrors.push(err78);
-}
-errors++;
-}
-var valid16 = _errs72 === errors;
-}
-else {
-var valid16 = true;
-}
-if(valid16){
-if(data.data !== undefined){
-const _errs73 = errors;
-if(!(validate83(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate83.errors : vErrors.concat(validate83.errors);
-errors = vErrors.length;
-}
-var valid16 = _errs73 === errors;
-}
-else {
-var valid16 = true;
-}
-if(valid16){
-if(data.rid !== undefined){
-let data31 = data.rid;
-const _errs74 = errors;
-const _errs75 = errors;
-if(errors === _errs75){
-if(typeof data31 === "string"){
-if(func1(data31) > 64){
-const err79 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
-if(vErrors === null){
-vErrors = [err79];
-}
-else {
-vErrors.push(err79);
-}
-errors++;
-}
-else {
-if(func1(data31) < 1){
-const err80 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err80];
-}
-else {
-vErrors.push(err80);
-}
-errors++;
-}
-else {
-if(!pattern5.test(data31)){
-const err81 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_-]{1,64}$"},message:"must match pattern \""+"^[0-9A-Za-z_-]{1,64}$"+"\""};
-if(vErrors === null){
-vErrors = [err81];
-}
-else {
-vErrors.push(err81);
-}
-errors++;
-}
-}
-}
-}
-else {
-const err82 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err82];
-}
-else {
-vErrors.push(err82);
-}
-errors++;
-}
-}
-var valid16 = _errs74 === errors;
-}
-else {
-var valid16 = true;
-}
-}
-}
-}
-}
-}
-}
-}
-}
-else {
-const err83 = {instancePath,schemaPath:"#/oneOf/3/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err83];
-}
-else {
-vErrors.push(err83);
-}
-errors++;
-}
-}
-var _valid0 = _errs58 === errors;
-if(_valid0 && valid0){
-valid0 = false;
-passing0 = [passing0, 3];
-}
-else {
-if(_valid0){
-valid0 = true;
-passing0 = 3;
-if(props0 !== true){
-props0 = true;
-}
-}
-}
-}
-}
-if(!valid0){
-const err84 = {instancePath,schemaPath:"#/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
-if(vErrors === null){
-vErrors = [err84];
-}
-else {
-vErrors.push(err84);
-}
-errors++;
-validate71.errors = vErrors;
-return false;
-}
-else {
-errors = _errs0;
-if(vErrors !== null){
-if(_errs0){
-vErrors.length = _errs0;
-}
-else {
-vErrors = null;
-}
-}
-}
-validate71.errors = vErrors;
-evaluated0.props = props0;
-return errors === 0;
-}
-validate71.evaluated = {"dynamicProps":true,"dynamicItems":false};
-
-
-function validate70(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/replica.apply.request.json" */;
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate70.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(errors === 0){
-if(data && typeof data == "object" && !Array.isArray(data)){
-let missing0;
-if((data.ops === undefined) && (missing0 = "ops")){
-validate70.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
-return false;
-}
-else {
-const _errs1 = errors;
-for(const key0 in data){
-if(!(key0 === "ops")){
-validate70.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs1 === errors){
-if(data.ops !== undefined){
-let data0 = data.ops;
-const _errs2 = errors;
-if(errors === _errs2){
-if(Array.isArray(data0)){
-if(data0.length > 100){
-validate70.errors = [{instancePath:instancePath+"/ops",schemaPath:"#/properties/ops/maxItems",keyword:"maxItems",params:{limit: 100},message:"must NOT have more than 100 items"}];
-return false;
-}
-else {
-if(data0.length < 1){
-validate70.errors = [{instancePath:instancePath+"/ops",schemaPath:"#/properties/ops/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
-return false;
-}
-else {
-var valid1 = true;
-const len0 = data0.length;
-for(let i0=0; i0<len0; i0++){
-const _errs4 = errors;
-if(!(validate71(data0[i0], {instancePath:instancePath+"/ops/" + i0,parentData:data0,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate71.errors : vErrors.concat(validate71.errors);
-errors = vErrors.length;
-}
-var valid1 = _errs4 === errors;
-if(!valid1){
-break;
-}
-}
-}
-}
-}
-else {
-validate70.errors = [{instancePath:instancePath+"/ops",schemaPath:"#/properties/ops/type",keyword:"type",params:{type: "array"},message:"must be array"}];
-return false;
-}
-}
-}
-}
-}
-}
-else {
-validate70.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-validate70.errors = vErrors;
-return errors === 0;
-}
-validate70.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
-
-export const validate_replica_digest_reply = validate86;
-const schema195 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/replica.digest.reply.json","title":"ReplicaDigestReply","description":"A summary of the responder's operation log. Two servers holding the same operations give the same hwm, hash and ops.","x-correio-type":"replica.digest.reply","x-correio-pattern":"reply","x-correio-service":"replica","type":"object","additionalProperties":false,"required":["server","hwm","hash","ops"],"properties":{"server":{"description":"The responder.","$ref":"defs.json#/$defs/nodeId"},"hwm":{"description":"For each origin the responder knows: its high-water mark (the highest seq such that it holds every operation 1..seq).","type":"object","maxProperties":1000,"patternProperties":{"^[\\x21-\\x7e]{1,128}$":{"$ref":"defs.json#/$defs/uint"}},"additionalProperties":false},"hash":{"description":"Lower-case hex of the XOR of the SHA-256 of the canonical MessagePack encoding (ENCODING.md) of every operation the responder holds. Order-independent: two servers holding the same operations report the same hash, whatever order they applied them in.","type":"string","pattern":"^[0-9a-f]{64}$","minLength":64,"maxLength":64},"ops":{"description":"The number of operations the responder holds.","$ref":"defs.json#/$defs/uint"}}};
-const pattern68 = new RegExp("^[0-9a-f]{64}$", "u");
-
-function validate86(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/replica.digest.reply.json" */;
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate86.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(errors === 0){
-if(data && typeof data == "object" && !Array.isArray(data)){
-let missing0;
-if(((((data.server === undefined) && (missing0 = "server")) || ((data.hwm === undefined) && (missing0 = "hwm"))) || ((data.hash === undefined) && (missing0 = "hash"))) || ((data.ops === undefined) && (missing0 = "ops"))){
-validate86.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
-return false;
-}
-else {
-const _errs1 = errors;
-for(const key0 in data){
-if(!((((key0 === "server") || (key0 === "hwm")) || (key0 === "hash")) || (key0 === "ops"))){
-validate86.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs1 === errors){
-if(data.server !== undefined){
-let data0 = data.server;
-const _errs2 = errors;
-const _errs3 = errors;
-if(errors === _errs3){
-if(typeof data0 === "string"){
-if(func1(data0) > 128){
-validate86.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
-return false;
-}
-else {
-if(func1(data0) < 1){
-validate86.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-else {
-if(!pattern6.test(data0)){
-validate86.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
-return false;
-}
-}
-}
-}
-else {
-validate86.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid0 = _errs2 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.hwm !== undefined){
-let data1 = data.hwm;
-const _errs5 = errors;
-if(errors === _errs5){
-if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
-if(Object.keys(data1).length > 1000){
-validate86.errors = [{instancePath:instancePath+"/hwm",schemaPath:"#/properties/hwm/maxProperties",keyword:"maxProperties",params:{limit: 1000},message:"must NOT have more than 1000 properties"}];
-return false;
-}
-else {
-const _errs7 = errors;
-for(const key1 in data1){
-if(!(pattern6.test(key1))){
-validate86.errors = [{instancePath:instancePath+"/hwm",schemaPath:"#/properties/hwm/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs7 === errors){
-var valid2 = true;
-for(const key2 in data1){
-if(pattern6.test(key2)){
-let data2 = data1[key2];
-const _errs8 = errors;
-const _errs9 = errors;
-if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
-validate86.errors = [{instancePath:instancePath+"/hwm/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"defs.json#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs9){
-if((typeof data2 == "number") && (isFinite(data2))){
-if(data2 > 9007199254740991 || isNaN(data2)){
-validate86.errors = [{instancePath:instancePath+"/hwm/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"defs.json#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
-return false;
-}
-else {
-if(data2 < 0 || isNaN(data2)){
-validate86.errors = [{instancePath:instancePath+"/hwm/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"defs.json#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
-return false;
-}
-}
-}
-}
-var valid2 = _errs8 === errors;
-if(!valid2){
-break;
-}
-}
-}
-}
-}
-}
-else {
-validate86.errors = [{instancePath:instancePath+"/hwm",schemaPath:"#/properties/hwm/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate85.errors = [{instancePath:instancePath+"/channel",schemaPath:"#/$defs/channelName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -7622,1571 +6670,23 @@ var valid0 = _errs5 === errors;
 else {
 var valid0 = true;
 }
-if(valid0){
-if(data.hash !== undefined){
-let data3 = data.hash;
-const _errs11 = errors;
-if(errors === _errs11){
-if(typeof data3 === "string"){
-if(func1(data3) > 64){
-validate86.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/properties/hash/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
-return false;
-}
-else {
-if(func1(data3) < 64){
-validate86.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/properties/hash/minLength",keyword:"minLength",params:{limit: 64},message:"must NOT have fewer than 64 characters"}];
-return false;
-}
-else {
-if(!pattern68.test(data3)){
-validate86.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/properties/hash/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""}];
-return false;
 }
 }
 }
 }
 else {
-validate86.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/properties/hash/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate85.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-var valid0 = _errs11 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.ops !== undefined){
-let data4 = data.ops;
-const _errs13 = errors;
-const _errs14 = errors;
-if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
-validate86.errors = [{instancePath:instancePath+"/ops",schemaPath:"defs.json#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs14){
-if((typeof data4 == "number") && (isFinite(data4))){
-if(data4 > 9007199254740991 || isNaN(data4)){
-validate86.errors = [{instancePath:instancePath+"/ops",schemaPath:"defs.json#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
-return false;
-}
-else {
-if(data4 < 0 || isNaN(data4)){
-validate86.errors = [{instancePath:instancePath+"/ops",schemaPath:"defs.json#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
-return false;
-}
-}
-}
-}
-var valid0 = _errs13 === errors;
-}
-else {
-var valid0 = true;
-}
-}
-}
-}
-}
-}
-}
-else {
-validate86.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-validate86.errors = vErrors;
+validate85.errors = vErrors;
 return errors === 0;
 }
-validate86.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate85.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_replica_digest_request = validate87;
-const schema199 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/replica.digest.request.json","title":"ReplicaDigestRequest","description":"Ask one server (broker service srv.<server-id>) for a summary of its operation log, to compare replicas.","x-correio-type":"replica.digest.request","x-correio-pattern":"request","x-correio-service":"replica","x-correio-reply":"replica.digest.reply","type":"object","additionalProperties":false,"required":[],"properties":{}};
-
-function validate87(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/replica.digest.request.json" */;
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate87.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(errors === 0){
-if(data && typeof data == "object" && !Array.isArray(data)){
-for(const key0 in data){
-validate87.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-else {
-validate87.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-validate87.errors = vErrors;
-return errors === 0;
-}
-validate87.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
-
-export const validate_replica_fetch_reply = validate88;
-const schema200 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/replica.fetch.reply.json","title":"ReplicaFetchReply","description":"Reply to replica.fetch.request.","x-correio-type":"replica.fetch.reply","x-correio-pattern":"reply","x-correio-service":"replica","type":"object","additionalProperties":false,"required":["origin","ops","high"],"properties":{"origin":{"description":"The origin of the request.","$ref":"defs.json#/$defs/nodeId"},"ops":{"description":"Operations of origin, ascending and consecutive by seq, starting at from_seq, ending at to_seq, at limit, or before the first seq the responder does not hold. Empty when it does not hold from_seq.","type":"array","maxItems":1000,"items":{"$ref":"defs.json#/$defs/operation"}},"high":{"description":"The responder's high-water mark for origin: the highest seq such that it holds every operation 1..seq (0 when it holds none).","$ref":"defs.json#/$defs/uint"}}};
-
-function validate89(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate89.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-const _errs0 = errors;
-let valid0 = false;
-let passing0 = null;
-const _errs1 = errors;
-if(errors === _errs1){
-if(data && typeof data == "object" && !Array.isArray(data)){
-let missing0;
-if((((((data.op === undefined) && (missing0 = "op")) || ((data.lc === undefined) && (missing0 = "lc"))) || ((data.hlc === undefined) && (missing0 = "hlc"))) || ((data.kind === undefined) && (missing0 = "kind"))) || ((data.data === undefined) && (missing0 = "data"))){
-const err0 = {instancePath,schemaPath:"#/oneOf/0/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-else {
-const _errs3 = errors;
-for(const key0 in data){
-if(!((((((key0 === "op") || (key0 === "lc")) || (key0 === "hlc")) || (key0 === "kind")) || (key0 === "data")) || (key0 === "rid"))){
-const err1 = {instancePath,schemaPath:"#/oneOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-break;
-}
-}
-if(_errs3 === errors){
-if(data.op !== undefined){
-const _errs4 = errors;
-if(!(validate72(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate72.errors : vErrors.concat(validate72.errors);
-errors = vErrors.length;
-}
-var valid1 = _errs4 === errors;
-}
-else {
-var valid1 = true;
-}
-if(valid1){
-if(data.lc !== undefined){
-let data1 = data.lc;
-const _errs5 = errors;
-const _errs6 = errors;
-if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-const err2 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
-if(errors === _errs6){
-if((typeof data1 == "number") && (isFinite(data1))){
-if(data1 > 9007199254740991 || isNaN(data1)){
-const err3 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"};
-if(vErrors === null){
-vErrors = [err3];
-}
-else {
-vErrors.push(err3);
-}
-errors++;
-}
-else {
-if(data1 < 0 || isNaN(data1)){
-const err4 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err4];
-}
-else {
-vErrors.push(err4);
-}
-errors++;
-}
-}
-}
-}
-var valid1 = _errs5 === errors;
-}
-else {
-var valid1 = true;
-}
-if(valid1){
-if(data.hlc !== undefined){
-let data2 = data.hlc;
-const _errs8 = errors;
-const _errs9 = errors;
-if(errors === _errs9){
-if(Array.isArray(data2)){
-if(data2.length > 2){
-const err5 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/maxItems",keyword:"maxItems",params:{limit: 2},message:"must NOT have more than 2 items"};
-if(vErrors === null){
-vErrors = [err5];
-}
-else {
-vErrors.push(err5);
-}
-errors++;
-}
-else {
-if(data2.length < 2){
-const err6 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items"};
-if(vErrors === null){
-vErrors = [err6];
-}
-else {
-vErrors.push(err6);
-}
-errors++;
-}
-else {
-const len0 = data2.length;
-if(len0 > 0){
-let data3 = data2[0];
-const _errs11 = errors;
-if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
-const err7 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err7];
-}
-else {
-vErrors.push(err7);
-}
-errors++;
-}
-if(errors === _errs11){
-if((typeof data3 == "number") && (isFinite(data3))){
-if(data3 > 9007199254740991 || isNaN(data3)){
-const err8 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"};
-if(vErrors === null){
-vErrors = [err8];
-}
-else {
-vErrors.push(err8);
-}
-errors++;
-}
-else {
-if(data3 < 0 || isNaN(data3)){
-const err9 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err9];
-}
-else {
-vErrors.push(err9);
-}
-errors++;
-}
-}
-}
-}
-var valid4 = _errs11 === errors;
-}
-if(valid4){
-if(len0 > 1){
-let data4 = data2[1];
-const _errs13 = errors;
-if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
-const err10 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err10];
-}
-else {
-vErrors.push(err10);
-}
-errors++;
-}
-if(errors === _errs13){
-if((typeof data4 == "number") && (isFinite(data4))){
-if(data4 > 4294967295 || isNaN(data4)){
-const err11 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
-if(vErrors === null){
-vErrors = [err11];
-}
-else {
-vErrors.push(err11);
-}
-errors++;
-}
-else {
-if(data4 < 0 || isNaN(data4)){
-const err12 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err12];
-}
-else {
-vErrors.push(err12);
-}
-errors++;
-}
-}
-}
-}
-var valid4 = _errs13 === errors;
-}
-if(valid4){
-const len1 = data2.length;
-if(!(len1 <= 2)){
-const err13 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/items",keyword:"items",params:{limit: 2},message:"must NOT have more than 2 items"};
-if(vErrors === null){
-vErrors = [err13];
-}
-else {
-vErrors.push(err13);
-}
-errors++;
-}
-}
-}
-}
-}
-}
-else {
-const err14 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err14];
-}
-else {
-vErrors.push(err14);
-}
-errors++;
-}
-}
-var valid1 = _errs8 === errors;
-}
-else {
-var valid1 = true;
-}
-if(valid1){
-if(data.kind !== undefined){
-const _errs15 = errors;
-if("login" !== data.kind){
-const err15 = {instancePath:instancePath+"/kind",schemaPath:"#/oneOf/0/properties/kind/const",keyword:"const",params:{allowedValue: "login"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err15];
-}
-else {
-vErrors.push(err15);
-}
-errors++;
-}
-var valid1 = _errs15 === errors;
-}
-else {
-var valid1 = true;
-}
-if(valid1){
-if(data.data !== undefined){
-const _errs16 = errors;
-if(!(validate74(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate74.errors : vErrors.concat(validate74.errors);
-errors = vErrors.length;
-}
-var valid1 = _errs16 === errors;
-}
-else {
-var valid1 = true;
-}
-if(valid1){
-if(data.rid !== undefined){
-let data7 = data.rid;
-const _errs17 = errors;
-const _errs18 = errors;
-if(errors === _errs18){
-if(typeof data7 === "string"){
-if(func1(data7) > 64){
-const err16 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
-if(vErrors === null){
-vErrors = [err16];
-}
-else {
-vErrors.push(err16);
-}
-errors++;
-}
-else {
-if(func1(data7) < 1){
-const err17 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err17];
-}
-else {
-vErrors.push(err17);
-}
-errors++;
-}
-else {
-if(!pattern5.test(data7)){
-const err18 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_-]{1,64}$"},message:"must match pattern \""+"^[0-9A-Za-z_-]{1,64}$"+"\""};
-if(vErrors === null){
-vErrors = [err18];
-}
-else {
-vErrors.push(err18);
-}
-errors++;
-}
-}
-}
-}
-else {
-const err19 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err19];
-}
-else {
-vErrors.push(err19);
-}
-errors++;
-}
-}
-var valid1 = _errs17 === errors;
-}
-else {
-var valid1 = true;
-}
-}
-}
-}
-}
-}
-}
-}
-}
-else {
-const err20 = {instancePath,schemaPath:"#/oneOf/0/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err20];
-}
-else {
-vErrors.push(err20);
-}
-errors++;
-}
-}
-var _valid0 = _errs1 === errors;
-if(_valid0){
-valid0 = true;
-passing0 = 0;
-var props0 = true;
-}
-const _errs20 = errors;
-if(errors === _errs20){
-if(data && typeof data == "object" && !Array.isArray(data)){
-let missing1;
-if((((((data.op === undefined) && (missing1 = "op")) || ((data.lc === undefined) && (missing1 = "lc"))) || ((data.hlc === undefined) && (missing1 = "hlc"))) || ((data.kind === undefined) && (missing1 = "kind"))) || ((data.data === undefined) && (missing1 = "data"))){
-const err21 = {instancePath,schemaPath:"#/oneOf/1/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"};
-if(vErrors === null){
-vErrors = [err21];
-}
-else {
-vErrors.push(err21);
-}
-errors++;
-}
-else {
-const _errs22 = errors;
-for(const key1 in data){
-if(!((((((key1 === "op") || (key1 === "lc")) || (key1 === "hlc")) || (key1 === "kind")) || (key1 === "data")) || (key1 === "rid"))){
-const err22 = {instancePath,schemaPath:"#/oneOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err22];
-}
-else {
-vErrors.push(err22);
-}
-errors++;
-break;
-}
-}
-if(_errs22 === errors){
-if(data.op !== undefined){
-const _errs23 = errors;
-if(!(validate72(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate72.errors : vErrors.concat(validate72.errors);
-errors = vErrors.length;
-}
-var valid6 = _errs23 === errors;
-}
-else {
-var valid6 = true;
-}
-if(valid6){
-if(data.lc !== undefined){
-let data9 = data.lc;
-const _errs24 = errors;
-const _errs25 = errors;
-if(!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))){
-const err23 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err23];
-}
-else {
-vErrors.push(err23);
-}
-errors++;
-}
-if(errors === _errs25){
-if((typeof data9 == "number") && (isFinite(data9))){
-if(data9 > 9007199254740991 || isNaN(data9)){
-const err24 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"};
-if(vErrors === null){
-vErrors = [err24];
-}
-else {
-vErrors.push(err24);
-}
-errors++;
-}
-else {
-if(data9 < 0 || isNaN(data9)){
-const err25 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err25];
-}
-else {
-vErrors.push(err25);
-}
-errors++;
-}
-}
-}
-}
-var valid6 = _errs24 === errors;
-}
-else {
-var valid6 = true;
-}
-if(valid6){
-if(data.hlc !== undefined){
-let data10 = data.hlc;
-const _errs27 = errors;
-const _errs28 = errors;
-if(errors === _errs28){
-if(Array.isArray(data10)){
-if(data10.length > 2){
-const err26 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/maxItems",keyword:"maxItems",params:{limit: 2},message:"must NOT have more than 2 items"};
-if(vErrors === null){
-vErrors = [err26];
-}
-else {
-vErrors.push(err26);
-}
-errors++;
-}
-else {
-if(data10.length < 2){
-const err27 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items"};
-if(vErrors === null){
-vErrors = [err27];
-}
-else {
-vErrors.push(err27);
-}
-errors++;
-}
-else {
-const len2 = data10.length;
-if(len2 > 0){
-let data11 = data10[0];
-const _errs30 = errors;
-if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
-const err28 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err28];
-}
-else {
-vErrors.push(err28);
-}
-errors++;
-}
-if(errors === _errs30){
-if((typeof data11 == "number") && (isFinite(data11))){
-if(data11 > 9007199254740991 || isNaN(data11)){
-const err29 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"};
-if(vErrors === null){
-vErrors = [err29];
-}
-else {
-vErrors.push(err29);
-}
-errors++;
-}
-else {
-if(data11 < 0 || isNaN(data11)){
-const err30 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err30];
-}
-else {
-vErrors.push(err30);
-}
-errors++;
-}
-}
-}
-}
-var valid9 = _errs30 === errors;
-}
-if(valid9){
-if(len2 > 1){
-let data12 = data10[1];
-const _errs32 = errors;
-if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
-const err31 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err31];
-}
-else {
-vErrors.push(err31);
-}
-errors++;
-}
-if(errors === _errs32){
-if((typeof data12 == "number") && (isFinite(data12))){
-if(data12 > 4294967295 || isNaN(data12)){
-const err32 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
-if(vErrors === null){
-vErrors = [err32];
-}
-else {
-vErrors.push(err32);
-}
-errors++;
-}
-else {
-if(data12 < 0 || isNaN(data12)){
-const err33 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err33];
-}
-else {
-vErrors.push(err33);
-}
-errors++;
-}
-}
-}
-}
-var valid9 = _errs32 === errors;
-}
-if(valid9){
-const len3 = data10.length;
-if(!(len3 <= 2)){
-const err34 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/items",keyword:"items",params:{limit: 2},message:"must NOT have more than 2 items"};
-if(vErrors === null){
-vErrors = [err34];
-}
-else {
-vErrors.push(err34);
-}
-errors++;
-}
-}
-}
-}
-}
-}
-else {
-const err35 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err35];
-}
-else {
-vErrors.push(err35);
-}
-errors++;
-}
-}
-var valid6 = _errs27 === errors;
-}
-else {
-var valid6 = true;
-}
-if(valid6){
-if(data.kind !== undefined){
-const _errs34 = errors;
-if("channel.create" !== data.kind){
-const err36 = {instancePath:instancePath+"/kind",schemaPath:"#/oneOf/1/properties/kind/const",keyword:"const",params:{allowedValue: "channel.create"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err36];
-}
-else {
-vErrors.push(err36);
-}
-errors++;
-}
-var valid6 = _errs34 === errors;
-}
-else {
-var valid6 = true;
-}
-if(valid6){
-if(data.data !== undefined){
-const _errs35 = errors;
-if(!(validate77(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate77.errors : vErrors.concat(validate77.errors);
-errors = vErrors.length;
-}
-var valid6 = _errs35 === errors;
-}
-else {
-var valid6 = true;
-}
-if(valid6){
-if(data.rid !== undefined){
-let data15 = data.rid;
-const _errs36 = errors;
-const _errs37 = errors;
-if(errors === _errs37){
-if(typeof data15 === "string"){
-if(func1(data15) > 64){
-const err37 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
-if(vErrors === null){
-vErrors = [err37];
-}
-else {
-vErrors.push(err37);
-}
-errors++;
-}
-else {
-if(func1(data15) < 1){
-const err38 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err38];
-}
-else {
-vErrors.push(err38);
-}
-errors++;
-}
-else {
-if(!pattern5.test(data15)){
-const err39 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_-]{1,64}$"},message:"must match pattern \""+"^[0-9A-Za-z_-]{1,64}$"+"\""};
-if(vErrors === null){
-vErrors = [err39];
-}
-else {
-vErrors.push(err39);
-}
-errors++;
-}
-}
-}
-}
-else {
-const err40 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err40];
-}
-else {
-vErrors.push(err40);
-}
-errors++;
-}
-}
-var valid6 = _errs36 === errors;
-}
-else {
-var valid6 = true;
-}
-}
-}
-}
-}
-}
-}
-}
-}
-else {
-const err41 = {instancePath,schemaPath:"#/oneOf/1/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err41];
-}
-else {
-vErrors.push(err41);
-}
-errors++;
-}
-}
-var _valid0 = _errs20 === errors;
-if(_valid0 && valid0){
-valid0 = false;
-passing0 = [passing0, 1];
-}
-else {
-if(_valid0){
-valid0 = true;
-passing0 = 1;
-if(props0 !== true){
-props0 = true;
-}
-}
-const _errs39 = errors;
-if(errors === _errs39){
-if(data && typeof data == "object" && !Array.isArray(data)){
-let missing2;
-if((((((data.op === undefined) && (missing2 = "op")) || ((data.lc === undefined) && (missing2 = "lc"))) || ((data.hlc === undefined) && (missing2 = "hlc"))) || ((data.kind === undefined) && (missing2 = "kind"))) || ((data.data === undefined) && (missing2 = "data"))){
-const err42 = {instancePath,schemaPath:"#/oneOf/2/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"};
-if(vErrors === null){
-vErrors = [err42];
-}
-else {
-vErrors.push(err42);
-}
-errors++;
-}
-else {
-const _errs41 = errors;
-for(const key2 in data){
-if(!((((((key2 === "op") || (key2 === "lc")) || (key2 === "hlc")) || (key2 === "kind")) || (key2 === "data")) || (key2 === "rid"))){
-const err43 = {instancePath,schemaPath:"#/oneOf/2/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err43];
-}
-else {
-vErrors.push(err43);
-}
-errors++;
-break;
-}
-}
-if(_errs41 === errors){
-if(data.op !== undefined){
-const _errs42 = errors;
-if(!(validate72(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate72.errors : vErrors.concat(validate72.errors);
-errors = vErrors.length;
-}
-var valid11 = _errs42 === errors;
-}
-else {
-var valid11 = true;
-}
-if(valid11){
-if(data.lc !== undefined){
-let data17 = data.lc;
-const _errs43 = errors;
-const _errs44 = errors;
-if(!(((typeof data17 == "number") && (!(data17 % 1) && !isNaN(data17))) && (isFinite(data17)))){
-const err44 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err44];
-}
-else {
-vErrors.push(err44);
-}
-errors++;
-}
-if(errors === _errs44){
-if((typeof data17 == "number") && (isFinite(data17))){
-if(data17 > 9007199254740991 || isNaN(data17)){
-const err45 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"};
-if(vErrors === null){
-vErrors = [err45];
-}
-else {
-vErrors.push(err45);
-}
-errors++;
-}
-else {
-if(data17 < 0 || isNaN(data17)){
-const err46 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err46];
-}
-else {
-vErrors.push(err46);
-}
-errors++;
-}
-}
-}
-}
-var valid11 = _errs43 === errors;
-}
-else {
-var valid11 = true;
-}
-if(valid11){
-if(data.hlc !== undefined){
-let data18 = data.hlc;
-const _errs46 = errors;
-const _errs47 = errors;
-if(errors === _errs47){
-if(Array.isArray(data18)){
-if(data18.length > 2){
-const err47 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/maxItems",keyword:"maxItems",params:{limit: 2},message:"must NOT have more than 2 items"};
-if(vErrors === null){
-vErrors = [err47];
-}
-else {
-vErrors.push(err47);
-}
-errors++;
-}
-else {
-if(data18.length < 2){
-const err48 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items"};
-if(vErrors === null){
-vErrors = [err48];
-}
-else {
-vErrors.push(err48);
-}
-errors++;
-}
-else {
-const len4 = data18.length;
-if(len4 > 0){
-let data19 = data18[0];
-const _errs49 = errors;
-if(!(((typeof data19 == "number") && (!(data19 % 1) && !isNaN(data19))) && (isFinite(data19)))){
-const err49 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err49];
-}
-else {
-vErrors.push(err49);
-}
-errors++;
-}
-if(errors === _errs49){
-if((typeof data19 == "number") && (isFinite(data19))){
-if(data19 > 9007199254740991 || isNaN(data19)){
-const err50 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"};
-if(vErrors === null){
-vErrors = [err50];
-}
-else {
-vErrors.push(err50);
-}
-errors++;
-}
-else {
-if(data19 < 0 || isNaN(data19)){
-const err51 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err51];
-}
-else {
-vErrors.push(err51);
-}
-errors++;
-}
-}
-}
-}
-var valid14 = _errs49 === errors;
-}
-if(valid14){
-if(len4 > 1){
-let data20 = data18[1];
-const _errs51 = errors;
-if(!(((typeof data20 == "number") && (!(data20 % 1) && !isNaN(data20))) && (isFinite(data20)))){
-const err52 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err52];
-}
-else {
-vErrors.push(err52);
-}
-errors++;
-}
-if(errors === _errs51){
-if((typeof data20 == "number") && (isFinite(data20))){
-if(data20 > 4294967295 || isNaN(data20)){
-const err53 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
-if(vErrors === null){
-vErrors = [err53];
-}
-else {
-vErrors.push(err53);
-}
-errors++;
-}
-else {
-if(data20 < 0 || isNaN(data20)){
-const err54 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err54];
-}
-else {
-vErrors.push(err54);
-}
-errors++;
-}
-}
-}
-}
-var valid14 = _errs51 === errors;
-}
-if(valid14){
-const len5 = data18.length;
-if(!(len5 <= 2)){
-const err55 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/items",keyword:"items",params:{limit: 2},message:"must NOT have more than 2 items"};
-if(vErrors === null){
-vErrors = [err55];
-}
-else {
-vErrors.push(err55);
-}
-errors++;
-}
-}
-}
-}
-}
-}
-else {
-const err56 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err56];
-}
-else {
-vErrors.push(err56);
-}
-errors++;
-}
-}
-var valid11 = _errs46 === errors;
-}
-else {
-var valid11 = true;
-}
-if(valid11){
-if(data.kind !== undefined){
-const _errs53 = errors;
-if("publish" !== data.kind){
-const err57 = {instancePath:instancePath+"/kind",schemaPath:"#/oneOf/2/properties/kind/const",keyword:"const",params:{allowedValue: "publish"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err57];
-}
-else {
-vErrors.push(err57);
-}
-errors++;
-}
-var valid11 = _errs53 === errors;
-}
-else {
-var valid11 = true;
-}
-if(valid11){
-if(data.data !== undefined){
-const _errs54 = errors;
-if(!(validate80(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate80.errors : vErrors.concat(validate80.errors);
-errors = vErrors.length;
-}
-var valid11 = _errs54 === errors;
-}
-else {
-var valid11 = true;
-}
-if(valid11){
-if(data.rid !== undefined){
-let data23 = data.rid;
-const _errs55 = errors;
-const _errs56 = errors;
-if(errors === _errs56){
-if(typeof data23 === "string"){
-if(func1(data23) > 64){
-const err58 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
-if(vErrors === null){
-vErrors = [err58];
-}
-else {
-vErrors.push(err58);
-}
-errors++;
-}
-else {
-if(func1(data23) < 1){
-const err59 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err59];
-}
-else {
-vErrors.push(err59);
-}
-errors++;
-}
-else {
-if(!pattern5.test(data23)){
-const err60 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_-]{1,64}$"},message:"must match pattern \""+"^[0-9A-Za-z_-]{1,64}$"+"\""};
-if(vErrors === null){
-vErrors = [err60];
-}
-else {
-vErrors.push(err60);
-}
-errors++;
-}
-}
-}
-}
-else {
-const err61 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err61];
-}
-else {
-vErrors.push(err61);
-}
-errors++;
-}
-}
-var valid11 = _errs55 === errors;
-}
-else {
-var valid11 = true;
-}
-}
-}
-}
-}
-}
-}
-}
-}
-else {
-const err62 = {instancePath,schemaPath:"#/oneOf/2/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err62];
-}
-else {
-vErrors.push(err62);
-}
-errors++;
-}
-}
-var _valid0 = _errs39 === errors;
-if(_valid0 && valid0){
-valid0 = false;
-passing0 = [passing0, 2];
-}
-else {
-if(_valid0){
-valid0 = true;
-passing0 = 2;
-if(props0 !== true){
-props0 = true;
-}
-}
-const _errs58 = errors;
-if(errors === _errs58){
-if(data && typeof data == "object" && !Array.isArray(data)){
-let missing3;
-if((((((data.op === undefined) && (missing3 = "op")) || ((data.lc === undefined) && (missing3 = "lc"))) || ((data.hlc === undefined) && (missing3 = "hlc"))) || ((data.kind === undefined) && (missing3 = "kind"))) || ((data.data === undefined) && (missing3 = "data"))){
-const err63 = {instancePath,schemaPath:"#/oneOf/3/required",keyword:"required",params:{missingProperty: missing3},message:"must have required property '"+missing3+"'"};
-if(vErrors === null){
-vErrors = [err63];
-}
-else {
-vErrors.push(err63);
-}
-errors++;
-}
-else {
-const _errs60 = errors;
-for(const key3 in data){
-if(!((((((key3 === "op") || (key3 === "lc")) || (key3 === "hlc")) || (key3 === "kind")) || (key3 === "data")) || (key3 === "rid"))){
-const err64 = {instancePath,schemaPath:"#/oneOf/3/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err64];
-}
-else {
-vErrors.push(err64);
-}
-errors++;
-break;
-}
-}
-if(_errs60 === errors){
-if(data.op !== undefined){
-const _errs61 = errors;
-if(!(validate72(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate72.errors : vErrors.concat(validate72.errors);
-errors = vErrors.length;
-}
-var valid16 = _errs61 === errors;
-}
-else {
-var valid16 = true;
-}
-if(valid16){
-if(data.lc !== undefined){
-let data25 = data.lc;
-const _errs62 = errors;
-const _errs63 = errors;
-if(!(((typeof data25 == "number") && (!(data25 % 1) && !isNaN(data25))) && (isFinite(data25)))){
-const err65 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err65];
-}
-else {
-vErrors.push(err65);
-}
-errors++;
-}
-if(errors === _errs63){
-if((typeof data25 == "number") && (isFinite(data25))){
-if(data25 > 9007199254740991 || isNaN(data25)){
-const err66 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"};
-if(vErrors === null){
-vErrors = [err66];
-}
-else {
-vErrors.push(err66);
-}
-errors++;
-}
-else {
-if(data25 < 0 || isNaN(data25)){
-const err67 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err67];
-}
-else {
-vErrors.push(err67);
-}
-errors++;
-}
-}
-}
-}
-var valid16 = _errs62 === errors;
-}
-else {
-var valid16 = true;
-}
-if(valid16){
-if(data.hlc !== undefined){
-let data26 = data.hlc;
-const _errs65 = errors;
-const _errs66 = errors;
-if(errors === _errs66){
-if(Array.isArray(data26)){
-if(data26.length > 2){
-const err68 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/maxItems",keyword:"maxItems",params:{limit: 2},message:"must NOT have more than 2 items"};
-if(vErrors === null){
-vErrors = [err68];
-}
-else {
-vErrors.push(err68);
-}
-errors++;
-}
-else {
-if(data26.length < 2){
-const err69 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items"};
-if(vErrors === null){
-vErrors = [err69];
-}
-else {
-vErrors.push(err69);
-}
-errors++;
-}
-else {
-const len6 = data26.length;
-if(len6 > 0){
-let data27 = data26[0];
-const _errs68 = errors;
-if(!(((typeof data27 == "number") && (!(data27 % 1) && !isNaN(data27))) && (isFinite(data27)))){
-const err70 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err70];
-}
-else {
-vErrors.push(err70);
-}
-errors++;
-}
-if(errors === _errs68){
-if((typeof data27 == "number") && (isFinite(data27))){
-if(data27 > 9007199254740991 || isNaN(data27)){
-const err71 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"};
-if(vErrors === null){
-vErrors = [err71];
-}
-else {
-vErrors.push(err71);
-}
-errors++;
-}
-else {
-if(data27 < 0 || isNaN(data27)){
-const err72 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err72];
-}
-else {
-vErrors.push(err72);
-}
-errors++;
-}
-}
-}
-}
-var valid19 = _errs68 === errors;
-}
-if(valid19){
-if(len6 > 1){
-let data28 = data26[1];
-const _errs70 = errors;
-if(!(((typeof data28 == "number") && (!(data28 % 1) && !isNaN(data28))) && (isFinite(data28)))){
-const err73 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err73];
-}
-else {
-vErrors.push(err73);
-}
-errors++;
-}
-if(errors === _errs70){
-if((typeof data28 == "number") && (isFinite(data28))){
-if(data28 > 4294967295 || isNaN(data28)){
-const err74 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
-if(vErrors === null){
-vErrors = [err74];
-}
-else {
-vErrors.push(err74);
-}
-errors++;
-}
-else {
-if(data28 < 0 || isNaN(data28)){
-const err75 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
-if(vErrors === null){
-vErrors = [err75];
-}
-else {
-vErrors.push(err75);
-}
-errors++;
-}
-}
-}
-}
-var valid19 = _errs70 === errors;
-}
-if(valid19){
-const len7 = data26.length;
-if(!(len7 <= 2)){
-const err76 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/items",keyword:"items",params:{limit: 2},message:"must NOT have more than 2 items"};
-if(vErrors === null){
-vErrors = [err76];
-}
-else {
-vErrors.push(err76);
-}
-errors++;
-}
-}
-}
-}
-}
-}
-else {
-const err77 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err77];
-}
-else {
-vErrors.push(err77);
-}
-errors++;
-}
-}
-var valid16 = _errs65 === errors;
-}
-else {
-var valid16 = true;
-}
-if(valid16){
-if(data.kind !== undefined){
-const _errs72 = errors;
-if("direct" !== data.kind){
-const err78 = {instancePath:instancePath+"/kind",schemaPath:"#/oneOf/3/properties/kind/const",keyword:"const",params:{allowedValue: "direct"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err78];
-}
-else {
-vErrors.push(err78);
-}
-errors++;
-}
-var valid16 = _errs72 === errors;
-}
-else {
-var valid16 = true;
-}
-if(valid16){
-if(data.data !== undefined){
-const _errs73 = errors;
-if(!(validate83(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate83.errors : vErrors.concat(validate83.errors);
-errors = vErrors.length;
-}
-var valid16 = _errs73 === errors;
-}
-else {
-var valid16 = true;
-}
-if(valid16){
-if(data.rid !== undefined){
-let data31 = data.rid;
-const _errs74 = errors;
-const _errs75 = errors;
-if(errors === _errs75){
-if(typeof data31 === "string"){
-if(func1(data31) > 64){
-const err79 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
-if(vErrors === null){
-vErrors = [err79];
-}
-else {
-vErrors.push(err79);
-}
-errors++;
-}
-else {
-if(func1(data31) < 1){
-const err80 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err80];
-}
-else {
-vErrors.push(err80);
-}
-errors++;
-}
-else {
-if(!pattern5.test(data31)){
-const err81 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_-]{1,64}$"},message:"must match pattern \""+"^[0-9A-Za-z_-]{1,64}$"+"\""};
-if(vErrors === null){
-vErrors = [err81];
-}
-else {
-vErrors.push(err81);
-}
-errors++;
-}
-}
-}
-}
-else {
-const err82 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err82];
-}
-else {
-vErrors.push(err82);
-}
-errors++;
-}
-}
-var valid16 = _errs74 === errors;
-}
-else {
-var valid16 = true;
-}
-}
-}
-}
-}
-}
-}
-}
-}
-else {
-const err83 = {instancePath,schemaPath:"#/oneOf/3/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err83];
-}
-else {
-vErrors.push(err83);
-}
-errors++;
-}
-}
-var _valid0 = _errs58 === errors;
-if(_valid0 && valid0){
-valid0 = false;
-passing0 = [passing0, 3];
-}
-else {
-if(_valid0){
-valid0 = true;
-passing0 = 3;
-if(props0 !== true){
-props0 = true;
-}
-}
-}
-}
-}
-if(!valid0){
-const err84 = {instancePath,schemaPath:"#/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
-if(vErrors === null){
-vErrors = [err84];
-}
-else {
-vErrors.push(err84);
-}
-errors++;
-validate89.errors = vErrors;
-return false;
-}
-else {
-errors = _errs0;
-if(vErrors !== null){
-if(_errs0){
-vErrors.length = _errs0;
-}
-else {
-vErrors = null;
-}
-}
-}
-validate89.errors = vErrors;
-evaluated0.props = props0;
-return errors === 0;
-}
-validate89.evaluated = {"dynamicProps":true,"dynamicItems":false};
-
+const schema212 = {"description":"Data of a publish operation: a publication to a channel.","type":"object","additionalProperties":false,"required":["user","channel","text"],"properties":{"user":{"description":"The publishing user.","$ref":"#/$defs/userName"},"channel":{"$ref":"#/$defs/channelName"},"text":{"$ref":"#/$defs/text"}}};
 
 function validate88(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/replica.fetch.reply.json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate88.evaluated;
@@ -9199,45 +6699,45 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if((((data.origin === undefined) && (missing0 = "origin")) || ((data.ops === undefined) && (missing0 = "ops"))) || ((data.high === undefined) && (missing0 = "high"))){
+if((((data.user === undefined) && (missing0 = "user")) || ((data.channel === undefined) && (missing0 = "channel"))) || ((data.text === undefined) && (missing0 = "text"))){
 validate88.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(((key0 === "origin") || (key0 === "ops")) || (key0 === "high"))){
+if(!(((key0 === "user") || (key0 === "channel")) || (key0 === "text"))){
 validate88.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
 if(_errs1 === errors){
-if(data.origin !== undefined){
-let data0 = data.origin;
+if(data.user !== undefined){
+let data0 = data.user;
 const _errs2 = errors;
 const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
-if(func1(data0) > 128){
-validate88.errors = [{instancePath:instancePath+"/origin",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+if(func1(data0) > 32){
+validate88.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
 return false;
 }
 else {
 if(func1(data0) < 1){
-validate88.errors = [{instancePath:instancePath+"/origin",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate88.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
-if(!pattern6.test(data0)){
-validate88.errors = [{instancePath:instancePath+"/origin",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+if(!pattern9.test(data0)){
+validate88.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate88.errors = [{instancePath:instancePath+"/origin",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate88.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -9247,33 +6747,31 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.ops !== undefined){
-let data1 = data.ops;
+if(data.channel !== undefined){
+let data1 = data.channel;
 const _errs5 = errors;
-if(errors === _errs5){
-if(Array.isArray(data1)){
-if(data1.length > 1000){
-validate88.errors = [{instancePath:instancePath+"/ops",schemaPath:"#/properties/ops/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items"}];
+const _errs6 = errors;
+if(errors === _errs6){
+if(typeof data1 === "string"){
+if(func1(data1) > 64){
+validate88.errors = [{instancePath:instancePath+"/channel",schemaPath:"#/$defs/channelName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
 return false;
 }
 else {
-var valid2 = true;
-const len0 = data1.length;
-for(let i0=0; i0<len0; i0++){
-const _errs7 = errors;
-if(!(validate89(data1[i0], {instancePath:instancePath+"/ops/" + i0,parentData:data1,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate89.errors : vErrors.concat(validate89.errors);
-errors = vErrors.length;
+if(func1(data1) < 1){
+validate88.errors = [{instancePath:instancePath+"/channel",schemaPath:"#/$defs/channelName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
 }
-var valid2 = _errs7 === errors;
-if(!valid2){
-break;
+else {
+if(!pattern8.test(data1)){
+validate88.errors = [{instancePath:instancePath+"/channel",schemaPath:"#/$defs/channelName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,64}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,64}$"+"\""}];
+return false;
 }
 }
 }
 }
 else {
-validate88.errors = [{instancePath:instancePath+"/ops",schemaPath:"#/properties/ops/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate88.errors = [{instancePath:instancePath+"/channel",schemaPath:"#/$defs/channelName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -9283,26 +6781,26 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.high !== undefined){
-let data3 = data.high;
+if(data.text !== undefined){
+let data2 = data.text;
 const _errs8 = errors;
 const _errs9 = errors;
-if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
-validate88.errors = [{instancePath:instancePath+"/high",schemaPath:"defs.json#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
 if(errors === _errs9){
-if((typeof data3 == "number") && (isFinite(data3))){
-if(data3 > 9007199254740991 || isNaN(data3)){
-validate88.errors = [{instancePath:instancePath+"/high",schemaPath:"defs.json#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+if(typeof data2 === "string"){
+if(func1(data2) > 4000){
+validate88.errors = [{instancePath:instancePath+"/text",schemaPath:"#/$defs/text/maxLength",keyword:"maxLength",params:{limit: 4000},message:"must NOT have more than 4000 characters"}];
 return false;
 }
 else {
-if(data3 < 0 || isNaN(data3)){
-validate88.errors = [{instancePath:instancePath+"/high",schemaPath:"defs.json#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+if(func1(data2) < 1){
+validate88.errors = [{instancePath:instancePath+"/text",schemaPath:"#/$defs/text/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 }
+}
+else {
+validate88.errors = [{instancePath:instancePath+"/text",schemaPath:"#/$defs/text/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
 }
 }
 var valid0 = _errs8 === errors;
@@ -9325,15 +6823,12 @@ return errors === 0;
 }
 validate88.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_replica_fetch_request = validate99;
-const schema216 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/replica.fetch.request.json","title":"ReplicaFetchRequest","description":"Fetch an origin's operations from one server (broker service srv.<server-id>), to recover a gap.","x-correio-type":"replica.fetch.request","x-correio-pattern":"request","x-correio-service":"replica","x-correio-reply":"replica.fetch.reply","type":"object","additionalProperties":false,"required":["origin","from_seq"],"properties":{"origin":{"description":"The origin server whose operations are wanted.","$ref":"defs.json#/$defs/nodeId"},"from_seq":{"description":"The first wanted seq (inclusive).","$ref":"defs.json#/$defs/seq"},"to_seq":{"description":"The last wanted seq (inclusive). Absent: no upper bound.","$ref":"defs.json#/$defs/seq"},"limit":{"description":"At most this many operations. When absent: 1000.","type":"integer","minimum":1,"maximum":1000}}};
-const schema218 = {"description":"A per-origin operation sequence number: 1 for an origin's first operation, +1 for each next one.","type":"integer","minimum":1,"maximum":9007199254740991};
+const schema219 = {"description":"Data of a direct operation: a direct message from one user to another.","type":"object","additionalProperties":false,"required":["user","to","text"],"properties":{"user":{"description":"The sending user.","$ref":"#/$defs/userName"},"to":{"description":"The receiving user.","$ref":"#/$defs/userName"},"text":{"$ref":"#/$defs/text"}}};
 
-function validate99(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/replica.fetch.request.json" */;
+function validate91(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate99.evaluated;
+const evaluated0 = validate91.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -9343,15 +6838,430 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if(((data.origin === undefined) && (missing0 = "origin")) || ((data.from_seq === undefined) && (missing0 = "from_seq"))){
-validate99.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+if((((data.user === undefined) && (missing0 = "user")) || ((data.to === undefined) && (missing0 = "to"))) || ((data.text === undefined) && (missing0 = "text"))){
+validate91.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((((key0 === "origin") || (key0 === "from_seq")) || (key0 === "to_seq")) || (key0 === "limit"))){
-validate99.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+if(!(((key0 === "user") || (key0 === "to")) || (key0 === "text"))){
+validate91.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.user !== undefined){
+let data0 = data.user;
+const _errs2 = errors;
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data0 === "string"){
+if(func1(data0) > 32){
+validate91.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
+return false;
+}
+else {
+if(func1(data0) < 1){
+validate91.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern9.test(data0)){
+validate91.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate91.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.to !== undefined){
+let data1 = data.to;
+const _errs5 = errors;
+const _errs6 = errors;
+if(errors === _errs6){
+if(typeof data1 === "string"){
+if(func1(data1) > 32){
+validate91.errors = [{instancePath:instancePath+"/to",schemaPath:"#/$defs/userName/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
+return false;
+}
+else {
+if(func1(data1) < 1){
+validate91.errors = [{instancePath:instancePath+"/to",schemaPath:"#/$defs/userName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern9.test(data1)){
+validate91.errors = [{instancePath:instancePath+"/to",schemaPath:"#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate91.errors = [{instancePath:instancePath+"/to",schemaPath:"#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.text !== undefined){
+let data2 = data.text;
+const _errs8 = errors;
+const _errs9 = errors;
+if(errors === _errs9){
+if(typeof data2 === "string"){
+if(func1(data2) > 4000){
+validate91.errors = [{instancePath:instancePath+"/text",schemaPath:"#/$defs/text/maxLength",keyword:"maxLength",params:{limit: 4000},message:"must NOT have more than 4000 characters"}];
+return false;
+}
+else {
+if(func1(data2) < 1){
+validate91.errors = [{instancePath:instancePath+"/text",schemaPath:"#/$defs/text/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+}
+}
+else {
+validate91.errors = [{instancePath:instancePath+"/text",schemaPath:"#/$defs/text/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+else {
+validate91.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate91.errors = vErrors;
+return errors === 0;
+}
+validate91.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const schema226 = {"description":"Data of a register operation: a user claims a name with a password. The earliest register of a name (by hlc, then op.origin, then op.seq) owns it; its op id is the user's first credential.","type":"object","additionalProperties":false,"required":["user","hash"],"properties":{"user":{"$ref":"#/$defs/userName"},"hash":{"$ref":"#/$defs/passwordHash"}}};
+const schema228 = {"description":"A slow salted password hash with its parameters, so they can be raised later: scrypt with cost n (a power of two), block size r and parallelism p; salt and hash in unpadded base64url.","type":"object","additionalProperties":false,"required":["alg","n","r","p","salt","hash"],"properties":{"alg":{"const":"scrypt"},"n":{"description":"CPU/memory cost: a power of two, 2 to 2^20 (the schema bounds it; a peer computing the hash refuses any other value).","type":"integer","minimum":2,"maximum":1048576},"r":{"description":"Block size, 1 to 32.","type":"integer","minimum":1,"maximum":32},"p":{"description":"Parallelism, 1 to 16.","type":"integer","minimum":1,"maximum":16},"salt":{"description":"The salt, unpadded base64url (16 to 64 bytes).","type":"string","pattern":"^[A-Za-z0-9_-]{22,86}$","minLength":22,"maxLength":86},"hash":{"description":"The derived key, unpadded base64url (16 to 64 bytes).","type":"string","pattern":"^[A-Za-z0-9_-]{22,86}$","minLength":22,"maxLength":86}}};
+const pattern76 = new RegExp("^[A-Za-z0-9_-]{22,86}$", "u");
+
+function validate94(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate94.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if(((data.user === undefined) && (missing0 = "user")) || ((data.hash === undefined) && (missing0 = "hash"))){
+validate94.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((key0 === "user") || (key0 === "hash"))){
+validate94.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.user !== undefined){
+let data0 = data.user;
+const _errs2 = errors;
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data0 === "string"){
+if(func1(data0) > 32){
+validate94.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
+return false;
+}
+else {
+if(func1(data0) < 1){
+validate94.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern9.test(data0)){
+validate94.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate94.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.hash !== undefined){
+let data1 = data.hash;
+const _errs5 = errors;
+const _errs6 = errors;
+if(errors === _errs6){
+if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
+let missing1;
+if(((((((data1.alg === undefined) && (missing1 = "alg")) || ((data1.n === undefined) && (missing1 = "n"))) || ((data1.r === undefined) && (missing1 = "r"))) || ((data1.p === undefined) && (missing1 = "p"))) || ((data1.salt === undefined) && (missing1 = "salt"))) || ((data1.hash === undefined) && (missing1 = "hash"))){
+validate94.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/$defs/passwordHash/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
+return false;
+}
+else {
+const _errs8 = errors;
+for(const key1 in data1){
+if(!((((((key1 === "alg") || (key1 === "n")) || (key1 === "r")) || (key1 === "p")) || (key1 === "salt")) || (key1 === "hash"))){
+validate94.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/$defs/passwordHash/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs8 === errors){
+if(data1.alg !== undefined){
+const _errs9 = errors;
+if("scrypt" !== data1.alg){
+validate94.errors = [{instancePath:instancePath+"/hash/alg",schemaPath:"#/$defs/passwordHash/properties/alg/const",keyword:"const",params:{allowedValue: "scrypt"},message:"must be equal to constant"}];
+return false;
+}
+var valid3 = _errs9 === errors;
+}
+else {
+var valid3 = true;
+}
+if(valid3){
+if(data1.n !== undefined){
+let data3 = data1.n;
+const _errs10 = errors;
+if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
+validate94.errors = [{instancePath:instancePath+"/hash/n",schemaPath:"#/$defs/passwordHash/properties/n/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs10){
+if((typeof data3 == "number") && (isFinite(data3))){
+if(data3 > 1048576 || isNaN(data3)){
+validate94.errors = [{instancePath:instancePath+"/hash/n",schemaPath:"#/$defs/passwordHash/properties/n/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1048576},message:"must be <= 1048576"}];
+return false;
+}
+else {
+if(data3 < 2 || isNaN(data3)){
+validate94.errors = [{instancePath:instancePath+"/hash/n",schemaPath:"#/$defs/passwordHash/properties/n/minimum",keyword:"minimum",params:{comparison: ">=", limit: 2},message:"must be >= 2"}];
+return false;
+}
+}
+}
+}
+var valid3 = _errs10 === errors;
+}
+else {
+var valid3 = true;
+}
+if(valid3){
+if(data1.r !== undefined){
+let data4 = data1.r;
+const _errs12 = errors;
+if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
+validate94.errors = [{instancePath:instancePath+"/hash/r",schemaPath:"#/$defs/passwordHash/properties/r/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs12){
+if((typeof data4 == "number") && (isFinite(data4))){
+if(data4 > 32 || isNaN(data4)){
+validate94.errors = [{instancePath:instancePath+"/hash/r",schemaPath:"#/$defs/passwordHash/properties/r/maximum",keyword:"maximum",params:{comparison: "<=", limit: 32},message:"must be <= 32"}];
+return false;
+}
+else {
+if(data4 < 1 || isNaN(data4)){
+validate94.errors = [{instancePath:instancePath+"/hash/r",schemaPath:"#/$defs/passwordHash/properties/r/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+}
+var valid3 = _errs12 === errors;
+}
+else {
+var valid3 = true;
+}
+if(valid3){
+if(data1.p !== undefined){
+let data5 = data1.p;
+const _errs14 = errors;
+if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
+validate94.errors = [{instancePath:instancePath+"/hash/p",schemaPath:"#/$defs/passwordHash/properties/p/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs14){
+if((typeof data5 == "number") && (isFinite(data5))){
+if(data5 > 16 || isNaN(data5)){
+validate94.errors = [{instancePath:instancePath+"/hash/p",schemaPath:"#/$defs/passwordHash/properties/p/maximum",keyword:"maximum",params:{comparison: "<=", limit: 16},message:"must be <= 16"}];
+return false;
+}
+else {
+if(data5 < 1 || isNaN(data5)){
+validate94.errors = [{instancePath:instancePath+"/hash/p",schemaPath:"#/$defs/passwordHash/properties/p/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+}
+var valid3 = _errs14 === errors;
+}
+else {
+var valid3 = true;
+}
+if(valid3){
+if(data1.salt !== undefined){
+let data6 = data1.salt;
+const _errs16 = errors;
+if(errors === _errs16){
+if(typeof data6 === "string"){
+if(func1(data6) > 86){
+validate94.errors = [{instancePath:instancePath+"/hash/salt",schemaPath:"#/$defs/passwordHash/properties/salt/maxLength",keyword:"maxLength",params:{limit: 86},message:"must NOT have more than 86 characters"}];
+return false;
+}
+else {
+if(func1(data6) < 22){
+validate94.errors = [{instancePath:instancePath+"/hash/salt",schemaPath:"#/$defs/passwordHash/properties/salt/minLength",keyword:"minLength",params:{limit: 22},message:"must NOT have fewer than 22 characters"}];
+return false;
+}
+else {
+if(!pattern76.test(data6)){
+validate94.errors = [{instancePath:instancePath+"/hash/salt",schemaPath:"#/$defs/passwordHash/properties/salt/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]{22,86}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]{22,86}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate94.errors = [{instancePath:instancePath+"/hash/salt",schemaPath:"#/$defs/passwordHash/properties/salt/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid3 = _errs16 === errors;
+}
+else {
+var valid3 = true;
+}
+if(valid3){
+if(data1.hash !== undefined){
+let data7 = data1.hash;
+const _errs18 = errors;
+if(errors === _errs18){
+if(typeof data7 === "string"){
+if(func1(data7) > 86){
+validate94.errors = [{instancePath:instancePath+"/hash/hash",schemaPath:"#/$defs/passwordHash/properties/hash/maxLength",keyword:"maxLength",params:{limit: 86},message:"must NOT have more than 86 characters"}];
+return false;
+}
+else {
+if(func1(data7) < 22){
+validate94.errors = [{instancePath:instancePath+"/hash/hash",schemaPath:"#/$defs/passwordHash/properties/hash/minLength",keyword:"minLength",params:{limit: 22},message:"must NOT have fewer than 22 characters"}];
+return false;
+}
+else {
+if(!pattern76.test(data7)){
+validate94.errors = [{instancePath:instancePath+"/hash/hash",schemaPath:"#/$defs/passwordHash/properties/hash/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]{22,86}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]{22,86}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate94.errors = [{instancePath:instancePath+"/hash/hash",schemaPath:"#/$defs/passwordHash/properties/hash/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid3 = _errs18 === errors;
+}
+else {
+var valid3 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+validate94.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/$defs/passwordHash/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+else {
+validate94.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate94.errors = vErrors;
+return errors === 0;
+}
+validate94.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const schema232 = {"description":"Data of a password operation: a registered user changes the password. It applies only when issued under the user's current credential (under); then its op id becomes the credential, revoking every token issued under an older one.","type":"object","additionalProperties":false,"required":["user","hash","under"],"properties":{"user":{"$ref":"#/$defs/userName"},"hash":{"$ref":"#/$defs/passwordHash"},"under":{"description":"The credential the change was made under.","$ref":"#/$defs/credential"}}};
+
+function validate98(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate98.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if(((data.origin === undefined) && (missing0 = "origin")) || ((data.seq === undefined) && (missing0 = "seq"))){
+validate98.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((key0 === "origin") || (key0 === "seq"))){
+validate98.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -9364,24 +7274,24 @@ const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
 if(func1(data0) > 128){
-validate99.errors = [{instancePath:instancePath+"/origin",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate98.errors = [{instancePath:instancePath+"/origin",schemaPath:"#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data0) < 1){
-validate99.errors = [{instancePath:instancePath+"/origin",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate98.errors = [{instancePath:instancePath+"/origin",schemaPath:"#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern6.test(data0)){
-validate99.errors = [{instancePath:instancePath+"/origin",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+validate98.errors = [{instancePath:instancePath+"/origin",schemaPath:"#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate99.errors = [{instancePath:instancePath+"/origin",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate98.errors = [{instancePath:instancePath+"/origin",schemaPath:"#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -9391,23 +7301,22 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.from_seq !== undefined){
-let data1 = data.from_seq;
+if(data.seq !== undefined){
+let data1 = data.seq;
 const _errs5 = errors;
-const _errs6 = errors;
 if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-validate99.errors = [{instancePath:instancePath+"/from_seq",schemaPath:"defs.json#/$defs/seq/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate98.errors = [{instancePath:instancePath+"/seq",schemaPath:"#/properties/seq/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs6){
+if(errors === _errs5){
 if((typeof data1 == "number") && (isFinite(data1))){
 if(data1 > 9007199254740991 || isNaN(data1)){
-validate99.errors = [{instancePath:instancePath+"/from_seq",schemaPath:"defs.json#/$defs/seq/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+validate98.errors = [{instancePath:instancePath+"/seq",schemaPath:"#/properties/seq/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
 if(data1 < 1 || isNaN(data1)){
-validate99.errors = [{instancePath:instancePath+"/from_seq",schemaPath:"defs.json#/$defs/seq/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+validate98.errors = [{instancePath:instancePath+"/seq",schemaPath:"#/properties/seq/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
 }
@@ -9418,84 +7327,381 @@ var valid0 = _errs5 === errors;
 else {
 var valid0 = true;
 }
-if(valid0){
-if(data.to_seq !== undefined){
-let data2 = data.to_seq;
-const _errs8 = errors;
-const _errs9 = errors;
-if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
-validate99.errors = [{instancePath:instancePath+"/to_seq",schemaPath:"defs.json#/$defs/seq/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs9){
-if((typeof data2 == "number") && (isFinite(data2))){
-if(data2 > 9007199254740991 || isNaN(data2)){
-validate99.errors = [{instancePath:instancePath+"/to_seq",schemaPath:"defs.json#/$defs/seq/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
-return false;
-}
-else {
-if(data2 < 1 || isNaN(data2)){
-validate99.errors = [{instancePath:instancePath+"/to_seq",schemaPath:"defs.json#/$defs/seq/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
-return false;
-}
-}
-}
-}
-var valid0 = _errs8 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.limit !== undefined){
-let data3 = data.limit;
-const _errs11 = errors;
-if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
-validate99.errors = [{instancePath:instancePath+"/limit",schemaPath:"#/properties/limit/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs11){
-if((typeof data3 == "number") && (isFinite(data3))){
-if(data3 > 1000 || isNaN(data3)){
-validate99.errors = [{instancePath:instancePath+"/limit",schemaPath:"#/properties/limit/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"}];
-return false;
-}
-else {
-if(data3 < 1 || isNaN(data3)){
-validate99.errors = [{instancePath:instancePath+"/limit",schemaPath:"#/properties/limit/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
-return false;
-}
-}
-}
-}
-var valid0 = _errs11 === errors;
-}
-else {
-var valid0 = true;
-}
-}
-}
 }
 }
 }
 }
 else {
-validate99.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate98.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate99.errors = vErrors;
+validate98.errors = vErrors;
 return errors === 0;
 }
-validate99.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate98.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_replica_op = validate100;
-const schema220 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/replica.op.json","title":"ReplicaOp","description":"A replicated operation, published once by its origin server on the proxy topic replica/. Servers apply operations of each origin in seq order and recover gaps with replica.fetch.request. The body is a defs.json operation.","x-correio-type":"replica.op","x-correio-pattern":"event","x-correio-service":"replica","type":"object","$ref":"defs.json#/$defs/operation"};
 
-function validate101(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate97(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate101.evaluated;
+const evaluated0 = validate97.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((data.user === undefined) && (missing0 = "user")) || ((data.hash === undefined) && (missing0 = "hash"))) || ((data.under === undefined) && (missing0 = "under"))){
+validate97.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(((key0 === "user") || (key0 === "hash")) || (key0 === "under"))){
+validate97.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.user !== undefined){
+let data0 = data.user;
+const _errs2 = errors;
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data0 === "string"){
+if(func1(data0) > 32){
+validate97.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
+return false;
+}
+else {
+if(func1(data0) < 1){
+validate97.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern9.test(data0)){
+validate97.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate97.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.hash !== undefined){
+let data1 = data.hash;
+const _errs5 = errors;
+const _errs6 = errors;
+if(errors === _errs6){
+if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
+let missing1;
+if(((((((data1.alg === undefined) && (missing1 = "alg")) || ((data1.n === undefined) && (missing1 = "n"))) || ((data1.r === undefined) && (missing1 = "r"))) || ((data1.p === undefined) && (missing1 = "p"))) || ((data1.salt === undefined) && (missing1 = "salt"))) || ((data1.hash === undefined) && (missing1 = "hash"))){
+validate97.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/$defs/passwordHash/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
+return false;
+}
+else {
+const _errs8 = errors;
+for(const key1 in data1){
+if(!((((((key1 === "alg") || (key1 === "n")) || (key1 === "r")) || (key1 === "p")) || (key1 === "salt")) || (key1 === "hash"))){
+validate97.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/$defs/passwordHash/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs8 === errors){
+if(data1.alg !== undefined){
+const _errs9 = errors;
+if("scrypt" !== data1.alg){
+validate97.errors = [{instancePath:instancePath+"/hash/alg",schemaPath:"#/$defs/passwordHash/properties/alg/const",keyword:"const",params:{allowedValue: "scrypt"},message:"must be equal to constant"}];
+return false;
+}
+var valid3 = _errs9 === errors;
+}
+else {
+var valid3 = true;
+}
+if(valid3){
+if(data1.n !== undefined){
+let data3 = data1.n;
+const _errs10 = errors;
+if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
+validate97.errors = [{instancePath:instancePath+"/hash/n",schemaPath:"#/$defs/passwordHash/properties/n/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs10){
+if((typeof data3 == "number") && (isFinite(data3))){
+if(data3 > 1048576 || isNaN(data3)){
+validate97.errors = [{instancePath:instancePath+"/hash/n",schemaPath:"#/$defs/passwordHash/properties/n/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1048576},message:"must be <= 1048576"}];
+return false;
+}
+else {
+if(data3 < 2 || isNaN(data3)){
+validate97.errors = [{instancePath:instancePath+"/hash/n",schemaPath:"#/$defs/passwordHash/properties/n/minimum",keyword:"minimum",params:{comparison: ">=", limit: 2},message:"must be >= 2"}];
+return false;
+}
+}
+}
+}
+var valid3 = _errs10 === errors;
+}
+else {
+var valid3 = true;
+}
+if(valid3){
+if(data1.r !== undefined){
+let data4 = data1.r;
+const _errs12 = errors;
+if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
+validate97.errors = [{instancePath:instancePath+"/hash/r",schemaPath:"#/$defs/passwordHash/properties/r/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs12){
+if((typeof data4 == "number") && (isFinite(data4))){
+if(data4 > 32 || isNaN(data4)){
+validate97.errors = [{instancePath:instancePath+"/hash/r",schemaPath:"#/$defs/passwordHash/properties/r/maximum",keyword:"maximum",params:{comparison: "<=", limit: 32},message:"must be <= 32"}];
+return false;
+}
+else {
+if(data4 < 1 || isNaN(data4)){
+validate97.errors = [{instancePath:instancePath+"/hash/r",schemaPath:"#/$defs/passwordHash/properties/r/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+}
+var valid3 = _errs12 === errors;
+}
+else {
+var valid3 = true;
+}
+if(valid3){
+if(data1.p !== undefined){
+let data5 = data1.p;
+const _errs14 = errors;
+if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
+validate97.errors = [{instancePath:instancePath+"/hash/p",schemaPath:"#/$defs/passwordHash/properties/p/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs14){
+if((typeof data5 == "number") && (isFinite(data5))){
+if(data5 > 16 || isNaN(data5)){
+validate97.errors = [{instancePath:instancePath+"/hash/p",schemaPath:"#/$defs/passwordHash/properties/p/maximum",keyword:"maximum",params:{comparison: "<=", limit: 16},message:"must be <= 16"}];
+return false;
+}
+else {
+if(data5 < 1 || isNaN(data5)){
+validate97.errors = [{instancePath:instancePath+"/hash/p",schemaPath:"#/$defs/passwordHash/properties/p/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+}
+var valid3 = _errs14 === errors;
+}
+else {
+var valid3 = true;
+}
+if(valid3){
+if(data1.salt !== undefined){
+let data6 = data1.salt;
+const _errs16 = errors;
+if(errors === _errs16){
+if(typeof data6 === "string"){
+if(func1(data6) > 86){
+validate97.errors = [{instancePath:instancePath+"/hash/salt",schemaPath:"#/$defs/passwordHash/properties/salt/maxLength",keyword:"maxLength",params:{limit: 86},message:"must NOT have more than 86 characters"}];
+return false;
+}
+else {
+if(func1(data6) < 22){
+validate97.errors = [{instancePath:instancePath+"/hash/salt",schemaPath:"#/$defs/passwordHash/properties/salt/minLength",keyword:"minLength",params:{limit: 22},message:"must NOT have fewer than 22 characters"}];
+return false;
+}
+else {
+if(!pattern76.test(data6)){
+validate97.errors = [{instancePath:instancePath+"/hash/salt",schemaPath:"#/$defs/passwordHash/properties/salt/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]{22,86}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]{22,86}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate97.errors = [{instancePath:instancePath+"/hash/salt",schemaPath:"#/$defs/passwordHash/properties/salt/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid3 = _errs16 === errors;
+}
+else {
+var valid3 = true;
+}
+if(valid3){
+if(data1.hash !== undefined){
+let data7 = data1.hash;
+const _errs18 = errors;
+if(errors === _errs18){
+if(typeof data7 === "string"){
+if(func1(data7) > 86){
+validate97.errors = [{instancePath:instancePath+"/hash/hash",schemaPath:"#/$defs/passwordHash/properties/hash/maxLength",keyword:"maxLength",params:{limit: 86},message:"must NOT have more than 86 characters"}];
+return false;
+}
+else {
+if(func1(data7) < 22){
+validate97.errors = [{instancePath:instancePath+"/hash/hash",schemaPath:"#/$defs/passwordHash/properties/hash/minLength",keyword:"minLength",params:{limit: 22},message:"must NOT have fewer than 22 characters"}];
+return false;
+}
+else {
+if(!pattern76.test(data7)){
+validate97.errors = [{instancePath:instancePath+"/hash/hash",schemaPath:"#/$defs/passwordHash/properties/hash/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]{22,86}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]{22,86}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate97.errors = [{instancePath:instancePath+"/hash/hash",schemaPath:"#/$defs/passwordHash/properties/hash/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid3 = _errs18 === errors;
+}
+else {
+var valid3 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+validate97.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/$defs/passwordHash/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.under !== undefined){
+const _errs20 = errors;
+if(!(validate98(data.under, {instancePath:instancePath+"/under",parentData:data,parentDataProperty:"under",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate98.errors : vErrors.concat(validate98.errors);
+errors = vErrors.length;
+}
+var valid0 = _errs20 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+else {
+validate97.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate97.errors = vErrors;
+return errors === 0;
+}
+validate97.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const schema240 = {"description":"Data of a logout operation: every token of the user issued before the operation's wall time (hlc[0]) stops verifying.","type":"object","additionalProperties":false,"required":["user"],"properties":{"user":{"$ref":"#/$defs/userName"}}};
+
+function validate102(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate102.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((data.user === undefined) && (missing0 = "user")){
+validate102.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(key0 === "user")){
+validate102.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.user !== undefined){
+let data0 = data.user;
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data0 === "string"){
+if(func1(data0) > 32){
+validate102.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
+return false;
+}
+else {
+if(func1(data0) < 1){
+validate102.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern9.test(data0)){
+validate102.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate102.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+}
+}
+}
+}
+else {
+validate102.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate102.errors = vErrors;
+return errors === 0;
+}
+validate102.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+
+function validate79(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate79.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -9537,8 +7743,8 @@ break;
 if(_errs3 === errors){
 if(data.op !== undefined){
 const _errs4 = errors;
-if(!(validate72(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate72.errors : vErrors.concat(validate72.errors);
+if(!(validate80(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate80.errors : vErrors.concat(validate80.errors);
 errors = vErrors.length;
 }
 var valid1 = _errs4 === errors;
@@ -9759,8 +7965,8 @@ var valid1 = true;
 if(valid1){
 if(data.data !== undefined){
 const _errs16 = errors;
-if(!(validate74(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate74.errors : vErrors.concat(validate74.errors);
+if(!(validate82(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate82.errors : vErrors.concat(validate82.errors);
 errors = vErrors.length;
 }
 var valid1 = _errs16 === errors;
@@ -9883,8 +8089,8 @@ break;
 if(_errs22 === errors){
 if(data.op !== undefined){
 const _errs23 = errors;
-if(!(validate72(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate72.errors : vErrors.concat(validate72.errors);
+if(!(validate80(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate80.errors : vErrors.concat(validate80.errors);
 errors = vErrors.length;
 }
 var valid6 = _errs23 === errors;
@@ -10105,8 +8311,8 @@ var valid6 = true;
 if(valid6){
 if(data.data !== undefined){
 const _errs35 = errors;
-if(!(validate77(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate77.errors : vErrors.concat(validate77.errors);
+if(!(validate85(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate85.errors : vErrors.concat(validate85.errors);
 errors = vErrors.length;
 }
 var valid6 = _errs35 === errors;
@@ -10236,8 +8442,8 @@ break;
 if(_errs41 === errors){
 if(data.op !== undefined){
 const _errs42 = errors;
-if(!(validate72(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate72.errors : vErrors.concat(validate72.errors);
+if(!(validate80(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate80.errors : vErrors.concat(validate80.errors);
 errors = vErrors.length;
 }
 var valid11 = _errs42 === errors;
@@ -10458,8 +8664,8 @@ var valid11 = true;
 if(valid11){
 if(data.data !== undefined){
 const _errs54 = errors;
-if(!(validate80(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate80.errors : vErrors.concat(validate80.errors);
+if(!(validate88(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate88.errors : vErrors.concat(validate88.errors);
 errors = vErrors.length;
 }
 var valid11 = _errs54 === errors;
@@ -10589,8 +8795,8 @@ break;
 if(_errs60 === errors){
 if(data.op !== undefined){
 const _errs61 = errors;
-if(!(validate72(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate72.errors : vErrors.concat(validate72.errors);
+if(!(validate80(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate80.errors : vErrors.concat(validate80.errors);
 errors = vErrors.length;
 }
 var valid16 = _errs61 === errors;
@@ -10811,8 +9017,8 @@ var valid16 = true;
 if(valid16){
 if(data.data !== undefined){
 const _errs73 = errors;
-if(!(validate83(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate83.errors : vErrors.concat(validate83.errors);
+if(!(validate91(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate91.errors : vErrors.concat(validate91.errors);
 errors = vErrors.length;
 }
 var valid16 = _errs73 === errors;
@@ -10910,11 +9116,12 @@ if(props0 !== true){
 props0 = true;
 }
 }
-}
-}
-}
-if(!valid0){
-const err84 = {instancePath,schemaPath:"#/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
+const _errs77 = errors;
+if(errors === _errs77){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing4;
+if((((((data.op === undefined) && (missing4 = "op")) || ((data.lc === undefined) && (missing4 = "lc"))) || ((data.hlc === undefined) && (missing4 = "hlc"))) || ((data.kind === undefined) && (missing4 = "kind"))) || ((data.data === undefined) && (missing4 = "data"))){
+const err84 = {instancePath,schemaPath:"#/oneOf/4/required",keyword:"required",params:{missingProperty: missing4},message:"must have required property '"+missing4+"'"};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -10922,7 +9129,1068 @@ else {
 vErrors.push(err84);
 }
 errors++;
-validate101.errors = vErrors;
+}
+else {
+const _errs79 = errors;
+for(const key4 in data){
+if(!((((((key4 === "op") || (key4 === "lc")) || (key4 === "hlc")) || (key4 === "kind")) || (key4 === "data")) || (key4 === "rid"))){
+const err85 = {instancePath,schemaPath:"#/oneOf/4/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err85];
+}
+else {
+vErrors.push(err85);
+}
+errors++;
+break;
+}
+}
+if(_errs79 === errors){
+if(data.op !== undefined){
+const _errs80 = errors;
+if(!(validate80(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate80.errors : vErrors.concat(validate80.errors);
+errors = vErrors.length;
+}
+var valid21 = _errs80 === errors;
+}
+else {
+var valid21 = true;
+}
+if(valid21){
+if(data.lc !== undefined){
+let data33 = data.lc;
+const _errs81 = errors;
+const _errs82 = errors;
+if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
+const err86 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err86];
+}
+else {
+vErrors.push(err86);
+}
+errors++;
+}
+if(errors === _errs82){
+if((typeof data33 == "number") && (isFinite(data33))){
+if(data33 > 9007199254740991 || isNaN(data33)){
+const err87 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"};
+if(vErrors === null){
+vErrors = [err87];
+}
+else {
+vErrors.push(err87);
+}
+errors++;
+}
+else {
+if(data33 < 0 || isNaN(data33)){
+const err88 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err88];
+}
+else {
+vErrors.push(err88);
+}
+errors++;
+}
+}
+}
+}
+var valid21 = _errs81 === errors;
+}
+else {
+var valid21 = true;
+}
+if(valid21){
+if(data.hlc !== undefined){
+let data34 = data.hlc;
+const _errs84 = errors;
+const _errs85 = errors;
+if(errors === _errs85){
+if(Array.isArray(data34)){
+if(data34.length > 2){
+const err89 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/maxItems",keyword:"maxItems",params:{limit: 2},message:"must NOT have more than 2 items"};
+if(vErrors === null){
+vErrors = [err89];
+}
+else {
+vErrors.push(err89);
+}
+errors++;
+}
+else {
+if(data34.length < 2){
+const err90 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items"};
+if(vErrors === null){
+vErrors = [err90];
+}
+else {
+vErrors.push(err90);
+}
+errors++;
+}
+else {
+const len8 = data34.length;
+if(len8 > 0){
+let data35 = data34[0];
+const _errs87 = errors;
+if(!(((typeof data35 == "number") && (!(data35 % 1) && !isNaN(data35))) && (isFinite(data35)))){
+const err91 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err91];
+}
+else {
+vErrors.push(err91);
+}
+errors++;
+}
+if(errors === _errs87){
+if((typeof data35 == "number") && (isFinite(data35))){
+if(data35 > 9007199254740991 || isNaN(data35)){
+const err92 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"};
+if(vErrors === null){
+vErrors = [err92];
+}
+else {
+vErrors.push(err92);
+}
+errors++;
+}
+else {
+if(data35 < 0 || isNaN(data35)){
+const err93 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err93];
+}
+else {
+vErrors.push(err93);
+}
+errors++;
+}
+}
+}
+}
+var valid24 = _errs87 === errors;
+}
+if(valid24){
+if(len8 > 1){
+let data36 = data34[1];
+const _errs89 = errors;
+if(!(((typeof data36 == "number") && (!(data36 % 1) && !isNaN(data36))) && (isFinite(data36)))){
+const err94 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err94];
+}
+else {
+vErrors.push(err94);
+}
+errors++;
+}
+if(errors === _errs89){
+if((typeof data36 == "number") && (isFinite(data36))){
+if(data36 > 4294967295 || isNaN(data36)){
+const err95 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
+if(vErrors === null){
+vErrors = [err95];
+}
+else {
+vErrors.push(err95);
+}
+errors++;
+}
+else {
+if(data36 < 0 || isNaN(data36)){
+const err96 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err96];
+}
+else {
+vErrors.push(err96);
+}
+errors++;
+}
+}
+}
+}
+var valid24 = _errs89 === errors;
+}
+if(valid24){
+const len9 = data34.length;
+if(!(len9 <= 2)){
+const err97 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/items",keyword:"items",params:{limit: 2},message:"must NOT have more than 2 items"};
+if(vErrors === null){
+vErrors = [err97];
+}
+else {
+vErrors.push(err97);
+}
+errors++;
+}
+}
+}
+}
+}
+}
+else {
+const err98 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err98];
+}
+else {
+vErrors.push(err98);
+}
+errors++;
+}
+}
+var valid21 = _errs84 === errors;
+}
+else {
+var valid21 = true;
+}
+if(valid21){
+if(data.kind !== undefined){
+const _errs91 = errors;
+if("register" !== data.kind){
+const err99 = {instancePath:instancePath+"/kind",schemaPath:"#/oneOf/4/properties/kind/const",keyword:"const",params:{allowedValue: "register"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err99];
+}
+else {
+vErrors.push(err99);
+}
+errors++;
+}
+var valid21 = _errs91 === errors;
+}
+else {
+var valid21 = true;
+}
+if(valid21){
+if(data.data !== undefined){
+const _errs92 = errors;
+if(!(validate94(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate94.errors : vErrors.concat(validate94.errors);
+errors = vErrors.length;
+}
+var valid21 = _errs92 === errors;
+}
+else {
+var valid21 = true;
+}
+if(valid21){
+if(data.rid !== undefined){
+let data39 = data.rid;
+const _errs93 = errors;
+const _errs94 = errors;
+if(errors === _errs94){
+if(typeof data39 === "string"){
+if(func1(data39) > 64){
+const err100 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err100];
+}
+else {
+vErrors.push(err100);
+}
+errors++;
+}
+else {
+if(func1(data39) < 1){
+const err101 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err101];
+}
+else {
+vErrors.push(err101);
+}
+errors++;
+}
+else {
+if(!pattern5.test(data39)){
+const err102 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_-]{1,64}$"},message:"must match pattern \""+"^[0-9A-Za-z_-]{1,64}$"+"\""};
+if(vErrors === null){
+vErrors = [err102];
+}
+else {
+vErrors.push(err102);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err103 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err103];
+}
+else {
+vErrors.push(err103);
+}
+errors++;
+}
+}
+var valid21 = _errs93 === errors;
+}
+else {
+var valid21 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+const err104 = {instancePath,schemaPath:"#/oneOf/4/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err104];
+}
+else {
+vErrors.push(err104);
+}
+errors++;
+}
+}
+var _valid0 = _errs77 === errors;
+if(_valid0 && valid0){
+valid0 = false;
+passing0 = [passing0, 4];
+}
+else {
+if(_valid0){
+valid0 = true;
+passing0 = 4;
+if(props0 !== true){
+props0 = true;
+}
+}
+const _errs96 = errors;
+if(errors === _errs96){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing5;
+if((((((data.op === undefined) && (missing5 = "op")) || ((data.lc === undefined) && (missing5 = "lc"))) || ((data.hlc === undefined) && (missing5 = "hlc"))) || ((data.kind === undefined) && (missing5 = "kind"))) || ((data.data === undefined) && (missing5 = "data"))){
+const err105 = {instancePath,schemaPath:"#/oneOf/5/required",keyword:"required",params:{missingProperty: missing5},message:"must have required property '"+missing5+"'"};
+if(vErrors === null){
+vErrors = [err105];
+}
+else {
+vErrors.push(err105);
+}
+errors++;
+}
+else {
+const _errs98 = errors;
+for(const key5 in data){
+if(!((((((key5 === "op") || (key5 === "lc")) || (key5 === "hlc")) || (key5 === "kind")) || (key5 === "data")) || (key5 === "rid"))){
+const err106 = {instancePath,schemaPath:"#/oneOf/5/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err106];
+}
+else {
+vErrors.push(err106);
+}
+errors++;
+break;
+}
+}
+if(_errs98 === errors){
+if(data.op !== undefined){
+const _errs99 = errors;
+if(!(validate80(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate80.errors : vErrors.concat(validate80.errors);
+errors = vErrors.length;
+}
+var valid26 = _errs99 === errors;
+}
+else {
+var valid26 = true;
+}
+if(valid26){
+if(data.lc !== undefined){
+let data41 = data.lc;
+const _errs100 = errors;
+const _errs101 = errors;
+if(!(((typeof data41 == "number") && (!(data41 % 1) && !isNaN(data41))) && (isFinite(data41)))){
+const err107 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err107];
+}
+else {
+vErrors.push(err107);
+}
+errors++;
+}
+if(errors === _errs101){
+if((typeof data41 == "number") && (isFinite(data41))){
+if(data41 > 9007199254740991 || isNaN(data41)){
+const err108 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"};
+if(vErrors === null){
+vErrors = [err108];
+}
+else {
+vErrors.push(err108);
+}
+errors++;
+}
+else {
+if(data41 < 0 || isNaN(data41)){
+const err109 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err109];
+}
+else {
+vErrors.push(err109);
+}
+errors++;
+}
+}
+}
+}
+var valid26 = _errs100 === errors;
+}
+else {
+var valid26 = true;
+}
+if(valid26){
+if(data.hlc !== undefined){
+let data42 = data.hlc;
+const _errs103 = errors;
+const _errs104 = errors;
+if(errors === _errs104){
+if(Array.isArray(data42)){
+if(data42.length > 2){
+const err110 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/maxItems",keyword:"maxItems",params:{limit: 2},message:"must NOT have more than 2 items"};
+if(vErrors === null){
+vErrors = [err110];
+}
+else {
+vErrors.push(err110);
+}
+errors++;
+}
+else {
+if(data42.length < 2){
+const err111 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items"};
+if(vErrors === null){
+vErrors = [err111];
+}
+else {
+vErrors.push(err111);
+}
+errors++;
+}
+else {
+const len10 = data42.length;
+if(len10 > 0){
+let data43 = data42[0];
+const _errs106 = errors;
+if(!(((typeof data43 == "number") && (!(data43 % 1) && !isNaN(data43))) && (isFinite(data43)))){
+const err112 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err112];
+}
+else {
+vErrors.push(err112);
+}
+errors++;
+}
+if(errors === _errs106){
+if((typeof data43 == "number") && (isFinite(data43))){
+if(data43 > 9007199254740991 || isNaN(data43)){
+const err113 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"};
+if(vErrors === null){
+vErrors = [err113];
+}
+else {
+vErrors.push(err113);
+}
+errors++;
+}
+else {
+if(data43 < 0 || isNaN(data43)){
+const err114 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err114];
+}
+else {
+vErrors.push(err114);
+}
+errors++;
+}
+}
+}
+}
+var valid29 = _errs106 === errors;
+}
+if(valid29){
+if(len10 > 1){
+let data44 = data42[1];
+const _errs108 = errors;
+if(!(((typeof data44 == "number") && (!(data44 % 1) && !isNaN(data44))) && (isFinite(data44)))){
+const err115 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err115];
+}
+else {
+vErrors.push(err115);
+}
+errors++;
+}
+if(errors === _errs108){
+if((typeof data44 == "number") && (isFinite(data44))){
+if(data44 > 4294967295 || isNaN(data44)){
+const err116 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
+if(vErrors === null){
+vErrors = [err116];
+}
+else {
+vErrors.push(err116);
+}
+errors++;
+}
+else {
+if(data44 < 0 || isNaN(data44)){
+const err117 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err117];
+}
+else {
+vErrors.push(err117);
+}
+errors++;
+}
+}
+}
+}
+var valid29 = _errs108 === errors;
+}
+if(valid29){
+const len11 = data42.length;
+if(!(len11 <= 2)){
+const err118 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/items",keyword:"items",params:{limit: 2},message:"must NOT have more than 2 items"};
+if(vErrors === null){
+vErrors = [err118];
+}
+else {
+vErrors.push(err118);
+}
+errors++;
+}
+}
+}
+}
+}
+}
+else {
+const err119 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err119];
+}
+else {
+vErrors.push(err119);
+}
+errors++;
+}
+}
+var valid26 = _errs103 === errors;
+}
+else {
+var valid26 = true;
+}
+if(valid26){
+if(data.kind !== undefined){
+const _errs110 = errors;
+if("password" !== data.kind){
+const err120 = {instancePath:instancePath+"/kind",schemaPath:"#/oneOf/5/properties/kind/const",keyword:"const",params:{allowedValue: "password"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err120];
+}
+else {
+vErrors.push(err120);
+}
+errors++;
+}
+var valid26 = _errs110 === errors;
+}
+else {
+var valid26 = true;
+}
+if(valid26){
+if(data.data !== undefined){
+const _errs111 = errors;
+if(!(validate97(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate97.errors : vErrors.concat(validate97.errors);
+errors = vErrors.length;
+}
+var valid26 = _errs111 === errors;
+}
+else {
+var valid26 = true;
+}
+if(valid26){
+if(data.rid !== undefined){
+let data47 = data.rid;
+const _errs112 = errors;
+const _errs113 = errors;
+if(errors === _errs113){
+if(typeof data47 === "string"){
+if(func1(data47) > 64){
+const err121 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err121];
+}
+else {
+vErrors.push(err121);
+}
+errors++;
+}
+else {
+if(func1(data47) < 1){
+const err122 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err122];
+}
+else {
+vErrors.push(err122);
+}
+errors++;
+}
+else {
+if(!pattern5.test(data47)){
+const err123 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_-]{1,64}$"},message:"must match pattern \""+"^[0-9A-Za-z_-]{1,64}$"+"\""};
+if(vErrors === null){
+vErrors = [err123];
+}
+else {
+vErrors.push(err123);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err124 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err124];
+}
+else {
+vErrors.push(err124);
+}
+errors++;
+}
+}
+var valid26 = _errs112 === errors;
+}
+else {
+var valid26 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+const err125 = {instancePath,schemaPath:"#/oneOf/5/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err125];
+}
+else {
+vErrors.push(err125);
+}
+errors++;
+}
+}
+var _valid0 = _errs96 === errors;
+if(_valid0 && valid0){
+valid0 = false;
+passing0 = [passing0, 5];
+}
+else {
+if(_valid0){
+valid0 = true;
+passing0 = 5;
+if(props0 !== true){
+props0 = true;
+}
+}
+const _errs115 = errors;
+if(errors === _errs115){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing6;
+if((((((data.op === undefined) && (missing6 = "op")) || ((data.lc === undefined) && (missing6 = "lc"))) || ((data.hlc === undefined) && (missing6 = "hlc"))) || ((data.kind === undefined) && (missing6 = "kind"))) || ((data.data === undefined) && (missing6 = "data"))){
+const err126 = {instancePath,schemaPath:"#/oneOf/6/required",keyword:"required",params:{missingProperty: missing6},message:"must have required property '"+missing6+"'"};
+if(vErrors === null){
+vErrors = [err126];
+}
+else {
+vErrors.push(err126);
+}
+errors++;
+}
+else {
+const _errs117 = errors;
+for(const key6 in data){
+if(!((((((key6 === "op") || (key6 === "lc")) || (key6 === "hlc")) || (key6 === "kind")) || (key6 === "data")) || (key6 === "rid"))){
+const err127 = {instancePath,schemaPath:"#/oneOf/6/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err127];
+}
+else {
+vErrors.push(err127);
+}
+errors++;
+break;
+}
+}
+if(_errs117 === errors){
+if(data.op !== undefined){
+const _errs118 = errors;
+if(!(validate80(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate80.errors : vErrors.concat(validate80.errors);
+errors = vErrors.length;
+}
+var valid31 = _errs118 === errors;
+}
+else {
+var valid31 = true;
+}
+if(valid31){
+if(data.lc !== undefined){
+let data49 = data.lc;
+const _errs119 = errors;
+const _errs120 = errors;
+if(!(((typeof data49 == "number") && (!(data49 % 1) && !isNaN(data49))) && (isFinite(data49)))){
+const err128 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err128];
+}
+else {
+vErrors.push(err128);
+}
+errors++;
+}
+if(errors === _errs120){
+if((typeof data49 == "number") && (isFinite(data49))){
+if(data49 > 9007199254740991 || isNaN(data49)){
+const err129 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"};
+if(vErrors === null){
+vErrors = [err129];
+}
+else {
+vErrors.push(err129);
+}
+errors++;
+}
+else {
+if(data49 < 0 || isNaN(data49)){
+const err130 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err130];
+}
+else {
+vErrors.push(err130);
+}
+errors++;
+}
+}
+}
+}
+var valid31 = _errs119 === errors;
+}
+else {
+var valid31 = true;
+}
+if(valid31){
+if(data.hlc !== undefined){
+let data50 = data.hlc;
+const _errs122 = errors;
+const _errs123 = errors;
+if(errors === _errs123){
+if(Array.isArray(data50)){
+if(data50.length > 2){
+const err131 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/maxItems",keyword:"maxItems",params:{limit: 2},message:"must NOT have more than 2 items"};
+if(vErrors === null){
+vErrors = [err131];
+}
+else {
+vErrors.push(err131);
+}
+errors++;
+}
+else {
+if(data50.length < 2){
+const err132 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items"};
+if(vErrors === null){
+vErrors = [err132];
+}
+else {
+vErrors.push(err132);
+}
+errors++;
+}
+else {
+const len12 = data50.length;
+if(len12 > 0){
+let data51 = data50[0];
+const _errs125 = errors;
+if(!(((typeof data51 == "number") && (!(data51 % 1) && !isNaN(data51))) && (isFinite(data51)))){
+const err133 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err133];
+}
+else {
+vErrors.push(err133);
+}
+errors++;
+}
+if(errors === _errs125){
+if((typeof data51 == "number") && (isFinite(data51))){
+if(data51 > 9007199254740991 || isNaN(data51)){
+const err134 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"};
+if(vErrors === null){
+vErrors = [err134];
+}
+else {
+vErrors.push(err134);
+}
+errors++;
+}
+else {
+if(data51 < 0 || isNaN(data51)){
+const err135 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err135];
+}
+else {
+vErrors.push(err135);
+}
+errors++;
+}
+}
+}
+}
+var valid34 = _errs125 === errors;
+}
+if(valid34){
+if(len12 > 1){
+let data52 = data50[1];
+const _errs127 = errors;
+if(!(((typeof data52 == "number") && (!(data52 % 1) && !isNaN(data52))) && (isFinite(data52)))){
+const err136 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err136];
+}
+else {
+vErrors.push(err136);
+}
+errors++;
+}
+if(errors === _errs127){
+if((typeof data52 == "number") && (isFinite(data52))){
+if(data52 > 4294967295 || isNaN(data52)){
+const err137 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
+if(vErrors === null){
+vErrors = [err137];
+}
+else {
+vErrors.push(err137);
+}
+errors++;
+}
+else {
+if(data52 < 0 || isNaN(data52)){
+const err138 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err138];
+}
+else {
+vErrors.push(err138);
+}
+errors++;
+}
+}
+}
+}
+var valid34 = _errs127 === errors;
+}
+if(valid34){
+const len13 = data50.length;
+if(!(len13 <= 2)){
+const err139 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/items",keyword:"items",params:{limit: 2},message:"must NOT have more than 2 items"};
+if(vErrors === null){
+vErrors = [err139];
+}
+else {
+vErrors.push(err139);
+}
+errors++;
+}
+}
+}
+}
+}
+}
+else {
+const err140 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err140];
+}
+else {
+vErrors.push(err140);
+}
+errors++;
+}
+}
+var valid31 = _errs122 === errors;
+}
+else {
+var valid31 = true;
+}
+if(valid31){
+if(data.kind !== undefined){
+const _errs129 = errors;
+if("logout" !== data.kind){
+const err141 = {instancePath:instancePath+"/kind",schemaPath:"#/oneOf/6/properties/kind/const",keyword:"const",params:{allowedValue: "logout"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err141];
+}
+else {
+vErrors.push(err141);
+}
+errors++;
+}
+var valid31 = _errs129 === errors;
+}
+else {
+var valid31 = true;
+}
+if(valid31){
+if(data.data !== undefined){
+const _errs130 = errors;
+if(!(validate102(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate102.errors : vErrors.concat(validate102.errors);
+errors = vErrors.length;
+}
+var valid31 = _errs130 === errors;
+}
+else {
+var valid31 = true;
+}
+if(valid31){
+if(data.rid !== undefined){
+let data55 = data.rid;
+const _errs131 = errors;
+const _errs132 = errors;
+if(errors === _errs132){
+if(typeof data55 === "string"){
+if(func1(data55) > 64){
+const err142 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err142];
+}
+else {
+vErrors.push(err142);
+}
+errors++;
+}
+else {
+if(func1(data55) < 1){
+const err143 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err143];
+}
+else {
+vErrors.push(err143);
+}
+errors++;
+}
+else {
+if(!pattern5.test(data55)){
+const err144 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_-]{1,64}$"},message:"must match pattern \""+"^[0-9A-Za-z_-]{1,64}$"+"\""};
+if(vErrors === null){
+vErrors = [err144];
+}
+else {
+vErrors.push(err144);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err145 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err145];
+}
+else {
+vErrors.push(err145);
+}
+errors++;
+}
+}
+var valid31 = _errs131 === errors;
+}
+else {
+var valid31 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+const err146 = {instancePath,schemaPath:"#/oneOf/6/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err146];
+}
+else {
+vErrors.push(err146);
+}
+errors++;
+}
+}
+var _valid0 = _errs115 === errors;
+if(_valid0 && valid0){
+valid0 = false;
+passing0 = [passing0, 6];
+}
+else {
+if(_valid0){
+valid0 = true;
+passing0 = 6;
+if(props0 !== true){
+props0 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+if(!valid0){
+const err147 = {instancePath,schemaPath:"#/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
+if(vErrors === null){
+vErrors = [err147];
+}
+else {
+vErrors.push(err147);
+}
+errors++;
+validate79.errors = vErrors;
 return false;
 }
 else {
@@ -10936,18 +10204,5669 @@ vErrors = null;
 }
 }
 }
-validate101.errors = vErrors;
+validate79.errors = vErrors;
 evaluated0.props = props0;
 return errors === 0;
 }
-validate101.evaluated = {"dynamicProps":true,"dynamicItems":false};
+validate79.evaluated = {"dynamicProps":true,"dynamicItems":false};
 
 
-function validate100(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate78(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://correio.dev/schemas/v1/replica.apply.request.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate78.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((data.ops === undefined) && (missing0 = "ops")){
+validate78.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(key0 === "ops")){
+validate78.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.ops !== undefined){
+let data0 = data.ops;
+const _errs2 = errors;
+if(errors === _errs2){
+if(Array.isArray(data0)){
+if(data0.length > 100){
+validate78.errors = [{instancePath:instancePath+"/ops",schemaPath:"#/properties/ops/maxItems",keyword:"maxItems",params:{limit: 100},message:"must NOT have more than 100 items"}];
+return false;
+}
+else {
+if(data0.length < 1){
+validate78.errors = [{instancePath:instancePath+"/ops",schemaPath:"#/properties/ops/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
+return false;
+}
+else {
+var valid1 = true;
+const len0 = data0.length;
+for(let i0=0; i0<len0; i0++){
+const _errs4 = errors;
+if(!(validate79(data0[i0], {instancePath:instancePath+"/ops/" + i0,parentData:data0,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate79.errors : vErrors.concat(validate79.errors);
+errors = vErrors.length;
+}
+var valid1 = _errs4 === errors;
+if(!valid1){
+break;
+}
+}
+}
+}
+}
+else {
+validate78.errors = [{instancePath:instancePath+"/ops",schemaPath:"#/properties/ops/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+}
+}
+}
+}
+else {
+validate78.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate78.errors = vErrors;
+return errors === 0;
+}
+validate78.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const validate_replica_digest_reply = validate105;
+const schema243 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/replica.digest.reply.json","title":"ReplicaDigestReply","description":"A summary of the responder's operation log. Two servers holding the same operations give the same hwm, hash and ops.","x-correio-type":"replica.digest.reply","x-correio-pattern":"reply","x-correio-service":"replica","type":"object","additionalProperties":false,"required":["server","hwm","hash","ops"],"properties":{"server":{"description":"The responder.","$ref":"defs.json#/$defs/nodeId"},"hwm":{"description":"For each origin the responder knows: its high-water mark (the highest seq such that it holds every operation 1..seq).","type":"object","maxProperties":1000,"patternProperties":{"^[\\x21-\\x7e]{1,128}$":{"$ref":"defs.json#/$defs/uint"}},"additionalProperties":false},"hash":{"description":"Lower-case hex of the XOR of the SHA-256 of the canonical MessagePack encoding (ENCODING.md) of every operation the responder holds. Order-independent: two servers holding the same operations report the same hash, whatever order they applied them in.","type":"string","pattern":"^[0-9a-f]{64}$","minLength":64,"maxLength":64},"ops":{"description":"The number of operations the responder holds.","$ref":"defs.json#/$defs/uint"}}};
+const pattern89 = new RegExp("^[0-9a-f]{64}$", "u");
+
+function validate105(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://correio.dev/schemas/v1/replica.digest.reply.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate105.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if(((((data.server === undefined) && (missing0 = "server")) || ((data.hwm === undefined) && (missing0 = "hwm"))) || ((data.hash === undefined) && (missing0 = "hash"))) || ((data.ops === undefined) && (missing0 = "ops"))){
+validate105.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((((key0 === "server") || (key0 === "hwm")) || (key0 === "hash")) || (key0 === "ops"))){
+validate105.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.server !== undefined){
+let data0 = data.server;
+const _errs2 = errors;
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data0 === "string"){
+if(func1(data0) > 128){
+validate105.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+else {
+if(func1(data0) < 1){
+validate105.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern6.test(data0)){
+validate105.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate105.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.hwm !== undefined){
+let data1 = data.hwm;
+const _errs5 = errors;
+if(errors === _errs5){
+if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
+if(Object.keys(data1).length > 1000){
+validate105.errors = [{instancePath:instancePath+"/hwm",schemaPath:"#/properties/hwm/maxProperties",keyword:"maxProperties",params:{limit: 1000},message:"must NOT have more than 1000 properties"}];
+return false;
+}
+else {
+const _errs7 = errors;
+for(const key1 in data1){
+if(!(pattern6.test(key1))){
+validate105.errors = [{instancePath:instancePath+"/hwm",schemaPath:"#/properties/hwm/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs7 === errors){
+var valid2 = true;
+for(const key2 in data1){
+if(pattern6.test(key2)){
+let data2 = data1[key2];
+const _errs8 = errors;
+const _errs9 = errors;
+if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
+validate105.errors = [{instancePath:instancePath+"/hwm/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"defs.json#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs9){
+if((typeof data2 == "number") && (isFinite(data2))){
+if(data2 > 9007199254740991 || isNaN(data2)){
+validate105.errors = [{instancePath:instancePath+"/hwm/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"defs.json#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data2 < 0 || isNaN(data2)){
+validate105.errors = [{instancePath:instancePath+"/hwm/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"defs.json#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid2 = _errs8 === errors;
+if(!valid2){
+break;
+}
+}
+}
+}
+}
+}
+else {
+validate105.errors = [{instancePath:instancePath+"/hwm",schemaPath:"#/properties/hwm/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.hash !== undefined){
+let data3 = data.hash;
+const _errs11 = errors;
+if(errors === _errs11){
+if(typeof data3 === "string"){
+if(func1(data3) > 64){
+validate105.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/properties/hash/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+return false;
+}
+else {
+if(func1(data3) < 64){
+validate105.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/properties/hash/minLength",keyword:"minLength",params:{limit: 64},message:"must NOT have fewer than 64 characters"}];
+return false;
+}
+else {
+if(!pattern89.test(data3)){
+validate105.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/properties/hash/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate105.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/properties/hash/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs11 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.ops !== undefined){
+let data4 = data.ops;
+const _errs13 = errors;
+const _errs14 = errors;
+if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
+validate105.errors = [{instancePath:instancePath+"/ops",schemaPath:"defs.json#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs14){
+if((typeof data4 == "number") && (isFinite(data4))){
+if(data4 > 9007199254740991 || isNaN(data4)){
+validate105.errors = [{instancePath:instancePath+"/ops",schemaPath:"defs.json#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data4 < 0 || isNaN(data4)){
+validate105.errors = [{instancePath:instancePath+"/ops",schemaPath:"defs.json#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs13 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+}
+else {
+validate105.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate105.errors = vErrors;
+return errors === 0;
+}
+validate105.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const validate_replica_digest_request = validate106;
+const schema247 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/replica.digest.request.json","title":"ReplicaDigestRequest","description":"Ask one server (broker service srv.<server-id>) for a summary of its operation log, to compare replicas.","x-correio-type":"replica.digest.request","x-correio-pattern":"request","x-correio-service":"replica","x-correio-reply":"replica.digest.reply","type":"object","additionalProperties":false,"required":[],"properties":{}};
+
+function validate106(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://correio.dev/schemas/v1/replica.digest.request.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate106.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+for(const key0 in data){
+validate106.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+else {
+validate106.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate106.errors = vErrors;
+return errors === 0;
+}
+validate106.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const validate_replica_fetch_reply = validate107;
+const schema248 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/replica.fetch.reply.json","title":"ReplicaFetchReply","description":"Reply to replica.fetch.request.","x-correio-type":"replica.fetch.reply","x-correio-pattern":"reply","x-correio-service":"replica","type":"object","additionalProperties":false,"required":["origin","ops","high"],"properties":{"origin":{"description":"The origin of the request.","$ref":"defs.json#/$defs/nodeId"},"ops":{"description":"Operations of origin, ascending and consecutive by seq, starting at from_seq, ending at to_seq, at limit, or before the first seq the responder does not hold. Empty when it does not hold from_seq.","type":"array","maxItems":1000,"items":{"$ref":"defs.json#/$defs/operation"}},"high":{"description":"The responder's high-water mark for origin: the highest seq such that it holds every operation 1..seq (0 when it holds none).","$ref":"defs.json#/$defs/uint"}}};
+
+function validate108(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate108.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+const _errs0 = errors;
+let valid0 = false;
+let passing0 = null;
+const _errs1 = errors;
+if(errors === _errs1){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((((data.op === undefined) && (missing0 = "op")) || ((data.lc === undefined) && (missing0 = "lc"))) || ((data.hlc === undefined) && (missing0 = "hlc"))) || ((data.kind === undefined) && (missing0 = "kind"))) || ((data.data === undefined) && (missing0 = "data"))){
+const err0 = {instancePath,schemaPath:"#/oneOf/0/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+else {
+const _errs3 = errors;
+for(const key0 in data){
+if(!((((((key0 === "op") || (key0 === "lc")) || (key0 === "hlc")) || (key0 === "kind")) || (key0 === "data")) || (key0 === "rid"))){
+const err1 = {instancePath,schemaPath:"#/oneOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+break;
+}
+}
+if(_errs3 === errors){
+if(data.op !== undefined){
+const _errs4 = errors;
+if(!(validate80(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate80.errors : vErrors.concat(validate80.errors);
+errors = vErrors.length;
+}
+var valid1 = _errs4 === errors;
+}
+else {
+var valid1 = true;
+}
+if(valid1){
+if(data.lc !== undefined){
+let data1 = data.lc;
+const _errs5 = errors;
+const _errs6 = errors;
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+const err2 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(errors === _errs6){
+if((typeof data1 == "number") && (isFinite(data1))){
+if(data1 > 9007199254740991 || isNaN(data1)){
+const err3 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+else {
+if(data1 < 0 || isNaN(data1)){
+const err4 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+}
+}
+var valid1 = _errs5 === errors;
+}
+else {
+var valid1 = true;
+}
+if(valid1){
+if(data.hlc !== undefined){
+let data2 = data.hlc;
+const _errs8 = errors;
+const _errs9 = errors;
+if(errors === _errs9){
+if(Array.isArray(data2)){
+if(data2.length > 2){
+const err5 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/maxItems",keyword:"maxItems",params:{limit: 2},message:"must NOT have more than 2 items"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+else {
+if(data2.length < 2){
+const err6 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+else {
+const len0 = data2.length;
+if(len0 > 0){
+let data3 = data2[0];
+const _errs11 = errors;
+if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
+const err7 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+if(errors === _errs11){
+if((typeof data3 == "number") && (isFinite(data3))){
+if(data3 > 9007199254740991 || isNaN(data3)){
+const err8 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+else {
+if(data3 < 0 || isNaN(data3)){
+const err9 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+}
+}
+var valid4 = _errs11 === errors;
+}
+if(valid4){
+if(len0 > 1){
+let data4 = data2[1];
+const _errs13 = errors;
+if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
+const err10 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+if(errors === _errs13){
+if((typeof data4 == "number") && (isFinite(data4))){
+if(data4 > 4294967295 || isNaN(data4)){
+const err11 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+else {
+if(data4 < 0 || isNaN(data4)){
+const err12 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+}
+}
+var valid4 = _errs13 === errors;
+}
+if(valid4){
+const len1 = data2.length;
+if(!(len1 <= 2)){
+const err13 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/items",keyword:"items",params:{limit: 2},message:"must NOT have more than 2 items"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+}
+}
+}
+}
+else {
+const err14 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+var valid1 = _errs8 === errors;
+}
+else {
+var valid1 = true;
+}
+if(valid1){
+if(data.kind !== undefined){
+const _errs15 = errors;
+if("login" !== data.kind){
+const err15 = {instancePath:instancePath+"/kind",schemaPath:"#/oneOf/0/properties/kind/const",keyword:"const",params:{allowedValue: "login"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+var valid1 = _errs15 === errors;
+}
+else {
+var valid1 = true;
+}
+if(valid1){
+if(data.data !== undefined){
+const _errs16 = errors;
+if(!(validate82(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate82.errors : vErrors.concat(validate82.errors);
+errors = vErrors.length;
+}
+var valid1 = _errs16 === errors;
+}
+else {
+var valid1 = true;
+}
+if(valid1){
+if(data.rid !== undefined){
+let data7 = data.rid;
+const _errs17 = errors;
+const _errs18 = errors;
+if(errors === _errs18){
+if(typeof data7 === "string"){
+if(func1(data7) > 64){
+const err16 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+else {
+if(func1(data7) < 1){
+const err17 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+else {
+if(!pattern5.test(data7)){
+const err18 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_-]{1,64}$"},message:"must match pattern \""+"^[0-9A-Za-z_-]{1,64}$"+"\""};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err19 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+}
+var valid1 = _errs17 === errors;
+}
+else {
+var valid1 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+const err20 = {instancePath,schemaPath:"#/oneOf/0/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+}
+var _valid0 = _errs1 === errors;
+if(_valid0){
+valid0 = true;
+passing0 = 0;
+var props0 = true;
+}
+const _errs20 = errors;
+if(errors === _errs20){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing1;
+if((((((data.op === undefined) && (missing1 = "op")) || ((data.lc === undefined) && (missing1 = "lc"))) || ((data.hlc === undefined) && (missing1 = "hlc"))) || ((data.kind === undefined) && (missing1 = "kind"))) || ((data.data === undefined) && (missing1 = "data"))){
+const err21 = {instancePath,schemaPath:"#/oneOf/1/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+else {
+const _errs22 = errors;
+for(const key1 in data){
+if(!((((((key1 === "op") || (key1 === "lc")) || (key1 === "hlc")) || (key1 === "kind")) || (key1 === "data")) || (key1 === "rid"))){
+const err22 = {instancePath,schemaPath:"#/oneOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+break;
+}
+}
+if(_errs22 === errors){
+if(data.op !== undefined){
+const _errs23 = errors;
+if(!(validate80(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate80.errors : vErrors.concat(validate80.errors);
+errors = vErrors.length;
+}
+var valid6 = _errs23 === errors;
+}
+else {
+var valid6 = true;
+}
+if(valid6){
+if(data.lc !== undefined){
+let data9 = data.lc;
+const _errs24 = errors;
+const _errs25 = errors;
+if(!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))){
+const err23 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+if(errors === _errs25){
+if((typeof data9 == "number") && (isFinite(data9))){
+if(data9 > 9007199254740991 || isNaN(data9)){
+const err24 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+}
+else {
+if(data9 < 0 || isNaN(data9)){
+const err25 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+}
+}
+}
+var valid6 = _errs24 === errors;
+}
+else {
+var valid6 = true;
+}
+if(valid6){
+if(data.hlc !== undefined){
+let data10 = data.hlc;
+const _errs27 = errors;
+const _errs28 = errors;
+if(errors === _errs28){
+if(Array.isArray(data10)){
+if(data10.length > 2){
+const err26 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/maxItems",keyword:"maxItems",params:{limit: 2},message:"must NOT have more than 2 items"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+else {
+if(data10.length < 2){
+const err27 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items"};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
+}
+else {
+const len2 = data10.length;
+if(len2 > 0){
+let data11 = data10[0];
+const _errs30 = errors;
+if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
+const err28 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
+}
+errors++;
+}
+if(errors === _errs30){
+if((typeof data11 == "number") && (isFinite(data11))){
+if(data11 > 9007199254740991 || isNaN(data11)){
+const err29 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"};
+if(vErrors === null){
+vErrors = [err29];
+}
+else {
+vErrors.push(err29);
+}
+errors++;
+}
+else {
+if(data11 < 0 || isNaN(data11)){
+const err30 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err30];
+}
+else {
+vErrors.push(err30);
+}
+errors++;
+}
+}
+}
+}
+var valid9 = _errs30 === errors;
+}
+if(valid9){
+if(len2 > 1){
+let data12 = data10[1];
+const _errs32 = errors;
+if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
+const err31 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+if(errors === _errs32){
+if((typeof data12 == "number") && (isFinite(data12))){
+if(data12 > 4294967295 || isNaN(data12)){
+const err32 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
+}
+errors++;
+}
+else {
+if(data12 < 0 || isNaN(data12)){
+const err33 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
+}
+errors++;
+}
+}
+}
+}
+var valid9 = _errs32 === errors;
+}
+if(valid9){
+const len3 = data10.length;
+if(!(len3 <= 2)){
+const err34 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/items",keyword:"items",params:{limit: 2},message:"must NOT have more than 2 items"};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
+}
+errors++;
+}
+}
+}
+}
+}
+}
+else {
+const err35 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
+}
+errors++;
+}
+}
+var valid6 = _errs27 === errors;
+}
+else {
+var valid6 = true;
+}
+if(valid6){
+if(data.kind !== undefined){
+const _errs34 = errors;
+if("channel.create" !== data.kind){
+const err36 = {instancePath:instancePath+"/kind",schemaPath:"#/oneOf/1/properties/kind/const",keyword:"const",params:{allowedValue: "channel.create"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+var valid6 = _errs34 === errors;
+}
+else {
+var valid6 = true;
+}
+if(valid6){
+if(data.data !== undefined){
+const _errs35 = errors;
+if(!(validate85(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate85.errors : vErrors.concat(validate85.errors);
+errors = vErrors.length;
+}
+var valid6 = _errs35 === errors;
+}
+else {
+var valid6 = true;
+}
+if(valid6){
+if(data.rid !== undefined){
+let data15 = data.rid;
+const _errs36 = errors;
+const _errs37 = errors;
+if(errors === _errs37){
+if(typeof data15 === "string"){
+if(func1(data15) > 64){
+const err37 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err37];
+}
+else {
+vErrors.push(err37);
+}
+errors++;
+}
+else {
+if(func1(data15) < 1){
+const err38 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err38];
+}
+else {
+vErrors.push(err38);
+}
+errors++;
+}
+else {
+if(!pattern5.test(data15)){
+const err39 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_-]{1,64}$"},message:"must match pattern \""+"^[0-9A-Za-z_-]{1,64}$"+"\""};
+if(vErrors === null){
+vErrors = [err39];
+}
+else {
+vErrors.push(err39);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err40 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err40];
+}
+else {
+vErrors.push(err40);
+}
+errors++;
+}
+}
+var valid6 = _errs36 === errors;
+}
+else {
+var valid6 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+const err41 = {instancePath,schemaPath:"#/oneOf/1/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err41];
+}
+else {
+vErrors.push(err41);
+}
+errors++;
+}
+}
+var _valid0 = _errs20 === errors;
+if(_valid0 && valid0){
+valid0 = false;
+passing0 = [passing0, 1];
+}
+else {
+if(_valid0){
+valid0 = true;
+passing0 = 1;
+if(props0 !== true){
+props0 = true;
+}
+}
+const _errs39 = errors;
+if(errors === _errs39){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing2;
+if((((((data.op === undefined) && (missing2 = "op")) || ((data.lc === undefined) && (missing2 = "lc"))) || ((data.hlc === undefined) && (missing2 = "hlc"))) || ((data.kind === undefined) && (missing2 = "kind"))) || ((data.data === undefined) && (missing2 = "data"))){
+const err42 = {instancePath,schemaPath:"#/oneOf/2/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"};
+if(vErrors === null){
+vErrors = [err42];
+}
+else {
+vErrors.push(err42);
+}
+errors++;
+}
+else {
+const _errs41 = errors;
+for(const key2 in data){
+if(!((((((key2 === "op") || (key2 === "lc")) || (key2 === "hlc")) || (key2 === "kind")) || (key2 === "data")) || (key2 === "rid"))){
+const err43 = {instancePath,schemaPath:"#/oneOf/2/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err43];
+}
+else {
+vErrors.push(err43);
+}
+errors++;
+break;
+}
+}
+if(_errs41 === errors){
+if(data.op !== undefined){
+const _errs42 = errors;
+if(!(validate80(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate80.errors : vErrors.concat(validate80.errors);
+errors = vErrors.length;
+}
+var valid11 = _errs42 === errors;
+}
+else {
+var valid11 = true;
+}
+if(valid11){
+if(data.lc !== undefined){
+let data17 = data.lc;
+const _errs43 = errors;
+const _errs44 = errors;
+if(!(((typeof data17 == "number") && (!(data17 % 1) && !isNaN(data17))) && (isFinite(data17)))){
+const err44 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err44];
+}
+else {
+vErrors.push(err44);
+}
+errors++;
+}
+if(errors === _errs44){
+if((typeof data17 == "number") && (isFinite(data17))){
+if(data17 > 9007199254740991 || isNaN(data17)){
+const err45 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"};
+if(vErrors === null){
+vErrors = [err45];
+}
+else {
+vErrors.push(err45);
+}
+errors++;
+}
+else {
+if(data17 < 0 || isNaN(data17)){
+const err46 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err46];
+}
+else {
+vErrors.push(err46);
+}
+errors++;
+}
+}
+}
+}
+var valid11 = _errs43 === errors;
+}
+else {
+var valid11 = true;
+}
+if(valid11){
+if(data.hlc !== undefined){
+let data18 = data.hlc;
+const _errs46 = errors;
+const _errs47 = errors;
+if(errors === _errs47){
+if(Array.isArray(data18)){
+if(data18.length > 2){
+const err47 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/maxItems",keyword:"maxItems",params:{limit: 2},message:"must NOT have more than 2 items"};
+if(vErrors === null){
+vErrors = [err47];
+}
+else {
+vErrors.push(err47);
+}
+errors++;
+}
+else {
+if(data18.length < 2){
+const err48 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items"};
+if(vErrors === null){
+vErrors = [err48];
+}
+else {
+vErrors.push(err48);
+}
+errors++;
+}
+else {
+const len4 = data18.length;
+if(len4 > 0){
+let data19 = data18[0];
+const _errs49 = errors;
+if(!(((typeof data19 == "number") && (!(data19 % 1) && !isNaN(data19))) && (isFinite(data19)))){
+const err49 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err49];
+}
+else {
+vErrors.push(err49);
+}
+errors++;
+}
+if(errors === _errs49){
+if((typeof data19 == "number") && (isFinite(data19))){
+if(data19 > 9007199254740991 || isNaN(data19)){
+const err50 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"};
+if(vErrors === null){
+vErrors = [err50];
+}
+else {
+vErrors.push(err50);
+}
+errors++;
+}
+else {
+if(data19 < 0 || isNaN(data19)){
+const err51 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err51];
+}
+else {
+vErrors.push(err51);
+}
+errors++;
+}
+}
+}
+}
+var valid14 = _errs49 === errors;
+}
+if(valid14){
+if(len4 > 1){
+let data20 = data18[1];
+const _errs51 = errors;
+if(!(((typeof data20 == "number") && (!(data20 % 1) && !isNaN(data20))) && (isFinite(data20)))){
+const err52 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err52];
+}
+else {
+vErrors.push(err52);
+}
+errors++;
+}
+if(errors === _errs51){
+if((typeof data20 == "number") && (isFinite(data20))){
+if(data20 > 4294967295 || isNaN(data20)){
+const err53 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
+if(vErrors === null){
+vErrors = [err53];
+}
+else {
+vErrors.push(err53);
+}
+errors++;
+}
+else {
+if(data20 < 0 || isNaN(data20)){
+const err54 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err54];
+}
+else {
+vErrors.push(err54);
+}
+errors++;
+}
+}
+}
+}
+var valid14 = _errs51 === errors;
+}
+if(valid14){
+const len5 = data18.length;
+if(!(len5 <= 2)){
+const err55 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/items",keyword:"items",params:{limit: 2},message:"must NOT have more than 2 items"};
+if(vErrors === null){
+vErrors = [err55];
+}
+else {
+vErrors.push(err55);
+}
+errors++;
+}
+}
+}
+}
+}
+}
+else {
+const err56 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err56];
+}
+else {
+vErrors.push(err56);
+}
+errors++;
+}
+}
+var valid11 = _errs46 === errors;
+}
+else {
+var valid11 = true;
+}
+if(valid11){
+if(data.kind !== undefined){
+const _errs53 = errors;
+if("publish" !== data.kind){
+const err57 = {instancePath:instancePath+"/kind",schemaPath:"#/oneOf/2/properties/kind/const",keyword:"const",params:{allowedValue: "publish"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err57];
+}
+else {
+vErrors.push(err57);
+}
+errors++;
+}
+var valid11 = _errs53 === errors;
+}
+else {
+var valid11 = true;
+}
+if(valid11){
+if(data.data !== undefined){
+const _errs54 = errors;
+if(!(validate88(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate88.errors : vErrors.concat(validate88.errors);
+errors = vErrors.length;
+}
+var valid11 = _errs54 === errors;
+}
+else {
+var valid11 = true;
+}
+if(valid11){
+if(data.rid !== undefined){
+let data23 = data.rid;
+const _errs55 = errors;
+const _errs56 = errors;
+if(errors === _errs56){
+if(typeof data23 === "string"){
+if(func1(data23) > 64){
+const err58 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err58];
+}
+else {
+vErrors.push(err58);
+}
+errors++;
+}
+else {
+if(func1(data23) < 1){
+const err59 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err59];
+}
+else {
+vErrors.push(err59);
+}
+errors++;
+}
+else {
+if(!pattern5.test(data23)){
+const err60 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_-]{1,64}$"},message:"must match pattern \""+"^[0-9A-Za-z_-]{1,64}$"+"\""};
+if(vErrors === null){
+vErrors = [err60];
+}
+else {
+vErrors.push(err60);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err61 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err61];
+}
+else {
+vErrors.push(err61);
+}
+errors++;
+}
+}
+var valid11 = _errs55 === errors;
+}
+else {
+var valid11 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+const err62 = {instancePath,schemaPath:"#/oneOf/2/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err62];
+}
+else {
+vErrors.push(err62);
+}
+errors++;
+}
+}
+var _valid0 = _errs39 === errors;
+if(_valid0 && valid0){
+valid0 = false;
+passing0 = [passing0, 2];
+}
+else {
+if(_valid0){
+valid0 = true;
+passing0 = 2;
+if(props0 !== true){
+props0 = true;
+}
+}
+const _errs58 = errors;
+if(errors === _errs58){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing3;
+if((((((data.op === undefined) && (missing3 = "op")) || ((data.lc === undefined) && (missing3 = "lc"))) || ((data.hlc === undefined) && (missing3 = "hlc"))) || ((data.kind === undefined) && (missing3 = "kind"))) || ((data.data === undefined) && (missing3 = "data"))){
+const err63 = {instancePath,schemaPath:"#/oneOf/3/required",keyword:"required",params:{missingProperty: missing3},message:"must have required property '"+missing3+"'"};
+if(vErrors === null){
+vErrors = [err63];
+}
+else {
+vErrors.push(err63);
+}
+errors++;
+}
+else {
+const _errs60 = errors;
+for(const key3 in data){
+if(!((((((key3 === "op") || (key3 === "lc")) || (key3 === "hlc")) || (key3 === "kind")) || (key3 === "data")) || (key3 === "rid"))){
+const err64 = {instancePath,schemaPath:"#/oneOf/3/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err64];
+}
+else {
+vErrors.push(err64);
+}
+errors++;
+break;
+}
+}
+if(_errs60 === errors){
+if(data.op !== undefined){
+const _errs61 = errors;
+if(!(validate80(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate80.errors : vErrors.concat(validate80.errors);
+errors = vErrors.length;
+}
+var valid16 = _errs61 === errors;
+}
+else {
+var valid16 = true;
+}
+if(valid16){
+if(data.lc !== undefined){
+let data25 = data.lc;
+const _errs62 = errors;
+const _errs63 = errors;
+if(!(((typeof data25 == "number") && (!(data25 % 1) && !isNaN(data25))) && (isFinite(data25)))){
+const err65 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err65];
+}
+else {
+vErrors.push(err65);
+}
+errors++;
+}
+if(errors === _errs63){
+if((typeof data25 == "number") && (isFinite(data25))){
+if(data25 > 9007199254740991 || isNaN(data25)){
+const err66 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"};
+if(vErrors === null){
+vErrors = [err66];
+}
+else {
+vErrors.push(err66);
+}
+errors++;
+}
+else {
+if(data25 < 0 || isNaN(data25)){
+const err67 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err67];
+}
+else {
+vErrors.push(err67);
+}
+errors++;
+}
+}
+}
+}
+var valid16 = _errs62 === errors;
+}
+else {
+var valid16 = true;
+}
+if(valid16){
+if(data.hlc !== undefined){
+let data26 = data.hlc;
+const _errs65 = errors;
+const _errs66 = errors;
+if(errors === _errs66){
+if(Array.isArray(data26)){
+if(data26.length > 2){
+const err68 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/maxItems",keyword:"maxItems",params:{limit: 2},message:"must NOT have more than 2 items"};
+if(vErrors === null){
+vErrors = [err68];
+}
+else {
+vErrors.push(err68);
+}
+errors++;
+}
+else {
+if(data26.length < 2){
+const err69 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items"};
+if(vErrors === null){
+vErrors = [err69];
+}
+else {
+vErrors.push(err69);
+}
+errors++;
+}
+else {
+const len6 = data26.length;
+if(len6 > 0){
+let data27 = data26[0];
+const _errs68 = errors;
+if(!(((typeof data27 == "number") && (!(data27 % 1) && !isNaN(data27))) && (isFinite(data27)))){
+const err70 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err70];
+}
+else {
+vErrors.push(err70);
+}
+errors++;
+}
+if(errors === _errs68){
+if((typeof data27 == "number") && (isFinite(data27))){
+if(data27 > 9007199254740991 || isNaN(data27)){
+const err71 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"};
+if(vErrors === null){
+vErrors = [err71];
+}
+else {
+vErrors.push(err71);
+}
+errors++;
+}
+else {
+if(data27 < 0 || isNaN(data27)){
+const err72 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err72];
+}
+else {
+vErrors.push(err72);
+}
+errors++;
+}
+}
+}
+}
+var valid19 = _errs68 === errors;
+}
+if(valid19){
+if(len6 > 1){
+let data28 = data26[1];
+const _errs70 = errors;
+if(!(((typeof data28 == "number") && (!(data28 % 1) && !isNaN(data28))) && (isFinite(data28)))){
+const err73 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err73];
+}
+else {
+vErrors.push(err73);
+}
+errors++;
+}
+if(errors === _errs70){
+if((typeof data28 == "number") && (isFinite(data28))){
+if(data28 > 4294967295 || isNaN(data28)){
+const err74 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
+if(vErrors === null){
+vErrors = [err74];
+}
+else {
+vErrors.push(err74);
+}
+errors++;
+}
+else {
+if(data28 < 0 || isNaN(data28)){
+const err75 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err75];
+}
+else {
+vErrors.push(err75);
+}
+errors++;
+}
+}
+}
+}
+var valid19 = _errs70 === errors;
+}
+if(valid19){
+const len7 = data26.length;
+if(!(len7 <= 2)){
+const err76 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/items",keyword:"items",params:{limit: 2},message:"must NOT have more than 2 items"};
+if(vErrors === null){
+vErrors = [err76];
+}
+else {
+vErrors.push(err76);
+}
+errors++;
+}
+}
+}
+}
+}
+}
+else {
+const err77 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err77];
+}
+else {
+vErrors.push(err77);
+}
+errors++;
+}
+}
+var valid16 = _errs65 === errors;
+}
+else {
+var valid16 = true;
+}
+if(valid16){
+if(data.kind !== undefined){
+const _errs72 = errors;
+if("direct" !== data.kind){
+const err78 = {instancePath:instancePath+"/kind",schemaPath:"#/oneOf/3/properties/kind/const",keyword:"const",params:{allowedValue: "direct"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err78];
+}
+else {
+vErrors.push(err78);
+}
+errors++;
+}
+var valid16 = _errs72 === errors;
+}
+else {
+var valid16 = true;
+}
+if(valid16){
+if(data.data !== undefined){
+const _errs73 = errors;
+if(!(validate91(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate91.errors : vErrors.concat(validate91.errors);
+errors = vErrors.length;
+}
+var valid16 = _errs73 === errors;
+}
+else {
+var valid16 = true;
+}
+if(valid16){
+if(data.rid !== undefined){
+let data31 = data.rid;
+const _errs74 = errors;
+const _errs75 = errors;
+if(errors === _errs75){
+if(typeof data31 === "string"){
+if(func1(data31) > 64){
+const err79 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err79];
+}
+else {
+vErrors.push(err79);
+}
+errors++;
+}
+else {
+if(func1(data31) < 1){
+const err80 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err80];
+}
+else {
+vErrors.push(err80);
+}
+errors++;
+}
+else {
+if(!pattern5.test(data31)){
+const err81 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_-]{1,64}$"},message:"must match pattern \""+"^[0-9A-Za-z_-]{1,64}$"+"\""};
+if(vErrors === null){
+vErrors = [err81];
+}
+else {
+vErrors.push(err81);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err82 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err82];
+}
+else {
+vErrors.push(err82);
+}
+errors++;
+}
+}
+var valid16 = _errs74 === errors;
+}
+else {
+var valid16 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+const err83 = {instancePath,schemaPath:"#/oneOf/3/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err83];
+}
+else {
+vErrors.push(err83);
+}
+errors++;
+}
+}
+var _valid0 = _errs58 === errors;
+if(_valid0 && valid0){
+valid0 = false;
+passing0 = [passing0, 3];
+}
+else {
+if(_valid0){
+valid0 = true;
+passing0 = 3;
+if(props0 !== true){
+props0 = true;
+}
+}
+const _errs77 = errors;
+if(errors === _errs77){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing4;
+if((((((data.op === undefined) && (missing4 = "op")) || ((data.lc === undefined) && (missing4 = "lc"))) || ((data.hlc === undefined) && (missing4 = "hlc"))) || ((data.kind === undefined) && (missing4 = "kind"))) || ((data.data === undefined) && (missing4 = "data"))){
+const err84 = {instancePath,schemaPath:"#/oneOf/4/required",keyword:"required",params:{missingProperty: missing4},message:"must have required property '"+missing4+"'"};
+if(vErrors === null){
+vErrors = [err84];
+}
+else {
+vErrors.push(err84);
+}
+errors++;
+}
+else {
+const _errs79 = errors;
+for(const key4 in data){
+if(!((((((key4 === "op") || (key4 === "lc")) || (key4 === "hlc")) || (key4 === "kind")) || (key4 === "data")) || (key4 === "rid"))){
+const err85 = {instancePath,schemaPath:"#/oneOf/4/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err85];
+}
+else {
+vErrors.push(err85);
+}
+errors++;
+break;
+}
+}
+if(_errs79 === errors){
+if(data.op !== undefined){
+const _errs80 = errors;
+if(!(validate80(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate80.errors : vErrors.concat(validate80.errors);
+errors = vErrors.length;
+}
+var valid21 = _errs80 === errors;
+}
+else {
+var valid21 = true;
+}
+if(valid21){
+if(data.lc !== undefined){
+let data33 = data.lc;
+const _errs81 = errors;
+const _errs82 = errors;
+if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
+const err86 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err86];
+}
+else {
+vErrors.push(err86);
+}
+errors++;
+}
+if(errors === _errs82){
+if((typeof data33 == "number") && (isFinite(data33))){
+if(data33 > 9007199254740991 || isNaN(data33)){
+const err87 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"};
+if(vErrors === null){
+vErrors = [err87];
+}
+else {
+vErrors.push(err87);
+}
+errors++;
+}
+else {
+if(data33 < 0 || isNaN(data33)){
+const err88 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err88];
+}
+else {
+vErrors.push(err88);
+}
+errors++;
+}
+}
+}
+}
+var valid21 = _errs81 === errors;
+}
+else {
+var valid21 = true;
+}
+if(valid21){
+if(data.hlc !== undefined){
+let data34 = data.hlc;
+const _errs84 = errors;
+const _errs85 = errors;
+if(errors === _errs85){
+if(Array.isArray(data34)){
+if(data34.length > 2){
+const err89 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/maxItems",keyword:"maxItems",params:{limit: 2},message:"must NOT have more than 2 items"};
+if(vErrors === null){
+vErrors = [err89];
+}
+else {
+vErrors.push(err89);
+}
+errors++;
+}
+else {
+if(data34.length < 2){
+const err90 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items"};
+if(vErrors === null){
+vErrors = [err90];
+}
+else {
+vErrors.push(err90);
+}
+errors++;
+}
+else {
+const len8 = data34.length;
+if(len8 > 0){
+let data35 = data34[0];
+const _errs87 = errors;
+if(!(((typeof data35 == "number") && (!(data35 % 1) && !isNaN(data35))) && (isFinite(data35)))){
+const err91 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err91];
+}
+else {
+vErrors.push(err91);
+}
+errors++;
+}
+if(errors === _errs87){
+if((typeof data35 == "number") && (isFinite(data35))){
+if(data35 > 9007199254740991 || isNaN(data35)){
+const err92 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"};
+if(vErrors === null){
+vErrors = [err92];
+}
+else {
+vErrors.push(err92);
+}
+errors++;
+}
+else {
+if(data35 < 0 || isNaN(data35)){
+const err93 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err93];
+}
+else {
+vErrors.push(err93);
+}
+errors++;
+}
+}
+}
+}
+var valid24 = _errs87 === errors;
+}
+if(valid24){
+if(len8 > 1){
+let data36 = data34[1];
+const _errs89 = errors;
+if(!(((typeof data36 == "number") && (!(data36 % 1) && !isNaN(data36))) && (isFinite(data36)))){
+const err94 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err94];
+}
+else {
+vErrors.push(err94);
+}
+errors++;
+}
+if(errors === _errs89){
+if((typeof data36 == "number") && (isFinite(data36))){
+if(data36 > 4294967295 || isNaN(data36)){
+const err95 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
+if(vErrors === null){
+vErrors = [err95];
+}
+else {
+vErrors.push(err95);
+}
+errors++;
+}
+else {
+if(data36 < 0 || isNaN(data36)){
+const err96 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err96];
+}
+else {
+vErrors.push(err96);
+}
+errors++;
+}
+}
+}
+}
+var valid24 = _errs89 === errors;
+}
+if(valid24){
+const len9 = data34.length;
+if(!(len9 <= 2)){
+const err97 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/items",keyword:"items",params:{limit: 2},message:"must NOT have more than 2 items"};
+if(vErrors === null){
+vErrors = [err97];
+}
+else {
+vErrors.push(err97);
+}
+errors++;
+}
+}
+}
+}
+}
+}
+else {
+const err98 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err98];
+}
+else {
+vErrors.push(err98);
+}
+errors++;
+}
+}
+var valid21 = _errs84 === errors;
+}
+else {
+var valid21 = true;
+}
+if(valid21){
+if(data.kind !== undefined){
+const _errs91 = errors;
+if("register" !== data.kind){
+const err99 = {instancePath:instancePath+"/kind",schemaPath:"#/oneOf/4/properties/kind/const",keyword:"const",params:{allowedValue: "register"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err99];
+}
+else {
+vErrors.push(err99);
+}
+errors++;
+}
+var valid21 = _errs91 === errors;
+}
+else {
+var valid21 = true;
+}
+if(valid21){
+if(data.data !== undefined){
+const _errs92 = errors;
+if(!(validate94(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate94.errors : vErrors.concat(validate94.errors);
+errors = vErrors.length;
+}
+var valid21 = _errs92 === errors;
+}
+else {
+var valid21 = true;
+}
+if(valid21){
+if(data.rid !== undefined){
+let data39 = data.rid;
+const _errs93 = errors;
+const _errs94 = errors;
+if(errors === _errs94){
+if(typeof data39 === "string"){
+if(func1(data39) > 64){
+const err100 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err100];
+}
+else {
+vErrors.push(err100);
+}
+errors++;
+}
+else {
+if(func1(data39) < 1){
+const err101 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err101];
+}
+else {
+vErrors.push(err101);
+}
+errors++;
+}
+else {
+if(!pattern5.test(data39)){
+const err102 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_-]{1,64}$"},message:"must match pattern \""+"^[0-9A-Za-z_-]{1,64}$"+"\""};
+if(vErrors === null){
+vErrors = [err102];
+}
+else {
+vErrors.push(err102);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err103 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err103];
+}
+else {
+vErrors.push(err103);
+}
+errors++;
+}
+}
+var valid21 = _errs93 === errors;
+}
+else {
+var valid21 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+const err104 = {instancePath,schemaPath:"#/oneOf/4/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err104];
+}
+else {
+vErrors.push(err104);
+}
+errors++;
+}
+}
+var _valid0 = _errs77 === errors;
+if(_valid0 && valid0){
+valid0 = false;
+passing0 = [passing0, 4];
+}
+else {
+if(_valid0){
+valid0 = true;
+passing0 = 4;
+if(props0 !== true){
+props0 = true;
+}
+}
+const _errs96 = errors;
+if(errors === _errs96){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing5;
+if((((((data.op === undefined) && (missing5 = "op")) || ((data.lc === undefined) && (missing5 = "lc"))) || ((data.hlc === undefined) && (missing5 = "hlc"))) || ((data.kind === undefined) && (missing5 = "kind"))) || ((data.data === undefined) && (missing5 = "data"))){
+const err105 = {instancePath,schemaPath:"#/oneOf/5/required",keyword:"required",params:{missingProperty: missing5},message:"must have required property '"+missing5+"'"};
+if(vErrors === null){
+vErrors = [err105];
+}
+else {
+vErrors.push(err105);
+}
+errors++;
+}
+else {
+const _errs98 = errors;
+for(const key5 in data){
+if(!((((((key5 === "op") || (key5 === "lc")) || (key5 === "hlc")) || (key5 === "kind")) || (key5 === "data")) || (key5 === "rid"))){
+const err106 = {instancePath,schemaPath:"#/oneOf/5/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err106];
+}
+else {
+vErrors.push(err106);
+}
+errors++;
+break;
+}
+}
+if(_errs98 === errors){
+if(data.op !== undefined){
+const _errs99 = errors;
+if(!(validate80(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate80.errors : vErrors.concat(validate80.errors);
+errors = vErrors.length;
+}
+var valid26 = _errs99 === errors;
+}
+else {
+var valid26 = true;
+}
+if(valid26){
+if(data.lc !== undefined){
+let data41 = data.lc;
+const _errs100 = errors;
+const _errs101 = errors;
+if(!(((typeof data41 == "number") && (!(data41 % 1) && !isNaN(data41))) && (isFinite(data41)))){
+const err107 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err107];
+}
+else {
+vErrors.push(err107);
+}
+errors++;
+}
+if(errors === _errs101){
+if((typeof data41 == "number") && (isFinite(data41))){
+if(data41 > 9007199254740991 || isNaN(data41)){
+const err108 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"};
+if(vErrors === null){
+vErrors = [err108];
+}
+else {
+vErrors.push(err108);
+}
+errors++;
+}
+else {
+if(data41 < 0 || isNaN(data41)){
+const err109 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err109];
+}
+else {
+vErrors.push(err109);
+}
+errors++;
+}
+}
+}
+}
+var valid26 = _errs100 === errors;
+}
+else {
+var valid26 = true;
+}
+if(valid26){
+if(data.hlc !== undefined){
+let data42 = data.hlc;
+const _errs103 = errors;
+const _errs104 = errors;
+if(errors === _errs104){
+if(Array.isArray(data42)){
+if(data42.length > 2){
+const err110 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/maxItems",keyword:"maxItems",params:{limit: 2},message:"must NOT have more than 2 items"};
+if(vErrors === null){
+vErrors = [err110];
+}
+else {
+vErrors.push(err110);
+}
+errors++;
+}
+else {
+if(data42.length < 2){
+const err111 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items"};
+if(vErrors === null){
+vErrors = [err111];
+}
+else {
+vErrors.push(err111);
+}
+errors++;
+}
+else {
+const len10 = data42.length;
+if(len10 > 0){
+let data43 = data42[0];
+const _errs106 = errors;
+if(!(((typeof data43 == "number") && (!(data43 % 1) && !isNaN(data43))) && (isFinite(data43)))){
+const err112 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err112];
+}
+else {
+vErrors.push(err112);
+}
+errors++;
+}
+if(errors === _errs106){
+if((typeof data43 == "number") && (isFinite(data43))){
+if(data43 > 9007199254740991 || isNaN(data43)){
+const err113 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"};
+if(vErrors === null){
+vErrors = [err113];
+}
+else {
+vErrors.push(err113);
+}
+errors++;
+}
+else {
+if(data43 < 0 || isNaN(data43)){
+const err114 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err114];
+}
+else {
+vErrors.push(err114);
+}
+errors++;
+}
+}
+}
+}
+var valid29 = _errs106 === errors;
+}
+if(valid29){
+if(len10 > 1){
+let data44 = data42[1];
+const _errs108 = errors;
+if(!(((typeof data44 == "number") && (!(data44 % 1) && !isNaN(data44))) && (isFinite(data44)))){
+const err115 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err115];
+}
+else {
+vErrors.push(err115);
+}
+errors++;
+}
+if(errors === _errs108){
+if((typeof data44 == "number") && (isFinite(data44))){
+if(data44 > 4294967295 || isNaN(data44)){
+const err116 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
+if(vErrors === null){
+vErrors = [err116];
+}
+else {
+vErrors.push(err116);
+}
+errors++;
+}
+else {
+if(data44 < 0 || isNaN(data44)){
+const err117 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err117];
+}
+else {
+vErrors.push(err117);
+}
+errors++;
+}
+}
+}
+}
+var valid29 = _errs108 === errors;
+}
+if(valid29){
+const len11 = data42.length;
+if(!(len11 <= 2)){
+const err118 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/items",keyword:"items",params:{limit: 2},message:"must NOT have more than 2 items"};
+if(vErrors === null){
+vErrors = [err118];
+}
+else {
+vErrors.push(err118);
+}
+errors++;
+}
+}
+}
+}
+}
+}
+else {
+const err119 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err119];
+}
+else {
+vErrors.push(err119);
+}
+errors++;
+}
+}
+var valid26 = _errs103 === errors;
+}
+else {
+var valid26 = true;
+}
+if(valid26){
+if(data.kind !== undefined){
+const _errs110 = errors;
+if("password" !== data.kind){
+const err120 = {instancePath:instancePath+"/kind",schemaPath:"#/oneOf/5/properties/kind/const",keyword:"const",params:{allowedValue: "password"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err120];
+}
+else {
+vErrors.push(err120);
+}
+errors++;
+}
+var valid26 = _errs110 === errors;
+}
+else {
+var valid26 = true;
+}
+if(valid26){
+if(data.data !== undefined){
+const _errs111 = errors;
+if(!(validate97(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate97.errors : vErrors.concat(validate97.errors);
+errors = vErrors.length;
+}
+var valid26 = _errs111 === errors;
+}
+else {
+var valid26 = true;
+}
+if(valid26){
+if(data.rid !== undefined){
+let data47 = data.rid;
+const _errs112 = errors;
+const _errs113 = errors;
+if(errors === _errs113){
+if(typeof data47 === "string"){
+if(func1(data47) > 64){
+const err121 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err121];
+}
+else {
+vErrors.push(err121);
+}
+errors++;
+}
+else {
+if(func1(data47) < 1){
+const err122 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err122];
+}
+else {
+vErrors.push(err122);
+}
+errors++;
+}
+else {
+if(!pattern5.test(data47)){
+const err123 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_-]{1,64}$"},message:"must match pattern \""+"^[0-9A-Za-z_-]{1,64}$"+"\""};
+if(vErrors === null){
+vErrors = [err123];
+}
+else {
+vErrors.push(err123);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err124 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err124];
+}
+else {
+vErrors.push(err124);
+}
+errors++;
+}
+}
+var valid26 = _errs112 === errors;
+}
+else {
+var valid26 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+const err125 = {instancePath,schemaPath:"#/oneOf/5/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err125];
+}
+else {
+vErrors.push(err125);
+}
+errors++;
+}
+}
+var _valid0 = _errs96 === errors;
+if(_valid0 && valid0){
+valid0 = false;
+passing0 = [passing0, 5];
+}
+else {
+if(_valid0){
+valid0 = true;
+passing0 = 5;
+if(props0 !== true){
+props0 = true;
+}
+}
+const _errs115 = errors;
+if(errors === _errs115){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing6;
+if((((((data.op === undefined) && (missing6 = "op")) || ((data.lc === undefined) && (missing6 = "lc"))) || ((data.hlc === undefined) && (missing6 = "hlc"))) || ((data.kind === undefined) && (missing6 = "kind"))) || ((data.data === undefined) && (missing6 = "data"))){
+const err126 = {instancePath,schemaPath:"#/oneOf/6/required",keyword:"required",params:{missingProperty: missing6},message:"must have required property '"+missing6+"'"};
+if(vErrors === null){
+vErrors = [err126];
+}
+else {
+vErrors.push(err126);
+}
+errors++;
+}
+else {
+const _errs117 = errors;
+for(const key6 in data){
+if(!((((((key6 === "op") || (key6 === "lc")) || (key6 === "hlc")) || (key6 === "kind")) || (key6 === "data")) || (key6 === "rid"))){
+const err127 = {instancePath,schemaPath:"#/oneOf/6/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err127];
+}
+else {
+vErrors.push(err127);
+}
+errors++;
+break;
+}
+}
+if(_errs117 === errors){
+if(data.op !== undefined){
+const _errs118 = errors;
+if(!(validate80(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate80.errors : vErrors.concat(validate80.errors);
+errors = vErrors.length;
+}
+var valid31 = _errs118 === errors;
+}
+else {
+var valid31 = true;
+}
+if(valid31){
+if(data.lc !== undefined){
+let data49 = data.lc;
+const _errs119 = errors;
+const _errs120 = errors;
+if(!(((typeof data49 == "number") && (!(data49 % 1) && !isNaN(data49))) && (isFinite(data49)))){
+const err128 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err128];
+}
+else {
+vErrors.push(err128);
+}
+errors++;
+}
+if(errors === _errs120){
+if((typeof data49 == "number") && (isFinite(data49))){
+if(data49 > 9007199254740991 || isNaN(data49)){
+const err129 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"};
+if(vErrors === null){
+vErrors = [err129];
+}
+else {
+vErrors.push(err129);
+}
+errors++;
+}
+else {
+if(data49 < 0 || isNaN(data49)){
+const err130 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err130];
+}
+else {
+vErrors.push(err130);
+}
+errors++;
+}
+}
+}
+}
+var valid31 = _errs119 === errors;
+}
+else {
+var valid31 = true;
+}
+if(valid31){
+if(data.hlc !== undefined){
+let data50 = data.hlc;
+const _errs122 = errors;
+const _errs123 = errors;
+if(errors === _errs123){
+if(Array.isArray(data50)){
+if(data50.length > 2){
+const err131 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/maxItems",keyword:"maxItems",params:{limit: 2},message:"must NOT have more than 2 items"};
+if(vErrors === null){
+vErrors = [err131];
+}
+else {
+vErrors.push(err131);
+}
+errors++;
+}
+else {
+if(data50.length < 2){
+const err132 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items"};
+if(vErrors === null){
+vErrors = [err132];
+}
+else {
+vErrors.push(err132);
+}
+errors++;
+}
+else {
+const len12 = data50.length;
+if(len12 > 0){
+let data51 = data50[0];
+const _errs125 = errors;
+if(!(((typeof data51 == "number") && (!(data51 % 1) && !isNaN(data51))) && (isFinite(data51)))){
+const err133 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err133];
+}
+else {
+vErrors.push(err133);
+}
+errors++;
+}
+if(errors === _errs125){
+if((typeof data51 == "number") && (isFinite(data51))){
+if(data51 > 9007199254740991 || isNaN(data51)){
+const err134 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"};
+if(vErrors === null){
+vErrors = [err134];
+}
+else {
+vErrors.push(err134);
+}
+errors++;
+}
+else {
+if(data51 < 0 || isNaN(data51)){
+const err135 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err135];
+}
+else {
+vErrors.push(err135);
+}
+errors++;
+}
+}
+}
+}
+var valid34 = _errs125 === errors;
+}
+if(valid34){
+if(len12 > 1){
+let data52 = data50[1];
+const _errs127 = errors;
+if(!(((typeof data52 == "number") && (!(data52 % 1) && !isNaN(data52))) && (isFinite(data52)))){
+const err136 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err136];
+}
+else {
+vErrors.push(err136);
+}
+errors++;
+}
+if(errors === _errs127){
+if((typeof data52 == "number") && (isFinite(data52))){
+if(data52 > 4294967295 || isNaN(data52)){
+const err137 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
+if(vErrors === null){
+vErrors = [err137];
+}
+else {
+vErrors.push(err137);
+}
+errors++;
+}
+else {
+if(data52 < 0 || isNaN(data52)){
+const err138 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err138];
+}
+else {
+vErrors.push(err138);
+}
+errors++;
+}
+}
+}
+}
+var valid34 = _errs127 === errors;
+}
+if(valid34){
+const len13 = data50.length;
+if(!(len13 <= 2)){
+const err139 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/items",keyword:"items",params:{limit: 2},message:"must NOT have more than 2 items"};
+if(vErrors === null){
+vErrors = [err139];
+}
+else {
+vErrors.push(err139);
+}
+errors++;
+}
+}
+}
+}
+}
+}
+else {
+const err140 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err140];
+}
+else {
+vErrors.push(err140);
+}
+errors++;
+}
+}
+var valid31 = _errs122 === errors;
+}
+else {
+var valid31 = true;
+}
+if(valid31){
+if(data.kind !== undefined){
+const _errs129 = errors;
+if("logout" !== data.kind){
+const err141 = {instancePath:instancePath+"/kind",schemaPath:"#/oneOf/6/properties/kind/const",keyword:"const",params:{allowedValue: "logout"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err141];
+}
+else {
+vErrors.push(err141);
+}
+errors++;
+}
+var valid31 = _errs129 === errors;
+}
+else {
+var valid31 = true;
+}
+if(valid31){
+if(data.data !== undefined){
+const _errs130 = errors;
+if(!(validate102(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate102.errors : vErrors.concat(validate102.errors);
+errors = vErrors.length;
+}
+var valid31 = _errs130 === errors;
+}
+else {
+var valid31 = true;
+}
+if(valid31){
+if(data.rid !== undefined){
+let data55 = data.rid;
+const _errs131 = errors;
+const _errs132 = errors;
+if(errors === _errs132){
+if(typeof data55 === "string"){
+if(func1(data55) > 64){
+const err142 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err142];
+}
+else {
+vErrors.push(err142);
+}
+errors++;
+}
+else {
+if(func1(data55) < 1){
+const err143 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err143];
+}
+else {
+vErrors.push(err143);
+}
+errors++;
+}
+else {
+if(!pattern5.test(data55)){
+const err144 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_-]{1,64}$"},message:"must match pattern \""+"^[0-9A-Za-z_-]{1,64}$"+"\""};
+if(vErrors === null){
+vErrors = [err144];
+}
+else {
+vErrors.push(err144);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err145 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err145];
+}
+else {
+vErrors.push(err145);
+}
+errors++;
+}
+}
+var valid31 = _errs131 === errors;
+}
+else {
+var valid31 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+const err146 = {instancePath,schemaPath:"#/oneOf/6/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err146];
+}
+else {
+vErrors.push(err146);
+}
+errors++;
+}
+}
+var _valid0 = _errs115 === errors;
+if(_valid0 && valid0){
+valid0 = false;
+passing0 = [passing0, 6];
+}
+else {
+if(_valid0){
+valid0 = true;
+passing0 = 6;
+if(props0 !== true){
+props0 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+if(!valid0){
+const err147 = {instancePath,schemaPath:"#/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
+if(vErrors === null){
+vErrors = [err147];
+}
+else {
+vErrors.push(err147);
+}
+errors++;
+validate108.errors = vErrors;
+return false;
+}
+else {
+errors = _errs0;
+if(vErrors !== null){
+if(_errs0){
+vErrors.length = _errs0;
+}
+else {
+vErrors = null;
+}
+}
+}
+validate108.errors = vErrors;
+evaluated0.props = props0;
+return errors === 0;
+}
+validate108.evaluated = {"dynamicProps":true,"dynamicItems":false};
+
+
+function validate107(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://correio.dev/schemas/v1/replica.fetch.reply.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate107.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((data.origin === undefined) && (missing0 = "origin")) || ((data.ops === undefined) && (missing0 = "ops"))) || ((data.high === undefined) && (missing0 = "high"))){
+validate107.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(((key0 === "origin") || (key0 === "ops")) || (key0 === "high"))){
+validate107.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.origin !== undefined){
+let data0 = data.origin;
+const _errs2 = errors;
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data0 === "string"){
+if(func1(data0) > 128){
+validate107.errors = [{instancePath:instancePath+"/origin",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+else {
+if(func1(data0) < 1){
+validate107.errors = [{instancePath:instancePath+"/origin",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern6.test(data0)){
+validate107.errors = [{instancePath:instancePath+"/origin",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate107.errors = [{instancePath:instancePath+"/origin",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.ops !== undefined){
+let data1 = data.ops;
+const _errs5 = errors;
+if(errors === _errs5){
+if(Array.isArray(data1)){
+if(data1.length > 1000){
+validate107.errors = [{instancePath:instancePath+"/ops",schemaPath:"#/properties/ops/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items"}];
+return false;
+}
+else {
+var valid2 = true;
+const len0 = data1.length;
+for(let i0=0; i0<len0; i0++){
+const _errs7 = errors;
+if(!(validate108(data1[i0], {instancePath:instancePath+"/ops/" + i0,parentData:data1,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate108.errors : vErrors.concat(validate108.errors);
+errors = vErrors.length;
+}
+var valid2 = _errs7 === errors;
+if(!valid2){
+break;
+}
+}
+}
+}
+else {
+validate107.errors = [{instancePath:instancePath+"/ops",schemaPath:"#/properties/ops/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.high !== undefined){
+let data3 = data.high;
+const _errs8 = errors;
+const _errs9 = errors;
+if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
+validate107.errors = [{instancePath:instancePath+"/high",schemaPath:"defs.json#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs9){
+if((typeof data3 == "number") && (isFinite(data3))){
+if(data3 > 9007199254740991 || isNaN(data3)){
+validate107.errors = [{instancePath:instancePath+"/high",schemaPath:"defs.json#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data3 < 0 || isNaN(data3)){
+validate107.errors = [{instancePath:instancePath+"/high",schemaPath:"defs.json#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+else {
+validate107.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate107.errors = vErrors;
+return errors === 0;
+}
+validate107.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const validate_replica_fetch_request = validate124;
+const schema273 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/replica.fetch.request.json","title":"ReplicaFetchRequest","description":"Fetch an origin's operations from one server (broker service srv.<server-id>), to recover a gap.","x-correio-type":"replica.fetch.request","x-correio-pattern":"request","x-correio-service":"replica","x-correio-reply":"replica.fetch.reply","type":"object","additionalProperties":false,"required":["origin","from_seq"],"properties":{"origin":{"description":"The origin server whose operations are wanted.","$ref":"defs.json#/$defs/nodeId"},"from_seq":{"description":"The first wanted seq (inclusive).","$ref":"defs.json#/$defs/seq"},"to_seq":{"description":"The last wanted seq (inclusive). Absent: no upper bound.","$ref":"defs.json#/$defs/seq"},"limit":{"description":"At most this many operations. When absent: 1000.","type":"integer","minimum":1,"maximum":1000}}};
+const schema275 = {"description":"A per-origin operation sequence number: 1 for an origin's first operation, +1 for each next one.","type":"integer","minimum":1,"maximum":9007199254740991};
+
+function validate124(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://correio.dev/schemas/v1/replica.fetch.request.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate124.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if(((data.origin === undefined) && (missing0 = "origin")) || ((data.from_seq === undefined) && (missing0 = "from_seq"))){
+validate124.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((((key0 === "origin") || (key0 === "from_seq")) || (key0 === "to_seq")) || (key0 === "limit"))){
+validate124.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.origin !== undefined){
+let data0 = data.origin;
+const _errs2 = errors;
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data0 === "string"){
+if(func1(data0) > 128){
+validate124.errors = [{instancePath:instancePath+"/origin",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+else {
+if(func1(data0) < 1){
+validate124.errors = [{instancePath:instancePath+"/origin",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern6.test(data0)){
+validate124.errors = [{instancePath:instancePath+"/origin",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate124.errors = [{instancePath:instancePath+"/origin",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.from_seq !== undefined){
+let data1 = data.from_seq;
+const _errs5 = errors;
+const _errs6 = errors;
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+validate124.errors = [{instancePath:instancePath+"/from_seq",schemaPath:"defs.json#/$defs/seq/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs6){
+if((typeof data1 == "number") && (isFinite(data1))){
+if(data1 > 9007199254740991 || isNaN(data1)){
+validate124.errors = [{instancePath:instancePath+"/from_seq",schemaPath:"defs.json#/$defs/seq/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data1 < 1 || isNaN(data1)){
+validate124.errors = [{instancePath:instancePath+"/from_seq",schemaPath:"defs.json#/$defs/seq/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.to_seq !== undefined){
+let data2 = data.to_seq;
+const _errs8 = errors;
+const _errs9 = errors;
+if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
+validate124.errors = [{instancePath:instancePath+"/to_seq",schemaPath:"defs.json#/$defs/seq/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs9){
+if((typeof data2 == "number") && (isFinite(data2))){
+if(data2 > 9007199254740991 || isNaN(data2)){
+validate124.errors = [{instancePath:instancePath+"/to_seq",schemaPath:"defs.json#/$defs/seq/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data2 < 1 || isNaN(data2)){
+validate124.errors = [{instancePath:instancePath+"/to_seq",schemaPath:"defs.json#/$defs/seq/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.limit !== undefined){
+let data3 = data.limit;
+const _errs11 = errors;
+if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
+validate124.errors = [{instancePath:instancePath+"/limit",schemaPath:"#/properties/limit/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs11){
+if((typeof data3 == "number") && (isFinite(data3))){
+if(data3 > 1000 || isNaN(data3)){
+validate124.errors = [{instancePath:instancePath+"/limit",schemaPath:"#/properties/limit/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"}];
+return false;
+}
+else {
+if(data3 < 1 || isNaN(data3)){
+validate124.errors = [{instancePath:instancePath+"/limit",schemaPath:"#/properties/limit/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs11 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+}
+else {
+validate124.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate124.errors = vErrors;
+return errors === 0;
+}
+validate124.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const validate_replica_op = validate125;
+const schema277 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/replica.op.json","title":"ReplicaOp","description":"A replicated operation, published once by its origin server on the proxy topic replica/. Servers apply operations of each origin in seq order and recover gaps with replica.fetch.request. The body is a defs.json operation.","x-correio-type":"replica.op","x-correio-pattern":"event","x-correio-service":"replica","type":"object","$ref":"defs.json#/$defs/operation"};
+
+function validate126(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate126.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+const _errs0 = errors;
+let valid0 = false;
+let passing0 = null;
+const _errs1 = errors;
+if(errors === _errs1){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((((data.op === undefined) && (missing0 = "op")) || ((data.lc === undefined) && (missing0 = "lc"))) || ((data.hlc === undefined) && (missing0 = "hlc"))) || ((data.kind === undefined) && (missing0 = "kind"))) || ((data.data === undefined) && (missing0 = "data"))){
+const err0 = {instancePath,schemaPath:"#/oneOf/0/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+else {
+const _errs3 = errors;
+for(const key0 in data){
+if(!((((((key0 === "op") || (key0 === "lc")) || (key0 === "hlc")) || (key0 === "kind")) || (key0 === "data")) || (key0 === "rid"))){
+const err1 = {instancePath,schemaPath:"#/oneOf/0/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+break;
+}
+}
+if(_errs3 === errors){
+if(data.op !== undefined){
+const _errs4 = errors;
+if(!(validate80(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate80.errors : vErrors.concat(validate80.errors);
+errors = vErrors.length;
+}
+var valid1 = _errs4 === errors;
+}
+else {
+var valid1 = true;
+}
+if(valid1){
+if(data.lc !== undefined){
+let data1 = data.lc;
+const _errs5 = errors;
+const _errs6 = errors;
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+const err2 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+if(errors === _errs6){
+if((typeof data1 == "number") && (isFinite(data1))){
+if(data1 > 9007199254740991 || isNaN(data1)){
+const err3 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+else {
+if(data1 < 0 || isNaN(data1)){
+const err4 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
+}
+}
+var valid1 = _errs5 === errors;
+}
+else {
+var valid1 = true;
+}
+if(valid1){
+if(data.hlc !== undefined){
+let data2 = data.hlc;
+const _errs8 = errors;
+const _errs9 = errors;
+if(errors === _errs9){
+if(Array.isArray(data2)){
+if(data2.length > 2){
+const err5 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/maxItems",keyword:"maxItems",params:{limit: 2},message:"must NOT have more than 2 items"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+else {
+if(data2.length < 2){
+const err6 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items"};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+else {
+const len0 = data2.length;
+if(len0 > 0){
+let data3 = data2[0];
+const _errs11 = errors;
+if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
+const err7 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+if(errors === _errs11){
+if((typeof data3 == "number") && (isFinite(data3))){
+if(data3 > 9007199254740991 || isNaN(data3)){
+const err8 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+else {
+if(data3 < 0 || isNaN(data3)){
+const err9 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+}
+}
+var valid4 = _errs11 === errors;
+}
+if(valid4){
+if(len0 > 1){
+let data4 = data2[1];
+const _errs13 = errors;
+if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
+const err10 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+if(errors === _errs13){
+if((typeof data4 == "number") && (isFinite(data4))){
+if(data4 > 4294967295 || isNaN(data4)){
+const err11 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+else {
+if(data4 < 0 || isNaN(data4)){
+const err12 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+}
+}
+}
+var valid4 = _errs13 === errors;
+}
+if(valid4){
+const len1 = data2.length;
+if(!(len1 <= 2)){
+const err13 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/items",keyword:"items",params:{limit: 2},message:"must NOT have more than 2 items"};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+}
+}
+}
+}
+else {
+const err14 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+}
+var valid1 = _errs8 === errors;
+}
+else {
+var valid1 = true;
+}
+if(valid1){
+if(data.kind !== undefined){
+const _errs15 = errors;
+if("login" !== data.kind){
+const err15 = {instancePath:instancePath+"/kind",schemaPath:"#/oneOf/0/properties/kind/const",keyword:"const",params:{allowedValue: "login"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+var valid1 = _errs15 === errors;
+}
+else {
+var valid1 = true;
+}
+if(valid1){
+if(data.data !== undefined){
+const _errs16 = errors;
+if(!(validate82(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate82.errors : vErrors.concat(validate82.errors);
+errors = vErrors.length;
+}
+var valid1 = _errs16 === errors;
+}
+else {
+var valid1 = true;
+}
+if(valid1){
+if(data.rid !== undefined){
+let data7 = data.rid;
+const _errs17 = errors;
+const _errs18 = errors;
+if(errors === _errs18){
+if(typeof data7 === "string"){
+if(func1(data7) > 64){
+const err16 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+else {
+if(func1(data7) < 1){
+const err17 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
+}
+errors++;
+}
+else {
+if(!pattern5.test(data7)){
+const err18 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_-]{1,64}$"},message:"must match pattern \""+"^[0-9A-Za-z_-]{1,64}$"+"\""};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err19 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
+}
+errors++;
+}
+}
+var valid1 = _errs17 === errors;
+}
+else {
+var valid1 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+const err20 = {instancePath,schemaPath:"#/oneOf/0/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err20];
+}
+else {
+vErrors.push(err20);
+}
+errors++;
+}
+}
+var _valid0 = _errs1 === errors;
+if(_valid0){
+valid0 = true;
+passing0 = 0;
+var props0 = true;
+}
+const _errs20 = errors;
+if(errors === _errs20){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing1;
+if((((((data.op === undefined) && (missing1 = "op")) || ((data.lc === undefined) && (missing1 = "lc"))) || ((data.hlc === undefined) && (missing1 = "hlc"))) || ((data.kind === undefined) && (missing1 = "kind"))) || ((data.data === undefined) && (missing1 = "data"))){
+const err21 = {instancePath,schemaPath:"#/oneOf/1/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"};
+if(vErrors === null){
+vErrors = [err21];
+}
+else {
+vErrors.push(err21);
+}
+errors++;
+}
+else {
+const _errs22 = errors;
+for(const key1 in data){
+if(!((((((key1 === "op") || (key1 === "lc")) || (key1 === "hlc")) || (key1 === "kind")) || (key1 === "data")) || (key1 === "rid"))){
+const err22 = {instancePath,schemaPath:"#/oneOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+break;
+}
+}
+if(_errs22 === errors){
+if(data.op !== undefined){
+const _errs23 = errors;
+if(!(validate80(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate80.errors : vErrors.concat(validate80.errors);
+errors = vErrors.length;
+}
+var valid6 = _errs23 === errors;
+}
+else {
+var valid6 = true;
+}
+if(valid6){
+if(data.lc !== undefined){
+let data9 = data.lc;
+const _errs24 = errors;
+const _errs25 = errors;
+if(!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))){
+const err23 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err23];
+}
+else {
+vErrors.push(err23);
+}
+errors++;
+}
+if(errors === _errs25){
+if((typeof data9 == "number") && (isFinite(data9))){
+if(data9 > 9007199254740991 || isNaN(data9)){
+const err24 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
+}
+errors++;
+}
+else {
+if(data9 < 0 || isNaN(data9)){
+const err25 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+}
+}
+}
+var valid6 = _errs24 === errors;
+}
+else {
+var valid6 = true;
+}
+if(valid6){
+if(data.hlc !== undefined){
+let data10 = data.hlc;
+const _errs27 = errors;
+const _errs28 = errors;
+if(errors === _errs28){
+if(Array.isArray(data10)){
+if(data10.length > 2){
+const err26 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/maxItems",keyword:"maxItems",params:{limit: 2},message:"must NOT have more than 2 items"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+else {
+if(data10.length < 2){
+const err27 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items"};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
+}
+else {
+const len2 = data10.length;
+if(len2 > 0){
+let data11 = data10[0];
+const _errs30 = errors;
+if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
+const err28 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
+}
+errors++;
+}
+if(errors === _errs30){
+if((typeof data11 == "number") && (isFinite(data11))){
+if(data11 > 9007199254740991 || isNaN(data11)){
+const err29 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"};
+if(vErrors === null){
+vErrors = [err29];
+}
+else {
+vErrors.push(err29);
+}
+errors++;
+}
+else {
+if(data11 < 0 || isNaN(data11)){
+const err30 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err30];
+}
+else {
+vErrors.push(err30);
+}
+errors++;
+}
+}
+}
+}
+var valid9 = _errs30 === errors;
+}
+if(valid9){
+if(len2 > 1){
+let data12 = data10[1];
+const _errs32 = errors;
+if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
+const err31 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+if(errors === _errs32){
+if((typeof data12 == "number") && (isFinite(data12))){
+if(data12 > 4294967295 || isNaN(data12)){
+const err32 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
+}
+errors++;
+}
+else {
+if(data12 < 0 || isNaN(data12)){
+const err33 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
+}
+errors++;
+}
+}
+}
+}
+var valid9 = _errs32 === errors;
+}
+if(valid9){
+const len3 = data10.length;
+if(!(len3 <= 2)){
+const err34 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/items",keyword:"items",params:{limit: 2},message:"must NOT have more than 2 items"};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
+}
+errors++;
+}
+}
+}
+}
+}
+}
+else {
+const err35 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
+}
+errors++;
+}
+}
+var valid6 = _errs27 === errors;
+}
+else {
+var valid6 = true;
+}
+if(valid6){
+if(data.kind !== undefined){
+const _errs34 = errors;
+if("channel.create" !== data.kind){
+const err36 = {instancePath:instancePath+"/kind",schemaPath:"#/oneOf/1/properties/kind/const",keyword:"const",params:{allowedValue: "channel.create"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+var valid6 = _errs34 === errors;
+}
+else {
+var valid6 = true;
+}
+if(valid6){
+if(data.data !== undefined){
+const _errs35 = errors;
+if(!(validate85(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate85.errors : vErrors.concat(validate85.errors);
+errors = vErrors.length;
+}
+var valid6 = _errs35 === errors;
+}
+else {
+var valid6 = true;
+}
+if(valid6){
+if(data.rid !== undefined){
+let data15 = data.rid;
+const _errs36 = errors;
+const _errs37 = errors;
+if(errors === _errs37){
+if(typeof data15 === "string"){
+if(func1(data15) > 64){
+const err37 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err37];
+}
+else {
+vErrors.push(err37);
+}
+errors++;
+}
+else {
+if(func1(data15) < 1){
+const err38 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err38];
+}
+else {
+vErrors.push(err38);
+}
+errors++;
+}
+else {
+if(!pattern5.test(data15)){
+const err39 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_-]{1,64}$"},message:"must match pattern \""+"^[0-9A-Za-z_-]{1,64}$"+"\""};
+if(vErrors === null){
+vErrors = [err39];
+}
+else {
+vErrors.push(err39);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err40 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err40];
+}
+else {
+vErrors.push(err40);
+}
+errors++;
+}
+}
+var valid6 = _errs36 === errors;
+}
+else {
+var valid6 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+const err41 = {instancePath,schemaPath:"#/oneOf/1/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err41];
+}
+else {
+vErrors.push(err41);
+}
+errors++;
+}
+}
+var _valid0 = _errs20 === errors;
+if(_valid0 && valid0){
+valid0 = false;
+passing0 = [passing0, 1];
+}
+else {
+if(_valid0){
+valid0 = true;
+passing0 = 1;
+if(props0 !== true){
+props0 = true;
+}
+}
+const _errs39 = errors;
+if(errors === _errs39){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing2;
+if((((((data.op === undefined) && (missing2 = "op")) || ((data.lc === undefined) && (missing2 = "lc"))) || ((data.hlc === undefined) && (missing2 = "hlc"))) || ((data.kind === undefined) && (missing2 = "kind"))) || ((data.data === undefined) && (missing2 = "data"))){
+const err42 = {instancePath,schemaPath:"#/oneOf/2/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"};
+if(vErrors === null){
+vErrors = [err42];
+}
+else {
+vErrors.push(err42);
+}
+errors++;
+}
+else {
+const _errs41 = errors;
+for(const key2 in data){
+if(!((((((key2 === "op") || (key2 === "lc")) || (key2 === "hlc")) || (key2 === "kind")) || (key2 === "data")) || (key2 === "rid"))){
+const err43 = {instancePath,schemaPath:"#/oneOf/2/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err43];
+}
+else {
+vErrors.push(err43);
+}
+errors++;
+break;
+}
+}
+if(_errs41 === errors){
+if(data.op !== undefined){
+const _errs42 = errors;
+if(!(validate80(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate80.errors : vErrors.concat(validate80.errors);
+errors = vErrors.length;
+}
+var valid11 = _errs42 === errors;
+}
+else {
+var valid11 = true;
+}
+if(valid11){
+if(data.lc !== undefined){
+let data17 = data.lc;
+const _errs43 = errors;
+const _errs44 = errors;
+if(!(((typeof data17 == "number") && (!(data17 % 1) && !isNaN(data17))) && (isFinite(data17)))){
+const err44 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err44];
+}
+else {
+vErrors.push(err44);
+}
+errors++;
+}
+if(errors === _errs44){
+if((typeof data17 == "number") && (isFinite(data17))){
+if(data17 > 9007199254740991 || isNaN(data17)){
+const err45 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"};
+if(vErrors === null){
+vErrors = [err45];
+}
+else {
+vErrors.push(err45);
+}
+errors++;
+}
+else {
+if(data17 < 0 || isNaN(data17)){
+const err46 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err46];
+}
+else {
+vErrors.push(err46);
+}
+errors++;
+}
+}
+}
+}
+var valid11 = _errs43 === errors;
+}
+else {
+var valid11 = true;
+}
+if(valid11){
+if(data.hlc !== undefined){
+let data18 = data.hlc;
+const _errs46 = errors;
+const _errs47 = errors;
+if(errors === _errs47){
+if(Array.isArray(data18)){
+if(data18.length > 2){
+const err47 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/maxItems",keyword:"maxItems",params:{limit: 2},message:"must NOT have more than 2 items"};
+if(vErrors === null){
+vErrors = [err47];
+}
+else {
+vErrors.push(err47);
+}
+errors++;
+}
+else {
+if(data18.length < 2){
+const err48 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items"};
+if(vErrors === null){
+vErrors = [err48];
+}
+else {
+vErrors.push(err48);
+}
+errors++;
+}
+else {
+const len4 = data18.length;
+if(len4 > 0){
+let data19 = data18[0];
+const _errs49 = errors;
+if(!(((typeof data19 == "number") && (!(data19 % 1) && !isNaN(data19))) && (isFinite(data19)))){
+const err49 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err49];
+}
+else {
+vErrors.push(err49);
+}
+errors++;
+}
+if(errors === _errs49){
+if((typeof data19 == "number") && (isFinite(data19))){
+if(data19 > 9007199254740991 || isNaN(data19)){
+const err50 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"};
+if(vErrors === null){
+vErrors = [err50];
+}
+else {
+vErrors.push(err50);
+}
+errors++;
+}
+else {
+if(data19 < 0 || isNaN(data19)){
+const err51 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err51];
+}
+else {
+vErrors.push(err51);
+}
+errors++;
+}
+}
+}
+}
+var valid14 = _errs49 === errors;
+}
+if(valid14){
+if(len4 > 1){
+let data20 = data18[1];
+const _errs51 = errors;
+if(!(((typeof data20 == "number") && (!(data20 % 1) && !isNaN(data20))) && (isFinite(data20)))){
+const err52 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err52];
+}
+else {
+vErrors.push(err52);
+}
+errors++;
+}
+if(errors === _errs51){
+if((typeof data20 == "number") && (isFinite(data20))){
+if(data20 > 4294967295 || isNaN(data20)){
+const err53 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
+if(vErrors === null){
+vErrors = [err53];
+}
+else {
+vErrors.push(err53);
+}
+errors++;
+}
+else {
+if(data20 < 0 || isNaN(data20)){
+const err54 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err54];
+}
+else {
+vErrors.push(err54);
+}
+errors++;
+}
+}
+}
+}
+var valid14 = _errs51 === errors;
+}
+if(valid14){
+const len5 = data18.length;
+if(!(len5 <= 2)){
+const err55 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/items",keyword:"items",params:{limit: 2},message:"must NOT have more than 2 items"};
+if(vErrors === null){
+vErrors = [err55];
+}
+else {
+vErrors.push(err55);
+}
+errors++;
+}
+}
+}
+}
+}
+}
+else {
+const err56 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err56];
+}
+else {
+vErrors.push(err56);
+}
+errors++;
+}
+}
+var valid11 = _errs46 === errors;
+}
+else {
+var valid11 = true;
+}
+if(valid11){
+if(data.kind !== undefined){
+const _errs53 = errors;
+if("publish" !== data.kind){
+const err57 = {instancePath:instancePath+"/kind",schemaPath:"#/oneOf/2/properties/kind/const",keyword:"const",params:{allowedValue: "publish"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err57];
+}
+else {
+vErrors.push(err57);
+}
+errors++;
+}
+var valid11 = _errs53 === errors;
+}
+else {
+var valid11 = true;
+}
+if(valid11){
+if(data.data !== undefined){
+const _errs54 = errors;
+if(!(validate88(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate88.errors : vErrors.concat(validate88.errors);
+errors = vErrors.length;
+}
+var valid11 = _errs54 === errors;
+}
+else {
+var valid11 = true;
+}
+if(valid11){
+if(data.rid !== undefined){
+let data23 = data.rid;
+const _errs55 = errors;
+const _errs56 = errors;
+if(errors === _errs56){
+if(typeof data23 === "string"){
+if(func1(data23) > 64){
+const err58 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err58];
+}
+else {
+vErrors.push(err58);
+}
+errors++;
+}
+else {
+if(func1(data23) < 1){
+const err59 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err59];
+}
+else {
+vErrors.push(err59);
+}
+errors++;
+}
+else {
+if(!pattern5.test(data23)){
+const err60 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_-]{1,64}$"},message:"must match pattern \""+"^[0-9A-Za-z_-]{1,64}$"+"\""};
+if(vErrors === null){
+vErrors = [err60];
+}
+else {
+vErrors.push(err60);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err61 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err61];
+}
+else {
+vErrors.push(err61);
+}
+errors++;
+}
+}
+var valid11 = _errs55 === errors;
+}
+else {
+var valid11 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+const err62 = {instancePath,schemaPath:"#/oneOf/2/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err62];
+}
+else {
+vErrors.push(err62);
+}
+errors++;
+}
+}
+var _valid0 = _errs39 === errors;
+if(_valid0 && valid0){
+valid0 = false;
+passing0 = [passing0, 2];
+}
+else {
+if(_valid0){
+valid0 = true;
+passing0 = 2;
+if(props0 !== true){
+props0 = true;
+}
+}
+const _errs58 = errors;
+if(errors === _errs58){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing3;
+if((((((data.op === undefined) && (missing3 = "op")) || ((data.lc === undefined) && (missing3 = "lc"))) || ((data.hlc === undefined) && (missing3 = "hlc"))) || ((data.kind === undefined) && (missing3 = "kind"))) || ((data.data === undefined) && (missing3 = "data"))){
+const err63 = {instancePath,schemaPath:"#/oneOf/3/required",keyword:"required",params:{missingProperty: missing3},message:"must have required property '"+missing3+"'"};
+if(vErrors === null){
+vErrors = [err63];
+}
+else {
+vErrors.push(err63);
+}
+errors++;
+}
+else {
+const _errs60 = errors;
+for(const key3 in data){
+if(!((((((key3 === "op") || (key3 === "lc")) || (key3 === "hlc")) || (key3 === "kind")) || (key3 === "data")) || (key3 === "rid"))){
+const err64 = {instancePath,schemaPath:"#/oneOf/3/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err64];
+}
+else {
+vErrors.push(err64);
+}
+errors++;
+break;
+}
+}
+if(_errs60 === errors){
+if(data.op !== undefined){
+const _errs61 = errors;
+if(!(validate80(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate80.errors : vErrors.concat(validate80.errors);
+errors = vErrors.length;
+}
+var valid16 = _errs61 === errors;
+}
+else {
+var valid16 = true;
+}
+if(valid16){
+if(data.lc !== undefined){
+let data25 = data.lc;
+const _errs62 = errors;
+const _errs63 = errors;
+if(!(((typeof data25 == "number") && (!(data25 % 1) && !isNaN(data25))) && (isFinite(data25)))){
+const err65 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err65];
+}
+else {
+vErrors.push(err65);
+}
+errors++;
+}
+if(errors === _errs63){
+if((typeof data25 == "number") && (isFinite(data25))){
+if(data25 > 9007199254740991 || isNaN(data25)){
+const err66 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"};
+if(vErrors === null){
+vErrors = [err66];
+}
+else {
+vErrors.push(err66);
+}
+errors++;
+}
+else {
+if(data25 < 0 || isNaN(data25)){
+const err67 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err67];
+}
+else {
+vErrors.push(err67);
+}
+errors++;
+}
+}
+}
+}
+var valid16 = _errs62 === errors;
+}
+else {
+var valid16 = true;
+}
+if(valid16){
+if(data.hlc !== undefined){
+let data26 = data.hlc;
+const _errs65 = errors;
+const _errs66 = errors;
+if(errors === _errs66){
+if(Array.isArray(data26)){
+if(data26.length > 2){
+const err68 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/maxItems",keyword:"maxItems",params:{limit: 2},message:"must NOT have more than 2 items"};
+if(vErrors === null){
+vErrors = [err68];
+}
+else {
+vErrors.push(err68);
+}
+errors++;
+}
+else {
+if(data26.length < 2){
+const err69 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items"};
+if(vErrors === null){
+vErrors = [err69];
+}
+else {
+vErrors.push(err69);
+}
+errors++;
+}
+else {
+const len6 = data26.length;
+if(len6 > 0){
+let data27 = data26[0];
+const _errs68 = errors;
+if(!(((typeof data27 == "number") && (!(data27 % 1) && !isNaN(data27))) && (isFinite(data27)))){
+const err70 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err70];
+}
+else {
+vErrors.push(err70);
+}
+errors++;
+}
+if(errors === _errs68){
+if((typeof data27 == "number") && (isFinite(data27))){
+if(data27 > 9007199254740991 || isNaN(data27)){
+const err71 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"};
+if(vErrors === null){
+vErrors = [err71];
+}
+else {
+vErrors.push(err71);
+}
+errors++;
+}
+else {
+if(data27 < 0 || isNaN(data27)){
+const err72 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err72];
+}
+else {
+vErrors.push(err72);
+}
+errors++;
+}
+}
+}
+}
+var valid19 = _errs68 === errors;
+}
+if(valid19){
+if(len6 > 1){
+let data28 = data26[1];
+const _errs70 = errors;
+if(!(((typeof data28 == "number") && (!(data28 % 1) && !isNaN(data28))) && (isFinite(data28)))){
+const err73 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err73];
+}
+else {
+vErrors.push(err73);
+}
+errors++;
+}
+if(errors === _errs70){
+if((typeof data28 == "number") && (isFinite(data28))){
+if(data28 > 4294967295 || isNaN(data28)){
+const err74 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
+if(vErrors === null){
+vErrors = [err74];
+}
+else {
+vErrors.push(err74);
+}
+errors++;
+}
+else {
+if(data28 < 0 || isNaN(data28)){
+const err75 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err75];
+}
+else {
+vErrors.push(err75);
+}
+errors++;
+}
+}
+}
+}
+var valid19 = _errs70 === errors;
+}
+if(valid19){
+const len7 = data26.length;
+if(!(len7 <= 2)){
+const err76 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/items",keyword:"items",params:{limit: 2},message:"must NOT have more than 2 items"};
+if(vErrors === null){
+vErrors = [err76];
+}
+else {
+vErrors.push(err76);
+}
+errors++;
+}
+}
+}
+}
+}
+}
+else {
+const err77 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err77];
+}
+else {
+vErrors.push(err77);
+}
+errors++;
+}
+}
+var valid16 = _errs65 === errors;
+}
+else {
+var valid16 = true;
+}
+if(valid16){
+if(data.kind !== undefined){
+const _errs72 = errors;
+if("direct" !== data.kind){
+const err78 = {instancePath:instancePath+"/kind",schemaPath:"#/oneOf/3/properties/kind/const",keyword:"const",params:{allowedValue: "direct"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err78];
+}
+else {
+vErrors.push(err78);
+}
+errors++;
+}
+var valid16 = _errs72 === errors;
+}
+else {
+var valid16 = true;
+}
+if(valid16){
+if(data.data !== undefined){
+const _errs73 = errors;
+if(!(validate91(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate91.errors : vErrors.concat(validate91.errors);
+errors = vErrors.length;
+}
+var valid16 = _errs73 === errors;
+}
+else {
+var valid16 = true;
+}
+if(valid16){
+if(data.rid !== undefined){
+let data31 = data.rid;
+const _errs74 = errors;
+const _errs75 = errors;
+if(errors === _errs75){
+if(typeof data31 === "string"){
+if(func1(data31) > 64){
+const err79 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err79];
+}
+else {
+vErrors.push(err79);
+}
+errors++;
+}
+else {
+if(func1(data31) < 1){
+const err80 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err80];
+}
+else {
+vErrors.push(err80);
+}
+errors++;
+}
+else {
+if(!pattern5.test(data31)){
+const err81 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_-]{1,64}$"},message:"must match pattern \""+"^[0-9A-Za-z_-]{1,64}$"+"\""};
+if(vErrors === null){
+vErrors = [err81];
+}
+else {
+vErrors.push(err81);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err82 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err82];
+}
+else {
+vErrors.push(err82);
+}
+errors++;
+}
+}
+var valid16 = _errs74 === errors;
+}
+else {
+var valid16 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+const err83 = {instancePath,schemaPath:"#/oneOf/3/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err83];
+}
+else {
+vErrors.push(err83);
+}
+errors++;
+}
+}
+var _valid0 = _errs58 === errors;
+if(_valid0 && valid0){
+valid0 = false;
+passing0 = [passing0, 3];
+}
+else {
+if(_valid0){
+valid0 = true;
+passing0 = 3;
+if(props0 !== true){
+props0 = true;
+}
+}
+const _errs77 = errors;
+if(errors === _errs77){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing4;
+if((((((data.op === undefined) && (missing4 = "op")) || ((data.lc === undefined) && (missing4 = "lc"))) || ((data.hlc === undefined) && (missing4 = "hlc"))) || ((data.kind === undefined) && (missing4 = "kind"))) || ((data.data === undefined) && (missing4 = "data"))){
+const err84 = {instancePath,schemaPath:"#/oneOf/4/required",keyword:"required",params:{missingProperty: missing4},message:"must have required property '"+missing4+"'"};
+if(vErrors === null){
+vErrors = [err84];
+}
+else {
+vErrors.push(err84);
+}
+errors++;
+}
+else {
+const _errs79 = errors;
+for(const key4 in data){
+if(!((((((key4 === "op") || (key4 === "lc")) || (key4 === "hlc")) || (key4 === "kind")) || (key4 === "data")) || (key4 === "rid"))){
+const err85 = {instancePath,schemaPath:"#/oneOf/4/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err85];
+}
+else {
+vErrors.push(err85);
+}
+errors++;
+break;
+}
+}
+if(_errs79 === errors){
+if(data.op !== undefined){
+const _errs80 = errors;
+if(!(validate80(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate80.errors : vErrors.concat(validate80.errors);
+errors = vErrors.length;
+}
+var valid21 = _errs80 === errors;
+}
+else {
+var valid21 = true;
+}
+if(valid21){
+if(data.lc !== undefined){
+let data33 = data.lc;
+const _errs81 = errors;
+const _errs82 = errors;
+if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
+const err86 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err86];
+}
+else {
+vErrors.push(err86);
+}
+errors++;
+}
+if(errors === _errs82){
+if((typeof data33 == "number") && (isFinite(data33))){
+if(data33 > 9007199254740991 || isNaN(data33)){
+const err87 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"};
+if(vErrors === null){
+vErrors = [err87];
+}
+else {
+vErrors.push(err87);
+}
+errors++;
+}
+else {
+if(data33 < 0 || isNaN(data33)){
+const err88 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err88];
+}
+else {
+vErrors.push(err88);
+}
+errors++;
+}
+}
+}
+}
+var valid21 = _errs81 === errors;
+}
+else {
+var valid21 = true;
+}
+if(valid21){
+if(data.hlc !== undefined){
+let data34 = data.hlc;
+const _errs84 = errors;
+const _errs85 = errors;
+if(errors === _errs85){
+if(Array.isArray(data34)){
+if(data34.length > 2){
+const err89 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/maxItems",keyword:"maxItems",params:{limit: 2},message:"must NOT have more than 2 items"};
+if(vErrors === null){
+vErrors = [err89];
+}
+else {
+vErrors.push(err89);
+}
+errors++;
+}
+else {
+if(data34.length < 2){
+const err90 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items"};
+if(vErrors === null){
+vErrors = [err90];
+}
+else {
+vErrors.push(err90);
+}
+errors++;
+}
+else {
+const len8 = data34.length;
+if(len8 > 0){
+let data35 = data34[0];
+const _errs87 = errors;
+if(!(((typeof data35 == "number") && (!(data35 % 1) && !isNaN(data35))) && (isFinite(data35)))){
+const err91 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err91];
+}
+else {
+vErrors.push(err91);
+}
+errors++;
+}
+if(errors === _errs87){
+if((typeof data35 == "number") && (isFinite(data35))){
+if(data35 > 9007199254740991 || isNaN(data35)){
+const err92 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"};
+if(vErrors === null){
+vErrors = [err92];
+}
+else {
+vErrors.push(err92);
+}
+errors++;
+}
+else {
+if(data35 < 0 || isNaN(data35)){
+const err93 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err93];
+}
+else {
+vErrors.push(err93);
+}
+errors++;
+}
+}
+}
+}
+var valid24 = _errs87 === errors;
+}
+if(valid24){
+if(len8 > 1){
+let data36 = data34[1];
+const _errs89 = errors;
+if(!(((typeof data36 == "number") && (!(data36 % 1) && !isNaN(data36))) && (isFinite(data36)))){
+const err94 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err94];
+}
+else {
+vErrors.push(err94);
+}
+errors++;
+}
+if(errors === _errs89){
+if((typeof data36 == "number") && (isFinite(data36))){
+if(data36 > 4294967295 || isNaN(data36)){
+const err95 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
+if(vErrors === null){
+vErrors = [err95];
+}
+else {
+vErrors.push(err95);
+}
+errors++;
+}
+else {
+if(data36 < 0 || isNaN(data36)){
+const err96 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err96];
+}
+else {
+vErrors.push(err96);
+}
+errors++;
+}
+}
+}
+}
+var valid24 = _errs89 === errors;
+}
+if(valid24){
+const len9 = data34.length;
+if(!(len9 <= 2)){
+const err97 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/items",keyword:"items",params:{limit: 2},message:"must NOT have more than 2 items"};
+if(vErrors === null){
+vErrors = [err97];
+}
+else {
+vErrors.push(err97);
+}
+errors++;
+}
+}
+}
+}
+}
+}
+else {
+const err98 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err98];
+}
+else {
+vErrors.push(err98);
+}
+errors++;
+}
+}
+var valid21 = _errs84 === errors;
+}
+else {
+var valid21 = true;
+}
+if(valid21){
+if(data.kind !== undefined){
+const _errs91 = errors;
+if("register" !== data.kind){
+const err99 = {instancePath:instancePath+"/kind",schemaPath:"#/oneOf/4/properties/kind/const",keyword:"const",params:{allowedValue: "register"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err99];
+}
+else {
+vErrors.push(err99);
+}
+errors++;
+}
+var valid21 = _errs91 === errors;
+}
+else {
+var valid21 = true;
+}
+if(valid21){
+if(data.data !== undefined){
+const _errs92 = errors;
+if(!(validate94(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate94.errors : vErrors.concat(validate94.errors);
+errors = vErrors.length;
+}
+var valid21 = _errs92 === errors;
+}
+else {
+var valid21 = true;
+}
+if(valid21){
+if(data.rid !== undefined){
+let data39 = data.rid;
+const _errs93 = errors;
+const _errs94 = errors;
+if(errors === _errs94){
+if(typeof data39 === "string"){
+if(func1(data39) > 64){
+const err100 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err100];
+}
+else {
+vErrors.push(err100);
+}
+errors++;
+}
+else {
+if(func1(data39) < 1){
+const err101 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err101];
+}
+else {
+vErrors.push(err101);
+}
+errors++;
+}
+else {
+if(!pattern5.test(data39)){
+const err102 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_-]{1,64}$"},message:"must match pattern \""+"^[0-9A-Za-z_-]{1,64}$"+"\""};
+if(vErrors === null){
+vErrors = [err102];
+}
+else {
+vErrors.push(err102);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err103 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err103];
+}
+else {
+vErrors.push(err103);
+}
+errors++;
+}
+}
+var valid21 = _errs93 === errors;
+}
+else {
+var valid21 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+const err104 = {instancePath,schemaPath:"#/oneOf/4/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err104];
+}
+else {
+vErrors.push(err104);
+}
+errors++;
+}
+}
+var _valid0 = _errs77 === errors;
+if(_valid0 && valid0){
+valid0 = false;
+passing0 = [passing0, 4];
+}
+else {
+if(_valid0){
+valid0 = true;
+passing0 = 4;
+if(props0 !== true){
+props0 = true;
+}
+}
+const _errs96 = errors;
+if(errors === _errs96){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing5;
+if((((((data.op === undefined) && (missing5 = "op")) || ((data.lc === undefined) && (missing5 = "lc"))) || ((data.hlc === undefined) && (missing5 = "hlc"))) || ((data.kind === undefined) && (missing5 = "kind"))) || ((data.data === undefined) && (missing5 = "data"))){
+const err105 = {instancePath,schemaPath:"#/oneOf/5/required",keyword:"required",params:{missingProperty: missing5},message:"must have required property '"+missing5+"'"};
+if(vErrors === null){
+vErrors = [err105];
+}
+else {
+vErrors.push(err105);
+}
+errors++;
+}
+else {
+const _errs98 = errors;
+for(const key5 in data){
+if(!((((((key5 === "op") || (key5 === "lc")) || (key5 === "hlc")) || (key5 === "kind")) || (key5 === "data")) || (key5 === "rid"))){
+const err106 = {instancePath,schemaPath:"#/oneOf/5/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err106];
+}
+else {
+vErrors.push(err106);
+}
+errors++;
+break;
+}
+}
+if(_errs98 === errors){
+if(data.op !== undefined){
+const _errs99 = errors;
+if(!(validate80(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate80.errors : vErrors.concat(validate80.errors);
+errors = vErrors.length;
+}
+var valid26 = _errs99 === errors;
+}
+else {
+var valid26 = true;
+}
+if(valid26){
+if(data.lc !== undefined){
+let data41 = data.lc;
+const _errs100 = errors;
+const _errs101 = errors;
+if(!(((typeof data41 == "number") && (!(data41 % 1) && !isNaN(data41))) && (isFinite(data41)))){
+const err107 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err107];
+}
+else {
+vErrors.push(err107);
+}
+errors++;
+}
+if(errors === _errs101){
+if((typeof data41 == "number") && (isFinite(data41))){
+if(data41 > 9007199254740991 || isNaN(data41)){
+const err108 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"};
+if(vErrors === null){
+vErrors = [err108];
+}
+else {
+vErrors.push(err108);
+}
+errors++;
+}
+else {
+if(data41 < 0 || isNaN(data41)){
+const err109 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err109];
+}
+else {
+vErrors.push(err109);
+}
+errors++;
+}
+}
+}
+}
+var valid26 = _errs100 === errors;
+}
+else {
+var valid26 = true;
+}
+if(valid26){
+if(data.hlc !== undefined){
+let data42 = data.hlc;
+const _errs103 = errors;
+const _errs104 = errors;
+if(errors === _errs104){
+if(Array.isArray(data42)){
+if(data42.length > 2){
+const err110 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/maxItems",keyword:"maxItems",params:{limit: 2},message:"must NOT have more than 2 items"};
+if(vErrors === null){
+vErrors = [err110];
+}
+else {
+vErrors.push(err110);
+}
+errors++;
+}
+else {
+if(data42.length < 2){
+const err111 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items"};
+if(vErrors === null){
+vErrors = [err111];
+}
+else {
+vErrors.push(err111);
+}
+errors++;
+}
+else {
+const len10 = data42.length;
+if(len10 > 0){
+let data43 = data42[0];
+const _errs106 = errors;
+if(!(((typeof data43 == "number") && (!(data43 % 1) && !isNaN(data43))) && (isFinite(data43)))){
+const err112 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err112];
+}
+else {
+vErrors.push(err112);
+}
+errors++;
+}
+if(errors === _errs106){
+if((typeof data43 == "number") && (isFinite(data43))){
+if(data43 > 9007199254740991 || isNaN(data43)){
+const err113 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"};
+if(vErrors === null){
+vErrors = [err113];
+}
+else {
+vErrors.push(err113);
+}
+errors++;
+}
+else {
+if(data43 < 0 || isNaN(data43)){
+const err114 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err114];
+}
+else {
+vErrors.push(err114);
+}
+errors++;
+}
+}
+}
+}
+var valid29 = _errs106 === errors;
+}
+if(valid29){
+if(len10 > 1){
+let data44 = data42[1];
+const _errs108 = errors;
+if(!(((typeof data44 == "number") && (!(data44 % 1) && !isNaN(data44))) && (isFinite(data44)))){
+const err115 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err115];
+}
+else {
+vErrors.push(err115);
+}
+errors++;
+}
+if(errors === _errs108){
+if((typeof data44 == "number") && (isFinite(data44))){
+if(data44 > 4294967295 || isNaN(data44)){
+const err116 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
+if(vErrors === null){
+vErrors = [err116];
+}
+else {
+vErrors.push(err116);
+}
+errors++;
+}
+else {
+if(data44 < 0 || isNaN(data44)){
+const err117 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err117];
+}
+else {
+vErrors.push(err117);
+}
+errors++;
+}
+}
+}
+}
+var valid29 = _errs108 === errors;
+}
+if(valid29){
+const len11 = data42.length;
+if(!(len11 <= 2)){
+const err118 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/items",keyword:"items",params:{limit: 2},message:"must NOT have more than 2 items"};
+if(vErrors === null){
+vErrors = [err118];
+}
+else {
+vErrors.push(err118);
+}
+errors++;
+}
+}
+}
+}
+}
+}
+else {
+const err119 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err119];
+}
+else {
+vErrors.push(err119);
+}
+errors++;
+}
+}
+var valid26 = _errs103 === errors;
+}
+else {
+var valid26 = true;
+}
+if(valid26){
+if(data.kind !== undefined){
+const _errs110 = errors;
+if("password" !== data.kind){
+const err120 = {instancePath:instancePath+"/kind",schemaPath:"#/oneOf/5/properties/kind/const",keyword:"const",params:{allowedValue: "password"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err120];
+}
+else {
+vErrors.push(err120);
+}
+errors++;
+}
+var valid26 = _errs110 === errors;
+}
+else {
+var valid26 = true;
+}
+if(valid26){
+if(data.data !== undefined){
+const _errs111 = errors;
+if(!(validate97(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate97.errors : vErrors.concat(validate97.errors);
+errors = vErrors.length;
+}
+var valid26 = _errs111 === errors;
+}
+else {
+var valid26 = true;
+}
+if(valid26){
+if(data.rid !== undefined){
+let data47 = data.rid;
+const _errs112 = errors;
+const _errs113 = errors;
+if(errors === _errs113){
+if(typeof data47 === "string"){
+if(func1(data47) > 64){
+const err121 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err121];
+}
+else {
+vErrors.push(err121);
+}
+errors++;
+}
+else {
+if(func1(data47) < 1){
+const err122 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err122];
+}
+else {
+vErrors.push(err122);
+}
+errors++;
+}
+else {
+if(!pattern5.test(data47)){
+const err123 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_-]{1,64}$"},message:"must match pattern \""+"^[0-9A-Za-z_-]{1,64}$"+"\""};
+if(vErrors === null){
+vErrors = [err123];
+}
+else {
+vErrors.push(err123);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err124 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err124];
+}
+else {
+vErrors.push(err124);
+}
+errors++;
+}
+}
+var valid26 = _errs112 === errors;
+}
+else {
+var valid26 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+const err125 = {instancePath,schemaPath:"#/oneOf/5/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err125];
+}
+else {
+vErrors.push(err125);
+}
+errors++;
+}
+}
+var _valid0 = _errs96 === errors;
+if(_valid0 && valid0){
+valid0 = false;
+passing0 = [passing0, 5];
+}
+else {
+if(_valid0){
+valid0 = true;
+passing0 = 5;
+if(props0 !== true){
+props0 = true;
+}
+}
+const _errs115 = errors;
+if(errors === _errs115){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing6;
+if((((((data.op === undefined) && (missing6 = "op")) || ((data.lc === undefined) && (missing6 = "lc"))) || ((data.hlc === undefined) && (missing6 = "hlc"))) || ((data.kind === undefined) && (missing6 = "kind"))) || ((data.data === undefined) && (missing6 = "data"))){
+const err126 = {instancePath,schemaPath:"#/oneOf/6/required",keyword:"required",params:{missingProperty: missing6},message:"must have required property '"+missing6+"'"};
+if(vErrors === null){
+vErrors = [err126];
+}
+else {
+vErrors.push(err126);
+}
+errors++;
+}
+else {
+const _errs117 = errors;
+for(const key6 in data){
+if(!((((((key6 === "op") || (key6 === "lc")) || (key6 === "hlc")) || (key6 === "kind")) || (key6 === "data")) || (key6 === "rid"))){
+const err127 = {instancePath,schemaPath:"#/oneOf/6/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err127];
+}
+else {
+vErrors.push(err127);
+}
+errors++;
+break;
+}
+}
+if(_errs117 === errors){
+if(data.op !== undefined){
+const _errs118 = errors;
+if(!(validate80(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate80.errors : vErrors.concat(validate80.errors);
+errors = vErrors.length;
+}
+var valid31 = _errs118 === errors;
+}
+else {
+var valid31 = true;
+}
+if(valid31){
+if(data.lc !== undefined){
+let data49 = data.lc;
+const _errs119 = errors;
+const _errs120 = errors;
+if(!(((typeof data49 == "number") && (!(data49 % 1) && !isNaN(data49))) && (isFinite(data49)))){
+const err128 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err128];
+}
+else {
+vErrors.push(err128);
+}
+errors++;
+}
+if(errors === _errs120){
+if((typeof data49 == "number") && (isFinite(data49))){
+if(data49 > 9007199254740991 || isNaN(data49)){
+const err129 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"};
+if(vErrors === null){
+vErrors = [err129];
+}
+else {
+vErrors.push(err129);
+}
+errors++;
+}
+else {
+if(data49 < 0 || isNaN(data49)){
+const err130 = {instancePath:instancePath+"/lc",schemaPath:"#/$defs/lamport/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err130];
+}
+else {
+vErrors.push(err130);
+}
+errors++;
+}
+}
+}
+}
+var valid31 = _errs119 === errors;
+}
+else {
+var valid31 = true;
+}
+if(valid31){
+if(data.hlc !== undefined){
+let data50 = data.hlc;
+const _errs122 = errors;
+const _errs123 = errors;
+if(errors === _errs123){
+if(Array.isArray(data50)){
+if(data50.length > 2){
+const err131 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/maxItems",keyword:"maxItems",params:{limit: 2},message:"must NOT have more than 2 items"};
+if(vErrors === null){
+vErrors = [err131];
+}
+else {
+vErrors.push(err131);
+}
+errors++;
+}
+else {
+if(data50.length < 2){
+const err132 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items"};
+if(vErrors === null){
+vErrors = [err132];
+}
+else {
+vErrors.push(err132);
+}
+errors++;
+}
+else {
+const len12 = data50.length;
+if(len12 > 0){
+let data51 = data50[0];
+const _errs125 = errors;
+if(!(((typeof data51 == "number") && (!(data51 % 1) && !isNaN(data51))) && (isFinite(data51)))){
+const err133 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err133];
+}
+else {
+vErrors.push(err133);
+}
+errors++;
+}
+if(errors === _errs125){
+if((typeof data51 == "number") && (isFinite(data51))){
+if(data51 > 9007199254740991 || isNaN(data51)){
+const err134 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"};
+if(vErrors === null){
+vErrors = [err134];
+}
+else {
+vErrors.push(err134);
+}
+errors++;
+}
+else {
+if(data51 < 0 || isNaN(data51)){
+const err135 = {instancePath:instancePath+"/hlc/0",schemaPath:"#/$defs/hlc/prefixItems/0/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err135];
+}
+else {
+vErrors.push(err135);
+}
+errors++;
+}
+}
+}
+}
+var valid34 = _errs125 === errors;
+}
+if(valid34){
+if(len12 > 1){
+let data52 = data50[1];
+const _errs127 = errors;
+if(!(((typeof data52 == "number") && (!(data52 % 1) && !isNaN(data52))) && (isFinite(data52)))){
+const err136 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err136];
+}
+else {
+vErrors.push(err136);
+}
+errors++;
+}
+if(errors === _errs127){
+if((typeof data52 == "number") && (isFinite(data52))){
+if(data52 > 4294967295 || isNaN(data52)){
+const err137 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295},message:"must be <= 4294967295"};
+if(vErrors === null){
+vErrors = [err137];
+}
+else {
+vErrors.push(err137);
+}
+errors++;
+}
+else {
+if(data52 < 0 || isNaN(data52)){
+const err138 = {instancePath:instancePath+"/hlc/1",schemaPath:"#/$defs/hlc/prefixItems/1/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err138];
+}
+else {
+vErrors.push(err138);
+}
+errors++;
+}
+}
+}
+}
+var valid34 = _errs127 === errors;
+}
+if(valid34){
+const len13 = data50.length;
+if(!(len13 <= 2)){
+const err139 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/items",keyword:"items",params:{limit: 2},message:"must NOT have more than 2 items"};
+if(vErrors === null){
+vErrors = [err139];
+}
+else {
+vErrors.push(err139);
+}
+errors++;
+}
+}
+}
+}
+}
+}
+else {
+const err140 = {instancePath:instancePath+"/hlc",schemaPath:"#/$defs/hlc/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err140];
+}
+else {
+vErrors.push(err140);
+}
+errors++;
+}
+}
+var valid31 = _errs122 === errors;
+}
+else {
+var valid31 = true;
+}
+if(valid31){
+if(data.kind !== undefined){
+const _errs129 = errors;
+if("logout" !== data.kind){
+const err141 = {instancePath:instancePath+"/kind",schemaPath:"#/oneOf/6/properties/kind/const",keyword:"const",params:{allowedValue: "logout"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err141];
+}
+else {
+vErrors.push(err141);
+}
+errors++;
+}
+var valid31 = _errs129 === errors;
+}
+else {
+var valid31 = true;
+}
+if(valid31){
+if(data.data !== undefined){
+const _errs130 = errors;
+if(!(validate102(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate102.errors : vErrors.concat(validate102.errors);
+errors = vErrors.length;
+}
+var valid31 = _errs130 === errors;
+}
+else {
+var valid31 = true;
+}
+if(valid31){
+if(data.rid !== undefined){
+let data55 = data.rid;
+const _errs131 = errors;
+const _errs132 = errors;
+if(errors === _errs132){
+if(typeof data55 === "string"){
+if(func1(data55) > 64){
+const err142 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"};
+if(vErrors === null){
+vErrors = [err142];
+}
+else {
+vErrors.push(err142);
+}
+errors++;
+}
+else {
+if(func1(data55) < 1){
+const err143 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(vErrors === null){
+vErrors = [err143];
+}
+else {
+vErrors.push(err143);
+}
+errors++;
+}
+else {
+if(!pattern5.test(data55)){
+const err144 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_-]{1,64}$"},message:"must match pattern \""+"^[0-9A-Za-z_-]{1,64}$"+"\""};
+if(vErrors === null){
+vErrors = [err144];
+}
+else {
+vErrors.push(err144);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err145 = {instancePath:instancePath+"/rid",schemaPath:"#/$defs/requestId/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err145];
+}
+else {
+vErrors.push(err145);
+}
+errors++;
+}
+}
+var valid31 = _errs131 === errors;
+}
+else {
+var valid31 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+const err146 = {instancePath,schemaPath:"#/oneOf/6/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err146];
+}
+else {
+vErrors.push(err146);
+}
+errors++;
+}
+}
+var _valid0 = _errs115 === errors;
+if(_valid0 && valid0){
+valid0 = false;
+passing0 = [passing0, 6];
+}
+else {
+if(_valid0){
+valid0 = true;
+passing0 = 6;
+if(props0 !== true){
+props0 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+if(!valid0){
+const err147 = {instancePath,schemaPath:"#/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
+if(vErrors === null){
+vErrors = [err147];
+}
+else {
+vErrors.push(err147);
+}
+errors++;
+validate126.errors = vErrors;
+return false;
+}
+else {
+errors = _errs0;
+if(vErrors !== null){
+if(_errs0){
+vErrors.length = _errs0;
+}
+else {
+vErrors = null;
+}
+}
+}
+validate126.errors = vErrors;
+evaluated0.props = props0;
+return errors === 0;
+}
+validate126.evaluated = {"dynamicProps":true,"dynamicItems":false};
+
+
+function validate125(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/replica.op.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate100.evaluated;
+const evaluated0 = validate125.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -10955,36 +15874,36 @@ if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
 if(!(data && typeof data == "object" && !Array.isArray(data))){
-validate100.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate125.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
-if(!(validate101(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate101.errors : vErrors.concat(validate101.errors);
+if(!(validate126(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate126.errors : vErrors.concat(validate126.errors);
 errors = vErrors.length;
 }
 else {
-var props0 = validate101.evaluated.props;
+var props0 = validate126.evaluated.props;
 }
-validate100.errors = vErrors;
+validate125.errors = vErrors;
 evaluated0.props = props0;
 return errors === 0;
 }
-validate100.evaluated = {"dynamicProps":true,"dynamicItems":false};
+validate125.evaluated = {"dynamicProps":true,"dynamicItems":false};
 
-export const validate_service_announce = validate111;
-const schema234 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/service.announce.json","title":"ServiceAnnounce","description":"A microservice instance announces that it is up (and periodically while it stays up) or going down, on the proxy topic announce/<service>/.","x-correio-type":"service.announce","x-correio-pattern":"event","x-correio-service":"service","type":"object","additionalProperties":false,"required":["service","version","instance","state","actions","events","at"],"properties":{"service":{"$ref":"defs.json#/$defs/serviceName"},"version":{"description":"The service's version.","$ref":"defs.json#/$defs/uint"},"instance":{"description":"The announcing instance.","$ref":"defs.json#/$defs/nodeId"},"state":{"description":"up: the instance serves the listed actions and events; down: it is leaving.","type":"string","enum":["up","down"]},"actions":{"description":"The actions the instance serves.","type":"array","maxItems":256,"items":{"$ref":"defs.json#/$defs/actionName"}},"events":{"description":"The events the instance handles (subscribes to).","type":"array","maxItems":256,"items":{"$ref":"defs.json#/$defs/eventName"}},"at":{"description":"When the instance sent the announcement.","$ref":"defs.json#/$defs/timestamp"}}};
-const schema235 = {"type":"string","pattern":"^[a-z][a-z0-9_.-]{0,63}$","minLength":1,"maxLength":64};
-const schema238 = {"description":"A microservice action, <service>.<method>: the part before the last dot is the service name (a serviceName, lower case, one to three segments, at most 64 characters), the last segment the method.","type":"string","pattern":"^[a-z][a-z0-9_-]*(\\.[a-z][a-z0-9_-]*){0,2}\\.[a-z][a-zA-Z0-9_]*$","minLength":3,"maxLength":128};
-const schema239 = {"description":"A microservice event name: one to eight dot-separated segments, such as user.created. Used in the topic svc/<event>/, so it never contains '/'.","type":"string","pattern":"^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$","minLength":1,"maxLength":128};
-const pattern79 = new RegExp("^[a-z][a-z0-9_.-]{0,63}$", "u");
-const pattern81 = new RegExp("^[a-z][a-z0-9_-]*(\\.[a-z][a-z0-9_-]*){0,2}\\.[a-z][a-zA-Z0-9_]*$", "u");
-const pattern82 = new RegExp("^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$", "u");
+export const validate_service_announce = validate142;
+const schema300 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/service.announce.json","title":"ServiceAnnounce","description":"A microservice instance announces that it is up (and periodically while it stays up) or going down, on the proxy topic announce/<service>/.","x-correio-type":"service.announce","x-correio-pattern":"event","x-correio-service":"service","type":"object","additionalProperties":false,"required":["service","version","instance","state","actions","events","at"],"properties":{"service":{"$ref":"defs.json#/$defs/serviceName"},"version":{"description":"The service's version.","$ref":"defs.json#/$defs/uint"},"instance":{"description":"The announcing instance.","$ref":"defs.json#/$defs/nodeId"},"state":{"description":"up: the instance serves the listed actions and events; down: it is leaving.","type":"string","enum":["up","down"]},"actions":{"description":"The actions the instance serves.","type":"array","maxItems":256,"items":{"$ref":"defs.json#/$defs/actionName"}},"events":{"description":"The events the instance handles (subscribes to).","type":"array","maxItems":256,"items":{"$ref":"defs.json#/$defs/eventName"}},"at":{"description":"When the instance sent the announcement.","$ref":"defs.json#/$defs/timestamp"}}};
+const schema301 = {"type":"string","pattern":"^[a-z][a-z0-9_.-]{0,63}$","minLength":1,"maxLength":64};
+const schema304 = {"description":"A microservice action, <service>.<method>: the part before the last dot is the service name (a serviceName, lower case, one to three segments, at most 64 characters), the last segment the method.","type":"string","pattern":"^[a-z][a-z0-9_-]*(\\.[a-z][a-z0-9_-]*){0,2}\\.[a-z][a-zA-Z0-9_]*$","minLength":3,"maxLength":128};
+const schema305 = {"description":"A microservice event name: one to eight dot-separated segments, such as user.created. Used in the topic svc/<event>/, so it never contains '/'.","type":"string","pattern":"^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$","minLength":1,"maxLength":128};
+const pattern106 = new RegExp("^[a-z][a-z0-9_.-]{0,63}$", "u");
+const pattern108 = new RegExp("^[a-z][a-z0-9_-]*(\\.[a-z][a-z0-9_-]*){0,2}\\.[a-z][a-zA-Z0-9_]*$", "u");
+const pattern109 = new RegExp("^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$", "u");
 
-function validate111(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate142(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/service.announce.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate111.evaluated;
+const evaluated0 = validate142.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -10995,14 +15914,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((((((((data.service === undefined) && (missing0 = "service")) || ((data.version === undefined) && (missing0 = "version"))) || ((data.instance === undefined) && (missing0 = "instance"))) || ((data.state === undefined) && (missing0 = "state"))) || ((data.actions === undefined) && (missing0 = "actions"))) || ((data.events === undefined) && (missing0 = "events"))) || ((data.at === undefined) && (missing0 = "at"))){
-validate111.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate142.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(((((((key0 === "service") || (key0 === "version")) || (key0 === "instance")) || (key0 === "state")) || (key0 === "actions")) || (key0 === "events")) || (key0 === "at"))){
-validate111.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate142.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -11015,24 +15934,24 @@ const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
 if(func1(data0) > 64){
-validate111.errors = [{instancePath:instancePath+"/service",schemaPath:"defs.json#/$defs/serviceName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+validate142.errors = [{instancePath:instancePath+"/service",schemaPath:"defs.json#/$defs/serviceName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
 return false;
 }
 else {
 if(func1(data0) < 1){
-validate111.errors = [{instancePath:instancePath+"/service",schemaPath:"defs.json#/$defs/serviceName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate142.errors = [{instancePath:instancePath+"/service",schemaPath:"defs.json#/$defs/serviceName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
-if(!pattern79.test(data0)){
-validate111.errors = [{instancePath:instancePath+"/service",schemaPath:"defs.json#/$defs/serviceName/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_.-]{0,63}$"},message:"must match pattern \""+"^[a-z][a-z0-9_.-]{0,63}$"+"\""}];
+if(!pattern106.test(data0)){
+validate142.errors = [{instancePath:instancePath+"/service",schemaPath:"defs.json#/$defs/serviceName/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_.-]{0,63}$"},message:"must match pattern \""+"^[a-z][a-z0-9_.-]{0,63}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate111.errors = [{instancePath:instancePath+"/service",schemaPath:"defs.json#/$defs/serviceName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate142.errors = [{instancePath:instancePath+"/service",schemaPath:"defs.json#/$defs/serviceName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -11047,18 +15966,18 @@ let data1 = data.version;
 const _errs5 = errors;
 const _errs6 = errors;
 if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-validate111.errors = [{instancePath:instancePath+"/version",schemaPath:"defs.json#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate142.errors = [{instancePath:instancePath+"/version",schemaPath:"defs.json#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs6){
 if((typeof data1 == "number") && (isFinite(data1))){
 if(data1 > 9007199254740991 || isNaN(data1)){
-validate111.errors = [{instancePath:instancePath+"/version",schemaPath:"defs.json#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+validate142.errors = [{instancePath:instancePath+"/version",schemaPath:"defs.json#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
 if(data1 < 0 || isNaN(data1)){
-validate111.errors = [{instancePath:instancePath+"/version",schemaPath:"defs.json#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate142.errors = [{instancePath:instancePath+"/version",schemaPath:"defs.json#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -11077,24 +15996,24 @@ const _errs9 = errors;
 if(errors === _errs9){
 if(typeof data2 === "string"){
 if(func1(data2) > 128){
-validate111.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate142.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data2) < 1){
-validate111.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate142.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern6.test(data2)){
-validate111.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+validate142.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate111.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate142.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -11108,11 +16027,11 @@ if(data.state !== undefined){
 let data3 = data.state;
 const _errs11 = errors;
 if(typeof data3 !== "string"){
-validate111.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate142.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(!((data3 === "up") || (data3 === "down"))){
-validate111.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema234.properties.state.enum},message:"must be equal to one of the allowed values"}];
+validate142.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema300.properties.state.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs11 === errors;
@@ -11127,7 +16046,7 @@ const _errs13 = errors;
 if(errors === _errs13){
 if(Array.isArray(data4)){
 if(data4.length > 256){
-validate111.errors = [{instancePath:instancePath+"/actions",schemaPath:"#/properties/actions/maxItems",keyword:"maxItems",params:{limit: 256},message:"must NOT have more than 256 items"}];
+validate142.errors = [{instancePath:instancePath+"/actions",schemaPath:"#/properties/actions/maxItems",keyword:"maxItems",params:{limit: 256},message:"must NOT have more than 256 items"}];
 return false;
 }
 else {
@@ -11140,24 +16059,24 @@ const _errs16 = errors;
 if(errors === _errs16){
 if(typeof data5 === "string"){
 if(func1(data5) > 128){
-validate111.errors = [{instancePath:instancePath+"/actions/" + i0,schemaPath:"defs.json#/$defs/actionName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate142.errors = [{instancePath:instancePath+"/actions/" + i0,schemaPath:"defs.json#/$defs/actionName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data5) < 3){
-validate111.errors = [{instancePath:instancePath+"/actions/" + i0,schemaPath:"defs.json#/$defs/actionName/minLength",keyword:"minLength",params:{limit: 3},message:"must NOT have fewer than 3 characters"}];
+validate142.errors = [{instancePath:instancePath+"/actions/" + i0,schemaPath:"defs.json#/$defs/actionName/minLength",keyword:"minLength",params:{limit: 3},message:"must NOT have fewer than 3 characters"}];
 return false;
 }
 else {
-if(!pattern81.test(data5)){
-validate111.errors = [{instancePath:instancePath+"/actions/" + i0,schemaPath:"defs.json#/$defs/actionName/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_-]*(\\.[a-z][a-z0-9_-]*){0,2}\\.[a-z][a-zA-Z0-9_]*$"},message:"must match pattern \""+"^[a-z][a-z0-9_-]*(\\.[a-z][a-z0-9_-]*){0,2}\\.[a-z][a-zA-Z0-9_]*$"+"\""}];
+if(!pattern108.test(data5)){
+validate142.errors = [{instancePath:instancePath+"/actions/" + i0,schemaPath:"defs.json#/$defs/actionName/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_-]*(\\.[a-z][a-z0-9_-]*){0,2}\\.[a-z][a-zA-Z0-9_]*$"},message:"must match pattern \""+"^[a-z][a-z0-9_-]*(\\.[a-z][a-z0-9_-]*){0,2}\\.[a-z][a-zA-Z0-9_]*$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate111.errors = [{instancePath:instancePath+"/actions/" + i0,schemaPath:"defs.json#/$defs/actionName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate142.errors = [{instancePath:instancePath+"/actions/" + i0,schemaPath:"defs.json#/$defs/actionName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -11169,7 +16088,7 @@ break;
 }
 }
 else {
-validate111.errors = [{instancePath:instancePath+"/actions",schemaPath:"#/properties/actions/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate142.errors = [{instancePath:instancePath+"/actions",schemaPath:"#/properties/actions/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -11185,7 +16104,7 @@ const _errs18 = errors;
 if(errors === _errs18){
 if(Array.isArray(data6)){
 if(data6.length > 256){
-validate111.errors = [{instancePath:instancePath+"/events",schemaPath:"#/properties/events/maxItems",keyword:"maxItems",params:{limit: 256},message:"must NOT have more than 256 items"}];
+validate142.errors = [{instancePath:instancePath+"/events",schemaPath:"#/properties/events/maxItems",keyword:"maxItems",params:{limit: 256},message:"must NOT have more than 256 items"}];
 return false;
 }
 else {
@@ -11198,24 +16117,24 @@ const _errs21 = errors;
 if(errors === _errs21){
 if(typeof data7 === "string"){
 if(func1(data7) > 128){
-validate111.errors = [{instancePath:instancePath+"/events/" + i1,schemaPath:"defs.json#/$defs/eventName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate142.errors = [{instancePath:instancePath+"/events/" + i1,schemaPath:"defs.json#/$defs/eventName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data7) < 1){
-validate111.errors = [{instancePath:instancePath+"/events/" + i1,schemaPath:"defs.json#/$defs/eventName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate142.errors = [{instancePath:instancePath+"/events/" + i1,schemaPath:"defs.json#/$defs/eventName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
-if(!pattern82.test(data7)){
-validate111.errors = [{instancePath:instancePath+"/events/" + i1,schemaPath:"defs.json#/$defs/eventName/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$"},message:"must match pattern \""+"^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$"+"\""}];
+if(!pattern109.test(data7)){
+validate142.errors = [{instancePath:instancePath+"/events/" + i1,schemaPath:"defs.json#/$defs/eventName/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$"},message:"must match pattern \""+"^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate111.errors = [{instancePath:instancePath+"/events/" + i1,schemaPath:"defs.json#/$defs/eventName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate142.errors = [{instancePath:instancePath+"/events/" + i1,schemaPath:"defs.json#/$defs/eventName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -11227,7 +16146,7 @@ break;
 }
 }
 else {
-validate111.errors = [{instancePath:instancePath+"/events",schemaPath:"#/properties/events/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate142.errors = [{instancePath:instancePath+"/events",schemaPath:"#/properties/events/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -11242,18 +16161,18 @@ let data8 = data.at;
 const _errs23 = errors;
 const _errs24 = errors;
 if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
-validate111.errors = [{instancePath:instancePath+"/at",schemaPath:"defs.json#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate142.errors = [{instancePath:instancePath+"/at",schemaPath:"defs.json#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs24){
 if((typeof data8 == "number") && (isFinite(data8))){
 if(data8 > 9007199254740991 || isNaN(data8)){
-validate111.errors = [{instancePath:instancePath+"/at",schemaPath:"defs.json#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+validate142.errors = [{instancePath:instancePath+"/at",schemaPath:"defs.json#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
 if(data8 < 0 || isNaN(data8)){
-validate111.errors = [{instancePath:instancePath+"/at",schemaPath:"defs.json#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate142.errors = [{instancePath:instancePath+"/at",schemaPath:"defs.json#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -11274,23 +16193,23 @@ var valid0 = true;
 }
 }
 else {
-validate111.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate142.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate111.errors = vErrors;
+validate142.errors = vErrors;
 return errors === 0;
 }
-validate111.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate142.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_service_call_reply = validate112;
-const schema241 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/service.call.reply.json","title":"ServiceCallReply","description":"Reply to service.call.request: the action's result. A failed action is answered with an error instead.","x-correio-type":"service.call.reply","x-correio-pattern":"reply","x-correio-service":"service","type":"object","additionalProperties":false,"required":[],"properties":{"result":{"description":"The action's result: any value. Bounded only by the codec limits (ENCODING.md section 2). Absent when the action returns nothing.","tsType":"unknown"}}};
+export const validate_service_call_reply = validate143;
+const schema307 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/service.call.reply.json","title":"ServiceCallReply","description":"Reply to service.call.request: the action's result. A failed action is answered with an error instead.","x-correio-type":"service.call.reply","x-correio-pattern":"reply","x-correio-service":"service","type":"object","additionalProperties":false,"required":[],"properties":{"result":{"description":"The action's result: any value. Bounded only by the codec limits (ENCODING.md section 2). Absent when the action returns nothing.","tsType":"unknown"}}};
 
-function validate112(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate143(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/service.call.reply.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate112.evaluated;
+const evaluated0 = validate143.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -11301,30 +16220,30 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
 if(!(key0 === "result")){
-validate112.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate143.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
 }
 else {
-validate112.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate143.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate112.errors = vErrors;
+validate143.errors = vErrors;
 return errors === 0;
 }
-validate112.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate143.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_service_call_request = validate113;
-const schema242 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/service.call.request.json","title":"ServiceCallRequest","description":"Call a microservice action. Sent to the broker service svc.<service>, where <service> is the action name before its last dot.","x-correio-type":"service.call.request","x-correio-pattern":"request","x-correio-service":"service","x-correio-reply":"service.call.reply","type":"object","additionalProperties":false,"required":["action"],"properties":{"action":{"description":"The action to call, such as users.get.","$ref":"defs.json#/$defs/actionName"},"params":{"description":"The action's parameters: any value. Bounded only by the codec limits (ENCODING.md section 2). Absent when the action takes none.","tsType":"unknown"},"meta":{"description":"Call metadata passed through to the action, such as tracing ids: up to 32 string entries.","type":"object","maxProperties":32,"propertyNames":{"type":"string","pattern":"^[A-Za-z0-9_.-]{1,64}$","minLength":1,"maxLength":64},"additionalProperties":{"type":"string","maxLength":1024}}}};
+export const validate_service_call_request = validate144;
+const schema308 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/service.call.request.json","title":"ServiceCallRequest","description":"Call a microservice action. Sent to the broker service svc.<service>, where <service> is the action name before its last dot.","x-correio-type":"service.call.request","x-correio-pattern":"request","x-correio-service":"service","x-correio-reply":"service.call.reply","type":"object","additionalProperties":false,"required":["action"],"properties":{"action":{"description":"The action to call, such as users.get.","$ref":"defs.json#/$defs/actionName"},"params":{"description":"The action's parameters: any value. Bounded only by the codec limits (ENCODING.md section 2). Absent when the action takes none.","tsType":"unknown"},"meta":{"description":"Call metadata passed through to the action, such as tracing ids: up to 32 string entries.","type":"object","maxProperties":32,"propertyNames":{"type":"string","pattern":"^[A-Za-z0-9_.-]{1,64}$","minLength":1,"maxLength":64},"additionalProperties":{"type":"string","maxLength":1024}}}};
 
-function validate113(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate144(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/service.call.request.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate113.evaluated;
+const evaluated0 = validate144.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -11335,14 +16254,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((data.action === undefined) && (missing0 = "action")){
-validate113.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate144.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(((key0 === "action") || (key0 === "params")) || (key0 === "meta"))){
-validate113.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate144.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -11355,24 +16274,24 @@ const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
 if(func1(data0) > 128){
-validate113.errors = [{instancePath:instancePath+"/action",schemaPath:"defs.json#/$defs/actionName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate144.errors = [{instancePath:instancePath+"/action",schemaPath:"defs.json#/$defs/actionName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data0) < 3){
-validate113.errors = [{instancePath:instancePath+"/action",schemaPath:"defs.json#/$defs/actionName/minLength",keyword:"minLength",params:{limit: 3},message:"must NOT have fewer than 3 characters"}];
+validate144.errors = [{instancePath:instancePath+"/action",schemaPath:"defs.json#/$defs/actionName/minLength",keyword:"minLength",params:{limit: 3},message:"must NOT have fewer than 3 characters"}];
 return false;
 }
 else {
-if(!pattern81.test(data0)){
-validate113.errors = [{instancePath:instancePath+"/action",schemaPath:"defs.json#/$defs/actionName/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_-]*(\\.[a-z][a-z0-9_-]*){0,2}\\.[a-z][a-zA-Z0-9_]*$"},message:"must match pattern \""+"^[a-z][a-z0-9_-]*(\\.[a-z][a-z0-9_-]*){0,2}\\.[a-z][a-zA-Z0-9_]*$"+"\""}];
+if(!pattern108.test(data0)){
+validate144.errors = [{instancePath:instancePath+"/action",schemaPath:"defs.json#/$defs/actionName/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_-]*(\\.[a-z][a-z0-9_-]*){0,2}\\.[a-z][a-zA-Z0-9_]*$"},message:"must match pattern \""+"^[a-z][a-z0-9_-]*(\\.[a-z][a-z0-9_-]*){0,2}\\.[a-z][a-zA-Z0-9_]*$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate113.errors = [{instancePath:instancePath+"/action",schemaPath:"defs.json#/$defs/actionName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate144.errors = [{instancePath:instancePath+"/action",schemaPath:"defs.json#/$defs/actionName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -11388,7 +16307,7 @@ const _errs5 = errors;
 if(errors === _errs5){
 if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
 if(Object.keys(data1).length > 32){
-validate113.errors = [{instancePath:instancePath+"/meta",schemaPath:"#/properties/meta/maxProperties",keyword:"maxProperties",params:{limit: 32},message:"must NOT have more than 32 properties"}];
+validate144.errors = [{instancePath:instancePath+"/meta",schemaPath:"#/properties/meta/maxProperties",keyword:"maxProperties",params:{limit: 32},message:"must NOT have more than 32 properties"}];
 return false;
 }
 else {
@@ -11418,7 +16337,7 @@ vErrors.push(err1);
 errors++;
 }
 else {
-if(!pattern7.test(key1)){
+if(!pattern8.test(key1)){
 const err2 = {instancePath:instancePath+"/meta",schemaPath:"#/properties/meta/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,64}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,64}$"+"\"",propertyName:key1};
 if(vErrors === null){
 vErrors = [err2];
@@ -11452,7 +16371,7 @@ else {
 vErrors.push(err4);
 }
 errors++;
-validate113.errors = vErrors;
+validate144.errors = vErrors;
 return false;
 break;
 }
@@ -11464,12 +16383,12 @@ const _errs10 = errors;
 if(errors === _errs10){
 if(typeof data2 === "string"){
 if(func1(data2) > 1024){
-validate113.errors = [{instancePath:instancePath+"/meta/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/meta/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"}];
+validate144.errors = [{instancePath:instancePath+"/meta/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/meta/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"}];
 return false;
 }
 }
 else {
-validate113.errors = [{instancePath:instancePath+"/meta/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/meta/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate144.errors = [{instancePath:instancePath+"/meta/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/meta/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -11482,7 +16401,7 @@ break;
 }
 }
 else {
-validate113.errors = [{instancePath:instancePath+"/meta",schemaPath:"#/properties/meta/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate144.errors = [{instancePath:instancePath+"/meta",schemaPath:"#/properties/meta/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -11496,23 +16415,23 @@ var valid0 = true;
 }
 }
 else {
-validate113.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate144.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate113.errors = vErrors;
+validate144.errors = vErrors;
 return errors === 0;
 }
-validate113.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate144.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_service_emit_reply = validate114;
-const schema244 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/service.emit.reply.json","title":"ServiceEmitReply","description":"Reply to service.emit.request: the event was handled by the instance named.","x-correio-type":"service.emit.reply","x-correio-pattern":"reply","x-correio-service":"service","type":"object","additionalProperties":false,"required":["instance"],"properties":{"instance":{"description":"The instance that handled the event.","$ref":"defs.json#/$defs/nodeId"}}};
+export const validate_service_emit_reply = validate145;
+const schema310 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/service.emit.reply.json","title":"ServiceEmitReply","description":"Reply to service.emit.request: the event was handled by the instance named.","x-correio-type":"service.emit.reply","x-correio-pattern":"reply","x-correio-service":"service","type":"object","additionalProperties":false,"required":["instance"],"properties":{"instance":{"description":"The instance that handled the event.","$ref":"defs.json#/$defs/nodeId"}}};
 
-function validate114(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate145(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/service.emit.reply.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate114.evaluated;
+const evaluated0 = validate145.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -11523,14 +16442,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((data.instance === undefined) && (missing0 = "instance")){
-validate114.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate145.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(key0 === "instance")){
-validate114.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate145.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -11542,24 +16461,24 @@ const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
 if(func1(data0) > 128){
-validate114.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate145.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data0) < 1){
-validate114.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate145.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern6.test(data0)){
-validate114.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+validate145.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate114.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate145.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -11568,23 +16487,23 @@ return false;
 }
 }
 else {
-validate114.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate145.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate114.errors = vErrors;
+validate145.errors = vErrors;
 return errors === 0;
 }
-validate114.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate145.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_service_emit_request = validate115;
-const schema246 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/service.emit.request.json","title":"ServiceEmitRequest","description":"Deliver a microservice event to ONE instance of the service group: sent by the emitter to the broker service svc.<group>, whose load balancing picks the instance; one request per subscribing group. Answered with service.emit.reply once the instance's handler has run, or with an error (NOT_FOUND when that service does not handle the event).","x-correio-type":"service.emit.request","x-correio-pattern":"request","x-correio-service":"service","x-correio-reply":"service.emit.reply","type":"object","additionalProperties":false,"required":["event","group","sender"],"properties":{"event":{"description":"The event's name, such as user.created.","$ref":"defs.json#/$defs/eventName"},"data":{"description":"The event's payload: any value. Bounded only by the codec limits (ENCODING.md section 2). Absent when the event carries none."},"group":{"description":"The service group addressed; the request is sent to the broker service svc.<group>.","$ref":"defs.json#/$defs/serviceName"},"sender":{"description":"The instance that emitted the event.","$ref":"defs.json#/$defs/nodeId"}}};
+export const validate_service_emit_request = validate146;
+const schema312 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/service.emit.request.json","title":"ServiceEmitRequest","description":"Deliver a microservice event to ONE instance of the service group: sent by the emitter to the broker service svc.<group>, whose load balancing picks the instance; one request per subscribing group. Answered with service.emit.reply once the instance's handler has run, or with an error (NOT_FOUND when that service does not handle the event).","x-correio-type":"service.emit.request","x-correio-pattern":"request","x-correio-service":"service","x-correio-reply":"service.emit.reply","type":"object","additionalProperties":false,"required":["event","group","sender"],"properties":{"event":{"description":"The event's name, such as user.created.","$ref":"defs.json#/$defs/eventName"},"data":{"description":"The event's payload: any value. Bounded only by the codec limits (ENCODING.md section 2). Absent when the event carries none."},"group":{"description":"The service group addressed; the request is sent to the broker service svc.<group>.","$ref":"defs.json#/$defs/serviceName"},"sender":{"description":"The instance that emitted the event.","$ref":"defs.json#/$defs/nodeId"}}};
 
-function validate115(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate146(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/service.emit.request.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate115.evaluated;
+const evaluated0 = validate146.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -11595,14 +16514,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((((data.event === undefined) && (missing0 = "event")) || ((data.group === undefined) && (missing0 = "group"))) || ((data.sender === undefined) && (missing0 = "sender"))){
-validate115.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate146.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!((((key0 === "event") || (key0 === "data")) || (key0 === "group")) || (key0 === "sender"))){
-validate115.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate146.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -11615,24 +16534,24 @@ const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
 if(func1(data0) > 128){
-validate115.errors = [{instancePath:instancePath+"/event",schemaPath:"defs.json#/$defs/eventName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate146.errors = [{instancePath:instancePath+"/event",schemaPath:"defs.json#/$defs/eventName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data0) < 1){
-validate115.errors = [{instancePath:instancePath+"/event",schemaPath:"defs.json#/$defs/eventName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate146.errors = [{instancePath:instancePath+"/event",schemaPath:"defs.json#/$defs/eventName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
-if(!pattern82.test(data0)){
-validate115.errors = [{instancePath:instancePath+"/event",schemaPath:"defs.json#/$defs/eventName/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$"},message:"must match pattern \""+"^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$"+"\""}];
+if(!pattern109.test(data0)){
+validate146.errors = [{instancePath:instancePath+"/event",schemaPath:"defs.json#/$defs/eventName/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$"},message:"must match pattern \""+"^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate115.errors = [{instancePath:instancePath+"/event",schemaPath:"defs.json#/$defs/eventName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate146.errors = [{instancePath:instancePath+"/event",schemaPath:"defs.json#/$defs/eventName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -11649,24 +16568,24 @@ const _errs6 = errors;
 if(errors === _errs6){
 if(typeof data1 === "string"){
 if(func1(data1) > 64){
-validate115.errors = [{instancePath:instancePath+"/group",schemaPath:"defs.json#/$defs/serviceName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+validate146.errors = [{instancePath:instancePath+"/group",schemaPath:"defs.json#/$defs/serviceName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
 return false;
 }
 else {
 if(func1(data1) < 1){
-validate115.errors = [{instancePath:instancePath+"/group",schemaPath:"defs.json#/$defs/serviceName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate146.errors = [{instancePath:instancePath+"/group",schemaPath:"defs.json#/$defs/serviceName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
-if(!pattern79.test(data1)){
-validate115.errors = [{instancePath:instancePath+"/group",schemaPath:"defs.json#/$defs/serviceName/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_.-]{0,63}$"},message:"must match pattern \""+"^[a-z][a-z0-9_.-]{0,63}$"+"\""}];
+if(!pattern106.test(data1)){
+validate146.errors = [{instancePath:instancePath+"/group",schemaPath:"defs.json#/$defs/serviceName/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_.-]{0,63}$"},message:"must match pattern \""+"^[a-z][a-z0-9_.-]{0,63}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate115.errors = [{instancePath:instancePath+"/group",schemaPath:"defs.json#/$defs/serviceName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate146.errors = [{instancePath:instancePath+"/group",schemaPath:"defs.json#/$defs/serviceName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -11683,24 +16602,24 @@ const _errs9 = errors;
 if(errors === _errs9){
 if(typeof data2 === "string"){
 if(func1(data2) > 128){
-validate115.errors = [{instancePath:instancePath+"/sender",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate146.errors = [{instancePath:instancePath+"/sender",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data2) < 1){
-validate115.errors = [{instancePath:instancePath+"/sender",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate146.errors = [{instancePath:instancePath+"/sender",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern6.test(data2)){
-validate115.errors = [{instancePath:instancePath+"/sender",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+validate146.errors = [{instancePath:instancePath+"/sender",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate115.errors = [{instancePath:instancePath+"/sender",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate146.errors = [{instancePath:instancePath+"/sender",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -11715,23 +16634,23 @@ var valid0 = true;
 }
 }
 else {
-validate115.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate146.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate115.errors = vErrors;
+validate146.errors = vErrors;
 return errors === 0;
 }
-validate115.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate146.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_service_event = validate116;
-const schema250 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/service.event.json","title":"ServiceEvent","description":"A microservice event, published on the proxy topic svc/<event>/.","x-correio-type":"service.event","x-correio-pattern":"event","x-correio-service":"service","type":"object","additionalProperties":false,"required":["event","sender"],"properties":{"event":{"description":"The event's name, such as user.created.","$ref":"defs.json#/$defs/eventName"},"data":{"description":"The event's payload: any value. Bounded only by the codec limits (ENCODING.md section 2). Absent when the event carries none.","tsType":"unknown"},"group":{"description":"When present, only instances of this service handle the event; other subscribers ignore it.","$ref":"defs.json#/$defs/serviceName"},"sender":{"description":"The instance that emitted the event.","$ref":"defs.json#/$defs/nodeId"}}};
+export const validate_service_event = validate147;
+const schema316 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/service.event.json","title":"ServiceEvent","description":"A microservice event, published on the proxy topic svc/<event>/.","x-correio-type":"service.event","x-correio-pattern":"event","x-correio-service":"service","type":"object","additionalProperties":false,"required":["event","sender"],"properties":{"event":{"description":"The event's name, such as user.created.","$ref":"defs.json#/$defs/eventName"},"data":{"description":"The event's payload: any value. Bounded only by the codec limits (ENCODING.md section 2). Absent when the event carries none.","tsType":"unknown"},"group":{"description":"When present, only instances of this service handle the event; other subscribers ignore it.","$ref":"defs.json#/$defs/serviceName"},"sender":{"description":"The instance that emitted the event.","$ref":"defs.json#/$defs/nodeId"}}};
 
-function validate116(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate147(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/service.event.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate116.evaluated;
+const evaluated0 = validate147.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -11742,14 +16661,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((data.event === undefined) && (missing0 = "event")) || ((data.sender === undefined) && (missing0 = "sender"))){
-validate116.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate147.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!((((key0 === "event") || (key0 === "data")) || (key0 === "group")) || (key0 === "sender"))){
-validate116.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate147.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -11762,24 +16681,24 @@ const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
 if(func1(data0) > 128){
-validate116.errors = [{instancePath:instancePath+"/event",schemaPath:"defs.json#/$defs/eventName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate147.errors = [{instancePath:instancePath+"/event",schemaPath:"defs.json#/$defs/eventName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data0) < 1){
-validate116.errors = [{instancePath:instancePath+"/event",schemaPath:"defs.json#/$defs/eventName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate147.errors = [{instancePath:instancePath+"/event",schemaPath:"defs.json#/$defs/eventName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
-if(!pattern82.test(data0)){
-validate116.errors = [{instancePath:instancePath+"/event",schemaPath:"defs.json#/$defs/eventName/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$"},message:"must match pattern \""+"^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$"+"\""}];
+if(!pattern109.test(data0)){
+validate147.errors = [{instancePath:instancePath+"/event",schemaPath:"defs.json#/$defs/eventName/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$"},message:"must match pattern \""+"^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate116.errors = [{instancePath:instancePath+"/event",schemaPath:"defs.json#/$defs/eventName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate147.errors = [{instancePath:instancePath+"/event",schemaPath:"defs.json#/$defs/eventName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -11796,24 +16715,24 @@ const _errs6 = errors;
 if(errors === _errs6){
 if(typeof data1 === "string"){
 if(func1(data1) > 64){
-validate116.errors = [{instancePath:instancePath+"/group",schemaPath:"defs.json#/$defs/serviceName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+validate147.errors = [{instancePath:instancePath+"/group",schemaPath:"defs.json#/$defs/serviceName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
 return false;
 }
 else {
 if(func1(data1) < 1){
-validate116.errors = [{instancePath:instancePath+"/group",schemaPath:"defs.json#/$defs/serviceName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate147.errors = [{instancePath:instancePath+"/group",schemaPath:"defs.json#/$defs/serviceName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
-if(!pattern79.test(data1)){
-validate116.errors = [{instancePath:instancePath+"/group",schemaPath:"defs.json#/$defs/serviceName/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_.-]{0,63}$"},message:"must match pattern \""+"^[a-z][a-z0-9_.-]{0,63}$"+"\""}];
+if(!pattern106.test(data1)){
+validate147.errors = [{instancePath:instancePath+"/group",schemaPath:"defs.json#/$defs/serviceName/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_.-]{0,63}$"},message:"must match pattern \""+"^[a-z][a-z0-9_.-]{0,63}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate116.errors = [{instancePath:instancePath+"/group",schemaPath:"defs.json#/$defs/serviceName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate147.errors = [{instancePath:instancePath+"/group",schemaPath:"defs.json#/$defs/serviceName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -11830,24 +16749,24 @@ const _errs9 = errors;
 if(errors === _errs9){
 if(typeof data2 === "string"){
 if(func1(data2) > 128){
-validate116.errors = [{instancePath:instancePath+"/sender",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate147.errors = [{instancePath:instancePath+"/sender",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data2) < 1){
-validate116.errors = [{instancePath:instancePath+"/sender",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate147.errors = [{instancePath:instancePath+"/sender",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern6.test(data2)){
-validate116.errors = [{instancePath:instancePath+"/sender",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+validate147.errors = [{instancePath:instancePath+"/sender",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate116.errors = [{instancePath:instancePath+"/sender",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate147.errors = [{instancePath:instancePath+"/sender",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -11862,12 +16781,12 @@ var valid0 = true;
 }
 }
 else {
-validate116.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate147.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate116.errors = vErrors;
+validate147.errors = vErrors;
 return errors === 0;
 }
-validate116.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate147.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 

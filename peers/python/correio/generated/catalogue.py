@@ -18,9 +18,17 @@ from .chat_history_reply import ChatHistoryReply
 from .chat_history_request import ChatHistoryRequest
 from .chat_login_reply import ChatLoginReply
 from .chat_login_request import ChatLoginRequest
+from .chat_logout_reply import ChatLogoutReply
+from .chat_logout_request import ChatLogoutRequest
+from .chat_password_reply import ChatPasswordReply
+from .chat_password_request import ChatPasswordRequest
 from .chat_publication import ChatPublication
 from .chat_publish_reply import ChatPublishReply
 from .chat_publish_request import ChatPublishRequest
+from .chat_refresh_reply import ChatRefreshReply
+from .chat_refresh_request import ChatRefreshRequest
+from .chat_register_reply import ChatRegisterReply
+from .chat_register_request import ChatRegisterRequest
 from .chat_users_reply import ChatUsersReply
 from .chat_users_request import ChatUsersRequest
 from .clock_adjust_reply import ClockAdjustReply
@@ -55,6 +63,9 @@ from .service_event import ServiceEvent
 #: The protocol version this package speaks.
 PROTOCOL_VERSION: Final = 1
 
+#: The protocol revision (protocol/README.md "Revisions"): additions within version 1.
+PROTOCOL_REVISION: Final = "1.1"
+
 #: Every error code of protocol/ENCODING.md section 5.
 ERROR_CODES: Final = (
     "DECODE",
@@ -70,6 +81,8 @@ ERROR_CODES: Final = (
     "UNAVAILABLE",
     "OVERLOADED",
     "INTERNAL",
+    "UNAUTHENTICATED",
+    "FORBIDDEN",
 )
 
 MessageType = Literal[
@@ -86,9 +99,17 @@ MessageType = Literal[
     "chat.history.request",
     "chat.login.reply",
     "chat.login.request",
+    "chat.logout.reply",
+    "chat.logout.request",
+    "chat.password.reply",
+    "chat.password.request",
     "chat.publication",
     "chat.publish.reply",
     "chat.publish.request",
+    "chat.refresh.reply",
+    "chat.refresh.request",
+    "chat.register.reply",
+    "chat.register.request",
     "chat.users.reply",
     "chat.users.request",
     "clock.adjust.reply",
@@ -136,9 +157,17 @@ MESSAGE_TYPES: Final = (
     "chat.history.request",
     "chat.login.reply",
     "chat.login.request",
+    "chat.logout.reply",
+    "chat.logout.request",
+    "chat.password.reply",
+    "chat.password.request",
     "chat.publication",
     "chat.publish.reply",
     "chat.publish.request",
+    "chat.refresh.reply",
+    "chat.refresh.request",
+    "chat.register.reply",
+    "chat.register.request",
     "chat.users.reply",
     "chat.users.request",
     "clock.adjust.reply",
@@ -268,14 +297,42 @@ MESSAGE_INFO: Final[Mapping[str, MessageInfo]] = {
         service="chat",
         reply=None,
         title="ChatLoginReply",
-        description="Reply to chat.login.request: the user's record after this login.",
+        description="Reply to chat.login.request: the user's record after this login and (revision 1.1, always sent by 1.1 servers) the tokens: an access token for the envelope auth of later requests and a refresh token for chat.refresh.request.",
     ),
     "chat.login.request": MessageInfo(
         pattern="request",
         service="chat",
         reply="chat.login.reply",
         title="ChatLoginRequest",
-        description="Log a user in. Idempotent: logging in again only refreshes last_seen.",
+        description="Log a user in and get tokens. Idempotent: logging in again only refreshes last_seen. Servers in password mode require the password of a registered user (UNAUTHENTICATED otherwise, the same message for an unknown user and a wrong password); in open mode no password is needed.",
+    ),
+    "chat.logout.reply": MessageInfo(
+        pattern="reply",
+        service="chat",
+        reply=None,
+        title="ChatLogoutReply",
+        description="Reply to chat.logout.request.",
+    ),
+    "chat.logout.request": MessageInfo(
+        pattern="request",
+        service="chat",
+        reply="chat.logout.reply",
+        title="ChatLogoutRequest",
+        description="Log the user of the envelope auth token out everywhere (revision 1.1): every token of the user issued before the logout (access and refresh) stops verifying, on every server once the logout operation is replicated. Needs auth (UNAUTHENTICATED without it).",
+    ),
+    "chat.password.reply": MessageInfo(
+        pattern="reply",
+        service="chat",
+        reply=None,
+        title="ChatPasswordReply",
+        description="Reply to chat.password.request: the password is changed.",
+    ),
+    "chat.password.request": MessageInfo(
+        pattern="request",
+        service="chat",
+        reply="chat.password.reply",
+        title="ChatPasswordRequest",
+        description="Change the password of the user of the envelope auth token (revision 1.1). Needs auth and the current password (UNAUTHENTICATED otherwise). The change is a replicated operation whose op id becomes the user's credential: every token issued before it stops verifying; log in again with the new password.",
     ),
     "chat.publication": MessageInfo(
         pattern="event",
@@ -297,6 +354,34 @@ MESSAGE_INFO: Final[Mapping[str, MessageInfo]] = {
         reply="chat.publish.reply",
         title="ChatPublishRequest",
         description="Publish a text to a channel. The channel must exist (BAD_REQUEST otherwise). The publication is replicated and delivered as chat.publication on topic chan/<channel>/. A retry with the same request id returns the same op and does not publish twice.",
+    ),
+    "chat.refresh.reply": MessageInfo(
+        pattern="reply",
+        service="chat",
+        reply=None,
+        title="ChatRefreshReply",
+        description="Reply to chat.refresh.request: fresh tokens. The old refresh token stays valid until it expires (tokens are stateless).",
+    ),
+    "chat.refresh.request": MessageInfo(
+        pattern="request",
+        service="chat",
+        reply="chat.refresh.reply",
+        title="ChatRefreshRequest",
+        description="Exchange a refresh token for a new access token and a new refresh token (revision 1.1). Needs no envelope auth. UNAUTHENTICATED when the refresh token does not verify (expired, revoked by a logout or a password change, signed by an unknown or retired key, or an access token).",
+    ),
+    "chat.register.reply": MessageInfo(
+        pattern="reply",
+        service="chat",
+        reply=None,
+        title="ChatRegisterReply",
+        description="Reply to chat.register.request: the user is registered.",
+    ),
+    "chat.register.request": MessageInfo(
+        pattern="request",
+        service="chat",
+        reply="chat.register.reply",
+        title="ChatRegisterRequest",
+        description="Register a user name with a password (revision 1.1). CONFLICT when the name is already registered (a name seen only in open-mode logins may be registered). Registration is a replicated operation: the earliest register of a name in the cluster owns it. Then log in (chat.login.request) to get tokens.",
     ),
     "chat.users.reply": MessageInfo(
         pattern="reply",
@@ -525,9 +610,17 @@ BODY_TYPES: Final[Mapping[str, Any]] = {
     "chat.history.request": ChatHistoryRequest,
     "chat.login.reply": ChatLoginReply,
     "chat.login.request": ChatLoginRequest,
+    "chat.logout.reply": ChatLogoutReply,
+    "chat.logout.request": ChatLogoutRequest,
+    "chat.password.reply": ChatPasswordReply,
+    "chat.password.request": ChatPasswordRequest,
     "chat.publication": ChatPublication,
     "chat.publish.reply": ChatPublishReply,
     "chat.publish.request": ChatPublishRequest,
+    "chat.refresh.reply": ChatRefreshReply,
+    "chat.refresh.request": ChatRefreshRequest,
+    "chat.register.reply": ChatRegisterReply,
+    "chat.register.request": ChatRegisterRequest,
     "chat.users.reply": ChatUsersReply,
     "chat.users.request": ChatUsersRequest,
     "clock.adjust.reply": ClockAdjustReply,

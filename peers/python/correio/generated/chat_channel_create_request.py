@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing_extensions import TypedDict
+from typing_extensions import NotRequired, TypedDict
 
 from . import defs
 
@@ -13,8 +13,8 @@ class ChatChannelCreateRequest(TypedDict, closed=True):
     Create a channel. Idempotent: creating a channel that already exists succeeds with created false and the existing channel's record.
     """
 
-    user: defs.UserName
+    user: NotRequired[defs.UserName]
     """
-    The user creating the channel.
+    The user creating the channel. Optional since revision 1.1: the server takes the acting user from the envelope's auth token, and a body user that differs is FORBIDDEN; without auth (servers in open mode only) it is required.
     """
     channel: defs.ChannelName

@@ -13,9 +13,9 @@ class ChatConversationRequest(TypedDict, closed=True):
     Read the direct messages exchanged between two users, in both directions, newest page first.
     """
 
-    user: defs.UserName
+    user: NotRequired[defs.UserName]
     """
-    One side of the conversation, usually the asking user.
+    One side of the conversation, usually the asking user. Optional since revision 1.1: the server takes the acting user from the envelope's auth token, and a body user that differs is FORBIDDEN; without auth (servers in open mode only) it is required.
     """
     peer: defs.UserName
     """

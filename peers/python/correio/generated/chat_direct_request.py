@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing_extensions import TypedDict
+from typing_extensions import NotRequired, TypedDict
 
 from . import defs
 
@@ -13,9 +13,9 @@ class ChatDirectRequest(TypedDict, closed=True):
     Send a direct message to one user. The message is stored and delivered as chat.direct on topic user/<to>/; the recipient need not be online. A retry with the same request id returns the same op and does not send twice.
     """
 
-    user: defs.UserName
+    user: NotRequired[defs.UserName]
     """
-    The sending user.
+    The sending user. Optional since revision 1.1: the server takes the acting user from the envelope's auth token, and a body user that differs is FORBIDDEN; without auth (servers in open mode only) it is required.
     """
     to: defs.UserName
     """

@@ -3,14 +3,14 @@
 
 from __future__ import annotations
 
-from typing_extensions import TypedDict
+from typing_extensions import NotRequired, TypedDict
 
 from . import defs
 
 
 class ChatLoginReply(TypedDict, closed=True):
     """
-    Reply to chat.login.request: the user's record after this login.
+    Reply to chat.login.request: the user's record after this login and (revision 1.1, always sent by 1.1 servers) the tokens: an access token for the envelope auth of later requests and a refresh token for chat.refresh.request.
     """
 
     user: defs.UserName
@@ -25,4 +25,20 @@ class ChatLoginReply(TypedDict, closed=True):
     created: bool
     """
     True when this login is the user's first: the server did not know the user before.
+    """
+    token: NotRequired[defs.Token]
+    """
+    The access token: put it in the envelope's auth of every request acting as this user.
+    """
+    refresh_token: NotRequired[defs.Token]
+    """
+    The refresh token, for chat.refresh.request only.
+    """
+    expires_at: NotRequired[defs.Timestamp]
+    """
+    When the access token expires (ms since the epoch).
+    """
+    refresh_expires_at: NotRequired[defs.Timestamp]
+    """
+    When the refresh token expires (ms since the epoch).
     """

@@ -3,14 +3,18 @@
 
 from __future__ import annotations
 
-from typing_extensions import TypedDict
+from typing_extensions import NotRequired, TypedDict
 
 from . import defs
 
 
 class ChatLoginRequest(TypedDict, closed=True):
     """
-    Log a user in. Idempotent: logging in again only refreshes last_seen.
+    Log a user in and get tokens. Idempotent: logging in again only refreshes last_seen. Servers in password mode require the password of a registered user (UNAUTHENTICATED otherwise, the same message for an unknown user and a wrong password); in open mode no password is needed.
     """
 
     user: defs.UserName
+    password: NotRequired[defs.Password]
+    """
+    Since revision 1.1: the user's password (chat.register.request).
+    """

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing_extensions import TypedDict
+from typing_extensions import NotRequired, TypedDict
 
 from . import defs
 
@@ -13,9 +13,9 @@ class ChatPublishRequest(TypedDict, closed=True):
     Publish a text to a channel. The channel must exist (BAD_REQUEST otherwise). The publication is replicated and delivered as chat.publication on topic chan/<channel>/. A retry with the same request id returns the same op and does not publish twice.
     """
 
-    user: defs.UserName
+    user: NotRequired[defs.UserName]
     """
-    The publishing user.
+    The publishing user. Optional since revision 1.1: the server takes the acting user from the envelope's auth token, and a body user that differs is FORBIDDEN; without auth (servers in open mode only) it is required.
     """
     channel: defs.ChannelName
     text: defs.Text

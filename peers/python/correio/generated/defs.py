@@ -76,6 +76,52 @@ class OpId(TypedDict, closed=True):
     seq: int
 
 
+Token: TypeAlias = str
+"""
+A bearer token: a compact JWS (header.payload.signature, base64url), signed by the cluster's servers. At most 4096 characters in all. The third part may be empty so that an unsigned (alg none) token reaches the verifier and is refused UNAUTHENTICATED rather than VALIDATION. (The parts are bounded by maxLength, not by the pattern: RE2, Go's regexp, allows repeat counts up to 1000 only.)
+"""
+
+
+Password: TypeAlias = str
+"""
+A password: 8 to 1024 code points. It travels only in register, login and password requests and is stored only as a passwordHash.
+"""
+
+
+class PasswordHash(TypedDict, closed=True):
+    """
+    A slow salted password hash with its parameters, so they can be raised later: scrypt with cost n (a power of two), block size r and parallelism p; salt and hash in unpadded base64url.
+    """
+
+    alg: Literal['scrypt']
+    n: int
+    """
+    CPU/memory cost: a power of two, 2 to 2^20 (the schema bounds it; a peer computing the hash refuses any other value).
+    """
+    r: int
+    """
+    Block size, 1 to 32.
+    """
+    p: int
+    """
+    Parallelism, 1 to 16.
+    """
+    salt: str
+    """
+    The salt, unpadded base64url (16 to 64 bytes).
+    """
+    hash: str
+    """
+    The derived key, unpadded base64url (16 to 64 bytes).
+    """
+
+
+Credential: TypeAlias = OpId
+"""
+A user's credential: the op id of the register or password operation that set the user's current password. Tokens name it (claim cred = "<origin>:<seq>"); a newer credential revokes every token issued under an older one.
+"""
+
+
 ErrorCode: TypeAlias = Literal[
     'DECODE',
     'TOO_LARGE',
@@ -90,6 +136,8 @@ ErrorCode: TypeAlias = Literal[
     'UNAVAILABLE',
     'OVERLOADED',
     'INTERNAL',
+    'UNAUTHENTICATED',
+    'FORBIDDEN',
 ]
 
 
@@ -216,9 +264,39 @@ class OperationDirect(TypedDict, closed=True):
     text: Text
 
 
+class OperationRegister(TypedDict, closed=True):
+    """
+    Data of a register operation: a user claims a name with a password. The earliest register of a name (by hlc, then op.origin, then op.seq) owns it; its op id is the user's first credential.
+    """
+
+    user: UserName
+    hash: PasswordHash
+
+
+class OperationPassword(TypedDict, closed=True):
+    """
+    Data of a password operation: a registered user changes the password. It applies only when issued under the user's current credential (under); then its op id becomes the credential, revoking every token issued under an older one.
+    """
+
+    user: UserName
+    hash: PasswordHash
+    under: Credential
+    """
+    The credential the change was made under.
+    """
+
+
+class OperationLogout(TypedDict, closed=True):
+    """
+    Data of a logout operation: every token of the user issued before the operation's wall time (hlc[0]) stops verifying.
+    """
+
+    user: UserName
+
+
 class Operation1(TypedDict, closed=True):
     """
-    A replicated state change: op is its id, lc and hlc the origin server's Lamport and hybrid logical clocks for it, kind its kind, which selects the shape of data (login, channel.create, publish or direct).
+    A replicated state change: op is its id, lc and hlc the origin server's Lamport and hybrid logical clocks for it, kind its kind, which selects the shape of data (login, channel.create, publish, direct; since revision 1.1 register, password and logout).
     """
 
     op: OpId
@@ -234,7 +312,7 @@ class Operation1(TypedDict, closed=True):
 
 class Operation2(TypedDict, closed=True):
     """
-    A replicated state change: op is its id, lc and hlc the origin server's Lamport and hybrid logical clocks for it, kind its kind, which selects the shape of data (login, channel.create, publish or direct).
+    A replicated state change: op is its id, lc and hlc the origin server's Lamport and hybrid logical clocks for it, kind its kind, which selects the shape of data (login, channel.create, publish, direct; since revision 1.1 register, password and logout).
     """
 
     op: OpId
@@ -250,7 +328,7 @@ class Operation2(TypedDict, closed=True):
 
 class Operation3(TypedDict, closed=True):
     """
-    A replicated state change: op is its id, lc and hlc the origin server's Lamport and hybrid logical clocks for it, kind its kind, which selects the shape of data (login, channel.create, publish or direct).
+    A replicated state change: op is its id, lc and hlc the origin server's Lamport and hybrid logical clocks for it, kind its kind, which selects the shape of data (login, channel.create, publish, direct; since revision 1.1 register, password and logout).
     """
 
     op: OpId
@@ -266,7 +344,7 @@ class Operation3(TypedDict, closed=True):
 
 class Operation4(TypedDict, closed=True):
     """
-    A replicated state change: op is its id, lc and hlc the origin server's Lamport and hybrid logical clocks for it, kind its kind, which selects the shape of data (login, channel.create, publish or direct).
+    A replicated state change: op is its id, lc and hlc the origin server's Lamport and hybrid logical clocks for it, kind its kind, which selects the shape of data (login, channel.create, publish, direct; since revision 1.1 register, password and logout).
     """
 
     op: OpId
@@ -280,7 +358,63 @@ class Operation4(TypedDict, closed=True):
     """
 
 
-Operation: TypeAlias = Operation1 | Operation2 | Operation3 | Operation4
+class Operation5(TypedDict, closed=True):
+    """
+    A replicated state change: op is its id, lc and hlc the origin server's Lamport and hybrid logical clocks for it, kind its kind, which selects the shape of data (login, channel.create, publish, direct; since revision 1.1 register, password and logout).
+    """
+
+    op: OpId
+    lc: Lamport
+    hlc: Hlc
+    kind: Literal['register']
+    data: OperationRegister
+    rid: NotRequired[RequestId]
+    """
+    The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.
+    """
+
+
+class Operation6(TypedDict, closed=True):
+    """
+    A replicated state change: op is its id, lc and hlc the origin server's Lamport and hybrid logical clocks for it, kind its kind, which selects the shape of data (login, channel.create, publish, direct; since revision 1.1 register, password and logout).
+    """
+
+    op: OpId
+    lc: Lamport
+    hlc: Hlc
+    kind: Literal['password']
+    data: OperationPassword
+    rid: NotRequired[RequestId]
+    """
+    The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.
+    """
+
+
+class Operation7(TypedDict, closed=True):
+    """
+    A replicated state change: op is its id, lc and hlc the origin server's Lamport and hybrid logical clocks for it, kind its kind, which selects the shape of data (login, channel.create, publish, direct; since revision 1.1 register, password and logout).
+    """
+
+    op: OpId
+    lc: Lamport
+    hlc: Hlc
+    kind: Literal['logout']
+    data: OperationLogout
+    rid: NotRequired[RequestId]
+    """
+    The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.
+    """
+
+
+Operation: TypeAlias = (
+    Operation1
+    | Operation2
+    | Operation3
+    | Operation4
+    | Operation5
+    | Operation6
+    | Operation7
+)
 """
-A replicated state change: op is its id, lc and hlc the origin server's Lamport and hybrid logical clocks for it, kind its kind, which selects the shape of data (login, channel.create, publish or direct).
+A replicated state change: op is its id, lc and hlc the origin server's Lamport and hybrid logical clocks for it, kind its kind, which selects the shape of data (login, channel.create, publish, direct; since revision 1.1 register, password and logout).
 """

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from typing_extensions import TypedDict
+from typing_extensions import NotRequired, TypedDict
 
 from . import defs
 
@@ -19,6 +19,7 @@ Envelope = TypedDict(
         'lc': defs.Lamport,
         'ts': defs.Timestamp,
         'body': dict[str, Any],
+        'auth': NotRequired[defs.Token],
     },
     closed=True,
 )

@@ -74,7 +74,63 @@ class ReplicaOp4(TypedDict, closed=True):
     """
 
 
-ReplicaOp: TypeAlias = ReplicaOp1 | ReplicaOp2 | ReplicaOp3 | ReplicaOp4
+class ReplicaOp5(TypedDict, closed=True):
+    """
+    A replicated operation, published once by its origin server on the proxy topic replica/. Servers apply operations of each origin in seq order and recover gaps with replica.fetch.request. The body is a defs.json operation.
+    """
+
+    op: defs.OpId
+    lc: defs.Lamport
+    hlc: defs.Hlc
+    kind: Literal['register']
+    data: defs.OperationRegister
+    rid: NotRequired[defs.RequestId]
+    """
+    The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.
+    """
+
+
+class ReplicaOp6(TypedDict, closed=True):
+    """
+    A replicated operation, published once by its origin server on the proxy topic replica/. Servers apply operations of each origin in seq order and recover gaps with replica.fetch.request. The body is a defs.json operation.
+    """
+
+    op: defs.OpId
+    lc: defs.Lamport
+    hlc: defs.Hlc
+    kind: Literal['password']
+    data: defs.OperationPassword
+    rid: NotRequired[defs.RequestId]
+    """
+    The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.
+    """
+
+
+class ReplicaOp7(TypedDict, closed=True):
+    """
+    A replicated operation, published once by its origin server on the proxy topic replica/. Servers apply operations of each origin in seq order and recover gaps with replica.fetch.request. The body is a defs.json operation.
+    """
+
+    op: defs.OpId
+    lc: defs.Lamport
+    hlc: defs.Hlc
+    kind: Literal['logout']
+    data: defs.OperationLogout
+    rid: NotRequired[defs.RequestId]
+    """
+    The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.
+    """
+
+
+ReplicaOp: TypeAlias = (
+    ReplicaOp1
+    | ReplicaOp2
+    | ReplicaOp3
+    | ReplicaOp4
+    | ReplicaOp5
+    | ReplicaOp6
+    | ReplicaOp7
+)
 """
 A replicated operation, published once by its origin server on the proxy topic replica/. Servers apply operations of each origin in seq order and recover gaps with replica.fetch.request. The body is a defs.json operation.
 """
