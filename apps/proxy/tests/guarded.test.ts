@@ -8,7 +8,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import * as zmq from 'zeromq';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { Child, killAll, readMetric, scratchDir, spawnProgram, waitFor, workspaceRoot } from '@correio/testing';
+import { Child, killAll, readMetric, scratchDir, sleep, spawnProgram, waitFor, workspaceRoot } from '@correio/testing';
 import { fixtures, startProxyProcess, type ProxyProcess } from './helpers/children.js';
 
 const python = join(workspaceRoot, '.venv', 'bin', 'python');
@@ -135,16 +135,20 @@ describe('the guarded proxy refuses', () => {
     expect(await nextTopic(good)).toBe(TOPIC);
   });
 
-  it('never a subscriber that heartbeats: PING is answered with PONG', async () => {
-    const { proxy } = await guardedProxy('tcp', false);
-    // libzmq drops a connection whose PINGs go unanswered for heartbeatTimeout.
-    const socket = new zmq.Subscriber({ linger: 0, receiveTimeout: 15_000, heartbeatInterval: 50, heartbeatTimeout: 200 });
+  it.each([false, true])('never a subscriber that heartbeats: PING is answered with PONG (CURVE: %s)', async (curve) => {
+    const { proxy, keys } = await guardedProxy('tcp', curve);
+    // libzmq drops a connection that receives nothing for heartbeatTimeout after a PING; on a
+    // topic nobody publishes, only the PONGs arrive.
+    const client = zmq.curveKeyPair();
+    const security = keys ? { curveServerKey: keys.publicKey, curvePublicKey: client.publicKey, curveSecretKey: client.secretKey } : {};
+    const socket = new zmq.Subscriber({ linger: 0, heartbeatInterval: 100, heartbeatTimeout: 1_000, ...security });
     open.push(socket);
     socket.connect(proxy.subscribers);
-    socket.subscribe(TOPIC);
-    const started = Date.now();
-    await nextTopic(socket);
-    while (Date.now() - started < 1_500) await nextTopic(socket);
+    socket.subscribe('chan/quiet/');
+    await waitFor(async () => (await readMetric(proxy.http!, 'correio_proxy_subscriptions', { topic: 'chan/quiet/' })) === 1, 'the quiet subscription');
+    // Three heartbeat timeouts: without PONGs libzmq would have dropped the connection by then.
+    await sleep(3_000);
     expect(await readMetric(proxy.http!, 'correio_proxy_disconnects_total', { side: 'subscribers' })).toBe(0);
+    expect(await readMetric(proxy.http!, 'correio_proxy_subscriptions', { topic: 'chan/quiet/' })).toBe(1);
   });
 });

@@ -132,6 +132,9 @@ export class PubSubProxy {
     const security = options.curve ? curveSocketOptions(options.curve) : {};
     const maxMessageSize = options.maxMessageSize ?? 1_048_576;
     const maxSubscriptionSize = options.maxSubscriptionSize ?? MAX_SUBSCRIPTION_MESSAGE_BYTES;
+    // libzmq's sockets in the other modes have no ZAP handler here to apply a list to.
+    if (options.curveAllow && this.#mode !== 'guarded') throw new Error(`a CURVE allow-list (curveAllow) needs guarded mode, not ${this.#mode}`);
+    if (options.curveAllow && !options.curve) throw new Error('a CURVE allow-list (curveAllow) needs a CURVE secret key');
     if (!Number.isSafeInteger(maxSubscriptionSize) || maxSubscriptionSize < 257) throw new RangeError(`maxSubscriptionSize must be an integer of at least 257 (a subscription to a 255-byte topic), got ${maxSubscriptionSize}`);
     // With upstream `all` nothing reaches the publishers, so there is nothing to limit.
     this.#subscriptions = new SubscriptionTable(this.#upstream === 'all' ? Number.MAX_SAFE_INTEGER : (options.maxSubscriptions ?? DEFAULT_MAX_SUBSCRIPTIONS));

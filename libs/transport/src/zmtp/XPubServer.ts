@@ -157,7 +157,6 @@ export class XPubServer {
     };
     this.#connections.add(
       new ZmtpConnection(socket, options, {
-        ready: () => undefined,
         subscription: (connection, subscribe, prefix) => (subscribe ? this.#subscribe(connection, prefix) : this.#cancel(connection, prefix)),
         stray: (connection, first) => this.#events.refused?.('not-a-subscription', first, connection.peer),
         closed: (connection, end, detail) => this.#closed(connection, end, detail),

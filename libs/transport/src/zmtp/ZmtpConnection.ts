@@ -26,7 +26,6 @@ export interface ConnectionOptions {
 }
 
 export interface ConnectionHandlers {
-  ready(connection: ZmtpConnection): void;
   subscription(connection: ZmtpConnection, subscribe: boolean, prefix: Buffer): void;
   /** A message that is neither a subscription nor a cancel (its first frame). */
   stray(connection: ZmtpConnection, first: Buffer): void;
@@ -83,15 +82,6 @@ export class ZmtpConnection {
     socket.on('error', () => undefined); // 'close' follows
     socket.on('close', () => (this.#state === 'ready' ? this.close('peer') : this.close('abandoned', 'the peer left during the handshake')));
     socket.write(encodeGreeting(options.mechanism.name));
-  }
-
-  get ready(): boolean {
-    return this.#state === 'ready';
-  }
-
-  /** Messages queued for the peer now. */
-  get queued(): number {
-    return this.#queued;
   }
 
   /** Queues bytes already encoded for this peer's mechanism; false (dropped) at the high-water mark. */
@@ -152,7 +142,6 @@ export class ZmtpConnection {
       if (step.ready) {
         this.#state = 'ready';
         clearTimeout(this.#timer);
-        this.#handlers.ready(this);
       }
       return true;
     }
