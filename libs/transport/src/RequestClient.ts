@@ -35,6 +35,8 @@ export interface RequestOptions {
   readonly onPartial?: (reply: AnyEnvelope) => void;
   /** The request id; defaults to a fresh one. Reuse an id to retry at the application level. */
   readonly id?: string;
+  /** The envelope's `auth` (protocol revision 1.1): the access token of the user the request acts for. */
+  readonly auth?: string;
 }
 
 export interface RequestClientOptions extends SocketOptions {
@@ -181,7 +183,7 @@ export class RequestClient {
     this.#pending.set(id, pending);
     try {
       for (let attempt = 0; ; attempt += 1) {
-        await this.#socket.send(clientRequest(service, [this.#encode(type, id, body)]));
+        await this.#socket.send(clientRequest(service, [this.#encode(type, id, body, options.auth)]));
         this.#stats.sent += 1;
         this.#finalsDue.set(service, (this.#finalsDue.get(service) ?? 0) + 1);
         const outcome = await pending.wait(timeout, options.signal);
@@ -263,9 +265,9 @@ export class RequestClient {
     this.#rawSlots = 0;
   }
 
-  #encode<T extends MessageType>(type: T, id: string, body: BodyOf<T>): Uint8Array {
+  #encode<T extends MessageType>(type: T, id: string, body: BodyOf<T>, auth: string | undefined): Uint8Array {
     const { lc, ts } = this.#stamp.tick();
-    const envelope: Envelope<T> = { v: PROTOCOL_VERSION, type, id, from: this.#stamp.from, lc, ts, body };
+    const envelope: Envelope<T> = { v: PROTOCOL_VERSION, type, id, from: this.#stamp.from, lc, ts, body, ...(auth === undefined ? {} : { auth }) };
     return this.#codec.encode(envelope);
   }
 

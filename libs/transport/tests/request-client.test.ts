@@ -131,6 +131,22 @@ describe.each(TRANSPORTS)('RequestClient over %s', (transport) => {
     expect(reply.lc).toBeGreaterThan(1000);
     expect(stamp.value).toBeGreaterThan(reply.lc); // Lamport receive rule
   });
+
+  it('carries the auth option as the envelope auth, on retries too, and leaves it out when absent', async () => {
+    const mdp = await broker(transport);
+    const seen: (string | undefined)[] = [];
+    worker(mdp.endpoint, async (request) => {
+      seen.push(request.auth);
+      if (seen.length === 1) await sleep(600); // the first attempt times out: the retry must carry the token too
+      return echoResult(request);
+    }, 2);
+    const requests = client(mdp.endpoint);
+    const token = 'aGVhZGVy.cGF5bG9hZA.c2ln';
+    await requests.request('echo', 'service.call.request', echoBody({}), { auth: token, timeout: 250, retries: 3, backoff: { initialMs: 20, maxMs: 100 } });
+    await requests.request('echo', 'service.call.request', echoBody({}));
+    expect(seen.slice(0, 2)).toEqual([token, token]);
+    expect(seen.at(-1)).toBeUndefined();
+  });
 });
 
 describe('RequestClient failures', () => {
