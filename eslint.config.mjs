@@ -1,16 +1,18 @@
 import nx from '@nx/eslint-plugin';
 
 // The dependency direction: protocol ← codec ← transport ← core (clocks, discovery, replication)
-// ← service ← apps. `layer:base` libraries (logging, metrics) depend on no Correio library.
+// ← service ← apps. `layer:base` libraries (logging, metrics) depend on no Correio library;
+// `layer:identity` (passwords, keys, tokens) only on base and protocol, and only apps and tools use it.
 const layers = {
   'layer:base': [],
   'layer:protocol': [],
+  'layer:identity': ['layer:base', 'layer:protocol'],
   'layer:codec': ['layer:base', 'layer:protocol'],
   'layer:transport': ['layer:base', 'layer:protocol', 'layer:codec'],
   'layer:core': ['layer:base', 'layer:protocol', 'layer:codec', 'layer:transport', 'layer:core'],
   'layer:service': ['layer:base', 'layer:protocol', 'layer:codec', 'layer:transport', 'layer:core'],
-  'layer:app': ['layer:base', 'layer:protocol', 'layer:codec', 'layer:transport', 'layer:core', 'layer:service'],
-  'layer:tool': ['layer:base', 'layer:protocol', 'layer:codec', 'layer:transport', 'layer:core', 'layer:service', 'layer:testing'],
+  'layer:app': ['layer:base', 'layer:protocol', 'layer:codec', 'layer:transport', 'layer:core', 'layer:service', 'layer:identity'],
+  'layer:tool': ['layer:base', 'layer:protocol', 'layer:codec', 'layer:transport', 'layer:core', 'layer:service', 'layer:identity', 'layer:testing'],
   // Test support (libs/testing): depends on no Correio library; only tests and tools may use it.
   'layer:testing': [],
 };

@@ -7,8 +7,8 @@ import { dirname } from 'node:path';
  * it, renames it over `path` and fsyncs the directory. `temporary` names the file aside (default
  * `<path>.<pid>.tmp`); it is removed when the rename fails.
  */
-export function writeFileDurably(path: string, contents: string, temporary = `${path}.${process.pid}.tmp`): void {
-  writeFileSync(temporary, contents, { mode: 0o644 });
+export function writeFileDurably(path: string, contents: string, temporary = `${path}.${process.pid}.tmp`, mode = 0o644): void {
+  writeFileSync(temporary, contents, { mode });
   try {
     fsync(temporary, 'r+');
     renameSync(temporary, path);

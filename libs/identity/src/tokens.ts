@@ -1,0 +1,180 @@
+import { randomBytes } from 'node:crypto';
+import { errors, jwtVerify, SignJWT, type JWTHeaderParameters, type JWTPayload } from 'jose';
+import type { KeyRing } from './KeyRing.js';
+
+export type TokenUse = 'access' | 'refresh';
+
+/** Why a token did not verify; the label of correio_auth_failures_total{reason}. */
+export type TokenFailure =
+  | 'malformed'
+  | 'algorithm'
+  | 'unknown_key'
+  | 'retired_key'
+  | 'bad_signature'
+  | 'expired'
+  | 'not_yet_valid'
+  | 'wrong_issuer'
+  | 'wrong_audience'
+  | 'wrong_use'
+  | 'bad_claims';
+
+/** The claims of a verified token that the server acts on. */
+export interface TokenClaims {
+  /** The user. */
+  readonly sub: string;
+  readonly use: TokenUse;
+  /** The credential ("<origin>:<seq>") it was issued under; absent on open-mode tokens. */
+  readonly cred?: string;
+  /** Issued at, seconds since the epoch. */
+  readonly iat: number;
+  /** Expires at, seconds since the epoch. */
+  readonly exp: number;
+  readonly jti: string;
+  readonly kid: string;
+}
+
+export type TokenVerdict = { readonly ok: true; readonly claims: TokenClaims } | { readonly ok: false; readonly reason: TokenFailure; readonly message: string };
+
+export interface IssuedTokens {
+  readonly token: string;
+  readonly refresh_token: string;
+  /** Access-token expiry, ms since the epoch. */
+  readonly expires_at: number;
+  readonly refresh_expires_at: number;
+}
+
+export interface TokenAuthorityOptions {
+  readonly keys: KeyRing;
+  /** iss of issued tokens, and the only one accepted (default correio). */
+  readonly issuer?: string;
+  /** aud of issued tokens, and the only one accepted (default correio). */
+  readonly audience?: string;
+  /** Access-token lifetime (default 15 min). */
+  readonly accessTtlMs?: number;
+  /** Refresh-token lifetime (default 7 days). */
+  readonly refreshTtlMs?: number;
+  /** Clock tolerance for exp and nbf (default 30 s). */
+  readonly clockToleranceMs?: number;
+  /** The clock (ms); tests move it. */
+  readonly now?: () => number;
+}
+
+export const DEFAULT_ACCESS_TTL_MS = 15 * 60_000;
+export const DEFAULT_REFRESH_TTL_MS = 7 * 86_400_000;
+/** The longest token accepted (the protocol's defs.json token maxLength). */
+const MAX_TOKEN_LENGTH = 4096;
+const USES: ReadonlySet<unknown> = new Set(['access', 'refresh']);
+
+/** Issues and verifies the cluster's tokens: compact JWS, EdDSA (Ed25519) only, with kid, iss, aud, exp, use and cred. */
+export class TokenAuthority {
+  readonly issuer: string;
+  readonly audience: string;
+  readonly accessTtlMs: number;
+  readonly refreshTtlMs: number;
+  readonly #keys: KeyRing;
+  readonly #toleranceS: number;
+  readonly #now: () => number;
+
+  constructor(options: TokenAuthorityOptions) {
+    this.#keys = options.keys;
+    this.issuer = options.issuer ?? 'correio';
+    this.audience = options.audience ?? 'correio';
+    this.accessTtlMs = options.accessTtlMs ?? DEFAULT_ACCESS_TTL_MS;
+    this.refreshTtlMs = options.refreshTtlMs ?? DEFAULT_REFRESH_TTL_MS;
+    this.#toleranceS = Math.ceil((options.clockToleranceMs ?? 30_000) / 1000);
+    this.#now = options.now ?? Date.now;
+  }
+
+  /**
+   * An access token and a refresh token for `user`. `cred` is the credential they are issued under
+   * (absent in open mode). `notBeforeMs` (the user's latest logout) keeps iat at or after it, so
+   * tokens issued right after a logout are not revoked by it.
+   */
+  async issue(user: string, cred: string | undefined, notBeforeMs = 0): Promise<IssuedTokens> {
+    const now = this.#now();
+    const iat = Math.max(Math.floor(now / 1000), Math.ceil(notBeforeMs / 1000));
+    const accessExp = Math.floor((now + this.accessTtlMs) / 1000);
+    const refreshExp = Math.floor((now + this.refreshTtlMs) / 1000);
+    const [token, refresh_token] = await Promise.all([this.#sign(user, 'access', cred, iat, accessExp, now), this.#sign(user, 'refresh', cred, iat, refreshExp, now)]);
+    return { token, refresh_token, expires_at: accessExp * 1000, refresh_expires_at: refreshExp * 1000 };
+  }
+
+  /** Verifies signature, key, algorithm, iss, aud, exp/nbf and use. Never throws. */
+  async verify(token: unknown, use: TokenUse): Promise<TokenVerdict> {
+    if (typeof token !== 'string' || token.length > MAX_TOKEN_LENGTH) return fail('malformed', `a token is a string of at most ${MAX_TOKEN_LENGTH} characters`);
+    const now = this.#now();
+    let lookup: 'unknown_key' | 'retired_key' | undefined;
+    try {
+      const { payload, protectedHeader } = await jwtVerify(
+        token,
+        (header: JWTHeaderParameters) => {
+          const key = this.#keys.verificationKey(header.kid, now);
+          if (typeof key === 'string') {
+            lookup = key;
+            throw new Error(key);
+          }
+          return key;
+        },
+        {
+          algorithms: ['EdDSA'],
+          issuer: this.issuer,
+          audience: this.audience,
+          clockTolerance: this.#toleranceS,
+          currentDate: new Date(now),
+          requiredClaims: ['sub', 'iat', 'exp', 'jti'],
+        },
+      );
+      return checkClaims(payload, String(protectedHeader.kid), use);
+    } catch (error) {
+      if (lookup !== undefined) return fail(lookup, lookup === 'unknown_key' ? 'the token is signed with a key this cluster does not know' : 'the token is signed with a retired key');
+      return fail(...classify(error));
+    }
+  }
+
+  async #sign(user: string, use: TokenUse, cred: string | undefined, iat: number, exp: number, now: number): Promise<string> {
+    const { kid, key } = this.#keys.signingKey(now);
+    const claims: JWTPayload = { use, ...(cred === undefined ? {} : { cred }) };
+    return new SignJWT(claims)
+      .setProtectedHeader({ alg: 'EdDSA', kid, typ: 'JWT' })
+      .setIssuer(this.issuer)
+      .setAudience(this.audience)
+      .setSubject(user)
+      .setIssuedAt(iat)
+      .setExpirationTime(exp)
+      .setJti(randomBytes(12).toString('base64url'))
+      .sign(key);
+  }
+}
+
+function checkClaims(payload: JWTPayload, kid: string, use: TokenUse): TokenVerdict {
+  if (typeof payload.sub !== 'string' || typeof payload.jti !== 'string' || !USES.has(payload['use'])) return fail('bad_claims', 'the token lacks sub, jti or use');
+  if (payload['cred'] !== undefined && typeof payload['cred'] !== 'string') return fail('bad_claims', 'the token cred is not a string');
+  if (payload['use'] !== use) return fail('wrong_use', `a ${String(payload['use'])} token cannot be used as an ${use} token`);
+  const claims: TokenClaims = {
+    sub: payload.sub,
+    use,
+    iat: payload.iat!,
+    exp: payload.exp!,
+    jti: payload.jti,
+    kid,
+    ...(typeof payload['cred'] === 'string' ? { cred: payload['cred'] } : {}),
+  };
+  return { ok: true, claims };
+}
+
+function classify(error: unknown): [TokenFailure, string] {
+  if (error instanceof errors.JOSEAlgNotAllowed) return ['algorithm', 'the token is not signed with EdDSA, the only algorithm accepted'];
+  if (error instanceof errors.JWSSignatureVerificationFailed) return ['bad_signature', 'the token signature does not verify'];
+  if (error instanceof errors.JWTExpired) return ['expired', 'the token has expired: log in again or refresh it'];
+  if (error instanceof errors.JWTClaimValidationFailed) {
+    if (error.claim === 'iss') return ['wrong_issuer', 'the token was issued by another issuer'];
+    if (error.claim === 'aud') return ['wrong_audience', 'the token is for another audience'];
+    if (error.claim === 'nbf' || error.claim === 'iat') return ['not_yet_valid', 'the token is not valid yet'];
+    return ['bad_claims', `the token claim ${error.claim} is invalid`];
+  }
+  return ['malformed', 'the token is not a well-formed signed JWT'];
+}
+
+function fail(reason: TokenFailure, message: string): TokenVerdict {
+  return { ok: false, reason, message };
+}

@@ -1,0 +1,152 @@
+// Token issue and verification, and every token attack a verifier must refuse with its reason.
+import { statSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { KeyRing, TokenAuthority, readKeySet, rotateKeySet, signWith, tokenAttacks, writeKeySet, newKeyRecord } from '@correio/identity';
+import { scratchDir, type ScratchDir } from '@correio/testing';
+
+let scratch: ScratchDir;
+let path: string;
+const rings: KeyRing[] = [];
+
+async function ring(file = path): Promise<KeyRing> {
+  const opened = await KeyRing.open(file, { create: true, checkIntervalMs: 0 });
+  rings.push(opened);
+  return opened;
+}
+
+beforeEach(() => {
+  scratch = scratchDir('correio-identity-');
+  path = join(scratch.dir, 'auth-keys.json');
+});
+afterEach(() => {
+  for (const opened of rings.splice(0)) opened.close();
+  scratch.remove();
+});
+
+describe('TokenAuthority', () => {
+  it('issues an access and a refresh token that verify for their own use only, with the claims', async () => {
+    const authority = new TokenAuthority({ keys: await ring() });
+    const issued = await authority.issue('ana', 'srv-1:3');
+    const access = await authority.verify(issued.token, 'access');
+    expect(access).toMatchObject({ ok: true, claims: { sub: 'ana', use: 'access', cred: 'srv-1:3' } });
+    expect(await authority.verify(issued.refresh_token, 'refresh')).toMatchObject({ ok: true, claims: { use: 'refresh' } });
+    expect(await authority.verify(issued.refresh_token, 'access')).toMatchObject({ ok: false, reason: 'wrong_use' });
+    expect(await authority.verify(issued.token, 'refresh')).toMatchObject({ ok: false, reason: 'wrong_use' });
+    expect(issued.expires_at - Date.now()).toBeGreaterThan(14 * 60_000);
+    expect(issued.refresh_expires_at - Date.now()).toBeGreaterThan(6 * 86_400_000);
+    const header = JSON.parse(Buffer.from(issued.token.split('.')[0]!, 'base64url').toString()) as Record<string, unknown>;
+    expect(header).toMatchObject({ alg: 'EdDSA', typ: 'JWT', kid: (await ring()).kids()[0] });
+  });
+
+  it('open-mode tokens carry no cred', async () => {
+    const authority = new TokenAuthority({ keys: await ring() });
+    const verdict = await authority.verify((await authority.issue('ana', undefined)).token, 'access');
+    expect(verdict.ok).toBe(true);
+    expect(verdict.ok && 'cred' in verdict.claims).toBe(false);
+  });
+
+  it('keeps iat at or after notBeforeMs (a logout), so tokens issued just after it are not revoked by it', async () => {
+    const authority = new TokenAuthority({ keys: await ring() });
+    const logout = Date.now() + 1_500;
+    const verdict = await authority.verify((await authority.issue('ana', undefined, logout)).token, 'access');
+    expect(verdict.ok && verdict.claims.iat * 1000).toBeGreaterThanOrEqual(logout);
+  });
+
+  it('refuses every token attack with its reason', async () => {
+    const authority = new TokenAuthority({ keys: await ring() });
+    const attacks = await tokenAttacks(path, { user: 'ana', cred: 'srv-1:3' });
+    expect(attacks.map((attack) => attack.name)).toEqual([
+      'signed by a foreign key under a known kid',
+      'signed by a foreign key under an unknown kid',
+      'expired',
+      'tampered payload (another user)',
+      'tampered signature',
+      'alg none',
+      'HS256 signed with the public key bytes',
+      'wrong audience',
+      'wrong issuer',
+      'a refresh token used as an access token',
+    ]);
+    for (const attack of attacks) {
+      const verdict = await authority.verify(attack.token, 'access');
+      expect(verdict, attack.name).toMatchObject({ ok: false, reason: attack.reason });
+    }
+  });
+
+  it('refuses a token past exp only beyond the 30 s tolerance', async () => {
+    let now = Date.now();
+    const authority = new TokenAuthority({ keys: await ring(), accessTtlMs: 60_000, now: () => now });
+    const { token } = await authority.issue('ana', undefined);
+    now += 60_000 + 20_000;
+    expect((await authority.verify(token, 'access')).ok).toBe(true);
+    now += 20_000;
+    expect(await authority.verify(token, 'access')).toMatchObject({ ok: false, reason: 'expired' });
+  });
+
+  it('refuses another issuer and another audience configured on the verifier', async () => {
+    const keys = await ring();
+    const { token } = await new TokenAuthority({ keys }).issue('ana', undefined);
+    expect(await new TokenAuthority({ keys, issuer: 'other' }).verify(token, 'access')).toMatchObject({ ok: false, reason: 'wrong_issuer' });
+    expect(await new TokenAuthority({ keys, audience: 'other' }).verify(token, 'access')).toMatchObject({ ok: false, reason: 'wrong_audience' });
+  });
+
+  it('refuses garbage without throwing', async () => {
+    const authority = new TokenAuthority({ keys: await ring() });
+    for (const token of ['', 'a.b.', 'a.b.c', '...', 'x'.repeat(5000), `${'e'.repeat(4000)}.a.b`, 42, null, 'eyJhbGciOiJFZERTQSJ9.bm90IGpzb24.c2ln']) {
+      const verdict = await authority.verify(token, 'access');
+      expect(verdict.ok, String(token).slice(0, 20)).toBe(false);
+    }
+  });
+});
+
+describe('key rotation', () => {
+  it('signs with the new key; the old key verifies until its retire_at, then is retired', async () => {
+    let now = Date.now();
+    const keys = await ring();
+    const authority = new TokenAuthority({ keys, now: () => now });
+    const old = await authority.issue('ana', undefined);
+    const [oldKid] = keys.kids();
+    const newKid = await rotateKeySet(path, 3_600_000, now);
+    await keys.reload();
+    expect(keys.kids()).toEqual([oldKid, newKid]);
+    expect(readKeySet(path).keys[0]!.retire_at).toBe(now + 3_600_000);
+    const fresh = await authority.issue('ana', undefined);
+    expect(JSON.parse(Buffer.from(fresh.token.split('.')[0]!, 'base64url').toString())).toMatchObject({ kid: newKid });
+    expect((await authority.verify(old.refresh_token, 'refresh')).ok).toBe(true);
+    now += 3_600_000 + 1;
+    expect(await authority.verify(old.refresh_token, 'refresh')).toMatchObject({ ok: false, reason: 'retired_key' });
+    expect((await authority.verify(fresh.refresh_token, 'refresh')).ok).toBe(true);
+  });
+
+  it('a token signed by a key the file marks retired is refused (the attack list includes it)', async () => {
+    const retiredKey = await newKeyRecord(Date.now() - 10_000);
+    const current = await newKeyRecord();
+    writeKeySet(path, { keys: [{ ...retiredKey, retire_at: Date.now() - 1 }, current] });
+    const authority = new TokenAuthority({ keys: await ring() });
+    const attacks = await tokenAttacks(path, { user: 'ana' });
+    const retired = attacks.find((attack) => attack.reason === 'retired_key')!;
+    expect(await authority.verify(retired.token, 'access')).toMatchObject({ ok: false, reason: 'retired_key' });
+    const direct = await signWith(current.jwk, current.kid, { iss: 'correio', aud: 'correio', sub: 'ana', iat: 1, exp: 2 ** 40, jti: 'j', use: 'access' });
+    expect((await authority.verify(direct, 'access')).ok).toBe(true);
+  });
+
+  it('reloads a changed file when its mtime changes, and keeps the old keys when the new file is broken', async () => {
+    const keys = await ring();
+    const second = await ring(path); // another server sharing the file
+    const kid = await rotateKeySet(path, 1_000_000);
+    utimesSync(path, new Date(), new Date(Date.now() + 5_000));
+    await second.reloadIfChanged();
+    expect(second.kids()).toContain(kid);
+    writeFileSync(path, '{ not json');
+    utimesSync(path, new Date(), new Date(statSync(path).mtimeMs + 5_000));
+    await keys.reloadIfChanged();
+    expect(keys.kids()).toHaveLength(1); // the broken file was not loaded: the first ring keeps its key
+  });
+
+  it('creates the file once, mode 0600, when several rings open it at once', async () => {
+    const opened = await Promise.all([ring(), ring(), ring()]);
+    expect(new Set(opened.map((one) => one.kids()[0])).size).toBe(1);
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+  });
+});
