@@ -21,6 +21,9 @@ export function brokerMetrics(metrics: MetricsRegistry, broker: () => MajordomoB
     help: 'Services forgotten, by reason: idle (no worker for --service-expiry), evicted (room for a new one at --max-services), never-registered (after the start-up grace).',
     labelNames: ['reason'],
   });
+  const rebinds = metrics.counter('broker_endpoint_rebinds_total', {
+    help: 'TCP endpoints unbound and bound again to close connections libzmq left open after routing-id collisions (--max-stuck-connections).',
+  });
   const latency = metrics.histogram('broker_request_duration_seconds', { help: 'Time from a request reaching the broker to its FINAL reply leaving it.', labelNames: ['service'] });
 
   const gaugeFromSnapshot = (name: string, help: string, pick: (s: { workers: number; queued: number; inFlight: number; idle: number }) => number) =>
@@ -76,6 +79,7 @@ export function brokerMetrics(metrics: MetricsRegistry, broker: () => MajordomoB
     workerLeft: (service, why) => workerEvents.inc({ service: services.label(service), event: why }),
     redispatched: (service) => redispatched.inc({ service: services.label(service) }),
     refused: (limit) => refusals.inc({ limit }),
+    endpointRebound: () => rebinds.inc(),
     serviceForgotten: (service, why) => {
       forgotten.inc({ reason: why });
       // Its label goes with it, so a peer churning names cannot use up the 256 and leave later services as `other`.

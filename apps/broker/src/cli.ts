@@ -35,6 +35,8 @@ interface RawOptions {
   maxServices: number;
   maxWorkers: number;
   serviceExpiry: number;
+  maxStuckConnections: number;
+  stuckCheckInterval: number;
   seedFrontend?: string;
   seedBackend?: string;
   shutdownGrace: number;
@@ -76,6 +78,20 @@ export function brokerCommand(): Command {
         .argParser(parseDurationMs)
         .default(BROKER_DEFAULTS.serviceExpiryMs),
     )
+    .addOption(
+      envOption(
+        '--max-stuck-connections <n>',
+        'connections libzmq left open after routing-id collisions (CLOSE_WAIT, Linux) per TCP endpoint before it is bound again, which makes every peer on it reconnect; 0: never',
+        'CORREIO_BROKER_MAX_STUCK_CONNECTIONS',
+      )
+        .argParser(parseNonNegativeInt)
+        .default(BROKER_DEFAULTS.maxStuckConnections),
+    )
+    .addOption(
+      envOption('--stuck-check-interval <ms>', 'how often stuck connections are counted (twice in a row at the bound rebinds)', 'CORREIO_BROKER_STUCK_CHECK_INTERVAL')
+        .argParser(parseDurationMs)
+        .default(BROKER_DEFAULTS.stuckCheckIntervalMs),
+    )
     .addOption(envOption('--seed-frontend <endpoint>', 'seed-compatible queue: where plain REQ clients connect', 'CORREIO_BROKER_SEED_FRONTEND').argParser(parseEndpoint))
     .addOption(envOption('--seed-backend <endpoint>', 'seed-compatible queue: where plain REP servers connect', 'CORREIO_BROKER_SEED_BACKEND').argParser(parseEndpoint));
   addCurveServerOptions(command, 'CORREIO_BROKER');
@@ -106,6 +122,8 @@ export function parseBrokerCommandLine(argv: readonly string[], command = broker
     maxServices: raw.maxServices,
     maxWorkers: raw.maxWorkers,
     serviceExpiryMs: raw.serviceExpiry,
+    maxStuckConnections: raw.maxStuckConnections,
+    stuckCheckIntervalMs: raw.stuckCheckInterval,
     ...(raw.seedFrontend !== undefined && raw.seedBackend !== undefined ? { seed: { frontend: raw.seedFrontend, backend: raw.seedBackend } } : {}),
     ...(curve !== undefined ? { curve: { server: true, ...curve } } : {}),
     ...(raw.httpPort !== undefined ? { http: { port: raw.httpPort, host: raw.httpHost } } : {}),

@@ -5,6 +5,7 @@ import { curveSocketOptions } from '../curve.js';
 import { ErrorReplies } from './ErrorReplies.js';
 import { RequestQueue } from './RequestQueue.js';
 import { ThrottledWarnings, printable } from './ThrottledWarnings.js';
+import { closeWaitByPort, tcpPort } from './stuckConnections.js';
 import {
   CLIENT_FINAL,
   CLIENT_HEADER,
@@ -133,6 +134,12 @@ export class MajordomoBroker {
   #startedAt = 0;
   #graceOver = false;
   #timer: NodeJS.Timeout | undefined;
+  #stuckTimer: NodeJS.Timeout | undefined;
+  /** TCP endpoints whose stuck connections were at the bound in the last count. */
+  readonly #stuckAtBound = new Set<string>();
+  /** Endpoints #rebind unbound and has not bound again yet. */
+  readonly #unbound = new Set<string>();
+  #countingStuck = false;
   #loop: Promise<void> | undefined;
 
   constructor(options: MajordomoBrokerOptions) {
@@ -185,6 +192,9 @@ export class MajordomoBroker {
     this.#startedAt = performance.now();
     const tickMs = Math.min(100, this.#options.heartbeatIntervalMs);
     this.#timer = setInterval(() => this.#housekeeping(), tickMs);
+    if (this.#options.maxStuckConnections > 0 && this.#endpoints.some((endpoint) => tcpPort(endpoint) !== undefined)) {
+      this.#stuckTimer = setInterval(() => void this.#checkStuckConnections(), this.#options.stuckCheckIntervalMs);
+    }
     this.#loop = this.#receiveLoop();
     this.#logger?.info({ endpoints: this.#endpoints, id: this.id }, 'broker listening');
   }
@@ -202,6 +212,7 @@ export class MajordomoBroker {
       return;
     }
     this.#state = 'draining';
+    clearInterval(this.#stuckTimer);
     this.#logger?.info({ queued: this.#queued, graceMs }, 'broker draining');
     for (const service of this.#services.values()) {
       for (const request of service.queue.drain()) this.#answerError(request, shuttingDown());
@@ -239,6 +250,10 @@ export class MajordomoBroker {
         frames = await this.#socket.receive();
       } catch (error) {
         if (this.#socket.closed) return;
+        if (isBusy(error)) {
+          await sleep(1); // an endpoint is being unbound or bound again (#rebind)
+          continue;
+        }
         this.#logger?.error({ err: error }, 'broker receive failed');
         await sleep(10);
         continue;
@@ -574,6 +589,74 @@ export class MajordomoBroker {
     }
   }
 
+  // ---- connections libzmq never closes -------------------------------------------------------
+
+  /**
+   * Counts each TCP endpoint's stuck connections (see stuckConnections.ts) and rebinds an endpoint
+   * found at `maxStuckConnections` twice in a row: libzmq offers no way to close one connection of
+   * a ROUTER, but unbinding closes every connection its listener accepted, stuck ones included.
+   */
+  async #checkStuckConnections(): Promise<void> {
+    if (this.#countingStuck || this.#state !== 'running') return;
+    this.#countingStuck = true;
+    try {
+      for (const endpoint of this.#unbound) await this.#bindAgain(endpoint);
+      const byPort = new Map<number, string>();
+      for (const endpoint of this.#endpoints) {
+        const port = tcpPort(endpoint);
+        if (port !== undefined) byPort.set(port, endpoint);
+      }
+      const counts = await closeWaitByPort(new Set(byPort.keys()));
+      if (counts === undefined) {
+        clearInterval(this.#stuckTimer);
+        this.#logger?.debug({}, 'no /proc/net/tcp: stuck connections are not counted');
+        return;
+      }
+      for (const [port, endpoint] of byPort) {
+        const stuck = counts.get(port) ?? 0;
+        // Two counts in a row, so connections caught between their peer leaving and libzmq closing them never add up to a rebind.
+        const atBound = stuck >= this.#options.maxStuckConnections;
+        const twice = atBound && this.#stuckAtBound.has(endpoint);
+        if (atBound && !twice) this.#stuckAtBound.add(endpoint);
+        else this.#stuckAtBound.delete(endpoint);
+        if (twice && this.#state === 'running') await this.#rebind(endpoint, stuck);
+      }
+    } catch (error) {
+      this.#logger?.error({ err: error }, 'broker could not count or close stuck connections');
+    } finally {
+      this.#countingStuck = false;
+    }
+  }
+
+  async #rebind(endpoint: string, stuck: number): Promise<void> {
+    this.#logger?.warn(
+      { endpoint, stuck, bound: this.#options.maxStuckConnections },
+      'broker rebinding an endpoint to close connections libzmq left open after routing-id collisions; its peers reconnect',
+    );
+    this.#observer.endpointRebound?.(stuck);
+    // The asynchronous forms (zeromq.js 6.8's unbindSync fails with EADDRINUSE): while one runs, the
+    // socket refuses receives and sends with EBUSY, which the receive loop and #send expect.
+    await this.#socket.unbind(endpoint);
+    this.#unbound.add(endpoint);
+    // libzmq closes the old listener on its I/O thread, so the port can stay busy for a moment.
+    for (let attempt = 0; attempt < REBIND_ATTEMPTS && this.#state === 'running' && this.#unbound.has(endpoint); attempt++) {
+      if (attempt > 0) await sleep(REBIND_RETRY_MS);
+      await this.#bindAgain(endpoint);
+    }
+    if (this.#unbound.has(endpoint) && this.#state === 'running') this.#logger?.error({ endpoint }, 'broker could not bind an endpoint again; it tries at every count');
+  }
+
+  /** Binds an endpoint #rebind unbound; one that stays busy is tried again at every count. */
+  async #bindAgain(endpoint: string): Promise<void> {
+    try {
+      await this.#socket.bind(endpoint);
+      this.#unbound.delete(endpoint);
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'EADDRINUSE') throw error;
+      this.#logger?.debug({ endpoint }, 'endpoint still busy after unbinding');
+    }
+  }
+
   // ---- sending ---------------------------------------------------------------------------------
 
   #answerError(request: PendingRequest, error: CorreioError): void {
@@ -604,7 +687,9 @@ export class MajordomoBroker {
   }
 
   readonly #onSendError = (error: unknown): void => {
-    this.#logger?.warn({ err: error }, 'broker send failed');
+    // EBUSY: an endpoint is being unbound or bound again (#rebind); the message is lost like one to a peer reconnecting.
+    if (isBusy(error)) this.#logger?.debug({ err: error }, 'broker send refused while rebinding');
+    else this.#logger?.warn({ err: error }, 'broker send failed');
   };
 
   #drop(reason: BrokerDropReason, peer: Buffer | undefined): void {
@@ -717,6 +802,14 @@ function expired(service: Service, deadlineMs: number): CorreioError {
     : new TimeoutError(`every worker of service ${service.name} stayed busy for ${deadlineMs} ms`, {
         data: { service: service.name, reason: 'queue-deadline' },
       });
+}
+
+/** Binding again after an unbind is tried for up to REBIND_ATTEMPTS × REBIND_RETRY_MS (5 s), then at every count. */
+const REBIND_ATTEMPTS = 500;
+const REBIND_RETRY_MS = 10;
+
+function isBusy(error: unknown): boolean {
+  return (error as { code?: string } | undefined)?.code === 'EBUSY';
 }
 
 function sleep(ms: number): Promise<void> {

@@ -1,5 +1,6 @@
 export { MajordomoBroker, type BrokerSnapshot, type ServiceSnapshot } from './MajordomoBroker.js';
 export { SeedQueue, type SeedQueueOptions } from './SeedQueue.js';
+export { closeWaitByPort, tcpPort } from './stuckConnections.js';
 export {
   BROKER_DEFAULTS,
   defaultNodeId,

@@ -50,6 +50,8 @@ export interface BrokerObserver {
   /** A READY or a request was refused because a bound was reached. */
   refused?(limit: BrokerLimit): void;
   serviceForgotten?(service: string, why: ServiceDeparture): void;
+  /** A TCP endpoint was unbound and bound again to close `stuck` connections libzmq would never close (`maxStuckConnections`). */
+  endpointRebound?(stuck: number): void;
 }
 
 export interface MajordomoBrokerOptions {
@@ -85,6 +87,17 @@ export interface MajordomoBrokerOptions {
   readonly maxWorkers?: number;
   /** How long a service with no worker is remembered (its requests get UNAVAILABLE, not UNKNOWN_SERVICE). Default 300000 ms. */
   readonly serviceExpiryMs?: number;
+  /**
+   * Connections libzmq 4.3.5 will never close that the broker tolerates per TCP endpoint before it
+   * unbinds and binds the endpoint again, which closes them and every other connection through it
+   * (peers reconnect at once; workers register again). Such connections come from routing-id
+   * collisions: a peer taking over a routing id a live connection holds, after which the displaced
+   * connection sends (docs/architecture.md, "Peer-keyed state and its bounds"). Seen as CLOSE_WAIT
+   * sockets in /proc/net/tcp (Linux only); 0 turns the check off. Default 256 (~25 KB each).
+   */
+  readonly maxStuckConnections?: number;
+  /** How often stuck connections are counted; an endpoint is rebound at the bound in two counts in a row. Default 5000 ms. */
+  readonly stuckCheckIntervalMs?: number;
   readonly curve?: CurveServerOptions;
   readonly logger?: TransportLogger;
   readonly observer?: BrokerObserver;
@@ -104,6 +117,8 @@ export interface ResolvedBrokerOptions {
   readonly maxServices: number;
   readonly maxWorkers: number;
   readonly serviceExpiryMs: number;
+  readonly maxStuckConnections: number;
+  readonly stuckCheckIntervalMs: number;
 }
 
 export const BROKER_DEFAULTS = {
@@ -117,6 +132,8 @@ export const BROKER_DEFAULTS = {
   maxServices: 1_000,
   maxWorkers: 10_000,
   serviceExpiryMs: 300_000,
+  maxStuckConnections: 256,
+  stuckCheckIntervalMs: 5_000,
 } as const;
 
 export function resolveBrokerOptions(options: MajordomoBrokerOptions): ResolvedBrokerOptions {
@@ -138,6 +155,8 @@ export function resolveBrokerOptions(options: MajordomoBrokerOptions): ResolvedB
     maxServices: positive('maxServices', options.maxServices ?? BROKER_DEFAULTS.maxServices),
     maxWorkers: positive('maxWorkers', options.maxWorkers ?? BROKER_DEFAULTS.maxWorkers),
     serviceExpiryMs: positive('serviceExpiryMs', options.serviceExpiryMs ?? BROKER_DEFAULTS.serviceExpiryMs),
+    maxStuckConnections: nonNegative('maxStuckConnections', options.maxStuckConnections ?? BROKER_DEFAULTS.maxStuckConnections),
+    stuckCheckIntervalMs: positive('stuckCheckIntervalMs', options.stuckCheckIntervalMs ?? BROKER_DEFAULTS.stuckCheckIntervalMs),
   };
 }
 
