@@ -1,12 +1,13 @@
 import { brokerCommand } from '@correio/broker';
 import { clientCommand } from '@correio/client';
+import { gatewayCommand } from '@correio/gateway';
 import type { Command } from '@correio/observability';
 import { proxyCommand } from '@correio/proxy';
 import { refCommand } from '@correio/ref';
 import { serverCommand } from '@correio/server';
 
 /** The Correio programs `correio` runs, each under its own subcommand. */
-export type ProgramName = 'broker' | 'proxy' | 'ref' | 'server' | 'client';
+export type ProgramName = 'broker' | 'proxy' | 'ref' | 'server' | 'gateway' | 'client';
 
 /** A config-file section: one per program, plus `bot` for `correio client bot`. */
 export type SectionName = ProgramName | 'bot';
@@ -61,6 +62,13 @@ export const PROGRAMS: Readonly<Record<ProgramName, Program>> = {
     binName: 'correio-server',
     summary: 'chat server: users, channels, messages, stored durably and replicated',
     command: serverCommand,
+  },
+  gateway: {
+    name: 'gateway',
+    packageName: '@correio/gateway',
+    binName: 'correio-gateway',
+    summary: 'HTTP + WebSocket gateway: a JSON API (OpenAPI) and live streams for web and mobile clients',
+    command: gatewayCommand,
   },
   client: {
     name: 'client',

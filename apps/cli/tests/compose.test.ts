@@ -38,21 +38,23 @@ const bound = new Map<string, Set<number>>(
   services.map(([name, service]) => {
     const env = service.environment ?? {};
     const binds = ['CORREIO_BROKER_ENDPOINT', 'CORREIO_PROXY_PUBLISHERS', 'CORREIO_PROXY_SUBSCRIBERS'].filter((key) => key in env).map((key) => portOf(env[key]!));
+    // The gateway's HTTP port is a plain port number, not an endpoint.
+    if (env['CORREIO_GATEWAY_PORT'] !== undefined) binds.push(Number(env['CORREIO_GATEWAY_PORT']));
     return [name, new Set(binds)];
   }),
 );
 
 describe('tools/docker/compose.yaml', () => {
-  it('mirrors the topology of `correio up`: ref, broker, proxy, three servers, two bots', () => {
-    expect(Object.keys(compose.services).sort()).toEqual(['bot-1', 'bot-2', 'broker', 'proxy', 'ref', 'srv-1', 'srv-2', 'srv-3']);
-    const topology = new Topology({ servers: 3, bots: 2, host: '127.0.0.1', freePorts: false, brokerPort: 5555, publishersPort: 5570, subscribersPort: 5571, httpPortBase: 9100, dataDir: '/var/lib/correio' });
+  it('mirrors the topology of `correio up`: ref, broker, proxy, three servers, the gateway, two bots', () => {
+    expect(Object.keys(compose.services).sort()).toEqual(['bot-1', 'bot-2', 'broker', 'gateway', 'proxy', 'ref', 'srv-1', 'srv-2', 'srv-3']);
+    const topology = new Topology({ servers: 3, bots: 2, host: '127.0.0.1', freePorts: false, brokerPort: 5555, publishersPort: 5570, subscribersPort: 5571, gatewayPort: 8080, httpPortBase: 9100, dataDir: '/var/lib/correio' });
     for (const spec of topology.components) {
       const service = compose.services[spec.name];
       expect(service, spec.name).toBeDefined();
       expect(service!.command).toEqual([spec.program, ...spec.args]);
       const env = service!.environment ?? {};
       for (const [variable, value] of Object.entries(spec.env())) {
-        if (variable === 'CORREIO_HTTP_HOST') continue; // 127.0.0.1 on one machine, 0.0.0.0 in a container
+        if (variable === 'CORREIO_HTTP_HOST' || variable === 'CORREIO_GATEWAY_HOST') continue; // 127.0.0.1 on one machine, 0.0.0.0 in a container
         expect(env, `${spec.name}: ${variable}`).toHaveProperty(variable);
         // Same value, but for the host part of endpoints (service names, or * to bind every interface).
         const same = value.startsWith('tcp://') ? portOf(env[variable]!) === portOf(value) : env[variable] === value;
@@ -91,7 +93,7 @@ describe('tools/docker/compose.yaml', () => {
     }
     for (const port of service.ports ?? []) {
       expect([...bound.get(name)!], `${name} publishes ${port.target}`).toContain(port.target);
-      expect(port.mode, 'ZeroMQ ports are published in host mode (dnsrr services cannot use the ingress mesh)').toBe('host');
+      expect(port.mode, 'ports are published in host mode (dnsrr services cannot use the ingress mesh)').toBe('host');
     }
   });
 

@@ -45,7 +45,7 @@ describe('Topology', () => {
     const config = parseConfig('ref:\n  heartbeat: 500\n  misses: 4\nbroker:\n  heartbeat: 1s\n  liveness: 5\n', 'c.yaml', '/etc/c.yaml');
     const topology = new Topology({ ...topologySettings, clockSkewMs: 1000, config });
     const env = (name: string) => topology.components.find((spec) => spec.name === name)!.env();
-    expect(topology.stages.map((stage) => stage.map((spec) => spec.name))).toEqual([['broker', 'proxy'], ['ref'], ['srv-1', 'srv-2', 'srv-3'], ['bot-1', 'bot-2']]);
+    expect(topology.stages.map((stage) => stage.map((spec) => spec.name))).toEqual([['broker', 'proxy'], ['ref'], ['srv-1', 'srv-2', 'srv-3', 'gateway'], ['bot-1', 'bot-2']]);
     expect(env('broker')).toMatchObject({ CORREIO_BROKER_ENDPOINT: 'tcp://127.0.0.1:5555', CORREIO_HTTP_PORT: '9100', CORREIO_CONFIG: '/etc/c.yaml' });
     expect(env('proxy')).toMatchObject({ CORREIO_PROXY_PUBLISHERS: 'tcp://127.0.0.1:5570', CORREIO_PROXY_SUBSCRIBERS: 'tcp://127.0.0.1:5571', CORREIO_HTTP_PORT: '9101' });
     expect(env('ref')).toMatchObject({ CORREIO_REF_DATA_DIR: '/var/lib/correio/ref', CORREIO_HTTP_PORT: '9102', CORREIO_REF_BROKER_HEARTBEAT: '1s', CORREIO_REF_BROKER_LIVENESS: '5' });
@@ -60,6 +60,7 @@ describe('Topology', () => {
     });
     expect(env('srv-1')['CORREIO_SERVER_CLOCK_SKEW_MS']).toBe('-1000');
     expect(env('srv-3')['CORREIO_SERVER_CLOCK_SKEW_MS']).toBe('1000');
+    expect(env('gateway')).toMatchObject({ CORREIO_GATEWAY_BROKER: 'tcp://127.0.0.1:5555', CORREIO_GATEWAY_PROXY: 'tcp://127.0.0.1:5571', CORREIO_GATEWAY_PORT: '8080', CORREIO_HTTP_PORT: '9103' });
     expect(env('bot-2')).toMatchObject({ CORREIO_BROKER: 'tcp://127.0.0.1:5555', CORREIO_PROXY_SUB: 'tcp://127.0.0.1:5571', CORREIO_CHAT_SERVICE: 'srv.srv-2' });
   });
 

@@ -53,23 +53,26 @@ describe('correio up', () => {
   it('starts the topology in order, shows traffic, and leaves no process behind after Ctrl-C', async () => {
     // --duration only bounds the run if the test itself fails to stop it.
     const up = startUp(['--duration', '120']);
-    await up.waitFor(/^\[up\]\s+all 8 components ready in/, 90_000);
-    // Dependency order: broker and proxy, then ref, then the servers, then the bots.
+    await up.waitFor(/^\[up\]\s+all 9 components ready in/, 90_000);
+    // Dependency order: broker and proxy, then ref, then the servers and the gateway, then the bots.
     const order = (name: string) => up.lines.findIndex((line) => new RegExp(`^\\[up\\]\\s+${name}: ready in`).test(line));
-    for (const name of ['broker', 'proxy', 'ref', 'srv-1', 'srv-2', 'srv-3', 'bot-1', 'bot-2']) expect(order(name), name).toBeGreaterThan(0);
+    for (const name of ['broker', 'proxy', 'ref', 'srv-1', 'srv-2', 'srv-3', 'gateway', 'bot-1', 'bot-2']) expect(order(name), name).toBeGreaterThan(0);
     expect(Math.max(order('broker'), order('proxy'))).toBeLessThan(order('ref'));
     expect(order('ref')).toBeLessThan(Math.min(order('srv-1'), order('srv-2'), order('srv-3')));
-    expect(Math.max(order('srv-1'), order('srv-2'), order('srv-3'))).toBeLessThan(Math.min(order('bot-1'), order('bot-2')));
+    expect(Math.max(order('srv-1'), order('srv-2'), order('srv-3'), order('gateway'))).toBeLessThan(Math.min(order('bot-1'), order('bot-2')));
+    expect(Math.max(order('broker'), order('proxy'))).toBeLessThan(order('gateway'));
+    // `up` prints where the gateway serves.
+    await up.waitFor(/^\[up\]\s+gateway: http:\/\/127\.0\.0\.1:\d+ \(API docs http:\/\/127\.0\.0\.1:\d+\/docs/, 10_000);
     // Each component's own readiness line is shown, prefixed.
     expect(up.output).toMatch(/^\[broker\]\s+broker ready tcp:\/\/127\.0\.0\.1:\d+ http=/m);
     expect(up.output).toMatch(/^\[srv-2\]\s+server ready srv-2 /m);
 
     // The summary shows traffic (messages committed per second) and a coordinator.
-    const busy = await up.waitFor(/^\[up\]\s+\d+:\d\d \| 8\/8 ready \| (?!0\.0)\d+\.\d msg\/s \| coordinator srv-\d/, 60_000);
+    const busy = await up.waitFor(/^\[up\]\s+\d+:\d\d \| 9\/9 ready \| (?!0\.0)\d+\.\d msg\/s \| coordinator srv-\d/, 60_000);
     expect(busy).toMatch(/replication lag (\d+ ops|n\/a) \| clock spread (\d+ ms|n\/a)/);
 
     const pids = startedPids(up);
-    expect(pids).toHaveLength(8);
+    expect(pids).toHaveLength(9);
     up.child.kill('SIGINT');
     const { code } = await up.exited;
     expect(code, up.output.slice(-3000)).toBe(0);
@@ -86,23 +89,25 @@ describe('correio up', () => {
   });
 
   it('stops by itself after --duration, exit status 0', async () => {
-    const up = startUp(['--duration', '20', '--servers', '1', '--bots', '1']);
-    await up.waitFor(/^\[up\]\s+all 5 components ready in/, 60_000);
+    // Long enough for six components to start on a busy 2-core machine before the duration ends.
+    const up = startUp(['--duration', '45', '--servers', '1', '--bots', '1']);
+    await up.waitFor(/^\[up\]\s+all 6 components ready in/, 90_000);
     const { code } = await up.exited;
     expect(code, up.output.slice(-3000)).toBe(0);
     expect(up.output).toMatch(/^\[up\]\s+duration reached: stopping every component/m);
     // The final line times the shutdown itself, and the whole run separately.
-    const [, stopSeconds, upSeconds] = /^\[up\]\s+stopped 5 components in ([\d.]+) s \(up ([\d.]+) s\)/m.exec(up.output) ?? [];
-    expect(Number(upSeconds), up.output.slice(-3000)).toBeGreaterThanOrEqual(20);
-    expect(Number(stopSeconds)).toBeLessThan(Number(upSeconds) - 20);
-    expect(up.output).toMatch(/^\[up\]\s+\d+:\d\d \| 5\/5 ready \| (?!0\.0)\d+\.\d msg\/s/m);
+    const [, stopSeconds, upSeconds] = /^\[up\]\s+stopped 6 components in ([\d.]+) s \(up ([\d.]+) s\)/m.exec(up.output) ?? [];
+    expect(Number(upSeconds), up.output.slice(-3000)).toBeGreaterThanOrEqual(45);
+    // Both are rounded to 0.1 s, and the run is the duration plus the shutdown: allow the rounding.
+    expect(Number(stopSeconds)).toBeLessThanOrEqual(Number(upSeconds) - 45 + 0.1);
+    expect(up.output).toMatch(/^\[up\]\s+\d+:\d\d \| 6\/6 ready \| (?!0\.0)\d+\.\d msg\/s/m);
     const pids = startedPids(up);
     expect(await waitGone(pids, 5_000)).toEqual([]);
   });
 
   it('restarts a crashed component, and its children stop by themselves when `up` is killed outright', async () => {
     const up = startUp(['--duration', '120', '--servers', '1', '--bots', '0']);
-    await up.waitFor(/^\[up\]\s+all 4 components ready in/, 60_000);
+    await up.waitFor(/^\[up\]\s+all 5 components ready in/, 60_000);
     const first = pidOf(up, 'srv-1');
     const mark = up.lines.length;
     process.kill(first, 'SIGKILL');

@@ -34,6 +34,8 @@ interface RawOptions {
   trustProxies: number;
   drain: number;
   logLevel: string;
+  httpPort?: number;
+  httpHost: string;
 }
 
 /** The `correio-gateway` command line; every flag also reads a CORREIO_GATEWAY_* variable. */
@@ -107,6 +109,7 @@ export function parseGatewayCommandLine(argv: readonly string[], command = gatew
       retries: raw.retries,
       trustedProxies: raw.trustProxies,
       ...(curve !== undefined ? { curve } : {}),
+      ...(raw.httpPort !== undefined ? { http: { port: raw.httpPort, host: raw.httpHost } } : {}),
     },
   };
 }

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { CorreioError } from '@correio/codec';
 import { createRequire } from 'node:module';
-import { createLogger, createMetrics, type CurveClientKeySet, type Logger, type MetricsRegistry } from '@correio/observability';
+import { createLogger, createMetrics, startHttpSidecar, type CurveClientKeySet, type HttpSidecar, type Logger, type MetricsRegistry } from '@correio/observability';
 import fastifyCors from '@fastify/cors';
 import fastifyHelmet from '@fastify/helmet';
 import fastifyRateLimit from '@fastify/rate-limit';
@@ -61,6 +61,8 @@ export interface StartGatewayOptions {
   /** Trust X-Forwarded-For from this many proxies in front (0: the socket's address is the client's). */
   readonly trustedProxies: number;
   readonly curve?: CurveClientKeySet;
+  /** A side port for /health and /metrics only (they are on the main port too), for a monitoring network. */
+  readonly http?: { readonly port: number; readonly host?: string };
   readonly logger?: Logger;
   readonly metrics?: MetricsRegistry;
 }
@@ -68,7 +70,7 @@ export interface StartGatewayOptions {
 export interface RunningGateway {
   /** `http://host:port`. */
   readonly url: string;
-  /** `gateway ready url=<url> broker=<endpoint> proxy=<endpoint>` */
+  /** `gateway ready url=<url> http=<url> broker=<endpoint> proxy=<endpoint>` (http: where /health is, the side port when there is one) */
   readonly readyLine: string;
   readonly app: FastifyInstance;
   readonly metrics: MetricsRegistry;
@@ -100,7 +102,6 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
 
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
-    disableRequestLogging: !logger.isLevelEnabled('info'),
     bodyLimit: options.bodyLimit,
     // proxy-addr asks hop by hop, nearest first: trust the first n hops (the load balancers).
     trustProxy: (_address: string, hop: number) => hop < options.trustedProxies,
@@ -117,7 +118,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     return503OnClosing: true,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
     // Long names reach the protocol's validation (a typed 400), not the router's bare 414.
-    maxParamLength: 1_024,
+    routerOptions: { maxParamLength: 1_024 },
     frameworkErrors: (error, _request, reply) => sendError(reply, frameworkError(error)),
   });
 
@@ -197,9 +198,13 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   }
   registerServiceRoutes(app, upstream, { allowed: new Set(options.services), chatService, probeTimeoutMs: 1_000 });
 
-  app.get('/health', async (_request, reply) => {
+  const health = () => {
     const ready = !draining && upstream.connected;
-    return reply.code(ready ? 200 : 503).send({ ready, status: draining ? 'draining' : ready ? 'ok' : 'broker unreachable', sockets: connections.size, topics: hub.topics });
+    return { ready, status: draining ? 'draining' : ready ? 'ok' : 'broker unreachable', sockets: connections.size, topics: hub.topics };
+  };
+  app.get('/health', async (_request, reply) => {
+    const status = health();
+    return reply.code(status.ready ? 200 : 503).send(status);
   });
   app.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).send(await metrics.metrics()));
 
@@ -217,9 +222,12 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     });
   });
 
+  let sidecar: HttpSidecar | undefined;
   try {
     await app.listen({ host: options.host, port: options.port });
+    if (options.http) sidecar = await startHttpSidecar({ port: options.http.port, ...(options.http.host ? { host: options.http.host } : {}), registry: metrics, health });
   } catch (error) {
+    await app.close();
     await Promise.all([upstream.close(), hub.close()]);
     throw error;
   }
@@ -229,7 +237,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   let closing: Promise<void> | undefined;
   return {
     url,
-    readyLine: `gateway ready url=${url} broker=${options.broker} proxy=${options.proxy}`,
+    readyLine: `gateway ready url=${url} http=${sidecar?.url ?? url} broker=${options.broker} proxy=${options.proxy}`,
     app,
     metrics,
     close: () => {
@@ -237,7 +245,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
         draining = true;
         for (const connection of connections) connection.close(CLOSE.serviceRestart, 'the gateway is restarting: reconnect and resume');
         await app.close();
-        await Promise.all([upstream.close(), hub.close()]);
+        await Promise.all([upstream.close(), hub.close(), sidecar?.close()]);
       })();
       return closing;
     },

@@ -5,7 +5,7 @@ import { request as httpRequest } from 'node:http';
 import { readMetric, waitFor } from '@correio/testing';
 import WebSocket from 'ws';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { http, startCluster, startGateway, type Cluster, type GatewayProcess } from './helpers/cluster.js';
+import { CLUSTER_START_MS, http, startCluster, startGateway, type Cluster, type GatewayProcess } from './helpers/cluster.js';
 
 let cluster: Cluster;
 let gateway: GatewayProcess;
@@ -15,7 +15,7 @@ beforeAll(async () => {
   gateway = await startGateway(cluster, ['--cors-origins', 'https://app.example', '--max-sockets', '1200']);
   await http(`${gateway.url}/v1/login`, { body: { user: 'ana' } });
   await http(`${gateway.url}/v1/channels`, { body: { user: 'ana', channel: 'edges' } });
-});
+}, CLUSTER_START_MS);
 
 /** A raw HTTP/1.1 request, for what fetch will not send (oversized headers); 0 when the server closed the connection instead of answering. */
 function rawStatus(url: string, headers: Record<string, string>): Promise<number> {

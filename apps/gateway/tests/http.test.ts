@@ -1,14 +1,14 @@
 // The chat API over HTTP against a running cluster: broker, proxy, one chat server and the gateway
 // as child processes; every request a real HTTP request.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { http, startCluster, startGateway, type GatewayProcess } from './helpers/cluster.js';
+import { CLUSTER_START_MS, http, startCluster, startGateway, type GatewayProcess } from './helpers/cluster.js';
 
 let gateway: GatewayProcess;
 
 beforeAll(async () => {
   const cluster = await startCluster(1);
   gateway = await startGateway(cluster, ['--services', 'echo']);
-});
+}, CLUSTER_START_MS);
 
 describe('the chat API over HTTP', () => {
   it('logs in, creates a channel, publishes, pages history and conversations with their cursors', async () => {

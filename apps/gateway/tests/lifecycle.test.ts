@@ -3,14 +3,14 @@
 import { LamportStamp, RequestClient } from '@correio/transport';
 import { waitFor } from '@correio/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { http, startCluster, startGateway, type Cluster, type Json } from './helpers/cluster.js';
+import { CLUSTER_START_MS, http, startCluster, startGateway, type Cluster, type Json } from './helpers/cluster.js';
 import { StreamClient, opKey } from './helpers/streamClient.js';
 
 let cluster: Cluster;
 
 beforeAll(async () => {
   cluster = await startCluster(1);
-});
+}, CLUSTER_START_MS);
 
 interface Load {
   /** The ops of the publications answered 2xx so far. */

@@ -4,7 +4,7 @@
 import { LamportStamp, RequestClient } from '@correio/transport';
 import { waitFor } from '@correio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { http, startCluster, startGateway, type Cluster, type GatewayProcess, type Json } from './helpers/cluster.js';
+import { CLUSTER_START_MS, http, startCluster, startGateway, type Cluster, type GatewayProcess, type Json } from './helpers/cluster.js';
 import { StreamClient, opKey } from './helpers/streamClient.js';
 
 let cluster: Cluster;
@@ -17,7 +17,7 @@ beforeAll(async () => {
   gateway = await startGateway(cluster);
   zmq = new RequestClient({ endpoint: cluster.broker, stamp: new LamportStamp('stream-test'), timeout: 3_000, retries: 3 });
   for (const user of ['ana', 'bo']) expect((await http(`${gateway.url}/v1/login`, { body: { user } })).status).toBe(200);
-});
+}, CLUSTER_START_MS);
 
 afterAll(async () => {
   await Promise.all(sockets.map((socket) => socket.close()));

@@ -15,7 +15,9 @@ export interface TopologySettings {
   readonly brokerPort: number;
   readonly publishersPort: number;
   readonly subscribersPort: number;
-  /** HTTP side ports: broker +0, proxy +1, ref +2, server i +10+i. */
+  /** The gateway's HTTP port (its /health and /metrics are served there too); 8080 when absent. */
+  readonly gatewayPort?: number;
+  /** HTTP side ports: broker +0, proxy +1, ref +2, gateway +3, server i +10+i. */
   readonly httpPortBase: number;
   /** Each component's data directory goes under it. */
   readonly dataDir: string;
@@ -39,7 +41,7 @@ export interface Wiring {
 }
 
 /** The offsets of the HTTP side ports from `httpPortBase`. */
-export const HTTP_PORT_OFFSETS = { broker: 0, proxy: 1, ref: 2, server: (index: number) => 10 + index } as const;
+export const HTTP_PORT_OFFSETS = { broker: 0, proxy: 1, ref: 2, gateway: 3, server: (index: number) => 10 + index } as const;
 
 /** A bot that is not told otherwise runs this long (seconds): until `up` stops it, in practice. */
 const UNBOUNDED_BOT_SECONDS = 1_000_000;
@@ -67,7 +69,8 @@ export class Topology {
     };
     const servers = Array.from({ length: settings.servers }, (_, i) => this.#server(i + 1));
     const bots = Array.from({ length: settings.bots }, (_, i) => this.#bot(i + 1));
-    this.stages = [[this.#broker(), this.#proxy()], [this.#ref()], servers, ...(bots.length > 0 ? [bots] : [])];
+    // The gateway needs only the broker and the proxy: it starts beside the servers, not after them.
+    this.stages = [[this.#broker(), this.#proxy()], [this.#ref()], [...servers, this.#gateway()], ...(bots.length > 0 ? [bots] : [])];
   }
 
   get components(): ComponentSpec[] {
@@ -90,6 +93,7 @@ export class Topology {
       proxy: ['publishers', 'subscribers', 'httpPort', 'httpHost'],
       ref: ['broker', 'proxyPub', 'proxySub', 'dataDir', 'id', 'httpPort', 'httpHost'],
       server: ['id', 'dataDir', 'broker', 'proxyPub', 'proxySub', 'httpPort', 'httpHost'],
+      gateway: ['broker', 'proxy', 'host', 'port'],
       bot: ['broker', 'proxySub'],
       client: ['broker', 'proxySub'],
     };
@@ -229,6 +233,25 @@ export class Topology {
           CORREIO_SERVER_PROXY_SUB: this.wiring.subscribers,
         };
       },
+    };
+  }
+
+  /** The HTTP + WebSocket edge; its readiness line carries the URL. */
+  #gateway(): ComponentSpec {
+    return {
+      name: 'gateway',
+      program: 'gateway',
+      args: [],
+      ready: programReady('gateway'),
+      mayFinish: false,
+      env: () => ({
+        ...this.#common(),
+        ...this.#http(HTTP_PORT_OFFSETS.gateway),
+        CORREIO_GATEWAY_BROKER: this.wiring.broker,
+        CORREIO_GATEWAY_PROXY: this.wiring.subscribers,
+        CORREIO_GATEWAY_HOST: this.settings.host,
+        CORREIO_GATEWAY_PORT: String(this.settings.freePorts ? 0 : (this.settings.gatewayPort ?? 8080)),
+      }),
     };
   }
 

@@ -84,7 +84,7 @@ export async function runUp(settings: UpSettings, options: UpOptions = {}): Prom
     if (settings.fresh) rmSync(dataDir, { recursive: true, force: true });
     mkdirSync(dataDir, { recursive: true });
     printer.note(
-      `starting ${all.length} components: broker, proxy, ref, ${settings.servers} server(s), ${settings.bots} bot(s); data in ${dataDir}` +
+      `starting ${all.length} components: broker, proxy, ref, ${settings.servers} server(s), gateway, ${settings.bots} bot(s); data in ${dataDir}` +
         (settings.durationMs !== undefined ? `; stopping after ${(settings.durationMs / 1000).toFixed(0)} s` : '; Ctrl-C stops everything'),
     );
     const ignored = topology.overriddenKeys();
@@ -124,6 +124,8 @@ export async function runUp(settings: UpSettings, options: UpOptions = {}): Prom
 
     if (status === 0 && all.every((child) => child.state === 'ready')) {
       printer.note(`all ${all.length} components ready in ${(elapsed() / 1000).toFixed(1)} s`);
+      const gateway = all.find((child) => child.spec.program === 'gateway')?.readiness?.fields['url'];
+      if (gateway) printer.note(`gateway: ${gateway} (API docs ${gateway}/docs, live events ${gateway.replace(/^http/, 'ws')}/v1/stream)`);
     }
 
     const reason = await stopRequested;

@@ -15,6 +15,7 @@ interface RawUpOptions {
   brokerPort: number;
   publishersPort: number;
   subscribersPort: number;
+  gatewayPort: number;
   httpPortBase: number;
   maxRestarts: number;
   readyTimeout: number;
@@ -33,6 +34,7 @@ export const UP_DEFAULTS = {
   brokerPort: 5555,
   publishersPort: 5570,
   subscribersPort: 5571,
+  gatewayPort: 8080,
   httpPortBase: 9100,
   maxRestarts: 5,
   readyTimeoutMs: 60_000,
@@ -43,10 +45,10 @@ export const UP_DEFAULTS = {
 /** `correio up`; `readConfig` loads the config file named by --config (or the root's, or CORREIO_CONFIG). */
 export function upCommand(readConfig: (path: string | undefined) => CorreioConfig | undefined): Command {
   const command = new Command('up')
-    .summary('run the whole topology here: broker, proxy, ref, servers and traffic bots, supervised')
+    .summary('run the whole topology here: broker, proxy, ref, servers, the gateway and traffic bots, supervised')
     .description(
-      'Run the whole topology on this machine, no external services: broker and proxy, the reference server, N chat servers ' +
-        'and M traffic bots, each a supervised child process (prefixed logs, readiness in dependency order, a live summary, ' +
+      'Run the whole topology on this machine, no external services: broker and proxy, the reference server, N chat servers, ' +
+        'the HTTP + WebSocket gateway and M traffic bots, each a supervised child process (prefixed logs, readiness in dependency order, a live summary, ' +
         'bounded restarts). Ctrl-C stops them all in reverse order and exits 0. Endpoints default to the programs\' own defaults, ' +
         'so `correio client` reaches this topology without flags.',
     )
@@ -61,8 +63,9 @@ export function upCommand(readConfig: (path: string | undefined) => CorreioConfi
     .addOption(envOption('--broker-port <port>', 'the broker (MDP) port', 'CORREIO_UP_BROKER_PORT').argParser(port).default(UP_DEFAULTS.brokerPort))
     .addOption(envOption('--publishers-port <port>', "the proxy's publisher (XSUB) port", 'CORREIO_UP_PUBLISHERS_PORT').argParser(port).default(UP_DEFAULTS.publishersPort))
     .addOption(envOption('--subscribers-port <port>', "the proxy's subscriber (XPUB) port", 'CORREIO_UP_SUBSCRIBERS_PORT').argParser(port).default(UP_DEFAULTS.subscribersPort))
+    .addOption(envOption('--gateway-port <port>', "the gateway's HTTP port (JSON API, /v1/stream, /docs)", 'CORREIO_UP_GATEWAY_PORT').argParser(port).default(UP_DEFAULTS.gatewayPort))
     .addOption(
-      envOption('--http-port-base <port>', '/health and /metrics ports: broker base, proxy base+1, ref base+2, server i base+10+i', 'CORREIO_UP_HTTP_PORT_BASE')
+      envOption('--http-port-base <port>', '/health and /metrics ports: broker base, proxy base+1, ref base+2, gateway base+3, server i base+10+i', 'CORREIO_UP_HTTP_PORT_BASE')
         .argParser(range(1, 65_500))
         .default(UP_DEFAULTS.httpPortBase),
     )
@@ -78,8 +81,8 @@ export function upCommand(readConfig: (path: string | undefined) => CorreioConfi
     .addOption(envOption('--log-level <level>', "every component's log level (default: each program's own, warn)", 'CORREIO_UP_LOG_LEVEL').choices(LOG_LEVELS))
     .addHelpText(
       'after',
-      '\nDefault ports: broker 5555, proxy 5570 (publishers) and 5571 (subscribers), HTTP 9100 (broker), 9101 (proxy), 9102 (ref), ' +
-        '9111… (srv-1…). Endpoints, ports, ids and data directories are wired by `up`; every other setting of a program comes from ' +
+      '\nDefault ports: broker 5555, proxy 5570 (publishers) and 5571 (subscribers), HTTP 9100 (broker), 9101 (proxy), 9102 (ref), 9103 (gateway), ' +
+        '9111… (srv-1…); the gateway serves HTTP on 8080. Endpoints, ports, ids and data directories are wired by `up`; every other setting of a program comes from ' +
         'its section of the config file or its own CORREIO_* variables, as when it runs alone.',
     );
   command.action(async (_options: RawUpOptions, self: Command) => {
@@ -131,6 +134,7 @@ function settingsOf(raw: RawUpOptions, config: CorreioConfig | undefined): UpSet
     brokerPort: raw.brokerPort,
     publishersPort: raw.publishersPort,
     subscribersPort: raw.subscribersPort,
+    gatewayPort: raw.gatewayPort,
     httpPortBase: raw.httpPortBase,
     maxRestarts: raw.maxRestarts,
     readyTimeoutMs: raw.readyTimeout,

@@ -104,6 +104,73 @@ export const COMPONENT_SCHEMAS: Readonly<Record<string, Readonly<Record<string, 
       }
     }
   },
+  "token": {
+    "description": "A bearer token: a compact JWS (header.payload.signature, base64url), signed by the cluster's servers. At most 4096 characters in all. The third part may be empty so that an unsigned (alg none) token reaches the verifier and is refused UNAUTHENTICATED rather than VALIDATION. (The parts are bounded by maxLength, not by the pattern: RE2, Go's regexp, allows repeat counts up to 1000 only.)",
+    "type": "string",
+    "pattern": "^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]*$",
+    "minLength": 3,
+    "maxLength": 4096
+  },
+  "password": {
+    "description": "A password: 8 to 1024 code points. It travels only in register, login and password requests and is stored only as a passwordHash.",
+    "type": "string",
+    "minLength": 8,
+    "maxLength": 1024
+  },
+  "passwordHash": {
+    "description": "A slow salted password hash with its parameters, so they can be raised later: scrypt with cost n (a power of two), block size r and parallelism p; salt and hash in unpadded base64url.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "alg",
+      "n",
+      "r",
+      "p",
+      "salt",
+      "hash"
+    ],
+    "properties": {
+      "alg": {
+        "const": "scrypt"
+      },
+      "n": {
+        "description": "CPU/memory cost: a power of two, 2 to 2^20 (the schema bounds it; a peer computing the hash refuses any other value).",
+        "type": "integer",
+        "minimum": 2,
+        "maximum": 1048576
+      },
+      "r": {
+        "description": "Block size, 1 to 32.",
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 32
+      },
+      "p": {
+        "description": "Parallelism, 1 to 16.",
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 16
+      },
+      "salt": {
+        "description": "The salt, unpadded base64url (16 to 64 bytes).",
+        "type": "string",
+        "pattern": "^[A-Za-z0-9_-]{22,86}$",
+        "minLength": 22,
+        "maxLength": 86
+      },
+      "hash": {
+        "description": "The derived key, unpadded base64url (16 to 64 bytes).",
+        "type": "string",
+        "pattern": "^[A-Za-z0-9_-]{22,86}$",
+        "minLength": 22,
+        "maxLength": 86
+      }
+    }
+  },
+  "credential": {
+    "description": "A user's credential: the op id of the register or password operation that set the user's current password. Tokens name it (claim cred = \"<origin>:<seq>\"); a newer credential revokes every token issued under an older one.",
+    "$ref": "#/components/schemas/opId"
+  },
   "errorCode": {
     "type": "string",
     "enum": [
@@ -119,7 +186,9 @@ export const COMPONENT_SCHEMAS: Readonly<Record<string, Readonly<Record<string, 
       "TIMEOUT",
       "UNAVAILABLE",
       "OVERLOADED",
-      "INTERNAL"
+      "INTERNAL",
+      "UNAUTHENTICATED",
+      "FORBIDDEN"
     ]
   },
   "seq": {
@@ -290,9 +359,61 @@ export const COMPONENT_SCHEMAS: Readonly<Record<string, Readonly<Record<string, 
       }
     }
   },
+  "operationRegister": {
+    "description": "Data of a register operation: a user claims a name with a password. The earliest register of a name (by hlc, then op.origin, then op.seq) owns it; its op id is the user's first credential.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "user",
+      "hash"
+    ],
+    "properties": {
+      "user": {
+        "$ref": "#/components/schemas/userName"
+      },
+      "hash": {
+        "$ref": "#/components/schemas/passwordHash"
+      }
+    }
+  },
+  "operationPassword": {
+    "description": "Data of a password operation: a registered user changes the password. It applies only when issued under the user's current credential (under); then its op id becomes the credential, revoking every token issued under an older one.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "user",
+      "hash",
+      "under"
+    ],
+    "properties": {
+      "user": {
+        "$ref": "#/components/schemas/userName"
+      },
+      "hash": {
+        "$ref": "#/components/schemas/passwordHash"
+      },
+      "under": {
+        "description": "The credential the change was made under.",
+        "$ref": "#/components/schemas/credential"
+      }
+    }
+  },
+  "operationLogout": {
+    "description": "Data of a logout operation: every token of the user issued before the operation's wall time (hlc[0]) stops verifying.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "user"
+    ],
+    "properties": {
+      "user": {
+        "$ref": "#/components/schemas/userName"
+      }
+    }
+  },
   "operation": {
     "title": "Operation",
-    "description": "A replicated state change: op is its id, lc and hlc the origin server's Lamport and hybrid logical clocks for it, kind its kind, which selects the shape of data (login, channel.create, publish or direct).",
+    "description": "A replicated state change: op is its id, lc and hlc the origin server's Lamport and hybrid logical clocks for it, kind its kind, which selects the shape of data (login, channel.create, publish, direct; since revision 1.1 register, password and logout).",
     "oneOf": [
       {
         "type": "object",
@@ -421,6 +542,102 @@ export const COMPONENT_SCHEMAS: Readonly<Record<string, Readonly<Record<string, 
             "$ref": "#/components/schemas/requestId"
           }
         }
+      },
+      {
+        "type": "object",
+        "additionalProperties": false,
+        "required": [
+          "op",
+          "lc",
+          "hlc",
+          "kind",
+          "data"
+        ],
+        "properties": {
+          "op": {
+            "$ref": "#/components/schemas/opId"
+          },
+          "lc": {
+            "$ref": "#/components/schemas/lamport"
+          },
+          "hlc": {
+            "$ref": "#/components/schemas/hlc"
+          },
+          "kind": {
+            "const": "register"
+          },
+          "data": {
+            "$ref": "#/components/schemas/operationRegister"
+          },
+          "rid": {
+            "description": "The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.",
+            "$ref": "#/components/schemas/requestId"
+          }
+        }
+      },
+      {
+        "type": "object",
+        "additionalProperties": false,
+        "required": [
+          "op",
+          "lc",
+          "hlc",
+          "kind",
+          "data"
+        ],
+        "properties": {
+          "op": {
+            "$ref": "#/components/schemas/opId"
+          },
+          "lc": {
+            "$ref": "#/components/schemas/lamport"
+          },
+          "hlc": {
+            "$ref": "#/components/schemas/hlc"
+          },
+          "kind": {
+            "const": "password"
+          },
+          "data": {
+            "$ref": "#/components/schemas/operationPassword"
+          },
+          "rid": {
+            "description": "The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.",
+            "$ref": "#/components/schemas/requestId"
+          }
+        }
+      },
+      {
+        "type": "object",
+        "additionalProperties": false,
+        "required": [
+          "op",
+          "lc",
+          "hlc",
+          "kind",
+          "data"
+        ],
+        "properties": {
+          "op": {
+            "$ref": "#/components/schemas/opId"
+          },
+          "lc": {
+            "$ref": "#/components/schemas/lamport"
+          },
+          "hlc": {
+            "$ref": "#/components/schemas/hlc"
+          },
+          "kind": {
+            "const": "logout"
+          },
+          "data": {
+            "$ref": "#/components/schemas/operationLogout"
+          },
+          "rid": {
+            "description": "The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.",
+            "$ref": "#/components/schemas/requestId"
+          }
+        }
       }
     ]
   },
@@ -459,12 +676,11 @@ export const COMPONENT_SCHEMAS: Readonly<Record<string, Readonly<Record<string, 
     "type": "object",
     "additionalProperties": false,
     "required": [
-      "user",
       "channel"
     ],
     "properties": {
       "user": {
-        "description": "The user creating the channel.",
+        "description": "The user creating the channel. Optional since revision 1.1: the server takes the acting user from the envelope's auth token, and a body user that differs is FORBIDDEN; without auth (servers in open mode only) it is required.",
         "$ref": "#/components/schemas/userName"
       },
       "channel": {
@@ -541,12 +757,11 @@ export const COMPONENT_SCHEMAS: Readonly<Record<string, Readonly<Record<string, 
     "type": "object",
     "additionalProperties": false,
     "required": [
-      "user",
       "peer"
     ],
     "properties": {
       "user": {
-        "description": "One side of the conversation, usually the asking user.",
+        "description": "One side of the conversation, usually the asking user. Optional since revision 1.1: the server takes the acting user from the envelope's auth token, and a body user that differs is FORBIDDEN; without auth (servers in open mode only) it is required.",
         "$ref": "#/components/schemas/userName"
       },
       "peer": {
@@ -638,13 +853,12 @@ export const COMPONENT_SCHEMAS: Readonly<Record<string, Readonly<Record<string, 
     "type": "object",
     "additionalProperties": false,
     "required": [
-      "user",
       "to",
       "text"
     ],
     "properties": {
       "user": {
-        "description": "The sending user.",
+        "description": "The sending user. Optional since revision 1.1: the server takes the acting user from the envelope's auth token, and a body user that differs is FORBIDDEN; without auth (servers in open mode only) it is required.",
         "$ref": "#/components/schemas/userName"
       },
       "to": {
@@ -703,7 +917,7 @@ export const COMPONENT_SCHEMAS: Readonly<Record<string, Readonly<Record<string, 
   },
   "ChatLoginReply": {
     "title": "ChatLoginReply",
-    "description": "Reply to chat.login.request: the user's record after this login.",
+    "description": "Reply to chat.login.request: the user's record after this login and (revision 1.1, always sent by 1.1 servers) the tokens: an access token for the envelope auth of later requests and a refresh token for chat.refresh.request.",
     "type": "object",
     "additionalProperties": false,
     "required": [
@@ -727,12 +941,28 @@ export const COMPONENT_SCHEMAS: Readonly<Record<string, Readonly<Record<string, 
       "created": {
         "description": "True when this login is the user's first: the server did not know the user before.",
         "type": "boolean"
+      },
+      "token": {
+        "description": "The access token: put it in the envelope's auth of every request acting as this user.",
+        "$ref": "#/components/schemas/token"
+      },
+      "refresh_token": {
+        "description": "The refresh token, for chat.refresh.request only.",
+        "$ref": "#/components/schemas/token"
+      },
+      "expires_at": {
+        "description": "When the access token expires (ms since the epoch).",
+        "$ref": "#/components/schemas/timestamp"
+      },
+      "refresh_expires_at": {
+        "description": "When the refresh token expires (ms since the epoch).",
+        "$ref": "#/components/schemas/timestamp"
       }
     }
   },
   "ChatLoginRequest": {
     "title": "ChatLoginRequest",
-    "description": "Log a user in. Idempotent: logging in again only refreshes last_seen.",
+    "description": "Log a user in and get tokens. Idempotent: logging in again only refreshes last_seen. Servers in password mode require the password of a registered user (UNAUTHENTICATED otherwise, the same message for an unknown user and a wrong password); in open mode no password is needed.",
     "type": "object",
     "additionalProperties": false,
     "required": [
@@ -741,6 +971,76 @@ export const COMPONENT_SCHEMAS: Readonly<Record<string, Readonly<Record<string, 
     "properties": {
       "user": {
         "$ref": "#/components/schemas/userName"
+      },
+      "password": {
+        "description": "Since revision 1.1: the user's password (chat.register.request).",
+        "$ref": "#/components/schemas/password"
+      }
+    }
+  },
+  "ChatLogoutReply": {
+    "title": "ChatLogoutReply",
+    "description": "Reply to chat.logout.request.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "user",
+      "revoked_before"
+    ],
+    "properties": {
+      "user": {
+        "$ref": "#/components/schemas/userName"
+      },
+      "revoked_before": {
+        "description": "Tokens of the user issued before this time (the logout operation's hlc[0]) no longer verify.",
+        "$ref": "#/components/schemas/timestamp"
+      }
+    }
+  },
+  "ChatLogoutRequest": {
+    "title": "ChatLogoutRequest",
+    "description": "Log the user of the envelope auth token out everywhere (revision 1.1): every token of the user issued before the logout (access and refresh) stops verifying, on every server once the logout operation is replicated. Needs auth (UNAUTHENTICATED without it).",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [],
+    "properties": {}
+  },
+  "ChatPasswordReply": {
+    "title": "ChatPasswordReply",
+    "description": "Reply to chat.password.request: the password is changed.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "user",
+      "changed_at"
+    ],
+    "properties": {
+      "user": {
+        "$ref": "#/components/schemas/userName"
+      },
+      "changed_at": {
+        "description": "The wall part (hlc[0]) of the password operation.",
+        "$ref": "#/components/schemas/timestamp"
+      }
+    }
+  },
+  "ChatPasswordRequest": {
+    "title": "ChatPasswordRequest",
+    "description": "Change the password of the user of the envelope auth token (revision 1.1). Needs auth and the current password (UNAUTHENTICATED otherwise). The change is a replicated operation whose op id becomes the user's credential: every token issued before it stops verifying; log in again with the new password.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "password",
+      "new_password"
+    ],
+    "properties": {
+      "password": {
+        "description": "The current password.",
+        "$ref": "#/components/schemas/password"
+      },
+      "new_password": {
+        "description": "The new password.",
+        "$ref": "#/components/schemas/password"
       }
     }
   },
@@ -817,13 +1117,12 @@ export const COMPONENT_SCHEMAS: Readonly<Record<string, Readonly<Record<string, 
     "type": "object",
     "additionalProperties": false,
     "required": [
-      "user",
       "channel",
       "text"
     ],
     "properties": {
       "user": {
-        "description": "The publishing user.",
+        "description": "The publishing user. Optional since revision 1.1: the server takes the acting user from the envelope's auth token, and a body user that differs is FORBIDDEN; without auth (servers in open mode only) it is required.",
         "$ref": "#/components/schemas/userName"
       },
       "channel": {
@@ -831,6 +1130,88 @@ export const COMPONENT_SCHEMAS: Readonly<Record<string, Readonly<Record<string, 
       },
       "text": {
         "$ref": "#/components/schemas/text"
+      }
+    }
+  },
+  "ChatRefreshReply": {
+    "title": "ChatRefreshReply",
+    "description": "Reply to chat.refresh.request: fresh tokens. The old refresh token stays valid until it expires (tokens are stateless).",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "token",
+      "refresh_token",
+      "expires_at",
+      "refresh_expires_at"
+    ],
+    "properties": {
+      "token": {
+        "description": "The new access token.",
+        "$ref": "#/components/schemas/token"
+      },
+      "refresh_token": {
+        "description": "The new refresh token.",
+        "$ref": "#/components/schemas/token"
+      },
+      "expires_at": {
+        "description": "When the access token expires (ms since the epoch).",
+        "$ref": "#/components/schemas/timestamp"
+      },
+      "refresh_expires_at": {
+        "description": "When the refresh token expires (ms since the epoch).",
+        "$ref": "#/components/schemas/timestamp"
+      }
+    }
+  },
+  "ChatRefreshRequest": {
+    "title": "ChatRefreshRequest",
+    "description": "Exchange a refresh token for a new access token and a new refresh token (revision 1.1). Needs no envelope auth. UNAUTHENTICATED when the refresh token does not verify (expired, revoked by a logout or a password change, signed by an unknown or retired key, or an access token).",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "refresh_token"
+    ],
+    "properties": {
+      "refresh_token": {
+        "description": "A refresh token from chat.login.reply or an earlier chat.refresh.reply.",
+        "$ref": "#/components/schemas/token"
+      }
+    }
+  },
+  "ChatRegisterReply": {
+    "title": "ChatRegisterReply",
+    "description": "Reply to chat.register.request: the user is registered.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "user",
+      "created_at"
+    ],
+    "properties": {
+      "user": {
+        "$ref": "#/components/schemas/userName"
+      },
+      "created_at": {
+        "description": "The wall part (hlc[0]) of the register operation.",
+        "$ref": "#/components/schemas/timestamp"
+      }
+    }
+  },
+  "ChatRegisterRequest": {
+    "title": "ChatRegisterRequest",
+    "description": "Register a user name with a password (revision 1.1). CONFLICT when the name is already registered (a name seen only in open-mode logins may be registered). Registration is a replicated operation: the earliest register of a name in the cluster owns it. Then log in (chat.login.request) to get tokens.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "user",
+      "password"
+    ],
+    "properties": {
+      "user": {
+        "$ref": "#/components/schemas/userName"
+      },
+      "password": {
+        "$ref": "#/components/schemas/password"
       }
     }
   },
@@ -1564,9 +1945,17 @@ export const MESSAGE_COMPONENTS: Readonly<Record<string, string>> = {
   "chat.history.request": "ChatHistoryRequest",
   "chat.login.reply": "ChatLoginReply",
   "chat.login.request": "ChatLoginRequest",
+  "chat.logout.reply": "ChatLogoutReply",
+  "chat.logout.request": "ChatLogoutRequest",
+  "chat.password.reply": "ChatPasswordReply",
+  "chat.password.request": "ChatPasswordRequest",
   "chat.publication": "ChatPublication",
   "chat.publish.reply": "ChatPublishReply",
   "chat.publish.request": "ChatPublishRequest",
+  "chat.refresh.reply": "ChatRefreshReply",
+  "chat.refresh.request": "ChatRefreshRequest",
+  "chat.register.reply": "ChatRegisterReply",
+  "chat.register.request": "ChatRegisterRequest",
   "chat.users.reply": "ChatUsersReply",
   "chat.users.request": "ChatUsersRequest",
   "clock.adjust.reply": "ClockAdjustReply",

@@ -5,6 +5,9 @@ import { afterAll } from 'vitest';
 import { killAll, readinessField, scratchDir, spawnProgram, workspaceRoot, type Child } from '@correio/testing';
 
 const main = (app: string) => join(workspaceRoot, 'apps', app, 'src', 'main.ts');
+
+/** How long a file's beforeAll may take to start its cluster: each program compiles its sources at start, slow on a busy 2-core machine. */
+export const CLUSTER_START_MS = 180_000;
 const HEARTBEAT_MS = '250';
 
 /** A program of the workspace as a child process, logging at warn. */
