@@ -58,11 +58,11 @@ export class Upstream {
 
   /** Sends `type` to `service` and resolves with the body of its declared reply; a typed error is thrown as the CorreioError it carries. */
   async call<T extends MessageType>(service: string, type: T, body: BodyOf<T>, context: CallContext = {}): Promise<unknown> {
-    const options = {
+    const options: RequestOptions = {
       ...(context.id !== undefined ? { id: context.id } : {}),
       ...(context.signal !== undefined ? { signal: context.signal } : {}),
       ...(context.auth !== undefined ? { auth: context.auth } : {}),
-    } as RequestOptions;
+    };
     const reply = await this.#client.request(service, type, body, options);
     const expected = MESSAGE_INFO[type].reply;
     if (reply.type !== expected) throw new InternalError(`${type} was answered with ${reply.type}, not ${expected}`, { retryable: false });

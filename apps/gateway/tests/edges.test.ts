@@ -102,6 +102,8 @@ describe('rate limits', () => {
 describe('WebSocket limits', () => {
   it('survives 1,000 WebSockets that connect and vanish, with bounded memory, and refuses sockets beyond the limit', async () => {
     const rss = async () => readMetric(gateway.url, 'correio_process_resident_memory_bytes');
+    // A scrape may time out while a thousand handshakes are served on a busy machine: try again.
+    const metric = (name: string) => readMetric(gateway.url, name).catch(() => undefined);
     const before = await rss();
     const sockets = await Promise.all(
       Array.from({ length: 1_000 }, (_, index) =>
@@ -117,11 +119,11 @@ describe('WebSocket limits', () => {
         }),
       ),
     );
-    await waitFor(async () => (await readMetric(gateway.url, 'correio_gateway_ws_connections')) >= 900, 'the sockets to be open');
+    await waitFor(async () => ((await metric('correio_gateway_ws_connections')) ?? 0) >= 900, 'the sockets to be open', 60_000);
     // Vanish: no close handshake, the TCP connections just end.
     for (const socket of sockets) socket.terminate();
-    await waitFor(async () => (await readMetric(gateway.url, 'correio_gateway_ws_connections')) === 0, 'every socket to be gone', 30_000);
-    await waitFor(async () => (await readMetric(gateway.url, 'correio_gateway_upstream_topics')) <= 1, 'the upstream topics to be released');
+    await waitFor(async () => (await metric('correio_gateway_ws_connections')) === 0, 'every socket to be gone', 60_000);
+    await waitFor(async () => ((await metric('correio_gateway_upstream_topics')) ?? 2) <= 1, 'the upstream topics to be released');
     expect((await http(`${gateway.url}/health`)).status).toBe(200);
     expect((await http(`${gateway.url}/v1/channels/edges/messages`, { body: { user: 'ana', text: 'still here' } })).status).toBe(200);
     const after = await rss();

@@ -32,7 +32,7 @@ async function open(user: string): Promise<StreamClient> {
 
 async function publishHttp(channel: string, text: string): Promise<Json> {
   const reply = await http(`${gateway.url}/v1/channels/${channel}/messages`, { body: { user: 'ana', text } });
-  expect(reply.status).toBe(200);
+  expect(reply.status, JSON.stringify(reply.body)).toBe(200);
   return reply.body.op;
 }
 

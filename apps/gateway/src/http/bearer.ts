@@ -1,7 +1,11 @@
-/** The bearer token of an `Authorization` header; undefined without one, null when the header is not `Bearer <token>`. */
+/**
+ * The bearer token of an `Authorization` header; undefined without one, null when the header is not
+ * `Bearer <compact JWS>` (answered 401 here: a token of the wrong shape would otherwise reach the
+ * cluster as an envelope that fails validation, a 400).
+ */
 export function bearerToken(header: string | undefined): string | undefined | null {
   if (header === undefined) return undefined;
-  const match = /^Bearer ([A-Za-z0-9_.~+/-]+=*)$/i.exec(header.trim());
+  const match = /^Bearer ([A-Za-z0-9_-]{1,2048}\.[A-Za-z0-9_-]{1,2048}\.[A-Za-z0-9_-]{0,1024})$/i.exec(header.trim());
   return match ? match[1]! : null;
 }
 

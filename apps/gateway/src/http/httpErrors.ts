@@ -1,8 +1,8 @@
 import { CorreioError, type WireError } from '@correio/codec';
 import type { ErrorCode } from '@correio/protocol';
 
-/** The HTTP status of each protocol error code (codes a later protocol adds fall back to 500). */
-const STATUS: Readonly<Partial<Record<string, number>>> = {
+/** The HTTP status of each protocol error code. */
+const STATUS: Readonly<Record<ErrorCode, number>> = {
   DECODE: 400,
   VALIDATION: 400,
   BAD_REQUEST: 400,
@@ -18,7 +18,7 @@ const STATUS: Readonly<Partial<Record<string, number>>> = {
   UNAVAILABLE: 503,
   TIMEOUT: 504,
   INTERNAL: 500,
-} satisfies Partial<Record<ErrorCode | 'UNAUTHENTICATED' | 'FORBIDDEN', number>>;
+};
 
 /** An error as the gateway answers it: status, body (the protocol's error shape) and a Retry-After when one is known. */
 export interface HttpError {
@@ -39,6 +39,6 @@ export function httpError(error: unknown): HttpError {
 }
 
 /** The error body of a refusal the gateway makes itself (rate limits, size limits, unknown routes). */
-export function gatewayError(code: ErrorCode | 'UNAUTHENTICATED' | 'FORBIDDEN', message: string, retryable = false, data?: Record<string, unknown>): WireError {
-  return { code: code as ErrorCode, message, retryable, ...(data ? { data } : {}) };
+export function gatewayError(code: ErrorCode, message: string, retryable = false, data?: Record<string, unknown>): WireError {
+  return { code, message, retryable, ...(data ? { data } : {}) };
 }

@@ -8,7 +8,6 @@ const main = (app: string) => join(workspaceRoot, 'apps', app, 'src', 'main.ts')
 
 /** How long a file's beforeAll may take to start its cluster: each program compiles its sources at start, slow on a busy 2-core machine. */
 export const CLUSTER_START_MS = 180_000;
-const HEARTBEAT_MS = '250';
 
 /** A program of the workspace as a child process, logging at warn. */
 export function spawnApp(name: string, app: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): Child {
@@ -21,16 +20,22 @@ export interface Cluster {
   readonly proxySub: string;
   readonly servers: Child[];
   readonly dataDir: string;
+  readonly auth: 'open' | 'password';
 }
 
-/** Broker, proxy and `servers` chat servers (s1, s2, …) replicating with each other; killed after the file's tests. */
-export async function startCluster(servers = 1): Promise<Cluster> {
+/**
+ * Broker, proxy and `servers` chat servers (s1, s2, …) replicating with each other; killed after the
+ * file's tests. `auth` is the servers' mode (through CORREIO_SERVER_AUTH): open believes a body's user,
+ * password wants a token from a password login.
+ */
+export async function startCluster(servers = 1, auth: 'open' | 'password' = 'open'): Promise<Cluster> {
   const scratch = scratchDir('correio-gateway-');
   afterAll(async () => {
     await killAll();
     scratch.remove();
   });
-  const broker = spawnApp('broker', 'broker', ['--endpoint', 'tcp://127.0.0.1:*', '--heartbeat', HEARTBEAT_MS, '--startup-grace', '0']);
+  // Default heartbeats: these tests do not kill servers, and short ones expire workers on a busy machine.
+  const broker = spawnApp('broker', 'broker', ['--endpoint', 'tcp://127.0.0.1:*', '--startup-grace', '0']);
   const proxy = spawnApp('proxy', 'proxy', ['--publishers', 'tcp://127.0.0.1:*', '--subscribers', 'tcp://127.0.0.1:*']);
   const [brokerLine, proxyLine] = await Promise.all([broker.waitForLine(/^broker ready /), proxy.waitForLine(/^proxy ready /)]);
   const cluster = {
@@ -39,6 +44,7 @@ export async function startCluster(servers = 1): Promise<Cluster> {
     proxySub: readinessField(proxyLine, 'subscribers')!,
     servers: [] as Child[],
     dataDir: scratch.dir,
+    auth,
   };
   const ids = Array.from({ length: servers }, (_, index) => `s${index + 1}`);
   await Promise.all(ids.map((id) => startServer(cluster, id, ids.filter((other) => other !== id))));
@@ -53,9 +59,8 @@ export async function startServer(cluster: Cluster, id: string, peers: readonly 
     '--broker', cluster.broker,
     '--proxy-pub', cluster.proxyPub,
     '--proxy-sub', cluster.proxySub,
-    '--heartbeat', HEARTBEAT_MS,
     ...(peers.length > 0 ? ['--peers', peers.join(',')] : []),
-  ]);
+  ], { CORREIO_SERVER_AUTH: cluster.auth });
   await child.waitForLine(/^server ready /, 60_000);
   cluster.servers.push(child);
   return child;
@@ -69,9 +74,9 @@ export interface GatewayProcess {
   readonly stream: string;
 }
 
-/** apps/gateway as a child process on a free port, in open auth mode unless `args` say otherwise. */
+/** apps/gateway as a child process on a free port, in the cluster's auth mode. */
 export async function startGateway(cluster: Cluster, args: readonly string[] = [], name = 'gateway'): Promise<GatewayProcess> {
-  const child = spawnApp(name, 'gateway', ['--broker', cluster.broker, '--proxy', cluster.proxySub, '--port', '0', '--auth', 'open', ...args]);
+  const child = spawnApp(name, 'gateway', ['--broker', cluster.broker, '--proxy', cluster.proxySub, '--port', '0', '--auth', cluster.auth, ...args]);
   const line = await child.waitForLine(/^gateway ready /, 60_000);
   const url = readinessField(line, 'url')!;
   return { child, url, stream: `${url.replace(/^http/, 'ws')}/v1/stream` };

@@ -23,7 +23,8 @@ export class StreamClient {
       client.socket.once('error', reject);
     });
     client.send({ type: 'auth', ...auth });
-    await client.next((message) => message.type === 'ready');
+    await waitFor(() => client.closed !== undefined || client.messages.some((message) => message.type === 'ready'), 'ready or a close', 15_000);
+    if (client.closed) throw new Error(`the stream was closed with ${client.closed.code}: ${client.closed.reason}`);
     return client;
   }
 
