@@ -9,8 +9,12 @@ import {
   type ChatDirectReply,
   type ChatHistoryReply,
   type ChatLoginReply,
+  type ChatLogoutReply,
+  type ChatPasswordReply,
   type ChatPublication,
   type ChatPublishReply,
+  type ChatRefreshReply,
+  type ChatRegisterReply,
   type ChatUsersReply,
   type MessageType,
 } from '@correio/protocol';
@@ -29,7 +33,8 @@ import {
 import type { CurveClientKeySet } from '@correio/observability';
 import type { Logger } from 'pino';
 import { randomBytes } from 'node:crypto';
-import { channelNameProblem, userNameProblem } from './names.js';
+import { AuthTokens } from './AuthTokens.js';
+import { channelNameProblem, passwordProblem, userNameProblem } from './names.js';
 import { PeerLink } from './PeerLink.js';
 
 export type ChannelInfo = ChatChannelsReply['channels'][number];
@@ -63,6 +68,11 @@ export interface CallOptions {
   readonly signal?: AbortSignal;
   readonly timeout?: number;
   readonly retries?: number;
+}
+
+/** A login: with a password on servers in password mode, without one on servers in open mode. */
+export interface LoginOptions extends CallOptions {
+  readonly password?: string;
 }
 
 /** A page request: `limit` 1–500 (server default when absent) and the cursor of the previous page. */
@@ -116,7 +126,11 @@ export interface ChatClientStats {
 }
 
 type ChatRequestType =
+  | 'chat.register.request'
   | 'chat.login.request'
+  | 'chat.refresh.request'
+  | 'chat.logout.request'
+  | 'chat.password.request'
   | 'chat.users.request'
   | 'chat.channel.create.request'
   | 'chat.channels.request'
@@ -126,7 +140,11 @@ type ChatRequestType =
   | 'chat.conversation.request';
 
 interface ChatReplies {
+  'chat.register.request': ChatRegisterReply;
   'chat.login.request': ChatLoginReply;
+  'chat.refresh.request': ChatRefreshReply;
+  'chat.logout.request': ChatLogoutReply;
+  'chat.password.request': ChatPasswordReply;
   'chat.users.request': ChatUsersReply;
   'chat.channel.create.request': ChatChannelCreateReply;
   'chat.channels.request': ChatChannelsReply;
@@ -135,6 +153,9 @@ interface ChatReplies {
   'chat.history.request': ChatHistoryReply;
   'chat.conversation.request': ChatConversationReply;
 }
+
+/** The requests that act as nobody yet: they carry no token. */
+const ANONYMOUS: ReadonlySet<ChatRequestType> = new Set(['chat.register.request', 'chat.login.request', 'chat.refresh.request']);
 
 /** Most pages `allUsers` / `allChannels` read, so a listing always ends. */
 const MAX_PAGES = 100;
@@ -145,6 +166,12 @@ const MAX_PAGES = 100;
  * (`chan/<channel>/` publications, `user/<me>/` direct messages), and one Lamport clock ticks on
  * every send and merges every envelope and message received. The building block of the terminal
  * client, the JSON mode and the bot; other apps' tests use it as a real client.
+ *
+ * Identity (protocol 1.1): `register` creates an account, `login` (with its password on servers in
+ * password mode) returns tokens, and every later request carries the access token as its
+ * envelope's `auth`. The token is refreshed before it expires, and a request refused because it
+ * had expired is sent again after a refresh (or a new login with the same password). `logout`
+ * revokes every token of the user on every server.
  */
 export class ChatClient {
   readonly events = new TypedEvents<ChatClientEventMap>();
@@ -156,13 +183,20 @@ export class ChatClient {
   readonly #proxyLink: PeerLink | undefined;
   readonly #topics = new Set<string>();
   readonly #receiving: Promise<void>;
+  readonly #auth: AuthTokens;
   #user: string | undefined;
+  /** Kept to log in again once the refresh token is spent; undefined for open-mode logins. */
+  #password: string | undefined;
   #unexpected = 0;
   #closed = false;
 
   constructor(options: ChatClientOptions) {
     this.stamp = options.stamp ?? new ClockStamp(options.from ?? `client-${randomBytes(6).toString('base64url')}`);
     this.service = options.service ?? 'chat';
+    this.#auth = new AuthTokens({
+      refresh: (refreshToken) => this.#call('chat.refresh.request', { refresh_token: refreshToken }, {}),
+      relogin: async () => this.#call('chat.login.request', this.#loginBody(this.#requireUser(), this.#password), {}),
+    });
     this.#requests = new RequestClient({
       endpoint: options.broker,
       stamp: this.stamp,
@@ -187,6 +221,16 @@ export class ChatClient {
   /** The user this client logged in as, if any. */
   get user(): string | undefined {
     return this.#user;
+  }
+
+  /** The access token sent with every request, when the login handed one out. */
+  get token(): string | undefined {
+    return this.#auth.token;
+  }
+
+  /** When the access token expires (ms, the server's clock); undefined without one. */
+  get tokenExpiresAt(): number | undefined {
+    return this.#auth.expiresAt;
   }
 
   /** The client's Lamport clock: the latest value it sent or merged. */
@@ -234,18 +278,57 @@ export class ChatClient {
     return this.#proxyLink ? this.#proxyLink.waitUp(timeoutMs, signal) : Promise.resolve(false);
   }
 
-  /**
-   * Logs `user` in and makes it this client's user. Subscribes to the user's direct messages first,
-   * so none sent right after the login is missed.
-   */
-  async login(user: string, options: CallOptions = {}): Promise<ChatLoginReply> {
+  /** Registers `user` with `password` (CONFLICT when the name is taken). Log in afterwards. */
+  async register(user: string, password: string, options: CallOptions = {}): Promise<ChatRegisterReply> {
     requireValid(userNameProblem(user));
+    requireValid(passwordProblem(password));
+    return this.#call('chat.register.request', { user, password }, options);
+  }
+
+  /**
+   * Logs `user` in (with `options.password` on servers in password mode) and makes it this
+   * client's user; its tokens go with every later request. Subscribes to the user's direct
+   * messages first, so none sent right after the login is missed.
+   */
+  async login(user: string, options: LoginOptions = {}): Promise<ChatLoginReply> {
+    requireValid(userNameProblem(user));
+    if (options.password !== undefined) requireValid(passwordProblem(options.password));
     if (this.#subscriber) {
       if (this.#user !== undefined && this.#user !== user) this.unsubscribe(topic('user', this.#user));
       this.subscribe(topic('user', user));
     }
-    const reply = await this.#call('chat.login.request', { user }, options);
+    const reply = await this.#call('chat.login.request', this.#loginBody(user, options.password), options);
     this.#user = user;
+    this.#password = options.password;
+    this.#auth.set(reply);
+    return reply;
+  }
+
+  /** Exchanges the refresh token for fresh tokens now (requests do it by themselves when due). */
+  async refresh(options: CallOptions = {}): Promise<ChatRefreshReply> {
+    const refreshToken = this.#auth.refreshToken;
+    if (refreshToken === undefined) throw new BadRequestError('log in first: there is no refresh token');
+    const reply = await this.#call('chat.refresh.request', { refresh_token: refreshToken }, options);
+    this.#auth.set(reply);
+    return reply;
+  }
+
+  /** Logs this client's user out everywhere: every token of the user issued until now stops verifying. */
+  async logout(options: CallOptions = {}): Promise<ChatLogoutReply> {
+    this.#requireUser();
+    const reply = await this.#call('chat.logout.request', {}, options);
+    this.#auth.clear();
+    this.#password = undefined;
+    return reply;
+  }
+
+  /** Changes the password; every older token stops verifying, so the client logs in again with the new one. */
+  async changePassword(current: string, next: string, options: CallOptions = {}): Promise<ChatPasswordReply> {
+    const user = this.#requireUser();
+    requireValid(passwordProblem(next));
+    const reply = await this.#call('chat.password.request', { password: current, new_password: next }, options);
+    this.#password = next;
+    this.#auth.set(await this.#call('chat.login.request', this.#loginBody(user, next), {}));
     return reply;
   }
 
@@ -354,17 +437,34 @@ export class ChatClient {
     await this.#receiving;
   }
 
+  /** Sends a request; one acting as the user carries the access token, and is sent again once if that had expired. */
   async #call<T extends ChatRequestType>(type: T, body: BodyOf<T>, options: CallOptions): Promise<ChatReplies[T]> {
+    if (ANONYMOUS.has(type)) return this.#send(type, body, options, undefined);
+    const token = await this.#auth.current();
+    try {
+      return await this.#send(type, body, options, token);
+    } catch (error) {
+      if (!(await this.#auth.renewAfter(error, token))) throw error;
+      return this.#send(type, body, options, this.#auth.token);
+    }
+  }
+
+  async #send<T extends ChatRequestType>(type: T, body: BodyOf<T>, options: CallOptions, auth: string | undefined): Promise<ChatReplies[T]> {
     const requestOptions: RequestOptions = {
       ...(options.id !== undefined ? { id: options.id } : {}),
       ...(options.signal !== undefined ? { signal: options.signal } : {}),
       ...(options.timeout !== undefined ? { timeout: options.timeout } : {}),
       ...(options.retries !== undefined ? { retries: options.retries } : {}),
+      ...(auth !== undefined ? { auth } : {}),
     };
     const reply = await this.#requests.request(this.service, type, body, requestOptions);
     const expected = MESSAGE_INFO[type].reply as MessageType;
     if (reply.type !== expected) throw new InternalError(`${type} was answered with ${reply.type}, not ${expected}`, { retryable: false });
     return reply.body as ChatReplies[T];
+  }
+
+  #loginBody(user: string, password: string | undefined): BodyOf<'chat.login.request'> {
+    return password === undefined ? { user } : { user, password };
   }
 
   #requireUser(): string {

@@ -2,7 +2,7 @@ import { CorreioError, UnavailableError } from '@correio/codec';
 import type { ChatDirect, ChatPublication } from '@correio/protocol';
 import type { ChatClient, ReceiveGap } from './ChatClient.js';
 import { COMMANDS, parseCommandLine, type Command } from './commands.js';
-import { brokerDownMessage, describeFailure, proxyDownMessage, type Endpoints } from './failures.js';
+import { brokerDownMessage, describeFailure, describeLoginFailure, proxyDownMessage, type Endpoints } from './failures.js';
 import { SeenOps } from './SeenOps.js';
 import type { SessionEvent, StampedSessionEvent } from './SessionEvent.js';
 
@@ -20,6 +20,16 @@ export interface ChatSessionOptions {
   /** How many recent publications of each joined channel are re-read after a loss. Default 50 (at most 500). */
   readonly recoverLimit?: number;
 }
+
+/** How start() logs in: a password (servers in password mode need one) and whether to register the user first. */
+export interface SessionCredentials {
+  readonly password?: string;
+  /** Create the account first (chat.register.request); needs a password. */
+  readonly register?: boolean;
+}
+
+/** How long logout on the way out may take: quitting does not wait for a missing server. */
+const LOGOUT_TIMEOUT_MS = 1_500;
 
 /** Publications per history request (the protocol's largest page). */
 const PAGE = 500;
@@ -80,10 +90,11 @@ export class ChatSession {
   }
 
   /**
-   * Connects and logs `user` in, then emits `ready`. Throws a CorreioError whose message says what
-   * to do when the broker cannot be reached or no chat server answers.
+   * Connects, registers `user` when asked to, logs it in, then emits `ready`. Throws a CorreioError
+   * whose message says what to do when the broker cannot be reached, no chat server answers, the
+   * password is wrong or missing, or the name is taken.
    */
-  async start(user: string): Promise<void> {
+  async start(user: string, credentials: SessionCredentials = {}): Promise<void> {
     if (this.#state !== 'new') throw new Error(`the session is already ${this.#state}`);
     this.#state = 'starting';
     this.#listen();
@@ -93,9 +104,13 @@ export class ChatSession {
     }
     let login;
     try {
-      login = await this.#client.login(user);
+      if (credentials.register) {
+        if (credentials.password === undefined) throw new CorreioError('BAD_REQUEST', `registering ${user} needs a password: pass --password or set CORREIO_PASSWORD`);
+        await this.#client.register(user, credentials.password);
+      }
+      login = await this.#client.login(user, credentials.password === undefined ? {} : { password: credentials.password });
     } catch (error) {
-      throw this.#friendly(error);
+      throw this.#friendly(error, (failure) => describeLoginFailure(failure, { user, password: credentials.password !== undefined, register: credentials.register === true }));
     }
     const proxyUp = this.#endpoints.proxy === undefined || (await this.#client.waitForProxy(this.#options.proxyWaitMs ?? 1_500));
     this.#state = 'ready';
@@ -103,6 +118,7 @@ export class ChatSession {
       event: 'ready',
       user: login.user,
       created: login.created,
+      ...(credentials.register ? { registered: true as const } : {}),
       first_seen: login.first_seen,
       last_seen: login.last_seen,
       broker: this.#endpoints.broker,
@@ -130,6 +146,19 @@ export class ChatSession {
   /** Resolves once every submitted line has run. */
   idle(): Promise<void> {
     return this.#tail;
+  }
+
+  /**
+   * Logs the user out everywhere (every token of the user stops verifying), when the login handed
+   * out tokens; quickly and without retries, and never throws: quitting goes on regardless.
+   */
+  async logout(): Promise<void> {
+    if (this.#client.token === undefined) return;
+    try {
+      await this.#client.logout({ timeout: LOGOUT_TIMEOUT_MS, retries: 0 });
+    } catch {
+      // The tokens then simply expire.
+    }
   }
 
   /** Ends the session: emits `bye` (once) and stops listening. Does not close the client. */
@@ -339,9 +368,10 @@ export class ChatSession {
     this.#options.emit({ ...event, clock: this.#client.lc, at: Date.now() });
   }
 
-  #friendly(error: unknown): CorreioError {
+  #friendly(error: unknown, describe: (failure: CorreioError) => string | undefined = () => undefined): CorreioError {
     const failure = CorreioError.from(error);
-    return new CorreioError(failure.code, describeFailure(failure, this.#endpoints), { retryable: failure.retryable, cause: error, ...(failure.data ? { data: failure.data } : {}) });
+    const message = describe(failure) ?? describeFailure(failure, this.#endpoints);
+    return new CorreioError(failure.code, message, { retryable: failure.retryable, cause: error, ...(failure.data ? { data: failure.data } : {}) });
   }
 }
 

@@ -11,7 +11,17 @@ import type { CommandHelp } from './commands.js';
  */
 export type SessionEvent =
   /** Logged in. The first event of a session. */
-  | { readonly event: 'ready'; readonly user: string; readonly created: boolean; readonly first_seen: number; readonly last_seen: number; readonly broker: string; readonly proxy?: string }
+  | {
+      readonly event: 'ready';
+      readonly user: string;
+      readonly created: boolean;
+      /** Set when this session registered the user (--register). */
+      readonly registered?: true;
+      readonly first_seen: number;
+      readonly last_seen: number;
+      readonly broker: string;
+      readonly proxy?: string;
+    }
   | { readonly event: 'channels'; readonly channels: readonly ChannelInfo[]; readonly truncated: boolean }
   | { readonly event: 'users'; readonly users: readonly UserInfo[]; readonly truncated: boolean }
   /** Reply to /create: the channel's record; `created` is false when it existed already. */

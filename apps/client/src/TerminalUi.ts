@@ -1,5 +1,6 @@
 import * as readline from 'node:readline';
 import type { ChatSession } from './ChatSession.js';
+import { MutableOutput } from './MutableOutput.js';
 import { userNameProblem } from './names.js';
 import { SeenOps } from './SeenOps.js';
 import type { StampedSessionEvent } from './SessionEvent.js';
@@ -24,6 +25,8 @@ const NAME_ATTEMPTS = 5;
 export class TerminalUi {
   readonly #rl: readline.Interface;
   readonly #output: NodeJS.WritableStream;
+  /** What readline writes through: muted while a password is typed. */
+  readonly #echo: MutableOutput;
   readonly #terminal: boolean;
   readonly #format: TerminalFormat;
   /** Publications already on screen: our own come back live after the reply showed them. */
@@ -44,7 +47,8 @@ export class TerminalUi {
     this.#terminal = input.isTTY === true && output.isTTY === true;
     const colour = options.colour ?? (output.isTTY === true && !process.env['NO_COLOR']);
     this.#format = new TerminalFormat({ colour, me: () => this.#session?.user });
-    this.#rl = readline.createInterface({ input, output, terminal: this.#terminal, historySize: 500, prompt: '> ' });
+    this.#echo = new MutableOutput(output);
+    this.#rl = readline.createInterface({ input, output: this.#echo, terminal: this.#terminal, historySize: 500, prompt: '> ' });
     this.#rl.on('line', (line) => {
       if (!this.#session) {
         this.#early.push(line);
@@ -78,6 +82,29 @@ export class TerminalUi {
       this.print([`error: ${problem}`]);
     }
     return undefined;
+  }
+
+  /** True when both ends are a terminal: a person is typing. */
+  get interactive(): boolean {
+    return this.#terminal;
+  }
+
+  /**
+   * Asks for a password without showing it (nothing is echoed, not even stars); undefined when the
+   * answer is empty or the input ends first. Only in a terminal: piped input is never read as one.
+   */
+  async askPassword(query = 'Password: '): Promise<string | undefined> {
+    if (!this.#terminal || this.#closed) return undefined;
+    this.#output.write(query);
+    this.#echo.muted = true;
+    let answer: string;
+    try {
+      answer = await this.#question('');
+    } finally {
+      this.#echo.muted = false;
+    }
+    this.#output.write('\n');
+    return answer === '' ? undefined : answer;
   }
 
   /**

@@ -13,7 +13,7 @@ import {
 } from '@correio/observability';
 import { generateCurveKeyPair } from '@correio/transport';
 import { MAX_BOT_USERS } from './bot/runBot.js';
-import { userNameProblem } from './names.js';
+import { passwordProblem, userNameProblem } from './names.js';
 
 /** Connection settings every mode takes. */
 export interface ConnectionSettings {
@@ -30,6 +30,10 @@ export interface ConnectionSettings {
 
 export interface InteractiveSettings extends ConnectionSettings {
   readonly user?: string;
+  /** The user's password (servers in password mode need one); asked for in a terminal when absent. */
+  readonly password?: string;
+  /** Register the user first. */
+  readonly register: boolean;
   readonly join?: string;
   readonly json: boolean;
   readonly connectTimeout: number;
@@ -74,12 +78,17 @@ export function clientCommand(actions: ClientActions, onExit: (code: number) => 
       )
       .enablePositionalOptions()
       .addOption(envOption('--user <name>', 'log in as this user (asked for when absent; required with --json)', 'CORREIO_USER').argParser(parseUserName))
+      .addOption(envOption('--password <password>', "the user's password, 8+ characters (asked for, hidden, in a terminal when absent; the variable keeps it out of the process list)", 'CORREIO_PASSWORD'))
+      .addOption(envOption('--register', 'create the account first (a new user name, with --password or the prompt)', 'CORREIO_REGISTER').default(false))
       .addOption(envOption('--join <channel>', 'join this channel once logged in', 'CORREIO_JOIN'))
       .addOption(envOption('--json', 'scripted mode: commands on stdin, JSON events on stdout', 'CORREIO_JSON').default(false))
       .addOption(envOption('--connect-timeout <ms>', 'how long to wait for the broker at start before giving up', 'CORREIO_CONNECT_TIMEOUT').argParser(parseDurationMs).default(5_000))
       .addOption(envOption('--history <n>', `messages shown on /join (1–500)`, 'CORREIO_HISTORY').argParser(rangeInt(1, 500)).default(20)),
   );
   program.action(async (raw: Record<string, unknown>) => {
+    // Checked here rather than by an argument parser, whose error message would quote the password.
+    const problem = typeof raw['password'] === 'string' ? passwordProblem(raw['password']) : undefined;
+    if (problem) program.error(`error: option '--password <password>' is invalid: ${problem}.`);
     const curve = curveClientKeys(program, generateCurveKeyPair);
     onExit(await actions.interactive({ ...(raw as unknown as InteractiveSettings), ...(curve ? { curve } : {}) }));
   });

@@ -53,6 +53,27 @@ export function describeFailure(error: unknown, endpoints: Endpoints): string {
   }
 }
 
+/**
+ * What to tell a user whose registration or login was refused, or undefined when the failure is
+ * not about the credentials (the broker is down, say). The server gives one message for an unknown
+ * user and a wrong password, on purpose, and so does this.
+ */
+export function describeLoginFailure(error: CorreioError, attempt: { readonly user: string; readonly password: boolean; readonly register: boolean }): string | undefined {
+  switch (error.code) {
+    case 'CONFLICT':
+      return attempt.register ? `the user name ${attempt.user} is taken: log in without --register (with its password), or pick another name` : undefined;
+    case 'UNAUTHENTICATED':
+      if (error.retryable) return `too many failed logins for ${attempt.user}: ${error.message}`;
+      if (!attempt.password) return `this server needs a password to log in as ${attempt.user}: pass --password or set CORREIO_PASSWORD (a new user adds --register) (${error.message})`;
+      return `wrong user name or password for ${attempt.user} (a new user registers first: add --register)`;
+    case 'BAD_REQUEST':
+    case 'VALIDATION':
+      return error.message;
+    default:
+      return undefined;
+  }
+}
+
 /** The endpoint a server would bind for clients that connect to `endpoint` (localhost stays as is). */
 function bindable(endpoint: string): string {
   const match = /^tcp:\/\/([^:/]+):(\d+)$/.exec(endpoint);

@@ -5,6 +5,7 @@ export {
   type ChatClientEventMap,
   type ChatClientStats,
   type CallOptions,
+  type LoginOptions,
   type PageOptions,
   type ChannelInfo,
   type UserInfo,
@@ -12,6 +13,7 @@ export {
   type ReceivedDirect,
   type ReceiveGap,
 } from './ChatClient.js';
+export type { IssuedTokens } from './AuthTokens.js';
 export { ChatSession, type ChatSessionOptions } from './ChatSession.js';
 export type { SessionEvent, SessionEventName, StampedSessionEvent } from './SessionEvent.js';
 export { parseCommandLine, COMMANDS, type Command, type CommandName, type ParsedLine, type CommandHelp } from './commands.js';

@@ -35,3 +35,14 @@ export function textProblem(text: string): string | undefined {
   if (codePoints > MAX_TEXT_CODE_POINTS) return `a message is at most ${MAX_TEXT_CODE_POINTS} characters (this one has ${codePoints})`;
   return undefined;
 }
+
+/** Shortest and longest password, in code points (defs.json `password`). */
+export const PASSWORD_CODE_POINTS = { min: 8, max: 1024 } as const;
+
+/** Why `password` cannot be used, or undefined when it can. Never quotes the password. */
+export function passwordProblem(password: string): string | undefined {
+  const codePoints = [...password].length;
+  if (codePoints < PASSWORD_CODE_POINTS.min) return `a password has at least ${PASSWORD_CODE_POINTS.min} characters (this one has ${codePoints})`;
+  if (codePoints > PASSWORD_CODE_POINTS.max) return `a password has at most ${PASSWORD_CODE_POINTS.max} characters (this one has ${codePoints})`;
+  return undefined;
+}

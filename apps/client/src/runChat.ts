@@ -26,8 +26,9 @@ async function runTerminal(settings: InteractiveSettings): Promise<number> {
     ui.close();
     throw new Error('no user name given: pass --user <name>');
   }
+  const password = settings.password ?? (await ui.askPassword(settings.register ? `Choose a password for ${user} (8+ characters): ` : `Password for ${user} (empty on a server in open mode): `));
   ui.print([`connecting to the broker at ${settings.broker} as ${user}…`]);
-  return runSession(settings, user, {
+  return runSession({ ...settings, ...(password !== undefined ? { password } : {}) }, user, {
     show: (event) => ui.show(event),
     onStop: (stop) => ui.onInterrupt(stop),
     attach: (session, client, stop) => ui.attach(session, () => client.lc, stop),
@@ -81,7 +82,8 @@ async function runSession(settings: InteractiveSettings, user: string, ui: Sessi
   try {
     let outcome: 'started' | 'stopped';
     try {
-      const starting = session.start(user).then(() => 'started' as const);
+      const credentials = { register: settings.register, ...(settings.password !== undefined ? { password: settings.password } : {}) };
+      const starting = session.start(user, credentials).then(() => 'started' as const);
       starting.catch(() => undefined); // a stop during start-up closes the client under it; that failure is moot
       outcome = await Promise.race([starting, stopped.then(() => 'stopped' as const)]);
     } catch (error) {
@@ -93,6 +95,7 @@ async function runSession(settings: InteractiveSettings, user: string, ui: Sessi
     ui.attach(session, client, () => stop());
     if (settings.join !== undefined) void session.submit(`/join ${settings.join}`);
     await stopped;
+    await session.logout();
     session.end();
     return 0;
   } finally {

@@ -19,7 +19,11 @@ export class TerminalFormat {
     switch (event.event) {
       case 'ready':
         return [
-          event.created ? `Logged in as ${this.#paint('bold', event.user)}: welcome, first time here.` : `Logged in as ${this.#paint('bold', event.user)}: welcome back (first seen ${dateTime(event.first_seen)}).`,
+          event.registered
+            ? `Registered and logged in as ${this.#paint('bold', event.user)}: welcome.`
+            : event.created
+              ? `Logged in as ${this.#paint('bold', event.user)}: welcome, first time here.`
+              : `Logged in as ${this.#paint('bold', event.user)}: welcome back (first seen ${dateTime(event.first_seen)}).`,
           this.#paint('dim', 'Type /help for the commands, /join <channel> to start talking.'),
         ];
       case 'publication':

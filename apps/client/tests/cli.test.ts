@@ -13,7 +13,7 @@ describe('correio-client', () => {
   it('documents its flags and their environment variables', async () => {
     const help = startClientProcess(['--help']);
     expect((await help.exited).code).toBe(0);
-    for (const text of ['--user <name>', '--json', '--broker <endpoint>', 'CORREIO_BROKER', '--proxy-sub <endpoint>', 'CORREIO_PROXY_SUB', 'bot [options]']) expect(help.stdout).toContain(text);
+    for (const text of ['--user <name>', '--password <password>', 'CORREIO_PASSWORD', '--register', '--json', '--broker <endpoint>', 'CORREIO_BROKER', '--proxy-sub <endpoint>', 'CORREIO_PROXY_SUB', 'bot [options]']) expect(help.stdout).toContain(text);
     const botHelp = startClientProcess(['bot', '--help']);
     expect((await botHelp.exited).code).toBe(0);
     for (const text of ['--users <n>', '--rate <r>', '--duration <s>', '--messages <m>', '--channels <k>', 'CORREIO_BOT_RATE']) expect(botHelp.stdout).toContain(text);
@@ -62,6 +62,53 @@ describe('correio-client', () => {
     expect(publication).toMatchObject({ channel: 'general', user: 'ana', text: 'hello from a script', op: { origin: 'fake-srv' } });
     expect(publication['clock']).toBeGreaterThan(publication['lc'] as number);
     for (const event of events) expect(event).toEqual(expect.objectContaining({ clock: expect.any(Number), at: expect.any(Number) }));
+  });
+
+  it('in --json mode registers with --password, logs in with CORREIO_PASSWORD, and names what is wrong with a login', async () => {
+    const at = await startClusterFor(cleanups, { auth: { auth: 'password' } });
+    const connect = ['--broker', at.brokerEndpoint, '--proxy-sub', at.proxySub];
+    const register = startClientProcess(['--json', '--user', 'ana', '--register', '--password', 'ana password', ...connect]);
+    await register.waitForEvent('ready');
+    register.endInput();
+    expect((await register.exited).code).toBe(0);
+    expect(register.events()[0]).toMatchObject({ event: 'ready', user: 'ana', registered: true });
+    expect(at.server.served.get('chat.logout.request')).toBe(1); // the end of input logs out
+
+    const login = startClientProcess(['--json', '--user', 'ana', ...connect], { CORREIO_PASSWORD: 'ana password' });
+    await login.waitForEvent('ready');
+    login.write('/create general');
+    await login.waitForEvent('channel');
+    login.endInput();
+    expect((await login.exited).code).toBe(0);
+    expect(at.server.channels.get('general')).toMatchObject({ created_by: 'ana' });
+
+    const failures: [string[], string, RegExp][] = [
+      [['--password', 'not the password'], 'UNAUTHENTICATED', /^wrong user name or password for ana \(a new user registers first: add --register\)$/],
+      [[], 'UNAUTHENTICATED', /^this server needs a password to log in as ana: pass --password or set CORREIO_PASSWORD/],
+      [['--register', '--password', 'another password'], 'CONFLICT', /^the user name ana is taken: log in without --register \(with its password\), or pick another name$/],
+    ];
+    for (const [args, code, message] of failures) {
+      const refused = startClientProcess(['--json', '--user', 'ana', ...args, ...connect]);
+      expect((await refused.exited).code).toBe(1);
+      expect(refused.events()).toEqual([expect.objectContaining({ event: 'error', code, message: expect.stringMatching(message) })]);
+    }
+  });
+
+  it('refuses a password shorter than 8 characters before connecting', async () => {
+    const short = startClientProcess(['--json', '--user', 'ana', '--password', 'short']);
+    expect((await short.exited).code).toBe(1);
+    expect(short.stderr).toMatch(/option '--password <password>' is invalid: a password has at least 8 characters \(this one has 5\)/);
+    expect(short.stderr).not.toContain("'short'");
+  });
+
+  it('bot: the bots register their accounts with generated passwords on a server in password mode', async () => {
+    const at = await startClusterFor(cleanups, { auth: { auth: 'password' } });
+    const bot = startClientProcess(['bot', '--json', '--quiet', '--users', '3', '--rate', '50', '--messages', '15', '--warmup', '100ms', '--settle', '200ms', '--broker', at.brokerEndpoint, '--proxy-sub', at.proxySub]);
+    expect((await bot.exited).code).toBe(0);
+    const [report] = bot.events();
+    expect(report).toMatchObject({ users: 3, setup: { loggedIn: 3 }, sent: { total: { sent: 15, acked: 15, failed: 0 } } });
+    expect(at.server.accounts.size).toBe(3);
+    for (const password of at.server.accounts.values()) expect(password).toMatch(/^[A-Za-z0-9_-]{24}$/);
   });
 
   it('bot: SIGTERM stops the run, which still reports', async () => {

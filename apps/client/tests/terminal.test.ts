@@ -57,20 +57,25 @@ describe.skipIf(!tmuxAvailable && !tmuxRequired)('the terminal client, in tmux',
     if (!tmuxAvailable) throw new Error('tmux is not installed, and CI=true requires these tests: apt-get install -y tmux (.ci/run does)');
   });
 
-  it('logs in, joins, publishes, shows what others send with sender and Lamport clock, keeps the prompt, quits', async () => {
-    const at = await startClusterFor(cleanups);
+  it('registers with a hidden password, joins, publishes, shows what others send with sender and Lamport clock, keeps the prompt, quits', async () => {
+    const at = await startClusterFor(cleanups, { auth: { auth: 'password' } });
     const bob = new ChatClient({ broker: at.brokerEndpoint, proxy: at.proxySub });
     cleanups.push(() => bob.close());
-    await bob.login('bob');
+    await bob.register('bob', 'bob password');
+    await bob.login('bob', { password: 'bob password' });
     await bob.createChannel('general');
     await bob.publish('general', 'earlier message');
 
-    const client = shellQuote(programCommand(clientMain, ['--broker', at.brokerEndpoint, '--proxy-sub', at.proxySub]));
+    const client = shellQuote(programCommand(clientMain, ['--register', '--broker', at.brokerEndpoint, '--proxy-sub', at.proxySub]));
     tmux('new-session', '-d', '-s', 'chat', '-x', '150', '-y', '40', '-c', workspaceRoot, `${client}; echo "[exit status $?]"; sleep 60`);
 
     await waitForScreen(/Your name:$/, 'the name prompt');
     type('ana', 'Enter');
-    await waitForScreen(/Logged in as ana/, 'the login');
+    await waitForScreen(/Choose a password for ana \(8\+ characters\):$/, 'the password prompt');
+    type('hunter2hunter2', 'Enter');
+    await waitForScreen(/Registered and logged in as ana/, 'the login');
+    expect(screen()).not.toContain('hunter2');
+    expect(at.server.accounts.get('ana')).toBe('hunter2hunter2');
     await waitForScreen(/^ana \(lc \d+\)>$/m, 'the prompt');
 
     type('/join general', 'Enter');
@@ -98,5 +103,18 @@ describe.skipIf(!tmuxAvailable && !tmuxRequired)('the terminal client, in tmux',
     // The client exits with status 0; the shell around it reports it (tmux's own exit status
     // reporting depends on when it reaps the process).
     await waitForScreen(/^\[exit status 0\]$/m, 'the exit status');
+    expect(at.server.served.get('chat.logout.request')).toBe(1); // quitting logged ana out
+  });
+
+  it('asks for the password of an existing user, and says so plainly when it is wrong', async () => {
+    const at = await startClusterFor(cleanups, { auth: { auth: 'password' } });
+    at.server.accounts.set('ana', 'the right password');
+    const client = shellQuote(programCommand(clientMain, ['--user', 'ana', '--broker', at.brokerEndpoint, '--proxy-sub', at.proxySub]));
+    tmux('new-session', '-d', '-s', 'chat', '-x', '150', '-y', '40', '-c', workspaceRoot, `${client}; echo "[exit status $?]"; sleep 60`);
+    await waitForScreen(/Password for ana \(empty on a server in open mode\):$/, 'the password prompt');
+    type('the wrong password', 'Enter');
+    await waitForScreen(/wrong user name or password for ana \(a new user registers first: add --register\)/, 'the refusal');
+    await waitForScreen(/^\[exit status 1\]$/m, 'the exit status');
+    expect(screen()).not.toContain('the wrong password');
   });
 });

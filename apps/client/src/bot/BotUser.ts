@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { ChatClient, type ChatClientOptions } from '../ChatClient.js';
 import type { LatencyRecorder } from './LatencyRecorder.js';
 
@@ -25,6 +26,12 @@ export interface DeliveryRecorders {
 export class BotUser {
   readonly name: string;
   readonly channels: readonly string[];
+  /** A generated password: the account is this run's alone. */
+  readonly password = randomBytes(18).toString('base64url');
+  /** The one request id of every attempt to register the account. */
+  readonly registrationId = `register-${randomBytes(12).toString('base64url')}`;
+  /** Attempts to register that failed (a CONFLICT after one of them may be that attempt's own success). */
+  failedRegistrations = 0;
   readonly client: ChatClient;
   readonly receipts: BotReceipts = { publication: 0, publicationFromRun: 0, direct: 0, directFromRun: 0, gaps: 0, missed: 0 };
 

@@ -161,7 +161,8 @@ export async function runBot(options: BotOptions): Promise<BotReport> {
       });
     await Promise.all(
       bots.map(async (bot) => {
-        await retry(() => bot.client.login(bot.name));
+        await retry(() => registerOnce(bot));
+        await retry(() => bot.client.login(bot.name, { password: bot.password }));
         loggedIn += 1;
         for (const channel of bot.channels) {
           await retry(() => bot.client.createChannel(channel));
@@ -298,6 +299,20 @@ export async function runBot(options: BotOptions): Promise<BotReport> {
       gaps: { count: bots.reduce((sum, bot) => sum + bot.receipts.gaps, 0), missed: bots.reduce((sum, bot) => sum + bot.receipts.missed, 0) },
       warnings,
     };
+  }
+}
+
+/**
+ * Registers a bot's account with its generated password. Every attempt has the same request id,
+ * so a retry after a lost reply is the same registration; a CONFLICT after an earlier attempt
+ * means one of them took, and the login that follows proves whose password holds.
+ */
+async function registerOnce(bot: BotUser): Promise<void> {
+  try {
+    await bot.client.register(bot.name, bot.password, { id: bot.registrationId });
+  } catch (error) {
+    const first = bot.failedRegistrations++ === 0;
+    if (first || CorreioError.from(error).code !== 'CONFLICT') throw error;
   }
 }
 

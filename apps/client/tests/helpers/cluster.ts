@@ -2,7 +2,7 @@
 import { freePort, waitFor } from '@correio/testing';
 import { MajordomoBroker, PubSubProxy } from '@correio/transport';
 import type { Cleanups } from './cleanups.js';
-import { FakeChatServer } from './FakeChatServer.js';
+import { FakeChatServer, type FakeChatServerOptions } from './FakeChatServer.js';
 
 export interface Cluster {
   readonly broker: MajordomoBroker;
@@ -19,6 +19,8 @@ export interface Cluster {
 export interface ClusterOptions {
   /** Heartbeat between broker and worker, ms. Short when a test restarts the broker. */
   readonly heartbeatMs?: number;
+  /** The fake server's auth mode and token lifetimes. */
+  readonly auth?: Pick<FakeChatServerOptions, 'auth' | 'accessTtlMs' | 'refreshTtlMs' | 'clockAheadMs'>;
 }
 
 export async function startBroker(endpoint: string, heartbeatMs = 2_500): Promise<MajordomoBroker> {
@@ -37,7 +39,12 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   const broker = await startBroker('tcp://127.0.0.1:*', options.heartbeatMs);
   const proxy = await startProxy();
   const brokerEndpoint = broker.endpoints[0]!;
-  const server = new FakeChatServer({ broker: brokerEndpoint, proxyPub: proxy.frontend, ...(options.heartbeatMs ? { heartbeatInterval: options.heartbeatMs } : {}) }).start();
+  const server = new FakeChatServer({
+    broker: brokerEndpoint,
+    proxyPub: proxy.frontend,
+    ...(options.heartbeatMs ? { heartbeatInterval: options.heartbeatMs } : {}),
+    ...options.auth,
+  }).start();
   await waitFor(() => broker.snapshot().workers >= 4, 'the fake server to register with the broker', 10_000);
   return {
     broker,
