@@ -1,9 +1,11 @@
 import { BadRequestError, ConflictError, NotFoundError } from '@correio/codec';
+import { hashPassword } from '@correio/identity';
 import type { BodyOf, Operation } from '@correio/protocol';
 import { handles, type MessageContext, type ReplyBody } from '@correio/service';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import type { OperationClock, OperationData } from './OperationClock.js';
 import type { OperationFanout } from './OperationFanout.js';
+import type { Authenticator } from './auth/Authenticator.js';
 import type { ChatStore, Committed } from './store/ChatStore.js';
 import { compareOrder, orderOf, type OrderKey } from './store/order.js';
 
@@ -15,6 +17,8 @@ export interface ChatServerOptions {
   readonly fanout: OperationFanout;
   /** Page size when a request gives no limit. */
   readonly pageSize: number;
+  /** Who each request acts for, password checks and tokens. */
+  readonly auth: Authenticator;
   /**
    * Runs once a write is committed and announced, before its reply (for a retry too): the "wait
    * for k peers" acknowledgement policy. A rejection fails the request; the write stays stored.
@@ -57,6 +61,7 @@ export class ChatServer {
   readonly #clock: OperationClock;
   readonly #fanout: OperationFanout;
   readonly #pageSize: number;
+  readonly #auth: Authenticator;
   readonly #confirm: ((op: Operation) => Promise<void>) | undefined;
   /** This server's operations 1..n were committed by earlier runs: whether they were announced is unknown. */
   readonly #committedBeforeStart: number;
@@ -68,20 +73,73 @@ export class ChatServer {
     this.#clock = options.clock;
     this.#fanout = options.fanout;
     this.#pageSize = options.pageSize;
+    this.#auth = options.auth;
     this.#confirm = options.confirm;
     this.#committedBeforeStart = options.store.highWaterMark(options.id);
   }
 
+  @handles('chat.register.request')
+  async register(ctx: MessageContext<'chat.register.request'>, body: BodyOf<'chat.register.request'>): Promise<ReplyBody<'chat.register.request'>> {
+    // A retry of a registration already committed (same request id) gets its reply back, unhashed.
+    const earlier = this.#store.committedFor(ctx.id);
+    if (earlier === undefined) this.#refuseTaken(body.user); // before the deliberately slow hash
+    const hash = earlier?.kind === 'register' ? earlier.data.hash : await hashPassword(body.password);
+    const refuse = () => {
+      this.#refuseTaken(body.user);
+      return true;
+    };
+    // A retry (same request id) hashes again with a new salt: it is the same request if it names the same user.
+    const { op } = (await this.#commit(ctx, 'register', { user: body.user, hash }, refuse, (stored) => stored.user === body.user))!;
+    return { user: body.user, created_at: op.hlc[0] };
+  }
+
   @handles('chat.login.request')
   async login(ctx: MessageContext<'chat.login.request'>, body: BodyOf<'chat.login.request'>): Promise<ReplyBody<'chat.login.request'>> {
+    const cred = await this.#auth.checkLogin(body.user, body.password);
     const { op } = (await this.#commit(ctx, 'login', { user: body.user }))!;
     const user = this.#store.user(body.user)!;
-    // Answered from the operation, so a retry gets the same reply as the first attempt.
-    return { user: body.user, first_seen: user.first_seen, last_seen: op.hlc[0], created: compareOrder(user.first_login, orderOf(op)) === 0 };
+    const tokens = await this.#auth.issue(body.user, cred);
+    // Answered from the operation, so a retry gets the same record as the first attempt (and fresh tokens).
+    return { user: body.user, first_seen: user.first_seen, last_seen: op.hlc[0], created: compareOrder(user.first_login, orderOf(op)) === 0, ...tokens };
+  }
+
+  @handles('chat.refresh.request')
+  async refresh(_ctx: MessageContext<'chat.refresh.request'>, body: BodyOf<'chat.refresh.request'>): Promise<ReplyBody<'chat.refresh.request'>> {
+    const claims = await this.#auth.verify(body.refresh_token, 'refresh');
+    return this.#auth.issue(claims.sub, claims.cred);
+  }
+
+  @handles('chat.logout.request')
+  async logout(ctx: MessageContext<'chat.logout.request'>): Promise<ReplyBody<'chat.logout.request'>> {
+    const earlier = await this.#auth.retryOf(ctx.id, ctx.envelope.auth, 'logout', this.#store.committedFor(ctx.id));
+    if (earlier?.kind === 'logout') return { user: earlier.data.user, revoked_before: earlier.hlc[0] };
+    const user = await this.#auth.actingUser(ctx.envelope.auth, undefined, true);
+    const { op } = (await this.#commit(ctx, 'logout', { user }))!;
+    return { user, revoked_before: op.hlc[0] };
+  }
+
+  @handles('chat.password.request')
+  async password(ctx: MessageContext<'chat.password.request'>, body: BodyOf<'chat.password.request'>): Promise<ReplyBody<'chat.password.request'>> {
+    const earlier = await this.#auth.retryOf(ctx.id, ctx.envelope.auth, 'password', this.#store.committedFor(ctx.id));
+    if (earlier?.kind === 'password') return { user: earlier.data.user, changed_at: earlier.hlc[0] };
+    const user = await this.#auth.actingUser(ctx.envelope.auth, undefined, true);
+    await this.#auth.checkPassword(user, body.password);
+    const cred = this.#store.account(user)?.cred;
+    if (cred === undefined) throw new BadRequestError(`${user} is not registered: register first (chat.register.request)`, { data: { user, reason: 'not_registered' } });
+    const hash = await hashPassword(body.new_password);
+    const under = opIdOf(cred);
+    const unchanged = () => {
+      // Checked again inside the commit: a change made meanwhile (here or replicated) wins.
+      if (this.#store.account(user)?.cred !== cred) throw new ConflictError('the password was changed meanwhile; log in again', { data: { user, reason: 'credential_changed' } });
+      return true;
+    };
+    const { op } = (await this.#commit(ctx, 'password', { user, hash, under }, unchanged, (stored) => stored.user === user))!;
+    return { user, changed_at: op.hlc[0] };
   }
 
   @handles('chat.users.request')
-  users(_ctx: MessageContext<'chat.users.request'>, body: BodyOf<'chat.users.request'>): ReplyBody<'chat.users.request'> {
+  async users(ctx: MessageContext<'chat.users.request'>, body: BodyOf<'chat.users.request'>): Promise<ReplyBody<'chat.users.request'>> {
+    await this.#auth.authorizeRead(ctx.envelope.auth);
     const page = this.#store.users(body.limit ?? this.#pageSize, body.after);
     const users = page.items.map(({ user, first_seen, last_seen }) => ({ user, first_seen, last_seen }));
     return page.next === undefined ? { users } : { users, next: page.next as string };
@@ -89,7 +147,7 @@ export class ChatServer {
 
   @handles('chat.channel.create.request')
   async createChannel(ctx: MessageContext<'chat.channel.create.request'>, body: BodyOf<'chat.channel.create.request'>): Promise<ReplyBody<'chat.channel.create.request'>> {
-    const user = actingUser(body.user);
+    const user = await this.#auth.actingUser(ctx.envelope.auth, body.user);
     const committed = await this.#commit(ctx, 'channel.create', { user, channel: body.channel }, () => {
       this.#requireUser(user);
       // Creating a channel that exists changes nothing: no operation, created false.
@@ -101,7 +159,8 @@ export class ChatServer {
   }
 
   @handles('chat.channels.request')
-  channels(_ctx: MessageContext<'chat.channels.request'>, body: BodyOf<'chat.channels.request'>): ReplyBody<'chat.channels.request'> {
+  async channels(ctx: MessageContext<'chat.channels.request'>, body: BodyOf<'chat.channels.request'>): Promise<ReplyBody<'chat.channels.request'>> {
+    await this.#auth.authorizeRead(ctx.envelope.auth);
     const page = this.#store.channels(body.limit ?? this.#pageSize, body.after);
     const channels = page.items.map(({ channel, created_by, created_at }) => ({ channel, created_by, created_at }));
     return page.next === undefined ? { channels } : { channels, next: page.next as string };
@@ -109,7 +168,7 @@ export class ChatServer {
 
   @handles('chat.publish.request')
   async publish(ctx: MessageContext<'chat.publish.request'>, body: BodyOf<'chat.publish.request'>): Promise<ReplyBody<'chat.publish.request'>> {
-    const user = actingUser(body.user);
+    const user = await this.#auth.actingUser(ctx.envelope.auth, body.user);
     const { op } = (await this.#commit(ctx, 'publish', { user, channel: body.channel, text: body.text }, () => {
       this.#requireUser(user);
       if (this.#store.channel(body.channel) === undefined) {
@@ -124,7 +183,7 @@ export class ChatServer {
 
   @handles('chat.direct.request')
   async direct(ctx: MessageContext<'chat.direct.request'>, body: BodyOf<'chat.direct.request'>): Promise<ReplyBody<'chat.direct.request'>> {
-    const user = actingUser(body.user);
+    const user = await this.#auth.actingUser(ctx.envelope.auth, body.user);
     const { op } = (await this.#commit(ctx, 'direct', { user, to: body.to, text: body.text }, () => {
       this.#requireUser(user);
       this.#requireUser(body.to);
@@ -134,7 +193,8 @@ export class ChatServer {
   }
 
   @handles('chat.history.request')
-  history(_ctx: MessageContext<'chat.history.request'>, body: BodyOf<'chat.history.request'>): ReplyBody<'chat.history.request'> {
+  async history(ctx: MessageContext<'chat.history.request'>, body: BodyOf<'chat.history.request'>): Promise<ReplyBody<'chat.history.request'>> {
+    await this.#auth.authorizeRead(ctx.envelope.auth);
     if (this.#store.channel(body.channel) === undefined) {
       throw new NotFoundError(`there is no channel ${body.channel}`, { data: { channel: body.channel } });
     }
@@ -143,8 +203,8 @@ export class ChatServer {
   }
 
   @handles('chat.conversation.request')
-  conversation(_ctx: MessageContext<'chat.conversation.request'>, body: BodyOf<'chat.conversation.request'>): ReplyBody<'chat.conversation.request'> {
-    const asking = actingUser(body.user);
+  async conversation(ctx: MessageContext<'chat.conversation.request'>, body: BodyOf<'chat.conversation.request'>): Promise<ReplyBody<'chat.conversation.request'>> {
+    const asking = await this.#auth.actingUser(ctx.envelope.auth, body.user);
     for (const user of [asking, body.peer]) {
       if (this.#store.user(user) === undefined) throw new NotFoundError(`there is no user ${user}`, { data: { user } });
     }
@@ -158,14 +218,20 @@ export class ChatServer {
    * (then nothing is committed and the result is undefined). A retry of a request already
    * committed (same request id) gets that operation back and commits nothing.
    */
-  async #commit<K extends Kind>(ctx: MessageContext, kind: K, data: OperationData<K>, precondition: () => boolean = () => true): Promise<Committed | undefined> {
+  async #commit<K extends Kind>(
+    ctx: MessageContext,
+    kind: K,
+    data: OperationData<K>,
+    precondition: () => boolean = () => true,
+    sameRequest: (stored: OperationData<K>) => boolean = (stored) => sameData(stored, data),
+  ): Promise<Committed | undefined> {
     const committed = await this.#store.commitLocal(this.#id, ctx.id, (seq) =>
       precondition() ? this.#clock.stamp(this.#id, seq, kind, data, ctx.id) : undefined,
     );
     if (committed === undefined) return undefined;
     const { op, duplicate } = committed;
     if (duplicate) {
-      if (op.kind !== kind || !sameData(op.data, data)) {
+      if (op.kind !== kind || !sameRequest(op.data as OperationData<K>)) {
         throw new ConflictError(`request id ${ctx.id} was already used for another request (a ${op.kind}); send a new request with a new id`, {
           data: { rid: ctx.id, kind: op.kind },
         });
@@ -190,6 +256,11 @@ export class ChatServer {
     return committed;
   }
 
+  /** CONFLICT when the name is registered already (a name known only from open-mode logins is free). */
+  #refuseTaken(user: string): void {
+    if (this.#store.account(user)?.cred !== undefined) throw new ConflictError(`the user name ${user} is already registered`, { data: { user, reason: 'registered' } });
+  }
+
   #requireUser(user: string): void {
     if (this.#store.user(user) === undefined) {
       throw new BadRequestError(`user ${user} is not known to this server: log in first (chat.login.request); a login on another server reaches this one after the replication delay`, {
@@ -206,10 +277,10 @@ export class ChatServer {
   }
 }
 
-/** The user a request acts for: the body's, required until tokens are checked. */
-function actingUser(user: string | undefined): string {
-  if (user === undefined) throw new BadRequestError('the request names no user: send body.user', { data: { reason: 'no_user' } });
-  return user;
+/** The op id a credential string ("<origin>:<seq>") names. */
+function opIdOf(cred: string): { origin: string; seq: number } {
+  const colon = cred.lastIndexOf(':');
+  return { origin: cred.slice(0, colon), seq: Number(cred.slice(colon + 1)) };
 }
 
 function sameData(stored: object, requested: object): boolean {

@@ -43,6 +43,12 @@ interface RawOptions {
   ackPeers: number;
   ackTimeout: number;
   antiEntropy: number;
+  auth: 'password' | 'open';
+  authKeys?: string;
+  authIssuer: string;
+  authAudience: string;
+  authAccessTtl: number;
+  authRefreshTtl: number;
 }
 
 /** The `correio-server` command line; every flag also reads a CORREIO_SERVER_* variable. */
@@ -67,7 +73,17 @@ export function serverCommand(): Command {
     .addOption(envOption('--peers <ids>', 'the other servers to replicate with, comma-separated (s2,s3): a static list', 'CORREIO_SERVER_PEERS').argParser(parsePeers).default([]))
     .addOption(envOption('--ack-peers <k>', 'reply to a write only once k peers applied it durably (0: once durable here)', 'CORREIO_SERVER_ACK_PEERS').argParser(parseNonNegativeInt).default(0))
     .addOption(envOption('--ack-timeout <ms>', 'how long a write waits for its --ack-peers confirmations before a retryable error', 'CORREIO_SERVER_ACK_TIMEOUT').argParser(parseDurationMs).default(2_000))
-    .addOption(envOption('--anti-entropy <ms>', "interval of the anti-entropy rounds (compare one random peer's digest, fetch what is missing)", 'CORREIO_SERVER_ANTI_ENTROPY').argParser(parseDurationMs).default(2_000));
+    .addOption(envOption('--anti-entropy <ms>', "interval of the anti-entropy rounds (compare one random peer's digest, fetch what is missing)", 'CORREIO_SERVER_ANTI_ENTROPY').argParser(parseDurationMs).default(2_000))
+    .addOption(
+      envOption('--auth <mode>', 'password: every request acting as a user needs a token from a password login; open: the body user is believed (demos only: anyone who can reach the broker can act as any user)', 'CORREIO_SERVER_AUTH')
+        .choices(['password', 'open'])
+        .default('open'),
+    )
+    .addOption(envOption('--auth-keys <file>', 'the signing key-set file every server of the cluster shares (default <data-dir>/auth-keys.json, created on first start); reloaded on SIGHUP and when it changes', 'CORREIO_AUTH_KEYS'))
+    .addOption(envOption('--auth-issuer <iss>', 'issuer (iss) of the tokens this cluster issues and accepts', 'CORREIO_AUTH_ISSUER').default('correio'))
+    .addOption(envOption('--auth-audience <aud>', 'audience (aud) of the tokens this cluster issues and accepts', 'CORREIO_AUTH_AUDIENCE').default('correio'))
+    .addOption(envOption('--auth-access-ttl <ms>', 'access-token lifetime', 'CORREIO_AUTH_ACCESS_TTL').argParser(parseDurationMs).default(15 * 60_000))
+    .addOption(envOption('--auth-refresh-ttl <ms>', 'refresh-token lifetime', 'CORREIO_AUTH_REFRESH_TTL').argParser(parseDurationMs).default(7 * 86_400_000));
   return addCommonOptions(addCurveClientOptions(addClusterOptions(command), 'CORREIO_SERVER'));
 }
 
@@ -94,6 +110,14 @@ export function parseServerCommandLine(argv: readonly string[], command = server
     ackPeers: raw.ackPeers,
     ackTimeoutMs: raw.ackTimeout,
     ...(curve ? { curve } : {}),
+    auth: {
+      mode: raw.auth,
+      ...(raw.authKeys === undefined ? {} : { keysFile: raw.authKeys }),
+      issuer: raw.authIssuer,
+      audience: raw.authAudience,
+      accessTtlMs: raw.authAccessTtl,
+      refreshTtlMs: raw.authRefreshTtl,
+    },
     ...(raw.httpPort !== undefined ? { http: { port: raw.httpPort, host: raw.httpHost } } : {}),
   };
   return { options, logLevel: raw.logLevel, shutdownGraceMs: raw.shutdownGrace };

@@ -1,8 +1,11 @@
 import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { KeyRing, TokenAuthority } from '@correio/identity';
 import { systemTime, type TimeSource } from '@correio/clocks';
 import { DataDirLock, createLogger, createMetrics, startHttpSidecar, type CurveClientKeySet, type HttpSidecar, type Logger, type MetricsRegistry } from '@correio/observability';
 import { createService, PromMetrics, type Service } from '@correio/service';
 import { ChatServer } from './ChatServer.js';
+import { Authenticator, type AuthMode } from './auth/Authenticator.js';
 import { DEFAULT_CONCURRENCY } from './concurrency.js';
 import { OperationClock } from './OperationClock.js';
 import { OperationFanout } from './OperationFanout.js';
@@ -19,6 +22,24 @@ import { StoreDamagedError } from './store/StoreErrors.js';
 
 /** `full`: re-read and check every operation and index at start (StoreDamagedError on any mismatch). `off`: trust the store. */
 export type VerifyMode = 'full' | 'off';
+
+/** Who may act as whom (protocol revision 1.1). */
+export interface ServerAuthOptions {
+  /** `password`: user-acting requests need a token from a password login. `open`: the body user is believed (demos; logged loudly). Default `open` for now. */
+  readonly mode?: AuthMode;
+  /** The key-set file the cluster's servers share. Default `<dataDir>/auth-keys.json`, created on first start. */
+  readonly keysFile?: string;
+  /** iss of issued tokens and the only one accepted. Default `correio`. */
+  readonly issuer?: string;
+  /** aud of issued tokens and the only one accepted. Default `correio`. */
+  readonly audience?: string;
+  /** Access-token lifetime. Default 15 min. */
+  readonly accessTtlMs?: number;
+  /** Refresh-token lifetime. Default 7 days. */
+  readonly refreshTtlMs?: number;
+  /** How often to check the key file for changes. Default 5 s. */
+  readonly keysCheckIntervalMs?: number;
+}
 
 export interface StartServerOptions {
   /** This server's id: its broker service is `srv.<id>` and it is the origin of every operation it commits. 1–128 printable ASCII. */
@@ -80,6 +101,8 @@ export interface StartServerOptions {
   readonly clockSync?: ClockSyncOptions;
   /** TESTING AID: a skew and drift injected into this server's clock (`--clock-skew-ms`, `--clock-drift-ppm`). */
   readonly clockError?: InjectedClockError;
+  /** Authentication: mode, key file, issuer, audience, token lifetimes. */
+  readonly auth?: ServerAuthOptions;
 }
 
 export interface ServerHealth {
@@ -111,6 +134,8 @@ export interface RunningServer {
   readonly replication: ServerReplication;
   /** Membership, election and clock synchronisation. */
   readonly cluster: Cluster;
+  /** The signing keys: `keys.reload()` on SIGHUP. */
+  readonly keys: KeyRing;
   /** What the catch-up with the peers did before the server reported ready. */
   readonly catchUp: CatchUpReport;
   /** The single line a supervisor waits for: `server ready <id> broker=<endpoint> data=<dir> ops=<n> [fetched=<n>] [http=<url>]` (`fetched` when it has peers). */
@@ -141,6 +166,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   let service: Service | undefined;
   let stopReplication: (() => Promise<void>) | undefined;
   let cluster: Cluster | undefined;
+  let keys: KeyRing | undefined;
   try {
     store = ChatStore.open({ path: options.dataDir });
     await store.claim(options.id);
@@ -196,6 +222,18 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       ...(options.ackTimeoutMs === undefined ? {} : { ackTimeoutMs: options.ackTimeoutMs }),
     });
     stopReplication = () => replication.stop();
+    const authOptions = options.auth ?? {};
+    const keysFile = authOptions.keysFile ?? join(options.dataDir, 'auth-keys.json');
+    // The default file is generated on first start; a file given explicitly must exist (a typo would split the cluster's keys).
+    keys = await KeyRing.open(keysFile, { create: authOptions.keysFile === undefined, checkIntervalMs: authOptions.keysCheckIntervalMs ?? 5_000, logger });
+    const tokens = new TokenAuthority({
+      keys,
+      ...(authOptions.issuer ? { issuer: authOptions.issuer } : {}),
+      ...(authOptions.audience ? { audience: authOptions.audience } : {}),
+      ...(authOptions.accessTtlMs ? { accessTtlMs: authOptions.accessTtlMs } : {}),
+      ...(authOptions.refreshTtlMs ? { refreshTtlMs: authOptions.refreshTtlMs } : {}),
+    });
+    const auth = new Authenticator({ mode: authOptions.mode ?? 'open', tokens, store, logger, metrics });
     const ackPeers = options.ackPeers ?? 0;
     const handlers = new ChatServer({
       id: options.id,
@@ -203,6 +241,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       clock,
       fanout,
       pageSize: options.pageSize ?? 50,
+      auth,
       ...(ackPeers > 0 ? { confirm: (op) => replication.confirm(op, ackPeers) } : {}),
     });
     service = createService({
@@ -228,6 +267,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       ...(options.curve ? { socket: { curve: options.curve.broker } } : {}),
     });
     const openStore = store;
+    const openKeys = keys;
     const startedService = service;
     const health = (): ServerHealth => {
       const state = startedService.health();
@@ -272,6 +312,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       metrics,
       replication,
       cluster: members,
+      keys: openKeys,
       catchUp,
       readyLine: parts.join(' '),
       health,
@@ -282,6 +323,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
           await replication.stop(); // then the live applies and the anti-entropy rounds
           await sidecar?.close();
           await openStore.close();
+          openKeys.close();
           lock.release();
           logger.info('server stopped');
         })();
@@ -294,6 +336,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     await stopReplication?.().catch(() => undefined);
     await cluster?.stop().catch(() => undefined);
     await store?.close().catch(() => undefined);
+    keys?.close();
     lock.release();
     throw error;
   }

@@ -4,6 +4,7 @@ import { open, type Database, type Key, type RootDatabase } from 'lmdb';
 import { writeFileDurably } from '@correio/observability';
 import { Decoder, Encoder, InternalError } from '@correio/codec';
 import { BODY_VALIDATORS, type ChatDirect, type ChatPublication, type Operation } from '@correio/protocol';
+import { accountOf, credentialOf, IDENTITY_KINDS, type AccountRecord, type IdentityEntry } from './accounts.js';
 import { EMPTY_DIGEST, xorDigest } from './digest.js';
 import { compareOrder, orderOf, type OrderKey } from './order.js';
 import { StoreDamagedError, StoreMismatchError } from './StoreErrors.js';
@@ -16,6 +17,8 @@ export interface UserRecord {
   /** The order of the user's earliest login operation: the login that created the user. */
   first_login: OrderKey;
 }
+
+export type { AccountRecord } from './accounts.js';
 
 export interface ChannelRecord {
   channel: string;
@@ -109,6 +112,10 @@ export class ChatStore {
   readonly #publications: Database<ChatPublication, Key>;
   readonly #directs: Database<ChatDirect, Key>;
   readonly #requests: Database<OrderKey, string>;
+  /** Register and password operations by user, in order: [user, ...order] → entry (revision 1.1). */
+  readonly #identity: Database<IdentityEntry, Key>;
+  /** Each user's account, derived from #identity and the logouts. */
+  readonly #accounts: Database<AccountRecord, string>;
   readonly #encoder = new Encoder();
   readonly #decoder = new Decoder();
 
@@ -125,6 +132,9 @@ export class ChatStore {
       this.#publications = this.#env.openDB({ name: 'publications' });
       this.#directs = this.#env.openDB({ name: 'directs' });
       this.#requests = this.#env.openDB({ name: 'requests' });
+      // Added by revision 1.1; a store of an earlier version opens them empty (it holds no identity operations).
+      this.#identity = this.#env.openDB({ name: 'identity' });
+      this.#accounts = this.#env.openDB({ name: 'accounts' });
     } catch (error) {
       throw new StoreDamagedError(`the store at ${options.path} cannot be opened: ${(error as Error).message}`, { cause: error });
     }
@@ -244,7 +254,7 @@ export class ChatStore {
         this.#requests.put(op.rid, order);
       }
     }
-    if (visible || op.kind === 'login' || op.kind === 'channel.create') this.#index(op, order);
+    if (visible || op.kind === 'login' || op.kind === 'channel.create' || IDENTITY_KINDS.has(op.kind)) this.#index(op, order);
     return true;
   }
 
@@ -274,7 +284,38 @@ export class ChatStore {
       case 'direct':
         this.#directs.put([...conversationOf(op.data.user, op.data.to), ...order], directOf(op));
         return;
+      case 'register':
+      case 'password':
+        this.#identity.put([op.data.user, ...order], op.kind === 'register' ? { kind: 'register', hash: op.data.hash } : { kind: 'password', hash: op.data.hash, under: credentialOf(op.data.under) });
+        this.#accounts.put(op.data.user, this.#deriveAccount(op.data.user));
+        return;
+      case 'logout': {
+        // The latest logout wins, whatever the order the logouts arrive in.
+        const account = this.#accounts.get(op.data.user) ?? { user: op.data.user, logout_at: 0 };
+        if (wall > account.logout_at) this.#accounts.put(op.data.user, { ...account, logout_at: wall });
+        return;
+      }
     }
+  }
+
+  /** A user's account from every register and password operation held for the name (accounts.ts). */
+  #deriveAccount(user: string): AccountRecord {
+    const entries: Array<[OrderKey, IdentityEntry]> = [];
+    for (const { key, value } of this.#identity.getRange({ start: [user, -1], end: [user, Number.MAX_SAFE_INTEGER, 2 ** 32] })) {
+      entries.push([(key as unknown[]).slice(1) as OrderKey, value]);
+    }
+    return accountOf(user, entries, this.#accounts.get(user)?.logout_at ?? 0);
+  }
+
+  /** The operation committed for request id `rid`, if any (what a retry of that request gets back). */
+  committedFor(rid: string): Operation | undefined {
+    const order = this.#requests.get(rid);
+    return order ? this.#readOp([order[2], order[3]]) : undefined;
+  }
+
+  /** A user's account (registration, current credential and hash, latest logout), if any. */
+  account(user: string): AccountRecord | undefined {
+    return this.#accounts.get(user);
   }
 
   /** Removes the reader-visible entry of a request's former winner (publish and direct only; the rest is idempotent). */
@@ -493,6 +534,13 @@ export class ChatStore {
         return undefined;
       case 'direct':
         if (visible && !this.#directs.doesExist([...conversationOf(op.data.user, op.data.to), ...order])) return 'the direct message is missing from its conversation';
+        return undefined;
+      case 'register':
+      case 'password':
+        if (!this.#identity.doesExist([op.data.user, ...order])) return `the ${op.kind} of ${op.data.user} is missing from the identity index`;
+        return undefined;
+      case 'logout':
+        if ((this.#accounts.get(op.data.user)?.logout_at ?? -1) < op.hlc[0]) return `the account of ${op.data.user} misses this logout`;
         return undefined;
       default:
         return `unknown operation kind ${(op as { kind: unknown }).kind as string}`;
