@@ -6,6 +6,7 @@ import type {
   ChatHistoryReply,
   ChatLoginReply,
   ChatPublishReply,
+  ChatRegisterReply,
   ChatUsersReply,
   ServiceCallReply,
 } from '@correio/protocol';
@@ -89,8 +90,12 @@ export class DriverParticipant implements Participant {
     return this;
   }
 
-  login(): Promise<ChatLoginReply> {
-    return this.#run('login', {});
+  register(password: string): Promise<ChatRegisterReply> {
+    return this.#run('register', { password });
+  }
+
+  login(password?: string): Promise<ChatLoginReply> {
+    return this.#run('login', password === undefined ? {} : { password });
   }
 
   users(): Promise<ChatUsersReply> {

@@ -7,6 +7,7 @@ import type {
   ChatLoginReply,
   ChatPublication,
   ChatPublishReply,
+  ChatRegisterReply,
   ChatUsersReply,
   ServiceCallReply,
 } from '@correio/protocol';
@@ -27,7 +28,13 @@ export interface Participant {
   readonly user: string;
   /** Every event received so far, in arrival order. */
   readonly events: readonly ReceivedEvent[];
-  login(): Promise<ChatLoginReply>;
+  /** Registers the participant's user with a password (servers in password mode). */
+  register(password: string): Promise<ChatRegisterReply>;
+  /**
+   * Logs in, with the password on servers in password mode (none on servers running --auth open),
+   * and keeps the access token that every later request then carries as the envelope's auth.
+   */
+  login(password?: string): Promise<ChatLoginReply>;
   users(): Promise<ChatUsersReply>;
   channels(): Promise<ChatChannelsReply>;
   createChannel(channel: string): Promise<ChatChannelCreateReply>;

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { createKeySetIfMissing } from '@correio/identity';
 import { readinessField, spawnProgram, waitFor, type Child } from '@correio/testing';
 import { RequestClient } from '@correio/transport';
 import { appMain } from './paths.js';
@@ -14,6 +15,17 @@ export interface TopologyOptions {
   readonly seed?: boolean;
   /** How long each app may take to print its readiness line (tsx compiles on start; 2 shared cores). */
   readonly startupMs?: number;
+  /**
+   * The chat servers' identity mode (`--auth`): `password` (the servers' default: register, log in
+   * with a password, a token on every request) or `open` (the seed-style mode where a request's
+   * body names its user, for tests that act as many users without accounts). Default password.
+   */
+  readonly auth?: 'password' | 'open';
+  /**
+   * The key-set file every server signs and verifies tokens with (`--auth-keys`), shared as in one
+   * cluster; created with one new key if it does not exist. Default `<dataDir>/auth-keys.json`.
+   */
+  readonly authKeys?: string;
 }
 
 /** Where the running apps can be reached. */
@@ -26,6 +38,8 @@ export interface Topology {
   readonly children: ReadonlyMap<string, Child>;
   /** Where the apps keep their data (TopologyOptions.dataDir). */
   readonly dataDir: string;
+  /** The servers' identity mode and shared key-set file (read it to forge tokens in tests). */
+  readonly auth: { readonly mode: 'password' | 'open'; readonly keys: string };
 }
 
 const LOOPBACK_ANY_PORT = 'tcp://127.0.0.1:*';
@@ -59,8 +73,10 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
     servers: Array.from({ length: serverCount }, (_, i) => `srv-${i + 1}`),
     children,
     dataDir: options.dataDir,
+    auth: { mode: options.auth ?? 'password', keys: options.authKeys ?? join(options.dataDir, 'auth-keys.json') },
   };
   if (serverCount === 0) return topology;
+  await createKeySetIfMissing(topology.auth.keys);
 
   const ref = app('ref', appMain('ref'), [...wiringArguments(topology), '--id', 'ref', '--data-dir', join(options.dataDir, 'ref')]);
   await ref.waitForLine(/^ref ready /, startupMs);
@@ -74,7 +90,8 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
 
 /** The command line of chat server `id` of a topology: a restart with it serves from the same store. */
 export function serverArguments(topology: Topology, id: string): string[] {
-  return [...wiringArguments(topology), '--id', id, '--data-dir', join(topology.dataDir, id), '--http-port', '0'];
+  const auth = ['--auth', topology.auth.mode, '--auth-keys', topology.auth.keys];
+  return [...wiringArguments(topology), '--id', id, '--data-dir', join(topology.dataDir, id), '--http-port', '0', ...auth];
 }
 
 function wiringArguments(topology: Topology): string[] {

@@ -4,6 +4,8 @@ import { LamportStamp, RequestClient, Subscriber, topic } from '@correio/transpo
 import { PAGE, type Participant, type ReceivedEvent } from './Participant.js';
 
 type ChatRequest = Extract<MessageType, `chat.${string}.request`>;
+/** The requests that never carry a token. */
+const ANONYMOUS: ReadonlySet<ChatRequest> = new Set(['chat.register.request', 'chat.login.request', 'chat.refresh.request']);
 /** The body of a request's reply (every `x.request` is answered with `x.reply`). */
 type ReplyBody<T extends ChatRequest> = T extends `${infer Stem}.request` ? BodyOf<Extract<MessageType, `${Stem}.reply`>> : never;
 
@@ -26,6 +28,8 @@ export class TypeScriptParticipant implements Participant {
   readonly #requests: RequestClient;
   readonly #subscriber: Subscriber;
   readonly #receiving: Promise<void>;
+  /** The access token of the latest login: every later request carries it, and no body user. */
+  #token: string | undefined;
 
   constructor(
     readonly user: string,
@@ -55,11 +59,23 @@ export class TypeScriptParticipant implements Participant {
   }
 
   async #chat<T extends ChatRequest>(type: T, body: BodyOf<T>): Promise<ReplyBody<T>> {
-    return (await this.#requests.request(this.service, type, body)).body as ReplyBody<T>;
+    const auth = ANONYMOUS.has(type) ? undefined : this.#token;
+    return (await this.#requests.request(this.service, type, body, auth === undefined ? {} : { auth })).body as ReplyBody<T>;
   }
 
-  login() {
-    return this.#chat('chat.login.request', { user: this.user });
+  /** The body user of a request acting as this user: none with a token (the server takes it from the token). */
+  #actingUser(): { user?: string } {
+    return this.#token === undefined ? { user: this.user } : {};
+  }
+
+  register(password: string) {
+    return this.#chat('chat.register.request', { user: this.user, password });
+  }
+
+  async login(password?: string) {
+    const reply = await this.#chat('chat.login.request', { user: this.user, ...(password === undefined ? {} : { password }) });
+    this.#token = reply.token;
+    return reply;
   }
 
   users() {
@@ -71,7 +87,7 @@ export class TypeScriptParticipant implements Participant {
   }
 
   createChannel(channel: string) {
-    return this.#chat('chat.channel.create.request', { user: this.user, channel });
+    return this.#chat('chat.channel.create.request', { ...this.#actingUser(), channel });
   }
 
   async join(channel: string): Promise<void> {
@@ -79,11 +95,11 @@ export class TypeScriptParticipant implements Participant {
   }
 
   publish(channel: string, text: string) {
-    return this.#chat('chat.publish.request', { user: this.user, channel, text });
+    return this.#chat('chat.publish.request', { ...this.#actingUser(), channel, text });
   }
 
   direct(to: string, text: string) {
-    return this.#chat('chat.direct.request', { user: this.user, to, text });
+    return this.#chat('chat.direct.request', { ...this.#actingUser(), to, text });
   }
 
   async history(channel: string) {

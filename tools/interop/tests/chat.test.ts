@@ -1,11 +1,13 @@
 // A mixed topology over real sockets: the TypeScript broker, proxy, reference server and three
 // replicating chat servers (child processes), and three users in three languages, each talking to
 // its own server as a sticky client does: a Python client (peers/python) on srv-1, a Go client
-// (peers/go) on srv-2 and a TypeScript client (@correio/transport) on srv-3. They log in, find
-// each other, share a channel and exchange direct messages; everyone receives everything, and the
-// Lamport clocks of all three languages order what they send after what they received.
+// (peers/go) on srv-2 and a TypeScript client (@correio/transport) on srv-3. The servers run in
+// password mode with one shared key set: each user registers and logs in with a password, and
+// every request after carries the access token. They find each other, share a channel and
+// exchange direct messages; everyone receives everything, and the Lamport clocks of all three
+// languages order what they send after what they received.
 import { join } from 'node:path';
-import type { ChatDirectReply, ChatHistoryReply, ChatPublication, ChatPublishReply } from '@correio/protocol';
+import type { ChatDirectReply, ChatHistoryReply, ChatLoginReply, ChatPublication, ChatPublishReply } from '@correio/protocol';
 import { killAll, scratchDir, spawnCommand, waitFor } from '@correio/testing';
 import { RequestClient } from '@correio/transport';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,6 +31,7 @@ const CHANNEL = 'lobby';
 const ROUNDS = 3;
 /** The user of the warm-up messages that prove every subscription reached every server. */
 const WARMUP = 'warmup';
+const PASSWORD = 'interop password ✓';
 
 const scratch = scratchDir('correio-interop-chat-');
 let topology: Topology;
@@ -37,10 +40,12 @@ let python: DriverParticipant;
 let go: DriverParticipant;
 let typescript: TypeScriptParticipant;
 let everyone: Participant[];
+/** The warm-up user's access token, for the probe's requests. */
+let warmupToken: string;
 
 beforeAll(async () => {
   requirePeerToolchains();
-  const [started, programs] = await Promise.all([startTopology({ dataDir: scratch.dir, servers: 3 }), buildGoPrograms(join(scratch.dir, 'bin'))]);
+  const [started, programs] = await Promise.all([startTopology({ dataDir: scratch.dir, servers: 3, auth: 'password' }), buildGoPrograms(join(scratch.dir, 'bin'))]);
   topology = started;
   const { broker } = topology;
   const proxy = topology.proxy!.subscribers;
@@ -67,15 +72,21 @@ const directs = (p: Participant) => p.events.filter((e): e is Extract<ReceivedEv
 
 /** Through one server (srv.<id>), every page would be one: the tests stay far below PAGE messages. */
 async function historyOn(server: string): Promise<ChatPublication[]> {
-  const reply = await probe.request(`srv.${server}`, 'chat.history.request', { channel: CHANNEL, limit: PAGE });
+  const reply = await probe.request(`srv.${server}`, 'chat.history.request', { channel: CHANNEL, limit: PAGE }, { auth: warmupToken });
   const { messages, next } = reply.body as ChatHistoryReply;
   expect(next).toBeUndefined();
   return messages;
 }
 
 describe('Python, Go and TypeScript users on three replicating TypeScript servers', () => {
-  it('log in on their own servers, then find each other and a channel on every server', async () => {
-    for (const participant of everyone) expect(await participant.login()).toMatchObject({ user: participant.user, created: true });
+  it('register and log in with passwords on their own servers, then find each other and a channel on every server', async () => {
+    for (const participant of everyone) {
+      expect(await participant.register(PASSWORD)).toMatchObject({ user: participant.user });
+      await expect(participant.login('not the password'), `${participant.language}'s wrong password`).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+      const login = await participant.login(PASSWORD);
+      expect(login).toMatchObject({ user: participant.user, token: expect.any(String), refresh_token: expect.any(String) });
+      expect(login.expires_at).toBeGreaterThan(Date.now());
+    }
 
     // Logins replicate: each user soon sees all three through the server it talks to.
     const users = everyone.map((p) => p.user).sort();
@@ -100,7 +111,11 @@ describe('Python, Go and TypeScript users on three replicating TypeScript server
     // Subscriptions travel SUB → proxy → every server's PUB asynchronously: publish warm-up
     // messages through each server until each user got one publication and one direct message
     // from each, so nothing published after can be missed for want of a subscription.
-    for (const server of topology.servers) await probe.request(`srv.${server}`, 'chat.login.request', { user: WARMUP });
+    await probe.request('srv.srv-1', 'chat.register.request', { user: WARMUP, password: PASSWORD });
+    warmupToken = ((await probe.request('srv.srv-1', 'chat.login.request', { user: WARMUP, password: PASSWORD })).body as ChatLoginReply).token!;
+    // The registration replicates: every server accepts the token once it has it.
+    const accepted = (server: string) => probe.request(`srv.${server}`, 'chat.channels.request', {}, { auth: warmupToken }).then(() => true, () => false);
+    await waitFor(async () => (await Promise.all(topology.servers.map(accepted))).every(Boolean), 'every server accepting the warm-up token', SETTLE_MS);
     const warmups: ChatPublishReply[] = [];
     const reached = (p: Participant, origin: string) =>
       publications(p).some((e) => e.message.op.origin === origin) && directs(p).some((e) => e.message.op.origin === origin);
@@ -108,8 +123,9 @@ describe('Python, Go and TypeScript users on three replicating TypeScript server
       const missing = topology.servers.filter((server) => !everyone.every((p) => reached(p, server)));
       for (const server of missing) {
         const service = `srv.${server}`;
-        warmups.push((await probe.request(service, 'chat.publish.request', { user: WARMUP, channel: CHANNEL, text: `warm-up via ${server}` })).body as ChatPublishReply);
-        for (const p of everyone) await probe.request(service, 'chat.direct.request', { user: WARMUP, to: p.user, text: `warm-up via ${server}` });
+        const auth = { auth: warmupToken };
+        warmups.push((await probe.request(service, 'chat.publish.request', { channel: CHANNEL, text: `warm-up via ${server}` }, auth)).body as ChatPublishReply);
+        for (const p of everyone) await probe.request(service, 'chat.direct.request', { to: p.user, text: `warm-up via ${server}` }, auth);
       }
       return missing.length === 0;
     }, 'every subscription reaching every server', SETTLE_MS, 250);

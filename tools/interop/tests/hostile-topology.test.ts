@@ -32,7 +32,8 @@ let topology: Topology;
 
 beforeAll(async () => {
   requirePeerToolchains();
-  topology = await startTopology({ dataDir: scratch.dir, servers: 3 });
+  // Open mode: the campaign and the honest client act as users named in the bodies, without accounts.
+  topology = await startTopology({ dataDir: scratch.dir, servers: 3, auth: 'open' });
 }, STARTUP_MS + 60_000);
 
 afterAll(async () => {

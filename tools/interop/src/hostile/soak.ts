@@ -58,7 +58,7 @@ let report: CampaignReport | undefined;
 let status = 1;
 try {
   log(`seed ${seed}, ${durationMs / 60_000} min, ${servers} server(s), data in ${scratch.dir}`);
-  topology = await startTopology({ dataDir: scratch.dir, servers });
+  topology = await startTopology({ dataDir: scratch.dir, servers, auth: 'open' }); // users named in bodies, no accounts
   log('topology ready; sending');
   report = await runCampaign(topology, { seed, durationMs, concurrency, log });
   log(`sent ${report.requests} requests and ${report.publications} publications (${report.types.size} message types, ${report.services.size} services, ${report.topics.size} topics)`);
