@@ -4,7 +4,7 @@
 - ``encode_message`` / ``decode_message``: envelopes with every check of section 3.
 - ``MdpClient`` / ``MdpWorker``: MDP/0.2 through the broker (FRAMES.md section 1).
 - ``Subscriber`` / ``Publisher``: pub/sub through the proxy with sequence gaps (section 3).
-- ``ChatClient``: the chat service on top of both.
+- ``ChatClient``: the chat service on top of both, with password logins and tokens (``Tokens``).
 """
 
 from .chat import CHAT_SERVICE, ChatClient
@@ -20,6 +20,7 @@ from .microservice import ActionHandler, broker_service
 from .publisher import Publisher
 from .sequence import Gap, SequenceTracker
 from .subscriber import Publication, Subscriber
+from .tokens import Tokens
 from .topics import channel_topic, topic, user_topic
 from .worker import MdpWorker
 
@@ -48,6 +49,7 @@ __all__ = [
     "SequenceTracker",
     "Stamp",
     "Subscriber",
+    "Tokens",
     "broker_service",
     "channel_topic",
     "decode",

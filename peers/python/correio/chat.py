@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, AsyncIterator
 
 import zmq.asyncio
 
 from .client import MdpClient
 from .envelope import Stamp, new_node_id
+from .errors import CorreioError
 from .subscriber import Delivery, Publication, Subscriber
+from .tokens import Tokens
 from .topics import channel_topic, user_topic
 
 #: The broker service of every chat request (FRAMES.md section 4.2).
 CHAT_SERVICE = "chat"
+
+#: The body field naming the acting user; with a token the server takes the user from it instead.
+_ACTING_USER = "user"
 
 
 class ChatClient:
@@ -22,6 +28,13 @@ class ChatClient:
     CorreioError for an ``error`` reply or a TIMEOUT. ``events()`` yields ``chat.publication``
     and ``chat.direct`` deliveries, with a Gap item whenever the numbering shows a loss (re-read
     with ``history`` or ``conversation`` then).
+
+    Identity (protocol revision 1.1): ``register(password)`` once, then ``login(password)``
+    (``login()`` without one on servers running ``--auth open``). Login keeps the access and
+    refresh tokens; every later request carries the access token as the envelope's ``auth`` and
+    no body ``user`` (the server takes the user from the token). The access token is refreshed
+    (``chat.refresh.request``) when less than ``refresh_margin`` seconds of it are left, judged by
+    the ``expires_at`` the server sent; ``logout()`` revokes every token of the user.
 
     One Lamport clock (``lc``) ticks on every request and merges every reply, every event and
     every stored message read: what this client sends is stamped after everything it received.
@@ -36,10 +49,14 @@ class ChatClient:
         service: str = CHAT_SERVICE,
         timeout: float = 5.0,
         retries: int = 1,
+        refresh_margin: float = 60.0,
         context: zmq.asyncio.Context | None = None,
     ) -> None:
         self.user = user
         self.service = service
+        self.refresh_margin = refresh_margin
+        self.tokens: Tokens | None = None
+        self._refreshing = asyncio.Lock()
         self.requests = MdpClient(broker, stamp=Stamp(new_node_id(f"py-chat-{user}")), timeout=timeout, retries=retries, context=context)
         # Subscribe first, read state after (FRAMES.md 3.6): created before any request is sent.
         self.subscriber = Subscriber(proxy, [user_topic(user)], context=context) if proxy is not None else None
@@ -62,10 +79,52 @@ class ChatClient:
         return self.requests.stamp.clock.value
 
     async def _call(self, message_type: str, body: dict[str, Any]) -> dict[str, Any]:
+        """A request acting as this user: with the access token (refreshed first if it is about to
+        expire) when logged in, else with the body ``user`` where the request names one."""
+        if self.tokens is None:
+            return await self.requests.call(self.service, message_type, body)
+        await self._refresh_if_due()
+        acting = {key: value for key, value in body.items() if key != _ACTING_USER}
+        return await self.requests.call(self.service, message_type, acting, auth=self.tokens.access)
+
+    async def _anonymous(self, message_type: str, body: dict[str, Any]) -> dict[str, Any]:
+        """register, login and refresh: never carry a token."""
         return await self.requests.call(self.service, message_type, body)
 
-    async def login(self) -> dict[str, Any]:
-        return await self._call("chat.login.request", {"user": self.user})
+    async def register(self, password: str) -> dict[str, Any]:
+        """Registers this user with a password (CONFLICT if the name is taken); log in after."""
+        return await self._anonymous("chat.register.request", {"user": self.user, "password": password})
+
+    async def login(self, password: str | None = None) -> dict[str, Any]:
+        """Logs in and keeps the tokens of the reply. Without a password: servers in open mode only."""
+        reply = await self._anonymous("chat.login.request", {"user": self.user, **_present(password=password)})
+        self.tokens = Tokens.from_reply(reply)
+        return reply
+
+    async def refresh(self) -> dict[str, Any]:
+        """Exchanges the refresh token for new tokens now (requests do it by themselves when due)."""
+        if self.tokens is None:
+            raise CorreioError("UNAUTHENTICATED", "not logged in: no refresh token")
+        reply = await self._anonymous("chat.refresh.request", {"refresh_token": self.tokens.refresh})
+        self.tokens = Tokens.from_reply(reply)
+        return reply
+
+    async def _refresh_if_due(self) -> None:
+        async with self._refreshing:  # concurrent requests refresh once
+            if self.tokens is not None and self.tokens.expires_within(self.refresh_margin):
+                await self.refresh()
+
+    async def logout(self) -> dict[str, Any]:
+        """Revokes every token of this user, on every server once replicated, and forgets them."""
+        reply = await self._call("chat.logout.request", {})
+        self.tokens = None
+        return reply
+
+    async def change_password(self, password: str, new_password: str) -> dict[str, Any]:
+        """Changes the password; every token issued before stops verifying, so log in again after."""
+        reply = await self._call("chat.password.request", {"password": password, "new_password": new_password})
+        self.tokens = None
+        return reply
 
     async def users(self, *, limit: int | None = None, after: str | None = None) -> dict[str, Any]:
         return await self._call("chat.users.request", _present(limit=limit, after=after))

@@ -105,8 +105,10 @@ class MdpClient:
         timeout: float | None = None,
         retries: int | None = None,
         request_id: str | None = None,
+        auth: str | None = None,
     ) -> dict[str, Any]:
-        """Sends one request and returns the reply envelope (its reply type).
+        """Sends one request and returns the reply envelope (its reply type); ``auth`` is the
+        access token of the user it acts for (the envelope's ``auth``), if any.
 
         Raises CorreioError: the error a peer answered with, TIMEOUT when every attempt timed
         out, or VALIDATION when ``body`` does not match the request's schema.
@@ -117,7 +119,7 @@ class MdpClient:
             raise ValueError(f"{message_type!r} is not a request type")
         attempt_timeout = self.timeout if timeout is None else timeout
         attempts = 1 + (self.retries if retries is None else retries)
-        envelope = self.stamp.envelope(message_type, body, request_id)
+        envelope = self.stamp.envelope(message_type, body, request_id, auth=auth)
         request_id = envelope["id"]
         if request_id in self._pending:
             raise ValueError(f"request id {request_id!r} is already in flight")
@@ -127,7 +129,7 @@ class MdpClient:
             for attempt in range(attempts):
                 if attempt > 0:
                     # A retry keeps the id; only the clock reading is new.
-                    envelope = self.stamp.envelope(message_type, body, request_id)
+                    envelope = self.stamp.envelope(message_type, body, request_id, auth=auth)
                     log.debug("retrying %s %s (attempt %d)", message_type, request_id, attempt + 1)
                 await socket.send_multipart(mdp.client_request(service, encode_message(envelope)))
                 try:

@@ -48,9 +48,12 @@ class Stamp:
         self.clock = clock if clock is not None else LamportClock()
         self._now = now
 
-    def envelope(self, message_type: str, body: Mapping[str, Any], request_id: str | None = None) -> dict[str, Any]:
-        """A new envelope; a fresh id unless ``request_id`` is given (replies and retries)."""
-        return {
+    def envelope(self, message_type: str, body: Mapping[str, Any], request_id: str | None = None, *, auth: str | None = None) -> dict[str, Any]:
+        """A new envelope; a fresh id unless ``request_id`` is given (replies and retries).
+
+        ``auth`` (protocol revision 1.1) is the access token of the user a request acts for.
+        """
+        envelope = {
             "v": PROTOCOL_VERSION,
             "type": message_type,
             "id": request_id if request_id is not None else new_request_id(),
@@ -59,6 +62,9 @@ class Stamp:
             "ts": self._now(),
             "body": dict(body),
         }
+        if auth is not None:
+            envelope["auth"] = auth
+        return envelope
 
     def error(self, request_id: str, error: CorreioError) -> dict[str, Any]:
         """An ``error`` envelope answering ``request_id``; at 2^53 - 1 stamped with the clock's last value, never raising."""

@@ -47,8 +47,16 @@ async def forward_events(chat: ChatClient) -> None:
 async def execute(chat: ChatClient, command: dict[str, Any]) -> Any:
     op = command.get("op")
     page = {key: command[key] for key in ("limit", "after", "before") if key in command}
+    if op == "register":
+        return await chat.register(command["password"])
     if op == "login":
-        return await chat.login()
+        return await chat.login(command.get("password"))  # no password: servers in open mode
+    if op == "refresh":
+        return await chat.refresh()
+    if op == "logout":
+        return await chat.logout()
+    if op == "change_password":
+        return await chat.change_password(command["password"], command["new_password"])
     if op == "users":
         return await chat.users(**page)
     if op == "channels":
