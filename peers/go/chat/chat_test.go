@@ -71,13 +71,13 @@ func TestChatSession(t *testing.T) {
 	alice := dial(t, s, s.proxy, "alice")
 	bob := dial(t, s, s.proxy, "bob")
 
-	if login := must(alice.Login(ctx)); !login.Created || login.User != "alice" {
+	if login := must(alice.Login(ctx, "")); !login.Created || login.User != "alice" {
 		t.Fatalf("first login: %+v", login)
 	}
-	if login := must(alice.Login(ctx)); login.Created {
+	if login := must(alice.Login(ctx, "")); login.Created {
 		t.Fatalf("second login created the user again: %+v", login)
 	}
-	must(bob.Login(ctx))
+	must(bob.Login(ctx, ""))
 	users := must(alice.Users(ctx, 0, ""))
 	if len(users.Users) != 2 || users.Users[0].User != "alice" || users.Users[1].User != "bob" {
 		t.Fatalf("users: %+v", users)
@@ -204,7 +204,7 @@ func TestWithoutProxy(t *testing.T) {
 	if _, open := <-dan.Events(); open {
 		t.Fatal("a client without a proxy has a closed Events()")
 	}
-	if login := must(dan.Login(context.Background())); login.User != "dan" {
+	if login := must(dan.Login(context.Background(), "")); login.User != "dan" {
 		t.Fatalf("login: %+v", login)
 	}
 	if _, err := Dial(s.broker, "", "no/slash", Options{}); err == nil {

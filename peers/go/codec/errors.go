@@ -24,6 +24,8 @@ const (
 	CodeUnavailable        = "UNAVAILABLE"
 	CodeOverloaded         = "OVERLOADED"
 	CodeInternal           = "INTERNAL"
+	CodeUnauthenticated    = "UNAUTHENTICATED" // protocol revision 1.1
+	CodeForbidden          = "FORBIDDEN"       // protocol revision 1.1
 )
 
 // maxWireMessage is error.json's bound on message, in code points.

@@ -100,7 +100,11 @@ func (c *Client) Close() error {
 // Request sends one request and returns the reply envelope (of the request's reply type). The
 // error is a *codec.Error: the one a peer answered with, TIMEOUT when every attempt timed out,
 // VALIDATION when body does not match the request's schema, UNAVAILABLE when the client closed.
-func (c *Client) Request(ctx context.Context, service, messageType string, body any) (*message.Envelope, error) {
+func (c *Client) Request(ctx context.Context, service, messageType string, body any, options ...RequestOption) (*message.Envelope, error) {
+	var settings requestSettings
+	for _, option := range options {
+		option(&settings)
+	}
 	info, ok := protocol.Messages[messageType]
 	if !ok || info.Pattern != "request" {
 		return nil, fmt.Errorf("%q is not a request type", messageType)
@@ -109,6 +113,7 @@ func (c *Client) Request(ctx context.Context, service, messageType string, body 
 		return nil, err
 	}
 	envelope := c.stamp.Envelope(messageType, body, "")
+	envelope.Auth = settings.auth
 	replies := make(chan *message.Envelope, 1)
 	c.mu.Lock()
 	c.pending[envelope.ID] = replies
@@ -122,6 +127,7 @@ func (c *Client) Request(ctx context.Context, service, messageType string, body 
 		if attempt > 0 {
 			// A retry keeps the id; only the clock reading is new.
 			envelope = c.stamp.Envelope(messageType, body, envelope.ID)
+			envelope.Auth = settings.auth
 		}
 		data, err := message.Encode(envelope)
 		if err != nil {
@@ -156,8 +162,8 @@ func (c *Client) Request(ctx context.Context, service, messageType string, body 
 }
 
 // Call is Request that converts the reply body into reply, a pointer to the generated struct.
-func (c *Client) Call(ctx context.Context, service, messageType string, body, reply any) error {
-	envelope, err := c.Request(ctx, service, messageType, body)
+func (c *Client) Call(ctx context.Context, service, messageType string, body, reply any, options ...RequestOption) error {
+	envelope, err := c.Request(ctx, service, messageType, body, options...)
 	if err != nil {
 		return err
 	}

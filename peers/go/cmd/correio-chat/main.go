@@ -13,7 +13,9 @@
 // "message":{…},"lc":…} and {"event":"gap","topic":…,"publisher":…,"first":…,"last":…,
 // "restarted":…,"lc":…}. The end of stdin, or {"op":"quit"}, ends the session.
 //
-// Operations: login; users and channels (limit, after); create_channel, join, leave (channel);
+// Operations: register (password); login (password; none on servers running --auth open), which
+// keeps the tokens that every later request carries; refresh; logout; change_password (password,
+// new_password); users and channels (limit, after); create_channel, join, leave (channel);
 // publish (channel, text); direct (to, text); history (channel, limit, before); conversation
 // (peer, limit, before); call (action, params: a service.call.request to svc.<service>); exists
 // (service: MMI); lc.

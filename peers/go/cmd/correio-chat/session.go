@@ -25,6 +25,9 @@ type command struct {
 	Action  string          `json:"action"`
 	Params  json.RawMessage `json:"params"`
 	Service string          `json:"service"`
+	// Password and NewPassword: register, login (none for an open-mode login), change_password.
+	Password    string `json:"password"`
+	NewPassword string `json:"new_password"`
 }
 
 type session struct {
@@ -63,8 +66,16 @@ func (s *session) reply(n int64, result any, err error) {
 func (s *session) execute(ctx context.Context, cmd command) (any, error) {
 	c := s.client
 	switch cmd.Op {
+	case "register":
+		return c.Register(ctx, cmd.Password)
 	case "login":
-		return c.Login(ctx)
+		return c.Login(ctx, cmd.Password) // no password: servers running --auth open
+	case "refresh":
+		return c.Refresh(ctx)
+	case "logout":
+		return c.Logout(ctx)
+	case "change_password":
+		return c.ChangePassword(ctx, cmd.Password, cmd.NewPassword)
 	case "users":
 		return c.Users(ctx, cmd.Limit, cmd.After)
 	case "channels":
