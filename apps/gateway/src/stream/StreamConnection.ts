@@ -38,6 +38,18 @@ const CHANNEL_NAME = pattern('channelName');
 const USER_NAME = pattern('userName');
 const NODE_ID = pattern('nodeId');
 
+/** A live event's frame, serialised once for every socket that gets it (the hub hands them all the same object). */
+const liveFrames = new WeakMap<object, string>();
+
+function liveFrame(event: object, frame: () => Record<string, unknown>): string {
+  let text = liveFrames.get(event);
+  if (text === undefined) {
+    text = JSON.stringify(frame());
+    liveFrames.set(event, text);
+  }
+  return text;
+}
+
 /**
  * One WebSocket on /v1/stream. The first message authenticates (`{type: "auth", token}`, or
  * `{type: "auth", user}` in open mode); then `subscribe`/`unsubscribe` channels, each with an
@@ -137,7 +149,7 @@ export class StreamConnection {
         const direct = envelope.body as ChatDirect;
         if (!this.#directSeen.add(direct.op)) return;
         this.#context.counters.delivered('direct', false);
-        this.#send({ type: 'direct', message: direct });
+        this.#send(liveFrame(direct, () => ({ type: 'direct', message: direct })));
       },
       lost: () => this.#send({ type: 'lost', user: name }),
     });
@@ -160,7 +172,7 @@ export class StreamConnection {
       readHistory: (name, page) => this.#context.upstream.call('chat', 'chat.history.request', { channel: name, ...page }, this.#auth()) as Promise<ChatHistoryReply>,
       deliver: (publication, replayed) => {
         this.#context.counters.delivered('publication', replayed);
-        this.#send({ type: 'publication', channel, ...(replayed ? { replayed } : {}), publication });
+        this.#send(replayed ? { type: 'publication', channel, replayed, publication } : liveFrame(publication, () => ({ type: 'publication', channel, publication })));
       },
       failed: (error) => this.#send({ type: 'error', channel, ...CorreioError.from(error).toWire() }),
     });
@@ -195,10 +207,10 @@ export class StreamConnection {
     return this.#token !== undefined ? { auth: this.#token } : {};
   }
 
-  #send(message: Record<string, unknown>): void {
+  #send(message: Record<string, unknown> | string): void {
     if (this.#closed || this.#socket.readyState !== this.#socket.OPEN) return;
     if (this.#socket.bufferedAmount > this.#context.limits.maxBufferedBytes) return this.close(CLOSE.tooSlow, 'the socket reads too slowly');
-    this.#socket.send(JSON.stringify(message));
+    this.#socket.send(typeof message === 'string' ? message : JSON.stringify(message));
   }
 
   #closeAt(whenMs: number, code: number, reason: string): void {
