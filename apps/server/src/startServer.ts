@@ -17,6 +17,7 @@ import { combineHandlers } from './replication/combineHandlers.js';
 import { replicationMetrics } from './replication/replicationMetrics.js';
 import { ServerReplication, type CatchUpReport, type ReplicationHealth } from './replication/ServerReplication.js';
 import { serverMetrics } from './serverMetrics.js';
+import { noticeWhileStarting } from './startupNotice.js';
 import { ChatStore, type StoreDigest } from './store/ChatStore.js';
 import { StoreDamagedError } from './store/StoreErrors.js';
 
@@ -289,7 +290,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     };
     serverMetrics(metrics, { store: openStore, handlers, fanout, lamport, berkeleyPollsRefused: () => members.sync.status().pollsRefused });
     replicationMetrics(metrics, { store: openStore, replication });
-    await service.start();
+    await noticeWhileStarting(service.start(), service, { broker: options.broker, proxyPub: options.proxy.pub, proxySub: options.proxy.sub }, logger);
     let sidecar: HttpSidecar | undefined;
     if (options.http) {
       sidecar = await startHttpSidecar({ port: options.http.port, ...(options.http.host ? { host: options.http.host } : {}), registry: metrics, health });
