@@ -101,7 +101,7 @@ describe.each(['native', 'metered', 'guarded'])('a hostile subscriber against th
   it('3,000 distinct topics never reach the publisher; honest subscribers are still served', async () => {
     const { proxy, publisher, subscriber, baseline } = await topology(['--mode', mode, '--upstream', 'all']);
     const attacker = hostile(proxy, ['--kind', 'many', '--count', '3000', '--marker', 'chan/marker/']);
-    await attacker.waitForEvent('landed', 1, 20_000);
+    await attacker.waitForEvent('landed', 1, 45_000);
     if (mode === 'metered') {
       await waitFor(async () => (await readMetric(proxy.http!, 'correio_proxy_subscriptions')) === 3001, 'the attacker\'s subscriptions counted', 15_000);
       expect(await readMetric(proxy.http!, 'correio_proxy_topics_forwarded')).toBe(1);
@@ -130,7 +130,7 @@ describe('the native proxy\'s own memory', () => {
     const peaks: number[] = [];
     for (let round = 1; round <= 2; round++) {
       const attacker = hostile(proxy, ['--kind', 'many', '--count', '3000', '--marker', 'chan/marker/']);
-      await attacker.waitForEvent('landed', 1, 20_000);
+      await attacker.waitForEvent('landed', 1, 45_000);
       peaks.push(rssMiB(proxy.child));
       attacker.kill('SIGKILL');
       await waitFor(async () => (await readMetric(proxy.http!, 'correio_proxy_disconnects_total', { side: 'subscribers' })) >= round, 'the attacker\'s departure counted');
@@ -146,7 +146,7 @@ describe('a hostile subscriber against the metered proxy', () => {
     const { proxy, publisher, subscriber, baseline } = await topology(['--mode', 'metered', '--max-subscriptions', '100']);
     const metric = (name: string, labels: Record<string, string> = {}) => readMetric(proxy.http!, name, labels);
     const attacker = hostile(proxy, ['--kind', 'many', '--count', '3000', '--invalid', '50', '--marker', 'chan/marker/']);
-    await attacker.waitForEvent('landed', 1, 20_000);
+    await attacker.waitForEvent('landed', 1, 45_000);
     // The honest subscriber's topic is one of the 100, so 99 of the attacker's pass.
     await waitFor(async () => (await metric('correio_proxy_subscriptions_refused_total', { reason: 'limit' })) === 3000 - 99, 'the refusals counted', 15_000);
     expect(await metric('correio_proxy_subscriptions_refused_total', { reason: 'invalid-topic' })).toBe(50);
@@ -177,7 +177,7 @@ describe('a hostile subscriber against the guarded proxy', () => {
   it('holds at most --max-subscriptions-per-connection of one connection; the proxy stays within 20 MiB of its baseline, and holds none once the peer leaves', async () => {
     const { proxy, publisher, subscriber, baseline } = await topology(['--mode', 'guarded', '--max-subscriptions-per-connection', '100']);
     const attacker = hostile(proxy, ['--kind', 'many', '--count', '20000', '--invalid', '50', '--marker', 'chan/marker/']);
-    await attacker.waitForEvent('landed', 1, 30_000);
+    await attacker.waitForEvent('landed', 1, 45_000);
     // 100 held; the marker took the place of the first topic, dropped before it.
     expect(await metric(proxy, 'correio_proxy_subscriptions_refused_total', { reason: 'connection-limit' })).toBe(20000 - 100);
     expect(await metric(proxy, 'correio_proxy_subscriptions_refused_total', { reason: 'invalid-topic' })).toBe(50);
@@ -201,9 +201,9 @@ describe('a hostile subscriber against the guarded proxy', () => {
   it('holds at most --max-subscriptions of all connections together; a second connection is refused at the total', async () => {
     const { proxy, subscriber, baseline } = await topology(['--mode', 'guarded', '--max-subscriptions-per-connection', '100', '--max-subscriptions', '150']);
     const first = hostile(proxy, ['--kind', 'many', '--count', '3000', '--marker', 'chan/marker/']);
-    await first.waitForEvent('landed', 1, 30_000);
+    await first.waitForEvent('landed', 1, 45_000);
     const second = hostile(proxy, ['--kind', 'many', '--count', '3000', '--marker', 'chan/marker/']);
-    await second.waitForEvent('landed', 1, 30_000);
+    await second.waitForEvent('landed', 1, 45_000);
     // The honest subscriber holds 1 and the first attacker 100: the second gets the 49 left.
     expect(await metric(proxy, 'correio_proxy_subscriptions_refused_total', { reason: 'connection-limit' })).toBe(3000 - 100);
     expect(await metric(proxy, 'correio_proxy_subscriptions_refused_total', { reason: 'limit' })).toBe(3000 - 49);
