@@ -6,6 +6,7 @@ import { readMetric, waitFor } from '@correio/testing';
 import WebSocket from 'ws';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CLUSTER_START_MS, http, startCluster, startGateway, type Cluster, type GatewayProcess } from './helpers/cluster.js';
+import { StreamClient } from './helpers/streamClient.js';
 
 let cluster: Cluster;
 let gateway: GatewayProcess;
@@ -139,5 +140,25 @@ describe('WebSocket limits', () => {
     expect(refused).toBe(503);
     for (const socket of three) socket.terminate();
     await small.child.stop();
+  });
+
+  it('closes a socket that stops reading (4408) instead of queueing for it without bound', async () => {
+    const strict = await startGateway(cluster, ['--socket-buffer', '65536'], 'strict gateway');
+    await http(`${strict.url}/v1/channels`, { body: { user: 'ana', channel: 'bulk' } });
+    // 12 KB each (4,000 three-byte characters): a few megabytes in all, more than the kernel buffers of one connection.
+    const text = '€'.repeat(4_000);
+    const ops = [];
+    for (let batch = 0; batch < 25; batch += 1) {
+      ops.push(...(await Promise.all(Array.from({ length: 16 }, async () => (await http(`${strict.url}/v1/channels/bulk/messages`, { body: { user: 'ana', text } })).body.op))));
+    }
+    const reader = await StreamClient.open(strict.stream, { user: 'ana' });
+    reader.socket.pause();
+    // Resuming from the first op sends the other 399 at once, to a socket that reads nothing.
+    reader.send({ type: 'subscribe', channel: 'bulk', after: ops[0] });
+    await waitFor(async () => ((await readMetric(strict.url, 'correio_gateway_ws_closed_total', { code: '4408' }).catch(() => 0)) >= 1), 'the slow socket to be closed', 60_000);
+    expect(await readMetric(strict.url, 'correio_gateway_ws_connections')).toBe(0);
+    expect((await http(`${strict.url}/health`)).status).toBe(200);
+    reader.socket.terminate();
+    await strict.child.stop();
   });
 });

@@ -87,7 +87,9 @@ export class StreamConnection {
   close(code: number, reason: string): void {
     if (this.#closed) return;
     this.#context.counters.closed(code);
-    this.#socket.close(code, reason);
+    // A socket too slow to read its queue would not read a close frame either: cut it, freeing the queue now.
+    if (code === CLOSE.tooSlow) this.#socket.terminate();
+    else this.#socket.close(code, reason);
     this.#dispose();
   }
 
