@@ -1,6 +1,8 @@
-// End to end with the real chat server (apps/server) as a process, behind a real broker and proxy.
+// End to end with the real chat server (apps/server) as a process, behind a real broker and proxy,
+// in password mode (accounts, tokens) unless a test says open.
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { UnauthenticatedError } from '@correio/codec';
 import { ChatClient, ChatSession, runBot, type ReceivedPublication, type StampedSessionEvent } from '@correio/client';
 import { scratchDir, spawnProgram, waitFor, workspaceRoot } from '@correio/testing';
 import { cleanupAfterEach } from './helpers/cleanups.js';
@@ -10,20 +12,26 @@ const serverMain = join(workspaceRoot, 'apps', 'server', 'src', 'main.ts');
 
 const cleanups = cleanupAfterEach();
 
-/** A broker, a proxy and one real server process with a fresh data directory. */
-async function realCluster(): Promise<{ broker: string; proxySub: string }> {
+/** A broker, a proxy and one real server process with a fresh data directory; `extra` are more server flags. */
+async function realCluster(extra: readonly string[] = ['--auth', 'password']): Promise<{ broker: string; proxySub: string }> {
   const broker = await startBroker('tcp://127.0.0.1:*', 500);
   cleanups.push(() => broker.close());
   const proxy = await startProxy();
   cleanups.push(() => proxy.close());
   const data = scratchDir('correio-client-e2e-');
   cleanups.push(async () => data.remove());
-  const args = ['--id', 'srv-e2e', '--data-dir', data.dir, '--broker', broker.endpoints[0]!, '--proxy-pub', proxy.frontend, '--proxy-sub', proxy.backend, '--heartbeat', '500'];
+  const args = ['--id', 'srv-e2e', '--data-dir', data.dir, '--broker', broker.endpoints[0]!, '--proxy-pub', proxy.frontend, '--proxy-sub', proxy.backend, '--heartbeat', '500', ...extra];
   const server = spawnProgram('the chat server', serverMain, args);
   cleanups.push(() => server.stop(8_000));
   await server.waitForLine(/^server ready /, 30_000);
   await waitFor(() => broker.snapshot().services.some((service) => service.name === 'chat' && service.workers > 0), 'the server to register with the broker', 15_000);
   return { broker: broker.endpoints[0]!, proxySub: proxy.backend };
+}
+
+/** Registers `user` and logs in with a password. */
+async function signIn(client: ChatClient, user: string): Promise<void> {
+  await client.register(user, `${user} password`);
+  await client.login(user, { password: `${user} password` });
 }
 
 function client(at: { broker: string; proxySub: string }): ChatClient {
@@ -37,8 +45,9 @@ describe('with the real chat server', () => {
     const at = await realCluster();
     const ana = client(at);
     const bob = client(at);
-    expect(await ana.login('ana')).toMatchObject({ user: 'ana', created: true });
-    await bob.login('bob');
+    await ana.register('ana', 'ana password');
+    expect(await ana.login('ana', { password: 'ana password' })).toMatchObject({ user: 'ana', created: true, token: expect.any(String) });
+    await signIn(bob, 'bob');
     expect(await ana.createChannel('general')).toMatchObject({ channel: 'general', created: true, created_by: 'ana' });
     bob.subscribeChannel('general');
     const received: ReceivedPublication[] = [];
@@ -79,7 +88,7 @@ describe('with the real chat server', () => {
     const events: StampedSessionEvent[] = [];
     const ana = client(at);
     const session = new ChatSession(ana, { emit: (event) => events.push(event) });
-    await session.start('ana');
+    await session.start('ana', { register: true, password: 'ana password' });
     await session.submit('/create general');
     await session.submit('/join general');
     await session.submit('first words');
@@ -87,7 +96,37 @@ describe('with the real chat server', () => {
     const history = events.find((e) => e.event === 'history');
     expect(history).toMatchObject({ event: 'history', channel: 'general', messages: [expect.objectContaining({ text: 'first words', user: 'ana' })] });
     expect(events.filter((e) => e.event === 'error')).toEqual([]);
+    expect(events[0]).toMatchObject({ event: 'ready', user: 'ana', registered: true });
+    await session.logout();
     session.end();
+    await expect(ana.createChannel('after-logout')).rejects.toBeInstanceOf(UnauthenticatedError);
+  });
+
+  it('refreshes an access token before it expires, and logs in again once the refresh token is spent', async () => {
+    const at = await realCluster(['--auth', 'password', '--auth-access-ttl', '1500ms', '--auth-refresh-ttl', '3s']);
+    const ana = client(at);
+    await signIn(ana, 'ana');
+    const first = { token: ana.token!, expiresAt: ana.tokenExpiresAt! };
+    await ana.createChannel('general');
+    // Due a quarter of its lifetime before it expires.
+    await waitFor(() => Date.now() >= first.expiresAt - 300, 'the refresh to fall due', 5_000);
+    await ana.publish('general', 'refreshed');
+    expect(ana.token).not.toBe(first.token);
+    const refreshed = ana.token!;
+    // Past the refresh token's expiry too (the server allows 30 s of clock tolerance, so its own
+    // refusal may not come yet): the client logs in again with the password it was given.
+    const spent = Date.now() + 3_100;
+    await waitFor(() => Date.now() >= spent, 'the refresh token to expire', 5_000);
+    await ana.publish('general', 'logged in again');
+    expect(ana.token).not.toBe(refreshed);
+    expect((await ana.history('general')).messages.map((m) => m.text)).toEqual(['refreshed', 'logged in again']);
+  });
+
+  it('still serves a client that logs in without a password when the server runs --auth open', async () => {
+    const at = await realCluster(['--auth', 'open']);
+    const ana = client(at);
+    expect(await ana.login('ana')).toMatchObject({ user: 'ana' });
+    expect(await ana.createChannel('general')).toMatchObject({ created_by: 'ana' });
   });
 
   it('bot: a bounded run with consistent numbers', async () => {
