@@ -140,6 +140,10 @@ export class MajordomoBroker {
   /** Endpoints #rebind unbound and has not bound again yet. */
   readonly #unbound = new Set<string>();
   #countingStuck = false;
+  /** The receive the loop waits on. */
+  #receiving: Promise<unknown> | undefined;
+  /** An endpoint being unbound and bound again: the loop starts no receive until it settles. */
+  #rebinding: Promise<void> | undefined;
   #loop: Promise<void> | undefined;
 
   constructor(options: MajordomoBrokerOptions) {
@@ -156,6 +160,8 @@ export class MajordomoBroker {
       receiveHighWaterMark: this.#options.highWaterMark,
       // Sends never wait: a ROUTER drops what it cannot queue, and a slow peer must not stall the loop.
       sendTimeout: 0,
+      // A receive ends at least this often, so an endpoint can be rebound with none pending (#rebind).
+      receiveTimeout: RECEIVE_SLICE_MS,
       // Replies and DISCONNECTs still in the queue at close get a moment to leave.
       linger: 1_000,
       // A peer that reconnects with a routing id still held by its old connection takes it over.
@@ -245,15 +251,18 @@ export class MajordomoBroker {
 
   async #receiveLoop(): Promise<void> {
     while (this.#state === 'running' || this.#state === 'draining') {
+      if (this.#rebinding !== undefined) {
+        await this.#rebinding.catch(() => undefined); // #checkStuckConnections reports its failure
+        continue;
+      }
       let frames: Buffer[];
       try {
-        frames = await this.#socket.receive();
+        const receiving = this.#socket.receive();
+        this.#receiving = receiving;
+        frames = await receiving;
       } catch (error) {
         if (this.#socket.closed) return;
-        if (isBusy(error)) {
-          await sleep(1); // an endpoint is being unbound or bound again (#rebind)
-          continue;
-        }
+        if (errorCode(error) === 'EAGAIN') continue; // RECEIVE_SLICE_MS without a message
         this.#logger?.error({ err: error }, 'broker receive failed');
         await sleep(10);
         continue;
@@ -600,7 +609,7 @@ export class MajordomoBroker {
     if (this.#countingStuck || this.#state !== 'running') return;
     this.#countingStuck = true;
     try {
-      for (const endpoint of this.#unbound) await this.#bindAgain(endpoint);
+      for (const endpoint of this.#unbound) await this.#withReceivesPaused(() => this.#bindAgain(endpoint));
       const byPort = new Map<number, string>();
       for (const endpoint of this.#endpoints) {
         const port = tcpPort(endpoint);
@@ -634,16 +643,37 @@ export class MajordomoBroker {
       'broker rebinding an endpoint to close connections libzmq left open after routing-id collisions; its peers reconnect',
     );
     this.#observer.endpointRebound?.(stuck);
-    // The asynchronous forms (zeromq.js 6.8's unbindSync fails with EADDRINUSE): while one runs, the
-    // socket refuses receives and sends with EBUSY, which the receive loop and #send expect.
-    await this.#socket.unbind(endpoint);
-    this.#unbound.add(endpoint);
-    // libzmq closes the old listener on its I/O thread, so the port can stay busy for a moment.
-    for (let attempt = 0; attempt < REBIND_ATTEMPTS && this.#state === 'running' && this.#unbound.has(endpoint); attempt++) {
-      if (attempt > 0) await sleep(REBIND_RETRY_MS);
-      await this.#bindAgain(endpoint);
-    }
+    await this.#withReceivesPaused(async () => {
+      await this.#socket.unbind(endpoint);
+      this.#unbound.add(endpoint);
+      // libzmq closes the old listener on its I/O thread, so the port can stay busy for a moment.
+      for (let attempt = 0; attempt < REBIND_ATTEMPTS && this.#state === 'running' && this.#unbound.has(endpoint); attempt++) {
+        if (attempt > 0) await sleep(REBIND_RETRY_MS);
+        await this.#bindAgain(endpoint);
+      }
+    });
     if (this.#unbound.has(endpoint) && this.#state === 'running') this.#logger?.error({ endpoint }, 'broker could not bind an endpoint again; it tries at every count');
+  }
+
+  /**
+   * Runs `change` (an unbind or bind) with no receive pending. zeromq.js runs bind and unbind on a
+   * thread-pool thread while a pending receive polls the same libzmq socket from the main thread,
+   * which can abort the process (docs/architecture.md, "Native aborts"); so the loop starts no
+   * receive until `change` settles, and `change` waits for the current one, which ends within
+   * RECEIVE_SLICE_MS. Sends meanwhile fail with EBUSY before reaching libzmq (#onSendError).
+   */
+  async #withReceivesPaused(change: () => Promise<void>): Promise<void> {
+    const receiving = this.#receiving;
+    const run = async (): Promise<void> => {
+      await receiving?.catch(() => undefined);
+      await change();
+    };
+    this.#rebinding = run();
+    try {
+      await this.#rebinding;
+    } finally {
+      this.#rebinding = undefined;
+    }
   }
 
   /** Binds an endpoint #rebind unbound; one that stays busy is tried again at every count. */
@@ -652,7 +682,7 @@ export class MajordomoBroker {
       await this.#socket.bind(endpoint);
       this.#unbound.delete(endpoint);
     } catch (error) {
-      if ((error as { code?: string }).code !== 'EADDRINUSE') throw error;
+      if (errorCode(error) !== 'EADDRINUSE') throw error;
       this.#logger?.debug({ endpoint }, 'endpoint still busy after unbinding');
     }
   }
@@ -688,7 +718,7 @@ export class MajordomoBroker {
 
   readonly #onSendError = (error: unknown): void => {
     // EBUSY: an endpoint is being unbound or bound again (#rebind); the message is lost like one to a peer reconnecting.
-    if (isBusy(error)) this.#logger?.debug({ err: error }, 'broker send refused while rebinding');
+    if (errorCode(error) === 'EBUSY') this.#logger?.debug({ err: error }, 'broker send refused while rebinding');
     else this.#logger?.warn({ err: error }, 'broker send failed');
   };
 
@@ -808,8 +838,11 @@ function expired(service: Service, deadlineMs: number): CorreioError {
 const REBIND_ATTEMPTS = 500;
 const REBIND_RETRY_MS = 10;
 
-function isBusy(error: unknown): boolean {
-  return (error as { code?: string } | undefined)?.code === 'EBUSY';
+/** How long one receive waits before the loop looks again (an idle broker wakes this often). */
+const RECEIVE_SLICE_MS = 250;
+
+function errorCode(error: unknown): string | undefined {
+  return (error as { code?: string } | undefined)?.code;
 }
 
 function sleep(ms: number): Promise<void> {
