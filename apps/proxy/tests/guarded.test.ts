@@ -29,7 +29,7 @@ let proxies = 0;
 
 interface Guarded {
   readonly proxy: ProxyProcess;
-  readonly keys: zmq.CurveKeyPair | undefined;
+  readonly keys: ReturnType<typeof zmq.curveKeyPair> | undefined;
 }
 
 /** A guarded proxy (on tcp or ipc, NULL or CURVE) and a @correio/transport publisher on TOPIC every 20 ms. */
