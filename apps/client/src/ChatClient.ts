@@ -154,6 +154,12 @@ interface ChatReplies {
   'chat.conversation.request': ChatConversationReply;
 }
 
+/**
+ * The least time a request that hashes a password (register, a login with a password, a password
+ * change) is given: the hash is deliberately slow, and queues behind others on a busy server.
+ */
+const PASSWORD_CALL_TIMEOUT_MS = 15_000;
+
 /** The requests that act as nobody yet: they carry no token. */
 const ANONYMOUS: ReadonlySet<ChatRequestType> = new Set(['chat.register.request', 'chat.login.request', 'chat.refresh.request']);
 
@@ -184,6 +190,7 @@ export class ChatClient {
   readonly #topics = new Set<string>();
   readonly #receiving: Promise<void>;
   readonly #auth: AuthTokens;
+  readonly #passwordTimeout: number;
   #user: string | undefined;
   /** Kept to log in again once the refresh token is spent; undefined for open-mode logins. */
   #password: string | undefined;
@@ -193,9 +200,10 @@ export class ChatClient {
   constructor(options: ChatClientOptions) {
     this.stamp = options.stamp ?? new ClockStamp(options.from ?? `client-${randomBytes(6).toString('base64url')}`);
     this.service = options.service ?? 'chat';
+    this.#passwordTimeout = Math.max(options.timeout ?? 3_000, PASSWORD_CALL_TIMEOUT_MS);
     this.#auth = new AuthTokens({
       refresh: (refreshToken) => this.#call('chat.refresh.request', { refresh_token: refreshToken }, {}),
-      relogin: async () => this.#call('chat.login.request', this.#loginBody(this.#requireUser(), this.#password), {}),
+      relogin: async () => this.#call('chat.login.request', this.#loginBody(this.#requireUser(), this.#password), this.#hashing({}, this.#password)),
     });
     this.#requests = new RequestClient({
       endpoint: options.broker,
@@ -282,7 +290,7 @@ export class ChatClient {
   async register(user: string, password: string, options: CallOptions = {}): Promise<ChatRegisterReply> {
     requireValid(userNameProblem(user));
     requireValid(passwordProblem(password));
-    return this.#call('chat.register.request', { user, password }, options);
+    return this.#call('chat.register.request', { user, password }, this.#hashing(options, password));
   }
 
   /**
@@ -297,7 +305,7 @@ export class ChatClient {
       if (this.#user !== undefined && this.#user !== user) this.unsubscribe(topic('user', this.#user));
       this.subscribe(topic('user', user));
     }
-    const reply = await this.#call('chat.login.request', this.#loginBody(user, options.password), options);
+    const reply = await this.#call('chat.login.request', this.#loginBody(user, options.password), this.#hashing(options, options.password));
     this.#user = user;
     this.#password = options.password;
     this.#auth.set(reply);
@@ -326,9 +334,9 @@ export class ChatClient {
   async changePassword(current: string, next: string, options: CallOptions = {}): Promise<ChatPasswordReply> {
     const user = this.#requireUser();
     requireValid(passwordProblem(next));
-    const reply = await this.#call('chat.password.request', { password: current, new_password: next }, options);
+    const reply = await this.#call('chat.password.request', { password: current, new_password: next }, this.#hashing(options, next));
     this.#password = next;
-    this.#auth.set(await this.#call('chat.login.request', this.#loginBody(user, next), {}));
+    this.#auth.set(await this.#call('chat.login.request', this.#loginBody(user, next), this.#hashing({}, next)));
     return reply;
   }
 
@@ -461,6 +469,11 @@ export class ChatClient {
     const expected = MESSAGE_INFO[type].reply as MessageType;
     if (reply.type !== expected) throw new InternalError(`${type} was answered with ${reply.type}, not ${expected}`, { retryable: false });
     return reply.body as ChatReplies[T];
+  }
+
+  /** A call that makes the server hash `password` gets PASSWORD_CALL_TIMEOUT_MS at least, unless the caller chose. */
+  #hashing<T extends CallOptions>(options: T, password: string | undefined): T {
+    return password === undefined || options.timeout !== undefined ? options : { ...options, timeout: this.#passwordTimeout };
   }
 
   #loginBody(user: string, password: string | undefined): BodyOf<'chat.login.request'> {

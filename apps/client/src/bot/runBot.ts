@@ -7,6 +7,7 @@ import { setMaxListeners } from 'node:events';
 import { brokerDownMessage, describeFailure, proxyDownMessage, type Endpoints } from '../failures.js';
 import { isChannelName, isUserName } from '../names.js';
 import type { BotReport, ReceivedStats, SentStats } from './BotReport.js';
+import type { CallOptions } from '../ChatClient.js';
 import { BotUser } from './BotUser.js';
 import { LatencyRecorder } from './LatencyRecorder.js';
 import { pace, sleep, type StopReason } from './pace.js';
@@ -70,6 +71,9 @@ export interface BotProgress {
   readonly inFlight: number;
   readonly received: number;
 }
+
+/** Registrations and logins in flight at once during setup: each costs the server a slow password hash. */
+const PASSWORD_CALLS_AT_ONCE = 3;
 
 /** The largest number of bot users: two sockets each, within ZeroMQ's default 1023 per context. */
 export const MAX_BOT_USERS = 250;
@@ -159,11 +163,16 @@ export async function runBot(options: BotOptions): Promise<BotReport> {
       retryUntil(what, deadline, signal, (failure) => {
         if (setupRetries++ === 0) onPhase(`setup is retrying: ${describeFailure(failure, endpoints)}`);
       });
+    // A registration or a login costs the server a deliberately slow password hash (ChatClient
+    // gives it longer): a few at a time, retried by `retry` only (a transport retry would hash again).
+    const passwordCall = { retries: 0 };
+    await eachLimited(bots, PASSWORD_CALLS_AT_ONCE, async (bot) => {
+      await retry(() => registerOnce(bot, passwordCall));
+      await retry(() => bot.client.login(bot.name, { password: bot.password, ...passwordCall }));
+      loggedIn += 1;
+    });
     await Promise.all(
       bots.map(async (bot) => {
-        await retry(() => registerOnce(bot));
-        await retry(() => bot.client.login(bot.name, { password: bot.password }));
-        loggedIn += 1;
         for (const channel of bot.channels) {
           await retry(() => bot.client.createChannel(channel));
           bot.client.subscribeChannel(channel);
@@ -307,13 +316,22 @@ export async function runBot(options: BotOptions): Promise<BotReport> {
  * so a retry after a lost reply is the same registration; a CONFLICT after an earlier attempt
  * means one of them took, and the login that follows proves whose password holds.
  */
-async function registerOnce(bot: BotUser): Promise<void> {
+async function registerOnce(bot: BotUser, options: CallOptions): Promise<void> {
   try {
-    await bot.client.register(bot.name, bot.password, { id: bot.registrationId });
+    await bot.client.register(bot.name, bot.password, { ...options, id: bot.registrationId });
   } catch (error) {
     const first = bot.failedRegistrations++ === 0;
     if (first || CorreioError.from(error).code !== 'CONFLICT') throw error;
   }
+}
+
+/** Runs `work` on every item, at most `limit` at a time. */
+async function eachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) await work(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
 /** A request given up when the bot stopped with it still in flight. */
