@@ -98,8 +98,8 @@ export class ChatServer {
     const cred = await this.#auth.checkLogin(body.user, body.password);
     const { op } = (await this.#commit(ctx, 'login', { user: body.user }))!;
     const user = this.#store.user(body.user)!;
-    const tokens = await this.#auth.issue(body.user, cred);
-    // Answered from the operation, so a retry gets the same record as the first attempt (and fresh tokens).
+    const tokens = await this.#auth.issue(body.user, cred, { id: `${op.op.origin}:${op.op.seq}`, at: op.hlc[0] });
+    // Answered from the operation, so a retry gets the same reply as the first attempt, tokens included.
     return { user: body.user, first_seen: user.first_seen, last_seen: op.hlc[0], created: compareOrder(user.first_login, orderOf(op)) === 0, ...tokens };
   }
 

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { errors, jwtVerify, SignJWT, type JWTHeaderParameters, type JWTPayload } from 'jose';
 import type { KeyRing } from './KeyRing.js';
 
@@ -88,14 +88,17 @@ export class TokenAuthority {
   /**
    * An access token and a refresh token for `user`. `cred` is the credential they are issued under
    * (absent in open mode). `notBeforeMs` (the user's latest logout) keeps iat at or after it, so
-   * tokens issued right after a logout are not revoked by it.
+   * tokens issued right after a logout are not revoked by it. With `once`, the tokens are a function
+   * of it (issued at `once.at`, jti from `once.id`; Ed25519 signatures are deterministic): the reply
+   * to a retried login is the same as the first one.
    */
-  async issue(user: string, cred: string | undefined, notBeforeMs = 0): Promise<IssuedTokens> {
-    const now = this.#now();
+  async issue(user: string, cred: string | undefined, notBeforeMs = 0, once?: { readonly id: string; readonly at: number }): Promise<IssuedTokens> {
+    const now = once?.at ?? this.#now();
     const iat = Math.max(Math.floor(now / 1000), Math.ceil(notBeforeMs / 1000));
     const accessExp = Math.floor((now + this.accessTtlMs) / 1000);
     const refreshExp = Math.floor((now + this.refreshTtlMs) / 1000);
-    const [token, refresh_token] = await Promise.all([this.#sign(user, 'access', cred, iat, accessExp, now), this.#sign(user, 'refresh', cred, iat, refreshExp, now)]);
+    const jti = (use: TokenUse) => (once === undefined ? randomBytes(12).toString('base64url') : createHash('sha256').update(`${once.id}\n${use}`).digest('base64url').slice(0, 16));
+    const [token, refresh_token] = await Promise.all([this.#sign(user, 'access', cred, iat, accessExp, jti('access')), this.#sign(user, 'refresh', cred, iat, refreshExp, jti('refresh'))]);
     return { token, refresh_token, expires_at: accessExp * 1000, refresh_expires_at: refreshExp * 1000 };
   }
 
@@ -131,8 +134,8 @@ export class TokenAuthority {
     }
   }
 
-  async #sign(user: string, use: TokenUse, cred: string | undefined, iat: number, exp: number, now: number): Promise<string> {
-    const { kid, key } = this.#keys.signingKey(now);
+  async #sign(user: string, use: TokenUse, cred: string | undefined, iat: number, exp: number, jti: string): Promise<string> {
+    const { kid, key } = this.#keys.signingKey(this.#now());
     const claims: JWTPayload = { use, ...(cred === undefined ? {} : { cred }) };
     return new SignJWT(claims)
       .setProtectedHeader({ alg: 'EdDSA', kid, typ: 'JWT' })
@@ -141,7 +144,7 @@ export class TokenAuthority {
       .setSubject(user)
       .setIssuedAt(iat)
       .setExpirationTime(exp)
-      .setJti(randomBytes(12).toString('base64url'))
+      .setJti(jti)
       .sign(key);
   }
 }

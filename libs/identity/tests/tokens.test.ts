@@ -39,6 +39,15 @@ describe('TokenAuthority', () => {
     expect(header).toMatchObject({ alg: 'EdDSA', typ: 'JWT', kid: (await ring()).kids()[0] });
   });
 
+  it('issues the same tokens again for the same once (a retried login), others for another', async () => {
+    const authority = new TokenAuthority({ keys: await ring() });
+    const once = { id: 'srv-1:42', at: Date.now() - 5_000 };
+    const first = await authority.issue('ana', 'srv-1:3', 0, once);
+    expect(await authority.issue('ana', 'srv-1:3', 0, once)).toEqual(first);
+    expect((await authority.issue('ana', 'srv-1:3', 0, { ...once, id: 'srv-1:43' })).token).not.toBe(first.token);
+    expect((await authority.verify(first.token, 'access')).ok).toBe(true);
+  });
+
   it('open-mode tokens carry no cred', async () => {
     const authority = new TokenAuthority({ keys: await ring() });
     const verdict = await authority.verify((await authority.issue('ana', undefined)).token, 'access');

@@ -136,9 +136,12 @@ export class Authenticator {
     this.#limiter.succeeded(user);
   }
 
-  /** Tokens for `user` under `cred`, issued after the user's latest logout. */
-  issue(user: string, cred: string | undefined): Promise<IssuedTokens> {
-    return this.tokens.issue(user, cred, this.#store.account(user)?.logout_at ?? 0);
+  /**
+   * Tokens for `user` under `cred`, issued after the user's latest logout. `once` (a login's
+   * operation id and wall time) makes them the same for a retry of that login.
+   */
+  issue(user: string, cred: string | undefined, once?: { readonly id: string; readonly at: number }): Promise<IssuedTokens> {
+    return this.tokens.issue(user, cred, this.#store.account(user)?.logout_at ?? 0, once);
   }
 
   #refuse(reason: AuthFailure, message: string): UnauthenticatedError {
