@@ -30,6 +30,7 @@ const serverFlags = arg('server-flags', '').split(' ').filter(Boolean);
 /** Clients per load process: each process drives up to this many DEALERs, so load generation is not one process's event loop. */
 const clientsPerLoadProcess = Number(arg('clients-per-process', '50'));
 const SERVERS = ['s1', 's2', 's3'];
+const BENCH_PASSWORD = 'bench password';
 const TMPFS_MAGIC = 0x01021994;
 
 const dataParent = resolve(arg('data-root', tmpdir()));
@@ -59,14 +60,18 @@ async function restingCpu(topology: Topology, ms: number): Promise<Map<string, n
   return shares;
 }
 
-async function prepare(topology: Topology): Promise<void> {
-  const client = new RequestClient({ endpoint: topology.broker, from: 'bench-setup', timeout: 10_000 });
+/** Registers the bench user (password mode), logs it in and creates the channels: resolves with its access token. */
+async function prepare(topology: Topology): Promise<string> {
+  const client = new RequestClient({ endpoint: topology.broker, from: 'bench-setup', timeout: 20_000 });
   try {
-    await client.request('srv.s1', 'chat.login.request', { user: 'bench' }, { retries: 5 });
+    await client.request('srv.s1', 'chat.register.request', { user: 'bench', password: BENCH_PASSWORD }, { retries: 5 });
+    const { token } = (await client.request('srv.s1', 'chat.login.request', { user: 'bench', password: BENCH_PASSWORD }, { retries: 5 })).body as { token?: string };
     for (const clients of clientCounts) {
-      await client.request('srv.s1', 'chat.channel.create.request', { user: 'bench', channel: `bench-${clients}` }, { retries: 5 });
+      await client.request('srv.s1', 'chat.channel.create.request', { user: 'bench', channel: `bench-${clients}` }, { retries: 5, auth: token! });
     }
+    // The registration is replicated with the channels: once converged, every server accepts the token.
     if ((await untilConverged(topology.health, 30_000)) === undefined) throw new Error('the servers did not converge after the setup writes');
+    return token!;
   } finally {
     await client.close();
   }
@@ -76,7 +81,7 @@ function processSamples(topology: Topology): Map<string, ProcessSample | undefin
   return new Map(topology.processes.map(({ name, peer }) => [name, sampleProcess(peer.process.pid!)]));
 }
 
-async function measure(topology: Topology, ackPeers: number, clients: number, scratch: string): Promise<Run> {
+async function measure(topology: Topology, token: string, ackPeers: number, clients: number, scratch: string): Promise<Run> {
   const channel = `bench-${clients}`;
   const tag = `a${ackPeers}c${clients}`;
   const deliveredFile = join(scratch, `${tag}-delivered.json`);
@@ -95,7 +100,7 @@ async function measure(topology: Topology, ackPeers: number, clients: number, sc
     loads.push(
       spawnTsScript(join(import.meta.dirname, 'publish-load.ts'), [
         '--broker', topology.broker, '--clients', String(share), '--duration', String(durationMs), '--warmup', String(warmupMs),
-        '--tag', `${tag}p${p}`, '--channel', channel, '--user', 'bench', '--acked-file', join(scratch, `${tag}p${p}-acked.json`),
+        '--tag', `${tag}p${p}`, '--channel', channel, '--user', 'bench', '--token', token, '--acked-file', join(scratch, `${tag}p${p}-acked.json`),
       ], profileDir ? ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, `load-${tag}`)}`] : []),
     );
   }
@@ -176,9 +181,9 @@ try {
     try {
       const topology = await startTopology({ servers: SERVERS, ackPeers, dataRoot: scratch, serverFlags, ...(profileDir ? { profileDir } : {}) });
       try {
-        await prepare(topology);
+        const token = await prepare(topology);
         atRest.set(ackPeers, await restingCpu(topology, 3_000));
-        for (const clients of clientCounts) runs.push(await measure(topology, ackPeers, clients, scratch));
+        for (const clients of clientCounts) runs.push(await measure(topology, token, ackPeers, clients, scratch));
       } finally {
         await topology.stop();
       }

@@ -17,6 +17,8 @@ const warmupMs = numberArg('warmup', 1_000);
 const tag = arg('tag');
 const channel = arg('channel');
 const user = arg('user');
+/** The user's access token: the servers run in password mode. */
+const token = arg('token');
 const ackedFile = arg('acked-file');
 /** Each attempt's timeout; a write that is not acknowledged within it is retried under its id. */
 const ATTEMPT_TIMEOUT_MS = 10_000;
@@ -43,7 +45,7 @@ async function publishOnce(socket: RequestClient, id: string): Promise<string | 
   const started = performance.now();
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
     try {
-      const reply = await socket.request('chat', 'chat.publish.request', { user, channel, text: `${sentAt.toFixed(3)} ${id}` }, { id, retries: 0 });
+      const reply = await socket.request('chat', 'chat.publish.request', { user, channel, text: `${sentAt.toFixed(3)} ${id}` }, { id, retries: 0, auth: token });
       if (reply.type !== 'chat.publish.reply') throw new Error(`unexpected reply ${reply.type}`);
       if (measuring) latenciesUs.push((performance.now() - started) * 1_000);
       return `${reply.body.op.origin}:${reply.body.op.seq}`;

@@ -1,6 +1,7 @@
 // The deployed topology as child processes, each started from its app's main.ts like `correio up`
 // does: reference server, broker, proxy and the chat servers (LMDB with fsync on commit, the
 // default; nothing is switched to an unsafe mode).
+import { createKeySetIfMissing } from '@correio/identity';
 import { join } from 'node:path';
 import { spawnPeer, workspaceRoot, type Peer } from '../processes.js';
 
@@ -72,10 +73,14 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
     const ref = spawnApp('ref', ['--data-dir', join(options.dataRoot, 'ref'), ...wiring]);
     processes.push({ name: 'ref', peer: ref });
     await ref.line(/^ref ready /, 60_000);
+    // Password mode, as in earnest: one key set for the servers; tokens outlive the longest run.
+    const authKeys = join(options.dataRoot, 'auth-keys.json');
+    await createKeySetIfMissing(authKeys);
+    const auth = ['--auth', 'password', '--auth-keys', authKeys, '--auth-access-ttl', '120m'];
     const servers = options.servers.map((id) => {
       const peer = spawnApp(
         'server',
-        ['--id', id, '--data-dir', join(options.dataRoot, id), ...wiring, '--ack-peers', String(options.ackPeers), '--http-port', '0', ...options.serverFlags],
+        ['--id', id, '--data-dir', join(options.dataRoot, id), ...wiring, '--ack-peers', String(options.ackPeers), '--http-port', '0', ...auth, ...options.serverFlags],
         options.profileDir,
       );
       processes.push({ name: `server ${id}`, peer });
