@@ -64,6 +64,19 @@ describe('Topology', () => {
     expect(env('bot-2')).toMatchObject({ CORREIO_BROKER: 'tcp://127.0.0.1:5555', CORREIO_PROXY_SUB: 'tcp://127.0.0.1:5571', CORREIO_CHAT_SERVICE: 'srv.srv-2' });
   });
 
+  it('runs the servers and the gateway in password mode with one shared key set, or in open mode when told', () => {
+    const password = new Topology(topologySettings);
+    const env = (topology: Topology, name: string) => topology.components.find((spec) => spec.name === name)!.env();
+    for (const server of ['srv-1', 'srv-3']) expect(env(password, server)).toMatchObject({ CORREIO_SERVER_AUTH: 'password', CORREIO_AUTH_KEYS: '/var/lib/correio/auth-keys.json' });
+    expect(env(password, 'gateway')).toMatchObject({ CORREIO_GATEWAY_AUTH: 'password' });
+    const open = new Topology({ ...topologySettings, auth: 'open' });
+    expect(env(open, 'srv-2')).toMatchObject({ CORREIO_SERVER_AUTH: 'open' });
+    expect(env(open, 'srv-2')['CORREIO_AUTH_KEYS']).toBeUndefined();
+    expect(env(open, 'gateway')).toMatchObject({ CORREIO_GATEWAY_AUTH: 'open' });
+    const config = parseConfig('server:\n  auth: open\n  authKeys: /elsewhere.json\n  authAccessTtl: 5m\n', 'c.yaml');
+    expect(new Topology({ ...topologySettings, config }).overriddenKeys()).toEqual(['server.auth', 'server.authKeys']);
+  });
+
   it('leaves to the config file what it only prefers, and says which keys it overrides', () => {
     const config = parseConfig('bot:\n  service: chat\n  duration: 5\nbroker:\n  endpoint: tcp://10.0.0.1:1\nserver:\n  dataDir: /x\n', 'c.yaml');
     const topology = new Topology({ ...topologySettings, config });

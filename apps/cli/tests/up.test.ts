@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -19,12 +19,12 @@ afterEach(async () => {
   for (const dir of scratch.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
-function startUp(args: readonly string[]): CorreioProcess {
+function startUp(args: readonly string[]): CorreioProcess & { dataDir: string } {
   const dataDir = mkdtempSync(join(tmpdir(), 'correio-up-'));
   scratch.push(dataDir);
   const up = new CorreioProcess(['up', '--free-ports', '--data-dir', dataDir, '--summary-interval', '1s', '--color', 'never', ...args]);
   running.push(up);
-  return up;
+  return Object.assign(up, { dataDir });
 }
 
 /** The pid of every component `up` started, from its `<name>: started (pid N)` lines. */
@@ -61,8 +61,14 @@ describe('correio up', () => {
     expect(order('ref')).toBeLessThan(Math.min(order('srv-1'), order('srv-2'), order('srv-3')));
     expect(Math.max(order('srv-1'), order('srv-2'), order('srv-3'), order('gateway'))).toBeLessThan(Math.min(order('bot-1'), order('bot-2')));
     expect(Math.max(order('broker'), order('proxy'))).toBeLessThan(order('gateway'));
-    // `up` prints where the gateway serves.
+    // `up` prints where the gateway serves, and how to log in.
     await up.waitFor(/^\[up\]\s+gateway: http:\/\/127\.0\.0\.1:\d+ \(API docs http:\/\/127\.0\.0\.1:\d+\/docs/, 10_000);
+    await up.waitFor(/^\[up\]\s+log in: npx correio client --user ana --register --broker tcp:\/\/127\.0\.0\.1:\d+ --proxy-sub tcp:\/\/127\.0\.0\.1:\d+ \(asks for a new password/, 10_000);
+    // Password mode by default: one key set, made in the data directory, readable by its owner only.
+    const keys = join(up.dataDir, 'auth-keys.json');
+    expect(up.output).toContain(`auth: password mode; the servers share the signing keys in ${keys} (made now)`);
+    expect(statSync(keys).mode & 0o777).toBe(0o600);
+    expect(up.output).not.toMatch(/auth open/);
     // Each component's own readiness line is shown, prefixed.
     expect(up.output).toMatch(/^\[broker\]\s+broker ready tcp:\/\/127\.0\.0\.1:\d+ http=/m);
     expect(up.output).toMatch(/^\[srv-2\]\s+server ready srv-2 /m);
@@ -90,8 +96,12 @@ describe('correio up', () => {
 
   it('stops by itself after --duration, exit status 0', async () => {
     // Long enough for six components to start on a busy 2-core machine before the duration ends.
-    const up = startUp(['--duration', '45', '--servers', '1', '--bots', '1']);
+    const up = startUp(['--duration', '45', '--servers', '1', '--bots', '1', '--auth', 'open']);
     await up.waitFor(/^\[up\]\s+all 6 components ready in/, 90_000);
+    // --auth open says so, loudly, and so does the server itself.
+    expect(up.output).toMatch(/^\[up\]\s+WARNING: auth open: there are no accounts and no passwords; anyone who can reach the broker can act as any user/m);
+    expect(up.output).toMatch(/^\[srv-1\].*auth open: anyone who can reach the broker can act as any user/m);
+    expect(up.output).toMatch(/^\[up\]\s+log in: npx correio client --user ana --broker \S+ --proxy-sub \S+ \(no password: auth open\)/m);
     const { code } = await up.exited;
     expect(code, up.output.slice(-3000)).toBe(0);
     expect(up.output).toMatch(/^\[up\]\s+duration reached: stopping every component/m);

@@ -21,6 +21,13 @@ export interface TopologySettings {
   readonly httpPortBase: number;
   /** Each component's data directory goes under it. */
   readonly dataDir: string;
+  /**
+   * `password` (default): the servers require tokens from password logins, signed with the key
+   * set at `authKeys` that they all share. `open`: anyone who can reach the broker acts as any user.
+   */
+  readonly auth?: AuthMode;
+  /** The shared signing key-set file (password mode); `<dataDir>/auth-keys.json` when absent. */
+  readonly authKeys?: string;
   /** How long `up` runs, when bounded: bots are told to run a little longer, and are stopped with everything else. */
   readonly durationMs?: number;
   /** CORREIO_LOG_LEVEL for every component, when given. */
@@ -32,6 +39,11 @@ export interface TopologySettings {
   readonly clockSkewMs?: number;
   readonly config?: CorreioConfig;
 }
+
+export type AuthMode = 'password' | 'open';
+
+/** The key-set file `up` makes for its servers when none is given. */
+export const AUTH_KEYS_FILE = 'auth-keys.json';
 
 /** The endpoints the components reach each other on, learnt from readiness lines when the OS chose the ports. */
 export interface Wiring {
@@ -92,8 +104,8 @@ export class Topology {
       broker: ['endpoint', 'id', 'httpPort', 'httpHost'],
       proxy: ['publishers', 'subscribers', 'httpPort', 'httpHost'],
       ref: ['broker', 'proxyPub', 'proxySub', 'dataDir', 'id', 'httpPort', 'httpHost'],
-      server: ['id', 'dataDir', 'broker', 'proxyPub', 'proxySub', 'httpPort', 'httpHost'],
-      gateway: ['broker', 'proxy', 'host', 'port'],
+      server: ['id', 'dataDir', 'broker', 'proxyPub', 'proxySub', 'httpPort', 'httpHost', 'auth', 'authKeys'],
+      gateway: ['broker', 'proxy', 'host', 'port', 'auth'],
       bot: ['broker', 'proxySub'],
       client: ['broker', 'proxySub'],
     };
@@ -104,6 +116,16 @@ export class Topology {
       for (const key of keys) if (key in values) found.push(`${section}.${key}`);
     }
     return found;
+  }
+
+  /** The auth mode every server and the gateway run in. */
+  get auth(): AuthMode {
+    return this.settings.auth ?? 'password';
+  }
+
+  /** The key-set file the servers share, in password mode. */
+  get authKeys(): string {
+    return resolve(this.settings.authKeys ?? join(this.settings.dataDir, AUTH_KEYS_FILE));
   }
 
   #http(offset: number): Record<string, string> {
@@ -231,6 +253,8 @@ export class Topology {
           CORREIO_SERVER_BROKER: this.wiring.broker,
           CORREIO_SERVER_PROXY_PUB: this.wiring.publishers,
           CORREIO_SERVER_PROXY_SUB: this.wiring.subscribers,
+          CORREIO_SERVER_AUTH: this.auth,
+          ...(this.auth === 'password' ? { CORREIO_AUTH_KEYS: this.authKeys } : {}),
         };
       },
     };
@@ -251,6 +275,7 @@ export class Topology {
         CORREIO_GATEWAY_PROXY: this.wiring.subscribers,
         CORREIO_GATEWAY_HOST: this.settings.host,
         CORREIO_GATEWAY_PORT: String(this.settings.freePorts ? 0 : (this.settings.gatewayPort ?? 8080)),
+        CORREIO_GATEWAY_AUTH: this.auth,
       }),
     };
   }

@@ -1,4 +1,5 @@
 import { mkdirSync, rmSync } from 'node:fs';
+import { createKeySetIfMissing } from '@correio/identity';
 import { resolve } from 'node:path';
 import { LogPrinter, type ColorMode } from './LogPrinter.js';
 import { RestartPolicy } from './RestartPolicy.js';
@@ -87,6 +88,12 @@ export async function runUp(settings: UpSettings, options: UpOptions = {}): Prom
       `starting ${all.length} components: broker, proxy, ref, ${settings.servers} server(s), gateway, ${settings.bots} bot(s); data in ${dataDir}` +
         (settings.durationMs !== undefined ? `; stopping after ${(settings.durationMs / 1000).toFixed(0)} s` : '; Ctrl-C stops everything'),
     );
+    if (topology.auth === 'password') {
+      const created = await createKeySetIfMissing(topology.authKeys);
+      printer.note(`auth: password mode; the servers share the signing keys in ${topology.authKeys}${created ? ' (made now)' : ''}`);
+    } else {
+      printer.note(OPEN_WARNING);
+    }
     const ignored = topology.overriddenKeys();
     if (ignored.length > 0) printer.note(`ignoring ${ignored.join(', ')} from the config file: \`up\` wires endpoints, ports, ids and data directories itself (see \`correio up --help\`)`);
     if (settings.durationMs !== undefined) durationTimer = setTimeout(() => resolveStop('duration'), settings.durationMs);
@@ -126,6 +133,7 @@ export async function runUp(settings: UpSettings, options: UpOptions = {}): Prom
       printer.note(`all ${all.length} components ready in ${(elapsed() / 1000).toFixed(1)} s`);
       const gateway = all.find((child) => child.spec.program === 'gateway')?.readiness?.fields['url'];
       if (gateway) printer.note(`gateway: ${gateway} (API docs ${gateway}/docs, live events ${gateway.replace(/^http/, 'ws')}/v1/stream)`);
+      printer.note(loginHint(topology));
     }
 
     const reason = await stopRequested;
@@ -201,4 +209,17 @@ function signalQuietly(pid: number, signal: NodeJS.Signals): void {
   } catch {
     // gone already
   }
+}
+
+/** What `up --auth open` says at start: loudly, since it is what the cluster must never run as in earnest. */
+const OPEN_WARNING =
+  'WARNING: auth open: there are no accounts and no passwords; anyone who can reach the broker can act as any user. ' +
+  'For demos only: run `correio up` without --auth open for accounts, passwords and tokens';
+
+/** How to join the chat this topology serves. */
+function loginHint(topology: Topology): string {
+  const flags = topology.wiring.broker === 'tcp://127.0.0.1:5555' && topology.wiring.subscribers === 'tcp://127.0.0.1:5571' ? '' : ` --broker ${topology.wiring.broker} --proxy-sub ${topology.wiring.subscribers}`;
+  return topology.auth === 'password'
+    ? `log in: npx correio client --user ana --register${flags} (asks for a new password; next time without --register)`
+    : `log in: npx correio client --user ana${flags} (no password: auth open)`;
 }

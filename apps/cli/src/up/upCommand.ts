@@ -2,6 +2,7 @@ import { Command, InvalidArgumentError, LOG_LEVELS, envOption, parseDurationMs, 
 import { ConfigError } from '../config/ConfigError.js';
 import type { CorreioConfig } from '../config/loadConfig.js';
 import { runUp, type UpSettings } from './runUp.js';
+import type { AuthMode } from './Topology.js';
 
 interface RawUpOptions {
   config?: string;
@@ -12,6 +13,7 @@ interface RawUpOptions {
   fresh: boolean;
   host: string;
   freePorts: boolean;
+  auth: AuthMode;
   brokerPort: number;
   publishersPort: number;
   subscribersPort: number;
@@ -60,6 +62,15 @@ export function upCommand(readConfig: (path: string | undefined) => CorreioConfi
     .addOption(envOption('--fresh', 'empty the data directory first (new ranks, empty stores)', 'CORREIO_UP_FRESH').default(false))
     .addOption(envOption('--host <address>', 'address every component binds and is reached on', 'CORREIO_UP_HOST').default(UP_DEFAULTS.host))
     .addOption(envOption('--free-ports', 'let the OS choose every port (they are read from the readiness lines); for tests and side-by-side runs', 'CORREIO_UP_FREE_PORTS').default(false))
+    .addOption(
+      envOption(
+        '--auth <mode>',
+        'password: users register and log in with passwords, the servers share one signing key set made in the data directory; open: no accounts, anyone who can reach the broker acts as any user (demos only)',
+        'CORREIO_UP_AUTH',
+      )
+        .choices(['password', 'open'])
+        .default('password'),
+    )
     .addOption(envOption('--broker-port <port>', 'the broker (MDP) port', 'CORREIO_UP_BROKER_PORT').argParser(port).default(UP_DEFAULTS.brokerPort))
     .addOption(envOption('--publishers-port <port>', "the proxy's publisher (XSUB) port", 'CORREIO_UP_PUBLISHERS_PORT').argParser(port).default(UP_DEFAULTS.publishersPort))
     .addOption(envOption('--subscribers-port <port>', "the proxy's subscriber (XPUB) port", 'CORREIO_UP_SUBSCRIBERS_PORT').argParser(port).default(UP_DEFAULTS.subscribersPort))
@@ -131,6 +142,7 @@ function settingsOf(raw: RawUpOptions, config: CorreioConfig | undefined): UpSet
     fresh: raw.fresh,
     host: raw.host,
     freePorts: raw.freePorts,
+    auth: raw.auth,
     brokerPort: raw.brokerPort,
     publishersPort: raw.publishersPort,
     subscribersPort: raw.subscribersPort,
