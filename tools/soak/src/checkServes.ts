@@ -1,6 +1,7 @@
 import type { ChatHistoryReply, RefServersReply } from '@correio/protocol';
 import { waitFor } from '@correio/testing';
 import { generateCurveKeyPair, RequestClient, Subscriber, type Publication } from '@correio/transport';
+import { RETRY, signIn } from './account.js';
 import type { SoakTopology } from './topology.js';
 
 /** What an honest client saw: every long-running program served it. */
@@ -12,11 +13,9 @@ export interface ServiceCheck {
   readonly ms: number;
 }
 
-/** Patient enough for a server that a loaded machine starves for a few seconds (the broker then answers UNAVAILABLE). */
-const RETRY = { retries: 8, backoff: { initialMs: 200, maxMs: 2_000 } };
-
 /**
- * An honest CURVE client and subscriber use the system as a user would: log in, create a channel
+ * An honest CURVE client and subscriber use the system as a user would: register (once) and log in
+ * with a password, send the access token with every request acting as the user, create a channel
  * `check-<label>`, publish until a publication is heard through the proxy, read every publication
  * back from every server's history (replicated), and find every server alive in the reference
  * server's list. Throws, naming the step, when a program does not serve within `timeoutMs`.
@@ -34,14 +33,15 @@ export async function checkServes(topology: SoakTopology, label: string, timeout
   })();
   try {
     subscriber.connect(topology.proxy.subscribers);
-    await client.request('chat', 'chat.login.request', { user }, RETRY);
-    await client.request('chat', 'chat.channel.create.request', { user, channel }, RETRY);
+    const { token } = await signIn(client, topology, user, timeoutMs);
+    const asUser = { ...RETRY, auth: token };
+    await client.request('chat', 'chat.channel.create.request', { user, channel }, asUser);
     const texts: string[] = [];
     // The subscription reaches the servers' publishers asynchronously: publish until one is heard.
     await waitFor(
       async () => {
         const text = `honest ${label} ${texts.length + 1}`;
-        await client.request('chat', 'chat.publish.request', { user, channel, text }, RETRY);
+        await client.request('chat', 'chat.publish.request', { user, channel, text }, asUser);
         texts.push(text);
         return heard.some((publication) => publication.envelope.type === 'chat.publication');
       },
@@ -52,7 +52,7 @@ export async function checkServes(topology: SoakTopology, label: string, timeout
     for (const server of topology.servers) {
       await waitFor(
         async () => {
-          const reply = await client.request(`srv.${server}`, 'chat.history.request', { channel, limit: 500 }, RETRY);
+          const reply = await client.request(`srv.${server}`, 'chat.history.request', { channel, limit: 500 }, asUser);
           const stored = new Set((reply.body as ChatHistoryReply).messages.map((message) => message.text));
           return texts.every((text) => stored.has(text));
         },

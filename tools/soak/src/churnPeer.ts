@@ -71,20 +71,22 @@ async function receiveAll(socket: zmq.Readable & zmq.Socket, onMessage: (frames:
   }
 }
 
-function envelope<T extends MessageType>(type: T, body: BodyOf<T>): Uint8Array {
-  return codec.encode({ v: PROTOCOL_VERSION, type, id: newRequestId(), from, lc: ++lc, ts: Date.now(), body } as never);
+function envelope<T extends MessageType>(type: T, body: BodyOf<T>, auth?: string): Uint8Array {
+  return codec.encode({ v: PROTOCOL_VERSION, type, id: newRequestId(), from, lc: ++lc, ts: Date.now(), body, ...(auth === undefined ? {} : { auth }) } as never);
 }
 
-const soakUser = () => `soak-u${randomInt(random, 0, plan.idPool - 1)}`;
+/** A chat request acting as the soak user (the servers run in password mode). */
+const asUser = <T extends MessageType>(type: T, body: BodyOf<T>): Uint8Array => envelope(type, body, plan.account.token);
 
 /** One client request: mostly well formed, to every kind of service; some malformed on purpose. */
 function request(): Array<Buffer | Uint8Array | string> {
   const roll = random();
-  if (roll < 0.2) return mdp.clientRequest('chat', [envelope('chat.history.request', { channel: SOAK_CHANNEL, limit: 20 })]);
-  if (roll < 0.3) return mdp.clientRequest('chat', [envelope('chat.users.request', { limit: 10 })]);
-  if (roll < 0.4) return mdp.clientRequest('chat', [envelope('chat.login.request', { user: soakUser() })]);
-  if (roll < 0.45) return mdp.clientRequest('chat', [envelope('chat.publish.request', { user: soakUser(), channel: SOAK_CHANNEL, text: `churn ${plan.name} ${lc}` })]);
-  if (roll < 0.5) return mdp.clientRequest(`srv.${plan.serverId}`, [envelope('chat.channels.request', { limit: 10 })]);
+  if (roll < 0.2) return mdp.clientRequest('chat', [asUser('chat.history.request', { channel: SOAK_CHANNEL, limit: 20 })]);
+  if (roll < 0.3) return mdp.clientRequest('chat', [asUser('chat.users.request', { limit: 10 })]);
+  // A refresh rather than a password login: a login costs the server a slow scrypt hash on purpose.
+  if (roll < 0.4) return mdp.clientRequest('chat', [envelope('chat.refresh.request', { refresh_token: plan.account.refreshToken })]);
+  if (roll < 0.45) return mdp.clientRequest('chat', [asUser('chat.publish.request', { user: plan.account.user, channel: SOAK_CHANNEL, text: `churn ${plan.name} ${lc}` })]);
+  if (roll < 0.5) return mdp.clientRequest(`srv.${plan.serverId}`, [asUser('chat.channels.request', { limit: 10 })]);
   if (roll < 0.55) return mdp.clientRequest('ref', [envelope('ref.servers.request', {})]);
   if (roll < 0.8) {
     const k = randomInt(random, 0, ECHO_SERVICES - 1);
@@ -198,7 +200,7 @@ async function subscriber(): Promise<void> {
     const socket = new zmq.Subscriber(options('curve', { receiveHighWaterMark: lazy ? 100 : 1_000 }));
     socket.connect(plan.subscribers);
     counts.opened++;
-    const topics = [`svc/soak${randomInt(random, 0, ECHO_SERVICES - 1)}/`, `chan/${SOAK_CHANNEL}/`, 'ref/membership/', `user/${soakUser()}/`, `svc/soak-x${randomInt(random, 0, plan.idPool - 1)}/`];
+    const topics = [`svc/soak${randomInt(random, 0, ECHO_SERVICES - 1)}/`, `chan/${SOAK_CHANNEL}/`, 'ref/membership/', `user/soak-u${randomInt(random, 0, plan.idPool - 1)}/`, `svc/soak-x${randomInt(random, 0, plan.idPool - 1)}/`];
     socket.subscribe(...topics);
     const until = Date.now() + randomInt(random, 1_000, 5_000); // long enough for subscriptions to reach the publishers
     const receiving = lazy

@@ -34,6 +34,8 @@ export interface PeerPlan {
   readonly idPool: number;
   /** The peer exits by itself after this long: a bound for a peer nobody kills. */
   readonly lifetimeMs: number;
+  /** The soak user the chat requests act as: its access token goes in their envelope auth. */
+  readonly account: { readonly user: string; readonly token: string; readonly refreshToken: string };
 }
 
 /** The channel the churn clients publish to and read from; the honest checks use channels of their own. */

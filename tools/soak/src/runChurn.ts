@@ -3,6 +3,7 @@ import type { ExitStatus } from '@correio/testing';
 import { readMetric, seededRandom, sleep, waitFor } from '@correio/testing';
 import { generateCurveKeyPair, RequestClient } from '@correio/transport';
 import { ChurnPeers, splitSockets, type ChurnCounts, type PeerDeath } from './ChurnPeers.js';
+import { signIn, type SoakAccount } from './account.js';
 import { checkServes, type ServiceCheck } from './checkServes.js';
 import { ECHO_SERVICES } from './plan.js';
 import { RssPeaks } from './rss.js';
@@ -98,6 +99,8 @@ export async function runChurn(options: ChurnOptions): Promise<ChurnReport> {
     }
   };
   const dead = () => programs.filter(([, child]) => !child.alive).map(([name]) => name);
+  // The churn peers' chat requests act as one soak user (password mode): register it once, here.
+  const account = await soakAccount(topology);
 
   const peers = new ChurnPeers(
     (name, seed) => ({
@@ -112,6 +115,7 @@ export async function runChurn(options: ChurnOptions): Promise<ChurnReport> {
       sockets: splitSockets(Math.ceil(options.clients / options.peers)),
       idPool: options.idPool ?? 20,
       lifetimeMs: 60_000,
+      account: { user: account.user, token: account.token, refreshToken: account.refreshToken },
     }),
     random,
   );
@@ -253,4 +257,14 @@ function formatKiB(values: ReadonlyMap<string, number>): string {
 function progressLine(peers: ChurnPeers, rss: RssPeaks): string {
   const { counts } = peers;
   return `peers ${peers.started} started, ${peers.killed} killed, ${peers.deaths.length} died by themselves | sockets ${counts.opened} | requests ${counts.requests}, replies ${counts.replies}, served ${counts.served} | published ${counts.published}, received ${counts.received} | RSS ${formatKiB(rss.sample())}`;
+}
+
+/** Signs the churn peers' user in, through a client of its own. */
+async function soakAccount(topology: SoakTopology): Promise<SoakAccount> {
+  const client = new RequestClient({ endpoint: topology.broker[0], from: 'soak-account', curve: { serverKey: topology.keys.publicKey, ...generateCurveKeyPair() } });
+  try {
+    return await signIn(client, topology, 'soak-churn', 60_000);
+  } finally {
+    await client.close();
+  }
 }

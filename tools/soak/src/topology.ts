@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { createKeySetIfMissing } from '@correio/identity';
 import { readinessField, spawnProgram, workspaceRoot, type Child } from '@correio/testing';
 import { generateCurveKeyPair, type CurveKeyPair } from '@correio/transport';
 
@@ -68,9 +69,12 @@ export async function startSoakTopology(options: SoakTopologyOptions): Promise<S
   };
 
   const wiring = ['--broker', topology.broker[0], '--proxy-pub', topology.proxy.publishers, '--proxy-sub', topology.proxy.subscribers, '--curve-server-key', keys.publicKey];
+  // Password mode, as a cluster runs in earnest: the servers share one signing key set.
+  const authKeys = join(options.dataDir, 'auth-keys.json');
+  await createKeySetIfMissing(authKeys);
   start('ref', appMain('ref'), [...wiring, '--id', 'ref-soak', '--data-dir', join(options.dataDir, 'ref'), '--broker-heartbeat', heartbeat]);
   await ready('ref', /^ref ready /);
-  for (const id of topology.servers) start(id, appMain('server'), [...wiring, '--id', id, '--data-dir', join(options.dataDir, id), '--heartbeat', heartbeat]);
+  for (const id of topology.servers) start(id, appMain('server'), [...wiring, '--id', id, '--data-dir', join(options.dataDir, id), '--heartbeat', heartbeat, '--auth', 'password', '--auth-keys', authKeys]);
   await Promise.all(topology.servers.map((id) => ready(id, /^server ready /)));
   return topology;
 }
