@@ -77,7 +77,7 @@ export function serverCommand(): Command {
     .addOption(
       envOption('--auth <mode>', 'password: every request acting as a user needs a token from a password login; open: the body user is believed (demos only: anyone who can reach the broker can act as any user)', 'CORREIO_SERVER_AUTH')
         .choices(['password', 'open'])
-        .default('open'),
+        .default('password'),
     )
     .addOption(envOption('--auth-keys <file>', 'the signing key-set file every server of the cluster shares (default <data-dir>/auth-keys.json, created on first start); reloaded on SIGHUP and when it changes', 'CORREIO_AUTH_KEYS'))
     .addOption(envOption('--auth-issuer <iss>', 'issuer (iss) of the tokens this cluster issues and accepts', 'CORREIO_AUTH_ISSUER').default('correio'))

@@ -45,6 +45,8 @@ describe('the correio-server command', () => {
     const help = child.lines.join('\n');
     for (const flag of ['--id', '--broker', '--proxy-pub', '--proxy-sub', '--data-dir', '--http-port', '--log-level', '--concurrency', '--verify']) expect(help).toContain(flag);
     for (const env of ['CORREIO_SERVER_ID', 'CORREIO_SERVER_DATA_DIR', 'CORREIO_SERVER_BROKER', 'CORREIO_LOG_LEVEL']) expect(help).toContain(env);
+    // Password mode unless told otherwise.
+    expect(help.replace(/\s+/g, ' ')).toContain('can act as any user) (choices: "password", "open", default: "password", env: CORREIO_SERVER_AUTH)');
   });
 
   it('refuses to start without an id, with one clear line', async () => {

@@ -96,7 +96,7 @@ function heal(id: string): void {
 function spawnIn(ns: string, name: string, script: string, args: readonly string[]): Child {
   const child = spawn('ip', ['netns', 'exec', ns, ...programCommand(script, args)], {
     cwd: workspaceRoot,
-    env: { ...process.env, CORREIO_LOG_LEVEL: 'warn' },
+    env: { ...process.env, CORREIO_LOG_LEVEL: 'warn', CORREIO_SERVER_AUTH: 'open' }, // as spawnTs: this test sends the body user
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   return new Child(name, child);

@@ -11,9 +11,14 @@ export const proxyMain = join(workspaceRoot, 'apps', 'proxy', 'src', 'main.ts');
 /** Short heartbeats everywhere, so a killed server is noticed within a second. */
 export const TEST_HEARTBEAT_MS = 250;
 
-/** A program of the workspace as a child process, logging at warn unless `env` says otherwise (whatever the shell's CORREIO_LOG_LEVEL). */
+/**
+ * A program of the workspace as a child process, logging at warn unless `env` says otherwise
+ * (whatever the shell's CORREIO_LOG_LEVEL). Servers run --auth open unless told otherwise (a flag
+ * beats the variable): these tests are about storage, replication and clocks, and send the body
+ * user; the auth*.test.ts files run password mode.
+ */
 export function spawnTs(name: string, script: string, args: readonly string[] = [], env: NodeJS.ProcessEnv = {}): Child {
-  return spawnProgram(name, script, args, { env: { CORREIO_LOG_LEVEL: 'warn', ...env } });
+  return spawnProgram(name, script, args, { env: { CORREIO_LOG_LEVEL: 'warn', CORREIO_SERVER_AUTH: 'open', ...env } });
 }
 
 export interface FileScratchOptions {
