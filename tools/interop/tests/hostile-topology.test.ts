@@ -32,8 +32,9 @@ let topology: Topology;
 
 beforeAll(async () => {
   requirePeerToolchains();
-  // Open mode: the campaign and the honest client act as users named in the bodies, without accounts.
-  topology = await startTopology({ dataDir: scratch.dir, servers: 3, auth: 'open' });
+  // Password mode, as a cluster runs in earnest: the campaign's chat requests carry its users' valid
+  // tokens, forged ones (every token attack) or none; the honest client registers and logs in.
+  topology = await startTopology({ dataDir: scratch.dir, servers: 3, auth: 'password' });
 }, STARTUP_MS + 60_000);
 
 afterAll(async () => {
@@ -56,6 +57,9 @@ it(`survives ${SENDING_MS / 1000} s of schema-valid hostile envelopes (seed ${SE
   for (const service of ['chat', 'ref', 'mmi.service', 'svc.nobody', ...topology.servers.map((id) => `srv.${id}`)]) expect(report.services).toContain(service);
   for (const topic of ['replica/', 'election/', 'ref/membership/', 'chan/mallet/']) expect(report.topics).toContain(topic);
   expect(report.batches).toBeGreaterThan(0);
+  // Valid tokens got requests served; forged and missing ones were refused, not crashed on.
+  expect(report.outcomes['ok'] ?? 0, JSON.stringify(report.outcomes)).toBeGreaterThan(0);
+  expect(report.outcomes['UNAUTHENTICATED'] ?? 0, JSON.stringify(report.outcomes)).toBeGreaterThan(0);
 
   // The Python peer's own corpus (Hypothesis, peers/python/interop/hostile.py), at the same topology.
   const python = spawnPython('python hostile peer', 'hostile_peer', ['--broker', topology.broker, '--servers', topology.servers.join(','), '--count', String(PYTHON_COUNT), '--seed', String(SEED)]);

@@ -3,6 +3,7 @@ import { spawnProgram, waitFor, type Child } from '@correio/testing';
 import { RequestClient } from '@correio/transport';
 import { appMain } from '../paths.js';
 import { serverArguments, type Topology } from '../Topology.js';
+import { signIn } from './credentials.js';
 
 export type Digest = BodyOf<'replica.digest.reply'>;
 
@@ -22,7 +23,9 @@ export interface AftermathReport {
   readonly restarted: ReadonlyMap<string, Child>;
 }
 
-const HONEST_USER = 'honest';
+// A name the corpus never uses: its users ('honest' among them) may have been registered by its
+// chat.register.request shots, with passwords of their own.
+const HONEST_USER = 'honest-aftermath';
 const HONEST_CHANNEL = 'honest-room';
 
 /**
@@ -44,11 +47,11 @@ export async function checkAftermath(topology: Topology, options: AftermathOptio
   const client = new RequestClient({ endpoint: topology.broker, from: 'honest-client', timeout: 5_000, retries: 4 });
   try {
     const text = `still here at ${new Date().toISOString()}`;
-    await client.request('chat', 'chat.login.request', { user: HONEST_USER });
-    await client.request('chat', 'chat.channel.create.request', { user: HONEST_USER, channel: HONEST_CHANNEL });
+    const auth = await signIn(client, topology, HONEST_USER, options.convergeMs);
+    await client.request('chat', 'chat.channel.create.request', { user: HONEST_USER, channel: HONEST_CHANNEL }, { auth });
     // The server that took the login may not be the one that takes the publish: it may not know the channel yet.
     await waitFor(
-      () => client.request('chat', 'chat.publish.request', { user: HONEST_USER, channel: HONEST_CHANNEL, text }).then(() => true, () => false),
+      () => client.request('chat', 'chat.publish.request', { user: HONEST_USER, channel: HONEST_CHANNEL, text }, { auth }).then(() => true, () => false),
       'an honest publication to be accepted',
       options.convergeMs,
       100,
@@ -57,7 +60,7 @@ export async function checkAftermath(topology: Topology, options: AftermathOptio
     await converged(client, topology.servers, options.convergeMs);
     const convergedMs = performance.now() - started;
     for (const id of topology.servers) {
-      const history = await client.request(`srv.${id}`, 'chat.history.request', { channel: HONEST_CHANNEL, limit: 50 });
+      const history = await client.request(`srv.${id}`, 'chat.history.request', { channel: HONEST_CHANNEL, limit: 50 }, { auth });
       const { messages } = history.body as BodyOf<'chat.history.reply'>;
       if (!messages.some((message) => message.text === text)) throw new Error(`${id} does not show the honest publication in #${HONEST_CHANNEL}`);
     }

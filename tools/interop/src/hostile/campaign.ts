@@ -2,6 +2,7 @@ import type { AnyEnvelope } from '@correio/protocol';
 import { RequestClient } from '@correio/transport';
 import fc from 'fast-check';
 import type { Topology } from '../Topology.js';
+import { HostileAuth, signIn } from './credentials.js';
 import { HostileCorpus, type Shot } from './hostileCorpus.js';
 import { HostileSender } from './HostileSender.js';
 
@@ -49,7 +50,7 @@ export interface CampaignReport {
  * together) and the wall clock the near-now timestamps are drawn around.
  */
 export async function runCampaign(topology: Topology, options: CampaignOptions): Promise<CampaignReport> {
-  await seedNames(topology.broker);
+  const auth = await seedNames(topology);
   const corpus = new HostileCorpus({
     servers: topology.servers,
     otherIds: ['ref', 'broker-interop', 'honest-client'],
@@ -96,7 +97,8 @@ export async function runCampaign(topology: Topology, options: CampaignOptions):
     requests += 1;
     types.add(shot.envelope.type);
     services.add(shot.service);
-    const outcome = await sender.request(shot.service, shot.envelope, replyTimeoutMs);
+    const envelope = shot.envelope.type.startsWith('chat.') ? auth.stamp(shot.envelope) : shot.envelope;
+    const outcome = await sender.request(shot.service, envelope, replyTimeoutMs);
     const key = outcome.kind === 'reply' ? outcomeOf(outcome.envelope) : outcome.kind;
     outcomes[key] = (outcomes[key] ?? 0) + 1;
     if (outcome.kind === 'timeout') unanswered.push(description);
@@ -121,12 +123,17 @@ export async function runCampaign(topology: Topology, options: CampaignOptions):
   return { seed: options.seed, batches, requests, publications, outcomes, unanswered, malformedReplies: sender.malformedReplies, types, services, topics, recent };
 }
 
-/** Logs the hostile users in and creates their channel, honestly, through `chat`. */
-async function seedNames(broker: string): Promise<void> {
-  const client = new RequestClient({ endpoint: broker, from: 'hostile-setup', timeout: 5_000, retries: 4 });
+/**
+ * Logs the hostile users in and creates their channel, honestly; resolves with what the chat
+ * requests of the corpus carry as auth: the users' tokens and forged ones.
+ */
+async function seedNames(topology: Topology): Promise<HostileAuth> {
+  const client = new RequestClient({ endpoint: topology.broker, from: 'hostile-setup', timeout: 5_000, retries: 4 });
   try {
-    for (const user of HOSTILE_USERS) await client.request('chat', 'chat.login.request', { user });
-    for (const channel of HOSTILE_CHANNELS) await client.request('chat', 'chat.channel.create.request', { user: HOSTILE_USERS[0], channel });
+    const tokens: string[] = [];
+    for (const user of HOSTILE_USERS) tokens.push(await signIn(client, topology, user));
+    for (const channel of HOSTILE_CHANNELS) await client.request('chat', 'chat.channel.create.request', { user: HOSTILE_USERS[0], channel }, { auth: tokens[0]! });
+    return await HostileAuth.forge(topology, tokens, HOSTILE_USERS[1]);
   } finally {
     await client.close();
   }
