@@ -51,6 +51,11 @@ export class AuthTokens {
     return this.#tokens?.expires_at;
   }
 
+  /** When the next request refreshes the tokens first (before expiresAt); undefined without tokens. */
+  get refreshAt(): number | undefined {
+    return this.#tokens === undefined ? undefined : this.#refreshAt;
+  }
+
   /** Takes the tokens of a login or refresh reply; a reply without a token (an open-mode 1.0 server) clears them. */
   set(tokens: Partial<IssuedTokens> | undefined): void {
     if (tokens?.token === undefined || tokens.refresh_token === undefined || tokens.expires_at === undefined || tokens.refresh_expires_at === undefined) {

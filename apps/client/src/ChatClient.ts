@@ -241,6 +241,11 @@ export class ChatClient {
     return this.#auth.expiresAt;
   }
 
+  /** From when on the next request refreshes the tokens first (a little before tokenExpiresAt). */
+  get tokenRefreshAt(): number | undefined {
+    return this.#auth.refreshAt;
+  }
+
   /** The client's Lamport clock: the latest value it sent or merged. */
   get lc(): number {
     return this.stamp.lc;

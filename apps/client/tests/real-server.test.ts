@@ -106,10 +106,10 @@ describe('with the real chat server', () => {
     const at = await realCluster(['--auth', 'password', '--auth-access-ttl', '1500ms', '--auth-refresh-ttl', '3s']);
     const ana = client(at);
     await signIn(ana, 'ana');
-    const first = { token: ana.token!, expiresAt: ana.tokenExpiresAt! };
+    const first = { token: ana.token!, expiresAt: ana.tokenExpiresAt!, refreshAt: ana.tokenRefreshAt! };
+    expect(first.refreshAt).toBeLessThan(first.expiresAt);
     await ana.createChannel('general');
-    // Due a quarter of its lifetime before it expires.
-    await waitFor(() => Date.now() >= first.expiresAt - 300, 'the refresh to fall due', 5_000);
+    await waitFor(() => Date.now() >= first.refreshAt, 'the refresh to fall due', 5_000);
     await ana.publish('general', 'refreshed');
     expect(ana.token).not.toBe(first.token);
     const refreshed = ana.token!;
