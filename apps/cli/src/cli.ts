@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, Option } from '@correio/observability';
 import { loadConfig, type CorreioConfig } from './config/loadConfig.js';
+import { authCommand } from './authCommand.js';
 import { configCommand } from './configCommand.js';
 import { PROGRAM_NAMES, PROGRAMS } from './programs.js';
 import { runProgram } from './runProgram.js';
@@ -48,6 +49,7 @@ export async function runCli(argv: readonly string[]): Promise<void> {
   }
   program.addCommand(upCommand((path) => readConfig(path ?? program.opts<{ config?: string }>().config)));
   program.addCommand(configCommand((path) => readConfig(path ?? program.opts<{ config?: string }>().config)));
+  program.addCommand(authCommand());
   await program.parseAsync(programHelp(argv));
 }
 

@@ -4,7 +4,7 @@
 // UNAUTHENTICATED; logouts and password changes revoke tokens on every server once replicated.
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { newKeyRecord, tokenAttacks, writeKeySet } from '@correio/identity';
+import { newKeyRecord, rotateKeySet, tokenAttacks, writeKeySet } from '@correio/identity';
 import { readMetric } from '@correio/testing';
 import { AuthClient } from './helpers/auth.js';
 import { eventually, rawEnvelope } from './helpers/chat.js';
@@ -164,5 +164,18 @@ describe('password mode', () => {
     }
     const login = await client.call('srv.s1', 'chat.login.request', { user: 'ana', password: PASSWORD });
     await client.call('srv.s1', 'chat.publish.request', { channel: 'general', text: 'still here' }, login.token);
+  });
+
+  // Last: it rewrites the shared key set, as `correio auth rotate-key` does (that command calls rotateKeySet).
+  it('signs with the new key once the key set is rotated, on every server, and still accepts the old key\'s tokens', async () => {
+    const kidOf = (token: string | undefined) => (JSON.parse(Buffer.from(token!.split('.')[0]!, 'base64url').toString()) as { kid: string }).kid;
+    const before = await client.call('srv.s1', 'chat.login.request', { user: 'ana', password: PASSWORD });
+    const newKid = await rotateKeySet(keysFile, 3_600_000);
+    expect(kidOf(before.token)).not.toBe(newKid);
+    for (const id of IDS) {
+      // Each server notices the changed file by itself (no SIGHUP here).
+      await eventually(async () => kidOf((await client.call(`srv.${id}`, 'chat.login.request', { user: 'ana', password: PASSWORD })).token) === newKid, 30_000, `srv.${id} signing with ${newKid}`);
+      await client.call(`srv.${id}`, 'chat.publish.request', { channel: 'general', text: `old key on ${id}` }, before.token);
+    }
   });
 });
