@@ -60,18 +60,22 @@ describe('Topology', () => {
     });
     expect(env('srv-1')['CORREIO_SERVER_CLOCK_SKEW_MS']).toBe('-1000');
     expect(env('srv-3')['CORREIO_SERVER_CLOCK_SKEW_MS']).toBe('1000');
+    expect(env('proxy')).toMatchObject({ CORREIO_PROXY_MODE: 'guarded' });
+    const metered = new Topology({ ...topologySettings, config: parseConfig('proxy:\n  mode: metered\n', 'm.yaml', '/etc/m.yaml') });
+    expect(metered.components.find((spec) => spec.name === 'proxy')!.env()['CORREIO_PROXY_MODE']).toBeUndefined();
     expect(env('gateway')).toMatchObject({ CORREIO_GATEWAY_BROKER: 'tcp://127.0.0.1:5555', CORREIO_GATEWAY_PROXY: 'tcp://127.0.0.1:5571', CORREIO_GATEWAY_PORT: '8080', CORREIO_HTTP_PORT: '9103' });
     expect(env('bot-2')).toMatchObject({ CORREIO_BROKER: 'tcp://127.0.0.1:5555', CORREIO_PROXY_SUB: 'tcp://127.0.0.1:5571', CORREIO_CHAT_SERVICE: 'srv.srv-2' });
   });
 
-  it('runs the servers and the gateway in password mode with one shared key set, or in open mode when told', () => {
+  it('runs the servers and the gateway in password mode with one shared key set, or in open mode (same keys) when told', () => {
     const password = new Topology(topologySettings);
     const env = (topology: Topology, name: string) => topology.components.find((spec) => spec.name === name)!.env();
     for (const server of ['srv-1', 'srv-3']) expect(env(password, server)).toMatchObject({ CORREIO_SERVER_AUTH: 'password', CORREIO_AUTH_KEYS: '/var/lib/correio/auth-keys.json' });
     expect(env(password, 'gateway')).toMatchObject({ CORREIO_GATEWAY_AUTH: 'password' });
     const open = new Topology({ ...topologySettings, auth: 'open' });
     expect(env(open, 'srv-2')).toMatchObject({ CORREIO_SERVER_AUTH: 'open' });
-    expect(env(open, 'srv-2')['CORREIO_AUTH_KEYS']).toBeUndefined();
+    // Open mode issues tokens too: the servers still share one key set, so a token verifies on all of them.
+    expect(env(open, 'srv-2')['CORREIO_AUTH_KEYS']).toBe('/var/lib/correio/auth-keys.json');
     expect(env(open, 'gateway')).toMatchObject({ CORREIO_GATEWAY_AUTH: 'open' });
     const config = parseConfig('server:\n  auth: open\n  authKeys: /elsewhere.json\n  authAccessTtl: 5m\n', 'c.yaml');
     expect(new Topology({ ...topologySettings, config }).overriddenKeys()).toEqual(['server.auth', 'server.authKeys']);

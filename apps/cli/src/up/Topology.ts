@@ -26,7 +26,7 @@ export interface TopologySettings {
    * set at `authKeys` that they all share. `open`: anyone who can reach the broker acts as any user.
    */
   readonly auth?: AuthMode;
-  /** The shared signing key-set file (password mode); `<dataDir>/auth-keys.json` when absent. */
+  /** The signing key-set file every server shares (in both modes); `<dataDir>/auth-keys.json` when absent. */
   readonly authKeys?: string;
   /** How long `up` runs, when bounded: bots are told to run a little longer, and are stopped with everything else. */
   readonly durationMs?: number;
@@ -185,6 +185,9 @@ export class Topology {
         ...this.#http(HTTP_PORT_OFFSETS.proxy),
         CORREIO_PROXY_PUBLISHERS: this.wiring.publishers,
         CORREIO_PROXY_SUBSCRIBERS: this.wiring.subscribers,
+        // Guarded: subscriptions capped per connection and in total (docs/architecture.md); its CPU
+        // cost per message is far below what `up`'s traffic needs. The proxy program's own default stays native.
+        ...this.#soft('proxy', { CORREIO_PROXY_MODE: ['mode', 'guarded'] }),
       }),
     };
   }
@@ -254,7 +257,7 @@ export class Topology {
           CORREIO_SERVER_PROXY_PUB: this.wiring.publishers,
           CORREIO_SERVER_PROXY_SUB: this.wiring.subscribers,
           CORREIO_SERVER_AUTH: this.auth,
-          ...(this.auth === 'password' ? { CORREIO_AUTH_KEYS: this.authKeys } : {}),
+          CORREIO_AUTH_KEYS: this.authKeys,
         };
       },
     };

@@ -88,8 +88,9 @@ export async function runUp(settings: UpSettings, options: UpOptions = {}): Prom
       `starting ${all.length} components: broker, proxy, ref, ${settings.servers} server(s), gateway, ${settings.bots} bot(s); data in ${dataDir}` +
         (settings.durationMs !== undefined ? `; stopping after ${(settings.durationMs / 1000).toFixed(0)} s` : '; Ctrl-C stops everything'),
     );
+    // Open mode issues tokens too, and a client may send its token to any server: share the keys in both modes.
+    const created = await createKeySetIfMissing(topology.authKeys);
     if (topology.auth === 'password') {
-      const created = await createKeySetIfMissing(topology.authKeys);
       printer.note(`auth: password mode; the servers share the signing keys in ${topology.authKeys}${created ? ' (made now)' : ''}`);
     } else {
       printer.note(OPEN_WARNING);
