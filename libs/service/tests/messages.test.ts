@@ -186,7 +186,7 @@ describe('typed message handlers', () => {
         messages: {
           'chat.publish.request': (ctx, body) => {
             const lc = clock.tick();
-            ctx.publish(`chan/${body.channel}/`, 'chat.publication', { op: { origin: 'm4', seq: 1 }, channel: body.channel, user: body.user, text: body.text, lc, hlc: [Date.now(), 0], ts: Date.now() });
+            ctx.publish(`chan/${body.channel}/`, 'chat.publication', { op: { origin: 'm4', seq: 1 }, channel: body.channel, user: body.user ?? 'anonymous', text: body.text, lc, hlc: [Date.now(), 0], ts: Date.now() });
             return { op: { origin: 'm4', seq: 1 }, channel: body.channel, lc, ts: Date.now() };
           },
         },
