@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { createKeySetIfMissing, DEFAULT_REFRESH_TTL_MS, readKeySet, rotateKeySet } from '@correio/identity';
+import { createKeySetIfMissing, DEFAULT_REFRESH_TTL_MS, liveKeys, readKeySet, rotateKeySet, signingKeyRecord } from '@correio/identity';
 import { Command, envOption, parseDurationMs } from '@correio/observability';
 
 const KEYS_ENV = 'CORREIO_AUTH_KEYS';
@@ -50,10 +50,9 @@ function requireKeySet(path: string): void {
 
 function printKeys(path: string): void {
   const now = Date.now();
-  const live = readKeySet(path).keys.filter((key) => key.retire_at === undefined || key.retire_at > now);
-  // As the servers' KeyRing does: the newest unretired key signs.
-  const signing = live.reduce<(typeof live)[number] | undefined>((best, key) => (best === undefined || key.created_at > best.created_at ? key : best), undefined);
-  for (const key of live) {
+  const set = readKeySet(path);
+  const signing = signingKeyRecord(set, now);
+  for (const key of liveKeys(set, now)) {
     const until = key.retire_at === undefined ? 'no end' : `until ${new Date(key.retire_at).toISOString()}`;
     process.stdout.write(`  ${key.kid}  made ${new Date(key.created_at).toISOString()}  verifies ${until}${key === signing ? '  (signs)' : ''}\n`);
   }

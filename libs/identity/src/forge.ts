@@ -2,7 +2,7 @@
 // the failure a correct verifier reports. Not used to serve anything.
 import { createHmac, randomBytes } from 'node:crypto';
 import { importJWK, SignJWT, type JWK, type JWTPayload } from 'jose';
-import { newKeyRecord, readKeySet } from './keySet.js';
+import { newKeyRecord, readKeySet, signingKeyRecord } from './keySet.js';
 import type { TokenFailure } from './tokens.js';
 
 export interface TokenAttack {
@@ -34,7 +34,7 @@ export async function signWith(jwk: JWK, kid: string, claims: JWTPayload): Promi
 export async function tokenAttacks(keySetPath: string, options: ForgeOptions): Promise<TokenAttack[]> {
   const now = Math.floor(Date.now() / 1000);
   const set = readKeySet(keySetPath);
-  const active = set.keys.filter((key) => key.retire_at === undefined || key.retire_at > Date.now()).sort((a, b) => b.created_at - a.created_at)[0]!;
+  const active = signingKeyRecord(set)!;
   const retired = set.keys.find((key) => key.retire_at !== undefined && key.retire_at <= Date.now());
   const claims = (extra: JWTPayload = {}): JWTPayload => ({
     iss: options.issuer ?? 'correio',

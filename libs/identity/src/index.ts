@@ -1,5 +1,5 @@
 export { hashPassword, verifyPassword, verifyNothing, DEFAULT_SCRYPT, type ScryptParams } from './password.js';
-export { createKeySetIfMissing, newKeyRecord, parseKeySet, readKeySet, rotateKeySet, writeKeySet, KeySetError, type KeyRecord, type KeySetFile } from './keySet.js';
+export { createKeySetIfMissing, liveKeys, signingKeyRecord, newKeyRecord, parseKeySet, readKeySet, rotateKeySet, writeKeySet, KeySetError, type KeyRecord, type KeySetFile } from './keySet.js';
 export { KeyRing, type KeyRingOptions, type KeyLookupFailure } from './KeyRing.js';
 export {
   TokenAuthority,

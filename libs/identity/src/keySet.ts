@@ -100,6 +100,16 @@ export async function createKeySetIfMissing(path: string, now = Date.now()): Pro
   }
 }
 
+/** The keys that still verify at `now`: those with no `retire_at` or one still ahead. */
+export function liveKeys(set: KeySetFile, now = Date.now()): KeyRecord[] {
+  return set.keys.filter((key) => key.retire_at === undefined || key.retire_at > now);
+}
+
+/** The key that signs at `now`: the newest live one (undefined when every key is retired). */
+export function signingKeyRecord(set: KeySetFile, now = Date.now()): KeyRecord | undefined {
+  return liveKeys(set, now).reduce<KeyRecord | undefined>((best, key) => (best === undefined || key.created_at > best.created_at ? key : best), undefined);
+}
+
 /**
  * Adds a new signing key and sets `retire_at` of every key that has none to now + `retireAfterMs`
  * (the refresh-token lifetime, so every token they signed can still be verified until it expires).
@@ -109,8 +119,7 @@ export async function rotateKeySet(path: string, retireAfterMs: number, now = Da
   const current = readKeySet(path);
   // The newest key signs: make sure the new one is newer than every key already there.
   const fresh = await newKeyRecord(Math.max(now, ...current.keys.map((key) => key.created_at + 1)));
-  const keys = current.keys
-    .filter((key) => key.retire_at === undefined || key.retire_at > now) // retired keys are dropped
+  const keys = liveKeys(current, now) // retired keys are dropped
     .map((key) => (key.retire_at === undefined ? { ...key, retire_at: now + retireAfterMs } : key));
   writeKeySet(path, { keys: [...keys, fresh] });
   return fresh.kid;
