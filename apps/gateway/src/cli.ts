@@ -28,6 +28,8 @@ interface RawOptions {
   socketMessages: number;
   maxMessageSize: number;
   resumePages: number;
+  resumeWindow: number;
+  streamSettle: number;
   authTimeout: number;
   timeout: number;
   retries: number;
@@ -69,6 +71,16 @@ export function gatewayCommand(): Command {
     .addOption(envOption('--socket-messages <n>', 'messages per second a WebSocket client may send', env('SOCKET_MESSAGES')).argParser(parsePositiveInt).default(50))
     .addOption(envOption('--max-message-size <bytes>', 'largest WebSocket message from a client', env('MAX_MESSAGE_SIZE')).argParser(parsePositiveInt).default(16_384))
     .addOption(envOption('--resume-pages <n>', 'history pages (500 each) read at most to resume a stream', env('RESUME_PAGES')).argParser(parsePositiveInt).default(10))
+    .addOption(
+      envOption('--resume-window <duration>', 'how far a publication may sort before one already seen and still arrive after it (servers\' clock skew plus publish delay); resumes and recoveries read history back this far', env('RESUME_WINDOW'))
+        .argParser(parseDurationMs)
+        .default(5_000),
+    )
+    .addOption(
+      envOption('--stream-settle <duration>', 'after a subscribe, live publications wait this long for one more history read (the subscription reaching the servers, replication between them)', env('STREAM_SETTLE'))
+        .argParser(parseDurationMs)
+        .default(1_000),
+    )
     .addOption(envOption('--auth-timeout <duration>', 'time a new WebSocket has to send its auth message', env('AUTH_TIMEOUT')).argParser(parseDurationMs).default(10_000))
     .addOption(envOption('--timeout <duration>', 'per-attempt time-out of a request to the cluster', env('TIMEOUT')).argParser(parseDurationMs).default(3_000))
     .addOption(envOption('--retries <n>', 'attempts after the first, with the same request id', env('RETRIES')).argParser(parseNonNegativeInt).default(2))
@@ -104,6 +116,8 @@ export function parseGatewayCommandLine(argv: readonly string[], command = gatew
         maxBufferedBytes: raw.socketBuffer,
         messagesPerSecond: raw.socketMessages,
         maxResumePages: raw.resumePages,
+        resumeWindowMs: raw.resumeWindow,
+        settleMs: raw.streamSettle,
       },
       requestTimeoutMs: raw.timeout,
       retries: raw.retries,

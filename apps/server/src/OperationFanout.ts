@@ -8,7 +8,7 @@ export type PublishFn = <T extends MessageType>(topic: string, type: T, body: Bo
 export interface FanoutCounters {
   /** Events handed to the publisher, by type. */
   readonly published: Record<string, number>;
-  /** Events the publisher refused (its queue was full); the operations are stored all the same. */
+  /** Events the publisher refused (its queue was full); the operations are stored all the same, and subscribers see a gap. */
   dropped: number;
 }
 
@@ -18,7 +18,7 @@ export interface FanoutCounters {
  * `chat.publication` on `chan/<channel>/`, a direct message as `chat.direct` on `user/<to>/`.
  * Delivery is PUB/SUB's: best effort, and a subscriber sees loss as a sequence gap and reads the
  * history to catch up. A refused publication is logged and counted, never failing the request,
- * whose write is already durable.
+ * whose write is already durable; it still uses its sequence number, so subscribers see the gap.
  */
 export class OperationFanout {
   readonly counters: FanoutCounters = { published: {}, dropped: 0 };

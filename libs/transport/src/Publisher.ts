@@ -102,8 +102,10 @@ export class Publisher {
 
   /**
    * Publishes one envelope of `type` on `topic` and returns its sequence number. Throws
-   * ValidationError for a body that does not match its schema and OverloadedError when the send
-   * queue is full; neither consumes a sequence number.
+   * ValidationError for a body that does not match its schema (no sequence number is used) and
+   * OverloadedError when the send queue is full: that one uses its number, so subscribers see the
+   * refused publication as a gap and read what they missed by request (FRAMES.md §3.4), as for any
+   * other loss on the way.
    */
   publish<T extends MessageType>(topic: string, type: T, body: BodyOf<T>, options: { readonly id?: string } = {}): number {
     // A topic already numbered was validated when first used.
@@ -113,12 +115,11 @@ export class Publisher {
     const envelope: Envelope<T> = { v: PROTOCOL_VERSION, type, id: options.id ?? nextRequestId(), from: this.#stamp.from, lc, ts, body };
     const bytes = this.#codec.encode(envelope);
     const seq = (last ?? 0) + 1;
-    if (!this.#socket.trySend({ topic, seq, body: bytes })) {
-      throw new OverloadedError(`the publisher's send queue is full; publication on ${topic} refused`);
-    }
+    const sent = this.#socket.trySend({ topic, seq, body: bytes });
     this.#sequences.delete(topic);
     this.#sequences.set(topic, seq);
     if (this.#sequences.size > this.#maxTopics) this.#sequences.delete(this.#sequences.keys().next().value!);
+    if (!sent) throw new OverloadedError(`the publisher's send queue is full; publication on ${topic} refused (subscribers see it as a gap)`);
     this.#published += 1;
     return seq;
   }

@@ -135,6 +135,32 @@ describe.each(TRANSPORTS)('pub/sub over %s', (transport) => {
     expect(received.length + missed).toBe(last - first + 1);
   });
 
+  it('numbers a publication refused by a full send queue, so subscribers see it as a gap', async () => {
+    const on = topic('svc', 'refused');
+    const { publisher, subscriber, publications } = await pair(transport, { sendQueueCapacity: 2 }, { topics: [on] });
+    await warmUp(publisher, publications, on);
+    const gaps: { missed: number }[] = [];
+    subscriber.events.on('gap', (gap) => gaps.push(gap));
+    // Published in one turn of the event loop: the queue takes two, the rest are refused.
+    let refused = 0;
+    for (let n = 0; n < 10; n += 1) {
+      try {
+        publisher.publish(on, 'service.event', event({ n }));
+      } catch (error) {
+        expect((error as Error).name).toBe('OverloadedError');
+        refused += 1;
+      }
+    }
+    expect(refused).toBeGreaterThan(0);
+    expect(await publisher.flush(5_000)).toBe(true);
+    publisher.publish(on, 'service.event', event({ marker: true }));
+    const received = await take(publications, 10 - refused + 1);
+    expect(dataOf(received.at(-1)!.envelope)['marker']).toBe(true);
+    // Every number from the first to the marker is either received or reported missing.
+    expect(gaps.reduce((sum, gap) => sum + gap.missed, 0)).toBe(refused);
+    expect(received.length + refused).toBe(received.at(-1)!.seq - received[0]!.seq + 1);
+  });
+
   it('subscribes and unsubscribes at runtime', async () => {
     const a = topic('a');
     const b = topic('b');

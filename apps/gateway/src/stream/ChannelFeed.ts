@@ -4,6 +4,12 @@ import { compareHistory, SeenOps, sameOp, type HistoryPosition, type OpId } from
 /** Reads one page of a channel's history (chat.history.request): newest page first. */
 export type HistoryReader = (channel: string, page: { readonly limit: number; readonly before?: string }) => Promise<ChatHistoryReply>;
 
+/**
+ * Where a socket resumes: the last op it saw (history order from there), or the last op it saw
+ * from each origin server (exact across servers: see `ChannelFeed`).
+ */
+export type ResumePoint = OpId | readonly OpId[];
+
 export interface ChannelFeedOptions {
   readonly channel: string;
   readonly readHistory: HistoryReader;
@@ -14,31 +20,51 @@ export interface ChannelFeedOptions {
   /** History pages read at most to find a resume point. */
   readonly maxResumePages: number;
   readonly page: number;
+  /**
+   * How far (ms of HLC wall time) a publication may sort before one already seen and still arrive
+   * after it: the servers' clock skew plus commit-to-publish delay. History is read back this far.
+   */
+  readonly windowMs: number;
+  /** How long after start the latest history is read once more (the subscription reaching the publishers, replication). */
+  readonly settleMs: number;
 }
 
 /** The outcome of starting a feed. */
 export interface FeedStart {
   /** Publications sent from history before live ones. */
   readonly replayed: number;
-  /** False when `after` was not found within the pages read: older publications may be missing. */
+  /** False when the resume point was not found within the pages read: older publications may be missing. */
   readonly complete: boolean;
 }
 
+/** Live publications held at most while history is read; beyond, they go out at once (order per origin is then not kept). */
+const MAX_HELD = 10_000;
+
 /**
- * One socket's subscription to one channel: each publication is sent once, history before live.
- * Live publications that arrive while history is read wait, then go out after it unless history
- * already sent them (FRAMES.md §3.6: subscribe first, read by request, dedup by op). After a loss
- * (a gap, the proxy back) the latest page is read again and what was not sent yet goes out.
+ * One socket's subscription to one channel: each publication is sent once, history before live,
+ * and each origin server's publications in the order that server made them.
+ *
+ * Live publications are held while history is read (at start, one `settleMs` later, and after any
+ * loss: a gap, the proxy back), then sent unless history already sent them (FRAMES.md §3.6:
+ * subscribe first, read by request, dedup by op). A resume with one op per origin sends exactly the
+ * publications whose seq is past the socket's last one from that origin — including one from
+ * another server that sorts before them in history (its clock behind, or in flight at the close) —
+ * and, from origins the socket had seen nothing from, those up to `windowMs` before the oldest op given.
  */
 export class ChannelFeed {
   readonly #options: ChannelFeedOptions;
   readonly #seen: SeenOps;
-  /** Live publications held while history is read. */
+  /** Live publications held while history is read; undefined when live ones go straight out. */
   #held: ChatPublication[] | undefined = [];
   /** Only publications after this one in history order are sent from history. */
   #floor: HistoryPosition | undefined;
+  /** Per origin, the last seq the socket saw before it resumed: history sends only later ones. */
+  readonly #seenBefore = new Map<string, number>();
+  /** The latest publication sent, in history order (recoveries read back `windowMs` before it). */
+  #latest: HistoryPosition | undefined;
   #recovering: Promise<void> | undefined;
   #recoverAgain = false;
+  #settle: NodeJS.Timeout | undefined;
   #closed = false;
 
   constructor(options: ChannelFeedOptions) {
@@ -46,63 +72,96 @@ export class ChannelFeed {
     this.#seen = new SeenOps(options.page * 4);
   }
 
-  /** Call once, after the channel's topic is joined: sends what came after `after` (nothing without it), then goes live. */
-  async start(after: OpId | undefined): Promise<FeedStart> {
-    let start: FeedStart = { replayed: 0, complete: true };
+  /** Call once, after the channel's topic is joined: sends what came after `after` (nothing without it); live ones follow the settle read. */
+  async start(after: ResumePoint | undefined): Promise<FeedStart> {
     try {
-      start = after === undefined ? await this.#markLatest() : await this.#replayAfter(after);
+      if (after === undefined) return await this.#markLatest();
+      return Array.isArray(after) ? await this.#replayAfterEach(after) : await this.#replayAfter(after as OpId);
+    } catch (error) {
+      this.#release();
+      throw error;
     } finally {
-      const held = this.#held ?? [];
-      this.#held = undefined;
-      for (const publication of held) this.#send(publication, false);
+      if (!this.#closed && this.#held) this.#settle = setTimeout(() => this.#recover(), this.#options.settleMs);
     }
-    return start;
   }
 
   /** A publication received live. */
   live(publication: ChatPublication): void {
-    if (this.#held) this.#held.push(publication);
+    if (this.#held && this.#held.length < MAX_HELD) this.#held.push(publication);
     else this.#send(publication, false);
   }
 
-  /** Publications may have been lost: read the latest page again (one read at a time, repeated once if asked meanwhile). */
+  /** Publications may have been lost: hold live ones, read history back to the latest sent, send what is missing. */
   recover(): void {
-    if (this.#closed || this.#held) return;
+    if (this.#closed) return;
+    // Held but no read under way: the start's read, then the settle read, come after this loss.
+    if (this.#held && this.#recovering === undefined) return;
+    this.#recover();
+  }
+
+  close(): void {
+    this.#closed = true;
+    clearTimeout(this.#settle);
+    this.#held = undefined;
+  }
+
+  #recover(): void {
+    this.#settle = undefined;
     if (this.#recovering) {
       this.#recoverAgain = true;
       return;
     }
+    this.#held ??= [];
     this.#recovering = (async () => {
       do {
         this.#recoverAgain = false;
         try {
-          const reply = await this.#options.readHistory(this.#options.channel, { limit: this.#options.page });
-          for (const publication of reply.messages) if (this.#after(publication)) this.#send(publication, true);
+          for (const publication of await this.#readBack()) if (this.#wanted(publication)) this.#send(publication, true);
         } catch (error) {
           this.#options.failed(error);
         }
       } while (this.#recoverAgain && !this.#closed);
       this.#recovering = undefined;
+      if (!this.#closed) this.#release();
     })();
   }
 
-  close(): void {
-    this.#closed = true;
+  /** History back to `windowMs` before the latest publication sent (at most the pages the dedup remembers), oldest first. */
+  async #readBack(): Promise<ChatPublication[]> {
+    const until = this.#latest ? this.#latest.hlc[0] - this.#options.windowMs : Number.POSITIVE_INFINITY;
+    const pages: ChatPublication[][] = [];
+    let before: string | undefined;
+    for (let read = 0; read < 3; read += 1) {
+      const reply = await this.#read(before);
+      pages.unshift(reply.messages);
+      const oldest = reply.messages[0];
+      if (oldest === undefined || oldest.hlc[0] <= until || reply.next === undefined) break;
+      if (this.#floor && compareHistory(oldest, this.#floor) <= 0) break;
+      before = reply.next;
+    }
+    return pages.flat();
+  }
+
+  /** Sends the held live publications and stops holding. */
+  #release(): void {
+    const held = this.#held ?? [];
+    this.#held = undefined;
+    for (const publication of held) this.#send(publication, false);
   }
 
   async #markLatest(): Promise<FeedStart> {
-    const reply = await this.#options.readHistory(this.#options.channel, { limit: 1 });
+    const reply = await this.#read(undefined, 1);
     this.#floor = reply.messages.at(-1);
     return { replayed: 0, complete: true };
   }
 
-  /** Reads pages back from the newest until `after` is found (or the page budget runs out), then sends what follows it. */
+  /** Reads pages back from the newest until `after` is found (or the page budget runs out), then sends what follows it in history order. */
   async #replayAfter(after: OpId): Promise<FeedStart> {
     const pages: ChatPublication[][] = [];
     let before: string | undefined;
     let found = -1;
     for (let read = 0; read < this.#options.maxResumePages; read += 1) {
-      const reply = await this.#options.readHistory(this.#options.channel, { limit: this.#options.page, ...(before !== undefined ? { before } : {}) });
+      const reply = await this.#read(before);
       pages.unshift(reply.messages);
       found = reply.messages.findIndex((publication) => sameOp(publication.op, after));
       if (found >= 0 || reply.next === undefined) break;
@@ -110,22 +169,65 @@ export class ChannelFeed {
     }
     // The page `after` was found on is the oldest read, so its index there is its index in `history`.
     const history = pages.flat();
-    const index = found;
-    this.#floor = index >= 0 ? history[index] : undefined;
+    this.#floor = found >= 0 ? history[found] : undefined;
     if (this.#floor) this.#seen.add(this.#floor.op);
-    let replayed = 0;
-    for (const publication of history.slice(index + 1)) {
-      if (this.#send(publication, true)) replayed += 1;
-    }
-    return { replayed, complete: found >= 0 };
+    return { replayed: this.#replay(history.slice(found + 1)), complete: found >= 0 };
   }
 
-  #after(publication: ChatPublication): boolean {
+  /**
+   * Reads pages back until every origin's last op is passed and `windowMs` more, then sends each
+   * origin's later publications. Per origin, seq and HLC rise together, so what the socket missed
+   * from an origin sorts after its last op from it; from other origins, only what sorts at most
+   * `windowMs` before the oldest of those ops can have been in flight when the socket closed.
+   */
+  async #replayAfterEach(after: readonly OpId[]): Promise<FeedStart> {
+    for (const { origin, seq } of after) this.#seenBefore.set(origin, Math.max(seq, this.#seenBefore.get(origin) ?? 0));
+    const unpassed = new Set(this.#seenBefore.keys());
+    let oldest: HistoryPosition | undefined;
+    const pages: ChatPublication[][] = [];
+    let before: string | undefined;
+    let complete = false;
+    for (let read = 0; read < this.#options.maxResumePages; read += 1) {
+      const reply = await this.#read(before);
+      pages.unshift(reply.messages);
+      // Newest first, so the position kept per origin is the newest at or before its last op.
+      for (const publication of [...reply.messages].reverse()) {
+        const { origin, seq } = publication.op;
+        if (!unpassed.has(origin) || seq > this.#seenBefore.get(origin)!) continue;
+        unpassed.delete(origin);
+        if (oldest === undefined || compareHistory(publication, oldest) < 0) oldest = publication;
+      }
+      const first = reply.messages[0];
+      const windowRead = oldest !== undefined && first !== undefined && first.hlc[0] < oldest.hlc[0] - this.#options.windowMs;
+      if (reply.next === undefined || (unpassed.size === 0 && windowRead)) {
+        complete = true;
+        break;
+      }
+      before = reply.next;
+    }
+    if (oldest) this.#floor = { hlc: [oldest.hlc[0] - this.#options.windowMs, 0], op: { origin: '', seq: 0 } };
+    return { replayed: this.#replay(pages.flat()), complete };
+  }
+
+  /** Sends the history publications the socket wants, in order; returns how many went out. */
+  #replay(history: readonly ChatPublication[]): number {
+    let replayed = 0;
+    for (const publication of history) if (this.#wanted(publication) && this.#send(publication, true)) replayed += 1;
+    return replayed;
+  }
+
+  #wanted(publication: ChatPublication): boolean {
+    if (publication.op.seq <= (this.#seenBefore.get(publication.op.origin) ?? 0)) return false;
     return this.#floor === undefined || compareHistory(publication, this.#floor) > 0;
+  }
+
+  #read(before: string | undefined, limit = this.#options.page): Promise<ChatHistoryReply> {
+    return this.#options.readHistory(this.#options.channel, { limit, ...(before !== undefined ? { before } : {}) });
   }
 
   #send(publication: ChatPublication, replayed: boolean): boolean {
     if (this.#closed || !this.#seen.add(publication.op)) return false;
+    if (this.#latest === undefined || compareHistory(publication, this.#latest) > 0) this.#latest = publication;
     this.#options.deliver(publication, replayed);
     return true;
   }

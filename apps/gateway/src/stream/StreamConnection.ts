@@ -6,7 +6,7 @@ import type { WebSocket } from 'ws';
 import { COMPONENT_SCHEMAS } from '../generated/protocolSchemas.js';
 import { tokenClaims } from '../http/bearer.js';
 import type { Upstream } from '../Upstream.js';
-import { ChannelFeed } from './ChannelFeed.js';
+import { ChannelFeed, type ResumePoint } from './ChannelFeed.js';
 import { CLOSE } from './closeCodes.js';
 import { SeenOps, type OpId } from './opOrder.js';
 import type { TopicHub } from './TopicHub.js';
@@ -19,6 +19,10 @@ export interface StreamLimits {
   /** Messages a socket may send per second (a burst of this many, refilled every second). */
   readonly messagesPerSecond: number;
   readonly maxResumePages: number;
+  /** See ChannelFeedOptions.windowMs. */
+  readonly resumeWindowMs: number;
+  /** See ChannelFeedOptions.settleMs. */
+  readonly settleMs: number;
 }
 
 export interface StreamContext {
@@ -163,14 +167,18 @@ export class StreamConnection {
     if (typeof channel !== 'string' || !CHANNEL_NAME.test(channel)) {
       return this.#send({ type: 'error', code: 'VALIDATION', ...(typeof channel === 'string' ? { channel: channel.slice(0, 64) } : {}), message: 'subscribe needs a valid channel name' });
     }
-    const resumeFrom = after === undefined ? undefined : opId(after);
-    if (after !== undefined && resumeFrom === undefined) return this.#send({ type: 'error', code: 'VALIDATION', channel, message: 'after must be an op id {origin, seq}' });
+    const resumeFrom = after === undefined ? undefined : resumePoint(after);
+    if (after !== undefined && resumeFrom === undefined) {
+      return this.#send({ type: 'error', code: 'VALIDATION', channel, message: `after must be an op id {origin, seq}, or an array of them (one per origin, at most ${MAX_ORIGINS})` });
+    }
     if (this.#feeds.has(channel)) return this.#send({ type: 'error', code: 'CONFLICT', channel, message: 'already subscribed' });
     if (this.#feeds.size >= this.#context.limits.maxChannels) return this.close(CLOSE.tooMany, 'too many channels on one socket');
     const feed = new ChannelFeed({
       channel,
       page: PAGE,
       maxResumePages: this.#context.limits.maxResumePages,
+      windowMs: this.#context.limits.resumeWindowMs,
+      settleMs: this.#context.limits.settleMs,
       readHistory: (name, page) => this.#context.upstream.call('chat', 'chat.history.request', { channel: name, ...page }, this.#auth()) as Promise<ChatHistoryReply>,
       deliver: (publication, replayed) => {
         this.#context.counters.delivered('publication', replayed);
@@ -185,12 +193,7 @@ export class StreamConnection {
     });
     this.#feeds.set(channel, { feed, leave });
     feed.start(resumeFrom).then(
-      (start) => {
-        this.#send({ type: 'subscribed', channel, ...start });
-        // The subscription reaches the publishers through the proxy a moment after it is made:
-        // read the latest page once more then, for what was published in between.
-        this.#later(1_000, () => feed.recover());
-      },
+      (start) => this.#send({ type: 'subscribed', channel, ...start }),
       (error: unknown) => {
         this.#dropFeed(channel);
         this.#send({ type: 'error', channel, ...CorreioError.from(error).toWire() });
@@ -243,6 +246,17 @@ export class StreamConnection {
     this.#leaveDirect?.();
     this.#leaveDirect = undefined;
   }
+}
+
+/** Origins a resume point may name: far more servers than a cluster has. */
+const MAX_ORIGINS = 64;
+
+function resumePoint(value: unknown): ResumePoint | undefined {
+  if (!Array.isArray(value)) return opId(value);
+  if (value.length === 0 || value.length > MAX_ORIGINS) return undefined;
+  const ops = value.map(opId);
+  if (ops.some((op) => op === undefined) || new Set(ops.map((op) => op!.origin)).size !== ops.length) return undefined;
+  return ops as OpId[];
 }
 
 function opId(value: unknown): OpId | undefined {
