@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Creates the boilerplate of a workspace package: node tools/scripts/new-package.mjs libs/codec layer:codec "description"
-import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
+import { copyFileSync, mkdirSync, writeFileSync, existsSync } from 'node:fs';
 import { join, basename } from 'node:path';
 
 const [dir, tag, description = ''] = process.argv.slice(2);
@@ -32,14 +32,22 @@ write('package.json', json({
     '.': { '@correio/source': './src/index.ts', types: './dist/index.d.ts', import: './dist/index.js', default: './dist/index.js' },
     './package.json': './package.json',
   },
-  files: ['dist', '!**/*.tsbuildinfo'],
+  // A library is public (docs/releasing.md): built on prepack, published with its LICENSE.
+  files: isLib ? ['dist', '!dist/**/*.tsbuildinfo', '!dist/**/*.d.ts.map'] : ['dist', '!**/*.tsbuildinfo'],
+  ...(isLib
+    ? {
+        engines: { node: '>=20.19' },
+        publishConfig: { access: 'public' },
+        scripts: { prepack: 'tsc --build tsconfig.lib.json && node ../../tools/scripts/prune-dist.mjs' },
+      }
+    : {}),
   dependencies: {},
   nx: { tags: [tag] },
 }));
 write('tsconfig.json', json({ extends: '../../tsconfig.base.json', files: [], include: [], references: [{ path: './tsconfig.lib.json' }, { path: './tsconfig.spec.json' }] }));
 write('tsconfig.lib.json', json({
   extends: '../../tsconfig.base.json',
-  compilerOptions: { rootDir: 'src', outDir: 'dist', tsBuildInfoFile: 'dist/tsconfig.lib.tsbuildinfo' },
+  compilerOptions: { rootDir: 'src', outDir: 'dist', tsBuildInfoFile: 'dist/tsconfig.lib.tsbuildinfo', ...(isLib ? { inlineSources: true } : {}) },
   include: ['src/**/*.ts'],
   references: [],
 }));
@@ -52,4 +60,5 @@ write('tsconfig.spec.json', json({
 write('vitest.config.ts', "import { projectConfig } from '../../vitest.shared.ts';\n\nexport default projectConfig();\n");
 write('eslint.config.mjs', "import base from '../../eslint.config.mjs';\n\nexport default [...base];\n");
 write('src/index.ts', '');
-console.log(`created ${dir}`);
+if (isLib) copyFileSync('LICENSE', join(dir, 'LICENSE'));
+console.log(`created ${dir}${isLib ? ': a public library; add it to the fixed group in .changeset/config.json, or mark it private' : ''}`);
