@@ -44,6 +44,9 @@ describe('the chat API over HTTP', () => {
     const conversation = await http(`${gateway.url}/v1/conversations/ana?user=bo`);
     expect(conversation.status).toBe(200);
     expect(conversation.body.messages.map((message: { text: string }) => message.text)).toEqual(['hi bo']);
+    const inbox = await http(`${gateway.url}/v1/inbox?user=bo&limit=10`);
+    expect(inbox.status).toBe(200);
+    expect(inbox.body.messages.map((message: { from: string; text: string }) => `${message.from}:${message.text}`)).toEqual(['ana:hi bo']);
   });
 
   it('serves a publish retried with the same Idempotency-Key once', async () => {
@@ -95,6 +98,7 @@ describe('the chat API over HTTP', () => {
     const document = await http(`${gateway.url}/openapi.json`);
     expect(document.status).toBe(200);
     expect(document.body.openapi).toBe('3.1.0');
+    expect(document.body.paths['/v1/inbox'].get.parameters.map((parameter: { name: string }) => parameter.name)).toEqual(expect.arrayContaining(['limit', 'before']));
     expect(document.body.paths['/v1/channels/{channel}/messages'].post.requestBody.content['application/json'].schema.required).toEqual(['text']);
     expect(document.body.components.schemas.ChatPublishReply).toBeDefined();
     const docs = await fetch(`${gateway.url}/docs`);

@@ -102,6 +102,38 @@ describe('WebSocket /v1/stream', () => {
     expect(replayedFlags.slice(0, away.length).every(Boolean)).toBe(true);
   });
 
+  it('resumes direct messages: those sent while away, from anyone, through either server, once each, then live', async () => {
+    for (const user of ['cy', 'di', 'eu']) expect((await http(`${gateway.url}/v1/login`, { body: { user } })).status).toBe(200);
+    const sendDirect = async (from: string, text: string, viaZmq: boolean): Promise<Json> => {
+      if (viaZmq) return ((await zmq.request('chat', 'chat.direct.request', { user: from, to: 'cy', text })).body as Json).op;
+      const reply = await http(`${gateway.url}/v1/users/cy/messages`, { body: { user: from, text } });
+      expect(reply.status, JSON.stringify(reply.body)).toBe(200);
+      return reply.body.op;
+    };
+    const directs = (socket: StreamClient): Json[] => socket.messages.filter((event) => event.type === 'direct').map((event) => event.message);
+    const first = await open('cy');
+    const seen: Json[] = [];
+    for (let index = 0; index < 4; index += 1) seen.push(await sendDirect(index % 2 ? 'di' : 'eu', `seen ${index}`, index % 2 === 0));
+    await waitFor(() => directs(first).length >= seen.length, 'the first direct messages');
+    // The last op seen from each origin server.
+    const cursor = [...new Map(directs(first).map((message: Json) => [message.op.origin, message.op])).values()];
+    await first.close();
+
+    const away: Json[] = [];
+    for (let index = 0; index < 6; index += 1) away.push(await sendDirect(index % 2 ? 'eu' : 'di', `away ${index}`, index % 3 === 0));
+    const second = await StreamClient.open(gateway.stream, { user: 'cy', after: cursor } as { user: string });
+    sockets.push(second);
+    const ready = second.messages.find((event) => event.type === 'ready');
+    expect(ready).toMatchObject({ user: 'cy', replayed: away.length, complete: true });
+    const replayed = second.messages.filter((event) => event.type === 'direct');
+    expect(replayed.every((event) => event.replayed === true)).toBe(true);
+    expect(new Set(replayed.map((event) => opKey(event.message.op)))).toEqual(new Set(away.map(opKey)));
+    const live = [await sendDirect('di', 'live 0', true), await sendDirect('eu', 'live 1', false)];
+    await waitFor(() => directs(second).length >= away.length + live.length, 'the live direct messages');
+    expectOnceEach(directs(second), [...away, ...live]);
+    expect(directs(second).at(-1).text).toBe('live 1');
+  });
+
   it('refuses sockets that do not authenticate, and bad messages', async () => {
     const { default: WebSocket } = await import('ws');
     const closeOf = (socket: InstanceType<typeof WebSocket>) => new Promise<number>((resolve) => socket.on('close', (code) => resolve(code)));

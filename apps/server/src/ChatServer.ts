@@ -212,6 +212,14 @@ export class ChatServer {
     return page.next === undefined ? { messages: page.items } : { messages: page.items, next: encodeCursor(page.next as OrderKey) };
   }
 
+  @handles('chat.inbox.request')
+  async inbox(ctx: MessageContext<'chat.inbox.request'>, body: BodyOf<'chat.inbox.request'>): Promise<ReplyBody<'chat.inbox.request'>> {
+    const user = await this.#auth.actingUser(ctx.envelope.auth, body.user);
+    if (this.#store.user(user) === undefined) throw new NotFoundError(`there is no user ${user}`, { data: { user } });
+    const page = this.#store.inbox(user, body.limit ?? this.#pageSize, this.#cursor(body.before));
+    return page.next === undefined ? { messages: page.items } : { messages: page.items, next: encodeCursor(page.next as OrderKey) };
+  }
+
   /**
    * Commits one operation for the request `ctx` and announces it. `precondition` runs inside the
    * commit: it throws to refuse the request, or returns false when there is nothing to change

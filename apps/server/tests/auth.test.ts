@@ -69,6 +69,8 @@ describe('password mode', () => {
     const login = await client.signUp('srv.s2', 'rui', PASSWORD);
     expect(await client.failure('srv.s2', 'chat.publish.request', { user: 'ana', channel: 'general', text: 'as ana' }, login.token)).toMatchObject({ code: 'FORBIDDEN' });
     expect(await client.failure('srv.s2', 'chat.conversation.request', { user: 'ana', peer: 'rui' }, login.token)).toMatchObject({ code: 'FORBIDDEN' });
+    expect(await client.failure('srv.s2', 'chat.inbox.request', { user: 'ana' }, login.token)).toMatchObject({ code: 'FORBIDDEN' });
+    expect(await client.call('srv.s2', 'chat.inbox.request', {}, login.token)).toEqual({ messages: [] });
     for (const [type, body] of [
       ['chat.publish.request', { user: 'rui', channel: 'general', text: 'no token' }],
       ['chat.channel.create.request', { user: 'rui', channel: 'other' }],
@@ -77,6 +79,7 @@ describe('password mode', () => {
       ['chat.users.request', {}],
       ['chat.channels.request', {}],
       ['chat.conversation.request', { user: 'rui', peer: 'ana' }],
+      ['chat.inbox.request', { user: 'rui' }],
       ['chat.logout.request', {}],
       ['chat.password.request', { password: PASSWORD, new_password: 'whatever123' }],
     ] as const) {

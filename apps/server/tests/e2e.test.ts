@@ -152,6 +152,13 @@ describe('two chat servers behind one broker and one proxy', () => {
     const older = await client.call('srv.s2', 'chat.conversation.request', { user: 'pat', peer: 'quim', limit: 4, before: latest.next! });
     expect(older.messages.map((m) => m.text)).toEqual(['dm 0', 'dm 1', 'dm 2']);
     expect(older.next).toBeUndefined();
+
+    // Each inbox holds what was sent to that user, from anyone, by page; and on the other server once replicated.
+    const inbox = await client.call('srv.s2', 'chat.inbox.request', { user: 'quim', limit: 3 });
+    expect(inbox.messages.map((m) => `${m.from}>${m.to}:${m.text}`)).toEqual(['pat>quim:dm 2', 'pat>quim:dm 4', 'pat>quim:dm 6']);
+    expect((await client.call('srv.s2', 'chat.inbox.request', { user: 'quim', limit: 3, before: inbox.next! })).messages.map((m) => m.text)).toEqual(['dm 0']);
+    await eventually(async () => (await client.call('srv.s1', 'chat.inbox.request', { user: 'pat' }).catch(() => undefined))?.messages.length === 3, 15_000, "pat's inbox replicated to s1");
+    expect(await client.failure('srv.s1', 'chat.inbox.request', { user: 'ghost' })).toMatchObject({ code: 'NOT_FOUND', data: { user: 'ghost' } });
   });
 
   it('answers a retried request id with the same operation and stores it once; an id reused for another request is CONFLICT', async () => {

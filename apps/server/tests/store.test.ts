@@ -79,6 +79,22 @@ describe('ChatStore', () => {
     expect(store.conversation('bob', 'ana', 10).items.map((d) => d.text)).toEqual(['hi bob', 'hi ana']);
   });
 
+  it("keeps each user's inbox: the direct messages sent to them, from anyone, in order, by page", async () => {
+    const store = openStore();
+    await store.apply([
+      op('s1', 1, 'direct', { user: 'ana', to: 'bob', text: 'ana 1' }),
+      op('s2', 1, 'direct', { user: 'bob', to: 'ana', text: 'to ana' }),
+      op('s2', 2, 'direct', { user: 'cy', to: 'bob', text: 'cy 1' }),
+      op('s1', 2, 'direct', { user: 'ana', to: 'bob', text: 'ana 2' }),
+    ]);
+    const latest = store.inbox('bob', 2);
+    expect(latest.items.map((d) => d.text)).toEqual(['cy 1', 'ana 2']);
+    expect(store.inbox('bob', 2, latest.next as OrderKey).items.map((d) => d.text)).toEqual(['ana 1']);
+    expect(store.inbox('ana', 10).items.map((d) => [d.from, d.text])).toEqual([['bob', 'to ana']]);
+    expect(store.inbox('cy', 10).items).toEqual([]);
+    expect(store.verify()).toEqual({ ok: true, ops: 4 });
+  });
+
   it('survives reopening: everything committed is there', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'correio-store-'));
     dirs.push(dir);
@@ -130,13 +146,15 @@ function snapshot(store: ChatStore) {
     channel: store.channel('general'),
     users: store.users(50).items,
     conversation: store.conversation('ana', 'bob', 50).items,
+    inbox: store.inbox('ana', 50).items,
   };
 }
 
 describe('ChatStore durability guards and checks', () => {
-  async function tamper(dir: string, change: (dbs: { meta: Database; publications: Database; users: Database; ops: Database }) => void): Promise<void> {
+  async function tamper(dir: string, change: (dbs: { meta: Database; publications: Database; users: Database; ops: Database; inbox: Database }) => void): Promise<void> {
     const env = open({ path: dir, compression: false, overlappingSync: false, maxDbs: 16 });
     change({
+      inbox: env.openDB({ name: 'inbox' }),
       meta: env.openDB({ name: 'meta' }),
       publications: env.openDB({ name: 'publications' }),
       users: env.openDB({ name: 'users' }),
@@ -174,6 +192,25 @@ describe('ChatStore durability guards and checks', () => {
     await expect(verifyAfter(({ ops }) => void ops.removeSync(['s1', 3]))).resolves.toMatch(/digest mismatch/);
     await expect(verifyAfter(({ users }) => void users.removeSync('ana'))).resolves.toMatch(/user ana is not indexed/);
     await expect(verifyAfter(({ ops }) => void ops.putSync(['s1', 2], encode({ op: { origin: 's1', seq: 2 }, lc: 1, hlc: [1, 0], kind: 'teleport', data: {} })))).resolves.toMatch(/does not match the operation schema/);
+  });
+
+  it('builds the inbox once for a store made before it existed, from the conversations', async () => {
+    const { dir, store } = await populated();
+    await store.commitLocal('s1', 'd1', (seq) => op('s1', seq, 'direct', { user: 'ana', to: 'bob', text: 'one' }, 'd1'));
+    await store.commitLocal('s1', 'd2', (seq) => op('s1', seq, 'direct', { user: 'bob', to: 'ana', text: 'two' }, 'd2'));
+    await store.close();
+    // As a store of revision 1.1 left it: no inbox, no flag.
+    await tamper(dir, ({ inbox, meta }) => {
+      for (const key of Array.from(inbox.getKeys())) inbox.removeSync(key);
+      meta.removeSync('inbox');
+    });
+    const old = ChatStore.open({ path: dir });
+    stores.push(old);
+    expect(old.verify().problem).toMatch(/the direct message is missing from the inbox of bob/);
+    await old.claim('s1');
+    expect(old.verify()).toEqual({ ok: true, ops: 7 });
+    expect(old.inbox('bob', 10).items.map((d) => d.text)).toEqual(['one']);
+    expect(old.inbox('ana', 10).items.map((d) => d.text)).toEqual(['two']);
   });
 
   it('belongs to one server id, and notices a data file that went missing', async () => {

@@ -8,7 +8,7 @@ import "embed"
 const ProtocolVersion = 1
 
 // ProtocolRevision is the protocol revision (protocol/README.md "Revisions"): additions within version 1.
-const ProtocolRevision = "1.1"
+const ProtocolRevision = "1.2"
 
 // Schemas holds protocol/schemas/v1, one file per message type plus defs.json and envelope.json.
 //
@@ -47,6 +47,8 @@ var MessageTypes = []string{
 	"chat.direct.request",
 	"chat.history.reply",
 	"chat.history.request",
+	"chat.inbox.reply",
+	"chat.inbox.request",
 	"chat.login.reply",
 	"chat.login.request",
 	"chat.logout.reply",
@@ -117,6 +119,8 @@ var Messages = map[string]MessageInfo{
 	"chat.direct.request":         {Pattern: "request", Service: "chat", Reply: "chat.direct.reply", Title: "ChatDirectRequest"},
 	"chat.history.reply":          {Pattern: "reply", Service: "chat", Title: "ChatHistoryReply"},
 	"chat.history.request":        {Pattern: "request", Service: "chat", Reply: "chat.history.reply", Title: "ChatHistoryRequest"},
+	"chat.inbox.reply":            {Pattern: "reply", Service: "chat", Title: "ChatInboxReply"},
+	"chat.inbox.request":          {Pattern: "request", Service: "chat", Reply: "chat.inbox.reply", Title: "ChatInboxRequest"},
 	"chat.login.reply":            {Pattern: "reply", Service: "chat", Title: "ChatLoginReply"},
 	"chat.login.request":          {Pattern: "request", Service: "chat", Reply: "chat.login.reply", Title: "ChatLoginRequest"},
 	"chat.logout.reply":           {Pattern: "reply", Service: "chat", Title: "ChatLogoutReply"},

@@ -372,6 +372,29 @@ type ChatHistoryRequest struct {
 	Limit *Limit `msgpack:"limit,omitempty" json:"limit,omitempty"`
 }
 
+// chat.inbox.reply: A page of the direct messages sent to a user, oldest first within the page,
+// ordered by hlc, then op.origin (byte order), then op.seq, so that every replica returns the same
+// order.
+type ChatInboxReply struct {
+	// The direct messages of this page, at most the requested limit, oldest first.
+	Messages []ChatDirect `msgpack:"messages" json:"messages"`
+	// Present when older messages exist: send it as before to get the previous page. Absent on the
+	// oldest page.
+	Next *Cursor `msgpack:"next,omitempty" json:"next,omitempty"`
+}
+
+// chat.inbox.request: Read the direct messages sent to a user, from anyone, newest page first
+// (revision 1.2): what a client that was away missed, without knowing who wrote.
+type ChatInboxRequest struct {
+	// Paging cursor: the previous reply's next. Absent for the first (latest) page.
+	Before *Cursor `msgpack:"before,omitempty" json:"before,omitempty"`
+	// Page size, 1 to 500. When absent the server uses its default page size.
+	Limit *Limit `msgpack:"limit,omitempty" json:"limit,omitempty"`
+	// Whose inbox, the asking user. The server takes it from the envelope's auth token, and a body
+	// user that differs is FORBIDDEN; without auth (servers in open mode only) it is required.
+	User *UserName `msgpack:"user,omitempty" json:"user,omitempty"`
+}
+
 // chat.login.reply: Reply to chat.login.request: the user's record after this login and (revision
 // 1.1, always sent by 1.1 servers) the tokens: an access token for the envelope auth of later
 // requests and a refresh token for chat.refresh.request.

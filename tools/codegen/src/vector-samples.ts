@@ -63,6 +63,14 @@ export const VECTOR_SAMPLES: Readonly<Record<string, readonly Sample[]>> = {
     { description: 'a page of direct messages with a next cursor', body: { messages: [DIRECT_MESSAGE], next: 'c:1700000000000:srv-1:7' } },
     { description: 'the oldest page: no next', body: { messages: [] } },
   ],
+  'chat.inbox.reply': [
+    { description: 'a page of the direct messages sent to a user, with a next cursor (revision 1.2)', body: { messages: [DIRECT_MESSAGE], next: 'c:1700000000000:srv-1:7' } },
+    { description: 'the oldest page: no next (revision 1.2)', body: { messages: [] } },
+  ],
+  'chat.inbox.request': [
+    { description: 'an older page of an inbox (revision 1.2)', body: { user: 'rui', limit: 100, before: 'c:1700000000000:srv-1:7' } },
+    { description: 'the latest page of the inbox of the auth token\'s user (revision 1.2)', body: {} },
+  ],
   'chat.conversation.request': [
     { description: 'an older page of a conversation', body: { user: 'ana', peer: 'rui', limit: 100, before: 'c:1700000000000:srv-1:7' } },
     { description: 'the latest page', body: { user: 'ana', peer: 'rui' } },

@@ -915,6 +915,49 @@ export const COMPONENT_SCHEMAS: Readonly<Record<string, Readonly<Record<string, 
       }
     }
   },
+  "ChatInboxReply": {
+    "title": "ChatInboxReply",
+    "description": "A page of the direct messages sent to a user, oldest first within the page, ordered by hlc, then op.origin (byte order), then op.seq, so that every replica returns the same order.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "messages"
+    ],
+    "properties": {
+      "messages": {
+        "description": "The direct messages of this page, at most the requested limit, oldest first.",
+        "type": "array",
+        "maxItems": 500,
+        "items": {
+          "$ref": "#/components/schemas/ChatDirect"
+        }
+      },
+      "next": {
+        "description": "Present when older messages exist: send it as before to get the previous page. Absent on the oldest page.",
+        "$ref": "#/components/schemas/cursor"
+      }
+    }
+  },
+  "ChatInboxRequest": {
+    "title": "ChatInboxRequest",
+    "description": "Read the direct messages sent to a user, from anyone, newest page first (revision 1.2): what a client that was away missed, without knowing who wrote.",
+    "type": "object",
+    "additionalProperties": false,
+    "properties": {
+      "user": {
+        "description": "Whose inbox, the asking user. The server takes it from the envelope's auth token, and a body user that differs is FORBIDDEN; without auth (servers in open mode only) it is required.",
+        "$ref": "#/components/schemas/userName"
+      },
+      "limit": {
+        "description": "Page size, 1 to 500. When absent the server uses its default page size.",
+        "$ref": "#/components/schemas/limit"
+      },
+      "before": {
+        "description": "Paging cursor: the previous reply's next. Absent for the first (latest) page.",
+        "$ref": "#/components/schemas/cursor"
+      }
+    }
+  },
   "ChatLoginReply": {
     "title": "ChatLoginReply",
     "description": "Reply to chat.login.request: the user's record after this login and (revision 1.1, always sent by 1.1 servers) the tokens: an access token for the envelope auth of later requests and a refresh token for chat.refresh.request.",
@@ -1943,6 +1986,8 @@ export const MESSAGE_COMPONENTS: Readonly<Record<string, string>> = {
   "chat.direct.request": "ChatDirectRequest",
   "chat.history.reply": "ChatHistoryReply",
   "chat.history.request": "ChatHistoryRequest",
+  "chat.inbox.reply": "ChatInboxReply",
+  "chat.inbox.request": "ChatInboxRequest",
   "chat.login.reply": "ChatLoginReply",
   "chat.login.request": "ChatLoginRequest",
   "chat.logout.reply": "ChatLogoutReply",

@@ -31,6 +31,7 @@ const CHAT_ROUTES: readonly (Omit<ChatRoute, 'type'> & { readonly type: string }
   { method: 'GET', url: '/v1/channels/:channel/messages', type: 'chat.history.request', summary: "One page of a channel's publications, newest page first" },
   { method: 'POST', url: '/v1/users/:to/messages', type: 'chat.direct.request', summary: 'Send a direct message' },
   { method: 'GET', url: '/v1/conversations/:peer', type: 'chat.conversation.request', summary: 'One page of the direct messages with a peer, newest page first' },
+  { method: 'GET', url: '/v1/inbox', type: 'chat.inbox.request', summary: 'One page of the direct messages sent to the caller, from anyone, newest page first' },
 ];
 
 /** The chat routes this protocol package can serve. */

@@ -1,14 +1,14 @@
 import { CorreioError } from '@correio/codec';
-import type { ChatDirect, ChatHistoryReply, ChatPublication } from '@correio/protocol';
+import type { ChatDirect, ChatPublication } from '@correio/protocol';
 import { topic } from '@correio/transport';
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
 import { COMPONENT_SCHEMAS } from '../generated/protocolSchemas.js';
 import { tokenClaims } from '../http/bearer.js';
 import type { Upstream } from '../Upstream.js';
-import { ChannelFeed, type ResumePoint } from './ChannelFeed.js';
+import { HistoryFeed, type FeedStart, type HistoryPage, type HistoryReader, type ResumePoint } from './HistoryFeed.js';
 import { CLOSE } from './closeCodes.js';
-import { SeenOps, type OpId } from './opOrder.js';
+import type { OpId } from './opOrder.js';
 import type { TopicHub } from './TopicHub.js';
 
 export interface StreamLimits {
@@ -19,9 +19,9 @@ export interface StreamLimits {
   /** Messages a socket may send per second (a burst of this many, refilled every second). */
   readonly messagesPerSecond: number;
   readonly maxResumePages: number;
-  /** See ChannelFeedOptions.windowMs. */
+  /** See HistoryFeedOptions.windowMs. */
   readonly resumeWindowMs: number;
-  /** See ChannelFeedOptions.settleMs. */
+  /** See HistoryFeedOptions.settleMs. */
   readonly settleMs: number;
 }
 
@@ -62,10 +62,9 @@ function liveFrame(event: object, frame: () => Record<string, unknown>): string 
 export class StreamConnection {
   readonly #socket: WebSocket;
   readonly #context: StreamContext;
-  readonly #feeds = new Map<string, { feed: ChannelFeed; leave: () => void }>();
-  readonly #directSeen = new SeenOps(PAGE * 4);
+  readonly #feeds = new Map<string, { feed: HistoryFeed<ChatPublication>; leave: () => void }>();
   readonly #timers = new Set<NodeJS.Timeout>();
-  #leaveDirect: (() => void) | undefined;
+  #direct: { feed: HistoryFeed<ChatDirect>; leave: () => void } | undefined;
   #user: string | undefined;
   #token: string | undefined;
   #authenticating = false;
@@ -127,39 +126,66 @@ export class StreamConnection {
 
   async #authenticate(message: Record<string, unknown>): Promise<void> {
     this.#authenticating = true;
-    const { token, user } = message;
-    let name: string | undefined;
+    const { token, user, after } = message;
+    const resumeFrom = after === undefined ? undefined : resumePoint(after);
+    if (after !== undefined && resumeFrom === undefined) return this.close(CLOSE.badMessage, `after must be an op id or an array of them (one per origin, at most ${MAX_ORIGINS})`);
+    let name: string;
+    let expiresAt: number | undefined;
     if (typeof token === 'string') {
       const claims = tokenClaims(token);
       if (claims?.sub === undefined || !USER_NAME.test(claims.sub)) return this.close(CLOSE.unauthenticated, 'the token is not a Correio access token');
-      try {
-        // The servers hold the keys: a cheap request with the token is the check.
-        await this.#context.upstream.call('chat', 'chat.users.request', { limit: 1 }, { auth: token });
-      } catch (error) {
-        const failure = CorreioError.from(error);
-        return this.close(failure.retryable ? 1013 : CLOSE.unauthenticated, failure.message.slice(0, 100));
-      }
       name = claims.sub;
+      expiresAt = claims.exp;
       this.#token = token;
-      if (claims.exp !== undefined) this.#closeAt(claims.exp * 1000, CLOSE.unauthenticated, 'the token expired: refresh and reconnect');
     } else if (this.#context.auth === 'open' && typeof user === 'string' && USER_NAME.test(user)) {
       name = user;
     } else {
       return this.close(CLOSE.unauthenticated, this.#context.auth === 'open' ? 'auth needs a token or a valid user name' : 'auth needs a token');
     }
+    // The user's direct messages: join the topic first, then read the inbox. That read carries the
+    // token, so it is also the token's check (the servers hold the keys, the gateway none).
+    const readInbox: HistoryReader<ChatDirect> = (page) =>
+      (this.#context.upstream.call('chat', 'chat.inbox.request', { ...(this.#token === undefined ? { user: name } : {}), ...page }, this.#auth()) as Promise<HistoryPage<ChatDirect>>).catch(
+        (error: unknown) => {
+          // A user this server does not know (yet) has no direct messages on it.
+          if (CorreioError.from(error).code === 'NOT_FOUND') return { messages: [] };
+          throw error;
+        },
+      );
+    const feed = this.#feed(readInbox, (direct, replayed) => {
+      this.#context.counters.delivered('direct', replayed);
+      this.#send(replayed ? { type: 'direct', replayed, message: direct } : liveFrame(direct, () => ({ type: 'direct', message: direct })));
+    });
+    const leave = this.#context.hub.join(topic('user', name), {
+      publication: ({ envelope }) => envelope.type === 'chat.direct' && feed.live(envelope.body as ChatDirect),
+      lost: () => feed.recover(),
+    });
+    this.#direct = { feed, leave };
+    let start: FeedStart;
+    try {
+      start = await feed.start(resumeFrom);
+    } catch (error) {
+      const failure = CorreioError.from(error);
+      return this.close(failure.retryable ? 1013 : CLOSE.unauthenticated, failure.message.slice(0, 100));
+    }
     if (this.#closed) return;
     this.#user = name;
-    this.#leaveDirect = this.#context.hub.join(topic('user', name), {
-      publication: ({ envelope }) => {
-        if (envelope.type !== 'chat.direct') return;
-        const direct = envelope.body as ChatDirect;
-        if (!this.#directSeen.add(direct.op)) return;
-        this.#context.counters.delivered('direct', false);
-        this.#send(liveFrame(direct, () => ({ type: 'direct', message: direct })));
-      },
-      lost: () => this.#send({ type: 'lost', user: name }),
+    if (expiresAt !== undefined) this.#closeAt(expiresAt * 1000, CLOSE.unauthenticated, 'the token expired: refresh and reconnect');
+    this.#send({ type: 'ready', user: name, ...start });
+  }
+
+  /** A feed of one history for this socket, with the stream's limits. */
+  #feed<T extends ChatPublication | ChatDirect>(readHistory: HistoryReader<T>, deliver: (item: T, replayed: boolean) => void, channel?: string): HistoryFeed<T> {
+    const { maxResumePages, resumeWindowMs, settleMs } = this.#context.limits;
+    return new HistoryFeed<T>({
+      readHistory,
+      deliver,
+      failed: (error) => this.#send({ type: 'error', ...(channel !== undefined ? { channel } : {}), ...CorreioError.from(error).toWire() }),
+      page: PAGE,
+      maxResumePages,
+      windowMs: resumeWindowMs,
+      settleMs,
     });
-    this.#send({ type: 'ready', user: name });
   }
 
   #subscribe(message: Record<string, unknown>): void {
@@ -173,19 +199,16 @@ export class StreamConnection {
     }
     if (this.#feeds.has(channel)) return this.#send({ type: 'error', code: 'CONFLICT', channel, message: 'already subscribed' });
     if (this.#feeds.size >= this.#context.limits.maxChannels) return this.close(CLOSE.tooMany, 'too many channels on one socket');
-    const feed = new ChannelFeed({
-      channel,
-      page: PAGE,
-      maxResumePages: this.#context.limits.maxResumePages,
-      windowMs: this.#context.limits.resumeWindowMs,
-      settleMs: this.#context.limits.settleMs,
-      readHistory: (name, page) => this.#context.upstream.call('chat', 'chat.history.request', { channel: name, ...page }, this.#auth()) as Promise<ChatHistoryReply>,
-      deliver: (publication, replayed) => {
+    const readHistory: HistoryReader<ChatPublication> = (page) =>
+      this.#context.upstream.call('chat', 'chat.history.request', { channel, ...page }, this.#auth()) as Promise<HistoryPage<ChatPublication>>;
+    const feed = this.#feed(
+      readHistory,
+      (publication, replayed) => {
         this.#context.counters.delivered('publication', replayed);
         this.#send(replayed ? { type: 'publication', channel, replayed, publication } : liveFrame(publication, () => ({ type: 'publication', channel, publication })));
       },
-      failed: (error) => this.#send({ type: 'error', channel, ...CorreioError.from(error).toWire() }),
-    });
+      channel,
+    );
     // Join the topic first, so nothing published during the history read is missed (FRAMES.md §3.6).
     const leave = this.#context.hub.join(topic('chan', channel), {
       publication: ({ envelope }) => envelope.type === 'chat.publication' && feed.live(envelope.body as ChatPublication),
@@ -243,8 +266,9 @@ export class StreamConnection {
     this.#closed = true;
     for (const timer of this.#timers) clearTimeout(timer);
     for (const channel of [...this.#feeds.keys()]) this.#dropFeed(channel);
-    this.#leaveDirect?.();
-    this.#leaveDirect = undefined;
+    this.#direct?.feed.close();
+    this.#direct?.leave();
+    this.#direct = undefined;
   }
 }
 

@@ -111,6 +111,8 @@ export class ChatStore {
   readonly #channels: Database<ChannelRecord, string>;
   readonly #publications: Database<ChatPublication, Key>;
   readonly #directs: Database<ChatDirect, Key>;
+  /** Direct messages by recipient, in order: [to, ...order] → message (revision 1.2). */
+  readonly #inbox: Database<ChatDirect, Key>;
   readonly #requests: Database<OrderKey, string>;
   /** Register and password operations by user, in order: [user, ...order] → entry (revision 1.1). */
   readonly #identity: Database<IdentityEntry, Key>;
@@ -135,6 +137,8 @@ export class ChatStore {
       // Added by revision 1.1; a store of an earlier version opens them empty (it holds no identity operations).
       this.#identity = this.#env.openDB({ name: 'identity' });
       this.#accounts = this.#env.openDB({ name: 'accounts' });
+      // Added by revision 1.2; claim() fills it from the conversations of a store made before.
+      this.#inbox = this.#env.openDB({ name: 'inbox' });
     } catch (error) {
       throw new StoreDamagedError(`the store at ${options.path} cannot be opened: ${(error as Error).message}`, { cause: error });
     }
@@ -172,6 +176,16 @@ export class ChatStore {
       await this.#durable();
     }
     if (marker === undefined) writeMarker(this.path, { format: FORMAT, owner });
+    await this.#buildInbox();
+  }
+
+  /** Indexes by recipient the direct messages of a store made before the inbox existed (once: a meta flag records it). */
+  async #buildInbox(): Promise<void> {
+    if (this.#meta.get('inbox') === true) return;
+    await this.#env.transaction(() => {
+      for (const { key, value } of this.#directs.getRange()) this.#inbox.put([value.to, ...(key as unknown[]).slice(2)] as Key, value);
+      this.#meta.put('inbox', true);
+    });
   }
 
   /** The server id the store belongs to, once claimed. */
@@ -281,9 +295,12 @@ export class ChatStore {
       case 'publish':
         this.#publications.put([op.data.channel, ...order], publicationOf(op));
         return;
-      case 'direct':
-        this.#directs.put([...conversationOf(op.data.user, op.data.to), ...order], directOf(op));
+      case 'direct': {
+        const message = directOf(op);
+        this.#directs.put([...conversationOf(op.data.user, op.data.to), ...order], message);
+        this.#inbox.put([op.data.to, ...order], message);
         return;
+      }
       case 'register':
       case 'password':
         this.#identity.put([op.data.user, ...order], op.kind === 'register' ? { kind: 'register', hash: op.data.hash } : { kind: 'password', hash: op.data.hash, under: credentialOf(op.data.under) });
@@ -322,7 +339,10 @@ export class ChatStore {
   #unindex(order: OrderKey): void {
     const op = this.#readOp([order[2], order[3]]);
     if (op?.kind === 'publish') this.#publications.remove([op.data.channel, ...order]);
-    if (op?.kind === 'direct') this.#directs.remove([...conversationOf(op.data.user, op.data.to), ...order]);
+    if (op?.kind === 'direct') {
+      this.#directs.remove([...conversationOf(op.data.user, op.data.to), ...order]);
+      this.#inbox.remove([op.data.to, ...order]);
+    }
   }
 
   #advanceHighWaterMark(origin: string, seq: number): void {
@@ -409,6 +429,11 @@ export class ChatStore {
   /** The last `limit` direct messages between two users before `before`, oldest first. */
   conversation(a: string, b: string, limit: number, before?: OrderKey): Page<ChatDirect> {
     return this.#lastPage(this.#directs, conversationOf(a, b), limit, before, (d) => d.from.length + d.to.length);
+  }
+
+  /** The last `limit` direct messages sent to `user` (from anyone) before `before`, oldest first. */
+  inbox(user: string, limit: number, before?: OrderKey): Page<ChatDirect> {
+    return this.#lastPage(this.#inbox, [user], limit, before, (d) => d.from.length + d.to.length);
   }
 
   /**
@@ -508,6 +533,8 @@ export class ChatStore {
       if (publications !== visiblePublications) return fail(`the channel history index holds ${publications} publications, the log explains ${visiblePublications}`);
       const directs = countKeys(this.#directs);
       if (directs !== visibleDirects) return fail(`the conversation index holds ${directs} direct messages, the log explains ${visibleDirects}`);
+      const inbox = countKeys(this.#inbox);
+      if (inbox !== visibleDirects) return fail(`the inbox index holds ${inbox} direct messages, the log explains ${visibleDirects}`);
     } catch (error) {
       return fail(`reading the store failed: ${(error as Error).message}`);
     }
@@ -534,6 +561,7 @@ export class ChatStore {
         return undefined;
       case 'direct':
         if (visible && !this.#directs.doesExist([...conversationOf(op.data.user, op.data.to), ...order])) return 'the direct message is missing from its conversation';
+        if (visible && !this.#inbox.doesExist([op.data.to, ...order])) return `the direct message is missing from the inbox of ${op.data.to}`;
         return undefined;
       case 'register':
       case 'password':

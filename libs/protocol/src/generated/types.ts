@@ -224,6 +224,8 @@ export interface CorreioMessages {
   'chat.direct.request': ChatDirectRequest;
   'chat.history.reply': ChatHistoryReply;
   'chat.history.request': ChatHistoryRequest;
+  'chat.inbox.reply': ChatInboxReply;
+  'chat.inbox.request': ChatInboxRequest;
   'chat.login.reply': ChatLoginReply;
   'chat.login.request': ChatLoginRequest;
   'chat.logout.reply': ChatLogoutReply;
@@ -490,6 +492,38 @@ export interface ChatPublication {
  */
 export interface ChatHistoryRequest {
   channel: string;
+  /**
+   * Page size, 1 to 500. When absent the server uses its default page size.
+   */
+  limit?: number;
+  /**
+   * Paging cursor: the previous reply's next. Absent for the first (latest) page.
+   */
+  before?: string;
+}
+/**
+ * A page of the direct messages sent to a user, oldest first within the page, ordered by hlc, then op.origin (byte order), then op.seq, so that every replica returns the same order.
+ */
+export interface ChatInboxReply {
+  /**
+   * The direct messages of this page, at most the requested limit, oldest first.
+   *
+   * @maxItems 500
+   */
+  messages: ChatDirect[];
+  /**
+   * Present when older messages exist: send it as before to get the previous page. Absent on the oldest page.
+   */
+  next?: string;
+}
+/**
+ * Read the direct messages sent to a user, from anyone, newest page first (revision 1.2): what a client that was away missed, without knowing who wrote.
+ */
+export interface ChatInboxRequest {
+  /**
+   * Whose inbox, the asking user. The server takes it from the envelope's auth token, and a body user that differs is FORBIDDEN; without auth (servers in open mode only) it is required.
+   */
+  user?: string;
   /**
    * Page size, 1 to 500. When absent the server uses its default page size.
    */

@@ -24,6 +24,8 @@ export const BODY_VALIDATORS: Readonly<Record<MessageType, Validator>> = {
   'chat.direct.request': compiled.validate_chat_direct_request as Validator,
   'chat.history.reply': compiled.validate_chat_history_reply as Validator,
   'chat.history.request': compiled.validate_chat_history_request as Validator,
+  'chat.inbox.reply': compiled.validate_chat_inbox_reply as Validator,
+  'chat.inbox.request': compiled.validate_chat_inbox_request as Validator,
   'chat.login.reply': compiled.validate_chat_login_reply as Validator,
   'chat.login.request': compiled.validate_chat_login_request as Validator,
   'chat.logout.reply': compiled.validate_chat_logout_reply as Validator,

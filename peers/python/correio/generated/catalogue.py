@@ -16,6 +16,8 @@ from .chat_direct_reply import ChatDirectReply
 from .chat_direct_request import ChatDirectRequest
 from .chat_history_reply import ChatHistoryReply
 from .chat_history_request import ChatHistoryRequest
+from .chat_inbox_reply import ChatInboxReply
+from .chat_inbox_request import ChatInboxRequest
 from .chat_login_reply import ChatLoginReply
 from .chat_login_request import ChatLoginRequest
 from .chat_logout_reply import ChatLogoutReply
@@ -64,7 +66,7 @@ from .service_event import ServiceEvent
 PROTOCOL_VERSION: Final = 1
 
 #: The protocol revision (protocol/README.md "Revisions"): additions within version 1.
-PROTOCOL_REVISION: Final = "1.1"
+PROTOCOL_REVISION: Final = "1.2"
 
 #: Every error code of protocol/ENCODING.md section 5.
 ERROR_CODES: Final = (
@@ -97,6 +99,8 @@ MessageType = Literal[
     "chat.direct.request",
     "chat.history.reply",
     "chat.history.request",
+    "chat.inbox.reply",
+    "chat.inbox.request",
     "chat.login.reply",
     "chat.login.request",
     "chat.logout.reply",
@@ -155,6 +159,8 @@ MESSAGE_TYPES: Final = (
     "chat.direct.request",
     "chat.history.reply",
     "chat.history.request",
+    "chat.inbox.reply",
+    "chat.inbox.request",
     "chat.login.reply",
     "chat.login.request",
     "chat.logout.reply",
@@ -291,6 +297,20 @@ MESSAGE_INFO: Final[Mapping[str, MessageInfo]] = {
         reply="chat.history.reply",
         title="ChatHistoryRequest",
         description="Read a channel's publications, newest page first: the first page holds the latest publications, each next page the ones before it.",
+    ),
+    "chat.inbox.reply": MessageInfo(
+        pattern="reply",
+        service="chat",
+        reply=None,
+        title="ChatInboxReply",
+        description="A page of the direct messages sent to a user, oldest first within the page, ordered by hlc, then op.origin (byte order), then op.seq, so that every replica returns the same order.",
+    ),
+    "chat.inbox.request": MessageInfo(
+        pattern="request",
+        service="chat",
+        reply="chat.inbox.reply",
+        title="ChatInboxRequest",
+        description="Read the direct messages sent to a user, from anyone, newest page first (revision 1.2): what a client that was away missed, without knowing who wrote.",
     ),
     "chat.login.reply": MessageInfo(
         pattern="reply",
@@ -608,6 +628,8 @@ BODY_TYPES: Final[Mapping[str, Any]] = {
     "chat.direct.request": ChatDirectRequest,
     "chat.history.reply": ChatHistoryReply,
     "chat.history.request": ChatHistoryRequest,
+    "chat.inbox.reply": ChatInboxReply,
+    "chat.inbox.request": ChatInboxRequest,
     "chat.login.reply": ChatLoginReply,
     "chat.login.request": ChatLoginRequest,
     "chat.logout.reply": ChatLogoutReply,

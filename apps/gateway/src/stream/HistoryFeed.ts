@@ -1,27 +1,34 @@
-import type { ChatHistoryReply, ChatPublication } from '@correio/protocol';
 import { compareHistory, SeenOps, sameOp, type HistoryPosition, type OpId } from './opOrder.js';
 
-/** Reads one page of a channel's history (chat.history.request): newest page first. */
-export type HistoryReader = (channel: string, page: { readonly limit: number; readonly before?: string }) => Promise<ChatHistoryReply>;
+/** What a feed carries: publications of a channel, or direct messages to a user. */
+export type FeedItem = HistoryPosition;
+
+/** A page of history as the servers return it: oldest first, `next` for the page before. */
+export interface HistoryPage<T extends FeedItem> {
+  readonly messages: readonly T[];
+  readonly next?: string;
+}
+
+/** Reads one page of the history (chat.history.request, chat.inbox.request): newest page first. */
+export type HistoryReader<T extends FeedItem> = (page: { readonly limit: number; readonly before?: string }) => Promise<HistoryPage<T>>;
 
 /**
  * Where a socket resumes: the last op it saw (history order from there), or the last op it saw
- * from each origin server (exact across servers: see `ChannelFeed`).
+ * from each origin server (exact across servers: see `HistoryFeed`).
  */
 export type ResumePoint = OpId | readonly OpId[];
 
-export interface ChannelFeedOptions {
-  readonly channel: string;
-  readonly readHistory: HistoryReader;
-  /** Sends one publication to the socket; `replayed` when it came from history. */
-  readonly deliver: (publication: ChatPublication, replayed: boolean) => void;
+export interface HistoryFeedOptions<T extends FeedItem> {
+  readonly readHistory: HistoryReader<T>;
+  /** Sends one item to the socket; `replayed` when it came from history. */
+  readonly deliver: (item: T, replayed: boolean) => void;
   /** Reports a history read that failed (the feed stays live). */
   readonly failed: (error: unknown) => void;
   /** History pages read at most to find a resume point. */
   readonly maxResumePages: number;
   readonly page: number;
   /**
-   * How far (ms of HLC wall time) a publication may sort before one already seen and still arrive
+   * How far (ms of HLC wall time) an item may sort before one already seen and still arrive
    * after it: the servers' clock skew plus commit-to-publish delay. History is read back this far.
    */
   readonly windowMs: number;
@@ -31,43 +38,43 @@ export interface ChannelFeedOptions {
 
 /** The outcome of starting a feed. */
 export interface FeedStart {
-  /** Publications sent from history before live ones. */
+  /** Items sent from history before live ones. */
   readonly replayed: number;
-  /** False when the resume point was not found within the pages read: older publications may be missing. */
+  /** False when the resume point was not found within the pages read: older items may be missing. */
   readonly complete: boolean;
 }
 
-/** Live publications held at most while history is read; beyond, they go out at once (order per origin is then not kept). */
+/** Live items held at most while history is read; beyond, they go out at once (order per origin is then not kept). */
 const MAX_HELD = 10_000;
 
 /**
- * One socket's subscription to one channel: each publication is sent once, history before live,
- * and each origin server's publications in the order that server made them.
+ * One socket's live feed of one history (a channel's publications, or the user's direct messages):
+ * each item is sent once, history before live, and each origin server's in the order it made them.
  *
- * Live publications are held while history is read (at start, one `settleMs` later, and after any
- * loss: a gap, the proxy back), then sent unless history already sent them (FRAMES.md §3.6:
- * subscribe first, read by request, dedup by op). A resume with one op per origin sends exactly the
- * publications whose seq is past the socket's last one from that origin — including one from
- * another server that sorts before them in history (its clock behind, or in flight at the close) —
- * and, from origins the socket had seen nothing from, those up to `windowMs` before the oldest op given.
+ * Live items are held while history is read (at start, one `settleMs` later, and after any loss: a
+ * gap, the proxy back), then sent unless history already sent them (FRAMES.md §3.6: subscribe
+ * first, read by request, dedup by op). A resume with one op per origin sends exactly the items
+ * whose seq is past the socket's last one from that origin — including one from another server that
+ * sorts before them in history (its clock behind, or in flight at the close) — and, from origins the
+ * socket had seen nothing from, those up to `windowMs` before the oldest op given.
  */
-export class ChannelFeed {
-  readonly #options: ChannelFeedOptions;
+export class HistoryFeed<T extends FeedItem> {
+  readonly #options: HistoryFeedOptions<T>;
   readonly #seen: SeenOps;
   /** Live publications held while history is read; undefined when live ones go straight out. */
-  #held: ChatPublication[] | undefined = [];
+  #held: T[] | undefined = [];
   /** Only publications after this one in history order are sent from history. */
   #floor: HistoryPosition | undefined;
   /** Per origin, the last seq the socket saw before it resumed: history sends only later ones. */
   readonly #seenBefore = new Map<string, number>();
-  /** The latest publication sent, in history order (recoveries read back `windowMs` before it). */
+  /** The latest item sent, in history order (recoveries read back `windowMs` before it). */
   #latest: HistoryPosition | undefined;
   #recovering: Promise<void> | undefined;
   #recoverAgain = false;
   #settle: NodeJS.Timeout | undefined;
   #closed = false;
 
-  constructor(options: ChannelFeedOptions) {
+  constructor(options: HistoryFeedOptions<T>) {
     this.#options = options;
     this.#seen = new SeenOps(options.page * 4);
   }
@@ -85,10 +92,10 @@ export class ChannelFeed {
     }
   }
 
-  /** A publication received live. */
-  live(publication: ChatPublication): void {
-    if (this.#held && this.#held.length < MAX_HELD) this.#held.push(publication);
-    else this.#send(publication, false);
+  /** An item received live. */
+  live(item: T): void {
+    if (this.#held && this.#held.length < MAX_HELD) this.#held.push(item);
+    else this.#send(item, false);
   }
 
   /** Publications may have been lost: hold live ones, read history back to the latest sent, send what is missing. */
@@ -116,7 +123,7 @@ export class ChannelFeed {
       do {
         this.#recoverAgain = false;
         try {
-          for (const publication of await this.#readBack()) if (this.#wanted(publication)) this.#send(publication, true);
+          for (const item of await this.#readBack()) if (this.#wanted(item)) this.#send(item, true);
         } catch (error) {
           this.#options.failed(error);
         }
@@ -126,10 +133,10 @@ export class ChannelFeed {
     })();
   }
 
-  /** History back to `windowMs` before the latest publication sent (at most the pages the dedup remembers), oldest first. */
-  async #readBack(): Promise<ChatPublication[]> {
+  /** History back to `windowMs` before the latest item sent (at most the pages the dedup remembers), oldest first. */
+  async #readBack(): Promise<T[]> {
     const until = this.#latest ? this.#latest.hlc[0] - this.#options.windowMs : Number.POSITIVE_INFINITY;
-    const pages: ChatPublication[][] = [];
+    const pages: (readonly T[])[] = [];
     let before: string | undefined;
     for (let read = 0; read < 3; read += 1) {
       const reply = await this.#read(before);
@@ -146,7 +153,7 @@ export class ChannelFeed {
   #release(): void {
     const held = this.#held ?? [];
     this.#held = undefined;
-    for (const publication of held) this.#send(publication, false);
+    for (const item of held) this.#send(item, false);
   }
 
   async #markLatest(): Promise<FeedStart> {
@@ -157,13 +164,13 @@ export class ChannelFeed {
 
   /** Reads pages back from the newest until `after` is found (or the page budget runs out), then sends what follows it in history order. */
   async #replayAfter(after: OpId): Promise<FeedStart> {
-    const pages: ChatPublication[][] = [];
+    const pages: (readonly T[])[] = [];
     let before: string | undefined;
     let found = -1;
     for (let read = 0; read < this.#options.maxResumePages; read += 1) {
       const reply = await this.#read(before);
       pages.unshift(reply.messages);
-      found = reply.messages.findIndex((publication) => sameOp(publication.op, after));
+      found = reply.messages.findIndex((item) => sameOp(item.op, after));
       if (found >= 0 || reply.next === undefined) break;
       before = reply.next;
     }
@@ -184,18 +191,18 @@ export class ChannelFeed {
     for (const { origin, seq } of after) this.#seenBefore.set(origin, Math.max(seq, this.#seenBefore.get(origin) ?? 0));
     const unpassed = new Set(this.#seenBefore.keys());
     let oldest: HistoryPosition | undefined;
-    const pages: ChatPublication[][] = [];
+    const pages: (readonly T[])[] = [];
     let before: string | undefined;
     let complete = false;
     for (let read = 0; read < this.#options.maxResumePages; read += 1) {
       const reply = await this.#read(before);
       pages.unshift(reply.messages);
       // Newest first, so the position kept per origin is the newest at or before its last op.
-      for (const publication of [...reply.messages].reverse()) {
-        const { origin, seq } = publication.op;
+      for (const item of [...reply.messages].reverse()) {
+        const { origin, seq } = item.op;
         if (!unpassed.has(origin) || seq > this.#seenBefore.get(origin)!) continue;
         unpassed.delete(origin);
-        if (oldest === undefined || compareHistory(publication, oldest) < 0) oldest = publication;
+        if (oldest === undefined || compareHistory(item, oldest) < 0) oldest = item;
       }
       const first = reply.messages[0];
       const windowRead = oldest !== undefined && first !== undefined && first.hlc[0] < oldest.hlc[0] - this.#options.windowMs;
@@ -210,25 +217,25 @@ export class ChannelFeed {
   }
 
   /** Sends the history publications the socket wants, in order; returns how many went out. */
-  #replay(history: readonly ChatPublication[]): number {
+  #replay(history: readonly T[]): number {
     let replayed = 0;
-    for (const publication of history) if (this.#wanted(publication) && this.#send(publication, true)) replayed += 1;
+    for (const item of history) if (this.#wanted(item) && this.#send(item, true)) replayed += 1;
     return replayed;
   }
 
-  #wanted(publication: ChatPublication): boolean {
-    if (publication.op.seq <= (this.#seenBefore.get(publication.op.origin) ?? 0)) return false;
-    return this.#floor === undefined || compareHistory(publication, this.#floor) > 0;
+  #wanted(item: T): boolean {
+    if (item.op.seq <= (this.#seenBefore.get(item.op.origin) ?? 0)) return false;
+    return this.#floor === undefined || compareHistory(item, this.#floor) > 0;
   }
 
-  #read(before: string | undefined, limit = this.#options.page): Promise<ChatHistoryReply> {
-    return this.#options.readHistory(this.#options.channel, { limit, ...(before !== undefined ? { before } : {}) });
+  #read(before: string | undefined, limit = this.#options.page): Promise<HistoryPage<T>> {
+    return this.#options.readHistory({ limit, ...(before !== undefined ? { before } : {}) });
   }
 
-  #send(publication: ChatPublication, replayed: boolean): boolean {
-    if (this.#closed || !this.#seen.add(publication.op)) return false;
-    if (this.#latest === undefined || compareHistory(publication, this.#latest) > 0) this.#latest = publication;
-    this.#options.deliver(publication, replayed);
+  #send(item: T, replayed: boolean): boolean {
+    if (this.#closed || !this.#seen.add(item.op)) return false;
+    if (this.#latest === undefined || compareHistory(item, this.#latest) > 0) this.#latest = item;
+    this.#options.deliver(item, replayed);
     return true;
   }
 }

@@ -1,10 +1,10 @@
-// ChannelFeed against a scripted history, for the orderings a real cluster makes rarely and by
+// HistoryFeed against a scripted history, for the orderings a real cluster makes rarely and by
 // chance: a publication from a server whose clock is behind, or in flight when the socket closed,
 // sorts before ones the socket already saw. (stream.test.ts and stream-skew.test.ts run it for real.)
 import type { ChatHistoryReply, ChatPublication } from '@correio/protocol';
 import { waitFor } from '@correio/testing';
 import { describe, expect, it } from 'vitest';
-import { ChannelFeed, type ResumePoint } from '../src/stream/ChannelFeed.js';
+import { HistoryFeed, type ResumePoint } from '../src/stream/HistoryFeed.js';
 import { compareHistory } from '../src/stream/opOrder.js';
 
 const WINDOW_MS = 5_000;
@@ -25,7 +25,7 @@ class History {
     this.items.sort(compareHistory);
   }
 
-  readonly read = async (_channel: string, page: { readonly limit: number; readonly before?: string }): Promise<ChatHistoryReply> => {
+  readonly read = async (page: { readonly limit: number; readonly before?: string }): Promise<ChatHistoryReply> => {
     this.reads += 1;
     await this.gate;
     const end = page.before === undefined ? this.items.length : Number(page.before);
@@ -37,8 +37,7 @@ class History {
 
 function feedOn(history: History, options: { page?: number; settleMs?: number } = {}) {
   const delivered: { text: string; replayed: boolean }[] = [];
-  const feed = new ChannelFeed({
-    channel: 'c',
+  const feed = new HistoryFeed<ChatPublication>({
     readHistory: history.read,
     deliver: (item, replayed) => delivered.push({ text: item.text, replayed }),
     failed: (error) => {
@@ -60,7 +59,7 @@ async function resume(history: History, after: ResumePoint, page?: number) {
   return { start, texts: run.texts() };
 }
 
-describe('ChannelFeed resume', () => {
+describe('HistoryFeed resume', () => {
   // s1's clock is 3 s ahead of s2's: s2/1 is made after s1/1 but sorts 3 s before it.
   const s1a = publication('s1', 1, 100_000);
   const s2a = publication('s2', 1, 97_000);
@@ -105,7 +104,7 @@ describe('ChannelFeed resume', () => {
   });
 });
 
-describe('ChannelFeed live', () => {
+describe('HistoryFeed live', () => {
   it('holds live publications until the settle read, which sends what the subscription missed first', async () => {
     const history = new History();
     history.add(publication('s1', 1, 1_000));
