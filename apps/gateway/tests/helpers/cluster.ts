@@ -1,10 +1,20 @@
 // Real processes for the gateway's tests: broker, proxy, chat servers and gateways, each spawned
 // from its sources with @correio/testing (tracked for killAll), on free loopback ports.
 import { join } from 'node:path';
+import { createKeySetIfMissing } from '@correio/identity';
 import { afterAll } from 'vitest';
-import { killAll, readinessField, scratchDir, spawnProgram, workspaceRoot, type Child } from '@correio/testing';
+import { killAll, readinessField, scratchDir, spawnProgram, workspaceRoot, type Child, type ScratchDir } from '@correio/testing';
 
 const main = (app: string) => join(workspaceRoot, 'apps', app, 'src', 'main.ts');
+
+const scratches: ScratchDir[] = [];
+
+// Registered as the test file imports this module: vitest runs no hook registered while another
+// runs, and startCluster is called from beforeAll (its processes outlived the file before).
+afterAll(async () => {
+  await killAll();
+  for (const scratch of scratches.splice(0)) scratch.remove();
+});
 
 /** How long a file's beforeAll may take to start its cluster: each program compiles its sources at start, slow on a busy 2-core machine. */
 export const CLUSTER_START_MS = 180_000;
@@ -21,19 +31,24 @@ export interface Cluster {
   readonly servers: Child[];
   readonly dataDir: string;
   readonly auth: 'open' | 'password';
+  /** The signing key-set file every server shares (password mode), as in one `correio up` cluster. */
+  readonly authKeys: string | undefined;
+}
+
+export interface ClusterOptions {
+  /** Start the reference server too: the servers join through it (rank, election), as under `correio up`. */
+  readonly ref?: boolean;
 }
 
 /**
- * Broker, proxy and `servers` chat servers (s1, s2, …) replicating with each other; killed after the
- * file's tests. `auth` is the servers' mode (through CORREIO_SERVER_AUTH): open believes a body's user,
- * password wants a token from a password login.
+ * Broker, proxy (and the reference server if asked) and `servers` chat servers (s1, s2, …) replicating
+ * with each other; killed after the file's tests. `auth` is the servers' mode (through
+ * CORREIO_SERVER_AUTH): open believes a body's user, password wants a token from a password login,
+ * which every server verifies with the one key set they share.
  */
-export async function startCluster(servers = 1, auth: 'open' | 'password' = 'open'): Promise<Cluster> {
+export async function startCluster(servers = 1, auth: 'open' | 'password' = 'open', options: ClusterOptions = {}): Promise<Cluster> {
   const scratch = scratchDir('correio-gateway-');
-  afterAll(async () => {
-    await killAll();
-    scratch.remove();
-  });
+  scratches.push(scratch);
   // Default heartbeats: these tests do not kill servers, and short ones expire workers on a busy machine.
   const broker = spawnApp('broker', 'broker', ['--endpoint', 'tcp://127.0.0.1:*', '--startup-grace', '0']);
   const proxy = spawnApp('proxy', 'proxy', ['--publishers', 'tcp://127.0.0.1:*', '--subscribers', 'tcp://127.0.0.1:*']);
@@ -45,7 +60,13 @@ export async function startCluster(servers = 1, auth: 'open' | 'password' = 'ope
     servers: [] as Child[],
     dataDir: scratch.dir,
     auth,
+    authKeys: auth === 'password' ? join(scratch.dir, 'auth-keys.json') : undefined,
   };
+  if (cluster.authKeys !== undefined) await createKeySetIfMissing(cluster.authKeys);
+  if (options.ref) {
+    const ref = spawnApp('ref', 'ref', ['--broker', cluster.broker, '--proxy-pub', cluster.proxyPub, '--proxy-sub', cluster.proxySub, '--id', 'ref', '--data-dir', join(scratch.dir, 'ref')]);
+    await ref.waitForLine(/^ref ready /, 60_000);
+  }
   const ids = Array.from({ length: servers }, (_, index) => `s${index + 1}`);
   await Promise.all(ids.map((id) => startServer(cluster, id, ids.filter((other) => other !== id))));
   return cluster;
@@ -60,7 +81,7 @@ export async function startServer(cluster: Cluster, id: string, peers: readonly 
     '--proxy-pub', cluster.proxyPub,
     '--proxy-sub', cluster.proxySub,
     ...(peers.length > 0 ? ['--peers', peers.join(',')] : []),
-  ], { CORREIO_SERVER_AUTH: cluster.auth });
+  ], { CORREIO_SERVER_AUTH: cluster.auth, ...(cluster.authKeys !== undefined ? { CORREIO_AUTH_KEYS: cluster.authKeys } : {}) });
   await child.waitForLine(/^server ready /, 60_000);
   cluster.servers.push(child);
   return child;

@@ -32,8 +32,11 @@ export class StreamClient {
     this.socket.send(JSON.stringify(message));
   }
 
-  /** Subscribes and resolves with the `subscribed` message (sent after any history replay). */
-  async subscribe(channel: string, after?: { origin: string; seq: number }): Promise<Json> {
+  /**
+   * Subscribes and resolves with the `subscribed` message (sent after any history replay), or an
+   * `error` one. `after`: the last op id seen, or the last one seen from each origin.
+   */
+  async subscribe(channel: string, after?: OpId | readonly OpId[]): Promise<Json> {
     const from = this.messages.length;
     this.send({ type: 'subscribe', channel, ...(after ? { after } : {}) });
     return this.next((message) => (message.type === 'subscribed' || message.type === 'error') && message.channel === channel, from);
@@ -58,7 +61,13 @@ export class StreamClient {
   }
 }
 
+/** An operation id, as publications carry it. */
+export interface OpId {
+  readonly origin: string;
+  readonly seq: number;
+}
+
 /** The key of an op id, for sets. */
-export function opKey(op: { origin: string; seq: number }): string {
+export function opKey(op: OpId): string {
   return `${op.origin}/${op.seq}`;
 }
