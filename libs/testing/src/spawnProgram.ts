@@ -7,12 +7,16 @@ export const workspaceRoot = join(import.meta.dirname, '..', '..', '..');
 
 /**
  * The command line that runs a TypeScript entry point from its sources: node with tsx, resolving
- * workspace packages through the `@correio/source` export condition. For wrappers that must run it
- * themselves (`ip netns exec …`, tmux).
+ * workspace packages through the `@correio/source` export condition, and exitWithParent, so the
+ * program does not outlive the test that started it. For wrappers that must run it themselves
+ * (`ip netns exec …`, tmux).
  */
 export function programCommand(entry: string, args: readonly string[] = []): [string, ...string[]] {
-  return [process.execPath, '--import', 'tsx', '--conditions=@correio/source', entry, ...args];
+  return [process.execPath, '--import', 'tsx', '--import', EXIT_WITH_PARENT, '--conditions=@correio/source', entry, ...args];
 }
+
+/** exitWithParent, from the sources or the build, whichever this file is. */
+const EXIT_WITH_PARENT = new URL(`./exitWithParent${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url).href;
 
 export interface SpawnOptions {
   /** Added to this process's environment. */

@@ -1,8 +1,18 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { killAll, programCommand, scratchDir, sleep, spawnCommand, spawnProgram, workspaceRoot } from '@correio/testing';
+import { killAll, programCommand, scratchDir, sleep, spawnCommand, spawnProgram, waitFor, workspaceRoot } from '@correio/testing';
 
 const program = join(import.meta.dirname, 'fixtures', 'program.ts');
+const parentFixture = join(import.meta.dirname, 'fixtures', 'parent.ts');
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 afterEach(killAll);
 
@@ -20,6 +30,15 @@ describe('spawnProgram and Child', () => {
     expect(child.events('echo').map((event) => event['line'])).toEqual(['first', 'second']);
     expect(child.stdout.endsWith('{"event":"done"}\nbye')).toBe(true);
     expect(child.stderr).toBe('');
+  });
+
+  it('stops a spawned program whose spawner was killed instead of letting it outlive it', async () => {
+    const parent = spawnProgram('parent', parentFixture);
+    const pid = Number(/pid=(\d+)/.exec(await parent.waitForLine(/^child pid=/, 60_000))![1]);
+    expect(alive(pid)).toBe(true);
+    parent.process.kill('SIGKILL');
+    await parent.exited;
+    await waitFor(() => !alive(pid), `the orphaned program ${pid} to exit`, 30_000);
   });
 
   it('finds a line from a given index on', async () => {
@@ -124,7 +143,9 @@ describe('spawnProgram and Child', () => {
   });
 
   it('gives the command line for wrappers that run the program themselves', () => {
-    expect(programCommand('main.ts', ['--x'])).toEqual([process.execPath, '--import', 'tsx', '--conditions=@correio/source', 'main.ts', '--x']);
+    expect(programCommand('main.ts', ['--x'])).toEqual([
+      process.execPath, '--import', 'tsx', '--import', expect.stringMatching(/^file:.*\/exitWithParent\.(ts|js)$/), '--conditions=@correio/source', 'main.ts', '--x',
+    ]);
     expect(join(workspaceRoot, 'libs', 'testing', 'tests')).toBe(import.meta.dirname);
   });
 });
