@@ -10,9 +10,11 @@
 // of JSON Schema (loadSchemas rejects nothing, but every shape is handled below or fails loudly),
 // which keeps this generator short.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Generator } from './generator.js';
+import { schemaCopies } from './schema-files.js';
 import { PROTOCOL_REVISION, type JsonSchema, type SchemaSet } from './schemas.js';
+import { byUtf8, errorCodes, wrapWords } from './text.js';
 
 /** Where the Go bindings go, relative to the repository root. */
 export const GO_OUT_DIR = 'peers/go/protocol';
@@ -34,24 +36,8 @@ export function goName(name: string): string {
     .join('');
 }
 
-/** Canonical key order: by UTF-8 bytes, which for these ASCII keys is plain string order. */
-function byKey(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
-}
-
 function comment(text: string | undefined, indent = ''): string[] {
-  if (!text) return [];
-  const words = text.split(/\s+/);
-  const lines: string[] = [];
-  let line = '';
-  for (const word of words) {
-    if (line.length > 0 && line.length + word.length + 1 > 96) {
-      lines.push(line);
-      line = word;
-    } else line = line.length > 0 ? `${line} ${word}` : word;
-  }
-  if (line) lines.push(line);
-  return lines.map((text) => `${indent}// ${text}`);
+  return wrapWords(text).map((line) => `${indent}// ${line}`);
 }
 
 class GoWriter {
@@ -105,7 +91,7 @@ class GoWriter {
     const properties = schema['properties'] as Record<string, Schema>;
     const required = new Set((schema['required'] as string[] | undefined) ?? []);
     const lines: string[] = [];
-    for (const key of Object.keys(properties).sort(byKey)) {
+    for (const key of Object.keys(properties).sort(byUtf8)) {
       const property = properties[key]!;
       const field = goName(key);
       let type = this.typeOf(property, owner + field);
@@ -131,7 +117,7 @@ class GoWriter {
   /** oneOf of closed objects that share their keys: one struct, differing fields widened. */
   union(name: string, variants: Schema[], constants: string[]): string[] {
     if (!variants.every((variant) => this.isStruct(variant))) throw new Error(`${name}: only a oneOf of objects is supported`);
-    const keys = [...new Set(variants.flatMap((variant) => Object.keys(variant['properties'] as object)))].sort(byKey);
+    const keys = [...new Set(variants.flatMap((variant) => Object.keys(variant['properties'] as object)))].sort(byUtf8);
     const lines = [`type ${name} struct {`];
     for (const key of keys) {
       const schemas = variants.map((variant) => (variant['properties'] as Record<string, Schema>)[key]);
@@ -238,8 +224,7 @@ export function generateGoTypes(set: SchemaSet): string {
 
 /** catalogue.go: version, error codes, message types and their annotations, the schemas. */
 export function generateGoCatalogue(set: SchemaSet): string {
-  const codes = (set.defs.$defs?.['errorCode'] as { enum?: string[] } | undefined)?.enum;
-  if (!codes) throw new Error('defs.json must define $defs.errorCode with an enum');
+  const codes = errorCodes(set.defs);
   const lines = [BANNER, '', 'package protocol', '', 'import "embed"', ''];
   lines.push('// ProtocolVersion is the protocol version this package speaks.', 'const ProtocolVersion = 1', '');
   lines.push('// ProtocolRevision is the protocol revision (protocol/README.md "Revisions"): additions within version 1.', `const ProtocolRevision = ${JSON.stringify(PROTOCOL_REVISION)}`, '');
@@ -270,16 +255,21 @@ export function generateGoCatalogue(set: SchemaSet): string {
   return gofmt(lines.join('\n'), 'catalogue.go');
 }
 
-/** Every generated Go file, by absolute path. */
-export function generateGo(set: SchemaSet, root: string): Map<string, string> {
-  const outDir = join(root, GO_OUT_DIR);
+/** Every generated Go file, by path relative to the repository root. */
+export function generateGo(set: SchemaSet): Map<string, string> {
+  const outDir = GO_OUT_DIR;
   const files = new Map<string, string>([
     [join(outDir, 'types.go'), generateGoTypes(set)],
     [join(outDir, 'catalogue.go'), generateGoCatalogue(set)],
   ]);
   // go:embed cannot reach outside the module, so the package carries a copy of the schemas.
-  for (const name of readdirSync(set.dir).filter((file) => file.endsWith('.json')).sort()) {
-    files.set(join(outDir, 'schemas', name), readFileSync(join(set.dir, name), 'utf8'));
-  }
-  return files;
+  return new Map([...files, ...schemaCopies(set, `${outDir}/schemas`)]);
 }
+
+/** peers/go's bindings. */
+export const goGenerator: Generator = {
+  name: 'go',
+  description: `structs, catalogue and embedded schemas for peers/go (${GO_OUT_DIR}); needs gofmt`,
+  owns: [{ dir: GO_OUT_DIR, extensions: ['.go', '.json'] }],
+  generate: ({ set }) => ({ files: generateGo(set) }),
+};

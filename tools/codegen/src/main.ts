@@ -1,21 +1,21 @@
 #!/usr/bin/env node
 // Regenerates every binding and the test vectors from protocol/: `npm run generate`. With --check,
 // writes nothing and exits 1 when a generated file on disk differs from what the schemas produce,
-// is missing, or is a vector file nothing generates any more (CI runs this).
+// is missing, or is a file in a generator's own folder that nothing generates any more (CI runs
+// this). `--only <name,…>` runs only those generators (generators.ts lists them; README.md).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { generateGo, GO_OUT_DIR } from './go.js';
-import { GATEWAY_SCHEMAS_FILE, generateGatewaySchemas } from './openapi.js';
-import { generatePython, PYTHON_OUT_DIR } from './python.js';
+import type { Generator } from './generator.js';
+import { GENERATORS } from './generators.js';
 import { loadSchemas } from './schemas.js';
-import { generateCatalogue, generateTypes } from './typescript.js';
-import { generateValidatorIndex, generateValidators } from './validators.js';
 
 export interface RunOptions {
   /** Compare only; write and delete nothing. */
   readonly check: boolean;
+  /** Run only the generators with these names (default: every one of generators.ts). */
+  readonly only?: readonly string[];
   readonly log?: (line: string) => void;
   readonly warn?: (line: string) => void;
   readonly error?: (line: string) => void;
@@ -29,44 +29,39 @@ export interface RunResult {
 }
 
 /** Generates everything under `root` (a checkout, or a copy of one holding protocol/schemas). */
-export async function run(root: string, options: RunOptions): Promise<RunResult> {
+export async function run(root: string, options: RunOptions, generators: readonly Generator[] = GENERATORS): Promise<RunResult> {
   const log = options.log ?? console.log;
   const warn = options.warn ?? ((line: string) => console.warn(`warning: ${line}`));
   const set = loadSchemas(root);
-  const protocolOut = join(root, 'libs/protocol/src/generated');
-  const bindings = new Map<string, string>([
-    [join(protocolOut, 'types.ts'), await generateTypes(set)],
-    [join(protocolOut, 'catalogue.ts'), generateCatalogue(set)],
-    [join(protocolOut, 'validators.ts'), generateValidators(set)],
-    [join(protocolOut, 'validator-index.ts'), generateValidatorIndex(set)],
-    [join(root, GATEWAY_SCHEMAS_FILE), generateGatewaySchemas(set)],
-  ]);
-  const stale = sync(root, bindings, options.check);
+  const stale: string[] = [];
+  const summaries: string[] = [];
+  let total = 0;
+  // In order, each generator's files written before the next one runs (generator.ts).
+  for (const generator of select(generators, options.only)) {
+    const output = await generator.generate({ set, root });
+    for (const warning of output.warnings ?? []) warn(warning);
+    if (output.summary) summaries.push(output.summary);
+    const files = new Map([...output.files].map(([path, content]) => [join(root, path), content]));
+    total += files.size;
+    stale.push(...sync(root, files, options.check));
+    for (const { dir, extensions } of generator.owns ?? []) stale.push(...orphans(root, join(root, dir), files, options.check, extensions));
+  }
 
-  // The vector generator checks its bytes against @correio/codec, which loads the bindings above:
-  // import it only once they are written.
-  const { VECTORS_DIR, generateVectors, totalCounts } = await import('./vectors.js');
-  const vectors = generateVectors(set);
-  for (const warning of vectors.warnings) warn(warning);
-  const vectorDir = join(root, VECTORS_DIR);
-  const vectorFiles = new Map([...vectors.files].map(([path, content]) => [join(vectorDir, path), content]));
-  stale.push(...sync(root, vectorFiles, options.check), ...orphans(root, vectorDir, vectorFiles, options.check));
-
-  // The reference peers' bindings (peers/python, peers/go): every file in their generated folders.
-  const peerDirs = [join(root, PYTHON_OUT_DIR), join(root, GO_OUT_DIR)];
-  const peerFiles = new Map([...generatePython(set, root), ...generateGo(set, root)]);
-  stale.push(...sync(root, peerFiles, options.check));
-  for (const dir of peerDirs) stale.push(...orphans(root, dir, peerFiles, options.check, ['.py', '.go', '.json']));
-
-  const total = bindings.size + vectorFiles.size + peerFiles.size;
-  const counts = totalCounts(vectors.counts);
-  const summary = `${vectorFiles.size} vector files: ${counts.valid} valid, ${counts.decodeOnly} decode-only, ${counts.invalid} invalid cases`;
+  const summary = [`${total} files`, ...summaries].join('; ');
   if (options.check && stale.length > 0) {
     (options.error ?? console.error)(`generated files are stale; run \`npm run generate\` and commit:\n  ${stale.join('\n  ')}`);
     return { exitCode: 1, stale };
   }
-  log(options.check ? `generated files are up to date (${total} files; ${summary})` : `wrote ${stale.length} of ${total} generated files (${summary})`);
+  log(options.check ? `generated files are up to date (${summary})` : `wrote ${stale.length} of ${total} generated files${summaries.length > 0 ? ` (${summaries.join('; ')})` : ''}`);
   return { exitCode: 0, stale };
+}
+
+/** The generators named in `only`, in their list order; an unknown name is an error. */
+function select(generators: readonly Generator[], only: readonly string[] | undefined): readonly Generator[] {
+  if (only === undefined) return generators;
+  const unknown = only.filter((name) => !generators.some((generator) => generator.name === name));
+  if (unknown.length > 0) throw new Error(`unknown generator ${unknown.join(', ')}; known: ${generators.map((generator) => generator.name).join(', ')}`);
+  return generators.filter((generator) => only.includes(generator.name));
 }
 
 /** Writes each output whose content differs (unless checking); returns the differing paths. */
@@ -85,7 +80,7 @@ function sync(root: string, outputs: ReadonlyMap<string, string>, check: boolean
 }
 
 /** Files under `dir` with one of `extensions` that nothing generates (a removed message type): deleted unless checking. */
-function orphans(root: string, dir: string, outputs: ReadonlyMap<string, string>, check: boolean, extensions: readonly string[] = ['.json']): string[] {
+function orphans(root: string, dir: string, outputs: ReadonlyMap<string, string>, check: boolean, extensions: readonly string[]): string[] {
   if (!existsSync(dir)) return [];
   const found = readdirSync(dir, { recursive: true, encoding: 'utf8' })
     .filter((path) => extensions.some((extension) => path.endsWith(extension)))
@@ -96,6 +91,13 @@ function orphans(root: string, dir: string, outputs: ReadonlyMap<string, string>
   return found.map((file) => relative(root, file));
 }
 
+/** `--only rust,go` or `--only rust`: the generators to run. */
+function onlyArgument(argv: readonly string[]): string[] | undefined {
+  const index = argv.indexOf('--only');
+  if (index < 0) return undefined;
+  return (argv[index + 1] ?? '').split(',').filter((name) => name.length > 0);
+}
+
 /** True when workspace packages resolve to their TypeScript sources, not to a possibly stale dist/. */
 function sourceConditionActive(): boolean {
   return import.meta.resolve('@correio/codec').endsWith('/src/index.ts');
@@ -104,7 +106,7 @@ function sourceConditionActive(): boolean {
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   if (sourceConditionActive()) {
     const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-    process.exitCode = (await run(root, { check: process.argv.includes('--check') })).exitCode;
+    process.exitCode = (await run(root, { check: process.argv.includes('--check'), only: onlyArgument(process.argv) })).exitCode;
   } else {
     // Run again with the export condition that maps @correio/* to src/, so the vectors are checked
     // against the codec's current source even when dist/ is missing or old.

@@ -1,3 +1,4 @@
+import type { Generator } from './generator.js';
 import type { JsonSchema, SchemaSet } from './schemas.js';
 
 /** Where the gateway's copy of the schemas goes (apps/gateway builds its OpenAPI document from it). */
@@ -54,3 +55,10 @@ function componentRef(ref: string, titleOfFile: ReadonlyMap<string, string>): st
   if (title !== undefined) return `#/components/schemas/${title}`;
   throw new Error(`cannot turn $ref ${ref} into an OpenAPI component reference`);
 }
+
+/** The gateway's OpenAPI components (apps/gateway). */
+export const gatewayGenerator: Generator = {
+  name: 'openapi',
+  description: `OpenAPI 3.1 component schemas for apps/gateway (${GATEWAY_SCHEMAS_FILE})`,
+  generate: ({ set }) => ({ files: new Map([[GATEWAY_SCHEMAS_FILE, generateGatewaySchemas(set)]]) }),
+};

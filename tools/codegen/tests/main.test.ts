@@ -87,6 +87,16 @@ describe('npm run generate / generate:check', () => {
     for (const [path, content] of treeA) expect(readFileSync(join(REPO, 'protocol/vectors', path), 'utf8'), path).toBe(content);
   }, SLOW);
 
+  it('runs only the generators --only names, and refuses an unknown name', async () => {
+    const root = tempRoot();
+    const result = await run(root, { check: false, only: ['rust'], log: ignore, warn: ignore });
+    expect(result.stale.length).toBeGreaterThan(3);
+    expect(result.stale.every((path) => path.startsWith('peers/rust/src/protocol/'))).toBe(true);
+    expect(readFileSync(join(root, 'peers/rust/src/protocol/types.rs'), 'utf8')).toBe(readFileSync(join(REPO, 'peers/rust/src/protocol/types.rs'), 'utf8'));
+    expect(existsSync(join(root, 'libs/protocol/src/generated'))).toBe(false);
+    await expect(run(root, { check: true, only: ['cobol'], log: ignore })).rejects.toThrow(/unknown generator cobol; known: typescript, .*rust/);
+  }, SLOW);
+
   it('writes nothing when everything is up to date', async () => {
     const root = tempRoot();
     await quietly(root, false);
