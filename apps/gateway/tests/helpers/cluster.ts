@@ -19,6 +19,9 @@ afterAll(async () => {
 /** How long a file's beforeAll may take to start its cluster: each program compiles its sources at start, slow on a busy 2-core machine. */
 export const CLUSTER_START_MS = 180_000;
 
+/** How long one program may take to print its readiness line, for the same reason. */
+const PROGRAM_START_MS = 60_000;
+
 /** A program of the workspace as a child process, logging at warn. */
 export function spawnApp(name: string, app: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): Child {
   return spawnProgram(name, main(app), args, { env: { CORREIO_LOG_LEVEL: 'warn', ...env } });
@@ -52,7 +55,7 @@ export async function startCluster(servers = 1, auth: 'open' | 'password' = 'ope
   // Default heartbeats: these tests do not kill servers, and short ones expire workers on a busy machine.
   const broker = spawnApp('broker', 'broker', ['--endpoint', 'tcp://127.0.0.1:*', '--startup-grace', '0']);
   const proxy = spawnApp('proxy', 'proxy', ['--publishers', 'tcp://127.0.0.1:*', '--subscribers', 'tcp://127.0.0.1:*']);
-  const [brokerLine, proxyLine] = await Promise.all([broker.waitForLine(/^broker ready /), proxy.waitForLine(/^proxy ready /)]);
+  const [brokerLine, proxyLine] = await Promise.all([broker.waitForLine(/^broker ready /, PROGRAM_START_MS), proxy.waitForLine(/^proxy ready /, PROGRAM_START_MS)]);
   const cluster = {
     broker: brokerLine.split(' ')[2]!,
     proxyPub: readinessField(proxyLine, 'publishers')!,
@@ -65,7 +68,7 @@ export async function startCluster(servers = 1, auth: 'open' | 'password' = 'ope
   if (cluster.authKeys !== undefined) await createKeySetIfMissing(cluster.authKeys);
   if (options.ref) {
     const ref = spawnApp('ref', 'ref', ['--broker', cluster.broker, '--proxy-pub', cluster.proxyPub, '--proxy-sub', cluster.proxySub, '--id', 'ref', '--data-dir', join(scratch.dir, 'ref')]);
-    await ref.waitForLine(/^ref ready /, 60_000);
+    await ref.waitForLine(/^ref ready /, PROGRAM_START_MS);
   }
   const ids = Array.from({ length: servers }, (_, index) => `s${index + 1}`);
   await Promise.all(ids.map((id) => startServer(cluster, id, ids.filter((other) => other !== id))));
@@ -82,7 +85,7 @@ export async function startServer(cluster: Cluster, id: string, peers: readonly 
     '--proxy-sub', cluster.proxySub,
     ...(peers.length > 0 ? ['--peers', peers.join(',')] : []),
   ], { CORREIO_SERVER_AUTH: cluster.auth, ...(cluster.authKeys !== undefined ? { CORREIO_AUTH_KEYS: cluster.authKeys } : {}) });
-  await child.waitForLine(/^server ready /, 60_000);
+  await child.waitForLine(/^server ready /, PROGRAM_START_MS);
   cluster.servers.push(child);
   return child;
 }
@@ -98,7 +101,7 @@ export interface GatewayProcess {
 /** apps/gateway as a child process on a free port, in the cluster's auth mode. */
 export async function startGateway(cluster: Cluster, args: readonly string[] = [], name = 'gateway'): Promise<GatewayProcess> {
   const child = spawnApp(name, 'gateway', ['--broker', cluster.broker, '--proxy', cluster.proxySub, '--port', '0', '--auth', cluster.auth, ...args]);
-  const line = await child.waitForLine(/^gateway ready /, 60_000);
+  const line = await child.waitForLine(/^gateway ready /, PROGRAM_START_MS);
   const url = readinessField(line, 'url')!;
   return { child, url, stream: `${url.replace(/^http/, 'ws')}/v1/stream` };
 }
