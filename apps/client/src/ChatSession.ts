@@ -19,7 +19,12 @@ export interface ChatSessionOptions {
   readonly proxyWaitMs?: number;
   /** How many recent publications of each joined channel are re-read after a loss. Default 50 (at most 500). */
   readonly recoverLimit?: number;
+  /** Asks the person for the current and the new password (/password); without it /password is refused. */
+  readonly askPasswords?: () => Promise<PasswordChange>;
 }
+
+/** The answer to /password's questions: the two passwords, or why there are none (nothing is sent then). */
+export type PasswordChange = { readonly current: string; readonly next: string } | { readonly problem: string };
 
 /** How start() logs in: a password (servers in password mode need one) and whether to register the user first. */
 export interface SessionCredentials {
@@ -251,6 +256,8 @@ export class ChatSession {
         this.#emit({ event: 'conversation', peer: command.peer, messages });
         return;
       }
+      case 'password':
+        return this.#changePassword();
       case 'help':
         this.#emit({ event: 'help', commands: COMMANDS });
         return;
@@ -284,6 +291,22 @@ export class ChatSession {
     this.#current = channel;
     this.#emit({ event: 'joined', channel, messages });
     for (const publication of arrived) this.#onPublication(publication);
+  }
+
+  async #changePassword(): Promise<void> {
+    const refuse = (message: string) => this.#emit({ event: 'error', command: 'password', code: 'USAGE', message, retryable: false });
+    if (this.#client.token === undefined) return refuse('/password needs a password login: this session has no token (a server in open mode)');
+    const answer = this.#options.askPasswords ? await this.#options.askPasswords() : { problem: '/password needs a terminal: it asks for the passwords without showing them' };
+    if ('problem' in answer) return refuse(answer.problem);
+    try {
+      // The client logs in again with the new password: its tokens are replaced by the new login's.
+      const reply = await this.#client.changePassword(answer.current, answer.next);
+      this.#emit({ event: 'password', user: reply.user, changed_at: reply.changed_at });
+    } catch (error) {
+      const failure = CorreioError.from(error);
+      if (failure.code === 'UNAUTHENTICATED' && failure.data?.['reason'] === 'bad_password') throw new CorreioError(failure.code, 'the current password is wrong: nothing changed');
+      throw error;
+    }
   }
 
   /** Re-reads a joined channel's latest publications and emits those not shown yet. */

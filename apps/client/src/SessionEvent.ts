@@ -33,6 +33,8 @@ export type SessionEvent =
   | { readonly event: 'conversation'; readonly peer: string; readonly messages: readonly ChatDirect[] }
   /** Reply to a plain line: the server accepted the publication. */
   | { readonly event: 'published'; readonly channel: string; readonly text: string; readonly op: ChatPublication['op']; readonly lc: number; readonly ts: number }
+  /** Reply to /password: the password is changed; the client logged in again with it (older tokens stop verifying). */
+  | { readonly event: 'password'; readonly user: string; readonly changed_at: number }
   /** Reply to /msg: the server accepted the direct message. */
   | { readonly event: 'sent'; readonly to: string; readonly text: string; readonly op: ChatDirect['op']; readonly lc: number; readonly ts: number }
   /** A publication on a joined channel, received live or (`recovered`) re-read after a loss. */

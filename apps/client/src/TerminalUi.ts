@@ -1,7 +1,7 @@
 import * as readline from 'node:readline';
-import type { ChatSession } from './ChatSession.js';
+import type { ChatSession, PasswordChange } from './ChatSession.js';
 import { MutableOutput } from './MutableOutput.js';
-import { userNameProblem } from './names.js';
+import { passwordProblem, userNameProblem } from './names.js';
 import { SeenOps } from './SeenOps.js';
 import type { StampedSessionEvent } from './SessionEvent.js';
 import { TerminalFormat } from './terminalFormat.js';
@@ -95,6 +95,10 @@ export class TerminalUi {
    */
   async askPassword(query = 'Password: '): Promise<string | undefined> {
     if (!this.#terminal || this.#closed) return undefined;
+    // In a session, the question takes the prompt's place; messages arriving meanwhile are printed as they come.
+    const prompting = this.#prompting;
+    if (prompting) this.#erasePrompt();
+    this.#prompting = false;
     this.#output.write(query);
     this.#echo.muted = true;
     let answer: string;
@@ -102,9 +106,24 @@ export class TerminalUi {
       answer = await this.#question('');
     } finally {
       this.#echo.muted = false;
+      this.#output.write('\n');
+      this.#prompting = prompting && !this.#closed;
+      this.#showPrompt();
     }
-    this.#output.write('\n');
     return answer === '' ? undefined : answer;
+  }
+
+  /** /password's questions: the current password, the new one and the new one again, none shown. */
+  async askPasswords(): Promise<PasswordChange> {
+    if (!this.#terminal) return { problem: '/password needs a terminal: it asks for the passwords without showing them' };
+    const current = await this.askPassword('Current password: ');
+    if (current === undefined) return { problem: 'no password given: nothing changed' };
+    const next = await this.askPassword('New password (8+ characters): ');
+    if (next === undefined) return { problem: 'no new password given: nothing changed' };
+    const problem = passwordProblem(next);
+    if (problem !== undefined) return { problem: `${problem}: nothing changed` };
+    if ((await this.askPassword('New password again: ')) !== next) return { problem: 'the new passwords differ: nothing changed' };
+    return { current, next };
   }
 
   /**
@@ -141,10 +160,7 @@ export class TerminalUi {
       this.#output.write(text);
       return;
     }
-    const { rows } = this.#rl.getCursorPos();
-    readline.moveCursor(this.#output, 0, -rows);
-    readline.cursorTo(this.#output, 0);
-    readline.clearScreenDown(this.#output);
+    this.#erasePrompt();
     this.#output.write(text);
     if (options.prompt === false) {
       this.#prompting = false;
@@ -152,6 +168,14 @@ export class TerminalUi {
     }
     this.#rl.setPrompt(this.#promptText());
     this.#rl.prompt(true);
+  }
+
+  /** Clears the prompt and the line being typed, leaving the cursor where the prompt began. */
+  #erasePrompt(): void {
+    const { rows } = this.#rl.getCursorPos();
+    readline.moveCursor(this.#output, 0, -rows);
+    readline.cursorTo(this.#output, 0);
+    readline.clearScreenDown(this.#output);
   }
 
   close(): void {

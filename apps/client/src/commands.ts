@@ -15,6 +15,7 @@ export type Command =
   | { readonly name: 'msg'; readonly to: string; readonly text: string }
   | { readonly name: 'history'; readonly count: number }
   | { readonly name: 'conversation'; readonly peer: string; readonly count: number }
+  | { readonly name: 'password' }
   | { readonly name: 'help' }
   | { readonly name: 'quit' };
 
@@ -38,6 +39,7 @@ export const COMMANDS: readonly CommandHelp[] = [
   { usage: '/msg <user> <text>', description: 'send a direct message' },
   { usage: `/history [n]`, description: `show the last n messages of the current channel (default ${DEFAULT_HISTORY}, at most ${MAX_HISTORY})` },
   { usage: '/conversation <user> [n]', description: 'show the last n direct messages exchanged with <user>' },
+  { usage: '/password', description: 'change your password: asks for the current and the new one without showing them' },
   { usage: '/help', description: 'show this help' },
   { usage: '/quit', description: 'leave (also Ctrl-D, Ctrl-C)' },
 ];
@@ -57,6 +59,9 @@ export function parseCommandLine(line: string): ParsedLine {
     case 'users':
     case 'help':
       return rest.length === 0 ? { ok: true, command: { name } } : fail(`/${name} takes no argument`);
+    case 'password':
+      // Never on the command line, where it would show and stay in the line history.
+      return rest.length === 0 ? { ok: true, command: { name } } : fail('usage: /password (it asks for the passwords, hidden)');
     case 'quit':
     case 'exit':
       return { ok: true, command: { name: 'quit' } };

@@ -14,7 +14,7 @@ export {
   type ReceiveGap,
 } from './ChatClient.js';
 export type { IssuedTokens } from './AuthTokens.js';
-export { ChatSession, type ChatSessionOptions } from './ChatSession.js';
+export { ChatSession, type ChatSessionOptions, type PasswordChange } from './ChatSession.js';
 export type { SessionEvent, SessionEventName, StampedSessionEvent } from './SessionEvent.js';
 export { parseCommandLine, COMMANDS, type Command, type CommandName, type ParsedLine, type CommandHelp } from './commands.js';
 export { describeFailure, brokerDownMessage, proxyDownMessage, type Endpoints } from './failures.js';

@@ -2,7 +2,7 @@ import { CorreioError } from '@correio/codec';
 import { createLogger } from '@correio/observability';
 import { randomBytes } from 'node:crypto';
 import { ChatClient } from './ChatClient.js';
-import { ChatSession } from './ChatSession.js';
+import { ChatSession, type PasswordChange } from './ChatSession.js';
 import type { InteractiveSettings } from './cli.js';
 import { JsonUi } from './JsonUi.js';
 import type { StampedSessionEvent } from './SessionEvent.js';
@@ -33,6 +33,7 @@ async function runTerminal(settings: InteractiveSettings): Promise<number> {
     onStop: (stop) => ui.onInterrupt(stop),
     attach: (session, client, stop) => ui.attach(session, () => client.lc, stop),
     close: () => ui.close(),
+    askPasswords: () => ui.askPasswords(),
   });
 }
 
@@ -59,6 +60,8 @@ interface SessionUi {
   attach(session: ChatSession, client: ChatClient, stop: () => void): void;
   close(): void;
   reportStartFailure?(failure: CorreioError): void;
+  /** /password's questions, where a person can answer them unseen. */
+  askPasswords?(): Promise<PasswordChange>;
 }
 
 async function runSession(settings: InteractiveSettings, user: string, ui: SessionUi): Promise<number> {
@@ -75,7 +78,13 @@ async function runSession(settings: InteractiveSettings, user: string, ui: Sessi
   });
   let stop!: () => void;
   const stopped = new Promise<void>((resolve) => (stop = resolve));
-  const session = new ChatSession(client, { emit: (event) => ui.show(event), onQuit: () => stop(), connectTimeoutMs: settings.connectTimeout, historyOnJoin: settings.history });
+  const session = new ChatSession(client, {
+    emit: (event) => ui.show(event),
+    onQuit: () => stop(),
+    connectTimeoutMs: settings.connectTimeout,
+    historyOnJoin: settings.history,
+    ...(ui.askPasswords ? { askPasswords: () => ui.askPasswords!() } : {}),
+  });
   const onSignal = (): void => stop();
   for (const signal of STOP_SIGNALS) process.once(signal, onSignal);
   ui.onStop(() => stop());

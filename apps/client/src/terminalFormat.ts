@@ -41,6 +41,8 @@ export class TerminalFormat {
         ];
       case 'left':
         return [this.#notice(`left #${event.channel}`)];
+      case 'password':
+        return [this.#notice(`password changed for ${event.user}; logged in again with the new one (other sessions must log in again)`)];
       case 'history':
         return event.messages.length === 0
           ? [this.#notice(`#${event.channel} has no messages yet`)]

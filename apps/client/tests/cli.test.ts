@@ -78,9 +78,13 @@ describe('correio-client', () => {
     await login.waitForEvent('ready');
     login.write('/create general');
     await login.waitForEvent('channel');
+    // Passwords are never read from a script's lines: /password is for the terminal.
+    login.write('/password');
+    expect(await login.waitForEvent('error')).toMatchObject({ command: 'password', code: 'USAGE', message: '/password needs a terminal: it asks for the passwords without showing them' });
     login.endInput();
     expect((await login.exited).code).toBe(0);
     expect(at.server.channels.get('general')).toMatchObject({ created_by: 'ana' });
+    expect(at.server.served.get('chat.password.request')).toBeUndefined();
 
     const failures: [string[], string, RegExp][] = [
       [['--password', 'not the password'], 'UNAUTHENTICATED', /^wrong user name or password for ana \(a new user registers first: add --register\)$/],

@@ -3,8 +3,9 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { UnauthenticatedError } from '@correio/codec';
-import { ChatClient, ChatSession, runBot, type ReceivedPublication, type StampedSessionEvent } from '@correio/client';
+import { ChatClient, ChatSession, runBot, type PasswordChange, type ReceivedPublication, type StampedSessionEvent } from '@correio/client';
 import { scratchDir, spawnProgram, waitFor, workspaceRoot } from '@correio/testing';
+import { RequestClient } from '@correio/transport';
 import { cleanupAfterEach } from './helpers/cleanups.js';
 import { startBroker, startProxy } from './helpers/cluster.js';
 
@@ -100,6 +101,44 @@ describe('with the real chat server', () => {
     await session.logout();
     session.end();
     await expect(ana.createChannel('after-logout')).rejects.toBeInstanceOf(UnauthenticatedError);
+  });
+
+  it('/password changes the password and replaces the session\'s tokens with a new login\'s; the old token no longer verifies', async () => {
+    const at = await realCluster();
+    const events: StampedSessionEvent[] = [];
+    const answers: PasswordChange[] = [
+      { current: 'not the password', next: 'a new password' },
+      { problem: 'the new passwords differ: nothing changed' },
+      { current: 'ana password', next: 'a new password' },
+    ];
+    const ana = client(at);
+    const session = new ChatSession(ana, { emit: (event) => events.push(event), askPasswords: async () => answers.shift()! });
+    await session.start('ana', { register: true, password: 'ana password' });
+    const before = ana.token!;
+    const replies = () => events.filter((e) => e.event === 'password' || (e.event === 'error' && e.command === 'password'));
+    await session.submit('/password');
+    await session.submit('/password');
+    expect(replies().map((e) => e.event === 'error' && [e.command, e.code, e.message])).toEqual([
+      ['password', 'UNAUTHENTICATED', 'the current password is wrong: nothing changed'],
+      ['password', 'USAGE', 'the new passwords differ: nothing changed'],
+    ]);
+    expect(ana.token).toBe(before);
+
+    await session.submit('/password');
+    expect(replies()[2]).toMatchObject({ event: 'password', user: 'ana', changed_at: expect.any(Number) });
+    expect(ana.token).toBeDefined();
+    expect(ana.token).not.toBe(before);
+    await session.submit('/create after-change'); // with the new token
+    expect(events.at(-1)).toMatchObject({ event: 'channel', channel: 'after-change', created_by: 'ana' });
+    // The server no longer takes the old token, nor the old password; the new one logs in.
+    const raw = new RequestClient({ endpoint: at.broker, from: 'old-token-probe', timeout: 5_000 });
+    cleanups.push(() => raw.close());
+    await expect(raw.request('chat', 'chat.channels.request', {}, { auth: before })).rejects.toBeInstanceOf(UnauthenticatedError);
+    const other = client(at);
+    await expect(other.login('ana', { password: 'ana password' })).rejects.toBeInstanceOf(UnauthenticatedError);
+    expect(await other.login('ana', { password: 'a new password' })).toMatchObject({ user: 'ana', token: expect.any(String) });
+    expect(events.filter((e) => e.event === 'error')).toHaveLength(2);
+    expect(answers).toEqual([]);
   });
 
   it('refreshes an access token before it expires, and logs in again once the refresh token is spent', async () => {

@@ -8,7 +8,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ChatClient } from '@correio/client';
 import { programCommand, sleep, workspaceRoot } from '@correio/testing';
 import { cleanupAfterEach } from './helpers/cleanups.js';
-import { startClusterFor } from './helpers/cluster.js';
+import { startClusterFor, type Cluster } from './helpers/cluster.js';
 import { clientMain } from './helpers/processes.js';
 
 const tmuxAvailable = spawnSync('tmux', ['-V']).status === 0;
@@ -52,6 +52,21 @@ function shellQuote(args: readonly string[]): string {
   return args.map((arg) => `'${arg.replaceAll("'", `'\\''`)}'`).join(' ');
 }
 
+/** Runs the client with `args` and the cluster's endpoints in a tmux session of its own; the shell then prints its exit status. */
+function launch(at: Cluster, args: readonly string[]): void {
+  const client = shellQuote(programCommand(clientMain, [...args, '--broker', at.brokerEndpoint, '--proxy-sub', at.proxySub]));
+  tmux('new-session', '-d', '-s', 'chat', '-x', '150', '-y', '40', '-c', workspaceRoot, `${client}; echo "[exit status $?]"; sleep 60`);
+}
+
+/** A cluster where ana has an account with `password`, and the client started as ana, asking for it. */
+async function startAsAna(password: string): Promise<Cluster> {
+  const at = await startClusterFor(cleanups, { auth: { auth: 'password' } });
+  at.server.accounts.set('ana', password);
+  launch(at, ['--user', 'ana']);
+  await waitForScreen(/Password for ana \(empty on a server in open mode\):$/, 'the password prompt');
+  return at;
+}
+
 describe.skipIf(!tmuxAvailable && !tmuxRequired)('the terminal client, in tmux', () => {
   beforeAll(() => {
     if (!tmuxAvailable) throw new Error('tmux is not installed, and CI=true requires these tests: apt-get install -y tmux (.ci/run does)');
@@ -66,8 +81,7 @@ describe.skipIf(!tmuxAvailable && !tmuxRequired)('the terminal client, in tmux',
     await bob.createChannel('general');
     await bob.publish('general', 'earlier message');
 
-    const client = shellQuote(programCommand(clientMain, ['--register', '--broker', at.brokerEndpoint, '--proxy-sub', at.proxySub]));
-    tmux('new-session', '-d', '-s', 'chat', '-x', '150', '-y', '40', '-c', workspaceRoot, `${client}; echo "[exit status $?]"; sleep 60`);
+    launch(at, ['--register']);
 
     await waitForScreen(/Your name:$/, 'the name prompt');
     type('ana', 'Enter');
@@ -106,12 +120,48 @@ describe.skipIf(!tmuxAvailable && !tmuxRequired)('the terminal client, in tmux',
     expect(at.server.served.get('chat.logout.request')).toBe(1); // quitting logged ana out
   });
 
+  it('/password asks for the current and the new password without showing them, and goes on with the new login\'s tokens', async () => {
+    const at = await startAsAna('the old password');
+    type('the old password', 'Enter');
+    await waitForScreen(/^ana \(lc \d+\)>$/m, 'the prompt');
+    type('/create general', 'Enter');
+    await waitForScreen(/created #general/, 'the channel');
+    const oldToken = at.server.auths.at(-1);
+    expect(oldToken).toBeDefined();
+
+    // Each question takes the prompt's place; every answer stays hidden.
+    const change = async (current: string, next: string, again: string) => {
+      type('/password', 'Enter');
+      await waitForScreen(/^Current password:$/m, 'the current password question');
+      type(current, 'Enter');
+      await waitForScreen(/^New password \(8\+ characters\):$/m, 'the new password question');
+      type(next, 'Enter');
+      await waitForScreen(/^New password again:$/m, 'the confirmation question');
+      type(again, 'Enter');
+    };
+    await change('the old password', 'a new password', 'a new pasword');
+    await waitForScreen(/error: the new passwords differ: nothing changed\n^ana \(lc \d+\)>$/m, 'the mismatch, then the prompt');
+    await change('not the old password', 'a new password', 'a new password');
+    await waitForScreen(/error: the current password is wrong: nothing changed\n^ana \(lc \d+\)>$/m, 'the wrong password, then the prompt');
+    expect(at.server.accounts.get('ana')).toBe('the old password');
+    await change('the old password', 'a new password', 'a new password');
+    await waitForScreen(/-- password changed for ana; logged in again with the new one .*\n^ana \(lc \d+\)>$/m, 'the change, then the prompt');
+    expect(at.server.accounts.get('ana')).toBe('a new password');
+    for (const secret of ['the old password', 'a new password', 'a new pasword']) expect(screen()).not.toContain(secret);
+
+    // The next request carries the new login's token, which the server takes (the old one it no longer would).
+    type('/create after-change', 'Enter');
+    await waitForScreen(/created #after-change/, 'a request after the change');
+    expect(at.server.auths.at(-1)).toBeDefined();
+    expect(at.server.auths.at(-1)).not.toBe(oldToken);
+    expect(at.server.served.get('chat.password.request')).toBe(2); // the mismatch sent nothing
+
+    type('/quit', 'Enter');
+    await waitForScreen(/^\[exit status 0\]$/m, 'the exit status');
+  });
+
   it('asks for the password of an existing user, and says so plainly when it is wrong', async () => {
-    const at = await startClusterFor(cleanups, { auth: { auth: 'password' } });
-    at.server.accounts.set('ana', 'the right password');
-    const client = shellQuote(programCommand(clientMain, ['--user', 'ana', '--broker', at.brokerEndpoint, '--proxy-sub', at.proxySub]));
-    tmux('new-session', '-d', '-s', 'chat', '-x', '150', '-y', '40', '-c', workspaceRoot, `${client}; echo "[exit status $?]"; sleep 60`);
-    await waitForScreen(/Password for ana \(empty on a server in open mode\):$/, 'the password prompt');
+    await startAsAna('the right password');
     type('the wrong password', 'Enter');
     await waitForScreen(/wrong user name or password for ana \(a new user registers first: add --register\)/, 'the refusal');
     await waitForScreen(/^\[exit status 1\]$/m, 'the exit status');

@@ -15,6 +15,7 @@ describe('parseCommandLine', () => {
     expect(parseCommandLine('/conversation bob 5')).toEqual({ ok: true, command: { name: 'conversation', peer: 'bob', count: 5 } });
     expect(parseCommandLine('/CHANNELS')).toEqual({ ok: true, command: { name: 'channels' } });
     expect(parseCommandLine('/exit')).toEqual({ ok: true, command: { name: 'quit' } });
+    expect(parseCommandLine('/password')).toEqual({ ok: true, command: { name: 'password' } });
     expect(parseCommandLine('   ')).toEqual({ ok: 'blank' });
   });
 
@@ -25,6 +26,8 @@ describe('parseCommandLine', () => {
     expect(parseCommandLine('/history 0')).toMatchObject({ ok: false, command: 'history' });
     expect(parseCommandLine('/history lots')).toMatchObject({ ok: false, command: 'history' });
     expect(parseCommandLine('/users now')).toMatchObject({ ok: false, problem: '/users takes no argument' });
+    // A password typed on the command line is refused: /password asks for it, hidden.
+    expect(parseCommandLine('/password hunter2hunter2')).toMatchObject({ ok: false, command: 'password', problem: 'usage: /password (it asks for the passwords, hidden)' });
     expect(parseCommandLine('/dance')).toMatchObject({ ok: false, problem: 'unknown command /dance; /help lists the commands' });
     expect(parseCommandLine('x'.repeat(4001))).toMatchObject({ ok: false, command: 'say', problem: expect.stringMatching(/at most 4000/) });
     expect(parseCommandLine('😀'.repeat(4000))).toMatchObject({ ok: true });

@@ -168,6 +168,14 @@ export class FakeChatServer {
         const { refresh_token } = request.body as { refresh_token: string };
         return this.#issue(this.#verify(refresh_token, 'refresh'));
       }
+      case 'chat.password.request': {
+        const { user, password, new_password } = request.body as { user: string; password: string; new_password: string };
+        if (this.accounts.get(user) !== password) throw new UnauthenticatedError('wrong user name or password', { data: { reason: 'bad_password' } });
+        this.accounts.set(user, new_password);
+        // Every token issued before the change stops verifying, as the real server's credential check does.
+        for (const [token, issued] of this.#tokens) if (issued.user === user) this.#tokens.delete(token);
+        return { user, changed_at: now };
+      }
       case 'chat.logout.request': {
         const { user } = request.body as { user: string };
         this.#loggedOutAt.set(user, now);
