@@ -4,7 +4,7 @@
 pub const PROTOCOL_VERSION: i64 = 1;
 
 /// The protocol revision (protocol/README.md "Revisions"): additions within version 1.
-pub const PROTOCOL_REVISION: &str = "1.1";
+pub const PROTOCOL_REVISION: &str = "1.2";
 
 /// Every error code of protocol/ENCODING.md section 5.
 pub const ERROR_CODES: &[&str] = &[
@@ -118,6 +118,20 @@ pub const MESSAGES: &[MessageInfo] = &[
         service: Some("chat"),
         reply: Some("chat.history.reply"),
         title: "ChatHistoryRequest",
+    },
+    MessageInfo {
+        message_type: "chat.inbox.reply",
+        pattern: "reply",
+        service: Some("chat"),
+        reply: None,
+        title: "ChatInboxReply",
+    },
+    MessageInfo {
+        message_type: "chat.inbox.request",
+        pattern: "request",
+        service: Some("chat"),
+        reply: Some("chat.inbox.reply"),
+        title: "ChatInboxRequest",
     },
     MessageInfo {
         message_type: "chat.login.reply",
@@ -440,6 +454,8 @@ pub const SCHEMAS: &[(&str, &str)] = &[
     ("chat.direct.request.json", include_str!("schemas/chat.direct.request.json")),
     ("chat.history.reply.json", include_str!("schemas/chat.history.reply.json")),
     ("chat.history.request.json", include_str!("schemas/chat.history.request.json")),
+    ("chat.inbox.reply.json", include_str!("schemas/chat.inbox.reply.json")),
+    ("chat.inbox.request.json", include_str!("schemas/chat.inbox.request.json")),
     ("chat.login.reply.json", include_str!("schemas/chat.login.reply.json")),
     ("chat.login.request.json", include_str!("schemas/chat.login.request.json")),
     ("chat.logout.reply.json", include_str!("schemas/chat.logout.reply.json")),

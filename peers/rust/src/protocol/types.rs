@@ -511,6 +511,35 @@ pub struct ChatHistoryRequest {
     pub limit: Option<Limit>,
 }
 
+/// chat.inbox.reply: A page of the direct messages sent to a user, oldest first within the page,
+/// ordered by hlc, then op.origin (byte order), then op.seq, so that every replica returns the same
+/// order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatInboxReply {
+    /// The direct messages of this page, at most the requested limit, oldest first.
+    pub messages: Vec<ChatDirect>,
+    /// Present when older messages exist: send it as before to get the previous page. Absent on the
+    /// oldest page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<Cursor>,
+}
+
+/// chat.inbox.request: Read the direct messages sent to a user, from anyone, newest page first
+/// (revision 1.2): what a client that was away missed, without knowing who wrote.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatInboxRequest {
+    /// Paging cursor: the previous reply's next. Absent for the first (latest) page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<Cursor>,
+    /// Page size, 1 to 500. When absent the server uses its default page size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<Limit>,
+    /// Whose inbox, the asking user. The server takes it from the envelope's auth token, and a body
+    /// user that differs is FORBIDDEN; without auth (servers in open mode only) it is required.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<UserName>,
+}
+
 /// chat.login.reply: Reply to chat.login.request: the user's record after this login and (revision
 /// 1.1, always sent by 1.1 servers) the tokens: an access token for the envelope auth of later
 /// requests and a refresh token for chat.refresh.request.
