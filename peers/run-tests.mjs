@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Runs one reference peer's test suite (`python`: pytest, `go`: go test) from its folder, shows the
+// Runs one reference peer's test suite (`python`: pytest, `go`: go test, `rust`: cargo test) from its folder, shows the
 // runner's own output, and writes tmp/test-results/<peer>.json with the counts the vitest JSON
 // reports carry ({numPassedTests, numFailedTests, numPendingTests}), so that
 // tools/scripts/test-summary.mjs counts the peers' tests too. Exits with the runner's status.
@@ -86,7 +86,23 @@ async function goTest() {
   return { status, counts };
 }
 
-const runners = { python: pytest, go: goTest };
+async function cargoTest() {
+  // cargo test prints `test result: ok. N passed; M failed; K ignored; …` once per test target.
+  const counts = { passed: 0, failed: 0, skipped: 0 };
+  const status = await runCommand('cargo', ['test', '--release', '--locked'], join(peersDir, 'rust'), (line) => {
+    console.log(line);
+    const result = line.match(/^test result: \w+\. (\d+) passed; (\d+) failed; (\d+) ignored/);
+    if (result) {
+      counts.passed += Number(result[1]);
+      counts.failed += Number(result[2]);
+      counts.skipped += Number(result[3]);
+    }
+  });
+  if (status !== 0 && counts.failed === 0) counts.failed = 1; // a build failure has no test results
+  return { status, counts };
+}
+
+const runners = { python: pytest, go: goTest, rust: cargoTest };
 if (!runners[peer]) {
   console.error(`usage: run-tests.mjs ${Object.keys(runners).join('|')}`);
   process.exit(2);

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Installs what the Python and Go peers need: a virtual environment in .venv (pip, pinned
-# requirements) and the Go module cache. Idempotent: a stamp file skips work already done.
+# Installs what the Python, Go and Rust peers need: a virtual environment in .venv (pip, pinned
+# requirements), the Go module cache, and the Rust peer built from its pinned Cargo.lock (its zmq
+# crate compiles libzmq 4.3.4 from source with a C++ compiler and links the system's libsodium for
+# CURVE: Debian's g++ and libsodium-dev, installed here when missing and we are root). Idempotent:
+# stamp files and cargo's own cache skip work already done.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -24,4 +27,22 @@ if [ -f peers/go/go.mod ]; then
     exit 1
   fi
   (cd peers/go && go mod download)
+fi
+
+if [ -f peers/rust/Cargo.toml ]; then
+  if ! command -v cargo >/dev/null; then
+    echo "setup-peers: cargo is required for the Rust peer; install Rust 1.75+ (rustup)." >&2
+    exit 1
+  fi
+  if ! printf '#include <sodium.h>\n' | c++ -E -x c++ - >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      echo "setup-peers: installing g++ and libsodium-dev for the Rust peer (its zmq crate builds libzmq)"
+      apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends g++ libsodium-dev >/dev/null
+    else
+      echo "setup-peers: the Rust peer builds libzmq: install a C++ compiler and libsodium's headers (Debian/Ubuntu: g++ libsodium-dev)." >&2
+      exit 1
+    fi
+  fi
+  (cd peers/rust && nice -n 10 cargo build --release --locked --quiet --all-targets)
 fi
