@@ -28,8 +28,8 @@ interface Pending {
 
 /**
  * A participant in another process that speaks the drivers' JSON lines: commands on its stdin,
- * replies and events on its stdout (peers/go/cmd/correio-chat and
- * peers/python/interop/chat_driver.py document them). Commands are answered in order; each waits
+ * replies and events on its stdout (peers/go/cmd/correio-chat, peers/python/interop/chat_driver.py
+ * and peers/rust/src/bin/correio-chat.rs document them). Commands are answered in order; each waits
  * at most `requestTimeoutMs`, and all fail at once if the process dies.
  */
 export class DriverParticipant implements Participant {
@@ -41,7 +41,7 @@ export class DriverParticipant implements Participant {
   #next = 0;
 
   constructor(
-    readonly language: 'python' | 'go',
+    readonly language: string,
     readonly user: string,
     readonly child: Child,
     readonly requestTimeoutMs = 30_000,

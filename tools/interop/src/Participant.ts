@@ -24,7 +24,8 @@ export type ReceivedEvent =
  * and reject with the CorreioError the server (or the participant's library) raised.
  */
 export interface Participant {
-  readonly language: 'python' | 'go' | 'typescript';
+  /** 'typescript', or the language of a driver (drivers.ts). */
+  readonly language: string;
   readonly user: string;
   /** Every event received so far, in arrival order. */
   readonly events: readonly ReceivedEvent[];

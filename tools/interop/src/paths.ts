@@ -14,3 +14,6 @@ export const pythonExecutable = join(workspaceRoot, '.venv', 'bin', 'python');
 
 /** The Go reference peer (module correio.dev/peers/go). */
 export const goPeerDir = join(workspaceRoot, 'peers', 'go');
+
+/** The Rust reference peer (crate correio); its programs are built into target/release. */
+export const rustPeerDir = join(workspaceRoot, 'peers', 'rust');

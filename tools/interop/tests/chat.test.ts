@@ -1,22 +1,21 @@
 // A mixed topology over real sockets: the TypeScript broker, proxy, reference server and three
-// replicating chat servers (child processes), and three users in three languages, each talking to
+// replicating chat servers (child processes), and four users in four languages, each talking to
 // its own server as a sticky client does: a Python client (peers/python) on srv-1, a Go client
-// (peers/go) on srv-2 and a TypeScript client (@correio/transport) on srv-3. The servers run in
-// password mode with one shared key set: each user registers and logs in with a password, and
-// every request after carries the access token. They find each other, share a channel and
-// exchange direct messages; everyone receives everything, and the Lamport clocks of all three
-// languages order what they send after what they received.
+// (peers/go) on srv-2, a Rust client (peers/rust) and a TypeScript client (@correio/transport) on
+// srv-3. The servers run in password mode with one shared key set: each user registers and logs in
+// with a password, and every request after carries the access token. They find each other, share a
+// channel and exchange direct messages; everyone receives everything, and the Lamport clocks of all
+// four languages order what they send after what they received.
 import { join } from 'node:path';
 import type { ChatDirectReply, ChatHistoryReply, ChatLoginReply, ChatPublication, ChatPublishReply } from '@correio/protocol';
-import { killAll, scratchDir, spawnCommand, waitFor } from '@correio/testing';
+import { killAll, scratchDir, waitFor } from '@correio/testing';
 import { RequestClient } from '@correio/transport';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  buildGoPrograms,
   DriverParticipant,
   PAGE,
+  prepareDrivers,
   requirePeerToolchains,
-  spawnPython,
   startTopology,
   TypeScriptParticipant,
   type Participant,
@@ -38,6 +37,7 @@ let topology: Topology;
 let probe: RequestClient;
 let python: DriverParticipant;
 let go: DriverParticipant;
+let rust: DriverParticipant;
 let typescript: TypeScriptParticipant;
 let everyone: Participant[];
 /** The warm-up user's access token, for the probe's requests. */
@@ -45,23 +45,20 @@ let warmupToken: string;
 
 beforeAll(async () => {
   requirePeerToolchains();
-  const [started, programs] = await Promise.all([startTopology({ dataDir: scratch.dir, servers: 3, auth: 'password' }), buildGoPrograms(join(scratch.dir, 'bin'))]);
+  const [started, drivers] = await Promise.all([startTopology({ dataDir: scratch.dir, servers: 3, auth: 'password' }), prepareDrivers(join(scratch.dir, 'bin'))]);
   topology = started;
   const { broker } = topology;
   const proxy = topology.proxy!.subscribers;
   probe = new RequestClient({ endpoint: broker, from: 'interop-probe', timeout: 5_000, retries: 2 });
-  const pythonChild = spawnPython('python chat', 'chat_driver', ['--broker', broker, '--proxy', proxy, '--user', 'ana-py', '--service', 'srv.srv-1', '--retries', '2']);
-  const goChild = spawnCommand('go chat', programs.chat, ['-broker', broker, '-proxy', proxy, '-user', 'bruno-go', '-service', 'srv.srv-2', '-retries', '2'], { stdin: 'pipe' });
-  [python, go] = await Promise.all([
-    new DriverParticipant('python', 'ana-py', pythonChild).ready(STARTUP_MS),
-    new DriverParticipant('go', 'bruno-go', goChild).ready(STARTUP_MS),
-  ]);
+  const driven = (language: 'python' | 'go' | 'rust', user: string, server: string) =>
+    new DriverParticipant(language, user, drivers[language].chat({ broker, proxy, user, service: `srv.${server}`, retries: 2 })).ready(STARTUP_MS);
+  [python, go, rust] = await Promise.all([driven('python', 'ana-py', 'srv-1'), driven('go', 'bruno-go', 'srv-2'), driven('rust', 'rita-rs', 'srv-3')]);
   typescript = new TypeScriptParticipant('carla-ts', { broker, proxy }, 'srv.srv-3');
-  everyone = [python, go, typescript];
+  everyone = [python, go, rust, typescript];
 }, STARTUP_MS + 120_000);
 
 afterAll(async () => {
-  await Promise.allSettled([python?.close(), go?.close(), typescript?.close(), probe?.close()]);
+  await Promise.allSettled([python?.close(), go?.close(), rust?.close(), typescript?.close(), probe?.close()]);
   await killAll();
   scratch.remove();
 });
@@ -78,7 +75,7 @@ async function historyOn(server: string): Promise<ChatPublication[]> {
   return messages;
 }
 
-describe('Python, Go and TypeScript users on three replicating TypeScript servers', () => {
+describe('Python, Go, Rust and TypeScript users on three replicating TypeScript servers', () => {
   it('register and log in with passwords on their own servers, then find each other and a channel on every server', async () => {
     for (const participant of everyone) {
       expect(await participant.register(PASSWORD)).toMatchObject({ user: participant.user });
@@ -98,10 +95,11 @@ describe('Python, Go and TypeScript users on three replicating TypeScript server
     const created = await typescript.createChannel(CHANNEL);
     expect(created).toMatchObject({ channel: CHANNEL, created: true, created_by: 'carla-ts' });
     await waitFor(async () => {
-      const lists = await Promise.all([python.channels(), go.channels()]);
+      const lists = await Promise.all([python.channels(), go.channels(), rust.channels()]);
       return lists.every((list) => list.channels.some((c) => c.channel === CHANNEL));
-    }, `channel ${CHANNEL} listed by srv-1 and srv-2`, SETTLE_MS);
+    }, `channel ${CHANNEL} listed by srv-1, srv-2 and srv-3`, SETTLE_MS);
     expect(await go.createChannel(CHANNEL)).toEqual({ ...created, created: false });
+    expect(await rust.createChannel(CHANNEL)).toEqual({ ...created, created: false });
     expect((await python.channels()).channels).toContainEqual({ channel: CHANNEL, created_by: 'carla-ts', created_at: created.created_at });
   }, 90_000);
 

@@ -1,29 +1,35 @@
-// A Python worker and a Go worker serve microservices behind the TypeScript broker (apps/broker, a
-// child process); a TypeScript RequestClient calls both, and the Python and Go clients call each
-// other's worker. Everything over TCP on loopback.
+// A Python, a Go and a Rust worker serve microservices behind the TypeScript broker (apps/broker, a
+// child process); a TypeScript RequestClient calls each, and the Python, Go and Rust clients call
+// each other's workers. Everything over TCP on loopback.
 import { join } from 'node:path';
 import { BadRequestError, CorreioError, NotFoundError } from '@correio/codec';
 import type { AnyEnvelope } from '@correio/protocol';
-import { killAll, scratchDir, spawnCommand } from '@correio/testing';
+import { killAll, scratchDir } from '@correio/testing';
 import { RequestClient } from '@correio/transport';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildGoPrograms, DriverParticipant, requirePeerToolchains, spawnPython, startTopology, waitForServices, type Topology } from '../src/index.js';
+import { DriverParticipant, prepareDrivers, requirePeerToolchains, startTopology, waitForServices, type DriverLanguage, type PeerDriver, type Topology } from '../src/index.js';
 
 const STARTUP_MS = 120_000;
 const scratch = scratchDir('correio-interop-workers-');
 let topology: Topology;
 let client: RequestClient;
-let goProgram: (name: 'chat' | 'echo') => string;
+let drivers: Readonly<Record<DriverLanguage, PeerDriver>>;
+/** The worker each language runs: svc.<name>. */
+const WORKERS = { go: 'goecho', python: 'pyecho', rust: 'rsecho' } as const;
 
 beforeAll(async () => {
   requirePeerToolchains();
-  const [started, go] = await Promise.all([startTopology({ dataDir: scratch.dir }), buildGoPrograms(join(scratch.dir, 'bin'))]);
+  const [started, prepared] = await Promise.all([startTopology({ dataDir: scratch.dir }), prepareDrivers(join(scratch.dir, 'bin'))]);
   topology = started;
-  goProgram = (name) => go[name];
-  const goWorker = spawnCommand('go worker', go.echo, ['-endpoint', topology.broker, '-name', 'goecho', '-concurrency', '2']);
-  const pyWorker = spawnPython('python worker', 'echo_worker', ['--broker', topology.broker, '--name', 'pyecho', '--concurrency', '2']);
-  await Promise.all([goWorker.waitForLine(/^ready$/, STARTUP_MS), pyWorker.waitForLine(/"ready": true/, STARTUP_MS)]);
-  await waitForServices(topology.broker, ['svc.goecho', 'svc.pyecho'], 30_000);
+  drivers = prepared;
+  const languages = Object.keys(WORKERS) as DriverLanguage[];
+  await Promise.all(
+    languages.map((language) => {
+      const driver = drivers[language];
+      return driver.echoWorker({ broker: topology.broker, name: WORKERS[language], concurrency: 2 }).waitForLine(driver.workerReady, STARTUP_MS);
+    }),
+  );
+  await waitForServices(topology.broker, languages.map((language) => `svc.${WORKERS[language]}`), 30_000);
   client = new RequestClient({ endpoint: topology.broker, from: 'ts-interop-client', timeout: 10_000 });
 }, STARTUP_MS + 60_000);
 
@@ -47,11 +53,9 @@ async function failure(promise: Promise<unknown>): Promise<CorreioError> {
   throw new Error('the call succeeded, but a failure was expected');
 }
 
-describe('Python and Go workers behind the TypeScript broker', () => {
-  it.each([
-    { language: 'Go', name: 'goecho', sender: /^go-worker-/ },
-    { language: 'Python', name: 'pyecho', sender: /^py-worker-pyecho-/ },
-  ])('serves a TypeScript client from the $language worker: exact values, concurrent calls, typed errors', async ({ name, sender }) => {
+describe('Python, Go and Rust workers behind the TypeScript broker', () => {
+  it.each(Object.entries(WORKERS) as [DriverLanguage, string][])('serves a TypeScript client from the %s worker: exact values, concurrent calls, typed errors', async (language, name) => {
+    const sender = drivers[language].workerSender(name);
     const service = `svc.${name}`;
     // Every MessagePack type v1 carries survives the trip through the other language unchanged.
     const payload = { text: 'olá ✓ 🚀', n: [0, 1, -1, 127, -33, 2 ** 32, Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER], bin: new Uint8Array([0, 255, 10]), none: null, yes: true, no: false, nested: { list: [{}, []] } };
@@ -79,25 +83,33 @@ describe('Python and Go workers behind the TypeScript broker', () => {
     const mmi = async (service: string) => Buffer.from((await client.requestRaw('mmi.service', [service], { timeout: 5_000 }))[0]!).toString();
     expect(await mmi('svc.goecho')).toBe('200');
     expect(await mmi('svc.pyecho')).toBe('200');
+    expect(await mmi('svc.rsecho')).toBe('200');
     expect(await mmi('svc.nobody')).toBe('404');
     const unknown = await failure(call('svc.nobody', 'nobody.echo', 1));
     expect(unknown).toMatchObject({ code: 'UNKNOWN_SERVICE', retryable: false });
   });
 
-  it('carries calls between the peers: a Python client to the Go worker, a Go client to the Python worker', async () => {
-    const args = ['--broker', topology.broker, '--proxy', '', '--user', 'pycaller'];
-    const python = await new DriverParticipant('python', 'pycaller', spawnPython('python caller', 'chat_driver', args)).ready(STARTUP_MS);
-    const go = await new DriverParticipant('go', 'gocaller', spawnCommand('go caller', goProgram('chat'), ['-broker', topology.broker, '-proxy', '', '-user', 'gocaller'], { stdin: 'pipe' })).ready(STARTUP_MS);
+  it('carries calls between the peers: each language\'s client calls the next language\'s worker', async () => {
+    const callers = await Promise.all(
+      (['python', 'go', 'rust'] as const).map((language) =>
+        new DriverParticipant(language, `${language}caller`, drivers[language].chat({ broker: topology.broker, proxy: '', user: `${language}caller` })).ready(STARTUP_MS),
+      ),
+    );
+    const [python, go, rust] = callers as [DriverParticipant, DriverParticipant, DriverParticipant];
     try {
       const payload = { text: 'olá', list: [1, -2, Number.MAX_SAFE_INTEGER], none: null, yes: true };
       expect(await python.call('goecho.echo', payload)).toEqual({ result: payload });
       expect(await python.call('goecho.add', [20, 22])).toEqual({ result: 42 });
-      expect(await go.call('pyecho.echo', payload)).toEqual({ result: payload });
-      expect(await go.call('pyecho.add', [20, 22])).toEqual({ result: 42 });
-      expect(await failure(python.call('goecho.nope', null))).toBeInstanceOf(NotFoundError);
+      expect(await go.call('rsecho.echo', payload)).toEqual({ result: payload });
+      expect(await go.call('rsecho.add', [20, 22])).toEqual({ result: 42 });
+      expect(await rust.call('pyecho.echo', payload)).toEqual({ result: payload });
+      expect(await rust.call('pyecho.add', [20, 22])).toEqual({ result: 42 });
+      expect(await rust.call('goecho.echo', payload)).toEqual({ result: payload });
+      expect(await failure(python.call('rsecho.nope', null))).toBeInstanceOf(NotFoundError);
       expect(await failure(go.call('pyecho.add', 'not a list'))).toBeInstanceOf(BadRequestError);
+      expect(await failure(rust.call('goecho.nope', null))).toBeInstanceOf(NotFoundError);
     } finally {
-      await Promise.all([python.close(), go.close()]);
+      await Promise.all(callers.map((caller) => caller.close()));
     }
   });
 });
