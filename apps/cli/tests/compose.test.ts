@@ -14,6 +14,7 @@ interface Service {
   volumes?: string[];
   healthcheck?: { test: string[] };
   depends_on?: string[];
+  restart?: string;
   deploy?: Record<string, unknown>;
 }
 
@@ -121,13 +122,15 @@ describe('tools/docker/compose.yaml', () => {
     }
   });
 
-  it('is a file `docker stack deploy` accepts: version 3, nothing it ignores or refuses', () => {
+  it('is a file `docker stack deploy` accepts: version 3, nothing it refuses, restart policies for both', () => {
     expect(compose.version).toMatch(/^3\.\d+$/);
     for (const [name, service] of services) {
       expect(service, name).not.toHaveProperty('build');
       expect(service, name).not.toHaveProperty('container_name');
-      expect(service, name).not.toHaveProperty('restart'); // swarm uses deploy.restart_policy
-      expect(service.deploy, name).toMatchObject({ restart_policy: { condition: 'on-failure' }, endpoint_mode: 'dnsrr' });
+      // Every service runs as long as the deployment, restarted whenever it ends: by compose
+      // (`restart`, which a swarm ignores) and by a swarm (`deploy.restart_policy`).
+      expect(service.restart, name).toBe('unless-stopped');
+      expect(service.deploy, name).toMatchObject({ restart_policy: { condition: 'any' }, endpoint_mode: 'dnsrr' });
       if (service.depends_on) expect(Array.isArray(service.depends_on), `${name}: depends_on as a list`).toBe(true);
     }
   });
