@@ -12,7 +12,7 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import type { Generator } from './generator.js';
-import { schemaCopies } from './schema-files.js';
+import { mapValueSchema, refTypeName, schemaCopies } from './schema-files.js';
 import { PROTOCOL_REVISION, type JsonSchema, type SchemaSet } from './schemas.js';
 import { byUtf8, errorCodes, wrapWords } from './text.js';
 
@@ -43,11 +43,8 @@ function comment(text: string | undefined, indent = ''): string[] {
 class GoWriter {
   /** Named declarations (with their constants), by type name, in the order they are first needed. */
   readonly decls = new Map<string, string[]>();
-  readonly #defNames: Map<string, string>;
 
-  constructor(private readonly set: SchemaSet) {
-    this.#defNames = new Map(Object.keys(set.defs.$defs ?? {}).map((name) => [name, goName(name)]));
-  }
+  constructor(private readonly set: SchemaSet) {}
 
   /** Declares every shared definition, then every message body. */
   run(): void {
@@ -155,17 +152,7 @@ class GoWriter {
 
   typeOf(schema: Schema, nameIfNew: string): string {
     const ref = schema['$ref'] as string | undefined;
-    if (ref) {
-      const def = ref.match(/^(?:defs\.json)?#\/\$defs\/(.+)$/);
-      if (def) {
-        const name = this.#defNames.get(def[1]!);
-        if (!name) throw new Error(`unknown definition ${ref}`);
-        return name;
-      }
-      const message = this.set.messages.find((candidate) => candidate.file === ref);
-      if (!message) throw new Error(`unsupported $ref ${ref}`);
-      return message.title;
-    }
+    if (ref) return refTypeName(this.set, ref, goName);
     const prefixItems = schema['prefixItems'] as Schema[] | undefined;
     if (prefixItems) {
       const types = prefixItems.map((item, i) => this.typeOf(item, `${nameIfNew}${i}`));
@@ -191,11 +178,8 @@ class GoWriter {
           this.declare(nameIfNew, schema);
           return nameIfNew;
         }
-        const patterns = Object.values((schema['patternProperties'] as Record<string, Schema> | undefined) ?? {});
-        const additional = schema['additionalProperties'];
-        if (patterns.length === 1) return `map[string]${this.typeOf(patterns[0]!, `${nameIfNew}Value`)}`;
-        if (typeof additional === 'object') return `map[string]${this.typeOf(additional as Schema, `${nameIfNew}Value`)}`;
-        return 'map[string]any';
+        const values = mapValueSchema<Schema>(schema);
+        return values ? `map[string]${this.typeOf(values, `${nameIfNew}Value`)}` : 'map[string]any';
       }
       case undefined:
         return 'any';

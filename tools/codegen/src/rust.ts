@@ -14,7 +14,7 @@
 // untyped values (the `any` payloads) are serde_json::Value. Types serialise through serde_json
 // into the peer's own canonical MessagePack encoder (peers/rust/src/value.rs).
 import type { Generator } from './generator.js';
-import { schemaCopies, schemaFileNames } from './schema-files.js';
+import { mapValueSchema, refTypeName, schemaCopies, schemaFileNames } from './schema-files.js';
 import { PROTOCOL_REVISION, type JsonSchema, type SchemaSet } from './schemas.js';
 import { byUtf8, errorCodes, wrapWords } from './text.js';
 
@@ -58,11 +58,8 @@ const DERIVE = '#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]';
 class RustWriter {
   /** Declarations by type name, in the order they are first needed. */
   readonly decls = new Map<string, string[]>();
-  readonly #defNames: Map<string, string>;
 
-  constructor(private readonly set: SchemaSet) {
-    this.#defNames = new Map(Object.keys(set.defs.$defs ?? {}).map((name) => [name, rustTypeName(name)]));
-  }
+  constructor(private readonly set: SchemaSet) {}
 
   run(): void {
     for (const [name, schema] of Object.entries(this.set.defs.$defs ?? {})) {
@@ -136,17 +133,7 @@ class RustWriter {
 
   typeOf(schema: Schema, nameIfNew: string): string {
     const ref = schema['$ref'] as string | undefined;
-    if (ref) {
-      const def = /^(?:defs\.json)?#\/\$defs\/(.+)$/.exec(ref);
-      if (def) {
-        const name = this.#defNames.get(def[1]!);
-        if (!name) throw new Error(`unknown definition ${ref}`);
-        return name;
-      }
-      const message = this.set.messages.find((candidate) => candidate.file === ref);
-      if (!message) throw new Error(`unsupported $ref ${ref}`);
-      return message.title;
-    }
+    if (ref) return refTypeName(this.set, ref, rustTypeName);
     const prefixItems = schema['prefixItems'] as Schema[] | undefined;
     if (prefixItems) {
       const types = prefixItems.map((item, i) => this.typeOf(item, `${nameIfNew}${i}`));
@@ -173,11 +160,8 @@ class RustWriter {
           this.declare(nameIfNew, schema);
           return nameIfNew;
         }
-        const patterns = Object.values((schema['patternProperties'] as Record<string, Schema> | undefined) ?? {});
-        const additional = schema['additionalProperties'];
-        if (patterns.length === 1) return `BTreeMap<String, ${this.typeOf(patterns[0]!, `${nameIfNew}Value`)}>`;
-        if (typeof additional === 'object') return `BTreeMap<String, ${this.typeOf(additional as Schema, `${nameIfNew}Value`)}>`;
-        return 'serde_json::Map<String, serde_json::Value>';
+        const values = mapValueSchema<Schema>(schema);
+        return values ? `BTreeMap<String, ${this.typeOf(values, `${nameIfNew}Value`)}>` : 'serde_json::Map<String, serde_json::Value>';
       }
       case undefined:
         return 'serde_json::Value';
