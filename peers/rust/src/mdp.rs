@@ -169,3 +169,24 @@ fn answer(bytes: &[u8], limits: &Limits, stamp: &Stamp, handler: &dyn Handler) -
         encode_message(&envelope).expect("an error envelope encodes")
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::Stamp;
+
+    fn reply_to(bytes: &[u8]) -> Envelope {
+        let stamp = Stamp::new("rs-test".into());
+        let handler = |_: &Envelope| Ok(("service.call.reply".to_string(), Value::map([])));
+        decode_message(&answer(bytes, &Limits::default(), &stamp, &handler), &Limits::default()).expect("a valid reply envelope")
+    }
+
+    #[test]
+    fn answers_bytes_that_are_no_envelope_with_an_error_envelope() {
+        for (bytes, code) in [(&b"\xc1"[..], "DECODE"), (&b"\x81\xa1v\x02"[..], "UNSUPPORTED_VERSION"), (&b"\x80"[..], "VALIDATION")] {
+            let reply = reply_to(bytes);
+            assert_eq!(reply.message_type, "error");
+            assert_eq!(reply.body.get("code").and_then(Value::as_str), Some(code));
+        }
+    }
+}
