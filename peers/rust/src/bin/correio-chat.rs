@@ -4,6 +4,11 @@
 //!
 //!     correio-chat --broker tcp://127.0.0.1:5555 --proxy tcp://127.0.0.1:5571 --user ana
 //!
+//! Flags: --broker (default tcp://127.0.0.1:5555), --proxy (the proxy's XPUB endpoint; empty or
+//! absent: requests only), --user (required), --service (`chat`, the default, or `srv.<id>` for
+//! one server), --timeout-ms (one attempt, default 5000), --retries (same-id retries after a
+//! time-out, default 1).
+//!
 //! Once connected it prints {"ready":true,"user","from","lc"}. Each command
 //! {"n":1,"op":"publish","channel":"general","text":"hi"} is answered in order with
 //! {"n":1,"ok":true,"result":{…reply body…},"lc"} or {"n":1,"ok":false,"error":{code,message,
