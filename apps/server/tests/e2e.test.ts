@@ -69,6 +69,7 @@ describe('two chat servers behind one broker and one proxy', () => {
         }, 15_000, `subscription reaching ${origin}`);
       }
       const before = collector.received.length;
+      const retriesBefore = client.transport.stats.retries;
 
       // 6 writers × 30 publications through the load-balanced `chat` service, all at once.
       const acks = await Promise.all(
@@ -89,11 +90,16 @@ describe('two chat servers behind one broker and one proxy', () => {
         for (const service of ON_BOTH) stored.set(service.slice(4), (await wholeHistory(client, service, 'delivery')).filter((p) => p.text !== 'probe'));
         return [...stored.values()].every((history) => history.length >= acks.length);
       }, 15_000, 'every publication replicated to both servers');
+      // A request retried after a time-out (a loaded machine) may commit on both servers; readers then
+      // see the earliest operation of its request id, which may not be the one that answered
+      // (docs/architecture.md, Guarantees). So each text is there once, under the acknowledged op
+      // unless the client retried.
+      const retried = client.transport.stats.retries > retriesBefore;
       for (const [server, history] of stored) {
         for (const { reply, text } of acks) {
-          const copies = history.filter((p) => opKey(p.op) === opKey(reply.op));
+          const copies = history.filter((p) => p.text === text);
           expect(copies, `${text} on ${server}`).toHaveLength(1);
-          expect(copies[0]).toMatchObject({ text, channel: 'delivery', lc: reply.lc, ts: reply.ts });
+          if (!retried) expect(copies[0]).toMatchObject({ op: reply.op, channel: 'delivery', lc: reply.lc, ts: reply.ts });
         }
         expect(history.map((p) => p.text).sort()).toEqual(acks.map((a) => a.text).sort());
       }
@@ -101,10 +107,16 @@ describe('two chat servers behind one broker and one proxy', () => {
       // Delivered to the subscriber: each acknowledged publication and direct message exactly once.
       // Each publication and direct message arrives twice: as itself, and as a replica.op on replica/.
       await eventually(() => collector.received.length - before >= 2 * (acks.length + directs.length), 15_000, 'every publication delivered');
+      // (A retry committed on both servers is announced by both: then the acknowledged ops are among those delivered.)
+      const expectDelivered = (delivered: { op: { origin: string; seq: number } }[], acknowledged: { reply: { op: { origin: string; seq: number } } }[]) => {
+        const keys = delivered.map((item) => opKey(item.op)).sort();
+        if (!retried) expect(keys).toEqual(acknowledged.map((a) => opKey(a.reply.op)).sort());
+        else expect(acknowledged.filter((a) => !keys.includes(opKey(a.reply.op)))).toEqual([]);
+      };
       const delivered = collector.of('chat.publication').filter((p) => p.text !== 'probe');
-      expect(delivered.map((p) => opKey(p.op)).sort()).toEqual(acks.map((a) => opKey(a.reply.op)).sort());
+      expectDelivered(delivered, acks);
       const deliveredDirects = collector.of('chat.direct');
-      expect(deliveredDirects.map((d) => opKey(d.op)).sort()).toEqual(directs.map((d) => opKey(d.reply.op)).sort());
+      expectDelivered(deliveredDirects, directs);
       expect(deliveredDirects.every((d) => d.from === 'w1' && d.to === 'w2')).toBe(true);
       // Every committed operation also went out on replica/, for the replication to come.
       const replicated = new Set(collector.of('replica.op').map((o) => opKey(o.op)));
