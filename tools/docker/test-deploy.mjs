@@ -19,7 +19,7 @@ import { randomBytes } from 'node:crypto';
 import { waitFor } from '@correio/testing';
 import { GatewayUser, historyOnServer } from './deploy-test/chat.mjs';
 import { Deployment } from './deploy-test/Deployment.mjs';
-import { runCommand, SkipReason, startEngine } from './deploy-test/engine.mjs';
+import { runCommand, SkipReason, startEngine, stopCommands } from './deploy-test/engine.mjs';
 import { LOCAL_BASE_IMAGE, buildImage, ensureBaseImage, removeImages } from './deploy-test/images.mjs';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -78,6 +78,20 @@ say(`engine ${engine.started ? 'started (dockerd, stopped at the end)' : 'alread
 
 const deployment = new Deployment({ compose: engine.compose, composeFile: join(ROOT, 'tools/docker/compose.yaml'), project: PROJECT, image: IMAGE, workDir });
 let createdImages = [];
+const leftAnonymous = [];
+
+// Interrupted (Ctrl-C): best effort to leave nothing behind (running commands ended, then clean-up);
+// containers the engine was still creating may outlive it: `docker-compose -p correio-deploy-test down -v`.
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => {
+    say(`${signal}: cleaning up`);
+    failed += 1;
+    void stopCommands()
+      .then(cleanUp)
+      .then(() => process.exit(130));
+  });
+}
+
 const user = `deploy-${randomBytes(3).toString('hex')}`;
 const password = randomBytes(12).toString('hex');
 const channel = `deploy-${randomBytes(3).toString('hex')}`;
@@ -157,6 +171,7 @@ try {
   }
 
   await step('down (volumes kept), up again: data still there', async () => {
+    leftAnonymous.push(...(await deployment.anonymousVolumes()));
     await deployment.composeRun(['down']);
     const volumes = await deployment.volumes();
     if (volumes.length < 5) throw new Error(`expected the five named volumes after down, found: ${volumes.join(', ') || 'none'}`);
@@ -176,14 +191,24 @@ try {
     process.stderr.write(`--- ${container.service}: ${container.status}${container.health ? `/${container.health}` : ''}, exit ${container.exitCode}, ${container.restarts} restarts\n${logs}`);
   }
 } finally {
-  await step('clean up', async () => {
-    await deployment.composeRun(['down', '-v', '--remove-orphans']).catch(() => undefined);
-    const left = await deployment.volumes();
-    if (left.length > 0) throw new Error(`volumes left behind: ${left.join(', ')}`);
-    if (!keepImage) await removeImages(IMAGE, createdImages);
-    await engine.stop();
-    return `project and volumes removed${keepImage ? '' : `, ${IMAGE} removed`}${engine.started ? ', dockerd stopped' : ''}`;
-  }).catch((error) => process.stderr.write(`test:deploy: clean-up failed: ${error.message}\n`));
+  await cleanUp();
   summary();
 }
 process.exit(failed > 0 ? 1 : 0);
+
+/** Removes the project, its volumes and the image built, and stops the dockerd started; once. */
+async function cleanUp() {
+  cleanUp.done ??= step('clean up', async () => {
+    try {
+      await deployment.composeRun(['down', '-v', '--remove-orphans']).catch(() => undefined);
+      for (const volume of leftAnonymous) await runCommand('docker', ['volume', 'rm', volume]).catch(() => undefined);
+      const left = await deployment.volumes();
+      if (left.length > 0) throw new Error(`volumes left behind: ${left.join(', ')}`);
+      if (!keepImage) await removeImages(IMAGE, createdImages);
+    } finally {
+      await engine.stop();
+    }
+    return `project and volumes removed${keepImage ? '' : `, ${IMAGE} removed`}${engine.started ? ', dockerd stopped' : ''}`;
+  }).catch((error) => process.stderr.write(`test:deploy: clean-up failed: ${error.message}\n`));
+  return cleanUp.done;
+}

@@ -58,6 +58,7 @@ export class Deployment {
       restarts: container.RestartCount,
       exitCode: container.State.ExitCode,
       restartPolicy: container.HostConfig.RestartPolicy?.Name,
+      volumes: container.Mounts.filter((mount) => mount.Type === 'volume').map((mount) => mount.Name),
     }));
   }
 
@@ -113,6 +114,14 @@ export class Deployment {
     const container = await this.container(service);
     // docker logs replays the container's stderr on its own stderr.
     return runCommand('docker', ['logs', '--tail', String(lines), container.id], { withStderr: true });
+  }
+
+  /**
+   * The anonymous volumes of the project's containers: the image's VOLUME where a service mounts no
+   * named volume there. `down` without -v leaves them behind, unnamed; clean-up removes them by id.
+   */
+  async anonymousVolumes() {
+    return (await this.containers()).flatMap((container) => container.volumes).filter((name) => !name.startsWith(`${this.project}_`));
   }
 
   async volumes() {

@@ -8,9 +8,20 @@ import { waitFor } from '@correio/testing';
 
 const run = promisify(execFile);
 
+/** The commands running now, so that an interruption can end them before it cleans up. */
+const running = new Set();
+
+/** Ends the commands still running (a `compose up` must not go on creating what clean-up removes). */
+export async function stopCommands() {
+  const exits = [...running].map((child) => new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : (child.once('exit', resolve), child.kill('SIGTERM')))));
+  await Promise.race([Promise.all(exits), new Promise((resolve) => setTimeout(resolve, 30_000).unref())]);
+}
+
 /** Runs a command to completion: its stdout (`withStderr`: then its stderr); rejects with its last lines. */
 export async function runCommand(command, args, { timeoutMs = 120_000, env, input, withStderr = false } = {}) {
   const child = run(command, args, { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024, env: env ? { ...process.env, ...env } : process.env });
+  running.add(child.child);
+  child.child.once('exit', () => running.delete(child.child));
   if (input !== undefined) child.child.stdin.end(input);
   try {
     const { stdout, stderr } = await child;
