@@ -145,5 +145,16 @@ describe('WebSocket /v1/stream', () => {
     expect(await closeOf(garbage)).toBe(4400);
     const socket = await open('bo');
     expect(await socket.subscribe('../etc')).toMatchObject({ type: 'error', code: 'VALIDATION' });
+    // A subscribe sent right behind the auth message, before `ready`, is handled once auth is done.
+    const eager = new WebSocket(gateway.stream);
+    const replies: Json[] = [];
+    eager.on('message', (data) => replies.push(JSON.parse(data.toString())));
+    eager.on('open', () => {
+      eager.send(JSON.stringify({ type: 'auth', user: 'bo' }));
+      eager.send(JSON.stringify({ type: 'subscribe', channel: 'live' }));
+    });
+    await waitFor(() => replies.some((reply) => reply.type === 'subscribed'), 'the early subscribe to be answered');
+    expect(replies.map((reply) => reply.type)).toEqual(['ready', 'subscribed']);
+    eager.terminate();
   });
 });

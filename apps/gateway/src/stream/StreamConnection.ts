@@ -35,6 +35,9 @@ export interface StreamContext {
   readonly logger: Logger;
 }
 
+/** Messages a socket may send after its auth message and before `ready`. */
+const MAX_EARLY = 16;
+
 /** History pages read by a stream: the protocol's largest. */
 const PAGE = 500;
 const pattern = (name: string) => new RegExp(String(COMPONENT_SCHEMAS[name]?.['pattern']));
@@ -68,6 +71,8 @@ export class StreamConnection {
   #user: string | undefined;
   #token: string | undefined;
   #authenticating = false;
+  /** Messages that came while the auth message was being checked: handled once it is (a client need not wait for `ready`). */
+  readonly #early: Record<string, unknown>[] = [];
   #budget: number;
   #closed = false;
 
@@ -108,10 +113,20 @@ export class StreamConnection {
       return this.close(CLOSE.badMessage, 'messages are JSON objects in text frames');
     }
     if (this.#user === undefined) {
+      if (this.#authenticating && message['type'] !== 'auth') {
+        // Bounded by the message rate limit, and by this cap.
+        if (this.#early.length >= MAX_EARLY) return this.close(CLOSE.tooMany, 'too many messages before ready');
+        this.#early.push(message);
+        return;
+      }
       if (message['type'] !== 'auth' || this.#authenticating) return this.close(CLOSE.unauthenticated, 'the first message must be {"type":"auth",...}');
       void this.#authenticate(message);
       return;
     }
+    this.#handle(message);
+  }
+
+  #handle(message: Record<string, unknown>): void {
     switch (message['type']) {
       case 'subscribe':
         return this.#subscribe(message);
@@ -172,6 +187,7 @@ export class StreamConnection {
     this.#user = name;
     if (expiresAt !== undefined) this.#closeAt(expiresAt * 1000, CLOSE.unauthenticated, 'the token expired: refresh and reconnect');
     this.#send({ type: 'ready', user: name, ...start });
+    for (const early of this.#early.splice(0)) if (!this.#closed) this.#handle(early);
   }
 
   /** A feed of one history for this socket, with the stream's limits. */
