@@ -136,17 +136,26 @@ export class HistoryFeed<T extends FeedItem> {
   /** History back to `windowMs` before the latest item sent (at most the pages the dedup remembers), oldest first. */
   async #readBack(): Promise<T[]> {
     const until = this.#latest ? this.#latest.hlc[0] - this.#options.windowMs : Number.POSITIVE_INFINITY;
+    const floor = this.#floor;
+    const { items } = await this.#pagesBack(3, ([oldest]) => oldest === undefined || oldest.hlc[0] <= until || (floor !== undefined && compareHistory(oldest, floor) <= 0));
+    return items;
+  }
+
+  /**
+   * Reads pages back from the newest, at most `maxPages`, until `enough` says so of a page (each
+   * is passed in turn, newest first) or the history begins. Returns what was read, oldest first;
+   * `ended` is false when the page budget ran out first.
+   */
+  async #pagesBack(maxPages: number, enough: (page: readonly T[]) => boolean): Promise<{ items: T[]; ended: boolean }> {
     const pages: (readonly T[])[] = [];
     let before: string | undefined;
-    for (let read = 0; read < 3; read += 1) {
+    for (let read = 0; read < maxPages; read += 1) {
       const reply = await this.#read(before);
       pages.unshift(reply.messages);
-      const oldest = reply.messages[0];
-      if (oldest === undefined || oldest.hlc[0] <= until || reply.next === undefined) break;
-      if (this.#floor && compareHistory(oldest, this.#floor) <= 0) break;
+      if (enough(reply.messages) || reply.next === undefined) return { items: pages.flat(), ended: true };
       before = reply.next;
     }
-    return pages.flat();
+    return { items: pages.flat(), ended: false };
   }
 
   /** Sends the held live publications and stops holding. */
@@ -164,21 +173,11 @@ export class HistoryFeed<T extends FeedItem> {
 
   /** Reads pages back from the newest until `after` is found (or the page budget runs out), then sends what follows it in history order. */
   async #replayAfter(after: OpId): Promise<FeedStart> {
-    const pages: (readonly T[])[] = [];
-    let before: string | undefined;
-    let found = -1;
-    for (let read = 0; read < this.#options.maxResumePages; read += 1) {
-      const reply = await this.#read(before);
-      pages.unshift(reply.messages);
-      found = reply.messages.findIndex((item) => sameOp(item.op, after));
-      if (found >= 0 || reply.next === undefined) break;
-      before = reply.next;
-    }
-    // The page `after` was found on is the oldest read, so its index there is its index in `history`.
-    const history = pages.flat();
-    this.#floor = found >= 0 ? history[found] : undefined;
+    const isAfter = (item: T) => sameOp(item.op, after);
+    const { items } = await this.#pagesBack(this.#options.maxResumePages, (page) => page.some(isAfter));
+    this.#floor = items.find(isAfter);
     if (this.#floor) this.#seen.add(this.#floor.op);
-    return { replayed: this.#replay(history.slice(found + 1)), complete: found >= 0 };
+    return { replayed: this.#replay(items), complete: this.#floor !== undefined };
   }
 
   /**
@@ -191,29 +190,21 @@ export class HistoryFeed<T extends FeedItem> {
     for (const { origin, seq } of after) this.#seenBefore.set(origin, Math.max(seq, this.#seenBefore.get(origin) ?? 0));
     const unpassed = new Set(this.#seenBefore.keys());
     let oldest: HistoryPosition | undefined;
-    const pages: (readonly T[])[] = [];
-    let before: string | undefined;
-    let complete = false;
-    for (let read = 0; read < this.#options.maxResumePages; read += 1) {
-      const reply = await this.#read(before);
-      pages.unshift(reply.messages);
+    const { items, ended } = await this.#pagesBack(this.#options.maxResumePages, (page) => {
       // Newest first, so the position kept per origin is the newest at or before its last op.
-      for (const item of [...reply.messages].reverse()) {
+      for (const item of [...page].reverse()) {
         const { origin, seq } = item.op;
         if (!unpassed.has(origin) || seq > this.#seenBefore.get(origin)!) continue;
         unpassed.delete(origin);
         if (oldest === undefined || compareHistory(item, oldest) < 0) oldest = item;
       }
-      const first = reply.messages[0];
-      const windowRead = oldest !== undefined && first !== undefined && first.hlc[0] < oldest.hlc[0] - this.#options.windowMs;
-      if (reply.next === undefined || (unpassed.size === 0 && windowRead)) {
-        complete = true;
-        break;
-      }
-      before = reply.next;
-    }
-    if (oldest) this.#floor = { hlc: [oldest.hlc[0] - this.#options.windowMs, 0], op: { origin: '', seq: 0 } };
-    return { replayed: this.#replay(pages.flat()), complete };
+      const first = page[0];
+      return unpassed.size === 0 && oldest !== undefined && first !== undefined && first.hlc[0] < oldest.hlc[0] - this.#options.windowMs;
+    });
+    // Assigned in the callback, which TypeScript's narrowing does not follow.
+    const passed = oldest as HistoryPosition | undefined;
+    if (passed) this.#floor = { hlc: [passed.hlc[0] - this.#options.windowMs, 0], op: { origin: '', seq: 0 } };
+    return { replayed: this.#replay(items), complete: ended };
   }
 
   /** Sends the history publications the socket wants, in order; returns how many went out. */
