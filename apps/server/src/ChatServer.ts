@@ -6,7 +6,7 @@ import { decodeCursor, encodeCursor } from './cursor.js';
 import type { OperationClock, OperationData } from './OperationClock.js';
 import type { OperationFanout } from './OperationFanout.js';
 import type { Authenticator } from './auth/Authenticator.js';
-import type { ChatStore, Committed } from './store/ChatStore.js';
+import type { ChatStore, Committed, Page } from './store/ChatStore.js';
 import { compareOrder, orderOf, type OrderKey } from './store/order.js';
 
 export interface ChatServerOptions {
@@ -199,7 +199,7 @@ export class ChatServer {
       throw new NotFoundError(`there is no channel ${body.channel}`, { data: { channel: body.channel } });
     }
     const page = this.#store.history(body.channel, body.limit ?? this.#pageSize, this.#cursor(body.before));
-    return page.next === undefined ? { messages: page.items } : { messages: page.items, next: encodeCursor(page.next as OrderKey) };
+    return messagesPage(page);
   }
 
   @handles('chat.conversation.request')
@@ -209,7 +209,7 @@ export class ChatServer {
       if (this.#store.user(user) === undefined) throw new NotFoundError(`there is no user ${user}`, { data: { user } });
     }
     const page = this.#store.conversation(asking, body.peer, body.limit ?? this.#pageSize, this.#cursor(body.before));
-    return page.next === undefined ? { messages: page.items } : { messages: page.items, next: encodeCursor(page.next as OrderKey) };
+    return messagesPage(page);
   }
 
   @handles('chat.inbox.request')
@@ -217,7 +217,7 @@ export class ChatServer {
     const user = await this.#auth.actingUser(ctx.envelope.auth, body.user);
     if (this.#store.user(user) === undefined) throw new NotFoundError(`there is no user ${user}`, { data: { user } });
     const page = this.#store.inbox(user, body.limit ?? this.#pageSize, this.#cursor(body.before));
-    return page.next === undefined ? { messages: page.items } : { messages: page.items, next: encodeCursor(page.next as OrderKey) };
+    return messagesPage(page);
   }
 
   /**
@@ -297,4 +297,9 @@ function sameData(stored: object, requested: object): boolean {
   const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
   for (const key of keys) if (a[key] !== b[key]) return false;
   return true;
+}
+
+/** A page of publications or direct messages as a reply: its items, and `next` as a cursor when older ones remain. */
+function messagesPage<T>(page: Page<T>): { messages: T[]; next?: string } {
+  return page.next === undefined ? { messages: page.items } : { messages: page.items, next: encodeCursor(page.next as OrderKey) };
 }
