@@ -145,6 +145,20 @@ describe('WebSocket /v1/stream', () => {
     expect(await closeOf(garbage)).toBe(4400);
     const socket = await open('bo');
     expect(await socket.subscribe('../etc')).toMatchObject({ type: 'error', code: 'VALIDATION' });
+    // Resume points from a hostile client: too many origins, one origin twice, extreme and bad values.
+    const tooMany = Array.from({ length: 65 }, (_, index) => ({ origin: `s${index}`, seq: 1 }));
+    for (const after of [tooMany, [], [{ origin: 's1', seq: 1 }, { origin: 's1', seq: 2 }], [{ origin: 's1', seq: 0 }], [{ origin: 's1', seq: 2 ** 53 }], [{ origin: 's1' }], [{ origin: '', seq: 1 }]]) {
+      expect(await socket.subscribe('live', after as never), JSON.stringify(after).slice(0, 60)).toMatchObject({ type: 'error', code: 'VALIDATION' });
+    }
+    // The largest seq there is: everything is already seen, nothing is replayed, the socket stays.
+    expect(await socket.subscribe('live', [{ origin: 's1', seq: Number.MAX_SAFE_INTEGER }])).toMatchObject({ type: 'subscribed', replayed: 0 });
+    // An origin named __proto__ is a name like any other (kept in Maps): nothing of it is found.
+    expect(await socket.subscribe('resume', [{ origin: '__proto__', seq: 1 }])).toMatchObject({ type: 'subscribed' });
+    socket.send({ type: 'ping' });
+    await socket.next((event) => event.type === 'pong');
+    const badResume = new WebSocket(gateway.stream);
+    badResume.on('open', () => badResume.send(JSON.stringify({ type: 'auth', user: 'bo', after: tooMany })));
+    expect(await closeOf(badResume)).toBe(4400);
     // A subscribe sent right behind the auth message, before `ready`, is handled once auth is done.
     const eager = new WebSocket(gateway.stream);
     const replies: Json[] = [];
