@@ -112,10 +112,24 @@ func (c *Client) Request(ctx context.Context, service, messageType string, body 
 	if err := CheckService(service); err != nil {
 		return nil, err
 	}
-	envelope := c.stamp.Envelope(messageType, body, "")
+	timeout, retries := c.timeout, c.retries
+	if settings.timeout > 0 {
+		timeout = settings.timeout
+	}
+	if settings.retries != nil {
+		retries = max(0, *settings.retries)
+	}
+	if settings.id != "" && !message.IsRequestID(settings.id) {
+		return nil, codec.Errorf(codec.CodeValidation, "%q is not a request id", settings.id)
+	}
+	envelope := c.stamp.Envelope(messageType, body, settings.id)
 	envelope.Auth = settings.auth
 	replies := make(chan *message.Envelope, 1)
 	c.mu.Lock()
+	if _, taken := c.pending[envelope.ID]; taken {
+		c.mu.Unlock()
+		return nil, codec.Errorf(codec.CodeConflict, "a request with id %s is already in flight on this client", envelope.ID)
+	}
 	c.pending[envelope.ID] = replies
 	c.mu.Unlock()
 	defer func() {
@@ -123,7 +137,7 @@ func (c *Client) Request(ctx context.Context, service, messageType string, body 
 		delete(c.pending, envelope.ID)
 		c.mu.Unlock()
 	}()
-	for attempt := 0; attempt <= c.retries; attempt++ {
+	for attempt := 0; attempt <= retries; attempt++ {
 		if attempt > 0 {
 			// A retry keeps the id; only the clock reading is new.
 			envelope = c.stamp.Envelope(messageType, body, envelope.ID)
@@ -136,7 +150,7 @@ func (c *Client) Request(ctx context.Context, service, messageType string, body 
 		if err := c.send(ClientRequest(service, data)); err != nil {
 			return nil, codec.Errorf(codec.CodeUnavailable, "sending to the broker: %v", err)
 		}
-		timer := time.NewTimer(c.timeout)
+		timer := time.NewTimer(timeout)
 		select {
 		case reply := <-replies:
 			timer.Stop()
@@ -158,7 +172,7 @@ func (c *Client) Request(ctx context.Context, service, messageType string, body 
 			return nil, codec.Errorf(codec.CodeUnavailable, "the client was closed")
 		}
 	}
-	return nil, codec.Errorf(codec.CodeTimeout, "no reply to %s %s from %s after %d attempt(s) of %s", messageType, envelope.ID, service, c.retries+1, c.timeout)
+	return nil, codec.Errorf(codec.CodeTimeout, "no reply to %s %s from %s after %d attempt(s) of %s", messageType, envelope.ID, service, retries+1, timeout)
 }
 
 // Call is Request that converts the reply body into reply, a pointer to the generated struct.

@@ -44,6 +44,9 @@ type Worker struct {
 	options  WorkerOptions
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
+	// draining is closed by Drain: connections stop taking requests and leave once idle.
+	draining  chan struct{}
+	drainOnce sync.Once
 
 	served   atomic.Int64
 	connects atomic.Int64
@@ -79,7 +82,7 @@ func NewWorker(endpoint, service string, handler Handler, options WorkerOptions)
 	if options.Logger == nil {
 		options.Logger = slog.Default()
 	}
-	return &Worker{endpoint: endpoint, service: service, handler: handler, options: options}, nil
+	return &Worker{endpoint: endpoint, service: service, handler: handler, options: options, draining: make(chan struct{})}, nil
 }
 
 // Served is the number of requests answered; Connects the number of connections opened.
@@ -111,12 +114,37 @@ func (w *Worker) Stop() {
 	w.wg.Wait()
 }
 
+// Drain stops gracefully: idle connections send DISCONNECT at once, a connection serving a request
+// finishes it, answers any further REQUEST with UNAVAILABLE (retryable: the caller retries
+// elsewhere), and then disconnects. Handlers still running after timeout are cancelled (Stop).
+// It reports whether every request finished in time.
+func (w *Worker) Drain(timeout time.Duration) bool {
+	w.drainOnce.Do(func() { close(w.draining) })
+	done := make(chan struct{})
+	go func() {
+		w.wg.Wait()
+		close(done)
+	}()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case <-done:
+		w.Stop()
+		return true
+	case <-timer.C:
+		w.Stop()
+		return false
+	}
+}
+
 func (w *Worker) run(ctx context.Context) {
 	for ctx.Err() == nil {
 		w.connects.Add(1)
 		w.serve(ctx)
 		select {
 		case <-ctx.Done():
+		case <-w.draining:
+			return
 		case <-time.After(w.options.ReconnectDelay):
 		}
 	}
@@ -168,11 +196,26 @@ func (w *Worker) serve(ctx context.Context) {
 		serving.Wait()
 	}()
 	busy := atomic.Bool{}
+	// finished hears that a request was answered: a draining connection leaves then.
+	finished := make(chan struct{}, 1)
+	draining := w.draining
+	leaving := false
 	for {
 		select {
 		case <-ctx.Done():
 			_ = send(WorkerHeader, []byte{Disconnect})
 			return
+		case <-draining:
+			draining, leaving = nil, true
+			if !busy.Load() {
+				_ = send(WorkerHeader, []byte{Disconnect})
+				return
+			}
+		case <-finished:
+			if leaving && !busy.Load() {
+				_ = send(WorkerHeader, []byte{Disconnect})
+				return
+			}
 		case frames, open := <-received:
 			if !open {
 				return
@@ -188,6 +231,11 @@ func (w *Worker) serve(ctx context.Context) {
 				log.Info("the broker sent DISCONNECT")
 				return
 			case WorkerRequest:
+				if leaving {
+					refusal := w.Refuse(command.Body, codec.Errorf(codec.CodeUnavailable, "the worker is stopping; retry with the same id"))
+					_ = send(WorkerHeader, []byte{WorkerFinal}, command.Client, nil, refusal)
+					continue
+				}
 				if !busy.CompareAndSwap(false, true) {
 					log.Warn("a second REQUEST while serving one; dropped")
 					continue
@@ -210,6 +258,10 @@ func (w *Worker) serve(ctx context.Context) {
 					busy.Store(false)
 					if err := send(WorkerHeader, []byte{WorkerFinal}, command.Client, nil, reply); err == nil {
 						w.served.Add(1)
+					}
+					select {
+					case finished <- struct{}{}:
+					default:
 					}
 				}()
 			}
@@ -236,11 +288,7 @@ func (w *Worker) Handle(ctx context.Context, body [][]byte) []byte {
 		if err != nil {
 			return nil, err
 		}
-		if fields, ok := value.(map[string]any); ok {
-			if id, ok := fields["id"].(string); ok && message.IsRequestID(id) {
-				requestID = id
-			}
-		}
+		requestID = requestIDOf(value)
 		if len(body) != 1 {
 			return nil, codec.Errorf(codec.CodeDecode, "a request carries exactly one body frame, got %d", len(body))
 		}
@@ -286,6 +334,32 @@ func (w *Worker) Handle(ctx context.Context, body [][]byte) []byte {
 		panic("encoding an error envelope failed: " + encodeErr.Error()) // recovered and counted by the serving goroutine
 	}
 	return data
+}
+
+// Refuse returns an error envelope answering a REQUEST's body frames with err, without serving it:
+// its id is the request's when it can be read.
+func (w *Worker) Refuse(body [][]byte, err *codec.Error) []byte {
+	requestID := message.UnknownRequestID
+	if len(body) == 1 {
+		if value, decodeErr := codec.DecodeWithLimits(body[0], *w.options.Limits); decodeErr == nil {
+			requestID = requestIDOf(value)
+		}
+	}
+	data, encodeErr := message.Encode(w.options.Stamp.Error(requestID, err))
+	if encodeErr != nil {
+		data, _ = message.Encode(w.options.Stamp.Error(requestID, codec.Errorf(codec.CodeUnavailable, "refused")))
+	}
+	return data
+}
+
+// requestIDOf is the id of a decoded request, or UnknownRequestID when it has none that is valid.
+func requestIDOf(value any) string {
+	if fields, ok := value.(map[string]any); ok {
+		if id, ok := fields["id"].(string); ok && message.IsRequestID(id) {
+			return id
+		}
+	}
+	return message.UnknownRequestID
 }
 
 // callHandler runs the handler; a panic in it becomes an INTERNAL error reply, as a returned error would.
