@@ -70,11 +70,18 @@ class MdpWorker:
         self._context = context if context is not None else zmq.asyncio.Context.instance()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
+        #: Set by drain(): new requests are refused with UNAVAILABLE (retryable), in-flight ones finish.
+        self._draining = False
+        self._serving: dict[int, asyncio.Task[None]] = {}
         #: Counters for tests and metrics.
         self.served = 0
         #: Requests whose reply could not be built (contained: logged, no reply sent).
         self.reply_failures = 0
         self.connects = 0
+        #: Requests refused with UNAVAILABLE while draining.
+        self.refused = 0
+        #: Requests still running when the drain timeout expired (cancelled, no reply).
+        self.abandoned = 0
         self._clamped_warned_at: float | None = None
         self._clamped_since_warning = 0
 
@@ -104,6 +111,29 @@ class MdpWorker:
                 pass
         self._tasks = []
 
+    async def drain(self, timeout: float) -> None:
+        """Graceful stop: idle connections disconnect at once; busy ones finish their request (up to
+        ``timeout`` seconds; then it is cancelled) and disconnect; requests arriving meanwhile are
+        refused with UNAVAILABLE, so their callers retry elsewhere."""
+        self._draining = True
+        deadline = asyncio.get_running_loop().time() + timeout
+
+        async def drain_connection(index: int, connection: asyncio.Task[None]) -> None:
+            serving = self._serving.get(index)
+            if serving is not None and not serving.done():
+                done, _ = await asyncio.wait({serving}, timeout=max(0.0, deadline - asyncio.get_running_loop().time()))
+                if not done:
+                    self.abandoned += 1
+                    log.warning("worker %s[%d]: a request still ran at the drain deadline; cancelled", self.service, index)
+            connection.cancel()
+            try:
+                await connection
+            except asyncio.CancelledError:
+                pass
+
+        await asyncio.gather(*(drain_connection(index, task) for index, task in enumerate(self._tasks)))
+        await self.stop()
+
     async def _run_connection(self, index: int) -> None:
         while not self._stopping.is_set():
             socket = self._context.socket(zmq.DEALER)
@@ -111,7 +141,7 @@ class MdpWorker:
             socket.connect(self.endpoint)
             self.connects += 1
             try:
-                await self._serve(socket)
+                await self._serve(socket, index)
             except asyncio.CancelledError:
                 # Shutting down: tell the broker, give the frame a moment to leave.
                 socket.setsockopt(zmq.LINGER, 100)
@@ -125,7 +155,7 @@ class MdpWorker:
             log.info("worker %s[%d] reconnecting in %.1fs", self.service, index, self.reconnect_delay)
             await asyncio.sleep(self.reconnect_delay)
 
-    async def _serve(self, socket: zmq.asyncio.Socket) -> None:
+    async def _serve(self, socket: zmq.asyncio.Socket, index: int = 0) -> None:
         """Serves one connection; returns when the broker disconnects or stops answering."""
         loop = asyncio.get_running_loop()
         await socket.send_multipart(mdp.worker_ready(self.service))
@@ -149,12 +179,16 @@ class MdpWorker:
                         log.info("worker %s: the broker sent DISCONNECT", self.service)
                         return
                     if command.command == mdp.WORKER_REQUEST:
+                        if self._draining:
+                            self.refused += 1
+                            await socket.send_multipart(mdp.worker_final(command.client, self._refusal(command.body)))
+                            continue
                         if busy[0]:
                             log.warning("worker %s: a second REQUEST while serving one; dropped", self.service)
                             continue
                         # Served in its own task, so heartbeats go on while the handler runs.
                         busy[0] = True
-                        serving = loop.create_task(self._answer(socket, command, busy))
+                        serving = self._serving[index] = loop.create_task(self._answer(socket, command, busy))
                 now = loop.time()
                 if now - last_heard >= expiry:
                     log.warning("worker %s: no sign of life from the broker for %.1fs", self.service, expiry)
@@ -179,6 +213,18 @@ class MdpWorker:
         busy[0] = False
         await socket.send_multipart(mdp.worker_final(command.client, reply))
         self.served += 1
+
+    def _refusal(self, body: tuple[bytes, ...]) -> bytes:
+        """The UNAVAILABLE reply to a request that arrives while draining, with its id when readable."""
+        request_id = UNKNOWN_REQUEST_ID
+        try:
+            value = decode(body[0], self.limits) if len(body) == 1 else None
+            if isinstance(value, dict) and is_request_id(value.get("id")):
+                request_id = value["id"]
+        except CorreioError:
+            pass
+        error = CorreioError("UNAVAILABLE", "the worker is stopping; retry with the same id", retryable=True)
+        return encode_message(self.stamp.error(request_id, error))
 
     async def handle(self, body: tuple[bytes, ...] | list[bytes]) -> bytes:
         """The encoded reply to a REQUEST's body frames: the handler's reply or an error envelope."""
