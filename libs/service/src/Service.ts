@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { BadRequestError, CorreioError, UnavailableError } from '@correio/codec';
 import type { LamportClock, TimeSource } from '@correio/clocks';
 import { LabelGuard } from '@correio/observability';
@@ -194,6 +195,8 @@ export class Service {
     this.#metrics = options.metrics ?? noMetrics;
     this.#stamp = new ClockStamp(instance, { ...(options.time ? { time: options.time } : {}), ...(options.clock ? { clock: options.clock } : {}) });
     this.#hooks = new HookQueue(this.#log);
+    // Every call made outside a handler listens to the stop signal until it ends: any number may be in flight.
+    setMaxListeners(0, this.#stopController.signal);
     const handlers = handlersOf(options.handlers);
     this.#actions = new ActionTable({
       service: options.name,

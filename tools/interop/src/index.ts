@@ -9,3 +9,5 @@ export { prepareDrivers, type PeerDriver, type DriverLanguage, type ChatDriverOp
 export { PAGE, type Participant, type ReceivedEvent } from './Participant.js';
 export { DriverParticipant } from './DriverParticipant.js';
 export { TypeScriptParticipant } from './TypeScriptParticipant.js';
+export { startServiceDriver, ServiceDriverProcess, type ServiceLanguage, type ServiceDriverOptions, type DriverLine, type CallOutcome } from './ServiceDriverProcess.js';
+export { callLatencies, type CallLatencies } from './callLatencies.js';

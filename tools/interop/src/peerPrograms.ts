@@ -30,12 +30,14 @@ export interface GoPrograms {
   readonly call: string;
   /** correio-pubsub: subscribes and prints what arrives, or publishes batches. */
   readonly pubsub: string;
+  /** correio-service: the service driver of SERVICE-DRIVER.md. */
+  readonly service: string;
 }
 
 /** Builds every command of peers/go into `outDir` (go build's cache makes rebuilds quick). */
 export async function buildGoPrograms(outDir: string, timeoutMs = 300_000): Promise<GoPrograms> {
   await runBuild(spawnCommand('go build', 'go', ['build', '-o', `${outDir}/`, './cmd/...'], { cwd: goPeerDir, env: { GOFLAGS: '-buildvcs=false' } }), timeoutMs);
-  return { chat: join(outDir, 'correio-chat'), echo: join(outDir, 'correio-echo'), call: join(outDir, 'correio-call'), pubsub: join(outDir, 'correio-pubsub') };
+  return { chat: join(outDir, 'correio-chat'), echo: join(outDir, 'correio-echo'), call: join(outDir, 'correio-call'), pubsub: join(outDir, 'correio-pubsub'), service: join(outDir, 'correio-service') };
 }
 
 /** The Rust peer's programs (peers/rust/src/bin). */
