@@ -55,6 +55,8 @@ class Cluster:
     servers: list[str]
     key: SigningKey
     process: subprocess.Popen[str]
+    #: The proxy's XSUB endpoint, where publishers connect (with ``proxy=True``).
+    proxy_pub: str = ""
 
     def stop(self) -> None:
         """Ends the topology's input: it stops every app it started and exits (killed if it takes
@@ -68,14 +70,15 @@ class Cluster:
             self.process.wait()
 
 
-def start_cluster(data_dir: Path, *, servers: int = 1, auth: str = "password") -> Cluster:
-    """Starts the topology in password (or open) mode with a fresh key set; returns once it is ready."""
+def start_cluster(data_dir: Path, *, servers: int = 1, auth: str = "password", proxy: bool = False) -> Cluster:
+    """Starts the topology in password (or open) mode with a fresh key set; returns once it is ready.
+    With ``proxy`` it starts a pub/sub proxy too (``proxy_pub`` / ``proxy``: its XSUB / XPUB endpoints)."""
     key = SigningKey.generate("py-test")
     keys = data_dir / "auth-keys.json"
     keys.write_text(json.dumps({"keys": [key.record()]}))
     keys.chmod(0o600)
     command = ["node", "--import", "tsx", "--conditions=@correio/source", str(SERVE_TOPOLOGY),
-               "--data-dir", str(data_dir), "--servers", str(servers), "--auth", auth, "--auth-keys", str(keys)]
+               "--data-dir", str(data_dir), "--servers", str(servers), "--auth", auth, "--auth-keys", str(keys), *(["--proxy"] if proxy else [])]
     process = subprocess.Popen(command, cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     cluster = Cluster("", "", [], key, process)
     try:
@@ -84,6 +87,7 @@ def start_cluster(data_dir: Path, *, servers: int = 1, auth: str = "password") -
         cluster.stop()  # the end of its input stops whatever it started
         raise
     cluster.broker, cluster.proxy, cluster.servers = ready["broker"], ready["proxy"]["subscribers"], ready["servers"]
+    cluster.proxy_pub = ready["proxy"]["publishers"]
     return cluster
 
 

@@ -27,3 +27,14 @@ def run() -> Callable[[Awaitable[Any]], Any]:
         return asyncio.run(asyncio.wait_for(coroutine, TEST_DEADLINE))
 
     return runner
+
+
+@pytest.fixture(scope="session")
+def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The real TypeScript broker and proxy (tools/interop/src/serveTopology.ts --servers 0 --proxy),
+    started once for every test that asks for them."""
+    from .cluster import start_cluster
+
+    started = start_cluster(tmp_path_factory.mktemp("services"), servers=0, auth="open", proxy=True)
+    yield started
+    started.stop()

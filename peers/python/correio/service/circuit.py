@@ -44,6 +44,11 @@ class Circuit:
         self._opened_at = 0.0
         self._trials = 0
 
+    @property
+    def retry_at(self) -> float | None:
+        """When an open circuit lets a trial call through (on the ``now`` clock, time.monotonic)."""
+        return self._opened_at + self._options.cool_down if self.state == "open" else None
+
     def acquire(self) -> Permit:
         """A permit for one call; raises UNAVAILABLE (data.circuit) when the circuit refuses it."""
         if self.state == "open":
