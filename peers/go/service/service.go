@@ -87,11 +87,11 @@ type Service struct {
 	dedup    *dedup
 	hooks    *hookQueue
 
-	actions map[string]ActionHandler // by full action name
-	events  map[string]*eventRoute
-	tasks   []*task
+	actions                 map[string]ActionHandler // by full action name
+	events                  map[string]*eventRoute
+	tasks                   []*task
 	onUp, onDown, onChanged []func(change) // see OnServiceUp, OnServiceDown, OnServiceChanged
-	onConnect func(ctx context.Context, s *Service)
+	onConnect               func(ctx context.Context, s *Service)
 
 	state     atomic.Int32
 	root      context.Context // cancelled when the service stops: outgoing calls, broadcast handlers, tasks

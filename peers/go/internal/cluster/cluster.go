@@ -59,9 +59,11 @@ func (k SigningKey) record() map[string]any {
 
 // Cluster is a running topology.
 type Cluster struct {
-	Broker  string
-	Proxy   string
-	Servers []string
+	Broker string
+	// Proxy is the proxy's XPUB endpoint (subscribers connect there); ProxyPub its XSUB (publishers).
+	Proxy    string
+	ProxyPub string
+	Servers  []string
 	// Key is the key the servers sign and verify tokens with.
 	Key     SigningKey
 	command *exec.Cmd
@@ -71,6 +73,7 @@ type Cluster struct {
 type readyLine struct {
 	Broker string `json:"broker"`
 	Proxy  struct {
+		Publishers  string `json:"publishers"`
 		Subscribers string `json:"subscribers"`
 	} `json:"proxy"`
 	Servers []string `json:"servers"`
@@ -79,6 +82,15 @@ type readyLine struct {
 // Start runs a topology of servers chat servers in auth mode ("password" or "open") with a fresh
 // key set under dataDir, and returns once it is ready. Stop it with Stop.
 func Start(dataDir string, servers int, auth string) (*Cluster, error) {
+	return start(dataDir, servers, auth, false)
+}
+
+// StartBrokerAndProxy runs just a broker and a proxy (no servers), for the microservice tests.
+func StartBrokerAndProxy(dataDir string) (*Cluster, error) {
+	return start(dataDir, 0, "open", true)
+}
+
+func start(dataDir string, servers int, auth string, proxy bool) (*Cluster, error) {
 	key := NewSigningKey("go-test")
 	keys := filepath.Join(dataDir, "auth-keys.json")
 	set, _ := json.Marshal(map[string]any{"keys": []any{key.record()}})
@@ -89,6 +101,9 @@ func Start(dataDir string, servers int, auth string) (*Cluster, error) {
 	repo := filepath.Join(filepath.Dir(here), "..", "..", "..", "..")
 	command := exec.Command("node", "--import", "tsx", "--conditions=@correio/source", filepath.Join(repo, "tools", "interop", "src", "serveTopology.ts"),
 		"--data-dir", dataDir, "--servers", fmt.Sprint(servers), "--auth", auth, "--auth-keys", keys)
+	if proxy {
+		command.Args = append(command.Args, "--proxy")
+	}
 	command.Dir = repo
 	command.Stderr = os.Stderr
 	input, err := command.StdinPipe()
@@ -121,7 +136,7 @@ func Start(dataDir string, servers int, auth string) (*Cluster, error) {
 	}()
 	select {
 	case line := <-lines:
-		c.Broker, c.Proxy, c.Servers = line.Broker, line.Proxy.Subscribers, line.Servers
+		c.Broker, c.Proxy, c.ProxyPub, c.Servers = line.Broker, line.Proxy.Subscribers, line.Proxy.Publishers, line.Servers
 		return c, nil
 	case err = <-failed:
 	case <-time.After(startup):
