@@ -1,4 +1,6 @@
-"""Serving microservice actions (``service.call.request`` on broker service ``svc.<service>``)."""
+"""A bare dispatcher of ``service.call.request`` on broker service ``svc.<service>``, for an
+MdpWorker without a proxy (the interop programs echo_worker and chat_driver use it). Services use
+``correio.service`` instead: discovery, events, tasks, deadlines, retries, dedup and graceful drain."""
 
 from __future__ import annotations
 
