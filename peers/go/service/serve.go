@@ -195,6 +195,7 @@ func (s *Service) receive(sub *pubsub.Subscriber, found *discovery) {
 	defer close(s.receiving)
 	for {
 		delivery, err := sub.Receive()
+		s.subscriberDrops.Store(int64(sub.Dropped + sub.DroppedBodies)) // read here, on the subscriber's goroutine
 		if err != nil {
 			if s.State() >= Stopping {
 				return

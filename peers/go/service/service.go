@@ -107,9 +107,10 @@ type Service struct {
 	stopOnce  sync.Once
 	stopped   chan struct{}
 
-	inFlight  atomic.Int64
-	malformed atomic.Int64
-	missed    atomic.Int64
+	inFlight        atomic.Int64
+	malformed       atomic.Int64
+	subscriberDrops atomic.Int64
+	missed          atomic.Int64
 }
 
 // New returns a Service; register its actions, events, tasks and hooks before Start.
@@ -302,9 +303,9 @@ func (s *Service) Instances(service string) []InstanceInfo {
 	return nil
 }
 
-// Malformed counts service messages dropped as malformed (announcements, events); Missed the
-// publications lost on proxy topics (sequence gaps).
-func (s *Service) Malformed() int64 { return s.malformed.Load() }
+// Malformed counts publications dropped as malformed (broken messages, invalid envelopes, service
+// messages of the wrong shape); Missed the publications lost on proxy topics (sequence gaps).
+func (s *Service) Malformed() int64 { return s.malformed.Load() + s.subscriberDrops.Load() }
 func (s *Service) Missed() int64    { return s.missed.Load() }
 
 func (s *Service) clientOrNil() *mdp.Client {
