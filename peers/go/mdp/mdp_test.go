@@ -313,3 +313,42 @@ func TestWorkerHeartbeatsWhileBusyAndReconnects(t *testing.T) {
 		t.Fatalf("connects %d served %d", worker.Connects(), worker.Served())
 	}
 }
+
+func TestWorkerDrainFinishesTheRequestInFlightAndRefusesNewOnes(t *testing.T) {
+	r := newRouter(t)
+	entered, release := make(chan struct{}), make(chan struct{})
+	slow := func(ctx context.Context, request *message.Envelope) (any, error) {
+		close(entered)
+		<-release
+		return loginHandler(ctx, request)
+	}
+	worker := startWorker(t, r.url, slow, WorkerOptions{Heartbeat: 10 * time.Second})
+	identity := r.expect(WorkerHeader, Ready)[0]
+	client, _ := message.NewStamp("cli-1")
+	request := func(id string) []byte {
+		return mustEncode(t, client.Envelope("chat.login.request", protocol.ChatLoginRequest{User: "ann"}, id))
+	}
+	r.send(identity, WorkerHeader, []byte{WorkerRequest}, []byte("\x00c"), nil, request("busy-1"))
+	<-entered
+	drained := make(chan bool, 1)
+	go func() { drained <- worker.Drain(10 * time.Second) }()
+	<-worker.draining
+	// A request reaching the connection while it drains is refused, retryable, with its own id.
+	r.send(identity, WorkerHeader, []byte{WorkerRequest}, []byte("\x00d"), nil, request("late-1"))
+	refusal, err := message.Decode(r.expect(WorkerHeader, WorkerFinal)[5])
+	if err != nil || refusal.ID != "late-1" {
+		t.Fatalf("the refusal: %v %v", refusal, err)
+	}
+	if body := refusal.Body.(map[string]any); body["code"] != codec.CodeUnavailable || body["retryable"] != true {
+		t.Fatalf("the refusal says %v", body)
+	}
+	close(release)
+	finals := r.expect(WorkerHeader, WorkerFinal)
+	if reply, err := message.Decode(finals[5]); err != nil || reply.ID != "busy-1" || reply.Type != "chat.login.reply" {
+		t.Fatalf("the request in flight should finish: %v %v", reply, err)
+	}
+	r.expect(WorkerHeader, Disconnect)
+	if !<-drained {
+		t.Fatal("Drain reported a request cancelled")
+	}
+}

@@ -231,6 +231,11 @@ func (w *Worker) serve(ctx context.Context) {
 				log.Info("the broker sent DISCONNECT")
 				return
 			case WorkerRequest:
+				select {
+				case <-w.draining: // Drain began, even if this loop has not seen it yet
+					leaving = true
+				default:
+				}
 				if leaving {
 					refusal := w.Refuse(command.Body, codec.Errorf(codec.CodeUnavailable, "the worker is stopping; retry with the same id"))
 					_ = send(WorkerHeader, []byte{WorkerFinal}, command.Client, nil, refusal)
