@@ -17,6 +17,7 @@ from correio.service import Service
 from .cluster import Cluster
 
 PEER = Path(__file__).resolve().parents[1]
+REPO = PEER.parents[1]
 
 #: Fast discovery for tests: instances learn about each other within a fraction of a second.
 FAST = {"announce_interval": 0.2, "start_timeout": 20.0}
@@ -101,3 +102,36 @@ class Driver:
 
 async def gather_bounded(*work: Awaitable[Any], timeout: float = 15.0) -> list[Any]:
     return list(await asyncio.wait_for(asyncio.gather(*work), timeout))
+
+
+def program(command: list[str], topology: Any, stderr: int = subprocess.PIPE) -> subprocess.Popen[str]:
+    """A program with the topology's endpoints in CORREIO_BROKER, CORREIO_PROXY_PUB and CORREIO_PROXY_SUB."""
+    variables = {**os.environ, "PYTHONPATH": str(PEER), "PYTHONUNBUFFERED": "1", "CORREIO_BROKER": topology.broker,
+                 "CORREIO_PROXY_PUB": topology.proxy_pub, "CORREIO_PROXY_SUB": topology.proxy}
+    return subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=stderr, text=True, env=variables)
+
+
+async def lines_until(process: subprocess.Popen[str], stream: str, match: Callable[[str], bool], timeout: float) -> list[str]:
+    seen: list[str] = []
+    pipe = getattr(process, stream)
+
+    async def read() -> None:
+        while True:
+            line = await asyncio.to_thread(pipe.readline)
+            if not line:
+                raise AssertionError(f"the program ended (status {process.poll()}) before the expected line; it printed {seen}")
+            seen.append(line)
+            if match(line):
+                return
+
+    await asyncio.wait_for(read(), timeout)
+    return seen
+
+
+def stop_program(process: subprocess.Popen[str], signal_number: int = signal.SIGINT) -> int:
+    process.send_signal(signal_number)
+    try:
+        return process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.wait()

@@ -101,16 +101,20 @@ def test_discovery_hooks(topology: Any, run: Callable[..., Any]) -> None:
             # Another instance's announcements, published by hand: up, changed, down.
             publisher = Publisher(topology.proxy_pub)
             try:
-                def announce(state: str, actions: list[str]) -> Any:
+                async def announce(state: str, actions: list[str], expected: tuple[str, ...]) -> None:
+                    """Publishes until the hook saw it: a new publisher's first messages may go before the proxy has its connection."""
                     body = {"service": "fake", "version": 1, "instance": "fake-1", "state": state, "actions": actions, "events": [], "at": 1}
-                    return publisher.publish("announce/fake/", "service.announce", [body])
+                    for _ in range(200):
+                        await publisher.publish("announce/fake/", "service.announce", [body])
+                        if expected in hooks.seen:
+                            return
+                        await asyncio.sleep(0.05)
+                    raise AssertionError(f"the hooks never saw {expected}: {hooks.seen}")
 
-                await announce("up", [])
-                await until(lambda: ("up", "fake-1") in hooks.seen)
-                await announce("up", ["fake.run"])
-                await until(lambda: ("changed", "fake-1", "", "fake.run") in hooks.seen)
-                await announce("down", ["fake.run"])
-                await until(lambda: ("down", "fake-1", "announced") in hooks.seen)
+                await announce("up", [], ("up", "fake-1"))
+                await announce("up", ["fake.run"], ("changed", "fake-1", "", "fake.run"))
+                await announce("down", ["fake.run"], ("down", "fake-1", "announced"))
+                assert [entry for entry in hooks.seen if "fake-1" in entry] == [("up", "fake-1"), ("changed", "fake-1", "", "fake.run"), ("down", "fake-1", "announced")]
             finally:
                 publisher.close()
 

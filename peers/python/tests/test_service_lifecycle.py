@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import signal
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -21,9 +19,7 @@ import zmq.asyncio
 from correio import encode, mdp
 from correio.service import ActionContext, Context, CorreioError, Event, InstanceInfo, Service, TaskContext, action, on, task
 
-from .services import FAST, PEER, Driver, endpoints, running, until
-
-REPO = PEER.parents[1]
+from .services import FAST, PEER, Driver, endpoints, lines_until, program, running, stop_program, until
 
 
 class Worky(Service):
@@ -173,38 +169,6 @@ def test_the_driver_serves_and_stops_gracefully(topology: Any, run: Callable[...
     run(scenario())
 
 
-def _program(command: list[str], topology: Any, **env: str) -> subprocess.Popen[str]:
-    variables = {**os.environ, "PYTHONPATH": str(PEER), "PYTHONUNBUFFERED": "1", "CORREIO_BROKER": topology.broker,
-                 "CORREIO_PROXY_PUB": topology.proxy_pub, "CORREIO_PROXY_SUB": topology.proxy, **env}
-    return subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=variables)
-
-
-async def _lines_until(process: subprocess.Popen[str], stream: str, match: Callable[[str], bool], timeout: float) -> list[str]:
-    seen: list[str] = []
-    pipe = getattr(process, stream)
-
-    async def read() -> None:
-        while True:
-            line = await asyncio.to_thread(pipe.readline)
-            if not line:
-                raise AssertionError(f"the program ended (status {process.poll()}) before the expected line; it printed {seen}")
-            seen.append(line)
-            if match(line):
-                return
-
-    await asyncio.wait_for(read(), timeout)
-    return seen
-
-
-def _stop(process: subprocess.Popen[str], signal_number: int = signal.SIGINT) -> int:
-    process.send_signal(signal_number)
-    try:
-        return process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        return process.wait()
-
-
 def readme_example() -> str:
     text = (PEER / "README.md").read_text(encoding="utf-8")
     match = re.search(r"```python\n(.*?)```", text, re.S)
@@ -215,30 +179,30 @@ def readme_example() -> str:
 def test_the_readme_example_runs(topology: Any, run: Callable[..., Any], tmp_path: Path) -> None:
     script = tmp_path / "readme_example.py"
     script.write_text(readme_example(), encoding="utf-8")
-    process = _program([sys.executable, str(script)], topology)
+    process = program([sys.executable, str(script)], topology)
 
     async def scenario() -> None:
-        out = await _lines_until(process, "stdout", lambda line: "greeting" in line, 20)
+        out = await lines_until(process, "stdout", lambda line: "greeting" in line, 20)
         assert "hello ana" in out[-1] and "says hello as ana" in "".join(out)
-        await _lines_until(process, "stdout", lambda line: line.strip() == "alive", 15)
+        await lines_until(process, "stdout", lambda line: line.strip() == "alive", 15)
 
     try:
         run(scenario())
     finally:
-        assert _stop(process) == 0, process.stderr.read() if process.stderr else ""
+        assert stop_program(process) == 0, process.stderr.read() if process.stderr else ""
 
 
 def test_the_hello_example_greets_its_peers(topology: Any, run: Callable[..., Any]) -> None:
-    process = _program([sys.executable, "examples/hello/python/hello.py", "--peers", "hello-py", "--heartbeat-ms", "100"], topology)
+    process = program([sys.executable, "examples/hello/python/hello.py", "--peers", "hello-py", "--heartbeat-ms", "100"], topology)
 
     async def scenario() -> None:
-        greeting = await _lines_until(process, "stdout", lambda line: line.startswith("{"), 20)
+        greeting = await lines_until(process, "stdout", lambda line: line.startswith("{"), 20)
         reply = json.loads(greeting[-1])
         assert reply["peer"] == "hello-py" and reply["reply"]["greeting"] == "hello hello-py, from Python"
-        logs = await _lines_until(process, "stderr", lambda line: '"heartbeat heard"' in line, 15)
+        logs = await lines_until(process, "stderr", lambda line: '"heartbeat heard"' in line, 15)
         assert any('"service up"' in line for line in logs) and all(json.loads(line) for line in logs)
 
     try:
         run(scenario())
     finally:
-        assert _stop(process, signal.SIGTERM) == 0
+        assert stop_program(process, signal.SIGTERM) == 0
