@@ -12,6 +12,8 @@ import (
 
 	"correio.dev/peers/go/codec"
 	"correio.dev/peers/go/mdp"
+	"correio.dev/peers/go/message"
+	"correio.dev/peers/go/protocol"
 	"correio.dev/peers/go/pubsub"
 )
 
@@ -193,5 +195,63 @@ func TestHostileInputNeverKillsTheService(t *testing.T) {
 	}
 	if svc.Malformed() == 0 {
 		t.Fatal("the junk should have been counted")
+	}
+}
+
+func TestTheDrainTimeoutCancelsActionsThatDoNotFinish(t *testing.T) {
+	name := uniqueName("stubborn")
+	svc := newService(t, name, func(o *Options) { o.DrainTimeout = 200 * time.Millisecond })
+	entered, cancelled := make(chan struct{}, 1), make(chan struct{})
+	svc.Action("forever", func(ctx context.Context, call *Call) (any, error) {
+		entered <- struct{}{}
+		<-ctx.Done()
+		close(cancelled)
+		return nil, ctx.Err()
+	})
+	start(t, svc)
+	c := caller(t)
+	go func() { _, _ = c.Call(background(t), name+".forever", nil, WithTimeout(20*time.Second)) }()
+	<-entered
+	svc.Stop()
+	select {
+	case <-cancelled:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the action's ctx did not end at the drain timeout")
+	}
+}
+
+func TestBroadcastsBeyondTheQueueBoundAreDroppedAndCounted(t *testing.T) {
+	event := "flood." + uniqueName("event")
+	svc := newService(t, uniqueName("flooded"))
+	release := make(chan struct{})
+	var handled atomic.Int64
+	svc.On(event, func(ctx context.Context, e *Event) error {
+		<-release
+		handled.Add(1)
+		return nil
+	})
+	start(t, svc)
+	stamp, _ := message.NewStamp("flooder-1")
+	publisher, err := pubsub.NewPublisher(infra.ProxyPub, stamp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer publisher.Close()
+	waitFor(t, 10*time.Second, "the proxy to forward the event's topic", func() bool { return publisher.Subscribed(eventTopic(event)) })
+	// Two messages of 750 broadcasts each: one handler blocked, 1,000 queued, the rest dropped.
+	bodies := make([]any, 750)
+	for i := range bodies {
+		bodies[i] = protocol.ServiceEvent{Event: event, Sender: "flooder-1"}
+	}
+	for range 2 {
+		if _, err := publisher.Publish(eventTopic(event), "service.event", bodies...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 10*time.Second, "the flood to be dropped beyond the bound", func() bool { return svc.DroppedBroadcasts() >= 499 })
+	close(release)
+	waitFor(t, 10*time.Second, "the queued broadcasts to be handled", func() bool { return handled.Load()+svc.DroppedBroadcasts() == 1500 })
+	if dropped := svc.DroppedBroadcasts(); dropped > 500 {
+		t.Fatalf("%d dropped: the queue holds 1,000 (and one in the handler)", dropped)
 	}
 }

@@ -308,6 +308,18 @@ func (s *Service) Instances(service string) []InstanceInfo {
 func (s *Service) Malformed() int64 { return s.malformed.Load() + s.subscriberDrops.Load() }
 func (s *Service) Missed() int64    { return s.missed.Load() }
 
+// DroppedBroadcasts counts broadcasts dropped because maxQueuedBroadcasts (1,000) of their event
+// were already waiting for the handler.
+func (s *Service) DroppedBroadcasts() int64 {
+	var dropped int64
+	for _, route := range s.events {
+		route.mu.Lock()
+		dropped += route.dropped
+		route.mu.Unlock()
+	}
+	return dropped
+}
+
 func (s *Service) clientOrNil() *mdp.Client {
 	s.mu.Lock()
 	defer s.mu.Unlock()
