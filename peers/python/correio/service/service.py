@@ -16,7 +16,7 @@ import os
 import secrets
 import signal
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, ClassVar, Literal, Mapping, Sequence
+from typing import Any, Awaitable, Callable, Literal, Mapping, Sequence
 
 import zmq.asyncio
 
@@ -58,13 +58,15 @@ class EmitReport:
 class Service:
     """Subclass it, set ``name``, and mark methods with ``@action``, ``@task`` and ``@on``.
 
-    Hooks are methods of the subclass (or of the ``hooks`` object): ``on_connect()``,
-    ``on_service_up(info)``, ``on_service_down(info, reason)``, ``on_service_changed(info, previous)``;
-    they run one at a time in order, ``on_connect`` first. Durations are in seconds.
+    Hooks are methods of the subclass: ``on_connect()``, ``on_service_up(info)``,
+    ``on_service_down(info, reason)``, ``on_service_changed(info, previous)``; or of a ``hooks``
+    object (whose ``on_connect`` receives the service), sync or async. They run one at a time in
+    order, ``on_connect`` first (once start() has finished). Durations are in seconds.
     """
 
-    name: ClassVar[str] = ""
-    version: ClassVar[int] = 1
+    #: The service name (the ``greeter`` of ``greeter.hello``) and version: set them on the subclass.
+    name: str = ""
+    version: int = 1
 
     def __init__(
         self,
