@@ -66,6 +66,7 @@ class DriverService(Service):
 
     @action
     async def slow(self, ctx: ActionContext, params: SlowParams) -> dict[str, Any]:
+        write({"op": "slow", "ms": params["ms"], "by": self.instance})
         await asyncio.sleep(max(0, params["ms"]) / 1000)  # cancelled at the caller's deadline or the drain's end
         return {"slept": params["ms"], "by": self.instance}
 
@@ -98,14 +99,14 @@ def _error_line(command_id: Any, error: BaseException) -> dict[str, Any]:
 async def _call(service: Service, command: Mapping[str, Any]) -> None:
     timeout = command.get("timeout_ms")
     try:
-        result = await service.call(
+        reply = await service.client.call_reply(
             command["action"], command.get("params", NO_PARAMS),
             timeout=timeout / 1000 if isinstance(timeout, (int, float)) else None, retries=command.get("retries"),
         )
     except Exception as error:  # noqa: BLE001 - every failure is reported as an error line
         write(_error_line(command.get("id"), error))
         return
-    write({"op": "result", "id": command.get("id")} | ({} if result is None else {"result": result}))
+    write({"op": "result", "id": command.get("id")} | ({"result": reply["result"]} if "result" in reply else {}))
 
 
 async def _emit(service: Service, command: Mapping[str, Any]) -> None:

@@ -64,6 +64,20 @@ class ServiceClient:
         request_id: str | None = None,
     ) -> Any:
         """The action's result (None when it returned nothing); raises CorreioError."""
+        return (await self.call_reply(action, params, timeout=timeout, retries=retries, meta=meta, request_id=request_id)).get("result")
+
+    async def call_reply(
+        self,
+        action: str,
+        params: Any = NO_PARAMS,
+        *,
+        timeout: float | None = None,
+        retries: int | None = None,
+        meta: Mapping[str, str] | None = None,
+        request_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Like ``call``, returning the ``service.call.reply`` body: without ``result`` when the action
+        returned nothing, with ``result: None`` when it returned nil."""
         service, _ = split_action(action)
         attempt_timeout = self.timeout if timeout is None else timeout
         if attempt_timeout <= 0:
@@ -90,7 +104,7 @@ class ServiceClient:
             raise
         if circuit is not None and permit is not None:
             circuit.record(permit, failed=False)
-        return reply["body"].get("result")
+        return reply["body"]
 
     async def request(self, service: str, message_type: str, body: Mapping[str, Any], *, timeout: float | None = None, retries: int | None = None) -> dict[str, Any]:
         """One framework request (such as ``service.emit.request``) with retries of retryable failures; returns the reply body."""
