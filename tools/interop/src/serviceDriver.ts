@@ -6,7 +6,7 @@
 //     --name ts --broker tcp://… --proxy-pub tcp://… --proxy-sub tcp://…
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { BadRequestError, CorreioError, isErrorCode, ValidationError } from '@correio/codec';
+import { CorreioError, isErrorCode, ValidationError } from '@correio/codec';
 import { createLogger } from '@correio/observability';
 import { createService, defineService, type ActionContext, type EventContext, type ServiceEvent, type TaskContext } from '@correio/service';
 import { callLatencies } from './callLatencies.js';
@@ -50,7 +50,7 @@ const handlers = defineService({
     fail: {
       params: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } }, required: ['code', 'message'] },
       handler: (_ctx: ActionContext, { code, message }: { code: string; message: string }): never => {
-        if (!isErrorCode(code)) throw new BadRequestError(`${code} is not a protocol error code`, { data: { code } });
+        if (!isErrorCode(code)) throw new ValidationError(`params.code: ${code} is not a protocol error code`, { data: { path: '/body/params/code' } });
         throw new CorreioError(code, message, { retryable: RETRYABLE.has(code) });
       },
     },

@@ -46,7 +46,8 @@ afterAll(async () => {
 
 describe('microservices in three languages', () => {
   it('every language calls every other language\'s actions: typed results, exact values, typed errors, nested calls across languages', async () => {
-    const value = { text: 'olá 🌍', big: -12_345_678_901, half: 1.5, list: [1, 'two', null, true, { deep: [[]] }], empty: {} };
+    // v1 has no floats (ENCODING.md): integers, strings, booleans, nil, arrays and maps.
+    const value = { text: 'olá 🌍', big: -12_345_678_901, list: [1, 'two', null, true, { deep: [[]] }], empty: {} };
     const checks = LANGUAGES.flatMap((caller) =>
       LANGUAGES.map(async (target) => {
         const driver = first(caller);

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"time"
 
+	"correio.dev/peers/go/codec"
+	"correio.dev/peers/go/protocol"
 	"correio.dev/peers/go/service"
 )
 
@@ -75,31 +77,35 @@ func main() {
 func serveDriverService(svc *service.Service, out *output) {
 	by := svc.Instance()
 	svc.Action("echo", func(ctx context.Context, call *service.Call) (any, error) { return call.Params, nil })
-	svc.Action("add", service.Typed(func(ctx context.Context, call *service.Call, p struct {
-		A *int64 `json:"a"`
-		B *int64 `json:"b"`
-	}) (any, error) {
-		if p.A == nil || p.B == nil {
-			return nil, service.Errorf("VALIDATION", "add takes {a: number, b: number}")
+	svc.Action("add", func(ctx context.Context, call *service.Call) (any, error) {
+		params, _ := call.Params.(map[string]any)
+		a, okA := params["a"].(int64)
+		b, okB := params["b"].(int64)
+		if !okA || !okB {
+			return nil, service.Errorf(codec.CodeValidation, "add takes {a: number, b: number}")
 		}
-		return map[string]any{"sum": *p.A + *p.B, "by": by}, nil
-	}))
+		return map[string]any{"sum": a + b, "by": by}, nil
+	})
 	svc.Action("fail", service.Typed(func(ctx context.Context, call *service.Call, p struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
+		Code    *string `json:"code"`
+		Message *string `json:"message"`
 	}) (any, error) {
-		if p.Code == "" {
-			return nil, service.Errorf("VALIDATION", "fail takes {code: string, message: string}")
+		if p.Code == nil || p.Message == nil {
+			return nil, service.Errorf(codec.CodeValidation, "fail takes {code: string, message: string}")
 		}
-		retryable := slices.Contains([]string{"UNAVAILABLE", "TIMEOUT", "OVERLOADED"}, p.Code)
-		return nil, &service.Error{Code: p.Code, Message: p.Message, Retryable: retryable}
+		if !slices.Contains(protocol.ErrorCodes, *p.Code) {
+			return nil, service.Errorf(codec.CodeValidation, "params.code: %s is not a protocol error code", *p.Code).WithData(map[string]any{"path": "/body/params/code"})
+		}
+		retryable := slices.Contains([]string{codec.CodeUnavailable, codec.CodeTimeout, codec.CodeOverloaded}, *p.Code)
+		return nil, &service.Error{Code: *p.Code, Message: *p.Message, Retryable: retryable}
 	}))
 	svc.Action("slow", service.Typed(func(ctx context.Context, call *service.Call, p struct {
 		Ms *int64 `json:"ms"`
 	}) (any, error) {
-		if p.Ms == nil || *p.Ms < 0 {
-			return nil, service.Errorf("VALIDATION", "slow takes {ms: number}")
+		if p.Ms == nil || *p.Ms < 0 || *p.Ms > 600_000 {
+			return nil, service.Errorf(codec.CodeValidation, "slow takes {ms: 0..600000}")
 		}
+		out.line(map[string]any{"op": "slow", "ms": *p.Ms, "by": by})
 		select {
 		case <-time.After(time.Duration(*p.Ms) * time.Millisecond):
 			return map[string]any{"slept": *p.Ms, "by": by}, nil
@@ -111,6 +117,9 @@ func serveDriverService(svc *service.Service, out *output) {
 		Action string `json:"action"`
 		Params any    `json:"params"`
 	}) (any, error) {
+		if p.Action == "" {
+			return nil, service.Errorf(codec.CodeValidation, "relay takes {action: string, params?: any}")
+		}
 		return call.Call(ctx, p.Action, p.Params)
 	}))
 	svc.On("mixed.ping", func(ctx context.Context, event *service.Event) error {
