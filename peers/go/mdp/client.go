@@ -159,7 +159,8 @@ func (c *Client) Request(ctx context.Context, service, messageType string, body 
 				return nil, codec.FromWire(fields)
 			}
 			if reply.Type != info.Reply {
-				return nil, codec.Errorf(codec.CodeValidation, "expected %s in reply to %s, got %s", info.Reply, messageType, reply.Type)
+				return nil, codec.Errorf(codec.CodeValidation, "expected %s in reply to %s, got %s", info.Reply, messageType, reply.Type).
+					WithData(map[string]any{"expected": info.Reply, "got": reply.Type})
 			}
 			return reply, nil
 		case <-timer.C:

@@ -9,8 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-zeromq/zmq4"
+
 	"correio.dev/peers/go/codec"
 	"correio.dev/peers/go/mdp"
+	"correio.dev/peers/go/message"
 	"correio.dev/peers/go/protocol"
 )
 
@@ -65,9 +68,9 @@ func TestActionsAnswerTypedResultsAndTypedErrors(t *testing.T) {
 	}{
 		{name + ".conflict", nil, codec.CodeConflict, false, "taken"},
 		{name + ".missing", nil, codec.CodeNotFound, false, "has no action"},
-		{name + ".add", map[string]any{"a": "two"}, codec.CodeValidation, false, "expected"},
-		{name + ".crash", nil, codec.CodeInternal, true, "boom"},
-		{name + ".plain", nil, codec.CodeInternal, true, "disk on fire"},
+		{name + ".add", map[string]any{"a": "two"}, codec.CodeValidation, false, "/body/params"},
+		{name + ".crash", nil, codec.CodeInternal, false, "boom"},
+		{name + ".plain", nil, codec.CodeInternal, false, "disk on fire"},
 	}
 	for _, tc := range cases {
 		_, err := c.Call(ctx, tc.action, tc.params)
@@ -82,6 +85,10 @@ func TestActionsAnswerTypedResultsAndTypedErrors(t *testing.T) {
 	_, err = c.Call(ctx, name+".conflict", nil)
 	if data := asServiceError(t, err).Data; data["who"] != "ana" {
 		t.Fatalf("the error's data did not travel: %v", data)
+	}
+	_, err = c.Call(ctx, name+".add", map[string]any{"a": "two"})
+	if data := asServiceError(t, err).Data; data["path"] != "/body/params" {
+		t.Fatalf("VALIDATION names the field: %v", data)
 	}
 
 	// An action of another service sent to svc.<name> is a BAD_REQUEST; a malformed name fails before sending.
@@ -184,7 +191,9 @@ func TestTheCircuitOpensAfterRepeatedFailures(t *testing.T) {
 		return nil, Errorf(codec.CodeUnavailable, "down for maintenance")
 	})
 	start(t, svc)
-	c := caller(t, func(o *Options) { o.Breaker = BreakerOptions{Threshold: 3, CoolDown: 300 * time.Millisecond} })
+	c := caller(t, func(o *Options) {
+		o.Breaker = BreakerOptions{Enabled: true, Threshold: 3, CoolDown: 300 * time.Millisecond}
+	})
 	ctx := background(t)
 	for range 3 {
 		if _, err := c.Call(ctx, name+".always", nil); !strings.Contains(asServiceError(t, err).Message, "maintenance") {
@@ -206,5 +215,47 @@ func TestTheCircuitOpensAfterRepeatedFailures(t *testing.T) {
 	}
 	if c.breakers.state(name+".always") != circuitOpen {
 		t.Fatalf("a failed trial opens the circuit again, it is %s", c.breakers.state(name+".always"))
+	}
+}
+
+func TestAReplyOfAnotherTypeFailsTheCallWithInternal(t *testing.T) {
+	name := uniqueName("confused")
+	// A hand-made worker of svc.<name> that answers a call with a chat reply.
+	socket := zmq4.NewDealer(context.Background())
+	defer socket.Close()
+	if err := socket.Dial(infra.Broker); err != nil {
+		t.Fatal(err)
+	}
+	if err := socket.SendMulti(zmq4.NewMsgFrom(mdp.WorkerHeader, []byte{mdp.Ready}, []byte(brokerService(name)))); err != nil {
+		t.Fatal(err)
+	}
+	stamp, _ := message.NewStamp("confused-1")
+	go func() {
+		for {
+			msg, err := socket.Recv()
+			if err != nil {
+				return
+			}
+			command, err := mdp.ParseWorkerCommand(msg.Frames)
+			if err != nil || command.Command != mdp.WorkerRequest {
+				continue
+			}
+			request, err := message.Decode(command.Body[0])
+			if err != nil {
+				continue
+			}
+			reply, _ := message.Encode(stamp.Envelope("chat.logout.reply", protocol.ChatLogoutReply{RevokedBefore: 1, User: "ana"}, request.ID))
+			_ = socket.SendMulti(zmq4.NewMsgFrom(mdp.WorkerHeader, []byte{mdp.WorkerFinal}, command.Client, nil, reply))
+		}
+	}()
+	c := caller(t)
+	var failure *Error
+	waitFor(t, 10*time.Second, "the broker to route to the hand-made worker", func() bool {
+		_, err := c.Call(background(t), name+".anything", nil, WithTimeout(time.Second))
+		failure = asServiceError(t, err)
+		return failure.Code != codec.CodeTimeout && failure.Code != codec.CodeUnavailable
+	})
+	if failure.Code != codec.CodeInternal || failure.Retryable || !strings.Contains(failure.Message, "chat.logout.reply") {
+		t.Fatalf("a reply of another type: %+v", failure)
 	}
 }

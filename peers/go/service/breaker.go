@@ -7,15 +7,16 @@ import (
 	"correio.dev/peers/go/codec"
 )
 
-// BreakerOptions configure the circuit breaker of a service's calls: one circuit per action.
+// BreakerOptions configure the circuit breaker of a service's calls: one circuit per action,
+// off unless Enabled (as in every Correio framework, SERVICE.md section 2).
 type BreakerOptions struct {
-	// Threshold failures (retryable errors) within Window open the circuit (default 5 in 10 s).
+	Enabled bool
+	// Threshold callee failures (retryable errors and INTERNAL) within Window open the circuit
+	// (default 5 in 10 s); VALIDATION, NOT_FOUND and the like say the caller is wrong, and do not count.
 	Threshold int
 	Window    time.Duration
 	// CoolDown is how long an open circuit refuses calls before one trial call goes through (default 5 s).
 	CoolDown time.Duration
-	// Disabled turns the breaker off.
-	Disabled bool
 }
 
 type circuitState string
@@ -60,7 +61,7 @@ func newBreakers(options BreakerOptions) *breakers {
 // acquire is the permission for one call to action: trial tells whether it is the half-open trial.
 // An open circuit refuses with UNAVAILABLE (data.circuit, data.retryAfter in ms).
 func (b *breakers) acquire(action string) (trial bool, err error) {
-	if b.options.Disabled {
+	if !b.options.Enabled {
 		return false, nil
 	}
 	b.mu.Lock()
@@ -94,7 +95,7 @@ func (b *breakers) acquire(action string) (trial bool, err error) {
 
 // record notes the outcome of a permitted call; failed when the callee failed (a retryable error).
 func (b *breakers) record(action string, trial, failed bool) {
-	if b.options.Disabled {
+	if !b.options.Enabled {
 		return
 	}
 	b.mu.Lock()
@@ -135,7 +136,7 @@ func (b *breakers) record(action string, trial, failed bool) {
 
 // release gives back a permit whose call says nothing about the callee (the caller gave up).
 func (b *breakers) release(action string, trial bool) {
-	if !trial || b.options.Disabled {
+	if !trial || !b.options.Enabled {
 		return
 	}
 	b.mu.Lock()

@@ -20,7 +20,7 @@ func Errorf(code, format string, args ...any) *Error { return codec.Errorf(code,
 func CodeOf(err error) string { return codec.CodeOf(err) }
 
 // asError makes anything a handler or a call failed with an *Error: a cancelled or expired
-// context says so in the code, anything else untyped is INTERNAL.
+// context says so in the code, anything else untyped is INTERNAL, not retryable (SERVICE.md §1).
 func asError(err error) *Error {
 	var typed *Error
 	switch {
@@ -31,5 +31,12 @@ func asError(err error) *Error {
 	case errors.Is(err, context.Canceled):
 		return codec.Errorf(codec.CodeUnavailable, "%v", err)
 	}
-	return codec.AsError(err)
+	return internal("%v", err)
+}
+
+// internal is an unexpected failure: INTERNAL, not retryable.
+func internal(format string, args ...any) *Error {
+	failure := codec.Errorf(codec.CodeInternal, format, args...)
+	failure.Retryable = false
+	return failure
 }

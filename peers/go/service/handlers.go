@@ -30,7 +30,7 @@ type Call struct {
 
 // Bind decodes the params into target (a pointer to a struct with msgpack or json tags); a
 // mismatch is a VALIDATION error, which a handler may return as is.
-func (c *Call) Bind(target any) error { return bind(c.Params, target) }
+func (c *Call) Bind(target any) error { return bind(c.Params, target, "/body/params") }
 
 // EventHandler handles one event, emitted (its error goes back to the emitter) or broadcast (its
 // error is logged).
@@ -62,7 +62,7 @@ type Event struct {
 }
 
 // Bind decodes the data into target; a mismatch is a VALIDATION error.
-func (e *Event) Bind(target any) error { return bind(e.Data, target) }
+func (e *Event) Bind(target any) error { return bind(e.Data, target, "/body/data") }
 
 // Typed adapts a handler of typed params and result: params are decoded into P (VALIDATION when
 // they do not fit), the R returned is the result.
@@ -103,7 +103,7 @@ func CallAs[R any](ctx context.Context, caller Caller, action string, params any
 	if err != nil || value == nil {
 		return result, err
 	}
-	err = bind(value, &result)
+	err = bind(value, &result, "/body/result")
 	return result, err
 }
 

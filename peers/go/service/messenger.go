@@ -136,7 +136,10 @@ func (m Messenger) attempt(ctx context.Context, client *mdp.Client, service, act
 			return nil, codec.Errorf(codec.CodeUnavailable, "%s: the caller gave up the call", action).WithData(map[string]any{"aborted": true})
 		}
 		failure := asError(err)
-		s.breakers.record(action, trial, failure.Retryable)
+		if failure.Code == codec.CodeValidation && failure.Data["got"] != nil {
+			failure = internal("%s was answered with %v, not service.call.reply", action, failure.Data["got"])
+		}
+		s.breakers.record(action, trial, failure.Retryable || failure.Code == codec.CodeInternal)
 		return nil, failure
 	}
 	s.breakers.record(action, trial, false)

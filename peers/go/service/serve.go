@@ -84,7 +84,7 @@ func (s *Service) invoke(ctx context.Context, request *message.Envelope, body pr
 	wire, err := toWire(result)
 	if err != nil {
 		s.log.Error("action returned a value v1 cannot carry", "action", body.Action, "err", err.Error())
-		return nil, codec.Errorf(codec.CodeInternal, "%s returned a value that cannot be sent: %v", body.Action, err)
+		return nil, internal("%s returned a value that cannot be sent: %v", body.Action, err)
 	}
 	if wire == nil {
 		return protocol.ServiceCallReply{}, nil
@@ -103,7 +103,7 @@ func (s *Service) runGuarded(ctx context.Context, fn func() (any, error)) (any, 
 		defer func() {
 			if failure := recover(); failure != nil {
 				s.log.Error("handler panicked", "panic", fmt.Sprint(failure))
-				done <- outcome{err: codec.Errorf(codec.CodeInternal, "the handler failed: %v", failure)}
+				done <- outcome{err: internal("the handler failed: %v", failure)}
 			}
 		}()
 		result, err := fn()

@@ -47,7 +47,8 @@ type Options struct {
 	CallRetries int
 	// CallBackoff is the delay between attempts (default 100 ms doubling to 5 s, jitter 0.5).
 	CallBackoff Backoff
-	// Breaker is the circuit breaker of outgoing calls (on by default: 5 failures in 10 s, cool-down 5 s).
+	// Breaker is the circuit breaker of outgoing calls (off unless Breaker.Enabled: then 5 failures
+	// in 10 s open it, for a cool-down of 5 s).
 	Breaker BreakerOptions
 	// AnnounceInterval is how often the instance announces itself (default 2 s); an instance silent
 	// for Liveness intervals (default 3) is down.

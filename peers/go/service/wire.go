@@ -31,8 +31,9 @@ func toWire(value any) (any, error) {
 }
 
 // bind decodes a generic value (params, event data, a result) into target, a pointer, honouring
-// msgpack and json tags. Unknown fields and mismatched types are a VALIDATION error.
-func bind(value any, target any) error {
+// msgpack and json tags. Unknown fields and mismatched types are a VALIDATION error whose
+// data.path is the JSON Pointer of the value in its envelope (such as /body/params).
+func bind(value any, target any, path string) error {
 	data, err := codec.Encode(value)
 	if err != nil {
 		return err
@@ -41,7 +42,7 @@ func bind(value any, target any) error {
 	dec.SetCustomStructTag("json")
 	dec.DisallowUnknownFields(true)
 	if err := dec.Decode(target); err != nil {
-		return codec.Errorf(codec.CodeValidation, "expected %T: %v", target, err)
+		return codec.Errorf(codec.CodeValidation, "%s: expected %T: %v", path, target, err).WithData(map[string]any{"path": path})
 	}
 	return nil
 }

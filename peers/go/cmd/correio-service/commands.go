@@ -19,6 +19,7 @@ import (
 type output struct {
 	mu     sync.Mutex
 	writer *bufio.Writer
+	closed bool // after "stopped", the last line, nothing more is written
 }
 
 func (o *output) line(fields map[string]any) {
@@ -28,6 +29,10 @@ func (o *output) line(fields map[string]any) {
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	if o.closed {
+		return
+	}
+	o.closed = fields["op"] == "stopped"
 	_, _ = o.writer.Write(append(data, '\n'))
 	_ = o.writer.Flush()
 }

@@ -82,7 +82,9 @@ func serveDriverService(svc *service.Service, out *output) {
 		a, okA := params["a"].(int64)
 		b, okB := params["b"].(int64)
 		if !okA || !okB {
-			return nil, service.Errorf(codec.CodeValidation, "add takes {a: number, b: number}")
+			field := map[bool]string{true: "b", false: "a"}[okA]
+			return nil, service.Errorf(codec.CodeValidation, "add takes {a: number, b: number}: %s is not a number", field).
+				WithData(map[string]any{"path": "/body/params/" + field})
 		}
 		return map[string]any{"sum": a + b, "by": by}, nil
 	})
