@@ -147,3 +147,35 @@ def test_wait_for_names_the_missing_services(topology: Any, run: Callable[..., A
                 await asyncio.wait_for(waiting, 10)
 
     run(scenario())
+
+
+class Blocked(Service):
+    name = "blocked"
+
+    def __init__(self, topology: Any) -> None:
+        super().__init__(**endpoints(topology), **FAST)
+        self.gate = asyncio.Event()
+        self.handled = 0
+
+    @on("flood.event")
+    async def flooded(self, ctx: Context, event: Event) -> None:
+        await self.gate.wait()
+        self.handled += 1
+
+
+def test_broadcasts_waiting_for_a_handler_are_bounded(topology: Any, run: Callable[..., Any]) -> None:
+    async def scenario() -> None:
+        blocked = Blocked(topology)
+        flooder = Service(name="flooder", **endpoints(topology), **FAST)
+        async with running(blocked, flooder):
+            assert flooder._publisher is not None  # connected: it heard its own announcement
+            bodies = [{"event": "flood.event", "sender": flooder.instance, "data": n} for n in range(700)]
+            for _ in range(2):
+                await flooder._publisher.publish("svc/flood.event/", "service.event", bodies)
+            # 1,400 broadcasts, the handler stuck on the first: 1,000 wait, the rest are dropped and counted.
+            await until(lambda: blocked._events.dropped in (399, 400) and blocked._subscriber is not None)
+            blocked.gate.set()
+            await until(lambda: blocked.handled == 1400 - blocked._events.dropped)
+            assert blocked.state == "running"
+
+    run(scenario())

@@ -103,6 +103,27 @@ def test_graceful_drain(topology: Any, run: Callable[..., Any]) -> None:
     run(scenario())
 
 
+def test_the_drain_cancels_what_outlives_its_timeout(topology: Any, run: Callable[..., Any]) -> None:
+    async def scenario() -> None:
+        worky = Worky(topology, name="worky-stuck", drain_timeout=0.3)
+        caller = Service(name="stuck-caller", **endpoints(topology), **FAST)
+        async with running(caller):
+            await worky.start()
+            try:
+                stuck = asyncio.ensure_future(caller.call("worky-stuck.slow", 20_000, timeout=3))
+                await asyncio.wait_for(worky.started.wait(), 5)
+                await asyncio.wait_for(worky.stop(), 5)  # bounded by the drain timeout, not the handler
+                assert worky._worker is not None and worky._worker.abandoned == 1
+                with pytest.raises(CorreioError) as error:
+                    await asyncio.wait_for(stuck, 10)
+                # The handler was cancelled and nothing answered: the broker saw its worker leave mid-request.
+                assert error.value.code == "UNAVAILABLE" and error.value.data is not None and error.value.data["reason"] == "worker-died"
+            finally:
+                await worky.stop()
+
+    run(scenario())
+
+
 def test_hostile_input_never_kills_the_service(topology: Any, run: Callable[..., Any], context: zmq.asyncio.Context) -> None:
     async def scenario() -> None:
         worky = Worky(topology)
