@@ -19,7 +19,7 @@ import time
 from typing import Any, Mapping, TypedDict
 
 from correio.generated.catalogue import ERROR_CODES
-from correio.service import ActionContext, Context, CorreioError, Event, InstanceInfo, Service, TaskContext, action, configure_logging, on, task
+from correio.service import NIL, ActionContext, Context, CorreioError, Event, InstanceInfo, Service, TaskContext, action, configure_logging, on, task
 from correio.service.client import NO_PARAMS
 
 from .lines import read_lines, write
@@ -52,7 +52,9 @@ class DriverService(Service):
 
     @action
     async def echo(self, ctx: ActionContext, params: Any) -> Any:
-        return params
+        if not ctx.has_params:
+            return None  # no result
+        return NIL if params is None else params
 
     @action
     async def add(self, ctx: ActionContext, params: AddParams) -> dict[str, Any]:

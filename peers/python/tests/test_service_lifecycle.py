@@ -173,11 +173,15 @@ def test_the_driver_serves_and_stops_gracefully(topology: Any, run: Callable[...
             driver.send({"op": "call", "id": 2, "action": "pydrv.fail", "params": {"code": "OVERLOADED", "message": "busy"}})
             driver.send({"op": "call", "id": 3, "action": "pydrv.relay", "params": {"action": "pydrv.echo", "params": [1, "two"]}})
             driver.send({"op": "emit", "id": 4, "event": "mixed.ping", "data": {"n": 1}})
+            driver.send({"op": "call", "id": 6, "action": "pydrv.echo", "params": None})
+            driver.send({"op": "call", "id": 7, "action": "pydrv.echo"})
             driver.send({"op": "bench", "id": 5, "action": "pydrv.echo", "params": 7, "count": 20, "inflight": 4})
             assert await driver.line(lambda line: line.get("id") == 1) == {"op": "result", "id": 1, "result": {"sum": 42, "by": ready["instance"]}}
             assert await driver.line(lambda line: line.get("id") == 2) == {"op": "error", "id": 2, "code": "OVERLOADED", "message": "busy", "retryable": True}
             assert await driver.line(lambda line: line.get("id") == 3) == {"op": "result", "id": 3, "result": [1, "two"]}
             assert await driver.line(lambda line: line.get("id") == 4) == {"op": "emitted", "id": 4, "delivered": ["pydrv"], "failed": []}
+            assert await driver.line(lambda line: line.get("id") == 6) == {"op": "result", "id": 6, "result": None}
+            assert await driver.line(lambda line: line.get("id") == 7) == {"op": "result", "id": 7}
             bench = await driver.line(lambda line: line.get("id") == 5)
             assert (bench["op"], bench["count"], bench["errors"]) == ("bench", 20, 0) and bench["p99_ms"] >= bench["p50_ms"] > 0
             assert await driver.line(lambda line: line["op"] == "event") == {"op": "event", "event": "mixed.ping", "delivery": "emit", "sender": ready["instance"], "data": {"n": 1}}

@@ -18,6 +18,7 @@ the TypeScript framework (@correio/service) and the Go one.
 import logging
 
 from ..errors import CorreioError
+from .actions import NIL
 from .backoff import Backoff
 from .circuit import CircuitBreakerOptions
 from .client import ServiceClient
@@ -40,6 +41,7 @@ __all__ = [
     "Event",
     "InstanceInfo",
     "JsonFormatter",
+    "NIL",
     "Service",
     "ServiceClient",
     "TaskContext",

@@ -18,6 +18,16 @@ from .validation import ParamsCheck
 
 log = logging.getLogger(__name__)
 
+class _Nil:
+    """The type of NIL."""
+
+    def __repr__(self) -> str:
+        return "NIL"
+
+
+#: What an action returns for a nil result: returning None means "no result" (the key is absent).
+NIL = _Nil()
+
 #: Builds an action's context: (action, request envelope, application meta, deadline).
 ContextFactory = Callable[[str, Mapping[str, Any], dict[str, str], "float | None"], Any]
 
@@ -59,6 +69,7 @@ class ActionTable:
         if waited is not None:
             limit = min(limit, waited)
         ctx = context(name, request, application_meta(meta), deadline)
+        ctx.has_params = "params" in body
         params = body.get("params")
 
         async def run() -> Any:
@@ -73,4 +84,6 @@ class ActionTable:
             result = await run()
         else:
             result = await self._dedup.run((request["from"], name, request["id"]), run)
-        return {} if result is None else {"result": result}
+        if result is None:
+            return {}
+        return {"result": None if result is NIL else result}

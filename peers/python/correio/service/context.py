@@ -65,6 +65,8 @@ class ActionContext(Context):
     #: The caller's instance (the envelope's ``from``).
     caller: str = ""
     lc: int = 0
+    #: False when the request carried no params (the handler then gets None, as for a nil).
+    has_params: bool = False
 
 
 @dataclass
