@@ -255,3 +255,30 @@ func TestBroadcastsBeyondTheQueueBoundAreDroppedAndCounted(t *testing.T) {
 		t.Fatalf("%d dropped: the queue holds 1,000 (and one in the handler)", dropped)
 	}
 }
+
+func TestRunServesUntilItsContextEndsThenDrains(t *testing.T) {
+	svc := newService(t, uniqueName("runner"))
+	svc.Action("ping", func(ctx context.Context, call *Call) (any, error) { return "pong", nil })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ran := make(chan error, 1)
+	go func() { ran <- svc.Run(ctx) }()
+	waitFor(t, 30*time.Second, "Run to start the service", func() bool { return svc.State() == Running })
+	if result, err := caller(t).Call(background(t), svc.Name()+".ping", nil); err != nil || result != "pong" {
+		t.Fatalf("the running service should answer: %v %v", result, err)
+	}
+	cancel()
+	select {
+	case err := <-ran:
+		if err != nil || svc.State() != Stopped {
+			t.Fatalf("Run returned %v in state %v", err, svc.State())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Run did not return after its context ended")
+	}
+	select {
+	case <-svc.Done():
+	default:
+		t.Fatal("Done is not closed after Run")
+	}
+}
