@@ -8,6 +8,7 @@ import asyncio
 import json
 import re
 import signal
+import socket
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -26,7 +27,7 @@ class Worky(Service):
     name = "worky"
 
     def __init__(self, topology: Any, **options: Any) -> None:
-        super().__init__(**endpoints(topology), **FAST, **options)
+        super().__init__(**{**endpoints(topology), **FAST, **options})
         self.starts: list[float] = []
         self.ticks = 0
         self.started = asyncio.Event()
@@ -231,3 +232,18 @@ def test_the_hello_example_greets_its_peers(topology: Any, run: Callable[..., An
         run(scenario())
     finally:
         assert stop_program(process, signal.SIGTERM) == 0
+
+
+def test_start_fails_clearly_without_a_broker(topology: Any, run: Callable[..., Any]) -> None:
+    async def scenario() -> None:
+        with socket.socket() as probe:  # a port nobody listens on
+            probe.bind(("127.0.0.1", 0))
+            nowhere = f"tcp://127.0.0.1:{probe.getsockname()[1]}"
+        lonely = Worky(topology, name="lonely", broker=nowhere, start_timeout=1.0)
+        with pytest.raises(CorreioError) as error:
+            await lonely.start()
+        assert error.value.code == "UNAVAILABLE" and nowhere in error.value.message
+        assert lonely.state == "stopped"
+        await lonely.stop()  # idempotent after a failed start
+
+    run(scenario())

@@ -125,6 +125,7 @@ class Service:
         self._receiving: asyncio.Task[None] | None = None
         self._connected: asyncio.Future[bool] | None = None
         self._stop_requested: asyncio.Event | None = None
+        self._start_done: asyncio.Event | None = None
         self._stopping: asyncio.Task[None] | None = None
         #: Requests being served now; publications lost on the proxy; failures contained.
         self.in_flight = 0
@@ -166,6 +167,7 @@ class Service:
             raise RuntimeError(f"service {self.name} cannot start: it is {self.state}")
         self.state = "starting"
         self._stop_requested = asyncio.Event()
+        self._start_done = asyncio.Event()
         try:
             await self._start()
         except BaseException:
@@ -173,6 +175,8 @@ class Service:
             await self._shutdown()
             self.state = "stopped"
             raise
+        finally:
+            self._start_done.set()
         self.state = "running"
         assert self._connected is not None
         self._connected.set_result(True)
@@ -266,6 +270,8 @@ class Service:
         await asyncio.shield(self._stopping)
 
     async def _stop(self) -> None:
+        if self._start_done is not None:
+            await self._start_done.wait()  # start() always ends (by start_timeout), cleaning up after a failure
         if self.state == "stopped":
             return
         self.state = "stopping"
