@@ -22,12 +22,13 @@ func (s *Service) Start(ctx context.Context) error {
 	if !s.state.CompareAndSwap(int32(Created), int32(Starting)) {
 		return errors.New("a service starts once")
 	}
+	defer close(s.started)
 	ctx, cancel := context.WithTimeout(ctx, s.options.StartTimeout)
 	defer cancel()
 	if err := s.connect(ctx); err != nil {
 		s.log.Error("start failed", "err", err.Error())
 		s.shutdown()
-		s.stopOnce.Do(func() { close(s.stopped) })
+		s.markStopped()
 		return err
 	}
 	s.state.Store(int32(Running))
@@ -129,22 +130,23 @@ func (s *Service) Stop() {
 		if s.state.CompareAndSwap(int32(Created), int32(Stopped)) {
 			s.cancel()
 			s.hooks.close()
-			close(s.stopped)
+			s.markStopped()
 			return
 		}
-		for s.State() == Starting { // Start ends by its deadline and cleans up after a failure
-			time.Sleep(10 * time.Millisecond)
-		}
+		<-s.started // Start ends by its deadline, and cleans up after a failure
 		if s.State() == Running {
 			s.state.Store(int32(Stopping))
 			s.log.Info("service stopping")
 			s.shutdown()
 			s.log.Info("service stopped")
 		}
-		close(s.stopped)
+		s.markStopped()
 	})
 	<-s.stopped
 }
+
+// markStopped closes Done, once: by Stop, or by a Start that failed.
+func (s *Service) markStopped() { s.closeOnce.Do(func() { close(s.stopped) }) }
 
 // shutdown tears down whatever exists, in the order of a graceful stop. Never fails.
 func (s *Service) shutdown() {

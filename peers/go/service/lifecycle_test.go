@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -280,5 +281,33 @@ func TestRunServesUntilItsContextEndsThenDrains(t *testing.T) {
 	case <-svc.Done():
 	default:
 		t.Fatal("Done is not closed after Run")
+	}
+}
+
+func TestAFailedStartCleansUpAndStopReturns(t *testing.T) {
+	svc := newService(t, uniqueName("lonely"), func(o *Options) {
+		o.ProxySub = "tcp://127.0.0.1:1" // nothing listens there
+		o.StartTimeout = 500 * time.Millisecond
+	})
+	svc.Action("ping", func(ctx context.Context, call *Call) (any, error) { return nil, nil })
+	stopped := make(chan struct{})
+	go func() {
+		for svc.State() == Created { // bounded by the start below, which leaves Created at once
+			time.Sleep(time.Millisecond)
+		}
+		svc.Stop() // while starting: waits for Start to give up
+		close(stopped)
+	}()
+	err := svc.Start(context.Background())
+	if failure := asServiceError(t, err); failure.Code != codec.CodeUnavailable || !strings.Contains(failure.Message, "127.0.0.1:1") {
+		t.Fatalf("start: %+v", failure)
+	}
+	select {
+	case <-stopped:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Stop did not return after a failed start")
+	}
+	if svc.State() != Stopped {
+		t.Fatalf("state %v after a failed start", svc.State())
 	}
 }

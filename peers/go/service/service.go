@@ -105,10 +105,12 @@ type Service struct {
 	worker    *mdp.Worker
 	found     *discovery
 	receiving chan struct{}
+	started   chan struct{} // closed when Start returns, whether it succeeded or not
 	stopOnce  sync.Once
+	closeOnce sync.Once
 	stopped   chan struct{}
 
-	inFlight        atomic.Int64
+	inFlight        atomic.Int64 // requests being served
 	malformed       atomic.Int64
 	subscriberDrops atomic.Int64
 	missed          atomic.Int64
@@ -141,7 +143,7 @@ func New(options Options) (*Service, error) {
 		options: options, instance: options.Instance, log: log, stamp: stamp,
 		breakers: newBreakers(options.Breaker), dedup: newDedup(60*time.Second, 10_000), hooks: newHookQueue(log),
 		actions: map[string]ActionHandler{}, events: map[string]*eventRoute{},
-		root: root, cancel: cancel, stopped: make(chan struct{}),
+		root: root, cancel: cancel, started: make(chan struct{}), stopped: make(chan struct{}),
 	}, nil
 }
 
@@ -303,6 +305,9 @@ func (s *Service) Instances(service string) []InstanceInfo {
 	}
 	return nil
 }
+
+// InFlight is the number of requests (calls and emitted events) being served now.
+func (s *Service) InFlight() int64 { return s.inFlight.Load() }
 
 // Malformed counts publications dropped as malformed (broken messages, invalid envelopes, service
 // messages of the wrong shape); Missed the publications lost on proxy topics (sequence gaps).
