@@ -29,6 +29,14 @@ type callSettings struct {
 	meta    map[string]string
 }
 
+// attemptTimeout is the time one attempt waits: the call's timeout, cut short by ctx's deadline.
+func (s callSettings) attemptTimeout(ctx context.Context) time.Duration {
+	if deadline, ok := ctx.Deadline(); ok {
+		return max(time.Millisecond, min(s.timeout, time.Until(deadline)))
+	}
+	return s.timeout
+}
+
 // WithTimeout sets the time one attempt waits (default Options.CallTimeout, 5 s), cut short by ctx's deadline.
 func WithTimeout(timeout time.Duration) CallOption {
 	return func(s *callSettings) { s.timeout = timeout }
@@ -116,10 +124,7 @@ func (m Messenger) attempt(ctx context.Context, client *mdp.Client, service, act
 	if err != nil {
 		return nil, err
 	}
-	timeout := settings.timeout
-	if deadline, ok := ctx.Deadline(); ok {
-		timeout = max(time.Millisecond, min(timeout, time.Until(deadline)))
-	}
+	timeout := settings.attemptTimeout(ctx)
 	meta := maps.Clone(settings.meta)
 	if meta == nil {
 		meta = map[string]string{}
@@ -184,11 +189,7 @@ func (m Messenger) Emit(ctx context.Context, event string, data any, options ...
 			if wireData != nil {
 				body.Data = &wireData
 			}
-			timeout := settings.timeout
-			if deadline, ok := ctx.Deadline(); ok {
-				timeout = max(time.Millisecond, min(timeout, time.Until(deadline)))
-			}
-			_, err := client.Request(ctx, brokerService(group), "service.emit.request", body, mdp.WithTimeout(timeout), mdp.WithRetries(settings.retries))
+			_, err := client.Request(ctx, brokerService(group), "service.emit.request", body, mdp.WithTimeout(settings.attemptTimeout(ctx)), mdp.WithRetries(settings.retries))
 			if err != nil {
 				failures[i] = asError(err)
 			}
