@@ -6,14 +6,18 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildGoPrograms, requirePeerToolchains, startServiceDriver, startTopology, type CallLatencies, type ServiceDriverProcess, type ServiceLanguage } from '@correio/interop';
+import { parseArgs } from 'node:util';
 import { killAll } from '@correio/testing';
-import { arg, numberArg } from './peers/args.js';
+import type { CallLatencies } from './callLatencies.js';
+import { buildGoPrograms, requirePeerToolchains } from './peerPrograms.js';
+import { startServiceDriver, type ServiceDriverProcess, type ServiceLanguage } from './ServiceDriverProcess.js';
+import { startTopology } from './Topology.js';
 
-const calls = numberArg('calls', 3000);
-const inflights = arg('inflight', '1,100').split(',').map(Number);
+const { values } = parseArgs({ options: { calls: { type: 'string', default: '3000' }, inflight: { type: 'string', default: '1,100' }, concurrency: { type: 'string', default: '16' } } });
+const calls = Number(values.calls);
+const inflights = values.inflight.split(',').map(Number);
 /** Worker connections of every callee: the same in every language. */
-const concurrency = numberArg('concurrency', 16);
+const concurrency = Number(values.concurrency);
 const PARAMS = { text: 'x'.repeat(64), n: 42 };
 
 /** The pairs measured: a caller in one language, the callee service in another. */
