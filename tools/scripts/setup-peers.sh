@@ -27,6 +27,7 @@ if [ -f peers/go/go.mod ]; then
     exit 1
   fi
   (cd peers/go && go mod download)
+  (cd examples/hello/go && go mod download) # the Go example is its own module, importing peers/go
 fi
 
 if [ -f peers/rust/Cargo.toml ]; then
