@@ -12,7 +12,7 @@ import asyncio
 import json
 import logging
 import os
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from correio.service import ActionContext, Context, Event, InstanceInfo, Service, TaskContext, action, configure_logging, on, task
 
@@ -26,7 +26,7 @@ class HelloParams(TypedDict):
 class Hello(Service):
     name = "hello-py"
 
-    def __init__(self, *, heartbeat: float, **options: str) -> None:
+    def __init__(self, *, heartbeat: float, **options: Any) -> None:
         super().__init__(**options)
         self.heartbeat_period = heartbeat
 

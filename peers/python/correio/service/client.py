@@ -87,7 +87,8 @@ class ServiceClient:
         if params is not NO_PARAMS:
             body["params"] = params
         target = broker_service(service)
-        return await self._retrying(action, request_id, retries, lambda: self._attempt(action, target, body, attempt_timeout, request_id))
+        reply: dict[str, Any] = await self._retrying(action, request_id, retries, lambda: self._attempt(action, target, body, attempt_timeout, request_id))
+        return reply
 
     async def _attempt(self, action: str, service: str, body: Mapping[str, Any], timeout: float, request_id: str) -> Any:
         circuit = self.breaker.circuit(action) if self.breaker is not None else None
@@ -110,7 +111,8 @@ class ServiceClient:
         """One framework request (such as ``service.emit.request``) with retries of retryable failures; returns the reply body."""
         request_id = new_request_id()
         attempt_timeout = timeout or self.timeout
-        return await self._retrying(message_type, request_id, retries, lambda: self.mdp.call(service, message_type, body, timeout=attempt_timeout, retries=0, request_id=request_id))
+        reply: dict[str, Any] = await self._retrying(message_type, request_id, retries, lambda: self.mdp.call(service, message_type, body, timeout=attempt_timeout, retries=0, request_id=request_id))
+        return reply
 
     async def _retrying(self, what: str, request_id: str, retries: int | None, attempt: Callable[[], Awaitable[Any]]) -> Any:
         """Runs ``attempt`` until it succeeds, fails for good or the retries are spent; backoff in between."""

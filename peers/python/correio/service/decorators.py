@@ -51,6 +51,10 @@ def action(function: Any = None, *, name: str | None = None, timeout: float | No
     return mark(function) if function is not None else mark
 
 
+@overload
+def task(function: F) -> F: ...
+@overload
+def task(*, every: float | None = None, immediate: bool = False, name: str | None = None) -> Callable[[F], F]: ...
 def task(function: Any = None, *, every: float | None = None, immediate: bool = False, name: str | None = None) -> Any:
     """A supervised background task: ``async def heartbeat(self, ctx)``. Without ``every`` it runs until
     the service stops (loop until ``ctx.stopping``); with ``every`` (seconds) it runs at that rate,

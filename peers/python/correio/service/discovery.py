@@ -37,7 +37,8 @@ class AnnounceDiscovery:
         if interval <= 0 or liveness < 1:
             raise ValueError("discovery: interval must be positive and liveness at least 1")
         self._publisher = publisher
-        self._self = {"service": service, "version": version, "instance": instance, "actions": sorted(actions), "events": sorted(events)}
+        self.service = service
+        self._self: dict[str, Any] = {"service": service, "version": version, "instance": instance, "actions": sorted(actions), "events": sorted(events)}
         self.instance = instance
         self.interval = interval
         self.table = PeerTable(interval * liveness)
@@ -147,7 +148,7 @@ class AnnounceDiscovery:
         self._last_announce = time.monotonic()
         body = {**self._self, "state": state, "at": time.time_ns() // 1_000_000}
         try:
-            await self._publisher.publish(announce_topic(self._self["service"]), "service.announce", [body])
+            await self._publisher.publish(announce_topic(self.service), "service.announce", [body])
         except Exception as error:  # noqa: BLE001 - one lost heartbeat; the next comes an interval later
             log.warning("announcement not sent: %s", error)
 

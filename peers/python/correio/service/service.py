@@ -47,6 +47,21 @@ HOOKS = ("on_connect", "on_service_up", "on_service_down", "on_service_changed")
 
 
 @dataclass(frozen=True)
+class _Settings:
+    concurrency: int
+    call_timeout: float
+    call_retries: int
+    backoff: Backoff
+    circuit_breaker: CircuitBreakerOptions | None
+    announce_interval: float
+    liveness: int
+    heartbeat: float
+    drain_timeout: float
+    task_grace: float
+    start_timeout: float
+
+
+@dataclass(frozen=True)
 class EmitReport:
     """Which groups handled an emitted event, and which failed (with the error)."""
 
@@ -103,7 +118,7 @@ class Service:
         self.broker, self.proxy_pub, self.proxy_sub = broker, proxy_pub, proxy_sub
         self.log = logging.getLogger(f"correio.service.{self.name}")
         self.state: State = "created"
-        self._options = dict(
+        self._settings = _Settings(
             concurrency=concurrency, call_timeout=call_timeout, call_retries=call_retries, backoff=backoff, circuit_breaker=circuit_breaker,
             announce_interval=announce_interval, liveness=liveness, heartbeat=heartbeat, drain_timeout=drain_timeout,
             task_grace=task_grace, start_timeout=start_timeout,
@@ -186,14 +201,14 @@ class Service:
         return self
 
     async def _start(self) -> None:
-        options = self._options
+        options = self._settings
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + options["start_timeout"]
+        deadline = loop.time() + options.start_timeout
         self._connected = loop.create_future()
         self._hooks.start()
         self._hooks.push("on_connect", self._run_on_connect)
-        self._client = ServiceClient(self.broker, stamp=self._stamp, timeout=options["call_timeout"], retries=options["call_retries"],
-                                     backoff=options["backoff"], circuit_breaker=options["circuit_breaker"], context=self._zmq)
+        self._client = ServiceClient(self.broker, stamp=self._stamp, timeout=options.call_timeout, retries=options.call_retries,
+                                     backoff=options.backoff, circuit_breaker=options.circuit_breaker, context=self._zmq)
         self._client.connect()
         self._publisher = Publisher(self.proxy_pub, stamp=self._stamp, context=self._zmq)
         self._subscriber = Subscriber(self.proxy_sub, context=self._zmq)
@@ -206,7 +221,7 @@ class Service:
         self._receiving = loop.create_task(self._receive(self._subscriber))
         self._discovery = AnnounceDiscovery(
             self._publisher, service=self.name, version=self.version, instance=self.instance, actions=self.actions, events=self.events,
-            interval=options["announce_interval"], liveness=options["liveness"], on_change=self._on_change,
+            interval=options.announce_interval, liveness=options.liveness, on_change=self._on_change,
         )
         self._tasks = [
             TaskSupervisor(task_name, handler, self._task_context(task_name), every=spec.every, immediate=spec.immediate)
@@ -215,7 +230,7 @@ class Service:
         waits: list[Awaitable[None]] = [self._discovery.start(timeout=max(0.0, deadline - loop.time()))]
         if self.actions or self.events:
             self._worker = MdpWorker(self.broker, broker_service(self.name), self._serve, stamp=self._stamp,
-                                     heartbeat=options["heartbeat"], concurrency=options["concurrency"], context=self._zmq)
+                                     heartbeat=options.heartbeat, concurrency=options.concurrency, context=self._zmq)
             self._worker.start()
             waits.append(self._await_registration(deadline))
         await asyncio.gather(*waits)
@@ -283,8 +298,8 @@ class Service:
 
     async def _shutdown(self) -> None:
         """Tears down whatever exists, in the order of a graceful stop. Never raises."""
-        options = self._options
-        drain = options["drain_timeout"]
+        options = self._settings
+        drain = options.drain_timeout
 
         async def step(what: str, run: Callable[[], Awaitable[Any]]) -> None:
             try:
@@ -293,8 +308,9 @@ class Service:
                 self.log.warning("stop: %s failed", what, exc_info=True)
 
         if self._worker is not None:
-            await step("drain requests", lambda: self._worker.drain(drain))  # type: ignore[union-attr]
-        await step("stop tasks", lambda: asyncio.gather(*(task.stop(options["task_grace"]) for task in self._tasks)))
+            worker = self._worker
+            await step("drain requests", lambda: worker.drain(drain))
+        await step("stop tasks", lambda: asyncio.gather(*(task.stop(options.task_grace) for task in self._tasks)))
         if self._discovery is not None:
             await step("announce down", self._discovery.stop)
         await step("drain broadcasts", lambda: self._events.idle(drain))
