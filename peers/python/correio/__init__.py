@@ -5,6 +5,7 @@
 - ``MdpClient`` / ``MdpWorker``: MDP/0.2 through the broker (FRAMES.md section 1).
 - ``Subscriber`` / ``Publisher``: pub/sub through the proxy with sequence gaps (section 3).
 - ``ChatClient``: the chat service on top of both, with password logins and tokens (``Tokens``).
+- ``correio.service`` (imported on its own): the microservice framework on top of all of these.
 """
 
 from .chat import CHAT_SERVICE, ChatClient

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Mapping
 
 from .client import NO_PARAMS
 
 if TYPE_CHECKING:
+    from .logs import ServiceLog
     from .service import EmitReport, Service
 
 
@@ -31,7 +31,7 @@ class Context:
     """The context of one action, event or task run. Nested calls inherit its meta and deadline."""
 
     service: "Service"
-    log: logging.Logger
+    log: "ServiceLog"
     meta: Mapping[str, str] = field(default_factory=dict)
     #: loop.time() by which the caller stops waiting (actions called with correio.timeout).
     deadline: float | None = None

@@ -9,10 +9,23 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any, MutableMapping
+
+if TYPE_CHECKING:
+    _Adapter = logging.LoggerAdapter[logging.Logger]
+else:
+    _Adapter = logging.LoggerAdapter
 
 #: LogRecord attributes that are not ``extra=`` fields.
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}
+
+
+class ServiceLog(_Adapter):
+    """A service's logger: every record carries ``service`` and ``instance`` besides its own ``extra``."""
+
+    def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, MutableMapping[str, Any]]:
+        kwargs["extra"] = {**(self.extra or {}), **kwargs.get("extra", {})}
+        return msg, kwargs
 
 
 class JsonFormatter(logging.Formatter):

@@ -36,6 +36,7 @@ from .dedup import Deduplicator
 from .discovery import AnnounceDiscovery
 from .events import EventRouter
 from .hooks import HookQueue
+from .logs import ServiceLog
 from .names import ANNOUNCE_PREFIX, broker_service, check_event_name, check_instance_id, check_service_name, event_topic
 from .peers import Change, Changed, Down, InstanceInfo, Up
 from .tasks import TaskSupervisor
@@ -116,7 +117,7 @@ class Service:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self.broker, self.proxy_pub, self.proxy_sub = broker, proxy_pub, proxy_sub
-        self.log = logging.getLogger(f"correio.service.{self.name}")
+        self.log = ServiceLog(logging.getLogger(f"correio.service.{self.name}"), {"service": self.name, "instance": self.instance})
         self.state: State = "created"
         self._settings = _Settings(
             concurrency=concurrency, call_timeout=call_timeout, call_retries=call_retries, backoff=backoff, circuit_breaker=circuit_breaker,
