@@ -44,6 +44,21 @@ def test_emit_reaches_one_instance_per_group(topology: Any, run: Callable[..., A
             assert data_of(other, "emit") == [{"n": n} for n in range(4)]
             assert all(event.sender == emitter.instance for event in other.heard)
 
+            # A group that discovery lists but nobody serves: reported failed, the others still delivered.
+            publisher = Publisher(topology.proxy_pub)
+            try:
+                ghost = {"service": "ghost", "version": 1, "instance": "ghost-1", "state": "up", "actions": [], "events": [EVENT], "at": 1}
+                for _ in range(200):
+                    await publisher.publish("announce/ghost/", "service.announce", [ghost])
+                    if "ghost" in emitter.discovery.subscribers(EVENT):
+                        break
+                    await asyncio.sleep(0.05)
+                report = await emitter.emit(EVENT, {"n": 4}, timeout=2)
+                assert report.delivered == ["ev", "ev2"] and [group for group, _ in report.failed] == ["ghost"]
+                assert report.failed[0][1].code == "UNKNOWN_SERVICE"
+            finally:
+                publisher.close()
+
             # The receiver checks what it is sent: another group, or an event it does not handle.
             async with MdpClient(topology.broker, timeout=5, retries=0) as raw:
                 for body in ({"event": EVENT, "group": "elsewhere", "sender": "x"}, {"event": "thing.unknown", "group": "ev", "sender": "x"}):
