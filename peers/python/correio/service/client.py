@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Awaitable, Callable, Mapping
+from typing import Any, Awaitable, Callable, Mapping, TypedDict
+
+from typing_extensions import Unpack
 
 import zmq.asyncio
 
@@ -23,6 +25,16 @@ log = logging.getLogger(__name__)
 
 #: Marks "no params" apart from an explicit None (nil).
 NO_PARAMS: Any = object()
+
+
+class CallOptions(TypedDict, total=False):
+    """Per call: ``timeout`` of one attempt (seconds), ``retries`` of retryable failures (same id),
+    ``meta`` passed to the action, ``request_id`` (a retry of an earlier call reuses its id)."""
+
+    timeout: float | None
+    retries: int | None
+    meta: Mapping[str, str] | None
+    request_id: str | None
 
 
 class ServiceClient:
@@ -53,31 +65,14 @@ class ServiceClient:
     async def close(self) -> None:
         await self.mdp.close()
 
-    async def call(
-        self,
-        action: str,
-        params: Any = NO_PARAMS,
-        *,
-        timeout: float | None = None,
-        retries: int | None = None,
-        meta: Mapping[str, str] | None = None,
-        request_id: str | None = None,
-    ) -> Any:
+    async def call(self, action: str, params: Any = NO_PARAMS, **options: Unpack[CallOptions]) -> Any:
         """The action's result (None when it returned nothing); raises CorreioError."""
-        return (await self.call_reply(action, params, timeout=timeout, retries=retries, meta=meta, request_id=request_id)).get("result")
+        return (await self.call_reply(action, params, **options)).get("result")
 
-    async def call_reply(
-        self,
-        action: str,
-        params: Any = NO_PARAMS,
-        *,
-        timeout: float | None = None,
-        retries: int | None = None,
-        meta: Mapping[str, str] | None = None,
-        request_id: str | None = None,
-    ) -> dict[str, Any]:
+    async def call_reply(self, action: str, params: Any = NO_PARAMS, **options: Unpack[CallOptions]) -> dict[str, Any]:
         """Like ``call``, returning the ``service.call.reply`` body: without ``result`` when the action
         returned nothing, with ``result: None`` when it returned nil."""
+        timeout, retries, meta, request_id = options.get("timeout"), options.get("retries"), options.get("meta"), options.get("request_id")
         service, _ = split_action(action)
         attempt_timeout = self.timeout if timeout is None else timeout
         if attempt_timeout <= 0:
