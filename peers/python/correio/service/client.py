@@ -1,6 +1,7 @@
 """Calling actions through the broker (as libs/service/src/ServiceClient.ts): one attempt is a
 ``service.call.request`` to ``svc.<service>`` carrying the attempt's timeout as ``correio.timeout``;
-retryable failures are retried with the SAME request id after a backoff; a circuit breaker per action
+retryable failures are retried with the SAME request id after a backoff; a circuit breaker per action,
+when enabled (``circuit_breaker=CircuitBreakerOptions()``; off by default, as in TypeScript and Go),
 fails fast while a callee keeps failing; the reply must be ``service.call.reply``."""
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ class ServiceClient:
         timeout: float = 5.0,
         retries: int = 0,
         backoff: Backoff = Backoff(initial=0.1, maximum=5.0),
-        circuit_breaker: CircuitBreakerOptions | None = CircuitBreakerOptions(),
+        circuit_breaker: CircuitBreakerOptions | None = None,
         context: zmq.asyncio.Context | None = None,
     ) -> None:
         if timeout <= 0 or retries < 0:

@@ -98,7 +98,7 @@ class Service:
         call_timeout: float = 5.0,
         call_retries: int = 0,
         backoff: Backoff = Backoff(initial=0.1, maximum=5.0),
-        circuit_breaker: CircuitBreakerOptions | None = CircuitBreakerOptions(),
+        circuit_breaker: CircuitBreakerOptions | None = None,
         deduplicate: bool = True,
         announce_interval: float = 2.0,
         liveness: int = 3,
