@@ -101,7 +101,8 @@ describe('correio up', () => {
     // --auth open says so, loudly, and so does the server itself.
     expect(up.output).toMatch(/^\[up\]\s+WARNING: auth open: there are no accounts and no passwords; anyone who can reach the broker can act as any user/m);
     expect(up.output).toMatch(/^\[srv-1\].*auth open: anyone who can reach the broker can act as any user/m);
-    expect(up.output).toMatch(/^\[up\]\s+log in: npx correio client --user ana --broker \S+ --proxy-sub \S+ \(no password: auth open\)/m);
+    // Printed right after the ready line, and possibly in a later chunk of the pipe: wait for it.
+    await up.waitFor(/^\[up\]\s+log in: npx correio client --user ana --broker \S+ --proxy-sub \S+ \(no password: auth open\)/, 10_000);
     const { code } = await up.exited;
     expect(code, up.output.slice(-3000)).toBe(0);
     expect(up.output).toMatch(/^\[up\]\s+duration reached: stopping every component/m);
