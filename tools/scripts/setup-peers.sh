@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the Python, Go and Rust peers need: a virtual environment in .venv (pip, pinned
-# requirements), the Go module cache, and the Rust peer built from its pinned Cargo.lock (its zmq
-# crate compiles libzmq 4.3.4 from source with a C++ compiler and links the system's libsodium for
-# CURVE: Debian's g++ and libsodium-dev, installed here when missing and we are root). Idempotent:
-# stamp files and cargo's own cache skip work already done.
+# requirements), the Go module cache, and the Rust peer built from its pinned Cargo.lock, linked
+# against the system's libzmq (peers/rust/.cargo/config.toml; Debian's libzmq3-dev, built with
+# libsodium for CURVE, installed here when missing and we are root). Idempotent: stamp files and
+# cargo's own cache skip work already done.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -35,13 +35,14 @@ if [ -f peers/rust/Cargo.toml ]; then
     echo "setup-peers: cargo is required for the Rust peer; install Rust 1.75+ (rustup)." >&2
     exit 1
   fi
-  if ! printf '#include <sodium.h>\n' | c++ -E -x c++ - >/dev/null 2>&1; then
+  # The Rust peer links the system's libzmq rather than compiling it (minutes of CPU).
+  if ! printf 'int main(void) { return 0; }\n' | cc -x c - -lzmq -o /dev/null >/dev/null 2>&1; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-      echo "setup-peers: installing g++ and libsodium-dev for the Rust peer (its zmq crate builds libzmq)"
+      echo "setup-peers: installing a C compiler and libzmq3-dev for the Rust peer (its zmq crate links libzmq)"
       apt-get update -qq
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends g++ libsodium-dev >/dev/null
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends gcc libc6-dev libzmq3-dev >/dev/null
     else
-      echo "setup-peers: the Rust peer builds libzmq: install a C++ compiler and libsodium's headers (Debian/Ubuntu: g++ libsodium-dev)." >&2
+      echo "setup-peers: the Rust peer links libzmq: install a C compiler and libzmq's development files (Debian/Ubuntu: gcc libzmq3-dev)." >&2
       exit 1
     fi
   fi
