@@ -13,6 +13,8 @@ const layers = {
   'layer:service': ['layer:base', 'layer:protocol', 'layer:codec', 'layer:transport', 'layer:core'],
   'layer:app': ['layer:base', 'layer:protocol', 'layer:codec', 'layer:transport', 'layer:core', 'layer:service', 'layer:identity'],
   'layer:tool': ['layer:base', 'layer:protocol', 'layer:codec', 'layer:transport', 'layer:core', 'layer:service', 'layer:identity', 'layer:testing'],
+  // The browser app (apps/web): the protocol's types only; it talks to the gateway over HTTP and WebSocket.
+  'layer:web': ['layer:protocol'],
   // Test support (libs/testing): depends on no Correio library; only tests and tools may use it.
   'layer:testing': [],
 };
@@ -42,7 +44,7 @@ export default [
     ignores: ['**/dist', '**/out-tsc', '**/node_modules', '**/generated/**', '**/vite.config.*.timestamp*', '**/vitest.config.*.timestamp*', '.venv/**', 'peers/**'],
   },
   {
-    files: ['**/src/**/*.ts', '**/bench/**/*.ts'],
+    files: ['**/src/**/*.ts', '**/src/**/*.tsx', '**/bench/**/*.ts'],
     rules: boundaries(layers),
   },
   {
@@ -51,7 +53,7 @@ export default [
     rules: boundaries(Object.fromEntries(Object.entries(layers).map(([tag, allowed]) => [tag, [...new Set([...allowed, 'layer:testing'])]]))),
   },
   {
-    files: ['**/*.ts'],
+    files: ['**/*.ts', '**/*.tsx'],
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       // noUncheckedIndexedAccess makes `!` the honest way to say an index is in range.

@@ -38,6 +38,7 @@ interface RawOptions {
   logLevel: string;
   httpPort?: number;
   httpHost: string;
+  webRoot?: string;
 }
 
 /** The `correio-gateway` command line; every flag also reads a CORREIO_GATEWAY_* variable. */
@@ -85,6 +86,7 @@ export function gatewayCommand(): Command {
     .addOption(envOption('--timeout <duration>', 'per-attempt time-out of a request to the cluster', env('TIMEOUT')).argParser(parseDurationMs).default(3_000))
     .addOption(envOption('--retries <n>', 'attempts after the first, with the same request id', env('RETRIES')).argParser(parseNonNegativeInt).default(2))
     .addOption(envOption('--trust-proxies <n>', 'load balancers in front whose X-Forwarded-For is trusted (0: none)', env('TRUST_PROXIES')).argParser(parseNonNegativeInt).default(0))
+    .addOption(envOption('--web-root <dir>', 'the built browser app served at / (default: apps/web/dist of this checkout)', env('WEB_ROOT')))
     .addOption(envOption('--drain <duration>', 'time SIGTERM gives requests in flight before exiting', env('DRAIN')).argParser(parseDurationMs).default(10_000));
   return addCommonOptions(addCurveClientOptions(command, 'CORREIO_GATEWAY'));
 }
@@ -123,6 +125,7 @@ export function parseGatewayCommandLine(argv: readonly string[], command = gatew
       retries: raw.retries,
       trustedProxies: raw.trustProxies,
       ...(curve !== undefined ? { curve } : {}),
+      ...(raw.webRoot !== undefined ? { webRoot: raw.webRoot } : {}),
       ...(raw.httpPort !== undefined ? { http: { port: raw.httpPort, host: raw.httpHost } } : {}),
     },
   };

@@ -16,6 +16,7 @@ import { gatewayError, httpError, type HttpError } from './http/httpErrors.js';
 import { openApiDocument } from './http/openApiDocument.js';
 import { requestBody } from './http/requestBody.js';
 import { registerServiceRoutes } from './http/serviceRoutes.js';
+import { defaultWebRoot, registerWebApp } from './http/webApp.js';
 import { CLOSE } from './stream/closeCodes.js';
 import { StreamConnection, type StreamLimits } from './stream/StreamConnection.js';
 import { TopicHub } from './stream/TopicHub.js';
@@ -63,6 +64,8 @@ export interface StartGatewayOptions {
   readonly curve?: CurveClientKeySet;
   /** A side port for /health and /metrics only (they are on the main port too), for a monitoring network. */
   readonly http?: { readonly port: number; readonly host?: string };
+  /** The built browser app served at / (apps/web/dist by default). */
+  readonly webRoot?: string;
   readonly logger?: Logger;
   readonly metrics?: MetricsRegistry;
 }
@@ -138,7 +141,6 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     if (answer.status >= 500) request.log.warn({ err: error, reqId: request.id }, 'request failed');
     return sendError(reply, answer);
   });
-  app.setNotFoundHandler((request, reply) => sendError(reply, { status: 404, body: gatewayError('NOT_FOUND', `no route ${request.method} ${request.url.split('?', 1)[0]!.slice(0, 200)}; see /openapi.json`) }));
 
   await app.register(fastifyHelmet, {
     // The docs page runs swagger-ui's own scripts and styles from this origin.
@@ -183,6 +185,9 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   await app.register(fastifySwagger, { mode: 'static', specification: { document: document as never } });
   await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true });
   app.get('/openapi.json', { schema: { hide: true } }, async () => document);
+  // After helmet and the rate limits, so the app's files get their headers and count too.
+  const webPage = await registerWebApp(app, options.webRoot ?? defaultWebRoot);
+  app.setNotFoundHandler((request, reply) => webPage(request, reply) ?? sendError(reply, { status: 404, body: gatewayError('NOT_FOUND', `no route ${request.method} ${request.url.split('?', 1)[0]!.slice(0, 200)}; see /openapi.json`) }));
 
   for (const route of routes) {
     app.route({

@@ -1,0 +1,199 @@
+// The browser chat (apps/web) served by the gateway at /, driven in Debian's Chromium through
+// playwright-core against real processes (broker, proxy, a chat server in password mode, the gateway):
+// two sessions chat live (channel and direct messages, unread counts, Lamport clock and origin on
+// hover), one goes offline and gets what it missed exactly once, history scrolls back page by page,
+// axe-core finds no serious or critical violation. Also the static serving: cache headers, the page
+// fallback that never shadows the API, and the 404 that says the app is not built.
+import { existsSync, mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { scratchDir, workspaceRoot } from '@correio/testing';
+import { CLUSTER_START_MS, http, startCluster, startGateway, type Cluster, type GatewayProcess } from './helpers/cluster.js';
+
+const CHROMIUM = process.env.CORREIO_CHROMIUM ?? '/usr/bin/chromium';
+const WEB_DIST = join(workspaceRoot, 'apps', 'web', 'dist');
+const SCREENSHOT = join(workspaceRoot, 'docs', 'screenshots', 'chat.png');
+const axeScript = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
+/** Playwright's waits: bounded, generous for a busy 2-core machine. */
+const UI_MS = 20_000;
+
+let cluster: Cluster;
+let gateway: GatewayProcess;
+let browser: Browser;
+let ana: Page;
+let bo: Page;
+
+beforeAll(async () => {
+  if (!existsSync(join(WEB_DIST, 'index.html'))) throw new Error(`${WEB_DIST} is not built: run \`npx nx build @correio/web\` (nx runs it before these tests)`);
+  if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: install Debian's chromium package (.ci/run does), or set CORREIO_CHROMIUM`);
+  cluster = await startCluster(1, 'password');
+  gateway = await startGateway(cluster);
+  // As root (CI, containers) Chromium runs only without its sandbox.
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: process.getuid?.() === 0 ? ['--no-sandbox'] : [] });
+  [ana, bo] = await Promise.all([openSession('ana'), openSession('bo')]);
+}, CLUSTER_START_MS);
+
+afterAll(async () => {
+  await browser?.close();
+});
+
+/** A browser context of its own (own session storage), registered and logged in through the form. */
+async function openSession(user: string): Promise<Page> {
+  // bypassCSP: axe-core is injected as an inline script, which the gateway's CSP rightly refuses.
+  const context = await browser.newContext({ bypassCSP: true, viewport: { width: 1100, height: 700 } });
+  context.setDefaultTimeout(UI_MS);
+  const page = await context.newPage();
+  await page.goto(gateway.url);
+  await page.getByLabel('User name').fill(user);
+  await page.getByLabel('Password (8 characters or more)').fill(`${user} has a good password`);
+  await page.getByRole('button', { name: 'Register' }).click();
+  await page.getByText(`Signed in as ${user}`).waitFor();
+  return page;
+}
+
+async function joinChannel(page: Page, channel: string): Promise<void> {
+  await page.getByLabel('Join or create a channel').fill(channel);
+  await page.getByRole('button', { name: 'Join', exact: true }).click();
+  await page.getByRole('heading', { name: `#${channel}`, level: 1 }).waitFor();
+}
+
+async function say(page: Page, text: string): Promise<void> {
+  await page.locator('#composer-text').fill(text);
+  await page.locator('#composer-text').press('Enter');
+  await expect.poll(() => page.locator('#composer-text').inputValue(), { timeout: UI_MS }).toBe('');
+}
+
+/** The messages shown with exactly this text. */
+const shown = (page: Page, text: string) => page.locator('.message .text', { hasText: new RegExp(`^${text}$`) });
+
+async function seenOnce(page: Page, text: string): Promise<void> {
+  await shown(page, text).first().waitFor();
+  expect(await shown(page, text).count(), text).toBe(1);
+}
+
+async function seriousViolations(page: Page): Promise<string[]> {
+  await page.addScriptTag({ path: axeScript });
+  const results = await page.evaluate(async () => (globalThis as unknown as { axe: { run(): Promise<{ violations: { id: string; impact: string; help: string }[] }> } }).axe.run());
+  return results.violations.filter((violation) => violation.impact === 'serious' || violation.impact === 'critical').map((violation) => `${violation.id}: ${violation.help}`);
+}
+
+describe('the browser chat', () => {
+  it('lets two sessions chat live in a channel and by direct message, with unread counts and clocks on hover', async () => {
+    await joinChannel(ana, 'general');
+    await joinChannel(bo, 'general');
+    await say(ana, 'hello bo');
+    await seenOnce(bo, 'hello bo');
+    await say(bo, 'hi ana');
+    await seenOnce(ana, 'hi ana');
+    const message = shown(ana, 'hi ana').locator('xpath=..');
+    expect(await message.getAttribute('title')).toMatch(/^Lamport clock \d+ · origin server s1 \(op \d+\)/);
+
+    // A channel ana is not looking at counts what arrives there.
+    await joinChannel(ana, 'random');
+    await ana.getByRole('button', { name: /^#general/ }).click();
+    await joinChannel(bo, 'random');
+    await say(bo, 'over here');
+    await ana.getByRole('button', { name: /^#random.*1 unread/ }).waitFor();
+
+    // Direct messages: bo writes to ana, who sees the count by bo's name, then the message.
+    await bo.getByRole('button', { name: /^ana/ }).click();
+    await bo.getByRole('heading', { name: 'Direct messages with ana' }).waitFor();
+    await say(bo, 'psst ana');
+    await ana.getByRole('button', { name: /^bo.*1 unread/ }).waitFor();
+    await ana.getByRole('button', { name: /^bo/ }).click();
+    await seenOnce(ana, 'psst ana');
+    await say(ana, 'psst bo');
+    await seenOnce(bo, 'psst bo');
+    // Presence from last-seen (bo logged in when registering), read with the people list.
+    await ana.getByRole('button', { name: /^bo (active now|seen \d+ min ago)/ }).waitFor();
+  });
+
+  it('shows what was sent while a session was offline once it reconnects, exactly once', async () => {
+    await bo.getByRole('button', { name: /^#general/ }).click();
+    await seenOnce(bo, 'hi ana');
+    await bo.context().setOffline(true);
+    await bo.locator('.banner[data-status="offline"]').waitFor();
+    await ana.getByRole('button', { name: /^#general/ }).click();
+    for (const text of ['missed one', 'missed two', 'missed three']) await say(ana, text);
+    await ana.getByRole('button', { name: /^bo/ }).click();
+    await say(ana, 'missed direct');
+
+    await bo.context().setOffline(false);
+    await bo.getByText('Reconnected: caught up on missed messages.').waitFor();
+    for (const text of ['missed one', 'missed two', 'missed three', 'hello bo', 'hi ana']) await seenOnce(bo, text);
+    await bo.getByRole('button', { name: /^ana.*1 unread/ }).waitFor();
+    await bo.getByRole('button', { name: /^ana/ }).click();
+    for (const text of ['missed direct', 'psst ana', 'psst bo']) await seenOnce(bo, text);
+  });
+
+  it('reads older history as the view scrolls up (the cursor API), each message once', async () => {
+    const login = await http(`${gateway.url}/v1/login`, { body: { user: 'ana', password: 'ana has a good password' } });
+    const headers = { authorization: `Bearer ${login.body.token}` };
+    expect((await http(`${gateway.url}/v1/channels`, { body: { channel: 'archive' }, headers })).status).toBe(200);
+    for (let index = 1; index <= 80; index++) expect((await http(`${gateway.url}/v1/channels/archive/messages`, { body: { text: `old ${index}` }, headers })).status).toBe(200);
+
+    await joinChannel(ana, 'archive');
+    await seenOnce(ana, 'old 80');
+    expect(await shown(ana, 'old 1').count()).toBe(0);
+    await ana.locator('.messages').evaluate((view) => view.scrollTo(0, 0));
+    await seenOnce(ana, 'old 1');
+    expect(await ana.locator('.messages .message').count()).toBe(80);
+    await expect.poll(() => ana.getByRole('button', { name: 'Load older messages' }).count()).toBe(0);
+  });
+
+  it('has no serious or critical accessibility violations, logged out or chatting; the chat is photographed', async () => {
+    const loginPage = await (await browser.newContext({ bypassCSP: true })).newPage();
+    await loginPage.goto(gateway.url);
+    await loginPage.getByLabel('User name').waitFor();
+    expect(await seriousViolations(loginPage)).toEqual([]);
+    await loginPage.context().close();
+    await ana.getByRole('button', { name: /^#general/ }).click();
+    await seenOnce(ana, 'missed three');
+    expect(await seriousViolations(ana)).toEqual([]);
+    mkdirSync(join(workspaceRoot, 'docs', 'screenshots'), { recursive: true });
+    await ana.screenshot({ path: SCREENSHOT });
+    expect(existsSync(SCREENSHOT)).toBe(true);
+  });
+});
+
+describe('the gateway serving the app', () => {
+  it('caches hashed assets for good and revalidates pages; falls back to the app for pages, never for its own paths', async () => {
+    const page = await fetch(gateway.url, { headers: { accept: 'text/html' } });
+    expect(page.status).toBe(200);
+    expect(page.headers.get('cache-control')).toBe('no-cache');
+    const html = await page.text();
+    const asset = /src="(\/assets\/[^"]+\.js)"/.exec(html)![1]!;
+    const script = await fetch(`${gateway.url}${asset}`);
+    expect(script.status).toBe(200);
+    expect(script.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+    expect(script.headers.get('content-type')).toMatch(/javascript/);
+
+    const deepLink = await fetch(`${gateway.url}/some/page`, { headers: { accept: 'text/html' } });
+    expect(deepLink.status).toBe(200);
+    expect(await deepLink.text()).toBe(html);
+    for (const path of ['/v1/nothing', '/v1', '/health/x', '/metrics/x', '/openapi.json/x']) {
+      const miss = await http(`${gateway.url}${path}`, { headers: { accept: 'text/html' } });
+      expect(miss.status, path).toBe(404);
+      expect(miss.body.code, path).toBe('NOT_FOUND');
+    }
+    expect((await http(`${gateway.url}/openapi.json`)).body.openapi).toMatch(/^3\.1/);
+    expect((await fetch(`${gateway.url}/docs/`, { headers: { accept: 'text/html' } })).headers.get('content-type')).toMatch(/text\/html/);
+    expect((await http(`${gateway.url}/health`)).status).toBe(200);
+  });
+
+  it('says how to build the app when it is not built', async () => {
+    const empty = scratchDir('correio-web-');
+    try {
+      const bare = await startGateway(cluster, ['--web-root', empty.dir], 'gateway without app');
+      const page = await fetch(bare.url, { headers: { accept: 'text/html' } });
+      expect(page.status).toBe(404);
+      expect(await page.text()).toMatch(/not built.*npm run build/);
+      expect((await http(`${bare.url}/v1/nothing`)).body.code).toBe('NOT_FOUND');
+      await bare.child.stop();
+    } finally {
+      empty.remove();
+    }
+  }, 90_000);
+});
