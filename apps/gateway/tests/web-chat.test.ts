@@ -117,12 +117,17 @@ describe('the browser chat', () => {
     await bo.locator('.banner[data-status="offline"]').waitFor();
     await ana.getByRole('button', { name: /^#general/ }).click();
     for (const text of ['missed one', 'missed two', 'missed three']) await say(ana, text);
+    // A channel bo is not looking at: only the stream's resume (after, per origin) brings this back.
+    await ana.getByRole('button', { name: /^#random/ }).click();
+    await say(ana, 'missed elsewhere');
     await ana.getByRole('button', { name: /^bo/ }).click();
     await say(ana, 'missed direct');
 
     await bo.context().setOffline(false);
     await bo.getByText('Reconnected: caught up on missed messages.').waitFor();
     for (const text of ['missed one', 'missed two', 'missed three', 'hello bo', 'hi ana']) await seenOnce(bo, text);
+    await bo.getByRole('button', { name: /^#random.*1 unread/ }).click();
+    for (const text of ['missed elsewhere', 'over here']) await seenOnce(bo, text);
     await bo.getByRole('button', { name: /^ana.*1 unread/ }).waitFor();
     await bo.getByRole('button', { name: /^ana/ }).click();
     for (const text of ['missed direct', 'psst ana', 'psst bo']) await seenOnce(bo, text);

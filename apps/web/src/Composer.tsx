@@ -1,4 +1,5 @@
 import { useState } from 'preact/hooks';
+import { ErrorMessage } from './ErrorMessage.js';
 
 /** The message box: Enter sends, Shift+Enter starts a new line. */
 export function Composer({ label, send }: { label: string; send: (text: string) => Promise<void> }) {
@@ -43,11 +44,7 @@ export function Composer({ label, send }: { label: string; send: (text: string) 
         }}
       />
       <button type="submit">Send</button>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorMessage text={error} />
     </form>
   );
 }

@@ -1,5 +1,6 @@
 import { useState } from 'preact/hooks';
 import { ApiError, logIn, register, type Session } from './api.js';
+import { ErrorMessage } from './ErrorMessage.js';
 
 export function LoginForm({ onSession }: { onSession: (session: Session) => void }) {
   const [error, setError] = useState('');
@@ -39,11 +40,7 @@ export function LoginForm({ onSession }: { onSession: (session: Session) => void
             Register
           </button>
         </div>
-        {error && (
-          <p id="login-error" class="error" role="alert">
-            {error}
-          </p>
-        )}
+        <ErrorMessage text={error} id="login-error" />
       </form>
     </main>
   );

@@ -4,6 +4,7 @@ import { useState } from 'preact/hooks';
 import type { ChannelInfo, UserInfo } from '@correio/protocol';
 import { channelKey, directKey } from './ChatStore.js';
 import { isActive, lastSeenText } from './presence.js';
+import { ErrorMessage } from './ErrorMessage.js';
 
 export interface SidebarProps {
   readonly user: string;
@@ -67,11 +68,7 @@ export function Sidebar(props: SidebarProps) {
         <label for="channel-name">Join or create a channel</label>
         <input id="channel-name" value={name} required maxLength={128} onInput={(event) => setName(event.currentTarget.value)} />
         <button type="submit">Join</button>
-        {error && (
-          <p class="error" role="alert">
-            {error}
-          </p>
-        )}
+        <ErrorMessage text={error} />
       </form>
       <h2 id="people-heading">People</h2>
       <ul aria-labelledby="people-heading">

@@ -133,7 +133,7 @@ export async function runUp(settings: UpSettings, options: UpOptions = {}): Prom
     if (status === 0 && all.every((child) => child.state === 'ready')) {
       printer.note(`all ${all.length} components ready in ${(elapsed() / 1000).toFixed(1)} s`);
       const gateway = all.find((child) => child.spec.program === 'gateway')?.readiness?.fields['url'];
-      if (gateway) printer.note(`gateway: ${gateway} (API docs ${gateway}/docs, live events ${gateway.replace(/^http/, 'ws')}/v1/stream)`);
+      if (gateway) printer.note(`gateway: ${gateway} (API docs ${gateway}/docs, live events ${gateway.replace(/^http/, 'ws')}/v1/stream, chat in the browser ${gateway}/)`);
       printer.note(loginHint(topology));
     }
 
