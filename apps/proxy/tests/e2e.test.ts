@@ -45,9 +45,9 @@ describe.each(['native', 'metered', 'guarded'])('proxy process (%s)', (mode) => 
     const general = startSubscriber(proxy.subscribers, 'chan/general/');
     const users = startSubscriber(proxy.subscribers, 'user/');
     const probes = await subscribed(proxy, [everything, general, users]);
-    // Each publisher waits a moment after connecting, so that the subscriptions reach it.
-    const channels = startPublisher(proxy.publishers, 'chan/general/,chan/random/', ['--count', '2000', '--warmup', '2000']);
-    const direct = startPublisher(proxy.publishers, 'user/alice/', ['--count', '1000', '--warmup', '2000']);
+    // Each publisher starts once the subscriptions to its topics have reached it.
+    const channels = startPublisher(proxy.publishers, 'chan/general/,chan/random/', ['--count', '2000']);
+    const direct = startPublisher(proxy.publishers, 'user/alice/', ['--count', '1000']);
     await Promise.all([channels.waitForEvent('done', 1, 60_000), direct.waitForEvent('done', 1, 60_000)]);
     const [all, onlyGeneral, onlyUsers] = (await Promise.all([everything, general, users].map((s) => s.waitForEvent('summary', 1, 30_000)))) as unknown as [Summary, Summary, Summary];
     expect(all).toMatchObject({ received: 3000, gaps: 0, byTopic: { 'chan/general/': 1000, 'chan/random/': 1000, 'user/alice/': 1000 } });
@@ -69,7 +69,7 @@ describe.each(['native', 'metered', 'guarded'])('proxy process (%s)', (mode) => 
     const slow = startSubscriber(proxy.subscribers, 'load/', ['--stall', '3000', '--hwm', '200', '--idle', '4000']);
     const fast = startSubscriber(proxy.subscribers, 'load/', ['--idle', '4000']);
     await subscribed(proxy, [slow, fast]);
-    const publisher = startPublisher(proxy.publishers, 'load/', ['--count', '20000', '--warmup', '1000', '--size', '256']);
+    const publisher = startPublisher(proxy.publishers, 'load/', ['--count', '20000', '--size', '256']);
     const done = await publisher.waitForEvent('done', 1, 60_000);
     const [slowSummary, fastSummary] = (await Promise.all([slow, fast].map((s) => s.waitForEvent('summary', 1, 60_000)))) as unknown as [Summary, Summary];
     expect(slowSummary.received).toBeGreaterThan(0);
@@ -92,7 +92,7 @@ describe('proxy process', () => {
     const late = startSubscriber(proxy.subscribers, 'svc/', ['--wait-for-go']);
     await subscribed(proxy, [early]);
     await late.waitForEvent('waiting');
-    const publisher = startPublisher(proxy.publishers, 'svc/tick/', ['--count', '1500', '--interval', '2', '--warmup', '2000']);
+    const publisher = startPublisher(proxy.publishers, 'svc/tick/', ['--count', '1500', '--interval', '2']);
     // Once the stream is under way (the early subscriber has its first publication), the late one subscribes.
     await early.waitForEvent('first', 1, 60_000);
     late.write('go');
@@ -109,7 +109,7 @@ describe('proxy process', () => {
     const subscriber = startSubscriber(proxy.subscribers, 'chan/a/,user/bob/', ['--unsubscribe', 'user/bob/', '--after', '100']);
     await subscribed(proxy, [subscriber]);
     expect(await readMetric(proxy.http!, 'correio_proxy_subscriptions', { topic: 'user/bob/' })).toBe(1);
-    const publisher = startPublisher(proxy.publishers, 'chan/a/,user/bob/', ['--count', '2000', '--interval', '1', '--warmup', '2000']);
+    const publisher = startPublisher(proxy.publishers, 'chan/a/,user/bob/', ['--count', '2000', '--interval', '1']);
     await subscriber.waitForEvent('unsubscribed', 1, 30_000);
     await publisher.waitForEvent('done', 1, 60_000);
     const summary = (await subscriber.waitForEvent('summary', 1, 30_000)) as unknown as Summary;
