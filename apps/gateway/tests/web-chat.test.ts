@@ -148,6 +148,20 @@ describe('the browser chat', () => {
     await expect.poll(() => ana.getByRole('button', { name: 'Load older messages' }).count()).toBe(0);
   });
 
+  it('refreshes a refused access token and carries on, over HTTP and the stream', async () => {
+    // The stored access token replaced by one the servers refuse: the app must refresh it.
+    await bo.evaluate((key) => {
+      const storage = (globalThis as unknown as { sessionStorage: { getItem(key: string): string | null; setItem(key: string, value: string): void } }).sessionStorage;
+      storage.setItem(key, JSON.stringify({ ...(JSON.parse(storage.getItem(key)!) as object), token: 'not-a-valid-token' }));
+    }, 'correio.session');
+    await bo.reload();
+    await bo.getByRole('button', { name: /^#general/ }).click();
+    await seenOnce(bo, 'missed three');
+    await ana.getByRole('button', { name: /^#general/ }).click();
+    await say(ana, 'after the refresh');
+    await seenOnce(bo, 'after the refresh');
+  });
+
   it('has no serious or critical accessibility violations, logged out or chatting; the chat is photographed', async () => {
     const loginPage = await (await browser.newContext({ bypassCSP: true })).newPage();
     await loginPage.goto(gateway.url);

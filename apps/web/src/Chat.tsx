@@ -59,19 +59,22 @@ export function Chat({ api }: { api: Api }) {
   };
 
   useEffect(() => {
-    const chatStream = new ChatStream(() => api.token(), {
+    const chatStream = new ChatStream((stale) => api.token(stale), {
       publication: (publication) => receive(channelKey(publication.channel), [fromPublication(publication)], true),
       direct: (direct: ChatDirect) => receive(directKey(direct.from === api.user ? direct.to : direct.from), [fromDirect(direct)], true),
+      // Whatever was sent between reading a page and the stream starting is read again: no gap.
       status: (status, reconnected) => {
         setConnection({ status, reconnected });
-        if (!reconnected) return;
-        void readInbox(true);
-        if (activeKey.current) void readLatest(activeKey.current, true).catch(() => undefined);
+        if (status !== 'live') return;
+        void readInbox(reconnected);
+        if (reconnected && activeKey.current?.startsWith('@')) void readLatest(activeKey.current, true).catch(() => undefined);
+      },
+      subscribed: (channel) => {
+        if (store.conversation(channelKey(channel)).loaded) void readLatest(channelKey(channel), true).catch(() => undefined);
       },
     });
     stream.current = chatStream;
     chatStream.start();
-    void readInbox(false);
     return () => chatStream.stop();
   }, [api]);
 

@@ -76,9 +76,9 @@ export class Api {
     return this.session.user;
   }
 
-  /** A valid access token, refreshed first when it is about to expire. */
-  async token(): Promise<string> {
-    if (Date.now() > this.session.expiresAt - REFRESH_MARGIN_MS) await this.refresh();
+  /** A valid access token, refreshed first when it is about to expire or was refused (`stale`). */
+  async token(stale = false): Promise<string> {
+    if (stale || Date.now() > this.session.expiresAt - REFRESH_MARGIN_MS) await this.refresh();
     return this.session.token;
   }
 

@@ -9,12 +9,16 @@ export interface StreamEvents {
   publication(publication: ChatPublication): void;
   direct(message: ChatDirect): void;
   status(status: StreamStatus, reconnected: boolean): void;
+  /** The gateway confirmed a subscription: live publications flow from here on. */
+  subscribed(channel: string): void;
 }
 
 /** The gateway's limit of `after` ops per subscribe. */
 const MAX_AFTER = 64;
 /** Channels followed live at most: below the gateway's per-socket limits (channels, messages per second). */
 const MAX_CHANNELS = 40;
+/** The gateway's close code for a refused or expired token. */
+const UNAUTHENTICATED = 4401;
 const RECONNECT_MIN_MS = 500;
 const RECONNECT_MAX_MS = 10_000;
 
@@ -40,11 +44,14 @@ export class ChatStream {
   private wasLive = false;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private stopped = false;
+  /** The last socket was closed for its token (expired, or revoked). */
+  private refused = false;
   /** The gateway answered the auth on the current socket. */
   private ready = false;
 
   constructor(
-    private readonly token: () => Promise<string>,
+    /** The access token; `stale`: the gateway refused the last one (4401), refresh it. */
+    private readonly token: (stale: boolean) => Promise<string>,
     private readonly events: StreamEvents,
   ) {
     addEventListener('offline', this.goOffline);
@@ -95,7 +102,8 @@ export class ChatStream {
     this.events.status(this.wasLive ? 'offline' : 'connecting', false);
     let token: string;
     try {
-      token = await this.token();
+      token = await this.token(this.refused);
+      this.refused = false;
     } catch {
       this.retry();
       return;
@@ -108,8 +116,9 @@ export class ChatStream {
       socket.send(JSON.stringify({ type: 'auth', token, ...(after ? { after } : {}) }));
     };
     socket.onmessage = (event) => this.receive(event.data);
-    socket.onclose = () => {
+    socket.onclose = (event) => {
       if (this.socket !== socket) return;
+      this.refused = event.code === UNAUTHENTICATED;
       this.socket = undefined;
       this.ready = false;
       this.events.status('offline', false);
@@ -139,6 +148,8 @@ export class ChatStream {
     } else if (message.type === 'publication' && message.publication) {
       this.channels.get(message.publication.channel)?.see(message.publication.op);
       this.events.publication(message.publication);
+    } else if (message.type === 'subscribed' && message.channel) {
+      this.events.subscribed(message.channel);
     } else if (message.type === 'direct' && message.message) {
       this.directMarks.see(message.message.op);
       this.events.direct(message.message);
