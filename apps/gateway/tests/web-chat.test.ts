@@ -171,6 +171,10 @@ describe('the browser chat', () => {
     await ana.getByRole('button', { name: /^#general/ }).click();
     await seenOnce(ana, 'missed three');
     expect(await seriousViolations(ana)).toEqual([]);
+    // An unread count in the picture.
+    await bo.getByRole('button', { name: /^#random/ }).click();
+    await say(bo, 'anyone here?');
+    await ana.getByRole('button', { name: /^#random.*1 unread/ }).waitFor();
     mkdirSync(join(workspaceRoot, 'docs', 'screenshots'), { recursive: true });
     await ana.screenshot({ path: SCREENSHOT });
     expect(existsSync(SCREENSHOT)).toBe(true);
