@@ -142,21 +142,40 @@ describe('a cluster of three servers, a reference server, a broker and a proxy',
     expect(newcomer.rank).toBe(4);
   }, 60_000);
 
+  /**
+   * Stops `participant` so that a round of `coordinator` waits for it (a stopped participant never
+   * answers its poll; the round waits up to 3 s), and returns the coordinator's view with that round
+   * in progress, `participant` still stopped. A round must start within the heartbeat liveness
+   * (600 ms) of the stop, before the coordinator learns the participant is gone; on a busy machine
+   * that window can pass without one, so the participant is resumed, seen alive again, and stopped
+   * anew: a bounded number of times.
+   */
+  async function holdRoundOpen(participant: Id, coordinator: Id): Promise<ServerHealth> {
+    for (let attempt = 1; attempt <= 5; attempt++) {
+      servers[participant].child.kill('SIGSTOP');
+      try {
+        const view = await waitFor(async () => {
+          const current = await health(coordinator);
+          return current.clock.roundInProgress?.awaiting.includes(participant) ? current : undefined;
+        }, 'a round in progress', 3_000, 10);
+        return view;
+      } catch {
+        servers[participant].child.kill('SIGCONT');
+        await waitFor(async () => {
+          const round = (await health(coordinator)).clock.lastRound;
+          return round?.outcome === 'completed' && round.clocks.some((clock) => clock.participant === participant && clock.status !== 'no-reply') ? true : undefined;
+        }, `${participant} back in a completed round`, 15_000);
+      }
+    }
+    throw new Error(`no round of ${coordinator} waited for a stopped ${participant} in 5 attempts`);
+  }
+
   it('elects a new coordinator within the bound when the coordinator is killed mid-round, and synchronisation resumes', async () => {
     const [low, middle, top] = byRank() as [Id, Id, Id];
     await waitFor(async () => ((await health(top)).cluster.isCoordinator ? true : undefined), `${top} to coordinate`);
-    // Hold a round open: a stopped participant never answers its poll (the round waits up to 3 s).
-    servers[low].child.kill('SIGSTOP');
-    let midRound: ServerHealth;
-    try {
-      midRound = await waitFor(async () => {
-        const view = await health(top);
-        return view.clock.roundInProgress?.awaiting.includes(low) ? view : undefined;
-      }, 'a round in progress', 10_000, 10);
-      servers[top].child.kill('SIGKILL');
-    } finally {
-      servers[low].child.kill('SIGCONT');
-    }
+    const midRound = await holdRoundOpen(low, top);
+    servers[top].child.kill('SIGKILL');
+    servers[low].child.kill('SIGCONT');
     const killedAt = Date.now();
     preCrashLc = midRound.lc;
     const interruptedRound = midRound.clock.roundInProgress!.round;
