@@ -14,7 +14,9 @@ import { CLUSTER_START_MS, http, startCluster, startGateway, type Cluster, type 
 
 const CHROMIUM = process.env.CORREIO_CHROMIUM ?? '/usr/bin/chromium';
 const WEB_DIST = join(workspaceRoot, 'apps', 'web', 'dist');
-const SCREENSHOT = join(workspaceRoot, 'docs', 'screenshots', 'chat.png');
+// Written by every run under tmp/; CORREIO_UPDATE_SCREENSHOTS=1 writes the README's copy in docs/screenshots instead.
+const SCREENSHOT_DIR = process.env.CORREIO_UPDATE_SCREENSHOTS === '1' ? join(workspaceRoot, 'docs', 'screenshots') : join(workspaceRoot, 'tmp', 'screenshots');
+const SCREENSHOT = join(SCREENSHOT_DIR, 'chat.png');
 const axeScript = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 /** Playwright's waits: bounded, generous for a busy 2-core machine. */
 const UI_MS = 20_000;
@@ -175,7 +177,7 @@ describe('the browser chat', () => {
     await bo.getByRole('button', { name: /^#random/ }).click();
     await say(bo, 'anyone here?');
     await ana.getByRole('button', { name: /^#random.*1 unread/ }).waitFor();
-    mkdirSync(join(workspaceRoot, 'docs', 'screenshots'), { recursive: true });
+    mkdirSync(SCREENSHOT_DIR, { recursive: true });
     await ana.screenshot({ path: SCREENSHOT });
     expect(existsSync(SCREENSHOT)).toBe(true);
   });
