@@ -1,7 +1,7 @@
 // The broker as a real process, with clients and workers in their own processes, over TCP.
 import { afterEach, describe, expect, it } from 'vitest';
 import * as zmq from 'zeromq';
-import { killAll, readMetric, sleep, type Child } from '@correio/testing';
+import { killAll, readMetric, sleep, waitFor, type Child } from '@correio/testing';
 import { awaitWorkers, startBrokerProcess, startClient, startWorker } from './helpers/children.js';
 
 const HEARTBEAT = ['--heartbeat', '250', '--liveness', '3'];
@@ -30,9 +30,13 @@ describe('broker process', () => {
     for (const summary of summaries) expect(summary).toMatchObject({ errors: {}, timeouts: 0, stray: 0, mismatched: 0, unfinished: 0 });
     // Requests of one service went to both of its workers.
     const served = (workers: Child[]) => workers.map((worker) => worker.events('replied').length);
-    expect(served(echo).reduce((a, b) => a + b)).toBe(600);
+    const total = (workers: Child[]) => served(workers).reduce((a, b) => a + b);
+    // A worker prints `replied` once its reply is sent: the client can hold every reply before the
+    // worker's last line has come through its pipe to us.
+    await waitFor(() => (total(echo) >= 600 && total(slow) >= 100) || undefined, 'every worker to report its replies', 10_000);
+    expect(total(echo)).toBe(600);
     for (const count of served(echo)) expect(count).toBeGreaterThan(50);
-    expect(served(slow).reduce((a, b) => a + b)).toBe(100);
+    expect(total(slow)).toBe(100);
     expect(summaries[2]!['partials']).toBeGreaterThan(0);
     expect(await readMetric(broker.http!, 'correio_broker_requests_total', { service: 'echo' })).toBe(600);
     expect(await readMetric(broker.http!, 'correio_broker_replies_total', { service: 'slow', kind: 'final' })).toBe(100);
