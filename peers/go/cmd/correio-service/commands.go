@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"correio.dev/peers/go/internal/jsonvalue"
 	"correio.dev/peers/go/service"
 )
 
@@ -194,37 +195,15 @@ func errorLine(id any, err error) map[string]any {
 	return map[string]any{"op": "error", "id": id, "code": typed.Code, "message": typed.Message, "retryable": typed.Retryable}
 }
 
-// jsonValue reads a JSON value with integers as int64 (v1 has no floats: a fraction is refused
-// when the value is sent); nil for an absent value.
+// jsonValue reads a JSON value with integers as int64 (v1 has no floats: a fraction is refused as
+// VALIDATION); nil for an absent value.
 func jsonValue(raw json.RawMessage) (any, error) {
 	if len(raw) == 0 {
 		return nil, nil
 	}
-	decoder := json.NewDecoder(bytes.NewReader(raw))
-	decoder.UseNumber()
-	var value any
-	if err := decoder.Decode(&value); err != nil {
-		return nil, service.Errorf("VALIDATION", "not JSON: %v", err)
+	value, err := jsonvalue.Parse(raw)
+	if err != nil {
+		return nil, service.Errorf("VALIDATION", "not a v1 JSON value: %v", err)
 	}
-	return integers(value), nil
-}
-
-func integers(value any) any {
-	switch x := value.(type) {
-	case json.Number:
-		if n, err := x.Int64(); err == nil {
-			return n
-		}
-		f, _ := x.Float64()
-		return f
-	case []any:
-		for i := range x {
-			x[i] = integers(x[i])
-		}
-	case map[string]any:
-		for key := range x {
-			x[key] = integers(x[key])
-		}
-	}
-	return value
+	return value, nil
 }
