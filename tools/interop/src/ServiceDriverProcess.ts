@@ -30,22 +30,29 @@ export type CallOutcome =
  */
 export class ServiceDriverProcess {
   #nextId = 0;
+  /** The JSON lines printed so far, each parsed once as it arrives (the waits below poll them often). */
+  readonly #parsed: DriverLine[] = [];
 
+  /** Wraps `child` right after it is spawned, before it can have printed anything. */
   constructor(
     readonly language: ServiceLanguage,
     readonly instance: string,
     readonly child: Child,
-  ) {}
+  ) {
+    child.onLine((line) => {
+      if (!line.startsWith('{')) return;
+      try {
+        this.#parsed.push(JSON.parse(line) as DriverLine);
+      } catch {
+        // Not a line of SERVICE-DRIVER.md: kept as `invalid`, and shown in any wait's failure with the output's tail.
+        this.#parsed.push({ op: 'invalid', line });
+      }
+    });
+  }
 
   /** Every JSON line printed so far, optionally of one op only. */
   lines(op?: string): DriverLine[] {
-    const parsed: DriverLine[] = [];
-    for (const line of this.child.lines) {
-      if (!line.startsWith('{')) continue;
-      const value = JSON.parse(line) as DriverLine;
-      if (op === undefined || value.op === op) parsed.push(value);
-    }
-    return parsed;
+    return op === undefined ? [...this.#parsed] : this.#parsed.filter((line) => line.op === op);
   }
 
   /** The first line of `op` that `accepts` takes, once printed. */
