@@ -8,7 +8,7 @@ import "embed"
 const ProtocolVersion = 1
 
 // ProtocolRevision is the protocol revision (protocol/README.md "Revisions"): additions within version 1.
-const ProtocolRevision = "1.2"
+const ProtocolRevision = "1.3"
 
 // Schemas holds protocol/schemas/v1, one file per message type plus defs.json and envelope.json.
 //
@@ -64,6 +64,8 @@ var MessageTypes = []string{
 	"chat.register.request",
 	"chat.users.reply",
 	"chat.users.request",
+	"chat.whoami.reply",
+	"chat.whoami.request",
 	"clock.adjust.reply",
 	"clock.adjust.request",
 	"clock.poll.reply",
@@ -72,6 +74,7 @@ var MessageTypes = []string{
 	"election.election.reply",
 	"election.election.request",
 	"error",
+	"gateway.dashboard",
 	"ref.heartbeat.reply",
 	"ref.heartbeat.request",
 	"ref.membership",
@@ -136,6 +139,8 @@ var Messages = map[string]MessageInfo{
 	"chat.register.request":       {Pattern: "request", Service: "chat", Reply: "chat.register.reply", Title: "ChatRegisterRequest"},
 	"chat.users.reply":            {Pattern: "reply", Service: "chat", Title: "ChatUsersReply"},
 	"chat.users.request":          {Pattern: "request", Service: "chat", Reply: "chat.users.reply", Title: "ChatUsersRequest"},
+	"chat.whoami.reply":           {Pattern: "reply", Service: "chat", Title: "ChatWhoamiReply"},
+	"chat.whoami.request":         {Pattern: "request", Service: "chat", Reply: "chat.whoami.reply", Title: "ChatWhoamiRequest"},
 	"clock.adjust.reply":          {Pattern: "reply", Service: "clock", Title: "ClockAdjustReply"},
 	"clock.adjust.request":        {Pattern: "request", Service: "clock", Reply: "clock.adjust.reply", Title: "ClockAdjustRequest"},
 	"clock.poll.reply":            {Pattern: "reply", Service: "clock", Title: "ClockPollReply"},
@@ -144,6 +149,7 @@ var Messages = map[string]MessageInfo{
 	"election.election.reply":     {Pattern: "reply", Service: "election", Title: "ElectionElectionReply"},
 	"election.election.request":   {Pattern: "request", Service: "election", Reply: "election.election.reply", Title: "ElectionElectionRequest"},
 	"error":                       {Pattern: "reply", Title: "ErrorReply"},
+	"gateway.dashboard":           {Pattern: "event", Service: "gateway", Title: "GatewayDashboard"},
 	"ref.heartbeat.reply":         {Pattern: "reply", Service: "ref", Title: "RefHeartbeatReply"},
 	"ref.heartbeat.request":       {Pattern: "request", Service: "ref", Reply: "ref.heartbeat.reply", Title: "RefHeartbeatRequest"},
 	"ref.membership":              {Pattern: "event", Service: "ref", Title: "RefMembership"},

@@ -118,6 +118,18 @@ type Term = int64
 // A ZeroMQ endpoint, such as tcp://10.0.0.5:5555: 1 to 256 printable ASCII characters.
 type Endpoint = string
 
+// An http:// or https:// base URL, such as http://10.0.0.5:9110, where a process serves /health
+// and /metrics.
+type HttpURL = string
+
+// A role a token grants. operator: may watch the whole system.
+type Role = string
+
+// The values of Role.
+const (
+	RoleOperator Role = "operator"
+)
+
 // A microservice action, <service>.<method>: the part before the last dot is the service name (a
 // serviceName, lower case, one to three segments, at most 64 characters), the last segment the
 // method.
@@ -237,6 +249,154 @@ const (
 	OperationKindPassword      = "password"
 	OperationKindLogout        = "logout"
 )
+
+// One process.
+type DashboardNode struct {
+	// The server's clock against the coordinator's, as the last Berkeley round measured it.
+	ClockOffsetUs *Int `msgpack:"clock_offset_us,omitempty" json:"clock_offset_us,omitempty"`
+	// CPU time over the interval, in thousandths of one core.
+	CpuPermille *Uint `msgpack:"cpu_permille,omitempty" json:"cpu_permille,omitempty"`
+	// Requests answered with an error over the interval.
+	Errors *Uint `msgpack:"errors,omitempty" json:"errors,omitempty"`
+	// Per origin, the highest sequence number the server holds with no gap below it (its digest).
+	HighWaterMarks []DashboardHighWaterMark `msgpack:"high_water_marks,omitempty" json:"high_water_marks,omitempty"`
+	// An http:// or https:// base URL, such as http://10.0.0.5:9110, where a process serves /health
+	// and /metrics.
+	Http *HttpURL `msgpack:"http,omitempty" json:"http,omitempty"`
+	// A process or server id: printable ASCII.
+	ID   NodeID            `msgpack:"id" json:"id"`
+	Kind DashboardNodeKind `msgpack:"kind" json:"kind"`
+	// A Lamport clock value.
+	Lamport *Lamport `msgpack:"lamport,omitempty" json:"lamport,omitempty"`
+	// When the reference server last heard from the server.
+	LastHeartbeat *Timestamp `msgpack:"last_heartbeat,omitempty" json:"last_heartbeat,omitempty"`
+	// A server's rank, assigned by the reference server: unique among servers, from 1. The bully
+	// election makes the highest-ranked live server coordinator.
+	Rank *Rank `msgpack:"rank,omitempty" json:"rank,omitempty"`
+	// The server's newest operations, newest first.
+	RecentOps []DashboardOp `msgpack:"recent_ops,omitempty" json:"recent_ops,omitempty"`
+	// Operations the server knows exist but does not hold yet, summed over origins.
+	ReplicationLagOps *Uint `msgpack:"replication_lag_ops,omitempty" json:"replication_lag_ops,omitempty"`
+	// Requests handled over the interval.
+	Requests *Uint `msgpack:"requests,omitempty" json:"requests,omitempty"`
+	// A server's election role.
+	Role     *DashboardNodeRole `msgpack:"role,omitempty" json:"role,omitempty"`
+	RssBytes *Uint              `msgpack:"rss_bytes,omitempty" json:"rss_bytes,omitempty"`
+	// up: its /health says ready (a server: and the reference server lists it alive); starting:
+	// reachable but not ready; down: unreachable, or missing its heartbeats at the reference server;
+	// unknown: no way to ask it.
+	State DashboardNodeState `msgpack:"state" json:"state"`
+	// The /health status word (ok, starting, draining, …).
+	Status *string `msgpack:"status,omitempty" json:"status,omitempty"`
+	// The server's store on disk.
+	StoreBytes *Uint `msgpack:"store_bytes,omitempty" json:"store_bytes,omitempty"`
+	// Operations in the server's store.
+	StoreOps *Uint   `msgpack:"store_ops,omitempty" json:"store_ops,omitempty"`
+	UptimeMs *Uint   `msgpack:"uptime_ms,omitempty" json:"uptime_ms,omitempty"`
+	Version  *string `msgpack:"version,omitempty" json:"version,omitempty"`
+}
+
+// DashboardNodeKind is a string.
+type DashboardNodeKind = string
+
+// The values of DashboardNodeKind.
+const (
+	DashboardNodeKindBroker  DashboardNodeKind = "broker"
+	DashboardNodeKindProxy   DashboardNodeKind = "proxy"
+	DashboardNodeKindRef     DashboardNodeKind = "ref"
+	DashboardNodeKindServer  DashboardNodeKind = "server"
+	DashboardNodeKindGateway DashboardNodeKind = "gateway"
+	DashboardNodeKindWorker  DashboardNodeKind = "worker"
+)
+
+// A server's election role.
+type DashboardNodeRole = string
+
+// The values of DashboardNodeRole.
+const (
+	DashboardNodeRoleCoordinator DashboardNodeRole = "coordinator"
+	DashboardNodeRoleFollower    DashboardNodeRole = "follower"
+	DashboardNodeRoleCandidate   DashboardNodeRole = "candidate"
+	DashboardNodeRoleStandalone  DashboardNodeRole = "standalone"
+)
+
+// up: its /health says ready (a server: and the reference server lists it alive); starting:
+// reachable but not ready; down: unreachable, or missing its heartbeats at the reference server;
+// unknown: no way to ask it.
+type DashboardNodeState = string
+
+// The values of DashboardNodeState.
+const (
+	DashboardNodeStateUp       DashboardNodeState = "up"
+	DashboardNodeStateStarting DashboardNodeState = "starting"
+	DashboardNodeStateDown     DashboardNodeState = "down"
+	DashboardNodeStateUnknown  DashboardNodeState = "unknown"
+)
+
+// One broker service.
+type DashboardService struct {
+	// Error replies over the interval.
+	Errors Uint `msgpack:"errors" json:"errors"`
+	// Workers waiting for a request.
+	Idle Uint `msgpack:"idle" json:"idle"`
+	// Requests sent to a worker and not answered yet.
+	InFlight *Uint       `msgpack:"in_flight,omitempty" json:"in_flight,omitempty"`
+	Name     ServiceName `msgpack:"name" json:"name"`
+	// Median request latency at the broker over the interval (absent with no requests).
+	P50Us *Uint `msgpack:"p50_us,omitempty" json:"p50_us,omitempty"`
+	P99Us *Uint `msgpack:"p99_us,omitempty" json:"p99_us,omitempty"`
+	// Requests waiting at the broker for a worker.
+	QueueDepth Uint `msgpack:"queue_depth" json:"queue_depth"`
+	// Requests the broker took for the service over the interval.
+	Requests Uint `msgpack:"requests" json:"requests"`
+	Workers  Uint `msgpack:"workers" json:"workers"`
+}
+
+// Something that happened, for the timeline.
+type DashboardEvent struct {
+	// Milliseconds since the Unix epoch, UTC.
+	At Timestamp `msgpack:"at" json:"at"`
+	// membership: the reference server saw a server come up, go down or leave; election: a coordinator
+	// was announced; node: the gateway saw a process become (un)reachable.
+	Kind DashboardEventKind `msgpack:"kind" json:"kind"`
+	// A process or server id: printable ASCII.
+	Node  *NodeID `msgpack:"node,omitempty" json:"node,omitempty"`
+	State *string `msgpack:"state,omitempty" json:"state,omitempty"`
+	// An election term. A server starting an election uses the highest term it has seen plus one; the
+	// first election is term 1.
+	Term *Term  `msgpack:"term,omitempty" json:"term,omitempty"`
+	Text string `msgpack:"text" json:"text"`
+}
+
+// membership: the reference server saw a server come up, go down or leave; election: a coordinator
+// was announced; node: the gateway saw a process become (un)reachable.
+type DashboardEventKind = string
+
+// The values of DashboardEventKind.
+const (
+	DashboardEventKindMembership DashboardEventKind = "membership"
+	DashboardEventKindElection   DashboardEventKind = "election"
+	DashboardEventKindNode       DashboardEventKind = "node"
+)
+
+// DashboardHighWaterMark is defs.json#/$defs/dashboardHighWaterMark.
+type DashboardHighWaterMark struct {
+	// A process or server id: printable ASCII.
+	Origin NodeID `msgpack:"origin" json:"origin"`
+	Seq    Uint   `msgpack:"seq" json:"seq"`
+}
+
+// DashboardOp is defs.json#/$defs/dashboardOp.
+type DashboardOp struct {
+	// Milliseconds since the Unix epoch, UTC.
+	At   Timestamp `msgpack:"at" json:"at"`
+	Kind string    `msgpack:"kind" json:"kind"`
+	// A process or server id: printable ASCII.
+	Origin NodeID `msgpack:"origin" json:"origin"`
+	Seq    Uint   `msgpack:"seq" json:"seq"`
+	// Who did what, where (user, channel), without the text.
+	Summary *string `msgpack:"summary,omitempty" json:"summary,omitempty"`
+}
 
 // chat.channel.create.reply: Reply to chat.channel.create.request: the channel's record.
 type ChatChannelCreateReply struct {
@@ -559,6 +719,23 @@ type ChatUsersRequest struct {
 	Limit *Limit `msgpack:"limit,omitempty" json:"limit,omitempty"`
 }
 
+// chat.whoami.reply: Reply to chat.whoami.request: the verified user of the token and the roles
+// the token carries (its `roles` claim, set at login from the server's operator list).
+type ChatWhoamiReply struct {
+	// When the token stops verifying (its exp claim).
+	ExpiresAt Timestamp `msgpack:"expires_at" json:"expires_at"`
+	// The token's roles; empty for an ordinary user. operator: may watch the whole system (the
+	// gateway's dashboard).
+	Roles []Role   `msgpack:"roles" json:"roles"`
+	User  UserName `msgpack:"user" json:"user"`
+}
+
+// chat.whoami.request: Ask who the envelope auth token is for and which roles it grants (revision
+// 1.3). The server verifies the token as it would for any request (signature, expiry, logout,
+// changed password); a gateway uses the reply to let operators, and only them, open the dashboard.
+// Needs auth (UNAUTHENTICATED without it).
+type ChatWhoamiRequest struct{}
+
 // clock.adjust.reply: Reply to clock.adjust.request.
 type ClockAdjustReply struct {
 	// True when the server accepted the adjustment; false when it refused it (a stale round, or an
@@ -639,6 +816,31 @@ type ErrorReply struct {
 	Retryable bool `msgpack:"retryable" json:"retryable"`
 }
 
+// gateway.dashboard: What a gateway knows of the whole system at one moment, sent once per
+// interval to each operator's dashboard WebSocket (GET /v1/dashboard, a JSON text frame). The
+// gateway gathers it from the reference server's list (ref.servers), the ref/membership/ and
+// election/coordinator/ topics, and the /health and /metrics of every process it knows. Counts are
+// deltas over the interval, so a browser charts rates without keeping counters; there are no
+// floats in v1, hence the units in the names.
+type GatewayDashboard struct {
+	// When the gateway took the snapshot (its wall clock).
+	At Timestamp `msgpack:"at" json:"at"`
+	// The coordinator the reference server names, when it names one.
+	Coordinator *NodeID `msgpack:"coordinator,omitempty" json:"coordinator,omitempty"`
+	// Timeline events this connection has not been sent yet, oldest first: the first snapshot on a
+	// connection carries the gateway's most recent ones.
+	Events []DashboardEvent `msgpack:"events" json:"events"`
+	// The sending gateway's id.
+	Gateway NodeID `msgpack:"gateway" json:"gateway"`
+	// Milliseconds since the previous snapshot: the span of every delta below.
+	IntervalMs Uint `msgpack:"interval_ms" json:"interval_ms"`
+	// Every process the gateway knows: itself, the broker, the proxy, the reference server and every
+	// server the reference server lists.
+	Nodes []DashboardNode `msgpack:"nodes" json:"nodes"`
+	// The broker's services, by name.
+	Services []DashboardService `msgpack:"services" json:"services"`
+}
+
 // ref.heartbeat.reply: Reply to ref.heartbeat.request.
 type RefHeartbeatReply struct {
 	// True when the reference server now counts the server as alive.
@@ -698,6 +900,9 @@ type RefRegisterReply struct {
 type RefRegisterRequest struct {
 	// The server's own address, informative only (shown in ref.servers.reply).
 	Endpoint *Endpoint `msgpack:"endpoint,omitempty" json:"endpoint,omitempty"`
+	// Where the server serves /health and /metrics, if it does (revision 1.3): dashboards find every
+	// server's numbers through ref.servers.reply.
+	Http *HttpURL `msgpack:"http,omitempty" json:"http,omitempty"`
 	// The registering server's id.
 	Server NodeID `msgpack:"server" json:"server"`
 }
@@ -717,6 +922,8 @@ type RefServersReplyServer struct {
 	Alive bool `msgpack:"alive" json:"alive"`
 	// The address the server registered with, if it gave one.
 	Endpoint *Endpoint `msgpack:"endpoint,omitempty" json:"endpoint,omitempty"`
+	// The server's /health and /metrics base URL, if it registered one.
+	Http *HttpURL `msgpack:"http,omitempty" json:"http,omitempty"`
 	// When the reference server last heard from it (registration or heartbeat).
 	LastHeartbeat Timestamp `msgpack:"last_heartbeat" json:"last_heartbeat"`
 	// A server's rank, assigned by the reference server: unique among servers, from 1. The bully

@@ -101,6 +101,11 @@ export const VECTOR_SAMPLES: Readonly<Record<string, readonly Sample[]>> = {
     { description: 'log in with a password (revision 1.1)', body: { user: 'ana', password: 'correct horse battery staple' } },
   ],
   'chat.logout.reply': [{ description: 'the user is logged out everywhere', body: { user: 'ana', revoked_before: T0 + 50 } }],
+  'chat.whoami.reply': [
+    { description: 'an operator', body: { user: 'ana', roles: ['operator'], expires_at: T0 + 900_000 } },
+    { description: 'an ordinary user', body: { user: 'rui', roles: [], expires_at: T0 + 900_000 } },
+  ],
+  'chat.whoami.request': [{ description: 'who is the auth token for', body: {} }],
   'chat.logout.request': [{ description: 'log the user of the auth token out', body: {} }],
   'chat.password.reply': [{ description: 'the password was changed', body: { user: 'ana', changed_at: T0 + 40 } }],
   'chat.password.request': [{ description: 'change the password', body: { password: 'correct horse battery staple', new_password: 'Tr0ub4dor&3 não é boa 🔑' } }],
@@ -159,6 +164,51 @@ export const VECTOR_SAMPLES: Readonly<Record<string, readonly Sample[]>> = {
     { description: 'the server is alive and known', body: { alive: true, known: true } },
     { description: 'the server must register again', body: { alive: false, known: false } },
   ],
+  'gateway.dashboard': [
+    {
+      description: 'a cluster of two servers, one of them down, with a coordinator election',
+      body: {
+        at: T0,
+        interval_ms: 1000,
+        gateway: 'gateway-1',
+        coordinator: 'srv-1',
+        nodes: [
+          { id: 'broker', kind: 'broker', state: 'up', status: 'ok', http: 'http://127.0.0.1:9100', version: '0.1.0', uptime_ms: 60_000, rss_bytes: 80_000_000, cpu_permille: 120, requests: 95, errors: 1 },
+          {
+            id: 'srv-1',
+            kind: 'server',
+            state: 'up',
+            status: 'ok',
+            http: 'http://127.0.0.1:9111',
+            version: '0.1.0',
+            uptime_ms: 59_000,
+            rss_bytes: 95_000_000,
+            cpu_permille: 80,
+            rank: 1,
+            role: 'coordinator',
+            last_heartbeat: T0 - 400,
+            clock_offset_us: -1_250,
+            lamport: 42,
+            requests: 95,
+            errors: 1,
+            store_ops: 1_234,
+            store_bytes: 456_789,
+            replication_lag_ops: 0,
+            high_water_marks: [{ origin: 'srv-1', seq: 700 }, { origin: 'srv-2', seq: 534 }],
+            recent_ops: [{ origin: 'srv-1', seq: 700, kind: 'publish', at: T0 - 10, summary: 'ana in general' }],
+          },
+          { id: 'srv-2', kind: 'server', state: 'down', rank: 2, role: 'follower', last_heartbeat: T0 - 9_000 },
+        ],
+        services: [{ name: 'chat', workers: 1, idle: 1, queue_depth: 0, in_flight: 0, requests: 95, errors: 1, p50_us: 850, p99_us: 4_200 }],
+        events: [
+          { at: T0 - 9_000, kind: 'membership', node: 'srv-2', state: 'down', text: 'srv-2 missed its heartbeats' },
+          { at: T0 - 8_000, kind: 'election', node: 'srv-1', term: 3, text: 'srv-1 is coordinator (term 3)' },
+          { at: T0 - 7_000, kind: 'node', node: 'srv-2', state: 'down', text: 'srv-2 is unreachable' },
+        ],
+      },
+    },
+    { description: 'a gateway that knows nothing yet', body: { at: T0, interval_ms: 0, gateway: 'gateway-1', nodes: [], services: [], events: [] } },
+  ],
   'ref.heartbeat.request': [{ description: 'a heartbeat', body: { server: 'srv-1', rank: 1 } }],
   'ref.membership': [
     { description: 'a server went down', body: { server: 'srv-2', rank: 2, state: 'down', at: T0 } },
@@ -167,6 +217,7 @@ export const VECTOR_SAMPLES: Readonly<Record<string, readonly Sample[]>> = {
   'ref.register.reply': [{ description: "the server's rank", body: { server: 'srv-1', rank: 1 } }],
   'ref.register.request': [
     { description: 'register with an endpoint', body: { server: 'srv-1', endpoint: 'tcp://10.0.0.5:5555' } },
+    { description: 'register with an endpoint and a monitoring URL', body: { server: 'srv-1', endpoint: 'tcp://10.0.0.5:5555', http: 'http://10.0.0.5:9110' } },
     { description: 'register without an endpoint', body: { server: 'srv-1' } },
   ],
   'ref.servers.reply': [
@@ -174,7 +225,7 @@ export const VECTOR_SAMPLES: Readonly<Record<string, readonly Sample[]>> = {
       description: 'two servers and a coordinator',
       body: {
         servers: [
-          { server: 'srv-1', rank: 1, alive: true, last_heartbeat: T0, endpoint: 'tcp://10.0.0.5:5555' },
+          { server: 'srv-1', rank: 1, alive: true, last_heartbeat: T0, endpoint: 'tcp://10.0.0.5:5555', http: 'http://10.0.0.5:9110' },
           { server: 'srv-2', rank: 2, alive: false, last_heartbeat: T0 - 9_000 },
         ],
         coordinator: 'srv-1',

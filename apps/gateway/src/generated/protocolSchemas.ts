@@ -223,6 +223,20 @@ export const COMPONENT_SCHEMAS: Readonly<Record<string, Readonly<Record<string, 
     "minLength": 1,
     "maxLength": 256
   },
+  "httpUrl": {
+    "description": "An http:// or https:// base URL, such as http://10.0.0.5:9110, where a process serves /health and /metrics.",
+    "type": "string",
+    "pattern": "^https?://[\\x21-\\x7e]{1,248}$",
+    "minLength": 8,
+    "maxLength": 256
+  },
+  "role": {
+    "description": "A role a token grants. operator: may watch the whole system.",
+    "type": "string",
+    "enum": [
+      "operator"
+    ]
+  },
   "actionName": {
     "description": "A microservice action, <service>.<method>: the part before the last dot is the service name (a serviceName, lower case, one to three segments, at most 64 characters), the last segment the method.",
     "type": "string",
@@ -640,6 +654,256 @@ export const COMPONENT_SCHEMAS: Readonly<Record<string, Readonly<Record<string, 
         }
       }
     ]
+  },
+  "dashboardNode": {
+    "description": "One process.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "id",
+      "kind",
+      "state"
+    ],
+    "properties": {
+      "id": {
+        "$ref": "#/components/schemas/nodeId"
+      },
+      "kind": {
+        "type": "string",
+        "enum": [
+          "broker",
+          "proxy",
+          "ref",
+          "server",
+          "gateway",
+          "worker"
+        ]
+      },
+      "state": {
+        "description": "up: its /health says ready (a server: and the reference server lists it alive); starting: reachable but not ready; down: unreachable, or missing its heartbeats at the reference server; unknown: no way to ask it.",
+        "type": "string",
+        "enum": [
+          "up",
+          "starting",
+          "down",
+          "unknown"
+        ]
+      },
+      "status": {
+        "description": "The /health status word (ok, starting, draining, …).",
+        "type": "string",
+        "maxLength": 64
+      },
+      "http": {
+        "$ref": "#/components/schemas/httpUrl"
+      },
+      "version": {
+        "type": "string",
+        "maxLength": 64
+      },
+      "uptime_ms": {
+        "$ref": "#/components/schemas/uint"
+      },
+      "rss_bytes": {
+        "$ref": "#/components/schemas/uint"
+      },
+      "cpu_permille": {
+        "description": "CPU time over the interval, in thousandths of one core.",
+        "$ref": "#/components/schemas/uint"
+      },
+      "rank": {
+        "$ref": "#/components/schemas/rank"
+      },
+      "role": {
+        "description": "A server's election role.",
+        "type": "string",
+        "enum": [
+          "coordinator",
+          "follower",
+          "candidate",
+          "standalone"
+        ]
+      },
+      "last_heartbeat": {
+        "description": "When the reference server last heard from the server.",
+        "$ref": "#/components/schemas/timestamp"
+      },
+      "clock_offset_us": {
+        "description": "The server's clock against the coordinator's, as the last Berkeley round measured it.",
+        "$ref": "#/components/schemas/int"
+      },
+      "lamport": {
+        "$ref": "#/components/schemas/lamport"
+      },
+      "requests": {
+        "description": "Requests handled over the interval.",
+        "$ref": "#/components/schemas/uint"
+      },
+      "errors": {
+        "description": "Requests answered with an error over the interval.",
+        "$ref": "#/components/schemas/uint"
+      },
+      "store_ops": {
+        "description": "Operations in the server's store.",
+        "$ref": "#/components/schemas/uint"
+      },
+      "store_bytes": {
+        "description": "The server's store on disk.",
+        "$ref": "#/components/schemas/uint"
+      },
+      "replication_lag_ops": {
+        "description": "Operations the server knows exist but does not hold yet, summed over origins.",
+        "$ref": "#/components/schemas/uint"
+      },
+      "high_water_marks": {
+        "description": "Per origin, the highest sequence number the server holds with no gap below it (its digest).",
+        "type": "array",
+        "maxItems": 1000,
+        "items": {
+          "$ref": "#/components/schemas/dashboardHighWaterMark"
+        }
+      },
+      "recent_ops": {
+        "description": "The server's newest operations, newest first.",
+        "type": "array",
+        "maxItems": 20,
+        "items": {
+          "$ref": "#/components/schemas/dashboardOp"
+        }
+      }
+    }
+  },
+  "dashboardService": {
+    "description": "One broker service.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "name",
+      "workers",
+      "idle",
+      "queue_depth",
+      "requests",
+      "errors"
+    ],
+    "properties": {
+      "name": {
+        "$ref": "#/components/schemas/serviceName"
+      },
+      "workers": {
+        "$ref": "#/components/schemas/uint"
+      },
+      "idle": {
+        "description": "Workers waiting for a request.",
+        "$ref": "#/components/schemas/uint"
+      },
+      "queue_depth": {
+        "description": "Requests waiting at the broker for a worker.",
+        "$ref": "#/components/schemas/uint"
+      },
+      "in_flight": {
+        "description": "Requests sent to a worker and not answered yet.",
+        "$ref": "#/components/schemas/uint"
+      },
+      "requests": {
+        "description": "Requests the broker took for the service over the interval.",
+        "$ref": "#/components/schemas/uint"
+      },
+      "errors": {
+        "description": "Error replies over the interval.",
+        "$ref": "#/components/schemas/uint"
+      },
+      "p50_us": {
+        "description": "Median request latency at the broker over the interval (absent with no requests).",
+        "$ref": "#/components/schemas/uint"
+      },
+      "p99_us": {
+        "$ref": "#/components/schemas/uint"
+      }
+    }
+  },
+  "dashboardEvent": {
+    "description": "Something that happened, for the timeline.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "at",
+      "kind",
+      "text"
+    ],
+    "properties": {
+      "at": {
+        "$ref": "#/components/schemas/timestamp"
+      },
+      "kind": {
+        "description": "membership: the reference server saw a server come up, go down or leave; election: a coordinator was announced; node: the gateway saw a process become (un)reachable.",
+        "type": "string",
+        "enum": [
+          "membership",
+          "election",
+          "node"
+        ]
+      },
+      "node": {
+        "$ref": "#/components/schemas/nodeId"
+      },
+      "state": {
+        "type": "string",
+        "maxLength": 32
+      },
+      "term": {
+        "$ref": "#/components/schemas/term"
+      },
+      "text": {
+        "type": "string",
+        "maxLength": 300
+      }
+    }
+  },
+  "dashboardHighWaterMark": {
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "origin",
+      "seq"
+    ],
+    "properties": {
+      "origin": {
+        "$ref": "#/components/schemas/nodeId"
+      },
+      "seq": {
+        "$ref": "#/components/schemas/uint"
+      }
+    }
+  },
+  "dashboardOp": {
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "origin",
+      "seq",
+      "kind",
+      "at"
+    ],
+    "properties": {
+      "origin": {
+        "$ref": "#/components/schemas/nodeId"
+      },
+      "seq": {
+        "$ref": "#/components/schemas/uint"
+      },
+      "kind": {
+        "type": "string",
+        "maxLength": 32
+      },
+      "at": {
+        "$ref": "#/components/schemas/timestamp"
+      },
+      "summary": {
+        "description": "Who did what, where (user, channel), without the text.",
+        "type": "string",
+        "maxLength": 200
+      }
+    }
   },
   "ChatChannelCreateReply": {
     "title": "ChatChannelCreateReply",
@@ -1298,6 +1562,42 @@ export const COMPONENT_SCHEMAS: Readonly<Record<string, Readonly<Record<string, 
       }
     }
   },
+  "ChatWhoamiReply": {
+    "title": "ChatWhoamiReply",
+    "description": "Reply to chat.whoami.request: the verified user of the token and the roles the token carries (its `roles` claim, set at login from the server's operator list).",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "user",
+      "roles",
+      "expires_at"
+    ],
+    "properties": {
+      "user": {
+        "$ref": "#/components/schemas/userName"
+      },
+      "roles": {
+        "description": "The token's roles; empty for an ordinary user. operator: may watch the whole system (the gateway's dashboard).",
+        "type": "array",
+        "maxItems": 16,
+        "items": {
+          "$ref": "#/components/schemas/role"
+        }
+      },
+      "expires_at": {
+        "description": "When the token stops verifying (its exp claim).",
+        "$ref": "#/components/schemas/timestamp"
+      }
+    }
+  },
+  "ChatWhoamiRequest": {
+    "title": "ChatWhoamiRequest",
+    "description": "Ask who the envelope auth token is for and which roles it grants (revision 1.3). The server verifies the token as it would for any request (signature, expiry, logout, changed password); a gateway uses the reply to let operators, and only them, open the dashboard. Needs auth (UNAUTHENTICATED without it).",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [],
+    "properties": {}
+  },
   "ClockAdjustReply": {
     "title": "ClockAdjustReply",
     "description": "Reply to clock.adjust.request.",
@@ -1479,6 +1779,62 @@ export const COMPONENT_SCHEMAS: Readonly<Record<string, Readonly<Record<string, 
       }
     }
   },
+  "GatewayDashboard": {
+    "title": "GatewayDashboard",
+    "description": "What a gateway knows of the whole system at one moment, sent once per interval to each operator's dashboard WebSocket (GET /v1/dashboard, a JSON text frame). The gateway gathers it from the reference server's list (ref.servers), the ref/membership/ and election/coordinator/ topics, and the /health and /metrics of every process it knows. Counts are deltas over the interval, so a browser charts rates without keeping counters; there are no floats in v1, hence the units in the names.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "at",
+      "interval_ms",
+      "gateway",
+      "nodes",
+      "services",
+      "events"
+    ],
+    "properties": {
+      "at": {
+        "description": "When the gateway took the snapshot (its wall clock).",
+        "$ref": "#/components/schemas/timestamp"
+      },
+      "interval_ms": {
+        "description": "Milliseconds since the previous snapshot: the span of every delta below.",
+        "$ref": "#/components/schemas/uint"
+      },
+      "gateway": {
+        "description": "The sending gateway's id.",
+        "$ref": "#/components/schemas/nodeId"
+      },
+      "coordinator": {
+        "description": "The coordinator the reference server names, when it names one.",
+        "$ref": "#/components/schemas/nodeId"
+      },
+      "nodes": {
+        "description": "Every process the gateway knows: itself, the broker, the proxy, the reference server and every server the reference server lists.",
+        "type": "array",
+        "maxItems": 1000,
+        "items": {
+          "$ref": "#/components/schemas/dashboardNode"
+        }
+      },
+      "services": {
+        "description": "The broker's services, by name.",
+        "type": "array",
+        "maxItems": 1000,
+        "items": {
+          "$ref": "#/components/schemas/dashboardService"
+        }
+      },
+      "events": {
+        "description": "Timeline events this connection has not been sent yet, oldest first: the first snapshot on a connection carries the gateway's most recent ones.",
+        "type": "array",
+        "maxItems": 500,
+        "items": {
+          "$ref": "#/components/schemas/dashboardEvent"
+        }
+      }
+    }
+  },
   "RefHeartbeatReply": {
     "title": "RefHeartbeatReply",
     "description": "Reply to ref.heartbeat.request.",
@@ -1585,6 +1941,10 @@ export const COMPONENT_SCHEMAS: Readonly<Record<string, Readonly<Record<string, 
       "endpoint": {
         "description": "The server's own address, informative only (shown in ref.servers.reply).",
         "$ref": "#/components/schemas/endpoint"
+      },
+      "http": {
+        "description": "Where the server serves /health and /metrics, if it does (revision 1.3): dashboards find every server's numbers through ref.servers.reply.",
+        "$ref": "#/components/schemas/httpUrl"
       }
     }
   },
@@ -1629,6 +1989,10 @@ export const COMPONENT_SCHEMAS: Readonly<Record<string, Readonly<Record<string, 
             "endpoint": {
               "description": "The address the server registered with, if it gave one.",
               "$ref": "#/components/schemas/endpoint"
+            },
+            "http": {
+              "description": "The server's /health and /metrics base URL, if it registered one.",
+              "$ref": "#/components/schemas/httpUrl"
             }
           }
         }
@@ -2003,6 +2367,8 @@ export const MESSAGE_COMPONENTS: Readonly<Record<string, string>> = {
   "chat.register.request": "ChatRegisterRequest",
   "chat.users.reply": "ChatUsersReply",
   "chat.users.request": "ChatUsersRequest",
+  "chat.whoami.reply": "ChatWhoamiReply",
+  "chat.whoami.request": "ChatWhoamiRequest",
   "clock.adjust.reply": "ClockAdjustReply",
   "clock.adjust.request": "ClockAdjustRequest",
   "clock.poll.reply": "ClockPollReply",
@@ -2011,6 +2377,7 @@ export const MESSAGE_COMPONENTS: Readonly<Record<string, string>> = {
   "election.election.reply": "ElectionElectionReply",
   "election.election.request": "ElectionElectionRequest",
   "error": "ErrorReply",
+  "gateway.dashboard": "GatewayDashboard",
   "ref.heartbeat.reply": "RefHeartbeatReply",
   "ref.heartbeat.request": "RefHeartbeatRequest",
   "ref.membership": "RefMembership",

@@ -241,6 +241,8 @@ export interface CorreioMessages {
   'chat.register.request': ChatRegisterRequest;
   'chat.users.reply': ChatUsersReply;
   'chat.users.request': ChatUsersRequest;
+  'chat.whoami.reply': ChatWhoamiReply;
+  'chat.whoami.request': ChatWhoamiRequest;
   'clock.adjust.reply': ClockAdjustReply;
   'clock.adjust.request': ClockAdjustRequest;
   'clock.poll.reply': ClockPollReply;
@@ -249,6 +251,7 @@ export interface CorreioMessages {
   'election.election.reply': ElectionElectionReply;
   'election.election.request': ElectionElectionRequest;
   error: ErrorReply;
+  'gateway.dashboard': GatewayDashboard;
   'ref.heartbeat.reply': RefHeartbeatReply;
   'ref.heartbeat.request': RefHeartbeatRequest;
   'ref.membership': RefMembership;
@@ -736,6 +739,141 @@ export interface ChatUsersRequest {
   after?: string;
 }
 /**
+ * Reply to chat.whoami.request: the verified user of the token and the roles the token carries (its `roles` claim, set at login from the server's operator list).
+ */
+export interface ChatWhoamiReply {
+  user: string;
+  /**
+   * The token's roles; empty for an ordinary user. operator: may watch the whole system (the gateway's dashboard).
+   *
+   * @maxItems 16
+   */
+  roles:
+    | []
+    | ['operator']
+    | ['operator', 'operator']
+    | ['operator', 'operator', 'operator']
+    | ['operator', 'operator', 'operator', 'operator']
+    | ['operator', 'operator', 'operator', 'operator', 'operator']
+    | ['operator', 'operator', 'operator', 'operator', 'operator', 'operator']
+    | ['operator', 'operator', 'operator', 'operator', 'operator', 'operator', 'operator']
+    | ['operator', 'operator', 'operator', 'operator', 'operator', 'operator', 'operator', 'operator']
+    | ['operator', 'operator', 'operator', 'operator', 'operator', 'operator', 'operator', 'operator', 'operator']
+    | [
+        'operator',
+        'operator',
+        'operator',
+        'operator',
+        'operator',
+        'operator',
+        'operator',
+        'operator',
+        'operator',
+        'operator'
+      ]
+    | [
+        'operator',
+        'operator',
+        'operator',
+        'operator',
+        'operator',
+        'operator',
+        'operator',
+        'operator',
+        'operator',
+        'operator',
+        'operator'
+      ]
+    | [
+        'operator',
+        'operator',
+        'operator',
+        'operator',
+        'operator',
+        'operator',
+        'operator',
+        'operator',
+        'operator',
+        'operator',
+        'operator',
+        'operator'
+      ]
+    | [
+        'operator',
+        'operator',
+        'operator',
+        'operator',
+        'operator',
+        'operator',
+        'operator',
+        'operator',
+        'operator',
+        'operator',
+        'operator',
+        'operator',
+        'operator'
+      ]
+    | [
+        'operator',
+        'operator',
+        'operator',
+        'operator',
+        'operator',
+        'operator',
+        'operator',
+        'operator',
+        'operator',
+        'operator',
+        'operator',
+        'operator',
+        'operator',
+        'operator'
+      ]
+    | [
+        'operator',
+        'operator',
+        'operator',
+        'operator',
+        'operator',
+        'operator',
+        'operator',
+        'operator',
+        'operator',
+        'operator',
+        'operator',
+        'operator',
+        'operator',
+        'operator',
+        'operator'
+      ]
+    | [
+        'operator',
+        'operator',
+        'operator',
+        'operator',
+        'operator',
+        'operator',
+        'operator',
+        'operator',
+        'operator',
+        'operator',
+        'operator',
+        'operator',
+        'operator',
+        'operator',
+        'operator',
+        'operator'
+      ];
+  /**
+   * When the token stops verifying (its exp claim).
+   */
+  expires_at: number;
+}
+/**
+ * Ask who the envelope auth token is for and which roles it grants (revision 1.3). The server verifies the token as it would for any request (signature, expiry, logout, changed password); a gateway uses the reply to let operators, and only them, open the dashboard. Needs auth (UNAUTHENTICATED without it).
+ */
+export interface ChatWhoamiRequest {}
+/**
  * Reply to clock.adjust.request.
  */
 export interface ClockAdjustReply {
@@ -870,6 +1008,435 @@ export interface ErrorReply {
   };
 }
 /**
+ * What a gateway knows of the whole system at one moment, sent once per interval to each operator's dashboard WebSocket (GET /v1/dashboard, a JSON text frame). The gateway gathers it from the reference server's list (ref.servers), the ref/membership/ and election/coordinator/ topics, and the /health and /metrics of every process it knows. Counts are deltas over the interval, so a browser charts rates without keeping counters; there are no floats in v1, hence the units in the names.
+ */
+export interface GatewayDashboard {
+  /**
+   * When the gateway took the snapshot (its wall clock).
+   */
+  at: number;
+  /**
+   * Milliseconds since the previous snapshot: the span of every delta below.
+   */
+  interval_ms: number;
+  /**
+   * A process or server id: printable ASCII.
+   */
+  gateway: string;
+  /**
+   * A process or server id: printable ASCII.
+   */
+  coordinator?: string;
+  /**
+   * Every process the gateway knows: itself, the broker, the proxy, the reference server and every server the reference server lists.
+   *
+   * @maxItems 1000
+   */
+  nodes: DashboardNode[];
+  /**
+   * The broker's services, by name.
+   *
+   * @maxItems 1000
+   */
+  services: DashboardService[];
+  /**
+   * Timeline events this connection has not been sent yet, oldest first: the first snapshot on a connection carries the gateway's most recent ones.
+   *
+   * @maxItems 500
+   */
+  events: DashboardEvent[];
+}
+/**
+ * One process.
+ */
+export interface DashboardNode {
+  /**
+   * A process or server id: printable ASCII.
+   */
+  id: string;
+  kind: 'broker' | 'proxy' | 'ref' | 'server' | 'gateway' | 'worker';
+  /**
+   * up: its /health says ready (a server: and the reference server lists it alive); starting: reachable but not ready; down: unreachable, or missing its heartbeats at the reference server; unknown: no way to ask it.
+   */
+  state: 'up' | 'starting' | 'down' | 'unknown';
+  /**
+   * The /health status word (ok, starting, draining, …).
+   */
+  status?: string;
+  /**
+   * An http:// or https:// base URL, such as http://10.0.0.5:9110, where a process serves /health and /metrics.
+   */
+  http?: string;
+  version?: string;
+  /**
+   * This interface was referenced by `undefined`'s JSON-Schema definition
+   * via the `patternProperty` "^[\x21-\x7e]{1,128}$".
+   */
+  uptime_ms?: number;
+  /**
+   * This interface was referenced by `undefined`'s JSON-Schema definition
+   * via the `patternProperty` "^[\x21-\x7e]{1,128}$".
+   */
+  rss_bytes?: number;
+  /**
+   * CPU time over the interval, in thousandths of one core.
+   */
+  cpu_permille?: number;
+  /**
+   * A server's rank, assigned by the reference server: unique among servers, from 1. The bully election makes the highest-ranked live server coordinator.
+   */
+  rank?: number;
+  /**
+   * A server's election role.
+   */
+  role?: 'coordinator' | 'follower' | 'candidate' | 'standalone';
+  /**
+   * When the reference server last heard from the server.
+   */
+  last_heartbeat?: number;
+  /**
+   * The server's clock against the coordinator's, as the last Berkeley round measured it.
+   */
+  clock_offset_us?: number;
+  /**
+   * A Lamport clock value.
+   */
+  lamport?: number;
+  /**
+   * Requests handled over the interval.
+   */
+  requests?: number;
+  /**
+   * Requests answered with an error over the interval.
+   */
+  errors?: number;
+  /**
+   * Operations in the server's store.
+   */
+  store_ops?: number;
+  /**
+   * The server's store on disk.
+   */
+  store_bytes?: number;
+  /**
+   * Operations the server knows exist but does not hold yet, summed over origins.
+   */
+  replication_lag_ops?: number;
+  /**
+   * Per origin, the highest sequence number the server holds with no gap below it (its digest).
+   *
+   * @maxItems 1000
+   */
+  high_water_marks?: DashboardHighWaterMark[];
+  /**
+   * The server's newest operations, newest first.
+   *
+   * @maxItems 20
+   */
+  recent_ops?:
+    | []
+    | [DashboardOp]
+    | [DashboardOp, DashboardOp]
+    | [DashboardOp, DashboardOp, DashboardOp]
+    | [DashboardOp, DashboardOp, DashboardOp, DashboardOp]
+    | [DashboardOp, DashboardOp, DashboardOp, DashboardOp, DashboardOp]
+    | [DashboardOp, DashboardOp, DashboardOp, DashboardOp, DashboardOp, DashboardOp]
+    | [DashboardOp, DashboardOp, DashboardOp, DashboardOp, DashboardOp, DashboardOp, DashboardOp]
+    | [DashboardOp, DashboardOp, DashboardOp, DashboardOp, DashboardOp, DashboardOp, DashboardOp, DashboardOp]
+    | [
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp
+      ]
+    | [
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp
+      ]
+    | [
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp
+      ]
+    | [
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp
+      ]
+    | [
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp
+      ]
+    | [
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp
+      ]
+    | [
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp
+      ]
+    | [
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp
+      ]
+    | [
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp
+      ]
+    | [
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp
+      ]
+    | [
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp
+      ]
+    | [
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp,
+        DashboardOp
+      ];
+}
+export interface DashboardHighWaterMark {
+  /**
+   * A process or server id: printable ASCII.
+   */
+  origin: string;
+  /**
+   * This interface was referenced by `undefined`'s JSON-Schema definition
+   * via the `patternProperty` "^[\x21-\x7e]{1,128}$".
+   */
+  seq: number;
+}
+export interface DashboardOp {
+  /**
+   * A process or server id: printable ASCII.
+   */
+  origin: string;
+  /**
+   * This interface was referenced by `undefined`'s JSON-Schema definition
+   * via the `patternProperty` "^[\x21-\x7e]{1,128}$".
+   */
+  seq: number;
+  kind: string;
+  /**
+   * Milliseconds since the Unix epoch, UTC.
+   */
+  at: number;
+  /**
+   * Who did what, where (user, channel), without the text.
+   */
+  summary?: string;
+}
+/**
+ * One broker service.
+ */
+export interface DashboardService {
+  name: string;
+  /**
+   * This interface was referenced by `undefined`'s JSON-Schema definition
+   * via the `patternProperty` "^[\x21-\x7e]{1,128}$".
+   */
+  workers: number;
+  /**
+   * Workers waiting for a request.
+   */
+  idle: number;
+  /**
+   * Requests waiting at the broker for a worker.
+   */
+  queue_depth: number;
+  /**
+   * Requests sent to a worker and not answered yet.
+   */
+  in_flight?: number;
+  /**
+   * Requests the broker took for the service over the interval.
+   */
+  requests: number;
+  /**
+   * Error replies over the interval.
+   */
+  errors: number;
+  /**
+   * Median request latency at the broker over the interval (absent with no requests).
+   */
+  p50_us?: number;
+  /**
+   * This interface was referenced by `undefined`'s JSON-Schema definition
+   * via the `patternProperty` "^[\x21-\x7e]{1,128}$".
+   */
+  p99_us?: number;
+}
+/**
+ * Something that happened, for the timeline.
+ */
+export interface DashboardEvent {
+  /**
+   * Milliseconds since the Unix epoch, UTC.
+   */
+  at: number;
+  /**
+   * membership: the reference server saw a server come up, go down or leave; election: a coordinator was announced; node: the gateway saw a process become (un)reachable.
+   */
+  kind: 'membership' | 'election' | 'node';
+  /**
+   * A process or server id: printable ASCII.
+   */
+  node?: string;
+  state?: string;
+  /**
+   * An election term. A server starting an election uses the highest term it has seen plus one; the first election is term 1.
+   */
+  term?: number;
+  text: string;
+}
+/**
  * Reply to ref.heartbeat.request.
  */
 export interface RefHeartbeatReply {
@@ -891,7 +1458,7 @@ export interface RefHeartbeatRequest {
    */
   server: string;
   /**
-   * The rank the server was given at registration.
+   * A server's rank, assigned by the reference server: unique among servers, from 1. The bully election makes the highest-ranked live server coordinator.
    */
   rank: number;
 }
@@ -912,7 +1479,7 @@ export interface RefMembership {
    */
   state: 'up' | 'down' | 'left';
   /**
-   * When the reference server observed the change.
+   * Milliseconds since the Unix epoch, UTC.
    */
   at: number;
 }
@@ -941,6 +1508,10 @@ export interface RefRegisterRequest {
    * The server's own address, informative only (shown in ref.servers.reply).
    */
   endpoint?: string;
+  /**
+   * An http:// or https:// base URL, such as http://10.0.0.5:9110, where a process serves /health and /metrics.
+   */
+  http?: string;
 }
 /**
  * The servers the reference server knows, ordered by rank.
@@ -965,13 +1536,17 @@ export interface RefServersReply {
      */
     alive: boolean;
     /**
-     * When the reference server last heard from it (registration or heartbeat).
+     * Milliseconds since the Unix epoch, UTC.
      */
     last_heartbeat: number;
     /**
      * The address the server registered with, if it gave one.
      */
     endpoint?: string;
+    /**
+     * An http:// or https:// base URL, such as http://10.0.0.5:9110, where a process serves /health and /metrics.
+     */
+    http?: string;
   }[];
   /**
    * A process or server id: printable ASCII.
@@ -1212,7 +1787,7 @@ export interface ServiceAnnounce {
    */
   events: string[];
   /**
-   * When the instance sent the announcement.
+   * Milliseconds since the Unix epoch, UTC.
    */
   at: number;
 }

@@ -4827,12 +4827,12 @@ return errors === 0;
 }
 validate64.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_clock_adjust_reply = validate65;
-const schema154 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/clock.adjust.reply.json","title":"ClockAdjustReply","description":"Reply to clock.adjust.request.","x-correio-type":"clock.adjust.reply","x-correio-pattern":"reply","x-correio-service":"clock","type":"object","additionalProperties":false,"required":["round","applied"],"properties":{"round":{"description":"The round of the request.","$ref":"defs.json#/$defs/uint"},"applied":{"description":"True when the server accepted the adjustment; false when it refused it (a stale round, or an offset beyond its limit).","type":"boolean"}}};
-const schema155 = {"type":"integer","minimum":0,"maximum":9007199254740991};
+export const validate_chat_whoami_reply = validate65;
+const schema154 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/chat.whoami.reply.json","title":"ChatWhoamiReply","description":"Reply to chat.whoami.request: the verified user of the token and the roles the token carries (its `roles` claim, set at login from the server's operator list).","x-correio-type":"chat.whoami.reply","x-correio-pattern":"reply","x-correio-service":"chat","type":"object","additionalProperties":false,"required":["user","roles","expires_at"],"properties":{"user":{"$ref":"defs.json#/$defs/userName"},"roles":{"description":"The token's roles; empty for an ordinary user. operator: may watch the whole system (the gateway's dashboard).","type":"array","maxItems":16,"items":{"$ref":"defs.json#/$defs/role"}},"expires_at":{"description":"When the token stops verifying (its exp claim).","$ref":"defs.json#/$defs/timestamp"}}};
+const schema156 = {"description":"A role a token grants. operator: may watch the whole system.","type":"string","enum":["operator"]};
 
 function validate65(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/clock.adjust.reply.json" */;
+/*# sourceURL="https://correio.dev/schemas/v1/chat.whoami.reply.json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate65.evaluated;
@@ -4845,40 +4845,46 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if(((data.round === undefined) && (missing0 = "round")) || ((data.applied === undefined) && (missing0 = "applied"))){
+if((((data.user === undefined) && (missing0 = "user")) || ((data.roles === undefined) && (missing0 = "roles"))) || ((data.expires_at === undefined) && (missing0 = "expires_at"))){
 validate65.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((key0 === "round") || (key0 === "applied"))){
+if(!(((key0 === "user") || (key0 === "roles")) || (key0 === "expires_at"))){
 validate65.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
 if(_errs1 === errors){
-if(data.round !== undefined){
-let data0 = data.round;
+if(data.user !== undefined){
+let data0 = data.user;
 const _errs2 = errors;
 const _errs3 = errors;
-if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
-validate65.errors = [{instancePath:instancePath+"/round",schemaPath:"defs.json#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
 if(errors === _errs3){
-if((typeof data0 == "number") && (isFinite(data0))){
-if(data0 > 9007199254740991 || isNaN(data0)){
-validate65.errors = [{instancePath:instancePath+"/round",schemaPath:"defs.json#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+if(typeof data0 === "string"){
+if(func1(data0) > 32){
+validate65.errors = [{instancePath:instancePath+"/user",schemaPath:"defs.json#/$defs/userName/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
 return false;
 }
 else {
-if(data0 < 0 || isNaN(data0)){
-validate65.errors = [{instancePath:instancePath+"/round",schemaPath:"defs.json#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+if(func1(data0) < 1){
+validate65.errors = [{instancePath:instancePath+"/user",schemaPath:"defs.json#/$defs/userName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern9.test(data0)){
+validate65.errors = [{instancePath:instancePath+"/user",schemaPath:"defs.json#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
 return false;
 }
 }
+}
+}
+else {
+validate65.errors = [{instancePath:instancePath+"/user",schemaPath:"defs.json#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
 }
 }
 var valid0 = _errs2 === errors;
@@ -4887,16 +4893,74 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.applied !== undefined){
+if(data.roles !== undefined){
+let data1 = data.roles;
 const _errs5 = errors;
-if(typeof data.applied !== "boolean"){
-validate65.errors = [{instancePath:instancePath+"/applied",schemaPath:"#/properties/applied/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+if(errors === _errs5){
+if(Array.isArray(data1)){
+if(data1.length > 16){
+validate65.errors = [{instancePath:instancePath+"/roles",schemaPath:"#/properties/roles/maxItems",keyword:"maxItems",params:{limit: 16},message:"must NOT have more than 16 items"}];
 return false;
+}
+else {
+var valid2 = true;
+const len0 = data1.length;
+for(let i0=0; i0<len0; i0++){
+let data2 = data1[i0];
+const _errs7 = errors;
+if(typeof data2 !== "string"){
+validate65.errors = [{instancePath:instancePath+"/roles/" + i0,schemaPath:"defs.json#/$defs/role/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if(!(data2 === "operator")){
+validate65.errors = [{instancePath:instancePath+"/roles/" + i0,schemaPath:"defs.json#/$defs/role/enum",keyword:"enum",params:{allowedValues: schema156.enum},message:"must be equal to one of the allowed values"}];
+return false;
+}
+var valid2 = _errs7 === errors;
+if(!valid2){
+break;
+}
+}
+}
+}
+else {
+validate65.errors = [{instancePath:instancePath+"/roles",schemaPath:"#/properties/roles/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
 }
 var valid0 = _errs5 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
+if(data.expires_at !== undefined){
+let data3 = data.expires_at;
+const _errs10 = errors;
+const _errs11 = errors;
+if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
+validate65.errors = [{instancePath:instancePath+"/expires_at",schemaPath:"defs.json#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs11){
+if((typeof data3 == "number") && (isFinite(data3))){
+if(data3 > 9007199254740991 || isNaN(data3)){
+validate65.errors = [{instancePath:instancePath+"/expires_at",schemaPath:"defs.json#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data3 < 0 || isNaN(data3)){
+validate65.errors = [{instancePath:instancePath+"/expires_at",schemaPath:"defs.json#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs10 === errors;
+}
+else {
+var valid0 = true;
+}
 }
 }
 }
@@ -4912,12 +4976,11 @@ return errors === 0;
 }
 validate65.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_clock_adjust_request = validate66;
-const schema156 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/clock.adjust.request.json","title":"ClockAdjustRequest","description":"Berkeley clock synchronisation, step 2: the coordinator tells a server by how much to adjust its clock. Sent to one server (broker service srv.<server-id>).","x-correio-type":"clock.adjust.request","x-correio-pattern":"request","x-correio-service":"clock","x-correio-reply":"clock.adjust.reply","type":"object","additionalProperties":false,"required":["round","adjust_ms"],"properties":{"round":{"description":"The round this adjustment was computed in.","$ref":"defs.json#/$defs/uint"},"adjust_ms":{"description":"Signed offset in milliseconds to add to the server's clock. Servers slew towards it (they never step their clock backwards).","$ref":"defs.json#/$defs/int"}}};
-const schema158 = {"type":"integer","minimum":-9007199254740991,"maximum":9007199254740991};
+export const validate_chat_whoami_request = validate66;
+const schema158 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/chat.whoami.request.json","title":"ChatWhoamiRequest","description":"Ask who the envelope auth token is for and which roles it grants (revision 1.3). The server verifies the token as it would for any request (signature, expiry, logout, changed password); a gateway uses the reply to let operators, and only them, open the dashboard. Needs auth (UNAUTHENTICATED without it).","x-correio-type":"chat.whoami.request","x-correio-pattern":"request","x-correio-service":"chat","x-correio-reply":"chat.whoami.reply","type":"object","additionalProperties":false,"required":[],"properties":{}};
 
 function validate66(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/clock.adjust.request.json" */;
+/*# sourceURL="https://correio.dev/schemas/v1/chat.whoami.request.json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate66.evaluated;
@@ -4929,78 +4992,10 @@ evaluated0.items = undefined;
 }
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
-let missing0;
-if(((data.round === undefined) && (missing0 = "round")) || ((data.adjust_ms === undefined) && (missing0 = "adjust_ms"))){
-validate66.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
-return false;
-}
-else {
-const _errs1 = errors;
 for(const key0 in data){
-if(!((key0 === "round") || (key0 === "adjust_ms"))){
 validate66.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
-}
-}
-if(_errs1 === errors){
-if(data.round !== undefined){
-let data0 = data.round;
-const _errs2 = errors;
-const _errs3 = errors;
-if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
-validate66.errors = [{instancePath:instancePath+"/round",schemaPath:"defs.json#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs3){
-if((typeof data0 == "number") && (isFinite(data0))){
-if(data0 > 9007199254740991 || isNaN(data0)){
-validate66.errors = [{instancePath:instancePath+"/round",schemaPath:"defs.json#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
-return false;
-}
-else {
-if(data0 < 0 || isNaN(data0)){
-validate66.errors = [{instancePath:instancePath+"/round",schemaPath:"defs.json#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
-return false;
-}
-}
-}
-}
-var valid0 = _errs2 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.adjust_ms !== undefined){
-let data1 = data.adjust_ms;
-const _errs5 = errors;
-const _errs6 = errors;
-if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-validate66.errors = [{instancePath:instancePath+"/adjust_ms",schemaPath:"defs.json#/$defs/int/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs6){
-if((typeof data1 == "number") && (isFinite(data1))){
-if(data1 > 9007199254740991 || isNaN(data1)){
-validate66.errors = [{instancePath:instancePath+"/adjust_ms",schemaPath:"defs.json#/$defs/int/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
-return false;
-}
-else {
-if(data1 < -9007199254740991 || isNaN(data1)){
-validate66.errors = [{instancePath:instancePath+"/adjust_ms",schemaPath:"defs.json#/$defs/int/minimum",keyword:"minimum",params:{comparison: ">=", limit: -9007199254740991},message:"must be >= -9007199254740991"}];
-return false;
-}
-}
-}
-}
-var valid0 = _errs5 === errors;
-}
-else {
-var valid0 = true;
-}
-}
-}
 }
 }
 else {
@@ -5013,11 +5008,12 @@ return errors === 0;
 }
 validate66.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_clock_poll_reply = validate67;
-const schema159 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/clock.poll.reply.json","title":"ClockPollReply","description":"Reply to clock.poll.request: the server's current clock. The coordinator corrects it by half the round-trip time.","x-correio-type":"clock.poll.reply","x-correio-pattern":"reply","x-correio-service":"clock","type":"object","additionalProperties":false,"required":["round","time"],"properties":{"round":{"description":"The round of the request.","$ref":"defs.json#/$defs/uint"},"time":{"description":"The server's current clock when it answered.","$ref":"defs.json#/$defs/timestamp"}}};
+export const validate_clock_adjust_reply = validate67;
+const schema159 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/clock.adjust.reply.json","title":"ClockAdjustReply","description":"Reply to clock.adjust.request.","x-correio-type":"clock.adjust.reply","x-correio-pattern":"reply","x-correio-service":"clock","type":"object","additionalProperties":false,"required":["round","applied"],"properties":{"round":{"description":"The round of the request.","$ref":"defs.json#/$defs/uint"},"applied":{"description":"True when the server accepted the adjustment; false when it refused it (a stale round, or an offset beyond its limit).","type":"boolean"}}};
+const schema160 = {"type":"integer","minimum":0,"maximum":9007199254740991};
 
 function validate67(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/clock.poll.reply.json" */;
+/*# sourceURL="https://correio.dev/schemas/v1/clock.adjust.reply.json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate67.evaluated;
@@ -5030,14 +5026,14 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if(((data.round === undefined) && (missing0 = "round")) || ((data.time === undefined) && (missing0 = "time"))){
+if(((data.round === undefined) && (missing0 = "round")) || ((data.applied === undefined) && (missing0 = "applied"))){
 validate67.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((key0 === "round") || (key0 === "time"))){
+if(!((key0 === "round") || (key0 === "applied"))){
 validate67.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -5072,27 +5068,11 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.time !== undefined){
-let data1 = data.time;
+if(data.applied !== undefined){
 const _errs5 = errors;
-const _errs6 = errors;
-if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-validate67.errors = [{instancePath:instancePath+"/time",schemaPath:"defs.json#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+if(typeof data.applied !== "boolean"){
+validate67.errors = [{instancePath:instancePath+"/applied",schemaPath:"#/properties/applied/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
-}
-if(errors === _errs6){
-if((typeof data1 == "number") && (isFinite(data1))){
-if(data1 > 9007199254740991 || isNaN(data1)){
-validate67.errors = [{instancePath:instancePath+"/time",schemaPath:"defs.json#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
-return false;
-}
-else {
-if(data1 < 0 || isNaN(data1)){
-validate67.errors = [{instancePath:instancePath+"/time",schemaPath:"defs.json#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
-return false;
-}
-}
-}
 }
 var valid0 = _errs5 === errors;
 }
@@ -5113,11 +5093,12 @@ return errors === 0;
 }
 validate67.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_clock_poll_request = validate68;
-const schema162 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/clock.poll.request.json","title":"ClockPollRequest","description":"Berkeley clock synchronisation, step 1: the coordinator asks a server for its current clock. Sent to one server (broker service srv.<server-id>).","x-correio-type":"clock.poll.request","x-correio-pattern":"request","x-correio-service":"clock","x-correio-reply":"clock.poll.reply","type":"object","additionalProperties":false,"required":["round"],"properties":{"round":{"description":"The synchronisation round, chosen by the coordinator; increases from round to round.","$ref":"defs.json#/$defs/uint"}}};
+export const validate_clock_adjust_request = validate68;
+const schema161 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/clock.adjust.request.json","title":"ClockAdjustRequest","description":"Berkeley clock synchronisation, step 2: the coordinator tells a server by how much to adjust its clock. Sent to one server (broker service srv.<server-id>).","x-correio-type":"clock.adjust.request","x-correio-pattern":"request","x-correio-service":"clock","x-correio-reply":"clock.adjust.reply","type":"object","additionalProperties":false,"required":["round","adjust_ms"],"properties":{"round":{"description":"The round this adjustment was computed in.","$ref":"defs.json#/$defs/uint"},"adjust_ms":{"description":"Signed offset in milliseconds to add to the server's clock. Servers slew towards it (they never step their clock backwards).","$ref":"defs.json#/$defs/int"}}};
+const schema163 = {"type":"integer","minimum":-9007199254740991,"maximum":9007199254740991};
 
 function validate68(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/clock.poll.request.json" */;
+/*# sourceURL="https://correio.dev/schemas/v1/clock.adjust.request.json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate68.evaluated;
@@ -5130,14 +5111,14 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if((data.round === undefined) && (missing0 = "round")){
+if(((data.round === undefined) && (missing0 = "round")) || ((data.adjust_ms === undefined) && (missing0 = "adjust_ms"))){
 validate68.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(key0 === "round")){
+if(!((key0 === "round") || (key0 === "adjust_ms"))){
 validate68.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -5146,6 +5127,7 @@ break;
 if(_errs1 === errors){
 if(data.round !== undefined){
 let data0 = data.round;
+const _errs2 = errors;
 const _errs3 = errors;
 if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
 validate68.errors = [{instancePath:instancePath+"/round",schemaPath:"defs.json#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
@@ -5165,6 +5147,39 @@ return false;
 }
 }
 }
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.adjust_ms !== undefined){
+let data1 = data.adjust_ms;
+const _errs5 = errors;
+const _errs6 = errors;
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+validate68.errors = [{instancePath:instancePath+"/adjust_ms",schemaPath:"defs.json#/$defs/int/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs6){
+if((typeof data1 == "number") && (isFinite(data1))){
+if(data1 > 9007199254740991 || isNaN(data1)){
+validate68.errors = [{instancePath:instancePath+"/adjust_ms",schemaPath:"defs.json#/$defs/int/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data1 < -9007199254740991 || isNaN(data1)){
+validate68.errors = [{instancePath:instancePath+"/adjust_ms",schemaPath:"defs.json#/$defs/int/minimum",keyword:"minimum",params:{comparison: ">=", limit: -9007199254740991},message:"must be >= -9007199254740991"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
 }
 }
 }
@@ -5179,13 +5194,11 @@ return errors === 0;
 }
 validate68.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_election_coordinator = validate69;
-const schema164 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/election.coordinator.json","title":"ElectionCoordinator","description":"Bully election: the winner announces itself as coordinator, on the proxy topic election/.","x-correio-type":"election.coordinator","x-correio-pattern":"event","x-correio-service":"election","type":"object","additionalProperties":false,"required":["server","rank","term"],"properties":{"server":{"description":"The new coordinator.","$ref":"defs.json#/$defs/nodeId"},"rank":{"description":"The coordinator's rank.","$ref":"defs.json#/$defs/rank"},"term":{"description":"The term the coordinator won; servers ignore an announcement with a term below the highest they have seen.","$ref":"defs.json#/$defs/term"}}};
-const schema166 = {"description":"A server's rank, assigned by the reference server: unique among servers, from 1. The bully election makes the highest-ranked live server coordinator.","type":"integer","minimum":1,"maximum":9007199254740991};
-const schema167 = {"description":"An election term. A server starting an election uses the highest term it has seen plus one; the first election is term 1.","type":"integer","minimum":1,"maximum":9007199254740991};
+export const validate_clock_poll_reply = validate69;
+const schema164 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/clock.poll.reply.json","title":"ClockPollReply","description":"Reply to clock.poll.request: the server's current clock. The coordinator corrects it by half the round-trip time.","x-correio-type":"clock.poll.reply","x-correio-pattern":"reply","x-correio-service":"clock","type":"object","additionalProperties":false,"required":["round","time"],"properties":{"round":{"description":"The round of the request.","$ref":"defs.json#/$defs/uint"},"time":{"description":"The server's current clock when it answered.","$ref":"defs.json#/$defs/timestamp"}}};
 
 function validate69(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/election.coordinator.json" */;
+/*# sourceURL="https://correio.dev/schemas/v1/clock.poll.reply.json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate69.evaluated;
@@ -5198,46 +5211,40 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if((((data.server === undefined) && (missing0 = "server")) || ((data.rank === undefined) && (missing0 = "rank"))) || ((data.term === undefined) && (missing0 = "term"))){
+if(((data.round === undefined) && (missing0 = "round")) || ((data.time === undefined) && (missing0 = "time"))){
 validate69.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(((key0 === "server") || (key0 === "rank")) || (key0 === "term"))){
+if(!((key0 === "round") || (key0 === "time"))){
 validate69.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
 if(_errs1 === errors){
-if(data.server !== undefined){
-let data0 = data.server;
+if(data.round !== undefined){
+let data0 = data.round;
 const _errs2 = errors;
 const _errs3 = errors;
+if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
+validate69.errors = [{instancePath:instancePath+"/round",schemaPath:"defs.json#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
 if(errors === _errs3){
-if(typeof data0 === "string"){
-if(func1(data0) > 128){
-validate69.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+if((typeof data0 == "number") && (isFinite(data0))){
+if(data0 > 9007199254740991 || isNaN(data0)){
+validate69.errors = [{instancePath:instancePath+"/round",schemaPath:"defs.json#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
-if(func1(data0) < 1){
-validate69.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-else {
-if(!pattern6.test(data0)){
-validate69.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+if(data0 < 0 || isNaN(data0)){
+validate69.errors = [{instancePath:instancePath+"/round",schemaPath:"defs.json#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
-}
-}
-else {
-validate69.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
 }
 }
 var valid0 = _errs2 === errors;
@@ -5246,23 +5253,23 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.rank !== undefined){
-let data1 = data.rank;
+if(data.time !== undefined){
+let data1 = data.time;
 const _errs5 = errors;
 const _errs6 = errors;
 if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-validate69.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate69.errors = [{instancePath:instancePath+"/time",schemaPath:"defs.json#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs6){
 if((typeof data1 == "number") && (isFinite(data1))){
 if(data1 > 9007199254740991 || isNaN(data1)){
-validate69.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+validate69.errors = [{instancePath:instancePath+"/time",schemaPath:"defs.json#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
-if(data1 < 1 || isNaN(data1)){
-validate69.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+if(data1 < 0 || isNaN(data1)){
+validate69.errors = [{instancePath:instancePath+"/time",schemaPath:"defs.json#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -5272,35 +5279,6 @@ var valid0 = _errs5 === errors;
 }
 else {
 var valid0 = true;
-}
-if(valid0){
-if(data.term !== undefined){
-let data2 = data.term;
-const _errs8 = errors;
-const _errs9 = errors;
-if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
-validate69.errors = [{instancePath:instancePath+"/term",schemaPath:"defs.json#/$defs/term/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs9){
-if((typeof data2 == "number") && (isFinite(data2))){
-if(data2 > 9007199254740991 || isNaN(data2)){
-validate69.errors = [{instancePath:instancePath+"/term",schemaPath:"defs.json#/$defs/term/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
-return false;
-}
-else {
-if(data2 < 1 || isNaN(data2)){
-validate69.errors = [{instancePath:instancePath+"/term",schemaPath:"defs.json#/$defs/term/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
-return false;
-}
-}
-}
-}
-var valid0 = _errs8 === errors;
-}
-else {
-var valid0 = true;
-}
 }
 }
 }
@@ -5316,11 +5294,11 @@ return errors === 0;
 }
 validate69.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_election_election_reply = validate70;
-const schema168 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/election.election.reply.json","title":"ElectionElectionReply","description":"Reply to election.election.request: the bully answer.","x-correio-type":"election.election.reply","x-correio-pattern":"reply","x-correio-service":"election","type":"object","additionalProperties":false,"required":["server","rank","ok"],"properties":{"server":{"description":"The answering server.","$ref":"defs.json#/$defs/nodeId"},"rank":{"description":"The answering server's rank.","$ref":"defs.json#/$defs/rank"},"ok":{"description":"True when the answering server outranks the candidate and takes the election over; the candidate then waits for election.coordinator.","type":"boolean"}}};
+export const validate_clock_poll_request = validate70;
+const schema167 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/clock.poll.request.json","title":"ClockPollRequest","description":"Berkeley clock synchronisation, step 1: the coordinator asks a server for its current clock. Sent to one server (broker service srv.<server-id>).","x-correio-type":"clock.poll.request","x-correio-pattern":"request","x-correio-service":"clock","x-correio-reply":"clock.poll.reply","type":"object","additionalProperties":false,"required":["round"],"properties":{"round":{"description":"The synchronisation round, chosen by the coordinator; increases from round to round.","$ref":"defs.json#/$defs/uint"}}};
 
 function validate70(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/election.election.reply.json" */;
+/*# sourceURL="https://correio.dev/schemas/v1/clock.poll.request.json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate70.evaluated;
@@ -5333,92 +5311,39 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if((((data.server === undefined) && (missing0 = "server")) || ((data.rank === undefined) && (missing0 = "rank"))) || ((data.ok === undefined) && (missing0 = "ok"))){
+if((data.round === undefined) && (missing0 = "round")){
 validate70.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(((key0 === "server") || (key0 === "rank")) || (key0 === "ok"))){
+if(!(key0 === "round")){
 validate70.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
 if(_errs1 === errors){
-if(data.server !== undefined){
-let data0 = data.server;
-const _errs2 = errors;
+if(data.round !== undefined){
+let data0 = data.round;
 const _errs3 = errors;
+if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
+validate70.errors = [{instancePath:instancePath+"/round",schemaPath:"defs.json#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
 if(errors === _errs3){
-if(typeof data0 === "string"){
-if(func1(data0) > 128){
-validate70.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+if((typeof data0 == "number") && (isFinite(data0))){
+if(data0 > 9007199254740991 || isNaN(data0)){
+validate70.errors = [{instancePath:instancePath+"/round",schemaPath:"defs.json#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
-if(func1(data0) < 1){
-validate70.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-else {
-if(!pattern6.test(data0)){
-validate70.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+if(data0 < 0 || isNaN(data0)){
+validate70.errors = [{instancePath:instancePath+"/round",schemaPath:"defs.json#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
-}
-}
-else {
-validate70.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid0 = _errs2 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.rank !== undefined){
-let data1 = data.rank;
-const _errs5 = errors;
-const _errs6 = errors;
-if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-validate70.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs6){
-if((typeof data1 == "number") && (isFinite(data1))){
-if(data1 > 9007199254740991 || isNaN(data1)){
-validate70.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
-return false;
-}
-else {
-if(data1 < 1 || isNaN(data1)){
-validate70.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
-return false;
-}
-}
-}
-}
-var valid0 = _errs5 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.ok !== undefined){
-const _errs8 = errors;
-if(typeof data.ok !== "boolean"){
-validate70.errors = [{instancePath:instancePath+"/ok",schemaPath:"#/properties/ok/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
-return false;
-}
-var valid0 = _errs8 === errors;
-}
-else {
-var valid0 = true;
 }
 }
 }
@@ -5435,11 +5360,13 @@ return errors === 0;
 }
 validate70.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_election_election_request = validate71;
-const schema171 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/election.election.request.json","title":"ElectionElectionRequest","description":"Bully election: a candidate asks a higher-ranked server whether it is alive. Sent to one server (broker service srv.<server-id>).","x-correio-type":"election.election.request","x-correio-pattern":"request","x-correio-service":"election","x-correio-reply":"election.election.reply","type":"object","additionalProperties":false,"required":["server","rank","term"],"properties":{"server":{"description":"The candidate.","$ref":"defs.json#/$defs/nodeId"},"rank":{"description":"The candidate's rank.","$ref":"defs.json#/$defs/rank"},"term":{"description":"The candidate's election term.","$ref":"defs.json#/$defs/term"}}};
+export const validate_election_coordinator = validate71;
+const schema169 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/election.coordinator.json","title":"ElectionCoordinator","description":"Bully election: the winner announces itself as coordinator, on the proxy topic election/.","x-correio-type":"election.coordinator","x-correio-pattern":"event","x-correio-service":"election","type":"object","additionalProperties":false,"required":["server","rank","term"],"properties":{"server":{"description":"The new coordinator.","$ref":"defs.json#/$defs/nodeId"},"rank":{"description":"The coordinator's rank.","$ref":"defs.json#/$defs/rank"},"term":{"description":"The term the coordinator won; servers ignore an announcement with a term below the highest they have seen.","$ref":"defs.json#/$defs/term"}}};
+const schema171 = {"description":"A server's rank, assigned by the reference server: unique among servers, from 1. The bully election makes the highest-ranked live server coordinator.","type":"integer","minimum":1,"maximum":9007199254740991};
+const schema172 = {"description":"An election term. A server starting an election uses the highest term it has seen plus one; the first election is term 1.","type":"integer","minimum":1,"maximum":9007199254740991};
 
 function validate71(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/election.election.request.json" */;
+/*# sourceURL="https://correio.dev/schemas/v1/election.coordinator.json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate71.evaluated;
@@ -5570,12 +5497,11 @@ return errors === 0;
 }
 validate71.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_error = validate72;
-const schema175 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/error.json","title":"ErrorReply","description":"A typed error reply. Sent instead of the expected reply when a request cannot be served.","x-correio-type":"error","type":"object","additionalProperties":false,"required":["code","message","retryable"],"properties":{"code":{"$ref":"defs.json#/$defs/errorCode"},"message":{"description":"A sentence for a person: what went wrong and what to do.","type":"string","maxLength":1000},"retryable":{"description":"True when the same request (same id) may succeed if sent again.","type":"boolean"},"data":{"description":"Details, such as data.path for VALIDATION.","type":"object","maxProperties":32,"additionalProperties":true}}};
-const schema176 = {"type":"string","enum":["DECODE","TOO_LARGE","VALIDATION","UNSUPPORTED_VERSION","UNKNOWN_TYPE","BAD_REQUEST","NOT_FOUND","CONFLICT","UNKNOWN_SERVICE","TIMEOUT","UNAVAILABLE","OVERLOADED","INTERNAL","UNAUTHENTICATED","FORBIDDEN"]};
+export const validate_election_election_reply = validate72;
+const schema173 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/election.election.reply.json","title":"ElectionElectionReply","description":"Reply to election.election.request: the bully answer.","x-correio-type":"election.election.reply","x-correio-pattern":"reply","x-correio-service":"election","type":"object","additionalProperties":false,"required":["server","rank","ok"],"properties":{"server":{"description":"The answering server.","$ref":"defs.json#/$defs/nodeId"},"rank":{"description":"The answering server's rank.","$ref":"defs.json#/$defs/rank"},"ok":{"description":"True when the answering server outranks the candidate and takes the election over; the candidate then waits for election.coordinator.","type":"boolean"}}};
 
 function validate72(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/error.json" */;
+/*# sourceURL="https://correio.dev/schemas/v1/election.election.reply.json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate72.evaluated;
@@ -5588,30 +5514,47 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if((((data.code === undefined) && (missing0 = "code")) || ((data.message === undefined) && (missing0 = "message"))) || ((data.retryable === undefined) && (missing0 = "retryable"))){
+if((((data.server === undefined) && (missing0 = "server")) || ((data.rank === undefined) && (missing0 = "rank"))) || ((data.ok === undefined) && (missing0 = "ok"))){
 validate72.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((((key0 === "code") || (key0 === "message")) || (key0 === "retryable")) || (key0 === "data"))){
+if(!(((key0 === "server") || (key0 === "rank")) || (key0 === "ok"))){
 validate72.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
 if(_errs1 === errors){
-if(data.code !== undefined){
-let data0 = data.code;
+if(data.server !== undefined){
+let data0 = data.server;
 const _errs2 = errors;
-if(typeof data0 !== "string"){
-validate72.errors = [{instancePath:instancePath+"/code",schemaPath:"defs.json#/$defs/errorCode/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data0 === "string"){
+if(func1(data0) > 128){
+validate72.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
-if(!(((((((((((((((data0 === "DECODE") || (data0 === "TOO_LARGE")) || (data0 === "VALIDATION")) || (data0 === "UNSUPPORTED_VERSION")) || (data0 === "UNKNOWN_TYPE")) || (data0 === "BAD_REQUEST")) || (data0 === "NOT_FOUND")) || (data0 === "CONFLICT")) || (data0 === "UNKNOWN_SERVICE")) || (data0 === "TIMEOUT")) || (data0 === "UNAVAILABLE")) || (data0 === "OVERLOADED")) || (data0 === "INTERNAL")) || (data0 === "UNAUTHENTICATED")) || (data0 === "FORBIDDEN"))){
-validate72.errors = [{instancePath:instancePath+"/code",schemaPath:"defs.json#/$defs/errorCode/enum",keyword:"enum",params:{allowedValues: schema176.enum},message:"must be equal to one of the allowed values"}];
+else {
+if(func1(data0) < 1){
+validate72.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
+}
+else {
+if(!pattern6.test(data0)){
+validate72.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate72.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
 }
 var valid0 = _errs2 === errors;
 }
@@ -5619,19 +5562,26 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.message !== undefined){
-let data1 = data.message;
+if(data.rank !== undefined){
+let data1 = data.rank;
 const _errs5 = errors;
-if(errors === _errs5){
-if(typeof data1 === "string"){
-if(func1(data1) > 1000){
-validate72.errors = [{instancePath:instancePath+"/message",schemaPath:"#/properties/message/maxLength",keyword:"maxLength",params:{limit: 1000},message:"must NOT have more than 1000 characters"}];
+const _errs6 = errors;
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+validate72.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
+if(errors === _errs6){
+if((typeof data1 == "number") && (isFinite(data1))){
+if(data1 > 9007199254740991 || isNaN(data1)){
+validate72.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
 }
 else {
-validate72.errors = [{instancePath:instancePath+"/message",schemaPath:"#/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+if(data1 < 1 || isNaN(data1)){
+validate72.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
+}
+}
 }
 }
 var valid0 = _errs5 === errors;
@@ -5640,38 +5590,16 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.retryable !== undefined){
-const _errs7 = errors;
-if(typeof data.retryable !== "boolean"){
-validate72.errors = [{instancePath:instancePath+"/retryable",schemaPath:"#/properties/retryable/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+if(data.ok !== undefined){
+const _errs8 = errors;
+if(typeof data.ok !== "boolean"){
+validate72.errors = [{instancePath:instancePath+"/ok",schemaPath:"#/properties/ok/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
-var valid0 = _errs7 === errors;
+var valid0 = _errs8 === errors;
 }
 else {
 var valid0 = true;
-}
-if(valid0){
-if(data.data !== undefined){
-let data3 = data.data;
-const _errs9 = errors;
-if(errors === _errs9){
-if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
-if(Object.keys(data3).length > 32){
-validate72.errors = [{instancePath:instancePath+"/data",schemaPath:"#/properties/data/maxProperties",keyword:"maxProperties",params:{limit: 32},message:"must NOT have more than 32 properties"}];
-return false;
-}
-}
-else {
-validate72.errors = [{instancePath:instancePath+"/data",schemaPath:"#/properties/data/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-var valid0 = _errs9 === errors;
-}
-else {
-var valid0 = true;
-}
 }
 }
 }
@@ -5688,11 +5616,11 @@ return errors === 0;
 }
 validate72.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_ref_heartbeat_reply = validate73;
-const schema177 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/ref.heartbeat.reply.json","title":"RefHeartbeatReply","description":"Reply to ref.heartbeat.request.","x-correio-type":"ref.heartbeat.reply","x-correio-pattern":"reply","x-correio-service":"ref","type":"object","additionalProperties":false,"required":["alive","known"],"properties":{"alive":{"description":"True when the reference server now counts the server as alive.","type":"boolean"},"known":{"description":"False when the reference server does not know this server (or not under this rank): it must send ref.register.request again.","type":"boolean"}}};
+export const validate_election_election_request = validate73;
+const schema176 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/election.election.request.json","title":"ElectionElectionRequest","description":"Bully election: a candidate asks a higher-ranked server whether it is alive. Sent to one server (broker service srv.<server-id>).","x-correio-type":"election.election.request","x-correio-pattern":"request","x-correio-service":"election","x-correio-reply":"election.election.reply","type":"object","additionalProperties":false,"required":["server","rank","term"],"properties":{"server":{"description":"The candidate.","$ref":"defs.json#/$defs/nodeId"},"rank":{"description":"The candidate's rank.","$ref":"defs.json#/$defs/rank"},"term":{"description":"The candidate's election term.","$ref":"defs.json#/$defs/term"}}};
 
 function validate73(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/ref.heartbeat.reply.json" */;
+/*# sourceURL="https://correio.dev/schemas/v1/election.election.request.json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate73.evaluated;
@@ -5705,25 +5633,47 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if(((data.alive === undefined) && (missing0 = "alive")) || ((data.known === undefined) && (missing0 = "known"))){
+if((((data.server === undefined) && (missing0 = "server")) || ((data.rank === undefined) && (missing0 = "rank"))) || ((data.term === undefined) && (missing0 = "term"))){
 validate73.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((key0 === "alive") || (key0 === "known"))){
+if(!(((key0 === "server") || (key0 === "rank")) || (key0 === "term"))){
 validate73.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
 if(_errs1 === errors){
-if(data.alive !== undefined){
+if(data.server !== undefined){
+let data0 = data.server;
 const _errs2 = errors;
-if(typeof data.alive !== "boolean"){
-validate73.errors = [{instancePath:instancePath+"/alive",schemaPath:"#/properties/alive/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data0 === "string"){
+if(func1(data0) > 128){
+validate73.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
+}
+else {
+if(func1(data0) < 1){
+validate73.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern6.test(data0)){
+validate73.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate73.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
 }
 var valid0 = _errs2 === errors;
 }
@@ -5731,16 +5681,61 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.known !== undefined){
-const _errs4 = errors;
-if(typeof data.known !== "boolean"){
-validate73.errors = [{instancePath:instancePath+"/known",schemaPath:"#/properties/known/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+if(data.rank !== undefined){
+let data1 = data.rank;
+const _errs5 = errors;
+const _errs6 = errors;
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+validate73.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-var valid0 = _errs4 === errors;
+if(errors === _errs6){
+if((typeof data1 == "number") && (isFinite(data1))){
+if(data1 > 9007199254740991 || isNaN(data1)){
+validate73.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data1 < 1 || isNaN(data1)){
+validate73.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs5 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
+if(data.term !== undefined){
+let data2 = data.term;
+const _errs8 = errors;
+const _errs9 = errors;
+if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
+validate73.errors = [{instancePath:instancePath+"/term",schemaPath:"defs.json#/$defs/term/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs9){
+if((typeof data2 == "number") && (isFinite(data2))){
+if(data2 > 9007199254740991 || isNaN(data2)){
+validate73.errors = [{instancePath:instancePath+"/term",schemaPath:"defs.json#/$defs/term/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data2 < 1 || isNaN(data2)){
+validate73.errors = [{instancePath:instancePath+"/term",schemaPath:"defs.json#/$defs/term/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
 }
 }
 }
@@ -5756,11 +5751,12 @@ return errors === 0;
 }
 validate73.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_ref_heartbeat_request = validate74;
-const schema178 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/ref.heartbeat.request.json","title":"RefHeartbeatRequest","description":"A server's periodic heartbeat to the reference server.","x-correio-type":"ref.heartbeat.request","x-correio-pattern":"request","x-correio-service":"ref","x-correio-reply":"ref.heartbeat.reply","type":"object","additionalProperties":false,"required":["server","rank"],"properties":{"server":{"$ref":"defs.json#/$defs/nodeId"},"rank":{"description":"The rank the server was given at registration.","$ref":"defs.json#/$defs/rank"}}};
+export const validate_error = validate74;
+const schema180 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/error.json","title":"ErrorReply","description":"A typed error reply. Sent instead of the expected reply when a request cannot be served.","x-correio-type":"error","type":"object","additionalProperties":false,"required":["code","message","retryable"],"properties":{"code":{"$ref":"defs.json#/$defs/errorCode"},"message":{"description":"A sentence for a person: what went wrong and what to do.","type":"string","maxLength":1000},"retryable":{"description":"True when the same request (same id) may succeed if sent again.","type":"boolean"},"data":{"description":"Details, such as data.path for VALIDATION.","type":"object","maxProperties":32,"additionalProperties":true}}};
+const schema181 = {"type":"string","enum":["DECODE","TOO_LARGE","VALIDATION","UNSUPPORTED_VERSION","UNKNOWN_TYPE","BAD_REQUEST","NOT_FOUND","CONFLICT","UNKNOWN_SERVICE","TIMEOUT","UNAVAILABLE","OVERLOADED","INTERNAL","UNAUTHENTICATED","FORBIDDEN"]};
 
 function validate74(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/ref.heartbeat.request.json" */;
+/*# sourceURL="https://correio.dev/schemas/v1/error.json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate74.evaluated;
@@ -5773,47 +5769,30 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if(((data.server === undefined) && (missing0 = "server")) || ((data.rank === undefined) && (missing0 = "rank"))){
+if((((data.code === undefined) && (missing0 = "code")) || ((data.message === undefined) && (missing0 = "message"))) || ((data.retryable === undefined) && (missing0 = "retryable"))){
 validate74.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((key0 === "server") || (key0 === "rank"))){
+if(!((((key0 === "code") || (key0 === "message")) || (key0 === "retryable")) || (key0 === "data"))){
 validate74.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
 if(_errs1 === errors){
-if(data.server !== undefined){
-let data0 = data.server;
+if(data.code !== undefined){
+let data0 = data.code;
 const _errs2 = errors;
-const _errs3 = errors;
-if(errors === _errs3){
-if(typeof data0 === "string"){
-if(func1(data0) > 128){
-validate74.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+if(typeof data0 !== "string"){
+validate74.errors = [{instancePath:instancePath+"/code",schemaPath:"defs.json#/$defs/errorCode/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-else {
-if(func1(data0) < 1){
-validate74.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+if(!(((((((((((((((data0 === "DECODE") || (data0 === "TOO_LARGE")) || (data0 === "VALIDATION")) || (data0 === "UNSUPPORTED_VERSION")) || (data0 === "UNKNOWN_TYPE")) || (data0 === "BAD_REQUEST")) || (data0 === "NOT_FOUND")) || (data0 === "CONFLICT")) || (data0 === "UNKNOWN_SERVICE")) || (data0 === "TIMEOUT")) || (data0 === "UNAVAILABLE")) || (data0 === "OVERLOADED")) || (data0 === "INTERNAL")) || (data0 === "UNAUTHENTICATED")) || (data0 === "FORBIDDEN"))){
+validate74.errors = [{instancePath:instancePath+"/code",schemaPath:"defs.json#/$defs/errorCode/enum",keyword:"enum",params:{allowedValues: schema181.enum},message:"must be equal to one of the allowed values"}];
 return false;
-}
-else {
-if(!pattern6.test(data0)){
-validate74.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
-return false;
-}
-}
-}
-}
-else {
-validate74.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
 }
 var valid0 = _errs2 === errors;
 }
@@ -5821,32 +5800,60 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.rank !== undefined){
-let data1 = data.rank;
+if(data.message !== undefined){
+let data1 = data.message;
 const _errs5 = errors;
-const _errs6 = errors;
-if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-validate74.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+if(errors === _errs5){
+if(typeof data1 === "string"){
+if(func1(data1) > 1000){
+validate74.errors = [{instancePath:instancePath+"/message",schemaPath:"#/properties/message/maxLength",keyword:"maxLength",params:{limit: 1000},message:"must NOT have more than 1000 characters"}];
 return false;
 }
-if(errors === _errs6){
-if((typeof data1 == "number") && (isFinite(data1))){
-if(data1 > 9007199254740991 || isNaN(data1)){
-validate74.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
-return false;
 }
 else {
-if(data1 < 1 || isNaN(data1)){
-validate74.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+validate74.errors = [{instancePath:instancePath+"/message",schemaPath:"#/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
-}
-}
 }
 }
 var valid0 = _errs5 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
+if(data.retryable !== undefined){
+const _errs7 = errors;
+if(typeof data.retryable !== "boolean"){
+validate74.errors = [{instancePath:instancePath+"/retryable",schemaPath:"#/properties/retryable/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+return false;
+}
+var valid0 = _errs7 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.data !== undefined){
+let data3 = data.data;
+const _errs9 = errors;
+if(errors === _errs9){
+if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
+if(Object.keys(data3).length > 32){
+validate74.errors = [{instancePath:instancePath+"/data",schemaPath:"#/properties/data/maxProperties",keyword:"maxProperties",params:{limit: 32},message:"must NOT have more than 32 properties"}];
+return false;
+}
+}
+else {
+validate74.errors = [{instancePath:instancePath+"/data",schemaPath:"#/properties/data/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+var valid0 = _errs9 === errors;
+}
+else {
+var valid0 = true;
+}
+}
 }
 }
 }
@@ -5862,271 +5869,15 @@ return errors === 0;
 }
 validate74.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_ref_membership = validate75;
-const schema181 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/ref.membership.json","title":"RefMembership","description":"A change in the server list, published by the reference server on the proxy topic ref/membership/.","x-correio-type":"ref.membership","x-correio-pattern":"event","x-correio-service":"ref","type":"object","additionalProperties":false,"required":["server","rank","state","at"],"properties":{"server":{"$ref":"defs.json#/$defs/nodeId"},"rank":{"$ref":"defs.json#/$defs/rank"},"state":{"description":"up: registered, or heartbeats resumed; down: heartbeats missed, the server is presumed dead; left: removed from the list (down for too long, or removed by an operator), it must register again.","type":"string","enum":["up","down","left"]},"at":{"description":"When the reference server observed the change.","$ref":"defs.json#/$defs/timestamp"}}};
-
-function validate75(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/ref.membership.json" */;
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate75.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(errors === 0){
-if(data && typeof data == "object" && !Array.isArray(data)){
-let missing0;
-if(((((data.server === undefined) && (missing0 = "server")) || ((data.rank === undefined) && (missing0 = "rank"))) || ((data.state === undefined) && (missing0 = "state"))) || ((data.at === undefined) && (missing0 = "at"))){
-validate75.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
-return false;
-}
-else {
-const _errs1 = errors;
-for(const key0 in data){
-if(!((((key0 === "server") || (key0 === "rank")) || (key0 === "state")) || (key0 === "at"))){
-validate75.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs1 === errors){
-if(data.server !== undefined){
-let data0 = data.server;
-const _errs2 = errors;
-const _errs3 = errors;
-if(errors === _errs3){
-if(typeof data0 === "string"){
-if(func1(data0) > 128){
-validate75.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
-return false;
-}
-else {
-if(func1(data0) < 1){
-validate75.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-else {
-if(!pattern6.test(data0)){
-validate75.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
-return false;
-}
-}
-}
-}
-else {
-validate75.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid0 = _errs2 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.rank !== undefined){
-let data1 = data.rank;
-const _errs5 = errors;
-const _errs6 = errors;
-if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-validate75.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs6){
-if((typeof data1 == "number") && (isFinite(data1))){
-if(data1 > 9007199254740991 || isNaN(data1)){
-validate75.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
-return false;
-}
-else {
-if(data1 < 1 || isNaN(data1)){
-validate75.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
-return false;
-}
-}
-}
-}
-var valid0 = _errs5 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.state !== undefined){
-let data2 = data.state;
-const _errs8 = errors;
-if(typeof data2 !== "string"){
-validate75.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-if(!(((data2 === "up") || (data2 === "down")) || (data2 === "left"))){
-validate75.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema181.properties.state.enum},message:"must be equal to one of the allowed values"}];
-return false;
-}
-var valid0 = _errs8 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.at !== undefined){
-let data3 = data.at;
-const _errs10 = errors;
-const _errs11 = errors;
-if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
-validate75.errors = [{instancePath:instancePath+"/at",schemaPath:"defs.json#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs11){
-if((typeof data3 == "number") && (isFinite(data3))){
-if(data3 > 9007199254740991 || isNaN(data3)){
-validate75.errors = [{instancePath:instancePath+"/at",schemaPath:"defs.json#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
-return false;
-}
-else {
-if(data3 < 0 || isNaN(data3)){
-validate75.errors = [{instancePath:instancePath+"/at",schemaPath:"defs.json#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
-return false;
-}
-}
-}
-}
-var valid0 = _errs10 === errors;
-}
-else {
-var valid0 = true;
-}
-}
-}
-}
-}
-}
-}
-else {
-validate75.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-validate75.errors = vErrors;
-return errors === 0;
-}
-validate75.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
-
-export const validate_ref_register_reply = validate76;
-const schema185 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/ref.register.reply.json","title":"RefRegisterReply","description":"Reply to ref.register.request: the server's rank.","x-correio-type":"ref.register.reply","x-correio-pattern":"reply","x-correio-service":"ref","type":"object","additionalProperties":false,"required":["server","rank"],"properties":{"server":{"$ref":"defs.json#/$defs/nodeId"},"rank":{"$ref":"defs.json#/$defs/rank"}}};
-
-function validate76(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/ref.register.reply.json" */;
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate76.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(errors === 0){
-if(data && typeof data == "object" && !Array.isArray(data)){
-let missing0;
-if(((data.server === undefined) && (missing0 = "server")) || ((data.rank === undefined) && (missing0 = "rank"))){
-validate76.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
-return false;
-}
-else {
-const _errs1 = errors;
-for(const key0 in data){
-if(!((key0 === "server") || (key0 === "rank"))){
-validate76.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs1 === errors){
-if(data.server !== undefined){
-let data0 = data.server;
-const _errs2 = errors;
-const _errs3 = errors;
-if(errors === _errs3){
-if(typeof data0 === "string"){
-if(func1(data0) > 128){
-validate76.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
-return false;
-}
-else {
-if(func1(data0) < 1){
-validate76.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-else {
-if(!pattern6.test(data0)){
-validate76.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
-return false;
-}
-}
-}
-}
-else {
-validate76.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid0 = _errs2 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.rank !== undefined){
-let data1 = data.rank;
-const _errs5 = errors;
-const _errs6 = errors;
-if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-validate76.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs6){
-if((typeof data1 == "number") && (isFinite(data1))){
-if(data1 > 9007199254740991 || isNaN(data1)){
-validate76.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
-return false;
-}
-else {
-if(data1 < 1 || isNaN(data1)){
-validate76.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
-return false;
-}
-}
-}
-}
-var valid0 = _errs5 === errors;
-}
-else {
-var valid0 = true;
-}
-}
-}
-}
-}
-else {
-validate76.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-validate76.errors = vErrors;
-return errors === 0;
-}
-validate76.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
-
-export const validate_ref_register_request = validate77;
-const schema188 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/ref.register.request.json","title":"RefRegisterRequest","description":"Register a server with the reference server and get its rank. A server registering again under the same id, while the reference server still lists it, keeps its rank.","x-correio-type":"ref.register.request","x-correio-pattern":"request","x-correio-service":"ref","x-correio-reply":"ref.register.reply","type":"object","additionalProperties":false,"required":["server"],"properties":{"server":{"description":"The registering server's id.","$ref":"defs.json#/$defs/nodeId"},"endpoint":{"description":"The server's own address, informative only (shown in ref.servers.reply).","$ref":"defs.json#/$defs/endpoint"}}};
-const schema190 = {"description":"A ZeroMQ endpoint, such as tcp://10.0.0.5:5555: 1 to 256 printable ASCII characters.","type":"string","pattern":"^[\\x21-\\x7e]{1,256}$","minLength":1,"maxLength":256};
+export const validate_gateway_dashboard = validate75;
+const schema182 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/gateway.dashboard.json","title":"GatewayDashboard","description":"What a gateway knows of the whole system at one moment, sent once per interval to each operator's dashboard WebSocket (GET /v1/dashboard, a JSON text frame). The gateway gathers it from the reference server's list (ref.servers), the ref/membership/ and election/coordinator/ topics, and the /health and /metrics of every process it knows. Counts are deltas over the interval, so a browser charts rates without keeping counters; there are no floats in v1, hence the units in the names.","x-correio-type":"gateway.dashboard","x-correio-pattern":"event","x-correio-service":"gateway","type":"object","additionalProperties":false,"required":["at","interval_ms","gateway","nodes","services","events"],"properties":{"at":{"description":"When the gateway took the snapshot (its wall clock).","$ref":"defs.json#/$defs/timestamp"},"interval_ms":{"description":"Milliseconds since the previous snapshot: the span of every delta below.","$ref":"defs.json#/$defs/uint"},"gateway":{"description":"The sending gateway's id.","$ref":"defs.json#/$defs/nodeId"},"coordinator":{"description":"The coordinator the reference server names, when it names one.","$ref":"defs.json#/$defs/nodeId"},"nodes":{"description":"Every process the gateway knows: itself, the broker, the proxy, the reference server and every server the reference server lists.","type":"array","maxItems":1000,"items":{"$ref":"defs.json#/$defs/dashboardNode"}},"services":{"description":"The broker's services, by name.","type":"array","maxItems":1000,"items":{"$ref":"defs.json#/$defs/dashboardService"}},"events":{"description":"Timeline events this connection has not been sent yet, oldest first: the first snapshot on a connection carries the gateway's most recent ones.","type":"array","maxItems":500,"items":{"$ref":"defs.json#/$defs/dashboardEvent"}}}};
+const schema187 = {"description":"One process.","type":"object","additionalProperties":false,"required":["id","kind","state"],"properties":{"id":{"$ref":"#/$defs/nodeId"},"kind":{"type":"string","enum":["broker","proxy","ref","server","gateway","worker"]},"state":{"description":"up: its /health says ready (a server: and the reference server lists it alive); starting: reachable but not ready; down: unreachable, or missing its heartbeats at the reference server; unknown: no way to ask it.","type":"string","enum":["up","starting","down","unknown"]},"status":{"description":"The /health status word (ok, starting, draining, …).","type":"string","maxLength":64},"http":{"$ref":"#/$defs/httpUrl"},"version":{"type":"string","maxLength":64},"uptime_ms":{"$ref":"#/$defs/uint"},"rss_bytes":{"$ref":"#/$defs/uint"},"cpu_permille":{"description":"CPU time over the interval, in thousandths of one core.","$ref":"#/$defs/uint"},"rank":{"$ref":"#/$defs/rank"},"role":{"description":"A server's election role.","type":"string","enum":["coordinator","follower","candidate","standalone"]},"last_heartbeat":{"description":"When the reference server last heard from the server.","$ref":"#/$defs/timestamp"},"clock_offset_us":{"description":"The server's clock against the coordinator's, as the last Berkeley round measured it.","$ref":"#/$defs/int"},"lamport":{"$ref":"#/$defs/lamport"},"requests":{"description":"Requests handled over the interval.","$ref":"#/$defs/uint"},"errors":{"description":"Requests answered with an error over the interval.","$ref":"#/$defs/uint"},"store_ops":{"description":"Operations in the server's store.","$ref":"#/$defs/uint"},"store_bytes":{"description":"The server's store on disk.","$ref":"#/$defs/uint"},"replication_lag_ops":{"description":"Operations the server knows exist but does not hold yet, summed over origins.","$ref":"#/$defs/uint"},"high_water_marks":{"description":"Per origin, the highest sequence number the server holds with no gap below it (its digest).","type":"array","maxItems":1000,"items":{"$ref":"#/$defs/dashboardHighWaterMark"}},"recent_ops":{"description":"The server's newest operations, newest first.","type":"array","maxItems":20,"items":{"$ref":"#/$defs/dashboardOp"}}}};
+const schema189 = {"description":"An http:// or https:// base URL, such as http://10.0.0.5:9110, where a process serves /health and /metrics.","type":"string","pattern":"^https?://[\\x21-\\x7e]{1,248}$","minLength":8,"maxLength":256};
+const func130 = Object.prototype.hasOwnProperty;
+const pattern61 = new RegExp("^https?://[\\x21-\\x7e]{1,248}$", "u");
+const schema202 = {"type":"object","additionalProperties":false,"required":["origin","seq"],"properties":{"origin":{"$ref":"#/$defs/nodeId"},"seq":{"$ref":"#/$defs/uint"}}};
 
 function validate77(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/ref.register.request.json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate77.evaluated;
@@ -6139,45 +5890,45 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if((data.server === undefined) && (missing0 = "server")){
+if(((data.origin === undefined) && (missing0 = "origin")) || ((data.seq === undefined) && (missing0 = "seq"))){
 validate77.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((key0 === "server") || (key0 === "endpoint"))){
+if(!((key0 === "origin") || (key0 === "seq"))){
 validate77.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
 if(_errs1 === errors){
-if(data.server !== undefined){
-let data0 = data.server;
+if(data.origin !== undefined){
+let data0 = data.origin;
 const _errs2 = errors;
 const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
 if(func1(data0) > 128){
-validate77.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate77.errors = [{instancePath:instancePath+"/origin",schemaPath:"#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data0) < 1){
-validate77.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate77.errors = [{instancePath:instancePath+"/origin",schemaPath:"#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern6.test(data0)){
-validate77.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+validate77.errors = [{instancePath:instancePath+"/origin",schemaPath:"#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate77.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate77.errors = [{instancePath:instancePath+"/origin",schemaPath:"#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -6187,32 +5938,26 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.endpoint !== undefined){
-let data1 = data.endpoint;
+if(data.seq !== undefined){
+let data1 = data.seq;
 const _errs5 = errors;
 const _errs6 = errors;
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+validate77.errors = [{instancePath:instancePath+"/seq",schemaPath:"#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
 if(errors === _errs6){
-if(typeof data1 === "string"){
-if(func1(data1) > 256){
-validate77.errors = [{instancePath:instancePath+"/endpoint",schemaPath:"defs.json#/$defs/endpoint/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"}];
+if((typeof data1 == "number") && (isFinite(data1))){
+if(data1 > 9007199254740991 || isNaN(data1)){
+validate77.errors = [{instancePath:instancePath+"/seq",schemaPath:"#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
-if(func1(data1) < 1){
-validate77.errors = [{instancePath:instancePath+"/endpoint",schemaPath:"defs.json#/$defs/endpoint/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-else {
-if(!pattern19.test(data1)){
-validate77.errors = [{instancePath:instancePath+"/endpoint",schemaPath:"defs.json#/$defs/endpoint/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,256}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,256}$"+"\""}];
+if(data1 < 0 || isNaN(data1)){
+validate77.errors = [{instancePath:instancePath+"/seq",schemaPath:"#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
-}
-}
-else {
-validate77.errors = [{instancePath:instancePath+"/endpoint",schemaPath:"defs.json#/$defs/endpoint/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
 }
 }
 var valid0 = _errs5 === errors;
@@ -6234,14 +5979,2184 @@ return errors === 0;
 }
 validate77.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_ref_servers_reply = validate78;
-const schema191 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/ref.servers.reply.json","title":"RefServersReply","description":"The servers the reference server knows, ordered by rank.","x-correio-type":"ref.servers.reply","x-correio-pattern":"reply","x-correio-service":"ref","type":"object","additionalProperties":false,"required":["servers"],"properties":{"servers":{"description":"Every listed server, ordered by rank.","type":"array","maxItems":1000,"items":{"description":"One registered server.","type":"object","additionalProperties":false,"required":["server","rank","alive","last_heartbeat"],"properties":{"server":{"$ref":"defs.json#/$defs/nodeId"},"rank":{"$ref":"defs.json#/$defs/rank"},"alive":{"description":"True while the server's heartbeats arrive in time.","type":"boolean"},"last_heartbeat":{"description":"When the reference server last heard from it (registration or heartbeat).","$ref":"defs.json#/$defs/timestamp"},"endpoint":{"description":"The address the server registered with, if it gave one.","$ref":"defs.json#/$defs/endpoint"}}}},"coordinator":{"description":"The coordinator announced by the latest election.coordinator event the reference server saw. Absent when none is known.","$ref":"defs.json#/$defs/nodeId"}}};
+const schema205 = {"type":"object","additionalProperties":false,"required":["origin","seq","kind","at"],"properties":{"origin":{"$ref":"#/$defs/nodeId"},"seq":{"$ref":"#/$defs/uint"},"kind":{"type":"string","maxLength":32},"at":{"$ref":"#/$defs/timestamp"},"summary":{"description":"Who did what, where (user, channel), without the text.","type":"string","maxLength":200}}};
 
-function validate78(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate79(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate79.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if(((((data.origin === undefined) && (missing0 = "origin")) || ((data.seq === undefined) && (missing0 = "seq"))) || ((data.kind === undefined) && (missing0 = "kind"))) || ((data.at === undefined) && (missing0 = "at"))){
+validate79.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(((((key0 === "origin") || (key0 === "seq")) || (key0 === "kind")) || (key0 === "at")) || (key0 === "summary"))){
+validate79.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.origin !== undefined){
+let data0 = data.origin;
+const _errs2 = errors;
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data0 === "string"){
+if(func1(data0) > 128){
+validate79.errors = [{instancePath:instancePath+"/origin",schemaPath:"#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+else {
+if(func1(data0) < 1){
+validate79.errors = [{instancePath:instancePath+"/origin",schemaPath:"#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern6.test(data0)){
+validate79.errors = [{instancePath:instancePath+"/origin",schemaPath:"#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate79.errors = [{instancePath:instancePath+"/origin",schemaPath:"#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.seq !== undefined){
+let data1 = data.seq;
+const _errs5 = errors;
+const _errs6 = errors;
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+validate79.errors = [{instancePath:instancePath+"/seq",schemaPath:"#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs6){
+if((typeof data1 == "number") && (isFinite(data1))){
+if(data1 > 9007199254740991 || isNaN(data1)){
+validate79.errors = [{instancePath:instancePath+"/seq",schemaPath:"#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data1 < 0 || isNaN(data1)){
+validate79.errors = [{instancePath:instancePath+"/seq",schemaPath:"#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.kind !== undefined){
+let data2 = data.kind;
+const _errs8 = errors;
+if(errors === _errs8){
+if(typeof data2 === "string"){
+if(func1(data2) > 32){
+validate79.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
+return false;
+}
+}
+else {
+validate79.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.at !== undefined){
+let data3 = data.at;
+const _errs10 = errors;
+const _errs11 = errors;
+if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
+validate79.errors = [{instancePath:instancePath+"/at",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs11){
+if((typeof data3 == "number") && (isFinite(data3))){
+if(data3 > 9007199254740991 || isNaN(data3)){
+validate79.errors = [{instancePath:instancePath+"/at",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data3 < 0 || isNaN(data3)){
+validate79.errors = [{instancePath:instancePath+"/at",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs10 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.summary !== undefined){
+let data4 = data.summary;
+const _errs13 = errors;
+if(errors === _errs13){
+if(typeof data4 === "string"){
+if(func1(data4) > 200){
+validate79.errors = [{instancePath:instancePath+"/summary",schemaPath:"#/properties/summary/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"}];
+return false;
+}
+}
+else {
+validate79.errors = [{instancePath:instancePath+"/summary",schemaPath:"#/properties/summary/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs13 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+validate79.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate79.errors = vErrors;
+return errors === 0;
+}
+validate79.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+
+function validate76(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate76.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((data.id === undefined) && (missing0 = "id")) || ((data.kind === undefined) && (missing0 = "kind"))) || ((data.state === undefined) && (missing0 = "state"))){
+validate76.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(func130.call(schema187.properties, key0))){
+validate76.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.id !== undefined){
+let data0 = data.id;
+const _errs2 = errors;
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data0 === "string"){
+if(func1(data0) > 128){
+validate76.errors = [{instancePath:instancePath+"/id",schemaPath:"#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+else {
+if(func1(data0) < 1){
+validate76.errors = [{instancePath:instancePath+"/id",schemaPath:"#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern6.test(data0)){
+validate76.errors = [{instancePath:instancePath+"/id",schemaPath:"#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate76.errors = [{instancePath:instancePath+"/id",schemaPath:"#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.kind !== undefined){
+let data1 = data.kind;
+const _errs5 = errors;
+if(typeof data1 !== "string"){
+validate76.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if(!((((((data1 === "broker") || (data1 === "proxy")) || (data1 === "ref")) || (data1 === "server")) || (data1 === "gateway")) || (data1 === "worker"))){
+validate76.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/enum",keyword:"enum",params:{allowedValues: schema187.properties.kind.enum},message:"must be equal to one of the allowed values"}];
+return false;
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.state !== undefined){
+let data2 = data.state;
+const _errs7 = errors;
+if(typeof data2 !== "string"){
+validate76.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if(!((((data2 === "up") || (data2 === "starting")) || (data2 === "down")) || (data2 === "unknown"))){
+validate76.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema187.properties.state.enum},message:"must be equal to one of the allowed values"}];
+return false;
+}
+var valid0 = _errs7 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.status !== undefined){
+let data3 = data.status;
+const _errs9 = errors;
+if(errors === _errs9){
+if(typeof data3 === "string"){
+if(func1(data3) > 64){
+validate76.errors = [{instancePath:instancePath+"/status",schemaPath:"#/properties/status/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+return false;
+}
+}
+else {
+validate76.errors = [{instancePath:instancePath+"/status",schemaPath:"#/properties/status/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs9 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.http !== undefined){
+let data4 = data.http;
+const _errs11 = errors;
+const _errs12 = errors;
+if(errors === _errs12){
+if(typeof data4 === "string"){
+if(func1(data4) > 256){
+validate76.errors = [{instancePath:instancePath+"/http",schemaPath:"#/$defs/httpUrl/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"}];
+return false;
+}
+else {
+if(func1(data4) < 8){
+validate76.errors = [{instancePath:instancePath+"/http",schemaPath:"#/$defs/httpUrl/minLength",keyword:"minLength",params:{limit: 8},message:"must NOT have fewer than 8 characters"}];
+return false;
+}
+else {
+if(!pattern61.test(data4)){
+validate76.errors = [{instancePath:instancePath+"/http",schemaPath:"#/$defs/httpUrl/pattern",keyword:"pattern",params:{pattern: "^https?://[\\x21-\\x7e]{1,248}$"},message:"must match pattern \""+"^https?://[\\x21-\\x7e]{1,248}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate76.errors = [{instancePath:instancePath+"/http",schemaPath:"#/$defs/httpUrl/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs11 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.version !== undefined){
+let data5 = data.version;
+const _errs14 = errors;
+if(errors === _errs14){
+if(typeof data5 === "string"){
+if(func1(data5) > 64){
+validate76.errors = [{instancePath:instancePath+"/version",schemaPath:"#/properties/version/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+return false;
+}
+}
+else {
+validate76.errors = [{instancePath:instancePath+"/version",schemaPath:"#/properties/version/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs14 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.uptime_ms !== undefined){
+let data6 = data.uptime_ms;
+const _errs16 = errors;
+const _errs17 = errors;
+if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
+validate76.errors = [{instancePath:instancePath+"/uptime_ms",schemaPath:"#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs17){
+if((typeof data6 == "number") && (isFinite(data6))){
+if(data6 > 9007199254740991 || isNaN(data6)){
+validate76.errors = [{instancePath:instancePath+"/uptime_ms",schemaPath:"#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data6 < 0 || isNaN(data6)){
+validate76.errors = [{instancePath:instancePath+"/uptime_ms",schemaPath:"#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs16 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.rss_bytes !== undefined){
+let data7 = data.rss_bytes;
+const _errs19 = errors;
+const _errs20 = errors;
+if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
+validate76.errors = [{instancePath:instancePath+"/rss_bytes",schemaPath:"#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs20){
+if((typeof data7 == "number") && (isFinite(data7))){
+if(data7 > 9007199254740991 || isNaN(data7)){
+validate76.errors = [{instancePath:instancePath+"/rss_bytes",schemaPath:"#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data7 < 0 || isNaN(data7)){
+validate76.errors = [{instancePath:instancePath+"/rss_bytes",schemaPath:"#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs19 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.cpu_permille !== undefined){
+let data8 = data.cpu_permille;
+const _errs22 = errors;
+const _errs23 = errors;
+if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
+validate76.errors = [{instancePath:instancePath+"/cpu_permille",schemaPath:"#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs23){
+if((typeof data8 == "number") && (isFinite(data8))){
+if(data8 > 9007199254740991 || isNaN(data8)){
+validate76.errors = [{instancePath:instancePath+"/cpu_permille",schemaPath:"#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data8 < 0 || isNaN(data8)){
+validate76.errors = [{instancePath:instancePath+"/cpu_permille",schemaPath:"#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs22 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.rank !== undefined){
+let data9 = data.rank;
+const _errs25 = errors;
+const _errs26 = errors;
+if(!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))){
+validate76.errors = [{instancePath:instancePath+"/rank",schemaPath:"#/$defs/rank/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs26){
+if((typeof data9 == "number") && (isFinite(data9))){
+if(data9 > 9007199254740991 || isNaN(data9)){
+validate76.errors = [{instancePath:instancePath+"/rank",schemaPath:"#/$defs/rank/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data9 < 1 || isNaN(data9)){
+validate76.errors = [{instancePath:instancePath+"/rank",schemaPath:"#/$defs/rank/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs25 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.role !== undefined){
+let data10 = data.role;
+const _errs28 = errors;
+if(typeof data10 !== "string"){
+validate76.errors = [{instancePath:instancePath+"/role",schemaPath:"#/properties/role/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if(!((((data10 === "coordinator") || (data10 === "follower")) || (data10 === "candidate")) || (data10 === "standalone"))){
+validate76.errors = [{instancePath:instancePath+"/role",schemaPath:"#/properties/role/enum",keyword:"enum",params:{allowedValues: schema187.properties.role.enum},message:"must be equal to one of the allowed values"}];
+return false;
+}
+var valid0 = _errs28 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.last_heartbeat !== undefined){
+let data11 = data.last_heartbeat;
+const _errs30 = errors;
+const _errs31 = errors;
+if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
+validate76.errors = [{instancePath:instancePath+"/last_heartbeat",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs31){
+if((typeof data11 == "number") && (isFinite(data11))){
+if(data11 > 9007199254740991 || isNaN(data11)){
+validate76.errors = [{instancePath:instancePath+"/last_heartbeat",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data11 < 0 || isNaN(data11)){
+validate76.errors = [{instancePath:instancePath+"/last_heartbeat",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs30 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.clock_offset_us !== undefined){
+let data12 = data.clock_offset_us;
+const _errs33 = errors;
+const _errs34 = errors;
+if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
+validate76.errors = [{instancePath:instancePath+"/clock_offset_us",schemaPath:"#/$defs/int/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs34){
+if((typeof data12 == "number") && (isFinite(data12))){
+if(data12 > 9007199254740991 || isNaN(data12)){
+validate76.errors = [{instancePath:instancePath+"/clock_offset_us",schemaPath:"#/$defs/int/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data12 < -9007199254740991 || isNaN(data12)){
+validate76.errors = [{instancePath:instancePath+"/clock_offset_us",schemaPath:"#/$defs/int/minimum",keyword:"minimum",params:{comparison: ">=", limit: -9007199254740991},message:"must be >= -9007199254740991"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs33 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.lamport !== undefined){
+let data13 = data.lamport;
+const _errs36 = errors;
+const _errs37 = errors;
+if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
+validate76.errors = [{instancePath:instancePath+"/lamport",schemaPath:"#/$defs/lamport/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs37){
+if((typeof data13 == "number") && (isFinite(data13))){
+if(data13 > 9007199254740991 || isNaN(data13)){
+validate76.errors = [{instancePath:instancePath+"/lamport",schemaPath:"#/$defs/lamport/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data13 < 0 || isNaN(data13)){
+validate76.errors = [{instancePath:instancePath+"/lamport",schemaPath:"#/$defs/lamport/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs36 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.requests !== undefined){
+let data14 = data.requests;
+const _errs39 = errors;
+const _errs40 = errors;
+if(!(((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14))) && (isFinite(data14)))){
+validate76.errors = [{instancePath:instancePath+"/requests",schemaPath:"#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs40){
+if((typeof data14 == "number") && (isFinite(data14))){
+if(data14 > 9007199254740991 || isNaN(data14)){
+validate76.errors = [{instancePath:instancePath+"/requests",schemaPath:"#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data14 < 0 || isNaN(data14)){
+validate76.errors = [{instancePath:instancePath+"/requests",schemaPath:"#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs39 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.errors !== undefined){
+let data15 = data.errors;
+const _errs42 = errors;
+const _errs43 = errors;
+if(!(((typeof data15 == "number") && (!(data15 % 1) && !isNaN(data15))) && (isFinite(data15)))){
+validate76.errors = [{instancePath:instancePath+"/errors",schemaPath:"#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs43){
+if((typeof data15 == "number") && (isFinite(data15))){
+if(data15 > 9007199254740991 || isNaN(data15)){
+validate76.errors = [{instancePath:instancePath+"/errors",schemaPath:"#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data15 < 0 || isNaN(data15)){
+validate76.errors = [{instancePath:instancePath+"/errors",schemaPath:"#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs42 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.store_ops !== undefined){
+let data16 = data.store_ops;
+const _errs45 = errors;
+const _errs46 = errors;
+if(!(((typeof data16 == "number") && (!(data16 % 1) && !isNaN(data16))) && (isFinite(data16)))){
+validate76.errors = [{instancePath:instancePath+"/store_ops",schemaPath:"#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs46){
+if((typeof data16 == "number") && (isFinite(data16))){
+if(data16 > 9007199254740991 || isNaN(data16)){
+validate76.errors = [{instancePath:instancePath+"/store_ops",schemaPath:"#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data16 < 0 || isNaN(data16)){
+validate76.errors = [{instancePath:instancePath+"/store_ops",schemaPath:"#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs45 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.store_bytes !== undefined){
+let data17 = data.store_bytes;
+const _errs48 = errors;
+const _errs49 = errors;
+if(!(((typeof data17 == "number") && (!(data17 % 1) && !isNaN(data17))) && (isFinite(data17)))){
+validate76.errors = [{instancePath:instancePath+"/store_bytes",schemaPath:"#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs49){
+if((typeof data17 == "number") && (isFinite(data17))){
+if(data17 > 9007199254740991 || isNaN(data17)){
+validate76.errors = [{instancePath:instancePath+"/store_bytes",schemaPath:"#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data17 < 0 || isNaN(data17)){
+validate76.errors = [{instancePath:instancePath+"/store_bytes",schemaPath:"#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs48 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.replication_lag_ops !== undefined){
+let data18 = data.replication_lag_ops;
+const _errs51 = errors;
+const _errs52 = errors;
+if(!(((typeof data18 == "number") && (!(data18 % 1) && !isNaN(data18))) && (isFinite(data18)))){
+validate76.errors = [{instancePath:instancePath+"/replication_lag_ops",schemaPath:"#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs52){
+if((typeof data18 == "number") && (isFinite(data18))){
+if(data18 > 9007199254740991 || isNaN(data18)){
+validate76.errors = [{instancePath:instancePath+"/replication_lag_ops",schemaPath:"#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data18 < 0 || isNaN(data18)){
+validate76.errors = [{instancePath:instancePath+"/replication_lag_ops",schemaPath:"#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs51 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.high_water_marks !== undefined){
+let data19 = data.high_water_marks;
+const _errs54 = errors;
+if(errors === _errs54){
+if(Array.isArray(data19)){
+if(data19.length > 1000){
+validate76.errors = [{instancePath:instancePath+"/high_water_marks",schemaPath:"#/properties/high_water_marks/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items"}];
+return false;
+}
+else {
+var valid15 = true;
+const len0 = data19.length;
+for(let i0=0; i0<len0; i0++){
+const _errs56 = errors;
+if(!(validate77(data19[i0], {instancePath:instancePath+"/high_water_marks/" + i0,parentData:data19,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate77.errors : vErrors.concat(validate77.errors);
+errors = vErrors.length;
+}
+var valid15 = _errs56 === errors;
+if(!valid15){
+break;
+}
+}
+}
+}
+else {
+validate76.errors = [{instancePath:instancePath+"/high_water_marks",schemaPath:"#/properties/high_water_marks/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid0 = _errs54 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.recent_ops !== undefined){
+let data21 = data.recent_ops;
+const _errs57 = errors;
+if(errors === _errs57){
+if(Array.isArray(data21)){
+if(data21.length > 20){
+validate76.errors = [{instancePath:instancePath+"/recent_ops",schemaPath:"#/properties/recent_ops/maxItems",keyword:"maxItems",params:{limit: 20},message:"must NOT have more than 20 items"}];
+return false;
+}
+else {
+var valid16 = true;
+const len1 = data21.length;
+for(let i1=0; i1<len1; i1++){
+const _errs59 = errors;
+if(!(validate79(data21[i1], {instancePath:instancePath+"/recent_ops/" + i1,parentData:data21,parentDataProperty:i1,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate79.errors : vErrors.concat(validate79.errors);
+errors = vErrors.length;
+}
+var valid16 = _errs59 === errors;
+if(!valid16){
+break;
+}
+}
+}
+}
+else {
+validate76.errors = [{instancePath:instancePath+"/recent_ops",schemaPath:"#/properties/recent_ops/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid0 = _errs57 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+validate76.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate76.errors = vErrors;
+return errors === 0;
+}
+validate76.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const schema209 = {"description":"One broker service.","type":"object","additionalProperties":false,"required":["name","workers","idle","queue_depth","requests","errors"],"properties":{"name":{"$ref":"#/$defs/serviceName"},"workers":{"$ref":"#/$defs/uint"},"idle":{"description":"Workers waiting for a request.","$ref":"#/$defs/uint"},"queue_depth":{"description":"Requests waiting at the broker for a worker.","$ref":"#/$defs/uint"},"in_flight":{"description":"Requests sent to a worker and not answered yet.","$ref":"#/$defs/uint"},"requests":{"description":"Requests the broker took for the service over the interval.","$ref":"#/$defs/uint"},"errors":{"description":"Error replies over the interval.","$ref":"#/$defs/uint"},"p50_us":{"description":"Median request latency at the broker over the interval (absent with no requests).","$ref":"#/$defs/uint"},"p99_us":{"$ref":"#/$defs/uint"}}};
+const schema210 = {"type":"string","pattern":"^[a-z][a-z0-9_.-]{0,63}$","minLength":1,"maxLength":64};
+const pattern64 = new RegExp("^[a-z][a-z0-9_.-]{0,63}$", "u");
+
+function validate82(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate82.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if(((((((data.name === undefined) && (missing0 = "name")) || ((data.workers === undefined) && (missing0 = "workers"))) || ((data.idle === undefined) && (missing0 = "idle"))) || ((data.queue_depth === undefined) && (missing0 = "queue_depth"))) || ((data.requests === undefined) && (missing0 = "requests"))) || ((data.errors === undefined) && (missing0 = "errors"))){
+validate82.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(func130.call(schema209.properties, key0))){
+validate82.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.name !== undefined){
+let data0 = data.name;
+const _errs2 = errors;
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data0 === "string"){
+if(func1(data0) > 64){
+validate82.errors = [{instancePath:instancePath+"/name",schemaPath:"#/$defs/serviceName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+return false;
+}
+else {
+if(func1(data0) < 1){
+validate82.errors = [{instancePath:instancePath+"/name",schemaPath:"#/$defs/serviceName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern64.test(data0)){
+validate82.errors = [{instancePath:instancePath+"/name",schemaPath:"#/$defs/serviceName/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_.-]{0,63}$"},message:"must match pattern \""+"^[a-z][a-z0-9_.-]{0,63}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate82.errors = [{instancePath:instancePath+"/name",schemaPath:"#/$defs/serviceName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.workers !== undefined){
+let data1 = data.workers;
+const _errs5 = errors;
+const _errs6 = errors;
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+validate82.errors = [{instancePath:instancePath+"/workers",schemaPath:"#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs6){
+if((typeof data1 == "number") && (isFinite(data1))){
+if(data1 > 9007199254740991 || isNaN(data1)){
+validate82.errors = [{instancePath:instancePath+"/workers",schemaPath:"#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data1 < 0 || isNaN(data1)){
+validate82.errors = [{instancePath:instancePath+"/workers",schemaPath:"#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.idle !== undefined){
+let data2 = data.idle;
+const _errs8 = errors;
+const _errs9 = errors;
+if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
+validate82.errors = [{instancePath:instancePath+"/idle",schemaPath:"#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs9){
+if((typeof data2 == "number") && (isFinite(data2))){
+if(data2 > 9007199254740991 || isNaN(data2)){
+validate82.errors = [{instancePath:instancePath+"/idle",schemaPath:"#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data2 < 0 || isNaN(data2)){
+validate82.errors = [{instancePath:instancePath+"/idle",schemaPath:"#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.queue_depth !== undefined){
+let data3 = data.queue_depth;
+const _errs11 = errors;
+const _errs12 = errors;
+if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
+validate82.errors = [{instancePath:instancePath+"/queue_depth",schemaPath:"#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs12){
+if((typeof data3 == "number") && (isFinite(data3))){
+if(data3 > 9007199254740991 || isNaN(data3)){
+validate82.errors = [{instancePath:instancePath+"/queue_depth",schemaPath:"#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data3 < 0 || isNaN(data3)){
+validate82.errors = [{instancePath:instancePath+"/queue_depth",schemaPath:"#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs11 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.in_flight !== undefined){
+let data4 = data.in_flight;
+const _errs14 = errors;
+const _errs15 = errors;
+if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
+validate82.errors = [{instancePath:instancePath+"/in_flight",schemaPath:"#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs15){
+if((typeof data4 == "number") && (isFinite(data4))){
+if(data4 > 9007199254740991 || isNaN(data4)){
+validate82.errors = [{instancePath:instancePath+"/in_flight",schemaPath:"#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data4 < 0 || isNaN(data4)){
+validate82.errors = [{instancePath:instancePath+"/in_flight",schemaPath:"#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs14 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.requests !== undefined){
+let data5 = data.requests;
+const _errs17 = errors;
+const _errs18 = errors;
+if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
+validate82.errors = [{instancePath:instancePath+"/requests",schemaPath:"#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs18){
+if((typeof data5 == "number") && (isFinite(data5))){
+if(data5 > 9007199254740991 || isNaN(data5)){
+validate82.errors = [{instancePath:instancePath+"/requests",schemaPath:"#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data5 < 0 || isNaN(data5)){
+validate82.errors = [{instancePath:instancePath+"/requests",schemaPath:"#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs17 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.errors !== undefined){
+let data6 = data.errors;
+const _errs20 = errors;
+const _errs21 = errors;
+if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
+validate82.errors = [{instancePath:instancePath+"/errors",schemaPath:"#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs21){
+if((typeof data6 == "number") && (isFinite(data6))){
+if(data6 > 9007199254740991 || isNaN(data6)){
+validate82.errors = [{instancePath:instancePath+"/errors",schemaPath:"#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data6 < 0 || isNaN(data6)){
+validate82.errors = [{instancePath:instancePath+"/errors",schemaPath:"#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs20 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.p50_us !== undefined){
+let data7 = data.p50_us;
+const _errs23 = errors;
+const _errs24 = errors;
+if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
+validate82.errors = [{instancePath:instancePath+"/p50_us",schemaPath:"#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs24){
+if((typeof data7 == "number") && (isFinite(data7))){
+if(data7 > 9007199254740991 || isNaN(data7)){
+validate82.errors = [{instancePath:instancePath+"/p50_us",schemaPath:"#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data7 < 0 || isNaN(data7)){
+validate82.errors = [{instancePath:instancePath+"/p50_us",schemaPath:"#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs23 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.p99_us !== undefined){
+let data8 = data.p99_us;
+const _errs26 = errors;
+const _errs27 = errors;
+if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
+validate82.errors = [{instancePath:instancePath+"/p99_us",schemaPath:"#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs27){
+if((typeof data8 == "number") && (isFinite(data8))){
+if(data8 > 9007199254740991 || isNaN(data8)){
+validate82.errors = [{instancePath:instancePath+"/p99_us",schemaPath:"#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data8 < 0 || isNaN(data8)){
+validate82.errors = [{instancePath:instancePath+"/p99_us",schemaPath:"#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs26 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+validate82.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate82.errors = vErrors;
+return errors === 0;
+}
+validate82.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const schema219 = {"description":"Something that happened, for the timeline.","type":"object","additionalProperties":false,"required":["at","kind","text"],"properties":{"at":{"$ref":"#/$defs/timestamp"},"kind":{"description":"membership: the reference server saw a server come up, go down or leave; election: a coordinator was announced; node: the gateway saw a process become (un)reachable.","type":"string","enum":["membership","election","node"]},"node":{"$ref":"#/$defs/nodeId"},"state":{"type":"string","maxLength":32},"term":{"$ref":"#/$defs/term"},"text":{"type":"string","maxLength":300}}};
+
+function validate84(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate84.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((data.at === undefined) && (missing0 = "at")) || ((data.kind === undefined) && (missing0 = "kind"))) || ((data.text === undefined) && (missing0 = "text"))){
+validate84.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((((((key0 === "at") || (key0 === "kind")) || (key0 === "node")) || (key0 === "state")) || (key0 === "term")) || (key0 === "text"))){
+validate84.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.at !== undefined){
+let data0 = data.at;
+const _errs2 = errors;
+const _errs3 = errors;
+if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
+validate84.errors = [{instancePath:instancePath+"/at",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs3){
+if((typeof data0 == "number") && (isFinite(data0))){
+if(data0 > 9007199254740991 || isNaN(data0)){
+validate84.errors = [{instancePath:instancePath+"/at",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data0 < 0 || isNaN(data0)){
+validate84.errors = [{instancePath:instancePath+"/at",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.kind !== undefined){
+let data1 = data.kind;
+const _errs5 = errors;
+if(typeof data1 !== "string"){
+validate84.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if(!(((data1 === "membership") || (data1 === "election")) || (data1 === "node"))){
+validate84.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/enum",keyword:"enum",params:{allowedValues: schema219.properties.kind.enum},message:"must be equal to one of the allowed values"}];
+return false;
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.node !== undefined){
+let data2 = data.node;
+const _errs7 = errors;
+const _errs8 = errors;
+if(errors === _errs8){
+if(typeof data2 === "string"){
+if(func1(data2) > 128){
+validate84.errors = [{instancePath:instancePath+"/node",schemaPath:"#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+else {
+if(func1(data2) < 1){
+validate84.errors = [{instancePath:instancePath+"/node",schemaPath:"#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern6.test(data2)){
+validate84.errors = [{instancePath:instancePath+"/node",schemaPath:"#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate84.errors = [{instancePath:instancePath+"/node",schemaPath:"#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs7 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.state !== undefined){
+let data3 = data.state;
+const _errs10 = errors;
+if(errors === _errs10){
+if(typeof data3 === "string"){
+if(func1(data3) > 32){
+validate84.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
+return false;
+}
+}
+else {
+validate84.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs10 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.term !== undefined){
+let data4 = data.term;
+const _errs12 = errors;
+const _errs13 = errors;
+if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
+validate84.errors = [{instancePath:instancePath+"/term",schemaPath:"#/$defs/term/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs13){
+if((typeof data4 == "number") && (isFinite(data4))){
+if(data4 > 9007199254740991 || isNaN(data4)){
+validate84.errors = [{instancePath:instancePath+"/term",schemaPath:"#/$defs/term/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data4 < 1 || isNaN(data4)){
+validate84.errors = [{instancePath:instancePath+"/term",schemaPath:"#/$defs/term/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs12 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.text !== undefined){
+let data5 = data.text;
+const _errs15 = errors;
+if(errors === _errs15){
+if(typeof data5 === "string"){
+if(func1(data5) > 300){
+validate84.errors = [{instancePath:instancePath+"/text",schemaPath:"#/properties/text/maxLength",keyword:"maxLength",params:{limit: 300},message:"must NOT have more than 300 characters"}];
+return false;
+}
+}
+else {
+validate84.errors = [{instancePath:instancePath+"/text",schemaPath:"#/properties/text/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs15 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+validate84.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate84.errors = vErrors;
+return errors === 0;
+}
+validate84.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+
+function validate75(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://correio.dev/schemas/v1/gateway.dashboard.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate75.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if(((((((data.at === undefined) && (missing0 = "at")) || ((data.interval_ms === undefined) && (missing0 = "interval_ms"))) || ((data.gateway === undefined) && (missing0 = "gateway"))) || ((data.nodes === undefined) && (missing0 = "nodes"))) || ((data.services === undefined) && (missing0 = "services"))) || ((data.events === undefined) && (missing0 = "events"))){
+validate75.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(((((((key0 === "at") || (key0 === "interval_ms")) || (key0 === "gateway")) || (key0 === "coordinator")) || (key0 === "nodes")) || (key0 === "services")) || (key0 === "events"))){
+validate75.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.at !== undefined){
+let data0 = data.at;
+const _errs2 = errors;
+const _errs3 = errors;
+if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
+validate75.errors = [{instancePath:instancePath+"/at",schemaPath:"defs.json#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs3){
+if((typeof data0 == "number") && (isFinite(data0))){
+if(data0 > 9007199254740991 || isNaN(data0)){
+validate75.errors = [{instancePath:instancePath+"/at",schemaPath:"defs.json#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data0 < 0 || isNaN(data0)){
+validate75.errors = [{instancePath:instancePath+"/at",schemaPath:"defs.json#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.interval_ms !== undefined){
+let data1 = data.interval_ms;
+const _errs5 = errors;
+const _errs6 = errors;
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+validate75.errors = [{instancePath:instancePath+"/interval_ms",schemaPath:"defs.json#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs6){
+if((typeof data1 == "number") && (isFinite(data1))){
+if(data1 > 9007199254740991 || isNaN(data1)){
+validate75.errors = [{instancePath:instancePath+"/interval_ms",schemaPath:"defs.json#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data1 < 0 || isNaN(data1)){
+validate75.errors = [{instancePath:instancePath+"/interval_ms",schemaPath:"defs.json#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.gateway !== undefined){
+let data2 = data.gateway;
+const _errs8 = errors;
+const _errs9 = errors;
+if(errors === _errs9){
+if(typeof data2 === "string"){
+if(func1(data2) > 128){
+validate75.errors = [{instancePath:instancePath+"/gateway",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+else {
+if(func1(data2) < 1){
+validate75.errors = [{instancePath:instancePath+"/gateway",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern6.test(data2)){
+validate75.errors = [{instancePath:instancePath+"/gateway",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate75.errors = [{instancePath:instancePath+"/gateway",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.coordinator !== undefined){
+let data3 = data.coordinator;
+const _errs11 = errors;
+const _errs12 = errors;
+if(errors === _errs12){
+if(typeof data3 === "string"){
+if(func1(data3) > 128){
+validate75.errors = [{instancePath:instancePath+"/coordinator",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+else {
+if(func1(data3) < 1){
+validate75.errors = [{instancePath:instancePath+"/coordinator",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern6.test(data3)){
+validate75.errors = [{instancePath:instancePath+"/coordinator",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate75.errors = [{instancePath:instancePath+"/coordinator",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs11 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.nodes !== undefined){
+let data4 = data.nodes;
+const _errs14 = errors;
+if(errors === _errs14){
+if(Array.isArray(data4)){
+if(data4.length > 1000){
+validate75.errors = [{instancePath:instancePath+"/nodes",schemaPath:"#/properties/nodes/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items"}];
+return false;
+}
+else {
+var valid5 = true;
+const len0 = data4.length;
+for(let i0=0; i0<len0; i0++){
+const _errs16 = errors;
+if(!(validate76(data4[i0], {instancePath:instancePath+"/nodes/" + i0,parentData:data4,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate76.errors : vErrors.concat(validate76.errors);
+errors = vErrors.length;
+}
+var valid5 = _errs16 === errors;
+if(!valid5){
+break;
+}
+}
+}
+}
+else {
+validate75.errors = [{instancePath:instancePath+"/nodes",schemaPath:"#/properties/nodes/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid0 = _errs14 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.services !== undefined){
+let data6 = data.services;
+const _errs17 = errors;
+if(errors === _errs17){
+if(Array.isArray(data6)){
+if(data6.length > 1000){
+validate75.errors = [{instancePath:instancePath+"/services",schemaPath:"#/properties/services/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items"}];
+return false;
+}
+else {
+var valid6 = true;
+const len1 = data6.length;
+for(let i1=0; i1<len1; i1++){
+const _errs19 = errors;
+if(!(validate82(data6[i1], {instancePath:instancePath+"/services/" + i1,parentData:data6,parentDataProperty:i1,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate82.errors : vErrors.concat(validate82.errors);
+errors = vErrors.length;
+}
+var valid6 = _errs19 === errors;
+if(!valid6){
+break;
+}
+}
+}
+}
+else {
+validate75.errors = [{instancePath:instancePath+"/services",schemaPath:"#/properties/services/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid0 = _errs17 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.events !== undefined){
+let data8 = data.events;
+const _errs20 = errors;
+if(errors === _errs20){
+if(Array.isArray(data8)){
+if(data8.length > 500){
+validate75.errors = [{instancePath:instancePath+"/events",schemaPath:"#/properties/events/maxItems",keyword:"maxItems",params:{limit: 500},message:"must NOT have more than 500 items"}];
+return false;
+}
+else {
+var valid7 = true;
+const len2 = data8.length;
+for(let i2=0; i2<len2; i2++){
+const _errs22 = errors;
+if(!(validate84(data8[i2], {instancePath:instancePath+"/events/" + i2,parentData:data8,parentDataProperty:i2,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate84.errors : vErrors.concat(validate84.errors);
+errors = vErrors.length;
+}
+var valid7 = _errs22 === errors;
+if(!valid7){
+break;
+}
+}
+}
+}
+else {
+validate75.errors = [{instancePath:instancePath+"/events",schemaPath:"#/properties/events/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid0 = _errs20 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+validate75.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate75.errors = vErrors;
+return errors === 0;
+}
+validate75.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const validate_ref_heartbeat_reply = validate86;
+const schema223 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/ref.heartbeat.reply.json","title":"RefHeartbeatReply","description":"Reply to ref.heartbeat.request.","x-correio-type":"ref.heartbeat.reply","x-correio-pattern":"reply","x-correio-service":"ref","type":"object","additionalProperties":false,"required":["alive","known"],"properties":{"alive":{"description":"True when the reference server now counts the server as alive.","type":"boolean"},"known":{"description":"False when the reference server does not know this server (or not under this rank): it must send ref.register.request again.","type":"boolean"}}};
+
+function validate86(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://correio.dev/schemas/v1/ref.heartbeat.reply.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate86.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if(((data.alive === undefined) && (missing0 = "alive")) || ((data.known === undefined) && (missing0 = "known"))){
+validate86.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((key0 === "alive") || (key0 === "known"))){
+validate86.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.alive !== undefined){
+const _errs2 = errors;
+if(typeof data.alive !== "boolean"){
+validate86.errors = [{instancePath:instancePath+"/alive",schemaPath:"#/properties/alive/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+return false;
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.known !== undefined){
+const _errs4 = errors;
+if(typeof data.known !== "boolean"){
+validate86.errors = [{instancePath:instancePath+"/known",schemaPath:"#/properties/known/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+return false;
+}
+var valid0 = _errs4 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+else {
+validate86.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate86.errors = vErrors;
+return errors === 0;
+}
+validate86.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const validate_ref_heartbeat_request = validate87;
+const schema224 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/ref.heartbeat.request.json","title":"RefHeartbeatRequest","description":"A server's periodic heartbeat to the reference server.","x-correio-type":"ref.heartbeat.request","x-correio-pattern":"request","x-correio-service":"ref","x-correio-reply":"ref.heartbeat.reply","type":"object","additionalProperties":false,"required":["server","rank"],"properties":{"server":{"$ref":"defs.json#/$defs/nodeId"},"rank":{"description":"The rank the server was given at registration.","$ref":"defs.json#/$defs/rank"}}};
+
+function validate87(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://correio.dev/schemas/v1/ref.heartbeat.request.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate87.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if(((data.server === undefined) && (missing0 = "server")) || ((data.rank === undefined) && (missing0 = "rank"))){
+validate87.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((key0 === "server") || (key0 === "rank"))){
+validate87.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.server !== undefined){
+let data0 = data.server;
+const _errs2 = errors;
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data0 === "string"){
+if(func1(data0) > 128){
+validate87.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+else {
+if(func1(data0) < 1){
+validate87.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern6.test(data0)){
+validate87.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate87.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.rank !== undefined){
+let data1 = data.rank;
+const _errs5 = errors;
+const _errs6 = errors;
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+validate87.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs6){
+if((typeof data1 == "number") && (isFinite(data1))){
+if(data1 > 9007199254740991 || isNaN(data1)){
+validate87.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data1 < 1 || isNaN(data1)){
+validate87.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+else {
+validate87.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate87.errors = vErrors;
+return errors === 0;
+}
+validate87.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const validate_ref_membership = validate88;
+const schema227 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/ref.membership.json","title":"RefMembership","description":"A change in the server list, published by the reference server on the proxy topic ref/membership/.","x-correio-type":"ref.membership","x-correio-pattern":"event","x-correio-service":"ref","type":"object","additionalProperties":false,"required":["server","rank","state","at"],"properties":{"server":{"$ref":"defs.json#/$defs/nodeId"},"rank":{"$ref":"defs.json#/$defs/rank"},"state":{"description":"up: registered, or heartbeats resumed; down: heartbeats missed, the server is presumed dead; left: removed from the list (down for too long, or removed by an operator), it must register again.","type":"string","enum":["up","down","left"]},"at":{"description":"When the reference server observed the change.","$ref":"defs.json#/$defs/timestamp"}}};
+
+function validate88(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://correio.dev/schemas/v1/ref.membership.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate88.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if(((((data.server === undefined) && (missing0 = "server")) || ((data.rank === undefined) && (missing0 = "rank"))) || ((data.state === undefined) && (missing0 = "state"))) || ((data.at === undefined) && (missing0 = "at"))){
+validate88.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((((key0 === "server") || (key0 === "rank")) || (key0 === "state")) || (key0 === "at"))){
+validate88.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.server !== undefined){
+let data0 = data.server;
+const _errs2 = errors;
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data0 === "string"){
+if(func1(data0) > 128){
+validate88.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+else {
+if(func1(data0) < 1){
+validate88.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern6.test(data0)){
+validate88.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate88.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.rank !== undefined){
+let data1 = data.rank;
+const _errs5 = errors;
+const _errs6 = errors;
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+validate88.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs6){
+if((typeof data1 == "number") && (isFinite(data1))){
+if(data1 > 9007199254740991 || isNaN(data1)){
+validate88.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data1 < 1 || isNaN(data1)){
+validate88.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.state !== undefined){
+let data2 = data.state;
+const _errs8 = errors;
+if(typeof data2 !== "string"){
+validate88.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if(!(((data2 === "up") || (data2 === "down")) || (data2 === "left"))){
+validate88.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema227.properties.state.enum},message:"must be equal to one of the allowed values"}];
+return false;
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.at !== undefined){
+let data3 = data.at;
+const _errs10 = errors;
+const _errs11 = errors;
+if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
+validate88.errors = [{instancePath:instancePath+"/at",schemaPath:"defs.json#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs11){
+if((typeof data3 == "number") && (isFinite(data3))){
+if(data3 > 9007199254740991 || isNaN(data3)){
+validate88.errors = [{instancePath:instancePath+"/at",schemaPath:"defs.json#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data3 < 0 || isNaN(data3)){
+validate88.errors = [{instancePath:instancePath+"/at",schemaPath:"defs.json#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs10 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+}
+else {
+validate88.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate88.errors = vErrors;
+return errors === 0;
+}
+validate88.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const validate_ref_register_reply = validate89;
+const schema231 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/ref.register.reply.json","title":"RefRegisterReply","description":"Reply to ref.register.request: the server's rank.","x-correio-type":"ref.register.reply","x-correio-pattern":"reply","x-correio-service":"ref","type":"object","additionalProperties":false,"required":["server","rank"],"properties":{"server":{"$ref":"defs.json#/$defs/nodeId"},"rank":{"$ref":"defs.json#/$defs/rank"}}};
+
+function validate89(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://correio.dev/schemas/v1/ref.register.reply.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate89.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if(((data.server === undefined) && (missing0 = "server")) || ((data.rank === undefined) && (missing0 = "rank"))){
+validate89.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((key0 === "server") || (key0 === "rank"))){
+validate89.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.server !== undefined){
+let data0 = data.server;
+const _errs2 = errors;
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data0 === "string"){
+if(func1(data0) > 128){
+validate89.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+else {
+if(func1(data0) < 1){
+validate89.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern6.test(data0)){
+validate89.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate89.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.rank !== undefined){
+let data1 = data.rank;
+const _errs5 = errors;
+const _errs6 = errors;
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+validate89.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs6){
+if((typeof data1 == "number") && (isFinite(data1))){
+if(data1 > 9007199254740991 || isNaN(data1)){
+validate89.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data1 < 1 || isNaN(data1)){
+validate89.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+else {
+validate89.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate89.errors = vErrors;
+return errors === 0;
+}
+validate89.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const validate_ref_register_request = validate90;
+const schema234 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/ref.register.request.json","title":"RefRegisterRequest","description":"Register a server with the reference server and get its rank. A server registering again under the same id, while the reference server still lists it, keeps its rank.","x-correio-type":"ref.register.request","x-correio-pattern":"request","x-correio-service":"ref","x-correio-reply":"ref.register.reply","type":"object","additionalProperties":false,"required":["server"],"properties":{"server":{"description":"The registering server's id.","$ref":"defs.json#/$defs/nodeId"},"endpoint":{"description":"The server's own address, informative only (shown in ref.servers.reply).","$ref":"defs.json#/$defs/endpoint"},"http":{"description":"Where the server serves /health and /metrics, if it does (revision 1.3): dashboards find every server's numbers through ref.servers.reply.","$ref":"defs.json#/$defs/httpUrl"}}};
+const schema236 = {"description":"A ZeroMQ endpoint, such as tcp://10.0.0.5:5555: 1 to 256 printable ASCII characters.","type":"string","pattern":"^[\\x21-\\x7e]{1,256}$","minLength":1,"maxLength":256};
+
+function validate90(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://correio.dev/schemas/v1/ref.register.request.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate90.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((data.server === undefined) && (missing0 = "server")){
+validate90.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(((key0 === "server") || (key0 === "endpoint")) || (key0 === "http"))){
+validate90.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.server !== undefined){
+let data0 = data.server;
+const _errs2 = errors;
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data0 === "string"){
+if(func1(data0) > 128){
+validate90.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+else {
+if(func1(data0) < 1){
+validate90.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern6.test(data0)){
+validate90.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate90.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.endpoint !== undefined){
+let data1 = data.endpoint;
+const _errs5 = errors;
+const _errs6 = errors;
+if(errors === _errs6){
+if(typeof data1 === "string"){
+if(func1(data1) > 256){
+validate90.errors = [{instancePath:instancePath+"/endpoint",schemaPath:"defs.json#/$defs/endpoint/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"}];
+return false;
+}
+else {
+if(func1(data1) < 1){
+validate90.errors = [{instancePath:instancePath+"/endpoint",schemaPath:"defs.json#/$defs/endpoint/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern19.test(data1)){
+validate90.errors = [{instancePath:instancePath+"/endpoint",schemaPath:"defs.json#/$defs/endpoint/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,256}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,256}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate90.errors = [{instancePath:instancePath+"/endpoint",schemaPath:"defs.json#/$defs/endpoint/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.http !== undefined){
+let data2 = data.http;
+const _errs8 = errors;
+const _errs9 = errors;
+if(errors === _errs9){
+if(typeof data2 === "string"){
+if(func1(data2) > 256){
+validate90.errors = [{instancePath:instancePath+"/http",schemaPath:"defs.json#/$defs/httpUrl/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"}];
+return false;
+}
+else {
+if(func1(data2) < 8){
+validate90.errors = [{instancePath:instancePath+"/http",schemaPath:"defs.json#/$defs/httpUrl/minLength",keyword:"minLength",params:{limit: 8},message:"must NOT have fewer than 8 characters"}];
+return false;
+}
+else {
+if(!pattern61.test(data2)){
+validate90.errors = [{instancePath:instancePath+"/http",schemaPath:"defs.json#/$defs/httpUrl/pattern",keyword:"pattern",params:{pattern: "^https?://[\\x21-\\x7e]{1,248}$"},message:"must match pattern \""+"^https?://[\\x21-\\x7e]{1,248}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate90.errors = [{instancePath:instancePath+"/http",schemaPath:"defs.json#/$defs/httpUrl/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+else {
+validate90.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate90.errors = vErrors;
+return errors === 0;
+}
+validate90.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const validate_ref_servers_reply = validate91;
+const schema238 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/ref.servers.reply.json","title":"RefServersReply","description":"The servers the reference server knows, ordered by rank.","x-correio-type":"ref.servers.reply","x-correio-pattern":"reply","x-correio-service":"ref","type":"object","additionalProperties":false,"required":["servers"],"properties":{"servers":{"description":"Every listed server, ordered by rank.","type":"array","maxItems":1000,"items":{"description":"One registered server.","type":"object","additionalProperties":false,"required":["server","rank","alive","last_heartbeat"],"properties":{"server":{"$ref":"defs.json#/$defs/nodeId"},"rank":{"$ref":"defs.json#/$defs/rank"},"alive":{"description":"True while the server's heartbeats arrive in time.","type":"boolean"},"last_heartbeat":{"description":"When the reference server last heard from it (registration or heartbeat).","$ref":"defs.json#/$defs/timestamp"},"endpoint":{"description":"The address the server registered with, if it gave one.","$ref":"defs.json#/$defs/endpoint"},"http":{"description":"The server's /health and /metrics base URL, if it registered one.","$ref":"defs.json#/$defs/httpUrl"}}}},"coordinator":{"description":"The coordinator announced by the latest election.coordinator event the reference server saw. Absent when none is known.","$ref":"defs.json#/$defs/nodeId"}}};
+
+function validate91(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/ref.servers.reply.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate78.evaluated;
+const evaluated0 = validate91.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -6252,14 +8167,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((data.servers === undefined) && (missing0 = "servers")){
-validate78.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate91.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!((key0 === "servers") || (key0 === "coordinator"))){
-validate78.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate91.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -6271,7 +8186,7 @@ const _errs2 = errors;
 if(errors === _errs2){
 if(Array.isArray(data0)){
 if(data0.length > 1000){
-validate78.errors = [{instancePath:instancePath+"/servers",schemaPath:"#/properties/servers/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items"}];
+validate91.errors = [{instancePath:instancePath+"/servers",schemaPath:"#/properties/servers/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items"}];
 return false;
 }
 else {
@@ -6284,14 +8199,14 @@ if(errors === _errs4){
 if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
 let missing1;
 if(((((data1.server === undefined) && (missing1 = "server")) || ((data1.rank === undefined) && (missing1 = "rank"))) || ((data1.alive === undefined) && (missing1 = "alive"))) || ((data1.last_heartbeat === undefined) && (missing1 = "last_heartbeat"))){
-validate78.errors = [{instancePath:instancePath+"/servers/" + i0,schemaPath:"#/properties/servers/items/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
+validate91.errors = [{instancePath:instancePath+"/servers/" + i0,schemaPath:"#/properties/servers/items/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
 return false;
 }
 else {
 const _errs6 = errors;
 for(const key1 in data1){
-if(!(((((key1 === "server") || (key1 === "rank")) || (key1 === "alive")) || (key1 === "last_heartbeat")) || (key1 === "endpoint"))){
-validate78.errors = [{instancePath:instancePath+"/servers/" + i0,schemaPath:"#/properties/servers/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+if(!((((((key1 === "server") || (key1 === "rank")) || (key1 === "alive")) || (key1 === "last_heartbeat")) || (key1 === "endpoint")) || (key1 === "http"))){
+validate91.errors = [{instancePath:instancePath+"/servers/" + i0,schemaPath:"#/properties/servers/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -6304,24 +8219,24 @@ const _errs8 = errors;
 if(errors === _errs8){
 if(typeof data2 === "string"){
 if(func1(data2) > 128){
-validate78.errors = [{instancePath:instancePath+"/servers/" + i0+"/server",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate91.errors = [{instancePath:instancePath+"/servers/" + i0+"/server",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data2) < 1){
-validate78.errors = [{instancePath:instancePath+"/servers/" + i0+"/server",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate91.errors = [{instancePath:instancePath+"/servers/" + i0+"/server",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern6.test(data2)){
-validate78.errors = [{instancePath:instancePath+"/servers/" + i0+"/server",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+validate91.errors = [{instancePath:instancePath+"/servers/" + i0+"/server",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate78.errors = [{instancePath:instancePath+"/servers/" + i0+"/server",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate91.errors = [{instancePath:instancePath+"/servers/" + i0+"/server",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -6336,18 +8251,18 @@ let data3 = data1.rank;
 const _errs10 = errors;
 const _errs11 = errors;
 if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
-validate78.errors = [{instancePath:instancePath+"/servers/" + i0+"/rank",schemaPath:"defs.json#/$defs/rank/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate91.errors = [{instancePath:instancePath+"/servers/" + i0+"/rank",schemaPath:"defs.json#/$defs/rank/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs11){
 if((typeof data3 == "number") && (isFinite(data3))){
 if(data3 > 9007199254740991 || isNaN(data3)){
-validate78.errors = [{instancePath:instancePath+"/servers/" + i0+"/rank",schemaPath:"defs.json#/$defs/rank/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+validate91.errors = [{instancePath:instancePath+"/servers/" + i0+"/rank",schemaPath:"defs.json#/$defs/rank/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
 if(data3 < 1 || isNaN(data3)){
-validate78.errors = [{instancePath:instancePath+"/servers/" + i0+"/rank",schemaPath:"defs.json#/$defs/rank/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+validate91.errors = [{instancePath:instancePath+"/servers/" + i0+"/rank",schemaPath:"defs.json#/$defs/rank/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
 }
@@ -6362,7 +8277,7 @@ if(valid2){
 if(data1.alive !== undefined){
 const _errs13 = errors;
 if(typeof data1.alive !== "boolean"){
-validate78.errors = [{instancePath:instancePath+"/servers/" + i0+"/alive",schemaPath:"#/properties/servers/items/properties/alive/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate91.errors = [{instancePath:instancePath+"/servers/" + i0+"/alive",schemaPath:"#/properties/servers/items/properties/alive/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid2 = _errs13 === errors;
@@ -6376,18 +8291,18 @@ let data5 = data1.last_heartbeat;
 const _errs15 = errors;
 const _errs16 = errors;
 if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
-validate78.errors = [{instancePath:instancePath+"/servers/" + i0+"/last_heartbeat",schemaPath:"defs.json#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate91.errors = [{instancePath:instancePath+"/servers/" + i0+"/last_heartbeat",schemaPath:"defs.json#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs16){
 if((typeof data5 == "number") && (isFinite(data5))){
 if(data5 > 9007199254740991 || isNaN(data5)){
-validate78.errors = [{instancePath:instancePath+"/servers/" + i0+"/last_heartbeat",schemaPath:"defs.json#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+validate91.errors = [{instancePath:instancePath+"/servers/" + i0+"/last_heartbeat",schemaPath:"defs.json#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
 if(data5 < 0 || isNaN(data5)){
-validate78.errors = [{instancePath:instancePath+"/servers/" + i0+"/last_heartbeat",schemaPath:"defs.json#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate91.errors = [{instancePath:instancePath+"/servers/" + i0+"/last_heartbeat",schemaPath:"defs.json#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -6406,28 +8321,62 @@ const _errs19 = errors;
 if(errors === _errs19){
 if(typeof data6 === "string"){
 if(func1(data6) > 256){
-validate78.errors = [{instancePath:instancePath+"/servers/" + i0+"/endpoint",schemaPath:"defs.json#/$defs/endpoint/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"}];
+validate91.errors = [{instancePath:instancePath+"/servers/" + i0+"/endpoint",schemaPath:"defs.json#/$defs/endpoint/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"}];
 return false;
 }
 else {
 if(func1(data6) < 1){
-validate78.errors = [{instancePath:instancePath+"/servers/" + i0+"/endpoint",schemaPath:"defs.json#/$defs/endpoint/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate91.errors = [{instancePath:instancePath+"/servers/" + i0+"/endpoint",schemaPath:"defs.json#/$defs/endpoint/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern19.test(data6)){
-validate78.errors = [{instancePath:instancePath+"/servers/" + i0+"/endpoint",schemaPath:"defs.json#/$defs/endpoint/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,256}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,256}$"+"\""}];
+validate91.errors = [{instancePath:instancePath+"/servers/" + i0+"/endpoint",schemaPath:"defs.json#/$defs/endpoint/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,256}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,256}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate78.errors = [{instancePath:instancePath+"/servers/" + i0+"/endpoint",schemaPath:"defs.json#/$defs/endpoint/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate91.errors = [{instancePath:instancePath+"/servers/" + i0+"/endpoint",schemaPath:"defs.json#/$defs/endpoint/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
 var valid2 = _errs18 === errors;
+}
+else {
+var valid2 = true;
+}
+if(valid2){
+if(data1.http !== undefined){
+let data7 = data1.http;
+const _errs21 = errors;
+const _errs22 = errors;
+if(errors === _errs22){
+if(typeof data7 === "string"){
+if(func1(data7) > 256){
+validate91.errors = [{instancePath:instancePath+"/servers/" + i0+"/http",schemaPath:"defs.json#/$defs/httpUrl/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"}];
+return false;
+}
+else {
+if(func1(data7) < 8){
+validate91.errors = [{instancePath:instancePath+"/servers/" + i0+"/http",schemaPath:"defs.json#/$defs/httpUrl/minLength",keyword:"minLength",params:{limit: 8},message:"must NOT have fewer than 8 characters"}];
+return false;
+}
+else {
+if(!pattern61.test(data7)){
+validate91.errors = [{instancePath:instancePath+"/servers/" + i0+"/http",schemaPath:"defs.json#/$defs/httpUrl/pattern",keyword:"pattern",params:{pattern: "^https?://[\\x21-\\x7e]{1,248}$"},message:"must match pattern \""+"^https?://[\\x21-\\x7e]{1,248}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate91.errors = [{instancePath:instancePath+"/servers/" + i0+"/http",schemaPath:"defs.json#/$defs/httpUrl/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid2 = _errs21 === errors;
 }
 else {
 var valid2 = true;
@@ -6439,8 +8388,9 @@ var valid2 = true;
 }
 }
 }
+}
 else {
-validate78.errors = [{instancePath:instancePath+"/servers/" + i0,schemaPath:"#/properties/servers/items/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate91.errors = [{instancePath:instancePath+"/servers/" + i0,schemaPath:"#/properties/servers/items/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -6452,7 +8402,7 @@ break;
 }
 }
 else {
-validate78.errors = [{instancePath:instancePath+"/servers",schemaPath:"#/properties/servers/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate91.errors = [{instancePath:instancePath+"/servers",schemaPath:"#/properties/servers/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -6463,599 +8413,37 @@ var valid0 = true;
 }
 if(valid0){
 if(data.coordinator !== undefined){
-let data7 = data.coordinator;
-const _errs21 = errors;
-const _errs22 = errors;
-if(errors === _errs22){
-if(typeof data7 === "string"){
-if(func1(data7) > 128){
-validate78.errors = [{instancePath:instancePath+"/coordinator",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+let data8 = data.coordinator;
+const _errs24 = errors;
+const _errs25 = errors;
+if(errors === _errs25){
+if(typeof data8 === "string"){
+if(func1(data8) > 128){
+validate91.errors = [{instancePath:instancePath+"/coordinator",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
-if(func1(data7) < 1){
-validate78.errors = [{instancePath:instancePath+"/coordinator",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+if(func1(data8) < 1){
+validate91.errors = [{instancePath:instancePath+"/coordinator",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
-if(!pattern6.test(data7)){
-validate78.errors = [{instancePath:instancePath+"/coordinator",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
-return false;
-}
-}
-}
-}
-else {
-validate78.errors = [{instancePath:instancePath+"/coordinator",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid0 = _errs21 === errors;
-}
-else {
-var valid0 = true;
-}
-}
-}
-}
-}
-else {
-validate78.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-validate78.errors = vErrors;
-return errors === 0;
-}
-validate78.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
-
-export const validate_ref_servers_request = validate79;
-const schema197 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/ref.servers.request.json","title":"RefServersRequest","description":"List the servers the reference server knows, with their liveness.","x-correio-type":"ref.servers.request","x-correio-pattern":"request","x-correio-service":"ref","x-correio-reply":"ref.servers.reply","type":"object","additionalProperties":false,"required":[],"properties":{}};
-
-function validate79(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/ref.servers.request.json" */;
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate79.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(errors === 0){
-if(data && typeof data == "object" && !Array.isArray(data)){
-for(const key0 in data){
-validate79.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-else {
-validate79.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-validate79.errors = vErrors;
-return errors === 0;
-}
-validate79.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
-
-export const validate_replica_apply_reply = validate80;
-const schema198 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/replica.apply.reply.json","title":"ReplicaApplyReply","description":"Reply to replica.apply.request, sent once every operation of the request is durable on the responder.","x-correio-type":"replica.apply.reply","x-correio-pattern":"reply","x-correio-service":"replica","type":"object","additionalProperties":false,"required":["server","applied"],"properties":{"server":{"description":"The responding server.","$ref":"defs.json#/$defs/nodeId"},"applied":{"description":"How many of the operations were new to the responder (the rest it already held).","$ref":"defs.json#/$defs/uint"}}};
-
-function validate80(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/replica.apply.reply.json" */;
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate80.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(errors === 0){
-if(data && typeof data == "object" && !Array.isArray(data)){
-let missing0;
-if(((data.server === undefined) && (missing0 = "server")) || ((data.applied === undefined) && (missing0 = "applied"))){
-validate80.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
-return false;
-}
-else {
-const _errs1 = errors;
-for(const key0 in data){
-if(!((key0 === "server") || (key0 === "applied"))){
-validate80.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs1 === errors){
-if(data.server !== undefined){
-let data0 = data.server;
-const _errs2 = errors;
-const _errs3 = errors;
-if(errors === _errs3){
-if(typeof data0 === "string"){
-if(func1(data0) > 128){
-validate80.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
-return false;
-}
-else {
-if(func1(data0) < 1){
-validate80.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-else {
-if(!pattern6.test(data0)){
-validate80.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+if(!pattern6.test(data8)){
+validate91.errors = [{instancePath:instancePath+"/coordinator",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate80.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate91.errors = [{instancePath:instancePath+"/coordinator",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
-var valid0 = _errs2 === errors;
+var valid0 = _errs24 === errors;
 }
 else {
 var valid0 = true;
-}
-if(valid0){
-if(data.applied !== undefined){
-let data1 = data.applied;
-const _errs5 = errors;
-const _errs6 = errors;
-if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-validate80.errors = [{instancePath:instancePath+"/applied",schemaPath:"defs.json#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs6){
-if((typeof data1 == "number") && (isFinite(data1))){
-if(data1 > 9007199254740991 || isNaN(data1)){
-validate80.errors = [{instancePath:instancePath+"/applied",schemaPath:"defs.json#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
-return false;
-}
-else {
-if(data1 < 0 || isNaN(data1)){
-validate80.errors = [{instancePath:instancePath+"/applied",schemaPath:"defs.json#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
-return false;
-}
-}
-}
-}
-var valid0 = _errs5 === errors;
-}
-else {
-var valid0 = true;
-}
-}
-}
-}
-}
-else {
-validate80.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-validate80.errors = vErrors;
-return errors === 0;
-}
-validate80.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
-
-export const validate_replica_apply_request = validate81;
-const schema201 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/replica.apply.request.json","title":"ReplicaApplyRequest","description":"Push operations to one server (broker service srv.<server-id>) and ask it to apply them durably. An origin server sends it to its peers when its acknowledgement policy waits for k peers; the peer replies only after the operations are durable in its store. Applying is idempotent.","x-correio-type":"replica.apply.request","x-correio-pattern":"request","x-correio-service":"replica","x-correio-reply":"replica.apply.reply","type":"object","additionalProperties":false,"required":["ops"],"properties":{"ops":{"description":"Operations to apply, of any origins, in any order.","type":"array","minItems":1,"maxItems":100,"items":{"$ref":"defs.json#/$defs/operation"}}}};
-const schema202 = {"title":"Operation","description":"A replicated state change: op is its id, lc and hlc the origin server's Lamport and hybrid logical clocks for it, kind its kind, which selects the shape of data (login, channel.create, publish, direct; since revision 1.1 register, password and logout).","oneOf":[{"type":"object","additionalProperties":false,"required":["op","lc","hlc","kind","data"],"properties":{"op":{"$ref":"#/$defs/opId"},"lc":{"$ref":"#/$defs/lamport"},"hlc":{"$ref":"#/$defs/hlc"},"kind":{"const":"login"},"data":{"$ref":"#/$defs/operationLogin"},"rid":{"description":"The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.","$ref":"#/$defs/requestId"}}},{"type":"object","additionalProperties":false,"required":["op","lc","hlc","kind","data"],"properties":{"op":{"$ref":"#/$defs/opId"},"lc":{"$ref":"#/$defs/lamport"},"hlc":{"$ref":"#/$defs/hlc"},"kind":{"const":"channel.create"},"data":{"$ref":"#/$defs/operationChannelCreate"},"rid":{"description":"The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.","$ref":"#/$defs/requestId"}}},{"type":"object","additionalProperties":false,"required":["op","lc","hlc","kind","data"],"properties":{"op":{"$ref":"#/$defs/opId"},"lc":{"$ref":"#/$defs/lamport"},"hlc":{"$ref":"#/$defs/hlc"},"kind":{"const":"publish"},"data":{"$ref":"#/$defs/operationPublish"},"rid":{"description":"The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.","$ref":"#/$defs/requestId"}}},{"type":"object","additionalProperties":false,"required":["op","lc","hlc","kind","data"],"properties":{"op":{"$ref":"#/$defs/opId"},"lc":{"$ref":"#/$defs/lamport"},"hlc":{"$ref":"#/$defs/hlc"},"kind":{"const":"direct"},"data":{"$ref":"#/$defs/operationDirect"},"rid":{"description":"The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.","$ref":"#/$defs/requestId"}}},{"type":"object","additionalProperties":false,"required":["op","lc","hlc","kind","data"],"properties":{"op":{"$ref":"#/$defs/opId"},"lc":{"$ref":"#/$defs/lamport"},"hlc":{"$ref":"#/$defs/hlc"},"kind":{"const":"register"},"data":{"$ref":"#/$defs/operationRegister"},"rid":{"description":"The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.","$ref":"#/$defs/requestId"}}},{"type":"object","additionalProperties":false,"required":["op","lc","hlc","kind","data"],"properties":{"op":{"$ref":"#/$defs/opId"},"lc":{"$ref":"#/$defs/lamport"},"hlc":{"$ref":"#/$defs/hlc"},"kind":{"const":"password"},"data":{"$ref":"#/$defs/operationPassword"},"rid":{"description":"The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.","$ref":"#/$defs/requestId"}}},{"type":"object","additionalProperties":false,"required":["op","lc","hlc","kind","data"],"properties":{"op":{"$ref":"#/$defs/opId"},"lc":{"$ref":"#/$defs/lamport"},"hlc":{"$ref":"#/$defs/hlc"},"kind":{"const":"logout"},"data":{"$ref":"#/$defs/operationLogout"},"rid":{"description":"The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.","$ref":"#/$defs/requestId"}}}]};
-
-function validate83(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate83.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(errors === 0){
-if(data && typeof data == "object" && !Array.isArray(data)){
-let missing0;
-if(((data.origin === undefined) && (missing0 = "origin")) || ((data.seq === undefined) && (missing0 = "seq"))){
-validate83.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
-return false;
-}
-else {
-const _errs1 = errors;
-for(const key0 in data){
-if(!((key0 === "origin") || (key0 === "seq"))){
-validate83.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs1 === errors){
-if(data.origin !== undefined){
-let data0 = data.origin;
-const _errs2 = errors;
-const _errs3 = errors;
-if(errors === _errs3){
-if(typeof data0 === "string"){
-if(func1(data0) > 128){
-validate83.errors = [{instancePath:instancePath+"/origin",schemaPath:"#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
-return false;
-}
-else {
-if(func1(data0) < 1){
-validate83.errors = [{instancePath:instancePath+"/origin",schemaPath:"#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-else {
-if(!pattern6.test(data0)){
-validate83.errors = [{instancePath:instancePath+"/origin",schemaPath:"#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
-return false;
-}
-}
-}
-}
-else {
-validate83.errors = [{instancePath:instancePath+"/origin",schemaPath:"#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid0 = _errs2 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.seq !== undefined){
-let data1 = data.seq;
-const _errs5 = errors;
-if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-validate83.errors = [{instancePath:instancePath+"/seq",schemaPath:"#/properties/seq/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs5){
-if((typeof data1 == "number") && (isFinite(data1))){
-if(data1 > 9007199254740991 || isNaN(data1)){
-validate83.errors = [{instancePath:instancePath+"/seq",schemaPath:"#/properties/seq/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
-return false;
-}
-else {
-if(data1 < 1 || isNaN(data1)){
-validate83.errors = [{instancePath:instancePath+"/seq",schemaPath:"#/properties/seq/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
-return false;
-}
-}
-}
-}
-var valid0 = _errs5 === errors;
-}
-else {
-var valid0 = true;
-}
-}
-}
-}
-}
-else {
-validate83.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-validate83.errors = vErrors;
-return errors === 0;
-}
-validate83.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
-
-const schema207 = {"description":"Data of a login operation.","type":"object","additionalProperties":false,"required":["user"],"properties":{"user":{"$ref":"#/$defs/userName"}}};
-
-function validate85(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate85.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(errors === 0){
-if(data && typeof data == "object" && !Array.isArray(data)){
-let missing0;
-if((data.user === undefined) && (missing0 = "user")){
-validate85.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
-return false;
-}
-else {
-const _errs1 = errors;
-for(const key0 in data){
-if(!(key0 === "user")){
-validate85.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs1 === errors){
-if(data.user !== undefined){
-let data0 = data.user;
-const _errs3 = errors;
-if(errors === _errs3){
-if(typeof data0 === "string"){
-if(func1(data0) > 32){
-validate85.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
-return false;
-}
-else {
-if(func1(data0) < 1){
-validate85.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-else {
-if(!pattern9.test(data0)){
-validate85.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
-return false;
-}
-}
-}
-}
-else {
-validate85.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-}
-}
-}
-}
-else {
-validate85.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-validate85.errors = vErrors;
-return errors === 0;
-}
-validate85.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
-
-const schema212 = {"description":"Data of a channel.create operation.","type":"object","additionalProperties":false,"required":["user","channel"],"properties":{"user":{"description":"The user creating the channel.","$ref":"#/$defs/userName"},"channel":{"$ref":"#/$defs/channelName"}}};
-
-function validate88(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate88.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(errors === 0){
-if(data && typeof data == "object" && !Array.isArray(data)){
-let missing0;
-if(((data.user === undefined) && (missing0 = "user")) || ((data.channel === undefined) && (missing0 = "channel"))){
-validate88.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
-return false;
-}
-else {
-const _errs1 = errors;
-for(const key0 in data){
-if(!((key0 === "user") || (key0 === "channel"))){
-validate88.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs1 === errors){
-if(data.user !== undefined){
-let data0 = data.user;
-const _errs2 = errors;
-const _errs3 = errors;
-if(errors === _errs3){
-if(typeof data0 === "string"){
-if(func1(data0) > 32){
-validate88.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
-return false;
-}
-else {
-if(func1(data0) < 1){
-validate88.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-else {
-if(!pattern9.test(data0)){
-validate88.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
-return false;
-}
-}
-}
-}
-else {
-validate88.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid0 = _errs2 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.channel !== undefined){
-let data1 = data.channel;
-const _errs5 = errors;
-const _errs6 = errors;
-if(errors === _errs6){
-if(typeof data1 === "string"){
-if(func1(data1) > 64){
-validate88.errors = [{instancePath:instancePath+"/channel",schemaPath:"#/$defs/channelName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
-return false;
-}
-else {
-if(func1(data1) < 1){
-validate88.errors = [{instancePath:instancePath+"/channel",schemaPath:"#/$defs/channelName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-else {
-if(!pattern8.test(data1)){
-validate88.errors = [{instancePath:instancePath+"/channel",schemaPath:"#/$defs/channelName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,64}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,64}$"+"\""}];
-return false;
-}
-}
-}
-}
-else {
-validate88.errors = [{instancePath:instancePath+"/channel",schemaPath:"#/$defs/channelName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid0 = _errs5 === errors;
-}
-else {
-var valid0 = true;
-}
-}
-}
-}
-}
-else {
-validate88.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-validate88.errors = vErrors;
-return errors === 0;
-}
-validate88.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
-
-const schema218 = {"description":"Data of a publish operation: a publication to a channel.","type":"object","additionalProperties":false,"required":["user","channel","text"],"properties":{"user":{"description":"The publishing user.","$ref":"#/$defs/userName"},"channel":{"$ref":"#/$defs/channelName"},"text":{"$ref":"#/$defs/text"}}};
-
-function validate91(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate91.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(errors === 0){
-if(data && typeof data == "object" && !Array.isArray(data)){
-let missing0;
-if((((data.user === undefined) && (missing0 = "user")) || ((data.channel === undefined) && (missing0 = "channel"))) || ((data.text === undefined) && (missing0 = "text"))){
-validate91.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
-return false;
-}
-else {
-const _errs1 = errors;
-for(const key0 in data){
-if(!(((key0 === "user") || (key0 === "channel")) || (key0 === "text"))){
-validate91.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs1 === errors){
-if(data.user !== undefined){
-let data0 = data.user;
-const _errs2 = errors;
-const _errs3 = errors;
-if(errors === _errs3){
-if(typeof data0 === "string"){
-if(func1(data0) > 32){
-validate91.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
-return false;
-}
-else {
-if(func1(data0) < 1){
-validate91.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-else {
-if(!pattern9.test(data0)){
-validate91.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
-return false;
-}
-}
-}
-}
-else {
-validate91.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid0 = _errs2 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.channel !== undefined){
-let data1 = data.channel;
-const _errs5 = errors;
-const _errs6 = errors;
-if(errors === _errs6){
-if(typeof data1 === "string"){
-if(func1(data1) > 64){
-validate91.errors = [{instancePath:instancePath+"/channel",schemaPath:"#/$defs/channelName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
-return false;
-}
-else {
-if(func1(data1) < 1){
-validate91.errors = [{instancePath:instancePath+"/channel",schemaPath:"#/$defs/channelName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-else {
-if(!pattern8.test(data1)){
-validate91.errors = [{instancePath:instancePath+"/channel",schemaPath:"#/$defs/channelName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,64}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,64}$"+"\""}];
-return false;
-}
-}
-}
-}
-else {
-validate91.errors = [{instancePath:instancePath+"/channel",schemaPath:"#/$defs/channelName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid0 = _errs5 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.text !== undefined){
-let data2 = data.text;
-const _errs8 = errors;
-const _errs9 = errors;
-if(errors === _errs9){
-if(typeof data2 === "string"){
-if(func1(data2) > 4000){
-validate91.errors = [{instancePath:instancePath+"/text",schemaPath:"#/$defs/text/maxLength",keyword:"maxLength",params:{limit: 4000},message:"must NOT have more than 4000 characters"}];
-return false;
-}
-else {
-if(func1(data2) < 1){
-validate91.errors = [{instancePath:instancePath+"/text",schemaPath:"#/$defs/text/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-}
-}
-else {
-validate91.errors = [{instancePath:instancePath+"/text",schemaPath:"#/$defs/text/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid0 = _errs8 === errors;
-}
-else {
-var valid0 = true;
-}
 }
 }
 }
@@ -7071,12 +8459,14 @@ return errors === 0;
 }
 validate91.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema225 = {"description":"Data of a direct operation: a direct message from one user to another.","type":"object","additionalProperties":false,"required":["user","to","text"],"properties":{"user":{"description":"The sending user.","$ref":"#/$defs/userName"},"to":{"description":"The receiving user.","$ref":"#/$defs/userName"},"text":{"$ref":"#/$defs/text"}}};
+export const validate_ref_servers_request = validate92;
+const schema245 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/ref.servers.request.json","title":"RefServersRequest","description":"List the servers the reference server knows, with their liveness.","x-correio-type":"ref.servers.request","x-correio-pattern":"request","x-correio-service":"ref","x-correio-reply":"ref.servers.reply","type":"object","additionalProperties":false,"required":[],"properties":{}};
 
-function validate94(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate92(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://correio.dev/schemas/v1/ref.servers.request.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate94.evaluated;
+const evaluated0 = validate92.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -7085,139 +8475,30 @@ evaluated0.items = undefined;
 }
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
-let missing0;
-if((((data.user === undefined) && (missing0 = "user")) || ((data.to === undefined) && (missing0 = "to"))) || ((data.text === undefined) && (missing0 = "text"))){
-validate94.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
-return false;
-}
-else {
-const _errs1 = errors;
 for(const key0 in data){
-if(!(((key0 === "user") || (key0 === "to")) || (key0 === "text"))){
-validate94.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate92.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs1 === errors){
-if(data.user !== undefined){
-let data0 = data.user;
-const _errs2 = errors;
-const _errs3 = errors;
-if(errors === _errs3){
-if(typeof data0 === "string"){
-if(func1(data0) > 32){
-validate94.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
-return false;
-}
 else {
-if(func1(data0) < 1){
-validate94.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-else {
-if(!pattern9.test(data0)){
-validate94.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
+validate92.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-}
-}
-else {
-validate94.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid0 = _errs2 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.to !== undefined){
-let data1 = data.to;
-const _errs5 = errors;
-const _errs6 = errors;
-if(errors === _errs6){
-if(typeof data1 === "string"){
-if(func1(data1) > 32){
-validate94.errors = [{instancePath:instancePath+"/to",schemaPath:"#/$defs/userName/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
-return false;
-}
-else {
-if(func1(data1) < 1){
-validate94.errors = [{instancePath:instancePath+"/to",schemaPath:"#/$defs/userName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-else {
-if(!pattern9.test(data1)){
-validate94.errors = [{instancePath:instancePath+"/to",schemaPath:"#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
-return false;
-}
-}
-}
-}
-else {
-validate94.errors = [{instancePath:instancePath+"/to",schemaPath:"#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid0 = _errs5 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.text !== undefined){
-let data2 = data.text;
-const _errs8 = errors;
-const _errs9 = errors;
-if(errors === _errs9){
-if(typeof data2 === "string"){
-if(func1(data2) > 4000){
-validate94.errors = [{instancePath:instancePath+"/text",schemaPath:"#/$defs/text/maxLength",keyword:"maxLength",params:{limit: 4000},message:"must NOT have more than 4000 characters"}];
-return false;
-}
-else {
-if(func1(data2) < 1){
-validate94.errors = [{instancePath:instancePath+"/text",schemaPath:"#/$defs/text/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-}
-}
-else {
-validate94.errors = [{instancePath:instancePath+"/text",schemaPath:"#/$defs/text/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid0 = _errs8 === errors;
-}
-else {
-var valid0 = true;
-}
-}
-}
-}
-}
-}
-else {
-validate94.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-validate94.errors = vErrors;
+validate92.errors = vErrors;
 return errors === 0;
 }
-validate94.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate92.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema232 = {"description":"Data of a register operation: a user claims a name with a password. The earliest register of a name (by hlc, then op.origin, then op.seq) owns it; its op id is the user's first credential.","type":"object","additionalProperties":false,"required":["user","hash"],"properties":{"user":{"$ref":"#/$defs/userName"},"hash":{"$ref":"#/$defs/passwordHash"}}};
-const schema234 = {"description":"A slow salted password hash with its parameters, so they can be raised later: scrypt with cost n (a power of two), block size r and parallelism p; salt and hash in unpadded base64url.","type":"object","additionalProperties":false,"required":["alg","n","r","p","salt","hash"],"properties":{"alg":{"const":"scrypt"},"n":{"description":"CPU/memory cost: a power of two, 2 to 2^20 (the schema bounds it; a peer computing the hash refuses any other value).","type":"integer","minimum":2,"maximum":1048576},"r":{"description":"Block size, 1 to 32.","type":"integer","minimum":1,"maximum":32},"p":{"description":"Parallelism, 1 to 16.","type":"integer","minimum":1,"maximum":16},"salt":{"description":"The salt, unpadded base64url (16 to 64 bytes).","type":"string","pattern":"^[A-Za-z0-9_-]{22,86}$","minLength":22,"maxLength":86},"hash":{"description":"The derived key, unpadded base64url (16 to 64 bytes).","type":"string","pattern":"^[A-Za-z0-9_-]{22,86}$","minLength":22,"maxLength":86}}};
-const pattern79 = new RegExp("^[A-Za-z0-9_-]{22,86}$", "u");
+export const validate_replica_apply_reply = validate93;
+const schema246 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/replica.apply.reply.json","title":"ReplicaApplyReply","description":"Reply to replica.apply.request, sent once every operation of the request is durable on the responder.","x-correio-type":"replica.apply.reply","x-correio-pattern":"reply","x-correio-service":"replica","type":"object","additionalProperties":false,"required":["server","applied"],"properties":{"server":{"description":"The responding server.","$ref":"defs.json#/$defs/nodeId"},"applied":{"description":"How many of the operations were new to the responder (the rest it already held).","$ref":"defs.json#/$defs/uint"}}};
 
-function validate97(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate93(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://correio.dev/schemas/v1/replica.apply.reply.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate97.evaluated;
+const evaluated0 = validate93.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -7227,45 +8508,45 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if(((data.user === undefined) && (missing0 = "user")) || ((data.hash === undefined) && (missing0 = "hash"))){
-validate97.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+if(((data.server === undefined) && (missing0 = "server")) || ((data.applied === undefined) && (missing0 = "applied"))){
+validate93.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((key0 === "user") || (key0 === "hash"))){
-validate97.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+if(!((key0 === "server") || (key0 === "applied"))){
+validate93.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
 if(_errs1 === errors){
-if(data.user !== undefined){
-let data0 = data.user;
+if(data.server !== undefined){
+let data0 = data.server;
 const _errs2 = errors;
 const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
-if(func1(data0) > 32){
-validate97.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
+if(func1(data0) > 128){
+validate93.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data0) < 1){
-validate97.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate93.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
-if(!pattern9.test(data0)){
-validate97.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
+if(!pattern6.test(data0)){
+validate93.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate97.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate93.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -7275,196 +8556,26 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.hash !== undefined){
-let data1 = data.hash;
+if(data.applied !== undefined){
+let data1 = data.applied;
 const _errs5 = errors;
 const _errs6 = errors;
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+validate93.errors = [{instancePath:instancePath+"/applied",schemaPath:"defs.json#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
 if(errors === _errs6){
-if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
-let missing1;
-if(((((((data1.alg === undefined) && (missing1 = "alg")) || ((data1.n === undefined) && (missing1 = "n"))) || ((data1.r === undefined) && (missing1 = "r"))) || ((data1.p === undefined) && (missing1 = "p"))) || ((data1.salt === undefined) && (missing1 = "salt"))) || ((data1.hash === undefined) && (missing1 = "hash"))){
-validate97.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/$defs/passwordHash/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
+if((typeof data1 == "number") && (isFinite(data1))){
+if(data1 > 9007199254740991 || isNaN(data1)){
+validate93.errors = [{instancePath:instancePath+"/applied",schemaPath:"defs.json#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
-const _errs8 = errors;
-for(const key1 in data1){
-if(!((((((key1 === "alg") || (key1 === "n")) || (key1 === "r")) || (key1 === "p")) || (key1 === "salt")) || (key1 === "hash"))){
-validate97.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/$defs/passwordHash/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs8 === errors){
-if(data1.alg !== undefined){
-const _errs9 = errors;
-if("scrypt" !== data1.alg){
-validate97.errors = [{instancePath:instancePath+"/hash/alg",schemaPath:"#/$defs/passwordHash/properties/alg/const",keyword:"const",params:{allowedValue: "scrypt"},message:"must be equal to constant"}];
-return false;
-}
-var valid3 = _errs9 === errors;
-}
-else {
-var valid3 = true;
-}
-if(valid3){
-if(data1.n !== undefined){
-let data3 = data1.n;
-const _errs10 = errors;
-if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
-validate97.errors = [{instancePath:instancePath+"/hash/n",schemaPath:"#/$defs/passwordHash/properties/n/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs10){
-if((typeof data3 == "number") && (isFinite(data3))){
-if(data3 > 1048576 || isNaN(data3)){
-validate97.errors = [{instancePath:instancePath+"/hash/n",schemaPath:"#/$defs/passwordHash/properties/n/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1048576},message:"must be <= 1048576"}];
-return false;
-}
-else {
-if(data3 < 2 || isNaN(data3)){
-validate97.errors = [{instancePath:instancePath+"/hash/n",schemaPath:"#/$defs/passwordHash/properties/n/minimum",keyword:"minimum",params:{comparison: ">=", limit: 2},message:"must be >= 2"}];
+if(data1 < 0 || isNaN(data1)){
+validate93.errors = [{instancePath:instancePath+"/applied",schemaPath:"defs.json#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
-}
-}
-var valid3 = _errs10 === errors;
-}
-else {
-var valid3 = true;
-}
-if(valid3){
-if(data1.r !== undefined){
-let data4 = data1.r;
-const _errs12 = errors;
-if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
-validate97.errors = [{instancePath:instancePath+"/hash/r",schemaPath:"#/$defs/passwordHash/properties/r/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs12){
-if((typeof data4 == "number") && (isFinite(data4))){
-if(data4 > 32 || isNaN(data4)){
-validate97.errors = [{instancePath:instancePath+"/hash/r",schemaPath:"#/$defs/passwordHash/properties/r/maximum",keyword:"maximum",params:{comparison: "<=", limit: 32},message:"must be <= 32"}];
-return false;
-}
-else {
-if(data4 < 1 || isNaN(data4)){
-validate97.errors = [{instancePath:instancePath+"/hash/r",schemaPath:"#/$defs/passwordHash/properties/r/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
-return false;
-}
-}
-}
-}
-var valid3 = _errs12 === errors;
-}
-else {
-var valid3 = true;
-}
-if(valid3){
-if(data1.p !== undefined){
-let data5 = data1.p;
-const _errs14 = errors;
-if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
-validate97.errors = [{instancePath:instancePath+"/hash/p",schemaPath:"#/$defs/passwordHash/properties/p/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs14){
-if((typeof data5 == "number") && (isFinite(data5))){
-if(data5 > 16 || isNaN(data5)){
-validate97.errors = [{instancePath:instancePath+"/hash/p",schemaPath:"#/$defs/passwordHash/properties/p/maximum",keyword:"maximum",params:{comparison: "<=", limit: 16},message:"must be <= 16"}];
-return false;
-}
-else {
-if(data5 < 1 || isNaN(data5)){
-validate97.errors = [{instancePath:instancePath+"/hash/p",schemaPath:"#/$defs/passwordHash/properties/p/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
-return false;
-}
-}
-}
-}
-var valid3 = _errs14 === errors;
-}
-else {
-var valid3 = true;
-}
-if(valid3){
-if(data1.salt !== undefined){
-let data6 = data1.salt;
-const _errs16 = errors;
-if(errors === _errs16){
-if(typeof data6 === "string"){
-if(func1(data6) > 86){
-validate97.errors = [{instancePath:instancePath+"/hash/salt",schemaPath:"#/$defs/passwordHash/properties/salt/maxLength",keyword:"maxLength",params:{limit: 86},message:"must NOT have more than 86 characters"}];
-return false;
-}
-else {
-if(func1(data6) < 22){
-validate97.errors = [{instancePath:instancePath+"/hash/salt",schemaPath:"#/$defs/passwordHash/properties/salt/minLength",keyword:"minLength",params:{limit: 22},message:"must NOT have fewer than 22 characters"}];
-return false;
-}
-else {
-if(!pattern79.test(data6)){
-validate97.errors = [{instancePath:instancePath+"/hash/salt",schemaPath:"#/$defs/passwordHash/properties/salt/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]{22,86}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]{22,86}$"+"\""}];
-return false;
-}
-}
-}
-}
-else {
-validate97.errors = [{instancePath:instancePath+"/hash/salt",schemaPath:"#/$defs/passwordHash/properties/salt/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid3 = _errs16 === errors;
-}
-else {
-var valid3 = true;
-}
-if(valid3){
-if(data1.hash !== undefined){
-let data7 = data1.hash;
-const _errs18 = errors;
-if(errors === _errs18){
-if(typeof data7 === "string"){
-if(func1(data7) > 86){
-validate97.errors = [{instancePath:instancePath+"/hash/hash",schemaPath:"#/$defs/passwordHash/properties/hash/maxLength",keyword:"maxLength",params:{limit: 86},message:"must NOT have more than 86 characters"}];
-return false;
-}
-else {
-if(func1(data7) < 22){
-validate97.errors = [{instancePath:instancePath+"/hash/hash",schemaPath:"#/$defs/passwordHash/properties/hash/minLength",keyword:"minLength",params:{limit: 22},message:"must NOT have fewer than 22 characters"}];
-return false;
-}
-else {
-if(!pattern79.test(data7)){
-validate97.errors = [{instancePath:instancePath+"/hash/hash",schemaPath:"#/$defs/passwordHash/properties/hash/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]{22,86}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]{22,86}$"+"\""}];
-return false;
-}
-}
-}
-}
-else {
-validate97.errors = [{instancePath:instancePath+"/hash/hash",schemaPath:"#/$defs/passwordHash/properties/hash/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid3 = _errs18 === errors;
-}
-else {
-var valid3 = true;
-}
-}
-}
-}
-}
-}
-}
-}
-}
-else {
-validate97.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/$defs/passwordHash/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
 }
 }
 var valid0 = _errs5 === errors;
@@ -7477,16 +8588,191 @@ var valid0 = true;
 }
 }
 else {
-validate97.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate93.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate97.errors = vErrors;
+validate93.errors = vErrors;
 return errors === 0;
 }
-validate97.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate93.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema238 = {"description":"Data of a password operation: a registered user changes the password. It applies only when issued under the user's current credential (under); then its op id becomes the credential, revoking every token issued under an older one.","type":"object","additionalProperties":false,"required":["user","hash","under"],"properties":{"user":{"$ref":"#/$defs/userName"},"hash":{"$ref":"#/$defs/passwordHash"},"under":{"description":"The credential the change was made under.","$ref":"#/$defs/credential"}}};
+export const validate_replica_apply_request = validate94;
+const schema249 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/replica.apply.request.json","title":"ReplicaApplyRequest","description":"Push operations to one server (broker service srv.<server-id>) and ask it to apply them durably. An origin server sends it to its peers when its acknowledgement policy waits for k peers; the peer replies only after the operations are durable in its store. Applying is idempotent.","x-correio-type":"replica.apply.request","x-correio-pattern":"request","x-correio-service":"replica","x-correio-reply":"replica.apply.reply","type":"object","additionalProperties":false,"required":["ops"],"properties":{"ops":{"description":"Operations to apply, of any origins, in any order.","type":"array","minItems":1,"maxItems":100,"items":{"$ref":"defs.json#/$defs/operation"}}}};
+const schema250 = {"title":"Operation","description":"A replicated state change: op is its id, lc and hlc the origin server's Lamport and hybrid logical clocks for it, kind its kind, which selects the shape of data (login, channel.create, publish, direct; since revision 1.1 register, password and logout).","oneOf":[{"type":"object","additionalProperties":false,"required":["op","lc","hlc","kind","data"],"properties":{"op":{"$ref":"#/$defs/opId"},"lc":{"$ref":"#/$defs/lamport"},"hlc":{"$ref":"#/$defs/hlc"},"kind":{"const":"login"},"data":{"$ref":"#/$defs/operationLogin"},"rid":{"description":"The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.","$ref":"#/$defs/requestId"}}},{"type":"object","additionalProperties":false,"required":["op","lc","hlc","kind","data"],"properties":{"op":{"$ref":"#/$defs/opId"},"lc":{"$ref":"#/$defs/lamport"},"hlc":{"$ref":"#/$defs/hlc"},"kind":{"const":"channel.create"},"data":{"$ref":"#/$defs/operationChannelCreate"},"rid":{"description":"The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.","$ref":"#/$defs/requestId"}}},{"type":"object","additionalProperties":false,"required":["op","lc","hlc","kind","data"],"properties":{"op":{"$ref":"#/$defs/opId"},"lc":{"$ref":"#/$defs/lamport"},"hlc":{"$ref":"#/$defs/hlc"},"kind":{"const":"publish"},"data":{"$ref":"#/$defs/operationPublish"},"rid":{"description":"The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.","$ref":"#/$defs/requestId"}}},{"type":"object","additionalProperties":false,"required":["op","lc","hlc","kind","data"],"properties":{"op":{"$ref":"#/$defs/opId"},"lc":{"$ref":"#/$defs/lamport"},"hlc":{"$ref":"#/$defs/hlc"},"kind":{"const":"direct"},"data":{"$ref":"#/$defs/operationDirect"},"rid":{"description":"The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.","$ref":"#/$defs/requestId"}}},{"type":"object","additionalProperties":false,"required":["op","lc","hlc","kind","data"],"properties":{"op":{"$ref":"#/$defs/opId"},"lc":{"$ref":"#/$defs/lamport"},"hlc":{"$ref":"#/$defs/hlc"},"kind":{"const":"register"},"data":{"$ref":"#/$defs/operationRegister"},"rid":{"description":"The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.","$ref":"#/$defs/requestId"}}},{"type":"object","additionalProperties":false,"required":["op","lc","hlc","kind","data"],"properties":{"op":{"$ref":"#/$defs/opId"},"lc":{"$ref":"#/$defs/lamport"},"hlc":{"$ref":"#/$defs/hlc"},"kind":{"const":"password"},"data":{"$ref":"#/$defs/operationPassword"},"rid":{"description":"The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.","$ref":"#/$defs/requestId"}}},{"type":"object","additionalProperties":false,"required":["op","lc","hlc","kind","data"],"properties":{"op":{"$ref":"#/$defs/opId"},"lc":{"$ref":"#/$defs/lamport"},"hlc":{"$ref":"#/$defs/hlc"},"kind":{"const":"logout"},"data":{"$ref":"#/$defs/operationLogout"},"rid":{"description":"The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.","$ref":"#/$defs/requestId"}}}]};
+
+function validate96(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate96.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if(((data.origin === undefined) && (missing0 = "origin")) || ((data.seq === undefined) && (missing0 = "seq"))){
+validate96.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((key0 === "origin") || (key0 === "seq"))){
+validate96.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.origin !== undefined){
+let data0 = data.origin;
+const _errs2 = errors;
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data0 === "string"){
+if(func1(data0) > 128){
+validate96.errors = [{instancePath:instancePath+"/origin",schemaPath:"#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+else {
+if(func1(data0) < 1){
+validate96.errors = [{instancePath:instancePath+"/origin",schemaPath:"#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern6.test(data0)){
+validate96.errors = [{instancePath:instancePath+"/origin",schemaPath:"#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate96.errors = [{instancePath:instancePath+"/origin",schemaPath:"#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.seq !== undefined){
+let data1 = data.seq;
+const _errs5 = errors;
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+validate96.errors = [{instancePath:instancePath+"/seq",schemaPath:"#/properties/seq/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs5){
+if((typeof data1 == "number") && (isFinite(data1))){
+if(data1 > 9007199254740991 || isNaN(data1)){
+validate96.errors = [{instancePath:instancePath+"/seq",schemaPath:"#/properties/seq/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data1 < 1 || isNaN(data1)){
+validate96.errors = [{instancePath:instancePath+"/seq",schemaPath:"#/properties/seq/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+else {
+validate96.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate96.errors = vErrors;
+return errors === 0;
+}
+validate96.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const schema255 = {"description":"Data of a login operation.","type":"object","additionalProperties":false,"required":["user"],"properties":{"user":{"$ref":"#/$defs/userName"}}};
+
+function validate98(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate98.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((data.user === undefined) && (missing0 = "user")){
+validate98.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(key0 === "user")){
+validate98.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.user !== undefined){
+let data0 = data.user;
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data0 === "string"){
+if(func1(data0) > 32){
+validate98.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
+return false;
+}
+else {
+if(func1(data0) < 1){
+validate98.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern9.test(data0)){
+validate98.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate98.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+}
+}
+}
+}
+else {
+validate98.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate98.errors = vErrors;
+return errors === 0;
+}
+validate98.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const schema260 = {"description":"Data of a channel.create operation.","type":"object","additionalProperties":false,"required":["user","channel"],"properties":{"user":{"description":"The user creating the channel.","$ref":"#/$defs/userName"},"channel":{"$ref":"#/$defs/channelName"}}};
 
 function validate101(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -7501,45 +8787,45 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if(((data.origin === undefined) && (missing0 = "origin")) || ((data.seq === undefined) && (missing0 = "seq"))){
+if(((data.user === undefined) && (missing0 = "user")) || ((data.channel === undefined) && (missing0 = "channel"))){
 validate101.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((key0 === "origin") || (key0 === "seq"))){
+if(!((key0 === "user") || (key0 === "channel"))){
 validate101.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
 if(_errs1 === errors){
-if(data.origin !== undefined){
-let data0 = data.origin;
+if(data.user !== undefined){
+let data0 = data.user;
 const _errs2 = errors;
 const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
-if(func1(data0) > 128){
-validate101.errors = [{instancePath:instancePath+"/origin",schemaPath:"#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+if(func1(data0) > 32){
+validate101.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
 return false;
 }
 else {
 if(func1(data0) < 1){
-validate101.errors = [{instancePath:instancePath+"/origin",schemaPath:"#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate101.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
-if(!pattern6.test(data0)){
-validate101.errors = [{instancePath:instancePath+"/origin",schemaPath:"#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+if(!pattern9.test(data0)){
+validate101.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate101.errors = [{instancePath:instancePath+"/origin",schemaPath:"#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate101.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -7549,25 +8835,32 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.seq !== undefined){
-let data1 = data.seq;
+if(data.channel !== undefined){
+let data1 = data.channel;
 const _errs5 = errors;
-if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-validate101.errors = [{instancePath:instancePath+"/seq",schemaPath:"#/properties/seq/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs5){
-if((typeof data1 == "number") && (isFinite(data1))){
-if(data1 > 9007199254740991 || isNaN(data1)){
-validate101.errors = [{instancePath:instancePath+"/seq",schemaPath:"#/properties/seq/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+const _errs6 = errors;
+if(errors === _errs6){
+if(typeof data1 === "string"){
+if(func1(data1) > 64){
+validate101.errors = [{instancePath:instancePath+"/channel",schemaPath:"#/$defs/channelName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
 return false;
 }
 else {
-if(data1 < 1 || isNaN(data1)){
-validate101.errors = [{instancePath:instancePath+"/seq",schemaPath:"#/properties/seq/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+if(func1(data1) < 1){
+validate101.errors = [{instancePath:instancePath+"/channel",schemaPath:"#/$defs/channelName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern8.test(data1)){
+validate101.errors = [{instancePath:instancePath+"/channel",schemaPath:"#/$defs/channelName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,64}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,64}$"+"\""}];
 return false;
 }
 }
+}
+}
+else {
+validate101.errors = [{instancePath:instancePath+"/channel",schemaPath:"#/$defs/channelName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
 }
 }
 var valid0 = _errs5 === errors;
@@ -7589,11 +8882,12 @@ return errors === 0;
 }
 validate101.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
+const schema266 = {"description":"Data of a publish operation: a publication to a channel.","type":"object","additionalProperties":false,"required":["user","channel","text"],"properties":{"user":{"description":"The publishing user.","$ref":"#/$defs/userName"},"channel":{"$ref":"#/$defs/channelName"},"text":{"$ref":"#/$defs/text"}}};
 
-function validate100(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate104(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate100.evaluated;
+const evaluated0 = validate104.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -7603,15 +8897,15 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if((((data.user === undefined) && (missing0 = "user")) || ((data.hash === undefined) && (missing0 = "hash"))) || ((data.under === undefined) && (missing0 = "under"))){
-validate100.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+if((((data.user === undefined) && (missing0 = "user")) || ((data.channel === undefined) && (missing0 = "channel"))) || ((data.text === undefined) && (missing0 = "text"))){
+validate104.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(((key0 === "user") || (key0 === "hash")) || (key0 === "under"))){
-validate100.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+if(!(((key0 === "user") || (key0 === "channel")) || (key0 === "text"))){
+validate104.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -7624,24 +8918,304 @@ const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
 if(func1(data0) > 32){
-validate100.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
+validate104.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
 return false;
 }
 else {
 if(func1(data0) < 1){
-validate100.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate104.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern9.test(data0)){
-validate100.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
+validate104.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate100.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate104.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.channel !== undefined){
+let data1 = data.channel;
+const _errs5 = errors;
+const _errs6 = errors;
+if(errors === _errs6){
+if(typeof data1 === "string"){
+if(func1(data1) > 64){
+validate104.errors = [{instancePath:instancePath+"/channel",schemaPath:"#/$defs/channelName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+return false;
+}
+else {
+if(func1(data1) < 1){
+validate104.errors = [{instancePath:instancePath+"/channel",schemaPath:"#/$defs/channelName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern8.test(data1)){
+validate104.errors = [{instancePath:instancePath+"/channel",schemaPath:"#/$defs/channelName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,64}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,64}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate104.errors = [{instancePath:instancePath+"/channel",schemaPath:"#/$defs/channelName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.text !== undefined){
+let data2 = data.text;
+const _errs8 = errors;
+const _errs9 = errors;
+if(errors === _errs9){
+if(typeof data2 === "string"){
+if(func1(data2) > 4000){
+validate104.errors = [{instancePath:instancePath+"/text",schemaPath:"#/$defs/text/maxLength",keyword:"maxLength",params:{limit: 4000},message:"must NOT have more than 4000 characters"}];
+return false;
+}
+else {
+if(func1(data2) < 1){
+validate104.errors = [{instancePath:instancePath+"/text",schemaPath:"#/$defs/text/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+}
+}
+else {
+validate104.errors = [{instancePath:instancePath+"/text",schemaPath:"#/$defs/text/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+else {
+validate104.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate104.errors = vErrors;
+return errors === 0;
+}
+validate104.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const schema273 = {"description":"Data of a direct operation: a direct message from one user to another.","type":"object","additionalProperties":false,"required":["user","to","text"],"properties":{"user":{"description":"The sending user.","$ref":"#/$defs/userName"},"to":{"description":"The receiving user.","$ref":"#/$defs/userName"},"text":{"$ref":"#/$defs/text"}}};
+
+function validate107(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate107.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((data.user === undefined) && (missing0 = "user")) || ((data.to === undefined) && (missing0 = "to"))) || ((data.text === undefined) && (missing0 = "text"))){
+validate107.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(((key0 === "user") || (key0 === "to")) || (key0 === "text"))){
+validate107.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.user !== undefined){
+let data0 = data.user;
+const _errs2 = errors;
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data0 === "string"){
+if(func1(data0) > 32){
+validate107.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
+return false;
+}
+else {
+if(func1(data0) < 1){
+validate107.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern9.test(data0)){
+validate107.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate107.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.to !== undefined){
+let data1 = data.to;
+const _errs5 = errors;
+const _errs6 = errors;
+if(errors === _errs6){
+if(typeof data1 === "string"){
+if(func1(data1) > 32){
+validate107.errors = [{instancePath:instancePath+"/to",schemaPath:"#/$defs/userName/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
+return false;
+}
+else {
+if(func1(data1) < 1){
+validate107.errors = [{instancePath:instancePath+"/to",schemaPath:"#/$defs/userName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern9.test(data1)){
+validate107.errors = [{instancePath:instancePath+"/to",schemaPath:"#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate107.errors = [{instancePath:instancePath+"/to",schemaPath:"#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.text !== undefined){
+let data2 = data.text;
+const _errs8 = errors;
+const _errs9 = errors;
+if(errors === _errs9){
+if(typeof data2 === "string"){
+if(func1(data2) > 4000){
+validate107.errors = [{instancePath:instancePath+"/text",schemaPath:"#/$defs/text/maxLength",keyword:"maxLength",params:{limit: 4000},message:"must NOT have more than 4000 characters"}];
+return false;
+}
+else {
+if(func1(data2) < 1){
+validate107.errors = [{instancePath:instancePath+"/text",schemaPath:"#/$defs/text/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+}
+}
+else {
+validate107.errors = [{instancePath:instancePath+"/text",schemaPath:"#/$defs/text/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+else {
+validate107.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate107.errors = vErrors;
+return errors === 0;
+}
+validate107.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const schema280 = {"description":"Data of a register operation: a user claims a name with a password. The earliest register of a name (by hlc, then op.origin, then op.seq) owns it; its op id is the user's first credential.","type":"object","additionalProperties":false,"required":["user","hash"],"properties":{"user":{"$ref":"#/$defs/userName"},"hash":{"$ref":"#/$defs/passwordHash"}}};
+const schema282 = {"description":"A slow salted password hash with its parameters, so they can be raised later: scrypt with cost n (a power of two), block size r and parallelism p; salt and hash in unpadded base64url.","type":"object","additionalProperties":false,"required":["alg","n","r","p","salt","hash"],"properties":{"alg":{"const":"scrypt"},"n":{"description":"CPU/memory cost: a power of two, 2 to 2^20 (the schema bounds it; a peer computing the hash refuses any other value).","type":"integer","minimum":2,"maximum":1048576},"r":{"description":"Block size, 1 to 32.","type":"integer","minimum":1,"maximum":32},"p":{"description":"Parallelism, 1 to 16.","type":"integer","minimum":1,"maximum":16},"salt":{"description":"The salt, unpadded base64url (16 to 64 bytes).","type":"string","pattern":"^[A-Za-z0-9_-]{22,86}$","minLength":22,"maxLength":86},"hash":{"description":"The derived key, unpadded base64url (16 to 64 bytes).","type":"string","pattern":"^[A-Za-z0-9_-]{22,86}$","minLength":22,"maxLength":86}}};
+const pattern90 = new RegExp("^[A-Za-z0-9_-]{22,86}$", "u");
+
+function validate110(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate110.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if(((data.user === undefined) && (missing0 = "user")) || ((data.hash === undefined) && (missing0 = "hash"))){
+validate110.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((key0 === "user") || (key0 === "hash"))){
+validate110.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.user !== undefined){
+let data0 = data.user;
+const _errs2 = errors;
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data0 === "string"){
+if(func1(data0) > 32){
+validate110.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
+return false;
+}
+else {
+if(func1(data0) < 1){
+validate110.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern9.test(data0)){
+validate110.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate110.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -7659,14 +9233,14 @@ if(errors === _errs6){
 if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
 let missing1;
 if(((((((data1.alg === undefined) && (missing1 = "alg")) || ((data1.n === undefined) && (missing1 = "n"))) || ((data1.r === undefined) && (missing1 = "r"))) || ((data1.p === undefined) && (missing1 = "p"))) || ((data1.salt === undefined) && (missing1 = "salt"))) || ((data1.hash === undefined) && (missing1 = "hash"))){
-validate100.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/$defs/passwordHash/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
+validate110.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/$defs/passwordHash/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
 return false;
 }
 else {
 const _errs8 = errors;
 for(const key1 in data1){
 if(!((((((key1 === "alg") || (key1 === "n")) || (key1 === "r")) || (key1 === "p")) || (key1 === "salt")) || (key1 === "hash"))){
-validate100.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/$defs/passwordHash/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+validate110.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/$defs/passwordHash/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -7675,7 +9249,7 @@ if(_errs8 === errors){
 if(data1.alg !== undefined){
 const _errs9 = errors;
 if("scrypt" !== data1.alg){
-validate100.errors = [{instancePath:instancePath+"/hash/alg",schemaPath:"#/$defs/passwordHash/properties/alg/const",keyword:"const",params:{allowedValue: "scrypt"},message:"must be equal to constant"}];
+validate110.errors = [{instancePath:instancePath+"/hash/alg",schemaPath:"#/$defs/passwordHash/properties/alg/const",keyword:"const",params:{allowedValue: "scrypt"},message:"must be equal to constant"}];
 return false;
 }
 var valid3 = _errs9 === errors;
@@ -7688,18 +9262,18 @@ if(data1.n !== undefined){
 let data3 = data1.n;
 const _errs10 = errors;
 if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
-validate100.errors = [{instancePath:instancePath+"/hash/n",schemaPath:"#/$defs/passwordHash/properties/n/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate110.errors = [{instancePath:instancePath+"/hash/n",schemaPath:"#/$defs/passwordHash/properties/n/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs10){
 if((typeof data3 == "number") && (isFinite(data3))){
 if(data3 > 1048576 || isNaN(data3)){
-validate100.errors = [{instancePath:instancePath+"/hash/n",schemaPath:"#/$defs/passwordHash/properties/n/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1048576},message:"must be <= 1048576"}];
+validate110.errors = [{instancePath:instancePath+"/hash/n",schemaPath:"#/$defs/passwordHash/properties/n/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1048576},message:"must be <= 1048576"}];
 return false;
 }
 else {
 if(data3 < 2 || isNaN(data3)){
-validate100.errors = [{instancePath:instancePath+"/hash/n",schemaPath:"#/$defs/passwordHash/properties/n/minimum",keyword:"minimum",params:{comparison: ">=", limit: 2},message:"must be >= 2"}];
+validate110.errors = [{instancePath:instancePath+"/hash/n",schemaPath:"#/$defs/passwordHash/properties/n/minimum",keyword:"minimum",params:{comparison: ">=", limit: 2},message:"must be >= 2"}];
 return false;
 }
 }
@@ -7715,18 +9289,18 @@ if(data1.r !== undefined){
 let data4 = data1.r;
 const _errs12 = errors;
 if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
-validate100.errors = [{instancePath:instancePath+"/hash/r",schemaPath:"#/$defs/passwordHash/properties/r/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate110.errors = [{instancePath:instancePath+"/hash/r",schemaPath:"#/$defs/passwordHash/properties/r/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs12){
 if((typeof data4 == "number") && (isFinite(data4))){
 if(data4 > 32 || isNaN(data4)){
-validate100.errors = [{instancePath:instancePath+"/hash/r",schemaPath:"#/$defs/passwordHash/properties/r/maximum",keyword:"maximum",params:{comparison: "<=", limit: 32},message:"must be <= 32"}];
+validate110.errors = [{instancePath:instancePath+"/hash/r",schemaPath:"#/$defs/passwordHash/properties/r/maximum",keyword:"maximum",params:{comparison: "<=", limit: 32},message:"must be <= 32"}];
 return false;
 }
 else {
 if(data4 < 1 || isNaN(data4)){
-validate100.errors = [{instancePath:instancePath+"/hash/r",schemaPath:"#/$defs/passwordHash/properties/r/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+validate110.errors = [{instancePath:instancePath+"/hash/r",schemaPath:"#/$defs/passwordHash/properties/r/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
 }
@@ -7742,18 +9316,18 @@ if(data1.p !== undefined){
 let data5 = data1.p;
 const _errs14 = errors;
 if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
-validate100.errors = [{instancePath:instancePath+"/hash/p",schemaPath:"#/$defs/passwordHash/properties/p/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate110.errors = [{instancePath:instancePath+"/hash/p",schemaPath:"#/$defs/passwordHash/properties/p/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs14){
 if((typeof data5 == "number") && (isFinite(data5))){
 if(data5 > 16 || isNaN(data5)){
-validate100.errors = [{instancePath:instancePath+"/hash/p",schemaPath:"#/$defs/passwordHash/properties/p/maximum",keyword:"maximum",params:{comparison: "<=", limit: 16},message:"must be <= 16"}];
+validate110.errors = [{instancePath:instancePath+"/hash/p",schemaPath:"#/$defs/passwordHash/properties/p/maximum",keyword:"maximum",params:{comparison: "<=", limit: 16},message:"must be <= 16"}];
 return false;
 }
 else {
 if(data5 < 1 || isNaN(data5)){
-validate100.errors = [{instancePath:instancePath+"/hash/p",schemaPath:"#/$defs/passwordHash/properties/p/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+validate110.errors = [{instancePath:instancePath+"/hash/p",schemaPath:"#/$defs/passwordHash/properties/p/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
 }
@@ -7771,24 +9345,24 @@ const _errs16 = errors;
 if(errors === _errs16){
 if(typeof data6 === "string"){
 if(func1(data6) > 86){
-validate100.errors = [{instancePath:instancePath+"/hash/salt",schemaPath:"#/$defs/passwordHash/properties/salt/maxLength",keyword:"maxLength",params:{limit: 86},message:"must NOT have more than 86 characters"}];
+validate110.errors = [{instancePath:instancePath+"/hash/salt",schemaPath:"#/$defs/passwordHash/properties/salt/maxLength",keyword:"maxLength",params:{limit: 86},message:"must NOT have more than 86 characters"}];
 return false;
 }
 else {
 if(func1(data6) < 22){
-validate100.errors = [{instancePath:instancePath+"/hash/salt",schemaPath:"#/$defs/passwordHash/properties/salt/minLength",keyword:"minLength",params:{limit: 22},message:"must NOT have fewer than 22 characters"}];
+validate110.errors = [{instancePath:instancePath+"/hash/salt",schemaPath:"#/$defs/passwordHash/properties/salt/minLength",keyword:"minLength",params:{limit: 22},message:"must NOT have fewer than 22 characters"}];
 return false;
 }
 else {
-if(!pattern79.test(data6)){
-validate100.errors = [{instancePath:instancePath+"/hash/salt",schemaPath:"#/$defs/passwordHash/properties/salt/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]{22,86}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]{22,86}$"+"\""}];
+if(!pattern90.test(data6)){
+validate110.errors = [{instancePath:instancePath+"/hash/salt",schemaPath:"#/$defs/passwordHash/properties/salt/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]{22,86}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]{22,86}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate100.errors = [{instancePath:instancePath+"/hash/salt",schemaPath:"#/$defs/passwordHash/properties/salt/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate110.errors = [{instancePath:instancePath+"/hash/salt",schemaPath:"#/$defs/passwordHash/properties/salt/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -7804,24 +9378,24 @@ const _errs18 = errors;
 if(errors === _errs18){
 if(typeof data7 === "string"){
 if(func1(data7) > 86){
-validate100.errors = [{instancePath:instancePath+"/hash/hash",schemaPath:"#/$defs/passwordHash/properties/hash/maxLength",keyword:"maxLength",params:{limit: 86},message:"must NOT have more than 86 characters"}];
+validate110.errors = [{instancePath:instancePath+"/hash/hash",schemaPath:"#/$defs/passwordHash/properties/hash/maxLength",keyword:"maxLength",params:{limit: 86},message:"must NOT have more than 86 characters"}];
 return false;
 }
 else {
 if(func1(data7) < 22){
-validate100.errors = [{instancePath:instancePath+"/hash/hash",schemaPath:"#/$defs/passwordHash/properties/hash/minLength",keyword:"minLength",params:{limit: 22},message:"must NOT have fewer than 22 characters"}];
+validate110.errors = [{instancePath:instancePath+"/hash/hash",schemaPath:"#/$defs/passwordHash/properties/hash/minLength",keyword:"minLength",params:{limit: 22},message:"must NOT have fewer than 22 characters"}];
 return false;
 }
 else {
-if(!pattern79.test(data7)){
-validate100.errors = [{instancePath:instancePath+"/hash/hash",schemaPath:"#/$defs/passwordHash/properties/hash/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]{22,86}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]{22,86}$"+"\""}];
+if(!pattern90.test(data7)){
+validate110.errors = [{instancePath:instancePath+"/hash/hash",schemaPath:"#/$defs/passwordHash/properties/hash/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]{22,86}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]{22,86}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate100.errors = [{instancePath:instancePath+"/hash/hash",schemaPath:"#/$defs/passwordHash/properties/hash/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate110.errors = [{instancePath:instancePath+"/hash/hash",schemaPath:"#/$defs/passwordHash/properties/hash/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -7839,7 +9413,383 @@ var valid3 = true;
 }
 }
 else {
-validate100.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/$defs/passwordHash/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate110.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/$defs/passwordHash/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+else {
+validate110.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate110.errors = vErrors;
+return errors === 0;
+}
+validate110.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const schema286 = {"description":"Data of a password operation: a registered user changes the password. It applies only when issued under the user's current credential (under); then its op id becomes the credential, revoking every token issued under an older one.","type":"object","additionalProperties":false,"required":["user","hash","under"],"properties":{"user":{"$ref":"#/$defs/userName"},"hash":{"$ref":"#/$defs/passwordHash"},"under":{"description":"The credential the change was made under.","$ref":"#/$defs/credential"}}};
+
+function validate114(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate114.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if(((data.origin === undefined) && (missing0 = "origin")) || ((data.seq === undefined) && (missing0 = "seq"))){
+validate114.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((key0 === "origin") || (key0 === "seq"))){
+validate114.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.origin !== undefined){
+let data0 = data.origin;
+const _errs2 = errors;
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data0 === "string"){
+if(func1(data0) > 128){
+validate114.errors = [{instancePath:instancePath+"/origin",schemaPath:"#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+else {
+if(func1(data0) < 1){
+validate114.errors = [{instancePath:instancePath+"/origin",schemaPath:"#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern6.test(data0)){
+validate114.errors = [{instancePath:instancePath+"/origin",schemaPath:"#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate114.errors = [{instancePath:instancePath+"/origin",schemaPath:"#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.seq !== undefined){
+let data1 = data.seq;
+const _errs5 = errors;
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+validate114.errors = [{instancePath:instancePath+"/seq",schemaPath:"#/properties/seq/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs5){
+if((typeof data1 == "number") && (isFinite(data1))){
+if(data1 > 9007199254740991 || isNaN(data1)){
+validate114.errors = [{instancePath:instancePath+"/seq",schemaPath:"#/properties/seq/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data1 < 1 || isNaN(data1)){
+validate114.errors = [{instancePath:instancePath+"/seq",schemaPath:"#/properties/seq/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+else {
+validate114.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate114.errors = vErrors;
+return errors === 0;
+}
+validate114.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+
+function validate113(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate113.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((data.user === undefined) && (missing0 = "user")) || ((data.hash === undefined) && (missing0 = "hash"))) || ((data.under === undefined) && (missing0 = "under"))){
+validate113.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(((key0 === "user") || (key0 === "hash")) || (key0 === "under"))){
+validate113.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.user !== undefined){
+let data0 = data.user;
+const _errs2 = errors;
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data0 === "string"){
+if(func1(data0) > 32){
+validate113.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
+return false;
+}
+else {
+if(func1(data0) < 1){
+validate113.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern9.test(data0)){
+validate113.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate113.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.hash !== undefined){
+let data1 = data.hash;
+const _errs5 = errors;
+const _errs6 = errors;
+if(errors === _errs6){
+if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
+let missing1;
+if(((((((data1.alg === undefined) && (missing1 = "alg")) || ((data1.n === undefined) && (missing1 = "n"))) || ((data1.r === undefined) && (missing1 = "r"))) || ((data1.p === undefined) && (missing1 = "p"))) || ((data1.salt === undefined) && (missing1 = "salt"))) || ((data1.hash === undefined) && (missing1 = "hash"))){
+validate113.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/$defs/passwordHash/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
+return false;
+}
+else {
+const _errs8 = errors;
+for(const key1 in data1){
+if(!((((((key1 === "alg") || (key1 === "n")) || (key1 === "r")) || (key1 === "p")) || (key1 === "salt")) || (key1 === "hash"))){
+validate113.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/$defs/passwordHash/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs8 === errors){
+if(data1.alg !== undefined){
+const _errs9 = errors;
+if("scrypt" !== data1.alg){
+validate113.errors = [{instancePath:instancePath+"/hash/alg",schemaPath:"#/$defs/passwordHash/properties/alg/const",keyword:"const",params:{allowedValue: "scrypt"},message:"must be equal to constant"}];
+return false;
+}
+var valid3 = _errs9 === errors;
+}
+else {
+var valid3 = true;
+}
+if(valid3){
+if(data1.n !== undefined){
+let data3 = data1.n;
+const _errs10 = errors;
+if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
+validate113.errors = [{instancePath:instancePath+"/hash/n",schemaPath:"#/$defs/passwordHash/properties/n/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs10){
+if((typeof data3 == "number") && (isFinite(data3))){
+if(data3 > 1048576 || isNaN(data3)){
+validate113.errors = [{instancePath:instancePath+"/hash/n",schemaPath:"#/$defs/passwordHash/properties/n/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1048576},message:"must be <= 1048576"}];
+return false;
+}
+else {
+if(data3 < 2 || isNaN(data3)){
+validate113.errors = [{instancePath:instancePath+"/hash/n",schemaPath:"#/$defs/passwordHash/properties/n/minimum",keyword:"minimum",params:{comparison: ">=", limit: 2},message:"must be >= 2"}];
+return false;
+}
+}
+}
+}
+var valid3 = _errs10 === errors;
+}
+else {
+var valid3 = true;
+}
+if(valid3){
+if(data1.r !== undefined){
+let data4 = data1.r;
+const _errs12 = errors;
+if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
+validate113.errors = [{instancePath:instancePath+"/hash/r",schemaPath:"#/$defs/passwordHash/properties/r/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs12){
+if((typeof data4 == "number") && (isFinite(data4))){
+if(data4 > 32 || isNaN(data4)){
+validate113.errors = [{instancePath:instancePath+"/hash/r",schemaPath:"#/$defs/passwordHash/properties/r/maximum",keyword:"maximum",params:{comparison: "<=", limit: 32},message:"must be <= 32"}];
+return false;
+}
+else {
+if(data4 < 1 || isNaN(data4)){
+validate113.errors = [{instancePath:instancePath+"/hash/r",schemaPath:"#/$defs/passwordHash/properties/r/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+}
+var valid3 = _errs12 === errors;
+}
+else {
+var valid3 = true;
+}
+if(valid3){
+if(data1.p !== undefined){
+let data5 = data1.p;
+const _errs14 = errors;
+if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
+validate113.errors = [{instancePath:instancePath+"/hash/p",schemaPath:"#/$defs/passwordHash/properties/p/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs14){
+if((typeof data5 == "number") && (isFinite(data5))){
+if(data5 > 16 || isNaN(data5)){
+validate113.errors = [{instancePath:instancePath+"/hash/p",schemaPath:"#/$defs/passwordHash/properties/p/maximum",keyword:"maximum",params:{comparison: "<=", limit: 16},message:"must be <= 16"}];
+return false;
+}
+else {
+if(data5 < 1 || isNaN(data5)){
+validate113.errors = [{instancePath:instancePath+"/hash/p",schemaPath:"#/$defs/passwordHash/properties/p/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+}
+var valid3 = _errs14 === errors;
+}
+else {
+var valid3 = true;
+}
+if(valid3){
+if(data1.salt !== undefined){
+let data6 = data1.salt;
+const _errs16 = errors;
+if(errors === _errs16){
+if(typeof data6 === "string"){
+if(func1(data6) > 86){
+validate113.errors = [{instancePath:instancePath+"/hash/salt",schemaPath:"#/$defs/passwordHash/properties/salt/maxLength",keyword:"maxLength",params:{limit: 86},message:"must NOT have more than 86 characters"}];
+return false;
+}
+else {
+if(func1(data6) < 22){
+validate113.errors = [{instancePath:instancePath+"/hash/salt",schemaPath:"#/$defs/passwordHash/properties/salt/minLength",keyword:"minLength",params:{limit: 22},message:"must NOT have fewer than 22 characters"}];
+return false;
+}
+else {
+if(!pattern90.test(data6)){
+validate113.errors = [{instancePath:instancePath+"/hash/salt",schemaPath:"#/$defs/passwordHash/properties/salt/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]{22,86}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]{22,86}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate113.errors = [{instancePath:instancePath+"/hash/salt",schemaPath:"#/$defs/passwordHash/properties/salt/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid3 = _errs16 === errors;
+}
+else {
+var valid3 = true;
+}
+if(valid3){
+if(data1.hash !== undefined){
+let data7 = data1.hash;
+const _errs18 = errors;
+if(errors === _errs18){
+if(typeof data7 === "string"){
+if(func1(data7) > 86){
+validate113.errors = [{instancePath:instancePath+"/hash/hash",schemaPath:"#/$defs/passwordHash/properties/hash/maxLength",keyword:"maxLength",params:{limit: 86},message:"must NOT have more than 86 characters"}];
+return false;
+}
+else {
+if(func1(data7) < 22){
+validate113.errors = [{instancePath:instancePath+"/hash/hash",schemaPath:"#/$defs/passwordHash/properties/hash/minLength",keyword:"minLength",params:{limit: 22},message:"must NOT have fewer than 22 characters"}];
+return false;
+}
+else {
+if(!pattern90.test(data7)){
+validate113.errors = [{instancePath:instancePath+"/hash/hash",schemaPath:"#/$defs/passwordHash/properties/hash/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]{22,86}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]{22,86}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate113.errors = [{instancePath:instancePath+"/hash/hash",schemaPath:"#/$defs/passwordHash/properties/hash/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid3 = _errs18 === errors;
+}
+else {
+var valid3 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+validate113.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/$defs/passwordHash/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -7851,8 +9801,8 @@ var valid0 = true;
 if(valid0){
 if(data.under !== undefined){
 const _errs20 = errors;
-if(!(validate101(data.under, {instancePath:instancePath+"/under",parentData:data,parentDataProperty:"under",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate101.errors : vErrors.concat(validate101.errors);
+if(!(validate114(data.under, {instancePath:instancePath+"/under",parentData:data,parentDataProperty:"under",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate114.errors : vErrors.concat(validate114.errors);
 errors = vErrors.length;
 }
 var valid0 = _errs20 === errors;
@@ -7866,21 +9816,21 @@ var valid0 = true;
 }
 }
 else {
-validate100.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate113.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate100.errors = vErrors;
+validate113.errors = vErrors;
 return errors === 0;
 }
-validate100.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate113.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema246 = {"description":"Data of a logout operation: every token of the user issued before the operation's wall time (hlc[0]) stops verifying.","type":"object","additionalProperties":false,"required":["user"],"properties":{"user":{"$ref":"#/$defs/userName"}}};
+const schema294 = {"description":"Data of a logout operation: every token of the user issued before the operation's wall time (hlc[0]) stops verifying.","type":"object","additionalProperties":false,"required":["user"],"properties":{"user":{"$ref":"#/$defs/userName"}}};
 
-function validate105(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate118(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate105.evaluated;
+const evaluated0 = validate118.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -7891,14 +9841,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((data.user === undefined) && (missing0 = "user")){
-validate105.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate118.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(key0 === "user")){
-validate105.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate118.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -7910,24 +9860,24 @@ const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
 if(func1(data0) > 32){
-validate105.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
+validate118.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
 return false;
 }
 else {
 if(func1(data0) < 1){
-validate105.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate118.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern9.test(data0)){
-validate105.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
+validate118.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate105.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate118.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -7936,20 +9886,20 @@ return false;
 }
 }
 else {
-validate105.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate118.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate105.errors = vErrors;
+validate118.errors = vErrors;
 return errors === 0;
 }
-validate105.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate118.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate82(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate95(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate82.evaluated;
+const evaluated0 = validate95.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -7991,8 +9941,8 @@ break;
 if(_errs3 === errors){
 if(data.op !== undefined){
 const _errs4 = errors;
-if(!(validate83(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate83.errors : vErrors.concat(validate83.errors);
+if(!(validate96(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate96.errors : vErrors.concat(validate96.errors);
 errors = vErrors.length;
 }
 var valid1 = _errs4 === errors;
@@ -8213,8 +10163,8 @@ var valid1 = true;
 if(valid1){
 if(data.data !== undefined){
 const _errs16 = errors;
-if(!(validate85(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate85.errors : vErrors.concat(validate85.errors);
+if(!(validate98(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate98.errors : vErrors.concat(validate98.errors);
 errors = vErrors.length;
 }
 var valid1 = _errs16 === errors;
@@ -8337,8 +10287,8 @@ break;
 if(_errs22 === errors){
 if(data.op !== undefined){
 const _errs23 = errors;
-if(!(validate83(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate83.errors : vErrors.concat(validate83.errors);
+if(!(validate96(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate96.errors : vErrors.concat(validate96.errors);
 errors = vErrors.length;
 }
 var valid6 = _errs23 === errors;
@@ -8559,8 +10509,8 @@ var valid6 = true;
 if(valid6){
 if(data.data !== undefined){
 const _errs35 = errors;
-if(!(validate88(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate88.errors : vErrors.concat(validate88.errors);
+if(!(validate101(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate101.errors : vErrors.concat(validate101.errors);
 errors = vErrors.length;
 }
 var valid6 = _errs35 === errors;
@@ -8690,8 +10640,8 @@ break;
 if(_errs41 === errors){
 if(data.op !== undefined){
 const _errs42 = errors;
-if(!(validate83(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate83.errors : vErrors.concat(validate83.errors);
+if(!(validate96(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate96.errors : vErrors.concat(validate96.errors);
 errors = vErrors.length;
 }
 var valid11 = _errs42 === errors;
@@ -8912,8 +10862,8 @@ var valid11 = true;
 if(valid11){
 if(data.data !== undefined){
 const _errs54 = errors;
-if(!(validate91(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate91.errors : vErrors.concat(validate91.errors);
+if(!(validate104(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate104.errors : vErrors.concat(validate104.errors);
 errors = vErrors.length;
 }
 var valid11 = _errs54 === errors;
@@ -9043,8 +10993,8 @@ break;
 if(_errs60 === errors){
 if(data.op !== undefined){
 const _errs61 = errors;
-if(!(validate83(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate83.errors : vErrors.concat(validate83.errors);
+if(!(validate96(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate96.errors : vErrors.concat(validate96.errors);
 errors = vErrors.length;
 }
 var valid16 = _errs61 === errors;
@@ -9265,8 +11215,8 @@ var valid16 = true;
 if(valid16){
 if(data.data !== undefined){
 const _errs73 = errors;
-if(!(validate94(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate94.errors : vErrors.concat(validate94.errors);
+if(!(validate107(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate107.errors : vErrors.concat(validate107.errors);
 errors = vErrors.length;
 }
 var valid16 = _errs73 === errors;
@@ -9396,8 +11346,8 @@ break;
 if(_errs79 === errors){
 if(data.op !== undefined){
 const _errs80 = errors;
-if(!(validate83(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate83.errors : vErrors.concat(validate83.errors);
+if(!(validate96(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate96.errors : vErrors.concat(validate96.errors);
 errors = vErrors.length;
 }
 var valid21 = _errs80 === errors;
@@ -9618,8 +11568,8 @@ var valid21 = true;
 if(valid21){
 if(data.data !== undefined){
 const _errs92 = errors;
-if(!(validate97(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate97.errors : vErrors.concat(validate97.errors);
+if(!(validate110(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate110.errors : vErrors.concat(validate110.errors);
 errors = vErrors.length;
 }
 var valid21 = _errs92 === errors;
@@ -9749,8 +11699,8 @@ break;
 if(_errs98 === errors){
 if(data.op !== undefined){
 const _errs99 = errors;
-if(!(validate83(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate83.errors : vErrors.concat(validate83.errors);
+if(!(validate96(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate96.errors : vErrors.concat(validate96.errors);
 errors = vErrors.length;
 }
 var valid26 = _errs99 === errors;
@@ -9971,8 +11921,8 @@ var valid26 = true;
 if(valid26){
 if(data.data !== undefined){
 const _errs111 = errors;
-if(!(validate100(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate100.errors : vErrors.concat(validate100.errors);
+if(!(validate113(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate113.errors : vErrors.concat(validate113.errors);
 errors = vErrors.length;
 }
 var valid26 = _errs111 === errors;
@@ -10102,8 +12052,8 @@ break;
 if(_errs117 === errors){
 if(data.op !== undefined){
 const _errs118 = errors;
-if(!(validate83(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate83.errors : vErrors.concat(validate83.errors);
+if(!(validate96(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate96.errors : vErrors.concat(validate96.errors);
 errors = vErrors.length;
 }
 var valid31 = _errs118 === errors;
@@ -10324,8 +12274,8 @@ var valid31 = true;
 if(valid31){
 if(data.data !== undefined){
 const _errs130 = errors;
-if(!(validate105(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate105.errors : vErrors.concat(validate105.errors);
+if(!(validate118(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate118.errors : vErrors.concat(validate118.errors);
 errors = vErrors.length;
 }
 var valid31 = _errs130 === errors;
@@ -10438,7 +12388,7 @@ else {
 vErrors.push(err147);
 }
 errors++;
-validate82.errors = vErrors;
+validate95.errors = vErrors;
 return false;
 }
 else {
@@ -10452,18 +12402,18 @@ vErrors = null;
 }
 }
 }
-validate82.errors = vErrors;
+validate95.errors = vErrors;
 evaluated0.props = props0;
 return errors === 0;
 }
-validate82.evaluated = {"dynamicProps":true,"dynamicItems":false};
+validate95.evaluated = {"dynamicProps":true,"dynamicItems":false};
 
 
-function validate81(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate94(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/replica.apply.request.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate81.evaluated;
+const evaluated0 = validate94.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -10474,14 +12424,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((data.ops === undefined) && (missing0 = "ops")){
-validate81.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate94.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(key0 === "ops")){
-validate81.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate94.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -10493,12 +12443,12 @@ const _errs2 = errors;
 if(errors === _errs2){
 if(Array.isArray(data0)){
 if(data0.length > 100){
-validate81.errors = [{instancePath:instancePath+"/ops",schemaPath:"#/properties/ops/maxItems",keyword:"maxItems",params:{limit: 100},message:"must NOT have more than 100 items"}];
+validate94.errors = [{instancePath:instancePath+"/ops",schemaPath:"#/properties/ops/maxItems",keyword:"maxItems",params:{limit: 100},message:"must NOT have more than 100 items"}];
 return false;
 }
 else {
 if(data0.length < 1){
-validate81.errors = [{instancePath:instancePath+"/ops",schemaPath:"#/properties/ops/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
+validate94.errors = [{instancePath:instancePath+"/ops",schemaPath:"#/properties/ops/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
 return false;
 }
 else {
@@ -10506,8 +12456,8 @@ var valid1 = true;
 const len0 = data0.length;
 for(let i0=0; i0<len0; i0++){
 const _errs4 = errors;
-if(!(validate82(data0[i0], {instancePath:instancePath+"/ops/" + i0,parentData:data0,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate82.errors : vErrors.concat(validate82.errors);
+if(!(validate95(data0[i0], {instancePath:instancePath+"/ops/" + i0,parentData:data0,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate95.errors : vErrors.concat(validate95.errors);
 errors = vErrors.length;
 }
 var valid1 = _errs4 === errors;
@@ -10519,7 +12469,7 @@ break;
 }
 }
 else {
-validate81.errors = [{instancePath:instancePath+"/ops",schemaPath:"#/properties/ops/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate94.errors = [{instancePath:instancePath+"/ops",schemaPath:"#/properties/ops/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -10528,24 +12478,24 @@ return false;
 }
 }
 else {
-validate81.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate94.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate81.errors = vErrors;
+validate94.errors = vErrors;
 return errors === 0;
 }
-validate81.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate94.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_replica_digest_reply = validate108;
-const schema249 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/replica.digest.reply.json","title":"ReplicaDigestReply","description":"A summary of the responder's operation log. Two servers holding the same operations give the same hwm, hash and ops.","x-correio-type":"replica.digest.reply","x-correio-pattern":"reply","x-correio-service":"replica","type":"object","additionalProperties":false,"required":["server","hwm","hash","ops"],"properties":{"server":{"description":"The responder.","$ref":"defs.json#/$defs/nodeId"},"hwm":{"description":"For each origin the responder knows: its high-water mark (the highest seq such that it holds every operation 1..seq).","type":"object","maxProperties":1000,"patternProperties":{"^[\\x21-\\x7e]{1,128}$":{"$ref":"defs.json#/$defs/uint"}},"additionalProperties":false},"hash":{"description":"Lower-case hex of the XOR of the SHA-256 of the canonical MessagePack encoding (ENCODING.md) of every operation the responder holds. Order-independent: two servers holding the same operations report the same hash, whatever order they applied them in.","type":"string","pattern":"^[0-9a-f]{64}$","minLength":64,"maxLength":64},"ops":{"description":"The number of operations the responder holds.","$ref":"defs.json#/$defs/uint"}}};
-const pattern92 = new RegExp("^[0-9a-f]{64}$", "u");
+export const validate_replica_digest_reply = validate121;
+const schema297 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/replica.digest.reply.json","title":"ReplicaDigestReply","description":"A summary of the responder's operation log. Two servers holding the same operations give the same hwm, hash and ops.","x-correio-type":"replica.digest.reply","x-correio-pattern":"reply","x-correio-service":"replica","type":"object","additionalProperties":false,"required":["server","hwm","hash","ops"],"properties":{"server":{"description":"The responder.","$ref":"defs.json#/$defs/nodeId"},"hwm":{"description":"For each origin the responder knows: its high-water mark (the highest seq such that it holds every operation 1..seq).","type":"object","maxProperties":1000,"patternProperties":{"^[\\x21-\\x7e]{1,128}$":{"$ref":"defs.json#/$defs/uint"}},"additionalProperties":false},"hash":{"description":"Lower-case hex of the XOR of the SHA-256 of the canonical MessagePack encoding (ENCODING.md) of every operation the responder holds. Order-independent: two servers holding the same operations report the same hash, whatever order they applied them in.","type":"string","pattern":"^[0-9a-f]{64}$","minLength":64,"maxLength":64},"ops":{"description":"The number of operations the responder holds.","$ref":"defs.json#/$defs/uint"}}};
+const pattern103 = new RegExp("^[0-9a-f]{64}$", "u");
 
-function validate108(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate121(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/replica.digest.reply.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate108.evaluated;
+const evaluated0 = validate121.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -10556,14 +12506,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((((data.server === undefined) && (missing0 = "server")) || ((data.hwm === undefined) && (missing0 = "hwm"))) || ((data.hash === undefined) && (missing0 = "hash"))) || ((data.ops === undefined) && (missing0 = "ops"))){
-validate108.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate121.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!((((key0 === "server") || (key0 === "hwm")) || (key0 === "hash")) || (key0 === "ops"))){
-validate108.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate121.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -10576,24 +12526,24 @@ const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
 if(func1(data0) > 128){
-validate108.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate121.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data0) < 1){
-validate108.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate121.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern6.test(data0)){
-validate108.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+validate121.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate108.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate121.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -10609,14 +12559,14 @@ const _errs5 = errors;
 if(errors === _errs5){
 if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
 if(Object.keys(data1).length > 1000){
-validate108.errors = [{instancePath:instancePath+"/hwm",schemaPath:"#/properties/hwm/maxProperties",keyword:"maxProperties",params:{limit: 1000},message:"must NOT have more than 1000 properties"}];
+validate121.errors = [{instancePath:instancePath+"/hwm",schemaPath:"#/properties/hwm/maxProperties",keyword:"maxProperties",params:{limit: 1000},message:"must NOT have more than 1000 properties"}];
 return false;
 }
 else {
 const _errs7 = errors;
 for(const key1 in data1){
 if(!(pattern6.test(key1))){
-validate108.errors = [{instancePath:instancePath+"/hwm",schemaPath:"#/properties/hwm/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+validate121.errors = [{instancePath:instancePath+"/hwm",schemaPath:"#/properties/hwm/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -10629,18 +12579,18 @@ let data2 = data1[key2];
 const _errs8 = errors;
 const _errs9 = errors;
 if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
-validate108.errors = [{instancePath:instancePath+"/hwm/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"defs.json#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate121.errors = [{instancePath:instancePath+"/hwm/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"defs.json#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs9){
 if((typeof data2 == "number") && (isFinite(data2))){
 if(data2 > 9007199254740991 || isNaN(data2)){
-validate108.errors = [{instancePath:instancePath+"/hwm/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"defs.json#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+validate121.errors = [{instancePath:instancePath+"/hwm/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"defs.json#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
 if(data2 < 0 || isNaN(data2)){
-validate108.errors = [{instancePath:instancePath+"/hwm/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"defs.json#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate121.errors = [{instancePath:instancePath+"/hwm/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"defs.json#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -10656,7 +12606,7 @@ break;
 }
 }
 else {
-validate108.errors = [{instancePath:instancePath+"/hwm",schemaPath:"#/properties/hwm/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate121.errors = [{instancePath:instancePath+"/hwm",schemaPath:"#/properties/hwm/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -10672,24 +12622,24 @@ const _errs11 = errors;
 if(errors === _errs11){
 if(typeof data3 === "string"){
 if(func1(data3) > 64){
-validate108.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/properties/hash/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+validate121.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/properties/hash/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
 return false;
 }
 else {
 if(func1(data3) < 64){
-validate108.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/properties/hash/minLength",keyword:"minLength",params:{limit: 64},message:"must NOT have fewer than 64 characters"}];
+validate121.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/properties/hash/minLength",keyword:"minLength",params:{limit: 64},message:"must NOT have fewer than 64 characters"}];
 return false;
 }
 else {
-if(!pattern92.test(data3)){
-validate108.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/properties/hash/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""}];
+if(!pattern103.test(data3)){
+validate121.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/properties/hash/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate108.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/properties/hash/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate121.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/properties/hash/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -10704,18 +12654,18 @@ let data4 = data.ops;
 const _errs13 = errors;
 const _errs14 = errors;
 if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
-validate108.errors = [{instancePath:instancePath+"/ops",schemaPath:"defs.json#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate121.errors = [{instancePath:instancePath+"/ops",schemaPath:"defs.json#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs14){
 if((typeof data4 == "number") && (isFinite(data4))){
 if(data4 > 9007199254740991 || isNaN(data4)){
-validate108.errors = [{instancePath:instancePath+"/ops",schemaPath:"defs.json#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+validate121.errors = [{instancePath:instancePath+"/ops",schemaPath:"defs.json#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
 if(data4 < 0 || isNaN(data4)){
-validate108.errors = [{instancePath:instancePath+"/ops",schemaPath:"defs.json#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate121.errors = [{instancePath:instancePath+"/ops",schemaPath:"defs.json#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -10733,23 +12683,23 @@ var valid0 = true;
 }
 }
 else {
-validate108.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate121.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate108.errors = vErrors;
+validate121.errors = vErrors;
 return errors === 0;
 }
-validate108.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate121.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_replica_digest_request = validate109;
-const schema253 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/replica.digest.request.json","title":"ReplicaDigestRequest","description":"Ask one server (broker service srv.<server-id>) for a summary of its operation log, to compare replicas.","x-correio-type":"replica.digest.request","x-correio-pattern":"request","x-correio-service":"replica","x-correio-reply":"replica.digest.reply","type":"object","additionalProperties":false,"required":[],"properties":{}};
+export const validate_replica_digest_request = validate122;
+const schema301 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/replica.digest.request.json","title":"ReplicaDigestRequest","description":"Ask one server (broker service srv.<server-id>) for a summary of its operation log, to compare replicas.","x-correio-type":"replica.digest.request","x-correio-pattern":"request","x-correio-service":"replica","x-correio-reply":"replica.digest.reply","type":"object","additionalProperties":false,"required":[],"properties":{}};
 
-function validate109(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate122(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/replica.digest.request.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate109.evaluated;
+const evaluated0 = validate122.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -10759,28 +12709,28 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
-validate109.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate122.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
 else {
-validate109.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate122.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate109.errors = vErrors;
+validate122.errors = vErrors;
 return errors === 0;
 }
-validate109.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate122.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_replica_fetch_reply = validate110;
-const schema254 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/replica.fetch.reply.json","title":"ReplicaFetchReply","description":"Reply to replica.fetch.request.","x-correio-type":"replica.fetch.reply","x-correio-pattern":"reply","x-correio-service":"replica","type":"object","additionalProperties":false,"required":["origin","ops","high"],"properties":{"origin":{"description":"The origin of the request.","$ref":"defs.json#/$defs/nodeId"},"ops":{"description":"Operations of origin, ascending and consecutive by seq, starting at from_seq, ending at to_seq, at limit, or before the first seq the responder does not hold. Empty when it does not hold from_seq.","type":"array","maxItems":1000,"items":{"$ref":"defs.json#/$defs/operation"}},"high":{"description":"The responder's high-water mark for origin: the highest seq such that it holds every operation 1..seq (0 when it holds none).","$ref":"defs.json#/$defs/uint"}}};
+export const validate_replica_fetch_reply = validate123;
+const schema302 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/replica.fetch.reply.json","title":"ReplicaFetchReply","description":"Reply to replica.fetch.request.","x-correio-type":"replica.fetch.reply","x-correio-pattern":"reply","x-correio-service":"replica","type":"object","additionalProperties":false,"required":["origin","ops","high"],"properties":{"origin":{"description":"The origin of the request.","$ref":"defs.json#/$defs/nodeId"},"ops":{"description":"Operations of origin, ascending and consecutive by seq, starting at from_seq, ending at to_seq, at limit, or before the first seq the responder does not hold. Empty when it does not hold from_seq.","type":"array","maxItems":1000,"items":{"$ref":"defs.json#/$defs/operation"}},"high":{"description":"The responder's high-water mark for origin: the highest seq such that it holds every operation 1..seq (0 when it holds none).","$ref":"defs.json#/$defs/uint"}}};
 
-function validate111(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate124(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate111.evaluated;
+const evaluated0 = validate124.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -10822,8 +12772,8 @@ break;
 if(_errs3 === errors){
 if(data.op !== undefined){
 const _errs4 = errors;
-if(!(validate83(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate83.errors : vErrors.concat(validate83.errors);
+if(!(validate96(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate96.errors : vErrors.concat(validate96.errors);
 errors = vErrors.length;
 }
 var valid1 = _errs4 === errors;
@@ -11044,8 +12994,8 @@ var valid1 = true;
 if(valid1){
 if(data.data !== undefined){
 const _errs16 = errors;
-if(!(validate85(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate85.errors : vErrors.concat(validate85.errors);
+if(!(validate98(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate98.errors : vErrors.concat(validate98.errors);
 errors = vErrors.length;
 }
 var valid1 = _errs16 === errors;
@@ -11168,8 +13118,8 @@ break;
 if(_errs22 === errors){
 if(data.op !== undefined){
 const _errs23 = errors;
-if(!(validate83(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate83.errors : vErrors.concat(validate83.errors);
+if(!(validate96(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate96.errors : vErrors.concat(validate96.errors);
 errors = vErrors.length;
 }
 var valid6 = _errs23 === errors;
@@ -11390,8 +13340,8 @@ var valid6 = true;
 if(valid6){
 if(data.data !== undefined){
 const _errs35 = errors;
-if(!(validate88(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate88.errors : vErrors.concat(validate88.errors);
+if(!(validate101(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate101.errors : vErrors.concat(validate101.errors);
 errors = vErrors.length;
 }
 var valid6 = _errs35 === errors;
@@ -11521,8 +13471,8 @@ break;
 if(_errs41 === errors){
 if(data.op !== undefined){
 const _errs42 = errors;
-if(!(validate83(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate83.errors : vErrors.concat(validate83.errors);
+if(!(validate96(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate96.errors : vErrors.concat(validate96.errors);
 errors = vErrors.length;
 }
 var valid11 = _errs42 === errors;
@@ -11743,8 +13693,8 @@ var valid11 = true;
 if(valid11){
 if(data.data !== undefined){
 const _errs54 = errors;
-if(!(validate91(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate91.errors : vErrors.concat(validate91.errors);
+if(!(validate104(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate104.errors : vErrors.concat(validate104.errors);
 errors = vErrors.length;
 }
 var valid11 = _errs54 === errors;
@@ -11874,8 +13824,8 @@ break;
 if(_errs60 === errors){
 if(data.op !== undefined){
 const _errs61 = errors;
-if(!(validate83(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate83.errors : vErrors.concat(validate83.errors);
+if(!(validate96(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate96.errors : vErrors.concat(validate96.errors);
 errors = vErrors.length;
 }
 var valid16 = _errs61 === errors;
@@ -12096,8 +14046,8 @@ var valid16 = true;
 if(valid16){
 if(data.data !== undefined){
 const _errs73 = errors;
-if(!(validate94(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate94.errors : vErrors.concat(validate94.errors);
+if(!(validate107(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate107.errors : vErrors.concat(validate107.errors);
 errors = vErrors.length;
 }
 var valid16 = _errs73 === errors;
@@ -12227,8 +14177,8 @@ break;
 if(_errs79 === errors){
 if(data.op !== undefined){
 const _errs80 = errors;
-if(!(validate83(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate83.errors : vErrors.concat(validate83.errors);
+if(!(validate96(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate96.errors : vErrors.concat(validate96.errors);
 errors = vErrors.length;
 }
 var valid21 = _errs80 === errors;
@@ -12449,8 +14399,8 @@ var valid21 = true;
 if(valid21){
 if(data.data !== undefined){
 const _errs92 = errors;
-if(!(validate97(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate97.errors : vErrors.concat(validate97.errors);
+if(!(validate110(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate110.errors : vErrors.concat(validate110.errors);
 errors = vErrors.length;
 }
 var valid21 = _errs92 === errors;
@@ -12580,8 +14530,8 @@ break;
 if(_errs98 === errors){
 if(data.op !== undefined){
 const _errs99 = errors;
-if(!(validate83(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate83.errors : vErrors.concat(validate83.errors);
+if(!(validate96(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate96.errors : vErrors.concat(validate96.errors);
 errors = vErrors.length;
 }
 var valid26 = _errs99 === errors;
@@ -12802,8 +14752,8 @@ var valid26 = true;
 if(valid26){
 if(data.data !== undefined){
 const _errs111 = errors;
-if(!(validate100(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate100.errors : vErrors.concat(validate100.errors);
+if(!(validate113(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate113.errors : vErrors.concat(validate113.errors);
 errors = vErrors.length;
 }
 var valid26 = _errs111 === errors;
@@ -12933,8 +14883,8 @@ break;
 if(_errs117 === errors){
 if(data.op !== undefined){
 const _errs118 = errors;
-if(!(validate83(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate83.errors : vErrors.concat(validate83.errors);
+if(!(validate96(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate96.errors : vErrors.concat(validate96.errors);
 errors = vErrors.length;
 }
 var valid31 = _errs118 === errors;
@@ -13155,8 +15105,8 @@ var valid31 = true;
 if(valid31){
 if(data.data !== undefined){
 const _errs130 = errors;
-if(!(validate105(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate105.errors : vErrors.concat(validate105.errors);
+if(!(validate118(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate118.errors : vErrors.concat(validate118.errors);
 errors = vErrors.length;
 }
 var valid31 = _errs130 === errors;
@@ -13269,7 +15219,7 @@ else {
 vErrors.push(err147);
 }
 errors++;
-validate111.errors = vErrors;
+validate124.errors = vErrors;
 return false;
 }
 else {
@@ -13283,18 +15233,18 @@ vErrors = null;
 }
 }
 }
-validate111.errors = vErrors;
+validate124.errors = vErrors;
 evaluated0.props = props0;
 return errors === 0;
 }
-validate111.evaluated = {"dynamicProps":true,"dynamicItems":false};
+validate124.evaluated = {"dynamicProps":true,"dynamicItems":false};
 
 
-function validate110(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate123(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/replica.fetch.reply.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate110.evaluated;
+const evaluated0 = validate123.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -13305,14 +15255,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((((data.origin === undefined) && (missing0 = "origin")) || ((data.ops === undefined) && (missing0 = "ops"))) || ((data.high === undefined) && (missing0 = "high"))){
-validate110.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate123.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(((key0 === "origin") || (key0 === "ops")) || (key0 === "high"))){
-validate110.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate123.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -13325,24 +15275,24 @@ const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
 if(func1(data0) > 128){
-validate110.errors = [{instancePath:instancePath+"/origin",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate123.errors = [{instancePath:instancePath+"/origin",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data0) < 1){
-validate110.errors = [{instancePath:instancePath+"/origin",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate123.errors = [{instancePath:instancePath+"/origin",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern6.test(data0)){
-validate110.errors = [{instancePath:instancePath+"/origin",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+validate123.errors = [{instancePath:instancePath+"/origin",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate110.errors = [{instancePath:instancePath+"/origin",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate123.errors = [{instancePath:instancePath+"/origin",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -13358,7 +15308,7 @@ const _errs5 = errors;
 if(errors === _errs5){
 if(Array.isArray(data1)){
 if(data1.length > 1000){
-validate110.errors = [{instancePath:instancePath+"/ops",schemaPath:"#/properties/ops/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items"}];
+validate123.errors = [{instancePath:instancePath+"/ops",schemaPath:"#/properties/ops/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items"}];
 return false;
 }
 else {
@@ -13366,8 +15316,8 @@ var valid2 = true;
 const len0 = data1.length;
 for(let i0=0; i0<len0; i0++){
 const _errs7 = errors;
-if(!(validate111(data1[i0], {instancePath:instancePath+"/ops/" + i0,parentData:data1,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate111.errors : vErrors.concat(validate111.errors);
+if(!(validate124(data1[i0], {instancePath:instancePath+"/ops/" + i0,parentData:data1,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate124.errors : vErrors.concat(validate124.errors);
 errors = vErrors.length;
 }
 var valid2 = _errs7 === errors;
@@ -13378,7 +15328,7 @@ break;
 }
 }
 else {
-validate110.errors = [{instancePath:instancePath+"/ops",schemaPath:"#/properties/ops/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate123.errors = [{instancePath:instancePath+"/ops",schemaPath:"#/properties/ops/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -13393,18 +15343,18 @@ let data3 = data.high;
 const _errs8 = errors;
 const _errs9 = errors;
 if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
-validate110.errors = [{instancePath:instancePath+"/high",schemaPath:"defs.json#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate123.errors = [{instancePath:instancePath+"/high",schemaPath:"defs.json#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs9){
 if((typeof data3 == "number") && (isFinite(data3))){
 if(data3 > 9007199254740991 || isNaN(data3)){
-validate110.errors = [{instancePath:instancePath+"/high",schemaPath:"defs.json#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+validate123.errors = [{instancePath:instancePath+"/high",schemaPath:"defs.json#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
 if(data3 < 0 || isNaN(data3)){
-validate110.errors = [{instancePath:instancePath+"/high",schemaPath:"defs.json#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate123.errors = [{instancePath:instancePath+"/high",schemaPath:"defs.json#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -13421,24 +15371,24 @@ var valid0 = true;
 }
 }
 else {
-validate110.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate123.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate110.errors = vErrors;
+validate123.errors = vErrors;
 return errors === 0;
 }
-validate110.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate123.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_replica_fetch_request = validate127;
-const schema279 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/replica.fetch.request.json","title":"ReplicaFetchRequest","description":"Fetch an origin's operations from one server (broker service srv.<server-id>), to recover a gap.","x-correio-type":"replica.fetch.request","x-correio-pattern":"request","x-correio-service":"replica","x-correio-reply":"replica.fetch.reply","type":"object","additionalProperties":false,"required":["origin","from_seq"],"properties":{"origin":{"description":"The origin server whose operations are wanted.","$ref":"defs.json#/$defs/nodeId"},"from_seq":{"description":"The first wanted seq (inclusive).","$ref":"defs.json#/$defs/seq"},"to_seq":{"description":"The last wanted seq (inclusive). Absent: no upper bound.","$ref":"defs.json#/$defs/seq"},"limit":{"description":"At most this many operations. When absent: 1000.","type":"integer","minimum":1,"maximum":1000}}};
-const schema281 = {"description":"A per-origin operation sequence number: 1 for an origin's first operation, +1 for each next one.","type":"integer","minimum":1,"maximum":9007199254740991};
+export const validate_replica_fetch_request = validate140;
+const schema327 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/replica.fetch.request.json","title":"ReplicaFetchRequest","description":"Fetch an origin's operations from one server (broker service srv.<server-id>), to recover a gap.","x-correio-type":"replica.fetch.request","x-correio-pattern":"request","x-correio-service":"replica","x-correio-reply":"replica.fetch.reply","type":"object","additionalProperties":false,"required":["origin","from_seq"],"properties":{"origin":{"description":"The origin server whose operations are wanted.","$ref":"defs.json#/$defs/nodeId"},"from_seq":{"description":"The first wanted seq (inclusive).","$ref":"defs.json#/$defs/seq"},"to_seq":{"description":"The last wanted seq (inclusive). Absent: no upper bound.","$ref":"defs.json#/$defs/seq"},"limit":{"description":"At most this many operations. When absent: 1000.","type":"integer","minimum":1,"maximum":1000}}};
+const schema329 = {"description":"A per-origin operation sequence number: 1 for an origin's first operation, +1 for each next one.","type":"integer","minimum":1,"maximum":9007199254740991};
 
-function validate127(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate140(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/replica.fetch.request.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate127.evaluated;
+const evaluated0 = validate140.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -13449,14 +15399,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((data.origin === undefined) && (missing0 = "origin")) || ((data.from_seq === undefined) && (missing0 = "from_seq"))){
-validate127.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate140.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!((((key0 === "origin") || (key0 === "from_seq")) || (key0 === "to_seq")) || (key0 === "limit"))){
-validate127.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate140.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -13469,24 +15419,24 @@ const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
 if(func1(data0) > 128){
-validate127.errors = [{instancePath:instancePath+"/origin",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate140.errors = [{instancePath:instancePath+"/origin",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data0) < 1){
-validate127.errors = [{instancePath:instancePath+"/origin",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate140.errors = [{instancePath:instancePath+"/origin",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern6.test(data0)){
-validate127.errors = [{instancePath:instancePath+"/origin",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+validate140.errors = [{instancePath:instancePath+"/origin",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate127.errors = [{instancePath:instancePath+"/origin",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate140.errors = [{instancePath:instancePath+"/origin",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -13501,18 +15451,18 @@ let data1 = data.from_seq;
 const _errs5 = errors;
 const _errs6 = errors;
 if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-validate127.errors = [{instancePath:instancePath+"/from_seq",schemaPath:"defs.json#/$defs/seq/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate140.errors = [{instancePath:instancePath+"/from_seq",schemaPath:"defs.json#/$defs/seq/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs6){
 if((typeof data1 == "number") && (isFinite(data1))){
 if(data1 > 9007199254740991 || isNaN(data1)){
-validate127.errors = [{instancePath:instancePath+"/from_seq",schemaPath:"defs.json#/$defs/seq/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+validate140.errors = [{instancePath:instancePath+"/from_seq",schemaPath:"defs.json#/$defs/seq/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
 if(data1 < 1 || isNaN(data1)){
-validate127.errors = [{instancePath:instancePath+"/from_seq",schemaPath:"defs.json#/$defs/seq/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+validate140.errors = [{instancePath:instancePath+"/from_seq",schemaPath:"defs.json#/$defs/seq/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
 }
@@ -13529,18 +15479,18 @@ let data2 = data.to_seq;
 const _errs8 = errors;
 const _errs9 = errors;
 if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
-validate127.errors = [{instancePath:instancePath+"/to_seq",schemaPath:"defs.json#/$defs/seq/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate140.errors = [{instancePath:instancePath+"/to_seq",schemaPath:"defs.json#/$defs/seq/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs9){
 if((typeof data2 == "number") && (isFinite(data2))){
 if(data2 > 9007199254740991 || isNaN(data2)){
-validate127.errors = [{instancePath:instancePath+"/to_seq",schemaPath:"defs.json#/$defs/seq/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+validate140.errors = [{instancePath:instancePath+"/to_seq",schemaPath:"defs.json#/$defs/seq/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
 if(data2 < 1 || isNaN(data2)){
-validate127.errors = [{instancePath:instancePath+"/to_seq",schemaPath:"defs.json#/$defs/seq/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+validate140.errors = [{instancePath:instancePath+"/to_seq",schemaPath:"defs.json#/$defs/seq/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
 }
@@ -13556,18 +15506,18 @@ if(data.limit !== undefined){
 let data3 = data.limit;
 const _errs11 = errors;
 if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
-validate127.errors = [{instancePath:instancePath+"/limit",schemaPath:"#/properties/limit/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate140.errors = [{instancePath:instancePath+"/limit",schemaPath:"#/properties/limit/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs11){
 if((typeof data3 == "number") && (isFinite(data3))){
 if(data3 > 1000 || isNaN(data3)){
-validate127.errors = [{instancePath:instancePath+"/limit",schemaPath:"#/properties/limit/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"}];
+validate140.errors = [{instancePath:instancePath+"/limit",schemaPath:"#/properties/limit/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"}];
 return false;
 }
 else {
 if(data3 < 1 || isNaN(data3)){
-validate127.errors = [{instancePath:instancePath+"/limit",schemaPath:"#/properties/limit/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+validate140.errors = [{instancePath:instancePath+"/limit",schemaPath:"#/properties/limit/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
 }
@@ -13585,22 +15535,22 @@ var valid0 = true;
 }
 }
 else {
-validate127.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate140.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate127.errors = vErrors;
+validate140.errors = vErrors;
 return errors === 0;
 }
-validate127.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate140.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_replica_op = validate128;
-const schema283 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/replica.op.json","title":"ReplicaOp","description":"A replicated operation, published once by its origin server on the proxy topic replica/. Servers apply operations of each origin in seq order and recover gaps with replica.fetch.request. The body is a defs.json operation.","x-correio-type":"replica.op","x-correio-pattern":"event","x-correio-service":"replica","type":"object","$ref":"defs.json#/$defs/operation"};
+export const validate_replica_op = validate141;
+const schema331 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/replica.op.json","title":"ReplicaOp","description":"A replicated operation, published once by its origin server on the proxy topic replica/. Servers apply operations of each origin in seq order and recover gaps with replica.fetch.request. The body is a defs.json operation.","x-correio-type":"replica.op","x-correio-pattern":"event","x-correio-service":"replica","type":"object","$ref":"defs.json#/$defs/operation"};
 
-function validate129(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate142(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate129.evaluated;
+const evaluated0 = validate142.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -13642,8 +15592,8 @@ break;
 if(_errs3 === errors){
 if(data.op !== undefined){
 const _errs4 = errors;
-if(!(validate83(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate83.errors : vErrors.concat(validate83.errors);
+if(!(validate96(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate96.errors : vErrors.concat(validate96.errors);
 errors = vErrors.length;
 }
 var valid1 = _errs4 === errors;
@@ -13864,8 +15814,8 @@ var valid1 = true;
 if(valid1){
 if(data.data !== undefined){
 const _errs16 = errors;
-if(!(validate85(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate85.errors : vErrors.concat(validate85.errors);
+if(!(validate98(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate98.errors : vErrors.concat(validate98.errors);
 errors = vErrors.length;
 }
 var valid1 = _errs16 === errors;
@@ -13988,8 +15938,8 @@ break;
 if(_errs22 === errors){
 if(data.op !== undefined){
 const _errs23 = errors;
-if(!(validate83(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate83.errors : vErrors.concat(validate83.errors);
+if(!(validate96(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate96.errors : vErrors.concat(validate96.errors);
 errors = vErrors.length;
 }
 var valid6 = _errs23 === errors;
@@ -14210,8 +16160,8 @@ var valid6 = true;
 if(valid6){
 if(data.data !== undefined){
 const _errs35 = errors;
-if(!(validate88(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate88.errors : vErrors.concat(validate88.errors);
+if(!(validate101(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate101.errors : vErrors.concat(validate101.errors);
 errors = vErrors.length;
 }
 var valid6 = _errs35 === errors;
@@ -14341,8 +16291,8 @@ break;
 if(_errs41 === errors){
 if(data.op !== undefined){
 const _errs42 = errors;
-if(!(validate83(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate83.errors : vErrors.concat(validate83.errors);
+if(!(validate96(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate96.errors : vErrors.concat(validate96.errors);
 errors = vErrors.length;
 }
 var valid11 = _errs42 === errors;
@@ -14563,8 +16513,8 @@ var valid11 = true;
 if(valid11){
 if(data.data !== undefined){
 const _errs54 = errors;
-if(!(validate91(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate91.errors : vErrors.concat(validate91.errors);
+if(!(validate104(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate104.errors : vErrors.concat(validate104.errors);
 errors = vErrors.length;
 }
 var valid11 = _errs54 === errors;
@@ -14694,8 +16644,8 @@ break;
 if(_errs60 === errors){
 if(data.op !== undefined){
 const _errs61 = errors;
-if(!(validate83(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate83.errors : vErrors.concat(validate83.errors);
+if(!(validate96(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate96.errors : vErrors.concat(validate96.errors);
 errors = vErrors.length;
 }
 var valid16 = _errs61 === errors;
@@ -14916,8 +16866,8 @@ var valid16 = true;
 if(valid16){
 if(data.data !== undefined){
 const _errs73 = errors;
-if(!(validate94(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate94.errors : vErrors.concat(validate94.errors);
+if(!(validate107(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate107.errors : vErrors.concat(validate107.errors);
 errors = vErrors.length;
 }
 var valid16 = _errs73 === errors;
@@ -15047,8 +16997,8 @@ break;
 if(_errs79 === errors){
 if(data.op !== undefined){
 const _errs80 = errors;
-if(!(validate83(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate83.errors : vErrors.concat(validate83.errors);
+if(!(validate96(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate96.errors : vErrors.concat(validate96.errors);
 errors = vErrors.length;
 }
 var valid21 = _errs80 === errors;
@@ -15269,8 +17219,8 @@ var valid21 = true;
 if(valid21){
 if(data.data !== undefined){
 const _errs92 = errors;
-if(!(validate97(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate97.errors : vErrors.concat(validate97.errors);
+if(!(validate110(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate110.errors : vErrors.concat(validate110.errors);
 errors = vErrors.length;
 }
 var valid21 = _errs92 === errors;
@@ -15400,8 +17350,8 @@ break;
 if(_errs98 === errors){
 if(data.op !== undefined){
 const _errs99 = errors;
-if(!(validate83(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate83.errors : vErrors.concat(validate83.errors);
+if(!(validate96(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate96.errors : vErrors.concat(validate96.errors);
 errors = vErrors.length;
 }
 var valid26 = _errs99 === errors;
@@ -15622,8 +17572,8 @@ var valid26 = true;
 if(valid26){
 if(data.data !== undefined){
 const _errs111 = errors;
-if(!(validate100(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate100.errors : vErrors.concat(validate100.errors);
+if(!(validate113(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate113.errors : vErrors.concat(validate113.errors);
 errors = vErrors.length;
 }
 var valid26 = _errs111 === errors;
@@ -15753,8 +17703,8 @@ break;
 if(_errs117 === errors){
 if(data.op !== undefined){
 const _errs118 = errors;
-if(!(validate83(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate83.errors : vErrors.concat(validate83.errors);
+if(!(validate96(data.op, {instancePath:instancePath+"/op",parentData:data,parentDataProperty:"op",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate96.errors : vErrors.concat(validate96.errors);
 errors = vErrors.length;
 }
 var valid31 = _errs118 === errors;
@@ -15975,8 +17925,8 @@ var valid31 = true;
 if(valid31){
 if(data.data !== undefined){
 const _errs130 = errors;
-if(!(validate105(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate105.errors : vErrors.concat(validate105.errors);
+if(!(validate118(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate118.errors : vErrors.concat(validate118.errors);
 errors = vErrors.length;
 }
 var valid31 = _errs130 === errors;
@@ -16089,7 +18039,7 @@ else {
 vErrors.push(err147);
 }
 errors++;
-validate129.errors = vErrors;
+validate142.errors = vErrors;
 return false;
 }
 else {
@@ -16103,18 +18053,18 @@ vErrors = null;
 }
 }
 }
-validate129.errors = vErrors;
+validate142.errors = vErrors;
 evaluated0.props = props0;
 return errors === 0;
 }
-validate129.evaluated = {"dynamicProps":true,"dynamicItems":false};
+validate142.evaluated = {"dynamicProps":true,"dynamicItems":false};
 
 
-function validate128(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate141(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/replica.op.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate128.evaluated;
+const evaluated0 = validate141.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -16122,36 +18072,34 @@ if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
 if(!(data && typeof data == "object" && !Array.isArray(data))){
-validate128.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate141.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
-if(!(validate129(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate129.errors : vErrors.concat(validate129.errors);
+if(!(validate142(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate142.errors : vErrors.concat(validate142.errors);
 errors = vErrors.length;
 }
 else {
-var props0 = validate129.evaluated.props;
+var props0 = validate142.evaluated.props;
 }
-validate128.errors = vErrors;
+validate141.errors = vErrors;
 evaluated0.props = props0;
 return errors === 0;
 }
-validate128.evaluated = {"dynamicProps":true,"dynamicItems":false};
+validate141.evaluated = {"dynamicProps":true,"dynamicItems":false};
 
-export const validate_service_announce = validate145;
-const schema306 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/service.announce.json","title":"ServiceAnnounce","description":"A microservice instance announces that it is up (and periodically while it stays up) or going down, on the proxy topic announce/<service>/.","x-correio-type":"service.announce","x-correio-pattern":"event","x-correio-service":"service","type":"object","additionalProperties":false,"required":["service","version","instance","state","actions","events","at"],"properties":{"service":{"$ref":"defs.json#/$defs/serviceName"},"version":{"description":"The service's version.","$ref":"defs.json#/$defs/uint"},"instance":{"description":"The announcing instance.","$ref":"defs.json#/$defs/nodeId"},"state":{"description":"up: the instance serves the listed actions and events; down: it is leaving.","type":"string","enum":["up","down"]},"actions":{"description":"The actions the instance serves.","type":"array","maxItems":256,"items":{"$ref":"defs.json#/$defs/actionName"}},"events":{"description":"The events the instance handles (subscribes to).","type":"array","maxItems":256,"items":{"$ref":"defs.json#/$defs/eventName"}},"at":{"description":"When the instance sent the announcement.","$ref":"defs.json#/$defs/timestamp"}}};
-const schema307 = {"type":"string","pattern":"^[a-z][a-z0-9_.-]{0,63}$","minLength":1,"maxLength":64};
-const schema310 = {"description":"A microservice action, <service>.<method>: the part before the last dot is the service name (a serviceName, lower case, one to three segments, at most 64 characters), the last segment the method.","type":"string","pattern":"^[a-z][a-z0-9_-]*(\\.[a-z][a-z0-9_-]*){0,2}\\.[a-z][a-zA-Z0-9_]*$","minLength":3,"maxLength":128};
-const schema311 = {"description":"A microservice event name: one to eight dot-separated segments, such as user.created. Used in the topic svc/<event>/, so it never contains '/'.","type":"string","pattern":"^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$","minLength":1,"maxLength":128};
-const pattern109 = new RegExp("^[a-z][a-z0-9_.-]{0,63}$", "u");
-const pattern111 = new RegExp("^[a-z][a-z0-9_-]*(\\.[a-z][a-z0-9_-]*){0,2}\\.[a-z][a-zA-Z0-9_]*$", "u");
-const pattern112 = new RegExp("^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$", "u");
+export const validate_service_announce = validate158;
+const schema354 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/service.announce.json","title":"ServiceAnnounce","description":"A microservice instance announces that it is up (and periodically while it stays up) or going down, on the proxy topic announce/<service>/.","x-correio-type":"service.announce","x-correio-pattern":"event","x-correio-service":"service","type":"object","additionalProperties":false,"required":["service","version","instance","state","actions","events","at"],"properties":{"service":{"$ref":"defs.json#/$defs/serviceName"},"version":{"description":"The service's version.","$ref":"defs.json#/$defs/uint"},"instance":{"description":"The announcing instance.","$ref":"defs.json#/$defs/nodeId"},"state":{"description":"up: the instance serves the listed actions and events; down: it is leaving.","type":"string","enum":["up","down"]},"actions":{"description":"The actions the instance serves.","type":"array","maxItems":256,"items":{"$ref":"defs.json#/$defs/actionName"}},"events":{"description":"The events the instance handles (subscribes to).","type":"array","maxItems":256,"items":{"$ref":"defs.json#/$defs/eventName"}},"at":{"description":"When the instance sent the announcement.","$ref":"defs.json#/$defs/timestamp"}}};
+const schema358 = {"description":"A microservice action, <service>.<method>: the part before the last dot is the service name (a serviceName, lower case, one to three segments, at most 64 characters), the last segment the method.","type":"string","pattern":"^[a-z][a-z0-9_-]*(\\.[a-z][a-z0-9_-]*){0,2}\\.[a-z][a-zA-Z0-9_]*$","minLength":3,"maxLength":128};
+const schema359 = {"description":"A microservice event name: one to eight dot-separated segments, such as user.created. Used in the topic svc/<event>/, so it never contains '/'.","type":"string","pattern":"^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$","minLength":1,"maxLength":128};
+const pattern122 = new RegExp("^[a-z][a-z0-9_-]*(\\.[a-z][a-z0-9_-]*){0,2}\\.[a-z][a-zA-Z0-9_]*$", "u");
+const pattern123 = new RegExp("^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$", "u");
 
-function validate145(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate158(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/service.announce.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate145.evaluated;
+const evaluated0 = validate158.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -16162,14 +18110,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((((((((data.service === undefined) && (missing0 = "service")) || ((data.version === undefined) && (missing0 = "version"))) || ((data.instance === undefined) && (missing0 = "instance"))) || ((data.state === undefined) && (missing0 = "state"))) || ((data.actions === undefined) && (missing0 = "actions"))) || ((data.events === undefined) && (missing0 = "events"))) || ((data.at === undefined) && (missing0 = "at"))){
-validate145.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate158.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(((((((key0 === "service") || (key0 === "version")) || (key0 === "instance")) || (key0 === "state")) || (key0 === "actions")) || (key0 === "events")) || (key0 === "at"))){
-validate145.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate158.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -16182,24 +18130,24 @@ const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
 if(func1(data0) > 64){
-validate145.errors = [{instancePath:instancePath+"/service",schemaPath:"defs.json#/$defs/serviceName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+validate158.errors = [{instancePath:instancePath+"/service",schemaPath:"defs.json#/$defs/serviceName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
 return false;
 }
 else {
 if(func1(data0) < 1){
-validate145.errors = [{instancePath:instancePath+"/service",schemaPath:"defs.json#/$defs/serviceName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate158.errors = [{instancePath:instancePath+"/service",schemaPath:"defs.json#/$defs/serviceName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
-if(!pattern109.test(data0)){
-validate145.errors = [{instancePath:instancePath+"/service",schemaPath:"defs.json#/$defs/serviceName/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_.-]{0,63}$"},message:"must match pattern \""+"^[a-z][a-z0-9_.-]{0,63}$"+"\""}];
+if(!pattern64.test(data0)){
+validate158.errors = [{instancePath:instancePath+"/service",schemaPath:"defs.json#/$defs/serviceName/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_.-]{0,63}$"},message:"must match pattern \""+"^[a-z][a-z0-9_.-]{0,63}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate145.errors = [{instancePath:instancePath+"/service",schemaPath:"defs.json#/$defs/serviceName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate158.errors = [{instancePath:instancePath+"/service",schemaPath:"defs.json#/$defs/serviceName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -16214,18 +18162,18 @@ let data1 = data.version;
 const _errs5 = errors;
 const _errs6 = errors;
 if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-validate145.errors = [{instancePath:instancePath+"/version",schemaPath:"defs.json#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate158.errors = [{instancePath:instancePath+"/version",schemaPath:"defs.json#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs6){
 if((typeof data1 == "number") && (isFinite(data1))){
 if(data1 > 9007199254740991 || isNaN(data1)){
-validate145.errors = [{instancePath:instancePath+"/version",schemaPath:"defs.json#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+validate158.errors = [{instancePath:instancePath+"/version",schemaPath:"defs.json#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
 if(data1 < 0 || isNaN(data1)){
-validate145.errors = [{instancePath:instancePath+"/version",schemaPath:"defs.json#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate158.errors = [{instancePath:instancePath+"/version",schemaPath:"defs.json#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -16244,24 +18192,24 @@ const _errs9 = errors;
 if(errors === _errs9){
 if(typeof data2 === "string"){
 if(func1(data2) > 128){
-validate145.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate158.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data2) < 1){
-validate145.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate158.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern6.test(data2)){
-validate145.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+validate158.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate145.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate158.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -16275,11 +18223,11 @@ if(data.state !== undefined){
 let data3 = data.state;
 const _errs11 = errors;
 if(typeof data3 !== "string"){
-validate145.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate158.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(!((data3 === "up") || (data3 === "down"))){
-validate145.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema306.properties.state.enum},message:"must be equal to one of the allowed values"}];
+validate158.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema354.properties.state.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs11 === errors;
@@ -16294,7 +18242,7 @@ const _errs13 = errors;
 if(errors === _errs13){
 if(Array.isArray(data4)){
 if(data4.length > 256){
-validate145.errors = [{instancePath:instancePath+"/actions",schemaPath:"#/properties/actions/maxItems",keyword:"maxItems",params:{limit: 256},message:"must NOT have more than 256 items"}];
+validate158.errors = [{instancePath:instancePath+"/actions",schemaPath:"#/properties/actions/maxItems",keyword:"maxItems",params:{limit: 256},message:"must NOT have more than 256 items"}];
 return false;
 }
 else {
@@ -16307,24 +18255,24 @@ const _errs16 = errors;
 if(errors === _errs16){
 if(typeof data5 === "string"){
 if(func1(data5) > 128){
-validate145.errors = [{instancePath:instancePath+"/actions/" + i0,schemaPath:"defs.json#/$defs/actionName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate158.errors = [{instancePath:instancePath+"/actions/" + i0,schemaPath:"defs.json#/$defs/actionName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data5) < 3){
-validate145.errors = [{instancePath:instancePath+"/actions/" + i0,schemaPath:"defs.json#/$defs/actionName/minLength",keyword:"minLength",params:{limit: 3},message:"must NOT have fewer than 3 characters"}];
+validate158.errors = [{instancePath:instancePath+"/actions/" + i0,schemaPath:"defs.json#/$defs/actionName/minLength",keyword:"minLength",params:{limit: 3},message:"must NOT have fewer than 3 characters"}];
 return false;
 }
 else {
-if(!pattern111.test(data5)){
-validate145.errors = [{instancePath:instancePath+"/actions/" + i0,schemaPath:"defs.json#/$defs/actionName/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_-]*(\\.[a-z][a-z0-9_-]*){0,2}\\.[a-z][a-zA-Z0-9_]*$"},message:"must match pattern \""+"^[a-z][a-z0-9_-]*(\\.[a-z][a-z0-9_-]*){0,2}\\.[a-z][a-zA-Z0-9_]*$"+"\""}];
+if(!pattern122.test(data5)){
+validate158.errors = [{instancePath:instancePath+"/actions/" + i0,schemaPath:"defs.json#/$defs/actionName/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_-]*(\\.[a-z][a-z0-9_-]*){0,2}\\.[a-z][a-zA-Z0-9_]*$"},message:"must match pattern \""+"^[a-z][a-z0-9_-]*(\\.[a-z][a-z0-9_-]*){0,2}\\.[a-z][a-zA-Z0-9_]*$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate145.errors = [{instancePath:instancePath+"/actions/" + i0,schemaPath:"defs.json#/$defs/actionName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate158.errors = [{instancePath:instancePath+"/actions/" + i0,schemaPath:"defs.json#/$defs/actionName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -16336,7 +18284,7 @@ break;
 }
 }
 else {
-validate145.errors = [{instancePath:instancePath+"/actions",schemaPath:"#/properties/actions/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate158.errors = [{instancePath:instancePath+"/actions",schemaPath:"#/properties/actions/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -16352,7 +18300,7 @@ const _errs18 = errors;
 if(errors === _errs18){
 if(Array.isArray(data6)){
 if(data6.length > 256){
-validate145.errors = [{instancePath:instancePath+"/events",schemaPath:"#/properties/events/maxItems",keyword:"maxItems",params:{limit: 256},message:"must NOT have more than 256 items"}];
+validate158.errors = [{instancePath:instancePath+"/events",schemaPath:"#/properties/events/maxItems",keyword:"maxItems",params:{limit: 256},message:"must NOT have more than 256 items"}];
 return false;
 }
 else {
@@ -16365,24 +18313,24 @@ const _errs21 = errors;
 if(errors === _errs21){
 if(typeof data7 === "string"){
 if(func1(data7) > 128){
-validate145.errors = [{instancePath:instancePath+"/events/" + i1,schemaPath:"defs.json#/$defs/eventName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate158.errors = [{instancePath:instancePath+"/events/" + i1,schemaPath:"defs.json#/$defs/eventName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data7) < 1){
-validate145.errors = [{instancePath:instancePath+"/events/" + i1,schemaPath:"defs.json#/$defs/eventName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate158.errors = [{instancePath:instancePath+"/events/" + i1,schemaPath:"defs.json#/$defs/eventName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
-if(!pattern112.test(data7)){
-validate145.errors = [{instancePath:instancePath+"/events/" + i1,schemaPath:"defs.json#/$defs/eventName/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$"},message:"must match pattern \""+"^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$"+"\""}];
+if(!pattern123.test(data7)){
+validate158.errors = [{instancePath:instancePath+"/events/" + i1,schemaPath:"defs.json#/$defs/eventName/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$"},message:"must match pattern \""+"^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate145.errors = [{instancePath:instancePath+"/events/" + i1,schemaPath:"defs.json#/$defs/eventName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate158.errors = [{instancePath:instancePath+"/events/" + i1,schemaPath:"defs.json#/$defs/eventName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -16394,7 +18342,7 @@ break;
 }
 }
 else {
-validate145.errors = [{instancePath:instancePath+"/events",schemaPath:"#/properties/events/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate158.errors = [{instancePath:instancePath+"/events",schemaPath:"#/properties/events/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -16409,18 +18357,18 @@ let data8 = data.at;
 const _errs23 = errors;
 const _errs24 = errors;
 if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
-validate145.errors = [{instancePath:instancePath+"/at",schemaPath:"defs.json#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate158.errors = [{instancePath:instancePath+"/at",schemaPath:"defs.json#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs24){
 if((typeof data8 == "number") && (isFinite(data8))){
 if(data8 > 9007199254740991 || isNaN(data8)){
-validate145.errors = [{instancePath:instancePath+"/at",schemaPath:"defs.json#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+validate158.errors = [{instancePath:instancePath+"/at",schemaPath:"defs.json#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
 if(data8 < 0 || isNaN(data8)){
-validate145.errors = [{instancePath:instancePath+"/at",schemaPath:"defs.json#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate158.errors = [{instancePath:instancePath+"/at",schemaPath:"defs.json#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -16441,23 +18389,23 @@ var valid0 = true;
 }
 }
 else {
-validate145.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate158.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate145.errors = vErrors;
+validate158.errors = vErrors;
 return errors === 0;
 }
-validate145.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate158.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_service_call_reply = validate146;
-const schema313 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/service.call.reply.json","title":"ServiceCallReply","description":"Reply to service.call.request: the action's result. A failed action is answered with an error instead.","x-correio-type":"service.call.reply","x-correio-pattern":"reply","x-correio-service":"service","type":"object","additionalProperties":false,"required":[],"properties":{"result":{"description":"The action's result: any value. Bounded only by the codec limits (ENCODING.md section 2). Absent when the action returns nothing.","tsType":"unknown"}}};
+export const validate_service_call_reply = validate159;
+const schema361 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/service.call.reply.json","title":"ServiceCallReply","description":"Reply to service.call.request: the action's result. A failed action is answered with an error instead.","x-correio-type":"service.call.reply","x-correio-pattern":"reply","x-correio-service":"service","type":"object","additionalProperties":false,"required":[],"properties":{"result":{"description":"The action's result: any value. Bounded only by the codec limits (ENCODING.md section 2). Absent when the action returns nothing.","tsType":"unknown"}}};
 
-function validate146(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate159(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/service.call.reply.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate146.evaluated;
+const evaluated0 = validate159.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -16468,30 +18416,30 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
 if(!(key0 === "result")){
-validate146.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate159.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
 }
 else {
-validate146.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate159.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate146.errors = vErrors;
+validate159.errors = vErrors;
 return errors === 0;
 }
-validate146.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate159.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_service_call_request = validate147;
-const schema314 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/service.call.request.json","title":"ServiceCallRequest","description":"Call a microservice action. Sent to the broker service svc.<service>, where <service> is the action name before its last dot.","x-correio-type":"service.call.request","x-correio-pattern":"request","x-correio-service":"service","x-correio-reply":"service.call.reply","type":"object","additionalProperties":false,"required":["action"],"properties":{"action":{"description":"The action to call, such as users.get.","$ref":"defs.json#/$defs/actionName"},"params":{"description":"The action's parameters: any value. Bounded only by the codec limits (ENCODING.md section 2). Absent when the action takes none.","tsType":"unknown"},"meta":{"description":"Call metadata passed through to the action, such as tracing ids: up to 32 string entries.","type":"object","maxProperties":32,"propertyNames":{"type":"string","pattern":"^[A-Za-z0-9_.-]{1,64}$","minLength":1,"maxLength":64},"additionalProperties":{"type":"string","maxLength":1024}}}};
+export const validate_service_call_request = validate160;
+const schema362 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/service.call.request.json","title":"ServiceCallRequest","description":"Call a microservice action. Sent to the broker service svc.<service>, where <service> is the action name before its last dot.","x-correio-type":"service.call.request","x-correio-pattern":"request","x-correio-service":"service","x-correio-reply":"service.call.reply","type":"object","additionalProperties":false,"required":["action"],"properties":{"action":{"description":"The action to call, such as users.get.","$ref":"defs.json#/$defs/actionName"},"params":{"description":"The action's parameters: any value. Bounded only by the codec limits (ENCODING.md section 2). Absent when the action takes none.","tsType":"unknown"},"meta":{"description":"Call metadata passed through to the action, such as tracing ids: up to 32 string entries.","type":"object","maxProperties":32,"propertyNames":{"type":"string","pattern":"^[A-Za-z0-9_.-]{1,64}$","minLength":1,"maxLength":64},"additionalProperties":{"type":"string","maxLength":1024}}}};
 
-function validate147(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate160(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/service.call.request.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate147.evaluated;
+const evaluated0 = validate160.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -16502,14 +18450,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((data.action === undefined) && (missing0 = "action")){
-validate147.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate160.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(((key0 === "action") || (key0 === "params")) || (key0 === "meta"))){
-validate147.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate160.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -16522,24 +18470,24 @@ const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
 if(func1(data0) > 128){
-validate147.errors = [{instancePath:instancePath+"/action",schemaPath:"defs.json#/$defs/actionName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate160.errors = [{instancePath:instancePath+"/action",schemaPath:"defs.json#/$defs/actionName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data0) < 3){
-validate147.errors = [{instancePath:instancePath+"/action",schemaPath:"defs.json#/$defs/actionName/minLength",keyword:"minLength",params:{limit: 3},message:"must NOT have fewer than 3 characters"}];
+validate160.errors = [{instancePath:instancePath+"/action",schemaPath:"defs.json#/$defs/actionName/minLength",keyword:"minLength",params:{limit: 3},message:"must NOT have fewer than 3 characters"}];
 return false;
 }
 else {
-if(!pattern111.test(data0)){
-validate147.errors = [{instancePath:instancePath+"/action",schemaPath:"defs.json#/$defs/actionName/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_-]*(\\.[a-z][a-z0-9_-]*){0,2}\\.[a-z][a-zA-Z0-9_]*$"},message:"must match pattern \""+"^[a-z][a-z0-9_-]*(\\.[a-z][a-z0-9_-]*){0,2}\\.[a-z][a-zA-Z0-9_]*$"+"\""}];
+if(!pattern122.test(data0)){
+validate160.errors = [{instancePath:instancePath+"/action",schemaPath:"defs.json#/$defs/actionName/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_-]*(\\.[a-z][a-z0-9_-]*){0,2}\\.[a-z][a-zA-Z0-9_]*$"},message:"must match pattern \""+"^[a-z][a-z0-9_-]*(\\.[a-z][a-z0-9_-]*){0,2}\\.[a-z][a-zA-Z0-9_]*$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate147.errors = [{instancePath:instancePath+"/action",schemaPath:"defs.json#/$defs/actionName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate160.errors = [{instancePath:instancePath+"/action",schemaPath:"defs.json#/$defs/actionName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -16555,7 +18503,7 @@ const _errs5 = errors;
 if(errors === _errs5){
 if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
 if(Object.keys(data1).length > 32){
-validate147.errors = [{instancePath:instancePath+"/meta",schemaPath:"#/properties/meta/maxProperties",keyword:"maxProperties",params:{limit: 32},message:"must NOT have more than 32 properties"}];
+validate160.errors = [{instancePath:instancePath+"/meta",schemaPath:"#/properties/meta/maxProperties",keyword:"maxProperties",params:{limit: 32},message:"must NOT have more than 32 properties"}];
 return false;
 }
 else {
@@ -16619,7 +18567,7 @@ else {
 vErrors.push(err4);
 }
 errors++;
-validate147.errors = vErrors;
+validate160.errors = vErrors;
 return false;
 break;
 }
@@ -16631,12 +18579,12 @@ const _errs10 = errors;
 if(errors === _errs10){
 if(typeof data2 === "string"){
 if(func1(data2) > 1024){
-validate147.errors = [{instancePath:instancePath+"/meta/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/meta/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"}];
+validate160.errors = [{instancePath:instancePath+"/meta/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/meta/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"}];
 return false;
 }
 }
 else {
-validate147.errors = [{instancePath:instancePath+"/meta/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/meta/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate160.errors = [{instancePath:instancePath+"/meta/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/meta/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -16649,7 +18597,7 @@ break;
 }
 }
 else {
-validate147.errors = [{instancePath:instancePath+"/meta",schemaPath:"#/properties/meta/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate160.errors = [{instancePath:instancePath+"/meta",schemaPath:"#/properties/meta/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -16663,23 +18611,23 @@ var valid0 = true;
 }
 }
 else {
-validate147.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate160.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate147.errors = vErrors;
+validate160.errors = vErrors;
 return errors === 0;
 }
-validate147.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate160.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_service_emit_reply = validate148;
-const schema316 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/service.emit.reply.json","title":"ServiceEmitReply","description":"Reply to service.emit.request: the event was handled by the instance named.","x-correio-type":"service.emit.reply","x-correio-pattern":"reply","x-correio-service":"service","type":"object","additionalProperties":false,"required":["instance"],"properties":{"instance":{"description":"The instance that handled the event.","$ref":"defs.json#/$defs/nodeId"}}};
+export const validate_service_emit_reply = validate161;
+const schema364 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/service.emit.reply.json","title":"ServiceEmitReply","description":"Reply to service.emit.request: the event was handled by the instance named.","x-correio-type":"service.emit.reply","x-correio-pattern":"reply","x-correio-service":"service","type":"object","additionalProperties":false,"required":["instance"],"properties":{"instance":{"description":"The instance that handled the event.","$ref":"defs.json#/$defs/nodeId"}}};
 
-function validate148(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate161(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/service.emit.reply.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate148.evaluated;
+const evaluated0 = validate161.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -16690,14 +18638,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((data.instance === undefined) && (missing0 = "instance")){
-validate148.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate161.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(key0 === "instance")){
-validate148.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate161.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -16709,24 +18657,24 @@ const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
 if(func1(data0) > 128){
-validate148.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate161.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data0) < 1){
-validate148.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate161.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern6.test(data0)){
-validate148.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+validate161.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate148.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate161.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -16735,23 +18683,23 @@ return false;
 }
 }
 else {
-validate148.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate161.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate148.errors = vErrors;
+validate161.errors = vErrors;
 return errors === 0;
 }
-validate148.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate161.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_service_emit_request = validate149;
-const schema318 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/service.emit.request.json","title":"ServiceEmitRequest","description":"Deliver a microservice event to ONE instance of the service group: sent by the emitter to the broker service svc.<group>, whose load balancing picks the instance; one request per subscribing group. Answered with service.emit.reply once the instance's handler has run, or with an error (NOT_FOUND when that service does not handle the event).","x-correio-type":"service.emit.request","x-correio-pattern":"request","x-correio-service":"service","x-correio-reply":"service.emit.reply","type":"object","additionalProperties":false,"required":["event","group","sender"],"properties":{"event":{"description":"The event's name, such as user.created.","$ref":"defs.json#/$defs/eventName"},"data":{"description":"The event's payload: any value. Bounded only by the codec limits (ENCODING.md section 2). Absent when the event carries none."},"group":{"description":"The service group addressed; the request is sent to the broker service svc.<group>.","$ref":"defs.json#/$defs/serviceName"},"sender":{"description":"The instance that emitted the event.","$ref":"defs.json#/$defs/nodeId"}}};
+export const validate_service_emit_request = validate162;
+const schema366 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/service.emit.request.json","title":"ServiceEmitRequest","description":"Deliver a microservice event to ONE instance of the service group: sent by the emitter to the broker service svc.<group>, whose load balancing picks the instance; one request per subscribing group. Answered with service.emit.reply once the instance's handler has run, or with an error (NOT_FOUND when that service does not handle the event).","x-correio-type":"service.emit.request","x-correio-pattern":"request","x-correio-service":"service","x-correio-reply":"service.emit.reply","type":"object","additionalProperties":false,"required":["event","group","sender"],"properties":{"event":{"description":"The event's name, such as user.created.","$ref":"defs.json#/$defs/eventName"},"data":{"description":"The event's payload: any value. Bounded only by the codec limits (ENCODING.md section 2). Absent when the event carries none."},"group":{"description":"The service group addressed; the request is sent to the broker service svc.<group>.","$ref":"defs.json#/$defs/serviceName"},"sender":{"description":"The instance that emitted the event.","$ref":"defs.json#/$defs/nodeId"}}};
 
-function validate149(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate162(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/service.emit.request.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate149.evaluated;
+const evaluated0 = validate162.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -16762,14 +18710,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((((data.event === undefined) && (missing0 = "event")) || ((data.group === undefined) && (missing0 = "group"))) || ((data.sender === undefined) && (missing0 = "sender"))){
-validate149.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate162.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!((((key0 === "event") || (key0 === "data")) || (key0 === "group")) || (key0 === "sender"))){
-validate149.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate162.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -16782,24 +18730,24 @@ const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
 if(func1(data0) > 128){
-validate149.errors = [{instancePath:instancePath+"/event",schemaPath:"defs.json#/$defs/eventName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate162.errors = [{instancePath:instancePath+"/event",schemaPath:"defs.json#/$defs/eventName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data0) < 1){
-validate149.errors = [{instancePath:instancePath+"/event",schemaPath:"defs.json#/$defs/eventName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate162.errors = [{instancePath:instancePath+"/event",schemaPath:"defs.json#/$defs/eventName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
-if(!pattern112.test(data0)){
-validate149.errors = [{instancePath:instancePath+"/event",schemaPath:"defs.json#/$defs/eventName/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$"},message:"must match pattern \""+"^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$"+"\""}];
+if(!pattern123.test(data0)){
+validate162.errors = [{instancePath:instancePath+"/event",schemaPath:"defs.json#/$defs/eventName/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$"},message:"must match pattern \""+"^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate149.errors = [{instancePath:instancePath+"/event",schemaPath:"defs.json#/$defs/eventName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate162.errors = [{instancePath:instancePath+"/event",schemaPath:"defs.json#/$defs/eventName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -16816,24 +18764,24 @@ const _errs6 = errors;
 if(errors === _errs6){
 if(typeof data1 === "string"){
 if(func1(data1) > 64){
-validate149.errors = [{instancePath:instancePath+"/group",schemaPath:"defs.json#/$defs/serviceName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+validate162.errors = [{instancePath:instancePath+"/group",schemaPath:"defs.json#/$defs/serviceName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
 return false;
 }
 else {
 if(func1(data1) < 1){
-validate149.errors = [{instancePath:instancePath+"/group",schemaPath:"defs.json#/$defs/serviceName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate162.errors = [{instancePath:instancePath+"/group",schemaPath:"defs.json#/$defs/serviceName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
-if(!pattern109.test(data1)){
-validate149.errors = [{instancePath:instancePath+"/group",schemaPath:"defs.json#/$defs/serviceName/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_.-]{0,63}$"},message:"must match pattern \""+"^[a-z][a-z0-9_.-]{0,63}$"+"\""}];
+if(!pattern64.test(data1)){
+validate162.errors = [{instancePath:instancePath+"/group",schemaPath:"defs.json#/$defs/serviceName/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_.-]{0,63}$"},message:"must match pattern \""+"^[a-z][a-z0-9_.-]{0,63}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate149.errors = [{instancePath:instancePath+"/group",schemaPath:"defs.json#/$defs/serviceName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate162.errors = [{instancePath:instancePath+"/group",schemaPath:"defs.json#/$defs/serviceName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -16850,24 +18798,24 @@ const _errs9 = errors;
 if(errors === _errs9){
 if(typeof data2 === "string"){
 if(func1(data2) > 128){
-validate149.errors = [{instancePath:instancePath+"/sender",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate162.errors = [{instancePath:instancePath+"/sender",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data2) < 1){
-validate149.errors = [{instancePath:instancePath+"/sender",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate162.errors = [{instancePath:instancePath+"/sender",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern6.test(data2)){
-validate149.errors = [{instancePath:instancePath+"/sender",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+validate162.errors = [{instancePath:instancePath+"/sender",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate149.errors = [{instancePath:instancePath+"/sender",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate162.errors = [{instancePath:instancePath+"/sender",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -16882,23 +18830,23 @@ var valid0 = true;
 }
 }
 else {
-validate149.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate162.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate149.errors = vErrors;
+validate162.errors = vErrors;
 return errors === 0;
 }
-validate149.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate162.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_service_event = validate150;
-const schema322 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/service.event.json","title":"ServiceEvent","description":"A microservice event, published on the proxy topic svc/<event>/.","x-correio-type":"service.event","x-correio-pattern":"event","x-correio-service":"service","type":"object","additionalProperties":false,"required":["event","sender"],"properties":{"event":{"description":"The event's name, such as user.created.","$ref":"defs.json#/$defs/eventName"},"data":{"description":"The event's payload: any value. Bounded only by the codec limits (ENCODING.md section 2). Absent when the event carries none.","tsType":"unknown"},"group":{"description":"When present, only instances of this service handle the event; other subscribers ignore it.","$ref":"defs.json#/$defs/serviceName"},"sender":{"description":"The instance that emitted the event.","$ref":"defs.json#/$defs/nodeId"}}};
+export const validate_service_event = validate163;
+const schema370 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/service.event.json","title":"ServiceEvent","description":"A microservice event, published on the proxy topic svc/<event>/.","x-correio-type":"service.event","x-correio-pattern":"event","x-correio-service":"service","type":"object","additionalProperties":false,"required":["event","sender"],"properties":{"event":{"description":"The event's name, such as user.created.","$ref":"defs.json#/$defs/eventName"},"data":{"description":"The event's payload: any value. Bounded only by the codec limits (ENCODING.md section 2). Absent when the event carries none.","tsType":"unknown"},"group":{"description":"When present, only instances of this service handle the event; other subscribers ignore it.","$ref":"defs.json#/$defs/serviceName"},"sender":{"description":"The instance that emitted the event.","$ref":"defs.json#/$defs/nodeId"}}};
 
-function validate150(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate163(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/service.event.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate150.evaluated;
+const evaluated0 = validate163.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -16909,14 +18857,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((data.event === undefined) && (missing0 = "event")) || ((data.sender === undefined) && (missing0 = "sender"))){
-validate150.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate163.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!((((key0 === "event") || (key0 === "data")) || (key0 === "group")) || (key0 === "sender"))){
-validate150.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate163.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -16929,24 +18877,24 @@ const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
 if(func1(data0) > 128){
-validate150.errors = [{instancePath:instancePath+"/event",schemaPath:"defs.json#/$defs/eventName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate163.errors = [{instancePath:instancePath+"/event",schemaPath:"defs.json#/$defs/eventName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data0) < 1){
-validate150.errors = [{instancePath:instancePath+"/event",schemaPath:"defs.json#/$defs/eventName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate163.errors = [{instancePath:instancePath+"/event",schemaPath:"defs.json#/$defs/eventName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
-if(!pattern112.test(data0)){
-validate150.errors = [{instancePath:instancePath+"/event",schemaPath:"defs.json#/$defs/eventName/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$"},message:"must match pattern \""+"^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$"+"\""}];
+if(!pattern123.test(data0)){
+validate163.errors = [{instancePath:instancePath+"/event",schemaPath:"defs.json#/$defs/eventName/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$"},message:"must match pattern \""+"^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate150.errors = [{instancePath:instancePath+"/event",schemaPath:"defs.json#/$defs/eventName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate163.errors = [{instancePath:instancePath+"/event",schemaPath:"defs.json#/$defs/eventName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -16963,24 +18911,24 @@ const _errs6 = errors;
 if(errors === _errs6){
 if(typeof data1 === "string"){
 if(func1(data1) > 64){
-validate150.errors = [{instancePath:instancePath+"/group",schemaPath:"defs.json#/$defs/serviceName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+validate163.errors = [{instancePath:instancePath+"/group",schemaPath:"defs.json#/$defs/serviceName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
 return false;
 }
 else {
 if(func1(data1) < 1){
-validate150.errors = [{instancePath:instancePath+"/group",schemaPath:"defs.json#/$defs/serviceName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate163.errors = [{instancePath:instancePath+"/group",schemaPath:"defs.json#/$defs/serviceName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
-if(!pattern109.test(data1)){
-validate150.errors = [{instancePath:instancePath+"/group",schemaPath:"defs.json#/$defs/serviceName/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_.-]{0,63}$"},message:"must match pattern \""+"^[a-z][a-z0-9_.-]{0,63}$"+"\""}];
+if(!pattern64.test(data1)){
+validate163.errors = [{instancePath:instancePath+"/group",schemaPath:"defs.json#/$defs/serviceName/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_.-]{0,63}$"},message:"must match pattern \""+"^[a-z][a-z0-9_.-]{0,63}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate150.errors = [{instancePath:instancePath+"/group",schemaPath:"defs.json#/$defs/serviceName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate163.errors = [{instancePath:instancePath+"/group",schemaPath:"defs.json#/$defs/serviceName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -16997,24 +18945,24 @@ const _errs9 = errors;
 if(errors === _errs9){
 if(typeof data2 === "string"){
 if(func1(data2) > 128){
-validate150.errors = [{instancePath:instancePath+"/sender",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate163.errors = [{instancePath:instancePath+"/sender",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data2) < 1){
-validate150.errors = [{instancePath:instancePath+"/sender",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate163.errors = [{instancePath:instancePath+"/sender",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern6.test(data2)){
-validate150.errors = [{instancePath:instancePath+"/sender",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+validate163.errors = [{instancePath:instancePath+"/sender",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate150.errors = [{instancePath:instancePath+"/sender",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate163.errors = [{instancePath:instancePath+"/sender",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -17029,12 +18977,12 @@ var valid0 = true;
 }
 }
 else {
-validate150.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate163.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate150.errors = vErrors;
+validate163.errors = vErrors;
 return errors === 0;
 }
-validate150.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate163.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 

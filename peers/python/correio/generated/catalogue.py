@@ -33,6 +33,8 @@ from .chat_register_reply import ChatRegisterReply
 from .chat_register_request import ChatRegisterRequest
 from .chat_users_reply import ChatUsersReply
 from .chat_users_request import ChatUsersRequest
+from .chat_whoami_reply import ChatWhoamiReply
+from .chat_whoami_request import ChatWhoamiRequest
 from .clock_adjust_reply import ClockAdjustReply
 from .clock_adjust_request import ClockAdjustRequest
 from .clock_poll_reply import ClockPollReply
@@ -41,6 +43,7 @@ from .election_coordinator import ElectionCoordinator
 from .election_election_reply import ElectionElectionReply
 from .election_election_request import ElectionElectionRequest
 from .error import ErrorReply
+from .gateway_dashboard import GatewayDashboard
 from .ref_heartbeat_reply import RefHeartbeatReply
 from .ref_heartbeat_request import RefHeartbeatRequest
 from .ref_membership import RefMembership
@@ -66,7 +69,7 @@ from .service_event import ServiceEvent
 PROTOCOL_VERSION: Final = 1
 
 #: The protocol revision (protocol/README.md "Revisions"): additions within version 1.
-PROTOCOL_REVISION: Final = "1.2"
+PROTOCOL_REVISION: Final = "1.3"
 
 #: Every error code of protocol/ENCODING.md section 5.
 ERROR_CODES: Final = (
@@ -116,6 +119,8 @@ MessageType = Literal[
     "chat.register.request",
     "chat.users.reply",
     "chat.users.request",
+    "chat.whoami.reply",
+    "chat.whoami.request",
     "clock.adjust.reply",
     "clock.adjust.request",
     "clock.poll.reply",
@@ -124,6 +129,7 @@ MessageType = Literal[
     "election.election.reply",
     "election.election.request",
     "error",
+    "gateway.dashboard",
     "ref.heartbeat.reply",
     "ref.heartbeat.request",
     "ref.membership",
@@ -176,6 +182,8 @@ MESSAGE_TYPES: Final = (
     "chat.register.request",
     "chat.users.reply",
     "chat.users.request",
+    "chat.whoami.reply",
+    "chat.whoami.request",
     "clock.adjust.reply",
     "clock.adjust.request",
     "clock.poll.reply",
@@ -184,6 +192,7 @@ MESSAGE_TYPES: Final = (
     "election.election.reply",
     "election.election.request",
     "error",
+    "gateway.dashboard",
     "ref.heartbeat.reply",
     "ref.heartbeat.request",
     "ref.membership",
@@ -417,6 +426,20 @@ MESSAGE_INFO: Final[Mapping[str, MessageInfo]] = {
         title="ChatUsersRequest",
         description="List the known users, ordered by user name (byte order), one page at a time.",
     ),
+    "chat.whoami.reply": MessageInfo(
+        pattern="reply",
+        service="chat",
+        reply=None,
+        title="ChatWhoamiReply",
+        description="Reply to chat.whoami.request: the verified user of the token and the roles the token carries (its `roles` claim, set at login from the server's operator list).",
+    ),
+    "chat.whoami.request": MessageInfo(
+        pattern="request",
+        service="chat",
+        reply="chat.whoami.reply",
+        title="ChatWhoamiRequest",
+        description="Ask who the envelope auth token is for and which roles it grants (revision 1.3). The server verifies the token as it would for any request (signature, expiry, logout, changed password); a gateway uses the reply to let operators, and only them, open the dashboard. Needs auth (UNAUTHENTICATED without it).",
+    ),
     "clock.adjust.reply": MessageInfo(
         pattern="reply",
         service="clock",
@@ -472,6 +495,13 @@ MESSAGE_INFO: Final[Mapping[str, MessageInfo]] = {
         reply=None,
         title="ErrorReply",
         description="A typed error reply. Sent instead of the expected reply when a request cannot be served.",
+    ),
+    "gateway.dashboard": MessageInfo(
+        pattern="event",
+        service="gateway",
+        reply=None,
+        title="GatewayDashboard",
+        description="What a gateway knows of the whole system at one moment, sent once per interval to each operator's dashboard WebSocket (GET /v1/dashboard, a JSON text frame). The gateway gathers it from the reference server's list (ref.servers), the ref/membership/ and election/coordinator/ topics, and the /health and /metrics of every process it knows. Counts are deltas over the interval, so a browser charts rates without keeping counters; there are no floats in v1, hence the units in the names.",
     ),
     "ref.heartbeat.reply": MessageInfo(
         pattern="reply",
@@ -645,6 +675,8 @@ BODY_TYPES: Final[Mapping[str, Any]] = {
     "chat.register.request": ChatRegisterRequest,
     "chat.users.reply": ChatUsersReply,
     "chat.users.request": ChatUsersRequest,
+    "chat.whoami.reply": ChatWhoamiReply,
+    "chat.whoami.request": ChatWhoamiRequest,
     "clock.adjust.reply": ClockAdjustReply,
     "clock.adjust.request": ClockAdjustRequest,
     "clock.poll.reply": ClockPollReply,
@@ -653,6 +685,7 @@ BODY_TYPES: Final[Mapping[str, Any]] = {
     "election.election.reply": ElectionElectionReply,
     "election.election.request": ElectionElectionRequest,
     "error": ErrorReply,
+    "gateway.dashboard": GatewayDashboard,
     "ref.heartbeat.reply": RefHeartbeatReply,
     "ref.heartbeat.request": RefHeartbeatRequest,
     "ref.membership": RefMembership,

@@ -171,6 +171,18 @@ A ZeroMQ endpoint, such as tcp://10.0.0.5:5555: 1 to 256 printable ASCII charact
 """
 
 
+HttpUrl: TypeAlias = str
+"""
+An http:// or https:// base URL, such as http://10.0.0.5:9110, where a process serves /health and /metrics.
+"""
+
+
+Role: TypeAlias = Literal['operator']
+"""
+A role a token grants. operator: may watch the whole system.
+"""
+
+
 ActionName: TypeAlias = str
 """
 A microservice action, <service>.<method>: the part before the last dot is the service name (a serviceName, lower case, one to three segments, at most 64 characters), the last segment the method.
@@ -418,3 +430,136 @@ Operation: TypeAlias = (
 """
 A replicated state change: op is its id, lc and hlc the origin server's Lamport and hybrid logical clocks for it, kind its kind, which selects the shape of data (login, channel.create, publish, direct; since revision 1.1 register, password and logout).
 """
+
+
+class DashboardService(TypedDict, closed=True):
+    """
+    One broker service.
+    """
+
+    name: ServiceName
+    workers: Uint
+    idle: Uint
+    """
+    Workers waiting for a request.
+    """
+    queue_depth: Uint
+    """
+    Requests waiting at the broker for a worker.
+    """
+    in_flight: NotRequired[Uint]
+    """
+    Requests sent to a worker and not answered yet.
+    """
+    requests: Uint
+    """
+    Requests the broker took for the service over the interval.
+    """
+    errors: Uint
+    """
+    Error replies over the interval.
+    """
+    p50_us: NotRequired[Uint]
+    """
+    Median request latency at the broker over the interval (absent with no requests).
+    """
+    p99_us: NotRequired[Uint]
+
+
+class DashboardEvent(TypedDict, closed=True):
+    """
+    Something that happened, for the timeline.
+    """
+
+    at: Timestamp
+    kind: Literal['membership', 'election', 'node']
+    """
+    membership: the reference server saw a server come up, go down or leave; election: a coordinator was announced; node: the gateway saw a process become (un)reachable.
+    """
+    node: NotRequired[NodeId]
+    state: NotRequired[str]
+    term: NotRequired[Term]
+    text: str
+
+
+class DashboardHighWaterMark(TypedDict, closed=True):
+    origin: NodeId
+    seq: Uint
+
+
+class DashboardOp(TypedDict, closed=True):
+    origin: NodeId
+    seq: Uint
+    kind: str
+    at: Timestamp
+    summary: NotRequired[str]
+    """
+    Who did what, where (user, channel), without the text.
+    """
+
+
+class DashboardNode(TypedDict, closed=True):
+    """
+    One process.
+    """
+
+    id: NodeId
+    kind: Literal['broker', 'proxy', 'ref', 'server', 'gateway', 'worker']
+    state: Literal['up', 'starting', 'down', 'unknown']
+    """
+    up: its /health says ready (a server: and the reference server lists it alive); starting: reachable but not ready; down: unreachable, or missing its heartbeats at the reference server; unknown: no way to ask it.
+    """
+    status: NotRequired[str]
+    """
+    The /health status word (ok, starting, draining, …).
+    """
+    http: NotRequired[HttpUrl]
+    version: NotRequired[str]
+    uptime_ms: NotRequired[Uint]
+    rss_bytes: NotRequired[Uint]
+    cpu_permille: NotRequired[Uint]
+    """
+    CPU time over the interval, in thousandths of one core.
+    """
+    rank: NotRequired[Rank]
+    role: NotRequired[Literal['coordinator', 'follower', 'candidate', 'standalone']]
+    """
+    A server's election role.
+    """
+    last_heartbeat: NotRequired[Timestamp]
+    """
+    When the reference server last heard from the server.
+    """
+    clock_offset_us: NotRequired[Int]
+    """
+    The server's clock against the coordinator's, as the last Berkeley round measured it.
+    """
+    lamport: NotRequired[Lamport]
+    requests: NotRequired[Uint]
+    """
+    Requests handled over the interval.
+    """
+    errors: NotRequired[Uint]
+    """
+    Requests answered with an error over the interval.
+    """
+    store_ops: NotRequired[Uint]
+    """
+    Operations in the server's store.
+    """
+    store_bytes: NotRequired[Uint]
+    """
+    The server's store on disk.
+    """
+    replication_lag_ops: NotRequired[Uint]
+    """
+    Operations the server knows exist but does not hold yet, summed over origins.
+    """
+    high_water_marks: NotRequired[list[DashboardHighWaterMark]]
+    """
+    Per origin, the highest sequence number the server holds with no gap below it (its digest).
+    """
+    recent_ops: NotRequired[list[DashboardOp]]
+    """
+    The server's newest operations, newest first.
+    """

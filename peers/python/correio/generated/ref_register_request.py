@@ -21,3 +21,7 @@ class RefRegisterRequest(TypedDict, closed=True):
     """
     The server's own address, informative only (shown in ref.servers.reply).
     """
+    http: NotRequired[defs.HttpUrl]
+    """
+    Where the server serves /health and /metrics, if it does (revision 1.3): dashboards find every server's numbers through ref.servers.reply.
+    """

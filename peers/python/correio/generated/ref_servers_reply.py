@@ -27,6 +27,10 @@ class Server(TypedDict, closed=True):
     """
     The address the server registered with, if it gave one.
     """
+    http: NotRequired[defs.HttpUrl]
+    """
+    The server's /health and /metrics base URL, if it registered one.
+    """
 
 
 class RefServersReply(TypedDict, closed=True):

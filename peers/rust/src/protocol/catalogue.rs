@@ -4,7 +4,7 @@
 pub const PROTOCOL_VERSION: i64 = 1;
 
 /// The protocol revision (protocol/README.md "Revisions"): additions within version 1.
-pub const PROTOCOL_REVISION: &str = "1.2";
+pub const PROTOCOL_REVISION: &str = "1.3";
 
 /// Every error code of protocol/ENCODING.md section 5.
 pub const ERROR_CODES: &[&str] = &[
@@ -239,6 +239,20 @@ pub const MESSAGES: &[MessageInfo] = &[
         title: "ChatUsersRequest",
     },
     MessageInfo {
+        message_type: "chat.whoami.reply",
+        pattern: "reply",
+        service: Some("chat"),
+        reply: None,
+        title: "ChatWhoamiReply",
+    },
+    MessageInfo {
+        message_type: "chat.whoami.request",
+        pattern: "request",
+        service: Some("chat"),
+        reply: Some("chat.whoami.reply"),
+        title: "ChatWhoamiRequest",
+    },
+    MessageInfo {
         message_type: "clock.adjust.reply",
         pattern: "reply",
         service: Some("clock"),
@@ -293,6 +307,13 @@ pub const MESSAGES: &[MessageInfo] = &[
         service: None,
         reply: None,
         title: "ErrorReply",
+    },
+    MessageInfo {
+        message_type: "gateway.dashboard",
+        pattern: "event",
+        service: Some("gateway"),
+        reply: None,
+        title: "GatewayDashboard",
     },
     MessageInfo {
         message_type: "ref.heartbeat.reply",
@@ -471,6 +492,8 @@ pub const SCHEMAS: &[(&str, &str)] = &[
     ("chat.register.request.json", include_str!("schemas/chat.register.request.json")),
     ("chat.users.reply.json", include_str!("schemas/chat.users.reply.json")),
     ("chat.users.request.json", include_str!("schemas/chat.users.request.json")),
+    ("chat.whoami.reply.json", include_str!("schemas/chat.whoami.reply.json")),
+    ("chat.whoami.request.json", include_str!("schemas/chat.whoami.request.json")),
     ("clock.adjust.reply.json", include_str!("schemas/clock.adjust.reply.json")),
     ("clock.adjust.request.json", include_str!("schemas/clock.adjust.request.json")),
     ("clock.poll.reply.json", include_str!("schemas/clock.poll.reply.json")),
@@ -481,6 +504,7 @@ pub const SCHEMAS: &[(&str, &str)] = &[
     ("election.election.request.json", include_str!("schemas/election.election.request.json")),
     ("envelope.json", include_str!("schemas/envelope.json")),
     ("error.json", include_str!("schemas/error.json")),
+    ("gateway.dashboard.json", include_str!("schemas/gateway.dashboard.json")),
     ("ref.heartbeat.reply.json", include_str!("schemas/ref.heartbeat.reply.json")),
     ("ref.heartbeat.request.json", include_str!("schemas/ref.heartbeat.request.json")),
     ("ref.membership.json", include_str!("schemas/ref.membership.json")),

@@ -135,6 +135,17 @@ pub type Term = i64;
 /// A ZeroMQ endpoint, such as tcp://10.0.0.5:5555: 1 to 256 printable ASCII characters.
 pub type Endpoint = String;
 
+/// An http:// or https:// base URL, such as http://10.0.0.5:9110, where a process serves /health
+/// and /metrics.
+pub type HttpUrl = String;
+
+/// A role a token grants. operator: may watch the whole system.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Role {
+    #[serde(rename = "operator")]
+    Operator,
+}
+
 /// A microservice action, <service>.<method>: the part before the last dot is the service name (a
 /// serviceName, lower case, one to three segments, at most 64 characters), the last segment the
 /// method.
@@ -352,6 +363,192 @@ pub enum Operation {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         rid: Option<RequestId>,
     },
+}
+
+/// One process.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DashboardNode {
+    /// The server's clock against the coordinator's, as the last Berkeley round measured it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock_offset_us: Option<Int>,
+    /// CPU time over the interval, in thousandths of one core.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_permille: Option<Uint>,
+    /// Requests answered with an error over the interval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Uint>,
+    /// Per origin, the highest sequence number the server holds with no gap below it (its digest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub high_water_marks: Option<Vec<DashboardHighWaterMark>>,
+    /// An http:// or https:// base URL, such as http://10.0.0.5:9110, where a process serves /health
+    /// and /metrics.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<HttpUrl>,
+    /// A process or server id: printable ASCII.
+    pub id: NodeId,
+    pub kind: DashboardNodeKind,
+    /// A Lamport clock value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lamport: Option<Lamport>,
+    /// When the reference server last heard from the server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_heartbeat: Option<Timestamp>,
+    /// A server's rank, assigned by the reference server: unique among servers, from 1. The bully
+    /// election makes the highest-ranked live server coordinator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rank: Option<Rank>,
+    /// The server's newest operations, newest first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recent_ops: Option<Vec<DashboardOp>>,
+    /// Operations the server knows exist but does not hold yet, summed over origins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replication_lag_ops: Option<Uint>,
+    /// Requests handled over the interval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests: Option<Uint>,
+    /// A server's election role.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<DashboardNodeRole>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rss_bytes: Option<Uint>,
+    /// up: its /health says ready (a server: and the reference server lists it alive); starting:
+    /// reachable but not ready; down: unreachable, or missing its heartbeats at the reference server;
+    /// unknown: no way to ask it.
+    pub state: DashboardNodeState,
+    /// The /health status word (ok, starting, draining, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// The server's store on disk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store_bytes: Option<Uint>,
+    /// Operations in the server's store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store_ops: Option<Uint>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uptime_ms: Option<Uint>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum DashboardNodeKind {
+    #[serde(rename = "broker")]
+    Broker,
+    #[serde(rename = "proxy")]
+    Proxy,
+    #[serde(rename = "ref")]
+    Ref,
+    #[serde(rename = "server")]
+    Server,
+    #[serde(rename = "gateway")]
+    Gateway,
+    #[serde(rename = "worker")]
+    Worker,
+}
+
+/// A server's election role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum DashboardNodeRole {
+    #[serde(rename = "coordinator")]
+    Coordinator,
+    #[serde(rename = "follower")]
+    Follower,
+    #[serde(rename = "candidate")]
+    Candidate,
+    #[serde(rename = "standalone")]
+    Standalone,
+}
+
+/// up: its /health says ready (a server: and the reference server lists it alive); starting:
+/// reachable but not ready; down: unreachable, or missing its heartbeats at the reference server;
+/// unknown: no way to ask it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum DashboardNodeState {
+    #[serde(rename = "up")]
+    Up,
+    #[serde(rename = "starting")]
+    Starting,
+    #[serde(rename = "down")]
+    Down,
+    #[serde(rename = "unknown")]
+    Unknown,
+}
+
+/// One broker service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DashboardService {
+    /// Error replies over the interval.
+    pub errors: Uint,
+    /// Workers waiting for a request.
+    pub idle: Uint,
+    /// Requests sent to a worker and not answered yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_flight: Option<Uint>,
+    pub name: ServiceName,
+    /// Median request latency at the broker over the interval (absent with no requests).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p50_us: Option<Uint>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p99_us: Option<Uint>,
+    /// Requests waiting at the broker for a worker.
+    pub queue_depth: Uint,
+    /// Requests the broker took for the service over the interval.
+    pub requests: Uint,
+    pub workers: Uint,
+}
+
+/// Something that happened, for the timeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DashboardEvent {
+    /// Milliseconds since the Unix epoch, UTC.
+    pub at: Timestamp,
+    /// membership: the reference server saw a server come up, go down or leave; election: a coordinator
+    /// was announced; node: the gateway saw a process become (un)reachable.
+    pub kind: DashboardEventKind,
+    /// A process or server id: printable ASCII.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<NodeId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// An election term. A server starting an election uses the highest term it has seen plus one; the
+    /// first election is term 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub term: Option<Term>,
+    pub text: String,
+}
+
+/// membership: the reference server saw a server come up, go down or leave; election: a coordinator
+/// was announced; node: the gateway saw a process become (un)reachable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum DashboardEventKind {
+    #[serde(rename = "membership")]
+    Membership,
+    #[serde(rename = "election")]
+    Election,
+    #[serde(rename = "node")]
+    Node,
+}
+
+/// defs.json#/$defs/dashboardHighWaterMark.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DashboardHighWaterMark {
+    /// A process or server id: printable ASCII.
+    pub origin: NodeId,
+    pub seq: Uint,
+}
+
+/// defs.json#/$defs/dashboardOp.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DashboardOp {
+    /// Milliseconds since the Unix epoch, UTC.
+    pub at: Timestamp,
+    pub kind: String,
+    /// A process or server id: printable ASCII.
+    pub origin: NodeId,
+    pub seq: Uint,
+    /// Who did what, where (user, channel), without the text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
 }
 
 /// chat.channel.create.reply: Reply to chat.channel.create.request: the channel's record.
@@ -729,6 +926,26 @@ pub struct ChatUsersRequest {
     pub limit: Option<Limit>,
 }
 
+/// chat.whoami.reply: Reply to chat.whoami.request: the verified user of the token and the roles
+/// the token carries (its `roles` claim, set at login from the server's operator list).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatWhoamiReply {
+    /// When the token stops verifying (its exp claim).
+    pub expires_at: Timestamp,
+    /// The token's roles; empty for an ordinary user. operator: may watch the whole system (the
+    /// gateway's dashboard).
+    pub roles: Vec<Role>,
+    pub user: UserName,
+}
+
+/// chat.whoami.request: Ask who the envelope auth token is for and which roles it grants (revision
+/// 1.3). The server verifies the token as it would for any request (signature, expiry, logout,
+/// changed password); a gateway uses the reply to let operators, and only them, open the dashboard.
+/// Needs auth (UNAUTHENTICATED without it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatWhoamiRequest {
+}
+
 /// clock.adjust.reply: Reply to clock.adjust.request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClockAdjustReply {
@@ -818,6 +1035,33 @@ pub struct ErrorReply {
     pub retryable: bool,
 }
 
+/// gateway.dashboard: What a gateway knows of the whole system at one moment, sent once per
+/// interval to each operator's dashboard WebSocket (GET /v1/dashboard, a JSON text frame). The
+/// gateway gathers it from the reference server's list (ref.servers), the ref/membership/ and
+/// election/coordinator/ topics, and the /health and /metrics of every process it knows. Counts are
+/// deltas over the interval, so a browser charts rates without keeping counters; there are no
+/// floats in v1, hence the units in the names.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GatewayDashboard {
+    /// When the gateway took the snapshot (its wall clock).
+    pub at: Timestamp,
+    /// The coordinator the reference server names, when it names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coordinator: Option<NodeId>,
+    /// Timeline events this connection has not been sent yet, oldest first: the first snapshot on a
+    /// connection carries the gateway's most recent ones.
+    pub events: Vec<DashboardEvent>,
+    /// The sending gateway's id.
+    pub gateway: NodeId,
+    /// Milliseconds since the previous snapshot: the span of every delta below.
+    pub interval_ms: Uint,
+    /// Every process the gateway knows: itself, the broker, the proxy, the reference server and every
+    /// server the reference server lists.
+    pub nodes: Vec<DashboardNode>,
+    /// The broker's services, by name.
+    pub services: Vec<DashboardService>,
+}
+
 /// ref.heartbeat.reply: Reply to ref.heartbeat.request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RefHeartbeatReply {
@@ -884,6 +1128,10 @@ pub struct RefRegisterRequest {
     /// The server's own address, informative only (shown in ref.servers.reply).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<Endpoint>,
+    /// Where the server serves /health and /metrics, if it does (revision 1.3): dashboards find every
+    /// server's numbers through ref.servers.reply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<HttpUrl>,
     /// The registering server's id.
     pub server: NodeId,
 }
@@ -907,6 +1155,9 @@ pub struct RefServersReplyServer {
     /// The address the server registered with, if it gave one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<Endpoint>,
+    /// The server's /health and /metrics base URL, if it registered one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<HttpUrl>,
     /// When the reference server last heard from it (registration or heartbeat).
     pub last_heartbeat: Timestamp,
     /// A server's rank, assigned by the reference server: unique among servers, from 1. The bully
