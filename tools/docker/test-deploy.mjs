@@ -124,6 +124,16 @@ try {
     }
   });
 
+  await step('the gateway serves the browser app', async () => {
+    const page = await fetch(`${gatewayUrl()}/dashboard`, { headers: { accept: 'text/html' } });
+    const html = await page.text();
+    const script = /src="(\/assets\/[^"]+\.js)"/.exec(html)?.[1];
+    if (page.status !== 200 || script === undefined) throw new Error(`GET /dashboard answered ${page.status} without the app's script: ${html.slice(0, 200)}`);
+    const asset = await fetch(`${gatewayUrl()}${script}`);
+    if (asset.status !== 200) throw new Error(`GET ${script} answered ${asset.status}`);
+    return `/dashboard and ${script} (${(await asset.arrayBuffer()).byteLength} bytes)`;
+  });
+
   const gateway = new GatewayUser(gatewayUrl(), user, password);
   await step('chat flow through the gateway', async () => {
     await gateway.register();
