@@ -2,7 +2,7 @@ import { useState } from 'preact/hooks';
 import { ApiError, logIn, register, type Session } from './api.js';
 import { ErrorMessage } from './ErrorMessage.js';
 
-export function LoginForm({ onSession }: { onSession: (session: Session) => void }) {
+export function LoginForm({ onSession, title = 'Correio chat' }: { onSession: (session: Session) => void; title?: string }) {
   const [error, setError] = useState('');
   const [busy, setBusy] = useState(false);
 
@@ -26,7 +26,7 @@ export function LoginForm({ onSession }: { onSession: (session: Session) => void
 
   return (
     <main class="center">
-      <h1>Correio chat</h1>
+      <h1>{title}</h1>
       <form class="login" onSubmit={submit} aria-describedby={error ? 'login-error' : undefined}>
         <label for="user">User name</label>
         <input id="user" name="user" autocomplete="username" required maxLength={64} />

@@ -52,7 +52,8 @@ export function Sidebar(props: SidebarProps) {
         Signed in as <strong>{props.user}</strong>{' '}
         <button type="button" class="link" onClick={props.logOut}>
           Log out
-        </button>
+        </button>{' '}
+        · <a href="/dashboard">Dashboard</a>
       </p>
       <h2 id="channels-heading">Channels</h2>
       <ul aria-labelledby="channels-heading">

@@ -2,6 +2,7 @@
 // (or the browser going offline) it reconnects and resumes: each channel's subscribe, and the auth for
 // direct messages, carry the last op seen from each origin, so the gateway replays what was missed.
 import type { ChatDirect, ChatPublication, OpId } from '@correio/protocol';
+import { gatewaySocketUrl, reconnectDelay } from './backoff.js';
 
 export type StreamStatus = 'connecting' | 'live' | 'offline';
 
@@ -19,8 +20,6 @@ const MAX_AFTER = 64;
 const MAX_CHANNELS = 40;
 /** The gateway's close code for a refused or expired token. */
 const UNAUTHENTICATED = 4401;
-const RECONNECT_MIN_MS = 500;
-const RECONNECT_MAX_MS = 10_000;
 
 /** The last op seen from each origin, the stream's resume point. */
 class OriginMarks {
@@ -109,7 +108,7 @@ export class ChatStream {
       return;
     }
     if (this.stopped || this.socket) return;
-    const socket = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/v1/stream`);
+    const socket = new WebSocket(gatewaySocketUrl('/v1/stream'));
     this.socket = socket;
     socket.onopen = () => {
       const after = this.directMarks.after;
@@ -174,7 +173,7 @@ export class ChatStream {
   private retry(): void {
     if (this.stopped) return;
     clearTimeout(this.retryTimer);
-    const delay = Math.min(RECONNECT_MAX_MS, RECONNECT_MIN_MS * 2 ** this.attempts++) * (0.5 + Math.random() / 2);
+    const delay = reconnectDelay(this.attempts++);
     this.retryTimer = setTimeout(() => void this.connect(), delay);
   }
 }
