@@ -109,6 +109,13 @@ export class ChatServer {
     return this.#auth.issue(claims.sub, claims.cred);
   }
 
+  @handles('chat.whoami.request')
+  async whoami(ctx: MessageContext<'chat.whoami.request'>): Promise<ReplyBody<'chat.whoami.request'>> {
+    const claims = await this.#auth.tokenClaims(ctx.envelope.auth);
+    // Only the roles the protocol knows (defs.json `role`): a token signed by a newer server may name more.
+    return { user: claims.sub, roles: claims.roles.includes('operator') ? ['operator'] : [], expires_at: claims.exp * 1000 };
+  }
+
   @handles('chat.logout.request')
   async logout(ctx: MessageContext<'chat.logout.request'>): Promise<ReplyBody<'chat.logout.request'>> {
     const earlier = await this.#auth.retryOf(ctx.id, ctx.envelope.auth, 'logout', this.#store.committedFor(ctx.id));

@@ -49,6 +49,7 @@ interface RawOptions {
   authAudience: string;
   authAccessTtl: number;
   authRefreshTtl: number;
+  operators: string[];
 }
 
 /** The `correio-server` command line; every flag also reads a CORREIO_SERVER_* variable. */
@@ -83,7 +84,8 @@ export function serverCommand(): Command {
     .addOption(envOption('--auth-issuer <iss>', 'issuer (iss) of the tokens this cluster issues and accepts', 'CORREIO_AUTH_ISSUER').default('correio'))
     .addOption(envOption('--auth-audience <aud>', 'audience (aud) of the tokens this cluster issues and accepts', 'CORREIO_AUTH_AUDIENCE').default('correio'))
     .addOption(envOption('--auth-access-ttl <ms>', 'access-token lifetime', 'CORREIO_AUTH_ACCESS_TTL').argParser(parseDurationMs).default(15 * 60_000))
-    .addOption(envOption('--auth-refresh-ttl <ms>', 'refresh-token lifetime', 'CORREIO_AUTH_REFRESH_TTL').argParser(parseDurationMs).default(7 * 86_400_000));
+    .addOption(envOption('--auth-refresh-ttl <ms>', 'refresh-token lifetime', 'CORREIO_AUTH_REFRESH_TTL').argParser(parseDurationMs).default(7 * 86_400_000))
+    .addOption(envOption('--operators <names>', 'users whose access tokens carry the operator role (may open a gateway\'s dashboard), comma-separated (ana,rui)', 'CORREIO_SERVER_OPERATORS').argParser(parseOperators).default([]));
   return addCommonOptions(addCurveClientOptions(addClusterOptions(command), 'CORREIO_SERVER'));
 }
 
@@ -117,6 +119,7 @@ export function parseServerCommandLine(argv: readonly string[], command = server
       audience: raw.authAudience,
       accessTtlMs: raw.authAccessTtl,
       refreshTtlMs: raw.authRefreshTtl,
+      operators: raw.operators,
     },
     ...(raw.httpPort !== undefined ? { http: { port: raw.httpPort, host: raw.httpHost } } : {}),
   };
@@ -134,6 +137,16 @@ function parsePeers(value: string): string[] {
   } catch (error) {
     throw new InvalidArgumentError(`${(error as Error).message}.`);
   }
+}
+
+/** A user name, as defs.json `userName` defines it. */
+const USER_NAME = /^[A-Za-z0-9_.-]{1,32}$/;
+
+function parseOperators(value: string): string[] {
+  const names = [...new Set(value.split(/[\s,]+/).filter((name) => name !== ''))];
+  const bad = names.find((name) => !USER_NAME.test(name));
+  if (bad !== undefined) throw new InvalidArgumentError(`${JSON.stringify(bad)} is not a user name (1–32 letters, digits, "_", "." or "-").`);
+  return names;
 }
 
 function parsePageSize(value: string): number {

@@ -40,6 +40,8 @@ export interface ServerAuthOptions {
   readonly refreshTtlMs?: number;
   /** How often to check the key file for changes. Default 5 s. */
   readonly keysCheckIntervalMs?: number;
+  /** Users whose access tokens (login, refresh) carry the operator role (revision 1.3). Default none. */
+  readonly operators?: readonly string[];
 }
 
 export interface StartServerOptions {
@@ -234,7 +236,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       ...(authOptions.accessTtlMs ? { accessTtlMs: authOptions.accessTtlMs } : {}),
       ...(authOptions.refreshTtlMs ? { refreshTtlMs: authOptions.refreshTtlMs } : {}),
     });
-    const auth = new Authenticator({ mode: authOptions.mode ?? 'open', tokens, store, logger, metrics });
+    const auth = new Authenticator({ mode: authOptions.mode ?? 'open', tokens, store, logger, metrics, operators: authOptions.operators ?? [] });
     const ackPeers = options.ackPeers ?? 0;
     const handlers = new ChatServer({
       id: options.id,

@@ -7,6 +7,7 @@ export {
   DEFAULT_REFRESH_TTL_MS,
   type TokenAuthorityOptions,
   type TokenClaims,
+  type IssueOptions,
   type TokenFailure,
   type TokenUse,
   type TokenVerdict,

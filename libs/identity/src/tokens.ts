@@ -31,9 +31,26 @@ export interface TokenClaims {
   readonly exp: number;
   readonly jti: string;
   readonly kid: string;
+  /** The roles the token grants (its `roles` claim); empty when it has none. */
+  readonly roles: readonly string[];
 }
 
 export type TokenVerdict = { readonly ok: true; readonly claims: TokenClaims } | { readonly ok: false; readonly reason: TokenFailure; readonly message: string };
+
+/** What a pair of tokens is issued under, besides the user. */
+export interface IssueOptions {
+  /** The credential ("<origin>:<seq>") the tokens are issued under; absent in open mode. */
+  readonly cred?: string | undefined;
+  /** The user's latest logout (ms): iat is kept at or after it, so the new tokens are not revoked by it. */
+  readonly notBeforeMs?: number;
+  /**
+   * Makes the tokens a function of it (issued at `once.at`, jti from `once.id`; Ed25519 signatures
+   * are deterministic): the reply to a retried login is the same as the first one.
+   */
+  readonly once?: { readonly id: string; readonly at: number };
+  /** Roles the access token grants (its `roles` claim, left out when empty); the refresh token carries none. */
+  readonly roles?: readonly string[];
+}
 
 export interface IssuedTokens {
   readonly token: string;
@@ -63,6 +80,8 @@ export const DEFAULT_ACCESS_TTL_MS = 15 * 60_000;
 export const DEFAULT_REFRESH_TTL_MS = 7 * 86_400_000;
 /** The longest token accepted (the protocol's defs.json token maxLength). */
 const MAX_TOKEN_LENGTH = 4096;
+/** The most roles a token may carry (the protocol's chat.whoami.reply roles maxItems). */
+const MAX_ROLES = 16;
 const USES: ReadonlySet<unknown> = new Set(['access', 'refresh']);
 
 /** Issues and verifies the cluster's tokens: compact JWS, EdDSA (Ed25519) only, with kid, iss, aud, exp, use and cred. */
@@ -85,20 +104,18 @@ export class TokenAuthority {
     this.#now = options.now ?? Date.now;
   }
 
-  /**
-   * An access token and a refresh token for `user`. `cred` is the credential they are issued under
-   * (absent in open mode). `notBeforeMs` (the user's latest logout) keeps iat at or after it, so
-   * tokens issued right after a logout are not revoked by it. With `once`, the tokens are a function
-   * of it (issued at `once.at`, jti from `once.id`; Ed25519 signatures are deterministic): the reply
-   * to a retried login is the same as the first one.
-   */
-  async issue(user: string, cred: string | undefined, notBeforeMs = 0, once?: { readonly id: string; readonly at: number }): Promise<IssuedTokens> {
+  /** An access token and a refresh token for `user` (see IssueOptions). */
+  async issue(user: string, options: IssueOptions = {}): Promise<IssuedTokens> {
+    const { cred, notBeforeMs = 0, once, roles = [] } = options;
     const now = once?.at ?? this.#now();
     const iat = Math.max(Math.floor(now / 1000), Math.ceil(notBeforeMs / 1000));
     const accessExp = Math.floor((now + this.accessTtlMs) / 1000);
     const refreshExp = Math.floor((now + this.refreshTtlMs) / 1000);
     const jti = (use: TokenUse) => (once === undefined ? randomBytes(12).toString('base64url') : createHash('sha256').update(`${once.id}\n${use}`).digest('base64url').slice(0, 16));
-    const [token, refresh_token] = await Promise.all([this.#sign(user, 'access', cred, iat, accessExp, jti('access')), this.#sign(user, 'refresh', cred, iat, refreshExp, jti('refresh'))]);
+    const [token, refresh_token] = await Promise.all([
+      this.#sign(user, 'access', { ...(cred === undefined ? {} : { cred }), ...(roles.length === 0 ? {} : { roles: [...roles] }) }, iat, accessExp, jti('access')),
+      this.#sign(user, 'refresh', cred === undefined ? {} : { cred }, iat, refreshExp, jti('refresh')),
+    ]);
     return { token, refresh_token, expires_at: accessExp * 1000, refresh_expires_at: refreshExp * 1000 };
   }
 
@@ -134,10 +151,9 @@ export class TokenAuthority {
     }
   }
 
-  async #sign(user: string, use: TokenUse, cred: string | undefined, iat: number, exp: number, jti: string): Promise<string> {
+  async #sign(user: string, use: TokenUse, extra: JWTPayload, iat: number, exp: number, jti: string): Promise<string> {
     const { kid, key } = this.#keys.signingKey(this.#now());
-    const claims: JWTPayload = { use, ...(cred === undefined ? {} : { cred }) };
-    return new SignJWT(claims)
+    return new SignJWT({ use, ...extra })
       .setProtectedHeader({ alg: 'EdDSA', kid, typ: 'JWT' })
       .setIssuer(this.issuer)
       .setAudience(this.audience)
@@ -152,6 +168,8 @@ export class TokenAuthority {
 function checkClaims(payload: JWTPayload, kid: string, use: TokenUse): TokenVerdict {
   if (typeof payload.sub !== 'string' || typeof payload.jti !== 'string' || !USES.has(payload['use'])) return fail('bad_claims', 'the token lacks sub, jti or use');
   if (payload['cred'] !== undefined && typeof payload['cred'] !== 'string') return fail('bad_claims', 'the token cred is not a string');
+  const roles = payload['roles'] ?? [];
+  if (!Array.isArray(roles) || roles.length > MAX_ROLES || !roles.every((role) => typeof role === 'string')) return fail('bad_claims', `the token roles are not a list of at most ${MAX_ROLES} strings`);
   if (payload['use'] !== use) return fail('wrong_use', `a ${String(payload['use'])} token cannot be used as an ${use} token`);
   const claims: TokenClaims = {
     sub: payload.sub,
@@ -160,6 +178,7 @@ function checkClaims(payload: JWTPayload, kid: string, use: TokenUse): TokenVerd
     exp: payload.exp!,
     jti: payload.jti,
     kid,
+    roles: roles as string[],
     ...(typeof payload['cred'] === 'string' ? { cred: payload['cred'] } : {}),
   };
   return { ok: true, claims };

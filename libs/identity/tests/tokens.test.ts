@@ -2,7 +2,7 @@
 import { statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { KeyRing, TokenAuthority, readKeySet, rotateKeySet, signWith, tokenAttacks, writeKeySet, newKeyRecord } from '@correio/identity';
+import { KeyRing, TokenAuthority, readKeySet, rotateKeySet, signWith, signingKeyRecord, tokenAttacks, writeKeySet, newKeyRecord } from '@correio/identity';
 import { scratchDir, type ScratchDir } from '@correio/testing';
 
 let scratch: ScratchDir;
@@ -27,7 +27,7 @@ afterEach(() => {
 describe('TokenAuthority', () => {
   it('issues an access and a refresh token that verify for their own use only, with the claims', async () => {
     const authority = new TokenAuthority({ keys: await ring() });
-    const issued = await authority.issue('ana', 'srv-1:3');
+    const issued = await authority.issue('ana', { cred: 'srv-1:3' });
     const access = await authority.verify(issued.token, 'access');
     expect(access).toMatchObject({ ok: true, claims: { sub: 'ana', use: 'access', cred: 'srv-1:3' } });
     expect(await authority.verify(issued.refresh_token, 'refresh')).toMatchObject({ ok: true, claims: { use: 'refresh' } });
@@ -42,15 +42,15 @@ describe('TokenAuthority', () => {
   it('issues the same tokens again for the same once (a retried login), others for another', async () => {
     const authority = new TokenAuthority({ keys: await ring() });
     const once = { id: 'srv-1:42', at: Date.now() - 5_000 };
-    const first = await authority.issue('ana', 'srv-1:3', 0, once);
-    expect(await authority.issue('ana', 'srv-1:3', 0, once)).toEqual(first);
-    expect((await authority.issue('ana', 'srv-1:3', 0, { ...once, id: 'srv-1:43' })).token).not.toBe(first.token);
+    const first = await authority.issue('ana', { cred: 'srv-1:3', once });
+    expect(await authority.issue('ana', { cred: 'srv-1:3', once })).toEqual(first);
+    expect((await authority.issue('ana', { cred: 'srv-1:3', once: { ...once, id: 'srv-1:43' } })).token).not.toBe(first.token);
     expect((await authority.verify(first.token, 'access')).ok).toBe(true);
   });
 
   it('open-mode tokens carry no cred', async () => {
     const authority = new TokenAuthority({ keys: await ring() });
-    const verdict = await authority.verify((await authority.issue('ana', undefined)).token, 'access');
+    const verdict = await authority.verify((await authority.issue('ana')).token, 'access');
     expect(verdict.ok).toBe(true);
     expect(verdict.ok && 'cred' in verdict.claims).toBe(false);
   });
@@ -58,8 +58,22 @@ describe('TokenAuthority', () => {
   it('keeps iat at or after notBeforeMs (a logout), so tokens issued just after it are not revoked by it', async () => {
     const authority = new TokenAuthority({ keys: await ring() });
     const logout = Date.now() + 1_500;
-    const verdict = await authority.verify((await authority.issue('ana', undefined, logout)).token, 'access');
+    const verdict = await authority.verify((await authority.issue('ana', { notBeforeMs: logout })).token, 'access');
     expect(verdict.ok && verdict.claims.iat * 1000).toBeGreaterThanOrEqual(logout);
+  });
+
+  it('puts roles in the access token only, and refuses a roles claim that is not a short list of strings', async () => {
+    const authority = new TokenAuthority({ keys: await ring() });
+    const issued = await authority.issue('ana', { cred: 'srv-1:3', roles: ['operator'] });
+    expect(await authority.verify(issued.token, 'access')).toMatchObject({ ok: true, claims: { sub: 'ana', roles: ['operator'] } });
+    expect(await authority.verify(issued.refresh_token, 'refresh')).toMatchObject({ ok: true, claims: { roles: [] } });
+    expect(await authority.verify((await authority.issue('rui')).token, 'access')).toMatchObject({ ok: true, claims: { roles: [] } });
+    const active = signingKeyRecord(readKeySet(path))!;
+    const now = Math.floor(Date.now() / 1000);
+    const forged = (roles: unknown) => signWith(active.jwk, active.kid, { iss: 'correio', aud: 'correio', sub: 'ana', iat: now, exp: now + 60, jti: 'j', use: 'access', roles });
+    for (const roles of ['operator', [1], Array.from({ length: 17 }, () => 'operator'), { operator: true }]) {
+      expect(await authority.verify(await forged(roles), 'access'), JSON.stringify(roles)).toMatchObject({ ok: false, reason: 'bad_claims' });
+    }
   });
 
   it('refuses every token attack with its reason', async () => {
@@ -86,7 +100,7 @@ describe('TokenAuthority', () => {
   it('refuses a token past exp only beyond the 30 s tolerance', async () => {
     let now = Date.now();
     const authority = new TokenAuthority({ keys: await ring(), accessTtlMs: 60_000, now: () => now });
-    const { token } = await authority.issue('ana', undefined);
+    const { token } = await authority.issue('ana');
     now += 60_000 + 20_000;
     expect((await authority.verify(token, 'access')).ok).toBe(true);
     now += 20_000;
@@ -95,7 +109,7 @@ describe('TokenAuthority', () => {
 
   it('refuses another issuer and another audience configured on the verifier', async () => {
     const keys = await ring();
-    const { token } = await new TokenAuthority({ keys }).issue('ana', undefined);
+    const { token } = await new TokenAuthority({ keys }).issue('ana');
     expect(await new TokenAuthority({ keys, issuer: 'other' }).verify(token, 'access')).toMatchObject({ ok: false, reason: 'wrong_issuer' });
     expect(await new TokenAuthority({ keys, audience: 'other' }).verify(token, 'access')).toMatchObject({ ok: false, reason: 'wrong_audience' });
   });
@@ -114,13 +128,13 @@ describe('key rotation', () => {
     let now = Date.now();
     const keys = await ring();
     const authority = new TokenAuthority({ keys, now: () => now });
-    const old = await authority.issue('ana', undefined);
+    const old = await authority.issue('ana');
     const [oldKid] = keys.kids();
     const newKid = await rotateKeySet(path, 3_600_000, now);
     await keys.reload();
     expect(keys.kids()).toEqual([oldKid, newKid]);
     expect(readKeySet(path).keys[0]!.retire_at).toBe(now + 3_600_000);
-    const fresh = await authority.issue('ana', undefined);
+    const fresh = await authority.issue('ana');
     expect(JSON.parse(Buffer.from(fresh.token.split('.')[0]!, 'base64url').toString())).toMatchObject({ kid: newKid });
     expect((await authority.verify(old.refresh_token, 'refresh')).ok).toBe(true);
     now += 3_600_000 + 1;

@@ -17,8 +17,12 @@ export interface AuthenticatorOptions {
   readonly logger: Logger;
   readonly metrics: MetricsRegistry;
   readonly limiter?: LoginLimiter;
+  /** Users whose access tokens carry the operator role (revision 1.3). */
+  readonly operators?: readonly string[];
 }
 
+/** The role of the users named by the server's operator list (protocol defs.json `role`). */
+const OPERATOR = 'operator';
 /** In open mode, the warning repeats on every this-many-th request without a token. */
 const OPEN_WARN_EVERY = 1000;
 const OPEN_WARNING = 'auth open: anyone who can reach the broker can act as any user';
@@ -37,6 +41,7 @@ export class Authenticator {
   readonly #store: ChatStore;
   readonly #logger: Logger;
   readonly #limiter: LoginLimiter;
+  readonly #operators: ReadonlySet<string>;
   readonly #failures;
   #unauthenticated = 0;
 
@@ -46,6 +51,7 @@ export class Authenticator {
     this.#store = options.store;
     this.#logger = options.logger;
     this.#limiter = options.limiter ?? new LoginLimiter();
+    this.#operators = new Set(options.operators ?? []);
     this.#failures = options.metrics.counter<'reason'>('auth_failures_total', {
       help: 'Requests refused UNAUTHENTICATED or FORBIDDEN, by reason (a token check, no token, a wrong password, the login limit, forbidden).',
       labelNames: ['reason'],
@@ -71,6 +77,12 @@ export class Authenticator {
       throw new ForbiddenError(`the token is for ${claims.sub}; it cannot act as ${bodyUser}`, { data: { user: bodyUser, reason: 'other_user' } });
     }
     return claims.sub;
+  }
+
+  /** The verified claims of the envelope's access token, in either mode (chat.whoami): UNAUTHENTICATED without one. */
+  async tokenClaims(auth: string | undefined): Promise<TokenClaims> {
+    if (auth === undefined) throw this.#refuse('no_token', 'this request needs an access token in the envelope auth (chat.login.request)');
+    return this.verify(auth, 'access');
   }
 
   /** Reads (users, channels, history) need a valid token in password mode; in open mode a token, when sent, must be valid. */
@@ -137,11 +149,18 @@ export class Authenticator {
   }
 
   /**
-   * Tokens for `user` under `cred`, issued after the user's latest logout. `once` (a login's
+   * Tokens for `user` under `cred`, issued after the user's latest logout. They carry the operator
+   * role when this server's operator list names the user and a password proved who it is (a
+   * credential): an open-mode login without a password never makes an operator. `once` (a login's
    * operation id and wall time) makes them the same for a retry of that login.
    */
   issue(user: string, cred: string | undefined, once?: { readonly id: string; readonly at: number }): Promise<IssuedTokens> {
-    return this.tokens.issue(user, cred, this.#store.account(user)?.logout_at ?? 0, once);
+    return this.tokens.issue(user, {
+      cred,
+      notBeforeMs: this.#store.account(user)?.logout_at ?? 0,
+      ...(once === undefined ? {} : { once }),
+      roles: cred !== undefined && this.#operators.has(user) ? [OPERATOR] : [],
+    });
   }
 
   #refuse(reason: AuthFailure, message: string): UnauthenticatedError {

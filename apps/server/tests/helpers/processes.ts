@@ -62,8 +62,8 @@ export interface ServerProcess {
   readonly http: string;
 }
 
-/** apps/server/src/main.ts as a child process; resolves at its readiness line. */
-export async function startServerProcess(infra: Infrastructure, id: string, dataDir: string, extra: readonly string[] = []): Promise<ServerProcess> {
+/** apps/server/src/main.ts as a child process (`env`: further variables); resolves at its readiness line. */
+export async function startServerProcess(infra: Infrastructure, id: string, dataDir: string, extra: readonly string[] = [], env: NodeJS.ProcessEnv = {}): Promise<ServerProcess> {
   const child = spawnTs(`server ${id}`, serverMain, [
     '--id', id,
     '--data-dir', dataDir,
@@ -73,7 +73,7 @@ export async function startServerProcess(infra: Infrastructure, id: string, data
     '--heartbeat', String(TEST_HEARTBEAT_MS),
     '--http-port', '0',
     ...extra,
-  ]);
+  ], env);
   const readyLine = await child.waitForLine(/^server ready /, 60_000);
   return { id, child, readyLine, http: /http=(\S+)/.exec(readyLine)![1]! };
 }
