@@ -10,6 +10,9 @@ import { colourOf } from './palette.js';
 import type { SeriesHistory } from './SeriesHistory.js';
 
 const PLOT_HEIGHT = 180;
+/** Time-axis tick steps (s): whole seconds and minutes, never fractions. */
+const TIME_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300];
+const clockTime = (seconds: number) => new Date(seconds * 1000).toLocaleTimeString(undefined, { hour12: false });
 
 export function Chart({ spec, history, version }: { spec: ChartSpec; history: SeriesHistory; version: number }) {
   const box = useRef<HTMLDivElement>(null);
@@ -26,7 +29,7 @@ export function Chart({ spec, history, version }: { spec: ChartSpec; history: Se
         width: Math.max(200, element.clientWidth),
         height: PLOT_HEIGHT,
         scales: { x: { time: true } },
-        axes: [{ stroke: '#4a5058' }, { stroke: '#4a5058', size: 56, values: (_chart, splits) => splits.map((split) => formatNumber(split, spec.digits ?? 1)) }],
+        axes: [{ stroke: '#4a5058', incrs: TIME_STEPS, space: 70, values: (_chart, splits) => splits.map(clockTime) }, { stroke: '#4a5058', size: 56, values: (_chart, splits) => splits.map((split) => formatNumber(split, spec.digits ?? 1)) }],
         series: [{}, ...names.map((name, index) => ({ label: name, stroke: colourOf(index), width: 2, ...(spec.dashed?.(name) ? { dash: [6, 4] } : {}), value: (_chart: uPlot, value: number | null) => format(value) }))],
         legend: { live: false },
         cursor: { drag: { x: false, y: false } },

@@ -61,25 +61,27 @@ export function Dashboard({ api }: { api: Api }) {
           </button>
         </p>
       </header>
-      <DashboardBanner status={connection.status} retryAt={connection.retryAt} lastSnapshot={snapshot?.at} />
-      {!snapshot ? (
-        connection.status !== 'forbidden' && <p class="empty">Waiting for the first snapshot…</p>
-      ) : (
-        <main class="dashboard-main">
-          <Topology snapshot={snapshot} selected={selection?.kind === 'node' ? selection.id : undefined} onSelect={(id) => select({ kind: 'node', id })} />
-          <ServiceList services={snapshot.services} intervalMs={snapshot.interval_ms} selected={selection?.kind === 'service' ? selection.name : undefined} onSelect={(name) => select({ kind: 'service', name })} />
-          <Details panel={details} snapshot={snapshot} selection={selection} onClose={() => setSelection(undefined)} />
-          <section class="charts" aria-labelledby="charts-heading">
-            <h2 id="charts-heading">The last five minutes</h2>
-            <div class="chart-grid">
-              {CHART_SPECS.map((spec) => (
-                <Chart key={spec.id} spec={spec} history={histories.get(spec.id)!} version={version} />
-              ))}
-            </div>
-          </section>
-          <Timeline events={eventLog.all} />
-        </main>
-      )}
+      <main class="dashboard-main">
+        <DashboardBanner status={connection.status} retryAt={connection.retryAt} lastSnapshot={snapshot?.at} />
+        {!snapshot ? (
+          connection.status !== 'forbidden' && <p class="empty">Waiting for the first snapshot…</p>
+        ) : (
+          <>
+            <Topology snapshot={snapshot} selected={selection?.kind === 'node' ? selection.id : undefined} onSelect={(id) => select({ kind: 'node', id })} />
+            <ServiceList services={snapshot.services} intervalMs={snapshot.interval_ms} selected={selection?.kind === 'service' ? selection.name : undefined} onSelect={(name) => select({ kind: 'service', name })} />
+            <Details panel={details} snapshot={snapshot} selection={selection} onClose={() => setSelection(undefined)} />
+            <section class="charts" aria-labelledby="charts-heading">
+              <h2 id="charts-heading">The last five minutes</h2>
+              <div class="chart-grid">
+                {CHART_SPECS.map((spec) => (
+                  <Chart key={spec.id} spec={spec} history={histories.get(spec.id)!} version={version} />
+                ))}
+              </div>
+            </section>
+            <Timeline events={eventLog.all} />
+          </>
+        )}
+      </main>
     </div>
   );
 }

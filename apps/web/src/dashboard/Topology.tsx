@@ -5,7 +5,7 @@ import { NodeCard } from './NodeCard.js';
 import { layOut } from './topologyLayout.js';
 
 /** Height of one row of the diagram. */
-const ROW_REM = 8.5;
+const ROW_REM = 9;
 
 export function Topology({ snapshot, selected, onSelect }: { snapshot: GatewayDashboard; selected: string | undefined; onSelect: (id: string) => void }) {
   const layout = layOut(snapshot.nodes);

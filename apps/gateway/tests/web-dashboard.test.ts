@@ -1,0 +1,165 @@
+// The operator's dashboard of apps/web (/dashboard) in Debian's Chromium through playwright-core.
+// Against a scripted stand-in for the gateway's /v1/dashboard (helpers/scriptedDashboardGateway.ts):
+// what a real cluster does not do on cue — exact values in the drill-down, a socket dropped and
+// refused for a while, a user who is not an operator.
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DashboardNode, GatewayDashboard } from '@correio/protocol';
+import { axeViolations, launchBrowser, newPage, UI_MS } from './helpers/browser.js';
+import { startScriptedDashboardGateway, type ScriptedDashboardGateway } from './helpers/scriptedDashboardGateway.js';
+
+let browser: Browser;
+let scripted: ScriptedDashboardGateway;
+
+beforeAll(async () => {
+  browser = await launchBrowser();
+  scripted = await startScriptedDashboardGateway(['ana']);
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await scripted?.close();
+});
+
+/** Logs in through the form on /dashboard. */
+async function logIn(page: Page, url: string, user: string, password = `${user} has a good password`): Promise<void> {
+  await page.goto(`${url}/dashboard`);
+  await page.getByRole('heading', { name: 'Correio dashboard' }).waitFor();
+  await page.getByLabel('User name').fill(user);
+  await page.getByLabel('Password (8 characters or more)').fill(password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+}
+
+const START = Date.UTC(2026, 11, 6, 12, 0, 0);
+
+/** A three-server system at snapshot `step` (one a second): s3 the coordinator, s1 with a clock drifting back each round. */
+function systemAt(step: number, events: GatewayDashboard['events'] = []): GatewayDashboard {
+  const at = START + step * 1000;
+  const common = { state: 'up' as const, status: 'ok', version: '0.1.0', uptime_ms: 60_000 + step * 1000, rss_bytes: 80 * 1024 ** 2, cpu_permille: 40 + step };
+  const server = (rank: number): DashboardNode => ({
+    ...common,
+    id: `s${rank}`,
+    kind: 'server',
+    rank,
+    role: rank === 3 ? 'coordinator' : 'follower',
+    http: `http://127.0.0.1:${9110 + rank}`,
+    last_heartbeat: at - 300,
+    clock_offset_us: rank === 1 ? 1500 - step * 100 : rank === 2 ? -250 : 0,
+    lamport: 100 + step * rank,
+    requests: 10 * rank,
+    errors: rank === 2 ? 1 : 0,
+    store_ops: 1000 + step,
+    store_bytes: 2 * 1024 ** 2,
+    replication_lag_ops: rank === 1 ? 3 : 0,
+    high_water_marks: [1, 2, 3].map((origin) => ({ origin: `s${origin}`, seq: 300 + origin * 10 + step })),
+    recent_ops: [{ origin: `s${rank}`, seq: 330 + step, kind: 'publish', at: at - 50, summary: `ana in #general` }],
+  });
+  return {
+    at,
+    interval_ms: 1000,
+    gateway: 'g1',
+    coordinator: 's3',
+    nodes: [
+      { ...common, id: 'g1', kind: 'gateway' },
+      { ...common, id: 'broker', kind: 'broker' },
+      { ...common, id: 'proxy', kind: 'proxy' },
+      { ...common, id: 'ref', kind: 'ref' },
+      server(1),
+      server(2),
+      server(3),
+    ],
+    services: [
+      { name: 'chat', workers: 3, idle: 2, queue_depth: step % 3, in_flight: 1, requests: 60 + step, errors: 1, p50_us: 800, p99_us: 4200 },
+      { name: 'ref', workers: 1, idle: 1, queue_depth: 0, requests: 3, errors: 0, p50_us: 300, p99_us: 900 },
+    ],
+    events,
+  };
+}
+
+const ELECTED = { at: START - 5000, kind: 'election' as const, node: 's3', term: 2, text: 's3 is the coordinator (term 2)' };
+const JOINED = { at: START - 8000, kind: 'membership' as const, node: 's1', state: 'up', text: 's1 joined' };
+
+/** Sends snapshot `step` and waits until the page has drawn it (the charts count their points). */
+async function deliver(page: Page, step: number, points: number, events: GatewayDashboard['events'] = []): Promise<void> {
+  scripted.send(systemAt(step, events));
+  await page.locator(`figure[data-chart="requests"][data-points="${points}"]`).waitFor();
+}
+
+describe('the dashboard against a scripted gateway', () => {
+  let ana: Page;
+
+  it('shows an operator the topology, the charts and the timeline, updated in place each snapshot', async () => {
+    ana = await newPage(browser);
+    await logIn(ana, scripted.url, 'ana');
+    await expect.poll(() => scripted.operatorSockets(), { timeout: UI_MS }).toBe(1);
+    await deliver(ana, 0, 1, [JOINED, ELECTED]);
+
+    for (const rank of [1, 2, 3]) await ana.getByRole('button', { name: new RegExp(`^s${rank} server · rank ${rank} up`) }).waitFor();
+    await ana.getByRole('button', { name: /^s3 server · rank 3 up coordinator/ }).waitFor();
+    expect(await ana.getByRole('button', { name: /coordinator/ }).count()).toBe(1);
+    for (const id of ['g1', 'broker', 'proxy', 'ref']) await ana.locator(`button.node[data-node="${id}"]`).waitFor();
+    // Every link drawn: gateway to broker and proxy, each server to broker, proxy and ref.
+    expect(await ana.locator('.topology line').count()).toBe(2 + 3 * 3);
+
+    const canvas = await ana.locator('figure[data-chart="requests"] canvas').elementHandle();
+    for (let step = 1; step <= 4; step++) await deliver(ana, step, step + 1, step === 2 ? [JOINED, ELECTED] : []);
+    // The same canvas, fed in place; the latest values in the table screen readers get.
+    expect(await canvas!.evaluate((element) => element.isConnected)).toBe(true);
+    expect(await ana.locator('canvas').count()).toBe(8);
+    await ana.getByRole('figure', { name: 'Requests per second, by service (req/s)' }).waitFor();
+    const requests = ana.getByRole('table', { name: 'Requests per second, by service: latest values' });
+    await expect.poll(() => requests.getByRole('row', { name: 'chat' }).textContent()).toBe('chat64 req/s');
+    const clocks = ana.getByRole('table', { name: 'Clock offset against the coordinator, by server: latest values' });
+    expect(await clocks.getByRole('row', { name: 's1' }).textContent()).toBe('s11.100 ms');
+
+    // The timeline: each event once though the second snapshot repeated them, newest first.
+    const events = ana.locator('.timeline li');
+    expect(await events.count()).toBe(2);
+    expect(await events.first().textContent()).toContain('s3 is the coordinator (term 2)');
+  });
+
+  it('drills down into a server and a service from the keyboard', async () => {
+    await ana.locator('button.node[data-node="s2"]').focus();
+    await ana.keyboard.press('Enter');
+    await ana.getByRole('heading', { name: 'server s2' }).waitFor();
+    await expect.poll(() => ana.evaluate(() => document.activeElement?.id)).toBe('details');
+    const details = ana.locator('#details');
+    const marks = details.getByRole('table', { name: /High-water marks/ });
+    expect(await marks.getByRole('row').count()).toBe(4);
+    expect(await marks.getByRole('row', { name: 's3' }).textContent()).toBe('s3334');
+    expect(await details.getByRole('table', { name: 'Newest operations' }).getByRole('row').nth(1).textContent()).toContain('s2:334publishana in #general');
+    expect(await details.textContent()).toMatch(/Clock offset against the coordinator-0\.25 ms/);
+    expect(await details.textContent()).toMatch(/Lamport clock108/);
+    expect(await details.textContent()).toMatch(/Last heartbeat.*\(0 s before this snapshot\)/);
+
+    await ana.getByRole('button', { name: 'chat', exact: true }).focus();
+    await ana.keyboard.press('Enter');
+    await ana.getByRole('heading', { name: 'Service chat' }).waitFor();
+    expect(await details.textContent()).toMatch(/Workers3Idle workers2In flight1Queue at the broker1Requests64 \/sErrors1 \/sLatency p500\.80 msLatency p994\.20 ms/);
+  });
+
+  it('has no accessibility violations', async () => {
+    expect(await axeViolations(ana)).toEqual([]);
+  });
+
+  it('says when the gateway is gone, retries with backoff, and carries on when it is back', async () => {
+    const before = scripted.attempts();
+    scripted.drop(true);
+    await ana.getByText(/Connection to the gateway lost: reconnecting at .*Showing the snapshot of/).waitFor();
+    await expect.poll(() => scripted.attempts(), { timeout: UI_MS }).toBeGreaterThanOrEqual(before + 2);
+    scripted.accept();
+    await expect.poll(() => scripted.operatorSockets(), { timeout: UI_MS }).toBe(1);
+    await deliver(ana, 5, 6, [JOINED, ELECTED]);
+    await ana.locator('.banner[data-status="live"]').waitFor({ state: 'attached' });
+    expect(await ana.locator('.banner').textContent()).toBe('');
+    expect(await ana.locator('.timeline li').count()).toBe(2);
+  });
+
+  it('tells a user who is not an operator how to become one', async () => {
+    const bo = await newPage(browser);
+    await logIn(bo, scripted.url, 'bo');
+    await bo.getByRole('alert').getByText('This account is not an operator; start the servers with --operators <you>, then log in again.').waitFor();
+    expect(await axeViolations(bo)).toEqual([]);
+    await bo.context().close();
+  });
+});
