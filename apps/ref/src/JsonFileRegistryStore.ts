@@ -15,7 +15,7 @@ const TEMP_PREFIX = `.${STATE_FILE}.`;
  * file whole, never a mix; a temporary file left by a crash is ignored and removed on start.
  *
  * Why a JSON file rather than LMDB: the state is a few KB (at most a thousand listed servers) and is
- * written only when a server first registers, changes its endpoint or leaves, never per heartbeat.
+ * written only when a server first registers, changes its endpoint or /health URL or leaves, never per heartbeat.
  * At that rate a whole-file rewrite costs a couple of fsyncs, needs no native addon, and leaves a file
  * an operator can read, back up and restore with ordinary tools.
  *

@@ -9,6 +9,8 @@ export interface StoredServer {
   readonly server: string;
   readonly rank: number;
   readonly endpoint?: string;
+  /** Its /health and /metrics base URL (revision 1.3), if it registered one. */
+  readonly http?: string;
   /** When the server first registered (ms since the epoch). */
   readonly registeredAt: number;
   /** The latest time the reference server had heard from it when this record was written. */

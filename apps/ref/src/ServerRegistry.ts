@@ -29,6 +29,14 @@ export interface ServerRegistryOptions {
 /** Listed servers at most by default: what one ref.servers.reply holds. */
 export const MAX_LISTED = 1000;
 
+/** Where a registering server says it can be reached: informative, shown in ref.servers.reply. */
+export interface ServerAddresses {
+  /** Its own address. */
+  readonly endpoint?: string | undefined;
+  /** Its /health and /metrics base URL (revision 1.3). */
+  readonly http?: string | undefined;
+}
+
 export type MembershipEvent = RefMembership;
 export type ServerListing = RefServersReply['servers'][number];
 
@@ -116,9 +124,11 @@ export class ServerRegistry {
 
   /**
    * Registers a server: its rank (new servers get the next one, durably, before this returns) and the
-   * events to publish. Throws when the store fails (nothing changed then) or the list is full.
+   * events to publish. `addresses` (its endpoint, its /health URL) are kept as last given: a
+   * registration without one keeps the earlier one. Throws when the store fails (nothing changed
+   * then) or the list is full.
    */
-  register(server: string, endpoint: string | undefined, now: Instant): { readonly rank: number; readonly created: boolean; readonly events: MembershipEvent[] } {
+  register(server: string, addresses: ServerAddresses, now: Instant): { readonly rank: number; readonly created: boolean; readonly events: MembershipEvent[] } {
     const known = this.#stored.get(server);
     const listed = this.#live.get(server);
     if (!listed && this.#live.size >= this.#maxListed) {
@@ -126,7 +136,7 @@ export class ServerRegistry {
     }
     let stored: StoredServer;
     if (known === undefined) {
-      stored = { server, rank: this.#nextRank, ...(endpoint !== undefined ? { endpoint } : {}), registeredAt: now.wall, lastSeen: now.wall, listed: true };
+      stored = { server, rank: this.#nextRank, ...definedAddresses(addresses), registeredAt: now.wall, lastSeen: now.wall, listed: true };
       // Full: forget one unlisted server (there is one, as maxKnown ≥ maxListed) in the same save.
       const forget = this.#stored.size >= this.#maxKnown ? this.#longestUnseenUnlisted() : undefined;
       this.#save(this.#nextRank + 1, [stored], forget);
@@ -135,8 +145,8 @@ export class ServerRegistry {
         this.#stored.delete(forget);
         this.#forgotten += 1;
       }
-    } else if (!known.listed || (endpoint !== undefined && endpoint !== known.endpoint)) {
-      stored = { ...known, ...(endpoint !== undefined ? { endpoint } : {}), lastSeen: now.wall, listed: true };
+    } else if (!known.listed || (addresses.endpoint ?? known.endpoint) !== known.endpoint || (addresses.http ?? known.http) !== known.http) {
+      stored = { ...known, ...definedAddresses(addresses), lastSeen: now.wall, listed: true };
       this.#save(this.#nextRank, [stored]);
     } else {
       stored = known;
@@ -200,7 +210,7 @@ export class ServerRegistry {
         rank: live.stored.rank,
         alive: live.alive,
         last_heartbeat: live.lastHeardWall,
-        ...(live.stored.endpoint !== undefined ? { endpoint: live.stored.endpoint } : {}),
+        ...definedAddresses(live.stored),
       }));
   }
 
@@ -229,6 +239,11 @@ export class ServerRegistry {
     }
     return oldest?.server;
   }
+}
+
+/** The addresses that are given, without undefined keys (the snapshot and the replies leave absent ones out). */
+function definedAddresses({ endpoint, http }: ServerAddresses): ServerAddresses {
+  return { ...(endpoint !== undefined ? { endpoint } : {}), ...(http !== undefined ? { http } : {}) };
 }
 
 function snapshotOf(nextRank: number, servers: Iterable<StoredServer>): RegistrySnapshot {

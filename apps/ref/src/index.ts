@@ -1,4 +1,4 @@
-export { ServerRegistry, type ServerRegistryOptions, type Instant, type MembershipEvent, type ServerListing } from './ServerRegistry.js';
+export { ServerRegistry, type ServerRegistryOptions, type Instant, type MembershipEvent, type ServerListing, type ServerAddresses } from './ServerRegistry.js';
 export { InMemoryRegistryStore, type RegistryStore, type RegistrySnapshot, type StoredServer } from './RegistryStore.js';
 export { JsonFileRegistryStore, STATE_FILE } from './JsonFileRegistryStore.js';
 export { CorruptRegistryError } from './validateSnapshot.js';

@@ -192,10 +192,10 @@ function serve(
 ): object {
   switch (request.type) {
     case 'ref.register.request': {
-      const { server, endpoint } = request.body as RefRegisterRequest;
+      const { server, endpoint, http } = request.body as RefRegisterRequest;
       let result: ReturnType<ServerRegistry['register']>;
       try {
-        result = registry.register(server, endpoint, now());
+        result = registry.register(server, { endpoint, http }, now());
       } catch (error) {
         const failure = CorreioError.from(error);
         counters.registrations.inc({ outcome: 'failed' });
@@ -206,7 +206,7 @@ function serve(
         throw failure;
       }
       counters.registrations.inc({ outcome: result.created ? 'new' : 'known' });
-      logger.info({ server, rank: result.rank, created: result.created, endpoint }, 'server registered');
+      logger.info({ server, rank: result.rank, created: result.created, endpoint, http }, 'server registered');
       publish(result.events);
       return { server, rank: result.rank };
     }

@@ -2,6 +2,8 @@ import type { RegistrySnapshot, StoredServer } from './RegistryStore.js';
 
 const NODE_ID = /^[\x21-\x7e]{1,128}$/;
 const ENDPOINT = /^[\x21-\x7e]{1,256}$/;
+/** defs.json `httpUrl`. */
+const HTTP_URL = /^https?:\/\/[\x21-\x7e]{1,248}$/;
 
 /** The registry state file is damaged or was edited into something inconsistent. */
 export class CorruptRegistryError extends Error {
@@ -28,10 +30,11 @@ export function validateSnapshot(value: unknown, where: string): RegistrySnapsho
   for (const [index, item] of (record['servers'] as unknown[]).entries()) {
     const at = `servers[${index}]`;
     if (typeof item !== 'object' || item === null) fail(`${at} is not an object`);
-    const { server, rank, endpoint, registeredAt, lastSeen, listed } = item as Record<string, unknown>;
+    const { server, rank, endpoint, http, registeredAt, lastSeen, listed } = item as Record<string, unknown>;
     if (typeof server !== 'string' || !NODE_ID.test(server)) fail(`${at}.server is not a node id`);
     if (!isPositiveInteger(rank)) fail(`${at}.rank is not a positive integer`);
     if (endpoint !== undefined && (typeof endpoint !== 'string' || !ENDPOINT.test(endpoint))) fail(`${at}.endpoint is not an endpoint`);
+    if (http !== undefined && (typeof http !== 'string' || !HTTP_URL.test(http))) fail(`${at}.http is not an http URL`);
     if (!isTimestamp(registeredAt) || !isTimestamp(lastSeen)) fail(`${at} has an invalid registeredAt or lastSeen`);
     if (typeof listed !== 'boolean') fail(`${at}.listed is not a boolean`);
     if (ids.has(server as string)) fail(`server ${server as string} appears twice`);
@@ -43,6 +46,7 @@ export function validateSnapshot(value: unknown, where: string): RegistrySnapsho
       server: server as string,
       rank: rank as number,
       ...(endpoint !== undefined ? { endpoint: endpoint as string } : {}),
+      ...(http !== undefined ? { http: http as string } : {}),
       registeredAt: registeredAt as number,
       lastSeen: lastSeen as number,
       listed: listed as boolean,

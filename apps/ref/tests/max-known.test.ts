@@ -115,8 +115,8 @@ describe('ServerRegistry maxKnown (in memory)', () => {
   it('forgets the unlisted server seen longest ago, in the save that records the new one, and never a listed one', () => {
     const store = new InMemoryRegistryStore();
     const registry = new ServerRegistry(options(store, 3, 3), at(0));
-    registry.register('old', undefined, at(0));
-    registry.register('newer', undefined, at(10));
+    registry.register('old', {}, at(0));
+    registry.register('newer', {}, at(10));
     // Both silent: down after 100 ms, gone from the list 100 ms later, in one save.
     registry.tick(at(150));
     const saves = store.saves;
@@ -125,13 +125,13 @@ describe('ServerRegistry maxKnown (in memory)', () => {
       ['newer', 'left'],
     ]);
     expect(store.saves).toBe(saves + 1);
-    registry.register('listed', undefined, at(300));
+    registry.register('listed', {}, at(300));
     expect(registry.counts).toMatchObject({ known: 3, listed: 1 });
-    expect(registry.register('fresh', undefined, at(400))).toMatchObject({ rank: 4, created: true });
+    expect(registry.register('fresh', {}, at(400))).toMatchObject({ rank: 4, created: true });
     expect(store.load()!.servers.map((s) => s.server)).toEqual(['newer', 'listed', 'fresh']);
     expect(registry.forgotten).toBe(1);
     // The forgotten server comes back as new: a new rank, never an issued one.
-    expect(registry.register('old', undefined, at(500))).toMatchObject({ rank: 5, created: true });
+    expect(registry.register('old', {}, at(500))).toMatchObject({ rank: 5, created: true });
     expect(store.load()!.servers.map((s) => s.server)).toEqual(['listed', 'fresh', 'old']);
   });
 
@@ -139,16 +139,16 @@ describe('ServerRegistry maxKnown (in memory)', () => {
     const store = new InMemoryRegistryStore();
     const big = new ServerRegistry(options(store, 10), at(0));
     for (const [i, server] of ['a', 'b', 'c', 'd'].entries()) {
-      big.register(server, undefined, at(i * 1000));
+      big.register(server, {}, at(i * 1000));
       big.tick(at(i * 1000 + 150));
       big.tick(at(i * 1000 + 300));
     }
-    big.register('listed', undefined, at(10_000));
+    big.register('listed', {}, at(10_000));
     const small = new ServerRegistry(options(store, 2), at(10_000));
     expect(small.counts).toMatchObject({ known: 2, listed: 1 });
     expect(small.forgotten).toBe(3);
     expect(small.nextRank).toBe(6);
-    expect(small.register('d', undefined, at(10_001)).rank).toBe(4);
+    expect(small.register('d', {}, at(10_001)).rank).toBe(4);
     expect(() => new ServerRegistry(options(store, 1), at(0))).toThrow(RangeError);
   });
 });

@@ -73,13 +73,17 @@ describe('reference server liveness and membership events (real sockets)', () =>
   it('marks a silent server down after the configured misses, publishes it, and brings it back up when it beats again', async () => {
     const { events, client } = await startEverything();
     const watcher = discovery(undefined);
-    const server = new Discovery({ broker: infra!.broker, subscribeEndpoint: infra!.subscribe, server: 's1', endpoint: 'tcp://10.1.2.3:7000', heartbeatIntervalMs: HEARTBEAT_MS }).start();
+    const server = new Discovery({ broker: infra!.broker, subscribeEndpoint: infra!.subscribe, server: 's1', endpoint: 'tcp://10.1.2.3:7000', http: 'http://10.1.2.3:9110', heartbeatIntervalMs: HEARTBEAT_MS }).start();
     const rank = await server.whenRegistered();
     expect(rank).toBe(2); // the probe got 1
     await waitFor(() => events.find((e) => e.server === 's1' && e.state === 'up'), 's1 up');
     // The event makes it alive at once; the next full list brings its endpoint.
     await waitFor(() => watcher.get('s1')?.endpoint, 'the watcher to list s1 with its endpoint');
-    expect(watcher.get('s1')).toMatchObject({ rank: 2, alive: true, endpoint: 'tcp://10.1.2.3:7000' });
+    expect(watcher.get('s1')).toMatchObject({ rank: 2, alive: true, endpoint: 'tcp://10.1.2.3:7000', http: 'http://10.1.2.3:9110' });
+    // The /health URL is listed for the server that gave one; the probe registered without one and has none.
+    const listed = ((await client.request('ref', 'ref.servers.request', {})).body as RefServersReply).servers;
+    expect(listed.find((s) => s.server === 's1')).toMatchObject({ endpoint: 'tcp://10.1.2.3:7000', http: 'http://10.1.2.3:9110' });
+    expect(listed.find((s) => s.server === 'probe')).not.toHaveProperty('http');
 
     // Beating: never marked down over several liveness periods.
     await new Promise((resolve) => setTimeout(resolve, HEARTBEAT_MS * MISSES * 3));

@@ -17,7 +17,7 @@ afterEach(() => {
 const snapshot = {
   nextRank: 3,
   servers: [
-    { server: 'a', rank: 1, endpoint: 'tcp://a:1', registeredAt: 10, lastSeen: 20, listed: true },
+    { server: 'a', rank: 1, endpoint: 'tcp://a:1', http: 'http://127.0.0.1:9101', registeredAt: 10, lastSeen: 20, listed: true },
     { server: 'b', rank: 2, registeredAt: 11, lastSeen: 21, listed: false },
   ],
 };
@@ -50,6 +50,7 @@ describe('JsonFileRegistryStore', () => {
       ['duplicate server', JSON.stringify({ format: 'correio-ref/1', nextRank: 3, servers: [snapshot.servers[0], { ...snapshot.servers[1], server: 'a' }] })],
       ['rank not below nextRank', JSON.stringify({ format: 'correio-ref/1', nextRank: 2, servers: snapshot.servers })],
       ['bad rank', JSON.stringify({ format: 'correio-ref/1', nextRank: 3, servers: [{ ...snapshot.servers[0], rank: 0 }] })],
+      ['bad http URL', JSON.stringify({ format: 'correio-ref/1', nextRank: 3, servers: [{ ...snapshot.servers[0], http: 'ftp://a' }] })],
     ];
     for (const [what, text] of cases) {
       const dir = dataDir();

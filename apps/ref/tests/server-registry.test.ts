@@ -12,33 +12,48 @@ function registry(store: RegistryStore = new InMemoryRegistryStore(), now = at(0
 describe('ServerRegistry: ranks', () => {
   it('issues ranks 1, 2, 3… on first contact and the same rank again to the same server', () => {
     const r = registry();
-    expect(r.register('a', undefined, at(0)).rank).toBe(1);
-    expect(r.register('b', 'tcp://b:1', at(1)).rank).toBe(2);
-    expect(r.register('a', undefined, at(2))).toMatchObject({ rank: 1, created: false });
-    expect(r.register('c', undefined, at(3))).toMatchObject({ rank: 3, created: true });
+    expect(r.register('a', {}, at(0)).rank).toBe(1);
+    expect(r.register('b', { endpoint: 'tcp://b:1' }, at(1)).rank).toBe(2);
+    expect(r.register('a', {}, at(2))).toMatchObject({ rank: 1, created: false });
+    expect(r.register('c', {}, at(3))).toMatchObject({ rank: 3, created: true });
   });
 
   it('saves a new rank before returning it, and keeps ranks across restarts', () => {
     const store = new InMemoryRegistryStore();
     const first = registry(store);
-    first.register('a', undefined, at(0));
+    first.register('a', {}, at(0));
     expect(store.load()?.servers.map((s) => [s.server, s.rank])).toEqual([['a', 1]]);
-    first.register('b', undefined, at(0));
+    first.register('b', {}, at(0));
     const second = registry(store, at(10_000));
-    expect(second.register('b', undefined, at(10_000)).rank).toBe(2);
-    expect(second.register('c', undefined, at(10_001)).rank).toBe(3);
+    expect(second.register('b', {}, at(10_000)).rank).toBe(2);
+    expect(second.register('c', {}, at(10_001)).rank).toBe(3);
   });
 
   it('does not write for a plain re-registration, but does for a new endpoint', () => {
     const store = new InMemoryRegistryStore();
     const r = registry(store);
-    r.register('a', 'tcp://a:1', at(0));
-    r.register('a', 'tcp://a:1', at(1));
-    r.register('a', undefined, at(2));
+    r.register('a', { endpoint: 'tcp://a:1' }, at(0));
+    r.register('a', { endpoint: 'tcp://a:1' }, at(1));
+    r.register('a', {}, at(2));
     expect(store.saves).toBe(1);
-    r.register('a', 'tcp://a:2', at(3));
+    r.register('a', { endpoint: 'tcp://a:2' }, at(3));
     expect(store.saves).toBe(2);
     expect(r.list()[0]?.endpoint).toBe('tcp://a:2');
+  });
+
+  it('keeps the /health URL a server registers, writes when it changes, and lists it', () => {
+    const store = new InMemoryRegistryStore();
+    const r = registry(store);
+    r.register('a', { endpoint: 'tcp://a:1', http: 'http://127.0.0.1:9101' }, at(0));
+    r.register('a', {}, at(1));
+    expect(store.saves).toBe(1);
+    expect(r.list()[0]).toMatchObject({ endpoint: 'tcp://a:1', http: 'http://127.0.0.1:9101' });
+    r.register('a', { http: 'http://127.0.0.1:9102' }, at(2));
+    expect(store.saves).toBe(2);
+    expect(store.load()?.servers[0]).toMatchObject({ endpoint: 'tcp://a:1', http: 'http://127.0.0.1:9102' });
+    expect(registry(store, at(3)).list()[0]?.http).toBe('http://127.0.0.1:9102');
+    r.register('b', {}, at(4));
+    expect(r.list()[1]).not.toHaveProperty('http');
   });
 
   it('a failing store issues nothing and changes nothing', () => {
@@ -52,21 +67,21 @@ describe('ServerRegistry: ranks', () => {
       },
     };
     const r = registry(flaky);
-    r.register('a', undefined, at(0));
+    r.register('a', {}, at(0));
     failing = true;
-    expect(() => r.register('b', undefined, at(1))).toThrow('disk full');
+    expect(() => r.register('b', {}, at(1))).toThrow('disk full');
     expect(r.list().map((s) => s.server)).toEqual(['a']);
     failing = false;
-    expect(r.register('c', undefined, at(2)).rank).toBe(2); // rank 2 was never issued, so it is free
-    expect(r.register('b', undefined, at(3)).rank).toBe(3);
+    expect(r.register('c', {}, at(2)).rank).toBe(2); // rank 2 was never issued, so it is free
+    expect(r.register('b', {}, at(3)).rank).toBe(3);
   });
 
   it('refuses new servers when the list is full', () => {
     const r = new ServerRegistry({ store: new InMemoryRegistryStore(), heartbeatIntervalMs: I, misses: 3, maxListed: 2 }, at(0));
-    r.register('a', undefined, at(0));
-    r.register('b', undefined, at(0));
-    expect(() => r.register('c', undefined, at(0))).toThrow(expect.objectContaining({ code: 'OVERLOADED' }));
-    expect(r.register('a', undefined, at(1)).rank).toBe(1);
+    r.register('a', {}, at(0));
+    r.register('b', {}, at(0));
+    expect(() => r.register('c', {}, at(0))).toThrow(expect.objectContaining({ code: 'OVERLOADED' }));
+    expect(r.register('a', {}, at(1)).rank).toBe(1);
   });
 
   it('never issues a rank twice, whatever the sequence of registrations, crashes and store failures', () => {
@@ -102,7 +117,7 @@ describe('ServerRegistry: ranks', () => {
             const server = `s${s.server}`;
             let rank: number;
             try {
-              rank = r.register(server, undefined, at(time)).rank;
+              rank = r.register(server, {}, at(time)).rank;
             } catch (error) {
               // Only the injected crash may stop a registration, and a new server it stopped was not listed.
               expect(error).toBe(crash);
@@ -127,7 +142,7 @@ describe('ServerRegistry: ranks', () => {
 describe('ServerRegistry: liveness', () => {
   it('marks a server down after more than interval × misses without a heartbeat, and up when it beats again', () => {
     const r = registry();
-    expect(r.register('a', undefined, at(0)).events).toEqual([{ server: 'a', rank: 1, state: 'up', at: at(0).wall }]);
+    expect(r.register('a', {}, at(0)).events).toEqual([{ server: 'a', rank: 1, state: 'up', at: at(0).wall }]);
     expect(r.heartbeat('a', 1, at(250))).toEqual({ alive: true, known: true, events: [] });
     expect(r.tick(at(550)).events).toEqual([]);
     expect(r.tick(at(551)).events).toEqual([{ server: 'a', rank: 1, state: 'down', at: at(551).wall }]);
@@ -138,7 +153,7 @@ describe('ServerRegistry: liveness', () => {
 
   it('tells unknown servers, and servers with another rank, to register again', () => {
     const r = registry();
-    r.register('a', undefined, at(0));
+    r.register('a', {}, at(0));
     expect(r.heartbeat('b', 1, at(1))).toEqual({ alive: false, known: false, events: [] });
     expect(r.heartbeat('a', 2, at(1))).toEqual({ alive: false, known: false, events: [] });
   });
@@ -146,8 +161,8 @@ describe('ServerRegistry: liveness', () => {
   it('a server down for removeAfterMs leaves the list, durably, and keeps its rank when it registers again', () => {
     const store = new InMemoryRegistryStore();
     const r = registry(store, at(0), 1000);
-    r.register('a', undefined, at(0));
-    r.register('b', undefined, at(0));
+    r.register('a', {}, at(0));
+    r.register('b', {}, at(0));
     expect(r.tick(at(301)).events.map((e) => [e.server, e.state])).toEqual([
       ['a', 'down'],
       ['b', 'down'],
@@ -158,15 +173,15 @@ describe('ServerRegistry: liveness', () => {
     expect(r.list().map((s) => s.server)).toEqual(['b']);
     expect(store.load()?.servers.find((s) => s.server === 'a')?.listed).toBe(false);
     expect(r.heartbeat('a', 1, at(1400)).known).toBe(false);
-    expect(r.register('a', undefined, at(1500)).rank).toBe(1);
-    expect(r.register('c', undefined, at(1500)).rank).toBe(3);
+    expect(r.register('a', {}, at(1500)).rank).toBe(1);
+    expect(r.register('c', {}, at(1500)).rank).toBe(3);
   });
 
   it('after a restart, listed servers are presumed alive for one liveness period, then marked down if silent', () => {
     const store = new InMemoryRegistryStore();
     const before = registry(store);
-    before.register('a', undefined, at(0));
-    before.register('b', undefined, at(0));
+    before.register('a', {}, at(0));
+    before.register('b', {}, at(0));
     before.heartbeat('a', 1, at(90));
     before.checkpoint();
     const after = registry(store, at(5000));

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { KeyRing, TokenAuthority } from '@correio/identity';
 import { systemTime, type TimeSource } from '@correio/clocks';
-import { DataDirLock, createLogger, createMetrics, startHttpSidecar, type CurveClientKeySet, type HttpSidecar, type Logger, type MetricsRegistry } from '@correio/observability';
+import { DataDirLock, createLogger, createMetrics, startHttpSidecar, type CurveClientKeySet, type HealthStatus, type HttpSidecar, type Logger, type MetricsRegistry } from '@correio/observability';
 import { createService, PromMetrics, type Service } from '@correio/service';
 import { ChatServer } from './ChatServer.js';
 import { Authenticator, type AuthMode } from './auth/Authenticator.js';
@@ -170,7 +170,14 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   let stopReplication: (() => Promise<void>) | undefined;
   let cluster: Cluster | undefined;
   let keys: KeyRing | undefined;
+  let sidecar: HttpSidecar | undefined;
+  // Until the server is assembled, /health answers 503 "starting" (a long store verification shows as such).
+  let currentHealth: () => HealthStatus = () => ({ ready: false, status: 'starting', id: options.id });
   try {
+    // Up first, so that its URL goes into the registration with the reference server.
+    if (options.http) {
+      sidecar = await startHttpSidecar({ port: options.http.port, ...(options.http.host ? { host: options.http.host } : {}), registry: metrics, health: () => currentHealth() });
+    }
     store = ChatStore.open({ path: options.dataDir });
     await store.claim(options.id);
     if ((options.verify ?? 'full') === 'full') {
@@ -202,6 +209,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       ...(options.clockSync ? { clockSync: options.clockSync } : {}),
       ...(options.clockError ? { injected: options.clockError } : {}),
       ...(options.curve ? { curve: options.curve.broker } : {}),
+      ...(sidecar ? { http: sidecar.url } : {}),
       lamport,
       time,
       logger,
@@ -290,13 +298,10 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
         ...members.health(),
       };
     };
+    currentHealth = health;
     serverMetrics(metrics, { store: openStore, handlers, fanout, lamport, berkeleyPollsRefused: () => members.sync.status().pollsRefused });
     replicationMetrics(metrics, { store: openStore, replication });
     await noticeWhileStarting(service.start(), service, { broker: options.broker, proxyPub: options.proxy.pub, proxySub: options.proxy.sub }, logger);
-    let sidecar: HttpSidecar | undefined;
-    if (options.http) {
-      sidecar = await startHttpSidecar({ port: options.http.port, ...(options.http.host ? { host: options.http.host } : {}), registry: metrics, health });
-    }
     // Joined (rank, live list) before the catch-up, which takes its peers from that list.
     await members.start();
     // Ready only once it holds what its reachable peers hold; until then chat requests are refused (retryable).
@@ -338,6 +343,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     await service?.stop().catch(() => undefined);
     await stopReplication?.().catch(() => undefined);
     await cluster?.stop().catch(() => undefined);
+    await sidecar?.close().catch(() => undefined);
     await store?.close().catch(() => undefined);
     keys?.close();
     lock.release();

@@ -20,6 +20,8 @@ export interface DiscoveryOptions {
   readonly server?: string;
   /** This server's own address, shown in the list (informative). */
   readonly endpoint?: string;
+  /** Where this server serves /health and /metrics, shown in the list (revision 1.3: dashboards find it there). */
+  readonly http?: string;
   /** Heartbeat period, ms; must not exceed the reference server's. Default 1000. */
   readonly heartbeatIntervalMs?: number;
   /** Period of full list requests, besides events, ms. Default 5000. */
@@ -65,6 +67,7 @@ export class Discovery {
   readonly #subscriber: Subscriber | undefined;
   readonly #log: Logger;
   readonly #endpoint: string | undefined;
+  readonly #http: string | undefined;
   readonly #heartbeatIntervalMs: number;
   readonly #refreshIntervalMs: number;
   readonly #requestTimeoutMs: number;
@@ -81,6 +84,7 @@ export class Discovery {
   constructor(options: DiscoveryOptions) {
     this.server = options.server;
     this.#endpoint = options.endpoint;
+    this.#http = options.http;
     this.#log = componentLogger('discovery', options.logger).child(options.server ? { server: options.server } : {});
     this.#heartbeatIntervalMs = positive(options.heartbeatIntervalMs ?? 1000, 'heartbeatIntervalMs');
     this.#refreshIntervalMs = positive(options.refreshIntervalMs ?? 5000, 'refreshIntervalMs');
@@ -180,7 +184,11 @@ export class Discovery {
   async register(): Promise<number> {
     if (this.server === undefined) throw new RangeError('this discovery client has no server id to register');
     const sentAt = monotonicNow();
-    const reply = (await this.#ask('ref.register.request', { server: this.server, ...(this.#endpoint !== undefined ? { endpoint: this.#endpoint } : {}) })) as RefRegisterReply;
+    const reply = (await this.#ask('ref.register.request', {
+      server: this.server,
+      ...(this.#endpoint !== undefined ? { endpoint: this.#endpoint } : {}),
+      ...(this.#http !== undefined ? { http: this.#http } : {}),
+    })) as RefRegisterReply;
     if (this.#rank !== reply.rank) this.#log.info({ rank: reply.rank, previous: this.#rank }, 'registered');
     this.#rank = reply.rank;
     this.events.emit('registered', { rank: reply.rank, sentAt });

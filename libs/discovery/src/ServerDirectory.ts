@@ -9,6 +9,8 @@ export interface ServerInfo {
   /** When the reference server last heard from it (its clock, ms since the epoch); 0 when only an event told us about it. */
   readonly lastHeartbeat: number;
   readonly endpoint?: string;
+  /** Its /health and /metrics base URL, when it registered one. */
+  readonly http?: string;
 }
 
 export type MembershipState = RefMembership['state'];
@@ -133,6 +135,7 @@ export class ServerDirectory {
         alive: item.alive,
         lastHeartbeat: item.last_heartbeat,
         ...(item.endpoint !== undefined ? { endpoint: item.endpoint } : {}),
+        ...(item.http !== undefined ? { http: item.http } : {}),
       };
       this.#entries.set(item.server, { info, stamp: item.last_heartbeat });
     }
@@ -171,7 +174,8 @@ export class ServerDirectory {
       rank: event.rank,
       alive: event.state === 'up',
       lastHeartbeat: event.state === 'up' ? event.at : (previous?.lastHeartbeat ?? 0),
-      ...(previous?.endpoint !== undefined && previous.rank === event.rank ? { endpoint: previous.endpoint } : {}),
+      // Events carry no addresses: the list's stay while the server keeps its rank.
+      ...(previous !== undefined && previous.rank === event.rank ? addressesOf(previous) : {}),
     };
     this.#entries.set(event.server, { info, stamp: event.at });
   }
@@ -207,4 +211,8 @@ function diffOne(server: string, before: ServerInfo | undefined, after: ServerIn
   if (before !== undefined && before.alive === after.alive && before.rank === after.rank) return [];
   // A server first seen down is news too: it is listed, but not alive.
   return [{ server, rank: after.rank, state, source }];
+}
+
+function addressesOf({ endpoint, http }: ServerInfo): Pick<ServerInfo, 'endpoint' | 'http'> {
+  return { ...(endpoint !== undefined ? { endpoint } : {}), ...(http !== undefined ? { http } : {}) };
 }

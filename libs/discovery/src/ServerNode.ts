@@ -28,6 +28,8 @@ export interface ServerNodeOptions {
   readonly server: string;
   /** This server's own address, shown in the server list (informative). */
   readonly endpoint?: string;
+  /** Where this server serves /health and /metrics, shown in the server list. */
+  readonly http?: string;
   /** The broker's MDP endpoint. */
   readonly broker: string;
   /** The reference server's broker service. Default `ref`. */
@@ -139,6 +141,7 @@ export class ServerNode {
       subscribeEndpoint: options.subscribeEndpoint,
       server: options.server,
       ...(options.endpoint !== undefined ? { endpoint: options.endpoint } : {}),
+      ...(options.http !== undefined ? { http: options.http } : {}),
       heartbeatIntervalMs,
       ...(options.refreshIntervalMs !== undefined ? { refreshIntervalMs: options.refreshIntervalMs } : {}),
       ...(options.refRequestTimeoutMs !== undefined ? { requestTimeoutMs: options.refRequestTimeoutMs } : {}),

@@ -76,6 +76,8 @@ export class Cluster {
     readonly injected?: InjectedClockError;
     /** CURVE keys for the node's broker and proxy sockets. */
     readonly curve?: CurveOptions;
+    /** This server's /health and /metrics base URL, sent with its registration. */
+    readonly http?: string;
     readonly logger: Logger;
     readonly metrics: MetricsRegistry;
   }) {
@@ -101,6 +103,7 @@ export class Cluster {
             // The server's one Lamport clock and synchronised time stamp the node's messages too.
             stamp: new ClockStamp(options.id, { clock: options.lamport, time: options.time }),
             ...(options.curve ? { curve: options.curve } : {}),
+            ...(options.http !== undefined ? { http: options.http } : {}),
             logger: options.logger,
           });
     const counters = clusterMetrics(options.metrics, this);
