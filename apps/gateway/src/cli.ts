@@ -1,5 +1,6 @@
-import { Command, addCommonOptions, addCurveClientOptions, curveClientKeys, envOption, parseDurationMs, parseEndpoint, parseList, parseNonNegativeInt, parsePort, parsePositiveInt } from '@correio/observability';
+import { Command, InvalidArgumentError, addCommonOptions, addCurveClientOptions, curveClientKeys, envOption, parseDurationMs, parseEndpoint, parseList, parseNonNegativeInt, parsePort, parsePositiveInt } from '@correio/observability';
 import { generateCurveKeyPair } from '@correio/transport';
+import { parseMonitors, type Monitor } from './dashboard/monitors.js';
 import type { StartGatewayOptions } from './startGateway.js';
 
 export interface GatewayCommandLine {
@@ -39,6 +40,8 @@ interface RawOptions {
   httpPort?: number;
   httpHost: string;
   webRoot?: string;
+  monitor: Monitor[];
+  dashboardInterval: number;
 }
 
 /** The `correio-gateway` command line; every flag also reads a CORREIO_GATEWAY_* variable. */
@@ -87,6 +90,18 @@ export function gatewayCommand(): Command {
     .addOption(envOption('--retries <n>', 'attempts after the first, with the same request id', env('RETRIES')).argParser(parseNonNegativeInt).default(2))
     .addOption(envOption('--trust-proxies <n>', 'load balancers in front whose X-Forwarded-For is trusted (0: none)', env('TRUST_PROXIES')).argParser(parseNonNegativeInt).default(0))
     .addOption(envOption('--web-root <dir>', 'the built browser app served at / (default: apps/web/dist of this checkout)', env('WEB_ROOT')))
+    .addOption(
+      envOption('--monitor <kind=url>', "a process the operators' dashboard watches through its /health and /metrics: broker=, proxy= or ref=<http url>; repeatable, or comma-separated (the servers' URLs come from the reference server)", env('MONITOR'))
+        .argParser((value: string, previous: Monitor[]) => {
+          try {
+            return parseMonitors(value, previous);
+          } catch (error) {
+            throw new InvalidArgumentError((error as Error).message);
+          }
+        })
+        .default([]),
+    )
+    .addOption(envOption('--dashboard-interval <duration>', "how often the operators' dashboard (/v1/dashboard) is gathered and sent while one is open", env('DASHBOARD_INTERVAL')).argParser(parseDurationMs).default(1_000))
     .addOption(envOption('--drain <duration>', 'time SIGTERM gives requests in flight before exiting', env('DRAIN')).argParser(parseDurationMs).default(10_000));
   return addCommonOptions(addCurveClientOptions(command, 'CORREIO_GATEWAY'));
 }
@@ -126,6 +141,8 @@ export function parseGatewayCommandLine(argv: readonly string[], command = gatew
       trustedProxies: raw.trustProxies,
       ...(curve !== undefined ? { curve } : {}),
       ...(raw.webRoot !== undefined ? { webRoot: raw.webRoot } : {}),
+      monitors: raw.monitor,
+      dashboardIntervalMs: raw.dashboardInterval,
       ...(raw.httpPort !== undefined ? { http: { port: raw.httpPort, host: raw.httpHost } } : {}),
     },
   };

@@ -9,6 +9,9 @@ import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import { DashboardConnection } from './dashboard/DashboardConnection.js';
+import { DashboardFeed } from './dashboard/DashboardFeed.js';
+import type { Monitor } from './dashboard/monitors.js';
 import { gatewayMetrics } from './gatewayMetrics.js';
 import { bearerAuth } from './http/bearerAuth.js';
 import { chatRoutes } from './http/chatRoutes.js';
@@ -64,6 +67,10 @@ export interface StartGatewayOptions {
   readonly curve?: CurveClientKeySet;
   /** A side port for /health and /metrics only (they are on the main port too), for a monitoring network. */
   readonly http?: { readonly port: number; readonly host?: string };
+  /** Broker, proxy and reference server, by their /health + /metrics URLs, for the operators' dashboard (the servers come from the reference server). */
+  readonly monitors?: readonly Monitor[];
+  /** How often the dashboard is gathered and sent, while an operator watches; 1,000 ms by default. */
+  readonly dashboardIntervalMs?: number;
   /** The built browser app served at / (apps/web/dist by default). */
   readonly webRoot?: string;
   readonly logger?: Logger;
@@ -83,6 +90,11 @@ export interface RunningGateway {
 
 const version = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
+/** Each /health, /metrics and ref.servers request of a dashboard gather: a process that hangs costs one bounded wait. */
+const DASHBOARD_FETCH_TIMEOUT_MS = 800;
+/** A larger /metrics or /health answer is not read. */
+const DASHBOARD_MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
+
 /** Starts the HTTP + WebSocket gateway in this process. */
 export async function startGateway(options: StartGatewayOptions): Promise<RunningGateway> {
   const logger = options.logger ?? createLogger('gateway');
@@ -100,8 +112,25 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   });
   const hub = new TopicHub({ proxy: options.proxy, ...(options.curve ? { curve: options.curve.proxy } : {}), logger });
   const connections = new Set<StreamConnection>();
-  const counters = gatewayMetrics(metrics, () => ({ sockets: connections.size, topics: hub.topics, upstreamInFlight: upstream.stats.inFlight }));
+  const dashboards = new Set<DashboardConnection>();
+  const sockets = () => connections.size + dashboards.size;
+  const counters = gatewayMetrics(metrics, () => ({ sockets: sockets(), topics: hub.topics, upstreamInFlight: upstream.stats.inFlight }));
   let draining = false;
+  /** Where this gateway's /health and /metrics are: known once it listens. */
+  let monitoringUrl = '';
+  const feed = new DashboardFeed({
+    id,
+    upstream,
+    hub,
+    monitors: options.monitors ?? [],
+    intervalMs: options.dashboardIntervalMs ?? 1_000,
+    fetch: { timeoutMs: DASHBOARD_FETCH_TIMEOUT_MS, maxBytes: DASHBOARD_MAX_RESPONSE_BYTES },
+    self: async () => ({ health: health(), metrics: await metrics.metrics(), http: monitoringUrl }),
+    logger,
+  });
+  if (options.auth === 'open') {
+    logger.warn('auth open: streams may name any user, and the operators\' dashboard (/v1/dashboard) needs no token: anyone who reaches this gateway sees the whole system. For demos only');
+  }
 
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
@@ -205,7 +234,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
 
   const health = () => {
     const ready = !draining && upstream.connected;
-    return { ready, status: draining ? 'draining' : ready ? 'ok' : 'broker unreachable', sockets: connections.size, topics: hub.topics };
+    return { ready, status: draining ? 'draining' : ready ? 'ok' : 'broker unreachable', version, sockets: sockets(), dashboards: dashboards.size, topics: hub.topics };
   };
   app.get('/health', async (_request, reply) => {
     const status = health();
@@ -216,7 +245,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   await app.register(fastifyWebsocket, { options: { maxPayload: options.maxMessageBytes } });
   app.register(async (scope) => {
     scope.addHook('onRequest', async () => {
-      if (connections.size < options.maxSockets) return;
+      if (sockets() < options.maxSockets) return;
       counters.refused('limit');
       throw Object.assign(new Error('too many open streams: retry later'), { statusCode: 503 });
     });
@@ -224,6 +253,19 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       const connection = new StreamConnection(socket, { hub, upstream, auth: options.auth, limits: options.stream, counters, logger });
       connections.add(connection);
       socket.on('close', () => connections.delete(connection));
+    });
+    scope.get('/v1/dashboard', { websocket: true }, (socket) => {
+      const connection = new DashboardConnection(socket, {
+        feed,
+        upstream,
+        chatService,
+        auth: options.auth,
+        limits: { authTimeoutMs: options.stream.authTimeoutMs, maxBufferedBytes: options.stream.maxBufferedBytes, messagesPerSecond: options.stream.messagesPerSecond, whoamiTimeoutMs: options.requestTimeoutMs },
+        counters,
+        logger,
+      });
+      dashboards.add(connection);
+      socket.on('close', () => dashboards.delete(connection));
     });
   });
 
@@ -233,12 +275,14 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     if (options.http) sidecar = await startHttpSidecar({ port: options.http.port, ...(options.http.host ? { host: options.http.host } : {}), registry: metrics, health });
   } catch (error) {
     await app.close();
+    await feed.close();
     await Promise.all([upstream.close(), hub.close()]);
     throw error;
   }
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
   const url = `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}`;
+  monitoringUrl = sidecar?.url ?? url;
   let closing: Promise<void> | undefined;
   return {
     url,
@@ -248,8 +292,9 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     close: () => {
       closing ??= (async () => {
         draining = true;
-        for (const connection of connections) connection.close(CLOSE.serviceRestart, 'the gateway is restarting: reconnect and resume');
+        for (const connection of [...connections, ...dashboards]) connection.close(CLOSE.serviceRestart, 'the gateway is restarting: reconnect and resume');
         await app.close();
+        await feed.close();
         await Promise.all([upstream.close(), hub.close(), sidecar?.close()]);
       })();
       return closing;

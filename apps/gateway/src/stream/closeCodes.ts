@@ -6,6 +6,8 @@ export const CLOSE = {
   badMessage: 4400,
   /** No valid auth message in time, a refused token, or the token expired: log in or refresh, reconnect. */
   unauthenticated: 4401,
+  /** A valid token without the role the endpoint needs: /v1/dashboard is for operators only. */
+  forbidden: 4403,
   /** The socket read too slowly: its send queue passed the limit. Counted under this code; the connection is cut (the client sees 1006). Reconnect and resume. */
   tooSlow: 4408,
   /** Too many messages, or too many channels on one socket. */
