@@ -65,18 +65,20 @@ export function Chart({ spec, history, version }: { spec: ChartSpec; history: Se
           <tr>
             <th scope="col">Series</th>
             <th scope="col">Latest</th>
+            <th scope="col">Highest in five minutes</th>
           </tr>
         </thead>
         <tbody>
           {names.length === 0 ? (
             <tr>
-              <td colSpan={2}>No data yet</td>
+              <td colSpan={3}>No data yet</td>
             </tr>
           ) : (
             names.map((name) => (
               <tr key={name}>
                 <th scope="row">{name}</th>
                 <td>{format(history.latest(name))}</td>
+                <td>{format(history.peak(name))}</td>
               </tr>
             ))
           )}

@@ -42,6 +42,13 @@ export class SeriesHistory {
     return this.values.get(name)?.at(-1) ?? undefined;
   }
 
+  /** The highest value of a series in the window, undefined when it has none. */
+  peak(name: string): number | undefined {
+    let peak: number | undefined;
+    for (const value of this.values.get(name) ?? []) if (value !== null && (peak === undefined || value > peak)) peak = value;
+    return peak;
+  }
+
   get length(): number {
     return this.times.length;
   }

@@ -15,6 +15,9 @@ export interface ChartSpec {
   readonly digits?: number;
 }
 
+/** The broker's own services (MMI) are not charted: they say nothing of the system's load. */
+const charted = (snapshot: GatewayDashboard) => snapshot.services.filter((service) => !service.name.startsWith('mmi.'));
+
 const byName = <T>(items: readonly T[], name: (item: T) => string, value: (item: T) => number | undefined): Sample => Object.fromEntries(items.map((item) => [name(item), value(item)]));
 
 const servers = (snapshot: GatewayDashboard) => snapshot.nodes.filter((node) => node.kind === 'server');
@@ -25,13 +28,13 @@ export const CHART_SPECS: readonly ChartSpec[] = [
     id: 'requests',
     title: 'Requests per second, by service',
     unit: 'req/s',
-    sample: (snapshot) => byName(snapshot.services, (service) => service.name, (service) => perSecond(service.requests, snapshot.interval_ms)),
+    sample: (snapshot) => byName(charted(snapshot), (service) => service.name, (service) => perSecond(service.requests, snapshot.interval_ms)),
   },
   {
     id: 'errors',
     title: 'Errors per second, by service',
     unit: 'err/s',
-    sample: (snapshot) => byName(snapshot.services, (service) => service.name, (service) => perSecond(service.errors, snapshot.interval_ms)),
+    sample: (snapshot) => byName(charted(snapshot), (service) => service.name, (service) => perSecond(service.errors, snapshot.interval_ms)),
   },
   {
     id: 'latency',
@@ -39,8 +42,8 @@ export const CHART_SPECS: readonly ChartSpec[] = [
     unit: 'ms',
     digits: 2,
     sample: (snapshot) => ({
-      ...byName(snapshot.services, (service) => `${service.name} p50`, (service) => (service.p50_us === undefined ? undefined : service.p50_us / 1000)),
-      ...byName(snapshot.services, (service) => `${service.name} p99`, (service) => (service.p99_us === undefined ? undefined : service.p99_us / 1000)),
+      ...byName(charted(snapshot), (service) => `${service.name} p50`, (service) => (service.p50_us === undefined ? undefined : service.p50_us / 1000)),
+      ...byName(charted(snapshot), (service) => `${service.name} p99`, (service) => (service.p99_us === undefined ? undefined : service.p99_us / 1000)),
     }),
     dashed: (name) => name.endsWith(' p99'),
   },
@@ -50,8 +53,8 @@ export const CHART_SPECS: readonly ChartSpec[] = [
     unit: '',
     digits: 0,
     sample: (snapshot) => ({
-      ...byName(snapshot.services, (service) => `${service.name} queue`, (service) => service.queue_depth),
-      ...byName(snapshot.services, (service) => `${service.name} workers`, (service) => service.workers),
+      ...byName(charted(snapshot), (service) => `${service.name} queue`, (service) => service.queue_depth),
+      ...byName(charted(snapshot), (service) => `${service.name} workers`, (service) => service.workers),
     }),
     dashed: (name) => name.endsWith(' workers'),
   },

@@ -19,6 +19,8 @@ export interface Layout {
   readonly links: readonly Link[];
   /** Rows of nodes: the diagram's height follows it. */
   readonly rows: number;
+  /** Nodes in the widest row: the diagram's least width follows it. */
+  readonly widest: number;
 }
 
 const SERVERS_PER_ROW = 6;
@@ -49,5 +51,5 @@ export function layOut(nodes: readonly DashboardNode[]): Layout {
       for (const peer of middle) if (peer.kind === kind) links.push({ from: node.id, to: peer.id });
     }
   }
-  return { placed, links, rows: rows.length };
+  return { placed, links, rows: rows.length, widest: Math.max(0, ...rows.map((row) => row.length)) };
 }
