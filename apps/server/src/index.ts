@@ -1,6 +1,8 @@
 // Running a server in this process, or from the command line
 export { startServer, type StartServerOptions, type RunningServer, type ServerHealth, type VerifyMode } from './startServer.js';
 export { serverCommand, parseServerCommandLine, type ServerCommandLine } from './cli.js';
+export { type DashboardHealth } from './dashboardHealth.js';
+export { RecentOperations, summarize, type RecentOperation } from './RecentOperations.js';
 
 // The handlers, for embedding them in another service
 export { ChatServer, type ChatServerOptions, type ChatServerCounters } from './ChatServer.js';

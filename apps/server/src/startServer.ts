@@ -5,6 +5,8 @@ import { systemTime, type TimeSource } from '@correio/clocks';
 import { DataDirLock, createLogger, createMetrics, startHttpSidecar, type CurveClientKeySet, type HealthStatus, type HttpSidecar, type Logger, type MetricsRegistry } from '@correio/observability';
 import { createService, PromMetrics, type Service } from '@correio/service';
 import { ChatServer } from './ChatServer.js';
+import { cachedFor, dashboardHealth, type DashboardHealth } from './dashboardHealth.js';
+import { RecentOperations } from './RecentOperations.js';
 import { Authenticator, type AuthMode } from './auth/Authenticator.js';
 import { DEFAULT_CONCURRENCY } from './concurrency.js';
 import { OperationClock } from './OperationClock.js';
@@ -108,7 +110,8 @@ export interface StartServerOptions {
   readonly auth?: ServerAuthOptions;
 }
 
-export interface ServerHealth {
+/** The server's /health: the dashboard's flat fields (DashboardHealth), and the details below. */
+export interface ServerHealth extends DashboardHealth {
   readonly ready: boolean;
   readonly status: string;
   readonly id: string;
@@ -178,7 +181,9 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     if (options.http) {
       sidecar = await startHttpSidecar({ port: options.http.port, ...(options.http.host ? { host: options.http.host } : {}), registry: metrics, health: () => currentHealth() });
     }
-    store = ChatStore.open({ path: options.dataDir });
+    // Every operation new to the store, own or replicated, once durable: what /health shows as recent_ops.
+    const recent = new RecentOperations();
+    store = ChatStore.open({ path: options.dataDir, onApplied: (op) => recent.add(op) });
     await store.claim(options.id);
     if ((options.verify ?? 'full') === 'full') {
       const started = performance.now();
@@ -280,22 +285,28 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     const openStore = store;
     const openKeys = keys;
     const startedService = service;
+    // A stat per store file; a dashboard polling every server each second need not cost more.
+    const storeBytes = cachedFor(1_000, () => openStore.sizeOnDisk());
     const health = (): ServerHealth => {
       const state = startedService.health();
       const ready = state.state === 'running' && replication.caughtUp;
+      const digest = openStore.digest();
+      const replicationHealth = replication.health();
+      const cluster = members.health();
       return {
         ready,
         status: ready ? 'ok' : state.state === 'running' ? 'catching-up' : state.state,
         id: options.id,
-        store: { path: options.dataDir, ...openStore.digest() },
+        ...dashboardHealth({ digest, storeBytes: storeBytes(), lamport: state.lc, cluster, replication: replicationHealth, recent: recent.newestFirst() }),
+        store: { path: options.dataDir, ...digest },
         inFlight: state.inFlight,
         lc: state.lc,
         serving: state.serving,
         committed: { ...handlers.counters.committed },
         deduplicated: handlers.counters.deduplicated,
         publicationsDropped: fanout.counters.dropped,
-        replication: replication.health(),
-        ...members.health(),
+        replication: replicationHealth,
+        ...cluster,
       };
     };
     currentHealth = health;

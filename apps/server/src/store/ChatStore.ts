@@ -70,6 +70,8 @@ export interface ChatStoreOptions {
    * acknowledged write can be lost on a crash.
    */
   readonly unsafeNoSync?: boolean;
+  /** Called with each operation new to the store (committed here or replicated), once it is durable. */
+  readonly onApplied?: (op: Operation) => void;
 }
 
 type OpKey = [origin: string, seq: number];
@@ -120,9 +122,11 @@ export class ChatStore {
   readonly #accounts: Database<AccountRecord, string>;
   readonly #encoder = new Encoder();
   readonly #decoder = new Decoder();
+  readonly #onApplied: (op: Operation) => void;
 
   private constructor(options: ChatStoreOptions) {
     this.path = options.path;
+    this.#onApplied = options.onApplied ?? (() => undefined);
     mkdirSync(options.path, { recursive: true });
     preflight(options.path);
     try {
@@ -212,20 +216,18 @@ export class ChatStore {
       return { op, duplicate: false };
     });
     // Resolved after LMDB's commit synced (SYNC_MODE): durable.
+    if (committed?.duplicate === false) this.#onApplied(committed.op);
     return committed;
   }
 
   /** Applies operations from any origin; returns how many were new. Idempotent. Resolves once durable. */
   async apply(ops: readonly Operation[]): Promise<number> {
     if (ops.length === 0) return 0;
-    const added = await this.#env.transaction(() => {
-      let count = 0;
-      for (const op of ops) if (this.#applyInTransaction(op)) count++;
-      return count;
-    });
+    const added = await this.#env.transaction(() => ops.filter((op) => this.#applyInTransaction(op)));
     // Resolved after LMDB's commit synced (SYNC_MODE): durable, also when the operations were
     // already held, as their earlier transaction committed before this one.
-    return added;
+    for (const op of added) this.#onApplied(op);
+    return added.length;
   }
 
   /**
@@ -588,6 +590,16 @@ export class ChatStore {
     }
   }
 
+  /** Bytes the store's files take on disk (allocated blocks where the platform reports them): a stat per file, no walk. */
+  sizeOnDisk(): number {
+    let bytes = 0;
+    for (const file of [DATA_FILE, LOCK_FILE]) {
+      const stats = statSync(join(this.path, file), { throwIfNoEntry: false });
+      if (stats !== undefined) bytes += stats.blocks > 0 ? stats.blocks * 512 : stats.size;
+    }
+    return bytes;
+  }
+
   async close(): Promise<void> {
     await this.#env.close();
   }
@@ -598,6 +610,7 @@ const isOperation = BODY_VALIDATORS['replica.op'];
 /** Next to the LMDB files: which server's store this directory holds, so a lost or replaced data file is noticed. */
 const MARKER_FILE = 'correio-store.json';
 const DATA_FILE = 'data.mdb';
+const LOCK_FILE = 'lock.mdb';
 /** LMDB's meta page magic (0xBEEFC0DE), little-endian. */
 const LMDB_MAGIC = Buffer.from([0xde, 0xc0, 0xef, 0xbe]);
 
