@@ -2,15 +2,17 @@
 // playwright-core against real processes (broker, proxy, a chat server in password mode, the gateway):
 // two sessions chat live (channel and direct messages, unread counts, Lamport clock and origin on
 // hover), one goes offline and gets what it missed exactly once, history scrolls back page by page,
-// axe-core finds no serious or critical violation. Also the static serving: cache headers, the page
+// both chat with a Python peer (peers/python, over ZeroMQ), axe-core finds no serious or critical
+// violation. Also the static serving: cache headers, the page
 // fallback that never shadows the API, and the 404 that says the app is not built.
 import { existsSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { scratchDir, workspaceRoot } from '@correio/testing';
+import { scratchDir, waitFor, workspaceRoot } from '@correio/testing';
 import { CLUSTER_START_MS, http, startCluster, startGateway, type Cluster, type GatewayProcess } from './helpers/cluster.js';
+import { PeerChat, requirePeerToolchains } from './helpers/peerChat.js';
 
 const CHROMIUM = process.env.CORREIO_CHROMIUM ?? '/usr/bin/chromium';
 const WEB_DIST = join(workspaceRoot, 'apps', 'web', 'dist');
@@ -30,6 +32,7 @@ let bo: Page;
 beforeAll(async () => {
   if (!existsSync(join(WEB_DIST, 'index.html'))) throw new Error(`${WEB_DIST} is not built: run \`npx nx build @correio/web\` (nx runs it before these tests)`);
   if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: install Debian's chromium package (.ci/run does), or set CORREIO_CHROMIUM`);
+  requirePeerToolchains();
   cluster = await startCluster(1, 'password');
   gateway = await startGateway(cluster);
   // As root (CI, containers) Chromium runs only without its sandbox.
@@ -180,6 +183,44 @@ describe('the browser chat', () => {
     mkdirSync(SCREENSHOT_DIR, { recursive: true });
     await ana.screenshot({ path: SCREENSHOT });
     expect(existsSync(SCREENSHOT)).toBe(true);
+  });
+
+  it('chats with a Python peer over ZeroMQ, in a channel and by direct message, both ways', async () => {
+    const password = 'carla has a good password';
+    const carla = await PeerChat.python({ broker: cluster.broker, proxy: cluster.proxySub, user: 'carla-py', service: 'chat' }).ready();
+    try {
+      await carla.run('register', { password });
+      await carla.run('login', { password });
+      await carla.run('create_channel', { channel: 'polyglot' });
+      await carla.run('join', { channel: 'polyglot' });
+      // Carla's subscription reaches the server through the proxy a moment after she makes it: she
+      // publishes until she hears herself, so what the browsers say next is sure to reach her.
+      let warmUps = 0;
+      await waitFor(async () => {
+        if (carla.events('publication').some((event) => event.message.user === 'carla-py')) return true;
+        await carla.run('publish', { channel: 'polyglot', text: `warm-up ${++warmUps}` });
+        return false;
+      }, "carla's own publication back through the proxy", UI_MS, 250);
+
+      await joinChannel(ana, 'polyglot');
+      await joinChannel(bo, 'polyglot');
+      await carla.run('publish', { channel: 'polyglot', text: 'olá from Python' });
+      await seenOnce(ana, 'olá from Python');
+      await seenOnce(bo, 'olá from Python');
+      await say(bo, 'hello carla');
+      await carla.child.waitForLine((line) => line.includes('"hello carla"'), UI_MS);
+      expect(carla.events('publication').filter((event) => event.message.text === 'hello carla')).toHaveLength(1);
+
+      await carla.run('direct', { to: 'ana', text: 'psst from Python' });
+      await ana.getByRole('button', { name: /^carla-py.*1 unread/ }).waitFor();
+      await ana.getByRole('button', { name: /^carla-py/ }).click();
+      await seenOnce(ana, 'psst from Python');
+      await say(ana, 'psst back');
+      await carla.child.waitForLine((line) => line.includes('"psst back"'), UI_MS);
+      expect(carla.events('direct').filter((event) => event.message.from === 'ana' && event.message.text === 'psst back')).toHaveLength(1);
+    } finally {
+      await carla.close();
+    }
   });
 });
 

@@ -71,6 +71,11 @@ export class PeerChat {
     return reply.result;
   }
 
+  /** The live events it printed so far of one kind (`publication`, `direct`, `gap`), as parsed lines. */
+  events(kind: string): Json[] {
+    return this.child.lines.map(answerOrEvent).filter((line): line is Json => line?.event === kind);
+  }
+
   /** Ends its input (the session ends) and waits for it to exit, killing it after `graceMs`. */
   async close(graceMs = 5_000): Promise<void> {
     this.child.endInput();
@@ -82,10 +87,15 @@ export class PeerChat {
 
 /** A command's answer line (`{"n", "ok", …}`), or undefined for an event or anything else. */
 function answer(line: string): Json | undefined {
+  const parsed = answerOrEvent(line);
+  return typeof parsed?.n === 'number' ? parsed : undefined;
+}
+
+/** A JSON line of the driver, or undefined for anything else (log lines). */
+function answerOrEvent(line: string): Json | undefined {
   if (!line.startsWith('{')) return undefined;
   try {
-    const parsed: Json = JSON.parse(line);
-    return typeof parsed.n === 'number' ? parsed : undefined;
+    return JSON.parse(line) as Json;
   } catch {
     return undefined;
   }
