@@ -98,6 +98,21 @@ describe('Topology', () => {
     topology.learn('proxy', parseReadiness('proxy ready publishers=tcp://127.0.0.1:1 subscribers=tcp://127.0.0.1:2 mode=native'));
     expect(broker.env()['CORREIO_BROKER_ENDPOINT']).toBe('tcp://127.0.0.1:41234');
     expect(topology.components.find((spec) => spec.name === 'srv-1')!.env()).toMatchObject({ CORREIO_SERVER_BROKER: 'tcp://127.0.0.1:41234', CORREIO_SERVER_PROXY_PUB: 'tcp://127.0.0.1:1', CORREIO_SERVER_PROXY_SUB: 'tcp://127.0.0.1:2' });
+    // The gateway's dashboard watches the side ports they printed (the proxy printed none here).
+    topology.learn('ref', parseReadiness('ref ready ref data=/d next-rank=1 http=http://127.0.0.1:40002'));
+    expect(topology.components.find((spec) => spec.name === 'gateway')!.env()['CORREIO_GATEWAY_MONITOR']).toBe('broker=http://127.0.0.1:40000,ref=http://127.0.0.1:40002');
+  });
+
+  it('makes ana an operator of the dashboard unless the config or the environment names others', () => {
+    const env = (topology: Topology) => topology.components.find((spec) => spec.name === 'srv-2')!.env();
+    const plain = new Topology(topologySettings);
+    expect(env(plain)['CORREIO_SERVER_OPERATORS']).toBe('ana');
+    expect(plain.operators).toBe('ana');
+    const configured = new Topology({ ...topologySettings, config: parseConfig('server:\n  operators: [rui, eva]\n', 'c.yaml') });
+    expect(env(configured)['CORREIO_SERVER_OPERATORS']).toBeUndefined();
+    expect(configured.operators).toBe('rui,eva');
+    expect(configured.overriddenKeys()).toEqual([]);
+    expect(new Topology({ ...topologySettings, config: parseConfig('gateway:\n  monitor: broker=http://10.0.0.1:1\n', 'c.yaml') }).overriddenKeys()).toEqual(['gateway.monitor']);
   });
 });
 

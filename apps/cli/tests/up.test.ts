@@ -63,6 +63,7 @@ describe('correio up', () => {
     expect(Math.max(order('broker'), order('proxy'))).toBeLessThan(order('gateway'));
     // `up` prints where the gateway serves, and how to log in.
     await up.waitFor(/^\[up\]\s+gateway: http:\/\/127\.0\.0\.1:\d+ \(API docs http:\/\/127\.0\.0\.1:\d+\/docs/, 10_000);
+    await up.waitFor(/^\[up\]\s+dashboard: http:\/\/127\.0\.0\.1:\d+\/dashboard \(operator: ana; register ana first\)$/, 10_000);
     await up.waitFor(/^\[up\]\s+log in: npx correio client --user ana --register --broker tcp:\/\/127\.0\.0\.1:\d+ --proxy-sub tcp:\/\/127\.0\.0\.1:\d+ \(asks for a new password/, 10_000);
     // Password mode by default: one key set, made in the data directory, readable by its owner only.
     const keys = join(up.dataDir, 'auth-keys.json');
@@ -103,6 +104,7 @@ describe('correio up', () => {
     expect(up.output).toMatch(/^\[srv-1\].*auth open: anyone who can reach the broker can act as any user/m);
     // Printed right after the ready line, and possibly in a later chunk of the pipe: wait for it.
     await up.waitFor(/^\[up\]\s+log in: npx correio client --user ana --broker \S+ --proxy-sub \S+ \(no password: auth open\)/, 10_000);
+    await up.waitFor(/^\[up\]\s+dashboard: http:\/\/127\.0\.0\.1:\d+\/dashboard \(auth open: no log-in needed\)$/, 10_000);
     const { code } = await up.exited;
     expect(code, up.output.slice(-3000)).toBe(0);
     expect(up.output).toMatch(/^\[up\]\s+duration reached: stopping every component/m);

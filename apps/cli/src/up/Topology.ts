@@ -50,7 +50,16 @@ export interface Wiring {
   broker: string;
   publishers: string;
   subscribers: string;
+  /** Where broker, proxy and ref serve /health and /metrics, for the gateway's dashboard. */
+  monitoring: Partial<Record<MonitoredProgram, string>>;
 }
+
+/** The components the gateway's dashboard watches by URL (the servers it finds through the ref). */
+type MonitoredProgram = 'broker' | 'proxy' | 'ref';
+const MONITORED: readonly MonitoredProgram[] = ['broker', 'proxy', 'ref'];
+
+/** Who may open the gateway's dashboard unless the config or the environment says otherwise: the user the log-in hint names. */
+export const DEFAULT_OPERATOR = 'ana';
 
 /** The offsets of the HTTP side ports from `httpPortBase`. */
 export const HTTP_PORT_OFFSETS = { broker: 0, proxy: 1, ref: 2, gateway: 3, server: (index: number) => 10 + index } as const;
@@ -78,10 +87,11 @@ export class Topology {
       broker: `tcp://${host}:${port(settings.brokerPort)}`,
       publishers: `tcp://${host}:${port(settings.publishersPort)}`,
       subscribers: `tcp://${host}:${port(settings.subscribersPort)}`,
+      monitoring: {},
     };
     const servers = Array.from({ length: settings.servers }, (_, i) => this.#server(i + 1));
     const bots = Array.from({ length: settings.bots }, (_, i) => this.#bot(i + 1));
-    // The gateway needs only the broker and the proxy: it starts beside the servers, not after them.
+    // The gateway needs the broker and the proxy, and the ref's side port for its dashboard: it starts beside the servers, not after them.
     this.stages = [[this.#broker(), this.#proxy()], [this.#ref()], [...servers, this.#gateway()], ...(bots.length > 0 ? [bots] : [])];
   }
 
@@ -91,6 +101,7 @@ export class Topology {
 
   /** Takes note of the endpoints a component actually bound (with free ports, `*` became a number). */
   learn(name: string, readiness: Readiness): void {
+    if ((MONITORED as readonly string[]).includes(name) && readiness.fields['http']) this.wiring.monitoring[name as MonitoredProgram] = readiness.fields['http'];
     if (name === 'broker' && readiness.subject) this.wiring.broker = readiness.subject;
     if (name === 'proxy') {
       if (readiness.fields['publishers']) this.wiring.publishers = readiness.fields['publishers'];
@@ -105,7 +116,7 @@ export class Topology {
       proxy: ['publishers', 'subscribers', 'httpPort', 'httpHost'],
       ref: ['broker', 'proxyPub', 'proxySub', 'dataDir', 'id', 'httpPort', 'httpHost'],
       server: ['id', 'dataDir', 'broker', 'proxyPub', 'proxySub', 'httpPort', 'httpHost', 'auth', 'authKeys'],
-      gateway: ['broker', 'proxy', 'host', 'port', 'auth'],
+      gateway: ['broker', 'proxy', 'host', 'port', 'auth', 'monitor'],
       bot: ['broker', 'proxySub'],
       client: ['broker', 'proxySub'],
     };
@@ -121,6 +132,12 @@ export class Topology {
   /** The auth mode every server and the gateway run in. */
   get auth(): AuthMode {
     return this.settings.auth ?? 'password';
+  }
+
+  /** The users the servers make operators (who may open the dashboard): as the environment or the config file says, else DEFAULT_OPERATOR. */
+  get operators(): string {
+    const configured = this.settings.config?.sections.server?.['operators'];
+    return process.env['CORREIO_SERVER_OPERATORS'] ?? (configured !== undefined ? (Array.isArray(configured) ? configured.join(',') : String(configured)) : DEFAULT_OPERATOR);
   }
 
   /** The key-set file the servers share, in password mode. */
@@ -248,6 +265,7 @@ export class Topology {
             CORREIO_SERVER_REF_HEARTBEAT: ['refHeartbeat', ref.heartbeat],
             CORREIO_SERVER_REF_MISSES: ['refMisses', ref.misses],
             CORREIO_SERVER_CLOCK_SKEW_MS: ['clockSkewMs', this.#skew(index)],
+            CORREIO_SERVER_OPERATORS: ['operators', DEFAULT_OPERATOR],
           }),
           ...this.#common(),
           ...this.#http(HTTP_PORT_OFFSETS.server(index)),
@@ -261,6 +279,12 @@ export class Topology {
         };
       },
     };
+  }
+
+  /** The gateway's dashboard watches broker, proxy and ref by their side ports: known by now, since they were ready before the gateway's stage. */
+  #monitors(): Record<string, string> {
+    const monitors = MONITORED.flatMap((name) => (this.wiring.monitoring[name] !== undefined ? [`${name}=${this.wiring.monitoring[name]}`] : []));
+    return monitors.length > 0 ? { CORREIO_GATEWAY_MONITOR: monitors.join(',') } : {};
   }
 
   /** The HTTP + WebSocket edge; its readiness line carries the URL. */
@@ -279,6 +303,7 @@ export class Topology {
         CORREIO_GATEWAY_HOST: this.settings.host,
         CORREIO_GATEWAY_PORT: String(this.settings.freePorts ? 0 : (this.settings.gatewayPort ?? 8080)),
         CORREIO_GATEWAY_AUTH: this.auth,
+        ...this.#monitors(),
       }),
     };
   }

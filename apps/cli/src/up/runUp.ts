@@ -133,7 +133,10 @@ export async function runUp(settings: UpSettings, options: UpOptions = {}): Prom
     if (status === 0 && all.every((child) => child.state === 'ready')) {
       printer.note(`all ${all.length} components ready in ${(elapsed() / 1000).toFixed(1)} s`);
       const gateway = all.find((child) => child.spec.program === 'gateway')?.readiness?.fields['url'];
-      if (gateway) printer.note(`gateway: ${gateway} (API docs ${gateway}/docs, live events ${gateway.replace(/^http/, 'ws')}/v1/stream, chat in the browser ${gateway}/)`);
+      if (gateway) {
+        printer.note(`gateway: ${gateway} (API docs ${gateway}/docs, live events ${gateway.replace(/^http/, 'ws')}/v1/stream, chat in the browser ${gateway}/)`);
+        printer.note(dashboardHint(topology, gateway));
+      }
       printer.note(loginHint(topology));
     }
 
@@ -216,6 +219,16 @@ function signalQuietly(pid: number, signal: NodeJS.Signals): void {
 const OPEN_WARNING =
   'WARNING: auth open: there are no accounts and no passwords; anyone who can reach the broker can act as any user. ' +
   'For demos only: run `correio up` without --auth open for accounts, passwords and tokens';
+
+/** Where the operators' dashboard is, and who may open it. */
+function dashboardHint(topology: Topology, gateway: string): string {
+  if (topology.auth === 'open') return `dashboard: ${gateway}/dashboard (auth open: no log-in needed)`;
+  const operators = topology.operators.split(',').map((name) => name.trim()).filter((name) => name !== '');
+  if (operators.length === 0) return `dashboard: ${gateway}/dashboard (no operators: set server.operators to open it)`;
+  return operators.length === 1
+    ? `dashboard: ${gateway}/dashboard (operator: ${operators[0]}; register ${operators[0]} first)`
+    : `dashboard: ${gateway}/dashboard (operators: ${operators.join(', ')}; register one of them first)`;
+}
 
 /** How to join the chat this topology serves. */
 function loginHint(topology: Topology): string {
