@@ -30,7 +30,7 @@ export function openApiDocument(routes: readonly ChatRoute[], version: string): 
       version,
       description:
         'The HTTP edge of a Correio cluster. Each /v1 chat route is one request of the chat service (protocol/schemas/v1), sent through the broker with the caller\'s bearer token; ' +
-        'errors are the protocol\'s typed errors. Live events: WebSocket /v1/stream (see apps/gateway/README.md).',
+        'errors are the protocol\'s typed errors. Live events: WebSocket /v1/stream; operators\' dashboard: WebSocket /v1/dashboard, a gateway.dashboard snapshot per interval (see apps/gateway/README.md).',
     },
     components: {
       schemas: COMPONENT_SCHEMAS,
