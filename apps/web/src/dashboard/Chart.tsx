@@ -29,7 +29,7 @@ export function Chart({ spec, history, version }: { spec: ChartSpec; history: Se
         width: Math.max(200, element.clientWidth),
         height: PLOT_HEIGHT,
         scales: { x: { time: true } },
-        axes: [{ stroke: '#4a5058', incrs: TIME_STEPS, space: 70, values: (_chart, splits) => splits.map(clockTime) }, { stroke: '#4a5058', size: 56, values: (_chart, splits) => splits.map((split) => formatNumber(split, spec.digits ?? 1)) }],
+        axes: [{ stroke: '#4a5058', incrs: TIME_STEPS, space: 70, values: (_chart, splits) => splits.map(clockTime) }, { stroke: '#4a5058', size: 56 }],
         series: [{}, ...names.map((name, index) => ({ label: name, stroke: colourOf(index), width: 2, ...(spec.dashed?.(name) ? { dash: [6, 4] } : {}), value: (_chart: uPlot, value: number | null) => format(value) }))],
         legend: { live: false },
         cursor: { drag: { x: false, y: false } },
