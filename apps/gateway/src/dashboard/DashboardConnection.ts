@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
 import { tokenClaims } from '../http/bearer.js';
 import { CLOSE } from '../stream/closeCodes.js';
+import { GuardedSocket } from '../stream/GuardedSocket.js';
 import type { Upstream } from '../Upstream.js';
 import type { DashboardFeed } from './DashboardFeed.js';
 import type { SnapshotFrame } from './SnapshotFrame.js';
@@ -38,48 +39,27 @@ const OPERATOR = 'operator';
  * the auth message a client may only send `{"type":"ping"}`; anything else closes the socket.
  */
 export class DashboardConnection {
-  readonly #socket: WebSocket;
+  readonly #socket: GuardedSocket;
   readonly #context: DashboardContext;
-  readonly #timers = new Set<NodeJS.Timeout>();
-  #budget: number;
   #authenticating = false;
   #ready = false;
   /** The timeline number of the first event this socket has not had (0: none had yet). */
   #eventsFrom = 0;
   #unlisten: (() => void) | undefined;
-  #closed = false;
 
   constructor(socket: WebSocket, context: DashboardContext) {
-    this.#socket = socket;
     this.#context = context;
-    this.#budget = context.limits.messagesPerSecond;
-    this.#later(context.limits.authTimeoutMs, () => !this.#ready && this.close(CLOSE.unauthenticated, 'no auth message in time'));
-    this.#timers.add(setInterval(() => (this.#budget = context.limits.messagesPerSecond), 1_000));
-    socket.on('message', (data, isBinary) => this.#receive(isBinary ? undefined : data.toString()));
-    socket.on('close', () => this.#dispose());
-    socket.on('error', () => this.#dispose());
+    const { maxBufferedBytes, messagesPerSecond, authTimeoutMs } = context.limits;
+    this.#socket = new GuardedSocket(socket, { maxBufferedBytes, messagesPerSecond, counters: context.counters }, { message: (message) => this.#receive(message), closed: () => this.#dispose() });
+    this.#socket.later(authTimeoutMs, () => !this.#ready && this.close(CLOSE.unauthenticated, 'no auth message in time'));
   }
 
   close(code: number, reason: string): void {
-    if (this.#closed) return;
-    this.#context.counters.closed(code);
-    if (code === CLOSE.tooSlow) this.#socket.terminate();
-    else this.#socket.close(code, reason);
-    this.#dispose();
+    this.#socket.close(code, reason);
   }
 
-  #receive(text: string | undefined): void {
-    if (this.#closed) return;
-    if ((this.#budget -= 1) < 0) return this.close(CLOSE.tooMany, 'too many messages');
-    let message: Record<string, unknown>;
-    try {
-      const parsed: unknown = text === undefined ? undefined : JSON.parse(text);
-      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
-      message = parsed as Record<string, unknown>;
-    } catch {
-      return this.close(CLOSE.badMessage, 'messages are JSON objects in text frames');
-    }
-    if (this.#ready && message['type'] === 'ping') return this.#send(JSON.stringify({ type: 'pong' }));
+  #receive(message: Record<string, unknown>): void {
+    if (this.#ready && message['type'] === 'ping') return this.#socket.send({ type: 'pong' });
     if (this.#ready || this.#authenticating) return this.close(CLOSE.badMessage, 'after auth a dashboard sends only {"type":"ping"}');
     if (message['type'] !== 'auth') return this.close(CLOSE.unauthenticated, 'the first message must be {"type":"auth","token":"…"}');
     void this.#authenticate(message['token']);
@@ -99,7 +79,7 @@ export class DashboardConnection {
       // 1013 "try again later": the servers could not be asked; the token may well be good.
       return this.close(failure.code === 'UNAUTHENTICATED' || !failure.retryable ? CLOSE.unauthenticated : 1013, failure.message.slice(0, 100));
     }
-    if (this.#closed) return;
+    if (this.#socket.closed) return;
     // The generated type spells `roles` (maxItems 16) as a union of tuples; read it as the list it is.
     if (!(who.roles as readonly string[]).includes(OPERATOR)) {
       this.#context.logger.info({ user: who.user }, 'dashboard refused: not an operator');
@@ -109,11 +89,11 @@ export class DashboardConnection {
   }
 
   #start(user: string | undefined, expiresAt: number | undefined): void {
-    if (this.#closed) return;
+    if (this.#socket.closed) return;
     this.#ready = true;
     this.#authenticating = false;
-    if (expiresAt !== undefined) this.#later(Math.min(Math.max(0, expiresAt - Date.now()), 2 ** 31 - 1), () => this.close(CLOSE.unauthenticated, 'the token expired: refresh and reconnect'));
-    this.#send(JSON.stringify({ type: 'ready', user: user ?? null, ...(expiresAt !== undefined ? { expires_at: expiresAt } : {}) }));
+    if (expiresAt !== undefined) this.#socket.later(expiresAt - Date.now(), () => this.close(CLOSE.unauthenticated, 'the token expired: refresh and reconnect'));
+    this.#socket.send({ type: 'ready', user: user ?? null, ...(expiresAt !== undefined ? { expires_at: expiresAt } : {}) });
     const { feed } = this.#context;
     // A feed already running has a snapshot of less than an interval ago: show it now.
     if (feed.latest) this.#deliver(feed.latest);
@@ -121,28 +101,11 @@ export class DashboardConnection {
   }
 
   #deliver(frame: SnapshotFrame): void {
-    this.#send(frame.text(this.#eventsFrom));
+    this.#socket.send(frame.text(this.#eventsFrom));
     this.#eventsFrom = frame.next;
   }
 
-  #send(text: string): void {
-    if (this.#closed || this.#socket.readyState !== this.#socket.OPEN) return;
-    if (this.#socket.bufferedAmount > this.#context.limits.maxBufferedBytes) return this.close(CLOSE.tooSlow, 'the socket reads too slowly');
-    this.#socket.send(text);
-  }
-
-  #later(delayMs: number, run: () => void): void {
-    const timer = setTimeout(() => {
-      this.#timers.delete(timer);
-      run();
-    }, delayMs);
-    this.#timers.add(timer);
-  }
-
   #dispose(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    for (const timer of this.#timers) clearTimeout(timer);
     this.#unlisten?.();
     this.#unlisten = undefined;
   }

@@ -8,6 +8,7 @@ import { tokenClaims } from '../http/bearer.js';
 import type { Upstream } from '../Upstream.js';
 import { HistoryFeed, type FeedStart, type HistoryPage, type HistoryReader, type ResumePoint } from './HistoryFeed.js';
 import { CLOSE } from './closeCodes.js';
+import { GuardedSocket } from './GuardedSocket.js';
 import type { OpId } from './opOrder.js';
 import type { TopicHub } from './TopicHub.js';
 
@@ -63,28 +64,21 @@ function liveFrame(event: object, frame: () => Record<string, unknown>): string 
  * optional `after` op id to resume from. The user's direct messages come without asking.
  */
 export class StreamConnection {
-  readonly #socket: WebSocket;
+  readonly #socket: GuardedSocket;
   readonly #context: StreamContext;
   readonly #feeds = new Map<string, { feed: HistoryFeed<ChatPublication>; leave: () => void }>();
-  readonly #timers = new Set<NodeJS.Timeout>();
   #direct: { feed: HistoryFeed<ChatDirect>; leave: () => void } | undefined;
   #user: string | undefined;
   #token: string | undefined;
   #authenticating = false;
   /** Messages that came while the auth message was being checked: handled once it is (a client need not wait for `ready`). */
   readonly #early: Record<string, unknown>[] = [];
-  #budget: number;
-  #closed = false;
 
   constructor(socket: WebSocket, context: StreamContext) {
-    this.#socket = socket;
     this.#context = context;
-    this.#budget = context.limits.messagesPerSecond;
-    this.#later(context.limits.authTimeoutMs, () => this.#user === undefined && this.close(CLOSE.unauthenticated, 'no auth message in time'));
-    this.#timers.add(setInterval(() => (this.#budget = context.limits.messagesPerSecond), 1_000));
-    socket.on('message', (data, isBinary) => this.#receive(isBinary ? undefined : data.toString()));
-    socket.on('close', () => this.#dispose());
-    socket.on('error', () => this.#dispose());
+    const { maxBufferedBytes, messagesPerSecond, authTimeoutMs } = context.limits;
+    this.#socket = new GuardedSocket(socket, { maxBufferedBytes, messagesPerSecond, counters: context.counters }, { message: (message) => this.#receive(message), closed: () => this.#dispose() });
+    this.#socket.later(authTimeoutMs, () => this.#user === undefined && this.close(CLOSE.unauthenticated, 'no auth message in time'));
   }
 
   get user(): string | undefined {
@@ -93,25 +87,10 @@ export class StreamConnection {
 
   /** Closes the socket with `code` (the client reconnects and resumes on 1012, 4401, 4408). */
   close(code: number, reason: string): void {
-    if (this.#closed) return;
-    this.#context.counters.closed(code);
-    // A socket too slow to read its queue would not read a close frame either: cut it, freeing the queue now.
-    if (code === CLOSE.tooSlow) this.#socket.terminate();
-    else this.#socket.close(code, reason);
-    this.#dispose();
+    this.#socket.close(code, reason);
   }
 
-  #receive(text: string | undefined): void {
-    if (this.#closed) return;
-    if ((this.#budget -= 1) < 0) return this.close(CLOSE.tooMany, 'too many messages');
-    let message: Record<string, unknown>;
-    try {
-      const parsed: unknown = text === undefined ? undefined : JSON.parse(text);
-      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
-      message = parsed as Record<string, unknown>;
-    } catch {
-      return this.close(CLOSE.badMessage, 'messages are JSON objects in text frames');
-    }
+  #receive(message: Record<string, unknown>): void {
     if (this.#user === undefined) {
       if (this.#authenticating && message['type'] !== 'auth') {
         // Bounded by the message rate limit, and by this cap.
@@ -183,11 +162,11 @@ export class StreamConnection {
       const failure = CorreioError.from(error);
       return this.close(failure.retryable ? 1013 : CLOSE.unauthenticated, failure.message.slice(0, 100));
     }
-    if (this.#closed) return;
+    if (this.#socket.closed) return;
     this.#user = name;
     if (expiresAt !== undefined) this.#closeAt(expiresAt * 1000, CLOSE.unauthenticated, 'the token expired: refresh and reconnect');
     this.#send({ type: 'ready', user: name, ...start });
-    for (const early of this.#early.splice(0)) if (!this.#closed) this.#handle(early);
+    for (const early of this.#early.splice(0)) if (!this.#socket.closed) this.#handle(early);
   }
 
   /** A feed of one history for this socket, with the stream's limits. */
@@ -252,21 +231,11 @@ export class StreamConnection {
   }
 
   #send(message: Record<string, unknown> | string): void {
-    if (this.#closed || this.#socket.readyState !== this.#socket.OPEN) return;
-    if (this.#socket.bufferedAmount > this.#context.limits.maxBufferedBytes) return this.close(CLOSE.tooSlow, 'the socket reads too slowly');
-    this.#socket.send(typeof message === 'string' ? message : JSON.stringify(message));
+    this.#socket.send(message);
   }
 
   #closeAt(whenMs: number, code: number, reason: string): void {
-    this.#later(Math.min(Math.max(0, whenMs - Date.now()), 2 ** 31 - 1), () => this.close(code, reason));
-  }
-
-  #later(delayMs: number, run: () => void): void {
-    const timer = setTimeout(() => {
-      this.#timers.delete(timer);
-      run();
-    }, delayMs);
-    this.#timers.add(timer);
+    this.#socket.later(whenMs - Date.now(), () => this.close(code, reason));
   }
 
   #dropFeed(channel: string): void {
@@ -278,9 +247,6 @@ export class StreamConnection {
   }
 
   #dispose(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    for (const timer of this.#timers) clearTimeout(timer);
     for (const channel of [...this.#feeds.keys()]) this.#dropFeed(channel);
     this.#direct?.feed.close();
     this.#direct?.leave();
