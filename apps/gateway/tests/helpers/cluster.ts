@@ -36,11 +36,21 @@ export interface Cluster {
   readonly auth: 'open' | 'password';
   /** The signing key-set file every server shares (password mode), as in one `correio up` cluster. */
   readonly authKeys: string | undefined;
+  /** Every process serves /health and /metrics on a free side port (ClusterOptions.http). */
+  readonly http: boolean;
+  /** Their monitoring URLs, by process (broker, proxy, ref, s1, …), when `http`. */
+  readonly monitoring: Map<string, string>;
+  /** Users whose tokens carry the operator role (the servers' --operators). */
+  readonly operators: readonly string[];
 }
 
 export interface ClusterOptions {
   /** Start the reference server too: the servers join through it (rank, election), as under `correio up`. */
   readonly ref?: boolean;
+  /** Give every process an HTTP side port (/health, /metrics) on a free port, as under `correio up`. */
+  readonly http?: boolean;
+  /** The servers' --operators. */
+  readonly operators?: readonly string[];
 }
 
 /**
@@ -53,8 +63,9 @@ export async function startCluster(servers = 1, auth: 'open' | 'password' = 'ope
   const scratch = scratchDir('correio-gateway-');
   scratches.push(scratch);
   // Default heartbeats: these tests do not kill servers, and short ones expire workers on a busy machine.
-  const broker = spawnApp('broker', 'broker', ['--endpoint', 'tcp://127.0.0.1:*', '--startup-grace', '0']);
-  const proxy = spawnApp('proxy', 'proxy', ['--publishers', 'tcp://127.0.0.1:*', '--subscribers', 'tcp://127.0.0.1:*']);
+  const sidecar = options.http ? ['--http-port', '0'] : [];
+  const broker = spawnApp('broker', 'broker', ['--endpoint', 'tcp://127.0.0.1:*', '--startup-grace', '0', ...sidecar]);
+  const proxy = spawnApp('proxy', 'proxy', ['--publishers', 'tcp://127.0.0.1:*', '--subscribers', 'tcp://127.0.0.1:*', ...sidecar]);
   const [brokerLine, proxyLine] = await Promise.all([broker.waitForLine(/^broker ready /, PROGRAM_START_MS), proxy.waitForLine(/^proxy ready /, PROGRAM_START_MS)]);
   const cluster = {
     broker: brokerLine.split(' ')[2]!,
@@ -64,11 +75,19 @@ export async function startCluster(servers = 1, auth: 'open' | 'password' = 'ope
     dataDir: scratch.dir,
     auth,
     authKeys: auth === 'password' ? join(scratch.dir, 'auth-keys.json') : undefined,
+    http: options.http ?? false,
+    monitoring: new Map<string, string>(),
+    operators: options.operators ?? [],
   };
+  const noteMonitoring = (name: string, line: string) => {
+    if (cluster.http) cluster.monitoring.set(name, readinessField(line, 'http')!);
+  };
+  noteMonitoring('broker', brokerLine);
+  noteMonitoring('proxy', proxyLine);
   if (cluster.authKeys !== undefined) await createKeySetIfMissing(cluster.authKeys);
   if (options.ref) {
-    const ref = spawnApp('ref', 'ref', ['--broker', cluster.broker, '--proxy-pub', cluster.proxyPub, '--proxy-sub', cluster.proxySub, '--id', 'ref', '--data-dir', join(scratch.dir, 'ref')]);
-    await ref.waitForLine(/^ref ready /, PROGRAM_START_MS);
+    const ref = spawnApp('ref', 'ref', ['--broker', cluster.broker, '--proxy-pub', cluster.proxyPub, '--proxy-sub', cluster.proxySub, '--id', 'ref', '--data-dir', join(scratch.dir, 'ref'), ...sidecar]);
+    noteMonitoring('ref', await ref.waitForLine(/^ref ready /, PROGRAM_START_MS));
   }
   const ids = Array.from({ length: servers }, (_, index) => `s${index + 1}`);
   await Promise.all(ids.map((id) => startServer(cluster, id, ids.filter((other) => other !== id))));
@@ -84,8 +103,11 @@ export async function startServer(cluster: Cluster, id: string, peers: readonly 
     '--proxy-pub', cluster.proxyPub,
     '--proxy-sub', cluster.proxySub,
     ...(peers.length > 0 ? ['--peers', peers.join(',')] : []),
+    ...(cluster.http ? ['--http-port', '0'] : []),
+    ...(cluster.operators.length > 0 ? ['--operators', cluster.operators.join(',')] : []),
   ], { CORREIO_SERVER_AUTH: cluster.auth, ...(cluster.authKeys !== undefined ? { CORREIO_AUTH_KEYS: cluster.authKeys } : {}) });
-  await child.waitForLine(/^server ready /, PROGRAM_START_MS);
+  const line = await child.waitForLine(/^server ready /, PROGRAM_START_MS);
+  if (cluster.http) cluster.monitoring.set(id, readinessField(line, 'http')!);
   cluster.servers.push(child);
   return child;
 }
