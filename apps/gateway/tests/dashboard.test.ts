@@ -263,3 +263,22 @@ describe('monitored processes that misbehave', () => {
     }
   });
 });
+
+describe('an operator whose token expires', () => {
+  it('is closed 4401 when the token does, after ready and snapshots', async () => {
+    // A cluster of its own whose access tokens live 10 s (the token's exp is in whole seconds).
+    const ttlMs = 10_000;
+    const short = await startCluster(1, 'password', { operators: ['ana'], serverArgs: ['--auth-access-ttl', String(ttlMs)] });
+    const edge = await startGateway(short, ['--dashboard-interval', String(INTERVAL_MS)], 'gateway-short');
+    expect((await http(`${edge.url}/v1/register`, { body: { user: 'ana', password: 'correct horse battery' } })).status).toBe(201);
+    const login = await http(`${edge.url}/v1/login`, { body: { user: 'ana', password: 'correct horse battery' } });
+    const client = await dashboard({ token: login.body.token }, edge.url);
+    expect(client.ready).toMatchObject({ user: 'ana', expires_at: login.body.expires_at });
+    await client.nextSnapshot(() => true, 10_000);
+    const closed = await client.whenClosed(ttlMs + 5_000);
+    expect(closed).toEqual({ code: 4401, reason: 'the token expired: refresh and reconnect' });
+    // Not before the token expired (a timer may round a millisecond or so early).
+    expect(Date.now()).toBeGreaterThanOrEqual(login.body.expires_at - 20);
+    expect(client.invalid).toEqual([]);
+  });
+});

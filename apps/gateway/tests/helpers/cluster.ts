@@ -42,6 +42,8 @@ export interface Cluster {
   readonly monitoring: Map<string, string>;
   /** Users whose tokens carry the operator role (the servers' --operators). */
   readonly operators: readonly string[];
+  /** More flags for every server. */
+  readonly serverArgs: readonly string[];
 }
 
 export interface ClusterOptions {
@@ -51,6 +53,8 @@ export interface ClusterOptions {
   readonly http?: boolean;
   /** The servers' --operators. */
   readonly operators?: readonly string[];
+  /** More flags for every server (such as a short --auth-access-ttl). */
+  readonly serverArgs?: readonly string[];
 }
 
 /**
@@ -78,6 +82,7 @@ export async function startCluster(servers = 1, auth: 'open' | 'password' = 'ope
     http: options.http ?? false,
     monitoring: new Map<string, string>(),
     operators: options.operators ?? [],
+    serverArgs: options.serverArgs ?? [],
   };
   const noteMonitoring = (name: string, line: string) => {
     if (cluster.http) cluster.monitoring.set(name, readinessField(line, 'http')!);
@@ -105,6 +110,7 @@ export async function startServer(cluster: Cluster, id: string, peers: readonly 
     ...(peers.length > 0 ? ['--peers', peers.join(',')] : []),
     ...(cluster.http ? ['--http-port', '0'] : []),
     ...(cluster.operators.length > 0 ? ['--operators', cluster.operators.join(',')] : []),
+    ...cluster.serverArgs,
   ], { CORREIO_SERVER_AUTH: cluster.auth, ...(cluster.authKeys !== undefined ? { CORREIO_AUTH_KEYS: cluster.authKeys } : {}) });
   const line = await child.waitForLine(/^server ready /, PROGRAM_START_MS);
   if (cluster.http) cluster.monitoring.set(id, readinessField(line, 'http')!);
