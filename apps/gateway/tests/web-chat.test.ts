@@ -153,6 +153,22 @@ describe('the browser chat', () => {
     await expect.poll(() => ana.getByRole('button', { name: 'Load older messages' }).count()).toBe(0);
   });
 
+  it('draws only the newest 200 of a busy channel at the bottom, and the rest as the view scrolls up, each once', async () => {
+    const login = await http(`${gateway.url}/v1/login`, { body: { user: 'bo', password: 'bo has a good password' } });
+    const headers = { authorization: `Bearer ${login.body.token}` };
+    expect((await http(`${gateway.url}/v1/channels`, { body: { channel: 'busy' }, headers })).status).toBe(200);
+    await joinChannel(ana, 'busy');
+    // Live, while ana looks at the channel: all 230 arrive over the stream and are held.
+    for (let index = 1; index <= 230; index++) expect((await http(`${gateway.url}/v1/channels/busy/messages`, { body: { text: `busy ${index}` }, headers })).status).toBe(200);
+    await seenOnce(ana, 'busy 230');
+    await expect.poll(() => ana.locator('.messages .message').count(), { timeout: UI_MS }).toBe(200);
+    expect(await shown(ana, 'busy 30').count()).toBe(0);
+    await ana.locator('.messages').evaluate((view) => view.scrollTo(0, 0));
+    await seenOnce(ana, 'busy 1');
+    expect(await ana.locator('.messages .message').count()).toBe(230);
+    await joinChannel(ana, 'general');
+  });
+
   it('refreshes a refused access token and carries on, over HTTP and the stream', async () => {
     // The stored access token replaced by one the servers refuse: the app must refresh it.
     await bo.evaluate((key) => {

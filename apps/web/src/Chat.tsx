@@ -18,7 +18,16 @@ const path = (key: string) => (key.startsWith('#') ? `/v1/channels/${encodeURICo
 
 export function Chat({ api }: { api: Api }) {
   const store = useMemo(() => new ChatStore(), [api]);
-  const [, redraw] = useReducer((count: number) => count + 1, 0);
+  const [, bump] = useReducer((count: number) => count + 1, 0);
+  // At most one render a frame however fast messages arrive (100 a second must not mean 100 renders).
+  const frame = useRef<number | undefined>(undefined);
+  const redraw = () => {
+    frame.current ??= requestAnimationFrame(() => {
+      frame.current = undefined;
+      bump(0);
+    });
+  };
+  useEffect(() => () => cancelAnimationFrame(frame.current ?? 0), []);
   const [channels, setChannels] = useState<ChannelInfo[]>([]);
   const [users, setUsers] = useState<UserInfo[]>([]);
   const [active, setActive] = useState<string | undefined>(undefined);
@@ -31,7 +40,7 @@ export function Chat({ api }: { api: Api }) {
   const receive = (key: string, messages: readonly Message[], live: boolean) => {
     const fresh = store.add(key, messages);
     if (live && key !== activeKey.current) store.conversation(key).unread += fresh.filter((message) => message.author !== api.user).length;
-    redraw(0);
+    redraw();
   };
 
   /** Reads a conversation's latest page: on opening it, and after a reconnect (whatever the stream could not replay). */
@@ -104,7 +113,7 @@ export function Chat({ api }: { api: Api }) {
     const conversation = store.conversation(key);
     conversation.unread = 0;
     if (!conversation.loaded) void readLatest(key, false).catch(() => undefined);
-    redraw(0);
+    redraw();
   };
 
   const joinChannel = async (channel: string) => {

@@ -57,7 +57,9 @@ export class ChatStore {
     if (fresh.length === 0) return fresh;
     for (const message of fresh) this.seen.add(`${key}|${opKey(message.op)}`);
     const conversation = this.conversation(key);
-    conversation.messages = [...conversation.messages, ...fresh].sort(compare);
+    // Live messages nearly always come last: append them; sort only when one lands in the past.
+    const inOrder = fresh.every((message, index) => compare(index === 0 ? conversation.messages.at(-1) ?? message : fresh[index - 1]!, message) <= 0);
+    conversation.messages = inOrder ? conversation.messages.concat(fresh) : [...conversation.messages, ...fresh].sort(compare);
     return fresh;
   }
 
