@@ -1,11 +1,16 @@
 // The operator's dashboard of apps/web (/dashboard) in Debian's Chromium through playwright-core.
-// Against a scripted stand-in for the gateway's /v1/dashboard (helpers/scriptedDashboardGateway.ts):
+// Against real processes (broker, proxy, reference server, three chat servers in password mode with
+// ana an operator, the gateway): the topology with every server's rank and the coordinator, charts
+// drawn, axe-core clean, a screenshot; the coordinator killed (SIGKILL) shows down within the
+// reference server's heartbeat bound, a new coordinator is marked, and the restarted server comes
+// back up. Against a scripted stand-in for /v1/dashboard (helpers/scriptedDashboardGateway.ts):
 // what a real cluster does not do on cue — exact values in the drill-down, a socket dropped and
 // refused for a while, a user who is not an operator.
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DashboardNode, GatewayDashboard } from '@correio/protocol';
-import { axeViolations, launchBrowser, newPage, UI_MS } from './helpers/browser.js';
+import { axeViolations, launchBrowser, newPage, screenshot, UI_MS } from './helpers/browser.js';
+import { CLUSTER_START_MS, http, startCluster, startGateway, startServer, type Cluster, type GatewayProcess } from './helpers/cluster.js';
 import { startScriptedDashboardGateway, type ScriptedDashboardGateway } from './helpers/scriptedDashboardGateway.js';
 
 let browser: Browser;
@@ -29,6 +34,92 @@ async function logIn(page: Page, url: string, user: string, password = `${user} 
   await page.getByLabel('Password (8 characters or more)').fill(password);
   await page.getByRole('button', { name: 'Log in' }).click();
 }
+
+/** The reference server's defaults: a heartbeat a second, down after 3 missed. */
+const REF_DOWN_MS = 3 * 1000;
+/** A snapshot a second; each gather waits at most 800 ms for a process's /health and /metrics. */
+const DASHBOARD_LAG_MS = 1000 + 800;
+/** Scheduling on a loaded 2-core machine (Chromium, seven Node processes). */
+const BUSY_MARGIN_MS = 5_000;
+
+/** The id the page marks coordinator, null while it marks none. */
+async function markedCoordinator(page: Page): Promise<string | null> {
+  const marked = page.locator('button.node.coordinator');
+  return (await marked.count()) === 1 ? marked.getAttribute('data-node') : null;
+}
+/** Timeline entries whose text is exactly `text`. */
+const timelineEntries = (page: Page, text: string) => page.locator('.timeline .event-text', { hasText: new RegExp(`^${text.replace(/[()]/g, '\\$&')}$`) }).count();
+
+describe('the dashboard of a real cluster', () => {
+  let cluster: Cluster;
+  let gateway: GatewayProcess;
+  let ana: Page;
+
+  beforeAll(async () => {
+    cluster = await startCluster(3, 'password', { ref: true, http: true, operators: ['ana'] });
+    const monitors = ['broker', 'proxy', 'ref'].map((kind) => `${kind}=${cluster.monitoring.get(kind)!}`).join(',');
+    gateway = await startGateway(cluster, ['--monitor', monitors]);
+    expect((await http(`${gateway.url}/v1/register`, { body: { user: 'ana', password: 'ana has a good password' } })).status).toBe(201);
+    ana = await newPage(browser);
+    await logIn(ana, gateway.url, 'ana');
+  }, CLUSTER_START_MS);
+
+  it('shows an operator every process, each server with its rank and the coordinator, and draws the charts', async () => {
+    for (const id of ['s1', 's2', 's3']) await ana.getByRole('button', { name: new RegExp(`^${id} server · rank \\d+ up`) }).waitFor();
+    for (const kind of ['gateway', 'broker', 'proxy', 'reference server']) await ana.getByRole('button', { name: new RegExp(` ${kind} up`) }).first().waitFor();
+    // The bully election: the highest-ranked live server coordinates.
+    const ranks = new Map<string, number>();
+    for (const id of ['s1', 's2', 's3']) ranks.set(id, Number(/rank (\d+)/.exec((await ana.locator(`button.node[data-node="${id}"]`).textContent())!)![1]));
+    const highest = [...ranks].sort((a, b) => b[1] - a[1])[0]![0];
+    await expect.poll(() => markedCoordinator(ana), { timeout: UI_MS }).toBe(highest);
+    expect(await ana.getByRole('button', { name: /coordinator/ }).count()).toBe(1);
+
+    // Traffic for the rate charts, then points enough to draw lines.
+    const login = await http(`${gateway.url}/v1/login`, { body: { user: 'ana', password: 'ana has a good password' } });
+    const headers = { authorization: `Bearer ${login.body.token}` };
+    expect((await http(`${gateway.url}/v1/channels`, { body: { channel: 'ops' }, headers })).status).toBe(200);
+    for (let index = 1; index <= 10; index++) expect((await http(`${gateway.url}/v1/channels/ops/messages`, { body: { text: `busy ${index}` }, headers })).status).toBe(200);
+    await expect.poll(() => ana.locator('figure[data-chart="rss"]').getAttribute('data-points').then(Number), { timeout: UI_MS }).toBeGreaterThanOrEqual(3);
+    expect(await ana.locator('figure.chart canvas').count()).toBe(8);
+    const rss = ana.getByRole('table', { name: 'Memory (RSS), by process: latest values' });
+    for (const id of ['s1', 's2', 's3']) expect(await rss.getByRole('row', { name: id }).locator('td').first().textContent()).toMatch(/^\d+(\.\d)? MiB$/);
+    // The chat service's request rate: the highest point of the window is the traffic above.
+    const requests = ana.getByRole('table', { name: 'Requests per second, by service: latest values' });
+    await expect.poll(() => requests.getByRole('row', { name: 'chat' }).locator('td').nth(1).textContent().then((text) => Number.parseFloat(text!)), { timeout: UI_MS }).toBeGreaterThan(0);
+    await ana.locator('.timeline li').first().waitFor();
+    // The coordinator's details, from the keyboard.
+    await ana.locator(`button.node[data-node="${highest}"]`).press('Enter');
+    await ana.getByRole('heading', { name: `server ${highest}` }).waitFor();
+    await expect.poll(() => ana.locator('#details').textContent(), { timeout: UI_MS }).toMatch(new RegExp(`Rank${ranks.get(highest)}Rolecoordinator.*Lamport clock\\d+`));
+
+    expect(await axeViolations(ana)).toEqual([]);
+    await screenshot(ana, 'dashboard.png', true);
+  });
+
+  it('shows the killed coordinator down within the heartbeat bound, the new coordinator, and the server back up once restarted', async () => {
+    const old = (await markedCoordinator(ana))!;
+    const rank = Number(/rank (\d+)/.exec((await ana.locator(`button.node[data-node="${old}"]`).textContent())!)![1]);
+    const cameUp = `${old} (rank ${rank}) is up`;
+    const upBefore = await timelineEntries(ana, cameUp);
+    const child = cluster.servers.find((server) => server.name === `server ${old}`)!;
+    const killedAt = Date.now();
+    child.kill('SIGKILL');
+    // Down as soon as its /health stops answering, and the reference server's word within its heartbeat bound.
+    await ana.locator(`button.node.state-down[data-node="${old}"]`).waitFor({ timeout: REF_DOWN_MS + DASHBOARD_LAG_MS + BUSY_MARGIN_MS });
+    const shownDownMs = Date.now() - killedAt;
+    await expect.poll(() => timelineEntries(ana, `${old} (rank ${rank}) is down`), { timeout: REF_DOWN_MS + DASHBOARD_LAG_MS + BUSY_MARGIN_MS }).toBe(1);
+    const refDownMs = Date.now() - killedAt;
+    await expect.poll(async () => [null, old].includes(await markedCoordinator(ana)), { timeout: UI_MS }).toBe(false);
+    const successor = (await markedCoordinator(ana))!;
+    expect(await ana.locator(`button.node[data-node="${successor}"]`).getAttribute('class')).toContain('state-up');
+    await expect.poll(() => ana.locator('.timeline .kind-election .event-text', { hasText: `${successor} (rank ` }).count(), { timeout: UI_MS }).toBeGreaterThan(0);
+    console.log(`dashboard: ${old} shown down ${shownDownMs} ms after SIGKILL, the reference server's "down" on the timeline after ${refDownMs} ms (bound ${REF_DOWN_MS + DASHBOARD_LAG_MS} ms + ${BUSY_MARGIN_MS} ms margin); new coordinator ${successor}`);
+
+    await startServer(cluster, old, ['s1', 's2', 's3'].filter((id) => id !== old));
+    await ana.locator(`button.node.state-up[data-node="${old}"]`).waitFor({ timeout: UI_MS });
+    await expect.poll(() => timelineEntries(ana, cameUp), { timeout: UI_MS }).toBe(upBefore + 1);
+  });
+});
 
 const START = Date.UTC(2026, 11, 6, 12, 0, 0);
 
@@ -107,10 +198,12 @@ describe('the dashboard against a scripted gateway', () => {
     expect(await canvas!.evaluate((element) => element.isConnected)).toBe(true);
     expect(await ana.locator('canvas').count()).toBe(8);
     await ana.getByRole('figure', { name: 'Requests per second, by service (req/s)' }).waitFor();
+    expect(await ana.getByRole('img', { name: /: the last five minutes; latest values in the table that follows$/ }).count()).toBe(8);
     const requests = ana.getByRole('table', { name: 'Requests per second, by service: latest values' });
-    await expect.poll(() => requests.getByRole('row', { name: 'chat' }).textContent()).toBe('chat64 req/s');
+    await expect.poll(() => requests.getByRole('row', { name: 'chat' }).textContent()).toBe('chat64 req/s64 req/s');
     const clocks = ana.getByRole('table', { name: 'Clock offset against the coordinator, by server: latest values' });
-    expect(await clocks.getByRole('row', { name: 's1' }).textContent()).toBe('s11.100 ms');
+    // s1's clock drifting back round by round: latest 1.1 ms, highest 1.5 ms.
+    expect(await clocks.getByRole('row', { name: 's1' }).textContent()).toBe('s11.100 ms1.500 ms');
 
     // The timeline: each event once though the second snapshot repeated them, newest first.
     const events = ana.locator('.timeline li');
@@ -122,7 +215,7 @@ describe('the dashboard against a scripted gateway', () => {
     await ana.locator('button.node[data-node="s2"]').focus();
     await ana.keyboard.press('Enter');
     await ana.getByRole('heading', { name: 'server s2' }).waitFor();
-    await expect.poll(() => ana.evaluate(() => document.activeElement?.id)).toBe('details');
+    await ana.locator('#details:focus').waitFor();
     const details = ana.locator('#details');
     const marks = details.getByRole('table', { name: /High-water marks/ });
     expect(await marks.getByRole('row').count()).toBe(4);
@@ -138,8 +231,13 @@ describe('the dashboard against a scripted gateway', () => {
     expect(await details.textContent()).toMatch(/Workers3Idle workers2In flight1Queue at the broker1Requests64 \/sErrors1 \/sLatency p500\.80 msLatency p994\.20 ms/);
   });
 
-  it('has no accessibility violations', async () => {
+  it('has no accessibility violations, and moves nothing for who asks for reduced motion', async () => {
     expect(await axeViolations(ana)).toEqual([]);
+    const transition = () => ana.locator('button.node[data-node="s1"]').evaluate((element) => (globalThis as unknown as { getComputedStyle(element: unknown): { transitionDuration: string } }).getComputedStyle(element).transitionDuration);
+    await ana.emulateMedia({ reducedMotion: 'reduce' });
+    expect(await transition()).toBe('0s');
+    await ana.emulateMedia({ reducedMotion: 'no-preference' });
+    expect(await transition()).not.toBe('0s');
   });
 
   it('says when the gateway is gone, retries with backoff, and carries on when it is back', async () => {
