@@ -5,23 +5,13 @@
 // both chat with a Python peer (peers/python, over ZeroMQ), axe-core finds no serious or critical
 // violation. Also the static serving: cache headers, the page
 // fallback that never shadows the API, and the 404 that says the app is not built.
-import { existsSync, mkdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { existsSync } from 'node:fs';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { scratchDir, waitFor, workspaceRoot } from '@correio/testing';
+import { scratchDir, waitFor } from '@correio/testing';
+import { UI_MS, axeViolations, launchBrowser, newPage, screenshot } from './helpers/browser.js';
 import { CLUSTER_START_MS, http, startCluster, startGateway, type Cluster, type GatewayProcess } from './helpers/cluster.js';
 import { PeerChat, requirePeerToolchains } from './helpers/peerChat.js';
-
-const CHROMIUM = process.env.CORREIO_CHROMIUM ?? '/usr/bin/chromium';
-const WEB_DIST = join(workspaceRoot, 'apps', 'web', 'dist');
-// Written by every run under tmp/; CORREIO_UPDATE_SCREENSHOTS=1 writes the README's copy in docs/screenshots instead.
-const SCREENSHOT_DIR = process.env.CORREIO_UPDATE_SCREENSHOTS === '1' ? join(workspaceRoot, 'docs', 'screenshots') : join(workspaceRoot, 'tmp', 'screenshots');
-const SCREENSHOT = join(SCREENSHOT_DIR, 'chat.png');
-const axeScript = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
-/** Playwright's waits: bounded, generous for a busy 2-core machine. */
-const UI_MS = 20_000;
 
 let cluster: Cluster;
 let gateway: GatewayProcess;
@@ -30,13 +20,10 @@ let ana: Page;
 let bo: Page;
 
 beforeAll(async () => {
-  if (!existsSync(join(WEB_DIST, 'index.html'))) throw new Error(`${WEB_DIST} is not built: run \`npx nx build @correio/web\` (nx runs it before these tests)`);
-  if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: install Debian's chromium package (.ci/run does), or set CORREIO_CHROMIUM`);
   requirePeerToolchains();
+  browser = await launchBrowser();
   cluster = await startCluster(1, 'password');
   gateway = await startGateway(cluster);
-  // As root (CI, containers) Chromium runs only without its sandbox.
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: process.getuid?.() === 0 ? ['--no-sandbox'] : [] });
   [ana, bo] = await Promise.all([openSession('ana'), openSession('bo')]);
 }, CLUSTER_START_MS);
 
@@ -46,10 +33,7 @@ afterAll(async () => {
 
 /** A browser context of its own (own session storage), registered and logged in through the form. */
 async function openSession(user: string): Promise<Page> {
-  // bypassCSP: axe-core is injected as an inline script, which the gateway's CSP rightly refuses.
-  const context = await browser.newContext({ bypassCSP: true, viewport: { width: 1100, height: 700 } });
-  context.setDefaultTimeout(UI_MS);
-  const page = await context.newPage();
+  const page = await newPage(browser);
   await page.goto(gateway.url);
   await page.getByLabel('User name').fill(user);
   await page.getByLabel('Password (8 characters or more)').fill(`${user} has a good password`);
@@ -78,11 +62,7 @@ async function seenOnce(page: Page, text: string): Promise<void> {
   expect(await shown(page, text).count(), text).toBe(1);
 }
 
-async function seriousViolations(page: Page): Promise<string[]> {
-  await page.addScriptTag({ path: axeScript });
-  const results = await page.evaluate(async () => (globalThis as unknown as { axe: { run(): Promise<{ violations: { id: string; impact: string; help: string }[] }> } }).axe.run());
-  return results.violations.filter((violation) => violation.impact === 'serious' || violation.impact === 'critical').map((violation) => `${violation.id}: ${violation.help}`);
-}
+const seriousViolations = (page: Page) => axeViolations(page, ['serious', 'critical']);
 
 describe('the browser chat', () => {
   it('lets two sessions chat live in a channel and by direct message, with unread counts and clocks on hover', async () => {
@@ -184,7 +164,7 @@ describe('the browser chat', () => {
   });
 
   it('has no serious or critical accessibility violations, logged out or chatting; the chat is photographed', async () => {
-    const loginPage = await (await browser.newContext({ bypassCSP: true })).newPage();
+    const loginPage = await newPage(browser);
     await loginPage.goto(gateway.url);
     await loginPage.getByLabel('User name').waitFor();
     expect(await seriousViolations(loginPage)).toEqual([]);
@@ -196,9 +176,7 @@ describe('the browser chat', () => {
     await bo.getByRole('button', { name: /^#random/ }).click();
     await say(bo, 'anyone here?');
     await ana.getByRole('button', { name: /^#random.*1 unread/ }).waitFor();
-    mkdirSync(SCREENSHOT_DIR, { recursive: true });
-    await ana.screenshot({ path: SCREENSHOT });
-    expect(existsSync(SCREENSHOT)).toBe(true);
+    expect(existsSync(await screenshot(ana, 'chat.png'))).toBe(true);
   });
 
   it('chats with a Python peer over ZeroMQ, in a channel and by direct message, both ways', async () => {
