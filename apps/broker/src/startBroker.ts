@@ -1,6 +1,10 @@
+import { createRequire } from 'node:module';
 import { createLogger, createMetrics, startHttpSidecar, type HttpSidecar, type Logger, type MetricsRegistry } from '@correio/observability';
 import { MajordomoBroker, SeedQueue, type CurveServerOptions, type MajordomoBrokerOptions } from '@correio/transport';
 import { brokerMetrics } from './brokerMetrics.js';
+
+/** This program's version, shown in /health. */
+const version = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
 export interface StartBrokerOptions extends Omit<MajordomoBrokerOptions, 'logger' | 'observer' | 'curve'> {
   /** The seed-compatible plain REQ/REP queue (FRAMES.md §2), on its own two endpoints. */
@@ -47,6 +51,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
         port: http.port,
         ...(http.host ? { host: http.host } : {}),
         registry: metrics,
+        version,
         health: () => {
           const snapshot = running.snapshot();
           return {

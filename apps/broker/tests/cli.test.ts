@@ -103,7 +103,7 @@ describe('startBroker (in process)', () => {
     expect(running.readyLine).toMatch(/^broker ready tcp:\/\/127\.0\.0\.1:\d+ seed-frontend=tcp:\/\/127\.0\.0\.1:\d+ seed-backend=tcp:\/\/127\.0\.0\.1:\d+ http=http:\/\/127\.0\.0\.1:\d+$/);
     const health = await fetch(`${running.sidecar!.url}/health`);
     expect(health.status).toBe(200);
-    expect(await health.json()).toEqual({ ready: true, status: 'ok', workers: 0, queued: 0, inFlight: 0, services: 0 });
+    expect(await health.json()).toEqual({ version: expect.stringMatching(/^\d+\.\d+\.\d+/), ready: true, status: 'ok', workers: 0, queued: 0, inFlight: 0, services: 0 });
     const metrics = await (await fetch(`${running.sidecar!.url}/metrics`)).text();
     expect(metrics).toContain('# TYPE correio_broker_request_duration_seconds histogram');
     await running.close();

@@ -1,6 +1,10 @@
+import { createRequire } from 'node:module';
 import { createLogger, createMetrics, startHttpSidecar, type HttpSidecar, type Logger, type MetricsRegistry } from '@correio/observability';
 import { PubSubProxy, type PubSubProxyOptions } from '@correio/transport';
 import { proxyMetrics } from './proxyMetrics.js';
+
+/** This program's version, shown in /health. */
+const version = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
 export interface StartProxyOptions extends Omit<PubSubProxyOptions, 'logger' | 'observer'> {
   /** The HTTP side port for /health and /metrics; none when absent. */
@@ -34,6 +38,7 @@ export async function startProxy(options: StartProxyOptions): Promise<RunningPro
         port: http.port,
         ...(http.host ? { host: http.host } : {}),
         registry: metrics,
+        version,
         health: () => {
           const snapshot = started.snapshot();
           return { ready: snapshot.state === 'running', status: snapshot.state === 'running' ? 'ok' : snapshot.state, ...snapshot };

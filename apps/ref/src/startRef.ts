@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { BadRequestError, CorreioError } from '@correio/codec';
@@ -10,6 +11,9 @@ import { CoordinatorTracker } from './CoordinatorTracker.js';
 import { JsonFileRegistryStore } from './JsonFileRegistryStore.js';
 import { refMetrics, type RefMetrics } from './refMetrics.js';
 import { ServerRegistry, type Instant, type MembershipEvent } from './ServerRegistry.js';
+
+/** This program's version, shown in /health. */
+const version = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
 export interface StartRefOptions {
   /** The broker's MDP endpoint; the reference server serves broker service `ref` there. */
@@ -138,6 +142,7 @@ export async function startRef(options: StartRefOptions): Promise<RunningRef> {
         port: options.http.port,
         ...(options.http.host ? { host: options.http.host } : {}),
         registry: metrics,
+        version,
         health: () => {
           const { listed, alive } = registry.counts;
           const ready = state === 'running' && brokerConnected;

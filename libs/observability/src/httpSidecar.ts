@@ -18,6 +18,8 @@ export interface HttpSidecarOptions {
   readonly host?: string;
   readonly health: () => HealthStatus | Promise<HealthStatus>;
   readonly registry?: MetricsRegistry;
+  /** The program's version, reported in every /health answer as `version` (unless the answer has its own). */
+  readonly version?: string;
 }
 
 export interface HttpSidecar {
@@ -66,7 +68,7 @@ async function handle(options: HttpSidecarOptions, request: IncomingMessage, res
     return;
   }
   if (path === '/health') {
-    const health = await options.health();
+    const health = { ...(options.version === undefined ? {} : { version: options.version }), ...(await options.health()) };
     send(response, health.ready ? 200 : 503, 'application/json', JSON.stringify(health));
   } else if (path === '/metrics' && options.registry) {
     send(response, 200, options.registry.contentType, await options.registry.metrics());

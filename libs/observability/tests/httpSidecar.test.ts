@@ -21,6 +21,14 @@ describe('startHttpSidecar', () => {
     expect(await ok.json()).toMatchObject({ ready: true, status: 'ok' });
   });
 
+  it("reports the program's version in /health, unless the health answer has its own", async () => {
+    sidecar = await startHttpSidecar({ port: 0, version: '1.2.3', health: () => ({ ready: true, status: 'ok' }) });
+    expect(await (await fetch(`${sidecar.url}/health`)).json()).toEqual({ version: '1.2.3', ready: true, status: 'ok' });
+    await sidecar.close();
+    sidecar = await startHttpSidecar({ port: 0, version: '1.2.3', health: () => ({ ready: true, version: '9.9.9' }) });
+    expect(await (await fetch(`${sidecar.url}/health`)).json()).toEqual({ version: '9.9.9', ready: true });
+  });
+
   it('serves correio_-prefixed metrics in the Prometheus text format', async () => {
     const metrics = createMetrics({ processMetrics: false, defaultLabels: { instance: 'test' } });
     const requests = metrics.counter('requests_total', { help: 'Requests received.', labelNames: ['service'] });
