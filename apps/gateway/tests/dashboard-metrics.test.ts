@@ -2,7 +2,9 @@
 // hostile lines, histogram percentiles over bucket deltas, and the broker's services over an interval.
 import { createMetrics } from '@correio/observability';
 import { describe, expect, it } from 'vitest';
+import { offsetsAgainstCoordinator } from '../src/dashboard/clockOffsets.js';
 import { bucketDeltas, counterDelta, histogramQuantile } from '../src/dashboard/histogramQuantile.js';
+import type { DashboardNode } from '../src/dashboard/nodeStats.js';
 import { Metrics, parsePrometheusText, total } from '../src/dashboard/prometheusText.js';
 import { serviceStats } from '../src/dashboard/serviceStats.js';
 
@@ -115,5 +117,25 @@ describe('serviceStats', () => {
     expect(chat.p50_us).toBe(1_000);
     expect(chat.p99_us).toBe(Math.round((0.001 + (0.099 * 49) / 50) * 1e6));
     expect(second[1]).toEqual({ name: 'ref', workers: 1, idle: 0, queue_depth: 0, in_flight: 0, requests: 0, errors: 0 });
+  });
+});
+
+describe('offsetsAgainstCoordinator', () => {
+  const server = (id: string, offset?: number): DashboardNode => ({ id, kind: 'server', state: 'up', ...(offset === undefined ? {} : { clock_offset_us: offset }) });
+
+  it("makes each server's offset from the round's agreed time an offset from the coordinator's clock", () => {
+    const nodes = offsetsAgainstCoordinator([{ id: 'broker', kind: 'broker', state: 'up' }, server('s1', 3_000), server('s2', -1_000), server('s3')], 's2');
+    expect(nodes.map((node) => [node.id, node.clock_offset_us])).toEqual([
+      ['broker', undefined],
+      ['s1', 4_000],
+      ['s2', 0],
+      ['s3', undefined],
+    ]);
+  });
+
+  it("shows no offsets without the coordinator's (none known, or it has not measured yet)", () => {
+    for (const coordinator of [undefined, 's3', 'gone']) {
+      expect(offsetsAgainstCoordinator([server('s1', 3_000), server('s3')], coordinator).every((node) => node.clock_offset_us === undefined)).toBe(true);
+    }
   });
 });

@@ -119,8 +119,10 @@ describe('an operator', () => {
       expect(server.high_water_marks.length, id).toBeGreaterThan(0);
       expect(JSON.stringify(server)).not.toContain('a secret text');
     }
-    // Clock offsets arrive with the coordinator's Berkeley rounds (every 10 s by default).
-    await client.nextSnapshot((entry) => SERVERS.every((id) => Number.isInteger(node(entry, id)?.clock_offset_us)), 30_000, from);
+    // Clock offsets arrive with the coordinator's Berkeley rounds (every 10 s by default), each
+    // against the coordinator's clock: the coordinator's own is 0.
+    const measured = await client.nextSnapshot((entry) => SERVERS.every((id) => Number.isInteger(node(entry, id)?.clock_offset_us)), 30_000, from);
+    expect(node(measured, measured.coordinator).clock_offset_us).toBe(0);
     expect(client.invalid).toEqual([]);
   });
 

@@ -819,9 +819,9 @@ type ErrorReply struct {
 // gateway.dashboard: What a gateway knows of the whole system at one moment, sent once per
 // interval to each operator's dashboard WebSocket (GET /v1/dashboard, a JSON text frame). The
 // gateway gathers it from the reference server's list (ref.servers), the ref/membership/ and
-// election/coordinator/ topics, and the /health and /metrics of every process it knows. Counts are
-// deltas over the interval, so a browser charts rates without keeping counters; there are no
-// floats in v1, hence the units in the names.
+// election/ topics, and the /health and /metrics of every process it knows. Counts are deltas over
+// the interval, so a browser charts rates without keeping counters; there are no floats in v1,
+// hence the units in the names.
 type GatewayDashboard struct {
 	// When the gateway took the snapshot (its wall clock).
 	At Timestamp `msgpack:"at" json:"at"`

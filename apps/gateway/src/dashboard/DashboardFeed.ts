@@ -5,6 +5,7 @@ import type { TopicHub } from '../stream/TopicHub.js';
 import type { Upstream } from '../Upstream.js';
 import type { FetchLimits } from './boundedFetch.js';
 import type { Monitor } from './monitors.js';
+import { offsetsAgainstCoordinator } from './clockOffsets.js';
 import { isNodeId, nodeStats, type DashboardNode, type Scrape } from './nodeStats.js';
 import { Metrics } from './prometheusText.js';
 import { scrapeProcess, type ScrapeResult } from './scrapeProcess.js';
@@ -154,7 +155,7 @@ export class DashboardFeed {
       interval_ms: this.#previousAt === undefined ? 0 : Math.max(0, at - this.#previousAt),
       gateway: this.#options.id,
       ...(this.#coordinator !== undefined ? { coordinator: this.#coordinator } : {}),
-      nodes: nodes.slice(0, 1_000),
+      nodes: offsetsAgainstCoordinator(nodes.slice(0, 1_000), this.#coordinator),
       services: this.#services,
     };
     this.#previousAt = at;

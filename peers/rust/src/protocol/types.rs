@@ -1038,9 +1038,9 @@ pub struct ErrorReply {
 /// gateway.dashboard: What a gateway knows of the whole system at one moment, sent once per
 /// interval to each operator's dashboard WebSocket (GET /v1/dashboard, a JSON text frame). The
 /// gateway gathers it from the reference server's list (ref.servers), the ref/membership/ and
-/// election/coordinator/ topics, and the /health and /metrics of every process it knows. Counts are
-/// deltas over the interval, so a browser charts rates without keeping counters; there are no
-/// floats in v1, hence the units in the names.
+/// election/ topics, and the /health and /metrics of every process it knows. Counts are deltas over
+/// the interval, so a browser charts rates without keeping counters; there are no floats in v1,
+/// hence the units in the names.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GatewayDashboard {
     /// When the gateway took the snapshot (its wall clock).
