@@ -110,13 +110,13 @@ async function loggedIn(browser: Browser, session: Session): Promise<BrowserCont
 
 /** The gzip bytes of every script and style a page loads (what a browser downloads, compressed). */
 async function pageWeight(page: Page, url: string): Promise<{ files: number; gzip: number }> {
-  const bodies: Buffer[] = [];
+  const bodies: Promise<Buffer | undefined>[] = [];
   page.on('response', (response) => {
-    if (['script', 'stylesheet'].includes(response.request().resourceType())) void response.body().then((body) => bodies.push(body), () => undefined);
+    if (['script', 'stylesheet'].includes(response.request().resourceType())) bodies.push(response.body().catch(() => undefined));
   });
   await page.goto(url, { waitUntil: 'networkidle' });
-  await new Promise((resolve) => setTimeout(resolve, 200));
-  return { files: bodies.length, gzip: bodies.reduce((sum, body) => sum + gzipSync(body, { level: 9 }).length, 0) };
+  const read = (await Promise.all(bodies)).filter((body): body is Buffer => body !== undefined);
+  return { files: read.length, gzip: read.reduce((sum, body) => sum + gzipSync(body, { level: 9 }).length, 0) };
 }
 
 /** Resolves once the topology shows every server up; the page's text in the error otherwise. */
