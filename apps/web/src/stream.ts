@@ -2,7 +2,7 @@
 // (or the browser going offline) it reconnects and resumes: each channel's subscribe, and the auth for
 // direct messages, carry the last op seen from each origin, so the gateway replays what was missed.
 import type { ChatDirect, ChatPublication, OpId } from '@correio/protocol';
-import { gatewaySocketUrl, reconnectDelay } from './backoff.js';
+import { GatewaySocket } from './GatewaySocket.js';
 
 export type StreamStatus = 'connecting' | 'live' | 'offline';
 
@@ -18,8 +18,6 @@ export interface StreamEvents {
 const MAX_AFTER = 64;
 /** Channels followed live at most: below the gateway's per-socket limits (channels, messages per second). */
 const MAX_CHANNELS = 40;
-/** The gateway's close code for a refused or expired token. */
-const UNAUTHENTICATED = 4401;
 
 /** The last op seen from each origin, the stream's resume point. */
 class OriginMarks {
@@ -36,37 +34,42 @@ class OriginMarks {
 }
 
 export class ChatStream {
-  private socket: WebSocket | undefined;
+  private readonly socket: GatewaySocket;
   private readonly channels = new Map<string, OriginMarks>();
   private readonly directMarks = new OriginMarks();
-  private attempts = 0;
   private wasLive = false;
-  private retryTimer: ReturnType<typeof setTimeout> | undefined;
-  private stopped = false;
-  /** The last socket was closed for its token (expired, or revoked). */
-  private refused = false;
   /** The gateway answered the auth on the current socket. */
   private ready = false;
 
   constructor(
     /** The access token; `stale`: the gateway refused the last one (4401), refresh it. */
-    private readonly token: (stale: boolean) => Promise<string>,
+    token: (stale: boolean) => Promise<string>,
     private readonly events: StreamEvents,
   ) {
-    addEventListener('offline', this.goOffline);
-    addEventListener('online', this.goOnline);
+    this.socket = new GatewaySocket('/v1/stream', token, {
+      // Direct messages resume from the auth message; channels from their subscribes.
+      auth: () => {
+        const after = this.directMarks.after;
+        return after ? { after } : {};
+      },
+      connecting: () => this.events.status(this.wasLive ? 'offline' : 'connecting', false),
+      message: (message) => this.receive(message),
+      gone: () => {
+        this.ready = false;
+      },
+      closed: () => {
+        this.events.status('offline', false);
+        return true;
+      },
+    });
   }
 
   start(): void {
-    void this.connect();
+    this.socket.start();
   }
 
   stop(): void {
-    this.stopped = true;
-    clearTimeout(this.retryTimer);
-    removeEventListener('offline', this.goOffline);
-    removeEventListener('online', this.goOnline);
-    this.drop();
+    this.socket.stop();
   }
 
   /** Follows a channel; ops already shown (from history) count as seen. */
@@ -86,53 +89,8 @@ export class ChatStream {
     this.directMarks.see(op);
   }
 
-  private readonly goOffline = () => {
-    this.drop();
-    this.events.status('offline', false);
-  };
-
-  private readonly goOnline = () => {
-    clearTimeout(this.retryTimer);
-    void this.connect();
-  };
-
-  private async connect(): Promise<void> {
-    if (this.stopped || this.socket) return;
-    this.events.status(this.wasLive ? 'offline' : 'connecting', false);
-    let token: string;
-    try {
-      token = await this.token(this.refused);
-      this.refused = false;
-    } catch {
-      this.retry();
-      return;
-    }
-    if (this.stopped || this.socket) return;
-    const socket = new WebSocket(gatewaySocketUrl('/v1/stream'));
-    this.socket = socket;
-    socket.onopen = () => {
-      const after = this.directMarks.after;
-      socket.send(JSON.stringify({ type: 'auth', token, ...(after ? { after } : {}) }));
-    };
-    socket.onmessage = (event) => this.receive(event.data);
-    socket.onclose = (event) => {
-      if (this.socket !== socket) return;
-      this.refused = event.code === UNAUTHENTICATED;
-      this.socket = undefined;
-      this.ready = false;
-      this.events.status('offline', false);
-      this.retry();
-    };
-  }
-
-  private receive(data: unknown): void {
-    if (typeof data !== 'string') return;
-    let message: { type?: string; publication?: ChatPublication; message?: ChatDirect; channel?: string };
-    try {
-      message = JSON.parse(data) as typeof message;
-    } catch {
-      return;
-    }
+  private receive(frame: object): void {
+    const message = frame as { type?: unknown; publication?: ChatPublication; message?: ChatDirect; channel?: string };
     if (message.type === 'ready') {
       // Subscribes go after ready: the gateway holds only a few messages sent before it.
       this.ready = true;
@@ -142,7 +100,7 @@ export class ChatStream {
       }
       const reconnected = this.wasLive;
       this.wasLive = true;
-      this.attempts = 0;
+      this.socket.live();
       this.events.status('live', reconnected);
     } else if (message.type === 'publication' && message.publication) {
       this.channels.get(message.publication.channel)?.see(message.publication.op);
@@ -156,24 +114,6 @@ export class ChatStream {
   }
 
   private send(message: object): void {
-    if (this.ready && this.socket?.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify(message));
-  }
-
-  /** Forgets the socket at once: nothing it still delivers counts, so the resume point stays exact. */
-  private drop(): void {
-    const socket = this.socket;
-    this.socket = undefined;
-    this.ready = false;
-    if (!socket) return;
-    socket.onmessage = null;
-    socket.onclose = null;
-    socket.close();
-  }
-
-  private retry(): void {
-    if (this.stopped) return;
-    clearTimeout(this.retryTimer);
-    const delay = reconnectDelay(this.attempts++);
-    this.retryTimer = setTimeout(() => void this.connect(), delay);
+    if (this.ready) this.socket.send(message);
   }
 }
