@@ -1,5 +1,6 @@
 import { BadRequestError, ConflictError, NotFoundError } from '@correio/codec';
 import { hashPassword } from '@correio/identity';
+import { traceWrite } from '@correio/observability';
 import type { BodyOf, Operation } from '@correio/protocol';
 import { handles, type MessageContext, type ReplyBody } from '@correio/service';
 import { decodeCursor, encodeCursor } from './cursor.js';
@@ -240,9 +241,12 @@ export class ChatServer {
     precondition: () => boolean = () => true,
     sameRequest: (stored: OperationData<K>) => boolean = (stored) => sameData(stored, data),
   ): Promise<Committed | undefined> {
-    const committed = await this.#store.commitLocal(this.#id, ctx.id, (seq) =>
-      precondition() ? this.#clock.stamp(this.#id, seq, kind, data, ctx.id) : undefined,
-    );
+    traceWrite?.('server.commit.start', ctx.id);
+    const committed = await this.#store.commitLocal(this.#id, ctx.id, (seq) => {
+      traceWrite?.('server.commit.txn', ctx.id); // inside the write transaction
+      return precondition() ? this.#clock.stamp(this.#id, seq, kind, data, ctx.id) : undefined;
+    });
+    traceWrite?.('server.commit.durable', ctx.id);
     if (committed === undefined) return undefined;
     const { op, duplicate } = committed;
     if (duplicate) {
@@ -267,7 +271,9 @@ export class ChatServer {
     // With confirmations, `confirm` pushes the operation to every live peer in a replica.apply
     // batch; a replica.op publication as well would make each peer decode and check it twice.
     this.#fanout.announce(op, { replica: this.#confirm === undefined });
+    traceWrite?.('server.announced', ctx.id);
     await this.#confirm?.(op);
+    traceWrite?.('server.confirmed', ctx.id);
     return committed;
   }
 

@@ -39,3 +39,4 @@ export {
 export { endpointProblem } from './endpoint.js';
 export { writeFileDurably } from './writeFileDurably.js';
 export { readFileIfPresent } from './readFileIfPresent.js';
+export { traceWrite, createWriteTrace, type TraceWrite } from './writeTrace.js';

@@ -2,7 +2,7 @@ import { CorreioError, OverloadedError, UnavailableError, type ErrorCode } from 
 import type { AnyEnvelope } from '@correio/protocol';
 import { backoffDelay, delay, type BackoffOptions } from './backoff.js';
 import type { Frame, Frames } from './frames.js';
-import type { Logger } from '@correio/observability';
+import { traceWrite, type Logger } from '@correio/observability';
 import { ManagedSocket } from './ManagedSocket.js';
 import { parseWorkerMessage, workerDisconnect, workerHeartbeat, workerReady, workerReply } from './mdp.js';
 import { replyError, type RequestContext, type RequestHandler, type Responder } from './Responder.js';
@@ -265,6 +265,7 @@ export class WorkerConnection {
 
   async #serve(socket: ManagedSocket, generation: number, inFlight: InFlight, client: Buffer, body: Frames): Promise<void> {
     const { responder, counters, handler, service, log } = this.#settings;
+    const arrived = traceWrite && performance.now();
     const decoded = responder.decodeRequest(body);
     if (!decoded.ok) {
       counters.malformedRequests += 1;
@@ -276,6 +277,10 @@ export class WorkerConnection {
     }
     counters.requests += 1;
     const request = decoded.request;
+    if (traceWrite) {
+      traceWrite('worker.received', request.id, request.type, arrived);
+      traceWrite('worker.decoded', request.id);
+    }
     const abort = inFlight.abort;
     const context: RequestContext = {
       service,
@@ -291,7 +296,9 @@ export class WorkerConnection {
     };
     let reply: Uint8Array;
     try {
-      reply = responder.reply(request, await handler(request, context));
+      const replyBody = await handler(request, context);
+      traceWrite?.('worker.handled', request.id);
+      reply = responder.reply(request, replyBody);
     } catch (error) {
       reply = this.#errorReply(request, error);
     }
@@ -301,6 +308,7 @@ export class WorkerConnection {
     }
     counters.replies += 1;
     this.#idle(inFlight);
+    traceWrite?.('worker.replied', request.id);
     await this.#send(socket, workerReply('final', client, [reply]));
   }
 

@@ -1,4 +1,5 @@
 import { BadRequestError, UnavailableError } from '@correio/codec';
+import { traceWrite } from '@correio/observability';
 import type { BodyOf, Operation } from '@correio/protocol';
 import { serveApply, serveDigest, serveFetch, serverService, type ReplicaLog } from '@correio/replication';
 import { handles, type MessageContext, type ReplyBody } from '@correio/service';
@@ -55,7 +56,9 @@ export class ReplicaHandlers {
         data: { server: this.#id, reason: 'unknown_origin', origins: unknown.slice(0, 5) },
       });
     }
+    if (traceWrite) for (const op of body.ops) if (op.rid !== undefined) traceWrite('peer.apply.start', op.rid, ctx.id);
     const reply = await serveApply(this.#log, this.#id, body);
+    if (traceWrite) for (const op of body.ops) if (op.rid !== undefined) traceWrite('peer.apply.durable', op.rid, ctx.id);
     this.#options.onApplied?.(body.ops);
     return reply;
   }

@@ -9,6 +9,7 @@ import type { OperationClock } from '../OperationClock.js';
 import type { ChatStore } from '../store/ChatStore.js';
 import { OriginAdmission } from './OriginAdmission.js';
 import { ReplicaHandlers } from './ReplicaHandlers.js';
+import { tracedTransport } from './tracedTransport.js';
 
 export interface ServerReplicationOptions {
   /** This server's id: the origin of its operations, its broker service `srv.<id>`. */
@@ -202,7 +203,7 @@ export class ServerReplication {
     const replicator = new Replicator({
       self: id,
       log: this.#replicaLog,
-      transport: brokerTransport(service.client.transport, service),
+      transport: tracedTransport(brokerTransport(service.client.transport, service)),
       peers: () => this.peers(),
       antiEntropyInterval: antiEntropyIntervalMs,
       requestTimeout: requestTimeoutMs,

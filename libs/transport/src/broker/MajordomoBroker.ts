@@ -1,7 +1,9 @@
 import { performance } from 'node:perf_hooks';
 import * as zmq from 'zeromq';
 import { OverloadedError, TimeoutError, UnavailableError, UnknownServiceError, type CorreioError } from '@correio/codec';
+import { traceWrite } from '@correio/observability';
 import { curveSocketOptions } from '../curve.js';
+import { readableId } from '../envelopeId.js';
 import { ErrorReplies } from './ErrorReplies.js';
 import { RequestQueue } from './RequestQueue.js';
 import { ThrottledWarnings, printable } from './ThrottledWarnings.js';
@@ -305,6 +307,7 @@ export class MajordomoBroker {
     }
     const name = serviceFrame.toString('latin1');
     const body = frames.slice(4);
+    if (traceWrite) traceRelay('broker.request', body[0], name);
     this.#observer.requestReceived?.(name);
     if (name.startsWith(MMI_PREFIX)) {
       this.#answerMmi(client, serviceFrame, name, body);
@@ -362,6 +365,7 @@ export class MajordomoBroker {
     this.#sentTo(worker);
     const frames: Buffer[] = [worker.identity, WORKER_HEADER, WORKER_REQUEST, request.client, EMPTY];
     for (const part of request.body) frames.push(part);
+    if (traceWrite) traceRelay('broker.dispatched', request.body[0], request.service.name);
     this.#send(frames);
   }
 
@@ -470,6 +474,7 @@ export class MajordomoBroker {
       return;
     }
     const service = worker.service;
+    if (traceWrite) traceRelay('broker.replied', frames[5], service.name);
     this.#send([client, CLIENT_HEADER, final ? CLIENT_FINAL : CLIENT_PARTIAL, service.nameFrame, ...frames.slice(5)]);
     if (!final) {
       request.partialSent = true;
@@ -847,4 +852,10 @@ function errorCode(error: unknown): string | undefined {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** CORREIO_TRACE_WRITES: the time first, then the envelope's id (the broker otherwise never decodes a body). */
+function traceRelay(hop: string, envelope: Uint8Array | undefined, service: string): void {
+  const at = performance.now();
+  traceWrite?.(hop, readableId(envelope), service, at);
 }
