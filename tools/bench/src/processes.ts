@@ -68,6 +68,26 @@ export function spawnTsScript(path: string, args: readonly string[], nodeFlags: 
 
 export { freePort };
 
+/** `clients` split over as few processes as keep each at `perProcess` or fewer, as evenly as possible. */
+export function splitClients(clients: number, perProcess: number): number[] {
+  const processes = Math.ceil(clients / perProcess);
+  return Array.from({ length: processes }, (_, p) => Math.floor(clients / processes) + (p < clients % processes ? 1 : 0));
+}
+
+/** SIGTERM to each peer by PID (so it shuts down cleanly and writes its profile), SIGKILL after `graceMs`. */
+export async function stopGracefully(peers: readonly Peer[], graceMs = 10_000): Promise<void> {
+  await Promise.all(
+    peers.map(async ({ process: child }) => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    }),
+  );
+}
+
 export async function stopAll(): Promise<void> {
   for (const child of running) child.kill('SIGKILL');
   await new Promise((resolve) => setTimeout(resolve, 200));

@@ -2,84 +2,51 @@
 // whole deployed path — client → broker → one of 3 chat servers (LMDB, fsync on commit) →
 // `--ack-peers k` peers applying it durably → reply — with delivery to a subscriber through the
 // proxy, replication lag, and CPU and memory per process; at 1, 10 and 100 concurrent clients,
-// side by side with the raw broker and proxy underneath.
-//   npm run bench:e2e [-- --ack-peers 2,1,0 --clients 1,10,100 --duration 5000 --warmup 1000 --no-baselines
+// side by side with the raw broker and proxy underneath, and with a NATS JetStream R3 cluster under
+// the same load (jetstream-run.ts).
+//   npm run bench:e2e [-- --systems correio,jetstream-always,jetstream-default
+//                        --ack-peers 2,1,0 --clients 1,10,100 --duration 5000 --warmup 1000 --no-baselines
 //                        --clients-per-process 50 --data-root <dir on a real disk> --server-flags "--concurrency 32"
 //                        --profile-dir tmp/profiles]   (profiles: npx tsx tools/bench/src/e2e/profile-summary.ts <files>)
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statfsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { RequestClient } from '@correio/transport';
 import { formatMicros, formatRate, percentile, sortSamples } from '../stats.js';
 import { arg } from '../peers/args.js';
-import { spawnTsScript, stopAll, workspaceRoot, type Peer } from '../processes.js';
+import { splitClients, spawnTsScript, stopAll, workspaceRoot } from '../processes.js';
+import { natsServer } from '../natsServer.js';
 import { pubSubBaselines, requestBaselines, type PubSubBaseline, type RequestBaseline } from './baselines.js';
 import { printReport, type DeliveryResult, type LoadResult, type Run } from './report.js';
-import { lagSampler, sampleMachine, sampleProcess, untilConverged, type ProcessSample } from './observe.js';
+import { JETSTREAM_SYSTEMS, runJetStream, type JetStreamSystem } from './jetstream-run.js';
+import { lagSampler, restingCpu, untilConverged, watchProcesses, withOwnReports } from './observe.js';
+import { prepareBenchUser, requireRealDisk } from './setup.js';
 import { startTopology, type Topology } from './topology.js';
 
 const list = (value: string) => value.split(',').filter(Boolean).map(Number);
+const SYSTEMS = ['correio', ...Object.keys(JETSTREAM_SYSTEMS)] as const;
+
+const systems = arg('systems', SYSTEMS.join(',')).split(',').filter(Boolean);
+for (const system of systems) if (!(SYSTEMS as readonly string[]).includes(system)) throw new Error(`--systems: unknown ${system}; known: ${SYSTEMS.join(', ')}`);
 
 const ackPeersList = list(arg('ack-peers', '2,1,0'));
 const clientCounts = list(arg('clients', '1,10,100'));
 const durationMs = Number(arg('duration', '5000'));
 const warmupMs = Number(arg('warmup', '1000'));
-const baselines = !process.argv.includes('--no-baselines');
+const baselines = systems.includes('correio') && !process.argv.includes('--no-baselines');
 const profileDir = process.argv.includes('--profile-dir') ? resolve(workspaceRoot, arg('profile-dir', 'tmp/profiles')) : undefined;
 const serverFlags = arg('server-flags', '').split(' ').filter(Boolean);
 /** Clients per load process: each process drives up to this many DEALERs, so load generation is not one process's event loop. */
 const clientsPerLoadProcess = Number(arg('clients-per-process', '50'));
 const SERVERS = ['s1', 's2', 's3'];
-const BENCH_PASSWORD = 'bench password';
-const TMPFS_MAGIC = 0x01021994;
 
-const dataParent = resolve(arg('data-root', tmpdir()));
-if (statfsSync(dataParent).type === TMPFS_MAGIC) {
-  throw new Error(`${dataParent} is a tmpfs: fsync there is free and the benchmark would not measure durable writes; pass --data-root <dir on a disk>`);
-}
+const dataParent = requireRealDisk(resolve(arg('data-root', tmpdir())));
 if (profileDir) mkdirSync(profileDir, { recursive: true });
 
 const runs: Run[] = [];
-/** Per topology (ack peers): each process's CPU share at rest (heartbeats, membership, anti-entropy, metrics, the /health polls). */
-const atRest = new Map<number, Map<string, number>>();
-
-/** CPU of every process over `ms` with no load: the floor every figure above includes. */
-async function restingCpu(topology: Topology, ms: number): Promise<Map<string, number>> {
-  const before = processSamples(topology);
-  const started = performance.now();
-  const lag = lagSampler(topology.health, 200); // polled as during the runs
-  await new Promise((resolve) => setTimeout(resolve, ms));
-  await lag.stop();
-  const after = processSamples(topology);
-  const seconds = (performance.now() - started) / 1_000;
-  const shares = new Map<string, number>();
-  for (const [name, sample] of after) {
-    const start = before.get(name);
-    if (sample && start) shares.set(name, (sample.cpuSeconds - start.cpuSeconds) / seconds);
-  }
-  return shares;
-}
-
-/** Registers the bench user (password mode), logs it in and creates the channels: resolves with its access token. */
-async function prepare(topology: Topology): Promise<string> {
-  const client = new RequestClient({ endpoint: topology.broker, from: 'bench-setup', timeout: 20_000 });
-  try {
-    await client.request('srv.s1', 'chat.register.request', { user: 'bench', password: BENCH_PASSWORD }, { retries: 5 });
-    const { token } = (await client.request('srv.s1', 'chat.login.request', { user: 'bench', password: BENCH_PASSWORD }, { retries: 5 })).body as { token?: string };
-    for (const clients of clientCounts) {
-      await client.request('srv.s1', 'chat.channel.create.request', { user: 'bench', channel: `bench-${clients}` }, { retries: 5, auth: token! });
-    }
-    // The registration is replicated with the channels: once converged, every server accepts the token.
-    if ((await untilConverged(topology.health, 30_000)) === undefined) throw new Error('the servers did not converge after the setup writes');
-    return token!;
-  } finally {
-    await client.close();
-  }
-}
-
-function processSamples(topology: Topology): Map<string, ProcessSample | undefined> {
-  return new Map(topology.processes.map(({ name, peer }) => [name, sampleProcess(peer.process.pid!)]));
-}
+/** Per system: each process's CPU share at rest (heartbeats, membership, anti-entropy, metrics, the /health polls). */
+const atRest = new Map<string, Map<string, number>>();
+/** What each acknowledgement guarantees with three servers (see docs/benchmarks.md). */
+const CORREIO_DURABILITY = ['fsync on 1 of 3, async to 2', 'fsync on 2 of 3', 'fsync on 3 of 3'];
 
 async function measure(topology: Topology, token: string, ackPeers: number, clients: number, scratch: string): Promise<Run> {
   const channel = `bench-${clients}`;
@@ -89,25 +56,16 @@ async function measure(topology: Topology, token: string, ackPeers: number, clie
   await subscriber.line(/^subscribed/);
   await new Promise((resolve) => setTimeout(resolve, 1_000)); // the subscription travels to the proxy
 
-  const before = processSamples(topology);
-  const machineBefore = sampleMachine();
-  const startedAt = performance.now();
+  const window = watchProcesses(topology.processes);
   const lag = lagSampler(topology.health, 200);
-  const processCount = Math.ceil(clients / clientsPerLoadProcess);
-  const loads: Peer[] = [];
-  for (let p = 0; p < processCount; p++) {
-    const share = Math.floor(clients / processCount) + (p < clients % processCount ? 1 : 0);
-    loads.push(
-      spawnTsScript(join(import.meta.dirname, 'publish-load.ts'), [
-        '--broker', topology.broker, '--clients', String(share), '--duration', String(durationMs), '--warmup', String(warmupMs),
-        '--tag', `${tag}p${p}`, '--channel', channel, '--user', 'bench', '--token', token, '--acked-file', join(scratch, `${tag}p${p}-acked.json`),
-      ], profileDir ? ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, `load-${tag}`)}`] : []),
-    );
-  }
+  const loads = splitClients(clients, clientsPerLoadProcess).map((share, p) =>
+    spawnTsScript(join(import.meta.dirname, 'publish-load.ts'), [
+      '--broker', topology.broker, '--clients', String(share), '--duration', String(durationMs), '--warmup', String(warmupMs),
+      '--tag', `${tag}p${p}`, '--channel', channel, '--user', 'bench', '--token', token, '--acked-file', join(scratch, `${tag}p${p}-acked.json`),
+    ], profileDir ? ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, `load-${tag}`)}`] : []),
+  );
   const results = await Promise.all(loads.map(async (load) => JSON.parse(await load.line(/^\{/, durationMs + warmupMs + 60_000)) as LoadResult));
-  const after = processSamples(topology);
-  const machineAfter = sampleMachine();
-  const seconds = (performance.now() - startedAt) / 1_000;
+  const measured = window.end();
   const lagReadings = (await lag.stop()).sort((a, b) => a - b);
   const convergedMs = await untilConverged(topology.health, 30_000);
 
@@ -122,46 +80,34 @@ async function measure(topology: Topology, token: string, ackPeers: number, clie
   const latencies = sortSamples(written.flatMap((w) => w.latenciesUs));
   const missing = acked.filter((op) => !delivered.has(op)).length;
 
-  const processes = new Map<string, { cpu: number; rssBytes: number }>();
-  let switches = 0;
-  for (const [name, sample] of after) {
-    const start = before.get(name);
-    if (!sample || !start) continue;
-    processes.set(name, { cpu: (sample.cpuSeconds - start.cpuSeconds) / seconds, rssBytes: sample.rssBytes });
-    switches += sample.contextSwitches - start.contextSwitches;
-  }
-  processes.set('load', { cpu: results.reduce((sum, r) => sum + r.cpuShare, 0), rssBytes: results.reduce((sum, r) => sum + r.rssBytes, 0) });
-  processes.set('subscriber', { cpu: delivery.cpuShare, rssBytes: delivery.rssBytes });
-
-  // The whole machine, in cores busy: what these processes did not use went to others (the machine is shared).
-  const machineBusy = (machineAfter.busySeconds - machineBefore.busySeconds) / seconds;
-  const ours = [...processes.values()].reduce((sum, p) => sum + p.cpu, 0);
-  processes.set('other (machine)', { cpu: Math.max(0, machineBusy - ours), rssBytes: Number.NaN });
+  const { processes, ours } = withOwnReports(measured, [
+    ['load', { cpu: results.reduce((sum, r) => sum + r.cpuShare, 0), rssBytes: results.reduce((sum, r) => sum + r.rssBytes, 0) }],
+    ['subscriber', { cpu: delivery.cpuShare, rssBytes: delivery.rssBytes }],
+  ]);
   const perSecond = results.reduce((sum, r) => sum + r.perSecond, 0);
   const errors: Record<string, number> = {};
   for (const r of results) for (const [code, n] of Object.entries(r.errors)) errors[code] = (errors[code] ?? 0) + n;
   const run: Run = {
-    ackPeers,
+    system: `Correio, --ack-peers ${ackPeers}`,
+    durability: CORREIO_DURABILITY[ackPeers] ?? `fsync on ${ackPeers + 1}`,
     clients,
     perSecond,
     cpuMsPerAck: (ours * 1_000) / perSecond,
-    switchesPerAck: switches / seconds / perSecond,
+    switchesPerAck: measured.switches / measured.seconds / perSecond,
     p50us: percentile(latencies, 50),
     p99us: percentile(latencies, 99),
     retries: results.reduce((sum, r) => sum + r.retries, 0),
     failed: results.reduce((sum, r) => sum + r.failed, 0),
     errors,
     acked: acked.length,
-    missing,
+    check: { where: 'delivered', missing },
     delivery,
-    lagP50: lagReadings[Math.floor(lagReadings.length / 2)] ?? Number.NaN,
-    lagMax: lagReadings.at(-1) ?? Number.NaN,
-    convergedMs,
+    replication: { lagP50: lagReadings[Math.floor(lagReadings.length / 2)] ?? Number.NaN, lagMax: lagReadings.at(-1) ?? Number.NaN, convergedMs },
     processes,
   };
   process.stderr.write(
     `ack-peers=${ackPeers} clients=${clients}: ${formatRate(run.perSecond)} acked/s p50 ${formatMicros(run.p50us)} p99 ${formatMicros(run.p99us)}; ` +
-      `delivered ${delivery.delivered}/${acked.length} acked (missing ${missing}), lag max ${run.lagMax} ops, converged ${convergedMs?.toFixed(0) ?? 'never'} ms; ` +
+      `delivered ${delivery.delivered}/${acked.length} acked (missing ${missing}), lag max ${run.replication?.lagMax} ops, converged ${convergedMs?.toFixed(0) ?? 'never'} ms; ` +
       `retries ${run.retries} ${JSON.stringify(errors)} failed ${run.failed}\n`,
   );
   for (const r of results) for (const [code, message] of Object.entries(r.firstErrors)) process.stderr.write(`  first ${code}: ${message}\n`);
@@ -170,19 +116,20 @@ async function measure(topology: Topology, token: string, ackPeers: number, clie
 
 let requestRows: RequestBaseline[] = [];
 let pubSubRows: PubSubBaseline[] = [];
+const notes: string[] = [];
 try {
   if (baselines) {
     process.stderr.write('baselines: raw broker and proxy …\n');
     requestRows = await requestBaselines(clientCounts, 2_000);
     pubSubRows = await pubSubBaselines(100_000);
   }
-  for (const ackPeers of ackPeersList) {
+  for (const ackPeers of systems.includes('correio') ? ackPeersList : []) {
     const scratch = mkdtempSync(join(dataParent, 'correio-e2e-'));
     try {
       const topology = await startTopology({ servers: SERVERS, ackPeers, dataRoot: scratch, serverFlags, ...(profileDir ? { profileDir } : {}) });
       try {
-        const token = await prepare(topology);
-        atRest.set(ackPeers, await restingCpu(topology, 3_000));
+        const token = await prepareBenchUser(topology, clientCounts.map((clients) => `bench-${clients}`));
+        atRest.set(`Correio, --ack-peers ${ackPeers}`, await restingCpu(topology.processes, 3_000, () => lagSampler(topology.health, 200)));
         for (const clients of clientCounts) runs.push(await measure(topology, token, ackPeers, clients, scratch));
       } finally {
         await topology.stop();
@@ -191,8 +138,19 @@ try {
       rmSync(scratch, { recursive: true, force: true });
     }
   }
+  const jetStreams = systems.filter((system): system is JetStreamSystem => system in JETSTREAM_SYSTEMS);
+  if (jetStreams.length > 0) {
+    const { binary, version } = natsServer();
+    notes.push(`nats-server ${version}, file storage, stream R3`);
+    for (const system of jetStreams) {
+      const result = await runJetStream(system, { binary, dataParent, clientCounts, durationMs, warmupMs, clientsPerProcess: clientsPerLoadProcess });
+      runs.push(...result.runs);
+      atRest.set(JETSTREAM_SYSTEMS[system].system, result.atRest);
+      if (result.payloadBytes !== undefined && !notes.some((note) => note.startsWith('JetStream payload'))) notes.push(`JetStream payload ${result.payloadBytes} B (a Correio publication's body)`);
+    }
+  }
 } finally {
   await stopAll();
 }
 
-printReport({ durationMs, warmupMs, dataParent, serverFlags, runs, atRest, requestRows, pubSubRows });
+printReport({ durationMs, warmupMs, dataParent, serverFlags, runs, atRest, notes, requestRows, pubSubRows });

@@ -2,6 +2,7 @@
 // (from /proc, Linux), and the servers' per-origin high-water marks (from /health), which give the
 // replication lag in operations.
 import { readdirSync, readFileSync } from 'node:fs';
+import type { Process } from './topology.js';
 
 const TICKS_PER_SECOND = 100; // USER_HZ: 100 on every Linux architecture Node supports
 
@@ -50,6 +51,68 @@ export function sampleMachine(): { busySeconds: number; totalSeconds: number } {
   const total = ticks.slice(0, 8).reduce((sum, n) => sum + n, 0); // user nice system idle iowait irq softirq steal
   const idle = ticks[3]! + ticks[4]!;
   return { busySeconds: (total - idle) / TICKS_PER_SECOND, totalSeconds: total / TICKS_PER_SECOND };
+}
+
+export interface ProcessFigures {
+  /** CPU seconds per second over the window (share of one core). */
+  readonly cpu: number;
+  /** RSS at the window's end (NaN when not known). */
+  readonly rssBytes: number;
+}
+
+export interface ProcessWindow {
+  readonly seconds: number;
+  /** Name → CPU share over the window and RSS at its end, of every process still running. */
+  readonly processes: Map<string, ProcessFigures>;
+  /** Context switches of all their threads over the window. */
+  readonly switches: number;
+  /** Cores the whole machine kept busy over the window (all users). */
+  readonly machineBusy: number;
+}
+
+/** Starts watching `processes` by PID from /proc; `end()` closes the window. */
+export function watchProcesses(processes: readonly Process[]): { end(): ProcessWindow } {
+  const sampleAll = () => new Map(processes.map(({ name, peer }) => [name, sampleProcess(peer.process.pid!)]));
+  const before = sampleAll();
+  const machineBefore = sampleMachine();
+  const started = performance.now();
+  return {
+    end() {
+      const after = sampleAll();
+      const machineAfter = sampleMachine();
+      const seconds = (performance.now() - started) / 1_000;
+      const figures = new Map<string, ProcessFigures>();
+      let switches = 0;
+      for (const [name, sample] of after) {
+        const start = before.get(name);
+        if (!sample || !start) continue;
+        figures.set(name, { cpu: (sample.cpuSeconds - start.cpuSeconds) / seconds, rssBytes: sample.rssBytes });
+        switches += sample.contextSwitches - start.contextSwitches;
+      }
+      return { seconds, processes: figures, switches, machineBusy: (machineAfter.busySeconds - machineBefore.busySeconds) / seconds };
+    },
+  };
+}
+
+/**
+ * The window's processes plus those that report their own figures (load generators, subscriber),
+ * and what the machine spent beyond all of them as "other" (the machine is shared): with the cores
+ * all of ours used.
+ */
+export function withOwnReports(window: ProcessWindow, own: ReadonlyArray<[string, ProcessFigures]>): { processes: Map<string, ProcessFigures>; ours: number } {
+  const processes = new Map([...window.processes, ...own]);
+  const ours = [...processes.values()].reduce((sum, p) => sum + p.cpu, 0);
+  processes.set('other (machine)', { cpu: Math.max(0, window.machineBusy - ours), rssBytes: Number.NaN });
+  return { processes, ours };
+}
+
+/** Each process's CPU share over `ms` with no load (while `alongside` runs, e.g. the health polls of the runs): the floor every figure includes. */
+export async function restingCpu(processes: readonly Process[], ms: number, alongside?: () => { stop(): Promise<unknown> }): Promise<Map<string, number>> {
+  const window = watchProcesses(processes);
+  const extra = alongside?.();
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  await extra?.stop();
+  return new Map([...window.end().processes].map(([name, { cpu }]) => [name, cpu]));
 }
 
 interface HealthDigest {

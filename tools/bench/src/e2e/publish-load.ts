@@ -9,6 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { CorreioError } from '@correio/codec';
 import { RequestClient } from '@correio/transport';
 import { arg, numberArg } from '../peers/args.js';
+import { ClosedLoop } from './closed-loop.js';
 
 const broker = arg('broker');
 const clients = numberArg('clients');
@@ -33,8 +34,7 @@ const errors: Record<string, number> = {};
 const firstErrors: Record<string, string> = {};
 let retries = 0;
 let failed = 0;
-let measuring = false;
-let stopping = false;
+const loop = new ClosedLoop();
 
 /** The sender's clock in ms since the epoch, sub-millisecond: the subscriber's delivery latency reads it back from the text. */
 const cpuSeconds = () => { const { user, system } = process.cpuUsage(); return (user + system) / 1e6; };
@@ -47,7 +47,7 @@ async function publishOnce(socket: RequestClient, id: string): Promise<string | 
     try {
       const reply = await socket.request('chat', 'chat.publish.request', { user, channel, text: `${sentAt.toFixed(3)} ${id}` }, { id, retries: 0, auth: token });
       if (reply.type !== 'chat.publish.reply') throw new Error(`unexpected reply ${reply.type}`);
-      if (measuring) latenciesUs.push((performance.now() - started) * 1_000);
+      if (loop.measuring) latenciesUs.push((performance.now() - started) * 1_000);
       return `${reply.body.op.origin}:${reply.body.op.seq}`;
     } catch (error) {
       const failure = CorreioError.from(error);
@@ -66,27 +66,20 @@ const cpuAtStart = cpuSeconds();
 const wallAtStart = performance.now();
 // Give the DEALERs a moment to connect, so the first requests do not time out on connection setup.
 await new Promise((resolve) => setTimeout(resolve, 300));
-let measuredAcks = 0;
-const running = sockets.map(async (socket, c) => {
-  for (let i = 0; !stopping && i < 100_000_000; i++) {
-    const op = await publishOnce(socket, `${tag}-${c}-${i}`);
-    if (op === undefined) continue;
-    acked.push(op);
-    if (measuring) measuredAcks++;
-  }
+const { acks, seconds } = await loop.run({
+  clients,
+  warmupMs,
+  durationMs,
+  drainMs: ATTEMPT_TIMEOUT_MS * 2,
+  write: async (c, i) => {
+    const op = await publishOnce(sockets[c]!, `${tag}-${c}-${i}`);
+    if (op !== undefined) acked.push(op);
+    return op !== undefined;
+  },
 });
-await new Promise((resolve) => setTimeout(resolve, warmupMs));
-measuring = true;
-const from = performance.now();
-await new Promise((resolve) => setTimeout(resolve, durationMs));
-measuring = false;
-const seconds = (performance.now() - from) / 1_000;
-stopping = true;
-// Each client finishes the publication it has in flight (bounded by its attempts' timeouts).
-await Promise.race([Promise.all(running), new Promise((resolve) => setTimeout(resolve, ATTEMPT_TIMEOUT_MS * 2))]);
 await Promise.all(sockets.map((socket) => socket.close()));
 writeFileSync(ackedFile, JSON.stringify({ acked, latenciesUs }));
 process.stdout.write(
-  `${JSON.stringify({ clients, acks: measuredAcks, perSecond: measuredAcks / seconds, total: acked.length, retries, failed, errors, firstErrors, cpuShare: (cpuSeconds() - cpuAtStart) / ((performance.now() - wallAtStart) / 1_000), rssBytes: process.memoryUsage.rss() })}\n`,
+  `${JSON.stringify({ clients, acks, perSecond: acks / seconds, total: acked.length, retries, failed, errors, firstErrors, cpuShare: (cpuSeconds() - cpuAtStart) / ((performance.now() - wallAtStart) / 1_000), rssBytes: process.memoryUsage.rss() })}\n`,
 );
 process.exit(0);

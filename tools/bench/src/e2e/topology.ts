@@ -3,7 +3,7 @@
 // default; nothing is switched to an unsafe mode).
 import { createKeySetIfMissing } from '@correio/identity';
 import { join } from 'node:path';
-import { spawnPeer, workspaceRoot, type Peer } from '../processes.js';
+import { spawnPeer, stopGracefully, workspaceRoot, type Peer } from '../processes.js';
 
 export interface TopologyOptions {
   /** Chat server ids. */
@@ -47,19 +47,7 @@ function field(line: string, name: string): string {
 
 export async function startTopology(options: TopologyOptions): Promise<Topology> {
   const processes: Process[] = [];
-  const stop = async () => {
-    await Promise.all(
-      processes.map(async ({ peer }) => {
-        const child = peer.process;
-        if (child.exitCode !== null || child.signalCode !== null) return;
-        const exited = new Promise((resolve) => child.once('exit', resolve));
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-        await exited;
-        clearTimeout(timer);
-      }),
-    );
-  };
+  const stop = () => stopGracefully(processes.map(({ peer }) => peer));
   try {
     const broker = spawnApp('broker', ['--endpoint', 'tcp://127.0.0.1:*', '--startup-grace', '0'], options.profileDir);
     processes.push({ name: 'broker', peer: broker });
