@@ -176,6 +176,7 @@ export class ChatServer {
 
   @handles('chat.publish.request')
   async publish(ctx: MessageContext<'chat.publish.request'>, body: BodyOf<'chat.publish.request'>): Promise<ReplyBody<'chat.publish.request'>> {
+    traceWrite?.('server.handler', ctx.id); // past the service's middleware, before the token check
     const user = await this.#auth.actingUser(ctx.envelope.auth, body.user);
     const { op } = (await this.#commit(ctx, 'publish', { user, channel: body.channel, text: body.text }, () => {
       this.#requireUser(user);

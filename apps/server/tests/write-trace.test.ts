@@ -42,7 +42,7 @@ describe('CORREIO_TRACE_WRITES', () => {
     await client.call('srv.s1', 'chat.channel.create.request', { user: 'tia', channel: 'traced' });
     await client.call('srv.s1', 'chat.publish.request', { user: 'tia', channel: 'traced', text: 'where does the time go' }, { id: WRITE_ID, retries: 0 });
 
-    const originHops = ['worker.received', 'worker.decoded', 'server.commit.start', 'server.commit.txn', 'server.commit.durable', 'server.announced', 'server.confirmed', 'worker.handled', 'worker.replied'];
+    const originHops = ['worker.received', 'worker.decoded', 'server.handler', 'server.commit.start', 'server.commit.txn', 'server.commit.durable', 'server.announced', 'server.confirmed', 'worker.handled', 'worker.replied'];
     const expected = ['broker.request', 'broker.dispatched', 'broker.replied', ...originHops, 'origin.apply.sent', 'origin.apply.confirmed', 'peer.apply.start', 'peer.apply.durable'];
     // Each process appends what it holds every second.
     await eventually(() => {

@@ -7,6 +7,8 @@ import type { Topology } from './topology.js';
 
 const BENCH_PASSWORD = 'bench password';
 const TMPFS_MAGIC = 0x01021994;
+/** Right after start a peer may refuse a write's confirmation (UNAVAILABLE) until the membership lists its origin: retry for a few seconds. */
+const SETUP_RETRIES = { retries: 20, backoff: { initialMs: 100, maxMs: 1_000 } } as const;
 
 /** `dir`, unless it is a tmpfs, where fsync is free and no durable write would be measured. */
 export function requireRealDisk(dir: string): string {
@@ -20,10 +22,10 @@ export function requireRealDisk(dir: string): string {
 export async function prepareBenchUser(topology: Topology, channels: readonly string[]): Promise<string> {
   const client = new RequestClient({ endpoint: topology.broker, from: 'bench-setup', timeout: 20_000 });
   try {
-    await client.request('srv.s1', 'chat.register.request', { user: 'bench', password: BENCH_PASSWORD }, { retries: 5 });
-    const { token } = (await client.request('srv.s1', 'chat.login.request', { user: 'bench', password: BENCH_PASSWORD }, { retries: 5 })).body as { token?: string };
+    await client.request('srv.s1', 'chat.register.request', { user: 'bench', password: BENCH_PASSWORD }, SETUP_RETRIES);
+    const { token } = (await client.request('srv.s1', 'chat.login.request', { user: 'bench', password: BENCH_PASSWORD }, SETUP_RETRIES)).body as { token?: string };
     for (const channel of channels) {
-      await client.request('srv.s1', 'chat.channel.create.request', { user: 'bench', channel }, { retries: 5, auth: token! });
+      await client.request('srv.s1', 'chat.channel.create.request', { user: 'bench', channel }, { ...SETUP_RETRIES, auth: token! });
     }
     // The registration is replicated with the channels: once converged, every server accepts the token.
     if ((await untilConverged(topology.health, 30_000)) === undefined) throw new Error('the servers did not converge after the setup writes');

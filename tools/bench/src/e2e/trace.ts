@@ -2,7 +2,7 @@
 // --ack-peers 2, LMDB fsync on a real disk) with CORREIO_TRACE_WRITES set, one client sending
 // --writes sequential publications, each hop's timestamps joined by request id, and each
 // process's CPU and context switches per write (net of the same processes at rest).
-//   npm run bench:trace [-- --writes 500 --warmup 50 --ack-peers 2 --data-root <dir on a disk> --keep-trace]
+//   npm run bench:trace [-- --writes 500 --warmup 50 --ack-peers 2 --data-root <dir on a disk> --keep-trace --no-trace]
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -19,6 +19,8 @@ const warmup = numberArg('warmup', 50);
 const ackPeers = numberArg('ack-peers', 2);
 const dataParent = requireRealDisk(resolve(arg('data-root', tmpdir())));
 const keepTrace = process.argv.includes('--keep-trace');
+/** Runs the same writes with tracing off: throughput and CPU without the tracer's own cost. */
+const traced = !process.argv.includes('--no-trace');
 const SERVERS = ['s1', 's2', 's3'];
 const CHANNEL = 'trace';
 
@@ -28,6 +30,8 @@ interface Counters {
   readonly voluntary: number;
   readonly involuntary: number;
   readonly threads: number;
+  /** Voluntary switches by thread name (main thread, libuv pool, ZeroMQ's I/O thread, ...): who wakes up. */
+  readonly byThread: ReadonlyMap<string, number>;
 }
 
 function counters(pid: number): Counters {
@@ -35,17 +39,21 @@ function counters(pid: number): Counters {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   let voluntary = 0;
   let involuntary = 0;
+  const byThread = new Map<string, number>();
   const tasks = readdirSync(`/proc/${pid}/task`);
   for (const tid of tasks) {
     try {
       const status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
-      voluntary += Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+      const own = Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+      voluntary += own;
       involuntary += Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+      const name = tid === String(pid) ? 'main' : (/^Name:\s+(.+)$/m.exec(status)?.[1] ?? '?');
+      byThread.set(name, (byThread.get(name) ?? 0) + own);
     } catch {
       // the thread ended meanwhile
     }
   }
-  return { cpuMs: (Number(fields[11]) + Number(fields[12])) * 10, voluntary, involuntary, threads: tasks.length };
+  return { cpuMs: (Number(fields[11]) + Number(fields[12])) * 10, voluntary, involuntary, threads: tasks.length, byThread };
 }
 
 function sampleAll(pids: ReadonlyMap<string, number>): Map<string, Counters> {
@@ -56,7 +64,8 @@ function delta(after: Map<string, Counters>, before: Map<string, Counters>): Map
   return new Map(
     [...after].map(([name, a]) => {
       const b = before.get(name)!;
-      return [name, { cpuMs: a.cpuMs - b.cpuMs, voluntary: a.voluntary - b.voluntary, involuntary: a.involuntary - b.involuntary, threads: a.threads }];
+      const byThread = new Map([...a.byThread].map(([thread, n]) => [thread, n - (b.byThread.get(thread) ?? 0)]));
+      return [name, { cpuMs: a.cpuMs - b.cpuMs, voluntary: a.voluntary - b.voluntary, involuntary: a.involuntary - b.involuntary, threads: a.threads, byThread }];
     }),
   );
 }
@@ -84,7 +93,7 @@ function readTraces(dir: string, names: ReadonlyMap<number, string>): Events {
 
 async function run(topology: Topology, traceDir: string): Promise<void> {
   const token = await prepareBenchUser(topology, [CHANNEL]);
-  const clientTrace = createWriteTrace(traceDir);
+  const clientTrace = traced ? createWriteTrace(traceDir) : () => undefined;
   const subscriber = new Subscriber({ topics: [`chan/${CHANNEL}/`], receiveHighWaterMark: 0 });
   subscriber.connect(topology.proxy.sub);
   const fanout = (async () => {
@@ -95,10 +104,13 @@ async function run(topology: Topology, traceDir: string): Promise<void> {
   const client = new RequestClient({ endpoint: topology.broker, from: 'trace', timeout: 10_000 });
   const pids = new Map(topology.processes.map(({ name, peer }) => [name, peer.process.pid!]));
   pids.set('client', process.pid);
+  const latenciesUs: number[] = [];
   const publish = async (id: string) => {
+    const started = performance.now();
     clientTrace('client.sent', id);
     const reply = await client.request('chat', 'chat.publish.request', { user: 'bench', channel: CHANNEL, text: id }, { id, auth: token, retries: 0 });
     clientTrace('client.acked', id);
+    latenciesUs.push((performance.now() - started) * 1_000);
     if (reply.type !== 'chat.publish.reply') throw new Error(`unexpected reply ${reply.type}`);
   };
   try {
@@ -113,11 +125,15 @@ async function run(topology: Topology, traceDir: string): Promise<void> {
 
     const before = sampleAll(pids);
     const from = performance.now();
+    latenciesUs.length = 0;
     for (let i = 0; i < writes; i++) await publish(`w-${i}`);
+    const sorted = sortSamples(latenciesUs);
+    process.stdout.write(`client-measured ack latency: p50 ${(percentile(sorted, 50) / 1_000).toFixed(2)} ms, p99 ${(percentile(sorted, 99) / 1_000).toFixed(2)} ms\n`);
     const seconds = (performance.now() - from) / 1_000;
     const loaded = delta(sampleAll(pids), before);
     await new Promise((done) => setTimeout(done, 1_500)); // the last fan-outs arrive, every process flushes its trace
-    report(readTraces(traceDir, new Map([...pids].map(([name, pid]) => [pid, name]))), loaded, rest, seconds, restSeconds);
+    const events = traced ? readTraces(traceDir, new Map([...pids].map(([name, pid]) => [pid, name]))) : new Map();
+    report(events, loaded, rest, seconds, restSeconds);
   } finally {
     await client.close();
     await subscriber.close();
@@ -171,7 +187,8 @@ function report(events: Events, loaded: Map<string, Counters>, rest: Map<string,
     between('broker: receive → dispatch to a server', (k) => at('broker.request', k, 'broker'), (k) => at('broker.dispatched', k, 'broker')),
     between('broker → origin server receives', (k) => at('broker.dispatched', k, 'broker'), onOrigin('worker.received')),
     between('origin: decode + validate request', onOrigin('worker.received'), onOrigin('worker.decoded')),
-    between('origin: middleware + auth → commit called', onOrigin('worker.decoded'), onOrigin('server.commit.start')),
+    between('origin: service middleware → publish handler', onOrigin('worker.decoded'), onOrigin('server.handler')),
+    between('origin: token check (auth) → commit called', onOrigin('server.handler'), onOrigin('server.commit.start')),
     between('origin: commit queued → inside txn', onOrigin('server.commit.start'), onOrigin('server.commit.txn')),
     between('origin: txn → durable (commit + fsync)', onOrigin('server.commit.txn'), onOrigin('server.commit.durable')),
     between('origin: announce (fan-out publish)', onOrigin('server.commit.durable'), onOrigin('server.announced')),
@@ -203,15 +220,15 @@ function report(events: Events, loaded: Map<string, Counters>, rest: Map<string,
   );
   const keys = Array.from({ length: writes }, (_, i) => `w-${i}`);
   const ms = (n: number) => (Number.isNaN(n) ? '–' : n < 1 ? `${(n * 1_000).toFixed(0)} µs` : `${n.toFixed(2)} ms`);
-  process.stdout.write(`\n${writes} sequential acknowledged publications, --ack-peers ${ackPeers}, ${(writes / seconds).toFixed(0)}/s\n\n`);
-  process.stdout.write('| Hop | p50 | p99 | traced |\n|---|---:|---:|---:|\n');
-  for (const step of steps) {
+  process.stdout.write(`\n${writes} sequential acknowledged publications, --ack-peers ${ackPeers}, ${(writes / seconds).toFixed(0)}/s, tracing ${traced ? 'on' : 'off'}\n\n`);
+  if (traced) process.stdout.write('| Hop | p50 | p99 | traced |\n|---|---:|---:|---:|\n');
+  for (const step of traced ? steps : []) {
     const samples = keys.map(step.ms).filter((v): v is number => v !== undefined);
     const sorted = sortSamples(samples);
     process.stdout.write(`| ${step.label} | ${ms(percentile(sorted, 50))} | ${ms(percentile(sorted, 99))} | ${samples.length} |\n`);
   }
   process.stdout.write('\nPer write, net of the same process at rest (CPU from /proc ticks; context switches summed over threads):\n\n');
-  process.stdout.write('| Process | CPU ms / write | voluntary switches / write | involuntary / write | threads |\n|---|---:|---:|---:|---:|\n');
+  process.stdout.write('| Process | CPU ms / write | voluntary switches / write | involuntary / write | threads | voluntary by thread / write |\n|---|---:|---:|---:|---:|---|\n');
   const total = { cpuMs: 0, voluntary: 0, involuntary: 0 };
   for (const [name, c] of loaded) {
     const r = rest.get(name)!;
@@ -221,15 +238,21 @@ function report(events: Events, loaded: Map<string, Counters>, rest: Map<string,
     total.cpuMs += row.cpuMs;
     total.voluntary += row.voluntary;
     total.involuntary += row.involuntary;
-    process.stdout.write(`| ${name} | ${row.cpuMs.toFixed(2)} | ${row.voluntary.toFixed(1)} | ${row.involuntary.toFixed(1)} | ${c.threads} |\n`);
+    const threads = [...c.byThread]
+      .map(([thread, n]) => [thread, per(n, r.byThread.get(thread) ?? 0)] as const)
+      .filter(([, n]) => n >= 0.5)
+      .sort((x, y) => y[1] - x[1])
+      .map(([thread, n]) => `${thread} ${n.toFixed(1)}`)
+      .join(', ');
+    process.stdout.write(`| ${name} | ${row.cpuMs.toFixed(2)} | ${row.voluntary.toFixed(1)} | ${row.involuntary.toFixed(1)} | ${c.threads} | ${threads} |\n`);
   }
-  process.stdout.write(`| all | ${total.cpuMs.toFixed(2)} | ${total.voluntary.toFixed(1)} | ${total.involuntary.toFixed(1)} | |\n`);
+  process.stdout.write(`| all | ${total.cpuMs.toFixed(2)} | ${total.voluntary.toFixed(1)} | ${total.involuntary.toFixed(1)} | | |\n`);
 }
 
 const scratch = mkdtempSync(join(dataParent, 'correio-trace-'));
 const traceDir = join(scratch, 'trace');
 // Inherited by every process of the topology: each appends its hops to <traceDir>/trace-<pid>.log.
-process.env.CORREIO_TRACE_WRITES = traceDir;
+if (traced) process.env.CORREIO_TRACE_WRITES = traceDir;
 try {
   const topology = await startTopology({ servers: SERVERS, ackPeers, dataRoot: scratch, serverFlags: [] });
   try {
