@@ -220,7 +220,9 @@ function report(events: Events, loaded: Map<string, Counters>, rest: Map<string,
   );
   const keys = Array.from({ length: writes }, (_, i) => `w-${i}`);
   const ms = (n: number) => (Number.isNaN(n) ? '–' : n < 1 ? `${(n * 1_000).toFixed(0)} µs` : `${n.toFixed(2)} ms`);
-  process.stdout.write(`\n${writes} sequential acknowledged publications, --ack-peers ${ackPeers}, ${(writes / seconds).toFixed(0)}/s, tracing ${traced ? 'on' : 'off'}\n\n`);
+  // The machine is shared: its load says how far these figures are from a quiet one.
+  const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  process.stdout.write(`\n${writes} sequential acknowledged publications, --ack-peers ${ackPeers}, ${(writes / seconds).toFixed(0)}/s, tracing ${traced ? 'on' : 'off'}, load average ${load}\n\n`);
   if (traced) process.stdout.write('| Hop | p50 | p99 | traced |\n|---|---:|---:|---:|\n');
   for (const step of traced ? steps : []) {
     const samples = keys.map(step.ms).filter((v): v is number => v !== undefined);
