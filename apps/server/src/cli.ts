@@ -50,6 +50,7 @@ interface RawOptions {
   authAccessTtl: number;
   authRefreshTtl: number;
   operators: string[];
+  httpUrl?: string;
 }
 
 /** The `correio-server` command line; every flag also reads a CORREIO_SERVER_* variable. */
@@ -85,7 +86,10 @@ export function serverCommand(): Command {
     .addOption(envOption('--auth-audience <aud>', 'audience (aud) of the tokens this cluster issues and accepts', 'CORREIO_AUTH_AUDIENCE').default('correio'))
     .addOption(envOption('--auth-access-ttl <ms>', 'access-token lifetime', 'CORREIO_AUTH_ACCESS_TTL').argParser(parseDurationMs).default(15 * 60_000))
     .addOption(envOption('--auth-refresh-ttl <ms>', 'refresh-token lifetime', 'CORREIO_AUTH_REFRESH_TTL').argParser(parseDurationMs).default(7 * 86_400_000))
-    .addOption(envOption('--operators <names>', 'users whose access tokens carry the operator role (may open a gateway\'s dashboard), comma-separated (ana,rui)', 'CORREIO_SERVER_OPERATORS').argParser(parseOperators).default([]));
+    .addOption(envOption('--operators <names>', 'users whose access tokens carry the operator role (may open a gateway\'s dashboard), comma-separated (ana,rui)', 'CORREIO_SERVER_OPERATORS').argParser(parseOperators).default([]))
+    .addOption(
+      envOption('--http-url <url>', 'where others reach this server\'s /health and /metrics, registered with the reference server for dashboards (default: the side port\'s address; http://<hostname>:<port> when it binds every interface)', 'CORREIO_SERVER_HTTP_URL').argParser(parseHttpUrl),
+    );
   return addCommonOptions(addCurveClientOptions(addClusterOptions(command), 'CORREIO_SERVER'));
 }
 
@@ -121,9 +125,14 @@ export function parseServerCommandLine(argv: readonly string[], command = server
       refreshTtlMs: raw.authRefreshTtl,
       operators: raw.operators,
     },
-    ...(raw.httpPort !== undefined ? { http: { port: raw.httpPort, host: raw.httpHost } } : {}),
+    ...(raw.httpPort !== undefined ? { http: { port: raw.httpPort, host: raw.httpHost, ...(raw.httpUrl === undefined ? {} : { url: raw.httpUrl }) } } : {}),
   };
   return { options, logLevel: raw.logLevel, shutdownGraceMs: raw.shutdownGrace };
+}
+
+function parseHttpUrl(value: string): string {
+  if (!/^https?:\/\/[\x21-\x7e]{1,248}$/.test(value)) throw new InvalidArgumentError('an http:// or https:// URL, such as http://srv-1:9111.');
+  return value.replace(/\/+$/, '');
 }
 
 function parseNodeId(value: string): string {

@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { KeyRing, TokenAuthority } from '@correio/identity';
 import { systemTime, type TimeSource } from '@correio/clocks';
@@ -75,8 +76,12 @@ export interface StartServerOptions {
   readonly drainTimeoutMs?: number;
   /** How long start waits for the broker and the proxy. Default 30 s. */
   readonly startTimeoutMs?: number;
-  /** The HTTP side port for /health and /metrics; none when absent. */
-  readonly http?: { readonly port: number; readonly host?: string };
+  /**
+   * The HTTP side port for /health and /metrics; none when absent. `url`: where others reach it,
+   * registered with the reference server (default: the side port's own URL, with this machine's
+   * host name when it binds every interface).
+   */
+  readonly http?: { readonly port: number; readonly host?: string; readonly url?: string };
   /** Defaults to a quiet `server` logger (CORREIO_LOG_LEVEL or warn). */
   readonly logger?: Logger;
   /** Defaults to a fresh registry with process metrics. */
@@ -214,7 +219,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       ...(options.clockSync ? { clockSync: options.clockSync } : {}),
       ...(options.clockError ? { injected: options.clockError } : {}),
       ...(options.curve ? { curve: options.curve.broker } : {}),
-      ...(sidecar ? { http: sidecar.url } : {}),
+      ...(sidecar ? { http: options.http?.url ?? reachableUrl(sidecar) } : {}),
       lamport,
       time,
       logger,
@@ -366,4 +371,9 @@ function ensureDir(dir: string): string {
   // ChatStore.open creates it too; the lock file goes in first.
   mkdirSync(dir, { recursive: true });
   return dir;
+}
+
+/** The side port's URL as another process can use it: a wildcard bind address says nothing, the host name does. */
+function reachableUrl(sidecar: HttpSidecar): string {
+  return ['0.0.0.0', '::', '[::]'].includes(sidecar.host) ? `http://${hostname()}:${sidecar.port}` : sidecar.url;
 }
