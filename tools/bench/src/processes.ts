@@ -1,6 +1,7 @@
 // Child processes for the benchmarks: each peer runs in its own process, like in production.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { freePort } from '@correio/testing';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const workspaceRoot = join(import.meta.dirname, '..', '..', '..');
@@ -101,6 +102,24 @@ export async function startNats(): Promise<{ peer: Peer; url: string }> {
   return { peer, url: `nats://127.0.0.1:${port}` };
 }
 
+const scratchDirs = new Set<string>();
+
+/** A fresh directory under `parent` for one system's data: removed by `remove()`, or when the benchmark exits or is interrupted. */
+export function scratchUnder(parent: string, prefix: string): { path: string; remove(): void } {
+  const path = mkdtempSync(join(parent, prefix));
+  scratchDirs.add(path);
+  return {
+    path,
+    remove() {
+      scratchDirs.delete(path);
+      rmSync(path, { recursive: true, force: true });
+    },
+  };
+}
+
 process.on('exit', () => {
   for (const child of running) child.kill('SIGKILL');
+  for (const path of scratchDirs) rmSync(path, { recursive: true, force: true, maxRetries: 3 }); // a killed server may still be closing its files
 });
+// Interrupted (Ctrl-C) or told to stop: no peer (nats-server, chat server, load) outlives the benchmark.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));

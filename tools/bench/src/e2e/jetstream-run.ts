@@ -1,10 +1,10 @@
 // The end-to-end benchmark's JetStream rows: a 3-node cluster with an R3 file stream started for
 // each durability setting, the same client counts and load shape as Correio's rows, the servers'
 // CPU and RSS watched the same way, and the stream's message count checked against the acks.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatMicros, formatRate, percentile, sortSamples } from '../stats.js';
-import { splitClients, spawnTsScript } from '../processes.js';
+import { scratchUnder, splitClients, spawnTsScript } from '../processes.js';
 import { restingCpu, watchProcesses, withOwnReports } from './observe.js';
 import { startJetStreamCluster, SUBJECT_PREFIX, type JetStreamCluster } from './jetstream-cluster.js';
 import type { LoadResult, Run } from './report.js';
@@ -86,7 +86,8 @@ async function measure(cluster: JetStreamCluster, label: (typeof JETSTREAM_SYSTE
 /** Starts a cluster for `system`, measures every client count against it, stops it by PID and removes its data. */
 export async function runJetStream(system: JetStreamSystem, options: JetStreamOptions): Promise<{ runs: Run[]; atRest: Map<string, number>; payloadBytes: number | undefined }> {
   const label = JETSTREAM_SYSTEMS[system];
-  const scratch = mkdtempSync(join(options.dataParent, 'correio-e2e-jetstream-'));
+  const data = scratchUnder(options.dataParent, 'correio-e2e-jetstream-');
+  const scratch = data.path;
   try {
     const cluster = await startJetStreamCluster({ binary: options.binary, dataRoot: scratch, syncAlways: label.syncAlways });
     try {
@@ -103,6 +104,6 @@ export async function runJetStream(system: JetStreamSystem, options: JetStreamOp
       await cluster.stop();
     }
   } finally {
-    rmSync(scratch, { recursive: true, force: true });
+    data.remove();
   }
 }

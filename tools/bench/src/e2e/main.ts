@@ -8,12 +8,12 @@
 //                        --ack-peers 2,1,0 --clients 1,10,100 --duration 5000 --warmup 1000 --no-baselines
 //                        --clients-per-process 50 --data-root <dir on a real disk> --server-flags "--concurrency 32"
 //                        --profile-dir tmp/profiles]   (profiles: npx tsx tools/bench/src/e2e/profile-summary.ts <files>)
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { formatMicros, formatRate, percentile, sortSamples } from '../stats.js';
 import { arg } from '../peers/args.js';
-import { splitClients, spawnTsScript, stopAll, workspaceRoot } from '../processes.js';
+import { scratchUnder, splitClients, spawnTsScript, stopAll, workspaceRoot } from '../processes.js';
 import { natsServer } from '../natsServer.js';
 import { pubSubBaselines, requestBaselines, type PubSubBaseline, type RequestBaseline } from './baselines.js';
 import { printReport, type DeliveryResult, type LoadResult, type Run } from './report.js';
@@ -124,7 +124,8 @@ try {
     pubSubRows = await pubSubBaselines(100_000);
   }
   for (const ackPeers of systems.includes('correio') ? ackPeersList : []) {
-    const scratch = mkdtempSync(join(dataParent, 'correio-e2e-'));
+    const data = scratchUnder(dataParent, 'correio-e2e-');
+    const scratch = data.path;
     try {
       const topology = await startTopology({ servers: SERVERS, ackPeers, dataRoot: scratch, serverFlags, ...(profileDir ? { profileDir } : {}) });
       try {
@@ -135,7 +136,7 @@ try {
         await topology.stop();
       }
     } finally {
-      rmSync(scratch, { recursive: true, force: true });
+      data.remove();
     }
   }
   const jetStreams = systems.filter((system): system is JetStreamSystem => system in JETSTREAM_SYSTEMS);
