@@ -148,7 +148,8 @@ export class DashboardFeed {
       nodes.push({ ...node, state, rank: server.rank, last_heartbeat: server.last_heartbeat, ...(server.http !== undefined ? { http: server.http } : {}) });
     });
     this.#scrapes = scrapes;
-    for (const id of [...this.#reachable.keys()]) if (!nodes.some((node) => node.id === id)) this.#reachable.delete(id);
+    const present = new Set(nodes.map((node) => node.id));
+    for (const id of [...this.#reachable.keys()]) if (!present.has(id)) this.#reachable.delete(id);
 
     const snapshot = {
       at,

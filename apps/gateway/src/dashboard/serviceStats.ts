@@ -26,26 +26,32 @@ const IN_FLIGHT = names('in_flight');
  */
 export function serviceStats(now: Metrics, before: Metrics | undefined): DashboardService[] {
   const previous = before ?? now;
-  const services = new Set<string>();
-  for (const series of [WORKERS, REQUESTS, QUEUE]) for (const sample of now.series(...series)) services.add(sample.labels['service'] ?? '');
+  // Each series grouped by service once, rather than scanned again for every service.
+  const workers = byService(now.series(...WORKERS));
+  const idle = byService(now.series(...IDLE));
+  const queue = byService(now.series(...QUEUE));
+  const inFlight = byService(now.series(...IN_FLIGHT));
+  const requests = { now: byService(now.series(...REQUESTS)), before: byService(previous.series(...REQUESTS)) };
+  const errors = { now: byService(now.series(...ERRORS)), before: byService(previous.series(...ERRORS)) };
+  const latency = { now: byService(now.series(...LATENCY_BUCKETS)), before: byService(previous.series(...LATENCY_BUCKETS)) };
+  const services = new Set([...workers.keys(), ...requests.now.keys(), ...queue.keys()]);
   const stats: DashboardService[] = [];
   for (const name of [...services].sort()) {
     if (!SERVICE_NAME.test(name)) continue;
     if (stats.length >= MAX_SERVICES) break;
-    const of = (labels: Readonly<Record<string, string>>) => labels['service'] === name;
-    const gauge = (series: string[]) => Math.max(0, Math.round(total(now.series(...series), of) ?? 0));
-    const counter = (series: string[]) => counterDelta(total(now.series(...series), of), total(previous.series(...series), of));
-    const latency = bucketDeltas(buckets(now.series(...LATENCY_BUCKETS), name), buckets(previous.series(...LATENCY_BUCKETS), name));
-    const p50 = histogramQuantile(0.5, latency);
-    const p99 = histogramQuantile(0.99, latency);
+    const gauge = (grouped: Grouped) => Math.max(0, Math.round(total(grouped.get(name) ?? []) ?? 0));
+    const counter = ({ now, before }: { now: Grouped; before: Grouped }) => counterDelta(total(now.get(name) ?? []), total(before.get(name) ?? []));
+    const buckets = bucketDeltas(bucketsOf(latency.now.get(name)), bucketsOf(latency.before.get(name)));
+    const p50 = histogramQuantile(0.5, buckets);
+    const p99 = histogramQuantile(0.99, buckets);
     stats.push({
       name,
-      workers: gauge(WORKERS),
-      idle: gauge(IDLE),
-      queue_depth: gauge(QUEUE),
-      in_flight: gauge(IN_FLIGHT),
-      requests: counter(REQUESTS),
-      errors: counter(ERRORS),
+      workers: gauge(workers),
+      idle: gauge(idle),
+      queue_depth: gauge(queue),
+      in_flight: gauge(inFlight),
+      requests: counter(requests),
+      errors: counter(errors),
       ...(p50 !== undefined ? { p50_us: Math.round(p50 * 1e6) } : {}),
       ...(p99 !== undefined ? { p99_us: Math.round(p99 * 1e6) } : {}),
     });
@@ -53,10 +59,23 @@ export function serviceStats(now: Metrics, before: Metrics | undefined): Dashboa
   return stats;
 }
 
-function buckets(series: readonly MetricSample[], service: string): Bucket[] {
-  const found: Bucket[] = [];
+type Grouped = ReadonlyMap<string, readonly MetricSample[]>;
+
+/** A series' samples by their `service` label (none: the empty name, which no service has). */
+function byService(series: readonly MetricSample[]): Grouped {
+  const grouped = new Map<string, MetricSample[]>();
   for (const sample of series) {
-    if (sample.labels['service'] !== service) continue;
+    const service = sample.labels['service'] ?? '';
+    const list = grouped.get(service);
+    if (list) list.push(sample);
+    else grouped.set(service, [sample]);
+  }
+  return grouped;
+}
+
+function bucketsOf(series: readonly MetricSample[] | undefined): Bucket[] {
+  const found: Bucket[] = [];
+  for (const sample of series ?? []) {
     const le = Number(sample.labels['le'] === '+Inf' ? Infinity : sample.labels['le']);
     if (!Number.isNaN(le) && Number.isFinite(sample.value)) found.push({ le, count: sample.value });
   }
