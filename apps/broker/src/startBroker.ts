@@ -1,10 +1,9 @@
-import { createRequire } from 'node:module';
-import { createLogger, createMetrics, startHttpSidecar, type HttpSidecar, type Logger, type MetricsRegistry } from '@correio/observability';
+import { createLogger, createMetrics, packageVersion, startHttpSidecar, type HttpSidecar, type Logger, type MetricsRegistry } from '@correio/observability';
 import { MajordomoBroker, SeedQueue, type CurveServerOptions, type MajordomoBrokerOptions } from '@correio/transport';
 import { brokerMetrics } from './brokerMetrics.js';
 
 /** This program's version, shown in /health. */
-const version = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+const version = packageVersion(import.meta.url);
 
 export interface StartBrokerOptions extends Omit<MajordomoBrokerOptions, 'logger' | 'observer' | 'curve'> {
   /** The seed-compatible plain REQ/REP queue (FRAMES.md §2), on its own two endpoints. */

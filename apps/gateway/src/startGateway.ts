@@ -1,7 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { CorreioError } from '@correio/codec';
-import { createRequire } from 'node:module';
-import { createLogger, createMetrics, startHttpSidecar, type CurveClientKeySet, type HttpSidecar, type Logger, type MetricsRegistry } from '@correio/observability';
+import { createLogger, createMetrics, packageVersion, startHttpSidecar, type CurveClientKeySet, type HttpSidecar, type Logger, type MetricsRegistry } from '@correio/observability';
 import fastifyCors from '@fastify/cors';
 import fastifyHelmet from '@fastify/helmet';
 import fastifyRateLimit from '@fastify/rate-limit';
@@ -88,7 +87,7 @@ export interface RunningGateway {
   close(): Promise<void>;
 }
 
-const version = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+const version = packageVersion(import.meta.url);
 
 /** Each /health, /metrics and ref.servers request of a dashboard gather: a process that hangs costs one bounded wait. */
 const DASHBOARD_FETCH_TIMEOUT_MS = 800;

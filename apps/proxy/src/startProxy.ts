@@ -1,10 +1,9 @@
-import { createRequire } from 'node:module';
-import { createLogger, createMetrics, startHttpSidecar, type HttpSidecar, type Logger, type MetricsRegistry } from '@correio/observability';
+import { createLogger, createMetrics, packageVersion, startHttpSidecar, type HttpSidecar, type Logger, type MetricsRegistry } from '@correio/observability';
 import { PubSubProxy, type PubSubProxyOptions } from '@correio/transport';
 import { proxyMetrics } from './proxyMetrics.js';
 
 /** This program's version, shown in /health. */
-const version = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+const version = packageVersion(import.meta.url);
 
 export interface StartProxyOptions extends Omit<PubSubProxyOptions, 'logger' | 'observer'> {
   /** The HTTP side port for /health and /metrics; none when absent. */

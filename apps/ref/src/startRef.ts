@@ -1,10 +1,9 @@
 import { mkdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { BadRequestError, CorreioError } from '@correio/codec';
 import { ELECTION_TOPIC, MEMBERSHIP_TOPIC, REF_SERVICE } from '@correio/discovery';
-import { DataDirLock, createLogger, createMetrics, startHttpSidecar, type CurveClientKeySet, type HttpSidecar, type Logger, type MetricsRegistry } from '@correio/observability';
+import { createLogger, createMetrics, DataDirLock, packageVersion, startHttpSidecar, type CurveClientKeySet, type HttpSidecar, type Logger, type MetricsRegistry } from '@correio/observability';
 import type { AnyEnvelope, ElectionCoordinator, RefHeartbeatRequest, RefRegisterRequest } from '@correio/protocol';
 import { LamportStamp, Publisher, Subscriber, Worker } from '@correio/transport';
 import { CoordinatorTracker } from './CoordinatorTracker.js';
@@ -13,7 +12,7 @@ import { refMetrics, type RefMetrics } from './refMetrics.js';
 import { ServerRegistry, type Instant, type MembershipEvent } from './ServerRegistry.js';
 
 /** This program's version, shown in /health. */
-const version = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+const version = packageVersion(import.meta.url);
 
 export interface StartRefOptions {
   /** The broker's MDP endpoint; the reference server serves broker service `ref` there. */

@@ -1,11 +1,11 @@
-import { createRequire } from 'node:module';
+import { packageVersion } from '@correio/observability';
 import type { ClusterHealth } from './cluster/Cluster.js';
 import type { RecentOperation } from './RecentOperations.js';
 import type { ReplicationHealth } from './replication/ServerReplication.js';
 import type { StoreDigest } from './store/ChatStore.js';
 
 /** This server's package version (src/ and dist/ both sit next to package.json). */
-export const SERVER_VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+export const SERVER_VERSION = packageVersion(import.meta.url);
 
 /** High-water marks shown at most (defs.json `dashboardNode.high_water_marks` maxItems). */
 const MAX_HIGH_WATER_MARKS = 1_000;

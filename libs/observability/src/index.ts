@@ -11,6 +11,7 @@ export {
 } from './metrics.js';
 export { LabelGuard } from './labelGuard.js';
 export { startHttpSidecar, type HttpSidecar, type HttpSidecarOptions, type HealthStatus } from './httpSidecar.js';
+export { packageVersion } from './packageVersion.js';
 export { onShutdown, shutdown, isShuttingDown, type ShutdownHandler, type ShutdownOptions } from './shutdown.js';
 export { DataDirLock, DataDirLockedError } from './dataDirLock.js';
 export {
