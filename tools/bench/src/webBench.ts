@@ -16,6 +16,7 @@ import { gzipSync } from 'node:zlib';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { arg } from './peers/args.js';
 import { spawnPeer, workspaceRoot } from './processes.js';
+import { percentile, sortSamples } from './stats.js';
 
 const RATE = Number(arg('rate', '100'));
 const SECONDS = Number(arg('seconds', '30'));
@@ -131,7 +132,7 @@ async function everyServerDrawn(page: Page): Promise<void> {
 }
 
 const fcp = (page: Page) => page.evaluate(() => performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? Number.NaN);
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+const median = (values: number[]) => percentile(sortSamples(values), 50);
 
 /** Cold loads of /dashboard: first contentful paint, and every server drawn in the topology. */
 async function dashboardPaint(browser: Browser, gateway: string, session: Session): Promise<{ fcp: number; meaningful: number }> {
@@ -221,8 +222,8 @@ async function startProfile(page: Page): Promise<() => Promise<string>> {
 }
 
 function frameRow(page: string, load: string, trace: Trace, seconds: number): string[] {
-  const sorted = [...trace.gaps].sort((a, b) => a - b);
-  const p99 = sorted[Math.floor(sorted.length * 0.99)] ?? 0;
+  const sorted = sortSamples(trace.gaps);
+  const p99 = sorted.length > 0 ? percentile(sorted, 99) : 0;
   const longest = sorted.at(-1) ?? 0;
   return [page, load, (trace.frames / seconds).toFixed(0), p99.toFixed(1), longest.toFixed(0), String(trace.gaps.filter((gap) => gap > 100).length), String(trace.longTasks.length), trace.longTasks.reduce((a, b) => a + b, 0).toFixed(0)];
 }
