@@ -268,6 +268,58 @@ describe('monitored processes that misbehave', () => {
       }
     }
   });
+  it('shows only what fits the schema of well-formed answers carrying extreme values: clamped, cut to the bounds, or left out', async () => {
+    const health = {
+      ready: true,
+      status: 's'.repeat(5_000),
+      version: 'v'.repeat(65),
+      rank: 1e300,
+      clock_offset_us: 2 ** 60,
+      lamport: -5,
+      store_ops: 1e300,
+      ['__proto__']: { polluted: true },
+      high_water_marks: Array.from({ length: 5_000 }, (_, index) => ({ origin: `o${index}`, seq: index })),
+      recent_ops: [{ origin: 's1', seq: 1, kind: 'publish', at: 1 }, { origin: 's1', seq: -1, kind: 'publish', at: 1 }],
+    };
+    const services = Array.from({ length: 2_000 }, (_, index) => `correio_broker_workers{service="svc${index}"} 1`);
+    const metrics = [
+      'correio_process_resident_memory_bytes 1e308',
+      'correio_process_cpu_seconds_total NaN',
+      'correio_process_start_time_seconds -Inf',
+      'correio_broker_requests_total{service="chat"} +Inf',
+      'correio_broker_queue_depth{service="chat"} -7',
+      'correio_broker_workers{service="__proto__"} 3',
+      ...services,
+    ].join('\n');
+    const extreme = await serve((request, response) => {
+      if (request.url === '/health') return void response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(health));
+      response.writeHead(200, { 'content-type': 'text/plain' }).end(metrics);
+    });
+    try {
+      const odd = await startGateway(cluster, ['--dashboard-interval', String(INTERVAL_MS), '--monitor', `broker=${extreme.url}`], 'gateway-extreme');
+      const client = await dashboard({ token: anaToken }, odd.url);
+      const snapshot = await client.nextSnapshot((entry) => node(entry, 'broker')?.state === 'up' && entry.services.length > 0, 30_000);
+      const broker = node(snapshot, 'broker');
+      expect(broker.status).toHaveLength(64);
+      expect(broker.rss_bytes).toBe(Number.MAX_SAFE_INTEGER);
+      expect(broker.store_ops).toBe(Number.MAX_SAFE_INTEGER);
+      expect(broker.high_water_marks).toHaveLength(1_000);
+      for (const absent of ['version', 'rank', 'clock_offset_us', 'lamport', 'recent_ops', 'cpu_permille', 'uptime_ms', 'polluted']) expect(broker[absent], absent).toBeUndefined();
+      expect(snapshot.services).toHaveLength(1_000);
+      expect(snapshot.services.map((service: Json) => service.name)).not.toContain('__proto__');
+      expect(snapshot.services.find((service: Json) => service.name === 'chat')).toMatchObject({ queue_depth: 0, requests: 0 });
+      expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+      // The gateway goes on gathering, and every snapshot it sent fits the schema.
+      const count = client.snapshots().length;
+      await waitFor(() => client.snapshots().length >= count + 2, 'two more snapshots', 15_000);
+      expect(client.invalid).toEqual([]);
+      await client.close();
+      await odd.child.stop();
+    } finally {
+      extreme.server.closeAllConnections();
+      await new Promise((resolve) => extreme.server.close(resolve));
+    }
+  });
 });
 
 describe('an operator whose token expires', () => {
