@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { errors, jwtVerify, SignJWT, type JWTHeaderParameters, type JWTPayload } from 'jose';
+import { errors, jwtVerify, SignJWT, type CryptoKey, type JWTHeaderParameters, type JWTPayload } from 'jose';
 import type { KeyRing } from './KeyRing.js';
+import { VerifiedTokens } from './VerifiedTokens.js';
 
 export type TokenUse = 'access' | 'refresh';
 
@@ -74,6 +75,8 @@ export interface TokenAuthorityOptions {
   readonly clockToleranceMs?: number;
   /** The clock (ms); tests move it. */
   readonly now?: () => number;
+  /** Verified tokens remembered so a repeated token skips the signature check (default 4096; 0 turns it off). */
+  readonly verifiedCacheSize?: number;
 }
 
 export const DEFAULT_ACCESS_TTL_MS = 15 * 60_000;
@@ -93,6 +96,7 @@ export class TokenAuthority {
   readonly #keys: KeyRing;
   readonly #toleranceS: number;
   readonly #now: () => number;
+  readonly #verified: VerifiedTokens;
 
   constructor(options: TokenAuthorityOptions) {
     this.#keys = options.keys;
@@ -102,6 +106,7 @@ export class TokenAuthority {
     this.refreshTtlMs = options.refreshTtlMs ?? DEFAULT_REFRESH_TTL_MS;
     this.#toleranceS = Math.ceil((options.clockToleranceMs ?? 30_000) / 1000);
     this.#now = options.now ?? Date.now;
+    this.#verified = new VerifiedTokens(options.verifiedCacheSize);
   }
 
   /** An access token and a refresh token for `user` (see IssueOptions). */
@@ -119,11 +124,23 @@ export class TokenAuthority {
     return { token, refresh_token, expires_at: accessExp * 1000, refresh_expires_at: refreshExp * 1000 };
   }
 
-  /** Verifies signature, key, algorithm, iss, aud, exp/nbf and use. Never throws. */
+  /**
+   * Verifies signature, key, algorithm, iss, aud, exp/nbf and use. Never throws. A token verified
+   * before skips the signature check while its key is still the ring's for its kid; expiry, key
+   * retirement and use are checked every time.
+   */
   async verify(token: unknown, use: TokenUse): Promise<TokenVerdict> {
     if (typeof token !== 'string' || token.length > MAX_TOKEN_LENGTH) return fail('malformed', `a token is a string of at most ${MAX_TOKEN_LENGTH} characters`);
     const now = this.#now();
+    const known = this.#verified.get(token);
+    if (known !== undefined) {
+      const key = this.#keys.verificationKey(known.claims.kid, now);
+      if (key === known.key && now < (known.claims.exp + this.#toleranceS) * 1000) return known.claims.use === use ? { ok: true, claims: known.claims } : wrongUse(known.claims.use, use);
+      // Expired, retired or re-keyed: the full check below says which, with its own message.
+      this.#verified.forget(token);
+    }
     let lookup: 'unknown_key' | 'retired_key' | undefined;
+    let verifiedWith: CryptoKey | undefined;
     try {
       const { payload, protectedHeader } = await jwtVerify(
         token,
@@ -133,6 +150,7 @@ export class TokenAuthority {
             lookup = key;
             throw new Error(key);
           }
+          verifiedWith = key;
           return key;
         },
         {
@@ -144,7 +162,10 @@ export class TokenAuthority {
           requiredClaims: ['sub', 'iat', 'exp', 'jti'],
         },
       );
-      return checkClaims(payload, String(protectedHeader.kid), use);
+      const verdict = checkClaims(payload, String(protectedHeader.kid));
+      if (!verdict.ok) return verdict;
+      if (verifiedWith !== undefined) this.#verified.remember(token, verdict.claims, verifiedWith);
+      return verdict.claims.use === use ? verdict : wrongUse(verdict.claims.use, use);
     } catch (error) {
       if (lookup !== undefined) return fail(lookup, lookup === 'unknown_key' ? 'the token is signed with a key this cluster does not know' : 'the token is signed with a retired key');
       return fail(...classify(error));
@@ -165,15 +186,15 @@ export class TokenAuthority {
   }
 }
 
-function checkClaims(payload: JWTPayload, kid: string, use: TokenUse): TokenVerdict {
+/** The claims of a payload whose signature verified, with the use it was issued for. */
+function checkClaims(payload: JWTPayload, kid: string): TokenVerdict {
   if (typeof payload.sub !== 'string' || typeof payload.jti !== 'string' || !USES.has(payload['use'])) return fail('bad_claims', 'the token lacks sub, jti or use');
   if (payload['cred'] !== undefined && typeof payload['cred'] !== 'string') return fail('bad_claims', 'the token cred is not a string');
   const roles = payload['roles'] ?? [];
   if (!Array.isArray(roles) || roles.length > MAX_ROLES || !roles.every((role) => typeof role === 'string')) return fail('bad_claims', `the token roles are not a list of at most ${MAX_ROLES} strings`);
-  if (payload['use'] !== use) return fail('wrong_use', `a ${String(payload['use'])} token cannot be used as an ${use} token`);
   const claims: TokenClaims = {
     sub: payload.sub,
-    use,
+    use: payload['use'] as TokenUse,
     iat: payload.iat!,
     exp: payload.exp!,
     jti: payload.jti,
@@ -182,6 +203,10 @@ function checkClaims(payload: JWTPayload, kid: string, use: TokenUse): TokenVerd
     ...(typeof payload['cred'] === 'string' ? { cred: payload['cred'] } : {}),
   };
   return { ok: true, claims };
+}
+
+function wrongUse(actual: TokenUse, wanted: TokenUse): TokenVerdict {
+  return fail('wrong_use', `a ${actual} token cannot be used as an ${wanted} token`);
 }
 
 function classify(error: unknown): [TokenFailure, string] {

@@ -1,7 +1,7 @@
 // Token issue and verification, and every token attack a verifier must refuse with its reason.
 import { statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { KeyRing, TokenAuthority, readKeySet, rotateKeySet, signWith, signingKeyRecord, tokenAttacks, writeKeySet, newKeyRecord } from '@correio/identity';
 import { scratchDir, type ScratchDir } from '@correio/testing';
 
@@ -119,6 +119,61 @@ describe('TokenAuthority', () => {
     for (const token of ['', 'a.b.', 'a.b.c', '...', 'x'.repeat(5000), `${'e'.repeat(4000)}.a.b`, 42, null, 'eyJhbGciOiJFZERTQSJ9.bm90IGpzb24.c2ln']) {
       const verdict = await authority.verify(token, 'access');
       expect(verdict.ok, String(token).slice(0, 20)).toBe(false);
+    }
+  });
+});
+
+describe('verified tokens remembered', () => {
+  it('checks the signature of a token text once, and again after its kid gets another key', async () => {
+    const keys = await ring();
+    const authority = new TokenAuthority({ keys });
+    const { token } = await authority.issue('ana', { cred: 'srv-1:3' });
+    const signatureChecks = vi.spyOn(globalThis.crypto.subtle, 'verify');
+    try {
+      for (let i = 0; i < 5; i++) expect(await authority.verify(token, 'access')).toMatchObject({ ok: true, claims: { sub: 'ana', cred: 'srv-1:3' } });
+      expect(signatureChecks).toHaveBeenCalledTimes(1);
+      expect(await authority.verify(token, 'refresh')).toMatchObject({ ok: false, reason: 'wrong_use' });
+      expect(signatureChecks).toHaveBeenCalledTimes(1);
+      // The same kid now names another key (a replaced file): the remembered check no longer counts.
+      const [kid] = keys.kids();
+      writeKeySet(path, { keys: [{ ...(await newKeyRecord()), kid: kid! }] });
+      await keys.reload();
+      expect(await authority.verify(token, 'access')).toMatchObject({ ok: false, reason: 'bad_signature' });
+      expect(signatureChecks).toHaveBeenCalledTimes(2);
+    } finally {
+      signatureChecks.mockRestore();
+    }
+  });
+
+  it('never remembers a refused token, and with a cache size of 0 checks every time', async () => {
+    const keys = await ring();
+    const uncached = new TokenAuthority({ keys, verifiedCacheSize: 0 });
+    const { token } = await uncached.issue('ana');
+    const tampered = `${token.slice(0, -2)}${token.endsWith('A') ? 'B' : 'A'}A`;
+    const signatureChecks = vi.spyOn(globalThis.crypto.subtle, 'verify');
+    try {
+      for (let i = 0; i < 3; i++) expect((await uncached.verify(token, 'access')).ok).toBe(true);
+      expect(signatureChecks).toHaveBeenCalledTimes(3);
+      const cached = new TokenAuthority({ keys });
+      for (let i = 0; i < 3; i++) expect(await cached.verify(tampered, 'access')).toMatchObject({ ok: false, reason: 'bad_signature' });
+      expect(signatureChecks).toHaveBeenCalledTimes(6);
+    } finally {
+      signatureChecks.mockRestore();
+    }
+  });
+
+  it('remembers at most its capacity of tokens, dropping the oldest', async () => {
+    const authority = new TokenAuthority({ keys: await ring(), verifiedCacheSize: 2 });
+    const [a, b, c] = await Promise.all(['ana', 'rui', 'eva'].map(async (user) => (await authority.issue(user)).token));
+    for (const token of [a, b, c]) expect((await authority.verify(token, 'access')).ok).toBe(true);
+    const signatureChecks = vi.spyOn(globalThis.crypto.subtle, 'verify');
+    try {
+      expect((await authority.verify(c, 'access')).ok).toBe(true);
+      expect(signatureChecks).toHaveBeenCalledTimes(0);
+      expect((await authority.verify(a, 'access')).ok).toBe(true); // dropped when c came in
+      expect(signatureChecks).toHaveBeenCalledTimes(1);
+    } finally {
+      signatureChecks.mockRestore();
     }
   });
 });
