@@ -2,7 +2,8 @@
 export { runCli, takeConfigFlag, CONFIG_ENV } from './cli.js';
 export { PROGRAMS, PROGRAM_NAMES, SECTION_NAMES, sectionCommand, type Program, type ProgramName, type SectionName } from './programs.js';
 export { programEntry } from './runProgram.js';
-export { loadConfig, parseConfig, configSchema, type CorreioConfig, type SectionValues } from './config/loadConfig.js';
+export { loadConfig, parseConfig, type CorreioConfig, type SectionValues } from './config/loadConfig.js';
+export { configSchema } from '@correio/config';
 export { ConfigError, type ConfigProblem } from './config/ConfigError.js';
 export { sectionSettings, environmentOf, type SectionSettings } from './config/sectionSettings.js';
 export { Topology, HTTP_PORT_OFFSETS, type TopologySettings, type Wiring } from './up/Topology.js';

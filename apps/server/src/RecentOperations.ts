@@ -59,5 +59,7 @@ export function summarize(op: Operation): string {
       return `${op.data.user} logged out`;
     case 'password':
       return `${op.data.user} changed password`;
+    case 'config.set':
+      return `${op.data.author} set ${op.data.program}${op.data.instance === undefined ? '' : ` ${op.data.instance}`} config v${op.data.version}`;
   }
 }

@@ -6,6 +6,7 @@ import { systemTime, type TimeSource } from '@correio/clocks';
 import { DataDirLock, createLogger, createMetrics, startHttpSidecar, type CurveClientKeySet, type HealthStatus, type HttpSidecar, type Logger, type MetricsRegistry } from '@correio/observability';
 import { createService, PromMetrics, type Service } from '@correio/service';
 import { ChatServer } from './ChatServer.js';
+import { ConfigHandlers } from './config/ConfigHandlers.js';
 import { cachedFor, dashboardHealth, type DashboardHealth } from './dashboardHealth.js';
 import { RecentOperations } from './RecentOperations.js';
 import { Authenticator, type AuthMode } from './auth/Authenticator.js';
@@ -157,6 +158,10 @@ export interface RunningServer {
 }
 
 const NODE_ID = /^[\x21-\x7e]{1,128}$/;
+/** Worker connections on the `config` broker service. */
+const CONFIG_CONCURRENCY = 4;
+/** Ms a configuration change forwarded to the coordinator may take (it waits for every live server). */
+const CONFIG_FORWARD_TIMEOUT_MS = 8_000;
 
 /**
  * Starts a chat server in this process: locks the data directory, opens and verifies the store
@@ -265,13 +270,30 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       auth,
       ...(ackPeers > 0 ? { confirm: (op) => replication.confirm(op, ackPeers) } : {}),
     });
+    const configHandlers = new ConfigHandlers({
+      id: options.id,
+      store,
+      clock,
+      auth,
+      coordinator: () => members.coordinatorId(),
+      forward: (server, type, body, ctx) =>
+        service!.client.transport.request(`srv.${server}`, type, body as never, { id: ctx.id, timeout: CONFIG_FORWARD_TIMEOUT_MS, ...(ctx.envelope.auth === undefined ? {} : { auth: ctx.envelope.auth }) }),
+      // Every live server holds a version before it is acknowledged: a newly elected coordinator continues from it.
+      confirmEverywhere: async (op) => {
+        const peers = replication.peers();
+        if (replication.state !== 'off' && peers.length > 0) await replication.confirm(op, peers.length);
+      },
+      announce: (changed) => service!.publish(`config/${changed.program}/`, 'config.changed', changed),
+    });
     service = createService({
       name: 'chat',
       instance: options.id,
-      // The replica.* requests are served next to the chat ones; chat waits for the catch-up.
-      handlers: combineHandlers(handlers, replication.handlers, members.handlers),
+      // The replica.* requests are served next to the chat ones; chat and config wait for the catch-up.
+      handlers: combineHandlers(handlers, configHandlers, replication.handlers, members.handlers),
       middleware: [members.middleware, replication.gate],
-      serve: ['chat', `srv.${options.id}`],
+      serve: ['chat', `srv.${options.id}`, 'config'],
+      // Configuration is read at programs' start and changed by hand: a few connections serve it.
+      serviceConcurrency: { config: CONFIG_CONCURRENCY },
       broker: options.broker,
       proxy: options.proxy,
       concurrency: options.concurrency ?? DEFAULT_CONCURRENCY,

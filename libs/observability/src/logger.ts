@@ -30,8 +30,34 @@ export function resolveLogLevel(level: string | undefined = undefined, env: Node
   return chosen;
 }
 
+/** The program loggers of this process, for setLogLevel; weakly held, so a dropped logger goes. */
+const programLoggers = new Set<WeakRef<Logger>>();
+
+/**
+ * Sets the level of every logger createLogger made in this process (their children follow, unless
+ * they set their own): how a level changed centrally reaches a running program. Returns how many.
+ */
+export function setLogLevel(level: LogLevel): number {
+  let set = 0;
+  for (const ref of programLoggers) {
+    const logger = ref.deref();
+    if (logger === undefined) programLoggers.delete(ref);
+    else {
+      logger.level = level;
+      set++;
+    }
+  }
+  return set;
+}
+
 /** A structured JSON logger named after its component, writing to stderr. */
 export function createLogger(name: string, options: LoggerOptions = {}): Logger {
+  const logger = pinoLogger(name, options);
+  programLoggers.add(new WeakRef(logger));
+  return logger;
+}
+
+function pinoLogger(name: string, options: LoggerOptions): Logger {
   const destination = options.destination ?? pino.destination({ fd: 2, sync: true });
   return pino(
     {
@@ -53,6 +79,7 @@ let libraryRoot: Logger | undefined;
  */
 export function componentLogger(component: string, logger?: Logger): Logger {
   if (logger) return logger.child({ component });
-  libraryRoot ??= createLogger('correio', { level: process.env['CORREIO_LOG_LEVEL'] ?? 'silent' });
+  // Not a program logger: a library stays as quiet as CORREIO_LOG_LEVEL says, whatever setLogLevel does.
+  libraryRoot ??= pinoLogger('correio', { level: process.env['CORREIO_LOG_LEVEL'] ?? 'silent' });
   return libraryRoot.child({ component });
 }

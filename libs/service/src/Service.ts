@@ -79,6 +79,8 @@ export interface ServiceOptions {
   readonly proxy: { readonly pub: string; readonly sub: string };
   /** Actions and emitted events served at once: one MDP worker connection each. Defaults to 4. */
   readonly concurrency?: number;
+  /** Per broker service, a `concurrency` of its own (a rarely used service need not hold as many connections). */
+  readonly serviceConcurrency?: Readonly<Record<string, number>>;
   /** Default limit of one action invocation. Defaults to 30s. */
   readonly timeout?: Duration;
   /** Middleware around every action (see ActionTable for where it sits in the chain). */
@@ -296,7 +298,7 @@ export class Service {
           endpoint: options.broker,
           service,
           handler: (request, context) => this.#serve(request, context, service),
-          concurrency: options.concurrency ?? 4,
+          concurrency: options.serviceConcurrency?.[service] ?? options.concurrency ?? 4,
           ...(heartbeat.interval === undefined ? {} : { heartbeatInterval: toMillis(heartbeat.interval, 'heartbeat.interval') }),
           ...(heartbeat.liveness === undefined ? {} : { liveness: heartbeat.liveness }),
           drainTimeout: toMillis(options.drainTimeout ?? 5_000, 'drainTimeout'),

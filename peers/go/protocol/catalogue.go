@@ -8,7 +8,7 @@ import "embed"
 const ProtocolVersion = 1
 
 // ProtocolRevision is the protocol revision (protocol/README.md "Revisions"): additions within version 1.
-const ProtocolRevision = "1.3"
+const ProtocolRevision = "1.4"
 
 // Schemas holds protocol/schemas/v1, one file per message type plus defs.json and envelope.json.
 //
@@ -70,6 +70,15 @@ var MessageTypes = []string{
 	"clock.adjust.request",
 	"clock.poll.reply",
 	"clock.poll.request",
+	"config.changed",
+	"config.get.reply",
+	"config.get.request",
+	"config.history.reply",
+	"config.history.request",
+	"config.rollback.reply",
+	"config.rollback.request",
+	"config.set.reply",
+	"config.set.request",
 	"election.coordinator",
 	"election.election.reply",
 	"election.election.request",
@@ -145,6 +154,15 @@ var Messages = map[string]MessageInfo{
 	"clock.adjust.request":        {Pattern: "request", Service: "clock", Reply: "clock.adjust.reply", Title: "ClockAdjustRequest"},
 	"clock.poll.reply":            {Pattern: "reply", Service: "clock", Title: "ClockPollReply"},
 	"clock.poll.request":          {Pattern: "request", Service: "clock", Reply: "clock.poll.reply", Title: "ClockPollRequest"},
+	"config.changed":              {Pattern: "event", Service: "config", Title: "ConfigChanged"},
+	"config.get.reply":            {Pattern: "reply", Service: "config", Title: "ConfigGetReply"},
+	"config.get.request":          {Pattern: "request", Service: "config", Reply: "config.get.reply", Title: "ConfigGetRequest"},
+	"config.history.reply":        {Pattern: "reply", Service: "config", Title: "ConfigHistoryReply"},
+	"config.history.request":      {Pattern: "request", Service: "config", Reply: "config.history.reply", Title: "ConfigHistoryRequest"},
+	"config.rollback.reply":       {Pattern: "reply", Service: "config", Title: "ConfigRollbackReply"},
+	"config.rollback.request":     {Pattern: "request", Service: "config", Reply: "config.rollback.reply", Title: "ConfigRollbackRequest"},
+	"config.set.reply":            {Pattern: "reply", Service: "config", Title: "ConfigSetReply"},
+	"config.set.request":          {Pattern: "request", Service: "config", Reply: "config.set.reply", Title: "ConfigSetRequest"},
 	"election.coordinator":        {Pattern: "event", Service: "election", Title: "ElectionCoordinator"},
 	"election.election.reply":     {Pattern: "reply", Service: "election", Title: "ElectionElectionReply"},
 	"election.election.request":   {Pattern: "request", Service: "election", Reply: "election.election.reply", Title: "ElectionElectionRequest"},

@@ -218,16 +218,17 @@ type OperationLogout struct {
 
 // A replicated state change: op is its id, lc and hlc the origin server's Lamport and hybrid
 // logical clocks for it, kind its kind, which selects the shape of data (login, channel.create,
-// publish, direct; since revision 1.1 register, password and logout).
+// publish, direct; since revision 1.1 register, password and logout; since 1.4 config.set).
 type Operation struct {
 	// Depends on the variant ("login": OperationLogin, "channel.create": OperationChannelCreate,
 	// "publish": OperationPublish, "direct": OperationDirect, "register": OperationRegister,
-	// "password": OperationPassword, "logout": OperationLogout): convert it to that type to use it.
+	// "password": OperationPassword, "logout": OperationLogout, "config.set": OperationConfigSet):
+	// convert it to that type to use it.
 	Data any `msgpack:"data" json:"data"`
 	// Hybrid logical clock: [wall_ms, logical].
 	HLC HLC `msgpack:"hlc" json:"hlc"`
 	// Selects the variant: "login", "channel.create", "publish", "direct", "register", "password",
-	// "logout".
+	// "logout", "config.set".
 	Kind string `msgpack:"kind" json:"kind"`
 	// A Lamport clock value.
 	LC Lamport `msgpack:"lc" json:"lc"`
@@ -248,6 +249,7 @@ const (
 	OperationKindRegister      = "register"
 	OperationKindPassword      = "password"
 	OperationKindLogout        = "logout"
+	OperationKindConfigSet     = "config.set"
 )
 
 // One process.
@@ -396,6 +398,75 @@ type DashboardOp struct {
 	Seq    Uint   `msgpack:"seq" json:"seq"`
 	// Who did what, where (user, channel), without the text.
 	Summary *string `msgpack:"summary,omitempty" json:"summary,omitempty"`
+}
+
+// A program whose settings the configuration service holds (revision 1.4): a section of the config
+// file.
+type ConfigProgram = string
+
+// The values of ConfigProgram.
+const (
+	ConfigProgramBroker  ConfigProgram = "broker"
+	ConfigProgramProxy   ConfigProgram = "proxy"
+	ConfigProgramRef     ConfigProgram = "ref"
+	ConfigProgramServer  ConfigProgram = "server"
+	ConfigProgramGateway ConfigProgram = "gateway"
+)
+
+// One running program of a kind: its node id (--id). Absent: the document for every program of the
+// kind.
+type ConfigInstance = NodeID
+
+// A configuration document's version within its scope (program, or program and instance): 1 for
+// the first document set, +1 for each next; 0 when none was set.
+type ConfigVersion = int64
+
+// A configuration document: the JSON text of an object whose keys are the program's settings as
+// its config-file section names them (camelCase option names). Checked against that section of the
+// config schema before it is accepted.
+type ConfigDocument = string
+
+// One version of a scope's document, as history lists it.
+type ConfigVersionEntry struct {
+	// When it was set (the operation's wall time).
+	At Timestamp `msgpack:"at" json:"at"`
+	// The operator who set it.
+	Author UserName `msgpack:"author" json:"author"`
+	// A configuration document: the JSON text of an object whose keys are the program's settings as
+	// its config-file section names them (camelCase option names). Checked against that section of the
+	// config schema before it is accepted.
+	Document ConfigDocument `msgpack:"document" json:"document"`
+	// A globally unique operation id: origin server and its per-origin sequence number.
+	Op OpID `msgpack:"op" json:"op"`
+	// For a rollback: the version whose document it restored.
+	RollbackOf *ConfigVersion `msgpack:"rollback_of,omitempty" json:"rollback_of,omitempty"`
+	// A configuration document's version within its scope (program, or program and instance): 1 for
+	// the first document set, +1 for each next; 0 when none was set.
+	Version ConfigVersion `msgpack:"version" json:"version"`
+}
+
+// Data of a config.set operation (revision 1.4): a new version of one scope's configuration
+// document. Versions are assigned by the coordinator, in order; should two operations carry the
+// same version of a scope (a coordinator change), the earliest by hlc, then op.origin, then op.seq
+// is that version and the other stays in the operation log only.
+type OperationConfigSet struct {
+	Author UserName `msgpack:"author" json:"author"`
+	// A configuration document: the JSON text of an object whose keys are the program's settings as
+	// its config-file section names them (camelCase option names). Checked against that section of the
+	// config schema before it is accepted.
+	Document ConfigDocument `msgpack:"document" json:"document"`
+	// One running program of a kind: its node id (--id). Absent: the document for every program of the
+	// kind.
+	Instance *ConfigInstance `msgpack:"instance,omitempty" json:"instance,omitempty"`
+	// A program whose settings the configuration service holds (revision 1.4): a section of the config
+	// file.
+	Program ConfigProgram `msgpack:"program" json:"program"`
+	// A configuration document's version within its scope (program, or program and instance): 1 for
+	// the first document set, +1 for each next; 0 when none was set.
+	RollbackOf *ConfigVersion `msgpack:"rollback_of,omitempty" json:"rollback_of,omitempty"`
+	// A configuration document's version within its scope (program, or program and instance): 1 for
+	// the first document set, +1 for each next; 0 when none was set.
+	Version ConfigVersion `msgpack:"version" json:"version"`
 }
 
 // chat.channel.create.reply: Reply to chat.channel.create.request: the channel's record.
@@ -769,6 +840,153 @@ type ClockPollReply struct {
 type ClockPollRequest struct {
 	// The synchronisation round, chosen by the coordinator; increases from round to round.
 	Round Uint `msgpack:"round" json:"round"`
+}
+
+// config.changed: Published by the server that accepted a new version, once it is durable on every
+// live server, on topic config/<program> (revision 1.4). Programs of that kind (all of them, or
+// the one instance named) fetch their effective document again. Carries no document: a lost event
+// is repaired by the programs' periodic check of the versions.
+type ConfigChanged struct {
+	// Milliseconds since the Unix epoch, UTC.
+	At     Timestamp `msgpack:"at" json:"at"`
+	Author UserName  `msgpack:"author" json:"author"`
+	// One running program of a kind: its node id (--id). Absent: the document for every program of the
+	// kind.
+	Instance *ConfigInstance `msgpack:"instance,omitempty" json:"instance,omitempty"`
+	// A program whose settings the configuration service holds (revision 1.4): a section of the config
+	// file.
+	Program ConfigProgram `msgpack:"program" json:"program"`
+	// A configuration document's version within its scope (program, or program and instance): 1 for
+	// the first document set, +1 for each next; 0 when none was set.
+	Version ConfigVersion `msgpack:"version" json:"version"`
+}
+
+// config.get.reply: Reply to config.get.request.
+type ConfigGetReply struct {
+	// Milliseconds since the Unix epoch, UTC.
+	At     *Timestamp `msgpack:"at,omitempty" json:"at,omitempty"`
+	Author *UserName  `msgpack:"author,omitempty" json:"author,omitempty"`
+	// That scope's own document; "{}" when none was set.
+	Document ConfigDocument `msgpack:"document" json:"document"`
+	// The kind's document with the instance's keys over it: what the program runs with, over its
+	// built-in defaults and under its command line and environment.
+	Effective ConfigDocument `msgpack:"effective" json:"effective"`
+	// One running program of a kind: its node id (--id). Absent: the document for every program of the
+	// kind.
+	Instance *ConfigInstance `msgpack:"instance,omitempty" json:"instance,omitempty"`
+	// The version of the kind's document merged into effective (0: none).
+	KindVersion ConfigVersion `msgpack:"kind_version" json:"kind_version"`
+	// A program whose settings the configuration service holds (revision 1.4): a section of the config
+	// file.
+	Program ConfigProgram `msgpack:"program" json:"program"`
+	// The version of the scope asked for (the instance's when instance is given); 0 when none was set.
+	Version ConfigVersion `msgpack:"version" json:"version"`
+}
+
+// config.get.request: Read a scope's configuration document and the effective document of a
+// program (revision 1.4): the kind's document with the instance's keys over it. Anyone who can
+// reach the broker may read, with or without auth: programs read their own settings at start.
+// Documents therefore hold no secrets (config.set refuses keys ending in SecretKey).
+type ConfigGetRequest struct {
+	// One running program of a kind: its node id (--id). Absent: the document for every program of the
+	// kind.
+	Instance *ConfigInstance `msgpack:"instance,omitempty" json:"instance,omitempty"`
+	// A program whose settings the configuration service holds (revision 1.4): a section of the config
+	// file.
+	Program ConfigProgram `msgpack:"program" json:"program"`
+}
+
+// config.history.reply: Reply to config.history.request.
+type ConfigHistoryReply struct {
+	// One running program of a kind: its node id (--id). Absent: the document for every program of the
+	// kind.
+	Instance *ConfigInstance `msgpack:"instance,omitempty" json:"instance,omitempty"`
+	// A program whose settings the configuration service holds (revision 1.4): a section of the config
+	// file.
+	Program  ConfigProgram        `msgpack:"program" json:"program"`
+	Versions []ConfigVersionEntry `msgpack:"versions" json:"versions"`
+}
+
+// config.history.request: List a scope's versions, newest first (operators only).
+type ConfigHistoryRequest struct {
+	// Only versions below this one: the next page.
+	BeforeVersion *int64 `msgpack:"before_version,omitempty" json:"before_version,omitempty"`
+	// One running program of a kind: its node id (--id). Absent: the document for every program of the
+	// kind.
+	Instance *ConfigInstance `msgpack:"instance,omitempty" json:"instance,omitempty"`
+	// At most this many versions (default 20).
+	Limit *int64 `msgpack:"limit,omitempty" json:"limit,omitempty"`
+	// A program whose settings the configuration service holds (revision 1.4): a section of the config
+	// file.
+	Program ConfigProgram `msgpack:"program" json:"program"`
+}
+
+// config.rollback.reply: Reply to config.rollback.request: the new version, whose document is that
+// of to_version.
+type ConfigRollbackReply struct {
+	// Milliseconds since the Unix epoch, UTC.
+	At Timestamp `msgpack:"at" json:"at"`
+	// One running program of a kind: its node id (--id). Absent: the document for every program of the
+	// kind.
+	Instance *ConfigInstance `msgpack:"instance,omitempty" json:"instance,omitempty"`
+	// A program whose settings the configuration service holds (revision 1.4): a section of the config
+	// file.
+	Program ConfigProgram `msgpack:"program" json:"program"`
+	// A configuration document's version within its scope (program, or program and instance): 1 for
+	// the first document set, +1 for each next; 0 when none was set.
+	Version ConfigVersion `msgpack:"version" json:"version"`
+}
+
+// config.rollback.request: Make an earlier version's document current again, as a new version
+// (operators only; compare-and-set on expected_version as for config.set). NOT_FOUND when
+// to_version does not exist.
+type ConfigRollbackRequest struct {
+	// A configuration document's version within its scope (program, or program and instance): 1 for
+	// the first document set, +1 for each next; 0 when none was set.
+	ExpectedVersion ConfigVersion `msgpack:"expected_version" json:"expected_version"`
+	// One running program of a kind: its node id (--id). Absent: the document for every program of the
+	// kind.
+	Instance *ConfigInstance `msgpack:"instance,omitempty" json:"instance,omitempty"`
+	// A program whose settings the configuration service holds (revision 1.4): a section of the config
+	// file.
+	Program ConfigProgram `msgpack:"program" json:"program"`
+	// The version whose document becomes current again.
+	ToVersion int64 `msgpack:"to_version" json:"to_version"`
+}
+
+// config.set.reply: Reply to config.set.request: the new version.
+type ConfigSetReply struct {
+	// Milliseconds since the Unix epoch, UTC.
+	At Timestamp `msgpack:"at" json:"at"`
+	// One running program of a kind: its node id (--id). Absent: the document for every program of the
+	// kind.
+	Instance *ConfigInstance `msgpack:"instance,omitempty" json:"instance,omitempty"`
+	// A program whose settings the configuration service holds (revision 1.4): a section of the config
+	// file.
+	Program ConfigProgram `msgpack:"program" json:"program"`
+	// A configuration document's version within its scope (program, or program and instance): 1 for
+	// the first document set, +1 for each next; 0 when none was set.
+	Version ConfigVersion `msgpack:"version" json:"version"`
+}
+
+// config.set.request: Set a new version of a scope's document (operators only). Compare-and-set:
+// expected_version must be the scope's current version (0 for the first document), or the reply is
+// CONFLICT with data.current_version. A document that does not match the program's config schema
+// is refused with VALIDATION, data.problems naming each field. Replied once the version is durable
+// on every live server.
+type ConfigSetRequest struct {
+	// A configuration document: the JSON text of an object whose keys are the program's settings as
+	// its config-file section names them (camelCase option names). Checked against that section of the
+	// config schema before it is accepted.
+	Document ConfigDocument `msgpack:"document" json:"document"`
+	// The version the change was made against.
+	ExpectedVersion ConfigVersion `msgpack:"expected_version" json:"expected_version"`
+	// One running program of a kind: its node id (--id). Absent: the document for every program of the
+	// kind.
+	Instance *ConfigInstance `msgpack:"instance,omitempty" json:"instance,omitempty"`
+	// A program whose settings the configuration service holds (revision 1.4): a section of the config
+	// file.
+	Program ConfigProgram `msgpack:"program" json:"program"`
 }
 
 // election.coordinator: Bully election: the winner announces itself as coordinator, on the proxy

@@ -21,6 +21,15 @@ const HASH = { alg: 'scrypt', n: 32_768, r: 8, p: 1, salt: 'AAsWISw3Qk1YY255hI-a
 const REGISTER = { op: { origin: 'srv-1', seq: 3 }, lc: 14, hlc: [T0 + 30, 0], kind: 'register', data: { user: 'ana', hash: HASH } };
 const PASSWORD = { op: { origin: 'srv-2', seq: 8 }, lc: 15, hlc: [T0 + 40, 0], kind: 'password', data: { user: 'ana', hash: HASH, under: { origin: 'srv-1', seq: 3 } } };
 const LOGOUT = { op: { origin: 'srv-3', seq: 11 }, lc: 16, hlc: [T0 + 50, 2], kind: 'logout', data: { user: 'ana' } };
+const CONFIG_DOC = '{"logLevel":"debug","concurrency":32}';
+const CONFIG_SET = { op: { origin: 'srv-2', seq: 12 }, lc: 17, hlc: [T0 + 60, 0], kind: 'config.set', data: { program: 'server', version: 3, document: CONFIG_DOC, author: 'ana' } };
+const CONFIG_ROLLBACK = {
+  op: { origin: 'srv-2', seq: 13 },
+  lc: 18,
+  hlc: [T0 + 70, 1],
+  kind: 'config.set',
+  data: { program: 'server', instance: 'srv-1', version: 4, document: '{}', author: 'rui', rollback_of: 1 },
+};
 
 // Compact JWS tokens in the shape servers issue (real ones carry more claims: iss, aud, iat, exp, jti,
 // cred); the signatures are made up: vectors check shapes, not signatures.
@@ -258,6 +267,45 @@ export const VECTOR_SAMPLES: Readonly<Record<string, readonly Sample[]>> = {
       body: { server: 'srv-3', hwm: {}, hash: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855', ops: 0 },
     },
   ],
+  'config.changed': [
+    { description: 'a kind-wide change', body: { program: 'server', version: 3, author: 'ana', at: T0 + 60 } },
+    { description: 'one instance changed', body: { program: 'gateway', instance: 'gw-1', version: 1, author: 'rui', at: T0 } },
+  ],
+  'config.get.reply': [
+    {
+      description: 'an instance over its kind',
+      body: { program: 'server', instance: 'srv-1', version: 2, document: '{"concurrency":8}', author: 'ana', at: T0, kind_version: 3, effective: '{"logLevel":"debug","concurrency":8}' },
+    },
+    { description: 'nothing set yet', body: { program: 'broker', version: 0, document: '{}', kind_version: 0, effective: '{}' } },
+  ],
+  'config.get.request': [
+    { description: 'a kind', body: { program: 'broker' } },
+    { description: 'an instance', body: { program: 'server', instance: 'srv-1' } },
+  ],
+  'config.history.reply': [
+    {
+      description: 'two versions, newest first',
+      body: {
+        program: 'server',
+        versions: [
+          { version: 2, document: '{"logLevel":"info"}', author: 'rui', at: T0 + 10, rollback_of: 1, op: { origin: 'srv-1', seq: 9 } },
+          { version: 1, document: CONFIG_DOC, author: 'ana', at: T0, op: { origin: 'srv-3', seq: 4 } },
+        ],
+      },
+    },
+    { description: 'no versions', body: { program: 'proxy', instance: 'proxy-1', versions: [] } },
+  ],
+  'config.history.request': [
+    { description: 'the newest versions', body: { program: 'server' } },
+    { description: 'a page', body: { program: 'server', instance: 'srv-1', limit: 10, before_version: 11 } },
+  ],
+  'config.rollback.reply': [{ description: 'version 5 restores version 1', body: { program: 'server', instance: 'srv-1', version: 5, at: T0 } }],
+  'config.rollback.request': [{ description: 'back to version 1', body: { program: 'server', to_version: 1, expected_version: 3 } }],
+  'config.set.reply': [{ description: 'version 4 set', body: { program: 'server', version: 4, at: T0 } }],
+  'config.set.request': [
+    { description: 'the first document of a kind', body: { program: 'server', document: CONFIG_DOC, expected_version: 0 } },
+    { description: 'an instance, against version 2', body: { program: 'gateway', instance: 'gw-1', document: '{"logLevel":"warn"}', expected_version: 2 } },
+  ],
   'replica.digest.request': [{ description: 'ask for a digest', body: {} }],
   'replica.fetch.reply': [
     { description: 'operations of every kind', body: { origin: 'srv-1', ops: [LOGIN, CHANNEL_CREATE, PUBLISH, DIRECT], high: 9 } },
@@ -275,6 +323,8 @@ export const VECTOR_SAMPLES: Readonly<Record<string, readonly Sample[]>> = {
     { description: 'a register operation (revision 1.1)', body: REGISTER },
     { description: 'a password operation (revision 1.1)', body: PASSWORD },
     { description: 'a logout operation (revision 1.1)', body: LOGOUT },
+    { description: 'a config.set operation (revision 1.4)', body: CONFIG_SET },
+    { description: 'a config.set operation that rolls an instance back (revision 1.4)', body: CONFIG_ROLLBACK },
   ],
   'service.announce': [
     {

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { configSchema, explainErrors } from '@correio/config';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import { LineCounter, isMap, isPair, isScalar, parseDocument, type Document } from 'yaml';
 import { SECTION_NAMES, sectionCommand, type SectionName } from '../programs.js';
@@ -15,15 +16,7 @@ export interface CorreioConfig {
   readonly sections: Readonly<Partial<Record<SectionName | 'up', SectionValues>>>;
 }
 
-/** The schema file ships next to src/ and dist/, so both find it one level up. */
-const SCHEMA_URL = new URL('../../config.schema.json', import.meta.url);
-
 let validator: ValidateFunction | undefined;
-
-/** The JSON Schema every config file is checked against (apps/cli/config.schema.json). */
-export function configSchema(): Record<string, unknown> {
-  return JSON.parse(readFileSync(SCHEMA_URL, 'utf8')) as Record<string, unknown>;
-}
 
 function compiledValidator(): ValidateFunction {
   if (!validator) {
@@ -93,54 +86,14 @@ function firstLine(message: string): string {
   return message.split('\n', 1)[0]!.trim();
 }
 
-/** One problem per offending key: the most telling ajv error for each instance path. */
+/** One problem per offending key, with the line it is on. */
 function problemsOf(errors: readonly ErrorObject[], document: Document, lines: LineCounter): ConfigProblem[] {
-  const byPath = new Map<string, ErrorObject[]>();
-  for (const error of errors) {
-    const path = error.keyword === 'additionalProperties' ? `${error.instancePath}/${String(error.params['additionalProperty'])}` : error.instancePath;
-    byPath.set(path, [...(byPath.get(path) ?? []), error]);
-  }
-  const problems: ConfigProblem[] = [];
-  for (const [path, group] of byPath) {
-    const segments = path.split('/').slice(1).map(unescapePointer);
-    const key = segments.join('.');
-    const line = lineOf(document, lines, segments);
-    problems.push({ key, ...(line !== undefined ? { line } : {}), message: explain(group, segments) });
-  }
-  return problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
-}
-
-function explain(group: readonly ErrorObject[], segments: readonly string[]): string {
-  const unknown = group.find((error) => error.keyword === 'additionalProperties');
-  if (unknown) {
-    const known = Object.keys((unknown.parentSchema as { properties?: object } | undefined)?.properties ?? {}).filter((key) => key !== '$schema');
-    const name = segments[segments.length - 1]!;
-    const suggestion = closest(name, known);
-    const where = segments.length === 1 ? 'a top-level section' : `a key of section "${segments.slice(0, -1).join('.')}"`;
-    return (
-      `"${name}" is not ${where}` +
-      (suggestion ? `; did you mean "${suggestion}"?` : '.') +
-      ` Known: ${known.join(', ')}.` +
-      (segments.length > 1 ? ' Keys are the flags in camelCase (--max-queue → maxQueue).' : '')
-    );
-  }
-  // Prefer the error at the level that says what the value should look like (a oneOf, say).
-  const described = group.find((error) => typeof (error.parentSchema as Record<string, unknown> | undefined)?.['x-expected'] === 'string');
-  const got = group[0]!.data;
-  if (described) return `expected ${String((described.parentSchema as Record<string, unknown>)['x-expected'])}; got ${show(got)}.`;
-  const first = group[0]!;
-  if (first.keyword === 'type' && segments.length <= 1) return `must be a map of keys to values (got ${show(got)}).`;
-  return `${first.message ?? 'invalid'}; got ${show(got)}.`;
-}
-
-function show(value: unknown): string {
-  if (value === null) return 'null (an empty value)';
-  const text = JSON.stringify(value);
-  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
-}
-
-function unescapePointer(segment: string): string {
-  return segment.replace(/~1/g, '/').replace(/~0/g, '~');
+  return explainErrors(errors)
+    .map(({ segments, message }) => {
+      const line = lineOf(document, lines, segments);
+      return { key: segments.join('.'), ...(line !== undefined ? { line } : {}), message };
+    })
+    .sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
 }
 
 /** The line of a key in the YAML source (the key itself when it exists, else its parent). */
@@ -160,29 +113,4 @@ function lineOf(document: Document, lines: LineCounter, segments: readonly strin
 function rangeStart(node: unknown): number | undefined {
   const range = (node as { range?: readonly number[] } | null | undefined)?.range;
   return range?.[0];
-}
-
-/** The known key nearest to a misspelt one (edit distance ≤ 3), for "did you mean". */
-function closest(name: string, candidates: readonly string[]): string | undefined {
-  const lower = name.toLowerCase();
-  const prefix = candidates.find((key) => lower.startsWith(key.toLowerCase()) || key.toLowerCase().startsWith(lower));
-  if (prefix) return prefix;
-  let best: { key: string; distance: number } | undefined;
-  for (const key of candidates) {
-    const distance = editDistance(name.toLowerCase(), key.toLowerCase());
-    if (distance <= 3 && (!best || distance < best.distance)) best = { key, distance };
-  }
-  return best?.key;
-}
-
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    previous = current;
-  }
-  return previous[b.length]!;
 }

@@ -427,7 +427,7 @@ export const COMPONENT_SCHEMAS: Readonly<Record<string, Readonly<Record<string, 
   },
   "operation": {
     "title": "Operation",
-    "description": "A replicated state change: op is its id, lc and hlc the origin server's Lamport and hybrid logical clocks for it, kind its kind, which selects the shape of data (login, channel.create, publish, direct; since revision 1.1 register, password and logout).",
+    "description": "A replicated state change: op is its id, lc and hlc the origin server's Lamport and hybrid logical clocks for it, kind its kind, which selects the shape of data (login, channel.create, publish, direct; since revision 1.1 register, password and logout; since 1.4 config.set).",
     "oneOf": [
       {
         "type": "object",
@@ -646,6 +646,38 @@ export const COMPONENT_SCHEMAS: Readonly<Record<string, Readonly<Record<string, 
           },
           "data": {
             "$ref": "#/components/schemas/operationLogout"
+          },
+          "rid": {
+            "description": "The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.",
+            "$ref": "#/components/schemas/requestId"
+          }
+        }
+      },
+      {
+        "type": "object",
+        "additionalProperties": false,
+        "required": [
+          "op",
+          "lc",
+          "hlc",
+          "kind",
+          "data"
+        ],
+        "properties": {
+          "op": {
+            "$ref": "#/components/schemas/opId"
+          },
+          "lc": {
+            "$ref": "#/components/schemas/lamport"
+          },
+          "hlc": {
+            "$ref": "#/components/schemas/hlc"
+          },
+          "kind": {
+            "const": "config.set"
+          },
+          "data": {
+            "$ref": "#/components/schemas/operationConfigSet"
           },
           "rid": {
             "description": "The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.",
@@ -902,6 +934,99 @@ export const COMPONENT_SCHEMAS: Readonly<Record<string, Readonly<Record<string, 
         "description": "Who did what, where (user, channel), without the text.",
         "type": "string",
         "maxLength": 200
+      }
+    }
+  },
+  "configProgram": {
+    "description": "A program whose settings the configuration service holds (revision 1.4): a section of the config file.",
+    "type": "string",
+    "enum": [
+      "broker",
+      "proxy",
+      "ref",
+      "server",
+      "gateway"
+    ]
+  },
+  "configInstance": {
+    "description": "One running program of a kind: its node id (--id). Absent: the document for every program of the kind.",
+    "$ref": "#/components/schemas/nodeId"
+  },
+  "configVersion": {
+    "description": "A configuration document's version within its scope (program, or program and instance): 1 for the first document set, +1 for each next; 0 when none was set.",
+    "type": "integer",
+    "minimum": 0,
+    "maximum": 9007199254740991
+  },
+  "configDocument": {
+    "description": "A configuration document: the JSON text of an object whose keys are the program's settings as its config-file section names them (camelCase option names). Checked against that section of the config schema before it is accepted.",
+    "type": "string",
+    "minLength": 2,
+    "maxLength": 65536
+  },
+  "configVersionEntry": {
+    "description": "One version of a scope's document, as history lists it.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "version",
+      "document",
+      "author",
+      "at",
+      "op"
+    ],
+    "properties": {
+      "version": {
+        "$ref": "#/components/schemas/configVersion"
+      },
+      "document": {
+        "$ref": "#/components/schemas/configDocument"
+      },
+      "author": {
+        "description": "The operator who set it.",
+        "$ref": "#/components/schemas/userName"
+      },
+      "at": {
+        "description": "When it was set (the operation's wall time).",
+        "$ref": "#/components/schemas/timestamp"
+      },
+      "rollback_of": {
+        "description": "For a rollback: the version whose document it restored.",
+        "$ref": "#/components/schemas/configVersion"
+      },
+      "op": {
+        "$ref": "#/components/schemas/opId"
+      }
+    }
+  },
+  "operationConfigSet": {
+    "description": "Data of a config.set operation (revision 1.4): a new version of one scope's configuration document. Versions are assigned by the coordinator, in order; should two operations carry the same version of a scope (a coordinator change), the earliest by hlc, then op.origin, then op.seq is that version and the other stays in the operation log only.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "program",
+      "version",
+      "document",
+      "author"
+    ],
+    "properties": {
+      "program": {
+        "$ref": "#/components/schemas/configProgram"
+      },
+      "instance": {
+        "$ref": "#/components/schemas/configInstance"
+      },
+      "version": {
+        "$ref": "#/components/schemas/configVersion"
+      },
+      "document": {
+        "$ref": "#/components/schemas/configDocument"
+      },
+      "author": {
+        "$ref": "#/components/schemas/userName"
+      },
+      "rollback_of": {
+        "$ref": "#/components/schemas/configVersion"
       }
     }
   },
@@ -1673,6 +1798,253 @@ export const COMPONENT_SCHEMAS: Readonly<Record<string, Readonly<Record<string, 
       }
     }
   },
+  "ConfigChanged": {
+    "title": "ConfigChanged",
+    "description": "Published by the server that accepted a new version, once it is durable on every live server, on topic config/<program> (revision 1.4). Programs of that kind (all of them, or the one instance named) fetch their effective document again. Carries no document: a lost event is repaired by the programs' periodic check of the versions.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "program",
+      "version",
+      "author",
+      "at"
+    ],
+    "properties": {
+      "program": {
+        "$ref": "#/components/schemas/configProgram"
+      },
+      "instance": {
+        "$ref": "#/components/schemas/configInstance"
+      },
+      "version": {
+        "$ref": "#/components/schemas/configVersion"
+      },
+      "author": {
+        "$ref": "#/components/schemas/userName"
+      },
+      "at": {
+        "$ref": "#/components/schemas/timestamp"
+      }
+    }
+  },
+  "ConfigGetReply": {
+    "title": "ConfigGetReply",
+    "description": "Reply to config.get.request.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "program",
+      "version",
+      "document",
+      "kind_version",
+      "effective"
+    ],
+    "properties": {
+      "program": {
+        "$ref": "#/components/schemas/configProgram"
+      },
+      "instance": {
+        "$ref": "#/components/schemas/configInstance"
+      },
+      "version": {
+        "description": "The version of the scope asked for (the instance's when instance is given); 0 when none was set.",
+        "$ref": "#/components/schemas/configVersion"
+      },
+      "document": {
+        "description": "That scope's own document; \"{}\" when none was set.",
+        "$ref": "#/components/schemas/configDocument"
+      },
+      "author": {
+        "$ref": "#/components/schemas/userName"
+      },
+      "at": {
+        "$ref": "#/components/schemas/timestamp"
+      },
+      "kind_version": {
+        "description": "The version of the kind's document merged into effective (0: none).",
+        "$ref": "#/components/schemas/configVersion"
+      },
+      "effective": {
+        "description": "The kind's document with the instance's keys over it: what the program runs with, over its built-in defaults and under its command line and environment.",
+        "$ref": "#/components/schemas/configDocument"
+      }
+    }
+  },
+  "ConfigGetRequest": {
+    "title": "ConfigGetRequest",
+    "description": "Read a scope's configuration document and the effective document of a program (revision 1.4): the kind's document with the instance's keys over it. Anyone who can reach the broker may read, with or without auth: programs read their own settings at start. Documents therefore hold no secrets (config.set refuses keys ending in SecretKey).",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "program"
+    ],
+    "properties": {
+      "program": {
+        "$ref": "#/components/schemas/configProgram"
+      },
+      "instance": {
+        "$ref": "#/components/schemas/configInstance"
+      }
+    }
+  },
+  "ConfigHistoryReply": {
+    "title": "ConfigHistoryReply",
+    "description": "Reply to config.history.request.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "program",
+      "versions"
+    ],
+    "properties": {
+      "program": {
+        "$ref": "#/components/schemas/configProgram"
+      },
+      "instance": {
+        "$ref": "#/components/schemas/configInstance"
+      },
+      "versions": {
+        "type": "array",
+        "maxItems": 100,
+        "items": {
+          "$ref": "#/components/schemas/configVersionEntry"
+        }
+      }
+    }
+  },
+  "ConfigHistoryRequest": {
+    "title": "ConfigHistoryRequest",
+    "description": "List a scope's versions, newest first (operators only).",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "program"
+    ],
+    "properties": {
+      "program": {
+        "$ref": "#/components/schemas/configProgram"
+      },
+      "instance": {
+        "$ref": "#/components/schemas/configInstance"
+      },
+      "limit": {
+        "description": "At most this many versions (default 20).",
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 100
+      },
+      "before_version": {
+        "description": "Only versions below this one: the next page.",
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 9007199254740991
+      }
+    }
+  },
+  "ConfigRollbackReply": {
+    "title": "ConfigRollbackReply",
+    "description": "Reply to config.rollback.request: the new version, whose document is that of to_version.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "program",
+      "version",
+      "at"
+    ],
+    "properties": {
+      "program": {
+        "$ref": "#/components/schemas/configProgram"
+      },
+      "instance": {
+        "$ref": "#/components/schemas/configInstance"
+      },
+      "version": {
+        "$ref": "#/components/schemas/configVersion"
+      },
+      "at": {
+        "$ref": "#/components/schemas/timestamp"
+      }
+    }
+  },
+  "ConfigRollbackRequest": {
+    "title": "ConfigRollbackRequest",
+    "description": "Make an earlier version's document current again, as a new version (operators only; compare-and-set on expected_version as for config.set). NOT_FOUND when to_version does not exist.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "program",
+      "to_version",
+      "expected_version"
+    ],
+    "properties": {
+      "program": {
+        "$ref": "#/components/schemas/configProgram"
+      },
+      "instance": {
+        "$ref": "#/components/schemas/configInstance"
+      },
+      "to_version": {
+        "description": "The version whose document becomes current again.",
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 9007199254740991
+      },
+      "expected_version": {
+        "$ref": "#/components/schemas/configVersion"
+      }
+    }
+  },
+  "ConfigSetReply": {
+    "title": "ConfigSetReply",
+    "description": "Reply to config.set.request: the new version.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "program",
+      "version",
+      "at"
+    ],
+    "properties": {
+      "program": {
+        "$ref": "#/components/schemas/configProgram"
+      },
+      "instance": {
+        "$ref": "#/components/schemas/configInstance"
+      },
+      "version": {
+        "$ref": "#/components/schemas/configVersion"
+      },
+      "at": {
+        "$ref": "#/components/schemas/timestamp"
+      }
+    }
+  },
+  "ConfigSetRequest": {
+    "title": "ConfigSetRequest",
+    "description": "Set a new version of a scope's document (operators only). Compare-and-set: expected_version must be the scope's current version (0 for the first document), or the reply is CONFLICT with data.current_version. A document that does not match the program's config schema is refused with VALIDATION, data.problems naming each field. Replied once the version is durable on every live server.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "program",
+      "document",
+      "expected_version"
+    ],
+    "properties": {
+      "program": {
+        "$ref": "#/components/schemas/configProgram"
+      },
+      "instance": {
+        "$ref": "#/components/schemas/configInstance"
+      },
+      "document": {
+        "$ref": "#/components/schemas/configDocument"
+      },
+      "expected_version": {
+        "description": "The version the change was made against.",
+        "$ref": "#/components/schemas/configVersion"
+      }
+    }
+  },
   "ElectionCoordinator": {
     "title": "ElectionCoordinator",
     "description": "Bully election: the winner announces itself as coordinator, on the proxy topic election/.",
@@ -2373,6 +2745,15 @@ export const MESSAGE_COMPONENTS: Readonly<Record<string, string>> = {
   "clock.adjust.request": "ClockAdjustRequest",
   "clock.poll.reply": "ClockPollReply",
   "clock.poll.request": "ClockPollRequest",
+  "config.changed": "ConfigChanged",
+  "config.get.reply": "ConfigGetReply",
+  "config.get.request": "ConfigGetRequest",
+  "config.history.reply": "ConfigHistoryReply",
+  "config.history.request": "ConfigHistoryRequest",
+  "config.rollback.reply": "ConfigRollbackReply",
+  "config.rollback.request": "ConfigRollbackRequest",
+  "config.set.reply": "ConfigSetReply",
+  "config.set.request": "ConfigSetRequest",
   "election.coordinator": "ElectionCoordinator",
   "election.election.reply": "ElectionElectionReply",
   "election.election.request": "ElectionElectionRequest",

@@ -128,6 +128,13 @@ export class Cluster {
     return this.#node?.isCoordinator ?? false;
   }
 
+  /** The elected coordinator's id while one is known; 'self' for a server without a reference server (it coordinates alone). */
+  coordinatorId(): 'self' | string | undefined {
+    if (this.#node === undefined) return 'self';
+    if (this.isCoordinator) return 'self';
+    return this.#node.coordinator?.server;
+  }
+
   get rank(): number | undefined {
     return this.#node?.rank;
   }

@@ -155,7 +155,7 @@ export class ServerReplication {
       onRefused: (count, origins) => this.#admission.refused(count, origins, 'replica.apply.request'),
     });
     this.gate = (next) => (ctx, params) => {
-      if ((this.#state === 'created' || this.#state === 'catching-up') && ctx.action.startsWith('chat.')) {
+      if ((this.#state === 'created' || this.#state === 'catching-up') && (ctx.action.startsWith('chat.') || ctx.action.startsWith('config.'))) {
         return Promise.reject(
           new UnavailableError(`server ${options.id} is catching up with its peers and serves chat requests once it holds what they hold; retry`, {
             data: { server: options.id, reason: 'catching_up' },

@@ -6,6 +6,7 @@ import { Decoder, Encoder, InternalError } from '@correio/codec';
 import { BODY_VALIDATORS, type ChatDirect, type ChatPublication, type Operation } from '@correio/protocol';
 import { accountOf, credentialOf, IDENTITY_KINDS, type AccountRecord, type IdentityEntry } from './accounts.js';
 import { EMPTY_DIGEST, xorDigest } from './digest.js';
+import { ConfigIndex, type ConfigEntry } from './ConfigIndex.js';
 import { compareOrder, orderOf, type OrderKey } from './order.js';
 import { StoreDamagedError, StoreMismatchError } from './StoreErrors.js';
 import { directOf, publicationOf } from './views.js';
@@ -120,6 +121,8 @@ export class ChatStore {
   readonly #identity: Database<IdentityEntry, Key>;
   /** Each user's account, derived from #identity and the logouts. */
   readonly #accounts: Database<AccountRecord, string>;
+  /** Configuration versions by scope (revision 1.4). */
+  readonly #config: ConfigIndex;
   readonly #encoder = new Encoder();
   readonly #decoder = new Decoder();
   readonly #onApplied: (op: Operation) => void;
@@ -143,6 +146,8 @@ export class ChatStore {
       this.#accounts = this.#env.openDB({ name: 'accounts' });
       // Added by revision 1.2; claim() fills it from the conversations of a store made before.
       this.#inbox = this.#env.openDB({ name: 'inbox' });
+      // Added by revision 1.4; a store of an earlier version opens it empty (it holds no config.set operations).
+      this.#config = new ConfigIndex(this.#env.openDB<ConfigEntry, Key>({ name: 'config' }));
     } catch (error) {
       throw new StoreDamagedError(`the store at ${options.path} cannot be opened: ${(error as Error).message}`, { cause: error });
     }
@@ -314,6 +319,9 @@ export class ChatStore {
         if (wall > account.logout_at) this.#accounts.put(op.data.user, { ...account, logout_at: wall });
         return;
       }
+      case 'config.set':
+        this.#config.put(op, order);
+        return;
     }
   }
 
@@ -332,15 +340,21 @@ export class ChatStore {
     return order ? this.#readOp([order[2], order[3]]) : undefined;
   }
 
+  /** Configuration versions by scope (read only: they change through config.set operations). */
+  get config(): Pick<ConfigIndex, 'head' | 'version' | 'history'> {
+    return this.#config;
+  }
+
   /** A user's account (registration, current credential and hash, latest logout), if any. */
   account(user: string): AccountRecord | undefined {
     return this.#accounts.get(user);
   }
 
-  /** Removes the reader-visible entry of a request's former winner (publish and direct only; the rest is idempotent). */
+  /** Removes the reader-visible entry of a request's former winner (publish, direct and config.set; the rest is idempotent). */
   #unindex(order: OrderKey): void {
     const op = this.#readOp([order[2], order[3]]);
     if (op?.kind === 'publish') this.#publications.remove([op.data.channel, ...order]);
+    if (op?.kind === 'config.set') this.#config.remove(op, order);
     if (op?.kind === 'direct') {
       this.#directs.remove([...conversationOf(op.data.user, op.data.to), ...order]);
       this.#inbox.remove([op.data.to, ...order]);
@@ -571,6 +585,9 @@ export class ChatStore {
         return undefined;
       case 'logout':
         if ((this.#accounts.get(op.data.user)?.logout_at ?? -1) < op.hlc[0]) return `the account of ${op.data.user} misses this logout`;
+        return undefined;
+      case 'config.set':
+        if (visible && !this.#config.has(op, order)) return `version ${op.data.version} of the ${op.data.program} configuration is missing from its index`;
         return undefined;
       default:
         return `unknown operation kind ${(op as { kind: unknown }).kind as string}`;

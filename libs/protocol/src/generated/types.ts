@@ -8,7 +8,7 @@
  */
 export type Hlc = [number, number];
 /**
- * A replicated state change: op is its id, lc and hlc the origin server's Lamport and hybrid logical clocks for it, kind its kind, which selects the shape of data (login, channel.create, publish, direct; since revision 1.1 register, password and logout).
+ * A replicated state change: op is its id, lc and hlc the origin server's Lamport and hybrid logical clocks for it, kind its kind, which selects the shape of data (login, channel.create, publish, direct; since revision 1.1 register, password and logout; since 1.4 config.set).
  */
 export type Operation =
   | {
@@ -104,6 +104,20 @@ export type Operation =
       hlc: Hlc;
       kind: 'logout';
       data: OperationLogout;
+      /**
+       * The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.
+       */
+      rid?: string;
+    }
+  | {
+      op: OpId;
+      /**
+       * A Lamport clock value.
+       */
+      lc: number;
+      hlc: Hlc;
+      kind: 'config.set';
+      data: OperationConfigSet;
       /**
        * The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.
        */
@@ -210,6 +224,20 @@ export type ReplicaOp =
        * The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.
        */
       rid?: string;
+    }
+  | {
+      op: OpId;
+      /**
+       * A Lamport clock value.
+       */
+      lc: number;
+      hlc: Hlc;
+      kind: 'config.set';
+      data: OperationConfigSet;
+      /**
+       * The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.
+       */
+      rid?: string;
     };
 
 export interface CorreioMessages {
@@ -247,6 +275,15 @@ export interface CorreioMessages {
   'clock.adjust.request': ClockAdjustRequest;
   'clock.poll.reply': ClockPollReply;
   'clock.poll.request': ClockPollRequest;
+  'config.changed': ConfigChanged;
+  'config.get.reply': ConfigGetReply;
+  'config.get.request': ConfigGetRequest;
+  'config.history.reply': ConfigHistoryReply;
+  'config.history.request': ConfigHistoryRequest;
+  'config.rollback.reply': ConfigRollbackReply;
+  'config.rollback.request': ConfigRollbackRequest;
+  'config.set.reply': ConfigSetReply;
+  'config.set.request': ConfigSetRequest;
   'election.coordinator': ElectionCoordinator;
   'election.election.reply': ElectionElectionReply;
   'election.election.request': ElectionElectionRequest;
@@ -922,6 +959,223 @@ export interface ClockPollRequest {
   round: number;
 }
 /**
+ * Published by the server that accepted a new version, once it is durable on every live server, on topic config/<program> (revision 1.4). Programs of that kind (all of them, or the one instance named) fetch their effective document again. Carries no document: a lost event is repaired by the programs' periodic check of the versions.
+ */
+export interface ConfigChanged {
+  /**
+   * A program whose settings the configuration service holds (revision 1.4): a section of the config file.
+   */
+  program: 'broker' | 'proxy' | 'ref' | 'server' | 'gateway';
+  /**
+   * One running program of a kind: its node id (--id). Absent: the document for every program of the kind.
+   */
+  instance?: string;
+  /**
+   * A configuration document's version within its scope (program, or program and instance): 1 for the first document set, +1 for each next; 0 when none was set.
+   */
+  version: number;
+  author: string;
+  /**
+   * Milliseconds since the Unix epoch, UTC.
+   */
+  at: number;
+}
+/**
+ * Reply to config.get.request.
+ */
+export interface ConfigGetReply {
+  /**
+   * A program whose settings the configuration service holds (revision 1.4): a section of the config file.
+   */
+  program: 'broker' | 'proxy' | 'ref' | 'server' | 'gateway';
+  /**
+   * One running program of a kind: its node id (--id). Absent: the document for every program of the kind.
+   */
+  instance?: string;
+  /**
+   * A configuration document's version within its scope (program, or program and instance): 1 for the first document set, +1 for each next; 0 when none was set.
+   */
+  version: number;
+  /**
+   * That scope's own document; "{}" when none was set.
+   */
+  document: string;
+  author?: string;
+  /**
+   * Milliseconds since the Unix epoch, UTC.
+   */
+  at?: number;
+  /**
+   * A configuration document's version within its scope (program, or program and instance): 1 for the first document set, +1 for each next; 0 when none was set.
+   */
+  kind_version: number;
+  /**
+   * The kind's document with the instance's keys over it: what the program runs with, over its built-in defaults and under its command line and environment.
+   */
+  effective: string;
+}
+/**
+ * Read a scope's configuration document and the effective document of a program (revision 1.4): the kind's document with the instance's keys over it. Anyone who can reach the broker may read, with or without auth: programs read their own settings at start. Documents therefore hold no secrets (config.set refuses keys ending in SecretKey).
+ */
+export interface ConfigGetRequest {
+  /**
+   * A program whose settings the configuration service holds (revision 1.4): a section of the config file.
+   */
+  program: 'broker' | 'proxy' | 'ref' | 'server' | 'gateway';
+  /**
+   * One running program of a kind: its node id (--id). Absent: the document for every program of the kind.
+   */
+  instance?: string;
+}
+/**
+ * Reply to config.history.request.
+ */
+export interface ConfigHistoryReply {
+  /**
+   * A program whose settings the configuration service holds (revision 1.4): a section of the config file.
+   */
+  program: 'broker' | 'proxy' | 'ref' | 'server' | 'gateway';
+  /**
+   * One running program of a kind: its node id (--id). Absent: the document for every program of the kind.
+   */
+  instance?: string;
+  /**
+   * @maxItems 100
+   */
+  versions: ConfigVersionEntry[];
+}
+/**
+ * One version of a scope's document, as history lists it.
+ */
+export interface ConfigVersionEntry {
+  /**
+   * A configuration document's version within its scope (program, or program and instance): 1 for the first document set, +1 for each next; 0 when none was set.
+   */
+  version: number;
+  /**
+   * A configuration document: the JSON text of an object whose keys are the program's settings as its config-file section names them (camelCase option names). Checked against that section of the config schema before it is accepted.
+   */
+  document: string;
+  /**
+   * The operator who set it.
+   */
+  author: string;
+  /**
+   * Milliseconds since the Unix epoch, UTC.
+   */
+  at: number;
+  /**
+   * A configuration document's version within its scope (program, or program and instance): 1 for the first document set, +1 for each next; 0 when none was set.
+   */
+  rollback_of?: number;
+  op: OpId;
+}
+/**
+ * List a scope's versions, newest first (operators only).
+ */
+export interface ConfigHistoryRequest {
+  /**
+   * A program whose settings the configuration service holds (revision 1.4): a section of the config file.
+   */
+  program: 'broker' | 'proxy' | 'ref' | 'server' | 'gateway';
+  /**
+   * One running program of a kind: its node id (--id). Absent: the document for every program of the kind.
+   */
+  instance?: string;
+  /**
+   * At most this many versions (default 20).
+   */
+  limit?: number;
+  /**
+   * Only versions below this one: the next page.
+   */
+  before_version?: number;
+}
+/**
+ * Reply to config.rollback.request: the new version, whose document is that of to_version.
+ */
+export interface ConfigRollbackReply {
+  /**
+   * A program whose settings the configuration service holds (revision 1.4): a section of the config file.
+   */
+  program: 'broker' | 'proxy' | 'ref' | 'server' | 'gateway';
+  /**
+   * One running program of a kind: its node id (--id). Absent: the document for every program of the kind.
+   */
+  instance?: string;
+  /**
+   * A configuration document's version within its scope (program, or program and instance): 1 for the first document set, +1 for each next; 0 when none was set.
+   */
+  version: number;
+  /**
+   * Milliseconds since the Unix epoch, UTC.
+   */
+  at: number;
+}
+/**
+ * Make an earlier version's document current again, as a new version (operators only; compare-and-set on expected_version as for config.set). NOT_FOUND when to_version does not exist.
+ */
+export interface ConfigRollbackRequest {
+  /**
+   * A program whose settings the configuration service holds (revision 1.4): a section of the config file.
+   */
+  program: 'broker' | 'proxy' | 'ref' | 'server' | 'gateway';
+  /**
+   * One running program of a kind: its node id (--id). Absent: the document for every program of the kind.
+   */
+  instance?: string;
+  /**
+   * The version whose document becomes current again.
+   */
+  to_version: number;
+  /**
+   * A configuration document's version within its scope (program, or program and instance): 1 for the first document set, +1 for each next; 0 when none was set.
+   */
+  expected_version: number;
+}
+/**
+ * Reply to config.set.request: the new version.
+ */
+export interface ConfigSetReply {
+  /**
+   * A program whose settings the configuration service holds (revision 1.4): a section of the config file.
+   */
+  program: 'broker' | 'proxy' | 'ref' | 'server' | 'gateway';
+  /**
+   * One running program of a kind: its node id (--id). Absent: the document for every program of the kind.
+   */
+  instance?: string;
+  /**
+   * A configuration document's version within its scope (program, or program and instance): 1 for the first document set, +1 for each next; 0 when none was set.
+   */
+  version: number;
+  /**
+   * Milliseconds since the Unix epoch, UTC.
+   */
+  at: number;
+}
+/**
+ * Set a new version of a scope's document (operators only). Compare-and-set: expected_version must be the scope's current version (0 for the first document), or the reply is CONFLICT with data.current_version. A document that does not match the program's config schema is refused with VALIDATION, data.problems naming each field. Replied once the version is durable on every live server.
+ */
+export interface ConfigSetRequest {
+  /**
+   * A program whose settings the configuration service holds (revision 1.4): a section of the config file.
+   */
+  program: 'broker' | 'proxy' | 'ref' | 'server' | 'gateway';
+  /**
+   * One running program of a kind: its node id (--id). Absent: the document for every program of the kind.
+   */
+  instance?: string;
+  /**
+   * A configuration document: the JSON text of an object whose keys are the program's settings as its config-file section names them (camelCase option names). Checked against that section of the config schema before it is accepted.
+   */
+  document: string;
+  /**
+   * A configuration document's version within its scope (program, or program and instance): 1 for the first document set, +1 for each next; 0 when none was set.
+   */
+  expected_version: number;
+}
+/**
  * Bully election: the winner announces itself as coordinator, on the proxy topic election/.
  */
 export interface ElectionCoordinator {
@@ -1012,7 +1266,7 @@ export interface ErrorReply {
  */
 export interface GatewayDashboard {
   /**
-   * When the gateway took the snapshot (its wall clock).
+   * Milliseconds since the Unix epoch, UTC.
    */
   at: number;
   /**
@@ -1091,7 +1345,7 @@ export interface DashboardNode {
    */
   role?: 'coordinator' | 'follower' | 'candidate' | 'standalone';
   /**
-   * When the reference server last heard from the server.
+   * Milliseconds since the Unix epoch, UTC.
    */
   last_heartbeat?: number;
   /**
@@ -1685,6 +1939,32 @@ export interface Credential {
  */
 export interface OperationLogout {
   user: string;
+}
+/**
+ * Data of a config.set operation (revision 1.4): a new version of one scope's configuration document. Versions are assigned by the coordinator, in order; should two operations carry the same version of a scope (a coordinator change), the earliest by hlc, then op.origin, then op.seq is that version and the other stays in the operation log only.
+ */
+export interface OperationConfigSet {
+  /**
+   * A program whose settings the configuration service holds (revision 1.4): a section of the config file.
+   */
+  program: 'broker' | 'proxy' | 'ref' | 'server' | 'gateway';
+  /**
+   * One running program of a kind: its node id (--id). Absent: the document for every program of the kind.
+   */
+  instance?: string;
+  /**
+   * A configuration document's version within its scope (program, or program and instance): 1 for the first document set, +1 for each next; 0 when none was set.
+   */
+  version: number;
+  /**
+   * A configuration document: the JSON text of an object whose keys are the program's settings as its config-file section names them (camelCase option names). Checked against that section of the config schema before it is accepted.
+   */
+  document: string;
+  author: string;
+  /**
+   * A configuration document's version within its scope (program, or program and instance): 1 for the first document set, +1 for each next; 0 when none was set.
+   */
+  rollback_of?: number;
 }
 /**
  * A summary of the responder's operation log. Two servers holding the same operations give the same hwm, hash and ops.

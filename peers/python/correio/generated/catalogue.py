@@ -39,6 +39,15 @@ from .clock_adjust_reply import ClockAdjustReply
 from .clock_adjust_request import ClockAdjustRequest
 from .clock_poll_reply import ClockPollReply
 from .clock_poll_request import ClockPollRequest
+from .config_changed import ConfigChanged
+from .config_get_reply import ConfigGetReply
+from .config_get_request import ConfigGetRequest
+from .config_history_reply import ConfigHistoryReply
+from .config_history_request import ConfigHistoryRequest
+from .config_rollback_reply import ConfigRollbackReply
+from .config_rollback_request import ConfigRollbackRequest
+from .config_set_reply import ConfigSetReply
+from .config_set_request import ConfigSetRequest
 from .election_coordinator import ElectionCoordinator
 from .election_election_reply import ElectionElectionReply
 from .election_election_request import ElectionElectionRequest
@@ -69,7 +78,7 @@ from .service_event import ServiceEvent
 PROTOCOL_VERSION: Final = 1
 
 #: The protocol revision (protocol/README.md "Revisions"): additions within version 1.
-PROTOCOL_REVISION: Final = "1.3"
+PROTOCOL_REVISION: Final = "1.4"
 
 #: Every error code of protocol/ENCODING.md section 5.
 ERROR_CODES: Final = (
@@ -125,6 +134,15 @@ MessageType = Literal[
     "clock.adjust.request",
     "clock.poll.reply",
     "clock.poll.request",
+    "config.changed",
+    "config.get.reply",
+    "config.get.request",
+    "config.history.reply",
+    "config.history.request",
+    "config.rollback.reply",
+    "config.rollback.request",
+    "config.set.reply",
+    "config.set.request",
     "election.coordinator",
     "election.election.reply",
     "election.election.request",
@@ -188,6 +206,15 @@ MESSAGE_TYPES: Final = (
     "clock.adjust.request",
     "clock.poll.reply",
     "clock.poll.request",
+    "config.changed",
+    "config.get.reply",
+    "config.get.request",
+    "config.history.reply",
+    "config.history.request",
+    "config.rollback.reply",
+    "config.rollback.request",
+    "config.set.reply",
+    "config.set.request",
     "election.coordinator",
     "election.election.reply",
     "election.election.request",
@@ -468,6 +495,69 @@ MESSAGE_INFO: Final[Mapping[str, MessageInfo]] = {
         title="ClockPollRequest",
         description="Berkeley clock synchronisation, step 1: the coordinator asks a server for its current clock. Sent to one server (broker service srv.<server-id>).",
     ),
+    "config.changed": MessageInfo(
+        pattern="event",
+        service="config",
+        reply=None,
+        title="ConfigChanged",
+        description="Published by the server that accepted a new version, once it is durable on every live server, on topic config/<program> (revision 1.4). Programs of that kind (all of them, or the one instance named) fetch their effective document again. Carries no document: a lost event is repaired by the programs' periodic check of the versions.",
+    ),
+    "config.get.reply": MessageInfo(
+        pattern="reply",
+        service="config",
+        reply=None,
+        title="ConfigGetReply",
+        description="Reply to config.get.request.",
+    ),
+    "config.get.request": MessageInfo(
+        pattern="request",
+        service="config",
+        reply="config.get.reply",
+        title="ConfigGetRequest",
+        description="Read a scope's configuration document and the effective document of a program (revision 1.4): the kind's document with the instance's keys over it. Anyone who can reach the broker may read, with or without auth: programs read their own settings at start. Documents therefore hold no secrets (config.set refuses keys ending in SecretKey).",
+    ),
+    "config.history.reply": MessageInfo(
+        pattern="reply",
+        service="config",
+        reply=None,
+        title="ConfigHistoryReply",
+        description="Reply to config.history.request.",
+    ),
+    "config.history.request": MessageInfo(
+        pattern="request",
+        service="config",
+        reply="config.history.reply",
+        title="ConfigHistoryRequest",
+        description="List a scope's versions, newest first (operators only).",
+    ),
+    "config.rollback.reply": MessageInfo(
+        pattern="reply",
+        service="config",
+        reply=None,
+        title="ConfigRollbackReply",
+        description="Reply to config.rollback.request: the new version, whose document is that of to_version.",
+    ),
+    "config.rollback.request": MessageInfo(
+        pattern="request",
+        service="config",
+        reply="config.rollback.reply",
+        title="ConfigRollbackRequest",
+        description="Make an earlier version's document current again, as a new version (operators only; compare-and-set on expected_version as for config.set). NOT_FOUND when to_version does not exist.",
+    ),
+    "config.set.reply": MessageInfo(
+        pattern="reply",
+        service="config",
+        reply=None,
+        title="ConfigSetReply",
+        description="Reply to config.set.request: the new version.",
+    ),
+    "config.set.request": MessageInfo(
+        pattern="request",
+        service="config",
+        reply="config.set.reply",
+        title="ConfigSetRequest",
+        description="Set a new version of a scope's document (operators only). Compare-and-set: expected_version must be the scope's current version (0 for the first document), or the reply is CONFLICT with data.current_version. A document that does not match the program's config schema is refused with VALIDATION, data.problems naming each field. Replied once the version is durable on every live server.",
+    ),
     "election.coordinator": MessageInfo(
         pattern="event",
         service="election",
@@ -681,6 +771,15 @@ BODY_TYPES: Final[Mapping[str, Any]] = {
     "clock.adjust.request": ClockAdjustRequest,
     "clock.poll.reply": ClockPollReply,
     "clock.poll.request": ClockPollRequest,
+    "config.changed": ConfigChanged,
+    "config.get.reply": ConfigGetReply,
+    "config.get.request": ConfigGetRequest,
+    "config.history.reply": ConfigHistoryReply,
+    "config.history.request": ConfigHistoryRequest,
+    "config.rollback.reply": ConfigRollbackReply,
+    "config.rollback.request": ConfigRollbackRequest,
+    "config.set.reply": ConfigSetReply,
+    "config.set.request": ConfigSetRequest,
     "election.coordinator": ElectionCoordinator,
     "election.election.reply": ElectionElectionReply,
     "election.election.request": ElectionElectionRequest,

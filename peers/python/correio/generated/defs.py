@@ -308,7 +308,7 @@ class OperationLogout(TypedDict, closed=True):
 
 class Operation1(TypedDict, closed=True):
     """
-    A replicated state change: op is its id, lc and hlc the origin server's Lamport and hybrid logical clocks for it, kind its kind, which selects the shape of data (login, channel.create, publish, direct; since revision 1.1 register, password and logout).
+    A replicated state change: op is its id, lc and hlc the origin server's Lamport and hybrid logical clocks for it, kind its kind, which selects the shape of data (login, channel.create, publish, direct; since revision 1.1 register, password and logout; since 1.4 config.set).
     """
 
     op: OpId
@@ -324,7 +324,7 @@ class Operation1(TypedDict, closed=True):
 
 class Operation2(TypedDict, closed=True):
     """
-    A replicated state change: op is its id, lc and hlc the origin server's Lamport and hybrid logical clocks for it, kind its kind, which selects the shape of data (login, channel.create, publish, direct; since revision 1.1 register, password and logout).
+    A replicated state change: op is its id, lc and hlc the origin server's Lamport and hybrid logical clocks for it, kind its kind, which selects the shape of data (login, channel.create, publish, direct; since revision 1.1 register, password and logout; since 1.4 config.set).
     """
 
     op: OpId
@@ -340,7 +340,7 @@ class Operation2(TypedDict, closed=True):
 
 class Operation3(TypedDict, closed=True):
     """
-    A replicated state change: op is its id, lc and hlc the origin server's Lamport and hybrid logical clocks for it, kind its kind, which selects the shape of data (login, channel.create, publish, direct; since revision 1.1 register, password and logout).
+    A replicated state change: op is its id, lc and hlc the origin server's Lamport and hybrid logical clocks for it, kind its kind, which selects the shape of data (login, channel.create, publish, direct; since revision 1.1 register, password and logout; since 1.4 config.set).
     """
 
     op: OpId
@@ -356,7 +356,7 @@ class Operation3(TypedDict, closed=True):
 
 class Operation4(TypedDict, closed=True):
     """
-    A replicated state change: op is its id, lc and hlc the origin server's Lamport and hybrid logical clocks for it, kind its kind, which selects the shape of data (login, channel.create, publish, direct; since revision 1.1 register, password and logout).
+    A replicated state change: op is its id, lc and hlc the origin server's Lamport and hybrid logical clocks for it, kind its kind, which selects the shape of data (login, channel.create, publish, direct; since revision 1.1 register, password and logout; since 1.4 config.set).
     """
 
     op: OpId
@@ -372,7 +372,7 @@ class Operation4(TypedDict, closed=True):
 
 class Operation5(TypedDict, closed=True):
     """
-    A replicated state change: op is its id, lc and hlc the origin server's Lamport and hybrid logical clocks for it, kind its kind, which selects the shape of data (login, channel.create, publish, direct; since revision 1.1 register, password and logout).
+    A replicated state change: op is its id, lc and hlc the origin server's Lamport and hybrid logical clocks for it, kind its kind, which selects the shape of data (login, channel.create, publish, direct; since revision 1.1 register, password and logout; since 1.4 config.set).
     """
 
     op: OpId
@@ -388,7 +388,7 @@ class Operation5(TypedDict, closed=True):
 
 class Operation6(TypedDict, closed=True):
     """
-    A replicated state change: op is its id, lc and hlc the origin server's Lamport and hybrid logical clocks for it, kind its kind, which selects the shape of data (login, channel.create, publish, direct; since revision 1.1 register, password and logout).
+    A replicated state change: op is its id, lc and hlc the origin server's Lamport and hybrid logical clocks for it, kind its kind, which selects the shape of data (login, channel.create, publish, direct; since revision 1.1 register, password and logout; since 1.4 config.set).
     """
 
     op: OpId
@@ -404,7 +404,7 @@ class Operation6(TypedDict, closed=True):
 
 class Operation7(TypedDict, closed=True):
     """
-    A replicated state change: op is its id, lc and hlc the origin server's Lamport and hybrid logical clocks for it, kind its kind, which selects the shape of data (login, channel.create, publish, direct; since revision 1.1 register, password and logout).
+    A replicated state change: op is its id, lc and hlc the origin server's Lamport and hybrid logical clocks for it, kind its kind, which selects the shape of data (login, channel.create, publish, direct; since revision 1.1 register, password and logout; since 1.4 config.set).
     """
 
     op: OpId
@@ -416,20 +416,6 @@ class Operation7(TypedDict, closed=True):
     """
     The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.
     """
-
-
-Operation: TypeAlias = (
-    Operation1
-    | Operation2
-    | Operation3
-    | Operation4
-    | Operation5
-    | Operation6
-    | Operation7
-)
-"""
-A replicated state change: op is its id, lc and hlc the origin server's Lamport and hybrid logical clocks for it, kind its kind, which selects the shape of data (login, channel.create, publish, direct; since revision 1.1 register, password and logout).
-"""
 
 
 class DashboardService(TypedDict, closed=True):
@@ -496,6 +482,96 @@ class DashboardOp(TypedDict, closed=True):
     """
     Who did what, where (user, channel), without the text.
     """
+
+
+ConfigProgram: TypeAlias = Literal['broker', 'proxy', 'ref', 'server', 'gateway']
+"""
+A program whose settings the configuration service holds (revision 1.4): a section of the config file.
+"""
+
+
+ConfigInstance: TypeAlias = NodeId
+"""
+One running program of a kind: its node id (--id). Absent: the document for every program of the kind.
+"""
+
+
+ConfigVersion: TypeAlias = int
+"""
+A configuration document's version within its scope (program, or program and instance): 1 for the first document set, +1 for each next; 0 when none was set.
+"""
+
+
+ConfigDocument: TypeAlias = str
+"""
+A configuration document: the JSON text of an object whose keys are the program's settings as its config-file section names them (camelCase option names). Checked against that section of the config schema before it is accepted.
+"""
+
+
+class ConfigVersionEntry(TypedDict, closed=True):
+    """
+    One version of a scope's document, as history lists it.
+    """
+
+    version: ConfigVersion
+    document: ConfigDocument
+    author: UserName
+    """
+    The operator who set it.
+    """
+    at: Timestamp
+    """
+    When it was set (the operation's wall time).
+    """
+    rollback_of: NotRequired[ConfigVersion]
+    """
+    For a rollback: the version whose document it restored.
+    """
+    op: OpId
+
+
+class OperationConfigSet(TypedDict, closed=True):
+    """
+    Data of a config.set operation (revision 1.4): a new version of one scope's configuration document. Versions are assigned by the coordinator, in order; should two operations carry the same version of a scope (a coordinator change), the earliest by hlc, then op.origin, then op.seq is that version and the other stays in the operation log only.
+    """
+
+    program: ConfigProgram
+    instance: NotRequired[ConfigInstance]
+    version: ConfigVersion
+    document: ConfigDocument
+    author: UserName
+    rollback_of: NotRequired[ConfigVersion]
+
+
+class Operation8(TypedDict, closed=True):
+    """
+    A replicated state change: op is its id, lc and hlc the origin server's Lamport and hybrid logical clocks for it, kind its kind, which selects the shape of data (login, channel.create, publish, direct; since revision 1.1 register, password and logout; since 1.4 config.set).
+    """
+
+    op: OpId
+    lc: Lamport
+    hlc: Hlc
+    kind: Literal['config.set']
+    data: OperationConfigSet
+    rid: NotRequired[RequestId]
+    """
+    The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.
+    """
+
+
+Operation: TypeAlias = (
+    Operation1
+    | Operation2
+    | Operation3
+    | Operation4
+    | Operation5
+    | Operation6
+    | Operation7
+    | Operation8
+)
+"""
+A replicated state change: op is its id, lc and hlc the origin server's Lamport and hybrid logical clocks for it, kind its kind, which selects the shape of data (login, channel.create, publish, direct; since revision 1.1 register, password and logout; since 1.4 config.set).
+"""
 
 
 class DashboardNode(TypedDict, closed=True):

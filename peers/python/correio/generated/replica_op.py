@@ -122,6 +122,22 @@ class ReplicaOp7(TypedDict, closed=True):
     """
 
 
+class ReplicaOp8(TypedDict, closed=True):
+    """
+    A replicated operation, published once by its origin server on the proxy topic replica/. Servers apply operations of each origin in seq order and recover gaps with replica.fetch.request. The body is a defs.json operation.
+    """
+
+    op: defs.OpId
+    lc: defs.Lamport
+    hlc: defs.Hlc
+    kind: Literal['config.set']
+    data: defs.OperationConfigSet
+    rid: NotRequired[defs.RequestId]
+    """
+    The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.
+    """
+
+
 ReplicaOp: TypeAlias = (
     ReplicaOp1
     | ReplicaOp2
@@ -130,6 +146,7 @@ ReplicaOp: TypeAlias = (
     | ReplicaOp5
     | ReplicaOp6
     | ReplicaOp7
+    | ReplicaOp8
 )
 """
 A replicated operation, published once by its origin server on the proxy topic replica/. Servers apply operations of each origin in seq order and recover gaps with replica.fetch.request. The body is a defs.json operation.

@@ -4,7 +4,7 @@
 pub const PROTOCOL_VERSION: i64 = 1;
 
 /// The protocol revision (protocol/README.md "Revisions"): additions within version 1.
-pub const PROTOCOL_REVISION: &str = "1.3";
+pub const PROTOCOL_REVISION: &str = "1.4";
 
 /// Every error code of protocol/ENCODING.md section 5.
 pub const ERROR_CODES: &[&str] = &[
@@ -281,6 +281,69 @@ pub const MESSAGES: &[MessageInfo] = &[
         title: "ClockPollRequest",
     },
     MessageInfo {
+        message_type: "config.changed",
+        pattern: "event",
+        service: Some("config"),
+        reply: None,
+        title: "ConfigChanged",
+    },
+    MessageInfo {
+        message_type: "config.get.reply",
+        pattern: "reply",
+        service: Some("config"),
+        reply: None,
+        title: "ConfigGetReply",
+    },
+    MessageInfo {
+        message_type: "config.get.request",
+        pattern: "request",
+        service: Some("config"),
+        reply: Some("config.get.reply"),
+        title: "ConfigGetRequest",
+    },
+    MessageInfo {
+        message_type: "config.history.reply",
+        pattern: "reply",
+        service: Some("config"),
+        reply: None,
+        title: "ConfigHistoryReply",
+    },
+    MessageInfo {
+        message_type: "config.history.request",
+        pattern: "request",
+        service: Some("config"),
+        reply: Some("config.history.reply"),
+        title: "ConfigHistoryRequest",
+    },
+    MessageInfo {
+        message_type: "config.rollback.reply",
+        pattern: "reply",
+        service: Some("config"),
+        reply: None,
+        title: "ConfigRollbackReply",
+    },
+    MessageInfo {
+        message_type: "config.rollback.request",
+        pattern: "request",
+        service: Some("config"),
+        reply: Some("config.rollback.reply"),
+        title: "ConfigRollbackRequest",
+    },
+    MessageInfo {
+        message_type: "config.set.reply",
+        pattern: "reply",
+        service: Some("config"),
+        reply: None,
+        title: "ConfigSetReply",
+    },
+    MessageInfo {
+        message_type: "config.set.request",
+        pattern: "request",
+        service: Some("config"),
+        reply: Some("config.set.reply"),
+        title: "ConfigSetRequest",
+    },
+    MessageInfo {
         message_type: "election.coordinator",
         pattern: "event",
         service: Some("election"),
@@ -498,6 +561,15 @@ pub const SCHEMAS: &[(&str, &str)] = &[
     ("clock.adjust.request.json", include_str!("schemas/clock.adjust.request.json")),
     ("clock.poll.reply.json", include_str!("schemas/clock.poll.reply.json")),
     ("clock.poll.request.json", include_str!("schemas/clock.poll.request.json")),
+    ("config.changed.json", include_str!("schemas/config.changed.json")),
+    ("config.get.reply.json", include_str!("schemas/config.get.reply.json")),
+    ("config.get.request.json", include_str!("schemas/config.get.request.json")),
+    ("config.history.reply.json", include_str!("schemas/config.history.reply.json")),
+    ("config.history.request.json", include_str!("schemas/config.history.request.json")),
+    ("config.rollback.reply.json", include_str!("schemas/config.rollback.reply.json")),
+    ("config.rollback.request.json", include_str!("schemas/config.rollback.request.json")),
+    ("config.set.reply.json", include_str!("schemas/config.set.reply.json")),
+    ("config.set.request.json", include_str!("schemas/config.set.request.json")),
     ("defs.json", include_str!("schemas/defs.json")),
     ("election.coordinator.json", include_str!("schemas/election.coordinator.json")),
     ("election.election.reply.json", include_str!("schemas/election.election.reply.json")),

@@ -243,7 +243,7 @@ pub struct OperationLogout {
 
 /// A replicated state change: op is its id, lc and hlc the origin server's Lamport and hybrid
 /// logical clocks for it, kind its kind, which selects the shape of data (login, channel.create,
-/// publish, direct; since revision 1.1 register, password and logout).
+/// publish, direct; since revision 1.1 register, password and logout; since 1.4 config.set).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind")]
 pub enum Operation {
@@ -351,6 +351,25 @@ pub enum Operation {
         /// Data of a logout operation: every token of the user issued before the operation's wall time
         /// (hlc[0]) stops verifying.
         data: OperationLogout,
+        /// Hybrid logical clock: [wall_ms, logical].
+        hlc: Hlc,
+        /// A Lamport clock value.
+        lc: Lamport,
+        /// A globally unique operation id: origin server and its per-origin sequence number.
+        op: OpId,
+        /// The request id of the client request that caused the operation, when there was one. Replicas
+        /// show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two
+        /// servers is still stored once for readers.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rid: Option<RequestId>,
+    },
+    #[serde(rename = "config.set")]
+    ConfigSet {
+        /// Data of a config.set operation (revision 1.4): a new version of one scope's configuration
+        /// document. Versions are assigned by the coordinator, in order; should two operations carry the
+        /// same version of a scope (a coordinator change), the earliest by hlc, then op.origin, then op.seq
+        /// is that version and the other stays in the operation log only.
+        data: OperationConfigSet,
         /// Hybrid logical clock: [wall_ms, logical].
         hlc: Hlc,
         /// A Lamport clock value.
@@ -549,6 +568,83 @@ pub struct DashboardOp {
     /// Who did what, where (user, channel), without the text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<String>,
+}
+
+/// A program whose settings the configuration service holds (revision 1.4): a section of the config
+/// file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ConfigProgram {
+    #[serde(rename = "broker")]
+    Broker,
+    #[serde(rename = "proxy")]
+    Proxy,
+    #[serde(rename = "ref")]
+    Ref,
+    #[serde(rename = "server")]
+    Server,
+    #[serde(rename = "gateway")]
+    Gateway,
+}
+
+/// One running program of a kind: its node id (--id). Absent: the document for every program of the
+/// kind.
+pub type ConfigInstance = NodeId;
+
+/// A configuration document's version within its scope (program, or program and instance): 1 for
+/// the first document set, +1 for each next; 0 when none was set.
+pub type ConfigVersion = i64;
+
+/// A configuration document: the JSON text of an object whose keys are the program's settings as
+/// its config-file section names them (camelCase option names). Checked against that section of the
+/// config schema before it is accepted.
+pub type ConfigDocument = String;
+
+/// One version of a scope's document, as history lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConfigVersionEntry {
+    /// When it was set (the operation's wall time).
+    pub at: Timestamp,
+    /// The operator who set it.
+    pub author: UserName,
+    /// A configuration document: the JSON text of an object whose keys are the program's settings as
+    /// its config-file section names them (camelCase option names). Checked against that section of the
+    /// config schema before it is accepted.
+    pub document: ConfigDocument,
+    /// A globally unique operation id: origin server and its per-origin sequence number.
+    pub op: OpId,
+    /// For a rollback: the version whose document it restored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback_of: Option<ConfigVersion>,
+    /// A configuration document's version within its scope (program, or program and instance): 1 for
+    /// the first document set, +1 for each next; 0 when none was set.
+    pub version: ConfigVersion,
+}
+
+/// Data of a config.set operation (revision 1.4): a new version of one scope's configuration
+/// document. Versions are assigned by the coordinator, in order; should two operations carry the
+/// same version of a scope (a coordinator change), the earliest by hlc, then op.origin, then op.seq
+/// is that version and the other stays in the operation log only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OperationConfigSet {
+    pub author: UserName,
+    /// A configuration document: the JSON text of an object whose keys are the program's settings as
+    /// its config-file section names them (camelCase option names). Checked against that section of the
+    /// config schema before it is accepted.
+    pub document: ConfigDocument,
+    /// One running program of a kind: its node id (--id). Absent: the document for every program of the
+    /// kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<ConfigInstance>,
+    /// A program whose settings the configuration service holds (revision 1.4): a section of the config
+    /// file.
+    pub program: ConfigProgram,
+    /// A configuration document's version within its scope (program, or program and instance): 1 for
+    /// the first document set, +1 for each next; 0 when none was set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback_of: Option<ConfigVersion>,
+    /// A configuration document's version within its scope (program, or program and instance): 1 for
+    /// the first document set, +1 for each next; 0 when none was set.
+    pub version: ConfigVersion,
 }
 
 /// chat.channel.create.reply: Reply to chat.channel.create.request: the channel's record.
@@ -983,6 +1079,175 @@ pub struct ClockPollReply {
 pub struct ClockPollRequest {
     /// The synchronisation round, chosen by the coordinator; increases from round to round.
     pub round: Uint,
+}
+
+/// config.changed: Published by the server that accepted a new version, once it is durable on every
+/// live server, on topic config/<program> (revision 1.4). Programs of that kind (all of them, or
+/// the one instance named) fetch their effective document again. Carries no document: a lost event
+/// is repaired by the programs' periodic check of the versions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConfigChanged {
+    /// Milliseconds since the Unix epoch, UTC.
+    pub at: Timestamp,
+    pub author: UserName,
+    /// One running program of a kind: its node id (--id). Absent: the document for every program of the
+    /// kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<ConfigInstance>,
+    /// A program whose settings the configuration service holds (revision 1.4): a section of the config
+    /// file.
+    pub program: ConfigProgram,
+    /// A configuration document's version within its scope (program, or program and instance): 1 for
+    /// the first document set, +1 for each next; 0 when none was set.
+    pub version: ConfigVersion,
+}
+
+/// config.get.reply: Reply to config.get.request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConfigGetReply {
+    /// Milliseconds since the Unix epoch, UTC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<UserName>,
+    /// That scope's own document; "{}" when none was set.
+    pub document: ConfigDocument,
+    /// The kind's document with the instance's keys over it: what the program runs with, over its
+    /// built-in defaults and under its command line and environment.
+    pub effective: ConfigDocument,
+    /// One running program of a kind: its node id (--id). Absent: the document for every program of the
+    /// kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<ConfigInstance>,
+    /// The version of the kind's document merged into effective (0: none).
+    pub kind_version: ConfigVersion,
+    /// A program whose settings the configuration service holds (revision 1.4): a section of the config
+    /// file.
+    pub program: ConfigProgram,
+    /// The version of the scope asked for (the instance's when instance is given); 0 when none was set.
+    pub version: ConfigVersion,
+}
+
+/// config.get.request: Read a scope's configuration document and the effective document of a
+/// program (revision 1.4): the kind's document with the instance's keys over it. Anyone who can
+/// reach the broker may read, with or without auth: programs read their own settings at start.
+/// Documents therefore hold no secrets (config.set refuses keys ending in SecretKey).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConfigGetRequest {
+    /// One running program of a kind: its node id (--id). Absent: the document for every program of the
+    /// kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<ConfigInstance>,
+    /// A program whose settings the configuration service holds (revision 1.4): a section of the config
+    /// file.
+    pub program: ConfigProgram,
+}
+
+/// config.history.reply: Reply to config.history.request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConfigHistoryReply {
+    /// One running program of a kind: its node id (--id). Absent: the document for every program of the
+    /// kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<ConfigInstance>,
+    /// A program whose settings the configuration service holds (revision 1.4): a section of the config
+    /// file.
+    pub program: ConfigProgram,
+    pub versions: Vec<ConfigVersionEntry>,
+}
+
+/// config.history.request: List a scope's versions, newest first (operators only).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConfigHistoryRequest {
+    /// Only versions below this one: the next page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before_version: Option<i64>,
+    /// One running program of a kind: its node id (--id). Absent: the document for every program of the
+    /// kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<ConfigInstance>,
+    /// At most this many versions (default 20).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<i64>,
+    /// A program whose settings the configuration service holds (revision 1.4): a section of the config
+    /// file.
+    pub program: ConfigProgram,
+}
+
+/// config.rollback.reply: Reply to config.rollback.request: the new version, whose document is that
+/// of to_version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConfigRollbackReply {
+    /// Milliseconds since the Unix epoch, UTC.
+    pub at: Timestamp,
+    /// One running program of a kind: its node id (--id). Absent: the document for every program of the
+    /// kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<ConfigInstance>,
+    /// A program whose settings the configuration service holds (revision 1.4): a section of the config
+    /// file.
+    pub program: ConfigProgram,
+    /// A configuration document's version within its scope (program, or program and instance): 1 for
+    /// the first document set, +1 for each next; 0 when none was set.
+    pub version: ConfigVersion,
+}
+
+/// config.rollback.request: Make an earlier version's document current again, as a new version
+/// (operators only; compare-and-set on expected_version as for config.set). NOT_FOUND when
+/// to_version does not exist.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConfigRollbackRequest {
+    /// A configuration document's version within its scope (program, or program and instance): 1 for
+    /// the first document set, +1 for each next; 0 when none was set.
+    pub expected_version: ConfigVersion,
+    /// One running program of a kind: its node id (--id). Absent: the document for every program of the
+    /// kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<ConfigInstance>,
+    /// A program whose settings the configuration service holds (revision 1.4): a section of the config
+    /// file.
+    pub program: ConfigProgram,
+    /// The version whose document becomes current again.
+    pub to_version: i64,
+}
+
+/// config.set.reply: Reply to config.set.request: the new version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConfigSetReply {
+    /// Milliseconds since the Unix epoch, UTC.
+    pub at: Timestamp,
+    /// One running program of a kind: its node id (--id). Absent: the document for every program of the
+    /// kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<ConfigInstance>,
+    /// A program whose settings the configuration service holds (revision 1.4): a section of the config
+    /// file.
+    pub program: ConfigProgram,
+    /// A configuration document's version within its scope (program, or program and instance): 1 for
+    /// the first document set, +1 for each next; 0 when none was set.
+    pub version: ConfigVersion,
+}
+
+/// config.set.request: Set a new version of a scope's document (operators only). Compare-and-set:
+/// expected_version must be the scope's current version (0 for the first document), or the reply is
+/// CONFLICT with data.current_version. A document that does not match the program's config schema
+/// is refused with VALIDATION, data.problems naming each field. Replied once the version is durable
+/// on every live server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConfigSetRequest {
+    /// A configuration document: the JSON text of an object whose keys are the program's settings as
+    /// its config-file section names them (camelCase option names). Checked against that section of the
+    /// config schema before it is accepted.
+    pub document: ConfigDocument,
+    /// The version the change was made against.
+    pub expected_version: ConfigVersion,
+    /// One running program of a kind: its node id (--id). Absent: the document for every program of the
+    /// kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<ConfigInstance>,
+    /// A program whose settings the configuration service holds (revision 1.4): a section of the config
+    /// file.
+    pub program: ConfigProgram,
 }
 
 /// election.coordinator: Bully election: the winner announces itself as coordinator, on the proxy

@@ -1,0 +1,154 @@
+import { CorreioError } from '@correio/codec';
+import { componentLogger, type Logger } from '@correio/observability';
+import type { BodyOf } from '@correio/protocol';
+import { RequestClient, Subscriber, type SocketOptions } from '@correio/transport';
+import { applyChanges, type AppliedChange } from './liveSettings.js';
+import type { Settings } from './checkDocument.js';
+import { parseSettings } from './effective.js';
+import type { ConfigProgram } from './schema.js';
+
+export interface ConfigFollowerOptions {
+  readonly program: ConfigProgram;
+  /** This program's node id; absent for a program without one (the proxy): the kind's document only. */
+  readonly instance?: string;
+  /** The broker endpoint(s) through which the `config` service answers. */
+  readonly broker: string | readonly string[];
+  /** The proxy's XPUB endpoint: `config.changed` events make changes take effect at once. Without it, only the periodic check sees them. */
+  readonly events?: string;
+  /** Socket options (CURVE keys) for both sockets. */
+  readonly socket?: SocketOptions;
+  readonly logger?: Logger;
+  /** Ms per fetch attempt. Default 2000. */
+  readonly timeoutMs?: number;
+  /** Ms between checks of the versions (repairs a lost event). Default 30,000. */
+  readonly checkIntervalMs?: number;
+  /** Told of every change applied after the first fetch. */
+  readonly onChange?: (settings: Settings, change: AppliedChange) => void;
+}
+
+/** What the service held at the last fetch. */
+export interface FetchedConfig {
+  readonly settings: Settings;
+  readonly kindVersion: number;
+  readonly instanceVersion: number;
+}
+
+/**
+ * A program's link to the configuration service: `fetch` reads its effective settings (at start),
+ * `follow` then applies each change as it comes — live settings at once, the rest reported as
+ * needing a restart. Never throws on the service being away: the program keeps running on what it
+ * has, and says so once.
+ */
+export class ConfigFollower {
+  readonly #options: ConfigFollowerOptions;
+  readonly #log: Logger;
+  readonly #client: RequestClient;
+  #subscriber: Subscriber | undefined;
+  #current: FetchedConfig | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  /** One refresh at a time; a change heard meanwhile asks for one more. */
+  #refreshing: Promise<void> | undefined;
+  #again = false;
+  #unreachableSaid = false;
+  #closed = false;
+
+  constructor(options: ConfigFollowerOptions) {
+    this.#options = options;
+    this.#log = componentLogger('config', options.logger);
+    this.#client = new RequestClient({ endpoint: options.broker, timeout: options.timeoutMs ?? 2_000, ...(options.socket ?? {}) });
+  }
+
+  /** The settings as last fetched; undefined before a fetch succeeded. */
+  get current(): FetchedConfig | undefined {
+    return this.#current;
+  }
+
+  /** Reads the effective settings once. Undefined when the service cannot be reached or refuses: the caller falls back. */
+  async fetch(): Promise<FetchedConfig | undefined> {
+    const { program, instance } = this.#options;
+    try {
+      const reply = await this.#client.request('config', 'config.get.request', { program, ...(instance === undefined ? {} : { instance }) });
+      if (reply.type === 'error') throw CorreioError.fromWire(reply.body);
+      const body = reply.body as BodyOf<'config.get.reply'>;
+      const fetched = { settings: parseSettings(body.effective), kindVersion: body.kind_version, instanceVersion: instance === undefined ? 0 : body.version };
+      if (this.#unreachableSaid) this.#log.warn({ program, instance }, 'the configuration service answers again');
+      this.#unreachableSaid = false;
+      return fetched;
+    } catch (error) {
+      if (!this.#unreachableSaid) {
+        this.#log.warn({ program, instance, err: error instanceof Error ? error.message : String(error) }, 'the configuration service did not answer; running on the local settings until it does');
+        this.#unreachableSaid = true;
+      }
+      return undefined;
+    }
+  }
+
+  /**
+   * Starts following from `initial` (what the program started with; undefined when the first
+   * fetch failed — the first answer then counts as a change): hears `config.changed`, checks the
+   * versions every checkIntervalMs.
+   */
+  follow(initial: FetchedConfig | undefined): void {
+    this.#current = initial;
+    const { events, program, instance } = this.#options;
+    if (events !== undefined) {
+      const subscriber = new Subscriber({ topics: [`config/${program}/`], logger: this.#log, ...(this.#options.socket ?? {}) });
+      subscriber.connect(events);
+      this.#subscriber = subscriber;
+      void (async () => {
+        try {
+          for await (const publication of subscriber) {
+            if (publication.envelope.type !== 'config.changed') continue;
+            const changed = publication.envelope.body;
+            if (changed.instance === undefined || changed.instance === instance) this.refresh();
+          }
+        } catch (error) {
+          if (!this.#closed) this.#log.warn({ err: error }, 'configuration events stopped; the periodic check still follows changes');
+        }
+      })();
+    }
+    const tick = () => {
+      if (this.#closed) return;
+      this.refresh();
+      this.#timer = setTimeout(tick, this.#options.checkIntervalMs ?? 30_000).unref();
+    };
+    this.#timer = setTimeout(tick, this.#options.checkIntervalMs ?? 30_000).unref();
+  }
+
+  /** Fetches again and applies what changed; resolves when done (coalesced with a refresh under way). */
+  refresh(): Promise<void> {
+    if (this.#refreshing) {
+      this.#again = true;
+      return this.#refreshing;
+    }
+    this.#refreshing = (async () => {
+      do {
+        this.#again = false;
+        const fetched = await this.fetch();
+        if (fetched === undefined || this.#closed) continue;
+        const before = this.#current;
+        this.#current = fetched;
+        if (before && before.kindVersion === fetched.kindVersion && before.instanceVersion === fetched.instanceVersion) continue;
+        this.#apply(before?.settings ?? {}, fetched);
+      } while (this.#again && !this.#closed);
+    })().finally(() => (this.#refreshing = undefined));
+    return this.#refreshing;
+  }
+
+  #apply(before: Settings, fetched: FetchedConfig): void {
+    const change = applyChanges(before, fetched.settings);
+    if (change.applied.length + change.restart.length + change.failed.length === 0) return;
+    const fields = { program: this.#options.program, instance: this.#options.instance, kind_version: fetched.kindVersion, instance_version: fetched.instanceVersion };
+    if (change.applied.length > 0) this.#log.warn({ ...fields, applied: change.applied }, `configuration changed: applied ${change.applied.join(', ')} without a restart`);
+    if (change.restart.length > 0) this.#log.warn({ ...fields, restart: change.restart }, `configuration changed: ${change.restart.join(', ')} take effect at the next start`);
+    for (const { key, error } of change.failed) this.#log.error({ ...fields, key, err: error }, `configuration changed: ${key} could not be applied`);
+    this.#options.onChange?.(fetched.settings, change);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    await Promise.allSettled([this.#subscriber?.close(), this.#client.close()]);
+  }
+}

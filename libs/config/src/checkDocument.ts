@@ -1,0 +1,55 @@
+import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
+import { explainErrors } from './explainErrors.js';
+import { configSchema, isConfigProgram } from './schema.js';
+
+/** The settings of one program, as a config-file section or a service document holds them. */
+export type Settings = Readonly<Record<string, unknown>>;
+
+/** A field of a refused document and why (the VALIDATION reply's data.problems). */
+export interface DocumentProblem {
+  /** The setting's key (camelCase option name), or "" for the document as a whole. */
+  readonly field: string;
+  readonly message: string;
+}
+
+export type DocumentCheck = { readonly ok: true; readonly settings: Settings } | { readonly ok: false; readonly problems: readonly DocumentProblem[] };
+
+/** The protocol's configDocument maxLength. */
+export const MAX_DOCUMENT_LENGTH = 65_536;
+
+let validator: ValidateFunction | undefined;
+
+function compiled(): ValidateFunction {
+  if (!validator) {
+    const ajv = new Ajv2020({ allErrors: true, strict: true, verbose: true });
+    ajv.addKeyword({ keyword: 'x-expected', schemaType: 'string' });
+    validator = ajv.compile(configSchema());
+  }
+  return validator;
+}
+
+/**
+ * Checks a configuration document (JSON text of an object) for `program` against that program's
+ * section of the config schema: the same check a config file's section gets. Never throws.
+ */
+export function checkDocument(program: string, text: string): DocumentCheck {
+  if (!isConfigProgram(program)) return refuse('', `there is no program "${program}" to configure`);
+  if (text.length > MAX_DOCUMENT_LENGTH) return refuse('', `the document is ${text.length} characters; at most ${MAX_DOCUMENT_LENGTH}`);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    return refuse('', `not JSON: ${(error as Error).message}`);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return refuse('', 'a document is a JSON object of settings, such as {"logLevel":"debug"}');
+  const validate = compiled();
+  // Checked as the program's section of a config file, so messages and rules are the file's.
+  if (!validate({ [program]: value })) {
+    return { ok: false, problems: explainErrors(validate.errors ?? []).map(({ segments, message }) => ({ field: segments.slice(1).join('.'), message })) };
+  }
+  return { ok: true, settings: value as Settings };
+}
+
+function refuse(field: string, message: string): DocumentCheck {
+  return { ok: false, problems: [{ field, message }] };
+}
