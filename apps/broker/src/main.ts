@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The correio-broker process: parse flags, start, print the readiness line, drain on SIGTERM.
-import { createLogger, onShutdown, runMain } from '@correio/observability';
+import { announceReady, createLogger, onShutdown, runMain } from '@correio/observability';
 import { parseBrokerCommandLine } from './cli.js';
 import { startBroker } from './startBroker.js';
 
@@ -10,5 +10,5 @@ runMain('correio-broker', async () => {
   const running = await startBroker({ ...options, logger });
   onShutdown(() => running.close(shutdownGraceMs), { drainMs: shutdownGraceMs + 3_000, logger });
   logger.info({ endpoints: running.endpoints, id: running.broker.id }, 'broker ready');
-  process.stdout.write(`${running.readyLine}\n`);
+  announceReady(running.readyLine);
 });

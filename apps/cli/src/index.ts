@@ -14,3 +14,4 @@ export { RestartPolicy, type RestartPolicyOptions } from './up/RestartPolicy.js'
 export { formatLogLine } from './up/formatLogLine.js';
 export { LogPrinter, type ColorMode, type LogPrinterOptions } from './up/LogPrinter.js';
 export { parseReadiness, type Readiness } from './up/readiness.js';
+export { CONFIG_SERVICE_ENV, CONFIG_EVENTS_ENV } from './config/centralSettings.js';

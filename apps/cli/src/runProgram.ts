@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { centralSettings } from './config/centralSettings.js';
 import type { CorreioConfig } from './config/loadConfig.js';
 import { fillEnvironment, sectionSettings } from './config/sectionSettings.js';
 import { PROGRAMS, sectionCommand, type Program, type ProgramName, type SectionName } from './programs.js';
@@ -12,7 +13,8 @@ const HELP_FLAGS = new Set(['--help', '-h']);
 /**
  * `correio <program> [flags]`: runs the program's own entry point (the `bin` of its package) in
  * this process, so its flags, readiness line, logs and shutdown are exactly those of the program
- * run on its own. The config file's section fills the environment variables the program reads.
+ * run on its own. The config file's section fills the environment variables the program reads;
+ * with CORREIO_CONFIG_SERVICE, the configuration service's settings come first, and are followed.
  */
 export async function runProgram(name: ProgramName, args: readonly string[], config: CorreioConfig | undefined): Promise<void> {
   const program = PROGRAMS[name];
@@ -22,6 +24,13 @@ export async function runProgram(name: ProgramName, args: readonly string[], con
   }
   const sections: SectionName[] = name === 'client' && args[0] === 'bot' ? ['bot', 'client'] : [name];
   const extra: string[] = [];
+  // The configuration service's settings go in before the file's, which fill only what they leave unset.
+  const central = await centralSettings(name, sectionCommand(sections[0]!), args, config?.sections[sections[0]!]);
+  if (central?.fetched) {
+    const settings = sectionSettings(sectionCommand(sections[0]!), central.fetched.settings, sections[0]!, 'the configuration service');
+    fillEnvironment(process.env, settings.env);
+    extra.push(...settings.args);
+  }
   for (const section of sections) {
     const settings = sectionSettings(sectionCommand(section), config?.sections[section], section, config?.file ?? '');
     fillEnvironment(process.env, settings.env);
@@ -33,6 +42,7 @@ export async function runProgram(name: ProgramName, args: readonly string[], con
   process.argv = [process.argv[0]!, entry, ...finalArgs];
   watchSupervisor();
   await import(pathToFileURL(entry).href);
+  central?.follow();
 }
 
 /**
@@ -59,7 +69,8 @@ function printHelp(program: Program, args: readonly string[]): void {
   command.addHelpText(
     'after',
     `\nEvery option can also come from the config file (--config <file> or CORREIO_CONFIG), section "${section}", ` +
-      `key in camelCase (--max-queue → maxQueue). Precedence: flag > environment variable > config file > default.\n`,
+      `key in camelCase (--max-queue → maxQueue), and from the configuration service when CORREIO_CONFIG_SERVICE names its broker. ` +
+      `Precedence: flag > environment variable > configuration service > config file > default.\n`,
   );
   command.outputHelp();
 }

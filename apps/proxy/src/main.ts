@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The correio-proxy process: parse flags, start, print the readiness line, close on SIGTERM.
-import { createLogger, onShutdown, runMain } from '@correio/observability';
+import { announceReady, createLogger, onShutdown, runMain } from '@correio/observability';
 import { parseProxyCommandLine } from './cli.js';
 import { startProxy } from './startProxy.js';
 
@@ -10,5 +10,5 @@ runMain('correio-proxy', async () => {
   const running = await startProxy({ ...options, logger });
   onShutdown(() => running.close(), { drainMs: 3_000, logger });
   logger.info({ publishers: running.proxy.frontend, subscribers: running.proxy.backend, mode: running.proxy.mode }, 'proxy ready');
-  process.stdout.write(`${running.readyLine}\n`);
+  announceReady(running.readyLine);
 });

@@ -240,6 +240,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       peers: options.peers ?? (() => members.peers()),
       // Replicated operations are stored only from servers the list holds, alive or not.
       members: options.peers ?? (() => members.listed()),
+      ...(options.peers ? {} : { onUnlisted: () => members.refreshListed() }),
       proxySub: options.proxy.sub,
       ...(options.curve ? { curve: options.curve.proxy } : {}),
       logger,

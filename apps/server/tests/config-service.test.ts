@@ -52,8 +52,8 @@ beforeAll(async () => {
   await startRefProcess(infra, join(scratch.dir, 'ref'));
   for (const server of await Promise.all(IDS.map(start))) servers.set(server.id, server);
   client = new AuthClient(infra.broker, 'config-test');
-  ana = (await client.signUp('srv.c1', 'ana', PASSWORD)).token;
-  bia = (await client.signUp('srv.c1', 'bia', PASSWORD)).token;
+  ana = (await client.signUp('srv.c1', 'ana', PASSWORD)).token!;
+  bia = (await client.signUp('srv.c1', 'bia', PASSWORD)).token!;
   // Registrations replicate asynchronously: every server verifies the tokens once it holds them.
   await eventually(async () => (await Promise.all(IDS.map((id) => client.refusal(`srv.${id}`, 'chat.whoami.request', {}, bia)))).every((error) => error === undefined), 15_000, 'the users replicated');
   events = new Subscriber({ topics: ['config/'] });

@@ -33,6 +33,9 @@ export interface FetchedConfig {
   readonly instanceVersion: number;
 }
 
+/** Ms before the first check when the program has no answer from the service yet. */
+const FIRST_CHECK_MS = 1_000;
+
 /**
  * A program's link to the configuration service: `fetch` reads its effective settings (at start),
  * `follow` then applies each change as it comes — live settings at once, the rest reported as
@@ -71,12 +74,15 @@ export class ConfigFollower {
       if (reply.type === 'error') throw CorreioError.fromWire(reply.body);
       const body = reply.body as BodyOf<'config.get.reply'>;
       const fetched = { settings: parseSettings(body.effective), kindVersion: body.kind_version, instanceVersion: instance === undefined ? 0 : body.version };
-      if (this.#unreachableSaid) this.#log.warn({ program, instance }, 'the configuration service answers again');
+      if (this.#unreachableSaid) this.#log.info({ program, instance }, 'the configuration service answers: following it');
       this.#unreachableSaid = false;
       return fetched;
     } catch (error) {
       if (!this.#unreachableSaid) {
-        this.#log.warn({ program, instance, err: error instanceof Error ? error.message : String(error) }, 'the configuration service did not answer; running on the local settings until it does');
+        this.#log.warn(
+          { program, instance, err: error instanceof Error ? error.message : String(error) },
+          'the configuration service did not answer (no server serves it yet, or the broker is away): running on the local settings, and following the service once it answers',
+        );
         this.#unreachableSaid = true;
       }
       return undefined;
@@ -90,6 +96,7 @@ export class ConfigFollower {
    */
   follow(initial: FetchedConfig | undefined): void {
     this.#current = initial;
+    const unknown = initial !== undefined && initial.kindVersion < 0;
     const { events, program, instance } = this.#options;
     if (events !== undefined) {
       const subscriber = new Subscriber({ topics: [`config/${program}/`], logger: this.#log, ...(this.#options.socket ?? {}) });
@@ -100,19 +107,21 @@ export class ConfigFollower {
           for await (const publication of subscriber) {
             if (publication.envelope.type !== 'config.changed') continue;
             const changed = publication.envelope.body;
-            if (changed.instance === undefined || changed.instance === instance) this.refresh();
+            if (changed.instance === undefined || changed.instance === instance) void this.refresh();
           }
         } catch (error) {
           if (!this.#closed) this.#log.warn({ err: error }, 'configuration events stopped; the periodic check still follows changes');
         }
       })();
     }
+    const interval = this.#options.checkIntervalMs ?? 30_000;
     const tick = () => {
       if (this.#closed) return;
-      this.refresh();
-      this.#timer = setTimeout(tick, this.#options.checkIntervalMs ?? 30_000).unref();
+      void this.refresh();
+      this.#timer = setTimeout(tick, interval).unref();
     };
-    this.#timer = setTimeout(tick, this.#options.checkIntervalMs ?? 30_000).unref();
+    // Without an answer yet (the service was away, or the program could not ask before it was up), ask soon.
+    this.#timer = setTimeout(tick, initial === undefined || unknown ? Math.min(FIRST_CHECK_MS, interval) : interval).unref();
   }
 
   /** Fetches again and applies what changed; resolves when done (coalesced with a refresh under way). */
@@ -142,6 +151,8 @@ export class ConfigFollower {
     if (change.applied.length > 0) this.#log.warn({ ...fields, applied: change.applied }, `configuration changed: applied ${change.applied.join(', ')} without a restart`);
     if (change.restart.length > 0) this.#log.warn({ ...fields, restart: change.restart }, `configuration changed: ${change.restart.join(', ')} take effect at the next start`);
     for (const { key, error } of change.failed) this.#log.error({ ...fields, key, err: error }, `configuration changed: ${key} could not be applied`);
+    // Written at info, after the level itself may have changed: seen only where the new level lets it through.
+    this.#log.info({ ...fields, settings: fetched.settings }, 'configuration in effect');
     this.#options.onChange?.(fetched.settings, change);
   }
 

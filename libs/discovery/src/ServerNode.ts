@@ -200,6 +200,11 @@ export class ServerNode {
     return this.#discovery.listedByRef;
   }
 
+  /** Asks the reference server for its list soon (coalesced): a server heard of only by its events is then listed. */
+  refreshSoon(): void {
+    this.#discovery.refreshSoon();
+  }
+
   get liveServers(): ServerInfo[] {
     return this.#discovery.live;
   }

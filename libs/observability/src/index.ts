@@ -41,3 +41,4 @@ export { endpointProblem } from './endpoint.js';
 export { writeFileDurably } from './writeFileDurably.js';
 export { readFileIfPresent } from './readFileIfPresent.js';
 export { traceWrite, createWriteTrace, type TraceWrite } from './writeTrace.js';
+export { announceReady, onReady, type ReadyListener } from './readiness.js';

@@ -92,7 +92,9 @@ export class Topology {
     const servers = Array.from({ length: settings.servers }, (_, i) => this.#server(i + 1));
     const bots = Array.from({ length: settings.bots }, (_, i) => this.#bot(i + 1));
     // The gateway needs the broker and the proxy, and the ref's side port for its dashboard: it starts beside the servers, not after them.
-    this.stages = [[this.#broker(), this.#proxy()], [this.#ref()], [...servers, this.#gateway()], ...(bots.length > 0 ? [bots] : [])];
+    // With ports picked by the system, the proxy starts once the broker's is known: it fetches its settings from the configuration service through it.
+    const first = settings.freePorts ? [[this.#broker()], [this.#proxy()]] : [[this.#broker(), this.#proxy()]];
+    this.stages = [...first, [this.#ref()], [...servers, this.#gateway()], ...(bots.length > 0 ? [bots] : [])];
   }
 
   get components(): ComponentSpec[] {
@@ -149,9 +151,11 @@ export class Topology {
     return { CORREIO_HTTP_HOST: this.settings.host, CORREIO_HTTP_PORT: String(this.settings.freePorts ? 0 : this.settings.httpPortBase + offset) };
   }
 
-  /** What every component gets: the config file and the log level. */
+  /** What every component gets: the config file, the log level, and where the configuration service is. */
   #common(): Record<string, string> {
     return {
+      CORREIO_CONFIG_SERVICE: this.wiring.broker,
+      CORREIO_CONFIG_EVENTS: this.wiring.subscribers,
       ...(this.settings.config ? { CORREIO_CONFIG: this.settings.config.file } : {}),
       ...(this.settings.logLevel ? { CORREIO_LOG_LEVEL: this.settings.logLevel } : {}),
     };

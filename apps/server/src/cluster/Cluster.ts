@@ -164,6 +164,11 @@ export class Cluster {
     return [...(this.#node?.listedByRef ?? [])];
   }
 
+  /** Reads the reference server's list again soon: a server that just joined is listed at once rather than at the next refresh. */
+  refreshListed(): void {
+    this.#node?.refreshSoon();
+  }
+
   /** Typed handlers for the server's `srv.<id>`: the election and the clock. */
   get messages(): MessageHandlers {
     return {

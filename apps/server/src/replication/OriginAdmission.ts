@@ -14,6 +14,11 @@ export interface OriginAdmissionOptions {
   readonly logger: Logger;
   /** Told how many operations were refused, for a counter. */
   readonly onRefused: (count: number) => void;
+  /**
+   * Told the origins refused: a server that just joined may be missing only from this server's
+   * copy of the list, so it is read again (the origin retries, or anti-entropy brings the operations).
+   */
+  readonly onUnlisted?: (origins: readonly string[]) => void;
 }
 
 /**
@@ -60,6 +65,7 @@ export class OriginAdmission {
   /** Counts `count` refused operations and warns, at most once per 10 s (with how many lines were held back). */
   refused(count: number, origins: readonly string[], via: string): void {
     this.#options.onRefused(count);
+    this.#options.onUnlisted?.(origins);
     const now = performance.now();
     if (now - this.#lastWarning < WARN_INTERVAL_MS) {
       this.#suppressed++;

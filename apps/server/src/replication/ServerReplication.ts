@@ -41,6 +41,8 @@ export interface ServerReplicationOptions {
   readonly requestTimeoutMs?: number;
   /** Ms a write waits for its `k` peer confirmations (`confirm`). Default 2000. */
   readonly ackTimeoutMs?: number;
+  /** Told the origins of refused operations (not listed): the membership list is read again. */
+  readonly onUnlisted?: (origins: readonly string[]) => void;
 }
 
 /** What catching up with the peers did, before this server reported ready. */
@@ -147,6 +149,7 @@ export class ServerReplication {
       held: (origin) => options.store.highWaterMark(origin) > 0,
       logger: this.#log,
       onRefused: (count) => this.#count('unknownOriginDropped', count),
+      ...(options.onUnlisted ? { onUnlisted: options.onUnlisted } : {}),
     });
     this.#replicaLog = this.#observedLog(options.store, options.clock);
     this.handlers = new ReplicaHandlers(options.id, this.#replicaLog, {

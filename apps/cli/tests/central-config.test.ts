@@ -1,0 +1,120 @@
+// Central configuration across a running `correio up` (broker, proxy, ref, three servers, the
+// gateway): `correio config set` changes the log level of every program kind, and each running
+// program applies it without a restart (its "configuration in effect" line, written at info, shows
+// up only once the new level lets it through; the pids stay the same). An invalid document is
+// refused with the field named, a setting that needs a restart is reported as such, and a
+// rollback puts the previous level back. The first change comes right after start-up, when the
+// servers may not list each other yet: a refused replication makes them read the list again.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RequestClient } from '@correio/transport';
+import { CorreioProcess, isAlive, runCorreio } from './helpers/runCorreio.js';
+
+const PASSWORD = 'correct horse battery staple';
+const PROGRAMS = { broker: ['broker'], proxy: ['proxy'], ref: ['ref'], server: ['srv-1', 'srv-2', 'srv-3'], gateway: ['gateway'] } as const;
+const COMPONENTS = Object.values(PROGRAMS).flat();
+let up: CorreioProcess;
+let dataDir: string;
+let broker: string;
+let proxySub: string;
+
+function pidsOf(name: string): number[] {
+  return up.lines.flatMap((line) => {
+    const match = new RegExp(`^\\[up\\]\\s+${name}: started \\(pid (\\d+)\\)`).exec(line);
+    return match ? [Number(match[1])] : [];
+  });
+}
+
+/** `correio config ...` as the operator ana. */
+function config(args: readonly string[]) {
+  return runCorreio(['config', ...args, '--broker', broker], { env: { CORREIO_USER: 'ana', CORREIO_PASSWORD: PASSWORD }, timeoutMs: 60_000 });
+}
+
+/** Lines a component printed after `from` (an index into up.lines) matching `pattern`. */
+function linesOf(name: string, pattern: RegExp, from = 0): string[] {
+  return up.lines.slice(from).filter((line) => line.startsWith(`[${name}]`) && pattern.test(line));
+}
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), 'correio-central-config-'));
+  up = new CorreioProcess(['up', '--free-ports', '--data-dir', dataDir, '--bots', '0', '--duration', '600', '--color', 'never', '--summary-interval', '60s']);
+  await up.waitFor(/^\[up\]\s+all 7 components ready in/, 120_000);
+  const login = await up.waitFor(/^\[up\]\s+log in: .*--broker (\S+) --proxy-sub (\S+)/, 10_000);
+  const [, brokerAt, proxyAt] = /--broker (\S+) --proxy-sub (\S+)/.exec(login)!;
+  broker = brokerAt!;
+  proxySub = proxyAt!;
+  const client = new RequestClient({ endpoint: broker, timeout: 10_000 });
+  try {
+    const reply = await client.request('chat', 'chat.register.request', { user: 'ana', password: PASSWORD }, { retries: 3 });
+    expect(reply.type, JSON.stringify(reply.body)).toBe('chat.register.reply');
+  } finally {
+    await client.close();
+  }
+}, 180_000);
+
+afterAll(async () => {
+  if (up) {
+    const pids = COMPONENTS.flatMap(pidsOf);
+    up.child.kill('SIGINT');
+    await up.exited;
+    for (const pid of pids) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+  }
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+}, 60_000);
+
+describe('central configuration in a running system', () => {
+  it('changes the log level of every program kind, applied live by every running program', async () => {
+    const pidsBefore = Object.fromEntries(COMPONENTS.map((name) => [name, pidsOf(name)]));
+    const from = up.lines.length;
+    for (const program of Object.keys(PROGRAMS)) {
+      const set = await config(['set', program, '--set', 'logLevel=debug']);
+      expect(set.code, set.stderr).toBe(0);
+      expect(set.stdout).toMatch(new RegExp(`^${program}: version 1 set \\(was 0\\)$`, 'm'));
+      expect(set.stdout).toContain('+ logLevel: "debug"');
+    }
+    // Each program hears config.changed and applies it; its info line proves the level changed.
+    for (const name of COMPONENTS) await up.waitFor(new RegExp(`^\\[${name}\\].*configuration in effect`), 30_000);
+    for (const name of COMPONENTS) {
+      expect(linesOf(name, /applied logLevel without a restart/, from), name).toHaveLength(1);
+      expect(pidsOf(name), `${name} was not restarted`).toEqual(pidsBefore[name]);
+    }
+    const get = await config(['get', 'server', '--instance', 'srv-2']);
+    expect(get.stdout).toContain('server srv-2: version 0 (none set)');
+    expect(get.stdout).toMatch(/"logLevel": "debug"/);
+  });
+
+  it('refuses an invalid document with the field named, and changes nothing', async () => {
+    const bad = await config(['set', 'gateway', '--set', 'logLevel=loud']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/logLevel: expected/);
+    const history = await config(['history', 'gateway']);
+    expect(history.stdout.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('reports a setting that needs a restart, and rolls the log level back live', async () => {
+    const from = up.lines.length;
+    const set = await config(['set', 'server', '--instance', 'srv-3', '--set', 'pageSize=25']);
+    expect(set.code, set.stderr).toBe(0);
+    await up.waitFor(/^\[srv-3\].*pageSize take effect at the next start/, 30_000);
+    expect(linesOf('srv-1', /pageSize/, from)).toEqual([]);
+    const rollback = await config(['rollback', 'broker', '--to', '1']);
+    expect(rollback.stdout).toContain('broker: version 2 restores version 1');
+    const back = await config(['set', 'broker', '--unset', 'logLevel']);
+    expect(back.code, back.stderr).toBe(0);
+    expect(back.stdout).toContain('- logLevel: "debug"');
+    await up.waitFor(/^\[broker\].*applied logLevel without a restart.*kind_version=3/, 30_000);
+    // Back at the quiet default: the broker no longer writes its info line.
+    const quietFrom = up.lines.length;
+    await config(['set', 'broker', '--set', 'heartbeat=2500']);
+    await up.waitFor(/^\[broker\].*heartbeat take effect at the next start/, 30_000);
+    expect(linesOf('broker', /configuration in effect/, quietFrom)).toEqual([]);
+    const history = await config(['history', 'broker']);
+    expect(history.stdout).toMatch(/^v2 .*\(rollback to v1\)/m);
+    const diff = await config(['diff', 'broker', '--from', '1', '--to', '4']);
+    expect(diff.stdout).toContain('- logLevel: "debug"');
+    expect(diff.stdout).toContain('+ heartbeat: 2500');
+    expect(proxySub).toMatch(/^tcp:/);
+  });
+});
