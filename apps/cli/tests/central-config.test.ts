@@ -85,6 +85,31 @@ describe('central configuration in a running system', () => {
     expect(get.stdout).toMatch(/"logLevel": "debug"/);
   });
 
+  it('changes a server setting live: the page size of replies without a limit', async () => {
+    const client = new RequestClient({ endpoint: broker, timeout: 10_000 });
+    try {
+      const login = await client.request('chat', 'chat.login.request', { user: 'ana', password: PASSWORD }, { retries: 3 });
+      const token = (login.body as { token: string }).token;
+      for (const channel of ['one', 'two', 'three']) await client.request('chat', 'chat.channel.create.request', { channel }, { auth: token, retries: 3 });
+      const pageOf = async (server: string) => (await client.request(`srv.${server}`, 'chat.channels.request', {}, { auth: token, retries: 3 })).body as { channels: unknown[]; next?: string };
+      const set = await config(['set', 'server', '--set', 'pageSize=2']);
+      expect(set.code, set.stderr).toBe(0);
+      for (const server of PROGRAMS.server) await up.waitFor(new RegExp(`^\\[${server}\\].*applied pageSize without a restart`), 30_000);
+      for (const server of PROGRAMS.server) {
+        // Channels are replicated asynchronously: wait for all three, then the page holds two.
+        let page = await pageOf(server);
+        for (let i = 0; i < 50 && page.next === undefined; i++) {
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          page = await pageOf(server);
+        }
+        expect(page.channels, server).toHaveLength(2);
+        expect(page.next, server).toBeDefined();
+      }
+    } finally {
+      await client.close();
+    }
+  });
+
   it('refuses an invalid document with the field named, and changes nothing', async () => {
     const bad = await config(['set', 'gateway', '--set', 'logLevel=loud']);
     expect(bad.code).not.toBe(0);
@@ -95,10 +120,10 @@ describe('central configuration in a running system', () => {
 
   it('reports a setting that needs a restart, and rolls the log level back live', async () => {
     const from = up.lines.length;
-    const set = await config(['set', 'server', '--instance', 'srv-3', '--set', 'pageSize=25']);
+    const set = await config(['set', 'server', '--instance', 'srv-3', '--set', 'concurrency=8']);
     expect(set.code, set.stderr).toBe(0);
-    await up.waitFor(/^\[srv-3\].*pageSize take effect at the next start/, 30_000);
-    expect(linesOf('srv-1', /pageSize/, from)).toEqual([]);
+    await up.waitFor(/^\[srv-3\].*concurrency take effect at the next start/, 30_000);
+    expect(linesOf('srv-1', /concurrency/, from)).toEqual([]);
     const rollback = await config(['rollback', 'broker', '--to', '1']);
     expect(rollback.stdout).toContain('broker: version 2 restores version 1');
     const back = await config(['set', 'broker', '--unset', 'logLevel']);

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { CorreioError } from '@correio/codec';
+import { registerLiveSetting } from '@correio/config';
 import { createLogger, createMetrics, packageVersion, startHttpSidecar, type CurveClientKeySet, type HttpSidecar, type Logger, type MetricsRegistry } from '@correio/observability';
 import fastifyCors from '@fastify/cors';
 import fastifyHelmet from '@fastify/helmet';
@@ -183,9 +184,15 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       maxAge: 600,
     });
   }
+  // Read per request, so the configuration service can change them while the gateway runs.
+  const limits = { ...options.rateLimits };
+  const unregisterLive = [
+    registerLiveSetting('rateIp', (value) => (limits.perIp = typeof value === 'number' ? value : options.rateLimits.perIp)),
+    registerLiveSetting('rateToken', (value) => (limits.perToken = typeof value === 'number' ? value : options.rateLimits.perToken)),
+  ];
   await app.register(fastifyRateLimit, {
     global: true,
-    max: options.rateLimits.perIp,
+    max: () => limits.perIp,
     timeWindow: options.rateLimits.windowMs,
     keyGenerator: (request) => `ip:${request.ip}`,
     allowList: (request) => request.url === '/health' || request.url === '/metrics',
@@ -193,7 +200,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     errorResponseBuilder: (_request, context) => Object.assign(new Error(`too many requests from this address: retry in ${context.after}`), { statusCode: 429 }),
   });
   const perToken = app.createRateLimit({
-    max: options.rateLimits.perToken,
+    max: () => limits.perToken,
     timeWindow: options.rateLimits.windowMs,
     // A hash, so a forged token with someone else's name spends only its own budget.
     keyGenerator: (request) => `token:${createHash('sha256').update(request.headers.authorization ?? '').digest('base64url')}`,
@@ -291,6 +298,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     close: () => {
       closing ??= (async () => {
         draining = true;
+        for (const unregister of unregisterLive) unregister();
         for (const connection of [...connections, ...dashboards]) connection.close(CLOSE.serviceRestart, 'the gateway is restarting: reconnect and resume');
         await app.close();
         await feed.close();

@@ -61,7 +61,7 @@ export class ChatServer {
   readonly #store: ChatStore;
   readonly #clock: OperationClock;
   readonly #fanout: OperationFanout;
-  readonly #pageSize: number;
+  #pageSize: number;
   readonly #auth: Authenticator;
   readonly #confirm: ((op: Operation) => Promise<void>) | undefined;
   /** This server's operations 1..n were committed by earlier runs: whether they were announced is unknown. */
@@ -77,6 +77,11 @@ export class ChatServer {
     this.#auth = options.auth;
     this.#confirm = options.confirm;
     this.#committedBeforeStart = options.store.highWaterMark(options.id);
+  }
+
+  /** Page size when a request gives no limit; the configuration service may change it while the server runs. */
+  set pageSize(size: number) {
+    this.#pageSize = size;
   }
 
   @handles('chat.register.request')

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { registerLiveSetting } from '@correio/config';
 import { KeyRing, TokenAuthority } from '@correio/identity';
 import { systemTime, type TimeSource } from '@correio/clocks';
 import { DataDirLock, createLogger, createMetrics, startHttpSidecar, type CurveClientKeySet, type HealthStatus, type HttpSidecar, type Logger, type MetricsRegistry } from '@correio/observability';
@@ -262,15 +263,17 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     });
     const auth = new Authenticator({ mode: authOptions.mode ?? 'open', tokens, store, logger, metrics, operators: authOptions.operators ?? [] });
     const ackPeers = options.ackPeers ?? 0;
+    const startPageSize = options.pageSize ?? 50;
     const handlers = new ChatServer({
       id: options.id,
       store,
       clock,
       fanout,
-      pageSize: options.pageSize ?? 50,
+      pageSize: startPageSize,
       auth,
       ...(ackPeers > 0 ? { confirm: (op) => replication.confirm(op, ackPeers) } : {}),
     });
+    const unregisterLive = registerLiveSetting('pageSize', (value) => (handlers.pageSize = typeof value === 'number' ? value : startPageSize));
     const configHandlers = new ConfigHandlers({
       id: options.id,
       store,
@@ -279,6 +282,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       coordinator: () => members.coordinatorId(),
       forward: (server, type, body, ctx) =>
         service!.client.transport.request(`srv.${server}`, type, body as never, { id: ctx.id, timeout: CONFIG_FORWARD_TIMEOUT_MS, ...(ctx.envelope.auth === undefined ? {} : { auth: ctx.envelope.auth }) }),
+      syncWithPeers: () => replication.syncWithPeers(),
       // Every live server holds a version before it is acknowledged: a newly elected coordinator continues from it.
       confirmEverywhere: async (op) => {
         const peers = replication.peers();
@@ -365,6 +369,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       health,
       close: () => {
         closing ??= (async () => {
+          unregisterLive();
           await members.stop(); // steps down at once and stops heartbeating: a successor is elected meanwhile
           await startedService.stop(); // drains in-flight requests: their commits finish before the store closes
           await replication.stop(); // then the live applies and the anti-entropy rounds

@@ -62,6 +62,8 @@ beforeAll(async () => {
     for await (const publication of events) if (publication.envelope.type === 'config.changed') heard.push(publication.envelope.body);
   })().catch(() => undefined);
   await coordinator();
+  // "Every live server" is as the coordinator sees them: wait until each lists the other two.
+  await eventually(async () => (await Promise.all([...servers.values()].map(clusterHealth))).every((view) => view.cluster.peers.length === 2), 20_000, 'every server to see the others live');
 }, 120_000);
 
 describe('the config service', () => {

@@ -14,8 +14,8 @@ export interface DocumentProblem {
 
 export type DocumentCheck = { readonly ok: true; readonly settings: Settings } | { readonly ok: false; readonly problems: readonly DocumentProblem[] };
 
-/** The protocol's configDocument maxLength. */
-export const MAX_DOCUMENT_LENGTH = 65_536;
+/** The protocol's configDocument maxLength, in characters (code points). */
+export const MAX_DOCUMENT_LENGTH = 4_000;
 
 let validator: ValidateFunction | undefined;
 
@@ -34,7 +34,9 @@ function compiled(): ValidateFunction {
  */
 export function checkDocument(program: string, text: string): DocumentCheck {
   if (!isConfigProgram(program)) return refuse('', `there is no program "${program}" to configure`);
-  if (text.length > MAX_DOCUMENT_LENGTH) return refuse('', `the document is ${text.length} characters; at most ${MAX_DOCUMENT_LENGTH}`);
+  // Code points, as JSON Schema's maxLength counts them; the first test bounds the work of the second.
+  const length = text.length > MAX_DOCUMENT_LENGTH * 2 ? text.length : [...text].length;
+  if (length > MAX_DOCUMENT_LENGTH) return refuse('', `the document is ${length} characters; at most ${MAX_DOCUMENT_LENGTH}`);
   let value: unknown;
   try {
     value = JSON.parse(text);

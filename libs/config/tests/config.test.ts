@@ -14,7 +14,7 @@ describe('checkDocument', () => {
   });
 
   it('refuses what is not a document, hostile keys, unknown programs and oversized text, without throwing', () => {
-    for (const text of ['', 'null', '[]', '"x"', '{', '{"__proto__":{"logLevel":"debug"}}', '{"constructor":{}}', `{"x":"${'y'.repeat(70_000)}"}`]) {
+    for (const text of ['', 'null', '[]', '"x"', '{', '{"__proto__":{"logLevel":"debug"}}', '{"constructor":{}}', `{"x":"${'y'.repeat(4_000)}"}`]) {
       expect(checkDocument('broker', text).ok, text.slice(0, 30)).toBe(false);
     }
     expect(checkDocument('client', '{}')).toMatchObject({ ok: false, problems: [{ field: '' }] });

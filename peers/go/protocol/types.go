@@ -423,8 +423,13 @@ type ConfigVersion = int64
 
 // A configuration document: the JSON text of an object whose keys are the program's settings as
 // its config-file section names them (camelCase option names). Checked against that section of the
-// config schema before it is accepted.
+// config schema before it is accepted. At most 4,000 characters, as a chat text: a section's
+// settings take a few hundred.
 type ConfigDocument = string
+
+// A program's effective settings: the JSON text of the kind's document with the instance's keys
+// over it (at most the two documents together).
+type ConfigEffective = string
 
 // One version of a scope's document, as history lists it.
 type ConfigVersionEntry struct {
@@ -434,7 +439,8 @@ type ConfigVersionEntry struct {
 	Author UserName `msgpack:"author" json:"author"`
 	// A configuration document: the JSON text of an object whose keys are the program's settings as
 	// its config-file section names them (camelCase option names). Checked against that section of the
-	// config schema before it is accepted.
+	// config schema before it is accepted. At most 4,000 characters, as a chat text: a section's
+	// settings take a few hundred.
 	Document ConfigDocument `msgpack:"document" json:"document"`
 	// A globally unique operation id: origin server and its per-origin sequence number.
 	Op OpID `msgpack:"op" json:"op"`
@@ -453,7 +459,8 @@ type OperationConfigSet struct {
 	Author UserName `msgpack:"author" json:"author"`
 	// A configuration document: the JSON text of an object whose keys are the program's settings as
 	// its config-file section names them (camelCase option names). Checked against that section of the
-	// config schema before it is accepted.
+	// config schema before it is accepted. At most 4,000 characters, as a chat text: a section's
+	// settings take a few hundred.
 	Document ConfigDocument `msgpack:"document" json:"document"`
 	// One running program of a kind: its node id (--id). Absent: the document for every program of the
 	// kind.
@@ -870,7 +877,7 @@ type ConfigGetReply struct {
 	Document ConfigDocument `msgpack:"document" json:"document"`
 	// The kind's document with the instance's keys over it: what the program runs with, over its
 	// built-in defaults and under its command line and environment.
-	Effective ConfigDocument `msgpack:"effective" json:"effective"`
+	Effective ConfigEffective `msgpack:"effective" json:"effective"`
 	// One running program of a kind: its node id (--id). Absent: the document for every program of the
 	// kind.
 	Instance *ConfigInstance `msgpack:"instance,omitempty" json:"instance,omitempty"`
@@ -977,7 +984,8 @@ type ConfigSetReply struct {
 type ConfigSetRequest struct {
 	// A configuration document: the JSON text of an object whose keys are the program's settings as
 	// its config-file section names them (camelCase option names). Checked against that section of the
-	// config schema before it is accepted.
+	// config schema before it is accepted. At most 4,000 characters, as a chat text: a section's
+	// settings take a few hundred.
 	Document ConfigDocument `msgpack:"document" json:"document"`
 	// The version the change was made against.
 	ExpectedVersion ConfigVersion `msgpack:"expected_version" json:"expected_version"`

@@ -76,7 +76,7 @@ describe('the edges', () => {
     const codes = new Set(samples.get('error')!.map((envelope) => (envelope.body as { code: string }).code));
     expect(codes.size).toBeGreaterThanOrEqual(10);
     const kinds = new Set(samples.get('replica.op')!.map((envelope) => (envelope.body as { kind: string }).kind));
-    expect([...kinds].sort()).toEqual(['channel.create', 'direct', 'login', 'logout', 'password', 'publish', 'register']);
+    expect([...kinds].sort()).toEqual(['channel.create', 'config.set', 'direct', 'login', 'logout', 'password', 'publish', 'register']);
   });
 
   it('names the real servers, users and channels as well as random ones', () => {

@@ -959,10 +959,16 @@ export const COMPONENT_SCHEMAS: Readonly<Record<string, Readonly<Record<string, 
     "maximum": 9007199254740991
   },
   "configDocument": {
-    "description": "A configuration document: the JSON text of an object whose keys are the program's settings as its config-file section names them (camelCase option names). Checked against that section of the config schema before it is accepted.",
+    "description": "A configuration document: the JSON text of an object whose keys are the program's settings as its config-file section names them (camelCase option names). Checked against that section of the config schema before it is accepted. At most 4,000 characters, as a chat text: a section's settings take a few hundred.",
     "type": "string",
     "minLength": 2,
-    "maxLength": 65536
+    "maxLength": 4000
+  },
+  "configEffective": {
+    "description": "A program's effective settings: the JSON text of the kind's document with the instance's keys over it (at most the two documents together).",
+    "type": "string",
+    "minLength": 2,
+    "maxLength": 8000
   },
   "configVersionEntry": {
     "description": "One version of a scope's document, as history lists it.",
@@ -1866,7 +1872,7 @@ export const COMPONENT_SCHEMAS: Readonly<Record<string, Readonly<Record<string, 
       },
       "effective": {
         "description": "The kind's document with the instance's keys over it: what the program runs with, over its built-in defaults and under its command line and environment.",
-        "$ref": "#/components/schemas/configDocument"
+        "$ref": "#/components/schemas/configEffective"
       }
     }
   },

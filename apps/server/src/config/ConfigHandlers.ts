@@ -20,6 +20,11 @@ export interface ConfigHandlersOptions {
   readonly coordinator: () => 'self' | string | undefined;
   /** Sends a request to another server's `srv.<id>` with the caller's auth and request id. */
   readonly forward: (server: string, type: MessageType, body: object, ctx: MessageContext) => Promise<AnyEnvelope>;
+  /**
+   * Brings this store up to what every live peer holds: run before a version is assigned, so a
+   * coordinator elected since the last change continues from the newest version any server has.
+   */
+  readonly syncWithPeers: () => Promise<void>;
   /** Resolves once the operation is durable on every live peer (rejects with a retryable error otherwise). */
   readonly confirmEverywhere: (op: Operation) => Promise<void>;
   /** Publishes `config.changed` on `config/<program>/`. */
@@ -113,6 +118,7 @@ export class ConfigHandlers {
       return reply.body as ReplyBody<'config.set.request'>;
     }
     const author = (await this.#options.auth.tokenClaims(ctx.envelope.auth)).sub;
+    await this.#options.syncWithPeers();
     const committed = await store.commitLocal(id, ctx.id, (seq) => {
       const current = store.config.head(scope.program, scope.instance)?.version ?? 0;
       if (current !== expected) {

@@ -265,6 +265,14 @@ export class ServerReplication {
     }
   }
 
+  /**
+   * Syncs with every live peer now (digest, then what it holds beyond this store, this server's own
+   * operations included): afterwards this store holds whatever any reachable peer held.
+   */
+  async syncWithPeers(): Promise<void> {
+    if (this.#replicator && this.#state === 'running') await this.#replicator.catchUp();
+  }
+
   health(): ReplicationHealth {
     return {
       state: this.#state,

@@ -1053,7 +1053,7 @@ export interface ConfigVersionEntry {
    */
   version: number;
   /**
-   * A configuration document: the JSON text of an object whose keys are the program's settings as its config-file section names them (camelCase option names). Checked against that section of the config schema before it is accepted.
+   * A configuration document: the JSON text of an object whose keys are the program's settings as its config-file section names them (camelCase option names). Checked against that section of the config schema before it is accepted. At most 4,000 characters, as a chat text: a section's settings take a few hundred.
    */
   document: string;
   /**
@@ -1167,7 +1167,7 @@ export interface ConfigSetRequest {
    */
   instance?: string;
   /**
-   * A configuration document: the JSON text of an object whose keys are the program's settings as its config-file section names them (camelCase option names). Checked against that section of the config schema before it is accepted.
+   * A configuration document: the JSON text of an object whose keys are the program's settings as its config-file section names them (camelCase option names). Checked against that section of the config schema before it is accepted. At most 4,000 characters, as a chat text: a section's settings take a few hundred.
    */
   document: string;
   /**
@@ -1957,7 +1957,7 @@ export interface OperationConfigSet {
    */
   version: number;
   /**
-   * A configuration document: the JSON text of an object whose keys are the program's settings as its config-file section names them (camelCase option names). Checked against that section of the config schema before it is accepted.
+   * A configuration document: the JSON text of an object whose keys are the program's settings as its config-file section names them (camelCase option names). Checked against that section of the config schema before it is accepted. At most 4,000 characters, as a chat text: a section's settings take a few hundred.
    */
   document: string;
   author: string;

@@ -5551,8 +5551,9 @@ return errors === 0;
 validate71.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validate_config_get_reply = validate72;
-const schema175 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/config.get.reply.json","title":"ConfigGetReply","description":"Reply to config.get.request.","x-correio-type":"config.get.reply","x-correio-pattern":"reply","x-correio-service":"config","type":"object","additionalProperties":false,"required":["program","version","document","kind_version","effective"],"properties":{"program":{"$ref":"defs.json#/$defs/configProgram"},"instance":{"$ref":"defs.json#/$defs/configInstance"},"version":{"description":"The version of the scope asked for (the instance's when instance is given); 0 when none was set.","$ref":"defs.json#/$defs/configVersion"},"document":{"description":"That scope's own document; \"{}\" when none was set.","$ref":"defs.json#/$defs/configDocument"},"author":{"$ref":"defs.json#/$defs/userName"},"at":{"$ref":"defs.json#/$defs/timestamp"},"kind_version":{"description":"The version of the kind's document merged into effective (0: none).","$ref":"defs.json#/$defs/configVersion"},"effective":{"description":"The kind's document with the instance's keys over it: what the program runs with, over its built-in defaults and under its command line and environment.","$ref":"defs.json#/$defs/configDocument"}}};
-const schema179 = {"description":"A configuration document: the JSON text of an object whose keys are the program's settings as its config-file section names them (camelCase option names). Checked against that section of the config schema before it is accepted.","type":"string","minLength":2,"maxLength":65536};
+const schema175 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/config.get.reply.json","title":"ConfigGetReply","description":"Reply to config.get.request.","x-correio-type":"config.get.reply","x-correio-pattern":"reply","x-correio-service":"config","type":"object","additionalProperties":false,"required":["program","version","document","kind_version","effective"],"properties":{"program":{"$ref":"defs.json#/$defs/configProgram"},"instance":{"$ref":"defs.json#/$defs/configInstance"},"version":{"description":"The version of the scope asked for (the instance's when instance is given); 0 when none was set.","$ref":"defs.json#/$defs/configVersion"},"document":{"description":"That scope's own document; \"{}\" when none was set.","$ref":"defs.json#/$defs/configDocument"},"author":{"$ref":"defs.json#/$defs/userName"},"at":{"$ref":"defs.json#/$defs/timestamp"},"kind_version":{"description":"The version of the kind's document merged into effective (0: none).","$ref":"defs.json#/$defs/configVersion"},"effective":{"description":"The kind's document with the instance's keys over it: what the program runs with, over its built-in defaults and under its command line and environment.","$ref":"defs.json#/$defs/configEffective"}}};
+const schema179 = {"description":"A configuration document: the JSON text of an object whose keys are the program's settings as its config-file section names them (camelCase option names). Checked against that section of the config schema before it is accepted. At most 4,000 characters, as a chat text: a section's settings take a few hundred.","type":"string","minLength":2,"maxLength":4000};
+const schema183 = {"description":"A program's effective settings: the JSON text of the kind's document with the instance's keys over it (at most the two documents together).","type":"string","minLength":2,"maxLength":8000};
 
 function validate72(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/config.get.reply.json" */;
@@ -5667,8 +5668,8 @@ const _errs11 = errors;
 const _errs12 = errors;
 if(errors === _errs12){
 if(typeof data3 === "string"){
-if(func1(data3) > 65536){
-validate72.errors = [{instancePath:instancePath+"/document",schemaPath:"defs.json#/$defs/configDocument/maxLength",keyword:"maxLength",params:{limit: 65536},message:"must NOT have more than 65536 characters"}];
+if(func1(data3) > 4000){
+validate72.errors = [{instancePath:instancePath+"/document",schemaPath:"defs.json#/$defs/configDocument/maxLength",keyword:"maxLength",params:{limit: 4000},message:"must NOT have more than 4000 characters"}];
 return false;
 }
 else {
@@ -5785,19 +5786,19 @@ const _errs23 = errors;
 const _errs24 = errors;
 if(errors === _errs24){
 if(typeof data7 === "string"){
-if(func1(data7) > 65536){
-validate72.errors = [{instancePath:instancePath+"/effective",schemaPath:"defs.json#/$defs/configDocument/maxLength",keyword:"maxLength",params:{limit: 65536},message:"must NOT have more than 65536 characters"}];
+if(func1(data7) > 8000){
+validate72.errors = [{instancePath:instancePath+"/effective",schemaPath:"defs.json#/$defs/configEffective/maxLength",keyword:"maxLength",params:{limit: 8000},message:"must NOT have more than 8000 characters"}];
 return false;
 }
 else {
 if(func1(data7) < 2){
-validate72.errors = [{instancePath:instancePath+"/effective",schemaPath:"defs.json#/$defs/configDocument/minLength",keyword:"minLength",params:{limit: 2},message:"must NOT have fewer than 2 characters"}];
+validate72.errors = [{instancePath:instancePath+"/effective",schemaPath:"defs.json#/$defs/configEffective/minLength",keyword:"minLength",params:{limit: 2},message:"must NOT have fewer than 2 characters"}];
 return false;
 }
 }
 }
 else {
-validate72.errors = [{instancePath:instancePath+"/effective",schemaPath:"defs.json#/$defs/configDocument/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate72.errors = [{instancePath:instancePath+"/effective",schemaPath:"defs.json#/$defs/configEffective/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -6088,8 +6089,8 @@ const _errs5 = errors;
 const _errs6 = errors;
 if(errors === _errs6){
 if(typeof data1 === "string"){
-if(func1(data1) > 65536){
-validate75.errors = [{instancePath:instancePath+"/document",schemaPath:"#/$defs/configDocument/maxLength",keyword:"maxLength",params:{limit: 65536},message:"must NOT have more than 65536 characters"}];
+if(func1(data1) > 4000){
+validate75.errors = [{instancePath:instancePath+"/document",schemaPath:"#/$defs/configDocument/maxLength",keyword:"maxLength",params:{limit: 4000},message:"must NOT have more than 4000 characters"}];
 return false;
 }
 else {
@@ -7056,8 +7057,8 @@ const _errs8 = errors;
 const _errs9 = errors;
 if(errors === _errs9){
 if(typeof data2 === "string"){
-if(func1(data2) > 65536){
-validate83.errors = [{instancePath:instancePath+"/document",schemaPath:"defs.json#/$defs/configDocument/maxLength",keyword:"maxLength",params:{limit: 65536},message:"must NOT have more than 65536 characters"}];
+if(func1(data2) > 4000){
+validate83.errors = [{instancePath:instancePath+"/document",schemaPath:"defs.json#/$defs/configDocument/maxLength",keyword:"maxLength",params:{limit: 4000},message:"must NOT have more than 4000 characters"}];
 return false;
 }
 else {
@@ -11668,8 +11669,8 @@ const _errs11 = errors;
 const _errs12 = errors;
 if(errors === _errs12){
 if(typeof data3 === "string"){
-if(func1(data3) > 65536){
-validate133.errors = [{instancePath:instancePath+"/document",schemaPath:"#/$defs/configDocument/maxLength",keyword:"maxLength",params:{limit: 65536},message:"must NOT have more than 65536 characters"}];
+if(func1(data3) > 4000){
+validate133.errors = [{instancePath:instancePath+"/document",schemaPath:"#/$defs/configDocument/maxLength",keyword:"maxLength",params:{limit: 4000},message:"must NOT have more than 4000 characters"}];
 return false;
 }
 else {

@@ -29,7 +29,7 @@ class ConfigGetReply(TypedDict, closed=True):
     """
     The version of the kind's document merged into effective (0: none).
     """
-    effective: defs.ConfigDocument
+    effective: defs.ConfigEffective
     """
     The kind's document with the instance's keys over it: what the program runs with, over its built-in defaults and under its command line and environment.
     """

@@ -504,7 +504,13 @@ A configuration document's version within its scope (program, or program and ins
 
 ConfigDocument: TypeAlias = str
 """
-A configuration document: the JSON text of an object whose keys are the program's settings as its config-file section names them (camelCase option names). Checked against that section of the config schema before it is accepted.
+A configuration document: the JSON text of an object whose keys are the program's settings as its config-file section names them (camelCase option names). Checked against that section of the config schema before it is accepted. At most 4,000 characters, as a chat text: a section's settings take a few hundred.
+"""
+
+
+ConfigEffective: TypeAlias = str
+"""
+A program's effective settings: the JSON text of the kind's document with the instance's keys over it (at most the two documents together).
 """
 
 

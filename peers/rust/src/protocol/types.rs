@@ -596,8 +596,13 @@ pub type ConfigVersion = i64;
 
 /// A configuration document: the JSON text of an object whose keys are the program's settings as
 /// its config-file section names them (camelCase option names). Checked against that section of the
-/// config schema before it is accepted.
+/// config schema before it is accepted. At most 4,000 characters, as a chat text: a section's
+/// settings take a few hundred.
 pub type ConfigDocument = String;
+
+/// A program's effective settings: the JSON text of the kind's document with the instance's keys
+/// over it (at most the two documents together).
+pub type ConfigEffective = String;
 
 /// One version of a scope's document, as history lists it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -608,7 +613,8 @@ pub struct ConfigVersionEntry {
     pub author: UserName,
     /// A configuration document: the JSON text of an object whose keys are the program's settings as
     /// its config-file section names them (camelCase option names). Checked against that section of the
-    /// config schema before it is accepted.
+    /// config schema before it is accepted. At most 4,000 characters, as a chat text: a section's
+    /// settings take a few hundred.
     pub document: ConfigDocument,
     /// A globally unique operation id: origin server and its per-origin sequence number.
     pub op: OpId,
@@ -629,7 +635,8 @@ pub struct OperationConfigSet {
     pub author: UserName,
     /// A configuration document: the JSON text of an object whose keys are the program's settings as
     /// its config-file section names them (camelCase option names). Checked against that section of the
-    /// config schema before it is accepted.
+    /// config schema before it is accepted. At most 4,000 characters, as a chat text: a section's
+    /// settings take a few hundred.
     pub document: ConfigDocument,
     /// One running program of a kind: its node id (--id). Absent: the document for every program of the
     /// kind.
@@ -1114,7 +1121,7 @@ pub struct ConfigGetReply {
     pub document: ConfigDocument,
     /// The kind's document with the instance's keys over it: what the program runs with, over its
     /// built-in defaults and under its command line and environment.
-    pub effective: ConfigDocument,
+    pub effective: ConfigEffective,
     /// One running program of a kind: its node id (--id). Absent: the document for every program of the
     /// kind.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1237,7 +1244,8 @@ pub struct ConfigSetReply {
 pub struct ConfigSetRequest {
     /// A configuration document: the JSON text of an object whose keys are the program's settings as
     /// its config-file section names them (camelCase option names). Checked against that section of the
-    /// config schema before it is accepted.
+    /// config schema before it is accepted. At most 4,000 characters, as a chat text: a section's
+    /// settings take a few hundred.
     pub document: ConfigDocument,
     /// The version the change was made against.
     pub expected_version: ConfigVersion,
