@@ -79,9 +79,14 @@ export class ConfigFollower {
       return fetched;
     } catch (error) {
       if (!this.#unreachableSaid) {
-        this.#log.warn(
-          { program, instance, err: error instanceof Error ? error.message : String(error) },
-          'the configuration service did not answer (no server serves it yet, or the broker is away): running on the local settings, and following the service once it answers',
+        const reason = error instanceof Error ? error.message : String(error);
+        // No server serves it yet (a whole cluster starting): expected, so said quietly. Anything else is worth a warning.
+        const starting = error instanceof CorreioError && error.code === 'UNKNOWN_SERVICE';
+        this.#log[starting ? 'info' : 'warn'](
+          { program, instance, err: reason },
+          starting
+            ? 'no server serves the configuration service yet: running on the local settings, and following the service once it answers'
+            : 'the configuration service did not answer: running on the local settings, and following the service once it answers',
         );
         this.#unreachableSaid = true;
       }
