@@ -1,4 +1,4 @@
-import { CorreioError } from '@correio/codec';
+import { CorreioError, UnknownServiceError } from '@correio/codec';
 import { componentLogger, type Logger } from '@correio/observability';
 import type { BodyOf } from '@correio/protocol';
 import { RequestClient, Subscriber, type SocketOptions } from '@correio/transport';
@@ -70,6 +70,9 @@ export class ConfigFollower {
   async fetch(): Promise<FetchedConfig | undefined> {
     const { program, instance } = this.#options;
     try {
+      // The broker holds a request for a service nobody serves yet (until its time-out); MMI answers at once.
+      const [served] = await this.#client.requestRaw('mmi.service', [Buffer.from('config')]);
+      if (served !== undefined && Buffer.from(served).toString() === '404') throw new UnknownServiceError('no server serves the config service yet');
       const reply = await this.#client.request('config', 'config.get.request', { program, ...(instance === undefined ? {} : { instance }) });
       if (reply.type === 'error') throw CorreioError.fromWire(reply.body);
       const body = reply.body as BodyOf<'config.get.reply'>;
