@@ -275,10 +275,12 @@ export class ChatServer {
     }
     this.counters.committed[kind] = (this.counters.committed[kind] ?? 0) + 1;
     // With confirmations, `confirm` pushes the operation to every live peer in a replica.apply
-    // batch; a replica.op publication as well would make each peer decode and check it twice.
+    // batch; a replica.op publication as well would make each peer decode and check it twice. The
+    // batch leaves first (at once when none is in flight), so the announcement overlaps its round trip.
+    const confirming = this.#confirm?.(op);
     this.#fanout.announce(op, { replica: this.#confirm === undefined });
     traceWrite?.('server.announced', ctx.id);
-    await this.#confirm?.(op);
+    await confirming;
     traceWrite?.('server.confirmed', ctx.id);
     return committed;
   }

@@ -27,8 +27,9 @@ interface Entry {
  * Group commit for peer confirmations: operations pushed to one peer while earlier batches are in
  * flight travel together in the next `replica.apply.request`, which the peer applies in one
  * transaction and one disk sync. Under load that is one broker round trip and one peer sync per
- * batch instead of per write; alone, a write still goes out at once (after the current event-loop
- * turn, so writes committed together leave together). Up to `maxInFlight` batches are pipelined.
+ * batch instead of per write. A write pushed while the batcher is idle leaves at once, before push
+ * returns; others leave at the end of the event-loop turn, so writes committed together travel
+ * together. Up to `maxInFlight` batches are pipelined.
  */
 export class ApplyBatcher {
   readonly #send: SendApply;
@@ -57,7 +58,10 @@ export class ApplyBatcher {
     return new Promise<void>((resolve, reject) => {
       const bytes = ops.reduce((sum, op) => sum + estimatedBytes(op), 0);
       this.#queue.push({ ops, bytes, timeout, deadline: performance.now() + timeout, resolve, reject });
-      this.#schedule();
+      // Idle (nothing in flight, nothing waiting): it leaves now, so the peer's round trip overlaps what the caller
+      // does next. Otherwise it waits for the turn's end and joins the next batch.
+      if (this.#inFlight === 0 && this.#queue.length === 1 && !this.#scheduled) this.#sendBatch();
+      else this.#schedule();
     });
   }
 
