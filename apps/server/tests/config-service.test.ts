@@ -129,6 +129,8 @@ describe('the config service', () => {
     expect(await client.failure('config', 'config.set.request', { program: 'proxy', document: '{}', expected_version: 0 }, bia)).toMatchObject({ code: 'FORBIDDEN', data: { reason: 'operators_only' } });
     expect(await client.failure('config', 'config.history.request', { program: 'server' }, bia)).toMatchObject({ code: 'FORBIDDEN' });
     expect(await client.failure('config', 'config.set.request', { program: 'proxy', document: '{}', expected_version: 0 })).toMatchObject({ code: 'UNAUTHENTICATED' });
+    // Only on `config` and `srv.<id>`: through `chat` it is refused, naming the service to use.
+    expect(await client.failure('chat', 'config.get.request', { program: 'proxy' })).toMatchObject({ code: 'BAD_REQUEST', data: { service: 'chat' } });
   });
 
   it('lists history newest first and rolls back to an earlier version as a new one', async () => {

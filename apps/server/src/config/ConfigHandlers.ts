@@ -1,5 +1,5 @@
 import { checkDocument, effectiveSettings, parseSettings, type DocumentProblem } from '@correio/config';
-import { ConflictError, CorreioError, ForbiddenError, InternalError, NotFoundError, UnavailableError, ValidationError } from '@correio/codec';
+import { BadRequestError, ConflictError, CorreioError, ForbiddenError, InternalError, NotFoundError, UnavailableError, ValidationError } from '@correio/codec';
 import type { AnyEnvelope, BodyOf, MessageType, Operation } from '@correio/protocol';
 import { handles, type MessageContext, type ReplyBody } from '@correio/service';
 import type { Authenticator } from '../auth/Authenticator.js';
@@ -39,6 +39,8 @@ type SetData = Extract<Operation, { kind: 'config.set' }>['data'];
 /** Keys whose values are secrets: every program may read the service, so it keeps none. */
 const SECRET_KEY = /SecretKey$/;
 const OPERATOR = 'operator';
+/** The broker service of configuration (protocol/FRAMES.md §4.2). */
+const CONFIG_SERVICE = 'config';
 
 /**
  * The `config` service (protocol README, revision 1.4): versioned configuration documents per
@@ -56,7 +58,8 @@ export class ConfigHandlers {
   }
 
   @handles('config.get.request')
-  get(_ctx: MessageContext<'config.get.request'>, body: BodyOf<'config.get.request'>): ReplyBody<'config.get.request'> {
+  get(ctx: MessageContext<'config.get.request'>, body: BodyOf<'config.get.request'>): ReplyBody<'config.get.request'> {
+    this.#servedHere(ctx);
     const { config } = this.#options.store;
     const kind = config.head(body.program, undefined);
     const own = body.instance === undefined ? kind : config.head(body.program, body.instance);
@@ -73,6 +76,7 @@ export class ConfigHandlers {
 
   @handles('config.history.request')
   async history(ctx: MessageContext<'config.history.request'>, body: BodyOf<'config.history.request'>): Promise<ReplyBody<'config.history.request'>> {
+    this.#servedHere(ctx);
     await this.#requireOperator(ctx);
     const versions = this.#options.store.config.history(body.program, body.instance, body.limit ?? 20, body.before_version);
     return { ...scopeOf(body), versions: versions.map(entryOf) };
@@ -80,6 +84,7 @@ export class ConfigHandlers {
 
   @handles('config.set.request')
   async set(ctx: MessageContext<'config.set.request'>, body: BodyOf<'config.set.request'>): Promise<ReplyBody<'config.set.request'>> {
+    this.#servedHere(ctx);
     await this.#requireOperator(ctx);
     const check = checkDocument(body.program, body.document);
     const problems = check.ok ? secretsIn(Object.keys(check.settings)) : check.problems;
@@ -93,6 +98,7 @@ export class ConfigHandlers {
 
   @handles('config.rollback.request')
   async rollback(ctx: MessageContext<'config.rollback.request'>, body: BodyOf<'config.rollback.request'>): Promise<ReplyBody<'config.rollback.request'>> {
+    this.#servedHere(ctx);
     await this.#requireOperator(ctx);
     return this.#write(ctx, body, body.expected_version, () => {
       const earlier = this.#options.store.config.version(body.program, body.instance, body.to_version);
@@ -111,7 +117,7 @@ export class ConfigHandlers {
     const who = coordinator();
     if (who === undefined) throw new UnavailableError('no coordinator is elected right now, and configuration changes go through it; retry in a few seconds', { data: { reason: 'no_coordinator' } });
     if (who !== 'self') {
-      if (ctx.via !== 'config') throw new UnavailableError(`server ${id} is no longer the coordinator (${who} is); send the change to the config service again`, { data: { reason: 'not_coordinator', coordinator: who } });
+      if (ctx.via !== CONFIG_SERVICE) throw new UnavailableError(`server ${id} is no longer the coordinator (${who} is); send the change to the config service again`, { data: { reason: 'not_coordinator', coordinator: who } });
       const reply = await this.#options.forward(who, ctx.type, ctx.envelope.body as object, ctx);
       if (reply.type === 'error') throw CorreioError.fromWire(reply.body);
       if (reply.type !== replyType) throw new InternalError(`the coordinator answered a configuration change with ${reply.type}`);
@@ -137,6 +143,13 @@ export class ConfigHandlers {
     const at = op.hlc[0];
     this.#options.announce({ ...scopeOf(scope), version: op.data.version, author: op.data.author, at });
     return { ...scopeOf(scope), version: op.data.version, at };
+  }
+
+  /** Configuration is served on `config` and `srv.<id>` (FRAMES.md §4.2); the server's other services refuse it. */
+  #servedHere(ctx: MessageContext): void {
+    if (ctx.via !== CONFIG_SERVICE && ctx.via !== `srv.${this.#options.id}`) {
+      throw new BadRequestError(`${ctx.type} is served on the broker service ${CONFIG_SERVICE}, not on ${ctx.via}`, { data: { type: ctx.type, service: ctx.via } });
+    }
   }
 
   async #requireOperator(ctx: MessageContext): Promise<void> {
