@@ -241,7 +241,14 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       peers: options.peers ?? (() => members.peers()),
       // Replicated operations are stored only from servers the list holds, alive or not.
       members: options.peers ?? (() => members.listed()),
-      ...(options.peers ? {} : { onUnlisted: () => members.refreshListed() }),
+      // Only an origin this server already hears of as a live server can be missing from its copy of the list alone.
+      ...(options.peers
+        ? {}
+        : {
+            onUnlisted: (origins) => {
+              if (origins.some((origin) => members.peers().includes(origin))) members.refreshListed();
+            },
+          }),
       proxySub: options.proxy.sub,
       ...(options.curve ? { curve: options.curve.proxy } : {}),
       logger,

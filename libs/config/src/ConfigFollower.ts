@@ -2,7 +2,7 @@ import { CorreioError, UnknownServiceError } from '@correio/codec';
 import { componentLogger, type Logger } from '@correio/observability';
 import type { BodyOf } from '@correio/protocol';
 import { RequestClient, Subscriber, type SocketOptions } from '@correio/transport';
-import { applyChanges, type AppliedChange } from './liveSettings.js';
+import { applyChanges } from './liveSettings.js';
 import type { Settings } from './checkDocument.js';
 import { parseSettings } from './effective.js';
 import type { ConfigProgram } from './schema.js';
@@ -13,17 +13,15 @@ export interface ConfigFollowerOptions {
   readonly instance?: string;
   /** The broker endpoint(s) through which the `config` service answers. */
   readonly broker: string | readonly string[];
-  /** The proxy's XPUB endpoint: `config.changed` events make changes take effect at once. Without it, only the periodic check sees them. */
+  /** The proxy's XPUB endpoint: `config.changed` events make changes take effect at once. Without it, only the periodic check sees them (`follow` may give it later). */
   readonly events?: string;
   /** Socket options (CURVE keys) for both sockets. */
   readonly socket?: SocketOptions;
   readonly logger?: Logger;
   /** Ms per fetch attempt. Default 2000. */
   readonly timeoutMs?: number;
-  /** Ms between checks of the versions (repairs a lost event). Default 30,000. */
+  /** Ms between checks of the versions: what repairs a lost event. Default 30,000 with events, 5,000 without. */
   readonly checkIntervalMs?: number;
-  /** Told of every change applied after the first fetch. */
-  readonly onChange?: (settings: Settings, change: AppliedChange) => void;
 }
 
 /** What the service held at the last fetch. */
@@ -35,6 +33,10 @@ export interface FetchedConfig {
 
 /** Ms before the first check when the program has no answer from the service yet. */
 const FIRST_CHECK_MS = 1_000;
+/** Ms between checks of the versions: events make changes take effect at once, the check repairs a lost one. */
+const CHECK_WITH_EVENTS_MS = 30_000;
+/** Without events, the check is how changes arrive at all. */
+const CHECK_WITHOUT_EVENTS_MS = 5_000;
 
 /**
  * A program's link to the configuration service: `fetch` reads its effective settings (at start),
@@ -52,7 +54,8 @@ export class ConfigFollower {
   /** One refresh at a time; a change heard meanwhile asks for one more. */
   #refreshing: Promise<void> | undefined;
   #again = false;
-  #unreachableSaid = false;
+  /** Whether the service answered the last fetch; undefined before the first. A failure is said when this turns false. */
+  #answered: boolean | undefined;
   #closed = false;
 
   constructor(options: ConfigFollowerOptions) {
@@ -61,27 +64,25 @@ export class ConfigFollower {
     this.#client = new RequestClient({ endpoint: options.broker, timeout: options.timeoutMs ?? 2_000, ...(options.socket ?? {}) });
   }
 
-  /** The settings as last fetched; undefined before a fetch succeeded. */
-  get current(): FetchedConfig | undefined {
-    return this.#current;
-  }
-
   /** Reads the effective settings once. Undefined when the service cannot be reached or refuses: the caller falls back. */
   async fetch(): Promise<FetchedConfig | undefined> {
     const { program, instance } = this.#options;
     try {
-      // The broker holds a request for a service nobody serves yet (until its time-out); MMI answers at once.
-      const [served] = await this.#client.requestRaw('mmi.service', [Buffer.from('config')]);
-      if (served !== undefined && Buffer.from(served).toString() === '404') throw new UnknownServiceError('no server serves the config service yet');
+      // Until the service answers: the broker holds a request for a service nobody serves yet (until
+      // its time-out), while MMI answers at once.
+      if (this.#answered !== true) {
+        const [served] = await this.#client.requestRaw('mmi.service', [Buffer.from('config')]);
+        if (served !== undefined && Buffer.from(served).toString() === '404') throw new UnknownServiceError('no server serves the config service yet');
+      }
       const reply = await this.#client.request('config', 'config.get.request', { program, ...(instance === undefined ? {} : { instance }) });
       if (reply.type === 'error') throw CorreioError.fromWire(reply.body);
       const body = reply.body as BodyOf<'config.get.reply'>;
       const fetched = { settings: parseSettings(body.effective), kindVersion: body.kind_version, instanceVersion: instance === undefined ? 0 : body.version };
-      if (this.#unreachableSaid) this.#log.info({ program, instance }, 'the configuration service answers: following it');
-      this.#unreachableSaid = false;
+      if (this.#answered === false) this.#log.info({ program, instance }, 'the configuration service answers: following it');
+      this.#answered = true;
       return fetched;
     } catch (error) {
-      if (!this.#unreachableSaid) {
+      if (this.#answered !== false) {
         const reason = error instanceof Error ? error.message : String(error);
         // No server serves it yet (a whole cluster starting): expected, so said quietly. Anything else is worth a warning.
         const starting = error instanceof CorreioError && error.code === 'UNKNOWN_SERVICE';
@@ -91,8 +92,8 @@ export class ConfigFollower {
             ? 'no server serves the configuration service yet: running on the local settings, and following the service once it answers'
             : 'the configuration service did not answer: running on the local settings, and following the service once it answers',
         );
-        this.#unreachableSaid = true;
       }
+      this.#answered = false;
       return undefined;
     }
   }
@@ -100,12 +101,13 @@ export class ConfigFollower {
   /**
    * Starts following from `initial` (what the program started with; undefined when the first
    * fetch failed — the first answer then counts as a change): hears `config.changed`, checks the
-   * versions every checkIntervalMs.
+   * versions every checkIntervalMs. `events`: the proxy's XPUB endpoint, when it was not known
+   * at construction (the proxy's own, once it is bound).
    */
-  follow(initial: FetchedConfig | undefined): void {
+  follow(initial: FetchedConfig | undefined, events = this.#options.events): void {
     this.#current = initial;
     const unknown = initial !== undefined && initial.kindVersion < 0;
-    const { events, program, instance } = this.#options;
+    const { program, instance } = this.#options;
     if (events !== undefined) {
       const subscriber = new Subscriber({ topics: [`config/${program}/`], logger: this.#log, ...(this.#options.socket ?? {}) });
       subscriber.connect(events);
@@ -122,7 +124,7 @@ export class ConfigFollower {
         }
       })();
     }
-    const interval = this.#options.checkIntervalMs ?? 30_000;
+    const interval = this.#options.checkIntervalMs ?? (events === undefined ? CHECK_WITHOUT_EVENTS_MS : CHECK_WITH_EVENTS_MS);
     const tick = () => {
       if (this.#closed) return;
       void this.refresh();
@@ -161,7 +163,6 @@ export class ConfigFollower {
     for (const { key, error } of change.failed) this.#log.error({ ...fields, key, err: error }, `configuration changed: ${key} could not be applied`);
     // Written at info, after the level itself may have changed: seen only where the new level lets it through.
     this.#log.info({ ...fields, settings: fetched.settings }, 'configuration in effect');
-    this.#options.onChange?.(fetched.settings, change);
   }
 
   async close(): Promise<void> {

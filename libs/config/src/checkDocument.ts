@@ -19,12 +19,19 @@ export const MAX_DOCUMENT_LENGTH = 4_000;
 
 let validator: ValidateFunction | undefined;
 
+/**
+ * A validator of `schema` (the config schema, or a copy a caller extended) with every error
+ * reported and `x-expected` known: what explainErrors needs to say what each bad value should be.
+ */
+export function compileConfigValidator(schema: Record<string, unknown> = configSchema()): ValidateFunction {
+  const ajv = new Ajv2020({ allErrors: true, strict: true, verbose: true });
+  // `x-expected` says, for people, what a value should look like; explainErrors quotes it.
+  ajv.addKeyword({ keyword: 'x-expected', schemaType: 'string' });
+  return ajv.compile(schema);
+}
+
 function compiled(): ValidateFunction {
-  if (!validator) {
-    const ajv = new Ajv2020({ allErrors: true, strict: true, verbose: true });
-    ajv.addKeyword({ keyword: 'x-expected', schemaType: 'string' });
-    validator = ajv.compile(configSchema());
-  }
+  validator ??= compileConfigValidator();
   return validator;
 }
 

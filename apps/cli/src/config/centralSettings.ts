@@ -6,8 +6,6 @@ import type { SectionValues } from './loadConfig.js';
 export const CONFIG_SERVICE_ENV = 'CORREIO_CONFIG_SERVICE';
 /** The proxy's XPUB endpoint, where programs hear configuration changes at once. */
 export const CONFIG_EVENTS_ENV = 'CORREIO_CONFIG_EVENTS';
-/** Ms between checks of the versions when no events endpoint is known. */
-const POLL_WITHOUT_EVENTS_MS = 5_000;
 
 /** A program's link to the configuration service, set up before the program runs. */
 export interface CentralSettings {
@@ -39,7 +37,7 @@ export async function centralSettings(program: string, command: Command, args: r
         program,
         ...(instance === undefined ? {} : { instance }),
         broker: service,
-        ...(eventsAt === undefined ? { checkIntervalMs: POLL_WITHOUT_EVENTS_MS } : { events: eventsAt }),
+        ...(eventsAt === undefined ? {} : { events: eventsAt }),
         logger,
       });
       onShutdown(() => follower.close());
@@ -61,8 +59,7 @@ export async function centralSettings(program: string, command: Command, args: r
         // The proxy hears changes on its own XPUB port, known once it binds.
         const stop = onReady((line) => {
           stop();
-          void follower.close();
-          start(broker, field(line, 'subscribers'))?.follow(fetched);
+          follower.follow(fetched, field(line, 'subscribers'));
         });
       }
     },

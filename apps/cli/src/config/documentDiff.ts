@@ -1,4 +1,4 @@
-import type { Settings } from '@correio/config';
+import { changedKeys, type Settings } from '@correio/config';
 
 /** One setting that differs between two documents. */
 export interface SettingDiff {
@@ -9,10 +9,7 @@ export interface SettingDiff {
 
 /** The settings added, removed or changed from `before` to `after`, by key. */
 export function documentDiff(before: Settings, after: Settings): SettingDiff[] {
-  const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
-  return keys
-    .filter((key) => JSON.stringify(before[key]) !== JSON.stringify(after[key]))
-    .map((key) => ({ key, ...(key in before ? { before: before[key] } : {}), ...(key in after ? { after: after[key] } : {}) }));
+  return changedKeys(before, after).map((key) => ({ key, ...(key in before ? { before: before[key] } : {}), ...(key in after ? { after: after[key] } : {}) }));
 }
 
 /** `- key: old` / `+ key: new` lines, as a reader of a diff expects. */

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { configSchema, explainErrors } from '@correio/config';
-import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import { compileConfigValidator, configSchema, explainErrors } from '@correio/config';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import { LineCounter, isMap, isPair, isScalar, parseDocument, type Document } from 'yaml';
 import { SECTION_NAMES, sectionCommand, type SectionName } from '../programs.js';
 import { ConfigError, type ConfigProblem } from './ConfigError.js';
@@ -19,12 +19,7 @@ export interface CorreioConfig {
 let validator: ValidateFunction | undefined;
 
 function compiledValidator(): ValidateFunction {
-  if (!validator) {
-    const ajv = new Ajv2020({ allErrors: true, strict: true, verbose: true });
-    // `x-expected` says, for people, what a value should look like; the formatter quotes it.
-    ajv.addKeyword({ keyword: 'x-expected', schemaType: 'string' });
-    validator = ajv.compile(withEveryOption(configSchema()));
-  }
+  validator ??= compileConfigValidator(withEveryOption(configSchema()));
   return validator;
 }
 

@@ -85,7 +85,7 @@ export class ConfigHandlers {
   @handles('config.set.request')
   async set(ctx: MessageContext<'config.set.request'>, body: BodyOf<'config.set.request'>): Promise<ReplyBody<'config.set.request'>> {
     this.#servedHere(ctx);
-    await this.#requireOperator(ctx);
+    const author = await this.#requireOperator(ctx);
     const check = checkDocument(body.program, body.document);
     const problems = check.ok ? secretsIn(Object.keys(check.settings)) : check.problems;
     if (problems.length > 0) {
@@ -93,14 +93,14 @@ export class ConfigHandlers {
         data: { reason: 'invalid_document', program: body.program, problems: problems.slice(0, 20) },
       });
     }
-    return this.#write(ctx, body, body.expected_version, () => body.document);
+    return this.#write(ctx, author, body, body.expected_version, () => body.document);
   }
 
   @handles('config.rollback.request')
   async rollback(ctx: MessageContext<'config.rollback.request'>, body: BodyOf<'config.rollback.request'>): Promise<ReplyBody<'config.rollback.request'>> {
     this.#servedHere(ctx);
-    await this.#requireOperator(ctx);
-    return this.#write(ctx, body, body.expected_version, () => {
+    const author = await this.#requireOperator(ctx);
+    return this.#write(ctx, author, body, body.expected_version, () => {
       const earlier = this.#options.store.config.version(body.program, body.instance, body.to_version);
       if (!earlier) throw new NotFoundError(`the ${describe(body)} configuration has no version ${body.to_version}`, { data: { ...scopeOf(body), version: body.to_version } });
       return earlier.document;
@@ -111,7 +111,7 @@ export class ConfigHandlers {
    * Sets the next version of a scope on the coordinator: forwarded there from another server;
    * there, compare-and-set inside the commit, durable on every live peer, then announced.
    */
-  async #write(ctx: MessageContext, scope: Scope, expected: number, document: () => string, rollbackOf?: number): Promise<ReplyBody<'config.set.request'>> {
+  async #write(ctx: MessageContext, author: string, scope: Scope, expected: number, document: () => string, rollbackOf?: number): Promise<ReplyBody<'config.set.request'>> {
     const replyType = rollbackOf === undefined ? 'config.set.reply' : 'config.rollback.reply';
     const { id, store, clock, coordinator } = this.#options;
     const who = coordinator();
@@ -123,7 +123,6 @@ export class ConfigHandlers {
       if (reply.type !== replyType) throw new InternalError(`the coordinator answered a configuration change with ${reply.type}`);
       return reply.body as ReplyBody<'config.set.request'>;
     }
-    const author = (await this.#options.auth.tokenClaims(ctx.envelope.auth)).sub;
     await this.#options.syncWithPeers();
     const committed = await store.commitLocal(id, ctx.id, (seq) => {
       const current = store.config.head(scope.program, scope.instance)?.version ?? 0;
@@ -152,13 +151,15 @@ export class ConfigHandlers {
     }
   }
 
-  async #requireOperator(ctx: MessageContext): Promise<void> {
+  /** The verified operator a request acts for (the author of what it sets); FORBIDDEN for anyone else. */
+  async #requireOperator(ctx: MessageContext): Promise<string> {
     const claims = await this.#options.auth.tokenClaims(ctx.envelope.auth);
     if (!claims.roles.includes(OPERATOR)) {
       throw new ForbiddenError(`${claims.sub} is not an operator: configuration changes and history need a token with the operator role (a server's --operators list)`, {
         data: { user: claims.sub, reason: 'operators_only' },
       });
     }
+    return claims.sub;
   }
 }
 

@@ -3,6 +3,8 @@ import type { Logger } from 'pino';
 
 /** One warning line per this many ms at most, however many operations are refused. */
 const WARN_INTERVAL_MS = 10_000;
+/** onUnlisted at most once per this many ms: a flood of forged origins costs the reference server one list request a second. */
+const UNLISTED_INTERVAL_MS = 1_000;
 
 export interface OriginAdmissionOptions {
   /** This server's id: its own operations are always admitted (catch-up fetches them back). */
@@ -15,8 +17,9 @@ export interface OriginAdmissionOptions {
   /** Told how many operations were refused, for a counter. */
   readonly onRefused: (count: number) => void;
   /**
-   * Told the origins refused: a server that just joined may be missing only from this server's
-   * copy of the list, so it is read again (the origin retries, or anti-entropy brings the operations).
+   * Told the origins refused, at most once a second: a server that just joined may be missing only
+   * from this server's copy of the list, so it is read again (the origin retries, or anti-entropy
+   * brings the operations).
    */
   readonly onUnlisted?: (origins: readonly string[]) => void;
 }
@@ -34,6 +37,7 @@ export interface OriginAdmissionOptions {
 export class OriginAdmission {
   readonly #options: OriginAdmissionOptions;
   #lastWarning = Number.NEGATIVE_INFINITY;
+  #lastUnlisted = Number.NEGATIVE_INFINITY;
   #suppressed = 0;
 
   constructor(options: OriginAdmissionOptions) {
@@ -65,8 +69,11 @@ export class OriginAdmission {
   /** Counts `count` refused operations and warns, at most once per 10 s (with how many lines were held back). */
   refused(count: number, origins: readonly string[], via: string): void {
     this.#options.onRefused(count);
-    this.#options.onUnlisted?.(origins);
     const now = performance.now();
+    if (this.#options.onUnlisted && now - this.#lastUnlisted >= UNLISTED_INTERVAL_MS) {
+      this.#lastUnlisted = now;
+      this.#options.onUnlisted(origins);
+    }
     if (now - this.#lastWarning < WARN_INTERVAL_MS) {
       this.#suppressed++;
       return;
