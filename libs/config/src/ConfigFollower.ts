@@ -37,6 +37,12 @@ const FIRST_CHECK_MS = 1_000;
 const CHECK_WITH_EVENTS_MS = 30_000;
 /** Without events, the check is how changes arrive at all. */
 const CHECK_WITHOUT_EVENTS_MS = 5_000;
+/**
+ * Ms between fetches that events set off: anyone can publish on the proxy, so a flood of forged
+ * `config.changed` costs each program at most this many fetches a second (events in between are
+ * folded into one).
+ */
+const EVENT_REFRESH_SPACING_MS = 250;
 
 /**
  * A program's link to the configuration service: `fetch` reads its effective settings (at start),
@@ -51,6 +57,9 @@ export class ConfigFollower {
   #subscriber: Subscriber | undefined;
   #current: FetchedConfig | undefined;
   #timer: NodeJS.Timeout | undefined;
+  /** A refresh an event asked for, waiting for its spacing. */
+  #eventTimer: NodeJS.Timeout | undefined;
+  #lastEventRefresh = Number.NEGATIVE_INFINITY;
   /** One refresh at a time; a change heard meanwhile asks for one more. */
   #refreshing: Promise<void> | undefined;
   #again = false;
@@ -117,7 +126,7 @@ export class ConfigFollower {
           for await (const publication of subscriber) {
             if (publication.envelope.type !== 'config.changed') continue;
             const changed = publication.envelope.body;
-            if (changed.instance === undefined || changed.instance === instance) void this.refresh();
+            if (changed.instance === undefined || changed.instance === instance) this.#refreshForEvent();
           }
         } catch (error) {
           if (!this.#closed) this.#log.warn({ err: error }, 'configuration events stopped; the periodic check still follows changes');
@@ -132,6 +141,17 @@ export class ConfigFollower {
     };
     // Without an answer yet (the service was away, or the program could not ask before it was up), ask soon.
     this.#timer = setTimeout(tick, initial === undefined || unknown ? Math.min(FIRST_CHECK_MS, interval) : interval).unref();
+  }
+
+  /** A refresh for an event: at once, or once the spacing since the last one has passed (one for all the events meanwhile). */
+  #refreshForEvent(): void {
+    if (this.#eventTimer !== undefined || this.#closed) return;
+    const wait = Math.max(0, this.#lastEventRefresh + EVENT_REFRESH_SPACING_MS - performance.now());
+    this.#eventTimer = setTimeout(() => {
+      this.#eventTimer = undefined;
+      this.#lastEventRefresh = performance.now();
+      void this.refresh();
+    }, wait).unref();
   }
 
   /** Fetches again and applies what changed; resolves when done (coalesced with a refresh under way). */
@@ -169,6 +189,7 @@ export class ConfigFollower {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#timer);
+    clearTimeout(this.#eventTimer);
     await Promise.allSettled([this.#subscriber?.close(), this.#client.close()]);
   }
 }
