@@ -43,6 +43,9 @@ interface RawOptions {
   ackPeers: number;
   ackTimeout: number;
   antiEntropy: number;
+  logRetention: number;
+  logMaxChars: number;
+  logSyncInterval: number;
   auth: 'password' | 'open';
   authKeys?: string;
   authIssuer: string;
@@ -76,6 +79,9 @@ export function serverCommand(): Command {
     .addOption(envOption('--ack-peers <k>', 'reply to a write only once k peers applied it durably (0: once durable here)', 'CORREIO_SERVER_ACK_PEERS').argParser(parseNonNegativeInt).default(0))
     .addOption(envOption('--ack-timeout <ms>', 'how long a write waits for its --ack-peers confirmations before a retryable error', 'CORREIO_SERVER_ACK_TIMEOUT').argParser(parseDurationMs).default(2_000))
     .addOption(envOption('--anti-entropy <ms>', "interval of the anti-entropy rounds (compare one random peer's digest, fetch what is missing)", 'CORREIO_SERVER_ANTI_ENTROPY').argParser(parseDurationMs).default(2_000))
+    .addOption(envOption('--log-retention <duration>', 'central logs (the logs service): lines older than this are deleted', 'CORREIO_SERVER_LOG_RETENTION').argParser(parseDurationMs).default(7 * 86_400_000, '7d'))
+    .addOption(envOption('--log-max-chars <n>', 'central logs: characters of stored lines (plus 200 a line) beyond which the oldest minutes are deleted', 'CORREIO_SERVER_LOG_MAX_CHARS').argParser(parsePositiveInt).default(500_000_000))
+    .addOption(envOption('--log-sync-interval <ms>', "central logs: interval of the anti-entropy rounds (compare one random peer's per-minute digests, fetch the minutes that differ)", 'CORREIO_SERVER_LOG_SYNC_INTERVAL').argParser(parseDurationMs).default(30_000))
     .addOption(
       envOption('--auth <mode>', 'password: every request acting as a user needs a token from a password login; open: the body user is believed (demos only: anyone who can reach the broker can act as any user)', 'CORREIO_SERVER_AUTH')
         .choices(['password', 'open'])
@@ -115,6 +121,7 @@ export function parseServerCommandLine(argv: readonly string[], command = server
     replication: { antiEntropyIntervalMs: raw.antiEntropy },
     ackPeers: raw.ackPeers,
     ackTimeoutMs: raw.ackTimeout,
+    logs: { maxAgeMs: raw.logRetention, maxChars: raw.logMaxChars, syncIntervalMs: raw.logSyncInterval },
     ...(curve ? { curve } : {}),
     auth: {
       mode: raw.auth,

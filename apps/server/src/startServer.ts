@@ -5,9 +5,13 @@ import { registerLiveSetting } from '@correio/config';
 import { KeyRing, TokenAuthority } from '@correio/identity';
 import { systemTime, type TimeSource } from '@correio/clocks';
 import { DataDirLock, createLogger, createMetrics, startHttpSidecar, type CurveClientKeySet, type HealthStatus, type HttpSidecar, type Logger, type MetricsRegistry } from '@correio/observability';
+import { CorreioError } from '@correio/codec';
 import { createService, PromMetrics, type Service } from '@correio/service';
 import { ChatServer } from './ChatServer.js';
 import { ConfigHandlers } from './config/ConfigHandlers.js';
+import { LogHandlers, LOGS_SERVICE } from './logs/LogHandlers.js';
+import { LogStore } from './logs/LogStore.js';
+import { LogSync } from './logs/LogSync.js';
 import { cachedFor, dashboardHealth, type DashboardHealth } from './dashboardHealth.js';
 import { RecentOperations } from './RecentOperations.js';
 import { Authenticator, type AuthMode } from './auth/Authenticator.js';
@@ -101,6 +105,8 @@ export interface StartServerOptions {
   readonly replication?: { readonly antiEntropyIntervalMs?: number; readonly requestTimeoutMs?: number };
   /** Reply to a write only once this many peers applied it durably. Default 0: once it is durable here. */
   readonly ackPeers?: number;
+  /** The central logs (`logs` service): retention and the anti-entropy interval. */
+  readonly logs?: { readonly maxAgeMs?: number; readonly maxChars?: number; readonly syncIntervalMs?: number; readonly pruneIntervalMs?: number };
   /** How long a write waits for its `ackPeers` confirmations before failing with a retryable error. Default 2 s. */
   readonly ackTimeoutMs?: number;
   /**
@@ -161,6 +167,11 @@ export interface RunningServer {
 const NODE_ID = /^[\x21-\x7e]{1,128}$/;
 /** Worker connections on the `config` broker service. */
 const CONFIG_CONCURRENCY = 4;
+/** Ms a peer may take over a log copy, digest or fetch. */
+const LOG_PEER_TIMEOUT_MS = 2_000;
+/** Worker connections serving `logs`. */
+const LOGS_CONCURRENCY = 2;
+
 /** Ms a configuration change forwarded to the coordinator may take (it waits for every live server). */
 const CONFIG_FORWARD_TIMEOUT_MS = 8_000;
 
@@ -180,6 +191,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   }
   const lock = DataDirLock.acquire(ensureDir(options.dataDir), 'server.lock');
   let store: ChatStore | undefined;
+  let logStore: LogStore | undefined;
   let service: Service | undefined;
   let stopReplication: (() => Promise<void>) | undefined;
   let cluster: Cluster | undefined;
@@ -297,15 +309,32 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       },
       announce: (changed) => service!.publish(`config/${changed.program}/`, 'config.changed', changed),
     });
+    // The central logs: their own store, so a flood of lines never slows a chat commit.
+    const { maxAgeMs, maxChars, syncIntervalMs, pruneIntervalMs } = options.logs ?? {};
+    logStore = new LogStore({ path: join(options.dataDir, 'logs'), ...(maxAgeMs === undefined ? {} : { maxAgeMs }), ...(maxChars === undefined ? {} : { maxChars }) });
+    const logSync = new LogSync({
+      store: logStore,
+      peers: () => (replication.state === 'off' ? [] : replication.peers()),
+      request: async (peer, type, body) => {
+        const reply = await service!.client.transport.request(`srv.${peer}`, type, body as never, { timeout: LOG_PEER_TIMEOUT_MS });
+        if (reply.type === 'error') throw CorreioError.fromWire(reply.body);
+        return reply.body as never;
+      },
+      logger,
+      ...(syncIntervalMs === undefined ? {} : { intervalMs: syncIntervalMs }),
+      ...(pruneIntervalMs === undefined ? {} : { pruneIntervalMs }),
+    });
+    const logHandlers = new LogHandlers({ id: options.id, store: logStore, auth, copyToPeers: (lines) => logSync.copyToPeers(lines) });
     service = createService({
       name: 'chat',
       instance: options.id,
       // The replica.* requests are served next to the chat ones; chat and config wait for the catch-up.
-      handlers: combineHandlers(handlers, configHandlers, replication.handlers, members.handlers),
+      handlers: combineHandlers(handlers, configHandlers, logHandlers, replication.handlers, members.handlers),
       middleware: [members.middleware, replication.gate],
-      serve: ['chat', `srv.${options.id}`, 'config'],
+      serve: ['chat', `srv.${options.id}`, 'config', LOGS_SERVICE],
       // Configuration is read at programs' start and changed by hand: a few connections serve it.
-      serviceConcurrency: { config: CONFIG_CONCURRENCY },
+      // Log shipments are one in flight per program: a few connections keep them from taking chat's.
+      serviceConcurrency: { config: CONFIG_CONCURRENCY, [LOGS_SERVICE]: LOGS_CONCURRENCY },
       broker: options.broker,
       proxy: options.proxy,
       concurrency: options.concurrency ?? DEFAULT_CONCURRENCY,
@@ -356,6 +385,8 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     await members.start();
     // Ready only once it holds what its reachable peers hold; until then chat requests are refused (retryable).
     const catchUp = await replication.start(service);
+    logSync.start();
+    const openLogStore = logStore;
     const digest = store.digest();
     const parts = [`server ready ${options.id}`, `broker=${options.broker}`, `data=${options.dataDir}`, `ops=${digest.ops}`];
     if (catchUp.peers.length > 0) parts.push(`fetched=${catchUp.fetched}`);
@@ -380,8 +411,10 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
           await members.stop(); // steps down at once and stops heartbeating: a successor is elected meanwhile
           await startedService.stop(); // drains in-flight requests: their commits finish before the store closes
           await replication.stop(); // then the live applies and the anti-entropy rounds
+          await logSync.stop();
           await sidecar?.close();
           await openStore.close();
+          await openLogStore.close();
           openKeys.close();
           lock.release();
           logger.info('server stopped');
@@ -396,6 +429,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     await cluster?.stop().catch(() => undefined);
     await sidecar?.close().catch(() => undefined);
     await store?.close().catch(() => undefined);
+    await logStore?.close().catch(() => undefined);
     keys?.close();
     lock.release();
     throw error;

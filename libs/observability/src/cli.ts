@@ -35,10 +35,12 @@ export function parseNonNegativeInt(value: string): number {
 }
 
 /** Parses a duration in milliseconds: `2500`, `2500ms`, `2.5s`, `1m`. */
+const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
 export function parseDurationMs(value: string): number {
-  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$/.exec(value);
-  if (!match) throw new InvalidArgumentError('expected a duration such as 2500, 2500ms, 2.5s or 1m.');
-  const factor = match[2] === 's' ? 1_000 : match[2] === 'm' ? 60_000 : 1;
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(value);
+  if (!match) throw new InvalidArgumentError('expected a duration such as 2500, 2500ms, 2.5s, 1m, 12h or 7d.');
+  const factor = DURATION_UNITS_MS[match[2] ?? 'ms']!;
   const ms = Math.round(Number(match[1]) * factor);
   if (ms < 1) throw new InvalidArgumentError('a duration must be at least 1 ms.');
   return ms;

@@ -1,4 +1,4 @@
-export { createLogger, componentLogger, setLogLevel, resolveLogLevel, isLogLevel, LOG_LEVELS, DEFAULT_LOG_LEVEL, type Logger, type LogLevel, type LoggerOptions } from './logger.js';
+export { createLogger, componentLogger, setLogLevel, addLogTap, type LogTap, resolveLogLevel, isLogLevel, LOG_LEVELS, DEFAULT_LOG_LEVEL, type Logger, type LogLevel, type LoggerOptions } from './logger.js';
 export {
   createMetrics,
   MetricsRegistry,

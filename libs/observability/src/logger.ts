@@ -50,15 +50,50 @@ export function setLogLevel(level: LogLevel): number {
   return set;
 }
 
+/** Told every line a program logger writes (the JSON text, newline included). */
+export type LogTap = (line: string) => void;
+
+const logTaps = new Set<LogTap>();
+
+/**
+ * Adds a tap that sees every line the program loggers of this process write, after it reached
+ * their destination: how lines are shipped to the central log service. A tap must be cheap and
+ * must not throw (a throwing tap is removed). Returns the function that removes it.
+ */
+export function addLogTap(tap: LogTap): () => void {
+  logTaps.add(tap);
+  return () => logTaps.delete(tap);
+}
+
+/** A destination that writes to `inner`, then hands the line to the taps. */
+function tapped(inner: DestinationStream): DestinationStream {
+  return {
+    write(line: string) {
+      inner.write(line);
+      for (const tap of logTaps) {
+        try {
+          tap(line);
+        } catch {
+          logTaps.delete(tap); // logging never fails because of a tap
+        }
+      }
+    },
+  };
+}
+
 /** A structured JSON logger named after its component, writing to stderr. */
 export function createLogger(name: string, options: LoggerOptions = {}): Logger {
-  const logger = pinoLogger(name, options);
+  const logger = pinoLogger(name, { ...options, destination: tapped(options.destination ?? stderrDestination()) });
   programLoggers.add(new WeakRef(logger));
   return logger;
 }
 
+function stderrDestination(): DestinationStream {
+  return pino.destination({ fd: 2, sync: true });
+}
+
 function pinoLogger(name: string, options: LoggerOptions): Logger {
-  const destination = options.destination ?? pino.destination({ fd: 2, sync: true });
+  const destination = options.destination ?? stderrDestination();
   return pino(
     {
       name,

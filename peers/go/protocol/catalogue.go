@@ -8,7 +8,7 @@ import "embed"
 const ProtocolVersion = 1
 
 // ProtocolRevision is the protocol revision (protocol/README.md "Revisions"): additions within version 1.
-const ProtocolRevision = "1.4"
+const ProtocolRevision = "1.5"
 
 // Schemas holds protocol/schemas/v1, one file per message type plus defs.json and envelope.json.
 //
@@ -84,6 +84,14 @@ var MessageTypes = []string{
 	"election.election.request",
 	"error",
 	"gateway.dashboard",
+	"logs.copy.reply",
+	"logs.copy.request",
+	"logs.digest.reply",
+	"logs.digest.request",
+	"logs.query.reply",
+	"logs.query.request",
+	"logs.ship.reply",
+	"logs.ship.request",
 	"ref.heartbeat.reply",
 	"ref.heartbeat.request",
 	"ref.membership",
@@ -168,6 +176,14 @@ var Messages = map[string]MessageInfo{
 	"election.election.request":   {Pattern: "request", Service: "election", Reply: "election.election.reply", Title: "ElectionElectionRequest"},
 	"error":                       {Pattern: "reply", Title: "ErrorReply"},
 	"gateway.dashboard":           {Pattern: "event", Service: "gateway", Title: "GatewayDashboard"},
+	"logs.copy.reply":             {Pattern: "reply", Service: "logs", Title: "LogsCopyReply"},
+	"logs.copy.request":           {Pattern: "request", Service: "logs", Reply: "logs.copy.reply", Title: "LogsCopyRequest"},
+	"logs.digest.reply":           {Pattern: "reply", Service: "logs", Title: "LogsDigestReply"},
+	"logs.digest.request":         {Pattern: "request", Service: "logs", Reply: "logs.digest.reply", Title: "LogsDigestRequest"},
+	"logs.query.reply":            {Pattern: "reply", Service: "logs", Title: "LogsQueryReply"},
+	"logs.query.request":          {Pattern: "request", Service: "logs", Reply: "logs.query.reply", Title: "LogsQueryRequest"},
+	"logs.ship.reply":             {Pattern: "reply", Service: "logs", Title: "LogsShipReply"},
+	"logs.ship.request":           {Pattern: "request", Service: "logs", Reply: "logs.ship.reply", Title: "LogsShipRequest"},
 	"ref.heartbeat.reply":         {Pattern: "reply", Service: "ref", Title: "RefHeartbeatReply"},
 	"ref.heartbeat.request":       {Pattern: "request", Service: "ref", Reply: "ref.heartbeat.reply", Title: "RefHeartbeatRequest"},
 	"ref.membership":              {Pattern: "event", Service: "ref", Title: "RefMembership"},

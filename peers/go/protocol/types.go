@@ -476,6 +476,86 @@ type OperationConfigSet struct {
 	Version ConfigVersion `msgpack:"version" json:"version"`
 }
 
+// The kind of program a log line comes from (revision 1.5): broker, server, gateway, or any other
+// program's name.
+type LogProgram = string
+
+// One run of a program: a random id chosen at start, so the line numbers of two runs never
+// collide.
+type LogBoot = string
+
+// A pino level number: 10 trace, 20 debug, 30 info, 40 warn, 50 error, 60 fatal.
+type LogLevel = int64
+
+// A level by name; a query with one returns that level and the more severe ones.
+type LogLevelName = string
+
+// The values of LogLevelName.
+const (
+	LogLevelNameTrace LogLevelName = "trace"
+	LogLevelNameDebug LogLevelName = "debug"
+	LogLevelNameInfo  LogLevelName = "info"
+	LogLevelNameWarn  LogLevelName = "warn"
+	LogLevelNameError LogLevelName = "error"
+	LogLevelNameFatal LogLevelName = "fatal"
+)
+
+// The request a line is about: the envelope id (rid), or a gateway's HTTP request id.
+type LogRequestID = string
+
+// One structured log line as a program ships it (revision 1.5).
+type LogLine struct {
+	// When the program wrote the line.
+	At Timestamp `msgpack:"at" json:"at"`
+	// The line's other fields, as the JSON text of an object (truncated lines carry `truncated:
+	// true`).
+	Fields *string `msgpack:"fields,omitempty" json:"fields,omitempty"`
+	// A pino level number: 10 trace, 20 debug, 30 info, 40 warn, 50 error, 60 fatal.
+	Level LogLevel `msgpack:"level" json:"level"`
+	// The line's message (may be empty).
+	Msg string `msgpack:"msg" json:"msg"`
+	// The request a line is about: the envelope id (rid), or a gateway's HTTP request id.
+	RequestID *LogRequestID `msgpack:"request_id,omitempty" json:"request_id,omitempty"`
+	// The line's number in its run (boot), from 1: with program, instance and boot, the line's
+	// identity.
+	Seq Uint `msgpack:"seq" json:"seq"`
+}
+
+// A stored log line: the line with the program, instance and run it came from.
+type LogRecord struct {
+	// When the program wrote the line.
+	At Timestamp `msgpack:"at" json:"at"`
+	// One run of a program: a random id chosen at start, so the line numbers of two runs never
+	// collide.
+	Boot LogBoot `msgpack:"boot" json:"boot"`
+	// The line's other fields, as the JSON text of an object (truncated lines carry `truncated:
+	// true`).
+	Fields *string `msgpack:"fields,omitempty" json:"fields,omitempty"`
+	// A process or server id: printable ASCII.
+	Instance NodeID `msgpack:"instance" json:"instance"`
+	// A pino level number: 10 trace, 20 debug, 30 info, 40 warn, 50 error, 60 fatal.
+	Level LogLevel `msgpack:"level" json:"level"`
+	// The line's message (may be empty).
+	Msg string `msgpack:"msg" json:"msg"`
+	// The kind of program a log line comes from (revision 1.5): broker, server, gateway, or any other
+	// program's name.
+	Program LogProgram `msgpack:"program" json:"program"`
+	// The request a line is about: the envelope id (rid), or a gateway's HTTP request id.
+	RequestID *LogRequestID `msgpack:"request_id,omitempty" json:"request_id,omitempty"`
+	// The line's number in its run (boot), from 1: with program, instance and boot, the line's
+	// identity.
+	Seq Uint `msgpack:"seq" json:"seq"`
+}
+
+// The lines a server holds of one minute: their count and a hash of their identities
+// (anti-entropy).
+type LogBucket struct {
+	Count Uint   `msgpack:"count" json:"count"`
+	Hash  string `msgpack:"hash" json:"hash"`
+	// Minutes since the Unix epoch.
+	Minute Uint `msgpack:"minute" json:"minute"`
+}
+
 // chat.channel.create.reply: Reply to chat.channel.create.request: the channel's record.
 type ChatChannelCreateReply struct {
 	Channel ChannelName `msgpack:"channel" json:"channel"`
@@ -1065,6 +1145,107 @@ type GatewayDashboard struct {
 	Nodes []DashboardNode `msgpack:"nodes" json:"nodes"`
 	// The broker's services, by name.
 	Services []DashboardService `msgpack:"services" json:"services"`
+}
+
+// logs.copy.reply: Reply to logs.copy.request: sent once the lines are durable.
+type LogsCopyReply struct {
+	// A process or server id: printable ASCII.
+	Server NodeID `msgpack:"server" json:"server"`
+	Stored Uint   `msgpack:"stored" json:"stored"`
+}
+
+// logs.copy.request: A server's copy of lines it stored, to another server (srv.<id> only).
+type LogsCopyRequest struct {
+	Lines []LogRecord `msgpack:"lines" json:"lines"`
+}
+
+// logs.digest.reply: Reply to logs.digest.request.
+type LogsDigestReply struct {
+	Buckets []LogBucket `msgpack:"buckets" json:"buckets"`
+	// Lines written before this time are no longer kept here (retention).
+	Floor Timestamp `msgpack:"floor" json:"floor"`
+	// Present when more buckets follow: ask again from this time.
+	Next *Timestamp `msgpack:"next,omitempty" json:"next,omitempty"`
+	// A process or server id: printable ASCII.
+	Server NodeID `msgpack:"server" json:"server"`
+}
+
+// logs.digest.request: The per-minute counts and hashes of the lines a server holds from `since`
+// (srv.<id> only): anti-entropy between log servers.
+type LogsDigestRequest struct {
+	// Milliseconds since the Unix epoch, UTC.
+	Since Timestamp `msgpack:"since" json:"since"`
+	// Milliseconds since the Unix epoch, UTC.
+	Until *Timestamp `msgpack:"until,omitempty" json:"until,omitempty"`
+}
+
+// logs.query.reply: Reply to logs.query.request.
+type LogsQueryReply struct {
+	Lines []LogRecord `msgpack:"lines" json:"lines"`
+	// Present when more lines may match: pass it as `after`.
+	Next *Cursor `msgpack:"next,omitempty" json:"next,omitempty"`
+	// The server that answered.
+	Server NodeID `msgpack:"server" json:"server"`
+}
+
+// logs.query.request: Read stored log lines (operators only), filtered; one page, with a cursor
+// for the next.
+type LogsQueryRequest struct {
+	// The `next` cursor of the previous page.
+	After *Cursor `msgpack:"after,omitempty" json:"after,omitempty"`
+	// Only lines whose message contains this text (case-sensitive).
+	Contains *string `msgpack:"contains,omitempty" json:"contains,omitempty"`
+	// A process or server id: printable ASCII.
+	Instance *NodeID `msgpack:"instance,omitempty" json:"instance,omitempty"`
+	// Only lines at this level or more severe.
+	Level *LogLevelName `msgpack:"level,omitempty" json:"level,omitempty"`
+	// At most this many lines (default 100).
+	Limit *int64 `msgpack:"limit,omitempty" json:"limit,omitempty"`
+	// asc (default): oldest first from `since`; desc: newest first (the tail).
+	Order *LogsQueryRequestOrder `msgpack:"order,omitempty" json:"order,omitempty"`
+	// The kind of program a log line comes from (revision 1.5): broker, server, gateway, or any other
+	// program's name.
+	Program *LogProgram `msgpack:"program,omitempty" json:"program,omitempty"`
+	// The request a line is about: the envelope id (rid), or a gateway's HTTP request id.
+	RequestID *LogRequestID `msgpack:"request_id,omitempty" json:"request_id,omitempty"`
+	// Only lines written at or after this time.
+	Since *Timestamp `msgpack:"since,omitempty" json:"since,omitempty"`
+	// Only lines written before this time.
+	Until *Timestamp `msgpack:"until,omitempty" json:"until,omitempty"`
+}
+
+// asc (default): oldest first from `since`; desc: newest first (the tail).
+type LogsQueryRequestOrder = string
+
+// The values of LogsQueryRequestOrder.
+const (
+	LogsQueryRequestOrderAsc  LogsQueryRequestOrder = "asc"
+	LogsQueryRequestOrderDesc LogsQueryRequestOrder = "desc"
+)
+
+// logs.ship.reply: Reply to logs.ship.request: sent once the lines are durable.
+type LogsShipReply struct {
+	// Lines it already held (a batch sent again).
+	Duplicates Uint `msgpack:"duplicates" json:"duplicates"`
+	// Lines not kept: older than the service's retention, or stamped more than a day ahead of its
+	// clock.
+	Refused Uint `msgpack:"refused" json:"refused"`
+	// Lines new to the service.
+	Stored Uint `msgpack:"stored" json:"stored"`
+}
+
+// logs.ship.request: Ship a batch of a program's log lines to the log service (revision 1.5);
+// stored once durable on the receiving server and copied to every live server.
+type LogsShipRequest struct {
+	// One run of a program: a random id chosen at start, so the line numbers of two runs never
+	// collide.
+	Boot LogBoot `msgpack:"boot" json:"boot"`
+	// A process or server id: printable ASCII.
+	Instance NodeID    `msgpack:"instance" json:"instance"`
+	Lines    []LogLine `msgpack:"lines" json:"lines"`
+	// The kind of program a log line comes from (revision 1.5): broker, server, gateway, or any other
+	// program's name.
+	Program LogProgram `msgpack:"program" json:"program"`
 }
 
 // ref.heartbeat.reply: Reply to ref.heartbeat.request.

@@ -22,6 +22,7 @@ const REGISTER = { op: { origin: 'srv-1', seq: 3 }, lc: 14, hlc: [T0 + 30, 0], k
 const PASSWORD = { op: { origin: 'srv-2', seq: 8 }, lc: 15, hlc: [T0 + 40, 0], kind: 'password', data: { user: 'ana', hash: HASH, under: { origin: 'srv-1', seq: 3 } } };
 const LOGOUT = { op: { origin: 'srv-3', seq: 11 }, lc: 16, hlc: [T0 + 50, 2], kind: 'logout', data: { user: 'ana' } };
 const CONFIG_DOC = '{"logLevel":"debug","concurrency":32}';
+const LOG_RECORD = { program: 'gateway', instance: 'gw-1', boot: 'b7Qx2mZk', seq: 3, at: T0, level: 50, msg: 'request failed', request_id: 'req-42', fields: '{"status":502}' };
 const CONFIG_SET = { op: { origin: 'srv-2', seq: 12 }, lc: 17, hlc: [T0 + 60, 0], kind: 'config.set', data: { program: 'server', version: 3, document: CONFIG_DOC, author: 'ana' } };
 const CONFIG_ROLLBACK = {
   op: { origin: 'srv-2', seq: 13 },
@@ -305,6 +306,44 @@ export const VECTOR_SAMPLES: Readonly<Record<string, readonly Sample[]>> = {
   'config.set.request': [
     { description: 'the first document of a kind', body: { program: 'server', document: CONFIG_DOC, expected_version: 0 } },
     { description: 'an instance, against version 2', body: { program: 'gateway', instance: 'gw-1', document: '{"logLevel":"warn"}', expected_version: 2 } },
+  ],
+  'logs.copy.reply': [{ description: 'two lines stored', body: { server: 'srv-2', stored: 2 } }],
+  'logs.copy.request': [{ description: 'a line copied to a peer', body: { lines: [LOG_RECORD] } }],
+  'logs.digest.reply': [
+    {
+      description: 'two minutes held, more to come',
+      body: { server: 'srv-1', floor: T0 - 86_400_000, buckets: [{ minute: 29_000_000, count: 12, hash: '0a1b2c3d' }, { minute: 29_000_001, count: 1, hash: 'ffffffff' }], next: T0 },
+    },
+    { description: 'nothing held', body: { server: 'srv-3', floor: 0, buckets: [] } },
+  ],
+  'logs.digest.request': [
+    { description: 'from a time', body: { since: T0 - 3_600_000 } },
+    { description: 'a window', body: { since: T0 - 3_600_000, until: T0 } },
+  ],
+  'logs.query.reply': [
+    { description: 'one line and a cursor', body: { server: 'srv-1', lines: [LOG_RECORD], next: 'a:1733500000000:2' } },
+    { description: 'nothing matched', body: { server: 'srv-2', lines: [] } },
+  ],
+  'logs.query.request': [
+    { description: 'everything, oldest first', body: {} },
+    { description: 'one request across programs', body: { request_id: 'req-42' } },
+    { description: 'the warnings of one instance since a time, newest first', body: { program: 'server', instance: 'srv-1', level: 'warn', since: T0, until: T0 + 60_000, contains: 'peer', order: 'desc', limit: 50, after: 'd:1733500000000:7' } },
+  ],
+  'logs.ship.reply': [{ description: 'a batch stored', body: { stored: 2, duplicates: 0, refused: 0 } }],
+  'logs.ship.request': [
+    {
+      description: 'two lines of a server',
+      body: {
+        program: 'server',
+        instance: 'srv-1',
+        boot: 'b7Qx2mZk',
+        lines: [
+          { seq: 1, at: T0, level: 30, msg: 'server ready' },
+          { seq: 2, at: T0 + 5, level: 20, msg: 'committed', request_id: 'req-42', fields: '{"kind":"publish","seq":12}' },
+        ],
+      },
+    },
+    { description: 'an empty message', body: { program: 'gateway', instance: 'gw-1', boot: 'Zz09_-aaBB', lines: [{ seq: 7, at: T0, level: 40, msg: '' }] } },
   ],
   'replica.digest.request': [{ description: 'ask for a digest', body: {} }],
   'replica.fetch.reply': [

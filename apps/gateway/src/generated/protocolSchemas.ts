@@ -1036,6 +1036,164 @@ export const COMPONENT_SCHEMAS: Readonly<Record<string, Readonly<Record<string, 
       }
     }
   },
+  "logProgram": {
+    "description": "The kind of program a log line comes from (revision 1.5): broker, server, gateway, or any other program's name.",
+    "type": "string",
+    "pattern": "^[a-z][a-z0-9-]{0,31}$",
+    "minLength": 1,
+    "maxLength": 32
+  },
+  "logBoot": {
+    "description": "One run of a program: a random id chosen at start, so the line numbers of two runs never collide.",
+    "type": "string",
+    "pattern": "^[0-9A-Za-z_-]{8,32}$",
+    "minLength": 8,
+    "maxLength": 32
+  },
+  "logLevel": {
+    "description": "A pino level number: 10 trace, 20 debug, 30 info, 40 warn, 50 error, 60 fatal.",
+    "type": "integer",
+    "enum": [
+      10,
+      20,
+      30,
+      40,
+      50,
+      60
+    ]
+  },
+  "logLevelName": {
+    "description": "A level by name; a query with one returns that level and the more severe ones.",
+    "type": "string",
+    "enum": [
+      "trace",
+      "debug",
+      "info",
+      "warn",
+      "error",
+      "fatal"
+    ]
+  },
+  "logRequestId": {
+    "description": "The request a line is about: the envelope id (rid), or a gateway's HTTP request id.",
+    "type": "string",
+    "pattern": "^[\\x21-\\x7e]{1,64}$",
+    "minLength": 1,
+    "maxLength": 64
+  },
+  "logLine": {
+    "description": "One structured log line as a program ships it (revision 1.5).",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "seq",
+      "at",
+      "level",
+      "msg"
+    ],
+    "properties": {
+      "seq": {
+        "description": "The line's number in its run (boot), from 1: with program, instance and boot, the line's identity.",
+        "$ref": "#/components/schemas/uint"
+      },
+      "at": {
+        "description": "When the program wrote the line.",
+        "$ref": "#/components/schemas/timestamp"
+      },
+      "level": {
+        "$ref": "#/components/schemas/logLevel"
+      },
+      "msg": {
+        "description": "The line's message (may be empty).",
+        "type": "string",
+        "maxLength": 4000
+      },
+      "request_id": {
+        "$ref": "#/components/schemas/logRequestId"
+      },
+      "fields": {
+        "description": "The line's other fields, as the JSON text of an object (truncated lines carry `truncated: true`).",
+        "type": "string",
+        "minLength": 2,
+        "maxLength": 4000
+      }
+    }
+  },
+  "logRecord": {
+    "description": "A stored log line: the line with the program, instance and run it came from.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "program",
+      "instance",
+      "boot",
+      "seq",
+      "at",
+      "level",
+      "msg"
+    ],
+    "properties": {
+      "program": {
+        "$ref": "#/components/schemas/logProgram"
+      },
+      "instance": {
+        "$ref": "#/components/schemas/nodeId"
+      },
+      "boot": {
+        "$ref": "#/components/schemas/logBoot"
+      },
+      "seq": {
+        "description": "The line's number in its run (boot), from 1: with program, instance and boot, the line's identity.",
+        "$ref": "#/components/schemas/uint"
+      },
+      "at": {
+        "description": "When the program wrote the line.",
+        "$ref": "#/components/schemas/timestamp"
+      },
+      "level": {
+        "$ref": "#/components/schemas/logLevel"
+      },
+      "msg": {
+        "description": "The line's message (may be empty).",
+        "type": "string",
+        "maxLength": 4000
+      },
+      "request_id": {
+        "$ref": "#/components/schemas/logRequestId"
+      },
+      "fields": {
+        "description": "The line's other fields, as the JSON text of an object (truncated lines carry `truncated: true`).",
+        "type": "string",
+        "minLength": 2,
+        "maxLength": 4000
+      }
+    }
+  },
+  "logBucket": {
+    "description": "The lines a server holds of one minute: their count and a hash of their identities (anti-entropy).",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "minute",
+      "count",
+      "hash"
+    ],
+    "properties": {
+      "minute": {
+        "description": "Minutes since the Unix epoch.",
+        "$ref": "#/components/schemas/uint"
+      },
+      "count": {
+        "$ref": "#/components/schemas/uint"
+      },
+      "hash": {
+        "type": "string",
+        "pattern": "^[0-9a-f]{8}$",
+        "minLength": 8,
+        "maxLength": 8
+      }
+    }
+  },
   "ChatChannelCreateReply": {
     "title": "ChatChannelCreateReply",
     "description": "Reply to chat.channel.create.request: the channel's record.",
@@ -2213,6 +2371,228 @@ export const COMPONENT_SCHEMAS: Readonly<Record<string, Readonly<Record<string, 
       }
     }
   },
+  "LogsCopyReply": {
+    "title": "LogsCopyReply",
+    "description": "Reply to logs.copy.request: sent once the lines are durable.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "server",
+      "stored"
+    ],
+    "properties": {
+      "server": {
+        "$ref": "#/components/schemas/nodeId"
+      },
+      "stored": {
+        "$ref": "#/components/schemas/uint"
+      }
+    }
+  },
+  "LogsCopyRequest": {
+    "title": "LogsCopyRequest",
+    "description": "A server's copy of lines it stored, to another server (srv.<id> only).",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "lines"
+    ],
+    "properties": {
+      "lines": {
+        "type": "array",
+        "minItems": 1,
+        "maxItems": 1000,
+        "items": {
+          "$ref": "#/components/schemas/logRecord"
+        }
+      }
+    }
+  },
+  "LogsDigestReply": {
+    "title": "LogsDigestReply",
+    "description": "Reply to logs.digest.request.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "server",
+      "floor",
+      "buckets"
+    ],
+    "properties": {
+      "server": {
+        "$ref": "#/components/schemas/nodeId"
+      },
+      "floor": {
+        "description": "Lines written before this time are no longer kept here (retention).",
+        "$ref": "#/components/schemas/timestamp"
+      },
+      "buckets": {
+        "type": "array",
+        "maxItems": 2000,
+        "items": {
+          "$ref": "#/components/schemas/logBucket"
+        }
+      },
+      "next": {
+        "description": "Present when more buckets follow: ask again from this time.",
+        "$ref": "#/components/schemas/timestamp"
+      }
+    }
+  },
+  "LogsDigestRequest": {
+    "title": "LogsDigestRequest",
+    "description": "The per-minute counts and hashes of the lines a server holds from `since` (srv.<id> only): anti-entropy between log servers.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "since"
+    ],
+    "properties": {
+      "since": {
+        "$ref": "#/components/schemas/timestamp"
+      },
+      "until": {
+        "$ref": "#/components/schemas/timestamp"
+      }
+    }
+  },
+  "LogsQueryReply": {
+    "title": "LogsQueryReply",
+    "description": "Reply to logs.query.request.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "server",
+      "lines"
+    ],
+    "properties": {
+      "server": {
+        "description": "The server that answered.",
+        "$ref": "#/components/schemas/nodeId"
+      },
+      "lines": {
+        "type": "array",
+        "maxItems": 1000,
+        "items": {
+          "$ref": "#/components/schemas/logRecord"
+        }
+      },
+      "next": {
+        "description": "Present when more lines may match: pass it as `after`.",
+        "$ref": "#/components/schemas/cursor"
+      }
+    }
+  },
+  "LogsQueryRequest": {
+    "title": "LogsQueryRequest",
+    "description": "Read stored log lines (operators only), filtered; one page, with a cursor for the next.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [],
+    "properties": {
+      "program": {
+        "$ref": "#/components/schemas/logProgram"
+      },
+      "instance": {
+        "$ref": "#/components/schemas/nodeId"
+      },
+      "level": {
+        "description": "Only lines at this level or more severe.",
+        "$ref": "#/components/schemas/logLevelName"
+      },
+      "since": {
+        "description": "Only lines written at or after this time.",
+        "$ref": "#/components/schemas/timestamp"
+      },
+      "until": {
+        "description": "Only lines written before this time.",
+        "$ref": "#/components/schemas/timestamp"
+      },
+      "request_id": {
+        "$ref": "#/components/schemas/logRequestId"
+      },
+      "contains": {
+        "description": "Only lines whose message contains this text (case-sensitive).",
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 200
+      },
+      "order": {
+        "description": "asc (default): oldest first from `since`; desc: newest first (the tail).",
+        "type": "string",
+        "enum": [
+          "asc",
+          "desc"
+        ]
+      },
+      "limit": {
+        "description": "At most this many lines (default 100).",
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 1000
+      },
+      "after": {
+        "description": "The `next` cursor of the previous page.",
+        "$ref": "#/components/schemas/cursor"
+      }
+    }
+  },
+  "LogsShipReply": {
+    "title": "LogsShipReply",
+    "description": "Reply to logs.ship.request: sent once the lines are durable.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "stored",
+      "duplicates",
+      "refused"
+    ],
+    "properties": {
+      "stored": {
+        "description": "Lines new to the service.",
+        "$ref": "#/components/schemas/uint"
+      },
+      "duplicates": {
+        "description": "Lines it already held (a batch sent again).",
+        "$ref": "#/components/schemas/uint"
+      },
+      "refused": {
+        "description": "Lines not kept: older than the service's retention, or stamped more than a day ahead of its clock.",
+        "$ref": "#/components/schemas/uint"
+      }
+    }
+  },
+  "LogsShipRequest": {
+    "title": "LogsShipRequest",
+    "description": "Ship a batch of a program's log lines to the log service (revision 1.5); stored once durable on the receiving server and copied to every live server.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "program",
+      "instance",
+      "boot",
+      "lines"
+    ],
+    "properties": {
+      "program": {
+        "$ref": "#/components/schemas/logProgram"
+      },
+      "instance": {
+        "$ref": "#/components/schemas/nodeId"
+      },
+      "boot": {
+        "$ref": "#/components/schemas/logBoot"
+      },
+      "lines": {
+        "type": "array",
+        "minItems": 1,
+        "maxItems": 1000,
+        "items": {
+          "$ref": "#/components/schemas/logLine"
+        }
+      }
+    }
+  },
   "RefHeartbeatReply": {
     "title": "RefHeartbeatReply",
     "description": "Reply to ref.heartbeat.request.",
@@ -2765,6 +3145,14 @@ export const MESSAGE_COMPONENTS: Readonly<Record<string, string>> = {
   "election.election.request": "ElectionElectionRequest",
   "error": "ErrorReply",
   "gateway.dashboard": "GatewayDashboard",
+  "logs.copy.reply": "LogsCopyReply",
+  "logs.copy.request": "LogsCopyRequest",
+  "logs.digest.reply": "LogsDigestReply",
+  "logs.digest.request": "LogsDigestRequest",
+  "logs.query.reply": "LogsQueryReply",
+  "logs.query.request": "LogsQueryRequest",
+  "logs.ship.reply": "LogsShipReply",
+  "logs.ship.request": "LogsShipRequest",
   "ref.heartbeat.reply": "RefHeartbeatReply",
   "ref.heartbeat.request": "RefHeartbeatRequest",
   "ref.membership": "RefMembership",

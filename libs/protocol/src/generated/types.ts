@@ -289,6 +289,14 @@ export interface CorreioMessages {
   'election.election.request': ElectionElectionRequest;
   error: ErrorReply;
   'gateway.dashboard': GatewayDashboard;
+  'logs.copy.reply': LogsCopyReply;
+  'logs.copy.request': LogsCopyRequest;
+  'logs.digest.reply': LogsDigestReply;
+  'logs.digest.request': LogsDigestRequest;
+  'logs.query.reply': LogsQueryReply;
+  'logs.query.request': LogsQueryRequest;
+  'logs.ship.reply': LogsShipReply;
+  'logs.ship.request': LogsShipRequest;
   'ref.heartbeat.reply': RefHeartbeatReply;
   'ref.heartbeat.request': RefHeartbeatRequest;
   'ref.membership': RefMembership;
@@ -1689,6 +1697,250 @@ export interface DashboardEvent {
    */
   term?: number;
   text: string;
+}
+/**
+ * Reply to logs.copy.request: sent once the lines are durable.
+ */
+export interface LogsCopyReply {
+  /**
+   * A process or server id: printable ASCII.
+   */
+  server: string;
+  /**
+   * This interface was referenced by `undefined`'s JSON-Schema definition
+   * via the `patternProperty` "^[\x21-\x7e]{1,128}$".
+   */
+  stored: number;
+}
+/**
+ * A server's copy of lines it stored, to another server (srv.<id> only).
+ */
+export interface LogsCopyRequest {
+  /**
+   * @minItems 1
+   * @maxItems 1000
+   */
+  lines: [LogRecord, ...LogRecord[]];
+}
+/**
+ * A stored log line: the line with the program, instance and run it came from.
+ */
+export interface LogRecord {
+  /**
+   * The kind of program a log line comes from (revision 1.5): broker, server, gateway, or any other program's name.
+   */
+  program: string;
+  /**
+   * A process or server id: printable ASCII.
+   */
+  instance: string;
+  /**
+   * One run of a program: a random id chosen at start, so the line numbers of two runs never collide.
+   */
+  boot: string;
+  /**
+   * The line's number in its run (boot), from 1: with program, instance and boot, the line's identity.
+   */
+  seq: number;
+  /**
+   * Milliseconds since the Unix epoch, UTC.
+   */
+  at: number;
+  /**
+   * A pino level number: 10 trace, 20 debug, 30 info, 40 warn, 50 error, 60 fatal.
+   */
+  level: 10 | 20 | 30 | 40 | 50 | 60;
+  /**
+   * The line's message (may be empty).
+   */
+  msg: string;
+  /**
+   * The request a line is about: the envelope id (rid), or a gateway's HTTP request id.
+   */
+  request_id?: string;
+  /**
+   * The line's other fields, as the JSON text of an object (truncated lines carry `truncated: true`).
+   */
+  fields?: string;
+}
+/**
+ * Reply to logs.digest.request.
+ */
+export interface LogsDigestReply {
+  /**
+   * A process or server id: printable ASCII.
+   */
+  server: string;
+  /**
+   * Milliseconds since the Unix epoch, UTC.
+   */
+  floor: number;
+  /**
+   * @maxItems 2000
+   */
+  buckets: LogBucket[];
+  /**
+   * Milliseconds since the Unix epoch, UTC.
+   */
+  next?: number;
+}
+/**
+ * The lines a server holds of one minute: their count and a hash of their identities (anti-entropy).
+ */
+export interface LogBucket {
+  /**
+   * Minutes since the Unix epoch.
+   */
+  minute: number;
+  /**
+   * This interface was referenced by `undefined`'s JSON-Schema definition
+   * via the `patternProperty` "^[\x21-\x7e]{1,128}$".
+   */
+  count: number;
+  hash: string;
+}
+/**
+ * The per-minute counts and hashes of the lines a server holds from `since` (srv.<id> only): anti-entropy between log servers.
+ */
+export interface LogsDigestRequest {
+  /**
+   * Milliseconds since the Unix epoch, UTC.
+   */
+  since: number;
+  /**
+   * Milliseconds since the Unix epoch, UTC.
+   */
+  until?: number;
+}
+/**
+ * Reply to logs.query.request.
+ */
+export interface LogsQueryReply {
+  /**
+   * A process or server id: printable ASCII.
+   */
+  server: string;
+  /**
+   * @maxItems 1000
+   */
+  lines: LogRecord[];
+  /**
+   * Present when more lines may match: pass it as `after`.
+   */
+  next?: string;
+}
+/**
+ * Read stored log lines (operators only), filtered; one page, with a cursor for the next.
+ */
+export interface LogsQueryRequest {
+  /**
+   * The kind of program a log line comes from (revision 1.5): broker, server, gateway, or any other program's name.
+   */
+  program?: string;
+  /**
+   * A process or server id: printable ASCII.
+   */
+  instance?: string;
+  /**
+   * Only lines at this level or more severe.
+   */
+  level?: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+  /**
+   * Milliseconds since the Unix epoch, UTC.
+   */
+  since?: number;
+  /**
+   * Milliseconds since the Unix epoch, UTC.
+   */
+  until?: number;
+  /**
+   * The request a line is about: the envelope id (rid), or a gateway's HTTP request id.
+   */
+  request_id?: string;
+  /**
+   * Only lines whose message contains this text (case-sensitive).
+   */
+  contains?: string;
+  /**
+   * asc (default): oldest first from `since`; desc: newest first (the tail).
+   */
+  order?: 'asc' | 'desc';
+  /**
+   * At most this many lines (default 100).
+   */
+  limit?: number;
+  /**
+   * The `next` cursor of the previous page.
+   */
+  after?: string;
+}
+/**
+ * Reply to logs.ship.request: sent once the lines are durable.
+ */
+export interface LogsShipReply {
+  /**
+   * Lines new to the service.
+   */
+  stored: number;
+  /**
+   * Lines it already held (a batch sent again).
+   */
+  duplicates: number;
+  /**
+   * Lines not kept: older than the service's retention, or stamped more than a day ahead of its clock.
+   */
+  refused: number;
+}
+/**
+ * Ship a batch of a program's log lines to the log service (revision 1.5); stored once durable on the receiving server and copied to every live server.
+ */
+export interface LogsShipRequest {
+  /**
+   * The kind of program a log line comes from (revision 1.5): broker, server, gateway, or any other program's name.
+   */
+  program: string;
+  /**
+   * A process or server id: printable ASCII.
+   */
+  instance: string;
+  /**
+   * One run of a program: a random id chosen at start, so the line numbers of two runs never collide.
+   */
+  boot: string;
+  /**
+   * @minItems 1
+   * @maxItems 1000
+   */
+  lines: [LogLine, ...LogLine[]];
+}
+/**
+ * One structured log line as a program ships it (revision 1.5).
+ */
+export interface LogLine {
+  /**
+   * The line's number in its run (boot), from 1: with program, instance and boot, the line's identity.
+   */
+  seq: number;
+  /**
+   * Milliseconds since the Unix epoch, UTC.
+   */
+  at: number;
+  /**
+   * A pino level number: 10 trace, 20 debug, 30 info, 40 warn, 50 error, 60 fatal.
+   */
+  level: 10 | 20 | 30 | 40 | 50 | 60;
+  /**
+   * The line's message (may be empty).
+   */
+  msg: string;
+  /**
+   * The request a line is about: the envelope id (rid), or a gateway's HTTP request id.
+   */
+  request_id?: string;
+  /**
+   * The line's other fields, as the JSON text of an object (truncated lines carry `truncated: true`).
+   */
+  fields?: string;
 }
 /**
  * Reply to ref.heartbeat.request.

@@ -9330,11 +9330,11 @@ return errors === 0;
 }
 validate88.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_ref_heartbeat_reply = validate99;
-const schema274 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/ref.heartbeat.reply.json","title":"RefHeartbeatReply","description":"Reply to ref.heartbeat.request.","x-correio-type":"ref.heartbeat.reply","x-correio-pattern":"reply","x-correio-service":"ref","type":"object","additionalProperties":false,"required":["alive","known"],"properties":{"alive":{"description":"True when the reference server now counts the server as alive.","type":"boolean"},"known":{"description":"False when the reference server does not know this server (or not under this rank): it must send ref.register.request again.","type":"boolean"}}};
+export const validate_logs_copy_reply = validate99;
+const schema274 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/logs.copy.reply.json","title":"LogsCopyReply","description":"Reply to logs.copy.request: sent once the lines are durable.","x-correio-type":"logs.copy.reply","x-correio-pattern":"reply","x-correio-service":"logs","type":"object","additionalProperties":false,"required":["server","stored"],"properties":{"server":{"$ref":"defs.json#/$defs/nodeId"},"stored":{"$ref":"defs.json#/$defs/uint"}}};
 
 function validate99(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/ref.heartbeat.reply.json" */;
+/*# sourceURL="https://correio.dev/schemas/v1/logs.copy.reply.json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate99.evaluated;
@@ -9347,25 +9347,47 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if(((data.alive === undefined) && (missing0 = "alive")) || ((data.known === undefined) && (missing0 = "known"))){
+if(((data.server === undefined) && (missing0 = "server")) || ((data.stored === undefined) && (missing0 = "stored"))){
 validate99.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((key0 === "alive") || (key0 === "known"))){
+if(!((key0 === "server") || (key0 === "stored"))){
 validate99.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
 if(_errs1 === errors){
-if(data.alive !== undefined){
+if(data.server !== undefined){
+let data0 = data.server;
 const _errs2 = errors;
-if(typeof data.alive !== "boolean"){
-validate99.errors = [{instancePath:instancePath+"/alive",schemaPath:"#/properties/alive/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data0 === "string"){
+if(func1(data0) > 128){
+validate99.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
+}
+else {
+if(func1(data0) < 1){
+validate99.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern6.test(data0)){
+validate99.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate99.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
 }
 var valid0 = _errs2 === errors;
 }
@@ -9373,13 +9395,29 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.known !== undefined){
-const _errs4 = errors;
-if(typeof data.known !== "boolean"){
-validate99.errors = [{instancePath:instancePath+"/known",schemaPath:"#/properties/known/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+if(data.stored !== undefined){
+let data1 = data.stored;
+const _errs5 = errors;
+const _errs6 = errors;
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+validate99.errors = [{instancePath:instancePath+"/stored",schemaPath:"defs.json#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-var valid0 = _errs4 === errors;
+if(errors === _errs6){
+if((typeof data1 == "number") && (isFinite(data1))){
+if(data1 > 9007199254740991 || isNaN(data1)){
+validate99.errors = [{instancePath:instancePath+"/stored",schemaPath:"defs.json#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data1 < 0 || isNaN(data1)){
+validate99.errors = [{instancePath:instancePath+"/stored",schemaPath:"defs.json#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs5 === errors;
 }
 else {
 var valid0 = true;
@@ -9398,117 +9436,18 @@ return errors === 0;
 }
 validate99.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_ref_heartbeat_request = validate100;
-const schema275 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/ref.heartbeat.request.json","title":"RefHeartbeatRequest","description":"A server's periodic heartbeat to the reference server.","x-correio-type":"ref.heartbeat.request","x-correio-pattern":"request","x-correio-service":"ref","x-correio-reply":"ref.heartbeat.reply","type":"object","additionalProperties":false,"required":["server","rank"],"properties":{"server":{"$ref":"defs.json#/$defs/nodeId"},"rank":{"description":"The rank the server was given at registration.","$ref":"defs.json#/$defs/rank"}}};
-
-function validate100(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/ref.heartbeat.request.json" */;
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate100.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(errors === 0){
-if(data && typeof data == "object" && !Array.isArray(data)){
-let missing0;
-if(((data.server === undefined) && (missing0 = "server")) || ((data.rank === undefined) && (missing0 = "rank"))){
-validate100.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
-return false;
-}
-else {
-const _errs1 = errors;
-for(const key0 in data){
-if(!((key0 === "server") || (key0 === "rank"))){
-validate100.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs1 === errors){
-if(data.server !== undefined){
-let data0 = data.server;
-const _errs2 = errors;
-const _errs3 = errors;
-if(errors === _errs3){
-if(typeof data0 === "string"){
-if(func1(data0) > 128){
-validate100.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
-return false;
-}
-else {
-if(func1(data0) < 1){
-validate100.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-else {
-if(!pattern6.test(data0)){
-validate100.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
-return false;
-}
-}
-}
-}
-else {
-validate100.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid0 = _errs2 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.rank !== undefined){
-let data1 = data.rank;
-const _errs5 = errors;
-const _errs6 = errors;
-if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-validate100.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs6){
-if((typeof data1 == "number") && (isFinite(data1))){
-if(data1 > 9007199254740991 || isNaN(data1)){
-validate100.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
-return false;
-}
-else {
-if(data1 < 1 || isNaN(data1)){
-validate100.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
-return false;
-}
-}
-}
-}
-var valid0 = _errs5 === errors;
-}
-else {
-var valid0 = true;
-}
-}
-}
-}
-}
-else {
-validate100.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-validate100.errors = vErrors;
-return errors === 0;
-}
-validate100.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
-
-export const validate_ref_membership = validate101;
-const schema278 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/ref.membership.json","title":"RefMembership","description":"A change in the server list, published by the reference server on the proxy topic ref/membership/.","x-correio-type":"ref.membership","x-correio-pattern":"event","x-correio-service":"ref","type":"object","additionalProperties":false,"required":["server","rank","state","at"],"properties":{"server":{"$ref":"defs.json#/$defs/nodeId"},"rank":{"$ref":"defs.json#/$defs/rank"},"state":{"description":"up: registered, or heartbeats resumed; down: heartbeats missed, the server is presumed dead; left: removed from the list (down for too long, or removed by an operator), it must register again.","type":"string","enum":["up","down","left"]},"at":{"description":"When the reference server observed the change.","$ref":"defs.json#/$defs/timestamp"}}};
+export const validate_logs_copy_request = validate100;
+const schema277 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/logs.copy.request.json","title":"LogsCopyRequest","description":"A server's copy of lines it stored, to another server (srv.<id> only).","x-correio-type":"logs.copy.request","x-correio-pattern":"request","x-correio-service":"logs","x-correio-reply":"logs.copy.reply","type":"object","additionalProperties":false,"required":["lines"],"properties":{"lines":{"type":"array","minItems":1,"maxItems":1000,"items":{"$ref":"defs.json#/$defs/logRecord"}}}};
+const schema278 = {"description":"A stored log line: the line with the program, instance and run it came from.","type":"object","additionalProperties":false,"required":["program","instance","boot","seq","at","level","msg"],"properties":{"program":{"$ref":"#/$defs/logProgram"},"instance":{"$ref":"#/$defs/nodeId"},"boot":{"$ref":"#/$defs/logBoot"},"seq":{"description":"The line's number in its run (boot), from 1: with program, instance and boot, the line's identity.","$ref":"#/$defs/uint"},"at":{"description":"When the program wrote the line.","$ref":"#/$defs/timestamp"},"level":{"$ref":"#/$defs/logLevel"},"msg":{"description":"The line's message (may be empty).","type":"string","maxLength":4000},"request_id":{"$ref":"#/$defs/logRequestId"},"fields":{"description":"The line's other fields, as the JSON text of an object (truncated lines carry `truncated: true`).","type":"string","minLength":2,"maxLength":4000}}};
+const schema279 = {"description":"The kind of program a log line comes from (revision 1.5): broker, server, gateway, or any other program's name.","type":"string","pattern":"^[a-z][a-z0-9-]{0,31}$","minLength":1,"maxLength":32};
+const schema281 = {"description":"One run of a program: a random id chosen at start, so the line numbers of two runs never collide.","type":"string","pattern":"^[0-9A-Za-z_-]{8,32}$","minLength":8,"maxLength":32};
+const schema284 = {"description":"A pino level number: 10 trace, 20 debug, 30 info, 40 warn, 50 error, 60 fatal.","type":"integer","enum":[10,20,30,40,50,60]};
+const schema285 = {"description":"The request a line is about: the envelope id (rid), or a gateway's HTTP request id.","type":"string","pattern":"^[\\x21-\\x7e]{1,64}$","minLength":1,"maxLength":64};
+const pattern80 = new RegExp("^[a-z][a-z0-9-]{0,31}$", "u");
+const pattern82 = new RegExp("^[0-9A-Za-z_-]{8,32}$", "u");
+const pattern83 = new RegExp("^[\\x21-\\x7e]{1,64}$", "u");
 
 function validate101(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/ref.membership.json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate101.evaluated;
@@ -9521,45 +9460,45 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if(((((data.server === undefined) && (missing0 = "server")) || ((data.rank === undefined) && (missing0 = "rank"))) || ((data.state === undefined) && (missing0 = "state"))) || ((data.at === undefined) && (missing0 = "at"))){
+if((((((((data.program === undefined) && (missing0 = "program")) || ((data.instance === undefined) && (missing0 = "instance"))) || ((data.boot === undefined) && (missing0 = "boot"))) || ((data.seq === undefined) && (missing0 = "seq"))) || ((data.at === undefined) && (missing0 = "at"))) || ((data.level === undefined) && (missing0 = "level"))) || ((data.msg === undefined) && (missing0 = "msg"))){
 validate101.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((((key0 === "server") || (key0 === "rank")) || (key0 === "state")) || (key0 === "at"))){
+if(!(func164.call(schema278.properties, key0))){
 validate101.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
 if(_errs1 === errors){
-if(data.server !== undefined){
-let data0 = data.server;
+if(data.program !== undefined){
+let data0 = data.program;
 const _errs2 = errors;
 const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
-if(func1(data0) > 128){
-validate101.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+if(func1(data0) > 32){
+validate101.errors = [{instancePath:instancePath+"/program",schemaPath:"#/$defs/logProgram/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
 return false;
 }
 else {
 if(func1(data0) < 1){
-validate101.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate101.errors = [{instancePath:instancePath+"/program",schemaPath:"#/$defs/logProgram/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
-if(!pattern6.test(data0)){
-validate101.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+if(!pattern80.test(data0)){
+validate101.errors = [{instancePath:instancePath+"/program",schemaPath:"#/$defs/logProgram/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9-]{0,31}$"},message:"must match pattern \""+"^[a-z][a-z0-9-]{0,31}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate101.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate101.errors = [{instancePath:instancePath+"/program",schemaPath:"#/$defs/logProgram/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -9569,26 +9508,32 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.rank !== undefined){
-let data1 = data.rank;
+if(data.instance !== undefined){
+let data1 = data.instance;
 const _errs5 = errors;
 const _errs6 = errors;
-if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-validate101.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
 if(errors === _errs6){
-if((typeof data1 == "number") && (isFinite(data1))){
-if(data1 > 9007199254740991 || isNaN(data1)){
-validate101.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+if(typeof data1 === "string"){
+if(func1(data1) > 128){
+validate101.errors = [{instancePath:instancePath+"/instance",schemaPath:"#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
-if(data1 < 1 || isNaN(data1)){
-validate101.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+if(func1(data1) < 1){
+validate101.errors = [{instancePath:instancePath+"/instance",schemaPath:"#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern6.test(data1)){
+validate101.errors = [{instancePath:instancePath+"/instance",schemaPath:"#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
 return false;
 }
 }
+}
+}
+else {
+validate101.errors = [{instancePath:instancePath+"/instance",schemaPath:"#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
 }
 }
 var valid0 = _errs5 === errors;
@@ -9597,16 +9542,33 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.state !== undefined){
-let data2 = data.state;
+if(data.boot !== undefined){
+let data2 = data.boot;
 const _errs8 = errors;
-if(typeof data2 !== "string"){
-validate101.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+const _errs9 = errors;
+if(errors === _errs9){
+if(typeof data2 === "string"){
+if(func1(data2) > 32){
+validate101.errors = [{instancePath:instancePath+"/boot",schemaPath:"#/$defs/logBoot/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
 return false;
 }
-if(!(((data2 === "up") || (data2 === "down")) || (data2 === "left"))){
-validate101.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema278.properties.state.enum},message:"must be equal to one of the allowed values"}];
+else {
+if(func1(data2) < 8){
+validate101.errors = [{instancePath:instancePath+"/boot",schemaPath:"#/$defs/logBoot/minLength",keyword:"minLength",params:{limit: 8},message:"must NOT have fewer than 8 characters"}];
 return false;
+}
+else {
+if(!pattern82.test(data2)){
+validate101.errors = [{instancePath:instancePath+"/boot",schemaPath:"#/$defs/logBoot/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_-]{8,32}$"},message:"must match pattern \""+"^[0-9A-Za-z_-]{8,32}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate101.errors = [{instancePath:instancePath+"/boot",schemaPath:"#/$defs/logBoot/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
 }
 var valid0 = _errs8 === errors;
 }
@@ -9614,32 +9576,164 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.at !== undefined){
-let data3 = data.at;
-const _errs10 = errors;
+if(data.seq !== undefined){
+let data3 = data.seq;
 const _errs11 = errors;
+const _errs12 = errors;
 if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
-validate101.errors = [{instancePath:instancePath+"/at",schemaPath:"defs.json#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate101.errors = [{instancePath:instancePath+"/seq",schemaPath:"#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs11){
+if(errors === _errs12){
 if((typeof data3 == "number") && (isFinite(data3))){
 if(data3 > 9007199254740991 || isNaN(data3)){
-validate101.errors = [{instancePath:instancePath+"/at",schemaPath:"defs.json#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+validate101.errors = [{instancePath:instancePath+"/seq",schemaPath:"#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
 if(data3 < 0 || isNaN(data3)){
-validate101.errors = [{instancePath:instancePath+"/at",schemaPath:"defs.json#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate101.errors = [{instancePath:instancePath+"/seq",schemaPath:"#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
 }
 }
-var valid0 = _errs10 === errors;
+var valid0 = _errs11 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
+if(data.at !== undefined){
+let data4 = data.at;
+const _errs14 = errors;
+const _errs15 = errors;
+if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
+validate101.errors = [{instancePath:instancePath+"/at",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs15){
+if((typeof data4 == "number") && (isFinite(data4))){
+if(data4 > 9007199254740991 || isNaN(data4)){
+validate101.errors = [{instancePath:instancePath+"/at",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data4 < 0 || isNaN(data4)){
+validate101.errors = [{instancePath:instancePath+"/at",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs14 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.level !== undefined){
+let data5 = data.level;
+const _errs17 = errors;
+if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
+validate101.errors = [{instancePath:instancePath+"/level",schemaPath:"#/$defs/logLevel/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(!((((((data5 === 10) || (data5 === 20)) || (data5 === 30)) || (data5 === 40)) || (data5 === 50)) || (data5 === 60))){
+validate101.errors = [{instancePath:instancePath+"/level",schemaPath:"#/$defs/logLevel/enum",keyword:"enum",params:{allowedValues: schema284.enum},message:"must be equal to one of the allowed values"}];
+return false;
+}
+var valid0 = _errs17 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.msg !== undefined){
+let data6 = data.msg;
+const _errs20 = errors;
+if(errors === _errs20){
+if(typeof data6 === "string"){
+if(func1(data6) > 4000){
+validate101.errors = [{instancePath:instancePath+"/msg",schemaPath:"#/properties/msg/maxLength",keyword:"maxLength",params:{limit: 4000},message:"must NOT have more than 4000 characters"}];
+return false;
+}
+}
+else {
+validate101.errors = [{instancePath:instancePath+"/msg",schemaPath:"#/properties/msg/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs20 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.request_id !== undefined){
+let data7 = data.request_id;
+const _errs22 = errors;
+const _errs23 = errors;
+if(errors === _errs23){
+if(typeof data7 === "string"){
+if(func1(data7) > 64){
+validate101.errors = [{instancePath:instancePath+"/request_id",schemaPath:"#/$defs/logRequestId/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+return false;
+}
+else {
+if(func1(data7) < 1){
+validate101.errors = [{instancePath:instancePath+"/request_id",schemaPath:"#/$defs/logRequestId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern83.test(data7)){
+validate101.errors = [{instancePath:instancePath+"/request_id",schemaPath:"#/$defs/logRequestId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,64}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,64}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate101.errors = [{instancePath:instancePath+"/request_id",schemaPath:"#/$defs/logRequestId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs22 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.fields !== undefined){
+let data8 = data.fields;
+const _errs25 = errors;
+if(errors === _errs25){
+if(typeof data8 === "string"){
+if(func1(data8) > 4000){
+validate101.errors = [{instancePath:instancePath+"/fields",schemaPath:"#/properties/fields/maxLength",keyword:"maxLength",params:{limit: 4000},message:"must NOT have more than 4000 characters"}];
+return false;
+}
+else {
+if(func1(data8) < 2){
+validate101.errors = [{instancePath:instancePath+"/fields",schemaPath:"#/properties/fields/minLength",keyword:"minLength",params:{limit: 2},message:"must NOT have fewer than 2 characters"}];
+return false;
+}
+}
+}
+else {
+validate101.errors = [{instancePath:instancePath+"/fields",schemaPath:"#/properties/fields/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs25 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
 }
 }
 }
@@ -9657,14 +9751,12 @@ return errors === 0;
 }
 validate101.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_ref_register_reply = validate102;
-const schema282 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/ref.register.reply.json","title":"RefRegisterReply","description":"Reply to ref.register.request: the server's rank.","x-correio-type":"ref.register.reply","x-correio-pattern":"reply","x-correio-service":"ref","type":"object","additionalProperties":false,"required":["server","rank"],"properties":{"server":{"$ref":"defs.json#/$defs/nodeId"},"rank":{"$ref":"defs.json#/$defs/rank"}}};
 
-function validate102(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/ref.register.reply.json" */;
+function validate100(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://correio.dev/schemas/v1/logs.copy.request.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate102.evaluated;
+const evaluated0 = validate100.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -9674,46 +9766,122 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if(((data.server === undefined) && (missing0 = "server")) || ((data.rank === undefined) && (missing0 = "rank"))){
-validate102.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+if((data.lines === undefined) && (missing0 = "lines")){
+validate100.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((key0 === "server") || (key0 === "rank"))){
-validate102.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+if(!(key0 === "lines")){
+validate100.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
 if(_errs1 === errors){
-if(data.server !== undefined){
-let data0 = data.server;
+if(data.lines !== undefined){
+let data0 = data.lines;
+const _errs2 = errors;
+if(errors === _errs2){
+if(Array.isArray(data0)){
+if(data0.length > 1000){
+validate100.errors = [{instancePath:instancePath+"/lines",schemaPath:"#/properties/lines/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items"}];
+return false;
+}
+else {
+if(data0.length < 1){
+validate100.errors = [{instancePath:instancePath+"/lines",schemaPath:"#/properties/lines/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
+return false;
+}
+else {
+var valid1 = true;
+const len0 = data0.length;
+for(let i0=0; i0<len0; i0++){
+const _errs4 = errors;
+if(!(validate101(data0[i0], {instancePath:instancePath+"/lines/" + i0,parentData:data0,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate101.errors : vErrors.concat(validate101.errors);
+errors = vErrors.length;
+}
+var valid1 = _errs4 === errors;
+if(!valid1){
+break;
+}
+}
+}
+}
+}
+else {
+validate100.errors = [{instancePath:instancePath+"/lines",schemaPath:"#/properties/lines/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+}
+}
+}
+}
+else {
+validate100.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate100.errors = vErrors;
+return errors === 0;
+}
+validate100.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const validate_logs_digest_reply = validate103;
+const schema286 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/logs.digest.reply.json","title":"LogsDigestReply","description":"Reply to logs.digest.request.","x-correio-type":"logs.digest.reply","x-correio-pattern":"reply","x-correio-service":"logs","type":"object","additionalProperties":false,"required":["server","floor","buckets"],"properties":{"server":{"$ref":"defs.json#/$defs/nodeId"},"floor":{"description":"Lines written before this time are no longer kept here (retention).","$ref":"defs.json#/$defs/timestamp"},"buckets":{"type":"array","maxItems":2000,"items":{"$ref":"defs.json#/$defs/logBucket"}},"next":{"description":"Present when more buckets follow: ask again from this time.","$ref":"defs.json#/$defs/timestamp"}}};
+const schema289 = {"description":"The lines a server holds of one minute: their count and a hash of their identities (anti-entropy).","type":"object","additionalProperties":false,"required":["minute","count","hash"],"properties":{"minute":{"description":"Minutes since the Unix epoch.","$ref":"#/$defs/uint"},"count":{"$ref":"#/$defs/uint"},"hash":{"type":"string","pattern":"^[0-9a-f]{8}$","minLength":8,"maxLength":8}}};
+const pattern85 = new RegExp("^[0-9a-f]{8}$", "u");
+
+function validate104(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate104.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((data.minute === undefined) && (missing0 = "minute")) || ((data.count === undefined) && (missing0 = "count"))) || ((data.hash === undefined) && (missing0 = "hash"))){
+validate104.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(((key0 === "minute") || (key0 === "count")) || (key0 === "hash"))){
+validate104.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.minute !== undefined){
+let data0 = data.minute;
 const _errs2 = errors;
 const _errs3 = errors;
+if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
+validate104.errors = [{instancePath:instancePath+"/minute",schemaPath:"#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
 if(errors === _errs3){
-if(typeof data0 === "string"){
-if(func1(data0) > 128){
-validate102.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+if((typeof data0 == "number") && (isFinite(data0))){
+if(data0 > 9007199254740991 || isNaN(data0)){
+validate104.errors = [{instancePath:instancePath+"/minute",schemaPath:"#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
-if(func1(data0) < 1){
-validate102.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-else {
-if(!pattern6.test(data0)){
-validate102.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+if(data0 < 0 || isNaN(data0)){
+validate104.errors = [{instancePath:instancePath+"/minute",schemaPath:"#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
-}
-}
-else {
-validate102.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
 }
 }
 var valid0 = _errs2 === errors;
@@ -9722,23 +9890,23 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.rank !== undefined){
-let data1 = data.rank;
+if(data.count !== undefined){
+let data1 = data.count;
 const _errs5 = errors;
 const _errs6 = errors;
 if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-validate102.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate104.errors = [{instancePath:instancePath+"/count",schemaPath:"#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs6){
 if((typeof data1 == "number") && (isFinite(data1))){
 if(data1 > 9007199254740991 || isNaN(data1)){
-validate102.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+validate104.errors = [{instancePath:instancePath+"/count",schemaPath:"#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
-if(data1 < 1 || isNaN(data1)){
-validate102.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+if(data1 < 0 || isNaN(data1)){
+validate104.errors = [{instancePath:instancePath+"/count",schemaPath:"#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -9749,26 +9917,57 @@ var valid0 = _errs5 === errors;
 else {
 var valid0 = true;
 }
+if(valid0){
+if(data.hash !== undefined){
+let data2 = data.hash;
+const _errs8 = errors;
+if(errors === _errs8){
+if(typeof data2 === "string"){
+if(func1(data2) > 8){
+validate104.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/properties/hash/maxLength",keyword:"maxLength",params:{limit: 8},message:"must NOT have more than 8 characters"}];
+return false;
+}
+else {
+if(func1(data2) < 8){
+validate104.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/properties/hash/minLength",keyword:"minLength",params:{limit: 8},message:"must NOT have fewer than 8 characters"}];
+return false;
+}
+else {
+if(!pattern85.test(data2)){
+validate104.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/properties/hash/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{8}$"},message:"must match pattern \""+"^[0-9a-f]{8}$"+"\""}];
+return false;
 }
 }
 }
 }
 else {
-validate102.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate104.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/properties/hash/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
-validate102.errors = vErrors;
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+else {
+validate104.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate104.errors = vErrors;
 return errors === 0;
 }
-validate102.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate104.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_ref_register_request = validate103;
-const schema285 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/ref.register.request.json","title":"RefRegisterRequest","description":"Register a server with the reference server and get its rank. A server registering again under the same id, while the reference server still lists it, keeps its rank.","x-correio-type":"ref.register.request","x-correio-pattern":"request","x-correio-service":"ref","x-correio-reply":"ref.register.reply","type":"object","additionalProperties":false,"required":["server"],"properties":{"server":{"description":"The registering server's id.","$ref":"defs.json#/$defs/nodeId"},"endpoint":{"description":"The server's own address, informative only (shown in ref.servers.reply).","$ref":"defs.json#/$defs/endpoint"},"http":{"description":"Where the server serves /health and /metrics, if it does (revision 1.3): dashboards find every server's numbers through ref.servers.reply.","$ref":"defs.json#/$defs/httpUrl"}}};
-const schema287 = {"description":"A ZeroMQ endpoint, such as tcp://10.0.0.5:5555: 1 to 256 printable ASCII characters.","type":"string","pattern":"^[\\x21-\\x7e]{1,256}$","minLength":1,"maxLength":256};
 
 function validate103(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/ref.register.request.json" */;
+/*# sourceURL="https://correio.dev/schemas/v1/logs.digest.reply.json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate103.evaluated;
@@ -9781,14 +9980,14 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if((data.server === undefined) && (missing0 = "server")){
+if((((data.server === undefined) && (missing0 = "server")) || ((data.floor === undefined) && (missing0 = "floor"))) || ((data.buckets === undefined) && (missing0 = "buckets"))){
 validate103.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(((key0 === "server") || (key0 === "endpoint")) || (key0 === "http"))){
+if(!((((key0 === "server") || (key0 === "floor")) || (key0 === "buckets")) || (key0 === "next"))){
 validate103.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -9829,32 +10028,26 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.endpoint !== undefined){
-let data1 = data.endpoint;
+if(data.floor !== undefined){
+let data1 = data.floor;
 const _errs5 = errors;
 const _errs6 = errors;
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+validate103.errors = [{instancePath:instancePath+"/floor",schemaPath:"defs.json#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
 if(errors === _errs6){
-if(typeof data1 === "string"){
-if(func1(data1) > 256){
-validate103.errors = [{instancePath:instancePath+"/endpoint",schemaPath:"defs.json#/$defs/endpoint/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"}];
+if((typeof data1 == "number") && (isFinite(data1))){
+if(data1 > 9007199254740991 || isNaN(data1)){
+validate103.errors = [{instancePath:instancePath+"/floor",schemaPath:"defs.json#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
-if(func1(data1) < 1){
-validate103.errors = [{instancePath:instancePath+"/endpoint",schemaPath:"defs.json#/$defs/endpoint/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-else {
-if(!pattern19.test(data1)){
-validate103.errors = [{instancePath:instancePath+"/endpoint",schemaPath:"defs.json#/$defs/endpoint/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,256}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,256}$"+"\""}];
+if(data1 < 0 || isNaN(data1)){
+validate103.errors = [{instancePath:instancePath+"/floor",schemaPath:"defs.json#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
-}
-}
-else {
-validate103.errors = [{instancePath:instancePath+"/endpoint",schemaPath:"defs.json#/$defs/endpoint/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
 }
 }
 var valid0 = _errs5 === errors;
@@ -9863,31 +10056,33 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.http !== undefined){
-let data2 = data.http;
+if(data.buckets !== undefined){
+let data2 = data.buckets;
 const _errs8 = errors;
-const _errs9 = errors;
-if(errors === _errs9){
-if(typeof data2 === "string"){
-if(func1(data2) > 256){
-validate103.errors = [{instancePath:instancePath+"/http",schemaPath:"defs.json#/$defs/httpUrl/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"}];
+if(errors === _errs8){
+if(Array.isArray(data2)){
+if(data2.length > 2000){
+validate103.errors = [{instancePath:instancePath+"/buckets",schemaPath:"#/properties/buckets/maxItems",keyword:"maxItems",params:{limit: 2000},message:"must NOT have more than 2000 items"}];
 return false;
 }
 else {
-if(func1(data2) < 8){
-validate103.errors = [{instancePath:instancePath+"/http",schemaPath:"defs.json#/$defs/httpUrl/minLength",keyword:"minLength",params:{limit: 8},message:"must NOT have fewer than 8 characters"}];
-return false;
+var valid3 = true;
+const len0 = data2.length;
+for(let i0=0; i0<len0; i0++){
+const _errs10 = errors;
+if(!(validate104(data2[i0], {instancePath:instancePath+"/buckets/" + i0,parentData:data2,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate104.errors : vErrors.concat(validate104.errors);
+errors = vErrors.length;
+}
+var valid3 = _errs10 === errors;
+if(!valid3){
+break;
+}
+}
+}
 }
 else {
-if(!pattern74.test(data2)){
-validate103.errors = [{instancePath:instancePath+"/http",schemaPath:"defs.json#/$defs/httpUrl/pattern",keyword:"pattern",params:{pattern: "^https?://[\\x21-\\x7e]{1,248}$"},message:"must match pattern \""+"^https?://[\\x21-\\x7e]{1,248}$"+"\""}];
-return false;
-}
-}
-}
-}
-else {
-validate103.errors = [{instancePath:instancePath+"/http",schemaPath:"defs.json#/$defs/httpUrl/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate103.errors = [{instancePath:instancePath+"/buckets",schemaPath:"#/properties/buckets/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -9895,6 +10090,35 @@ var valid0 = _errs8 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
+if(data.next !== undefined){
+let data4 = data.next;
+const _errs11 = errors;
+const _errs12 = errors;
+if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
+validate103.errors = [{instancePath:instancePath+"/next",schemaPath:"defs.json#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs12){
+if((typeof data4 == "number") && (isFinite(data4))){
+if(data4 > 9007199254740991 || isNaN(data4)){
+validate103.errors = [{instancePath:instancePath+"/next",schemaPath:"defs.json#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data4 < 0 || isNaN(data4)){
+validate103.errors = [{instancePath:instancePath+"/next",schemaPath:"defs.json#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs11 === errors;
+}
+else {
+var valid0 = true;
+}
 }
 }
 }
@@ -9911,353 +10135,11 @@ return errors === 0;
 }
 validate103.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_ref_servers_reply = validate104;
-const schema289 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/ref.servers.reply.json","title":"RefServersReply","description":"The servers the reference server knows, ordered by rank.","x-correio-type":"ref.servers.reply","x-correio-pattern":"reply","x-correio-service":"ref","type":"object","additionalProperties":false,"required":["servers"],"properties":{"servers":{"description":"Every listed server, ordered by rank.","type":"array","maxItems":1000,"items":{"description":"One registered server.","type":"object","additionalProperties":false,"required":["server","rank","alive","last_heartbeat"],"properties":{"server":{"$ref":"defs.json#/$defs/nodeId"},"rank":{"$ref":"defs.json#/$defs/rank"},"alive":{"description":"True while the server's heartbeats arrive in time.","type":"boolean"},"last_heartbeat":{"description":"When the reference server last heard from it (registration or heartbeat).","$ref":"defs.json#/$defs/timestamp"},"endpoint":{"description":"The address the server registered with, if it gave one.","$ref":"defs.json#/$defs/endpoint"},"http":{"description":"The server's /health and /metrics base URL, if it registered one.","$ref":"defs.json#/$defs/httpUrl"}}}},"coordinator":{"description":"The coordinator announced by the latest election.coordinator event the reference server saw. Absent when none is known.","$ref":"defs.json#/$defs/nodeId"}}};
-
-function validate104(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/ref.servers.reply.json" */;
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate104.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(errors === 0){
-if(data && typeof data == "object" && !Array.isArray(data)){
-let missing0;
-if((data.servers === undefined) && (missing0 = "servers")){
-validate104.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
-return false;
-}
-else {
-const _errs1 = errors;
-for(const key0 in data){
-if(!((key0 === "servers") || (key0 === "coordinator"))){
-validate104.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs1 === errors){
-if(data.servers !== undefined){
-let data0 = data.servers;
-const _errs2 = errors;
-if(errors === _errs2){
-if(Array.isArray(data0)){
-if(data0.length > 1000){
-validate104.errors = [{instancePath:instancePath+"/servers",schemaPath:"#/properties/servers/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items"}];
-return false;
-}
-else {
-var valid1 = true;
-const len0 = data0.length;
-for(let i0=0; i0<len0; i0++){
-let data1 = data0[i0];
-const _errs4 = errors;
-if(errors === _errs4){
-if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
-let missing1;
-if(((((data1.server === undefined) && (missing1 = "server")) || ((data1.rank === undefined) && (missing1 = "rank"))) || ((data1.alive === undefined) && (missing1 = "alive"))) || ((data1.last_heartbeat === undefined) && (missing1 = "last_heartbeat"))){
-validate104.errors = [{instancePath:instancePath+"/servers/" + i0,schemaPath:"#/properties/servers/items/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
-return false;
-}
-else {
-const _errs6 = errors;
-for(const key1 in data1){
-if(!((((((key1 === "server") || (key1 === "rank")) || (key1 === "alive")) || (key1 === "last_heartbeat")) || (key1 === "endpoint")) || (key1 === "http"))){
-validate104.errors = [{instancePath:instancePath+"/servers/" + i0,schemaPath:"#/properties/servers/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs6 === errors){
-if(data1.server !== undefined){
-let data2 = data1.server;
-const _errs7 = errors;
-const _errs8 = errors;
-if(errors === _errs8){
-if(typeof data2 === "string"){
-if(func1(data2) > 128){
-validate104.errors = [{instancePath:instancePath+"/servers/" + i0+"/server",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
-return false;
-}
-else {
-if(func1(data2) < 1){
-validate104.errors = [{instancePath:instancePath+"/servers/" + i0+"/server",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-else {
-if(!pattern6.test(data2)){
-validate104.errors = [{instancePath:instancePath+"/servers/" + i0+"/server",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
-return false;
-}
-}
-}
-}
-else {
-validate104.errors = [{instancePath:instancePath+"/servers/" + i0+"/server",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid2 = _errs7 === errors;
-}
-else {
-var valid2 = true;
-}
-if(valid2){
-if(data1.rank !== undefined){
-let data3 = data1.rank;
-const _errs10 = errors;
-const _errs11 = errors;
-if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
-validate104.errors = [{instancePath:instancePath+"/servers/" + i0+"/rank",schemaPath:"defs.json#/$defs/rank/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs11){
-if((typeof data3 == "number") && (isFinite(data3))){
-if(data3 > 9007199254740991 || isNaN(data3)){
-validate104.errors = [{instancePath:instancePath+"/servers/" + i0+"/rank",schemaPath:"defs.json#/$defs/rank/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
-return false;
-}
-else {
-if(data3 < 1 || isNaN(data3)){
-validate104.errors = [{instancePath:instancePath+"/servers/" + i0+"/rank",schemaPath:"defs.json#/$defs/rank/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
-return false;
-}
-}
-}
-}
-var valid2 = _errs10 === errors;
-}
-else {
-var valid2 = true;
-}
-if(valid2){
-if(data1.alive !== undefined){
-const _errs13 = errors;
-if(typeof data1.alive !== "boolean"){
-validate104.errors = [{instancePath:instancePath+"/servers/" + i0+"/alive",schemaPath:"#/properties/servers/items/properties/alive/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
-return false;
-}
-var valid2 = _errs13 === errors;
-}
-else {
-var valid2 = true;
-}
-if(valid2){
-if(data1.last_heartbeat !== undefined){
-let data5 = data1.last_heartbeat;
-const _errs15 = errors;
-const _errs16 = errors;
-if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
-validate104.errors = [{instancePath:instancePath+"/servers/" + i0+"/last_heartbeat",schemaPath:"defs.json#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs16){
-if((typeof data5 == "number") && (isFinite(data5))){
-if(data5 > 9007199254740991 || isNaN(data5)){
-validate104.errors = [{instancePath:instancePath+"/servers/" + i0+"/last_heartbeat",schemaPath:"defs.json#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
-return false;
-}
-else {
-if(data5 < 0 || isNaN(data5)){
-validate104.errors = [{instancePath:instancePath+"/servers/" + i0+"/last_heartbeat",schemaPath:"defs.json#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
-return false;
-}
-}
-}
-}
-var valid2 = _errs15 === errors;
-}
-else {
-var valid2 = true;
-}
-if(valid2){
-if(data1.endpoint !== undefined){
-let data6 = data1.endpoint;
-const _errs18 = errors;
-const _errs19 = errors;
-if(errors === _errs19){
-if(typeof data6 === "string"){
-if(func1(data6) > 256){
-validate104.errors = [{instancePath:instancePath+"/servers/" + i0+"/endpoint",schemaPath:"defs.json#/$defs/endpoint/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"}];
-return false;
-}
-else {
-if(func1(data6) < 1){
-validate104.errors = [{instancePath:instancePath+"/servers/" + i0+"/endpoint",schemaPath:"defs.json#/$defs/endpoint/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-else {
-if(!pattern19.test(data6)){
-validate104.errors = [{instancePath:instancePath+"/servers/" + i0+"/endpoint",schemaPath:"defs.json#/$defs/endpoint/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,256}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,256}$"+"\""}];
-return false;
-}
-}
-}
-}
-else {
-validate104.errors = [{instancePath:instancePath+"/servers/" + i0+"/endpoint",schemaPath:"defs.json#/$defs/endpoint/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid2 = _errs18 === errors;
-}
-else {
-var valid2 = true;
-}
-if(valid2){
-if(data1.http !== undefined){
-let data7 = data1.http;
-const _errs21 = errors;
-const _errs22 = errors;
-if(errors === _errs22){
-if(typeof data7 === "string"){
-if(func1(data7) > 256){
-validate104.errors = [{instancePath:instancePath+"/servers/" + i0+"/http",schemaPath:"defs.json#/$defs/httpUrl/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"}];
-return false;
-}
-else {
-if(func1(data7) < 8){
-validate104.errors = [{instancePath:instancePath+"/servers/" + i0+"/http",schemaPath:"defs.json#/$defs/httpUrl/minLength",keyword:"minLength",params:{limit: 8},message:"must NOT have fewer than 8 characters"}];
-return false;
-}
-else {
-if(!pattern74.test(data7)){
-validate104.errors = [{instancePath:instancePath+"/servers/" + i0+"/http",schemaPath:"defs.json#/$defs/httpUrl/pattern",keyword:"pattern",params:{pattern: "^https?://[\\x21-\\x7e]{1,248}$"},message:"must match pattern \""+"^https?://[\\x21-\\x7e]{1,248}$"+"\""}];
-return false;
-}
-}
-}
-}
-else {
-validate104.errors = [{instancePath:instancePath+"/servers/" + i0+"/http",schemaPath:"defs.json#/$defs/httpUrl/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid2 = _errs21 === errors;
-}
-else {
-var valid2 = true;
-}
-}
-}
-}
-}
-}
-}
-}
-}
-else {
-validate104.errors = [{instancePath:instancePath+"/servers/" + i0,schemaPath:"#/properties/servers/items/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-var valid1 = _errs4 === errors;
-if(!valid1){
-break;
-}
-}
-}
-}
-else {
-validate104.errors = [{instancePath:instancePath+"/servers",schemaPath:"#/properties/servers/type",keyword:"type",params:{type: "array"},message:"must be array"}];
-return false;
-}
-}
-var valid0 = _errs2 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.coordinator !== undefined){
-let data8 = data.coordinator;
-const _errs24 = errors;
-const _errs25 = errors;
-if(errors === _errs25){
-if(typeof data8 === "string"){
-if(func1(data8) > 128){
-validate104.errors = [{instancePath:instancePath+"/coordinator",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
-return false;
-}
-else {
-if(func1(data8) < 1){
-validate104.errors = [{instancePath:instancePath+"/coordinator",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-else {
-if(!pattern6.test(data8)){
-validate104.errors = [{instancePath:instancePath+"/coordinator",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
-return false;
-}
-}
-}
-}
-else {
-validate104.errors = [{instancePath:instancePath+"/coordinator",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid0 = _errs24 === errors;
-}
-else {
-var valid0 = true;
-}
-}
-}
-}
-}
-else {
-validate104.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-validate104.errors = vErrors;
-return errors === 0;
-}
-validate104.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
-
-export const validate_ref_servers_request = validate105;
-const schema296 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/ref.servers.request.json","title":"RefServersRequest","description":"List the servers the reference server knows, with their liveness.","x-correio-type":"ref.servers.request","x-correio-pattern":"request","x-correio-service":"ref","x-correio-reply":"ref.servers.reply","type":"object","additionalProperties":false,"required":[],"properties":{}};
-
-function validate105(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/ref.servers.request.json" */;
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate105.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(errors === 0){
-if(data && typeof data == "object" && !Array.isArray(data)){
-for(const key0 in data){
-validate105.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-else {
-validate105.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-validate105.errors = vErrors;
-return errors === 0;
-}
-validate105.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
-
-export const validate_replica_apply_reply = validate106;
-const schema297 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/replica.apply.reply.json","title":"ReplicaApplyReply","description":"Reply to replica.apply.request, sent once every operation of the request is durable on the responder.","x-correio-type":"replica.apply.reply","x-correio-pattern":"reply","x-correio-service":"replica","type":"object","additionalProperties":false,"required":["server","applied"],"properties":{"server":{"description":"The responding server.","$ref":"defs.json#/$defs/nodeId"},"applied":{"description":"How many of the operations were new to the responder (the rest it already held).","$ref":"defs.json#/$defs/uint"}}};
+export const validate_logs_digest_request = validate106;
+const schema293 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/logs.digest.request.json","title":"LogsDigestRequest","description":"The per-minute counts and hashes of the lines a server holds from `since` (srv.<id> only): anti-entropy between log servers.","x-correio-type":"logs.digest.request","x-correio-pattern":"request","x-correio-service":"logs","x-correio-reply":"logs.digest.reply","type":"object","additionalProperties":false,"required":["since"],"properties":{"since":{"$ref":"defs.json#/$defs/timestamp"},"until":{"$ref":"defs.json#/$defs/timestamp"}}};
 
 function validate106(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/replica.apply.reply.json" */;
+/*# sourceURL="https://correio.dev/schemas/v1/logs.digest.request.json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate106.evaluated;
@@ -10270,46 +10152,40 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if(((data.server === undefined) && (missing0 = "server")) || ((data.applied === undefined) && (missing0 = "applied"))){
+if((data.since === undefined) && (missing0 = "since")){
 validate106.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((key0 === "server") || (key0 === "applied"))){
+if(!((key0 === "since") || (key0 === "until"))){
 validate106.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
 if(_errs1 === errors){
-if(data.server !== undefined){
-let data0 = data.server;
+if(data.since !== undefined){
+let data0 = data.since;
 const _errs2 = errors;
 const _errs3 = errors;
+if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
+validate106.errors = [{instancePath:instancePath+"/since",schemaPath:"defs.json#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
 if(errors === _errs3){
-if(typeof data0 === "string"){
-if(func1(data0) > 128){
-validate106.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+if((typeof data0 == "number") && (isFinite(data0))){
+if(data0 > 9007199254740991 || isNaN(data0)){
+validate106.errors = [{instancePath:instancePath+"/since",schemaPath:"defs.json#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
-if(func1(data0) < 1){
-validate106.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-else {
-if(!pattern6.test(data0)){
-validate106.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+if(data0 < 0 || isNaN(data0)){
+validate106.errors = [{instancePath:instancePath+"/since",schemaPath:"defs.json#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
-}
-}
-else {
-validate106.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
 }
 }
 var valid0 = _errs2 === errors;
@@ -10318,23 +10194,23 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.applied !== undefined){
-let data1 = data.applied;
+if(data.until !== undefined){
+let data1 = data.until;
 const _errs5 = errors;
 const _errs6 = errors;
 if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-validate106.errors = [{instancePath:instancePath+"/applied",schemaPath:"defs.json#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate106.errors = [{instancePath:instancePath+"/until",schemaPath:"defs.json#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs6){
 if((typeof data1 == "number") && (isFinite(data1))){
 if(data1 > 9007199254740991 || isNaN(data1)){
-validate106.errors = [{instancePath:instancePath+"/applied",schemaPath:"defs.json#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+validate106.errors = [{instancePath:instancePath+"/until",schemaPath:"defs.json#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
 if(data1 < 0 || isNaN(data1)){
-validate106.errors = [{instancePath:instancePath+"/applied",schemaPath:"defs.json#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate106.errors = [{instancePath:instancePath+"/until",schemaPath:"defs.json#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -10359,12 +10235,466 @@ return errors === 0;
 }
 validate106.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_replica_apply_request = validate107;
-const schema300 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/replica.apply.request.json","title":"ReplicaApplyRequest","description":"Push operations to one server (broker service srv.<server-id>) and ask it to apply them durably. An origin server sends it to its peers when its acknowledgement policy waits for k peers; the peer replies only after the operations are durable in its store. Applying is idempotent.","x-correio-type":"replica.apply.request","x-correio-pattern":"request","x-correio-service":"replica","x-correio-reply":"replica.apply.reply","type":"object","additionalProperties":false,"required":["ops"],"properties":{"ops":{"description":"Operations to apply, of any origins, in any order.","type":"array","minItems":1,"maxItems":100,"items":{"$ref":"defs.json#/$defs/operation"}}}};
-const schema301 = {"title":"Operation","description":"A replicated state change: op is its id, lc and hlc the origin server's Lamport and hybrid logical clocks for it, kind its kind, which selects the shape of data (login, channel.create, publish, direct; since revision 1.1 register, password and logout; since 1.4 config.set).","oneOf":[{"type":"object","additionalProperties":false,"required":["op","lc","hlc","kind","data"],"properties":{"op":{"$ref":"#/$defs/opId"},"lc":{"$ref":"#/$defs/lamport"},"hlc":{"$ref":"#/$defs/hlc"},"kind":{"const":"login"},"data":{"$ref":"#/$defs/operationLogin"},"rid":{"description":"The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.","$ref":"#/$defs/requestId"}}},{"type":"object","additionalProperties":false,"required":["op","lc","hlc","kind","data"],"properties":{"op":{"$ref":"#/$defs/opId"},"lc":{"$ref":"#/$defs/lamport"},"hlc":{"$ref":"#/$defs/hlc"},"kind":{"const":"channel.create"},"data":{"$ref":"#/$defs/operationChannelCreate"},"rid":{"description":"The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.","$ref":"#/$defs/requestId"}}},{"type":"object","additionalProperties":false,"required":["op","lc","hlc","kind","data"],"properties":{"op":{"$ref":"#/$defs/opId"},"lc":{"$ref":"#/$defs/lamport"},"hlc":{"$ref":"#/$defs/hlc"},"kind":{"const":"publish"},"data":{"$ref":"#/$defs/operationPublish"},"rid":{"description":"The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.","$ref":"#/$defs/requestId"}}},{"type":"object","additionalProperties":false,"required":["op","lc","hlc","kind","data"],"properties":{"op":{"$ref":"#/$defs/opId"},"lc":{"$ref":"#/$defs/lamport"},"hlc":{"$ref":"#/$defs/hlc"},"kind":{"const":"direct"},"data":{"$ref":"#/$defs/operationDirect"},"rid":{"description":"The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.","$ref":"#/$defs/requestId"}}},{"type":"object","additionalProperties":false,"required":["op","lc","hlc","kind","data"],"properties":{"op":{"$ref":"#/$defs/opId"},"lc":{"$ref":"#/$defs/lamport"},"hlc":{"$ref":"#/$defs/hlc"},"kind":{"const":"register"},"data":{"$ref":"#/$defs/operationRegister"},"rid":{"description":"The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.","$ref":"#/$defs/requestId"}}},{"type":"object","additionalProperties":false,"required":["op","lc","hlc","kind","data"],"properties":{"op":{"$ref":"#/$defs/opId"},"lc":{"$ref":"#/$defs/lamport"},"hlc":{"$ref":"#/$defs/hlc"},"kind":{"const":"password"},"data":{"$ref":"#/$defs/operationPassword"},"rid":{"description":"The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.","$ref":"#/$defs/requestId"}}},{"type":"object","additionalProperties":false,"required":["op","lc","hlc","kind","data"],"properties":{"op":{"$ref":"#/$defs/opId"},"lc":{"$ref":"#/$defs/lamport"},"hlc":{"$ref":"#/$defs/hlc"},"kind":{"const":"logout"},"data":{"$ref":"#/$defs/operationLogout"},"rid":{"description":"The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.","$ref":"#/$defs/requestId"}}},{"type":"object","additionalProperties":false,"required":["op","lc","hlc","kind","data"],"properties":{"op":{"$ref":"#/$defs/opId"},"lc":{"$ref":"#/$defs/lamport"},"hlc":{"$ref":"#/$defs/hlc"},"kind":{"const":"config.set"},"data":{"$ref":"#/$defs/operationConfigSet"},"rid":{"description":"The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.","$ref":"#/$defs/requestId"}}}]};
-const schema304 = {"description":"Data of a login operation.","type":"object","additionalProperties":false,"required":["user"],"properties":{"user":{"$ref":"#/$defs/userName"}}};
+export const validate_logs_query_reply = validate107;
+const schema296 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/logs.query.reply.json","title":"LogsQueryReply","description":"Reply to logs.query.request.","x-correio-type":"logs.query.reply","x-correio-pattern":"reply","x-correio-service":"logs","type":"object","additionalProperties":false,"required":["server","lines"],"properties":{"server":{"description":"The server that answered.","$ref":"defs.json#/$defs/nodeId"},"lines":{"type":"array","maxItems":1000,"items":{"$ref":"defs.json#/$defs/logRecord"}},"next":{"description":"Present when more lines may match: pass it as `after`.","$ref":"defs.json#/$defs/cursor"}}};
+
+function validate108(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate108.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((((((data.program === undefined) && (missing0 = "program")) || ((data.instance === undefined) && (missing0 = "instance"))) || ((data.boot === undefined) && (missing0 = "boot"))) || ((data.seq === undefined) && (missing0 = "seq"))) || ((data.at === undefined) && (missing0 = "at"))) || ((data.level === undefined) && (missing0 = "level"))) || ((data.msg === undefined) && (missing0 = "msg"))){
+validate108.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(func164.call(schema278.properties, key0))){
+validate108.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.program !== undefined){
+let data0 = data.program;
+const _errs2 = errors;
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data0 === "string"){
+if(func1(data0) > 32){
+validate108.errors = [{instancePath:instancePath+"/program",schemaPath:"#/$defs/logProgram/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
+return false;
+}
+else {
+if(func1(data0) < 1){
+validate108.errors = [{instancePath:instancePath+"/program",schemaPath:"#/$defs/logProgram/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern80.test(data0)){
+validate108.errors = [{instancePath:instancePath+"/program",schemaPath:"#/$defs/logProgram/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9-]{0,31}$"},message:"must match pattern \""+"^[a-z][a-z0-9-]{0,31}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate108.errors = [{instancePath:instancePath+"/program",schemaPath:"#/$defs/logProgram/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.instance !== undefined){
+let data1 = data.instance;
+const _errs5 = errors;
+const _errs6 = errors;
+if(errors === _errs6){
+if(typeof data1 === "string"){
+if(func1(data1) > 128){
+validate108.errors = [{instancePath:instancePath+"/instance",schemaPath:"#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+else {
+if(func1(data1) < 1){
+validate108.errors = [{instancePath:instancePath+"/instance",schemaPath:"#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern6.test(data1)){
+validate108.errors = [{instancePath:instancePath+"/instance",schemaPath:"#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate108.errors = [{instancePath:instancePath+"/instance",schemaPath:"#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.boot !== undefined){
+let data2 = data.boot;
+const _errs8 = errors;
+const _errs9 = errors;
+if(errors === _errs9){
+if(typeof data2 === "string"){
+if(func1(data2) > 32){
+validate108.errors = [{instancePath:instancePath+"/boot",schemaPath:"#/$defs/logBoot/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
+return false;
+}
+else {
+if(func1(data2) < 8){
+validate108.errors = [{instancePath:instancePath+"/boot",schemaPath:"#/$defs/logBoot/minLength",keyword:"minLength",params:{limit: 8},message:"must NOT have fewer than 8 characters"}];
+return false;
+}
+else {
+if(!pattern82.test(data2)){
+validate108.errors = [{instancePath:instancePath+"/boot",schemaPath:"#/$defs/logBoot/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_-]{8,32}$"},message:"must match pattern \""+"^[0-9A-Za-z_-]{8,32}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate108.errors = [{instancePath:instancePath+"/boot",schemaPath:"#/$defs/logBoot/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.seq !== undefined){
+let data3 = data.seq;
+const _errs11 = errors;
+const _errs12 = errors;
+if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
+validate108.errors = [{instancePath:instancePath+"/seq",schemaPath:"#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs12){
+if((typeof data3 == "number") && (isFinite(data3))){
+if(data3 > 9007199254740991 || isNaN(data3)){
+validate108.errors = [{instancePath:instancePath+"/seq",schemaPath:"#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data3 < 0 || isNaN(data3)){
+validate108.errors = [{instancePath:instancePath+"/seq",schemaPath:"#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs11 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.at !== undefined){
+let data4 = data.at;
+const _errs14 = errors;
+const _errs15 = errors;
+if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
+validate108.errors = [{instancePath:instancePath+"/at",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs15){
+if((typeof data4 == "number") && (isFinite(data4))){
+if(data4 > 9007199254740991 || isNaN(data4)){
+validate108.errors = [{instancePath:instancePath+"/at",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data4 < 0 || isNaN(data4)){
+validate108.errors = [{instancePath:instancePath+"/at",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs14 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.level !== undefined){
+let data5 = data.level;
+const _errs17 = errors;
+if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
+validate108.errors = [{instancePath:instancePath+"/level",schemaPath:"#/$defs/logLevel/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(!((((((data5 === 10) || (data5 === 20)) || (data5 === 30)) || (data5 === 40)) || (data5 === 50)) || (data5 === 60))){
+validate108.errors = [{instancePath:instancePath+"/level",schemaPath:"#/$defs/logLevel/enum",keyword:"enum",params:{allowedValues: schema284.enum},message:"must be equal to one of the allowed values"}];
+return false;
+}
+var valid0 = _errs17 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.msg !== undefined){
+let data6 = data.msg;
+const _errs20 = errors;
+if(errors === _errs20){
+if(typeof data6 === "string"){
+if(func1(data6) > 4000){
+validate108.errors = [{instancePath:instancePath+"/msg",schemaPath:"#/properties/msg/maxLength",keyword:"maxLength",params:{limit: 4000},message:"must NOT have more than 4000 characters"}];
+return false;
+}
+}
+else {
+validate108.errors = [{instancePath:instancePath+"/msg",schemaPath:"#/properties/msg/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs20 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.request_id !== undefined){
+let data7 = data.request_id;
+const _errs22 = errors;
+const _errs23 = errors;
+if(errors === _errs23){
+if(typeof data7 === "string"){
+if(func1(data7) > 64){
+validate108.errors = [{instancePath:instancePath+"/request_id",schemaPath:"#/$defs/logRequestId/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+return false;
+}
+else {
+if(func1(data7) < 1){
+validate108.errors = [{instancePath:instancePath+"/request_id",schemaPath:"#/$defs/logRequestId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern83.test(data7)){
+validate108.errors = [{instancePath:instancePath+"/request_id",schemaPath:"#/$defs/logRequestId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,64}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,64}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate108.errors = [{instancePath:instancePath+"/request_id",schemaPath:"#/$defs/logRequestId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs22 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.fields !== undefined){
+let data8 = data.fields;
+const _errs25 = errors;
+if(errors === _errs25){
+if(typeof data8 === "string"){
+if(func1(data8) > 4000){
+validate108.errors = [{instancePath:instancePath+"/fields",schemaPath:"#/properties/fields/maxLength",keyword:"maxLength",params:{limit: 4000},message:"must NOT have more than 4000 characters"}];
+return false;
+}
+else {
+if(func1(data8) < 2){
+validate108.errors = [{instancePath:instancePath+"/fields",schemaPath:"#/properties/fields/minLength",keyword:"minLength",params:{limit: 2},message:"must NOT have fewer than 2 characters"}];
+return false;
+}
+}
+}
+else {
+validate108.errors = [{instancePath:instancePath+"/fields",schemaPath:"#/properties/fields/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs25 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+validate108.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate108.errors = vErrors;
+return errors === 0;
+}
+validate108.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+
+function validate107(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://correio.dev/schemas/v1/logs.query.reply.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate107.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if(((data.server === undefined) && (missing0 = "server")) || ((data.lines === undefined) && (missing0 = "lines"))){
+validate107.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(((key0 === "server") || (key0 === "lines")) || (key0 === "next"))){
+validate107.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.server !== undefined){
+let data0 = data.server;
+const _errs2 = errors;
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data0 === "string"){
+if(func1(data0) > 128){
+validate107.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+else {
+if(func1(data0) < 1){
+validate107.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern6.test(data0)){
+validate107.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate107.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.lines !== undefined){
+let data1 = data.lines;
+const _errs5 = errors;
+if(errors === _errs5){
+if(Array.isArray(data1)){
+if(data1.length > 1000){
+validate107.errors = [{instancePath:instancePath+"/lines",schemaPath:"#/properties/lines/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items"}];
+return false;
+}
+else {
+var valid2 = true;
+const len0 = data1.length;
+for(let i0=0; i0<len0; i0++){
+const _errs7 = errors;
+if(!(validate108(data1[i0], {instancePath:instancePath+"/lines/" + i0,parentData:data1,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate108.errors : vErrors.concat(validate108.errors);
+errors = vErrors.length;
+}
+var valid2 = _errs7 === errors;
+if(!valid2){
+break;
+}
+}
+}
+}
+else {
+validate107.errors = [{instancePath:instancePath+"/lines",schemaPath:"#/properties/lines/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.next !== undefined){
+let data3 = data.next;
+const _errs8 = errors;
+const _errs9 = errors;
+if(errors === _errs9){
+if(typeof data3 === "string"){
+if(func1(data3) > 256){
+validate107.errors = [{instancePath:instancePath+"/next",schemaPath:"defs.json#/$defs/cursor/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"}];
+return false;
+}
+else {
+if(func1(data3) < 1){
+validate107.errors = [{instancePath:instancePath+"/next",schemaPath:"defs.json#/$defs/cursor/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern19.test(data3)){
+validate107.errors = [{instancePath:instancePath+"/next",schemaPath:"defs.json#/$defs/cursor/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,256}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,256}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate107.errors = [{instancePath:instancePath+"/next",schemaPath:"defs.json#/$defs/cursor/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+else {
+validate107.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate107.errors = vErrors;
+return errors === 0;
+}
+validate107.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const validate_logs_query_request = validate110;
+const schema307 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/logs.query.request.json","title":"LogsQueryRequest","description":"Read stored log lines (operators only), filtered; one page, with a cursor for the next.","x-correio-type":"logs.query.request","x-correio-pattern":"request","x-correio-service":"logs","x-correio-reply":"logs.query.reply","type":"object","additionalProperties":false,"required":[],"properties":{"program":{"$ref":"defs.json#/$defs/logProgram"},"instance":{"$ref":"defs.json#/$defs/nodeId"},"level":{"description":"Only lines at this level or more severe.","$ref":"defs.json#/$defs/logLevelName"},"since":{"description":"Only lines written at or after this time.","$ref":"defs.json#/$defs/timestamp"},"until":{"description":"Only lines written before this time.","$ref":"defs.json#/$defs/timestamp"},"request_id":{"$ref":"defs.json#/$defs/logRequestId"},"contains":{"description":"Only lines whose message contains this text (case-sensitive).","type":"string","minLength":1,"maxLength":200},"order":{"description":"asc (default): oldest first from `since`; desc: newest first (the tail).","type":"string","enum":["asc","desc"]},"limit":{"description":"At most this many lines (default 100).","type":"integer","minimum":1,"maximum":1000},"after":{"description":"The `next` cursor of the previous page.","$ref":"defs.json#/$defs/cursor"}}};
+const schema310 = {"description":"A level by name; a query with one returns that level and the more severe ones.","type":"string","enum":["trace","debug","info","warn","error","fatal"]};
 
 function validate110(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://correio.dev/schemas/v1/logs.query.request.json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate110.evaluated;
@@ -10376,46 +10706,299 @@ evaluated0.items = undefined;
 }
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
-let missing0;
-if((data.user === undefined) && (missing0 = "user")){
-validate110.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
-return false;
-}
-else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(key0 === "user")){
+if(!(func164.call(schema307.properties, key0))){
 validate110.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
 if(_errs1 === errors){
-if(data.user !== undefined){
-let data0 = data.user;
+if(data.program !== undefined){
+let data0 = data.program;
+const _errs2 = errors;
 const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
 if(func1(data0) > 32){
-validate110.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
+validate110.errors = [{instancePath:instancePath+"/program",schemaPath:"defs.json#/$defs/logProgram/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
 return false;
 }
 else {
 if(func1(data0) < 1){
-validate110.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate110.errors = [{instancePath:instancePath+"/program",schemaPath:"defs.json#/$defs/logProgram/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
-if(!pattern9.test(data0)){
-validate110.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
+if(!pattern80.test(data0)){
+validate110.errors = [{instancePath:instancePath+"/program",schemaPath:"defs.json#/$defs/logProgram/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9-]{0,31}$"},message:"must match pattern \""+"^[a-z][a-z0-9-]{0,31}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate110.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate110.errors = [{instancePath:instancePath+"/program",schemaPath:"defs.json#/$defs/logProgram/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.instance !== undefined){
+let data1 = data.instance;
+const _errs5 = errors;
+const _errs6 = errors;
+if(errors === _errs6){
+if(typeof data1 === "string"){
+if(func1(data1) > 128){
+validate110.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+else {
+if(func1(data1) < 1){
+validate110.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern6.test(data1)){
+validate110.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate110.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.level !== undefined){
+let data2 = data.level;
+const _errs8 = errors;
+if(typeof data2 !== "string"){
+validate110.errors = [{instancePath:instancePath+"/level",schemaPath:"defs.json#/$defs/logLevelName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if(!((((((data2 === "trace") || (data2 === "debug")) || (data2 === "info")) || (data2 === "warn")) || (data2 === "error")) || (data2 === "fatal"))){
+validate110.errors = [{instancePath:instancePath+"/level",schemaPath:"defs.json#/$defs/logLevelName/enum",keyword:"enum",params:{allowedValues: schema310.enum},message:"must be equal to one of the allowed values"}];
+return false;
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.since !== undefined){
+let data3 = data.since;
+const _errs11 = errors;
+const _errs12 = errors;
+if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
+validate110.errors = [{instancePath:instancePath+"/since",schemaPath:"defs.json#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs12){
+if((typeof data3 == "number") && (isFinite(data3))){
+if(data3 > 9007199254740991 || isNaN(data3)){
+validate110.errors = [{instancePath:instancePath+"/since",schemaPath:"defs.json#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data3 < 0 || isNaN(data3)){
+validate110.errors = [{instancePath:instancePath+"/since",schemaPath:"defs.json#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs11 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.until !== undefined){
+let data4 = data.until;
+const _errs14 = errors;
+const _errs15 = errors;
+if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
+validate110.errors = [{instancePath:instancePath+"/until",schemaPath:"defs.json#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs15){
+if((typeof data4 == "number") && (isFinite(data4))){
+if(data4 > 9007199254740991 || isNaN(data4)){
+validate110.errors = [{instancePath:instancePath+"/until",schemaPath:"defs.json#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data4 < 0 || isNaN(data4)){
+validate110.errors = [{instancePath:instancePath+"/until",schemaPath:"defs.json#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs14 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.request_id !== undefined){
+let data5 = data.request_id;
+const _errs17 = errors;
+const _errs18 = errors;
+if(errors === _errs18){
+if(typeof data5 === "string"){
+if(func1(data5) > 64){
+validate110.errors = [{instancePath:instancePath+"/request_id",schemaPath:"defs.json#/$defs/logRequestId/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+return false;
+}
+else {
+if(func1(data5) < 1){
+validate110.errors = [{instancePath:instancePath+"/request_id",schemaPath:"defs.json#/$defs/logRequestId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern83.test(data5)){
+validate110.errors = [{instancePath:instancePath+"/request_id",schemaPath:"defs.json#/$defs/logRequestId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,64}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,64}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate110.errors = [{instancePath:instancePath+"/request_id",schemaPath:"defs.json#/$defs/logRequestId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs17 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.contains !== undefined){
+let data6 = data.contains;
+const _errs20 = errors;
+if(errors === _errs20){
+if(typeof data6 === "string"){
+if(func1(data6) > 200){
+validate110.errors = [{instancePath:instancePath+"/contains",schemaPath:"#/properties/contains/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"}];
+return false;
+}
+else {
+if(func1(data6) < 1){
+validate110.errors = [{instancePath:instancePath+"/contains",schemaPath:"#/properties/contains/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+}
+}
+else {
+validate110.errors = [{instancePath:instancePath+"/contains",schemaPath:"#/properties/contains/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs20 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.order !== undefined){
+let data7 = data.order;
+const _errs22 = errors;
+if(typeof data7 !== "string"){
+validate110.errors = [{instancePath:instancePath+"/order",schemaPath:"#/properties/order/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if(!((data7 === "asc") || (data7 === "desc"))){
+validate110.errors = [{instancePath:instancePath+"/order",schemaPath:"#/properties/order/enum",keyword:"enum",params:{allowedValues: schema307.properties.order.enum},message:"must be equal to one of the allowed values"}];
+return false;
+}
+var valid0 = _errs22 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.limit !== undefined){
+let data8 = data.limit;
+const _errs24 = errors;
+if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
+validate110.errors = [{instancePath:instancePath+"/limit",schemaPath:"#/properties/limit/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs24){
+if((typeof data8 == "number") && (isFinite(data8))){
+if(data8 > 1000 || isNaN(data8)){
+validate110.errors = [{instancePath:instancePath+"/limit",schemaPath:"#/properties/limit/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"}];
+return false;
+}
+else {
+if(data8 < 1 || isNaN(data8)){
+validate110.errors = [{instancePath:instancePath+"/limit",schemaPath:"#/properties/limit/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs24 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.after !== undefined){
+let data9 = data.after;
+const _errs26 = errors;
+const _errs27 = errors;
+if(errors === _errs27){
+if(typeof data9 === "string"){
+if(func1(data9) > 256){
+validate110.errors = [{instancePath:instancePath+"/after",schemaPath:"defs.json#/$defs/cursor/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"}];
+return false;
+}
+else {
+if(func1(data9) < 1){
+validate110.errors = [{instancePath:instancePath+"/after",schemaPath:"defs.json#/$defs/cursor/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern19.test(data9)){
+validate110.errors = [{instancePath:instancePath+"/after",schemaPath:"defs.json#/$defs/cursor/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,256}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,256}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate110.errors = [{instancePath:instancePath+"/after",schemaPath:"defs.json#/$defs/cursor/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs26 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
 }
 }
 }
@@ -10432,7 +11015,138 @@ return errors === 0;
 }
 validate110.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema309 = {"description":"Data of a channel.create operation.","type":"object","additionalProperties":false,"required":["user","channel"],"properties":{"user":{"description":"The user creating the channel.","$ref":"#/$defs/userName"},"channel":{"$ref":"#/$defs/channelName"}}};
+export const validate_logs_ship_reply = validate111;
+const schema315 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/logs.ship.reply.json","title":"LogsShipReply","description":"Reply to logs.ship.request: sent once the lines are durable.","x-correio-type":"logs.ship.reply","x-correio-pattern":"reply","x-correio-service":"logs","type":"object","additionalProperties":false,"required":["stored","duplicates","refused"],"properties":{"stored":{"description":"Lines new to the service.","$ref":"defs.json#/$defs/uint"},"duplicates":{"description":"Lines it already held (a batch sent again).","$ref":"defs.json#/$defs/uint"},"refused":{"description":"Lines not kept: older than the service's retention, or stamped more than a day ahead of its clock.","$ref":"defs.json#/$defs/uint"}}};
+
+function validate111(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://correio.dev/schemas/v1/logs.ship.reply.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate111.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((data.stored === undefined) && (missing0 = "stored")) || ((data.duplicates === undefined) && (missing0 = "duplicates"))) || ((data.refused === undefined) && (missing0 = "refused"))){
+validate111.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(((key0 === "stored") || (key0 === "duplicates")) || (key0 === "refused"))){
+validate111.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.stored !== undefined){
+let data0 = data.stored;
+const _errs2 = errors;
+const _errs3 = errors;
+if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
+validate111.errors = [{instancePath:instancePath+"/stored",schemaPath:"defs.json#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs3){
+if((typeof data0 == "number") && (isFinite(data0))){
+if(data0 > 9007199254740991 || isNaN(data0)){
+validate111.errors = [{instancePath:instancePath+"/stored",schemaPath:"defs.json#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data0 < 0 || isNaN(data0)){
+validate111.errors = [{instancePath:instancePath+"/stored",schemaPath:"defs.json#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.duplicates !== undefined){
+let data1 = data.duplicates;
+const _errs5 = errors;
+const _errs6 = errors;
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+validate111.errors = [{instancePath:instancePath+"/duplicates",schemaPath:"defs.json#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs6){
+if((typeof data1 == "number") && (isFinite(data1))){
+if(data1 > 9007199254740991 || isNaN(data1)){
+validate111.errors = [{instancePath:instancePath+"/duplicates",schemaPath:"defs.json#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data1 < 0 || isNaN(data1)){
+validate111.errors = [{instancePath:instancePath+"/duplicates",schemaPath:"defs.json#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.refused !== undefined){
+let data2 = data.refused;
+const _errs8 = errors;
+const _errs9 = errors;
+if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
+validate111.errors = [{instancePath:instancePath+"/refused",schemaPath:"defs.json#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs9){
+if((typeof data2 == "number") && (isFinite(data2))){
+if(data2 > 9007199254740991 || isNaN(data2)){
+validate111.errors = [{instancePath:instancePath+"/refused",schemaPath:"defs.json#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data2 < 0 || isNaN(data2)){
+validate111.errors = [{instancePath:instancePath+"/refused",schemaPath:"defs.json#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+else {
+validate111.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate111.errors = vErrors;
+return errors === 0;
+}
+validate111.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const validate_logs_ship_request = validate112;
+const schema319 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/logs.ship.request.json","title":"LogsShipRequest","description":"Ship a batch of a program's log lines to the log service (revision 1.5); stored once durable on the receiving server and copied to every live server.","x-correio-type":"logs.ship.request","x-correio-pattern":"request","x-correio-service":"logs","x-correio-reply":"logs.ship.reply","type":"object","additionalProperties":false,"required":["program","instance","boot","lines"],"properties":{"program":{"$ref":"defs.json#/$defs/logProgram"},"instance":{"$ref":"defs.json#/$defs/nodeId"},"boot":{"$ref":"defs.json#/$defs/logBoot"},"lines":{"type":"array","minItems":1,"maxItems":1000,"items":{"$ref":"defs.json#/$defs/logLine"}}}};
+const schema323 = {"description":"One structured log line as a program ships it (revision 1.5).","type":"object","additionalProperties":false,"required":["seq","at","level","msg"],"properties":{"seq":{"description":"The line's number in its run (boot), from 1: with program, instance and boot, the line's identity.","$ref":"#/$defs/uint"},"at":{"description":"When the program wrote the line.","$ref":"#/$defs/timestamp"},"level":{"$ref":"#/$defs/logLevel"},"msg":{"description":"The line's message (may be empty).","type":"string","maxLength":4000},"request_id":{"$ref":"#/$defs/logRequestId"},"fields":{"description":"The line's other fields, as the JSON text of an object (truncated lines carry `truncated: true`).","type":"string","minLength":2,"maxLength":4000}}};
 
 function validate113(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -10447,46 +11161,40 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if(((data.user === undefined) && (missing0 = "user")) || ((data.channel === undefined) && (missing0 = "channel"))){
+if(((((data.seq === undefined) && (missing0 = "seq")) || ((data.at === undefined) && (missing0 = "at"))) || ((data.level === undefined) && (missing0 = "level"))) || ((data.msg === undefined) && (missing0 = "msg"))){
 validate113.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((key0 === "user") || (key0 === "channel"))){
+if(!((((((key0 === "seq") || (key0 === "at")) || (key0 === "level")) || (key0 === "msg")) || (key0 === "request_id")) || (key0 === "fields"))){
 validate113.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
 if(_errs1 === errors){
-if(data.user !== undefined){
-let data0 = data.user;
+if(data.seq !== undefined){
+let data0 = data.seq;
 const _errs2 = errors;
 const _errs3 = errors;
+if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
+validate113.errors = [{instancePath:instancePath+"/seq",schemaPath:"#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
 if(errors === _errs3){
-if(typeof data0 === "string"){
-if(func1(data0) > 32){
-validate113.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
+if((typeof data0 == "number") && (isFinite(data0))){
+if(data0 > 9007199254740991 || isNaN(data0)){
+validate113.errors = [{instancePath:instancePath+"/seq",schemaPath:"#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
-if(func1(data0) < 1){
-validate113.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-else {
-if(!pattern9.test(data0)){
-validate113.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
+if(data0 < 0 || isNaN(data0)){
+validate113.errors = [{instancePath:instancePath+"/seq",schemaPath:"#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
-}
-}
-else {
-validate113.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
 }
 }
 var valid0 = _errs2 === errors;
@@ -10495,38 +11203,135 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.channel !== undefined){
-let data1 = data.channel;
+if(data.at !== undefined){
+let data1 = data.at;
 const _errs5 = errors;
 const _errs6 = errors;
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+validate113.errors = [{instancePath:instancePath+"/at",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
 if(errors === _errs6){
-if(typeof data1 === "string"){
-if(func1(data1) > 64){
-validate113.errors = [{instancePath:instancePath+"/channel",schemaPath:"#/$defs/channelName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+if((typeof data1 == "number") && (isFinite(data1))){
+if(data1 > 9007199254740991 || isNaN(data1)){
+validate113.errors = [{instancePath:instancePath+"/at",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
-if(func1(data1) < 1){
-validate113.errors = [{instancePath:instancePath+"/channel",schemaPath:"#/$defs/channelName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-else {
-if(!pattern8.test(data1)){
-validate113.errors = [{instancePath:instancePath+"/channel",schemaPath:"#/$defs/channelName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,64}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,64}$"+"\""}];
+if(data1 < 0 || isNaN(data1)){
+validate113.errors = [{instancePath:instancePath+"/at",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
-}
-}
-else {
-validate113.errors = [{instancePath:instancePath+"/channel",schemaPath:"#/$defs/channelName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
 }
 }
 var valid0 = _errs5 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
+if(data.level !== undefined){
+let data2 = data.level;
+const _errs8 = errors;
+if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
+validate113.errors = [{instancePath:instancePath+"/level",schemaPath:"#/$defs/logLevel/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(!((((((data2 === 10) || (data2 === 20)) || (data2 === 30)) || (data2 === 40)) || (data2 === 50)) || (data2 === 60))){
+validate113.errors = [{instancePath:instancePath+"/level",schemaPath:"#/$defs/logLevel/enum",keyword:"enum",params:{allowedValues: schema284.enum},message:"must be equal to one of the allowed values"}];
+return false;
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.msg !== undefined){
+let data3 = data.msg;
+const _errs11 = errors;
+if(errors === _errs11){
+if(typeof data3 === "string"){
+if(func1(data3) > 4000){
+validate113.errors = [{instancePath:instancePath+"/msg",schemaPath:"#/properties/msg/maxLength",keyword:"maxLength",params:{limit: 4000},message:"must NOT have more than 4000 characters"}];
+return false;
+}
+}
+else {
+validate113.errors = [{instancePath:instancePath+"/msg",schemaPath:"#/properties/msg/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs11 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.request_id !== undefined){
+let data4 = data.request_id;
+const _errs13 = errors;
+const _errs14 = errors;
+if(errors === _errs14){
+if(typeof data4 === "string"){
+if(func1(data4) > 64){
+validate113.errors = [{instancePath:instancePath+"/request_id",schemaPath:"#/$defs/logRequestId/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+return false;
+}
+else {
+if(func1(data4) < 1){
+validate113.errors = [{instancePath:instancePath+"/request_id",schemaPath:"#/$defs/logRequestId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern83.test(data4)){
+validate113.errors = [{instancePath:instancePath+"/request_id",schemaPath:"#/$defs/logRequestId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,64}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,64}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate113.errors = [{instancePath:instancePath+"/request_id",schemaPath:"#/$defs/logRequestId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs13 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.fields !== undefined){
+let data5 = data.fields;
+const _errs16 = errors;
+if(errors === _errs16){
+if(typeof data5 === "string"){
+if(func1(data5) > 4000){
+validate113.errors = [{instancePath:instancePath+"/fields",schemaPath:"#/properties/fields/maxLength",keyword:"maxLength",params:{limit: 4000},message:"must NOT have more than 4000 characters"}];
+return false;
+}
+else {
+if(func1(data5) < 2){
+validate113.errors = [{instancePath:instancePath+"/fields",schemaPath:"#/properties/fields/minLength",keyword:"minLength",params:{limit: 2},message:"must NOT have fewer than 2 characters"}];
+return false;
+}
+}
+}
+else {
+validate113.errors = [{instancePath:instancePath+"/fields",schemaPath:"#/properties/fields/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs16 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
 }
 }
 }
@@ -10542,9 +11347,267 @@ return errors === 0;
 }
 validate113.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema315 = {"description":"Data of a publish operation: a publication to a channel.","type":"object","additionalProperties":false,"required":["user","channel","text"],"properties":{"user":{"description":"The publishing user.","$ref":"#/$defs/userName"},"channel":{"$ref":"#/$defs/channelName"},"text":{"$ref":"#/$defs/text"}}};
+
+function validate112(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://correio.dev/schemas/v1/logs.ship.request.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate112.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if(((((data.program === undefined) && (missing0 = "program")) || ((data.instance === undefined) && (missing0 = "instance"))) || ((data.boot === undefined) && (missing0 = "boot"))) || ((data.lines === undefined) && (missing0 = "lines"))){
+validate112.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((((key0 === "program") || (key0 === "instance")) || (key0 === "boot")) || (key0 === "lines"))){
+validate112.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.program !== undefined){
+let data0 = data.program;
+const _errs2 = errors;
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data0 === "string"){
+if(func1(data0) > 32){
+validate112.errors = [{instancePath:instancePath+"/program",schemaPath:"defs.json#/$defs/logProgram/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
+return false;
+}
+else {
+if(func1(data0) < 1){
+validate112.errors = [{instancePath:instancePath+"/program",schemaPath:"defs.json#/$defs/logProgram/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern80.test(data0)){
+validate112.errors = [{instancePath:instancePath+"/program",schemaPath:"defs.json#/$defs/logProgram/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9-]{0,31}$"},message:"must match pattern \""+"^[a-z][a-z0-9-]{0,31}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate112.errors = [{instancePath:instancePath+"/program",schemaPath:"defs.json#/$defs/logProgram/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.instance !== undefined){
+let data1 = data.instance;
+const _errs5 = errors;
+const _errs6 = errors;
+if(errors === _errs6){
+if(typeof data1 === "string"){
+if(func1(data1) > 128){
+validate112.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+else {
+if(func1(data1) < 1){
+validate112.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern6.test(data1)){
+validate112.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate112.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.boot !== undefined){
+let data2 = data.boot;
+const _errs8 = errors;
+const _errs9 = errors;
+if(errors === _errs9){
+if(typeof data2 === "string"){
+if(func1(data2) > 32){
+validate112.errors = [{instancePath:instancePath+"/boot",schemaPath:"defs.json#/$defs/logBoot/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
+return false;
+}
+else {
+if(func1(data2) < 8){
+validate112.errors = [{instancePath:instancePath+"/boot",schemaPath:"defs.json#/$defs/logBoot/minLength",keyword:"minLength",params:{limit: 8},message:"must NOT have fewer than 8 characters"}];
+return false;
+}
+else {
+if(!pattern82.test(data2)){
+validate112.errors = [{instancePath:instancePath+"/boot",schemaPath:"defs.json#/$defs/logBoot/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_-]{8,32}$"},message:"must match pattern \""+"^[0-9A-Za-z_-]{8,32}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate112.errors = [{instancePath:instancePath+"/boot",schemaPath:"defs.json#/$defs/logBoot/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.lines !== undefined){
+let data3 = data.lines;
+const _errs11 = errors;
+if(errors === _errs11){
+if(Array.isArray(data3)){
+if(data3.length > 1000){
+validate112.errors = [{instancePath:instancePath+"/lines",schemaPath:"#/properties/lines/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items"}];
+return false;
+}
+else {
+if(data3.length < 1){
+validate112.errors = [{instancePath:instancePath+"/lines",schemaPath:"#/properties/lines/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
+return false;
+}
+else {
+var valid4 = true;
+const len0 = data3.length;
+for(let i0=0; i0<len0; i0++){
+const _errs13 = errors;
+if(!(validate113(data3[i0], {instancePath:instancePath+"/lines/" + i0,parentData:data3,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate113.errors : vErrors.concat(validate113.errors);
+errors = vErrors.length;
+}
+var valid4 = _errs13 === errors;
+if(!valid4){
+break;
+}
+}
+}
+}
+}
+else {
+validate112.errors = [{instancePath:instancePath+"/lines",schemaPath:"#/properties/lines/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid0 = _errs11 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+}
+else {
+validate112.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate112.errors = vErrors;
+return errors === 0;
+}
+validate112.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const validate_ref_heartbeat_reply = validate115;
+const schema328 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/ref.heartbeat.reply.json","title":"RefHeartbeatReply","description":"Reply to ref.heartbeat.request.","x-correio-type":"ref.heartbeat.reply","x-correio-pattern":"reply","x-correio-service":"ref","type":"object","additionalProperties":false,"required":["alive","known"],"properties":{"alive":{"description":"True when the reference server now counts the server as alive.","type":"boolean"},"known":{"description":"False when the reference server does not know this server (or not under this rank): it must send ref.register.request again.","type":"boolean"}}};
+
+function validate115(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://correio.dev/schemas/v1/ref.heartbeat.reply.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate115.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if(((data.alive === undefined) && (missing0 = "alive")) || ((data.known === undefined) && (missing0 = "known"))){
+validate115.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((key0 === "alive") || (key0 === "known"))){
+validate115.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.alive !== undefined){
+const _errs2 = errors;
+if(typeof data.alive !== "boolean"){
+validate115.errors = [{instancePath:instancePath+"/alive",schemaPath:"#/properties/alive/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+return false;
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.known !== undefined){
+const _errs4 = errors;
+if(typeof data.known !== "boolean"){
+validate115.errors = [{instancePath:instancePath+"/known",schemaPath:"#/properties/known/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+return false;
+}
+var valid0 = _errs4 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+else {
+validate115.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate115.errors = vErrors;
+return errors === 0;
+}
+validate115.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const validate_ref_heartbeat_request = validate116;
+const schema329 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/ref.heartbeat.request.json","title":"RefHeartbeatRequest","description":"A server's periodic heartbeat to the reference server.","x-correio-type":"ref.heartbeat.request","x-correio-pattern":"request","x-correio-service":"ref","x-correio-reply":"ref.heartbeat.reply","type":"object","additionalProperties":false,"required":["server","rank"],"properties":{"server":{"$ref":"defs.json#/$defs/nodeId"},"rank":{"description":"The rank the server was given at registration.","$ref":"defs.json#/$defs/rank"}}};
 
 function validate116(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://correio.dev/schemas/v1/ref.heartbeat.request.json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate116.evaluated;
@@ -10557,45 +11620,45 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if((((data.user === undefined) && (missing0 = "user")) || ((data.channel === undefined) && (missing0 = "channel"))) || ((data.text === undefined) && (missing0 = "text"))){
+if(((data.server === undefined) && (missing0 = "server")) || ((data.rank === undefined) && (missing0 = "rank"))){
 validate116.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(((key0 === "user") || (key0 === "channel")) || (key0 === "text"))){
+if(!((key0 === "server") || (key0 === "rank"))){
 validate116.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
 if(_errs1 === errors){
-if(data.user !== undefined){
-let data0 = data.user;
+if(data.server !== undefined){
+let data0 = data.server;
 const _errs2 = errors;
 const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
-if(func1(data0) > 32){
-validate116.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
+if(func1(data0) > 128){
+validate116.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data0) < 1){
-validate116.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate116.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
-if(!pattern9.test(data0)){
-validate116.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
+if(!pattern6.test(data0)){
+validate116.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate116.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate116.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -10605,67 +11668,32 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.channel !== undefined){
-let data1 = data.channel;
+if(data.rank !== undefined){
+let data1 = data.rank;
 const _errs5 = errors;
 const _errs6 = errors;
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+validate116.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
 if(errors === _errs6){
-if(typeof data1 === "string"){
-if(func1(data1) > 64){
-validate116.errors = [{instancePath:instancePath+"/channel",schemaPath:"#/$defs/channelName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+if((typeof data1 == "number") && (isFinite(data1))){
+if(data1 > 9007199254740991 || isNaN(data1)){
+validate116.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
-if(func1(data1) < 1){
-validate116.errors = [{instancePath:instancePath+"/channel",schemaPath:"#/$defs/channelName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-else {
-if(!pattern8.test(data1)){
-validate116.errors = [{instancePath:instancePath+"/channel",schemaPath:"#/$defs/channelName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,64}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,64}$"+"\""}];
+if(data1 < 1 || isNaN(data1)){
+validate116.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
 }
-}
-}
-else {
-validate116.errors = [{instancePath:instancePath+"/channel",schemaPath:"#/$defs/channelName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
 }
 }
 var valid0 = _errs5 === errors;
 }
 else {
 var valid0 = true;
-}
-if(valid0){
-if(data.text !== undefined){
-let data2 = data.text;
-const _errs8 = errors;
-const _errs9 = errors;
-if(errors === _errs9){
-if(typeof data2 === "string"){
-if(func1(data2) > 4000){
-validate116.errors = [{instancePath:instancePath+"/text",schemaPath:"#/$defs/text/maxLength",keyword:"maxLength",params:{limit: 4000},message:"must NOT have more than 4000 characters"}];
-return false;
-}
-else {
-if(func1(data2) < 1){
-validate116.errors = [{instancePath:instancePath+"/text",schemaPath:"#/$defs/text/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-}
-}
-else {
-validate116.errors = [{instancePath:instancePath+"/text",schemaPath:"#/$defs/text/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid0 = _errs8 === errors;
-}
-else {
-var valid0 = true;
-}
 }
 }
 }
@@ -10681,9 +11709,271 @@ return errors === 0;
 }
 validate116.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema322 = {"description":"Data of a direct operation: a direct message from one user to another.","type":"object","additionalProperties":false,"required":["user","to","text"],"properties":{"user":{"description":"The sending user.","$ref":"#/$defs/userName"},"to":{"description":"The receiving user.","$ref":"#/$defs/userName"},"text":{"$ref":"#/$defs/text"}}};
+export const validate_ref_membership = validate117;
+const schema332 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/ref.membership.json","title":"RefMembership","description":"A change in the server list, published by the reference server on the proxy topic ref/membership/.","x-correio-type":"ref.membership","x-correio-pattern":"event","x-correio-service":"ref","type":"object","additionalProperties":false,"required":["server","rank","state","at"],"properties":{"server":{"$ref":"defs.json#/$defs/nodeId"},"rank":{"$ref":"defs.json#/$defs/rank"},"state":{"description":"up: registered, or heartbeats resumed; down: heartbeats missed, the server is presumed dead; left: removed from the list (down for too long, or removed by an operator), it must register again.","type":"string","enum":["up","down","left"]},"at":{"description":"When the reference server observed the change.","$ref":"defs.json#/$defs/timestamp"}}};
+
+function validate117(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://correio.dev/schemas/v1/ref.membership.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate117.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if(((((data.server === undefined) && (missing0 = "server")) || ((data.rank === undefined) && (missing0 = "rank"))) || ((data.state === undefined) && (missing0 = "state"))) || ((data.at === undefined) && (missing0 = "at"))){
+validate117.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((((key0 === "server") || (key0 === "rank")) || (key0 === "state")) || (key0 === "at"))){
+validate117.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.server !== undefined){
+let data0 = data.server;
+const _errs2 = errors;
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data0 === "string"){
+if(func1(data0) > 128){
+validate117.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+else {
+if(func1(data0) < 1){
+validate117.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern6.test(data0)){
+validate117.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate117.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.rank !== undefined){
+let data1 = data.rank;
+const _errs5 = errors;
+const _errs6 = errors;
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+validate117.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs6){
+if((typeof data1 == "number") && (isFinite(data1))){
+if(data1 > 9007199254740991 || isNaN(data1)){
+validate117.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data1 < 1 || isNaN(data1)){
+validate117.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.state !== undefined){
+let data2 = data.state;
+const _errs8 = errors;
+if(typeof data2 !== "string"){
+validate117.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if(!(((data2 === "up") || (data2 === "down")) || (data2 === "left"))){
+validate117.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema332.properties.state.enum},message:"must be equal to one of the allowed values"}];
+return false;
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.at !== undefined){
+let data3 = data.at;
+const _errs10 = errors;
+const _errs11 = errors;
+if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
+validate117.errors = [{instancePath:instancePath+"/at",schemaPath:"defs.json#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs11){
+if((typeof data3 == "number") && (isFinite(data3))){
+if(data3 > 9007199254740991 || isNaN(data3)){
+validate117.errors = [{instancePath:instancePath+"/at",schemaPath:"defs.json#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data3 < 0 || isNaN(data3)){
+validate117.errors = [{instancePath:instancePath+"/at",schemaPath:"defs.json#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs10 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+}
+else {
+validate117.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate117.errors = vErrors;
+return errors === 0;
+}
+validate117.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const validate_ref_register_reply = validate118;
+const schema336 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/ref.register.reply.json","title":"RefRegisterReply","description":"Reply to ref.register.request: the server's rank.","x-correio-type":"ref.register.reply","x-correio-pattern":"reply","x-correio-service":"ref","type":"object","additionalProperties":false,"required":["server","rank"],"properties":{"server":{"$ref":"defs.json#/$defs/nodeId"},"rank":{"$ref":"defs.json#/$defs/rank"}}};
+
+function validate118(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://correio.dev/schemas/v1/ref.register.reply.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate118.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if(((data.server === undefined) && (missing0 = "server")) || ((data.rank === undefined) && (missing0 = "rank"))){
+validate118.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((key0 === "server") || (key0 === "rank"))){
+validate118.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.server !== undefined){
+let data0 = data.server;
+const _errs2 = errors;
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data0 === "string"){
+if(func1(data0) > 128){
+validate118.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+else {
+if(func1(data0) < 1){
+validate118.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern6.test(data0)){
+validate118.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate118.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.rank !== undefined){
+let data1 = data.rank;
+const _errs5 = errors;
+const _errs6 = errors;
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+validate118.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs6){
+if((typeof data1 == "number") && (isFinite(data1))){
+if(data1 > 9007199254740991 || isNaN(data1)){
+validate118.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data1 < 1 || isNaN(data1)){
+validate118.errors = [{instancePath:instancePath+"/rank",schemaPath:"defs.json#/$defs/rank/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+else {
+validate118.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate118.errors = vErrors;
+return errors === 0;
+}
+validate118.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const validate_ref_register_request = validate119;
+const schema339 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/ref.register.request.json","title":"RefRegisterRequest","description":"Register a server with the reference server and get its rank. A server registering again under the same id, while the reference server still lists it, keeps its rank.","x-correio-type":"ref.register.request","x-correio-pattern":"request","x-correio-service":"ref","x-correio-reply":"ref.register.reply","type":"object","additionalProperties":false,"required":["server"],"properties":{"server":{"description":"The registering server's id.","$ref":"defs.json#/$defs/nodeId"},"endpoint":{"description":"The server's own address, informative only (shown in ref.servers.reply).","$ref":"defs.json#/$defs/endpoint"},"http":{"description":"Where the server serves /health and /metrics, if it does (revision 1.3): dashboards find every server's numbers through ref.servers.reply.","$ref":"defs.json#/$defs/httpUrl"}}};
+const schema341 = {"description":"A ZeroMQ endpoint, such as tcp://10.0.0.5:5555: 1 to 256 printable ASCII characters.","type":"string","pattern":"^[\\x21-\\x7e]{1,256}$","minLength":1,"maxLength":256};
 
 function validate119(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://correio.dev/schemas/v1/ref.register.request.json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate119.evaluated;
@@ -10696,45 +11986,45 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if((((data.user === undefined) && (missing0 = "user")) || ((data.to === undefined) && (missing0 = "to"))) || ((data.text === undefined) && (missing0 = "text"))){
+if((data.server === undefined) && (missing0 = "server")){
 validate119.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(((key0 === "user") || (key0 === "to")) || (key0 === "text"))){
+if(!(((key0 === "server") || (key0 === "endpoint")) || (key0 === "http"))){
 validate119.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
 if(_errs1 === errors){
-if(data.user !== undefined){
-let data0 = data.user;
+if(data.server !== undefined){
+let data0 = data.server;
 const _errs2 = errors;
 const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
-if(func1(data0) > 32){
-validate119.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
+if(func1(data0) > 128){
+validate119.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data0) < 1){
-validate119.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate119.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
-if(!pattern9.test(data0)){
-validate119.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
+if(!pattern6.test(data0)){
+validate119.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate119.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate119.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -10744,31 +12034,31 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.to !== undefined){
-let data1 = data.to;
+if(data.endpoint !== undefined){
+let data1 = data.endpoint;
 const _errs5 = errors;
 const _errs6 = errors;
 if(errors === _errs6){
 if(typeof data1 === "string"){
-if(func1(data1) > 32){
-validate119.errors = [{instancePath:instancePath+"/to",schemaPath:"#/$defs/userName/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
+if(func1(data1) > 256){
+validate119.errors = [{instancePath:instancePath+"/endpoint",schemaPath:"defs.json#/$defs/endpoint/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"}];
 return false;
 }
 else {
 if(func1(data1) < 1){
-validate119.errors = [{instancePath:instancePath+"/to",schemaPath:"#/$defs/userName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate119.errors = [{instancePath:instancePath+"/endpoint",schemaPath:"defs.json#/$defs/endpoint/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
-if(!pattern9.test(data1)){
-validate119.errors = [{instancePath:instancePath+"/to",schemaPath:"#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
+if(!pattern19.test(data1)){
+validate119.errors = [{instancePath:instancePath+"/endpoint",schemaPath:"defs.json#/$defs/endpoint/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,256}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,256}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate119.errors = [{instancePath:instancePath+"/to",schemaPath:"#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate119.errors = [{instancePath:instancePath+"/endpoint",schemaPath:"defs.json#/$defs/endpoint/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -10778,25 +12068,31 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.text !== undefined){
-let data2 = data.text;
+if(data.http !== undefined){
+let data2 = data.http;
 const _errs8 = errors;
 const _errs9 = errors;
 if(errors === _errs9){
 if(typeof data2 === "string"){
-if(func1(data2) > 4000){
-validate119.errors = [{instancePath:instancePath+"/text",schemaPath:"#/$defs/text/maxLength",keyword:"maxLength",params:{limit: 4000},message:"must NOT have more than 4000 characters"}];
+if(func1(data2) > 256){
+validate119.errors = [{instancePath:instancePath+"/http",schemaPath:"defs.json#/$defs/httpUrl/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"}];
 return false;
 }
 else {
-if(func1(data2) < 1){
-validate119.errors = [{instancePath:instancePath+"/text",schemaPath:"#/$defs/text/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+if(func1(data2) < 8){
+validate119.errors = [{instancePath:instancePath+"/http",schemaPath:"defs.json#/$defs/httpUrl/minLength",keyword:"minLength",params:{limit: 8},message:"must NOT have fewer than 8 characters"}];
+return false;
+}
+else {
+if(!pattern74.test(data2)){
+validate119.errors = [{instancePath:instancePath+"/http",schemaPath:"defs.json#/$defs/httpUrl/pattern",keyword:"pattern",params:{pattern: "^https?://[\\x21-\\x7e]{1,248}$"},message:"must match pattern \""+"^https?://[\\x21-\\x7e]{1,248}$"+"\""}];
 return false;
 }
 }
 }
+}
 else {
-validate119.errors = [{instancePath:instancePath+"/text",schemaPath:"#/$defs/text/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate119.errors = [{instancePath:instancePath+"/http",schemaPath:"defs.json#/$defs/httpUrl/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -10820,11 +12116,353 @@ return errors === 0;
 }
 validate119.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema329 = {"description":"Data of a register operation: a user claims a name with a password. The earliest register of a name (by hlc, then op.origin, then op.seq) owns it; its op id is the user's first credential.","type":"object","additionalProperties":false,"required":["user","hash"],"properties":{"user":{"$ref":"#/$defs/userName"},"hash":{"$ref":"#/$defs/passwordHash"}}};
-const schema331 = {"description":"A slow salted password hash with its parameters, so they can be raised later: scrypt with cost n (a power of two), block size r and parallelism p; salt and hash in unpadded base64url.","type":"object","additionalProperties":false,"required":["alg","n","r","p","salt","hash"],"properties":{"alg":{"const":"scrypt"},"n":{"description":"CPU/memory cost: a power of two, 2 to 2^20 (the schema bounds it; a peer computing the hash refuses any other value).","type":"integer","minimum":2,"maximum":1048576},"r":{"description":"Block size, 1 to 32.","type":"integer","minimum":1,"maximum":32},"p":{"description":"Parallelism, 1 to 16.","type":"integer","minimum":1,"maximum":16},"salt":{"description":"The salt, unpadded base64url (16 to 64 bytes).","type":"string","pattern":"^[A-Za-z0-9_-]{22,86}$","minLength":22,"maxLength":86},"hash":{"description":"The derived key, unpadded base64url (16 to 64 bytes).","type":"string","pattern":"^[A-Za-z0-9_-]{22,86}$","minLength":22,"maxLength":86}}};
-const pattern102 = new RegExp("^[A-Za-z0-9_-]{22,86}$", "u");
+export const validate_ref_servers_reply = validate120;
+const schema343 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/ref.servers.reply.json","title":"RefServersReply","description":"The servers the reference server knows, ordered by rank.","x-correio-type":"ref.servers.reply","x-correio-pattern":"reply","x-correio-service":"ref","type":"object","additionalProperties":false,"required":["servers"],"properties":{"servers":{"description":"Every listed server, ordered by rank.","type":"array","maxItems":1000,"items":{"description":"One registered server.","type":"object","additionalProperties":false,"required":["server","rank","alive","last_heartbeat"],"properties":{"server":{"$ref":"defs.json#/$defs/nodeId"},"rank":{"$ref":"defs.json#/$defs/rank"},"alive":{"description":"True while the server's heartbeats arrive in time.","type":"boolean"},"last_heartbeat":{"description":"When the reference server last heard from it (registration or heartbeat).","$ref":"defs.json#/$defs/timestamp"},"endpoint":{"description":"The address the server registered with, if it gave one.","$ref":"defs.json#/$defs/endpoint"},"http":{"description":"The server's /health and /metrics base URL, if it registered one.","$ref":"defs.json#/$defs/httpUrl"}}}},"coordinator":{"description":"The coordinator announced by the latest election.coordinator event the reference server saw. Absent when none is known.","$ref":"defs.json#/$defs/nodeId"}}};
+
+function validate120(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://correio.dev/schemas/v1/ref.servers.reply.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate120.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((data.servers === undefined) && (missing0 = "servers")){
+validate120.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((key0 === "servers") || (key0 === "coordinator"))){
+validate120.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.servers !== undefined){
+let data0 = data.servers;
+const _errs2 = errors;
+if(errors === _errs2){
+if(Array.isArray(data0)){
+if(data0.length > 1000){
+validate120.errors = [{instancePath:instancePath+"/servers",schemaPath:"#/properties/servers/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items"}];
+return false;
+}
+else {
+var valid1 = true;
+const len0 = data0.length;
+for(let i0=0; i0<len0; i0++){
+let data1 = data0[i0];
+const _errs4 = errors;
+if(errors === _errs4){
+if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
+let missing1;
+if(((((data1.server === undefined) && (missing1 = "server")) || ((data1.rank === undefined) && (missing1 = "rank"))) || ((data1.alive === undefined) && (missing1 = "alive"))) || ((data1.last_heartbeat === undefined) && (missing1 = "last_heartbeat"))){
+validate120.errors = [{instancePath:instancePath+"/servers/" + i0,schemaPath:"#/properties/servers/items/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
+return false;
+}
+else {
+const _errs6 = errors;
+for(const key1 in data1){
+if(!((((((key1 === "server") || (key1 === "rank")) || (key1 === "alive")) || (key1 === "last_heartbeat")) || (key1 === "endpoint")) || (key1 === "http"))){
+validate120.errors = [{instancePath:instancePath+"/servers/" + i0,schemaPath:"#/properties/servers/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs6 === errors){
+if(data1.server !== undefined){
+let data2 = data1.server;
+const _errs7 = errors;
+const _errs8 = errors;
+if(errors === _errs8){
+if(typeof data2 === "string"){
+if(func1(data2) > 128){
+validate120.errors = [{instancePath:instancePath+"/servers/" + i0+"/server",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+else {
+if(func1(data2) < 1){
+validate120.errors = [{instancePath:instancePath+"/servers/" + i0+"/server",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern6.test(data2)){
+validate120.errors = [{instancePath:instancePath+"/servers/" + i0+"/server",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate120.errors = [{instancePath:instancePath+"/servers/" + i0+"/server",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid2 = _errs7 === errors;
+}
+else {
+var valid2 = true;
+}
+if(valid2){
+if(data1.rank !== undefined){
+let data3 = data1.rank;
+const _errs10 = errors;
+const _errs11 = errors;
+if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
+validate120.errors = [{instancePath:instancePath+"/servers/" + i0+"/rank",schemaPath:"defs.json#/$defs/rank/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs11){
+if((typeof data3 == "number") && (isFinite(data3))){
+if(data3 > 9007199254740991 || isNaN(data3)){
+validate120.errors = [{instancePath:instancePath+"/servers/" + i0+"/rank",schemaPath:"defs.json#/$defs/rank/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data3 < 1 || isNaN(data3)){
+validate120.errors = [{instancePath:instancePath+"/servers/" + i0+"/rank",schemaPath:"defs.json#/$defs/rank/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+}
+var valid2 = _errs10 === errors;
+}
+else {
+var valid2 = true;
+}
+if(valid2){
+if(data1.alive !== undefined){
+const _errs13 = errors;
+if(typeof data1.alive !== "boolean"){
+validate120.errors = [{instancePath:instancePath+"/servers/" + i0+"/alive",schemaPath:"#/properties/servers/items/properties/alive/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+return false;
+}
+var valid2 = _errs13 === errors;
+}
+else {
+var valid2 = true;
+}
+if(valid2){
+if(data1.last_heartbeat !== undefined){
+let data5 = data1.last_heartbeat;
+const _errs15 = errors;
+const _errs16 = errors;
+if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
+validate120.errors = [{instancePath:instancePath+"/servers/" + i0+"/last_heartbeat",schemaPath:"defs.json#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs16){
+if((typeof data5 == "number") && (isFinite(data5))){
+if(data5 > 9007199254740991 || isNaN(data5)){
+validate120.errors = [{instancePath:instancePath+"/servers/" + i0+"/last_heartbeat",schemaPath:"defs.json#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data5 < 0 || isNaN(data5)){
+validate120.errors = [{instancePath:instancePath+"/servers/" + i0+"/last_heartbeat",schemaPath:"defs.json#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid2 = _errs15 === errors;
+}
+else {
+var valid2 = true;
+}
+if(valid2){
+if(data1.endpoint !== undefined){
+let data6 = data1.endpoint;
+const _errs18 = errors;
+const _errs19 = errors;
+if(errors === _errs19){
+if(typeof data6 === "string"){
+if(func1(data6) > 256){
+validate120.errors = [{instancePath:instancePath+"/servers/" + i0+"/endpoint",schemaPath:"defs.json#/$defs/endpoint/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"}];
+return false;
+}
+else {
+if(func1(data6) < 1){
+validate120.errors = [{instancePath:instancePath+"/servers/" + i0+"/endpoint",schemaPath:"defs.json#/$defs/endpoint/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern19.test(data6)){
+validate120.errors = [{instancePath:instancePath+"/servers/" + i0+"/endpoint",schemaPath:"defs.json#/$defs/endpoint/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,256}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,256}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate120.errors = [{instancePath:instancePath+"/servers/" + i0+"/endpoint",schemaPath:"defs.json#/$defs/endpoint/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid2 = _errs18 === errors;
+}
+else {
+var valid2 = true;
+}
+if(valid2){
+if(data1.http !== undefined){
+let data7 = data1.http;
+const _errs21 = errors;
+const _errs22 = errors;
+if(errors === _errs22){
+if(typeof data7 === "string"){
+if(func1(data7) > 256){
+validate120.errors = [{instancePath:instancePath+"/servers/" + i0+"/http",schemaPath:"defs.json#/$defs/httpUrl/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"}];
+return false;
+}
+else {
+if(func1(data7) < 8){
+validate120.errors = [{instancePath:instancePath+"/servers/" + i0+"/http",schemaPath:"defs.json#/$defs/httpUrl/minLength",keyword:"minLength",params:{limit: 8},message:"must NOT have fewer than 8 characters"}];
+return false;
+}
+else {
+if(!pattern74.test(data7)){
+validate120.errors = [{instancePath:instancePath+"/servers/" + i0+"/http",schemaPath:"defs.json#/$defs/httpUrl/pattern",keyword:"pattern",params:{pattern: "^https?://[\\x21-\\x7e]{1,248}$"},message:"must match pattern \""+"^https?://[\\x21-\\x7e]{1,248}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate120.errors = [{instancePath:instancePath+"/servers/" + i0+"/http",schemaPath:"defs.json#/$defs/httpUrl/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid2 = _errs21 === errors;
+}
+else {
+var valid2 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+validate120.errors = [{instancePath:instancePath+"/servers/" + i0,schemaPath:"#/properties/servers/items/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+var valid1 = _errs4 === errors;
+if(!valid1){
+break;
+}
+}
+}
+}
+else {
+validate120.errors = [{instancePath:instancePath+"/servers",schemaPath:"#/properties/servers/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.coordinator !== undefined){
+let data8 = data.coordinator;
+const _errs24 = errors;
+const _errs25 = errors;
+if(errors === _errs25){
+if(typeof data8 === "string"){
+if(func1(data8) > 128){
+validate120.errors = [{instancePath:instancePath+"/coordinator",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+else {
+if(func1(data8) < 1){
+validate120.errors = [{instancePath:instancePath+"/coordinator",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern6.test(data8)){
+validate120.errors = [{instancePath:instancePath+"/coordinator",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate120.errors = [{instancePath:instancePath+"/coordinator",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs24 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+else {
+validate120.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate120.errors = vErrors;
+return errors === 0;
+}
+validate120.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const validate_ref_servers_request = validate121;
+const schema350 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/ref.servers.request.json","title":"RefServersRequest","description":"List the servers the reference server knows, with their liveness.","x-correio-type":"ref.servers.request","x-correio-pattern":"request","x-correio-service":"ref","x-correio-reply":"ref.servers.reply","type":"object","additionalProperties":false,"required":[],"properties":{}};
+
+function validate121(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://correio.dev/schemas/v1/ref.servers.request.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate121.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+for(const key0 in data){
+validate121.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+else {
+validate121.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate121.errors = vErrors;
+return errors === 0;
+}
+validate121.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const validate_replica_apply_reply = validate122;
+const schema351 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/replica.apply.reply.json","title":"ReplicaApplyReply","description":"Reply to replica.apply.request, sent once every operation of the request is durable on the responder.","x-correio-type":"replica.apply.reply","x-correio-pattern":"reply","x-correio-service":"replica","type":"object","additionalProperties":false,"required":["server","applied"],"properties":{"server":{"description":"The responding server.","$ref":"defs.json#/$defs/nodeId"},"applied":{"description":"How many of the operations were new to the responder (the rest it already held).","$ref":"defs.json#/$defs/uint"}}};
 
 function validate122(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://correio.dev/schemas/v1/replica.apply.reply.json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate122.evaluated;
@@ -10837,45 +12475,45 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if(((data.user === undefined) && (missing0 = "user")) || ((data.hash === undefined) && (missing0 = "hash"))){
+if(((data.server === undefined) && (missing0 = "server")) || ((data.applied === undefined) && (missing0 = "applied"))){
 validate122.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((key0 === "user") || (key0 === "hash"))){
+if(!((key0 === "server") || (key0 === "applied"))){
 validate122.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
 if(_errs1 === errors){
-if(data.user !== undefined){
-let data0 = data.user;
+if(data.server !== undefined){
+let data0 = data.server;
 const _errs2 = errors;
 const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
-if(func1(data0) > 32){
-validate122.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
+if(func1(data0) > 128){
+validate122.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data0) < 1){
-validate122.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate122.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
-if(!pattern9.test(data0)){
-validate122.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
+if(!pattern6.test(data0)){
+validate122.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate122.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate122.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -10885,196 +12523,26 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.hash !== undefined){
-let data1 = data.hash;
+if(data.applied !== undefined){
+let data1 = data.applied;
 const _errs5 = errors;
 const _errs6 = errors;
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+validate122.errors = [{instancePath:instancePath+"/applied",schemaPath:"defs.json#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
 if(errors === _errs6){
-if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
-let missing1;
-if(((((((data1.alg === undefined) && (missing1 = "alg")) || ((data1.n === undefined) && (missing1 = "n"))) || ((data1.r === undefined) && (missing1 = "r"))) || ((data1.p === undefined) && (missing1 = "p"))) || ((data1.salt === undefined) && (missing1 = "salt"))) || ((data1.hash === undefined) && (missing1 = "hash"))){
-validate122.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/$defs/passwordHash/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
+if((typeof data1 == "number") && (isFinite(data1))){
+if(data1 > 9007199254740991 || isNaN(data1)){
+validate122.errors = [{instancePath:instancePath+"/applied",schemaPath:"defs.json#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
-const _errs8 = errors;
-for(const key1 in data1){
-if(!((((((key1 === "alg") || (key1 === "n")) || (key1 === "r")) || (key1 === "p")) || (key1 === "salt")) || (key1 === "hash"))){
-validate122.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/$defs/passwordHash/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs8 === errors){
-if(data1.alg !== undefined){
-const _errs9 = errors;
-if("scrypt" !== data1.alg){
-validate122.errors = [{instancePath:instancePath+"/hash/alg",schemaPath:"#/$defs/passwordHash/properties/alg/const",keyword:"const",params:{allowedValue: "scrypt"},message:"must be equal to constant"}];
-return false;
-}
-var valid3 = _errs9 === errors;
-}
-else {
-var valid3 = true;
-}
-if(valid3){
-if(data1.n !== undefined){
-let data3 = data1.n;
-const _errs10 = errors;
-if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
-validate122.errors = [{instancePath:instancePath+"/hash/n",schemaPath:"#/$defs/passwordHash/properties/n/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs10){
-if((typeof data3 == "number") && (isFinite(data3))){
-if(data3 > 1048576 || isNaN(data3)){
-validate122.errors = [{instancePath:instancePath+"/hash/n",schemaPath:"#/$defs/passwordHash/properties/n/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1048576},message:"must be <= 1048576"}];
-return false;
-}
-else {
-if(data3 < 2 || isNaN(data3)){
-validate122.errors = [{instancePath:instancePath+"/hash/n",schemaPath:"#/$defs/passwordHash/properties/n/minimum",keyword:"minimum",params:{comparison: ">=", limit: 2},message:"must be >= 2"}];
+if(data1 < 0 || isNaN(data1)){
+validate122.errors = [{instancePath:instancePath+"/applied",schemaPath:"defs.json#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
-}
-}
-var valid3 = _errs10 === errors;
-}
-else {
-var valid3 = true;
-}
-if(valid3){
-if(data1.r !== undefined){
-let data4 = data1.r;
-const _errs12 = errors;
-if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
-validate122.errors = [{instancePath:instancePath+"/hash/r",schemaPath:"#/$defs/passwordHash/properties/r/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs12){
-if((typeof data4 == "number") && (isFinite(data4))){
-if(data4 > 32 || isNaN(data4)){
-validate122.errors = [{instancePath:instancePath+"/hash/r",schemaPath:"#/$defs/passwordHash/properties/r/maximum",keyword:"maximum",params:{comparison: "<=", limit: 32},message:"must be <= 32"}];
-return false;
-}
-else {
-if(data4 < 1 || isNaN(data4)){
-validate122.errors = [{instancePath:instancePath+"/hash/r",schemaPath:"#/$defs/passwordHash/properties/r/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
-return false;
-}
-}
-}
-}
-var valid3 = _errs12 === errors;
-}
-else {
-var valid3 = true;
-}
-if(valid3){
-if(data1.p !== undefined){
-let data5 = data1.p;
-const _errs14 = errors;
-if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
-validate122.errors = [{instancePath:instancePath+"/hash/p",schemaPath:"#/$defs/passwordHash/properties/p/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs14){
-if((typeof data5 == "number") && (isFinite(data5))){
-if(data5 > 16 || isNaN(data5)){
-validate122.errors = [{instancePath:instancePath+"/hash/p",schemaPath:"#/$defs/passwordHash/properties/p/maximum",keyword:"maximum",params:{comparison: "<=", limit: 16},message:"must be <= 16"}];
-return false;
-}
-else {
-if(data5 < 1 || isNaN(data5)){
-validate122.errors = [{instancePath:instancePath+"/hash/p",schemaPath:"#/$defs/passwordHash/properties/p/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
-return false;
-}
-}
-}
-}
-var valid3 = _errs14 === errors;
-}
-else {
-var valid3 = true;
-}
-if(valid3){
-if(data1.salt !== undefined){
-let data6 = data1.salt;
-const _errs16 = errors;
-if(errors === _errs16){
-if(typeof data6 === "string"){
-if(func1(data6) > 86){
-validate122.errors = [{instancePath:instancePath+"/hash/salt",schemaPath:"#/$defs/passwordHash/properties/salt/maxLength",keyword:"maxLength",params:{limit: 86},message:"must NOT have more than 86 characters"}];
-return false;
-}
-else {
-if(func1(data6) < 22){
-validate122.errors = [{instancePath:instancePath+"/hash/salt",schemaPath:"#/$defs/passwordHash/properties/salt/minLength",keyword:"minLength",params:{limit: 22},message:"must NOT have fewer than 22 characters"}];
-return false;
-}
-else {
-if(!pattern102.test(data6)){
-validate122.errors = [{instancePath:instancePath+"/hash/salt",schemaPath:"#/$defs/passwordHash/properties/salt/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]{22,86}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]{22,86}$"+"\""}];
-return false;
-}
-}
-}
-}
-else {
-validate122.errors = [{instancePath:instancePath+"/hash/salt",schemaPath:"#/$defs/passwordHash/properties/salt/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid3 = _errs16 === errors;
-}
-else {
-var valid3 = true;
-}
-if(valid3){
-if(data1.hash !== undefined){
-let data7 = data1.hash;
-const _errs18 = errors;
-if(errors === _errs18){
-if(typeof data7 === "string"){
-if(func1(data7) > 86){
-validate122.errors = [{instancePath:instancePath+"/hash/hash",schemaPath:"#/$defs/passwordHash/properties/hash/maxLength",keyword:"maxLength",params:{limit: 86},message:"must NOT have more than 86 characters"}];
-return false;
-}
-else {
-if(func1(data7) < 22){
-validate122.errors = [{instancePath:instancePath+"/hash/hash",schemaPath:"#/$defs/passwordHash/properties/hash/minLength",keyword:"minLength",params:{limit: 22},message:"must NOT have fewer than 22 characters"}];
-return false;
-}
-else {
-if(!pattern102.test(data7)){
-validate122.errors = [{instancePath:instancePath+"/hash/hash",schemaPath:"#/$defs/passwordHash/properties/hash/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]{22,86}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]{22,86}$"+"\""}];
-return false;
-}
-}
-}
-}
-else {
-validate122.errors = [{instancePath:instancePath+"/hash/hash",schemaPath:"#/$defs/passwordHash/properties/hash/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid3 = _errs18 === errors;
-}
-else {
-var valid3 = true;
-}
-}
-}
-}
-}
-}
-}
-}
-}
-else {
-validate122.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/$defs/passwordHash/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
 }
 }
 var valid0 = _errs5 === errors;
@@ -11096,7 +12564,10 @@ return errors === 0;
 }
 validate122.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema335 = {"description":"Data of a password operation: a registered user changes the password. It applies only when issued under the user's current credential (under); then its op id becomes the credential, revoking every token issued under an older one.","type":"object","additionalProperties":false,"required":["user","hash","under"],"properties":{"user":{"$ref":"#/$defs/userName"},"hash":{"$ref":"#/$defs/passwordHash"},"under":{"description":"The credential the change was made under.","$ref":"#/$defs/credential"}}};
+export const validate_replica_apply_request = validate123;
+const schema354 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/replica.apply.request.json","title":"ReplicaApplyRequest","description":"Push operations to one server (broker service srv.<server-id>) and ask it to apply them durably. An origin server sends it to its peers when its acknowledgement policy waits for k peers; the peer replies only after the operations are durable in its store. Applying is idempotent.","x-correio-type":"replica.apply.request","x-correio-pattern":"request","x-correio-service":"replica","x-correio-reply":"replica.apply.reply","type":"object","additionalProperties":false,"required":["ops"],"properties":{"ops":{"description":"Operations to apply, of any origins, in any order.","type":"array","minItems":1,"maxItems":100,"items":{"$ref":"defs.json#/$defs/operation"}}}};
+const schema355 = {"title":"Operation","description":"A replicated state change: op is its id, lc and hlc the origin server's Lamport and hybrid logical clocks for it, kind its kind, which selects the shape of data (login, channel.create, publish, direct; since revision 1.1 register, password and logout; since 1.4 config.set).","oneOf":[{"type":"object","additionalProperties":false,"required":["op","lc","hlc","kind","data"],"properties":{"op":{"$ref":"#/$defs/opId"},"lc":{"$ref":"#/$defs/lamport"},"hlc":{"$ref":"#/$defs/hlc"},"kind":{"const":"login"},"data":{"$ref":"#/$defs/operationLogin"},"rid":{"description":"The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.","$ref":"#/$defs/requestId"}}},{"type":"object","additionalProperties":false,"required":["op","lc","hlc","kind","data"],"properties":{"op":{"$ref":"#/$defs/opId"},"lc":{"$ref":"#/$defs/lamport"},"hlc":{"$ref":"#/$defs/hlc"},"kind":{"const":"channel.create"},"data":{"$ref":"#/$defs/operationChannelCreate"},"rid":{"description":"The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.","$ref":"#/$defs/requestId"}}},{"type":"object","additionalProperties":false,"required":["op","lc","hlc","kind","data"],"properties":{"op":{"$ref":"#/$defs/opId"},"lc":{"$ref":"#/$defs/lamport"},"hlc":{"$ref":"#/$defs/hlc"},"kind":{"const":"publish"},"data":{"$ref":"#/$defs/operationPublish"},"rid":{"description":"The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.","$ref":"#/$defs/requestId"}}},{"type":"object","additionalProperties":false,"required":["op","lc","hlc","kind","data"],"properties":{"op":{"$ref":"#/$defs/opId"},"lc":{"$ref":"#/$defs/lamport"},"hlc":{"$ref":"#/$defs/hlc"},"kind":{"const":"direct"},"data":{"$ref":"#/$defs/operationDirect"},"rid":{"description":"The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.","$ref":"#/$defs/requestId"}}},{"type":"object","additionalProperties":false,"required":["op","lc","hlc","kind","data"],"properties":{"op":{"$ref":"#/$defs/opId"},"lc":{"$ref":"#/$defs/lamport"},"hlc":{"$ref":"#/$defs/hlc"},"kind":{"const":"register"},"data":{"$ref":"#/$defs/operationRegister"},"rid":{"description":"The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.","$ref":"#/$defs/requestId"}}},{"type":"object","additionalProperties":false,"required":["op","lc","hlc","kind","data"],"properties":{"op":{"$ref":"#/$defs/opId"},"lc":{"$ref":"#/$defs/lamport"},"hlc":{"$ref":"#/$defs/hlc"},"kind":{"const":"password"},"data":{"$ref":"#/$defs/operationPassword"},"rid":{"description":"The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.","$ref":"#/$defs/requestId"}}},{"type":"object","additionalProperties":false,"required":["op","lc","hlc","kind","data"],"properties":{"op":{"$ref":"#/$defs/opId"},"lc":{"$ref":"#/$defs/lamport"},"hlc":{"$ref":"#/$defs/hlc"},"kind":{"const":"logout"},"data":{"$ref":"#/$defs/operationLogout"},"rid":{"description":"The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.","$ref":"#/$defs/requestId"}}},{"type":"object","additionalProperties":false,"required":["op","lc","hlc","kind","data"],"properties":{"op":{"$ref":"#/$defs/opId"},"lc":{"$ref":"#/$defs/lamport"},"hlc":{"$ref":"#/$defs/hlc"},"kind":{"const":"config.set"},"data":{"$ref":"#/$defs/operationConfigSet"},"rid":{"description":"The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.","$ref":"#/$defs/requestId"}}}]};
+const schema358 = {"description":"Data of a login operation.","type":"object","additionalProperties":false,"required":["user"],"properties":{"user":{"$ref":"#/$defs/userName"}}};
 
 function validate126(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -11111,79 +12582,46 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if(((data.origin === undefined) && (missing0 = "origin")) || ((data.seq === undefined) && (missing0 = "seq"))){
+if((data.user === undefined) && (missing0 = "user")){
 validate126.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((key0 === "origin") || (key0 === "seq"))){
+if(!(key0 === "user")){
 validate126.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
 if(_errs1 === errors){
-if(data.origin !== undefined){
-let data0 = data.origin;
-const _errs2 = errors;
+if(data.user !== undefined){
+let data0 = data.user;
 const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
-if(func1(data0) > 128){
-validate126.errors = [{instancePath:instancePath+"/origin",schemaPath:"#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+if(func1(data0) > 32){
+validate126.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
 return false;
 }
 else {
 if(func1(data0) < 1){
-validate126.errors = [{instancePath:instancePath+"/origin",schemaPath:"#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate126.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
-if(!pattern6.test(data0)){
-validate126.errors = [{instancePath:instancePath+"/origin",schemaPath:"#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+if(!pattern9.test(data0)){
+validate126.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate126.errors = [{instancePath:instancePath+"/origin",schemaPath:"#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate126.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-}
-var valid0 = _errs2 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.seq !== undefined){
-let data1 = data.seq;
-const _errs5 = errors;
-if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-validate126.errors = [{instancePath:instancePath+"/seq",schemaPath:"#/properties/seq/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs5){
-if((typeof data1 == "number") && (isFinite(data1))){
-if(data1 > 9007199254740991 || isNaN(data1)){
-validate126.errors = [{instancePath:instancePath+"/seq",schemaPath:"#/properties/seq/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
-return false;
-}
-else {
-if(data1 < 1 || isNaN(data1)){
-validate126.errors = [{instancePath:instancePath+"/seq",schemaPath:"#/properties/seq/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
-return false;
-}
-}
-}
-}
-var valid0 = _errs5 === errors;
-}
-else {
-var valid0 = true;
 }
 }
 }
@@ -11199,11 +12637,12 @@ return errors === 0;
 }
 validate126.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
+const schema363 = {"description":"Data of a channel.create operation.","type":"object","additionalProperties":false,"required":["user","channel"],"properties":{"user":{"description":"The user creating the channel.","$ref":"#/$defs/userName"},"channel":{"$ref":"#/$defs/channelName"}}};
 
-function validate125(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate129(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate125.evaluated;
+const evaluated0 = validate129.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -11213,15 +12652,15 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if((((data.user === undefined) && (missing0 = "user")) || ((data.hash === undefined) && (missing0 = "hash"))) || ((data.under === undefined) && (missing0 = "under"))){
-validate125.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+if(((data.user === undefined) && (missing0 = "user")) || ((data.channel === undefined) && (missing0 = "channel"))){
+validate129.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(((key0 === "user") || (key0 === "hash")) || (key0 === "under"))){
-validate125.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+if(!((key0 === "user") || (key0 === "channel"))){
+validate129.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -11234,24 +12673,414 @@ const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
 if(func1(data0) > 32){
-validate125.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
+validate129.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
 return false;
 }
 else {
 if(func1(data0) < 1){
-validate125.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate129.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern9.test(data0)){
-validate125.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
+validate129.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate125.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate129.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.channel !== undefined){
+let data1 = data.channel;
+const _errs5 = errors;
+const _errs6 = errors;
+if(errors === _errs6){
+if(typeof data1 === "string"){
+if(func1(data1) > 64){
+validate129.errors = [{instancePath:instancePath+"/channel",schemaPath:"#/$defs/channelName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+return false;
+}
+else {
+if(func1(data1) < 1){
+validate129.errors = [{instancePath:instancePath+"/channel",schemaPath:"#/$defs/channelName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern8.test(data1)){
+validate129.errors = [{instancePath:instancePath+"/channel",schemaPath:"#/$defs/channelName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,64}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,64}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate129.errors = [{instancePath:instancePath+"/channel",schemaPath:"#/$defs/channelName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+else {
+validate129.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate129.errors = vErrors;
+return errors === 0;
+}
+validate129.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const schema369 = {"description":"Data of a publish operation: a publication to a channel.","type":"object","additionalProperties":false,"required":["user","channel","text"],"properties":{"user":{"description":"The publishing user.","$ref":"#/$defs/userName"},"channel":{"$ref":"#/$defs/channelName"},"text":{"$ref":"#/$defs/text"}}};
+
+function validate132(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate132.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((data.user === undefined) && (missing0 = "user")) || ((data.channel === undefined) && (missing0 = "channel"))) || ((data.text === undefined) && (missing0 = "text"))){
+validate132.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(((key0 === "user") || (key0 === "channel")) || (key0 === "text"))){
+validate132.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.user !== undefined){
+let data0 = data.user;
+const _errs2 = errors;
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data0 === "string"){
+if(func1(data0) > 32){
+validate132.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
+return false;
+}
+else {
+if(func1(data0) < 1){
+validate132.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern9.test(data0)){
+validate132.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate132.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.channel !== undefined){
+let data1 = data.channel;
+const _errs5 = errors;
+const _errs6 = errors;
+if(errors === _errs6){
+if(typeof data1 === "string"){
+if(func1(data1) > 64){
+validate132.errors = [{instancePath:instancePath+"/channel",schemaPath:"#/$defs/channelName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+return false;
+}
+else {
+if(func1(data1) < 1){
+validate132.errors = [{instancePath:instancePath+"/channel",schemaPath:"#/$defs/channelName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern8.test(data1)){
+validate132.errors = [{instancePath:instancePath+"/channel",schemaPath:"#/$defs/channelName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,64}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,64}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate132.errors = [{instancePath:instancePath+"/channel",schemaPath:"#/$defs/channelName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.text !== undefined){
+let data2 = data.text;
+const _errs8 = errors;
+const _errs9 = errors;
+if(errors === _errs9){
+if(typeof data2 === "string"){
+if(func1(data2) > 4000){
+validate132.errors = [{instancePath:instancePath+"/text",schemaPath:"#/$defs/text/maxLength",keyword:"maxLength",params:{limit: 4000},message:"must NOT have more than 4000 characters"}];
+return false;
+}
+else {
+if(func1(data2) < 1){
+validate132.errors = [{instancePath:instancePath+"/text",schemaPath:"#/$defs/text/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+}
+}
+else {
+validate132.errors = [{instancePath:instancePath+"/text",schemaPath:"#/$defs/text/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+else {
+validate132.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate132.errors = vErrors;
+return errors === 0;
+}
+validate132.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const schema376 = {"description":"Data of a direct operation: a direct message from one user to another.","type":"object","additionalProperties":false,"required":["user","to","text"],"properties":{"user":{"description":"The sending user.","$ref":"#/$defs/userName"},"to":{"description":"The receiving user.","$ref":"#/$defs/userName"},"text":{"$ref":"#/$defs/text"}}};
+
+function validate135(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate135.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((data.user === undefined) && (missing0 = "user")) || ((data.to === undefined) && (missing0 = "to"))) || ((data.text === undefined) && (missing0 = "text"))){
+validate135.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(((key0 === "user") || (key0 === "to")) || (key0 === "text"))){
+validate135.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.user !== undefined){
+let data0 = data.user;
+const _errs2 = errors;
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data0 === "string"){
+if(func1(data0) > 32){
+validate135.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
+return false;
+}
+else {
+if(func1(data0) < 1){
+validate135.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern9.test(data0)){
+validate135.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate135.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.to !== undefined){
+let data1 = data.to;
+const _errs5 = errors;
+const _errs6 = errors;
+if(errors === _errs6){
+if(typeof data1 === "string"){
+if(func1(data1) > 32){
+validate135.errors = [{instancePath:instancePath+"/to",schemaPath:"#/$defs/userName/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
+return false;
+}
+else {
+if(func1(data1) < 1){
+validate135.errors = [{instancePath:instancePath+"/to",schemaPath:"#/$defs/userName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern9.test(data1)){
+validate135.errors = [{instancePath:instancePath+"/to",schemaPath:"#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate135.errors = [{instancePath:instancePath+"/to",schemaPath:"#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.text !== undefined){
+let data2 = data.text;
+const _errs8 = errors;
+const _errs9 = errors;
+if(errors === _errs9){
+if(typeof data2 === "string"){
+if(func1(data2) > 4000){
+validate135.errors = [{instancePath:instancePath+"/text",schemaPath:"#/$defs/text/maxLength",keyword:"maxLength",params:{limit: 4000},message:"must NOT have more than 4000 characters"}];
+return false;
+}
+else {
+if(func1(data2) < 1){
+validate135.errors = [{instancePath:instancePath+"/text",schemaPath:"#/$defs/text/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+}
+}
+else {
+validate135.errors = [{instancePath:instancePath+"/text",schemaPath:"#/$defs/text/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+else {
+validate135.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate135.errors = vErrors;
+return errors === 0;
+}
+validate135.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const schema383 = {"description":"Data of a register operation: a user claims a name with a password. The earliest register of a name (by hlc, then op.origin, then op.seq) owns it; its op id is the user's first credential.","type":"object","additionalProperties":false,"required":["user","hash"],"properties":{"user":{"$ref":"#/$defs/userName"},"hash":{"$ref":"#/$defs/passwordHash"}}};
+const schema385 = {"description":"A slow salted password hash with its parameters, so they can be raised later: scrypt with cost n (a power of two), block size r and parallelism p; salt and hash in unpadded base64url.","type":"object","additionalProperties":false,"required":["alg","n","r","p","salt","hash"],"properties":{"alg":{"const":"scrypt"},"n":{"description":"CPU/memory cost: a power of two, 2 to 2^20 (the schema bounds it; a peer computing the hash refuses any other value).","type":"integer","minimum":2,"maximum":1048576},"r":{"description":"Block size, 1 to 32.","type":"integer","minimum":1,"maximum":32},"p":{"description":"Parallelism, 1 to 16.","type":"integer","minimum":1,"maximum":16},"salt":{"description":"The salt, unpadded base64url (16 to 64 bytes).","type":"string","pattern":"^[A-Za-z0-9_-]{22,86}$","minLength":22,"maxLength":86},"hash":{"description":"The derived key, unpadded base64url (16 to 64 bytes).","type":"string","pattern":"^[A-Za-z0-9_-]{22,86}$","minLength":22,"maxLength":86}}};
+const pattern123 = new RegExp("^[A-Za-z0-9_-]{22,86}$", "u");
+
+function validate138(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate138.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if(((data.user === undefined) && (missing0 = "user")) || ((data.hash === undefined) && (missing0 = "hash"))){
+validate138.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((key0 === "user") || (key0 === "hash"))){
+validate138.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.user !== undefined){
+let data0 = data.user;
+const _errs2 = errors;
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data0 === "string"){
+if(func1(data0) > 32){
+validate138.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
+return false;
+}
+else {
+if(func1(data0) < 1){
+validate138.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern9.test(data0)){
+validate138.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate138.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -11269,14 +13098,14 @@ if(errors === _errs6){
 if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
 let missing1;
 if(((((((data1.alg === undefined) && (missing1 = "alg")) || ((data1.n === undefined) && (missing1 = "n"))) || ((data1.r === undefined) && (missing1 = "r"))) || ((data1.p === undefined) && (missing1 = "p"))) || ((data1.salt === undefined) && (missing1 = "salt"))) || ((data1.hash === undefined) && (missing1 = "hash"))){
-validate125.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/$defs/passwordHash/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
+validate138.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/$defs/passwordHash/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
 return false;
 }
 else {
 const _errs8 = errors;
 for(const key1 in data1){
 if(!((((((key1 === "alg") || (key1 === "n")) || (key1 === "r")) || (key1 === "p")) || (key1 === "salt")) || (key1 === "hash"))){
-validate125.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/$defs/passwordHash/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+validate138.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/$defs/passwordHash/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -11285,7 +13114,7 @@ if(_errs8 === errors){
 if(data1.alg !== undefined){
 const _errs9 = errors;
 if("scrypt" !== data1.alg){
-validate125.errors = [{instancePath:instancePath+"/hash/alg",schemaPath:"#/$defs/passwordHash/properties/alg/const",keyword:"const",params:{allowedValue: "scrypt"},message:"must be equal to constant"}];
+validate138.errors = [{instancePath:instancePath+"/hash/alg",schemaPath:"#/$defs/passwordHash/properties/alg/const",keyword:"const",params:{allowedValue: "scrypt"},message:"must be equal to constant"}];
 return false;
 }
 var valid3 = _errs9 === errors;
@@ -11298,18 +13127,18 @@ if(data1.n !== undefined){
 let data3 = data1.n;
 const _errs10 = errors;
 if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
-validate125.errors = [{instancePath:instancePath+"/hash/n",schemaPath:"#/$defs/passwordHash/properties/n/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate138.errors = [{instancePath:instancePath+"/hash/n",schemaPath:"#/$defs/passwordHash/properties/n/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs10){
 if((typeof data3 == "number") && (isFinite(data3))){
 if(data3 > 1048576 || isNaN(data3)){
-validate125.errors = [{instancePath:instancePath+"/hash/n",schemaPath:"#/$defs/passwordHash/properties/n/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1048576},message:"must be <= 1048576"}];
+validate138.errors = [{instancePath:instancePath+"/hash/n",schemaPath:"#/$defs/passwordHash/properties/n/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1048576},message:"must be <= 1048576"}];
 return false;
 }
 else {
 if(data3 < 2 || isNaN(data3)){
-validate125.errors = [{instancePath:instancePath+"/hash/n",schemaPath:"#/$defs/passwordHash/properties/n/minimum",keyword:"minimum",params:{comparison: ">=", limit: 2},message:"must be >= 2"}];
+validate138.errors = [{instancePath:instancePath+"/hash/n",schemaPath:"#/$defs/passwordHash/properties/n/minimum",keyword:"minimum",params:{comparison: ">=", limit: 2},message:"must be >= 2"}];
 return false;
 }
 }
@@ -11325,18 +13154,18 @@ if(data1.r !== undefined){
 let data4 = data1.r;
 const _errs12 = errors;
 if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
-validate125.errors = [{instancePath:instancePath+"/hash/r",schemaPath:"#/$defs/passwordHash/properties/r/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate138.errors = [{instancePath:instancePath+"/hash/r",schemaPath:"#/$defs/passwordHash/properties/r/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs12){
 if((typeof data4 == "number") && (isFinite(data4))){
 if(data4 > 32 || isNaN(data4)){
-validate125.errors = [{instancePath:instancePath+"/hash/r",schemaPath:"#/$defs/passwordHash/properties/r/maximum",keyword:"maximum",params:{comparison: "<=", limit: 32},message:"must be <= 32"}];
+validate138.errors = [{instancePath:instancePath+"/hash/r",schemaPath:"#/$defs/passwordHash/properties/r/maximum",keyword:"maximum",params:{comparison: "<=", limit: 32},message:"must be <= 32"}];
 return false;
 }
 else {
 if(data4 < 1 || isNaN(data4)){
-validate125.errors = [{instancePath:instancePath+"/hash/r",schemaPath:"#/$defs/passwordHash/properties/r/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+validate138.errors = [{instancePath:instancePath+"/hash/r",schemaPath:"#/$defs/passwordHash/properties/r/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
 }
@@ -11352,18 +13181,18 @@ if(data1.p !== undefined){
 let data5 = data1.p;
 const _errs14 = errors;
 if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
-validate125.errors = [{instancePath:instancePath+"/hash/p",schemaPath:"#/$defs/passwordHash/properties/p/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate138.errors = [{instancePath:instancePath+"/hash/p",schemaPath:"#/$defs/passwordHash/properties/p/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs14){
 if((typeof data5 == "number") && (isFinite(data5))){
 if(data5 > 16 || isNaN(data5)){
-validate125.errors = [{instancePath:instancePath+"/hash/p",schemaPath:"#/$defs/passwordHash/properties/p/maximum",keyword:"maximum",params:{comparison: "<=", limit: 16},message:"must be <= 16"}];
+validate138.errors = [{instancePath:instancePath+"/hash/p",schemaPath:"#/$defs/passwordHash/properties/p/maximum",keyword:"maximum",params:{comparison: "<=", limit: 16},message:"must be <= 16"}];
 return false;
 }
 else {
 if(data5 < 1 || isNaN(data5)){
-validate125.errors = [{instancePath:instancePath+"/hash/p",schemaPath:"#/$defs/passwordHash/properties/p/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+validate138.errors = [{instancePath:instancePath+"/hash/p",schemaPath:"#/$defs/passwordHash/properties/p/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
 }
@@ -11381,24 +13210,24 @@ const _errs16 = errors;
 if(errors === _errs16){
 if(typeof data6 === "string"){
 if(func1(data6) > 86){
-validate125.errors = [{instancePath:instancePath+"/hash/salt",schemaPath:"#/$defs/passwordHash/properties/salt/maxLength",keyword:"maxLength",params:{limit: 86},message:"must NOT have more than 86 characters"}];
+validate138.errors = [{instancePath:instancePath+"/hash/salt",schemaPath:"#/$defs/passwordHash/properties/salt/maxLength",keyword:"maxLength",params:{limit: 86},message:"must NOT have more than 86 characters"}];
 return false;
 }
 else {
 if(func1(data6) < 22){
-validate125.errors = [{instancePath:instancePath+"/hash/salt",schemaPath:"#/$defs/passwordHash/properties/salt/minLength",keyword:"minLength",params:{limit: 22},message:"must NOT have fewer than 22 characters"}];
+validate138.errors = [{instancePath:instancePath+"/hash/salt",schemaPath:"#/$defs/passwordHash/properties/salt/minLength",keyword:"minLength",params:{limit: 22},message:"must NOT have fewer than 22 characters"}];
 return false;
 }
 else {
-if(!pattern102.test(data6)){
-validate125.errors = [{instancePath:instancePath+"/hash/salt",schemaPath:"#/$defs/passwordHash/properties/salt/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]{22,86}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]{22,86}$"+"\""}];
+if(!pattern123.test(data6)){
+validate138.errors = [{instancePath:instancePath+"/hash/salt",schemaPath:"#/$defs/passwordHash/properties/salt/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]{22,86}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]{22,86}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate125.errors = [{instancePath:instancePath+"/hash/salt",schemaPath:"#/$defs/passwordHash/properties/salt/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate138.errors = [{instancePath:instancePath+"/hash/salt",schemaPath:"#/$defs/passwordHash/properties/salt/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -11414,24 +13243,24 @@ const _errs18 = errors;
 if(errors === _errs18){
 if(typeof data7 === "string"){
 if(func1(data7) > 86){
-validate125.errors = [{instancePath:instancePath+"/hash/hash",schemaPath:"#/$defs/passwordHash/properties/hash/maxLength",keyword:"maxLength",params:{limit: 86},message:"must NOT have more than 86 characters"}];
+validate138.errors = [{instancePath:instancePath+"/hash/hash",schemaPath:"#/$defs/passwordHash/properties/hash/maxLength",keyword:"maxLength",params:{limit: 86},message:"must NOT have more than 86 characters"}];
 return false;
 }
 else {
 if(func1(data7) < 22){
-validate125.errors = [{instancePath:instancePath+"/hash/hash",schemaPath:"#/$defs/passwordHash/properties/hash/minLength",keyword:"minLength",params:{limit: 22},message:"must NOT have fewer than 22 characters"}];
+validate138.errors = [{instancePath:instancePath+"/hash/hash",schemaPath:"#/$defs/passwordHash/properties/hash/minLength",keyword:"minLength",params:{limit: 22},message:"must NOT have fewer than 22 characters"}];
 return false;
 }
 else {
-if(!pattern102.test(data7)){
-validate125.errors = [{instancePath:instancePath+"/hash/hash",schemaPath:"#/$defs/passwordHash/properties/hash/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]{22,86}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]{22,86}$"+"\""}];
+if(!pattern123.test(data7)){
+validate138.errors = [{instancePath:instancePath+"/hash/hash",schemaPath:"#/$defs/passwordHash/properties/hash/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]{22,86}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]{22,86}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate125.errors = [{instancePath:instancePath+"/hash/hash",schemaPath:"#/$defs/passwordHash/properties/hash/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate138.errors = [{instancePath:instancePath+"/hash/hash",schemaPath:"#/$defs/passwordHash/properties/hash/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -11449,7 +13278,383 @@ var valid3 = true;
 }
 }
 else {
-validate125.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/$defs/passwordHash/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate138.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/$defs/passwordHash/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+else {
+validate138.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate138.errors = vErrors;
+return errors === 0;
+}
+validate138.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const schema389 = {"description":"Data of a password operation: a registered user changes the password. It applies only when issued under the user's current credential (under); then its op id becomes the credential, revoking every token issued under an older one.","type":"object","additionalProperties":false,"required":["user","hash","under"],"properties":{"user":{"$ref":"#/$defs/userName"},"hash":{"$ref":"#/$defs/passwordHash"},"under":{"description":"The credential the change was made under.","$ref":"#/$defs/credential"}}};
+
+function validate142(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate142.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if(((data.origin === undefined) && (missing0 = "origin")) || ((data.seq === undefined) && (missing0 = "seq"))){
+validate142.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((key0 === "origin") || (key0 === "seq"))){
+validate142.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.origin !== undefined){
+let data0 = data.origin;
+const _errs2 = errors;
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data0 === "string"){
+if(func1(data0) > 128){
+validate142.errors = [{instancePath:instancePath+"/origin",schemaPath:"#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+else {
+if(func1(data0) < 1){
+validate142.errors = [{instancePath:instancePath+"/origin",schemaPath:"#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern6.test(data0)){
+validate142.errors = [{instancePath:instancePath+"/origin",schemaPath:"#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate142.errors = [{instancePath:instancePath+"/origin",schemaPath:"#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.seq !== undefined){
+let data1 = data.seq;
+const _errs5 = errors;
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+validate142.errors = [{instancePath:instancePath+"/seq",schemaPath:"#/properties/seq/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs5){
+if((typeof data1 == "number") && (isFinite(data1))){
+if(data1 > 9007199254740991 || isNaN(data1)){
+validate142.errors = [{instancePath:instancePath+"/seq",schemaPath:"#/properties/seq/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data1 < 1 || isNaN(data1)){
+validate142.errors = [{instancePath:instancePath+"/seq",schemaPath:"#/properties/seq/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+else {
+validate142.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate142.errors = vErrors;
+return errors === 0;
+}
+validate142.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+
+function validate141(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate141.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((data.user === undefined) && (missing0 = "user")) || ((data.hash === undefined) && (missing0 = "hash"))) || ((data.under === undefined) && (missing0 = "under"))){
+validate141.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(((key0 === "user") || (key0 === "hash")) || (key0 === "under"))){
+validate141.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.user !== undefined){
+let data0 = data.user;
+const _errs2 = errors;
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data0 === "string"){
+if(func1(data0) > 32){
+validate141.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
+return false;
+}
+else {
+if(func1(data0) < 1){
+validate141.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern9.test(data0)){
+validate141.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate141.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.hash !== undefined){
+let data1 = data.hash;
+const _errs5 = errors;
+const _errs6 = errors;
+if(errors === _errs6){
+if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
+let missing1;
+if(((((((data1.alg === undefined) && (missing1 = "alg")) || ((data1.n === undefined) && (missing1 = "n"))) || ((data1.r === undefined) && (missing1 = "r"))) || ((data1.p === undefined) && (missing1 = "p"))) || ((data1.salt === undefined) && (missing1 = "salt"))) || ((data1.hash === undefined) && (missing1 = "hash"))){
+validate141.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/$defs/passwordHash/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
+return false;
+}
+else {
+const _errs8 = errors;
+for(const key1 in data1){
+if(!((((((key1 === "alg") || (key1 === "n")) || (key1 === "r")) || (key1 === "p")) || (key1 === "salt")) || (key1 === "hash"))){
+validate141.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/$defs/passwordHash/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs8 === errors){
+if(data1.alg !== undefined){
+const _errs9 = errors;
+if("scrypt" !== data1.alg){
+validate141.errors = [{instancePath:instancePath+"/hash/alg",schemaPath:"#/$defs/passwordHash/properties/alg/const",keyword:"const",params:{allowedValue: "scrypt"},message:"must be equal to constant"}];
+return false;
+}
+var valid3 = _errs9 === errors;
+}
+else {
+var valid3 = true;
+}
+if(valid3){
+if(data1.n !== undefined){
+let data3 = data1.n;
+const _errs10 = errors;
+if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
+validate141.errors = [{instancePath:instancePath+"/hash/n",schemaPath:"#/$defs/passwordHash/properties/n/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs10){
+if((typeof data3 == "number") && (isFinite(data3))){
+if(data3 > 1048576 || isNaN(data3)){
+validate141.errors = [{instancePath:instancePath+"/hash/n",schemaPath:"#/$defs/passwordHash/properties/n/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1048576},message:"must be <= 1048576"}];
+return false;
+}
+else {
+if(data3 < 2 || isNaN(data3)){
+validate141.errors = [{instancePath:instancePath+"/hash/n",schemaPath:"#/$defs/passwordHash/properties/n/minimum",keyword:"minimum",params:{comparison: ">=", limit: 2},message:"must be >= 2"}];
+return false;
+}
+}
+}
+}
+var valid3 = _errs10 === errors;
+}
+else {
+var valid3 = true;
+}
+if(valid3){
+if(data1.r !== undefined){
+let data4 = data1.r;
+const _errs12 = errors;
+if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
+validate141.errors = [{instancePath:instancePath+"/hash/r",schemaPath:"#/$defs/passwordHash/properties/r/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs12){
+if((typeof data4 == "number") && (isFinite(data4))){
+if(data4 > 32 || isNaN(data4)){
+validate141.errors = [{instancePath:instancePath+"/hash/r",schemaPath:"#/$defs/passwordHash/properties/r/maximum",keyword:"maximum",params:{comparison: "<=", limit: 32},message:"must be <= 32"}];
+return false;
+}
+else {
+if(data4 < 1 || isNaN(data4)){
+validate141.errors = [{instancePath:instancePath+"/hash/r",schemaPath:"#/$defs/passwordHash/properties/r/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+}
+var valid3 = _errs12 === errors;
+}
+else {
+var valid3 = true;
+}
+if(valid3){
+if(data1.p !== undefined){
+let data5 = data1.p;
+const _errs14 = errors;
+if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
+validate141.errors = [{instancePath:instancePath+"/hash/p",schemaPath:"#/$defs/passwordHash/properties/p/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs14){
+if((typeof data5 == "number") && (isFinite(data5))){
+if(data5 > 16 || isNaN(data5)){
+validate141.errors = [{instancePath:instancePath+"/hash/p",schemaPath:"#/$defs/passwordHash/properties/p/maximum",keyword:"maximum",params:{comparison: "<=", limit: 16},message:"must be <= 16"}];
+return false;
+}
+else {
+if(data5 < 1 || isNaN(data5)){
+validate141.errors = [{instancePath:instancePath+"/hash/p",schemaPath:"#/$defs/passwordHash/properties/p/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+}
+var valid3 = _errs14 === errors;
+}
+else {
+var valid3 = true;
+}
+if(valid3){
+if(data1.salt !== undefined){
+let data6 = data1.salt;
+const _errs16 = errors;
+if(errors === _errs16){
+if(typeof data6 === "string"){
+if(func1(data6) > 86){
+validate141.errors = [{instancePath:instancePath+"/hash/salt",schemaPath:"#/$defs/passwordHash/properties/salt/maxLength",keyword:"maxLength",params:{limit: 86},message:"must NOT have more than 86 characters"}];
+return false;
+}
+else {
+if(func1(data6) < 22){
+validate141.errors = [{instancePath:instancePath+"/hash/salt",schemaPath:"#/$defs/passwordHash/properties/salt/minLength",keyword:"minLength",params:{limit: 22},message:"must NOT have fewer than 22 characters"}];
+return false;
+}
+else {
+if(!pattern123.test(data6)){
+validate141.errors = [{instancePath:instancePath+"/hash/salt",schemaPath:"#/$defs/passwordHash/properties/salt/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]{22,86}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]{22,86}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate141.errors = [{instancePath:instancePath+"/hash/salt",schemaPath:"#/$defs/passwordHash/properties/salt/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid3 = _errs16 === errors;
+}
+else {
+var valid3 = true;
+}
+if(valid3){
+if(data1.hash !== undefined){
+let data7 = data1.hash;
+const _errs18 = errors;
+if(errors === _errs18){
+if(typeof data7 === "string"){
+if(func1(data7) > 86){
+validate141.errors = [{instancePath:instancePath+"/hash/hash",schemaPath:"#/$defs/passwordHash/properties/hash/maxLength",keyword:"maxLength",params:{limit: 86},message:"must NOT have more than 86 characters"}];
+return false;
+}
+else {
+if(func1(data7) < 22){
+validate141.errors = [{instancePath:instancePath+"/hash/hash",schemaPath:"#/$defs/passwordHash/properties/hash/minLength",keyword:"minLength",params:{limit: 22},message:"must NOT have fewer than 22 characters"}];
+return false;
+}
+else {
+if(!pattern123.test(data7)){
+validate141.errors = [{instancePath:instancePath+"/hash/hash",schemaPath:"#/$defs/passwordHash/properties/hash/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]{22,86}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]{22,86}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate141.errors = [{instancePath:instancePath+"/hash/hash",schemaPath:"#/$defs/passwordHash/properties/hash/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid3 = _errs18 === errors;
+}
+else {
+var valid3 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+validate141.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/$defs/passwordHash/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -11461,8 +13666,8 @@ var valid0 = true;
 if(valid0){
 if(data.under !== undefined){
 const _errs20 = errors;
-if(!(validate126(data.under, {instancePath:instancePath+"/under",parentData:data,parentDataProperty:"under",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate126.errors : vErrors.concat(validate126.errors);
+if(!(validate142(data.under, {instancePath:instancePath+"/under",parentData:data,parentDataProperty:"under",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate142.errors : vErrors.concat(validate142.errors);
 errors = vErrors.length;
 }
 var valid0 = _errs20 === errors;
@@ -11476,21 +13681,21 @@ var valid0 = true;
 }
 }
 else {
-validate125.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate141.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate125.errors = vErrors;
+validate141.errors = vErrors;
 return errors === 0;
 }
-validate125.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate141.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema343 = {"description":"Data of a logout operation: every token of the user issued before the operation's wall time (hlc[0]) stops verifying.","type":"object","additionalProperties":false,"required":["user"],"properties":{"user":{"$ref":"#/$defs/userName"}}};
+const schema397 = {"description":"Data of a logout operation: every token of the user issued before the operation's wall time (hlc[0]) stops verifying.","type":"object","additionalProperties":false,"required":["user"],"properties":{"user":{"$ref":"#/$defs/userName"}}};
 
-function validate130(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate146(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate130.evaluated;
+const evaluated0 = validate146.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -11501,14 +13706,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((data.user === undefined) && (missing0 = "user")){
-validate130.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate146.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(key0 === "user")){
-validate130.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate146.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -11520,24 +13725,24 @@ const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
 if(func1(data0) > 32){
-validate130.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
+validate146.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
 return false;
 }
 else {
 if(func1(data0) < 1){
-validate130.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate146.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern9.test(data0)){
-validate130.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
+validate146.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate130.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate146.errors = [{instancePath:instancePath+"/user",schemaPath:"#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -11546,21 +13751,21 @@ return false;
 }
 }
 else {
-validate130.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate146.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate130.errors = vErrors;
+validate146.errors = vErrors;
 return errors === 0;
 }
-validate130.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate146.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema348 = {"description":"Data of a config.set operation (revision 1.4): a new version of one scope's configuration document. Versions are assigned by the coordinator, in order; should two operations carry the same version of a scope (a coordinator change), the earliest by hlc, then op.origin, then op.seq is that version and the other stays in the operation log only.","type":"object","additionalProperties":false,"required":["program","version","document","author"],"properties":{"program":{"$ref":"#/$defs/configProgram"},"instance":{"$ref":"#/$defs/configInstance"},"version":{"$ref":"#/$defs/configVersion"},"document":{"$ref":"#/$defs/configDocument"},"author":{"$ref":"#/$defs/userName"},"rollback_of":{"$ref":"#/$defs/configVersion"}}};
+const schema402 = {"description":"Data of a config.set operation (revision 1.4): a new version of one scope's configuration document. Versions are assigned by the coordinator, in order; should two operations carry the same version of a scope (a coordinator change), the earliest by hlc, then op.origin, then op.seq is that version and the other stays in the operation log only.","type":"object","additionalProperties":false,"required":["program","version","document","author"],"properties":{"program":{"$ref":"#/$defs/configProgram"},"instance":{"$ref":"#/$defs/configInstance"},"version":{"$ref":"#/$defs/configVersion"},"document":{"$ref":"#/$defs/configDocument"},"author":{"$ref":"#/$defs/userName"},"rollback_of":{"$ref":"#/$defs/configVersion"}}};
 
-function validate133(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate149(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate133.evaluated;
+const evaluated0 = validate149.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -11571,14 +13776,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((((data.program === undefined) && (missing0 = "program")) || ((data.version === undefined) && (missing0 = "version"))) || ((data.document === undefined) && (missing0 = "document"))) || ((data.author === undefined) && (missing0 = "author"))){
-validate133.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate149.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!((((((key0 === "program") || (key0 === "instance")) || (key0 === "version")) || (key0 === "document")) || (key0 === "author")) || (key0 === "rollback_of"))){
-validate133.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate149.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -11588,11 +13793,11 @@ if(data.program !== undefined){
 let data0 = data.program;
 const _errs2 = errors;
 if(typeof data0 !== "string"){
-validate133.errors = [{instancePath:instancePath+"/program",schemaPath:"#/$defs/configProgram/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate149.errors = [{instancePath:instancePath+"/program",schemaPath:"#/$defs/configProgram/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(!(((((data0 === "broker") || (data0 === "proxy")) || (data0 === "ref")) || (data0 === "server")) || (data0 === "gateway"))){
-validate133.errors = [{instancePath:instancePath+"/program",schemaPath:"#/$defs/configProgram/enum",keyword:"enum",params:{allowedValues: schema170.enum},message:"must be equal to one of the allowed values"}];
+validate149.errors = [{instancePath:instancePath+"/program",schemaPath:"#/$defs/configProgram/enum",keyword:"enum",params:{allowedValues: schema170.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs2 === errors;
@@ -11608,24 +13813,24 @@ const _errs6 = errors;
 if(errors === _errs6){
 if(typeof data1 === "string"){
 if(func1(data1) > 128){
-validate133.errors = [{instancePath:instancePath+"/instance",schemaPath:"#/$defs/configInstance/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate149.errors = [{instancePath:instancePath+"/instance",schemaPath:"#/$defs/configInstance/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data1) < 1){
-validate133.errors = [{instancePath:instancePath+"/instance",schemaPath:"#/$defs/configInstance/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate149.errors = [{instancePath:instancePath+"/instance",schemaPath:"#/$defs/configInstance/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern6.test(data1)){
-validate133.errors = [{instancePath:instancePath+"/instance",schemaPath:"#/$defs/configInstance/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+validate149.errors = [{instancePath:instancePath+"/instance",schemaPath:"#/$defs/configInstance/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate133.errors = [{instancePath:instancePath+"/instance",schemaPath:"#/$defs/configInstance/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate149.errors = [{instancePath:instancePath+"/instance",schemaPath:"#/$defs/configInstance/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -11640,18 +13845,18 @@ let data2 = data.version;
 const _errs8 = errors;
 const _errs9 = errors;
 if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
-validate133.errors = [{instancePath:instancePath+"/version",schemaPath:"#/$defs/configVersion/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate149.errors = [{instancePath:instancePath+"/version",schemaPath:"#/$defs/configVersion/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs9){
 if((typeof data2 == "number") && (isFinite(data2))){
 if(data2 > 9007199254740991 || isNaN(data2)){
-validate133.errors = [{instancePath:instancePath+"/version",schemaPath:"#/$defs/configVersion/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+validate149.errors = [{instancePath:instancePath+"/version",schemaPath:"#/$defs/configVersion/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
 if(data2 < 0 || isNaN(data2)){
-validate133.errors = [{instancePath:instancePath+"/version",schemaPath:"#/$defs/configVersion/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate149.errors = [{instancePath:instancePath+"/version",schemaPath:"#/$defs/configVersion/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -11670,18 +13875,18 @@ const _errs12 = errors;
 if(errors === _errs12){
 if(typeof data3 === "string"){
 if(func1(data3) > 4000){
-validate133.errors = [{instancePath:instancePath+"/document",schemaPath:"#/$defs/configDocument/maxLength",keyword:"maxLength",params:{limit: 4000},message:"must NOT have more than 4000 characters"}];
+validate149.errors = [{instancePath:instancePath+"/document",schemaPath:"#/$defs/configDocument/maxLength",keyword:"maxLength",params:{limit: 4000},message:"must NOT have more than 4000 characters"}];
 return false;
 }
 else {
 if(func1(data3) < 2){
-validate133.errors = [{instancePath:instancePath+"/document",schemaPath:"#/$defs/configDocument/minLength",keyword:"minLength",params:{limit: 2},message:"must NOT have fewer than 2 characters"}];
+validate149.errors = [{instancePath:instancePath+"/document",schemaPath:"#/$defs/configDocument/minLength",keyword:"minLength",params:{limit: 2},message:"must NOT have fewer than 2 characters"}];
 return false;
 }
 }
 }
 else {
-validate133.errors = [{instancePath:instancePath+"/document",schemaPath:"#/$defs/configDocument/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate149.errors = [{instancePath:instancePath+"/document",schemaPath:"#/$defs/configDocument/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -11698,24 +13903,24 @@ const _errs15 = errors;
 if(errors === _errs15){
 if(typeof data4 === "string"){
 if(func1(data4) > 32){
-validate133.errors = [{instancePath:instancePath+"/author",schemaPath:"#/$defs/userName/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
+validate149.errors = [{instancePath:instancePath+"/author",schemaPath:"#/$defs/userName/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
 return false;
 }
 else {
 if(func1(data4) < 1){
-validate133.errors = [{instancePath:instancePath+"/author",schemaPath:"#/$defs/userName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate149.errors = [{instancePath:instancePath+"/author",schemaPath:"#/$defs/userName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern9.test(data4)){
-validate133.errors = [{instancePath:instancePath+"/author",schemaPath:"#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
+validate149.errors = [{instancePath:instancePath+"/author",schemaPath:"#/$defs/userName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_.-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_.-]{1,32}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate133.errors = [{instancePath:instancePath+"/author",schemaPath:"#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate149.errors = [{instancePath:instancePath+"/author",schemaPath:"#/$defs/userName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -11730,18 +13935,18 @@ let data5 = data.rollback_of;
 const _errs17 = errors;
 const _errs18 = errors;
 if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
-validate133.errors = [{instancePath:instancePath+"/rollback_of",schemaPath:"#/$defs/configVersion/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate149.errors = [{instancePath:instancePath+"/rollback_of",schemaPath:"#/$defs/configVersion/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs18){
 if((typeof data5 == "number") && (isFinite(data5))){
 if(data5 > 9007199254740991 || isNaN(data5)){
-validate133.errors = [{instancePath:instancePath+"/rollback_of",schemaPath:"#/$defs/configVersion/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+validate149.errors = [{instancePath:instancePath+"/rollback_of",schemaPath:"#/$defs/configVersion/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
 if(data5 < 0 || isNaN(data5)){
-validate133.errors = [{instancePath:instancePath+"/rollback_of",schemaPath:"#/$defs/configVersion/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate149.errors = [{instancePath:instancePath+"/rollback_of",schemaPath:"#/$defs/configVersion/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -11761,20 +13966,20 @@ var valid0 = true;
 }
 }
 else {
-validate133.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate149.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate133.errors = vErrors;
+validate149.errors = vErrors;
 return errors === 0;
 }
-validate133.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate149.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate108(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate124(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate108.evaluated;
+const evaluated0 = validate124.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -12038,8 +14243,8 @@ var valid1 = true;
 if(valid1){
 if(data.data !== undefined){
 const _errs16 = errors;
-if(!(validate110(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate110.errors : vErrors.concat(validate110.errors);
+if(!(validate126(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate126.errors : vErrors.concat(validate126.errors);
 errors = vErrors.length;
 }
 var valid1 = _errs16 === errors;
@@ -12384,8 +14589,8 @@ var valid6 = true;
 if(valid6){
 if(data.data !== undefined){
 const _errs35 = errors;
-if(!(validate113(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate113.errors : vErrors.concat(validate113.errors);
+if(!(validate129(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate129.errors : vErrors.concat(validate129.errors);
 errors = vErrors.length;
 }
 var valid6 = _errs35 === errors;
@@ -12737,8 +14942,8 @@ var valid11 = true;
 if(valid11){
 if(data.data !== undefined){
 const _errs54 = errors;
-if(!(validate116(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate116.errors : vErrors.concat(validate116.errors);
+if(!(validate132(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate132.errors : vErrors.concat(validate132.errors);
 errors = vErrors.length;
 }
 var valid11 = _errs54 === errors;
@@ -13090,8 +15295,8 @@ var valid16 = true;
 if(valid16){
 if(data.data !== undefined){
 const _errs73 = errors;
-if(!(validate119(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate119.errors : vErrors.concat(validate119.errors);
+if(!(validate135(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate135.errors : vErrors.concat(validate135.errors);
 errors = vErrors.length;
 }
 var valid16 = _errs73 === errors;
@@ -13443,8 +15648,8 @@ var valid21 = true;
 if(valid21){
 if(data.data !== undefined){
 const _errs92 = errors;
-if(!(validate122(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate122.errors : vErrors.concat(validate122.errors);
+if(!(validate138(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate138.errors : vErrors.concat(validate138.errors);
 errors = vErrors.length;
 }
 var valid21 = _errs92 === errors;
@@ -13796,8 +16001,8 @@ var valid26 = true;
 if(valid26){
 if(data.data !== undefined){
 const _errs111 = errors;
-if(!(validate125(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate125.errors : vErrors.concat(validate125.errors);
+if(!(validate141(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate141.errors : vErrors.concat(validate141.errors);
 errors = vErrors.length;
 }
 var valid26 = _errs111 === errors;
@@ -14149,8 +16354,8 @@ var valid31 = true;
 if(valid31){
 if(data.data !== undefined){
 const _errs130 = errors;
-if(!(validate130(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate130.errors : vErrors.concat(validate130.errors);
+if(!(validate146(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate146.errors : vErrors.concat(validate146.errors);
 errors = vErrors.length;
 }
 var valid31 = _errs130 === errors;
@@ -14502,8 +16707,8 @@ var valid36 = true;
 if(valid36){
 if(data.data !== undefined){
 const _errs149 = errors;
-if(!(validate133(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate133.errors : vErrors.concat(validate133.errors);
+if(!(validate149(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate149.errors : vErrors.concat(validate149.errors);
 errors = vErrors.length;
 }
 var valid36 = _errs149 === errors;
@@ -14617,7 +16822,7 @@ else {
 vErrors.push(err168);
 }
 errors++;
-validate108.errors = vErrors;
+validate124.errors = vErrors;
 return false;
 }
 else {
@@ -14631,18 +16836,18 @@ vErrors = null;
 }
 }
 }
-validate108.errors = vErrors;
+validate124.errors = vErrors;
 evaluated0.props = props0;
 return errors === 0;
 }
-validate108.evaluated = {"dynamicProps":true,"dynamicItems":false};
+validate124.evaluated = {"dynamicProps":true,"dynamicItems":false};
 
 
-function validate107(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate123(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/replica.apply.request.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate107.evaluated;
+const evaluated0 = validate123.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -14653,14 +16858,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((data.ops === undefined) && (missing0 = "ops")){
-validate107.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate123.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(key0 === "ops")){
-validate107.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate123.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -14672,12 +16877,12 @@ const _errs2 = errors;
 if(errors === _errs2){
 if(Array.isArray(data0)){
 if(data0.length > 100){
-validate107.errors = [{instancePath:instancePath+"/ops",schemaPath:"#/properties/ops/maxItems",keyword:"maxItems",params:{limit: 100},message:"must NOT have more than 100 items"}];
+validate123.errors = [{instancePath:instancePath+"/ops",schemaPath:"#/properties/ops/maxItems",keyword:"maxItems",params:{limit: 100},message:"must NOT have more than 100 items"}];
 return false;
 }
 else {
 if(data0.length < 1){
-validate107.errors = [{instancePath:instancePath+"/ops",schemaPath:"#/properties/ops/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
+validate123.errors = [{instancePath:instancePath+"/ops",schemaPath:"#/properties/ops/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
 return false;
 }
 else {
@@ -14685,8 +16890,8 @@ var valid1 = true;
 const len0 = data0.length;
 for(let i0=0; i0<len0; i0++){
 const _errs4 = errors;
-if(!(validate108(data0[i0], {instancePath:instancePath+"/ops/" + i0,parentData:data0,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate108.errors : vErrors.concat(validate108.errors);
+if(!(validate124(data0[i0], {instancePath:instancePath+"/ops/" + i0,parentData:data0,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate124.errors : vErrors.concat(validate124.errors);
 errors = vErrors.length;
 }
 var valid1 = _errs4 === errors;
@@ -14698,7 +16903,7 @@ break;
 }
 }
 else {
-validate107.errors = [{instancePath:instancePath+"/ops",schemaPath:"#/properties/ops/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate123.errors = [{instancePath:instancePath+"/ops",schemaPath:"#/properties/ops/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -14707,24 +16912,24 @@ return false;
 }
 }
 else {
-validate107.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate123.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate107.errors = vErrors;
+validate123.errors = vErrors;
 return errors === 0;
 }
-validate107.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate123.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_replica_digest_reply = validate136;
-const schema356 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/replica.digest.reply.json","title":"ReplicaDigestReply","description":"A summary of the responder's operation log. Two servers holding the same operations give the same hwm, hash and ops.","x-correio-type":"replica.digest.reply","x-correio-pattern":"reply","x-correio-service":"replica","type":"object","additionalProperties":false,"required":["server","hwm","hash","ops"],"properties":{"server":{"description":"The responder.","$ref":"defs.json#/$defs/nodeId"},"hwm":{"description":"For each origin the responder knows: its high-water mark (the highest seq such that it holds every operation 1..seq).","type":"object","maxProperties":1000,"patternProperties":{"^[\\x21-\\x7e]{1,128}$":{"$ref":"defs.json#/$defs/uint"}},"additionalProperties":false},"hash":{"description":"Lower-case hex of the XOR of the SHA-256 of the canonical MessagePack encoding (ENCODING.md) of every operation the responder holds. Order-independent: two servers holding the same operations report the same hash, whatever order they applied them in.","type":"string","pattern":"^[0-9a-f]{64}$","minLength":64,"maxLength":64},"ops":{"description":"The number of operations the responder holds.","$ref":"defs.json#/$defs/uint"}}};
-const pattern118 = new RegExp("^[0-9a-f]{64}$", "u");
+export const validate_replica_digest_reply = validate152;
+const schema410 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/replica.digest.reply.json","title":"ReplicaDigestReply","description":"A summary of the responder's operation log. Two servers holding the same operations give the same hwm, hash and ops.","x-correio-type":"replica.digest.reply","x-correio-pattern":"reply","x-correio-service":"replica","type":"object","additionalProperties":false,"required":["server","hwm","hash","ops"],"properties":{"server":{"description":"The responder.","$ref":"defs.json#/$defs/nodeId"},"hwm":{"description":"For each origin the responder knows: its high-water mark (the highest seq such that it holds every operation 1..seq).","type":"object","maxProperties":1000,"patternProperties":{"^[\\x21-\\x7e]{1,128}$":{"$ref":"defs.json#/$defs/uint"}},"additionalProperties":false},"hash":{"description":"Lower-case hex of the XOR of the SHA-256 of the canonical MessagePack encoding (ENCODING.md) of every operation the responder holds. Order-independent: two servers holding the same operations report the same hash, whatever order they applied them in.","type":"string","pattern":"^[0-9a-f]{64}$","minLength":64,"maxLength":64},"ops":{"description":"The number of operations the responder holds.","$ref":"defs.json#/$defs/uint"}}};
+const pattern139 = new RegExp("^[0-9a-f]{64}$", "u");
 
-function validate136(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate152(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/replica.digest.reply.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate136.evaluated;
+const evaluated0 = validate152.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -14735,14 +16940,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((((data.server === undefined) && (missing0 = "server")) || ((data.hwm === undefined) && (missing0 = "hwm"))) || ((data.hash === undefined) && (missing0 = "hash"))) || ((data.ops === undefined) && (missing0 = "ops"))){
-validate136.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate152.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!((((key0 === "server") || (key0 === "hwm")) || (key0 === "hash")) || (key0 === "ops"))){
-validate136.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate152.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -14755,24 +16960,24 @@ const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
 if(func1(data0) > 128){
-validate136.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate152.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data0) < 1){
-validate136.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate152.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern6.test(data0)){
-validate136.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+validate152.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate136.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate152.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -14788,14 +16993,14 @@ const _errs5 = errors;
 if(errors === _errs5){
 if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
 if(Object.keys(data1).length > 1000){
-validate136.errors = [{instancePath:instancePath+"/hwm",schemaPath:"#/properties/hwm/maxProperties",keyword:"maxProperties",params:{limit: 1000},message:"must NOT have more than 1000 properties"}];
+validate152.errors = [{instancePath:instancePath+"/hwm",schemaPath:"#/properties/hwm/maxProperties",keyword:"maxProperties",params:{limit: 1000},message:"must NOT have more than 1000 properties"}];
 return false;
 }
 else {
 const _errs7 = errors;
 for(const key1 in data1){
 if(!(pattern6.test(key1))){
-validate136.errors = [{instancePath:instancePath+"/hwm",schemaPath:"#/properties/hwm/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+validate152.errors = [{instancePath:instancePath+"/hwm",schemaPath:"#/properties/hwm/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -14808,18 +17013,18 @@ let data2 = data1[key2];
 const _errs8 = errors;
 const _errs9 = errors;
 if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
-validate136.errors = [{instancePath:instancePath+"/hwm/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"defs.json#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate152.errors = [{instancePath:instancePath+"/hwm/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"defs.json#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs9){
 if((typeof data2 == "number") && (isFinite(data2))){
 if(data2 > 9007199254740991 || isNaN(data2)){
-validate136.errors = [{instancePath:instancePath+"/hwm/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"defs.json#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+validate152.errors = [{instancePath:instancePath+"/hwm/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"defs.json#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
 if(data2 < 0 || isNaN(data2)){
-validate136.errors = [{instancePath:instancePath+"/hwm/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"defs.json#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate152.errors = [{instancePath:instancePath+"/hwm/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"defs.json#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -14835,7 +17040,7 @@ break;
 }
 }
 else {
-validate136.errors = [{instancePath:instancePath+"/hwm",schemaPath:"#/properties/hwm/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate152.errors = [{instancePath:instancePath+"/hwm",schemaPath:"#/properties/hwm/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -14851,24 +17056,24 @@ const _errs11 = errors;
 if(errors === _errs11){
 if(typeof data3 === "string"){
 if(func1(data3) > 64){
-validate136.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/properties/hash/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+validate152.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/properties/hash/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
 return false;
 }
 else {
 if(func1(data3) < 64){
-validate136.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/properties/hash/minLength",keyword:"minLength",params:{limit: 64},message:"must NOT have fewer than 64 characters"}];
+validate152.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/properties/hash/minLength",keyword:"minLength",params:{limit: 64},message:"must NOT have fewer than 64 characters"}];
 return false;
 }
 else {
-if(!pattern118.test(data3)){
-validate136.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/properties/hash/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""}];
+if(!pattern139.test(data3)){
+validate152.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/properties/hash/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate136.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/properties/hash/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate152.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/properties/hash/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -14883,18 +17088,18 @@ let data4 = data.ops;
 const _errs13 = errors;
 const _errs14 = errors;
 if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
-validate136.errors = [{instancePath:instancePath+"/ops",schemaPath:"defs.json#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate152.errors = [{instancePath:instancePath+"/ops",schemaPath:"defs.json#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs14){
 if((typeof data4 == "number") && (isFinite(data4))){
 if(data4 > 9007199254740991 || isNaN(data4)){
-validate136.errors = [{instancePath:instancePath+"/ops",schemaPath:"defs.json#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+validate152.errors = [{instancePath:instancePath+"/ops",schemaPath:"defs.json#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
 if(data4 < 0 || isNaN(data4)){
-validate136.errors = [{instancePath:instancePath+"/ops",schemaPath:"defs.json#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate152.errors = [{instancePath:instancePath+"/ops",schemaPath:"defs.json#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -14912,23 +17117,23 @@ var valid0 = true;
 }
 }
 else {
-validate136.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate152.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate136.errors = vErrors;
+validate152.errors = vErrors;
 return errors === 0;
 }
-validate136.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate152.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_replica_digest_request = validate137;
-const schema360 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/replica.digest.request.json","title":"ReplicaDigestRequest","description":"Ask one server (broker service srv.<server-id>) for a summary of its operation log, to compare replicas.","x-correio-type":"replica.digest.request","x-correio-pattern":"request","x-correio-service":"replica","x-correio-reply":"replica.digest.reply","type":"object","additionalProperties":false,"required":[],"properties":{}};
+export const validate_replica_digest_request = validate153;
+const schema414 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/replica.digest.request.json","title":"ReplicaDigestRequest","description":"Ask one server (broker service srv.<server-id>) for a summary of its operation log, to compare replicas.","x-correio-type":"replica.digest.request","x-correio-pattern":"request","x-correio-service":"replica","x-correio-reply":"replica.digest.reply","type":"object","additionalProperties":false,"required":[],"properties":{}};
 
-function validate137(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate153(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/replica.digest.request.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate137.evaluated;
+const evaluated0 = validate153.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -14938,28 +17143,28 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
-validate137.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate153.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
 else {
-validate137.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate153.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate137.errors = vErrors;
+validate153.errors = vErrors;
 return errors === 0;
 }
-validate137.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate153.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_replica_fetch_reply = validate138;
-const schema361 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/replica.fetch.reply.json","title":"ReplicaFetchReply","description":"Reply to replica.fetch.request.","x-correio-type":"replica.fetch.reply","x-correio-pattern":"reply","x-correio-service":"replica","type":"object","additionalProperties":false,"required":["origin","ops","high"],"properties":{"origin":{"description":"The origin of the request.","$ref":"defs.json#/$defs/nodeId"},"ops":{"description":"Operations of origin, ascending and consecutive by seq, starting at from_seq, ending at to_seq, at limit, or before the first seq the responder does not hold. Empty when it does not hold from_seq.","type":"array","maxItems":1000,"items":{"$ref":"defs.json#/$defs/operation"}},"high":{"description":"The responder's high-water mark for origin: the highest seq such that it holds every operation 1..seq (0 when it holds none).","$ref":"defs.json#/$defs/uint"}}};
+export const validate_replica_fetch_reply = validate154;
+const schema415 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/replica.fetch.reply.json","title":"ReplicaFetchReply","description":"Reply to replica.fetch.request.","x-correio-type":"replica.fetch.reply","x-correio-pattern":"reply","x-correio-service":"replica","type":"object","additionalProperties":false,"required":["origin","ops","high"],"properties":{"origin":{"description":"The origin of the request.","$ref":"defs.json#/$defs/nodeId"},"ops":{"description":"Operations of origin, ascending and consecutive by seq, starting at from_seq, ending at to_seq, at limit, or before the first seq the responder does not hold. Empty when it does not hold from_seq.","type":"array","maxItems":1000,"items":{"$ref":"defs.json#/$defs/operation"}},"high":{"description":"The responder's high-water mark for origin: the highest seq such that it holds every operation 1..seq (0 when it holds none).","$ref":"defs.json#/$defs/uint"}}};
 
-function validate139(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate155(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate139.evaluated;
+const evaluated0 = validate155.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -15223,8 +17428,8 @@ var valid1 = true;
 if(valid1){
 if(data.data !== undefined){
 const _errs16 = errors;
-if(!(validate110(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate110.errors : vErrors.concat(validate110.errors);
+if(!(validate126(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate126.errors : vErrors.concat(validate126.errors);
 errors = vErrors.length;
 }
 var valid1 = _errs16 === errors;
@@ -15569,8 +17774,8 @@ var valid6 = true;
 if(valid6){
 if(data.data !== undefined){
 const _errs35 = errors;
-if(!(validate113(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate113.errors : vErrors.concat(validate113.errors);
+if(!(validate129(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate129.errors : vErrors.concat(validate129.errors);
 errors = vErrors.length;
 }
 var valid6 = _errs35 === errors;
@@ -15922,8 +18127,8 @@ var valid11 = true;
 if(valid11){
 if(data.data !== undefined){
 const _errs54 = errors;
-if(!(validate116(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate116.errors : vErrors.concat(validate116.errors);
+if(!(validate132(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate132.errors : vErrors.concat(validate132.errors);
 errors = vErrors.length;
 }
 var valid11 = _errs54 === errors;
@@ -16275,8 +18480,8 @@ var valid16 = true;
 if(valid16){
 if(data.data !== undefined){
 const _errs73 = errors;
-if(!(validate119(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate119.errors : vErrors.concat(validate119.errors);
+if(!(validate135(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate135.errors : vErrors.concat(validate135.errors);
 errors = vErrors.length;
 }
 var valid16 = _errs73 === errors;
@@ -16628,8 +18833,8 @@ var valid21 = true;
 if(valid21){
 if(data.data !== undefined){
 const _errs92 = errors;
-if(!(validate122(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate122.errors : vErrors.concat(validate122.errors);
+if(!(validate138(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate138.errors : vErrors.concat(validate138.errors);
 errors = vErrors.length;
 }
 var valid21 = _errs92 === errors;
@@ -16981,8 +19186,8 @@ var valid26 = true;
 if(valid26){
 if(data.data !== undefined){
 const _errs111 = errors;
-if(!(validate125(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate125.errors : vErrors.concat(validate125.errors);
+if(!(validate141(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate141.errors : vErrors.concat(validate141.errors);
 errors = vErrors.length;
 }
 var valid26 = _errs111 === errors;
@@ -17334,8 +19539,8 @@ var valid31 = true;
 if(valid31){
 if(data.data !== undefined){
 const _errs130 = errors;
-if(!(validate130(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate130.errors : vErrors.concat(validate130.errors);
+if(!(validate146(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate146.errors : vErrors.concat(validate146.errors);
 errors = vErrors.length;
 }
 var valid31 = _errs130 === errors;
@@ -17687,8 +19892,8 @@ var valid36 = true;
 if(valid36){
 if(data.data !== undefined){
 const _errs149 = errors;
-if(!(validate133(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate133.errors : vErrors.concat(validate133.errors);
+if(!(validate149(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate149.errors : vErrors.concat(validate149.errors);
 errors = vErrors.length;
 }
 var valid36 = _errs149 === errors;
@@ -17802,7 +20007,7 @@ else {
 vErrors.push(err168);
 }
 errors++;
-validate139.errors = vErrors;
+validate155.errors = vErrors;
 return false;
 }
 else {
@@ -17816,18 +20021,18 @@ vErrors = null;
 }
 }
 }
-validate139.errors = vErrors;
+validate155.errors = vErrors;
 evaluated0.props = props0;
 return errors === 0;
 }
-validate139.evaluated = {"dynamicProps":true,"dynamicItems":false};
+validate155.evaluated = {"dynamicProps":true,"dynamicItems":false};
 
 
-function validate138(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate154(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/replica.fetch.reply.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate138.evaluated;
+const evaluated0 = validate154.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -17838,14 +20043,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((((data.origin === undefined) && (missing0 = "origin")) || ((data.ops === undefined) && (missing0 = "ops"))) || ((data.high === undefined) && (missing0 = "high"))){
-validate138.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate154.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(((key0 === "origin") || (key0 === "ops")) || (key0 === "high"))){
-validate138.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate154.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -17858,24 +20063,24 @@ const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
 if(func1(data0) > 128){
-validate138.errors = [{instancePath:instancePath+"/origin",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate154.errors = [{instancePath:instancePath+"/origin",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data0) < 1){
-validate138.errors = [{instancePath:instancePath+"/origin",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate154.errors = [{instancePath:instancePath+"/origin",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern6.test(data0)){
-validate138.errors = [{instancePath:instancePath+"/origin",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+validate154.errors = [{instancePath:instancePath+"/origin",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate138.errors = [{instancePath:instancePath+"/origin",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate154.errors = [{instancePath:instancePath+"/origin",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -17891,7 +20096,7 @@ const _errs5 = errors;
 if(errors === _errs5){
 if(Array.isArray(data1)){
 if(data1.length > 1000){
-validate138.errors = [{instancePath:instancePath+"/ops",schemaPath:"#/properties/ops/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items"}];
+validate154.errors = [{instancePath:instancePath+"/ops",schemaPath:"#/properties/ops/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items"}];
 return false;
 }
 else {
@@ -17899,8 +20104,8 @@ var valid2 = true;
 const len0 = data1.length;
 for(let i0=0; i0<len0; i0++){
 const _errs7 = errors;
-if(!(validate139(data1[i0], {instancePath:instancePath+"/ops/" + i0,parentData:data1,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate139.errors : vErrors.concat(validate139.errors);
+if(!(validate155(data1[i0], {instancePath:instancePath+"/ops/" + i0,parentData:data1,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate155.errors : vErrors.concat(validate155.errors);
 errors = vErrors.length;
 }
 var valid2 = _errs7 === errors;
@@ -17911,7 +20116,7 @@ break;
 }
 }
 else {
-validate138.errors = [{instancePath:instancePath+"/ops",schemaPath:"#/properties/ops/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate154.errors = [{instancePath:instancePath+"/ops",schemaPath:"#/properties/ops/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -17926,18 +20131,18 @@ let data3 = data.high;
 const _errs8 = errors;
 const _errs9 = errors;
 if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
-validate138.errors = [{instancePath:instancePath+"/high",schemaPath:"defs.json#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate154.errors = [{instancePath:instancePath+"/high",schemaPath:"defs.json#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs9){
 if((typeof data3 == "number") && (isFinite(data3))){
 if(data3 > 9007199254740991 || isNaN(data3)){
-validate138.errors = [{instancePath:instancePath+"/high",schemaPath:"defs.json#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+validate154.errors = [{instancePath:instancePath+"/high",schemaPath:"defs.json#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
 if(data3 < 0 || isNaN(data3)){
-validate138.errors = [{instancePath:instancePath+"/high",schemaPath:"defs.json#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate154.errors = [{instancePath:instancePath+"/high",schemaPath:"defs.json#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -17954,24 +20159,24 @@ var valid0 = true;
 }
 }
 else {
-validate138.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate154.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate138.errors = vErrors;
+validate154.errors = vErrors;
 return errors === 0;
 }
-validate138.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate154.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_replica_fetch_request = validate157;
-const schema389 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/replica.fetch.request.json","title":"ReplicaFetchRequest","description":"Fetch an origin's operations from one server (broker service srv.<server-id>), to recover a gap.","x-correio-type":"replica.fetch.request","x-correio-pattern":"request","x-correio-service":"replica","x-correio-reply":"replica.fetch.reply","type":"object","additionalProperties":false,"required":["origin","from_seq"],"properties":{"origin":{"description":"The origin server whose operations are wanted.","$ref":"defs.json#/$defs/nodeId"},"from_seq":{"description":"The first wanted seq (inclusive).","$ref":"defs.json#/$defs/seq"},"to_seq":{"description":"The last wanted seq (inclusive). Absent: no upper bound.","$ref":"defs.json#/$defs/seq"},"limit":{"description":"At most this many operations. When absent: 1000.","type":"integer","minimum":1,"maximum":1000}}};
-const schema391 = {"description":"A per-origin operation sequence number: 1 for an origin's first operation, +1 for each next one.","type":"integer","minimum":1,"maximum":9007199254740991};
+export const validate_replica_fetch_request = validate173;
+const schema443 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/replica.fetch.request.json","title":"ReplicaFetchRequest","description":"Fetch an origin's operations from one server (broker service srv.<server-id>), to recover a gap.","x-correio-type":"replica.fetch.request","x-correio-pattern":"request","x-correio-service":"replica","x-correio-reply":"replica.fetch.reply","type":"object","additionalProperties":false,"required":["origin","from_seq"],"properties":{"origin":{"description":"The origin server whose operations are wanted.","$ref":"defs.json#/$defs/nodeId"},"from_seq":{"description":"The first wanted seq (inclusive).","$ref":"defs.json#/$defs/seq"},"to_seq":{"description":"The last wanted seq (inclusive). Absent: no upper bound.","$ref":"defs.json#/$defs/seq"},"limit":{"description":"At most this many operations. When absent: 1000.","type":"integer","minimum":1,"maximum":1000}}};
+const schema445 = {"description":"A per-origin operation sequence number: 1 for an origin's first operation, +1 for each next one.","type":"integer","minimum":1,"maximum":9007199254740991};
 
-function validate157(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate173(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/replica.fetch.request.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate157.evaluated;
+const evaluated0 = validate173.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -17982,14 +20187,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((data.origin === undefined) && (missing0 = "origin")) || ((data.from_seq === undefined) && (missing0 = "from_seq"))){
-validate157.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate173.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!((((key0 === "origin") || (key0 === "from_seq")) || (key0 === "to_seq")) || (key0 === "limit"))){
-validate157.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate173.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -18002,24 +20207,24 @@ const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
 if(func1(data0) > 128){
-validate157.errors = [{instancePath:instancePath+"/origin",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate173.errors = [{instancePath:instancePath+"/origin",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data0) < 1){
-validate157.errors = [{instancePath:instancePath+"/origin",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate173.errors = [{instancePath:instancePath+"/origin",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern6.test(data0)){
-validate157.errors = [{instancePath:instancePath+"/origin",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+validate173.errors = [{instancePath:instancePath+"/origin",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate157.errors = [{instancePath:instancePath+"/origin",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate173.errors = [{instancePath:instancePath+"/origin",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -18034,18 +20239,18 @@ let data1 = data.from_seq;
 const _errs5 = errors;
 const _errs6 = errors;
 if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-validate157.errors = [{instancePath:instancePath+"/from_seq",schemaPath:"defs.json#/$defs/seq/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate173.errors = [{instancePath:instancePath+"/from_seq",schemaPath:"defs.json#/$defs/seq/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs6){
 if((typeof data1 == "number") && (isFinite(data1))){
 if(data1 > 9007199254740991 || isNaN(data1)){
-validate157.errors = [{instancePath:instancePath+"/from_seq",schemaPath:"defs.json#/$defs/seq/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+validate173.errors = [{instancePath:instancePath+"/from_seq",schemaPath:"defs.json#/$defs/seq/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
 if(data1 < 1 || isNaN(data1)){
-validate157.errors = [{instancePath:instancePath+"/from_seq",schemaPath:"defs.json#/$defs/seq/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+validate173.errors = [{instancePath:instancePath+"/from_seq",schemaPath:"defs.json#/$defs/seq/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
 }
@@ -18062,18 +20267,18 @@ let data2 = data.to_seq;
 const _errs8 = errors;
 const _errs9 = errors;
 if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
-validate157.errors = [{instancePath:instancePath+"/to_seq",schemaPath:"defs.json#/$defs/seq/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate173.errors = [{instancePath:instancePath+"/to_seq",schemaPath:"defs.json#/$defs/seq/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs9){
 if((typeof data2 == "number") && (isFinite(data2))){
 if(data2 > 9007199254740991 || isNaN(data2)){
-validate157.errors = [{instancePath:instancePath+"/to_seq",schemaPath:"defs.json#/$defs/seq/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+validate173.errors = [{instancePath:instancePath+"/to_seq",schemaPath:"defs.json#/$defs/seq/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
 if(data2 < 1 || isNaN(data2)){
-validate157.errors = [{instancePath:instancePath+"/to_seq",schemaPath:"defs.json#/$defs/seq/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+validate173.errors = [{instancePath:instancePath+"/to_seq",schemaPath:"defs.json#/$defs/seq/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
 }
@@ -18089,18 +20294,18 @@ if(data.limit !== undefined){
 let data3 = data.limit;
 const _errs11 = errors;
 if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
-validate157.errors = [{instancePath:instancePath+"/limit",schemaPath:"#/properties/limit/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate173.errors = [{instancePath:instancePath+"/limit",schemaPath:"#/properties/limit/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs11){
 if((typeof data3 == "number") && (isFinite(data3))){
 if(data3 > 1000 || isNaN(data3)){
-validate157.errors = [{instancePath:instancePath+"/limit",schemaPath:"#/properties/limit/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"}];
+validate173.errors = [{instancePath:instancePath+"/limit",schemaPath:"#/properties/limit/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"}];
 return false;
 }
 else {
 if(data3 < 1 || isNaN(data3)){
-validate157.errors = [{instancePath:instancePath+"/limit",schemaPath:"#/properties/limit/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+validate173.errors = [{instancePath:instancePath+"/limit",schemaPath:"#/properties/limit/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
 }
@@ -18118,22 +20323,22 @@ var valid0 = true;
 }
 }
 else {
-validate157.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate173.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate157.errors = vErrors;
+validate173.errors = vErrors;
 return errors === 0;
 }
-validate157.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate173.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_replica_op = validate158;
-const schema393 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/replica.op.json","title":"ReplicaOp","description":"A replicated operation, published once by its origin server on the proxy topic replica/. Servers apply operations of each origin in seq order and recover gaps with replica.fetch.request. The body is a defs.json operation.","x-correio-type":"replica.op","x-correio-pattern":"event","x-correio-service":"replica","type":"object","$ref":"defs.json#/$defs/operation"};
+export const validate_replica_op = validate174;
+const schema447 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/replica.op.json","title":"ReplicaOp","description":"A replicated operation, published once by its origin server on the proxy topic replica/. Servers apply operations of each origin in seq order and recover gaps with replica.fetch.request. The body is a defs.json operation.","x-correio-type":"replica.op","x-correio-pattern":"event","x-correio-service":"replica","type":"object","$ref":"defs.json#/$defs/operation"};
 
-function validate159(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate175(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate159.evaluated;
+const evaluated0 = validate175.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -18397,8 +20602,8 @@ var valid1 = true;
 if(valid1){
 if(data.data !== undefined){
 const _errs16 = errors;
-if(!(validate110(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate110.errors : vErrors.concat(validate110.errors);
+if(!(validate126(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate126.errors : vErrors.concat(validate126.errors);
 errors = vErrors.length;
 }
 var valid1 = _errs16 === errors;
@@ -18743,8 +20948,8 @@ var valid6 = true;
 if(valid6){
 if(data.data !== undefined){
 const _errs35 = errors;
-if(!(validate113(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate113.errors : vErrors.concat(validate113.errors);
+if(!(validate129(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate129.errors : vErrors.concat(validate129.errors);
 errors = vErrors.length;
 }
 var valid6 = _errs35 === errors;
@@ -19096,8 +21301,8 @@ var valid11 = true;
 if(valid11){
 if(data.data !== undefined){
 const _errs54 = errors;
-if(!(validate116(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate116.errors : vErrors.concat(validate116.errors);
+if(!(validate132(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate132.errors : vErrors.concat(validate132.errors);
 errors = vErrors.length;
 }
 var valid11 = _errs54 === errors;
@@ -19449,8 +21654,8 @@ var valid16 = true;
 if(valid16){
 if(data.data !== undefined){
 const _errs73 = errors;
-if(!(validate119(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate119.errors : vErrors.concat(validate119.errors);
+if(!(validate135(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate135.errors : vErrors.concat(validate135.errors);
 errors = vErrors.length;
 }
 var valid16 = _errs73 === errors;
@@ -19802,8 +22007,8 @@ var valid21 = true;
 if(valid21){
 if(data.data !== undefined){
 const _errs92 = errors;
-if(!(validate122(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate122.errors : vErrors.concat(validate122.errors);
+if(!(validate138(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate138.errors : vErrors.concat(validate138.errors);
 errors = vErrors.length;
 }
 var valid21 = _errs92 === errors;
@@ -20155,8 +22360,8 @@ var valid26 = true;
 if(valid26){
 if(data.data !== undefined){
 const _errs111 = errors;
-if(!(validate125(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate125.errors : vErrors.concat(validate125.errors);
+if(!(validate141(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate141.errors : vErrors.concat(validate141.errors);
 errors = vErrors.length;
 }
 var valid26 = _errs111 === errors;
@@ -20508,8 +22713,8 @@ var valid31 = true;
 if(valid31){
 if(data.data !== undefined){
 const _errs130 = errors;
-if(!(validate130(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate130.errors : vErrors.concat(validate130.errors);
+if(!(validate146(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate146.errors : vErrors.concat(validate146.errors);
 errors = vErrors.length;
 }
 var valid31 = _errs130 === errors;
@@ -20861,8 +23066,8 @@ var valid36 = true;
 if(valid36){
 if(data.data !== undefined){
 const _errs149 = errors;
-if(!(validate133(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate133.errors : vErrors.concat(validate133.errors);
+if(!(validate149(data.data, {instancePath:instancePath+"/data",parentData:data,parentDataProperty:"data",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate149.errors : vErrors.concat(validate149.errors);
 errors = vErrors.length;
 }
 var valid36 = _errs149 === errors;
@@ -20976,7 +23181,7 @@ else {
 vErrors.push(err168);
 }
 errors++;
-validate159.errors = vErrors;
+validate175.errors = vErrors;
 return false;
 }
 else {
@@ -20990,18 +23195,18 @@ vErrors = null;
 }
 }
 }
-validate159.errors = vErrors;
+validate175.errors = vErrors;
 evaluated0.props = props0;
 return errors === 0;
 }
-validate159.evaluated = {"dynamicProps":true,"dynamicItems":false};
+validate175.evaluated = {"dynamicProps":true,"dynamicItems":false};
 
 
-function validate158(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate174(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/replica.op.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate158.evaluated;
+const evaluated0 = validate174.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -21009,34 +23214,34 @@ if(evaluated0.dynamicItems){
 evaluated0.items = undefined;
 }
 if(!(data && typeof data == "object" && !Array.isArray(data))){
-validate158.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate174.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
-if(!(validate159(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate159.errors : vErrors.concat(validate159.errors);
+if(!(validate175(data, {instancePath,parentData,parentDataProperty,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate175.errors : vErrors.concat(validate175.errors);
 errors = vErrors.length;
 }
 else {
-var props0 = validate159.evaluated.props;
+var props0 = validate175.evaluated.props;
 }
-validate158.errors = vErrors;
+validate174.errors = vErrors;
 evaluated0.props = props0;
 return errors === 0;
 }
-validate158.evaluated = {"dynamicProps":true,"dynamicItems":false};
+validate174.evaluated = {"dynamicProps":true,"dynamicItems":false};
 
-export const validate_service_announce = validate177;
-const schema419 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/service.announce.json","title":"ServiceAnnounce","description":"A microservice instance announces that it is up (and periodically while it stays up) or going down, on the proxy topic announce/<service>/.","x-correio-type":"service.announce","x-correio-pattern":"event","x-correio-service":"service","type":"object","additionalProperties":false,"required":["service","version","instance","state","actions","events","at"],"properties":{"service":{"$ref":"defs.json#/$defs/serviceName"},"version":{"description":"The service's version.","$ref":"defs.json#/$defs/uint"},"instance":{"description":"The announcing instance.","$ref":"defs.json#/$defs/nodeId"},"state":{"description":"up: the instance serves the listed actions and events; down: it is leaving.","type":"string","enum":["up","down"]},"actions":{"description":"The actions the instance serves.","type":"array","maxItems":256,"items":{"$ref":"defs.json#/$defs/actionName"}},"events":{"description":"The events the instance handles (subscribes to).","type":"array","maxItems":256,"items":{"$ref":"defs.json#/$defs/eventName"}},"at":{"description":"When the instance sent the announcement.","$ref":"defs.json#/$defs/timestamp"}}};
-const schema423 = {"description":"A microservice action, <service>.<method>: the part before the last dot is the service name (a serviceName, lower case, one to three segments, at most 64 characters), the last segment the method.","type":"string","pattern":"^[a-z][a-z0-9_-]*(\\.[a-z][a-z0-9_-]*){0,2}\\.[a-z][a-zA-Z0-9_]*$","minLength":3,"maxLength":128};
-const schema424 = {"description":"A microservice event name: one to eight dot-separated segments, such as user.created. Used in the topic svc/<event>/, so it never contains '/'.","type":"string","pattern":"^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$","minLength":1,"maxLength":128};
-const pattern139 = new RegExp("^[a-z][a-z0-9_-]*(\\.[a-z][a-z0-9_-]*){0,2}\\.[a-z][a-zA-Z0-9_]*$", "u");
-const pattern140 = new RegExp("^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$", "u");
+export const validate_service_announce = validate193;
+const schema473 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/service.announce.json","title":"ServiceAnnounce","description":"A microservice instance announces that it is up (and periodically while it stays up) or going down, on the proxy topic announce/<service>/.","x-correio-type":"service.announce","x-correio-pattern":"event","x-correio-service":"service","type":"object","additionalProperties":false,"required":["service","version","instance","state","actions","events","at"],"properties":{"service":{"$ref":"defs.json#/$defs/serviceName"},"version":{"description":"The service's version.","$ref":"defs.json#/$defs/uint"},"instance":{"description":"The announcing instance.","$ref":"defs.json#/$defs/nodeId"},"state":{"description":"up: the instance serves the listed actions and events; down: it is leaving.","type":"string","enum":["up","down"]},"actions":{"description":"The actions the instance serves.","type":"array","maxItems":256,"items":{"$ref":"defs.json#/$defs/actionName"}},"events":{"description":"The events the instance handles (subscribes to).","type":"array","maxItems":256,"items":{"$ref":"defs.json#/$defs/eventName"}},"at":{"description":"When the instance sent the announcement.","$ref":"defs.json#/$defs/timestamp"}}};
+const schema477 = {"description":"A microservice action, <service>.<method>: the part before the last dot is the service name (a serviceName, lower case, one to three segments, at most 64 characters), the last segment the method.","type":"string","pattern":"^[a-z][a-z0-9_-]*(\\.[a-z][a-z0-9_-]*){0,2}\\.[a-z][a-zA-Z0-9_]*$","minLength":3,"maxLength":128};
+const schema478 = {"description":"A microservice event name: one to eight dot-separated segments, such as user.created. Used in the topic svc/<event>/, so it never contains '/'.","type":"string","pattern":"^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$","minLength":1,"maxLength":128};
+const pattern160 = new RegExp("^[a-z][a-z0-9_-]*(\\.[a-z][a-z0-9_-]*){0,2}\\.[a-z][a-zA-Z0-9_]*$", "u");
+const pattern161 = new RegExp("^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$", "u");
 
-function validate177(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate193(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/service.announce.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate177.evaluated;
+const evaluated0 = validate193.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -21047,14 +23252,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((((((((data.service === undefined) && (missing0 = "service")) || ((data.version === undefined) && (missing0 = "version"))) || ((data.instance === undefined) && (missing0 = "instance"))) || ((data.state === undefined) && (missing0 = "state"))) || ((data.actions === undefined) && (missing0 = "actions"))) || ((data.events === undefined) && (missing0 = "events"))) || ((data.at === undefined) && (missing0 = "at"))){
-validate177.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate193.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(((((((key0 === "service") || (key0 === "version")) || (key0 === "instance")) || (key0 === "state")) || (key0 === "actions")) || (key0 === "events")) || (key0 === "at"))){
-validate177.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate193.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -21067,24 +23272,24 @@ const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
 if(func1(data0) > 64){
-validate177.errors = [{instancePath:instancePath+"/service",schemaPath:"defs.json#/$defs/serviceName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+validate193.errors = [{instancePath:instancePath+"/service",schemaPath:"defs.json#/$defs/serviceName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
 return false;
 }
 else {
 if(func1(data0) < 1){
-validate177.errors = [{instancePath:instancePath+"/service",schemaPath:"defs.json#/$defs/serviceName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate193.errors = [{instancePath:instancePath+"/service",schemaPath:"defs.json#/$defs/serviceName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern77.test(data0)){
-validate177.errors = [{instancePath:instancePath+"/service",schemaPath:"defs.json#/$defs/serviceName/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_.-]{0,63}$"},message:"must match pattern \""+"^[a-z][a-z0-9_.-]{0,63}$"+"\""}];
+validate193.errors = [{instancePath:instancePath+"/service",schemaPath:"defs.json#/$defs/serviceName/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_.-]{0,63}$"},message:"must match pattern \""+"^[a-z][a-z0-9_.-]{0,63}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate177.errors = [{instancePath:instancePath+"/service",schemaPath:"defs.json#/$defs/serviceName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate193.errors = [{instancePath:instancePath+"/service",schemaPath:"defs.json#/$defs/serviceName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -21099,18 +23304,18 @@ let data1 = data.version;
 const _errs5 = errors;
 const _errs6 = errors;
 if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-validate177.errors = [{instancePath:instancePath+"/version",schemaPath:"defs.json#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate193.errors = [{instancePath:instancePath+"/version",schemaPath:"defs.json#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs6){
 if((typeof data1 == "number") && (isFinite(data1))){
 if(data1 > 9007199254740991 || isNaN(data1)){
-validate177.errors = [{instancePath:instancePath+"/version",schemaPath:"defs.json#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+validate193.errors = [{instancePath:instancePath+"/version",schemaPath:"defs.json#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
 if(data1 < 0 || isNaN(data1)){
-validate177.errors = [{instancePath:instancePath+"/version",schemaPath:"defs.json#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate193.errors = [{instancePath:instancePath+"/version",schemaPath:"defs.json#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -21129,24 +23334,24 @@ const _errs9 = errors;
 if(errors === _errs9){
 if(typeof data2 === "string"){
 if(func1(data2) > 128){
-validate177.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate193.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data2) < 1){
-validate177.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate193.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern6.test(data2)){
-validate177.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+validate193.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate177.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate193.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -21160,11 +23365,11 @@ if(data.state !== undefined){
 let data3 = data.state;
 const _errs11 = errors;
 if(typeof data3 !== "string"){
-validate177.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate193.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(!((data3 === "up") || (data3 === "down"))){
-validate177.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema419.properties.state.enum},message:"must be equal to one of the allowed values"}];
+validate193.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema473.properties.state.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs11 === errors;
@@ -21179,7 +23384,7 @@ const _errs13 = errors;
 if(errors === _errs13){
 if(Array.isArray(data4)){
 if(data4.length > 256){
-validate177.errors = [{instancePath:instancePath+"/actions",schemaPath:"#/properties/actions/maxItems",keyword:"maxItems",params:{limit: 256},message:"must NOT have more than 256 items"}];
+validate193.errors = [{instancePath:instancePath+"/actions",schemaPath:"#/properties/actions/maxItems",keyword:"maxItems",params:{limit: 256},message:"must NOT have more than 256 items"}];
 return false;
 }
 else {
@@ -21192,24 +23397,24 @@ const _errs16 = errors;
 if(errors === _errs16){
 if(typeof data5 === "string"){
 if(func1(data5) > 128){
-validate177.errors = [{instancePath:instancePath+"/actions/" + i0,schemaPath:"defs.json#/$defs/actionName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate193.errors = [{instancePath:instancePath+"/actions/" + i0,schemaPath:"defs.json#/$defs/actionName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data5) < 3){
-validate177.errors = [{instancePath:instancePath+"/actions/" + i0,schemaPath:"defs.json#/$defs/actionName/minLength",keyword:"minLength",params:{limit: 3},message:"must NOT have fewer than 3 characters"}];
+validate193.errors = [{instancePath:instancePath+"/actions/" + i0,schemaPath:"defs.json#/$defs/actionName/minLength",keyword:"minLength",params:{limit: 3},message:"must NOT have fewer than 3 characters"}];
 return false;
 }
 else {
-if(!pattern139.test(data5)){
-validate177.errors = [{instancePath:instancePath+"/actions/" + i0,schemaPath:"defs.json#/$defs/actionName/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_-]*(\\.[a-z][a-z0-9_-]*){0,2}\\.[a-z][a-zA-Z0-9_]*$"},message:"must match pattern \""+"^[a-z][a-z0-9_-]*(\\.[a-z][a-z0-9_-]*){0,2}\\.[a-z][a-zA-Z0-9_]*$"+"\""}];
+if(!pattern160.test(data5)){
+validate193.errors = [{instancePath:instancePath+"/actions/" + i0,schemaPath:"defs.json#/$defs/actionName/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_-]*(\\.[a-z][a-z0-9_-]*){0,2}\\.[a-z][a-zA-Z0-9_]*$"},message:"must match pattern \""+"^[a-z][a-z0-9_-]*(\\.[a-z][a-z0-9_-]*){0,2}\\.[a-z][a-zA-Z0-9_]*$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate177.errors = [{instancePath:instancePath+"/actions/" + i0,schemaPath:"defs.json#/$defs/actionName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate193.errors = [{instancePath:instancePath+"/actions/" + i0,schemaPath:"defs.json#/$defs/actionName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -21221,7 +23426,7 @@ break;
 }
 }
 else {
-validate177.errors = [{instancePath:instancePath+"/actions",schemaPath:"#/properties/actions/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate193.errors = [{instancePath:instancePath+"/actions",schemaPath:"#/properties/actions/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -21237,7 +23442,7 @@ const _errs18 = errors;
 if(errors === _errs18){
 if(Array.isArray(data6)){
 if(data6.length > 256){
-validate177.errors = [{instancePath:instancePath+"/events",schemaPath:"#/properties/events/maxItems",keyword:"maxItems",params:{limit: 256},message:"must NOT have more than 256 items"}];
+validate193.errors = [{instancePath:instancePath+"/events",schemaPath:"#/properties/events/maxItems",keyword:"maxItems",params:{limit: 256},message:"must NOT have more than 256 items"}];
 return false;
 }
 else {
@@ -21250,24 +23455,24 @@ const _errs21 = errors;
 if(errors === _errs21){
 if(typeof data7 === "string"){
 if(func1(data7) > 128){
-validate177.errors = [{instancePath:instancePath+"/events/" + i1,schemaPath:"defs.json#/$defs/eventName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate193.errors = [{instancePath:instancePath+"/events/" + i1,schemaPath:"defs.json#/$defs/eventName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data7) < 1){
-validate177.errors = [{instancePath:instancePath+"/events/" + i1,schemaPath:"defs.json#/$defs/eventName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate193.errors = [{instancePath:instancePath+"/events/" + i1,schemaPath:"defs.json#/$defs/eventName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
-if(!pattern140.test(data7)){
-validate177.errors = [{instancePath:instancePath+"/events/" + i1,schemaPath:"defs.json#/$defs/eventName/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$"},message:"must match pattern \""+"^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$"+"\""}];
+if(!pattern161.test(data7)){
+validate193.errors = [{instancePath:instancePath+"/events/" + i1,schemaPath:"defs.json#/$defs/eventName/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$"},message:"must match pattern \""+"^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate177.errors = [{instancePath:instancePath+"/events/" + i1,schemaPath:"defs.json#/$defs/eventName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate193.errors = [{instancePath:instancePath+"/events/" + i1,schemaPath:"defs.json#/$defs/eventName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -21279,7 +23484,7 @@ break;
 }
 }
 else {
-validate177.errors = [{instancePath:instancePath+"/events",schemaPath:"#/properties/events/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate193.errors = [{instancePath:instancePath+"/events",schemaPath:"#/properties/events/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
@@ -21294,18 +23499,18 @@ let data8 = data.at;
 const _errs23 = errors;
 const _errs24 = errors;
 if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
-validate177.errors = [{instancePath:instancePath+"/at",schemaPath:"defs.json#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate193.errors = [{instancePath:instancePath+"/at",schemaPath:"defs.json#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs24){
 if((typeof data8 == "number") && (isFinite(data8))){
 if(data8 > 9007199254740991 || isNaN(data8)){
-validate177.errors = [{instancePath:instancePath+"/at",schemaPath:"defs.json#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+validate193.errors = [{instancePath:instancePath+"/at",schemaPath:"defs.json#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
 if(data8 < 0 || isNaN(data8)){
-validate177.errors = [{instancePath:instancePath+"/at",schemaPath:"defs.json#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate193.errors = [{instancePath:instancePath+"/at",schemaPath:"defs.json#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -21326,23 +23531,23 @@ var valid0 = true;
 }
 }
 else {
-validate177.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate193.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate177.errors = vErrors;
+validate193.errors = vErrors;
 return errors === 0;
 }
-validate177.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate193.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_service_call_reply = validate178;
-const schema426 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/service.call.reply.json","title":"ServiceCallReply","description":"Reply to service.call.request: the action's result. A failed action is answered with an error instead.","x-correio-type":"service.call.reply","x-correio-pattern":"reply","x-correio-service":"service","type":"object","additionalProperties":false,"required":[],"properties":{"result":{"description":"The action's result: any value. Bounded only by the codec limits (ENCODING.md section 2). Absent when the action returns nothing.","tsType":"unknown"}}};
+export const validate_service_call_reply = validate194;
+const schema480 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/service.call.reply.json","title":"ServiceCallReply","description":"Reply to service.call.request: the action's result. A failed action is answered with an error instead.","x-correio-type":"service.call.reply","x-correio-pattern":"reply","x-correio-service":"service","type":"object","additionalProperties":false,"required":[],"properties":{"result":{"description":"The action's result: any value. Bounded only by the codec limits (ENCODING.md section 2). Absent when the action returns nothing.","tsType":"unknown"}}};
 
-function validate178(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate194(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/service.call.reply.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate178.evaluated;
+const evaluated0 = validate194.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -21353,30 +23558,30 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
 if(!(key0 === "result")){
-validate178.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate194.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
 }
 else {
-validate178.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate194.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate178.errors = vErrors;
+validate194.errors = vErrors;
 return errors === 0;
 }
-validate178.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate194.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_service_call_request = validate179;
-const schema427 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/service.call.request.json","title":"ServiceCallRequest","description":"Call a microservice action. Sent to the broker service svc.<service>, where <service> is the action name before its last dot.","x-correio-type":"service.call.request","x-correio-pattern":"request","x-correio-service":"service","x-correio-reply":"service.call.reply","type":"object","additionalProperties":false,"required":["action"],"properties":{"action":{"description":"The action to call, such as users.get.","$ref":"defs.json#/$defs/actionName"},"params":{"description":"The action's parameters: any value. Bounded only by the codec limits (ENCODING.md section 2). Absent when the action takes none.","tsType":"unknown"},"meta":{"description":"Call metadata passed through to the action, such as tracing ids: up to 32 string entries.","type":"object","maxProperties":32,"propertyNames":{"type":"string","pattern":"^[A-Za-z0-9_.-]{1,64}$","minLength":1,"maxLength":64},"additionalProperties":{"type":"string","maxLength":1024}}}};
+export const validate_service_call_request = validate195;
+const schema481 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/service.call.request.json","title":"ServiceCallRequest","description":"Call a microservice action. Sent to the broker service svc.<service>, where <service> is the action name before its last dot.","x-correio-type":"service.call.request","x-correio-pattern":"request","x-correio-service":"service","x-correio-reply":"service.call.reply","type":"object","additionalProperties":false,"required":["action"],"properties":{"action":{"description":"The action to call, such as users.get.","$ref":"defs.json#/$defs/actionName"},"params":{"description":"The action's parameters: any value. Bounded only by the codec limits (ENCODING.md section 2). Absent when the action takes none.","tsType":"unknown"},"meta":{"description":"Call metadata passed through to the action, such as tracing ids: up to 32 string entries.","type":"object","maxProperties":32,"propertyNames":{"type":"string","pattern":"^[A-Za-z0-9_.-]{1,64}$","minLength":1,"maxLength":64},"additionalProperties":{"type":"string","maxLength":1024}}}};
 
-function validate179(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate195(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/service.call.request.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate179.evaluated;
+const evaluated0 = validate195.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -21387,14 +23592,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((data.action === undefined) && (missing0 = "action")){
-validate179.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate195.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(((key0 === "action") || (key0 === "params")) || (key0 === "meta"))){
-validate179.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate195.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -21407,24 +23612,24 @@ const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
 if(func1(data0) > 128){
-validate179.errors = [{instancePath:instancePath+"/action",schemaPath:"defs.json#/$defs/actionName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate195.errors = [{instancePath:instancePath+"/action",schemaPath:"defs.json#/$defs/actionName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data0) < 3){
-validate179.errors = [{instancePath:instancePath+"/action",schemaPath:"defs.json#/$defs/actionName/minLength",keyword:"minLength",params:{limit: 3},message:"must NOT have fewer than 3 characters"}];
+validate195.errors = [{instancePath:instancePath+"/action",schemaPath:"defs.json#/$defs/actionName/minLength",keyword:"minLength",params:{limit: 3},message:"must NOT have fewer than 3 characters"}];
 return false;
 }
 else {
-if(!pattern139.test(data0)){
-validate179.errors = [{instancePath:instancePath+"/action",schemaPath:"defs.json#/$defs/actionName/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_-]*(\\.[a-z][a-z0-9_-]*){0,2}\\.[a-z][a-zA-Z0-9_]*$"},message:"must match pattern \""+"^[a-z][a-z0-9_-]*(\\.[a-z][a-z0-9_-]*){0,2}\\.[a-z][a-zA-Z0-9_]*$"+"\""}];
+if(!pattern160.test(data0)){
+validate195.errors = [{instancePath:instancePath+"/action",schemaPath:"defs.json#/$defs/actionName/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_-]*(\\.[a-z][a-z0-9_-]*){0,2}\\.[a-z][a-zA-Z0-9_]*$"},message:"must match pattern \""+"^[a-z][a-z0-9_-]*(\\.[a-z][a-z0-9_-]*){0,2}\\.[a-z][a-zA-Z0-9_]*$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate179.errors = [{instancePath:instancePath+"/action",schemaPath:"defs.json#/$defs/actionName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate195.errors = [{instancePath:instancePath+"/action",schemaPath:"defs.json#/$defs/actionName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -21440,7 +23645,7 @@ const _errs5 = errors;
 if(errors === _errs5){
 if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
 if(Object.keys(data1).length > 32){
-validate179.errors = [{instancePath:instancePath+"/meta",schemaPath:"#/properties/meta/maxProperties",keyword:"maxProperties",params:{limit: 32},message:"must NOT have more than 32 properties"}];
+validate195.errors = [{instancePath:instancePath+"/meta",schemaPath:"#/properties/meta/maxProperties",keyword:"maxProperties",params:{limit: 32},message:"must NOT have more than 32 properties"}];
 return false;
 }
 else {
@@ -21504,7 +23709,7 @@ else {
 vErrors.push(err4);
 }
 errors++;
-validate179.errors = vErrors;
+validate195.errors = vErrors;
 return false;
 break;
 }
@@ -21516,12 +23721,12 @@ const _errs10 = errors;
 if(errors === _errs10){
 if(typeof data2 === "string"){
 if(func1(data2) > 1024){
-validate179.errors = [{instancePath:instancePath+"/meta/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/meta/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"}];
+validate195.errors = [{instancePath:instancePath+"/meta/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/meta/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"}];
 return false;
 }
 }
 else {
-validate179.errors = [{instancePath:instancePath+"/meta/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/meta/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate195.errors = [{instancePath:instancePath+"/meta/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/meta/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -21534,7 +23739,7 @@ break;
 }
 }
 else {
-validate179.errors = [{instancePath:instancePath+"/meta",schemaPath:"#/properties/meta/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate195.errors = [{instancePath:instancePath+"/meta",schemaPath:"#/properties/meta/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -21548,23 +23753,23 @@ var valid0 = true;
 }
 }
 else {
-validate179.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate195.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate179.errors = vErrors;
+validate195.errors = vErrors;
 return errors === 0;
 }
-validate179.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate195.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_service_emit_reply = validate180;
-const schema429 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/service.emit.reply.json","title":"ServiceEmitReply","description":"Reply to service.emit.request: the event was handled by the instance named.","x-correio-type":"service.emit.reply","x-correio-pattern":"reply","x-correio-service":"service","type":"object","additionalProperties":false,"required":["instance"],"properties":{"instance":{"description":"The instance that handled the event.","$ref":"defs.json#/$defs/nodeId"}}};
+export const validate_service_emit_reply = validate196;
+const schema483 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/service.emit.reply.json","title":"ServiceEmitReply","description":"Reply to service.emit.request: the event was handled by the instance named.","x-correio-type":"service.emit.reply","x-correio-pattern":"reply","x-correio-service":"service","type":"object","additionalProperties":false,"required":["instance"],"properties":{"instance":{"description":"The instance that handled the event.","$ref":"defs.json#/$defs/nodeId"}}};
 
-function validate180(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate196(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/service.emit.reply.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate180.evaluated;
+const evaluated0 = validate196.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -21575,14 +23780,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((data.instance === undefined) && (missing0 = "instance")){
-validate180.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate196.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(key0 === "instance")){
-validate180.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate196.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -21594,24 +23799,24 @@ const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
 if(func1(data0) > 128){
-validate180.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate196.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data0) < 1){
-validate180.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate196.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern6.test(data0)){
-validate180.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+validate196.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate180.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate196.errors = [{instancePath:instancePath+"/instance",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -21620,23 +23825,23 @@ return false;
 }
 }
 else {
-validate180.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate196.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate180.errors = vErrors;
+validate196.errors = vErrors;
 return errors === 0;
 }
-validate180.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate196.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_service_emit_request = validate181;
-const schema431 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/service.emit.request.json","title":"ServiceEmitRequest","description":"Deliver a microservice event to ONE instance of the service group: sent by the emitter to the broker service svc.<group>, whose load balancing picks the instance; one request per subscribing group. Answered with service.emit.reply once the instance's handler has run, or with an error (NOT_FOUND when that service does not handle the event).","x-correio-type":"service.emit.request","x-correio-pattern":"request","x-correio-service":"service","x-correio-reply":"service.emit.reply","type":"object","additionalProperties":false,"required":["event","group","sender"],"properties":{"event":{"description":"The event's name, such as user.created.","$ref":"defs.json#/$defs/eventName"},"data":{"description":"The event's payload: any value. Bounded only by the codec limits (ENCODING.md section 2). Absent when the event carries none."},"group":{"description":"The service group addressed; the request is sent to the broker service svc.<group>.","$ref":"defs.json#/$defs/serviceName"},"sender":{"description":"The instance that emitted the event.","$ref":"defs.json#/$defs/nodeId"}}};
+export const validate_service_emit_request = validate197;
+const schema485 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/service.emit.request.json","title":"ServiceEmitRequest","description":"Deliver a microservice event to ONE instance of the service group: sent by the emitter to the broker service svc.<group>, whose load balancing picks the instance; one request per subscribing group. Answered with service.emit.reply once the instance's handler has run, or with an error (NOT_FOUND when that service does not handle the event).","x-correio-type":"service.emit.request","x-correio-pattern":"request","x-correio-service":"service","x-correio-reply":"service.emit.reply","type":"object","additionalProperties":false,"required":["event","group","sender"],"properties":{"event":{"description":"The event's name, such as user.created.","$ref":"defs.json#/$defs/eventName"},"data":{"description":"The event's payload: any value. Bounded only by the codec limits (ENCODING.md section 2). Absent when the event carries none."},"group":{"description":"The service group addressed; the request is sent to the broker service svc.<group>.","$ref":"defs.json#/$defs/serviceName"},"sender":{"description":"The instance that emitted the event.","$ref":"defs.json#/$defs/nodeId"}}};
 
-function validate181(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate197(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/service.emit.request.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate181.evaluated;
+const evaluated0 = validate197.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -21647,14 +23852,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((((data.event === undefined) && (missing0 = "event")) || ((data.group === undefined) && (missing0 = "group"))) || ((data.sender === undefined) && (missing0 = "sender"))){
-validate181.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate197.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!((((key0 === "event") || (key0 === "data")) || (key0 === "group")) || (key0 === "sender"))){
-validate181.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate197.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -21667,24 +23872,24 @@ const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
 if(func1(data0) > 128){
-validate181.errors = [{instancePath:instancePath+"/event",schemaPath:"defs.json#/$defs/eventName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate197.errors = [{instancePath:instancePath+"/event",schemaPath:"defs.json#/$defs/eventName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data0) < 1){
-validate181.errors = [{instancePath:instancePath+"/event",schemaPath:"defs.json#/$defs/eventName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate197.errors = [{instancePath:instancePath+"/event",schemaPath:"defs.json#/$defs/eventName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
-if(!pattern140.test(data0)){
-validate181.errors = [{instancePath:instancePath+"/event",schemaPath:"defs.json#/$defs/eventName/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$"},message:"must match pattern \""+"^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$"+"\""}];
+if(!pattern161.test(data0)){
+validate197.errors = [{instancePath:instancePath+"/event",schemaPath:"defs.json#/$defs/eventName/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$"},message:"must match pattern \""+"^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate181.errors = [{instancePath:instancePath+"/event",schemaPath:"defs.json#/$defs/eventName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate197.errors = [{instancePath:instancePath+"/event",schemaPath:"defs.json#/$defs/eventName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -21701,24 +23906,24 @@ const _errs6 = errors;
 if(errors === _errs6){
 if(typeof data1 === "string"){
 if(func1(data1) > 64){
-validate181.errors = [{instancePath:instancePath+"/group",schemaPath:"defs.json#/$defs/serviceName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+validate197.errors = [{instancePath:instancePath+"/group",schemaPath:"defs.json#/$defs/serviceName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
 return false;
 }
 else {
 if(func1(data1) < 1){
-validate181.errors = [{instancePath:instancePath+"/group",schemaPath:"defs.json#/$defs/serviceName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate197.errors = [{instancePath:instancePath+"/group",schemaPath:"defs.json#/$defs/serviceName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern77.test(data1)){
-validate181.errors = [{instancePath:instancePath+"/group",schemaPath:"defs.json#/$defs/serviceName/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_.-]{0,63}$"},message:"must match pattern \""+"^[a-z][a-z0-9_.-]{0,63}$"+"\""}];
+validate197.errors = [{instancePath:instancePath+"/group",schemaPath:"defs.json#/$defs/serviceName/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_.-]{0,63}$"},message:"must match pattern \""+"^[a-z][a-z0-9_.-]{0,63}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate181.errors = [{instancePath:instancePath+"/group",schemaPath:"defs.json#/$defs/serviceName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate197.errors = [{instancePath:instancePath+"/group",schemaPath:"defs.json#/$defs/serviceName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -21735,24 +23940,24 @@ const _errs9 = errors;
 if(errors === _errs9){
 if(typeof data2 === "string"){
 if(func1(data2) > 128){
-validate181.errors = [{instancePath:instancePath+"/sender",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate197.errors = [{instancePath:instancePath+"/sender",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data2) < 1){
-validate181.errors = [{instancePath:instancePath+"/sender",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate197.errors = [{instancePath:instancePath+"/sender",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern6.test(data2)){
-validate181.errors = [{instancePath:instancePath+"/sender",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+validate197.errors = [{instancePath:instancePath+"/sender",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate181.errors = [{instancePath:instancePath+"/sender",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate197.errors = [{instancePath:instancePath+"/sender",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -21767,23 +23972,23 @@ var valid0 = true;
 }
 }
 else {
-validate181.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate197.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate181.errors = vErrors;
+validate197.errors = vErrors;
 return errors === 0;
 }
-validate181.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate197.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_service_event = validate182;
-const schema435 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/service.event.json","title":"ServiceEvent","description":"A microservice event, published on the proxy topic svc/<event>/.","x-correio-type":"service.event","x-correio-pattern":"event","x-correio-service":"service","type":"object","additionalProperties":false,"required":["event","sender"],"properties":{"event":{"description":"The event's name, such as user.created.","$ref":"defs.json#/$defs/eventName"},"data":{"description":"The event's payload: any value. Bounded only by the codec limits (ENCODING.md section 2). Absent when the event carries none.","tsType":"unknown"},"group":{"description":"When present, only instances of this service handle the event; other subscribers ignore it.","$ref":"defs.json#/$defs/serviceName"},"sender":{"description":"The instance that emitted the event.","$ref":"defs.json#/$defs/nodeId"}}};
+export const validate_service_event = validate198;
+const schema489 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/service.event.json","title":"ServiceEvent","description":"A microservice event, published on the proxy topic svc/<event>/.","x-correio-type":"service.event","x-correio-pattern":"event","x-correio-service":"service","type":"object","additionalProperties":false,"required":["event","sender"],"properties":{"event":{"description":"The event's name, such as user.created.","$ref":"defs.json#/$defs/eventName"},"data":{"description":"The event's payload: any value. Bounded only by the codec limits (ENCODING.md section 2). Absent when the event carries none.","tsType":"unknown"},"group":{"description":"When present, only instances of this service handle the event; other subscribers ignore it.","$ref":"defs.json#/$defs/serviceName"},"sender":{"description":"The instance that emitted the event.","$ref":"defs.json#/$defs/nodeId"}}};
 
-function validate182(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate198(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/service.event.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate182.evaluated;
+const evaluated0 = validate198.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -21794,14 +23999,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((data.event === undefined) && (missing0 = "event")) || ((data.sender === undefined) && (missing0 = "sender"))){
-validate182.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate198.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!((((key0 === "event") || (key0 === "data")) || (key0 === "group")) || (key0 === "sender"))){
-validate182.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate198.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -21814,24 +24019,24 @@ const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
 if(func1(data0) > 128){
-validate182.errors = [{instancePath:instancePath+"/event",schemaPath:"defs.json#/$defs/eventName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate198.errors = [{instancePath:instancePath+"/event",schemaPath:"defs.json#/$defs/eventName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data0) < 1){
-validate182.errors = [{instancePath:instancePath+"/event",schemaPath:"defs.json#/$defs/eventName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate198.errors = [{instancePath:instancePath+"/event",schemaPath:"defs.json#/$defs/eventName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
-if(!pattern140.test(data0)){
-validate182.errors = [{instancePath:instancePath+"/event",schemaPath:"defs.json#/$defs/eventName/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$"},message:"must match pattern \""+"^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$"+"\""}];
+if(!pattern161.test(data0)){
+validate198.errors = [{instancePath:instancePath+"/event",schemaPath:"defs.json#/$defs/eventName/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$"},message:"must match pattern \""+"^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate182.errors = [{instancePath:instancePath+"/event",schemaPath:"defs.json#/$defs/eventName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate198.errors = [{instancePath:instancePath+"/event",schemaPath:"defs.json#/$defs/eventName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -21848,24 +24053,24 @@ const _errs6 = errors;
 if(errors === _errs6){
 if(typeof data1 === "string"){
 if(func1(data1) > 64){
-validate182.errors = [{instancePath:instancePath+"/group",schemaPath:"defs.json#/$defs/serviceName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+validate198.errors = [{instancePath:instancePath+"/group",schemaPath:"defs.json#/$defs/serviceName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
 return false;
 }
 else {
 if(func1(data1) < 1){
-validate182.errors = [{instancePath:instancePath+"/group",schemaPath:"defs.json#/$defs/serviceName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate198.errors = [{instancePath:instancePath+"/group",schemaPath:"defs.json#/$defs/serviceName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern77.test(data1)){
-validate182.errors = [{instancePath:instancePath+"/group",schemaPath:"defs.json#/$defs/serviceName/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_.-]{0,63}$"},message:"must match pattern \""+"^[a-z][a-z0-9_.-]{0,63}$"+"\""}];
+validate198.errors = [{instancePath:instancePath+"/group",schemaPath:"defs.json#/$defs/serviceName/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_.-]{0,63}$"},message:"must match pattern \""+"^[a-z][a-z0-9_.-]{0,63}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate182.errors = [{instancePath:instancePath+"/group",schemaPath:"defs.json#/$defs/serviceName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate198.errors = [{instancePath:instancePath+"/group",schemaPath:"defs.json#/$defs/serviceName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -21882,24 +24087,24 @@ const _errs9 = errors;
 if(errors === _errs9){
 if(typeof data2 === "string"){
 if(func1(data2) > 128){
-validate182.errors = [{instancePath:instancePath+"/sender",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate198.errors = [{instancePath:instancePath+"/sender",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data2) < 1){
-validate182.errors = [{instancePath:instancePath+"/sender",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate198.errors = [{instancePath:instancePath+"/sender",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern6.test(data2)){
-validate182.errors = [{instancePath:instancePath+"/sender",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+validate198.errors = [{instancePath:instancePath+"/sender",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate182.errors = [{instancePath:instancePath+"/sender",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate198.errors = [{instancePath:instancePath+"/sender",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -21914,12 +24119,12 @@ var valid0 = true;
 }
 }
 else {
-validate182.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate198.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate182.errors = vErrors;
+validate198.errors = vErrors;
 return errors === 0;
 }
-validate182.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate198.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 

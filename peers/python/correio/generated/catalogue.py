@@ -53,6 +53,14 @@ from .election_election_reply import ElectionElectionReply
 from .election_election_request import ElectionElectionRequest
 from .error import ErrorReply
 from .gateway_dashboard import GatewayDashboard
+from .logs_copy_reply import LogsCopyReply
+from .logs_copy_request import LogsCopyRequest
+from .logs_digest_reply import LogsDigestReply
+from .logs_digest_request import LogsDigestRequest
+from .logs_query_reply import LogsQueryReply
+from .logs_query_request import LogsQueryRequest
+from .logs_ship_reply import LogsShipReply
+from .logs_ship_request import LogsShipRequest
 from .ref_heartbeat_reply import RefHeartbeatReply
 from .ref_heartbeat_request import RefHeartbeatRequest
 from .ref_membership import RefMembership
@@ -78,7 +86,7 @@ from .service_event import ServiceEvent
 PROTOCOL_VERSION: Final = 1
 
 #: The protocol revision (protocol/README.md "Revisions"): additions within version 1.
-PROTOCOL_REVISION: Final = "1.4"
+PROTOCOL_REVISION: Final = "1.5"
 
 #: Every error code of protocol/ENCODING.md section 5.
 ERROR_CODES: Final = (
@@ -148,6 +156,14 @@ MessageType = Literal[
     "election.election.request",
     "error",
     "gateway.dashboard",
+    "logs.copy.reply",
+    "logs.copy.request",
+    "logs.digest.reply",
+    "logs.digest.request",
+    "logs.query.reply",
+    "logs.query.request",
+    "logs.ship.reply",
+    "logs.ship.request",
     "ref.heartbeat.reply",
     "ref.heartbeat.request",
     "ref.membership",
@@ -220,6 +236,14 @@ MESSAGE_TYPES: Final = (
     "election.election.request",
     "error",
     "gateway.dashboard",
+    "logs.copy.reply",
+    "logs.copy.request",
+    "logs.digest.reply",
+    "logs.digest.request",
+    "logs.query.reply",
+    "logs.query.request",
+    "logs.ship.reply",
+    "logs.ship.request",
     "ref.heartbeat.reply",
     "ref.heartbeat.request",
     "ref.membership",
@@ -593,6 +617,62 @@ MESSAGE_INFO: Final[Mapping[str, MessageInfo]] = {
         title="GatewayDashboard",
         description="What a gateway knows of the whole system at one moment, sent once per interval to each operator's dashboard WebSocket (GET /v1/dashboard, a JSON text frame). The gateway gathers it from the reference server's list (ref.servers), the ref/membership/ and election/ topics, and the /health and /metrics of every process it knows. Counts are deltas over the interval, so a browser charts rates without keeping counters; there are no floats in v1, hence the units in the names.",
     ),
+    "logs.copy.reply": MessageInfo(
+        pattern="reply",
+        service="logs",
+        reply=None,
+        title="LogsCopyReply",
+        description="Reply to logs.copy.request: sent once the lines are durable.",
+    ),
+    "logs.copy.request": MessageInfo(
+        pattern="request",
+        service="logs",
+        reply="logs.copy.reply",
+        title="LogsCopyRequest",
+        description="A server's copy of lines it stored, to another server (srv.<id> only).",
+    ),
+    "logs.digest.reply": MessageInfo(
+        pattern="reply",
+        service="logs",
+        reply=None,
+        title="LogsDigestReply",
+        description="Reply to logs.digest.request.",
+    ),
+    "logs.digest.request": MessageInfo(
+        pattern="request",
+        service="logs",
+        reply="logs.digest.reply",
+        title="LogsDigestRequest",
+        description="The per-minute counts and hashes of the lines a server holds from `since` (srv.<id> only): anti-entropy between log servers.",
+    ),
+    "logs.query.reply": MessageInfo(
+        pattern="reply",
+        service="logs",
+        reply=None,
+        title="LogsQueryReply",
+        description="Reply to logs.query.request.",
+    ),
+    "logs.query.request": MessageInfo(
+        pattern="request",
+        service="logs",
+        reply="logs.query.reply",
+        title="LogsQueryRequest",
+        description="Read stored log lines (operators only), filtered; one page, with a cursor for the next.",
+    ),
+    "logs.ship.reply": MessageInfo(
+        pattern="reply",
+        service="logs",
+        reply=None,
+        title="LogsShipReply",
+        description="Reply to logs.ship.request: sent once the lines are durable.",
+    ),
+    "logs.ship.request": MessageInfo(
+        pattern="request",
+        service="logs",
+        reply="logs.ship.reply",
+        title="LogsShipRequest",
+        description="Ship a batch of a program's log lines to the log service (revision 1.5); stored once durable on the receiving server and copied to every live server.",
+    ),
     "ref.heartbeat.reply": MessageInfo(
         pattern="reply",
         service="ref",
@@ -785,6 +865,14 @@ BODY_TYPES: Final[Mapping[str, Any]] = {
     "election.election.request": ElectionElectionRequest,
     "error": ErrorReply,
     "gateway.dashboard": GatewayDashboard,
+    "logs.copy.reply": LogsCopyReply,
+    "logs.copy.request": LogsCopyRequest,
+    "logs.digest.reply": LogsDigestReply,
+    "logs.digest.request": LogsDigestRequest,
+    "logs.query.reply": LogsQueryReply,
+    "logs.query.request": LogsQueryRequest,
+    "logs.ship.reply": LogsShipReply,
+    "logs.ship.request": LogsShipRequest,
     "ref.heartbeat.reply": RefHeartbeatReply,
     "ref.heartbeat.request": RefHeartbeatRequest,
     "ref.membership": RefMembership,

@@ -549,6 +549,102 @@ class OperationConfigSet(TypedDict, closed=True):
     rollback_of: NotRequired[ConfigVersion]
 
 
+LogProgram: TypeAlias = str
+"""
+The kind of program a log line comes from (revision 1.5): broker, server, gateway, or any other program's name.
+"""
+
+
+LogBoot: TypeAlias = str
+"""
+One run of a program: a random id chosen at start, so the line numbers of two runs never collide.
+"""
+
+
+LogLevel: TypeAlias = Literal[10, 20, 30, 40, 50, 60]
+"""
+A pino level number: 10 trace, 20 debug, 30 info, 40 warn, 50 error, 60 fatal.
+"""
+
+
+LogLevelName: TypeAlias = Literal['trace', 'debug', 'info', 'warn', 'error', 'fatal']
+"""
+A level by name; a query with one returns that level and the more severe ones.
+"""
+
+
+LogRequestId: TypeAlias = str
+"""
+The request a line is about: the envelope id (rid), or a gateway's HTTP request id.
+"""
+
+
+class LogLine(TypedDict, closed=True):
+    """
+    One structured log line as a program ships it (revision 1.5).
+    """
+
+    seq: Uint
+    """
+    The line's number in its run (boot), from 1: with program, instance and boot, the line's identity.
+    """
+    at: Timestamp
+    """
+    When the program wrote the line.
+    """
+    level: LogLevel
+    msg: str
+    """
+    The line's message (may be empty).
+    """
+    request_id: NotRequired[LogRequestId]
+    fields: NotRequired[str]
+    """
+    The line's other fields, as the JSON text of an object (truncated lines carry `truncated: true`).
+    """
+
+
+class LogRecord(TypedDict, closed=True):
+    """
+    A stored log line: the line with the program, instance and run it came from.
+    """
+
+    program: LogProgram
+    instance: NodeId
+    boot: LogBoot
+    seq: Uint
+    """
+    The line's number in its run (boot), from 1: with program, instance and boot, the line's identity.
+    """
+    at: Timestamp
+    """
+    When the program wrote the line.
+    """
+    level: LogLevel
+    msg: str
+    """
+    The line's message (may be empty).
+    """
+    request_id: NotRequired[LogRequestId]
+    fields: NotRequired[str]
+    """
+    The line's other fields, as the JSON text of an object (truncated lines carry `truncated: true`).
+    """
+
+
+class LogBucket(TypedDict, closed=True):
+    """
+    The lines a server holds of one minute: their count and a hash of their identities (anti-entropy).
+    """
+
+    minute: Uint
+    """
+    Minutes since the Unix epoch.
+    """
+    count: Uint
+    hash: str
+
+
 class Operation8(TypedDict, closed=True):
     """
     A replicated state change: op is its id, lc and hlc the origin server's Lamport and hybrid logical clocks for it, kind its kind, which selects the shape of data (login, channel.create, publish, direct; since revision 1.1 register, password and logout; since 1.4 config.set).

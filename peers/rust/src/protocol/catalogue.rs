@@ -4,7 +4,7 @@
 pub const PROTOCOL_VERSION: i64 = 1;
 
 /// The protocol revision (protocol/README.md "Revisions"): additions within version 1.
-pub const PROTOCOL_REVISION: &str = "1.4";
+pub const PROTOCOL_REVISION: &str = "1.5";
 
 /// Every error code of protocol/ENCODING.md section 5.
 pub const ERROR_CODES: &[&str] = &[
@@ -379,6 +379,62 @@ pub const MESSAGES: &[MessageInfo] = &[
         title: "GatewayDashboard",
     },
     MessageInfo {
+        message_type: "logs.copy.reply",
+        pattern: "reply",
+        service: Some("logs"),
+        reply: None,
+        title: "LogsCopyReply",
+    },
+    MessageInfo {
+        message_type: "logs.copy.request",
+        pattern: "request",
+        service: Some("logs"),
+        reply: Some("logs.copy.reply"),
+        title: "LogsCopyRequest",
+    },
+    MessageInfo {
+        message_type: "logs.digest.reply",
+        pattern: "reply",
+        service: Some("logs"),
+        reply: None,
+        title: "LogsDigestReply",
+    },
+    MessageInfo {
+        message_type: "logs.digest.request",
+        pattern: "request",
+        service: Some("logs"),
+        reply: Some("logs.digest.reply"),
+        title: "LogsDigestRequest",
+    },
+    MessageInfo {
+        message_type: "logs.query.reply",
+        pattern: "reply",
+        service: Some("logs"),
+        reply: None,
+        title: "LogsQueryReply",
+    },
+    MessageInfo {
+        message_type: "logs.query.request",
+        pattern: "request",
+        service: Some("logs"),
+        reply: Some("logs.query.reply"),
+        title: "LogsQueryRequest",
+    },
+    MessageInfo {
+        message_type: "logs.ship.reply",
+        pattern: "reply",
+        service: Some("logs"),
+        reply: None,
+        title: "LogsShipReply",
+    },
+    MessageInfo {
+        message_type: "logs.ship.request",
+        pattern: "request",
+        service: Some("logs"),
+        reply: Some("logs.ship.reply"),
+        title: "LogsShipRequest",
+    },
+    MessageInfo {
         message_type: "ref.heartbeat.reply",
         pattern: "reply",
         service: Some("ref"),
@@ -577,6 +633,14 @@ pub const SCHEMAS: &[(&str, &str)] = &[
     ("envelope.json", include_str!("schemas/envelope.json")),
     ("error.json", include_str!("schemas/error.json")),
     ("gateway.dashboard.json", include_str!("schemas/gateway.dashboard.json")),
+    ("logs.copy.reply.json", include_str!("schemas/logs.copy.reply.json")),
+    ("logs.copy.request.json", include_str!("schemas/logs.copy.request.json")),
+    ("logs.digest.reply.json", include_str!("schemas/logs.digest.reply.json")),
+    ("logs.digest.request.json", include_str!("schemas/logs.digest.request.json")),
+    ("logs.query.reply.json", include_str!("schemas/logs.query.reply.json")),
+    ("logs.query.request.json", include_str!("schemas/logs.query.request.json")),
+    ("logs.ship.reply.json", include_str!("schemas/logs.ship.reply.json")),
+    ("logs.ship.request.json", include_str!("schemas/logs.ship.request.json")),
     ("ref.heartbeat.reply.json", include_str!("schemas/ref.heartbeat.reply.json")),
     ("ref.heartbeat.request.json", include_str!("schemas/ref.heartbeat.request.json")),
     ("ref.membership.json", include_str!("schemas/ref.membership.json")),

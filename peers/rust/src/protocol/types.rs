@@ -654,6 +654,97 @@ pub struct OperationConfigSet {
     pub version: ConfigVersion,
 }
 
+/// The kind of program a log line comes from (revision 1.5): broker, server, gateway, or any other
+/// program's name.
+pub type LogProgram = String;
+
+/// One run of a program: a random id chosen at start, so the line numbers of two runs never
+/// collide.
+pub type LogBoot = String;
+
+/// A pino level number: 10 trace, 20 debug, 30 info, 40 warn, 50 error, 60 fatal.
+pub type LogLevel = i64;
+
+/// A level by name; a query with one returns that level and the more severe ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum LogLevelName {
+    #[serde(rename = "trace")]
+    Trace,
+    #[serde(rename = "debug")]
+    Debug,
+    #[serde(rename = "info")]
+    Info,
+    #[serde(rename = "warn")]
+    Warn,
+    #[serde(rename = "error")]
+    Error,
+    #[serde(rename = "fatal")]
+    Fatal,
+}
+
+/// The request a line is about: the envelope id (rid), or a gateway's HTTP request id.
+pub type LogRequestId = String;
+
+/// One structured log line as a program ships it (revision 1.5).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogLine {
+    /// When the program wrote the line.
+    pub at: Timestamp,
+    /// The line's other fields, as the JSON text of an object (truncated lines carry `truncated:
+    /// true`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fields: Option<String>,
+    /// A pino level number: 10 trace, 20 debug, 30 info, 40 warn, 50 error, 60 fatal.
+    pub level: LogLevel,
+    /// The line's message (may be empty).
+    pub msg: String,
+    /// The request a line is about: the envelope id (rid), or a gateway's HTTP request id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<LogRequestId>,
+    /// The line's number in its run (boot), from 1: with program, instance and boot, the line's
+    /// identity.
+    pub seq: Uint,
+}
+
+/// A stored log line: the line with the program, instance and run it came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogRecord {
+    /// When the program wrote the line.
+    pub at: Timestamp,
+    /// One run of a program: a random id chosen at start, so the line numbers of two runs never
+    /// collide.
+    pub boot: LogBoot,
+    /// The line's other fields, as the JSON text of an object (truncated lines carry `truncated:
+    /// true`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fields: Option<String>,
+    /// A process or server id: printable ASCII.
+    pub instance: NodeId,
+    /// A pino level number: 10 trace, 20 debug, 30 info, 40 warn, 50 error, 60 fatal.
+    pub level: LogLevel,
+    /// The line's message (may be empty).
+    pub msg: String,
+    /// The kind of program a log line comes from (revision 1.5): broker, server, gateway, or any other
+    /// program's name.
+    pub program: LogProgram,
+    /// The request a line is about: the envelope id (rid), or a gateway's HTTP request id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<LogRequestId>,
+    /// The line's number in its run (boot), from 1: with program, instance and boot, the line's
+    /// identity.
+    pub seq: Uint,
+}
+
+/// The lines a server holds of one minute: their count and a hash of their identities
+/// (anti-entropy).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogBucket {
+    pub count: Uint,
+    pub hash: String,
+    /// Minutes since the Unix epoch.
+    pub minute: Uint,
+}
+
 /// chat.channel.create.reply: Reply to chat.channel.create.request: the channel's record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChatChannelCreateReply {
@@ -1333,6 +1424,128 @@ pub struct GatewayDashboard {
     pub nodes: Vec<DashboardNode>,
     /// The broker's services, by name.
     pub services: Vec<DashboardService>,
+}
+
+/// logs.copy.reply: Reply to logs.copy.request: sent once the lines are durable.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogsCopyReply {
+    /// A process or server id: printable ASCII.
+    pub server: NodeId,
+    pub stored: Uint,
+}
+
+/// logs.copy.request: A server's copy of lines it stored, to another server (srv.<id> only).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogsCopyRequest {
+    pub lines: Vec<LogRecord>,
+}
+
+/// logs.digest.reply: Reply to logs.digest.request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogsDigestReply {
+    pub buckets: Vec<LogBucket>,
+    /// Lines written before this time are no longer kept here (retention).
+    pub floor: Timestamp,
+    /// Present when more buckets follow: ask again from this time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<Timestamp>,
+    /// A process or server id: printable ASCII.
+    pub server: NodeId,
+}
+
+/// logs.digest.request: The per-minute counts and hashes of the lines a server holds from `since`
+/// (srv.<id> only): anti-entropy between log servers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogsDigestRequest {
+    /// Milliseconds since the Unix epoch, UTC.
+    pub since: Timestamp,
+    /// Milliseconds since the Unix epoch, UTC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<Timestamp>,
+}
+
+/// logs.query.reply: Reply to logs.query.request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogsQueryReply {
+    pub lines: Vec<LogRecord>,
+    /// Present when more lines may match: pass it as `after`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<Cursor>,
+    /// The server that answered.
+    pub server: NodeId,
+}
+
+/// logs.query.request: Read stored log lines (operators only), filtered; one page, with a cursor
+/// for the next.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogsQueryRequest {
+    /// The `next` cursor of the previous page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<Cursor>,
+    /// Only lines whose message contains this text (case-sensitive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contains: Option<String>,
+    /// A process or server id: printable ASCII.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<NodeId>,
+    /// Only lines at this level or more severe.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<LogLevelName>,
+    /// At most this many lines (default 100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<i64>,
+    /// asc (default): oldest first from `since`; desc: newest first (the tail).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<LogsQueryRequestOrder>,
+    /// The kind of program a log line comes from (revision 1.5): broker, server, gateway, or any other
+    /// program's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub program: Option<LogProgram>,
+    /// The request a line is about: the envelope id (rid), or a gateway's HTTP request id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<LogRequestId>,
+    /// Only lines written at or after this time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<Timestamp>,
+    /// Only lines written before this time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<Timestamp>,
+}
+
+/// asc (default): oldest first from `since`; desc: newest first (the tail).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum LogsQueryRequestOrder {
+    #[serde(rename = "asc")]
+    Asc,
+    #[serde(rename = "desc")]
+    Desc,
+}
+
+/// logs.ship.reply: Reply to logs.ship.request: sent once the lines are durable.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogsShipReply {
+    /// Lines it already held (a batch sent again).
+    pub duplicates: Uint,
+    /// Lines not kept: older than the service's retention, or stamped more than a day ahead of its
+    /// clock.
+    pub refused: Uint,
+    /// Lines new to the service.
+    pub stored: Uint,
+}
+
+/// logs.ship.request: Ship a batch of a program's log lines to the log service (revision 1.5);
+/// stored once durable on the receiving server and copied to every live server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogsShipRequest {
+    /// One run of a program: a random id chosen at start, so the line numbers of two runs never
+    /// collide.
+    pub boot: LogBoot,
+    /// A process or server id: printable ASCII.
+    pub instance: NodeId,
+    pub lines: Vec<LogLine>,
+    /// The kind of program a log line comes from (revision 1.5): broker, server, gateway, or any other
+    /// program's name.
+    pub program: LogProgram,
 }
 
 /// ref.heartbeat.reply: Reply to ref.heartbeat.request.

@@ -1,0 +1,2 @@
+export { LogShipper, type LogShipperOptions, type LogShipperStats } from './LogShipper.js';
+export { toLogLine, levelName, LEVEL_NUMBERS, type LevelName } from './logLine.js';
