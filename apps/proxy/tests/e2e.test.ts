@@ -37,13 +37,19 @@ async function subscribed(proxy: ProxyProcess, subscribers: Child[]): Promise<nu
   return s * topics.size;
 }
 
+/** Stops a publisher (which marks the ends of its streams until then) and returns how many end marks it sent. */
+async function endMarksSent(publisher: Child): Promise<number> {
+  await publisher.stop();
+  return (await publisher.waitForEvent<{ endMarks: number }>('stopped')).endMarks;
+}
+
 describe.each(['native', 'metered', 'guarded'])('proxy process (%s)', (mode) => {
   it('delivers every publication to every matching subscriber, in order, from several publishers', async () => {
     const proxy = await startProxyProcess(['--mode', mode, '--http-port', '0']);
     expect(proxy.mode).toBe(mode);
-    const everything = startSubscriber(proxy.subscribers, 'chan/,user/');
-    const general = startSubscriber(proxy.subscribers, 'chan/general/');
-    const users = startSubscriber(proxy.subscribers, 'user/');
+    const everything = startSubscriber(proxy.subscribers, 'chan/,user/', 3);
+    const general = startSubscriber(proxy.subscribers, 'chan/general/', 1);
+    const users = startSubscriber(proxy.subscribers, 'user/', 1);
     const probes = await subscribed(proxy, [everything, general, users]);
     // Each publisher starts once the subscriptions to its topics have reached it.
     const channels = startPublisher(proxy.publishers, 'chan/general/,chan/random/', ['--count', '2000']);
@@ -56,21 +62,25 @@ describe.each(['native', 'metered', 'guarded'])('proxy process (%s)', (mode) => 
     const health = await fetch(`${proxy.http!}/health`);
     expect(health.status).toBe(200);
     if (mode !== 'native') {
-      // The publishers' messages, and those of the probes that got through.
+      // The publishers' messages, and those of the probes and of the end marks that got through.
+      const endMarks = (await Promise.all([channels, direct].map(endMarksSent))).reduce((a, b) => a + b, 0);
       const forwarded = await readMetric(proxy.http!, 'correio_proxy_messages_total');
       expect(forwarded).toBeGreaterThanOrEqual(3000);
-      expect(forwarded).toBeLessThanOrEqual(3000 + probes);
+      expect(forwarded).toBeLessThanOrEqual(3000 + probes + endMarks);
       expect(await readMetric(proxy.http!, 'correio_proxy_bytes_total')).toBeGreaterThan(3000 * 30);
     }
   });
 
   it('never blocks a publisher: a stalled subscriber sees sequence gaps while the publisher and another subscriber go on', async () => {
     const proxy = await startProxyProcess(['--mode', mode, '--send-hwm', '200']);
-    const slow = startSubscriber(proxy.subscribers, 'load/', ['--stall', '3000', '--hwm', '200', '--idle', '4000']);
-    const fast = startSubscriber(proxy.subscribers, 'load/', ['--idle', '4000']);
+    const slow = startSubscriber(proxy.subscribers, 'load/', 1, ['--stall-until-go', '--hwm', '200']);
+    const fast = startSubscriber(proxy.subscribers, 'load/', 1);
     await subscribed(proxy, [slow, fast]);
     const publisher = startPublisher(proxy.publishers, 'load/', ['--count', '20000', '--size', '256']);
+    // The slow subscriber stops reading at its first publication and goes on once all are sent.
     const done = await publisher.waitForEvent('done', 1, 60_000);
+    await slow.waitForEvent('first');
+    slow.write('go');
     const [slowSummary, fastSummary] = (await Promise.all([slow, fast].map((s) => s.waitForEvent('summary', 1, 60_000)))) as unknown as [Summary, Summary];
     expect(slowSummary.received).toBeGreaterThan(0);
     expect(slowSummary.received).toBeLessThan(20_000);
@@ -88,8 +98,8 @@ describe.each(['native', 'metered', 'guarded'])('proxy process (%s)', (mode) => 
 describe('proxy process', () => {
   it('a late joiner receives only what is published after it subscribed, without gaps', async () => {
     const proxy = await startProxyProcess([]);
-    const early = startSubscriber(proxy.subscribers, 'svc/');
-    const late = startSubscriber(proxy.subscribers, 'svc/', ['--wait-for-go']);
+    const early = startSubscriber(proxy.subscribers, 'svc/', 1);
+    const late = startSubscriber(proxy.subscribers, 'svc/', 1, ['--wait-for-go']);
     await subscribed(proxy, [early]);
     await late.waitForEvent('waiting');
     const publisher = startPublisher(proxy.publishers, 'svc/tick/', ['--count', '1500', '--interval', '2']);
@@ -106,7 +116,7 @@ describe('proxy process', () => {
 
   it('stops delivering a topic after the subscriber unsubscribes, and keeps the others', async () => {
     const proxy = await startProxyProcess(['--mode', 'metered', '--http-port', '0']);
-    const subscriber = startSubscriber(proxy.subscribers, 'chan/a/,user/bob/', ['--unsubscribe', 'user/bob/', '--after', '100']);
+    const subscriber = startSubscriber(proxy.subscribers, 'chan/a/,user/bob/', 1, ['--unsubscribe', 'user/bob/', '--after', '100']);
     await subscribed(proxy, [subscriber]);
     expect(await readMetric(proxy.http!, 'correio_proxy_subscriptions', { topic: 'user/bob/' })).toBe(1);
     const publisher = startPublisher(proxy.publishers, 'chan/a/,user/bob/', ['--count', '2000', '--interval', '1']);

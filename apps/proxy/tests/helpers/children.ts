@@ -26,8 +26,11 @@ export function startPublisher(endpoint: string, topics: string, extra: readonly
   return spawnProgram(`publisher:${topics}`, join(fixtures, 'publisher.ts'), ['--endpoint', endpoint, '--topics', topics, ...extra]);
 }
 
-/** A subscriber; with `--wait-for-go` it subscribes only once the test writes `go` (Child.write). */
-export function startSubscriber(endpoint: string, topics: string, extra: readonly string[] = []): Child {
-  const stdin = extra.includes('--wait-for-go') ? 'pipe' : 'ignore';
-  return spawnProgram(`subscriber:${topics}`, join(fixtures, 'subscriber.ts'), ['--endpoint', endpoint, '--topics', topics, ...extra], { stdin });
+/**
+ * A subscriber that prints its summary once it has seen the end of `ends` streams (a publisher's
+ * topic); with `--wait-for-go` or `--stall-until-go` it waits for the test to write `go` (Child.write).
+ */
+export function startSubscriber(endpoint: string, topics: string, ends: number, extra: readonly string[] = []): Child {
+  const stdin = extra.includes('--wait-for-go') || extra.includes('--stall-until-go') ? 'pipe' : 'ignore';
+  return spawnProgram(`subscriber:${topics}`, join(fixtures, 'subscriber.ts'), ['--endpoint', endpoint, '--topics', topics, '--ends', String(ends), ...extra], { stdin });
 }
