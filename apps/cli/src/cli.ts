@@ -3,6 +3,7 @@ import { Command, Option } from '@correio/observability';
 import { loadConfig, type CorreioConfig } from './config/loadConfig.js';
 import { authCommand } from './authCommand.js';
 import { configCommand } from './configCommand.js';
+import { logsCommand } from './logs/logsCommand.js';
 import { PROGRAM_NAMES, PROGRAMS } from './programs.js';
 import { runProgram } from './runProgram.js';
 import { upCommand } from './up/upCommand.js';
@@ -49,6 +50,7 @@ export async function runCli(argv: readonly string[]): Promise<void> {
   }
   program.addCommand(upCommand((path) => readConfig(path ?? program.opts<{ config?: string }>().config)));
   program.addCommand(configCommand((path) => readConfig(path ?? program.opts<{ config?: string }>().config)));
+  program.addCommand(logsCommand());
   program.addCommand(authCommand());
   await program.parseAsync(programHelp(argv));
 }

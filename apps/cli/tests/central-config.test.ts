@@ -1,10 +1,14 @@
-// Central configuration across a running `correio up` (broker, proxy, ref, three servers, the
-// gateway): `correio config set` changes the log level of every program kind, and each running
+// Central configuration and central logs across a running `correio up` (broker, proxy, ref, three
+// servers, the gateway): `correio config set` changes the log level of every program kind, and each running
 // program applies it without a restart (its "configuration in effect" line, written at info, shows
 // up only once the new level lets it through; the pids stay the same). An invalid document is
 // refused with the field named, a setting that needs a restart is reported as such, and a
 // rollback puts the previous level back. The first change comes right after start-up, when the
 // servers may not list each other yet: a refused replication makes them read the list again.
+// Every program ships its lines to the log service (CORREIO_LOG_SERVICE, set by `up`): with the
+// level at debug, one request sent through the gateway is followed by its id across five processes
+// (gateway, broker, the server that commits it, the two that replicate it), with `correio logs`,
+// `correio logs --follow` and the gateway's /v1/logs.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +23,7 @@ let up: CorreioProcess;
 let dataDir: string;
 let broker: string;
 let proxySub: string;
+let gateway: string;
 
 function pidsOf(name: string): number[] {
   return up.lines.flatMap((line) => {
@@ -30,6 +35,28 @@ function pidsOf(name: string): number[] {
 /** `correio config ...` as the operator ana. */
 function config(args: readonly string[]) {
   return runCorreio(['config', ...args, '--broker', broker], { env: { CORREIO_USER: 'ana', CORREIO_PASSWORD: PASSWORD }, timeoutMs: 60_000 });
+}
+
+/** `correio logs ...` as the operator ana. */
+function logs(args: readonly string[], timeoutMs = 30_000) {
+  return runCorreio(['logs', ...args, '--broker', broker], { env: { CORREIO_USER: 'ana', CORREIO_PASSWORD: PASSWORD }, timeoutMs });
+}
+
+/** Logs ana in through the gateway: her access token. */
+async function gatewayToken(): Promise<string> {
+  const response = await fetch(`${gateway}/v1/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: 'ana', password: PASSWORD }) });
+  expect(response.status).toBe(200);
+  return ((await response.json()) as { token: string }).token;
+}
+
+/** Publishes through the gateway with `id` as the request id (Idempotency-Key). */
+async function publishThroughGateway(token: string, id: string): Promise<void> {
+  const response = await fetch(`${gateway}/v1/channels/general/messages`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'idempotency-key': id },
+    body: JSON.stringify({ text: `traced ${id}` }),
+  });
+  expect(response.status, await response.clone().text()).toBe(200);
 }
 
 /** Lines a component printed after `from` (an index into up.lines) matching `pattern`. */
@@ -45,6 +72,7 @@ beforeAll(async () => {
   const [, brokerAt, proxyAt] = /--broker (\S+) --proxy-sub (\S+)/.exec(login)!;
   broker = brokerAt!;
   proxySub = proxyAt!;
+  gateway = /gateway: (\S+)/.exec(await up.waitFor(/^\[up\]\s+gateway: http/, 10_000))![1]!;
   const client = new RequestClient({ endpoint: broker, timeout: 10_000 });
   try {
     const reply = await client.request('chat', 'chat.register.request', { user: 'ana', password: PASSWORD }, { retries: 3 });
@@ -83,6 +111,57 @@ describe('central configuration in a running system', () => {
     const get = await config(['get', 'server', '--instance', 'srv-2']);
     expect(get.stdout).toContain('server srv-2: version 0 (none set)');
     expect(get.stdout).toMatch(/"logLevel": "debug"/);
+  });
+
+  it("follows one request's id across five processes in the central logs: gateway, broker, and the three servers", async () => {
+    const token = await gatewayToken();
+    await fetch(`${gateway}/v1/channels`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ channel: 'general' }) });
+    const id = `trace-${Date.now()}`;
+    await publishThroughGateway(token, id);
+    // Lines reach the service within a shipment interval; the replicas' within their apply.
+    const expected = [/^\S+ gateway\/\S+ /m, /^\S+ broker\/broker /m, ...PROGRAMS.server.map((server) => new RegExp(`^\\S+ server/${server} `, 'm'))];
+    let out = '';
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const read = await logs(['--request', id, '--since', '5m', '--limit', '1000']);
+      expect(read.code, read.stderr).toBe(0);
+      out = read.stdout;
+      if (expected.every((pattern) => pattern.test(out))) break;
+    }
+    for (const pattern of expected) expect(out, String(pattern)).toMatch(pattern);
+    expect(out.split('\n').filter(Boolean).every((line) => line.endsWith(`rid=${id}`))).toBe(true);
+    expect(out).toMatch(/gateway\/\S+ DEBUG request sent upstream/);
+    expect(out).toMatch(/broker\/broker DEBUG request received .*service=chat/);
+    expect(out.match(/operation committed/g)).toHaveLength(1);
+    expect(out.match(/replicated operation applied/g)).toHaveLength(2);
+
+    // The same query over the gateway (operators only), as the dashboard asks it.
+    const viaGateway = await fetch(`${gateway}/v1/logs?request_id=${id}&limit=100`, { headers: { authorization: `Bearer ${token}` } });
+    expect(viaGateway.status).toBe(200);
+    const page = (await viaGateway.json()) as { lines: Array<{ program: string; instance: string; request_id: string }> };
+    expect(new Set(page.lines.map((line) => line.program))).toEqual(new Set(['gateway', 'broker', 'server']));
+    expect(new Set(page.lines.filter((line) => line.program === 'server').map((line) => line.instance))).toEqual(new Set(PROGRAMS.server));
+    expect(page.lines.every((line) => line.request_id === id)).toBe(true);
+    expect((await fetch(`${gateway}/v1/logs`)).status).toBe(401);
+  });
+
+  it('correio logs filters by program, level and text, and --follow prints lines as they arrive', async () => {
+    const ready = await logs(['--program', 'server', '--since', '10m', '--grep', 'configuration in effect', '--limit', '1000']);
+    expect(ready.code, ready.stderr).toBe(0);
+    for (const server of PROGRAMS.server) expect(ready.stdout, server).toMatch(new RegExp(`server/${server} INFO configuration in effect`));
+    const warnings = await logs(['--level', 'error', '--since', '10m', '--json', '--limit', '1000']);
+    expect(warnings.code, warnings.stderr).toBe(0);
+    for (const line of warnings.stdout.split('\n').filter(Boolean)) expect((JSON.parse(line) as { level: number }).level).toBeGreaterThanOrEqual(50);
+
+    const id = `follow-${Date.now()}`;
+    const follow = new CorreioProcess(['logs', '--follow', '--request', id, '--count', '5', '--limit', '10', '--broker', broker], { CORREIO_USER: 'ana', CORREIO_PASSWORD: PASSWORD });
+    try {
+      // Whether its first read comes before the request or after, the follower prints the lines once.
+      await publishThroughGateway(await gatewayToken(), id);
+      expect(await follow.exited).toEqual({ code: 0, signal: null });
+      expect(follow.lines.filter((line) => line.includes(`rid=${id}`))).toHaveLength(5);
+    } finally {
+      follow.child.kill('SIGKILL');
+    }
   });
 
   it('changes a server setting live: the page size of replies without a limit', async () => {

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { CONFIG_EVENTS_ENV, CONFIG_SERVICE_ENV, PROGRAM_NAMES, Topology, environmentOf, sectionCommand, type ProgramName, type SectionName } from '@correio/cli';
+import { CONFIG_EVENTS_ENV, CONFIG_SERVICE_ENV, LOG_SERVICE_ENV, PROGRAM_NAMES, Topology, environmentOf, sectionCommand, type ProgramName, type SectionName } from '@correio/cli';
 
 const COMPOSE_FILE = fileURLToPath(new URL('../../../tools/docker/compose.yaml', import.meta.url));
 
@@ -67,7 +67,7 @@ describe('tools/docker/compose.yaml', () => {
   it.each(services)('%s is configured only through variables its program reads, with values it accepts', async (name, service) => {
     const section = sectionOf(service);
     // Besides the program's own variables, those `correio` reads for every program: where the configuration service is.
-    const known = new Set([...environmentOf(sectionCommand(section)).values(), CONFIG_SERVICE_ENV, CONFIG_EVENTS_ENV]);
+    const known = new Set([...environmentOf(sectionCommand(section)).values(), CONFIG_SERVICE_ENV, CONFIG_EVENTS_ENV, LOG_SERVICE_ENV]);
     const env = service.environment ?? {};
     for (const variable of Object.keys(env)) expect(known, `${name}: ${variable}`).toContain(variable);
     // Parse the program's own command line with exactly this environment.

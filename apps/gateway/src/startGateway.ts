@@ -229,9 +229,14 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       method: route.method,
       url: route.url,
       handler: async (request, reply) => {
-        const context = bearerAuth(request);
+        const given = bearerAuth(request);
+        // The envelope id is the request's id across processes (central logs): the Idempotency-Key,
+        // else this gateway's own request id (a client's X-Request-Id may repeat, so it is not reused).
+        const context = { ...given, id: given.id ?? (request.headers['x-request-id'] === request.id ? randomBytes(12).toString('base64url') : request.id) };
         const body = requestBody(route, request.params as Record<string, string>, request.query as Record<string, unknown>, request.body);
-        const result = await upstream.call(chatService, route.type, body as never, context);
+        request.log.debug({ rid: context.id, type: route.type }, 'request sent upstream');
+        const result = await upstream.call(route.service ?? chatService, route.type, body as never, context);
+        request.log.debug({ rid: context.id, type: route.type }, 'request answered');
         return reply.code(route.status ?? 200).send(result);
       },
     });

@@ -206,7 +206,16 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     }
     // Every operation new to the store, own or replicated, once durable: what /health shows as recent_ops.
     const recent = new RecentOperations();
-    store = ChatStore.open({ path: options.dataDir, onApplied: (op) => recent.add(op) });
+    store = ChatStore.open({
+      path: options.dataDir,
+      onApplied: (op) => {
+        recent.add(op);
+        // A request's path across servers, by its id (central logs: correio logs --request <id>).
+        if (op.rid !== undefined && logger.isLevelEnabled('debug')) {
+          logger.debug({ rid: op.rid, kind: op.kind, origin: op.op.origin, seq: op.op.seq }, op.op.origin === options.id ? 'operation committed' : 'replicated operation applied');
+        }
+      },
+    });
     await store.claim(options.id);
     if ((options.verify ?? 'full') === 'full') {
       const started = performance.now();

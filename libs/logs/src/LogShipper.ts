@@ -6,8 +6,11 @@ import { Backlog } from './Backlog.js';
 import { toLogLine } from './logLine.js';
 
 export interface LogShipperOptions {
-  /** The broker endpoint(s) through which the `logs` service answers. */
-  readonly broker: string | readonly string[];
+  /**
+   * The broker endpoint(s) through which the `logs` service answers. Absent: lines wait in the
+   * backlog until `connect` names it (a broker learns its own endpoint once it binds).
+   */
+  readonly broker?: string | readonly string[];
   /** The kind of program (protocol defs.json logProgram): `server`, `gateway`, … */
   readonly program: string;
   /** This program's node id, or another id unique among running programs. */
@@ -57,7 +60,7 @@ const LOGS_SERVICE = 'logs';
  */
 export class LogShipper {
   readonly #options: LogShipperOptions;
-  readonly #client: RequestClient;
+  #client: RequestClient | undefined;
   readonly #backlog: Backlog<LogLine>;
   /** This run's id: with the line numbers, what makes a line's identity (a batch sent twice is stored once). */
   readonly boot = randomBytes(12).toString('base64url');
@@ -73,13 +76,21 @@ export class LogShipper {
   #untap: (() => void) | undefined;
   /** The drop warning not yet shipped. */
   #notice: { readonly line: LogLine; readonly count: number; readonly firstSeq?: number } | undefined;
-  #closed = false;
+  /** Set by close: no more lines, no more timers. */
+  #closing = false;
 
   constructor(options: LogShipperOptions) {
     this.#options = options;
-    // No logger: the transport's own lines would be shipped, and set off more shipping.
-    this.#client = new RequestClient({ endpoint: options.broker, timeout: options.timeoutMs ?? 5_000, retries: 0, ...(options.socket ?? {}) });
     this.#backlog = new Backlog<LogLine>(options.backlogLines ?? 10_000, options.backlogChars ?? 8_000_000, lineChars);
+    if (options.broker !== undefined) this.connect(options.broker);
+  }
+
+  /** Names the broker, when the options did not: shipping starts. Later calls are ignored. */
+  connect(broker: string | readonly string[]): void {
+    if (this.#client !== undefined || this.#closing) return;
+    // No logger: the transport's own lines would be shipped, and set off more shipping.
+    this.#client = new RequestClient({ endpoint: broker, timeout: this.#options.timeoutMs ?? 5_000, retries: 0, ...(this.#options.socket ?? {}) });
+    if (this.#backlog.length > 0) this.#schedule(0);
   }
 
   /** Ships every line this process's program loggers write from now on (`addLogTap`). */
@@ -94,30 +105,30 @@ export class LogShipper {
 
   /** Queues one line (pino's JSON text, or any text); never blocks, never throws. */
   offer(text: string): void {
-    if (this.#closed) return;
+    if (this.#closing) return;
     this.#offered++;
     this.#backlog.push(toLogLine(text, ++this.#seq));
     this.#schedule(this.#backlog.length >= SHIP_AT_ONCE ? 0 : (this.#options.intervalMs ?? 200));
   }
 
-  /** Ships what is queued (within `timeoutMs`), then stops; lines offered later are not shipped. */
+  /** Ships what is queued (within `timeoutMs`, while shipments succeed), then stops; lines offered later are not shipped. */
   async close(timeoutMs = 2_000): Promise<void> {
-    if (this.#closed) return;
+    if (this.#closing) return;
+    this.#closing = true;
     this.#untap?.();
+    clearTimeout(this.#timer);
     const deadline = Date.now() + timeoutMs;
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    // Bounded: each round ships a batch or fails, and the deadline ends the rounds.
-    while (Date.now() < deadline && (this.#backlog.length > 0 || this.#sending)) {
+    // Bounded: each round ships a batch or fails (which ends the rounds), and the deadline ends them too.
+    while (this.#client !== undefined && Date.now() < deadline && (this.#backlog.length > 0 || this.#sending)) {
+      const failures = this.#failures;
       await (this.#sending ?? this.#ship(Math.max(1, deadline - Date.now())));
+      if (this.#failures > failures) break;
     }
-    this.#closed = true;
-    clearTimeout(this.#timer);
-    await this.#client.close();
+    await this.#client?.close();
   }
 
   #schedule(delayMs: number): void {
-    if (this.#sending || this.#closed) return;
+    if (this.#sending || this.#closing || this.#client === undefined) return;
     if (this.#timer !== undefined) {
       if (delayMs > 0) return;
       clearTimeout(this.#timer);
@@ -129,6 +140,8 @@ export class LogShipper {
   }
 
   #ship(timeoutMs?: number): Promise<void> {
+    const client = this.#client;
+    if (client === undefined) return Promise.resolve();
     const notice = this.#dropNotice();
     const taken = this.#backlog.take(notice ? BATCH_LINES - 1 : BATCH_LINES, BATCH_CHARS);
     const batch = notice ? [notice, ...taken] : taken;
@@ -136,7 +149,7 @@ export class LogShipper {
     this.#inFlight = batch;
     const { program, instance } = this.#options;
     const body = { program, instance, boot: this.boot, lines: batch as [LogLine, ...LogLine[]] };
-    this.#sending = this.#client
+    this.#sending = client
       .request(LOGS_SERVICE, 'logs.ship.request', body, timeoutMs === undefined ? {} : { timeout: timeoutMs })
       .then((reply) => {
         if (reply.type !== 'logs.ship.reply') throw new Error(`the log service answered ${reply.type}`);

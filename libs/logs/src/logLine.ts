@@ -34,7 +34,8 @@ export function toLogLine(text: string, seq: number, now = Date.now()): LogLine 
   const at = typeof record['time'] === 'number' ? record['time'] : typeof record['time'] === 'string' ? Date.parse(record['time']) : Number.NaN;
   const level = typeof record['level'] === 'number' && LEVEL_NAMES.has(record['level']) ? record['level'] : 30;
   const requestId = [record['rid'], record['reqId']].find((id): id is string => typeof id === 'string' && REQUEST_ID.test(id));
-  const rest: Record<string, unknown> = {};
+  // No prototype: a hostile `__proto__` field is kept as a field, never as the object's prototype.
+  const rest: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   let hasRest = false;
   for (const key of Object.keys(record)) {
     if (OMITTED.has(key)) continue;

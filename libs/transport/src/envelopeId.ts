@@ -12,12 +12,19 @@ const ID_PATTERN = /^[0-9A-Za-z_-]{1,64}$/;
  * a bad message to its request, never for trusting anything else in it.
  */
 export function readableId(bytes: Uint8Array | undefined): string {
-  if (bytes === undefined) return UNREADABLE_ID;
+  return readableHead(bytes).id;
+}
+
+/** The `id` (as readableId) and the `type` (a string, or '' when there is none) of a message, for logging only. */
+export function readableHead(bytes: Uint8Array | undefined): { id: string; type: string } {
+  if (bytes === undefined) return { id: UNREADABLE_ID, type: '' };
   try {
-    const value = decode(bytes) as { id?: unknown } | null;
-    if (typeof value === 'object' && value !== null && typeof value.id === 'string' && ID_PATTERN.test(value.id)) return value.id;
+    const value = decode(bytes) as { id?: unknown; type?: unknown } | null;
+    if (typeof value === 'object' && value !== null) {
+      return { id: typeof value.id === 'string' && ID_PATTERN.test(value.id) ? value.id : UNREADABLE_ID, type: typeof value.type === 'string' ? value.type.slice(0, 64) : '' };
+    }
   } catch {
     // not even MessagePack: nothing to read
   }
-  return UNREADABLE_ID;
+  return { id: UNREADABLE_ID, type: '' };
 }

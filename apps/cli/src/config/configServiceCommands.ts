@@ -1,11 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { CONFIG_PROGRAMS, isConfigProgram, parseSettings, type ConfigProgram, type Settings } from '@correio/config';
-import { CorreioError } from '@correio/codec';
 import { Command, envOption, parseDurationMs, parseEndpoint, parsePositiveInt } from '@correio/observability';
 import type { BodyOf } from '@correio/protocol';
 import { Subscriber } from '@correio/transport';
 import { parse as parseYaml } from 'yaml';
-import { ConfigServiceClient, type ConfigServiceOptions } from './ConfigServiceClient.js';
+import { explainServiceError, OperatorClient, type OperatorClientOptions } from '../OperatorClient.js';
 import { documentDiff, formatDiff } from './documentDiff.js';
 
 interface CommonFlags {
@@ -148,30 +147,22 @@ function withCommon(command: Command): Command {
     .option('--json', 'print the replies as JSON');
 }
 
-async function withService(flags: CommonFlags, work: (service: ConfigServiceClient) => Promise<void>): Promise<void> {
-  const options: ConfigServiceOptions = {
+async function withService(flags: CommonFlags, work: (service: OperatorClient) => Promise<void>): Promise<void> {
+  const options: OperatorClientOptions = {
     broker: flags.broker,
     timeout: flags.timeout,
     ...(flags.token === undefined ? {} : { token: flags.token }),
     ...(flags.user === undefined ? {} : { user: flags.user }),
     ...(flags.password === undefined ? {} : { password: flags.password }),
   };
-  const service = new ConfigServiceClient(options);
+  const service = new OperatorClient(options);
   try {
     await work(service);
   } catch (error) {
-    throw new Error(explain(error));
+    throw new Error(explainServiceError(error));
   } finally {
     await service.close();
   }
-}
-
-/** A typed error as the person at the terminal needs it: VALIDATION lists each field. */
-function explain(error: unknown): string {
-  if (!(error instanceof CorreioError)) return error instanceof Error ? error.message : String(error);
-  const problems = (error.data as { problems?: Array<{ field: string; message: string }> } | undefined)?.problems;
-  if (error.code === 'VALIDATION' && problems) return `the document was refused:\n${problems.map((problem) => `  ${problem.field || '(document)'}: ${problem.message}`).join('\n')}`;
-  return `${error.code}: ${error.message}`;
 }
 
 function scope(program: string, flags: { readonly instance?: string }): { program: ConfigProgram; instance?: string } {

@@ -151,10 +151,11 @@ export class Topology {
     return { CORREIO_HTTP_HOST: this.settings.host, CORREIO_HTTP_PORT: String(this.settings.freePorts ? 0 : this.settings.httpPortBase + offset) };
   }
 
-  /** What every component gets: the config file, the log level, and where the configuration service is. */
+  /** What every component gets: the config file, the log level, and where the configuration and log services are. */
   #common(): Record<string, string> {
     return {
       CORREIO_CONFIG_SERVICE: this.wiring.broker,
+      CORREIO_LOG_SERVICE: this.wiring.broker,
       CORREIO_CONFIG_EVENTS: this.wiring.subscribers,
       ...(this.settings.config ? { CORREIO_CONFIG: this.settings.config.file } : {}),
       ...(this.settings.logLevel ? { CORREIO_LOG_LEVEL: this.settings.logLevel } : {}),

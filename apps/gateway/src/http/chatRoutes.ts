@@ -7,6 +7,8 @@ export interface ChatRoute {
   readonly url: string;
   readonly type: MessageType;
   readonly summary: string;
+  /** The broker service it goes to; the chat service when absent. */
+  readonly service?: string;
   /** Served without a token (register, login, refresh). */
   readonly anonymous?: boolean;
   /** The success status; 200 when absent. */
@@ -32,6 +34,7 @@ const CHAT_ROUTES: readonly (Omit<ChatRoute, 'type'> & { readonly type: string }
   { method: 'POST', url: '/v1/users/:to/messages', type: 'chat.direct.request', summary: 'Send a direct message' },
   { method: 'GET', url: '/v1/conversations/:peer', type: 'chat.conversation.request', summary: 'One page of the direct messages with a peer, newest page first' },
   { method: 'GET', url: '/v1/inbox', type: 'chat.inbox.request', summary: 'One page of the direct messages sent to the caller, from anyone, newest page first' },
+  { method: 'GET', url: '/v1/logs', type: 'logs.query.request', service: 'logs', summary: "One page of the cluster's central logs (operators only), filtered by program, instance, level, time, text or request id" },
 ];
 
 /** The chat routes this protocol package can serve. */

@@ -3,7 +3,7 @@ import * as zmq from 'zeromq';
 import { OverloadedError, TimeoutError, UnavailableError, UnknownServiceError, type CorreioError } from '@correio/codec';
 import { traceWrite } from '@correio/observability';
 import { curveSocketOptions } from '../curve.js';
-import { readableId } from '../envelopeId.js';
+import { readableHead, readableId } from '../envelopeId.js';
 import { ErrorReplies } from './ErrorReplies.js';
 import { RequestQueue } from './RequestQueue.js';
 import { ThrottledWarnings, printable } from './ThrottledWarnings.js';
@@ -297,6 +297,15 @@ export class MajordomoBroker {
 
   // ---- MDP/Client ------------------------------------------------------------------------------
 
+  /**
+   * A request's path by its id (central logs: `correio logs --request <id>`). Not the central logs'
+   * own traffic (logs.ship, and the servers' logs.copy between them), which would feed on its own lines.
+   */
+  #logRequest(service: string, envelope: Uint8Array | undefined): void {
+    const { id, type } = readableHead(envelope);
+    if (!type.startsWith('logs.')) this.#logger?.debug({ rid: id, service, type }, 'request received');
+  }
+
   /** `[client, "MDPC02", 0x01, service, body…]` */
   #onClient(frames: Buffer[]): void {
     const client = frames[0]!;
@@ -308,6 +317,7 @@ export class MajordomoBroker {
     const name = serviceFrame.toString('latin1');
     const body = frames.slice(4);
     if (traceWrite) traceRelay('broker.request', body[0], name);
+    if (this.#logger?.isLevelEnabled?.('debug') === true) this.#logRequest(name, body[0]);
     this.#observer.requestReceived?.(name);
     if (name.startsWith(MMI_PREFIX)) {
       this.#answerMmi(client, serviceFrame, name, body);

@@ -8,6 +8,8 @@ export interface TransportLogger {
   info(details: object, message: string): void;
   warn(details: object, message: string): void;
   error(details: object, message: string): void;
+  /** pino's: whether lines at `level` are written (a per-request line is built only then). */
+  isLevelEnabled?(level: string): boolean;
 }
 
 /** Why the broker dropped a message without answering it. */
