@@ -324,8 +324,9 @@ describe('monitored processes that misbehave', () => {
 
 describe('an operator whose token expires', () => {
   it('is closed 4401 when the token does, after ready and snapshots', async () => {
-    // A cluster of its own whose access tokens live 10 s (the token's exp is in whole seconds).
-    const ttlMs = 10_000;
+    // A cluster of its own whose access tokens live 5 s (the token's exp is in whole seconds, so 4 s
+    // or more after the login): time enough for the socket's ready and first snapshot.
+    const ttlMs = 5_000;
     const short = await startCluster(1, 'password', { operators: ['ana'], serverArgs: ['--auth-access-ttl', String(ttlMs)] });
     const edge = await startGateway(short, ['--dashboard-interval', String(INTERVAL_MS)], 'gateway-short');
     expect((await http(`${edge.url}/v1/register`, { body: { user: 'ana', password: 'correct horse battery' } })).status).toBe(201);
