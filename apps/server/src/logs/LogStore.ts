@@ -58,6 +58,9 @@ const LINE_OVERHEAD = 200;
 const PRUNE_BATCH = 5_000;
 /** Buckets per digest reply, at most (the protocol's maxItems). */
 const DIGEST_BUCKETS = 2_000;
+/** pino's levels (protocol defs.json logLevel). */
+const LEVELS = [10, 20, 30, 40, 50, 60] as const;
+const LOWEST_LEVEL = 10;
 /** Synced commits: a line is acknowledged once on disk. */
 const SYNC_MODE = { noSync: false, noMetaSync: false, overlappingSync: false } as const;
 
@@ -75,6 +78,7 @@ export class LogStore {
   readonly #byProgram: Database<true, Key>;
   readonly #byInstance: Database<true, Key>;
   readonly #byRequest: Database<true, Key>;
+  readonly #byLevel: Database<true, Key>;
   readonly #buckets: Database<Bucket, number>;
   readonly #meta: Database<number, string>;
   readonly #maxAgeMs: number;
@@ -88,6 +92,7 @@ export class LogStore {
     this.#byProgram = this.#env.openDB({ name: 'by-program' });
     this.#byInstance = this.#env.openDB({ name: 'by-instance' });
     this.#byRequest = this.#env.openDB({ name: 'by-request' });
+    this.#byLevel = this.#env.openDB({ name: 'by-level' });
     this.#buckets = this.#env.openDB({ name: 'buckets' });
     this.#meta = this.#env.openDB({ name: 'meta' });
     this.#maxAgeMs = options.maxAgeMs ?? 7 * 24 * 60 * 60_000;
@@ -132,6 +137,7 @@ export class LogStore {
         this.#lines.put(key, record);
         this.#byProgram.put([record.program, ...key], true);
         this.#byInstance.put([record.instance, ...key], true);
+        this.#byLevel.put([record.level, ...key], true);
         if (record.request_id !== undefined) this.#byRequest.put([record.request_id, ...key], true);
         this.#addToBucket(key, size, 1);
         chars += size;
@@ -152,11 +158,10 @@ export class LogStore {
    */
   query(filter: LogFilter, order: 'asc' | 'desc', limit: number, after?: string): LogPage {
     const resume = parseCursor(after, order);
-    const [db, prefix] = this.#indexFor(filter);
     const low = Math.max(filter.since ?? 0, 0);
     const high = filter.until ?? Number.MAX_SAFE_INTEGER;
     const start = resume?.at ?? (order === 'asc' ? low : high);
-    const range =
+    const range = (prefix: readonly unknown[]) =>
       order === 'asc'
         ? { start: [...prefix, start], end: [...prefix, high] }
         : { start: [...prefix, resume === undefined ? start : start + 1], end: [...prefix, low], reverse: true };
@@ -167,8 +172,7 @@ export class LogStore {
     let atCount = 0;
     let skip = resume?.n ?? 0;
     let exhausted = true;
-    for (const key of (db as Database<unknown, Key>).getKeys(range as never)) {
-      const lineKeyParts = (key as unknown[]).slice(prefix.length) as LineKey;
+    for (const lineKeyParts of this.#candidates(filter, order, range)) {
       const at = lineKeyParts[0];
       if (order === 'desc' && at >= high) continue; // `until` is exclusive
       if (resume !== undefined && at === resume.at && skip > 0) {
@@ -233,6 +237,7 @@ export class LogStore {
           this.#lines.remove(key);
           this.#byProgram.remove([record.program, ...(key as LineKey)]);
           this.#byInstance.remove([record.instance, ...(key as LineKey)]);
+          this.#byLevel.remove([record.level, ...(key as LineKey)]);
           if (record.request_id !== undefined) this.#byRequest.remove([record.request_id, ...(key as LineKey)]);
           deleted++;
         }
@@ -253,11 +258,22 @@ export class LogStore {
     await this.#env.close();
   }
 
-  #indexFor(filter: LogFilter): [Database<unknown, Key>, unknown[]] {
-    if (filter.requestId !== undefined) return [this.#byRequest as Database<unknown, Key>, [filter.requestId]];
-    if (filter.instance !== undefined) return [this.#byInstance as Database<unknown, Key>, [filter.instance]];
-    if (filter.program !== undefined) return [this.#byProgram as Database<unknown, Key>, [filter.program]];
-    return [this.#lines as Database<unknown, Key>, []];
+  /**
+   * The keys of the lines a query examines, in its order: from the narrowest index its filter
+   * allows (request id, instance, program), else, with a level, the level index merged across the
+   * levels it takes (by line key, so the order is the lines' own), else every line.
+   */
+  #candidates(filter: LogFilter, order: 'asc' | 'desc', range: (prefix: readonly unknown[]) => object): Iterable<LineKey> {
+    const keysOf = (db: Database<true, Key> | Database<LogRecord, Key>, prefix: readonly unknown[]): Iterable<LineKey> =>
+      (db as Database<unknown, Key>).getKeys(range(prefix) as never).map((key) => (key as unknown[]).slice(prefix.length) as LineKey);
+    if (filter.requestId !== undefined) return keysOf(this.#byRequest, [filter.requestId]);
+    if (filter.instance !== undefined) return keysOf(this.#byInstance, [filter.instance]);
+    if (filter.program !== undefined) return keysOf(this.#byProgram, [filter.program]);
+    if (filter.minLevel !== undefined && filter.minLevel > LOWEST_LEVEL) {
+      const levels = LEVELS.filter((level) => level >= filter.minLevel!);
+      return mergeSorted(levels.map((level) => keysOf(this.#byLevel, [level])), order === 'asc' ? compareKeys : (a, b) => compareKeys(b, a));
+    }
+    return keysOf(this.#lines, []);
   }
 
   #addToBucket(key: LineKey, chars: number, count: number): void {
@@ -269,6 +285,31 @@ export class LogStore {
 
 function wireBucket(minute: number, bucket: Bucket): LogBucket {
   return { minute, count: bucket.count, hash: (bucket.hash >>> 0).toString(16).padStart(8, '0') };
+}
+
+/** Line keys in LMDB's order: time, then program, instance, boot (as strings), then seq. */
+function compareKeys(a: LineKey, b: LineKey): number {
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] === b[i]) continue;
+    return a[i]! < b[i]! ? -1 : 1;
+  }
+  return 0;
+}
+
+/** The items of sorted iterables, merged in `compare` order (a handful of sources: a linear pick each step). */
+function* mergeSorted<T>(sources: Iterable<T>[], compare: (a: T, b: T) => number): Generator<T> {
+  const iterators = sources.map((source) => source[Symbol.iterator]());
+  const heads = iterators.map((iterator) => iterator.next());
+  for (;;) {
+    let best = -1;
+    for (let i = 0; i < heads.length; i++) {
+      if (heads[i]!.done) continue;
+      if (best < 0 || compare(heads[i]!.value as T, heads[best]!.value as T) < 0) best = i;
+    }
+    if (best < 0) return;
+    yield heads[best]!.value as T;
+    heads[best] = iterators[best]!.next();
+  }
 }
 
 function lineKey(record: LogRecord): LineKey {
