@@ -16,9 +16,7 @@ export interface Peer {
 }
 
 export function spawnPeer(command: string, args: readonly string[]): Peer {
-  const child = spawn(command, args, { cwd: workspaceRoot, stdio: ['ignore', 'pipe', 'pipe'] });
-  running.add(child);
-  child.once('exit', () => running.delete(child));
+  const child = killOnExit(spawn(command, args, { cwd: workspaceRoot, stdio: ['ignore', 'pipe', 'pipe'] }));
   const lines: string[] = [];
   const waiters = new Set<() => void>();
   let buffered = '';
@@ -57,6 +55,18 @@ export function spawnPeer(command: string, args: readonly string[]): Peer {
   };
 }
 
+/** Registers a child spawned some other way (its own stdio, an IPC channel): killed if the benchmark exits or is interrupted first. */
+export function killOnExit(child: ChildProcess): ChildProcess {
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  return child;
+}
+
+/** The arguments that run a TypeScript file with tsx against the workspace sources (after node's own flags). */
+export function tsxArgs(path: string, args: readonly string[]): string[] {
+  return ['--import', 'tsx', '--conditions=@correio/source', path, ...args];
+}
+
 /** A TypeScript peer from src/peers, run with tsx against the workspace sources. */
 export function spawnTsPeer(file: string, args: readonly string[]): Peer {
   return spawnTsScript(join(peers, file), args);
@@ -64,7 +74,7 @@ export function spawnTsPeer(file: string, args: readonly string[]): Peer {
 
 /** Any TypeScript file, run with tsx against the workspace sources; `nodeFlags` go to node itself (`--cpu-prof`). */
 export function spawnTsScript(path: string, args: readonly string[], nodeFlags: readonly string[] = []): Peer {
-  return spawnPeer(process.execPath, [...nodeFlags, '--import', 'tsx', '--conditions=@correio/source', path, ...args]);
+  return spawnPeer(process.execPath, [...nodeFlags, ...tsxArgs(path, args)]);
 }
 
 export { freePort };
@@ -76,7 +86,7 @@ export function splitClients(clients: number, perProcess: number): number[] {
 }
 
 /** SIGTERM to each peer by PID (so it shuts down cleanly and writes its profile), SIGKILL after `graceMs`. */
-export async function stopGracefully(peers: readonly Peer[], graceMs = 10_000): Promise<void> {
+export async function stopGracefully(peers: readonly Pick<Peer, 'process'>[], graceMs = 10_000): Promise<void> {
   await Promise.all(
     peers.map(async ({ process: child }) => {
       if (child.exitCode !== null || child.signalCode !== null) return;
