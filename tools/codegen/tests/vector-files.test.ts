@@ -56,7 +56,7 @@ describe('vector files', () => {
     }
   });
 
-  it('hold hundreds of cases of every kind, each message type under 512 KB and all under 3 MB', () => {
+  it('hold hundreds of cases of every kind, each message type under 512 KB and all under 4 MB', () => {
     const all = files.map(load);
     const count = (pick: (file: VectorFile) => Case[]) => all.reduce((sum, file) => sum + pick(file).length, 0);
     expect(count((file) => file.valid)).toBeGreaterThan(300);
@@ -65,11 +65,12 @@ describe('vector files', () => {
     const errors = new Set(all.flatMap((file) => file.invalid.map((entry) => entry.error)));
     expect([...errors].sort()).toEqual(['DECODE', 'TOO_LARGE', 'UNKNOWN_TYPE', 'UNSUPPORTED_VERSION', 'VALIDATION']);
     // Every implementation downloads and runs all of them: the total grows with the message types
-    // (about 25 KB each, 59 in revision 1.3, plus the codec's) and their fields, not with a generator
-    // gone wild. The widest, gateway.dashboard (some 45 fields, a list of up to 1,000), is ~400 KB.
+    // (about 25 KB each, 76 in revision 1.5, plus the codec's) and their fields, not with a generator
+    // gone wild. The widest, gateway.dashboard (some 45 fields, a list of up to 1,000), is ~400 KB;
+    // the batches of log lines (logs.copy, logs.ship: up to 1,000 lines) about 210 and 130 KB.
     const sizes = files.map((path) => ({ path, bytes: statSync(join(VECTORS, 'v1', path)).size }));
     expect(sizes.filter(({ path, bytes }) => path.startsWith('messages/') && bytes >= 512 * 1024)).toEqual([]);
-    expect(sizes.reduce((sum, { bytes }) => sum + bytes, 0)).toBeLessThan(3 * 1024 * 1024);
+    expect(sizes.reduce((sum, { bytes }) => sum + bytes, 0)).toBeLessThan(4 * 1024 * 1024);
   });
 
   it('rejects a malformed vector file', () => {
