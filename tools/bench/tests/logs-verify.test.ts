@@ -55,7 +55,7 @@ describe('bench:logs', () => {
       { instance: whole, returned: 1530, held: 1500, missing: 0, extra: 30 },
     ]);
     expect(lost).toBe(10);
-  });
+  }, 60_000);
 
   it('counts each line number from 1 to sent once, and repeats and other numbers as extra', () => {
     expect(countLines('x', [1, 2, 2, 5, 0, 9], 5)).toEqual({ instance: 'x', returned: 6, held: 3, missing: 2, extra: 3 });

@@ -32,7 +32,7 @@ const STDERR_KEPT = 4_000;
 interface Program {
   readonly child: ChildProcess;
   readonly instance: string;
-  /** Resolves with the next IPC message; rejects when the process exits first or `timeoutMs` passes. */
+  /** Resolves with the next IPC message; rejects when the channel closes first or `timeoutMs` passes. */
   next(timeoutMs: number): Promise<ProgramMessage>;
 }
 
@@ -49,7 +49,8 @@ function startProgram(options: FleetOptions, instance: string, devNull: number):
     messages.push(message as ProgramMessage);
     waiters.splice(0).forEach((wake) => wake());
   });
-  child.once('exit', () => waiters.splice(0).forEach((wake) => wake()));
+  // The channel closes after the last message it carried was received ('exit' may come before that message).
+  child.once('disconnect', () => waiters.splice(0).forEach((wake) => wake()));
   const next = (timeoutMs: number) =>
     new Promise<ProgramMessage>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`${instance}: no report in ${timeoutMs} ms\n${stderr}`)), timeoutMs);
@@ -58,9 +59,9 @@ function startProgram(options: FleetOptions, instance: string, devNull: number):
         if (message !== undefined) {
           clearTimeout(timer);
           resolve(message);
-        } else if (child.exitCode !== null || child.signalCode !== null) {
+        } else if (!child.connected) {
           clearTimeout(timer);
-          reject(new Error(`${instance} exited (${child.exitCode ?? child.signalCode}) before reporting\n${stderr}`));
+          reject(new Error(`${instance} closed its IPC channel (exit ${child.exitCode ?? child.signalCode ?? 'pending'}) before reporting\n${stderr}`));
         } else waiters.push(check);
       };
       check();
