@@ -91,6 +91,8 @@ try {
       serviceCpu,
       verification,
     });
+    // A benchmark of a no-loss path that lost or dropped a line says so in its exit status too.
+    if (verification.lost > 0 || shipping.some((result) => result.dropped > 0 || result.shipped < result.lines)) process.exitCode = 1;
   } finally {
     await client.close();
   }
