@@ -12,6 +12,7 @@ import { ConfigHandlers } from './config/ConfigHandlers.js';
 import { LogHandlers, LOGS_SERVICE } from './logs/LogHandlers.js';
 import { LogStore } from './logs/LogStore.js';
 import { LogSync } from './logs/LogSync.js';
+import { logMetrics } from './logs/logMetrics.js';
 import { cachedFor, dashboardHealth, type DashboardHealth } from './dashboardHealth.js';
 import { RecentOperations } from './RecentOperations.js';
 import { Authenticator, type AuthMode } from './auth/Authenticator.js';
@@ -389,6 +390,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     currentHealth = health;
     serverMetrics(metrics, { store: openStore, handlers, fanout, lamport, berkeleyPollsRefused: () => members.sync.status().pollsRefused });
     replicationMetrics(metrics, { store: openStore, replication });
+    logMetrics(metrics, { store: logStore, sync: logSync });
     await noticeWhileStarting(service.start(), service, { broker: options.broker, proxyPub: options.proxy.pub, proxySub: options.proxy.sub }, logger);
     // Joined (rank, live list) before the catch-up, which takes its peers from that list.
     await members.start();
