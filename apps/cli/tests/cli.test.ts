@@ -12,7 +12,7 @@ describe('correio --help', () => {
   it('lists every subcommand', async () => {
     const { code, stdout } = await runCorreio(['--help']);
     expect(code).toBe(0);
-    for (const name of [...PROGRAM_NAMES, 'up', 'config']) expect(stdout).toMatch(new RegExp(`^  ${name}\\b`, 'm'));
+    for (const name of [...PROGRAM_NAMES, 'up', 'config', 'logs']) expect(stdout).toMatch(new RegExp(`^  ${name}\\b`, 'm'));
   });
 
   it.each([

@@ -257,7 +257,7 @@ describe('two chat servers behind one broker and one proxy', () => {
       const response = await fetch(`${server.http}/health`);
       expect(response.status).toBe(200);
       const body = (await response.json()) as Record<string, unknown>;
-      expect(body).toMatchObject({ ready: true, status: 'ok', id: server.id, serving: ['chat', `srv.${server.id}`, 'config'] });
+      expect(body).toMatchObject({ ready: true, status: 'ok', id: server.id, serving: ['chat', `srv.${server.id}`, 'config', 'logs'] });
       const store = body['store'] as { ops: number; hash: string; hwm: Record<string, number> };
       expect(store.hash).toMatch(/^[0-9a-f]{64}$/);
       expect(store.ops).toBeGreaterThan(0);
