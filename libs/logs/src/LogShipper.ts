@@ -23,7 +23,11 @@ export interface LogShipperOptions {
   readonly backlogChars?: number;
   /** Ms between shipments while lines trickle in. Default 200. */
   readonly intervalMs?: number;
-  /** Ms a shipment may take before it is sent again. Default 5,000. */
+  /**
+   * Ms a shipment may take before it is sent again. Default 15,000: a server that dies answers
+   * sooner (the broker fails its request), and a loaded service that is merely slow would only be
+   * sent the same lines again.
+   */
   readonly timeoutMs?: number;
   /** The longest wait between attempts while the service is away. Default 5,000 ms. */
   readonly maxBackoffMs?: number;
@@ -89,7 +93,7 @@ export class LogShipper {
   connect(broker: string | readonly string[]): void {
     if (this.#client !== undefined || this.#closing) return;
     // No logger: the transport's own lines would be shipped, and set off more shipping.
-    this.#client = new RequestClient({ endpoint: broker, timeout: this.#options.timeoutMs ?? 5_000, retries: 0, ...(this.#options.socket ?? {}) });
+    this.#client = new RequestClient({ endpoint: broker, timeout: this.#options.timeoutMs ?? 15_000, retries: 0, ...(this.#options.socket ?? {}) });
     if (this.#backlog.length > 0) this.#schedule(0);
   }
 
