@@ -1,6 +1,7 @@
 // The operator's dashboard at /dashboard: the topology drawn live, charts over the last five minutes,
 // the election and membership timeline, and the details of a selected process or service, all from
-// the snapshots of the gateway's /v1/dashboard WebSocket. Loaded as its own chunk (see App).
+// the snapshots of the gateway's /v1/dashboard WebSocket; and the cluster's central logs, read from
+// GET /v1/logs. Loaded as its own chunk (see App).
 import { useEffect, useMemo, useReducer, useRef, useState } from 'preact/hooks';
 import type { DashboardEvent, GatewayDashboard } from '@correio/protocol';
 import type { Api } from '../api.js';
@@ -9,8 +10,10 @@ import { CHART_SPECS } from './chartSpecs.js';
 import { DashboardBanner } from './DashboardBanner.js';
 import { DashboardSocket, type DashboardStatus } from './DashboardSocket.js';
 import { Details, type Selection } from './Details.js';
-import { EventLog } from './EventLog.js';
+import { newEventLog } from './EventLog.js';
 import { formatTime } from './format.js';
+import { DEFAULT_LOG_FILTER, type LogFilter } from './logFilter.js';
+import { LogsPanel } from './LogsPanel.js';
 import { SeriesHistory } from './SeriesHistory.js';
 import { ServiceList } from './ServiceList.js';
 import { Timeline } from './Timeline.js';
@@ -19,12 +22,14 @@ import './dashboard.css';
 
 export function Dashboard({ api }: { api: Api }) {
   const histories = useMemo(() => new Map(CHART_SPECS.map((spec) => [spec.id, new SeriesHistory()])), [api]);
-  const eventLog = useMemo(() => new EventLog(), [api]);
+  const eventLog = useMemo(newEventLog, [api]);
   const [snapshot, setSnapshot] = useState<GatewayDashboard | undefined>(undefined);
   const [version, bump] = useReducer((count: number) => count + 1, 0);
   const [connection, setConnection] = useState<{ status: DashboardStatus; retryAt?: number }>({ status: 'connecting' });
   const [selection, setSelection] = useState<Selection | undefined>(undefined);
   const details = useRef<HTMLElement>(null);
+  const logs = useRef<HTMLElement>(null);
+  const [logFilter, setLogFilter] = useState<LogFilter>(DEFAULT_LOG_FILTER);
 
   useEffect(() => {
     document.title = 'Correio dashboard';
@@ -36,7 +41,7 @@ export function Dashboard({ api }: { api: Api }) {
         bump(0);
       },
       events: (events: readonly DashboardEvent[]) => {
-        if (eventLog.add(events)) bump(0);
+        if (eventLog.add(events) > 0) bump(0);
       },
     });
     socket.start();
@@ -47,6 +52,11 @@ export function Dashboard({ api }: { api: Api }) {
     setSelection(next);
     // Move focus to the details so keyboard and screen-reader users land where the change happened.
     requestAnimationFrame(() => details.current?.focus());
+  };
+
+  const showLogs = (filter: Partial<LogFilter>) => {
+    setLogFilter({ ...DEFAULT_LOG_FILTER, ...filter });
+    requestAnimationFrame(() => logs.current?.focus());
   };
 
   return (
@@ -69,7 +79,7 @@ export function Dashboard({ api }: { api: Api }) {
           <>
             <Topology snapshot={snapshot} selected={selection?.kind === 'node' ? selection.id : undefined} onSelect={(id) => select({ kind: 'node', id })} />
             <ServiceList services={snapshot.services} intervalMs={snapshot.interval_ms} selected={selection?.kind === 'service' ? selection.name : undefined} onSelect={(name) => select({ kind: 'service', name })} />
-            <Details panel={details} snapshot={snapshot} selection={selection} onClose={() => setSelection(undefined)} />
+            <Details panel={details} snapshot={snapshot} selection={selection} onClose={() => setSelection(undefined)} onShowLogs={showLogs} />
             <section class="charts" aria-labelledby="charts-heading">
               <h2 id="charts-heading">The last five minutes</h2>
               <div class="chart-grid">
@@ -81,6 +91,7 @@ export function Dashboard({ api }: { api: Api }) {
             <Timeline events={eventLog.all} />
           </>
         )}
+        <LogsPanel api={api} panel={logs} filter={logFilter} onFilter={setLogFilter} instances={snapshot?.nodes.map((node) => node.id) ?? []} />
       </main>
     </div>
   );

@@ -1,4 +1,4 @@
-// Membership, election and reachability events, newest first.
+// Membership, election and reachability events, newest first (as EventLog keeps them).
 import type { DashboardEvent } from '@correio/protocol';
 import { formatTime } from './format.js';
 
@@ -10,7 +10,7 @@ export function Timeline({ events }: { events: readonly DashboardEvent[] }) {
         <p class="empty">No events yet.</p>
       ) : (
         <ol class="timeline">
-          {[...events].reverse().map((event, index) => (
+          {events.map((event, index) => (
             <li key={`${event.at}-${events.length - index}`} class={`event kind-${event.kind}`}>
               <time dateTime={new Date(event.at).toISOString()}>{formatTime(event.at)}</time> <span class="event-kind">{event.kind}</span>
               {event.term !== undefined && <span class="event-term">term {event.term}</span>} <span class="event-text">{event.text}</span>

@@ -44,3 +44,8 @@ export function formatNumber(value: number | undefined, digits = 1): string {
 export function formatTime(ms: number | undefined): string {
   return ms === undefined ? '–' : new Date(ms).toLocaleTimeString(undefined, { hour12: false });
 }
+
+/** A time of day to the millisecond, for log lines. */
+export function formatClock(ms: number): string {
+  return `${formatTime(ms)}.${String(ms % 1000).padStart(3, '0')}`;
+}
