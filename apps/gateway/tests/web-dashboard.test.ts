@@ -3,12 +3,18 @@
 // ana an operator, the gateway): the topology with every server's rank and the coordinator, charts
 // drawn, axe-core clean, a screenshot; the coordinator killed (SIGKILL) shows down within the
 // reference server's heartbeat bound, a new coordinator is marked, and the restarted server comes
-// back up. Against a scripted stand-in for /v1/dashboard (helpers/scriptedDashboardGateway.ts):
+// back up. The Logs panel: lines shipped to the cluster's log service with LogShipper (at info,
+// warn and error, some of one request) shown at the warn default, narrowed by level and by a
+// clicked request id, a line shipped later appearing without a reload, a server's lines from its
+// details, no read while the page is hidden and never two at once; a non-operator told why there
+// are none. Against a scripted stand-in for /v1/dashboard (helpers/scriptedDashboardGateway.ts):
 // what a real cluster does not do on cue — exact values in the drill-down, a socket dropped and
 // refused for a while, a user who is not an operator.
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LogShipper } from '@correio/logs';
 import type { DashboardNode, GatewayDashboard } from '@correio/protocol';
+import { waitFor } from '@correio/testing';
 import { axeViolations, launchBrowser, newPage, screenshot, UI_MS } from './helpers/browser.js';
 import { CLUSTER_START_MS, http, startCluster, startGateway, startServer, type Cluster, type GatewayProcess } from './helpers/cluster.js';
 import { startScriptedDashboardGateway, type ScriptedDashboardGateway } from './helpers/scriptedDashboardGateway.js';
@@ -49,6 +55,65 @@ async function markedCoordinator(page: Page): Promise<string | null> {
 }
 /** Timeline entries whose text is exactly `text`. */
 const timelineEntries = (page: Page, text: string) => page.locator('.timeline .event-text', { hasText: new RegExp(`^${text.replace(/[()]/g, '\\$&')}$`) }).count();
+
+/** Ships pino lines as `program`/`instance` through `broker` and waits until the log service has stored them. */
+async function ship(broker: string, program: string, instance: string, lines: readonly Record<string, unknown>[]): Promise<void> {
+  const shipper = new LogShipper({ broker, program, instance });
+  try {
+    for (const line of lines) shipper.offer(JSON.stringify({ time: Date.now(), ...line }));
+    await waitFor(() => shipper.stats.shipped === lines.length, `${lines.length} lines shipped as ${program}/${instance}`, UI_MS);
+  } finally {
+    await shipper.close(1000);
+  }
+}
+
+/** What the page's reads of /v1/logs and its dashboard socket's messages were, counted by an init script. */
+interface PageCounts {
+  logReads: number;
+  openLogReads: number;
+  mostOpenLogReads: number;
+  socketMessages: number;
+}
+
+/** Counts the page's /v1/logs reads (how many at once, at most) and its WebSocket messages (a snapshot a second). */
+async function countTraffic(page: Page): Promise<void> {
+  await page.addInitScript(() => {
+    const scope = globalThis as unknown as { counts: PageCounts; fetch: (input: unknown, init?: unknown) => Promise<unknown>; WebSocket: new (url: string) => { addEventListener(type: string, listener: () => void): void } };
+    const counts: PageCounts = { logReads: 0, openLogReads: 0, mostOpenLogReads: 0, socketMessages: 0 };
+    scope.counts = counts;
+    const nativeFetch = scope.fetch.bind(globalThis);
+    scope.fetch = async (input, init) => {
+      if (!String(input).startsWith('/v1/logs')) return nativeFetch(input, init);
+      counts.logReads += 1;
+      counts.openLogReads += 1;
+      counts.mostOpenLogReads = Math.max(counts.mostOpenLogReads, counts.openLogReads);
+      try {
+        return await nativeFetch(input, init);
+      } finally {
+        counts.openLogReads -= 1;
+      }
+    };
+    const NativeSocket = scope.WebSocket;
+    scope.WebSocket = class extends NativeSocket {
+      constructor(url: string) {
+        super(url);
+        this.addEventListener('message', () => (counts.socketMessages += 1));
+      }
+    };
+  });
+}
+
+/** Makes the page believe it is hidden or visible (as a tab in the background is); its /v1/logs reads until then. */
+function setVisibility(page: Page, state: 'hidden' | 'visible'): Promise<number> {
+  return page.evaluate((visibility) => {
+    const scope = globalThis as unknown as { counts: PageCounts; document: EventTarget };
+    Object.defineProperty(scope.document, 'visibilityState', { configurable: true, get: () => visibility });
+    scope.document.dispatchEvent(new Event('visibilitychange'));
+    return scope.counts.logReads;
+  }, state);
+}
+
+const countsOf = (page: Page) => page.evaluate(() => (globalThis as unknown as { counts: PageCounts }).counts);
 
 describe('the dashboard of a real cluster', () => {
   let cluster: Cluster;
@@ -94,6 +159,81 @@ describe('the dashboard of a real cluster', () => {
 
     expect(await axeViolations(ana)).toEqual([]);
     await screenshot(ana, 'dashboard.png', true);
+  });
+
+  it('shows the lines programs shipped, narrowed by level, by a clicked request id and by process, and lines shipped later without a reload', async () => {
+    const run = Date.now().toString(36);
+    const rid = `req-${run}`;
+    await ship(cluster.broker, 'gateway', `gw-${run}`, [{ level: 40, msg: `upstream slow ${run}`, rid, route: '/v1/channels' }]);
+    await ship(cluster.broker, 'broker', `broker-${run}`, [{ level: 50, msg: `worker expired ${run}`, rid, service: 'chat' }]);
+    await ship(cluster.broker, 'server', 's1', [
+      { level: 30, msg: `operation committed ${run}`, rid },
+      { level: 40, msg: `peer slow ${run}`, peer: 's2', attempts: 3 },
+    ]);
+    const page = await newPage(browser);
+    await countTraffic(page);
+    await logIn(page, gateway.url, 'ana');
+    const rows = page.locator('#logs tbody tr', { hasText: run });
+    const row = (text: string) => rows.filter({ hasText: `${text} ${run}` });
+
+    // The quiet default: warnings and worse, newest first, each with its level, source, fields and request.
+    await row('peer slow').waitFor();
+    await row('upstream slow').waitFor();
+    await row('worker expired').waitFor();
+    expect(await row('operation committed').count()).toBe(0);
+    expect(await rows.locator('.log-msg').allTextContents()).toEqual([`peer slow ${run}`, `worker expired ${run}`, `upstream slow ${run}`]);
+    expect(await row('worker expired').locator('.log-level').textContent()).toBe('ERROR');
+    expect(await row('worker expired').getAttribute('class')).toContain('level-error');
+    expect(await row('upstream slow').locator('.log-source').textContent()).toBe(`gateway/gw-${run}`);
+    const fields = row('peer slow').locator('details.log-fields');
+    expect(await fields.locator('summary').textContent()).toBe('peer=s2 attempts=3');
+    await fields.locator('summary').click();
+    expect(await fields.locator('pre').textContent()).toContain('"attempts": 3');
+
+    // By level: errors only, then info and worse.
+    const levels = page.getByLabel('Level at least');
+    await levels.selectOption('error');
+    await expect.poll(() => page.locator('#logs tbody .log-level').allTextContents(), { timeout: UI_MS }).toEqual(['ERROR']);
+    expect(await row('worker expired').count()).toBe(1);
+    await levels.selectOption('info');
+    await row('operation committed').waitFor();
+    expect(await rows.count()).toBe(4);
+
+    // A request id clicked: that request's lines only, across the programs; one shipped now shows up.
+    await row('worker expired').getByRole('button', { name: rid }).click();
+    await expect.poll(() => page.getByLabel('Request id').inputValue(), { timeout: UI_MS }).toBe(rid);
+    await expect.poll(() => page.locator('#logs tbody .log-msg').allTextContents(), { timeout: UI_MS }).toEqual([`operation committed ${run}`, `worker expired ${run}`, `upstream slow ${run}`]);
+    await ship(cluster.broker, 'gateway', `gw-${run}`, [{ level: 40, msg: `retry succeeded ${run}`, rid }]);
+    await row('retry succeeded').waitFor({ timeout: UI_MS });
+    expect(await page.locator('#logs tbody tr').count()).toBe(4);
+    await screenshot(page, 'dashboard-logs.png', true);
+
+    // A server's own lines, from its details: its instance at the default level.
+    await page.locator('button.node[data-node="s1"]').click();
+    await page.getByRole('button', { name: 'Show its logs' }).click();
+    await expect.poll(() => page.getByLabel('Instance').inputValue(), { timeout: UI_MS }).toBe('s1');
+    await expect.poll(() => levels.inputValue(), { timeout: UI_MS }).toBe('warn');
+    await expect.poll(() => page.locator('#logs tbody .log-msg').allTextContents(), { timeout: UI_MS }).toEqual([`peer slow ${run}`]);
+    expect(await axeViolations(page)).toEqual([]);
+
+    // Hidden, the page reads nothing, though its dashboard socket goes on (a snapshot a second); visible again, it reads at once.
+    const readsWhenHidden = await setVisibility(page, 'hidden');
+    const messages = (await countsOf(page)).socketMessages;
+    await expect.poll(async () => (await countsOf(page)).socketMessages, { timeout: UI_MS }).toBeGreaterThanOrEqual(messages + 4);
+    expect((await countsOf(page)).logReads).toBe(readsWhenHidden);
+    await setVisibility(page, 'visible');
+    await expect.poll(async () => (await countsOf(page)).logReads, { timeout: UI_MS }).toBeGreaterThan(readsWhenHidden);
+    expect((await countsOf(page)).mostOpenLogReads).toBe(1);
+    await page.context().close();
+  });
+
+  it('tells a user who is not an operator, in the Logs panel, why it shows no lines', async () => {
+    expect((await http(`${gateway.url}/v1/register`, { body: { user: 'bo', password: 'bo has a good password' } })).status).toBe(201);
+    const bo = await newPage(browser);
+    await logIn(bo, gateway.url, 'bo');
+    await bo.locator('#logs').getByText('Only operators can read the logs: start the servers with --operators <you>, then log in again.').waitFor();
+    expect(await bo.locator('#logs tbody tr').count()).toBe(0);
+    await bo.context().close();
   });
 
   it('shows the killed coordinator down within the heartbeat bound, the new coordinator, and the server back up once restarted', async () => {

@@ -1,7 +1,8 @@
 // A stand-in for the gateway's dashboard, for browser tests of what a real cluster does not do on
-// cue: apps/web/dist over HTTP (any page path falls back to index.html), a login, and
-// /v1/dashboard sending snapshots the test scripts, each checked against the protocol's schema
-// first. Listens on 127.0.0.1, a free port.
+// cue: apps/web/dist over HTTP (any page path falls back to index.html), a login, an empty
+// /v1/logs (refused to users who are not operators, as the servers do), and /v1/dashboard sending
+// snapshots the test scripts, each checked against the protocol's schema first. Listens on
+// 127.0.0.1, a free port.
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -42,6 +43,12 @@ async function serveApp(request: IncomingMessage, response: ServerResponse, oper
     for await (const chunk of request) body += String(chunk);
     const { user } = JSON.parse(body) as { user: string };
     response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ user, token: tokenOf(user, operators), refresh_token: 'refresh', expires_at: Date.now() + 3_600_000 }));
+    return;
+  }
+  if (path === '/v1/logs') {
+    const operator = request.headers.authorization?.startsWith('Bearer operator:') === true;
+    const [status, reply] = operator ? [200, { server: 's3', lines: [] }] : [403, { code: 'FORBIDDEN', message: 'operators only' }];
+    response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(reply));
     return;
   }
   const file = join(WEB_DIST, normalize(path).replace(/^(\.\.[/\\])+/, ''));
