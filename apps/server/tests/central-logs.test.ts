@@ -4,21 +4,19 @@
 // the live peers before the reply; operators query by program, instance, level, time, text and
 // request id, page by page; a server killed -9 catches up on restart; with every server down a
 // program keeps logging into a bounded backlog, and says how many lines it dropped.
-import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createKeySetIfMissing } from '@correio/identity';
 import { LogShipper } from '@correio/logs';
 import { readMetric } from '@correio/testing';
 import type { BodyOf, LogRecord } from '@correio/protocol';
 import { AuthClient } from './helpers/auth.js';
 import { eventually } from './helpers/chat.js';
-import { clusterHealth, startClusterServer, startRefProcess } from './helpers/cluster.js';
-import { fileScratch, startInfrastructure, type Infrastructure, type ServerProcess } from './helpers/processes.js';
+import { clusterHealth, signUpAnaAndBia, startOperatorCluster, type OperatorCluster } from './helpers/cluster.js';
+import { fileScratch, type Infrastructure, type ServerProcess } from './helpers/processes.js';
 
 const PASSWORD = 'correct horse battery staple';
 const IDS = ['l1', 'l2', 'l3'] as const;
 let infra: Infrastructure;
-let keysFile: string;
+let start: OperatorCluster['start'];
 const servers = new Map<string, ServerProcess>();
 const shippers: LogShipper[] = [];
 let client: AuthClient;
@@ -31,10 +29,6 @@ const scratch = fileScratch({
     await client?.close();
   },
 });
-
-function start(id: string): Promise<ServerProcess> {
-  return startClusterServer(infra, id, join(scratch.dir, id), ['--auth', 'password', '--auth-keys', keysFile, '--operators', 'ana', '--log-sync-interval', '500']);
-}
 
 function shipper(instance: string, options: { backlogLines?: number } = {}): LogShipper {
   const made = new LogShipper({ broker: infra.broker, program: 'tester', instance, intervalMs: 20, maxBackoffMs: 200, timeoutMs: 2_000, ...options });
@@ -72,15 +66,11 @@ async function convergedOn(instance: string, count: number): Promise<void> {
 }
 
 beforeAll(async () => {
-  infra = await startInfrastructure();
-  keysFile = join(scratch.dir, 'auth-keys.json');
-  await createKeySetIfMissing(keysFile);
-  await startRefProcess(infra, join(scratch.dir, 'ref'));
-  for (const server of await Promise.all(IDS.map(start))) servers.set(server.id, server);
+  const cluster = await startOperatorCluster(scratch.dir, IDS, ['--log-sync-interval', '500']);
+  ({ infra, start } = cluster);
+  for (const server of cluster.servers) servers.set(server.id, server);
   client = new AuthClient(infra.broker, 'logs-test');
-  ana = (await client.signUp('srv.l1', 'ana', PASSWORD)).token!;
-  bia = (await client.signUp('srv.l1', 'bia', PASSWORD)).token!;
-  await eventually(async () => (await Promise.all(IDS.map((id) => client.refusal(`srv.${id}`, 'chat.whoami.request', {}, bia)))).every((error) => error === undefined), 15_000, 'the users replicated');
+  ({ ana, bia } = await signUpAnaAndBia(client, IDS, PASSWORD));
   await eventually(async () => (await Promise.all([...servers.values()].map(clusterHealth))).every((view) => view.cluster.peers.length === 2), 20_000, 'every server to see the others live');
 }, 120_000);
 

@@ -3,20 +3,18 @@
 // Versions are set by the coordinator (other servers forward), compare-and-set, checked against
 // the program's config schema, durable on every live server before the reply, announced on
 // config/<program>/, and the next coordinator continues the versions after the first is killed.
-import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createKeySetIfMissing } from '@correio/identity';
 import type { BodyOf } from '@correio/protocol';
 import { Subscriber } from '@correio/transport';
 import { AuthClient } from './helpers/auth.js';
 import { eventually } from './helpers/chat.js';
-import { clusterHealth, startClusterServer, startRefProcess } from './helpers/cluster.js';
-import { fileScratch, startInfrastructure, type Infrastructure, type ServerProcess } from './helpers/processes.js';
+import { clusterHealth, signUpAnaAndBia, startOperatorCluster, type OperatorCluster } from './helpers/cluster.js';
+import { fileScratch, type Infrastructure, type ServerProcess } from './helpers/processes.js';
 
 const PASSWORD = 'correct horse battery staple';
 const IDS = ['c1', 'c2', 'c3'] as const;
 let infra: Infrastructure;
-let keysFile: string;
+let start: OperatorCluster['start'];
 const servers = new Map<string, ServerProcess>();
 let client: AuthClient;
 let events: Subscriber;
@@ -31,10 +29,6 @@ const scratch = fileScratch({
   },
 });
 
-function start(id: string): Promise<ServerProcess> {
-  return startClusterServer(infra, id, join(scratch.dir, id), ['--auth', 'password', '--auth-keys', keysFile, '--operators', 'ana']);
-}
-
 async function coordinator(): Promise<string> {
   let found: string | undefined;
   await eventually(async () => {
@@ -46,16 +40,11 @@ async function coordinator(): Promise<string> {
 }
 
 beforeAll(async () => {
-  infra = await startInfrastructure();
-  keysFile = join(scratch.dir, 'auth-keys.json');
-  await createKeySetIfMissing(keysFile);
-  await startRefProcess(infra, join(scratch.dir, 'ref'));
-  for (const server of await Promise.all(IDS.map(start))) servers.set(server.id, server);
+  const cluster = await startOperatorCluster(scratch.dir, IDS);
+  ({ infra, start } = cluster);
+  for (const server of cluster.servers) servers.set(server.id, server);
   client = new AuthClient(infra.broker, 'config-test');
-  ana = (await client.signUp('srv.c1', 'ana', PASSWORD)).token!;
-  bia = (await client.signUp('srv.c1', 'bia', PASSWORD)).token!;
-  // Registrations replicate asynchronously: every server verifies the tokens once it holds them.
-  await eventually(async () => (await Promise.all(IDS.map((id) => client.refusal(`srv.${id}`, 'chat.whoami.request', {}, bia)))).every((error) => error === undefined), 15_000, 'the users replicated');
+  ({ ana, bia } = await signUpAnaAndBia(client, IDS, PASSWORD));
   events = new Subscriber({ topics: ['config/'] });
   events.connect(infra.proxy.sub);
   void (async () => {

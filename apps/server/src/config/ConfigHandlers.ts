@@ -1,8 +1,9 @@
 import { checkDocument, effectiveSettings, parseSettings, type DocumentProblem } from '@correio/config';
-import { BadRequestError, ConflictError, CorreioError, ForbiddenError, InternalError, NotFoundError, UnavailableError, ValidationError } from '@correio/codec';
+import { ConflictError, CorreioError, InternalError, NotFoundError, UnavailableError, ValidationError } from '@correio/codec';
 import type { AnyEnvelope, BodyOf, MessageType, Operation } from '@correio/protocol';
 import { handles, type MessageContext, type ReplyBody } from '@correio/service';
 import type { Authenticator } from '../auth/Authenticator.js';
+import { requireOperator, requireServedOn } from '../auth/operatorRequests.js';
 import type { OperationClock } from '../OperationClock.js';
 import type { ChatStore } from '../store/ChatStore.js';
 import type { ConfigEntry } from '../store/ConfigIndex.js';
@@ -38,7 +39,6 @@ type SetData = Extract<Operation, { kind: 'config.set' }>['data'];
 
 /** Keys whose values are secrets: every program may read the service, so it keeps none. */
 const SECRET_KEY = /SecretKey$/;
-const OPERATOR = 'operator';
 /** The broker service of configuration (protocol/FRAMES.md §4.2). */
 const CONFIG_SERVICE = 'config';
 
@@ -146,20 +146,12 @@ export class ConfigHandlers {
 
   /** Configuration is served on `config` and `srv.<id>` (FRAMES.md §4.2); the server's other services refuse it. */
   #servedHere(ctx: MessageContext): void {
-    if (ctx.via !== CONFIG_SERVICE && ctx.via !== `srv.${this.#options.id}`) {
-      throw new BadRequestError(`${ctx.type} is served on the broker service ${CONFIG_SERVICE}, not on ${ctx.via}`, { data: { type: ctx.type, service: ctx.via } });
-    }
+    requireServedOn(ctx, [CONFIG_SERVICE, `srv.${this.#options.id}`]);
   }
 
   /** The verified operator a request acts for (the author of what it sets); FORBIDDEN for anyone else. */
-  async #requireOperator(ctx: MessageContext): Promise<string> {
-    const claims = await this.#options.auth.tokenClaims(ctx.envelope.auth);
-    if (!claims.roles.includes(OPERATOR)) {
-      throw new ForbiddenError(`${claims.sub} is not an operator: configuration changes and history need a token with the operator role (a server's --operators list)`, {
-        data: { user: claims.sub, reason: 'operators_only' },
-      });
-    }
-    return claims.sub;
+  #requireOperator(ctx: MessageContext): Promise<string> {
+    return requireOperator(this.#options.auth, ctx, 'configuration changes and history need');
   }
 }
 

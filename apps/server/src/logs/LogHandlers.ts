@@ -1,8 +1,8 @@
-import { BadRequestError, ForbiddenError } from '@correio/codec';
 import type { BodyOf, LogRecord } from '@correio/protocol';
 import { handles, type MessageContext, type ReplyBody } from '@correio/service';
 import { LEVEL_NUMBERS } from '@correio/logs';
 import type { Authenticator } from '../auth/Authenticator.js';
+import { requireOperator, requireServedOn } from '../auth/operatorRequests.js';
 import type { LogStore } from './LogStore.js';
 
 export interface LogHandlersOptions {
@@ -19,7 +19,6 @@ export interface LogHandlersOptions {
 
 /** The broker service of the central logs (protocol/FRAMES.md §4.2). */
 export const LOGS_SERVICE = 'logs';
-const OPERATOR = 'operator';
 const DEFAULT_LIMIT = 100;
 
 /**
@@ -86,17 +85,10 @@ export class LogHandlers {
   }
 
   #servedOn(ctx: MessageContext, service: string): void {
-    if (ctx.via !== service) {
-      throw new BadRequestError(`${ctx.type} is served on the broker service ${service}, not on ${ctx.via}`, { data: { type: ctx.type, service: ctx.via } });
-    }
+    requireServedOn(ctx, [service]);
   }
 
   async #requireOperator(ctx: MessageContext): Promise<void> {
-    const claims = await this.#options.auth.tokenClaims(ctx.envelope.auth);
-    if (!claims.roles.includes(OPERATOR)) {
-      throw new ForbiddenError(`${claims.sub} is not an operator: reading the central logs needs a token with the operator role (a server's --operators list)`, {
-        data: { user: claims.sub, reason: 'operators_only' },
-      });
-    }
+    await requireOperator(this.#options.auth, ctx, 'reading the central logs needs');
   }
 }

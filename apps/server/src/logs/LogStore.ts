@@ -119,6 +119,7 @@ export class LogStore {
     const floor = this.floor;
     const ceiling = this.#now() + MAX_AHEAD_MS;
     return this.#env.transaction(() => {
+      const touched = new Map<number, Bucket>();
       let stored = 0;
       let duplicates = 0;
       let refused = 0;
@@ -139,9 +140,14 @@ export class LogStore {
         this.#byInstance.put([record.instance, ...key], true);
         this.#byLevel.put([record.level, ...key], true);
         if (record.request_id !== undefined) this.#byRequest.put([record.request_id, ...key], true);
-        this.#addToBucket(key, size, 1);
+        addToBucket(touched, key, size);
         chars += size;
         stored++;
+      }
+      // Each minute's bucket is read and written once a batch, not once a line.
+      for (const [minute, delta] of touched) {
+        const bucket = this.#buckets.get(minute) ?? { count: 0, hash: 0, chars: 0 };
+        this.#buckets.put(minute, { count: bucket.count + delta.count, hash: (bucket.hash ^ delta.hash) >>> 0, chars: bucket.chars + delta.chars });
       }
       if (stored > 0) {
         this.#meta.put('chars', this.chars + chars);
@@ -276,11 +282,13 @@ export class LogStore {
     return keysOf(this.#lines, []);
   }
 
-  #addToBucket(key: LineKey, chars: number, count: number): void {
-    const minute = Math.floor(key[0] / MINUTE_MS);
-    const bucket = this.#buckets.get(minute) ?? { count: 0, hash: 0, chars: 0 };
-    this.#buckets.put(minute, { count: bucket.count + count, hash: (bucket.hash ^ identityHash(key)) >>> 0, chars: bucket.chars + chars });
-  }
+}
+
+/** Adds a line to its minute's change in `touched`. */
+function addToBucket(touched: Map<number, Bucket>, key: LineKey, chars: number): void {
+  const minute = Math.floor(key[0] / MINUTE_MS);
+  const delta = touched.get(minute) ?? { count: 0, hash: 0, chars: 0 };
+  touched.set(minute, { count: delta.count + 1, hash: (delta.hash ^ identityHash(key)) >>> 0, chars: delta.chars + chars });
 }
 
 function wireBucket(minute: number, bucket: Bucket): LogBucket {

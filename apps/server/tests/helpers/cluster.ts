@@ -2,10 +2,13 @@
 // broker and proxy of ./processes.ts, servers that join it with short heartbeats, and readers of
 // their /health. Every process is killed by killAll().
 import { join } from 'node:path';
+import { createKeySetIfMissing } from '@correio/identity';
 import type { ServerHealth } from '@correio/server';
 import { waitFor, workspaceRoot, type Child } from '@correio/testing';
 import { RequestClient, type CurveClientOptions } from '@correio/transport';
-import { spawnTs, startServerProcess, TEST_HEARTBEAT_MS, type Infrastructure, type ServerProcess } from './processes.js';
+import type { AuthClient } from './auth.js';
+import { eventually } from './chat.js';
+import { spawnTs, startInfrastructure, startServerProcess, TEST_HEARTBEAT_MS, type Infrastructure, type ServerProcess } from './processes.js';
 
 const refMain = join(workspaceRoot, 'apps', 'ref', 'src', 'main.ts');
 
@@ -74,4 +77,36 @@ export async function readClock(server: ServerProcess): Promise<ClockReading> {
   const received = Date.now();
   const midpoint = (sent + received) / 2;
   return { health, correctedOffsetMs: health.clock.corrected - midpoint, nowOffsetMs: health.clock.now - midpoint, uncertaintyMs: (received - sent) / 2 };
+}
+
+/** A cluster in password mode whose servers share one key set and make `ana` an operator. */
+export interface OperatorCluster {
+  readonly infra: Infrastructure;
+  /** Starts (or restarts) the server `id` on `<dir>/<id>` with the cluster's flags. */
+  start(id: string): Promise<ServerProcess>;
+  readonly servers: ServerProcess[];
+}
+
+/**
+ * Broker, proxy, reference server and the servers `ids` in password mode (one key set, `ana` on
+ * --operators, `extra` flags for each), started from `dir`.
+ */
+export async function startOperatorCluster(dir: string, ids: readonly string[], extra: readonly string[] = []): Promise<OperatorCluster> {
+  const infra = await startInfrastructure();
+  const keysFile = join(dir, 'auth-keys.json');
+  await createKeySetIfMissing(keysFile);
+  await startRefProcess(infra, join(dir, 'ref'));
+  const start = (id: string) => startClusterServer(infra, id, join(dir, id), ['--auth', 'password', '--auth-keys', keysFile, '--operators', 'ana', ...extra]);
+  return { infra, start, servers: await Promise.all(ids.map(start)) };
+}
+
+/**
+ * Registers ana (an operator) and bia (not one) through the first server, and waits until every
+ * server verifies their tokens (registrations replicate asynchronously): their access tokens.
+ */
+export async function signUpAnaAndBia(client: AuthClient, ids: readonly string[], password: string): Promise<{ ana: string; bia: string }> {
+  const ana = (await client.signUp(`srv.${ids[0]}`, 'ana', password)).token!;
+  const bia = (await client.signUp(`srv.${ids[0]}`, 'bia', password)).token!;
+  await eventually(async () => (await Promise.all(ids.map((id) => client.refusal(`srv.${id}`, 'chat.whoami.request', {}, bia)))).every((error) => error === undefined), 15_000, 'the users replicated');
+  return { ana, bia };
 }
