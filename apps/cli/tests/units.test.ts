@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   CONFIG_EVENTS_ENV,
   CONFIG_SERVICE_ENV,
+  LOG_SERVICE_ENV,
   HTTP_PORT_OFFSETS,
   LogPrinter,
   RestartPolicy,
@@ -38,7 +39,7 @@ describe('Topology', () => {
   it('configures every component only through variables its program reads', () => {
     const topology = new Topology({ ...topologySettings, clockSkewMs: 1000, logLevel: 'info', config: parseConfig('ref:\n  heartbeat: 500\n  misses: 4\nbroker:\n  heartbeat: 1s\n', 'c.yaml', '/etc/c.yaml') });
     for (const spec of topology.components) {
-      const known = new Set([...environmentOf(sectionCommand(spec.args[0] === 'bot' ? 'bot' : spec.program)).values(), 'CORREIO_CONFIG', CONFIG_SERVICE_ENV, CONFIG_EVENTS_ENV]);
+      const known = new Set([...environmentOf(sectionCommand(spec.args[0] === 'bot' ? 'bot' : spec.program)).values(), 'CORREIO_CONFIG', CONFIG_SERVICE_ENV, CONFIG_EVENTS_ENV, LOG_SERVICE_ENV]);
       for (const variable of Object.keys(spec.env())) expect(known, `${spec.name}: ${variable}`).toContain(variable);
     }
   });

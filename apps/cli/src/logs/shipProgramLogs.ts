@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { isConfigProgram } from '@correio/config';
 import { LogShipper } from '@correio/logs';
 import { onReady, onShutdown, type Command } from '@correio/observability';
 import type { SectionValues } from '../config/loadConfig.js';
@@ -10,7 +11,7 @@ export const LOG_SERVICE_ENV = 'CORREIO_LOG_SERVICE';
 /**
  * With CORREIO_LOG_SERVICE set, ships every line the program's loggers write to the `logs`
  * service (protocol revision 1.5) as well as to stderr, from before the program starts until it
- * stops (the backlog is flushed on shutdown, for up to half a second). The instance is the program's `--id`,
+ * stops (a service's backlog is flushed on shutdown, for up to half a second). The instance is the program's `--id`,
  * else `<program>-<host>-<pid>`. A broker given a wildcard endpoint ships once its readiness line
  * names the port. Never fails the program: without the service, lines wait in a bounded backlog.
  */
@@ -27,7 +28,10 @@ export function shipProgramLogs(program: string, command: Command, args: readonl
       if (own !== undefined && !own.includes('*')) shipper.connect(own.split(',')[0]!);
     });
   }
-  // Registered first, so it runs last: the program's own closing lines are shipped too, within half a second.
-  onShutdown(() => shipper.close(500));
+  // The long-running programs (those the configuration service knows) stop through onShutdown:
+  // registered before theirs, this runs after them, so their closing lines are shipped too, within
+  // half a second. The client and its bot stop on their own (a report after SIGTERM): installing
+  // the shutdown handlers would exit them first.
+  if (isConfigProgram(program)) onShutdown(() => shipper.close(500));
   return shipper;
 }
