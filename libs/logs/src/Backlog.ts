@@ -63,6 +63,11 @@ export class Backlog<T> {
     this.#trim();
   }
 
+  /** Counts entries taken as dropped (a shipment refused for good). */
+  discard(items: readonly T[]): void {
+    for (const item of items) this.#countDropped(item);
+  }
+
   /** How many entries were dropped since the last call, with the first and last of them; resets the count. */
   takeDropped(): { count: number; first?: T; last?: T } {
     const report = { count: this.#dropped, ...(this.#firstDropped === undefined ? {} : { first: this.#firstDropped }), ...(this.#lastDropped === undefined ? {} : { last: this.#lastDropped }) };
@@ -75,11 +80,14 @@ export class Backlog<T> {
   /** Drops from the front while over budget, keeping at least the newest entry. */
   #trim(): void {
     while (this.length > 1 && (this.length > this.#maxItems || this.#chars > this.#maxChars)) {
-      const dropped = this.#shift()!;
-      this.#dropped++;
-      this.#firstDropped ??= dropped;
-      this.#lastDropped = dropped;
+      this.#countDropped(this.#shift()!);
     }
+  }
+
+  #countDropped(item: T): void {
+    this.#dropped++;
+    this.#firstDropped ??= item;
+    this.#lastDropped = item;
   }
 
   #shift(): T | undefined {

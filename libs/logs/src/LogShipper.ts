@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { CorreioError } from '@correio/codec';
 import { addLogTap } from '@correio/observability';
 import type { LogLine } from '@correio/protocol';
 import { RequestClient, type SocketOptions } from '@correio/transport';
@@ -76,6 +77,8 @@ export class LogShipper {
   #inFlight: LogLine[] = [];
   #sending: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
+  /** The delay `#timer` was set with. */
+  #timerWait = 0;
   #backoffMs = 0;
   #untap: (() => void) | undefined;
   /** The drop warning not yet shipped. */
@@ -133,14 +136,17 @@ export class LogShipper {
 
   #schedule(delayMs: number): void {
     if (this.#sending || this.#closing || this.#client === undefined) return;
+    const wait = Math.max(delayMs, this.#backoffMs);
     if (this.#timer !== undefined) {
-      if (delayMs > 0) return;
+      // A timer set to fire as soon or sooner stays: a busy program does not re-arm it every line.
+      if (wait >= this.#timerWait) return;
       clearTimeout(this.#timer);
     }
+    this.#timerWait = wait;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       void this.#ship();
-    }, Math.max(delayMs, this.#backoffMs)).unref();
+    }, wait).unref();
   }
 
   #ship(timeoutMs?: number): Promise<void> {
@@ -156,15 +162,19 @@ export class LogShipper {
     this.#sending = client
       .request(LOGS_SERVICE, 'logs.ship.request', body, timeoutMs === undefined ? {} : { timeout: timeoutMs })
       .then((reply) => {
+        if (reply.type === 'error') throw CorreioError.fromWire(reply.body);
         if (reply.type !== 'logs.ship.reply') throw new Error(`the log service answered ${reply.type}`);
         this.#shipped += taken.length;
         this.#notice = undefined;
         this.#backoffMs = 0;
       })
-      .catch(() => {
-        // Kept for the next attempt: the service stores a line sent twice once.
+      .catch((error: unknown) => {
         this.#failures++;
-        this.#backlog.unshift(taken);
+        // A batch the service refuses for what it is would be refused again, and hold up every
+        // line behind it: dropped, and counted as such. Any other failure keeps it for the next
+        // attempt (the service stores a line sent twice once).
+        if (error instanceof CorreioError && !error.retryable) this.#backlog.discard(taken);
+        else this.#backlog.unshift(taken);
         this.#backoffMs = Math.min(Math.max(2 * this.#backoffMs, 250), this.#options.maxBackoffMs ?? 5_000) * (0.75 + Math.random() / 2);
       })
       .finally(() => {
@@ -191,7 +201,7 @@ export class LogShipper {
         seq: ++this.#seq,
         at: Date.now(),
         level: 40,
-        msg: `${dropped} log lines were dropped while the log service could not be reached (the backlog holds ${this.#options.backlogLines ?? 10_000} lines)`,
+        msg: `${dropped} log lines were dropped: the log service could not be reached (the backlog holds ${this.#options.backlogLines ?? 10_000} lines), or refused them`,
         fields,
       };
       this.#notice = { line, count: dropped, ...(since === undefined ? {} : { firstSeq: since }) };

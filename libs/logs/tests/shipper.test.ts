@@ -3,7 +3,7 @@
 // while the service refuses or is absent they wait in the bounded backlog, the oldest dropped
 // and counted, and a warning line says how many once shipping works again.
 import { afterEach, describe, expect, it } from 'vitest';
-import { UnavailableError } from '@correio/codec';
+import { UnavailableError, ValidationError } from '@correio/codec';
 import { LogShipper } from '@correio/logs';
 import { createLogger } from '@correio/observability';
 import type { BodyOf, LogLine } from '@correio/protocol';
@@ -35,6 +35,7 @@ async function logService() {
     handler: (request): BodyOf<'logs.ship.reply'> => {
       if (service.refusing) throw new UnavailableError('the log store is not ready');
       const body = request.body as BodyOf<'logs.ship.request'>;
+      if (body.lines.some((line) => line.msg === 'poison')) throw new ValidationError('this batch is refused for what it holds');
       service.batches++;
       let stored = 0;
       for (const line of body.lines) {
@@ -94,6 +95,19 @@ describe('LogShipper', () => {
     expect(missing).toHaveLength(dropped);
     expect(missing.every((seq) => seq >= first && seq <= last)).toBe(true);
     expect(seqsOf(kept).slice(-100)).toEqual(Array.from({ length: 100 }, (_, i) => 301 + i));
+  });
+
+  it('drops a batch the service refuses for good (a non-retryable error), counts it, and ships the lines behind it', async () => {
+    const { endpoint, service } = await logService();
+    const shipper = shipperFor(endpoint);
+    shipper.offer('{"level":30,"time":1,"msg":"poison"}');
+    await waitUntil(() => shipper.stats.failures === 1, 'the refusal');
+    for (let i = 1; i <= 20; i++) shipper.offer(`{"level":30,"time":1,"msg":"after ${i}"}`);
+    await waitUntil(() => shipper.stats.pending === 0, 'the later lines shipped');
+    expect(shipper.stats).toMatchObject({ dropped: 1, failures: 1 });
+    const held = [...service.held.values()];
+    expect(held.filter((line) => line.msg.startsWith('after'))).toHaveLength(20);
+    expect(held.find((line) => line.level === 40)).toMatchObject({ fields: expect.stringContaining('"dropped":1') });
   });
 
   it('waits for a broker named later, and close ships what is queued', async () => {
