@@ -15,4 +15,4 @@ export { formatLogLine } from './up/formatLogLine.js';
 export { LogPrinter, type ColorMode, type LogPrinterOptions } from './up/LogPrinter.js';
 export { parseReadiness, type Readiness } from './up/readiness.js';
 export { CONFIG_SERVICE_ENV, CONFIG_EVENTS_ENV } from './config/centralSettings.js';
-export { LOG_SERVICE_ENV } from './logs/shipProgramLogs.js';
+export { LOG_SERVICE_ENV } from '@correio/logs';

@@ -3,7 +3,6 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { centralSettings } from './config/centralSettings.js';
-import { shipProgramLogs } from './logs/shipProgramLogs.js';
 import type { CorreioConfig } from './config/loadConfig.js';
 import { fillEnvironment, sectionSettings } from './config/sectionSettings.js';
 import { PROGRAMS, sectionCommand, type Program, type ProgramName, type SectionName } from './programs.js';
@@ -15,8 +14,8 @@ const HELP_FLAGS = new Set(['--help', '-h']);
  * `correio <program> [flags]`: runs the program's own entry point (the `bin` of its package) in
  * this process, so its flags, readiness line, logs and shutdown are exactly those of the program
  * run on its own. The config file's section fills the environment variables the program reads;
- * with CORREIO_CONFIG_SERVICE, the configuration service's settings come first, and are followed;
- * with CORREIO_LOG_SERVICE, its log lines are shipped to the central log service too.
+ * with CORREIO_CONFIG_SERVICE, the configuration service's settings come first, and are followed
+ * (and with CORREIO_LOG_SERVICE the program itself ships its log lines: @correio/logs).
  */
 export async function runProgram(name: ProgramName, args: readonly string[], config: CorreioConfig | undefined): Promise<void> {
   const program = PROGRAMS[name];
@@ -26,8 +25,6 @@ export async function runProgram(name: ProgramName, args: readonly string[], con
   }
   const sections: SectionName[] = name === 'client' && args[0] === 'bot' ? ['bot', 'client'] : [name];
   const extra: string[] = [];
-  // First, so that every line the program writes, from its first, reaches the central logs.
-  shipProgramLogs(sections[0]!, sectionCommand(sections[0]!), args, config?.sections[sections[0]!]);
   // The configuration service's settings go in before the file's, which fill only what they leave unset.
   const central = await centralSettings(name, sectionCommand(sections[0]!), args, config?.sections[sections[0]!]);
   if (central?.fetched) {
