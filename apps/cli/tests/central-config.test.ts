@@ -14,7 +14,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RequestClient } from '@correio/transport';
-import { CorreioProcess, isAlive, runCorreio } from './helpers/runCorreio.js';
+import { spawn } from 'node:child_process';
+import { CORREIO_BIN, CorreioProcess, cleanEnv, isAlive, REPO_ROOT, runCorreio } from './helpers/runCorreio.js';
 
 const PASSWORD = 'correct horse battery staple';
 const PROGRAMS = { broker: ['broker'], proxy: ['proxy'], ref: ['ref'], server: ['srv-1', 'srv-2', 'srv-3'], gateway: ['gateway'] } as const;
@@ -151,6 +152,19 @@ describe('central configuration in a running system', () => {
     const warnings = await logs(['--level', 'error', '--since', '10m', '--json', '--limit', '1000']);
     expect(warnings.code, warnings.stderr).toBe(0);
     for (const line of warnings.stdout.split('\n').filter(Boolean)) expect((JSON.parse(line) as { level: number }).level).toBeGreaterThanOrEqual(50);
+
+    // Piped into a reader that stops after the first chunk (`| head`): it ends quietly, status 0.
+    const piped = spawn(process.execPath, [CORREIO_BIN, 'logs', '--since', '10m', '--limit', '1000', '--json', '--broker', broker], {
+      cwd: REPO_ROOT,
+      env: { ...cleanEnv(), CORREIO_USER: 'ana', CORREIO_PASSWORD: PASSWORD },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let pipedErrors = '';
+    piped.stderr.on('data', (chunk: Buffer) => (pipedErrors += chunk.toString()));
+    piped.stdout.once('data', () => piped.stdout.destroy());
+    const pipedExit = await new Promise<number | null>((resolve) => piped.once('close', (code) => resolve(code)));
+    expect(pipedErrors).not.toMatch(/EPIPE/);
+    expect(pipedExit).toBe(0);
 
     const id = `follow-${Date.now()}`;
     const follow = new CorreioProcess(['logs', '--follow', '--request', id, '--count', '5', '--limit', '10', '--broker', broker], { CORREIO_USER: 'ana', CORREIO_PASSWORD: PASSWORD });

@@ -4,6 +4,7 @@ import { Command, envOption, parseDurationMs, parseEndpoint, parsePositiveInt } 
 import type { BodyOf } from '@correio/protocol';
 import { Subscriber } from '@correio/transport';
 import { parse as parseYaml } from 'yaml';
+import { exitQuietlyWhenStdoutCloses } from '../closedStdout.js';
 import { explainServiceError, OperatorClient, type OperatorClientOptions } from '../OperatorClient.js';
 import { documentDiff, formatDiff } from './documentDiff.js';
 
@@ -148,6 +149,7 @@ function withCommon(command: Command): Command {
 }
 
 async function withService(flags: CommonFlags, work: (service: OperatorClient) => Promise<void>): Promise<void> {
+  exitQuietlyWhenStdoutCloses();
   const options: OperatorClientOptions = {
     broker: flags.broker,
     timeout: flags.timeout,

@@ -1,6 +1,7 @@
 import { LEVEL_NUMBERS } from '@correio/logs';
 import { Command, envOption, InvalidArgumentError, Option, parseDurationMs, parseEndpoint, parsePositiveInt } from '@correio/observability';
 import type { BodyOf, LogRecord } from '@correio/protocol';
+import { exitQuietlyWhenStdoutCloses } from '../closedStdout.js';
 import { explainServiceError, OperatorClient } from '../OperatorClient.js';
 import { formatLogRecord } from './formatLogRecord.js';
 
@@ -61,6 +62,7 @@ export function logsCommand(): Command {
     .addOption(envOption('--password <password>', "the operator's password (the variable keeps it out of the process list)", 'CORREIO_PASSWORD'))
     .addOption(envOption('--timeout <ms>', 'per-attempt request time-out', 'CORREIO_CLIENT_TIMEOUT').argParser(parseDurationMs).default(5_000))
     .action(async (flags: LogsFlags) => {
+      exitQuietlyWhenStdoutCloses();
       const client = new OperatorClient({
         broker: flags.broker,
         timeout: flags.timeout,
