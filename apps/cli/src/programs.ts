@@ -1,10 +1,11 @@
-import { brokerCommand } from '@correio/broker';
-import { clientCommand } from '@correio/client';
-import { gatewayCommand } from '@correio/gateway';
+// Each program's command line only (its `./cli` entry): `correio` does not load every program to run one.
+import { brokerCommand } from '@correio/broker/cli';
+import { clientCommand } from '@correio/client/cli';
+import { gatewayCommand } from '@correio/gateway/cli';
 import type { Command } from '@correio/observability';
-import { proxyCommand } from '@correio/proxy';
-import { refCommand } from '@correio/ref';
-import { serverCommand } from '@correio/server';
+import { proxyCommand } from '@correio/proxy/cli';
+import { refCommand } from '@correio/ref/cli';
+import { serverCommand } from '@correio/server/cli';
 
 /** The Correio programs `correio` runs, each under its own subcommand. */
 export type ProgramName = 'broker' | 'proxy' | 'ref' | 'server' | 'gateway' | 'client';
