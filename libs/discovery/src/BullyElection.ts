@@ -198,8 +198,11 @@ export class BullyElection {
 
   /** A heartbeat (or registration) sent at `sentAt` was acknowledged by the reference server. */
   renewLease(sentAt: number, now: number): ElectionOutput[] {
+    // A lease that lapsed before this renewal arrived is settled first: acting stopped at the lapse
+    // (isActing said so), so it is reported even when the lapse's timer has not run yet (a busy event loop).
+    const out = this.#role === 'coordinator' && !this.leaseValid(now) ? this.#settle(now, []) : [];
     this.#leaseUntil = Math.max(this.#leaseUntil, sentAt + this.#leaseMs);
-    return this.#settle(now, []);
+    return this.#settle(now, out);
   }
 
   /** The reference server no longer knows this server: no lease until it registers again. */

@@ -313,6 +313,16 @@ describe('BullyElection: leases', () => {
     expect(announces(back)).toEqual([{ server: 'a', rank: 1, term: 2 }]);
   });
 
+  it('a lapse is reported even when the renewal arrives before the lapse was ticked (a late timer)', () => {
+    const m = machine('a', 1, { leaseMs: L, announceIntervalMs: 1000 });
+    m.renewLease(0, 0);
+    m.start(0);
+    expect(m.isActing(L - 1)).toBe(true);
+    // No tick at L: the next input is a renewal (of a heartbeat sent before the lapse) at L + 20.
+    const late = m.renewLease(L - 10, L + 20);
+    expect(changes(late)[0]).toEqual({ role: 'follower', acting: false, term: 1, coordinator: undefined });
+  });
+
   it('a candidate whose lease lapses gives up instead of winning', () => {
     const m = machine('a', 1, { leaseMs: 50 });
     m.setPeers(peers(['b', 2]), 0);
