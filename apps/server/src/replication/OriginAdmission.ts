@@ -22,6 +22,11 @@ export interface OriginAdmissionOptions {
    * brings the operations).
    */
   readonly onUnlisted?: (origins: readonly string[]) => void;
+  /**
+   * True for an origin this server hears of as a live server: one missing only from its copy of
+   * the list (servers starting together), said at info rather than as a warning.
+   */
+  readonly heardOf?: (origin: string) => boolean;
 }
 
 /**
@@ -78,10 +83,13 @@ export class OriginAdmission {
       this.#suppressed++;
       return;
     }
-    this.#options.logger.warn(
-      { via, refused: count, origins: origins.slice(0, 5), ...(this.#suppressed > 0 ? { suppressedWarnings: this.#suppressed } : {}) },
-      'replicated operations from origins the cluster membership does not list were dropped (not stored)',
-    );
+    const fields = { via, refused: count, origins: origins.slice(0, 5), ...(this.#suppressed > 0 ? { suppressedWarnings: this.#suppressed } : {}) };
+    const heardOf = this.#options.heardOf;
+    if (heardOf !== undefined && origins.every(heardOf)) {
+      this.#options.logger.info(fields, 'replicated operations from live servers this one does not list yet were dropped; the list is read again, and they come back by anti-entropy');
+    } else {
+      this.#options.logger.warn(fields, 'replicated operations from origins the cluster membership does not list were dropped (not stored)');
+    }
     this.#lastWarning = now;
     this.#suppressed = 0;
   }

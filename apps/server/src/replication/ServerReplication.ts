@@ -150,6 +150,7 @@ export class ServerReplication {
       logger: this.#log,
       onRefused: (count) => this.#count('unknownOriginDropped', count),
       ...(options.onUnlisted ? { onUnlisted: options.onUnlisted } : {}),
+      heardOf: (origin) => options.peers?.().includes(origin) ?? false,
     });
     this.#replicaLog = this.#observedLog(options.store, options.clock);
     this.handlers = new ReplicaHandlers(options.id, this.#replicaLog, {
