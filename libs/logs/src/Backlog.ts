@@ -29,10 +29,6 @@ export class Backlog<T> {
     return this.#dropped;
   }
 
-  get chars(): number {
-    return this.#chars;
-  }
-
   /** Adds at the end; drops from the front while over budget (never the entry just added). */
   push(item: T): void {
     this.#items.push(item);

@@ -1,7 +1,6 @@
 import { ConfigFollower, isConfigProgram, type ConfigProgram, type FetchedConfig, type Settings } from '@correio/config';
 import { createLogger, onReady, onShutdown, type Command, type Logger } from '@correio/observability';
 import type { SectionValues } from './loadConfig.js';
-import { optionValue } from './optionValue.js';
 
 /** The broker through which programs fetch their settings from the configuration service. */
 export const CONFIG_SERVICE_ENV = 'CORREIO_CONFIG_SERVICE';
@@ -92,4 +91,18 @@ function concrete(endpoint: string | undefined): string | undefined {
 
 function field(line: string, name: string): string | undefined {
   return concrete(new RegExp(`(?:^| )${name}=(\\S+)`).exec(line)?.[1]);
+}
+
+/** An option's value as the program will see it: flag, then environment variable, then config file. */
+export function optionValue(command: Command, key: string, args: readonly string[], env: NodeJS.ProcessEnv, fileValues: SectionValues | undefined): string | undefined {
+  const option = command.options.find((candidate) => candidate.attributeName() === key);
+  if (!option?.long) return undefined;
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === option.long) return args[i + 1];
+    if (args[i]!.startsWith(`${option.long}=`)) return args[i]!.slice(option.long.length + 1);
+  }
+  const fromEnv = option.envVar === undefined ? undefined : env[option.envVar];
+  if (fromEnv !== undefined) return fromEnv;
+  const fromFile = fileValues?.[key];
+  return fromFile === undefined ? undefined : String(fromFile);
 }
