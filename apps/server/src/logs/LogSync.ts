@@ -31,6 +31,8 @@ export interface LogSyncStats {
 const MAX_DIGEST_PAGES = 20;
 /** Lines fetched per round, at most: a long outage heals over several rounds. */
 const MAX_FETCH_PER_ROUND = 50_000;
+/** Query pages read for one minute per round, at most (a page examines up to 20,000 entries). */
+const MAX_PAGES_PER_MINUTE = 100;
 /** Retention batches per sweep, at most. */
 const MAX_PRUNE_BATCHES = 40;
 
@@ -126,13 +128,14 @@ export class LogSync {
     let stored = 0;
     let examined = 0;
     let after: string | undefined;
-    // Bounded: each page advances the cursor, and the budget ends the loop.
+    let pages = 0;
+    // Bounded by pages too: a peer that keeps answering empty pages with a cursor ends here.
     do {
       const page = await this.#options.request(peer, 'logs.query.request', { since: minute * 60_000, until: (minute + 1) * 60_000, limit: 1000, ...(after === undefined ? {} : { after }) });
       if (page.lines.length > 0) stored += (await this.#options.store.store(page.lines)).stored;
       examined += page.lines.length;
       after = page.next;
-    } while (after !== undefined && examined < budget && !this.#stopped);
+    } while (after !== undefined && examined < budget && ++pages < MAX_PAGES_PER_MINUTE && !this.#stopped);
     return stored;
   }
 
