@@ -46,6 +46,8 @@ interface RawOptions {
   logRetention: number;
   logMaxChars: number;
   logSyncInterval: number;
+  taskReplicas: number;
+  taskConcurrency: number;
   auth: 'password' | 'open';
   authKeys?: string;
   authIssuer: string;
@@ -81,6 +83,8 @@ export function serverCommand(): Command {
     .addOption(envOption('--anti-entropy <ms>', "interval of the anti-entropy rounds (compare one random peer's digest, fetch what is missing)", 'CORREIO_SERVER_ANTI_ENTROPY').argParser(parseDurationMs).default(2_000))
     .addOption(envOption('--log-retention <duration>', 'central logs (the logs service): lines older than this are deleted', 'CORREIO_SERVER_LOG_RETENTION').argParser(parseDurationMs).default(7 * 86_400_000, '7d'))
     .addOption(envOption('--log-max-chars <n>', 'central logs: characters of stored lines (plus 200 a line) beyond which the oldest minutes are deleted', 'CORREIO_SERVER_LOG_MAX_CHARS').argParser(parsePositiveInt).default(500_000_000))
+    .addOption(envOption('--task-replicas <n>', 'task queue: servers that hold a job change before it is acknowledged, this one included (as many as are live when fewer are)', 'CORREIO_SERVER_TASK_REPLICAS').argParser(parsePositiveInt).default(2))
+    .addOption(envOption('--task-concurrency <n>', "task queue: worker connections serving the tasks service while this server coordinates (each workers' long poll holds one)", 'CORREIO_SERVER_TASK_CONCURRENCY').argParser(parsePositiveInt).default(128))
     .addOption(envOption('--log-sync-interval <ms>', "central logs: interval of the anti-entropy rounds (compare one random peer's per-minute digests, fetch the minutes that differ)", 'CORREIO_SERVER_LOG_SYNC_INTERVAL').argParser(parseDurationMs).default(30_000))
     .addOption(
       envOption('--auth <mode>', 'password: every request acting as a user needs a token from a password login; open: the body user is believed (demos only: anyone who can reach the broker can act as any user)', 'CORREIO_SERVER_AUTH')
@@ -122,6 +126,7 @@ export function parseServerCommandLine(argv: readonly string[], command = server
     ackPeers: raw.ackPeers,
     ackTimeoutMs: raw.ackTimeout,
     logs: { maxAgeMs: raw.logRetention, maxChars: raw.logMaxChars, syncIntervalMs: raw.logSyncInterval },
+    tasks: { replicas: raw.taskReplicas, concurrency: raw.taskConcurrency },
     ...(curve ? { curve } : {}),
     auth: {
       mode: raw.auth,

@@ -13,6 +13,13 @@ import { LogHandlers, LOGS_SERVICE } from './logs/LogHandlers.js';
 import { LogStore } from './logs/LogStore.js';
 import { LogSync } from './logs/LogSync.js';
 import { logMetrics } from './logs/logMetrics.js';
+import { TaskCoordination } from './tasks/TaskCoordination.js';
+import { TaskHandlers, TASKS_SERVICE } from './tasks/TaskHandlers.js';
+import { taskEvent } from './tasks/taskEvent.js';
+import { taskMetrics } from './tasks/taskMetrics.js';
+import { TaskQueue } from './tasks/TaskQueue.js';
+import { TaskReplicator } from './tasks/TaskReplicator.js';
+import { TaskStore } from './tasks/TaskStore.js';
 import { cachedFor, dashboardHealth, type DashboardHealth } from './dashboardHealth.js';
 import { RecentOperations } from './RecentOperations.js';
 import { Authenticator, type AuthMode } from './auth/Authenticator.js';
@@ -108,6 +115,8 @@ export interface StartServerOptions {
   readonly ackPeers?: number;
   /** The central logs (`logs` service): retention and the anti-entropy interval. */
   readonly logs?: { readonly maxAgeMs?: number; readonly maxChars?: number; readonly syncIntervalMs?: number; readonly pruneIntervalMs?: number };
+  /** The task queue (`tasks` service, run by the coordinator): servers that hold a job change before it is acknowledged (this one included, default 2), and worker connections for its long polls (default 128). */
+  readonly tasks?: { readonly replicas?: number; readonly concurrency?: number };
   /** How long a write waits for its `ackPeers` confirmations before failing with a retryable error. Default 2 s. */
   readonly ackTimeoutMs?: number;
   /**
@@ -140,6 +149,8 @@ export interface ServerHealth extends DashboardHealth {
   readonly replication: ReplicationHealth;
   /** Rank, role, coordinator, the cached server list and the peers. */
   readonly cluster: ClusterHealth['cluster'];
+  /** The task queue: whether this server coordinates it (serves `tasks`), and the jobs its store holds. */
+  readonly tasks: { readonly coordinating: boolean; readonly jobs: number };
   /** The synchronised clock: now, corrected, offset applied, the last adjustment and round. */
   readonly clock: ClusterHealth['clock'];
   readonly [detail: string]: unknown;
@@ -173,6 +184,11 @@ const LOG_PEER_TIMEOUT_MS = 2_000;
 /** Worker connections serving `logs`. */
 const LOGS_CONCURRENCY = 2;
 
+/** Ms a peer may take over a task copy or a page of its jobs. */
+const TASK_PEER_TIMEOUT_MS = 5_000;
+/** Worker connections serving `tasks` on the coordinator: workers' long polls hold one each. */
+const TASKS_CONCURRENCY = 128;
+
 /** Ms a configuration change forwarded to the coordinator may take (it waits for every live server). */
 const CONFIG_FORWARD_TIMEOUT_MS = 8_000;
 
@@ -193,6 +209,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const lock = DataDirLock.acquire(ensureDir(options.dataDir), 'server.lock');
   let store: ChatStore | undefined;
   let logStore: LogStore | undefined;
+  let taskStore: TaskStore | undefined;
   let service: Service | undefined;
   let stopReplication: (() => Promise<void>) | undefined;
   let cluster: Cluster | undefined;
@@ -335,11 +352,43 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       ...(pruneIntervalMs === undefined ? {} : { pruneIntervalMs }),
     });
     const logHandlers = new LogHandlers({ id: options.id, store: logStore, auth, copyToPeers: (lines) => logSync.copyToPeers(lines) });
+    // The task queue: its own store on every server; the coordinator decides and copies.
+    const openTaskStore = (taskStore = new TaskStore({ path: join(options.dataDir, 'tasks') }));
+    const livePeers = (): readonly string[] => (replication.state === 'off' ? [] : replication.peers());
+    const peerRequest = async <T>(peer: string, type: 'tasks.copy.request' | 'tasks.list.request', body: object): Promise<T> => {
+      const reply = await service!.client.transport.request(`srv.${peer}`, type, body as never, { timeout: TASK_PEER_TIMEOUT_MS });
+      if (reply.type === 'error') throw CorreioError.fromWire(reply.body);
+      return reply.body as T;
+    };
+    const taskQueue = new TaskQueue({
+      store: openTaskStore,
+      replicator: new TaskReplicator({
+        peers: livePeers,
+        send: async (peer, jobs) => void (await peerRequest(peer, 'tasks.copy.request', { jobs })),
+        ...(options.tasks?.replicas === undefined ? {} : { replicas: options.tasks.replicas }),
+        logger,
+      }),
+      announce: (job) => service!.publish(`tasks/${job.queue}/`, 'tasks.event', taskEvent(job)),
+      now: () => time.now(),
+      onSettled: taskMetrics(metrics, openTaskStore),
+      logger,
+    });
+    const tasksCoordination = new TaskCoordination({
+      store: openTaskStore,
+      queue: taskQueue,
+      isCoordinator: () => members.coordinatorId() === 'self',
+      peers: livePeers,
+      listPeer: (peer, after) => peerRequest(peer, 'tasks.list.request', { limit: 1_000, ...(after === undefined ? {} : { after }) }),
+      serve: (on) => (on ? service!.startServing(TASKS_SERVICE, { concurrency: options.tasks?.concurrency ?? TASKS_CONCURRENCY }) : service!.stopServing(TASKS_SERVICE)),
+      now: () => time.now(),
+      logger,
+    });
+    const taskHandlers = new TaskHandlers({ id: options.id, store: openTaskStore, queue: taskQueue, auth });
     service = createService({
       name: 'chat',
       instance: options.id,
       // The replica.* requests are served next to the chat ones; chat and config wait for the catch-up.
-      handlers: combineHandlers(handlers, configHandlers, logHandlers, replication.handlers, members.handlers),
+      handlers: combineHandlers(handlers, configHandlers, logHandlers, taskHandlers, replication.handlers, members.handlers),
       middleware: [members.middleware, replication.gate],
       serve: ['chat', `srv.${options.id}`, 'config', LOGS_SERVICE],
       // Configuration is read at programs' start and changed by hand: a few connections serve it.
@@ -384,6 +433,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
         deduplicated: handlers.counters.deduplicated,
         publicationsDropped: fanout.counters.dropped,
         replication: replicationHealth,
+        tasks: { coordinating: tasksCoordination.acting, jobs: openTaskStore.size },
         ...cluster,
       };
     };
@@ -397,6 +447,8 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     // Ready only once it holds what its reachable peers hold; until then chat requests are refused (retryable).
     const catchUp = await replication.start(service);
     logSync.start();
+    // Only a server holding what its peers hold may take the task queue over.
+    tasksCoordination.start();
     const openLogStore = logStore;
     const digest = store.digest();
     const parts = [`server ready ${options.id}`, `broker=${options.broker}`, `data=${options.dataDir}`, `ops=${digest.ops}`];
@@ -420,12 +472,14 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
         closing ??= (async () => {
           unregisterLive();
           await members.stop(); // steps down at once and stops heartbeating: a successor is elected meanwhile
+          await tasksCoordination.stop(); // leaves the tasks service and answers its long polls
           await startedService.stop(); // drains in-flight requests: their commits finish before the store closes
           await replication.stop(); // then the live applies and the anti-entropy rounds
           await logSync.stop();
           await sidecar?.close();
           await openStore.close();
           await openLogStore.close();
+          await openTaskStore.close();
           openKeys.close();
           lock.release();
           logger.info('server stopped');
@@ -441,6 +495,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     await sidecar?.close().catch(() => undefined);
     await store?.close().catch(() => undefined);
     await logStore?.close().catch(() => undefined);
+    await taskStore?.close().catch(() => undefined);
     keys?.close();
     lock.release();
     throw error;

@@ -172,6 +172,8 @@ export class Service {
   #publisher: Publisher | undefined;
   #subscriber: Subscriber | undefined;
   readonly #workers: Worker[] = [];
+  /** Broker services served from startServing until stopServing. */
+  readonly #dynamic = new Map<string, Worker>();
   #discovery: Discovery | undefined;
   #unsubscribeDiscovery: (() => void) | undefined;
   #receiving: Promise<void> | undefined;
@@ -291,24 +293,7 @@ export class Service {
       if (this.#discovery instanceof AnnounceDiscovery) for (const prefix of AnnounceDiscovery.topics) this.#subscriber.subscribe(prefix);
       this.#subscriber.connect(options.proxy.sub);
       this.#receiving = this.#receive(this.#subscriber);
-      const heartbeat = options.heartbeat ?? {};
-      for (const service of this.#serving) {
-        const worker = new Worker({
-          ...socket,
-          endpoint: options.broker,
-          service,
-          handler: (request, context) => this.#serve(request, context, service),
-          concurrency: options.serviceConcurrency?.[service] ?? options.concurrency ?? 4,
-          ...(heartbeat.interval === undefined ? {} : { heartbeatInterval: toMillis(heartbeat.interval, 'heartbeat.interval') }),
-          ...(heartbeat.liveness === undefined ? {} : { liveness: heartbeat.liveness }),
-          drainTimeout: toMillis(options.drainTimeout ?? 5_000, 'drainTimeout'),
-          stamp: this.#stamp,
-          logger: this.#log,
-        });
-        worker.events.on('replyFailed', () => this.#metrics.increment('service_contained_failures_total', { service: this.identity.name, path: 'reply' }));
-        this.#workers.push(worker);
-        worker.start();
-      }
+      for (const service of this.#serving) this.#workers.push(this.#startWorker(service, socket));
       for (const service of this.#serving) await this.#awaitRegistration(service, deadline);
       await this.#discovery.start(
         { service: this.identity.name, version: this.identity.version, instance: this.identity.instance, actions: this.#actions.names, events: this.#events.names },
@@ -380,7 +365,7 @@ export class Service {
       actions: this.#actions.names,
       events: this.#events.names,
       messages: this.#messages.types,
-      serving: this.#serving,
+      serving: [...this.#serving, ...this.#dynamic.keys()],
       tasks,
       peers: this.#discovery?.instances() ?? [],
       circuits: this.#client?.circuits() ?? {},
@@ -413,7 +398,7 @@ export class Service {
       }
     };
     const drainMs = toMillis(this.#options.drainTimeout ?? 5_000, 'drainTimeout');
-    await step('drain requests', () => Promise.all(this.#workers.map((worker) => worker.stop({ drainTimeout: drainMs }))));
+    await step('drain requests', () => Promise.all([...this.#workers, ...this.#dynamic.values()].map((worker) => worker.stop({ drainTimeout: drainMs }))));
     const taskGrace = toMillis(this.#options.taskStopTimeout ?? 2_000, 'taskStopTimeout');
     await step('stop tasks', () => Promise.all([...this.#tasks.values()].map((task) => task.stop(taskGrace))));
     this.#stopController.abort(new UnavailableError(`service ${this.identity.name} is stopping`));
@@ -434,6 +419,48 @@ export class Service {
       return option({ identity: this.identity, client: this.#client!, publisher: this.#publisher!, logger: this.#log });
     }
     return new AnnounceDiscovery(option ?? {}, { publisher: this.#publisher!, logger: this.#log });
+  }
+
+  /**
+   * Serves the message handlers on one more broker service, from now until stopServing: for a
+   * service only one instance may serve at a time (the task queue's coordinator). Resolves once the
+   * broker lists it.
+   */
+  async startServing(service: string, options: { readonly concurrency?: number; readonly timeoutMs?: number } = {}): Promise<void> {
+    if (this.#state !== 'running') throw new UnavailableError(`service ${this.identity.name} is not running`);
+    if (!mdp.isServiceName(service)) throw new RangeError(`startServing: ${JSON.stringify(service)} is not a broker service name`);
+    if (this.#serving.includes(service) || this.#dynamic.has(service)) return;
+    const worker = this.#startWorker(service, this.#options.socket ?? {}, options.concurrency);
+    this.#dynamic.set(service, worker);
+    await this.#awaitRegistration(service, Date.now() + (options.timeoutMs ?? 10_000));
+  }
+
+  /** Stops serving a service startServing added: idle connections leave, in-flight requests drain (drainTimeout). */
+  async stopServing(service: string): Promise<void> {
+    const worker = this.#dynamic.get(service);
+    if (worker === undefined) return;
+    this.#dynamic.delete(service);
+    await worker.stop({ drainTimeout: toMillis(this.#options.drainTimeout ?? 5_000, 'drainTimeout') });
+  }
+
+  #startWorker(service: string, socket: SocketOptions, concurrency?: number): Worker {
+    const options = this.#options;
+    const heartbeat = options.heartbeat ?? {};
+    const worker = new Worker({
+      ...socket,
+      endpoint: options.broker,
+      service,
+      handler: (request, context) => this.#serve(request, context, service),
+      concurrency: concurrency ?? options.serviceConcurrency?.[service] ?? options.concurrency ?? 4,
+      ...(heartbeat.interval === undefined ? {} : { heartbeatInterval: toMillis(heartbeat.interval, 'heartbeat.interval') }),
+      ...(heartbeat.liveness === undefined ? {} : { liveness: heartbeat.liveness }),
+      drainTimeout: toMillis(options.drainTimeout ?? 5_000, 'drainTimeout'),
+      stamp: this.#stamp,
+      logger: this.#log,
+    });
+    worker.events.on('replyFailed', () => this.#metrics.increment('service_contained_failures_total', { service: this.identity.name, path: 'reply' }));
+    worker.start();
+    return worker;
   }
 
   /** Polls the broker's MMI until it lists `service`: our READY has arrived. */
@@ -466,7 +493,7 @@ export class Service {
       if (own && request.type === 'service.emit.request') {
         return await this.#events.handleEmit(request, this.#handlerContext(context.signal, undefined));
       }
-      if (this.#messages.has(request.type) && (!own || this.#options.serve === undefined || this.#options.serve.includes(via))) {
+      if (this.#messages.has(request.type) && (!own || this.#options.serve === undefined || this.#options.serve.includes(via) || this.#dynamic.has(via))) {
         return await this.#messages.invoke(request, via, context.signal, (signal) => this.#handlerContext(signal, undefined));
       }
       const served = own ? ['service.call.request', 'service.emit.request', ...(this.#options.serve === undefined ? this.#messages.types : [])] : this.#messages.types;

@@ -8,7 +8,7 @@ import "embed"
 const ProtocolVersion = 1
 
 // ProtocolRevision is the protocol revision (protocol/README.md "Revisions"): additions within version 1.
-const ProtocolRevision = "1.5"
+const ProtocolRevision = "1.6"
 
 // Schemas holds protocol/schemas/v1, one file per message type plus defs.json and envelope.json.
 //
@@ -112,6 +112,25 @@ var MessageTypes = []string{
 	"service.emit.reply",
 	"service.emit.request",
 	"service.event",
+	"tasks.cancel.reply",
+	"tasks.cancel.request",
+	"tasks.copy.reply",
+	"tasks.copy.request",
+	"tasks.enqueue.reply",
+	"tasks.enqueue.request",
+	"tasks.event",
+	"tasks.get.reply",
+	"tasks.get.request",
+	"tasks.heartbeat.reply",
+	"tasks.heartbeat.request",
+	"tasks.lease.reply",
+	"tasks.lease.request",
+	"tasks.list.reply",
+	"tasks.list.request",
+	"tasks.retry.reply",
+	"tasks.retry.request",
+	"tasks.settle.reply",
+	"tasks.settle.request",
 }
 
 // MessageInfo says what a message type is for, from its schema's x-correio-* annotations.
@@ -204,6 +223,25 @@ var Messages = map[string]MessageInfo{
 	"service.emit.reply":          {Pattern: "reply", Service: "service", Title: "ServiceEmitReply"},
 	"service.emit.request":        {Pattern: "request", Service: "service", Reply: "service.emit.reply", Title: "ServiceEmitRequest"},
 	"service.event":               {Pattern: "event", Service: "service", Title: "ServiceEvent"},
+	"tasks.cancel.reply":          {Pattern: "reply", Service: "tasks", Title: "TasksCancelReply"},
+	"tasks.cancel.request":        {Pattern: "request", Service: "tasks", Reply: "tasks.cancel.reply", Title: "TasksCancelRequest"},
+	"tasks.copy.reply":            {Pattern: "reply", Service: "tasks", Title: "TasksCopyReply"},
+	"tasks.copy.request":          {Pattern: "request", Service: "tasks", Reply: "tasks.copy.reply", Title: "TasksCopyRequest"},
+	"tasks.enqueue.reply":         {Pattern: "reply", Service: "tasks", Title: "TasksEnqueueReply"},
+	"tasks.enqueue.request":       {Pattern: "request", Service: "tasks", Reply: "tasks.enqueue.reply", Title: "TasksEnqueueRequest"},
+	"tasks.event":                 {Pattern: "event", Service: "tasks", Title: "TasksEvent"},
+	"tasks.get.reply":             {Pattern: "reply", Service: "tasks", Title: "TasksGetReply"},
+	"tasks.get.request":           {Pattern: "request", Service: "tasks", Reply: "tasks.get.reply", Title: "TasksGetRequest"},
+	"tasks.heartbeat.reply":       {Pattern: "reply", Service: "tasks", Title: "TasksHeartbeatReply"},
+	"tasks.heartbeat.request":     {Pattern: "request", Service: "tasks", Reply: "tasks.heartbeat.reply", Title: "TasksHeartbeatRequest"},
+	"tasks.lease.reply":           {Pattern: "reply", Service: "tasks", Title: "TasksLeaseReply"},
+	"tasks.lease.request":         {Pattern: "request", Service: "tasks", Reply: "tasks.lease.reply", Title: "TasksLeaseRequest"},
+	"tasks.list.reply":            {Pattern: "reply", Service: "tasks", Title: "TasksListReply"},
+	"tasks.list.request":          {Pattern: "request", Service: "tasks", Reply: "tasks.list.reply", Title: "TasksListRequest"},
+	"tasks.retry.reply":           {Pattern: "reply", Service: "tasks", Title: "TasksRetryReply"},
+	"tasks.retry.request":         {Pattern: "request", Service: "tasks", Reply: "tasks.retry.reply", Title: "TasksRetryRequest"},
+	"tasks.settle.reply":          {Pattern: "reply", Service: "tasks", Title: "TasksSettleReply"},
+	"tasks.settle.request":        {Pattern: "request", Service: "tasks", Reply: "tasks.settle.reply", Title: "TasksSettleRequest"},
 }
 
 // Some returns a pointer to v, for the optional fields of the generated types (nil means absent).

@@ -556,6 +556,110 @@ type LogBucket struct {
 	Minute Uint `msgpack:"minute" json:"minute"`
 }
 
+// A task queue's name (revision 1.6): lower case, like a broker service name.
+type TaskQueue = string
+
+// The kind of job, which selects a worker's handler (revision 1.6), such as email.send.
+type TaskName = string
+
+// A job's id (revision 1.6): chosen by the producer (then it is the job's uniqueness key:
+// enqueueing it again returns the existing job) or by the queue.
+type TaskID = string
+
+// Where a job is (revision 1.6): scheduled (waiting for its run_at), queued (ready for a worker),
+// active (leased by a worker), retrying (failed, waiting for its backoff), succeeded, dead (failed
+// its last attempt: the dead-letter queue), cancelled.
+type TaskState = string
+
+// The values of TaskState.
+const (
+	TaskStateScheduled TaskState = "scheduled"
+	TaskStateQueued    TaskState = "queued"
+	TaskStateActive    TaskState = "active"
+	TaskStateRetrying  TaskState = "retrying"
+	TaskStateSucceeded TaskState = "succeeded"
+	TaskStateDead      TaskState = "dead"
+	TaskStateCancelled TaskState = "cancelled"
+)
+
+// 0 to 9; higher is leased first within a queue (default 0).
+type TaskPriority = int64
+
+// The attempt a lease is for, from 1.
+type TaskAttempt = int64
+
+// Milliseconds, up to 30 days.
+type TaskDuration = int64
+
+// A job's arguments, result or progress: any value, bounded by the codec limits (ENCODING.md
+// section 2).
+type TaskValue = any
+
+// Why an attempt failed.
+type TaskError struct {
+	Message string `msgpack:"message" json:"message"`
+	// The error's kind, such as ValueError or TimeoutError, or lease_expired when the worker stopped
+	// heartbeating.
+	Type string `msgpack:"type" json:"type"`
+}
+
+// A job as the queue holds it (revision 1.6).
+type TaskJob struct {
+	// A job's arguments, result or progress: any value, bounded by the codec limits (ENCODING.md
+	// section 2).
+	Args *TaskValue `msgpack:"args,omitempty" json:"args,omitempty"`
+	// Attempts started so far (0 until the first lease).
+	Attempt int64 `msgpack:"attempt" json:"attempt"`
+	// The first retry's delay; each next one doubles, up to max_backoff_ms, with up to 25 % random
+	// jitter.
+	BackoffMs TaskDuration `msgpack:"backoff_ms" json:"backoff_ms"`
+	// Cancellation was asked while the job ran: its worker is told at its next heartbeat.
+	CancelRequested *bool `msgpack:"cancel_requested,omitempty" json:"cancel_requested,omitempty"`
+	// Milliseconds since the Unix epoch, UTC.
+	CreatedAt Timestamp `msgpack:"created_at" json:"created_at"`
+	// The last attempt's error.
+	Error *TaskError `msgpack:"error,omitempty" json:"error,omitempty"`
+	// Milliseconds since the Unix epoch, UTC.
+	FinishedAt *Timestamp `msgpack:"finished_at,omitempty" json:"finished_at,omitempty"`
+	// A job's id (revision 1.6): chosen by the producer (then it is the job's uniqueness key:
+	// enqueueing it again returns the existing job) or by the queue.
+	ID TaskID `msgpack:"id" json:"id"`
+	// How long a lease lasts unless the worker's heartbeat extends it.
+	LeaseMs int64 `msgpack:"lease_ms" json:"lease_ms"`
+	// When the current lease ends unless extended (active jobs).
+	LeaseUntil *Timestamp `msgpack:"lease_until,omitempty" json:"lease_until,omitempty"`
+	// Attempts before the job is dead.
+	MaxAttempts int64 `msgpack:"max_attempts" json:"max_attempts"`
+	// Milliseconds, up to 30 days.
+	MaxBackoffMs TaskDuration `msgpack:"max_backoff_ms" json:"max_backoff_ms"`
+	// 0 to 9; higher is leased first within a queue (default 0).
+	Priority TaskPriority `msgpack:"priority" json:"priority"`
+	// A job's arguments, result or progress: any value, bounded by the codec limits (ENCODING.md
+	// section 2).
+	Progress *TaskValue `msgpack:"progress,omitempty" json:"progress,omitempty"`
+	// A task queue's name (revision 1.6): lower case, like a broker service name.
+	Queue TaskQueue `msgpack:"queue" json:"queue"`
+	// A job's arguments, result or progress: any value, bounded by the codec limits (ENCODING.md
+	// section 2).
+	Result *TaskValue `msgpack:"result,omitempty" json:"result,omitempty"`
+	// How long a finished job (and its result or error) is kept.
+	ResultTtlMs TaskDuration `msgpack:"result_ttl_ms" json:"result_ttl_ms"`
+	// When the job is (or was) due.
+	RunAt Timestamp `msgpack:"run_at" json:"run_at"`
+	// Where a job is (revision 1.6): scheduled (waiting for its run_at), queued (ready for a worker),
+	// active (leased by a worker), retrying (failed, waiting for its backoff), succeeded, dead (failed
+	// its last attempt: the dead-letter queue), cancelled.
+	State TaskState `msgpack:"state" json:"state"`
+	// The kind of job, which selects a worker's handler (revision 1.6), such as email.send.
+	Task TaskName `msgpack:"task" json:"task"`
+	// Milliseconds since the Unix epoch, UTC.
+	UpdatedAt Timestamp `msgpack:"updated_at" json:"updated_at"`
+	// Counts the job's state changes from 1: of two copies of a job, the higher version is newer.
+	Version Uint `msgpack:"version" json:"version"`
+	// The worker holding (or that last held) the lease.
+	Worker *NodeID `msgpack:"worker,omitempty" json:"worker,omitempty"`
+}
+
 // chat.channel.create.reply: Reply to chat.channel.create.request: the channel's record.
 type ChatChannelCreateReply struct {
 	Channel ChannelName `msgpack:"channel" json:"channel"`
@@ -1493,3 +1597,260 @@ type ServiceEvent struct {
 	// The instance that emitted the event.
 	Sender NodeID `msgpack:"sender" json:"sender"`
 }
+
+// tasks.cancel.reply: Reply to tasks.cancel.request.
+type TasksCancelReply struct {
+	// A job as the queue holds it (revision 1.6).
+	Job TaskJob `msgpack:"job" json:"job"`
+}
+
+// tasks.cancel.request: Cancel a job (revision 1.6): a scheduled, queued or retrying job is
+// cancelled at once; an active one is marked cancel_requested and its worker told at its next
+// heartbeat (it is cancelled when the worker settles, or when the lease ends). A finished job is
+// returned as it is.
+type TasksCancelRequest struct {
+	// A job's id (revision 1.6): chosen by the producer (then it is the job's uniqueness key:
+	// enqueueing it again returns the existing job) or by the queue.
+	ID TaskID `msgpack:"id" json:"id"`
+}
+
+// tasks.copy.reply: Reply to tasks.copy.request.
+type TasksCopyReply struct {
+	// A process or server id: printable ASCII.
+	Server NodeID `msgpack:"server" json:"server"`
+	Stored Uint   `msgpack:"stored" json:"stored"`
+}
+
+// tasks.copy.request: A copy of jobs the coordinator changed (revision 1.6), between servers on
+// srv.<server-id> only: kept where newer (higher version) than the copy held. Replied once
+// durable.
+type TasksCopyRequest struct {
+	Jobs []TaskJob `msgpack:"jobs" json:"jobs"`
+}
+
+// tasks.enqueue.reply: Reply to tasks.enqueue.request.
+type TasksEnqueueReply struct {
+	// False when a job of this id existed: it is returned as it is.
+	Created bool `msgpack:"created" json:"created"`
+	// A job as the queue holds it (revision 1.6).
+	Job TaskJob `msgpack:"job" json:"job"`
+}
+
+// tasks.enqueue.request: Enqueue a job (revision 1.6). Replied once the job is durable on the
+// queue's coordinator and on as many servers as its replication factor asks. With an id:
+// idempotent, the job of that id is returned (created: false) whatever else the request says.
+type TasksEnqueueRequest struct {
+	// A job's arguments, result or progress: any value, bounded by the codec limits (ENCODING.md
+	// section 2).
+	Args *TaskValue `msgpack:"args,omitempty" json:"args,omitempty"`
+	// Default 1000.
+	BackoffMs *TaskDuration `msgpack:"backoff_ms,omitempty" json:"backoff_ms,omitempty"`
+	// Due this long from now (a countdown).
+	DelayMs *TaskDuration `msgpack:"delay_ms,omitempty" json:"delay_ms,omitempty"`
+	// A job's id (revision 1.6): chosen by the producer (then it is the job's uniqueness key:
+	// enqueueing it again returns the existing job) or by the queue.
+	ID *TaskID `msgpack:"id,omitempty" json:"id,omitempty"`
+	// Default 30000.
+	LeaseMs *int64 `msgpack:"lease_ms,omitempty" json:"lease_ms,omitempty"`
+	// Default 3.
+	MaxAttempts *int64 `msgpack:"max_attempts,omitempty" json:"max_attempts,omitempty"`
+	// Default 300000.
+	MaxBackoffMs *TaskDuration `msgpack:"max_backoff_ms,omitempty" json:"max_backoff_ms,omitempty"`
+	// 0 to 9; higher is leased first within a queue (default 0).
+	Priority *TaskPriority `msgpack:"priority,omitempty" json:"priority,omitempty"`
+	// A task queue's name (revision 1.6): lower case, like a broker service name.
+	Queue TaskQueue `msgpack:"queue" json:"queue"`
+	// Default one day.
+	ResultTtlMs *TaskDuration `msgpack:"result_ttl_ms,omitempty" json:"result_ttl_ms,omitempty"`
+	// Due at this time (an ETA); with delay_ms, the later of the two.
+	RunAt *Timestamp `msgpack:"run_at,omitempty" json:"run_at,omitempty"`
+	// The kind of job, which selects a worker's handler (revision 1.6), such as email.send.
+	Task TaskName `msgpack:"task" json:"task"`
+}
+
+// tasks.event: Published on topic tasks/<queue>/ by the coordinator once a job's new state is
+// durable (revision 1.6): the live event stream of the dashboard and `correio tasks follow`. A
+// subscriber that sees a gap in versions reads the job with tasks.get.
+type TasksEvent struct {
+	// Milliseconds since the Unix epoch, UTC.
+	At      Timestamp `msgpack:"at" json:"at"`
+	Attempt int64     `msgpack:"attempt" json:"attempt"`
+	// Why an attempt failed.
+	Error *TaskError `msgpack:"error,omitempty" json:"error,omitempty"`
+	// A job's id (revision 1.6): chosen by the producer (then it is the job's uniqueness key:
+	// enqueueing it again returns the existing job) or by the queue.
+	ID TaskID `msgpack:"id" json:"id"`
+	// A job's arguments, result or progress: any value, bounded by the codec limits (ENCODING.md
+	// section 2).
+	Progress *TaskValue `msgpack:"progress,omitempty" json:"progress,omitempty"`
+	// A task queue's name (revision 1.6): lower case, like a broker service name.
+	Queue TaskQueue `msgpack:"queue" json:"queue"`
+	// Where a job is (revision 1.6): scheduled (waiting for its run_at), queued (ready for a worker),
+	// active (leased by a worker), retrying (failed, waiting for its backoff), succeeded, dead (failed
+	// its last attempt: the dead-letter queue), cancelled.
+	State TaskState `msgpack:"state" json:"state"`
+	// The kind of job, which selects a worker's handler (revision 1.6), such as email.send.
+	Task    TaskName `msgpack:"task" json:"task"`
+	Version Uint     `msgpack:"version" json:"version"`
+	// A process or server id: printable ASCII.
+	Worker *NodeID `msgpack:"worker,omitempty" json:"worker,omitempty"`
+}
+
+// tasks.get.reply: Reply to tasks.get.request.
+type TasksGetReply struct {
+	// A job as the queue holds it (revision 1.6).
+	Job TaskJob `msgpack:"job" json:"job"`
+}
+
+// tasks.get.request: A job's state (revision 1.6); NOT_FOUND for an unknown id, or one whose
+// result outlived its TTL. With wait_ms, the reply waits up to that long for the job to finish
+// (succeeded, dead or cancelled): waiting for a result.
+type TasksGetRequest struct {
+	// A job's id (revision 1.6): chosen by the producer (then it is the job's uniqueness key:
+	// enqueueing it again returns the existing job) or by the queue.
+	ID     TaskID `msgpack:"id" json:"id"`
+	WaitMs *int64 `msgpack:"wait_ms,omitempty" json:"wait_ms,omitempty"`
+}
+
+// tasks.heartbeat.reply: Reply to tasks.heartbeat.request, a lease for each one asked about, in
+// order.
+type TasksHeartbeatReply struct {
+	Leases []TasksHeartbeatReplyLease `msgpack:"leases" json:"leases"`
+}
+
+// TasksHeartbeatReplyLease is a object.
+type TasksHeartbeatReplyLease struct {
+	// The attempt a lease is for, from 1.
+	Attempt TaskAttempt `msgpack:"attempt" json:"attempt"`
+	// Cancellation was asked: stop the job and settle it as failed.
+	Cancel bool `msgpack:"cancel" json:"cancel"`
+	Held   bool `msgpack:"held" json:"held"`
+	// A job's id (revision 1.6): chosen by the producer (then it is the job's uniqueness key:
+	// enqueueing it again returns the existing job) or by the queue.
+	ID TaskID `msgpack:"id" json:"id"`
+	// Milliseconds since the Unix epoch, UTC.
+	LeaseUntil *Timestamp `msgpack:"lease_until,omitempty" json:"lease_until,omitempty"`
+}
+
+// tasks.heartbeat.request: Extend the leases a worker holds (revision 1.6), optionally reporting
+// progress. Each lease comes back held (extended to lease_until) or lost (the lease expired and
+// the job went back to the queue, or it was settled): a worker stops a job whose lease is lost,
+// and one marked cancel.
+type TasksHeartbeatRequest struct {
+	Leases []TasksHeartbeatRequestLease `msgpack:"leases" json:"leases"`
+	// A process or server id: printable ASCII.
+	Worker NodeID `msgpack:"worker" json:"worker"`
+}
+
+// TasksHeartbeatRequestLease is a object.
+type TasksHeartbeatRequestLease struct {
+	// The attempt a lease is for, from 1.
+	Attempt TaskAttempt `msgpack:"attempt" json:"attempt"`
+	// A job's id (revision 1.6): chosen by the producer (then it is the job's uniqueness key:
+	// enqueueing it again returns the existing job) or by the queue.
+	ID TaskID `msgpack:"id" json:"id"`
+	// A job's arguments, result or progress: any value, bounded by the codec limits (ENCODING.md
+	// section 2).
+	Progress *TaskValue `msgpack:"progress,omitempty" json:"progress,omitempty"`
+}
+
+// tasks.lease.reply: Reply to tasks.lease.request: the leased jobs (none when nothing became due
+// in time).
+type TasksLeaseReply struct {
+	Jobs []TaskJob `msgpack:"jobs" json:"jobs"`
+}
+
+// tasks.lease.request: Lease due jobs of the given queues, highest priority first, then oldest due
+// (revision 1.6). With wait_ms, the reply waits up to that long for a job to become due (a long
+// poll); an empty list when none did. Each job comes back active, with its attempt and
+// lease_until: the worker heartbeats it before then, and settles it with that attempt.
+type TasksLeaseRequest struct {
+	// At most this many jobs (default 1).
+	Max    *int64      `msgpack:"max,omitempty" json:"max,omitempty"`
+	Queues []TaskQueue `msgpack:"queues" json:"queues"`
+	// Long-poll time, default 0.
+	WaitMs *int64 `msgpack:"wait_ms,omitempty" json:"wait_ms,omitempty"`
+	// The worker's id, unique among live workers.
+	Worker NodeID `msgpack:"worker" json:"worker"`
+}
+
+// tasks.list.reply: Reply to tasks.list.request: a page of jobs, with counts per queue and state
+// of every job the server holds.
+type TasksListReply struct {
+	// Jobs held, per queue and then per state.
+	Counts map[string]map[string]Uint `msgpack:"counts" json:"counts"`
+	Jobs   []TaskJob                  `msgpack:"jobs" json:"jobs"`
+	// A job's id (revision 1.6): chosen by the producer (then it is the job's uniqueness key:
+	// enqueueing it again returns the existing job) or by the queue.
+	Next *TaskID `msgpack:"next,omitempty" json:"next,omitempty"`
+	// A process or server id: printable ASCII.
+	Server NodeID `msgpack:"server" json:"server"`
+}
+
+// tasks.list.request: List jobs (revision 1.6): of one queue and/or state, ordered by id; after is
+// the previous page's next. Between servers, on srv.<server-id>, it pages through every job a
+// server holds (a new coordinator's catch-up).
+type TasksListRequest struct {
+	// A job's id (revision 1.6): chosen by the producer (then it is the job's uniqueness key:
+	// enqueueing it again returns the existing job) or by the queue.
+	After *TaskID `msgpack:"after,omitempty" json:"after,omitempty"`
+	Limit *int64  `msgpack:"limit,omitempty" json:"limit,omitempty"`
+	// A task queue's name (revision 1.6): lower case, like a broker service name.
+	Queue *TaskQueue `msgpack:"queue,omitempty" json:"queue,omitempty"`
+	// Where a job is (revision 1.6): scheduled (waiting for its run_at), queued (ready for a worker),
+	// active (leased by a worker), retrying (failed, waiting for its backoff), succeeded, dead (failed
+	// its last attempt: the dead-letter queue), cancelled.
+	State *TaskState `msgpack:"state,omitempty" json:"state,omitempty"`
+}
+
+// tasks.retry.reply: Reply to tasks.retry.request.
+type TasksRetryReply struct {
+	// A job as the queue holds it (revision 1.6).
+	Job TaskJob `msgpack:"job" json:"job"`
+}
+
+// tasks.retry.request: Replay a dead or cancelled job (revision 1.6): queued again now, with its
+// attempts counted from 0. Any other state is CONFLICT.
+type TasksRetryRequest struct {
+	// A job's id (revision 1.6): chosen by the producer (then it is the job's uniqueness key:
+	// enqueueing it again returns the existing job) or by the queue.
+	ID TaskID `msgpack:"id" json:"id"`
+}
+
+// tasks.settle.reply: Reply to tasks.settle.request: the job after it, once durable.
+type TasksSettleReply struct {
+	// A job as the queue holds it (revision 1.6).
+	Job TaskJob `msgpack:"job" json:"job"`
+}
+
+// tasks.settle.request: Settle an attempt (revision 1.6): succeeded with a result, failed with an
+// error (retried after a backoff while attempts remain, unless retry is false; dead after the
+// last), or released (given back unstarted, not counted as an attempt, when a worker shuts down).
+// Settling an attempt whose lease was lost is CONFLICT: the job was given to another worker.
+type TasksSettleRequest struct {
+	// The attempt a lease is for, from 1.
+	Attempt TaskAttempt `msgpack:"attempt" json:"attempt"`
+	// Why an attempt failed.
+	Error *TaskError `msgpack:"error,omitempty" json:"error,omitempty"`
+	// A job's id (revision 1.6): chosen by the producer (then it is the job's uniqueness key:
+	// enqueueing it again returns the existing job) or by the queue.
+	ID      TaskID                    `msgpack:"id" json:"id"`
+	Outcome TasksSettleRequestOutcome `msgpack:"outcome" json:"outcome"`
+	// A job's arguments, result or progress: any value, bounded by the codec limits (ENCODING.md
+	// section 2).
+	Result *TaskValue `msgpack:"result,omitempty" json:"result,omitempty"`
+	// False: fail for good (dead now) even if attempts remain.
+	Retry *bool `msgpack:"retry,omitempty" json:"retry,omitempty"`
+	// A process or server id: printable ASCII.
+	Worker NodeID `msgpack:"worker" json:"worker"`
+}
+
+// TasksSettleRequestOutcome is a string.
+type TasksSettleRequestOutcome = string
+
+// The values of TasksSettleRequestOutcome.
+const (
+	TasksSettleRequestOutcomeSucceeded TasksSettleRequestOutcome = "succeeded"
+	TasksSettleRequestOutcomeFailed    TasksSettleRequestOutcome = "failed"
+	TasksSettleRequestOutcomeReleased  TasksSettleRequestOutcome = "released"
+)

@@ -23,6 +23,27 @@ const PASSWORD = { op: { origin: 'srv-2', seq: 8 }, lc: 15, hlc: [T0 + 40, 0], k
 const LOGOUT = { op: { origin: 'srv-3', seq: 11 }, lc: 16, hlc: [T0 + 50, 2], kind: 'logout', data: { user: 'ana' } };
 const CONFIG_DOC = '{"logLevel":"debug","concurrency":32}';
 const LOG_RECORD = { program: 'gateway', instance: 'gw-1', boot: 'b7Qx2mZk', seq: 3, at: T0, level: 50, msg: 'request failed', request_id: 'req-42', fields: '{"status":502}' };
+/** A job as the task queue holds it (revision 1.6): queued, then active, then finished. */
+const TASK_QUEUED = {
+  id: 'invoice:42',
+  queue: 'email',
+  task: 'email.send',
+  args: { to: 'ana@example.com', template: 'receipt', lines: [1, '2.50', null] },
+  state: 'queued',
+  priority: 5,
+  attempt: 0,
+  max_attempts: 3,
+  backoff_ms: 1_000,
+  max_backoff_ms: 300_000,
+  lease_ms: 30_000,
+  result_ttl_ms: 86_400_000,
+  run_at: T0,
+  created_at: T0,
+  updated_at: T0,
+  version: 1,
+};
+const TASK_ACTIVE = { ...TASK_QUEUED, state: 'active', attempt: 2, worker: 'py-worker-1', lease_until: T0 + 30_000, progress: 50, error: { type: 'TimeoutError', message: 'smtp timed out' }, cancel_requested: true, updated_at: T0 + 5, version: 4 };
+const TASK_DONE = { ...TASK_QUEUED, state: 'succeeded', attempt: 1, worker: 'go-worker-7', result: Uint8Array.of(0, 1, 255), finished_at: T0 + 9, updated_at: T0 + 9, version: 3 };
 const CONFIG_SET = { op: { origin: 'srv-2', seq: 12 }, lc: 17, hlc: [T0 + 60, 0], kind: 'config.set', data: { program: 'server', version: 3, document: CONFIG_DOC, author: 'ana' } };
 const CONFIG_ROLLBACK = {
   op: { origin: 'srv-2', seq: 13 },
@@ -364,6 +385,63 @@ export const VECTOR_SAMPLES: Readonly<Record<string, readonly Sample[]>> = {
     { description: 'a logout operation (revision 1.1)', body: LOGOUT },
     { description: 'a config.set operation (revision 1.4)', body: CONFIG_SET },
     { description: 'a config.set operation that rolls an instance back (revision 1.4)', body: CONFIG_ROLLBACK },
+  ],
+  'tasks.cancel.reply': [{ description: 'an active job marked for cancellation', body: { job: TASK_ACTIVE } }],
+  'tasks.cancel.request': [{ description: 'cancel a job', body: { id: 'invoice:42' } }],
+  'tasks.copy.reply': [{ description: 'two jobs newer than the copies held', body: { server: 'srv-2', stored: 2 } }],
+  'tasks.copy.request': [{ description: 'jobs in three states', body: { jobs: [TASK_QUEUED, TASK_ACTIVE, TASK_DONE] } }],
+  'tasks.enqueue.reply': [
+    { description: 'a new job', body: { job: TASK_QUEUED, created: true } },
+    { description: 'the job of that id existed', body: { job: TASK_DONE, created: false } },
+  ],
+  'tasks.enqueue.request': [
+    { description: 'the least: a queue and a task', body: { queue: 'default', task: 'noop' } },
+    {
+      description: 'every option',
+      body: { queue: 'email', task: 'email.send', args: { to: 'ana@example.com' }, id: 'invoice:42', priority: 9, delay_ms: 60_000, run_at: T0 + 3_600_000, max_attempts: 5, backoff_ms: 2_000, max_backoff_ms: 60_000, lease_ms: 10_000, result_ttl_ms: 3_600_000 },
+    },
+    { description: 'positional arguments', body: { queue: 'math', task: 'add', args: [2, 3] } },
+  ],
+  'tasks.event': [
+    { description: 'a job leased', body: { id: 'invoice:42', queue: 'email', task: 'email.send', state: 'active', attempt: 1, version: 2, at: T0, worker: 'ts-worker-1' } },
+    { description: 'progress reported', body: { id: 'invoice:42', queue: 'email', task: 'email.send', state: 'active', attempt: 1, version: 2, at: T0, progress: { sent: 3, of: 10 } } },
+    { description: 'an attempt failed, to be retried', body: { id: 'j-7', queue: 'default', task: 'noop', state: 'retrying', attempt: 2, version: 5, at: T0, error: { type: 'ValueError', message: 'bad input' } } },
+  ],
+  'tasks.get.reply': [{ description: 'a finished job with its result', body: { job: TASK_DONE } }],
+  'tasks.get.request': [
+    { description: 'the state now', body: { id: 'invoice:42' } },
+    { description: 'wait up to 10 s for the result', body: { id: 'invoice:42', wait_ms: 10_000 } },
+  ],
+  'tasks.heartbeat.reply': [
+    {
+      description: 'one lease held, one lost, one to cancel',
+      body: { leases: [{ id: 'a', attempt: 1, held: true, cancel: false, lease_until: T0 + 30_000 }, { id: 'b', attempt: 2, held: false, cancel: false }, { id: 'c', attempt: 1, held: true, cancel: true, lease_until: T0 + 30_000 }] },
+    },
+  ],
+  'tasks.heartbeat.request': [{ description: 'two leases, one with progress', body: { worker: 'ts-worker-1', leases: [{ id: 'a', attempt: 1 }, { id: 'b', attempt: 2, progress: 25 }] } }],
+  'tasks.lease.reply': [
+    { description: 'a job leased', body: { jobs: [TASK_ACTIVE] } },
+    { description: 'nothing became due in time', body: { jobs: [] } },
+  ],
+  'tasks.lease.request': [
+    { description: 'one job now', body: { worker: 'ts-worker-1', queues: ['default'] } },
+    { description: 'a long poll for up to 10 jobs', body: { worker: 'go-worker-7', queues: ['email', 'default'], max: 10, wait_ms: 25_000 } },
+  ],
+  'tasks.list.reply': [
+    { description: 'a page and the counts', body: { server: 'srv-1', jobs: [TASK_QUEUED], next: 'invoice:42', counts: { email: { queued: 1, succeeded: 12 }, default: { dead: 2 } } } },
+    { description: 'nothing held', body: { server: 'srv-3', jobs: [], counts: {} } },
+  ],
+  'tasks.list.request': [
+    { description: 'everything', body: {} },
+    { description: 'the dead letters of a queue, a page on', body: { queue: 'email', state: 'dead', limit: 50, after: 'invoice:41' } },
+  ],
+  'tasks.retry.reply': [{ description: 'queued again', body: { job: TASK_QUEUED } }],
+  'tasks.retry.request': [{ description: 'replay a dead letter', body: { id: 'invoice:42' } }],
+  'tasks.settle.reply': [{ description: 'the finished job', body: { job: TASK_DONE } }],
+  'tasks.settle.request': [
+    { description: 'succeeded with a result', body: { worker: 'go-worker-7', id: 'invoice:42', attempt: 1, outcome: 'succeeded', result: { ok: true } } },
+    { description: 'failed for good', body: { worker: 'py-worker-1', id: 'j-7', attempt: 2, outcome: 'failed', error: { type: 'ValueError', message: 'bad input' }, retry: false } },
+    { description: 'given back at shutdown', body: { worker: 'ts-worker-1', id: 'j-8', attempt: 1, outcome: 'released' } },
   ],
   'service.announce': [
     {

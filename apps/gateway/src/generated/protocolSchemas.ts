@@ -1194,6 +1194,193 @@ export const COMPONENT_SCHEMAS: Readonly<Record<string, Readonly<Record<string, 
       }
     }
   },
+  "taskQueue": {
+    "description": "A task queue's name (revision 1.6): lower case, like a broker service name.",
+    "type": "string",
+    "pattern": "^[a-z][a-z0-9_.-]{0,63}$",
+    "minLength": 1,
+    "maxLength": 64
+  },
+  "taskName": {
+    "description": "The kind of job, which selects a worker's handler (revision 1.6), such as email.send.",
+    "type": "string",
+    "pattern": "^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$",
+    "minLength": 1,
+    "maxLength": 128
+  },
+  "taskId": {
+    "description": "A job's id (revision 1.6): chosen by the producer (then it is the job's uniqueness key: enqueueing it again returns the existing job) or by the queue.",
+    "type": "string",
+    "pattern": "^[0-9A-Za-z_.:-]{1,128}$",
+    "minLength": 1,
+    "maxLength": 128
+  },
+  "taskState": {
+    "description": "Where a job is (revision 1.6): scheduled (waiting for its run_at), queued (ready for a worker), active (leased by a worker), retrying (failed, waiting for its backoff), succeeded, dead (failed its last attempt: the dead-letter queue), cancelled.",
+    "type": "string",
+    "enum": [
+      "scheduled",
+      "queued",
+      "active",
+      "retrying",
+      "succeeded",
+      "dead",
+      "cancelled"
+    ]
+  },
+  "taskPriority": {
+    "description": "0 to 9; higher is leased first within a queue (default 0).",
+    "type": "integer",
+    "minimum": 0,
+    "maximum": 9
+  },
+  "taskAttempt": {
+    "description": "The attempt a lease is for, from 1.",
+    "type": "integer",
+    "minimum": 1,
+    "maximum": 1000
+  },
+  "taskDuration": {
+    "description": "Milliseconds, up to 30 days.",
+    "type": "integer",
+    "minimum": 0,
+    "maximum": 2592000000
+  },
+  "taskValue": {
+    "description": "A job's arguments, result or progress: any value, bounded by the codec limits (ENCODING.md section 2)."
+  },
+  "taskError": {
+    "description": "Why an attempt failed.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "type",
+      "message"
+    ],
+    "properties": {
+      "type": {
+        "description": "The error's kind, such as ValueError or TimeoutError, or lease_expired when the worker stopped heartbeating.",
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 200
+      },
+      "message": {
+        "type": "string",
+        "maxLength": 4000
+      }
+    }
+  },
+  "taskJob": {
+    "description": "A job as the queue holds it (revision 1.6).",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "id",
+      "queue",
+      "task",
+      "state",
+      "priority",
+      "attempt",
+      "max_attempts",
+      "backoff_ms",
+      "max_backoff_ms",
+      "lease_ms",
+      "result_ttl_ms",
+      "run_at",
+      "created_at",
+      "updated_at",
+      "version"
+    ],
+    "properties": {
+      "id": {
+        "$ref": "#/components/schemas/taskId"
+      },
+      "queue": {
+        "$ref": "#/components/schemas/taskQueue"
+      },
+      "task": {
+        "$ref": "#/components/schemas/taskName"
+      },
+      "args": {
+        "$ref": "#/components/schemas/taskValue"
+      },
+      "state": {
+        "$ref": "#/components/schemas/taskState"
+      },
+      "priority": {
+        "$ref": "#/components/schemas/taskPriority"
+      },
+      "attempt": {
+        "description": "Attempts started so far (0 until the first lease).",
+        "type": "integer",
+        "minimum": 0,
+        "maximum": 1000
+      },
+      "max_attempts": {
+        "description": "Attempts before the job is dead.",
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 1000
+      },
+      "backoff_ms": {
+        "description": "The first retry's delay; each next one doubles, up to max_backoff_ms, with up to 25 % random jitter.",
+        "$ref": "#/components/schemas/taskDuration"
+      },
+      "max_backoff_ms": {
+        "$ref": "#/components/schemas/taskDuration"
+      },
+      "lease_ms": {
+        "description": "How long a lease lasts unless the worker's heartbeat extends it.",
+        "type": "integer",
+        "minimum": 1000,
+        "maximum": 3600000
+      },
+      "result_ttl_ms": {
+        "description": "How long a finished job (and its result or error) is kept.",
+        "$ref": "#/components/schemas/taskDuration"
+      },
+      "run_at": {
+        "description": "When the job is (or was) due.",
+        "$ref": "#/components/schemas/timestamp"
+      },
+      "created_at": {
+        "$ref": "#/components/schemas/timestamp"
+      },
+      "updated_at": {
+        "$ref": "#/components/schemas/timestamp"
+      },
+      "version": {
+        "description": "Counts the job's state changes from 1: of two copies of a job, the higher version is newer.",
+        "$ref": "#/components/schemas/uint"
+      },
+      "worker": {
+        "description": "The worker holding (or that last held) the lease.",
+        "$ref": "#/components/schemas/nodeId"
+      },
+      "lease_until": {
+        "description": "When the current lease ends unless extended (active jobs).",
+        "$ref": "#/components/schemas/timestamp"
+      },
+      "progress": {
+        "$ref": "#/components/schemas/taskValue"
+      },
+      "result": {
+        "$ref": "#/components/schemas/taskValue"
+      },
+      "error": {
+        "description": "The last attempt's error.",
+        "$ref": "#/components/schemas/taskError"
+      },
+      "cancel_requested": {
+        "description": "Cancellation was asked while the job ran: its worker is told at its next heartbeat.",
+        "type": "boolean",
+        "const": true
+      },
+      "finished_at": {
+        "$ref": "#/components/schemas/timestamp"
+      }
+    }
+  },
   "ChatChannelCreateReply": {
     "title": "ChatChannelCreateReply",
     "description": "Reply to chat.channel.create.request: the channel's record.",
@@ -3092,6 +3279,516 @@ export const COMPONENT_SCHEMAS: Readonly<Record<string, Readonly<Record<string, 
         "$ref": "#/components/schemas/nodeId"
       }
     }
+  },
+  "TasksCancelReply": {
+    "title": "TasksCancelReply",
+    "description": "Reply to tasks.cancel.request.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "job"
+    ],
+    "properties": {
+      "job": {
+        "$ref": "#/components/schemas/taskJob"
+      }
+    }
+  },
+  "TasksCancelRequest": {
+    "title": "TasksCancelRequest",
+    "description": "Cancel a job (revision 1.6): a scheduled, queued or retrying job is cancelled at once; an active one is marked cancel_requested and its worker told at its next heartbeat (it is cancelled when the worker settles, or when the lease ends). A finished job is returned as it is.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "id"
+    ],
+    "properties": {
+      "id": {
+        "$ref": "#/components/schemas/taskId"
+      }
+    }
+  },
+  "TasksCopyReply": {
+    "title": "TasksCopyReply",
+    "description": "Reply to tasks.copy.request.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "server",
+      "stored"
+    ],
+    "properties": {
+      "server": {
+        "$ref": "#/components/schemas/nodeId"
+      },
+      "stored": {
+        "$ref": "#/components/schemas/uint"
+      }
+    }
+  },
+  "TasksCopyRequest": {
+    "title": "TasksCopyRequest",
+    "description": "A copy of jobs the coordinator changed (revision 1.6), between servers on srv.<server-id> only: kept where newer (higher version) than the copy held. Replied once durable.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "jobs"
+    ],
+    "properties": {
+      "jobs": {
+        "type": "array",
+        "minItems": 1,
+        "maxItems": 1000,
+        "items": {
+          "$ref": "#/components/schemas/taskJob"
+        }
+      }
+    }
+  },
+  "TasksEnqueueReply": {
+    "title": "TasksEnqueueReply",
+    "description": "Reply to tasks.enqueue.request.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "job",
+      "created"
+    ],
+    "properties": {
+      "job": {
+        "$ref": "#/components/schemas/taskJob"
+      },
+      "created": {
+        "description": "False when a job of this id existed: it is returned as it is.",
+        "type": "boolean"
+      }
+    }
+  },
+  "TasksEnqueueRequest": {
+    "title": "TasksEnqueueRequest",
+    "description": "Enqueue a job (revision 1.6). Replied once the job is durable on the queue's coordinator and on as many servers as its replication factor asks. With an id: idempotent, the job of that id is returned (created: false) whatever else the request says.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "queue",
+      "task"
+    ],
+    "properties": {
+      "queue": {
+        "$ref": "#/components/schemas/taskQueue"
+      },
+      "task": {
+        "$ref": "#/components/schemas/taskName"
+      },
+      "args": {
+        "$ref": "#/components/schemas/taskValue"
+      },
+      "id": {
+        "$ref": "#/components/schemas/taskId"
+      },
+      "priority": {
+        "$ref": "#/components/schemas/taskPriority"
+      },
+      "delay_ms": {
+        "description": "Due this long from now (a countdown).",
+        "$ref": "#/components/schemas/taskDuration"
+      },
+      "run_at": {
+        "description": "Due at this time (an ETA); with delay_ms, the later of the two.",
+        "$ref": "#/components/schemas/timestamp"
+      },
+      "max_attempts": {
+        "description": "Default 3.",
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 1000
+      },
+      "backoff_ms": {
+        "description": "Default 1000.",
+        "$ref": "#/components/schemas/taskDuration"
+      },
+      "max_backoff_ms": {
+        "description": "Default 300000.",
+        "$ref": "#/components/schemas/taskDuration"
+      },
+      "lease_ms": {
+        "description": "Default 30000.",
+        "type": "integer",
+        "minimum": 1000,
+        "maximum": 3600000
+      },
+      "result_ttl_ms": {
+        "description": "Default one day.",
+        "$ref": "#/components/schemas/taskDuration"
+      }
+    }
+  },
+  "TasksEvent": {
+    "title": "TasksEvent",
+    "description": "Published on topic tasks/<queue>/ by the coordinator once a job's new state is durable (revision 1.6): the live event stream of the dashboard and `correio tasks follow`. A subscriber that sees a gap in versions reads the job with tasks.get.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "id",
+      "queue",
+      "task",
+      "state",
+      "attempt",
+      "version",
+      "at"
+    ],
+    "properties": {
+      "id": {
+        "$ref": "#/components/schemas/taskId"
+      },
+      "queue": {
+        "$ref": "#/components/schemas/taskQueue"
+      },
+      "task": {
+        "$ref": "#/components/schemas/taskName"
+      },
+      "state": {
+        "$ref": "#/components/schemas/taskState"
+      },
+      "attempt": {
+        "type": "integer",
+        "minimum": 0,
+        "maximum": 1000
+      },
+      "version": {
+        "$ref": "#/components/schemas/uint"
+      },
+      "at": {
+        "$ref": "#/components/schemas/timestamp"
+      },
+      "worker": {
+        "$ref": "#/components/schemas/nodeId"
+      },
+      "progress": {
+        "$ref": "#/components/schemas/taskValue"
+      },
+      "error": {
+        "$ref": "#/components/schemas/taskError"
+      }
+    }
+  },
+  "TasksGetReply": {
+    "title": "TasksGetReply",
+    "description": "Reply to tasks.get.request.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "job"
+    ],
+    "properties": {
+      "job": {
+        "$ref": "#/components/schemas/taskJob"
+      }
+    }
+  },
+  "TasksGetRequest": {
+    "title": "TasksGetRequest",
+    "description": "A job's state (revision 1.6); NOT_FOUND for an unknown id, or one whose result outlived its TTL. With wait_ms, the reply waits up to that long for the job to finish (succeeded, dead or cancelled): waiting for a result.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "id"
+    ],
+    "properties": {
+      "id": {
+        "$ref": "#/components/schemas/taskId"
+      },
+      "wait_ms": {
+        "type": "integer",
+        "minimum": 0,
+        "maximum": 60000
+      }
+    }
+  },
+  "TasksHeartbeatReply": {
+    "title": "TasksHeartbeatReply",
+    "description": "Reply to tasks.heartbeat.request, a lease for each one asked about, in order.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "leases"
+    ],
+    "properties": {
+      "leases": {
+        "type": "array",
+        "maxItems": 100,
+        "items": {
+          "type": "object",
+          "additionalProperties": false,
+          "required": [
+            "id",
+            "attempt",
+            "held",
+            "cancel"
+          ],
+          "properties": {
+            "id": {
+              "$ref": "#/components/schemas/taskId"
+            },
+            "attempt": {
+              "$ref": "#/components/schemas/taskAttempt"
+            },
+            "held": {
+              "type": "boolean"
+            },
+            "cancel": {
+              "description": "Cancellation was asked: stop the job and settle it as failed.",
+              "type": "boolean"
+            },
+            "lease_until": {
+              "$ref": "#/components/schemas/timestamp"
+            }
+          }
+        }
+      }
+    }
+  },
+  "TasksHeartbeatRequest": {
+    "title": "TasksHeartbeatRequest",
+    "description": "Extend the leases a worker holds (revision 1.6), optionally reporting progress. Each lease comes back held (extended to lease_until) or lost (the lease expired and the job went back to the queue, or it was settled): a worker stops a job whose lease is lost, and one marked cancel.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "worker",
+      "leases"
+    ],
+    "properties": {
+      "worker": {
+        "$ref": "#/components/schemas/nodeId"
+      },
+      "leases": {
+        "type": "array",
+        "minItems": 1,
+        "maxItems": 100,
+        "items": {
+          "type": "object",
+          "additionalProperties": false,
+          "required": [
+            "id",
+            "attempt"
+          ],
+          "properties": {
+            "id": {
+              "$ref": "#/components/schemas/taskId"
+            },
+            "attempt": {
+              "$ref": "#/components/schemas/taskAttempt"
+            },
+            "progress": {
+              "$ref": "#/components/schemas/taskValue"
+            }
+          }
+        }
+      }
+    }
+  },
+  "TasksLeaseReply": {
+    "title": "TasksLeaseReply",
+    "description": "Reply to tasks.lease.request: the leased jobs (none when nothing became due in time).",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "jobs"
+    ],
+    "properties": {
+      "jobs": {
+        "type": "array",
+        "maxItems": 100,
+        "items": {
+          "$ref": "#/components/schemas/taskJob"
+        }
+      }
+    }
+  },
+  "TasksLeaseRequest": {
+    "title": "TasksLeaseRequest",
+    "description": "Lease due jobs of the given queues, highest priority first, then oldest due (revision 1.6). With wait_ms, the reply waits up to that long for a job to become due (a long poll); an empty list when none did. Each job comes back active, with its attempt and lease_until: the worker heartbeats it before then, and settles it with that attempt.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "worker",
+      "queues"
+    ],
+    "properties": {
+      "worker": {
+        "description": "The worker's id, unique among live workers.",
+        "$ref": "#/components/schemas/nodeId"
+      },
+      "queues": {
+        "type": "array",
+        "minItems": 1,
+        "maxItems": 32,
+        "items": {
+          "$ref": "#/components/schemas/taskQueue"
+        }
+      },
+      "max": {
+        "description": "At most this many jobs (default 1).",
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 100
+      },
+      "wait_ms": {
+        "description": "Long-poll time, default 0.",
+        "type": "integer",
+        "minimum": 0,
+        "maximum": 30000
+      }
+    }
+  },
+  "TasksListReply": {
+    "title": "TasksListReply",
+    "description": "Reply to tasks.list.request: a page of jobs, with counts per queue and state of every job the server holds.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "server",
+      "jobs",
+      "counts"
+    ],
+    "properties": {
+      "server": {
+        "$ref": "#/components/schemas/nodeId"
+      },
+      "jobs": {
+        "type": "array",
+        "maxItems": 1000,
+        "items": {
+          "$ref": "#/components/schemas/taskJob"
+        }
+      },
+      "next": {
+        "$ref": "#/components/schemas/taskId"
+      },
+      "counts": {
+        "description": "Jobs held, per queue and then per state.",
+        "type": "object",
+        "maxProperties": 1000,
+        "propertyNames": {
+          "$ref": "#/components/schemas/taskQueue"
+        },
+        "additionalProperties": {
+          "type": "object",
+          "propertyNames": {
+            "$ref": "#/components/schemas/taskState"
+          },
+          "additionalProperties": {
+            "$ref": "#/components/schemas/uint"
+          }
+        }
+      }
+    }
+  },
+  "TasksListRequest": {
+    "title": "TasksListRequest",
+    "description": "List jobs (revision 1.6): of one queue and/or state, ordered by id; after is the previous page's next. Between servers, on srv.<server-id>, it pages through every job a server holds (a new coordinator's catch-up).",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [],
+    "properties": {
+      "queue": {
+        "$ref": "#/components/schemas/taskQueue"
+      },
+      "state": {
+        "$ref": "#/components/schemas/taskState"
+      },
+      "limit": {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 1000
+      },
+      "after": {
+        "$ref": "#/components/schemas/taskId"
+      }
+    }
+  },
+  "TasksRetryReply": {
+    "title": "TasksRetryReply",
+    "description": "Reply to tasks.retry.request.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "job"
+    ],
+    "properties": {
+      "job": {
+        "$ref": "#/components/schemas/taskJob"
+      }
+    }
+  },
+  "TasksRetryRequest": {
+    "title": "TasksRetryRequest",
+    "description": "Replay a dead or cancelled job (revision 1.6): queued again now, with its attempts counted from 0. Any other state is CONFLICT.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "id"
+    ],
+    "properties": {
+      "id": {
+        "$ref": "#/components/schemas/taskId"
+      }
+    }
+  },
+  "TasksSettleReply": {
+    "title": "TasksSettleReply",
+    "description": "Reply to tasks.settle.request: the job after it, once durable.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "job"
+    ],
+    "properties": {
+      "job": {
+        "$ref": "#/components/schemas/taskJob"
+      }
+    }
+  },
+  "TasksSettleRequest": {
+    "title": "TasksSettleRequest",
+    "description": "Settle an attempt (revision 1.6): succeeded with a result, failed with an error (retried after a backoff while attempts remain, unless retry is false; dead after the last), or released (given back unstarted, not counted as an attempt, when a worker shuts down). Settling an attempt whose lease was lost is CONFLICT: the job was given to another worker.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "worker",
+      "id",
+      "attempt",
+      "outcome"
+    ],
+    "properties": {
+      "worker": {
+        "$ref": "#/components/schemas/nodeId"
+      },
+      "id": {
+        "$ref": "#/components/schemas/taskId"
+      },
+      "attempt": {
+        "$ref": "#/components/schemas/taskAttempt"
+      },
+      "outcome": {
+        "type": "string",
+        "enum": [
+          "succeeded",
+          "failed",
+          "released"
+        ]
+      },
+      "result": {
+        "$ref": "#/components/schemas/taskValue"
+      },
+      "error": {
+        "$ref": "#/components/schemas/taskError"
+      },
+      "retry": {
+        "description": "False: fail for good (dead now) even if attempts remain.",
+        "type": "boolean"
+      }
+    }
   }
 };
 
@@ -3172,5 +3869,24 @@ export const MESSAGE_COMPONENTS: Readonly<Record<string, string>> = {
   "service.call.request": "ServiceCallRequest",
   "service.emit.reply": "ServiceEmitReply",
   "service.emit.request": "ServiceEmitRequest",
-  "service.event": "ServiceEvent"
+  "service.event": "ServiceEvent",
+  "tasks.cancel.reply": "TasksCancelReply",
+  "tasks.cancel.request": "TasksCancelRequest",
+  "tasks.copy.reply": "TasksCopyReply",
+  "tasks.copy.request": "TasksCopyRequest",
+  "tasks.enqueue.reply": "TasksEnqueueReply",
+  "tasks.enqueue.request": "TasksEnqueueRequest",
+  "tasks.event": "TasksEvent",
+  "tasks.get.reply": "TasksGetReply",
+  "tasks.get.request": "TasksGetRequest",
+  "tasks.heartbeat.reply": "TasksHeartbeatReply",
+  "tasks.heartbeat.request": "TasksHeartbeatRequest",
+  "tasks.lease.reply": "TasksLeaseReply",
+  "tasks.lease.request": "TasksLeaseRequest",
+  "tasks.list.reply": "TasksListReply",
+  "tasks.list.request": "TasksListRequest",
+  "tasks.retry.reply": "TasksRetryReply",
+  "tasks.retry.request": "TasksRetryRequest",
+  "tasks.settle.reply": "TasksSettleReply",
+  "tasks.settle.request": "TasksSettleRequest"
 };

@@ -199,7 +199,7 @@ export class Cluster {
   get middleware(): Middleware<ActionContext> {
     return (next) => async (ctx, params) => {
       // Log shipping is not a message between processes the clocks must agree on: it would only hurry the rounds.
-      if (!COORDINATION_TYPES.has(ctx.action) && !ctx.action.startsWith('logs.')) this.sync.noteMessage();
+      if (!COORDINATION_TYPES.has(ctx.action) && !ctx.action.startsWith('logs.') && !ctx.action.startsWith('tasks.')) this.sync.noteMessage();
       return next(ctx, params);
     };
   }

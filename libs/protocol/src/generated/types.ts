@@ -317,6 +317,25 @@ export interface CorreioMessages {
   'service.emit.reply': ServiceEmitReply;
   'service.emit.request': ServiceEmitRequest;
   'service.event': ServiceEvent;
+  'tasks.cancel.reply': TasksCancelReply;
+  'tasks.cancel.request': TasksCancelRequest;
+  'tasks.copy.reply': TasksCopyReply;
+  'tasks.copy.request': TasksCopyRequest;
+  'tasks.enqueue.reply': TasksEnqueueReply;
+  'tasks.enqueue.request': TasksEnqueueRequest;
+  'tasks.event': TasksEvent;
+  'tasks.get.reply': TasksGetReply;
+  'tasks.get.request': TasksGetRequest;
+  'tasks.heartbeat.reply': TasksHeartbeatReply;
+  'tasks.heartbeat.request': TasksHeartbeatRequest;
+  'tasks.lease.reply': TasksLeaseReply;
+  'tasks.lease.request': TasksLeaseRequest;
+  'tasks.list.reply': TasksListReply;
+  'tasks.list.request': TasksListRequest;
+  'tasks.retry.reply': TasksRetryReply;
+  'tasks.retry.request': TasksRetryRequest;
+  'tasks.settle.reply': TasksSettleReply;
+  'tasks.settle.request': TasksSettleRequest;
 }
 /**
  * Reply to chat.channel.create.request: the channel's record.
@@ -2403,4 +2422,474 @@ export interface ServiceEvent {
    * A process or server id: printable ASCII.
    */
   sender: string;
+}
+/**
+ * Reply to tasks.cancel.request.
+ */
+export interface TasksCancelReply {
+  job: TaskJob;
+}
+/**
+ * A job as the queue holds it (revision 1.6).
+ */
+export interface TaskJob {
+  /**
+   * A job's id (revision 1.6): chosen by the producer (then it is the job's uniqueness key: enqueueing it again returns the existing job) or by the queue.
+   */
+  id: string;
+  /**
+   * A task queue's name (revision 1.6): lower case, like a broker service name.
+   */
+  queue: string;
+  /**
+   * The kind of job, which selects a worker's handler (revision 1.6), such as email.send.
+   */
+  task: string;
+  /**
+   * A job's arguments, result or progress: any value, bounded by the codec limits (ENCODING.md section 2).
+   */
+  args?: unknown;
+  /**
+   * Where a job is (revision 1.6): scheduled (waiting for its run_at), queued (ready for a worker), active (leased by a worker), retrying (failed, waiting for its backoff), succeeded, dead (failed its last attempt: the dead-letter queue), cancelled.
+   */
+  state: 'scheduled' | 'queued' | 'active' | 'retrying' | 'succeeded' | 'dead' | 'cancelled';
+  /**
+   * 0 to 9; higher is leased first within a queue (default 0).
+   */
+  priority: number;
+  /**
+   * Attempts started so far (0 until the first lease).
+   */
+  attempt: number;
+  /**
+   * Attempts before the job is dead.
+   */
+  max_attempts: number;
+  /**
+   * The first retry's delay; each next one doubles, up to max_backoff_ms, with up to 25 % random jitter.
+   */
+  backoff_ms: number;
+  /**
+   * Milliseconds, up to 30 days.
+   */
+  max_backoff_ms: number;
+  /**
+   * How long a lease lasts unless the worker's heartbeat extends it.
+   */
+  lease_ms: number;
+  /**
+   * Milliseconds, up to 30 days.
+   */
+  result_ttl_ms: number;
+  /**
+   * Milliseconds since the Unix epoch, UTC.
+   */
+  run_at: number;
+  /**
+   * Milliseconds since the Unix epoch, UTC.
+   */
+  created_at: number;
+  /**
+   * Milliseconds since the Unix epoch, UTC.
+   */
+  updated_at: number;
+  /**
+   * Counts the job's state changes from 1: of two copies of a job, the higher version is newer.
+   */
+  version: number;
+  /**
+   * A process or server id: printable ASCII.
+   */
+  worker?: string;
+  /**
+   * Milliseconds since the Unix epoch, UTC.
+   */
+  lease_until?: number;
+  /**
+   * A job's arguments, result or progress: any value, bounded by the codec limits (ENCODING.md section 2).
+   */
+  progress?: unknown;
+  /**
+   * A job's arguments, result or progress: any value, bounded by the codec limits (ENCODING.md section 2).
+   */
+  result?: unknown;
+  error?: TaskError;
+  /**
+   * Cancellation was asked while the job ran: its worker is told at its next heartbeat.
+   */
+  cancel_requested?: true;
+  /**
+   * Milliseconds since the Unix epoch, UTC.
+   */
+  finished_at?: number;
+}
+/**
+ * The last attempt's error.
+ */
+export interface TaskError {
+  /**
+   * The error's kind, such as ValueError or TimeoutError, or lease_expired when the worker stopped heartbeating.
+   */
+  type: string;
+  message: string;
+}
+/**
+ * Cancel a job (revision 1.6): a scheduled, queued or retrying job is cancelled at once; an active one is marked cancel_requested and its worker told at its next heartbeat (it is cancelled when the worker settles, or when the lease ends). A finished job is returned as it is.
+ */
+export interface TasksCancelRequest {
+  /**
+   * A job's id (revision 1.6): chosen by the producer (then it is the job's uniqueness key: enqueueing it again returns the existing job) or by the queue.
+   */
+  id: string;
+}
+/**
+ * Reply to tasks.copy.request.
+ */
+export interface TasksCopyReply {
+  /**
+   * A process or server id: printable ASCII.
+   */
+  server: string;
+  /**
+   * This interface was referenced by `undefined`'s JSON-Schema definition
+   * via the `patternProperty` "^[\x21-\x7e]{1,128}$".
+   */
+  stored: number;
+}
+/**
+ * A copy of jobs the coordinator changed (revision 1.6), between servers on srv.<server-id> only: kept where newer (higher version) than the copy held. Replied once durable.
+ */
+export interface TasksCopyRequest {
+  /**
+   * @minItems 1
+   * @maxItems 1000
+   */
+  jobs: [TaskJob, ...TaskJob[]];
+}
+/**
+ * Reply to tasks.enqueue.request.
+ */
+export interface TasksEnqueueReply {
+  job: TaskJob;
+  /**
+   * False when a job of this id existed: it is returned as it is.
+   */
+  created: boolean;
+}
+/**
+ * Enqueue a job (revision 1.6). Replied once the job is durable on the queue's coordinator and on as many servers as its replication factor asks. With an id: idempotent, the job of that id is returned (created: false) whatever else the request says.
+ */
+export interface TasksEnqueueRequest {
+  /**
+   * A task queue's name (revision 1.6): lower case, like a broker service name.
+   */
+  queue: string;
+  /**
+   * The kind of job, which selects a worker's handler (revision 1.6), such as email.send.
+   */
+  task: string;
+  /**
+   * A job's arguments, result or progress: any value, bounded by the codec limits (ENCODING.md section 2).
+   */
+  args?: unknown;
+  /**
+   * A job's id (revision 1.6): chosen by the producer (then it is the job's uniqueness key: enqueueing it again returns the existing job) or by the queue.
+   */
+  id?: string;
+  /**
+   * 0 to 9; higher is leased first within a queue (default 0).
+   */
+  priority?: number;
+  /**
+   * Milliseconds, up to 30 days.
+   */
+  delay_ms?: number;
+  /**
+   * Milliseconds since the Unix epoch, UTC.
+   */
+  run_at?: number;
+  /**
+   * Default 3.
+   */
+  max_attempts?: number;
+  /**
+   * Milliseconds, up to 30 days.
+   */
+  backoff_ms?: number;
+  /**
+   * Milliseconds, up to 30 days.
+   */
+  max_backoff_ms?: number;
+  /**
+   * Default 30000.
+   */
+  lease_ms?: number;
+  /**
+   * Milliseconds, up to 30 days.
+   */
+  result_ttl_ms?: number;
+}
+/**
+ * Published on topic tasks/<queue>/ by the coordinator once a job's new state is durable (revision 1.6): the live event stream of the dashboard and `correio tasks follow`. A subscriber that sees a gap in versions reads the job with tasks.get.
+ */
+export interface TasksEvent {
+  /**
+   * A job's id (revision 1.6): chosen by the producer (then it is the job's uniqueness key: enqueueing it again returns the existing job) or by the queue.
+   */
+  id: string;
+  /**
+   * A task queue's name (revision 1.6): lower case, like a broker service name.
+   */
+  queue: string;
+  /**
+   * The kind of job, which selects a worker's handler (revision 1.6), such as email.send.
+   */
+  task: string;
+  /**
+   * Where a job is (revision 1.6): scheduled (waiting for its run_at), queued (ready for a worker), active (leased by a worker), retrying (failed, waiting for its backoff), succeeded, dead (failed its last attempt: the dead-letter queue), cancelled.
+   */
+  state: 'scheduled' | 'queued' | 'active' | 'retrying' | 'succeeded' | 'dead' | 'cancelled';
+  attempt: number;
+  /**
+   * This interface was referenced by `undefined`'s JSON-Schema definition
+   * via the `patternProperty` "^[\x21-\x7e]{1,128}$".
+   */
+  version: number;
+  /**
+   * Milliseconds since the Unix epoch, UTC.
+   */
+  at: number;
+  /**
+   * A process or server id: printable ASCII.
+   */
+  worker?: string;
+  /**
+   * A job's arguments, result or progress: any value, bounded by the codec limits (ENCODING.md section 2).
+   */
+  progress?: unknown;
+  error?: TaskError1;
+}
+/**
+ * Why an attempt failed.
+ */
+export interface TaskError1 {
+  /**
+   * The error's kind, such as ValueError or TimeoutError, or lease_expired when the worker stopped heartbeating.
+   */
+  type: string;
+  message: string;
+}
+/**
+ * Reply to tasks.get.request.
+ */
+export interface TasksGetReply {
+  job: TaskJob;
+}
+/**
+ * A job's state (revision 1.6); NOT_FOUND for an unknown id, or one whose result outlived its TTL. With wait_ms, the reply waits up to that long for the job to finish (succeeded, dead or cancelled): waiting for a result.
+ */
+export interface TasksGetRequest {
+  /**
+   * A job's id (revision 1.6): chosen by the producer (then it is the job's uniqueness key: enqueueing it again returns the existing job) or by the queue.
+   */
+  id: string;
+  wait_ms?: number;
+}
+/**
+ * Reply to tasks.heartbeat.request, a lease for each one asked about, in order.
+ */
+export interface TasksHeartbeatReply {
+  /**
+   * @maxItems 100
+   */
+  leases: {
+    /**
+     * A job's id (revision 1.6): chosen by the producer (then it is the job's uniqueness key: enqueueing it again returns the existing job) or by the queue.
+     */
+    id: string;
+    /**
+     * The attempt a lease is for, from 1.
+     */
+    attempt: number;
+    held: boolean;
+    /**
+     * Cancellation was asked: stop the job and settle it as failed.
+     */
+    cancel: boolean;
+    /**
+     * Milliseconds since the Unix epoch, UTC.
+     */
+    lease_until?: number;
+  }[];
+}
+/**
+ * Extend the leases a worker holds (revision 1.6), optionally reporting progress. Each lease comes back held (extended to lease_until) or lost (the lease expired and the job went back to the queue, or it was settled): a worker stops a job whose lease is lost, and one marked cancel.
+ */
+export interface TasksHeartbeatRequest {
+  /**
+   * A process or server id: printable ASCII.
+   */
+  worker: string;
+  /**
+   * @minItems 1
+   * @maxItems 100
+   */
+  leases: [
+    {
+      /**
+       * A job's id (revision 1.6): chosen by the producer (then it is the job's uniqueness key: enqueueing it again returns the existing job) or by the queue.
+       */
+      id: string;
+      /**
+       * The attempt a lease is for, from 1.
+       */
+      attempt: number;
+      /**
+       * A job's arguments, result or progress: any value, bounded by the codec limits (ENCODING.md section 2).
+       */
+      progress?: unknown;
+    },
+    ...{
+      /**
+       * A job's id (revision 1.6): chosen by the producer (then it is the job's uniqueness key: enqueueing it again returns the existing job) or by the queue.
+       */
+      id: string;
+      /**
+       * The attempt a lease is for, from 1.
+       */
+      attempt: number;
+      /**
+       * A job's arguments, result or progress: any value, bounded by the codec limits (ENCODING.md section 2).
+       */
+      progress?: unknown;
+    }[]
+  ];
+}
+/**
+ * Reply to tasks.lease.request: the leased jobs (none when nothing became due in time).
+ */
+export interface TasksLeaseReply {
+  /**
+   * @maxItems 100
+   */
+  jobs: TaskJob[];
+}
+/**
+ * Lease due jobs of the given queues, highest priority first, then oldest due (revision 1.6). With wait_ms, the reply waits up to that long for a job to become due (a long poll); an empty list when none did. Each job comes back active, with its attempt and lease_until: the worker heartbeats it before then, and settles it with that attempt.
+ */
+export interface TasksLeaseRequest {
+  /**
+   * A process or server id: printable ASCII.
+   */
+  worker: string;
+  /**
+   * @minItems 1
+   * @maxItems 32
+   */
+  queues: [string, ...string[]];
+  /**
+   * At most this many jobs (default 1).
+   */
+  max?: number;
+  /**
+   * Long-poll time, default 0.
+   */
+  wait_ms?: number;
+}
+/**
+ * Reply to tasks.list.request: a page of jobs, with counts per queue and state of every job the server holds.
+ */
+export interface TasksListReply {
+  /**
+   * A process or server id: printable ASCII.
+   */
+  server: string;
+  /**
+   * @maxItems 1000
+   */
+  jobs: TaskJob[];
+  /**
+   * A job's id (revision 1.6): chosen by the producer (then it is the job's uniqueness key: enqueueing it again returns the existing job) or by the queue.
+   */
+  next?: string;
+  /**
+   * Jobs held, per queue and then per state.
+   */
+  counts: {
+    [k: string]:
+      | {
+          /**
+           * This interface was referenced by `undefined`'s JSON-Schema definition
+           * via the `patternProperty` "^[\x21-\x7e]{1,128}$".
+           */
+          [k: string]: number;
+        }
+      | undefined;
+  };
+}
+/**
+ * List jobs (revision 1.6): of one queue and/or state, ordered by id; after is the previous page's next. Between servers, on srv.<server-id>, it pages through every job a server holds (a new coordinator's catch-up).
+ */
+export interface TasksListRequest {
+  /**
+   * A task queue's name (revision 1.6): lower case, like a broker service name.
+   */
+  queue?: string;
+  /**
+   * Where a job is (revision 1.6): scheduled (waiting for its run_at), queued (ready for a worker), active (leased by a worker), retrying (failed, waiting for its backoff), succeeded, dead (failed its last attempt: the dead-letter queue), cancelled.
+   */
+  state?: 'scheduled' | 'queued' | 'active' | 'retrying' | 'succeeded' | 'dead' | 'cancelled';
+  limit?: number;
+  /**
+   * A job's id (revision 1.6): chosen by the producer (then it is the job's uniqueness key: enqueueing it again returns the existing job) or by the queue.
+   */
+  after?: string;
+}
+/**
+ * Reply to tasks.retry.request.
+ */
+export interface TasksRetryReply {
+  job: TaskJob;
+}
+/**
+ * Replay a dead or cancelled job (revision 1.6): queued again now, with its attempts counted from 0. Any other state is CONFLICT.
+ */
+export interface TasksRetryRequest {
+  /**
+   * A job's id (revision 1.6): chosen by the producer (then it is the job's uniqueness key: enqueueing it again returns the existing job) or by the queue.
+   */
+  id: string;
+}
+/**
+ * Reply to tasks.settle.request: the job after it, once durable.
+ */
+export interface TasksSettleReply {
+  job: TaskJob;
+}
+/**
+ * Settle an attempt (revision 1.6): succeeded with a result, failed with an error (retried after a backoff while attempts remain, unless retry is false; dead after the last), or released (given back unstarted, not counted as an attempt, when a worker shuts down). Settling an attempt whose lease was lost is CONFLICT: the job was given to another worker.
+ */
+export interface TasksSettleRequest {
+  /**
+   * A process or server id: printable ASCII.
+   */
+  worker: string;
+  /**
+   * A job's id (revision 1.6): chosen by the producer (then it is the job's uniqueness key: enqueueing it again returns the existing job) or by the queue.
+   */
+  id: string;
+  /**
+   * The attempt a lease is for, from 1.
+   */
+  attempt: number;
+  outcome: 'succeeded' | 'failed' | 'released';
+  /**
+   * A job's arguments, result or progress: any value, bounded by the codec limits (ENCODING.md section 2).
+   */
+  result?: unknown;
+  error?: TaskError1;
+  /**
+   * False: fail for good (dead now) even if attempts remain.
+   */
+  retry?: boolean;
 }

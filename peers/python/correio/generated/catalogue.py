@@ -81,12 +81,31 @@ from .service_call_request import ServiceCallRequest
 from .service_emit_reply import ServiceEmitReply
 from .service_emit_request import ServiceEmitRequest
 from .service_event import ServiceEvent
+from .tasks_cancel_reply import TasksCancelReply
+from .tasks_cancel_request import TasksCancelRequest
+from .tasks_copy_reply import TasksCopyReply
+from .tasks_copy_request import TasksCopyRequest
+from .tasks_enqueue_reply import TasksEnqueueReply
+from .tasks_enqueue_request import TasksEnqueueRequest
+from .tasks_event import TasksEvent
+from .tasks_get_reply import TasksGetReply
+from .tasks_get_request import TasksGetRequest
+from .tasks_heartbeat_reply import TasksHeartbeatReply
+from .tasks_heartbeat_request import TasksHeartbeatRequest
+from .tasks_lease_reply import TasksLeaseReply
+from .tasks_lease_request import TasksLeaseRequest
+from .tasks_list_reply import TasksListReply
+from .tasks_list_request import TasksListRequest
+from .tasks_retry_reply import TasksRetryReply
+from .tasks_retry_request import TasksRetryRequest
+from .tasks_settle_reply import TasksSettleReply
+from .tasks_settle_request import TasksSettleRequest
 
 #: The protocol version this package speaks.
 PROTOCOL_VERSION: Final = 1
 
 #: The protocol revision (protocol/README.md "Revisions"): additions within version 1.
-PROTOCOL_REVISION: Final = "1.5"
+PROTOCOL_REVISION: Final = "1.6"
 
 #: Every error code of protocol/ENCODING.md section 5.
 ERROR_CODES: Final = (
@@ -184,6 +203,25 @@ MessageType = Literal[
     "service.emit.reply",
     "service.emit.request",
     "service.event",
+    "tasks.cancel.reply",
+    "tasks.cancel.request",
+    "tasks.copy.reply",
+    "tasks.copy.request",
+    "tasks.enqueue.reply",
+    "tasks.enqueue.request",
+    "tasks.event",
+    "tasks.get.reply",
+    "tasks.get.request",
+    "tasks.heartbeat.reply",
+    "tasks.heartbeat.request",
+    "tasks.lease.reply",
+    "tasks.lease.request",
+    "tasks.list.reply",
+    "tasks.list.request",
+    "tasks.retry.reply",
+    "tasks.retry.request",
+    "tasks.settle.reply",
+    "tasks.settle.request",
 ]
 
 #: Every message type, sorted.
@@ -264,6 +302,25 @@ MESSAGE_TYPES: Final = (
     "service.emit.reply",
     "service.emit.request",
     "service.event",
+    "tasks.cancel.reply",
+    "tasks.cancel.request",
+    "tasks.copy.reply",
+    "tasks.copy.request",
+    "tasks.enqueue.reply",
+    "tasks.enqueue.request",
+    "tasks.event",
+    "tasks.get.reply",
+    "tasks.get.request",
+    "tasks.heartbeat.reply",
+    "tasks.heartbeat.request",
+    "tasks.lease.reply",
+    "tasks.lease.request",
+    "tasks.list.reply",
+    "tasks.list.request",
+    "tasks.retry.reply",
+    "tasks.retry.request",
+    "tasks.settle.reply",
+    "tasks.settle.request",
 )
 
 
@@ -813,6 +870,139 @@ MESSAGE_INFO: Final[Mapping[str, MessageInfo]] = {
         title="ServiceEvent",
         description="A microservice event, published on the proxy topic svc/<event>/.",
     ),
+    "tasks.cancel.reply": MessageInfo(
+        pattern="reply",
+        service="tasks",
+        reply=None,
+        title="TasksCancelReply",
+        description="Reply to tasks.cancel.request.",
+    ),
+    "tasks.cancel.request": MessageInfo(
+        pattern="request",
+        service="tasks",
+        reply="tasks.cancel.reply",
+        title="TasksCancelRequest",
+        description="Cancel a job (revision 1.6): a scheduled, queued or retrying job is cancelled at once; an active one is marked cancel_requested and its worker told at its next heartbeat (it is cancelled when the worker settles, or when the lease ends). A finished job is returned as it is.",
+    ),
+    "tasks.copy.reply": MessageInfo(
+        pattern="reply",
+        service="tasks",
+        reply=None,
+        title="TasksCopyReply",
+        description="Reply to tasks.copy.request.",
+    ),
+    "tasks.copy.request": MessageInfo(
+        pattern="request",
+        service="tasks",
+        reply="tasks.copy.reply",
+        title="TasksCopyRequest",
+        description="A copy of jobs the coordinator changed (revision 1.6), between servers on srv.<server-id> only: kept where newer (higher version) than the copy held. Replied once durable.",
+    ),
+    "tasks.enqueue.reply": MessageInfo(
+        pattern="reply",
+        service="tasks",
+        reply=None,
+        title="TasksEnqueueReply",
+        description="Reply to tasks.enqueue.request.",
+    ),
+    "tasks.enqueue.request": MessageInfo(
+        pattern="request",
+        service="tasks",
+        reply="tasks.enqueue.reply",
+        title="TasksEnqueueRequest",
+        description="Enqueue a job (revision 1.6). Replied once the job is durable on the queue's coordinator and on as many servers as its replication factor asks. With an id: idempotent, the job of that id is returned (created: false) whatever else the request says.",
+    ),
+    "tasks.event": MessageInfo(
+        pattern="event",
+        service="tasks",
+        reply=None,
+        title="TasksEvent",
+        description="Published on topic tasks/<queue>/ by the coordinator once a job's new state is durable (revision 1.6): the live event stream of the dashboard and `correio tasks follow`. A subscriber that sees a gap in versions reads the job with tasks.get.",
+    ),
+    "tasks.get.reply": MessageInfo(
+        pattern="reply",
+        service="tasks",
+        reply=None,
+        title="TasksGetReply",
+        description="Reply to tasks.get.request.",
+    ),
+    "tasks.get.request": MessageInfo(
+        pattern="request",
+        service="tasks",
+        reply="tasks.get.reply",
+        title="TasksGetRequest",
+        description="A job's state (revision 1.6); NOT_FOUND for an unknown id, or one whose result outlived its TTL. With wait_ms, the reply waits up to that long for the job to finish (succeeded, dead or cancelled): waiting for a result.",
+    ),
+    "tasks.heartbeat.reply": MessageInfo(
+        pattern="reply",
+        service="tasks",
+        reply=None,
+        title="TasksHeartbeatReply",
+        description="Reply to tasks.heartbeat.request, a lease for each one asked about, in order.",
+    ),
+    "tasks.heartbeat.request": MessageInfo(
+        pattern="request",
+        service="tasks",
+        reply="tasks.heartbeat.reply",
+        title="TasksHeartbeatRequest",
+        description="Extend the leases a worker holds (revision 1.6), optionally reporting progress. Each lease comes back held (extended to lease_until) or lost (the lease expired and the job went back to the queue, or it was settled): a worker stops a job whose lease is lost, and one marked cancel.",
+    ),
+    "tasks.lease.reply": MessageInfo(
+        pattern="reply",
+        service="tasks",
+        reply=None,
+        title="TasksLeaseReply",
+        description="Reply to tasks.lease.request: the leased jobs (none when nothing became due in time).",
+    ),
+    "tasks.lease.request": MessageInfo(
+        pattern="request",
+        service="tasks",
+        reply="tasks.lease.reply",
+        title="TasksLeaseRequest",
+        description="Lease due jobs of the given queues, highest priority first, then oldest due (revision 1.6). With wait_ms, the reply waits up to that long for a job to become due (a long poll); an empty list when none did. Each job comes back active, with its attempt and lease_until: the worker heartbeats it before then, and settles it with that attempt.",
+    ),
+    "tasks.list.reply": MessageInfo(
+        pattern="reply",
+        service="tasks",
+        reply=None,
+        title="TasksListReply",
+        description="Reply to tasks.list.request: a page of jobs, with counts per queue and state of every job the server holds.",
+    ),
+    "tasks.list.request": MessageInfo(
+        pattern="request",
+        service="tasks",
+        reply="tasks.list.reply",
+        title="TasksListRequest",
+        description="List jobs (revision 1.6): of one queue and/or state, ordered by id; after is the previous page's next. Between servers, on srv.<server-id>, it pages through every job a server holds (a new coordinator's catch-up).",
+    ),
+    "tasks.retry.reply": MessageInfo(
+        pattern="reply",
+        service="tasks",
+        reply=None,
+        title="TasksRetryReply",
+        description="Reply to tasks.retry.request.",
+    ),
+    "tasks.retry.request": MessageInfo(
+        pattern="request",
+        service="tasks",
+        reply="tasks.retry.reply",
+        title="TasksRetryRequest",
+        description="Replay a dead or cancelled job (revision 1.6): queued again now, with its attempts counted from 0. Any other state is CONFLICT.",
+    ),
+    "tasks.settle.reply": MessageInfo(
+        pattern="reply",
+        service="tasks",
+        reply=None,
+        title="TasksSettleReply",
+        description="Reply to tasks.settle.request: the job after it, once durable.",
+    ),
+    "tasks.settle.request": MessageInfo(
+        pattern="request",
+        service="tasks",
+        reply="tasks.settle.reply",
+        title="TasksSettleRequest",
+        description="Settle an attempt (revision 1.6): succeeded with a result, failed with an error (retried after a backoff while attempts remain, unless retry is false; dead after the last), or released (given back unstarted, not counted as an attempt, when a worker shuts down). Settling an attempt whose lease was lost is CONFLICT: the job was given to another worker.",
+    ),
 }
 
 #: The TypedDict (or union of TypedDicts) of each message type's body.
@@ -893,4 +1083,23 @@ BODY_TYPES: Final[Mapping[str, Any]] = {
     "service.emit.reply": ServiceEmitReply,
     "service.emit.request": ServiceEmitRequest,
     "service.event": ServiceEvent,
+    "tasks.cancel.reply": TasksCancelReply,
+    "tasks.cancel.request": TasksCancelRequest,
+    "tasks.copy.reply": TasksCopyReply,
+    "tasks.copy.request": TasksCopyRequest,
+    "tasks.enqueue.reply": TasksEnqueueReply,
+    "tasks.enqueue.request": TasksEnqueueRequest,
+    "tasks.event": TasksEvent,
+    "tasks.get.reply": TasksGetReply,
+    "tasks.get.request": TasksGetRequest,
+    "tasks.heartbeat.reply": TasksHeartbeatReply,
+    "tasks.heartbeat.request": TasksHeartbeatRequest,
+    "tasks.lease.reply": TasksLeaseReply,
+    "tasks.lease.request": TasksLeaseRequest,
+    "tasks.list.reply": TasksListReply,
+    "tasks.list.request": TasksListRequest,
+    "tasks.retry.reply": TasksRetryReply,
+    "tasks.retry.request": TasksRetryRequest,
+    "tasks.settle.reply": TasksSettleReply,
+    "tasks.settle.request": TasksSettleRequest,
 }

@@ -645,6 +645,131 @@ class LogBucket(TypedDict, closed=True):
     hash: str
 
 
+TaskQueue: TypeAlias = str
+"""
+A task queue's name (revision 1.6): lower case, like a broker service name.
+"""
+
+
+TaskName: TypeAlias = str
+"""
+The kind of job, which selects a worker's handler (revision 1.6), such as email.send.
+"""
+
+
+TaskId: TypeAlias = str
+"""
+A job's id (revision 1.6): chosen by the producer (then it is the job's uniqueness key: enqueueing it again returns the existing job) or by the queue.
+"""
+
+
+TaskState: TypeAlias = Literal[
+    'scheduled', 'queued', 'active', 'retrying', 'succeeded', 'dead', 'cancelled'
+]
+"""
+Where a job is (revision 1.6): scheduled (waiting for its run_at), queued (ready for a worker), active (leased by a worker), retrying (failed, waiting for its backoff), succeeded, dead (failed its last attempt: the dead-letter queue), cancelled.
+"""
+
+
+TaskPriority: TypeAlias = int
+"""
+0 to 9; higher is leased first within a queue (default 0).
+"""
+
+
+TaskAttempt: TypeAlias = int
+"""
+The attempt a lease is for, from 1.
+"""
+
+
+TaskDuration: TypeAlias = int
+"""
+Milliseconds, up to 30 days.
+"""
+
+
+TaskValue: TypeAlias = Any
+"""
+A job's arguments, result or progress: any value, bounded by the codec limits (ENCODING.md section 2).
+"""
+
+
+class TaskError(TypedDict, closed=True):
+    """
+    Why an attempt failed.
+    """
+
+    type: str
+    """
+    The error's kind, such as ValueError or TimeoutError, or lease_expired when the worker stopped heartbeating.
+    """
+    message: str
+
+
+class TaskJob(TypedDict, closed=True):
+    """
+    A job as the queue holds it (revision 1.6).
+    """
+
+    id: TaskId
+    queue: TaskQueue
+    task: TaskName
+    args: NotRequired[TaskValue]
+    state: TaskState
+    priority: TaskPriority
+    attempt: int
+    """
+    Attempts started so far (0 until the first lease).
+    """
+    max_attempts: int
+    """
+    Attempts before the job is dead.
+    """
+    backoff_ms: TaskDuration
+    """
+    The first retry's delay; each next one doubles, up to max_backoff_ms, with up to 25 % random jitter.
+    """
+    max_backoff_ms: TaskDuration
+    lease_ms: int
+    """
+    How long a lease lasts unless the worker's heartbeat extends it.
+    """
+    result_ttl_ms: TaskDuration
+    """
+    How long a finished job (and its result or error) is kept.
+    """
+    run_at: Timestamp
+    """
+    When the job is (or was) due.
+    """
+    created_at: Timestamp
+    updated_at: Timestamp
+    version: Uint
+    """
+    Counts the job's state changes from 1: of two copies of a job, the higher version is newer.
+    """
+    worker: NotRequired[NodeId]
+    """
+    The worker holding (or that last held) the lease.
+    """
+    lease_until: NotRequired[Timestamp]
+    """
+    When the current lease ends unless extended (active jobs).
+    """
+    progress: NotRequired[TaskValue]
+    result: NotRequired[TaskValue]
+    error: NotRequired[TaskError]
+    """
+    The last attempt's error.
+    """
+    cancel_requested: NotRequired[Literal[True]]
+    """
+    Cancellation was asked while the job ran: its worker is told at its next heartbeat.
+    """
+    finished_at: NotRequired[Timestamp]
+
+
 class Operation8(TypedDict, closed=True):
     """
     A replicated state change: op is its id, lc and hlc the origin server's Lamport and hybrid logical clocks for it, kind its kind, which selects the shape of data (login, channel.create, publish, direct; since revision 1.1 register, password and logout; since 1.4 config.set).

@@ -4,7 +4,7 @@
 pub const PROTOCOL_VERSION: i64 = 1;
 
 /// The protocol revision (protocol/README.md "Revisions"): additions within version 1.
-pub const PROTOCOL_REVISION: &str = "1.5";
+pub const PROTOCOL_REVISION: &str = "1.6";
 
 /// Every error code of protocol/ENCODING.md section 5.
 pub const ERROR_CODES: &[&str] = &[
@@ -574,6 +574,139 @@ pub const MESSAGES: &[MessageInfo] = &[
         reply: None,
         title: "ServiceEvent",
     },
+    MessageInfo {
+        message_type: "tasks.cancel.reply",
+        pattern: "reply",
+        service: Some("tasks"),
+        reply: None,
+        title: "TasksCancelReply",
+    },
+    MessageInfo {
+        message_type: "tasks.cancel.request",
+        pattern: "request",
+        service: Some("tasks"),
+        reply: Some("tasks.cancel.reply"),
+        title: "TasksCancelRequest",
+    },
+    MessageInfo {
+        message_type: "tasks.copy.reply",
+        pattern: "reply",
+        service: Some("tasks"),
+        reply: None,
+        title: "TasksCopyReply",
+    },
+    MessageInfo {
+        message_type: "tasks.copy.request",
+        pattern: "request",
+        service: Some("tasks"),
+        reply: Some("tasks.copy.reply"),
+        title: "TasksCopyRequest",
+    },
+    MessageInfo {
+        message_type: "tasks.enqueue.reply",
+        pattern: "reply",
+        service: Some("tasks"),
+        reply: None,
+        title: "TasksEnqueueReply",
+    },
+    MessageInfo {
+        message_type: "tasks.enqueue.request",
+        pattern: "request",
+        service: Some("tasks"),
+        reply: Some("tasks.enqueue.reply"),
+        title: "TasksEnqueueRequest",
+    },
+    MessageInfo {
+        message_type: "tasks.event",
+        pattern: "event",
+        service: Some("tasks"),
+        reply: None,
+        title: "TasksEvent",
+    },
+    MessageInfo {
+        message_type: "tasks.get.reply",
+        pattern: "reply",
+        service: Some("tasks"),
+        reply: None,
+        title: "TasksGetReply",
+    },
+    MessageInfo {
+        message_type: "tasks.get.request",
+        pattern: "request",
+        service: Some("tasks"),
+        reply: Some("tasks.get.reply"),
+        title: "TasksGetRequest",
+    },
+    MessageInfo {
+        message_type: "tasks.heartbeat.reply",
+        pattern: "reply",
+        service: Some("tasks"),
+        reply: None,
+        title: "TasksHeartbeatReply",
+    },
+    MessageInfo {
+        message_type: "tasks.heartbeat.request",
+        pattern: "request",
+        service: Some("tasks"),
+        reply: Some("tasks.heartbeat.reply"),
+        title: "TasksHeartbeatRequest",
+    },
+    MessageInfo {
+        message_type: "tasks.lease.reply",
+        pattern: "reply",
+        service: Some("tasks"),
+        reply: None,
+        title: "TasksLeaseReply",
+    },
+    MessageInfo {
+        message_type: "tasks.lease.request",
+        pattern: "request",
+        service: Some("tasks"),
+        reply: Some("tasks.lease.reply"),
+        title: "TasksLeaseRequest",
+    },
+    MessageInfo {
+        message_type: "tasks.list.reply",
+        pattern: "reply",
+        service: Some("tasks"),
+        reply: None,
+        title: "TasksListReply",
+    },
+    MessageInfo {
+        message_type: "tasks.list.request",
+        pattern: "request",
+        service: Some("tasks"),
+        reply: Some("tasks.list.reply"),
+        title: "TasksListRequest",
+    },
+    MessageInfo {
+        message_type: "tasks.retry.reply",
+        pattern: "reply",
+        service: Some("tasks"),
+        reply: None,
+        title: "TasksRetryReply",
+    },
+    MessageInfo {
+        message_type: "tasks.retry.request",
+        pattern: "request",
+        service: Some("tasks"),
+        reply: Some("tasks.retry.reply"),
+        title: "TasksRetryRequest",
+    },
+    MessageInfo {
+        message_type: "tasks.settle.reply",
+        pattern: "reply",
+        service: Some("tasks"),
+        reply: None,
+        title: "TasksSettleReply",
+    },
+    MessageInfo {
+        message_type: "tasks.settle.request",
+        pattern: "request",
+        service: Some("tasks"),
+        reply: Some("tasks.settle.reply"),
+        title: "TasksSettleRequest",
+    },
 ];
 
 /// The MessageInfo of a message type, None for an unknown one.
@@ -661,4 +794,23 @@ pub const SCHEMAS: &[(&str, &str)] = &[
     ("service.emit.reply.json", include_str!("schemas/service.emit.reply.json")),
     ("service.emit.request.json", include_str!("schemas/service.emit.request.json")),
     ("service.event.json", include_str!("schemas/service.event.json")),
+    ("tasks.cancel.reply.json", include_str!("schemas/tasks.cancel.reply.json")),
+    ("tasks.cancel.request.json", include_str!("schemas/tasks.cancel.request.json")),
+    ("tasks.copy.reply.json", include_str!("schemas/tasks.copy.reply.json")),
+    ("tasks.copy.request.json", include_str!("schemas/tasks.copy.request.json")),
+    ("tasks.enqueue.reply.json", include_str!("schemas/tasks.enqueue.reply.json")),
+    ("tasks.enqueue.request.json", include_str!("schemas/tasks.enqueue.request.json")),
+    ("tasks.event.json", include_str!("schemas/tasks.event.json")),
+    ("tasks.get.reply.json", include_str!("schemas/tasks.get.reply.json")),
+    ("tasks.get.request.json", include_str!("schemas/tasks.get.request.json")),
+    ("tasks.heartbeat.reply.json", include_str!("schemas/tasks.heartbeat.reply.json")),
+    ("tasks.heartbeat.request.json", include_str!("schemas/tasks.heartbeat.request.json")),
+    ("tasks.lease.reply.json", include_str!("schemas/tasks.lease.reply.json")),
+    ("tasks.lease.request.json", include_str!("schemas/tasks.lease.request.json")),
+    ("tasks.list.reply.json", include_str!("schemas/tasks.list.reply.json")),
+    ("tasks.list.request.json", include_str!("schemas/tasks.list.request.json")),
+    ("tasks.retry.reply.json", include_str!("schemas/tasks.retry.reply.json")),
+    ("tasks.retry.request.json", include_str!("schemas/tasks.retry.request.json")),
+    ("tasks.settle.reply.json", include_str!("schemas/tasks.settle.reply.json")),
+    ("tasks.settle.request.json", include_str!("schemas/tasks.settle.request.json")),
 ];

@@ -745,6 +745,125 @@ pub struct LogBucket {
     pub minute: Uint,
 }
 
+/// A task queue's name (revision 1.6): lower case, like a broker service name.
+pub type TaskQueue = String;
+
+/// The kind of job, which selects a worker's handler (revision 1.6), such as email.send.
+pub type TaskName = String;
+
+/// A job's id (revision 1.6): chosen by the producer (then it is the job's uniqueness key:
+/// enqueueing it again returns the existing job) or by the queue.
+pub type TaskId = String;
+
+/// Where a job is (revision 1.6): scheduled (waiting for its run_at), queued (ready for a worker),
+/// active (leased by a worker), retrying (failed, waiting for its backoff), succeeded, dead (failed
+/// its last attempt: the dead-letter queue), cancelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum TaskState {
+    #[serde(rename = "scheduled")]
+    Scheduled,
+    #[serde(rename = "queued")]
+    Queued,
+    #[serde(rename = "active")]
+    Active,
+    #[serde(rename = "retrying")]
+    Retrying,
+    #[serde(rename = "succeeded")]
+    Succeeded,
+    #[serde(rename = "dead")]
+    Dead,
+    #[serde(rename = "cancelled")]
+    Cancelled,
+}
+
+/// 0 to 9; higher is leased first within a queue (default 0).
+pub type TaskPriority = i64;
+
+/// The attempt a lease is for, from 1.
+pub type TaskAttempt = i64;
+
+/// Milliseconds, up to 30 days.
+pub type TaskDuration = i64;
+
+/// A job's arguments, result or progress: any value, bounded by the codec limits (ENCODING.md
+/// section 2).
+pub type TaskValue = serde_json::Value;
+
+/// Why an attempt failed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskError {
+    pub message: String,
+    /// The error's kind, such as ValueError or TimeoutError, or lease_expired when the worker stopped
+    /// heartbeating.
+    pub r#type: String,
+}
+
+/// A job as the queue holds it (revision 1.6).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskJob {
+    /// A job's arguments, result or progress: any value, bounded by the codec limits (ENCODING.md
+    /// section 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub args: Option<TaskValue>,
+    /// Attempts started so far (0 until the first lease).
+    pub attempt: i64,
+    /// The first retry's delay; each next one doubles, up to max_backoff_ms, with up to 25 % random
+    /// jitter.
+    pub backoff_ms: TaskDuration,
+    /// Cancellation was asked while the job ran: its worker is told at its next heartbeat.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancel_requested: Option<bool>,
+    /// Milliseconds since the Unix epoch, UTC.
+    pub created_at: Timestamp,
+    /// The last attempt's error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<TaskError>,
+    /// Milliseconds since the Unix epoch, UTC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<Timestamp>,
+    /// A job's id (revision 1.6): chosen by the producer (then it is the job's uniqueness key:
+    /// enqueueing it again returns the existing job) or by the queue.
+    pub id: TaskId,
+    /// How long a lease lasts unless the worker's heartbeat extends it.
+    pub lease_ms: i64,
+    /// When the current lease ends unless extended (active jobs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_until: Option<Timestamp>,
+    /// Attempts before the job is dead.
+    pub max_attempts: i64,
+    /// Milliseconds, up to 30 days.
+    pub max_backoff_ms: TaskDuration,
+    /// 0 to 9; higher is leased first within a queue (default 0).
+    pub priority: TaskPriority,
+    /// A job's arguments, result or progress: any value, bounded by the codec limits (ENCODING.md
+    /// section 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<TaskValue>,
+    /// A task queue's name (revision 1.6): lower case, like a broker service name.
+    pub queue: TaskQueue,
+    /// A job's arguments, result or progress: any value, bounded by the codec limits (ENCODING.md
+    /// section 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<TaskValue>,
+    /// How long a finished job (and its result or error) is kept.
+    pub result_ttl_ms: TaskDuration,
+    /// When the job is (or was) due.
+    pub run_at: Timestamp,
+    /// Where a job is (revision 1.6): scheduled (waiting for its run_at), queued (ready for a worker),
+    /// active (leased by a worker), retrying (failed, waiting for its backoff), succeeded, dead (failed
+    /// its last attempt: the dead-letter queue), cancelled.
+    pub state: TaskState,
+    /// The kind of job, which selects a worker's handler (revision 1.6), such as email.send.
+    pub task: TaskName,
+    /// Milliseconds since the Unix epoch, UTC.
+    pub updated_at: Timestamp,
+    /// Counts the job's state changes from 1: of two copies of a job, the higher version is newer.
+    pub version: Uint,
+    /// The worker holding (or that last held) the lease.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker: Option<NodeId>,
+}
+
 /// chat.channel.create.reply: Reply to chat.channel.create.request: the channel's record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChatChannelCreateReply {
@@ -1828,4 +1947,306 @@ pub struct ServiceEvent {
     pub group: Option<ServiceName>,
     /// The instance that emitted the event.
     pub sender: NodeId,
+}
+
+/// tasks.cancel.reply: Reply to tasks.cancel.request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TasksCancelReply {
+    /// A job as the queue holds it (revision 1.6).
+    pub job: TaskJob,
+}
+
+/// tasks.cancel.request: Cancel a job (revision 1.6): a scheduled, queued or retrying job is
+/// cancelled at once; an active one is marked cancel_requested and its worker told at its next
+/// heartbeat (it is cancelled when the worker settles, or when the lease ends). A finished job is
+/// returned as it is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TasksCancelRequest {
+    /// A job's id (revision 1.6): chosen by the producer (then it is the job's uniqueness key:
+    /// enqueueing it again returns the existing job) or by the queue.
+    pub id: TaskId,
+}
+
+/// tasks.copy.reply: Reply to tasks.copy.request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TasksCopyReply {
+    /// A process or server id: printable ASCII.
+    pub server: NodeId,
+    pub stored: Uint,
+}
+
+/// tasks.copy.request: A copy of jobs the coordinator changed (revision 1.6), between servers on
+/// srv.<server-id> only: kept where newer (higher version) than the copy held. Replied once
+/// durable.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TasksCopyRequest {
+    pub jobs: Vec<TaskJob>,
+}
+
+/// tasks.enqueue.reply: Reply to tasks.enqueue.request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TasksEnqueueReply {
+    /// False when a job of this id existed: it is returned as it is.
+    pub created: bool,
+    /// A job as the queue holds it (revision 1.6).
+    pub job: TaskJob,
+}
+
+/// tasks.enqueue.request: Enqueue a job (revision 1.6). Replied once the job is durable on the
+/// queue's coordinator and on as many servers as its replication factor asks. With an id:
+/// idempotent, the job of that id is returned (created: false) whatever else the request says.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TasksEnqueueRequest {
+    /// A job's arguments, result or progress: any value, bounded by the codec limits (ENCODING.md
+    /// section 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub args: Option<TaskValue>,
+    /// Default 1000.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backoff_ms: Option<TaskDuration>,
+    /// Due this long from now (a countdown).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_ms: Option<TaskDuration>,
+    /// A job's id (revision 1.6): chosen by the producer (then it is the job's uniqueness key:
+    /// enqueueing it again returns the existing job) or by the queue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<TaskId>,
+    /// Default 30000.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_ms: Option<i64>,
+    /// Default 3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_attempts: Option<i64>,
+    /// Default 300000.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_backoff_ms: Option<TaskDuration>,
+    /// 0 to 9; higher is leased first within a queue (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<TaskPriority>,
+    /// A task queue's name (revision 1.6): lower case, like a broker service name.
+    pub queue: TaskQueue,
+    /// Default one day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result_ttl_ms: Option<TaskDuration>,
+    /// Due at this time (an ETA); with delay_ms, the later of the two.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_at: Option<Timestamp>,
+    /// The kind of job, which selects a worker's handler (revision 1.6), such as email.send.
+    pub task: TaskName,
+}
+
+/// tasks.event: Published on topic tasks/<queue>/ by the coordinator once a job's new state is
+/// durable (revision 1.6): the live event stream of the dashboard and `correio tasks follow`. A
+/// subscriber that sees a gap in versions reads the job with tasks.get.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TasksEvent {
+    /// Milliseconds since the Unix epoch, UTC.
+    pub at: Timestamp,
+    pub attempt: i64,
+    /// Why an attempt failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<TaskError>,
+    /// A job's id (revision 1.6): chosen by the producer (then it is the job's uniqueness key:
+    /// enqueueing it again returns the existing job) or by the queue.
+    pub id: TaskId,
+    /// A job's arguments, result or progress: any value, bounded by the codec limits (ENCODING.md
+    /// section 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<TaskValue>,
+    /// A task queue's name (revision 1.6): lower case, like a broker service name.
+    pub queue: TaskQueue,
+    /// Where a job is (revision 1.6): scheduled (waiting for its run_at), queued (ready for a worker),
+    /// active (leased by a worker), retrying (failed, waiting for its backoff), succeeded, dead (failed
+    /// its last attempt: the dead-letter queue), cancelled.
+    pub state: TaskState,
+    /// The kind of job, which selects a worker's handler (revision 1.6), such as email.send.
+    pub task: TaskName,
+    pub version: Uint,
+    /// A process or server id: printable ASCII.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker: Option<NodeId>,
+}
+
+/// tasks.get.reply: Reply to tasks.get.request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TasksGetReply {
+    /// A job as the queue holds it (revision 1.6).
+    pub job: TaskJob,
+}
+
+/// tasks.get.request: A job's state (revision 1.6); NOT_FOUND for an unknown id, or one whose
+/// result outlived its TTL. With wait_ms, the reply waits up to that long for the job to finish
+/// (succeeded, dead or cancelled): waiting for a result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TasksGetRequest {
+    /// A job's id (revision 1.6): chosen by the producer (then it is the job's uniqueness key:
+    /// enqueueing it again returns the existing job) or by the queue.
+    pub id: TaskId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_ms: Option<i64>,
+}
+
+/// tasks.heartbeat.reply: Reply to tasks.heartbeat.request, a lease for each one asked about, in
+/// order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TasksHeartbeatReply {
+    pub leases: Vec<TasksHeartbeatReplyLease>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TasksHeartbeatReplyLease {
+    /// The attempt a lease is for, from 1.
+    pub attempt: TaskAttempt,
+    /// Cancellation was asked: stop the job and settle it as failed.
+    pub cancel: bool,
+    pub held: bool,
+    /// A job's id (revision 1.6): chosen by the producer (then it is the job's uniqueness key:
+    /// enqueueing it again returns the existing job) or by the queue.
+    pub id: TaskId,
+    /// Milliseconds since the Unix epoch, UTC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_until: Option<Timestamp>,
+}
+
+/// tasks.heartbeat.request: Extend the leases a worker holds (revision 1.6), optionally reporting
+/// progress. Each lease comes back held (extended to lease_until) or lost (the lease expired and
+/// the job went back to the queue, or it was settled): a worker stops a job whose lease is lost,
+/// and one marked cancel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TasksHeartbeatRequest {
+    pub leases: Vec<TasksHeartbeatRequestLease>,
+    /// A process or server id: printable ASCII.
+    pub worker: NodeId,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TasksHeartbeatRequestLease {
+    /// The attempt a lease is for, from 1.
+    pub attempt: TaskAttempt,
+    /// A job's id (revision 1.6): chosen by the producer (then it is the job's uniqueness key:
+    /// enqueueing it again returns the existing job) or by the queue.
+    pub id: TaskId,
+    /// A job's arguments, result or progress: any value, bounded by the codec limits (ENCODING.md
+    /// section 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<TaskValue>,
+}
+
+/// tasks.lease.reply: Reply to tasks.lease.request: the leased jobs (none when nothing became due
+/// in time).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TasksLeaseReply {
+    pub jobs: Vec<TaskJob>,
+}
+
+/// tasks.lease.request: Lease due jobs of the given queues, highest priority first, then oldest due
+/// (revision 1.6). With wait_ms, the reply waits up to that long for a job to become due (a long
+/// poll); an empty list when none did. Each job comes back active, with its attempt and
+/// lease_until: the worker heartbeats it before then, and settles it with that attempt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TasksLeaseRequest {
+    /// At most this many jobs (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<i64>,
+    pub queues: Vec<TaskQueue>,
+    /// Long-poll time, default 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_ms: Option<i64>,
+    /// The worker's id, unique among live workers.
+    pub worker: NodeId,
+}
+
+/// tasks.list.reply: Reply to tasks.list.request: a page of jobs, with counts per queue and state
+/// of every job the server holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TasksListReply {
+    /// Jobs held, per queue and then per state.
+    pub counts: BTreeMap<String, BTreeMap<String, Uint>>,
+    pub jobs: Vec<TaskJob>,
+    /// A job's id (revision 1.6): chosen by the producer (then it is the job's uniqueness key:
+    /// enqueueing it again returns the existing job) or by the queue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<TaskId>,
+    /// A process or server id: printable ASCII.
+    pub server: NodeId,
+}
+
+/// tasks.list.request: List jobs (revision 1.6): of one queue and/or state, ordered by id; after is
+/// the previous page's next. Between servers, on srv.<server-id>, it pages through every job a
+/// server holds (a new coordinator's catch-up).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TasksListRequest {
+    /// A job's id (revision 1.6): chosen by the producer (then it is the job's uniqueness key:
+    /// enqueueing it again returns the existing job) or by the queue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<TaskId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<i64>,
+    /// A task queue's name (revision 1.6): lower case, like a broker service name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<TaskQueue>,
+    /// Where a job is (revision 1.6): scheduled (waiting for its run_at), queued (ready for a worker),
+    /// active (leased by a worker), retrying (failed, waiting for its backoff), succeeded, dead (failed
+    /// its last attempt: the dead-letter queue), cancelled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<TaskState>,
+}
+
+/// tasks.retry.reply: Reply to tasks.retry.request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TasksRetryReply {
+    /// A job as the queue holds it (revision 1.6).
+    pub job: TaskJob,
+}
+
+/// tasks.retry.request: Replay a dead or cancelled job (revision 1.6): queued again now, with its
+/// attempts counted from 0. Any other state is CONFLICT.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TasksRetryRequest {
+    /// A job's id (revision 1.6): chosen by the producer (then it is the job's uniqueness key:
+    /// enqueueing it again returns the existing job) or by the queue.
+    pub id: TaskId,
+}
+
+/// tasks.settle.reply: Reply to tasks.settle.request: the job after it, once durable.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TasksSettleReply {
+    /// A job as the queue holds it (revision 1.6).
+    pub job: TaskJob,
+}
+
+/// tasks.settle.request: Settle an attempt (revision 1.6): succeeded with a result, failed with an
+/// error (retried after a backoff while attempts remain, unless retry is false; dead after the
+/// last), or released (given back unstarted, not counted as an attempt, when a worker shuts down).
+/// Settling an attempt whose lease was lost is CONFLICT: the job was given to another worker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TasksSettleRequest {
+    /// The attempt a lease is for, from 1.
+    pub attempt: TaskAttempt,
+    /// Why an attempt failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<TaskError>,
+    /// A job's id (revision 1.6): chosen by the producer (then it is the job's uniqueness key:
+    /// enqueueing it again returns the existing job) or by the queue.
+    pub id: TaskId,
+    pub outcome: TasksSettleRequestOutcome,
+    /// A job's arguments, result or progress: any value, bounded by the codec limits (ENCODING.md
+    /// section 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<TaskValue>,
+    /// False: fail for good (dead now) even if attempts remain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<bool>,
+    /// A process or server id: printable ASCII.
+    pub worker: NodeId,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum TasksSettleRequestOutcome {
+    #[serde(rename = "succeeded")]
+    Succeeded,
+    #[serde(rename = "failed")]
+    Failed,
+    #[serde(rename = "released")]
+    Released,
 }

@@ -1,0 +1,326 @@
+import { randomBytes } from 'node:crypto';
+import { ConflictError, NotFoundError, UnavailableError } from '@correio/codec';
+import type { Logger } from '@correio/observability';
+import type { BodyOf, TaskJob } from '@correio/protocol';
+import * as states from './jobStates.js';
+import type { TaskReplicator } from './TaskReplicator.js';
+import type { SettledHow } from './taskMetrics.js';
+import type { TaskStore } from './TaskStore.js';
+
+export interface TaskQueueOptions {
+  readonly store: TaskStore;
+  readonly replicator: TaskReplicator;
+  /** Publishes `tasks.event` on `tasks/<queue>/` once a change is acknowledged. */
+  readonly announce: (job: TaskJob) => void;
+  readonly logger: Logger;
+  /** The synchronised clock. */
+  readonly now?: () => number;
+  readonly random?: () => number;
+  /** Long polls (lease and get waits) held at once at most; past it they answer at once. Default 1,000. */
+  readonly maxWaiters?: number;
+  /** Ms between looks at the timers (schedules, backoffs, leases' ends, expiries). Default 50. */
+  readonly tickMs?: number;
+  /** What the coordinator counts: lease expiries, retries, dead letters, runtimes. */
+  readonly onSettled?: (job: TaskJob, how: SettledHow, runtimeMs?: number) => void;
+}
+
+interface LeaseWaiter {
+  readonly queues: ReadonlySet<string>;
+  readonly wake: () => void;
+}
+
+/** Timers handled per tick at most: a backlog of due timers is worked through over several ticks. */
+const TICK_BATCH = 500;
+/** Jobs a queue's index is read for per lease, beyond the ones wanted (ids already taken in the same transaction are skipped). */
+const LEASE_SCAN = 100;
+
+/**
+ * The task queue's decisions (protocol README, revision 1.6), made on the coordinator only: every
+ * change is one transaction of the task store (so decisions are serialised), durable here and
+ * copied to `replicas − 1` other servers before it is acknowledged, then announced. Leases are
+ * pulled by workers (long polls), extended by heartbeats and expired by the timer tick, which also
+ * makes scheduled and retrying jobs due and deletes finished jobs past their TTL.
+ */
+export class TaskQueue {
+  readonly #options: TaskQueueOptions;
+  readonly #store: TaskStore;
+  readonly #now: () => number;
+  readonly #random: () => number;
+  readonly #leaseWaiters = new Set<LeaseWaiter>();
+  readonly #resultWaiters = new Map<string, Set<(job: TaskJob) => void>>();
+  /** When each active job's current attempt was leased here (runtime histogram). */
+  readonly #leasedAt = new Map<string, number>();
+  #waiters = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #ticking = false;
+
+  constructor(options: TaskQueueOptions) {
+    this.#options = options;
+    this.#store = options.store;
+    this.#now = options.now ?? Date.now;
+    this.#random = options.random ?? Math.random;
+  }
+
+  get running(): boolean {
+    return this.#timer !== undefined;
+  }
+
+  /** Starts the timer tick (this server became the coordinator). */
+  start(): void {
+    this.#timer ??= setInterval(() => void this.#tick(), this.#options.tickMs ?? 50);
+    this.#timer.unref();
+  }
+
+  /** Stops the tick and answers every long poll now (empty leases; jobs as they are). */
+  stop(): void {
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
+    for (const waiter of [...this.#leaseWaiters]) waiter.wake();
+    for (const [id, waiters] of [...this.#resultWaiters]) {
+      const job = this.#store.get(id);
+      for (const wake of waiters) if (job) wake(job);
+    }
+    this.#leasedAt.clear();
+    this.#options.replicator.clear();
+  }
+
+  async enqueue(body: BodyOf<'tasks.enqueue.request'>): Promise<BodyOf<'tasks.enqueue.reply'>> {
+    this.#requireRunning();
+    const id = body.id ?? `j_${randomBytes(12).toString('base64url')}`;
+    const outcome = await this.#store.transaction(() => {
+      const held = this.#store.get(id);
+      if (held !== undefined) return { job: held, created: false };
+      const job = states.newJob(body, id, this.#now());
+      this.#store.put(job);
+      return { job, created: true };
+    });
+    // A job that existed may be the one a failed first attempt left here only: it is copied again.
+    await this.#options.replicator.copy([outcome.job]);
+    if (outcome.created) this.#acknowledged([outcome.job]);
+    return outcome;
+  }
+
+  /** Leases up to `max` due jobs of `queues`; waits up to `waitMs` for one when none is due. */
+  async lease(worker: string, queues: readonly string[], max: number, waitMs: number, signal: AbortSignal): Promise<TaskJob[]> {
+    this.#requireRunning();
+    const wanted = new Set(queues);
+    const deadline = performance.now() + waitMs;
+    for (let round = 0; round < 10_000; round++) {
+      const jobs = await this.#takeDue(worker, wanted, max);
+      if (jobs.length > 0) return jobs;
+      const left = deadline - performance.now();
+      if (left <= 0 || signal.aborted || !this.running || this.#waiters >= (this.#options.maxWaiters ?? 1_000)) return [];
+      await this.#waitForDue(wanted, left, signal);
+    }
+    return [];
+  }
+
+  heartbeat(worker: string, leases: BodyOf<'tasks.heartbeat.request'>['leases']): Promise<BodyOf<'tasks.heartbeat.reply'>> {
+    this.#requireRunning();
+    return this.#change(() => {
+      const now = this.#now();
+      const changed: TaskJob[] = [];
+      const answers = leases.map((lease) => {
+        const job = this.#store.get(lease.id);
+        if (job === undefined || job.state !== 'active' || job.attempt !== lease.attempt || job.worker !== worker) {
+          return { id: lease.id, attempt: lease.attempt, held: false, cancel: job?.cancel_requested === true };
+        }
+        const next = states.extended(job, now, lease.progress);
+        this.#store.put(next);
+        changed.push(next);
+        return { id: lease.id, attempt: lease.attempt, held: true, cancel: next.cancel_requested === true, lease_until: next.lease_until! };
+      });
+      return { changed, result: { leases: answers } };
+    });
+  }
+
+  settle(body: BodyOf<'tasks.settle.request'>): Promise<TaskJob> {
+    this.#requireRunning();
+    return this.#change(() => {
+      const job = this.#store.get(body.id);
+      if (job === undefined) throw new NotFoundError(`no job ${body.id}`, { data: { id: body.id } });
+      if (job.state !== 'active' || job.attempt !== body.attempt || job.worker !== body.worker) {
+        throw new ConflictError(`the lease of attempt ${body.attempt} of job ${body.id} is no longer ${body.worker}'s: the job is ${job.state} (attempt ${job.attempt}); drop the outcome`, {
+          data: { id: body.id, state: job.state, attempt: job.attempt, reason: 'lease_lost' },
+        });
+      }
+      const now = this.#now();
+      const next =
+        body.outcome === 'succeeded'
+          ? states.succeeded(job, now, body.result)
+          : body.outcome === 'released'
+            ? states.released(job, now)
+            : states.failed(job, now, body.error ?? { type: 'Error', message: '' }, body.retry !== false, this.#random);
+      this.#store.put(next);
+      const leasedAt = this.#leasedAt.get(job.id);
+      this.#leasedAt.delete(job.id);
+      this.#options.onSettled?.(next, body.outcome === 'released' ? 'released' : (next.state as SettledHow), leasedAt === undefined ? undefined : now - leasedAt);
+      return { changed: [next], result: next };
+    });
+  }
+
+  /** The job now, or once finished when `waitMs` allows. */
+  async get(id: string, waitMs: number, signal: AbortSignal): Promise<TaskJob> {
+    const job = this.#store.get(id);
+    if (job === undefined) throw new NotFoundError(`no job ${id} (never enqueued, or finished longer ago than its result TTL)`, { data: { id } });
+    if (waitMs === 0 || states.FINISHED.has(job.state) || !this.running || this.#waiters >= (this.#options.maxWaiters ?? 1_000)) return job;
+    return new Promise<TaskJob>((resolve) => {
+      let waiters = this.#resultWaiters.get(id);
+      if (waiters === undefined) this.#resultWaiters.set(id, (waiters = new Set()));
+      this.#waiters++;
+      const finish = (answer: TaskJob): void => {
+        if (!waiters.delete(finish)) return;
+        if (waiters.size === 0) this.#resultWaiters.delete(id);
+        this.#waiters--;
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        resolve(answer);
+      };
+      const onAbort = (): void => finish(this.#store.get(id) ?? job);
+      const timer = setTimeout(onAbort, waitMs);
+      signal.addEventListener('abort', onAbort, { once: true });
+      waiters.add(finish);
+    });
+  }
+
+  cancel(id: string): Promise<TaskJob> {
+    this.#requireRunning();
+    return this.#change(() => {
+      const job = this.#found(id);
+      const now = this.#now();
+      if (states.FINISHED.has(job.state) || job.cancel_requested) return { changed: [], result: job };
+      const next = job.state === 'active' ? states.cancelRequested(job, now) : states.cancelled(job, now, undefined);
+      this.#store.put(next);
+      return { changed: [next], result: next };
+    });
+  }
+
+  retry(id: string): Promise<TaskJob> {
+    this.#requireRunning();
+    return this.#change(() => {
+      const job = this.#found(id);
+      if (job.state !== 'dead' && job.state !== 'cancelled') {
+        throw new ConflictError(`job ${id} is ${job.state}: only dead or cancelled jobs are replayed`, { data: { id, state: job.state, reason: 'not_finished' } });
+      }
+      const next = states.replayed(job, this.#now());
+      this.#store.put(next);
+      return { changed: [next], result: next };
+    });
+  }
+
+  /** One transaction deciding `changed`, then their copies, then the announcements. */
+  async #change<T>(decide: () => { changed: TaskJob[]; result: T }): Promise<T> {
+    const { changed, result } = await this.#store.transaction(decide);
+    if (changed.length > 0) {
+      await this.#options.replicator.copy(changed);
+      this.#acknowledged(changed);
+    }
+    return result;
+  }
+
+  /** Takes due jobs in one transaction: marks them active for `worker`. */
+  async #takeDue(worker: string, queues: ReadonlySet<string>, max: number): Promise<TaskJob[]> {
+    return this.#change(() => {
+      const now = this.#now();
+      const taken: TaskJob[] = [];
+      // Highest priority across the queues first: each queue's best candidates, merged.
+      const candidates: TaskJob[] = [];
+      for (const queue of queues) {
+        for (const id of this.#store.dueIds(queue, Math.min(max, LEASE_SCAN))) {
+          const job = this.#store.get(id);
+          if (job?.state === 'queued') candidates.push(job);
+        }
+      }
+      candidates.sort((a, b) => b.priority - a.priority || a.run_at - b.run_at);
+      for (const job of candidates.slice(0, max)) {
+        const next = states.leased(job, worker, now);
+        this.#store.put(next);
+        this.#leasedAt.set(next.id, now);
+        taken.push(next);
+      }
+      return { changed: taken, result: taken };
+    });
+  }
+
+  #waitForDue(queues: ReadonlySet<string>, ms: number, signal: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.#waiters++;
+      const waiter: LeaseWaiter = {
+        queues,
+        wake: () => {
+          if (!this.#leaseWaiters.delete(waiter)) return;
+          this.#waiters--;
+          clearTimeout(timer);
+          signal.removeEventListener('abort', waiter.wake);
+          resolve();
+        },
+      };
+      const timer = setTimeout(waiter.wake, ms);
+      signal.addEventListener('abort', waiter.wake, { once: true });
+      this.#leaseWaiters.add(waiter);
+    });
+  }
+
+  /** After a change is durable and copied: announce it, wake the polls it concerns. */
+  #acknowledged(jobs: readonly TaskJob[]): void {
+    const due = new Set<string>();
+    for (const job of jobs) {
+      this.#options.announce(job);
+      if (job.state === 'queued') due.add(job.queue);
+      if (states.FINISHED.has(job.state)) for (const wake of [...(this.#resultWaiters.get(job.id) ?? [])]) wake(job);
+    }
+    if (due.size === 0) return;
+    for (const waiter of [...this.#leaseWaiters]) {
+      for (const queue of due) {
+        if (waiter.queues.has(queue)) {
+          waiter.wake();
+          break;
+        }
+      }
+    }
+  }
+
+  async #tick(): Promise<void> {
+    if (this.#ticking) return;
+    this.#ticking = true;
+    try {
+      const now = this.#now();
+      if (this.#store.dueTimers(now, 1).length === 0) return;
+      await this.#change(() => {
+        const changed: TaskJob[] = [];
+        for (const id of this.#store.dueTimers(now, TICK_BATCH)) {
+          const job = this.#store.get(id);
+          if (job === undefined) continue;
+          const at = states.timerOf(job);
+          if (at === undefined || at > now) continue;
+          if (states.FINISHED.has(job.state)) {
+            this.#store.remove(id);
+            continue;
+          }
+          const next = job.state === 'active' ? states.leaseExpired(job, now) : states.promoted(job, now);
+          if (job.state === 'active') {
+            this.#leasedAt.delete(id);
+            this.#options.onSettled?.(next, 'lease_expired');
+          }
+          this.#store.put(next);
+          changed.push(next);
+        }
+        return { changed, result: undefined };
+      });
+    } catch (error) {
+      this.#options.logger.warn({ err: error }, 'a task timer round failed; the next tick tries again');
+    } finally {
+      this.#ticking = false;
+    }
+  }
+
+  #found(id: string): TaskJob {
+    const job = this.#store.get(id);
+    if (job === undefined) throw new NotFoundError(`no job ${id}`, { data: { id } });
+    return job;
+  }
+
+  #requireRunning(): void {
+    if (!this.running) throw new UnavailableError('this server does not coordinate the task queue (any more): retry, the broker sends it to the coordinator', { data: { reason: 'not_coordinator' } });
+  }
+}

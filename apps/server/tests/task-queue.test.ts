@@ -1,0 +1,248 @@
+// The task queue (protocol revision 1.6) over real sockets: a broker, a proxy, a reference server
+// and two chat servers; the coordinator serves `tasks`, the other holds its copies. Producers and
+// workers are @correio/tasks clients in this process: every semantic of the queue — results and
+// waiting for them, idempotent enqueue, retries with backoff into the dead-letter queue and replay,
+// failing for good, countdowns, priorities, cancellation (queued and running), progress, lost
+// leases (a stalled worker), the live event stream, replication to the other server, and values
+// that must come back exactly as they went (a `__proto__` key, extreme integers, binary).
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { BodyOf } from '@correio/protocol';
+import { PermanentJobError, TaskClient, TaskFailedError, TaskWorker, type JobHandler, type TaskJob } from '@correio/tasks';
+import { readMetric } from '@correio/testing';
+import { Subscriber, RequestClient } from '@correio/transport';
+import { encode as msgpack } from '@msgpack/msgpack';
+import { ChatClient, eventually } from './helpers/chat.js';
+import { clusterHealth, startClusterServer, startRefProcess } from './helpers/cluster.js';
+import { fileScratch, startInfrastructure, type Infrastructure, type ServerProcess } from './helpers/processes.js';
+import { join } from 'node:path';
+
+let infra: Infrastructure;
+const servers: ServerProcess[] = [];
+let client: TaskClient;
+const workers: TaskWorker[] = [];
+const scratch = fileScratch({
+  prefix: 'correio-task-queue-',
+  closeFirst: async () => {
+    await Promise.all(workers.map((worker) => worker.stop({ graceMs: 0 })));
+    await client?.close();
+  },
+});
+
+function worker(queues: string[], handlers: Record<string, JobHandler>, options: { concurrency?: number; id?: string } = {}): TaskWorker {
+  const made = new TaskWorker({ broker: infra.broker, queues, handlers, pollMs: 2_000, ...options }).start();
+  workers.push(made);
+  return made;
+}
+
+async function stopWorker(made: TaskWorker): Promise<void> {
+  workers.splice(workers.indexOf(made), 1);
+  await made.stop({ graceMs: 1_000 });
+}
+
+/** Which server coordinates (serves `tasks`), by /health. */
+async function coordinator(): Promise<ServerProcess> {
+  let found: ServerProcess | undefined;
+  await eventually(async () => {
+    for (const server of servers) if ((await clusterHealth(server)).tasks?.coordinating) found = server;
+    return found !== undefined;
+  }, 20_000, 'a server to coordinate the task queue');
+  return found as unknown as ServerProcess;
+}
+
+beforeAll(async () => {
+  infra = await startInfrastructure();
+  await startRefProcess(infra, join(scratch.dir, 'ref'));
+  servers.push(...(await Promise.all(['q1', 'q2'].map((id) => startClusterServer(infra, id, join(scratch.dir, id))))));
+  client = new TaskClient({ broker: infra.broker, timeoutMs: 20_000 });
+  await coordinator();
+}, 120_000);
+
+
+describe('the task queue', () => {
+  it('runs a job and hands its result to whoever waits; an id enqueued again is the same job', async () => {
+    worker(['basic'], { add: ([a, b]: [number, number]) => a + b });
+    const { job, created } = await client.enqueue('basic', 'add', [2, 3], { id: 'sum-1' });
+    expect(created).toBe(true);
+    expect(job).toMatchObject({ id: 'sum-1', state: 'queued', attempt: 0, version: 1 });
+    expect(await client.result('sum-1', { timeoutMs: 15_000 })).toBe(5);
+    const again = await client.enqueue('basic', 'add', [40, 2], { id: 'sum-1' });
+    expect(again.created).toBe(false);
+    expect(again.job).toMatchObject({ id: 'sum-1', state: 'succeeded', result: 5, attempt: 1 });
+    await expect(client.get('never-enqueued')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
+
+  it('retries a failing job with a growing backoff, buries it after its last attempt, and replays the dead letter', async () => {
+    const starts: number[] = [];
+    let healed = false;
+    worker(['flaky'], {
+      flaky: () => {
+        starts.push(Date.now());
+        if (!healed) throw new RangeError('not yet');
+        return 'fine';
+      },
+    });
+    const { job } = await client.enqueue('flaky', 'flaky', undefined, { maxAttempts: 3, backoffMs: 300 });
+    const dead = await client.wait(job.id, { timeoutMs: 20_000 });
+    expect(dead).toMatchObject({ state: 'dead', attempt: 3, error: { type: 'RangeError', message: 'not yet' } });
+    expect(starts).toHaveLength(3);
+    // 300 ms then 600 ms, each plus up to 25 %.
+    expect(starts[1]! - starts[0]!).toBeGreaterThanOrEqual(300);
+    expect(starts[2]! - starts[1]!).toBeGreaterThanOrEqual(600);
+    await expect(client.result(job.id, { timeoutMs: 1_000 })).rejects.toBeInstanceOf(TaskFailedError);
+    const letters = await client.list({ queue: 'flaky', state: 'dead' });
+    expect(letters.jobs.map((letter) => letter.id)).toEqual([job.id]);
+    expect(letters.counts['flaky']).toEqual({ dead: 1 });
+    healed = true;
+    const replayed = await client.retry(job.id);
+    expect(replayed).toMatchObject({ state: 'queued', attempt: 0 });
+    expect(await client.result(job.id, { timeoutMs: 15_000 })).toBe('fine');
+    await expect(client.retry(job.id)).rejects.toMatchObject({ code: 'CONFLICT' });
+  });
+
+  it('fails a job for good on a PermanentJobError or an unknown task, whatever attempts remain', async () => {
+    worker(['strict'], {
+      validate: () => {
+        throw new PermanentJobError('the address is malformed');
+      },
+    });
+    const bad = await client.enqueue('strict', 'validate', { to: 'nobody' }, { maxAttempts: 5 });
+    expect(await client.wait(bad.job.id, { timeoutMs: 15_000 })).toMatchObject({ state: 'dead', attempt: 1, error: { type: 'PermanentJobError' } });
+    const unknown = await client.enqueue('strict', 'no.such.task', null, { maxAttempts: 5 });
+    expect(await client.wait(unknown.job.id, { timeoutMs: 15_000 })).toMatchObject({ state: 'dead', attempt: 1, error: { type: 'UnknownTask' } });
+  });
+
+  it('holds a countdown job until it is due, and leases higher priorities first', async () => {
+    const { job } = await client.enqueue('later', 'tick', null, { delayMs: 1_500 });
+    expect(job.state).toBe('scheduled');
+    const order: string[] = [];
+    for (const [id, priority] of [['low', 0], ['mid', 5], ['high', 9]] as const) await client.enqueue('ordered', 'note', id, { id: `prio-${id}`, priority });
+    const ran: number[] = [];
+    worker(['later'], { tick: () => ran.push(Date.now()) });
+    worker(['ordered'], { note: (name: string) => order.push(name) }, { concurrency: 1 });
+    const done = await client.wait(job.id, { timeoutMs: 15_000 });
+    expect(done.state).toBe('succeeded');
+    expect(ran[0]! - job.created_at).toBeGreaterThanOrEqual(1_400);
+    await eventually(() => order.length === 3, 15_000, 'the three priorities to run');
+    expect(order).toEqual(['high', 'mid', 'low']);
+  });
+
+  it('cancels a queued job at once, and a running one through its signal', async () => {
+    const queued = await client.enqueue('cancel-q', 'never', null, { delayMs: 60_000 });
+    expect((await client.cancel(queued.job.id)).state).toBe('cancelled');
+    let aborted = false;
+    worker(['cancel'], {
+      long: (_args: unknown, ctx) =>
+        new Promise((_resolve, reject) => {
+          ctx.signal.addEventListener('abort', () => {
+            aborted = true;
+            reject(new Error('stopped'));
+          });
+        }),
+    });
+    const running = await client.enqueue('cancel', 'long', null, { leaseMs: 1_500 });
+    await eventually(async () => (await client.get(running.job.id)).state === 'active', 15_000, 'the job to start');
+    expect((await client.cancel(running.job.id)).cancel_requested).toBe(true);
+    const finished = await client.wait(running.job.id, { timeoutMs: 15_000 });
+    expect(finished.state).toBe('cancelled');
+    expect(aborted).toBe(true);
+  });
+
+  it('shows progress, and runs a job again elsewhere when its worker stops heartbeating (the stale outcome is refused)', async () => {
+    const { job } = await client.enqueue('stall', 'work', { n: 1 }, { leaseMs: 1_000 });
+    // A worker that leases and then hangs: no heartbeat.
+    const [leased] = (await client.call('tasks.lease.request', { worker: 'stalled-worker', queues: ['stall'], max: 1 })).jobs;
+    expect(leased).toMatchObject({ id: job.id, state: 'active', attempt: 1, worker: 'stalled-worker' });
+    const seen: unknown[] = [];
+    worker(['stall'], {
+      work: async (_args: unknown, ctx) => {
+        ctx.progress({ step: 1, of: 2 });
+        await new Promise((resolve) => setTimeout(resolve, 800));
+        seen.push((await client.get(ctx.id)).progress);
+        return ctx.attempt;
+      },
+    });
+    const done = await client.wait(job.id, { timeoutMs: 15_000 });
+    expect(done).toMatchObject({ state: 'succeeded', attempt: 2, result: 2 });
+    expect(seen).toEqual([{ step: 1, of: 2 }]);
+    const stale: BodyOf<'tasks.settle.request'> = { worker: 'stalled-worker', id: job.id, attempt: 1, outcome: 'succeeded', result: 'late' };
+    await expect(client.call('tasks.settle.request', stale)).rejects.toMatchObject({ code: 'CONFLICT' });
+    const boss = await coordinator();
+    expect(await readMetric(boss.http, 'correio_tasks_outcomes_total', { queue: 'stall', outcome: 'lease_expired' })).toBe(1);
+  });
+
+  it('announces every state change on tasks/<queue>/ and copies every job to the other server', async () => {
+    const subscriber = new Subscriber({});
+    subscriber.subscribe('tasks/events/');
+    subscriber.connect(infra.proxy.sub);
+    const states: string[] = [];
+    const reading = (async () => {
+      for await (const publication of subscriber) {
+        const event = publication.envelope.body as BodyOf<'tasks.event'>;
+        if (event.id === 'evented') states.push(event.state);
+        if (event.state === 'succeeded') return;
+      }
+    })();
+    // ZeroMQ subscriptions take a moment to reach the proxy: a probe job until one is heard.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    worker(['events'], { echo: (value: unknown) => value });
+    await client.enqueue('events', 'echo', 'hi', { id: 'evented' });
+    await client.result('evented', { timeoutMs: 15_000 });
+    await Promise.race([reading, new Promise((resolve) => setTimeout(resolve, 5_000))]);
+    await subscriber.close();
+    expect(states).toEqual(['queued', 'active', 'succeeded']);
+
+    const boss = await coordinator();
+    const other = servers.find((server) => server !== boss)!;
+    const direct = new RequestClient({ endpoint: infra.broker, from: 'copy-probe' });
+    try {
+      const copy = await direct.request(`srv.${other.id}`, 'tasks.list.request', { limit: 1_000 });
+      const held = (copy.body as BodyOf<'tasks.list.reply'>).jobs.find((job: TaskJob) => job.id === 'evented');
+      expect(held).toMatchObject({ state: 'succeeded', result: 'hi' });
+      // Client requests go to the coordinator through `tasks`, not to a server's own service.
+      await expect(direct.request(`srv.${other.id}`, 'tasks.enqueue.request', { queue: 'x', task: 'y' })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+    } finally {
+      await direct.close();
+    }
+  });
+
+  it('refuses hostile frames with typed errors and keeps serving; extreme values come back exactly', async () => {
+    const raw = new ChatClient(infra.broker, 'hostile-peer');
+    const envelope = (body: unknown, overrides: Record<string, unknown> = {}): Uint8Array =>
+      msgpack({ v: 1, type: 'tasks.enqueue.request', id: `raw${Math.random().toString(36).slice(2, 12)}`, from: 'hostile-peer', lc: 1, ts: Date.now(), body, ...overrides });
+    try {
+      const cases: [string, Uint8Array, string][] = [
+        ['a __proto__ key in the arguments', envelope(JSON.parse('{"queue":"hostile","task":"t","args":{"__proto__":{"polluted":true}}}')), 'DECODE'],
+        ['a float in the arguments', envelope({ queue: 'hostile', task: 't', args: 0.5 }), 'DECODE'],
+        ['a wrong type', envelope({ queue: 'hostile', task: 7 }), 'VALIDATION'],
+        ['an unknown field', envelope({ queue: 'hostile', task: 't', surprise: 1 }), 'VALIDATION'],
+        ['a priority out of range', envelope({ queue: 'hostile', task: 't', priority: 10 }), 'VALIDATION'],
+        ['a delay beyond 30 days', envelope({ queue: 'hostile', task: 't', delay_ms: Number.MAX_SAFE_INTEGER }), 'VALIDATION'],
+        ['an unknown version', envelope({ queue: 'hostile', task: 't' }, { v: 9 }), 'UNSUPPORTED_VERSION'],
+        ['garbage', Uint8Array.of(0xc1, 0xff, 0x00), 'DECODE'],
+      ];
+      for (const [what, bytes, code] of cases) {
+        const reply = await raw.raw('tasks', bytes);
+        expect({ what, type: reply.type, code: (reply.body as { code?: string }).code }).toEqual({ what, type: 'error', code });
+      }
+      // A frame over the 1 MiB limit gets no reply: the broker drops the connection that sent it.
+      await expect(raw.raw('tasks', envelope({ queue: 'hostile', task: 't', args: 'x'.repeat(2 * 1024 * 1024) }))).rejects.toMatchObject({ code: 'TIMEOUT' });
+      expect((await client.list({ queue: 'hostile' })).jobs).toEqual([]);
+    } finally {
+      await raw.close();
+    }
+    // Extreme values a well-formed job may carry come back exactly.
+    const args = { big: [Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER], bytes: Uint8Array.of(0, 255, 7), text: 'é'.repeat(1_000), nothing: null };
+    let deep: unknown = 'bottom';
+    for (let depth = 0; depth < 20; depth++) deep = [deep];
+    worker(['hostile'], { mirror: (value: unknown) => value });
+    const { job } = await client.enqueue('hostile', 'mirror', { ...args, deep }, { id: 'x'.repeat(128), priority: 9, maxAttempts: 1000, resultTtlMs: 2_592_000_000 });
+    const done = await client.wait(job.id, { timeoutMs: 15_000 });
+    expect(done.state).toBe('succeeded');
+    expect(done.result).toEqual({ ...args, deep });
+    // A worker whose handler returns what the protocol cannot carry fails the job, saying why.
+    worker(['floaty'], { half: () => 0.5 });
+    const floaty = await client.enqueue('floaty', 'half');
+    expect(await client.wait(floaty.job.id, { timeoutMs: 15_000 })).toMatchObject({ state: 'dead', error: { type: 'InvalidResult' } });
+    for (const made of [...workers]) await stopWorker(made);
+  });
+});

@@ -1,0 +1,172 @@
+import { randomBytes } from 'node:crypto';
+import { CorreioError, TimeoutError } from '@correio/codec';
+import type { BodyOf, MessageType, TaskJob } from '@correio/protocol';
+import { RequestClient, type SocketOptions } from '@correio/transport';
+import { TaskFailedError } from './errors.js';
+
+/** The broker service of the task queue (protocol/FRAMES.md §4.3). */
+export const TASKS_SERVICE = 'tasks';
+
+export type TaskState = TaskJob['state'];
+export const FINISHED_STATES: ReadonlySet<TaskState> = new Set(['succeeded', 'dead', 'cancelled']);
+
+export interface TaskClientOptions {
+  /** The broker endpoint(s). */
+  readonly broker: string | readonly string[];
+  /** Socket options (CURVE keys). */
+  readonly socket?: SocketOptions;
+  /**
+   * How long a call keeps trying while the queue is away (its coordinator failing over), in ms.
+   * Default 30,000. Enqueues are safe to resend: each carries its job id.
+   */
+  readonly timeoutMs?: number;
+  /** The access token of the user the requests act for (a server in password mode needs one). */
+  readonly auth?: () => string | undefined;
+}
+
+export interface EnqueueOptions {
+  /** The job's id, and its uniqueness key: enqueueing an id again returns the job that has it. Default: a fresh random id. */
+  readonly id?: string;
+  /** 0 to 9; higher first. Default 0. */
+  readonly priority?: number;
+  /** Due this many ms from now (a countdown). */
+  readonly delayMs?: number;
+  /** Due at this time (an ETA). */
+  readonly runAt?: Date | number;
+  /** Attempts before the job is dead. Default 3. */
+  readonly maxAttempts?: number;
+  /** The first retry's delay; doubled each time up to maxBackoffMs, with jitter. Defaults 1,000 and 300,000. */
+  readonly backoffMs?: number;
+  readonly maxBackoffMs?: number;
+  /** How long a worker's lease lasts without a heartbeat. Default 30,000. */
+  readonly leaseMs?: number;
+  /** How long the finished job and its result are kept. Default one day. */
+  readonly resultTtlMs?: number;
+}
+
+export interface ListOptions {
+  readonly queue?: string;
+  readonly state?: TaskState;
+  readonly limit?: number;
+  /** The previous page's `next`. */
+  readonly after?: string;
+}
+
+/** Ms one request may take beyond the long poll it asks for. */
+const REQUEST_SLACK_MS = 5_000;
+/** The longest single wait a get may ask for (the protocol's maximum). */
+const MAX_GET_WAIT_MS = 60_000;
+
+/**
+ * A producer's and an operator's side of the task queue (protocol README, revision 1.6): enqueue
+ * jobs, wait for their results, cancel, list and replay them. Every request goes through the
+ * broker to the `tasks` service, which the cluster's coordinator serves; while it fails over,
+ * requests are resent (with the same job id) until `timeoutMs`.
+ */
+export class TaskClient {
+  readonly #client: RequestClient;
+  readonly #options: TaskClientOptions;
+
+  constructor(options: TaskClientOptions) {
+    this.#options = options;
+    this.#client = new RequestClient({ endpoint: options.broker, timeout: 10_000, ...(options.socket ?? {}) });
+  }
+
+  /** Enqueues a job; resolves once it is durable on the replicas the queue asks for. */
+  async enqueue(queue: string, task: string, args?: unknown, options: EnqueueOptions = {}): Promise<{ job: TaskJob; created: boolean }> {
+    const runAt = options.runAt instanceof Date ? options.runAt.getTime() : options.runAt;
+    const body: BodyOf<'tasks.enqueue.request'> = {
+      queue,
+      task,
+      ...(args === undefined ? {} : { args }),
+      // Chosen here, so that a resend after a lost reply finds the job rather than making another.
+      id: options.id ?? `j_${randomBytes(12).toString('base64url')}`,
+      ...(options.priority === undefined ? {} : { priority: options.priority }),
+      ...(options.delayMs === undefined ? {} : { delay_ms: options.delayMs }),
+      ...(runAt === undefined ? {} : { run_at: runAt }),
+      ...(options.maxAttempts === undefined ? {} : { max_attempts: options.maxAttempts }),
+      ...(options.backoffMs === undefined ? {} : { backoff_ms: options.backoffMs }),
+      ...(options.maxBackoffMs === undefined ? {} : { max_backoff_ms: options.maxBackoffMs }),
+      ...(options.leaseMs === undefined ? {} : { lease_ms: options.leaseMs }),
+      ...(options.resultTtlMs === undefined ? {} : { result_ttl_ms: options.resultTtlMs }),
+    };
+    return this.call('tasks.enqueue.request', body);
+  }
+
+  /** The job as the queue holds it now; NOT_FOUND for an unknown (or expired) id. */
+  async get(id: string): Promise<TaskJob> {
+    return (await this.call('tasks.get.request', { id })).job;
+  }
+
+  /** Waits until the job is finished (succeeded, dead or cancelled) and returns it; TIMEOUT after `timeoutMs` (default 60 s). */
+  async wait(id: string, options: { readonly timeoutMs?: number; readonly signal?: AbortSignal } = {}): Promise<TaskJob> {
+    const deadline = performance.now() + (options.timeoutMs ?? 60_000);
+    for (let round = 0; round < 100_000; round++) {
+      const left = Math.max(0, Math.round(deadline - performance.now()));
+      const { job } = await this.call('tasks.get.request', { id, wait_ms: Math.min(left, MAX_GET_WAIT_MS) }, options.signal);
+      if (FINISHED_STATES.has(job.state)) return job;
+      if (left === 0) break;
+    }
+    throw new TimeoutError(`job ${id} did not finish within ${options.timeoutMs ?? 60_000} ms`, { data: { id } });
+  }
+
+  /** Waits for the job and returns its result; TaskFailedError when it is dead or cancelled. */
+  async result<T = unknown>(id: string, options: { readonly timeoutMs?: number; readonly signal?: AbortSignal } = {}): Promise<T> {
+    const job = await this.wait(id, options);
+    if (job.state !== 'succeeded') throw new TaskFailedError(job);
+    return job.result as T;
+  }
+
+  /** Cancels a job: at once unless it runs, else its worker is told at its next heartbeat. */
+  async cancel(id: string): Promise<TaskJob> {
+    return (await this.call('tasks.cancel.request', { id })).job;
+  }
+
+  /** Replays a dead (or cancelled) job: queued again, attempts from 0. */
+  async retry(id: string): Promise<TaskJob> {
+    return (await this.call('tasks.retry.request', { id })).job;
+  }
+
+  /** A page of jobs, with the counts per queue and state. */
+  list(options: ListOptions = {}): Promise<BodyOf<'tasks.list.reply'>> {
+    return this.call('tasks.list.request', {
+      ...(options.queue === undefined ? {} : { queue: options.queue }),
+      ...(options.state === undefined ? {} : { state: options.state }),
+      ...(options.limit === undefined ? {} : { limit: options.limit }),
+      ...(options.after === undefined ? {} : { after: options.after }),
+    });
+  }
+
+  /**
+   * One request to the `tasks` service, resent while the answer is retryable (UNAVAILABLE while
+   * the coordinator fails over, a timeout) until the client's timeoutMs.
+   */
+  async call<T extends MessageType>(type: T, body: BodyOf<T>, signal?: AbortSignal): Promise<ReplyOf<T>> {
+    const deadline = performance.now() + (this.#options.timeoutMs ?? 30_000);
+    const poll = 'wait_ms' in body && typeof body.wait_ms === 'number' ? body.wait_ms : 0;
+    let lastError: unknown;
+    for (let attempt = 0; attempt < 1_000; attempt++) {
+      const auth = this.#options.auth?.();
+      try {
+        const reply = await this.#client.request(TASKS_SERVICE, type, body, { timeout: poll + REQUEST_SLACK_MS, ...(auth === undefined ? {} : { auth }), ...(signal ? { signal } : {}) });
+        return reply.body as ReplyOf<T>;
+      } catch (error) {
+        lastError = error;
+        const retryable = error instanceof CorreioError ? error.retryable : false;
+        if (!retryable || signal?.aborted || performance.now() >= deadline) throw error;
+        await sleep(Math.min(2_000, 100 * 2 ** Math.min(attempt, 5)));
+      }
+    }
+    throw lastError;
+  }
+
+  close(): Promise<void> {
+    return this.#client.close();
+  }
+}
+
+type ReplyOf<T extends MessageType> = T extends `${infer Stem}.request` ? (`${Stem}.reply` extends MessageType ? BodyOf<`${Stem}.reply`> : never) : never;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
