@@ -40,6 +40,11 @@ export class OperatorClient {
     return reply.body as ReplyOf<T>;
   }
 
+  /** The token requests act with: --token, or one from logging in with --user and --password (any user, not only an operator). */
+  userToken(): Promise<string> {
+    return this.#operatorToken();
+  }
+
   close(): Promise<void> {
     return this.#client.close();
   }

@@ -4,6 +4,7 @@ import { loadConfig, type CorreioConfig } from './config/loadConfig.js';
 import { authCommand } from './authCommand.js';
 import { configCommand } from './configCommand.js';
 import { logsCommand } from './logs/logsCommand.js';
+import { tasksCommand } from './tasks/tasksCommand.js';
 import { PROGRAM_NAMES, PROGRAMS } from './programs.js';
 import { runProgram } from './runProgram.js';
 import { upCommand } from './up/upCommand.js';
@@ -51,6 +52,7 @@ export async function runCli(argv: readonly string[]): Promise<void> {
   program.addCommand(upCommand((path) => readConfig(path ?? program.opts<{ config?: string }>().config)));
   program.addCommand(configCommand((path) => readConfig(path ?? program.opts<{ config?: string }>().config)));
   program.addCommand(logsCommand());
+  program.addCommand(tasksCommand());
   program.addCommand(authCommand());
   await program.parseAsync(programHelp(argv));
 }

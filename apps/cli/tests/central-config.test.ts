@@ -8,11 +8,13 @@
 // Every program ships its lines to the log service (CORREIO_LOG_SERVICE, set by `up`): with the
 // level at debug, one request sent through the gateway is followed by its id across five processes
 // (gateway, broker, the server that commits it, the two that replicate it), with `correio logs`,
-// `correio logs --follow` and the gateway's /v1/logs.
+// `correio logs --follow` and the gateway's /v1/logs. The task queue runs inside `up` too: `correio
+// tasks` enqueues, waits, lists, replays, cancels, purges and follows, with a worker in this process.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TaskWorker } from '@correio/tasks';
 import { RequestClient } from '@correio/transport';
 import { spawn } from 'node:child_process';
 import { CORREIO_BIN, CorreioProcess, cleanEnv, isAlive, REPO_ROOT, runCorreio } from './helpers/runCorreio.js';
@@ -234,5 +236,67 @@ describe('central configuration in a running system', () => {
     expect(diff.stdout).toContain('- logLevel: "debug"');
     expect(diff.stdout).toContain('+ heartbeat: 2500');
     expect(proxySub).toMatch(/^tcp:/);
+  });
+});
+
+describe('the task queue in a running system (`correio tasks`)', () => {
+  /** `correio tasks ...` as ana (servers of `up` are in password mode: any user's token). */
+  function tasks(args: readonly string[], timeoutMs = 60_000) {
+    return runCorreio(['tasks', ...args, '--broker', broker], { env: { CORREIO_USER: 'ana', CORREIO_PASSWORD: PASSWORD }, timeoutMs });
+  }
+
+  it('enqueues and waits for a result, lists by state with counts, replays dead letters, cancels, purges and follows events', async () => {
+    const token = await gatewayToken();
+    const worker = new TaskWorker({
+      broker,
+      queues: ['demo'],
+      auth: () => token,
+      pollMs: 2_000,
+      handlers: {
+        greet: (args: { name: string }) => `hello ${args.name}`,
+        fail: () => {
+          throw new TypeError('designed to fail');
+        },
+      },
+    }).start();
+    try {
+      const done = await tasks(['enqueue', 'demo', 'greet', '{"name":"ana"}', '--id', 'greet-1', '--wait', '30s']);
+      expect(done.code, done.stderr).toBe(0);
+      expect(done.stdout).toMatch(/^greet-1 {2}succeeded {2}demo greet {2}attempt 1\/3/m);
+      expect(done.stdout).toContain('result "hello ana"');
+
+      const failed = await tasks(['enqueue', 'demo', 'fail', '--id', 'fail-1', '--max-attempts', '1', '--wait', '30s']);
+      expect(failed.code).toBe(1);
+      expect(failed.stdout).toContain('error TypeError: designed to fail');
+      const listed = await tasks(['list', '--queue', 'demo', '--state', 'dead']);
+      expect(listed.stdout).toMatch(/^demo: .*dead 1/m);
+      expect(listed.stdout).toMatch(/^fail-1 {2}dead/m);
+      const replayed = await tasks(['retry', '--dead', 'demo']);
+      expect(replayed.stdout).toContain('replayed fail-1');
+      const get = await tasks(['get', 'fail-1', '--wait', '30s', '--json']);
+      expect(JSON.parse(get.stdout)).toMatchObject({ id: 'fail-1', state: 'dead', attempt: 1 });
+
+      const later = await tasks(['enqueue', 'demo', 'greet', '{"name":"bia"}', '--id', 'later-1', '--delay', '1h']);
+      expect(later.stdout).toMatch(/^later-1 {2}scheduled/m);
+      const cancelled = await tasks(['cancel', 'later-1']);
+      expect(cancelled.stdout).toContain('later-1 is cancelled');
+      for (const id of ['p-1', 'p-2']) await tasks(['enqueue', 'purged', 'greet', '{"name":"x"}', '--id', id, '--delay', '1h']);
+      const purge = await tasks(['purge', 'purged']);
+      expect(purge.stdout).toContain('purged 2 jobs of purged');
+
+      const follow = runCorreio(['tasks', 'follow', '--queue', 'demo', '--count', '3', '--proxy-sub', proxySub], { timeoutMs: 60_000 });
+      // The subscription takes a moment to reach the proxy: enqueue until the follower has its three events.
+      let followed: Awaited<typeof follow> | undefined;
+      void follow.then((result) => (followed = result));
+      for (let attempt = 0; attempt < 20 && followed === undefined; attempt++) {
+        await tasks(['enqueue', 'demo', 'greet', `{"name":"f${attempt}"}`, '--wait', '30s']);
+      }
+      const events = await follow;
+      expect(events.code, events.stderr).toBe(0);
+      expect(events.stdout.trim().split('\n')).toHaveLength(3);
+      expect(events.stdout).toMatch(/ demo {2}\S+ {2}greet {2}(queued|active|succeeded) {2}attempt/);
+    } finally {
+      await worker.stop({ graceMs: 1_000 });
+    }
   });
 });

@@ -127,6 +127,11 @@ export class TaskClient {
     return (await this.call('tasks.retry.request', { id })).job;
   }
 
+  /** Cancels a queue's waiting jobs (or, with state `dead`, its dead letters), up to 1,000 a call: `more` says some remain. */
+  purge(queue: string, state?: 'scheduled' | 'queued' | 'retrying' | 'dead'): Promise<BodyOf<'tasks.purge.reply'>> {
+    return this.call('tasks.purge.request', { queue, ...(state === undefined ? {} : { state }) });
+  }
+
   /** A page of jobs, with the counts per queue and state. */
   list(options: ListOptions = {}): Promise<BodyOf<'tasks.list.reply'>> {
     return this.call('tasks.list.request', {

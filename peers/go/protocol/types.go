@@ -1803,6 +1803,33 @@ type TasksListRequest struct {
 	State *TaskState `msgpack:"state,omitempty" json:"state,omitempty"`
 }
 
+// tasks.purge.reply: Reply to tasks.purge.request.
+type TasksPurgeReply struct {
+	More   bool `msgpack:"more" json:"more"`
+	Purged Uint `msgpack:"purged" json:"purged"`
+}
+
+// tasks.purge.request: Purge a queue (revision 1.6): its waiting jobs (scheduled, queued and
+// retrying, or only the state given; dead: the dead letters) become cancelled, with error type
+// purged, and leave with their result TTL. Active jobs are not touched: cancel them one by one. At
+// most 1,000 jobs a request; more is true when some remain.
+type TasksPurgeRequest struct {
+	// A task queue's name (revision 1.6): lower case, like a broker service name.
+	Queue TaskQueue               `msgpack:"queue" json:"queue"`
+	State *TasksPurgeRequestState `msgpack:"state,omitempty" json:"state,omitempty"`
+}
+
+// TasksPurgeRequestState is a string.
+type TasksPurgeRequestState = string
+
+// The values of TasksPurgeRequestState.
+const (
+	TasksPurgeRequestStateScheduled TasksPurgeRequestState = "scheduled"
+	TasksPurgeRequestStateQueued    TasksPurgeRequestState = "queued"
+	TasksPurgeRequestStateRetrying  TasksPurgeRequestState = "retrying"
+	TasksPurgeRequestStateDead      TasksPurgeRequestState = "dead"
+)
+
 // tasks.retry.reply: Reply to tasks.retry.request.
 type TasksRetryReply struct {
 	// A job as the queue holds it (revision 1.6).

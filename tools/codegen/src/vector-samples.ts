@@ -435,6 +435,14 @@ export const VECTOR_SAMPLES: Readonly<Record<string, readonly Sample[]>> = {
     { description: 'everything', body: {} },
     { description: 'the dead letters of a queue, a page on', body: { queue: 'email', state: 'dead', limit: 50, after: 'invoice:41' } },
   ],
+  'tasks.purge.reply': [
+    { description: 'all purged', body: { purged: 120, more: false } },
+    { description: 'a thousand purged, more remain', body: { purged: 1000, more: true } },
+  ],
+  'tasks.purge.request': [
+    { description: 'every waiting job of a queue', body: { queue: 'email' } },
+    { description: 'the dead letters of a queue', body: { queue: 'email', state: 'dead' } },
+  ],
   'tasks.retry.reply': [{ description: 'queued again', body: { job: TASK_QUEUED } }],
   'tasks.retry.request': [{ description: 'replay a dead letter', body: { id: 'invoice:42' } }],
   'tasks.settle.reply': [{ description: 'the finished job', body: { job: TASK_DONE } }],

@@ -3707,6 +3707,47 @@ export const COMPONENT_SCHEMAS: Readonly<Record<string, Readonly<Record<string, 
       }
     }
   },
+  "TasksPurgeReply": {
+    "title": "TasksPurgeReply",
+    "description": "Reply to tasks.purge.request.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "purged",
+      "more"
+    ],
+    "properties": {
+      "purged": {
+        "$ref": "#/components/schemas/uint"
+      },
+      "more": {
+        "type": "boolean"
+      }
+    }
+  },
+  "TasksPurgeRequest": {
+    "title": "TasksPurgeRequest",
+    "description": "Purge a queue (revision 1.6): its waiting jobs (scheduled, queued and retrying, or only the state given; dead: the dead letters) become cancelled, with error type purged, and leave with their result TTL. Active jobs are not touched: cancel them one by one. At most 1,000 jobs a request; more is true when some remain.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "queue"
+    ],
+    "properties": {
+      "queue": {
+        "$ref": "#/components/schemas/taskQueue"
+      },
+      "state": {
+        "type": "string",
+        "enum": [
+          "scheduled",
+          "queued",
+          "retrying",
+          "dead"
+        ]
+      }
+    }
+  },
   "TasksRetryReply": {
     "title": "TasksRetryReply",
     "description": "Reply to tasks.retry.request.",
@@ -3885,6 +3926,8 @@ export const MESSAGE_COMPONENTS: Readonly<Record<string, string>> = {
   "tasks.lease.request": "TasksLeaseRequest",
   "tasks.list.reply": "TasksListReply",
   "tasks.list.request": "TasksListRequest",
+  "tasks.purge.reply": "TasksPurgeReply",
+  "tasks.purge.request": "TasksPurgeRequest",
   "tasks.retry.reply": "TasksRetryReply",
   "tasks.retry.request": "TasksRetryRequest",
   "tasks.settle.reply": "TasksSettleReply",

@@ -73,6 +73,12 @@ export class TaskHandlers {
     return { job: await this.#options.queue.retry(body.id) };
   }
 
+  @handles('tasks.purge.request')
+  async purge(ctx: MessageContext<'tasks.purge.request'>, body: BodyOf<'tasks.purge.request'>): Promise<ReplyBody<'tasks.purge.request'>> {
+    await this.#client(ctx);
+    return this.#options.queue.purge(body.queue, body.state);
+  }
+
   @handles('tasks.list.request')
   async list(ctx: MessageContext<'tasks.list.request'>, body: BodyOf<'tasks.list.request'>): Promise<ReplyBody<'tasks.list.request'>> {
     // Between servers (a new coordinator's catch-up) without a token, as replica.fetch is served.

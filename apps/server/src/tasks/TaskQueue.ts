@@ -33,6 +33,8 @@ interface LeaseWaiter {
 const TICK_BATCH = 500;
 /** Jobs a queue's index is read for per lease, beyond the ones wanted (ids already taken in the same transaction are skipped). */
 const LEASE_SCAN = 100;
+/** Jobs one purge request cancels at most (protocol: more is true beyond). */
+const PURGE_BATCH = 1_000;
 
 /**
  * The task queue's decisions (protocol README, revision 1.6), made on the coordinator only: every
@@ -205,6 +207,35 @@ export class TaskQueue {
       const next = states.replayed(job, this.#now());
       this.#store.put(next);
       return { changed: [next], result: next };
+    });
+  }
+
+  /** Cancels up to PURGE_BATCH waiting jobs of a queue (or its dead letters), error type `purged`. */
+  purge(queue: string, state: 'scheduled' | 'queued' | 'retrying' | 'dead' | undefined): Promise<{ purged: number; more: boolean }> {
+    this.#requireRunning();
+    const purged = new Set<string>(state === undefined ? ['scheduled', 'queued', 'retrying'] : [state]);
+    return this.#change(() => {
+      const now = this.#now();
+      const changed: TaskJob[] = [];
+      let more = false;
+      let after: string | undefined;
+      // Pages of the store by id: bounded by the batch and by each page's scan budget.
+      for (let page = 0; page < 100 && !more; page++) {
+        const { jobs, next } = this.#store.list({ queue }, 1_000, after);
+        for (const job of jobs) {
+          if (!purged.has(job.state)) continue;
+          if (changed.length >= PURGE_BATCH) {
+            more = true;
+            break;
+          }
+          const gone = states.cancelled(job, now, { type: 'purged', message: `purged from queue ${queue}` });
+          this.#store.put(gone);
+          changed.push(gone);
+        }
+        if (next === undefined) break;
+        after = next;
+      }
+      return { changed, result: { purged: changed.length, more } };
     });
   }
 

@@ -332,6 +332,8 @@ export interface CorreioMessages {
   'tasks.lease.request': TasksLeaseRequest;
   'tasks.list.reply': TasksListReply;
   'tasks.list.request': TasksListRequest;
+  'tasks.purge.reply': TasksPurgeReply;
+  'tasks.purge.request': TasksPurgeRequest;
   'tasks.retry.reply': TasksRetryReply;
   'tasks.retry.request': TasksRetryRequest;
   'tasks.settle.reply': TasksSettleReply;
@@ -2844,6 +2846,27 @@ export interface TasksListRequest {
    * A job's id (revision 1.6): chosen by the producer (then it is the job's uniqueness key: enqueueing it again returns the existing job) or by the queue.
    */
   after?: string;
+}
+/**
+ * Reply to tasks.purge.request.
+ */
+export interface TasksPurgeReply {
+  /**
+   * This interface was referenced by `undefined`'s JSON-Schema definition
+   * via the `patternProperty` "^[\x21-\x7e]{1,128}$".
+   */
+  purged: number;
+  more: boolean;
+}
+/**
+ * Purge a queue (revision 1.6): its waiting jobs (scheduled, queued and retrying, or only the state given; dead: the dead letters) become cancelled, with error type purged, and leave with their result TTL. Active jobs are not touched: cancel them one by one. At most 1,000 jobs a request; more is true when some remain.
+ */
+export interface TasksPurgeRequest {
+  /**
+   * A task queue's name (revision 1.6): lower case, like a broker service name.
+   */
+  queue: string;
+  state?: 'scheduled' | 'queued' | 'retrying' | 'dead';
 }
 /**
  * Reply to tasks.retry.request.

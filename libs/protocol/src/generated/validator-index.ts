@@ -104,6 +104,8 @@ export const BODY_VALIDATORS: Readonly<Record<MessageType, Validator>> = {
   'tasks.lease.request': compiled.validate_tasks_lease_request as Validator,
   'tasks.list.reply': compiled.validate_tasks_list_reply as Validator,
   'tasks.list.request': compiled.validate_tasks_list_request as Validator,
+  'tasks.purge.reply': compiled.validate_tasks_purge_reply as Validator,
+  'tasks.purge.request': compiled.validate_tasks_purge_request as Validator,
   'tasks.retry.reply': compiled.validate_tasks_retry_reply as Validator,
   'tasks.retry.request': compiled.validate_tasks_retry_request as Validator,
   'tasks.settle.reply': compiled.validate_tasks_settle_reply as Validator,

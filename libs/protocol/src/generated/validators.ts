@@ -30811,10 +30811,95 @@ return errors === 0;
 }
 validate225.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_tasks_retry_reply = validate226;
-const schema668 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.retry.reply.json","title":"TasksRetryReply","description":"Reply to tasks.retry.request.","x-correio-type":"tasks.retry.reply","x-correio-pattern":"reply","x-correio-service":"tasks","type":"object","additionalProperties":false,"required":["job"],"properties":{"job":{"$ref":"defs.json#/$defs/taskJob"}}};
+export const validate_tasks_purge_reply = validate226;
+const schema668 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.purge.reply.json","title":"TasksPurgeReply","description":"Reply to tasks.purge.request.","x-correio-type":"tasks.purge.reply","x-correio-pattern":"reply","x-correio-service":"tasks","type":"object","additionalProperties":false,"required":["purged","more"],"properties":{"purged":{"$ref":"defs.json#/$defs/uint"},"more":{"type":"boolean"}}};
+
+function validate226(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://correio.dev/schemas/v1/tasks.purge.reply.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate226.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if(((data.purged === undefined) && (missing0 = "purged")) || ((data.more === undefined) && (missing0 = "more"))){
+validate226.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((key0 === "purged") || (key0 === "more"))){
+validate226.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.purged !== undefined){
+let data0 = data.purged;
+const _errs2 = errors;
+const _errs3 = errors;
+if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
+validate226.errors = [{instancePath:instancePath+"/purged",schemaPath:"defs.json#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs3){
+if((typeof data0 == "number") && (isFinite(data0))){
+if(data0 > 9007199254740991 || isNaN(data0)){
+validate226.errors = [{instancePath:instancePath+"/purged",schemaPath:"defs.json#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data0 < 0 || isNaN(data0)){
+validate226.errors = [{instancePath:instancePath+"/purged",schemaPath:"defs.json#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.more !== undefined){
+const _errs5 = errors;
+if(typeof data.more !== "boolean"){
+validate226.errors = [{instancePath:instancePath+"/more",schemaPath:"#/properties/more/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+return false;
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+else {
+validate226.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate226.errors = vErrors;
+return errors === 0;
+}
+validate226.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const validate_tasks_purge_request = validate227;
+const schema670 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.purge.request.json","title":"TasksPurgeRequest","description":"Purge a queue (revision 1.6): its waiting jobs (scheduled, queued and retrying, or only the state given; dead: the dead letters) become cancelled, with error type purged, and leave with their result TTL. Active jobs are not touched: cancel them one by one. At most 1,000 jobs a request; more is true when some remain.","x-correio-type":"tasks.purge.request","x-correio-pattern":"request","x-correio-service":"tasks","x-correio-reply":"tasks.purge.reply","type":"object","additionalProperties":false,"required":["queue"],"properties":{"queue":{"$ref":"defs.json#/$defs/taskQueue"},"state":{"type":"string","enum":["scheduled","queued","retrying","dead"]}}};
 
 function validate227(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://correio.dev/schemas/v1/tasks.purge.request.json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate227.evaluated;
@@ -30827,15 +30912,109 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if((((((((((((((((data.id === undefined) && (missing0 = "id")) || ((data.queue === undefined) && (missing0 = "queue"))) || ((data.task === undefined) && (missing0 = "task"))) || ((data.state === undefined) && (missing0 = "state"))) || ((data.priority === undefined) && (missing0 = "priority"))) || ((data.attempt === undefined) && (missing0 = "attempt"))) || ((data.max_attempts === undefined) && (missing0 = "max_attempts"))) || ((data.backoff_ms === undefined) && (missing0 = "backoff_ms"))) || ((data.max_backoff_ms === undefined) && (missing0 = "max_backoff_ms"))) || ((data.lease_ms === undefined) && (missing0 = "lease_ms"))) || ((data.result_ttl_ms === undefined) && (missing0 = "result_ttl_ms"))) || ((data.run_at === undefined) && (missing0 = "run_at"))) || ((data.created_at === undefined) && (missing0 = "created_at"))) || ((data.updated_at === undefined) && (missing0 = "updated_at"))) || ((data.version === undefined) && (missing0 = "version"))){
+if((data.queue === undefined) && (missing0 = "queue")){
 validate227.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(func164.call(schema494.properties, key0))){
+if(!((key0 === "queue") || (key0 === "state"))){
 validate227.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.queue !== undefined){
+let data0 = data.queue;
+const _errs2 = errors;
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data0 === "string"){
+if(func1(data0) > 64){
+validate227.errors = [{instancePath:instancePath+"/queue",schemaPath:"defs.json#/$defs/taskQueue/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+return false;
+}
+else {
+if(func1(data0) < 1){
+validate227.errors = [{instancePath:instancePath+"/queue",schemaPath:"defs.json#/$defs/taskQueue/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern77.test(data0)){
+validate227.errors = [{instancePath:instancePath+"/queue",schemaPath:"defs.json#/$defs/taskQueue/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_.-]{0,63}$"},message:"must match pattern \""+"^[a-z][a-z0-9_.-]{0,63}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate227.errors = [{instancePath:instancePath+"/queue",schemaPath:"defs.json#/$defs/taskQueue/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.state !== undefined){
+let data1 = data.state;
+const _errs5 = errors;
+if(typeof data1 !== "string"){
+validate227.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if(!((((data1 === "scheduled") || (data1 === "queued")) || (data1 === "retrying")) || (data1 === "dead"))){
+validate227.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema670.properties.state.enum},message:"must be equal to one of the allowed values"}];
+return false;
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+else {
+validate227.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate227.errors = vErrors;
+return errors === 0;
+}
+validate227.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const validate_tasks_retry_reply = validate228;
+const schema672 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.retry.reply.json","title":"TasksRetryReply","description":"Reply to tasks.retry.request.","x-correio-type":"tasks.retry.reply","x-correio-pattern":"reply","x-correio-service":"tasks","type":"object","additionalProperties":false,"required":["job"],"properties":{"job":{"$ref":"defs.json#/$defs/taskJob"}}};
+
+function validate229(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate229.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((((((((((((((data.id === undefined) && (missing0 = "id")) || ((data.queue === undefined) && (missing0 = "queue"))) || ((data.task === undefined) && (missing0 = "task"))) || ((data.state === undefined) && (missing0 = "state"))) || ((data.priority === undefined) && (missing0 = "priority"))) || ((data.attempt === undefined) && (missing0 = "attempt"))) || ((data.max_attempts === undefined) && (missing0 = "max_attempts"))) || ((data.backoff_ms === undefined) && (missing0 = "backoff_ms"))) || ((data.max_backoff_ms === undefined) && (missing0 = "max_backoff_ms"))) || ((data.lease_ms === undefined) && (missing0 = "lease_ms"))) || ((data.result_ttl_ms === undefined) && (missing0 = "result_ttl_ms"))) || ((data.run_at === undefined) && (missing0 = "run_at"))) || ((data.created_at === undefined) && (missing0 = "created_at"))) || ((data.updated_at === undefined) && (missing0 = "updated_at"))) || ((data.version === undefined) && (missing0 = "version"))){
+validate229.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(func164.call(schema494.properties, key0))){
+validate229.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -30848,24 +31027,24 @@ const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
 if(func1(data0) > 128){
-validate227.errors = [{instancePath:instancePath+"/id",schemaPath:"#/$defs/taskId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate229.errors = [{instancePath:instancePath+"/id",schemaPath:"#/$defs/taskId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data0) < 1){
-validate227.errors = [{instancePath:instancePath+"/id",schemaPath:"#/$defs/taskId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate229.errors = [{instancePath:instancePath+"/id",schemaPath:"#/$defs/taskId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern171.test(data0)){
-validate227.errors = [{instancePath:instancePath+"/id",schemaPath:"#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
+validate229.errors = [{instancePath:instancePath+"/id",schemaPath:"#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate227.errors = [{instancePath:instancePath+"/id",schemaPath:"#/$defs/taskId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate229.errors = [{instancePath:instancePath+"/id",schemaPath:"#/$defs/taskId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -30882,24 +31061,24 @@ const _errs6 = errors;
 if(errors === _errs6){
 if(typeof data1 === "string"){
 if(func1(data1) > 64){
-validate227.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/taskQueue/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+validate229.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/taskQueue/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
 return false;
 }
 else {
 if(func1(data1) < 1){
-validate227.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/taskQueue/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate229.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/taskQueue/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern77.test(data1)){
-validate227.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/taskQueue/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_.-]{0,63}$"},message:"must match pattern \""+"^[a-z][a-z0-9_.-]{0,63}$"+"\""}];
+validate229.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/taskQueue/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_.-]{0,63}$"},message:"must match pattern \""+"^[a-z][a-z0-9_.-]{0,63}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate227.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/taskQueue/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate229.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/taskQueue/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -30916,24 +31095,24 @@ const _errs9 = errors;
 if(errors === _errs9){
 if(typeof data2 === "string"){
 if(func1(data2) > 128){
-validate227.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate229.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data2) < 1){
-validate227.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate229.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern173.test(data2)){
-validate227.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"+"\""}];
+validate229.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate227.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate229.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -30955,11 +31134,11 @@ if(data.state !== undefined){
 let data4 = data.state;
 const _errs12 = errors;
 if(typeof data4 !== "string"){
-validate227.errors = [{instancePath:instancePath+"/state",schemaPath:"#/$defs/taskState/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate229.errors = [{instancePath:instancePath+"/state",schemaPath:"#/$defs/taskState/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(!(((((((data4 === "scheduled") || (data4 === "queued")) || (data4 === "active")) || (data4 === "retrying")) || (data4 === "succeeded")) || (data4 === "dead")) || (data4 === "cancelled"))){
-validate227.errors = [{instancePath:instancePath+"/state",schemaPath:"#/$defs/taskState/enum",keyword:"enum",params:{allowedValues: schema499.enum},message:"must be equal to one of the allowed values"}];
+validate229.errors = [{instancePath:instancePath+"/state",schemaPath:"#/$defs/taskState/enum",keyword:"enum",params:{allowedValues: schema499.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs12 === errors;
@@ -30973,18 +31152,18 @@ let data5 = data.priority;
 const _errs15 = errors;
 const _errs16 = errors;
 if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
-validate227.errors = [{instancePath:instancePath+"/priority",schemaPath:"#/$defs/taskPriority/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate229.errors = [{instancePath:instancePath+"/priority",schemaPath:"#/$defs/taskPriority/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs16){
 if((typeof data5 == "number") && (isFinite(data5))){
 if(data5 > 9 || isNaN(data5)){
-validate227.errors = [{instancePath:instancePath+"/priority",schemaPath:"#/$defs/taskPriority/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9},message:"must be <= 9"}];
+validate229.errors = [{instancePath:instancePath+"/priority",schemaPath:"#/$defs/taskPriority/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9},message:"must be <= 9"}];
 return false;
 }
 else {
 if(data5 < 0 || isNaN(data5)){
-validate227.errors = [{instancePath:instancePath+"/priority",schemaPath:"#/$defs/taskPriority/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate229.errors = [{instancePath:instancePath+"/priority",schemaPath:"#/$defs/taskPriority/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -31000,18 +31179,18 @@ if(data.attempt !== undefined){
 let data6 = data.attempt;
 const _errs18 = errors;
 if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
-validate227.errors = [{instancePath:instancePath+"/attempt",schemaPath:"#/properties/attempt/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate229.errors = [{instancePath:instancePath+"/attempt",schemaPath:"#/properties/attempt/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs18){
 if((typeof data6 == "number") && (isFinite(data6))){
 if(data6 > 1000 || isNaN(data6)){
-validate227.errors = [{instancePath:instancePath+"/attempt",schemaPath:"#/properties/attempt/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"}];
+validate229.errors = [{instancePath:instancePath+"/attempt",schemaPath:"#/properties/attempt/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"}];
 return false;
 }
 else {
 if(data6 < 0 || isNaN(data6)){
-validate227.errors = [{instancePath:instancePath+"/attempt",schemaPath:"#/properties/attempt/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate229.errors = [{instancePath:instancePath+"/attempt",schemaPath:"#/properties/attempt/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -31027,18 +31206,18 @@ if(data.max_attempts !== undefined){
 let data7 = data.max_attempts;
 const _errs20 = errors;
 if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
-validate227.errors = [{instancePath:instancePath+"/max_attempts",schemaPath:"#/properties/max_attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate229.errors = [{instancePath:instancePath+"/max_attempts",schemaPath:"#/properties/max_attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs20){
 if((typeof data7 == "number") && (isFinite(data7))){
 if(data7 > 1000 || isNaN(data7)){
-validate227.errors = [{instancePath:instancePath+"/max_attempts",schemaPath:"#/properties/max_attempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"}];
+validate229.errors = [{instancePath:instancePath+"/max_attempts",schemaPath:"#/properties/max_attempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"}];
 return false;
 }
 else {
 if(data7 < 1 || isNaN(data7)){
-validate227.errors = [{instancePath:instancePath+"/max_attempts",schemaPath:"#/properties/max_attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+validate229.errors = [{instancePath:instancePath+"/max_attempts",schemaPath:"#/properties/max_attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
 }
@@ -31055,18 +31234,18 @@ let data8 = data.backoff_ms;
 const _errs22 = errors;
 const _errs23 = errors;
 if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
-validate227.errors = [{instancePath:instancePath+"/backoff_ms",schemaPath:"#/$defs/taskDuration/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate229.errors = [{instancePath:instancePath+"/backoff_ms",schemaPath:"#/$defs/taskDuration/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs23){
 if((typeof data8 == "number") && (isFinite(data8))){
 if(data8 > 2592000000 || isNaN(data8)){
-validate227.errors = [{instancePath:instancePath+"/backoff_ms",schemaPath:"#/$defs/taskDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2592000000},message:"must be <= 2592000000"}];
+validate229.errors = [{instancePath:instancePath+"/backoff_ms",schemaPath:"#/$defs/taskDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2592000000},message:"must be <= 2592000000"}];
 return false;
 }
 else {
 if(data8 < 0 || isNaN(data8)){
-validate227.errors = [{instancePath:instancePath+"/backoff_ms",schemaPath:"#/$defs/taskDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate229.errors = [{instancePath:instancePath+"/backoff_ms",schemaPath:"#/$defs/taskDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -31083,18 +31262,18 @@ let data9 = data.max_backoff_ms;
 const _errs25 = errors;
 const _errs26 = errors;
 if(!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))){
-validate227.errors = [{instancePath:instancePath+"/max_backoff_ms",schemaPath:"#/$defs/taskDuration/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate229.errors = [{instancePath:instancePath+"/max_backoff_ms",schemaPath:"#/$defs/taskDuration/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs26){
 if((typeof data9 == "number") && (isFinite(data9))){
 if(data9 > 2592000000 || isNaN(data9)){
-validate227.errors = [{instancePath:instancePath+"/max_backoff_ms",schemaPath:"#/$defs/taskDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2592000000},message:"must be <= 2592000000"}];
+validate229.errors = [{instancePath:instancePath+"/max_backoff_ms",schemaPath:"#/$defs/taskDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2592000000},message:"must be <= 2592000000"}];
 return false;
 }
 else {
 if(data9 < 0 || isNaN(data9)){
-validate227.errors = [{instancePath:instancePath+"/max_backoff_ms",schemaPath:"#/$defs/taskDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate229.errors = [{instancePath:instancePath+"/max_backoff_ms",schemaPath:"#/$defs/taskDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -31110,18 +31289,18 @@ if(data.lease_ms !== undefined){
 let data10 = data.lease_ms;
 const _errs28 = errors;
 if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
-validate227.errors = [{instancePath:instancePath+"/lease_ms",schemaPath:"#/properties/lease_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate229.errors = [{instancePath:instancePath+"/lease_ms",schemaPath:"#/properties/lease_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs28){
 if((typeof data10 == "number") && (isFinite(data10))){
 if(data10 > 3600000 || isNaN(data10)){
-validate227.errors = [{instancePath:instancePath+"/lease_ms",schemaPath:"#/properties/lease_ms/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600000},message:"must be <= 3600000"}];
+validate229.errors = [{instancePath:instancePath+"/lease_ms",schemaPath:"#/properties/lease_ms/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600000},message:"must be <= 3600000"}];
 return false;
 }
 else {
 if(data10 < 1000 || isNaN(data10)){
-validate227.errors = [{instancePath:instancePath+"/lease_ms",schemaPath:"#/properties/lease_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1000},message:"must be >= 1000"}];
+validate229.errors = [{instancePath:instancePath+"/lease_ms",schemaPath:"#/properties/lease_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1000},message:"must be >= 1000"}];
 return false;
 }
 }
@@ -31138,18 +31317,18 @@ let data11 = data.result_ttl_ms;
 const _errs30 = errors;
 const _errs31 = errors;
 if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
-validate227.errors = [{instancePath:instancePath+"/result_ttl_ms",schemaPath:"#/$defs/taskDuration/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate229.errors = [{instancePath:instancePath+"/result_ttl_ms",schemaPath:"#/$defs/taskDuration/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs31){
 if((typeof data11 == "number") && (isFinite(data11))){
 if(data11 > 2592000000 || isNaN(data11)){
-validate227.errors = [{instancePath:instancePath+"/result_ttl_ms",schemaPath:"#/$defs/taskDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2592000000},message:"must be <= 2592000000"}];
+validate229.errors = [{instancePath:instancePath+"/result_ttl_ms",schemaPath:"#/$defs/taskDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2592000000},message:"must be <= 2592000000"}];
 return false;
 }
 else {
 if(data11 < 0 || isNaN(data11)){
-validate227.errors = [{instancePath:instancePath+"/result_ttl_ms",schemaPath:"#/$defs/taskDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate229.errors = [{instancePath:instancePath+"/result_ttl_ms",schemaPath:"#/$defs/taskDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -31166,18 +31345,18 @@ let data12 = data.run_at;
 const _errs33 = errors;
 const _errs34 = errors;
 if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
-validate227.errors = [{instancePath:instancePath+"/run_at",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate229.errors = [{instancePath:instancePath+"/run_at",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs34){
 if((typeof data12 == "number") && (isFinite(data12))){
 if(data12 > 9007199254740991 || isNaN(data12)){
-validate227.errors = [{instancePath:instancePath+"/run_at",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+validate229.errors = [{instancePath:instancePath+"/run_at",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
 if(data12 < 0 || isNaN(data12)){
-validate227.errors = [{instancePath:instancePath+"/run_at",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate229.errors = [{instancePath:instancePath+"/run_at",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -31194,18 +31373,18 @@ let data13 = data.created_at;
 const _errs36 = errors;
 const _errs37 = errors;
 if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
-validate227.errors = [{instancePath:instancePath+"/created_at",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate229.errors = [{instancePath:instancePath+"/created_at",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs37){
 if((typeof data13 == "number") && (isFinite(data13))){
 if(data13 > 9007199254740991 || isNaN(data13)){
-validate227.errors = [{instancePath:instancePath+"/created_at",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+validate229.errors = [{instancePath:instancePath+"/created_at",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
 if(data13 < 0 || isNaN(data13)){
-validate227.errors = [{instancePath:instancePath+"/created_at",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate229.errors = [{instancePath:instancePath+"/created_at",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -31222,18 +31401,18 @@ let data14 = data.updated_at;
 const _errs39 = errors;
 const _errs40 = errors;
 if(!(((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14))) && (isFinite(data14)))){
-validate227.errors = [{instancePath:instancePath+"/updated_at",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate229.errors = [{instancePath:instancePath+"/updated_at",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs40){
 if((typeof data14 == "number") && (isFinite(data14))){
 if(data14 > 9007199254740991 || isNaN(data14)){
-validate227.errors = [{instancePath:instancePath+"/updated_at",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+validate229.errors = [{instancePath:instancePath+"/updated_at",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
 if(data14 < 0 || isNaN(data14)){
-validate227.errors = [{instancePath:instancePath+"/updated_at",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate229.errors = [{instancePath:instancePath+"/updated_at",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -31250,18 +31429,18 @@ let data15 = data.version;
 const _errs42 = errors;
 const _errs43 = errors;
 if(!(((typeof data15 == "number") && (!(data15 % 1) && !isNaN(data15))) && (isFinite(data15)))){
-validate227.errors = [{instancePath:instancePath+"/version",schemaPath:"#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate229.errors = [{instancePath:instancePath+"/version",schemaPath:"#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs43){
 if((typeof data15 == "number") && (isFinite(data15))){
 if(data15 > 9007199254740991 || isNaN(data15)){
-validate227.errors = [{instancePath:instancePath+"/version",schemaPath:"#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+validate229.errors = [{instancePath:instancePath+"/version",schemaPath:"#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
 if(data15 < 0 || isNaN(data15)){
-validate227.errors = [{instancePath:instancePath+"/version",schemaPath:"#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate229.errors = [{instancePath:instancePath+"/version",schemaPath:"#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -31280,24 +31459,24 @@ const _errs46 = errors;
 if(errors === _errs46){
 if(typeof data16 === "string"){
 if(func1(data16) > 128){
-validate227.errors = [{instancePath:instancePath+"/worker",schemaPath:"#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate229.errors = [{instancePath:instancePath+"/worker",schemaPath:"#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data16) < 1){
-validate227.errors = [{instancePath:instancePath+"/worker",schemaPath:"#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate229.errors = [{instancePath:instancePath+"/worker",schemaPath:"#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern6.test(data16)){
-validate227.errors = [{instancePath:instancePath+"/worker",schemaPath:"#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+validate229.errors = [{instancePath:instancePath+"/worker",schemaPath:"#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate227.errors = [{instancePath:instancePath+"/worker",schemaPath:"#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate229.errors = [{instancePath:instancePath+"/worker",schemaPath:"#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -31312,18 +31491,18 @@ let data17 = data.lease_until;
 const _errs48 = errors;
 const _errs49 = errors;
 if(!(((typeof data17 == "number") && (!(data17 % 1) && !isNaN(data17))) && (isFinite(data17)))){
-validate227.errors = [{instancePath:instancePath+"/lease_until",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate229.errors = [{instancePath:instancePath+"/lease_until",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs49){
 if((typeof data17 == "number") && (isFinite(data17))){
 if(data17 > 9007199254740991 || isNaN(data17)){
-validate227.errors = [{instancePath:instancePath+"/lease_until",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+validate229.errors = [{instancePath:instancePath+"/lease_until",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
 if(data17 < 0 || isNaN(data17)){
-validate227.errors = [{instancePath:instancePath+"/lease_until",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate229.errors = [{instancePath:instancePath+"/lease_until",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -31359,14 +31538,14 @@ if(errors === _errs54){
 if(data20 && typeof data20 == "object" && !Array.isArray(data20)){
 let missing1;
 if(((data20.type === undefined) && (missing1 = "type")) || ((data20.message === undefined) && (missing1 = "message"))){
-validate227.errors = [{instancePath:instancePath+"/error",schemaPath:"#/$defs/taskError/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
+validate229.errors = [{instancePath:instancePath+"/error",schemaPath:"#/$defs/taskError/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
 return false;
 }
 else {
 const _errs56 = errors;
 for(const key1 in data20){
 if(!((key1 === "type") || (key1 === "message"))){
-validate227.errors = [{instancePath:instancePath+"/error",schemaPath:"#/$defs/taskError/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+validate229.errors = [{instancePath:instancePath+"/error",schemaPath:"#/$defs/taskError/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -31378,18 +31557,18 @@ const _errs57 = errors;
 if(errors === _errs57){
 if(typeof data21 === "string"){
 if(func1(data21) > 200){
-validate227.errors = [{instancePath:instancePath+"/error/type",schemaPath:"#/$defs/taskError/properties/type/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"}];
+validate229.errors = [{instancePath:instancePath+"/error/type",schemaPath:"#/$defs/taskError/properties/type/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"}];
 return false;
 }
 else {
 if(func1(data21) < 1){
-validate227.errors = [{instancePath:instancePath+"/error/type",schemaPath:"#/$defs/taskError/properties/type/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate229.errors = [{instancePath:instancePath+"/error/type",schemaPath:"#/$defs/taskError/properties/type/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 }
 }
 else {
-validate227.errors = [{instancePath:instancePath+"/error/type",schemaPath:"#/$defs/taskError/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate229.errors = [{instancePath:instancePath+"/error/type",schemaPath:"#/$defs/taskError/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -31405,12 +31584,12 @@ const _errs59 = errors;
 if(errors === _errs59){
 if(typeof data22 === "string"){
 if(func1(data22) > 4000){
-validate227.errors = [{instancePath:instancePath+"/error/message",schemaPath:"#/$defs/taskError/properties/message/maxLength",keyword:"maxLength",params:{limit: 4000},message:"must NOT have more than 4000 characters"}];
+validate229.errors = [{instancePath:instancePath+"/error/message",schemaPath:"#/$defs/taskError/properties/message/maxLength",keyword:"maxLength",params:{limit: 4000},message:"must NOT have more than 4000 characters"}];
 return false;
 }
 }
 else {
-validate227.errors = [{instancePath:instancePath+"/error/message",schemaPath:"#/$defs/taskError/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate229.errors = [{instancePath:instancePath+"/error/message",schemaPath:"#/$defs/taskError/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -31424,7 +31603,7 @@ var valid19 = true;
 }
 }
 else {
-validate227.errors = [{instancePath:instancePath+"/error",schemaPath:"#/$defs/taskError/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate229.errors = [{instancePath:instancePath+"/error",schemaPath:"#/$defs/taskError/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -31438,11 +31617,11 @@ if(data.cancel_requested !== undefined){
 let data23 = data.cancel_requested;
 const _errs61 = errors;
 if(typeof data23 !== "boolean"){
-validate227.errors = [{instancePath:instancePath+"/cancel_requested",schemaPath:"#/properties/cancel_requested/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate229.errors = [{instancePath:instancePath+"/cancel_requested",schemaPath:"#/properties/cancel_requested/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 if(true !== data23){
-validate227.errors = [{instancePath:instancePath+"/cancel_requested",schemaPath:"#/properties/cancel_requested/const",keyword:"const",params:{allowedValue: true},message:"must be equal to constant"}];
+validate229.errors = [{instancePath:instancePath+"/cancel_requested",schemaPath:"#/properties/cancel_requested/const",keyword:"const",params:{allowedValue: true},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs61 === errors;
@@ -31456,18 +31635,18 @@ let data24 = data.finished_at;
 const _errs63 = errors;
 const _errs64 = errors;
 if(!(((typeof data24 == "number") && (!(data24 % 1) && !isNaN(data24))) && (isFinite(data24)))){
-validate227.errors = [{instancePath:instancePath+"/finished_at",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate229.errors = [{instancePath:instancePath+"/finished_at",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs64){
 if((typeof data24 == "number") && (isFinite(data24))){
 if(data24 > 9007199254740991 || isNaN(data24)){
-validate227.errors = [{instancePath:instancePath+"/finished_at",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+validate229.errors = [{instancePath:instancePath+"/finished_at",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
 if(data24 < 0 || isNaN(data24)){
-validate227.errors = [{instancePath:instancePath+"/finished_at",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate229.errors = [{instancePath:instancePath+"/finished_at",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -31497,126 +31676,6 @@ var valid0 = true;
 }
 }
 }
-}
-}
-}
-}
-}
-}
-else {
-validate227.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-validate227.errors = vErrors;
-return errors === 0;
-}
-validate227.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
-
-
-function validate226(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/tasks.retry.reply.json" */;
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate226.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(errors === 0){
-if(data && typeof data == "object" && !Array.isArray(data)){
-let missing0;
-if((data.job === undefined) && (missing0 = "job")){
-validate226.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
-return false;
-}
-else {
-const _errs1 = errors;
-for(const key0 in data){
-if(!(key0 === "job")){
-validate226.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs1 === errors){
-if(data.job !== undefined){
-if(!(validate227(data.job, {instancePath:instancePath+"/job",parentData:data,parentDataProperty:"job",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate227.errors : vErrors.concat(validate227.errors);
-errors = vErrors.length;
-}
-}
-}
-}
-}
-else {
-validate226.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-validate226.errors = vErrors;
-return errors === 0;
-}
-validate226.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
-
-export const validate_tasks_retry_request = validate229;
-const schema689 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.retry.request.json","title":"TasksRetryRequest","description":"Replay a dead or cancelled job (revision 1.6): queued again now, with its attempts counted from 0. Any other state is CONFLICT.","x-correio-type":"tasks.retry.request","x-correio-pattern":"request","x-correio-service":"tasks","x-correio-reply":"tasks.retry.reply","type":"object","additionalProperties":false,"required":["id"],"properties":{"id":{"$ref":"defs.json#/$defs/taskId"}}};
-
-function validate229(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/tasks.retry.request.json" */;
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate229.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(errors === 0){
-if(data && typeof data == "object" && !Array.isArray(data)){
-let missing0;
-if((data.id === undefined) && (missing0 = "id")){
-validate229.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
-return false;
-}
-else {
-const _errs1 = errors;
-for(const key0 in data){
-if(!(key0 === "id")){
-validate229.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs1 === errors){
-if(data.id !== undefined){
-let data0 = data.id;
-const _errs3 = errors;
-if(errors === _errs3){
-if(typeof data0 === "string"){
-if(func1(data0) > 128){
-validate229.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/taskId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
-return false;
-}
-else {
-if(func1(data0) < 1){
-validate229.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/taskId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-else {
-if(!pattern171.test(data0)){
-validate229.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
-return false;
-}
-}
-}
-}
-else {
-validate229.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/taskId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
 }
 }
 }
@@ -31633,10 +31692,59 @@ return errors === 0;
 }
 validate229.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_tasks_settle_reply = validate230;
-const schema691 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.settle.reply.json","title":"TasksSettleReply","description":"Reply to tasks.settle.request: the job after it, once durable.","x-correio-type":"tasks.settle.reply","x-correio-pattern":"reply","x-correio-service":"tasks","type":"object","additionalProperties":false,"required":["job"],"properties":{"job":{"$ref":"defs.json#/$defs/taskJob"}}};
+
+function validate228(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://correio.dev/schemas/v1/tasks.retry.reply.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate228.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((data.job === undefined) && (missing0 = "job")){
+validate228.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(key0 === "job")){
+validate228.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.job !== undefined){
+if(!(validate229(data.job, {instancePath:instancePath+"/job",parentData:data,parentDataProperty:"job",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate229.errors : vErrors.concat(validate229.errors);
+errors = vErrors.length;
+}
+}
+}
+}
+}
+else {
+validate228.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate228.errors = vErrors;
+return errors === 0;
+}
+validate228.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const validate_tasks_retry_request = validate231;
+const schema693 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.retry.request.json","title":"TasksRetryRequest","description":"Replay a dead or cancelled job (revision 1.6): queued again now, with its attempts counted from 0. Any other state is CONFLICT.","x-correio-type":"tasks.retry.request","x-correio-pattern":"request","x-correio-service":"tasks","x-correio-reply":"tasks.retry.reply","type":"object","additionalProperties":false,"required":["id"],"properties":{"id":{"$ref":"defs.json#/$defs/taskId"}}};
 
 function validate231(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://correio.dev/schemas/v1/tasks.retry.request.json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate231.evaluated;
@@ -31649,15 +31757,86 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if((((((((((((((((data.id === undefined) && (missing0 = "id")) || ((data.queue === undefined) && (missing0 = "queue"))) || ((data.task === undefined) && (missing0 = "task"))) || ((data.state === undefined) && (missing0 = "state"))) || ((data.priority === undefined) && (missing0 = "priority"))) || ((data.attempt === undefined) && (missing0 = "attempt"))) || ((data.max_attempts === undefined) && (missing0 = "max_attempts"))) || ((data.backoff_ms === undefined) && (missing0 = "backoff_ms"))) || ((data.max_backoff_ms === undefined) && (missing0 = "max_backoff_ms"))) || ((data.lease_ms === undefined) && (missing0 = "lease_ms"))) || ((data.result_ttl_ms === undefined) && (missing0 = "result_ttl_ms"))) || ((data.run_at === undefined) && (missing0 = "run_at"))) || ((data.created_at === undefined) && (missing0 = "created_at"))) || ((data.updated_at === undefined) && (missing0 = "updated_at"))) || ((data.version === undefined) && (missing0 = "version"))){
+if((data.id === undefined) && (missing0 = "id")){
 validate231.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(func164.call(schema494.properties, key0))){
+if(!(key0 === "id")){
 validate231.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.id !== undefined){
+let data0 = data.id;
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data0 === "string"){
+if(func1(data0) > 128){
+validate231.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/taskId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+else {
+if(func1(data0) < 1){
+validate231.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/taskId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern171.test(data0)){
+validate231.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate231.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/taskId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+}
+}
+}
+}
+else {
+validate231.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate231.errors = vErrors;
+return errors === 0;
+}
+validate231.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const validate_tasks_settle_reply = validate232;
+const schema695 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.settle.reply.json","title":"TasksSettleReply","description":"Reply to tasks.settle.request: the job after it, once durable.","x-correio-type":"tasks.settle.reply","x-correio-pattern":"reply","x-correio-service":"tasks","type":"object","additionalProperties":false,"required":["job"],"properties":{"job":{"$ref":"defs.json#/$defs/taskJob"}}};
+
+function validate233(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate233.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((((((((((((((data.id === undefined) && (missing0 = "id")) || ((data.queue === undefined) && (missing0 = "queue"))) || ((data.task === undefined) && (missing0 = "task"))) || ((data.state === undefined) && (missing0 = "state"))) || ((data.priority === undefined) && (missing0 = "priority"))) || ((data.attempt === undefined) && (missing0 = "attempt"))) || ((data.max_attempts === undefined) && (missing0 = "max_attempts"))) || ((data.backoff_ms === undefined) && (missing0 = "backoff_ms"))) || ((data.max_backoff_ms === undefined) && (missing0 = "max_backoff_ms"))) || ((data.lease_ms === undefined) && (missing0 = "lease_ms"))) || ((data.result_ttl_ms === undefined) && (missing0 = "result_ttl_ms"))) || ((data.run_at === undefined) && (missing0 = "run_at"))) || ((data.created_at === undefined) && (missing0 = "created_at"))) || ((data.updated_at === undefined) && (missing0 = "updated_at"))) || ((data.version === undefined) && (missing0 = "version"))){
+validate233.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(func164.call(schema494.properties, key0))){
+validate233.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -31670,24 +31849,24 @@ const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
 if(func1(data0) > 128){
-validate231.errors = [{instancePath:instancePath+"/id",schemaPath:"#/$defs/taskId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate233.errors = [{instancePath:instancePath+"/id",schemaPath:"#/$defs/taskId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data0) < 1){
-validate231.errors = [{instancePath:instancePath+"/id",schemaPath:"#/$defs/taskId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate233.errors = [{instancePath:instancePath+"/id",schemaPath:"#/$defs/taskId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern171.test(data0)){
-validate231.errors = [{instancePath:instancePath+"/id",schemaPath:"#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
+validate233.errors = [{instancePath:instancePath+"/id",schemaPath:"#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate231.errors = [{instancePath:instancePath+"/id",schemaPath:"#/$defs/taskId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate233.errors = [{instancePath:instancePath+"/id",schemaPath:"#/$defs/taskId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -31704,24 +31883,24 @@ const _errs6 = errors;
 if(errors === _errs6){
 if(typeof data1 === "string"){
 if(func1(data1) > 64){
-validate231.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/taskQueue/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+validate233.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/taskQueue/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
 return false;
 }
 else {
 if(func1(data1) < 1){
-validate231.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/taskQueue/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate233.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/taskQueue/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern77.test(data1)){
-validate231.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/taskQueue/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_.-]{0,63}$"},message:"must match pattern \""+"^[a-z][a-z0-9_.-]{0,63}$"+"\""}];
+validate233.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/taskQueue/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_.-]{0,63}$"},message:"must match pattern \""+"^[a-z][a-z0-9_.-]{0,63}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate231.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/taskQueue/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate233.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/taskQueue/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -31738,24 +31917,24 @@ const _errs9 = errors;
 if(errors === _errs9){
 if(typeof data2 === "string"){
 if(func1(data2) > 128){
-validate231.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate233.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data2) < 1){
-validate231.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate233.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern173.test(data2)){
-validate231.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"+"\""}];
+validate233.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate231.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate233.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -31777,11 +31956,11 @@ if(data.state !== undefined){
 let data4 = data.state;
 const _errs12 = errors;
 if(typeof data4 !== "string"){
-validate231.errors = [{instancePath:instancePath+"/state",schemaPath:"#/$defs/taskState/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate233.errors = [{instancePath:instancePath+"/state",schemaPath:"#/$defs/taskState/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(!(((((((data4 === "scheduled") || (data4 === "queued")) || (data4 === "active")) || (data4 === "retrying")) || (data4 === "succeeded")) || (data4 === "dead")) || (data4 === "cancelled"))){
-validate231.errors = [{instancePath:instancePath+"/state",schemaPath:"#/$defs/taskState/enum",keyword:"enum",params:{allowedValues: schema499.enum},message:"must be equal to one of the allowed values"}];
+validate233.errors = [{instancePath:instancePath+"/state",schemaPath:"#/$defs/taskState/enum",keyword:"enum",params:{allowedValues: schema499.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs12 === errors;
@@ -31795,18 +31974,18 @@ let data5 = data.priority;
 const _errs15 = errors;
 const _errs16 = errors;
 if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
-validate231.errors = [{instancePath:instancePath+"/priority",schemaPath:"#/$defs/taskPriority/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate233.errors = [{instancePath:instancePath+"/priority",schemaPath:"#/$defs/taskPriority/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs16){
 if((typeof data5 == "number") && (isFinite(data5))){
 if(data5 > 9 || isNaN(data5)){
-validate231.errors = [{instancePath:instancePath+"/priority",schemaPath:"#/$defs/taskPriority/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9},message:"must be <= 9"}];
+validate233.errors = [{instancePath:instancePath+"/priority",schemaPath:"#/$defs/taskPriority/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9},message:"must be <= 9"}];
 return false;
 }
 else {
 if(data5 < 0 || isNaN(data5)){
-validate231.errors = [{instancePath:instancePath+"/priority",schemaPath:"#/$defs/taskPriority/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate233.errors = [{instancePath:instancePath+"/priority",schemaPath:"#/$defs/taskPriority/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -31822,18 +32001,18 @@ if(data.attempt !== undefined){
 let data6 = data.attempt;
 const _errs18 = errors;
 if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
-validate231.errors = [{instancePath:instancePath+"/attempt",schemaPath:"#/properties/attempt/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate233.errors = [{instancePath:instancePath+"/attempt",schemaPath:"#/properties/attempt/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs18){
 if((typeof data6 == "number") && (isFinite(data6))){
 if(data6 > 1000 || isNaN(data6)){
-validate231.errors = [{instancePath:instancePath+"/attempt",schemaPath:"#/properties/attempt/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"}];
+validate233.errors = [{instancePath:instancePath+"/attempt",schemaPath:"#/properties/attempt/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"}];
 return false;
 }
 else {
 if(data6 < 0 || isNaN(data6)){
-validate231.errors = [{instancePath:instancePath+"/attempt",schemaPath:"#/properties/attempt/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate233.errors = [{instancePath:instancePath+"/attempt",schemaPath:"#/properties/attempt/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -31849,18 +32028,18 @@ if(data.max_attempts !== undefined){
 let data7 = data.max_attempts;
 const _errs20 = errors;
 if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
-validate231.errors = [{instancePath:instancePath+"/max_attempts",schemaPath:"#/properties/max_attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate233.errors = [{instancePath:instancePath+"/max_attempts",schemaPath:"#/properties/max_attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs20){
 if((typeof data7 == "number") && (isFinite(data7))){
 if(data7 > 1000 || isNaN(data7)){
-validate231.errors = [{instancePath:instancePath+"/max_attempts",schemaPath:"#/properties/max_attempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"}];
+validate233.errors = [{instancePath:instancePath+"/max_attempts",schemaPath:"#/properties/max_attempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"}];
 return false;
 }
 else {
 if(data7 < 1 || isNaN(data7)){
-validate231.errors = [{instancePath:instancePath+"/max_attempts",schemaPath:"#/properties/max_attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+validate233.errors = [{instancePath:instancePath+"/max_attempts",schemaPath:"#/properties/max_attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
 }
@@ -31877,18 +32056,18 @@ let data8 = data.backoff_ms;
 const _errs22 = errors;
 const _errs23 = errors;
 if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
-validate231.errors = [{instancePath:instancePath+"/backoff_ms",schemaPath:"#/$defs/taskDuration/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate233.errors = [{instancePath:instancePath+"/backoff_ms",schemaPath:"#/$defs/taskDuration/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs23){
 if((typeof data8 == "number") && (isFinite(data8))){
 if(data8 > 2592000000 || isNaN(data8)){
-validate231.errors = [{instancePath:instancePath+"/backoff_ms",schemaPath:"#/$defs/taskDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2592000000},message:"must be <= 2592000000"}];
+validate233.errors = [{instancePath:instancePath+"/backoff_ms",schemaPath:"#/$defs/taskDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2592000000},message:"must be <= 2592000000"}];
 return false;
 }
 else {
 if(data8 < 0 || isNaN(data8)){
-validate231.errors = [{instancePath:instancePath+"/backoff_ms",schemaPath:"#/$defs/taskDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate233.errors = [{instancePath:instancePath+"/backoff_ms",schemaPath:"#/$defs/taskDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -31905,18 +32084,18 @@ let data9 = data.max_backoff_ms;
 const _errs25 = errors;
 const _errs26 = errors;
 if(!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))){
-validate231.errors = [{instancePath:instancePath+"/max_backoff_ms",schemaPath:"#/$defs/taskDuration/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate233.errors = [{instancePath:instancePath+"/max_backoff_ms",schemaPath:"#/$defs/taskDuration/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs26){
 if((typeof data9 == "number") && (isFinite(data9))){
 if(data9 > 2592000000 || isNaN(data9)){
-validate231.errors = [{instancePath:instancePath+"/max_backoff_ms",schemaPath:"#/$defs/taskDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2592000000},message:"must be <= 2592000000"}];
+validate233.errors = [{instancePath:instancePath+"/max_backoff_ms",schemaPath:"#/$defs/taskDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2592000000},message:"must be <= 2592000000"}];
 return false;
 }
 else {
 if(data9 < 0 || isNaN(data9)){
-validate231.errors = [{instancePath:instancePath+"/max_backoff_ms",schemaPath:"#/$defs/taskDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate233.errors = [{instancePath:instancePath+"/max_backoff_ms",schemaPath:"#/$defs/taskDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -31932,18 +32111,18 @@ if(data.lease_ms !== undefined){
 let data10 = data.lease_ms;
 const _errs28 = errors;
 if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
-validate231.errors = [{instancePath:instancePath+"/lease_ms",schemaPath:"#/properties/lease_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate233.errors = [{instancePath:instancePath+"/lease_ms",schemaPath:"#/properties/lease_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs28){
 if((typeof data10 == "number") && (isFinite(data10))){
 if(data10 > 3600000 || isNaN(data10)){
-validate231.errors = [{instancePath:instancePath+"/lease_ms",schemaPath:"#/properties/lease_ms/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600000},message:"must be <= 3600000"}];
+validate233.errors = [{instancePath:instancePath+"/lease_ms",schemaPath:"#/properties/lease_ms/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600000},message:"must be <= 3600000"}];
 return false;
 }
 else {
 if(data10 < 1000 || isNaN(data10)){
-validate231.errors = [{instancePath:instancePath+"/lease_ms",schemaPath:"#/properties/lease_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1000},message:"must be >= 1000"}];
+validate233.errors = [{instancePath:instancePath+"/lease_ms",schemaPath:"#/properties/lease_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1000},message:"must be >= 1000"}];
 return false;
 }
 }
@@ -31960,18 +32139,18 @@ let data11 = data.result_ttl_ms;
 const _errs30 = errors;
 const _errs31 = errors;
 if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
-validate231.errors = [{instancePath:instancePath+"/result_ttl_ms",schemaPath:"#/$defs/taskDuration/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate233.errors = [{instancePath:instancePath+"/result_ttl_ms",schemaPath:"#/$defs/taskDuration/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs31){
 if((typeof data11 == "number") && (isFinite(data11))){
 if(data11 > 2592000000 || isNaN(data11)){
-validate231.errors = [{instancePath:instancePath+"/result_ttl_ms",schemaPath:"#/$defs/taskDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2592000000},message:"must be <= 2592000000"}];
+validate233.errors = [{instancePath:instancePath+"/result_ttl_ms",schemaPath:"#/$defs/taskDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2592000000},message:"must be <= 2592000000"}];
 return false;
 }
 else {
 if(data11 < 0 || isNaN(data11)){
-validate231.errors = [{instancePath:instancePath+"/result_ttl_ms",schemaPath:"#/$defs/taskDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate233.errors = [{instancePath:instancePath+"/result_ttl_ms",schemaPath:"#/$defs/taskDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -31988,18 +32167,18 @@ let data12 = data.run_at;
 const _errs33 = errors;
 const _errs34 = errors;
 if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
-validate231.errors = [{instancePath:instancePath+"/run_at",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate233.errors = [{instancePath:instancePath+"/run_at",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs34){
 if((typeof data12 == "number") && (isFinite(data12))){
 if(data12 > 9007199254740991 || isNaN(data12)){
-validate231.errors = [{instancePath:instancePath+"/run_at",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+validate233.errors = [{instancePath:instancePath+"/run_at",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
 if(data12 < 0 || isNaN(data12)){
-validate231.errors = [{instancePath:instancePath+"/run_at",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate233.errors = [{instancePath:instancePath+"/run_at",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -32016,18 +32195,18 @@ let data13 = data.created_at;
 const _errs36 = errors;
 const _errs37 = errors;
 if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
-validate231.errors = [{instancePath:instancePath+"/created_at",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate233.errors = [{instancePath:instancePath+"/created_at",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs37){
 if((typeof data13 == "number") && (isFinite(data13))){
 if(data13 > 9007199254740991 || isNaN(data13)){
-validate231.errors = [{instancePath:instancePath+"/created_at",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+validate233.errors = [{instancePath:instancePath+"/created_at",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
 if(data13 < 0 || isNaN(data13)){
-validate231.errors = [{instancePath:instancePath+"/created_at",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate233.errors = [{instancePath:instancePath+"/created_at",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -32044,18 +32223,18 @@ let data14 = data.updated_at;
 const _errs39 = errors;
 const _errs40 = errors;
 if(!(((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14))) && (isFinite(data14)))){
-validate231.errors = [{instancePath:instancePath+"/updated_at",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate233.errors = [{instancePath:instancePath+"/updated_at",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs40){
 if((typeof data14 == "number") && (isFinite(data14))){
 if(data14 > 9007199254740991 || isNaN(data14)){
-validate231.errors = [{instancePath:instancePath+"/updated_at",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+validate233.errors = [{instancePath:instancePath+"/updated_at",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
 if(data14 < 0 || isNaN(data14)){
-validate231.errors = [{instancePath:instancePath+"/updated_at",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate233.errors = [{instancePath:instancePath+"/updated_at",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -32072,18 +32251,18 @@ let data15 = data.version;
 const _errs42 = errors;
 const _errs43 = errors;
 if(!(((typeof data15 == "number") && (!(data15 % 1) && !isNaN(data15))) && (isFinite(data15)))){
-validate231.errors = [{instancePath:instancePath+"/version",schemaPath:"#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate233.errors = [{instancePath:instancePath+"/version",schemaPath:"#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs43){
 if((typeof data15 == "number") && (isFinite(data15))){
 if(data15 > 9007199254740991 || isNaN(data15)){
-validate231.errors = [{instancePath:instancePath+"/version",schemaPath:"#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+validate233.errors = [{instancePath:instancePath+"/version",schemaPath:"#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
 if(data15 < 0 || isNaN(data15)){
-validate231.errors = [{instancePath:instancePath+"/version",schemaPath:"#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate233.errors = [{instancePath:instancePath+"/version",schemaPath:"#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -32102,24 +32281,24 @@ const _errs46 = errors;
 if(errors === _errs46){
 if(typeof data16 === "string"){
 if(func1(data16) > 128){
-validate231.errors = [{instancePath:instancePath+"/worker",schemaPath:"#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate233.errors = [{instancePath:instancePath+"/worker",schemaPath:"#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data16) < 1){
-validate231.errors = [{instancePath:instancePath+"/worker",schemaPath:"#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate233.errors = [{instancePath:instancePath+"/worker",schemaPath:"#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern6.test(data16)){
-validate231.errors = [{instancePath:instancePath+"/worker",schemaPath:"#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+validate233.errors = [{instancePath:instancePath+"/worker",schemaPath:"#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate231.errors = [{instancePath:instancePath+"/worker",schemaPath:"#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate233.errors = [{instancePath:instancePath+"/worker",schemaPath:"#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -32134,18 +32313,18 @@ let data17 = data.lease_until;
 const _errs48 = errors;
 const _errs49 = errors;
 if(!(((typeof data17 == "number") && (!(data17 % 1) && !isNaN(data17))) && (isFinite(data17)))){
-validate231.errors = [{instancePath:instancePath+"/lease_until",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate233.errors = [{instancePath:instancePath+"/lease_until",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs49){
 if((typeof data17 == "number") && (isFinite(data17))){
 if(data17 > 9007199254740991 || isNaN(data17)){
-validate231.errors = [{instancePath:instancePath+"/lease_until",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+validate233.errors = [{instancePath:instancePath+"/lease_until",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
 if(data17 < 0 || isNaN(data17)){
-validate231.errors = [{instancePath:instancePath+"/lease_until",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate233.errors = [{instancePath:instancePath+"/lease_until",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -32181,14 +32360,14 @@ if(errors === _errs54){
 if(data20 && typeof data20 == "object" && !Array.isArray(data20)){
 let missing1;
 if(((data20.type === undefined) && (missing1 = "type")) || ((data20.message === undefined) && (missing1 = "message"))){
-validate231.errors = [{instancePath:instancePath+"/error",schemaPath:"#/$defs/taskError/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
+validate233.errors = [{instancePath:instancePath+"/error",schemaPath:"#/$defs/taskError/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
 return false;
 }
 else {
 const _errs56 = errors;
 for(const key1 in data20){
 if(!((key1 === "type") || (key1 === "message"))){
-validate231.errors = [{instancePath:instancePath+"/error",schemaPath:"#/$defs/taskError/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+validate233.errors = [{instancePath:instancePath+"/error",schemaPath:"#/$defs/taskError/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -32200,18 +32379,18 @@ const _errs57 = errors;
 if(errors === _errs57){
 if(typeof data21 === "string"){
 if(func1(data21) > 200){
-validate231.errors = [{instancePath:instancePath+"/error/type",schemaPath:"#/$defs/taskError/properties/type/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"}];
+validate233.errors = [{instancePath:instancePath+"/error/type",schemaPath:"#/$defs/taskError/properties/type/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"}];
 return false;
 }
 else {
 if(func1(data21) < 1){
-validate231.errors = [{instancePath:instancePath+"/error/type",schemaPath:"#/$defs/taskError/properties/type/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate233.errors = [{instancePath:instancePath+"/error/type",schemaPath:"#/$defs/taskError/properties/type/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 }
 }
 else {
-validate231.errors = [{instancePath:instancePath+"/error/type",schemaPath:"#/$defs/taskError/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate233.errors = [{instancePath:instancePath+"/error/type",schemaPath:"#/$defs/taskError/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -32227,12 +32406,12 @@ const _errs59 = errors;
 if(errors === _errs59){
 if(typeof data22 === "string"){
 if(func1(data22) > 4000){
-validate231.errors = [{instancePath:instancePath+"/error/message",schemaPath:"#/$defs/taskError/properties/message/maxLength",keyword:"maxLength",params:{limit: 4000},message:"must NOT have more than 4000 characters"}];
+validate233.errors = [{instancePath:instancePath+"/error/message",schemaPath:"#/$defs/taskError/properties/message/maxLength",keyword:"maxLength",params:{limit: 4000},message:"must NOT have more than 4000 characters"}];
 return false;
 }
 }
 else {
-validate231.errors = [{instancePath:instancePath+"/error/message",schemaPath:"#/$defs/taskError/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate233.errors = [{instancePath:instancePath+"/error/message",schemaPath:"#/$defs/taskError/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -32246,7 +32425,7 @@ var valid19 = true;
 }
 }
 else {
-validate231.errors = [{instancePath:instancePath+"/error",schemaPath:"#/$defs/taskError/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate233.errors = [{instancePath:instancePath+"/error",schemaPath:"#/$defs/taskError/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -32260,11 +32439,11 @@ if(data.cancel_requested !== undefined){
 let data23 = data.cancel_requested;
 const _errs61 = errors;
 if(typeof data23 !== "boolean"){
-validate231.errors = [{instancePath:instancePath+"/cancel_requested",schemaPath:"#/properties/cancel_requested/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate233.errors = [{instancePath:instancePath+"/cancel_requested",schemaPath:"#/properties/cancel_requested/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 if(true !== data23){
-validate231.errors = [{instancePath:instancePath+"/cancel_requested",schemaPath:"#/properties/cancel_requested/const",keyword:"const",params:{allowedValue: true},message:"must be equal to constant"}];
+validate233.errors = [{instancePath:instancePath+"/cancel_requested",schemaPath:"#/properties/cancel_requested/const",keyword:"const",params:{allowedValue: true},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs61 === errors;
@@ -32278,18 +32457,18 @@ let data24 = data.finished_at;
 const _errs63 = errors;
 const _errs64 = errors;
 if(!(((typeof data24 == "number") && (!(data24 % 1) && !isNaN(data24))) && (isFinite(data24)))){
-validate231.errors = [{instancePath:instancePath+"/finished_at",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate233.errors = [{instancePath:instancePath+"/finished_at",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs64){
 if((typeof data24 == "number") && (isFinite(data24))){
 if(data24 > 9007199254740991 || isNaN(data24)){
-validate231.errors = [{instancePath:instancePath+"/finished_at",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+validate233.errors = [{instancePath:instancePath+"/finished_at",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
 if(data24 < 0 || isNaN(data24)){
-validate231.errors = [{instancePath:instancePath+"/finished_at",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate233.errors = [{instancePath:instancePath+"/finished_at",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -32326,21 +32505,21 @@ var valid0 = true;
 }
 }
 else {
-validate231.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate233.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate231.errors = vErrors;
+validate233.errors = vErrors;
 return errors === 0;
 }
-validate231.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate233.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate230(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate232(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/tasks.settle.reply.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate230.evaluated;
+const evaluated0 = validate232.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -32351,22 +32530,22 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((data.job === undefined) && (missing0 = "job")){
-validate230.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate232.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(key0 === "job")){
-validate230.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate232.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
 if(_errs1 === errors){
 if(data.job !== undefined){
-if(!(validate231(data.job, {instancePath:instancePath+"/job",parentData:data,parentDataProperty:"job",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate231.errors : vErrors.concat(validate231.errors);
+if(!(validate233(data.job, {instancePath:instancePath+"/job",parentData:data,parentDataProperty:"job",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate233.errors : vErrors.concat(validate233.errors);
 errors = vErrors.length;
 }
 }
@@ -32374,23 +32553,23 @@ errors = vErrors.length;
 }
 }
 else {
-validate230.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate232.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate230.errors = vErrors;
+validate232.errors = vErrors;
 return errors === 0;
 }
-validate230.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate232.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_tasks_settle_request = validate233;
-const schema712 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.settle.request.json","title":"TasksSettleRequest","description":"Settle an attempt (revision 1.6): succeeded with a result, failed with an error (retried after a backoff while attempts remain, unless retry is false; dead after the last), or released (given back unstarted, not counted as an attempt, when a worker shuts down). Settling an attempt whose lease was lost is CONFLICT: the job was given to another worker.","x-correio-type":"tasks.settle.request","x-correio-pattern":"request","x-correio-service":"tasks","x-correio-reply":"tasks.settle.reply","type":"object","additionalProperties":false,"required":["worker","id","attempt","outcome"],"properties":{"worker":{"$ref":"defs.json#/$defs/nodeId"},"id":{"$ref":"defs.json#/$defs/taskId"},"attempt":{"$ref":"defs.json#/$defs/taskAttempt"},"outcome":{"type":"string","enum":["succeeded","failed","released"]},"result":{"$ref":"defs.json#/$defs/taskValue"},"error":{"$ref":"defs.json#/$defs/taskError"},"retry":{"description":"False: fail for good (dead now) even if attempts remain.","type":"boolean"}}};
+export const validate_tasks_settle_request = validate235;
+const schema716 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.settle.request.json","title":"TasksSettleRequest","description":"Settle an attempt (revision 1.6): succeeded with a result, failed with an error (retried after a backoff while attempts remain, unless retry is false; dead after the last), or released (given back unstarted, not counted as an attempt, when a worker shuts down). Settling an attempt whose lease was lost is CONFLICT: the job was given to another worker.","x-correio-type":"tasks.settle.request","x-correio-pattern":"request","x-correio-service":"tasks","x-correio-reply":"tasks.settle.reply","type":"object","additionalProperties":false,"required":["worker","id","attempt","outcome"],"properties":{"worker":{"$ref":"defs.json#/$defs/nodeId"},"id":{"$ref":"defs.json#/$defs/taskId"},"attempt":{"$ref":"defs.json#/$defs/taskAttempt"},"outcome":{"type":"string","enum":["succeeded","failed","released"]},"result":{"$ref":"defs.json#/$defs/taskValue"},"error":{"$ref":"defs.json#/$defs/taskError"},"retry":{"description":"False: fail for good (dead now) even if attempts remain.","type":"boolean"}}};
 
-function validate233(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate235(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/tasks.settle.request.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate233.evaluated;
+const evaluated0 = validate235.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -32401,14 +32580,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((((data.worker === undefined) && (missing0 = "worker")) || ((data.id === undefined) && (missing0 = "id"))) || ((data.attempt === undefined) && (missing0 = "attempt"))) || ((data.outcome === undefined) && (missing0 = "outcome"))){
-validate233.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate235.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(((((((key0 === "worker") || (key0 === "id")) || (key0 === "attempt")) || (key0 === "outcome")) || (key0 === "result")) || (key0 === "error")) || (key0 === "retry"))){
-validate233.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate235.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -32421,24 +32600,24 @@ const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
 if(func1(data0) > 128){
-validate233.errors = [{instancePath:instancePath+"/worker",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate235.errors = [{instancePath:instancePath+"/worker",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data0) < 1){
-validate233.errors = [{instancePath:instancePath+"/worker",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate235.errors = [{instancePath:instancePath+"/worker",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern6.test(data0)){
-validate233.errors = [{instancePath:instancePath+"/worker",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+validate235.errors = [{instancePath:instancePath+"/worker",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate233.errors = [{instancePath:instancePath+"/worker",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate235.errors = [{instancePath:instancePath+"/worker",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -32455,24 +32634,24 @@ const _errs6 = errors;
 if(errors === _errs6){
 if(typeof data1 === "string"){
 if(func1(data1) > 128){
-validate233.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/taskId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate235.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/taskId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data1) < 1){
-validate233.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/taskId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate235.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/taskId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern171.test(data1)){
-validate233.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
+validate235.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate233.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/taskId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate235.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/taskId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -32487,18 +32666,18 @@ let data2 = data.attempt;
 const _errs8 = errors;
 const _errs9 = errors;
 if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
-validate233.errors = [{instancePath:instancePath+"/attempt",schemaPath:"defs.json#/$defs/taskAttempt/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate235.errors = [{instancePath:instancePath+"/attempt",schemaPath:"defs.json#/$defs/taskAttempt/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs9){
 if((typeof data2 == "number") && (isFinite(data2))){
 if(data2 > 1000 || isNaN(data2)){
-validate233.errors = [{instancePath:instancePath+"/attempt",schemaPath:"defs.json#/$defs/taskAttempt/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"}];
+validate235.errors = [{instancePath:instancePath+"/attempt",schemaPath:"defs.json#/$defs/taskAttempt/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"}];
 return false;
 }
 else {
 if(data2 < 1 || isNaN(data2)){
-validate233.errors = [{instancePath:instancePath+"/attempt",schemaPath:"defs.json#/$defs/taskAttempt/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+validate235.errors = [{instancePath:instancePath+"/attempt",schemaPath:"defs.json#/$defs/taskAttempt/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
 }
@@ -32514,11 +32693,11 @@ if(data.outcome !== undefined){
 let data3 = data.outcome;
 const _errs11 = errors;
 if(typeof data3 !== "string"){
-validate233.errors = [{instancePath:instancePath+"/outcome",schemaPath:"#/properties/outcome/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate235.errors = [{instancePath:instancePath+"/outcome",schemaPath:"#/properties/outcome/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(!(((data3 === "succeeded") || (data3 === "failed")) || (data3 === "released"))){
-validate233.errors = [{instancePath:instancePath+"/outcome",schemaPath:"#/properties/outcome/enum",keyword:"enum",params:{allowedValues: schema712.properties.outcome.enum},message:"must be equal to one of the allowed values"}];
+validate235.errors = [{instancePath:instancePath+"/outcome",schemaPath:"#/properties/outcome/enum",keyword:"enum",params:{allowedValues: schema716.properties.outcome.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs11 === errors;
@@ -32543,14 +32722,14 @@ if(errors === _errs15){
 if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
 let missing1;
 if(((data5.type === undefined) && (missing1 = "type")) || ((data5.message === undefined) && (missing1 = "message"))){
-validate233.errors = [{instancePath:instancePath+"/error",schemaPath:"defs.json#/$defs/taskError/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
+validate235.errors = [{instancePath:instancePath+"/error",schemaPath:"defs.json#/$defs/taskError/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
 return false;
 }
 else {
 const _errs17 = errors;
 for(const key1 in data5){
 if(!((key1 === "type") || (key1 === "message"))){
-validate233.errors = [{instancePath:instancePath+"/error",schemaPath:"defs.json#/$defs/taskError/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+validate235.errors = [{instancePath:instancePath+"/error",schemaPath:"defs.json#/$defs/taskError/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -32562,18 +32741,18 @@ const _errs18 = errors;
 if(errors === _errs18){
 if(typeof data6 === "string"){
 if(func1(data6) > 200){
-validate233.errors = [{instancePath:instancePath+"/error/type",schemaPath:"defs.json#/$defs/taskError/properties/type/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"}];
+validate235.errors = [{instancePath:instancePath+"/error/type",schemaPath:"defs.json#/$defs/taskError/properties/type/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"}];
 return false;
 }
 else {
 if(func1(data6) < 1){
-validate233.errors = [{instancePath:instancePath+"/error/type",schemaPath:"defs.json#/$defs/taskError/properties/type/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate235.errors = [{instancePath:instancePath+"/error/type",schemaPath:"defs.json#/$defs/taskError/properties/type/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 }
 }
 else {
-validate233.errors = [{instancePath:instancePath+"/error/type",schemaPath:"defs.json#/$defs/taskError/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate235.errors = [{instancePath:instancePath+"/error/type",schemaPath:"defs.json#/$defs/taskError/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -32589,12 +32768,12 @@ const _errs20 = errors;
 if(errors === _errs20){
 if(typeof data7 === "string"){
 if(func1(data7) > 4000){
-validate233.errors = [{instancePath:instancePath+"/error/message",schemaPath:"defs.json#/$defs/taskError/properties/message/maxLength",keyword:"maxLength",params:{limit: 4000},message:"must NOT have more than 4000 characters"}];
+validate235.errors = [{instancePath:instancePath+"/error/message",schemaPath:"defs.json#/$defs/taskError/properties/message/maxLength",keyword:"maxLength",params:{limit: 4000},message:"must NOT have more than 4000 characters"}];
 return false;
 }
 }
 else {
-validate233.errors = [{instancePath:instancePath+"/error/message",schemaPath:"defs.json#/$defs/taskError/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate235.errors = [{instancePath:instancePath+"/error/message",schemaPath:"defs.json#/$defs/taskError/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -32608,7 +32787,7 @@ var valid6 = true;
 }
 }
 else {
-validate233.errors = [{instancePath:instancePath+"/error",schemaPath:"defs.json#/$defs/taskError/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate235.errors = [{instancePath:instancePath+"/error",schemaPath:"defs.json#/$defs/taskError/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -32621,7 +32800,7 @@ if(valid0){
 if(data.retry !== undefined){
 const _errs22 = errors;
 if(typeof data.retry !== "boolean"){
-validate233.errors = [{instancePath:instancePath+"/retry",schemaPath:"#/properties/retry/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate235.errors = [{instancePath:instancePath+"/retry",schemaPath:"#/properties/retry/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid0 = _errs22 === errors;
@@ -32639,12 +32818,12 @@ var valid0 = true;
 }
 }
 else {
-validate233.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate235.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate233.errors = vErrors;
+validate235.errors = vErrors;
 return errors === 0;
 }
-validate233.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate235.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 

@@ -96,6 +96,8 @@ from .tasks_lease_reply import TasksLeaseReply
 from .tasks_lease_request import TasksLeaseRequest
 from .tasks_list_reply import TasksListReply
 from .tasks_list_request import TasksListRequest
+from .tasks_purge_reply import TasksPurgeReply
+from .tasks_purge_request import TasksPurgeRequest
 from .tasks_retry_reply import TasksRetryReply
 from .tasks_retry_request import TasksRetryRequest
 from .tasks_settle_reply import TasksSettleReply
@@ -218,6 +220,8 @@ MessageType = Literal[
     "tasks.lease.request",
     "tasks.list.reply",
     "tasks.list.request",
+    "tasks.purge.reply",
+    "tasks.purge.request",
     "tasks.retry.reply",
     "tasks.retry.request",
     "tasks.settle.reply",
@@ -317,6 +321,8 @@ MESSAGE_TYPES: Final = (
     "tasks.lease.request",
     "tasks.list.reply",
     "tasks.list.request",
+    "tasks.purge.reply",
+    "tasks.purge.request",
     "tasks.retry.reply",
     "tasks.retry.request",
     "tasks.settle.reply",
@@ -975,6 +981,20 @@ MESSAGE_INFO: Final[Mapping[str, MessageInfo]] = {
         title="TasksListRequest",
         description="List jobs (revision 1.6): of one queue and/or state, ordered by id; after is the previous page's next. Between servers, on srv.<server-id>, it pages through every job a server holds (a new coordinator's catch-up).",
     ),
+    "tasks.purge.reply": MessageInfo(
+        pattern="reply",
+        service="tasks",
+        reply=None,
+        title="TasksPurgeReply",
+        description="Reply to tasks.purge.request.",
+    ),
+    "tasks.purge.request": MessageInfo(
+        pattern="request",
+        service="tasks",
+        reply="tasks.purge.reply",
+        title="TasksPurgeRequest",
+        description="Purge a queue (revision 1.6): its waiting jobs (scheduled, queued and retrying, or only the state given; dead: the dead letters) become cancelled, with error type purged, and leave with their result TTL. Active jobs are not touched: cancel them one by one. At most 1,000 jobs a request; more is true when some remain.",
+    ),
     "tasks.retry.reply": MessageInfo(
         pattern="reply",
         service="tasks",
@@ -1098,6 +1118,8 @@ BODY_TYPES: Final[Mapping[str, Any]] = {
     "tasks.lease.request": TasksLeaseRequest,
     "tasks.list.reply": TasksListReply,
     "tasks.list.request": TasksListRequest,
+    "tasks.purge.reply": TasksPurgeReply,
+    "tasks.purge.request": TasksPurgeRequest,
     "tasks.retry.reply": TasksRetryReply,
     "tasks.retry.request": TasksRetryRequest,
     "tasks.settle.reply": TasksSettleReply,

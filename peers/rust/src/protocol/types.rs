@@ -2192,6 +2192,37 @@ pub struct TasksListRequest {
     pub state: Option<TaskState>,
 }
 
+/// tasks.purge.reply: Reply to tasks.purge.request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TasksPurgeReply {
+    pub more: bool,
+    pub purged: Uint,
+}
+
+/// tasks.purge.request: Purge a queue (revision 1.6): its waiting jobs (scheduled, queued and
+/// retrying, or only the state given; dead: the dead letters) become cancelled, with error type
+/// purged, and leave with their result TTL. Active jobs are not touched: cancel them one by one. At
+/// most 1,000 jobs a request; more is true when some remain.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TasksPurgeRequest {
+    /// A task queue's name (revision 1.6): lower case, like a broker service name.
+    pub queue: TaskQueue,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<TasksPurgeRequestState>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum TasksPurgeRequestState {
+    #[serde(rename = "scheduled")]
+    Scheduled,
+    #[serde(rename = "queued")]
+    Queued,
+    #[serde(rename = "retrying")]
+    Retrying,
+    #[serde(rename = "dead")]
+    Dead,
+}
+
 /// tasks.retry.reply: Reply to tasks.retry.request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TasksRetryReply {
