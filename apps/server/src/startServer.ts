@@ -6,6 +6,7 @@ import { KeyRing, TokenAuthority } from '@correio/identity';
 import { systemTime, type TimeSource } from '@correio/clocks';
 import { DataDirLock, createLogger, createMetrics, startHttpSidecar, type CurveClientKeySet, type HealthStatus, type HttpSidecar, type Logger, type MetricsRegistry } from '@correio/observability';
 import { CorreioError } from '@correio/codec';
+import type { BodyOf } from '@correio/protocol';
 import { createService, PromMetrics, type Service } from '@correio/service';
 import { ChatServer } from './ChatServer.js';
 import { ConfigHandlers } from './config/ConfigHandlers.js';
@@ -355,7 +356,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     // The task queue: its own store on every server; the coordinator decides and copies.
     const openTaskStore = (taskStore = new TaskStore({ path: join(options.dataDir, 'tasks') }));
     const livePeers = (): readonly string[] => (replication.state === 'off' ? [] : replication.peers());
-    const peerRequest = async <T>(peer: string, type: 'tasks.copy.request' | 'tasks.list.request', body: object): Promise<T> => {
+    const peerRequest = async <T>(peer: string, type: 'tasks.copy.request' | 'tasks.list.request' | 'tasks.schedules.request', body: object): Promise<T> => {
       const reply = await service!.client.transport.request(`srv.${peer}`, type, body as never, { timeout: TASK_PEER_TIMEOUT_MS });
       if (reply.type === 'error') throw CorreioError.fromWire(reply.body);
       return reply.body as T;
@@ -364,7 +365,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       store: openTaskStore,
       replicator: new TaskReplicator({
         peers: livePeers,
-        send: async (peer, jobs) => void (await peerRequest(peer, 'tasks.copy.request', { jobs })),
+        send: async (peer, jobs, schedules) => void (await peerRequest(peer, 'tasks.copy.request', { jobs, ...(schedules.length === 0 ? {} : { schedules }) })),
         ...(options.tasks?.replicas === undefined ? {} : { replicas: options.tasks.replicas }),
         logger,
       }),
@@ -378,6 +379,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       queue: taskQueue,
       isCoordinator: () => members.coordinatorId() === 'self',
       peers: livePeers,
+      peerSchedules: async (peer) => (await peerRequest<BodyOf<'tasks.schedules.reply'>>(peer, 'tasks.schedules.request', {})).schedules,
       listPeer: (peer, after) => peerRequest(peer, 'tasks.list.request', { limit: 1_000, ...(after === undefined ? {} : { after }) }),
       serve: (on) => (on ? service!.startServing(TASKS_SERVICE, { concurrency: options.tasks?.concurrency ?? TASKS_CONCURRENCY }) : service!.stopServing(TASKS_SERVICE)),
       now: () => time.now(),

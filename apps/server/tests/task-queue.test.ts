@@ -205,6 +205,53 @@ describe('the task queue', () => {
     }
   });
 
+  it('runs workflows: a chain passes each result on, a chord collects a group\'s results, a failure cancels what waits for it', async () => {
+    worker(['flow'], {
+      square: (n: number) => n * n,
+      add: ([a, b]: [number, number]) => a + b,
+      double: (n: number) => 2 * n,
+      sum: (values: number[]) => values.reduce((total, value) => total + value, 0),
+      boom: () => {
+        throw new PermanentJobError('boom');
+      },
+    });
+    const chain = await client.chain([{ queue: 'flow', task: 'add', args: [2, 3] }, { queue: 'flow', task: 'square' }, { queue: 'flow', task: 'double' }], { id: 'chain-1' });
+    expect(chain.ids).toEqual(['chain-1:s0', 'chain-1:s1', 'chain-1:s2']);
+    expect((await client.get('chain-1:s2')).state).toMatch(/waiting|queued|active|succeeded/);
+    expect(await client.result(chain.ids[2]!, { timeoutMs: 15_000 })).toBe(50);
+    expect((await client.chain([{ queue: 'flow', task: 'add', args: [1, 1] }], { id: 'chain-1' })).created).toBe(false);
+
+    const chord = await client.chord([1, 2, 3, 4].map((n) => ({ queue: 'flow', task: 'square', args: n })), { queue: 'flow', task: 'sum' });
+    expect(await client.result(chord.ids.at(-1)!, { timeoutMs: 15_000 })).toBe(30);
+    expect((await client.get(chord.ids.at(-1)!)).args).toEqual([1, 4, 9, 16]);
+
+    const broken = await client.chain([{ queue: 'flow', task: 'boom' }, { queue: 'flow', task: 'double' }, { queue: 'flow', task: 'double' }]);
+    const last = await client.wait(broken.ids[2]!, { timeoutMs: 15_000 });
+    expect(last).toMatchObject({ state: 'cancelled', error: { type: 'parent_failed' } });
+    expect((await client.get(broken.ids[0]!)).state).toBe('dead');
+    await expect(client.flow([{ ref: 'a', queue: 'flow', task: 'sum', after: ['b'] }, { ref: 'b', queue: 'flow', task: 'sum' }])).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+  });
+
+  it('fires a periodic schedule once per tick (job id schedule:<name>:<tick>), and stops when it is removed', async () => {
+    const ticks: number[] = [];
+    worker(['cron'], { beat: (_args: unknown, ctx) => ticks.push(Number(ctx.id.split(':').at(-1))) });
+    await expect(client.schedule('bad', 'not a cron at all', 'cron', 'beat')).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+    const schedule = await client.schedule('every-second', '* * * * * *', 'cron', 'beat', { args: { hello: 'world' } });
+    expect(schedule).toMatchObject({ name: 'every-second', version: 1 });
+    expect(schedule.next_tick! % 1_000).toBe(0);
+    await eventually(() => ticks.length >= 3, 15_000, 'three ticks');
+    expect(await client.unschedule('every-second')).toBe(true);
+    expect(await client.schedules()).toEqual([]);
+    const fired = [...ticks].sort((a, b) => a - b);
+    // One job per tick: consecutive seconds, none twice.
+    for (let index = 1; index < fired.length; index++) expect(fired[index]! - fired[index - 1]!).toBe(1_000);
+    const settledCount = ticks.length;
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(ticks.length).toBeLessThanOrEqual(settledCount + 1);
+    const job = await client.get(`schedule:every-second:${fired[0]}`);
+    expect(job).toMatchObject({ schedule: 'every-second', args: { hello: 'world' }, state: 'succeeded' });
+  });
+
   it('refuses hostile frames with typed errors and keeps serving; extreme values come back exactly', async () => {
     const raw = new ChatClient(infra.broker, 'hostile-peer');
     const envelope = (body: unknown, overrides: Record<string, unknown> = {}): Uint8Array =>

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { CorreioError, TimeoutError } from '@correio/codec';
-import type { BodyOf, MessageType, TaskJob } from '@correio/protocol';
+import type { BodyOf, MessageType, TaskJob, TaskSchedule, TaskSpec } from '@correio/protocol';
 import { RequestClient, type SocketOptions } from '@correio/transport';
 import { TaskFailedError } from './errors.js';
 
@@ -41,6 +41,33 @@ export interface EnqueueOptions {
   /** How long a worker's lease lasts without a heartbeat. Default 30,000. */
   readonly leaseMs?: number;
   /** How long the finished job and its result are kept. Default one day. */
+  readonly resultTtlMs?: number;
+}
+
+/** One job of a chain, group or chord: a queue, a task and its arguments (absent in a chain: the previous result). */
+export interface StepSpec {
+  readonly queue: string;
+  readonly task: string;
+  readonly args?: unknown;
+  readonly priority?: number;
+  readonly maxAttempts?: number;
+  readonly backoffMs?: number;
+  readonly leaseMs?: number;
+  readonly resultTtlMs?: number;
+}
+
+/** A workflow enqueued: its id, its jobs' ids in order (the last one's result is the workflow's). */
+export interface FlowHandle {
+  readonly id: string;
+  readonly ids: readonly string[];
+  readonly created: boolean;
+}
+
+export interface ScheduleOptions {
+  readonly args?: unknown;
+  readonly priority?: number;
+  readonly maxAttempts?: number;
+  readonly leaseMs?: number;
   readonly resultTtlMs?: number;
 }
 
@@ -127,6 +154,59 @@ export class TaskClient {
     return (await this.call('tasks.retry.request', { id })).job;
   }
 
+  /**
+   * A chain: each step runs once the one before it succeeded, and gets its result as its args when
+   * it has none of its own (Celery's a | b | c). A step that is dead or cancelled cancels the rest.
+   */
+  chain(steps: readonly StepSpec[], options: { readonly id?: string } = {}): Promise<FlowHandle> {
+    return this.flow(
+      steps.map((step, index) => ({ ...toSpec(`s${index}`, step), ...(index === 0 ? {} : { after: [`s${index - 1}`] as [string], ...(step.args === undefined ? { receives: 'result' as const } : {}) }) })),
+      options,
+    );
+  }
+
+  /** A group: the steps run in parallel, independent of each other. */
+  group(steps: readonly StepSpec[], options: { readonly id?: string } = {}): Promise<FlowHandle> {
+    return this.flow(steps.map((step, index) => toSpec(`g${index}`, step)), options);
+  }
+
+  /** A chord: a group, then `callback` with the list of their results (in order) once all succeeded; cancelled if one is dead. */
+  chord(steps: readonly StepSpec[], callback: StepSpec, options: { readonly id?: string } = {}): Promise<FlowHandle> {
+    const members = steps.map((step, index) => toSpec(`g${index}`, step));
+    return this.flow([...members, { ...toSpec('callback', callback), after: members.map((member) => member.ref) as [string, ...string[]], receives: 'results' }], options);
+  }
+
+  /** Any workflow: steps naming the steps (before them) they wait for (protocol tasks.flow.request). */
+  async flow(steps: readonly TaskSpec[], options: { readonly id?: string } = {}): Promise<FlowHandle> {
+    // The id is chosen here, so that a resend finds the workflow rather than making another.
+    const id = options.id ?? `f_${randomBytes(9).toString('base64url')}`;
+    return this.call('tasks.flow.request', { id, jobs: steps as [TaskSpec, ...TaskSpec[]] });
+  }
+
+  /** Creates or replaces a periodic schedule: a job at every tick of `cron` (UTC; five fields, or six with seconds). */
+  async schedule(name: string, cron: string, queue: string, task: string, options: ScheduleOptions = {}): Promise<TaskSchedule> {
+    const body: BodyOf<'tasks.schedule.request'> = {
+      name,
+      cron,
+      queue,
+      task,
+      ...(options.args === undefined ? {} : { args: options.args }),
+      ...(options.priority === undefined ? {} : { priority: options.priority }),
+      ...(options.maxAttempts === undefined ? {} : { max_attempts: options.maxAttempts }),
+      ...(options.leaseMs === undefined ? {} : { lease_ms: options.leaseMs }),
+      ...(options.resultTtlMs === undefined ? {} : { result_ttl_ms: options.resultTtlMs }),
+    };
+    return (await this.call('tasks.schedule.request', body)).schedule;
+  }
+
+  async unschedule(name: string): Promise<boolean> {
+    return (await this.call('tasks.unschedule.request', { name })).removed;
+  }
+
+  async schedules(): Promise<TaskSchedule[]> {
+    return (await this.call('tasks.schedules.request', {})).schedules;
+  }
+
   /** Cancels a queue's waiting jobs (or, with state `dead`, its dead letters), up to 1,000 a call: `more` says some remain. */
   purge(queue: string, state?: 'scheduled' | 'queued' | 'retrying' | 'dead'): Promise<BodyOf<'tasks.purge.reply'>> {
     return this.call('tasks.purge.request', { queue, ...(state === undefined ? {} : { state }) });
@@ -168,6 +248,20 @@ export class TaskClient {
   close(): Promise<void> {
     return this.#client.close();
   }
+}
+
+function toSpec(ref: string, step: StepSpec): TaskSpec {
+  return {
+    ref,
+    queue: step.queue,
+    task: step.task,
+    ...(step.args === undefined ? {} : { args: step.args }),
+    ...(step.priority === undefined ? {} : { priority: step.priority }),
+    ...(step.maxAttempts === undefined ? {} : { max_attempts: step.maxAttempts }),
+    ...(step.backoffMs === undefined ? {} : { backoff_ms: step.backoffMs }),
+    ...(step.leaseMs === undefined ? {} : { lease_ms: step.leaseMs }),
+    ...(step.resultTtlMs === undefined ? {} : { result_ttl_ms: step.resultTtlMs }),
+  };
 }
 
 type ReplyOf<T extends MessageType> = T extends `${infer Stem}.request` ? (`${Stem}.reply` extends MessageType ? BodyOf<`${Stem}.reply`> : never) : never;

@@ -119,6 +119,8 @@ var MessageTypes = []string{
 	"tasks.enqueue.reply",
 	"tasks.enqueue.request",
 	"tasks.event",
+	"tasks.flow.reply",
+	"tasks.flow.request",
 	"tasks.get.reply",
 	"tasks.get.request",
 	"tasks.heartbeat.reply",
@@ -131,8 +133,14 @@ var MessageTypes = []string{
 	"tasks.purge.request",
 	"tasks.retry.reply",
 	"tasks.retry.request",
+	"tasks.schedule.reply",
+	"tasks.schedule.request",
+	"tasks.schedules.reply",
+	"tasks.schedules.request",
 	"tasks.settle.reply",
 	"tasks.settle.request",
+	"tasks.unschedule.reply",
+	"tasks.unschedule.request",
 }
 
 // MessageInfo says what a message type is for, from its schema's x-correio-* annotations.
@@ -232,6 +240,8 @@ var Messages = map[string]MessageInfo{
 	"tasks.enqueue.reply":         {Pattern: "reply", Service: "tasks", Title: "TasksEnqueueReply"},
 	"tasks.enqueue.request":       {Pattern: "request", Service: "tasks", Reply: "tasks.enqueue.reply", Title: "TasksEnqueueRequest"},
 	"tasks.event":                 {Pattern: "event", Service: "tasks", Title: "TasksEvent"},
+	"tasks.flow.reply":            {Pattern: "reply", Service: "tasks", Title: "TasksFlowReply"},
+	"tasks.flow.request":          {Pattern: "request", Service: "tasks", Reply: "tasks.flow.reply", Title: "TasksFlowRequest"},
 	"tasks.get.reply":             {Pattern: "reply", Service: "tasks", Title: "TasksGetReply"},
 	"tasks.get.request":           {Pattern: "request", Service: "tasks", Reply: "tasks.get.reply", Title: "TasksGetRequest"},
 	"tasks.heartbeat.reply":       {Pattern: "reply", Service: "tasks", Title: "TasksHeartbeatReply"},
@@ -244,8 +254,14 @@ var Messages = map[string]MessageInfo{
 	"tasks.purge.request":         {Pattern: "request", Service: "tasks", Reply: "tasks.purge.reply", Title: "TasksPurgeRequest"},
 	"tasks.retry.reply":           {Pattern: "reply", Service: "tasks", Title: "TasksRetryReply"},
 	"tasks.retry.request":         {Pattern: "request", Service: "tasks", Reply: "tasks.retry.reply", Title: "TasksRetryRequest"},
+	"tasks.schedule.reply":        {Pattern: "reply", Service: "tasks", Title: "TasksScheduleReply"},
+	"tasks.schedule.request":      {Pattern: "request", Service: "tasks", Reply: "tasks.schedule.reply", Title: "TasksScheduleRequest"},
+	"tasks.schedules.reply":       {Pattern: "reply", Service: "tasks", Title: "TasksSchedulesReply"},
+	"tasks.schedules.request":     {Pattern: "request", Service: "tasks", Reply: "tasks.schedules.reply", Title: "TasksSchedulesRequest"},
 	"tasks.settle.reply":          {Pattern: "reply", Service: "tasks", Title: "TasksSettleReply"},
 	"tasks.settle.request":        {Pattern: "request", Service: "tasks", Reply: "tasks.settle.reply", Title: "TasksSettleRequest"},
+	"tasks.unschedule.reply":      {Pattern: "reply", Service: "tasks", Title: "TasksUnscheduleReply"},
+	"tasks.unschedule.request":    {Pattern: "request", Service: "tasks", Reply: "tasks.unschedule.reply", Title: "TasksUnscheduleRequest"},
 }
 
 // Some returns a pointer to v, for the optional fields of the generated types (nil means absent).

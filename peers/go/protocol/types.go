@@ -566,13 +566,15 @@ type TaskName = string
 // enqueueing it again returns the existing job) or by the queue.
 type TaskID = string
 
-// Where a job is (revision 1.6): scheduled (waiting for its run_at), queued (ready for a worker),
-// active (leased by a worker), retrying (failed, waiting for its backoff), succeeded, dead (failed
-// its last attempt: the dead-letter queue), cancelled.
+// Where a job is (revision 1.6): waiting (for the jobs in its after list: a workflow step),
+// scheduled (waiting for its run_at), queued (ready for a worker), active (leased by a worker),
+// retrying (failed, waiting for its backoff), succeeded, dead (failed its last attempt: the
+// dead-letter queue), cancelled.
 type TaskState = string
 
 // The values of TaskState.
 const (
+	TaskStateWaiting   TaskState = "waiting"
 	TaskStateScheduled TaskState = "scheduled"
 	TaskStateQueued    TaskState = "queued"
 	TaskStateActive    TaskState = "active"
@@ -605,6 +607,9 @@ type TaskError struct {
 
 // A job as the queue holds it (revision 1.6).
 type TaskJob struct {
+	// The jobs this one waits for (a workflow step): it is queued once they all succeeded, and
+	// cancelled if one of them is dead or cancelled.
+	After []TaskID `msgpack:"after,omitempty" json:"after,omitempty"`
 	// A job's arguments, result or progress: any value, bounded by the codec limits (ENCODING.md
 	// section 2).
 	Args *TaskValue `msgpack:"args,omitempty" json:"args,omitempty"`
@@ -639,6 +644,10 @@ type TaskJob struct {
 	Progress *TaskValue `msgpack:"progress,omitempty" json:"progress,omitempty"`
 	// A task queue's name (revision 1.6): lower case, like a broker service name.
 	Queue TaskQueue `msgpack:"queue" json:"queue"`
+	// What a workflow step gets as its arguments once the jobs in its after list succeeded: result
+	// (the one job's result: a chain), results (the list of their results, in after order: a chord's
+	// callback). Absent: its own args.
+	Receives *TaskReceives `msgpack:"receives,omitempty" json:"receives,omitempty"`
 	// A job's arguments, result or progress: any value, bounded by the codec limits (ENCODING.md
 	// section 2).
 	Result *TaskValue `msgpack:"result,omitempty" json:"result,omitempty"`
@@ -646,18 +655,112 @@ type TaskJob struct {
 	ResultTtlMs TaskDuration `msgpack:"result_ttl_ms" json:"result_ttl_ms"`
 	// When the job is (or was) due.
 	RunAt Timestamp `msgpack:"run_at" json:"run_at"`
-	// Where a job is (revision 1.6): scheduled (waiting for its run_at), queued (ready for a worker),
-	// active (leased by a worker), retrying (failed, waiting for its backoff), succeeded, dead (failed
-	// its last attempt: the dead-letter queue), cancelled.
+	// The periodic schedule that enqueued this job (tasks.schedule.request).
+	Schedule *TaskScheduleName `msgpack:"schedule,omitempty" json:"schedule,omitempty"`
+	// Where a job is (revision 1.6): waiting (for the jobs in its after list: a workflow step),
+	// scheduled (waiting for its run_at), queued (ready for a worker), active (leased by a worker),
+	// retrying (failed, waiting for its backoff), succeeded, dead (failed its last attempt: the
+	// dead-letter queue), cancelled.
 	State TaskState `msgpack:"state" json:"state"`
 	// The kind of job, which selects a worker's handler (revision 1.6), such as email.send.
 	Task TaskName `msgpack:"task" json:"task"`
+	// The workflow steps waiting for this job.
+	Then []TaskID `msgpack:"then,omitempty" json:"then,omitempty"`
 	// Milliseconds since the Unix epoch, UTC.
 	UpdatedAt Timestamp `msgpack:"updated_at" json:"updated_at"`
 	// Counts the job's state changes from 1: of two copies of a job, the higher version is newer.
 	Version Uint `msgpack:"version" json:"version"`
 	// The worker holding (or that last held) the lease.
 	Worker *NodeID `msgpack:"worker,omitempty" json:"worker,omitempty"`
+}
+
+// A job's name within one workflow (tasks.flow.request): its id there is <flow id>:<ref>.
+type TaskRef = string
+
+// What a workflow step gets as its arguments once the jobs in its after list succeeded: result
+// (the one job's result: a chain), results (the list of their results, in after order: a chord's
+// callback). Absent: its own args.
+type TaskReceives = string
+
+// The values of TaskReceives.
+const (
+	TaskReceivesResult  TaskReceives = "result"
+	TaskReceivesResults TaskReceives = "results"
+)
+
+// A periodic schedule's name.
+type TaskScheduleName = string
+
+// A cron expression, five fields (minute hour day-of-month month day-of-week) or six with seconds
+// first, evaluated in UTC, such as */5 * * * * or 0 30 9 * * 1-5.
+type TaskCron = string
+
+// One step of a workflow (tasks.flow.request): a job, and the steps it waits for.
+type TaskSpec struct {
+	// Steps of the same workflow this one waits for (named before it: a workflow has no cycle).
+	After []TaskRef `msgpack:"after,omitempty" json:"after,omitempty"`
+	// A job's arguments, result or progress: any value, bounded by the codec limits (ENCODING.md
+	// section 2).
+	Args *TaskValue `msgpack:"args,omitempty" json:"args,omitempty"`
+	// Milliseconds, up to 30 days.
+	BackoffMs *TaskDuration `msgpack:"backoff_ms,omitempty" json:"backoff_ms,omitempty"`
+	// Milliseconds, up to 30 days.
+	DelayMs     *TaskDuration `msgpack:"delay_ms,omitempty" json:"delay_ms,omitempty"`
+	LeaseMs     *int64        `msgpack:"lease_ms,omitempty" json:"lease_ms,omitempty"`
+	MaxAttempts *int64        `msgpack:"max_attempts,omitempty" json:"max_attempts,omitempty"`
+	// Milliseconds, up to 30 days.
+	MaxBackoffMs *TaskDuration `msgpack:"max_backoff_ms,omitempty" json:"max_backoff_ms,omitempty"`
+	// 0 to 9; higher is leased first within a queue (default 0).
+	Priority *TaskPriority `msgpack:"priority,omitempty" json:"priority,omitempty"`
+	// A task queue's name (revision 1.6): lower case, like a broker service name.
+	Queue TaskQueue `msgpack:"queue" json:"queue"`
+	// What a workflow step gets as its arguments once the jobs in its after list succeeded: result
+	// (the one job's result: a chain), results (the list of their results, in after order: a chord's
+	// callback). Absent: its own args.
+	Receives *TaskReceives `msgpack:"receives,omitempty" json:"receives,omitempty"`
+	// A job's name within one workflow (tasks.flow.request): its id there is <flow id>:<ref>.
+	Ref TaskRef `msgpack:"ref" json:"ref"`
+	// Milliseconds, up to 30 days.
+	ResultTtlMs *TaskDuration `msgpack:"result_ttl_ms,omitempty" json:"result_ttl_ms,omitempty"`
+	// The kind of job, which selects a worker's handler (revision 1.6), such as email.send.
+	Task TaskName `msgpack:"task" json:"task"`
+}
+
+// A periodic job (revision 1.6): at each tick of its cron expression the coordinator enqueues one
+// job, id schedule:<name>:<tick ms>, so a tick fires once even across a failover. Ticks missed
+// while no coordinator ran are skipped but for the newest one.
+type TaskSchedule struct {
+	// A job's arguments, result or progress: any value, bounded by the codec limits (ENCODING.md
+	// section 2).
+	Args *TaskValue `msgpack:"args,omitempty" json:"args,omitempty"`
+	// Milliseconds since the Unix epoch, UTC.
+	CreatedAt Timestamp `msgpack:"created_at" json:"created_at"`
+	// A cron expression, five fields (minute hour day-of-month month day-of-week) or six with seconds
+	// first, evaluated in UTC, such as */5 * * * * or 0 30 9 * * 1-5.
+	Cron TaskCron `msgpack:"cron" json:"cron"`
+	// The cron time of the newest tick fired: the next tick is the first after it.
+	LastTick    *Timestamp `msgpack:"last_tick,omitempty" json:"last_tick,omitempty"`
+	LeaseMs     *int64     `msgpack:"lease_ms,omitempty" json:"lease_ms,omitempty"`
+	MaxAttempts *int64     `msgpack:"max_attempts,omitempty" json:"max_attempts,omitempty"`
+	// A periodic schedule's name.
+	Name TaskScheduleName `msgpack:"name" json:"name"`
+	// The cron time of the next tick.
+	NextTick *Timestamp `msgpack:"next_tick,omitempty" json:"next_tick,omitempty"`
+	// 0 to 9; higher is leased first within a queue (default 0).
+	Priority *TaskPriority `msgpack:"priority,omitempty" json:"priority,omitempty"`
+	// A task queue's name (revision 1.6): lower case, like a broker service name.
+	Queue TaskQueue `msgpack:"queue" json:"queue"`
+	// Removed (tasks.unschedule.request): kept as a tombstone so that older copies do not bring it
+	// back.
+	Removed *bool `msgpack:"removed,omitempty" json:"removed,omitempty"`
+	// Milliseconds, up to 30 days.
+	ResultTtlMs *TaskDuration `msgpack:"result_ttl_ms,omitempty" json:"result_ttl_ms,omitempty"`
+	// The kind of job, which selects a worker's handler (revision 1.6), such as email.send.
+	Task TaskName `msgpack:"task" json:"task"`
+	// Milliseconds since the Unix epoch, UTC.
+	UpdatedAt Timestamp `msgpack:"updated_at" json:"updated_at"`
+	// Counts the schedule's changes (and firings) from 1: of two copies, the higher is newer.
+	Version Uint `msgpack:"version" json:"version"`
 }
 
 // chat.channel.create.reply: Reply to chat.channel.create.request: the channel's record.
@@ -1621,11 +1724,12 @@ type TasksCopyReply struct {
 	Stored Uint   `msgpack:"stored" json:"stored"`
 }
 
-// tasks.copy.request: A copy of jobs the coordinator changed (revision 1.6), between servers on
-// srv.<server-id> only: kept where newer (higher version) than the copy held. Replied once
-// durable.
+// tasks.copy.request: A copy of jobs and schedules the coordinator changed (revision 1.6), between
+// servers on srv.<server-id> only: each kept where newer (higher version) than the copy held.
+// Replied once durable.
 type TasksCopyRequest struct {
-	Jobs []TaskJob `msgpack:"jobs" json:"jobs"`
+	Jobs      []TaskJob      `msgpack:"jobs" json:"jobs"`
+	Schedules []TaskSchedule `msgpack:"schedules,omitempty" json:"schedules,omitempty"`
 }
 
 // tasks.enqueue.reply: Reply to tasks.enqueue.request.
@@ -1685,15 +1789,36 @@ type TasksEvent struct {
 	Progress *TaskValue `msgpack:"progress,omitempty" json:"progress,omitempty"`
 	// A task queue's name (revision 1.6): lower case, like a broker service name.
 	Queue TaskQueue `msgpack:"queue" json:"queue"`
-	// Where a job is (revision 1.6): scheduled (waiting for its run_at), queued (ready for a worker),
-	// active (leased by a worker), retrying (failed, waiting for its backoff), succeeded, dead (failed
-	// its last attempt: the dead-letter queue), cancelled.
+	// Where a job is (revision 1.6): waiting (for the jobs in its after list: a workflow step),
+	// scheduled (waiting for its run_at), queued (ready for a worker), active (leased by a worker),
+	// retrying (failed, waiting for its backoff), succeeded, dead (failed its last attempt: the
+	// dead-letter queue), cancelled.
 	State TaskState `msgpack:"state" json:"state"`
 	// The kind of job, which selects a worker's handler (revision 1.6), such as email.send.
 	Task    TaskName `msgpack:"task" json:"task"`
 	Version Uint     `msgpack:"version" json:"version"`
 	// A process or server id: printable ASCII.
 	Worker *NodeID `msgpack:"worker,omitempty" json:"worker,omitempty"`
+}
+
+// tasks.flow.reply: Reply to tasks.flow.request: the job ids in the order of the steps.
+type TasksFlowReply struct {
+	// False when a workflow of this id existed.
+	Created bool     `msgpack:"created" json:"created"`
+	ID      string   `msgpack:"id" json:"id"`
+	Ids     []TaskID `msgpack:"ids" json:"ids"`
+}
+
+// tasks.flow.request: Enqueue a workflow (revision 1.6): jobs and the jobs each waits for, all at
+// once and all durable before the reply. A step without after is queued now; one with after waits
+// until they all succeeded, then is queued with their result (receives: result, a chain) or the
+// list of their results (receives: results, a chord's callback) as its args; if one of them is
+// dead or cancelled, the steps after it are cancelled. Job ids are <id>:<ref>; with the same id
+// the workflow is enqueued once.
+type TasksFlowRequest struct {
+	// The workflow's id (default: a fresh one): its jobs are <id>:<ref>.
+	ID   *string    `msgpack:"id,omitempty" json:"id,omitempty"`
+	Jobs []TaskSpec `msgpack:"jobs" json:"jobs"`
 }
 
 // tasks.get.reply: Reply to tasks.get.request.
@@ -1797,9 +1922,10 @@ type TasksListRequest struct {
 	Limit *int64  `msgpack:"limit,omitempty" json:"limit,omitempty"`
 	// A task queue's name (revision 1.6): lower case, like a broker service name.
 	Queue *TaskQueue `msgpack:"queue,omitempty" json:"queue,omitempty"`
-	// Where a job is (revision 1.6): scheduled (waiting for its run_at), queued (ready for a worker),
-	// active (leased by a worker), retrying (failed, waiting for its backoff), succeeded, dead (failed
-	// its last attempt: the dead-letter queue), cancelled.
+	// Where a job is (revision 1.6): waiting (for the jobs in its after list: a workflow step),
+	// scheduled (waiting for its run_at), queued (ready for a worker), active (leased by a worker),
+	// retrying (failed, waiting for its backoff), succeeded, dead (failed its last attempt: the
+	// dead-letter queue), cancelled.
 	State *TaskState `msgpack:"state,omitempty" json:"state,omitempty"`
 }
 
@@ -1844,6 +1970,47 @@ type TasksRetryRequest struct {
 	ID TaskID `msgpack:"id" json:"id"`
 }
 
+// tasks.schedule.reply: Reply to tasks.schedule.request, once durable on the replicas.
+type TasksScheduleReply struct {
+	// A periodic job (revision 1.6): at each tick of its cron expression the coordinator enqueues one
+	// job, id schedule:<name>:<tick ms>, so a tick fires once even across a failover. Ticks missed
+	// while no coordinator ran are skipped but for the newest one.
+	Schedule TaskSchedule `msgpack:"schedule" json:"schedule"`
+}
+
+// tasks.schedule.request: Create or replace a periodic schedule (revision 1.6): at every tick of
+// cron (UTC) the coordinator enqueues one job. A cron expression that does not parse is
+// BAD_REQUEST.
+type TasksScheduleRequest struct {
+	// A job's arguments, result or progress: any value, bounded by the codec limits (ENCODING.md
+	// section 2).
+	Args *TaskValue `msgpack:"args,omitempty" json:"args,omitempty"`
+	// A cron expression, five fields (minute hour day-of-month month day-of-week) or six with seconds
+	// first, evaluated in UTC, such as */5 * * * * or 0 30 9 * * 1-5.
+	Cron        TaskCron `msgpack:"cron" json:"cron"`
+	LeaseMs     *int64   `msgpack:"lease_ms,omitempty" json:"lease_ms,omitempty"`
+	MaxAttempts *int64   `msgpack:"max_attempts,omitempty" json:"max_attempts,omitempty"`
+	// A periodic schedule's name.
+	Name TaskScheduleName `msgpack:"name" json:"name"`
+	// 0 to 9; higher is leased first within a queue (default 0).
+	Priority *TaskPriority `msgpack:"priority,omitempty" json:"priority,omitempty"`
+	// A task queue's name (revision 1.6): lower case, like a broker service name.
+	Queue TaskQueue `msgpack:"queue" json:"queue"`
+	// Milliseconds, up to 30 days.
+	ResultTtlMs *TaskDuration `msgpack:"result_ttl_ms,omitempty" json:"result_ttl_ms,omitempty"`
+	// The kind of job, which selects a worker's handler (revision 1.6), such as email.send.
+	Task TaskName `msgpack:"task" json:"task"`
+}
+
+// tasks.schedules.reply: Reply to tasks.schedules.request.
+type TasksSchedulesReply struct {
+	Schedules []TaskSchedule `msgpack:"schedules" json:"schedules"`
+}
+
+// tasks.schedules.request: The periodic schedules (revision 1.6), with their next ticks. Between
+// servers, on srv.<server-id>, removed ones (tombstones) too.
+type TasksSchedulesRequest struct{}
+
 // tasks.settle.reply: Reply to tasks.settle.request: the job after it, once durable.
 type TasksSettleReply struct {
 	// A job as the queue holds it (revision 1.6).
@@ -1881,3 +2048,15 @@ const (
 	TasksSettleRequestOutcomeFailed    TasksSettleRequestOutcome = "failed"
 	TasksSettleRequestOutcomeReleased  TasksSettleRequestOutcome = "released"
 )
+
+// tasks.unschedule.reply: Reply to tasks.unschedule.request.
+type TasksUnscheduleReply struct {
+	Removed bool `msgpack:"removed" json:"removed"`
+}
+
+// tasks.unschedule.request: Remove a periodic schedule (revision 1.6); removed is false when there
+// was none.
+type TasksUnscheduleRequest struct {
+	// A periodic schedule's name.
+	Name TaskScheduleName `msgpack:"name" json:"name"`
+}

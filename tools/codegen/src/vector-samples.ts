@@ -43,6 +43,23 @@ const TASK_QUEUED = {
   version: 1,
 };
 const TASK_ACTIVE = { ...TASK_QUEUED, state: 'active', attempt: 2, worker: 'py-worker-1', lease_until: T0 + 30_000, progress: 50, error: { type: 'TimeoutError', message: 'smtp timed out' }, cancel_requested: true, updated_at: T0 + 5, version: 4 };
+const TASK_WAITING = { ...TASK_QUEUED, id: 'order-7:charge', state: 'waiting', after: ['order-7:reserve'], then: ['order-7:ship', 'order-7:mail'], receives: 'result', schedule: 'nightly-report' };
+const SCHEDULE = {
+  name: 'nightly-report',
+  cron: '0 30 2 * * *',
+  queue: 'reports',
+  task: 'report.build',
+  args: { kind: 'daily' },
+  priority: 3,
+  max_attempts: 2,
+  lease_ms: 60_000,
+  result_ttl_ms: 604_800_000,
+  created_at: T0,
+  updated_at: T0 + 9,
+  version: 4,
+  last_tick: T0,
+  next_tick: T0 + 86_400_000,
+};
 const TASK_DONE = { ...TASK_QUEUED, state: 'succeeded', attempt: 1, worker: 'go-worker-7', result: Uint8Array.of(0, 1, 255), finished_at: T0 + 9, updated_at: T0 + 9, version: 3 };
 const CONFIG_SET = { op: { origin: 'srv-2', seq: 12 }, lc: 17, hlc: [T0 + 60, 0], kind: 'config.set', data: { program: 'server', version: 3, document: CONFIG_DOC, author: 'ana' } };
 const CONFIG_ROLLBACK = {
@@ -389,7 +406,10 @@ export const VECTOR_SAMPLES: Readonly<Record<string, readonly Sample[]>> = {
   'tasks.cancel.reply': [{ description: 'an active job marked for cancellation', body: { job: TASK_ACTIVE } }],
   'tasks.cancel.request': [{ description: 'cancel a job', body: { id: 'invoice:42' } }],
   'tasks.copy.reply': [{ description: 'two jobs newer than the copies held', body: { server: 'srv-2', stored: 2 } }],
-  'tasks.copy.request': [{ description: 'jobs in three states', body: { jobs: [TASK_QUEUED, TASK_ACTIVE, TASK_DONE] } }],
+  'tasks.copy.request': [
+    { description: 'jobs in four states', body: { jobs: [TASK_QUEUED, TASK_ACTIVE, TASK_DONE, TASK_WAITING] } },
+    { description: 'a schedule fired, and a removed one', body: { jobs: [], schedules: [SCHEDULE, { ...SCHEDULE, name: 'gone', removed: true }] } },
+  ],
   'tasks.enqueue.reply': [
     { description: 'a new job', body: { job: TASK_QUEUED, created: true } },
     { description: 'the job of that id existed', body: { job: TASK_DONE, created: false } },
@@ -407,11 +427,47 @@ export const VECTOR_SAMPLES: Readonly<Record<string, readonly Sample[]>> = {
     { description: 'progress reported', body: { id: 'invoice:42', queue: 'email', task: 'email.send', state: 'active', attempt: 1, version: 2, at: T0, progress: { sent: 3, of: 10 } } },
     { description: 'an attempt failed, to be retried', body: { id: 'j-7', queue: 'default', task: 'noop', state: 'retrying', attempt: 2, version: 5, at: T0, error: { type: 'ValueError', message: 'bad input' } } },
   ],
+  'tasks.flow.reply': [{ description: 'a chain enqueued', body: { id: 'order-7', ids: ['order-7:reserve', 'order-7:charge', 'order-7:ship'], created: true } }],
+  'tasks.flow.request': [
+    {
+      description: 'a chain',
+      body: {
+        id: 'order-7',
+        jobs: [
+          { ref: 'reserve', queue: 'orders', task: 'stock.reserve', args: { sku: 'a-1', n: 2 } },
+          { ref: 'charge', queue: 'payments', task: 'card.charge', after: ['reserve'], receives: 'result', max_attempts: 5 },
+          { ref: 'ship', queue: 'orders', task: 'order.ship', after: ['charge'], args: { express: true } },
+        ],
+      },
+    },
+    {
+      description: 'a chord: a group and its callback',
+      body: {
+        jobs: [
+          { ref: 'p1', queue: 'math', task: 'square', args: 3, priority: 1, delay_ms: 0, backoff_ms: 100, max_backoff_ms: 1_000, lease_ms: 5_000, result_ttl_ms: 60_000 },
+          { ref: 'p2', queue: 'math', task: 'square', args: 4 },
+          { ref: 'sum', queue: 'math', task: 'sum', after: ['p1', 'p2'], receives: 'results' },
+        ],
+      },
+    },
+  ],
   'tasks.get.reply': [{ description: 'a finished job with its result', body: { job: TASK_DONE } }],
   'tasks.get.request': [
     { description: 'the state now', body: { id: 'invoice:42' } },
     { description: 'wait up to 10 s for the result', body: { id: 'invoice:42', wait_ms: 10_000 } },
   ],
+  'tasks.schedule.reply': [{ description: 'a schedule set', body: { schedule: SCHEDULE } }],
+  'tasks.schedule.request': [
+    { description: 'every five minutes', body: { name: 'cleanup', cron: '*/5 * * * *', queue: 'default', task: 'cleanup' } },
+    { description: 'every option', body: { name: 'nightly-report', cron: '0 30 2 * * *', queue: 'reports', task: 'report.build', args: { kind: 'daily' }, priority: 3, max_attempts: 2, lease_ms: 60_000, result_ttl_ms: 604_800_000 } },
+  ],
+  'tasks.schedules.reply': [
+    { description: 'one schedule', body: { schedules: [SCHEDULE] } },
+    { description: 'none', body: { schedules: [] } },
+  ],
+  'tasks.schedules.request': [{ description: 'every schedule', body: {} }],
+  'tasks.unschedule.reply': [{ description: 'removed', body: { removed: true } }],
+  'tasks.unschedule.request': [{ description: 'remove a schedule', body: { name: 'cleanup' } }],
   'tasks.heartbeat.reply': [
     {
       description: 'one lease held, one lost, one to cancel',

@@ -1216,9 +1216,10 @@ export const COMPONENT_SCHEMAS: Readonly<Record<string, Readonly<Record<string, 
     "maxLength": 128
   },
   "taskState": {
-    "description": "Where a job is (revision 1.6): scheduled (waiting for its run_at), queued (ready for a worker), active (leased by a worker), retrying (failed, waiting for its backoff), succeeded, dead (failed its last attempt: the dead-letter queue), cancelled.",
+    "description": "Where a job is (revision 1.6): waiting (for the jobs in its after list: a workflow step), scheduled (waiting for its run_at), queued (ready for a worker), active (leased by a worker), retrying (failed, waiting for its backoff), succeeded, dead (failed its last attempt: the dead-letter queue), cancelled.",
     "type": "string",
     "enum": [
+      "waiting",
       "scheduled",
       "queued",
       "active",
@@ -1378,6 +1379,190 @@ export const COMPONENT_SCHEMAS: Readonly<Record<string, Readonly<Record<string, 
       },
       "finished_at": {
         "$ref": "#/components/schemas/timestamp"
+      },
+      "after": {
+        "description": "The jobs this one waits for (a workflow step): it is queued once they all succeeded, and cancelled if one of them is dead or cancelled.",
+        "type": "array",
+        "minItems": 1,
+        "maxItems": 1000,
+        "items": {
+          "$ref": "#/components/schemas/taskId"
+        }
+      },
+      "then": {
+        "description": "The workflow steps waiting for this job.",
+        "type": "array",
+        "minItems": 1,
+        "maxItems": 1000,
+        "items": {
+          "$ref": "#/components/schemas/taskId"
+        }
+      },
+      "receives": {
+        "$ref": "#/components/schemas/taskReceives"
+      },
+      "schedule": {
+        "description": "The periodic schedule that enqueued this job (tasks.schedule.request).",
+        "$ref": "#/components/schemas/taskScheduleName"
+      }
+    }
+  },
+  "taskRef": {
+    "description": "A job's name within one workflow (tasks.flow.request): its id there is <flow id>:<ref>.",
+    "type": "string",
+    "pattern": "^[A-Za-z0-9_-]{1,32}$",
+    "minLength": 1,
+    "maxLength": 32
+  },
+  "taskReceives": {
+    "description": "What a workflow step gets as its arguments once the jobs in its after list succeeded: result (the one job's result: a chain), results (the list of their results, in after order: a chord's callback). Absent: its own args.",
+    "type": "string",
+    "enum": [
+      "result",
+      "results"
+    ]
+  },
+  "taskScheduleName": {
+    "description": "A periodic schedule's name.",
+    "type": "string",
+    "pattern": "^[a-z0-9][a-z0-9_.:-]{0,63}$",
+    "minLength": 1,
+    "maxLength": 64
+  },
+  "taskCron": {
+    "description": "A cron expression, five fields (minute hour day-of-month month day-of-week) or six with seconds first, evaluated in UTC, such as */5 * * * * or 0 30 9 * * 1-5.",
+    "type": "string",
+    "minLength": 9,
+    "maxLength": 200
+  },
+  "taskSpec": {
+    "description": "One step of a workflow (tasks.flow.request): a job, and the steps it waits for.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "ref",
+      "queue",
+      "task"
+    ],
+    "properties": {
+      "ref": {
+        "$ref": "#/components/schemas/taskRef"
+      },
+      "queue": {
+        "$ref": "#/components/schemas/taskQueue"
+      },
+      "task": {
+        "$ref": "#/components/schemas/taskName"
+      },
+      "args": {
+        "$ref": "#/components/schemas/taskValue"
+      },
+      "after": {
+        "description": "Steps of the same workflow this one waits for (named before it: a workflow has no cycle).",
+        "type": "array",
+        "minItems": 1,
+        "maxItems": 1000,
+        "items": {
+          "$ref": "#/components/schemas/taskRef"
+        }
+      },
+      "receives": {
+        "$ref": "#/components/schemas/taskReceives"
+      },
+      "priority": {
+        "$ref": "#/components/schemas/taskPriority"
+      },
+      "delay_ms": {
+        "$ref": "#/components/schemas/taskDuration"
+      },
+      "max_attempts": {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 1000
+      },
+      "backoff_ms": {
+        "$ref": "#/components/schemas/taskDuration"
+      },
+      "max_backoff_ms": {
+        "$ref": "#/components/schemas/taskDuration"
+      },
+      "lease_ms": {
+        "type": "integer",
+        "minimum": 1000,
+        "maximum": 3600000
+      },
+      "result_ttl_ms": {
+        "$ref": "#/components/schemas/taskDuration"
+      }
+    }
+  },
+  "taskSchedule": {
+    "description": "A periodic job (revision 1.6): at each tick of its cron expression the coordinator enqueues one job, id schedule:<name>:<tick ms>, so a tick fires once even across a failover. Ticks missed while no coordinator ran are skipped but for the newest one.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "name",
+      "cron",
+      "queue",
+      "task",
+      "created_at",
+      "updated_at",
+      "version"
+    ],
+    "properties": {
+      "name": {
+        "$ref": "#/components/schemas/taskScheduleName"
+      },
+      "cron": {
+        "$ref": "#/components/schemas/taskCron"
+      },
+      "queue": {
+        "$ref": "#/components/schemas/taskQueue"
+      },
+      "task": {
+        "$ref": "#/components/schemas/taskName"
+      },
+      "args": {
+        "$ref": "#/components/schemas/taskValue"
+      },
+      "priority": {
+        "$ref": "#/components/schemas/taskPriority"
+      },
+      "max_attempts": {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 1000
+      },
+      "lease_ms": {
+        "type": "integer",
+        "minimum": 1000,
+        "maximum": 3600000
+      },
+      "result_ttl_ms": {
+        "$ref": "#/components/schemas/taskDuration"
+      },
+      "created_at": {
+        "$ref": "#/components/schemas/timestamp"
+      },
+      "updated_at": {
+        "$ref": "#/components/schemas/timestamp"
+      },
+      "version": {
+        "description": "Counts the schedule's changes (and firings) from 1: of two copies, the higher is newer.",
+        "$ref": "#/components/schemas/uint"
+      },
+      "last_tick": {
+        "description": "The cron time of the newest tick fired: the next tick is the first after it.",
+        "$ref": "#/components/schemas/timestamp"
+      },
+      "next_tick": {
+        "description": "The cron time of the next tick.",
+        "$ref": "#/components/schemas/timestamp"
+      },
+      "removed": {
+        "description": "Removed (tasks.unschedule.request): kept as a tombstone so that older copies do not bring it back.",
+        "type": "boolean",
+        "const": true
       }
     }
   },
@@ -3328,7 +3513,7 @@ export const COMPONENT_SCHEMAS: Readonly<Record<string, Readonly<Record<string, 
   },
   "TasksCopyRequest": {
     "title": "TasksCopyRequest",
-    "description": "A copy of jobs the coordinator changed (revision 1.6), between servers on srv.<server-id> only: kept where newer (higher version) than the copy held. Replied once durable.",
+    "description": "A copy of jobs and schedules the coordinator changed (revision 1.6), between servers on srv.<server-id> only: each kept where newer (higher version) than the copy held. Replied once durable.",
     "type": "object",
     "additionalProperties": false,
     "required": [
@@ -3337,10 +3522,17 @@ export const COMPONENT_SCHEMAS: Readonly<Record<string, Readonly<Record<string, 
     "properties": {
       "jobs": {
         "type": "array",
-        "minItems": 1,
+        "minItems": 0,
         "maxItems": 1000,
         "items": {
           "$ref": "#/components/schemas/taskJob"
+        }
+      },
+      "schedules": {
+        "type": "array",
+        "maxItems": 1000,
+        "items": {
+          "$ref": "#/components/schemas/taskSchedule"
         }
       }
     }
@@ -3469,6 +3661,62 @@ export const COMPONENT_SCHEMAS: Readonly<Record<string, Readonly<Record<string, 
       },
       "error": {
         "$ref": "#/components/schemas/taskError"
+      }
+    }
+  },
+  "TasksFlowReply": {
+    "title": "TasksFlowReply",
+    "description": "Reply to tasks.flow.request: the job ids in the order of the steps.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "id",
+      "ids",
+      "created"
+    ],
+    "properties": {
+      "id": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 64
+      },
+      "ids": {
+        "type": "array",
+        "minItems": 1,
+        "maxItems": 1000,
+        "items": {
+          "$ref": "#/components/schemas/taskId"
+        }
+      },
+      "created": {
+        "description": "False when a workflow of this id existed.",
+        "type": "boolean"
+      }
+    }
+  },
+  "TasksFlowRequest": {
+    "title": "TasksFlowRequest",
+    "description": "Enqueue a workflow (revision 1.6): jobs and the jobs each waits for, all at once and all durable before the reply. A step without after is queued now; one with after waits until they all succeeded, then is queued with their result (receives: result, a chain) or the list of their results (receives: results, a chord's callback) as its args; if one of them is dead or cancelled, the steps after it are cancelled. Job ids are <id>:<ref>; with the same id the workflow is enqueued once.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "jobs"
+    ],
+    "properties": {
+      "id": {
+        "description": "The workflow's id (default: a fresh one): its jobs are <id>:<ref>.",
+        "type": "string",
+        "pattern": "^[0-9A-Za-z_.-]{1,64}$",
+        "minLength": 1,
+        "maxLength": 64
+      },
+      "jobs": {
+        "type": "array",
+        "minItems": 1,
+        "maxItems": 1000,
+        "items": {
+          "$ref": "#/components/schemas/taskSpec"
+        }
       }
     }
   },
@@ -3776,6 +4024,91 @@ export const COMPONENT_SCHEMAS: Readonly<Record<string, Readonly<Record<string, 
       }
     }
   },
+  "TasksScheduleReply": {
+    "title": "TasksScheduleReply",
+    "description": "Reply to tasks.schedule.request, once durable on the replicas.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "schedule"
+    ],
+    "properties": {
+      "schedule": {
+        "$ref": "#/components/schemas/taskSchedule"
+      }
+    }
+  },
+  "TasksScheduleRequest": {
+    "title": "TasksScheduleRequest",
+    "description": "Create or replace a periodic schedule (revision 1.6): at every tick of cron (UTC) the coordinator enqueues one job. A cron expression that does not parse is BAD_REQUEST.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "name",
+      "cron",
+      "queue",
+      "task"
+    ],
+    "properties": {
+      "name": {
+        "$ref": "#/components/schemas/taskScheduleName"
+      },
+      "cron": {
+        "$ref": "#/components/schemas/taskCron"
+      },
+      "queue": {
+        "$ref": "#/components/schemas/taskQueue"
+      },
+      "task": {
+        "$ref": "#/components/schemas/taskName"
+      },
+      "args": {
+        "$ref": "#/components/schemas/taskValue"
+      },
+      "priority": {
+        "$ref": "#/components/schemas/taskPriority"
+      },
+      "max_attempts": {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 1000
+      },
+      "lease_ms": {
+        "type": "integer",
+        "minimum": 1000,
+        "maximum": 3600000
+      },
+      "result_ttl_ms": {
+        "$ref": "#/components/schemas/taskDuration"
+      }
+    }
+  },
+  "TasksSchedulesReply": {
+    "title": "TasksSchedulesReply",
+    "description": "Reply to tasks.schedules.request.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "schedules"
+    ],
+    "properties": {
+      "schedules": {
+        "type": "array",
+        "maxItems": 1000,
+        "items": {
+          "$ref": "#/components/schemas/taskSchedule"
+        }
+      }
+    }
+  },
+  "TasksSchedulesRequest": {
+    "title": "TasksSchedulesRequest",
+    "description": "The periodic schedules (revision 1.6), with their next ticks. Between servers, on srv.<server-id>, removed ones (tombstones) too.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [],
+    "properties": {}
+  },
   "TasksSettleReply": {
     "title": "TasksSettleReply",
     "description": "Reply to tasks.settle.request: the job after it, once durable.",
@@ -3828,6 +4161,34 @@ export const COMPONENT_SCHEMAS: Readonly<Record<string, Readonly<Record<string, 
       "retry": {
         "description": "False: fail for good (dead now) even if attempts remain.",
         "type": "boolean"
+      }
+    }
+  },
+  "TasksUnscheduleReply": {
+    "title": "TasksUnscheduleReply",
+    "description": "Reply to tasks.unschedule.request.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "removed"
+    ],
+    "properties": {
+      "removed": {
+        "type": "boolean"
+      }
+    }
+  },
+  "TasksUnscheduleRequest": {
+    "title": "TasksUnscheduleRequest",
+    "description": "Remove a periodic schedule (revision 1.6); removed is false when there was none.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "name"
+    ],
+    "properties": {
+      "name": {
+        "$ref": "#/components/schemas/taskScheduleName"
       }
     }
   }
@@ -3918,6 +4279,8 @@ export const MESSAGE_COMPONENTS: Readonly<Record<string, string>> = {
   "tasks.enqueue.reply": "TasksEnqueueReply",
   "tasks.enqueue.request": "TasksEnqueueRequest",
   "tasks.event": "TasksEvent",
+  "tasks.flow.reply": "TasksFlowReply",
+  "tasks.flow.request": "TasksFlowRequest",
   "tasks.get.reply": "TasksGetReply",
   "tasks.get.request": "TasksGetRequest",
   "tasks.heartbeat.reply": "TasksHeartbeatReply",
@@ -3930,6 +4293,12 @@ export const MESSAGE_COMPONENTS: Readonly<Record<string, string>> = {
   "tasks.purge.request": "TasksPurgeRequest",
   "tasks.retry.reply": "TasksRetryReply",
   "tasks.retry.request": "TasksRetryRequest",
+  "tasks.schedule.reply": "TasksScheduleReply",
+  "tasks.schedule.request": "TasksScheduleRequest",
+  "tasks.schedules.reply": "TasksSchedulesReply",
+  "tasks.schedules.request": "TasksSchedulesRequest",
   "tasks.settle.reply": "TasksSettleReply",
-  "tasks.settle.request": "TasksSettleRequest"
+  "tasks.settle.request": "TasksSettleRequest",
+  "tasks.unschedule.reply": "TasksUnscheduleReply",
+  "tasks.unschedule.request": "TasksUnscheduleRequest"
 };

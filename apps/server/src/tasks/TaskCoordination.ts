@@ -1,5 +1,5 @@
 import type { Logger } from '@correio/observability';
-import type { TaskJob } from '@correio/protocol';
+import type { TaskJob, TaskSchedule } from '@correio/protocol';
 import { FINISHED, timerOf } from './jobStates.js';
 import type { TaskQueue } from './TaskQueue.js';
 import type { TaskStore } from './TaskStore.js';
@@ -13,6 +13,8 @@ export interface TaskCoordinationOptions {
   readonly peers: () => readonly string[];
   /** One page of a peer's jobs (`tasks.list.request` on `srv.<peer>`). */
   readonly listPeer: (peer: string, after: string | undefined) => Promise<{ jobs: TaskJob[]; next?: string }>;
+  /** A peer's schedules, removed ones included (`tasks.schedules.request` on `srv.<peer>`). */
+  readonly peerSchedules: (peer: string) => Promise<TaskSchedule[]>;
   /** Registers this server for the broker service `tasks` (startServing), or leaves it (stopServing). */
   readonly serve: (on: boolean) => Promise<void>;
   readonly logger: Logger;
@@ -102,7 +104,7 @@ export class TaskCoordination {
   }
 
   async #mergeFrom(peer: string): Promise<number> {
-    let merged = 0;
+    let merged = await this.#options.store.merge([], await this.#options.peerSchedules(peer));
     let after: string | undefined;
     for (let page = 0; page < MAX_PAGES; page++) {
       const { jobs, next } = await this.#options.listPeer(peer, after);

@@ -73,6 +73,32 @@ export class TaskHandlers {
     return { job: await this.#options.queue.retry(body.id) };
   }
 
+  @handles('tasks.flow.request')
+  async flow(ctx: MessageContext<'tasks.flow.request'>, body: BodyOf<'tasks.flow.request'>): Promise<ReplyBody<'tasks.flow.request'>> {
+    await this.#client(ctx);
+    return this.#options.queue.flow(body);
+  }
+
+  @handles('tasks.schedule.request')
+  async schedule(ctx: MessageContext<'tasks.schedule.request'>, body: BodyOf<'tasks.schedule.request'>): Promise<ReplyBody<'tasks.schedule.request'>> {
+    await this.#client(ctx);
+    return { schedule: await this.#options.queue.schedule(body) };
+  }
+
+  @handles('tasks.unschedule.request')
+  async unschedule(ctx: MessageContext<'tasks.unschedule.request'>, body: BodyOf<'tasks.unschedule.request'>): Promise<ReplyBody<'tasks.unschedule.request'>> {
+    await this.#client(ctx);
+    return { removed: await this.#options.queue.unschedule(body.name) };
+  }
+
+  @handles('tasks.schedules.request')
+  async schedules(ctx: MessageContext<'tasks.schedules.request'>): Promise<ReplyBody<'tasks.schedules.request'>> {
+    // Between servers (a new coordinator's catch-up): tombstones too, without a token.
+    const between = ctx.via === `srv.${this.#options.id}`;
+    if (!between) await this.#client(ctx);
+    return { schedules: this.#options.store.schedules(1_000, between) };
+  }
+
   @handles('tasks.purge.request')
   async purge(ctx: MessageContext<'tasks.purge.request'>, body: BodyOf<'tasks.purge.request'>): Promise<ReplyBody<'tasks.purge.request'>> {
     await this.#client(ctx);
@@ -91,7 +117,7 @@ export class TaskHandlers {
   @handles('tasks.copy.request')
   async copy(ctx: MessageContext<'tasks.copy.request'>, body: BodyOf<'tasks.copy.request'>): Promise<ReplyBody<'tasks.copy.request'>> {
     requireServedOn(ctx, [`srv.${this.#options.id}`]);
-    return { server: this.#options.id, stored: await this.#options.store.merge(body.jobs) };
+    return { server: this.#options.id, stored: await this.#options.store.merge(body.jobs, body.schedules ?? []) };
   }
 
   async #client(ctx: MessageContext): Promise<void> {

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { ConflictError, NotFoundError, UnavailableError } from '@correio/codec';
+import { BadRequestError, ConflictError, NotFoundError, UnavailableError } from '@correio/codec';
 import type { Logger } from '@correio/observability';
-import type { BodyOf, TaskJob } from '@correio/protocol';
+import type { BodyOf, TaskJob, TaskSchedule } from '@correio/protocol';
+import { checkCron, latestTick, nextTick } from './cron.js';
 import * as states from './jobStates.js';
 import type { TaskReplicator } from './TaskReplicator.js';
 import type { SettledHow } from './taskMetrics.js';
@@ -33,6 +34,12 @@ interface LeaseWaiter {
 const TICK_BATCH = 500;
 /** Jobs a queue's index is read for per lease, beyond the ones wanted (ids already taken in the same transaction are skipped). */
 const LEASE_SCAN = 100;
+/** Workflow steps one finished job releases or cancels at most, down its chain. */
+const MAX_CASCADE = 10_000;
+/** Schedules the coordinator runs at most (the protocol's maxItems of a list). */
+const MAX_SCHEDULES = 1_000;
+/** Ms between looks at the schedules. */
+const CRON_CHECK_MS = 250;
 /** Jobs one purge request cancels at most (protocol: more is true beyond). */
 const PURGE_BATCH = 1_000;
 
@@ -55,6 +62,7 @@ export class TaskQueue {
   #waiters = 0;
   #timer: NodeJS.Timeout | undefined;
   #ticking = false;
+  #lastCronCheck = 0;
 
   constructor(options: TaskQueueOptions) {
     this.#options = options;
@@ -153,11 +161,12 @@ export class TaskQueue {
           : body.outcome === 'released'
             ? states.released(job, now)
             : states.failed(job, now, body.error ?? { type: 'Error', message: '' }, body.retry !== false, this.#random);
-      this.#store.put(next);
+      const changed: TaskJob[] = [];
+      this.#put(next, changed, now);
       const leasedAt = this.#leasedAt.get(job.id);
       this.#leasedAt.delete(job.id);
       this.#options.onSettled?.(next, body.outcome === 'released' ? 'released' : (next.state as SettledHow), leasedAt === undefined ? undefined : now - leasedAt);
-      return { changed: [next], result: next };
+      return { changed, result: next };
     });
   }
 
@@ -192,8 +201,9 @@ export class TaskQueue {
       const now = this.#now();
       if (states.FINISHED.has(job.state) || job.cancel_requested) return { changed: [], result: job };
       const next = job.state === 'active' ? states.cancelRequested(job, now) : states.cancelled(job, now, undefined);
-      this.#store.put(next);
-      return { changed: [next], result: next };
+      const changed: TaskJob[] = [];
+      this.#put(next, changed, now);
+      return { changed, result: next };
     });
   }
 
@@ -218,35 +228,161 @@ export class TaskQueue {
       const now = this.#now();
       const changed: TaskJob[] = [];
       let more = false;
+      let purgedCount = 0;
       let after: string | undefined;
       // Pages of the store by id: bounded by the batch and by each page's scan budget.
       for (let page = 0; page < 100 && !more; page++) {
         const { jobs, next } = this.#store.list({ queue }, 1_000, after);
         for (const job of jobs) {
           if (!purged.has(job.state)) continue;
-          if (changed.length >= PURGE_BATCH) {
+          if (purgedCount >= PURGE_BATCH) {
             more = true;
             break;
           }
-          const gone = states.cancelled(job, now, { type: 'purged', message: `purged from queue ${queue}` });
-          this.#store.put(gone);
-          changed.push(gone);
+          this.#put(states.cancelled(job, now, { type: 'purged', message: `purged from queue ${queue}` }), changed, now);
+          purgedCount++;
         }
         if (next === undefined) break;
         after = next;
       }
-      return { changed, result: { purged: changed.length, more } };
+      return { changed, result: { purged: purgedCount, more } };
     });
   }
 
-  /** One transaction deciding `changed`, then their copies, then the announcements. */
-  async #change<T>(decide: () => { changed: TaskJob[]; result: T }): Promise<T> {
-    const { changed, result } = await this.#store.transaction(decide);
-    if (changed.length > 0) {
-      await this.#options.replicator.copy(changed);
+  /** One transaction deciding `changed` (jobs and schedules), then their copies, then the announcements. */
+  async #change<T>(decide: () => { changed: TaskJob[]; schedules?: TaskSchedule[]; result: T }): Promise<T> {
+    const { changed, schedules = [], result } = await this.#store.transaction(decide);
+    if (changed.length > 0 || schedules.length > 0) {
+      await this.#options.replicator.copy(changed, schedules);
       this.#acknowledged(changed);
     }
     return result;
+  }
+
+  /** Puts a job's new version; a finished one releases (or cancels) the workflow steps waiting for it. Inside a transaction. */
+  #put(job: TaskJob, changed: TaskJob[], now: number): void {
+    this.#store.put(job);
+    changed.push(job);
+    if (!states.FINISHED.has(job.state) || job.then === undefined) return;
+    const finished = [job];
+    // Down a workflow: each step at most once (it leaves `waiting`), so bounded by the store.
+    for (let steps = 0; finished.length > 0 && steps < MAX_CASCADE; steps++) {
+      const parent = finished.pop()!;
+      for (const id of parent.then ?? []) {
+        const step = this.#store.get(id);
+        if (step?.state !== 'waiting') continue;
+        if (parent.state === 'succeeded') {
+          const parents = (step.after ?? []).map((other) => (other === parent.id ? parent : this.#store.get(other)));
+          if (!parents.every((other) => other?.state === 'succeeded')) continue;
+          const args = step.receives === 'result' ? (parents[0]!.result ?? null) : step.receives === 'results' ? parents.map((other) => other!.result ?? null) : undefined;
+          const ready = states.unblocked(step, now, args);
+          this.#store.put(ready);
+          changed.push(ready);
+        } else {
+          const gone = states.cancelled(step, now, { type: 'parent_failed', message: `${parent.id}, which this step waits for, is ${parent.state}` });
+          this.#store.put(gone);
+          changed.push(gone);
+          finished.push(gone);
+        }
+      }
+    }
+  }
+
+  /** Enqueues a workflow: every step in one transaction, the waiting ones released as their jobs succeed. */
+  async flow(body: BodyOf<'tasks.flow.request'>): Promise<BodyOf<'tasks.flow.reply'>> {
+    this.#requireRunning();
+    checkFlow(body.jobs);
+    const flowId = body.id ?? `f_${randomBytes(9).toString('base64url')}`;
+    const ids = body.jobs.map((spec) => `${flowId}:${spec.ref}`) as [string, ...string[]];
+    const outcome = await this.#store.transaction(() => {
+      if (this.#store.get(ids[0]) !== undefined) return { created: false, jobs: ids.flatMap((id) => this.#store.get(id) ?? []) };
+      const now = this.#now();
+      const byRef = new Map<string, TaskJob>();
+      for (const spec of body.jobs) {
+        const { ref, after, receives, ...request } = spec;
+        let job = states.newJob(request, `${flowId}:${ref}`, now);
+        if (after !== undefined) {
+          job = { ...job, state: 'waiting', after: after.map((parent) => `${flowId}:${parent}`) as [string, ...string[]], ...(receives === undefined ? {} : { receives }) };
+          for (const parentRef of after) {
+            const parent = byRef.get(parentRef)!;
+            byRef.set(parentRef, { ...parent, then: [...(parent.then ?? []), job.id] as [string, ...string[]] });
+          }
+        }
+        byRef.set(ref, job);
+      }
+      const jobs = [...byRef.values()];
+      for (const job of jobs) this.#store.put(job);
+      return { created: true, jobs };
+    });
+    await this.#options.replicator.copy(outcome.jobs);
+    if (outcome.created) this.#acknowledged(outcome.jobs);
+    return { id: flowId, ids, created: outcome.created };
+  }
+
+  /** Creates or replaces a periodic schedule. */
+  schedule(body: BodyOf<'tasks.schedule.request'>): Promise<TaskSchedule> {
+    this.#requireRunning();
+    checkCron(body.cron);
+    return this.#change(() => {
+      const now = this.#now();
+      const held = this.#store.schedule(body.name);
+      const live = held !== undefined && !held.removed ? held : undefined;
+      // The same cron keeps its place; a new one starts from now.
+      const since = live !== undefined && live.cron === body.cron ? (live.last_tick ?? live.created_at) : now;
+      const next = nextTick(body.cron, since);
+      const schedule: TaskSchedule = {
+        ...body,
+        created_at: live?.created_at ?? now,
+        updated_at: now,
+        version: (held?.version ?? 0) + 1,
+        ...(live !== undefined && live.cron === body.cron && live.last_tick !== undefined ? { last_tick: live.last_tick } : {}),
+        ...(next === undefined ? {} : { next_tick: next }),
+      };
+      this.#store.putSchedule(schedule);
+      return { changed: [], schedules: [schedule], result: schedule };
+    });
+  }
+
+  unschedule(name: string): Promise<boolean> {
+    this.#requireRunning();
+    return this.#change(() => {
+      const held = this.#store.schedule(name);
+      if (held === undefined || held.removed) return { changed: [], result: false };
+      const now = this.#now();
+      const { next_tick: _next, ...rest } = held;
+      const tombstone: TaskSchedule = { ...rest, removed: true, updated_at: now, version: held.version + 1 };
+      this.#store.putSchedule(tombstone);
+      return { changed: [], schedules: [tombstone], result: true };
+    });
+  }
+
+  /** Fires every schedule whose newest tick is past its last one: one job each, id schedule:<name>:<tick>. */
+  async #fireSchedules(now: number): Promise<void> {
+    const due = this.#store.schedules(MAX_SCHEDULES).flatMap((schedule) => {
+      const tick = latestTick(schedule.cron, now);
+      return tick !== undefined && tick > (schedule.last_tick ?? schedule.created_at) ? [{ schedule, tick }] : [];
+    });
+    if (due.length === 0) return;
+    await this.#change(() => {
+      const changed: TaskJob[] = [];
+      const schedules: TaskSchedule[] = [];
+      for (const { schedule: seen, tick } of due) {
+        const schedule = this.#store.schedule(seen.name);
+        if (schedule === undefined || schedule.removed || schedule.version !== seen.version) continue;
+        const id = `schedule:${schedule.name}:${tick}`;
+        if (this.#store.get(id) === undefined) {
+          const { queue, task, args, priority, max_attempts, lease_ms, result_ttl_ms } = schedule;
+          const request = { queue, task, args, priority, max_attempts, lease_ms, result_ttl_ms };
+          const job = { ...states.newJob(withoutUndefined(request), id, now), schedule: schedule.name };
+          this.#put(job, changed, now);
+        }
+        const next = nextTick(schedule.cron, tick);
+        const fired: TaskSchedule = { ...schedule, last_tick: tick, updated_at: now, version: schedule.version + 1, ...(next === undefined ? {} : { next_tick: next }) };
+        this.#store.putSchedule(fired);
+        schedules.push(fired);
+      }
+      return { changed, schedules, result: undefined };
+    });
   }
 
   /** Takes due jobs in one transaction: marks them active for `worker`. */
@@ -316,6 +452,10 @@ export class TaskQueue {
     this.#ticking = true;
     try {
       const now = this.#now();
+      if (now - this.#lastCronCheck >= CRON_CHECK_MS) {
+        this.#lastCronCheck = now;
+        await this.#fireSchedules(now);
+      }
       if (this.#store.dueTimers(now, 1).length === 0) return;
       await this.#change(() => {
         const changed: TaskJob[] = [];
@@ -333,8 +473,7 @@ export class TaskQueue {
             this.#leasedAt.delete(id);
             this.#options.onSettled?.(next, 'lease_expired');
           }
-          this.#store.put(next);
-          changed.push(next);
+          this.#put(next, changed, now);
         }
         return { changed, result: undefined };
       });
@@ -354,4 +493,23 @@ export class TaskQueue {
   #requireRunning(): void {
     if (!this.running) throw new UnavailableError('this server does not coordinate the task queue (any more): retry, the broker sends it to the coordinator', { data: { reason: 'not_coordinator' } });
   }
+}
+
+/** BAD_REQUEST unless every ref is unique and every step waits only for steps named before it (no cycle). */
+function checkFlow(specs: BodyOf<'tasks.flow.request'>['jobs']): void {
+  const seen = new Set<string>();
+  for (const spec of specs) {
+    if (seen.has(spec.ref)) throw new BadRequestError(`the workflow names step ${spec.ref} twice`, { data: { ref: spec.ref, reason: 'duplicate_ref' } });
+    for (const parent of spec.after ?? []) {
+      if (!seen.has(parent)) throw new BadRequestError(`step ${spec.ref} waits for ${parent}, which is not a step named before it`, { data: { ref: spec.ref, after: parent, reason: 'unknown_ref' } });
+    }
+    if (spec.receives === 'result' && spec.after?.length !== 1) {
+      throw new BadRequestError(`step ${spec.ref} receives the result of one job: it must wait for exactly one (receives: results takes several)`, { data: { ref: spec.ref, reason: 'receives_result' } });
+    }
+    seen.add(spec.ref);
+  }
+}
+
+function withoutUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, inner]) => inner !== undefined)) as T;
 }

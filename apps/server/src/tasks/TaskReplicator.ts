@@ -1,12 +1,12 @@
 import { UnavailableError } from '@correio/codec';
 import type { Logger } from '@correio/observability';
-import type { TaskJob } from '@correio/protocol';
+import type { TaskJob, TaskSchedule } from '@correio/protocol';
 
 export interface TaskReplicatorOptions {
   /** The live peers (server ids), read at every copy. */
   readonly peers: () => readonly string[];
-  /** Sends `tasks.copy.request` to `srv.<peer>`; resolves once the peer stored the jobs durably. */
-  readonly send: (peer: string, jobs: TaskJob[]) => Promise<void>;
+  /** Sends `tasks.copy.request` to `srv.<peer>`; resolves once the peer stored the jobs and schedules durably. */
+  readonly send: (peer: string, jobs: TaskJob[], schedules: TaskSchedule[]) => Promise<void>;
   /** Servers that hold a job before its change is acknowledged, this one included. Default 2. */
   readonly replicas?: number;
   readonly logger: Logger;
@@ -19,6 +19,7 @@ const MAX_WAITING_JOBS = 20_000;
 
 interface Waiting {
   readonly jobs: readonly TaskJob[];
+  readonly schedules: readonly TaskSchedule[];
   readonly done: (ok: boolean) => void;
 }
 
@@ -41,7 +42,7 @@ export class TaskReplicator {
   }
 
   /** Resolves once enough servers hold `jobs`; UNAVAILABLE (retryable) when too few could store them. */
-  copy(jobs: readonly TaskJob[]): Promise<void> {
+  copy(jobs: readonly TaskJob[], schedules: readonly TaskSchedule[] = []): Promise<void> {
     const peers = this.#options.peers();
     const need = Math.min(this.replicas - 1, peers.length);
     return new Promise<void>((resolve, reject) => {
@@ -64,7 +65,7 @@ export class TaskReplicator {
         settled = true;
         resolve();
       }
-      for (const peer of peers) this.#channel(peer).push({ jobs, done });
+      for (const peer of peers) this.#channel(peer).push({ jobs, schedules, done });
     });
   }
 
@@ -81,6 +82,10 @@ export class TaskReplicator {
   }
 }
 
+function size(entry: Waiting): number {
+  return entry.jobs.length + entry.schedules.length;
+}
+
 /** One peer's queue of copies, sent a batch at a time. */
 class PeerChannel {
   readonly #peer: string;
@@ -95,12 +100,12 @@ class PeerChannel {
   }
 
   push(entry: Waiting): void {
-    if (this.#waitingJobs + entry.jobs.length > MAX_WAITING_JOBS) {
+    if (this.#waitingJobs + size(entry) > MAX_WAITING_JOBS) {
       entry.done(false);
       return;
     }
     this.#waiting.push(entry);
-    this.#waitingJobs += entry.jobs.length;
+    this.#waitingJobs += size(entry);
     if (!this.#sending) void this.#flush();
   }
 
@@ -117,17 +122,22 @@ class PeerChannel {
       for (let rounds = 0; this.#waiting.length > 0 && rounds < 1_000_000; rounds++) {
         const batch: Waiting[] = [];
         const byId = new Map<string, TaskJob>();
-        while (this.#waiting.length > 0 && (batch.length === 0 || byId.size + this.#waiting[0]!.jobs.length <= BATCH_JOBS)) {
+        const byName = new Map<string, TaskSchedule>();
+        while (this.#waiting.length > 0 && (batch.length === 0 || byId.size + byName.size + size(this.#waiting[0]!) <= BATCH_JOBS)) {
           const entry = this.#waiting.shift()!;
-          this.#waitingJobs -= entry.jobs.length;
+          this.#waitingJobs -= size(entry);
           batch.push(entry);
-          // Of two versions of a job in one batch only the newer travels.
+          // Of two versions of a job (or schedule) in one batch only the newer travels.
           for (const job of entry.jobs) if ((byId.get(job.id)?.version ?? 0) < job.version) byId.set(job.id, job);
+          for (const schedule of entry.schedules) if ((byName.get(schedule.name)?.version ?? 0) < schedule.version) byName.set(schedule.name, schedule);
         }
         let ok = true;
         try {
           const jobs = [...byId.values()];
-          for (let start = 0; start < jobs.length; start += BATCH_JOBS) await this.#options.send(this.#peer, jobs.slice(start, start + BATCH_JOBS));
+          const schedules = [...byName.values()];
+          for (let start = 0; start === 0 || start < jobs.length; start += BATCH_JOBS) {
+            await this.#options.send(this.#peer, jobs.slice(start, start + BATCH_JOBS), start === 0 ? schedules : []);
+          }
         } catch (error) {
           ok = false;
           this.#options.logger.debug({ err: error, peer: this.#peer, jobs: byId.size }, 'a task copy to a peer failed');

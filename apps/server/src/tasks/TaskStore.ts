@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { decode, encode } from '@correio/codec';
-import type { TaskJob } from '@correio/protocol';
+import type { TaskJob, TaskSchedule } from '@correio/protocol';
 import { open, type Database, type Key, type RootDatabase } from 'lmdb';
 import { timerOf } from './jobStates.js';
 
@@ -32,14 +32,16 @@ export class TaskStore {
   readonly #jobs: Database<Uint8Array, string>;
   readonly #due: Database<true, Key>;
   readonly #timers: Database<true, Key>;
+  readonly #schedules: Database<Uint8Array, string>;
   readonly #counts = new Map<string, Map<TaskState, number>>();
 
   constructor(options: TaskStoreOptions) {
     mkdirSync(options.path, { recursive: true });
-    this.#env = open({ path: options.path, compression: false, maxDbs: 4, ...SYNC_MODE });
+    this.#env = open({ path: options.path, compression: false, maxDbs: 5, ...SYNC_MODE });
     this.#jobs = this.#env.openDB({ name: 'jobs', encoding: 'binary' });
     this.#due = this.#env.openDB({ name: 'due' });
     this.#timers = this.#env.openDB({ name: 'timers' });
+    this.#schedules = this.#env.openDB({ name: 'schedules', encoding: 'binary' });
     for (const { value } of this.#jobs.getRange()) {
       const job = decodeJob(value);
       this.#count(job, 1);
@@ -76,7 +78,7 @@ export class TaskStore {
   }
 
   /** Keeps copies newer than the ones held (higher version); returns how many. Durable when it resolves. */
-  merge(jobs: readonly TaskJob[]): Promise<number> {
+  merge(jobs: readonly TaskJob[], schedules: readonly TaskSchedule[] = []): Promise<number> {
     return this.transaction(() => {
       let stored = 0;
       for (const job of jobs) {
@@ -85,8 +87,37 @@ export class TaskStore {
         this.put(job);
         stored++;
       }
+      for (const schedule of schedules) {
+        const held = this.schedule(schedule.name);
+        if (held !== undefined && held.version >= schedule.version) continue;
+        this.putSchedule(schedule);
+        stored++;
+      }
       return stored;
     });
+  }
+
+  /** A schedule by name, removed ones (tombstones) included. */
+  schedule(name: string): TaskSchedule | undefined {
+    const bytes = this.#schedules.get(name);
+    return bytes === undefined ? undefined : (decode(bytes) as TaskSchedule);
+  }
+
+  /** Inside transaction(). */
+  putSchedule(schedule: TaskSchedule): void {
+    this.#schedules.put(schedule.name, encode(schedule));
+  }
+
+  /** Every schedule by name, at most `limit`; `removed`: tombstones too. */
+  schedules(limit: number, removed = false): TaskSchedule[] {
+    const found: TaskSchedule[] = [];
+    for (const { value } of this.#schedules.getRange()) {
+      const schedule = decode(value) as TaskSchedule;
+      if (schedule.removed && !removed) continue;
+      if (found.length >= limit) break;
+      found.push(schedule);
+    }
+    return found;
   }
 
   /** Ids of queued jobs of `queue`, highest priority first, then the longest due; at most `limit`. */

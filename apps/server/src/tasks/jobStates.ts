@@ -11,6 +11,7 @@ type TaskState = TaskJob['state'];
  *                            │                 │ (failed, last attempt) ──▶ dead ─(retry)─▶ queued
  *                            └──(released, lease expired with attempts left)
  *   cancel: scheduled, queued, retrying ─▶ cancelled; active ─▶ cancel_requested, cancelled when settled or expired
+ *   waiting (a workflow step) ─(every job in `after` succeeded)─▶ queued; ─(one dead or cancelled)─▶ cancelled
  */
 
 export const DEFAULTS = {
@@ -36,13 +37,17 @@ export function timerOf(job: TaskJob): number | undefined {
     case 'active':
       return job.lease_until;
     case 'queued':
+    case 'waiting':
       return undefined;
     default:
       return (job.finished_at ?? job.updated_at) + job.result_ttl_ms;
   }
 }
 
-export function newJob(body: BodyOf<'tasks.enqueue.request'>, id: string, now: number): TaskJob {
+/** What a job is made from: an enqueue request, a workflow step or a schedule's tick. */
+export type JobRequest = Omit<BodyOf<'tasks.enqueue.request'>, 'id'>;
+
+export function newJob(body: JobRequest, id: string, now: number): TaskJob {
   const runAt = Math.max(now + (body.delay_ms ?? 0), body.run_at ?? 0);
   return {
     id,
@@ -115,6 +120,11 @@ export function cancelled(job: TaskJob, now: number, error: TaskJob['error']): T
 
 export function cancelRequested(job: TaskJob, now: number): TaskJob {
   return next(job, now, { cancel_requested: true });
+}
+
+/** A workflow step whose jobs all succeeded: queued, with their result(s) as its args when it asked for them. */
+export function unblocked(job: TaskJob, now: number, args: unknown): TaskJob {
+  return next(job, now, { state: 'queued', run_at: now, ...(args === undefined ? {} : { args }) });
 }
 
 /** A dead letter (or a cancelled job) replayed: queued now, attempts counted afresh. */

@@ -324,6 +324,8 @@ export interface CorreioMessages {
   'tasks.enqueue.reply': TasksEnqueueReply;
   'tasks.enqueue.request': TasksEnqueueRequest;
   'tasks.event': TasksEvent;
+  'tasks.flow.reply': TasksFlowReply;
+  'tasks.flow.request': TasksFlowRequest;
   'tasks.get.reply': TasksGetReply;
   'tasks.get.request': TasksGetRequest;
   'tasks.heartbeat.reply': TasksHeartbeatReply;
@@ -336,8 +338,14 @@ export interface CorreioMessages {
   'tasks.purge.request': TasksPurgeRequest;
   'tasks.retry.reply': TasksRetryReply;
   'tasks.retry.request': TasksRetryRequest;
+  'tasks.schedule.reply': TasksScheduleReply;
+  'tasks.schedule.request': TasksScheduleRequest;
+  'tasks.schedules.reply': TasksSchedulesReply;
+  'tasks.schedules.request': TasksSchedulesRequest;
   'tasks.settle.reply': TasksSettleReply;
   'tasks.settle.request': TasksSettleRequest;
+  'tasks.unschedule.reply': TasksUnscheduleReply;
+  'tasks.unschedule.request': TasksUnscheduleRequest;
 }
 /**
  * Reply to chat.channel.create.request: the channel's record.
@@ -2452,9 +2460,9 @@ export interface TaskJob {
    */
   args?: unknown;
   /**
-   * Where a job is (revision 1.6): scheduled (waiting for its run_at), queued (ready for a worker), active (leased by a worker), retrying (failed, waiting for its backoff), succeeded, dead (failed its last attempt: the dead-letter queue), cancelled.
+   * Where a job is (revision 1.6): waiting (for the jobs in its after list: a workflow step), scheduled (waiting for its run_at), queued (ready for a worker), active (leased by a worker), retrying (failed, waiting for its backoff), succeeded, dead (failed its last attempt: the dead-letter queue), cancelled.
    */
-  state: 'scheduled' | 'queued' | 'active' | 'retrying' | 'succeeded' | 'dead' | 'cancelled';
+  state: 'waiting' | 'scheduled' | 'queued' | 'active' | 'retrying' | 'succeeded' | 'dead' | 'cancelled';
   /**
    * 0 to 9; higher is leased first within a queue (default 0).
    */
@@ -2524,6 +2532,28 @@ export interface TaskJob {
    * Milliseconds since the Unix epoch, UTC.
    */
   finished_at?: number;
+  /**
+   * The jobs this one waits for (a workflow step): it is queued once they all succeeded, and cancelled if one of them is dead or cancelled.
+   *
+   * @minItems 1
+   * @maxItems 1000
+   */
+  after?: [string, ...string[]];
+  /**
+   * The workflow steps waiting for this job.
+   *
+   * @minItems 1
+   * @maxItems 1000
+   */
+  then?: [string, ...string[]];
+  /**
+   * What a workflow step gets as its arguments once the jobs in its after list succeeded: result (the one job's result: a chain), results (the list of their results, in after order: a chord's callback). Absent: its own args.
+   */
+  receives?: 'result' | 'results';
+  /**
+   * The periodic schedule that enqueued this job (tasks.schedule.request).
+   */
+  schedule?: string;
 }
 /**
  * The last attempt's error.
@@ -2559,14 +2589,77 @@ export interface TasksCopyReply {
   stored: number;
 }
 /**
- * A copy of jobs the coordinator changed (revision 1.6), between servers on srv.<server-id> only: kept where newer (higher version) than the copy held. Replied once durable.
+ * A copy of jobs and schedules the coordinator changed (revision 1.6), between servers on srv.<server-id> only: each kept where newer (higher version) than the copy held. Replied once durable.
  */
 export interface TasksCopyRequest {
   /**
-   * @minItems 1
+   * @minItems 0
    * @maxItems 1000
    */
-  jobs: [TaskJob, ...TaskJob[]];
+  jobs: TaskJob[];
+  /**
+   * @maxItems 1000
+   */
+  schedules?: TaskSchedule[];
+}
+/**
+ * A periodic job (revision 1.6): at each tick of its cron expression the coordinator enqueues one job, id schedule:<name>:<tick ms>, so a tick fires once even across a failover. Ticks missed while no coordinator ran are skipped but for the newest one.
+ */
+export interface TaskSchedule {
+  /**
+   * A periodic schedule's name.
+   */
+  name: string;
+  /**
+   * A cron expression, five fields (minute hour day-of-month month day-of-week) or six with seconds first, evaluated in UTC, such as * /5 * * * * or 0 30 9 * * 1-5.
+   */
+  cron: string;
+  /**
+   * A task queue's name (revision 1.6): lower case, like a broker service name.
+   */
+  queue: string;
+  /**
+   * The kind of job, which selects a worker's handler (revision 1.6), such as email.send.
+   */
+  task: string;
+  /**
+   * A job's arguments, result or progress: any value, bounded by the codec limits (ENCODING.md section 2).
+   */
+  args?: unknown;
+  /**
+   * 0 to 9; higher is leased first within a queue (default 0).
+   */
+  priority?: number;
+  max_attempts?: number;
+  lease_ms?: number;
+  /**
+   * Milliseconds, up to 30 days.
+   */
+  result_ttl_ms?: number;
+  /**
+   * Milliseconds since the Unix epoch, UTC.
+   */
+  created_at: number;
+  /**
+   * Milliseconds since the Unix epoch, UTC.
+   */
+  updated_at: number;
+  /**
+   * Counts the schedule's changes (and firings) from 1: of two copies, the higher is newer.
+   */
+  version: number;
+  /**
+   * Milliseconds since the Unix epoch, UTC.
+   */
+  last_tick?: number;
+  /**
+   * Milliseconds since the Unix epoch, UTC.
+   */
+  next_tick?: number;
+  /**
+   * Removed (tasks.unschedule.request): kept as a tombstone so that older copies do not bring it back.
+   */
+  removed?: true;
 }
 /**
  * Reply to tasks.enqueue.request.
@@ -2648,9 +2741,9 @@ export interface TasksEvent {
    */
   task: string;
   /**
-   * Where a job is (revision 1.6): scheduled (waiting for its run_at), queued (ready for a worker), active (leased by a worker), retrying (failed, waiting for its backoff), succeeded, dead (failed its last attempt: the dead-letter queue), cancelled.
+   * Where a job is (revision 1.6): waiting (for the jobs in its after list: a workflow step), scheduled (waiting for its run_at), queued (ready for a worker), active (leased by a worker), retrying (failed, waiting for its backoff), succeeded, dead (failed its last attempt: the dead-letter queue), cancelled.
    */
-  state: 'scheduled' | 'queued' | 'active' | 'retrying' | 'succeeded' | 'dead' | 'cancelled';
+  state: 'waiting' | 'scheduled' | 'queued' | 'active' | 'retrying' | 'succeeded' | 'dead' | 'cancelled';
   attempt: number;
   /**
    * This interface was referenced by `undefined`'s JSON-Schema definition
@@ -2680,6 +2773,89 @@ export interface TaskError1 {
    */
   type: string;
   message: string;
+}
+/**
+ * Reply to tasks.flow.request: the job ids in the order of the steps.
+ */
+export interface TasksFlowReply {
+  id: string;
+  /**
+   * @minItems 1
+   * @maxItems 1000
+   */
+  ids: [string, ...string[]];
+  /**
+   * False when a workflow of this id existed.
+   */
+  created: boolean;
+}
+/**
+ * Enqueue a workflow (revision 1.6): jobs and the jobs each waits for, all at once and all durable before the reply. A step without after is queued now; one with after waits until they all succeeded, then is queued with their result (receives: result, a chain) or the list of their results (receives: results, a chord's callback) as its args; if one of them is dead or cancelled, the steps after it are cancelled. Job ids are <id>:<ref>; with the same id the workflow is enqueued once.
+ */
+export interface TasksFlowRequest {
+  /**
+   * The workflow's id (default: a fresh one): its jobs are <id>:<ref>.
+   */
+  id?: string;
+  /**
+   * @minItems 1
+   * @maxItems 1000
+   */
+  jobs: [TaskSpec, ...TaskSpec[]];
+}
+/**
+ * One step of a workflow (tasks.flow.request): a job, and the steps it waits for.
+ */
+export interface TaskSpec {
+  /**
+   * A job's name within one workflow (tasks.flow.request): its id there is <flow id>:<ref>.
+   */
+  ref: string;
+  /**
+   * A task queue's name (revision 1.6): lower case, like a broker service name.
+   */
+  queue: string;
+  /**
+   * The kind of job, which selects a worker's handler (revision 1.6), such as email.send.
+   */
+  task: string;
+  /**
+   * A job's arguments, result or progress: any value, bounded by the codec limits (ENCODING.md section 2).
+   */
+  args?: unknown;
+  /**
+   * Steps of the same workflow this one waits for (named before it: a workflow has no cycle).
+   *
+   * @minItems 1
+   * @maxItems 1000
+   */
+  after?: [string, ...string[]];
+  /**
+   * What a workflow step gets as its arguments once the jobs in its after list succeeded: result (the one job's result: a chain), results (the list of their results, in after order: a chord's callback). Absent: its own args.
+   */
+  receives?: 'result' | 'results';
+  /**
+   * 0 to 9; higher is leased first within a queue (default 0).
+   */
+  priority?: number;
+  /**
+   * Milliseconds, up to 30 days.
+   */
+  delay_ms?: number;
+  max_attempts?: number;
+  /**
+   * Milliseconds, up to 30 days.
+   */
+  backoff_ms?: number;
+  /**
+   * Milliseconds, up to 30 days.
+   */
+  max_backoff_ms?: number;
+  lease_ms?: number;
+  /**
+   * Milliseconds, up to 30 days.
+   */
+  result_ttl_ms?: number;
 }
 /**
  * Reply to tasks.get.request.
@@ -2838,9 +3014,9 @@ export interface TasksListRequest {
    */
   queue?: string;
   /**
-   * Where a job is (revision 1.6): scheduled (waiting for its run_at), queued (ready for a worker), active (leased by a worker), retrying (failed, waiting for its backoff), succeeded, dead (failed its last attempt: the dead-letter queue), cancelled.
+   * Where a job is (revision 1.6): waiting (for the jobs in its after list: a workflow step), scheduled (waiting for its run_at), queued (ready for a worker), active (leased by a worker), retrying (failed, waiting for its backoff), succeeded, dead (failed its last attempt: the dead-letter queue), cancelled.
    */
-  state?: 'scheduled' | 'queued' | 'active' | 'retrying' | 'succeeded' | 'dead' | 'cancelled';
+  state?: 'waiting' | 'scheduled' | 'queued' | 'active' | 'retrying' | 'succeeded' | 'dead' | 'cancelled';
   limit?: number;
   /**
    * A job's id (revision 1.6): chosen by the producer (then it is the job's uniqueness key: enqueueing it again returns the existing job) or by the queue.
@@ -2884,6 +3060,60 @@ export interface TasksRetryRequest {
   id: string;
 }
 /**
+ * Reply to tasks.schedule.request, once durable on the replicas.
+ */
+export interface TasksScheduleReply {
+  schedule: TaskSchedule;
+}
+/**
+ * Create or replace a periodic schedule (revision 1.6): at every tick of cron (UTC) the coordinator enqueues one job. A cron expression that does not parse is BAD_REQUEST.
+ */
+export interface TasksScheduleRequest {
+  /**
+   * A periodic schedule's name.
+   */
+  name: string;
+  /**
+   * A cron expression, five fields (minute hour day-of-month month day-of-week) or six with seconds first, evaluated in UTC, such as * /5 * * * * or 0 30 9 * * 1-5.
+   */
+  cron: string;
+  /**
+   * A task queue's name (revision 1.6): lower case, like a broker service name.
+   */
+  queue: string;
+  /**
+   * The kind of job, which selects a worker's handler (revision 1.6), such as email.send.
+   */
+  task: string;
+  /**
+   * A job's arguments, result or progress: any value, bounded by the codec limits (ENCODING.md section 2).
+   */
+  args?: unknown;
+  /**
+   * 0 to 9; higher is leased first within a queue (default 0).
+   */
+  priority?: number;
+  max_attempts?: number;
+  lease_ms?: number;
+  /**
+   * Milliseconds, up to 30 days.
+   */
+  result_ttl_ms?: number;
+}
+/**
+ * Reply to tasks.schedules.request.
+ */
+export interface TasksSchedulesReply {
+  /**
+   * @maxItems 1000
+   */
+  schedules: TaskSchedule[];
+}
+/**
+ * The periodic schedules (revision 1.6), with their next ticks. Between servers, on srv.<server-id>, removed ones (tombstones) too.
+ */
+export interface TasksSchedulesRequest {}
+/**
  * Reply to tasks.settle.request: the job after it, once durable.
  */
 export interface TasksSettleReply {
@@ -2915,4 +3145,19 @@ export interface TasksSettleRequest {
    * False: fail for good (dead now) even if attempts remain.
    */
   retry?: boolean;
+}
+/**
+ * Reply to tasks.unschedule.request.
+ */
+export interface TasksUnscheduleReply {
+  removed: boolean;
+}
+/**
+ * Remove a periodic schedule (revision 1.6); removed is false when there was none.
+ */
+export interface TasksUnscheduleRequest {
+  /**
+   * A periodic schedule's name.
+   */
+  name: string;
 }

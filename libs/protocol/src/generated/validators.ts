@@ -24130,17 +24130,20 @@ validate198.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false}
 
 export const validate_tasks_cancel_reply = validate199;
 const schema493 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.cancel.reply.json","title":"TasksCancelReply","description":"Reply to tasks.cancel.request.","x-correio-type":"tasks.cancel.reply","x-correio-pattern":"reply","x-correio-service":"tasks","type":"object","additionalProperties":false,"required":["job"],"properties":{"job":{"$ref":"defs.json#/$defs/taskJob"}}};
-const schema494 = {"description":"A job as the queue holds it (revision 1.6).","type":"object","additionalProperties":false,"required":["id","queue","task","state","priority","attempt","max_attempts","backoff_ms","max_backoff_ms","lease_ms","result_ttl_ms","run_at","created_at","updated_at","version"],"properties":{"id":{"$ref":"#/$defs/taskId"},"queue":{"$ref":"#/$defs/taskQueue"},"task":{"$ref":"#/$defs/taskName"},"args":{"$ref":"#/$defs/taskValue"},"state":{"$ref":"#/$defs/taskState"},"priority":{"$ref":"#/$defs/taskPriority"},"attempt":{"description":"Attempts started so far (0 until the first lease).","type":"integer","minimum":0,"maximum":1000},"max_attempts":{"description":"Attempts before the job is dead.","type":"integer","minimum":1,"maximum":1000},"backoff_ms":{"description":"The first retry's delay; each next one doubles, up to max_backoff_ms, with up to 25 % random jitter.","$ref":"#/$defs/taskDuration"},"max_backoff_ms":{"$ref":"#/$defs/taskDuration"},"lease_ms":{"description":"How long a lease lasts unless the worker's heartbeat extends it.","type":"integer","minimum":1000,"maximum":3600000},"result_ttl_ms":{"description":"How long a finished job (and its result or error) is kept.","$ref":"#/$defs/taskDuration"},"run_at":{"description":"When the job is (or was) due.","$ref":"#/$defs/timestamp"},"created_at":{"$ref":"#/$defs/timestamp"},"updated_at":{"$ref":"#/$defs/timestamp"},"version":{"description":"Counts the job's state changes from 1: of two copies of a job, the higher version is newer.","$ref":"#/$defs/uint"},"worker":{"description":"The worker holding (or that last held) the lease.","$ref":"#/$defs/nodeId"},"lease_until":{"description":"When the current lease ends unless extended (active jobs).","$ref":"#/$defs/timestamp"},"progress":{"$ref":"#/$defs/taskValue"},"result":{"$ref":"#/$defs/taskValue"},"error":{"description":"The last attempt's error.","$ref":"#/$defs/taskError"},"cancel_requested":{"description":"Cancellation was asked while the job ran: its worker is told at its next heartbeat.","type":"boolean","const":true},"finished_at":{"$ref":"#/$defs/timestamp"}}};
+const schema494 = {"description":"A job as the queue holds it (revision 1.6).","type":"object","additionalProperties":false,"required":["id","queue","task","state","priority","attempt","max_attempts","backoff_ms","max_backoff_ms","lease_ms","result_ttl_ms","run_at","created_at","updated_at","version"],"properties":{"id":{"$ref":"#/$defs/taskId"},"queue":{"$ref":"#/$defs/taskQueue"},"task":{"$ref":"#/$defs/taskName"},"args":{"$ref":"#/$defs/taskValue"},"state":{"$ref":"#/$defs/taskState"},"priority":{"$ref":"#/$defs/taskPriority"},"attempt":{"description":"Attempts started so far (0 until the first lease).","type":"integer","minimum":0,"maximum":1000},"max_attempts":{"description":"Attempts before the job is dead.","type":"integer","minimum":1,"maximum":1000},"backoff_ms":{"description":"The first retry's delay; each next one doubles, up to max_backoff_ms, with up to 25 % random jitter.","$ref":"#/$defs/taskDuration"},"max_backoff_ms":{"$ref":"#/$defs/taskDuration"},"lease_ms":{"description":"How long a lease lasts unless the worker's heartbeat extends it.","type":"integer","minimum":1000,"maximum":3600000},"result_ttl_ms":{"description":"How long a finished job (and its result or error) is kept.","$ref":"#/$defs/taskDuration"},"run_at":{"description":"When the job is (or was) due.","$ref":"#/$defs/timestamp"},"created_at":{"$ref":"#/$defs/timestamp"},"updated_at":{"$ref":"#/$defs/timestamp"},"version":{"description":"Counts the job's state changes from 1: of two copies of a job, the higher version is newer.","$ref":"#/$defs/uint"},"worker":{"description":"The worker holding (or that last held) the lease.","$ref":"#/$defs/nodeId"},"lease_until":{"description":"When the current lease ends unless extended (active jobs).","$ref":"#/$defs/timestamp"},"progress":{"$ref":"#/$defs/taskValue"},"result":{"$ref":"#/$defs/taskValue"},"error":{"description":"The last attempt's error.","$ref":"#/$defs/taskError"},"cancel_requested":{"description":"Cancellation was asked while the job ran: its worker is told at its next heartbeat.","type":"boolean","const":true},"finished_at":{"$ref":"#/$defs/timestamp"},"after":{"description":"The jobs this one waits for (a workflow step): it is queued once they all succeeded, and cancelled if one of them is dead or cancelled.","type":"array","minItems":1,"maxItems":1000,"items":{"$ref":"#/$defs/taskId"}},"then":{"description":"The workflow steps waiting for this job.","type":"array","minItems":1,"maxItems":1000,"items":{"$ref":"#/$defs/taskId"}},"receives":{"$ref":"#/$defs/taskReceives"},"schedule":{"description":"The periodic schedule that enqueued this job (tasks.schedule.request).","$ref":"#/$defs/taskScheduleName"}}};
 const schema495 = {"description":"A job's id (revision 1.6): chosen by the producer (then it is the job's uniqueness key: enqueueing it again returns the existing job) or by the queue.","type":"string","pattern":"^[0-9A-Za-z_.:-]{1,128}$","minLength":1,"maxLength":128};
 const schema496 = {"description":"A task queue's name (revision 1.6): lower case, like a broker service name.","type":"string","pattern":"^[a-z][a-z0-9_.-]{0,63}$","minLength":1,"maxLength":64};
 const schema497 = {"description":"The kind of job, which selects a worker's handler (revision 1.6), such as email.send.","type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$","minLength":1,"maxLength":128};
 const schema498 = {"description":"A job's arguments, result or progress: any value, bounded by the codec limits (ENCODING.md section 2).","tsType":"unknown"};
-const schema499 = {"description":"Where a job is (revision 1.6): scheduled (waiting for its run_at), queued (ready for a worker), active (leased by a worker), retrying (failed, waiting for its backoff), succeeded, dead (failed its last attempt: the dead-letter queue), cancelled.","type":"string","enum":["scheduled","queued","active","retrying","succeeded","dead","cancelled"]};
+const schema499 = {"description":"Where a job is (revision 1.6): waiting (for the jobs in its after list: a workflow step), scheduled (waiting for its run_at), queued (ready for a worker), active (leased by a worker), retrying (failed, waiting for its backoff), succeeded, dead (failed its last attempt: the dead-letter queue), cancelled.","type":"string","enum":["waiting","scheduled","queued","active","retrying","succeeded","dead","cancelled"]};
 const schema500 = {"description":"0 to 9; higher is leased first within a queue (default 0).","type":"integer","minimum":0,"maximum":9};
 const schema501 = {"description":"Milliseconds, up to 30 days.","type":"integer","minimum":0,"maximum":2592000000};
 const schema512 = {"description":"Why an attempt failed.","type":"object","additionalProperties":false,"required":["type","message"],"properties":{"type":{"description":"The error's kind, such as ValueError or TimeoutError, or lease_expired when the worker stopped heartbeating.","type":"string","minLength":1,"maxLength":200},"message":{"type":"string","maxLength":4000}}};
+const schema516 = {"description":"What a workflow step gets as its arguments once the jobs in its after list succeeded: result (the one job's result: a chain), results (the list of their results, in after order: a chord's callback). Absent: its own args.","type":"string","enum":["result","results"]};
+const schema517 = {"description":"A periodic schedule's name.","type":"string","pattern":"^[a-z0-9][a-z0-9_.:-]{0,63}$","minLength":1,"maxLength":64};
 const pattern171 = new RegExp("^[0-9A-Za-z_.:-]{1,128}$", "u");
 const pattern173 = new RegExp("^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$", "u");
+const pattern177 = new RegExp("^[a-z0-9][a-z0-9_.:-]{0,63}$", "u");
 
 function validate200(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -24286,7 +24289,7 @@ if(typeof data4 !== "string"){
 validate200.errors = [{instancePath:instancePath+"/state",schemaPath:"#/$defs/taskState/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if(!(((((((data4 === "scheduled") || (data4 === "queued")) || (data4 === "active")) || (data4 === "retrying")) || (data4 === "succeeded")) || (data4 === "dead")) || (data4 === "cancelled"))){
+if(!((((((((data4 === "waiting") || (data4 === "scheduled")) || (data4 === "queued")) || (data4 === "active")) || (data4 === "retrying")) || (data4 === "succeeded")) || (data4 === "dead")) || (data4 === "cancelled"))){
 validate200.errors = [{instancePath:instancePath+"/state",schemaPath:"#/$defs/taskState/enum",keyword:"enum",params:{allowedValues: schema499.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
@@ -24806,6 +24809,189 @@ var valid0 = _errs63 === errors;
 else {
 var valid0 = true;
 }
+if(valid0){
+if(data.after !== undefined){
+let data25 = data.after;
+const _errs66 = errors;
+if(errors === _errs66){
+if(Array.isArray(data25)){
+if(data25.length > 1000){
+validate200.errors = [{instancePath:instancePath+"/after",schemaPath:"#/properties/after/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items"}];
+return false;
+}
+else {
+if(data25.length < 1){
+validate200.errors = [{instancePath:instancePath+"/after",schemaPath:"#/properties/after/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
+return false;
+}
+else {
+var valid21 = true;
+const len0 = data25.length;
+for(let i0=0; i0<len0; i0++){
+let data26 = data25[i0];
+const _errs68 = errors;
+const _errs69 = errors;
+if(errors === _errs69){
+if(typeof data26 === "string"){
+if(func1(data26) > 128){
+validate200.errors = [{instancePath:instancePath+"/after/" + i0,schemaPath:"#/$defs/taskId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+else {
+if(func1(data26) < 1){
+validate200.errors = [{instancePath:instancePath+"/after/" + i0,schemaPath:"#/$defs/taskId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern171.test(data26)){
+validate200.errors = [{instancePath:instancePath+"/after/" + i0,schemaPath:"#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate200.errors = [{instancePath:instancePath+"/after/" + i0,schemaPath:"#/$defs/taskId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid21 = _errs68 === errors;
+if(!valid21){
+break;
+}
+}
+}
+}
+}
+else {
+validate200.errors = [{instancePath:instancePath+"/after",schemaPath:"#/properties/after/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid0 = _errs66 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.then !== undefined){
+let data27 = data.then;
+const _errs71 = errors;
+if(errors === _errs71){
+if(Array.isArray(data27)){
+if(data27.length > 1000){
+validate200.errors = [{instancePath:instancePath+"/then",schemaPath:"#/properties/then/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items"}];
+return false;
+}
+else {
+if(data27.length < 1){
+validate200.errors = [{instancePath:instancePath+"/then",schemaPath:"#/properties/then/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
+return false;
+}
+else {
+var valid23 = true;
+const len1 = data27.length;
+for(let i1=0; i1<len1; i1++){
+let data28 = data27[i1];
+const _errs73 = errors;
+const _errs74 = errors;
+if(errors === _errs74){
+if(typeof data28 === "string"){
+if(func1(data28) > 128){
+validate200.errors = [{instancePath:instancePath+"/then/" + i1,schemaPath:"#/$defs/taskId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+else {
+if(func1(data28) < 1){
+validate200.errors = [{instancePath:instancePath+"/then/" + i1,schemaPath:"#/$defs/taskId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern171.test(data28)){
+validate200.errors = [{instancePath:instancePath+"/then/" + i1,schemaPath:"#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate200.errors = [{instancePath:instancePath+"/then/" + i1,schemaPath:"#/$defs/taskId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid23 = _errs73 === errors;
+if(!valid23){
+break;
+}
+}
+}
+}
+}
+else {
+validate200.errors = [{instancePath:instancePath+"/then",schemaPath:"#/properties/then/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid0 = _errs71 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.receives !== undefined){
+let data29 = data.receives;
+const _errs76 = errors;
+if(typeof data29 !== "string"){
+validate200.errors = [{instancePath:instancePath+"/receives",schemaPath:"#/$defs/taskReceives/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if(!((data29 === "result") || (data29 === "results"))){
+validate200.errors = [{instancePath:instancePath+"/receives",schemaPath:"#/$defs/taskReceives/enum",keyword:"enum",params:{allowedValues: schema516.enum},message:"must be equal to one of the allowed values"}];
+return false;
+}
+var valid0 = _errs76 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.schedule !== undefined){
+let data30 = data.schedule;
+const _errs79 = errors;
+const _errs80 = errors;
+if(errors === _errs80){
+if(typeof data30 === "string"){
+if(func1(data30) > 64){
+validate200.errors = [{instancePath:instancePath+"/schedule",schemaPath:"#/$defs/taskScheduleName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+return false;
+}
+else {
+if(func1(data30) < 1){
+validate200.errors = [{instancePath:instancePath+"/schedule",schemaPath:"#/$defs/taskScheduleName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern177.test(data30)){
+validate200.errors = [{instancePath:instancePath+"/schedule",schemaPath:"#/$defs/taskScheduleName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9][a-z0-9_.:-]{0,63}$"},message:"must match pattern \""+"^[a-z0-9][a-z0-9_.:-]{0,63}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate200.errors = [{instancePath:instancePath+"/schedule",schemaPath:"#/$defs/taskScheduleName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs79 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
 }
 }
 }
@@ -24890,7 +25076,7 @@ return errors === 0;
 validate199.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validate_tasks_cancel_request = validate202;
-const schema514 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.cancel.request.json","title":"TasksCancelRequest","description":"Cancel a job (revision 1.6): a scheduled, queued or retrying job is cancelled at once; an active one is marked cancel_requested and its worker told at its next heartbeat (it is cancelled when the worker settles, or when the lease ends). A finished job is returned as it is.","x-correio-type":"tasks.cancel.request","x-correio-pattern":"request","x-correio-service":"tasks","x-correio-reply":"tasks.cancel.reply","type":"object","additionalProperties":false,"required":["id"],"properties":{"id":{"$ref":"defs.json#/$defs/taskId"}}};
+const schema518 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.cancel.request.json","title":"TasksCancelRequest","description":"Cancel a job (revision 1.6): a scheduled, queued or retrying job is cancelled at once; an active one is marked cancel_requested and its worker told at its next heartbeat (it is cancelled when the worker settles, or when the lease ends). A finished job is returned as it is.","x-correio-type":"tasks.cancel.request","x-correio-pattern":"request","x-correio-service":"tasks","x-correio-reply":"tasks.cancel.reply","type":"object","additionalProperties":false,"required":["id"],"properties":{"id":{"$ref":"defs.json#/$defs/taskId"}}};
 
 function validate202(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/tasks.cancel.request.json" */;
@@ -24962,7 +25148,7 @@ return errors === 0;
 validate202.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validate_tasks_copy_reply = validate203;
-const schema516 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.copy.reply.json","title":"TasksCopyReply","description":"Reply to tasks.copy.request.","x-correio-type":"tasks.copy.reply","x-correio-pattern":"reply","x-correio-service":"tasks","type":"object","additionalProperties":false,"required":["server","stored"],"properties":{"server":{"$ref":"defs.json#/$defs/nodeId"},"stored":{"$ref":"defs.json#/$defs/uint"}}};
+const schema520 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.copy.reply.json","title":"TasksCopyReply","description":"Reply to tasks.copy.request.","x-correio-type":"tasks.copy.reply","x-correio-pattern":"reply","x-correio-service":"tasks","type":"object","additionalProperties":false,"required":["server","stored"],"properties":{"server":{"$ref":"defs.json#/$defs/nodeId"},"stored":{"$ref":"defs.json#/$defs/uint"}}};
 
 function validate203(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/tasks.copy.reply.json" */;
@@ -25068,7 +25254,7 @@ return errors === 0;
 validate203.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validate_tasks_copy_request = validate204;
-const schema519 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.copy.request.json","title":"TasksCopyRequest","description":"A copy of jobs the coordinator changed (revision 1.6), between servers on srv.<server-id> only: kept where newer (higher version) than the copy held. Replied once durable.","x-correio-type":"tasks.copy.request","x-correio-pattern":"request","x-correio-service":"tasks","x-correio-reply":"tasks.copy.reply","type":"object","additionalProperties":false,"required":["jobs"],"properties":{"jobs":{"type":"array","minItems":1,"maxItems":1000,"items":{"$ref":"defs.json#/$defs/taskJob"}}}};
+const schema523 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.copy.request.json","title":"TasksCopyRequest","description":"A copy of jobs and schedules the coordinator changed (revision 1.6), between servers on srv.<server-id> only: each kept where newer (higher version) than the copy held. Replied once durable.","x-correio-type":"tasks.copy.request","x-correio-pattern":"request","x-correio-service":"tasks","x-correio-reply":"tasks.copy.reply","type":"object","additionalProperties":false,"required":["jobs"],"properties":{"jobs":{"type":"array","minItems":0,"maxItems":1000,"items":{"$ref":"defs.json#/$defs/taskJob"}},"schedules":{"type":"array","maxItems":1000,"items":{"$ref":"defs.json#/$defs/taskSchedule"}}}};
 
 function validate205(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -25214,7 +25400,7 @@ if(typeof data4 !== "string"){
 validate205.errors = [{instancePath:instancePath+"/state",schemaPath:"#/$defs/taskState/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if(!(((((((data4 === "scheduled") || (data4 === "queued")) || (data4 === "active")) || (data4 === "retrying")) || (data4 === "succeeded")) || (data4 === "dead")) || (data4 === "cancelled"))){
+if(!((((((((data4 === "waiting") || (data4 === "scheduled")) || (data4 === "queued")) || (data4 === "active")) || (data4 === "retrying")) || (data4 === "succeeded")) || (data4 === "dead")) || (data4 === "cancelled"))){
 validate205.errors = [{instancePath:instancePath+"/state",schemaPath:"#/$defs/taskState/enum",keyword:"enum",params:{allowedValues: schema499.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
@@ -25734,6 +25920,189 @@ var valid0 = _errs63 === errors;
 else {
 var valid0 = true;
 }
+if(valid0){
+if(data.after !== undefined){
+let data25 = data.after;
+const _errs66 = errors;
+if(errors === _errs66){
+if(Array.isArray(data25)){
+if(data25.length > 1000){
+validate205.errors = [{instancePath:instancePath+"/after",schemaPath:"#/properties/after/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items"}];
+return false;
+}
+else {
+if(data25.length < 1){
+validate205.errors = [{instancePath:instancePath+"/after",schemaPath:"#/properties/after/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
+return false;
+}
+else {
+var valid21 = true;
+const len0 = data25.length;
+for(let i0=0; i0<len0; i0++){
+let data26 = data25[i0];
+const _errs68 = errors;
+const _errs69 = errors;
+if(errors === _errs69){
+if(typeof data26 === "string"){
+if(func1(data26) > 128){
+validate205.errors = [{instancePath:instancePath+"/after/" + i0,schemaPath:"#/$defs/taskId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+else {
+if(func1(data26) < 1){
+validate205.errors = [{instancePath:instancePath+"/after/" + i0,schemaPath:"#/$defs/taskId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern171.test(data26)){
+validate205.errors = [{instancePath:instancePath+"/after/" + i0,schemaPath:"#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate205.errors = [{instancePath:instancePath+"/after/" + i0,schemaPath:"#/$defs/taskId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid21 = _errs68 === errors;
+if(!valid21){
+break;
+}
+}
+}
+}
+}
+else {
+validate205.errors = [{instancePath:instancePath+"/after",schemaPath:"#/properties/after/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid0 = _errs66 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.then !== undefined){
+let data27 = data.then;
+const _errs71 = errors;
+if(errors === _errs71){
+if(Array.isArray(data27)){
+if(data27.length > 1000){
+validate205.errors = [{instancePath:instancePath+"/then",schemaPath:"#/properties/then/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items"}];
+return false;
+}
+else {
+if(data27.length < 1){
+validate205.errors = [{instancePath:instancePath+"/then",schemaPath:"#/properties/then/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
+return false;
+}
+else {
+var valid23 = true;
+const len1 = data27.length;
+for(let i1=0; i1<len1; i1++){
+let data28 = data27[i1];
+const _errs73 = errors;
+const _errs74 = errors;
+if(errors === _errs74){
+if(typeof data28 === "string"){
+if(func1(data28) > 128){
+validate205.errors = [{instancePath:instancePath+"/then/" + i1,schemaPath:"#/$defs/taskId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+else {
+if(func1(data28) < 1){
+validate205.errors = [{instancePath:instancePath+"/then/" + i1,schemaPath:"#/$defs/taskId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern171.test(data28)){
+validate205.errors = [{instancePath:instancePath+"/then/" + i1,schemaPath:"#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate205.errors = [{instancePath:instancePath+"/then/" + i1,schemaPath:"#/$defs/taskId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid23 = _errs73 === errors;
+if(!valid23){
+break;
+}
+}
+}
+}
+}
+else {
+validate205.errors = [{instancePath:instancePath+"/then",schemaPath:"#/properties/then/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid0 = _errs71 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.receives !== undefined){
+let data29 = data.receives;
+const _errs76 = errors;
+if(typeof data29 !== "string"){
+validate205.errors = [{instancePath:instancePath+"/receives",schemaPath:"#/$defs/taskReceives/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if(!((data29 === "result") || (data29 === "results"))){
+validate205.errors = [{instancePath:instancePath+"/receives",schemaPath:"#/$defs/taskReceives/enum",keyword:"enum",params:{allowedValues: schema516.enum},message:"must be equal to one of the allowed values"}];
+return false;
+}
+var valid0 = _errs76 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.schedule !== undefined){
+let data30 = data.schedule;
+const _errs79 = errors;
+const _errs80 = errors;
+if(errors === _errs80){
+if(typeof data30 === "string"){
+if(func1(data30) > 64){
+validate205.errors = [{instancePath:instancePath+"/schedule",schemaPath:"#/$defs/taskScheduleName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+return false;
+}
+else {
+if(func1(data30) < 1){
+validate205.errors = [{instancePath:instancePath+"/schedule",schemaPath:"#/$defs/taskScheduleName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern177.test(data30)){
+validate205.errors = [{instancePath:instancePath+"/schedule",schemaPath:"#/$defs/taskScheduleName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9][a-z0-9_.:-]{0,63}$"},message:"must match pattern \""+"^[a-z0-9][a-z0-9_.:-]{0,63}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate205.errors = [{instancePath:instancePath+"/schedule",schemaPath:"#/$defs/taskScheduleName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs79 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
 }
 }
 }
@@ -25769,6 +26138,467 @@ return errors === 0;
 }
 validate205.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
+const schema548 = {"description":"A periodic job (revision 1.6): at each tick of its cron expression the coordinator enqueues one job, id schedule:<name>:<tick ms>, so a tick fires once even across a failover. Ticks missed while no coordinator ran are skipped but for the newest one.","type":"object","additionalProperties":false,"required":["name","cron","queue","task","created_at","updated_at","version"],"properties":{"name":{"$ref":"#/$defs/taskScheduleName"},"cron":{"$ref":"#/$defs/taskCron"},"queue":{"$ref":"#/$defs/taskQueue"},"task":{"$ref":"#/$defs/taskName"},"args":{"$ref":"#/$defs/taskValue"},"priority":{"$ref":"#/$defs/taskPriority"},"max_attempts":{"type":"integer","minimum":1,"maximum":1000},"lease_ms":{"type":"integer","minimum":1000,"maximum":3600000},"result_ttl_ms":{"$ref":"#/$defs/taskDuration"},"created_at":{"$ref":"#/$defs/timestamp"},"updated_at":{"$ref":"#/$defs/timestamp"},"version":{"description":"Counts the schedule's changes (and firings) from 1: of two copies, the higher is newer.","$ref":"#/$defs/uint"},"last_tick":{"description":"The cron time of the newest tick fired: the next tick is the first after it.","$ref":"#/$defs/timestamp"},"next_tick":{"description":"The cron time of the next tick.","$ref":"#/$defs/timestamp"},"removed":{"description":"Removed (tasks.unschedule.request): kept as a tombstone so that older copies do not bring it back.","type":"boolean","const":true}}};
+const schema550 = {"description":"A cron expression, five fields (minute hour day-of-month month day-of-week) or six with seconds first, evaluated in UTC, such as */5 * * * * or 0 30 9 * * 1-5.","type":"string","minLength":9,"maxLength":200};
+
+function validate207(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate207.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((((((data.name === undefined) && (missing0 = "name")) || ((data.cron === undefined) && (missing0 = "cron"))) || ((data.queue === undefined) && (missing0 = "queue"))) || ((data.task === undefined) && (missing0 = "task"))) || ((data.created_at === undefined) && (missing0 = "created_at"))) || ((data.updated_at === undefined) && (missing0 = "updated_at"))) || ((data.version === undefined) && (missing0 = "version"))){
+validate207.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(func164.call(schema548.properties, key0))){
+validate207.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.name !== undefined){
+let data0 = data.name;
+const _errs2 = errors;
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data0 === "string"){
+if(func1(data0) > 64){
+validate207.errors = [{instancePath:instancePath+"/name",schemaPath:"#/$defs/taskScheduleName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+return false;
+}
+else {
+if(func1(data0) < 1){
+validate207.errors = [{instancePath:instancePath+"/name",schemaPath:"#/$defs/taskScheduleName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern177.test(data0)){
+validate207.errors = [{instancePath:instancePath+"/name",schemaPath:"#/$defs/taskScheduleName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9][a-z0-9_.:-]{0,63}$"},message:"must match pattern \""+"^[a-z0-9][a-z0-9_.:-]{0,63}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate207.errors = [{instancePath:instancePath+"/name",schemaPath:"#/$defs/taskScheduleName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.cron !== undefined){
+let data1 = data.cron;
+const _errs5 = errors;
+const _errs6 = errors;
+if(errors === _errs6){
+if(typeof data1 === "string"){
+if(func1(data1) > 200){
+validate207.errors = [{instancePath:instancePath+"/cron",schemaPath:"#/$defs/taskCron/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"}];
+return false;
+}
+else {
+if(func1(data1) < 9){
+validate207.errors = [{instancePath:instancePath+"/cron",schemaPath:"#/$defs/taskCron/minLength",keyword:"minLength",params:{limit: 9},message:"must NOT have fewer than 9 characters"}];
+return false;
+}
+}
+}
+else {
+validate207.errors = [{instancePath:instancePath+"/cron",schemaPath:"#/$defs/taskCron/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.queue !== undefined){
+let data2 = data.queue;
+const _errs8 = errors;
+const _errs9 = errors;
+if(errors === _errs9){
+if(typeof data2 === "string"){
+if(func1(data2) > 64){
+validate207.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/taskQueue/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+return false;
+}
+else {
+if(func1(data2) < 1){
+validate207.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/taskQueue/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern77.test(data2)){
+validate207.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/taskQueue/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_.-]{0,63}$"},message:"must match pattern \""+"^[a-z][a-z0-9_.-]{0,63}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate207.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/taskQueue/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.task !== undefined){
+let data3 = data.task;
+const _errs11 = errors;
+const _errs12 = errors;
+if(errors === _errs12){
+if(typeof data3 === "string"){
+if(func1(data3) > 128){
+validate207.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+else {
+if(func1(data3) < 1){
+validate207.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern173.test(data3)){
+validate207.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate207.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs11 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.args !== undefined){
+const _errs14 = errors;
+var valid0 = _errs14 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.priority !== undefined){
+let data5 = data.priority;
+const _errs15 = errors;
+const _errs16 = errors;
+if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
+validate207.errors = [{instancePath:instancePath+"/priority",schemaPath:"#/$defs/taskPriority/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs16){
+if((typeof data5 == "number") && (isFinite(data5))){
+if(data5 > 9 || isNaN(data5)){
+validate207.errors = [{instancePath:instancePath+"/priority",schemaPath:"#/$defs/taskPriority/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9},message:"must be <= 9"}];
+return false;
+}
+else {
+if(data5 < 0 || isNaN(data5)){
+validate207.errors = [{instancePath:instancePath+"/priority",schemaPath:"#/$defs/taskPriority/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs15 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.max_attempts !== undefined){
+let data6 = data.max_attempts;
+const _errs18 = errors;
+if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
+validate207.errors = [{instancePath:instancePath+"/max_attempts",schemaPath:"#/properties/max_attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs18){
+if((typeof data6 == "number") && (isFinite(data6))){
+if(data6 > 1000 || isNaN(data6)){
+validate207.errors = [{instancePath:instancePath+"/max_attempts",schemaPath:"#/properties/max_attempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"}];
+return false;
+}
+else {
+if(data6 < 1 || isNaN(data6)){
+validate207.errors = [{instancePath:instancePath+"/max_attempts",schemaPath:"#/properties/max_attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs18 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.lease_ms !== undefined){
+let data7 = data.lease_ms;
+const _errs20 = errors;
+if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
+validate207.errors = [{instancePath:instancePath+"/lease_ms",schemaPath:"#/properties/lease_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs20){
+if((typeof data7 == "number") && (isFinite(data7))){
+if(data7 > 3600000 || isNaN(data7)){
+validate207.errors = [{instancePath:instancePath+"/lease_ms",schemaPath:"#/properties/lease_ms/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600000},message:"must be <= 3600000"}];
+return false;
+}
+else {
+if(data7 < 1000 || isNaN(data7)){
+validate207.errors = [{instancePath:instancePath+"/lease_ms",schemaPath:"#/properties/lease_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1000},message:"must be >= 1000"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs20 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.result_ttl_ms !== undefined){
+let data8 = data.result_ttl_ms;
+const _errs22 = errors;
+const _errs23 = errors;
+if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
+validate207.errors = [{instancePath:instancePath+"/result_ttl_ms",schemaPath:"#/$defs/taskDuration/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs23){
+if((typeof data8 == "number") && (isFinite(data8))){
+if(data8 > 2592000000 || isNaN(data8)){
+validate207.errors = [{instancePath:instancePath+"/result_ttl_ms",schemaPath:"#/$defs/taskDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2592000000},message:"must be <= 2592000000"}];
+return false;
+}
+else {
+if(data8 < 0 || isNaN(data8)){
+validate207.errors = [{instancePath:instancePath+"/result_ttl_ms",schemaPath:"#/$defs/taskDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs22 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.created_at !== undefined){
+let data9 = data.created_at;
+const _errs25 = errors;
+const _errs26 = errors;
+if(!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))){
+validate207.errors = [{instancePath:instancePath+"/created_at",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs26){
+if((typeof data9 == "number") && (isFinite(data9))){
+if(data9 > 9007199254740991 || isNaN(data9)){
+validate207.errors = [{instancePath:instancePath+"/created_at",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data9 < 0 || isNaN(data9)){
+validate207.errors = [{instancePath:instancePath+"/created_at",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs25 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.updated_at !== undefined){
+let data10 = data.updated_at;
+const _errs28 = errors;
+const _errs29 = errors;
+if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
+validate207.errors = [{instancePath:instancePath+"/updated_at",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs29){
+if((typeof data10 == "number") && (isFinite(data10))){
+if(data10 > 9007199254740991 || isNaN(data10)){
+validate207.errors = [{instancePath:instancePath+"/updated_at",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data10 < 0 || isNaN(data10)){
+validate207.errors = [{instancePath:instancePath+"/updated_at",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs28 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.version !== undefined){
+let data11 = data.version;
+const _errs31 = errors;
+const _errs32 = errors;
+if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
+validate207.errors = [{instancePath:instancePath+"/version",schemaPath:"#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs32){
+if((typeof data11 == "number") && (isFinite(data11))){
+if(data11 > 9007199254740991 || isNaN(data11)){
+validate207.errors = [{instancePath:instancePath+"/version",schemaPath:"#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data11 < 0 || isNaN(data11)){
+validate207.errors = [{instancePath:instancePath+"/version",schemaPath:"#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs31 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.last_tick !== undefined){
+let data12 = data.last_tick;
+const _errs34 = errors;
+const _errs35 = errors;
+if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
+validate207.errors = [{instancePath:instancePath+"/last_tick",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs35){
+if((typeof data12 == "number") && (isFinite(data12))){
+if(data12 > 9007199254740991 || isNaN(data12)){
+validate207.errors = [{instancePath:instancePath+"/last_tick",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data12 < 0 || isNaN(data12)){
+validate207.errors = [{instancePath:instancePath+"/last_tick",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs34 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.next_tick !== undefined){
+let data13 = data.next_tick;
+const _errs37 = errors;
+const _errs38 = errors;
+if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
+validate207.errors = [{instancePath:instancePath+"/next_tick",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs38){
+if((typeof data13 == "number") && (isFinite(data13))){
+if(data13 > 9007199254740991 || isNaN(data13)){
+validate207.errors = [{instancePath:instancePath+"/next_tick",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data13 < 0 || isNaN(data13)){
+validate207.errors = [{instancePath:instancePath+"/next_tick",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs37 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.removed !== undefined){
+let data14 = data.removed;
+const _errs40 = errors;
+if(typeof data14 !== "boolean"){
+validate207.errors = [{instancePath:instancePath+"/removed",schemaPath:"#/properties/removed/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+return false;
+}
+if(true !== data14){
+validate207.errors = [{instancePath:instancePath+"/removed",schemaPath:"#/properties/removed/const",keyword:"const",params:{allowedValue: true},message:"must be equal to constant"}];
+return false;
+}
+var valid0 = _errs40 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+validate207.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate207.errors = vErrors;
+return errors === 0;
+}
+validate207.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
 
 function validate204(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/tasks.copy.request.json" */;
@@ -25791,7 +26621,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(key0 === "jobs")){
+if(!((key0 === "jobs") || (key0 === "schedules"))){
 validate204.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -25808,8 +26638,8 @@ validate204.errors = [{instancePath:instancePath+"/jobs",schemaPath:"#/propertie
 return false;
 }
 else {
-if(data0.length < 1){
-validate204.errors = [{instancePath:instancePath+"/jobs",schemaPath:"#/properties/jobs/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
+if(data0.length < 0){
+validate204.errors = [{instancePath:instancePath+"/jobs",schemaPath:"#/properties/jobs/minItems",keyword:"minItems",params:{limit: 0},message:"must NOT have fewer than 0 items"}];
 return false;
 }
 else {
@@ -25834,6 +26664,47 @@ validate204.errors = [{instancePath:instancePath+"/jobs",schemaPath:"#/propertie
 return false;
 }
 }
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.schedules !== undefined){
+let data2 = data.schedules;
+const _errs5 = errors;
+if(errors === _errs5){
+if(Array.isArray(data2)){
+if(data2.length > 1000){
+validate204.errors = [{instancePath:instancePath+"/schedules",schemaPath:"#/properties/schedules/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items"}];
+return false;
+}
+else {
+var valid2 = true;
+const len1 = data2.length;
+for(let i1=0; i1<len1; i1++){
+const _errs7 = errors;
+if(!(validate207(data2[i1], {instancePath:instancePath+"/schedules/" + i1,parentData:data2,parentDataProperty:i1,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate207.errors : vErrors.concat(validate207.errors);
+errors = vErrors.length;
+}
+var valid2 = _errs7 === errors;
+if(!valid2){
+break;
+}
+}
+}
+}
+else {
+validate204.errors = [{instancePath:instancePath+"/schedules",schemaPath:"#/properties/schedules/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
 }
 }
 }
@@ -25848,13 +26719,13 @@ return errors === 0;
 }
 validate204.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_tasks_enqueue_reply = validate207;
-const schema540 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.enqueue.reply.json","title":"TasksEnqueueReply","description":"Reply to tasks.enqueue.request.","x-correio-type":"tasks.enqueue.reply","x-correio-pattern":"reply","x-correio-service":"tasks","type":"object","additionalProperties":false,"required":["job","created"],"properties":{"job":{"$ref":"defs.json#/$defs/taskJob"},"created":{"description":"False when a job of this id existed: it is returned as it is.","type":"boolean"}}};
+export const validate_tasks_enqueue_reply = validate209;
+const schema561 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.enqueue.reply.json","title":"TasksEnqueueReply","description":"Reply to tasks.enqueue.request.","x-correio-type":"tasks.enqueue.reply","x-correio-pattern":"reply","x-correio-service":"tasks","type":"object","additionalProperties":false,"required":["job","created"],"properties":{"job":{"$ref":"defs.json#/$defs/taskJob"},"created":{"description":"False when a job of this id existed: it is returned as it is.","type":"boolean"}}};
 
-function validate208(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate210(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate208.evaluated;
+const evaluated0 = validate210.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -25865,14 +26736,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((((((((((((((((data.id === undefined) && (missing0 = "id")) || ((data.queue === undefined) && (missing0 = "queue"))) || ((data.task === undefined) && (missing0 = "task"))) || ((data.state === undefined) && (missing0 = "state"))) || ((data.priority === undefined) && (missing0 = "priority"))) || ((data.attempt === undefined) && (missing0 = "attempt"))) || ((data.max_attempts === undefined) && (missing0 = "max_attempts"))) || ((data.backoff_ms === undefined) && (missing0 = "backoff_ms"))) || ((data.max_backoff_ms === undefined) && (missing0 = "max_backoff_ms"))) || ((data.lease_ms === undefined) && (missing0 = "lease_ms"))) || ((data.result_ttl_ms === undefined) && (missing0 = "result_ttl_ms"))) || ((data.run_at === undefined) && (missing0 = "run_at"))) || ((data.created_at === undefined) && (missing0 = "created_at"))) || ((data.updated_at === undefined) && (missing0 = "updated_at"))) || ((data.version === undefined) && (missing0 = "version"))){
-validate208.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate210.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(func164.call(schema494.properties, key0))){
-validate208.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate210.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -25885,24 +26756,24 @@ const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
 if(func1(data0) > 128){
-validate208.errors = [{instancePath:instancePath+"/id",schemaPath:"#/$defs/taskId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate210.errors = [{instancePath:instancePath+"/id",schemaPath:"#/$defs/taskId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data0) < 1){
-validate208.errors = [{instancePath:instancePath+"/id",schemaPath:"#/$defs/taskId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate210.errors = [{instancePath:instancePath+"/id",schemaPath:"#/$defs/taskId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern171.test(data0)){
-validate208.errors = [{instancePath:instancePath+"/id",schemaPath:"#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
+validate210.errors = [{instancePath:instancePath+"/id",schemaPath:"#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate208.errors = [{instancePath:instancePath+"/id",schemaPath:"#/$defs/taskId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate210.errors = [{instancePath:instancePath+"/id",schemaPath:"#/$defs/taskId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -25919,24 +26790,24 @@ const _errs6 = errors;
 if(errors === _errs6){
 if(typeof data1 === "string"){
 if(func1(data1) > 64){
-validate208.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/taskQueue/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+validate210.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/taskQueue/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
 return false;
 }
 else {
 if(func1(data1) < 1){
-validate208.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/taskQueue/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate210.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/taskQueue/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern77.test(data1)){
-validate208.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/taskQueue/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_.-]{0,63}$"},message:"must match pattern \""+"^[a-z][a-z0-9_.-]{0,63}$"+"\""}];
+validate210.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/taskQueue/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_.-]{0,63}$"},message:"must match pattern \""+"^[a-z][a-z0-9_.-]{0,63}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate208.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/taskQueue/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate210.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/taskQueue/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -25953,24 +26824,24 @@ const _errs9 = errors;
 if(errors === _errs9){
 if(typeof data2 === "string"){
 if(func1(data2) > 128){
-validate208.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate210.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data2) < 1){
-validate208.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate210.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern173.test(data2)){
-validate208.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"+"\""}];
+validate210.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate208.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate210.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -25992,11 +26863,11 @@ if(data.state !== undefined){
 let data4 = data.state;
 const _errs12 = errors;
 if(typeof data4 !== "string"){
-validate208.errors = [{instancePath:instancePath+"/state",schemaPath:"#/$defs/taskState/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate210.errors = [{instancePath:instancePath+"/state",schemaPath:"#/$defs/taskState/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if(!(((((((data4 === "scheduled") || (data4 === "queued")) || (data4 === "active")) || (data4 === "retrying")) || (data4 === "succeeded")) || (data4 === "dead")) || (data4 === "cancelled"))){
-validate208.errors = [{instancePath:instancePath+"/state",schemaPath:"#/$defs/taskState/enum",keyword:"enum",params:{allowedValues: schema499.enum},message:"must be equal to one of the allowed values"}];
+if(!((((((((data4 === "waiting") || (data4 === "scheduled")) || (data4 === "queued")) || (data4 === "active")) || (data4 === "retrying")) || (data4 === "succeeded")) || (data4 === "dead")) || (data4 === "cancelled"))){
+validate210.errors = [{instancePath:instancePath+"/state",schemaPath:"#/$defs/taskState/enum",keyword:"enum",params:{allowedValues: schema499.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs12 === errors;
@@ -26010,18 +26881,18 @@ let data5 = data.priority;
 const _errs15 = errors;
 const _errs16 = errors;
 if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
-validate208.errors = [{instancePath:instancePath+"/priority",schemaPath:"#/$defs/taskPriority/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate210.errors = [{instancePath:instancePath+"/priority",schemaPath:"#/$defs/taskPriority/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs16){
 if((typeof data5 == "number") && (isFinite(data5))){
 if(data5 > 9 || isNaN(data5)){
-validate208.errors = [{instancePath:instancePath+"/priority",schemaPath:"#/$defs/taskPriority/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9},message:"must be <= 9"}];
+validate210.errors = [{instancePath:instancePath+"/priority",schemaPath:"#/$defs/taskPriority/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9},message:"must be <= 9"}];
 return false;
 }
 else {
 if(data5 < 0 || isNaN(data5)){
-validate208.errors = [{instancePath:instancePath+"/priority",schemaPath:"#/$defs/taskPriority/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate210.errors = [{instancePath:instancePath+"/priority",schemaPath:"#/$defs/taskPriority/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -26037,18 +26908,18 @@ if(data.attempt !== undefined){
 let data6 = data.attempt;
 const _errs18 = errors;
 if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
-validate208.errors = [{instancePath:instancePath+"/attempt",schemaPath:"#/properties/attempt/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate210.errors = [{instancePath:instancePath+"/attempt",schemaPath:"#/properties/attempt/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs18){
 if((typeof data6 == "number") && (isFinite(data6))){
 if(data6 > 1000 || isNaN(data6)){
-validate208.errors = [{instancePath:instancePath+"/attempt",schemaPath:"#/properties/attempt/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"}];
+validate210.errors = [{instancePath:instancePath+"/attempt",schemaPath:"#/properties/attempt/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"}];
 return false;
 }
 else {
 if(data6 < 0 || isNaN(data6)){
-validate208.errors = [{instancePath:instancePath+"/attempt",schemaPath:"#/properties/attempt/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate210.errors = [{instancePath:instancePath+"/attempt",schemaPath:"#/properties/attempt/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -26064,18 +26935,18 @@ if(data.max_attempts !== undefined){
 let data7 = data.max_attempts;
 const _errs20 = errors;
 if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
-validate208.errors = [{instancePath:instancePath+"/max_attempts",schemaPath:"#/properties/max_attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate210.errors = [{instancePath:instancePath+"/max_attempts",schemaPath:"#/properties/max_attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs20){
 if((typeof data7 == "number") && (isFinite(data7))){
 if(data7 > 1000 || isNaN(data7)){
-validate208.errors = [{instancePath:instancePath+"/max_attempts",schemaPath:"#/properties/max_attempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"}];
+validate210.errors = [{instancePath:instancePath+"/max_attempts",schemaPath:"#/properties/max_attempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"}];
 return false;
 }
 else {
 if(data7 < 1 || isNaN(data7)){
-validate208.errors = [{instancePath:instancePath+"/max_attempts",schemaPath:"#/properties/max_attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+validate210.errors = [{instancePath:instancePath+"/max_attempts",schemaPath:"#/properties/max_attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
 }
@@ -26092,18 +26963,18 @@ let data8 = data.backoff_ms;
 const _errs22 = errors;
 const _errs23 = errors;
 if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
-validate208.errors = [{instancePath:instancePath+"/backoff_ms",schemaPath:"#/$defs/taskDuration/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate210.errors = [{instancePath:instancePath+"/backoff_ms",schemaPath:"#/$defs/taskDuration/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs23){
 if((typeof data8 == "number") && (isFinite(data8))){
 if(data8 > 2592000000 || isNaN(data8)){
-validate208.errors = [{instancePath:instancePath+"/backoff_ms",schemaPath:"#/$defs/taskDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2592000000},message:"must be <= 2592000000"}];
+validate210.errors = [{instancePath:instancePath+"/backoff_ms",schemaPath:"#/$defs/taskDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2592000000},message:"must be <= 2592000000"}];
 return false;
 }
 else {
 if(data8 < 0 || isNaN(data8)){
-validate208.errors = [{instancePath:instancePath+"/backoff_ms",schemaPath:"#/$defs/taskDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate210.errors = [{instancePath:instancePath+"/backoff_ms",schemaPath:"#/$defs/taskDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -26120,18 +26991,18 @@ let data9 = data.max_backoff_ms;
 const _errs25 = errors;
 const _errs26 = errors;
 if(!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))){
-validate208.errors = [{instancePath:instancePath+"/max_backoff_ms",schemaPath:"#/$defs/taskDuration/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate210.errors = [{instancePath:instancePath+"/max_backoff_ms",schemaPath:"#/$defs/taskDuration/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs26){
 if((typeof data9 == "number") && (isFinite(data9))){
 if(data9 > 2592000000 || isNaN(data9)){
-validate208.errors = [{instancePath:instancePath+"/max_backoff_ms",schemaPath:"#/$defs/taskDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2592000000},message:"must be <= 2592000000"}];
+validate210.errors = [{instancePath:instancePath+"/max_backoff_ms",schemaPath:"#/$defs/taskDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2592000000},message:"must be <= 2592000000"}];
 return false;
 }
 else {
 if(data9 < 0 || isNaN(data9)){
-validate208.errors = [{instancePath:instancePath+"/max_backoff_ms",schemaPath:"#/$defs/taskDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate210.errors = [{instancePath:instancePath+"/max_backoff_ms",schemaPath:"#/$defs/taskDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -26147,18 +27018,18 @@ if(data.lease_ms !== undefined){
 let data10 = data.lease_ms;
 const _errs28 = errors;
 if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
-validate208.errors = [{instancePath:instancePath+"/lease_ms",schemaPath:"#/properties/lease_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate210.errors = [{instancePath:instancePath+"/lease_ms",schemaPath:"#/properties/lease_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs28){
 if((typeof data10 == "number") && (isFinite(data10))){
 if(data10 > 3600000 || isNaN(data10)){
-validate208.errors = [{instancePath:instancePath+"/lease_ms",schemaPath:"#/properties/lease_ms/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600000},message:"must be <= 3600000"}];
+validate210.errors = [{instancePath:instancePath+"/lease_ms",schemaPath:"#/properties/lease_ms/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600000},message:"must be <= 3600000"}];
 return false;
 }
 else {
 if(data10 < 1000 || isNaN(data10)){
-validate208.errors = [{instancePath:instancePath+"/lease_ms",schemaPath:"#/properties/lease_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1000},message:"must be >= 1000"}];
+validate210.errors = [{instancePath:instancePath+"/lease_ms",schemaPath:"#/properties/lease_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1000},message:"must be >= 1000"}];
 return false;
 }
 }
@@ -26175,18 +27046,18 @@ let data11 = data.result_ttl_ms;
 const _errs30 = errors;
 const _errs31 = errors;
 if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
-validate208.errors = [{instancePath:instancePath+"/result_ttl_ms",schemaPath:"#/$defs/taskDuration/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate210.errors = [{instancePath:instancePath+"/result_ttl_ms",schemaPath:"#/$defs/taskDuration/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs31){
 if((typeof data11 == "number") && (isFinite(data11))){
 if(data11 > 2592000000 || isNaN(data11)){
-validate208.errors = [{instancePath:instancePath+"/result_ttl_ms",schemaPath:"#/$defs/taskDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2592000000},message:"must be <= 2592000000"}];
+validate210.errors = [{instancePath:instancePath+"/result_ttl_ms",schemaPath:"#/$defs/taskDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2592000000},message:"must be <= 2592000000"}];
 return false;
 }
 else {
 if(data11 < 0 || isNaN(data11)){
-validate208.errors = [{instancePath:instancePath+"/result_ttl_ms",schemaPath:"#/$defs/taskDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate210.errors = [{instancePath:instancePath+"/result_ttl_ms",schemaPath:"#/$defs/taskDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -26203,18 +27074,18 @@ let data12 = data.run_at;
 const _errs33 = errors;
 const _errs34 = errors;
 if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
-validate208.errors = [{instancePath:instancePath+"/run_at",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate210.errors = [{instancePath:instancePath+"/run_at",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs34){
 if((typeof data12 == "number") && (isFinite(data12))){
 if(data12 > 9007199254740991 || isNaN(data12)){
-validate208.errors = [{instancePath:instancePath+"/run_at",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+validate210.errors = [{instancePath:instancePath+"/run_at",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
 if(data12 < 0 || isNaN(data12)){
-validate208.errors = [{instancePath:instancePath+"/run_at",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate210.errors = [{instancePath:instancePath+"/run_at",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -26231,18 +27102,18 @@ let data13 = data.created_at;
 const _errs36 = errors;
 const _errs37 = errors;
 if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
-validate208.errors = [{instancePath:instancePath+"/created_at",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate210.errors = [{instancePath:instancePath+"/created_at",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs37){
 if((typeof data13 == "number") && (isFinite(data13))){
 if(data13 > 9007199254740991 || isNaN(data13)){
-validate208.errors = [{instancePath:instancePath+"/created_at",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+validate210.errors = [{instancePath:instancePath+"/created_at",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
 if(data13 < 0 || isNaN(data13)){
-validate208.errors = [{instancePath:instancePath+"/created_at",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate210.errors = [{instancePath:instancePath+"/created_at",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -26259,18 +27130,18 @@ let data14 = data.updated_at;
 const _errs39 = errors;
 const _errs40 = errors;
 if(!(((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14))) && (isFinite(data14)))){
-validate208.errors = [{instancePath:instancePath+"/updated_at",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate210.errors = [{instancePath:instancePath+"/updated_at",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs40){
 if((typeof data14 == "number") && (isFinite(data14))){
 if(data14 > 9007199254740991 || isNaN(data14)){
-validate208.errors = [{instancePath:instancePath+"/updated_at",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+validate210.errors = [{instancePath:instancePath+"/updated_at",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
 if(data14 < 0 || isNaN(data14)){
-validate208.errors = [{instancePath:instancePath+"/updated_at",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate210.errors = [{instancePath:instancePath+"/updated_at",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -26287,18 +27158,18 @@ let data15 = data.version;
 const _errs42 = errors;
 const _errs43 = errors;
 if(!(((typeof data15 == "number") && (!(data15 % 1) && !isNaN(data15))) && (isFinite(data15)))){
-validate208.errors = [{instancePath:instancePath+"/version",schemaPath:"#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate210.errors = [{instancePath:instancePath+"/version",schemaPath:"#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs43){
 if((typeof data15 == "number") && (isFinite(data15))){
 if(data15 > 9007199254740991 || isNaN(data15)){
-validate208.errors = [{instancePath:instancePath+"/version",schemaPath:"#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+validate210.errors = [{instancePath:instancePath+"/version",schemaPath:"#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
 if(data15 < 0 || isNaN(data15)){
-validate208.errors = [{instancePath:instancePath+"/version",schemaPath:"#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate210.errors = [{instancePath:instancePath+"/version",schemaPath:"#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -26317,24 +27188,24 @@ const _errs46 = errors;
 if(errors === _errs46){
 if(typeof data16 === "string"){
 if(func1(data16) > 128){
-validate208.errors = [{instancePath:instancePath+"/worker",schemaPath:"#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate210.errors = [{instancePath:instancePath+"/worker",schemaPath:"#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data16) < 1){
-validate208.errors = [{instancePath:instancePath+"/worker",schemaPath:"#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate210.errors = [{instancePath:instancePath+"/worker",schemaPath:"#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern6.test(data16)){
-validate208.errors = [{instancePath:instancePath+"/worker",schemaPath:"#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+validate210.errors = [{instancePath:instancePath+"/worker",schemaPath:"#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate208.errors = [{instancePath:instancePath+"/worker",schemaPath:"#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate210.errors = [{instancePath:instancePath+"/worker",schemaPath:"#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -26349,18 +27220,18 @@ let data17 = data.lease_until;
 const _errs48 = errors;
 const _errs49 = errors;
 if(!(((typeof data17 == "number") && (!(data17 % 1) && !isNaN(data17))) && (isFinite(data17)))){
-validate208.errors = [{instancePath:instancePath+"/lease_until",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate210.errors = [{instancePath:instancePath+"/lease_until",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs49){
 if((typeof data17 == "number") && (isFinite(data17))){
 if(data17 > 9007199254740991 || isNaN(data17)){
-validate208.errors = [{instancePath:instancePath+"/lease_until",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+validate210.errors = [{instancePath:instancePath+"/lease_until",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
 if(data17 < 0 || isNaN(data17)){
-validate208.errors = [{instancePath:instancePath+"/lease_until",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate210.errors = [{instancePath:instancePath+"/lease_until",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -26396,14 +27267,14 @@ if(errors === _errs54){
 if(data20 && typeof data20 == "object" && !Array.isArray(data20)){
 let missing1;
 if(((data20.type === undefined) && (missing1 = "type")) || ((data20.message === undefined) && (missing1 = "message"))){
-validate208.errors = [{instancePath:instancePath+"/error",schemaPath:"#/$defs/taskError/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
+validate210.errors = [{instancePath:instancePath+"/error",schemaPath:"#/$defs/taskError/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
 return false;
 }
 else {
 const _errs56 = errors;
 for(const key1 in data20){
 if(!((key1 === "type") || (key1 === "message"))){
-validate208.errors = [{instancePath:instancePath+"/error",schemaPath:"#/$defs/taskError/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+validate210.errors = [{instancePath:instancePath+"/error",schemaPath:"#/$defs/taskError/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -26415,18 +27286,18 @@ const _errs57 = errors;
 if(errors === _errs57){
 if(typeof data21 === "string"){
 if(func1(data21) > 200){
-validate208.errors = [{instancePath:instancePath+"/error/type",schemaPath:"#/$defs/taskError/properties/type/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"}];
+validate210.errors = [{instancePath:instancePath+"/error/type",schemaPath:"#/$defs/taskError/properties/type/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"}];
 return false;
 }
 else {
 if(func1(data21) < 1){
-validate208.errors = [{instancePath:instancePath+"/error/type",schemaPath:"#/$defs/taskError/properties/type/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate210.errors = [{instancePath:instancePath+"/error/type",schemaPath:"#/$defs/taskError/properties/type/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 }
 }
 else {
-validate208.errors = [{instancePath:instancePath+"/error/type",schemaPath:"#/$defs/taskError/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate210.errors = [{instancePath:instancePath+"/error/type",schemaPath:"#/$defs/taskError/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -26442,12 +27313,12 @@ const _errs59 = errors;
 if(errors === _errs59){
 if(typeof data22 === "string"){
 if(func1(data22) > 4000){
-validate208.errors = [{instancePath:instancePath+"/error/message",schemaPath:"#/$defs/taskError/properties/message/maxLength",keyword:"maxLength",params:{limit: 4000},message:"must NOT have more than 4000 characters"}];
+validate210.errors = [{instancePath:instancePath+"/error/message",schemaPath:"#/$defs/taskError/properties/message/maxLength",keyword:"maxLength",params:{limit: 4000},message:"must NOT have more than 4000 characters"}];
 return false;
 }
 }
 else {
-validate208.errors = [{instancePath:instancePath+"/error/message",schemaPath:"#/$defs/taskError/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate210.errors = [{instancePath:instancePath+"/error/message",schemaPath:"#/$defs/taskError/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -26461,7 +27332,7 @@ var valid19 = true;
 }
 }
 else {
-validate208.errors = [{instancePath:instancePath+"/error",schemaPath:"#/$defs/taskError/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate210.errors = [{instancePath:instancePath+"/error",schemaPath:"#/$defs/taskError/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -26475,11 +27346,11 @@ if(data.cancel_requested !== undefined){
 let data23 = data.cancel_requested;
 const _errs61 = errors;
 if(typeof data23 !== "boolean"){
-validate208.errors = [{instancePath:instancePath+"/cancel_requested",schemaPath:"#/properties/cancel_requested/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate210.errors = [{instancePath:instancePath+"/cancel_requested",schemaPath:"#/properties/cancel_requested/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 if(true !== data23){
-validate208.errors = [{instancePath:instancePath+"/cancel_requested",schemaPath:"#/properties/cancel_requested/const",keyword:"const",params:{allowedValue: true},message:"must be equal to constant"}];
+validate210.errors = [{instancePath:instancePath+"/cancel_requested",schemaPath:"#/properties/cancel_requested/const",keyword:"const",params:{allowedValue: true},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs61 === errors;
@@ -26493,18 +27364,18 @@ let data24 = data.finished_at;
 const _errs63 = errors;
 const _errs64 = errors;
 if(!(((typeof data24 == "number") && (!(data24 % 1) && !isNaN(data24))) && (isFinite(data24)))){
-validate208.errors = [{instancePath:instancePath+"/finished_at",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate210.errors = [{instancePath:instancePath+"/finished_at",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs64){
 if((typeof data24 == "number") && (isFinite(data24))){
 if(data24 > 9007199254740991 || isNaN(data24)){
-validate208.errors = [{instancePath:instancePath+"/finished_at",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+validate210.errors = [{instancePath:instancePath+"/finished_at",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
 if(data24 < 0 || isNaN(data24)){
-validate208.errors = [{instancePath:instancePath+"/finished_at",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate210.errors = [{instancePath:instancePath+"/finished_at",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -26515,468 +27386,199 @@ var valid0 = _errs63 === errors;
 else {
 var valid0 = true;
 }
+if(valid0){
+if(data.after !== undefined){
+let data25 = data.after;
+const _errs66 = errors;
+if(errors === _errs66){
+if(Array.isArray(data25)){
+if(data25.length > 1000){
+validate210.errors = [{instancePath:instancePath+"/after",schemaPath:"#/properties/after/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items"}];
+return false;
 }
+else {
+if(data25.length < 1){
+validate210.errors = [{instancePath:instancePath+"/after",schemaPath:"#/properties/after/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
+return false;
 }
+else {
+var valid21 = true;
+const len0 = data25.length;
+for(let i0=0; i0<len0; i0++){
+let data26 = data25[i0];
+const _errs68 = errors;
+const _errs69 = errors;
+if(errors === _errs69){
+if(typeof data26 === "string"){
+if(func1(data26) > 128){
+validate210.errors = [{instancePath:instancePath+"/after/" + i0,schemaPath:"#/$defs/taskId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
 }
+else {
+if(func1(data26) < 1){
+validate210.errors = [{instancePath:instancePath+"/after/" + i0,schemaPath:"#/$defs/taskId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
 }
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
+else {
+if(!pattern171.test(data26)){
+validate210.errors = [{instancePath:instancePath+"/after/" + i0,schemaPath:"#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
+return false;
 }
 }
 }
 }
 else {
-validate208.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate210.errors = [{instancePath:instancePath+"/after/" + i0,schemaPath:"#/$defs/taskId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
-validate208.errors = vErrors;
-return errors === 0;
-}
-validate208.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
-
-
-function validate207(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/tasks.enqueue.reply.json" */;
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate207.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(errors === 0){
-if(data && typeof data == "object" && !Array.isArray(data)){
-let missing0;
-if(((data.job === undefined) && (missing0 = "job")) || ((data.created === undefined) && (missing0 = "created"))){
-validate207.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
-return false;
-}
-else {
-const _errs1 = errors;
-for(const key0 in data){
-if(!((key0 === "job") || (key0 === "created"))){
-validate207.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
-return false;
+var valid21 = _errs68 === errors;
+if(!valid21){
 break;
 }
 }
-if(_errs1 === errors){
-if(data.job !== undefined){
-const _errs2 = errors;
-if(!(validate208(data.job, {instancePath:instancePath+"/job",parentData:data,parentDataProperty:"job",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate208.errors : vErrors.concat(validate208.errors);
-errors = vErrors.length;
 }
-var valid0 = _errs2 === errors;
+}
+}
+else {
+validate210.errors = [{instancePath:instancePath+"/after",schemaPath:"#/properties/after/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid0 = _errs66 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
-if(data.created !== undefined){
-const _errs3 = errors;
-if(typeof data.created !== "boolean"){
-validate207.errors = [{instancePath:instancePath+"/created",schemaPath:"#/properties/created/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
-return false;
-}
-var valid0 = _errs3 === errors;
-}
-else {
-var valid0 = true;
-}
-}
-}
-}
-}
-else {
-validate207.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-validate207.errors = vErrors;
-return errors === 0;
-}
-validate207.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
-
-export const validate_tasks_enqueue_request = validate210;
-const schema561 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.enqueue.request.json","title":"TasksEnqueueRequest","description":"Enqueue a job (revision 1.6). Replied once the job is durable on the queue's coordinator and on as many servers as its replication factor asks. With an id: idempotent, the job of that id is returned (created: false) whatever else the request says.","x-correio-type":"tasks.enqueue.request","x-correio-pattern":"request","x-correio-service":"tasks","x-correio-reply":"tasks.enqueue.reply","type":"object","additionalProperties":false,"required":["queue","task"],"properties":{"queue":{"$ref":"defs.json#/$defs/taskQueue"},"task":{"$ref":"defs.json#/$defs/taskName"},"args":{"$ref":"defs.json#/$defs/taskValue"},"id":{"$ref":"defs.json#/$defs/taskId"},"priority":{"$ref":"defs.json#/$defs/taskPriority"},"delay_ms":{"description":"Due this long from now (a countdown).","$ref":"defs.json#/$defs/taskDuration"},"run_at":{"description":"Due at this time (an ETA); with delay_ms, the later of the two.","$ref":"defs.json#/$defs/timestamp"},"max_attempts":{"description":"Default 3.","type":"integer","minimum":1,"maximum":1000},"backoff_ms":{"description":"Default 1000.","$ref":"defs.json#/$defs/taskDuration"},"max_backoff_ms":{"description":"Default 300000.","$ref":"defs.json#/$defs/taskDuration"},"lease_ms":{"description":"Default 30000.","type":"integer","minimum":1000,"maximum":3600000},"result_ttl_ms":{"description":"Default one day.","$ref":"defs.json#/$defs/taskDuration"}}};
-
-function validate210(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/tasks.enqueue.request.json" */;
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate210.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(errors === 0){
-if(data && typeof data == "object" && !Array.isArray(data)){
-let missing0;
-if(((data.queue === undefined) && (missing0 = "queue")) || ((data.task === undefined) && (missing0 = "task"))){
-validate210.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+if(data.then !== undefined){
+let data27 = data.then;
+const _errs71 = errors;
+if(errors === _errs71){
+if(Array.isArray(data27)){
+if(data27.length > 1000){
+validate210.errors = [{instancePath:instancePath+"/then",schemaPath:"#/properties/then/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items"}];
 return false;
 }
 else {
-const _errs1 = errors;
-for(const key0 in data){
-if(!(func164.call(schema561.properties, key0))){
-validate210.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+if(data27.length < 1){
+validate210.errors = [{instancePath:instancePath+"/then",schemaPath:"#/properties/then/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
 return false;
+}
+else {
+var valid23 = true;
+const len1 = data27.length;
+for(let i1=0; i1<len1; i1++){
+let data28 = data27[i1];
+const _errs73 = errors;
+const _errs74 = errors;
+if(errors === _errs74){
+if(typeof data28 === "string"){
+if(func1(data28) > 128){
+validate210.errors = [{instancePath:instancePath+"/then/" + i1,schemaPath:"#/$defs/taskId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+else {
+if(func1(data28) < 1){
+validate210.errors = [{instancePath:instancePath+"/then/" + i1,schemaPath:"#/$defs/taskId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern171.test(data28)){
+validate210.errors = [{instancePath:instancePath+"/then/" + i1,schemaPath:"#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate210.errors = [{instancePath:instancePath+"/then/" + i1,schemaPath:"#/$defs/taskId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid23 = _errs73 === errors;
+if(!valid23){
 break;
 }
 }
-if(_errs1 === errors){
-if(data.queue !== undefined){
-let data0 = data.queue;
-const _errs2 = errors;
-const _errs3 = errors;
-if(errors === _errs3){
-if(typeof data0 === "string"){
-if(func1(data0) > 64){
-validate210.errors = [{instancePath:instancePath+"/queue",schemaPath:"defs.json#/$defs/taskQueue/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
-return false;
-}
-else {
-if(func1(data0) < 1){
-validate210.errors = [{instancePath:instancePath+"/queue",schemaPath:"defs.json#/$defs/taskQueue/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-else {
-if(!pattern77.test(data0)){
-validate210.errors = [{instancePath:instancePath+"/queue",schemaPath:"defs.json#/$defs/taskQueue/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_.-]{0,63}$"},message:"must match pattern \""+"^[a-z][a-z0-9_.-]{0,63}$"+"\""}];
-return false;
-}
 }
 }
 }
 else {
-validate210.errors = [{instancePath:instancePath+"/queue",schemaPath:"defs.json#/$defs/taskQueue/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate210.errors = [{instancePath:instancePath+"/then",schemaPath:"#/properties/then/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
-var valid0 = _errs2 === errors;
+var valid0 = _errs71 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
-if(data.task !== undefined){
-let data1 = data.task;
-const _errs5 = errors;
-const _errs6 = errors;
-if(errors === _errs6){
-if(typeof data1 === "string"){
-if(func1(data1) > 128){
-validate210.errors = [{instancePath:instancePath+"/task",schemaPath:"defs.json#/$defs/taskName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+if(data.receives !== undefined){
+let data29 = data.receives;
+const _errs76 = errors;
+if(typeof data29 !== "string"){
+validate210.errors = [{instancePath:instancePath+"/receives",schemaPath:"#/$defs/taskReceives/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-else {
-if(func1(data1) < 1){
-validate210.errors = [{instancePath:instancePath+"/task",schemaPath:"defs.json#/$defs/taskName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+if(!((data29 === "result") || (data29 === "results"))){
+validate210.errors = [{instancePath:instancePath+"/receives",schemaPath:"#/$defs/taskReceives/enum",keyword:"enum",params:{allowedValues: schema516.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
-else {
-if(!pattern173.test(data1)){
-validate210.errors = [{instancePath:instancePath+"/task",schemaPath:"defs.json#/$defs/taskName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"+"\""}];
-return false;
-}
-}
-}
-}
-else {
-validate210.errors = [{instancePath:instancePath+"/task",schemaPath:"defs.json#/$defs/taskName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid0 = _errs5 === errors;
+var valid0 = _errs76 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
-if(data.args !== undefined){
-const _errs8 = errors;
-var valid0 = _errs8 === errors;
+if(data.schedule !== undefined){
+let data30 = data.schedule;
+const _errs79 = errors;
+const _errs80 = errors;
+if(errors === _errs80){
+if(typeof data30 === "string"){
+if(func1(data30) > 64){
+validate210.errors = [{instancePath:instancePath+"/schedule",schemaPath:"#/$defs/taskScheduleName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+return false;
+}
+else {
+if(func1(data30) < 1){
+validate210.errors = [{instancePath:instancePath+"/schedule",schemaPath:"#/$defs/taskScheduleName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern177.test(data30)){
+validate210.errors = [{instancePath:instancePath+"/schedule",schemaPath:"#/$defs/taskScheduleName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9][a-z0-9_.:-]{0,63}$"},message:"must match pattern \""+"^[a-z0-9][a-z0-9_.:-]{0,63}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate210.errors = [{instancePath:instancePath+"/schedule",schemaPath:"#/$defs/taskScheduleName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs79 === errors;
 }
 else {
 var valid0 = true;
 }
-if(valid0){
-if(data.id !== undefined){
-let data3 = data.id;
-const _errs9 = errors;
-const _errs10 = errors;
-if(errors === _errs10){
-if(typeof data3 === "string"){
-if(func1(data3) > 128){
-validate210.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/taskId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
-return false;
 }
-else {
-if(func1(data3) < 1){
-validate210.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/taskId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
 }
-else {
-if(!pattern171.test(data3)){
-validate210.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
-return false;
 }
 }
 }
 }
-else {
-validate210.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/taskId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
 }
 }
-var valid0 = _errs9 === errors;
 }
-else {
-var valid0 = true;
 }
-if(valid0){
-if(data.priority !== undefined){
-let data4 = data.priority;
-const _errs12 = errors;
-const _errs13 = errors;
-if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
-validate210.errors = [{instancePath:instancePath+"/priority",schemaPath:"defs.json#/$defs/taskPriority/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
 }
-if(errors === _errs13){
-if((typeof data4 == "number") && (isFinite(data4))){
-if(data4 > 9 || isNaN(data4)){
-validate210.errors = [{instancePath:instancePath+"/priority",schemaPath:"defs.json#/$defs/taskPriority/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9},message:"must be <= 9"}];
-return false;
 }
-else {
-if(data4 < 0 || isNaN(data4)){
-validate210.errors = [{instancePath:instancePath+"/priority",schemaPath:"defs.json#/$defs/taskPriority/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
-return false;
 }
 }
-}
-}
-var valid0 = _errs12 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.delay_ms !== undefined){
-let data5 = data.delay_ms;
-const _errs15 = errors;
-const _errs16 = errors;
-if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
-validate210.errors = [{instancePath:instancePath+"/delay_ms",schemaPath:"defs.json#/$defs/taskDuration/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs16){
-if((typeof data5 == "number") && (isFinite(data5))){
-if(data5 > 2592000000 || isNaN(data5)){
-validate210.errors = [{instancePath:instancePath+"/delay_ms",schemaPath:"defs.json#/$defs/taskDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2592000000},message:"must be <= 2592000000"}];
-return false;
-}
-else {
-if(data5 < 0 || isNaN(data5)){
-validate210.errors = [{instancePath:instancePath+"/delay_ms",schemaPath:"defs.json#/$defs/taskDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
-return false;
-}
-}
-}
-}
-var valid0 = _errs15 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.run_at !== undefined){
-let data6 = data.run_at;
-const _errs18 = errors;
-const _errs19 = errors;
-if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
-validate210.errors = [{instancePath:instancePath+"/run_at",schemaPath:"defs.json#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs19){
-if((typeof data6 == "number") && (isFinite(data6))){
-if(data6 > 9007199254740991 || isNaN(data6)){
-validate210.errors = [{instancePath:instancePath+"/run_at",schemaPath:"defs.json#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
-return false;
-}
-else {
-if(data6 < 0 || isNaN(data6)){
-validate210.errors = [{instancePath:instancePath+"/run_at",schemaPath:"defs.json#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
-return false;
-}
-}
-}
-}
-var valid0 = _errs18 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.max_attempts !== undefined){
-let data7 = data.max_attempts;
-const _errs21 = errors;
-if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
-validate210.errors = [{instancePath:instancePath+"/max_attempts",schemaPath:"#/properties/max_attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs21){
-if((typeof data7 == "number") && (isFinite(data7))){
-if(data7 > 1000 || isNaN(data7)){
-validate210.errors = [{instancePath:instancePath+"/max_attempts",schemaPath:"#/properties/max_attempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"}];
-return false;
-}
-else {
-if(data7 < 1 || isNaN(data7)){
-validate210.errors = [{instancePath:instancePath+"/max_attempts",schemaPath:"#/properties/max_attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
-return false;
-}
-}
-}
-}
-var valid0 = _errs21 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.backoff_ms !== undefined){
-let data8 = data.backoff_ms;
-const _errs23 = errors;
-const _errs24 = errors;
-if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
-validate210.errors = [{instancePath:instancePath+"/backoff_ms",schemaPath:"defs.json#/$defs/taskDuration/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs24){
-if((typeof data8 == "number") && (isFinite(data8))){
-if(data8 > 2592000000 || isNaN(data8)){
-validate210.errors = [{instancePath:instancePath+"/backoff_ms",schemaPath:"defs.json#/$defs/taskDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2592000000},message:"must be <= 2592000000"}];
-return false;
-}
-else {
-if(data8 < 0 || isNaN(data8)){
-validate210.errors = [{instancePath:instancePath+"/backoff_ms",schemaPath:"defs.json#/$defs/taskDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
-return false;
-}
-}
-}
-}
-var valid0 = _errs23 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.max_backoff_ms !== undefined){
-let data9 = data.max_backoff_ms;
-const _errs26 = errors;
-const _errs27 = errors;
-if(!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))){
-validate210.errors = [{instancePath:instancePath+"/max_backoff_ms",schemaPath:"defs.json#/$defs/taskDuration/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs27){
-if((typeof data9 == "number") && (isFinite(data9))){
-if(data9 > 2592000000 || isNaN(data9)){
-validate210.errors = [{instancePath:instancePath+"/max_backoff_ms",schemaPath:"defs.json#/$defs/taskDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2592000000},message:"must be <= 2592000000"}];
-return false;
-}
-else {
-if(data9 < 0 || isNaN(data9)){
-validate210.errors = [{instancePath:instancePath+"/max_backoff_ms",schemaPath:"defs.json#/$defs/taskDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
-return false;
-}
-}
-}
-}
-var valid0 = _errs26 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.lease_ms !== undefined){
-let data10 = data.lease_ms;
-const _errs29 = errors;
-if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
-validate210.errors = [{instancePath:instancePath+"/lease_ms",schemaPath:"#/properties/lease_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs29){
-if((typeof data10 == "number") && (isFinite(data10))){
-if(data10 > 3600000 || isNaN(data10)){
-validate210.errors = [{instancePath:instancePath+"/lease_ms",schemaPath:"#/properties/lease_ms/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600000},message:"must be <= 3600000"}];
-return false;
-}
-else {
-if(data10 < 1000 || isNaN(data10)){
-validate210.errors = [{instancePath:instancePath+"/lease_ms",schemaPath:"#/properties/lease_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1000},message:"must be >= 1000"}];
-return false;
-}
-}
-}
-}
-var valid0 = _errs29 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.result_ttl_ms !== undefined){
-let data11 = data.result_ttl_ms;
-const _errs31 = errors;
-const _errs32 = errors;
-if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
-validate210.errors = [{instancePath:instancePath+"/result_ttl_ms",schemaPath:"defs.json#/$defs/taskDuration/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs32){
-if((typeof data11 == "number") && (isFinite(data11))){
-if(data11 > 2592000000 || isNaN(data11)){
-validate210.errors = [{instancePath:instancePath+"/result_ttl_ms",schemaPath:"defs.json#/$defs/taskDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2592000000},message:"must be <= 2592000000"}];
-return false;
-}
-else {
-if(data11 < 0 || isNaN(data11)){
-validate210.errors = [{instancePath:instancePath+"/result_ttl_ms",schemaPath:"defs.json#/$defs/taskDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
-return false;
-}
-}
-}
-}
-var valid0 = _errs31 === errors;
-}
-else {
-var valid0 = true;
 }
 }
 }
@@ -27002,14 +27604,466 @@ return errors === 0;
 }
 validate210.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_tasks_event = validate211;
-const schema572 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.event.json","title":"TasksEvent","description":"Published on topic tasks/<queue>/ by the coordinator once a job's new state is durable (revision 1.6): the live event stream of the dashboard and `correio tasks follow`. A subscriber that sees a gap in versions reads the job with tasks.get.","x-correio-type":"tasks.event","x-correio-pattern":"event","x-correio-service":"tasks","type":"object","additionalProperties":false,"required":["id","queue","task","state","attempt","version","at"],"properties":{"id":{"$ref":"defs.json#/$defs/taskId"},"queue":{"$ref":"defs.json#/$defs/taskQueue"},"task":{"$ref":"defs.json#/$defs/taskName"},"state":{"$ref":"defs.json#/$defs/taskState"},"attempt":{"type":"integer","minimum":0,"maximum":1000},"version":{"$ref":"defs.json#/$defs/uint"},"at":{"$ref":"defs.json#/$defs/timestamp"},"worker":{"$ref":"defs.json#/$defs/nodeId"},"progress":{"$ref":"defs.json#/$defs/taskValue"},"error":{"$ref":"defs.json#/$defs/taskError"}}};
 
-function validate211(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate209(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://correio.dev/schemas/v1/tasks.enqueue.reply.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate209.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if(((data.job === undefined) && (missing0 = "job")) || ((data.created === undefined) && (missing0 = "created"))){
+validate209.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((key0 === "job") || (key0 === "created"))){
+validate209.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.job !== undefined){
+const _errs2 = errors;
+if(!(validate210(data.job, {instancePath:instancePath+"/job",parentData:data,parentDataProperty:"job",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate210.errors : vErrors.concat(validate210.errors);
+errors = vErrors.length;
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.created !== undefined){
+const _errs3 = errors;
+if(typeof data.created !== "boolean"){
+validate209.errors = [{instancePath:instancePath+"/created",schemaPath:"#/properties/created/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+return false;
+}
+var valid0 = _errs3 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+else {
+validate209.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate209.errors = vErrors;
+return errors === 0;
+}
+validate209.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const validate_tasks_enqueue_request = validate212;
+const schema586 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.enqueue.request.json","title":"TasksEnqueueRequest","description":"Enqueue a job (revision 1.6). Replied once the job is durable on the queue's coordinator and on as many servers as its replication factor asks. With an id: idempotent, the job of that id is returned (created: false) whatever else the request says.","x-correio-type":"tasks.enqueue.request","x-correio-pattern":"request","x-correio-service":"tasks","x-correio-reply":"tasks.enqueue.reply","type":"object","additionalProperties":false,"required":["queue","task"],"properties":{"queue":{"$ref":"defs.json#/$defs/taskQueue"},"task":{"$ref":"defs.json#/$defs/taskName"},"args":{"$ref":"defs.json#/$defs/taskValue"},"id":{"$ref":"defs.json#/$defs/taskId"},"priority":{"$ref":"defs.json#/$defs/taskPriority"},"delay_ms":{"description":"Due this long from now (a countdown).","$ref":"defs.json#/$defs/taskDuration"},"run_at":{"description":"Due at this time (an ETA); with delay_ms, the later of the two.","$ref":"defs.json#/$defs/timestamp"},"max_attempts":{"description":"Default 3.","type":"integer","minimum":1,"maximum":1000},"backoff_ms":{"description":"Default 1000.","$ref":"defs.json#/$defs/taskDuration"},"max_backoff_ms":{"description":"Default 300000.","$ref":"defs.json#/$defs/taskDuration"},"lease_ms":{"description":"Default 30000.","type":"integer","minimum":1000,"maximum":3600000},"result_ttl_ms":{"description":"Default one day.","$ref":"defs.json#/$defs/taskDuration"}}};
+
+function validate212(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://correio.dev/schemas/v1/tasks.enqueue.request.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate212.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if(((data.queue === undefined) && (missing0 = "queue")) || ((data.task === undefined) && (missing0 = "task"))){
+validate212.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(func164.call(schema586.properties, key0))){
+validate212.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.queue !== undefined){
+let data0 = data.queue;
+const _errs2 = errors;
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data0 === "string"){
+if(func1(data0) > 64){
+validate212.errors = [{instancePath:instancePath+"/queue",schemaPath:"defs.json#/$defs/taskQueue/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+return false;
+}
+else {
+if(func1(data0) < 1){
+validate212.errors = [{instancePath:instancePath+"/queue",schemaPath:"defs.json#/$defs/taskQueue/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern77.test(data0)){
+validate212.errors = [{instancePath:instancePath+"/queue",schemaPath:"defs.json#/$defs/taskQueue/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_.-]{0,63}$"},message:"must match pattern \""+"^[a-z][a-z0-9_.-]{0,63}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate212.errors = [{instancePath:instancePath+"/queue",schemaPath:"defs.json#/$defs/taskQueue/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.task !== undefined){
+let data1 = data.task;
+const _errs5 = errors;
+const _errs6 = errors;
+if(errors === _errs6){
+if(typeof data1 === "string"){
+if(func1(data1) > 128){
+validate212.errors = [{instancePath:instancePath+"/task",schemaPath:"defs.json#/$defs/taskName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+else {
+if(func1(data1) < 1){
+validate212.errors = [{instancePath:instancePath+"/task",schemaPath:"defs.json#/$defs/taskName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern173.test(data1)){
+validate212.errors = [{instancePath:instancePath+"/task",schemaPath:"defs.json#/$defs/taskName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate212.errors = [{instancePath:instancePath+"/task",schemaPath:"defs.json#/$defs/taskName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.args !== undefined){
+const _errs8 = errors;
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.id !== undefined){
+let data3 = data.id;
+const _errs9 = errors;
+const _errs10 = errors;
+if(errors === _errs10){
+if(typeof data3 === "string"){
+if(func1(data3) > 128){
+validate212.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/taskId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+else {
+if(func1(data3) < 1){
+validate212.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/taskId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern171.test(data3)){
+validate212.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate212.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/taskId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs9 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.priority !== undefined){
+let data4 = data.priority;
+const _errs12 = errors;
+const _errs13 = errors;
+if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
+validate212.errors = [{instancePath:instancePath+"/priority",schemaPath:"defs.json#/$defs/taskPriority/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs13){
+if((typeof data4 == "number") && (isFinite(data4))){
+if(data4 > 9 || isNaN(data4)){
+validate212.errors = [{instancePath:instancePath+"/priority",schemaPath:"defs.json#/$defs/taskPriority/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9},message:"must be <= 9"}];
+return false;
+}
+else {
+if(data4 < 0 || isNaN(data4)){
+validate212.errors = [{instancePath:instancePath+"/priority",schemaPath:"defs.json#/$defs/taskPriority/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs12 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.delay_ms !== undefined){
+let data5 = data.delay_ms;
+const _errs15 = errors;
+const _errs16 = errors;
+if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
+validate212.errors = [{instancePath:instancePath+"/delay_ms",schemaPath:"defs.json#/$defs/taskDuration/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs16){
+if((typeof data5 == "number") && (isFinite(data5))){
+if(data5 > 2592000000 || isNaN(data5)){
+validate212.errors = [{instancePath:instancePath+"/delay_ms",schemaPath:"defs.json#/$defs/taskDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2592000000},message:"must be <= 2592000000"}];
+return false;
+}
+else {
+if(data5 < 0 || isNaN(data5)){
+validate212.errors = [{instancePath:instancePath+"/delay_ms",schemaPath:"defs.json#/$defs/taskDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs15 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.run_at !== undefined){
+let data6 = data.run_at;
+const _errs18 = errors;
+const _errs19 = errors;
+if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
+validate212.errors = [{instancePath:instancePath+"/run_at",schemaPath:"defs.json#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs19){
+if((typeof data6 == "number") && (isFinite(data6))){
+if(data6 > 9007199254740991 || isNaN(data6)){
+validate212.errors = [{instancePath:instancePath+"/run_at",schemaPath:"defs.json#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data6 < 0 || isNaN(data6)){
+validate212.errors = [{instancePath:instancePath+"/run_at",schemaPath:"defs.json#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs18 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.max_attempts !== undefined){
+let data7 = data.max_attempts;
+const _errs21 = errors;
+if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
+validate212.errors = [{instancePath:instancePath+"/max_attempts",schemaPath:"#/properties/max_attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs21){
+if((typeof data7 == "number") && (isFinite(data7))){
+if(data7 > 1000 || isNaN(data7)){
+validate212.errors = [{instancePath:instancePath+"/max_attempts",schemaPath:"#/properties/max_attempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"}];
+return false;
+}
+else {
+if(data7 < 1 || isNaN(data7)){
+validate212.errors = [{instancePath:instancePath+"/max_attempts",schemaPath:"#/properties/max_attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs21 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.backoff_ms !== undefined){
+let data8 = data.backoff_ms;
+const _errs23 = errors;
+const _errs24 = errors;
+if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
+validate212.errors = [{instancePath:instancePath+"/backoff_ms",schemaPath:"defs.json#/$defs/taskDuration/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs24){
+if((typeof data8 == "number") && (isFinite(data8))){
+if(data8 > 2592000000 || isNaN(data8)){
+validate212.errors = [{instancePath:instancePath+"/backoff_ms",schemaPath:"defs.json#/$defs/taskDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2592000000},message:"must be <= 2592000000"}];
+return false;
+}
+else {
+if(data8 < 0 || isNaN(data8)){
+validate212.errors = [{instancePath:instancePath+"/backoff_ms",schemaPath:"defs.json#/$defs/taskDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs23 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.max_backoff_ms !== undefined){
+let data9 = data.max_backoff_ms;
+const _errs26 = errors;
+const _errs27 = errors;
+if(!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))){
+validate212.errors = [{instancePath:instancePath+"/max_backoff_ms",schemaPath:"defs.json#/$defs/taskDuration/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs27){
+if((typeof data9 == "number") && (isFinite(data9))){
+if(data9 > 2592000000 || isNaN(data9)){
+validate212.errors = [{instancePath:instancePath+"/max_backoff_ms",schemaPath:"defs.json#/$defs/taskDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2592000000},message:"must be <= 2592000000"}];
+return false;
+}
+else {
+if(data9 < 0 || isNaN(data9)){
+validate212.errors = [{instancePath:instancePath+"/max_backoff_ms",schemaPath:"defs.json#/$defs/taskDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs26 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.lease_ms !== undefined){
+let data10 = data.lease_ms;
+const _errs29 = errors;
+if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
+validate212.errors = [{instancePath:instancePath+"/lease_ms",schemaPath:"#/properties/lease_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs29){
+if((typeof data10 == "number") && (isFinite(data10))){
+if(data10 > 3600000 || isNaN(data10)){
+validate212.errors = [{instancePath:instancePath+"/lease_ms",schemaPath:"#/properties/lease_ms/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600000},message:"must be <= 3600000"}];
+return false;
+}
+else {
+if(data10 < 1000 || isNaN(data10)){
+validate212.errors = [{instancePath:instancePath+"/lease_ms",schemaPath:"#/properties/lease_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1000},message:"must be >= 1000"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs29 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.result_ttl_ms !== undefined){
+let data11 = data.result_ttl_ms;
+const _errs31 = errors;
+const _errs32 = errors;
+if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
+validate212.errors = [{instancePath:instancePath+"/result_ttl_ms",schemaPath:"defs.json#/$defs/taskDuration/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs32){
+if((typeof data11 == "number") && (isFinite(data11))){
+if(data11 > 2592000000 || isNaN(data11)){
+validate212.errors = [{instancePath:instancePath+"/result_ttl_ms",schemaPath:"defs.json#/$defs/taskDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2592000000},message:"must be <= 2592000000"}];
+return false;
+}
+else {
+if(data11 < 0 || isNaN(data11)){
+validate212.errors = [{instancePath:instancePath+"/result_ttl_ms",schemaPath:"defs.json#/$defs/taskDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs31 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+validate212.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate212.errors = vErrors;
+return errors === 0;
+}
+validate212.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const validate_tasks_event = validate213;
+const schema597 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.event.json","title":"TasksEvent","description":"Published on topic tasks/<queue>/ by the coordinator once a job's new state is durable (revision 1.6): the live event stream of the dashboard and `correio tasks follow`. A subscriber that sees a gap in versions reads the job with tasks.get.","x-correio-type":"tasks.event","x-correio-pattern":"event","x-correio-service":"tasks","type":"object","additionalProperties":false,"required":["id","queue","task","state","attempt","version","at"],"properties":{"id":{"$ref":"defs.json#/$defs/taskId"},"queue":{"$ref":"defs.json#/$defs/taskQueue"},"task":{"$ref":"defs.json#/$defs/taskName"},"state":{"$ref":"defs.json#/$defs/taskState"},"attempt":{"type":"integer","minimum":0,"maximum":1000},"version":{"$ref":"defs.json#/$defs/uint"},"at":{"$ref":"defs.json#/$defs/timestamp"},"worker":{"$ref":"defs.json#/$defs/nodeId"},"progress":{"$ref":"defs.json#/$defs/taskValue"},"error":{"$ref":"defs.json#/$defs/taskError"}}};
+
+function validate213(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/tasks.event.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate211.evaluated;
+const evaluated0 = validate213.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -27020,14 +28074,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((((((((data.id === undefined) && (missing0 = "id")) || ((data.queue === undefined) && (missing0 = "queue"))) || ((data.task === undefined) && (missing0 = "task"))) || ((data.state === undefined) && (missing0 = "state"))) || ((data.attempt === undefined) && (missing0 = "attempt"))) || ((data.version === undefined) && (missing0 = "version"))) || ((data.at === undefined) && (missing0 = "at"))){
-validate211.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate213.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(func164.call(schema572.properties, key0))){
-validate211.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+if(!(func164.call(schema597.properties, key0))){
+validate213.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -27040,24 +28094,24 @@ const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
 if(func1(data0) > 128){
-validate211.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/taskId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate213.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/taskId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data0) < 1){
-validate211.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/taskId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate213.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/taskId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern171.test(data0)){
-validate211.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
+validate213.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate211.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/taskId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate213.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/taskId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -27074,24 +28128,24 @@ const _errs6 = errors;
 if(errors === _errs6){
 if(typeof data1 === "string"){
 if(func1(data1) > 64){
-validate211.errors = [{instancePath:instancePath+"/queue",schemaPath:"defs.json#/$defs/taskQueue/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+validate213.errors = [{instancePath:instancePath+"/queue",schemaPath:"defs.json#/$defs/taskQueue/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
 return false;
 }
 else {
 if(func1(data1) < 1){
-validate211.errors = [{instancePath:instancePath+"/queue",schemaPath:"defs.json#/$defs/taskQueue/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate213.errors = [{instancePath:instancePath+"/queue",schemaPath:"defs.json#/$defs/taskQueue/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern77.test(data1)){
-validate211.errors = [{instancePath:instancePath+"/queue",schemaPath:"defs.json#/$defs/taskQueue/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_.-]{0,63}$"},message:"must match pattern \""+"^[a-z][a-z0-9_.-]{0,63}$"+"\""}];
+validate213.errors = [{instancePath:instancePath+"/queue",schemaPath:"defs.json#/$defs/taskQueue/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_.-]{0,63}$"},message:"must match pattern \""+"^[a-z][a-z0-9_.-]{0,63}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate211.errors = [{instancePath:instancePath+"/queue",schemaPath:"defs.json#/$defs/taskQueue/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate213.errors = [{instancePath:instancePath+"/queue",schemaPath:"defs.json#/$defs/taskQueue/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -27108,24 +28162,24 @@ const _errs9 = errors;
 if(errors === _errs9){
 if(typeof data2 === "string"){
 if(func1(data2) > 128){
-validate211.errors = [{instancePath:instancePath+"/task",schemaPath:"defs.json#/$defs/taskName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate213.errors = [{instancePath:instancePath+"/task",schemaPath:"defs.json#/$defs/taskName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data2) < 1){
-validate211.errors = [{instancePath:instancePath+"/task",schemaPath:"defs.json#/$defs/taskName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate213.errors = [{instancePath:instancePath+"/task",schemaPath:"defs.json#/$defs/taskName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern173.test(data2)){
-validate211.errors = [{instancePath:instancePath+"/task",schemaPath:"defs.json#/$defs/taskName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"+"\""}];
+validate213.errors = [{instancePath:instancePath+"/task",schemaPath:"defs.json#/$defs/taskName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate211.errors = [{instancePath:instancePath+"/task",schemaPath:"defs.json#/$defs/taskName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate213.errors = [{instancePath:instancePath+"/task",schemaPath:"defs.json#/$defs/taskName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -27139,11 +28193,11 @@ if(data.state !== undefined){
 let data3 = data.state;
 const _errs11 = errors;
 if(typeof data3 !== "string"){
-validate211.errors = [{instancePath:instancePath+"/state",schemaPath:"defs.json#/$defs/taskState/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate213.errors = [{instancePath:instancePath+"/state",schemaPath:"defs.json#/$defs/taskState/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if(!(((((((data3 === "scheduled") || (data3 === "queued")) || (data3 === "active")) || (data3 === "retrying")) || (data3 === "succeeded")) || (data3 === "dead")) || (data3 === "cancelled"))){
-validate211.errors = [{instancePath:instancePath+"/state",schemaPath:"defs.json#/$defs/taskState/enum",keyword:"enum",params:{allowedValues: schema499.enum},message:"must be equal to one of the allowed values"}];
+if(!((((((((data3 === "waiting") || (data3 === "scheduled")) || (data3 === "queued")) || (data3 === "active")) || (data3 === "retrying")) || (data3 === "succeeded")) || (data3 === "dead")) || (data3 === "cancelled"))){
+validate213.errors = [{instancePath:instancePath+"/state",schemaPath:"defs.json#/$defs/taskState/enum",keyword:"enum",params:{allowedValues: schema499.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs11 === errors;
@@ -27156,18 +28210,18 @@ if(data.attempt !== undefined){
 let data4 = data.attempt;
 const _errs14 = errors;
 if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
-validate211.errors = [{instancePath:instancePath+"/attempt",schemaPath:"#/properties/attempt/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate213.errors = [{instancePath:instancePath+"/attempt",schemaPath:"#/properties/attempt/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs14){
 if((typeof data4 == "number") && (isFinite(data4))){
 if(data4 > 1000 || isNaN(data4)){
-validate211.errors = [{instancePath:instancePath+"/attempt",schemaPath:"#/properties/attempt/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"}];
+validate213.errors = [{instancePath:instancePath+"/attempt",schemaPath:"#/properties/attempt/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"}];
 return false;
 }
 else {
 if(data4 < 0 || isNaN(data4)){
-validate211.errors = [{instancePath:instancePath+"/attempt",schemaPath:"#/properties/attempt/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate213.errors = [{instancePath:instancePath+"/attempt",schemaPath:"#/properties/attempt/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -27184,18 +28238,18 @@ let data5 = data.version;
 const _errs16 = errors;
 const _errs17 = errors;
 if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
-validate211.errors = [{instancePath:instancePath+"/version",schemaPath:"defs.json#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate213.errors = [{instancePath:instancePath+"/version",schemaPath:"defs.json#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs17){
 if((typeof data5 == "number") && (isFinite(data5))){
 if(data5 > 9007199254740991 || isNaN(data5)){
-validate211.errors = [{instancePath:instancePath+"/version",schemaPath:"defs.json#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+validate213.errors = [{instancePath:instancePath+"/version",schemaPath:"defs.json#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
 if(data5 < 0 || isNaN(data5)){
-validate211.errors = [{instancePath:instancePath+"/version",schemaPath:"defs.json#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate213.errors = [{instancePath:instancePath+"/version",schemaPath:"defs.json#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -27212,18 +28266,18 @@ let data6 = data.at;
 const _errs19 = errors;
 const _errs20 = errors;
 if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
-validate211.errors = [{instancePath:instancePath+"/at",schemaPath:"defs.json#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate213.errors = [{instancePath:instancePath+"/at",schemaPath:"defs.json#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs20){
 if((typeof data6 == "number") && (isFinite(data6))){
 if(data6 > 9007199254740991 || isNaN(data6)){
-validate211.errors = [{instancePath:instancePath+"/at",schemaPath:"defs.json#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+validate213.errors = [{instancePath:instancePath+"/at",schemaPath:"defs.json#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
 if(data6 < 0 || isNaN(data6)){
-validate211.errors = [{instancePath:instancePath+"/at",schemaPath:"defs.json#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate213.errors = [{instancePath:instancePath+"/at",schemaPath:"defs.json#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -27242,24 +28296,24 @@ const _errs23 = errors;
 if(errors === _errs23){
 if(typeof data7 === "string"){
 if(func1(data7) > 128){
-validate211.errors = [{instancePath:instancePath+"/worker",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate213.errors = [{instancePath:instancePath+"/worker",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data7) < 1){
-validate211.errors = [{instancePath:instancePath+"/worker",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate213.errors = [{instancePath:instancePath+"/worker",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern6.test(data7)){
-validate211.errors = [{instancePath:instancePath+"/worker",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+validate213.errors = [{instancePath:instancePath+"/worker",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate211.errors = [{instancePath:instancePath+"/worker",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate213.errors = [{instancePath:instancePath+"/worker",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -27285,14 +28339,14 @@ if(errors === _errs27){
 if(data9 && typeof data9 == "object" && !Array.isArray(data9)){
 let missing1;
 if(((data9.type === undefined) && (missing1 = "type")) || ((data9.message === undefined) && (missing1 = "message"))){
-validate211.errors = [{instancePath:instancePath+"/error",schemaPath:"defs.json#/$defs/taskError/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
+validate213.errors = [{instancePath:instancePath+"/error",schemaPath:"defs.json#/$defs/taskError/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
 return false;
 }
 else {
 const _errs29 = errors;
 for(const key1 in data9){
 if(!((key1 === "type") || (key1 === "message"))){
-validate211.errors = [{instancePath:instancePath+"/error",schemaPath:"defs.json#/$defs/taskError/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+validate213.errors = [{instancePath:instancePath+"/error",schemaPath:"defs.json#/$defs/taskError/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -27304,18 +28358,18 @@ const _errs30 = errors;
 if(errors === _errs30){
 if(typeof data10 === "string"){
 if(func1(data10) > 200){
-validate211.errors = [{instancePath:instancePath+"/error/type",schemaPath:"defs.json#/$defs/taskError/properties/type/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"}];
+validate213.errors = [{instancePath:instancePath+"/error/type",schemaPath:"defs.json#/$defs/taskError/properties/type/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"}];
 return false;
 }
 else {
 if(func1(data10) < 1){
-validate211.errors = [{instancePath:instancePath+"/error/type",schemaPath:"defs.json#/$defs/taskError/properties/type/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate213.errors = [{instancePath:instancePath+"/error/type",schemaPath:"defs.json#/$defs/taskError/properties/type/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 }
 }
 else {
-validate211.errors = [{instancePath:instancePath+"/error/type",schemaPath:"defs.json#/$defs/taskError/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate213.errors = [{instancePath:instancePath+"/error/type",schemaPath:"defs.json#/$defs/taskError/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -27331,12 +28385,12 @@ const _errs32 = errors;
 if(errors === _errs32){
 if(typeof data11 === "string"){
 if(func1(data11) > 4000){
-validate211.errors = [{instancePath:instancePath+"/error/message",schemaPath:"defs.json#/$defs/taskError/properties/message/maxLength",keyword:"maxLength",params:{limit: 4000},message:"must NOT have more than 4000 characters"}];
+validate213.errors = [{instancePath:instancePath+"/error/message",schemaPath:"defs.json#/$defs/taskError/properties/message/maxLength",keyword:"maxLength",params:{limit: 4000},message:"must NOT have more than 4000 characters"}];
 return false;
 }
 }
 else {
-validate211.errors = [{instancePath:instancePath+"/error/message",schemaPath:"defs.json#/$defs/taskError/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate213.errors = [{instancePath:instancePath+"/error/message",schemaPath:"defs.json#/$defs/taskError/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -27350,7 +28404,7 @@ var valid10 = true;
 }
 }
 else {
-validate211.errors = [{instancePath:instancePath+"/error",schemaPath:"defs.json#/$defs/taskError/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate213.errors = [{instancePath:instancePath+"/error",schemaPath:"defs.json#/$defs/taskError/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -27358,708 +28412,6 @@ var valid0 = _errs26 === errors;
 }
 else {
 var valid0 = true;
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-else {
-validate211.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-validate211.errors = vErrors;
-return errors === 0;
-}
-validate211.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
-
-export const validate_tasks_get_reply = validate212;
-const schema582 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.get.reply.json","title":"TasksGetReply","description":"Reply to tasks.get.request.","x-correio-type":"tasks.get.reply","x-correio-pattern":"reply","x-correio-service":"tasks","type":"object","additionalProperties":false,"required":["job"],"properties":{"job":{"$ref":"defs.json#/$defs/taskJob"}}};
-
-function validate213(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate213.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(errors === 0){
-if(data && typeof data == "object" && !Array.isArray(data)){
-let missing0;
-if((((((((((((((((data.id === undefined) && (missing0 = "id")) || ((data.queue === undefined) && (missing0 = "queue"))) || ((data.task === undefined) && (missing0 = "task"))) || ((data.state === undefined) && (missing0 = "state"))) || ((data.priority === undefined) && (missing0 = "priority"))) || ((data.attempt === undefined) && (missing0 = "attempt"))) || ((data.max_attempts === undefined) && (missing0 = "max_attempts"))) || ((data.backoff_ms === undefined) && (missing0 = "backoff_ms"))) || ((data.max_backoff_ms === undefined) && (missing0 = "max_backoff_ms"))) || ((data.lease_ms === undefined) && (missing0 = "lease_ms"))) || ((data.result_ttl_ms === undefined) && (missing0 = "result_ttl_ms"))) || ((data.run_at === undefined) && (missing0 = "run_at"))) || ((data.created_at === undefined) && (missing0 = "created_at"))) || ((data.updated_at === undefined) && (missing0 = "updated_at"))) || ((data.version === undefined) && (missing0 = "version"))){
-validate213.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
-return false;
-}
-else {
-const _errs1 = errors;
-for(const key0 in data){
-if(!(func164.call(schema494.properties, key0))){
-validate213.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs1 === errors){
-if(data.id !== undefined){
-let data0 = data.id;
-const _errs2 = errors;
-const _errs3 = errors;
-if(errors === _errs3){
-if(typeof data0 === "string"){
-if(func1(data0) > 128){
-validate213.errors = [{instancePath:instancePath+"/id",schemaPath:"#/$defs/taskId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
-return false;
-}
-else {
-if(func1(data0) < 1){
-validate213.errors = [{instancePath:instancePath+"/id",schemaPath:"#/$defs/taskId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-else {
-if(!pattern171.test(data0)){
-validate213.errors = [{instancePath:instancePath+"/id",schemaPath:"#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
-return false;
-}
-}
-}
-}
-else {
-validate213.errors = [{instancePath:instancePath+"/id",schemaPath:"#/$defs/taskId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid0 = _errs2 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.queue !== undefined){
-let data1 = data.queue;
-const _errs5 = errors;
-const _errs6 = errors;
-if(errors === _errs6){
-if(typeof data1 === "string"){
-if(func1(data1) > 64){
-validate213.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/taskQueue/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
-return false;
-}
-else {
-if(func1(data1) < 1){
-validate213.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/taskQueue/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-else {
-if(!pattern77.test(data1)){
-validate213.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/taskQueue/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_.-]{0,63}$"},message:"must match pattern \""+"^[a-z][a-z0-9_.-]{0,63}$"+"\""}];
-return false;
-}
-}
-}
-}
-else {
-validate213.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/taskQueue/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid0 = _errs5 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.task !== undefined){
-let data2 = data.task;
-const _errs8 = errors;
-const _errs9 = errors;
-if(errors === _errs9){
-if(typeof data2 === "string"){
-if(func1(data2) > 128){
-validate213.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
-return false;
-}
-else {
-if(func1(data2) < 1){
-validate213.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-else {
-if(!pattern173.test(data2)){
-validate213.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"+"\""}];
-return false;
-}
-}
-}
-}
-else {
-validate213.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid0 = _errs8 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.args !== undefined){
-const _errs11 = errors;
-var valid0 = _errs11 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.state !== undefined){
-let data4 = data.state;
-const _errs12 = errors;
-if(typeof data4 !== "string"){
-validate213.errors = [{instancePath:instancePath+"/state",schemaPath:"#/$defs/taskState/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-if(!(((((((data4 === "scheduled") || (data4 === "queued")) || (data4 === "active")) || (data4 === "retrying")) || (data4 === "succeeded")) || (data4 === "dead")) || (data4 === "cancelled"))){
-validate213.errors = [{instancePath:instancePath+"/state",schemaPath:"#/$defs/taskState/enum",keyword:"enum",params:{allowedValues: schema499.enum},message:"must be equal to one of the allowed values"}];
-return false;
-}
-var valid0 = _errs12 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.priority !== undefined){
-let data5 = data.priority;
-const _errs15 = errors;
-const _errs16 = errors;
-if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
-validate213.errors = [{instancePath:instancePath+"/priority",schemaPath:"#/$defs/taskPriority/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs16){
-if((typeof data5 == "number") && (isFinite(data5))){
-if(data5 > 9 || isNaN(data5)){
-validate213.errors = [{instancePath:instancePath+"/priority",schemaPath:"#/$defs/taskPriority/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9},message:"must be <= 9"}];
-return false;
-}
-else {
-if(data5 < 0 || isNaN(data5)){
-validate213.errors = [{instancePath:instancePath+"/priority",schemaPath:"#/$defs/taskPriority/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
-return false;
-}
-}
-}
-}
-var valid0 = _errs15 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.attempt !== undefined){
-let data6 = data.attempt;
-const _errs18 = errors;
-if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
-validate213.errors = [{instancePath:instancePath+"/attempt",schemaPath:"#/properties/attempt/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs18){
-if((typeof data6 == "number") && (isFinite(data6))){
-if(data6 > 1000 || isNaN(data6)){
-validate213.errors = [{instancePath:instancePath+"/attempt",schemaPath:"#/properties/attempt/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"}];
-return false;
-}
-else {
-if(data6 < 0 || isNaN(data6)){
-validate213.errors = [{instancePath:instancePath+"/attempt",schemaPath:"#/properties/attempt/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
-return false;
-}
-}
-}
-}
-var valid0 = _errs18 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.max_attempts !== undefined){
-let data7 = data.max_attempts;
-const _errs20 = errors;
-if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
-validate213.errors = [{instancePath:instancePath+"/max_attempts",schemaPath:"#/properties/max_attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs20){
-if((typeof data7 == "number") && (isFinite(data7))){
-if(data7 > 1000 || isNaN(data7)){
-validate213.errors = [{instancePath:instancePath+"/max_attempts",schemaPath:"#/properties/max_attempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"}];
-return false;
-}
-else {
-if(data7 < 1 || isNaN(data7)){
-validate213.errors = [{instancePath:instancePath+"/max_attempts",schemaPath:"#/properties/max_attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
-return false;
-}
-}
-}
-}
-var valid0 = _errs20 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.backoff_ms !== undefined){
-let data8 = data.backoff_ms;
-const _errs22 = errors;
-const _errs23 = errors;
-if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
-validate213.errors = [{instancePath:instancePath+"/backoff_ms",schemaPath:"#/$defs/taskDuration/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs23){
-if((typeof data8 == "number") && (isFinite(data8))){
-if(data8 > 2592000000 || isNaN(data8)){
-validate213.errors = [{instancePath:instancePath+"/backoff_ms",schemaPath:"#/$defs/taskDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2592000000},message:"must be <= 2592000000"}];
-return false;
-}
-else {
-if(data8 < 0 || isNaN(data8)){
-validate213.errors = [{instancePath:instancePath+"/backoff_ms",schemaPath:"#/$defs/taskDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
-return false;
-}
-}
-}
-}
-var valid0 = _errs22 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.max_backoff_ms !== undefined){
-let data9 = data.max_backoff_ms;
-const _errs25 = errors;
-const _errs26 = errors;
-if(!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))){
-validate213.errors = [{instancePath:instancePath+"/max_backoff_ms",schemaPath:"#/$defs/taskDuration/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs26){
-if((typeof data9 == "number") && (isFinite(data9))){
-if(data9 > 2592000000 || isNaN(data9)){
-validate213.errors = [{instancePath:instancePath+"/max_backoff_ms",schemaPath:"#/$defs/taskDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2592000000},message:"must be <= 2592000000"}];
-return false;
-}
-else {
-if(data9 < 0 || isNaN(data9)){
-validate213.errors = [{instancePath:instancePath+"/max_backoff_ms",schemaPath:"#/$defs/taskDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
-return false;
-}
-}
-}
-}
-var valid0 = _errs25 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.lease_ms !== undefined){
-let data10 = data.lease_ms;
-const _errs28 = errors;
-if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
-validate213.errors = [{instancePath:instancePath+"/lease_ms",schemaPath:"#/properties/lease_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs28){
-if((typeof data10 == "number") && (isFinite(data10))){
-if(data10 > 3600000 || isNaN(data10)){
-validate213.errors = [{instancePath:instancePath+"/lease_ms",schemaPath:"#/properties/lease_ms/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600000},message:"must be <= 3600000"}];
-return false;
-}
-else {
-if(data10 < 1000 || isNaN(data10)){
-validate213.errors = [{instancePath:instancePath+"/lease_ms",schemaPath:"#/properties/lease_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1000},message:"must be >= 1000"}];
-return false;
-}
-}
-}
-}
-var valid0 = _errs28 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.result_ttl_ms !== undefined){
-let data11 = data.result_ttl_ms;
-const _errs30 = errors;
-const _errs31 = errors;
-if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
-validate213.errors = [{instancePath:instancePath+"/result_ttl_ms",schemaPath:"#/$defs/taskDuration/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs31){
-if((typeof data11 == "number") && (isFinite(data11))){
-if(data11 > 2592000000 || isNaN(data11)){
-validate213.errors = [{instancePath:instancePath+"/result_ttl_ms",schemaPath:"#/$defs/taskDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2592000000},message:"must be <= 2592000000"}];
-return false;
-}
-else {
-if(data11 < 0 || isNaN(data11)){
-validate213.errors = [{instancePath:instancePath+"/result_ttl_ms",schemaPath:"#/$defs/taskDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
-return false;
-}
-}
-}
-}
-var valid0 = _errs30 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.run_at !== undefined){
-let data12 = data.run_at;
-const _errs33 = errors;
-const _errs34 = errors;
-if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
-validate213.errors = [{instancePath:instancePath+"/run_at",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs34){
-if((typeof data12 == "number") && (isFinite(data12))){
-if(data12 > 9007199254740991 || isNaN(data12)){
-validate213.errors = [{instancePath:instancePath+"/run_at",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
-return false;
-}
-else {
-if(data12 < 0 || isNaN(data12)){
-validate213.errors = [{instancePath:instancePath+"/run_at",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
-return false;
-}
-}
-}
-}
-var valid0 = _errs33 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.created_at !== undefined){
-let data13 = data.created_at;
-const _errs36 = errors;
-const _errs37 = errors;
-if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
-validate213.errors = [{instancePath:instancePath+"/created_at",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs37){
-if((typeof data13 == "number") && (isFinite(data13))){
-if(data13 > 9007199254740991 || isNaN(data13)){
-validate213.errors = [{instancePath:instancePath+"/created_at",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
-return false;
-}
-else {
-if(data13 < 0 || isNaN(data13)){
-validate213.errors = [{instancePath:instancePath+"/created_at",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
-return false;
-}
-}
-}
-}
-var valid0 = _errs36 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.updated_at !== undefined){
-let data14 = data.updated_at;
-const _errs39 = errors;
-const _errs40 = errors;
-if(!(((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14))) && (isFinite(data14)))){
-validate213.errors = [{instancePath:instancePath+"/updated_at",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs40){
-if((typeof data14 == "number") && (isFinite(data14))){
-if(data14 > 9007199254740991 || isNaN(data14)){
-validate213.errors = [{instancePath:instancePath+"/updated_at",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
-return false;
-}
-else {
-if(data14 < 0 || isNaN(data14)){
-validate213.errors = [{instancePath:instancePath+"/updated_at",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
-return false;
-}
-}
-}
-}
-var valid0 = _errs39 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.version !== undefined){
-let data15 = data.version;
-const _errs42 = errors;
-const _errs43 = errors;
-if(!(((typeof data15 == "number") && (!(data15 % 1) && !isNaN(data15))) && (isFinite(data15)))){
-validate213.errors = [{instancePath:instancePath+"/version",schemaPath:"#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs43){
-if((typeof data15 == "number") && (isFinite(data15))){
-if(data15 > 9007199254740991 || isNaN(data15)){
-validate213.errors = [{instancePath:instancePath+"/version",schemaPath:"#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
-return false;
-}
-else {
-if(data15 < 0 || isNaN(data15)){
-validate213.errors = [{instancePath:instancePath+"/version",schemaPath:"#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
-return false;
-}
-}
-}
-}
-var valid0 = _errs42 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.worker !== undefined){
-let data16 = data.worker;
-const _errs45 = errors;
-const _errs46 = errors;
-if(errors === _errs46){
-if(typeof data16 === "string"){
-if(func1(data16) > 128){
-validate213.errors = [{instancePath:instancePath+"/worker",schemaPath:"#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
-return false;
-}
-else {
-if(func1(data16) < 1){
-validate213.errors = [{instancePath:instancePath+"/worker",schemaPath:"#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-else {
-if(!pattern6.test(data16)){
-validate213.errors = [{instancePath:instancePath+"/worker",schemaPath:"#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
-return false;
-}
-}
-}
-}
-else {
-validate213.errors = [{instancePath:instancePath+"/worker",schemaPath:"#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid0 = _errs45 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.lease_until !== undefined){
-let data17 = data.lease_until;
-const _errs48 = errors;
-const _errs49 = errors;
-if(!(((typeof data17 == "number") && (!(data17 % 1) && !isNaN(data17))) && (isFinite(data17)))){
-validate213.errors = [{instancePath:instancePath+"/lease_until",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs49){
-if((typeof data17 == "number") && (isFinite(data17))){
-if(data17 > 9007199254740991 || isNaN(data17)){
-validate213.errors = [{instancePath:instancePath+"/lease_until",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
-return false;
-}
-else {
-if(data17 < 0 || isNaN(data17)){
-validate213.errors = [{instancePath:instancePath+"/lease_until",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
-return false;
-}
-}
-}
-}
-var valid0 = _errs48 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.progress !== undefined){
-const _errs51 = errors;
-var valid0 = _errs51 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.result !== undefined){
-const _errs52 = errors;
-var valid0 = _errs52 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.error !== undefined){
-let data20 = data.error;
-const _errs53 = errors;
-const _errs54 = errors;
-if(errors === _errs54){
-if(data20 && typeof data20 == "object" && !Array.isArray(data20)){
-let missing1;
-if(((data20.type === undefined) && (missing1 = "type")) || ((data20.message === undefined) && (missing1 = "message"))){
-validate213.errors = [{instancePath:instancePath+"/error",schemaPath:"#/$defs/taskError/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
-return false;
-}
-else {
-const _errs56 = errors;
-for(const key1 in data20){
-if(!((key1 === "type") || (key1 === "message"))){
-validate213.errors = [{instancePath:instancePath+"/error",schemaPath:"#/$defs/taskError/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs56 === errors){
-if(data20.type !== undefined){
-let data21 = data20.type;
-const _errs57 = errors;
-if(errors === _errs57){
-if(typeof data21 === "string"){
-if(func1(data21) > 200){
-validate213.errors = [{instancePath:instancePath+"/error/type",schemaPath:"#/$defs/taskError/properties/type/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"}];
-return false;
-}
-else {
-if(func1(data21) < 1){
-validate213.errors = [{instancePath:instancePath+"/error/type",schemaPath:"#/$defs/taskError/properties/type/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-}
-}
-else {
-validate213.errors = [{instancePath:instancePath+"/error/type",schemaPath:"#/$defs/taskError/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid19 = _errs57 === errors;
-}
-else {
-var valid19 = true;
-}
-if(valid19){
-if(data20.message !== undefined){
-let data22 = data20.message;
-const _errs59 = errors;
-if(errors === _errs59){
-if(typeof data22 === "string"){
-if(func1(data22) > 4000){
-validate213.errors = [{instancePath:instancePath+"/error/message",schemaPath:"#/$defs/taskError/properties/message/maxLength",keyword:"maxLength",params:{limit: 4000},message:"must NOT have more than 4000 characters"}];
-return false;
-}
-}
-else {
-validate213.errors = [{instancePath:instancePath+"/error/message",schemaPath:"#/$defs/taskError/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid19 = _errs59 === errors;
-}
-else {
-var valid19 = true;
-}
-}
-}
-}
-}
-else {
-validate213.errors = [{instancePath:instancePath+"/error",schemaPath:"#/$defs/taskError/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-var valid0 = _errs53 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.cancel_requested !== undefined){
-let data23 = data.cancel_requested;
-const _errs61 = errors;
-if(typeof data23 !== "boolean"){
-validate213.errors = [{instancePath:instancePath+"/cancel_requested",schemaPath:"#/properties/cancel_requested/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
-return false;
-}
-if(true !== data23){
-validate213.errors = [{instancePath:instancePath+"/cancel_requested",schemaPath:"#/properties/cancel_requested/const",keyword:"const",params:{allowedValue: true},message:"must be equal to constant"}];
-return false;
-}
-var valid0 = _errs61 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.finished_at !== undefined){
-let data24 = data.finished_at;
-const _errs63 = errors;
-const _errs64 = errors;
-if(!(((typeof data24 == "number") && (!(data24 % 1) && !isNaN(data24))) && (isFinite(data24)))){
-validate213.errors = [{instancePath:instancePath+"/finished_at",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs64){
-if((typeof data24 == "number") && (isFinite(data24))){
-if(data24 > 9007199254740991 || isNaN(data24)){
-validate213.errors = [{instancePath:instancePath+"/finished_at",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
-return false;
-}
-else {
-if(data24 < 0 || isNaN(data24)){
-validate213.errors = [{instancePath:instancePath+"/finished_at",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
-return false;
-}
-}
-}
-}
-var valid0 = _errs63 === errors;
-}
-else {
-var valid0 = true;
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
 }
 }
 }
@@ -28083,12 +28435,14 @@ return errors === 0;
 }
 validate213.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
+export const validate_tasks_flow_reply = validate214;
+const schema607 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.flow.reply.json","title":"TasksFlowReply","description":"Reply to tasks.flow.request: the job ids in the order of the steps.","x-correio-type":"tasks.flow.reply","x-correio-pattern":"reply","x-correio-service":"tasks","type":"object","additionalProperties":false,"required":["id","ids","created"],"properties":{"id":{"type":"string","minLength":1,"maxLength":64},"ids":{"type":"array","minItems":1,"maxItems":1000,"items":{"$ref":"defs.json#/$defs/taskId"}},"created":{"description":"False when a workflow of this id existed.","type":"boolean"}}};
 
-function validate212(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/tasks.get.reply.json" */;
+function validate214(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://correio.dev/schemas/v1/tasks.flow.reply.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate212.evaluated;
+const evaluated0 = validate214.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -28098,44 +28452,583 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if((data.job === undefined) && (missing0 = "job")){
-validate212.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+if((((data.id === undefined) && (missing0 = "id")) || ((data.ids === undefined) && (missing0 = "ids"))) || ((data.created === undefined) && (missing0 = "created"))){
+validate214.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(key0 === "job")){
-validate212.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+if(!(((key0 === "id") || (key0 === "ids")) || (key0 === "created"))){
+validate214.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
 if(_errs1 === errors){
-if(data.job !== undefined){
-if(!(validate213(data.job, {instancePath:instancePath+"/job",parentData:data,parentDataProperty:"job",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate213.errors : vErrors.concat(validate213.errors);
-errors = vErrors.length;
+if(data.id !== undefined){
+let data0 = data.id;
+const _errs2 = errors;
+if(errors === _errs2){
+if(typeof data0 === "string"){
+if(func1(data0) > 64){
+validate214.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+return false;
+}
+else {
+if(func1(data0) < 1){
+validate214.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+}
+}
+else {
+validate214.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.ids !== undefined){
+let data1 = data.ids;
+const _errs4 = errors;
+if(errors === _errs4){
+if(Array.isArray(data1)){
+if(data1.length > 1000){
+validate214.errors = [{instancePath:instancePath+"/ids",schemaPath:"#/properties/ids/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items"}];
+return false;
+}
+else {
+if(data1.length < 1){
+validate214.errors = [{instancePath:instancePath+"/ids",schemaPath:"#/properties/ids/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
+return false;
+}
+else {
+var valid1 = true;
+const len0 = data1.length;
+for(let i0=0; i0<len0; i0++){
+let data2 = data1[i0];
+const _errs6 = errors;
+const _errs7 = errors;
+if(errors === _errs7){
+if(typeof data2 === "string"){
+if(func1(data2) > 128){
+validate214.errors = [{instancePath:instancePath+"/ids/" + i0,schemaPath:"defs.json#/$defs/taskId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+else {
+if(func1(data2) < 1){
+validate214.errors = [{instancePath:instancePath+"/ids/" + i0,schemaPath:"defs.json#/$defs/taskId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern171.test(data2)){
+validate214.errors = [{instancePath:instancePath+"/ids/" + i0,schemaPath:"defs.json#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate214.errors = [{instancePath:instancePath+"/ids/" + i0,schemaPath:"defs.json#/$defs/taskId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid1 = _errs6 === errors;
+if(!valid1){
+break;
 }
 }
 }
 }
 }
 else {
-validate212.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate214.errors = [{instancePath:instancePath+"/ids",schemaPath:"#/properties/ids/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
-validate212.errors = vErrors;
+var valid0 = _errs4 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.created !== undefined){
+const _errs9 = errors;
+if(typeof data.created !== "boolean"){
+validate214.errors = [{instancePath:instancePath+"/created",schemaPath:"#/properties/created/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+return false;
+}
+var valid0 = _errs9 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+else {
+validate214.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate214.errors = vErrors;
 return errors === 0;
 }
-validate212.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate214.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_tasks_get_request = validate215;
-const schema603 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.get.request.json","title":"TasksGetRequest","description":"A job's state (revision 1.6); NOT_FOUND for an unknown id, or one whose result outlived its TTL. With wait_ms, the reply waits up to that long for the job to finish (succeeded, dead or cancelled): waiting for a result.","x-correio-type":"tasks.get.request","x-correio-pattern":"request","x-correio-service":"tasks","x-correio-reply":"tasks.get.reply","type":"object","additionalProperties":false,"required":["id"],"properties":{"id":{"$ref":"defs.json#/$defs/taskId"},"wait_ms":{"type":"integer","minimum":0,"maximum":60000}}};
+export const validate_tasks_flow_request = validate215;
+const schema609 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.flow.request.json","title":"TasksFlowRequest","description":"Enqueue a workflow (revision 1.6): jobs and the jobs each waits for, all at once and all durable before the reply. A step without after is queued now; one with after waits until they all succeeded, then is queued with their result (receives: result, a chain) or the list of their results (receives: results, a chord's callback) as its args; if one of them is dead or cancelled, the steps after it are cancelled. Job ids are <id>:<ref>; with the same id the workflow is enqueued once.","x-correio-type":"tasks.flow.request","x-correio-pattern":"request","x-correio-service":"tasks","x-correio-reply":"tasks.flow.reply","type":"object","additionalProperties":false,"required":["jobs"],"properties":{"id":{"description":"The workflow's id (default: a fresh one): its jobs are <id>:<ref>.","type":"string","pattern":"^[0-9A-Za-z_.-]{1,64}$","minLength":1,"maxLength":64},"jobs":{"type":"array","minItems":1,"maxItems":1000,"items":{"$ref":"defs.json#/$defs/taskSpec"}}}};
+const pattern205 = new RegExp("^[0-9A-Za-z_.-]{1,64}$", "u");
+const schema610 = {"description":"One step of a workflow (tasks.flow.request): a job, and the steps it waits for.","type":"object","additionalProperties":false,"required":["ref","queue","task"],"properties":{"ref":{"$ref":"#/$defs/taskRef"},"queue":{"$ref":"#/$defs/taskQueue"},"task":{"$ref":"#/$defs/taskName"},"args":{"$ref":"#/$defs/taskValue"},"after":{"description":"Steps of the same workflow this one waits for (named before it: a workflow has no cycle).","type":"array","minItems":1,"maxItems":1000,"items":{"$ref":"#/$defs/taskRef"}},"receives":{"$ref":"#/$defs/taskReceives"},"priority":{"$ref":"#/$defs/taskPriority"},"delay_ms":{"$ref":"#/$defs/taskDuration"},"max_attempts":{"type":"integer","minimum":1,"maximum":1000},"backoff_ms":{"$ref":"#/$defs/taskDuration"},"max_backoff_ms":{"$ref":"#/$defs/taskDuration"},"lease_ms":{"type":"integer","minimum":1000,"maximum":3600000},"result_ttl_ms":{"$ref":"#/$defs/taskDuration"}}};
+const schema611 = {"description":"A job's name within one workflow (tasks.flow.request): its id there is <flow id>:<ref>.","type":"string","pattern":"^[A-Za-z0-9_-]{1,32}$","minLength":1,"maxLength":32};
+const pattern206 = new RegExp("^[A-Za-z0-9_-]{1,32}$", "u");
+
+function validate216(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate216.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((data.ref === undefined) && (missing0 = "ref")) || ((data.queue === undefined) && (missing0 = "queue"))) || ((data.task === undefined) && (missing0 = "task"))){
+validate216.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(func164.call(schema610.properties, key0))){
+validate216.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.ref !== undefined){
+let data0 = data.ref;
+const _errs2 = errors;
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data0 === "string"){
+if(func1(data0) > 32){
+validate216.errors = [{instancePath:instancePath+"/ref",schemaPath:"#/$defs/taskRef/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
+return false;
+}
+else {
+if(func1(data0) < 1){
+validate216.errors = [{instancePath:instancePath+"/ref",schemaPath:"#/$defs/taskRef/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern206.test(data0)){
+validate216.errors = [{instancePath:instancePath+"/ref",schemaPath:"#/$defs/taskRef/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]{1,32}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate216.errors = [{instancePath:instancePath+"/ref",schemaPath:"#/$defs/taskRef/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.queue !== undefined){
+let data1 = data.queue;
+const _errs5 = errors;
+const _errs6 = errors;
+if(errors === _errs6){
+if(typeof data1 === "string"){
+if(func1(data1) > 64){
+validate216.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/taskQueue/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+return false;
+}
+else {
+if(func1(data1) < 1){
+validate216.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/taskQueue/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern77.test(data1)){
+validate216.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/taskQueue/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_.-]{0,63}$"},message:"must match pattern \""+"^[a-z][a-z0-9_.-]{0,63}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate216.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/taskQueue/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.task !== undefined){
+let data2 = data.task;
+const _errs8 = errors;
+const _errs9 = errors;
+if(errors === _errs9){
+if(typeof data2 === "string"){
+if(func1(data2) > 128){
+validate216.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+else {
+if(func1(data2) < 1){
+validate216.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern173.test(data2)){
+validate216.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate216.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.args !== undefined){
+const _errs11 = errors;
+var valid0 = _errs11 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.after !== undefined){
+let data4 = data.after;
+const _errs12 = errors;
+if(errors === _errs12){
+if(Array.isArray(data4)){
+if(data4.length > 1000){
+validate216.errors = [{instancePath:instancePath+"/after",schemaPath:"#/properties/after/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items"}];
+return false;
+}
+else {
+if(data4.length < 1){
+validate216.errors = [{instancePath:instancePath+"/after",schemaPath:"#/properties/after/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
+return false;
+}
+else {
+var valid5 = true;
+const len0 = data4.length;
+for(let i0=0; i0<len0; i0++){
+let data5 = data4[i0];
+const _errs14 = errors;
+const _errs15 = errors;
+if(errors === _errs15){
+if(typeof data5 === "string"){
+if(func1(data5) > 32){
+validate216.errors = [{instancePath:instancePath+"/after/" + i0,schemaPath:"#/$defs/taskRef/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
+return false;
+}
+else {
+if(func1(data5) < 1){
+validate216.errors = [{instancePath:instancePath+"/after/" + i0,schemaPath:"#/$defs/taskRef/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern206.test(data5)){
+validate216.errors = [{instancePath:instancePath+"/after/" + i0,schemaPath:"#/$defs/taskRef/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]{1,32}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate216.errors = [{instancePath:instancePath+"/after/" + i0,schemaPath:"#/$defs/taskRef/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid5 = _errs14 === errors;
+if(!valid5){
+break;
+}
+}
+}
+}
+}
+else {
+validate216.errors = [{instancePath:instancePath+"/after",schemaPath:"#/properties/after/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid0 = _errs12 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.receives !== undefined){
+let data6 = data.receives;
+const _errs17 = errors;
+if(typeof data6 !== "string"){
+validate216.errors = [{instancePath:instancePath+"/receives",schemaPath:"#/$defs/taskReceives/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if(!((data6 === "result") || (data6 === "results"))){
+validate216.errors = [{instancePath:instancePath+"/receives",schemaPath:"#/$defs/taskReceives/enum",keyword:"enum",params:{allowedValues: schema516.enum},message:"must be equal to one of the allowed values"}];
+return false;
+}
+var valid0 = _errs17 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.priority !== undefined){
+let data7 = data.priority;
+const _errs20 = errors;
+const _errs21 = errors;
+if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
+validate216.errors = [{instancePath:instancePath+"/priority",schemaPath:"#/$defs/taskPriority/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs21){
+if((typeof data7 == "number") && (isFinite(data7))){
+if(data7 > 9 || isNaN(data7)){
+validate216.errors = [{instancePath:instancePath+"/priority",schemaPath:"#/$defs/taskPriority/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9},message:"must be <= 9"}];
+return false;
+}
+else {
+if(data7 < 0 || isNaN(data7)){
+validate216.errors = [{instancePath:instancePath+"/priority",schemaPath:"#/$defs/taskPriority/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs20 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.delay_ms !== undefined){
+let data8 = data.delay_ms;
+const _errs23 = errors;
+const _errs24 = errors;
+if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
+validate216.errors = [{instancePath:instancePath+"/delay_ms",schemaPath:"#/$defs/taskDuration/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs24){
+if((typeof data8 == "number") && (isFinite(data8))){
+if(data8 > 2592000000 || isNaN(data8)){
+validate216.errors = [{instancePath:instancePath+"/delay_ms",schemaPath:"#/$defs/taskDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2592000000},message:"must be <= 2592000000"}];
+return false;
+}
+else {
+if(data8 < 0 || isNaN(data8)){
+validate216.errors = [{instancePath:instancePath+"/delay_ms",schemaPath:"#/$defs/taskDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs23 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.max_attempts !== undefined){
+let data9 = data.max_attempts;
+const _errs26 = errors;
+if(!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))){
+validate216.errors = [{instancePath:instancePath+"/max_attempts",schemaPath:"#/properties/max_attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs26){
+if((typeof data9 == "number") && (isFinite(data9))){
+if(data9 > 1000 || isNaN(data9)){
+validate216.errors = [{instancePath:instancePath+"/max_attempts",schemaPath:"#/properties/max_attempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"}];
+return false;
+}
+else {
+if(data9 < 1 || isNaN(data9)){
+validate216.errors = [{instancePath:instancePath+"/max_attempts",schemaPath:"#/properties/max_attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs26 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.backoff_ms !== undefined){
+let data10 = data.backoff_ms;
+const _errs28 = errors;
+const _errs29 = errors;
+if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
+validate216.errors = [{instancePath:instancePath+"/backoff_ms",schemaPath:"#/$defs/taskDuration/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs29){
+if((typeof data10 == "number") && (isFinite(data10))){
+if(data10 > 2592000000 || isNaN(data10)){
+validate216.errors = [{instancePath:instancePath+"/backoff_ms",schemaPath:"#/$defs/taskDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2592000000},message:"must be <= 2592000000"}];
+return false;
+}
+else {
+if(data10 < 0 || isNaN(data10)){
+validate216.errors = [{instancePath:instancePath+"/backoff_ms",schemaPath:"#/$defs/taskDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs28 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.max_backoff_ms !== undefined){
+let data11 = data.max_backoff_ms;
+const _errs31 = errors;
+const _errs32 = errors;
+if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
+validate216.errors = [{instancePath:instancePath+"/max_backoff_ms",schemaPath:"#/$defs/taskDuration/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs32){
+if((typeof data11 == "number") && (isFinite(data11))){
+if(data11 > 2592000000 || isNaN(data11)){
+validate216.errors = [{instancePath:instancePath+"/max_backoff_ms",schemaPath:"#/$defs/taskDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2592000000},message:"must be <= 2592000000"}];
+return false;
+}
+else {
+if(data11 < 0 || isNaN(data11)){
+validate216.errors = [{instancePath:instancePath+"/max_backoff_ms",schemaPath:"#/$defs/taskDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs31 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.lease_ms !== undefined){
+let data12 = data.lease_ms;
+const _errs34 = errors;
+if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
+validate216.errors = [{instancePath:instancePath+"/lease_ms",schemaPath:"#/properties/lease_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs34){
+if((typeof data12 == "number") && (isFinite(data12))){
+if(data12 > 3600000 || isNaN(data12)){
+validate216.errors = [{instancePath:instancePath+"/lease_ms",schemaPath:"#/properties/lease_ms/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600000},message:"must be <= 3600000"}];
+return false;
+}
+else {
+if(data12 < 1000 || isNaN(data12)){
+validate216.errors = [{instancePath:instancePath+"/lease_ms",schemaPath:"#/properties/lease_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1000},message:"must be >= 1000"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs34 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.result_ttl_ms !== undefined){
+let data13 = data.result_ttl_ms;
+const _errs36 = errors;
+const _errs37 = errors;
+if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
+validate216.errors = [{instancePath:instancePath+"/result_ttl_ms",schemaPath:"#/$defs/taskDuration/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs37){
+if((typeof data13 == "number") && (isFinite(data13))){
+if(data13 > 2592000000 || isNaN(data13)){
+validate216.errors = [{instancePath:instancePath+"/result_ttl_ms",schemaPath:"#/$defs/taskDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2592000000},message:"must be <= 2592000000"}];
+return false;
+}
+else {
+if(data13 < 0 || isNaN(data13)){
+validate216.errors = [{instancePath:instancePath+"/result_ttl_ms",schemaPath:"#/$defs/taskDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs36 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+validate216.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate216.errors = vErrors;
+return errors === 0;
+}
+validate216.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
 
 function validate215(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/tasks.get.request.json" */;
+/*# sourceURL="https://correio.dev/schemas/v1/tasks.flow.request.json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate215.evaluated;
@@ -28148,14 +29041,14 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if((data.id === undefined) && (missing0 = "id")){
+if((data.jobs === undefined) && (missing0 = "jobs")){
 validate215.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((key0 === "id") || (key0 === "wait_ms"))){
+if(!((key0 === "id") || (key0 === "jobs"))){
 validate215.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -28165,28 +29058,27 @@ if(_errs1 === errors){
 if(data.id !== undefined){
 let data0 = data.id;
 const _errs2 = errors;
-const _errs3 = errors;
-if(errors === _errs3){
+if(errors === _errs2){
 if(typeof data0 === "string"){
-if(func1(data0) > 128){
-validate215.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/taskId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+if(func1(data0) > 64){
+validate215.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
 return false;
 }
 else {
 if(func1(data0) < 1){
-validate215.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/taskId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate215.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
-if(!pattern171.test(data0)){
-validate215.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
+if(!pattern205.test(data0)){
+validate215.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.-]{1,64}$"},message:"must match pattern \""+"^[0-9A-Za-z_.-]{1,64}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate215.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/taskId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate215.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -28196,28 +29088,43 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.wait_ms !== undefined){
-let data1 = data.wait_ms;
-const _errs5 = errors;
-if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-validate215.errors = [{instancePath:instancePath+"/wait_ms",schemaPath:"#/properties/wait_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs5){
-if((typeof data1 == "number") && (isFinite(data1))){
-if(data1 > 60000 || isNaN(data1)){
-validate215.errors = [{instancePath:instancePath+"/wait_ms",schemaPath:"#/properties/wait_ms/maximum",keyword:"maximum",params:{comparison: "<=", limit: 60000},message:"must be <= 60000"}];
+if(data.jobs !== undefined){
+let data1 = data.jobs;
+const _errs4 = errors;
+if(errors === _errs4){
+if(Array.isArray(data1)){
+if(data1.length > 1000){
+validate215.errors = [{instancePath:instancePath+"/jobs",schemaPath:"#/properties/jobs/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items"}];
 return false;
 }
 else {
-if(data1 < 0 || isNaN(data1)){
-validate215.errors = [{instancePath:instancePath+"/wait_ms",schemaPath:"#/properties/wait_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+if(data1.length < 1){
+validate215.errors = [{instancePath:instancePath+"/jobs",schemaPath:"#/properties/jobs/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
+return false;
+}
+else {
+var valid1 = true;
+const len0 = data1.length;
+for(let i0=0; i0<len0; i0++){
+const _errs6 = errors;
+if(!(validate216(data1[i0], {instancePath:instancePath+"/jobs/" + i0,parentData:data1,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate216.errors : vErrors.concat(validate216.errors);
+errors = vErrors.length;
+}
+var valid1 = _errs6 === errors;
+if(!valid1){
+break;
+}
+}
+}
+}
+}
+else {
+validate215.errors = [{instancePath:instancePath+"/jobs",schemaPath:"#/properties/jobs/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
 }
-}
-}
-var valid0 = _errs5 === errors;
+var valid0 = _errs4 === errors;
 }
 else {
 var valid0 = true;
@@ -28236,436 +29143,8 @@ return errors === 0;
 }
 validate215.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_tasks_heartbeat_reply = validate216;
-const schema605 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.heartbeat.reply.json","title":"TasksHeartbeatReply","description":"Reply to tasks.heartbeat.request, a lease for each one asked about, in order.","x-correio-type":"tasks.heartbeat.reply","x-correio-pattern":"reply","x-correio-service":"tasks","type":"object","additionalProperties":false,"required":["leases"],"properties":{"leases":{"type":"array","maxItems":100,"items":{"type":"object","additionalProperties":false,"required":["id","attempt","held","cancel"],"properties":{"id":{"$ref":"defs.json#/$defs/taskId"},"attempt":{"$ref":"defs.json#/$defs/taskAttempt"},"held":{"type":"boolean"},"cancel":{"description":"Cancellation was asked: stop the job and settle it as failed.","type":"boolean"},"lease_until":{"$ref":"defs.json#/$defs/timestamp"}}}}}};
-const schema607 = {"description":"The attempt a lease is for, from 1.","type":"integer","minimum":1,"maximum":1000};
-
-function validate216(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/tasks.heartbeat.reply.json" */;
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate216.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(errors === 0){
-if(data && typeof data == "object" && !Array.isArray(data)){
-let missing0;
-if((data.leases === undefined) && (missing0 = "leases")){
-validate216.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
-return false;
-}
-else {
-const _errs1 = errors;
-for(const key0 in data){
-if(!(key0 === "leases")){
-validate216.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs1 === errors){
-if(data.leases !== undefined){
-let data0 = data.leases;
-const _errs2 = errors;
-if(errors === _errs2){
-if(Array.isArray(data0)){
-if(data0.length > 100){
-validate216.errors = [{instancePath:instancePath+"/leases",schemaPath:"#/properties/leases/maxItems",keyword:"maxItems",params:{limit: 100},message:"must NOT have more than 100 items"}];
-return false;
-}
-else {
-var valid1 = true;
-const len0 = data0.length;
-for(let i0=0; i0<len0; i0++){
-let data1 = data0[i0];
-const _errs4 = errors;
-if(errors === _errs4){
-if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
-let missing1;
-if(((((data1.id === undefined) && (missing1 = "id")) || ((data1.attempt === undefined) && (missing1 = "attempt"))) || ((data1.held === undefined) && (missing1 = "held"))) || ((data1.cancel === undefined) && (missing1 = "cancel"))){
-validate216.errors = [{instancePath:instancePath+"/leases/" + i0,schemaPath:"#/properties/leases/items/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
-return false;
-}
-else {
-const _errs6 = errors;
-for(const key1 in data1){
-if(!(((((key1 === "id") || (key1 === "attempt")) || (key1 === "held")) || (key1 === "cancel")) || (key1 === "lease_until"))){
-validate216.errors = [{instancePath:instancePath+"/leases/" + i0,schemaPath:"#/properties/leases/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs6 === errors){
-if(data1.id !== undefined){
-let data2 = data1.id;
-const _errs7 = errors;
-const _errs8 = errors;
-if(errors === _errs8){
-if(typeof data2 === "string"){
-if(func1(data2) > 128){
-validate216.errors = [{instancePath:instancePath+"/leases/" + i0+"/id",schemaPath:"defs.json#/$defs/taskId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
-return false;
-}
-else {
-if(func1(data2) < 1){
-validate216.errors = [{instancePath:instancePath+"/leases/" + i0+"/id",schemaPath:"defs.json#/$defs/taskId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-else {
-if(!pattern171.test(data2)){
-validate216.errors = [{instancePath:instancePath+"/leases/" + i0+"/id",schemaPath:"defs.json#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
-return false;
-}
-}
-}
-}
-else {
-validate216.errors = [{instancePath:instancePath+"/leases/" + i0+"/id",schemaPath:"defs.json#/$defs/taskId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid2 = _errs7 === errors;
-}
-else {
-var valid2 = true;
-}
-if(valid2){
-if(data1.attempt !== undefined){
-let data3 = data1.attempt;
-const _errs10 = errors;
-const _errs11 = errors;
-if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
-validate216.errors = [{instancePath:instancePath+"/leases/" + i0+"/attempt",schemaPath:"defs.json#/$defs/taskAttempt/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs11){
-if((typeof data3 == "number") && (isFinite(data3))){
-if(data3 > 1000 || isNaN(data3)){
-validate216.errors = [{instancePath:instancePath+"/leases/" + i0+"/attempt",schemaPath:"defs.json#/$defs/taskAttempt/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"}];
-return false;
-}
-else {
-if(data3 < 1 || isNaN(data3)){
-validate216.errors = [{instancePath:instancePath+"/leases/" + i0+"/attempt",schemaPath:"defs.json#/$defs/taskAttempt/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
-return false;
-}
-}
-}
-}
-var valid2 = _errs10 === errors;
-}
-else {
-var valid2 = true;
-}
-if(valid2){
-if(data1.held !== undefined){
-const _errs13 = errors;
-if(typeof data1.held !== "boolean"){
-validate216.errors = [{instancePath:instancePath+"/leases/" + i0+"/held",schemaPath:"#/properties/leases/items/properties/held/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
-return false;
-}
-var valid2 = _errs13 === errors;
-}
-else {
-var valid2 = true;
-}
-if(valid2){
-if(data1.cancel !== undefined){
-const _errs15 = errors;
-if(typeof data1.cancel !== "boolean"){
-validate216.errors = [{instancePath:instancePath+"/leases/" + i0+"/cancel",schemaPath:"#/properties/leases/items/properties/cancel/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
-return false;
-}
-var valid2 = _errs15 === errors;
-}
-else {
-var valid2 = true;
-}
-if(valid2){
-if(data1.lease_until !== undefined){
-let data6 = data1.lease_until;
-const _errs17 = errors;
-const _errs18 = errors;
-if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
-validate216.errors = [{instancePath:instancePath+"/leases/" + i0+"/lease_until",schemaPath:"defs.json#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs18){
-if((typeof data6 == "number") && (isFinite(data6))){
-if(data6 > 9007199254740991 || isNaN(data6)){
-validate216.errors = [{instancePath:instancePath+"/leases/" + i0+"/lease_until",schemaPath:"defs.json#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
-return false;
-}
-else {
-if(data6 < 0 || isNaN(data6)){
-validate216.errors = [{instancePath:instancePath+"/leases/" + i0+"/lease_until",schemaPath:"defs.json#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
-return false;
-}
-}
-}
-}
-var valid2 = _errs17 === errors;
-}
-else {
-var valid2 = true;
-}
-}
-}
-}
-}
-}
-}
-}
-else {
-validate216.errors = [{instancePath:instancePath+"/leases/" + i0,schemaPath:"#/properties/leases/items/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-var valid1 = _errs4 === errors;
-if(!valid1){
-break;
-}
-}
-}
-}
-else {
-validate216.errors = [{instancePath:instancePath+"/leases",schemaPath:"#/properties/leases/type",keyword:"type",params:{type: "array"},message:"must be array"}];
-return false;
-}
-}
-}
-}
-}
-}
-else {
-validate216.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-validate216.errors = vErrors;
-return errors === 0;
-}
-validate216.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
-
-export const validate_tasks_heartbeat_request = validate217;
-const schema609 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.heartbeat.request.json","title":"TasksHeartbeatRequest","description":"Extend the leases a worker holds (revision 1.6), optionally reporting progress. Each lease comes back held (extended to lease_until) or lost (the lease expired and the job went back to the queue, or it was settled): a worker stops a job whose lease is lost, and one marked cancel.","x-correio-type":"tasks.heartbeat.request","x-correio-pattern":"request","x-correio-service":"tasks","x-correio-reply":"tasks.heartbeat.reply","type":"object","additionalProperties":false,"required":["worker","leases"],"properties":{"worker":{"$ref":"defs.json#/$defs/nodeId"},"leases":{"type":"array","minItems":1,"maxItems":100,"items":{"type":"object","additionalProperties":false,"required":["id","attempt"],"properties":{"id":{"$ref":"defs.json#/$defs/taskId"},"attempt":{"$ref":"defs.json#/$defs/taskAttempt"},"progress":{"$ref":"defs.json#/$defs/taskValue"}}}}}};
-
-function validate217(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/tasks.heartbeat.request.json" */;
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate217.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(errors === 0){
-if(data && typeof data == "object" && !Array.isArray(data)){
-let missing0;
-if(((data.worker === undefined) && (missing0 = "worker")) || ((data.leases === undefined) && (missing0 = "leases"))){
-validate217.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
-return false;
-}
-else {
-const _errs1 = errors;
-for(const key0 in data){
-if(!((key0 === "worker") || (key0 === "leases"))){
-validate217.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs1 === errors){
-if(data.worker !== undefined){
-let data0 = data.worker;
-const _errs2 = errors;
-const _errs3 = errors;
-if(errors === _errs3){
-if(typeof data0 === "string"){
-if(func1(data0) > 128){
-validate217.errors = [{instancePath:instancePath+"/worker",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
-return false;
-}
-else {
-if(func1(data0) < 1){
-validate217.errors = [{instancePath:instancePath+"/worker",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-else {
-if(!pattern6.test(data0)){
-validate217.errors = [{instancePath:instancePath+"/worker",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
-return false;
-}
-}
-}
-}
-else {
-validate217.errors = [{instancePath:instancePath+"/worker",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid0 = _errs2 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.leases !== undefined){
-let data1 = data.leases;
-const _errs5 = errors;
-if(errors === _errs5){
-if(Array.isArray(data1)){
-if(data1.length > 100){
-validate217.errors = [{instancePath:instancePath+"/leases",schemaPath:"#/properties/leases/maxItems",keyword:"maxItems",params:{limit: 100},message:"must NOT have more than 100 items"}];
-return false;
-}
-else {
-if(data1.length < 1){
-validate217.errors = [{instancePath:instancePath+"/leases",schemaPath:"#/properties/leases/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
-return false;
-}
-else {
-var valid2 = true;
-const len0 = data1.length;
-for(let i0=0; i0<len0; i0++){
-let data2 = data1[i0];
-const _errs7 = errors;
-if(errors === _errs7){
-if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
-let missing1;
-if(((data2.id === undefined) && (missing1 = "id")) || ((data2.attempt === undefined) && (missing1 = "attempt"))){
-validate217.errors = [{instancePath:instancePath+"/leases/" + i0,schemaPath:"#/properties/leases/items/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
-return false;
-}
-else {
-const _errs9 = errors;
-for(const key1 in data2){
-if(!(((key1 === "id") || (key1 === "attempt")) || (key1 === "progress"))){
-validate217.errors = [{instancePath:instancePath+"/leases/" + i0,schemaPath:"#/properties/leases/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs9 === errors){
-if(data2.id !== undefined){
-let data3 = data2.id;
-const _errs10 = errors;
-const _errs11 = errors;
-if(errors === _errs11){
-if(typeof data3 === "string"){
-if(func1(data3) > 128){
-validate217.errors = [{instancePath:instancePath+"/leases/" + i0+"/id",schemaPath:"defs.json#/$defs/taskId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
-return false;
-}
-else {
-if(func1(data3) < 1){
-validate217.errors = [{instancePath:instancePath+"/leases/" + i0+"/id",schemaPath:"defs.json#/$defs/taskId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-else {
-if(!pattern171.test(data3)){
-validate217.errors = [{instancePath:instancePath+"/leases/" + i0+"/id",schemaPath:"defs.json#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
-return false;
-}
-}
-}
-}
-else {
-validate217.errors = [{instancePath:instancePath+"/leases/" + i0+"/id",schemaPath:"defs.json#/$defs/taskId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid3 = _errs10 === errors;
-}
-else {
-var valid3 = true;
-}
-if(valid3){
-if(data2.attempt !== undefined){
-let data4 = data2.attempt;
-const _errs13 = errors;
-const _errs14 = errors;
-if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
-validate217.errors = [{instancePath:instancePath+"/leases/" + i0+"/attempt",schemaPath:"defs.json#/$defs/taskAttempt/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs14){
-if((typeof data4 == "number") && (isFinite(data4))){
-if(data4 > 1000 || isNaN(data4)){
-validate217.errors = [{instancePath:instancePath+"/leases/" + i0+"/attempt",schemaPath:"defs.json#/$defs/taskAttempt/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"}];
-return false;
-}
-else {
-if(data4 < 1 || isNaN(data4)){
-validate217.errors = [{instancePath:instancePath+"/leases/" + i0+"/attempt",schemaPath:"defs.json#/$defs/taskAttempt/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
-return false;
-}
-}
-}
-}
-var valid3 = _errs13 === errors;
-}
-else {
-var valid3 = true;
-}
-if(valid3){
-if(data2.progress !== undefined){
-const _errs16 = errors;
-var valid3 = _errs16 === errors;
-}
-else {
-var valid3 = true;
-}
-}
-}
-}
-}
-}
-else {
-validate217.errors = [{instancePath:instancePath+"/leases/" + i0,schemaPath:"#/properties/leases/items/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-var valid2 = _errs7 === errors;
-if(!valid2){
-break;
-}
-}
-}
-}
-}
-else {
-validate217.errors = [{instancePath:instancePath+"/leases",schemaPath:"#/properties/leases/type",keyword:"type",params:{type: "array"},message:"must be array"}];
-return false;
-}
-}
-var valid0 = _errs5 === errors;
-}
-else {
-var valid0 = true;
-}
-}
-}
-}
-}
-else {
-validate217.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-validate217.errors = vErrors;
-return errors === 0;
-}
-validate217.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
-
-export const validate_tasks_lease_reply = validate218;
-const schema614 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.lease.reply.json","title":"TasksLeaseReply","description":"Reply to tasks.lease.request: the leased jobs (none when nothing became due in time).","x-correio-type":"tasks.lease.reply","x-correio-pattern":"reply","x-correio-service":"tasks","type":"object","additionalProperties":false,"required":["jobs"],"properties":{"jobs":{"type":"array","maxItems":100,"items":{"$ref":"defs.json#/$defs/taskJob"}}}};
+export const validate_tasks_get_reply = validate218;
+const schema622 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.get.reply.json","title":"TasksGetReply","description":"Reply to tasks.get.request.","x-correio-type":"tasks.get.reply","x-correio-pattern":"reply","x-correio-service":"tasks","type":"object","additionalProperties":false,"required":["job"],"properties":{"job":{"$ref":"defs.json#/$defs/taskJob"}}};
 
 function validate219(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -28811,7 +29290,7 @@ if(typeof data4 !== "string"){
 validate219.errors = [{instancePath:instancePath+"/state",schemaPath:"#/$defs/taskState/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if(!(((((((data4 === "scheduled") || (data4 === "queued")) || (data4 === "active")) || (data4 === "retrying")) || (data4 === "succeeded")) || (data4 === "dead")) || (data4 === "cancelled"))){
+if(!((((((((data4 === "waiting") || (data4 === "scheduled")) || (data4 === "queued")) || (data4 === "active")) || (data4 === "retrying")) || (data4 === "succeeded")) || (data4 === "dead")) || (data4 === "cancelled"))){
 validate219.errors = [{instancePath:instancePath+"/state",schemaPath:"#/$defs/taskState/enum",keyword:"enum",params:{allowedValues: schema499.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
@@ -29331,6 +29810,189 @@ var valid0 = _errs63 === errors;
 else {
 var valid0 = true;
 }
+if(valid0){
+if(data.after !== undefined){
+let data25 = data.after;
+const _errs66 = errors;
+if(errors === _errs66){
+if(Array.isArray(data25)){
+if(data25.length > 1000){
+validate219.errors = [{instancePath:instancePath+"/after",schemaPath:"#/properties/after/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items"}];
+return false;
+}
+else {
+if(data25.length < 1){
+validate219.errors = [{instancePath:instancePath+"/after",schemaPath:"#/properties/after/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
+return false;
+}
+else {
+var valid21 = true;
+const len0 = data25.length;
+for(let i0=0; i0<len0; i0++){
+let data26 = data25[i0];
+const _errs68 = errors;
+const _errs69 = errors;
+if(errors === _errs69){
+if(typeof data26 === "string"){
+if(func1(data26) > 128){
+validate219.errors = [{instancePath:instancePath+"/after/" + i0,schemaPath:"#/$defs/taskId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+else {
+if(func1(data26) < 1){
+validate219.errors = [{instancePath:instancePath+"/after/" + i0,schemaPath:"#/$defs/taskId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern171.test(data26)){
+validate219.errors = [{instancePath:instancePath+"/after/" + i0,schemaPath:"#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate219.errors = [{instancePath:instancePath+"/after/" + i0,schemaPath:"#/$defs/taskId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid21 = _errs68 === errors;
+if(!valid21){
+break;
+}
+}
+}
+}
+}
+else {
+validate219.errors = [{instancePath:instancePath+"/after",schemaPath:"#/properties/after/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid0 = _errs66 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.then !== undefined){
+let data27 = data.then;
+const _errs71 = errors;
+if(errors === _errs71){
+if(Array.isArray(data27)){
+if(data27.length > 1000){
+validate219.errors = [{instancePath:instancePath+"/then",schemaPath:"#/properties/then/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items"}];
+return false;
+}
+else {
+if(data27.length < 1){
+validate219.errors = [{instancePath:instancePath+"/then",schemaPath:"#/properties/then/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
+return false;
+}
+else {
+var valid23 = true;
+const len1 = data27.length;
+for(let i1=0; i1<len1; i1++){
+let data28 = data27[i1];
+const _errs73 = errors;
+const _errs74 = errors;
+if(errors === _errs74){
+if(typeof data28 === "string"){
+if(func1(data28) > 128){
+validate219.errors = [{instancePath:instancePath+"/then/" + i1,schemaPath:"#/$defs/taskId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+else {
+if(func1(data28) < 1){
+validate219.errors = [{instancePath:instancePath+"/then/" + i1,schemaPath:"#/$defs/taskId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern171.test(data28)){
+validate219.errors = [{instancePath:instancePath+"/then/" + i1,schemaPath:"#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate219.errors = [{instancePath:instancePath+"/then/" + i1,schemaPath:"#/$defs/taskId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid23 = _errs73 === errors;
+if(!valid23){
+break;
+}
+}
+}
+}
+}
+else {
+validate219.errors = [{instancePath:instancePath+"/then",schemaPath:"#/properties/then/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid0 = _errs71 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.receives !== undefined){
+let data29 = data.receives;
+const _errs76 = errors;
+if(typeof data29 !== "string"){
+validate219.errors = [{instancePath:instancePath+"/receives",schemaPath:"#/$defs/taskReceives/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if(!((data29 === "result") || (data29 === "results"))){
+validate219.errors = [{instancePath:instancePath+"/receives",schemaPath:"#/$defs/taskReceives/enum",keyword:"enum",params:{allowedValues: schema516.enum},message:"must be equal to one of the allowed values"}];
+return false;
+}
+var valid0 = _errs76 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.schedule !== undefined){
+let data30 = data.schedule;
+const _errs79 = errors;
+const _errs80 = errors;
+if(errors === _errs80){
+if(typeof data30 === "string"){
+if(func1(data30) > 64){
+validate219.errors = [{instancePath:instancePath+"/schedule",schemaPath:"#/$defs/taskScheduleName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+return false;
+}
+else {
+if(func1(data30) < 1){
+validate219.errors = [{instancePath:instancePath+"/schedule",schemaPath:"#/$defs/taskScheduleName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern177.test(data30)){
+validate219.errors = [{instancePath:instancePath+"/schedule",schemaPath:"#/$defs/taskScheduleName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9][a-z0-9_.:-]{0,63}$"},message:"must match pattern \""+"^[a-z0-9][a-z0-9_.:-]{0,63}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate219.errors = [{instancePath:instancePath+"/schedule",schemaPath:"#/$defs/taskScheduleName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs79 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
 }
 }
 }
@@ -29368,7 +30030,7 @@ validate219.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false}
 
 
 function validate218(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/tasks.lease.reply.json" */;
+/*# sourceURL="https://correio.dev/schemas/v1/tasks.get.reply.json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate218.evaluated;
@@ -29381,49 +30043,24 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if((data.jobs === undefined) && (missing0 = "jobs")){
+if((data.job === undefined) && (missing0 = "job")){
 validate218.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(key0 === "jobs")){
+if(!(key0 === "job")){
 validate218.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
 if(_errs1 === errors){
-if(data.jobs !== undefined){
-let data0 = data.jobs;
-const _errs2 = errors;
-if(errors === _errs2){
-if(Array.isArray(data0)){
-if(data0.length > 100){
-validate218.errors = [{instancePath:instancePath+"/jobs",schemaPath:"#/properties/jobs/maxItems",keyword:"maxItems",params:{limit: 100},message:"must NOT have more than 100 items"}];
-return false;
-}
-else {
-var valid1 = true;
-const len0 = data0.length;
-for(let i0=0; i0<len0; i0++){
-const _errs4 = errors;
-if(!(validate219(data0[i0], {instancePath:instancePath+"/jobs/" + i0,parentData:data0,parentDataProperty:i0,rootData,dynamicAnchors}))){
+if(data.job !== undefined){
+if(!(validate219(data.job, {instancePath:instancePath+"/job",parentData:data,parentDataProperty:"job",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate219.errors : vErrors.concat(validate219.errors);
 errors = vErrors.length;
-}
-var valid1 = _errs4 === errors;
-if(!valid1){
-break;
-}
-}
-}
-}
-else {
-validate218.errors = [{instancePath:instancePath+"/jobs",schemaPath:"#/properties/jobs/type",keyword:"type",params:{type: "array"},message:"must be array"}];
-return false;
-}
 }
 }
 }
@@ -29439,11 +30076,11 @@ return errors === 0;
 }
 validate218.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_tasks_lease_request = validate221;
-const schema635 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.lease.request.json","title":"TasksLeaseRequest","description":"Lease due jobs of the given queues, highest priority first, then oldest due (revision 1.6). With wait_ms, the reply waits up to that long for a job to become due (a long poll); an empty list when none did. Each job comes back active, with its attempt and lease_until: the worker heartbeats it before then, and settles it with that attempt.","x-correio-type":"tasks.lease.request","x-correio-pattern":"request","x-correio-service":"tasks","x-correio-reply":"tasks.lease.reply","type":"object","additionalProperties":false,"required":["worker","queues"],"properties":{"worker":{"description":"The worker's id, unique among live workers.","$ref":"defs.json#/$defs/nodeId"},"queues":{"type":"array","minItems":1,"maxItems":32,"items":{"$ref":"defs.json#/$defs/taskQueue"}},"max":{"description":"At most this many jobs (default 1).","type":"integer","minimum":1,"maximum":100},"wait_ms":{"description":"Long-poll time, default 0.","type":"integer","minimum":0,"maximum":30000}}};
+export const validate_tasks_get_request = validate221;
+const schema647 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.get.request.json","title":"TasksGetRequest","description":"A job's state (revision 1.6); NOT_FOUND for an unknown id, or one whose result outlived its TTL. With wait_ms, the reply waits up to that long for the job to finish (succeeded, dead or cancelled): waiting for a result.","x-correio-type":"tasks.get.request","x-correio-pattern":"request","x-correio-service":"tasks","x-correio-reply":"tasks.get.reply","type":"object","additionalProperties":false,"required":["id"],"properties":{"id":{"$ref":"defs.json#/$defs/taskId"},"wait_ms":{"type":"integer","minimum":0,"maximum":60000}}};
 
 function validate221(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/tasks.lease.request.json" */;
+/*# sourceURL="https://correio.dev/schemas/v1/tasks.get.request.json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate221.evaluated;
@@ -29456,45 +30093,45 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if(((data.worker === undefined) && (missing0 = "worker")) || ((data.queues === undefined) && (missing0 = "queues"))){
+if((data.id === undefined) && (missing0 = "id")){
 validate221.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((((key0 === "worker") || (key0 === "queues")) || (key0 === "max")) || (key0 === "wait_ms"))){
+if(!((key0 === "id") || (key0 === "wait_ms"))){
 validate221.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
 if(_errs1 === errors){
-if(data.worker !== undefined){
-let data0 = data.worker;
+if(data.id !== undefined){
+let data0 = data.id;
 const _errs2 = errors;
 const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
 if(func1(data0) > 128){
-validate221.errors = [{instancePath:instancePath+"/worker",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate221.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/taskId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data0) < 1){
-validate221.errors = [{instancePath:instancePath+"/worker",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate221.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/taskId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
-if(!pattern6.test(data0)){
-validate221.errors = [{instancePath:instancePath+"/worker",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+if(!pattern171.test(data0)){
+validate221.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate221.errors = [{instancePath:instancePath+"/worker",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate221.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/taskId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -29504,124 +30141,31 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.queues !== undefined){
-let data1 = data.queues;
-const _errs5 = errors;
-if(errors === _errs5){
-if(Array.isArray(data1)){
-if(data1.length > 32){
-validate221.errors = [{instancePath:instancePath+"/queues",schemaPath:"#/properties/queues/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"}];
-return false;
-}
-else {
-if(data1.length < 1){
-validate221.errors = [{instancePath:instancePath+"/queues",schemaPath:"#/properties/queues/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
-return false;
-}
-else {
-var valid2 = true;
-const len0 = data1.length;
-for(let i0=0; i0<len0; i0++){
-let data2 = data1[i0];
-const _errs7 = errors;
-const _errs8 = errors;
-if(errors === _errs8){
-if(typeof data2 === "string"){
-if(func1(data2) > 64){
-validate221.errors = [{instancePath:instancePath+"/queues/" + i0,schemaPath:"defs.json#/$defs/taskQueue/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
-return false;
-}
-else {
-if(func1(data2) < 1){
-validate221.errors = [{instancePath:instancePath+"/queues/" + i0,schemaPath:"defs.json#/$defs/taskQueue/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-else {
-if(!pattern77.test(data2)){
-validate221.errors = [{instancePath:instancePath+"/queues/" + i0,schemaPath:"defs.json#/$defs/taskQueue/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_.-]{0,63}$"},message:"must match pattern \""+"^[a-z][a-z0-9_.-]{0,63}$"+"\""}];
-return false;
-}
-}
-}
-}
-else {
-validate221.errors = [{instancePath:instancePath+"/queues/" + i0,schemaPath:"defs.json#/$defs/taskQueue/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid2 = _errs7 === errors;
-if(!valid2){
-break;
-}
-}
-}
-}
-}
-else {
-validate221.errors = [{instancePath:instancePath+"/queues",schemaPath:"#/properties/queues/type",keyword:"type",params:{type: "array"},message:"must be array"}];
-return false;
-}
-}
-var valid0 = _errs5 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.max !== undefined){
-let data3 = data.max;
-const _errs10 = errors;
-if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
-validate221.errors = [{instancePath:instancePath+"/max",schemaPath:"#/properties/max/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs10){
-if((typeof data3 == "number") && (isFinite(data3))){
-if(data3 > 100 || isNaN(data3)){
-validate221.errors = [{instancePath:instancePath+"/max",schemaPath:"#/properties/max/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100"}];
-return false;
-}
-else {
-if(data3 < 1 || isNaN(data3)){
-validate221.errors = [{instancePath:instancePath+"/max",schemaPath:"#/properties/max/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
-return false;
-}
-}
-}
-}
-var valid0 = _errs10 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
 if(data.wait_ms !== undefined){
-let data4 = data.wait_ms;
-const _errs12 = errors;
-if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
+let data1 = data.wait_ms;
+const _errs5 = errors;
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
 validate221.errors = [{instancePath:instancePath+"/wait_ms",schemaPath:"#/properties/wait_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs12){
-if((typeof data4 == "number") && (isFinite(data4))){
-if(data4 > 30000 || isNaN(data4)){
-validate221.errors = [{instancePath:instancePath+"/wait_ms",schemaPath:"#/properties/wait_ms/maximum",keyword:"maximum",params:{comparison: "<=", limit: 30000},message:"must be <= 30000"}];
+if(errors === _errs5){
+if((typeof data1 == "number") && (isFinite(data1))){
+if(data1 > 60000 || isNaN(data1)){
+validate221.errors = [{instancePath:instancePath+"/wait_ms",schemaPath:"#/properties/wait_ms/maximum",keyword:"maximum",params:{comparison: "<=", limit: 60000},message:"must be <= 60000"}];
 return false;
 }
 else {
-if(data4 < 0 || isNaN(data4)){
+if(data1 < 0 || isNaN(data1)){
 validate221.errors = [{instancePath:instancePath+"/wait_ms",schemaPath:"#/properties/wait_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
 }
 }
-var valid0 = _errs12 === errors;
+var valid0 = _errs5 === errors;
 }
 else {
 var valid0 = true;
-}
-}
 }
 }
 }
@@ -29637,10 +30181,226 @@ return errors === 0;
 }
 validate221.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_tasks_list_reply = validate222;
-const schema638 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.list.reply.json","title":"TasksListReply","description":"Reply to tasks.list.request: a page of jobs, with counts per queue and state of every job the server holds.","x-correio-type":"tasks.list.reply","x-correio-pattern":"reply","x-correio-service":"tasks","type":"object","additionalProperties":false,"required":["server","jobs","counts"],"properties":{"server":{"$ref":"defs.json#/$defs/nodeId"},"jobs":{"type":"array","maxItems":1000,"items":{"$ref":"defs.json#/$defs/taskJob"}},"next":{"$ref":"defs.json#/$defs/taskId"},"counts":{"description":"Jobs held, per queue and then per state.","type":"object","maxProperties":1000,"propertyNames":{"$ref":"defs.json#/$defs/taskQueue"},"additionalProperties":{"type":"object","propertyNames":{"$ref":"defs.json#/$defs/taskState"},"additionalProperties":{"$ref":"defs.json#/$defs/uint"}}}}};
+export const validate_tasks_heartbeat_reply = validate222;
+const schema649 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.heartbeat.reply.json","title":"TasksHeartbeatReply","description":"Reply to tasks.heartbeat.request, a lease for each one asked about, in order.","x-correio-type":"tasks.heartbeat.reply","x-correio-pattern":"reply","x-correio-service":"tasks","type":"object","additionalProperties":false,"required":["leases"],"properties":{"leases":{"type":"array","maxItems":100,"items":{"type":"object","additionalProperties":false,"required":["id","attempt","held","cancel"],"properties":{"id":{"$ref":"defs.json#/$defs/taskId"},"attempt":{"$ref":"defs.json#/$defs/taskAttempt"},"held":{"type":"boolean"},"cancel":{"description":"Cancellation was asked: stop the job and settle it as failed.","type":"boolean"},"lease_until":{"$ref":"defs.json#/$defs/timestamp"}}}}}};
+const schema651 = {"description":"The attempt a lease is for, from 1.","type":"integer","minimum":1,"maximum":1000};
+
+function validate222(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://correio.dev/schemas/v1/tasks.heartbeat.reply.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate222.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((data.leases === undefined) && (missing0 = "leases")){
+validate222.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(key0 === "leases")){
+validate222.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.leases !== undefined){
+let data0 = data.leases;
+const _errs2 = errors;
+if(errors === _errs2){
+if(Array.isArray(data0)){
+if(data0.length > 100){
+validate222.errors = [{instancePath:instancePath+"/leases",schemaPath:"#/properties/leases/maxItems",keyword:"maxItems",params:{limit: 100},message:"must NOT have more than 100 items"}];
+return false;
+}
+else {
+var valid1 = true;
+const len0 = data0.length;
+for(let i0=0; i0<len0; i0++){
+let data1 = data0[i0];
+const _errs4 = errors;
+if(errors === _errs4){
+if(data1 && typeof data1 == "object" && !Array.isArray(data1)){
+let missing1;
+if(((((data1.id === undefined) && (missing1 = "id")) || ((data1.attempt === undefined) && (missing1 = "attempt"))) || ((data1.held === undefined) && (missing1 = "held"))) || ((data1.cancel === undefined) && (missing1 = "cancel"))){
+validate222.errors = [{instancePath:instancePath+"/leases/" + i0,schemaPath:"#/properties/leases/items/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
+return false;
+}
+else {
+const _errs6 = errors;
+for(const key1 in data1){
+if(!(((((key1 === "id") || (key1 === "attempt")) || (key1 === "held")) || (key1 === "cancel")) || (key1 === "lease_until"))){
+validate222.errors = [{instancePath:instancePath+"/leases/" + i0,schemaPath:"#/properties/leases/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs6 === errors){
+if(data1.id !== undefined){
+let data2 = data1.id;
+const _errs7 = errors;
+const _errs8 = errors;
+if(errors === _errs8){
+if(typeof data2 === "string"){
+if(func1(data2) > 128){
+validate222.errors = [{instancePath:instancePath+"/leases/" + i0+"/id",schemaPath:"defs.json#/$defs/taskId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+else {
+if(func1(data2) < 1){
+validate222.errors = [{instancePath:instancePath+"/leases/" + i0+"/id",schemaPath:"defs.json#/$defs/taskId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern171.test(data2)){
+validate222.errors = [{instancePath:instancePath+"/leases/" + i0+"/id",schemaPath:"defs.json#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate222.errors = [{instancePath:instancePath+"/leases/" + i0+"/id",schemaPath:"defs.json#/$defs/taskId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid2 = _errs7 === errors;
+}
+else {
+var valid2 = true;
+}
+if(valid2){
+if(data1.attempt !== undefined){
+let data3 = data1.attempt;
+const _errs10 = errors;
+const _errs11 = errors;
+if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
+validate222.errors = [{instancePath:instancePath+"/leases/" + i0+"/attempt",schemaPath:"defs.json#/$defs/taskAttempt/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs11){
+if((typeof data3 == "number") && (isFinite(data3))){
+if(data3 > 1000 || isNaN(data3)){
+validate222.errors = [{instancePath:instancePath+"/leases/" + i0+"/attempt",schemaPath:"defs.json#/$defs/taskAttempt/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"}];
+return false;
+}
+else {
+if(data3 < 1 || isNaN(data3)){
+validate222.errors = [{instancePath:instancePath+"/leases/" + i0+"/attempt",schemaPath:"defs.json#/$defs/taskAttempt/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+}
+var valid2 = _errs10 === errors;
+}
+else {
+var valid2 = true;
+}
+if(valid2){
+if(data1.held !== undefined){
+const _errs13 = errors;
+if(typeof data1.held !== "boolean"){
+validate222.errors = [{instancePath:instancePath+"/leases/" + i0+"/held",schemaPath:"#/properties/leases/items/properties/held/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+return false;
+}
+var valid2 = _errs13 === errors;
+}
+else {
+var valid2 = true;
+}
+if(valid2){
+if(data1.cancel !== undefined){
+const _errs15 = errors;
+if(typeof data1.cancel !== "boolean"){
+validate222.errors = [{instancePath:instancePath+"/leases/" + i0+"/cancel",schemaPath:"#/properties/leases/items/properties/cancel/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+return false;
+}
+var valid2 = _errs15 === errors;
+}
+else {
+var valid2 = true;
+}
+if(valid2){
+if(data1.lease_until !== undefined){
+let data6 = data1.lease_until;
+const _errs17 = errors;
+const _errs18 = errors;
+if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
+validate222.errors = [{instancePath:instancePath+"/leases/" + i0+"/lease_until",schemaPath:"defs.json#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs18){
+if((typeof data6 == "number") && (isFinite(data6))){
+if(data6 > 9007199254740991 || isNaN(data6)){
+validate222.errors = [{instancePath:instancePath+"/leases/" + i0+"/lease_until",schemaPath:"defs.json#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data6 < 0 || isNaN(data6)){
+validate222.errors = [{instancePath:instancePath+"/leases/" + i0+"/lease_until",schemaPath:"defs.json#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid2 = _errs17 === errors;
+}
+else {
+var valid2 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+validate222.errors = [{instancePath:instancePath+"/leases/" + i0,schemaPath:"#/properties/leases/items/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+var valid1 = _errs4 === errors;
+if(!valid1){
+break;
+}
+}
+}
+}
+else {
+validate222.errors = [{instancePath:instancePath+"/leases",schemaPath:"#/properties/leases/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+}
+}
+}
+}
+else {
+validate222.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate222.errors = vErrors;
+return errors === 0;
+}
+validate222.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const validate_tasks_heartbeat_request = validate223;
+const schema653 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.heartbeat.request.json","title":"TasksHeartbeatRequest","description":"Extend the leases a worker holds (revision 1.6), optionally reporting progress. Each lease comes back held (extended to lease_until) or lost (the lease expired and the job went back to the queue, or it was settled): a worker stops a job whose lease is lost, and one marked cancel.","x-correio-type":"tasks.heartbeat.request","x-correio-pattern":"request","x-correio-service":"tasks","x-correio-reply":"tasks.heartbeat.reply","type":"object","additionalProperties":false,"required":["worker","leases"],"properties":{"worker":{"$ref":"defs.json#/$defs/nodeId"},"leases":{"type":"array","minItems":1,"maxItems":100,"items":{"type":"object","additionalProperties":false,"required":["id","attempt"],"properties":{"id":{"$ref":"defs.json#/$defs/taskId"},"attempt":{"$ref":"defs.json#/$defs/taskAttempt"},"progress":{"$ref":"defs.json#/$defs/taskValue"}}}}}};
 
 function validate223(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://correio.dev/schemas/v1/tasks.heartbeat.request.json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate223.evaluated;
@@ -29653,15 +30413,227 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if((((((((((((((((data.id === undefined) && (missing0 = "id")) || ((data.queue === undefined) && (missing0 = "queue"))) || ((data.task === undefined) && (missing0 = "task"))) || ((data.state === undefined) && (missing0 = "state"))) || ((data.priority === undefined) && (missing0 = "priority"))) || ((data.attempt === undefined) && (missing0 = "attempt"))) || ((data.max_attempts === undefined) && (missing0 = "max_attempts"))) || ((data.backoff_ms === undefined) && (missing0 = "backoff_ms"))) || ((data.max_backoff_ms === undefined) && (missing0 = "max_backoff_ms"))) || ((data.lease_ms === undefined) && (missing0 = "lease_ms"))) || ((data.result_ttl_ms === undefined) && (missing0 = "result_ttl_ms"))) || ((data.run_at === undefined) && (missing0 = "run_at"))) || ((data.created_at === undefined) && (missing0 = "created_at"))) || ((data.updated_at === undefined) && (missing0 = "updated_at"))) || ((data.version === undefined) && (missing0 = "version"))){
+if(((data.worker === undefined) && (missing0 = "worker")) || ((data.leases === undefined) && (missing0 = "leases"))){
 validate223.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(func164.call(schema494.properties, key0))){
+if(!((key0 === "worker") || (key0 === "leases"))){
 validate223.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.worker !== undefined){
+let data0 = data.worker;
+const _errs2 = errors;
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data0 === "string"){
+if(func1(data0) > 128){
+validate223.errors = [{instancePath:instancePath+"/worker",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+else {
+if(func1(data0) < 1){
+validate223.errors = [{instancePath:instancePath+"/worker",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern6.test(data0)){
+validate223.errors = [{instancePath:instancePath+"/worker",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate223.errors = [{instancePath:instancePath+"/worker",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.leases !== undefined){
+let data1 = data.leases;
+const _errs5 = errors;
+if(errors === _errs5){
+if(Array.isArray(data1)){
+if(data1.length > 100){
+validate223.errors = [{instancePath:instancePath+"/leases",schemaPath:"#/properties/leases/maxItems",keyword:"maxItems",params:{limit: 100},message:"must NOT have more than 100 items"}];
+return false;
+}
+else {
+if(data1.length < 1){
+validate223.errors = [{instancePath:instancePath+"/leases",schemaPath:"#/properties/leases/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
+return false;
+}
+else {
+var valid2 = true;
+const len0 = data1.length;
+for(let i0=0; i0<len0; i0++){
+let data2 = data1[i0];
+const _errs7 = errors;
+if(errors === _errs7){
+if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
+let missing1;
+if(((data2.id === undefined) && (missing1 = "id")) || ((data2.attempt === undefined) && (missing1 = "attempt"))){
+validate223.errors = [{instancePath:instancePath+"/leases/" + i0,schemaPath:"#/properties/leases/items/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
+return false;
+}
+else {
+const _errs9 = errors;
+for(const key1 in data2){
+if(!(((key1 === "id") || (key1 === "attempt")) || (key1 === "progress"))){
+validate223.errors = [{instancePath:instancePath+"/leases/" + i0,schemaPath:"#/properties/leases/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs9 === errors){
+if(data2.id !== undefined){
+let data3 = data2.id;
+const _errs10 = errors;
+const _errs11 = errors;
+if(errors === _errs11){
+if(typeof data3 === "string"){
+if(func1(data3) > 128){
+validate223.errors = [{instancePath:instancePath+"/leases/" + i0+"/id",schemaPath:"defs.json#/$defs/taskId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+else {
+if(func1(data3) < 1){
+validate223.errors = [{instancePath:instancePath+"/leases/" + i0+"/id",schemaPath:"defs.json#/$defs/taskId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern171.test(data3)){
+validate223.errors = [{instancePath:instancePath+"/leases/" + i0+"/id",schemaPath:"defs.json#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate223.errors = [{instancePath:instancePath+"/leases/" + i0+"/id",schemaPath:"defs.json#/$defs/taskId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid3 = _errs10 === errors;
+}
+else {
+var valid3 = true;
+}
+if(valid3){
+if(data2.attempt !== undefined){
+let data4 = data2.attempt;
+const _errs13 = errors;
+const _errs14 = errors;
+if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
+validate223.errors = [{instancePath:instancePath+"/leases/" + i0+"/attempt",schemaPath:"defs.json#/$defs/taskAttempt/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs14){
+if((typeof data4 == "number") && (isFinite(data4))){
+if(data4 > 1000 || isNaN(data4)){
+validate223.errors = [{instancePath:instancePath+"/leases/" + i0+"/attempt",schemaPath:"defs.json#/$defs/taskAttempt/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"}];
+return false;
+}
+else {
+if(data4 < 1 || isNaN(data4)){
+validate223.errors = [{instancePath:instancePath+"/leases/" + i0+"/attempt",schemaPath:"defs.json#/$defs/taskAttempt/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+}
+var valid3 = _errs13 === errors;
+}
+else {
+var valid3 = true;
+}
+if(valid3){
+if(data2.progress !== undefined){
+const _errs16 = errors;
+var valid3 = _errs16 === errors;
+}
+else {
+var valid3 = true;
+}
+}
+}
+}
+}
+}
+else {
+validate223.errors = [{instancePath:instancePath+"/leases/" + i0,schemaPath:"#/properties/leases/items/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+var valid2 = _errs7 === errors;
+if(!valid2){
+break;
+}
+}
+}
+}
+}
+else {
+validate223.errors = [{instancePath:instancePath+"/leases",schemaPath:"#/properties/leases/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+else {
+validate223.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate223.errors = vErrors;
+return errors === 0;
+}
+validate223.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const validate_tasks_lease_reply = validate224;
+const schema658 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.lease.reply.json","title":"TasksLeaseReply","description":"Reply to tasks.lease.request: the leased jobs (none when nothing became due in time).","x-correio-type":"tasks.lease.reply","x-correio-pattern":"reply","x-correio-service":"tasks","type":"object","additionalProperties":false,"required":["jobs"],"properties":{"jobs":{"type":"array","maxItems":100,"items":{"$ref":"defs.json#/$defs/taskJob"}}}};
+
+function validate225(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate225.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((((((((((((((data.id === undefined) && (missing0 = "id")) || ((data.queue === undefined) && (missing0 = "queue"))) || ((data.task === undefined) && (missing0 = "task"))) || ((data.state === undefined) && (missing0 = "state"))) || ((data.priority === undefined) && (missing0 = "priority"))) || ((data.attempt === undefined) && (missing0 = "attempt"))) || ((data.max_attempts === undefined) && (missing0 = "max_attempts"))) || ((data.backoff_ms === undefined) && (missing0 = "backoff_ms"))) || ((data.max_backoff_ms === undefined) && (missing0 = "max_backoff_ms"))) || ((data.lease_ms === undefined) && (missing0 = "lease_ms"))) || ((data.result_ttl_ms === undefined) && (missing0 = "result_ttl_ms"))) || ((data.run_at === undefined) && (missing0 = "run_at"))) || ((data.created_at === undefined) && (missing0 = "created_at"))) || ((data.updated_at === undefined) && (missing0 = "updated_at"))) || ((data.version === undefined) && (missing0 = "version"))){
+validate225.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(func164.call(schema494.properties, key0))){
+validate225.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -29674,24 +30646,24 @@ const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
 if(func1(data0) > 128){
-validate223.errors = [{instancePath:instancePath+"/id",schemaPath:"#/$defs/taskId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate225.errors = [{instancePath:instancePath+"/id",schemaPath:"#/$defs/taskId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data0) < 1){
-validate223.errors = [{instancePath:instancePath+"/id",schemaPath:"#/$defs/taskId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate225.errors = [{instancePath:instancePath+"/id",schemaPath:"#/$defs/taskId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern171.test(data0)){
-validate223.errors = [{instancePath:instancePath+"/id",schemaPath:"#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
+validate225.errors = [{instancePath:instancePath+"/id",schemaPath:"#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate223.errors = [{instancePath:instancePath+"/id",schemaPath:"#/$defs/taskId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate225.errors = [{instancePath:instancePath+"/id",schemaPath:"#/$defs/taskId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -29708,24 +30680,24 @@ const _errs6 = errors;
 if(errors === _errs6){
 if(typeof data1 === "string"){
 if(func1(data1) > 64){
-validate223.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/taskQueue/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+validate225.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/taskQueue/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
 return false;
 }
 else {
 if(func1(data1) < 1){
-validate223.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/taskQueue/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate225.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/taskQueue/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern77.test(data1)){
-validate223.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/taskQueue/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_.-]{0,63}$"},message:"must match pattern \""+"^[a-z][a-z0-9_.-]{0,63}$"+"\""}];
+validate225.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/taskQueue/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_.-]{0,63}$"},message:"must match pattern \""+"^[a-z][a-z0-9_.-]{0,63}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate223.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/taskQueue/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate225.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/taskQueue/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -29742,24 +30714,24 @@ const _errs9 = errors;
 if(errors === _errs9){
 if(typeof data2 === "string"){
 if(func1(data2) > 128){
-validate223.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate225.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data2) < 1){
-validate223.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate225.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern173.test(data2)){
-validate223.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"+"\""}];
+validate225.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate223.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate225.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -29781,11 +30753,11 @@ if(data.state !== undefined){
 let data4 = data.state;
 const _errs12 = errors;
 if(typeof data4 !== "string"){
-validate223.errors = [{instancePath:instancePath+"/state",schemaPath:"#/$defs/taskState/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate225.errors = [{instancePath:instancePath+"/state",schemaPath:"#/$defs/taskState/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if(!(((((((data4 === "scheduled") || (data4 === "queued")) || (data4 === "active")) || (data4 === "retrying")) || (data4 === "succeeded")) || (data4 === "dead")) || (data4 === "cancelled"))){
-validate223.errors = [{instancePath:instancePath+"/state",schemaPath:"#/$defs/taskState/enum",keyword:"enum",params:{allowedValues: schema499.enum},message:"must be equal to one of the allowed values"}];
+if(!((((((((data4 === "waiting") || (data4 === "scheduled")) || (data4 === "queued")) || (data4 === "active")) || (data4 === "retrying")) || (data4 === "succeeded")) || (data4 === "dead")) || (data4 === "cancelled"))){
+validate225.errors = [{instancePath:instancePath+"/state",schemaPath:"#/$defs/taskState/enum",keyword:"enum",params:{allowedValues: schema499.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs12 === errors;
@@ -29799,18 +30771,18 @@ let data5 = data.priority;
 const _errs15 = errors;
 const _errs16 = errors;
 if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
-validate223.errors = [{instancePath:instancePath+"/priority",schemaPath:"#/$defs/taskPriority/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate225.errors = [{instancePath:instancePath+"/priority",schemaPath:"#/$defs/taskPriority/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs16){
 if((typeof data5 == "number") && (isFinite(data5))){
 if(data5 > 9 || isNaN(data5)){
-validate223.errors = [{instancePath:instancePath+"/priority",schemaPath:"#/$defs/taskPriority/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9},message:"must be <= 9"}];
+validate225.errors = [{instancePath:instancePath+"/priority",schemaPath:"#/$defs/taskPriority/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9},message:"must be <= 9"}];
 return false;
 }
 else {
 if(data5 < 0 || isNaN(data5)){
-validate223.errors = [{instancePath:instancePath+"/priority",schemaPath:"#/$defs/taskPriority/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate225.errors = [{instancePath:instancePath+"/priority",schemaPath:"#/$defs/taskPriority/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -29826,18 +30798,18 @@ if(data.attempt !== undefined){
 let data6 = data.attempt;
 const _errs18 = errors;
 if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
-validate223.errors = [{instancePath:instancePath+"/attempt",schemaPath:"#/properties/attempt/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate225.errors = [{instancePath:instancePath+"/attempt",schemaPath:"#/properties/attempt/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs18){
 if((typeof data6 == "number") && (isFinite(data6))){
 if(data6 > 1000 || isNaN(data6)){
-validate223.errors = [{instancePath:instancePath+"/attempt",schemaPath:"#/properties/attempt/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"}];
+validate225.errors = [{instancePath:instancePath+"/attempt",schemaPath:"#/properties/attempt/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"}];
 return false;
 }
 else {
 if(data6 < 0 || isNaN(data6)){
-validate223.errors = [{instancePath:instancePath+"/attempt",schemaPath:"#/properties/attempt/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate225.errors = [{instancePath:instancePath+"/attempt",schemaPath:"#/properties/attempt/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -29853,18 +30825,18 @@ if(data.max_attempts !== undefined){
 let data7 = data.max_attempts;
 const _errs20 = errors;
 if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
-validate223.errors = [{instancePath:instancePath+"/max_attempts",schemaPath:"#/properties/max_attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate225.errors = [{instancePath:instancePath+"/max_attempts",schemaPath:"#/properties/max_attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs20){
 if((typeof data7 == "number") && (isFinite(data7))){
 if(data7 > 1000 || isNaN(data7)){
-validate223.errors = [{instancePath:instancePath+"/max_attempts",schemaPath:"#/properties/max_attempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"}];
+validate225.errors = [{instancePath:instancePath+"/max_attempts",schemaPath:"#/properties/max_attempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"}];
 return false;
 }
 else {
 if(data7 < 1 || isNaN(data7)){
-validate223.errors = [{instancePath:instancePath+"/max_attempts",schemaPath:"#/properties/max_attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+validate225.errors = [{instancePath:instancePath+"/max_attempts",schemaPath:"#/properties/max_attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
 }
@@ -29881,18 +30853,18 @@ let data8 = data.backoff_ms;
 const _errs22 = errors;
 const _errs23 = errors;
 if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
-validate223.errors = [{instancePath:instancePath+"/backoff_ms",schemaPath:"#/$defs/taskDuration/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate225.errors = [{instancePath:instancePath+"/backoff_ms",schemaPath:"#/$defs/taskDuration/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs23){
 if((typeof data8 == "number") && (isFinite(data8))){
 if(data8 > 2592000000 || isNaN(data8)){
-validate223.errors = [{instancePath:instancePath+"/backoff_ms",schemaPath:"#/$defs/taskDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2592000000},message:"must be <= 2592000000"}];
+validate225.errors = [{instancePath:instancePath+"/backoff_ms",schemaPath:"#/$defs/taskDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2592000000},message:"must be <= 2592000000"}];
 return false;
 }
 else {
 if(data8 < 0 || isNaN(data8)){
-validate223.errors = [{instancePath:instancePath+"/backoff_ms",schemaPath:"#/$defs/taskDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate225.errors = [{instancePath:instancePath+"/backoff_ms",schemaPath:"#/$defs/taskDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -29909,18 +30881,18 @@ let data9 = data.max_backoff_ms;
 const _errs25 = errors;
 const _errs26 = errors;
 if(!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))){
-validate223.errors = [{instancePath:instancePath+"/max_backoff_ms",schemaPath:"#/$defs/taskDuration/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate225.errors = [{instancePath:instancePath+"/max_backoff_ms",schemaPath:"#/$defs/taskDuration/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs26){
 if((typeof data9 == "number") && (isFinite(data9))){
 if(data9 > 2592000000 || isNaN(data9)){
-validate223.errors = [{instancePath:instancePath+"/max_backoff_ms",schemaPath:"#/$defs/taskDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2592000000},message:"must be <= 2592000000"}];
+validate225.errors = [{instancePath:instancePath+"/max_backoff_ms",schemaPath:"#/$defs/taskDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2592000000},message:"must be <= 2592000000"}];
 return false;
 }
 else {
 if(data9 < 0 || isNaN(data9)){
-validate223.errors = [{instancePath:instancePath+"/max_backoff_ms",schemaPath:"#/$defs/taskDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate225.errors = [{instancePath:instancePath+"/max_backoff_ms",schemaPath:"#/$defs/taskDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -29936,18 +30908,18 @@ if(data.lease_ms !== undefined){
 let data10 = data.lease_ms;
 const _errs28 = errors;
 if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
-validate223.errors = [{instancePath:instancePath+"/lease_ms",schemaPath:"#/properties/lease_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate225.errors = [{instancePath:instancePath+"/lease_ms",schemaPath:"#/properties/lease_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs28){
 if((typeof data10 == "number") && (isFinite(data10))){
 if(data10 > 3600000 || isNaN(data10)){
-validate223.errors = [{instancePath:instancePath+"/lease_ms",schemaPath:"#/properties/lease_ms/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600000},message:"must be <= 3600000"}];
+validate225.errors = [{instancePath:instancePath+"/lease_ms",schemaPath:"#/properties/lease_ms/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600000},message:"must be <= 3600000"}];
 return false;
 }
 else {
 if(data10 < 1000 || isNaN(data10)){
-validate223.errors = [{instancePath:instancePath+"/lease_ms",schemaPath:"#/properties/lease_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1000},message:"must be >= 1000"}];
+validate225.errors = [{instancePath:instancePath+"/lease_ms",schemaPath:"#/properties/lease_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1000},message:"must be >= 1000"}];
 return false;
 }
 }
@@ -29964,18 +30936,18 @@ let data11 = data.result_ttl_ms;
 const _errs30 = errors;
 const _errs31 = errors;
 if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
-validate223.errors = [{instancePath:instancePath+"/result_ttl_ms",schemaPath:"#/$defs/taskDuration/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate225.errors = [{instancePath:instancePath+"/result_ttl_ms",schemaPath:"#/$defs/taskDuration/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs31){
 if((typeof data11 == "number") && (isFinite(data11))){
 if(data11 > 2592000000 || isNaN(data11)){
-validate223.errors = [{instancePath:instancePath+"/result_ttl_ms",schemaPath:"#/$defs/taskDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2592000000},message:"must be <= 2592000000"}];
+validate225.errors = [{instancePath:instancePath+"/result_ttl_ms",schemaPath:"#/$defs/taskDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2592000000},message:"must be <= 2592000000"}];
 return false;
 }
 else {
 if(data11 < 0 || isNaN(data11)){
-validate223.errors = [{instancePath:instancePath+"/result_ttl_ms",schemaPath:"#/$defs/taskDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate225.errors = [{instancePath:instancePath+"/result_ttl_ms",schemaPath:"#/$defs/taskDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -29992,18 +30964,18 @@ let data12 = data.run_at;
 const _errs33 = errors;
 const _errs34 = errors;
 if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
-validate223.errors = [{instancePath:instancePath+"/run_at",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate225.errors = [{instancePath:instancePath+"/run_at",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs34){
 if((typeof data12 == "number") && (isFinite(data12))){
 if(data12 > 9007199254740991 || isNaN(data12)){
-validate223.errors = [{instancePath:instancePath+"/run_at",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+validate225.errors = [{instancePath:instancePath+"/run_at",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
 if(data12 < 0 || isNaN(data12)){
-validate223.errors = [{instancePath:instancePath+"/run_at",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate225.errors = [{instancePath:instancePath+"/run_at",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -30020,18 +30992,18 @@ let data13 = data.created_at;
 const _errs36 = errors;
 const _errs37 = errors;
 if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
-validate223.errors = [{instancePath:instancePath+"/created_at",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate225.errors = [{instancePath:instancePath+"/created_at",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs37){
 if((typeof data13 == "number") && (isFinite(data13))){
 if(data13 > 9007199254740991 || isNaN(data13)){
-validate223.errors = [{instancePath:instancePath+"/created_at",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+validate225.errors = [{instancePath:instancePath+"/created_at",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
 if(data13 < 0 || isNaN(data13)){
-validate223.errors = [{instancePath:instancePath+"/created_at",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate225.errors = [{instancePath:instancePath+"/created_at",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -30048,18 +31020,18 @@ let data14 = data.updated_at;
 const _errs39 = errors;
 const _errs40 = errors;
 if(!(((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14))) && (isFinite(data14)))){
-validate223.errors = [{instancePath:instancePath+"/updated_at",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate225.errors = [{instancePath:instancePath+"/updated_at",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs40){
 if((typeof data14 == "number") && (isFinite(data14))){
 if(data14 > 9007199254740991 || isNaN(data14)){
-validate223.errors = [{instancePath:instancePath+"/updated_at",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+validate225.errors = [{instancePath:instancePath+"/updated_at",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
 if(data14 < 0 || isNaN(data14)){
-validate223.errors = [{instancePath:instancePath+"/updated_at",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate225.errors = [{instancePath:instancePath+"/updated_at",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -30076,18 +31048,18 @@ let data15 = data.version;
 const _errs42 = errors;
 const _errs43 = errors;
 if(!(((typeof data15 == "number") && (!(data15 % 1) && !isNaN(data15))) && (isFinite(data15)))){
-validate223.errors = [{instancePath:instancePath+"/version",schemaPath:"#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate225.errors = [{instancePath:instancePath+"/version",schemaPath:"#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs43){
 if((typeof data15 == "number") && (isFinite(data15))){
 if(data15 > 9007199254740991 || isNaN(data15)){
-validate223.errors = [{instancePath:instancePath+"/version",schemaPath:"#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+validate225.errors = [{instancePath:instancePath+"/version",schemaPath:"#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
 if(data15 < 0 || isNaN(data15)){
-validate223.errors = [{instancePath:instancePath+"/version",schemaPath:"#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate225.errors = [{instancePath:instancePath+"/version",schemaPath:"#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -30106,24 +31078,24 @@ const _errs46 = errors;
 if(errors === _errs46){
 if(typeof data16 === "string"){
 if(func1(data16) > 128){
-validate223.errors = [{instancePath:instancePath+"/worker",schemaPath:"#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate225.errors = [{instancePath:instancePath+"/worker",schemaPath:"#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data16) < 1){
-validate223.errors = [{instancePath:instancePath+"/worker",schemaPath:"#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate225.errors = [{instancePath:instancePath+"/worker",schemaPath:"#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern6.test(data16)){
-validate223.errors = [{instancePath:instancePath+"/worker",schemaPath:"#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+validate225.errors = [{instancePath:instancePath+"/worker",schemaPath:"#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate223.errors = [{instancePath:instancePath+"/worker",schemaPath:"#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate225.errors = [{instancePath:instancePath+"/worker",schemaPath:"#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -30138,18 +31110,18 @@ let data17 = data.lease_until;
 const _errs48 = errors;
 const _errs49 = errors;
 if(!(((typeof data17 == "number") && (!(data17 % 1) && !isNaN(data17))) && (isFinite(data17)))){
-validate223.errors = [{instancePath:instancePath+"/lease_until",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate225.errors = [{instancePath:instancePath+"/lease_until",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs49){
 if((typeof data17 == "number") && (isFinite(data17))){
 if(data17 > 9007199254740991 || isNaN(data17)){
-validate223.errors = [{instancePath:instancePath+"/lease_until",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+validate225.errors = [{instancePath:instancePath+"/lease_until",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
 if(data17 < 0 || isNaN(data17)){
-validate223.errors = [{instancePath:instancePath+"/lease_until",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate225.errors = [{instancePath:instancePath+"/lease_until",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -30185,14 +31157,14 @@ if(errors === _errs54){
 if(data20 && typeof data20 == "object" && !Array.isArray(data20)){
 let missing1;
 if(((data20.type === undefined) && (missing1 = "type")) || ((data20.message === undefined) && (missing1 = "message"))){
-validate223.errors = [{instancePath:instancePath+"/error",schemaPath:"#/$defs/taskError/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
+validate225.errors = [{instancePath:instancePath+"/error",schemaPath:"#/$defs/taskError/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
 return false;
 }
 else {
 const _errs56 = errors;
 for(const key1 in data20){
 if(!((key1 === "type") || (key1 === "message"))){
-validate223.errors = [{instancePath:instancePath+"/error",schemaPath:"#/$defs/taskError/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+validate225.errors = [{instancePath:instancePath+"/error",schemaPath:"#/$defs/taskError/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -30204,18 +31176,18 @@ const _errs57 = errors;
 if(errors === _errs57){
 if(typeof data21 === "string"){
 if(func1(data21) > 200){
-validate223.errors = [{instancePath:instancePath+"/error/type",schemaPath:"#/$defs/taskError/properties/type/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"}];
+validate225.errors = [{instancePath:instancePath+"/error/type",schemaPath:"#/$defs/taskError/properties/type/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"}];
 return false;
 }
 else {
 if(func1(data21) < 1){
-validate223.errors = [{instancePath:instancePath+"/error/type",schemaPath:"#/$defs/taskError/properties/type/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate225.errors = [{instancePath:instancePath+"/error/type",schemaPath:"#/$defs/taskError/properties/type/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 }
 }
 else {
-validate223.errors = [{instancePath:instancePath+"/error/type",schemaPath:"#/$defs/taskError/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate225.errors = [{instancePath:instancePath+"/error/type",schemaPath:"#/$defs/taskError/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -30231,12 +31203,12 @@ const _errs59 = errors;
 if(errors === _errs59){
 if(typeof data22 === "string"){
 if(func1(data22) > 4000){
-validate223.errors = [{instancePath:instancePath+"/error/message",schemaPath:"#/$defs/taskError/properties/message/maxLength",keyword:"maxLength",params:{limit: 4000},message:"must NOT have more than 4000 characters"}];
+validate225.errors = [{instancePath:instancePath+"/error/message",schemaPath:"#/$defs/taskError/properties/message/maxLength",keyword:"maxLength",params:{limit: 4000},message:"must NOT have more than 4000 characters"}];
 return false;
 }
 }
 else {
-validate223.errors = [{instancePath:instancePath+"/error/message",schemaPath:"#/$defs/taskError/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate225.errors = [{instancePath:instancePath+"/error/message",schemaPath:"#/$defs/taskError/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -30250,7 +31222,7 @@ var valid19 = true;
 }
 }
 else {
-validate223.errors = [{instancePath:instancePath+"/error",schemaPath:"#/$defs/taskError/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate225.errors = [{instancePath:instancePath+"/error",schemaPath:"#/$defs/taskError/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -30264,11 +31236,11 @@ if(data.cancel_requested !== undefined){
 let data23 = data.cancel_requested;
 const _errs61 = errors;
 if(typeof data23 !== "boolean"){
-validate223.errors = [{instancePath:instancePath+"/cancel_requested",schemaPath:"#/properties/cancel_requested/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate225.errors = [{instancePath:instancePath+"/cancel_requested",schemaPath:"#/properties/cancel_requested/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 if(true !== data23){
-validate223.errors = [{instancePath:instancePath+"/cancel_requested",schemaPath:"#/properties/cancel_requested/const",keyword:"const",params:{allowedValue: true},message:"must be equal to constant"}];
+validate225.errors = [{instancePath:instancePath+"/cancel_requested",schemaPath:"#/properties/cancel_requested/const",keyword:"const",params:{allowedValue: true},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs61 === errors;
@@ -30282,18 +31254,18 @@ let data24 = data.finished_at;
 const _errs63 = errors;
 const _errs64 = errors;
 if(!(((typeof data24 == "number") && (!(data24 % 1) && !isNaN(data24))) && (isFinite(data24)))){
-validate223.errors = [{instancePath:instancePath+"/finished_at",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate225.errors = [{instancePath:instancePath+"/finished_at",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs64){
 if((typeof data24 == "number") && (isFinite(data24))){
 if(data24 > 9007199254740991 || isNaN(data24)){
-validate223.errors = [{instancePath:instancePath+"/finished_at",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+validate225.errors = [{instancePath:instancePath+"/finished_at",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
 if(data24 < 0 || isNaN(data24)){
-validate223.errors = [{instancePath:instancePath+"/finished_at",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate225.errors = [{instancePath:instancePath+"/finished_at",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -30304,497 +31276,208 @@ var valid0 = _errs63 === errors;
 else {
 var valid0 = true;
 }
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-}
-else {
-validate223.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-validate223.errors = vErrors;
-return errors === 0;
-}
-validate223.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
-
-
-function validate222(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/tasks.list.reply.json" */;
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate222.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(errors === 0){
-if(data && typeof data == "object" && !Array.isArray(data)){
-let missing0;
-if((((data.server === undefined) && (missing0 = "server")) || ((data.jobs === undefined) && (missing0 = "jobs"))) || ((data.counts === undefined) && (missing0 = "counts"))){
-validate222.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
-return false;
-}
-else {
-const _errs1 = errors;
-for(const key0 in data){
-if(!((((key0 === "server") || (key0 === "jobs")) || (key0 === "next")) || (key0 === "counts"))){
-validate222.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs1 === errors){
-if(data.server !== undefined){
-let data0 = data.server;
-const _errs2 = errors;
-const _errs3 = errors;
-if(errors === _errs3){
-if(typeof data0 === "string"){
-if(func1(data0) > 128){
-validate222.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
-return false;
-}
-else {
-if(func1(data0) < 1){
-validate222.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-else {
-if(!pattern6.test(data0)){
-validate222.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
-return false;
-}
-}
-}
-}
-else {
-validate222.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid0 = _errs2 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.jobs !== undefined){
-let data1 = data.jobs;
-const _errs5 = errors;
-if(errors === _errs5){
-if(Array.isArray(data1)){
-if(data1.length > 1000){
-validate222.errors = [{instancePath:instancePath+"/jobs",schemaPath:"#/properties/jobs/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items"}];
-return false;
-}
-else {
-var valid2 = true;
-const len0 = data1.length;
-for(let i0=0; i0<len0; i0++){
-const _errs7 = errors;
-if(!(validate223(data1[i0], {instancePath:instancePath+"/jobs/" + i0,parentData:data1,parentDataProperty:i0,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate223.errors : vErrors.concat(validate223.errors);
-errors = vErrors.length;
-}
-var valid2 = _errs7 === errors;
-if(!valid2){
-break;
-}
-}
-}
-}
-else {
-validate222.errors = [{instancePath:instancePath+"/jobs",schemaPath:"#/properties/jobs/type",keyword:"type",params:{type: "array"},message:"must be array"}];
-return false;
-}
-}
-var valid0 = _errs5 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.next !== undefined){
-let data3 = data.next;
-const _errs8 = errors;
-const _errs9 = errors;
-if(errors === _errs9){
-if(typeof data3 === "string"){
-if(func1(data3) > 128){
-validate222.errors = [{instancePath:instancePath+"/next",schemaPath:"defs.json#/$defs/taskId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
-return false;
-}
-else {
-if(func1(data3) < 1){
-validate222.errors = [{instancePath:instancePath+"/next",schemaPath:"defs.json#/$defs/taskId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-else {
-if(!pattern171.test(data3)){
-validate222.errors = [{instancePath:instancePath+"/next",schemaPath:"defs.json#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
-return false;
-}
-}
-}
-}
-else {
-validate222.errors = [{instancePath:instancePath+"/next",schemaPath:"defs.json#/$defs/taskId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid0 = _errs8 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.counts !== undefined){
-let data4 = data.counts;
-const _errs11 = errors;
-if(errors === _errs11){
-if(data4 && typeof data4 == "object" && !Array.isArray(data4)){
-if(Object.keys(data4).length > 1000){
-validate222.errors = [{instancePath:instancePath+"/counts",schemaPath:"#/properties/counts/maxProperties",keyword:"maxProperties",params:{limit: 1000},message:"must NOT have more than 1000 properties"}];
-return false;
-}
-else {
-for(const key1 in data4){
-const _errs13 = errors;
-const _errs14 = errors;
-if(errors === _errs14){
-if(typeof key1 === "string"){
-if(func1(key1) > 64){
-const err0 = {instancePath:instancePath+"/counts",schemaPath:"defs.json#/$defs/taskQueue/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters",propertyName:key1};
-if(vErrors === null){
-vErrors = [err0];
-}
-else {
-vErrors.push(err0);
-}
-errors++;
-}
-else {
-if(func1(key1) < 1){
-const err1 = {instancePath:instancePath+"/counts",schemaPath:"defs.json#/$defs/taskQueue/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",propertyName:key1};
-if(vErrors === null){
-vErrors = [err1];
-}
-else {
-vErrors.push(err1);
-}
-errors++;
-}
-else {
-if(!pattern77.test(key1)){
-const err2 = {instancePath:instancePath+"/counts",schemaPath:"defs.json#/$defs/taskQueue/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_.-]{0,63}$"},message:"must match pattern \""+"^[a-z][a-z0-9_.-]{0,63}$"+"\"",propertyName:key1};
-if(vErrors === null){
-vErrors = [err2];
-}
-else {
-vErrors.push(err2);
-}
-errors++;
-}
-}
-}
-}
-else {
-const err3 = {instancePath:instancePath+"/counts",schemaPath:"defs.json#/$defs/taskQueue/type",keyword:"type",params:{type: "string"},message:"must be string",propertyName:key1};
-if(vErrors === null){
-vErrors = [err3];
-}
-else {
-vErrors.push(err3);
-}
-errors++;
-}
-}
-var valid4 = _errs13 === errors;
-if(!valid4){
-const err4 = {instancePath:instancePath+"/counts",schemaPath:"#/properties/counts/propertyNames",keyword:"propertyNames",params:{propertyName: key1},message:"property name must be valid"};
-if(vErrors === null){
-vErrors = [err4];
-}
-else {
-vErrors.push(err4);
-}
-errors++;
-validate222.errors = vErrors;
-return false;
-break;
-}
-}
-if(valid4){
-for(const key2 in data4){
-let data5 = data4[key2];
-const _errs17 = errors;
-if(errors === _errs17){
-if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
-for(const key3 in data5){
-const _errs19 = errors;
-if(typeof key3 !== "string"){
-const err5 = {instancePath:instancePath+"/counts/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"defs.json#/$defs/taskState/type",keyword:"type",params:{type: "string"},message:"must be string",propertyName:key3};
-if(vErrors === null){
-vErrors = [err5];
-}
-else {
-vErrors.push(err5);
-}
-errors++;
-}
-if(!(((((((key3 === "scheduled") || (key3 === "queued")) || (key3 === "active")) || (key3 === "retrying")) || (key3 === "succeeded")) || (key3 === "dead")) || (key3 === "cancelled"))){
-const err6 = {instancePath:instancePath+"/counts/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"defs.json#/$defs/taskState/enum",keyword:"enum",params:{allowedValues: schema499.enum},message:"must be equal to one of the allowed values",propertyName:key3};
-if(vErrors === null){
-vErrors = [err6];
-}
-else {
-vErrors.push(err6);
-}
-errors++;
-}
-var valid7 = _errs19 === errors;
-if(!valid7){
-const err7 = {instancePath:instancePath+"/counts/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/counts/additionalProperties/propertyNames",keyword:"propertyNames",params:{propertyName: key3},message:"property name must be valid"};
-if(vErrors === null){
-vErrors = [err7];
-}
-else {
-vErrors.push(err7);
-}
-errors++;
-validate222.errors = vErrors;
-return false;
-break;
-}
-}
-if(valid7){
-for(const key4 in data5){
-let data6 = data5[key4];
-const _errs23 = errors;
-const _errs24 = errors;
-if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
-validate222.errors = [{instancePath:instancePath+"/counts/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + key4.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"defs.json#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs24){
-if((typeof data6 == "number") && (isFinite(data6))){
-if(data6 > 9007199254740991 || isNaN(data6)){
-validate222.errors = [{instancePath:instancePath+"/counts/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + key4.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"defs.json#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
-return false;
-}
-else {
-if(data6 < 0 || isNaN(data6)){
-validate222.errors = [{instancePath:instancePath+"/counts/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + key4.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"defs.json#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
-return false;
-}
-}
-}
-}
-var valid9 = _errs23 === errors;
-if(!valid9){
-break;
-}
-}
-}
-}
-else {
-validate222.errors = [{instancePath:instancePath+"/counts/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/counts/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-var valid6 = _errs17 === errors;
-if(!valid6){
-break;
-}
-}
-}
-}
-}
-else {
-validate222.errors = [{instancePath:instancePath+"/counts",schemaPath:"#/properties/counts/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-var valid0 = _errs11 === errors;
-}
-else {
-var valid0 = true;
-}
-}
-}
-}
-}
-}
-}
-else {
-validate222.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-validate222.errors = vErrors;
-return errors === 0;
-}
-validate222.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
-
-export const validate_tasks_list_request = validate225;
-const schema664 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.list.request.json","title":"TasksListRequest","description":"List jobs (revision 1.6): of one queue and/or state, ordered by id; after is the previous page's next. Between servers, on srv.<server-id>, it pages through every job a server holds (a new coordinator's catch-up).","x-correio-type":"tasks.list.request","x-correio-pattern":"request","x-correio-service":"tasks","x-correio-reply":"tasks.list.reply","type":"object","additionalProperties":false,"required":[],"properties":{"queue":{"$ref":"defs.json#/$defs/taskQueue"},"state":{"$ref":"defs.json#/$defs/taskState"},"limit":{"type":"integer","minimum":1,"maximum":1000},"after":{"$ref":"defs.json#/$defs/taskId"}}};
-
-function validate225(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/tasks.list.request.json" */;
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate225.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(errors === 0){
-if(data && typeof data == "object" && !Array.isArray(data)){
-const _errs1 = errors;
-for(const key0 in data){
-if(!((((key0 === "queue") || (key0 === "state")) || (key0 === "limit")) || (key0 === "after"))){
-validate225.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs1 === errors){
-if(data.queue !== undefined){
-let data0 = data.queue;
-const _errs2 = errors;
-const _errs3 = errors;
-if(errors === _errs3){
-if(typeof data0 === "string"){
-if(func1(data0) > 64){
-validate225.errors = [{instancePath:instancePath+"/queue",schemaPath:"defs.json#/$defs/taskQueue/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
-return false;
-}
-else {
-if(func1(data0) < 1){
-validate225.errors = [{instancePath:instancePath+"/queue",schemaPath:"defs.json#/$defs/taskQueue/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-else {
-if(!pattern77.test(data0)){
-validate225.errors = [{instancePath:instancePath+"/queue",schemaPath:"defs.json#/$defs/taskQueue/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_.-]{0,63}$"},message:"must match pattern \""+"^[a-z][a-z0-9_.-]{0,63}$"+"\""}];
-return false;
-}
-}
-}
-}
-else {
-validate225.errors = [{instancePath:instancePath+"/queue",schemaPath:"defs.json#/$defs/taskQueue/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-}
-var valid0 = _errs2 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.state !== undefined){
-let data1 = data.state;
-const _errs5 = errors;
-if(typeof data1 !== "string"){
-validate225.errors = [{instancePath:instancePath+"/state",schemaPath:"defs.json#/$defs/taskState/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-if(!(((((((data1 === "scheduled") || (data1 === "queued")) || (data1 === "active")) || (data1 === "retrying")) || (data1 === "succeeded")) || (data1 === "dead")) || (data1 === "cancelled"))){
-validate225.errors = [{instancePath:instancePath+"/state",schemaPath:"defs.json#/$defs/taskState/enum",keyword:"enum",params:{allowedValues: schema499.enum},message:"must be equal to one of the allowed values"}];
-return false;
-}
-var valid0 = _errs5 === errors;
-}
-else {
-var valid0 = true;
-}
-if(valid0){
-if(data.limit !== undefined){
-let data2 = data.limit;
-const _errs8 = errors;
-if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
-validate225.errors = [{instancePath:instancePath+"/limit",schemaPath:"#/properties/limit/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs8){
-if((typeof data2 == "number") && (isFinite(data2))){
-if(data2 > 1000 || isNaN(data2)){
-validate225.errors = [{instancePath:instancePath+"/limit",schemaPath:"#/properties/limit/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"}];
-return false;
-}
-else {
-if(data2 < 1 || isNaN(data2)){
-validate225.errors = [{instancePath:instancePath+"/limit",schemaPath:"#/properties/limit/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
-return false;
-}
-}
-}
-}
-var valid0 = _errs8 === errors;
-}
-else {
-var valid0 = true;
-}
 if(valid0){
 if(data.after !== undefined){
-let data3 = data.after;
-const _errs10 = errors;
-const _errs11 = errors;
-if(errors === _errs11){
-if(typeof data3 === "string"){
-if(func1(data3) > 128){
-validate225.errors = [{instancePath:instancePath+"/after",schemaPath:"defs.json#/$defs/taskId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+let data25 = data.after;
+const _errs66 = errors;
+if(errors === _errs66){
+if(Array.isArray(data25)){
+if(data25.length > 1000){
+validate225.errors = [{instancePath:instancePath+"/after",schemaPath:"#/properties/after/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items"}];
 return false;
 }
 else {
-if(func1(data3) < 1){
-validate225.errors = [{instancePath:instancePath+"/after",schemaPath:"defs.json#/$defs/taskId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+if(data25.length < 1){
+validate225.errors = [{instancePath:instancePath+"/after",schemaPath:"#/properties/after/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
 return false;
 }
 else {
-if(!pattern171.test(data3)){
-validate225.errors = [{instancePath:instancePath+"/after",schemaPath:"defs.json#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
+var valid21 = true;
+const len0 = data25.length;
+for(let i0=0; i0<len0; i0++){
+let data26 = data25[i0];
+const _errs68 = errors;
+const _errs69 = errors;
+if(errors === _errs69){
+if(typeof data26 === "string"){
+if(func1(data26) > 128){
+validate225.errors = [{instancePath:instancePath+"/after/" + i0,schemaPath:"#/$defs/taskId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+else {
+if(func1(data26) < 1){
+validate225.errors = [{instancePath:instancePath+"/after/" + i0,schemaPath:"#/$defs/taskId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern171.test(data26)){
+validate225.errors = [{instancePath:instancePath+"/after/" + i0,schemaPath:"#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate225.errors = [{instancePath:instancePath+"/after",schemaPath:"defs.json#/$defs/taskId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate225.errors = [{instancePath:instancePath+"/after/" + i0,schemaPath:"#/$defs/taskId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
-var valid0 = _errs10 === errors;
+var valid21 = _errs68 === errors;
+if(!valid21){
+break;
+}
+}
+}
+}
+}
+else {
+validate225.errors = [{instancePath:instancePath+"/after",schemaPath:"#/properties/after/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid0 = _errs66 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
+if(data.then !== undefined){
+let data27 = data.then;
+const _errs71 = errors;
+if(errors === _errs71){
+if(Array.isArray(data27)){
+if(data27.length > 1000){
+validate225.errors = [{instancePath:instancePath+"/then",schemaPath:"#/properties/then/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items"}];
+return false;
+}
+else {
+if(data27.length < 1){
+validate225.errors = [{instancePath:instancePath+"/then",schemaPath:"#/properties/then/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
+return false;
+}
+else {
+var valid23 = true;
+const len1 = data27.length;
+for(let i1=0; i1<len1; i1++){
+let data28 = data27[i1];
+const _errs73 = errors;
+const _errs74 = errors;
+if(errors === _errs74){
+if(typeof data28 === "string"){
+if(func1(data28) > 128){
+validate225.errors = [{instancePath:instancePath+"/then/" + i1,schemaPath:"#/$defs/taskId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+else {
+if(func1(data28) < 1){
+validate225.errors = [{instancePath:instancePath+"/then/" + i1,schemaPath:"#/$defs/taskId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern171.test(data28)){
+validate225.errors = [{instancePath:instancePath+"/then/" + i1,schemaPath:"#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate225.errors = [{instancePath:instancePath+"/then/" + i1,schemaPath:"#/$defs/taskId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid23 = _errs73 === errors;
+if(!valid23){
+break;
+}
+}
+}
+}
+}
+else {
+validate225.errors = [{instancePath:instancePath+"/then",schemaPath:"#/properties/then/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid0 = _errs71 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.receives !== undefined){
+let data29 = data.receives;
+const _errs76 = errors;
+if(typeof data29 !== "string"){
+validate225.errors = [{instancePath:instancePath+"/receives",schemaPath:"#/$defs/taskReceives/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if(!((data29 === "result") || (data29 === "results"))){
+validate225.errors = [{instancePath:instancePath+"/receives",schemaPath:"#/$defs/taskReceives/enum",keyword:"enum",params:{allowedValues: schema516.enum},message:"must be equal to one of the allowed values"}];
+return false;
+}
+var valid0 = _errs76 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.schedule !== undefined){
+let data30 = data.schedule;
+const _errs79 = errors;
+const _errs80 = errors;
+if(errors === _errs80){
+if(typeof data30 === "string"){
+if(func1(data30) > 64){
+validate225.errors = [{instancePath:instancePath+"/schedule",schemaPath:"#/$defs/taskScheduleName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+return false;
+}
+else {
+if(func1(data30) < 1){
+validate225.errors = [{instancePath:instancePath+"/schedule",schemaPath:"#/$defs/taskScheduleName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern177.test(data30)){
+validate225.errors = [{instancePath:instancePath+"/schedule",schemaPath:"#/$defs/taskScheduleName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9][a-z0-9_.:-]{0,63}$"},message:"must match pattern \""+"^[a-z0-9][a-z0-9_.:-]{0,63}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate225.errors = [{instancePath:instancePath+"/schedule",schemaPath:"#/$defs/taskScheduleName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs79 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
 }
 }
 }
@@ -30811,14 +31494,12 @@ return errors === 0;
 }
 validate225.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_tasks_purge_reply = validate226;
-const schema668 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.purge.reply.json","title":"TasksPurgeReply","description":"Reply to tasks.purge.request.","x-correio-type":"tasks.purge.reply","x-correio-pattern":"reply","x-correio-service":"tasks","type":"object","additionalProperties":false,"required":["purged","more"],"properties":{"purged":{"$ref":"defs.json#/$defs/uint"},"more":{"type":"boolean"}}};
 
-function validate226(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/tasks.purge.reply.json" */;
+function validate224(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://correio.dev/schemas/v1/tasks.lease.reply.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate226.evaluated;
+const evaluated0 = validate224.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -30828,78 +31509,69 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if(((data.purged === undefined) && (missing0 = "purged")) || ((data.more === undefined) && (missing0 = "more"))){
-validate226.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+if((data.jobs === undefined) && (missing0 = "jobs")){
+validate224.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((key0 === "purged") || (key0 === "more"))){
-validate226.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+if(!(key0 === "jobs")){
+validate224.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
 if(_errs1 === errors){
-if(data.purged !== undefined){
-let data0 = data.purged;
+if(data.jobs !== undefined){
+let data0 = data.jobs;
 const _errs2 = errors;
-const _errs3 = errors;
-if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
-validate226.errors = [{instancePath:instancePath+"/purged",schemaPath:"defs.json#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
-return false;
-}
-if(errors === _errs3){
-if((typeof data0 == "number") && (isFinite(data0))){
-if(data0 > 9007199254740991 || isNaN(data0)){
-validate226.errors = [{instancePath:instancePath+"/purged",schemaPath:"defs.json#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+if(errors === _errs2){
+if(Array.isArray(data0)){
+if(data0.length > 100){
+validate224.errors = [{instancePath:instancePath+"/jobs",schemaPath:"#/properties/jobs/maxItems",keyword:"maxItems",params:{limit: 100},message:"must NOT have more than 100 items"}];
 return false;
 }
 else {
-if(data0 < 0 || isNaN(data0)){
-validate226.errors = [{instancePath:instancePath+"/purged",schemaPath:"defs.json#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
-return false;
+var valid1 = true;
+const len0 = data0.length;
+for(let i0=0; i0<len0; i0++){
+const _errs4 = errors;
+if(!(validate225(data0[i0], {instancePath:instancePath+"/jobs/" + i0,parentData:data0,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate225.errors : vErrors.concat(validate225.errors);
+errors = vErrors.length;
+}
+var valid1 = _errs4 === errors;
+if(!valid1){
+break;
 }
 }
 }
-}
-var valid0 = _errs2 === errors;
 }
 else {
-var valid0 = true;
-}
-if(valid0){
-if(data.more !== undefined){
-const _errs5 = errors;
-if(typeof data.more !== "boolean"){
-validate226.errors = [{instancePath:instancePath+"/more",schemaPath:"#/properties/more/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate224.errors = [{instancePath:instancePath+"/jobs",schemaPath:"#/properties/jobs/type",keyword:"type",params:{type: "array"},message:"must be array"}];
 return false;
 }
-var valid0 = _errs5 === errors;
-}
-else {
-var valid0 = true;
 }
 }
 }
 }
 }
 else {
-validate226.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate224.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate226.errors = vErrors;
+validate224.errors = vErrors;
 return errors === 0;
 }
-validate226.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate224.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_tasks_purge_request = validate227;
-const schema670 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.purge.request.json","title":"TasksPurgeRequest","description":"Purge a queue (revision 1.6): its waiting jobs (scheduled, queued and retrying, or only the state given; dead: the dead letters) become cancelled, with error type purged, and leave with their result TTL. Active jobs are not touched: cancel them one by one. At most 1,000 jobs a request; more is true when some remain.","x-correio-type":"tasks.purge.request","x-correio-pattern":"request","x-correio-service":"tasks","x-correio-reply":"tasks.purge.reply","type":"object","additionalProperties":false,"required":["queue"],"properties":{"queue":{"$ref":"defs.json#/$defs/taskQueue"},"state":{"type":"string","enum":["scheduled","queued","retrying","dead"]}}};
+export const validate_tasks_lease_request = validate227;
+const schema683 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.lease.request.json","title":"TasksLeaseRequest","description":"Lease due jobs of the given queues, highest priority first, then oldest due (revision 1.6). With wait_ms, the reply waits up to that long for a job to become due (a long poll); an empty list when none did. Each job comes back active, with its attempt and lease_until: the worker heartbeats it before then, and settles it with that attempt.","x-correio-type":"tasks.lease.request","x-correio-pattern":"request","x-correio-service":"tasks","x-correio-reply":"tasks.lease.reply","type":"object","additionalProperties":false,"required":["worker","queues"],"properties":{"worker":{"description":"The worker's id, unique among live workers.","$ref":"defs.json#/$defs/nodeId"},"queues":{"type":"array","minItems":1,"maxItems":32,"items":{"$ref":"defs.json#/$defs/taskQueue"}},"max":{"description":"At most this many jobs (default 1).","type":"integer","minimum":1,"maximum":100},"wait_ms":{"description":"Long-poll time, default 0.","type":"integer","minimum":0,"maximum":30000}}};
 
 function validate227(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/tasks.purge.request.json" */;
+/*# sourceURL="https://correio.dev/schemas/v1/tasks.lease.request.json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate227.evaluated;
@@ -30912,45 +31584,45 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if((data.queue === undefined) && (missing0 = "queue")){
+if(((data.worker === undefined) && (missing0 = "worker")) || ((data.queues === undefined) && (missing0 = "queues"))){
 validate227.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((key0 === "queue") || (key0 === "state"))){
+if(!((((key0 === "worker") || (key0 === "queues")) || (key0 === "max")) || (key0 === "wait_ms"))){
 validate227.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
 if(_errs1 === errors){
-if(data.queue !== undefined){
-let data0 = data.queue;
+if(data.worker !== undefined){
+let data0 = data.worker;
 const _errs2 = errors;
 const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
-if(func1(data0) > 64){
-validate227.errors = [{instancePath:instancePath+"/queue",schemaPath:"defs.json#/$defs/taskQueue/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+if(func1(data0) > 128){
+validate227.errors = [{instancePath:instancePath+"/worker",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data0) < 1){
-validate227.errors = [{instancePath:instancePath+"/queue",schemaPath:"defs.json#/$defs/taskQueue/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate227.errors = [{instancePath:instancePath+"/worker",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
-if(!pattern77.test(data0)){
-validate227.errors = [{instancePath:instancePath+"/queue",schemaPath:"defs.json#/$defs/taskQueue/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_.-]{0,63}$"},message:"must match pattern \""+"^[a-z][a-z0-9_.-]{0,63}$"+"\""}];
+if(!pattern6.test(data0)){
+validate227.errors = [{instancePath:instancePath+"/worker",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate227.errors = [{instancePath:instancePath+"/queue",schemaPath:"defs.json#/$defs/taskQueue/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate227.errors = [{instancePath:instancePath+"/worker",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -30960,21 +31632,124 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.state !== undefined){
-let data1 = data.state;
+if(data.queues !== undefined){
+let data1 = data.queues;
 const _errs5 = errors;
-if(typeof data1 !== "string"){
-validate227.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+if(errors === _errs5){
+if(Array.isArray(data1)){
+if(data1.length > 32){
+validate227.errors = [{instancePath:instancePath+"/queues",schemaPath:"#/properties/queues/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"}];
 return false;
 }
-if(!((((data1 === "scheduled") || (data1 === "queued")) || (data1 === "retrying")) || (data1 === "dead"))){
-validate227.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema670.properties.state.enum},message:"must be equal to one of the allowed values"}];
+else {
+if(data1.length < 1){
+validate227.errors = [{instancePath:instancePath+"/queues",schemaPath:"#/properties/queues/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
 return false;
+}
+else {
+var valid2 = true;
+const len0 = data1.length;
+for(let i0=0; i0<len0; i0++){
+let data2 = data1[i0];
+const _errs7 = errors;
+const _errs8 = errors;
+if(errors === _errs8){
+if(typeof data2 === "string"){
+if(func1(data2) > 64){
+validate227.errors = [{instancePath:instancePath+"/queues/" + i0,schemaPath:"defs.json#/$defs/taskQueue/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+return false;
+}
+else {
+if(func1(data2) < 1){
+validate227.errors = [{instancePath:instancePath+"/queues/" + i0,schemaPath:"defs.json#/$defs/taskQueue/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern77.test(data2)){
+validate227.errors = [{instancePath:instancePath+"/queues/" + i0,schemaPath:"defs.json#/$defs/taskQueue/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_.-]{0,63}$"},message:"must match pattern \""+"^[a-z][a-z0-9_.-]{0,63}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate227.errors = [{instancePath:instancePath+"/queues/" + i0,schemaPath:"defs.json#/$defs/taskQueue/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid2 = _errs7 === errors;
+if(!valid2){
+break;
+}
+}
+}
+}
+}
+else {
+validate227.errors = [{instancePath:instancePath+"/queues",schemaPath:"#/properties/queues/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
 }
 var valid0 = _errs5 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
+if(data.max !== undefined){
+let data3 = data.max;
+const _errs10 = errors;
+if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
+validate227.errors = [{instancePath:instancePath+"/max",schemaPath:"#/properties/max/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs10){
+if((typeof data3 == "number") && (isFinite(data3))){
+if(data3 > 100 || isNaN(data3)){
+validate227.errors = [{instancePath:instancePath+"/max",schemaPath:"#/properties/max/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100"}];
+return false;
+}
+else {
+if(data3 < 1 || isNaN(data3)){
+validate227.errors = [{instancePath:instancePath+"/max",schemaPath:"#/properties/max/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs10 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.wait_ms !== undefined){
+let data4 = data.wait_ms;
+const _errs12 = errors;
+if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
+validate227.errors = [{instancePath:instancePath+"/wait_ms",schemaPath:"#/properties/wait_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs12){
+if((typeof data4 == "number") && (isFinite(data4))){
+if(data4 > 30000 || isNaN(data4)){
+validate227.errors = [{instancePath:instancePath+"/wait_ms",schemaPath:"#/properties/wait_ms/maximum",keyword:"maximum",params:{comparison: "<=", limit: 30000},message:"must be <= 30000"}];
+return false;
+}
+else {
+if(data4 < 0 || isNaN(data4)){
+validate227.errors = [{instancePath:instancePath+"/wait_ms",schemaPath:"#/properties/wait_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs12 === errors;
+}
+else {
+var valid0 = true;
+}
+}
 }
 }
 }
@@ -30990,8 +31765,8 @@ return errors === 0;
 }
 validate227.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_tasks_retry_reply = validate228;
-const schema672 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.retry.reply.json","title":"TasksRetryReply","description":"Reply to tasks.retry.request.","x-correio-type":"tasks.retry.reply","x-correio-pattern":"reply","x-correio-service":"tasks","type":"object","additionalProperties":false,"required":["job"],"properties":{"job":{"$ref":"defs.json#/$defs/taskJob"}}};
+export const validate_tasks_list_reply = validate228;
+const schema686 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.list.reply.json","title":"TasksListReply","description":"Reply to tasks.list.request: a page of jobs, with counts per queue and state of every job the server holds.","x-correio-type":"tasks.list.reply","x-correio-pattern":"reply","x-correio-service":"tasks","type":"object","additionalProperties":false,"required":["server","jobs","counts"],"properties":{"server":{"$ref":"defs.json#/$defs/nodeId"},"jobs":{"type":"array","maxItems":1000,"items":{"$ref":"defs.json#/$defs/taskJob"}},"next":{"$ref":"defs.json#/$defs/taskId"},"counts":{"description":"Jobs held, per queue and then per state.","type":"object","maxProperties":1000,"propertyNames":{"$ref":"defs.json#/$defs/taskQueue"},"additionalProperties":{"type":"object","propertyNames":{"$ref":"defs.json#/$defs/taskState"},"additionalProperties":{"$ref":"defs.json#/$defs/uint"}}}}};
 
 function validate229(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -31137,7 +31912,7 @@ if(typeof data4 !== "string"){
 validate229.errors = [{instancePath:instancePath+"/state",schemaPath:"#/$defs/taskState/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if(!(((((((data4 === "scheduled") || (data4 === "queued")) || (data4 === "active")) || (data4 === "retrying")) || (data4 === "succeeded")) || (data4 === "dead")) || (data4 === "cancelled"))){
+if(!((((((((data4 === "waiting") || (data4 === "scheduled")) || (data4 === "queued")) || (data4 === "active")) || (data4 === "retrying")) || (data4 === "succeeded")) || (data4 === "dead")) || (data4 === "cancelled"))){
 validate229.errors = [{instancePath:instancePath+"/state",schemaPath:"#/$defs/taskState/enum",keyword:"enum",params:{allowedValues: schema499.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
@@ -31657,6 +32432,189 @@ var valid0 = _errs63 === errors;
 else {
 var valid0 = true;
 }
+if(valid0){
+if(data.after !== undefined){
+let data25 = data.after;
+const _errs66 = errors;
+if(errors === _errs66){
+if(Array.isArray(data25)){
+if(data25.length > 1000){
+validate229.errors = [{instancePath:instancePath+"/after",schemaPath:"#/properties/after/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items"}];
+return false;
+}
+else {
+if(data25.length < 1){
+validate229.errors = [{instancePath:instancePath+"/after",schemaPath:"#/properties/after/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
+return false;
+}
+else {
+var valid21 = true;
+const len0 = data25.length;
+for(let i0=0; i0<len0; i0++){
+let data26 = data25[i0];
+const _errs68 = errors;
+const _errs69 = errors;
+if(errors === _errs69){
+if(typeof data26 === "string"){
+if(func1(data26) > 128){
+validate229.errors = [{instancePath:instancePath+"/after/" + i0,schemaPath:"#/$defs/taskId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+else {
+if(func1(data26) < 1){
+validate229.errors = [{instancePath:instancePath+"/after/" + i0,schemaPath:"#/$defs/taskId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern171.test(data26)){
+validate229.errors = [{instancePath:instancePath+"/after/" + i0,schemaPath:"#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate229.errors = [{instancePath:instancePath+"/after/" + i0,schemaPath:"#/$defs/taskId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid21 = _errs68 === errors;
+if(!valid21){
+break;
+}
+}
+}
+}
+}
+else {
+validate229.errors = [{instancePath:instancePath+"/after",schemaPath:"#/properties/after/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid0 = _errs66 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.then !== undefined){
+let data27 = data.then;
+const _errs71 = errors;
+if(errors === _errs71){
+if(Array.isArray(data27)){
+if(data27.length > 1000){
+validate229.errors = [{instancePath:instancePath+"/then",schemaPath:"#/properties/then/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items"}];
+return false;
+}
+else {
+if(data27.length < 1){
+validate229.errors = [{instancePath:instancePath+"/then",schemaPath:"#/properties/then/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
+return false;
+}
+else {
+var valid23 = true;
+const len1 = data27.length;
+for(let i1=0; i1<len1; i1++){
+let data28 = data27[i1];
+const _errs73 = errors;
+const _errs74 = errors;
+if(errors === _errs74){
+if(typeof data28 === "string"){
+if(func1(data28) > 128){
+validate229.errors = [{instancePath:instancePath+"/then/" + i1,schemaPath:"#/$defs/taskId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+else {
+if(func1(data28) < 1){
+validate229.errors = [{instancePath:instancePath+"/then/" + i1,schemaPath:"#/$defs/taskId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern171.test(data28)){
+validate229.errors = [{instancePath:instancePath+"/then/" + i1,schemaPath:"#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate229.errors = [{instancePath:instancePath+"/then/" + i1,schemaPath:"#/$defs/taskId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid23 = _errs73 === errors;
+if(!valid23){
+break;
+}
+}
+}
+}
+}
+else {
+validate229.errors = [{instancePath:instancePath+"/then",schemaPath:"#/properties/then/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid0 = _errs71 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.receives !== undefined){
+let data29 = data.receives;
+const _errs76 = errors;
+if(typeof data29 !== "string"){
+validate229.errors = [{instancePath:instancePath+"/receives",schemaPath:"#/$defs/taskReceives/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if(!((data29 === "result") || (data29 === "results"))){
+validate229.errors = [{instancePath:instancePath+"/receives",schemaPath:"#/$defs/taskReceives/enum",keyword:"enum",params:{allowedValues: schema516.enum},message:"must be equal to one of the allowed values"}];
+return false;
+}
+var valid0 = _errs76 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.schedule !== undefined){
+let data30 = data.schedule;
+const _errs79 = errors;
+const _errs80 = errors;
+if(errors === _errs80){
+if(typeof data30 === "string"){
+if(func1(data30) > 64){
+validate229.errors = [{instancePath:instancePath+"/schedule",schemaPath:"#/$defs/taskScheduleName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+return false;
+}
+else {
+if(func1(data30) < 1){
+validate229.errors = [{instancePath:instancePath+"/schedule",schemaPath:"#/$defs/taskScheduleName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern177.test(data30)){
+validate229.errors = [{instancePath:instancePath+"/schedule",schemaPath:"#/$defs/taskScheduleName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9][a-z0-9_.:-]{0,63}$"},message:"must match pattern \""+"^[a-z0-9][a-z0-9_.:-]{0,63}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate229.errors = [{instancePath:instancePath+"/schedule",schemaPath:"#/$defs/taskScheduleName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs79 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
 }
 }
 }
@@ -31694,7 +32652,7 @@ validate229.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false}
 
 
 function validate228(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/tasks.retry.reply.json" */;
+/*# sourceURL="https://correio.dev/schemas/v1/tasks.list.reply.json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate228.evaluated;
@@ -31707,24 +32665,297 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if((data.job === undefined) && (missing0 = "job")){
+if((((data.server === undefined) && (missing0 = "server")) || ((data.jobs === undefined) && (missing0 = "jobs"))) || ((data.counts === undefined) && (missing0 = "counts"))){
 validate228.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(key0 === "job")){
+if(!((((key0 === "server") || (key0 === "jobs")) || (key0 === "next")) || (key0 === "counts"))){
 validate228.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
 if(_errs1 === errors){
-if(data.job !== undefined){
-if(!(validate229(data.job, {instancePath:instancePath+"/job",parentData:data,parentDataProperty:"job",rootData,dynamicAnchors}))){
+if(data.server !== undefined){
+let data0 = data.server;
+const _errs2 = errors;
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data0 === "string"){
+if(func1(data0) > 128){
+validate228.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+else {
+if(func1(data0) < 1){
+validate228.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern6.test(data0)){
+validate228.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate228.errors = [{instancePath:instancePath+"/server",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.jobs !== undefined){
+let data1 = data.jobs;
+const _errs5 = errors;
+if(errors === _errs5){
+if(Array.isArray(data1)){
+if(data1.length > 1000){
+validate228.errors = [{instancePath:instancePath+"/jobs",schemaPath:"#/properties/jobs/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items"}];
+return false;
+}
+else {
+var valid2 = true;
+const len0 = data1.length;
+for(let i0=0; i0<len0; i0++){
+const _errs7 = errors;
+if(!(validate229(data1[i0], {instancePath:instancePath+"/jobs/" + i0,parentData:data1,parentDataProperty:i0,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate229.errors : vErrors.concat(validate229.errors);
 errors = vErrors.length;
+}
+var valid2 = _errs7 === errors;
+if(!valid2){
+break;
+}
+}
+}
+}
+else {
+validate228.errors = [{instancePath:instancePath+"/jobs",schemaPath:"#/properties/jobs/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.next !== undefined){
+let data3 = data.next;
+const _errs8 = errors;
+const _errs9 = errors;
+if(errors === _errs9){
+if(typeof data3 === "string"){
+if(func1(data3) > 128){
+validate228.errors = [{instancePath:instancePath+"/next",schemaPath:"defs.json#/$defs/taskId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+else {
+if(func1(data3) < 1){
+validate228.errors = [{instancePath:instancePath+"/next",schemaPath:"defs.json#/$defs/taskId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern171.test(data3)){
+validate228.errors = [{instancePath:instancePath+"/next",schemaPath:"defs.json#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate228.errors = [{instancePath:instancePath+"/next",schemaPath:"defs.json#/$defs/taskId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.counts !== undefined){
+let data4 = data.counts;
+const _errs11 = errors;
+if(errors === _errs11){
+if(data4 && typeof data4 == "object" && !Array.isArray(data4)){
+if(Object.keys(data4).length > 1000){
+validate228.errors = [{instancePath:instancePath+"/counts",schemaPath:"#/properties/counts/maxProperties",keyword:"maxProperties",params:{limit: 1000},message:"must NOT have more than 1000 properties"}];
+return false;
+}
+else {
+for(const key1 in data4){
+const _errs13 = errors;
+const _errs14 = errors;
+if(errors === _errs14){
+if(typeof key1 === "string"){
+if(func1(key1) > 64){
+const err0 = {instancePath:instancePath+"/counts",schemaPath:"defs.json#/$defs/taskQueue/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters",propertyName:key1};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+else {
+if(func1(key1) < 1){
+const err1 = {instancePath:instancePath+"/counts",schemaPath:"defs.json#/$defs/taskQueue/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",propertyName:key1};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+else {
+if(!pattern77.test(key1)){
+const err2 = {instancePath:instancePath+"/counts",schemaPath:"defs.json#/$defs/taskQueue/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_.-]{0,63}$"},message:"must match pattern \""+"^[a-z][a-z0-9_.-]{0,63}$"+"\"",propertyName:key1};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err3 = {instancePath:instancePath+"/counts",schemaPath:"defs.json#/$defs/taskQueue/type",keyword:"type",params:{type: "string"},message:"must be string",propertyName:key1};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+var valid4 = _errs13 === errors;
+if(!valid4){
+const err4 = {instancePath:instancePath+"/counts",schemaPath:"#/properties/counts/propertyNames",keyword:"propertyNames",params:{propertyName: key1},message:"property name must be valid"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+validate228.errors = vErrors;
+return false;
+break;
+}
+}
+if(valid4){
+for(const key2 in data4){
+let data5 = data4[key2];
+const _errs17 = errors;
+if(errors === _errs17){
+if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
+for(const key3 in data5){
+const _errs19 = errors;
+if(typeof key3 !== "string"){
+const err5 = {instancePath:instancePath+"/counts/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"defs.json#/$defs/taskState/type",keyword:"type",params:{type: "string"},message:"must be string",propertyName:key3};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+if(!((((((((key3 === "waiting") || (key3 === "scheduled")) || (key3 === "queued")) || (key3 === "active")) || (key3 === "retrying")) || (key3 === "succeeded")) || (key3 === "dead")) || (key3 === "cancelled"))){
+const err6 = {instancePath:instancePath+"/counts/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"defs.json#/$defs/taskState/enum",keyword:"enum",params:{allowedValues: schema499.enum},message:"must be equal to one of the allowed values",propertyName:key3};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+var valid7 = _errs19 === errors;
+if(!valid7){
+const err7 = {instancePath:instancePath+"/counts/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/counts/additionalProperties/propertyNames",keyword:"propertyNames",params:{propertyName: key3},message:"property name must be valid"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+validate228.errors = vErrors;
+return false;
+break;
+}
+}
+if(valid7){
+for(const key4 in data5){
+let data6 = data5[key4];
+const _errs23 = errors;
+const _errs24 = errors;
+if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
+validate228.errors = [{instancePath:instancePath+"/counts/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + key4.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"defs.json#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs24){
+if((typeof data6 == "number") && (isFinite(data6))){
+if(data6 > 9007199254740991 || isNaN(data6)){
+validate228.errors = [{instancePath:instancePath+"/counts/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + key4.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"defs.json#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data6 < 0 || isNaN(data6)){
+validate228.errors = [{instancePath:instancePath+"/counts/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + key4.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"defs.json#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid9 = _errs23 === errors;
+if(!valid9){
+break;
+}
+}
+}
+}
+else {
+validate228.errors = [{instancePath:instancePath+"/counts/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/counts/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+var valid6 = _errs17 === errors;
+if(!valid6){
+break;
+}
+}
+}
+}
+}
+else {
+validate228.errors = [{instancePath:instancePath+"/counts",schemaPath:"#/properties/counts/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+var valid0 = _errs11 === errors;
+}
+else {
+var valid0 = true;
+}
+}
 }
 }
 }
@@ -31740,11 +32971,11 @@ return errors === 0;
 }
 validate228.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_tasks_retry_request = validate231;
-const schema693 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.retry.request.json","title":"TasksRetryRequest","description":"Replay a dead or cancelled job (revision 1.6): queued again now, with its attempts counted from 0. Any other state is CONFLICT.","x-correio-type":"tasks.retry.request","x-correio-pattern":"request","x-correio-service":"tasks","x-correio-reply":"tasks.retry.reply","type":"object","additionalProperties":false,"required":["id"],"properties":{"id":{"$ref":"defs.json#/$defs/taskId"}}};
+export const validate_tasks_list_request = validate231;
+const schema716 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.list.request.json","title":"TasksListRequest","description":"List jobs (revision 1.6): of one queue and/or state, ordered by id; after is the previous page's next. Between servers, on srv.<server-id>, it pages through every job a server holds (a new coordinator's catch-up).","x-correio-type":"tasks.list.request","x-correio-pattern":"request","x-correio-service":"tasks","x-correio-reply":"tasks.list.reply","type":"object","additionalProperties":false,"required":[],"properties":{"queue":{"$ref":"defs.json#/$defs/taskQueue"},"state":{"$ref":"defs.json#/$defs/taskState"},"limit":{"type":"integer","minimum":1,"maximum":1000},"after":{"$ref":"defs.json#/$defs/taskId"}}};
 
 function validate231(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/tasks.retry.request.json" */;
+/*# sourceURL="https://correio.dev/schemas/v1/tasks.list.request.json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate231.evaluated;
@@ -31756,46 +32987,125 @@ evaluated0.items = undefined;
 }
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
-let missing0;
-if((data.id === undefined) && (missing0 = "id")){
-validate231.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
-return false;
-}
-else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(key0 === "id")){
+if(!((((key0 === "queue") || (key0 === "state")) || (key0 === "limit")) || (key0 === "after"))){
 validate231.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
 if(_errs1 === errors){
-if(data.id !== undefined){
-let data0 = data.id;
+if(data.queue !== undefined){
+let data0 = data.queue;
+const _errs2 = errors;
 const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
-if(func1(data0) > 128){
-validate231.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/taskId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+if(func1(data0) > 64){
+validate231.errors = [{instancePath:instancePath+"/queue",schemaPath:"defs.json#/$defs/taskQueue/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
 return false;
 }
 else {
 if(func1(data0) < 1){
-validate231.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/taskId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate231.errors = [{instancePath:instancePath+"/queue",schemaPath:"defs.json#/$defs/taskQueue/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
-if(!pattern171.test(data0)){
-validate231.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
+if(!pattern77.test(data0)){
+validate231.errors = [{instancePath:instancePath+"/queue",schemaPath:"defs.json#/$defs/taskQueue/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_.-]{0,63}$"},message:"must match pattern \""+"^[a-z][a-z0-9_.-]{0,63}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate231.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/taskId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate231.errors = [{instancePath:instancePath+"/queue",schemaPath:"defs.json#/$defs/taskQueue/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.state !== undefined){
+let data1 = data.state;
+const _errs5 = errors;
+if(typeof data1 !== "string"){
+validate231.errors = [{instancePath:instancePath+"/state",schemaPath:"defs.json#/$defs/taskState/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if(!((((((((data1 === "waiting") || (data1 === "scheduled")) || (data1 === "queued")) || (data1 === "active")) || (data1 === "retrying")) || (data1 === "succeeded")) || (data1 === "dead")) || (data1 === "cancelled"))){
+validate231.errors = [{instancePath:instancePath+"/state",schemaPath:"defs.json#/$defs/taskState/enum",keyword:"enum",params:{allowedValues: schema499.enum},message:"must be equal to one of the allowed values"}];
+return false;
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.limit !== undefined){
+let data2 = data.limit;
+const _errs8 = errors;
+if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
+validate231.errors = [{instancePath:instancePath+"/limit",schemaPath:"#/properties/limit/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs8){
+if((typeof data2 == "number") && (isFinite(data2))){
+if(data2 > 1000 || isNaN(data2)){
+validate231.errors = [{instancePath:instancePath+"/limit",schemaPath:"#/properties/limit/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"}];
+return false;
+}
+else {
+if(data2 < 1 || isNaN(data2)){
+validate231.errors = [{instancePath:instancePath+"/limit",schemaPath:"#/properties/limit/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.after !== undefined){
+let data3 = data.after;
+const _errs10 = errors;
+const _errs11 = errors;
+if(errors === _errs11){
+if(typeof data3 === "string"){
+if(func1(data3) > 128){
+validate231.errors = [{instancePath:instancePath+"/after",schemaPath:"defs.json#/$defs/taskId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+else {
+if(func1(data3) < 1){
+validate231.errors = [{instancePath:instancePath+"/after",schemaPath:"defs.json#/$defs/taskId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern171.test(data3)){
+validate231.errors = [{instancePath:instancePath+"/after",schemaPath:"defs.json#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate231.errors = [{instancePath:instancePath+"/after",schemaPath:"defs.json#/$defs/taskId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs10 === errors;
+}
+else {
+var valid0 = true;
 }
 }
 }
@@ -31812,10 +33122,95 @@ return errors === 0;
 }
 validate231.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_tasks_settle_reply = validate232;
-const schema695 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.settle.reply.json","title":"TasksSettleReply","description":"Reply to tasks.settle.request: the job after it, once durable.","x-correio-type":"tasks.settle.reply","x-correio-pattern":"reply","x-correio-service":"tasks","type":"object","additionalProperties":false,"required":["job"],"properties":{"job":{"$ref":"defs.json#/$defs/taskJob"}}};
+export const validate_tasks_purge_reply = validate232;
+const schema720 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.purge.reply.json","title":"TasksPurgeReply","description":"Reply to tasks.purge.request.","x-correio-type":"tasks.purge.reply","x-correio-pattern":"reply","x-correio-service":"tasks","type":"object","additionalProperties":false,"required":["purged","more"],"properties":{"purged":{"$ref":"defs.json#/$defs/uint"},"more":{"type":"boolean"}}};
+
+function validate232(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://correio.dev/schemas/v1/tasks.purge.reply.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate232.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if(((data.purged === undefined) && (missing0 = "purged")) || ((data.more === undefined) && (missing0 = "more"))){
+validate232.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((key0 === "purged") || (key0 === "more"))){
+validate232.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.purged !== undefined){
+let data0 = data.purged;
+const _errs2 = errors;
+const _errs3 = errors;
+if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
+validate232.errors = [{instancePath:instancePath+"/purged",schemaPath:"defs.json#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs3){
+if((typeof data0 == "number") && (isFinite(data0))){
+if(data0 > 9007199254740991 || isNaN(data0)){
+validate232.errors = [{instancePath:instancePath+"/purged",schemaPath:"defs.json#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data0 < 0 || isNaN(data0)){
+validate232.errors = [{instancePath:instancePath+"/purged",schemaPath:"defs.json#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.more !== undefined){
+const _errs5 = errors;
+if(typeof data.more !== "boolean"){
+validate232.errors = [{instancePath:instancePath+"/more",schemaPath:"#/properties/more/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+return false;
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+else {
+validate232.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate232.errors = vErrors;
+return errors === 0;
+}
+validate232.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const validate_tasks_purge_request = validate233;
+const schema722 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.purge.request.json","title":"TasksPurgeRequest","description":"Purge a queue (revision 1.6): its waiting jobs (scheduled, queued and retrying, or only the state given; dead: the dead letters) become cancelled, with error type purged, and leave with their result TTL. Active jobs are not touched: cancel them one by one. At most 1,000 jobs a request; more is true when some remain.","x-correio-type":"tasks.purge.request","x-correio-pattern":"request","x-correio-service":"tasks","x-correio-reply":"tasks.purge.reply","type":"object","additionalProperties":false,"required":["queue"],"properties":{"queue":{"$ref":"defs.json#/$defs/taskQueue"},"state":{"type":"string","enum":["scheduled","queued","retrying","dead"]}}};
 
 function validate233(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://correio.dev/schemas/v1/tasks.purge.request.json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate233.evaluated;
@@ -31828,15 +33223,109 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if((((((((((((((((data.id === undefined) && (missing0 = "id")) || ((data.queue === undefined) && (missing0 = "queue"))) || ((data.task === undefined) && (missing0 = "task"))) || ((data.state === undefined) && (missing0 = "state"))) || ((data.priority === undefined) && (missing0 = "priority"))) || ((data.attempt === undefined) && (missing0 = "attempt"))) || ((data.max_attempts === undefined) && (missing0 = "max_attempts"))) || ((data.backoff_ms === undefined) && (missing0 = "backoff_ms"))) || ((data.max_backoff_ms === undefined) && (missing0 = "max_backoff_ms"))) || ((data.lease_ms === undefined) && (missing0 = "lease_ms"))) || ((data.result_ttl_ms === undefined) && (missing0 = "result_ttl_ms"))) || ((data.run_at === undefined) && (missing0 = "run_at"))) || ((data.created_at === undefined) && (missing0 = "created_at"))) || ((data.updated_at === undefined) && (missing0 = "updated_at"))) || ((data.version === undefined) && (missing0 = "version"))){
+if((data.queue === undefined) && (missing0 = "queue")){
 validate233.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(func164.call(schema494.properties, key0))){
+if(!((key0 === "queue") || (key0 === "state"))){
 validate233.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.queue !== undefined){
+let data0 = data.queue;
+const _errs2 = errors;
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data0 === "string"){
+if(func1(data0) > 64){
+validate233.errors = [{instancePath:instancePath+"/queue",schemaPath:"defs.json#/$defs/taskQueue/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+return false;
+}
+else {
+if(func1(data0) < 1){
+validate233.errors = [{instancePath:instancePath+"/queue",schemaPath:"defs.json#/$defs/taskQueue/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern77.test(data0)){
+validate233.errors = [{instancePath:instancePath+"/queue",schemaPath:"defs.json#/$defs/taskQueue/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_.-]{0,63}$"},message:"must match pattern \""+"^[a-z][a-z0-9_.-]{0,63}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate233.errors = [{instancePath:instancePath+"/queue",schemaPath:"defs.json#/$defs/taskQueue/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.state !== undefined){
+let data1 = data.state;
+const _errs5 = errors;
+if(typeof data1 !== "string"){
+validate233.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if(!((((data1 === "scheduled") || (data1 === "queued")) || (data1 === "retrying")) || (data1 === "dead"))){
+validate233.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema722.properties.state.enum},message:"must be equal to one of the allowed values"}];
+return false;
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+else {
+validate233.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate233.errors = vErrors;
+return errors === 0;
+}
+validate233.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const validate_tasks_retry_reply = validate234;
+const schema724 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.retry.reply.json","title":"TasksRetryReply","description":"Reply to tasks.retry.request.","x-correio-type":"tasks.retry.reply","x-correio-pattern":"reply","x-correio-service":"tasks","type":"object","additionalProperties":false,"required":["job"],"properties":{"job":{"$ref":"defs.json#/$defs/taskJob"}}};
+
+function validate235(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate235.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((((((((((((((data.id === undefined) && (missing0 = "id")) || ((data.queue === undefined) && (missing0 = "queue"))) || ((data.task === undefined) && (missing0 = "task"))) || ((data.state === undefined) && (missing0 = "state"))) || ((data.priority === undefined) && (missing0 = "priority"))) || ((data.attempt === undefined) && (missing0 = "attempt"))) || ((data.max_attempts === undefined) && (missing0 = "max_attempts"))) || ((data.backoff_ms === undefined) && (missing0 = "backoff_ms"))) || ((data.max_backoff_ms === undefined) && (missing0 = "max_backoff_ms"))) || ((data.lease_ms === undefined) && (missing0 = "lease_ms"))) || ((data.result_ttl_ms === undefined) && (missing0 = "result_ttl_ms"))) || ((data.run_at === undefined) && (missing0 = "run_at"))) || ((data.created_at === undefined) && (missing0 = "created_at"))) || ((data.updated_at === undefined) && (missing0 = "updated_at"))) || ((data.version === undefined) && (missing0 = "version"))){
+validate235.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(func164.call(schema494.properties, key0))){
+validate235.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -31849,24 +33338,24 @@ const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
 if(func1(data0) > 128){
-validate233.errors = [{instancePath:instancePath+"/id",schemaPath:"#/$defs/taskId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate235.errors = [{instancePath:instancePath+"/id",schemaPath:"#/$defs/taskId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data0) < 1){
-validate233.errors = [{instancePath:instancePath+"/id",schemaPath:"#/$defs/taskId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate235.errors = [{instancePath:instancePath+"/id",schemaPath:"#/$defs/taskId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern171.test(data0)){
-validate233.errors = [{instancePath:instancePath+"/id",schemaPath:"#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
+validate235.errors = [{instancePath:instancePath+"/id",schemaPath:"#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate233.errors = [{instancePath:instancePath+"/id",schemaPath:"#/$defs/taskId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate235.errors = [{instancePath:instancePath+"/id",schemaPath:"#/$defs/taskId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -31883,24 +33372,24 @@ const _errs6 = errors;
 if(errors === _errs6){
 if(typeof data1 === "string"){
 if(func1(data1) > 64){
-validate233.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/taskQueue/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+validate235.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/taskQueue/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
 return false;
 }
 else {
 if(func1(data1) < 1){
-validate233.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/taskQueue/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate235.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/taskQueue/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern77.test(data1)){
-validate233.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/taskQueue/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_.-]{0,63}$"},message:"must match pattern \""+"^[a-z][a-z0-9_.-]{0,63}$"+"\""}];
+validate235.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/taskQueue/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_.-]{0,63}$"},message:"must match pattern \""+"^[a-z][a-z0-9_.-]{0,63}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate233.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/taskQueue/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate235.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/taskQueue/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -31917,24 +33406,24 @@ const _errs9 = errors;
 if(errors === _errs9){
 if(typeof data2 === "string"){
 if(func1(data2) > 128){
-validate233.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate235.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data2) < 1){
-validate233.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate235.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern173.test(data2)){
-validate233.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"+"\""}];
+validate235.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate233.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate235.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -31956,11 +33445,11 @@ if(data.state !== undefined){
 let data4 = data.state;
 const _errs12 = errors;
 if(typeof data4 !== "string"){
-validate233.errors = [{instancePath:instancePath+"/state",schemaPath:"#/$defs/taskState/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate235.errors = [{instancePath:instancePath+"/state",schemaPath:"#/$defs/taskState/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if(!(((((((data4 === "scheduled") || (data4 === "queued")) || (data4 === "active")) || (data4 === "retrying")) || (data4 === "succeeded")) || (data4 === "dead")) || (data4 === "cancelled"))){
-validate233.errors = [{instancePath:instancePath+"/state",schemaPath:"#/$defs/taskState/enum",keyword:"enum",params:{allowedValues: schema499.enum},message:"must be equal to one of the allowed values"}];
+if(!((((((((data4 === "waiting") || (data4 === "scheduled")) || (data4 === "queued")) || (data4 === "active")) || (data4 === "retrying")) || (data4 === "succeeded")) || (data4 === "dead")) || (data4 === "cancelled"))){
+validate235.errors = [{instancePath:instancePath+"/state",schemaPath:"#/$defs/taskState/enum",keyword:"enum",params:{allowedValues: schema499.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs12 === errors;
@@ -31974,18 +33463,18 @@ let data5 = data.priority;
 const _errs15 = errors;
 const _errs16 = errors;
 if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
-validate233.errors = [{instancePath:instancePath+"/priority",schemaPath:"#/$defs/taskPriority/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate235.errors = [{instancePath:instancePath+"/priority",schemaPath:"#/$defs/taskPriority/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs16){
 if((typeof data5 == "number") && (isFinite(data5))){
 if(data5 > 9 || isNaN(data5)){
-validate233.errors = [{instancePath:instancePath+"/priority",schemaPath:"#/$defs/taskPriority/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9},message:"must be <= 9"}];
+validate235.errors = [{instancePath:instancePath+"/priority",schemaPath:"#/$defs/taskPriority/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9},message:"must be <= 9"}];
 return false;
 }
 else {
 if(data5 < 0 || isNaN(data5)){
-validate233.errors = [{instancePath:instancePath+"/priority",schemaPath:"#/$defs/taskPriority/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate235.errors = [{instancePath:instancePath+"/priority",schemaPath:"#/$defs/taskPriority/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -32001,18 +33490,18 @@ if(data.attempt !== undefined){
 let data6 = data.attempt;
 const _errs18 = errors;
 if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
-validate233.errors = [{instancePath:instancePath+"/attempt",schemaPath:"#/properties/attempt/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate235.errors = [{instancePath:instancePath+"/attempt",schemaPath:"#/properties/attempt/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs18){
 if((typeof data6 == "number") && (isFinite(data6))){
 if(data6 > 1000 || isNaN(data6)){
-validate233.errors = [{instancePath:instancePath+"/attempt",schemaPath:"#/properties/attempt/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"}];
+validate235.errors = [{instancePath:instancePath+"/attempt",schemaPath:"#/properties/attempt/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"}];
 return false;
 }
 else {
 if(data6 < 0 || isNaN(data6)){
-validate233.errors = [{instancePath:instancePath+"/attempt",schemaPath:"#/properties/attempt/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate235.errors = [{instancePath:instancePath+"/attempt",schemaPath:"#/properties/attempt/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -32028,18 +33517,18 @@ if(data.max_attempts !== undefined){
 let data7 = data.max_attempts;
 const _errs20 = errors;
 if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
-validate233.errors = [{instancePath:instancePath+"/max_attempts",schemaPath:"#/properties/max_attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate235.errors = [{instancePath:instancePath+"/max_attempts",schemaPath:"#/properties/max_attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs20){
 if((typeof data7 == "number") && (isFinite(data7))){
 if(data7 > 1000 || isNaN(data7)){
-validate233.errors = [{instancePath:instancePath+"/max_attempts",schemaPath:"#/properties/max_attempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"}];
+validate235.errors = [{instancePath:instancePath+"/max_attempts",schemaPath:"#/properties/max_attempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"}];
 return false;
 }
 else {
 if(data7 < 1 || isNaN(data7)){
-validate233.errors = [{instancePath:instancePath+"/max_attempts",schemaPath:"#/properties/max_attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+validate235.errors = [{instancePath:instancePath+"/max_attempts",schemaPath:"#/properties/max_attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
 }
@@ -32056,18 +33545,18 @@ let data8 = data.backoff_ms;
 const _errs22 = errors;
 const _errs23 = errors;
 if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
-validate233.errors = [{instancePath:instancePath+"/backoff_ms",schemaPath:"#/$defs/taskDuration/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate235.errors = [{instancePath:instancePath+"/backoff_ms",schemaPath:"#/$defs/taskDuration/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs23){
 if((typeof data8 == "number") && (isFinite(data8))){
 if(data8 > 2592000000 || isNaN(data8)){
-validate233.errors = [{instancePath:instancePath+"/backoff_ms",schemaPath:"#/$defs/taskDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2592000000},message:"must be <= 2592000000"}];
+validate235.errors = [{instancePath:instancePath+"/backoff_ms",schemaPath:"#/$defs/taskDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2592000000},message:"must be <= 2592000000"}];
 return false;
 }
 else {
 if(data8 < 0 || isNaN(data8)){
-validate233.errors = [{instancePath:instancePath+"/backoff_ms",schemaPath:"#/$defs/taskDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate235.errors = [{instancePath:instancePath+"/backoff_ms",schemaPath:"#/$defs/taskDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -32084,18 +33573,18 @@ let data9 = data.max_backoff_ms;
 const _errs25 = errors;
 const _errs26 = errors;
 if(!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))){
-validate233.errors = [{instancePath:instancePath+"/max_backoff_ms",schemaPath:"#/$defs/taskDuration/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate235.errors = [{instancePath:instancePath+"/max_backoff_ms",schemaPath:"#/$defs/taskDuration/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs26){
 if((typeof data9 == "number") && (isFinite(data9))){
 if(data9 > 2592000000 || isNaN(data9)){
-validate233.errors = [{instancePath:instancePath+"/max_backoff_ms",schemaPath:"#/$defs/taskDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2592000000},message:"must be <= 2592000000"}];
+validate235.errors = [{instancePath:instancePath+"/max_backoff_ms",schemaPath:"#/$defs/taskDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2592000000},message:"must be <= 2592000000"}];
 return false;
 }
 else {
 if(data9 < 0 || isNaN(data9)){
-validate233.errors = [{instancePath:instancePath+"/max_backoff_ms",schemaPath:"#/$defs/taskDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate235.errors = [{instancePath:instancePath+"/max_backoff_ms",schemaPath:"#/$defs/taskDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -32111,18 +33600,18 @@ if(data.lease_ms !== undefined){
 let data10 = data.lease_ms;
 const _errs28 = errors;
 if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
-validate233.errors = [{instancePath:instancePath+"/lease_ms",schemaPath:"#/properties/lease_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate235.errors = [{instancePath:instancePath+"/lease_ms",schemaPath:"#/properties/lease_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs28){
 if((typeof data10 == "number") && (isFinite(data10))){
 if(data10 > 3600000 || isNaN(data10)){
-validate233.errors = [{instancePath:instancePath+"/lease_ms",schemaPath:"#/properties/lease_ms/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600000},message:"must be <= 3600000"}];
+validate235.errors = [{instancePath:instancePath+"/lease_ms",schemaPath:"#/properties/lease_ms/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600000},message:"must be <= 3600000"}];
 return false;
 }
 else {
 if(data10 < 1000 || isNaN(data10)){
-validate233.errors = [{instancePath:instancePath+"/lease_ms",schemaPath:"#/properties/lease_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1000},message:"must be >= 1000"}];
+validate235.errors = [{instancePath:instancePath+"/lease_ms",schemaPath:"#/properties/lease_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1000},message:"must be >= 1000"}];
 return false;
 }
 }
@@ -32139,18 +33628,18 @@ let data11 = data.result_ttl_ms;
 const _errs30 = errors;
 const _errs31 = errors;
 if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
-validate233.errors = [{instancePath:instancePath+"/result_ttl_ms",schemaPath:"#/$defs/taskDuration/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate235.errors = [{instancePath:instancePath+"/result_ttl_ms",schemaPath:"#/$defs/taskDuration/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs31){
 if((typeof data11 == "number") && (isFinite(data11))){
 if(data11 > 2592000000 || isNaN(data11)){
-validate233.errors = [{instancePath:instancePath+"/result_ttl_ms",schemaPath:"#/$defs/taskDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2592000000},message:"must be <= 2592000000"}];
+validate235.errors = [{instancePath:instancePath+"/result_ttl_ms",schemaPath:"#/$defs/taskDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2592000000},message:"must be <= 2592000000"}];
 return false;
 }
 else {
 if(data11 < 0 || isNaN(data11)){
-validate233.errors = [{instancePath:instancePath+"/result_ttl_ms",schemaPath:"#/$defs/taskDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate235.errors = [{instancePath:instancePath+"/result_ttl_ms",schemaPath:"#/$defs/taskDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -32167,18 +33656,18 @@ let data12 = data.run_at;
 const _errs33 = errors;
 const _errs34 = errors;
 if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
-validate233.errors = [{instancePath:instancePath+"/run_at",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate235.errors = [{instancePath:instancePath+"/run_at",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs34){
 if((typeof data12 == "number") && (isFinite(data12))){
 if(data12 > 9007199254740991 || isNaN(data12)){
-validate233.errors = [{instancePath:instancePath+"/run_at",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+validate235.errors = [{instancePath:instancePath+"/run_at",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
 if(data12 < 0 || isNaN(data12)){
-validate233.errors = [{instancePath:instancePath+"/run_at",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate235.errors = [{instancePath:instancePath+"/run_at",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -32195,18 +33684,18 @@ let data13 = data.created_at;
 const _errs36 = errors;
 const _errs37 = errors;
 if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
-validate233.errors = [{instancePath:instancePath+"/created_at",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate235.errors = [{instancePath:instancePath+"/created_at",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs37){
 if((typeof data13 == "number") && (isFinite(data13))){
 if(data13 > 9007199254740991 || isNaN(data13)){
-validate233.errors = [{instancePath:instancePath+"/created_at",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+validate235.errors = [{instancePath:instancePath+"/created_at",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
 if(data13 < 0 || isNaN(data13)){
-validate233.errors = [{instancePath:instancePath+"/created_at",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate235.errors = [{instancePath:instancePath+"/created_at",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -32223,18 +33712,18 @@ let data14 = data.updated_at;
 const _errs39 = errors;
 const _errs40 = errors;
 if(!(((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14))) && (isFinite(data14)))){
-validate233.errors = [{instancePath:instancePath+"/updated_at",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate235.errors = [{instancePath:instancePath+"/updated_at",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs40){
 if((typeof data14 == "number") && (isFinite(data14))){
 if(data14 > 9007199254740991 || isNaN(data14)){
-validate233.errors = [{instancePath:instancePath+"/updated_at",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+validate235.errors = [{instancePath:instancePath+"/updated_at",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
 if(data14 < 0 || isNaN(data14)){
-validate233.errors = [{instancePath:instancePath+"/updated_at",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate235.errors = [{instancePath:instancePath+"/updated_at",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -32251,18 +33740,18 @@ let data15 = data.version;
 const _errs42 = errors;
 const _errs43 = errors;
 if(!(((typeof data15 == "number") && (!(data15 % 1) && !isNaN(data15))) && (isFinite(data15)))){
-validate233.errors = [{instancePath:instancePath+"/version",schemaPath:"#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate235.errors = [{instancePath:instancePath+"/version",schemaPath:"#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs43){
 if((typeof data15 == "number") && (isFinite(data15))){
 if(data15 > 9007199254740991 || isNaN(data15)){
-validate233.errors = [{instancePath:instancePath+"/version",schemaPath:"#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+validate235.errors = [{instancePath:instancePath+"/version",schemaPath:"#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
 if(data15 < 0 || isNaN(data15)){
-validate233.errors = [{instancePath:instancePath+"/version",schemaPath:"#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate235.errors = [{instancePath:instancePath+"/version",schemaPath:"#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -32281,24 +33770,24 @@ const _errs46 = errors;
 if(errors === _errs46){
 if(typeof data16 === "string"){
 if(func1(data16) > 128){
-validate233.errors = [{instancePath:instancePath+"/worker",schemaPath:"#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate235.errors = [{instancePath:instancePath+"/worker",schemaPath:"#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data16) < 1){
-validate233.errors = [{instancePath:instancePath+"/worker",schemaPath:"#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate235.errors = [{instancePath:instancePath+"/worker",schemaPath:"#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern6.test(data16)){
-validate233.errors = [{instancePath:instancePath+"/worker",schemaPath:"#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+validate235.errors = [{instancePath:instancePath+"/worker",schemaPath:"#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate233.errors = [{instancePath:instancePath+"/worker",schemaPath:"#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate235.errors = [{instancePath:instancePath+"/worker",schemaPath:"#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -32313,18 +33802,18 @@ let data17 = data.lease_until;
 const _errs48 = errors;
 const _errs49 = errors;
 if(!(((typeof data17 == "number") && (!(data17 % 1) && !isNaN(data17))) && (isFinite(data17)))){
-validate233.errors = [{instancePath:instancePath+"/lease_until",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate235.errors = [{instancePath:instancePath+"/lease_until",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs49){
 if((typeof data17 == "number") && (isFinite(data17))){
 if(data17 > 9007199254740991 || isNaN(data17)){
-validate233.errors = [{instancePath:instancePath+"/lease_until",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+validate235.errors = [{instancePath:instancePath+"/lease_until",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
 if(data17 < 0 || isNaN(data17)){
-validate233.errors = [{instancePath:instancePath+"/lease_until",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate235.errors = [{instancePath:instancePath+"/lease_until",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
@@ -32360,14 +33849,14 @@ if(errors === _errs54){
 if(data20 && typeof data20 == "object" && !Array.isArray(data20)){
 let missing1;
 if(((data20.type === undefined) && (missing1 = "type")) || ((data20.message === undefined) && (missing1 = "message"))){
-validate233.errors = [{instancePath:instancePath+"/error",schemaPath:"#/$defs/taskError/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
+validate235.errors = [{instancePath:instancePath+"/error",schemaPath:"#/$defs/taskError/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
 return false;
 }
 else {
 const _errs56 = errors;
 for(const key1 in data20){
 if(!((key1 === "type") || (key1 === "message"))){
-validate233.errors = [{instancePath:instancePath+"/error",schemaPath:"#/$defs/taskError/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+validate235.errors = [{instancePath:instancePath+"/error",schemaPath:"#/$defs/taskError/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -32379,18 +33868,18 @@ const _errs57 = errors;
 if(errors === _errs57){
 if(typeof data21 === "string"){
 if(func1(data21) > 200){
-validate233.errors = [{instancePath:instancePath+"/error/type",schemaPath:"#/$defs/taskError/properties/type/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"}];
+validate235.errors = [{instancePath:instancePath+"/error/type",schemaPath:"#/$defs/taskError/properties/type/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"}];
 return false;
 }
 else {
 if(func1(data21) < 1){
-validate233.errors = [{instancePath:instancePath+"/error/type",schemaPath:"#/$defs/taskError/properties/type/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate235.errors = [{instancePath:instancePath+"/error/type",schemaPath:"#/$defs/taskError/properties/type/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 }
 }
 else {
-validate233.errors = [{instancePath:instancePath+"/error/type",schemaPath:"#/$defs/taskError/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate235.errors = [{instancePath:instancePath+"/error/type",schemaPath:"#/$defs/taskError/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -32406,12 +33895,12 @@ const _errs59 = errors;
 if(errors === _errs59){
 if(typeof data22 === "string"){
 if(func1(data22) > 4000){
-validate233.errors = [{instancePath:instancePath+"/error/message",schemaPath:"#/$defs/taskError/properties/message/maxLength",keyword:"maxLength",params:{limit: 4000},message:"must NOT have more than 4000 characters"}];
+validate235.errors = [{instancePath:instancePath+"/error/message",schemaPath:"#/$defs/taskError/properties/message/maxLength",keyword:"maxLength",params:{limit: 4000},message:"must NOT have more than 4000 characters"}];
 return false;
 }
 }
 else {
-validate233.errors = [{instancePath:instancePath+"/error/message",schemaPath:"#/$defs/taskError/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate235.errors = [{instancePath:instancePath+"/error/message",schemaPath:"#/$defs/taskError/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -32425,7 +33914,7 @@ var valid19 = true;
 }
 }
 else {
-validate233.errors = [{instancePath:instancePath+"/error",schemaPath:"#/$defs/taskError/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate235.errors = [{instancePath:instancePath+"/error",schemaPath:"#/$defs/taskError/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -32439,11 +33928,11 @@ if(data.cancel_requested !== undefined){
 let data23 = data.cancel_requested;
 const _errs61 = errors;
 if(typeof data23 !== "boolean"){
-validate233.errors = [{instancePath:instancePath+"/cancel_requested",schemaPath:"#/properties/cancel_requested/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate235.errors = [{instancePath:instancePath+"/cancel_requested",schemaPath:"#/properties/cancel_requested/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 if(true !== data23){
-validate233.errors = [{instancePath:instancePath+"/cancel_requested",schemaPath:"#/properties/cancel_requested/const",keyword:"const",params:{allowedValue: true},message:"must be equal to constant"}];
+validate235.errors = [{instancePath:instancePath+"/cancel_requested",schemaPath:"#/properties/cancel_requested/const",keyword:"const",params:{allowedValue: true},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs61 === errors;
@@ -32457,24 +33946,203 @@ let data24 = data.finished_at;
 const _errs63 = errors;
 const _errs64 = errors;
 if(!(((typeof data24 == "number") && (!(data24 % 1) && !isNaN(data24))) && (isFinite(data24)))){
-validate233.errors = [{instancePath:instancePath+"/finished_at",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate235.errors = [{instancePath:instancePath+"/finished_at",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs64){
 if((typeof data24 == "number") && (isFinite(data24))){
 if(data24 > 9007199254740991 || isNaN(data24)){
-validate233.errors = [{instancePath:instancePath+"/finished_at",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+validate235.errors = [{instancePath:instancePath+"/finished_at",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
 return false;
 }
 else {
 if(data24 < 0 || isNaN(data24)){
-validate233.errors = [{instancePath:instancePath+"/finished_at",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate235.errors = [{instancePath:instancePath+"/finished_at",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
 }
 }
 var valid0 = _errs63 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.after !== undefined){
+let data25 = data.after;
+const _errs66 = errors;
+if(errors === _errs66){
+if(Array.isArray(data25)){
+if(data25.length > 1000){
+validate235.errors = [{instancePath:instancePath+"/after",schemaPath:"#/properties/after/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items"}];
+return false;
+}
+else {
+if(data25.length < 1){
+validate235.errors = [{instancePath:instancePath+"/after",schemaPath:"#/properties/after/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
+return false;
+}
+else {
+var valid21 = true;
+const len0 = data25.length;
+for(let i0=0; i0<len0; i0++){
+let data26 = data25[i0];
+const _errs68 = errors;
+const _errs69 = errors;
+if(errors === _errs69){
+if(typeof data26 === "string"){
+if(func1(data26) > 128){
+validate235.errors = [{instancePath:instancePath+"/after/" + i0,schemaPath:"#/$defs/taskId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+else {
+if(func1(data26) < 1){
+validate235.errors = [{instancePath:instancePath+"/after/" + i0,schemaPath:"#/$defs/taskId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern171.test(data26)){
+validate235.errors = [{instancePath:instancePath+"/after/" + i0,schemaPath:"#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate235.errors = [{instancePath:instancePath+"/after/" + i0,schemaPath:"#/$defs/taskId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid21 = _errs68 === errors;
+if(!valid21){
+break;
+}
+}
+}
+}
+}
+else {
+validate235.errors = [{instancePath:instancePath+"/after",schemaPath:"#/properties/after/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid0 = _errs66 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.then !== undefined){
+let data27 = data.then;
+const _errs71 = errors;
+if(errors === _errs71){
+if(Array.isArray(data27)){
+if(data27.length > 1000){
+validate235.errors = [{instancePath:instancePath+"/then",schemaPath:"#/properties/then/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items"}];
+return false;
+}
+else {
+if(data27.length < 1){
+validate235.errors = [{instancePath:instancePath+"/then",schemaPath:"#/properties/then/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
+return false;
+}
+else {
+var valid23 = true;
+const len1 = data27.length;
+for(let i1=0; i1<len1; i1++){
+let data28 = data27[i1];
+const _errs73 = errors;
+const _errs74 = errors;
+if(errors === _errs74){
+if(typeof data28 === "string"){
+if(func1(data28) > 128){
+validate235.errors = [{instancePath:instancePath+"/then/" + i1,schemaPath:"#/$defs/taskId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+else {
+if(func1(data28) < 1){
+validate235.errors = [{instancePath:instancePath+"/then/" + i1,schemaPath:"#/$defs/taskId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern171.test(data28)){
+validate235.errors = [{instancePath:instancePath+"/then/" + i1,schemaPath:"#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate235.errors = [{instancePath:instancePath+"/then/" + i1,schemaPath:"#/$defs/taskId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid23 = _errs73 === errors;
+if(!valid23){
+break;
+}
+}
+}
+}
+}
+else {
+validate235.errors = [{instancePath:instancePath+"/then",schemaPath:"#/properties/then/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid0 = _errs71 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.receives !== undefined){
+let data29 = data.receives;
+const _errs76 = errors;
+if(typeof data29 !== "string"){
+validate235.errors = [{instancePath:instancePath+"/receives",schemaPath:"#/$defs/taskReceives/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if(!((data29 === "result") || (data29 === "results"))){
+validate235.errors = [{instancePath:instancePath+"/receives",schemaPath:"#/$defs/taskReceives/enum",keyword:"enum",params:{allowedValues: schema516.enum},message:"must be equal to one of the allowed values"}];
+return false;
+}
+var valid0 = _errs76 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.schedule !== undefined){
+let data30 = data.schedule;
+const _errs79 = errors;
+const _errs80 = errors;
+if(errors === _errs80){
+if(typeof data30 === "string"){
+if(func1(data30) > 64){
+validate235.errors = [{instancePath:instancePath+"/schedule",schemaPath:"#/$defs/taskScheduleName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+return false;
+}
+else {
+if(func1(data30) < 1){
+validate235.errors = [{instancePath:instancePath+"/schedule",schemaPath:"#/$defs/taskScheduleName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern177.test(data30)){
+validate235.errors = [{instancePath:instancePath+"/schedule",schemaPath:"#/$defs/taskScheduleName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9][a-z0-9_.:-]{0,63}$"},message:"must match pattern \""+"^[a-z0-9][a-z0-9_.:-]{0,63}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate235.errors = [{instancePath:instancePath+"/schedule",schemaPath:"#/$defs/taskScheduleName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs79 === errors;
 }
 else {
 var valid0 = true;
@@ -32504,22 +34172,26 @@ var valid0 = true;
 }
 }
 }
+}
+}
+}
+}
 else {
-validate233.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate235.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate233.errors = vErrors;
+validate235.errors = vErrors;
 return errors === 0;
 }
-validate233.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate235.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
-function validate232(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/tasks.settle.reply.json" */;
+function validate234(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://correio.dev/schemas/v1/tasks.retry.reply.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate232.evaluated;
+const evaluated0 = validate234.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -32530,22 +34202,22 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if((data.job === undefined) && (missing0 = "job")){
-validate232.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate234.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(key0 === "job")){
-validate232.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate234.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
 if(_errs1 === errors){
 if(data.job !== undefined){
-if(!(validate233(data.job, {instancePath:instancePath+"/job",parentData:data,parentDataProperty:"job",rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate233.errors : vErrors.concat(validate233.errors);
+if(!(validate235(data.job, {instancePath:instancePath+"/job",parentData:data,parentDataProperty:"job",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate235.errors : vErrors.concat(validate235.errors);
 errors = vErrors.length;
 }
 }
@@ -32553,23 +34225,2402 @@ errors = vErrors.length;
 }
 }
 else {
-validate232.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate234.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate232.errors = vErrors;
+validate234.errors = vErrors;
 return errors === 0;
 }
-validate232.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate234.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_tasks_settle_request = validate235;
-const schema716 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.settle.request.json","title":"TasksSettleRequest","description":"Settle an attempt (revision 1.6): succeeded with a result, failed with an error (retried after a backoff while attempts remain, unless retry is false; dead after the last), or released (given back unstarted, not counted as an attempt, when a worker shuts down). Settling an attempt whose lease was lost is CONFLICT: the job was given to another worker.","x-correio-type":"tasks.settle.request","x-correio-pattern":"request","x-correio-service":"tasks","x-correio-reply":"tasks.settle.reply","type":"object","additionalProperties":false,"required":["worker","id","attempt","outcome"],"properties":{"worker":{"$ref":"defs.json#/$defs/nodeId"},"id":{"$ref":"defs.json#/$defs/taskId"},"attempt":{"$ref":"defs.json#/$defs/taskAttempt"},"outcome":{"type":"string","enum":["succeeded","failed","released"]},"result":{"$ref":"defs.json#/$defs/taskValue"},"error":{"$ref":"defs.json#/$defs/taskError"},"retry":{"description":"False: fail for good (dead now) even if attempts remain.","type":"boolean"}}};
+export const validate_tasks_retry_request = validate237;
+const schema749 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.retry.request.json","title":"TasksRetryRequest","description":"Replay a dead or cancelled job (revision 1.6): queued again now, with its attempts counted from 0. Any other state is CONFLICT.","x-correio-type":"tasks.retry.request","x-correio-pattern":"request","x-correio-service":"tasks","x-correio-reply":"tasks.retry.reply","type":"object","additionalProperties":false,"required":["id"],"properties":{"id":{"$ref":"defs.json#/$defs/taskId"}}};
 
-function validate235(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate237(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://correio.dev/schemas/v1/tasks.retry.request.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate237.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((data.id === undefined) && (missing0 = "id")){
+validate237.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(key0 === "id")){
+validate237.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.id !== undefined){
+let data0 = data.id;
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data0 === "string"){
+if(func1(data0) > 128){
+validate237.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/taskId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+else {
+if(func1(data0) < 1){
+validate237.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/taskId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern171.test(data0)){
+validate237.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate237.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/taskId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+}
+}
+}
+}
+else {
+validate237.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate237.errors = vErrors;
+return errors === 0;
+}
+validate237.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const validate_tasks_schedule_reply = validate238;
+const schema751 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.schedule.reply.json","title":"TasksScheduleReply","description":"Reply to tasks.schedule.request, once durable on the replicas.","x-correio-type":"tasks.schedule.reply","x-correio-pattern":"reply","x-correio-service":"tasks","type":"object","additionalProperties":false,"required":["schedule"],"properties":{"schedule":{"$ref":"defs.json#/$defs/taskSchedule"}}};
+
+function validate239(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate239.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((((((data.name === undefined) && (missing0 = "name")) || ((data.cron === undefined) && (missing0 = "cron"))) || ((data.queue === undefined) && (missing0 = "queue"))) || ((data.task === undefined) && (missing0 = "task"))) || ((data.created_at === undefined) && (missing0 = "created_at"))) || ((data.updated_at === undefined) && (missing0 = "updated_at"))) || ((data.version === undefined) && (missing0 = "version"))){
+validate239.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(func164.call(schema548.properties, key0))){
+validate239.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.name !== undefined){
+let data0 = data.name;
+const _errs2 = errors;
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data0 === "string"){
+if(func1(data0) > 64){
+validate239.errors = [{instancePath:instancePath+"/name",schemaPath:"#/$defs/taskScheduleName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+return false;
+}
+else {
+if(func1(data0) < 1){
+validate239.errors = [{instancePath:instancePath+"/name",schemaPath:"#/$defs/taskScheduleName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern177.test(data0)){
+validate239.errors = [{instancePath:instancePath+"/name",schemaPath:"#/$defs/taskScheduleName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9][a-z0-9_.:-]{0,63}$"},message:"must match pattern \""+"^[a-z0-9][a-z0-9_.:-]{0,63}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate239.errors = [{instancePath:instancePath+"/name",schemaPath:"#/$defs/taskScheduleName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.cron !== undefined){
+let data1 = data.cron;
+const _errs5 = errors;
+const _errs6 = errors;
+if(errors === _errs6){
+if(typeof data1 === "string"){
+if(func1(data1) > 200){
+validate239.errors = [{instancePath:instancePath+"/cron",schemaPath:"#/$defs/taskCron/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"}];
+return false;
+}
+else {
+if(func1(data1) < 9){
+validate239.errors = [{instancePath:instancePath+"/cron",schemaPath:"#/$defs/taskCron/minLength",keyword:"minLength",params:{limit: 9},message:"must NOT have fewer than 9 characters"}];
+return false;
+}
+}
+}
+else {
+validate239.errors = [{instancePath:instancePath+"/cron",schemaPath:"#/$defs/taskCron/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.queue !== undefined){
+let data2 = data.queue;
+const _errs8 = errors;
+const _errs9 = errors;
+if(errors === _errs9){
+if(typeof data2 === "string"){
+if(func1(data2) > 64){
+validate239.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/taskQueue/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+return false;
+}
+else {
+if(func1(data2) < 1){
+validate239.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/taskQueue/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern77.test(data2)){
+validate239.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/taskQueue/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_.-]{0,63}$"},message:"must match pattern \""+"^[a-z][a-z0-9_.-]{0,63}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate239.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/taskQueue/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.task !== undefined){
+let data3 = data.task;
+const _errs11 = errors;
+const _errs12 = errors;
+if(errors === _errs12){
+if(typeof data3 === "string"){
+if(func1(data3) > 128){
+validate239.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+else {
+if(func1(data3) < 1){
+validate239.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern173.test(data3)){
+validate239.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate239.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs11 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.args !== undefined){
+const _errs14 = errors;
+var valid0 = _errs14 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.priority !== undefined){
+let data5 = data.priority;
+const _errs15 = errors;
+const _errs16 = errors;
+if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
+validate239.errors = [{instancePath:instancePath+"/priority",schemaPath:"#/$defs/taskPriority/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs16){
+if((typeof data5 == "number") && (isFinite(data5))){
+if(data5 > 9 || isNaN(data5)){
+validate239.errors = [{instancePath:instancePath+"/priority",schemaPath:"#/$defs/taskPriority/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9},message:"must be <= 9"}];
+return false;
+}
+else {
+if(data5 < 0 || isNaN(data5)){
+validate239.errors = [{instancePath:instancePath+"/priority",schemaPath:"#/$defs/taskPriority/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs15 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.max_attempts !== undefined){
+let data6 = data.max_attempts;
+const _errs18 = errors;
+if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
+validate239.errors = [{instancePath:instancePath+"/max_attempts",schemaPath:"#/properties/max_attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs18){
+if((typeof data6 == "number") && (isFinite(data6))){
+if(data6 > 1000 || isNaN(data6)){
+validate239.errors = [{instancePath:instancePath+"/max_attempts",schemaPath:"#/properties/max_attempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"}];
+return false;
+}
+else {
+if(data6 < 1 || isNaN(data6)){
+validate239.errors = [{instancePath:instancePath+"/max_attempts",schemaPath:"#/properties/max_attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs18 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.lease_ms !== undefined){
+let data7 = data.lease_ms;
+const _errs20 = errors;
+if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
+validate239.errors = [{instancePath:instancePath+"/lease_ms",schemaPath:"#/properties/lease_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs20){
+if((typeof data7 == "number") && (isFinite(data7))){
+if(data7 > 3600000 || isNaN(data7)){
+validate239.errors = [{instancePath:instancePath+"/lease_ms",schemaPath:"#/properties/lease_ms/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600000},message:"must be <= 3600000"}];
+return false;
+}
+else {
+if(data7 < 1000 || isNaN(data7)){
+validate239.errors = [{instancePath:instancePath+"/lease_ms",schemaPath:"#/properties/lease_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1000},message:"must be >= 1000"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs20 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.result_ttl_ms !== undefined){
+let data8 = data.result_ttl_ms;
+const _errs22 = errors;
+const _errs23 = errors;
+if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
+validate239.errors = [{instancePath:instancePath+"/result_ttl_ms",schemaPath:"#/$defs/taskDuration/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs23){
+if((typeof data8 == "number") && (isFinite(data8))){
+if(data8 > 2592000000 || isNaN(data8)){
+validate239.errors = [{instancePath:instancePath+"/result_ttl_ms",schemaPath:"#/$defs/taskDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2592000000},message:"must be <= 2592000000"}];
+return false;
+}
+else {
+if(data8 < 0 || isNaN(data8)){
+validate239.errors = [{instancePath:instancePath+"/result_ttl_ms",schemaPath:"#/$defs/taskDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs22 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.created_at !== undefined){
+let data9 = data.created_at;
+const _errs25 = errors;
+const _errs26 = errors;
+if(!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))){
+validate239.errors = [{instancePath:instancePath+"/created_at",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs26){
+if((typeof data9 == "number") && (isFinite(data9))){
+if(data9 > 9007199254740991 || isNaN(data9)){
+validate239.errors = [{instancePath:instancePath+"/created_at",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data9 < 0 || isNaN(data9)){
+validate239.errors = [{instancePath:instancePath+"/created_at",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs25 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.updated_at !== undefined){
+let data10 = data.updated_at;
+const _errs28 = errors;
+const _errs29 = errors;
+if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
+validate239.errors = [{instancePath:instancePath+"/updated_at",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs29){
+if((typeof data10 == "number") && (isFinite(data10))){
+if(data10 > 9007199254740991 || isNaN(data10)){
+validate239.errors = [{instancePath:instancePath+"/updated_at",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data10 < 0 || isNaN(data10)){
+validate239.errors = [{instancePath:instancePath+"/updated_at",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs28 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.version !== undefined){
+let data11 = data.version;
+const _errs31 = errors;
+const _errs32 = errors;
+if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
+validate239.errors = [{instancePath:instancePath+"/version",schemaPath:"#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs32){
+if((typeof data11 == "number") && (isFinite(data11))){
+if(data11 > 9007199254740991 || isNaN(data11)){
+validate239.errors = [{instancePath:instancePath+"/version",schemaPath:"#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data11 < 0 || isNaN(data11)){
+validate239.errors = [{instancePath:instancePath+"/version",schemaPath:"#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs31 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.last_tick !== undefined){
+let data12 = data.last_tick;
+const _errs34 = errors;
+const _errs35 = errors;
+if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
+validate239.errors = [{instancePath:instancePath+"/last_tick",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs35){
+if((typeof data12 == "number") && (isFinite(data12))){
+if(data12 > 9007199254740991 || isNaN(data12)){
+validate239.errors = [{instancePath:instancePath+"/last_tick",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data12 < 0 || isNaN(data12)){
+validate239.errors = [{instancePath:instancePath+"/last_tick",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs34 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.next_tick !== undefined){
+let data13 = data.next_tick;
+const _errs37 = errors;
+const _errs38 = errors;
+if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
+validate239.errors = [{instancePath:instancePath+"/next_tick",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs38){
+if((typeof data13 == "number") && (isFinite(data13))){
+if(data13 > 9007199254740991 || isNaN(data13)){
+validate239.errors = [{instancePath:instancePath+"/next_tick",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data13 < 0 || isNaN(data13)){
+validate239.errors = [{instancePath:instancePath+"/next_tick",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs37 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.removed !== undefined){
+let data14 = data.removed;
+const _errs40 = errors;
+if(typeof data14 !== "boolean"){
+validate239.errors = [{instancePath:instancePath+"/removed",schemaPath:"#/properties/removed/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+return false;
+}
+if(true !== data14){
+validate239.errors = [{instancePath:instancePath+"/removed",schemaPath:"#/properties/removed/const",keyword:"const",params:{allowedValue: true},message:"must be equal to constant"}];
+return false;
+}
+var valid0 = _errs40 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+validate239.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate239.errors = vErrors;
+return errors === 0;
+}
+validate239.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+
+function validate238(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://correio.dev/schemas/v1/tasks.schedule.reply.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate238.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((data.schedule === undefined) && (missing0 = "schedule")){
+validate238.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(key0 === "schedule")){
+validate238.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.schedule !== undefined){
+if(!(validate239(data.schedule, {instancePath:instancePath+"/schedule",parentData:data,parentDataProperty:"schedule",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate239.errors : vErrors.concat(validate239.errors);
+errors = vErrors.length;
+}
+}
+}
+}
+}
+else {
+validate238.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate238.errors = vErrors;
+return errors === 0;
+}
+validate238.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const validate_tasks_schedule_request = validate241;
+const schema765 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.schedule.request.json","title":"TasksScheduleRequest","description":"Create or replace a periodic schedule (revision 1.6): at every tick of cron (UTC) the coordinator enqueues one job. A cron expression that does not parse is BAD_REQUEST.","x-correio-type":"tasks.schedule.request","x-correio-pattern":"request","x-correio-service":"tasks","x-correio-reply":"tasks.schedule.reply","type":"object","additionalProperties":false,"required":["name","cron","queue","task"],"properties":{"name":{"$ref":"defs.json#/$defs/taskScheduleName"},"cron":{"$ref":"defs.json#/$defs/taskCron"},"queue":{"$ref":"defs.json#/$defs/taskQueue"},"task":{"$ref":"defs.json#/$defs/taskName"},"args":{"$ref":"defs.json#/$defs/taskValue"},"priority":{"$ref":"defs.json#/$defs/taskPriority"},"max_attempts":{"type":"integer","minimum":1,"maximum":1000},"lease_ms":{"type":"integer","minimum":1000,"maximum":3600000},"result_ttl_ms":{"$ref":"defs.json#/$defs/taskDuration"}}};
+
+function validate241(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://correio.dev/schemas/v1/tasks.schedule.request.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate241.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if(((((data.name === undefined) && (missing0 = "name")) || ((data.cron === undefined) && (missing0 = "cron"))) || ((data.queue === undefined) && (missing0 = "queue"))) || ((data.task === undefined) && (missing0 = "task"))){
+validate241.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(func164.call(schema765.properties, key0))){
+validate241.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.name !== undefined){
+let data0 = data.name;
+const _errs2 = errors;
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data0 === "string"){
+if(func1(data0) > 64){
+validate241.errors = [{instancePath:instancePath+"/name",schemaPath:"defs.json#/$defs/taskScheduleName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+return false;
+}
+else {
+if(func1(data0) < 1){
+validate241.errors = [{instancePath:instancePath+"/name",schemaPath:"defs.json#/$defs/taskScheduleName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern177.test(data0)){
+validate241.errors = [{instancePath:instancePath+"/name",schemaPath:"defs.json#/$defs/taskScheduleName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9][a-z0-9_.:-]{0,63}$"},message:"must match pattern \""+"^[a-z0-9][a-z0-9_.:-]{0,63}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate241.errors = [{instancePath:instancePath+"/name",schemaPath:"defs.json#/$defs/taskScheduleName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.cron !== undefined){
+let data1 = data.cron;
+const _errs5 = errors;
+const _errs6 = errors;
+if(errors === _errs6){
+if(typeof data1 === "string"){
+if(func1(data1) > 200){
+validate241.errors = [{instancePath:instancePath+"/cron",schemaPath:"defs.json#/$defs/taskCron/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"}];
+return false;
+}
+else {
+if(func1(data1) < 9){
+validate241.errors = [{instancePath:instancePath+"/cron",schemaPath:"defs.json#/$defs/taskCron/minLength",keyword:"minLength",params:{limit: 9},message:"must NOT have fewer than 9 characters"}];
+return false;
+}
+}
+}
+else {
+validate241.errors = [{instancePath:instancePath+"/cron",schemaPath:"defs.json#/$defs/taskCron/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.queue !== undefined){
+let data2 = data.queue;
+const _errs8 = errors;
+const _errs9 = errors;
+if(errors === _errs9){
+if(typeof data2 === "string"){
+if(func1(data2) > 64){
+validate241.errors = [{instancePath:instancePath+"/queue",schemaPath:"defs.json#/$defs/taskQueue/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+return false;
+}
+else {
+if(func1(data2) < 1){
+validate241.errors = [{instancePath:instancePath+"/queue",schemaPath:"defs.json#/$defs/taskQueue/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern77.test(data2)){
+validate241.errors = [{instancePath:instancePath+"/queue",schemaPath:"defs.json#/$defs/taskQueue/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_.-]{0,63}$"},message:"must match pattern \""+"^[a-z][a-z0-9_.-]{0,63}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate241.errors = [{instancePath:instancePath+"/queue",schemaPath:"defs.json#/$defs/taskQueue/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.task !== undefined){
+let data3 = data.task;
+const _errs11 = errors;
+const _errs12 = errors;
+if(errors === _errs12){
+if(typeof data3 === "string"){
+if(func1(data3) > 128){
+validate241.errors = [{instancePath:instancePath+"/task",schemaPath:"defs.json#/$defs/taskName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+else {
+if(func1(data3) < 1){
+validate241.errors = [{instancePath:instancePath+"/task",schemaPath:"defs.json#/$defs/taskName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern173.test(data3)){
+validate241.errors = [{instancePath:instancePath+"/task",schemaPath:"defs.json#/$defs/taskName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate241.errors = [{instancePath:instancePath+"/task",schemaPath:"defs.json#/$defs/taskName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs11 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.args !== undefined){
+const _errs14 = errors;
+var valid0 = _errs14 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.priority !== undefined){
+let data5 = data.priority;
+const _errs15 = errors;
+const _errs16 = errors;
+if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
+validate241.errors = [{instancePath:instancePath+"/priority",schemaPath:"defs.json#/$defs/taskPriority/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs16){
+if((typeof data5 == "number") && (isFinite(data5))){
+if(data5 > 9 || isNaN(data5)){
+validate241.errors = [{instancePath:instancePath+"/priority",schemaPath:"defs.json#/$defs/taskPriority/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9},message:"must be <= 9"}];
+return false;
+}
+else {
+if(data5 < 0 || isNaN(data5)){
+validate241.errors = [{instancePath:instancePath+"/priority",schemaPath:"defs.json#/$defs/taskPriority/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs15 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.max_attempts !== undefined){
+let data6 = data.max_attempts;
+const _errs18 = errors;
+if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
+validate241.errors = [{instancePath:instancePath+"/max_attempts",schemaPath:"#/properties/max_attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs18){
+if((typeof data6 == "number") && (isFinite(data6))){
+if(data6 > 1000 || isNaN(data6)){
+validate241.errors = [{instancePath:instancePath+"/max_attempts",schemaPath:"#/properties/max_attempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"}];
+return false;
+}
+else {
+if(data6 < 1 || isNaN(data6)){
+validate241.errors = [{instancePath:instancePath+"/max_attempts",schemaPath:"#/properties/max_attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs18 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.lease_ms !== undefined){
+let data7 = data.lease_ms;
+const _errs20 = errors;
+if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
+validate241.errors = [{instancePath:instancePath+"/lease_ms",schemaPath:"#/properties/lease_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs20){
+if((typeof data7 == "number") && (isFinite(data7))){
+if(data7 > 3600000 || isNaN(data7)){
+validate241.errors = [{instancePath:instancePath+"/lease_ms",schemaPath:"#/properties/lease_ms/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600000},message:"must be <= 3600000"}];
+return false;
+}
+else {
+if(data7 < 1000 || isNaN(data7)){
+validate241.errors = [{instancePath:instancePath+"/lease_ms",schemaPath:"#/properties/lease_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1000},message:"must be >= 1000"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs20 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.result_ttl_ms !== undefined){
+let data8 = data.result_ttl_ms;
+const _errs22 = errors;
+const _errs23 = errors;
+if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
+validate241.errors = [{instancePath:instancePath+"/result_ttl_ms",schemaPath:"defs.json#/$defs/taskDuration/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs23){
+if((typeof data8 == "number") && (isFinite(data8))){
+if(data8 > 2592000000 || isNaN(data8)){
+validate241.errors = [{instancePath:instancePath+"/result_ttl_ms",schemaPath:"defs.json#/$defs/taskDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2592000000},message:"must be <= 2592000000"}];
+return false;
+}
+else {
+if(data8 < 0 || isNaN(data8)){
+validate241.errors = [{instancePath:instancePath+"/result_ttl_ms",schemaPath:"defs.json#/$defs/taskDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs22 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+validate241.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate241.errors = vErrors;
+return errors === 0;
+}
+validate241.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const validate_tasks_schedules_reply = validate242;
+const schema773 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.schedules.reply.json","title":"TasksSchedulesReply","description":"Reply to tasks.schedules.request.","x-correio-type":"tasks.schedules.reply","x-correio-pattern":"reply","x-correio-service":"tasks","type":"object","additionalProperties":false,"required":["schedules"],"properties":{"schedules":{"type":"array","maxItems":1000,"items":{"$ref":"defs.json#/$defs/taskSchedule"}}}};
+
+function validate243(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate243.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((((((data.name === undefined) && (missing0 = "name")) || ((data.cron === undefined) && (missing0 = "cron"))) || ((data.queue === undefined) && (missing0 = "queue"))) || ((data.task === undefined) && (missing0 = "task"))) || ((data.created_at === undefined) && (missing0 = "created_at"))) || ((data.updated_at === undefined) && (missing0 = "updated_at"))) || ((data.version === undefined) && (missing0 = "version"))){
+validate243.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(func164.call(schema548.properties, key0))){
+validate243.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.name !== undefined){
+let data0 = data.name;
+const _errs2 = errors;
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data0 === "string"){
+if(func1(data0) > 64){
+validate243.errors = [{instancePath:instancePath+"/name",schemaPath:"#/$defs/taskScheduleName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+return false;
+}
+else {
+if(func1(data0) < 1){
+validate243.errors = [{instancePath:instancePath+"/name",schemaPath:"#/$defs/taskScheduleName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern177.test(data0)){
+validate243.errors = [{instancePath:instancePath+"/name",schemaPath:"#/$defs/taskScheduleName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9][a-z0-9_.:-]{0,63}$"},message:"must match pattern \""+"^[a-z0-9][a-z0-9_.:-]{0,63}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate243.errors = [{instancePath:instancePath+"/name",schemaPath:"#/$defs/taskScheduleName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.cron !== undefined){
+let data1 = data.cron;
+const _errs5 = errors;
+const _errs6 = errors;
+if(errors === _errs6){
+if(typeof data1 === "string"){
+if(func1(data1) > 200){
+validate243.errors = [{instancePath:instancePath+"/cron",schemaPath:"#/$defs/taskCron/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"}];
+return false;
+}
+else {
+if(func1(data1) < 9){
+validate243.errors = [{instancePath:instancePath+"/cron",schemaPath:"#/$defs/taskCron/minLength",keyword:"minLength",params:{limit: 9},message:"must NOT have fewer than 9 characters"}];
+return false;
+}
+}
+}
+else {
+validate243.errors = [{instancePath:instancePath+"/cron",schemaPath:"#/$defs/taskCron/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.queue !== undefined){
+let data2 = data.queue;
+const _errs8 = errors;
+const _errs9 = errors;
+if(errors === _errs9){
+if(typeof data2 === "string"){
+if(func1(data2) > 64){
+validate243.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/taskQueue/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+return false;
+}
+else {
+if(func1(data2) < 1){
+validate243.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/taskQueue/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern77.test(data2)){
+validate243.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/taskQueue/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_.-]{0,63}$"},message:"must match pattern \""+"^[a-z][a-z0-9_.-]{0,63}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate243.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/taskQueue/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.task !== undefined){
+let data3 = data.task;
+const _errs11 = errors;
+const _errs12 = errors;
+if(errors === _errs12){
+if(typeof data3 === "string"){
+if(func1(data3) > 128){
+validate243.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+else {
+if(func1(data3) < 1){
+validate243.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern173.test(data3)){
+validate243.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate243.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs11 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.args !== undefined){
+const _errs14 = errors;
+var valid0 = _errs14 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.priority !== undefined){
+let data5 = data.priority;
+const _errs15 = errors;
+const _errs16 = errors;
+if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
+validate243.errors = [{instancePath:instancePath+"/priority",schemaPath:"#/$defs/taskPriority/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs16){
+if((typeof data5 == "number") && (isFinite(data5))){
+if(data5 > 9 || isNaN(data5)){
+validate243.errors = [{instancePath:instancePath+"/priority",schemaPath:"#/$defs/taskPriority/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9},message:"must be <= 9"}];
+return false;
+}
+else {
+if(data5 < 0 || isNaN(data5)){
+validate243.errors = [{instancePath:instancePath+"/priority",schemaPath:"#/$defs/taskPriority/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs15 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.max_attempts !== undefined){
+let data6 = data.max_attempts;
+const _errs18 = errors;
+if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
+validate243.errors = [{instancePath:instancePath+"/max_attempts",schemaPath:"#/properties/max_attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs18){
+if((typeof data6 == "number") && (isFinite(data6))){
+if(data6 > 1000 || isNaN(data6)){
+validate243.errors = [{instancePath:instancePath+"/max_attempts",schemaPath:"#/properties/max_attempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"}];
+return false;
+}
+else {
+if(data6 < 1 || isNaN(data6)){
+validate243.errors = [{instancePath:instancePath+"/max_attempts",schemaPath:"#/properties/max_attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs18 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.lease_ms !== undefined){
+let data7 = data.lease_ms;
+const _errs20 = errors;
+if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
+validate243.errors = [{instancePath:instancePath+"/lease_ms",schemaPath:"#/properties/lease_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs20){
+if((typeof data7 == "number") && (isFinite(data7))){
+if(data7 > 3600000 || isNaN(data7)){
+validate243.errors = [{instancePath:instancePath+"/lease_ms",schemaPath:"#/properties/lease_ms/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600000},message:"must be <= 3600000"}];
+return false;
+}
+else {
+if(data7 < 1000 || isNaN(data7)){
+validate243.errors = [{instancePath:instancePath+"/lease_ms",schemaPath:"#/properties/lease_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1000},message:"must be >= 1000"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs20 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.result_ttl_ms !== undefined){
+let data8 = data.result_ttl_ms;
+const _errs22 = errors;
+const _errs23 = errors;
+if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
+validate243.errors = [{instancePath:instancePath+"/result_ttl_ms",schemaPath:"#/$defs/taskDuration/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs23){
+if((typeof data8 == "number") && (isFinite(data8))){
+if(data8 > 2592000000 || isNaN(data8)){
+validate243.errors = [{instancePath:instancePath+"/result_ttl_ms",schemaPath:"#/$defs/taskDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2592000000},message:"must be <= 2592000000"}];
+return false;
+}
+else {
+if(data8 < 0 || isNaN(data8)){
+validate243.errors = [{instancePath:instancePath+"/result_ttl_ms",schemaPath:"#/$defs/taskDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs22 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.created_at !== undefined){
+let data9 = data.created_at;
+const _errs25 = errors;
+const _errs26 = errors;
+if(!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))){
+validate243.errors = [{instancePath:instancePath+"/created_at",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs26){
+if((typeof data9 == "number") && (isFinite(data9))){
+if(data9 > 9007199254740991 || isNaN(data9)){
+validate243.errors = [{instancePath:instancePath+"/created_at",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data9 < 0 || isNaN(data9)){
+validate243.errors = [{instancePath:instancePath+"/created_at",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs25 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.updated_at !== undefined){
+let data10 = data.updated_at;
+const _errs28 = errors;
+const _errs29 = errors;
+if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
+validate243.errors = [{instancePath:instancePath+"/updated_at",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs29){
+if((typeof data10 == "number") && (isFinite(data10))){
+if(data10 > 9007199254740991 || isNaN(data10)){
+validate243.errors = [{instancePath:instancePath+"/updated_at",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data10 < 0 || isNaN(data10)){
+validate243.errors = [{instancePath:instancePath+"/updated_at",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs28 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.version !== undefined){
+let data11 = data.version;
+const _errs31 = errors;
+const _errs32 = errors;
+if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
+validate243.errors = [{instancePath:instancePath+"/version",schemaPath:"#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs32){
+if((typeof data11 == "number") && (isFinite(data11))){
+if(data11 > 9007199254740991 || isNaN(data11)){
+validate243.errors = [{instancePath:instancePath+"/version",schemaPath:"#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data11 < 0 || isNaN(data11)){
+validate243.errors = [{instancePath:instancePath+"/version",schemaPath:"#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs31 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.last_tick !== undefined){
+let data12 = data.last_tick;
+const _errs34 = errors;
+const _errs35 = errors;
+if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
+validate243.errors = [{instancePath:instancePath+"/last_tick",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs35){
+if((typeof data12 == "number") && (isFinite(data12))){
+if(data12 > 9007199254740991 || isNaN(data12)){
+validate243.errors = [{instancePath:instancePath+"/last_tick",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data12 < 0 || isNaN(data12)){
+validate243.errors = [{instancePath:instancePath+"/last_tick",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs34 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.next_tick !== undefined){
+let data13 = data.next_tick;
+const _errs37 = errors;
+const _errs38 = errors;
+if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
+validate243.errors = [{instancePath:instancePath+"/next_tick",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs38){
+if((typeof data13 == "number") && (isFinite(data13))){
+if(data13 > 9007199254740991 || isNaN(data13)){
+validate243.errors = [{instancePath:instancePath+"/next_tick",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data13 < 0 || isNaN(data13)){
+validate243.errors = [{instancePath:instancePath+"/next_tick",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs37 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.removed !== undefined){
+let data14 = data.removed;
+const _errs40 = errors;
+if(typeof data14 !== "boolean"){
+validate243.errors = [{instancePath:instancePath+"/removed",schemaPath:"#/properties/removed/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+return false;
+}
+if(true !== data14){
+validate243.errors = [{instancePath:instancePath+"/removed",schemaPath:"#/properties/removed/const",keyword:"const",params:{allowedValue: true},message:"must be equal to constant"}];
+return false;
+}
+var valid0 = _errs40 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+validate243.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate243.errors = vErrors;
+return errors === 0;
+}
+validate243.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+
+function validate242(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://correio.dev/schemas/v1/tasks.schedules.reply.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate242.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((data.schedules === undefined) && (missing0 = "schedules")){
+validate242.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(key0 === "schedules")){
+validate242.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.schedules !== undefined){
+let data0 = data.schedules;
+const _errs2 = errors;
+if(errors === _errs2){
+if(Array.isArray(data0)){
+if(data0.length > 1000){
+validate242.errors = [{instancePath:instancePath+"/schedules",schemaPath:"#/properties/schedules/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items"}];
+return false;
+}
+else {
+var valid1 = true;
+const len0 = data0.length;
+for(let i0=0; i0<len0; i0++){
+const _errs4 = errors;
+if(!(validate243(data0[i0], {instancePath:instancePath+"/schedules/" + i0,parentData:data0,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate243.errors : vErrors.concat(validate243.errors);
+errors = vErrors.length;
+}
+var valid1 = _errs4 === errors;
+if(!valid1){
+break;
+}
+}
+}
+}
+else {
+validate242.errors = [{instancePath:instancePath+"/schedules",schemaPath:"#/properties/schedules/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+}
+}
+}
+}
+else {
+validate242.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate242.errors = vErrors;
+return errors === 0;
+}
+validate242.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const validate_tasks_schedules_request = validate245;
+const schema787 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.schedules.request.json","title":"TasksSchedulesRequest","description":"The periodic schedules (revision 1.6), with their next ticks. Between servers, on srv.<server-id>, removed ones (tombstones) too.","x-correio-type":"tasks.schedules.request","x-correio-pattern":"request","x-correio-service":"tasks","x-correio-reply":"tasks.schedules.reply","type":"object","additionalProperties":false,"required":[],"properties":{}};
+
+function validate245(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://correio.dev/schemas/v1/tasks.schedules.request.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate245.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+for(const key0 in data){
+validate245.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+else {
+validate245.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate245.errors = vErrors;
+return errors === 0;
+}
+validate245.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const validate_tasks_settle_reply = validate246;
+const schema788 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.settle.reply.json","title":"TasksSettleReply","description":"Reply to tasks.settle.request: the job after it, once durable.","x-correio-type":"tasks.settle.reply","x-correio-pattern":"reply","x-correio-service":"tasks","type":"object","additionalProperties":false,"required":["job"],"properties":{"job":{"$ref":"defs.json#/$defs/taskJob"}}};
+
+function validate247(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate247.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((((((((((((((((data.id === undefined) && (missing0 = "id")) || ((data.queue === undefined) && (missing0 = "queue"))) || ((data.task === undefined) && (missing0 = "task"))) || ((data.state === undefined) && (missing0 = "state"))) || ((data.priority === undefined) && (missing0 = "priority"))) || ((data.attempt === undefined) && (missing0 = "attempt"))) || ((data.max_attempts === undefined) && (missing0 = "max_attempts"))) || ((data.backoff_ms === undefined) && (missing0 = "backoff_ms"))) || ((data.max_backoff_ms === undefined) && (missing0 = "max_backoff_ms"))) || ((data.lease_ms === undefined) && (missing0 = "lease_ms"))) || ((data.result_ttl_ms === undefined) && (missing0 = "result_ttl_ms"))) || ((data.run_at === undefined) && (missing0 = "run_at"))) || ((data.created_at === undefined) && (missing0 = "created_at"))) || ((data.updated_at === undefined) && (missing0 = "updated_at"))) || ((data.version === undefined) && (missing0 = "version"))){
+validate247.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(func164.call(schema494.properties, key0))){
+validate247.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.id !== undefined){
+let data0 = data.id;
+const _errs2 = errors;
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data0 === "string"){
+if(func1(data0) > 128){
+validate247.errors = [{instancePath:instancePath+"/id",schemaPath:"#/$defs/taskId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+else {
+if(func1(data0) < 1){
+validate247.errors = [{instancePath:instancePath+"/id",schemaPath:"#/$defs/taskId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern171.test(data0)){
+validate247.errors = [{instancePath:instancePath+"/id",schemaPath:"#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate247.errors = [{instancePath:instancePath+"/id",schemaPath:"#/$defs/taskId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.queue !== undefined){
+let data1 = data.queue;
+const _errs5 = errors;
+const _errs6 = errors;
+if(errors === _errs6){
+if(typeof data1 === "string"){
+if(func1(data1) > 64){
+validate247.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/taskQueue/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+return false;
+}
+else {
+if(func1(data1) < 1){
+validate247.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/taskQueue/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern77.test(data1)){
+validate247.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/taskQueue/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_.-]{0,63}$"},message:"must match pattern \""+"^[a-z][a-z0-9_.-]{0,63}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate247.errors = [{instancePath:instancePath+"/queue",schemaPath:"#/$defs/taskQueue/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs5 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.task !== undefined){
+let data2 = data.task;
+const _errs8 = errors;
+const _errs9 = errors;
+if(errors === _errs9){
+if(typeof data2 === "string"){
+if(func1(data2) > 128){
+validate247.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+else {
+if(func1(data2) < 1){
+validate247.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern173.test(data2)){
+validate247.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate247.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.args !== undefined){
+const _errs11 = errors;
+var valid0 = _errs11 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.state !== undefined){
+let data4 = data.state;
+const _errs12 = errors;
+if(typeof data4 !== "string"){
+validate247.errors = [{instancePath:instancePath+"/state",schemaPath:"#/$defs/taskState/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if(!((((((((data4 === "waiting") || (data4 === "scheduled")) || (data4 === "queued")) || (data4 === "active")) || (data4 === "retrying")) || (data4 === "succeeded")) || (data4 === "dead")) || (data4 === "cancelled"))){
+validate247.errors = [{instancePath:instancePath+"/state",schemaPath:"#/$defs/taskState/enum",keyword:"enum",params:{allowedValues: schema499.enum},message:"must be equal to one of the allowed values"}];
+return false;
+}
+var valid0 = _errs12 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.priority !== undefined){
+let data5 = data.priority;
+const _errs15 = errors;
+const _errs16 = errors;
+if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
+validate247.errors = [{instancePath:instancePath+"/priority",schemaPath:"#/$defs/taskPriority/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs16){
+if((typeof data5 == "number") && (isFinite(data5))){
+if(data5 > 9 || isNaN(data5)){
+validate247.errors = [{instancePath:instancePath+"/priority",schemaPath:"#/$defs/taskPriority/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9},message:"must be <= 9"}];
+return false;
+}
+else {
+if(data5 < 0 || isNaN(data5)){
+validate247.errors = [{instancePath:instancePath+"/priority",schemaPath:"#/$defs/taskPriority/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs15 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.attempt !== undefined){
+let data6 = data.attempt;
+const _errs18 = errors;
+if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
+validate247.errors = [{instancePath:instancePath+"/attempt",schemaPath:"#/properties/attempt/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs18){
+if((typeof data6 == "number") && (isFinite(data6))){
+if(data6 > 1000 || isNaN(data6)){
+validate247.errors = [{instancePath:instancePath+"/attempt",schemaPath:"#/properties/attempt/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"}];
+return false;
+}
+else {
+if(data6 < 0 || isNaN(data6)){
+validate247.errors = [{instancePath:instancePath+"/attempt",schemaPath:"#/properties/attempt/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs18 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.max_attempts !== undefined){
+let data7 = data.max_attempts;
+const _errs20 = errors;
+if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
+validate247.errors = [{instancePath:instancePath+"/max_attempts",schemaPath:"#/properties/max_attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs20){
+if((typeof data7 == "number") && (isFinite(data7))){
+if(data7 > 1000 || isNaN(data7)){
+validate247.errors = [{instancePath:instancePath+"/max_attempts",schemaPath:"#/properties/max_attempts/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"}];
+return false;
+}
+else {
+if(data7 < 1 || isNaN(data7)){
+validate247.errors = [{instancePath:instancePath+"/max_attempts",schemaPath:"#/properties/max_attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs20 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.backoff_ms !== undefined){
+let data8 = data.backoff_ms;
+const _errs22 = errors;
+const _errs23 = errors;
+if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
+validate247.errors = [{instancePath:instancePath+"/backoff_ms",schemaPath:"#/$defs/taskDuration/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs23){
+if((typeof data8 == "number") && (isFinite(data8))){
+if(data8 > 2592000000 || isNaN(data8)){
+validate247.errors = [{instancePath:instancePath+"/backoff_ms",schemaPath:"#/$defs/taskDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2592000000},message:"must be <= 2592000000"}];
+return false;
+}
+else {
+if(data8 < 0 || isNaN(data8)){
+validate247.errors = [{instancePath:instancePath+"/backoff_ms",schemaPath:"#/$defs/taskDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs22 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.max_backoff_ms !== undefined){
+let data9 = data.max_backoff_ms;
+const _errs25 = errors;
+const _errs26 = errors;
+if(!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))){
+validate247.errors = [{instancePath:instancePath+"/max_backoff_ms",schemaPath:"#/$defs/taskDuration/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs26){
+if((typeof data9 == "number") && (isFinite(data9))){
+if(data9 > 2592000000 || isNaN(data9)){
+validate247.errors = [{instancePath:instancePath+"/max_backoff_ms",schemaPath:"#/$defs/taskDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2592000000},message:"must be <= 2592000000"}];
+return false;
+}
+else {
+if(data9 < 0 || isNaN(data9)){
+validate247.errors = [{instancePath:instancePath+"/max_backoff_ms",schemaPath:"#/$defs/taskDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs25 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.lease_ms !== undefined){
+let data10 = data.lease_ms;
+const _errs28 = errors;
+if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
+validate247.errors = [{instancePath:instancePath+"/lease_ms",schemaPath:"#/properties/lease_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs28){
+if((typeof data10 == "number") && (isFinite(data10))){
+if(data10 > 3600000 || isNaN(data10)){
+validate247.errors = [{instancePath:instancePath+"/lease_ms",schemaPath:"#/properties/lease_ms/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600000},message:"must be <= 3600000"}];
+return false;
+}
+else {
+if(data10 < 1000 || isNaN(data10)){
+validate247.errors = [{instancePath:instancePath+"/lease_ms",schemaPath:"#/properties/lease_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1000},message:"must be >= 1000"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs28 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.result_ttl_ms !== undefined){
+let data11 = data.result_ttl_ms;
+const _errs30 = errors;
+const _errs31 = errors;
+if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
+validate247.errors = [{instancePath:instancePath+"/result_ttl_ms",schemaPath:"#/$defs/taskDuration/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs31){
+if((typeof data11 == "number") && (isFinite(data11))){
+if(data11 > 2592000000 || isNaN(data11)){
+validate247.errors = [{instancePath:instancePath+"/result_ttl_ms",schemaPath:"#/$defs/taskDuration/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2592000000},message:"must be <= 2592000000"}];
+return false;
+}
+else {
+if(data11 < 0 || isNaN(data11)){
+validate247.errors = [{instancePath:instancePath+"/result_ttl_ms",schemaPath:"#/$defs/taskDuration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs30 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.run_at !== undefined){
+let data12 = data.run_at;
+const _errs33 = errors;
+const _errs34 = errors;
+if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
+validate247.errors = [{instancePath:instancePath+"/run_at",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs34){
+if((typeof data12 == "number") && (isFinite(data12))){
+if(data12 > 9007199254740991 || isNaN(data12)){
+validate247.errors = [{instancePath:instancePath+"/run_at",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data12 < 0 || isNaN(data12)){
+validate247.errors = [{instancePath:instancePath+"/run_at",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs33 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.created_at !== undefined){
+let data13 = data.created_at;
+const _errs36 = errors;
+const _errs37 = errors;
+if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
+validate247.errors = [{instancePath:instancePath+"/created_at",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs37){
+if((typeof data13 == "number") && (isFinite(data13))){
+if(data13 > 9007199254740991 || isNaN(data13)){
+validate247.errors = [{instancePath:instancePath+"/created_at",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data13 < 0 || isNaN(data13)){
+validate247.errors = [{instancePath:instancePath+"/created_at",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs36 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.updated_at !== undefined){
+let data14 = data.updated_at;
+const _errs39 = errors;
+const _errs40 = errors;
+if(!(((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14))) && (isFinite(data14)))){
+validate247.errors = [{instancePath:instancePath+"/updated_at",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs40){
+if((typeof data14 == "number") && (isFinite(data14))){
+if(data14 > 9007199254740991 || isNaN(data14)){
+validate247.errors = [{instancePath:instancePath+"/updated_at",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data14 < 0 || isNaN(data14)){
+validate247.errors = [{instancePath:instancePath+"/updated_at",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs39 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.version !== undefined){
+let data15 = data.version;
+const _errs42 = errors;
+const _errs43 = errors;
+if(!(((typeof data15 == "number") && (!(data15 % 1) && !isNaN(data15))) && (isFinite(data15)))){
+validate247.errors = [{instancePath:instancePath+"/version",schemaPath:"#/$defs/uint/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs43){
+if((typeof data15 == "number") && (isFinite(data15))){
+if(data15 > 9007199254740991 || isNaN(data15)){
+validate247.errors = [{instancePath:instancePath+"/version",schemaPath:"#/$defs/uint/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data15 < 0 || isNaN(data15)){
+validate247.errors = [{instancePath:instancePath+"/version",schemaPath:"#/$defs/uint/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs42 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.worker !== undefined){
+let data16 = data.worker;
+const _errs45 = errors;
+const _errs46 = errors;
+if(errors === _errs46){
+if(typeof data16 === "string"){
+if(func1(data16) > 128){
+validate247.errors = [{instancePath:instancePath+"/worker",schemaPath:"#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+else {
+if(func1(data16) < 1){
+validate247.errors = [{instancePath:instancePath+"/worker",schemaPath:"#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern6.test(data16)){
+validate247.errors = [{instancePath:instancePath+"/worker",schemaPath:"#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate247.errors = [{instancePath:instancePath+"/worker",schemaPath:"#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs45 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.lease_until !== undefined){
+let data17 = data.lease_until;
+const _errs48 = errors;
+const _errs49 = errors;
+if(!(((typeof data17 == "number") && (!(data17 % 1) && !isNaN(data17))) && (isFinite(data17)))){
+validate247.errors = [{instancePath:instancePath+"/lease_until",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs49){
+if((typeof data17 == "number") && (isFinite(data17))){
+if(data17 > 9007199254740991 || isNaN(data17)){
+validate247.errors = [{instancePath:instancePath+"/lease_until",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data17 < 0 || isNaN(data17)){
+validate247.errors = [{instancePath:instancePath+"/lease_until",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs48 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.progress !== undefined){
+const _errs51 = errors;
+var valid0 = _errs51 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.result !== undefined){
+const _errs52 = errors;
+var valid0 = _errs52 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.error !== undefined){
+let data20 = data.error;
+const _errs53 = errors;
+const _errs54 = errors;
+if(errors === _errs54){
+if(data20 && typeof data20 == "object" && !Array.isArray(data20)){
+let missing1;
+if(((data20.type === undefined) && (missing1 = "type")) || ((data20.message === undefined) && (missing1 = "message"))){
+validate247.errors = [{instancePath:instancePath+"/error",schemaPath:"#/$defs/taskError/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
+return false;
+}
+else {
+const _errs56 = errors;
+for(const key1 in data20){
+if(!((key1 === "type") || (key1 === "message"))){
+validate247.errors = [{instancePath:instancePath+"/error",schemaPath:"#/$defs/taskError/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs56 === errors){
+if(data20.type !== undefined){
+let data21 = data20.type;
+const _errs57 = errors;
+if(errors === _errs57){
+if(typeof data21 === "string"){
+if(func1(data21) > 200){
+validate247.errors = [{instancePath:instancePath+"/error/type",schemaPath:"#/$defs/taskError/properties/type/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"}];
+return false;
+}
+else {
+if(func1(data21) < 1){
+validate247.errors = [{instancePath:instancePath+"/error/type",schemaPath:"#/$defs/taskError/properties/type/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+}
+}
+else {
+validate247.errors = [{instancePath:instancePath+"/error/type",schemaPath:"#/$defs/taskError/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid19 = _errs57 === errors;
+}
+else {
+var valid19 = true;
+}
+if(valid19){
+if(data20.message !== undefined){
+let data22 = data20.message;
+const _errs59 = errors;
+if(errors === _errs59){
+if(typeof data22 === "string"){
+if(func1(data22) > 4000){
+validate247.errors = [{instancePath:instancePath+"/error/message",schemaPath:"#/$defs/taskError/properties/message/maxLength",keyword:"maxLength",params:{limit: 4000},message:"must NOT have more than 4000 characters"}];
+return false;
+}
+}
+else {
+validate247.errors = [{instancePath:instancePath+"/error/message",schemaPath:"#/$defs/taskError/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid19 = _errs59 === errors;
+}
+else {
+var valid19 = true;
+}
+}
+}
+}
+}
+else {
+validate247.errors = [{instancePath:instancePath+"/error",schemaPath:"#/$defs/taskError/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+var valid0 = _errs53 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.cancel_requested !== undefined){
+let data23 = data.cancel_requested;
+const _errs61 = errors;
+if(typeof data23 !== "boolean"){
+validate247.errors = [{instancePath:instancePath+"/cancel_requested",schemaPath:"#/properties/cancel_requested/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+return false;
+}
+if(true !== data23){
+validate247.errors = [{instancePath:instancePath+"/cancel_requested",schemaPath:"#/properties/cancel_requested/const",keyword:"const",params:{allowedValue: true},message:"must be equal to constant"}];
+return false;
+}
+var valid0 = _errs61 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.finished_at !== undefined){
+let data24 = data.finished_at;
+const _errs63 = errors;
+const _errs64 = errors;
+if(!(((typeof data24 == "number") && (!(data24 % 1) && !isNaN(data24))) && (isFinite(data24)))){
+validate247.errors = [{instancePath:instancePath+"/finished_at",schemaPath:"#/$defs/timestamp/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs64){
+if((typeof data24 == "number") && (isFinite(data24))){
+if(data24 > 9007199254740991 || isNaN(data24)){
+validate247.errors = [{instancePath:instancePath+"/finished_at",schemaPath:"#/$defs/timestamp/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"}];
+return false;
+}
+else {
+if(data24 < 0 || isNaN(data24)){
+validate247.errors = [{instancePath:instancePath+"/finished_at",schemaPath:"#/$defs/timestamp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+}
+var valid0 = _errs63 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.after !== undefined){
+let data25 = data.after;
+const _errs66 = errors;
+if(errors === _errs66){
+if(Array.isArray(data25)){
+if(data25.length > 1000){
+validate247.errors = [{instancePath:instancePath+"/after",schemaPath:"#/properties/after/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items"}];
+return false;
+}
+else {
+if(data25.length < 1){
+validate247.errors = [{instancePath:instancePath+"/after",schemaPath:"#/properties/after/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
+return false;
+}
+else {
+var valid21 = true;
+const len0 = data25.length;
+for(let i0=0; i0<len0; i0++){
+let data26 = data25[i0];
+const _errs68 = errors;
+const _errs69 = errors;
+if(errors === _errs69){
+if(typeof data26 === "string"){
+if(func1(data26) > 128){
+validate247.errors = [{instancePath:instancePath+"/after/" + i0,schemaPath:"#/$defs/taskId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+else {
+if(func1(data26) < 1){
+validate247.errors = [{instancePath:instancePath+"/after/" + i0,schemaPath:"#/$defs/taskId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern171.test(data26)){
+validate247.errors = [{instancePath:instancePath+"/after/" + i0,schemaPath:"#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate247.errors = [{instancePath:instancePath+"/after/" + i0,schemaPath:"#/$defs/taskId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid21 = _errs68 === errors;
+if(!valid21){
+break;
+}
+}
+}
+}
+}
+else {
+validate247.errors = [{instancePath:instancePath+"/after",schemaPath:"#/properties/after/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid0 = _errs66 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.then !== undefined){
+let data27 = data.then;
+const _errs71 = errors;
+if(errors === _errs71){
+if(Array.isArray(data27)){
+if(data27.length > 1000){
+validate247.errors = [{instancePath:instancePath+"/then",schemaPath:"#/properties/then/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items"}];
+return false;
+}
+else {
+if(data27.length < 1){
+validate247.errors = [{instancePath:instancePath+"/then",schemaPath:"#/properties/then/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
+return false;
+}
+else {
+var valid23 = true;
+const len1 = data27.length;
+for(let i1=0; i1<len1; i1++){
+let data28 = data27[i1];
+const _errs73 = errors;
+const _errs74 = errors;
+if(errors === _errs74){
+if(typeof data28 === "string"){
+if(func1(data28) > 128){
+validate247.errors = [{instancePath:instancePath+"/then/" + i1,schemaPath:"#/$defs/taskId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+return false;
+}
+else {
+if(func1(data28) < 1){
+validate247.errors = [{instancePath:instancePath+"/then/" + i1,schemaPath:"#/$defs/taskId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern171.test(data28)){
+validate247.errors = [{instancePath:instancePath+"/then/" + i1,schemaPath:"#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate247.errors = [{instancePath:instancePath+"/then/" + i1,schemaPath:"#/$defs/taskId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid23 = _errs73 === errors;
+if(!valid23){
+break;
+}
+}
+}
+}
+}
+else {
+validate247.errors = [{instancePath:instancePath+"/then",schemaPath:"#/properties/then/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid0 = _errs71 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.receives !== undefined){
+let data29 = data.receives;
+const _errs76 = errors;
+if(typeof data29 !== "string"){
+validate247.errors = [{instancePath:instancePath+"/receives",schemaPath:"#/$defs/taskReceives/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if(!((data29 === "result") || (data29 === "results"))){
+validate247.errors = [{instancePath:instancePath+"/receives",schemaPath:"#/$defs/taskReceives/enum",keyword:"enum",params:{allowedValues: schema516.enum},message:"must be equal to one of the allowed values"}];
+return false;
+}
+var valid0 = _errs76 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.schedule !== undefined){
+let data30 = data.schedule;
+const _errs79 = errors;
+const _errs80 = errors;
+if(errors === _errs80){
+if(typeof data30 === "string"){
+if(func1(data30) > 64){
+validate247.errors = [{instancePath:instancePath+"/schedule",schemaPath:"#/$defs/taskScheduleName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+return false;
+}
+else {
+if(func1(data30) < 1){
+validate247.errors = [{instancePath:instancePath+"/schedule",schemaPath:"#/$defs/taskScheduleName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern177.test(data30)){
+validate247.errors = [{instancePath:instancePath+"/schedule",schemaPath:"#/$defs/taskScheduleName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9][a-z0-9_.:-]{0,63}$"},message:"must match pattern \""+"^[a-z0-9][a-z0-9_.:-]{0,63}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate247.errors = [{instancePath:instancePath+"/schedule",schemaPath:"#/$defs/taskScheduleName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs79 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+validate247.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate247.errors = vErrors;
+return errors === 0;
+}
+validate247.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+
+function validate246(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://correio.dev/schemas/v1/tasks.settle.reply.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate246.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((data.job === undefined) && (missing0 = "job")){
+validate246.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(key0 === "job")){
+validate246.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.job !== undefined){
+if(!(validate247(data.job, {instancePath:instancePath+"/job",parentData:data,parentDataProperty:"job",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate247.errors : vErrors.concat(validate247.errors);
+errors = vErrors.length;
+}
+}
+}
+}
+}
+else {
+validate246.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate246.errors = vErrors;
+return errors === 0;
+}
+validate246.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const validate_tasks_settle_request = validate249;
+const schema813 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.settle.request.json","title":"TasksSettleRequest","description":"Settle an attempt (revision 1.6): succeeded with a result, failed with an error (retried after a backoff while attempts remain, unless retry is false; dead after the last), or released (given back unstarted, not counted as an attempt, when a worker shuts down). Settling an attempt whose lease was lost is CONFLICT: the job was given to another worker.","x-correio-type":"tasks.settle.request","x-correio-pattern":"request","x-correio-service":"tasks","x-correio-reply":"tasks.settle.reply","type":"object","additionalProperties":false,"required":["worker","id","attempt","outcome"],"properties":{"worker":{"$ref":"defs.json#/$defs/nodeId"},"id":{"$ref":"defs.json#/$defs/taskId"},"attempt":{"$ref":"defs.json#/$defs/taskAttempt"},"outcome":{"type":"string","enum":["succeeded","failed","released"]},"result":{"$ref":"defs.json#/$defs/taskValue"},"error":{"$ref":"defs.json#/$defs/taskError"},"retry":{"description":"False: fail for good (dead now) even if attempts remain.","type":"boolean"}}};
+
+function validate249(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/tasks.settle.request.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate235.evaluated;
+const evaluated0 = validate249.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -32580,14 +36631,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((((data.worker === undefined) && (missing0 = "worker")) || ((data.id === undefined) && (missing0 = "id"))) || ((data.attempt === undefined) && (missing0 = "attempt"))) || ((data.outcome === undefined) && (missing0 = "outcome"))){
-validate235.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate249.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(((((((key0 === "worker") || (key0 === "id")) || (key0 === "attempt")) || (key0 === "outcome")) || (key0 === "result")) || (key0 === "error")) || (key0 === "retry"))){
-validate235.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate249.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -32600,24 +36651,24 @@ const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
 if(func1(data0) > 128){
-validate235.errors = [{instancePath:instancePath+"/worker",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate249.errors = [{instancePath:instancePath+"/worker",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data0) < 1){
-validate235.errors = [{instancePath:instancePath+"/worker",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate249.errors = [{instancePath:instancePath+"/worker",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern6.test(data0)){
-validate235.errors = [{instancePath:instancePath+"/worker",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+validate249.errors = [{instancePath:instancePath+"/worker",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate235.errors = [{instancePath:instancePath+"/worker",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate249.errors = [{instancePath:instancePath+"/worker",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -32634,24 +36685,24 @@ const _errs6 = errors;
 if(errors === _errs6){
 if(typeof data1 === "string"){
 if(func1(data1) > 128){
-validate235.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/taskId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate249.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/taskId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data1) < 1){
-validate235.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/taskId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate249.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/taskId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern171.test(data1)){
-validate235.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
+validate249.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate235.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/taskId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate249.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/taskId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -32666,18 +36717,18 @@ let data2 = data.attempt;
 const _errs8 = errors;
 const _errs9 = errors;
 if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
-validate235.errors = [{instancePath:instancePath+"/attempt",schemaPath:"defs.json#/$defs/taskAttempt/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate249.errors = [{instancePath:instancePath+"/attempt",schemaPath:"defs.json#/$defs/taskAttempt/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs9){
 if((typeof data2 == "number") && (isFinite(data2))){
 if(data2 > 1000 || isNaN(data2)){
-validate235.errors = [{instancePath:instancePath+"/attempt",schemaPath:"defs.json#/$defs/taskAttempt/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"}];
+validate249.errors = [{instancePath:instancePath+"/attempt",schemaPath:"defs.json#/$defs/taskAttempt/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"}];
 return false;
 }
 else {
 if(data2 < 1 || isNaN(data2)){
-validate235.errors = [{instancePath:instancePath+"/attempt",schemaPath:"defs.json#/$defs/taskAttempt/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+validate249.errors = [{instancePath:instancePath+"/attempt",schemaPath:"defs.json#/$defs/taskAttempt/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
 }
@@ -32693,11 +36744,11 @@ if(data.outcome !== undefined){
 let data3 = data.outcome;
 const _errs11 = errors;
 if(typeof data3 !== "string"){
-validate235.errors = [{instancePath:instancePath+"/outcome",schemaPath:"#/properties/outcome/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate249.errors = [{instancePath:instancePath+"/outcome",schemaPath:"#/properties/outcome/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(!(((data3 === "succeeded") || (data3 === "failed")) || (data3 === "released"))){
-validate235.errors = [{instancePath:instancePath+"/outcome",schemaPath:"#/properties/outcome/enum",keyword:"enum",params:{allowedValues: schema716.properties.outcome.enum},message:"must be equal to one of the allowed values"}];
+validate249.errors = [{instancePath:instancePath+"/outcome",schemaPath:"#/properties/outcome/enum",keyword:"enum",params:{allowedValues: schema813.properties.outcome.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs11 === errors;
@@ -32722,14 +36773,14 @@ if(errors === _errs15){
 if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
 let missing1;
 if(((data5.type === undefined) && (missing1 = "type")) || ((data5.message === undefined) && (missing1 = "message"))){
-validate235.errors = [{instancePath:instancePath+"/error",schemaPath:"defs.json#/$defs/taskError/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
+validate249.errors = [{instancePath:instancePath+"/error",schemaPath:"defs.json#/$defs/taskError/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
 return false;
 }
 else {
 const _errs17 = errors;
 for(const key1 in data5){
 if(!((key1 === "type") || (key1 === "message"))){
-validate235.errors = [{instancePath:instancePath+"/error",schemaPath:"defs.json#/$defs/taskError/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+validate249.errors = [{instancePath:instancePath+"/error",schemaPath:"defs.json#/$defs/taskError/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -32741,18 +36792,18 @@ const _errs18 = errors;
 if(errors === _errs18){
 if(typeof data6 === "string"){
 if(func1(data6) > 200){
-validate235.errors = [{instancePath:instancePath+"/error/type",schemaPath:"defs.json#/$defs/taskError/properties/type/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"}];
+validate249.errors = [{instancePath:instancePath+"/error/type",schemaPath:"defs.json#/$defs/taskError/properties/type/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"}];
 return false;
 }
 else {
 if(func1(data6) < 1){
-validate235.errors = [{instancePath:instancePath+"/error/type",schemaPath:"defs.json#/$defs/taskError/properties/type/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate249.errors = [{instancePath:instancePath+"/error/type",schemaPath:"defs.json#/$defs/taskError/properties/type/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 }
 }
 else {
-validate235.errors = [{instancePath:instancePath+"/error/type",schemaPath:"defs.json#/$defs/taskError/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate249.errors = [{instancePath:instancePath+"/error/type",schemaPath:"defs.json#/$defs/taskError/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -32768,12 +36819,12 @@ const _errs20 = errors;
 if(errors === _errs20){
 if(typeof data7 === "string"){
 if(func1(data7) > 4000){
-validate235.errors = [{instancePath:instancePath+"/error/message",schemaPath:"defs.json#/$defs/taskError/properties/message/maxLength",keyword:"maxLength",params:{limit: 4000},message:"must NOT have more than 4000 characters"}];
+validate249.errors = [{instancePath:instancePath+"/error/message",schemaPath:"defs.json#/$defs/taskError/properties/message/maxLength",keyword:"maxLength",params:{limit: 4000},message:"must NOT have more than 4000 characters"}];
 return false;
 }
 }
 else {
-validate235.errors = [{instancePath:instancePath+"/error/message",schemaPath:"defs.json#/$defs/taskError/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate249.errors = [{instancePath:instancePath+"/error/message",schemaPath:"defs.json#/$defs/taskError/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -32787,7 +36838,7 @@ var valid6 = true;
 }
 }
 else {
-validate235.errors = [{instancePath:instancePath+"/error",schemaPath:"defs.json#/$defs/taskError/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate249.errors = [{instancePath:instancePath+"/error",schemaPath:"defs.json#/$defs/taskError/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -32800,7 +36851,7 @@ if(valid0){
 if(data.retry !== undefined){
 const _errs22 = errors;
 if(typeof data.retry !== "boolean"){
-validate235.errors = [{instancePath:instancePath+"/retry",schemaPath:"#/properties/retry/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate249.errors = [{instancePath:instancePath+"/retry",schemaPath:"#/properties/retry/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid0 = _errs22 === errors;
@@ -32818,12 +36869,134 @@ var valid0 = true;
 }
 }
 else {
-validate235.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate249.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate235.errors = vErrors;
+validate249.errors = vErrors;
 return errors === 0;
 }
-validate235.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate249.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const validate_tasks_unschedule_reply = validate250;
+const schema819 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.unschedule.reply.json","title":"TasksUnscheduleReply","description":"Reply to tasks.unschedule.request.","x-correio-type":"tasks.unschedule.reply","x-correio-pattern":"reply","x-correio-service":"tasks","type":"object","additionalProperties":false,"required":["removed"],"properties":{"removed":{"type":"boolean"}}};
+
+function validate250(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://correio.dev/schemas/v1/tasks.unschedule.reply.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate250.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((data.removed === undefined) && (missing0 = "removed")){
+validate250.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(key0 === "removed")){
+validate250.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.removed !== undefined){
+if(typeof data.removed !== "boolean"){
+validate250.errors = [{instancePath:instancePath+"/removed",schemaPath:"#/properties/removed/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+return false;
+}
+}
+}
+}
+}
+else {
+validate250.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate250.errors = vErrors;
+return errors === 0;
+}
+validate250.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const validate_tasks_unschedule_request = validate251;
+const schema820 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.unschedule.request.json","title":"TasksUnscheduleRequest","description":"Remove a periodic schedule (revision 1.6); removed is false when there was none.","x-correio-type":"tasks.unschedule.request","x-correio-pattern":"request","x-correio-service":"tasks","x-correio-reply":"tasks.unschedule.reply","type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"$ref":"defs.json#/$defs/taskScheduleName"}}};
+
+function validate251(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://correio.dev/schemas/v1/tasks.unschedule.request.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate251.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((data.name === undefined) && (missing0 = "name")){
+validate251.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(key0 === "name")){
+validate251.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.name !== undefined){
+let data0 = data.name;
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data0 === "string"){
+if(func1(data0) > 64){
+validate251.errors = [{instancePath:instancePath+"/name",schemaPath:"defs.json#/$defs/taskScheduleName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+return false;
+}
+else {
+if(func1(data0) < 1){
+validate251.errors = [{instancePath:instancePath+"/name",schemaPath:"defs.json#/$defs/taskScheduleName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern177.test(data0)){
+validate251.errors = [{instancePath:instancePath+"/name",schemaPath:"defs.json#/$defs/taskScheduleName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9][a-z0-9_.:-]{0,63}$"},message:"must match pattern \""+"^[a-z0-9][a-z0-9_.:-]{0,63}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate251.errors = [{instancePath:instancePath+"/name",schemaPath:"defs.json#/$defs/taskScheduleName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+}
+}
+}
+}
+else {
+validate251.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate251.errors = vErrors;
+return errors === 0;
+}
+validate251.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 

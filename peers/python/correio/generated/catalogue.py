@@ -88,6 +88,8 @@ from .tasks_copy_request import TasksCopyRequest
 from .tasks_enqueue_reply import TasksEnqueueReply
 from .tasks_enqueue_request import TasksEnqueueRequest
 from .tasks_event import TasksEvent
+from .tasks_flow_reply import TasksFlowReply
+from .tasks_flow_request import TasksFlowRequest
 from .tasks_get_reply import TasksGetReply
 from .tasks_get_request import TasksGetRequest
 from .tasks_heartbeat_reply import TasksHeartbeatReply
@@ -100,8 +102,14 @@ from .tasks_purge_reply import TasksPurgeReply
 from .tasks_purge_request import TasksPurgeRequest
 from .tasks_retry_reply import TasksRetryReply
 from .tasks_retry_request import TasksRetryRequest
+from .tasks_schedule_reply import TasksScheduleReply
+from .tasks_schedule_request import TasksScheduleRequest
+from .tasks_schedules_reply import TasksSchedulesReply
+from .tasks_schedules_request import TasksSchedulesRequest
 from .tasks_settle_reply import TasksSettleReply
 from .tasks_settle_request import TasksSettleRequest
+from .tasks_unschedule_reply import TasksUnscheduleReply
+from .tasks_unschedule_request import TasksUnscheduleRequest
 
 #: The protocol version this package speaks.
 PROTOCOL_VERSION: Final = 1
@@ -212,6 +220,8 @@ MessageType = Literal[
     "tasks.enqueue.reply",
     "tasks.enqueue.request",
     "tasks.event",
+    "tasks.flow.reply",
+    "tasks.flow.request",
     "tasks.get.reply",
     "tasks.get.request",
     "tasks.heartbeat.reply",
@@ -224,8 +234,14 @@ MessageType = Literal[
     "tasks.purge.request",
     "tasks.retry.reply",
     "tasks.retry.request",
+    "tasks.schedule.reply",
+    "tasks.schedule.request",
+    "tasks.schedules.reply",
+    "tasks.schedules.request",
     "tasks.settle.reply",
     "tasks.settle.request",
+    "tasks.unschedule.reply",
+    "tasks.unschedule.request",
 ]
 
 #: Every message type, sorted.
@@ -313,6 +329,8 @@ MESSAGE_TYPES: Final = (
     "tasks.enqueue.reply",
     "tasks.enqueue.request",
     "tasks.event",
+    "tasks.flow.reply",
+    "tasks.flow.request",
     "tasks.get.reply",
     "tasks.get.request",
     "tasks.heartbeat.reply",
@@ -325,8 +343,14 @@ MESSAGE_TYPES: Final = (
     "tasks.purge.request",
     "tasks.retry.reply",
     "tasks.retry.request",
+    "tasks.schedule.reply",
+    "tasks.schedule.request",
+    "tasks.schedules.reply",
+    "tasks.schedules.request",
     "tasks.settle.reply",
     "tasks.settle.request",
+    "tasks.unschedule.reply",
+    "tasks.unschedule.request",
 )
 
 
@@ -902,7 +926,7 @@ MESSAGE_INFO: Final[Mapping[str, MessageInfo]] = {
         service="tasks",
         reply="tasks.copy.reply",
         title="TasksCopyRequest",
-        description="A copy of jobs the coordinator changed (revision 1.6), between servers on srv.<server-id> only: kept where newer (higher version) than the copy held. Replied once durable.",
+        description="A copy of jobs and schedules the coordinator changed (revision 1.6), between servers on srv.<server-id> only: each kept where newer (higher version) than the copy held. Replied once durable.",
     ),
     "tasks.enqueue.reply": MessageInfo(
         pattern="reply",
@@ -924,6 +948,20 @@ MESSAGE_INFO: Final[Mapping[str, MessageInfo]] = {
         reply=None,
         title="TasksEvent",
         description="Published on topic tasks/<queue>/ by the coordinator once a job's new state is durable (revision 1.6): the live event stream of the dashboard and `correio tasks follow`. A subscriber that sees a gap in versions reads the job with tasks.get.",
+    ),
+    "tasks.flow.reply": MessageInfo(
+        pattern="reply",
+        service="tasks",
+        reply=None,
+        title="TasksFlowReply",
+        description="Reply to tasks.flow.request: the job ids in the order of the steps.",
+    ),
+    "tasks.flow.request": MessageInfo(
+        pattern="request",
+        service="tasks",
+        reply="tasks.flow.reply",
+        title="TasksFlowRequest",
+        description="Enqueue a workflow (revision 1.6): jobs and the jobs each waits for, all at once and all durable before the reply. A step without after is queued now; one with after waits until they all succeeded, then is queued with their result (receives: result, a chain) or the list of their results (receives: results, a chord's callback) as its args; if one of them is dead or cancelled, the steps after it are cancelled. Job ids are <id>:<ref>; with the same id the workflow is enqueued once.",
     ),
     "tasks.get.reply": MessageInfo(
         pattern="reply",
@@ -1009,6 +1047,34 @@ MESSAGE_INFO: Final[Mapping[str, MessageInfo]] = {
         title="TasksRetryRequest",
         description="Replay a dead or cancelled job (revision 1.6): queued again now, with its attempts counted from 0. Any other state is CONFLICT.",
     ),
+    "tasks.schedule.reply": MessageInfo(
+        pattern="reply",
+        service="tasks",
+        reply=None,
+        title="TasksScheduleReply",
+        description="Reply to tasks.schedule.request, once durable on the replicas.",
+    ),
+    "tasks.schedule.request": MessageInfo(
+        pattern="request",
+        service="tasks",
+        reply="tasks.schedule.reply",
+        title="TasksScheduleRequest",
+        description="Create or replace a periodic schedule (revision 1.6): at every tick of cron (UTC) the coordinator enqueues one job. A cron expression that does not parse is BAD_REQUEST.",
+    ),
+    "tasks.schedules.reply": MessageInfo(
+        pattern="reply",
+        service="tasks",
+        reply=None,
+        title="TasksSchedulesReply",
+        description="Reply to tasks.schedules.request.",
+    ),
+    "tasks.schedules.request": MessageInfo(
+        pattern="request",
+        service="tasks",
+        reply="tasks.schedules.reply",
+        title="TasksSchedulesRequest",
+        description="The periodic schedules (revision 1.6), with their next ticks. Between servers, on srv.<server-id>, removed ones (tombstones) too.",
+    ),
     "tasks.settle.reply": MessageInfo(
         pattern="reply",
         service="tasks",
@@ -1022,6 +1088,20 @@ MESSAGE_INFO: Final[Mapping[str, MessageInfo]] = {
         reply="tasks.settle.reply",
         title="TasksSettleRequest",
         description="Settle an attempt (revision 1.6): succeeded with a result, failed with an error (retried after a backoff while attempts remain, unless retry is false; dead after the last), or released (given back unstarted, not counted as an attempt, when a worker shuts down). Settling an attempt whose lease was lost is CONFLICT: the job was given to another worker.",
+    ),
+    "tasks.unschedule.reply": MessageInfo(
+        pattern="reply",
+        service="tasks",
+        reply=None,
+        title="TasksUnscheduleReply",
+        description="Reply to tasks.unschedule.request.",
+    ),
+    "tasks.unschedule.request": MessageInfo(
+        pattern="request",
+        service="tasks",
+        reply="tasks.unschedule.reply",
+        title="TasksUnscheduleRequest",
+        description="Remove a periodic schedule (revision 1.6); removed is false when there was none.",
     ),
 }
 
@@ -1110,6 +1190,8 @@ BODY_TYPES: Final[Mapping[str, Any]] = {
     "tasks.enqueue.reply": TasksEnqueueReply,
     "tasks.enqueue.request": TasksEnqueueRequest,
     "tasks.event": TasksEvent,
+    "tasks.flow.reply": TasksFlowReply,
+    "tasks.flow.request": TasksFlowRequest,
     "tasks.get.reply": TasksGetReply,
     "tasks.get.request": TasksGetRequest,
     "tasks.heartbeat.reply": TasksHeartbeatReply,
@@ -1122,6 +1204,12 @@ BODY_TYPES: Final[Mapping[str, Any]] = {
     "tasks.purge.request": TasksPurgeRequest,
     "tasks.retry.reply": TasksRetryReply,
     "tasks.retry.request": TasksRetryRequest,
+    "tasks.schedule.reply": TasksScheduleReply,
+    "tasks.schedule.request": TasksScheduleRequest,
+    "tasks.schedules.reply": TasksSchedulesReply,
+    "tasks.schedules.request": TasksSchedulesRequest,
     "tasks.settle.reply": TasksSettleReply,
     "tasks.settle.request": TasksSettleRequest,
+    "tasks.unschedule.reply": TasksUnscheduleReply,
+    "tasks.unschedule.request": TasksUnscheduleRequest,
 }

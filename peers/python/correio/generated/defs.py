@@ -664,10 +664,17 @@ A job's id (revision 1.6): chosen by the producer (then it is the job's uniquene
 
 
 TaskState: TypeAlias = Literal[
-    'scheduled', 'queued', 'active', 'retrying', 'succeeded', 'dead', 'cancelled'
+    'waiting',
+    'scheduled',
+    'queued',
+    'active',
+    'retrying',
+    'succeeded',
+    'dead',
+    'cancelled',
 ]
 """
-Where a job is (revision 1.6): scheduled (waiting for its run_at), queued (ready for a worker), active (leased by a worker), retrying (failed, waiting for its backoff), succeeded, dead (failed its last attempt: the dead-letter queue), cancelled.
+Where a job is (revision 1.6): waiting (for the jobs in its after list: a workflow step), scheduled (waiting for its run_at), queued (ready for a worker), active (leased by a worker), retrying (failed, waiting for its backoff), succeeded, dead (failed its last attempt: the dead-letter queue), cancelled.
 """
 
 
@@ -707,67 +714,85 @@ class TaskError(TypedDict, closed=True):
     message: str
 
 
-class TaskJob(TypedDict, closed=True):
+TaskRef: TypeAlias = str
+"""
+A job's name within one workflow (tasks.flow.request): its id there is <flow id>:<ref>.
+"""
+
+
+TaskReceives: TypeAlias = Literal['result', 'results']
+"""
+What a workflow step gets as its arguments once the jobs in its after list succeeded: result (the one job's result: a chain), results (the list of their results, in after order: a chord's callback). Absent: its own args.
+"""
+
+
+TaskScheduleName: TypeAlias = str
+"""
+A periodic schedule's name.
+"""
+
+
+TaskCron: TypeAlias = str
+"""
+A cron expression, five fields (minute hour day-of-month month day-of-week) or six with seconds first, evaluated in UTC, such as */5 * * * * or 0 30 9 * * 1-5.
+"""
+
+
+class TaskSpec(TypedDict, closed=True):
     """
-    A job as the queue holds it (revision 1.6).
+    One step of a workflow (tasks.flow.request): a job, and the steps it waits for.
     """
 
-    id: TaskId
+    ref: TaskRef
     queue: TaskQueue
     task: TaskName
     args: NotRequired[TaskValue]
-    state: TaskState
-    priority: TaskPriority
-    attempt: int
+    after: NotRequired[list[TaskRef]]
     """
-    Attempts started so far (0 until the first lease).
+    Steps of the same workflow this one waits for (named before it: a workflow has no cycle).
     """
-    max_attempts: int
+    receives: NotRequired[TaskReceives]
+    priority: NotRequired[TaskPriority]
+    delay_ms: NotRequired[TaskDuration]
+    max_attempts: NotRequired[int]
+    backoff_ms: NotRequired[TaskDuration]
+    max_backoff_ms: NotRequired[TaskDuration]
+    lease_ms: NotRequired[int]
+    result_ttl_ms: NotRequired[TaskDuration]
+
+
+class TaskSchedule(TypedDict, closed=True):
     """
-    Attempts before the job is dead.
+    A periodic job (revision 1.6): at each tick of its cron expression the coordinator enqueues one job, id schedule:<name>:<tick ms>, so a tick fires once even across a failover. Ticks missed while no coordinator ran are skipped but for the newest one.
     """
-    backoff_ms: TaskDuration
-    """
-    The first retry's delay; each next one doubles, up to max_backoff_ms, with up to 25 % random jitter.
-    """
-    max_backoff_ms: TaskDuration
-    lease_ms: int
-    """
-    How long a lease lasts unless the worker's heartbeat extends it.
-    """
-    result_ttl_ms: TaskDuration
-    """
-    How long a finished job (and its result or error) is kept.
-    """
-    run_at: Timestamp
-    """
-    When the job is (or was) due.
-    """
+
+    name: TaskScheduleName
+    cron: TaskCron
+    queue: TaskQueue
+    task: TaskName
+    args: NotRequired[TaskValue]
+    priority: NotRequired[TaskPriority]
+    max_attempts: NotRequired[int]
+    lease_ms: NotRequired[int]
+    result_ttl_ms: NotRequired[TaskDuration]
     created_at: Timestamp
     updated_at: Timestamp
     version: Uint
     """
-    Counts the job's state changes from 1: of two copies of a job, the higher version is newer.
+    Counts the schedule's changes (and firings) from 1: of two copies, the higher is newer.
     """
-    worker: NotRequired[NodeId]
+    last_tick: NotRequired[Timestamp]
     """
-    The worker holding (or that last held) the lease.
+    The cron time of the newest tick fired: the next tick is the first after it.
     """
-    lease_until: NotRequired[Timestamp]
+    next_tick: NotRequired[Timestamp]
     """
-    When the current lease ends unless extended (active jobs).
+    The cron time of the next tick.
     """
-    progress: NotRequired[TaskValue]
-    result: NotRequired[TaskValue]
-    error: NotRequired[TaskError]
+    removed: NotRequired[Literal[True]]
     """
-    The last attempt's error.
+    Removed (tasks.unschedule.request): kept as a tombstone so that older copies do not bring it back.
     """
-    cancel_requested: NotRequired[Literal[True]]
-    """
-    Cancellation was asked while the job ran: its worker is told at its next heartbeat.
-    """
-    finished_at: NotRequired[Timestamp]
 
 
 class Operation8(TypedDict, closed=True):
@@ -865,4 +890,80 @@ class DashboardNode(TypedDict, closed=True):
     recent_ops: NotRequired[list[DashboardOp]]
     """
     The server's newest operations, newest first.
+    """
+
+
+class TaskJob(TypedDict, closed=True):
+    """
+    A job as the queue holds it (revision 1.6).
+    """
+
+    id: TaskId
+    queue: TaskQueue
+    task: TaskName
+    args: NotRequired[TaskValue]
+    state: TaskState
+    priority: TaskPriority
+    attempt: int
+    """
+    Attempts started so far (0 until the first lease).
+    """
+    max_attempts: int
+    """
+    Attempts before the job is dead.
+    """
+    backoff_ms: TaskDuration
+    """
+    The first retry's delay; each next one doubles, up to max_backoff_ms, with up to 25 % random jitter.
+    """
+    max_backoff_ms: TaskDuration
+    lease_ms: int
+    """
+    How long a lease lasts unless the worker's heartbeat extends it.
+    """
+    result_ttl_ms: TaskDuration
+    """
+    How long a finished job (and its result or error) is kept.
+    """
+    run_at: Timestamp
+    """
+    When the job is (or was) due.
+    """
+    created_at: Timestamp
+    updated_at: Timestamp
+    version: Uint
+    """
+    Counts the job's state changes from 1: of two copies of a job, the higher version is newer.
+    """
+    worker: NotRequired[NodeId]
+    """
+    The worker holding (or that last held) the lease.
+    """
+    lease_until: NotRequired[Timestamp]
+    """
+    When the current lease ends unless extended (active jobs).
+    """
+    progress: NotRequired[TaskValue]
+    result: NotRequired[TaskValue]
+    error: NotRequired[TaskError]
+    """
+    The last attempt's error.
+    """
+    cancel_requested: NotRequired[Literal[True]]
+    """
+    Cancellation was asked while the job ran: its worker is told at its next heartbeat.
+    """
+    finished_at: NotRequired[Timestamp]
+    after: NotRequired[list[TaskId]]
+    """
+    The jobs this one waits for (a workflow step): it is queued once they all succeeded, and cancelled if one of them is dead or cancelled.
+    """
+    then: NotRequired[list[TaskId]]
+    """
+    The workflow steps waiting for this job.
+    """
+    receives: NotRequired[TaskReceives]
+    schedule: NotRequired[TaskScheduleName]
+    """
+    The periodic schedule that enqueued this job (tasks.schedule.request).
     """

@@ -3,14 +3,15 @@
 
 from __future__ import annotations
 
-from typing_extensions import TypedDict
+from typing_extensions import NotRequired, TypedDict
 
 from . import defs
 
 
 class TasksCopyRequest(TypedDict, closed=True):
     """
-    A copy of jobs the coordinator changed (revision 1.6), between servers on srv.<server-id> only: kept where newer (higher version) than the copy held. Replied once durable.
+    A copy of jobs and schedules the coordinator changed (revision 1.6), between servers on srv.<server-id> only: each kept where newer (higher version) than the copy held. Replied once durable.
     """
 
     jobs: list[defs.TaskJob]
+    schedules: NotRequired[list[defs.TaskSchedule]]

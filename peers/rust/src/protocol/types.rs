@@ -755,11 +755,14 @@ pub type TaskName = String;
 /// enqueueing it again returns the existing job) or by the queue.
 pub type TaskId = String;
 
-/// Where a job is (revision 1.6): scheduled (waiting for its run_at), queued (ready for a worker),
-/// active (leased by a worker), retrying (failed, waiting for its backoff), succeeded, dead (failed
-/// its last attempt: the dead-letter queue), cancelled.
+/// Where a job is (revision 1.6): waiting (for the jobs in its after list: a workflow step),
+/// scheduled (waiting for its run_at), queued (ready for a worker), active (leased by a worker),
+/// retrying (failed, waiting for its backoff), succeeded, dead (failed its last attempt: the
+/// dead-letter queue), cancelled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum TaskState {
+    #[serde(rename = "waiting")]
+    Waiting,
     #[serde(rename = "scheduled")]
     Scheduled,
     #[serde(rename = "queued")]
@@ -801,6 +804,10 @@ pub struct TaskError {
 /// A job as the queue holds it (revision 1.6).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaskJob {
+    /// The jobs this one waits for (a workflow step): it is queued once they all succeeded, and
+    /// cancelled if one of them is dead or cancelled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<Vec<TaskId>>,
     /// A job's arguments, result or progress: any value, bounded by the codec limits (ENCODING.md
     /// section 2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -841,6 +848,11 @@ pub struct TaskJob {
     pub progress: Option<TaskValue>,
     /// A task queue's name (revision 1.6): lower case, like a broker service name.
     pub queue: TaskQueue,
+    /// What a workflow step gets as its arguments once the jobs in its after list succeeded: result
+    /// (the one job's result: a chain), results (the list of their results, in after order: a chord's
+    /// callback). Absent: its own args.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receives: Option<TaskReceives>,
     /// A job's arguments, result or progress: any value, bounded by the codec limits (ENCODING.md
     /// section 2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -849,12 +861,19 @@ pub struct TaskJob {
     pub result_ttl_ms: TaskDuration,
     /// When the job is (or was) due.
     pub run_at: Timestamp,
-    /// Where a job is (revision 1.6): scheduled (waiting for its run_at), queued (ready for a worker),
-    /// active (leased by a worker), retrying (failed, waiting for its backoff), succeeded, dead (failed
-    /// its last attempt: the dead-letter queue), cancelled.
+    /// The periodic schedule that enqueued this job (tasks.schedule.request).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<TaskScheduleName>,
+    /// Where a job is (revision 1.6): waiting (for the jobs in its after list: a workflow step),
+    /// scheduled (waiting for its run_at), queued (ready for a worker), active (leased by a worker),
+    /// retrying (failed, waiting for its backoff), succeeded, dead (failed its last attempt: the
+    /// dead-letter queue), cancelled.
     pub state: TaskState,
     /// The kind of job, which selects a worker's handler (revision 1.6), such as email.send.
     pub task: TaskName,
+    /// The workflow steps waiting for this job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub then: Option<Vec<TaskId>>,
     /// Milliseconds since the Unix epoch, UTC.
     pub updated_at: Timestamp,
     /// Counts the job's state changes from 1: of two copies of a job, the higher version is newer.
@@ -862,6 +881,115 @@ pub struct TaskJob {
     /// The worker holding (or that last held) the lease.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worker: Option<NodeId>,
+}
+
+/// A job's name within one workflow (tasks.flow.request): its id there is <flow id>:<ref>.
+pub type TaskRef = String;
+
+/// What a workflow step gets as its arguments once the jobs in its after list succeeded: result
+/// (the one job's result: a chain), results (the list of their results, in after order: a chord's
+/// callback). Absent: its own args.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum TaskReceives {
+    #[serde(rename = "result")]
+    Result,
+    #[serde(rename = "results")]
+    Results,
+}
+
+/// A periodic schedule's name.
+pub type TaskScheduleName = String;
+
+/// A cron expression, five fields (minute hour day-of-month month day-of-week) or six with seconds
+/// first, evaluated in UTC, such as */5 * * * * or 0 30 9 * * 1-5.
+pub type TaskCron = String;
+
+/// One step of a workflow (tasks.flow.request): a job, and the steps it waits for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskSpec {
+    /// Steps of the same workflow this one waits for (named before it: a workflow has no cycle).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<Vec<TaskRef>>,
+    /// A job's arguments, result or progress: any value, bounded by the codec limits (ENCODING.md
+    /// section 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub args: Option<TaskValue>,
+    /// Milliseconds, up to 30 days.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backoff_ms: Option<TaskDuration>,
+    /// Milliseconds, up to 30 days.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_ms: Option<TaskDuration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_ms: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_attempts: Option<i64>,
+    /// Milliseconds, up to 30 days.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_backoff_ms: Option<TaskDuration>,
+    /// 0 to 9; higher is leased first within a queue (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<TaskPriority>,
+    /// A task queue's name (revision 1.6): lower case, like a broker service name.
+    pub queue: TaskQueue,
+    /// What a workflow step gets as its arguments once the jobs in its after list succeeded: result
+    /// (the one job's result: a chain), results (the list of their results, in after order: a chord's
+    /// callback). Absent: its own args.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receives: Option<TaskReceives>,
+    /// A job's name within one workflow (tasks.flow.request): its id there is <flow id>:<ref>.
+    pub r#ref: TaskRef,
+    /// Milliseconds, up to 30 days.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result_ttl_ms: Option<TaskDuration>,
+    /// The kind of job, which selects a worker's handler (revision 1.6), such as email.send.
+    pub task: TaskName,
+}
+
+/// A periodic job (revision 1.6): at each tick of its cron expression the coordinator enqueues one
+/// job, id schedule:<name>:<tick ms>, so a tick fires once even across a failover. Ticks missed
+/// while no coordinator ran are skipped but for the newest one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskSchedule {
+    /// A job's arguments, result or progress: any value, bounded by the codec limits (ENCODING.md
+    /// section 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub args: Option<TaskValue>,
+    /// Milliseconds since the Unix epoch, UTC.
+    pub created_at: Timestamp,
+    /// A cron expression, five fields (minute hour day-of-month month day-of-week) or six with seconds
+    /// first, evaluated in UTC, such as */5 * * * * or 0 30 9 * * 1-5.
+    pub cron: TaskCron,
+    /// The cron time of the newest tick fired: the next tick is the first after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_tick: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_ms: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_attempts: Option<i64>,
+    /// A periodic schedule's name.
+    pub name: TaskScheduleName,
+    /// The cron time of the next tick.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_tick: Option<Timestamp>,
+    /// 0 to 9; higher is leased first within a queue (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<TaskPriority>,
+    /// A task queue's name (revision 1.6): lower case, like a broker service name.
+    pub queue: TaskQueue,
+    /// Removed (tasks.unschedule.request): kept as a tombstone so that older copies do not bring it
+    /// back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removed: Option<bool>,
+    /// Milliseconds, up to 30 days.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result_ttl_ms: Option<TaskDuration>,
+    /// The kind of job, which selects a worker's handler (revision 1.6), such as email.send.
+    pub task: TaskName,
+    /// Milliseconds since the Unix epoch, UTC.
+    pub updated_at: Timestamp,
+    /// Counts the schedule's changes (and firings) from 1: of two copies, the higher is newer.
+    pub version: Uint,
 }
 
 /// chat.channel.create.reply: Reply to chat.channel.create.request: the channel's record.
@@ -1975,12 +2103,14 @@ pub struct TasksCopyReply {
     pub stored: Uint,
 }
 
-/// tasks.copy.request: A copy of jobs the coordinator changed (revision 1.6), between servers on
-/// srv.<server-id> only: kept where newer (higher version) than the copy held. Replied once
-/// durable.
+/// tasks.copy.request: A copy of jobs and schedules the coordinator changed (revision 1.6), between
+/// servers on srv.<server-id> only: each kept where newer (higher version) than the copy held.
+/// Replied once durable.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TasksCopyRequest {
     pub jobs: Vec<TaskJob>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedules: Option<Vec<TaskSchedule>>,
 }
 
 /// tasks.enqueue.reply: Reply to tasks.enqueue.request.
@@ -2055,9 +2185,10 @@ pub struct TasksEvent {
     pub progress: Option<TaskValue>,
     /// A task queue's name (revision 1.6): lower case, like a broker service name.
     pub queue: TaskQueue,
-    /// Where a job is (revision 1.6): scheduled (waiting for its run_at), queued (ready for a worker),
-    /// active (leased by a worker), retrying (failed, waiting for its backoff), succeeded, dead (failed
-    /// its last attempt: the dead-letter queue), cancelled.
+    /// Where a job is (revision 1.6): waiting (for the jobs in its after list: a workflow step),
+    /// scheduled (waiting for its run_at), queued (ready for a worker), active (leased by a worker),
+    /// retrying (failed, waiting for its backoff), succeeded, dead (failed its last attempt: the
+    /// dead-letter queue), cancelled.
     pub state: TaskState,
     /// The kind of job, which selects a worker's handler (revision 1.6), such as email.send.
     pub task: TaskName,
@@ -2065,6 +2196,29 @@ pub struct TasksEvent {
     /// A process or server id: printable ASCII.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worker: Option<NodeId>,
+}
+
+/// tasks.flow.reply: Reply to tasks.flow.request: the job ids in the order of the steps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TasksFlowReply {
+    /// False when a workflow of this id existed.
+    pub created: bool,
+    pub id: String,
+    pub ids: Vec<TaskId>,
+}
+
+/// tasks.flow.request: Enqueue a workflow (revision 1.6): jobs and the jobs each waits for, all at
+/// once and all durable before the reply. A step without after is queued now; one with after waits
+/// until they all succeeded, then is queued with their result (receives: result, a chain) or the
+/// list of their results (receives: results, a chord's callback) as its args; if one of them is
+/// dead or cancelled, the steps after it are cancelled. Job ids are <id>:<ref>; with the same id
+/// the workflow is enqueued once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TasksFlowRequest {
+    /// The workflow's id (default: a fresh one): its jobs are <id>:<ref>.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub jobs: Vec<TaskSpec>,
 }
 
 /// tasks.get.reply: Reply to tasks.get.request.
@@ -2185,9 +2339,10 @@ pub struct TasksListRequest {
     /// A task queue's name (revision 1.6): lower case, like a broker service name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue: Option<TaskQueue>,
-    /// Where a job is (revision 1.6): scheduled (waiting for its run_at), queued (ready for a worker),
-    /// active (leased by a worker), retrying (failed, waiting for its backoff), succeeded, dead (failed
-    /// its last attempt: the dead-letter queue), cancelled.
+    /// Where a job is (revision 1.6): waiting (for the jobs in its after list: a workflow step),
+    /// scheduled (waiting for its run_at), queued (ready for a worker), active (leased by a worker),
+    /// retrying (failed, waiting for its backoff), succeeded, dead (failed its last attempt: the
+    /// dead-letter queue), cancelled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<TaskState>,
 }
@@ -2239,6 +2394,57 @@ pub struct TasksRetryRequest {
     pub id: TaskId,
 }
 
+/// tasks.schedule.reply: Reply to tasks.schedule.request, once durable on the replicas.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TasksScheduleReply {
+    /// A periodic job (revision 1.6): at each tick of its cron expression the coordinator enqueues one
+    /// job, id schedule:<name>:<tick ms>, so a tick fires once even across a failover. Ticks missed
+    /// while no coordinator ran are skipped but for the newest one.
+    pub schedule: TaskSchedule,
+}
+
+/// tasks.schedule.request: Create or replace a periodic schedule (revision 1.6): at every tick of
+/// cron (UTC) the coordinator enqueues one job. A cron expression that does not parse is
+/// BAD_REQUEST.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TasksScheduleRequest {
+    /// A job's arguments, result or progress: any value, bounded by the codec limits (ENCODING.md
+    /// section 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub args: Option<TaskValue>,
+    /// A cron expression, five fields (minute hour day-of-month month day-of-week) or six with seconds
+    /// first, evaluated in UTC, such as */5 * * * * or 0 30 9 * * 1-5.
+    pub cron: TaskCron,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_ms: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_attempts: Option<i64>,
+    /// A periodic schedule's name.
+    pub name: TaskScheduleName,
+    /// 0 to 9; higher is leased first within a queue (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<TaskPriority>,
+    /// A task queue's name (revision 1.6): lower case, like a broker service name.
+    pub queue: TaskQueue,
+    /// Milliseconds, up to 30 days.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result_ttl_ms: Option<TaskDuration>,
+    /// The kind of job, which selects a worker's handler (revision 1.6), such as email.send.
+    pub task: TaskName,
+}
+
+/// tasks.schedules.reply: Reply to tasks.schedules.request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TasksSchedulesReply {
+    pub schedules: Vec<TaskSchedule>,
+}
+
+/// tasks.schedules.request: The periodic schedules (revision 1.6), with their next ticks. Between
+/// servers, on srv.<server-id>, removed ones (tombstones) too.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TasksSchedulesRequest {
+}
+
 /// tasks.settle.reply: Reply to tasks.settle.request: the job after it, once durable.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TasksSettleReply {
@@ -2280,4 +2486,18 @@ pub enum TasksSettleRequestOutcome {
     Failed,
     #[serde(rename = "released")]
     Released,
+}
+
+/// tasks.unschedule.reply: Reply to tasks.unschedule.request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TasksUnscheduleReply {
+    pub removed: bool,
+}
+
+/// tasks.unschedule.request: Remove a periodic schedule (revision 1.6); removed is false when there
+/// was none.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TasksUnscheduleRequest {
+    /// A periodic schedule's name.
+    pub name: TaskScheduleName,
 }
