@@ -10,6 +10,7 @@ import {
   parseNonNegativeInt,
   parsePositiveInt,
 } from '@correio/observability';
+import { parseRate, type Rate } from '@correio/tasks';
 import { generateCurveKeyPair } from '@correio/transport';
 import { addClusterOptions, clusterOptionsFromCommandLine } from './cluster/clusterCommandLine.js';
 import { parsePeerList, staticPeers } from './replication/peerList.js';
@@ -48,6 +49,7 @@ interface RawOptions {
   logSyncInterval: number;
   taskReplicas: number;
   taskConcurrency: number;
+  taskRateLimit: Map<string, Rate>;
   auth: 'password' | 'open';
   authKeys?: string;
   authIssuer: string;
@@ -85,6 +87,7 @@ export function serverCommand(): Command {
     .addOption(envOption('--log-max-chars <n>', 'central logs: characters of stored lines (plus 200 a line) beyond which the oldest minutes are deleted', 'CORREIO_SERVER_LOG_MAX_CHARS').argParser(parsePositiveInt).default(500_000_000))
     .addOption(envOption('--task-replicas <n>', 'task queue: servers that hold a job change before it is acknowledged, this one included (as many as are live when fewer are)', 'CORREIO_SERVER_TASK_REPLICAS').argParser(parsePositiveInt).default(2))
     .addOption(envOption('--task-concurrency <n>', "task queue: worker connections serving the tasks service while this server coordinates (each workers' long poll holds one)", 'CORREIO_SERVER_TASK_CONCURRENCY').argParser(parsePositiveInt).default(128))
+    .addOption(envOption('--task-rate-limit <limits>', 'task queue: per queue, leases at most at this rate across all workers, such as email=50/s,reports=10/m', 'CORREIO_SERVER_TASK_RATE_LIMIT').argParser(parseRateLimits).default(new Map(), 'none'))
     .addOption(envOption('--log-sync-interval <ms>', "central logs: interval of the anti-entropy rounds (compare one random peer's per-minute digests, fetch the minutes that differ)", 'CORREIO_SERVER_LOG_SYNC_INTERVAL').argParser(parseDurationMs).default(30_000))
     .addOption(
       envOption('--auth <mode>', 'password: every request acting as a user needs a token from a password login; open: the body user is believed (demos only: anyone who can reach the broker can act as any user)', 'CORREIO_SERVER_AUTH')
@@ -126,7 +129,7 @@ export function parseServerCommandLine(argv: readonly string[], command = server
     ackPeers: raw.ackPeers,
     ackTimeoutMs: raw.ackTimeout,
     logs: { maxAgeMs: raw.logRetention, maxChars: raw.logMaxChars, syncIntervalMs: raw.logSyncInterval },
-    tasks: { replicas: raw.taskReplicas, concurrency: raw.taskConcurrency },
+    tasks: { replicas: raw.taskReplicas, concurrency: raw.taskConcurrency, rateLimits: raw.taskRateLimit },
     ...(curve ? { curve } : {}),
     auth: {
       mode: raw.auth,
@@ -174,4 +177,19 @@ function parsePageSize(value: string): number {
   const size = parsePositiveInt(value);
   if (size > 500) throw new InvalidArgumentError('a page holds at most 500 items.');
   return size;
+}
+
+/** `email=50/s,reports=10/m` → the rate of each queue. */
+function parseRateLimits(value: string): Map<string, Rate> {
+  const limits = new Map<string, Rate>();
+  for (const entry of value.split(',').map((part) => part.trim()).filter(Boolean)) {
+    const [queue, rate] = entry.split('=');
+    if (!queue || rate === undefined) throw new InvalidArgumentError(`expected <queue>=<count>/<s|m|h>, such as email=50/s; got ${entry}`);
+    try {
+      limits.set(queue, parseRate(rate));
+    } catch (error) {
+      throw new InvalidArgumentError((error as Error).message);
+    }
+  }
+  return limits;
 }

@@ -25,6 +25,7 @@ import { cachedFor, dashboardHealth, type DashboardHealth } from './dashboardHea
 import { RecentOperations } from './RecentOperations.js';
 import { Authenticator, type AuthMode } from './auth/Authenticator.js';
 import { DEFAULT_CONCURRENCY } from './concurrency.js';
+import type { Rate } from '@correio/tasks';
 import { OperationClock } from './OperationClock.js';
 import { OperationFanout } from './OperationFanout.js';
 import type { ClockSyncOptions } from './cluster/ClockSync.js';
@@ -117,7 +118,7 @@ export interface StartServerOptions {
   /** The central logs (`logs` service): retention and the anti-entropy interval. */
   readonly logs?: { readonly maxAgeMs?: number; readonly maxChars?: number; readonly syncIntervalMs?: number; readonly pruneIntervalMs?: number };
   /** The task queue (`tasks` service, run by the coordinator): servers that hold a job change before it is acknowledged (this one included, default 2), and worker connections for its long polls (default 128). */
-  readonly tasks?: { readonly replicas?: number; readonly concurrency?: number };
+  readonly tasks?: { readonly replicas?: number; readonly concurrency?: number; readonly rateLimits?: ReadonlyMap<string, Rate> };
   /** How long a write waits for its `ackPeers` confirmations before failing with a retryable error. Default 2 s. */
   readonly ackTimeoutMs?: number;
   /**
@@ -372,6 +373,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       announce: (job) => service!.publish(`tasks/${job.queue}/`, 'tasks.event', taskEvent(job)),
       now: () => time.now(),
       onSettled: taskMetrics(metrics, openTaskStore),
+      ...(options.tasks?.rateLimits === undefined ? {} : { rateLimits: options.tasks.rateLimits }),
       logger,
     });
     const tasksCoordination = new TaskCoordination({

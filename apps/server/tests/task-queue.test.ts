@@ -7,7 +7,8 @@
 // that must come back exactly as they went (a `__proto__` key, extreme integers, binary).
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { BodyOf } from '@correio/protocol';
-import { PermanentJobError, TaskClient, TaskFailedError, TaskWorker, type JobHandler, type TaskJob } from '@correio/tasks';
+import { job, PermanentJobError, TaskClient, TaskFailedError, TaskWorker, type JobContext, type JobHandler, type TaskJob } from '@correio/tasks';
+import { action, createService, type ActionContext } from '@correio/service';
 import { readMetric } from '@correio/testing';
 import { Subscriber, RequestClient } from '@correio/transport';
 import { encode as msgpack } from '@msgpack/msgpack';
@@ -52,7 +53,7 @@ async function coordinator(): Promise<ServerProcess> {
 beforeAll(async () => {
   infra = await startInfrastructure();
   await startRefProcess(infra, join(scratch.dir, 'ref'));
-  servers.push(...(await Promise.all(['q1', 'q2'].map((id) => startClusterServer(infra, id, join(scratch.dir, id))))));
+  servers.push(...(await Promise.all(['q1', 'q2'].map((id) => startClusterServer(infra, id, join(scratch.dir, id), ['--task-rate-limit', 'throttled=5/s'])))));
   client = new TaskClient({ broker: infra.broker, timeoutMs: 20_000 });
   await coordinator();
 }, 120_000);
@@ -252,6 +253,50 @@ describe('the task queue', () => {
     expect(job).toMatchObject({ schedule: 'every-second', args: { hello: 'world' }, state: 'succeeded' });
   });
 
+  it('limits a queue\'s leases across workers (--task-rate-limit) and a task\'s rate in one worker (rateLimits)', async () => {
+    const starts: number[] = [];
+    worker(['throttled'], { tick: () => void starts.push(Date.now()) }, { concurrency: 12 });
+    const first = await Promise.all(Array.from({ length: 12 }, () => client.enqueue('throttled', 'tick')));
+    await Promise.all(first.map(({ job }) => client.wait(job.id, { timeoutMs: 20_000 })));
+    starts.sort((a, b) => a - b);
+    // A burst of 5, then one every 200 ms: the 12th no sooner than 1.4 s after the first (less a tick's slack).
+    for (let index = 5; index < starts.length; index++) expect(starts[index]! - starts[0]!).toBeGreaterThanOrEqual((index - 4) * 200 - 60);
+
+    const paced: number[] = [];
+    const limited = new TaskWorker({ broker: infra.broker, queues: ['paced'], concurrency: 8, rateLimits: { pace: '4/s' }, pollMs: 2_000, handlers: { pace: () => void paced.push(Date.now()) } }).start();
+    workers.push(limited);
+    const second = await Promise.all(Array.from({ length: 8 }, () => client.enqueue('paced', 'pace')));
+    await Promise.all(second.map(({ job }) => client.wait(job.id, { timeoutMs: 20_000 })));
+    paced.sort((a, b) => a - b);
+    expect(paced[7]! - paced[0]!).toBeGreaterThanOrEqual(4 * 250 - 60);
+  });
+
+  it('runs @job methods of a service class next to its actions (@correio/service)', async () => {
+    class Mailer {
+      readonly sent: string[] = [];
+      @action()
+      ping(_ctx: ActionContext): string {
+        return 'pong';
+      }
+      @job('mail.send', { queue: 'mail' })
+      send(args: { to: string }, ctx: JobContext): string {
+        this.sent.push(args.to);
+        return `sent to ${args.to} (attempt ${ctx.attempt})`;
+      }
+    }
+    const mailer = new Mailer();
+    const service = createService({ name: 'mailer', handlers: mailer, broker: infra.broker, proxy: infra.proxy, jobs: { pollMs: 1_000 } });
+    await service.start();
+    try {
+      const { job: queued } = await client.enqueue('mail', 'mail.send', { to: 'ana@example.com' });
+      expect(await client.result(queued.id, { timeoutMs: 15_000 })).toBe('sent to ana@example.com (attempt 1)');
+      expect(mailer.sent).toEqual(['ana@example.com']);
+      expect(await service.call('mailer.ping')).toBe('pong');
+    } finally {
+      await service.stop();
+    }
+  });
+
   it('refuses hostile frames with typed errors and keeps serving; extreme values come back exactly', async () => {
     const raw = new ChatClient(infra.broker, 'hostile-peer');
     const envelope = (body: unknown, overrides: Record<string, unknown> = {}): Uint8Array =>
@@ -290,6 +335,6 @@ describe('the task queue', () => {
     worker(['floaty'], { half: () => 0.5 });
     const floaty = await client.enqueue('floaty', 'half');
     expect(await client.wait(floaty.job.id, { timeoutMs: 15_000 })).toMatchObject({ state: 'dead', error: { type: 'InvalidResult' } });
-    for (const made of [...workers]) await stopWorker(made);
+    await Promise.all([...workers].map(stopWorker));
   });
 });

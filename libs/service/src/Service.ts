@@ -4,6 +4,7 @@ import { BadRequestError, CorreioError, UnavailableError } from '@correio/codec'
 import type { LamportClock, TimeSource } from '@correio/clocks';
 import { LabelGuard } from '@correio/observability';
 import type { AnyEnvelope, BodyOf, Envelope, MessageType } from '@correio/protocol';
+import { jobHandlersOf, TaskWorker, type TaskWorkerOptions } from '@correio/tasks';
 import { mdp, Publisher, Subscriber, Worker, type Publication, type RequestContext, type SocketOptions } from '@correio/transport';
 import { pino, type Logger } from 'pino';
 import { ActionTable, type ParentCall } from './ActionTable.js';
@@ -95,6 +96,11 @@ export interface ServiceOptions {
   /** Announce-based discovery settings, or a factory for another Discovery (such as a reference server's). */
   readonly discovery?: AnnounceDiscoveryOptions | ((deps: DiscoveryDeps) => Discovery);
   readonly hooks?: ServiceHooks;
+  /**
+   * The task worker of the @job methods (from @correio/tasks): concurrency, prefetch, rate limits
+   * per task, poll time. It runs while the service does, when the handlers have @job methods.
+   */
+  readonly jobs?: Pick<TaskWorkerOptions, 'concurrency' | 'prefetch' | 'rateLimits' | 'pollMs' | 'auth'>;
   /** Quiet (silent) unless given. */
   readonly logger?: Logger;
   readonly metrics?: MetricsRecorder;
@@ -172,6 +178,7 @@ export class Service {
   #publisher: Publisher | undefined;
   #subscriber: Subscriber | undefined;
   readonly #workers: Worker[] = [];
+  #jobWorker: TaskWorker | undefined;
   /** Broker services served from startServing until stopServing. */
   readonly #dynamic = new Map<string, Worker>();
   #discovery: Discovery | undefined;
@@ -295,6 +302,10 @@ export class Service {
       this.#receiving = this.#receive(this.#subscriber);
       for (const service of this.#serving) this.#workers.push(this.#startWorker(service, socket));
       for (const service of this.#serving) await this.#awaitRegistration(service, deadline);
+      const jobs = jobHandlersOf(options.handlers);
+      if (jobs.queues.length > 0) {
+        this.#jobWorker = new TaskWorker({ ...options.jobs, broker: options.broker, socket, id: this.identity.instance, queues: jobs.queues, handlers: jobs.handlers, logger: this.#log }).start();
+      }
       await this.#discovery.start(
         { service: this.identity.name, version: this.identity.version, instance: this.identity.instance, actions: this.#actions.names, events: this.#events.names },
         { timeout: Math.max(0, deadline - Date.now()) },
@@ -399,6 +410,8 @@ export class Service {
     };
     const drainMs = toMillis(this.#options.drainTimeout ?? 5_000, 'drainTimeout');
     await step('drain requests', () => Promise.all([...this.#workers, ...this.#dynamic.values()].map((worker) => worker.stop({ drainTimeout: drainMs }))));
+    // Running jobs get the drain time too; the rest are given back to the queue.
+    await step('stop jobs', () => this.#jobWorker?.stop({ graceMs: drainMs }));
     const taskGrace = toMillis(this.#options.taskStopTimeout ?? 2_000, 'taskStopTimeout');
     await step('stop tasks', () => Promise.all([...this.#tasks.values()].map((task) => task.stop(taskGrace))));
     this.#stopController.abort(new UnavailableError(`service ${this.identity.name} is stopping`));

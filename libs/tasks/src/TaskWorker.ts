@@ -4,6 +4,7 @@ import { CorreioError } from '@correio/codec';
 import { createLogger, type Logger } from '@correio/observability';
 import type { BodyOf, TaskJob } from '@correio/protocol';
 import type { SocketOptions } from '@correio/transport';
+import { parseRate, TokenBucket } from './rate.js';
 import { TaskClient } from './TaskClient.js';
 
 /** What a job handler is given besides the job's arguments. */
@@ -35,7 +36,14 @@ export interface TaskWorkerOptions {
   readonly handlers: Readonly<Record<string, JobHandler>>;
   /** Jobs run at once. Default 4. */
   readonly concurrency?: number;
-  /** How long a lease request waits for a job (a long poll), ms. Default 20,000. */
+  /**
+   * Jobs leased beyond the free slots, held (and heartbeated) until a slot frees: saves a round
+   * trip per job for short jobs, at the price of jobs waiting here while another worker is idle. Default 0.
+   */
+  readonly prefetch?: number;
+  /** Per task name, at most this rate in this worker (Celery's rate_limit): `10/s`, `100/m`, `5/h`. */
+  readonly rateLimits?: Readonly<Record<string, string>>;
+  /** How long a lease request waits for a job (a long poll), ms; stop waits for the one in flight. Default 5,000. */
   readonly pollMs?: number;
   /** Defaults to a quiet `tasks-worker` logger. */
   readonly logger?: Logger;
@@ -59,6 +67,7 @@ interface Running {
   progress?: unknown;
   progressDirty: boolean;
   lost: boolean;
+  started: boolean;
 }
 
 /** Leases a heartbeat may carry (the protocol's maxItems). */
@@ -82,7 +91,12 @@ export class TaskWorker {
   readonly #log: Logger;
   readonly #running = new Map<string, Running>();
   readonly #stopController = new AbortController();
+  /** Aborts a lease request in flight only when stop has waited pollMs and more for it (a broker gone). */
+  readonly #leaseAbort = new AbortController();
   readonly #stats = { leased: 0, succeeded: 0, failed: 0, lost: 0, released: 0 };
+  readonly #limits = new Map<string, TokenBucket>();
+  /** Jobs whose handler runs now (the others held wait for a slot or a rate token). */
+  #busy = 0;
   #slotFreed: (() => void) | undefined;
   #polling: Promise<void> | undefined;
   #beatTimer: NodeJS.Timeout | undefined;
@@ -94,6 +108,7 @@ export class TaskWorker {
     this.#options = options;
     this.id = options.id ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
     this.#log = (options.logger ?? createLogger('tasks-worker')).child({ worker: this.id });
+    for (const [task, rate] of Object.entries(options.rateLimits ?? {})) this.#limits.set(task, new TokenBucket(parseRate(rate)));
     this.#client = new TaskClient({ broker: options.broker, ...(options.socket ? { socket: options.socket } : {}), ...(options.auth ? { auth: options.auth } : {}), timeoutMs: 60_000 });
   }
 
@@ -114,7 +129,9 @@ export class TaskWorker {
   async stop(options: { readonly graceMs?: number } = {}): Promise<void> {
     if (!this.#stopController.signal.aborted) this.#stopController.abort();
     this.#slotFreed?.();
+    const hardStop = setTimeout(() => this.#leaseAbort.abort(), (this.#options.pollMs ?? 5_000) + 5_000);
     await this.#polling?.catch(() => undefined);
+    clearTimeout(hardStop);
     const deadline = performance.now() + (options.graceMs ?? 10_000);
     while (this.#running.size > 0 && performance.now() < deadline) await this.#nextSlot(Math.max(1, deadline - performance.now()));
     this.#releasing = true;
@@ -126,18 +143,20 @@ export class TaskWorker {
 
   async #poll(): Promise<void> {
     const { queues } = this.#options;
-    const concurrency = this.#options.concurrency ?? 4;
+    const capacity = (this.#options.concurrency ?? 4) + (this.#options.prefetch ?? 0);
     let failures = 0;
     // Runs until stop.
     while (!this.#stopController.signal.aborted) {
-      const free = concurrency - this.#running.size;
+      const free = capacity - this.#running.size;
       if (free <= 0) {
         await this.#nextSlot(60_000);
         continue;
       }
       let jobs: TaskJob[];
       try {
-        ({ jobs } = await this.#client.call('tasks.lease.request', { worker: this.id, queues: queues as [string, ...string[]], max: Math.min(free, 100), wait_ms: this.#options.pollMs ?? 20_000 }, this.#stopController.signal));
+        // Not aborted by stop: the queue would still lease to this worker what comes due during the
+        // poll; stop waits for the reply (at most pollMs) and gives back what it brings.
+        ({ jobs } = await this.#client.call('tasks.lease.request', { worker: this.id, queues: queues as [string, ...string[]], max: Math.min(free, 100), wait_ms: this.#options.pollMs ?? 5_000 }, this.#leaseAbort.signal));
         failures = 0;
       } catch (error) {
         if (this.#stopController.signal.aborted) break;
@@ -147,12 +166,16 @@ export class TaskWorker {
         continue;
       }
       this.#stats.leased += jobs.length;
+      if (this.#stopController.signal.aborted) {
+        await Promise.all(jobs.map((job) => this.#giveBack(job)));
+        break;
+      }
       for (const job of jobs) void this.#run(job);
     }
   }
 
   async #run(job: TaskJob): Promise<void> {
-    const entry: Running = { job, controller: new AbortController(), lastBeat: performance.now(), progressDirty: false, lost: false };
+    const entry: Running = { job, controller: new AbortController(), lastBeat: performance.now(), progressDirty: false, lost: false, started: false };
     this.#running.set(job.id, entry);
     try {
       const handler = Object.hasOwn(this.#options.handlers, job.task) ? this.#options.handlers[job.task] : undefined;
@@ -162,6 +185,7 @@ export class TaskWorker {
       }
       let result: unknown;
       try {
+        await this.#turn(entry);
         result = await handler(job.args, this.#context(entry));
       } catch (error) {
         if (this.#releasing) await this.#settle(entry, { outcome: 'released' });
@@ -170,9 +194,35 @@ export class TaskWorker {
       }
       await this.#settle(entry, { outcome: 'succeeded', ...(result === undefined ? {} : { result }) });
     } finally {
+      if (entry.started) this.#busy--;
       this.#running.delete(job.id);
       this.#slotFreed?.();
     }
+  }
+
+  /** Releases a job leased while stopping, unstarted. */
+  async #giveBack(job: TaskJob): Promise<void> {
+    const entry: Running = { job, controller: new AbortController(), lastBeat: performance.now(), progressDirty: false, lost: false, started: false };
+    await this.#settle(entry, { outcome: 'released' });
+  }
+
+  /** Waits for this job's rate token and a free slot (prefetched jobs wait here); throws when the job is aborted meanwhile. */
+  async #turn(entry: Running): Promise<void> {
+    const signal = entry.controller.signal;
+    const limit = this.#limits.get(entry.job.task);
+    // Bounded by the job's abort (cancel, lost lease, stop) and by the bucket's refill.
+    while (limit !== undefined && limit.take(1) === 0) {
+      signal.throwIfAborted();
+      await sleep(Math.max(1, limit.waitMs()), signal);
+    }
+    const concurrency = this.#options.concurrency ?? 4;
+    while (this.#busy >= concurrency) {
+      signal.throwIfAborted();
+      await this.#nextSlot(1_000);
+    }
+    signal.throwIfAborted();
+    this.#busy++;
+    entry.started = true;
   }
 
   #context(entry: Running): JobContext {
@@ -276,6 +326,15 @@ function clip(text: string, max = 4000): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    timer.unref();
+    signal?.addEventListener('abort', done, { once: true });
+    function done(): void {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+  });
 }

@@ -4,3 +4,5 @@ export { TaskClient, TASKS_SERVICE, FINISHED_STATES, type TaskClientOptions, typ
 export { TaskWorker, type TaskWorkerOptions, type TaskWorkerStats, type JobContext, type JobHandler } from './TaskWorker.js';
 export { TaskFailedError, PermanentJobError } from './errors.js';
 export type { TaskJob, TaskSchedule, TaskSpec } from '@correio/protocol';
+export { parseRate, TokenBucket, type Rate } from './rate.js';
+export { job, jobHandlersOf, type JobOptions } from './job.js';

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { BadRequestError, ConflictError, NotFoundError, UnavailableError } from '@correio/codec';
 import type { Logger } from '@correio/observability';
 import type { BodyOf, TaskJob, TaskSchedule } from '@correio/protocol';
+import { TokenBucket, type Rate } from '@correio/tasks';
 import { checkCron, latestTick, nextTick } from './cron.js';
 import * as states from './jobStates.js';
 import type { TaskReplicator } from './TaskReplicator.js';
@@ -21,6 +22,8 @@ export interface TaskQueueOptions {
   readonly maxWaiters?: number;
   /** Ms between looks at the timers (schedules, backoffs, leases' ends, expiries). Default 50. */
   readonly tickMs?: number;
+  /** Per queue, at most this many leases per period, across every worker of the cluster (a burst up to the count). */
+  readonly rateLimits?: ReadonlyMap<string, Rate>;
   /** What the coordinator counts: lease expiries, retries, dead letters, runtimes. */
   readonly onSettled?: (job: TaskJob, how: SettledHow, runtimeMs?: number) => void;
 }
@@ -59,6 +62,7 @@ export class TaskQueue {
   readonly #resultWaiters = new Map<string, Set<(job: TaskJob) => void>>();
   /** When each active job's current attempt was leased here (runtime histogram). */
   readonly #leasedAt = new Map<string, number>();
+  readonly #buckets = new Map<string, TokenBucket>();
   #waiters = 0;
   #timer: NodeJS.Timeout | undefined;
   #ticking = false;
@@ -69,6 +73,7 @@ export class TaskQueue {
     this.#store = options.store;
     this.#now = options.now ?? Date.now;
     this.#random = options.random ?? Math.random;
+    for (const [queue, rate] of options.rateLimits ?? []) this.#buckets.set(queue, new TokenBucket(rate));
   }
 
   get running(): boolean {
@@ -399,7 +404,20 @@ export class TaskQueue {
         }
       }
       candidates.sort((a, b) => b.priority - a.priority || a.run_at - b.run_at);
-      for (const job of candidates.slice(0, max)) {
+      // A rate-limited queue gives at most the tokens its bucket holds now.
+      const quota = new Map<string, number>();
+      for (const queue of queues) {
+        const bucket = this.#buckets.get(queue);
+        if (bucket !== undefined) quota.set(queue, bucket.available);
+      }
+      for (const job of candidates) {
+        if (taken.length >= max) break;
+        const left = quota.get(job.queue);
+        if (left !== undefined) {
+          if (left <= 0) continue;
+          quota.set(job.queue, left - 1);
+          this.#buckets.get(job.queue)!.take(1);
+        }
         const next = states.leased(job, worker, now);
         this.#store.put(next);
         this.#leasedAt.set(next.id, now);
@@ -452,6 +470,7 @@ export class TaskQueue {
     this.#ticking = true;
     try {
       const now = this.#now();
+      this.#wakeRateLimited();
       if (now - this.#lastCronCheck >= CRON_CHECK_MS) {
         this.#lastCronCheck = now;
         await this.#fireSchedules(now);
@@ -481,6 +500,19 @@ export class TaskQueue {
       this.#options.logger.warn({ err: error }, 'a task timer round failed; the next tick tries again');
     } finally {
       this.#ticking = false;
+    }
+  }
+
+  /** Long polls on a rate-limited queue wait for its tokens: woken once there are tokens and due jobs. */
+  #wakeRateLimited(): void {
+    if (this.#buckets.size === 0 || this.#leaseWaiters.size === 0) return;
+    const ready = new Set<string>();
+    for (const [queue, bucket] of this.#buckets) {
+      if (bucket.available >= 1 && !this.#store.dueIds(queue, 1).next().done) ready.add(queue);
+    }
+    if (ready.size === 0) return;
+    for (const waiter of [...this.#leaseWaiters]) {
+      if ([...ready].some((queue) => waiter.queues.has(queue))) waiter.wake();
     }
   }
 
