@@ -284,6 +284,12 @@ describe('the task queue in a running system (`correio tasks`)', () => {
       const purge = await tasks(['purge', 'purged']);
       expect(purge.stdout).toContain('purged 2 jobs of purged');
 
+      const scheduled = await tasks(['schedule', 'hourly', '0 * * * *', 'demo', 'greet', '{"name":"cron"}']);
+      expect(scheduled.stdout).toMatch(/^hourly {2}'0 \* \* \* \*' {2}demo greet {2}next \d{4}-\d\d-\d\dT\d\d:00:00\.000Z$/m);
+      expect((await tasks(['schedules'])).stdout).toMatch(/^hourly /m);
+      expect((await tasks(['unschedule', 'hourly'])).stdout).toContain('removed hourly');
+      expect((await tasks(['schedule', 'broken', 'every tuesday', 'demo', 'greet'])).stderr).toMatch(/BAD_REQUEST: the cron expression "every tuesday" does not parse/);
+
       const follow = runCorreio(['tasks', 'follow', '--queue', 'demo', '--count', '3', '--proxy-sub', proxySub], { timeoutMs: 60_000 });
       // The subscription takes a moment to reach the proxy: enqueue until the follower has its three events.
       let followed: Awaited<typeof follow> | undefined;

@@ -1,4 +1,4 @@
-import type { BodyOf, TaskJob } from '@correio/protocol';
+import type { BodyOf, TaskJob, TaskSchedule } from '@correio/protocol';
 
 /** A job for a person: its state first, then what it carries. */
 export function formatJob(job: TaskJob): string {
@@ -35,6 +35,12 @@ export function formatEvent(event: BodyOf<'tasks.event'>): string {
     event.error === undefined ? '' : ` ${event.error.type}: ${event.error.message}`,
   ].join('');
   return `${iso(event.at)}  ${event.queue}  ${event.id}  ${event.task}  ${event.state}  attempt ${event.attempt}${extra}`;
+}
+
+export function formatSchedule(schedule: TaskSchedule): string {
+  const next = schedule.next_tick === undefined ? 'no next tick' : `next ${iso(schedule.next_tick)}`;
+  const last = schedule.last_tick === undefined ? '' : `  last ${iso(schedule.last_tick)}`;
+  return `${schedule.name}  '${schedule.cron}'  ${schedule.queue} ${schedule.task}  ${next}${last}`;
 }
 
 function iso(ms: number): string {

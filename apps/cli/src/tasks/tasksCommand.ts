@@ -4,7 +4,7 @@ import { TaskClient, type TaskState } from '@correio/tasks';
 import { Subscriber } from '@correio/transport';
 import { exitQuietlyWhenStdoutCloses } from '../closedStdout.js';
 import { explainServiceError, OperatorClient } from '../OperatorClient.js';
-import { formatCounts, formatEvent, formatJob, formatJobLine } from './formatJob.js';
+import { formatCounts, formatEvent, formatJob, formatJobLine, formatSchedule } from './formatJob.js';
 
 interface ConnectionFlags {
   readonly broker: string;
@@ -25,7 +25,7 @@ const MAX_PAGES = 1_000;
  * cancel, purge, and follow the live event stream.
  */
 export function tasksCommand(): Command {
-  const tasks = new Command('tasks').description('the task queue: enqueue, inspect, list by state, retry dead letters, cancel, purge, follow events');
+  const tasks = new Command('tasks').description('the task queue: enqueue, inspect, list by state, retry dead letters, cancel, purge, schedule periodic jobs, follow events');
   withConnection(tasks.command('enqueue'))
     .description('enqueue a job; --wait waits for its result')
     .argument('<queue>', 'the queue, such as email')
@@ -133,6 +133,42 @@ export function tasksCommand(): Command {
           if (!reply.more) break;
         }
         process.stdout.write(flags.json ? `${JSON.stringify({ queue, purged })}\n` : `purged ${purged} job${purged === 1 ? '' : 's'} of ${queue}\n`);
+      });
+    });
+  withConnection(tasks.command('schedule'))
+    .description('create or replace a periodic schedule: a job at every tick of a cron expression (UTC)')
+    .argument('<name>')
+    .argument('<cron>', "five fields, or six with seconds first, such as '*/5 * * * *'")
+    .argument('<queue>')
+    .argument('<task>')
+    .argument('[args]', 'the arguments of each job, as JSON')
+    .option('--priority <0-9>', 'higher first', parseIntIn(0, 9))
+    .option('--max-attempts <n>', 'attempts of each job before it is a dead letter', parsePositiveInt)
+    .action(async (name: string, cron: string, queue: string, task: string, argsJson: string | undefined, flags: ConnectionFlags & { priority?: number; maxAttempts?: number }) => {
+      await withClient(flags, async (client) => {
+        const schedule = await client.schedule(name, cron, queue, task, {
+          ...(argsJson === undefined ? {} : { args: parseJson(argsJson) }),
+          ...(flags.priority === undefined ? {} : { priority: flags.priority }),
+          ...(flags.maxAttempts === undefined ? {} : { maxAttempts: flags.maxAttempts }),
+        });
+        process.stdout.write(flags.json ? `${JSON.stringify(schedule, jsonValue)}\n` : `${formatSchedule(schedule)}\n`);
+      });
+    });
+  withConnection(tasks.command('unschedule'))
+    .description('remove a periodic schedule')
+    .argument('<name>')
+    .action(async (name: string, flags: ConnectionFlags) => {
+      await withClient(flags, async (client) => {
+        process.stdout.write((await client.unschedule(name)) ? `removed ${name}\n` : `no schedule ${name}\n`);
+      });
+    });
+  withConnection(tasks.command('schedules'))
+    .description('the periodic schedules and their next ticks')
+    .action(async (flags: ConnectionFlags) => {
+      await withClient(flags, async (client) => {
+        const schedules = await client.schedules();
+        if (flags.json) return void process.stdout.write(`${JSON.stringify(schedules, jsonValue)}\n`);
+        process.stdout.write(schedules.length === 0 ? 'no schedules\n' : `${schedules.map(formatSchedule).join('\n')}\n`);
       });
     });
   tasks
