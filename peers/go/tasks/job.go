@@ -1,12 +1,9 @@
 package tasks
 
 import (
-	"bytes"
 	"fmt"
 
-	"github.com/vmihailenco/msgpack/v5"
-
-	"correio.dev/peers/go/codec"
+	"correio.dev/peers/go/internal/govalue"
 	"correio.dev/peers/go/protocol"
 )
 
@@ -46,27 +43,8 @@ func (e *FailedError) Error() string {
 	return text
 }
 
-// toWire turns a Go value (a struct with json or msgpack tags, a map, a slice, a scalar) into the
-// value model of codec.Decode, so that it can travel as a taskValue. A value v1 cannot carry (a
-// float, a channel) is a VALIDATION error.
-func toWire(value any) (any, error) {
-	if value == nil {
-		return nil, nil
-	}
-	var buf bytes.Buffer
-	enc := msgpack.NewEncoder(&buf)
-	enc.UseCompactInts(true)
-	enc.SetSortMapKeys(true)
-	enc.SetCustomStructTag("json")
-	if err := enc.Encode(value); err != nil {
-		return nil, codec.Errorf(codec.CodeValidation, "cannot encode %T: %v", value, err)
-	}
-	generic, err := codec.Decode(buf.Bytes())
-	if err != nil {
-		return nil, codec.Errorf(codec.CodeValidation, "%T has no v1 encoding: %v", value, err)
-	}
-	return generic, nil
-}
+// toWire turns a Go value into the generic value model a taskValue travels in (govalue.ToWire).
+func toWire(value any) (any, error) { return govalue.ToWire(value) }
 
 // some is toWire's value as an optional protocol field (nil when value is nil: absent).
 func some(value any) (*protocol.TaskValue, error) {
@@ -82,15 +60,5 @@ func bindValue(value *protocol.TaskValue, target any, what string) error {
 	if value == nil {
 		return nil
 	}
-	data, err := codec.Encode(*value)
-	if err != nil {
-		return err
-	}
-	dec := msgpack.NewDecoder(bytes.NewReader(data))
-	dec.SetCustomStructTag("json")
-	dec.DisallowUnknownFields(true)
-	if err := dec.Decode(target); err != nil {
-		return codec.Errorf(codec.CodeValidation, "cannot decode the job's %s into %T: %v", what, target, err)
-	}
-	return nil
+	return govalue.Bind(*value, target, "the job's "+what)
 }
