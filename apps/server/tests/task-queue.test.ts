@@ -331,6 +331,24 @@ describe('the task queue', () => {
     const done = await client.wait(job.id, { timeoutMs: 15_000 });
     expect(done.state).toBe('succeeded');
     expect(done.result).toEqual({ ...args, deep });
+    // Arguments or a result that would not fit inside a lease or a copy never brick the queue: the
+    // enqueue is refused, or the job fails saying why, and the next job of the queue runs.
+    const nestedIn = (levels: number): unknown => {
+      let nested: unknown = 'bottom';
+      for (let depth = 0; depth < levels; depth++) nested = [nested];
+      return nested;
+    };
+    // 29 lists deep is a valid request, but three levels deeper (in a lease reply) past the codec's 32.
+    await expect(client.enqueue('hostile', 'mirror', nestedIn(29))).rejects.toMatchObject({ code: 'TOO_LARGE' });
+    const deepest = await client.enqueue('hostile', 'mirror', nestedIn(28));
+    expect((await client.wait(deepest.job.id, { timeoutMs: 15_000 })).result).toEqual(nestedIn(28));
+    worker(['bulky'], { bulk: () => Array.from({ length: 16 }, () => 'x'.repeat(60_000)), small: () => 'ok' });
+    const bulky = await client.enqueue('bulky', 'bulk');
+    expect(await client.wait(bulky.job.id, { timeoutMs: 15_000 })).toMatchObject({ state: 'dead', error: { type: 'InvalidResult' } });
+    const after = await client.enqueue('bulky', 'small');
+    expect(await client.result(after.job.id, { timeoutMs: 15_000 })).toBe('ok');
+    const { job: stillFine } = await client.enqueue('hostile', 'mirror', 'still serving');
+    expect(await client.result(stillFine.id, { timeoutMs: 15_000 })).toBe('still serving');
     // A worker whose handler returns what the protocol cannot carry fails the job, saying why.
     worker(['floaty'], { half: () => 0.5 });
     const floaty = await client.enqueue('floaty', 'half');

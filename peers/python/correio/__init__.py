@@ -6,6 +6,7 @@
 - ``Subscriber`` / ``Publisher``: pub/sub through the proxy with sequence gaps (section 3).
 - ``ChatClient``: the chat service on top of both, with password logins and tokens (``Tokens``).
 - ``correio.service`` (imported on its own): the microservice framework on top of all of these.
+- ``correio.tasks`` (imported on its own): the durable task queue's client and worker.
 """
 
 from .chat import CHAT_SERVICE, ChatClient

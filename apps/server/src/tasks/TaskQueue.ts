@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { BadRequestError, ConflictError, NotFoundError, UnavailableError } from '@correio/codec';
+import { BadRequestError, ConflictError, NotFoundError, TooLargeError, UnavailableError } from '@correio/codec';
 import type { Logger } from '@correio/observability';
 import type { BodyOf, TaskJob, TaskSchedule } from '@correio/protocol';
 import { TokenBucket, type Rate } from '@correio/tasks';
 import { checkCron, latestTick, nextTick } from './cron.js';
+import { jobSize, MAX_BATCH_BYTES } from './jobSize.js';
 import * as states from './jobStates.js';
 import type { TaskReplicator } from './TaskReplicator.js';
 import type { SettledHow } from './taskMetrics.js';
@@ -106,6 +107,7 @@ export class TaskQueue {
       const held = this.#store.get(id);
       if (held !== undefined) return { job: held, created: false };
       const job = states.newJob(body, id, this.#now());
+      requireFits(job, 'its arguments');
       this.#store.put(job);
       return { job, created: true };
     });
@@ -140,7 +142,9 @@ export class TaskQueue {
         if (job === undefined || job.state !== 'active' || job.attempt !== lease.attempt || job.worker !== worker) {
           return { id: lease.id, attempt: lease.attempt, held: false, cancel: job?.cancel_requested === true };
         }
-        const next = states.extended(job, now, lease.progress);
+        let next = states.extended(job, now, lease.progress);
+        // Progress too large to travel with the job is dropped; the lease is extended all the same.
+        if (lease.progress !== undefined && 'problem' in jobSize(next)) next = states.extended(job, now, undefined);
         this.#store.put(next);
         changed.push(next);
         return { id: lease.id, attempt: lease.attempt, held: true, cancel: next.cancel_requested === true, lease_until: next.lease_until! };
@@ -160,12 +164,14 @@ export class TaskQueue {
         });
       }
       const now = this.#now();
-      const next =
+      let next =
         body.outcome === 'succeeded'
           ? states.succeeded(job, now, body.result)
           : body.outcome === 'released'
             ? states.released(job, now)
             : states.failed(job, now, body.error ?? { type: 'Error', message: '' }, body.retry !== false, this.#random);
+      const size = jobSize(next);
+      if ('problem' in size) next = states.failed(job, now, { type: 'InvalidResult', message: `the result cannot be kept with the job: ${size.problem}` }, false, this.#random);
       const changed: TaskJob[] = [];
       this.#put(next, changed, now);
       const leasedAt = this.#leasedAt.get(job.id);
@@ -281,6 +287,14 @@ export class TaskQueue {
           if (!parents.every((other) => other?.state === 'succeeded')) continue;
           const args = step.receives === 'result' ? (parents[0]!.result ?? null) : step.receives === 'results' ? parents.map((other) => other!.result ?? null) : undefined;
           const ready = states.unblocked(step, now, args);
+          const size = jobSize(ready);
+          if ('problem' in size) {
+            const gone = states.cancelled(step, now, { type: 'ArgsTooLarge', message: `the results this step receives cannot travel with it: ${size.problem}` });
+            this.#store.put(gone);
+            changed.push(gone);
+            finished.push(gone);
+            continue;
+          }
           this.#store.put(ready);
           changed.push(ready);
         } else {
@@ -316,6 +330,7 @@ export class TaskQueue {
         byRef.set(ref, job);
       }
       const jobs = [...byRef.values()];
+      for (const job of jobs) requireFits(job, `step ${job.id}'s arguments`);
       for (const job of jobs) this.#store.put(job);
       return { created: true, jobs };
     });
@@ -328,6 +343,8 @@ export class TaskQueue {
   schedule(body: BodyOf<'tasks.schedule.request'>): Promise<TaskSchedule> {
     this.#requireRunning();
     checkCron(body.cron);
+    const { queue, task, args, priority, max_attempts, lease_ms, result_ttl_ms } = body;
+    requireFits(states.newJob(withoutUndefined({ queue, task, args, priority, max_attempts, lease_ms, result_ttl_ms }), `schedule:${body.name}:${Date.now()}`, Date.now()), "the schedule's arguments");
     return this.#change(() => {
       const now = this.#now();
       const held = this.#store.schedule(body.name);
@@ -410,8 +427,14 @@ export class TaskQueue {
         const bucket = this.#buckets.get(queue);
         if (bucket !== undefined) quota.set(queue, bucket.available);
       }
+      let bytes = 0;
       for (const job of candidates) {
         if (taken.length >= max) break;
+        const size = jobSize(job);
+        const jobBytes = 'bytes' in size ? size.bytes : 0;
+        // A reply holds about MAX_BATCH_BYTES of jobs; one job always fits alone.
+        if (taken.length > 0 && bytes + jobBytes > MAX_BATCH_BYTES) break;
+        bytes += jobBytes;
         const left = quota.get(job.queue);
         if (left !== undefined) {
           if (left <= 0) continue;
@@ -544,4 +567,10 @@ function checkFlow(specs: BodyOf<'tasks.flow.request'>['jobs']): void {
 
 function withoutUndefined<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, inner]) => inner !== undefined)) as T;
+}
+
+/** TOO_LARGE unless the job can travel inside a lease, a copy or a page (jobSize). */
+function requireFits(job: TaskJob, what: string): void {
+  const size = jobSize(job);
+  if ('problem' in size) throw new TooLargeError(`${what} cannot travel with the job: ${size.problem}`, { data: { id: job.id, reason: 'job_too_large' } });
 }

@@ -1,6 +1,7 @@
 import { UnavailableError } from '@correio/codec';
 import type { Logger } from '@correio/observability';
 import type { TaskJob, TaskSchedule } from '@correio/protocol';
+import { jobSize, MAX_BATCH_BYTES } from './jobSize.js';
 
 export interface TaskReplicatorOptions {
   /** The live peers (server ids), read at every copy. */
@@ -82,6 +83,25 @@ export class TaskReplicator {
   }
 }
 
+/** Jobs in copies of at most BATCH_JOBS jobs and about MAX_BATCH_BYTES each (one batch, empty, when there are none). */
+function inBatches(jobs: readonly TaskJob[]): TaskJob[][] {
+  const batches: TaskJob[][] = [[]];
+  let bytes = 0;
+  for (const job of jobs) {
+    const size = jobSize(job);
+    const jobBytes = 'bytes' in size ? size.bytes : 0;
+    const current = batches.at(-1)!;
+    if (current.length > 0 && (current.length >= BATCH_JOBS || bytes + jobBytes > MAX_BATCH_BYTES)) {
+      batches.push([job]);
+      bytes = jobBytes;
+    } else {
+      current.push(job);
+      bytes += jobBytes;
+    }
+  }
+  return batches;
+}
+
 function size(entry: Waiting): number {
   return entry.jobs.length + entry.schedules.length;
 }
@@ -135,9 +155,7 @@ class PeerChannel {
         try {
           const jobs = [...byId.values()];
           const schedules = [...byName.values()];
-          for (let start = 0; start === 0 || start < jobs.length; start += BATCH_JOBS) {
-            await this.#options.send(this.#peer, jobs.slice(start, start + BATCH_JOBS), start === 0 ? schedules : []);
-          }
+          for (const [index, part] of inBatches(jobs).entries()) await this.#options.send(this.#peer, part, index === 0 ? schedules : []);
         } catch (error) {
           ok = false;
           this.#options.logger.debug({ err: error, peer: this.#peer, jobs: byId.size }, 'a task copy to a peer failed');

@@ -3,6 +3,7 @@ import { decode, encode } from '@correio/codec';
 import type { TaskJob, TaskSchedule } from '@correio/protocol';
 import { open, type Database, type Key, type RootDatabase } from 'lmdb';
 import { timerOf } from './jobStates.js';
+import { MAX_BATCH_BYTES } from './jobSize.js';
 
 export interface TaskStoreOptions {
   /** The store's directory (created when missing). */
@@ -140,15 +141,18 @@ export class TaskStore {
   list(filter: { readonly queue?: string; readonly state?: TaskState }, limit: number, after?: string): { jobs: TaskJob[]; next?: string } {
     const jobs: TaskJob[] = [];
     let scanned = 0;
+    let bytes = 0;
     let last: string | undefined;
     for (const { key, value } of this.#jobs.getRange(after === undefined ? {} : { start: after })) {
       if (key === after) continue;
-      if (jobs.length >= limit || scanned++ >= LIST_SCAN_BUDGET) return { jobs, next: last ?? key };
+      // A page holds about MAX_BATCH_BYTES of jobs (each stored as it travels), and one at least.
+      if (jobs.length >= limit || scanned++ >= LIST_SCAN_BUDGET || (jobs.length > 0 && bytes + value.length > MAX_BATCH_BYTES)) return { jobs, next: last ?? key };
       last = key;
       const job = decodeJob(value);
       if (filter.queue !== undefined && job.queue !== filter.queue) continue;
       if (filter.state !== undefined && job.state !== filter.state) continue;
       jobs.push(job);
+      bytes += value.length;
     }
     return { jobs };
   }
