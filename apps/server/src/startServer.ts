@@ -379,7 +379,8 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     const tasksCoordination = new TaskCoordination({
       store: openTaskStore,
       queue: taskQueue,
-      isCoordinator: () => members.coordinatorId() === 'self',
+      // Without the election, servers given static peers would each decide: none does then.
+      isCoordinator: () => members.coordinatorId() === 'self' && !(options.ref === false && options.peers !== undefined),
       peers: livePeers,
       peerSchedules: async (peer) => (await peerRequest<BodyOf<'tasks.schedules.reply'>>(peer, 'tasks.schedules.request', {})).schedules,
       listPeer: (peer, after) => peerRequest(peer, 'tasks.list.request', { limit: 1_000, ...(after === undefined ? {} : { after }) }),
@@ -453,6 +454,9 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     logSync.start();
     // Only a server holding what its peers hold may take the task queue over.
     tasksCoordination.start();
+    if (options.ref === false && options.peers !== undefined) {
+      logger.warn('the task queue is not served: with static peers and no reference server there is no election to pick the one server that runs it (start the servers with --ref)');
+    }
     const openLogStore = logStore;
     const digest = store.digest();
     const parts = [`server ready ${options.id}`, `broker=${options.broker}`, `data=${options.dataDir}`, `ops=${digest.ops}`];
