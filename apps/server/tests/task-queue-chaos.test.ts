@@ -4,8 +4,9 @@
 // restarted) or SIGSTOPped past their lease (and resumed) at random, and the coordinator itself
 // is killed -9 and later restarted. At the end every acknowledged job is finished: each `count`
 // job succeeded and left its side effect at least once, the dead letters are exactly the jobs
-// designed to fail, and nothing acknowledged is missing. CORREIO_TASK_SOAK_JOBS scales it (the
-// issue's 10,000: `CORREIO_TASK_SOAK_JOBS=10000 npx vitest run tests/task-queue-chaos.test.ts`).
+// designed to fail, and nothing acknowledged is missing. A schedule fires every second throughout:
+// one job per tick, before and after the failover. CORREIO_TASK_SOAK_JOBS sets the number of jobs
+// (default 10,000).
 import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -16,7 +17,7 @@ import { eventually } from './helpers/chat.js';
 import { clusterHealth, startClusterServer, startRefProcess } from './helpers/cluster.js';
 import { fileScratch, spawnTs, startInfrastructure, type Infrastructure, type ServerProcess } from './helpers/processes.js';
 
-const JOBS = Number(process.env['CORREIO_TASK_SOAK_JOBS'] ?? 1_500);
+const JOBS = Number(process.env['CORREIO_TASK_SOAK_JOBS'] ?? 10_000);
 /** Every DOOMED_EVERY-th job always fails: after its 2 attempts it is a dead letter. */
 const DOOMED_EVERY = 50;
 const WORKERS = ['w1', 'w2', 'w3', 'w4'] as const;
@@ -92,6 +93,7 @@ describe('the task queue under failure', () => {
       }
     };
     const producing = Promise.all(Array.from({ length: 20 }, produce));
+    await client.schedule('soak-beat', '* * * * * *', 'soak', 'count', { args: { beat: true } });
 
     // Chaos while the jobs flow: a worker killed and restarted, or stopped past its lease and resumed.
     let chaos = true;
@@ -119,6 +121,7 @@ describe('the task queue under failure', () => {
     // The coordinator killed -9 once a third of the jobs are in, restarted a few seconds later.
     await eventually(() => acknowledged.size >= JOBS / 3, 120_000, 'a third of the jobs enqueued');
     const victim = await coordinatorId();
+    const killedAt = Date.now();
     servers.get(victim)!.child.kill('SIGKILL');
     await servers.get(victim)!.child.exited;
     events.push(`kill -9 coordinator ${victim}`);
@@ -131,15 +134,25 @@ describe('the task queue under failure', () => {
 
     await producing;
     expect(acknowledged.size).toBe(JOBS);
+    // A tick or two after the restart, the schedule is removed: its jobs finish with the rest.
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    expect(await client.unschedule('soak-beat')).toBe(true);
     await eventually(async () => {
-      const counts = (await client.list({ limit: 1 })).counts['soak'] ?? {};
-      return (counts['succeeded'] ?? 0) + (counts['dead'] ?? 0) === JOBS;
+      const jobs = await everyJob();
+      return jobs.filter((job) => job.queue === 'soak').every((job) => job.state === 'succeeded' || job.state === 'dead');
     }, 180_000, `all ${JOBS} jobs to finish`);
     chaos = false;
     await chaosLoop;
 
     const jobs = await everyJob();
-    const byId = new Map(jobs.filter((job) => job.queue === 'soak').map((job) => [job.id, job]));
+    const byId = new Map(jobs.filter((job) => job.queue === 'soak' && job.schedule === undefined).map((job) => [job.id, job]));
+    expect(byId.size).toBe(JOBS);
+    // The schedule's jobs: one per tick (their ids say the tick), before and after the failover.
+    const ticks = jobs.filter((job) => job.schedule === 'soak-beat').map((job) => Number(job.id.split(':').at(-1)));
+    expect(new Set(ticks).size).toBe(ticks.length);
+    expect(ticks.some((tick) => tick < killedAt)).toBe(true);
+    expect(ticks.some((tick) => tick > killedAt + 1_000)).toBe(true);
+    expect(jobs.filter((job) => job.schedule === 'soak-beat').every((job) => job.state === 'succeeded')).toBe(true);
     const missing = [...acknowledged].filter((id) => !byId.has(id));
     expect(missing).toEqual([]);
     const dead = [...byId.values()].filter((job) => job.state === 'dead').map((job) => job.id).sort();
@@ -153,6 +166,6 @@ describe('the task queue under failure', () => {
     const withoutEffect = [...acknowledged].filter((id) => !doomed.has(id) && !effects.has(id));
     expect(withoutEffect).toEqual([]);
     expect(events.some((event) => event.startsWith('kill w') || event.startsWith('stop w'))).toBe(true);
-    console.log(`task soak: ${JOBS} jobs, ${doomed.size} dead letters, chaos: ${events.join(', ')}`);
+    console.log(`task soak: ${JOBS} jobs, ${doomed.size} dead letters, ${ticks.length} schedule ticks, chaos: ${events.join(', ')}`);
   }, 400_000);
 });

@@ -15,8 +15,9 @@ export interface Peer {
   stop(): Promise<void>;
 }
 
-export function spawnPeer(command: string, args: readonly string[]): Peer {
-  const child = killOnExit(spawn(command, args, { cwd: workspaceRoot, stdio: ['ignore', 'pipe', 'pipe'] }));
+/** `env` is added to this process's environment. */
+export function spawnPeer(command: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): Peer {
+  const child = killOnExit(spawn(command, args, { cwd: workspaceRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }));
   const lines: string[] = [];
   const waiters = new Set<() => void>();
   let buffered = '';
