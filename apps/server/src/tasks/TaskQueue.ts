@@ -31,7 +31,13 @@ export interface TaskQueueOptions {
 
 interface LeaseWaiter {
   readonly queues: ReadonlySet<string>;
+  readonly worker: string;
+  /** Ends the wait empty-handed: the poll looks at the queues again. */
   readonly wake: () => void;
+  /** Takes the waiter for a hand-off: false when it is no longer waiting. */
+  readonly claim: () => boolean;
+  /** Answers a claimed waiter with the jobs leased to it. */
+  readonly hand: (jobs: TaskJob[]) => void;
 }
 
 /** Timers handled per tick at most: a backlog of due timers is worked through over several ticks. */
@@ -103,18 +109,44 @@ export class TaskQueue {
   async enqueue(body: BodyOf<'tasks.enqueue.request'>): Promise<BodyOf<'tasks.enqueue.reply'>> {
     this.#requireRunning();
     const id = body.id ?? `j_${randomBytes(12).toString('base64url')}`;
+    let handOff: { waiter: LeaseWaiter; queued: TaskJob } | undefined;
     const outcome = await this.#store.transaction(() => {
       const held = this.#store.get(id);
       if (held !== undefined) return { job: held, created: false };
-      const job = states.newJob(body, id, this.#now());
-      requireFits(job, 'its arguments');
+      const now = this.#now();
+      const queued = states.newJob(body, id, now);
+      requireFits(queued, 'its arguments');
+      // A worker polling this queue gets the job in the same transaction: one commit and one copy
+      // fewer than queued-then-leased, and no second wake-up.
+      const waiter = queued.state === 'queued' ? this.#claimWaiter(queued.queue) : undefined;
+      const job = waiter === undefined ? queued : states.leased(queued, waiter.worker, now);
+      if (waiter !== undefined) {
+        handOff = { waiter, queued };
+        this.#leasedAt.set(job.id, now);
+      }
       this.#store.put(job);
       return { job, created: true };
     });
-    // A job that existed may be the one a failed first attempt left here only: it is copied again.
-    await this.#options.replicator.copy([outcome.job]);
-    if (outcome.created) this.#acknowledged([outcome.job]);
+    try {
+      // A job that existed may be the one a failed first attempt left here only: it is copied again.
+      await this.#options.replicator.copy([outcome.job]);
+      if (outcome.created) this.#acknowledged(handOff === undefined ? [outcome.job] : [handOff.queued, outcome.job]);
+    } finally {
+      // Handed over even when the copy failed: the enqueue's retry finds the job, the worker runs it (at least once).
+      handOff?.waiter.hand([outcome.job]);
+    }
     return outcome;
+  }
+
+  /** The longest-waiting poll of `queue` (its rate allowing), taken out of the waiters. Inside a transaction. */
+  #claimWaiter(queue: string): LeaseWaiter | undefined {
+    for (const waiter of this.#leaseWaiters) {
+      if (!waiter.queues.has(queue)) continue;
+      const bucket = this.#buckets.get(queue);
+      if (bucket !== undefined && bucket.take(1) === 0) return undefined;
+      if (waiter.claim()) return waiter;
+    }
+    return undefined;
   }
 
   /** Leases up to `max` due jobs of `queues`; waits up to `waitMs` for one when none is due. */
@@ -127,7 +159,8 @@ export class TaskQueue {
       if (jobs.length > 0) return jobs;
       const left = deadline - performance.now();
       if (left <= 0 || signal.aborted || !this.running || this.#waiters >= (this.#options.maxWaiters ?? 1_000)) return [];
-      await this.#waitForDue(wanted, left, signal);
+      const handed = await this.#waitForDue(wanted, worker, left, signal);
+      if (handed !== undefined) return handed;
     }
     return [];
   }
@@ -150,7 +183,7 @@ export class TaskQueue {
         return { id: lease.id, attempt: lease.attempt, held: true, cancel: next.cancel_requested === true, lease_until: next.lease_until! };
       });
       return { changed, result: { leases: answers } };
-    });
+    }, 'after reply');
   }
 
   settle(body: BodyOf<'tasks.settle.request'>): Promise<TaskJob> {
@@ -260,12 +293,31 @@ export class TaskQueue {
     });
   }
 
-  /** One transaction deciding `changed` (jobs and schedules), then their copies, then the announcements. */
-  async #change<T>(decide: () => { changed: TaskJob[]; schedules?: TaskSchedule[]; result: T }): Promise<T> {
+  /**
+   * One transaction deciding `changed` (jobs and schedules), then their copies, then the
+   * announcements. Leases and their extensions are copied `after reply`: a coordinator that dies
+   * before its copy arrives leaves the job queued for its successor, which leases it again — what
+   * at least once allows; the worker that held it learns it lost the lease. Everything else is
+   * acknowledged only once it is on the replicas.
+   */
+  async #change<T>(decide: () => { changed: TaskJob[]; schedules?: TaskSchedule[]; result: T }, replicate: 'before reply' | 'after reply' = 'before reply'): Promise<T> {
     const { changed, schedules = [], result } = await this.#store.transaction(decide);
     if (changed.length > 0 || schedules.length > 0) {
-      await this.#options.replicator.copy(changed, schedules);
-      this.#acknowledged(changed);
+      const copied = this.#options.replicator.copy(changed, schedules);
+      if (replicate === 'before reply') {
+        await copied;
+        this.#acknowledged(changed);
+      } else {
+        // Announced once copied all the same: copies complete in the order of their commits, so
+        // the events of a job keep the order of its changes.
+        copied.then(
+          () => this.#acknowledged(changed),
+          (error: unknown) => {
+            this.#options.logger.debug({ err: error }, 'a lease copy did not reach enough peers; a new coordinator would lease the job again');
+            this.#acknowledged(changed);
+          },
+        );
+      }
     }
     return result;
   }
@@ -447,21 +499,28 @@ export class TaskQueue {
         taken.push(next);
       }
       return { changed: taken, result: taken };
-    });
+    }, 'after reply');
   }
 
-  #waitForDue(queues: ReadonlySet<string>, ms: number, signal: AbortSignal): Promise<void> {
-    return new Promise<void>((resolve) => {
+  /** Waits for a job of `queues` to become due (undefined: look again) or to be handed over (the jobs). */
+  #waitForDue(queues: ReadonlySet<string>, worker: string, ms: number, signal: AbortSignal): Promise<TaskJob[] | undefined> {
+    return new Promise<TaskJob[] | undefined>((resolve) => {
       this.#waiters++;
+      const leave = (): boolean => {
+        if (!this.#leaseWaiters.delete(waiter)) return false;
+        this.#waiters--;
+        clearTimeout(timer);
+        signal.removeEventListener('abort', waiter.wake);
+        return true;
+      };
       const waiter: LeaseWaiter = {
         queues,
+        worker,
         wake: () => {
-          if (!this.#leaseWaiters.delete(waiter)) return;
-          this.#waiters--;
-          clearTimeout(timer);
-          signal.removeEventListener('abort', waiter.wake);
-          resolve();
+          if (leave()) resolve(undefined);
         },
+        claim: leave,
+        hand: (jobs) => resolve(jobs),
       };
       const timer = setTimeout(waiter.wake, ms);
       signal.addEventListener('abort', waiter.wake, { once: true });
