@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { job, jobHandlersOf, type JobContext } from '../src/index.js';
 
 class Base {
-  readonly prefix = 'base';
+  readonly prefix: string = 'base';
   @job('base.echo')
   echo(args: string): string {
     return `${this.prefix}:${args}`;
@@ -33,9 +33,13 @@ describe('@job', () => {
     expect(jobHandlersOf({ anything: () => 1 })).toEqual({ handlers: {}, queues: [] });
     class Twice {
       @job('same')
-      one(): void {}
+      one(): string {
+        return 'one';
+      }
       @job('same')
-      two(): void {}
+      two(): string {
+        return 'two';
+      }
     }
     expect(() => jobHandlersOf(new Twice())).toThrow(/two @job methods handle same/);
   });
