@@ -25,6 +25,8 @@ export interface CallContext {
   /** The request id: a client's Idempotency-Key, so a retried HTTP call is one operation. */
   readonly id?: string;
   readonly signal?: AbortSignal;
+  /** This call's per-attempt time-out, ms, when it is not the default (a long poll). */
+  readonly timeout?: number;
 }
 
 /**
@@ -62,6 +64,7 @@ export class Upstream {
       ...(context.id !== undefined ? { id: context.id } : {}),
       ...(context.signal !== undefined ? { signal: context.signal } : {}),
       ...(context.auth !== undefined ? { auth: context.auth } : {}),
+      ...(context.timeout !== undefined ? { timeout: context.timeout } : {}),
     };
     const reply = await this.#client.request(service, type, body, options);
     const expected = MESSAGE_INFO[type].reply;

@@ -90,6 +90,9 @@ export interface RunningGateway {
 
 const version = packageVersion(import.meta.url);
 
+/** A connection without a byte either way for this long is closed (a long poll stretches its own). */
+const CONNECTION_TIMEOUT_MS = 30_000;
+
 /** Each /health, /metrics and ref.servers request of a dashboard gather: a process that hangs costs one bounded wait. */
 const DASHBOARD_FETCH_TIMEOUT_MS = 800;
 /** A larger /metrics or /health answer is not read. */
@@ -143,7 +146,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       return typeof given === 'string' && /^[A-Za-z0-9_.:-]{1,64}$/.test(given) ? given : randomBytes(9).toString('base64url');
     },
     // Slow clients cannot hold a connection open forever; idle keep-alives are closed on drain.
-    connectionTimeout: 30_000,
+    connectionTimeout: CONNECTION_TIMEOUT_MS,
     requestTimeout: 60_000,
     keepAliveTimeout: 5_000,
     forceCloseConnections: 'idle',
@@ -235,7 +238,10 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
         const context = { ...given, id: given.id ?? (request.headers['x-request-id'] === request.id ? randomBytes(12).toString('base64url') : request.id) };
         const body = requestBody(route, request.params as Record<string, string>, request.query as Record<string, unknown>, request.body);
         request.log.debug({ rid: context.id, type: route.type }, 'request sent upstream');
-        const result = await upstream.call(route.service ?? chatService, route.type, body as never, context);
+        // A long poll waits for its wait_ms upstream before it answers: the attempt's time-out is on top.
+        const waitMs = route.longPoll && typeof body['wait_ms'] === 'number' ? body['wait_ms'] : 0;
+        if (waitMs > 0) request.raw.setTimeout(CONNECTION_TIMEOUT_MS + waitMs);
+        const result = await upstream.call(route.service ?? chatService, route.type, body as never, waitMs > 0 ? { ...context, timeout: options.requestTimeoutMs + waitMs } : context);
         request.log.debug({ rid: context.id, type: route.type }, 'request answered');
         return reply.code(route.status ?? 200).send(result);
       },

@@ -7,12 +7,15 @@
 // warn and error, some of one request) shown at the warn default, narrowed by level and by a
 // clicked request id, a line shipped later appearing without a reload, a server's lines from its
 // details, no read while the page is hidden and never two at once; a non-operator told why there
-// are none. Against a scripted stand-in for /v1/dashboard (helpers/scriptedDashboardGateway.ts):
+// are none. The Tasks panel: a job enqueued through the gateway and run by a TaskWorker in this
+// process seen active with its progress, then succeeded with its result; a dead letter shown with its
+// error and replayed from the panel. Against a scripted stand-in for /v1/dashboard (helpers/scriptedDashboardGateway.ts):
 // what a real cluster does not do on cue — exact values in the drill-down, a socket dropped and
 // refused for a while, a user who is not an operator.
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LogShipper } from '@correio/logs';
+import { PermanentJobError, TaskWorker, type JobContext } from '@correio/tasks';
 import type { DashboardNode, GatewayDashboard } from '@correio/protocol';
 import { waitFor } from '@correio/testing';
 import { axeViolations, launchBrowser, newPage, screenshot, UI_MS } from './helpers/browser.js';
@@ -225,6 +228,77 @@ describe('the dashboard of a real cluster', () => {
     await expect.poll(async () => (await countsOf(page)).logReads, { timeout: UI_MS }).toBeGreaterThan(readsWhenHidden);
     expect((await countsOf(page)).mostOpenLogReads).toBe(1);
     await page.context().close();
+  });
+
+  it('shows a job enqueued by the test in the Tasks panel as it runs and finishes, and replays a dead letter from it', async () => {
+    const run = Date.now().toString(36);
+    const queue = `web-${run}`;
+    const login = await http(`${gateway.url}/v1/login`, { body: { user: 'ana', password: 'ana has a good password' } });
+    const headers = { authorization: `Bearer ${login.body.token}` };
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let declines = 1;
+    const worker = new TaskWorker({
+      broker: cluster.broker,
+      auth: () => login.body.token,
+      queues: [queue],
+      pollMs: 1_000,
+      handlers: {
+        resize: async (_args: unknown, ctx: JobContext) => {
+          ctx.progress({ done: 1, of: 2 });
+          await released;
+          return { width: 640 };
+        },
+        charge: () => {
+          if (declines-- > 0) throw new PermanentJobError('card declined');
+          return 'charged';
+        },
+      },
+    }).start();
+    try {
+      const tasks = ana.locator('#tasks');
+      const job = (id: string) => tasks.locator(`tr.task-job[data-job="${id}"]`);
+      const details = tasks.locator('#task-details');
+      // A job enqueued through the gateway; its lease_ms makes the worker heartbeat (and report progress) every second.
+      const resize = `${queue}-resize`;
+      expect((await http(`${gateway.url}/v1/tasks`, { body: { queue, task: 'resize', args: { image: 'cat.png' }, id: resize, lease_ms: 3000 }, headers })).status).toBe(200);
+      await tasks.getByRole('button', { name: queue, exact: true }).click();
+      await expect.poll(() => job(resize).locator('.task-state').textContent(), { timeout: UI_MS }).toBe('active');
+      expect(await tasks.getByRole('button', { name: `1 active in ${queue}` }).count()).toBe(1);
+      await job(resize).getByRole('button', { name: `Cancel job ${resize}` }).waitFor();
+      expect(await job(resize).locator('.task-attempts').textContent()).toBe('1/3');
+      await job(resize).getByRole('button', { name: resize, exact: true }).click();
+      await details.getByRole('heading', { name: `Job ${resize}` }).waitFor();
+      expect(await details.locator('[data-value="Arguments"] pre').textContent()).toBe(JSON.stringify({ image: 'cat.png' }, null, 2));
+      await expect.poll(() => details.locator('[data-value="Progress"] pre').textContent(), { timeout: UI_MS }).toBe(JSON.stringify({ done: 1, of: 2 }, null, 2));
+      release();
+      await expect.poll(() => job(resize).locator('.task-state').textContent(), { timeout: UI_MS }).toBe('succeeded');
+      await expect.poll(() => details.locator('[data-value="Result"] pre').textContent(), { timeout: UI_MS }).toBe(JSON.stringify({ width: 640 }, null, 2));
+      expect(await job(resize).getByRole('button').count()).toBe(1);
+
+      // A job that fails for good: a dead letter, shown with its error, replayed from the panel.
+      const charge = `${queue}-charge`;
+      expect((await http(`${gateway.url}/v1/tasks`, { body: { queue, task: 'charge', args: { cents: 500 }, id: charge }, headers })).status).toBe(200);
+      await tasks.getByRole('button', { name: `1 dead in ${queue}` }).click({ timeout: UI_MS });
+      await expect.poll(() => tasks.locator('tr.task-job').evaluateAll((rows) => rows.map((row) => row.getAttribute('data-job'))), { timeout: UI_MS }).toEqual([charge]);
+      expect(await job(charge).locator('.task-error').textContent()).toBe('PermanentJobError: card declined');
+      await job(charge).getByRole('button', { name: charge, exact: true }).click();
+      await details.getByRole('heading', { name: `Job ${charge}` }).waitFor();
+      expect(await axeViolations(ana)).toEqual([]);
+      await screenshot(ana, 'dashboard-tasks.png', true);
+      await job(charge).getByRole('button', { name: `Retry job ${charge}` }).click();
+      await tasks.getByText(`Job ${charge} queued again.`).waitFor();
+      // Off the dead letters now; its details follow it to its result.
+      await expect.poll(() => tasks.locator('tr.task-job').count(), { timeout: UI_MS }).toBe(0);
+      await expect.poll(() => details.locator('.facts').textContent(), { timeout: UI_MS }).toMatch(/Statesucceeded.*Attempt1 of 3/);
+      expect(await details.locator('[data-value="Result"] pre').textContent()).toBe('"charged"');
+      await tasks.getByRole('combobox', { name: /^State/ }).selectOption('');
+      await expect.poll(() => tasks.locator('tr.task-job .task-state').allTextContents(), { timeout: UI_MS }).toEqual(['succeeded', 'succeeded']);
+      expect(await tasks.locator(`tr[data-queue="${queue}"] td[data-state="succeeded"]`).textContent()).toBe('2');
+    } finally {
+      release();
+      await worker.stop({ graceMs: 0 });
+    }
   });
 
   it('tells a user who is not an operator, in the Logs panel, why it shows no lines', async () => {

@@ -13,6 +13,8 @@ export interface ChatRoute {
   readonly anonymous?: boolean;
   /** The success status; 200 when absent. */
   readonly status?: number;
+  /** The reply may wait up to the body's `wait_ms` (a long poll): the upstream time-out is stretched by it. */
+  readonly longPoll?: boolean;
 }
 
 /**
@@ -35,6 +37,15 @@ const CHAT_ROUTES: readonly (Omit<ChatRoute, 'type'> & { readonly type: string }
   { method: 'GET', url: '/v1/conversations/:peer', type: 'chat.conversation.request', summary: 'One page of the direct messages with a peer, newest page first' },
   { method: 'GET', url: '/v1/inbox', type: 'chat.inbox.request', summary: 'One page of the direct messages sent to the caller, from anyone, newest page first' },
   { method: 'GET', url: '/v1/logs', type: 'logs.query.request', service: 'logs', summary: "One page of the cluster's central logs (operators only), filtered by program, instance, level, time, text or request id" },
+  // The task queues (revision 1.6), served by the cluster's coordinator. Static paths (schedules,
+  // purge) win over `:id` in the router: a job whose id is one of those words is read with the CLI.
+  { method: 'GET', url: '/v1/tasks', type: 'tasks.list.request', service: 'tasks', summary: 'One page of jobs, of one queue and/or state, in id order, with the counts per queue and state' },
+  { method: 'GET', url: '/v1/tasks/schedules', type: 'tasks.schedules.request', service: 'tasks', summary: 'The periodic schedules, with their next ticks' },
+  { method: 'GET', url: '/v1/tasks/:id', type: 'tasks.get.request', service: 'tasks', longPoll: true, summary: "A job's state; with wait_ms, waits up to that long for it to finish" },
+  { method: 'POST', url: '/v1/tasks', type: 'tasks.enqueue.request', service: 'tasks', summary: 'Enqueue a job (idempotent when the body names its id)' },
+  { method: 'POST', url: '/v1/tasks/purge', type: 'tasks.purge.request', service: 'tasks', summary: "Cancel a queue's waiting jobs (or its dead letters), 1,000 a request" },
+  { method: 'POST', url: '/v1/tasks/:id/retry', type: 'tasks.retry.request', service: 'tasks', summary: 'Replay a dead or cancelled job' },
+  { method: 'POST', url: '/v1/tasks/:id/cancel', type: 'tasks.cancel.request', service: 'tasks', summary: 'Cancel a job (an active one when its worker next heartbeats)' },
 ];
 
 /** The chat routes this protocol package can serve. */

@@ -29,7 +29,7 @@ export function openApiDocument(routes: readonly ChatRoute[], version: string): 
       title: 'Correio gateway',
       version,
       description:
-        'The HTTP edge of a Correio cluster. Each /v1 chat route is one request of the chat service (protocol/schemas/v1), sent through the broker with the caller\'s bearer token; ' +
+        'The HTTP edge of a Correio cluster. Each /v1 route of the chat, logs and tasks services is one request of that service (protocol/schemas/v1), sent through the broker with the caller\'s bearer token; ' +
         'errors are the protocol\'s typed errors. Live events: WebSocket /v1/stream; operators\' dashboard: WebSocket /v1/dashboard, a gateway.dashboard snapshot per interval (see apps/gateway/README.md).',
     },
     components: {
@@ -66,7 +66,7 @@ function chatOperation(route: ChatRoute): Json {
     operationId: route.type.replace(/\.request$/, '').replace(/\.([a-z])/g, (_, letter: string) => letter.toUpperCase()),
     summary: route.summary,
     description: `${MESSAGE_INFO[route.type].description}\n\nSent as \`${route.type}\` to the \`${MESSAGE_INFO[route.type].service}\` service.`,
-    tags: ['chat'],
+    tags: [route.service ?? 'chat'],
     ...(route.anonymous ? { security: [] } : {}),
     parameters,
     ...(requestBody ? { requestBody } : {}),

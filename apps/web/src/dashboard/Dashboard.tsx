@@ -1,7 +1,7 @@
 // The operator's dashboard at /dashboard: the topology drawn live, charts over the last five minutes,
 // the election and membership timeline, and the details of a selected process or service, all from
 // the snapshots of the gateway's /v1/dashboard WebSocket; and the cluster's central logs, read from
-// GET /v1/logs. Loaded as its own chunk (see App).
+// GET /v1/logs; and the task queues, read from GET /v1/tasks. Loaded as its own chunk (see App).
 import { useEffect, useMemo, useReducer, useRef, useState } from 'preact/hooks';
 import type { DashboardEvent, GatewayDashboard } from '@correio/protocol';
 import type { Api } from '../api.js';
@@ -17,6 +17,7 @@ import { LogsPanel } from './LogsPanel.js';
 import { SeriesHistory } from './SeriesHistory.js';
 import { ServiceList } from './ServiceList.js';
 import { Timeline } from './Timeline.js';
+import { TasksPanel } from './TasksPanel.js';
 import { Topology } from './Topology.js';
 import './dashboard.css';
 
@@ -92,6 +93,7 @@ export function Dashboard({ api }: { api: Api }) {
           </>
         )}
         <LogsPanel api={api} panel={logs} filter={logFilter} onFilter={setLogFilter} instances={snapshot?.nodes.map((node) => node.id) ?? []} />
+        <TasksPanel api={api} />
       </main>
     </div>
   );

@@ -1,5 +1,6 @@
-// Reads the newest log lines every 2 s while the page is visible: one read at a time (the next is
-// scheduled when the last ends), none while the tab is hidden, a changed query read at once.
+// Reads the newest log lines (and the Tasks panel its jobs) every 2 s while the page is visible: one
+// read at a time (the next is scheduled when the last ends), none while the tab is hidden, a changed
+// query read at once.
 
 export const LOG_POLL_MS = 2000;
 
@@ -35,6 +36,11 @@ export class LogPoller<T> {
   setQuery(query: string): void {
     if (query === this.query) return;
     this.query = query;
+    void this.poll();
+  }
+
+  /** Reads the current query again now (or when the read under way ends): after a change the reader made. */
+  refresh(): void {
     void this.poll();
   }
 
