@@ -1,9 +1,7 @@
 package tasks
 
 import (
-	"bufio"
 	"context"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,21 +26,7 @@ func TestTheWorkerCommand(t *testing.T) {
 	queue := uniqueQueue("command")
 	command := exec.Command(binary, "-broker", infra.Broker, "-queues", queue, "-poll", "1s", "-grace", "1s")
 	command.Stderr = os.Stderr
-	stdout, err := command.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := command.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	ready := make(chan string, 1)
-	go func() {
-		line, _ := bufio.NewReader(stdout).ReadString('\n')
-		ready <- line
-		_, _ = io.Copy(io.Discard, stdout)
-		exited <- command.Wait()
-	}()
+	ready, exited := startReading(t, command)
 	signalled := false
 	defer func() {
 		if !signalled {

@@ -5,9 +5,7 @@ package tasks
 // with the repository's tsx).
 
 import (
-	"bufio"
 	"context"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -88,21 +86,7 @@ func TestATypeScriptWorkerRunsJobsAGoClientEnqueued(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stdout, err := worker.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := worker.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	ready := make(chan string, 1)
-	go func() {
-		line, _ := bufio.NewReader(stdout).ReadString('\n')
-		ready <- line
-		_, _ = io.Copy(io.Discard, stdout)
-		exited <- worker.Wait()
-	}()
+	ready, exited := startReading(t, worker)
 	stopped := false
 	defer func() {
 		if !stopped {

@@ -1,11 +1,13 @@
 package tasks
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -122,4 +124,26 @@ func waitFor(t *testing.T, timeout time.Duration, what string, condition func() 
 			t.Fatalf("timed out after %s waiting for %s", timeout, what)
 		}
 	}
+}
+
+// startReading starts command and hands over its first line of output, then drains the rest;
+// exited receives what Wait returns.
+func startReading(t *testing.T, command *exec.Cmd) (ready <-chan string, exited <-chan error) {
+	t.Helper()
+	stdout, err := command.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := command.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		line, _ := bufio.NewReader(stdout).ReadString('\n')
+		lines <- line
+		_, _ = io.Copy(io.Discard, stdout)
+		done <- command.Wait()
+	}()
+	return lines, done
 }

@@ -5,7 +5,7 @@
 import { createRequire } from 'node:module';
 import { Queue, Worker, type ConnectionOptions } from 'bullmq';
 import { Command, Option, parsePositiveInt } from '@correio/observability';
-import { firstErrors, nowMicros, report, serveCommands, shares } from './wire.js';
+import { nowMicros, produceRound, report, serveCommands } from './wire.js';
 
 const options = new Command('bullmq-child')
   .addOption(new Option('--role <role>').choices(['producer', 'worker']).makeOptionMandatory())
@@ -32,22 +32,7 @@ async function producer(): Promise<void> {
   await serveCommands(async (command) => {
     if (command.type !== 'produce') throw new Error(`a producer does not take ${command.type}`);
     const ready = await ensureQueues(command.producers);
-    const errors: unknown[] = [];
-    let enqueued = 0;
-    const firstCallUs = nowMicros();
-    await Promise.all(
-      shares(command.jobs, command.producers).map(async (share, n) => {
-        for (let i = 0; i < share; i++) {
-          try {
-            await ready[n]!.add('noop', { t: nowMicros() });
-            enqueued++;
-          } catch (error) {
-            errors.push(error);
-          }
-        }
-      }),
-    );
-    report({ type: 'produced', enqueued, firstCallUs, lastAckUs: nowMicros(), errors: firstErrors(errors) });
+    await produceRound(command.jobs, ready.map((queue) => (payload) => queue.add('noop', payload)));
   });
   await Promise.all(queues.map((made) => made.close()));
 }

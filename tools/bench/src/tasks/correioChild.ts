@@ -4,7 +4,7 @@
 // CORREIO_BENCH_TOKEN (not on the command line, where `ps` shows it).
 import { Command, Option, parsePositiveInt } from '@correio/observability';
 import { TaskClient, TaskWorker } from '@correio/tasks';
-import { firstErrors, nowMicros, report, serveCommands, shares } from './wire.js';
+import { nowMicros, produceRound, report, serveCommands } from './wire.js';
 
 const options = new Command('correio-child')
   .addOption(new Option('--role <role>').choices(['producer', 'worker']).makeOptionMandatory())
@@ -33,22 +33,7 @@ async function producer(): Promise<void> {
   await serveCommands(async (command) => {
     if (command.type !== 'produce') throw new Error(`a producer does not take ${command.type}`);
     const ready = await ensureClients(command.producers);
-    const errors: unknown[] = [];
-    let enqueued = 0;
-    const firstCallUs = nowMicros();
-    await Promise.all(
-      shares(command.jobs, command.producers).map(async (share, n) => {
-        for (let i = 0; i < share; i++) {
-          try {
-            await ready[n]!.enqueue(options.queue, 'noop', { t: nowMicros() });
-            enqueued++;
-          } catch (error) {
-            errors.push(error);
-          }
-        }
-      }),
-    );
-    report({ type: 'produced', enqueued, firstCallUs, lastAckUs: nowMicros(), errors: firstErrors(errors) });
+    await produceRound(command.jobs, ready.map((client) => (payload) => client.enqueue(options.queue, 'noop', payload)));
   });
   await Promise.all(clients.map((made) => made.close()));
 }

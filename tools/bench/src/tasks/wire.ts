@@ -76,3 +76,26 @@ export function shares(jobs: number, producers: number): number[] {
 export function firstErrors(errors: readonly unknown[], max = 3): string[] {
   return [...new Set(errors.map((error) => (error instanceof Error ? error.message : String(error))))].slice(0, max);
 }
+
+/**
+ * One measured round of a producer process: `jobs` split over the first `producers` enqueue
+ * functions, each awaiting its enqueue before the next; reports `produced` with the times.
+ */
+export async function produceRound(jobs: number, enqueuers: readonly ((payload: { t: number }) => Promise<unknown>)[]): Promise<void> {
+  const errors: unknown[] = [];
+  let enqueued = 0;
+  const firstCallUs = nowMicros();
+  await Promise.all(
+    shares(jobs, enqueuers.length).map(async (share, n) => {
+      for (let i = 0; i < share; i++) {
+        try {
+          await enqueuers[n]!({ t: nowMicros() });
+          enqueued++;
+        } catch (error) {
+          errors.push(error);
+        }
+      }
+    }),
+  );
+  report({ type: 'produced', enqueued, firstCallUs, lastAckUs: nowMicros(), errors: firstErrors(errors) });
+}
