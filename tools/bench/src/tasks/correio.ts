@@ -57,7 +57,7 @@ export const correio: PeerDefinition = {
     };
     try {
       options.progress(`Correio: starting broker, proxy, ref and ${SERVERS.length} servers…`);
-      topology = await startTopology({ servers: SERVERS, ackPeers: 0, dataRoot: scratch.path, serverFlags: [] });
+      topology = await startTopology({ servers: SERVERS, ackPeers: 0, dataRoot: scratch.path, serverFlags: [], ...(options.profileDir === undefined ? {} : { profileDir: options.profileDir }) });
       await untilClustered(topology);
       const token = await prepareBenchUser(topology, []);
       const spawn = (role: 'producer' | 'worker') =>

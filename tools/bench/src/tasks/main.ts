@@ -27,9 +27,10 @@ const options = new Command('bench:tasks')
     return id as PeerDefinition['id'];
   }), peerIds)
   .addOption(new Option('--redis-fsync <mode>', "Redis's appendfsync (BullMQ's store, Celery's result backend)").choices(['always', 'everysec']).default('always'))
+  .option('--profile-dir <dir>', "write CPU profiles of Correio's broker, proxy and servers here (summarise them with tools/bench/src/e2e/profile-summary.ts)")
   .option('--data-root <dir>', "parent of the servers' data directories (a real disk: fsync on tmpfs is free)", tmpdir())
   .parse()
-  .opts<{ jobs: number; producers: number[]; concurrency: number; warmup: number; peers: PeerDefinition['id'][]; redisFsync: 'always' | 'everysec'; dataRoot: string }>();
+  .opts<{ jobs: number; producers: number[]; concurrency: number; warmup: number; peers: PeerDefinition['id'][]; redisFsync: 'always' | 'everysec'; dataRoot: string; profileDir?: string }>();
 
 const began = performance.now();
 const progress = (text: string) => process.stderr.write(`[${((performance.now() - began) / 1000).toFixed(1)} s] ${text}\n`);

@@ -13,6 +13,8 @@ export interface PeerOptions {
   readonly redisFsync: 'always' | 'everysec';
   /** Progress lines on stderr. */
   readonly progress: (text: string) => void;
+  /** When set, Correio's broker, proxy and servers run under `node --cpu-prof` and write their profiles here on exit. */
+  readonly profileDir?: string;
 }
 
 export interface RunningPeer {
