@@ -110,7 +110,7 @@ export class TaskQueue {
     this.#requireRunning();
     const id = body.id ?? `j_${randomBytes(12).toString('base64url')}`;
     let handOff: { waiter: LeaseWaiter; queued: TaskJob } | undefined;
-    const outcome = await this.#store.transaction(() => {
+    const committing = this.#store.transaction(() => {
       const held = this.#store.get(id);
       if (held !== undefined) return { job: held, created: false };
       const now = this.#now();
@@ -127,6 +127,14 @@ export class TaskQueue {
       this.#store.put(job);
       return { job, created: true };
     });
+    let outcome: Awaited<typeof committing>;
+    try {
+      outcome = await committing;
+    } catch (error) {
+      // Nothing was stored (a full disk): the claimed poll answers empty-handed and looks again.
+      (handOff as { waiter: LeaseWaiter } | undefined)?.waiter.hand([]);
+      throw error;
+    }
     try {
       // A job that existed may be the one a failed first attempt left here only: it is copied again.
       await this.#options.replicator.copy([outcome.job]);
