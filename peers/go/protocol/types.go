@@ -1902,7 +1902,7 @@ type TasksLeaseRequest struct {
 // tasks.list.reply: Reply to tasks.list.request: a page of jobs, with counts per queue and state
 // of every job the server holds.
 type TasksListReply struct {
-	// Jobs held, per queue and then per state.
+	// Jobs held, per queue and then per state: of at most 200 queues (the busiest first).
 	Counts map[string]map[string]Uint `msgpack:"counts" json:"counts"`
 	Jobs   []TaskJob                  `msgpack:"jobs" json:"jobs"`
 	// A job's id (revision 1.6): chosen by the producer (then it is the job's uniqueness key:

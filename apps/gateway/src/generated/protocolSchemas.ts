@@ -3914,9 +3914,9 @@ export const COMPONENT_SCHEMAS: Readonly<Record<string, Readonly<Record<string, 
         "$ref": "#/components/schemas/taskId"
       },
       "counts": {
-        "description": "Jobs held, per queue and then per state.",
+        "description": "Jobs held, per queue and then per state: of at most 200 queues (the busiest first).",
         "type": "object",
-        "maxProperties": 1000,
+        "maxProperties": 200,
         "propertyNames": {
           "$ref": "#/components/schemas/taskQueue"
         },
@@ -3927,7 +3927,8 @@ export const COMPONENT_SCHEMAS: Readonly<Record<string, Readonly<Record<string, 
           },
           "additionalProperties": {
             "$ref": "#/components/schemas/uint"
-          }
+          },
+          "maxProperties": 8
         }
       }
     }

@@ -157,13 +157,15 @@ export class TaskStore {
     return { jobs };
   }
 
+  /** Per queue and state, of the MAX_COUNTED_QUEUES queues holding the most jobs (the protocol's maxProperties). */
   counts(): TaskCounts {
+    const queues = [...this.#counts].map(([queue, states]) => ({ queue, states, total: [...states.values()].reduce((sum, count) => sum + count, 0) }));
+    const busiest = queues.filter(({ total }) => total > 0).sort((a, b) => b.total - a.total).slice(0, MAX_COUNTED_QUEUES);
     const counts: TaskCounts = Object.create(null) as TaskCounts;
-    for (const [queue, states] of this.#counts) {
-      if (Object.keys(counts).length >= MAX_COUNTED_QUEUES) break;
+    for (const { queue, states } of busiest) {
       const entry: Record<string, number> = Object.create(null) as Record<string, number>;
       for (const [state, count] of states) if (count > 0) entry[state] = count;
-      if (Object.keys(entry).length > 0) counts[queue] = entry;
+      counts[queue] = entry;
     }
     return counts;
   }
@@ -200,7 +202,7 @@ export class TaskStore {
 }
 
 /** Queues a count names at most (the protocol's maxProperties). */
-const MAX_COUNTED_QUEUES = 1_000;
+const MAX_COUNTED_QUEUES = 200;
 /** Entries looked at per list request, matching or not. */
 const LIST_SCAN_BUDGET = 20_000;
 

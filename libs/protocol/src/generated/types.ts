@@ -2991,7 +2991,7 @@ export interface TasksListReply {
    */
   next?: string;
   /**
-   * Jobs held, per queue and then per state.
+   * Jobs held, per queue and then per state: of at most 200 queues (the busiest first).
    */
   counts: {
     [k: string]:

@@ -31766,7 +31766,7 @@ return errors === 0;
 validate227.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validate_tasks_list_reply = validate228;
-const schema686 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.list.reply.json","title":"TasksListReply","description":"Reply to tasks.list.request: a page of jobs, with counts per queue and state of every job the server holds.","x-correio-type":"tasks.list.reply","x-correio-pattern":"reply","x-correio-service":"tasks","type":"object","additionalProperties":false,"required":["server","jobs","counts"],"properties":{"server":{"$ref":"defs.json#/$defs/nodeId"},"jobs":{"type":"array","maxItems":1000,"items":{"$ref":"defs.json#/$defs/taskJob"}},"next":{"$ref":"defs.json#/$defs/taskId"},"counts":{"description":"Jobs held, per queue and then per state.","type":"object","maxProperties":1000,"propertyNames":{"$ref":"defs.json#/$defs/taskQueue"},"additionalProperties":{"type":"object","propertyNames":{"$ref":"defs.json#/$defs/taskState"},"additionalProperties":{"$ref":"defs.json#/$defs/uint"}}}}};
+const schema686 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.list.reply.json","title":"TasksListReply","description":"Reply to tasks.list.request: a page of jobs, with counts per queue and state of every job the server holds.","x-correio-type":"tasks.list.reply","x-correio-pattern":"reply","x-correio-service":"tasks","type":"object","additionalProperties":false,"required":["server","jobs","counts"],"properties":{"server":{"$ref":"defs.json#/$defs/nodeId"},"jobs":{"type":"array","maxItems":1000,"items":{"$ref":"defs.json#/$defs/taskJob"}},"next":{"$ref":"defs.json#/$defs/taskId"},"counts":{"description":"Jobs held, per queue and then per state: of at most 200 queues (the busiest first).","type":"object","maxProperties":200,"propertyNames":{"$ref":"defs.json#/$defs/taskQueue"},"additionalProperties":{"type":"object","propertyNames":{"$ref":"defs.json#/$defs/taskState"},"additionalProperties":{"$ref":"defs.json#/$defs/uint"},"maxProperties":8}}}};
 
 function validate229(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -32788,8 +32788,8 @@ let data4 = data.counts;
 const _errs11 = errors;
 if(errors === _errs11){
 if(data4 && typeof data4 == "object" && !Array.isArray(data4)){
-if(Object.keys(data4).length > 1000){
-validate228.errors = [{instancePath:instancePath+"/counts",schemaPath:"#/properties/counts/maxProperties",keyword:"maxProperties",params:{limit: 1000},message:"must NOT have more than 1000 properties"}];
+if(Object.keys(data4).length > 200){
+validate228.errors = [{instancePath:instancePath+"/counts",schemaPath:"#/properties/counts/maxProperties",keyword:"maxProperties",params:{limit: 200},message:"must NOT have more than 200 properties"}];
 return false;
 }
 else {
@@ -32865,6 +32865,11 @@ let data5 = data4[key2];
 const _errs17 = errors;
 if(errors === _errs17){
 if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
+if(Object.keys(data5).length > 8){
+validate228.errors = [{instancePath:instancePath+"/counts/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/counts/additionalProperties/maxProperties",keyword:"maxProperties",params:{limit: 8},message:"must NOT have more than 8 properties"}];
+return false;
+}
+else {
 for(const key3 in data5){
 const _errs19 = errors;
 if(typeof key3 !== "string"){
@@ -32928,6 +32933,7 @@ return false;
 var valid9 = _errs23 === errors;
 if(!valid9){
 break;
+}
 }
 }
 }

@@ -18,5 +18,5 @@ class TasksListReply(TypedDict, closed=True):
     next: NotRequired[defs.TaskId]
     counts: dict[defs.TaskQueue, dict[defs.TaskState, defs.Uint]]
     """
-    Jobs held, per queue and then per state.
+    Jobs held, per queue and then per state: of at most 200 queues (the busiest first).
     """

@@ -2314,7 +2314,7 @@ pub struct TasksLeaseRequest {
 /// of every job the server holds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TasksListReply {
-    /// Jobs held, per queue and then per state.
+    /// Jobs held, per queue and then per state: of at most 200 queues (the busiest first).
     pub counts: BTreeMap<String, BTreeMap<String, Uint>>,
     pub jobs: Vec<TaskJob>,
     /// A job's id (revision 1.6): chosen by the producer (then it is the job's uniqueness key:

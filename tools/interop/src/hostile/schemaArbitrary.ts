@@ -217,7 +217,9 @@ export class SchemaArbitraries {
       keys = this.#string({ type: 'string', pattern });
       values = this.#build(value, file, depth + 1);
     } else if (typeof additional === 'object' && additional !== null) {
-      keys = this.#string((node['propertyNames'] as JsonSchema | undefined) ?? { type: 'string', maxLength: 64 });
+      // Names may be a $ref or an enum (a task queue, a task state): built like any other value.
+      const names = node['propertyNames'] as JsonSchema | undefined;
+      keys = names === undefined ? this.#string({ type: 'string', maxLength: 64 }) : (this.#build(names, file, depth + 1) as fc.Arbitrary<string>);
       values = this.#build(additional as JsonSchema, file, depth + 1);
     } else {
       return undefined;
