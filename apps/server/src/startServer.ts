@@ -362,7 +362,10 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       if (reply.type === 'error') throw CorreioError.fromWire(reply.body);
       return reply.body as T;
     };
+    // Without the election, servers given static peers would each decide: none does then.
+    const isTaskCoordinator = (): boolean => members.coordinatorId() === 'self' && !(options.ref === false && options.peers !== undefined);
     const taskQueue = new TaskQueue({
+      coordinating: isTaskCoordinator,
       store: openTaskStore,
       replicator: new TaskReplicator({
         peers: livePeers,
@@ -379,8 +382,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     const tasksCoordination = new TaskCoordination({
       store: openTaskStore,
       queue: taskQueue,
-      // Without the election, servers given static peers would each decide: none does then.
-      isCoordinator: () => members.coordinatorId() === 'self' && !(options.ref === false && options.peers !== undefined),
+      isCoordinator: isTaskCoordinator,
       peers: livePeers,
       peerSchedules: async (peer) => (await peerRequest<BodyOf<'tasks.schedules.reply'>>(peer, 'tasks.schedules.request', {})).schedules,
       listPeer: (peer, after) => peerRequest(peer, 'tasks.list.request', { limit: 1_000, ...(after === undefined ? {} : { after }) }),

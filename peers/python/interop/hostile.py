@@ -199,7 +199,9 @@ class SchemaStrategies:
             [(pattern, value)] = node["patternProperties"].items()
             keys, values = self._string({"type": "string", "pattern": pattern}), self._build(value, file, depth + 1)
         elif isinstance(node.get("additionalProperties"), dict):
-            keys = self._string(node.get("propertyNames", {"type": "string", "maxLength": 64}))
+            # Names may be a $ref or an enum (a task queue, a task state): built like any other value.
+            names = node.get("propertyNames")
+            keys = self._string({"type": "string", "maxLength": 64}) if names is None else self._build(names, file, depth + 1)
             values = self._build(node["additionalProperties"], file, depth + 1)
         else:
             return None

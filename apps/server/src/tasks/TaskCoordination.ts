@@ -19,7 +19,7 @@ export interface TaskCoordinationOptions {
   readonly serve: (on: boolean) => Promise<void>;
   readonly logger: Logger;
   readonly now?: () => number;
-  /** Ms between looks at the election's outcome. Default 250. */
+  /** Ms between looks at the election's outcome. Default 100 (requests check it themselves meanwhile). */
   readonly checkMs?: number;
   /** Ms between deletions of finished jobs past their TTL on a server that does not coordinate. Default 60 s. */
   readonly sweepMs?: number;
@@ -54,7 +54,7 @@ export class TaskCoordination {
   }
 
   start(): void {
-    this.#checkTimer = setInterval(() => this.#check(), this.#options.checkMs ?? 250);
+    this.#checkTimer = setInterval(() => this.#check(), this.#options.checkMs ?? 100);
     this.#checkTimer.unref();
     this.#sweepTimer = setInterval(() => void this.#sweep(), this.#options.sweepMs ?? 60_000);
     this.#sweepTimer.unref();

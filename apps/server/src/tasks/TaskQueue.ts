@@ -25,6 +25,11 @@ export interface TaskQueueOptions {
   readonly tickMs?: number;
   /** Per queue, at most this many leases per period, across every worker of the cluster (a burst up to the count). */
   readonly rateLimits?: ReadonlyMap<string, Rate>;
+  /**
+   * True while this server is the elected coordinator: read at every request and tick, so a
+   * server that lost the role decides nothing more even before it has left the service.
+   */
+  readonly coordinating?: () => boolean;
   /** What the coordinator counts: lease expiries, retries, dead letters, runtimes. */
   readonly onSettled?: (job: TaskJob, how: SettledHow, runtimeMs?: number) => void;
 }
@@ -556,7 +561,7 @@ export class TaskQueue {
   }
 
   async #tick(): Promise<void> {
-    if (this.#ticking) return;
+    if (this.#ticking || !(this.#options.coordinating?.() ?? true)) return;
     this.#ticking = true;
     try {
       const now = this.#now();
@@ -613,7 +618,7 @@ export class TaskQueue {
   }
 
   #requireRunning(): void {
-    if (!this.running) throw new UnavailableError('this server does not coordinate the task queue (any more): retry, the broker sends it to the coordinator', { data: { reason: 'not_coordinator' } });
+    if (!this.running || !(this.#options.coordinating?.() ?? true)) throw new UnavailableError('this server does not coordinate the task queue (any more): retry, the broker sends it to the coordinator', { data: { reason: 'not_coordinator' } });
   }
 }
 
