@@ -3,6 +3,7 @@ import { CorreioError, TimeoutError } from '@correio/codec';
 import type { BodyOf, MessageType, TaskJob, TaskSchedule, TaskSpec } from '@correio/protocol';
 import { RequestClient, type SocketOptions } from '@correio/transport';
 import { TaskFailedError } from './errors.js';
+import { sleep } from './sleep.js';
 
 /** The broker service of the task queue (protocol/FRAMES.md §4.3). */
 export const TASKS_SERVICE = 'tasks';
@@ -265,7 +266,3 @@ function toSpec(ref: string, step: StepSpec): TaskSpec {
 }
 
 type ReplyOf<T extends MessageType> = T extends `${infer Stem}.request` ? (`${Stem}.reply` extends MessageType ? BodyOf<`${Stem}.reply`> : never) : never;
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
-}

@@ -5,6 +5,7 @@ import { createLogger, type Logger } from '@correio/observability';
 import type { BodyOf, TaskJob } from '@correio/protocol';
 import type { SocketOptions } from '@correio/transport';
 import { parseRate, TokenBucket } from './rate.js';
+import { sleep } from './sleep.js';
 import { TaskClient } from './TaskClient.js';
 
 /** What a job handler is given besides the job's arguments. */
@@ -324,17 +325,4 @@ function errorOf(error: unknown): { type: string; message: string } {
 
 function clip(text: string, max = 4000): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    timer.unref();
-    signal?.addEventListener('abort', done, { once: true });
-    function done(): void {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-  });
 }

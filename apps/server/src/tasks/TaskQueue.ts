@@ -185,7 +185,7 @@ export class TaskQueue {
       const changed: TaskJob[] = [];
       const answers = leases.map((lease) => {
         const job = this.#store.get(lease.id);
-        if (job === undefined || job.state !== 'active' || job.attempt !== lease.attempt || job.worker !== worker) {
+        if (job === undefined || !states.holds(job, worker, lease.attempt)) {
           return { id: lease.id, attempt: lease.attempt, held: false, cancel: job?.cancel_requested === true };
         }
         let next = states.extended(job, now, lease.progress);
@@ -202,9 +202,8 @@ export class TaskQueue {
   settle(body: BodyOf<'tasks.settle.request'>): Promise<TaskJob> {
     this.#requireRunning();
     return this.#change(() => {
-      const job = this.#store.get(body.id);
-      if (job === undefined) throw new NotFoundError(`no job ${body.id}`, { data: { id: body.id } });
-      if (job.state !== 'active' || job.attempt !== body.attempt || job.worker !== body.worker) {
+      const job = this.#found(body.id);
+      if (!states.holds(job, body.worker, body.attempt)) {
         throw new ConflictError(`the lease of attempt ${body.attempt} of job ${body.id} is no longer ${body.worker}'s: the job is ${job.state} (attempt ${job.attempt}); drop the outcome`, {
           data: { id: body.id, state: job.state, attempt: job.attempt, reason: 'lease_lost' },
         });
@@ -229,8 +228,7 @@ export class TaskQueue {
 
   /** The job now, or once finished when `waitMs` allows. */
   async get(id: string, waitMs: number, signal: AbortSignal): Promise<TaskJob> {
-    const job = this.#store.get(id);
-    if (job === undefined) throw new NotFoundError(`no job ${id} (never enqueued, or finished longer ago than its result TTL)`, { data: { id } });
+    const job = this.#found(id);
     if (waitMs === 0 || states.FINISHED.has(job.state) || !this.running || this.#waiters >= (this.#options.maxWaiters ?? 1_000)) return job;
     return new Promise<TaskJob>((resolve) => {
       let waiters = this.#resultWaiters.get(id);
@@ -408,8 +406,7 @@ export class TaskQueue {
   schedule(body: BodyOf<'tasks.schedule.request'>): Promise<TaskSchedule> {
     this.#requireRunning();
     checkCron(body.cron);
-    const { queue, task, args, priority, max_attempts, lease_ms, result_ttl_ms } = body;
-    requireFits(states.newJob(withoutUndefined({ queue, task, args, priority, max_attempts, lease_ms, result_ttl_ms }), `schedule:${body.name}:${Date.now()}`, Date.now()), "the schedule's arguments");
+    requireFits(states.scheduledJob(body, this.#now(), this.#now()), "the schedule's arguments");
     return this.#change(() => {
       const now = this.#now();
       const held = this.#store.schedule(body.name);
@@ -456,13 +453,8 @@ export class TaskQueue {
       for (const { schedule: seen, tick } of due) {
         const schedule = this.#store.schedule(seen.name);
         if (schedule === undefined || schedule.removed || schedule.version !== seen.version) continue;
-        const id = `schedule:${schedule.name}:${tick}`;
-        if (this.#store.get(id) === undefined) {
-          const { queue, task, args, priority, max_attempts, lease_ms, result_ttl_ms } = schedule;
-          const request = { queue, task, args, priority, max_attempts, lease_ms, result_ttl_ms };
-          const job = { ...states.newJob(withoutUndefined(request), id, now), schedule: schedule.name };
-          this.#put(job, changed, now);
-        }
+        const job = states.scheduledJob(schedule, tick, now);
+        if (this.#store.get(job.id) === undefined) this.#put(job, changed, now);
         const next = nextTick(schedule.cron, tick);
         const fired: TaskSchedule = { ...schedule, last_tick: tick, updated_at: now, version: schedule.version + 1, ...(next === undefined ? {} : { next_tick: next }) };
         this.#store.putSchedule(fired);
@@ -478,14 +470,14 @@ export class TaskQueue {
       const now = this.#now();
       const taken: TaskJob[] = [];
       // Highest priority across the queues first: each queue's best candidates, merged.
-      const candidates: TaskJob[] = [];
+      const candidates: { job: TaskJob; bytes: number }[] = [];
       for (const queue of queues) {
         for (const id of this.#store.dueIds(queue, Math.min(max, LEASE_SCAN))) {
-          const job = this.#store.get(id);
-          if (job?.state === 'queued') candidates.push(job);
+          const held = this.#store.getWithSize(id);
+          if (held?.job.state === 'queued') candidates.push(held);
         }
       }
-      candidates.sort((a, b) => b.priority - a.priority || a.run_at - b.run_at);
+      candidates.sort(({ job: a }, { job: b }) => b.priority - a.priority || a.run_at - b.run_at);
       // A rate-limited queue gives at most the tokens its bucket holds now.
       const quota = new Map<string, number>();
       for (const queue of queues) {
@@ -493,19 +485,17 @@ export class TaskQueue {
         if (bucket !== undefined) quota.set(queue, bucket.available);
       }
       let bytes = 0;
-      for (const job of candidates) {
+      for (const { job, bytes: jobBytes } of candidates) {
         if (taken.length >= max) break;
-        const size = jobSize(job);
-        const jobBytes = 'bytes' in size ? size.bytes : 0;
-        // A reply holds about MAX_BATCH_BYTES of jobs; one job always fits alone.
+        // A reply holds about MAX_BATCH_BYTES of jobs (as stored: the lease adds a few bytes each); one job always fits alone.
         if (taken.length > 0 && bytes + jobBytes > MAX_BATCH_BYTES) break;
-        bytes += jobBytes;
         const left = quota.get(job.queue);
         if (left !== undefined) {
           if (left <= 0) continue;
           quota.set(job.queue, left - 1);
           this.#buckets.get(job.queue)!.take(1);
         }
+        bytes += jobBytes;
         const next = states.leased(job, worker, now);
         this.#store.put(next);
         this.#leasedAt.set(next.id, now);
@@ -613,7 +603,7 @@ export class TaskQueue {
 
   #found(id: string): TaskJob {
     const job = this.#store.get(id);
-    if (job === undefined) throw new NotFoundError(`no job ${id}`, { data: { id } });
+    if (job === undefined) throw new NotFoundError(`no job ${id} (never enqueued, or finished longer ago than its result TTL)`, { data: { id } });
     return job;
   }
 
@@ -635,10 +625,6 @@ function checkFlow(specs: BodyOf<'tasks.flow.request'>['jobs']): void {
     }
     seen.add(spec.ref);
   }
-}
-
-function withoutUndefined<T extends object>(value: T): T {
-  return Object.fromEntries(Object.entries(value).filter(([, inner]) => inner !== undefined)) as T;
 }
 
 /** TOO_LARGE unless the job can travel inside a lease, a copy or a page (jobSize). */

@@ -85,6 +85,8 @@ export class TaskReplicator {
 
 /** Jobs in copies of at most BATCH_JOBS jobs and about MAX_BATCH_BYTES each (one batch, empty, when there are none). */
 function inBatches(jobs: readonly TaskJob[]): TaskJob[][] {
+  // One job always fits (every job kept passed jobSize): measuring it would encode it once more.
+  if (jobs.length <= 1) return [[...jobs]];
   const batches: TaskJob[][] = [[]];
   let bytes = 0;
   for (const job of jobs) {

@@ -50,8 +50,13 @@ export class TaskStore {
   }
 
   get(id: string): TaskJob | undefined {
-    const bytes = this.#jobs.get(id);
-    return bytes === undefined ? undefined : decodeJob(bytes);
+    return this.getWithSize(id)?.job;
+  }
+
+  /** The job and its size as stored, which is its size encoded inside a message (no second encoding to measure it). */
+  getWithSize(id: string): { job: TaskJob; bytes: number } | undefined {
+    const stored = this.#jobs.get(id);
+    return stored === undefined ? undefined : { job: decodeJob(stored), bytes: stored.length };
   }
 
   /**

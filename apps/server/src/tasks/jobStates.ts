@@ -1,4 +1,4 @@
-import type { BodyOf, TaskJob } from '@correio/protocol';
+import type { BodyOf, TaskJob, TaskSchedule } from '@correio/protocol';
 
 type TaskState = TaskJob['state'];
 
@@ -67,6 +67,26 @@ export function newJob(body: JobRequest, id: string, now: number): TaskJob {
     updated_at: now,
     version: 1,
   };
+}
+
+/** The job a schedule makes at `tick`: id `schedule:<name>:<tick>`, so a tick looked at twice makes one job. */
+export function scheduledJob(schedule: Pick<TaskSchedule, 'name' | 'queue' | 'task' | 'args' | 'priority' | 'max_attempts' | 'lease_ms' | 'result_ttl_ms'>, tick: number, now: number): TaskJob {
+  const { queue, task, args, priority, max_attempts, lease_ms, result_ttl_ms } = schedule;
+  const request: JobRequest = {
+    queue,
+    task,
+    ...(args === undefined ? {} : { args }),
+    ...(priority === undefined ? {} : { priority }),
+    ...(max_attempts === undefined ? {} : { max_attempts }),
+    ...(lease_ms === undefined ? {} : { lease_ms }),
+    ...(result_ttl_ms === undefined ? {} : { result_ttl_ms }),
+  };
+  return { ...newJob(request, `schedule:${schedule.name}:${tick}`, now), schedule: schedule.name };
+}
+
+/** True while `worker` holds the lease of attempt `attempt` of the job. */
+export function holds(job: TaskJob, worker: string, attempt: number): boolean {
+  return job.state === 'active' && job.attempt === attempt && job.worker === worker;
 }
 
 /** The next version of a job: the fields changed, the rest kept, `drop` removed. */
