@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { CorreioError, TimeoutError } from '@correio/codec';
 import type { BodyOf, MessageType, TaskJob, TaskSchedule, TaskSpec } from '@correio/protocol';
-import { RequestClient, type SocketOptions } from '@correio/transport';
+import { backoffDelay, RequestClient, type SocketOptions } from '@correio/transport';
 import { TaskFailedError } from './errors.js';
 import { sleep } from './sleep.js';
 
@@ -82,6 +82,8 @@ export interface ListOptions {
 
 /** Ms one request may take beyond the long poll it asks for. */
 const REQUEST_SLACK_MS = 5_000;
+/** Between resends while the queue is away: 100 ms doubling to 2 s, with jitter. */
+export const RESEND_BACKOFF = { initialMs: 100, maxMs: 2_000 } as const;
 /** The longest single wait a get may ask for (the protocol's maximum). */
 const MAX_GET_WAIT_MS = 60_000;
 
@@ -240,7 +242,7 @@ export class TaskClient {
         lastError = error;
         const retryable = error instanceof CorreioError ? error.retryable : false;
         if (!retryable || signal?.aborted || performance.now() >= deadline) throw error;
-        await sleep(Math.min(2_000, 100 * 2 ** Math.min(attempt, 5)));
+        await sleep(backoffDelay(attempt + 1, RESEND_BACKOFF));
       }
     }
     throw lastError;

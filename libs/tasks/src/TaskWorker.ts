@@ -3,10 +3,10 @@ import { hostname } from 'node:os';
 import { CorreioError } from '@correio/codec';
 import { createLogger, type Logger } from '@correio/observability';
 import type { BodyOf, TaskJob } from '@correio/protocol';
-import type { SocketOptions } from '@correio/transport';
+import { backoffDelay, type SocketOptions } from '@correio/transport';
 import { parseRate, TokenBucket } from './rate.js';
 import { sleep } from './sleep.js';
-import { TaskClient } from './TaskClient.js';
+import { RESEND_BACKOFF, TaskClient } from './TaskClient.js';
 
 /** What a job handler is given besides the job's arguments. */
 export interface JobContext {
@@ -75,8 +75,6 @@ interface Running {
 const BEAT_BATCH = 100;
 /** Ms between looks at which leases need a heartbeat. */
 const BEAT_CHECK_MS = 250;
-/** Longest wait after a failed lease request. */
-const MAX_RETRY_MS = 2_000;
 
 /**
  * Runs jobs of some queues (protocol README, revision 1.6): pulls them with long-polling lease
@@ -163,7 +161,7 @@ export class TaskWorker {
         if (this.#stopController.signal.aborted) break;
         failures++;
         this.#log.warn({ err: error, failures }, 'leasing jobs failed; trying again');
-        await sleep(Math.min(MAX_RETRY_MS, 100 * 2 ** Math.min(failures, 5)));
+        await sleep(backoffDelay(failures + 1, RESEND_BACKOFF));
         continue;
       }
       this.#stats.leased += jobs.length;
@@ -176,7 +174,7 @@ export class TaskWorker {
   }
 
   async #run(job: TaskJob): Promise<void> {
-    const entry: Running = { job, controller: new AbortController(), lastBeat: performance.now(), progressDirty: false, lost: false, started: false };
+    const entry = runningEntry(job);
     this.#running.set(job.id, entry);
     try {
       const handler = Object.hasOwn(this.#options.handlers, job.task) ? this.#options.handlers[job.task] : undefined;
@@ -203,8 +201,7 @@ export class TaskWorker {
 
   /** Releases a job leased while stopping, unstarted. */
   async #giveBack(job: TaskJob): Promise<void> {
-    const entry: Running = { job, controller: new AbortController(), lastBeat: performance.now(), progressDirty: false, lost: false, started: false };
-    await this.#settle(entry, { outcome: 'released' });
+    await this.#settle(runningEntry(job), { outcome: 'released' });
   }
 
   /** Waits for this job's rate token and a free slot (prefetched jobs wait here); throws when the job is aborted meanwhile. */
@@ -316,6 +313,10 @@ export class TaskWorker {
       };
     });
   }
+}
+
+function runningEntry(job: TaskJob): Running {
+  return { job, controller: new AbortController(), lastBeat: performance.now(), progressDirty: false, lost: false, started: false };
 }
 
 function errorOf(error: unknown): { type: string; message: string } {
