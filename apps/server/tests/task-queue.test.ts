@@ -1,4 +1,4 @@
-// The task queue (protocol revision 1.6) over real sockets: a broker, a proxy, a reference server
+// The task queue (protocol revisions 1.6 and 1.7) over real sockets: a broker, a proxy, a reference server
 // and two chat servers; the coordinator serves `tasks`, the other holds its copies. Producers and
 // workers are @correio/tasks clients in this process: every semantic of the queue — results and
 // waiting for them, idempotent enqueue, retries with backoff into the dead-letter queue and replay,
@@ -297,6 +297,48 @@ describe('the task queue', () => {
     } finally {
       await service.stop();
     }
+  });
+
+  it('settles an attempt and leases the next jobs in one request (revision 1.7), never past a reply\'s bytes', async () => {
+    const ids = ['refill-1', 'refill-2', 'refill-3', 'refill-4'];
+    for (const [index, id] of ids.entries()) await client.enqueue('refill', 'echo', index, { id });
+    const lease = (max: number) => client.call('tasks.lease.request', { worker: 'raw-worker', queues: ['refill'], max });
+    const [first] = (await lease(1)).jobs;
+    expect(first).toMatchObject({ id: 'refill-1', state: 'active', worker: 'raw-worker' });
+    const settled = await client.call('tasks.settle.request', { worker: 'raw-worker', id: first!.id, attempt: first!.attempt, outcome: 'succeeded', result: 0, lease: { queues: ['refill'], max: 2 } });
+    expect(settled.job).toMatchObject({ id: 'refill-1', state: 'succeeded', result: 0 });
+    expect(settled.jobs?.map((job) => [job.id, job.state, job.worker])).toEqual([
+      ['refill-2', 'active', 'raw-worker'],
+      ['refill-3', 'active', 'raw-worker'],
+    ]);
+    // A settle refused (this attempt is settled already) leases nothing: refill-4 stays queued.
+    await expect(client.call('tasks.settle.request', { worker: 'raw-worker', id: first!.id, attempt: first!.attempt, outcome: 'succeeded', lease: { queues: ['refill'] } })).rejects.toMatchObject({ code: 'CONFLICT' });
+    expect((await client.get('refill-4')).state).toBe('queued');
+    // Without a lease the reply is as in 1.6; with one and nothing due, the list is empty.
+    const second = await client.call('tasks.settle.request', { worker: 'raw-worker', id: 'refill-2', attempt: 1, outcome: 'succeeded' });
+    expect(second.jobs).toBeUndefined();
+    const [fourth] = (await lease(1)).jobs;
+    expect((await client.call('tasks.settle.request', { worker: 'raw-worker', id: fourth!.id, attempt: 1, outcome: 'succeeded', lease: { queues: ['refill'], max: 100 } })).jobs).toEqual([]);
+    // A settled job near the byte bound leaves no room: the large job due next stays queued for a plain lease.
+    const strings = (count: number, char: string) => Array.from({ length: count }, () => char.repeat(60_000));
+    await client.enqueue('refill', 'echo', strings(5, 'y'), { id: 'refill-big' });
+    const big = await client.call('tasks.settle.request', { worker: 'raw-worker', id: 'refill-3', attempt: 1, outcome: 'succeeded', result: strings(13, 'z'), lease: { queues: ['refill'] } });
+    expect([big.job.state, (big.job.result as string[]).length, big.jobs]).toEqual(['succeeded', 13, []]);
+    const [bigJob] = (await lease(1)).jobs;
+    expect(bigJob).toMatchObject({ id: 'refill-big', state: 'active' });
+    // The TypeScript worker refills its slot this way: one lease poll, then every job through a settle.
+    await client.call('tasks.settle.request', { worker: 'raw-worker', id: 'refill-big', attempt: 1, outcome: 'succeeded' });
+    const batch = await Promise.all(Array.from({ length: 60 }, (_, index) => client.enqueue('refill-worker', 'echo', index)));
+    const boss = await coordinator();
+    const leasePolls = () => readMetric(boss.http, 'correio_service_calls_total', { action: 'tasks.lease.request' });
+    const pollsBefore = await leasePolls();
+    const refilling = worker(['refill-worker'], { echo: (value: number) => value }, { concurrency: 1 });
+    expect(await Promise.all(batch.map(({ job }) => client.result(job.id, { timeoutMs: 15_000 })))).toEqual(batch.map((_, index) => index));
+    await eventually(() => refilling.stats.succeeded === 60, 5_000, 'the worker to count its settles');
+    expect(refilling.stats).toMatchObject({ leased: 60, lost: 0 });
+    // 60 jobs one at a time would be 60 polls; the other tests' idle workers poll every 2 s meanwhile.
+    expect(await leasePolls() - pollsBefore).toBeLessThan(30);
+    await stopWorker(refilling);
   });
 
   it('refuses hostile frames with typed errors and keeps serving; extreme values come back exactly', async () => {

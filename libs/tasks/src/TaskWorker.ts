@@ -179,7 +179,7 @@ export class TaskWorker {
     try {
       const handler = Object.hasOwn(this.#options.handlers, job.task) ? this.#options.handlers[job.task] : undefined;
       if (handler === undefined) {
-        await this.#settle(entry, { outcome: 'failed', error: { type: 'UnknownTask', message: `worker ${this.id} has no handler for ${job.task}` }, retry: false });
+        this.#refill(await this.#settle(entry, { outcome: 'failed', error: { type: 'UnknownTask', message: `worker ${this.id} has no handler for ${job.task}` }, retry: false }, true));
         return;
       }
       let result: unknown;
@@ -188,10 +188,10 @@ export class TaskWorker {
         result = await handler(job.args, this.#context(entry));
       } catch (error) {
         if (this.#releasing) await this.#settle(entry, { outcome: 'released' });
-        else await this.#settle(entry, { outcome: 'failed', error: errorOf(error), retry: (error as { retry?: unknown } | null)?.retry !== false });
+        else this.#refill(await this.#settle(entry, { outcome: 'failed', error: errorOf(error), retry: (error as { retry?: unknown } | null)?.retry !== false }, true));
         return;
       }
-      await this.#settle(entry, { outcome: 'succeeded', ...(result === undefined ? {} : { result }) });
+      this.#refill(await this.#settle(entry, { outcome: 'succeeded', ...(result === undefined ? {} : { result }) }, true));
     } finally {
       if (entry.started) this.#busy--;
       this.#running.delete(job.id);
@@ -239,29 +239,52 @@ export class TaskWorker {
     };
   }
 
-  async #settle(entry: Running, outcome: Pick<BodyOf<'tasks.settle.request'>, 'outcome' | 'result' | 'error' | 'retry'>): Promise<void> {
-    if (entry.lost) return;
+  /**
+   * Settles an attempt. With `refill`, unless the worker is stopping, the same request leases one
+   * due job for the slot this one frees (revision 1.7): returned, to be run by the caller.
+   */
+  async #settle(entry: Running, outcome: Pick<BodyOf<'tasks.settle.request'>, 'outcome' | 'result' | 'error' | 'retry'>, refill = false): Promise<TaskJob[]> {
+    if (entry.lost) return [];
     const { job } = entry;
-    const body = { worker: this.id, id: job.id, attempt: job.attempt, ...outcome };
+    const lease = refill && !this.#stopController.signal.aborted ? { lease: { queues: this.#options.queues as [string, ...string[]], max: 1 } } : {};
+    const body = { worker: this.id, id: job.id, attempt: job.attempt, ...outcome, ...lease };
+    let leased: TaskJob[];
     try {
-      await this.#client.call('tasks.settle.request', body);
+      ({ jobs: leased = [] } = await this.#client.call('tasks.settle.request', body));
     } catch (error) {
       if (error instanceof CorreioError && error.code === 'CONFLICT') {
         this.#stats.lost++;
         this.#log.info({ id: job.id, attempt: job.attempt }, 'the lease was lost before the job settled: its outcome is dropped (the job runs again)');
-        return;
+        return [];
       }
       if (error instanceof CorreioError && error.code === 'VALIDATION' && outcome.outcome === 'succeeded') {
         // A result the protocol cannot carry (a float, a function): the job fails for good, saying why.
-        await this.#settle(entry, { outcome: 'failed', error: { type: 'InvalidResult', message: clip(`the handler's result cannot be sent: ${error.message}`) }, retry: false });
-        return;
+        return this.#settle(entry, { outcome: 'failed', error: { type: 'InvalidResult', message: clip(`the handler's result cannot be sent: ${error.message}`) }, retry: false }, refill);
       }
       this.#log.warn({ err: error, id: job.id }, 'settling a job failed: its lease will expire and it runs again');
-      return;
+      return [];
     }
     if (outcome.outcome === 'succeeded') this.#stats.succeeded++;
     else if (outcome.outcome === 'failed') this.#stats.failed++;
     else this.#stats.released++;
+    return leased;
+  }
+
+  /** Runs jobs a settle leased; each takes its slot before the settled job leaves it, so the poll does not lease for it too. */
+  #refill(jobs: readonly TaskJob[]): void {
+    this.#stats.leased += jobs.length;
+    for (const job of jobs) {
+      if (!this.#stopController.signal.aborted) {
+        void this.#run(job);
+        continue;
+      }
+      // Leased while the worker began to stop: given back, held in #running meanwhile so that stop waits for it.
+      this.#running.set(job.id, runningEntry(job));
+      void this.#giveBack(job).finally(() => {
+        this.#running.delete(job.id);
+        this.#slotFreed?.();
+      });
+    }
   }
 
   /** Heartbeats the leases that are a third of their length old, and the ones with new progress. */

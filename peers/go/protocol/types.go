@@ -2011,16 +2011,23 @@ type TasksSchedulesReply struct {
 // servers, on srv.<server-id>, removed ones (tombstones) too.
 type TasksSchedulesRequest struct{}
 
-// tasks.settle.reply: Reply to tasks.settle.request: the job after it, once durable.
+// tasks.settle.reply: Reply to tasks.settle.request: the job after it, once durable, and (revision
+// 1.7) the jobs the request's lease took, if it had one.
 type TasksSettleReply struct {
 	// A job as the queue holds it (revision 1.6).
 	Job TaskJob `msgpack:"job" json:"job"`
+	// Revision 1.7: the jobs leased by the request's lease (an empty list when none was due); absent
+	// without a lease.
+	Jobs []TaskJob `msgpack:"jobs,omitempty" json:"jobs,omitempty"`
 }
 
 // tasks.settle.request: Settle an attempt (revision 1.6): succeeded with a result, failed with an
 // error (retried after a backoff while attempts remain, unless retry is false; dead after the
 // last), or released (given back unstarted, not counted as an attempt, when a worker shuts down).
-// Settling an attempt whose lease was lost is CONFLICT: the job was given to another worker.
+// Settling an attempt whose lease was lost is CONFLICT: the job was given to another worker. With
+// lease (revision 1.7), the same request then leases up to max due jobs of those queues to the
+// same worker, without waiting: a worker refills the slot the settled job frees in the round trip
+// that settles it. Nothing is leased when the settle fails.
 type TasksSettleRequest struct {
 	// The attempt a lease is for, from 1.
 	Attempt TaskAttempt `msgpack:"attempt" json:"attempt"`
@@ -2028,7 +2035,10 @@ type TasksSettleRequest struct {
 	Error *TaskError `msgpack:"error,omitempty" json:"error,omitempty"`
 	// A job's id (revision 1.6): chosen by the producer (then it is the job's uniqueness key:
 	// enqueueing it again returns the existing job) or by the queue.
-	ID      TaskID                    `msgpack:"id" json:"id"`
+	ID TaskID `msgpack:"id" json:"id"`
+	// Revision 1.7: after settling, lease up to max due jobs of these queues (as tasks.lease.request
+	// without wait_ms); they come back in the reply's jobs.
+	Lease   *TasksSettleRequestLease  `msgpack:"lease,omitempty" json:"lease,omitempty"`
 	Outcome TasksSettleRequestOutcome `msgpack:"outcome" json:"outcome"`
 	// A job's arguments, result or progress: any value, bounded by the codec limits (ENCODING.md
 	// section 2).
@@ -2037,6 +2047,14 @@ type TasksSettleRequest struct {
 	Retry *bool `msgpack:"retry,omitempty" json:"retry,omitempty"`
 	// A process or server id: printable ASCII.
 	Worker NodeID `msgpack:"worker" json:"worker"`
+}
+
+// Revision 1.7: after settling, lease up to max due jobs of these queues (as tasks.lease.request
+// without wait_ms); they come back in the reply's jobs.
+type TasksSettleRequestLease struct {
+	// At most this many jobs (default 1).
+	Max    *int64      `msgpack:"max,omitempty" json:"max,omitempty"`
+	Queues []TaskQueue `msgpack:"queues" json:"queues"`
 }
 
 // TasksSettleRequestOutcome is a string.

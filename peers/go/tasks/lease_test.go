@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"correio.dev/peers/go/codec"
 	"correio.dev/peers/go/protocol"
 )
 
@@ -96,5 +97,38 @@ func TestAHeartbeatThatFindsTheLeaseLostCancelsTheHandler(t *testing.T) {
 	}
 	if stats := w.Stats(); stats.Lost != 1 || stats.Failed != 0 {
 		t.Fatalf("stats: %+v", stats)
+	}
+}
+
+// A settle can lease the worker's next job in the same request (revision 1.7); a settle the queue
+// refuses leases nothing.
+func TestASettleLeasesTheNextJob(t *testing.T) {
+	t.Parallel()
+	queue := uniqueQueue("refill")
+	client := newClient(t)
+	ctx := background(t)
+	for _, id := range []string{"a", "b"} {
+		if _, _, err := client.Enqueue(ctx, queue, "t", nil, WithID(queue+"-"+id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var leased protocol.TasksLeaseReply
+	lease := protocol.TasksLeaseRequest{Worker: "go-raw", Queues: []protocol.TaskQueue{queue}}
+	if err := client.call(ctx, "tasks.lease.request", lease, &leased, 0); err != nil || len(leased.Jobs) != 1 || leased.Jobs[0].ID != queue+"-a" {
+		t.Fatalf("lease: %+v %v", leased, err)
+	}
+	settle := protocol.TasksSettleRequest{
+		Worker: "go-raw", ID: queue + "-a", Attempt: 1, Outcome: protocol.TasksSettleRequestOutcomeSucceeded,
+		Lease: &protocol.TasksSettleRequestLease{Queues: []protocol.TaskQueue{queue}, Max: protocol.Some(int64(5))},
+	}
+	var reply protocol.TasksSettleReply
+	if err := client.call(ctx, "tasks.settle.request", settle, &reply, 0); err != nil || reply.Job.State != protocol.TaskStateSucceeded {
+		t.Fatalf("settle: %+v %v", reply.Job, err)
+	}
+	if len(reply.Jobs) != 1 || reply.Jobs[0].ID != queue+"-b" || reply.Jobs[0].State != protocol.TaskStateActive || *reply.Jobs[0].Worker != "go-raw" {
+		t.Fatalf("the settle's lease: %+v", reply.Jobs)
+	}
+	if err := client.call(ctx, "tasks.settle.request", settle, &reply, 0); codec.CodeOf(err) != codec.CodeConflict {
+		t.Fatalf("settling twice: %v", err)
 	}
 }

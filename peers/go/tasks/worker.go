@@ -83,7 +83,8 @@ const (
 // Worker runs jobs of some queues: it leases at most its free slots with a long poll (so a job
 // never waits behind another in a busy worker), runs each job's handler, heartbeats every running
 // job at a third of its lease (and at once when it reports progress), and settles it with its
-// result or error. At least once: a worker that dies mid-job loses its lease and the job runs
+// result or error, leasing the next job for the freed slot in the same request while it is busy
+// (protocol revision 1.7). At least once: a worker that dies mid-job loses its lease and the job runs
 // again elsewhere.
 type Worker struct {
 	broker  string
@@ -304,7 +305,7 @@ func (w *Worker) execute(entry *runningJob) {
 	handler := w.handlers[job.Task]
 	w.mu.Unlock()
 	if handler == nil {
-		w.settle(entry, failedWith(protocol.TaskError{Type: "UnknownTask", Message: fmt.Sprintf("worker %s has no handler for %s", w.id, job.Task)}, false))
+		w.refill(w.settle(entry, w.withRefill(failedWith(protocol.TaskError{Type: "UnknownTask", Message: fmt.Sprintf("worker %s has no handler for %s", w.id, job.Task)}, false))))
 		return
 	}
 	result, err := invoke(entry.ctx, handler, job)
@@ -312,16 +313,37 @@ func (w *Worker) execute(entry *runningJob) {
 		if w.releasing.Load() {
 			w.settle(entry, protocol.TasksSettleRequest{Outcome: protocol.TasksSettleRequestOutcomeReleased})
 		} else {
-			w.settle(entry, failedWith(errorOf(err), !IsPermanent(err)))
+			w.refill(w.settle(entry, w.withRefill(failedWith(errorOf(err), !IsPermanent(err)))))
 		}
 		return
 	}
 	wire, err := some(result)
 	if err != nil {
-		w.settle(entry, failedWith(protocol.TaskError{Type: "InvalidResult", Message: clip("the handler's result cannot be sent: "+err.Error(), maxErrorMessage)}, false))
+		w.refill(w.settle(entry, w.withRefill(failedWith(protocol.TaskError{Type: "InvalidResult", Message: clip("the handler's result cannot be sent: "+err.Error(), maxErrorMessage)}, false))))
 		return
 	}
-	w.settle(entry, protocol.TasksSettleRequest{Outcome: protocol.TasksSettleRequestOutcomeSucceeded, Result: wire})
+	w.refill(w.settle(entry, w.withRefill(protocol.TasksSettleRequest{Outcome: protocol.TasksSettleRequestOutcomeSucceeded, Result: wire})))
+}
+
+// withRefill asks the settle to lease one due job for the slot it frees (protocol revision 1.7),
+// unless the worker is stopping: a busy worker then needs no lease poll per job.
+func (w *Worker) withRefill(outcome protocol.TasksSettleRequest) protocol.TasksSettleRequest {
+	w.mu.Lock()
+	stopping := w.stopping
+	w.mu.Unlock()
+	if !stopping {
+		outcome.Lease = &protocol.TasksSettleRequestLease{Queues: w.options.Queues, Max: protocol.Some(int64(1))}
+	}
+	return outcome
+}
+
+// refill runs the jobs a settle leased; each is registered before the settled job leaves its slot,
+// so the poll does not lease for that slot too (start gives them back once the worker stops).
+func (w *Worker) refill(jobs []protocol.TaskJob) {
+	w.leased.Add(int64(len(jobs)))
+	for _, job := range jobs {
+		w.start(Job{job})
+	}
 }
 
 // invoke runs the handler; a panic is the attempt's error (type Panic), not the worker's end.
@@ -344,13 +366,13 @@ func failedWith(taskError protocol.TaskError, retry bool) protocol.TasksSettleRe
 
 // settle reports the attempt's outcome, unless its lease was lost. CONFLICT means the lease was
 // lost meanwhile: the outcome is dropped (the job runs again).
-func (w *Worker) settle(entry *runningJob, outcome protocol.TasksSettleRequest) {
+func (w *Worker) settle(entry *runningJob, outcome protocol.TasksSettleRequest) []protocol.TaskJob {
 	w.mu.Lock()
 	lost := entry.lost
 	entry.settling = true
 	w.mu.Unlock()
 	if lost {
-		return
+		return nil
 	}
 	outcome.Worker, outcome.ID, outcome.Attempt = w.id, entry.job.ID, entry.job.Attempt
 	ctx, cancel := context.WithTimeout(context.Background(), workerRetryFor)
@@ -362,14 +384,15 @@ func (w *Worker) settle(entry *runningJob, outcome protocol.TasksSettleRequest) 
 	case codec.CodeOf(err) == codec.CodeConflict:
 		w.lost.Add(1)
 		w.log.Info("the lease was lost before the job settled: its outcome is dropped (the job runs again)", "id", entry.job.ID, "attempt", entry.job.Attempt)
-		return
+		return nil
 	case codec.CodeOf(err) == codec.CodeValidation && outcome.Outcome == protocol.TasksSettleRequestOutcomeSucceeded:
 		// A result the protocol cannot carry (too large, too deep): the job fails for good, saying why.
-		w.settle(entry, failedWith(protocol.TaskError{Type: "InvalidResult", Message: clip("the handler's result cannot be sent: "+err.Error(), maxErrorMessage)}, false))
-		return
+		failed := failedWith(protocol.TaskError{Type: "InvalidResult", Message: clip("the handler's result cannot be sent: "+err.Error(), maxErrorMessage)}, false)
+		failed.Lease = outcome.Lease
+		return w.settle(entry, failed)
 	default:
 		w.log.Warn("settling a job failed: its lease will expire and it runs again", "err", err, "id", entry.job.ID)
-		return
+		return nil
 	}
 	switch outcome.Outcome {
 	case protocol.TasksSettleRequestOutcomeSucceeded:
@@ -379,6 +402,7 @@ func (w *Worker) settle(entry *runningJob, outcome protocol.TasksSettleRequest) 
 	default:
 		w.released.Add(1)
 	}
+	return reply.Jobs
 }
 
 // drain waits Grace for the running jobs, then cancels the rest and waits for them a little more.

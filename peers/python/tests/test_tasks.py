@@ -302,6 +302,21 @@ def test_lost_lease_drops_the_outcome_whether_settle_or_a_heartbeat_finds_out(ta
     assert worker.stats.lost == 2
 
 
+def test_a_settle_leases_the_next_job_in_the_same_request(tasks: TaskClient) -> None:
+    """Revision 1.7: a settle with `lease` hands back the worker's next job; a refused settle leases nothing."""
+    for name in ("a", "b"):
+        tasks.enqueue("py-refill", "t", id=f"py-refill-{name}")
+    leased = tasks.call("tasks.lease.request", {"worker": "py-raw", "queues": ["py-refill"]})["jobs"]
+    assert [job["id"] for job in leased] == ["py-refill-a"]
+    settle = {"worker": "py-raw", "id": "py-refill-a", "attempt": 1, "outcome": "succeeded", "lease": {"queues": ["py-refill"], "max": 5}}
+    reply = tasks.call("tasks.settle.request", settle)
+    assert reply["job"]["state"] == "succeeded"
+    assert [(job["id"], job["state"], job["worker"]) for job in reply["jobs"]] == [("py-refill-b", "active", "py-raw")]
+    with pytest.raises(CorreioError) as refused:
+        tasks.call("tasks.settle.request", settle)
+    assert refused.value.code == "CONFLICT"
+
+
 def test_stopping_worker_gives_back_what_outlives_its_grace(tasks: TaskClient, workers: Callable[..., TaskWorker]) -> None:
     stopping = workers(["py-stop"], concurrency=2)
     started, unblock = threading.Semaphore(0), threading.Event()

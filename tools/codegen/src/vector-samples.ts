@@ -501,11 +501,18 @@ export const VECTOR_SAMPLES: Readonly<Record<string, readonly Sample[]>> = {
   ],
   'tasks.retry.reply': [{ description: 'queued again', body: { job: TASK_QUEUED } }],
   'tasks.retry.request': [{ description: 'replay a dead letter', body: { id: 'invoice:42' } }],
-  'tasks.settle.reply': [{ description: 'the finished job', body: { job: TASK_DONE } }],
+  'tasks.settle.reply': [
+    { description: 'the finished job', body: { job: TASK_DONE } },
+    { description: 'the finished job and the job its lease took (revision 1.7)', body: { job: TASK_DONE, jobs: [TASK_ACTIVE] } },
+  ],
   'tasks.settle.request': [
     { description: 'succeeded with a result', body: { worker: 'go-worker-7', id: 'invoice:42', attempt: 1, outcome: 'succeeded', result: { ok: true } } },
     { description: 'failed for good', body: { worker: 'py-worker-1', id: 'j-7', attempt: 2, outcome: 'failed', error: { type: 'ValueError', message: 'bad input' }, retry: false } },
     { description: 'given back at shutdown', body: { worker: 'ts-worker-1', id: 'j-8', attempt: 1, outcome: 'released' } },
+    {
+      description: 'succeeded, and lease the next job (revision 1.7)',
+      body: { worker: 'ts-worker-1', id: 'j-9', attempt: 1, outcome: 'succeeded', result: 9, lease: { queues: ['email', 'default'], max: 1 } },
+    },
   ],
   'service.announce': [
     {

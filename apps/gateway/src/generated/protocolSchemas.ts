@@ -4112,7 +4112,7 @@ export const COMPONENT_SCHEMAS: Readonly<Record<string, Readonly<Record<string, 
   },
   "TasksSettleReply": {
     "title": "TasksSettleReply",
-    "description": "Reply to tasks.settle.request: the job after it, once durable.",
+    "description": "Reply to tasks.settle.request: the job after it, once durable, and (revision 1.7) the jobs the request's lease took, if it had one.",
     "type": "object",
     "additionalProperties": false,
     "required": [
@@ -4121,12 +4121,20 @@ export const COMPONENT_SCHEMAS: Readonly<Record<string, Readonly<Record<string, 
     "properties": {
       "job": {
         "$ref": "#/components/schemas/taskJob"
+      },
+      "jobs": {
+        "description": "Revision 1.7: the jobs leased by the request's lease (an empty list when none was due); absent without a lease.",
+        "type": "array",
+        "maxItems": 100,
+        "items": {
+          "$ref": "#/components/schemas/taskJob"
+        }
       }
     }
   },
   "TasksSettleRequest": {
     "title": "TasksSettleRequest",
-    "description": "Settle an attempt (revision 1.6): succeeded with a result, failed with an error (retried after a backoff while attempts remain, unless retry is false; dead after the last), or released (given back unstarted, not counted as an attempt, when a worker shuts down). Settling an attempt whose lease was lost is CONFLICT: the job was given to another worker.",
+    "description": "Settle an attempt (revision 1.6): succeeded with a result, failed with an error (retried after a backoff while attempts remain, unless retry is false; dead after the last), or released (given back unstarted, not counted as an attempt, when a worker shuts down). Settling an attempt whose lease was lost is CONFLICT: the job was given to another worker. With lease (revision 1.7), the same request then leases up to max due jobs of those queues to the same worker, without waiting: a worker refills the slot the settled job frees in the round trip that settles it. Nothing is leased when the settle fails.",
     "type": "object",
     "additionalProperties": false,
     "required": [
@@ -4162,6 +4170,30 @@ export const COMPONENT_SCHEMAS: Readonly<Record<string, Readonly<Record<string, 
       "retry": {
         "description": "False: fail for good (dead now) even if attempts remain.",
         "type": "boolean"
+      },
+      "lease": {
+        "description": "Revision 1.7: after settling, lease up to max due jobs of these queues (as tasks.lease.request without wait_ms); they come back in the reply's jobs.",
+        "type": "object",
+        "additionalProperties": false,
+        "required": [
+          "queues"
+        ],
+        "properties": {
+          "queues": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 32,
+            "items": {
+              "$ref": "#/components/schemas/taskQueue"
+            }
+          },
+          "max": {
+            "description": "At most this many jobs (default 1).",
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 100
+          }
+        }
       }
     }
   },

@@ -32,7 +32,7 @@ const MAX_PAGES = 10_000;
  * Who runs the task queue (protocol README, revision 1.6): the elected coordinator, and only it.
  * When this server becomes the coordinator it first merges every live peer's copy of the jobs
  * (the newest version of each wins), so every change acknowledged by the previous coordinator —
- * which held on `replicas` servers — is here, and only then serves the broker service `tasks`
+ * which held on `replicas` servers, at least one of them live — is here, and only then serves the broker service `tasks`
  * and runs the timers. When it stops coordinating it leaves the service at once and answers its
  * long polls, and the broker holds the requests that come meanwhile for the next coordinator.
  */
@@ -84,12 +84,10 @@ export class TaskCoordination {
     const started = performance.now();
     let merged = 0;
     for (const peer of this.#options.peers()) {
-      try {
-        merged += await this.#mergeFrom(peer);
-      } catch (error) {
-        // A peer that cannot answer now is down or leaving: what it alone held was never acknowledged (replicas ≥ 2).
-        this.#options.logger.warn({ err: error, peer }, "a peer's task copies could not be read; continuing without them");
-      }
+      // A live peer that cannot answer fails the take-over, tried again at the next check: it may be
+      // the replica that alone holds an acknowledged change. One that is down leaves the live
+      // peers once the reference server notices, and is not waited for after that.
+      merged += await this.#mergeFrom(peer);
     }
     if (!this.#acting || this.#stopped) return;
     this.#options.queue.start();

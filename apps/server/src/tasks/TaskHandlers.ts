@@ -52,7 +52,7 @@ export class TaskHandlers {
   @handles('tasks.settle.request')
   async settle(ctx: MessageContext<'tasks.settle.request'>, body: BodyOf<'tasks.settle.request'>): Promise<ReplyBody<'tasks.settle.request'>> {
     await this.#client(ctx);
-    return { job: await this.#options.queue.settle(body) };
+    return this.#options.queue.settle(body);
   }
 
   @handles('tasks.get.request')

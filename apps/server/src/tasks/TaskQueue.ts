@@ -6,7 +6,7 @@ import { TokenBucket, type Rate } from '@correio/tasks';
 import { checkCron, latestTick, nextTick } from './cron.js';
 import { jobSize, MAX_BATCH_BYTES } from './jobSize.js';
 import * as states from './jobStates.js';
-import type { TaskReplicator } from './TaskReplicator.js';
+import type { CopyUrgency, TaskReplicator } from './TaskReplicator.js';
 import type { SettledHow } from './taskMetrics.js';
 import type { TaskStore } from './TaskStore.js';
 
@@ -117,7 +117,8 @@ export class TaskQueue {
     let handOff: { waiter: LeaseWaiter; queued: TaskJob } | undefined;
     const committing = this.#store.transaction(() => {
       const held = this.#store.get(id);
-      if (held !== undefined) return { job: held, created: false };
+      // A job that existed may be the one a failed first attempt left here only: it is copied again.
+      if (held !== undefined) return { job: held, created: false, copied: this.#copyWhileCommitting([held]) };
       const now = this.#now();
       const queued = states.newJob(body, id, now);
       requireFits(queued, 'its arguments');
@@ -130,7 +131,7 @@ export class TaskQueue {
         this.#leasedAt.set(job.id, now);
       }
       this.#store.put(job);
-      return { job, created: true };
+      return { job, created: true, copied: this.#copyWhileCommitting([job]) };
     });
     let outcome: Awaited<typeof committing>;
     try {
@@ -141,14 +142,13 @@ export class TaskQueue {
       throw error;
     }
     try {
-      // A job that existed may be the one a failed first attempt left here only: it is copied again.
-      await this.#options.replicator.copy([outcome.job]);
+      await outcome.copied;
       if (outcome.created) this.#acknowledged(handOff === undefined ? [outcome.job] : [handOff.queued, outcome.job]);
     } finally {
       // Handed over even when the copy failed: the enqueue's retry finds the job, the worker runs it (at least once).
       handOff?.waiter.hand([outcome.job]);
     }
-    return outcome;
+    return { job: outcome.job, created: outcome.created };
   }
 
   /** The longest-waiting poll of `queue` (its rate allowing), taken out of the waiters. Inside a transaction. */
@@ -199,31 +199,63 @@ export class TaskQueue {
     }, 'after reply');
   }
 
-  settle(body: BodyOf<'tasks.settle.request'>): Promise<TaskJob> {
+  /**
+   * Settles an attempt; with `lease` (revision 1.7) then leases due jobs to the same worker without
+   * waiting, in the same commit: a busy worker refills its slot in the round trip that frees it.
+   */
+  async settle(body: BodyOf<'tasks.settle.request'>): Promise<BodyOf<'tasks.settle.reply'>> {
     this.#requireRunning();
-    return this.#change(() => {
-      const job = this.#found(body.id);
-      if (!states.holds(job, body.worker, body.attempt)) {
-        throw new ConflictError(`the lease of attempt ${body.attempt} of job ${body.id} is no longer ${body.worker}'s: the job is ${job.state} (attempt ${job.attempt}); drop the outcome`, {
-          data: { id: body.id, state: job.state, attempt: job.attempt, reason: 'lease_lost' },
-        });
-      }
-      const now = this.#now();
-      let next =
-        body.outcome === 'succeeded'
-          ? states.succeeded(job, now, body.result)
-          : body.outcome === 'released'
-            ? states.released(job, now)
-            : states.failed(job, now, body.error ?? { type: 'Error', message: '' }, body.retry !== false, this.#random);
-      const size = jobSize(next);
-      if ('problem' in size) next = states.failed(job, now, { type: 'InvalidResult', message: `the result cannot be kept with the job: ${size.problem}` }, false, this.#random);
-      const changed: TaskJob[] = [];
-      this.#put(next, changed, now);
-      const leasedAt = this.#leasedAt.get(job.id);
-      this.#leasedAt.delete(job.id);
-      this.#options.onSettled?.(next, body.outcome === 'released' ? 'released' : (next.state as SettledHow), leasedAt === undefined ? undefined : now - leasedAt);
-      return { changed, result: next };
+    const { lease } = body;
+    if (lease === undefined) return { job: await this.#change(() => this.#settleDecision(body)) };
+    let settledBytes: number | undefined;
+    const settling = this.#change(() => {
+      const decided = this.#settleDecision(body);
+      settledBytes = decided.bytes;
+      return decided;
     });
+    // Queued behind the settle's transaction, so it joins the same commit; it takes nothing when the settle failed there.
+    const leasing = this.#change(() => {
+      if (settledBytes === undefined) return { changed: [], result: [] };
+      // The reply carries the settled job too: the leased ones get what is left of a batch's bytes.
+      return this.#takeDueDecision(body.worker, new Set(lease.queues), lease.max ?? 1, MAX_BATCH_BYTES - settledBytes);
+    }, 'after reply');
+    try {
+      const job = await settling;
+      return { job, jobs: await leasing };
+    } catch (error) {
+      // The settle failed after its commit (too few replicas): what the lease took goes back.
+      const taken = await leasing.catch(() => []);
+      for (const job of taken) void this.settle({ worker: body.worker, id: job.id, attempt: job.attempt, outcome: 'released' }).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** Inside a transaction: the attempt's outcome, and the settled job's encoded size. */
+  #settleDecision(body: BodyOf<'tasks.settle.request'>): { changed: TaskJob[]; result: TaskJob; bytes: number } {
+    const job = this.#found(body.id);
+    if (!states.holds(job, body.worker, body.attempt)) {
+      throw new ConflictError(`the lease of attempt ${body.attempt} of job ${body.id} is no longer ${body.worker}'s: the job is ${job.state} (attempt ${job.attempt}); drop the outcome`, {
+        data: { id: body.id, state: job.state, attempt: job.attempt, reason: 'lease_lost' },
+      });
+    }
+    const now = this.#now();
+    let next =
+      body.outcome === 'succeeded'
+        ? states.succeeded(job, now, body.result)
+        : body.outcome === 'released'
+          ? states.released(job, now)
+          : states.failed(job, now, body.error ?? { type: 'Error', message: '' }, body.retry !== false, this.#random);
+    let size = jobSize(next);
+    if ('problem' in size) {
+      next = states.failed(job, now, { type: 'InvalidResult', message: `the result cannot be kept with the job: ${size.problem}` }, false, this.#random);
+      size = jobSize(next);
+    }
+    const changed: TaskJob[] = [];
+    this.#put(next, changed, now);
+    const leasedAt = this.#leasedAt.get(job.id);
+    this.#leasedAt.delete(job.id);
+    this.#options.onSettled?.(next, body.outcome === 'released' ? 'released' : (next.state as SettledHow), leasedAt === undefined ? undefined : now - leasedAt);
+    return { changed, result: next, bytes: 'bytes' in size ? size.bytes : MAX_BATCH_BYTES };
   }
 
   /** The job now, or once finished when `waitMs` allows. */
@@ -309,12 +341,16 @@ export class TaskQueue {
    * announcements. Leases and their extensions are copied `after reply`: a coordinator that dies
    * before its copy arrives leaves the job queued for its successor, which leases it again — what
    * at least once allows; the worker that held it learns it lost the lease. Everything else is
-   * acknowledged only once it is on the replicas.
+   * acknowledged only once it is on the replicas. The copies leave from inside the transaction,
+   * so the replicas' commits overlap this one's sync (see #copyWhileCommitting).
    */
   async #change<T>(decide: () => { changed: TaskJob[]; schedules?: TaskSchedule[]; result: T }, replicate: 'before reply' | 'after reply' = 'before reply'): Promise<T> {
-    const { changed, schedules = [], result } = await this.#store.transaction(decide);
-    if (changed.length > 0 || schedules.length > 0) {
-      const copied = this.#options.replicator.copy(changed, schedules);
+    const { changed, result, copied } = await this.#store.transaction(() => {
+      const { changed, schedules = [], result } = decide();
+      const copying = changed.length > 0 || schedules.length > 0;
+      return { changed, result, copied: copying ? this.#copyWhileCommitting(changed, schedules, replicate === 'before reply' ? 'now' : 'lazy') : undefined };
+    });
+    if (copied !== undefined) {
       if (replicate === 'before reply') {
         await copied;
         this.#acknowledged(changed);
@@ -331,6 +367,21 @@ export class TaskQueue {
       }
     }
     return result;
+  }
+
+  /**
+   * Starts copying a change decided inside a transaction before that transaction is durable: the
+   * replicas' round trip and commits overlap the local sync, and the reply waits for both. Copies
+   * leave in the order of the transactions, so each peer gets a job's versions in order. Should
+   * the local commit fail (a full disk), the request fails and the peers may hold a version this
+   * server does not: the producer's retry (same id) or the job's next change supersedes it, and a
+   * successor that merges it had that change requested, unacknowledged — at least once allows it.
+   */
+  #copyWhileCommitting(jobs: readonly TaskJob[], schedules: readonly TaskSchedule[] = [], urgency: CopyUrgency = 'now'): Promise<void> {
+    const copied = this.#options.replicator.copy(jobs, schedules, urgency);
+    // Awaited after the commit; a commit that fails first leaves it unawaited.
+    copied.catch(() => undefined);
+    return copied;
   }
 
   /** Puts a job's new version; a finished one releases (or cancels) the workflow steps waiting for it. Inside a transaction. */
@@ -465,44 +516,50 @@ export class TaskQueue {
   }
 
   /** Takes due jobs in one transaction: marks them active for `worker`. */
-  async #takeDue(worker: string, queues: ReadonlySet<string>, max: number): Promise<TaskJob[]> {
-    return this.#change(() => {
-      const now = this.#now();
-      const taken: TaskJob[] = [];
-      // Highest priority across the queues first: each queue's best candidates, merged.
-      const candidates: { job: TaskJob; bytes: number }[] = [];
-      for (const queue of queues) {
-        for (const id of this.#store.dueIds(queue, Math.min(max, LEASE_SCAN))) {
-          const held = this.#store.getWithSize(id);
-          if (held?.job.state === 'queued') candidates.push(held);
-        }
+  #takeDue(worker: string, queues: ReadonlySet<string>, max: number): Promise<TaskJob[]> {
+    return this.#change(() => this.#takeDueDecision(worker, queues, max), 'after reply');
+  }
+
+  /**
+   * Inside a transaction: the due jobs `worker` takes, at most `max` and about `maxBytes` of them
+   * encoded. Without `maxBytes` one job is always taken, whatever its size (it travels alone).
+   */
+  #takeDueDecision(worker: string, queues: ReadonlySet<string>, max: number, maxBytes?: number): { changed: TaskJob[]; result: TaskJob[] } {
+    const now = this.#now();
+    const taken: TaskJob[] = [];
+    // Highest priority across the queues first: each queue's best candidates, merged.
+    const candidates: { job: TaskJob; bytes: number }[] = [];
+    for (const queue of queues) {
+      for (const id of this.#store.dueIds(queue, Math.min(max, LEASE_SCAN))) {
+        const held = this.#store.getWithSize(id);
+        if (held?.job.state === 'queued') candidates.push(held);
       }
-      candidates.sort(({ job: a }, { job: b }) => b.priority - a.priority || a.run_at - b.run_at);
-      // A rate-limited queue gives at most the tokens its bucket holds now.
-      const quota = new Map<string, number>();
-      for (const queue of queues) {
-        const bucket = this.#buckets.get(queue);
-        if (bucket !== undefined) quota.set(queue, bucket.available);
+    }
+    candidates.sort(({ job: a }, { job: b }) => b.priority - a.priority || a.run_at - b.run_at);
+    // A rate-limited queue gives at most the tokens its bucket holds now.
+    const quota = new Map<string, number>();
+    for (const queue of queues) {
+      const bucket = this.#buckets.get(queue);
+      if (bucket !== undefined) quota.set(queue, bucket.available);
+    }
+    let bytes = 0;
+    for (const { job, bytes: jobBytes } of candidates) {
+      if (taken.length >= max) break;
+      // A reply holds about MAX_BATCH_BYTES of jobs (as stored: the lease adds a few bytes each); one job always fits alone.
+      if (maxBytes === undefined ? taken.length > 0 && bytes + jobBytes > MAX_BATCH_BYTES : bytes + jobBytes > maxBytes) break;
+      const left = quota.get(job.queue);
+      if (left !== undefined) {
+        if (left <= 0) continue;
+        quota.set(job.queue, left - 1);
+        this.#buckets.get(job.queue)!.take(1);
       }
-      let bytes = 0;
-      for (const { job, bytes: jobBytes } of candidates) {
-        if (taken.length >= max) break;
-        // A reply holds about MAX_BATCH_BYTES of jobs (as stored: the lease adds a few bytes each); one job always fits alone.
-        if (taken.length > 0 && bytes + jobBytes > MAX_BATCH_BYTES) break;
-        const left = quota.get(job.queue);
-        if (left !== undefined) {
-          if (left <= 0) continue;
-          quota.set(job.queue, left - 1);
-          this.#buckets.get(job.queue)!.take(1);
-        }
-        bytes += jobBytes;
-        const next = states.leased(job, worker, now);
-        this.#store.put(next);
-        this.#leasedAt.set(next.id, now);
-        taken.push(next);
-      }
-      return { changed: taken, result: taken };
-    }, 'after reply');
+      bytes += jobBytes;
+      const next = states.leased(job, worker, now);
+      this.#store.put(next);
+      this.#leasedAt.set(next.id, now);
+      taken.push(next);
+    }
+    return { changed: taken, result: taken };
   }
 
   /** Waits for a job of `queues` to become due (undefined: look again) or to be handed over (the jobs). */

@@ -15,12 +15,24 @@ const NESTING_ABOVE_A_JOB = 3;
 
 const encoder = new Encoder({ maxDepth: DEFAULT_LIMITS.maxDepth - NESTING_ABOVE_A_JOB });
 
+/** Sizes already measured, by job object: a settled job is measured once for the check and again by its copy's batching. */
+const measured = new WeakMap<TaskJob, { bytes: number } | { problem: string }>();
+
+/** Notes the size of a job the store has just encoded (its encoding is the same): its copy's batching need not encode it again. */
+export function rememberSize(job: TaskJob, bytes: number): void {
+  if (bytes <= MAX_JOB_BYTES && !measured.has(job)) measured.set(job, { bytes });
+}
+
 /** The job's encoded size, or why it cannot travel inside another message. */
 export function jobSize(job: TaskJob): { bytes: number } | { problem: string } {
+  let size = measured.get(job);
+  if (size !== undefined) return size;
   try {
     const bytes = encoder.encode(job).length;
-    return bytes > MAX_JOB_BYTES ? { problem: `it would take ${bytes} bytes encoded, more than the ${MAX_JOB_BYTES} a job may` } : { bytes };
+    size = bytes > MAX_JOB_BYTES ? { problem: `it would take ${bytes} bytes encoded, more than the ${MAX_JOB_BYTES} a job may` } : { bytes };
   } catch (error) {
-    return { problem: (error as Error).message };
+    size = { problem: (error as Error).message };
   }
+  measured.set(job, size);
+  return size;
 }

@@ -6,7 +6,7 @@ import type { ChatChannelCreateReply, ChatChannelCreateRequest, ChatChannelsRepl
 export const PROTOCOL_VERSION = 1;
 
 /** The protocol revision (protocol/README.md "Revisions"): additions within version 1. */
-export const PROTOCOL_REVISION = '1.6';
+export const PROTOCOL_REVISION = '1.7';
 
 /** Every error code of protocol/ENCODING.md §5. */
 export const ERROR_CODES = ["DECODE","TOO_LARGE","VALIDATION","UNSUPPORTED_VERSION","UNKNOWN_TYPE","BAD_REQUEST","NOT_FOUND","CONFLICT","UNKNOWN_SERVICE","TIMEOUT","UNAVAILABLE","OVERLOADED","INTERNAL","UNAUTHENTICATED","FORBIDDEN"] as const;
@@ -343,8 +343,8 @@ export const MESSAGE_INFO: Readonly<Record<MessageType, MessageInfo>> = {
   'tasks.schedule.request': {"pattern":"request","service":"tasks","reply":"tasks.schedule.reply","description":"Create or replace a periodic schedule (revision 1.6): at every tick of cron (UTC) the coordinator enqueues one job. A cron expression that does not parse is BAD_REQUEST."},
   'tasks.schedules.reply': {"pattern":"reply","service":"tasks","description":"Reply to tasks.schedules.request."},
   'tasks.schedules.request': {"pattern":"request","service":"tasks","reply":"tasks.schedules.reply","description":"The periodic schedules (revision 1.6), with their next ticks. Between servers, on srv.<server-id>, removed ones (tombstones) too."},
-  'tasks.settle.reply': {"pattern":"reply","service":"tasks","description":"Reply to tasks.settle.request: the job after it, once durable."},
-  'tasks.settle.request': {"pattern":"request","service":"tasks","reply":"tasks.settle.reply","description":"Settle an attempt (revision 1.6): succeeded with a result, failed with an error (retried after a backoff while attempts remain, unless retry is false; dead after the last), or released (given back unstarted, not counted as an attempt, when a worker shuts down). Settling an attempt whose lease was lost is CONFLICT: the job was given to another worker."},
+  'tasks.settle.reply': {"pattern":"reply","service":"tasks","description":"Reply to tasks.settle.request: the job after it, once durable, and (revision 1.7) the jobs the request's lease took, if it had one."},
+  'tasks.settle.request': {"pattern":"request","service":"tasks","reply":"tasks.settle.reply","description":"Settle an attempt (revision 1.6): succeeded with a result, failed with an error (retried after a backoff while attempts remain, unless retry is false; dead after the last), or released (given back unstarted, not counted as an attempt, when a worker shuts down). Settling an attempt whose lease was lost is CONFLICT: the job was given to another worker. With lease (revision 1.7), the same request then leases up to max due jobs of those queues to the same worker, without waiting: a worker refills the slot the settled job frees in the round trip that settles it. Nothing is leased when the settle fails."},
   'tasks.unschedule.reply': {"pattern":"reply","service":"tasks","description":"Reply to tasks.unschedule.request."},
   'tasks.unschedule.request': {"pattern":"request","service":"tasks","reply":"tasks.unschedule.reply","description":"Remove a periodic schedule (revision 1.6); removed is false when there was none."},
 };

@@ -3114,13 +3114,19 @@ export interface TasksSchedulesReply {
  */
 export interface TasksSchedulesRequest {}
 /**
- * Reply to tasks.settle.request: the job after it, once durable.
+ * Reply to tasks.settle.request: the job after it, once durable, and (revision 1.7) the jobs the request's lease took, if it had one.
  */
 export interface TasksSettleReply {
   job: TaskJob;
+  /**
+   * Revision 1.7: the jobs leased by the request's lease (an empty list when none was due); absent without a lease.
+   *
+   * @maxItems 100
+   */
+  jobs?: TaskJob[];
 }
 /**
- * Settle an attempt (revision 1.6): succeeded with a result, failed with an error (retried after a backoff while attempts remain, unless retry is false; dead after the last), or released (given back unstarted, not counted as an attempt, when a worker shuts down). Settling an attempt whose lease was lost is CONFLICT: the job was given to another worker.
+ * Settle an attempt (revision 1.6): succeeded with a result, failed with an error (retried after a backoff while attempts remain, unless retry is false; dead after the last), or released (given back unstarted, not counted as an attempt, when a worker shuts down). Settling an attempt whose lease was lost is CONFLICT: the job was given to another worker. With lease (revision 1.7), the same request then leases up to max due jobs of those queues to the same worker, without waiting: a worker refills the slot the settled job frees in the round trip that settles it. Nothing is leased when the settle fails.
  */
 export interface TasksSettleRequest {
   /**
@@ -3145,6 +3151,20 @@ export interface TasksSettleRequest {
    * False: fail for good (dead now) even if attempts remain.
    */
   retry?: boolean;
+  /**
+   * Revision 1.7: after settling, lease up to max due jobs of these queues (as tasks.lease.request without wait_ms); they come back in the reply's jobs.
+   */
+  lease?: {
+    /**
+     * @minItems 1
+     * @maxItems 32
+     */
+    queues: [string, ...string[]];
+    /**
+     * At most this many jobs (default 1).
+     */
+    max?: number;
+  };
 }
 /**
  * Reply to tasks.unschedule.request.

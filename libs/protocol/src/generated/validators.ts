@@ -35687,7 +35687,7 @@ return errors === 0;
 validate245.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validate_tasks_settle_reply = validate246;
-const schema788 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.settle.reply.json","title":"TasksSettleReply","description":"Reply to tasks.settle.request: the job after it, once durable.","x-correio-type":"tasks.settle.reply","x-correio-pattern":"reply","x-correio-service":"tasks","type":"object","additionalProperties":false,"required":["job"],"properties":{"job":{"$ref":"defs.json#/$defs/taskJob"}}};
+const schema788 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.settle.reply.json","title":"TasksSettleReply","description":"Reply to tasks.settle.request: the job after it, once durable, and (revision 1.7) the jobs the request's lease took, if it had one.","x-correio-type":"tasks.settle.reply","x-correio-pattern":"reply","x-correio-service":"tasks","type":"object","additionalProperties":false,"required":["job"],"properties":{"job":{"$ref":"defs.json#/$defs/taskJob"},"jobs":{"description":"Revision 1.7: the jobs leased by the request's lease (an empty list when none was due); absent without a lease.","type":"array","maxItems":100,"items":{"$ref":"defs.json#/$defs/taskJob"}}}};
 
 function validate247(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -36593,7 +36593,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(key0 === "job")){
+if(!((key0 === "job") || (key0 === "jobs"))){
 validate246.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -36601,9 +36601,51 @@ break;
 }
 if(_errs1 === errors){
 if(data.job !== undefined){
+const _errs2 = errors;
 if(!(validate247(data.job, {instancePath:instancePath+"/job",parentData:data,parentDataProperty:"job",rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate247.errors : vErrors.concat(validate247.errors);
 errors = vErrors.length;
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.jobs !== undefined){
+let data1 = data.jobs;
+const _errs3 = errors;
+if(errors === _errs3){
+if(Array.isArray(data1)){
+if(data1.length > 100){
+validate246.errors = [{instancePath:instancePath+"/jobs",schemaPath:"#/properties/jobs/maxItems",keyword:"maxItems",params:{limit: 100},message:"must NOT have more than 100 items"}];
+return false;
+}
+else {
+var valid1 = true;
+const len0 = data1.length;
+for(let i0=0; i0<len0; i0++){
+const _errs5 = errors;
+if(!(validate247(data1[i0], {instancePath:instancePath+"/jobs/" + i0,parentData:data1,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate247.errors : vErrors.concat(validate247.errors);
+errors = vErrors.length;
+}
+var valid1 = _errs5 === errors;
+if(!valid1){
+break;
+}
+}
+}
+}
+else {
+validate246.errors = [{instancePath:instancePath+"/jobs",schemaPath:"#/properties/jobs/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid0 = _errs3 === errors;
+}
+else {
+var valid0 = true;
 }
 }
 }
@@ -36619,14 +36661,14 @@ return errors === 0;
 }
 validate246.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_tasks_settle_request = validate249;
-const schema813 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.settle.request.json","title":"TasksSettleRequest","description":"Settle an attempt (revision 1.6): succeeded with a result, failed with an error (retried after a backoff while attempts remain, unless retry is false; dead after the last), or released (given back unstarted, not counted as an attempt, when a worker shuts down). Settling an attempt whose lease was lost is CONFLICT: the job was given to another worker.","x-correio-type":"tasks.settle.request","x-correio-pattern":"request","x-correio-service":"tasks","x-correio-reply":"tasks.settle.reply","type":"object","additionalProperties":false,"required":["worker","id","attempt","outcome"],"properties":{"worker":{"$ref":"defs.json#/$defs/nodeId"},"id":{"$ref":"defs.json#/$defs/taskId"},"attempt":{"$ref":"defs.json#/$defs/taskAttempt"},"outcome":{"type":"string","enum":["succeeded","failed","released"]},"result":{"$ref":"defs.json#/$defs/taskValue"},"error":{"$ref":"defs.json#/$defs/taskError"},"retry":{"description":"False: fail for good (dead now) even if attempts remain.","type":"boolean"}}};
+export const validate_tasks_settle_request = validate250;
+const schema813 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.settle.request.json","title":"TasksSettleRequest","description":"Settle an attempt (revision 1.6): succeeded with a result, failed with an error (retried after a backoff while attempts remain, unless retry is false; dead after the last), or released (given back unstarted, not counted as an attempt, when a worker shuts down). Settling an attempt whose lease was lost is CONFLICT: the job was given to another worker. With lease (revision 1.7), the same request then leases up to max due jobs of those queues to the same worker, without waiting: a worker refills the slot the settled job frees in the round trip that settles it. Nothing is leased when the settle fails.","x-correio-type":"tasks.settle.request","x-correio-pattern":"request","x-correio-service":"tasks","x-correio-reply":"tasks.settle.reply","type":"object","additionalProperties":false,"required":["worker","id","attempt","outcome"],"properties":{"worker":{"$ref":"defs.json#/$defs/nodeId"},"id":{"$ref":"defs.json#/$defs/taskId"},"attempt":{"$ref":"defs.json#/$defs/taskAttempt"},"outcome":{"type":"string","enum":["succeeded","failed","released"]},"result":{"$ref":"defs.json#/$defs/taskValue"},"error":{"$ref":"defs.json#/$defs/taskError"},"retry":{"description":"False: fail for good (dead now) even if attempts remain.","type":"boolean"},"lease":{"description":"Revision 1.7: after settling, lease up to max due jobs of these queues (as tasks.lease.request without wait_ms); they come back in the reply's jobs.","type":"object","additionalProperties":false,"required":["queues"],"properties":{"queues":{"type":"array","minItems":1,"maxItems":32,"items":{"$ref":"defs.json#/$defs/taskQueue"}},"max":{"description":"At most this many jobs (default 1).","type":"integer","minimum":1,"maximum":100}}}}};
 
-function validate249(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate250(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/tasks.settle.request.json" */;
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate249.evaluated;
+const evaluated0 = validate250.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -36637,14 +36679,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((((data.worker === undefined) && (missing0 = "worker")) || ((data.id === undefined) && (missing0 = "id"))) || ((data.attempt === undefined) && (missing0 = "attempt"))) || ((data.outcome === undefined) && (missing0 = "outcome"))){
-validate249.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate250.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(((((((key0 === "worker") || (key0 === "id")) || (key0 === "attempt")) || (key0 === "outcome")) || (key0 === "result")) || (key0 === "error")) || (key0 === "retry"))){
-validate249.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+if(!((((((((key0 === "worker") || (key0 === "id")) || (key0 === "attempt")) || (key0 === "outcome")) || (key0 === "result")) || (key0 === "error")) || (key0 === "retry")) || (key0 === "lease"))){
+validate250.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -36657,24 +36699,24 @@ const _errs3 = errors;
 if(errors === _errs3){
 if(typeof data0 === "string"){
 if(func1(data0) > 128){
-validate249.errors = [{instancePath:instancePath+"/worker",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate250.errors = [{instancePath:instancePath+"/worker",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data0) < 1){
-validate249.errors = [{instancePath:instancePath+"/worker",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate250.errors = [{instancePath:instancePath+"/worker",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern6.test(data0)){
-validate249.errors = [{instancePath:instancePath+"/worker",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
+validate250.errors = [{instancePath:instancePath+"/worker",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate249.errors = [{instancePath:instancePath+"/worker",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate250.errors = [{instancePath:instancePath+"/worker",schemaPath:"defs.json#/$defs/nodeId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -36691,24 +36733,24 @@ const _errs6 = errors;
 if(errors === _errs6){
 if(typeof data1 === "string"){
 if(func1(data1) > 128){
-validate249.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/taskId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
+validate250.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/taskId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
 if(func1(data1) < 1){
-validate249.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/taskId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate250.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/taskId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
 if(!pattern171.test(data1)){
-validate249.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
+validate250.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
 return false;
 }
 }
 }
 }
 else {
-validate249.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/taskId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate250.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/taskId/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -36723,18 +36765,18 @@ let data2 = data.attempt;
 const _errs8 = errors;
 const _errs9 = errors;
 if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
-validate249.errors = [{instancePath:instancePath+"/attempt",schemaPath:"defs.json#/$defs/taskAttempt/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate250.errors = [{instancePath:instancePath+"/attempt",schemaPath:"defs.json#/$defs/taskAttempt/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 if(errors === _errs9){
 if((typeof data2 == "number") && (isFinite(data2))){
 if(data2 > 1000 || isNaN(data2)){
-validate249.errors = [{instancePath:instancePath+"/attempt",schemaPath:"defs.json#/$defs/taskAttempt/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"}];
+validate250.errors = [{instancePath:instancePath+"/attempt",schemaPath:"defs.json#/$defs/taskAttempt/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000"}];
 return false;
 }
 else {
 if(data2 < 1 || isNaN(data2)){
-validate249.errors = [{instancePath:instancePath+"/attempt",schemaPath:"defs.json#/$defs/taskAttempt/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+validate250.errors = [{instancePath:instancePath+"/attempt",schemaPath:"defs.json#/$defs/taskAttempt/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
 }
@@ -36750,11 +36792,11 @@ if(data.outcome !== undefined){
 let data3 = data.outcome;
 const _errs11 = errors;
 if(typeof data3 !== "string"){
-validate249.errors = [{instancePath:instancePath+"/outcome",schemaPath:"#/properties/outcome/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate250.errors = [{instancePath:instancePath+"/outcome",schemaPath:"#/properties/outcome/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(!(((data3 === "succeeded") || (data3 === "failed")) || (data3 === "released"))){
-validate249.errors = [{instancePath:instancePath+"/outcome",schemaPath:"#/properties/outcome/enum",keyword:"enum",params:{allowedValues: schema813.properties.outcome.enum},message:"must be equal to one of the allowed values"}];
+validate250.errors = [{instancePath:instancePath+"/outcome",schemaPath:"#/properties/outcome/enum",keyword:"enum",params:{allowedValues: schema813.properties.outcome.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs11 === errors;
@@ -36779,14 +36821,14 @@ if(errors === _errs15){
 if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
 let missing1;
 if(((data5.type === undefined) && (missing1 = "type")) || ((data5.message === undefined) && (missing1 = "message"))){
-validate249.errors = [{instancePath:instancePath+"/error",schemaPath:"defs.json#/$defs/taskError/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
+validate250.errors = [{instancePath:instancePath+"/error",schemaPath:"defs.json#/$defs/taskError/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
 return false;
 }
 else {
 const _errs17 = errors;
 for(const key1 in data5){
 if(!((key1 === "type") || (key1 === "message"))){
-validate249.errors = [{instancePath:instancePath+"/error",schemaPath:"defs.json#/$defs/taskError/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
+validate250.errors = [{instancePath:instancePath+"/error",schemaPath:"defs.json#/$defs/taskError/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
 return false;
 break;
 }
@@ -36798,18 +36840,18 @@ const _errs18 = errors;
 if(errors === _errs18){
 if(typeof data6 === "string"){
 if(func1(data6) > 200){
-validate249.errors = [{instancePath:instancePath+"/error/type",schemaPath:"defs.json#/$defs/taskError/properties/type/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"}];
+validate250.errors = [{instancePath:instancePath+"/error/type",schemaPath:"defs.json#/$defs/taskError/properties/type/maxLength",keyword:"maxLength",params:{limit: 200},message:"must NOT have more than 200 characters"}];
 return false;
 }
 else {
 if(func1(data6) < 1){
-validate249.errors = [{instancePath:instancePath+"/error/type",schemaPath:"defs.json#/$defs/taskError/properties/type/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate250.errors = [{instancePath:instancePath+"/error/type",schemaPath:"defs.json#/$defs/taskError/properties/type/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 }
 }
 else {
-validate249.errors = [{instancePath:instancePath+"/error/type",schemaPath:"defs.json#/$defs/taskError/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate250.errors = [{instancePath:instancePath+"/error/type",schemaPath:"defs.json#/$defs/taskError/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -36825,12 +36867,12 @@ const _errs20 = errors;
 if(errors === _errs20){
 if(typeof data7 === "string"){
 if(func1(data7) > 4000){
-validate249.errors = [{instancePath:instancePath+"/error/message",schemaPath:"defs.json#/$defs/taskError/properties/message/maxLength",keyword:"maxLength",params:{limit: 4000},message:"must NOT have more than 4000 characters"}];
+validate250.errors = [{instancePath:instancePath+"/error/message",schemaPath:"defs.json#/$defs/taskError/properties/message/maxLength",keyword:"maxLength",params:{limit: 4000},message:"must NOT have more than 4000 characters"}];
 return false;
 }
 }
 else {
-validate249.errors = [{instancePath:instancePath+"/error/message",schemaPath:"defs.json#/$defs/taskError/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate250.errors = [{instancePath:instancePath+"/error/message",schemaPath:"defs.json#/$defs/taskError/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 }
@@ -36844,7 +36886,7 @@ var valid6 = true;
 }
 }
 else {
-validate249.errors = [{instancePath:instancePath+"/error",schemaPath:"defs.json#/$defs/taskError/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate250.errors = [{instancePath:instancePath+"/error",schemaPath:"defs.json#/$defs/taskError/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
@@ -36857,10 +36899,135 @@ if(valid0){
 if(data.retry !== undefined){
 const _errs22 = errors;
 if(typeof data.retry !== "boolean"){
-validate249.errors = [{instancePath:instancePath+"/retry",schemaPath:"#/properties/retry/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+validate250.errors = [{instancePath:instancePath+"/retry",schemaPath:"#/properties/retry/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid0 = _errs22 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.lease !== undefined){
+let data9 = data.lease;
+const _errs24 = errors;
+if(errors === _errs24){
+if(data9 && typeof data9 == "object" && !Array.isArray(data9)){
+let missing2;
+if((data9.queues === undefined) && (missing2 = "queues")){
+validate250.errors = [{instancePath:instancePath+"/lease",schemaPath:"#/properties/lease/required",keyword:"required",params:{missingProperty: missing2},message:"must have required property '"+missing2+"'"}];
+return false;
+}
+else {
+const _errs26 = errors;
+for(const key2 in data9){
+if(!((key2 === "queues") || (key2 === "max"))){
+validate250.errors = [{instancePath:instancePath+"/lease",schemaPath:"#/properties/lease/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs26 === errors){
+if(data9.queues !== undefined){
+let data10 = data9.queues;
+const _errs27 = errors;
+if(errors === _errs27){
+if(Array.isArray(data10)){
+if(data10.length > 32){
+validate250.errors = [{instancePath:instancePath+"/lease/queues",schemaPath:"#/properties/lease/properties/queues/maxItems",keyword:"maxItems",params:{limit: 32},message:"must NOT have more than 32 items"}];
+return false;
+}
+else {
+if(data10.length < 1){
+validate250.errors = [{instancePath:instancePath+"/lease/queues",schemaPath:"#/properties/lease/properties/queues/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
+return false;
+}
+else {
+var valid8 = true;
+const len0 = data10.length;
+for(let i0=0; i0<len0; i0++){
+let data11 = data10[i0];
+const _errs29 = errors;
+const _errs30 = errors;
+if(errors === _errs30){
+if(typeof data11 === "string"){
+if(func1(data11) > 64){
+validate250.errors = [{instancePath:instancePath+"/lease/queues/" + i0,schemaPath:"defs.json#/$defs/taskQueue/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+return false;
+}
+else {
+if(func1(data11) < 1){
+validate250.errors = [{instancePath:instancePath+"/lease/queues/" + i0,schemaPath:"defs.json#/$defs/taskQueue/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern77.test(data11)){
+validate250.errors = [{instancePath:instancePath+"/lease/queues/" + i0,schemaPath:"defs.json#/$defs/taskQueue/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_.-]{0,63}$"},message:"must match pattern \""+"^[a-z][a-z0-9_.-]{0,63}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate250.errors = [{instancePath:instancePath+"/lease/queues/" + i0,schemaPath:"defs.json#/$defs/taskQueue/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid8 = _errs29 === errors;
+if(!valid8){
+break;
+}
+}
+}
+}
+}
+else {
+validate250.errors = [{instancePath:instancePath+"/lease/queues",schemaPath:"#/properties/lease/properties/queues/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid7 = _errs27 === errors;
+}
+else {
+var valid7 = true;
+}
+if(valid7){
+if(data9.max !== undefined){
+let data12 = data9.max;
+const _errs32 = errors;
+if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
+validate250.errors = [{instancePath:instancePath+"/lease/max",schemaPath:"#/properties/lease/properties/max/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs32){
+if((typeof data12 == "number") && (isFinite(data12))){
+if(data12 > 100 || isNaN(data12)){
+validate250.errors = [{instancePath:instancePath+"/lease/max",schemaPath:"#/properties/lease/properties/max/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100"}];
+return false;
+}
+else {
+if(data12 < 1 || isNaN(data12)){
+validate250.errors = [{instancePath:instancePath+"/lease/max",schemaPath:"#/properties/lease/properties/max/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
+return false;
+}
+}
+}
+}
+var valid7 = _errs32 === errors;
+}
+else {
+var valid7 = true;
+}
+}
+}
+}
+}
+else {
+validate250.errors = [{instancePath:instancePath+"/lease",schemaPath:"#/properties/lease/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+var valid0 = _errs24 === errors;
 }
 else {
 var valid0 = true;
@@ -36870,55 +37037,6 @@ var valid0 = true;
 }
 }
 }
-}
-}
-}
-}
-else {
-validate249.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
-return false;
-}
-}
-validate249.errors = vErrors;
-return errors === 0;
-}
-validate249.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
-
-export const validate_tasks_unschedule_reply = validate250;
-const schema819 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.unschedule.reply.json","title":"TasksUnscheduleReply","description":"Reply to tasks.unschedule.request.","x-correio-type":"tasks.unschedule.reply","x-correio-pattern":"reply","x-correio-service":"tasks","type":"object","additionalProperties":false,"required":["removed"],"properties":{"removed":{"type":"boolean"}}};
-
-function validate250(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/tasks.unschedule.reply.json" */;
-let vErrors = null;
-let errors = 0;
-const evaluated0 = validate250.evaluated;
-if(evaluated0.dynamicProps){
-evaluated0.props = undefined;
-}
-if(evaluated0.dynamicItems){
-evaluated0.items = undefined;
-}
-if(errors === 0){
-if(data && typeof data == "object" && !Array.isArray(data)){
-let missing0;
-if((data.removed === undefined) && (missing0 = "removed")){
-validate250.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
-return false;
-}
-else {
-const _errs1 = errors;
-for(const key0 in data){
-if(!(key0 === "removed")){
-validate250.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
-return false;
-break;
-}
-}
-if(_errs1 === errors){
-if(data.removed !== undefined){
-if(typeof data.removed !== "boolean"){
-validate250.errors = [{instancePath:instancePath+"/removed",schemaPath:"#/properties/removed/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
-return false;
 }
 }
 }
@@ -36934,11 +37052,11 @@ return errors === 0;
 }
 validate250.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const validate_tasks_unschedule_request = validate251;
-const schema820 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.unschedule.request.json","title":"TasksUnscheduleRequest","description":"Remove a periodic schedule (revision 1.6); removed is false when there was none.","x-correio-type":"tasks.unschedule.request","x-correio-pattern":"request","x-correio-service":"tasks","x-correio-reply":"tasks.unschedule.reply","type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"$ref":"defs.json#/$defs/taskScheduleName"}}};
+export const validate_tasks_unschedule_reply = validate251;
+const schema820 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.unschedule.reply.json","title":"TasksUnscheduleReply","description":"Reply to tasks.unschedule.request.","x-correio-type":"tasks.unschedule.reply","x-correio-pattern":"reply","x-correio-service":"tasks","type":"object","additionalProperties":false,"required":["removed"],"properties":{"removed":{"type":"boolean"}}};
 
 function validate251(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
-/*# sourceURL="https://correio.dev/schemas/v1/tasks.unschedule.request.json" */;
+/*# sourceURL="https://correio.dev/schemas/v1/tasks.unschedule.reply.json" */;
 let vErrors = null;
 let errors = 0;
 const evaluated0 = validate251.evaluated;
@@ -36951,46 +37069,24 @@ evaluated0.items = undefined;
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
-if((data.name === undefined) && (missing0 = "name")){
+if((data.removed === undefined) && (missing0 = "removed")){
 validate251.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(key0 === "name")){
+if(!(key0 === "removed")){
 validate251.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
 if(_errs1 === errors){
-if(data.name !== undefined){
-let data0 = data.name;
-const _errs3 = errors;
-if(errors === _errs3){
-if(typeof data0 === "string"){
-if(func1(data0) > 64){
-validate251.errors = [{instancePath:instancePath+"/name",schemaPath:"defs.json#/$defs/taskScheduleName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+if(data.removed !== undefined){
+if(typeof data.removed !== "boolean"){
+validate251.errors = [{instancePath:instancePath+"/removed",schemaPath:"#/properties/removed/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
-}
-else {
-if(func1(data0) < 1){
-validate251.errors = [{instancePath:instancePath+"/name",schemaPath:"defs.json#/$defs/taskScheduleName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
-return false;
-}
-else {
-if(!pattern177.test(data0)){
-validate251.errors = [{instancePath:instancePath+"/name",schemaPath:"defs.json#/$defs/taskScheduleName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9][a-z0-9_.:-]{0,63}$"},message:"must match pattern \""+"^[a-z0-9][a-z0-9_.:-]{0,63}$"+"\""}];
-return false;
-}
-}
-}
-}
-else {
-validate251.errors = [{instancePath:instancePath+"/name",schemaPath:"defs.json#/$defs/taskScheduleName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
 }
 }
 }
@@ -37005,4 +37101,76 @@ validate251.errors = vErrors;
 return errors === 0;
 }
 validate251.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const validate_tasks_unschedule_request = validate252;
+const schema821 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.unschedule.request.json","title":"TasksUnscheduleRequest","description":"Remove a periodic schedule (revision 1.6); removed is false when there was none.","x-correio-type":"tasks.unschedule.request","x-correio-pattern":"request","x-correio-service":"tasks","x-correio-reply":"tasks.unschedule.reply","type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"$ref":"defs.json#/$defs/taskScheduleName"}}};
+
+function validate252(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+/*# sourceURL="https://correio.dev/schemas/v1/tasks.unschedule.request.json" */;
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate252.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if((data.name === undefined) && (missing0 = "name")){
+validate252.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(key0 === "name")){
+validate252.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+return false;
+break;
+}
+}
+if(_errs1 === errors){
+if(data.name !== undefined){
+let data0 = data.name;
+const _errs3 = errors;
+if(errors === _errs3){
+if(typeof data0 === "string"){
+if(func1(data0) > 64){
+validate252.errors = [{instancePath:instancePath+"/name",schemaPath:"defs.json#/$defs/taskScheduleName/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
+return false;
+}
+else {
+if(func1(data0) < 1){
+validate252.errors = [{instancePath:instancePath+"/name",schemaPath:"defs.json#/$defs/taskScheduleName/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern177.test(data0)){
+validate252.errors = [{instancePath:instancePath+"/name",schemaPath:"defs.json#/$defs/taskScheduleName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9][a-z0-9_.:-]{0,63}$"},message:"must match pattern \""+"^[a-z0-9][a-z0-9_.:-]{0,63}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate252.errors = [{instancePath:instancePath+"/name",schemaPath:"defs.json#/$defs/taskScheduleName/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+}
+}
+}
+}
+else {
+validate252.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate252.errors = vErrors;
+return errors === 0;
+}
+validate252.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 

@@ -115,7 +115,7 @@ from .tasks_unschedule_request import TasksUnscheduleRequest
 PROTOCOL_VERSION: Final = 1
 
 #: The protocol revision (protocol/README.md "Revisions"): additions within version 1.
-PROTOCOL_REVISION: Final = "1.6"
+PROTOCOL_REVISION: Final = "1.7"
 
 #: Every error code of protocol/ENCODING.md section 5.
 ERROR_CODES: Final = (
@@ -1080,14 +1080,14 @@ MESSAGE_INFO: Final[Mapping[str, MessageInfo]] = {
         service="tasks",
         reply=None,
         title="TasksSettleReply",
-        description="Reply to tasks.settle.request: the job after it, once durable.",
+        description="Reply to tasks.settle.request: the job after it, once durable, and (revision 1.7) the jobs the request's lease took, if it had one.",
     ),
     "tasks.settle.request": MessageInfo(
         pattern="request",
         service="tasks",
         reply="tasks.settle.reply",
         title="TasksSettleRequest",
-        description="Settle an attempt (revision 1.6): succeeded with a result, failed with an error (retried after a backoff while attempts remain, unless retry is false; dead after the last), or released (given back unstarted, not counted as an attempt, when a worker shuts down). Settling an attempt whose lease was lost is CONFLICT: the job was given to another worker.",
+        description="Settle an attempt (revision 1.6): succeeded with a result, failed with an error (retried after a backoff while attempts remain, unless retry is false; dead after the last), or released (given back unstarted, not counted as an attempt, when a worker shuts down). Settling an attempt whose lease was lost is CONFLICT: the job was given to another worker. With lease (revision 1.7), the same request then leases up to max due jobs of those queues to the same worker, without waiting: a worker refills the slot the settled job frees in the round trip that settles it. Nothing is leased when the settle fails.",
     ),
     "tasks.unschedule.reply": MessageInfo(
         pattern="reply",

@@ -3,14 +3,18 @@
 
 from __future__ import annotations
 
-from typing_extensions import TypedDict
+from typing_extensions import NotRequired, TypedDict
 
 from . import defs
 
 
 class TasksSettleReply(TypedDict, closed=True):
     """
-    Reply to tasks.settle.request: the job after it, once durable.
+    Reply to tasks.settle.request: the job after it, once durable, and (revision 1.7) the jobs the request's lease took, if it had one.
     """
 
     job: defs.TaskJob
+    jobs: NotRequired[list[defs.TaskJob]]
+    """
+    Revision 1.7: the jobs leased by the request's lease (an empty list when none was due); absent without a lease.
+    """

@@ -10,9 +10,21 @@ from typing_extensions import NotRequired, TypedDict
 from . import defs
 
 
+class Lease(TypedDict, closed=True):
+    """
+    Revision 1.7: after settling, lease up to max due jobs of these queues (as tasks.lease.request without wait_ms); they come back in the reply's jobs.
+    """
+
+    queues: list[defs.TaskQueue]
+    max: NotRequired[int]
+    """
+    At most this many jobs (default 1).
+    """
+
+
 class TasksSettleRequest(TypedDict, closed=True):
     """
-    Settle an attempt (revision 1.6): succeeded with a result, failed with an error (retried after a backoff while attempts remain, unless retry is false; dead after the last), or released (given back unstarted, not counted as an attempt, when a worker shuts down). Settling an attempt whose lease was lost is CONFLICT: the job was given to another worker.
+    Settle an attempt (revision 1.6): succeeded with a result, failed with an error (retried after a backoff while attempts remain, unless retry is false; dead after the last), or released (given back unstarted, not counted as an attempt, when a worker shuts down). Settling an attempt whose lease was lost is CONFLICT: the job was given to another worker. With lease (revision 1.7), the same request then leases up to max due jobs of those queues to the same worker, without waiting: a worker refills the slot the settled job frees in the round trip that settles it. Nothing is leased when the settle fails.
     """
 
     worker: defs.NodeId
@@ -24,4 +36,8 @@ class TasksSettleRequest(TypedDict, closed=True):
     retry: NotRequired[bool]
     """
     False: fail for good (dead now) even if attempts remain.
+    """
+    lease: NotRequired[Lease]
+    """
+    Revision 1.7: after settling, lease up to max due jobs of these queues (as tasks.lease.request without wait_ms); they come back in the reply's jobs.
     """

@@ -3,7 +3,8 @@
 One asyncio loop (its own thread with ``start()``, the caller's with ``run()`` or ``serve()``) owns
 the one socket: it leases jobs with long polls — never more than its free slots, so a job does not
 wait behind another in a busy worker — heartbeats every running job at a third of its lease (in
-batches of 100, with the progress reported since), and settles each with its result or error.
+batches of 100, with the progress reported since), and settles each with its result or error —
+leasing the next job for the freed slot in the same request (revision 1.7) while it is busy.
 Plain functions run in a pool of ``concurrency`` threads; ``async def`` handlers run on the loop.
 A lease the queue says is lost, or a cancellation, sets the job's ``ctx.cancelled`` (and cancels an
 async handler): Python cannot stop a thread, so a plain handler looks at the flag. At least once:
@@ -328,11 +329,23 @@ class TaskWorker:
                 await asyncio.gather(*(self._give_back(job) for job in jobs))
                 break
             for job in jobs:
-                # Counted as running before the next lease asks for the free slots.
-                entry = self._running[job["id"]] = _Running(job, JobContext(job, self.id), time.monotonic())
-                run = asyncio.create_task(self._run(entry))
-                self._runs.add(run)
-                run.add_done_callback(self._runs.discard)
+                self._start(job)
+
+    def _start(self, job: TaskJob) -> None:
+        # Counted as running before the next lease asks for the free slots.
+        entry = self._running[job["id"]] = _Running(job, JobContext(job, self.id), time.monotonic())
+        run = asyncio.create_task(self._run(entry))
+        self._runs.add(run)
+        run.add_done_callback(self._runs.discard)
+
+    async def _refill(self, jobs: list[TaskJob]) -> None:
+        """Runs the jobs a settle leased (revision 1.7), each taking its slot before the settled job leaves it; given back when stopping."""
+        self._counts["leased"] += len(jobs)
+        for job in jobs:
+            if self._stopping.is_set():
+                await self._give_back(job)
+            else:
+                self._start(job)
 
     async def _run(self, entry: _Running) -> None:
         job = entry.job
@@ -340,7 +353,7 @@ class TaskWorker:
             registered = self._handlers.get(job["task"])
             if registered is None:
                 error = {"type": "UnknownTask", "message": f"worker {self.id} has no handler for {job['task']}"}
-                await self._settle(entry, {"outcome": "failed", "error": error, "retry": False})
+                await self._refill(await self._settle(entry, {"outcome": "failed", "error": error, "retry": False}, refill=True))
                 return
             try:
                 entry.task = self._invoke(registered, job.get("args"), entry.ctx)
@@ -354,11 +367,12 @@ class TaskWorker:
                 failure = entry.task.exception()
             if failure is None:
                 result = entry.task.result()
-                await self._settle(entry, {"outcome": "succeeded", **({} if result is None else {"result": result})})
+                await self._refill(await self._settle(entry, {"outcome": "succeeded", **({} if result is None else {"result": result})}, refill=True))
             elif self._releasing:
                 await self._settle(entry, {"outcome": "released"})
             else:
-                await self._settle(entry, {"outcome": "failed", "error": _error_of(failure), "retry": getattr(failure, "retry", True) is not False})
+                failed = {"outcome": "failed", "error": _error_of(failure), "retry": getattr(failure, "retry", True) is not False}
+                await self._refill(await self._settle(entry, failed, refill=True))
         finally:
             self._running.pop(job["id"], None)
             self._slot_freed.set()
@@ -374,30 +388,36 @@ class TaskWorker:
             return asyncio.ensure_future(handler(*call_args))
         return asyncio.get_running_loop().run_in_executor(self._executor, _call, handler, call_args)
 
-    async def _settle(self, entry: _Running, outcome: dict[str, Any], *, dropping: bool = False) -> None:
-        """Settles the attempt unless its lease was lost (``dropping``: the drain giving back a job it drops)."""
+    async def _settle(self, entry: _Running, outcome: dict[str, Any], *, dropping: bool = False, refill: bool = False) -> list[TaskJob]:
+        """Settles the attempt unless its lease was lost (``dropping``: the drain giving back a job it drops).
+
+        With ``refill``, unless the worker is stopping, the same request leases one due job for the
+        slot this one frees (protocol revision 1.7); it is returned, for the caller to run.
+        """
         if entry.lost and not dropping:
-            return
+            return []
         job = entry.job
         body = {"worker": self.id, "id": job["id"], "attempt": job["attempt"], **outcome}
+        if refill and not self._stopping.is_set():
+            body["lease"] = {"queues": self.queues, "max": 1}
         try:
-            await self._client.call("tasks.settle.request", body)
+            reply = await self._client.call("tasks.settle.request", body)
         except CorreioError as error:
             if error.code == "CONFLICT":
                 self._counts["lost"] += 1
                 log.info("the lease of job %s attempt %d was lost before it settled: its outcome is dropped (the job runs again)", job["id"], job["attempt"])
-                return
+                return []
             if error.code == "VALIDATION" and outcome["outcome"] == "succeeded":
                 # A result v1 cannot carry (a float, an object): the job fails for good, saying why.
                 reason = {"type": "InvalidResult", "message": _clip(f"the handler's result cannot be sent: {error.message}", MAX_ERROR_MESSAGE)}
-                await self._settle(entry, {"outcome": "failed", "error": reason, "retry": False})
-                return
+                return await self._settle(entry, {"outcome": "failed", "error": reason, "retry": False}, refill=refill)
             log.warning("settling job %s failed (%s): its lease will expire and it runs again", job["id"], error)
-            return
+            return []
         except Exception as error:
             log.warning("settling job %s failed (%r): its lease will expire and it runs again", job["id"], error)
-            return
+            return []
         self._counts[{"succeeded": "succeeded", "failed": "failed", "released": "released"}[outcome["outcome"]]] += 1
+        return list(reply.get("jobs", []))
 
     # Heartbeats.
 

@@ -2445,17 +2445,25 @@ pub struct TasksSchedulesReply {
 pub struct TasksSchedulesRequest {
 }
 
-/// tasks.settle.reply: Reply to tasks.settle.request: the job after it, once durable.
+/// tasks.settle.reply: Reply to tasks.settle.request: the job after it, once durable, and (revision
+/// 1.7) the jobs the request's lease took, if it had one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TasksSettleReply {
     /// A job as the queue holds it (revision 1.6).
     pub job: TaskJob,
+    /// Revision 1.7: the jobs leased by the request's lease (an empty list when none was due); absent
+    /// without a lease.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jobs: Option<Vec<TaskJob>>,
 }
 
 /// tasks.settle.request: Settle an attempt (revision 1.6): succeeded with a result, failed with an
 /// error (retried after a backoff while attempts remain, unless retry is false; dead after the
 /// last), or released (given back unstarted, not counted as an attempt, when a worker shuts down).
-/// Settling an attempt whose lease was lost is CONFLICT: the job was given to another worker.
+/// Settling an attempt whose lease was lost is CONFLICT: the job was given to another worker. With
+/// lease (revision 1.7), the same request then leases up to max due jobs of those queues to the
+/// same worker, without waiting: a worker refills the slot the settled job frees in the round trip
+/// that settles it. Nothing is leased when the settle fails.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TasksSettleRequest {
     /// The attempt a lease is for, from 1.
@@ -2466,6 +2474,10 @@ pub struct TasksSettleRequest {
     /// A job's id (revision 1.6): chosen by the producer (then it is the job's uniqueness key:
     /// enqueueing it again returns the existing job) or by the queue.
     pub id: TaskId,
+    /// Revision 1.7: after settling, lease up to max due jobs of these queues (as tasks.lease.request
+    /// without wait_ms); they come back in the reply's jobs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease: Option<TasksSettleRequestLease>,
     pub outcome: TasksSettleRequestOutcome,
     /// A job's arguments, result or progress: any value, bounded by the codec limits (ENCODING.md
     /// section 2).
@@ -2476,6 +2488,16 @@ pub struct TasksSettleRequest {
     pub retry: Option<bool>,
     /// A process or server id: printable ASCII.
     pub worker: NodeId,
+}
+
+/// Revision 1.7: after settling, lease up to max due jobs of these queues (as tasks.lease.request
+/// without wait_ms); they come back in the reply's jobs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TasksSettleRequestLease {
+    /// At most this many jobs (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<i64>,
+    pub queues: Vec<TaskQueue>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
