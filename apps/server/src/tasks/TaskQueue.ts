@@ -141,13 +141,12 @@ export class TaskQueue {
       (handOff as { waiter: LeaseWaiter } | undefined)?.waiter.hand([]);
       throw error;
     }
-    try {
-      await outcome.copied;
-      if (outcome.created) this.#acknowledged(handOff === undefined ? [outcome.job] : [handOff.queued, outcome.job]);
-    } finally {
-      // Handed over even when the copy failed: the enqueue's retry finds the job, the worker runs it (at least once).
-      handOff?.waiter.hand([outcome.job]);
-    }
+    // The waiting worker gets the job once it is durable here, while the replicas still store it:
+    // should this server die before they do, the producer (unanswered) resends the same id to the
+    // next coordinator, and the job runs again — at least once, as a lost lease would.
+    handOff?.waiter.hand([outcome.job]);
+    await outcome.copied;
+    if (outcome.created) this.#acknowledged(handOff === undefined ? [outcome.job] : [handOff.queued, outcome.job]);
     return { job: outcome.job, created: outcome.created };
   }
 
