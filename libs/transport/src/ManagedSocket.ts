@@ -160,7 +160,7 @@ export class ManagedSocket<T = Frame[]> {
   async bind(endpoint: string): Promise<string> {
     try {
       rejectBadEndpoint(endpoint);
-      this.#native.bindSync(endpoint);
+      retryInterrupted(() => this.#native.bindSync(endpoint));
     } catch (error) {
       throw endpointError(`bind the ${this.kind} socket to`, endpoint, error);
     }
@@ -192,7 +192,7 @@ export class ManagedSocket<T = Frame[]> {
   connect(endpoint: string): void {
     try {
       rejectBadEndpoint(endpoint);
-      this.#native.connect(endpoint);
+      retryInterrupted(() => this.#native.connect(endpoint));
     } catch (error) {
       throw endpointError(`connect the ${this.kind} socket to`, endpoint, error);
     }
@@ -200,7 +200,7 @@ export class ManagedSocket<T = Frame[]> {
   }
 
   disconnect(endpoint: string): void {
-    this.#native.disconnect(endpoint);
+    retryInterrupted(() => this.#native.disconnect(endpoint));
     if (endpoint.startsWith('inproc://')) this.#inproc -= 1;
   }
 
@@ -461,4 +461,22 @@ function endpointError(action: string, endpoint: string, error: unknown): Error 
     : code === 'EACCES' ? ': permission denied (ports below 1024 need privileges; an ipc path needs a writable directory)'
     : '';
   return Object.assign(new Error(`cannot ${action} ${endpoint}: ${reason}${hint}`, { cause: error }), typeof code === 'string' ? { code } : {});
+}
+
+/** Calls into libzmq that a signal interrupted at most this many times in a row are tried again. */
+const INTERRUPTED_RETRIES = 10;
+
+/**
+ * Runs a libzmq call again when a signal interrupted it (EINTR: libzmq processes its commands while
+ * connecting or binding, and a signal — a profiler's SIGPROF, a child's SIGCHLD — can cut that
+ * short). Nothing was done by the interrupted call, so trying again is safe.
+ */
+function retryInterrupted<T>(call: () => T): T {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return call();
+    } catch (error) {
+      if ((error as { code?: unknown } | null)?.code !== 'EINTR' || attempt >= INTERRUPTED_RETRIES) throw error;
+    }
+  }
 }
