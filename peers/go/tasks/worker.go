@@ -15,6 +15,7 @@ import (
 
 	"correio.dev/peers/go/codec"
 	"correio.dev/peers/go/protocol"
+	"golang.org/x/time/rate"
 )
 
 // HandlerFunc runs one attempt of a job and returns its result (any v1 value; a struct is sent by
@@ -43,6 +44,12 @@ type WorkerOptions struct {
 	Queues []string
 	// Concurrency is how many jobs run at once (default 4).
 	Concurrency int
+	// Prefetch is how many jobs the worker leases beyond Concurrency (default 0): they wait,
+	// heartbeated, for a slot.
+	Prefetch int
+	// RateLimits paces tasks in this worker: task name → "<count>/<s|m|h>", such as "20/s" (a
+	// burst of count, then evenly). The coordinator's --task-rate-limit paces a whole queue.
+	RateLimits map[string]string
 	// Poll is how long a lease request waits for a job (a long poll; default 20 s, at most 30 s).
 	Poll time.Duration
 	// Grace is how long Run lets running jobs finish once its ctx is done (default 10 s); then
@@ -92,6 +99,10 @@ type Worker struct {
 	id      string
 	log     *slog.Logger
 	client  *Client
+
+	// slots holds a token per job whose handler runs (Concurrency of them); limits paces tasks.
+	slots  chan struct{}
+	limits map[string]*rate.Limiter
 
 	mu        sync.Mutex
 	handlers  map[string]HandlerFunc
@@ -144,6 +155,7 @@ func NewWorker(broker string, options WorkerOptions) *Worker {
 	return &Worker{
 		broker: broker, options: options, id: options.ID, log: options.Logger.With("worker", options.ID),
 		handlers: map[string]HandlerFunc{}, running: map[string]*runningJob{}, slotFreed: make(chan struct{}, 1),
+		slots: make(chan struct{}, options.Concurrency), limits: map[string]*rate.Limiter{},
 	}
 }
 
@@ -191,6 +203,16 @@ func (w *Worker) Run(ctx context.Context) error {
 	if len(w.options.Queues) == 0 || len(w.options.Queues) > 32 {
 		return codec.Errorf(codec.CodeValidation, "a task worker takes 1 to 32 queues, got %d", len(w.options.Queues))
 	}
+	if w.options.Prefetch < 0 {
+		return codec.Errorf(codec.CodeValidation, "a task worker's Prefetch is at least 0, got %d", w.options.Prefetch)
+	}
+	for task, text := range w.options.RateLimits {
+		limiter, err := parseRate(text)
+		if err != nil {
+			return codec.Errorf(codec.CodeValidation, "the rate limit of task %s: %v", task, err)
+		}
+		w.limits[task] = limiter
+	}
 	client, err := Dial(w.broker, ClientOptions{Sender: w.id, RetryFor: workerRetryFor, Auth: w.options.Auth, Logger: w.options.Logger})
 	if err != nil {
 		return err
@@ -226,7 +248,7 @@ func (w *Worker) poll(ctx context.Context) {
 	defer stopWatch()
 	failures := 0
 	for ctx.Err() == nil {
-		free := w.options.Concurrency - w.Stats().Running
+		free := w.options.Concurrency + w.options.Prefetch - w.Stats().Running
 		if free <= 0 {
 			select {
 			case <-w.slotFreed:
@@ -308,7 +330,17 @@ func (w *Worker) execute(entry *runningJob) {
 		w.refill(w.settle(entry, w.withRefill(failedWith(protocol.TaskError{Type: "UnknownTask", Message: fmt.Sprintf("worker %s has no handler for %s", w.id, job.Task)}, false))))
 		return
 	}
+	if err := w.turn(entry); err != nil {
+		// Cancelled, its lease lost, or the worker stopping while the job waited for its rate or a slot.
+		if w.releasing.Load() {
+			w.settle(entry, protocol.TasksSettleRequest{Outcome: protocol.TasksSettleRequestOutcomeReleased})
+		} else {
+			w.refill(w.settle(entry, w.withRefill(failedWith(errorOf(err), true))))
+		}
+		return
+	}
 	result, err := invoke(entry.ctx, handler, job)
+	<-w.slots
 	if err != nil {
 		if w.releasing.Load() {
 			w.settle(entry, protocol.TasksSettleRequest{Outcome: protocol.TasksSettleRequestOutcomeReleased})
@@ -344,6 +376,30 @@ func (w *Worker) refill(jobs []protocol.TaskJob) {
 	for _, job := range jobs {
 		w.start(Job{job})
 	}
+}
+
+// turn waits for the task's rate and a free slot (prefetched jobs wait here), then takes the slot;
+// the job's ctx ending meanwhile is its error.
+func (w *Worker) turn(entry *runningJob) error {
+	if limiter := w.limits[entry.job.Task]; limiter != nil {
+		if err := limiter.Wait(entry.ctx); err != nil {
+			return cause(entry.ctx, err)
+		}
+	}
+	select {
+	case w.slots <- struct{}{}:
+		return nil
+	case <-entry.ctx.Done():
+		return cause(entry.ctx, entry.ctx.Err())
+	}
+}
+
+// cause is why ctx ended (its cancel cause), else err.
+func cause(ctx context.Context, err error) error {
+	if why := context.Cause(ctx); why != nil {
+		return why
+	}
+	return err
 }
 
 // invoke runs the handler; a panic is the attempt's error (type Panic), not the worker's end.

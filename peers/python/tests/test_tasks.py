@@ -302,6 +302,47 @@ def test_lost_lease_drops_the_outcome_whether_settle_or_a_heartbeat_finds_out(ta
     assert worker.stats.lost == 2
 
 
+def test_prefetched_jobs_wait_for_a_slot_and_a_task_keeps_to_its_rate(tasks: TaskClient, workers: Callable[..., TaskWorker]) -> None:
+    """prefetch leases beyond the slots (the extra jobs wait, leased, for one); rate_limits paces a task in this worker."""
+    worker = workers(["py-prefetch"], concurrency=1, prefetch=2, rate_limits={"paced": "2/s"})
+    gate = threading.Event()
+    running = 0
+    most = 0
+    lock = threading.Lock()
+
+    @worker.task("held")
+    def held(_args: Any) -> None:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        gate.wait(10)
+        with lock:
+            running -= 1
+
+    starts: list[float] = []
+
+    @worker.task("paced")
+    def paced(_args: Any) -> None:
+        starts.append(time.monotonic())
+
+    ids = [tasks.enqueue("py-prefetch", "held", id=f"py-held-{n}")["job"]["id"] for n in range(4)]
+    worker.start()
+    # One slot, two prefetched: three leased (active) at once, one running, the fourth still queued.
+    until(lambda: sorted(state_of(tasks, job_id)[0] for job_id in ids) == ["active", "active", "active", "queued"], 10, "three jobs leased")
+    assert worker.stats.running == 3
+    gate.set()
+    for job_id in ids:
+        assert tasks.wait(job_id, 15)["state"] == "succeeded"
+    assert most == 1
+
+    paced_ids = [tasks.enqueue("py-prefetch", "paced", id=f"py-paced-{n}")["job"]["id"] for n in range(5)]
+    for job_id in paced_ids:
+        assert tasks.wait(job_id, 15)["state"] == "succeeded"
+    # A burst of 2, then one every half second: the fifth starts at least 1.5 s after the first.
+    assert len(starts) == 5 and starts[-1] - starts[0] >= 1.4
+
+
 def test_a_settle_leases_the_next_job_in_the_same_request(tasks: TaskClient) -> None:
     """Revision 1.7: a settle with `lease` hands back the worker's next job; a refused settle leases nothing."""
     for name in ("a", "b"):

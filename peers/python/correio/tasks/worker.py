@@ -14,6 +14,7 @@ a worker that dies mid-job loses its lease and the job runs again elsewhere.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 import os
@@ -25,13 +26,14 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, AsyncIterator, Callable, Iterable, Mapping
 
 from ..codec import encode
 from ..errors import CorreioError
 from ..generated.defs import TaskJob
 from .client import REQUEST_SLACK, AsyncTaskClient, Auth
 from .errors import JobCancelled
+from .rate import TokenBucket, parse_rate
 
 log = logging.getLogger("correio.tasks")
 
@@ -145,14 +147,18 @@ class TaskWorker:
         poll_ms: int = 5_000,
         timeout: float = 60.0,
         auth: Auth = None,
+        prefetch: int = 0,
+        rate_limits: Mapping[str, str] | None = None,
     ) -> None:
         self.queues = list(queues)
         if not self.queues:
             raise ValueError("a task worker needs at least one queue")
-        if concurrency < 1 or not 0 <= poll_ms <= 30_000:
-            raise ValueError("concurrency must be at least 1 and poll_ms within 0..30000")
+        if concurrency < 1 or prefetch < 0 or not 0 <= poll_ms <= 30_000:
+            raise ValueError("concurrency must be at least 1, prefetch at least 0 and poll_ms within 0..30000")
         self.broker = broker
         self.concurrency = concurrency
+        self.prefetch = prefetch
+        self._limits = {task: TokenBucket(parse_rate(rate)) for task, rate in (rate_limits or {}).items()}
         self.poll_ms = poll_ms
         self.id = id if id is not None else _default_id()
         self._timeout = timeout
@@ -237,6 +243,7 @@ class TaskWorker:
         self._slot_freed = asyncio.Event()
         self._grace = grace
         self._runs: set[asyncio.Task[None]] = set()
+        self._slots = asyncio.Semaphore(self.concurrency)
         self._executor = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix=f"correio-task-{self.id}")
         self._client = AsyncTaskClient(self.broker, timeout=self._timeout, auth=self._auth, sender=self.id)
         try:
@@ -311,7 +318,7 @@ class TaskWorker:
         # Runs until stop; the lease then in flight ends on its own and what it brings is given back.
         while not self._stopping.is_set():
             self._slot_freed.clear()
-            free = self.concurrency - len(self._running)
+            free = self.concurrency + self.prefetch - len(self._running)
             if free <= 0:
                 await self._next_slot(60.0)
                 continue
@@ -355,17 +362,22 @@ class TaskWorker:
                 error = {"type": "UnknownTask", "message": f"worker {self.id} has no handler for {job['task']}"}
                 await self._refill(await self._settle(entry, {"outcome": "failed", "error": error, "retry": False}, refill=True))
                 return
+            failure: BaseException | None
             try:
-                entry.task = self._invoke(registered, job.get("args"), entry.ctx)
-            except Exception as error:  # an async handler called with the wrong arguments
-                entry.task = asyncio.get_running_loop().create_future()
-                entry.task.set_exception(error)
-            await asyncio.wait({entry.task})
-            if entry.task.cancelled():
-                failure: BaseException | None = JobCancelled(entry.ctx.reason or "the job was cancelled")
+                async with self._turn(entry):
+                    try:
+                        entry.task = self._invoke(registered, job.get("args"), entry.ctx)
+                    except Exception as error:  # an async handler called with the wrong arguments
+                        entry.task = asyncio.get_running_loop().create_future()
+                        entry.task.set_exception(error)
+                    await asyncio.wait({entry.task})
+            except JobCancelled as cancelled:  # while it waited for its rate or a slot
+                failure = cancelled
             else:
-                failure = entry.task.exception()
+                assert entry.task is not None
+                failure = JobCancelled(entry.ctx.reason or "the job was cancelled") if entry.task.cancelled() else entry.task.exception()
             if failure is None:
+                assert entry.task is not None
                 result = entry.task.result()
                 await self._refill(await self._settle(entry, {"outcome": "succeeded", **({} if result is None else {"result": result})}, refill=True))
             elif self._releasing:
@@ -376,6 +388,35 @@ class TaskWorker:
         finally:
             self._running.pop(job["id"], None)
             self._slot_freed.set()
+
+    @contextlib.asynccontextmanager
+    async def _turn(self, entry: _Running) -> AsyncIterator[None]:
+        """Waits for the task's rate and a free slot (prefetched jobs wait here), then holds the slot.
+
+        A job cancelled, or whose lease is lost, meanwhile fails with JobCancelled without running.
+        """
+        limit = self._limits.get(entry.job["task"])
+        # Bounded by the bucket's refill and by the job's cancellation.
+        while limit is not None and not limit.take():
+            self._raise_if_cancelled(entry)
+            await asyncio.sleep(max(0.001, limit.wait()))
+        while True:
+            self._raise_if_cancelled(entry)
+            try:
+                await asyncio.wait_for(self._slots.acquire(), 0.25)
+                break
+            except asyncio.TimeoutError:
+                continue
+        try:
+            self._raise_if_cancelled(entry)
+            yield
+        finally:
+            self._slots.release()
+
+    @staticmethod
+    def _raise_if_cancelled(entry: _Running) -> None:
+        if entry.ctx.cancelled.is_set():
+            raise JobCancelled(entry.ctx.reason or "the job was cancelled")
 
     async def _give_back(self, job: TaskJob) -> None:
         """Releases a job leased while stopping, unstarted."""
