@@ -18,14 +18,7 @@ func TestPrefetchedJobsWaitForASlotAndATaskKeepsToItsRate(t *testing.T) {
 	queue := uniqueQueue("prefetch")
 	client := newClient(t)
 	ctx := background(t)
-	var ids []string
-	for i := 0; i < 4; i++ {
-		job, _, err := client.Enqueue(ctx, queue, "held", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, job.ID)
-	}
+	ids := enqueueMany(t, ctx, client, queue, "held", 4)
 	gate := make(chan struct{})
 	var running, most atomic.Int64
 	var mu sync.Mutex
@@ -83,15 +76,7 @@ func TestPrefetchedJobsWaitForASlotAndATaskKeepsToItsRate(t *testing.T) {
 		t.Fatalf("handlers at once: %d, want 1", most.Load())
 	}
 
-	var paced []string
-	for i := 0; i < 5; i++ {
-		job, _, err := client.Enqueue(ctx, queue, "paced", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		paced = append(paced, job.ID)
-	}
-	for _, id := range paced {
+	for _, id := range enqueueMany(t, ctx, client, queue, "paced", 5) {
 		if job, err := client.Wait(ctx, id); err != nil || job.State != protocol.TaskStateSucceeded {
 			t.Fatalf("job %s: %+v %v", id, job, err)
 		}
@@ -102,6 +87,20 @@ func TestPrefetchedJobsWaitForASlotAndATaskKeepsToItsRate(t *testing.T) {
 	if len(starts) != 5 || starts[4].Sub(starts[0]) < 1400*time.Millisecond {
 		t.Fatalf("paced starts: %d, spread %v", len(starts), starts[len(starts)-1].Sub(starts[0]))
 	}
+}
+
+// enqueueMany enqueues count jobs of task without arguments; their ids in order.
+func enqueueMany(t *testing.T, ctx context.Context, client *Client, queue, task string, count int) []string {
+	t.Helper()
+	ids := make([]string, 0, count)
+	for range count {
+		job, _, err := client.Enqueue(ctx, queue, task, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, job.ID)
+	}
+	return ids
 }
 
 func TestRatesParseLikeTheTypeScriptOnes(t *testing.T) {
