@@ -30,4 +30,25 @@ describe('OriginAdmission', () => {
     admission.admit([op('new')], 'test');
     expect(unlisted).toEqual([['forged-0'], ['new']]);
   });
+
+  it('a live server not listed yet is said at info, and does not hold back the warning about a made-up origin', () => {
+    const lines: Array<{ level: number; msg: string }> = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line) as { level: number; msg: string }) });
+    const admission = new OriginAdmission({
+      self: 's1',
+      members: () => [],
+      held: () => false,
+      heardOf: (origin) => origin === 's2',
+      logger,
+      onRefused: () => undefined,
+    });
+    admission.admit([op('s2')], 'test');
+    admission.admit([op('s2')], 'test');
+    admission.admit([op('made-up')], 'test');
+    admission.admit([op('made-up-too')], 'test');
+    expect(lines.map(({ level, msg }) => [level, msg.split(' ').slice(0, 6).join(' ')])).toEqual([
+      [30, 'replicated operations from live servers this'],
+      [40, 'replicated operations from origins the cluster'],
+    ]);
+  });
 });

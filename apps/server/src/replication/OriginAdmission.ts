@@ -41,9 +41,10 @@ export interface OriginAdmissionOptions {
  */
 export class OriginAdmission {
   readonly #options: OriginAdmissionOptions;
-  #lastWarning = Number.NEGATIVE_INFINITY;
+  /** When each kind of line was last written: a benign "not listed yet" must not hold back a made-up origin's warning. */
+  readonly #lastLine = { notListedYet: Number.NEGATIVE_INFINITY, madeUp: Number.NEGATIVE_INFINITY };
   #lastUnlisted = Number.NEGATIVE_INFINITY;
-  #suppressed = 0;
+  readonly #suppressed = { notListedYet: 0, madeUp: 0 };
 
   constructor(options: OriginAdmissionOptions) {
     this.#options = options;
@@ -71,7 +72,7 @@ export class OriginAdmission {
     return admitted;
   }
 
-  /** Counts `count` refused operations and warns, at most once per 10 s (with how many lines were held back). */
+  /** Counts `count` refused operations and says so, each kind of line at most once per 10 s (with how many were held back). */
   refused(count: number, origins: readonly string[], via: string): void {
     this.#options.onRefused(count);
     const now = performance.now();
@@ -79,18 +80,20 @@ export class OriginAdmission {
       this.#lastUnlisted = now;
       this.#options.onUnlisted(origins);
     }
-    if (now - this.#lastWarning < WARN_INTERVAL_MS) {
-      this.#suppressed++;
+    const heardOf = this.#options.heardOf;
+    const kind = heardOf !== undefined && origins.every(heardOf) ? 'notListedYet' : 'madeUp';
+    if (now - this.#lastLine[kind] < WARN_INTERVAL_MS) {
+      this.#suppressed[kind]++;
       return;
     }
-    const fields = { via, refused: count, origins: origins.slice(0, 5), ...(this.#suppressed > 0 ? { suppressedWarnings: this.#suppressed } : {}) };
-    const heardOf = this.#options.heardOf;
-    if (heardOf !== undefined && origins.every(heardOf)) {
+    const suppressed = this.#suppressed[kind];
+    const fields = { via, refused: count, origins: origins.slice(0, 5), ...(suppressed > 0 ? { suppressedWarnings: suppressed } : {}) };
+    if (kind === 'notListedYet') {
       this.#options.logger.info(fields, 'replicated operations from live servers this one does not list yet were dropped; the list is read again, and they come back by anti-entropy');
     } else {
       this.#options.logger.warn(fields, 'replicated operations from origins the cluster membership does not list were dropped (not stored)');
     }
-    this.#lastWarning = now;
-    this.#suppressed = 0;
+    this.#lastLine[kind] = now;
+    this.#suppressed[kind] = 0;
   }
 }
