@@ -39,8 +39,8 @@ interface Waiting {
  * change goes first to the `replicas − 1` replicas (the first live peers by id; the next one
  * stands in for one that fails) and resolves once they stored it durably; the other peers get it
  * lazily, batched with whatever else changed within `lazyMs`, so a new coordinator that is not a
- * replica starts its merge nearly current. Changes made meanwhile travel together: one request in
- * flight per peer, so a burst of enqueues costs a few round trips rather than one each.
+ * replica starts its merge nearly current. Changes made meanwhile travel together: a few requests in
+ * flight per peer (PeerChannel), so a burst of enqueues costs a few round trips rather than one each.
  */
 export class TaskReplicator {
   readonly #options: TaskReplicatorOptions;

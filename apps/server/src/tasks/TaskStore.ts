@@ -3,7 +3,7 @@ import { decode, encode } from '@correio/codec';
 import type { TaskJob, TaskSchedule } from '@correio/protocol';
 import { open, type Database, type Key, type RootDatabase } from 'lmdb';
 import { timerOf } from './jobStates.js';
-import { MAX_BATCH_BYTES, rememberSize } from './jobSize.js';
+import { MAX_BATCH_BYTES, storedBytes } from './jobSize.js';
 
 export interface TaskStoreOptions {
   /** The store's directory (created when missing). */
@@ -71,9 +71,7 @@ export class TaskStore {
   put(job: TaskJob): void {
     const held = this.get(job.id);
     if (held !== undefined) this.#unindex(held);
-    const bytes = encode(job);
-    rememberSize(job, bytes.length);
-    this.#jobs.put(job.id, bytes);
+    this.#jobs.put(job.id, storedBytes(job));
     this.#index(job);
   }
 

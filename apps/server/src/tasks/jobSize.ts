@@ -1,4 +1,4 @@
-import { DEFAULT_LIMITS, Encoder } from '@correio/codec';
+import { DEFAULT_LIMITS, Encoder, encode } from '@correio/codec';
 import type { TaskJob } from '@correio/protocol';
 
 /**
@@ -15,24 +15,37 @@ const NESTING_ABOVE_A_JOB = 3;
 
 const encoder = new Encoder({ maxDepth: DEFAULT_LIMITS.maxDepth - NESTING_ABOVE_A_JOB });
 
-/** Sizes already measured, by job object: a settled job is measured once for the check and again by its copy's batching. */
-const measured = new WeakMap<TaskJob, { bytes: number } | { problem: string }>();
+/**
+ * Encodings already made, by job object (jobs are never changed in place: a change is a new
+ * object): a job is encoded once for its size check, its store write and its copy's batching.
+ */
+const encodings = new WeakMap<TaskJob, Uint8Array | { problem: string }>();
 
-/** Notes the size of a job the store has just encoded (its encoding is the same): its copy's batching need not encode it again. */
-export function rememberSize(job: TaskJob, bytes: number): void {
-  if (bytes <= MAX_JOB_BYTES && !measured.has(job)) measured.set(job, { bytes });
+/** The job encoded as inside a message, or why it cannot be; made once per job object. */
+function encoded(job: TaskJob): Uint8Array | { problem: string } {
+  let made = encodings.get(job);
+  if (made !== undefined) return made;
+  try {
+    made = encoder.encode(job);
+  } catch (error) {
+    made = { problem: (error as Error).message };
+  }
+  encodings.set(job, made);
+  return made;
 }
 
 /** The job's encoded size, or why it cannot travel inside another message. */
 export function jobSize(job: TaskJob): { bytes: number } | { problem: string } {
-  let size = measured.get(job);
-  if (size !== undefined) return size;
-  try {
-    const bytes = encoder.encode(job).length;
-    size = bytes > MAX_JOB_BYTES ? { problem: `it would take ${bytes} bytes encoded, more than the ${MAX_JOB_BYTES} a job may` } : { bytes };
-  } catch (error) {
-    size = { problem: (error as Error).message };
-  }
-  measured.set(job, size);
-  return size;
+  const made = encoded(job);
+  if (!(made instanceof Uint8Array)) return made;
+  return made.length > MAX_JOB_BYTES ? { problem: `it would take ${made.length} bytes encoded, more than the ${MAX_JOB_BYTES} a job may` } : { bytes: made.length };
+}
+
+/**
+ * The bytes the store keeps for a job: the encoding its size check made (the same canonical
+ * MessagePack), or a fresh one for a job too deep to travel, which the store still keeps.
+ */
+export function storedBytes(job: TaskJob): Uint8Array {
+  const made = encoded(job);
+  return made instanceof Uint8Array ? made : encode(job);
 }
