@@ -38,7 +38,7 @@ function portOf(endpoint: string): number {
 const bound = new Map<string, Set<number>>(
   services.map(([name, service]) => {
     const env = service.environment ?? {};
-    const binds = ['CORREIO_BROKER_ENDPOINT', 'CORREIO_PROXY_PUBLISHERS', 'CORREIO_PROXY_SUBSCRIBERS'].filter((key) => key in env).map((key) => portOf(env[key]!));
+    const binds = ['CORREIO_BROKER_ENDPOINT', 'CORREIO_PROXY_PUBLISHERS', 'CORREIO_PROXY_SUBSCRIBERS', 'CORREIO_SERVER_PEER_BIND'].filter((key) => key in env).map((key) => portOf(env[key]!));
     // The gateway's HTTP port is a plain port number, not an endpoint.
     if (env['CORREIO_GATEWAY_PORT'] !== undefined) binds.push(Number(env['CORREIO_GATEWAY_PORT']));
     return [name, new Set(binds)];

@@ -11,6 +11,8 @@ export interface StoredServer {
   readonly endpoint?: string;
   /** Its /health and /metrics base URL (revision 1.3), if it registered one. */
   readonly http?: string;
+  /** Its direct endpoint for other servers (revision 1.8), if its latest registration gave one. */
+  readonly peer?: string;
   /** When the server first registered (ms since the epoch). */
   readonly registeredAt: number;
   /** The latest time the reference server had heard from it when this record was written. */

@@ -35,6 +35,11 @@ export interface ServerAddresses {
   readonly endpoint?: string | undefined;
   /** Its /health and /metrics base URL (revision 1.3). */
   readonly http?: string | undefined;
+  /**
+   * Its direct endpoint for other servers (revision 1.8). Unlike the others it is not kept when a
+   * registration leaves it out: a server restarted without one must not be sought at its old port.
+   */
+  readonly peer?: string | undefined;
 }
 
 export type MembershipEvent = RefMembership;
@@ -125,7 +130,7 @@ export class ServerRegistry {
   /**
    * Registers a server: its rank (new servers get the next one, durably, before this returns) and the
    * events to publish. `addresses` (its endpoint, its /health URL) are kept as last given: a
-   * registration without one keeps the earlier one. Throws when the store fails (nothing changed
+   * registration without one keeps the earlier one (its peer endpoint excepted). Throws when the store fails (nothing changed
    * then) or the list is full.
    */
   register(server: string, addresses: ServerAddresses, now: Instant): { readonly rank: number; readonly created: boolean; readonly events: MembershipEvent[] } {
@@ -145,8 +150,14 @@ export class ServerRegistry {
         this.#stored.delete(forget);
         this.#forgotten += 1;
       }
-    } else if (!known.listed || (addresses.endpoint ?? known.endpoint) !== known.endpoint || (addresses.http ?? known.http) !== known.http) {
-      stored = { ...known, ...definedAddresses(addresses), lastSeen: now.wall, listed: true };
+    } else if (
+      !known.listed ||
+      (addresses.endpoint ?? known.endpoint) !== known.endpoint ||
+      (addresses.http ?? known.http) !== known.http ||
+      addresses.peer !== known.peer
+    ) {
+      const { peer: _formerPeer, ...kept } = known;
+      stored = { ...kept, ...definedAddresses(addresses), lastSeen: now.wall, listed: true };
       this.#save(this.#nextRank, [stored]);
     } else {
       stored = known;
@@ -242,8 +253,8 @@ export class ServerRegistry {
 }
 
 /** The addresses that are given, without undefined keys (the snapshot and the replies leave absent ones out). */
-function definedAddresses({ endpoint, http }: ServerAddresses): ServerAddresses {
-  return { ...(endpoint !== undefined ? { endpoint } : {}), ...(http !== undefined ? { http } : {}) };
+function definedAddresses({ endpoint, http, peer }: ServerAddresses): ServerAddresses {
+  return { ...(endpoint !== undefined ? { endpoint } : {}), ...(http !== undefined ? { http } : {}), ...(peer !== undefined ? { peer } : {}) };
 }
 
 function snapshotOf(nextRank: number, servers: Iterable<StoredServer>): RegistrySnapshot {

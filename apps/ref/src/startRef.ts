@@ -196,10 +196,10 @@ function serve(
 ): object {
   switch (request.type) {
     case 'ref.register.request': {
-      const { server, endpoint, http } = request.body as RefRegisterRequest;
+      const { server, endpoint, http, peer } = request.body as RefRegisterRequest;
       let result: ReturnType<ServerRegistry['register']>;
       try {
-        result = registry.register(server, { endpoint, http }, now());
+        result = registry.register(server, { endpoint, http, peer }, now());
       } catch (error) {
         const failure = CorreioError.from(error);
         counters.registrations.inc({ outcome: 'failed' });
@@ -210,7 +210,7 @@ function serve(
         throw failure;
       }
       counters.registrations.inc({ outcome: result.created ? 'new' : 'known' });
-      logger.info({ server, rank: result.rank, created: result.created, endpoint, http }, 'server registered');
+      logger.info({ server, rank: result.rank, created: result.created, endpoint, http, peer }, 'server registered');
       publish(result.events);
       return { server, rank: result.rank };
     }

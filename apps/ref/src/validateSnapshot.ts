@@ -30,11 +30,12 @@ export function validateSnapshot(value: unknown, where: string): RegistrySnapsho
   for (const [index, item] of (record['servers'] as unknown[]).entries()) {
     const at = `servers[${index}]`;
     if (typeof item !== 'object' || item === null) fail(`${at} is not an object`);
-    const { server, rank, endpoint, http, registeredAt, lastSeen, listed } = item as Record<string, unknown>;
+    const { server, rank, endpoint, http, peer, registeredAt, lastSeen, listed } = item as Record<string, unknown>;
     if (typeof server !== 'string' || !NODE_ID.test(server)) fail(`${at}.server is not a node id`);
     if (!isPositiveInteger(rank)) fail(`${at}.rank is not a positive integer`);
     if (endpoint !== undefined && (typeof endpoint !== 'string' || !ENDPOINT.test(endpoint))) fail(`${at}.endpoint is not an endpoint`);
     if (http !== undefined && (typeof http !== 'string' || !HTTP_URL.test(http))) fail(`${at}.http is not an http URL`);
+    if (peer !== undefined && (typeof peer !== 'string' || !ENDPOINT.test(peer))) fail(`${at}.peer is not an endpoint`);
     if (!isTimestamp(registeredAt) || !isTimestamp(lastSeen)) fail(`${at} has an invalid registeredAt or lastSeen`);
     if (typeof listed !== 'boolean') fail(`${at}.listed is not a boolean`);
     if (ids.has(server as string)) fail(`server ${server as string} appears twice`);
@@ -47,6 +48,7 @@ export function validateSnapshot(value: unknown, where: string): RegistrySnapsho
       rank: rank as number,
       ...(endpoint !== undefined ? { endpoint: endpoint as string } : {}),
       ...(http !== undefined ? { http: http as string } : {}),
+      ...(peer !== undefined ? { peer: peer as string } : {}),
       registeredAt: registeredAt as number,
       lastSeen: lastSeen as number,
       listed: listed as boolean,

@@ -56,6 +56,25 @@ describe('ServerRegistry: ranks', () => {
     expect(r.list()[1]).not.toHaveProperty('http');
   });
 
+  it('lists the direct peer endpoint of the latest registration only: one without it has none (revision 1.8)', () => {
+    const store = new InMemoryRegistryStore();
+    const r = registry(store);
+    r.register('a', { endpoint: 'tcp://a:1', peer: 'tcp://a:5601' }, at(0));
+    r.register('a', { peer: 'tcp://a:5601' }, at(1));
+    expect(store.saves).toBe(1);
+    expect(r.list()[0]).toMatchObject({ endpoint: 'tcp://a:1', peer: 'tcp://a:5601' });
+    expect(registry(store, at(2)).list()[0]?.peer).toBe('tcp://a:5601');
+    // Restarted on another port: the new one.
+    r.register('a', { peer: 'tcp://a:5602' }, at(3));
+    expect(r.list()[0]?.peer).toBe('tcp://a:5602');
+    // Restarted without a direct endpoint: none, where the other addresses are kept.
+    r.register('a', {}, at(4));
+    expect(store.saves).toBe(3);
+    expect(r.list()[0]).toMatchObject({ endpoint: 'tcp://a:1' });
+    expect(r.list()[0]).not.toHaveProperty('peer');
+    expect(store.load()?.servers[0]).not.toHaveProperty('peer');
+  });
+
   it('a failing store issues nothing and changes nothing', () => {
     const store = new InMemoryRegistryStore();
     let failing = false;

@@ -58,6 +58,8 @@ interface RawOptions {
   authRefreshTtl: number;
   operators: string[];
   httpUrl?: string;
+  peerBind?: string;
+  peerEndpoint?: string;
 }
 
 /** The `correio-server` command line; every flag also reads a CORREIO_SERVER_* variable. */
@@ -101,6 +103,14 @@ export function serverCommand(): Command {
     .addOption(envOption('--auth-refresh-ttl <ms>', 'refresh-token lifetime', 'CORREIO_AUTH_REFRESH_TTL').argParser(parseDurationMs).default(7 * 86_400_000))
     .addOption(envOption('--operators <names>', 'users whose access tokens carry the operator role (may open a gateway\'s dashboard), comma-separated (ana,rui)', 'CORREIO_SERVER_OPERATORS').argParser(parseOperators).default([]))
     .addOption(
+      envOption(
+        '--peer-bind <endpoint>',
+        "bind a direct endpoint for the other servers' srv.<id> requests, so replication, task and log copies skip the broker (\"off\": none; default: tcp://127.0.0.1:0 when the broker is on this machine and CURVE is off, else none)",
+        'CORREIO_SERVER_PEER_BIND',
+      ).argParser(parsePeerBind),
+    )
+    .addOption(envOption('--peer-endpoint <endpoint>', 'the address of --peer-bind that other servers connect to, registered with the reference server (default: the bound address)', 'CORREIO_SERVER_PEER_ENDPOINT').argParser(parseEndpoint))
+    .addOption(
       envOption('--http-url <url>', 'where others reach this server\'s /health and /metrics, registered with the reference server for dashboards (default: the side port\'s address; http://<hostname>:<port> when it binds every interface)', 'CORREIO_SERVER_HTTP_URL').argParser(parseHttpUrl),
     );
   return addCommonOptions(addCurveClientOptions(addClusterOptions(command), 'CORREIO_SERVER'));
@@ -142,7 +152,21 @@ export function parseServerCommandLine(argv: readonly string[], command = server
     },
     ...(raw.httpPort !== undefined ? { http: { port: raw.httpPort, host: raw.httpHost, ...(raw.httpUrl === undefined ? {} : { url: raw.httpUrl }) } } : {}),
   };
-  return { options, logLevel: raw.logLevel, shutdownGraceMs: raw.shutdownGrace };
+  return { options: { ...options, ...peerLinkOf(raw, command) }, logLevel: raw.logLevel, shutdownGraceMs: raw.shutdownGrace };
+}
+
+function parsePeerBind(value: string): string {
+  return value === 'off' ? value : parseEndpoint(value);
+}
+
+/** --peer-bind and --peer-endpoint as the server's peerLink option (absent: its default). */
+function peerLinkOf(raw: RawOptions, command: Command): Pick<StartServerOptions, 'peerLink'> {
+  if (raw.peerBind === undefined) {
+    if (raw.peerEndpoint !== undefined) command.error('error: --peer-endpoint needs --peer-bind, the endpoint to bind (such as tcp://0.0.0.0:5601)');
+    return {};
+  }
+  if (raw.peerBind === 'off') return { peerLink: false };
+  return { peerLink: { bind: raw.peerBind, ...(raw.peerEndpoint === undefined ? {} : { advertise: raw.peerEndpoint }) } };
 }
 
 function parseHttpUrl(value: string): string {

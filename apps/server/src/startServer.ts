@@ -5,9 +5,11 @@ import { registerLiveSetting } from '@correio/config';
 import { KeyRing, TokenAuthority } from '@correio/identity';
 import { systemTime, type TimeSource } from '@correio/clocks';
 import { DataDirLock, createLogger, createMetrics, startHttpSidecar, type CurveClientKeySet, type HealthStatus, type HttpSidecar, type Logger, type MetricsRegistry } from '@correio/observability';
-import { CorreioError } from '@correio/codec';
+import { CorreioError, UnavailableError } from '@correio/codec';
+import type { RequestHandler } from '@correio/transport';
 import type { BodyOf } from '@correio/protocol';
-import { createService, PromMetrics, type Service } from '@correio/service';
+import { ClockStamp, createService, PromMetrics, type Service } from '@correio/service';
+import { PeerLinks, type PeerLinksStats } from '@correio/replication';
 import { ChatServer } from './ChatServer.js';
 import { ConfigHandlers } from './config/ConfigHandlers.js';
 import { LogHandlers, LOGS_SERVICE } from './logs/LogHandlers.js';
@@ -32,6 +34,7 @@ import type { ClockSyncOptions } from './cluster/ClockSync.js';
 import { Cluster, type ClusterHealth, type ClusterOptions } from './cluster/Cluster.js';
 import { clusterTime, type InjectedClockError } from './cluster/clusterTime.js';
 import { openLamportClock } from './cluster/lamportMark.js';
+import { defaultPeerLink, openPeerEndpoint, type PeerEndpoint, type PeerLinkOptions } from './cluster/peerLink.js';
 import { combineHandlers } from './replication/combineHandlers.js';
 import { replicationMetrics } from './replication/replicationMetrics.js';
 import { ServerReplication, type CatchUpReport, type ReplicationHealth } from './replication/ServerReplication.js';
@@ -133,6 +136,12 @@ export interface StartServerOptions {
   readonly clockError?: InjectedClockError;
   /** Authentication: mode, key file, issuer, audience, token lifetimes. */
   readonly auth?: ServerAuthOptions;
+  /**
+   * The direct endpoint other servers send `srv.<id>` requests to, skipping the broker (revision
+   * 1.8: replication batches, task copies, log copies). Default defaultPeerLink: a free loopback
+   * port when the broker is on this machine, without CURVE, with the reference server; `false`: none.
+   */
+  readonly peerLink?: PeerLinkOptions | false;
 }
 
 /** The server's /health: the dashboard's flat fields (DashboardHealth), and the details below. */
@@ -155,6 +164,11 @@ export interface ServerHealth extends DashboardHealth {
   readonly tasks: { readonly coordinating: boolean; readonly jobs: number };
   /** The synchronised clock: now, corrected, offset applied, the last adjustment and round. */
   readonly clock: ClusterHealth['clock'];
+  /**
+   * Direct requests between servers (revision 1.8): this server's endpoint and the requests it
+   * served there; requests it sent to peers directly, through the broker, and its open links.
+   */
+  readonly peerLink: PeerLinksStats & { readonly endpoint?: string; readonly served: number };
   readonly [detail: string]: unknown;
 }
 
@@ -217,6 +231,9 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   let cluster: Cluster | undefined;
   let keys: KeyRing | undefined;
   let sidecar: HttpSidecar | undefined;
+  let peerEndpoint: PeerEndpoint | undefined;
+  let serveDirect: RequestHandler | undefined;
+  let peerLinks: PeerLinks | undefined;
   // Until the server is assembled, /health answers 503 "starting" (a long store verification shows as such).
   let currentHealth: () => HealthStatus = () => ({ ready: false, status: 'starting', id: options.id });
   try {
@@ -258,6 +275,30 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
         'the store holds operations of other origins stamped too far ahead to merge (stored, never merged, as when they arrived); this clock resumes past this server\'s own operations only',
       );
     }
+    // The server's one clock stamps the direct endpoint's replies and links' requests, as its service's.
+    const stamp = new ClockStamp(options.id, { clock: lamport, time });
+    const link = options.peerLink ?? defaultPeerLink({ broker: options.broker, curve: options.curve !== undefined, ref: options.ref !== false });
+    // Bound before registering, so that its address goes into the registration.
+    if (link) {
+      peerEndpoint = await openPeerEndpoint({
+        id: options.id,
+        link,
+        handler: (request, context) => {
+          if (service === undefined) throw new UnavailableError(`server ${options.id} is starting`);
+          serveDirect ??= service.handlerFor(`srv.${options.id}`);
+          return serveDirect(request, context);
+        },
+        stamp,
+        concurrency: options.concurrency ?? DEFAULT_CONCURRENCY,
+        logger,
+      });
+    }
+    const links = (peerLinks = new PeerLinks({
+      broker: { request: (...args) => service!.client.transport.request(...args) },
+      endpointOf: (peer) => members.peerEndpoint(peer),
+      stamp,
+      logger,
+    }));
     const members = new Cluster({
       id: options.id,
       broker: options.broker,
@@ -267,6 +308,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       ...(options.clockError ? { injected: options.clockError } : {}),
       ...(options.curve ? { curve: options.curve.broker } : {}),
       ...(sidecar ? { http: options.http?.url ?? reachableUrl(sidecar) } : {}),
+      ...(peerEndpoint ? { peer: peerEndpoint.advertised } : {}),
       lamport,
       time,
       logger,
@@ -296,6 +338,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       time,
       ...(options.replication ?? {}),
       ...(options.ackTimeoutMs === undefined ? {} : { ackTimeoutMs: options.ackTimeoutMs }),
+      request: (peer, type, body, requestOptions) => links.request(peer, type, body, requestOptions),
     });
     stopReplication = () => replication.stop();
     const authOptions = options.auth ?? {};
@@ -329,7 +372,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       auth,
       coordinator: () => members.coordinatorId(),
       forward: (server, type, body, ctx) =>
-        service!.client.transport.request(`srv.${server}`, type, body as never, { id: ctx.id, timeout: CONFIG_FORWARD_TIMEOUT_MS, ...(ctx.envelope.auth === undefined ? {} : { auth: ctx.envelope.auth }) }),
+        links.request(server, type, body as never, { id: ctx.id, timeout: CONFIG_FORWARD_TIMEOUT_MS, ...(ctx.envelope.auth === undefined ? {} : { auth: ctx.envelope.auth }) }),
       syncWithPeers: () => replication.syncWithPeers(),
       // Every live server holds a version before it is acknowledged: a newly elected coordinator continues from it.
       confirmEverywhere: async (op) => {
@@ -345,7 +388,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       store: logStore,
       peers: () => (replication.state === 'off' ? [] : replication.peers()),
       request: async (peer, type, body) => {
-        const reply = await service!.client.transport.request(`srv.${peer}`, type, body as never, { timeout: LOG_PEER_TIMEOUT_MS });
+        const reply = await links.request(peer, type, body as never, { timeout: LOG_PEER_TIMEOUT_MS });
         if (reply.type === 'error') throw CorreioError.fromWire(reply.body);
         return reply.body as never;
       },
@@ -358,7 +401,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     const openTaskStore = (taskStore = new TaskStore({ path: join(options.dataDir, 'tasks') }));
     const livePeers = (): readonly string[] => (replication.state === 'off' ? [] : replication.peers());
     const peerRequest = async <T>(peer: string, type: 'tasks.copy.request' | 'tasks.list.request' | 'tasks.schedules.request', body: object): Promise<T> => {
-      const reply = await service!.client.transport.request(`srv.${peer}`, type, body as never, { timeout: TASK_PEER_TIMEOUT_MS });
+      const reply = await links.request(peer, type, body as never, { timeout: TASK_PEER_TIMEOUT_MS });
       if (reply.type === 'error') throw CorreioError.fromWire(reply.body);
       return reply.body as T;
     };
@@ -441,6 +484,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
         publicationsDropped: fanout.counters.dropped,
         replication: replicationHealth,
         tasks: { coordinating: tasksCoordination.acting, jobs: openTaskStore.size },
+        peerLink: { ...links.stats, ...(peerEndpoint ? { endpoint: peerEndpoint.advertised } : {}), served: peerEndpoint?.stats().requests ?? 0 },
         ...cluster,
       };
     };
@@ -484,8 +528,10 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
           await members.stop(); // steps down at once and stops heartbeating: a successor is elected meanwhile
           await tasksCoordination.stop(); // leaves the tasks service and answers its long polls
           await startedService.stop(); // drains in-flight requests: their commits finish before the store closes
+          await peerEndpoint?.stop(); // and those that came directly from peers
           await replication.stop(); // then the live applies and the anti-entropy rounds
           await logSync.stop();
+          await links.close();
           await sidecar?.close();
           await openStore.close();
           await openLogStore.close();
@@ -500,7 +546,9 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   } catch (error) {
     if (error instanceof StoreDamagedError) logger.fatal({ err: error, dataDir: options.dataDir }, error.message);
     await service?.stop().catch(() => undefined);
+    await peerEndpoint?.stop().catch(() => undefined);
     await stopReplication?.().catch(() => undefined);
+    await peerLinks?.close().catch(() => undefined);
     await cluster?.stop().catch(() => undefined);
     await sidecar?.close().catch(() => undefined);
     await store?.close().catch(() => undefined);

@@ -22,6 +22,8 @@ export interface DiscoveryOptions {
   readonly endpoint?: string;
   /** Where this server serves /health and /metrics, shown in the list (revision 1.3: dashboards find it there). */
   readonly http?: string;
+  /** Where other servers reach this server directly (revision 1.8), shown in the list. */
+  readonly peer?: string;
   /** Heartbeat period, ms; must not exceed the reference server's. Default 1000. */
   readonly heartbeatIntervalMs?: number;
   /** Period of full list requests, besides events, ms. Default 5000. */
@@ -68,6 +70,7 @@ export class Discovery {
   readonly #log: Logger;
   readonly #endpoint: string | undefined;
   readonly #http: string | undefined;
+  readonly #peer: string | undefined;
   readonly #heartbeatIntervalMs: number;
   readonly #refreshIntervalMs: number;
   readonly #requestTimeoutMs: number;
@@ -85,6 +88,7 @@ export class Discovery {
     this.server = options.server;
     this.#endpoint = options.endpoint;
     this.#http = options.http;
+    this.#peer = options.peer;
     this.#log = componentLogger('discovery', options.logger).child(options.server ? { server: options.server } : {});
     this.#heartbeatIntervalMs = positive(options.heartbeatIntervalMs ?? 1000, 'heartbeatIntervalMs');
     this.#refreshIntervalMs = positive(options.refreshIntervalMs ?? 5000, 'refreshIntervalMs');
@@ -120,6 +124,11 @@ export class Discovery {
   /** The servers counted alive, ordered by rank. */
   get live(): ServerInfo[] {
     return this.#directory.live;
+  }
+
+  /** One server's cached entry, if it is listed. */
+  serverInfo(server: string): ServerInfo | undefined {
+    return this.#directory.info(server);
   }
 
   /** The coordinator the reference server reported in its latest list. */
@@ -188,6 +197,7 @@ export class Discovery {
       server: this.server,
       ...(this.#endpoint !== undefined ? { endpoint: this.#endpoint } : {}),
       ...(this.#http !== undefined ? { http: this.#http } : {}),
+      ...(this.#peer !== undefined ? { peer: this.#peer } : {}),
     })) as RefRegisterReply;
     if (this.#rank !== reply.rank) this.#log.info({ rank: reply.rank, previous: this.#rank }, 'registered');
     this.#rank = reply.rank;

@@ -11,6 +11,8 @@ export interface ServerInfo {
   readonly endpoint?: string;
   /** Its /health and /metrics base URL, when it registered one. */
   readonly http?: string;
+  /** Where other servers reach it directly, without the broker (revision 1.8), when it registered one. */
+  readonly peer?: string;
 }
 
 export type MembershipState = RefMembership['state'];
@@ -88,6 +90,11 @@ export class ServerDirectory {
     return [...this.#entries.values()].map((entry) => entry.info).sort((a, b) => a.rank - b.rank);
   }
 
+  /** One server's cached entry, if it is listed. */
+  info(server: string): ServerInfo | undefined {
+    return this.#entries.get(server)?.info;
+  }
+
   /** The servers counted alive, ordered by rank. */
   get live(): ServerInfo[] {
     return this.servers.filter((info) => info.alive);
@@ -136,6 +143,7 @@ export class ServerDirectory {
         lastHeartbeat: item.last_heartbeat,
         ...(item.endpoint !== undefined ? { endpoint: item.endpoint } : {}),
         ...(item.http !== undefined ? { http: item.http } : {}),
+        ...(item.peer !== undefined ? { peer: item.peer } : {}),
       };
       this.#entries.set(item.server, { info, stamp: item.last_heartbeat });
     }
@@ -213,6 +221,6 @@ function diffOne(server: string, before: ServerInfo | undefined, after: ServerIn
   return [{ server, rank: after.rank, state, source }];
 }
 
-function addressesOf({ endpoint, http }: ServerInfo): Pick<ServerInfo, 'endpoint' | 'http'> {
-  return { ...(endpoint !== undefined ? { endpoint } : {}), ...(http !== undefined ? { http } : {}) };
+function addressesOf({ endpoint, http, peer }: ServerInfo): Pick<ServerInfo, 'endpoint' | 'http' | 'peer'> {
+  return { ...(endpoint !== undefined ? { endpoint } : {}), ...(http !== undefined ? { http } : {}), ...(peer !== undefined ? { peer } : {}) };
 }

@@ -30,6 +30,8 @@ export interface ServerNodeOptions {
   readonly endpoint?: string;
   /** Where this server serves /health and /metrics, shown in the server list. */
   readonly http?: string;
+  /** Where other servers reach this server directly, without the broker (revision 1.8), shown in the server list. */
+  readonly peer?: string;
   /** The broker's MDP endpoint. */
   readonly broker: string;
   /** The reference server's broker service. Default `ref`. */
@@ -142,6 +144,7 @@ export class ServerNode {
       server: options.server,
       ...(options.endpoint !== undefined ? { endpoint: options.endpoint } : {}),
       ...(options.http !== undefined ? { http: options.http } : {}),
+      ...(options.peer !== undefined ? { peer: options.peer } : {}),
       heartbeatIntervalMs,
       ...(options.refreshIntervalMs !== undefined ? { refreshIntervalMs: options.refreshIntervalMs } : {}),
       ...(options.refRequestTimeoutMs !== undefined ? { requestTimeoutMs: options.refRequestTimeoutMs } : {}),
@@ -207,6 +210,11 @@ export class ServerNode {
 
   get liveServers(): ServerInfo[] {
     return this.#discovery.live;
+  }
+
+  /** One server's cached entry (its addresses among them), if it is listed. */
+  serverInfo(server: string): ServerInfo | undefined {
+    return this.#discovery.serverInfo(server);
   }
 
   get refAvailable(): boolean | undefined {

@@ -1,4 +1,4 @@
-import type { AnyEnvelope, Operation, ReplicaApplyReply, ReplicaDigestReply, ReplicaFetchReply, ReplicaFetchRequest } from '@correio/protocol';
+import type { AnyEnvelope, BodyOf, MessageType, Operation, ReplicaApplyReply, ReplicaDigestReply, ReplicaFetchReply, ReplicaFetchRequest } from '@correio/protocol';
 import { CorreioError, InternalError } from '@correio/codec';
 import type { Publisher, RequestClient } from '@correio/transport';
 
@@ -19,25 +19,33 @@ export function serverService(serverId: string): string {
   return `srv.${serverId}`;
 }
 
+/** Sends a request to `srv.<peer>` (through the broker, or on a direct link: PeerLinks) and resolves with the reply envelope. */
+export type PeerRequest = <T extends MessageType>(peer: string, type: T, body: BodyOf<T>, options: { readonly timeout: number }) => Promise<AnyEnvelope>;
+
 /**
  * A PeerTransport over the broker (requests to `srv.<peer>`) and the proxy (topic `replica/`).
  * `publisher` is a transport Publisher, or anything that publishes the same way (a Service).
  */
-export function brokerTransport(client: RequestClient, publisher: Pick<Publisher, 'publish'>): PeerTransport {
+export function brokerTransport(client: Pick<RequestClient, 'request'>, publisher: Pick<Publisher, 'publish'>): PeerTransport {
+  return peerTransport((peer, type, body, options) => client.request(serverService(peer), type, body, options), publisher);
+}
+
+/** A PeerTransport whose requests go through `request` (PeerLinks: direct when it can) and whose operations are published on `replica/`. */
+export function peerTransport(request: PeerRequest, publisher: Pick<Publisher, 'publish'>): PeerTransport {
   return {
     publish(op) {
       publisher.publish(REPLICA_TOPIC, 'replica.op', op);
     },
-    async fetch(peer, request, timeout) {
-      return bodyOf(await client.request(serverService(peer), 'replica.fetch.request', request, { timeout }), 'replica.fetch.reply');
+    async fetch(peer, fetchRequest, timeout) {
+      return bodyOf(await request(peer, 'replica.fetch.request', fetchRequest, { timeout }), 'replica.fetch.reply');
     },
     async digest(peer, timeout) {
-      return bodyOf(await client.request(serverService(peer), 'replica.digest.request', {}, { timeout }), 'replica.digest.reply');
+      return bodyOf(await request(peer, 'replica.digest.request', {}, { timeout }), 'replica.digest.reply');
     },
     async apply(peer, ops, timeout) {
       const [first, ...rest] = ops;
       if (!first) throw new InternalError('replica.apply.request needs at least one operation');
-      return bodyOf(await client.request(serverService(peer), 'replica.apply.request', { ops: [first, ...rest] }, { timeout }), 'replica.apply.reply');
+      return bodyOf(await request(peer, 'replica.apply.request', { ops: [first, ...rest] }, { timeout }), 'replica.apply.reply');
     },
   };
 }

@@ -5,7 +5,7 @@ import type { LamportClock, TimeSource } from '@correio/clocks';
 import { LabelGuard } from '@correio/observability';
 import type { AnyEnvelope, BodyOf, Envelope, MessageType } from '@correio/protocol';
 import { jobHandlersOf, TaskWorker, type TaskWorkerOptions } from '@correio/tasks';
-import { mdp, Publisher, Subscriber, Worker, type Publication, type RequestContext, type SocketOptions } from '@correio/transport';
+import { mdp, Publisher, Subscriber, Worker, type Publication, type RequestContext, type RequestHandler, type SocketOptions } from '@correio/transport';
 import { pino, type Logger } from 'pino';
 import { ActionTable, type ParentCall } from './ActionTable.js';
 import { sleep } from './backoff.js';
@@ -446,6 +446,17 @@ export class Service {
     const worker = this.#startWorker(service, this.#options.socket ?? {}, options.concurrency);
     this.#dynamic.set(service, worker);
     await this.#awaitRegistration(service, Date.now() + (options.timeoutMs ?? 10_000));
+  }
+
+  /**
+   * The handler this instance's broker workers serve `service` with (middleware included), for a
+   * socket that takes the same requests without the broker (a server's direct endpoint).
+   */
+  handlerFor(service: string): RequestHandler {
+    return (request, context) => {
+      if (this.#state !== 'running') throw new UnavailableError(`service ${this.identity.name} is not running`);
+      return this.#serve(request, context, service);
+    };
   }
 
   /** Stops serving a service startServing added: idle connections leave, in-flight requests drain (drainTimeout). */

@@ -22,6 +22,7 @@ export type { RequestHandler, RequestContext } from './Responder.js';
 // Plain REQ/REP
 export { ReqClient, type ReqClientOptions, type ReqClientStats } from './ReqClient.js';
 export { RepServer, type RepServerOptions, type RepServerStats } from './RepServer.js';
+export { ServiceEndpoint, type ServiceEndpointOptions, type ServiceEndpointStats } from './ServiceEndpoint.js';
 
 // Pub/sub
 export { topic, isTopic } from './topic.js';

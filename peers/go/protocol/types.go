@@ -1517,6 +1517,10 @@ type RefRegisterRequest struct {
 	// Where the server serves /health and /metrics, if it does (revision 1.3): dashboards find every
 	// server's numbers through ref.servers.reply.
 	Http *HttpURL `msgpack:"http,omitempty" json:"http,omitempty"`
+	// Where the other servers reach this server directly, without the broker (revision 1.8): a ROUTER
+	// that serves its service srv.<id> and speaks the client side of MDP as the broker does (FRAMES.md
+	// section 1.11). Absent: reach it through the broker only.
+	Peer *Endpoint `msgpack:"peer,omitempty" json:"peer,omitempty"`
 	// The registering server's id.
 	Server NodeID `msgpack:"server" json:"server"`
 }
@@ -1540,6 +1544,9 @@ type RefServersReplyServer struct {
 	Http *HttpURL `msgpack:"http,omitempty" json:"http,omitempty"`
 	// When the reference server last heard from it (registration or heartbeat).
 	LastHeartbeat Timestamp `msgpack:"last_heartbeat" json:"last_heartbeat"`
+	// The server's direct endpoint for requests to srv.<id> from other servers, if it registered one
+	// (revision 1.8).
+	Peer *Endpoint `msgpack:"peer,omitempty" json:"peer,omitempty"`
 	// A server's rank, assigned by the reference server: unique among servers, from 1. The bully
 	// election makes the highest-ranked live server coordinator.
 	Rank Rank `msgpack:"rank" json:"rank"`

@@ -273,6 +273,10 @@ export const VECTOR_SAMPLES: Readonly<Record<string, readonly Sample[]>> = {
     { description: 'register with an endpoint', body: { server: 'srv-1', endpoint: 'tcp://10.0.0.5:5555' } },
     { description: 'register with an endpoint and a monitoring URL', body: { server: 'srv-1', endpoint: 'tcp://10.0.0.5:5555', http: 'http://10.0.0.5:9110' } },
     { description: 'register without an endpoint', body: { server: 'srv-1' } },
+    {
+      description: 'register with a direct peer endpoint (revision 1.8)',
+      body: { server: 'srv-1', endpoint: 'tcp://10.0.0.5:5555', http: 'http://10.0.0.5:9110', peer: 'tcp://10.0.0.5:5601' },
+    },
   ],
   'ref.servers.reply': [
     {
@@ -283,6 +287,15 @@ export const VECTOR_SAMPLES: Readonly<Record<string, readonly Sample[]>> = {
           { server: 'srv-2', rank: 2, alive: false, last_heartbeat: T0 - 9_000 },
         ],
         coordinator: 'srv-1',
+      },
+    },
+    {
+      description: 'servers with direct peer endpoints (revision 1.8)',
+      body: {
+        servers: [
+          { server: 'srv-1', rank: 1, alive: true, last_heartbeat: T0, endpoint: 'tcp://10.0.0.5:5555', peer: 'tcp://10.0.0.5:5601' },
+          { server: 'srv-2', rank: 2, alive: true, last_heartbeat: T0, peer: 'ipc:///run/correio/srv-2.peer' },
+        ],
       },
     },
     { description: 'no servers, no coordinator', body: { servers: [] } },

@@ -95,6 +95,10 @@ describe('Correio across hosts (Linux network namespaces)', () => {
           CORREIO_SERVER_PROXY_SUB: endpoints.sub,
           CORREIO_HTTP_HOST: ip(`srv${i}`),
           CORREIO_HTTP_PORT: String(9110 + i),
+          // srv-1 and srv-2 take their peers' requests on their own address (FRAMES.md §1.11); srv-3 through the broker only.
+          ...(i < 3 ? { CORREIO_SERVER_PEER_BIND: `tcp://${ip(`srv${i}`)}:5601` } : {}),
+          // srv-1 acknowledges a write once both peers hold it: one batch per write to each, directly to srv-2.
+          ...(i === 1 ? { CORREIO_SERVER_ACK_PEERS: '2' } : {}),
         }),
       );
       for (const [i, server] of servers.entries()) {
@@ -125,6 +129,12 @@ describe('Correio across hosts (Linux network namespaces)', () => {
       }
       expect(digests[0]!.ops).toBeGreaterThanOrEqual(60);
       expect(digests.map((d) => d.hash)).toEqual([digests[0]!.hash, digests[0]!.hash, digests[0]!.hash]);
+      // srv-1 confirmed the writes with srv-2 across the hosts directly, and with srv-3 through the broker.
+      const links = health<{ peerLink: { endpoint?: string; direct: number; viaBroker: number } }>('srv1', 9111).peerLink;
+      expect(links.endpoint).toBe(`tcp://${ip('srv1')}:5601`);
+      expect(links.direct).toBeGreaterThanOrEqual(60);
+      expect(links.viaBroker).toBeGreaterThanOrEqual(60);
+      expect(health<{ peerLink: { served: number } }>('srv2', 9112).peerLink.served).toBeGreaterThanOrEqual(60);
       const coordinator = health<{ coordinator: string | null }>('ref', 9102).coordinator;
       expect(['srv-1', 'srv-2', 'srv-3']).toContain(coordinator);
 

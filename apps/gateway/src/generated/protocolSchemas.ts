@@ -3075,6 +3075,10 @@ export const COMPONENT_SCHEMAS: Readonly<Record<string, Readonly<Record<string, 
       "http": {
         "description": "Where the server serves /health and /metrics, if it does (revision 1.3): dashboards find every server's numbers through ref.servers.reply.",
         "$ref": "#/components/schemas/httpUrl"
+      },
+      "peer": {
+        "description": "Where the other servers reach this server directly, without the broker (revision 1.8): a ROUTER that serves its service srv.<id> and speaks the client side of MDP as the broker does (FRAMES.md section 1.11). Absent: reach it through the broker only.",
+        "$ref": "#/components/schemas/endpoint"
       }
     }
   },
@@ -3123,6 +3127,10 @@ export const COMPONENT_SCHEMAS: Readonly<Record<string, Readonly<Record<string, 
             "http": {
               "description": "The server's /health and /metrics base URL, if it registered one.",
               "$ref": "#/components/schemas/httpUrl"
+            },
+            "peer": {
+              "description": "The server's direct endpoint for requests to srv.<id> from other servers, if it registered one (revision 1.8).",
+              "$ref": "#/components/schemas/endpoint"
             }
           }
         }

@@ -78,6 +78,8 @@ export class Cluster {
     readonly curve?: CurveOptions;
     /** This server's /health and /metrics base URL, sent with its registration. */
     readonly http?: string;
+    /** This server's direct endpoint for its peers (revision 1.8), sent with its registration. */
+    readonly peer?: string;
     readonly logger: Logger;
     readonly metrics: MetricsRegistry;
   }) {
@@ -104,6 +106,7 @@ export class Cluster {
             stamp: new ClockStamp(options.id, { clock: options.lamport, time: options.time }),
             ...(options.curve ? { curve: options.curve } : {}),
             ...(options.http !== undefined ? { http: options.http } : {}),
+            ...(options.peer !== undefined ? { peer: options.peer } : {}),
             logger: options.logger,
           });
     const counters = clusterMetrics(options.metrics, this);
@@ -162,6 +165,11 @@ export class Cluster {
    */
   listed(): string[] {
     return [...(this.#node?.listedByRef ?? [])];
+  }
+
+  /** Where `peer` takes requests directly, as the reference server lists it (revision 1.8). */
+  peerEndpoint(peer: string): string | undefined {
+    return this.#node?.serverInfo(peer)?.peer;
   }
 
   /** Reads the reference server's list again soon: a server that just joined is listed at once rather than at the next refresh. */

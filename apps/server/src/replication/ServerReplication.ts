@@ -1,7 +1,7 @@
 import type { TimeSource } from '@correio/clocks';
 import { CorreioError, UnavailableError } from '@correio/codec';
 import type { Operation } from '@correio/protocol';
-import { brokerTransport, Replicator, REPLICA_TOPIC, type PeerStatus, type ReplicaLog, type ReplicatorStats, type SyncReport } from '@correio/replication';
+import { brokerTransport, peerTransport, Replicator, REPLICA_TOPIC, type PeerRequest, type PeerStatus, type ReplicaLog, type ReplicatorStats, type SyncReport } from '@correio/replication';
 import { ClockStamp, type ActionContext, type Middleware, type Service } from '@correio/service';
 import { Subscriber, type CurveClientOptions } from '@correio/transport';
 import type { Logger } from 'pino';
@@ -43,6 +43,8 @@ export interface ServerReplicationOptions {
   readonly ackTimeoutMs?: number;
   /** Told the origins of refused operations (not listed): the membership list is read again. */
   readonly onUnlisted?: (origins: readonly string[]) => void;
+  /** How requests reach a peer's `srv.<peer>` (PeerLinks: directly when it can). Default: the service's broker client. */
+  readonly request?: PeerRequest;
 }
 
 /** What catching up with the peers did, before this server reported ready. */
@@ -207,7 +209,7 @@ export class ServerReplication {
     const replicator = new Replicator({
       self: id,
       log: this.#replicaLog,
-      transport: tracedTransport(brokerTransport(service.client.transport, service)),
+      transport: tracedTransport(this.#options.request ? peerTransport(this.#options.request, service) : brokerTransport(service.client.transport, service)),
       peers: () => this.peers(),
       antiEntropyInterval: antiEntropyIntervalMs,
       requestTimeout: requestTimeoutMs,

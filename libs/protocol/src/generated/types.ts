@@ -2047,6 +2047,10 @@ export interface RefRegisterRequest {
    * An http:// or https:// base URL, such as http://10.0.0.5:9110, where a process serves /health and /metrics.
    */
   http?: string;
+  /**
+   * Where the other servers reach this server directly, without the broker (revision 1.8): a ROUTER that serves its service srv.<id> and speaks the client side of MDP as the broker does (FRAMES.md section 1.11). Absent: reach it through the broker only.
+   */
+  peer?: string;
 }
 /**
  * The servers the reference server knows, ordered by rank.
@@ -2082,6 +2086,10 @@ export interface RefServersReply {
      * An http:// or https:// base URL, such as http://10.0.0.5:9110, where a process serves /health and /metrics.
      */
     http?: string;
+    /**
+     * The server's direct endpoint for requests to srv.<id> from other servers, if it registered one (revision 1.8).
+     */
+    peer?: string;
   }[];
   /**
    * A process or server id: printable ASCII.

@@ -11969,7 +11969,7 @@ return errors === 0;
 validate118.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validate_ref_register_request = validate119;
-const schema339 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/ref.register.request.json","title":"RefRegisterRequest","description":"Register a server with the reference server and get its rank. A server registering again under the same id, while the reference server still lists it, keeps its rank.","x-correio-type":"ref.register.request","x-correio-pattern":"request","x-correio-service":"ref","x-correio-reply":"ref.register.reply","type":"object","additionalProperties":false,"required":["server"],"properties":{"server":{"description":"The registering server's id.","$ref":"defs.json#/$defs/nodeId"},"endpoint":{"description":"The server's own address, informative only (shown in ref.servers.reply).","$ref":"defs.json#/$defs/endpoint"},"http":{"description":"Where the server serves /health and /metrics, if it does (revision 1.3): dashboards find every server's numbers through ref.servers.reply.","$ref":"defs.json#/$defs/httpUrl"}}};
+const schema339 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/ref.register.request.json","title":"RefRegisterRequest","description":"Register a server with the reference server and get its rank. A server registering again under the same id, while the reference server still lists it, keeps its rank.","x-correio-type":"ref.register.request","x-correio-pattern":"request","x-correio-service":"ref","x-correio-reply":"ref.register.reply","type":"object","additionalProperties":false,"required":["server"],"properties":{"server":{"description":"The registering server's id.","$ref":"defs.json#/$defs/nodeId"},"endpoint":{"description":"The server's own address, informative only (shown in ref.servers.reply).","$ref":"defs.json#/$defs/endpoint"},"http":{"description":"Where the server serves /health and /metrics, if it does (revision 1.3): dashboards find every server's numbers through ref.servers.reply.","$ref":"defs.json#/$defs/httpUrl"},"peer":{"description":"Where the other servers reach this server directly, without the broker (revision 1.8): a ROUTER that serves its service srv.<id> and speaks the client side of MDP as the broker does (FRAMES.md section 1.11). Absent: reach it through the broker only.","$ref":"defs.json#/$defs/endpoint"}}};
 const schema341 = {"description":"A ZeroMQ endpoint, such as tcp://10.0.0.5:5555: 1 to 256 printable ASCII characters.","type":"string","pattern":"^[\\x21-\\x7e]{1,256}$","minLength":1,"maxLength":256};
 
 function validate119(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -11993,7 +11993,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(((key0 === "server") || (key0 === "endpoint")) || (key0 === "http"))){
+if(!((((key0 === "server") || (key0 === "endpoint")) || (key0 === "http")) || (key0 === "peer"))){
 validate119.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -12101,6 +12101,41 @@ var valid0 = _errs8 === errors;
 else {
 var valid0 = true;
 }
+if(valid0){
+if(data.peer !== undefined){
+let data3 = data.peer;
+const _errs11 = errors;
+const _errs12 = errors;
+if(errors === _errs12){
+if(typeof data3 === "string"){
+if(func1(data3) > 256){
+validate119.errors = [{instancePath:instancePath+"/peer",schemaPath:"defs.json#/$defs/endpoint/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"}];
+return false;
+}
+else {
+if(func1(data3) < 1){
+validate119.errors = [{instancePath:instancePath+"/peer",schemaPath:"defs.json#/$defs/endpoint/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern19.test(data3)){
+validate119.errors = [{instancePath:instancePath+"/peer",schemaPath:"defs.json#/$defs/endpoint/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,256}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,256}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate119.errors = [{instancePath:instancePath+"/peer",schemaPath:"defs.json#/$defs/endpoint/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid0 = _errs11 === errors;
+}
+else {
+var valid0 = true;
+}
+}
 }
 }
 }
@@ -12117,7 +12152,7 @@ return errors === 0;
 validate119.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validate_ref_servers_reply = validate120;
-const schema343 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/ref.servers.reply.json","title":"RefServersReply","description":"The servers the reference server knows, ordered by rank.","x-correio-type":"ref.servers.reply","x-correio-pattern":"reply","x-correio-service":"ref","type":"object","additionalProperties":false,"required":["servers"],"properties":{"servers":{"description":"Every listed server, ordered by rank.","type":"array","maxItems":1000,"items":{"description":"One registered server.","type":"object","additionalProperties":false,"required":["server","rank","alive","last_heartbeat"],"properties":{"server":{"$ref":"defs.json#/$defs/nodeId"},"rank":{"$ref":"defs.json#/$defs/rank"},"alive":{"description":"True while the server's heartbeats arrive in time.","type":"boolean"},"last_heartbeat":{"description":"When the reference server last heard from it (registration or heartbeat).","$ref":"defs.json#/$defs/timestamp"},"endpoint":{"description":"The address the server registered with, if it gave one.","$ref":"defs.json#/$defs/endpoint"},"http":{"description":"The server's /health and /metrics base URL, if it registered one.","$ref":"defs.json#/$defs/httpUrl"}}}},"coordinator":{"description":"The coordinator announced by the latest election.coordinator event the reference server saw. Absent when none is known.","$ref":"defs.json#/$defs/nodeId"}}};
+const schema344 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/ref.servers.reply.json","title":"RefServersReply","description":"The servers the reference server knows, ordered by rank.","x-correio-type":"ref.servers.reply","x-correio-pattern":"reply","x-correio-service":"ref","type":"object","additionalProperties":false,"required":["servers"],"properties":{"servers":{"description":"Every listed server, ordered by rank.","type":"array","maxItems":1000,"items":{"description":"One registered server.","type":"object","additionalProperties":false,"required":["server","rank","alive","last_heartbeat"],"properties":{"server":{"$ref":"defs.json#/$defs/nodeId"},"rank":{"$ref":"defs.json#/$defs/rank"},"alive":{"description":"True while the server's heartbeats arrive in time.","type":"boolean"},"last_heartbeat":{"description":"When the reference server last heard from it (registration or heartbeat).","$ref":"defs.json#/$defs/timestamp"},"endpoint":{"description":"The address the server registered with, if it gave one.","$ref":"defs.json#/$defs/endpoint"},"http":{"description":"The server's /health and /metrics base URL, if it registered one.","$ref":"defs.json#/$defs/httpUrl"},"peer":{"description":"The server's direct endpoint for requests to srv.<id> from other servers, if it registered one (revision 1.8).","$ref":"defs.json#/$defs/endpoint"}}}},"coordinator":{"description":"The coordinator announced by the latest election.coordinator event the reference server saw. Absent when none is known.","$ref":"defs.json#/$defs/nodeId"}}};
 
 function validate120(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/ref.servers.reply.json" */;
@@ -12172,7 +12207,7 @@ return false;
 else {
 const _errs6 = errors;
 for(const key1 in data1){
-if(!((((((key1 === "server") || (key1 === "rank")) || (key1 === "alive")) || (key1 === "last_heartbeat")) || (key1 === "endpoint")) || (key1 === "http"))){
+if(!(((((((key1 === "server") || (key1 === "rank")) || (key1 === "alive")) || (key1 === "last_heartbeat")) || (key1 === "endpoint")) || (key1 === "http")) || (key1 === "peer"))){
 validate120.errors = [{instancePath:instancePath+"/servers/" + i0,schemaPath:"#/properties/servers/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -12348,6 +12383,41 @@ var valid2 = _errs21 === errors;
 else {
 var valid2 = true;
 }
+if(valid2){
+if(data1.peer !== undefined){
+let data8 = data1.peer;
+const _errs24 = errors;
+const _errs25 = errors;
+if(errors === _errs25){
+if(typeof data8 === "string"){
+if(func1(data8) > 256){
+validate120.errors = [{instancePath:instancePath+"/servers/" + i0+"/peer",schemaPath:"defs.json#/$defs/endpoint/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"}];
+return false;
+}
+else {
+if(func1(data8) < 1){
+validate120.errors = [{instancePath:instancePath+"/servers/" + i0+"/peer",schemaPath:"defs.json#/$defs/endpoint/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+return false;
+}
+else {
+if(!pattern19.test(data8)){
+validate120.errors = [{instancePath:instancePath+"/servers/" + i0+"/peer",schemaPath:"defs.json#/$defs/endpoint/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,256}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,256}$"+"\""}];
+return false;
+}
+}
+}
+}
+else {
+validate120.errors = [{instancePath:instancePath+"/servers/" + i0+"/peer",schemaPath:"defs.json#/$defs/endpoint/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+}
+var valid2 = _errs24 === errors;
+}
+else {
+var valid2 = true;
+}
+}
 }
 }
 }
@@ -12380,22 +12450,22 @@ var valid0 = true;
 }
 if(valid0){
 if(data.coordinator !== undefined){
-let data8 = data.coordinator;
-const _errs24 = errors;
-const _errs25 = errors;
-if(errors === _errs25){
-if(typeof data8 === "string"){
-if(func1(data8) > 128){
+let data9 = data.coordinator;
+const _errs27 = errors;
+const _errs28 = errors;
+if(errors === _errs28){
+if(typeof data9 === "string"){
+if(func1(data9) > 128){
 validate120.errors = [{instancePath:instancePath+"/coordinator",schemaPath:"defs.json#/$defs/nodeId/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
-if(func1(data8) < 1){
+if(func1(data9) < 1){
 validate120.errors = [{instancePath:instancePath+"/coordinator",schemaPath:"defs.json#/$defs/nodeId/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
 else {
-if(!pattern6.test(data8)){
+if(!pattern6.test(data9)){
 validate120.errors = [{instancePath:instancePath+"/coordinator",schemaPath:"defs.json#/$defs/nodeId/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x7e]{1,128}$"},message:"must match pattern \""+"^[\\x21-\\x7e]{1,128}$"+"\""}];
 return false;
 }
@@ -12407,7 +12477,7 @@ validate120.errors = [{instancePath:instancePath+"/coordinator",schemaPath:"defs
 return false;
 }
 }
-var valid0 = _errs24 === errors;
+var valid0 = _errs27 === errors;
 }
 else {
 var valid0 = true;
@@ -12427,7 +12497,7 @@ return errors === 0;
 validate120.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validate_ref_servers_request = validate121;
-const schema350 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/ref.servers.request.json","title":"RefServersRequest","description":"List the servers the reference server knows, with their liveness.","x-correio-type":"ref.servers.request","x-correio-pattern":"request","x-correio-service":"ref","x-correio-reply":"ref.servers.reply","type":"object","additionalProperties":false,"required":[],"properties":{}};
+const schema352 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/ref.servers.request.json","title":"RefServersRequest","description":"List the servers the reference server knows, with their liveness.","x-correio-type":"ref.servers.request","x-correio-pattern":"request","x-correio-service":"ref","x-correio-reply":"ref.servers.reply","type":"object","additionalProperties":false,"required":[],"properties":{}};
 
 function validate121(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/ref.servers.request.json" */;
@@ -12459,7 +12529,7 @@ return errors === 0;
 validate121.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validate_replica_apply_reply = validate122;
-const schema351 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/replica.apply.reply.json","title":"ReplicaApplyReply","description":"Reply to replica.apply.request, sent once every operation of the request is durable on the responder.","x-correio-type":"replica.apply.reply","x-correio-pattern":"reply","x-correio-service":"replica","type":"object","additionalProperties":false,"required":["server","applied"],"properties":{"server":{"description":"The responding server.","$ref":"defs.json#/$defs/nodeId"},"applied":{"description":"How many of the operations were new to the responder (the rest it already held).","$ref":"defs.json#/$defs/uint"}}};
+const schema353 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/replica.apply.reply.json","title":"ReplicaApplyReply","description":"Reply to replica.apply.request, sent once every operation of the request is durable on the responder.","x-correio-type":"replica.apply.reply","x-correio-pattern":"reply","x-correio-service":"replica","type":"object","additionalProperties":false,"required":["server","applied"],"properties":{"server":{"description":"The responding server.","$ref":"defs.json#/$defs/nodeId"},"applied":{"description":"How many of the operations were new to the responder (the rest it already held).","$ref":"defs.json#/$defs/uint"}}};
 
 function validate122(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/replica.apply.reply.json" */;
@@ -12565,9 +12635,9 @@ return errors === 0;
 validate122.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validate_replica_apply_request = validate123;
-const schema354 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/replica.apply.request.json","title":"ReplicaApplyRequest","description":"Push operations to one server (broker service srv.<server-id>) and ask it to apply them durably. An origin server sends it to its peers when its acknowledgement policy waits for k peers; the peer replies only after the operations are durable in its store. Applying is idempotent.","x-correio-type":"replica.apply.request","x-correio-pattern":"request","x-correio-service":"replica","x-correio-reply":"replica.apply.reply","type":"object","additionalProperties":false,"required":["ops"],"properties":{"ops":{"description":"Operations to apply, of any origins, in any order.","type":"array","minItems":1,"maxItems":100,"items":{"$ref":"defs.json#/$defs/operation"}}}};
-const schema355 = {"title":"Operation","description":"A replicated state change: op is its id, lc and hlc the origin server's Lamport and hybrid logical clocks for it, kind its kind, which selects the shape of data (login, channel.create, publish, direct; since revision 1.1 register, password and logout; since 1.4 config.set).","oneOf":[{"type":"object","additionalProperties":false,"required":["op","lc","hlc","kind","data"],"properties":{"op":{"$ref":"#/$defs/opId"},"lc":{"$ref":"#/$defs/lamport"},"hlc":{"$ref":"#/$defs/hlc"},"kind":{"const":"login"},"data":{"$ref":"#/$defs/operationLogin"},"rid":{"description":"The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.","$ref":"#/$defs/requestId"}}},{"type":"object","additionalProperties":false,"required":["op","lc","hlc","kind","data"],"properties":{"op":{"$ref":"#/$defs/opId"},"lc":{"$ref":"#/$defs/lamport"},"hlc":{"$ref":"#/$defs/hlc"},"kind":{"const":"channel.create"},"data":{"$ref":"#/$defs/operationChannelCreate"},"rid":{"description":"The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.","$ref":"#/$defs/requestId"}}},{"type":"object","additionalProperties":false,"required":["op","lc","hlc","kind","data"],"properties":{"op":{"$ref":"#/$defs/opId"},"lc":{"$ref":"#/$defs/lamport"},"hlc":{"$ref":"#/$defs/hlc"},"kind":{"const":"publish"},"data":{"$ref":"#/$defs/operationPublish"},"rid":{"description":"The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.","$ref":"#/$defs/requestId"}}},{"type":"object","additionalProperties":false,"required":["op","lc","hlc","kind","data"],"properties":{"op":{"$ref":"#/$defs/opId"},"lc":{"$ref":"#/$defs/lamport"},"hlc":{"$ref":"#/$defs/hlc"},"kind":{"const":"direct"},"data":{"$ref":"#/$defs/operationDirect"},"rid":{"description":"The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.","$ref":"#/$defs/requestId"}}},{"type":"object","additionalProperties":false,"required":["op","lc","hlc","kind","data"],"properties":{"op":{"$ref":"#/$defs/opId"},"lc":{"$ref":"#/$defs/lamport"},"hlc":{"$ref":"#/$defs/hlc"},"kind":{"const":"register"},"data":{"$ref":"#/$defs/operationRegister"},"rid":{"description":"The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.","$ref":"#/$defs/requestId"}}},{"type":"object","additionalProperties":false,"required":["op","lc","hlc","kind","data"],"properties":{"op":{"$ref":"#/$defs/opId"},"lc":{"$ref":"#/$defs/lamport"},"hlc":{"$ref":"#/$defs/hlc"},"kind":{"const":"password"},"data":{"$ref":"#/$defs/operationPassword"},"rid":{"description":"The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.","$ref":"#/$defs/requestId"}}},{"type":"object","additionalProperties":false,"required":["op","lc","hlc","kind","data"],"properties":{"op":{"$ref":"#/$defs/opId"},"lc":{"$ref":"#/$defs/lamport"},"hlc":{"$ref":"#/$defs/hlc"},"kind":{"const":"logout"},"data":{"$ref":"#/$defs/operationLogout"},"rid":{"description":"The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.","$ref":"#/$defs/requestId"}}},{"type":"object","additionalProperties":false,"required":["op","lc","hlc","kind","data"],"properties":{"op":{"$ref":"#/$defs/opId"},"lc":{"$ref":"#/$defs/lamport"},"hlc":{"$ref":"#/$defs/hlc"},"kind":{"const":"config.set"},"data":{"$ref":"#/$defs/operationConfigSet"},"rid":{"description":"The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.","$ref":"#/$defs/requestId"}}}]};
-const schema358 = {"description":"Data of a login operation.","type":"object","additionalProperties":false,"required":["user"],"properties":{"user":{"$ref":"#/$defs/userName"}}};
+const schema356 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/replica.apply.request.json","title":"ReplicaApplyRequest","description":"Push operations to one server (broker service srv.<server-id>) and ask it to apply them durably. An origin server sends it to its peers when its acknowledgement policy waits for k peers; the peer replies only after the operations are durable in its store. Applying is idempotent.","x-correio-type":"replica.apply.request","x-correio-pattern":"request","x-correio-service":"replica","x-correio-reply":"replica.apply.reply","type":"object","additionalProperties":false,"required":["ops"],"properties":{"ops":{"description":"Operations to apply, of any origins, in any order.","type":"array","minItems":1,"maxItems":100,"items":{"$ref":"defs.json#/$defs/operation"}}}};
+const schema357 = {"title":"Operation","description":"A replicated state change: op is its id, lc and hlc the origin server's Lamport and hybrid logical clocks for it, kind its kind, which selects the shape of data (login, channel.create, publish, direct; since revision 1.1 register, password and logout; since 1.4 config.set).","oneOf":[{"type":"object","additionalProperties":false,"required":["op","lc","hlc","kind","data"],"properties":{"op":{"$ref":"#/$defs/opId"},"lc":{"$ref":"#/$defs/lamport"},"hlc":{"$ref":"#/$defs/hlc"},"kind":{"const":"login"},"data":{"$ref":"#/$defs/operationLogin"},"rid":{"description":"The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.","$ref":"#/$defs/requestId"}}},{"type":"object","additionalProperties":false,"required":["op","lc","hlc","kind","data"],"properties":{"op":{"$ref":"#/$defs/opId"},"lc":{"$ref":"#/$defs/lamport"},"hlc":{"$ref":"#/$defs/hlc"},"kind":{"const":"channel.create"},"data":{"$ref":"#/$defs/operationChannelCreate"},"rid":{"description":"The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.","$ref":"#/$defs/requestId"}}},{"type":"object","additionalProperties":false,"required":["op","lc","hlc","kind","data"],"properties":{"op":{"$ref":"#/$defs/opId"},"lc":{"$ref":"#/$defs/lamport"},"hlc":{"$ref":"#/$defs/hlc"},"kind":{"const":"publish"},"data":{"$ref":"#/$defs/operationPublish"},"rid":{"description":"The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.","$ref":"#/$defs/requestId"}}},{"type":"object","additionalProperties":false,"required":["op","lc","hlc","kind","data"],"properties":{"op":{"$ref":"#/$defs/opId"},"lc":{"$ref":"#/$defs/lamport"},"hlc":{"$ref":"#/$defs/hlc"},"kind":{"const":"direct"},"data":{"$ref":"#/$defs/operationDirect"},"rid":{"description":"The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.","$ref":"#/$defs/requestId"}}},{"type":"object","additionalProperties":false,"required":["op","lc","hlc","kind","data"],"properties":{"op":{"$ref":"#/$defs/opId"},"lc":{"$ref":"#/$defs/lamport"},"hlc":{"$ref":"#/$defs/hlc"},"kind":{"const":"register"},"data":{"$ref":"#/$defs/operationRegister"},"rid":{"description":"The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.","$ref":"#/$defs/requestId"}}},{"type":"object","additionalProperties":false,"required":["op","lc","hlc","kind","data"],"properties":{"op":{"$ref":"#/$defs/opId"},"lc":{"$ref":"#/$defs/lamport"},"hlc":{"$ref":"#/$defs/hlc"},"kind":{"const":"password"},"data":{"$ref":"#/$defs/operationPassword"},"rid":{"description":"The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.","$ref":"#/$defs/requestId"}}},{"type":"object","additionalProperties":false,"required":["op","lc","hlc","kind","data"],"properties":{"op":{"$ref":"#/$defs/opId"},"lc":{"$ref":"#/$defs/lamport"},"hlc":{"$ref":"#/$defs/hlc"},"kind":{"const":"logout"},"data":{"$ref":"#/$defs/operationLogout"},"rid":{"description":"The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.","$ref":"#/$defs/requestId"}}},{"type":"object","additionalProperties":false,"required":["op","lc","hlc","kind","data"],"properties":{"op":{"$ref":"#/$defs/opId"},"lc":{"$ref":"#/$defs/lamport"},"hlc":{"$ref":"#/$defs/hlc"},"kind":{"const":"config.set"},"data":{"$ref":"#/$defs/operationConfigSet"},"rid":{"description":"The request id of the client request that caused the operation, when there was one. Replicas show one operation per request id (the earliest by hlc, origin, seq), so a retry sent to two servers is still stored once for readers.","$ref":"#/$defs/requestId"}}}]};
+const schema360 = {"description":"Data of a login operation.","type":"object","additionalProperties":false,"required":["user"],"properties":{"user":{"$ref":"#/$defs/userName"}}};
 
 function validate126(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -12637,7 +12707,7 @@ return errors === 0;
 }
 validate126.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema363 = {"description":"Data of a channel.create operation.","type":"object","additionalProperties":false,"required":["user","channel"],"properties":{"user":{"description":"The user creating the channel.","$ref":"#/$defs/userName"},"channel":{"$ref":"#/$defs/channelName"}}};
+const schema365 = {"description":"Data of a channel.create operation.","type":"object","additionalProperties":false,"required":["user","channel"],"properties":{"user":{"description":"The user creating the channel.","$ref":"#/$defs/userName"},"channel":{"$ref":"#/$defs/channelName"}}};
 
 function validate129(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -12747,7 +12817,7 @@ return errors === 0;
 }
 validate129.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema369 = {"description":"Data of a publish operation: a publication to a channel.","type":"object","additionalProperties":false,"required":["user","channel","text"],"properties":{"user":{"description":"The publishing user.","$ref":"#/$defs/userName"},"channel":{"$ref":"#/$defs/channelName"},"text":{"$ref":"#/$defs/text"}}};
+const schema371 = {"description":"Data of a publish operation: a publication to a channel.","type":"object","additionalProperties":false,"required":["user","channel","text"],"properties":{"user":{"description":"The publishing user.","$ref":"#/$defs/userName"},"channel":{"$ref":"#/$defs/channelName"},"text":{"$ref":"#/$defs/text"}}};
 
 function validate132(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -12886,7 +12956,7 @@ return errors === 0;
 }
 validate132.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema376 = {"description":"Data of a direct operation: a direct message from one user to another.","type":"object","additionalProperties":false,"required":["user","to","text"],"properties":{"user":{"description":"The sending user.","$ref":"#/$defs/userName"},"to":{"description":"The receiving user.","$ref":"#/$defs/userName"},"text":{"$ref":"#/$defs/text"}}};
+const schema378 = {"description":"Data of a direct operation: a direct message from one user to another.","type":"object","additionalProperties":false,"required":["user","to","text"],"properties":{"user":{"description":"The sending user.","$ref":"#/$defs/userName"},"to":{"description":"The receiving user.","$ref":"#/$defs/userName"},"text":{"$ref":"#/$defs/text"}}};
 
 function validate135(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -13025,9 +13095,9 @@ return errors === 0;
 }
 validate135.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema383 = {"description":"Data of a register operation: a user claims a name with a password. The earliest register of a name (by hlc, then op.origin, then op.seq) owns it; its op id is the user's first credential.","type":"object","additionalProperties":false,"required":["user","hash"],"properties":{"user":{"$ref":"#/$defs/userName"},"hash":{"$ref":"#/$defs/passwordHash"}}};
-const schema385 = {"description":"A slow salted password hash with its parameters, so they can be raised later: scrypt with cost n (a power of two), block size r and parallelism p; salt and hash in unpadded base64url.","type":"object","additionalProperties":false,"required":["alg","n","r","p","salt","hash"],"properties":{"alg":{"const":"scrypt"},"n":{"description":"CPU/memory cost: a power of two, 2 to 2^20 (the schema bounds it; a peer computing the hash refuses any other value).","type":"integer","minimum":2,"maximum":1048576},"r":{"description":"Block size, 1 to 32.","type":"integer","minimum":1,"maximum":32},"p":{"description":"Parallelism, 1 to 16.","type":"integer","minimum":1,"maximum":16},"salt":{"description":"The salt, unpadded base64url (16 to 64 bytes).","type":"string","pattern":"^[A-Za-z0-9_-]{22,86}$","minLength":22,"maxLength":86},"hash":{"description":"The derived key, unpadded base64url (16 to 64 bytes).","type":"string","pattern":"^[A-Za-z0-9_-]{22,86}$","minLength":22,"maxLength":86}}};
-const pattern123 = new RegExp("^[A-Za-z0-9_-]{22,86}$", "u");
+const schema385 = {"description":"Data of a register operation: a user claims a name with a password. The earliest register of a name (by hlc, then op.origin, then op.seq) owns it; its op id is the user's first credential.","type":"object","additionalProperties":false,"required":["user","hash"],"properties":{"user":{"$ref":"#/$defs/userName"},"hash":{"$ref":"#/$defs/passwordHash"}}};
+const schema387 = {"description":"A slow salted password hash with its parameters, so they can be raised later: scrypt with cost n (a power of two), block size r and parallelism p; salt and hash in unpadded base64url.","type":"object","additionalProperties":false,"required":["alg","n","r","p","salt","hash"],"properties":{"alg":{"const":"scrypt"},"n":{"description":"CPU/memory cost: a power of two, 2 to 2^20 (the schema bounds it; a peer computing the hash refuses any other value).","type":"integer","minimum":2,"maximum":1048576},"r":{"description":"Block size, 1 to 32.","type":"integer","minimum":1,"maximum":32},"p":{"description":"Parallelism, 1 to 16.","type":"integer","minimum":1,"maximum":16},"salt":{"description":"The salt, unpadded base64url (16 to 64 bytes).","type":"string","pattern":"^[A-Za-z0-9_-]{22,86}$","minLength":22,"maxLength":86},"hash":{"description":"The derived key, unpadded base64url (16 to 64 bytes).","type":"string","pattern":"^[A-Za-z0-9_-]{22,86}$","minLength":22,"maxLength":86}}};
+const pattern125 = new RegExp("^[A-Za-z0-9_-]{22,86}$", "u");
 
 function validate138(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -13219,7 +13289,7 @@ validate138.errors = [{instancePath:instancePath+"/hash/salt",schemaPath:"#/$def
 return false;
 }
 else {
-if(!pattern123.test(data6)){
+if(!pattern125.test(data6)){
 validate138.errors = [{instancePath:instancePath+"/hash/salt",schemaPath:"#/$defs/passwordHash/properties/salt/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]{22,86}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]{22,86}$"+"\""}];
 return false;
 }
@@ -13252,7 +13322,7 @@ validate138.errors = [{instancePath:instancePath+"/hash/hash",schemaPath:"#/$def
 return false;
 }
 else {
-if(!pattern123.test(data7)){
+if(!pattern125.test(data7)){
 validate138.errors = [{instancePath:instancePath+"/hash/hash",schemaPath:"#/$defs/passwordHash/properties/hash/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]{22,86}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]{22,86}$"+"\""}];
 return false;
 }
@@ -13301,7 +13371,7 @@ return errors === 0;
 }
 validate138.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema389 = {"description":"Data of a password operation: a registered user changes the password. It applies only when issued under the user's current credential (under); then its op id becomes the credential, revoking every token issued under an older one.","type":"object","additionalProperties":false,"required":["user","hash","under"],"properties":{"user":{"$ref":"#/$defs/userName"},"hash":{"$ref":"#/$defs/passwordHash"},"under":{"description":"The credential the change was made under.","$ref":"#/$defs/credential"}}};
+const schema391 = {"description":"Data of a password operation: a registered user changes the password. It applies only when issued under the user's current credential (under); then its op id becomes the credential, revoking every token issued under an older one.","type":"object","additionalProperties":false,"required":["user","hash","under"],"properties":{"user":{"$ref":"#/$defs/userName"},"hash":{"$ref":"#/$defs/passwordHash"},"under":{"description":"The credential the change was made under.","$ref":"#/$defs/credential"}}};
 
 function validate142(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -13595,7 +13665,7 @@ validate141.errors = [{instancePath:instancePath+"/hash/salt",schemaPath:"#/$def
 return false;
 }
 else {
-if(!pattern123.test(data6)){
+if(!pattern125.test(data6)){
 validate141.errors = [{instancePath:instancePath+"/hash/salt",schemaPath:"#/$defs/passwordHash/properties/salt/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]{22,86}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]{22,86}$"+"\""}];
 return false;
 }
@@ -13628,7 +13698,7 @@ validate141.errors = [{instancePath:instancePath+"/hash/hash",schemaPath:"#/$def
 return false;
 }
 else {
-if(!pattern123.test(data7)){
+if(!pattern125.test(data7)){
 validate141.errors = [{instancePath:instancePath+"/hash/hash",schemaPath:"#/$defs/passwordHash/properties/hash/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]{22,86}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]{22,86}$"+"\""}];
 return false;
 }
@@ -13690,7 +13760,7 @@ return errors === 0;
 }
 validate141.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema397 = {"description":"Data of a logout operation: every token of the user issued before the operation's wall time (hlc[0]) stops verifying.","type":"object","additionalProperties":false,"required":["user"],"properties":{"user":{"$ref":"#/$defs/userName"}}};
+const schema399 = {"description":"Data of a logout operation: every token of the user issued before the operation's wall time (hlc[0]) stops verifying.","type":"object","additionalProperties":false,"required":["user"],"properties":{"user":{"$ref":"#/$defs/userName"}}};
 
 function validate146(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -13760,7 +13830,7 @@ return errors === 0;
 }
 validate146.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema402 = {"description":"Data of a config.set operation (revision 1.4): a new version of one scope's configuration document. Versions are assigned by the coordinator, in order; should two operations carry the same version of a scope (a coordinator change), the earliest by hlc, then op.origin, then op.seq is that version and the other stays in the operation log only.","type":"object","additionalProperties":false,"required":["program","version","document","author"],"properties":{"program":{"$ref":"#/$defs/configProgram"},"instance":{"$ref":"#/$defs/configInstance"},"version":{"$ref":"#/$defs/configVersion"},"document":{"$ref":"#/$defs/configDocument"},"author":{"$ref":"#/$defs/userName"},"rollback_of":{"$ref":"#/$defs/configVersion"}}};
+const schema404 = {"description":"Data of a config.set operation (revision 1.4): a new version of one scope's configuration document. Versions are assigned by the coordinator, in order; should two operations carry the same version of a scope (a coordinator change), the earliest by hlc, then op.origin, then op.seq is that version and the other stays in the operation log only.","type":"object","additionalProperties":false,"required":["program","version","document","author"],"properties":{"program":{"$ref":"#/$defs/configProgram"},"instance":{"$ref":"#/$defs/configInstance"},"version":{"$ref":"#/$defs/configVersion"},"document":{"$ref":"#/$defs/configDocument"},"author":{"$ref":"#/$defs/userName"},"rollback_of":{"$ref":"#/$defs/configVersion"}}};
 
 function validate149(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -16922,8 +16992,8 @@ return errors === 0;
 validate123.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validate_replica_digest_reply = validate152;
-const schema410 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/replica.digest.reply.json","title":"ReplicaDigestReply","description":"A summary of the responder's operation log. Two servers holding the same operations give the same hwm, hash and ops.","x-correio-type":"replica.digest.reply","x-correio-pattern":"reply","x-correio-service":"replica","type":"object","additionalProperties":false,"required":["server","hwm","hash","ops"],"properties":{"server":{"description":"The responder.","$ref":"defs.json#/$defs/nodeId"},"hwm":{"description":"For each origin the responder knows: its high-water mark (the highest seq such that it holds every operation 1..seq).","type":"object","maxProperties":1000,"patternProperties":{"^[\\x21-\\x7e]{1,128}$":{"$ref":"defs.json#/$defs/uint"}},"additionalProperties":false},"hash":{"description":"Lower-case hex of the XOR of the SHA-256 of the canonical MessagePack encoding (ENCODING.md) of every operation the responder holds. Order-independent: two servers holding the same operations report the same hash, whatever order they applied them in.","type":"string","pattern":"^[0-9a-f]{64}$","minLength":64,"maxLength":64},"ops":{"description":"The number of operations the responder holds.","$ref":"defs.json#/$defs/uint"}}};
-const pattern139 = new RegExp("^[0-9a-f]{64}$", "u");
+const schema412 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/replica.digest.reply.json","title":"ReplicaDigestReply","description":"A summary of the responder's operation log. Two servers holding the same operations give the same hwm, hash and ops.","x-correio-type":"replica.digest.reply","x-correio-pattern":"reply","x-correio-service":"replica","type":"object","additionalProperties":false,"required":["server","hwm","hash","ops"],"properties":{"server":{"description":"The responder.","$ref":"defs.json#/$defs/nodeId"},"hwm":{"description":"For each origin the responder knows: its high-water mark (the highest seq such that it holds every operation 1..seq).","type":"object","maxProperties":1000,"patternProperties":{"^[\\x21-\\x7e]{1,128}$":{"$ref":"defs.json#/$defs/uint"}},"additionalProperties":false},"hash":{"description":"Lower-case hex of the XOR of the SHA-256 of the canonical MessagePack encoding (ENCODING.md) of every operation the responder holds. Order-independent: two servers holding the same operations report the same hash, whatever order they applied them in.","type":"string","pattern":"^[0-9a-f]{64}$","minLength":64,"maxLength":64},"ops":{"description":"The number of operations the responder holds.","$ref":"defs.json#/$defs/uint"}}};
+const pattern141 = new RegExp("^[0-9a-f]{64}$", "u");
 
 function validate152(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/replica.digest.reply.json" */;
@@ -17065,7 +17135,7 @@ validate152.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/propertie
 return false;
 }
 else {
-if(!pattern139.test(data3)){
+if(!pattern141.test(data3)){
 validate152.errors = [{instancePath:instancePath+"/hash",schemaPath:"#/properties/hash/pattern",keyword:"pattern",params:{pattern: "^[0-9a-f]{64}$"},message:"must match pattern \""+"^[0-9a-f]{64}$"+"\""}];
 return false;
 }
@@ -17127,7 +17197,7 @@ return errors === 0;
 validate152.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validate_replica_digest_request = validate153;
-const schema414 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/replica.digest.request.json","title":"ReplicaDigestRequest","description":"Ask one server (broker service srv.<server-id>) for a summary of its operation log, to compare replicas.","x-correio-type":"replica.digest.request","x-correio-pattern":"request","x-correio-service":"replica","x-correio-reply":"replica.digest.reply","type":"object","additionalProperties":false,"required":[],"properties":{}};
+const schema416 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/replica.digest.request.json","title":"ReplicaDigestRequest","description":"Ask one server (broker service srv.<server-id>) for a summary of its operation log, to compare replicas.","x-correio-type":"replica.digest.request","x-correio-pattern":"request","x-correio-service":"replica","x-correio-reply":"replica.digest.reply","type":"object","additionalProperties":false,"required":[],"properties":{}};
 
 function validate153(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/replica.digest.request.json" */;
@@ -17159,7 +17229,7 @@ return errors === 0;
 validate153.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validate_replica_fetch_reply = validate154;
-const schema415 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/replica.fetch.reply.json","title":"ReplicaFetchReply","description":"Reply to replica.fetch.request.","x-correio-type":"replica.fetch.reply","x-correio-pattern":"reply","x-correio-service":"replica","type":"object","additionalProperties":false,"required":["origin","ops","high"],"properties":{"origin":{"description":"The origin of the request.","$ref":"defs.json#/$defs/nodeId"},"ops":{"description":"Operations of origin, ascending and consecutive by seq, starting at from_seq, ending at to_seq, at limit, or before the first seq the responder does not hold. Empty when it does not hold from_seq.","type":"array","maxItems":1000,"items":{"$ref":"defs.json#/$defs/operation"}},"high":{"description":"The responder's high-water mark for origin: the highest seq such that it holds every operation 1..seq (0 when it holds none).","$ref":"defs.json#/$defs/uint"}}};
+const schema417 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/replica.fetch.reply.json","title":"ReplicaFetchReply","description":"Reply to replica.fetch.request.","x-correio-type":"replica.fetch.reply","x-correio-pattern":"reply","x-correio-service":"replica","type":"object","additionalProperties":false,"required":["origin","ops","high"],"properties":{"origin":{"description":"The origin of the request.","$ref":"defs.json#/$defs/nodeId"},"ops":{"description":"Operations of origin, ascending and consecutive by seq, starting at from_seq, ending at to_seq, at limit, or before the first seq the responder does not hold. Empty when it does not hold from_seq.","type":"array","maxItems":1000,"items":{"$ref":"defs.json#/$defs/operation"}},"high":{"description":"The responder's high-water mark for origin: the highest seq such that it holds every operation 1..seq (0 when it holds none).","$ref":"defs.json#/$defs/uint"}}};
 
 function validate155(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -20169,8 +20239,8 @@ return errors === 0;
 validate154.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validate_replica_fetch_request = validate173;
-const schema443 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/replica.fetch.request.json","title":"ReplicaFetchRequest","description":"Fetch an origin's operations from one server (broker service srv.<server-id>), to recover a gap.","x-correio-type":"replica.fetch.request","x-correio-pattern":"request","x-correio-service":"replica","x-correio-reply":"replica.fetch.reply","type":"object","additionalProperties":false,"required":["origin","from_seq"],"properties":{"origin":{"description":"The origin server whose operations are wanted.","$ref":"defs.json#/$defs/nodeId"},"from_seq":{"description":"The first wanted seq (inclusive).","$ref":"defs.json#/$defs/seq"},"to_seq":{"description":"The last wanted seq (inclusive). Absent: no upper bound.","$ref":"defs.json#/$defs/seq"},"limit":{"description":"At most this many operations. When absent: 1000.","type":"integer","minimum":1,"maximum":1000}}};
-const schema445 = {"description":"A per-origin operation sequence number: 1 for an origin's first operation, +1 for each next one.","type":"integer","minimum":1,"maximum":9007199254740991};
+const schema445 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/replica.fetch.request.json","title":"ReplicaFetchRequest","description":"Fetch an origin's operations from one server (broker service srv.<server-id>), to recover a gap.","x-correio-type":"replica.fetch.request","x-correio-pattern":"request","x-correio-service":"replica","x-correio-reply":"replica.fetch.reply","type":"object","additionalProperties":false,"required":["origin","from_seq"],"properties":{"origin":{"description":"The origin server whose operations are wanted.","$ref":"defs.json#/$defs/nodeId"},"from_seq":{"description":"The first wanted seq (inclusive).","$ref":"defs.json#/$defs/seq"},"to_seq":{"description":"The last wanted seq (inclusive). Absent: no upper bound.","$ref":"defs.json#/$defs/seq"},"limit":{"description":"At most this many operations. When absent: 1000.","type":"integer","minimum":1,"maximum":1000}}};
+const schema447 = {"description":"A per-origin operation sequence number: 1 for an origin's first operation, +1 for each next one.","type":"integer","minimum":1,"maximum":9007199254740991};
 
 function validate173(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/replica.fetch.request.json" */;
@@ -20333,7 +20403,7 @@ return errors === 0;
 validate173.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validate_replica_op = validate174;
-const schema447 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/replica.op.json","title":"ReplicaOp","description":"A replicated operation, published once by its origin server on the proxy topic replica/. Servers apply operations of each origin in seq order and recover gaps with replica.fetch.request. The body is a defs.json operation.","x-correio-type":"replica.op","x-correio-pattern":"event","x-correio-service":"replica","type":"object","$ref":"defs.json#/$defs/operation"};
+const schema449 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/replica.op.json","title":"ReplicaOp","description":"A replicated operation, published once by its origin server on the proxy topic replica/. Servers apply operations of each origin in seq order and recover gaps with replica.fetch.request. The body is a defs.json operation.","x-correio-type":"replica.op","x-correio-pattern":"event","x-correio-service":"replica","type":"object","$ref":"defs.json#/$defs/operation"};
 
 function validate175(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -23231,11 +23301,11 @@ return errors === 0;
 validate174.evaluated = {"dynamicProps":true,"dynamicItems":false};
 
 export const validate_service_announce = validate193;
-const schema473 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/service.announce.json","title":"ServiceAnnounce","description":"A microservice instance announces that it is up (and periodically while it stays up) or going down, on the proxy topic announce/<service>/.","x-correio-type":"service.announce","x-correio-pattern":"event","x-correio-service":"service","type":"object","additionalProperties":false,"required":["service","version","instance","state","actions","events","at"],"properties":{"service":{"$ref":"defs.json#/$defs/serviceName"},"version":{"description":"The service's version.","$ref":"defs.json#/$defs/uint"},"instance":{"description":"The announcing instance.","$ref":"defs.json#/$defs/nodeId"},"state":{"description":"up: the instance serves the listed actions and events; down: it is leaving.","type":"string","enum":["up","down"]},"actions":{"description":"The actions the instance serves.","type":"array","maxItems":256,"items":{"$ref":"defs.json#/$defs/actionName"}},"events":{"description":"The events the instance handles (subscribes to).","type":"array","maxItems":256,"items":{"$ref":"defs.json#/$defs/eventName"}},"at":{"description":"When the instance sent the announcement.","$ref":"defs.json#/$defs/timestamp"}}};
-const schema477 = {"description":"A microservice action, <service>.<method>: the part before the last dot is the service name (a serviceName, lower case, one to three segments, at most 64 characters), the last segment the method.","type":"string","pattern":"^[a-z][a-z0-9_-]*(\\.[a-z][a-z0-9_-]*){0,2}\\.[a-z][a-zA-Z0-9_]*$","minLength":3,"maxLength":128};
-const schema478 = {"description":"A microservice event name: one to eight dot-separated segments, such as user.created. Used in the topic svc/<event>/, so it never contains '/'.","type":"string","pattern":"^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$","minLength":1,"maxLength":128};
-const pattern160 = new RegExp("^[a-z][a-z0-9_-]*(\\.[a-z][a-z0-9_-]*){0,2}\\.[a-z][a-zA-Z0-9_]*$", "u");
-const pattern161 = new RegExp("^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$", "u");
+const schema475 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/service.announce.json","title":"ServiceAnnounce","description":"A microservice instance announces that it is up (and periodically while it stays up) or going down, on the proxy topic announce/<service>/.","x-correio-type":"service.announce","x-correio-pattern":"event","x-correio-service":"service","type":"object","additionalProperties":false,"required":["service","version","instance","state","actions","events","at"],"properties":{"service":{"$ref":"defs.json#/$defs/serviceName"},"version":{"description":"The service's version.","$ref":"defs.json#/$defs/uint"},"instance":{"description":"The announcing instance.","$ref":"defs.json#/$defs/nodeId"},"state":{"description":"up: the instance serves the listed actions and events; down: it is leaving.","type":"string","enum":["up","down"]},"actions":{"description":"The actions the instance serves.","type":"array","maxItems":256,"items":{"$ref":"defs.json#/$defs/actionName"}},"events":{"description":"The events the instance handles (subscribes to).","type":"array","maxItems":256,"items":{"$ref":"defs.json#/$defs/eventName"}},"at":{"description":"When the instance sent the announcement.","$ref":"defs.json#/$defs/timestamp"}}};
+const schema479 = {"description":"A microservice action, <service>.<method>: the part before the last dot is the service name (a serviceName, lower case, one to three segments, at most 64 characters), the last segment the method.","type":"string","pattern":"^[a-z][a-z0-9_-]*(\\.[a-z][a-z0-9_-]*){0,2}\\.[a-z][a-zA-Z0-9_]*$","minLength":3,"maxLength":128};
+const schema480 = {"description":"A microservice event name: one to eight dot-separated segments, such as user.created. Used in the topic svc/<event>/, so it never contains '/'.","type":"string","pattern":"^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$","minLength":1,"maxLength":128};
+const pattern162 = new RegExp("^[a-z][a-z0-9_-]*(\\.[a-z][a-z0-9_-]*){0,2}\\.[a-z][a-zA-Z0-9_]*$", "u");
+const pattern163 = new RegExp("^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$", "u");
 
 function validate193(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/service.announce.json" */;
@@ -23369,7 +23439,7 @@ validate193.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properti
 return false;
 }
 if(!((data3 === "up") || (data3 === "down"))){
-validate193.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema473.properties.state.enum},message:"must be equal to one of the allowed values"}];
+validate193.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema475.properties.state.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs11 === errors;
@@ -23406,7 +23476,7 @@ validate193.errors = [{instancePath:instancePath+"/actions/" + i0,schemaPath:"de
 return false;
 }
 else {
-if(!pattern160.test(data5)){
+if(!pattern162.test(data5)){
 validate193.errors = [{instancePath:instancePath+"/actions/" + i0,schemaPath:"defs.json#/$defs/actionName/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_-]*(\\.[a-z][a-z0-9_-]*){0,2}\\.[a-z][a-zA-Z0-9_]*$"},message:"must match pattern \""+"^[a-z][a-z0-9_-]*(\\.[a-z][a-z0-9_-]*){0,2}\\.[a-z][a-zA-Z0-9_]*$"+"\""}];
 return false;
 }
@@ -23464,7 +23534,7 @@ validate193.errors = [{instancePath:instancePath+"/events/" + i1,schemaPath:"def
 return false;
 }
 else {
-if(!pattern161.test(data7)){
+if(!pattern163.test(data7)){
 validate193.errors = [{instancePath:instancePath+"/events/" + i1,schemaPath:"defs.json#/$defs/eventName/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$"},message:"must match pattern \""+"^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$"+"\""}];
 return false;
 }
@@ -23541,7 +23611,7 @@ return errors === 0;
 validate193.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validate_service_call_reply = validate194;
-const schema480 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/service.call.reply.json","title":"ServiceCallReply","description":"Reply to service.call.request: the action's result. A failed action is answered with an error instead.","x-correio-type":"service.call.reply","x-correio-pattern":"reply","x-correio-service":"service","type":"object","additionalProperties":false,"required":[],"properties":{"result":{"description":"The action's result: any value. Bounded only by the codec limits (ENCODING.md section 2). Absent when the action returns nothing.","tsType":"unknown"}}};
+const schema482 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/service.call.reply.json","title":"ServiceCallReply","description":"Reply to service.call.request: the action's result. A failed action is answered with an error instead.","x-correio-type":"service.call.reply","x-correio-pattern":"reply","x-correio-service":"service","type":"object","additionalProperties":false,"required":[],"properties":{"result":{"description":"The action's result: any value. Bounded only by the codec limits (ENCODING.md section 2). Absent when the action returns nothing.","tsType":"unknown"}}};
 
 function validate194(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/service.call.reply.json" */;
@@ -23575,7 +23645,7 @@ return errors === 0;
 validate194.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validate_service_call_request = validate195;
-const schema481 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/service.call.request.json","title":"ServiceCallRequest","description":"Call a microservice action. Sent to the broker service svc.<service>, where <service> is the action name before its last dot.","x-correio-type":"service.call.request","x-correio-pattern":"request","x-correio-service":"service","x-correio-reply":"service.call.reply","type":"object","additionalProperties":false,"required":["action"],"properties":{"action":{"description":"The action to call, such as users.get.","$ref":"defs.json#/$defs/actionName"},"params":{"description":"The action's parameters: any value. Bounded only by the codec limits (ENCODING.md section 2). Absent when the action takes none.","tsType":"unknown"},"meta":{"description":"Call metadata passed through to the action, such as tracing ids: up to 32 string entries.","type":"object","maxProperties":32,"propertyNames":{"type":"string","pattern":"^[A-Za-z0-9_.-]{1,64}$","minLength":1,"maxLength":64},"additionalProperties":{"type":"string","maxLength":1024}}}};
+const schema483 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/service.call.request.json","title":"ServiceCallRequest","description":"Call a microservice action. Sent to the broker service svc.<service>, where <service> is the action name before its last dot.","x-correio-type":"service.call.request","x-correio-pattern":"request","x-correio-service":"service","x-correio-reply":"service.call.reply","type":"object","additionalProperties":false,"required":["action"],"properties":{"action":{"description":"The action to call, such as users.get.","$ref":"defs.json#/$defs/actionName"},"params":{"description":"The action's parameters: any value. Bounded only by the codec limits (ENCODING.md section 2). Absent when the action takes none.","tsType":"unknown"},"meta":{"description":"Call metadata passed through to the action, such as tracing ids: up to 32 string entries.","type":"object","maxProperties":32,"propertyNames":{"type":"string","pattern":"^[A-Za-z0-9_.-]{1,64}$","minLength":1,"maxLength":64},"additionalProperties":{"type":"string","maxLength":1024}}}};
 
 function validate195(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/service.call.request.json" */;
@@ -23621,7 +23691,7 @@ validate195.errors = [{instancePath:instancePath+"/action",schemaPath:"defs.json
 return false;
 }
 else {
-if(!pattern160.test(data0)){
+if(!pattern162.test(data0)){
 validate195.errors = [{instancePath:instancePath+"/action",schemaPath:"defs.json#/$defs/actionName/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_-]*(\\.[a-z][a-z0-9_-]*){0,2}\\.[a-z][a-zA-Z0-9_]*$"},message:"must match pattern \""+"^[a-z][a-z0-9_-]*(\\.[a-z][a-z0-9_-]*){0,2}\\.[a-z][a-zA-Z0-9_]*$"+"\""}];
 return false;
 }
@@ -23763,7 +23833,7 @@ return errors === 0;
 validate195.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validate_service_emit_reply = validate196;
-const schema483 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/service.emit.reply.json","title":"ServiceEmitReply","description":"Reply to service.emit.request: the event was handled by the instance named.","x-correio-type":"service.emit.reply","x-correio-pattern":"reply","x-correio-service":"service","type":"object","additionalProperties":false,"required":["instance"],"properties":{"instance":{"description":"The instance that handled the event.","$ref":"defs.json#/$defs/nodeId"}}};
+const schema485 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/service.emit.reply.json","title":"ServiceEmitReply","description":"Reply to service.emit.request: the event was handled by the instance named.","x-correio-type":"service.emit.reply","x-correio-pattern":"reply","x-correio-service":"service","type":"object","additionalProperties":false,"required":["instance"],"properties":{"instance":{"description":"The instance that handled the event.","$ref":"defs.json#/$defs/nodeId"}}};
 
 function validate196(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/service.emit.reply.json" */;
@@ -23835,7 +23905,7 @@ return errors === 0;
 validate196.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validate_service_emit_request = validate197;
-const schema485 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/service.emit.request.json","title":"ServiceEmitRequest","description":"Deliver a microservice event to ONE instance of the service group: sent by the emitter to the broker service svc.<group>, whose load balancing picks the instance; one request per subscribing group. Answered with service.emit.reply once the instance's handler has run, or with an error (NOT_FOUND when that service does not handle the event).","x-correio-type":"service.emit.request","x-correio-pattern":"request","x-correio-service":"service","x-correio-reply":"service.emit.reply","type":"object","additionalProperties":false,"required":["event","group","sender"],"properties":{"event":{"description":"The event's name, such as user.created.","$ref":"defs.json#/$defs/eventName"},"data":{"description":"The event's payload: any value. Bounded only by the codec limits (ENCODING.md section 2). Absent when the event carries none."},"group":{"description":"The service group addressed; the request is sent to the broker service svc.<group>.","$ref":"defs.json#/$defs/serviceName"},"sender":{"description":"The instance that emitted the event.","$ref":"defs.json#/$defs/nodeId"}}};
+const schema487 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/service.emit.request.json","title":"ServiceEmitRequest","description":"Deliver a microservice event to ONE instance of the service group: sent by the emitter to the broker service svc.<group>, whose load balancing picks the instance; one request per subscribing group. Answered with service.emit.reply once the instance's handler has run, or with an error (NOT_FOUND when that service does not handle the event).","x-correio-type":"service.emit.request","x-correio-pattern":"request","x-correio-service":"service","x-correio-reply":"service.emit.reply","type":"object","additionalProperties":false,"required":["event","group","sender"],"properties":{"event":{"description":"The event's name, such as user.created.","$ref":"defs.json#/$defs/eventName"},"data":{"description":"The event's payload: any value. Bounded only by the codec limits (ENCODING.md section 2). Absent when the event carries none."},"group":{"description":"The service group addressed; the request is sent to the broker service svc.<group>.","$ref":"defs.json#/$defs/serviceName"},"sender":{"description":"The instance that emitted the event.","$ref":"defs.json#/$defs/nodeId"}}};
 
 function validate197(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/service.emit.request.json" */;
@@ -23881,7 +23951,7 @@ validate197.errors = [{instancePath:instancePath+"/event",schemaPath:"defs.json#
 return false;
 }
 else {
-if(!pattern161.test(data0)){
+if(!pattern163.test(data0)){
 validate197.errors = [{instancePath:instancePath+"/event",schemaPath:"defs.json#/$defs/eventName/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$"},message:"must match pattern \""+"^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$"+"\""}];
 return false;
 }
@@ -23982,7 +24052,7 @@ return errors === 0;
 validate197.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validate_service_event = validate198;
-const schema489 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/service.event.json","title":"ServiceEvent","description":"A microservice event, published on the proxy topic svc/<event>/.","x-correio-type":"service.event","x-correio-pattern":"event","x-correio-service":"service","type":"object","additionalProperties":false,"required":["event","sender"],"properties":{"event":{"description":"The event's name, such as user.created.","$ref":"defs.json#/$defs/eventName"},"data":{"description":"The event's payload: any value. Bounded only by the codec limits (ENCODING.md section 2). Absent when the event carries none.","tsType":"unknown"},"group":{"description":"When present, only instances of this service handle the event; other subscribers ignore it.","$ref":"defs.json#/$defs/serviceName"},"sender":{"description":"The instance that emitted the event.","$ref":"defs.json#/$defs/nodeId"}}};
+const schema491 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/service.event.json","title":"ServiceEvent","description":"A microservice event, published on the proxy topic svc/<event>/.","x-correio-type":"service.event","x-correio-pattern":"event","x-correio-service":"service","type":"object","additionalProperties":false,"required":["event","sender"],"properties":{"event":{"description":"The event's name, such as user.created.","$ref":"defs.json#/$defs/eventName"},"data":{"description":"The event's payload: any value. Bounded only by the codec limits (ENCODING.md section 2). Absent when the event carries none.","tsType":"unknown"},"group":{"description":"When present, only instances of this service handle the event; other subscribers ignore it.","$ref":"defs.json#/$defs/serviceName"},"sender":{"description":"The instance that emitted the event.","$ref":"defs.json#/$defs/nodeId"}}};
 
 function validate198(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/service.event.json" */;
@@ -24028,7 +24098,7 @@ validate198.errors = [{instancePath:instancePath+"/event",schemaPath:"defs.json#
 return false;
 }
 else {
-if(!pattern161.test(data0)){
+if(!pattern163.test(data0)){
 validate198.errors = [{instancePath:instancePath+"/event",schemaPath:"defs.json#/$defs/eventName/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$"},message:"must match pattern \""+"^[a-z][a-zA-Z0-9_]*(\\.[a-z][a-zA-Z0-9_]*){0,7}$"+"\""}];
 return false;
 }
@@ -24129,21 +24199,21 @@ return errors === 0;
 validate198.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validate_tasks_cancel_reply = validate199;
-const schema493 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.cancel.reply.json","title":"TasksCancelReply","description":"Reply to tasks.cancel.request.","x-correio-type":"tasks.cancel.reply","x-correio-pattern":"reply","x-correio-service":"tasks","type":"object","additionalProperties":false,"required":["job"],"properties":{"job":{"$ref":"defs.json#/$defs/taskJob"}}};
-const schema494 = {"description":"A job as the queue holds it (revision 1.6).","type":"object","additionalProperties":false,"required":["id","queue","task","state","priority","attempt","max_attempts","backoff_ms","max_backoff_ms","lease_ms","result_ttl_ms","run_at","created_at","updated_at","version"],"properties":{"id":{"$ref":"#/$defs/taskId"},"queue":{"$ref":"#/$defs/taskQueue"},"task":{"$ref":"#/$defs/taskName"},"args":{"$ref":"#/$defs/taskValue"},"state":{"$ref":"#/$defs/taskState"},"priority":{"$ref":"#/$defs/taskPriority"},"attempt":{"description":"Attempts started so far (0 until the first lease).","type":"integer","minimum":0,"maximum":1000},"max_attempts":{"description":"Attempts before the job is dead.","type":"integer","minimum":1,"maximum":1000},"backoff_ms":{"description":"The first retry's delay; each next one doubles, up to max_backoff_ms, with up to 25 % random jitter.","$ref":"#/$defs/taskDuration"},"max_backoff_ms":{"$ref":"#/$defs/taskDuration"},"lease_ms":{"description":"How long a lease lasts unless the worker's heartbeat extends it.","type":"integer","minimum":1000,"maximum":3600000},"result_ttl_ms":{"description":"How long a finished job (and its result or error) is kept.","$ref":"#/$defs/taskDuration"},"run_at":{"description":"When the job is (or was) due.","$ref":"#/$defs/timestamp"},"created_at":{"$ref":"#/$defs/timestamp"},"updated_at":{"$ref":"#/$defs/timestamp"},"version":{"description":"Counts the job's state changes from 1: of two copies of a job, the higher version is newer.","$ref":"#/$defs/uint"},"worker":{"description":"The worker holding (or that last held) the lease.","$ref":"#/$defs/nodeId"},"lease_until":{"description":"When the current lease ends unless extended (active jobs).","$ref":"#/$defs/timestamp"},"progress":{"$ref":"#/$defs/taskValue"},"result":{"$ref":"#/$defs/taskValue"},"error":{"description":"The last attempt's error.","$ref":"#/$defs/taskError"},"cancel_requested":{"description":"Cancellation was asked while the job ran: its worker is told at its next heartbeat.","type":"boolean","const":true},"finished_at":{"$ref":"#/$defs/timestamp"},"after":{"description":"The jobs this one waits for (a workflow step): it is queued once they all succeeded, and cancelled if one of them is dead or cancelled.","type":"array","minItems":1,"maxItems":1000,"items":{"$ref":"#/$defs/taskId"}},"then":{"description":"The workflow steps waiting for this job.","type":"array","minItems":1,"maxItems":1000,"items":{"$ref":"#/$defs/taskId"}},"receives":{"$ref":"#/$defs/taskReceives"},"schedule":{"description":"The periodic schedule that enqueued this job (tasks.schedule.request).","$ref":"#/$defs/taskScheduleName"}}};
-const schema495 = {"description":"A job's id (revision 1.6): chosen by the producer (then it is the job's uniqueness key: enqueueing it again returns the existing job) or by the queue.","type":"string","pattern":"^[0-9A-Za-z_.:-]{1,128}$","minLength":1,"maxLength":128};
-const schema496 = {"description":"A task queue's name (revision 1.6): lower case, like a broker service name.","type":"string","pattern":"^[a-z][a-z0-9_.-]{0,63}$","minLength":1,"maxLength":64};
-const schema497 = {"description":"The kind of job, which selects a worker's handler (revision 1.6), such as email.send.","type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$","minLength":1,"maxLength":128};
-const schema498 = {"description":"A job's arguments, result or progress: any value, bounded by the codec limits (ENCODING.md section 2).","tsType":"unknown"};
-const schema499 = {"description":"Where a job is (revision 1.6): waiting (for the jobs in its after list: a workflow step), scheduled (waiting for its run_at), queued (ready for a worker), active (leased by a worker), retrying (failed, waiting for its backoff), succeeded, dead (failed its last attempt: the dead-letter queue), cancelled.","type":"string","enum":["waiting","scheduled","queued","active","retrying","succeeded","dead","cancelled"]};
-const schema500 = {"description":"0 to 9; higher is leased first within a queue (default 0).","type":"integer","minimum":0,"maximum":9};
-const schema501 = {"description":"Milliseconds, up to 30 days.","type":"integer","minimum":0,"maximum":2592000000};
-const schema512 = {"description":"Why an attempt failed.","type":"object","additionalProperties":false,"required":["type","message"],"properties":{"type":{"description":"The error's kind, such as ValueError or TimeoutError, or lease_expired when the worker stopped heartbeating.","type":"string","minLength":1,"maxLength":200},"message":{"type":"string","maxLength":4000}}};
-const schema516 = {"description":"What a workflow step gets as its arguments once the jobs in its after list succeeded: result (the one job's result: a chain), results (the list of their results, in after order: a chord's callback). Absent: its own args.","type":"string","enum":["result","results"]};
-const schema517 = {"description":"A periodic schedule's name.","type":"string","pattern":"^[a-z0-9][a-z0-9_.:-]{0,63}$","minLength":1,"maxLength":64};
-const pattern171 = new RegExp("^[0-9A-Za-z_.:-]{1,128}$", "u");
-const pattern173 = new RegExp("^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$", "u");
-const pattern177 = new RegExp("^[a-z0-9][a-z0-9_.:-]{0,63}$", "u");
+const schema495 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.cancel.reply.json","title":"TasksCancelReply","description":"Reply to tasks.cancel.request.","x-correio-type":"tasks.cancel.reply","x-correio-pattern":"reply","x-correio-service":"tasks","type":"object","additionalProperties":false,"required":["job"],"properties":{"job":{"$ref":"defs.json#/$defs/taskJob"}}};
+const schema496 = {"description":"A job as the queue holds it (revision 1.6).","type":"object","additionalProperties":false,"required":["id","queue","task","state","priority","attempt","max_attempts","backoff_ms","max_backoff_ms","lease_ms","result_ttl_ms","run_at","created_at","updated_at","version"],"properties":{"id":{"$ref":"#/$defs/taskId"},"queue":{"$ref":"#/$defs/taskQueue"},"task":{"$ref":"#/$defs/taskName"},"args":{"$ref":"#/$defs/taskValue"},"state":{"$ref":"#/$defs/taskState"},"priority":{"$ref":"#/$defs/taskPriority"},"attempt":{"description":"Attempts started so far (0 until the first lease).","type":"integer","minimum":0,"maximum":1000},"max_attempts":{"description":"Attempts before the job is dead.","type":"integer","minimum":1,"maximum":1000},"backoff_ms":{"description":"The first retry's delay; each next one doubles, up to max_backoff_ms, with up to 25 % random jitter.","$ref":"#/$defs/taskDuration"},"max_backoff_ms":{"$ref":"#/$defs/taskDuration"},"lease_ms":{"description":"How long a lease lasts unless the worker's heartbeat extends it.","type":"integer","minimum":1000,"maximum":3600000},"result_ttl_ms":{"description":"How long a finished job (and its result or error) is kept.","$ref":"#/$defs/taskDuration"},"run_at":{"description":"When the job is (or was) due.","$ref":"#/$defs/timestamp"},"created_at":{"$ref":"#/$defs/timestamp"},"updated_at":{"$ref":"#/$defs/timestamp"},"version":{"description":"Counts the job's state changes from 1: of two copies of a job, the higher version is newer.","$ref":"#/$defs/uint"},"worker":{"description":"The worker holding (or that last held) the lease.","$ref":"#/$defs/nodeId"},"lease_until":{"description":"When the current lease ends unless extended (active jobs).","$ref":"#/$defs/timestamp"},"progress":{"$ref":"#/$defs/taskValue"},"result":{"$ref":"#/$defs/taskValue"},"error":{"description":"The last attempt's error.","$ref":"#/$defs/taskError"},"cancel_requested":{"description":"Cancellation was asked while the job ran: its worker is told at its next heartbeat.","type":"boolean","const":true},"finished_at":{"$ref":"#/$defs/timestamp"},"after":{"description":"The jobs this one waits for (a workflow step): it is queued once they all succeeded, and cancelled if one of them is dead or cancelled.","type":"array","minItems":1,"maxItems":1000,"items":{"$ref":"#/$defs/taskId"}},"then":{"description":"The workflow steps waiting for this job.","type":"array","minItems":1,"maxItems":1000,"items":{"$ref":"#/$defs/taskId"}},"receives":{"$ref":"#/$defs/taskReceives"},"schedule":{"description":"The periodic schedule that enqueued this job (tasks.schedule.request).","$ref":"#/$defs/taskScheduleName"}}};
+const schema497 = {"description":"A job's id (revision 1.6): chosen by the producer (then it is the job's uniqueness key: enqueueing it again returns the existing job) or by the queue.","type":"string","pattern":"^[0-9A-Za-z_.:-]{1,128}$","minLength":1,"maxLength":128};
+const schema498 = {"description":"A task queue's name (revision 1.6): lower case, like a broker service name.","type":"string","pattern":"^[a-z][a-z0-9_.-]{0,63}$","minLength":1,"maxLength":64};
+const schema499 = {"description":"The kind of job, which selects a worker's handler (revision 1.6), such as email.send.","type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$","minLength":1,"maxLength":128};
+const schema500 = {"description":"A job's arguments, result or progress: any value, bounded by the codec limits (ENCODING.md section 2).","tsType":"unknown"};
+const schema501 = {"description":"Where a job is (revision 1.6): waiting (for the jobs in its after list: a workflow step), scheduled (waiting for its run_at), queued (ready for a worker), active (leased by a worker), retrying (failed, waiting for its backoff), succeeded, dead (failed its last attempt: the dead-letter queue), cancelled.","type":"string","enum":["waiting","scheduled","queued","active","retrying","succeeded","dead","cancelled"]};
+const schema502 = {"description":"0 to 9; higher is leased first within a queue (default 0).","type":"integer","minimum":0,"maximum":9};
+const schema503 = {"description":"Milliseconds, up to 30 days.","type":"integer","minimum":0,"maximum":2592000000};
+const schema514 = {"description":"Why an attempt failed.","type":"object","additionalProperties":false,"required":["type","message"],"properties":{"type":{"description":"The error's kind, such as ValueError or TimeoutError, or lease_expired when the worker stopped heartbeating.","type":"string","minLength":1,"maxLength":200},"message":{"type":"string","maxLength":4000}}};
+const schema518 = {"description":"What a workflow step gets as its arguments once the jobs in its after list succeeded: result (the one job's result: a chain), results (the list of their results, in after order: a chord's callback). Absent: its own args.","type":"string","enum":["result","results"]};
+const schema519 = {"description":"A periodic schedule's name.","type":"string","pattern":"^[a-z0-9][a-z0-9_.:-]{0,63}$","minLength":1,"maxLength":64};
+const pattern173 = new RegExp("^[0-9A-Za-z_.:-]{1,128}$", "u");
+const pattern175 = new RegExp("^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$", "u");
+const pattern179 = new RegExp("^[a-z0-9][a-z0-9_.:-]{0,63}$", "u");
 
 function validate200(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -24165,7 +24235,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(func164.call(schema494.properties, key0))){
+if(!(func164.call(schema496.properties, key0))){
 validate200.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -24188,7 +24258,7 @@ validate200.errors = [{instancePath:instancePath+"/id",schemaPath:"#/$defs/taskI
 return false;
 }
 else {
-if(!pattern171.test(data0)){
+if(!pattern173.test(data0)){
 validate200.errors = [{instancePath:instancePath+"/id",schemaPath:"#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
 return false;
 }
@@ -24256,7 +24326,7 @@ validate200.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/tas
 return false;
 }
 else {
-if(!pattern173.test(data2)){
+if(!pattern175.test(data2)){
 validate200.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"+"\""}];
 return false;
 }
@@ -24290,7 +24360,7 @@ validate200.errors = [{instancePath:instancePath+"/state",schemaPath:"#/$defs/ta
 return false;
 }
 if(!((((((((data4 === "waiting") || (data4 === "scheduled")) || (data4 === "queued")) || (data4 === "active")) || (data4 === "retrying")) || (data4 === "succeeded")) || (data4 === "dead")) || (data4 === "cancelled"))){
-validate200.errors = [{instancePath:instancePath+"/state",schemaPath:"#/$defs/taskState/enum",keyword:"enum",params:{allowedValues: schema499.enum},message:"must be equal to one of the allowed values"}];
+validate200.errors = [{instancePath:instancePath+"/state",schemaPath:"#/$defs/taskState/enum",keyword:"enum",params:{allowedValues: schema501.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs12 === errors;
@@ -24843,7 +24913,7 @@ validate200.errors = [{instancePath:instancePath+"/after/" + i0,schemaPath:"#/$d
 return false;
 }
 else {
-if(!pattern171.test(data26)){
+if(!pattern173.test(data26)){
 validate200.errors = [{instancePath:instancePath+"/after/" + i0,schemaPath:"#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
 return false;
 }
@@ -24907,7 +24977,7 @@ validate200.errors = [{instancePath:instancePath+"/then/" + i1,schemaPath:"#/$de
 return false;
 }
 else {
-if(!pattern171.test(data28)){
+if(!pattern173.test(data28)){
 validate200.errors = [{instancePath:instancePath+"/then/" + i1,schemaPath:"#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
 return false;
 }
@@ -24946,7 +25016,7 @@ validate200.errors = [{instancePath:instancePath+"/receives",schemaPath:"#/$defs
 return false;
 }
 if(!((data29 === "result") || (data29 === "results"))){
-validate200.errors = [{instancePath:instancePath+"/receives",schemaPath:"#/$defs/taskReceives/enum",keyword:"enum",params:{allowedValues: schema516.enum},message:"must be equal to one of the allowed values"}];
+validate200.errors = [{instancePath:instancePath+"/receives",schemaPath:"#/$defs/taskReceives/enum",keyword:"enum",params:{allowedValues: schema518.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs76 === errors;
@@ -24971,7 +25041,7 @@ validate200.errors = [{instancePath:instancePath+"/schedule",schemaPath:"#/$defs
 return false;
 }
 else {
-if(!pattern177.test(data30)){
+if(!pattern179.test(data30)){
 validate200.errors = [{instancePath:instancePath+"/schedule",schemaPath:"#/$defs/taskScheduleName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9][a-z0-9_.:-]{0,63}$"},message:"must match pattern \""+"^[a-z0-9][a-z0-9_.:-]{0,63}$"+"\""}];
 return false;
 }
@@ -25076,7 +25146,7 @@ return errors === 0;
 validate199.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validate_tasks_cancel_request = validate202;
-const schema518 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.cancel.request.json","title":"TasksCancelRequest","description":"Cancel a job (revision 1.6): a scheduled, queued or retrying job is cancelled at once; an active one is marked cancel_requested and its worker told at its next heartbeat (it is cancelled when the worker settles, or when the lease ends). A finished job is returned as it is.","x-correio-type":"tasks.cancel.request","x-correio-pattern":"request","x-correio-service":"tasks","x-correio-reply":"tasks.cancel.reply","type":"object","additionalProperties":false,"required":["id"],"properties":{"id":{"$ref":"defs.json#/$defs/taskId"}}};
+const schema520 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.cancel.request.json","title":"TasksCancelRequest","description":"Cancel a job (revision 1.6): a scheduled, queued or retrying job is cancelled at once; an active one is marked cancel_requested and its worker told at its next heartbeat (it is cancelled when the worker settles, or when the lease ends). A finished job is returned as it is.","x-correio-type":"tasks.cancel.request","x-correio-pattern":"request","x-correio-service":"tasks","x-correio-reply":"tasks.cancel.reply","type":"object","additionalProperties":false,"required":["id"],"properties":{"id":{"$ref":"defs.json#/$defs/taskId"}}};
 
 function validate202(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/tasks.cancel.request.json" */;
@@ -25121,7 +25191,7 @@ validate202.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$d
 return false;
 }
 else {
-if(!pattern171.test(data0)){
+if(!pattern173.test(data0)){
 validate202.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
 return false;
 }
@@ -25148,7 +25218,7 @@ return errors === 0;
 validate202.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validate_tasks_copy_reply = validate203;
-const schema520 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.copy.reply.json","title":"TasksCopyReply","description":"Reply to tasks.copy.request.","x-correio-type":"tasks.copy.reply","x-correio-pattern":"reply","x-correio-service":"tasks","type":"object","additionalProperties":false,"required":["server","stored"],"properties":{"server":{"$ref":"defs.json#/$defs/nodeId"},"stored":{"$ref":"defs.json#/$defs/uint"}}};
+const schema522 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.copy.reply.json","title":"TasksCopyReply","description":"Reply to tasks.copy.request.","x-correio-type":"tasks.copy.reply","x-correio-pattern":"reply","x-correio-service":"tasks","type":"object","additionalProperties":false,"required":["server","stored"],"properties":{"server":{"$ref":"defs.json#/$defs/nodeId"},"stored":{"$ref":"defs.json#/$defs/uint"}}};
 
 function validate203(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/tasks.copy.reply.json" */;
@@ -25254,7 +25324,7 @@ return errors === 0;
 validate203.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validate_tasks_copy_request = validate204;
-const schema523 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.copy.request.json","title":"TasksCopyRequest","description":"A copy of jobs and schedules the coordinator changed (revision 1.6), between servers on srv.<server-id> only: each kept where newer (higher version) than the copy held. Replied once durable.","x-correio-type":"tasks.copy.request","x-correio-pattern":"request","x-correio-service":"tasks","x-correio-reply":"tasks.copy.reply","type":"object","additionalProperties":false,"required":["jobs"],"properties":{"jobs":{"type":"array","minItems":0,"maxItems":1000,"items":{"$ref":"defs.json#/$defs/taskJob"}},"schedules":{"type":"array","maxItems":1000,"items":{"$ref":"defs.json#/$defs/taskSchedule"}}}};
+const schema525 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.copy.request.json","title":"TasksCopyRequest","description":"A copy of jobs and schedules the coordinator changed (revision 1.6), between servers on srv.<server-id> only: each kept where newer (higher version) than the copy held. Replied once durable.","x-correio-type":"tasks.copy.request","x-correio-pattern":"request","x-correio-service":"tasks","x-correio-reply":"tasks.copy.reply","type":"object","additionalProperties":false,"required":["jobs"],"properties":{"jobs":{"type":"array","minItems":0,"maxItems":1000,"items":{"$ref":"defs.json#/$defs/taskJob"}},"schedules":{"type":"array","maxItems":1000,"items":{"$ref":"defs.json#/$defs/taskSchedule"}}}};
 
 function validate205(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -25276,7 +25346,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(func164.call(schema494.properties, key0))){
+if(!(func164.call(schema496.properties, key0))){
 validate205.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -25299,7 +25369,7 @@ validate205.errors = [{instancePath:instancePath+"/id",schemaPath:"#/$defs/taskI
 return false;
 }
 else {
-if(!pattern171.test(data0)){
+if(!pattern173.test(data0)){
 validate205.errors = [{instancePath:instancePath+"/id",schemaPath:"#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
 return false;
 }
@@ -25367,7 +25437,7 @@ validate205.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/tas
 return false;
 }
 else {
-if(!pattern173.test(data2)){
+if(!pattern175.test(data2)){
 validate205.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"+"\""}];
 return false;
 }
@@ -25401,7 +25471,7 @@ validate205.errors = [{instancePath:instancePath+"/state",schemaPath:"#/$defs/ta
 return false;
 }
 if(!((((((((data4 === "waiting") || (data4 === "scheduled")) || (data4 === "queued")) || (data4 === "active")) || (data4 === "retrying")) || (data4 === "succeeded")) || (data4 === "dead")) || (data4 === "cancelled"))){
-validate205.errors = [{instancePath:instancePath+"/state",schemaPath:"#/$defs/taskState/enum",keyword:"enum",params:{allowedValues: schema499.enum},message:"must be equal to one of the allowed values"}];
+validate205.errors = [{instancePath:instancePath+"/state",schemaPath:"#/$defs/taskState/enum",keyword:"enum",params:{allowedValues: schema501.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs12 === errors;
@@ -25954,7 +26024,7 @@ validate205.errors = [{instancePath:instancePath+"/after/" + i0,schemaPath:"#/$d
 return false;
 }
 else {
-if(!pattern171.test(data26)){
+if(!pattern173.test(data26)){
 validate205.errors = [{instancePath:instancePath+"/after/" + i0,schemaPath:"#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
 return false;
 }
@@ -26018,7 +26088,7 @@ validate205.errors = [{instancePath:instancePath+"/then/" + i1,schemaPath:"#/$de
 return false;
 }
 else {
-if(!pattern171.test(data28)){
+if(!pattern173.test(data28)){
 validate205.errors = [{instancePath:instancePath+"/then/" + i1,schemaPath:"#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
 return false;
 }
@@ -26057,7 +26127,7 @@ validate205.errors = [{instancePath:instancePath+"/receives",schemaPath:"#/$defs
 return false;
 }
 if(!((data29 === "result") || (data29 === "results"))){
-validate205.errors = [{instancePath:instancePath+"/receives",schemaPath:"#/$defs/taskReceives/enum",keyword:"enum",params:{allowedValues: schema516.enum},message:"must be equal to one of the allowed values"}];
+validate205.errors = [{instancePath:instancePath+"/receives",schemaPath:"#/$defs/taskReceives/enum",keyword:"enum",params:{allowedValues: schema518.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs76 === errors;
@@ -26082,7 +26152,7 @@ validate205.errors = [{instancePath:instancePath+"/schedule",schemaPath:"#/$defs
 return false;
 }
 else {
-if(!pattern177.test(data30)){
+if(!pattern179.test(data30)){
 validate205.errors = [{instancePath:instancePath+"/schedule",schemaPath:"#/$defs/taskScheduleName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9][a-z0-9_.:-]{0,63}$"},message:"must match pattern \""+"^[a-z0-9][a-z0-9_.:-]{0,63}$"+"\""}];
 return false;
 }
@@ -26138,8 +26208,8 @@ return errors === 0;
 }
 validate205.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema548 = {"description":"A periodic job (revision 1.6): at each tick of its cron expression the coordinator enqueues one job, id schedule:<name>:<tick ms>, so a tick fires once even across a failover. Ticks missed while no coordinator ran are skipped but for the newest one.","type":"object","additionalProperties":false,"required":["name","cron","queue","task","created_at","updated_at","version"],"properties":{"name":{"$ref":"#/$defs/taskScheduleName"},"cron":{"$ref":"#/$defs/taskCron"},"queue":{"$ref":"#/$defs/taskQueue"},"task":{"$ref":"#/$defs/taskName"},"args":{"$ref":"#/$defs/taskValue"},"priority":{"$ref":"#/$defs/taskPriority"},"max_attempts":{"type":"integer","minimum":1,"maximum":1000},"lease_ms":{"type":"integer","minimum":1000,"maximum":3600000},"result_ttl_ms":{"$ref":"#/$defs/taskDuration"},"created_at":{"$ref":"#/$defs/timestamp"},"updated_at":{"$ref":"#/$defs/timestamp"},"version":{"description":"Counts the schedule's changes (and firings) from 1: of two copies, the higher is newer.","$ref":"#/$defs/uint"},"last_tick":{"description":"The cron time of the newest tick fired: the next tick is the first after it.","$ref":"#/$defs/timestamp"},"next_tick":{"description":"The cron time of the next tick.","$ref":"#/$defs/timestamp"},"removed":{"description":"Removed (tasks.unschedule.request): kept as a tombstone so that older copies do not bring it back.","type":"boolean","const":true}}};
-const schema550 = {"description":"A cron expression, five fields (minute hour day-of-month month day-of-week) or six with seconds first, evaluated in UTC, such as */5 * * * * or 0 30 9 * * 1-5.","type":"string","minLength":9,"maxLength":200};
+const schema550 = {"description":"A periodic job (revision 1.6): at each tick of its cron expression the coordinator enqueues one job, id schedule:<name>:<tick ms>, so a tick fires once even across a failover. Ticks missed while no coordinator ran are skipped but for the newest one.","type":"object","additionalProperties":false,"required":["name","cron","queue","task","created_at","updated_at","version"],"properties":{"name":{"$ref":"#/$defs/taskScheduleName"},"cron":{"$ref":"#/$defs/taskCron"},"queue":{"$ref":"#/$defs/taskQueue"},"task":{"$ref":"#/$defs/taskName"},"args":{"$ref":"#/$defs/taskValue"},"priority":{"$ref":"#/$defs/taskPriority"},"max_attempts":{"type":"integer","minimum":1,"maximum":1000},"lease_ms":{"type":"integer","minimum":1000,"maximum":3600000},"result_ttl_ms":{"$ref":"#/$defs/taskDuration"},"created_at":{"$ref":"#/$defs/timestamp"},"updated_at":{"$ref":"#/$defs/timestamp"},"version":{"description":"Counts the schedule's changes (and firings) from 1: of two copies, the higher is newer.","$ref":"#/$defs/uint"},"last_tick":{"description":"The cron time of the newest tick fired: the next tick is the first after it.","$ref":"#/$defs/timestamp"},"next_tick":{"description":"The cron time of the next tick.","$ref":"#/$defs/timestamp"},"removed":{"description":"Removed (tasks.unschedule.request): kept as a tombstone so that older copies do not bring it back.","type":"boolean","const":true}}};
+const schema552 = {"description":"A cron expression, five fields (minute hour day-of-month month day-of-week) or six with seconds first, evaluated in UTC, such as */5 * * * * or 0 30 9 * * 1-5.","type":"string","minLength":9,"maxLength":200};
 
 function validate207(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -26161,7 +26231,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(func164.call(schema548.properties, key0))){
+if(!(func164.call(schema550.properties, key0))){
 validate207.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -26184,7 +26254,7 @@ validate207.errors = [{instancePath:instancePath+"/name",schemaPath:"#/$defs/tas
 return false;
 }
 else {
-if(!pattern177.test(data0)){
+if(!pattern179.test(data0)){
 validate207.errors = [{instancePath:instancePath+"/name",schemaPath:"#/$defs/taskScheduleName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9][a-z0-9_.:-]{0,63}$"},message:"must match pattern \""+"^[a-z0-9][a-z0-9_.:-]{0,63}$"+"\""}];
 return false;
 }
@@ -26280,7 +26350,7 @@ validate207.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/tas
 return false;
 }
 else {
-if(!pattern173.test(data3)){
+if(!pattern175.test(data3)){
 validate207.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"+"\""}];
 return false;
 }
@@ -26720,7 +26790,7 @@ return errors === 0;
 validate204.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validate_tasks_enqueue_reply = validate209;
-const schema561 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.enqueue.reply.json","title":"TasksEnqueueReply","description":"Reply to tasks.enqueue.request.","x-correio-type":"tasks.enqueue.reply","x-correio-pattern":"reply","x-correio-service":"tasks","type":"object","additionalProperties":false,"required":["job","created"],"properties":{"job":{"$ref":"defs.json#/$defs/taskJob"},"created":{"description":"False when a job of this id existed: it is returned as it is.","type":"boolean"}}};
+const schema563 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.enqueue.reply.json","title":"TasksEnqueueReply","description":"Reply to tasks.enqueue.request.","x-correio-type":"tasks.enqueue.reply","x-correio-pattern":"reply","x-correio-service":"tasks","type":"object","additionalProperties":false,"required":["job","created"],"properties":{"job":{"$ref":"defs.json#/$defs/taskJob"},"created":{"description":"False when a job of this id existed: it is returned as it is.","type":"boolean"}}};
 
 function validate210(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -26742,7 +26812,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(func164.call(schema494.properties, key0))){
+if(!(func164.call(schema496.properties, key0))){
 validate210.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -26765,7 +26835,7 @@ validate210.errors = [{instancePath:instancePath+"/id",schemaPath:"#/$defs/taskI
 return false;
 }
 else {
-if(!pattern171.test(data0)){
+if(!pattern173.test(data0)){
 validate210.errors = [{instancePath:instancePath+"/id",schemaPath:"#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
 return false;
 }
@@ -26833,7 +26903,7 @@ validate210.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/tas
 return false;
 }
 else {
-if(!pattern173.test(data2)){
+if(!pattern175.test(data2)){
 validate210.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"+"\""}];
 return false;
 }
@@ -26867,7 +26937,7 @@ validate210.errors = [{instancePath:instancePath+"/state",schemaPath:"#/$defs/ta
 return false;
 }
 if(!((((((((data4 === "waiting") || (data4 === "scheduled")) || (data4 === "queued")) || (data4 === "active")) || (data4 === "retrying")) || (data4 === "succeeded")) || (data4 === "dead")) || (data4 === "cancelled"))){
-validate210.errors = [{instancePath:instancePath+"/state",schemaPath:"#/$defs/taskState/enum",keyword:"enum",params:{allowedValues: schema499.enum},message:"must be equal to one of the allowed values"}];
+validate210.errors = [{instancePath:instancePath+"/state",schemaPath:"#/$defs/taskState/enum",keyword:"enum",params:{allowedValues: schema501.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs12 === errors;
@@ -27420,7 +27490,7 @@ validate210.errors = [{instancePath:instancePath+"/after/" + i0,schemaPath:"#/$d
 return false;
 }
 else {
-if(!pattern171.test(data26)){
+if(!pattern173.test(data26)){
 validate210.errors = [{instancePath:instancePath+"/after/" + i0,schemaPath:"#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
 return false;
 }
@@ -27484,7 +27554,7 @@ validate210.errors = [{instancePath:instancePath+"/then/" + i1,schemaPath:"#/$de
 return false;
 }
 else {
-if(!pattern171.test(data28)){
+if(!pattern173.test(data28)){
 validate210.errors = [{instancePath:instancePath+"/then/" + i1,schemaPath:"#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
 return false;
 }
@@ -27523,7 +27593,7 @@ validate210.errors = [{instancePath:instancePath+"/receives",schemaPath:"#/$defs
 return false;
 }
 if(!((data29 === "result") || (data29 === "results"))){
-validate210.errors = [{instancePath:instancePath+"/receives",schemaPath:"#/$defs/taskReceives/enum",keyword:"enum",params:{allowedValues: schema516.enum},message:"must be equal to one of the allowed values"}];
+validate210.errors = [{instancePath:instancePath+"/receives",schemaPath:"#/$defs/taskReceives/enum",keyword:"enum",params:{allowedValues: schema518.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs76 === errors;
@@ -27548,7 +27618,7 @@ validate210.errors = [{instancePath:instancePath+"/schedule",schemaPath:"#/$defs
 return false;
 }
 else {
-if(!pattern177.test(data30)){
+if(!pattern179.test(data30)){
 validate210.errors = [{instancePath:instancePath+"/schedule",schemaPath:"#/$defs/taskScheduleName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9][a-z0-9_.:-]{0,63}$"},message:"must match pattern \""+"^[a-z0-9][a-z0-9_.:-]{0,63}$"+"\""}];
 return false;
 }
@@ -27671,7 +27741,7 @@ return errors === 0;
 validate209.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validate_tasks_enqueue_request = validate212;
-const schema586 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.enqueue.request.json","title":"TasksEnqueueRequest","description":"Enqueue a job (revision 1.6). Replied once the job is durable on the queue's coordinator and on as many servers as its replication factor asks. With an id: idempotent, the job of that id is returned (created: false) whatever else the request says.","x-correio-type":"tasks.enqueue.request","x-correio-pattern":"request","x-correio-service":"tasks","x-correio-reply":"tasks.enqueue.reply","type":"object","additionalProperties":false,"required":["queue","task"],"properties":{"queue":{"$ref":"defs.json#/$defs/taskQueue"},"task":{"$ref":"defs.json#/$defs/taskName"},"args":{"$ref":"defs.json#/$defs/taskValue"},"id":{"$ref":"defs.json#/$defs/taskId"},"priority":{"$ref":"defs.json#/$defs/taskPriority"},"delay_ms":{"description":"Due this long from now (a countdown).","$ref":"defs.json#/$defs/taskDuration"},"run_at":{"description":"Due at this time (an ETA); with delay_ms, the later of the two.","$ref":"defs.json#/$defs/timestamp"},"max_attempts":{"description":"Default 3.","type":"integer","minimum":1,"maximum":1000},"backoff_ms":{"description":"Default 1000.","$ref":"defs.json#/$defs/taskDuration"},"max_backoff_ms":{"description":"Default 300000.","$ref":"defs.json#/$defs/taskDuration"},"lease_ms":{"description":"Default 30000.","type":"integer","minimum":1000,"maximum":3600000},"result_ttl_ms":{"description":"Default one day.","$ref":"defs.json#/$defs/taskDuration"}}};
+const schema588 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.enqueue.request.json","title":"TasksEnqueueRequest","description":"Enqueue a job (revision 1.6). Replied once the job is durable on the queue's coordinator and on as many servers as its replication factor asks. With an id: idempotent, the job of that id is returned (created: false) whatever else the request says.","x-correio-type":"tasks.enqueue.request","x-correio-pattern":"request","x-correio-service":"tasks","x-correio-reply":"tasks.enqueue.reply","type":"object","additionalProperties":false,"required":["queue","task"],"properties":{"queue":{"$ref":"defs.json#/$defs/taskQueue"},"task":{"$ref":"defs.json#/$defs/taskName"},"args":{"$ref":"defs.json#/$defs/taskValue"},"id":{"$ref":"defs.json#/$defs/taskId"},"priority":{"$ref":"defs.json#/$defs/taskPriority"},"delay_ms":{"description":"Due this long from now (a countdown).","$ref":"defs.json#/$defs/taskDuration"},"run_at":{"description":"Due at this time (an ETA); with delay_ms, the later of the two.","$ref":"defs.json#/$defs/timestamp"},"max_attempts":{"description":"Default 3.","type":"integer","minimum":1,"maximum":1000},"backoff_ms":{"description":"Default 1000.","$ref":"defs.json#/$defs/taskDuration"},"max_backoff_ms":{"description":"Default 300000.","$ref":"defs.json#/$defs/taskDuration"},"lease_ms":{"description":"Default 30000.","type":"integer","minimum":1000,"maximum":3600000},"result_ttl_ms":{"description":"Default one day.","$ref":"defs.json#/$defs/taskDuration"}}};
 
 function validate212(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/tasks.enqueue.request.json" */;
@@ -27694,7 +27764,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(func164.call(schema586.properties, key0))){
+if(!(func164.call(schema588.properties, key0))){
 validate212.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -27751,7 +27821,7 @@ validate212.errors = [{instancePath:instancePath+"/task",schemaPath:"defs.json#/
 return false;
 }
 else {
-if(!pattern173.test(data1)){
+if(!pattern175.test(data1)){
 validate212.errors = [{instancePath:instancePath+"/task",schemaPath:"defs.json#/$defs/taskName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"+"\""}];
 return false;
 }
@@ -27793,7 +27863,7 @@ validate212.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$d
 return false;
 }
 else {
-if(!pattern171.test(data3)){
+if(!pattern173.test(data3)){
 validate212.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
 return false;
 }
@@ -28057,7 +28127,7 @@ return errors === 0;
 validate212.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validate_tasks_event = validate213;
-const schema597 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.event.json","title":"TasksEvent","description":"Published on topic tasks/<queue>/ by the coordinator once a job's new state is durable (revision 1.6): the live event stream of the dashboard and `correio tasks follow`. A subscriber that sees a gap in versions reads the job with tasks.get.","x-correio-type":"tasks.event","x-correio-pattern":"event","x-correio-service":"tasks","type":"object","additionalProperties":false,"required":["id","queue","task","state","attempt","version","at"],"properties":{"id":{"$ref":"defs.json#/$defs/taskId"},"queue":{"$ref":"defs.json#/$defs/taskQueue"},"task":{"$ref":"defs.json#/$defs/taskName"},"state":{"$ref":"defs.json#/$defs/taskState"},"attempt":{"type":"integer","minimum":0,"maximum":1000},"version":{"$ref":"defs.json#/$defs/uint"},"at":{"$ref":"defs.json#/$defs/timestamp"},"worker":{"$ref":"defs.json#/$defs/nodeId"},"progress":{"$ref":"defs.json#/$defs/taskValue"},"error":{"$ref":"defs.json#/$defs/taskError"}}};
+const schema599 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.event.json","title":"TasksEvent","description":"Published on topic tasks/<queue>/ by the coordinator once a job's new state is durable (revision 1.6): the live event stream of the dashboard and `correio tasks follow`. A subscriber that sees a gap in versions reads the job with tasks.get.","x-correio-type":"tasks.event","x-correio-pattern":"event","x-correio-service":"tasks","type":"object","additionalProperties":false,"required":["id","queue","task","state","attempt","version","at"],"properties":{"id":{"$ref":"defs.json#/$defs/taskId"},"queue":{"$ref":"defs.json#/$defs/taskQueue"},"task":{"$ref":"defs.json#/$defs/taskName"},"state":{"$ref":"defs.json#/$defs/taskState"},"attempt":{"type":"integer","minimum":0,"maximum":1000},"version":{"$ref":"defs.json#/$defs/uint"},"at":{"$ref":"defs.json#/$defs/timestamp"},"worker":{"$ref":"defs.json#/$defs/nodeId"},"progress":{"$ref":"defs.json#/$defs/taskValue"},"error":{"$ref":"defs.json#/$defs/taskError"}}};
 
 function validate213(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/tasks.event.json" */;
@@ -28080,7 +28150,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(func164.call(schema597.properties, key0))){
+if(!(func164.call(schema599.properties, key0))){
 validate213.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -28103,7 +28173,7 @@ validate213.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$d
 return false;
 }
 else {
-if(!pattern171.test(data0)){
+if(!pattern173.test(data0)){
 validate213.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
 return false;
 }
@@ -28171,7 +28241,7 @@ validate213.errors = [{instancePath:instancePath+"/task",schemaPath:"defs.json#/
 return false;
 }
 else {
-if(!pattern173.test(data2)){
+if(!pattern175.test(data2)){
 validate213.errors = [{instancePath:instancePath+"/task",schemaPath:"defs.json#/$defs/taskName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"+"\""}];
 return false;
 }
@@ -28197,7 +28267,7 @@ validate213.errors = [{instancePath:instancePath+"/state",schemaPath:"defs.json#
 return false;
 }
 if(!((((((((data3 === "waiting") || (data3 === "scheduled")) || (data3 === "queued")) || (data3 === "active")) || (data3 === "retrying")) || (data3 === "succeeded")) || (data3 === "dead")) || (data3 === "cancelled"))){
-validate213.errors = [{instancePath:instancePath+"/state",schemaPath:"defs.json#/$defs/taskState/enum",keyword:"enum",params:{allowedValues: schema499.enum},message:"must be equal to one of the allowed values"}];
+validate213.errors = [{instancePath:instancePath+"/state",schemaPath:"defs.json#/$defs/taskState/enum",keyword:"enum",params:{allowedValues: schema501.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs11 === errors;
@@ -28436,7 +28506,7 @@ return errors === 0;
 validate213.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validate_tasks_flow_reply = validate214;
-const schema607 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.flow.reply.json","title":"TasksFlowReply","description":"Reply to tasks.flow.request: the job ids in the order of the steps.","x-correio-type":"tasks.flow.reply","x-correio-pattern":"reply","x-correio-service":"tasks","type":"object","additionalProperties":false,"required":["id","ids","created"],"properties":{"id":{"type":"string","minLength":1,"maxLength":64},"ids":{"type":"array","minItems":1,"maxItems":1000,"items":{"$ref":"defs.json#/$defs/taskId"}},"created":{"description":"False when a workflow of this id existed.","type":"boolean"}}};
+const schema609 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.flow.reply.json","title":"TasksFlowReply","description":"Reply to tasks.flow.request: the job ids in the order of the steps.","x-correio-type":"tasks.flow.reply","x-correio-pattern":"reply","x-correio-service":"tasks","type":"object","additionalProperties":false,"required":["id","ids","created"],"properties":{"id":{"type":"string","minLength":1,"maxLength":64},"ids":{"type":"array","minItems":1,"maxItems":1000,"items":{"$ref":"defs.json#/$defs/taskId"}},"created":{"description":"False when a workflow of this id existed.","type":"boolean"}}};
 
 function validate214(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/tasks.flow.reply.json" */;
@@ -28526,7 +28596,7 @@ validate214.errors = [{instancePath:instancePath+"/ids/" + i0,schemaPath:"defs.j
 return false;
 }
 else {
-if(!pattern171.test(data2)){
+if(!pattern173.test(data2)){
 validate214.errors = [{instancePath:instancePath+"/ids/" + i0,schemaPath:"defs.json#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
 return false;
 }
@@ -28584,11 +28654,11 @@ return errors === 0;
 validate214.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validate_tasks_flow_request = validate215;
-const schema609 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.flow.request.json","title":"TasksFlowRequest","description":"Enqueue a workflow (revision 1.6): jobs and the jobs each waits for, all at once and all durable before the reply. A step without after is queued now; one with after waits until they all succeeded, then is queued with their result (receives: result, a chain) or the list of their results (receives: results, a chord's callback) as its args; if one of them is dead or cancelled, the steps after it are cancelled. Job ids are <id>:<ref>; with the same id the workflow is enqueued once.","x-correio-type":"tasks.flow.request","x-correio-pattern":"request","x-correio-service":"tasks","x-correio-reply":"tasks.flow.reply","type":"object","additionalProperties":false,"required":["jobs"],"properties":{"id":{"description":"The workflow's id (default: a fresh one): its jobs are <id>:<ref>.","type":"string","pattern":"^[0-9A-Za-z_.-]{1,64}$","minLength":1,"maxLength":64},"jobs":{"type":"array","minItems":1,"maxItems":1000,"items":{"$ref":"defs.json#/$defs/taskSpec"}}}};
-const pattern205 = new RegExp("^[0-9A-Za-z_.-]{1,64}$", "u");
-const schema610 = {"description":"One step of a workflow (tasks.flow.request): a job, and the steps it waits for.","type":"object","additionalProperties":false,"required":["ref","queue","task"],"properties":{"ref":{"$ref":"#/$defs/taskRef"},"queue":{"$ref":"#/$defs/taskQueue"},"task":{"$ref":"#/$defs/taskName"},"args":{"$ref":"#/$defs/taskValue"},"after":{"description":"Steps of the same workflow this one waits for (named before it: a workflow has no cycle).","type":"array","minItems":1,"maxItems":1000,"items":{"$ref":"#/$defs/taskRef"}},"receives":{"$ref":"#/$defs/taskReceives"},"priority":{"$ref":"#/$defs/taskPriority"},"delay_ms":{"$ref":"#/$defs/taskDuration"},"max_attempts":{"type":"integer","minimum":1,"maximum":1000},"backoff_ms":{"$ref":"#/$defs/taskDuration"},"max_backoff_ms":{"$ref":"#/$defs/taskDuration"},"lease_ms":{"type":"integer","minimum":1000,"maximum":3600000},"result_ttl_ms":{"$ref":"#/$defs/taskDuration"}}};
-const schema611 = {"description":"A job's name within one workflow (tasks.flow.request): its id there is <flow id>:<ref>.","type":"string","pattern":"^[A-Za-z0-9_-]{1,32}$","minLength":1,"maxLength":32};
-const pattern206 = new RegExp("^[A-Za-z0-9_-]{1,32}$", "u");
+const schema611 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.flow.request.json","title":"TasksFlowRequest","description":"Enqueue a workflow (revision 1.6): jobs and the jobs each waits for, all at once and all durable before the reply. A step without after is queued now; one with after waits until they all succeeded, then is queued with their result (receives: result, a chain) or the list of their results (receives: results, a chord's callback) as its args; if one of them is dead or cancelled, the steps after it are cancelled. Job ids are <id>:<ref>; with the same id the workflow is enqueued once.","x-correio-type":"tasks.flow.request","x-correio-pattern":"request","x-correio-service":"tasks","x-correio-reply":"tasks.flow.reply","type":"object","additionalProperties":false,"required":["jobs"],"properties":{"id":{"description":"The workflow's id (default: a fresh one): its jobs are <id>:<ref>.","type":"string","pattern":"^[0-9A-Za-z_.-]{1,64}$","minLength":1,"maxLength":64},"jobs":{"type":"array","minItems":1,"maxItems":1000,"items":{"$ref":"defs.json#/$defs/taskSpec"}}}};
+const pattern207 = new RegExp("^[0-9A-Za-z_.-]{1,64}$", "u");
+const schema612 = {"description":"One step of a workflow (tasks.flow.request): a job, and the steps it waits for.","type":"object","additionalProperties":false,"required":["ref","queue","task"],"properties":{"ref":{"$ref":"#/$defs/taskRef"},"queue":{"$ref":"#/$defs/taskQueue"},"task":{"$ref":"#/$defs/taskName"},"args":{"$ref":"#/$defs/taskValue"},"after":{"description":"Steps of the same workflow this one waits for (named before it: a workflow has no cycle).","type":"array","minItems":1,"maxItems":1000,"items":{"$ref":"#/$defs/taskRef"}},"receives":{"$ref":"#/$defs/taskReceives"},"priority":{"$ref":"#/$defs/taskPriority"},"delay_ms":{"$ref":"#/$defs/taskDuration"},"max_attempts":{"type":"integer","minimum":1,"maximum":1000},"backoff_ms":{"$ref":"#/$defs/taskDuration"},"max_backoff_ms":{"$ref":"#/$defs/taskDuration"},"lease_ms":{"type":"integer","minimum":1000,"maximum":3600000},"result_ttl_ms":{"$ref":"#/$defs/taskDuration"}}};
+const schema613 = {"description":"A job's name within one workflow (tasks.flow.request): its id there is <flow id>:<ref>.","type":"string","pattern":"^[A-Za-z0-9_-]{1,32}$","minLength":1,"maxLength":32};
+const pattern208 = new RegExp("^[A-Za-z0-9_-]{1,32}$", "u");
 
 function validate216(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -28610,7 +28680,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(func164.call(schema610.properties, key0))){
+if(!(func164.call(schema612.properties, key0))){
 validate216.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -28633,7 +28703,7 @@ validate216.errors = [{instancePath:instancePath+"/ref",schemaPath:"#/$defs/task
 return false;
 }
 else {
-if(!pattern206.test(data0)){
+if(!pattern208.test(data0)){
 validate216.errors = [{instancePath:instancePath+"/ref",schemaPath:"#/$defs/taskRef/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]{1,32}$"+"\""}];
 return false;
 }
@@ -28701,7 +28771,7 @@ validate216.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/tas
 return false;
 }
 else {
-if(!pattern173.test(data2)){
+if(!pattern175.test(data2)){
 validate216.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"+"\""}];
 return false;
 }
@@ -28760,7 +28830,7 @@ validate216.errors = [{instancePath:instancePath+"/after/" + i0,schemaPath:"#/$d
 return false;
 }
 else {
-if(!pattern206.test(data5)){
+if(!pattern208.test(data5)){
 validate216.errors = [{instancePath:instancePath+"/after/" + i0,schemaPath:"#/$defs/taskRef/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]{1,32}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]{1,32}$"+"\""}];
 return false;
 }
@@ -28799,7 +28869,7 @@ validate216.errors = [{instancePath:instancePath+"/receives",schemaPath:"#/$defs
 return false;
 }
 if(!((data6 === "result") || (data6 === "results"))){
-validate216.errors = [{instancePath:instancePath+"/receives",schemaPath:"#/$defs/taskReceives/enum",keyword:"enum",params:{allowedValues: schema516.enum},message:"must be equal to one of the allowed values"}];
+validate216.errors = [{instancePath:instancePath+"/receives",schemaPath:"#/$defs/taskReceives/enum",keyword:"enum",params:{allowedValues: schema518.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs17 === errors;
@@ -29070,7 +29140,7 @@ validate215.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/
 return false;
 }
 else {
-if(!pattern205.test(data0)){
+if(!pattern207.test(data0)){
 validate215.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.-]{1,64}$"},message:"must match pattern \""+"^[0-9A-Za-z_.-]{1,64}$"+"\""}];
 return false;
 }
@@ -29144,7 +29214,7 @@ return errors === 0;
 validate215.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validate_tasks_get_reply = validate218;
-const schema622 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.get.reply.json","title":"TasksGetReply","description":"Reply to tasks.get.request.","x-correio-type":"tasks.get.reply","x-correio-pattern":"reply","x-correio-service":"tasks","type":"object","additionalProperties":false,"required":["job"],"properties":{"job":{"$ref":"defs.json#/$defs/taskJob"}}};
+const schema624 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.get.reply.json","title":"TasksGetReply","description":"Reply to tasks.get.request.","x-correio-type":"tasks.get.reply","x-correio-pattern":"reply","x-correio-service":"tasks","type":"object","additionalProperties":false,"required":["job"],"properties":{"job":{"$ref":"defs.json#/$defs/taskJob"}}};
 
 function validate219(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -29166,7 +29236,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(func164.call(schema494.properties, key0))){
+if(!(func164.call(schema496.properties, key0))){
 validate219.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -29189,7 +29259,7 @@ validate219.errors = [{instancePath:instancePath+"/id",schemaPath:"#/$defs/taskI
 return false;
 }
 else {
-if(!pattern171.test(data0)){
+if(!pattern173.test(data0)){
 validate219.errors = [{instancePath:instancePath+"/id",schemaPath:"#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
 return false;
 }
@@ -29257,7 +29327,7 @@ validate219.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/tas
 return false;
 }
 else {
-if(!pattern173.test(data2)){
+if(!pattern175.test(data2)){
 validate219.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"+"\""}];
 return false;
 }
@@ -29291,7 +29361,7 @@ validate219.errors = [{instancePath:instancePath+"/state",schemaPath:"#/$defs/ta
 return false;
 }
 if(!((((((((data4 === "waiting") || (data4 === "scheduled")) || (data4 === "queued")) || (data4 === "active")) || (data4 === "retrying")) || (data4 === "succeeded")) || (data4 === "dead")) || (data4 === "cancelled"))){
-validate219.errors = [{instancePath:instancePath+"/state",schemaPath:"#/$defs/taskState/enum",keyword:"enum",params:{allowedValues: schema499.enum},message:"must be equal to one of the allowed values"}];
+validate219.errors = [{instancePath:instancePath+"/state",schemaPath:"#/$defs/taskState/enum",keyword:"enum",params:{allowedValues: schema501.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs12 === errors;
@@ -29844,7 +29914,7 @@ validate219.errors = [{instancePath:instancePath+"/after/" + i0,schemaPath:"#/$d
 return false;
 }
 else {
-if(!pattern171.test(data26)){
+if(!pattern173.test(data26)){
 validate219.errors = [{instancePath:instancePath+"/after/" + i0,schemaPath:"#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
 return false;
 }
@@ -29908,7 +29978,7 @@ validate219.errors = [{instancePath:instancePath+"/then/" + i1,schemaPath:"#/$de
 return false;
 }
 else {
-if(!pattern171.test(data28)){
+if(!pattern173.test(data28)){
 validate219.errors = [{instancePath:instancePath+"/then/" + i1,schemaPath:"#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
 return false;
 }
@@ -29947,7 +30017,7 @@ validate219.errors = [{instancePath:instancePath+"/receives",schemaPath:"#/$defs
 return false;
 }
 if(!((data29 === "result") || (data29 === "results"))){
-validate219.errors = [{instancePath:instancePath+"/receives",schemaPath:"#/$defs/taskReceives/enum",keyword:"enum",params:{allowedValues: schema516.enum},message:"must be equal to one of the allowed values"}];
+validate219.errors = [{instancePath:instancePath+"/receives",schemaPath:"#/$defs/taskReceives/enum",keyword:"enum",params:{allowedValues: schema518.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs76 === errors;
@@ -29972,7 +30042,7 @@ validate219.errors = [{instancePath:instancePath+"/schedule",schemaPath:"#/$defs
 return false;
 }
 else {
-if(!pattern177.test(data30)){
+if(!pattern179.test(data30)){
 validate219.errors = [{instancePath:instancePath+"/schedule",schemaPath:"#/$defs/taskScheduleName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9][a-z0-9_.:-]{0,63}$"},message:"must match pattern \""+"^[a-z0-9][a-z0-9_.:-]{0,63}$"+"\""}];
 return false;
 }
@@ -30077,7 +30147,7 @@ return errors === 0;
 validate218.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validate_tasks_get_request = validate221;
-const schema647 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.get.request.json","title":"TasksGetRequest","description":"A job's state (revision 1.6); NOT_FOUND for an unknown id, or one whose result outlived its TTL. With wait_ms, the reply waits up to that long for the job to finish (succeeded, dead or cancelled): waiting for a result.","x-correio-type":"tasks.get.request","x-correio-pattern":"request","x-correio-service":"tasks","x-correio-reply":"tasks.get.reply","type":"object","additionalProperties":false,"required":["id"],"properties":{"id":{"$ref":"defs.json#/$defs/taskId"},"wait_ms":{"type":"integer","minimum":0,"maximum":60000}}};
+const schema649 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.get.request.json","title":"TasksGetRequest","description":"A job's state (revision 1.6); NOT_FOUND for an unknown id, or one whose result outlived its TTL. With wait_ms, the reply waits up to that long for the job to finish (succeeded, dead or cancelled): waiting for a result.","x-correio-type":"tasks.get.request","x-correio-pattern":"request","x-correio-service":"tasks","x-correio-reply":"tasks.get.reply","type":"object","additionalProperties":false,"required":["id"],"properties":{"id":{"$ref":"defs.json#/$defs/taskId"},"wait_ms":{"type":"integer","minimum":0,"maximum":60000}}};
 
 function validate221(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/tasks.get.request.json" */;
@@ -30123,7 +30193,7 @@ validate221.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$d
 return false;
 }
 else {
-if(!pattern171.test(data0)){
+if(!pattern173.test(data0)){
 validate221.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
 return false;
 }
@@ -30182,8 +30252,8 @@ return errors === 0;
 validate221.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validate_tasks_heartbeat_reply = validate222;
-const schema649 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.heartbeat.reply.json","title":"TasksHeartbeatReply","description":"Reply to tasks.heartbeat.request, a lease for each one asked about, in order.","x-correio-type":"tasks.heartbeat.reply","x-correio-pattern":"reply","x-correio-service":"tasks","type":"object","additionalProperties":false,"required":["leases"],"properties":{"leases":{"type":"array","maxItems":100,"items":{"type":"object","additionalProperties":false,"required":["id","attempt","held","cancel"],"properties":{"id":{"$ref":"defs.json#/$defs/taskId"},"attempt":{"$ref":"defs.json#/$defs/taskAttempt"},"held":{"type":"boolean"},"cancel":{"description":"Cancellation was asked: stop the job and settle it as failed.","type":"boolean"},"lease_until":{"$ref":"defs.json#/$defs/timestamp"}}}}}};
-const schema651 = {"description":"The attempt a lease is for, from 1.","type":"integer","minimum":1,"maximum":1000};
+const schema651 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.heartbeat.reply.json","title":"TasksHeartbeatReply","description":"Reply to tasks.heartbeat.request, a lease for each one asked about, in order.","x-correio-type":"tasks.heartbeat.reply","x-correio-pattern":"reply","x-correio-service":"tasks","type":"object","additionalProperties":false,"required":["leases"],"properties":{"leases":{"type":"array","maxItems":100,"items":{"type":"object","additionalProperties":false,"required":["id","attempt","held","cancel"],"properties":{"id":{"$ref":"defs.json#/$defs/taskId"},"attempt":{"$ref":"defs.json#/$defs/taskAttempt"},"held":{"type":"boolean"},"cancel":{"description":"Cancellation was asked: stop the job and settle it as failed.","type":"boolean"},"lease_until":{"$ref":"defs.json#/$defs/timestamp"}}}}}};
+const schema653 = {"description":"The attempt a lease is for, from 1.","type":"integer","minimum":1,"maximum":1000};
 
 function validate222(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/tasks.heartbeat.reply.json" */;
@@ -30261,7 +30331,7 @@ validate222.errors = [{instancePath:instancePath+"/leases/" + i0+"/id",schemaPat
 return false;
 }
 else {
-if(!pattern171.test(data2)){
+if(!pattern173.test(data2)){
 validate222.errors = [{instancePath:instancePath+"/leases/" + i0+"/id",schemaPath:"defs.json#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
 return false;
 }
@@ -30397,7 +30467,7 @@ return errors === 0;
 validate222.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validate_tasks_heartbeat_request = validate223;
-const schema653 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.heartbeat.request.json","title":"TasksHeartbeatRequest","description":"Extend the leases a worker holds (revision 1.6), optionally reporting progress. Each lease comes back held (extended to lease_until) or lost (the lease expired and the job went back to the queue, or it was settled): a worker stops a job whose lease is lost, and one marked cancel.","x-correio-type":"tasks.heartbeat.request","x-correio-pattern":"request","x-correio-service":"tasks","x-correio-reply":"tasks.heartbeat.reply","type":"object","additionalProperties":false,"required":["worker","leases"],"properties":{"worker":{"$ref":"defs.json#/$defs/nodeId"},"leases":{"type":"array","minItems":1,"maxItems":100,"items":{"type":"object","additionalProperties":false,"required":["id","attempt"],"properties":{"id":{"$ref":"defs.json#/$defs/taskId"},"attempt":{"$ref":"defs.json#/$defs/taskAttempt"},"progress":{"$ref":"defs.json#/$defs/taskValue"}}}}}};
+const schema655 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.heartbeat.request.json","title":"TasksHeartbeatRequest","description":"Extend the leases a worker holds (revision 1.6), optionally reporting progress. Each lease comes back held (extended to lease_until) or lost (the lease expired and the job went back to the queue, or it was settled): a worker stops a job whose lease is lost, and one marked cancel.","x-correio-type":"tasks.heartbeat.request","x-correio-pattern":"request","x-correio-service":"tasks","x-correio-reply":"tasks.heartbeat.reply","type":"object","additionalProperties":false,"required":["worker","leases"],"properties":{"worker":{"$ref":"defs.json#/$defs/nodeId"},"leases":{"type":"array","minItems":1,"maxItems":100,"items":{"type":"object","additionalProperties":false,"required":["id","attempt"],"properties":{"id":{"$ref":"defs.json#/$defs/taskId"},"attempt":{"$ref":"defs.json#/$defs/taskAttempt"},"progress":{"$ref":"defs.json#/$defs/taskValue"}}}}}};
 
 function validate223(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/tasks.heartbeat.request.json" */;
@@ -30514,7 +30584,7 @@ validate223.errors = [{instancePath:instancePath+"/leases/" + i0+"/id",schemaPat
 return false;
 }
 else {
-if(!pattern171.test(data3)){
+if(!pattern173.test(data3)){
 validate223.errors = [{instancePath:instancePath+"/leases/" + i0+"/id",schemaPath:"defs.json#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
 return false;
 }
@@ -30610,7 +30680,7 @@ return errors === 0;
 validate223.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validate_tasks_lease_reply = validate224;
-const schema658 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.lease.reply.json","title":"TasksLeaseReply","description":"Reply to tasks.lease.request: the leased jobs (none when nothing became due in time).","x-correio-type":"tasks.lease.reply","x-correio-pattern":"reply","x-correio-service":"tasks","type":"object","additionalProperties":false,"required":["jobs"],"properties":{"jobs":{"type":"array","maxItems":100,"items":{"$ref":"defs.json#/$defs/taskJob"}}}};
+const schema660 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.lease.reply.json","title":"TasksLeaseReply","description":"Reply to tasks.lease.request: the leased jobs (none when nothing became due in time).","x-correio-type":"tasks.lease.reply","x-correio-pattern":"reply","x-correio-service":"tasks","type":"object","additionalProperties":false,"required":["jobs"],"properties":{"jobs":{"type":"array","maxItems":100,"items":{"$ref":"defs.json#/$defs/taskJob"}}}};
 
 function validate225(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -30632,7 +30702,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(func164.call(schema494.properties, key0))){
+if(!(func164.call(schema496.properties, key0))){
 validate225.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -30655,7 +30725,7 @@ validate225.errors = [{instancePath:instancePath+"/id",schemaPath:"#/$defs/taskI
 return false;
 }
 else {
-if(!pattern171.test(data0)){
+if(!pattern173.test(data0)){
 validate225.errors = [{instancePath:instancePath+"/id",schemaPath:"#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
 return false;
 }
@@ -30723,7 +30793,7 @@ validate225.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/tas
 return false;
 }
 else {
-if(!pattern173.test(data2)){
+if(!pattern175.test(data2)){
 validate225.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"+"\""}];
 return false;
 }
@@ -30757,7 +30827,7 @@ validate225.errors = [{instancePath:instancePath+"/state",schemaPath:"#/$defs/ta
 return false;
 }
 if(!((((((((data4 === "waiting") || (data4 === "scheduled")) || (data4 === "queued")) || (data4 === "active")) || (data4 === "retrying")) || (data4 === "succeeded")) || (data4 === "dead")) || (data4 === "cancelled"))){
-validate225.errors = [{instancePath:instancePath+"/state",schemaPath:"#/$defs/taskState/enum",keyword:"enum",params:{allowedValues: schema499.enum},message:"must be equal to one of the allowed values"}];
+validate225.errors = [{instancePath:instancePath+"/state",schemaPath:"#/$defs/taskState/enum",keyword:"enum",params:{allowedValues: schema501.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs12 === errors;
@@ -31310,7 +31380,7 @@ validate225.errors = [{instancePath:instancePath+"/after/" + i0,schemaPath:"#/$d
 return false;
 }
 else {
-if(!pattern171.test(data26)){
+if(!pattern173.test(data26)){
 validate225.errors = [{instancePath:instancePath+"/after/" + i0,schemaPath:"#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
 return false;
 }
@@ -31374,7 +31444,7 @@ validate225.errors = [{instancePath:instancePath+"/then/" + i1,schemaPath:"#/$de
 return false;
 }
 else {
-if(!pattern171.test(data28)){
+if(!pattern173.test(data28)){
 validate225.errors = [{instancePath:instancePath+"/then/" + i1,schemaPath:"#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
 return false;
 }
@@ -31413,7 +31483,7 @@ validate225.errors = [{instancePath:instancePath+"/receives",schemaPath:"#/$defs
 return false;
 }
 if(!((data29 === "result") || (data29 === "results"))){
-validate225.errors = [{instancePath:instancePath+"/receives",schemaPath:"#/$defs/taskReceives/enum",keyword:"enum",params:{allowedValues: schema516.enum},message:"must be equal to one of the allowed values"}];
+validate225.errors = [{instancePath:instancePath+"/receives",schemaPath:"#/$defs/taskReceives/enum",keyword:"enum",params:{allowedValues: schema518.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs76 === errors;
@@ -31438,7 +31508,7 @@ validate225.errors = [{instancePath:instancePath+"/schedule",schemaPath:"#/$defs
 return false;
 }
 else {
-if(!pattern177.test(data30)){
+if(!pattern179.test(data30)){
 validate225.errors = [{instancePath:instancePath+"/schedule",schemaPath:"#/$defs/taskScheduleName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9][a-z0-9_.:-]{0,63}$"},message:"must match pattern \""+"^[a-z0-9][a-z0-9_.:-]{0,63}$"+"\""}];
 return false;
 }
@@ -31568,7 +31638,7 @@ return errors === 0;
 validate224.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validate_tasks_lease_request = validate227;
-const schema683 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.lease.request.json","title":"TasksLeaseRequest","description":"Lease due jobs of the given queues, highest priority first, then oldest due (revision 1.6). With wait_ms, the reply waits up to that long for a job to become due (a long poll); an empty list when none did. Each job comes back active, with its attempt and lease_until: the worker heartbeats it before then, and settles it with that attempt.","x-correio-type":"tasks.lease.request","x-correio-pattern":"request","x-correio-service":"tasks","x-correio-reply":"tasks.lease.reply","type":"object","additionalProperties":false,"required":["worker","queues"],"properties":{"worker":{"description":"The worker's id, unique among live workers.","$ref":"defs.json#/$defs/nodeId"},"queues":{"type":"array","minItems":1,"maxItems":32,"items":{"$ref":"defs.json#/$defs/taskQueue"}},"max":{"description":"At most this many jobs (default 1).","type":"integer","minimum":1,"maximum":100},"wait_ms":{"description":"Long-poll time, default 0.","type":"integer","minimum":0,"maximum":30000}}};
+const schema685 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.lease.request.json","title":"TasksLeaseRequest","description":"Lease due jobs of the given queues, highest priority first, then oldest due (revision 1.6). With wait_ms, the reply waits up to that long for a job to become due (a long poll); an empty list when none did. Each job comes back active, with its attempt and lease_until: the worker heartbeats it before then, and settles it with that attempt.","x-correio-type":"tasks.lease.request","x-correio-pattern":"request","x-correio-service":"tasks","x-correio-reply":"tasks.lease.reply","type":"object","additionalProperties":false,"required":["worker","queues"],"properties":{"worker":{"description":"The worker's id, unique among live workers.","$ref":"defs.json#/$defs/nodeId"},"queues":{"type":"array","minItems":1,"maxItems":32,"items":{"$ref":"defs.json#/$defs/taskQueue"}},"max":{"description":"At most this many jobs (default 1).","type":"integer","minimum":1,"maximum":100},"wait_ms":{"description":"Long-poll time, default 0.","type":"integer","minimum":0,"maximum":30000}}};
 
 function validate227(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/tasks.lease.request.json" */;
@@ -31766,7 +31836,7 @@ return errors === 0;
 validate227.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validate_tasks_list_reply = validate228;
-const schema686 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.list.reply.json","title":"TasksListReply","description":"Reply to tasks.list.request: a page of jobs, with counts per queue and state of every job the server holds.","x-correio-type":"tasks.list.reply","x-correio-pattern":"reply","x-correio-service":"tasks","type":"object","additionalProperties":false,"required":["server","jobs","counts"],"properties":{"server":{"$ref":"defs.json#/$defs/nodeId"},"jobs":{"type":"array","maxItems":1000,"items":{"$ref":"defs.json#/$defs/taskJob"}},"next":{"$ref":"defs.json#/$defs/taskId"},"counts":{"description":"Jobs held, per queue and then per state: of at most 200 queues (the busiest first).","type":"object","maxProperties":200,"propertyNames":{"$ref":"defs.json#/$defs/taskQueue"},"additionalProperties":{"type":"object","propertyNames":{"$ref":"defs.json#/$defs/taskState"},"additionalProperties":{"$ref":"defs.json#/$defs/uint"},"maxProperties":8}}}};
+const schema688 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.list.reply.json","title":"TasksListReply","description":"Reply to tasks.list.request: a page of jobs, with counts per queue and state of every job the server holds.","x-correio-type":"tasks.list.reply","x-correio-pattern":"reply","x-correio-service":"tasks","type":"object","additionalProperties":false,"required":["server","jobs","counts"],"properties":{"server":{"$ref":"defs.json#/$defs/nodeId"},"jobs":{"type":"array","maxItems":1000,"items":{"$ref":"defs.json#/$defs/taskJob"}},"next":{"$ref":"defs.json#/$defs/taskId"},"counts":{"description":"Jobs held, per queue and then per state: of at most 200 queues (the busiest first).","type":"object","maxProperties":200,"propertyNames":{"$ref":"defs.json#/$defs/taskQueue"},"additionalProperties":{"type":"object","propertyNames":{"$ref":"defs.json#/$defs/taskState"},"additionalProperties":{"$ref":"defs.json#/$defs/uint"},"maxProperties":8}}}};
 
 function validate229(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -31788,7 +31858,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(func164.call(schema494.properties, key0))){
+if(!(func164.call(schema496.properties, key0))){
 validate229.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -31811,7 +31881,7 @@ validate229.errors = [{instancePath:instancePath+"/id",schemaPath:"#/$defs/taskI
 return false;
 }
 else {
-if(!pattern171.test(data0)){
+if(!pattern173.test(data0)){
 validate229.errors = [{instancePath:instancePath+"/id",schemaPath:"#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
 return false;
 }
@@ -31879,7 +31949,7 @@ validate229.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/tas
 return false;
 }
 else {
-if(!pattern173.test(data2)){
+if(!pattern175.test(data2)){
 validate229.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"+"\""}];
 return false;
 }
@@ -31913,7 +31983,7 @@ validate229.errors = [{instancePath:instancePath+"/state",schemaPath:"#/$defs/ta
 return false;
 }
 if(!((((((((data4 === "waiting") || (data4 === "scheduled")) || (data4 === "queued")) || (data4 === "active")) || (data4 === "retrying")) || (data4 === "succeeded")) || (data4 === "dead")) || (data4 === "cancelled"))){
-validate229.errors = [{instancePath:instancePath+"/state",schemaPath:"#/$defs/taskState/enum",keyword:"enum",params:{allowedValues: schema499.enum},message:"must be equal to one of the allowed values"}];
+validate229.errors = [{instancePath:instancePath+"/state",schemaPath:"#/$defs/taskState/enum",keyword:"enum",params:{allowedValues: schema501.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs12 === errors;
@@ -32466,7 +32536,7 @@ validate229.errors = [{instancePath:instancePath+"/after/" + i0,schemaPath:"#/$d
 return false;
 }
 else {
-if(!pattern171.test(data26)){
+if(!pattern173.test(data26)){
 validate229.errors = [{instancePath:instancePath+"/after/" + i0,schemaPath:"#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
 return false;
 }
@@ -32530,7 +32600,7 @@ validate229.errors = [{instancePath:instancePath+"/then/" + i1,schemaPath:"#/$de
 return false;
 }
 else {
-if(!pattern171.test(data28)){
+if(!pattern173.test(data28)){
 validate229.errors = [{instancePath:instancePath+"/then/" + i1,schemaPath:"#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
 return false;
 }
@@ -32569,7 +32639,7 @@ validate229.errors = [{instancePath:instancePath+"/receives",schemaPath:"#/$defs
 return false;
 }
 if(!((data29 === "result") || (data29 === "results"))){
-validate229.errors = [{instancePath:instancePath+"/receives",schemaPath:"#/$defs/taskReceives/enum",keyword:"enum",params:{allowedValues: schema516.enum},message:"must be equal to one of the allowed values"}];
+validate229.errors = [{instancePath:instancePath+"/receives",schemaPath:"#/$defs/taskReceives/enum",keyword:"enum",params:{allowedValues: schema518.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs76 === errors;
@@ -32594,7 +32664,7 @@ validate229.errors = [{instancePath:instancePath+"/schedule",schemaPath:"#/$defs
 return false;
 }
 else {
-if(!pattern177.test(data30)){
+if(!pattern179.test(data30)){
 validate229.errors = [{instancePath:instancePath+"/schedule",schemaPath:"#/$defs/taskScheduleName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9][a-z0-9_.:-]{0,63}$"},message:"must match pattern \""+"^[a-z0-9][a-z0-9_.:-]{0,63}$"+"\""}];
 return false;
 }
@@ -32765,7 +32835,7 @@ validate228.errors = [{instancePath:instancePath+"/next",schemaPath:"defs.json#/
 return false;
 }
 else {
-if(!pattern171.test(data3)){
+if(!pattern173.test(data3)){
 validate228.errors = [{instancePath:instancePath+"/next",schemaPath:"defs.json#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
 return false;
 }
@@ -32883,7 +32953,7 @@ vErrors.push(err5);
 errors++;
 }
 if(!((((((((key3 === "waiting") || (key3 === "scheduled")) || (key3 === "queued")) || (key3 === "active")) || (key3 === "retrying")) || (key3 === "succeeded")) || (key3 === "dead")) || (key3 === "cancelled"))){
-const err6 = {instancePath:instancePath+"/counts/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"defs.json#/$defs/taskState/enum",keyword:"enum",params:{allowedValues: schema499.enum},message:"must be equal to one of the allowed values",propertyName:key3};
+const err6 = {instancePath:instancePath+"/counts/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"defs.json#/$defs/taskState/enum",keyword:"enum",params:{allowedValues: schema501.enum},message:"must be equal to one of the allowed values",propertyName:key3};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -32978,7 +33048,7 @@ return errors === 0;
 validate228.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validate_tasks_list_request = validate231;
-const schema716 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.list.request.json","title":"TasksListRequest","description":"List jobs (revision 1.6): of one queue and/or state, ordered by id; after is the previous page's next. Between servers, on srv.<server-id>, it pages through every job a server holds (a new coordinator's catch-up).","x-correio-type":"tasks.list.request","x-correio-pattern":"request","x-correio-service":"tasks","x-correio-reply":"tasks.list.reply","type":"object","additionalProperties":false,"required":[],"properties":{"queue":{"$ref":"defs.json#/$defs/taskQueue"},"state":{"$ref":"defs.json#/$defs/taskState"},"limit":{"type":"integer","minimum":1,"maximum":1000},"after":{"$ref":"defs.json#/$defs/taskId"}}};
+const schema718 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.list.request.json","title":"TasksListRequest","description":"List jobs (revision 1.6): of one queue and/or state, ordered by id; after is the previous page's next. Between servers, on srv.<server-id>, it pages through every job a server holds (a new coordinator's catch-up).","x-correio-type":"tasks.list.request","x-correio-pattern":"request","x-correio-service":"tasks","x-correio-reply":"tasks.list.reply","type":"object","additionalProperties":false,"required":[],"properties":{"queue":{"$ref":"defs.json#/$defs/taskQueue"},"state":{"$ref":"defs.json#/$defs/taskState"},"limit":{"type":"integer","minimum":1,"maximum":1000},"after":{"$ref":"defs.json#/$defs/taskId"}}};
 
 function validate231(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/tasks.list.request.json" */;
@@ -33044,7 +33114,7 @@ validate231.errors = [{instancePath:instancePath+"/state",schemaPath:"defs.json#
 return false;
 }
 if(!((((((((data1 === "waiting") || (data1 === "scheduled")) || (data1 === "queued")) || (data1 === "active")) || (data1 === "retrying")) || (data1 === "succeeded")) || (data1 === "dead")) || (data1 === "cancelled"))){
-validate231.errors = [{instancePath:instancePath+"/state",schemaPath:"defs.json#/$defs/taskState/enum",keyword:"enum",params:{allowedValues: schema499.enum},message:"must be equal to one of the allowed values"}];
+validate231.errors = [{instancePath:instancePath+"/state",schemaPath:"defs.json#/$defs/taskState/enum",keyword:"enum",params:{allowedValues: schema501.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs5 === errors;
@@ -33096,7 +33166,7 @@ validate231.errors = [{instancePath:instancePath+"/after",schemaPath:"defs.json#
 return false;
 }
 else {
-if(!pattern171.test(data3)){
+if(!pattern173.test(data3)){
 validate231.errors = [{instancePath:instancePath+"/after",schemaPath:"defs.json#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
 return false;
 }
@@ -33129,7 +33199,7 @@ return errors === 0;
 validate231.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validate_tasks_purge_reply = validate232;
-const schema720 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.purge.reply.json","title":"TasksPurgeReply","description":"Reply to tasks.purge.request.","x-correio-type":"tasks.purge.reply","x-correio-pattern":"reply","x-correio-service":"tasks","type":"object","additionalProperties":false,"required":["purged","more"],"properties":{"purged":{"$ref":"defs.json#/$defs/uint"},"more":{"type":"boolean"}}};
+const schema722 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.purge.reply.json","title":"TasksPurgeReply","description":"Reply to tasks.purge.request.","x-correio-type":"tasks.purge.reply","x-correio-pattern":"reply","x-correio-service":"tasks","type":"object","additionalProperties":false,"required":["purged","more"],"properties":{"purged":{"$ref":"defs.json#/$defs/uint"},"more":{"type":"boolean"}}};
 
 function validate232(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/tasks.purge.reply.json" */;
@@ -33213,7 +33283,7 @@ return errors === 0;
 validate232.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validate_tasks_purge_request = validate233;
-const schema722 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.purge.request.json","title":"TasksPurgeRequest","description":"Purge a queue (revision 1.6): its waiting jobs (scheduled, queued and retrying, or only the state given; dead: the dead letters) become cancelled, with error type purged, and leave with their result TTL. Active jobs are not touched: cancel them one by one. At most 1,000 jobs a request; more is true when some remain.","x-correio-type":"tasks.purge.request","x-correio-pattern":"request","x-correio-service":"tasks","x-correio-reply":"tasks.purge.reply","type":"object","additionalProperties":false,"required":["queue"],"properties":{"queue":{"$ref":"defs.json#/$defs/taskQueue"},"state":{"type":"string","enum":["scheduled","queued","retrying","dead"]}}};
+const schema724 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.purge.request.json","title":"TasksPurgeRequest","description":"Purge a queue (revision 1.6): its waiting jobs (scheduled, queued and retrying, or only the state given; dead: the dead letters) become cancelled, with error type purged, and leave with their result TTL. Active jobs are not touched: cancel them one by one. At most 1,000 jobs a request; more is true when some remain.","x-correio-type":"tasks.purge.request","x-correio-pattern":"request","x-correio-service":"tasks","x-correio-reply":"tasks.purge.reply","type":"object","additionalProperties":false,"required":["queue"],"properties":{"queue":{"$ref":"defs.json#/$defs/taskQueue"},"state":{"type":"string","enum":["scheduled","queued","retrying","dead"]}}};
 
 function validate233(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/tasks.purge.request.json" */;
@@ -33285,7 +33355,7 @@ validate233.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properti
 return false;
 }
 if(!((((data1 === "scheduled") || (data1 === "queued")) || (data1 === "retrying")) || (data1 === "dead"))){
-validate233.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema722.properties.state.enum},message:"must be equal to one of the allowed values"}];
+validate233.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema724.properties.state.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs5 === errors;
@@ -33308,7 +33378,7 @@ return errors === 0;
 validate233.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validate_tasks_retry_reply = validate234;
-const schema724 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.retry.reply.json","title":"TasksRetryReply","description":"Reply to tasks.retry.request.","x-correio-type":"tasks.retry.reply","x-correio-pattern":"reply","x-correio-service":"tasks","type":"object","additionalProperties":false,"required":["job"],"properties":{"job":{"$ref":"defs.json#/$defs/taskJob"}}};
+const schema726 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.retry.reply.json","title":"TasksRetryReply","description":"Reply to tasks.retry.request.","x-correio-type":"tasks.retry.reply","x-correio-pattern":"reply","x-correio-service":"tasks","type":"object","additionalProperties":false,"required":["job"],"properties":{"job":{"$ref":"defs.json#/$defs/taskJob"}}};
 
 function validate235(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -33330,7 +33400,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(func164.call(schema494.properties, key0))){
+if(!(func164.call(schema496.properties, key0))){
 validate235.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -33353,7 +33423,7 @@ validate235.errors = [{instancePath:instancePath+"/id",schemaPath:"#/$defs/taskI
 return false;
 }
 else {
-if(!pattern171.test(data0)){
+if(!pattern173.test(data0)){
 validate235.errors = [{instancePath:instancePath+"/id",schemaPath:"#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
 return false;
 }
@@ -33421,7 +33491,7 @@ validate235.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/tas
 return false;
 }
 else {
-if(!pattern173.test(data2)){
+if(!pattern175.test(data2)){
 validate235.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"+"\""}];
 return false;
 }
@@ -33455,7 +33525,7 @@ validate235.errors = [{instancePath:instancePath+"/state",schemaPath:"#/$defs/ta
 return false;
 }
 if(!((((((((data4 === "waiting") || (data4 === "scheduled")) || (data4 === "queued")) || (data4 === "active")) || (data4 === "retrying")) || (data4 === "succeeded")) || (data4 === "dead")) || (data4 === "cancelled"))){
-validate235.errors = [{instancePath:instancePath+"/state",schemaPath:"#/$defs/taskState/enum",keyword:"enum",params:{allowedValues: schema499.enum},message:"must be equal to one of the allowed values"}];
+validate235.errors = [{instancePath:instancePath+"/state",schemaPath:"#/$defs/taskState/enum",keyword:"enum",params:{allowedValues: schema501.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs12 === errors;
@@ -34008,7 +34078,7 @@ validate235.errors = [{instancePath:instancePath+"/after/" + i0,schemaPath:"#/$d
 return false;
 }
 else {
-if(!pattern171.test(data26)){
+if(!pattern173.test(data26)){
 validate235.errors = [{instancePath:instancePath+"/after/" + i0,schemaPath:"#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
 return false;
 }
@@ -34072,7 +34142,7 @@ validate235.errors = [{instancePath:instancePath+"/then/" + i1,schemaPath:"#/$de
 return false;
 }
 else {
-if(!pattern171.test(data28)){
+if(!pattern173.test(data28)){
 validate235.errors = [{instancePath:instancePath+"/then/" + i1,schemaPath:"#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
 return false;
 }
@@ -34111,7 +34181,7 @@ validate235.errors = [{instancePath:instancePath+"/receives",schemaPath:"#/$defs
 return false;
 }
 if(!((data29 === "result") || (data29 === "results"))){
-validate235.errors = [{instancePath:instancePath+"/receives",schemaPath:"#/$defs/taskReceives/enum",keyword:"enum",params:{allowedValues: schema516.enum},message:"must be equal to one of the allowed values"}];
+validate235.errors = [{instancePath:instancePath+"/receives",schemaPath:"#/$defs/taskReceives/enum",keyword:"enum",params:{allowedValues: schema518.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs76 === errors;
@@ -34136,7 +34206,7 @@ validate235.errors = [{instancePath:instancePath+"/schedule",schemaPath:"#/$defs
 return false;
 }
 else {
-if(!pattern177.test(data30)){
+if(!pattern179.test(data30)){
 validate235.errors = [{instancePath:instancePath+"/schedule",schemaPath:"#/$defs/taskScheduleName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9][a-z0-9_.:-]{0,63}$"},message:"must match pattern \""+"^[a-z0-9][a-z0-9_.:-]{0,63}$"+"\""}];
 return false;
 }
@@ -34241,7 +34311,7 @@ return errors === 0;
 validate234.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validate_tasks_retry_request = validate237;
-const schema749 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.retry.request.json","title":"TasksRetryRequest","description":"Replay a dead or cancelled job (revision 1.6): queued again now, with its attempts counted from 0. Any other state is CONFLICT.","x-correio-type":"tasks.retry.request","x-correio-pattern":"request","x-correio-service":"tasks","x-correio-reply":"tasks.retry.reply","type":"object","additionalProperties":false,"required":["id"],"properties":{"id":{"$ref":"defs.json#/$defs/taskId"}}};
+const schema751 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.retry.request.json","title":"TasksRetryRequest","description":"Replay a dead or cancelled job (revision 1.6): queued again now, with its attempts counted from 0. Any other state is CONFLICT.","x-correio-type":"tasks.retry.request","x-correio-pattern":"request","x-correio-service":"tasks","x-correio-reply":"tasks.retry.reply","type":"object","additionalProperties":false,"required":["id"],"properties":{"id":{"$ref":"defs.json#/$defs/taskId"}}};
 
 function validate237(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/tasks.retry.request.json" */;
@@ -34286,7 +34356,7 @@ validate237.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$d
 return false;
 }
 else {
-if(!pattern171.test(data0)){
+if(!pattern173.test(data0)){
 validate237.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
 return false;
 }
@@ -34313,7 +34383,7 @@ return errors === 0;
 validate237.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validate_tasks_schedule_reply = validate238;
-const schema751 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.schedule.reply.json","title":"TasksScheduleReply","description":"Reply to tasks.schedule.request, once durable on the replicas.","x-correio-type":"tasks.schedule.reply","x-correio-pattern":"reply","x-correio-service":"tasks","type":"object","additionalProperties":false,"required":["schedule"],"properties":{"schedule":{"$ref":"defs.json#/$defs/taskSchedule"}}};
+const schema753 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.schedule.reply.json","title":"TasksScheduleReply","description":"Reply to tasks.schedule.request, once durable on the replicas.","x-correio-type":"tasks.schedule.reply","x-correio-pattern":"reply","x-correio-service":"tasks","type":"object","additionalProperties":false,"required":["schedule"],"properties":{"schedule":{"$ref":"defs.json#/$defs/taskSchedule"}}};
 
 function validate239(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -34335,7 +34405,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(func164.call(schema548.properties, key0))){
+if(!(func164.call(schema550.properties, key0))){
 validate239.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -34358,7 +34428,7 @@ validate239.errors = [{instancePath:instancePath+"/name",schemaPath:"#/$defs/tas
 return false;
 }
 else {
-if(!pattern177.test(data0)){
+if(!pattern179.test(data0)){
 validate239.errors = [{instancePath:instancePath+"/name",schemaPath:"#/$defs/taskScheduleName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9][a-z0-9_.:-]{0,63}$"},message:"must match pattern \""+"^[a-z0-9][a-z0-9_.:-]{0,63}$"+"\""}];
 return false;
 }
@@ -34454,7 +34524,7 @@ validate239.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/tas
 return false;
 }
 else {
-if(!pattern173.test(data3)){
+if(!pattern175.test(data3)){
 validate239.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"+"\""}];
 return false;
 }
@@ -34822,7 +34892,7 @@ return errors === 0;
 validate238.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validate_tasks_schedule_request = validate241;
-const schema765 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.schedule.request.json","title":"TasksScheduleRequest","description":"Create or replace a periodic schedule (revision 1.6): at every tick of cron (UTC) the coordinator enqueues one job. A cron expression that does not parse is BAD_REQUEST.","x-correio-type":"tasks.schedule.request","x-correio-pattern":"request","x-correio-service":"tasks","x-correio-reply":"tasks.schedule.reply","type":"object","additionalProperties":false,"required":["name","cron","queue","task"],"properties":{"name":{"$ref":"defs.json#/$defs/taskScheduleName"},"cron":{"$ref":"defs.json#/$defs/taskCron"},"queue":{"$ref":"defs.json#/$defs/taskQueue"},"task":{"$ref":"defs.json#/$defs/taskName"},"args":{"$ref":"defs.json#/$defs/taskValue"},"priority":{"$ref":"defs.json#/$defs/taskPriority"},"max_attempts":{"type":"integer","minimum":1,"maximum":1000},"lease_ms":{"type":"integer","minimum":1000,"maximum":3600000},"result_ttl_ms":{"$ref":"defs.json#/$defs/taskDuration"}}};
+const schema767 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.schedule.request.json","title":"TasksScheduleRequest","description":"Create or replace a periodic schedule (revision 1.6): at every tick of cron (UTC) the coordinator enqueues one job. A cron expression that does not parse is BAD_REQUEST.","x-correio-type":"tasks.schedule.request","x-correio-pattern":"request","x-correio-service":"tasks","x-correio-reply":"tasks.schedule.reply","type":"object","additionalProperties":false,"required":["name","cron","queue","task"],"properties":{"name":{"$ref":"defs.json#/$defs/taskScheduleName"},"cron":{"$ref":"defs.json#/$defs/taskCron"},"queue":{"$ref":"defs.json#/$defs/taskQueue"},"task":{"$ref":"defs.json#/$defs/taskName"},"args":{"$ref":"defs.json#/$defs/taskValue"},"priority":{"$ref":"defs.json#/$defs/taskPriority"},"max_attempts":{"type":"integer","minimum":1,"maximum":1000},"lease_ms":{"type":"integer","minimum":1000,"maximum":3600000},"result_ttl_ms":{"$ref":"defs.json#/$defs/taskDuration"}}};
 
 function validate241(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/tasks.schedule.request.json" */;
@@ -34845,7 +34915,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(func164.call(schema765.properties, key0))){
+if(!(func164.call(schema767.properties, key0))){
 validate241.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -34868,7 +34938,7 @@ validate241.errors = [{instancePath:instancePath+"/name",schemaPath:"defs.json#/
 return false;
 }
 else {
-if(!pattern177.test(data0)){
+if(!pattern179.test(data0)){
 validate241.errors = [{instancePath:instancePath+"/name",schemaPath:"defs.json#/$defs/taskScheduleName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9][a-z0-9_.:-]{0,63}$"},message:"must match pattern \""+"^[a-z0-9][a-z0-9_.:-]{0,63}$"+"\""}];
 return false;
 }
@@ -34964,7 +35034,7 @@ validate241.errors = [{instancePath:instancePath+"/task",schemaPath:"defs.json#/
 return false;
 }
 else {
-if(!pattern173.test(data3)){
+if(!pattern175.test(data3)){
 validate241.errors = [{instancePath:instancePath+"/task",schemaPath:"defs.json#/$defs/taskName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"+"\""}];
 return false;
 }
@@ -35121,7 +35191,7 @@ return errors === 0;
 validate241.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validate_tasks_schedules_reply = validate242;
-const schema773 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.schedules.reply.json","title":"TasksSchedulesReply","description":"Reply to tasks.schedules.request.","x-correio-type":"tasks.schedules.reply","x-correio-pattern":"reply","x-correio-service":"tasks","type":"object","additionalProperties":false,"required":["schedules"],"properties":{"schedules":{"type":"array","maxItems":1000,"items":{"$ref":"defs.json#/$defs/taskSchedule"}}}};
+const schema775 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.schedules.reply.json","title":"TasksSchedulesReply","description":"Reply to tasks.schedules.request.","x-correio-type":"tasks.schedules.reply","x-correio-pattern":"reply","x-correio-service":"tasks","type":"object","additionalProperties":false,"required":["schedules"],"properties":{"schedules":{"type":"array","maxItems":1000,"items":{"$ref":"defs.json#/$defs/taskSchedule"}}}};
 
 function validate243(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -35143,7 +35213,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(func164.call(schema548.properties, key0))){
+if(!(func164.call(schema550.properties, key0))){
 validate243.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -35166,7 +35236,7 @@ validate243.errors = [{instancePath:instancePath+"/name",schemaPath:"#/$defs/tas
 return false;
 }
 else {
-if(!pattern177.test(data0)){
+if(!pattern179.test(data0)){
 validate243.errors = [{instancePath:instancePath+"/name",schemaPath:"#/$defs/taskScheduleName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9][a-z0-9_.:-]{0,63}$"},message:"must match pattern \""+"^[a-z0-9][a-z0-9_.:-]{0,63}$"+"\""}];
 return false;
 }
@@ -35262,7 +35332,7 @@ validate243.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/tas
 return false;
 }
 else {
-if(!pattern173.test(data3)){
+if(!pattern175.test(data3)){
 validate243.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"+"\""}];
 return false;
 }
@@ -35655,7 +35725,7 @@ return errors === 0;
 validate242.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validate_tasks_schedules_request = validate245;
-const schema787 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.schedules.request.json","title":"TasksSchedulesRequest","description":"The periodic schedules (revision 1.6), with their next ticks. Between servers, on srv.<server-id>, removed ones (tombstones) too.","x-correio-type":"tasks.schedules.request","x-correio-pattern":"request","x-correio-service":"tasks","x-correio-reply":"tasks.schedules.reply","type":"object","additionalProperties":false,"required":[],"properties":{}};
+const schema789 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.schedules.request.json","title":"TasksSchedulesRequest","description":"The periodic schedules (revision 1.6), with their next ticks. Between servers, on srv.<server-id>, removed ones (tombstones) too.","x-correio-type":"tasks.schedules.request","x-correio-pattern":"request","x-correio-service":"tasks","x-correio-reply":"tasks.schedules.reply","type":"object","additionalProperties":false,"required":[],"properties":{}};
 
 function validate245(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/tasks.schedules.request.json" */;
@@ -35687,7 +35757,7 @@ return errors === 0;
 validate245.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validate_tasks_settle_reply = validate246;
-const schema788 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.settle.reply.json","title":"TasksSettleReply","description":"Reply to tasks.settle.request: the job after it, once durable, and (revision 1.7) the jobs the request's lease took, if it had one.","x-correio-type":"tasks.settle.reply","x-correio-pattern":"reply","x-correio-service":"tasks","type":"object","additionalProperties":false,"required":["job"],"properties":{"job":{"$ref":"defs.json#/$defs/taskJob"},"jobs":{"description":"Revision 1.7: the jobs leased by the request's lease (an empty list when none was due); absent without a lease.","type":"array","maxItems":100,"items":{"$ref":"defs.json#/$defs/taskJob"}}}};
+const schema790 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.settle.reply.json","title":"TasksSettleReply","description":"Reply to tasks.settle.request: the job after it, once durable, and (revision 1.7) the jobs the request's lease took, if it had one.","x-correio-type":"tasks.settle.reply","x-correio-pattern":"reply","x-correio-service":"tasks","type":"object","additionalProperties":false,"required":["job"],"properties":{"job":{"$ref":"defs.json#/$defs/taskJob"},"jobs":{"description":"Revision 1.7: the jobs leased by the request's lease (an empty list when none was due); absent without a lease.","type":"array","maxItems":100,"items":{"$ref":"defs.json#/$defs/taskJob"}}}};
 
 function validate247(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -35709,7 +35779,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!(func164.call(schema494.properties, key0))){
+if(!(func164.call(schema496.properties, key0))){
 validate247.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
 return false;
 break;
@@ -35732,7 +35802,7 @@ validate247.errors = [{instancePath:instancePath+"/id",schemaPath:"#/$defs/taskI
 return false;
 }
 else {
-if(!pattern171.test(data0)){
+if(!pattern173.test(data0)){
 validate247.errors = [{instancePath:instancePath+"/id",schemaPath:"#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
 return false;
 }
@@ -35800,7 +35870,7 @@ validate247.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/tas
 return false;
 }
 else {
-if(!pattern173.test(data2)){
+if(!pattern175.test(data2)){
 validate247.errors = [{instancePath:instancePath+"/task",schemaPath:"#/$defs/taskName/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$"+"\""}];
 return false;
 }
@@ -35834,7 +35904,7 @@ validate247.errors = [{instancePath:instancePath+"/state",schemaPath:"#/$defs/ta
 return false;
 }
 if(!((((((((data4 === "waiting") || (data4 === "scheduled")) || (data4 === "queued")) || (data4 === "active")) || (data4 === "retrying")) || (data4 === "succeeded")) || (data4 === "dead")) || (data4 === "cancelled"))){
-validate247.errors = [{instancePath:instancePath+"/state",schemaPath:"#/$defs/taskState/enum",keyword:"enum",params:{allowedValues: schema499.enum},message:"must be equal to one of the allowed values"}];
+validate247.errors = [{instancePath:instancePath+"/state",schemaPath:"#/$defs/taskState/enum",keyword:"enum",params:{allowedValues: schema501.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs12 === errors;
@@ -36387,7 +36457,7 @@ validate247.errors = [{instancePath:instancePath+"/after/" + i0,schemaPath:"#/$d
 return false;
 }
 else {
-if(!pattern171.test(data26)){
+if(!pattern173.test(data26)){
 validate247.errors = [{instancePath:instancePath+"/after/" + i0,schemaPath:"#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
 return false;
 }
@@ -36451,7 +36521,7 @@ validate247.errors = [{instancePath:instancePath+"/then/" + i1,schemaPath:"#/$de
 return false;
 }
 else {
-if(!pattern171.test(data28)){
+if(!pattern173.test(data28)){
 validate247.errors = [{instancePath:instancePath+"/then/" + i1,schemaPath:"#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
 return false;
 }
@@ -36490,7 +36560,7 @@ validate247.errors = [{instancePath:instancePath+"/receives",schemaPath:"#/$defs
 return false;
 }
 if(!((data29 === "result") || (data29 === "results"))){
-validate247.errors = [{instancePath:instancePath+"/receives",schemaPath:"#/$defs/taskReceives/enum",keyword:"enum",params:{allowedValues: schema516.enum},message:"must be equal to one of the allowed values"}];
+validate247.errors = [{instancePath:instancePath+"/receives",schemaPath:"#/$defs/taskReceives/enum",keyword:"enum",params:{allowedValues: schema518.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs76 === errors;
@@ -36515,7 +36585,7 @@ validate247.errors = [{instancePath:instancePath+"/schedule",schemaPath:"#/$defs
 return false;
 }
 else {
-if(!pattern177.test(data30)){
+if(!pattern179.test(data30)){
 validate247.errors = [{instancePath:instancePath+"/schedule",schemaPath:"#/$defs/taskScheduleName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9][a-z0-9_.:-]{0,63}$"},message:"must match pattern \""+"^[a-z0-9][a-z0-9_.:-]{0,63}$"+"\""}];
 return false;
 }
@@ -36662,7 +36732,7 @@ return errors === 0;
 validate246.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validate_tasks_settle_request = validate250;
-const schema813 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.settle.request.json","title":"TasksSettleRequest","description":"Settle an attempt (revision 1.6): succeeded with a result, failed with an error (retried after a backoff while attempts remain, unless retry is false; dead after the last), or released (given back unstarted, not counted as an attempt, when a worker shuts down). Settling an attempt whose lease was lost is CONFLICT: the job was given to another worker. With lease (revision 1.7), the same request then leases up to max due jobs of those queues to the same worker, without waiting: a worker refills the slot the settled job frees in the round trip that settles it. Nothing is leased when the settle fails.","x-correio-type":"tasks.settle.request","x-correio-pattern":"request","x-correio-service":"tasks","x-correio-reply":"tasks.settle.reply","type":"object","additionalProperties":false,"required":["worker","id","attempt","outcome"],"properties":{"worker":{"$ref":"defs.json#/$defs/nodeId"},"id":{"$ref":"defs.json#/$defs/taskId"},"attempt":{"$ref":"defs.json#/$defs/taskAttempt"},"outcome":{"type":"string","enum":["succeeded","failed","released"]},"result":{"$ref":"defs.json#/$defs/taskValue"},"error":{"$ref":"defs.json#/$defs/taskError"},"retry":{"description":"False: fail for good (dead now) even if attempts remain.","type":"boolean"},"lease":{"description":"Revision 1.7: after settling, lease up to max due jobs of these queues (as tasks.lease.request without wait_ms); they come back in the reply's jobs.","type":"object","additionalProperties":false,"required":["queues"],"properties":{"queues":{"type":"array","minItems":1,"maxItems":32,"items":{"$ref":"defs.json#/$defs/taskQueue"}},"max":{"description":"At most this many jobs (default 1).","type":"integer","minimum":1,"maximum":100}}}}};
+const schema815 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.settle.request.json","title":"TasksSettleRequest","description":"Settle an attempt (revision 1.6): succeeded with a result, failed with an error (retried after a backoff while attempts remain, unless retry is false; dead after the last), or released (given back unstarted, not counted as an attempt, when a worker shuts down). Settling an attempt whose lease was lost is CONFLICT: the job was given to another worker. With lease (revision 1.7), the same request then leases up to max due jobs of those queues to the same worker, without waiting: a worker refills the slot the settled job frees in the round trip that settles it. Nothing is leased when the settle fails.","x-correio-type":"tasks.settle.request","x-correio-pattern":"request","x-correio-service":"tasks","x-correio-reply":"tasks.settle.reply","type":"object","additionalProperties":false,"required":["worker","id","attempt","outcome"],"properties":{"worker":{"$ref":"defs.json#/$defs/nodeId"},"id":{"$ref":"defs.json#/$defs/taskId"},"attempt":{"$ref":"defs.json#/$defs/taskAttempt"},"outcome":{"type":"string","enum":["succeeded","failed","released"]},"result":{"$ref":"defs.json#/$defs/taskValue"},"error":{"$ref":"defs.json#/$defs/taskError"},"retry":{"description":"False: fail for good (dead now) even if attempts remain.","type":"boolean"},"lease":{"description":"Revision 1.7: after settling, lease up to max due jobs of these queues (as tasks.lease.request without wait_ms); they come back in the reply's jobs.","type":"object","additionalProperties":false,"required":["queues"],"properties":{"queues":{"type":"array","minItems":1,"maxItems":32,"items":{"$ref":"defs.json#/$defs/taskQueue"}},"max":{"description":"At most this many jobs (default 1).","type":"integer","minimum":1,"maximum":100}}}}};
 
 function validate250(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/tasks.settle.request.json" */;
@@ -36742,7 +36812,7 @@ validate250.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$d
 return false;
 }
 else {
-if(!pattern171.test(data1)){
+if(!pattern173.test(data1)){
 validate250.errors = [{instancePath:instancePath+"/id",schemaPath:"defs.json#/$defs/taskId/pattern",keyword:"pattern",params:{pattern: "^[0-9A-Za-z_.:-]{1,128}$"},message:"must match pattern \""+"^[0-9A-Za-z_.:-]{1,128}$"+"\""}];
 return false;
 }
@@ -36796,7 +36866,7 @@ validate250.errors = [{instancePath:instancePath+"/outcome",schemaPath:"#/proper
 return false;
 }
 if(!(((data3 === "succeeded") || (data3 === "failed")) || (data3 === "released"))){
-validate250.errors = [{instancePath:instancePath+"/outcome",schemaPath:"#/properties/outcome/enum",keyword:"enum",params:{allowedValues: schema813.properties.outcome.enum},message:"must be equal to one of the allowed values"}];
+validate250.errors = [{instancePath:instancePath+"/outcome",schemaPath:"#/properties/outcome/enum",keyword:"enum",params:{allowedValues: schema815.properties.outcome.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs11 === errors;
@@ -37053,7 +37123,7 @@ return errors === 0;
 validate250.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validate_tasks_unschedule_reply = validate251;
-const schema820 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.unschedule.reply.json","title":"TasksUnscheduleReply","description":"Reply to tasks.unschedule.request.","x-correio-type":"tasks.unschedule.reply","x-correio-pattern":"reply","x-correio-service":"tasks","type":"object","additionalProperties":false,"required":["removed"],"properties":{"removed":{"type":"boolean"}}};
+const schema822 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.unschedule.reply.json","title":"TasksUnscheduleReply","description":"Reply to tasks.unschedule.request.","x-correio-type":"tasks.unschedule.reply","x-correio-pattern":"reply","x-correio-service":"tasks","type":"object","additionalProperties":false,"required":["removed"],"properties":{"removed":{"type":"boolean"}}};
 
 function validate251(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/tasks.unschedule.reply.json" */;
@@ -37103,7 +37173,7 @@ return errors === 0;
 validate251.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const validate_tasks_unschedule_request = validate252;
-const schema821 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.unschedule.request.json","title":"TasksUnscheduleRequest","description":"Remove a periodic schedule (revision 1.6); removed is false when there was none.","x-correio-type":"tasks.unschedule.request","x-correio-pattern":"request","x-correio-service":"tasks","x-correio-reply":"tasks.unschedule.reply","type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"$ref":"defs.json#/$defs/taskScheduleName"}}};
+const schema823 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://correio.dev/schemas/v1/tasks.unschedule.request.json","title":"TasksUnscheduleRequest","description":"Remove a periodic schedule (revision 1.6); removed is false when there was none.","x-correio-type":"tasks.unschedule.request","x-correio-pattern":"request","x-correio-service":"tasks","x-correio-reply":"tasks.unschedule.reply","type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"$ref":"defs.json#/$defs/taskScheduleName"}}};
 
 function validate252(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://correio.dev/schemas/v1/tasks.unschedule.request.json" */;
@@ -37148,7 +37218,7 @@ validate252.errors = [{instancePath:instancePath+"/name",schemaPath:"defs.json#/
 return false;
 }
 else {
-if(!pattern177.test(data0)){
+if(!pattern179.test(data0)){
 validate252.errors = [{instancePath:instancePath+"/name",schemaPath:"defs.json#/$defs/taskScheduleName/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9][a-z0-9_.:-]{0,63}$"},message:"must match pattern \""+"^[a-z0-9][a-z0-9_.:-]{0,63}$"+"\""}];
 return false;
 }

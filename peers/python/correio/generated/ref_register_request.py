@@ -25,3 +25,7 @@ class RefRegisterRequest(TypedDict, closed=True):
     """
     Where the server serves /health and /metrics, if it does (revision 1.3): dashboards find every server's numbers through ref.servers.reply.
     """
+    peer: NotRequired[defs.Endpoint]
+    """
+    Where the other servers reach this server directly, without the broker (revision 1.8): a ROUTER that serves its service srv.<id> and speaks the client side of MDP as the broker does (FRAMES.md section 1.11). Absent: reach it through the broker only.
+    """

@@ -31,6 +31,10 @@ class Server(TypedDict, closed=True):
     """
     The server's /health and /metrics base URL, if it registered one.
     """
+    peer: NotRequired[defs.Endpoint]
+    """
+    The server's direct endpoint for requests to srv.<id> from other servers, if it registered one (revision 1.8).
+    """
 
 
 class RefServersReply(TypedDict, closed=True):

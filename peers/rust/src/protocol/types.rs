@@ -1865,6 +1865,11 @@ pub struct RefRegisterRequest {
     /// server's numbers through ref.servers.reply.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http: Option<HttpUrl>,
+    /// Where the other servers reach this server directly, without the broker (revision 1.8): a ROUTER
+    /// that serves its service srv.<id> and speaks the client side of MDP as the broker does (FRAMES.md
+    /// section 1.11). Absent: reach it through the broker only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer: Option<Endpoint>,
     /// The registering server's id.
     pub server: NodeId,
 }
@@ -1893,6 +1898,10 @@ pub struct RefServersReplyServer {
     pub http: Option<HttpUrl>,
     /// When the reference server last heard from it (registration or heartbeat).
     pub last_heartbeat: Timestamp,
+    /// The server's direct endpoint for requests to srv.<id> from other servers, if it registered one
+    /// (revision 1.8).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer: Option<Endpoint>,
     /// A server's rank, assigned by the reference server: unique among servers, from 1. The bully
     /// election makes the highest-ranked live server coordinator.
     pub rank: Rank,
