@@ -1,5 +1,5 @@
 import { CorreioError, MessageCodec, OverloadedError, UnavailableError, UnknownServiceError, type ErrorCode } from '@correio/codec';
-import { componentLogger, type Logger } from '@correio/observability';
+import { componentLogger, traceWrite, type Logger } from '@correio/observability';
 import type { AnyEnvelope } from '@correio/protocol';
 import { readableId } from './envelopeId.js';
 import { ManagedSocket } from './ManagedSocket.js';
@@ -169,6 +169,7 @@ export class ServiceEndpoint {
 
   /** `[routingId, "MDPC02", 0x01, service, envelope]`: answered at once, or handed to the handler. */
   #onMessage(frames: Buffer[]): Promise<void> | undefined {
+    const arrived = traceWrite && performance.now();
     const peer = frames[0]!;
     const message = parseClientMessage(frames.slice(1));
     if (message.kind !== 'request') {
@@ -186,6 +187,11 @@ export class ServiceEndpoint {
       return this.#refuse(peer, service, decoded.id, decoded.error);
     }
     this.#stats.requests += 1;
+    if (traceWrite) {
+      // The hops a broker's worker traces (bench:trace): this endpoint serves in its place.
+      traceWrite('worker.received', decoded.request.id, decoded.request.type, arrived);
+      traceWrite('worker.decoded', decoded.request.id);
+    }
     const request: InFlight = { peer, id: decoded.request.id, answered: false, task: Promise.resolve() };
     this.#inFlight.add(request);
     request.task = this.#handle(request, decoded.request).catch((error: unknown) => {
@@ -224,7 +230,9 @@ export class ServiceEndpoint {
     };
     let reply: Uint8Array;
     try {
-      reply = this.#responder.reply(envelope, await this.#handler(envelope, context));
+      const replyBody = await this.#handler(envelope, context);
+      traceWrite?.('worker.handled', envelope.id);
+      reply = this.#responder.reply(envelope, replyBody);
     } catch (error) {
       this.#stats.handlerErrors += 1;
       if (!(error instanceof CorreioError)) this.#log.error({ err: error, type: envelope.type }, 'handler failed');
@@ -233,6 +241,7 @@ export class ServiceEndpoint {
     // Freed before the send: the client may see the FINAL and send again before the send settles.
     if (!this.#finish(request)) return;
     this.#stats.replies += 1;
+    traceWrite?.('worker.replied', envelope.id);
     await this.#send(request.peer, this.#service, reply);
   }
 
