@@ -101,7 +101,7 @@ export class PeerLinks {
       this.#refused.delete(peer);
     }
     try {
-      const opened: Link = { endpoint, client: new RequestClient({ ...this.#options.socket, endpoint, stamp: this.#options.stamp, ...(this.#options.logger ? { logger: this.#options.logger } : {}) }) };
+      const opened: Link = { endpoint, client: new RequestClient({ ...this.#options.socket, endpoint, failOnDisconnect: true, stamp: this.#options.stamp, ...(this.#options.logger ? { logger: this.#options.logger } : {}) }) };
       this.#links.set(peer, opened);
       return opened;
     } catch (error) {

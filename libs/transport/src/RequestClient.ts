@@ -56,6 +56,12 @@ export interface RequestClientOptions extends SocketOptions {
    * until its reply comes, even after it timed out (its slot keeps a late reply from the next caller). Default 10,000.
    */
   readonly maxInFlight?: number;
+  /**
+   * Fail the requests in flight at once, UnavailableError (retryable), when the connection drops,
+   * instead of leaving them to their time-outs: for a client of one peer whose replies cannot come
+   * after that, such as a server's direct link to another (FRAMES.md §1.11). Default false.
+   */
+  readonly failOnDisconnect?: boolean;
 }
 
 export interface RequestClientStats {
@@ -143,9 +149,14 @@ export class RequestClient {
     this.#socket = new ManagedSocket('dealer', { whenSendQueueFull: 'reject', ...options, logger: this.#log });
     for (const endpoint of this.#endpoints) this.#socket.connect(endpoint);
     // A broker that went away took the requests it held with it; forget their raw slots and due FINALs.
+    const failOnDisconnect = options.failOnDisconnect ?? false;
     this.#socket.events.on('disconnected', () => {
       this.#clearRaw();
       this.#finalsDue.clear();
+      if (failOnDisconnect) {
+        const lost = new UnavailableError(`the connection to ${this.#endpoints.join(', ')} dropped with the request in flight; retry with the same id`, { data: { endpoints: [...this.#endpoints] } });
+        for (const pending of this.#pending.values()) pending.fail(lost);
+      }
     });
     this.#receiving = this.#receive();
   }

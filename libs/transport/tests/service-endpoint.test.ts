@@ -265,6 +265,33 @@ describe('ServiceEndpoint partial replies', () => {
   });
 });
 
+describe('a direct link whose peer goes away', () => {
+  it('fails the request in flight at once with failOnDisconnect, and leaves it to its time-out without', async () => {
+    // A peer that takes the request and dies without answering: a raw ROUTER closed with linger 0.
+    const peer = new zmq.Router({ linger: 0 });
+    cleanup.push(() => peer.close());
+    const address = bindAddress('tcp', 'vanishing');
+    await peer.bind(address);
+    const bound = peer.lastEndpoint!;
+    const failing = client(bound, { failOnDisconnect: true, timeout: 20_000 });
+    const waiting = client(bound, { timeout: 20_000 });
+    await waitFor(() => failing.connected && waiting.connected, 'both clients connected');
+    const first = requestOutcome(failing.request(SERVICE, 'clock.poll.request', { round: 1 }));
+    const second = requestOutcome(waiting.request(SERVICE, 'clock.poll.request', { round: 2 }));
+    await peer.receive();
+    await peer.receive();
+    peer.close();
+    const outcome = await within(first, 5_000, 'the failing client to give up');
+    expect(outcome).toBeInstanceOf(UnavailableError);
+    expect(outcome).toMatchObject({ retryable: true, message: expect.stringMatching(/dropped with the request in flight/) });
+    // The other client still waits (its time-out is 20 s): it has not settled.
+    const settled = await Promise.race([second.then(() => true), sleep(300).then(() => false)]);
+    expect(settled).toBe(false);
+    await waiting.close();
+    expect(await second).toBeInstanceOf(UnavailableError);
+  });
+});
+
 /** Settles with the reply or the error, so a rejection is never unhandled while the test waits. */
 function requestOutcome(request: Promise<AnyEnvelope>): Promise<AnyEnvelope | unknown> {
   return request.catch((error: unknown) => error);
