@@ -156,4 +156,21 @@ describe('reference server liveness and membership events (real sockets)', () =>
     expect(registrations).toEqual([3]);
     expect(server.rank).toBe(3);
   });
+
+  it('reads the list again soon after an up event, so a restarted server\'s new direct endpoint is known at once (revision 1.8)', async () => {
+    await startEverything();
+    // Its own refresh is a minute away: only the up events can bring the addresses in time.
+    const watcher = new Discovery({ broker: infra!.broker, subscribeEndpoint: infra!.subscribe, heartbeatIntervalMs: HEARTBEAT_MS, refreshIntervalMs: 60_000 }).start();
+    closers.push(() => watcher.stop());
+    await waitFor(() => watcher.get('probe'), 'the watcher\'s first list');
+    const first = new Discovery({ broker: infra!.broker, subscribeEndpoint: infra!.subscribe, server: 's1', peer: 'tcp://127.0.0.1:5601', heartbeatIntervalMs: HEARTBEAT_MS }).start();
+    await first.whenRegistered();
+    await waitFor(() => watcher.get('s1')?.peer === 'tcp://127.0.0.1:5601', 'the watcher to learn s1\'s direct endpoint', 3_000);
+    await first.stop();
+    // Restarted on another port: the watcher follows within the throttle, not at its next refresh.
+    const second = new Discovery({ broker: infra!.broker, subscribeEndpoint: infra!.subscribe, server: 's1', peer: 'tcp://127.0.0.1:5602', heartbeatIntervalMs: HEARTBEAT_MS }).start();
+    closers.push(() => second.stop());
+    await second.whenRegistered();
+    await waitFor(() => watcher.get('s1')?.peer === 'tcp://127.0.0.1:5602', 'the watcher to learn s1\'s new direct endpoint', 3_000);
+  });
 });

@@ -54,11 +54,15 @@ export interface DiscoveryEventMap {
   publication: Publication;
 }
 
+/** Ms between two list reads asked for by `up` events. */
+const ADDRESS_REFRESH_MS = 250;
+
 /**
  * The client side of the reference-server protocol: registration, a heartbeat loop, and a cached
  * server list that keeps serving while the reference server is down. The cache follows
  * `ref.membership` events as they come and is re-read in full periodically, after a lost event
- * (a sequence gap) and after registering, so it heals from anything missed.
+ * (a sequence gap), after registering, and soon after another server registers (its addresses),
+ * so it heals from anything missed.
  */
 export class Discovery {
   readonly events = new TypedEvents<DiscoveryEventMap>();
@@ -71,6 +75,9 @@ export class Discovery {
   readonly #endpoint: string | undefined;
   readonly #http: string | undefined;
   readonly #peer: string | undefined;
+  /** The list read an `up` event asked for, while it waits (see #readAddressesSoon). */
+  #addressRefresh: NodeJS.Timeout | undefined;
+  #lastAddressRefresh = -Infinity;
   readonly #heartbeatIntervalMs: number;
   readonly #refreshIntervalMs: number;
   readonly #requestTimeoutMs: number;
@@ -165,6 +172,7 @@ export class Discovery {
     if (this.#state === 'stopped') return;
     this.#state = 'stopped';
     this.#abort.abort();
+    clearTimeout(this.#addressRefresh);
     this.#wakeRefresh?.();
     await this.#subscriber?.close();
     if (this.#ownsClient) await this.#client.close();
@@ -230,6 +238,21 @@ export class Discovery {
       throw error;
     }
     this.#emitChanges(this.#directory.applyList(token, reply));
+  }
+
+  /**
+   * An `up` event: the server (re)registered, maybe at new addresses (a restarted server's direct
+   * endpoint is on a new port), which events do not carry: the list is read again, at most every
+   * ADDRESS_REFRESH_MS, as anyone can publish events.
+   */
+  #readAddressesSoon(): void {
+    if (this.#addressRefresh !== undefined || this.#state === 'stopped') return;
+    const wait = Math.max(0, this.#lastAddressRefresh + ADDRESS_REFRESH_MS - monotonicNow());
+    this.#addressRefresh = setTimeout(() => {
+      this.#addressRefresh = undefined;
+      this.#lastAddressRefresh = monotonicNow();
+      this.refreshSoon();
+    }, wait);
   }
 
   /** Asks the refresh loop for a list soon (coalesced). */
@@ -311,7 +334,10 @@ export class Discovery {
         try {
           const envelope = publication.envelope;
           if (publication.topic === MEMBERSHIP_TOPIC) {
-            if (envelope.type === 'ref.membership') this.#emitChanges(this.#directory.applyEvent(envelope.body));
+            if (envelope.type === 'ref.membership') {
+              this.#emitChanges(this.#directory.applyEvent(envelope.body));
+              if (envelope.body.state === 'up') this.#readAddressesSoon();
+            }
             continue;
           }
           this.events.emit('publication', publication);

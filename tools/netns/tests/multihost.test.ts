@@ -107,6 +107,18 @@ describe('Correio across hosts (Linux network namespaces)', () => {
         expect(ready).toContain(`http=http://${ip(`srv${i + 1}`)}:${9111 + i}`);
       }
 
+      // srv-1 knows srv-2's direct endpoint (from the ref's list) before the writes begin.
+      const srv2Peer = `tcp://${ip('srv2')}:5601`;
+      const knowsPeer = (): boolean => {
+        const body = lab!.run('client', process.execPath, ['-e', `fetch('http://${ip('srv1')}:9111/health').then(async (r) => console.log(await r.text()))`]);
+        const view = JSON.parse(body) as { cluster: { servers: { server: string; peer?: string }[] } };
+        return view.cluster.servers.some((entry) => entry.server === 'srv-2' && entry.peer === srv2Peer);
+      };
+      for (let attempt = 0; !knowsPeer(); attempt++) {
+        if (attempt >= 100) throw new Error(`srv-1 did not learn srv-2's direct endpoint ${srv2Peer} in 10 s`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+
       // A client on its own host writes through srv-1: 60 messages, all acknowledged.
       const bot = start('client', 'bot', ['client', 'bot', '--messages', '60', '--rate', '30', '--users', '3', '--json', '--quiet'], {
         CORREIO_BROKER: endpoints.broker,

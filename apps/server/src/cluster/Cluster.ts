@@ -32,7 +32,7 @@ export interface ClusterHealth {
     readonly coordinator: CoordinatorInfo | null;
     readonly term: number;
     /** The cached server list (kept while the reference server is down). */
-    readonly servers: readonly { readonly server: string; readonly rank: number; readonly alive: boolean }[];
+    readonly servers: readonly { readonly server: string; readonly rank: number; readonly alive: boolean; readonly peer?: string }[];
     /** The live servers other than this one: what replication takes as its peers. */
     readonly peers: readonly string[];
   };
@@ -265,7 +265,7 @@ export class Cluster {
         isCoordinator: this.isCoordinator,
         coordinator: node?.coordinator ?? null,
         term: node?.term ?? 0,
-        servers: (node?.servers ?? []).map(({ server, rank, alive }) => ({ server, rank, alive })),
+        servers: (node?.servers ?? []).map(({ server, rank, alive, peer }) => ({ server, rank, alive, ...(peer === undefined ? {} : { peer }) })),
         peers: this.peers(),
       },
       clock: { ...this.sync.status(), injected: this.#injected },
