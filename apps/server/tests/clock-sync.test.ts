@@ -98,12 +98,16 @@ async function bestReading(server: ServerProcess): Promise<ClockReading> {
   return best!;
 }
 
-/** The coordinator's latest round, when it is completed and every listed server answered in it. */
+/**
+ * The coordinator's latest round, when it is completed and every listed server answered in it
+ * within --clock-max-rtt. A reply slower than that is left out of the average by design ('slow');
+ * on a loaded machine one can come at any round, so a round with one says nothing about outliers.
+ */
 async function roundWith(participants: readonly Id[]): Promise<ServerHealth | undefined> {
   const health = await clusterHealth(servers.c3);
   const round = health.clock.lastRound;
   if (!health.cluster.isCoordinator || round?.outcome !== 'completed') return undefined;
-  const answered = round.clocks.filter((clock) => clock.status !== 'no-reply').map((clock) => clock.participant);
+  const answered = round.clocks.filter((clock) => clock.status !== 'no-reply' && clock.status !== 'slow').map((clock) => clock.participant);
   return participants.every((id) => answered.includes(id)) ? health : undefined;
 }
 
