@@ -233,6 +233,8 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   let sidecar: HttpSidecar | undefined;
   let peerEndpoint: PeerEndpoint | undefined;
   let serveDirect: RequestHandler | undefined;
+  let serveTasksDirect: RequestHandler | undefined;
+  let coordinatingTasks: () => boolean = () => false;
   let peerLinks: PeerLinks | undefined;
   // Until the server is assembled, /health answers 503 "starting" (a long store verification shows as such).
   let currentHealth: () => HealthStatus = () => ({ ready: false, status: 'starting', id: options.id });
@@ -287,6 +289,11 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
           if (service === undefined) throw new UnavailableError(`server ${options.id} is starting`);
           serveDirect ??= service.handlerFor(`srv.${options.id}`);
           return serveDirect(request, context);
+        },
+        // While it coordinates the task queue, `tasks` too (revision 1.9): producers and workers skip the broker.
+        also: (name) => {
+          if (name !== TASKS_SERVICE || service === undefined || !coordinatingTasks()) return undefined;
+          return (serveTasksDirect ??= service.handlerFor(TASKS_SERVICE));
         },
         stamp,
         concurrency: options.concurrency ?? DEFAULT_CONCURRENCY,
@@ -433,7 +440,9 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       now: () => time.now(),
       logger,
     });
-    const taskHandlers = new TaskHandlers({ id: options.id, store: openTaskStore, queue: taskQueue, auth });
+    coordinatingTasks = () => tasksCoordination.acting;
+    const directEndpoint = peerEndpoint?.advertised;
+    const taskHandlers = new TaskHandlers({ id: options.id, store: openTaskStore, queue: taskQueue, auth, directEndpoint: () => directEndpoint });
     service = createService({
       name: 'chat',
       instance: options.id,

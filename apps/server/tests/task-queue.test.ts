@@ -341,6 +341,63 @@ describe('the task queue', () => {
     await stopWorker(refilling);
   });
 
+  it('serves `tasks` on the coordinator\'s direct endpoint (revision 1.9): producers and workers skip the broker; the other server refuses it there', async () => {
+    const boss = await coordinator();
+    const other = servers.find((server) => server !== boss)!;
+    const [bossHealth, otherHealth] = await Promise.all([clusterHealth(boss), clusterHealth(other)]);
+    const endpoint = bossHealth.peerLink.endpoint!;
+    expect(endpoint).toMatch(/^tcp:\/\/127\.0\.0\.1:\d+$/);
+    // The route, as any client asks it: through the broker, so the coordinator answers.
+    expect(await client.call('tasks.route.request', {})).toEqual({ coordinator: boss.id, endpoint });
+    const producer = new TaskClient({ broker: infra.broker, timeoutMs: 20_000 });
+    try {
+      await eventually(async () => {
+        await producer.list({ queue: 'direct', limit: 1 });
+        return (producer.route?.direct ?? 0) > 0;
+      }, 10_000, 'the producer to reach the coordinator directly');
+      const served = (await clusterHealth(boss)).peerLink.served;
+      const doubler = worker(['direct'], { double: (n: number) => 2 * n }, { concurrency: 4 });
+      const jobs = await Promise.all(Array.from({ length: 30 }, (_, index) => producer.enqueue('direct', 'double', index)));
+      expect(await Promise.all(jobs.map(({ job }) => producer.result(job.id, { timeoutMs: 15_000 })))).toEqual(jobs.map((_, index) => 2 * index));
+      expect(producer.route).toMatchObject({ coordinator: boss.id, endpoint, misdirected: 0, overflowed: 0 });
+      expect(producer.route!.direct).toBeGreaterThanOrEqual(61); // 30 enqueues and 30 results, after the first list
+      await eventually(() => (doubler.route?.direct ?? 0) > 0, 10_000, 'the worker to settle on the coordinator directly');
+      expect((await clusterHealth(boss)).peerLink.served - served).toBeGreaterThanOrEqual(60);
+      await stopWorker(doubler);
+    } finally {
+      await producer.close();
+    }
+    // On the endpoint itself: the same checks as through the broker, typed errors, still serving.
+    const direct = new ChatClient(endpoint, 'hostile-direct');
+    const bytes = (type: string, body: unknown, overrides: Record<string, unknown> = {}): Uint8Array =>
+      msgpack({ v: 1, type, id: `raw${Math.random().toString(36).slice(2, 12)}`, from: 'hostile-direct', lc: 1, ts: Date.now(), body, ...overrides });
+    try {
+      const cases: [string, string, Uint8Array, string][] = [
+        ['a __proto__ key', 'tasks', bytes('tasks.enqueue.request', JSON.parse('{"queue":"hostile","task":"t","args":{"__proto__":{"polluted":true}}}')), 'DECODE'],
+        ['a body on tasks.route', 'tasks', bytes('tasks.route.request', { where: 'x' }), 'VALIDATION'],
+        ['an unknown version', 'tasks', bytes('tasks.route.request', {}, { v: 9 }), 'UNSUPPORTED_VERSION'],
+        ['garbage', 'tasks', Uint8Array.of(0xc1, 0xff, 0x00), 'DECODE'],
+        ['a malformed copy', 'tasks', bytes('tasks.copy.request', { jobs: [{ id: 'x' }] }), 'VALIDATION'],
+        ['a copy, which only srv.<id> takes', 'tasks', bytes('tasks.copy.request', { jobs: [] }), 'BAD_REQUEST'],
+        ['another service', 'chat', bytes('tasks.route.request', {}), 'UNKNOWN_SERVICE'],
+      ];
+      for (const [what, service, frame, code] of cases) {
+        const reply = await direct.raw(service, frame);
+        expect({ what, type: reply.type, code: (reply.body as { code?: string }).code }).toEqual({ what, type: 'error', code });
+      }
+      expect((await direct.raw('tasks', bytes('tasks.route.request', {}))).body).toEqual({ coordinator: boss.id, endpoint });
+    } finally {
+      await direct.close();
+    }
+    // The server that does not coordinate serves its srv.<id> there, not `tasks`.
+    const elsewhere = new ChatClient(otherHealth.peerLink.endpoint!, 'misdirected');
+    try {
+      expect(((await elsewhere.raw('tasks', bytes('tasks.route.request', {}))).body as { code: string }).code).toBe('UNKNOWN_SERVICE');
+    } finally {
+      await elsewhere.close();
+    }
+  });
+
   it('refuses hostile frames with typed errors and keeps serving; extreme values come back exactly', async () => {
     const raw = new ChatClient(infra.broker, 'hostile-peer');
     const envelope = (body: unknown, overrides: Record<string, unknown> = {}): Uint8Array =>

@@ -2,11 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { CorreioError, TimeoutError } from '@correio/codec';
 import type { BodyOf, MessageType, TaskJob, TaskSchedule, TaskSpec } from '@correio/protocol';
 import { backoffDelay, RequestClient, type SocketOptions } from '@correio/transport';
+import { CoordinatorRoute, TASKS_SERVICE, type CoordinatorRouteStats } from './CoordinatorRoute.js';
 import { TaskFailedError } from './errors.js';
 import { sleep } from './sleep.js';
 
-/** The broker service of the task queue (protocol/FRAMES.md §4.3). */
-export const TASKS_SERVICE = 'tasks';
+export { TASKS_SERVICE };
 
 export type TaskState = TaskJob['state'];
 export const FINISHED_STATES: ReadonlySet<TaskState> = new Set(['succeeded', 'dead', 'cancelled']);
@@ -23,6 +23,11 @@ export interface TaskClientOptions {
   readonly timeoutMs?: number;
   /** The access token of the user the requests act for (a server in password mode needs one). */
   readonly auth?: () => string | undefined;
+  /**
+   * Send requests straight to the coordinator's direct endpoint while connected there (protocol
+   * revision 1.9), saving the broker's two hops; through the broker otherwise. Default true.
+   */
+  readonly direct?: boolean;
 }
 
 export interface EnqueueOptions {
@@ -95,11 +100,25 @@ const MAX_GET_WAIT_MS = 60_000;
  */
 export class TaskClient {
   readonly #client: RequestClient;
+  readonly #route: CoordinatorRoute | undefined;
   readonly #options: TaskClientOptions;
 
   constructor(options: TaskClientOptions) {
     this.#options = options;
     this.#client = new RequestClient({ endpoint: options.broker, timeout: 10_000, ...(options.socket ?? {}) });
+    if (options.direct !== false) {
+      this.#route = new CoordinatorRoute({
+        broker: this.#client,
+        brokerEndpoints: typeof options.broker === 'string' ? [options.broker] : options.broker,
+        ...(options.socket ? { socket: options.socket } : {}),
+        ...(options.auth ? { auth: options.auth } : {}),
+      });
+    }
+  }
+
+  /** Where requests went: directly to the coordinator or through the broker (undefined with `direct: false`). */
+  get route(): CoordinatorRouteStats | undefined {
+    return this.#route?.stats;
   }
 
   /** Enqueues a job; resolves once it is durable on the replicas the queue asks for. */
@@ -236,7 +255,8 @@ export class TaskClient {
     for (let attempt = 0; attempt < 1_000; attempt++) {
       const auth = this.#options.auth?.();
       try {
-        const reply = await this.#client.request(TASKS_SERVICE, type, body, { timeout: poll + REQUEST_SLACK_MS, ...(auth === undefined ? {} : { auth }), ...(signal ? { signal } : {}) });
+        const options = { timeout: poll + REQUEST_SLACK_MS, ...(auth === undefined ? {} : { auth }), ...(signal ? { signal } : {}) };
+        const reply = await (this.#route ? this.#route.request(type, body, options) : this.#client.request(TASKS_SERVICE, type, body, options));
         return reply.body as ReplyOf<T>;
       } catch (error) {
         lastError = error;
@@ -248,8 +268,9 @@ export class TaskClient {
     throw lastError;
   }
 
-  close(): Promise<void> {
-    return this.#client.close();
+  async close(): Promise<void> {
+    await this.#route?.close();
+    await this.#client.close();
   }
 }
 

@@ -6,6 +6,7 @@ import type { BodyOf, TaskJob } from '@correio/protocol';
 import { backoffDelay, type SocketOptions } from '@correio/transport';
 import { parseRate, TokenBucket } from './rate.js';
 import { sleep } from './sleep.js';
+import type { CoordinatorRouteStats } from './CoordinatorRoute.js';
 import { RESEND_BACKOFF, TaskClient } from './TaskClient.js';
 
 /** What a job handler is given besides the job's arguments. */
@@ -29,6 +30,8 @@ export interface TaskWorkerOptions {
   readonly broker: string | readonly string[];
   readonly socket?: SocketOptions;
   readonly auth?: () => string | undefined;
+  /** Lease and settle on the coordinator's direct endpoint while connected there (revision 1.9; TaskClientOptions.direct). Default true. */
+  readonly direct?: boolean;
   /** This worker's id, unique among live workers. Default `<host>-<pid>-<random>`. */
   readonly id?: string;
   /** The queues it takes jobs from. */
@@ -108,7 +111,12 @@ export class TaskWorker {
     this.id = options.id ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
     this.#log = (options.logger ?? createLogger('tasks-worker')).child({ worker: this.id });
     for (const [task, rate] of Object.entries(options.rateLimits ?? {})) this.#limits.set(task, new TokenBucket(parseRate(rate)));
-    this.#client = new TaskClient({ broker: options.broker, ...(options.socket ? { socket: options.socket } : {}), ...(options.auth ? { auth: options.auth } : {}), timeoutMs: 60_000 });
+    this.#client = new TaskClient({ broker: options.broker, ...(options.socket ? { socket: options.socket } : {}), ...(options.auth ? { auth: options.auth } : {}), ...(options.direct === undefined ? {} : { direct: options.direct }), timeoutMs: 60_000 });
+  }
+
+  /** Where its requests went: directly to the coordinator or through the broker. */
+  get route(): CoordinatorRouteStats | undefined {
+    return this.#client.route;
   }
 
   get stats(): TaskWorkerStats {

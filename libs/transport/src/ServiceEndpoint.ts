@@ -12,12 +12,17 @@ import { defaultSenderId, LamportStamp, type Stamp } from './Stamp.js';
 import type { TypedEvents } from './TypedEvents.js';
 
 export interface ServiceEndpointOptions extends SocketOptions {
-  /** The one MDP service served; a REQUEST for any other is answered UNKNOWN_SERVICE. */
+  /** The MDP service served; a REQUEST for any other is answered UNKNOWN_SERVICE unless `also` serves it. */
   readonly service: string;
   readonly handler: RequestHandler;
+  /**
+   * Other services served now, asked per request: a handler, or undefined to answer UNKNOWN_SERVICE
+   * (a service served only for a while, such as the task coordinator's `tasks`).
+   */
+  readonly also?: (service: string) => RequestHandler | undefined;
   readonly stamp?: Stamp;
   readonly from?: string;
-  /** Requests served at once; one more is answered OVERLOADED (retryable), never queued. Default 64. */
+  /** Requests served at once per service; one more is answered OVERLOADED (retryable), never queued. Default 64. */
   readonly concurrency?: number;
   /** How long stop() waits for the requests in progress, ms. Default 5000. */
   readonly drainTimeout?: number;
@@ -47,13 +52,14 @@ export interface ServiceEndpointStats {
 /** A request being served: where its FINAL goes, and whether it has been answered already. */
 interface InFlight {
   readonly peer: Buffer;
+  readonly service: string;
   readonly id: string;
   answered: boolean;
   task: Promise<void>;
 }
 
 /**
- * One MDP service served straight from a bound ROUTER, without a broker: it speaks the client side
+ * An MDP service (and, through `also`, others for a while) served straight from a bound ROUTER, without a broker: it speaks the client side
  * of MDP/0.2 exactly as the broker does (FRAMES.md §1.2, §1.4, §1.5), so a RequestClient pointed at
  * it works unchanged and a request skips the broker's two extra hops. Requests are served
  * concurrently, up to `concurrency`; every REQUEST gets one FINAL, anything else is dropped.
@@ -63,6 +69,9 @@ export class ServiceEndpoint {
   readonly #responder: Responder;
   readonly #service: string;
   readonly #handler: RequestHandler;
+  readonly #also: ((service: string) => RequestHandler | undefined) | undefined;
+  /** Requests in progress per service: each service has its own `concurrency`. */
+  readonly #busy = new Map<string, number>();
   readonly #concurrency: number;
   readonly #drainTimeout: number;
   readonly #log: Logger;
@@ -89,6 +98,7 @@ export class ServiceEndpoint {
     this.#responder = new Responder(new MessageCodec(options.limits ? { limits: options.limits } : {}), stamp, this.#log);
     this.#service = options.service;
     this.#handler = options.handler;
+    this.#also = options.also;
     this.#concurrency = concurrency;
     this.#drainTimeout = drainTimeout;
     // ManagedSocket sets maxMessageSize (from `limits` unless given): an oversized message disconnects its sender.
@@ -129,7 +139,7 @@ export class ServiceEndpoint {
       for (const request of [...this.#inFlight]) {
         // Their clients hear a retryable error now rather than time out; late replies are dropped.
         this.#finish(request);
-        void this.#refuse(request.peer, this.#service, request.id, new UnavailableError('the service endpoint stopped before this request completed; retry with the same id'));
+        void this.#refuse(request.peer, request.service, request.id, new UnavailableError('the service endpoint stopped before this request completed; retry with the same id'));
       }
     }
     await this.#socket.close({ flushTimeout: 500 });
@@ -178,8 +188,9 @@ export class ServiceEndpoint {
       return undefined;
     }
     const { service, body } = message;
-    const rejection = this.#rejection(service);
-    if (rejection) return this.#refuse(peer, service, readableId(body[0]), rejection);
+    const handler = service === this.#service ? this.#handler : this.#also?.(service);
+    const rejection = this.#rejection(service, handler);
+    if (rejection || !handler) return this.#refuse(peer, service, readableId(body[0]), rejection!);
     const decoded = this.#responder.decodeRequest(body);
     if (!decoded.ok) {
       this.#stats.malformedRequests += 1;
@@ -192,9 +203,10 @@ export class ServiceEndpoint {
       traceWrite('worker.received', decoded.request.id, decoded.request.type, arrived);
       traceWrite('worker.decoded', decoded.request.id);
     }
-    const request: InFlight = { peer, id: decoded.request.id, answered: false, task: Promise.resolve() };
+    const request: InFlight = { peer, service, id: decoded.request.id, answered: false, task: Promise.resolve() };
     this.#inFlight.add(request);
-    request.task = this.#handle(request, decoded.request).catch((error: unknown) => {
+    this.#busy.set(service, (this.#busy.get(service) ?? 0) + 1);
+    request.task = this.#handle(request, handler, decoded.request).catch((error: unknown) => {
       this.#finish(request);
       this.#stats.replyFailures += 1;
       this.#log.error({ err: error, id: request.id }, 'the reply path of a request failed');
@@ -203,34 +215,35 @@ export class ServiceEndpoint {
   }
 
   /** Why a REQUEST for `service` is answered without being served (counted), or undefined. Cheap checks first: no decoding. */
-  #rejection(service: string): CorreioError | undefined {
-    if (service !== this.#service) {
+  #rejection(service: string, handler: RequestHandler | undefined): CorreioError | undefined {
+    if (handler === undefined) {
       this.#stats.unknownService += 1;
-      return new UnknownServiceError(`this endpoint serves only ${this.#service}, not ${service}`, { data: { service } });
+      return new UnknownServiceError(`this endpoint does not serve ${service} (it serves ${this.#service})`, { data: { service } });
     }
     if (this.#stopping) {
       this.#stats.stoppingRejections += 1;
       return new UnavailableError('the service endpoint is stopping; retry with the same id', { data: { reason: 'shutting-down' } });
     }
-    if (this.#inFlight.size < this.#concurrency) return undefined;
+    if ((this.#busy.get(service) ?? 0) < this.#concurrency) return undefined;
     this.#stats.overloadedRejections += 1;
     return new OverloadedError(`${this.#concurrency} requests already in progress`, { data: { service, limit: this.#concurrency } });
   }
 
-  async #handle(request: InFlight, envelope: AnyEnvelope): Promise<void> {
+  async #handle(request: InFlight, handler: RequestHandler, envelope: AnyEnvelope): Promise<void> {
+    const { service } = request;
     const context: RequestContext = {
-      service: this.#service,
+      service,
       signal: this.#abort.signal,
       partial: async (partialBody: object) => {
         if (request.answered) throw new UnavailableError('this request has been answered already');
         const bytes = this.#responder.encodeReply(envelope, partialBody);
         this.#stats.partials += 1;
-        await this.#socket.send([request.peer, ...clientReply('partial', this.#service, [bytes])]);
+        await this.#socket.send([request.peer, ...clientReply('partial', service, [bytes])]);
       },
     };
     let reply: Uint8Array;
     try {
-      const replyBody = await this.#handler(envelope, context);
+      const replyBody = await handler(envelope, context);
       traceWrite?.('worker.handled', envelope.id);
       reply = this.#responder.reply(envelope, replyBody);
     } catch (error) {
@@ -242,7 +255,7 @@ export class ServiceEndpoint {
     if (!this.#finish(request)) return;
     this.#stats.replies += 1;
     traceWrite?.('worker.replied', envelope.id);
-    await this.#send(request.peer, this.#service, reply);
+    await this.#send(request.peer, service, reply);
   }
 
   /** Marks a request answered and frees its slot; false when it was answered already (abandoned at stop). */
@@ -250,6 +263,9 @@ export class ServiceEndpoint {
     if (request.answered) return false;
     request.answered = true;
     this.#inFlight.delete(request);
+    const busy = (this.#busy.get(request.service) ?? 1) - 1;
+    if (busy === 0) this.#busy.delete(request.service);
+    else this.#busy.set(request.service, busy);
     return true;
   }
 

@@ -23,6 +23,7 @@ export type { RequestHandler, RequestContext } from './Responder.js';
 export { ReqClient, type ReqClientOptions, type ReqClientStats } from './ReqClient.js';
 export { RepServer, type RepServerOptions, type RepServerStats } from './RepServer.js';
 export { ServiceEndpoint, type ServiceEndpointOptions, type ServiceEndpointStats } from './ServiceEndpoint.js';
+export { DirectLinks, type DirectLinksOptions, type DirectLinksStats } from './DirectLinks.js';
 
 // Pub/sub
 export { topic, isTopic } from './topic.js';

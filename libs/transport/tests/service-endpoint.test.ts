@@ -209,6 +209,39 @@ describe('ServiceEndpoint concurrency and shutdown', () => {
     expect(ep.stats).toMatchObject({ overloadedRejections: 1, requests: 3, replies: 3, inFlight: 0 });
   });
 
+  it('serves another service while `also` names a handler for it, each service with its own concurrency, and refuses it UNKNOWN_SERVICE after', async () => {
+    const release = gate();
+    let serving = true;
+    const { ep, address } = await endpoint(
+      async (request, context) => {
+        expect(context.service).toBe(SERVICE);
+        await release.wait;
+        return pollReply(request);
+      },
+      {
+        concurrency: 1,
+        also: (service) =>
+          service === 'tasks' && serving
+            ? (request, context) => {
+                expect(context.service).toBe('tasks');
+                return pollReply(request);
+              }
+            : undefined,
+      },
+    );
+    const requests = client(address);
+    // The endpoint's own service is full (1 in progress): the other still has its own slot.
+    const held = requests.request(SERVICE, 'clock.poll.request', { round: 1 });
+    await waitFor(() => ep.stats.inFlight === 1, 'one request in progress');
+    expect(roundOf(await requests.request('tasks', 'clock.poll.request', { round: 2 }))).toBe(2);
+    await expect(requests.request(SERVICE, 'clock.poll.request', { round: 3 })).rejects.toBeInstanceOf(OverloadedError);
+    serving = false;
+    await expect(requests.request('tasks', 'clock.poll.request', { round: 4 })).rejects.toBeInstanceOf(UnknownServiceError);
+    release.open();
+    expect(roundOf(await held)).toBe(1);
+    expect(ep.stats).toMatchObject({ requests: 2, replies: 2, overloadedRejections: 1, unknownService: 1, inFlight: 0 });
+  });
+
   it('stop() lets a request in progress finish with its reply and refuses new ones UNAVAILABLE', async () => {
     const release = gate();
     const { ep, address } = await endpoint(async (request) => {

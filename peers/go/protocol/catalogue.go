@@ -8,7 +8,7 @@ import "embed"
 const ProtocolVersion = 1
 
 // ProtocolRevision is the protocol revision (protocol/README.md "Revisions"): additions within version 1.
-const ProtocolRevision = "1.8"
+const ProtocolRevision = "1.9"
 
 // Schemas holds protocol/schemas/v1, one file per message type plus defs.json and envelope.json.
 //
@@ -133,6 +133,8 @@ var MessageTypes = []string{
 	"tasks.purge.request",
 	"tasks.retry.reply",
 	"tasks.retry.request",
+	"tasks.route.reply",
+	"tasks.route.request",
 	"tasks.schedule.reply",
 	"tasks.schedule.request",
 	"tasks.schedules.reply",
@@ -254,6 +256,8 @@ var Messages = map[string]MessageInfo{
 	"tasks.purge.request":         {Pattern: "request", Service: "tasks", Reply: "tasks.purge.reply", Title: "TasksPurgeRequest"},
 	"tasks.retry.reply":           {Pattern: "reply", Service: "tasks", Title: "TasksRetryReply"},
 	"tasks.retry.request":         {Pattern: "request", Service: "tasks", Reply: "tasks.retry.reply", Title: "TasksRetryRequest"},
+	"tasks.route.reply":           {Pattern: "reply", Service: "tasks", Title: "TasksRouteReply"},
+	"tasks.route.request":         {Pattern: "request", Service: "tasks", Reply: "tasks.route.reply", Title: "TasksRouteRequest"},
 	"tasks.schedule.reply":        {Pattern: "reply", Service: "tasks", Title: "TasksScheduleReply"},
 	"tasks.schedule.request":      {Pattern: "request", Service: "tasks", Reply: "tasks.schedule.reply", Title: "TasksScheduleRequest"},
 	"tasks.schedules.reply":       {Pattern: "reply", Service: "tasks", Title: "TasksSchedulesReply"},

@@ -1977,6 +1977,21 @@ type TasksRetryRequest struct {
 	ID TaskID `msgpack:"id" json:"id"`
 }
 
+// tasks.route.reply: The coordinator that answered, and its direct endpoint for the tasks service
+// if it serves one (revision 1.9).
+type TasksRouteReply struct {
+	// The id of the server coordinating the task queue: the one that answered.
+	Coordinator NodeID `msgpack:"coordinator" json:"coordinator"`
+	// Where that server takes requests for the tasks service directly, while it coordinates (FRAMES.md
+	// section 1.11): its direct endpoint. Absent when it serves tasks through the broker only.
+	Endpoint *Endpoint `msgpack:"endpoint,omitempty" json:"endpoint,omitempty"`
+}
+
+// tasks.route.request: Which server coordinates the task queue now, and where it takes tasks
+// requests without the broker (revision 1.9). Answered by the coordinator, as every tasks request
+// is.
+type TasksRouteRequest struct{}
+
 // tasks.schedule.reply: Reply to tasks.schedule.request, once durable on the replicas.
 type TasksScheduleReply struct {
 	// A periodic job (revision 1.6): at each tick of its cron expression the coordinator enqueues one

@@ -21,6 +21,7 @@ describe('bench:tasks', () => {
         warmup: 10,
         concurrency: 8,
         redisFsync: 'always',
+        correioRoute: 'direct',
         dataRoot: scratch.dir,
         progress: (text) => progress.push(text),
       });
@@ -29,6 +30,7 @@ describe('bench:tasks', () => {
       // No problem: no round failed, and the coordinator holds the 10 + 2 × 50 jobs, each succeeded.
       expect(outcome!.problem, progress.join('\n')).toBeUndefined();
       expect(outcome!.configuration).toMatch(/--task-replicas 2/);
+      expect(outcome!.configuration).toMatch(/straight to the coordinator's direct endpoint/);
       expect(outcome!.rounds.map(({ producers, jobs, runs, succeeded, failed }) => ({ producers, jobs, runs, succeeded, failed }))).toEqual([
         { producers: 1, jobs: 50, runs: 50, succeeded: 50, failed: 0 },
         { producers: 10, jobs: 50, runs: 50, succeeded: 50, failed: 0 },
@@ -51,7 +53,7 @@ describe('bench:tasks', () => {
     const progress: string[] = [];
     const outcome = await runPeer(
       { id: 'celery', label: 'Celery + RabbitMQ', start: () => Promise.reject(new Error('no rabbitmq-server here')) },
-      { peers: ['celery'], jobs: 50, producers: [1], warmup: 0, concurrency: 8, redisFsync: 'always', dataRoot: '/nonexistent', progress: (text) => progress.push(text) },
+      { peers: ['celery'], jobs: 50, producers: [1], warmup: 0, concurrency: 8, redisFsync: 'always', correioRoute: 'direct', dataRoot: '/nonexistent', progress: (text) => progress.push(text) },
     );
     expect(outcome).toEqual({ name: 'Celery + RabbitMQ', rounds: [], problem: 'no rabbitmq-server here' });
     expect(progress.join('\n')).toMatch(/Celery \+ RabbitMQ could not be started; going on without it/);

@@ -479,6 +479,11 @@ export const VECTOR_SAMPLES: Readonly<Record<string, readonly Sample[]>> = {
     { description: 'none', body: { schedules: [] } },
   ],
   'tasks.schedules.request': [{ description: 'every schedule', body: {} }],
+  'tasks.route.request': [{ description: 'where the coordinator is', body: {} }],
+  'tasks.route.reply': [
+    { description: 'a coordinator with a direct endpoint', body: { coordinator: 's1', endpoint: 'tcp://10.0.0.5:5601' } },
+    { description: 'a coordinator reached through the broker only', body: { coordinator: 's2' } },
+  ],
   'tasks.unschedule.reply': [{ description: 'removed', body: { removed: true } }],
   'tasks.unschedule.request': [{ description: 'remove a schedule', body: { name: 'cleanup' } }],
   'tasks.heartbeat.reply': [

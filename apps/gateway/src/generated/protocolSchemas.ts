@@ -4033,6 +4033,33 @@ export const COMPONENT_SCHEMAS: Readonly<Record<string, Readonly<Record<string, 
       }
     }
   },
+  "TasksRouteReply": {
+    "title": "TasksRouteReply",
+    "description": "The coordinator that answered, and its direct endpoint for the tasks service if it serves one (revision 1.9).",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [
+      "coordinator"
+    ],
+    "properties": {
+      "coordinator": {
+        "description": "The id of the server coordinating the task queue: the one that answered.",
+        "$ref": "#/components/schemas/nodeId"
+      },
+      "endpoint": {
+        "description": "Where that server takes requests for the tasks service directly, while it coordinates (FRAMES.md section 1.11): its direct endpoint. Absent when it serves tasks through the broker only.",
+        "$ref": "#/components/schemas/endpoint"
+      }
+    }
+  },
+  "TasksRouteRequest": {
+    "title": "TasksRouteRequest",
+    "description": "Which server coordinates the task queue now, and where it takes tasks requests without the broker (revision 1.9). Answered by the coordinator, as every tasks request is.",
+    "type": "object",
+    "additionalProperties": false,
+    "required": [],
+    "properties": {}
+  },
   "TasksScheduleReply": {
     "title": "TasksScheduleReply",
     "description": "Reply to tasks.schedule.request, once durable on the replicas.",
@@ -4334,6 +4361,8 @@ export const MESSAGE_COMPONENTS: Readonly<Record<string, string>> = {
   "tasks.purge.request": "TasksPurgeRequest",
   "tasks.retry.reply": "TasksRetryReply",
   "tasks.retry.request": "TasksRetryRequest",
+  "tasks.route.reply": "TasksRouteReply",
+  "tasks.route.request": "TasksRouteRequest",
   "tasks.schedule.reply": "TasksScheduleReply",
   "tasks.schedule.request": "TasksScheduleRequest",
   "tasks.schedules.reply": "TasksSchedulesReply",

@@ -37,11 +37,13 @@ export async function openPeerEndpoint(options: {
   readonly id: string;
   readonly link: PeerLinkOptions;
   readonly handler: RequestHandler;
+  /** Other services served there for a while (the task coordinator's `tasks`, revision 1.9). */
+  readonly also?: (service: string) => RequestHandler | undefined;
   readonly stamp: Stamp;
   readonly concurrency: number;
   readonly logger: Logger;
 }): Promise<PeerEndpoint> {
-  const endpoint = new ServiceEndpoint({ service: `srv.${options.id}`, handler: options.handler, stamp: options.stamp, concurrency: options.concurrency, logger: options.logger });
+  const endpoint = new ServiceEndpoint({ service: `srv.${options.id}`, handler: options.handler, ...(options.also ? { also: options.also } : {}), stamp: options.stamp, concurrency: options.concurrency, logger: options.logger });
   try {
     const bound = await endpoint.bind(options.link.bind);
     endpoint.start();

@@ -11,6 +11,8 @@ export interface TaskHandlersOptions {
   readonly store: TaskStore;
   readonly queue: TaskQueue;
   readonly auth: Authenticator;
+  /** This server's direct endpoint for `tasks` while it coordinates (revision 1.9), if it has one. */
+  readonly directEndpoint?: () => string | undefined;
 }
 
 /** The broker service of the task queue (protocol/FRAMES.md §4.3), served by the coordinator only. */
@@ -89,6 +91,14 @@ export class TaskHandlers {
   async unschedule(ctx: MessageContext<'tasks.unschedule.request'>, body: BodyOf<'tasks.unschedule.request'>): Promise<ReplyBody<'tasks.unschedule.request'>> {
     await this.#client(ctx);
     return { removed: await this.#options.queue.unschedule(body.name) };
+  }
+
+  @handles('tasks.route.request')
+  async route(ctx: MessageContext<'tasks.route.request'>): Promise<ReplyBody<'tasks.route.request'>> {
+    await this.#client(ctx);
+    // Served on `tasks`, so by the coordinator: the client may send its next requests here directly.
+    const endpoint = this.#options.queue.coordinatingNow() ? this.#options.directEndpoint?.() : undefined;
+    return { coordinator: this.#options.id, ...(endpoint === undefined ? {} : { endpoint }) };
   }
 
   @handles('tasks.schedules.request')

@@ -338,6 +338,8 @@ export interface CorreioMessages {
   'tasks.purge.request': TasksPurgeRequest;
   'tasks.retry.reply': TasksRetryReply;
   'tasks.retry.request': TasksRetryRequest;
+  'tasks.route.reply': TasksRouteReply;
+  'tasks.route.request': TasksRouteRequest;
   'tasks.schedule.reply': TasksScheduleReply;
   'tasks.schedule.request': TasksScheduleRequest;
   'tasks.schedules.reply': TasksSchedulesReply;
@@ -3067,6 +3069,23 @@ export interface TasksRetryRequest {
    */
   id: string;
 }
+/**
+ * The coordinator that answered, and its direct endpoint for the tasks service if it serves one (revision 1.9).
+ */
+export interface TasksRouteReply {
+  /**
+   * A process or server id: printable ASCII.
+   */
+  coordinator: string;
+  /**
+   * Where that server takes requests for the tasks service directly, while it coordinates (FRAMES.md section 1.11): its direct endpoint. Absent when it serves tasks through the broker only.
+   */
+  endpoint?: string;
+}
+/**
+ * Which server coordinates the task queue now, and where it takes tasks requests without the broker (revision 1.9). Answered by the coordinator, as every tasks request is.
+ */
+export interface TasksRouteRequest {}
 /**
  * Reply to tasks.schedule.request, once durable on the replicas.
  */

@@ -110,6 +110,8 @@ export const BODY_VALIDATORS: Readonly<Record<MessageType, Validator>> = {
   'tasks.purge.request': compiled.validate_tasks_purge_request as Validator,
   'tasks.retry.reply': compiled.validate_tasks_retry_reply as Validator,
   'tasks.retry.request': compiled.validate_tasks_retry_request as Validator,
+  'tasks.route.reply': compiled.validate_tasks_route_reply as Validator,
+  'tasks.route.request': compiled.validate_tasks_route_request as Validator,
   'tasks.schedule.reply': compiled.validate_tasks_schedule_reply as Validator,
   'tasks.schedule.request': compiled.validate_tasks_schedule_request as Validator,
   'tasks.schedules.reply': compiled.validate_tasks_schedules_reply as Validator,

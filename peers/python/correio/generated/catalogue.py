@@ -102,6 +102,8 @@ from .tasks_purge_reply import TasksPurgeReply
 from .tasks_purge_request import TasksPurgeRequest
 from .tasks_retry_reply import TasksRetryReply
 from .tasks_retry_request import TasksRetryRequest
+from .tasks_route_reply import TasksRouteReply
+from .tasks_route_request import TasksRouteRequest
 from .tasks_schedule_reply import TasksScheduleReply
 from .tasks_schedule_request import TasksScheduleRequest
 from .tasks_schedules_reply import TasksSchedulesReply
@@ -115,7 +117,7 @@ from .tasks_unschedule_request import TasksUnscheduleRequest
 PROTOCOL_VERSION: Final = 1
 
 #: The protocol revision (protocol/README.md "Revisions"): additions within version 1.
-PROTOCOL_REVISION: Final = "1.8"
+PROTOCOL_REVISION: Final = "1.9"
 
 #: Every error code of protocol/ENCODING.md section 5.
 ERROR_CODES: Final = (
@@ -234,6 +236,8 @@ MessageType = Literal[
     "tasks.purge.request",
     "tasks.retry.reply",
     "tasks.retry.request",
+    "tasks.route.reply",
+    "tasks.route.request",
     "tasks.schedule.reply",
     "tasks.schedule.request",
     "tasks.schedules.reply",
@@ -343,6 +347,8 @@ MESSAGE_TYPES: Final = (
     "tasks.purge.request",
     "tasks.retry.reply",
     "tasks.retry.request",
+    "tasks.route.reply",
+    "tasks.route.request",
     "tasks.schedule.reply",
     "tasks.schedule.request",
     "tasks.schedules.reply",
@@ -1047,6 +1053,20 @@ MESSAGE_INFO: Final[Mapping[str, MessageInfo]] = {
         title="TasksRetryRequest",
         description="Replay a dead or cancelled job (revision 1.6): queued again now, with its attempts counted from 0. Any other state is CONFLICT.",
     ),
+    "tasks.route.reply": MessageInfo(
+        pattern="reply",
+        service="tasks",
+        reply=None,
+        title="TasksRouteReply",
+        description="The coordinator that answered, and its direct endpoint for the tasks service if it serves one (revision 1.9).",
+    ),
+    "tasks.route.request": MessageInfo(
+        pattern="request",
+        service="tasks",
+        reply="tasks.route.reply",
+        title="TasksRouteRequest",
+        description="Which server coordinates the task queue now, and where it takes tasks requests without the broker (revision 1.9). Answered by the coordinator, as every tasks request is.",
+    ),
     "tasks.schedule.reply": MessageInfo(
         pattern="reply",
         service="tasks",
@@ -1204,6 +1224,8 @@ BODY_TYPES: Final[Mapping[str, Any]] = {
     "tasks.purge.request": TasksPurgeRequest,
     "tasks.retry.reply": TasksRetryReply,
     "tasks.retry.request": TasksRetryRequest,
+    "tasks.route.reply": TasksRouteReply,
+    "tasks.route.request": TasksRouteRequest,
     "tasks.schedule.reply": TasksScheduleReply,
     "tasks.schedule.request": TasksScheduleRequest,
     "tasks.schedules.reply": TasksSchedulesReply,

@@ -4,7 +4,7 @@
 pub const PROTOCOL_VERSION: i64 = 1;
 
 /// The protocol revision (protocol/README.md "Revisions"): additions within version 1.
-pub const PROTOCOL_REVISION: &str = "1.8";
+pub const PROTOCOL_REVISION: &str = "1.9";
 
 /// Every error code of protocol/ENCODING.md section 5.
 pub const ERROR_CODES: &[&str] = &[
@@ -722,6 +722,20 @@ pub const MESSAGES: &[MessageInfo] = &[
         title: "TasksRetryRequest",
     },
     MessageInfo {
+        message_type: "tasks.route.reply",
+        pattern: "reply",
+        service: Some("tasks"),
+        reply: None,
+        title: "TasksRouteReply",
+    },
+    MessageInfo {
+        message_type: "tasks.route.request",
+        pattern: "request",
+        service: Some("tasks"),
+        reply: Some("tasks.route.reply"),
+        title: "TasksRouteRequest",
+    },
+    MessageInfo {
         message_type: "tasks.schedule.reply",
         pattern: "reply",
         service: Some("tasks"),
@@ -885,6 +899,8 @@ pub const SCHEMAS: &[(&str, &str)] = &[
     ("tasks.purge.request.json", include_str!("schemas/tasks.purge.request.json")),
     ("tasks.retry.reply.json", include_str!("schemas/tasks.retry.reply.json")),
     ("tasks.retry.request.json", include_str!("schemas/tasks.retry.request.json")),
+    ("tasks.route.reply.json", include_str!("schemas/tasks.route.reply.json")),
+    ("tasks.route.request.json", include_str!("schemas/tasks.route.request.json")),
     ("tasks.schedule.reply.json", include_str!("schemas/tasks.schedule.reply.json")),
     ("tasks.schedule.request.json", include_str!("schemas/tasks.schedule.request.json")),
     ("tasks.schedules.reply.json", include_str!("schemas/tasks.schedules.reply.json")),

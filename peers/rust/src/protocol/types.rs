@@ -2403,6 +2403,25 @@ pub struct TasksRetryRequest {
     pub id: TaskId,
 }
 
+/// tasks.route.reply: The coordinator that answered, and its direct endpoint for the tasks service
+/// if it serves one (revision 1.9).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TasksRouteReply {
+    /// The id of the server coordinating the task queue: the one that answered.
+    pub coordinator: NodeId,
+    /// Where that server takes requests for the tasks service directly, while it coordinates (FRAMES.md
+    /// section 1.11): its direct endpoint. Absent when it serves tasks through the broker only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<Endpoint>,
+}
+
+/// tasks.route.request: Which server coordinates the task queue now, and where it takes tasks
+/// requests without the broker (revision 1.9). Answered by the coordinator, as every tasks request
+/// is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TasksRouteRequest {
+}
+
 /// tasks.schedule.reply: Reply to tasks.schedule.request, once durable on the replicas.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TasksScheduleReply {

@@ -61,7 +61,7 @@ export const correio: PeerDefinition = {
       await untilClustered(topology);
       const token = await prepareBenchUser(topology, []);
       const spawn = (role: 'producer' | 'worker') =>
-        spawnChild(`Correio ${role}`, process.execPath, tsxArgs(CHILD, ['--role', role, '--broker', topology!.broker, '--queue', QUEUE, '--concurrency', String(options.concurrency)]), { CORREIO_BENCH_TOKEN: token });
+        spawnChild(`Correio ${role}`, process.execPath, tsxArgs(CHILD, ['--role', role, '--broker', topology!.broker, '--queue', QUEUE, '--concurrency', String(options.concurrency), '--route', options.correioRoute]), { CORREIO_BENCH_TOKEN: token });
       const producer = spawn('producer');
       const worker = spawn('worker');
       children.push(producer, worker);
@@ -72,7 +72,8 @@ export const correio: PeerDefinition = {
         configuration:
           `broker + proxy + ref + ${SERVERS.length} chat servers (apps/*/src/main.ts via tsx, password auth: every request carries an access token), ` +
           'LMDB synced on every commit, --task-replicas 2 (the default): a job change is acknowledged once it is durable on the coordinator and one more server; ' +
-          `producers: one @correio/tasks TaskClient each (each enqueue awaited); 1 worker process, 1 TaskWorker, concurrency ${options.concurrency} (leases at most its free slots, long poll)`,
+          `producers: one @correio/tasks TaskClient each (each enqueue awaited); 1 worker process, 1 TaskWorker, concurrency ${options.concurrency} (leases at most its free slots, long poll); ` +
+          (options.correioRoute === 'direct' ? "their requests go straight to the coordinator's direct endpoint once connected (revision 1.9)" : 'their requests go through the broker only (--correio-route broker)'),
         producer,
         worker,
         serverPids: topology.processes.map(({ peer }) => peer.process.pid!),

@@ -11,8 +11,10 @@ const options = new Command('correio-child')
   .requiredOption('--broker <endpoint>')
   .requiredOption('--queue <name>')
   .option('--concurrency <n>', 'the worker\'s concurrency', parsePositiveInt, 32)
+  .addOption(new Option('--route <route>', 'straight to the coordinator once connected, or through the broker only').choices(['direct', 'broker']).default('direct'))
   .parse()
-  .opts<{ role: 'producer' | 'worker'; broker: string; queue: string; concurrency: number }>();
+  .opts<{ role: 'producer' | 'worker'; broker: string; queue: string; concurrency: number; route: 'direct' | 'broker' }>();
+const direct = options.route === 'direct';
 
 const token = process.env['CORREIO_BENCH_TOKEN'];
 const auth = () => token;
@@ -23,7 +25,7 @@ async function producer(): Promise<void> {
   const clients: TaskClient[] = [];
   /** The first `count` clients, the missing ones made and connected (before the clock starts). */
   const ensureClients = async (count: number) => {
-    const made = Array.from({ length: Math.max(0, count - clients.length) }, () => new TaskClient({ broker: options.broker, auth, timeoutMs: 30_000 }));
+    const made = Array.from({ length: Math.max(0, count - clients.length) }, () => new TaskClient({ broker: options.broker, auth, direct, timeoutMs: 30_000 }));
     clients.push(...made);
     await Promise.all(made.map((client) => client.list({ queue: options.queue, limit: 1 })));
     return clients.slice(0, count);
@@ -43,6 +45,7 @@ async function worker(): Promise<void> {
   const worker = new TaskWorker({
     broker: options.broker,
     auth,
+    direct,
     queues: [options.queue],
     concurrency: options.concurrency,
     handlers: { noop: ({ t }: { t: number }) => void latencies.push(nowMicros() - t) },

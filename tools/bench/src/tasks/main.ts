@@ -3,7 +3,7 @@
 // Correio's task queue (broker, proxy, ref, 3 chat servers, --task-replicas 2), Celery with
 // RabbitMQ and BullMQ with Redis, each started here as child processes, one after the other.
 //   npm run bench:tasks [-- --jobs 2000 --producers 1,10,100 --concurrency 32 --peers correio,celery,bullmq
-//                          --redis-fsync always|everysec --warmup 300 --data-root <dir>]
+//                          --redis-fsync always|everysec --correio-route direct|broker --warmup 300 --data-root <dir>]
 import { tmpdir } from 'node:os';
 import { resolve } from 'node:path';
 import { Command, Option, parseNonNegativeInt, parsePositiveInt } from '@correio/observability';
@@ -27,10 +27,11 @@ const options = new Command('bench:tasks')
     return id as PeerDefinition['id'];
   }), peerIds)
   .addOption(new Option('--redis-fsync <mode>', "Redis's appendfsync (BullMQ's store, Celery's result backend)").choices(['always', 'everysec']).default('always'))
+  .addOption(new Option('--correio-route <route>', "Correio's producers and worker: straight to the coordinator once connected (revision 1.9), or through the broker only").choices(['direct', 'broker']).default('direct'))
   .option('--profile-dir <dir>', "write CPU profiles of Correio's broker, proxy and servers here (summarise them with tools/bench/src/e2e/profile-summary.ts)")
   .option('--data-root <dir>', "parent of the servers' data directories (a real disk: fsync on tmpfs is free)", tmpdir())
   .parse()
-  .opts<{ jobs: number; producers: number[]; concurrency: number; warmup: number; peers: PeerDefinition['id'][]; redisFsync: 'always' | 'everysec'; dataRoot: string; profileDir?: string }>();
+  .opts<{ jobs: number; producers: number[]; concurrency: number; warmup: number; peers: PeerDefinition['id'][]; redisFsync: 'always' | 'everysec'; correioRoute: 'direct' | 'broker'; dataRoot: string; profileDir?: string }>();
 
 const began = performance.now();
 const progress = (text: string) => process.stderr.write(`[${((performance.now() - began) / 1000).toFixed(1)} s] ${text}\n`);

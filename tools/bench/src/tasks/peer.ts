@@ -13,6 +13,8 @@ export interface PeerOptions {
   readonly redisFsync: 'always' | 'everysec';
   /** Progress lines on stderr. */
   readonly progress: (text: string) => void;
+  /** Correio's producers and worker: straight to the coordinator's direct endpoint (the default) or through the broker only. */
+  readonly correioRoute: 'direct' | 'broker';
   /** When set, Correio's broker, proxy and servers run under `node --cpu-prof` and write their profiles here on exit. */
   readonly profileDir?: string;
 }
