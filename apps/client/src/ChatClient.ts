@@ -19,7 +19,9 @@ import {
   type MessageType,
 } from '@correio/protocol';
 import { ClockStamp } from '@correio/service';
+import { chatServerFinder } from '@correio/discovery';
 import {
+  DirectRoute,
   RequestClient,
   Subscriber,
   TypedEvents,
@@ -29,6 +31,7 @@ import {
   type RequestOptions,
   type SubscriberStats,
   type RequestClientStats,
+  type DirectRouteStats,
 } from '@correio/transport';
 import type { CurveClientKeySet } from '@correio/observability';
 import type { Logger } from 'pino';
@@ -59,6 +62,12 @@ export interface ChatClientOptions {
   readonly backoff?: BackoffOptions;
   /** CURVE keys of the broker and proxy sockets; plaintext when absent. */
   readonly curve?: CurveClientKeySet;
+  /**
+   * Send `chat` requests straight to the direct endpoint of one live server the reference server
+   * lists (protocol revision 1.9) while connected there, through the broker otherwise. Default true
+   * for the `chat` service without CURVE (servers open no direct endpoint with CURVE).
+   */
+  readonly direct?: boolean;
   readonly logger?: Logger;
 }
 
@@ -120,6 +129,8 @@ export interface ChatClientEventMap {
 
 export interface ChatClientStats {
   readonly requests: RequestClientStats;
+  /** Where requests went: straight to a server or through the broker (absent when not direct). */
+  readonly route?: DirectRouteStats;
   readonly subscriber?: SubscriberStats;
   /** Valid envelopes received live whose type is not one a chat topic carries (dropped). */
   readonly unexpected: number;
@@ -184,6 +195,9 @@ export class ChatClient {
   readonly stamp: ClockStamp;
   readonly service: string;
   readonly #requests: RequestClient;
+  readonly #route: DirectRoute | undefined;
+  /** Asks the reference server's list for the route, apart from the chat requests (and their stats). */
+  readonly #routeAsker: RequestClient | undefined;
   readonly #subscriber: Subscriber | undefined;
   readonly #brokerLink: PeerLink;
   readonly #proxyLink: PeerLink | undefined;
@@ -214,6 +228,10 @@ export class ChatClient {
       ...(options.curve ? { curve: options.curve.broker } : {}),
       ...(options.logger ? { logger: options.logger } : {}),
     });
+    if ((options.direct ?? true) && this.service === 'chat' && options.curve === undefined) {
+      this.#routeAsker = new RequestClient({ endpoint: options.broker, stamp: this.stamp, ...(options.logger ? { logger: options.logger } : {}) });
+      this.#route = new DirectRoute({ broker: this.#requests, brokerEndpoints: options.broker, service: this.service, find: chatServerFinder(this.#routeAsker), stamp: this.stamp });
+    }
     this.#brokerLink = new PeerLink(options.broker, this.#requests.events, (up) => this.events.emit('broker', { up, endpoint: options.broker }), this.#requests.connected);
     if (options.proxy !== undefined) {
       this.#subscriber = new Subscriber({ stamp: this.stamp, ...(options.curve ? { curve: options.curve.proxy } : {}), ...(options.logger ? { logger: options.logger } : {}) });
@@ -276,6 +294,7 @@ export class ChatClient {
   get stats(): ChatClientStats {
     return {
       requests: this.#requests.stats,
+      ...(this.#route ? { route: this.#route.stats } : {}),
       ...(this.#subscriber ? { subscriber: this.#subscriber.stats } : {}),
       unexpected: this.#unexpected,
     };
@@ -446,7 +465,8 @@ export class ChatClient {
     this.#closed = true;
     this.#brokerLink.dispose();
     this.#proxyLink?.dispose();
-    await Promise.all([this.#requests.close(), this.#subscriber?.close()]);
+    await this.#route?.close();
+    await Promise.all([this.#requests.close(), this.#routeAsker?.close(), this.#subscriber?.close()]);
     await this.#receiving;
   }
 
@@ -470,7 +490,7 @@ export class ChatClient {
       ...(options.retries !== undefined ? { retries: options.retries } : {}),
       ...(auth !== undefined ? { auth } : {}),
     };
-    const reply = await this.#requests.request(this.service, type, body, requestOptions);
+    const reply = await (this.#route ? this.#route.request(type, body, requestOptions) : this.#requests.request(this.service, type, body, requestOptions));
     const expected = MESSAGE_INFO[type].reply as MessageType;
     if (reply.type !== expected) throw new InternalError(`${type} was answered with ${reply.type}, not ${expected}`, { retryable: false });
     return reply.body as ChatReplies[T];

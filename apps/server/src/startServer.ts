@@ -234,6 +234,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   let peerEndpoint: PeerEndpoint | undefined;
   let serveDirect: RequestHandler | undefined;
   let serveTasksDirect: RequestHandler | undefined;
+  let serveChatDirect: RequestHandler | undefined;
   let coordinatingTasks: () => boolean = () => false;
   let peerLinks: PeerLinks | undefined;
   // Until the server is assembled, /health answers 503 "starting" (a long store verification shows as such).
@@ -290,10 +291,12 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
           serveDirect ??= service.handlerFor(`srv.${options.id}`);
           return serveDirect(request, context);
         },
-        // While it coordinates the task queue, `tasks` too (revision 1.9): producers and workers skip the broker.
+        // Clients skip the broker too (revision 1.9): `chat` always, `tasks` while it coordinates the task queue.
         also: (name) => {
-          if (name !== TASKS_SERVICE || service === undefined || !coordinatingTasks()) return undefined;
-          return (serveTasksDirect ??= service.handlerFor(TASKS_SERVICE));
+          if (service === undefined) return undefined;
+          if (name === 'chat') return (serveChatDirect ??= service.handlerFor('chat'));
+          if (name === TASKS_SERVICE && coordinatingTasks()) return (serveTasksDirect ??= service.handlerFor(TASKS_SERVICE));
+          return undefined;
         },
         stamp,
         concurrency: options.concurrency ?? DEFAULT_CONCURRENCY,

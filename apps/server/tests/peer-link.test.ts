@@ -89,12 +89,14 @@ describe('direct requests between servers', () => {
     await converged(chat, ['p1', 'p2', 'p3', 'p4'], 10_000);
   });
 
-  it('serves srv.<id> on the endpoint as the broker does, and answers another service UNKNOWN_SERVICE', async () => {
+  it('serves srv.<id> and (revision 1.9) chat on the endpoint as the broker does, and answers another service UNKNOWN_SERVICE', async () => {
     direct = new RequestClient({ endpoint: (await health('p1')).peerLink.endpoint!, from: 'peer-link-direct', timeout: 3_000 });
     const users = await direct.request('srv.p1', 'chat.users.request', {});
     expect(users.type).toBe('chat.users.reply');
+    expect((await direct.request('chat', 'chat.users.request', {})).body).toEqual(users.body);
     await expect(direct.request('srv.p2', 'chat.users.request', {})).rejects.toMatchObject({ code: 'UNKNOWN_SERVICE', retryable: false });
-    await expect(direct.request('chat', 'chat.users.request', {})).rejects.toMatchObject({ code: 'UNKNOWN_SERVICE' });
+    // config is served through the broker only.
+    await expect(direct.request('config', 'config.get.request', { program: 'server' })).rejects.toMatchObject({ code: 'UNKNOWN_SERVICE' });
   });
 
   it('drops or refuses hostile frames on the endpoint and keeps serving', async () => {
@@ -117,14 +119,18 @@ describe('direct requests between servers', () => {
       [rawEnvelope('replica.apply.request', { ops: [] }), 'VALIDATION'],
     ];
     for (const [body] of bad) await dealer.send(request(body));
+    // The same on `chat`, which clients send there (revision 1.9).
+    const onChat = (body: Buffer | Uint8Array): Buffer[] => [Buffer.from('MDPC02'), Buffer.of(1), Buffer.from('chat'), Buffer.from(body)];
+    for (const [body] of bad) await dealer.send(onChat(body));
     const codes: string[] = [];
-    for (let i = 0; i < bad.length; i++) {
+    for (let i = 0; i < 2 * bad.length; i++) {
       const [, , , envelope] = await dealer.receive();
       codes.push((codec.decode(envelope!) as { body: { code: string } }).body.code);
     }
-    expect(codes.sort()).toEqual(bad.map(([, code]) => code).sort());
+    expect(codes.sort()).toEqual([...bad, ...bad].map(([, code]) => code).sort());
     // Still serving, on the endpoint and through the broker; the server counts what it dropped.
     expect((await direct!.request('srv.p1', 'chat.users.request', {})).type).toBe('chat.users.reply');
+    expect((await direct!.request('chat', 'chat.users.request', {})).type).toBe('chat.users.reply');
     await chat.call('srv.p1', 'chat.publish.request', { user: 'ana', channel: 'direct', text: 'after the garbage' }, { timeout: 10_000 });
   });
 });

@@ -359,7 +359,7 @@ describe('the task queue', () => {
       const doubler = worker(['direct'], { double: (n: number) => 2 * n }, { concurrency: 4 });
       const jobs = await Promise.all(Array.from({ length: 30 }, (_, index) => producer.enqueue('direct', 'double', index)));
       expect(await Promise.all(jobs.map(({ job }) => producer.result(job.id, { timeoutMs: 15_000 })))).toEqual(jobs.map((_, index) => 2 * index));
-      expect(producer.route).toMatchObject({ coordinator: boss.id, endpoint, misdirected: 0, overflowed: 0 });
+      expect(producer.route).toMatchObject({ server: boss.id, endpoint, misdirected: 0, overflowed: 0 });
       expect(producer.route!.direct).toBeGreaterThanOrEqual(61); // 30 enqueues and 30 results, after the first list
       await eventually(() => (doubler.route?.direct ?? 0) > 0, 10_000, 'the worker to settle on the coordinator directly');
       expect((await clusterHealth(boss)).peerLink.served - served).toBeGreaterThanOrEqual(60);
@@ -379,7 +379,7 @@ describe('the task queue', () => {
         ['garbage', 'tasks', Uint8Array.of(0xc1, 0xff, 0x00), 'DECODE'],
         ['a malformed copy', 'tasks', bytes('tasks.copy.request', { jobs: [{ id: 'x' }] }), 'VALIDATION'],
         ['a copy, which only srv.<id> takes', 'tasks', bytes('tasks.copy.request', { jobs: [] }), 'BAD_REQUEST'],
-        ['another service', 'chat', bytes('tasks.route.request', {}), 'UNKNOWN_SERVICE'],
+        ['a service the endpoint does not serve', 'config', bytes('tasks.route.request', {}), 'UNKNOWN_SERVICE'],
       ];
       for (const [what, service, frame, code] of cases) {
         const reply = await direct.raw(service, frame);

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { CorreioError, TimeoutError } from '@correio/codec';
 import type { BodyOf, MessageType, TaskJob, TaskSchedule, TaskSpec } from '@correio/protocol';
-import { backoffDelay, RequestClient, type SocketOptions } from '@correio/transport';
-import { CoordinatorRoute, TASKS_SERVICE, type CoordinatorRouteStats } from './CoordinatorRoute.js';
+import { backoffDelay, RequestClient, type DirectRoute, type DirectRouteStats, type SocketOptions } from '@correio/transport';
+import { coordinatorRoute, TASKS_SERVICE } from './CoordinatorRoute.js';
 import { TaskFailedError } from './errors.js';
 import { sleep } from './sleep.js';
 
@@ -100,16 +100,16 @@ const MAX_GET_WAIT_MS = 60_000;
  */
 export class TaskClient {
   readonly #client: RequestClient;
-  readonly #route: CoordinatorRoute | undefined;
+  readonly #route: DirectRoute | undefined;
   readonly #options: TaskClientOptions;
 
   constructor(options: TaskClientOptions) {
     this.#options = options;
     this.#client = new RequestClient({ endpoint: options.broker, timeout: 10_000, ...(options.socket ?? {}) });
     if (options.direct !== false) {
-      this.#route = new CoordinatorRoute({
+      this.#route = coordinatorRoute({
         broker: this.#client,
-        brokerEndpoints: typeof options.broker === 'string' ? [options.broker] : options.broker,
+        brokerEndpoints: options.broker,
         ...(options.socket ? { socket: options.socket } : {}),
         ...(options.auth ? { auth: options.auth } : {}),
       });
@@ -117,7 +117,7 @@ export class TaskClient {
   }
 
   /** Where requests went: directly to the coordinator or through the broker (undefined with `direct: false`). */
-  get route(): CoordinatorRouteStats | undefined {
+  get route(): DirectRouteStats | undefined {
     return this.#route?.stats;
   }
 

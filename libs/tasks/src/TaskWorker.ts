@@ -3,10 +3,9 @@ import { hostname } from 'node:os';
 import { CorreioError } from '@correio/codec';
 import { createLogger, type Logger } from '@correio/observability';
 import type { BodyOf, TaskJob } from '@correio/protocol';
-import { backoffDelay, type SocketOptions } from '@correio/transport';
+import { backoffDelay, type DirectRouteStats, type SocketOptions } from '@correio/transport';
 import { parseRate, TokenBucket } from './rate.js';
 import { sleep } from './sleep.js';
-import type { CoordinatorRouteStats } from './CoordinatorRoute.js';
 import { RESEND_BACKOFF, TaskClient } from './TaskClient.js';
 
 /** What a job handler is given besides the job's arguments. */
@@ -115,7 +114,7 @@ export class TaskWorker {
   }
 
   /** Where its requests went: directly to the coordinator or through the broker. */
-  get route(): CoordinatorRouteStats | undefined {
+  get route(): DirectRouteStats | undefined {
     return this.#client.route;
   }
 

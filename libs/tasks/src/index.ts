@@ -6,4 +6,3 @@ export { TaskFailedError, PermanentJobError } from './errors.js';
 export type { TaskJob, TaskSchedule, TaskSpec } from '@correio/protocol';
 export { parseRate, TokenBucket, type Rate } from './rate.js';
 export { job, jobHandlersOf, type JobOptions } from './job.js';
-export type { CoordinatorRouteStats } from './CoordinatorRoute.js';

@@ -8,7 +8,7 @@ import { TaskClient } from '@correio/tasks';
 import { waitFor } from '@correio/testing';
 import { MajordomoBroker, RequestClient, ServiceEndpoint, Worker, type RequestHandler } from '@correio/transport';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CoordinatorRoute } from '../src/CoordinatorRoute.js';
+import { coordinatorRoute } from '../src/CoordinatorRoute.js';
 
 const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
@@ -108,7 +108,7 @@ describe('TaskClient routing to the coordinator (revision 1.9)', () => {
     fake.servedBy.length = 0;
     for (let i = 0; i < 20; i++) expect(await client.unschedule('x')).toBe(true);
     expect(fake.servedBy).toEqual(Array(20).fill('e1'));
-    expect(client.route).toMatchObject({ coordinator: 'e1', endpoint: e1, misdirected: 0, links: 1 });
+    expect(client.route).toMatchObject({ server: 'e1', endpoint: e1, misdirected: 0, links: 1 });
     expect(client.route!.direct).toBeGreaterThanOrEqual(20);
 
     // e1 hands the queue to e2: its endpoint answers `tasks` UNKNOWN_SERVICE, the same request goes through the broker.
@@ -119,7 +119,7 @@ describe('TaskClient routing to the coordinator (revision 1.9)', () => {
     expect(fake.servedBy).toEqual(['broker']);
     expect(client.route!.misdirected).toBe(1);
     await untilServedBy(client, fake, 'e2');
-    expect(client.route).toMatchObject({ coordinator: 'e2', endpoint: e2, misdirected: 1 });
+    expect(client.route).toMatchObject({ server: 'e2', endpoint: e2, misdirected: 1 });
 
     // e2 stops coordinating for a moment and resumes: the endpoint it refused from is used again once it names it anew.
     coordinator = 'none';
@@ -129,7 +129,7 @@ describe('TaskClient routing to the coordinator (revision 1.9)', () => {
     expect(client.route!.misdirected).toBe(2);
     coordinator = 'e2';
     await untilServedBy(client, fake, 'e2');
-    expect(client.route).toMatchObject({ coordinator: 'e2', endpoint: e2, links: 1 });
+    expect(client.route).toMatchObject({ server: 'e2', endpoint: e2, links: 1 });
   });
 
   it('sends a request the direct endpoint is too busy for (OVERLOADED) through the broker at once', async () => {
@@ -177,7 +177,7 @@ describe('TaskClient routing to the coordinator (revision 1.9)', () => {
     // One request time-out (no long poll: 5 s of slack), then the broker.
     expect(performance.now() - began).toBeGreaterThanOrEqual(4_900);
     expect(fake.servedBy).toEqual(['broker']);
-    await waitFor(() => client.route?.coordinator === 'e2', 'the route asked again');
+    await waitFor(() => client.route?.server === 'e2', 'the route asked again');
     expect(client.route!.endpoint).toBeUndefined();
     for (let i = 0; i < 5; i++) await client.unschedule('x');
     expect(fake.servedBy).toEqual(Array(6).fill('broker'));
@@ -204,12 +204,12 @@ describe('TaskClient routing to the coordinator (revision 1.9)', () => {
     fake.route = { coordinator: 'e1', endpoint: e1 };
     const broker = new RequestClient({ endpoint: fake.broker, timeout: 5_000 });
     cleanup.push(() => broker.close());
-    const remote = new CoordinatorRoute({ broker, brokerEndpoints: ['tcp://192.0.2.10:5555'] });
+    const remote = coordinatorRoute({ broker, brokerEndpoints: ['tcp://192.0.2.10:5555'] });
     cleanup.push(() => remote.close());
-    const local = new CoordinatorRoute({ broker, brokerEndpoints: [fake.broker] });
+    const local = coordinatorRoute({ broker, brokerEndpoints: [fake.broker] });
     cleanup.push(() => local.close());
     for (const route of [remote, local]) await route.request('tasks.unschedule.request', { name: 'x' }, { timeout: 5_000 });
-    await waitFor(() => remote.stats.coordinator === 'e1' && local.stats.endpoint === e1, 'both routes');
+    await waitFor(() => remote.stats.server === 'e1' && local.stats.endpoint === e1, 'both routes');
     expect(remote.stats.endpoint).toBeUndefined();
     await waitFor(async () => {
       await local.request('tasks.unschedule.request', { name: 'x' }, { timeout: 5_000 });

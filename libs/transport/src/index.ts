@@ -24,6 +24,7 @@ export { ReqClient, type ReqClientOptions, type ReqClientStats } from './ReqClie
 export { RepServer, type RepServerOptions, type RepServerStats } from './RepServer.js';
 export { ServiceEndpoint, type ServiceEndpointOptions, type ServiceEndpointStats } from './ServiceEndpoint.js';
 export { DirectLinks, type DirectLinksOptions, type DirectLinksStats } from './DirectLinks.js';
+export { DirectRoute, type DirectRouteOptions, type DirectRouteStats, type RouteAnswer } from './DirectRoute.js';
 
 // Pub/sub
 export { topic, isTopic } from './topic.js';

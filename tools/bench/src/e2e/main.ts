@@ -7,6 +7,7 @@
 //   npm run bench:e2e [-- --systems correio,jetstream-always,jetstream-default
 //                        --ack-peers 2,1,0 --clients 1,10,100 --duration 5000 --warmup 1000 --no-baselines
 //                        --clients-per-process 50 --data-root <dir on a real disk> --server-flags "--concurrency 32"
+//                        --client-route direct|broker
 //                        --profile-dir tmp/profiles]   (profiles: npx tsx tools/bench/src/e2e/profile-summary.ts <files>)
 import { mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -35,6 +36,9 @@ const warmupMs = Number(arg('warmup', '1000'));
 const baselines = systems.includes('correio') && !process.argv.includes('--no-baselines');
 const profileDir = process.argv.includes('--profile-dir') ? resolve(workspaceRoot, arg('profile-dir', 'tmp/profiles')) : undefined;
 const serverFlags = arg('server-flags', '').split(' ').filter(Boolean);
+/** Correio's clients: straight to a server's direct endpoint once connected (revision 1.9, the default), or through the broker only. */
+const clientRoute = arg('client-route', 'direct');
+if (clientRoute !== 'direct' && clientRoute !== 'broker') throw new Error(`--client-route: direct or broker, not ${clientRoute}`);
 /** Clients per load process: each process drives up to this many DEALERs, so load generation is not one process's event loop. */
 const clientsPerLoadProcess = Number(arg('clients-per-process', '50'));
 const SERVERS = ['s1', 's2', 's3'];
@@ -62,6 +66,7 @@ async function measure(topology: Topology, token: string, ackPeers: number, clie
     spawnTsScript(join(import.meta.dirname, 'publish-load.ts'), [
       '--broker', topology.broker, '--clients', String(share), '--duration', String(durationMs), '--warmup', String(warmupMs),
       '--tag', `${tag}p${p}`, '--channel', channel, '--user', 'bench', '--token', token, '--acked-file', join(scratch, `${tag}p${p}-acked.json`),
+      '--route', clientRoute,
     ], profileDir ? ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, `load-${tag}`)}`] : []),
   );
   const results = await Promise.all(loads.map(async (load) => JSON.parse(await load.line(/^\{/, durationMs + warmupMs + 60_000)) as LoadResult));

@@ -1,13 +1,17 @@
 // Publish load for the end-to-end benchmark: --clients concurrent chat clients (one DEALER each,
-// one request in flight each, as a person's client would) publish through the broker's `chat`
-// service for --warmup + --duration ms. A publication counts once acknowledged; a retryable
+// one request in flight each, as a person's client would) publish to the `chat` service for
+// --warmup + --duration ms: with `--route direct` (the default, as ChatClient does) straight to the
+// direct endpoint of a server each client picks from the reference server's list once connected
+// there, through the broker meanwhile; with `--route broker` through the broker only. A publication counts once acknowledged; a retryable
 // refusal is retried under the same request id (the server de-duplicates), and its latency runs
 // from the first attempt. Prints one JSON line with the counts, and writes the op ids of every
 // acknowledged publication and the latencies measured to --acked-file (JSON), so the orchestrator
 // can check delivery and merge percentiles across load processes.
 import { writeFileSync } from 'node:fs';
 import { CorreioError } from '@correio/codec';
-import { RequestClient } from '@correio/transport';
+import { chatServerFinder } from '@correio/discovery';
+import type { AnyEnvelope, BodyOf } from '@correio/protocol';
+import { DirectRoute, RequestClient, type RequestOptions } from '@correio/transport';
 import { arg, numberArg } from '../peers/args.js';
 import { ClosedLoop } from './closed-loop.js';
 
@@ -26,7 +30,14 @@ const ATTEMPT_TIMEOUT_MS = 10_000;
 /** A publication not acknowledged after this many attempts counts as failed. */
 const MAX_ATTEMPTS = 20;
 
-const sockets = Array.from({ length: clients }, (_, i) => new RequestClient({ endpoint: broker, from: `${tag}-${i}`, timeout: ATTEMPT_TIMEOUT_MS }));
+const direct = arg('route', 'direct') === 'direct';
+const brokerClients = Array.from({ length: clients }, (_, i) => new RequestClient({ endpoint: broker, from: `${tag}-${i}`, timeout: ATTEMPT_TIMEOUT_MS }));
+/** One client's publications: on a DirectRoute over its broker connection, or on that connection alone. */
+type Publisher = (body: BodyOf<'chat.publish.request'>, options: RequestOptions) => Promise<AnyEnvelope>;
+const routes = direct ? brokerClients.map((client) => new DirectRoute({ broker: client, brokerEndpoints: broker, service: 'chat', find: chatServerFinder(client) })) : [];
+const sockets: Publisher[] = brokerClients.map((client, i) =>
+  direct ? (body, options) => routes[i]!.request('chat.publish.request', body, options) : (body, options) => client.request('chat', 'chat.publish.request', body, options),
+);
 const latenciesUs: number[] = [];
 const acked: string[] = [];
 const errors: Record<string, number> = {};
@@ -40,12 +51,12 @@ const loop = new ClosedLoop();
 const cpuSeconds = () => { const { user, system } = process.cpuUsage(); return (user + system) / 1e6; };
 const epochMs = () => performance.timeOrigin + performance.now();
 
-async function publishOnce(socket: RequestClient, id: string): Promise<string | undefined> {
+async function publishOnce(publish: Publisher, id: string): Promise<string | undefined> {
   const sentAt = epochMs();
   const started = performance.now();
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
     try {
-      const reply = await socket.request('chat', 'chat.publish.request', { user, channel, text: `${sentAt.toFixed(3)} ${id}` }, { id, retries: 0, auth: token });
+      const reply = await publish({ user, channel, text: `${sentAt.toFixed(3)} ${id}` }, { id, retries: 0, auth: token });
       if (reply.type !== 'chat.publish.reply') throw new Error(`unexpected reply ${reply.type}`);
       if (loop.measuring) latenciesUs.push((performance.now() - started) * 1_000);
       return `${reply.body.op.origin}:${reply.body.op.seq}`;
@@ -77,7 +88,8 @@ const { acks, seconds } = await loop.run({
     return op !== undefined;
   },
 });
-await Promise.all(sockets.map((socket) => socket.close()));
+await Promise.all(routes.map((route) => route.close()));
+await Promise.all(brokerClients.map((client) => client.close()));
 writeFileSync(ackedFile, JSON.stringify({ acked, latenciesUs }));
 process.stdout.write(
   `${JSON.stringify({ clients, acks, perSecond: acks / seconds, total: acked.length, retries, failed, errors, firstErrors, cpuShare: (cpuSeconds() - cpuAtStart) / ((performance.now() - wallAtStart) / 1_000), rssBytes: process.memoryUsage.rss() })}\n`,
