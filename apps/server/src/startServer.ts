@@ -232,9 +232,15 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   let keys: KeyRing | undefined;
   let sidecar: HttpSidecar | undefined;
   let peerEndpoint: PeerEndpoint | undefined;
-  let serveDirect: RequestHandler | undefined;
-  let serveTasksDirect: RequestHandler | undefined;
-  let serveChatDirect: RequestHandler | undefined;
+  /** The service's handler per service name the direct endpoint serves, made once (a per-request path). */
+  const directHandlers = new Map<string, RequestHandler>();
+  const directHandler = (name: string): RequestHandler | undefined => {
+    if (service === undefined) return undefined;
+    let handler = directHandlers.get(name);
+    if (handler === undefined) directHandlers.set(name, (handler = service.handlerFor(name)));
+    return handler;
+  };
+  /** While the direct endpoint serves `tasks` (and tasks.route names it): this server coordinates the task queue. */
   let coordinatingTasks: () => boolean = () => false;
   let peerLinks: PeerLinks | undefined;
   // Until the server is assembled, /health answers 503 "starting" (a long store verification shows as such).
@@ -287,17 +293,12 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
         id: options.id,
         link,
         handler: (request, context) => {
-          if (service === undefined) throw new UnavailableError(`server ${options.id} is starting`);
-          serveDirect ??= service.handlerFor(`srv.${options.id}`);
-          return serveDirect(request, context);
+          const serve = directHandler(`srv.${options.id}`);
+          if (serve === undefined) throw new UnavailableError(`server ${options.id} is starting`);
+          return serve(request, context);
         },
         // Clients skip the broker too (revision 1.9): `chat` always, `tasks` while it coordinates the task queue.
-        also: (name) => {
-          if (service === undefined) return undefined;
-          if (name === 'chat') return (serveChatDirect ??= service.handlerFor('chat'));
-          if (name === TASKS_SERVICE && coordinatingTasks()) return (serveTasksDirect ??= service.handlerFor(TASKS_SERVICE));
-          return undefined;
-        },
+        also: (name) => (name === 'chat' || (name === TASKS_SERVICE && coordinatingTasks()) ? directHandler(name) : undefined),
         stamp,
         concurrency: options.concurrency ?? DEFAULT_CONCURRENCY,
         logger,
@@ -445,7 +446,8 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     });
     coordinatingTasks = () => tasksCoordination.acting;
     const directEndpoint = peerEndpoint?.advertised;
-    const taskHandlers = new TaskHandlers({ id: options.id, store: openTaskStore, queue: taskQueue, auth, directEndpoint: () => directEndpoint });
+    // Named exactly while the endpoint serves `tasks` (the same predicate as `also` above).
+    const taskHandlers = new TaskHandlers({ id: options.id, store: openTaskStore, queue: taskQueue, auth, directEndpoint: () => (coordinatingTasks() ? directEndpoint : undefined) });
     service = createService({
       name: 'chat',
       instance: options.id,

@@ -1,6 +1,7 @@
 import { CorreioError } from '@correio/codec';
 import type { AnyEnvelope, BodyOf, MessageType } from '@correio/protocol';
 import { DirectLinks, type DirectLinksStats } from './DirectLinks.js';
+import { isLocalOnlyEndpoint } from './localEndpoint.js';
 import type { RequestClient, RequestOptions } from './RequestClient.js';
 import { nextRequestId } from './requestIds.js';
 import type { SocketOptions } from './SocketOptions.js';
@@ -44,7 +45,6 @@ const ASK_EVERY_MS = 1_000;
 const ASK_AT_MOST_EVERY_MS = 60_000;
 /** The one DirectLinks destination: the server the route names. */
 const ROUTED = 'routed';
-const LOCAL_ONLY = /^(ipc:\/\/|tcp:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\]):)/;
 
 /**
  * A client's requests to one service: straight to the direct endpoint of the server `find` names
@@ -71,7 +71,7 @@ export class DirectRoute {
   constructor(options: DirectRouteOptions) {
     this.#options = options;
     const brokers = typeof options.brokerEndpoints === 'string' ? [options.brokerEndpoints] : options.brokerEndpoints;
-    this.#brokerIsLocal = brokers.every((endpoint) => LOCAL_ONLY.test(endpoint));
+    this.#brokerIsLocal = brokers.every(isLocalOnlyEndpoint);
     this.#links = new DirectLinks({
       broker: options.broker,
       endpointOf: () => this.#endpoint,
@@ -153,6 +153,6 @@ export class DirectRoute {
 
   /** A loopback or ipc:// address names the client's own machine: right only when the broker is on it too. */
   #usable(endpoint: string): boolean {
-    return this.#brokerIsLocal || !LOCAL_ONLY.test(endpoint);
+    return this.#brokerIsLocal || !isLocalOnlyEndpoint(endpoint);
   }
 }

@@ -25,6 +25,7 @@ export { RepServer, type RepServerOptions, type RepServerStats } from './RepServ
 export { ServiceEndpoint, type ServiceEndpointOptions, type ServiceEndpointStats } from './ServiceEndpoint.js';
 export { DirectLinks, type DirectLinksOptions, type DirectLinksStats } from './DirectLinks.js';
 export { DirectRoute, type DirectRouteOptions, type DirectRouteStats, type RouteAnswer } from './DirectRoute.js';
+export { isLocalOnlyEndpoint } from './localEndpoint.js';
 
 // Pub/sub
 export { topic, isTopic } from './topic.js';

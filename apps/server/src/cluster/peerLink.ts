@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import type { Logger } from '@correio/observability';
-import { ServiceEndpoint, type RequestHandler, type ServiceEndpointStats, type Stamp } from '@correio/transport';
+import { isLocalOnlyEndpoint, ServiceEndpoint, type RequestHandler, type ServiceEndpointStats, type Stamp } from '@correio/transport';
 
 /** Where a server takes other servers' requests to `srv.<id>` directly (revision 1.8). */
 export interface PeerLinkOptions {
@@ -18,8 +18,6 @@ export interface PeerEndpoint {
   stop(): Promise<void>;
 }
 
-const LOOPBACK_BROKER = /^(ipc:\/\/|tcp:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\]):)/;
-
 /**
  * The direct endpoint a server opens when none is configured: a free loopback port when its broker
  * is on this machine (then so are its peers, as `correio up` runs them), none otherwise — a
@@ -28,7 +26,7 @@ const LOOPBACK_BROKER = /^(ipc:\/\/|tcp:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\
  * reference server, whose list is how peers learn the address.
  */
 export function defaultPeerLink(options: { readonly broker: string; readonly curve: boolean; readonly ref: boolean }): PeerLinkOptions | undefined {
-  if (options.curve || !options.ref || !LOOPBACK_BROKER.test(options.broker)) return undefined;
+  if (options.curve || !options.ref || !isLocalOnlyEndpoint(options.broker)) return undefined;
   return { bind: 'tcp://127.0.0.1:0' };
 }
 

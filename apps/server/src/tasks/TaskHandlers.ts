@@ -11,7 +11,7 @@ export interface TaskHandlersOptions {
   readonly store: TaskStore;
   readonly queue: TaskQueue;
   readonly auth: Authenticator;
-  /** This server's direct endpoint for `tasks` while it coordinates (revision 1.9), if it has one. */
+  /** This server's direct endpoint while it serves `tasks` there (revision 1.9): undefined when it has none or does not. */
   readonly directEndpoint?: () => string | undefined;
 }
 
@@ -97,7 +97,7 @@ export class TaskHandlers {
   async route(ctx: MessageContext<'tasks.route.request'>): Promise<ReplyBody<'tasks.route.request'>> {
     await this.#client(ctx);
     // Served on `tasks`, so by the coordinator: the client may send its next requests here directly.
-    const endpoint = this.#options.queue.coordinatingNow() ? this.#options.directEndpoint?.() : undefined;
+    const endpoint = this.#options.directEndpoint?.();
     return { coordinator: this.#options.id, ...(endpoint === undefined ? {} : { endpoint }) };
   }
 

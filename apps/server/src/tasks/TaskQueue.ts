@@ -663,13 +663,8 @@ export class TaskQueue {
     return job;
   }
 
-  /** True while this queue runs and its server coordinates: its requests are served here. */
-  coordinatingNow(): boolean {
-    return this.running && (this.#options.coordinating?.() ?? true);
-  }
-
   #requireRunning(): void {
-    if (!this.coordinatingNow()) throw new UnavailableError('this server does not coordinate the task queue (any more): retry, the broker sends it to the coordinator', { data: { reason: 'not_coordinator' } });
+    if (!this.running || !(this.#options.coordinating?.() ?? true)) throw new UnavailableError('this server does not coordinate the task queue (any more): retry, the broker sends it to the coordinator', { data: { reason: 'not_coordinator' } });
   }
 }
 
