@@ -25,6 +25,13 @@ export interface ChatServerOptions {
    * for k peers" acknowledgement policy. A rejection fails the request; the write stays stored.
    */
   readonly confirm?: (op: Operation) => Promise<void>;
+  /** With `confirm`: start it while the operation commits here, when the store's fence allows (default false: once durable). */
+  readonly sendAhead?: boolean;
+  /**
+   * Told when a commit failed after its operation was sent ahead to peers (see `sendAhead`): the
+   * server must learn its own operations back from them before it commits again.
+   */
+  readonly onSendAheadLost?: () => void;
 }
 
 /** What the handlers count, for metrics and health. */
@@ -64,8 +71,13 @@ export class ChatServer {
   #pageSize: number;
   readonly #auth: Authenticator;
   readonly #confirm: ((op: Operation) => Promise<void>) | undefined;
-  /** This server's operations 1..n were committed by earlier runs: whether they were announced is unknown. */
-  readonly #committedBeforeStart: number;
+  readonly #sendAhead: boolean;
+  readonly #onSendAheadLost: (() => void) | undefined;
+  /**
+   * The first own operation this run committed: those before it come from earlier runs (committed
+   * there, or learnt back from peers), and whether they were announced is unknown.
+   */
+  #firstCommittedThisRun = Number.POSITIVE_INFINITY;
   readonly #reannounced = new Set<number>();
 
   constructor(options: ChatServerOptions) {
@@ -76,7 +88,8 @@ export class ChatServer {
     this.#pageSize = options.pageSize;
     this.#auth = options.auth;
     this.#confirm = options.confirm;
-    this.#committedBeforeStart = options.store.highWaterMark(options.id);
+    this.#sendAhead = options.sendAhead ?? false;
+    this.#onSendAheadLost = options.onSendAheadLost;
   }
 
   /** Page size when a request gives no limit; the configuration service may change it while the server runs. */
@@ -248,10 +261,28 @@ export class ChatServer {
     sameRequest: (stored: OperationData<K>) => boolean = (stored) => sameData(stored, data),
   ): Promise<Committed | undefined> {
     traceWrite?.('server.commit.start', ctx.id);
-    const committed = await this.#store.commitLocal(this.#id, ctx.id, (seq) => {
-      traceWrite?.('server.commit.txn', ctx.id); // inside the write transaction
-      return precondition() ? this.#clock.stamp(this.#id, seq, kind, data, ctx.id) : undefined;
-    });
+    // With confirmations, the operation goes to the peers while it commits here (when the store's
+    // send-ahead fence allows): the reply waits for both, the local commit and k confirmations.
+    let confirming: Promise<void> | undefined;
+    const confirm = this.#confirm;
+    const sendAhead =
+      confirm && this.#sendAhead
+        ? (op: Operation) => {
+            confirming = confirm(op);
+            confirming.catch(() => undefined); // awaited below, once the commit is durable
+          }
+        : undefined;
+    let committed: Committed | undefined;
+    try {
+      const build = (seq: number) => {
+        traceWrite?.('server.commit.txn', ctx.id); // inside the write transaction
+        return precondition() ? this.#clock.stamp(this.#id, seq, kind, data, ctx.id) : undefined;
+      };
+      committed = await this.#store.commitLocal(this.#id, ctx.id, build, sendAhead);
+    } catch (error) {
+      if (this.#store.sendAheadUnresolved) this.#onSendAheadLost?.();
+      throw error;
+    }
     traceWrite?.('server.commit.durable', ctx.id);
     if (committed === undefined) return undefined;
     const { op, duplicate } = committed;
@@ -264,7 +295,7 @@ export class ChatServer {
       this.counters.deduplicated++;
       // A previous run committed it and may have died before announcing it: announce it again
       // (subscribers de-duplicate by op id). This run's own operations were announced already.
-      if (op.op.origin === this.#id && op.op.seq <= this.#committedBeforeStart && !this.#reannounced.has(op.op.seq)) {
+      if (op.op.origin === this.#id && op.op.seq < this.#firstCommittedThisRun && !this.#reannounced.has(op.op.seq)) {
         if (this.#reannounced.size >= REANNOUNCED_REMEMBERED) this.#reannounced.clear();
         this.#reannounced.add(op.op.seq);
         this.counters.reannounced++;
@@ -274,11 +305,13 @@ export class ChatServer {
       return committed;
     }
     this.counters.committed[kind] = (this.counters.committed[kind] ?? 0) + 1;
+    if (op.op.seq < this.#firstCommittedThisRun) this.#firstCommittedThisRun = op.op.seq;
     // With confirmations, `confirm` pushes the operation to every live peer in a replica.apply
-    // batch; a replica.op publication as well would make each peer decode and check it twice. The
-    // batch leaves first (at once when none is in flight), so the announcement overlaps its round trip.
-    const confirming = this.#confirm?.(op);
-    this.#fanout.announce(op, { replica: this.#confirm === undefined });
+    // batch (already under way when it was sent ahead); a replica.op publication as well would make
+    // each peer decode and check it twice. The batch leaves first (at once when none is in flight),
+    // so the announcement overlaps its round trip.
+    confirming ??= confirm?.(op);
+    this.#fanout.announce(op, { replica: confirm === undefined });
     traceWrite?.('server.announced', ctx.id);
     await confirming;
     traceWrite?.('server.confirmed', ctx.id);

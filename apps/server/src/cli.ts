@@ -43,6 +43,7 @@ interface RawOptions {
   peers: string[];
   ackPeers: number;
   ackTimeout: number;
+  sendAhead: 'on' | 'off';
   antiEntropy: number;
   logRetention: number;
   logMaxChars: number;
@@ -84,6 +85,15 @@ export function serverCommand(): Command {
     .addOption(envOption('--peers <ids>', 'the other servers to replicate with, comma-separated (s2,s3): a static list', 'CORREIO_SERVER_PEERS').argParser(parsePeers).default([]))
     .addOption(envOption('--ack-peers <k>', 'reply to a write only once k peers applied it durably (0: once durable here)', 'CORREIO_SERVER_ACK_PEERS').argParser(parseNonNegativeInt).default(0))
     .addOption(envOption('--ack-timeout <ms>', 'how long a write waits for its --ack-peers confirmations before a retryable error', 'CORREIO_SERVER_ACK_TIMEOUT').argParser(parseDurationMs).default(2_000))
+    .addOption(
+      envOption(
+        '--send-ahead <mode>',
+        'with --ack-peers, send a write to the peers while it commits here (on); off: once durable here (slower, and a server killed -9 writes again without first hearing from every listed server)',
+        'CORREIO_SERVER_SEND_AHEAD',
+      )
+        .choices(['on', 'off'])
+        .default('on'),
+    )
     .addOption(envOption('--anti-entropy <ms>', "interval of the anti-entropy rounds (compare one random peer's digest, fetch what is missing)", 'CORREIO_SERVER_ANTI_ENTROPY').argParser(parseDurationMs).default(2_000))
     .addOption(envOption('--log-retention <duration>', 'central logs (the logs service): lines older than this are deleted', 'CORREIO_SERVER_LOG_RETENTION').argParser(parseDurationMs).default(7 * 86_400_000, '7d'))
     .addOption(envOption('--log-max-chars <n>', 'central logs: characters of stored lines (plus 200 a line) beyond which the oldest minutes are deleted', 'CORREIO_SERVER_LOG_MAX_CHARS').argParser(parsePositiveInt).default(500_000_000))
@@ -138,6 +148,7 @@ export function parseServerCommandLine(argv: readonly string[], command = server
     replication: { antiEntropyIntervalMs: raw.antiEntropy },
     ackPeers: raw.ackPeers,
     ackTimeoutMs: raw.ackTimeout,
+    sendAhead: raw.sendAhead === 'on',
     logs: { maxAgeMs: raw.logRetention, maxChars: raw.logMaxChars, syncIntervalMs: raw.logSyncInterval },
     tasks: { replicas: raw.taskReplicas, concurrency: raw.taskConcurrency, rateLimits: raw.taskRateLimit },
     ...(curve ? { curve } : {}),

@@ -125,6 +125,11 @@ export interface StartServerOptions {
   /** How long a write waits for its `ackPeers` confirmations before failing with a retryable error. Default 2 s. */
   readonly ackTimeoutMs?: number;
   /**
+   * With `ackPeers`, send a write to the peers while it commits here (default true): a server that
+   * crashed then writes again only once every listed server answered (SendAheadFence).
+   */
+  readonly sendAhead?: boolean;
+  /**
    * Cluster membership through the reference server (apps/ref): registration and rank, heartbeats,
    * the cached server list, the bully election and Berkeley clock synchronisation under the
    * coordinator. Default on, reference server on broker service `ref`; `false`: standalone.
@@ -373,7 +378,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       fanout,
       pageSize: startPageSize,
       auth,
-      ...(ackPeers > 0 ? { confirm: (op) => replication.confirm(op, ackPeers) } : {}),
+      ...(ackPeers > 0 ? { confirm: (op) => replication.confirm(op, ackPeers), sendAhead: options.sendAhead ?? true, onSendAheadLost: () => replication.resolveSentAhead() } : {}),
     });
     const unregisterLive = registerLiveSetting('pageSize', (value) => (handlers.pageSize = typeof value === 'number' ? value : startPageSize));
     const configHandlers = new ConfigHandlers({

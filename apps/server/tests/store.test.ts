@@ -266,3 +266,84 @@ describe('ChatStore durability guards and checks', () => {
     expect(seen).toBe(120);
   });
 });
+
+describe('ChatStore send-ahead fence', () => {
+  const publish = (store: ChatStore, rid: string, sendAhead?: (op: Operation) => void) =>
+    store.commitLocal('s1', rid, (seq) => op('s1', seq, 'publish', { user: 'ana', channel: 'general', text: rid }, rid), sendAhead);
+
+  async function claimed(dir = mkdtempSync(join(tmpdir(), 'correio-store-'))): Promise<{ dir: string; store: ChatStore }> {
+    if (!dirs.includes(dir)) dirs.push(dir);
+    const store = ChatStore.open({ path: dir });
+    stores.push(store);
+    await store.claim('s1');
+    return { dir, store };
+  }
+
+  async function closed(store: ChatStore): Promise<void> {
+    await store.close();
+    stores.splice(stores.indexOf(store), 1);
+  }
+
+  it('sends an operation ahead of its commit only under a fence an earlier durable commit wrote, and never a retry', async () => {
+    const { store } = await claimed();
+    const sent: number[] = [];
+    const record = (built: Operation) => sent.push(built.op.seq);
+    await publish(store, 'a', record); // no fence on disk yet: sent after its commit, by the caller
+    await publish(store, 'b', record);
+    await publish(store, 'c', record);
+    await publish(store, 'b', record); // a retry: the earlier operation, nothing built or sent
+    await publish(store, 'd'); // no sendAhead: nothing sent
+    expect(sent).toEqual([2, 3]);
+    expect(store.sendAheadUnresolved).toBe(false);
+  });
+
+  it("after a commit that failed with its operation sent ahead, refuses own commits (UNAVAILABLE) until resolved; peers' operations still apply", async () => {
+    const { store } = await claimed();
+    await publish(store, 'a', () => undefined);
+    const failing = publish(store, 'b', () => {
+      throw new Error('the commit fails after the operation left');
+    });
+    await expect(failing).rejects.toThrow(/after the operation left/);
+    expect(store.sendAheadUnresolved).toBe(true);
+    await expect(publish(store, 'c')).rejects.toMatchObject({ code: 'UNAVAILABLE', retryable: true, data: { server: 's1', reason: 'resolving_sent_ahead' } });
+    // What the peers send back (the lost operation 2 among them) is stored meanwhile.
+    await store.apply([op('s1', 2, 'publish', { user: 'ana', channel: 'general', text: 'b' }, 'b'), op('s2', 1, 'login', { user: 'bo' })]);
+    store.sendAheadResolved();
+    expect((await publish(store, 'c', () => undefined))?.op.op.seq).toBe(3);
+  });
+
+  it('opens resolved after a clean close, and unresolved when the fence on disk is past the high-water mark (a crash mid-commit)', async () => {
+    const first = await claimed();
+    await publish(first.store, 'a', () => undefined);
+    await publish(first.store, 'b', () => undefined);
+    await closed(first.store);
+    const clean = await claimed(first.dir);
+    expect(clean.store.sendAheadUnresolved).toBe(false);
+    await publish(clean.store, 'c', () => undefined);
+    await closed(clean.store);
+    // A kill -9 leaves the fence where the last commit put it, ahead of the high-water mark: the
+    // same file state as a clean close followed by writing the fence back by hand.
+    const env = open({ path: first.dir, compression: false, overlappingSync: false, maxDbs: 16 });
+    await env.openDB({ name: 'meta' }).put('send-ahead', 3 + 1_024);
+    await env.close();
+    const crashed = await claimed(first.dir);
+    expect(crashed.store.sendAheadUnresolved).toBe(true);
+    await expect(publish(crashed.store, 'd')).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    crashed.store.sendAheadResolved();
+    expect((await publish(crashed.store, 'd'))?.op.op.seq).toBe(4);
+  });
+
+  it('leaves the fence as it found it when closed by a process that never claimed the store', async () => {
+    const first = await claimed();
+    await publish(first.store, 'a', () => undefined);
+    await publish(first.store, 'b', () => undefined);
+    await closed(first.store);
+    // A crash: the fence where the commits left it. Then a tool opens and closes the store.
+    const env = open({ path: first.dir, compression: false, overlappingSync: false, maxDbs: 16 });
+    await env.openDB({ name: 'meta' }).put('send-ahead', 1 + 1_024);
+    await env.close();
+    await ChatStore.open({ path: first.dir }).close();
+    expect((await claimed(first.dir)).store.sendAheadUnresolved).toBe(true);
+  });
+});
+

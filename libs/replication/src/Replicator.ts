@@ -140,6 +140,14 @@ export class Replicator {
     return unreachable;
   }
 
+  /**
+   * Syncs with one peer, this server's own operations included (as in catchUp); resolves whether
+   * the peer answered. Used to learn back operations this server sent ahead of a commit it lost.
+   */
+  syncOwn(peer: string): Promise<boolean> {
+    return this.#enqueue(() => this.#syncWith(peer, true));
+  }
+
   /** Publishes an operation this server committed (the live path). */
   publish(op: Operation): void {
     this.#options.transport.publish(op);

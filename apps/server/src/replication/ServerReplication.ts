@@ -141,6 +141,10 @@ export class ServerReplication {
   #subscriber: Subscriber | undefined;
   #receiving: Promise<void> | undefined;
   #catchUp: CatchUpReport | undefined;
+  /** Learning back own operations sent ahead of a lost commit (SendAheadFence); one at a time. */
+  #resolving: Promise<void> | undefined;
+  #resolveTimer: NodeJS.Timeout | undefined;
+  #wakeResolver: (() => void) | undefined;
 
   constructor(options: ServerReplicationOptions) {
     this.#options = options;
@@ -200,6 +204,11 @@ export class ServerReplication {
   async start(service: Service): Promise<CatchUpReport> {
     if (this.#state !== 'created') throw new Error(`replication cannot start: it is ${this.#state}`);
     if (this.#options.peers === undefined) {
+      if (this.#options.store.sendAheadUnresolved) {
+        // No peers to ask, in this run: whatever an earlier run sent ahead stays with those servers.
+        this.#log.warn('this store may lack operations an earlier run sent to its peers; replication is off, so they are not learnt back');
+        this.#options.store.sendAheadResolved();
+      }
       this.#state = 'off';
       this.#catchUp = { fetched: 0, ms: 0, peers: [], unreachable: [] };
       return this.#catchUp;
@@ -246,7 +255,49 @@ export class ServerReplication {
     else this.#log.info({ ...report, ops: this.#options.store.digest().ops }, line);
     this.#state = 'running';
     replicator.start();
+    if (this.#options.store.sendAheadUnresolved) this.resolveSentAhead(peers.filter((peer) => !unreachable.includes(peer)));
     return report;
+  }
+
+  /**
+   * The store may lack own operations that peers hold (sent ahead of a commit that a crash or a
+   * failure lost): asks every server the membership lists — alive or not, until the reference
+   * server stops listing it — for this server's operations past its high-water mark, retrying each
+   * second, and only then lets the store commit own operations again. `answered` peers were synced
+   * that way already (the catch-up does).
+   */
+  resolveSentAhead(answered: readonly string[] = []): void {
+    if (this.#resolving || !this.#replicator || this.#state === 'stopped') return;
+    const replicator = this.#replicator;
+    const store = this.#options.store;
+    const asked = new Set(answered);
+    const started = performance.now();
+    this.#log.warn('operations of this server may be held by peers only (sent ahead of a commit that did not finish); learning them back before writing');
+    const round = async (): Promise<boolean> => {
+      const listed = this.#options.members?.() ?? this.#options.peers?.() ?? [];
+      // An empty list is an unread one: without knowing who may hold them, nothing is resolved.
+      if (listed.length === 0 && this.peers().length === 0) return false;
+      const waiting = [...new Set([...listed, ...this.peers()])].filter((peer) => peer !== this.#options.id && !asked.has(peer));
+      for (const peer of waiting) {
+        if (this.#state === 'stopped') return false;
+        if (await replicator.syncOwn(peer)) asked.add(peer);
+      }
+      return waiting.every((peer) => asked.has(peer));
+    };
+    this.#resolving = (async () => {
+      // Bounded by stop(): each pass waits a second, and stop() wakes and ends it.
+      while (this.#state !== 'stopped' && !(await round())) {
+        await new Promise<void>((resolve) => {
+          this.#wakeResolver = resolve;
+          this.#resolveTimer = setTimeout(resolve, 1_000);
+        });
+      }
+      if (this.#state === 'stopped') return;
+      store.sendAheadResolved();
+      this.#log.info({ servers: [...asked], ms: Math.round(performance.now() - started) }, 'learnt back the operations this server sent ahead; writing again');
+    })().finally(() => {
+      this.#resolving = undefined;
+    });
   }
 
   /**
@@ -291,6 +342,9 @@ export class ServerReplication {
   async stop(): Promise<void> {
     if (this.#state === 'stopped') return;
     this.#state = 'stopped';
+    clearTimeout(this.#resolveTimer);
+    this.#wakeResolver?.();
+    await this.#resolving;
     await this.#replicator?.stop();
     await this.#subscriber?.close();
     await this.#receiving;

@@ -2,12 +2,13 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, sta
 import { join } from 'node:path';
 import { open, type Database, type Key, type RootDatabase } from 'lmdb';
 import { writeFileDurably } from '@correio/observability';
-import { Decoder, Encoder, InternalError } from '@correio/codec';
+import { Decoder, Encoder, InternalError, UnavailableError } from '@correio/codec';
 import { BODY_VALIDATORS, type ChatDirect, type ChatPublication, type Operation } from '@correio/protocol';
 import { accountOf, credentialOf, IDENTITY_KINDS, type AccountRecord, type IdentityEntry } from './accounts.js';
 import { EMPTY_DIGEST, xorDigest } from './digest.js';
 import { ConfigIndex, type ConfigEntry } from './ConfigIndex.js';
 import { compareOrder, orderOf, type OrderKey } from './order.js';
+import { SendAheadFence } from './SendAheadFence.js';
 import { StoreDamagedError, StoreMismatchError } from './StoreErrors.js';
 import { directOf, publicationOf } from './views.js';
 
@@ -126,6 +127,10 @@ export class ChatStore {
   readonly #encoder = new Encoder();
   readonly #decoder = new Decoder();
   readonly #onApplied: (op: Operation) => void;
+  /** Which own operations may reach peers before their commit is durable (SendAheadFence). */
+  readonly #fence: SendAheadFence;
+  /** The server id claim() bound the store to. */
+  #owner: string | undefined;
 
   private constructor(options: ChatStoreOptions) {
     this.path = options.path;
@@ -148,6 +153,7 @@ export class ChatStore {
       this.#inbox = this.#env.openDB({ name: 'inbox' });
       // Added by revision 1.4; a store of an earlier version opens it empty (it holds no config.set operations).
       this.#config = new ConfigIndex(this.#env.openDB<ConfigEntry, Key>({ name: 'config' }));
+      this.#fence = new SendAheadFence(this.#meta);
     } catch (error) {
       throw new StoreDamagedError(`the store at ${options.path} cannot be opened: ${(error as Error).message}`, { cause: error });
     }
@@ -185,6 +191,8 @@ export class ChatStore {
       await this.#durable();
     }
     if (marker === undefined) writeMarker(this.path, { format: FORMAT, owner });
+    this.#owner = owner;
+    this.#fence.load(this.highWaterMark(owner));
     await this.#buildInbox();
   }
 
@@ -208,9 +216,22 @@ export class ChatStore {
    * what the operation is applied to. `build` may throw (nothing is written) or return undefined
    * (nothing to change; resolves undefined). A request id already committed returns the earlier
    * operation instead, so a client's retry never stores a message twice. Resolves once durable.
+   *
+   * `sendAhead`, when given, is called with the new operation inside the transaction, before the
+   * commit, when the send-ahead fence allows it (SendAheadFence): the caller replicates it while
+   * the commit runs. Refused (UNAVAILABLE) while operations an earlier run sent ahead are unresolved.
    */
-  async commitLocal(origin: string, rid: string | undefined, build: (seq: number) => Operation | undefined): Promise<Committed | undefined> {
-    const committed = await this.#env.transaction((): Committed | undefined => {
+  async commitLocal(origin: string, rid: string | undefined, build: (seq: number) => Operation | undefined, sendAhead?: (op: Operation) => void): Promise<Committed | undefined> {
+    const own = origin === this.#owner;
+    if (own && this.#fence.unresolved) {
+      throw new UnavailableError(
+        `server ${origin} is learning back from its peers the operations it sent before its last stop (up to number ${this.#fence.limit}) and writes once every listed server answered; retry`,
+        { data: { server: origin, reason: 'resolving_sent_ahead' } },
+      );
+    }
+    let fenceWritten: number | undefined;
+    let sentAhead = false;
+    const committing = this.#env.transaction((): Committed | undefined => {
       if (rid !== undefined) {
         const earlier = this.#requests.get(rid);
         if (earlier) return { op: this.#readOp([earlier[2], earlier[3]])!, duplicate: true };
@@ -218,11 +239,40 @@ export class ChatStore {
       const op = build(this.highWaterMark(origin) + 1);
       if (op === undefined) return undefined;
       this.#applyInTransaction(op);
+      // Only a caller that sends ahead moves the fence: without one, a crash leaves nothing to learn back.
+      if (own && sendAhead) {
+        fenceWritten = this.#fence.advanceInTransaction(op.op.seq);
+        if (this.#fence.allows(op.op.seq)) {
+          sentAhead = true;
+          sendAhead(op);
+        }
+      }
       return { op, duplicate: false };
     });
+    let committed: Committed | undefined;
+    try {
+      committed = await committing;
+    } catch (error) {
+      if (sentAhead) this.#fence.lost();
+      throw error;
+    }
     // Resolved after LMDB's commit synced (SYNC_MODE): durable.
+    this.#fence.committed(fenceWritten);
     if (committed?.duplicate === false) this.#onApplied(committed.op);
     return committed;
+  }
+
+  /**
+   * While true, this store's owner may have sent operations to peers that it never committed (a
+   * crash mid-commit, or a failed commit), and must not commit its own until `sendAheadResolved`.
+   */
+  get sendAheadUnresolved(): boolean {
+    return this.#fence.unresolved;
+  }
+
+  /** Every server listed was asked for this server's own operations past its high-water mark, and those it held are stored here. */
+  sendAheadResolved(): void {
+    this.#fence.resolved();
   }
 
   /** Applies operations from any origin; returns how many were new. Idempotent. Resolves once durable. */
@@ -618,6 +668,10 @@ export class ChatStore {
   }
 
   async close(): Promise<void> {
+    const owner = this.#owner;
+    // A clean stop of the server that claimed the store: every commit has finished, so nothing it
+    // sent is missing here. (A tool that only opened the store leaves the fence as it found it.)
+    if (owner !== undefined) await this.#env.transaction(() => this.#fence.closeInTransaction(this.highWaterMark(owner))).catch(() => undefined);
     await this.#env.close();
   }
 }
