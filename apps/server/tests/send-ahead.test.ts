@@ -6,6 +6,7 @@
 // again only once every listed server answered.
 import { expect, it } from 'vitest';
 import { CorreioError } from '@correio/codec';
+import type { ServerHealth } from '@correio/server';
 import { ChatClient, wholeHistory } from './helpers/chat.js';
 import { fileScratch, startInfrastructure, startServerProcess, type Infrastructure, type ServerProcess } from './helpers/processes.js';
 import { converged } from './replication-support.js';
@@ -120,8 +121,10 @@ it('lets a crashed origin write again only once every listed server answered; af
       expect(failure).toMatchObject({ code: 'UNAVAILABLE', retryable: true, data: { server: 's1', reason: 'resolving_sent_ahead' } });
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
-    // Reads are served meanwhile.
+    // Reads are served meanwhile, and /health says whom it waits for.
     expect((await own.call('srv.s1', 'chat.history.request', { channel: 'rule', limit: 10 })).messages).toHaveLength(6);
+    const waiting = (await (await fetch(`${servers[0].http}/health`)).json()) as ServerHealth;
+    expect(waiting.replication.sendAhead).toEqual({ unresolved: true, waitingFor: ['s3'] });
 
     servers[2] = await startPeer(infra, 's3', dir, 1);
     let accepted = false;
@@ -133,6 +136,8 @@ it('lets a crashed origin write again only once every listed server answered; af
       if (!accepted) await new Promise((resolve) => setTimeout(resolve, 200));
     }
     expect(accepted).toBe(true);
+    const resolved = (await (await fetch(`${servers[0].http}/health`)).json()) as ServerHealth;
+    expect(resolved.replication.sendAhead).toEqual({ unresolved: false, waitingFor: [] });
     await converged(own, IDS, 15_000);
   } finally {
     await own.close();

@@ -90,6 +90,11 @@ export interface ReplicationHealth {
   readonly peers: readonly PeerStatus[];
   readonly counters: Readonly<ReplicationCounters>;
   readonly replicator: Readonly<ReplicatorStats> | undefined;
+  /**
+   * Own writes held back after a crash until every listed server answered (send-ahead): `unresolved`
+   * while they are, and the servers not heard from yet.
+   */
+  readonly sendAhead: { readonly unresolved: boolean; readonly waitingFor: readonly string[] };
 }
 
 /** Live applies in flight at once; past it the subscriber stops reading (the proxy then drops, and the gap is repaired). */
@@ -145,6 +150,8 @@ export class ServerReplication {
   #resolving: Promise<void> | undefined;
   #resolveTimer: NodeJS.Timeout | undefined;
   #wakeResolver: (() => void) | undefined;
+  /** The listed servers the resolution has not heard from yet. */
+  #waitingFor: readonly string[] = [];
 
   constructor(options: ServerReplicationOptions) {
     this.#options = options;
@@ -278,11 +285,13 @@ export class ServerReplication {
       // An empty list is an unread one: without knowing who may hold them, nothing is resolved.
       if (listed.length === 0 && this.peers().length === 0) return false;
       const waiting = [...new Set([...listed, ...this.peers()])].filter((peer) => peer !== this.#options.id && !asked.has(peer));
+      this.#waitingFor = waiting;
       for (const peer of waiting) {
         if (this.#state === 'stopped') return false;
         if (await replicator.syncOwn(peer)) asked.add(peer);
       }
-      return waiting.every((peer) => asked.has(peer));
+      this.#waitingFor = waiting.filter((peer) => !asked.has(peer));
+      return this.#waitingFor.length === 0;
     };
     this.#resolving = (async () => {
       // Bounded by stop(): each pass waits a second, and stop() wakes and ends it.
@@ -335,6 +344,7 @@ export class ServerReplication {
       peers: this.#replicator?.peers() ?? this.peers().map((peer) => ({ peer, lastSync: 0, behind: 0, ahead: 0, hash: '' })),
       counters: { ...this.#counters },
       replicator: this.#replicator?.stats,
+      sendAhead: { unresolved: this.#options.store.sendAheadUnresolved, waitingFor: this.#options.store.sendAheadUnresolved ? this.#waitingFor : [] },
     };
   }
 
