@@ -7,20 +7,15 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ChatClient } from '@correio/client';
 import { CorreioError } from '@correio/codec';
-import { scratchDir, spawnProgram, waitFor, workspaceRoot, type Child } from '@correio/testing';
+import { spawnProgram, waitFor, workspaceRoot, type Child } from '@correio/testing';
 import { cleanupAfterEach } from './helpers/cleanups.js';
-import { startBroker, startProxy } from './helpers/cluster.js';
+import { startRealInfrastructure } from './helpers/cluster.js';
 
 const cleanups = cleanupAfterEach();
 const program = (app: string) => join(workspaceRoot, 'apps', app, 'src', 'main.ts');
 
 async function startCluster(): Promise<{ broker: string; proxySub: string; servers: Map<string, Child> }> {
-  const broker = await startBroker('tcp://127.0.0.1:*', 300);
-  cleanups.push(() => broker.close());
-  const proxy = await startProxy();
-  cleanups.push(() => proxy.close());
-  const data = scratchDir('correio-client-direct-');
-  cleanups.push(async () => data.remove());
+  const { broker, proxy, data } = await startRealInfrastructure(cleanups, { heartbeatMs: 300, scratchPrefix: 'correio-client-direct-' });
   const endpoint = broker.endpoints[0]!;
   const wiring = ['--broker', endpoint, '--proxy-pub', proxy.frontend, '--proxy-sub', proxy.backend];
   const ref = spawnProgram('ref', program('ref'), [...wiring, '--data-dir', join(data.dir, 'ref'), '--heartbeat', '200', '--misses', '3', '--broker-heartbeat', '300']);

@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { UnauthenticatedError } from '@correio/codec';
 import { ChatClient, ChatSession, runBot, type PasswordChange, type ReceivedPublication, type StampedSessionEvent } from '@correio/client';
-import { scratchDir, spawnProgram, waitFor, workspaceRoot } from '@correio/testing';
+import { spawnProgram, waitFor, workspaceRoot } from '@correio/testing';
 import { RequestClient } from '@correio/transport';
 import { cleanupAfterEach } from './helpers/cleanups.js';
-import { startBroker, startProxy } from './helpers/cluster.js';
+import { startRealInfrastructure } from './helpers/cluster.js';
 
 const serverMain = join(workspaceRoot, 'apps', 'server', 'src', 'main.ts');
 
@@ -15,12 +15,7 @@ const cleanups = cleanupAfterEach();
 
 /** A broker, a proxy and one real server process with a fresh data directory; `extra` are more server flags. */
 async function realCluster(extra: readonly string[] = ['--auth', 'password']): Promise<{ broker: string; proxySub: string }> {
-  const broker = await startBroker('tcp://127.0.0.1:*', 500);
-  cleanups.push(() => broker.close());
-  const proxy = await startProxy();
-  cleanups.push(() => proxy.close());
-  const data = scratchDir('correio-client-e2e-');
-  cleanups.push(async () => data.remove());
+  const { broker, proxy, data } = await startRealInfrastructure(cleanups, { heartbeatMs: 500, scratchPrefix: 'correio-client-e2e-' });
   const args = ['--id', 'srv-e2e', '--data-dir', data.dir, '--broker', broker.endpoints[0]!, '--proxy-pub', proxy.frontend, '--proxy-sub', proxy.backend, '--heartbeat', '500', ...extra];
   const server = spawnProgram('the chat server', serverMain, args);
   cleanups.push(() => server.stop(8_000));

@@ -134,8 +134,7 @@ export class Replicator {
   async catchUp(): Promise<string[]> {
     const unreachable: string[] = [];
     for (const peer of this.#options.peers()) {
-      const ok = await this.#enqueue(() => this.#syncWith(peer, true));
-      if (!ok) unreachable.push(peer);
+      if (!(await this.syncOwn(peer))) unreachable.push(peer);
     }
     return unreachable;
   }

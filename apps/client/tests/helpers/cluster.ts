@@ -1,5 +1,5 @@
 // A broker, a proxy and the fake chat server, in the test process, on free 127.0.0.1 ports.
-import { freePort, waitFor } from '@correio/testing';
+import { freePort, scratchDir, waitFor, type ScratchDir } from '@correio/testing';
 import { MajordomoBroker, PubSubProxy } from '@correio/transport';
 import type { Cleanups } from './cleanups.js';
 import { FakeChatServer, type FakeChatServerOptions } from './FakeChatServer.js';
@@ -33,6 +33,20 @@ export async function startProxy(frontend = 'tcp://127.0.0.1:*', backend = 'tcp:
   const proxy = new PubSubProxy({ frontend, backend });
   await proxy.start();
   return proxy;
+}
+
+/**
+ * A broker and a proxy in the test process, and a scratch directory for real programs' data, each
+ * stopped or removed by `cleanups`: what the tests that spawn the real server programs run them next to.
+ */
+export async function startRealInfrastructure(cleanups: Cleanups, options: { readonly heartbeatMs: number; readonly scratchPrefix: string }): Promise<{ broker: MajordomoBroker; proxy: PubSubProxy; data: ScratchDir }> {
+  const broker = await startBroker('tcp://127.0.0.1:*', options.heartbeatMs);
+  cleanups.push(() => broker.close());
+  const proxy = await startProxy();
+  cleanups.push(() => proxy.close());
+  const data = scratchDir(options.scratchPrefix);
+  cleanups.push(async () => data.remove());
+  return { broker, proxy, data };
 }
 
 export async function startCluster(options: ClusterOptions = {}): Promise<Cluster> {
