@@ -14,7 +14,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TaskWorker } from '@correio/tasks';
+import { TaskClient, TaskWorker } from '@correio/tasks';
 import { RequestClient } from '@correio/transport';
 import { spawn } from 'node:child_process';
 import { CORREIO_BIN, CorreioProcess, cleanEnv, isAlive, REPO_ROOT, runCorreio } from './helpers/runCorreio.js';
@@ -291,11 +291,20 @@ describe('the task queue in a running system (`correio tasks`)', () => {
       expect((await tasks(['schedule', 'broken', 'every tuesday', 'demo', 'greet'])).stderr).toMatch(/BAD_REQUEST: the cron expression "every tuesday" does not parse/);
 
       const follow = runCorreio(['tasks', 'follow', '--queue', 'demo', '--count', '3', '--proxy-sub', proxySub], { timeoutMs: 60_000 });
-      // The subscription takes a moment to reach the proxy: enqueue until the follower has its three events.
+      // The subscription takes a moment to reach the proxy: enqueue until the follower has its three
+      // events (through the library, one process: the CLI's enqueue is tested above).
       let followed: Awaited<typeof follow> | undefined;
       void follow.then((result) => (followed = result));
-      for (let attempt = 0; attempt < 20 && followed === undefined; attempt++) {
-        await tasks(['enqueue', 'demo', 'greet', `{"name":"f${attempt}"}`, '--wait', '30s']);
+      const producer = new TaskClient({ broker, auth: () => token });
+      try {
+        // One job every 200 ms for at most 40 s: the follower's start-up takes a second or two.
+        for (let attempt = 0; attempt < 200 && followed === undefined; attempt++) {
+          const { job } = await producer.enqueue('demo', 'greet', { name: `f${attempt}` });
+          await producer.wait(job.id, { timeoutMs: 30_000 });
+          await new Promise((resolve) => setTimeout(resolve, 200));
+        }
+      } finally {
+        await producer.close();
       }
       const events = await follow;
       expect(events.code, events.stderr).toBe(0);

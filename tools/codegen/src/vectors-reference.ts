@@ -18,7 +18,11 @@ function pack(value: unknown): Uint8Array {
 
 /** Concatenates byte parts; a string part is hex ('d9 01 61'). */
 export function cat(...parts: ReadonlyArray<Uint8Array | string | readonly number[]>): Uint8Array {
-  const chunks = parts.map((part) => (typeof part === 'string' ? fromHex(part) : part instanceof Uint8Array ? part : Uint8Array.from(part)));
+  return concat(parts.map((part) => (typeof part === 'string' ? fromHex(part) : part instanceof Uint8Array ? part : Uint8Array.from(part))));
+}
+
+/** One new array holding `chunks` in order (never one of them: callers may keep what they get). */
+function concat(chunks: readonly Uint8Array[]): Uint8Array {
   const out = new Uint8Array(chunks.reduce((size, chunk) => size + chunk.byteLength, 0));
   let at = 0;
   for (const chunk of chunks) {
@@ -80,19 +84,41 @@ export interface EncodeOptions {
 
 /** The canonical encoding of a value, or a deliberately non-canonical one with options. */
 export function referenceEncode(value: V1Value, options: EncodeOptions = {}): Uint8Array {
+  const parts: Uint8Array[] = [];
+  encodeInto(value, options, parts);
+  return concat(parts);
+}
+
+// Map keys repeat across thousands of cases: their encodings are kept (pack() returns a copy each time).
+const packedKeys = new Map<string, Uint8Array>();
+
+function packedKey(key: string): Uint8Array {
+  let packed = packedKeys.get(key);
+  if (!packed) packedKeys.set(key, (packed = pack(key)));
+  return packed;
+}
+
+/** Appends the encoding of `value` to `parts`: one concatenation at the end, not one per level of nesting. */
+function encodeInto(value: V1Value, options: EncodeOptions, parts: Uint8Array[]): void {
   if (typeof value === 'number') {
     if (!Number.isSafeInteger(value) || value > MAX_SAFE || value < -MAX_SAFE) throw new Error(`${value} is not a v1 integer`);
-    if (options.wideIntegers) return wideInteger(value);
-    return pack(value);
-  }
-  if (value === null || typeof value === 'boolean' || typeof value === 'string' || value instanceof Uint8Array) return pack(value);
-  if (Array.isArray(value)) return rawArray(value.map((item) => referenceEncode(item, options)));
-  if (isMap(value)) {
+    parts.push(options.wideIntegers ? wideInteger(value) : pack(value));
+  } else if (value === null || typeof value === 'boolean' || typeof value === 'string' || value instanceof Uint8Array) {
+    parts.push(pack(value));
+  } else if (Array.isArray(value)) {
+    parts.push(arrayHeader(value.length));
+    for (const item of value) encodeInto(item, options, parts);
+  } else if (isMap(value)) {
     const keys = Object.keys(value).sort(compareUtf8);
     if (options.reverseKeys) keys.reverse();
-    return rawMap(keys.map((key) => [key, referenceEncode(value[key]!, options)] as const));
+    parts.push(mapHeader(keys.length));
+    for (const key of keys) {
+      parts.push(packedKey(key));
+      encodeInto(value[key]!, options, parts);
+    }
+  } else {
+    throw new Error(`no v1 encoding for ${String(value)}`);
   }
-  throw new Error(`no v1 encoding for ${String(value)}`);
 }
 
 /** An integer in the 64-bit format of its sign: 0xcf for non-negative, 0xd3 for negative. */

@@ -12,11 +12,24 @@ const roots: string[] = [];
 // The first run loads json-schema-to-typescript and prettier; give the machine (2 shared cores) room.
 const SLOW = 180_000;
 
-function tempRoot(): string {
+/** A temporary root holding a copy of `from` (default: the checkout's schemas only). */
+function tempRoot(from?: string): string {
   const root = mkdtempSync(join(tmpdir(), 'correio-codegen-'));
   roots.push(root);
-  cpSync(join(REPO, 'protocol/schemas'), join(root, 'protocol/schemas'), { recursive: true });
+  if (from) cpSync(from, root, { recursive: true });
+  else cpSync(join(REPO, 'protocol/schemas'), join(root, 'protocol/schemas'), { recursive: true });
   return root;
+}
+
+// A whole generation takes seconds: one is made once, and a test that changes files works on a copy.
+let generated: Promise<string> | undefined;
+function generatedRoot(): Promise<string> {
+  generated ??= (async () => {
+    const root = tempRoot();
+    expect((await quietly(root, false)).exitCode).toBe(0);
+    return root;
+  })();
+  return generated;
 }
 
 const ignore = (): void => undefined;
@@ -38,14 +51,12 @@ afterAll(() => {
 
 describe('npm run generate / generate:check', () => {
   it('writes everything, then --check passes, and a stale, missing or orphaned file fails it', async () => {
-    const root = tempRoot();
+    const fresh = await quietly(tempRoot(), true);
+    expect(fresh.exitCode).toBe(1);
+    expect(fresh.stale).toContain('protocol/vectors/v1/codec.json');
+    expect(fresh.stale).toContain('libs/protocol/src/generated/validators.ts');
+    const root = tempRoot(await generatedRoot());
     const vectors = join(root, 'protocol/vectors/v1');
-    expect((await quietly(root, true)).exitCode).toBe(1);
-
-    const first = await quietly(root, false);
-    expect(first.exitCode).toBe(0);
-    expect(first.stale).toContain('protocol/vectors/v1/codec.json');
-    expect(first.stale).toContain('libs/protocol/src/generated/validators.ts');
     expect(existsSync(join(vectors, 'messages/chat.login.request.json'))).toBe(true);
     expect(await quietly(root, true)).toMatchObject({ exitCode: 0, stale: [] });
 
@@ -76,8 +87,8 @@ describe('npm run generate / generate:check', () => {
   }, SLOW);
 
   it('is deterministic: two independent runs write identical files, equal to the committed ones', async () => {
-    const [a, b] = [tempRoot(), tempRoot()];
-    await quietly(a, false);
+    const a = await generatedRoot();
+    const b = tempRoot();
     await quietly(b, false);
     const treeA = tree(join(a, 'protocol/vectors'));
     expect(treeA.size).toBeGreaterThan(3);
@@ -98,8 +109,7 @@ describe('npm run generate / generate:check', () => {
   }, SLOW);
 
   it('writes nothing when everything is up to date', async () => {
-    const root = tempRoot();
-    await quietly(root, false);
+    const root = tempRoot(await generatedRoot());
     expect((await quietly(root, false)).stale).toEqual([]);
   }, SLOW);
 });
