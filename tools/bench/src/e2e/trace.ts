@@ -2,7 +2,7 @@
 // --ack-peers 2, LMDB fsync on a real disk) with CORREIO_TRACE_WRITES set, one client sending
 // --writes sequential publications, each hop's timestamps joined by request id, and each
 // process's CPU and context switches per write (net of the same processes at rest).
-//   npm run bench:trace [-- --writes 500 --warmup 50 --ack-peers 2 --data-root <dir on a disk> --keep-trace --no-trace]
+//   npm run bench:trace [-- --writes 500 --warmup 50 --ack-peers 2 --data-root <dir on a disk> --keep-trace --no-trace --profile-dir <dir>]
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -21,6 +21,8 @@ const dataParent = requireRealDisk(resolve(arg('data-root', tmpdir())));
 const keepTrace = process.argv.includes('--keep-trace');
 /** Runs the same writes with tracing off: throughput and CPU without the tracer's own cost. */
 const traced = !process.argv.includes('--no-trace');
+/** Where the broker, the proxy and the servers write CPU profiles (profile-summary.ts reads them). */
+const profileDir = arg('profile-dir', '') || undefined;
 const SERVERS = ['s1', 's2', 's3'];
 const CHANNEL = 'trace';
 
@@ -32,6 +34,8 @@ interface Counters {
   readonly threads: number;
   /** Voluntary switches by thread name (main thread, libuv pool, ZeroMQ's I/O thread, ...): who wakes up. */
   readonly byThread: ReadonlyMap<string, number>;
+  /** CPU ms by thread name: who does the work. */
+  readonly cpuByThread: ReadonlyMap<string, number>;
 }
 
 function counters(pid: number): Counters {
@@ -40,6 +44,7 @@ function counters(pid: number): Counters {
   let voluntary = 0;
   let involuntary = 0;
   const byThread = new Map<string, number>();
+  const cpuByThread = new Map<string, number>();
   const tasks = readdirSync(`/proc/${pid}/task`);
   for (const tid of tasks) {
     try {
@@ -49,11 +54,14 @@ function counters(pid: number): Counters {
       involuntary += Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0);
       const name = tid === String(pid) ? 'main' : (/^Name:\s+(.+)$/m.exec(status)?.[1] ?? '?');
       byThread.set(name, (byThread.get(name) ?? 0) + own);
+      const threadStat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const threadFields = threadStat.slice(threadStat.lastIndexOf(')') + 2).split(' ');
+      cpuByThread.set(name, (cpuByThread.get(name) ?? 0) + (Number(threadFields[11]) + Number(threadFields[12])) * 10);
     } catch {
       // the thread ended meanwhile
     }
   }
-  return { cpuMs: (Number(fields[11]) + Number(fields[12])) * 10, voluntary, involuntary, threads: tasks.length, byThread };
+  return { cpuMs: (Number(fields[11]) + Number(fields[12])) * 10, voluntary, involuntary, threads: tasks.length, byThread, cpuByThread };
 }
 
 function sampleAll(pids: ReadonlyMap<string, number>): Map<string, Counters> {
@@ -64,8 +72,10 @@ function delta(after: Map<string, Counters>, before: Map<string, Counters>): Map
   return new Map(
     [...after].map(([name, a]) => {
       const b = before.get(name)!;
-      const byThread = new Map([...a.byThread].map(([thread, n]) => [thread, n - (b.byThread.get(thread) ?? 0)]));
-      return [name, { cpuMs: a.cpuMs - b.cpuMs, voluntary: a.voluntary - b.voluntary, involuntary: a.involuntary - b.involuntary, threads: a.threads, byThread }];
+      const minus = (now: ReadonlyMap<string, number>, then: ReadonlyMap<string, number>) => new Map([...now].map(([thread, n]) => [thread, n - (then.get(thread) ?? 0)]));
+      const byThread = minus(a.byThread, b.byThread);
+      const cpuByThread = minus(a.cpuByThread, b.cpuByThread);
+      return [name, { cpuMs: a.cpuMs - b.cpuMs, voluntary: a.voluntary - b.voluntary, involuntary: a.involuntary - b.involuntary, threads: a.threads, byThread, cpuByThread }];
     }),
   );
 }
@@ -230,7 +240,7 @@ function report(events: Events, loaded: Map<string, Counters>, rest: Map<string,
     process.stdout.write(`| ${step.label} | ${ms(percentile(sorted, 50))} | ${ms(percentile(sorted, 99))} | ${samples.length} |\n`);
   }
   process.stdout.write('\nPer write, net of the same process at rest (CPU from /proc ticks; context switches summed over threads):\n\n');
-  process.stdout.write('| Process | CPU ms / write | voluntary switches / write | involuntary / write | threads | voluntary by thread / write |\n|---|---:|---:|---:|---:|---|\n');
+  process.stdout.write('| Process | CPU ms / write | CPU ms by thread / write | voluntary switches / write | involuntary / write | threads | voluntary by thread / write |\n|---|---:|---|---:|---:|---:|---|\n');
   const total = { cpuMs: 0, voluntary: 0, involuntary: 0 };
   for (const [name, c] of loaded) {
     const r = rest.get(name)!;
@@ -240,15 +250,18 @@ function report(events: Events, loaded: Map<string, Counters>, rest: Map<string,
     total.cpuMs += row.cpuMs;
     total.voluntary += row.voluntary;
     total.involuntary += row.involuntary;
-    const threads = [...c.byThread]
-      .map(([thread, n]) => [thread, per(n, r.byThread.get(thread) ?? 0)] as const)
-      .filter(([, n]) => n >= 0.5)
-      .sort((x, y) => y[1] - x[1])
-      .map(([thread, n]) => `${thread} ${n.toFixed(1)}`)
-      .join(', ');
-    process.stdout.write(`| ${name} | ${row.cpuMs.toFixed(2)} | ${row.voluntary.toFixed(1)} | ${row.involuntary.toFixed(1)} | ${c.threads} | ${threads} |\n`);
+    const byThread = (now: ReadonlyMap<string, number>, atRest: ReadonlyMap<string, number>, least: number, digits: number) =>
+      [...now]
+        .map(([thread, n]) => [thread, per(n, atRest.get(thread) ?? 0)] as const)
+        .filter(([, n]) => n >= least)
+        .sort((x, y) => y[1] - x[1])
+        .map(([thread, n]) => `${thread} ${n.toFixed(digits)}`)
+        .join(', ');
+    const threads = byThread(c.byThread, r.byThread, 0.5, 1);
+    const cpuThreads = byThread(c.cpuByThread, r.cpuByThread, 0.05, 2);
+    process.stdout.write(`| ${name} | ${row.cpuMs.toFixed(2)} | ${cpuThreads} | ${row.voluntary.toFixed(1)} | ${row.involuntary.toFixed(1)} | ${c.threads} | ${threads} |\n`);
   }
-  process.stdout.write(`| all | ${total.cpuMs.toFixed(2)} | ${total.voluntary.toFixed(1)} | ${total.involuntary.toFixed(1)} | | |\n`);
+  process.stdout.write(`| all | ${total.cpuMs.toFixed(2)} | | ${total.voluntary.toFixed(1)} | ${total.involuntary.toFixed(1)} | | |\n`);
 }
 
 const scratch = mkdtempSync(join(dataParent, 'correio-trace-'));
@@ -256,7 +269,7 @@ const traceDir = join(scratch, 'trace');
 // Inherited by every process of the topology: each appends its hops to <traceDir>/trace-<pid>.log.
 if (traced) process.env.CORREIO_TRACE_WRITES = traceDir;
 try {
-  const topology = await startTopology({ servers: SERVERS, ackPeers, dataRoot: scratch, serverFlags: [] });
+  const topology = await startTopology({ servers: SERVERS, ackPeers, dataRoot: scratch, serverFlags: [], ...(profileDir ? { profileDir: resolve(profileDir) } : {}) });
   try {
     await run(topology, traceDir);
   } finally {
