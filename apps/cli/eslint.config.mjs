@@ -4,20 +4,21 @@ import base from '../../eslint.config.mjs';
 // reads their command-line definitions), so, unlike every other app, it may depend on layer:app.
 const layers = ['layer:base', 'layer:protocol', 'layer:codec', 'layer:transport', 'layer:core', 'layer:service', 'layer:identity', 'layer:app'];
 
+const boundaries = (allowed) => ({
+  '@nx/enforce-module-boundaries': [
+    'error',
+    {
+      enforceBuildableLibDependency: true,
+      allowCircularSelfDependency: true,
+      allow: [],
+      depConstraints: [{ sourceTag: 'layer:app', onlyDependOnLibsWithTags: allowed }],
+    },
+  ],
+});
+
 export default [
   ...base,
-  {
-    files: ['**/src/**/*.ts', '**/tests/**/*.ts'],
-    rules: {
-      '@nx/enforce-module-boundaries': [
-        'error',
-        {
-          enforceBuildableLibDependency: true,
-          allowCircularSelfDependency: true,
-          allow: [],
-          depConstraints: [{ sourceTag: 'layer:app', onlyDependOnLibsWithTags: layers }],
-        },
-      ],
-    },
-  },
+  { files: ['**/src/**/*.ts'], rules: boundaries(layers) },
+  // Its tests, like every project's, may also use the test support library.
+  { files: ['**/tests/**/*.ts'], rules: boundaries([...layers, 'layer:testing']) },
 ];

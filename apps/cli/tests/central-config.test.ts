@@ -37,12 +37,12 @@ function pidsOf(name: string): number[] {
 
 /** `correio config ...` as the operator ana. */
 function config(args: readonly string[]) {
-  return runCorreio(['config', ...args, '--broker', broker], { env: { CORREIO_USER: 'ana', CORREIO_PASSWORD: PASSWORD }, timeoutMs: 60_000 });
+  return runCorreio(['config', ...args, '--broker', broker], { env: { CORREIO_USER: 'ana', CORREIO_PASSWORD: PASSWORD }, timeoutMs: 60_000, launch: 'entry' });
 }
 
 /** `correio logs ...` as the operator ana. */
 function logs(args: readonly string[], timeoutMs = 30_000) {
-  return runCorreio(['logs', ...args, '--broker', broker], { env: { CORREIO_USER: 'ana', CORREIO_PASSWORD: PASSWORD }, timeoutMs });
+  return runCorreio(['logs', ...args, '--broker', broker], { env: { CORREIO_USER: 'ana', CORREIO_PASSWORD: PASSWORD }, timeoutMs, launch: 'entry' });
 }
 
 /** Logs ana in through the gateway: her access token. */
@@ -69,7 +69,7 @@ function linesOf(name: string, pattern: RegExp, from = 0): string[] {
 
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'correio-central-config-'));
-  up = new CorreioProcess(['up', '--free-ports', '--data-dir', dataDir, '--bots', '0', '--duration', '600', '--color', 'never', '--summary-interval', '60s']);
+  up = new CorreioProcess(['up', '--free-ports', '--data-dir', dataDir, '--bots', '0', '--duration', '600', '--color', 'never', '--summary-interval', '60s'], {}, 'entry');
   await up.waitFor(/^\[up\]\s+all 7 components ready in/, 120_000);
   const login = await up.waitFor(/^\[up\]\s+log in: .*--broker (\S+) --proxy-sub (\S+)/, 10_000);
   const [, brokerAt, proxyAt] = /--broker (\S+) --proxy-sub (\S+)/.exec(login)!;
@@ -169,7 +169,7 @@ describe('central configuration in a running system', () => {
     expect(pipedExit).toBe(0);
 
     const id = `follow-${Date.now()}`;
-    const follow = new CorreioProcess(['logs', '--follow', '--request', id, '--count', '5', '--limit', '10', '--broker', broker], { CORREIO_USER: 'ana', CORREIO_PASSWORD: PASSWORD });
+    const follow = new CorreioProcess(['logs', '--follow', '--request', id, '--count', '5', '--limit', '10', '--broker', broker], { CORREIO_USER: 'ana', CORREIO_PASSWORD: PASSWORD }, 'entry');
     try {
       // Whether its first read comes before the request or after, the follower prints the lines once.
       await publishThroughGateway(await gatewayToken(), id);
@@ -242,7 +242,7 @@ describe('central configuration in a running system', () => {
 describe('the task queue in a running system (`correio tasks`)', () => {
   /** `correio tasks ...` as ana (servers of `up` are in password mode: any user's token). */
   function tasks(args: readonly string[], timeoutMs = 60_000) {
-    return runCorreio(['tasks', ...args, '--broker', broker], { env: { CORREIO_USER: 'ana', CORREIO_PASSWORD: PASSWORD }, timeoutMs });
+    return runCorreio(['tasks', ...args, '--broker', broker], { env: { CORREIO_USER: 'ana', CORREIO_PASSWORD: PASSWORD }, timeoutMs, launch: 'entry' });
   }
 
   it('enqueues and waits for a result, lists by state with counts, replays dead letters, cancels, purges and follows events', async () => {
@@ -290,7 +290,7 @@ describe('the task queue in a running system (`correio tasks`)', () => {
       expect((await tasks(['unschedule', 'hourly'])).stdout).toContain('removed hourly');
       expect((await tasks(['schedule', 'broken', 'every tuesday', 'demo', 'greet'])).stderr).toMatch(/BAD_REQUEST: the cron expression "every tuesday" does not parse/);
 
-      const follow = runCorreio(['tasks', 'follow', '--queue', 'demo', '--count', '3', '--proxy-sub', proxySub], { timeoutMs: 60_000 });
+      const follow = runCorreio(['tasks', 'follow', '--queue', 'demo', '--count', '3', '--proxy-sub', proxySub], { timeoutMs: 60_000, launch: 'entry' });
       // The subscription takes a moment to reach the proxy: enqueue until the follower has its three
       // events (through the library, one process: the CLI's enqueue is tested above).
       let followed: Awaited<typeof follow> | undefined;

@@ -81,7 +81,8 @@ describe.each([
 describe.skipIf(!pythonAvailable).each([false, true])('the guarded proxy and a pyzmq subscriber (CURVE: %s)', (curve) => {
   it('delivers publications to it', async () => {
     const { proxy, keys } = await guardedProxy('tcp', curve);
-    const process = spawn(python, ['-u', join(fixtures, 'pyzmq_subscriber.py'), '--endpoint', proxy.subscribers, '--topic', TOPIC, '--count', '3', ...(keys ? ['--curve-server-key', keys.publicKey] : [])], {
+    // `--key=value`: a Z85 key may start with '-', which argparse takes for an option when it stands alone (1 run in 85).
+    const process = spawn(python, ['-u', join(fixtures, 'pyzmq_subscriber.py'), '--endpoint', proxy.subscribers, '--topic', TOPIC, '--count', '3', ...(keys ? [`--curve-server-key=${keys.publicKey}`] : [])], {
       cwd: workspaceRoot,
       stdio: ['ignore', 'pipe', 'pipe'],
     });

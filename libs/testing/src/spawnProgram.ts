@@ -1,22 +1,29 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { builtEntry } from './builtEntry.js';
 import { Child } from './Child.js';
 
 /** The root of the Correio checkout (this file is libs/testing/src/spawnProgram.ts or its build in dist/). */
 export const workspaceRoot = join(import.meta.dirname, '..', '..', '..');
 
 /**
- * The command line that runs a TypeScript entry point from its sources: node with tsx, resolving
- * workspace packages through the `@correio/source` export condition, and exitWithParent, so the
- * program does not outlive the test that started it. For wrappers that must run it themselves
- * (`ip netns exec …`, tmux).
+ * The command line that runs a TypeScript entry point: from its build when that is certainly up to
+ * date with the sources (builtEntry.ts: a program starts with 0.6 s less CPU), otherwise from its
+ * sources, with tsx resolving workspace packages through the `@correio/source` export condition.
+ * Either way with exitWithParent, so the program does not outlive the test that started it. For
+ * wrappers that must run it themselves (`ip netns exec …`, tmux).
  */
 export function programCommand(entry: string, args: readonly string[] = []): [string, ...string[]] {
+  const built = builtEntry(workspaceRoot, entry);
+  const exitWithParent = built === undefined ? undefined : builtEntry(workspaceRoot, EXIT_WITH_PARENT_SOURCE);
+  if (built !== undefined && exitWithParent !== undefined) return [process.execPath, '--import', pathToFileURL(exitWithParent).href, built, ...args];
   return [process.execPath, '--import', 'tsx', '--import', EXIT_WITH_PARENT, '--conditions=@correio/source', entry, ...args];
 }
 
 /** exitWithParent, from the sources or the build, whichever this file is. */
 const EXIT_WITH_PARENT = new URL(`./exitWithParent${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url).href;
+const EXIT_WITH_PARENT_SOURCE = join(workspaceRoot, 'libs', 'testing', 'src', 'exitWithParent.ts');
 
 export interface SpawnOptions {
   /** Added to this process's environment. */
