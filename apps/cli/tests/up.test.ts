@@ -42,10 +42,12 @@ function pidOf(up: CorreioProcess, name: string): number {
 
 /** Processes in any of these process groups (each component leads its own). */
 function processesInGroups(groups: readonly number[]): string[] {
-  const table = execFileSync('ps', ['-eo', 'pid=,pgid=,args='], { encoding: 'utf8' });
+  const table = execFileSync('ps', ['-eo', 'pid=,pgid=,stat=,args='], { encoding: 'utf8' });
   return table.split('\n').filter((row) => {
-    const [, pgid] = row.trim().split(/\s+/);
-    return pgid !== undefined && groups.includes(Number(pgid));
+    const [, pgid, stat] = row.trim().split(/\s+/);
+    // A zombie (tsx's esbuild, say, orphaned when its component exited) runs nothing and holds no
+    // port: it waits for init, which reaps it whenever it gets to it. Only a live process is left behind.
+    return pgid !== undefined && groups.includes(Number(pgid)) && !stat?.startsWith('Z');
   });
 }
 

@@ -89,13 +89,14 @@ export interface OperatorCluster {
 
 /**
  * Broker, proxy, reference server and the servers `ids` in password mode (one key set, `ana` on
- * --operators, `extra` flags for each), started from `dir`.
+ * --operators, `extra` flags for each), started from `dir`. `refMisses`: heartbeats a server may
+ * miss before the reference server marks it down (CLUSTER_TIMING's 3 by default, 600 ms).
  */
-export async function startOperatorCluster(dir: string, ids: readonly string[], extra: readonly string[] = []): Promise<OperatorCluster> {
+export async function startOperatorCluster(dir: string, ids: readonly string[], extra: readonly string[] = [], options: { readonly refMisses?: number } = {}): Promise<OperatorCluster> {
   const infra = await startInfrastructure();
   const keysFile = join(dir, 'auth-keys.json');
   await createKeySetIfMissing(keysFile);
-  await startRefProcess(infra, join(dir, 'ref'));
+  await startRefProcess(infra, join(dir, 'ref'), options.refMisses === undefined ? [] : ['--misses', String(options.refMisses)]);
   const start = (id: string) => startClusterServer(infra, id, join(dir, id), ['--auth', 'password', '--auth-keys', keysFile, '--operators', 'ana', ...extra]);
   return { infra, start, servers: await Promise.all(ids.map(start)) };
 }
