@@ -1,6 +1,6 @@
 // CPU time, not wall time: what an operation costs, whatever else the machine is doing.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** Clock ticks per second of /proc's times (`getconf CLK_TCK`; 100 on Linux almost everywhere). */
 const CLOCK_TICKS = (() => {
@@ -13,7 +13,26 @@ const CLOCK_TICKS = (() => {
 
 /** CPU seconds (user + system, every thread) process `pid` has used so far, from /proc/<pid>/stat (Linux). */
 export function processCpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return statCpuSeconds(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+}
+
+/** CPU ms each thread of process `pid` has used so far, by thread name (the main thread as "main"; same-named threads summed). */
+export function threadCpuMs(pid: number): Map<string, number> {
+  const byThread = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = tid === String(pid) ? 'main' : stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      byThread.set(name, (byThread.get(name) ?? 0) + statCpuSeconds(stat) * 1000);
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return byThread;
+}
+
+/** utime + stime of a /proc stat line, in seconds. */
+function statCpuSeconds(stat: string): number {
   // The command name (field 2) may hold spaces: count from the parenthesis that closes it.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS; // utime and stime, fields 14 and 15

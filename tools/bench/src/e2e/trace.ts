@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createWriteTrace } from '@correio/observability';
 import { RequestClient, Subscriber } from '@correio/transport';
+import { processCpuSeconds, threadCpuMs } from '../cpuTime.js';
 import { arg, numberArg } from '../peers/args.js';
 import { stopAll } from '../processes.js';
 import { percentile, sortSamples } from '../stats.js';
@@ -39,12 +40,9 @@ interface Counters {
 }
 
 function counters(pid: number): Counters {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   let voluntary = 0;
   let involuntary = 0;
   const byThread = new Map<string, number>();
-  const cpuByThread = new Map<string, number>();
   const tasks = readdirSync(`/proc/${pid}/task`);
   for (const tid of tasks) {
     try {
@@ -54,14 +52,11 @@ function counters(pid: number): Counters {
       involuntary += Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0);
       const name = tid === String(pid) ? 'main' : (/^Name:\s+(.+)$/m.exec(status)?.[1] ?? '?');
       byThread.set(name, (byThread.get(name) ?? 0) + own);
-      const threadStat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      const threadFields = threadStat.slice(threadStat.lastIndexOf(')') + 2).split(' ');
-      cpuByThread.set(name, (cpuByThread.get(name) ?? 0) + (Number(threadFields[11]) + Number(threadFields[12])) * 10);
     } catch {
       // the thread ended meanwhile
     }
   }
-  return { cpuMs: (Number(fields[11]) + Number(fields[12])) * 10, voluntary, involuntary, threads: tasks.length, byThread, cpuByThread };
+  return { cpuMs: processCpuSeconds(pid) * 1000, voluntary, involuntary, threads: tasks.length, byThread, cpuByThread: threadCpuMs(pid) };
 }
 
 function sampleAll(pids: ReadonlyMap<string, number>): Map<string, Counters> {

@@ -2,10 +2,10 @@
 // child process (this file, run with --echo) and a client in the caller's process, over loopback TCP
 // with node:net (4-byte length prefix) or zeromq.js (DEALER → ROUTER).
 import { fork } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
 import { createConnection, createServer, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Dealer, Router } from 'zeromq';
+import { threadCpuMs } from '../cpuTime.js';
 import { percentile, sortSamples } from '../stats.js';
 
 export type Transport = 'tcp' | 'zeromq';
@@ -22,22 +22,6 @@ async function echo(transport: Transport): Promise<void> {
   }
   const server = createServer({ noDelay: true }, (socket) => socket.on('data', (chunk) => socket.write(chunk)));
   server.listen(0, '127.0.0.1', () => process.send!({ port: (server.address() as { port: number }).port }));
-}
-
-/** CPU ms so far of each thread of `pid`, by thread name (the main thread as "main"). */
-function threadCpu(pid: number): Map<string, number> {
-  const byThread = new Map<string, number>();
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const name = tid === String(pid) ? 'main' : stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      byThread.set(name, (byThread.get(name) ?? 0) + (Number(fields[11]) + Number(fields[12])) * 10);
-    } catch {
-      // the thread ended meanwhile
-    }
-  }
-  return byThread;
 }
 
 /** A client that sends one message and resolves with the echo. */
@@ -106,7 +90,7 @@ export async function measure(transport: Transport, roundTrips: number, warmup: 
     const client = transport === 'tcp' ? await tcpClient(port) : await zeromqClient(port);
     const body = Buffer.alloc(bytes, 7);
     for (let i = 0; i < warmup; i++) await client.roundTrip(body);
-    const [clientBefore, echoBefore] = [threadCpu(process.pid), threadCpu(child.pid!)];
+    const [clientBefore, echoBefore] = [threadCpuMs(process.pid), threadCpuMs(child.pid!)];
     const samples: number[] = [];
     const started = performance.now();
     for (let i = 0; i < roundTrips; i++) {
@@ -116,7 +100,7 @@ export async function measure(transport: Transport, roundTrips: number, warmup: 
     }
     const seconds = (performance.now() - started) / 1000;
     const delta = (after: Map<string, number>, before: Map<string, number>) => new Map([...after].map(([thread, ms]) => [thread, (ms - (before.get(thread) ?? 0)) / roundTrips]));
-    const cpu = { client: delta(threadCpu(process.pid), clientBefore), echo: delta(threadCpu(child.pid!), echoBefore) };
+    const cpu = { client: delta(threadCpuMs(process.pid), clientBefore), echo: delta(threadCpuMs(child.pid!), echoBefore) };
     client.close();
     const sorted = sortSamples(samples);
     return { transport, perSecond: roundTrips / seconds, p50: percentile(sorted, 50), p99: percentile(sorted, 99), cpu };
