@@ -30,7 +30,15 @@ beforeAll(async () => {
   gateway = await startGateway(cluster);
   zmq = new RequestClient({ endpoint: cluster.broker, stamp: new LamportStamp('skew-test'), timeout: 3_000, retries: 3 });
   expect((await http(`${gateway.url}/v1/login`, { body: { user: 'ana' } })).status).toBe(200);
-  expect((await http(`${gateway.url}/v1/channels`, { body: { user: 'ana', channel: 'skew' } })).status).toBe(200);
+  // The login went to whichever server the broker chose; the channel may go to the other before ana's login has
+  // replicated there (no --ack-peers here), which answers BAD_REQUEST unknown_user, as documented: try again until
+  // it knows her. Any other answer fails the setup.
+  await waitFor(async () => {
+    const created = await http(`${gateway.url}/v1/channels`, { body: { user: 'ana', channel: 'skew' } });
+    if (created.status === 400 && created.body.code === 'BAD_REQUEST' && created.body.data?.reason === 'unknown_user') return false;
+    expect(created.status, JSON.stringify(created.body)).toBe(200);
+    return true;
+  }, 'the channel created on a server that knows ana', 10_000);
 }, CLUSTER_START_MS);
 
 afterAll(async () => {
