@@ -13,7 +13,7 @@ import { readableId, UNREADABLE_ID } from './envelopeId.js';
 import type { Frame, Frames } from './frames.js';
 import { componentLogger, type Logger } from '@correio/observability';
 import { ManagedSocket, type SocketStats } from './ManagedSocket.js';
-import { clientRequest, parseClientMessage } from './mdp.js';
+import { clientRequest, defaultFraming, parseClientMessage, type Framing } from './mdp.js';
 import { PendingRequest, type WaitOutcome } from './PendingRequest.js';
 import { declaredReplyType, MalformedReplyError, UnexpectedReplyError } from './replyErrors.js';
 import { nextRequestId } from './requestIds.js';
@@ -62,6 +62,12 @@ export interface RequestClientOptions extends SocketOptions {
    * after that, such as a server's direct link to another (FRAMES.md §1.11). Default false.
    */
   readonly failOnDisconnect?: boolean;
+  /**
+   * How REQUESTs are framed (protocol/FRAMES.md §1.12). Default `packed` (or `CORREIO_MDP_FRAMING`),
+   * which brokers and server endpoints of revision 1.10 accept and answer in kind; `classic` for older
+   * or other RFC 18 brokers.
+   */
+  readonly framing?: Framing;
 }
 
 export interface RequestClientStats {
@@ -111,6 +117,7 @@ export class RequestClient {
   readonly #retries: number;
   readonly #backoff: BackoffOptions;
   readonly #maxInFlight: number;
+  readonly #framing: Framing;
   readonly #pending = new Map<string, PendingRequest>();
   /** Raw requests by service, FIFO; a timed-out one keeps its slot until its reply comes, so it cannot reach the next caller. */
   readonly #raw = new Map<string, RawPending[]>();
@@ -145,6 +152,7 @@ export class RequestClient {
     this.#retries = options.retries ?? 0;
     this.#backoff = options.backoff ?? {};
     this.#maxInFlight = options.maxInFlight ?? 10_000;
+    this.#framing = options.framing ?? defaultFraming();
     this.#endpoints = typeof options.endpoint === 'string' ? [options.endpoint] : [...options.endpoint];
     this.#socket = new ManagedSocket('dealer', { whenSendQueueFull: 'reject', ...options, logger: this.#log });
     for (const endpoint of this.#endpoints) this.#socket.connect(endpoint);
@@ -194,7 +202,7 @@ export class RequestClient {
     this.#pending.set(id, pending);
     try {
       for (let attempt = 0; ; attempt += 1) {
-        await this.#socket.send(clientRequest(service, [this.#encode(type, id, body, options.auth)]));
+        await this.#socket.send(clientRequest(service, [this.#encode(type, id, body, options.auth)], this.#framing));
         this.#stats.sent += 1;
         this.#finalsDue.set(service, (this.#finalsDue.get(service) ?? 0) + 1);
         const outcome = await pending.wait(timeout, options.signal);
@@ -226,7 +234,7 @@ export class RequestClient {
   async requestRaw(service: string, body: readonly Frame[], options: Pick<RequestOptions, 'timeout' | 'signal'> = {}): Promise<Frames> {
     this.#checkCapacity();
     const timeout = options.timeout ?? this.#timeout;
-    const frames = clientRequest(service, body);
+    const frames = clientRequest(service, body, this.#framing);
     const slot: RawPending = { resolve: undefined };
     const reply = new Promise<Frames>((resolve) => (slot.resolve = resolve));
     let queue = this.#raw.get(service);

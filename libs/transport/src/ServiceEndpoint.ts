@@ -3,7 +3,7 @@ import { componentLogger, traceWrite, type Logger } from '@correio/observability
 import type { AnyEnvelope } from '@correio/protocol';
 import { readableId } from './envelopeId.js';
 import { ManagedSocket } from './ManagedSocket.js';
-import { clientReply, isServiceName, parseClientMessage } from './mdp.js';
+import { clientReply, isServiceName, parseClientMessage, type Framing } from './mdp.js';
 import { RateLimitedWarning } from './RateLimitedWarning.js';
 import { Responder, replyError, type RequestContext, type RequestHandler } from './Responder.js';
 import type { SocketEventMap } from './socketEvents.js';
@@ -53,6 +53,8 @@ export interface ServiceEndpointStats {
 interface InFlight {
   readonly peer: Buffer;
   readonly service: string;
+  /** The request's framing, which its replies repeat (FRAMES.md §1.12). */
+  readonly framing: Framing;
   readonly id: string;
   answered: boolean;
   task: Promise<void>;
@@ -139,7 +141,7 @@ export class ServiceEndpoint {
       for (const request of [...this.#inFlight]) {
         // Their clients hear a retryable error now rather than time out; late replies are dropped.
         this.#finish(request);
-        void this.#refuse(request.peer, request.service, request.id, new UnavailableError('the service endpoint stopped before this request completed; retry with the same id'));
+        void this.#refuse(request.peer, request.service, request.framing, request.id, new UnavailableError('the service endpoint stopped before this request completed; retry with the same id'));
       }
     }
     await this.#socket.close({ flushTimeout: 500 });
@@ -177,7 +179,7 @@ export class ServiceEndpoint {
     }
   }
 
-  /** `[routingId, "MDPC02", 0x01, service, envelope]`: answered at once, or handed to the handler. */
+  /** `[routingId, "MDPC02", 0x01, service, envelope]` or packed: answered at once, or handed to the handler. */
   #onMessage(frames: Buffer[]): Promise<void> | undefined {
     const arrived = traceWrite && performance.now();
     const peer = frames[0]!;
@@ -187,15 +189,15 @@ export class ServiceEndpoint {
       this.#garbage.note({ peer: peer.toString('hex'), reason: message.kind === 'malformed' ? message.reason : `${message.kind} sent by a client` });
       return undefined;
     }
-    const { service, body } = message;
+    const { service, body, framing } = message;
     const handler = service === this.#service ? this.#handler : this.#also?.(service);
     const rejection = this.#rejection(service, handler);
-    if (rejection || !handler) return this.#refuse(peer, service, readableId(body[0]), rejection!);
+    if (rejection || !handler) return this.#refuse(peer, service, framing, readableId(body[0]), rejection!);
     const decoded = this.#responder.decodeRequest(body);
     if (!decoded.ok) {
       this.#stats.malformedRequests += 1;
       this.#stats.malformedByCode[decoded.error.code] = (this.#stats.malformedByCode[decoded.error.code] ?? 0) + 1;
-      return this.#refuse(peer, service, decoded.id, decoded.error);
+      return this.#refuse(peer, service, framing, decoded.id, decoded.error);
     }
     this.#stats.requests += 1;
     if (traceWrite) {
@@ -203,7 +205,7 @@ export class ServiceEndpoint {
       traceWrite('worker.received', decoded.request.id, decoded.request.type, arrived);
       traceWrite('worker.decoded', decoded.request.id);
     }
-    const request: InFlight = { peer, service, id: decoded.request.id, answered: false, task: Promise.resolve() };
+    const request: InFlight = { peer, service, framing, id: decoded.request.id, answered: false, task: Promise.resolve() };
     this.#inFlight.add(request);
     this.#busy.set(service, (this.#busy.get(service) ?? 0) + 1);
     request.task = this.#handle(request, handler, decoded.request).catch((error: unknown) => {
@@ -238,7 +240,7 @@ export class ServiceEndpoint {
         if (request.answered) throw new UnavailableError('this request has been answered already');
         const bytes = this.#responder.encodeReply(envelope, partialBody);
         this.#stats.partials += 1;
-        await this.#socket.send([request.peer, ...clientReply('partial', service, [bytes])]);
+        await this.#socket.send([request.peer, ...clientReply('partial', service, [bytes], request.framing)]);
       },
     };
     let reply: Uint8Array;
@@ -255,7 +257,7 @@ export class ServiceEndpoint {
     if (!this.#finish(request)) return;
     this.#stats.replies += 1;
     traceWrite?.('worker.replied', envelope.id);
-    await this.#send(request.peer, service, reply);
+    await this.#send(request.peer, service, request.framing, reply);
   }
 
   /** Marks a request answered and frees its slot; false when it was answered already (abandoned at stop). */
@@ -270,9 +272,9 @@ export class ServiceEndpoint {
   }
 
   /** Answers a request with an error FINAL without serving it; a failure to build it is contained. */
-  #refuse(peer: Buffer, service: string, id: string, error: CorreioError): Promise<void> | undefined {
+  #refuse(peer: Buffer, service: string, framing: Framing, id: string, error: CorreioError): Promise<void> | undefined {
     try {
-      return this.#send(peer, service, this.#responder.error(id, error));
+      return this.#send(peer, service, framing, this.#responder.error(id, error));
     } catch (failure) {
       this.#stats.replyFailures += 1;
       this.#log.error({ err: failure, code: error.code }, 'could not build an error reply');
@@ -284,8 +286,8 @@ export class ServiceEndpoint {
    * Queues a FINAL to `peer`. The ROUTER drops messages for peers that went away; a send refused
    * because the socket closed (or its queue is full under `whenSendQueueFull: 'reject'`) is dropped too.
    */
-  #send(peer: Buffer, service: string, envelope: Uint8Array): Promise<void> {
-    return this.#socket.send([peer, ...clientReply('final', service, [envelope])]).catch((error: unknown) => {
+  #send(peer: Buffer, service: string, framing: Framing, envelope: Uint8Array): Promise<void> {
+    return this.#socket.send([peer, ...clientReply('final', service, [envelope], framing)]).catch((error: unknown) => {
       this.#log.debug({ err: error }, 'dropped a reply the socket did not take');
     });
   }

@@ -1,7 +1,7 @@
 import { MessageCodec } from '@correio/codec';
 import type { BackoffOptions } from './backoff.js';
 import { componentLogger, type Logger } from '@correio/observability';
-import { isServiceName } from './mdp.js';
+import { defaultFraming, isServiceName, type Framing } from './mdp.js';
 import { Responder, type RequestHandler } from './Responder.js';
 import type { SocketOptions } from './SocketOptions.js';
 import { defaultSenderId, LamportStamp, type Stamp } from './Stamp.js';
@@ -28,6 +28,12 @@ export interface WorkerOptions extends SocketOptions {
   readonly stamp?: Stamp;
   /** Sender id for the default stamp. */
   readonly from?: string;
+  /**
+   * How READY, HEARTBEAT and DISCONNECT are framed (protocol/FRAMES.md §1.12); each reply goes as its
+   * request came. Default `packed` (or `CORREIO_MDP_FRAMING`), which brokers of revision 1.10 accept;
+   * `classic` for older or other RFC 18 brokers.
+   */
+  readonly framing?: Framing;
 }
 
 export type WorkerStats = Readonly<WorkerCounters> & {
@@ -87,6 +93,7 @@ export class Worker {
     const settings = {
       endpoint: options.endpoint,
       service: options.service,
+      framing: options.framing ?? defaultFraming(),
       handler: options.handler,
       responder,
       heartbeatInterval,

@@ -4,7 +4,7 @@ import { backoffDelay, delay, type BackoffOptions } from './backoff.js';
 import type { Frame, Frames } from './frames.js';
 import { traceWrite, type Logger } from '@correio/observability';
 import { ManagedSocket } from './ManagedSocket.js';
-import { parseWorkerMessage, workerDisconnect, workerHeartbeat, workerReady, workerReply } from './mdp.js';
+import { parseWorkerMessage, workerDisconnect, workerHeartbeat, workerReady, workerReply, type Framing } from './mdp.js';
 import { replyError, type RequestContext, type RequestHandler, type Responder } from './Responder.js';
 import type { SocketEventMap } from './socketEvents.js';
 import type { SocketOptions } from './SocketOptions.js';
@@ -55,6 +55,8 @@ export interface WorkerCounters {
 export interface WorkerConnectionSettings {
   readonly endpoint: string;
   readonly service: string;
+  /** How this connection's own commands are framed (READY, HEARTBEAT, DISCONNECT). */
+  readonly framing: Framing;
   readonly handler: RequestHandler;
   readonly responder: Responder;
   readonly heartbeatInterval: number;
@@ -67,6 +69,13 @@ export interface WorkerConnectionSettings {
 }
 
 /** A request being served: its abort switch and the promise of its completion. */
+/** A REQUEST from the broker: where its reply goes, and in which framing. */
+interface BrokerRequest {
+  readonly client: Buffer;
+  readonly body: Frames;
+  readonly framing: Framing;
+}
+
 interface InFlight {
   readonly abort: LazyAbort;
   done: Promise<void>;
@@ -129,7 +138,7 @@ export class WorkerConnection {
     this.#socket = undefined;
     this.#generation += 1;
     if (!socket) return;
-    if (!this.#reconnecting) await socket.send(workerDisconnect()).catch(() => undefined);
+    if (!this.#reconnecting) await socket.send(workerDisconnect(this.#settings.framing)).catch(() => undefined);
     await socket.close({ flushTimeout: Math.max(100, deadline - Date.now()) });
   }
 
@@ -141,7 +150,7 @@ export class WorkerConnection {
     this.#socket = socket;
     const generation = this.#generation;
     this.#liveness = liveness;
-    this.#send(socket, workerReady(service));
+    this.#send(socket, workerReady(service, this.#settings.framing));
     events.emit('ready', { connection: this.index });
     this.#timer = setInterval(() => this.#tick(socket, generation), heartbeatInterval);
     void this.#receive(socket, generation);
@@ -166,7 +175,7 @@ export class WorkerConnection {
     // Heartbeat even while busy, so a long request does not make this worker look dead.
     if (!this.#sentSinceTick) {
       this.#settings.counters.heartbeatsSent += 1;
-      void this.#send(socket, workerHeartbeat());
+      void this.#send(socket, workerHeartbeat(this.#settings.framing));
     }
     this.#sentSinceTick = false;
   }
@@ -228,17 +237,17 @@ export class WorkerConnection {
     }
     if (this.#stopping) {
       counters.stoppingRejections += 1;
-      this.#refuse(socket, message.client, message.body, new UnavailableError('the worker is stopping; retry with the same id'));
+      this.#refuse(socket, message, new UnavailableError('the worker is stopping; retry with the same id'));
       return;
     }
     if (this.#busy) {
       counters.busyRejections += 1;
-      this.#refuse(socket, message.client, message.body, new OverloadedError('the broker sent a request to a busy worker connection'));
+      this.#refuse(socket, message, new OverloadedError('the broker sent a request to a busy worker connection'));
       return;
     }
     const inFlight: InFlight = { abort: new LazyAbort(), done: Promise.resolve() };
     this.#busy = inFlight;
-    inFlight.done = this.#serve(socket, generation, inFlight, message.client, message.body).catch((error: unknown) => {
+    inFlight.done = this.#serve(socket, generation, inFlight, message).catch((error: unknown) => {
       // Whatever failed on the way to the reply (an error reply that cannot be built, a clock that
       // cannot stamp it), the process keeps serving: counted, logged, the connection idle again.
       // The client hears nothing; its timeout and retry (same id) cover that.
@@ -257,13 +266,13 @@ export class WorkerConnection {
   }
 
   /** Answers a request without serving it. */
-  #refuse(socket: ManagedSocket, client: Buffer, body: Frames, error: CorreioError): void {
-    const decoded = this.#settings.responder.decodeRequest(body);
+  #refuse(socket: ManagedSocket, request: BrokerRequest, error: CorreioError): void {
+    const decoded = this.#settings.responder.decodeRequest(request.body);
     const id = decoded.ok ? decoded.request.id : decoded.id;
-    void this.#send(socket, workerReply('final', client, [this.#settings.responder.error(id, error)]));
+    void this.#send(socket, workerReply('final', request.client, [this.#settings.responder.error(id, error)], request.framing));
   }
 
-  async #serve(socket: ManagedSocket, generation: number, inFlight: InFlight, client: Buffer, body: Frames): Promise<void> {
+  async #serve(socket: ManagedSocket, generation: number, inFlight: InFlight, { client, body, framing }: BrokerRequest): Promise<void> {
     const { responder, counters, handler, service, log } = this.#settings;
     const arrived = traceWrite && performance.now();
     const decoded = responder.decodeRequest(body);
@@ -272,7 +281,7 @@ export class WorkerConnection {
       counters.malformedByCode[decoded.error.code] = (counters.malformedByCode[decoded.error.code] ?? 0) + 1;
       log.debug({ err: decoded.error, connection: this.index }, 'refused a malformed request');
       this.#idle(inFlight);
-      await this.#send(socket, workerReply('final', client, [responder.error(decoded.id, decoded.error)]));
+      await this.#send(socket, workerReply('final', client, [responder.error(decoded.id, decoded.error)], framing));
       return;
     }
     counters.requests += 1;
@@ -291,7 +300,7 @@ export class WorkerConnection {
         if (generation !== this.#generation) throw new UnavailableError('the broker session of this request has ended');
         const bytes = responder.encodeReply(request, partialBody);
         counters.partials += 1;
-        await this.#send(socket, workerReply('partial', client, [bytes]));
+        await this.#send(socket, workerReply('partial', client, [bytes], framing));
       },
     };
     let reply: Uint8Array;
@@ -309,7 +318,7 @@ export class WorkerConnection {
     counters.replies += 1;
     this.#idle(inFlight);
     traceWrite?.('worker.replied', request.id);
-    await this.#send(socket, workerReply('final', client, [reply]));
+    await this.#send(socket, workerReply('final', client, [reply], framing));
   }
 
   #contain(error: unknown, what: string): void {

@@ -13,6 +13,7 @@ export { backoffDelay, type BackoffOptions } from './backoff.js';
 
 // Majordomo (MDP/0.2, RFC 18)
 export * as mdp from './mdp.js';
+export type { Framing } from './mdp.js';
 export { RequestClient, type RequestClientOptions, type RequestOptions, type RequestClientStats } from './RequestClient.js';
 export { MalformedReplyError, UnexpectedReplyError } from './replyErrors.js';
 export { Worker, type WorkerOptions, type WorkerStats } from './Worker.js';

@@ -1,4 +1,5 @@
-// Raw MDP/0.2 peers for the broker tests: bare DEALER sockets speaking RFC 18 frame by frame.
+// Raw MDP/0.2 peers for the broker tests: bare DEALER sockets speaking RFC 18 frame by frame, in
+// the classic framing or the packed one of revision 1.10 (FRAMES.md §1.12).
 import { MessageCodec, newRequestId } from '@correio/codec';
 import type { AnyEnvelope } from '@correio/protocol';
 import * as zmq from 'zeromq';
@@ -8,6 +9,21 @@ export const MDPC = 'MDPC02';
 export const MDPW = 'MDPW02';
 export const W = { READY: 1, REQUEST: 2, PARTIAL: 3, FINAL: 4, HEARTBEAT: 5, DISCONNECT: 6 } as const;
 export const C = { REQUEST: 1, PARTIAL: 2, FINAL: 3 } as const;
+export type Framing = 'classic' | 'packed';
+
+/** One packed header frame: "MDPC02" or "MDPW02", the command byte, then a service name or client address. */
+export function packed(header: string, command: number, tail: Buffer | string = Buffer.alloc(0)): Buffer {
+  return Buffer.concat([Buffer.from(header), Buffer.of(command), Buffer.from(tail)]);
+}
+
+/** A received message's header in either framing: its command, service or address, and body frames. */
+export function header(frames: Buffer[], expected: string): { framing: Framing; command: number; tail: Buffer; body: Buffer[] } {
+  const first = frames[0]!;
+  if (first.length > 6 && first.subarray(0, 6).toString() === expected) return { framing: 'packed', command: first[6]!, tail: first.subarray(7), body: frames.slice(1) };
+  if (first.toString() !== expected) throw new Error(`got a message whose header is not ${expected}`);
+  const delimited = expected === MDPW && frames[1]![0] !== W.HEARTBEAT && frames[1]![0] !== W.DISCONNECT;
+  return { framing: 'classic', command: frames[1]![0]!, tail: frames[2] ?? Buffer.alloc(0), body: frames.slice(delimited ? 4 : 3) };
+}
 
 const sockets: zmq.Socket[] = [];
 
@@ -55,29 +71,30 @@ export class RawWorker {
     endpoint: string,
     readonly service: string,
     timeoutMs = 3_000,
+    readonly framing: Framing = 'classic',
   ) {
     this.socket = dealer(endpoint, timeoutMs);
   }
 
   async ready(): Promise<this> {
-    await this.socket.send([MDPW, byte(W.READY), this.service]);
+    await this.socket.send(this.framing === 'packed' ? [packed(MDPW, W.READY, this.service)] : [MDPW, byte(W.READY), this.service]);
     return this;
   }
 
   heartbeat(): Promise<void> {
-    return this.socket.send([MDPW, byte(W.HEARTBEAT)]);
+    return this.socket.send(this.framing === 'packed' ? [packed(MDPW, W.HEARTBEAT)] : [MDPW, byte(W.HEARTBEAT)]);
   }
 
   /** The next REQUEST, skipping heartbeats. */
   async nextRequest(): Promise<{ client: Buffer; envelope: AnyEnvelope; body: Buffer[] }> {
     for (let i = 0; i < 100; i++) {
       const frames = await this.socket.receive();
-      if (frames[0]!.toString() !== MDPW) throw new Error('worker got a non-MDPW02 message');
-      const command = frames[1]![0];
+      const { framing, command, tail, body } = header(frames, MDPW);
+      if (framing !== this.framing) throw new Error(`a ${this.framing} worker got a ${framing} message`);
       if (command === W.HEARTBEAT) continue;
       if (command !== W.REQUEST) throw new Error(`worker expected REQUEST, got command ${command}`);
-      if (frames[3]!.length !== 0) throw new Error('REQUEST lacks the empty delimiter');
-      return { client: frames[2]!, envelope: codec.decode(frames[4]!), body: frames.slice(4) };
+      if (framing === 'classic' && frames[3]!.length !== 0) throw new Error('REQUEST lacks the empty delimiter');
+      return { client: tail, envelope: codec.decode(body[0]!), body };
     }
     throw new Error('only heartbeats');
   }
@@ -87,13 +104,16 @@ export class RawWorker {
     for (let i = 0; i < 100; i++) {
       const frames = await receiveOrNothing(this.socket);
       if (frames === undefined) return undefined;
-      if (frames[1]![0] !== W.HEARTBEAT) return frames[1]![0];
+      const { framing, command } = header(frames, MDPW);
+      if (framing !== this.framing) throw new Error(`a ${this.framing} worker got a ${framing} message`);
+      if (command !== W.HEARTBEAT) return command;
     }
     return undefined;
   }
 
   reply(client: Buffer, body: Buffer, final = true): Promise<void> {
-    return this.socket.send([MDPW, byte(final ? W.FINAL : W.PARTIAL), client, Buffer.alloc(0), body]);
+    const command = final ? W.FINAL : W.PARTIAL;
+    return this.socket.send(this.framing === 'packed' ? [packed(MDPW, command, client), body] : [MDPW, byte(command), client, Buffer.alloc(0), body]);
   }
 
   /** Serves `count` requests with clock.poll.reply. */
@@ -108,19 +128,23 @@ export class RawWorker {
 export class RawClient {
   readonly socket: zmq.Dealer;
 
-  constructor(endpoint: string, timeoutMs = 3_000) {
+  constructor(
+    endpoint: string,
+    timeoutMs = 3_000,
+    readonly framing: Framing = 'classic',
+  ) {
     this.socket = dealer(endpoint, timeoutMs);
   }
 
   send(service: string, ...body: Buffer[]): Promise<void> {
-    return this.socket.send([MDPC, byte(C.REQUEST), service, ...body]);
+    return this.socket.send(this.framing === 'packed' ? [packed(MDPC, C.REQUEST, service), ...body] : [MDPC, byte(C.REQUEST), service, ...body]);
   }
 
-  /** The next reply: its command, service and envelope (decoded when it is one). */
+  /** The next reply: its command, service and envelope (decoded when it is one); it must come in the client's framing. */
   async reply(): Promise<{ command: number; service: string; frames: Buffer[]; envelope: AnyEnvelope }> {
-    const frames = await this.socket.receive();
-    if (frames[0]!.toString() !== MDPC) throw new Error('client got a non-MDPC02 message');
-    return { command: frames[1]![0]!, service: frames[2]!.toString(), frames: frames.slice(3), envelope: codec.decode(frames[3]!) };
+    const { framing, command, tail, body } = header(await this.socket.receive(), MDPC);
+    if (framing !== this.framing) throw new Error(`a ${this.framing} client got a ${framing} reply`);
+    return { command, service: tail.toString(), frames: body, envelope: codec.decode(body[0]!) };
   }
 
   async replyOrNothing(): Promise<Buffer[] | undefined> {

@@ -12,6 +12,7 @@ import {
   closePeers,
   dealer,
   eventually,
+  packed,
   pollReply,
   pollRequest,
   receiveOrNothing,
@@ -442,6 +443,114 @@ describe('MajordomoBroker: protocol violations', () => {
     await worker.serve(1);
     expect((await client.reply()).envelope.id).toBe(request.id);
     expect(await receiveOrNothing(rogue)).toBeUndefined();
+  });
+});
+
+describe('MajordomoBroker: packed framing (FRAMES.md §1.12)', () => {
+  it('takes one header frame each way from packed peers: REQUEST, PARTIAL and FINAL, bodies untouched', async () => {
+    const { endpoint, broker, counts } = await startBroker();
+    const worker = await new RawWorker(endpoint, 'stream', 3_000, 'packed').ready();
+    await eventually(() => broker.snapshot().workers === 1, 5_000);
+    const client = new RawClient(endpoint, 3_000, 'packed');
+    await client.send('stream', Buffer.from('part-a'), Buffer.from('part-b'));
+    const frames = await worker.socket.receive();
+    expect(frames).toHaveLength(3);
+    expect(frames[0]!.subarray(0, 7).equals(packed(MDPW, W.REQUEST))).toBe(true);
+    const address = frames[0]!.subarray(7);
+    expect(address.length).toBeGreaterThan(0);
+    expect(frames.slice(1).map(String)).toEqual(['part-a', 'part-b']);
+    await worker.socket.send([packed(MDPW, W.PARTIAL, address), 'p1']);
+    await worker.socket.send([packed(MDPW, W.FINAL, address), 'f1', 'f2']);
+    const replies: Buffer[][] = [await client.socket.receive(), await client.socket.receive()];
+    expect(replies.map((reply) => reply.map((frame) => frame.toString('latin1')))).toEqual([
+      ['MDPC02\x02stream', 'p1'],
+      ['MDPC02\x03stream', 'f1', 'f2'],
+    ]);
+    expect(counts.get('final:stream')).toBe(1);
+  });
+
+  it('answers every client in its own framing whatever its worker speaks, and the reverse', async () => {
+    const { endpoint, broker } = await startBroker();
+    const packedWorker = await new RawWorker(endpoint, 'p-svc', 3_000, 'packed').ready();
+    const classicWorker = await new RawWorker(endpoint, 'c-svc', 3_000, 'classic').ready();
+    await eventually(() => broker.snapshot().workers === 2, 5_000);
+    for (const framing of ['classic', 'packed'] as const) {
+      const client = new RawClient(endpoint, 3_000, framing);
+      for (const [service, worker] of [['p-svc', packedWorker], ['c-svc', classicWorker]] as const) {
+        const request = pollRequest(3);
+        await client.send(service, request.bytes);
+        const received = await worker.nextRequest();
+        expect(received.body).toEqual([request.bytes]);
+        await worker.reply(received.client, pollReply(received.envelope));
+        const reply = await client.reply(); // throws unless framed as the client's request
+        expect(reply).toMatchObject({ command: C.FINAL, service, envelope: { id: request.id } });
+      }
+    }
+  });
+
+  it('heartbeats a packed worker and tells it DISCONNECT in packed frames; answers a packed client’s errors and MMI packed', async () => {
+    const { endpoint, broker } = await startBroker({ heartbeatIntervalMs: 50, liveness: 200, startupGraceMs: 0 });
+    const worker = await new RawWorker(endpoint, 'beat', 3_000, 'packed').ready();
+    const heartbeat = await worker.socket.receive();
+    expect(heartbeat).toEqual([packed(MDPW, W.HEARTBEAT)]);
+    const client = new RawClient(endpoint, 3_000, 'packed');
+    const request = pollRequest(1);
+    await client.send('nobody', request.bytes);
+    expect(await client.reply()).toMatchObject({ command: C.FINAL, service: 'nobody', envelope: { type: 'error', id: request.id, body: { code: 'UNKNOWN_SERVICE' } } });
+    await client.send('mmi.service', Buffer.from('beat'));
+    expect((await client.socket.receive()).map((frame) => frame.toString('latin1'))).toEqual(['MDPC02\x03mmi.service', '200']);
+    await client.send('mmi.other', Buffer.from('x'));
+    expect((await client.socket.receive()).map((frame) => frame.toString('latin1'))).toEqual(['MDPC02\x03mmi.other', '501']);
+    const closing = broker.close();
+    expect(await worker.nextCommand()).toBe(W.DISCONNECT);
+    await closing;
+  });
+
+  it('drops malformed packed client messages, disconnects malformed packed workers in packed frames, and keeps serving', async () => {
+    const { endpoint, broker, counts } = await startBroker({ maxMessageSize: 4096 });
+    const worker = await new RawWorker(endpoint, '__proto__', 3_000, 'packed').ready();
+    await eventually(() => broker.snapshot().workers === 1, 5_000);
+    const rogue = dealer(endpoint, 300);
+    const clientGarbage: (Buffer | string)[][] = [
+      [packed(MDPC, C.REQUEST, '__proto__')], // no body
+      [packed(MDPC, 0x09, '__proto__'), 'x'], // unknown command
+      [packed(MDPC, C.FINAL, '__proto__'), 'x'], // a reply from a client
+      [packed(MDPC, C.REQUEST, 'bad service'), 'x'], // space in the name
+      [packed(MDPC, C.REQUEST, Buffer.from([0x61, 0x00, 0x7f])), 'x'], // control bytes in the name
+      [packed(MDPC, C.REQUEST, 'n'.repeat(256)), 'x'], // a name over 255 bytes
+      [packed(MDPC, C.REQUEST), 'x'], // no name at all
+    ];
+    for (const frames of clientGarbage) await rogue.send(frames);
+    await rogue.send([packed('MDPC03', C.REQUEST, 'echo'), 'x']); // another protocol version
+    const disconnected = async (frames: (Buffer | string)[]): Promise<void> => {
+      const peer = dealer(endpoint);
+      await peer.send(frames);
+      expect(await peer.receive()).toEqual([packed(MDPW, W.DISCONNECT)]);
+    };
+    await disconnected([packed(MDPW, W.HEARTBEAT)]); // a worker the broker does not know
+    await disconnected([packed(MDPW, W.READY, 'bad service')]);
+    await disconnected([packed(MDPW, W.READY, 'svc'), 'extra']);
+    await disconnected([packed(MDPW, W.READY)]);
+    await disconnected([packed(MDPW, W.READY, 'mmi.mine')]);
+    await disconnected([packed(MDPW, W.FINAL, 'client'), 'late']); // a reply from a stranger
+    const odd = await new RawWorker(endpoint, 'odd', 3_000, 'packed').ready();
+    await odd.socket.send([packed(MDPW, W.HEARTBEAT, 'tail')]);
+    expect(await odd.nextCommand()).toBe(W.DISCONNECT);
+    const empty = await new RawWorker(endpoint, 'empty', 3_000, 'packed').ready();
+    await empty.socket.send([packed(MDPW, W.FINAL), 'no client address']);
+    expect(await empty.nextCommand()).toBe(W.DISCONNECT);
+
+    const client = new RawClient(endpoint, 3_000, 'packed');
+    const request = pollRequest(9);
+    await client.send('__proto__', request.bytes);
+    await worker.serve(1);
+    expect((await client.reply()).envelope.id).toBe(request.id);
+    expect(await receiveOrNothing(rogue)).toBeUndefined();
+    expect(counts.get('drop:malformed-client-command')).toBe(clientGarbage.length);
+    expect(counts.get('drop:unknown-header')).toBe(1);
+    expect(counts.get('drop:malformed-worker-command')).toBe(6);
+    expect(counts.get('drop:late-reply')).toBe(1);
+    expect(broker.snapshot().workers).toBe(1);
   });
 });
 

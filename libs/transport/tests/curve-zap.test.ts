@@ -84,14 +84,14 @@ describe.each(NETWORK_TRANSPORTS)('CURVE with a ZAP allow-list over %s', (transp
     const { zap, accepted, refused } = await authenticator();
     const broker = await TestBroker.start(bindAddress(transport, 'curve-broker'), { curveSecretKey: serverKeys.secretKey, heartbeatInterval: 200 });
     cleanup.push(() => broker.close());
-    const worker = new Worker({ endpoint: broker.endpoint, service: 'echo', handler: echoResult, curve: asClient(allowed) }).start();
+    const worker = new Worker({ framing: 'classic', endpoint: broker.endpoint, service: 'echo', handler: echoResult, curve: asClient(allowed) }).start();
     cleanup.push(() => worker.stop({ drainTimeout: 0 }));
-    const client = new RequestClient({ endpoint: broker.endpoint, curve: asClient(allowed), timeout: 5000 });
+    const client = new RequestClient({ framing: 'classic', endpoint: broker.endpoint, curve: asClient(allowed), timeout: 5000 });
     cleanup.push(() => client.close());
     expect(resultOf(await client.request('echo', 'service.call.request', echoBody({ secret: true })))).toEqual({ secret: true });
     expect(accepted.map((decision) => decision.publicKey)).toContain(allowed.publicKey);
 
-    const intruder = new RequestClient({ endpoint: broker.endpoint, curve: asClient(stranger), timeout: 500 });
+    const intruder = new RequestClient({ framing: 'classic', endpoint: broker.endpoint, curve: asClient(stranger), timeout: 500 });
     cleanup.push(() => intruder.close());
     const failures: HandshakeFailure[] = [];
     intruder.events.on('handshakeFailed', (failure) => failures.push(failure));
@@ -138,7 +138,7 @@ describe.each(NETWORK_TRANSPORTS)('CURVE with a ZAP allow-list over %s', (transp
     await authenticator();
     const broker = await TestBroker.start(bindAddress(transport, 'curve-mismatch'), { curveSecretKey: serverKeys.secretKey });
     cleanup.push(() => broker.close());
-    const plain = new RequestClient({ endpoint: broker.endpoint, timeout: 300 });
+    const plain = new RequestClient({ framing: 'classic', endpoint: broker.endpoint, timeout: 300 });
     cleanup.push(() => plain.close());
     const failures: HandshakeFailure[] = [];
     plain.events.on('handshakeFailed', (failure) => failures.push(failure));
@@ -147,9 +147,9 @@ describe.each(NETWORK_TRANSPORTS)('CURVE with a ZAP allow-list over %s', (transp
     // The side that notices first reports the mismatch (protocol); the other may only see the connection drop (EPIPE).
     expect(['protocol', 'other']).toContain(failures[0]!.reason);
 
-    const worker = new Worker({ endpoint: broker.endpoint, service: 'echo', handler: echoResult, curve: asClient(allowed) }).start();
+    const worker = new Worker({ framing: 'classic', endpoint: broker.endpoint, service: 'echo', handler: echoResult, curve: asClient(allowed) }).start();
     cleanup.push(() => worker.stop({ drainTimeout: 0 }));
-    const client = new RequestClient({ endpoint: broker.endpoint, curve: asClient(allowed), timeout: 5000 });
+    const client = new RequestClient({ framing: 'classic', endpoint: broker.endpoint, curve: asClient(allowed), timeout: 5000 });
     cleanup.push(() => client.close());
     expect(resultOf(await client.request('echo', 'service.call.request', echoBody({ after: 'mismatch' })))).toEqual({ after: 'mismatch' });
   });

@@ -20,7 +20,7 @@ afterEach(async () => {
 const NEVER = 60_000;
 
 function client(endpoint: string): RequestClient {
-  const created = new RequestClient({ endpoint, timeout: NEVER });
+  const created = new RequestClient({ framing: 'classic', endpoint, timeout: NEVER });
   cleanup.push(() => created.close());
   return created;
 }
@@ -170,7 +170,7 @@ describe.each(NETWORK_TRANSPORTS)('RequestClient reply checks over %s', (transpo
 describe('RequestClient raw requests', () => {
   it('count against maxInFlight until their replies come, timed out or not', async () => {
     const raw = await fakeBroker(bindAddress('tcp', 'raw'));
-    const requests = new RequestClient({ endpoint: raw.endpoint, maxInFlight: 2 });
+    const requests = new RequestClient({ framing: 'classic', endpoint: raw.endpoint, maxInFlight: 2 });
     cleanup.push(() => requests.close());
     await waitFor(() => requests.connected, 'the client to connect');
     for (let i = 0; i < 2; i++) await expect(requests.requestRaw('mmi.service', ['echo'], { timeout: 50 })).rejects.toBeInstanceOf(TimeoutError);

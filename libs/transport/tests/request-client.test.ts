@@ -21,13 +21,13 @@ async function broker(transport: Transport): Promise<TestBroker> {
 }
 
 function worker(endpoint: string, handler: RequestHandler, concurrency = 1): Worker {
-  const started = new Worker({ endpoint, service: 'echo', handler, concurrency, heartbeatInterval: 200, liveness: 10 }).start();
+  const started = new Worker({ framing: 'classic', endpoint, service: 'echo', handler, concurrency, heartbeatInterval: 200, liveness: 10 }).start();
   cleanup.push(() => started.stop({ drainTimeout: 0 }));
   return started;
 }
 
 function client(endpoint: string, options: Partial<ConstructorParameters<typeof RequestClient>[0]> = {}): RequestClient {
-  const created = new RequestClient({ endpoint, timeout: 5000, ...options });
+  const created = new RequestClient({ framing: 'classic', endpoint, timeout: 5000, ...options });
   cleanup.push(() => created.close());
   return created;
 }
@@ -121,7 +121,7 @@ describe.each(TRANSPORTS)('RequestClient over %s', (transport) => {
   it('stamps outgoing envelopes and observes incoming ones through the Stamp', async () => {
     const mdp = await broker(transport);
     const workerStamp = new LamportStamp('worker-1', { start: 1000 });
-    const started = new Worker({ endpoint: mdp.endpoint, service: 'echo', heartbeatInterval: 200, liveness: 10, stamp: workerStamp, handler: (request) => ({ result: { from: request.from, lc: request.lc } }) }).start();
+    const started = new Worker({ framing: 'classic', endpoint: mdp.endpoint, service: 'echo', heartbeatInterval: 200, liveness: 10, stamp: workerStamp, handler: (request) => ({ result: { from: request.from, lc: request.lc } }) }).start();
     cleanup.push(() => started.stop({ drainTimeout: 0 }));
     const stamp = new LamportStamp('client-1');
     const requests = client(mdp.endpoint, { stamp });
@@ -184,7 +184,7 @@ describe('RequestClient failures', () => {
   });
 
   it('rejects requests in flight when closed', async () => {
-    const requests = new RequestClient({ endpoint: 'tcp://127.0.0.1:1' });
+    const requests = new RequestClient({ framing: 'classic', endpoint: 'tcp://127.0.0.1:1' });
     const pending = requests.request('echo', 'service.call.request', echoBody({}), { timeout: 10_000 });
     await sleep(10);
     await requests.close();

@@ -66,6 +66,9 @@ function finalOf(frames: Buffer[], service = SERVICE): AnyEnvelope {
   return codec.decode(frames[3]!);
 }
 
+/** A packed header frame (FRAMES.md §1.12): "MDPC02" or "MDPW02", the command, then the service. */
+const packed = (header: string, command: number, service = ''): Buffer => Buffer.concat([Buffer.from(header), Buffer.of(command), Buffer.from(service)]);
+
 describe.each(NETWORK_TRANSPORTS)('ServiceEndpoint over %s', (transport) => {
   it('serves a RequestClient, and many concurrent requests each get their own reply, handled concurrently', async () => {
     let running = 0;
@@ -109,6 +112,22 @@ describe('ServiceEndpoint refusals', () => {
     expect(ep.stats).toMatchObject({ unknownService: 2, requests: 0 });
   });
 
+  it('answers a packed REQUEST with a packed FINAL, and a classic one classic, on one connection', async () => {
+    const { address } = await endpoint(pollReply);
+    const raw = rawDealer(address);
+    await raw.send([packed('MDPC02', 0x01, SERVICE), envelopeBytes('clock.poll.request', 'packed-1', { round: 3 })]);
+    const reply = await within(raw.receive(), 5000, 'the packed FINAL');
+    expect(reply).toHaveLength(2);
+    expect(reply[0]!.equals(packed('MDPC02', 0x03, SERVICE))).toBe(true);
+    expect(codec.decode(reply[1]!)).toMatchObject({ type: 'clock.poll.reply', id: 'packed-1', body: { round: 3 } });
+    await raw.send([packed('MDPC02', 0x01, 'srv.other'), envelopeBytes('clock.poll.request', 'packed-2', { round: 4 })]);
+    const refusal = await within(raw.receive(), 5000, 'the packed UNKNOWN_SERVICE');
+    expect(refusal[0]!.equals(packed('MDPC02', 0x03, 'srv.other'))).toBe(true);
+    expect(codec.decode(refusal[1]!)).toMatchObject({ type: 'error', id: 'packed-2', body: { code: 'UNKNOWN_SERVICE' } });
+    await raw.send(['MDPC02', Buffer.of(0x01), SERVICE, envelopeBytes('clock.poll.request', 'classic-1', { round: 5 })]);
+    expect(finalOf(await within(raw.receive(), 5000, 'the classic FINAL'))).toMatchObject({ id: 'classic-1', body: { round: 5 } });
+  });
+
   it('rejects an invalid service name or concurrency at construction', () => {
     expect(() => new ServiceEndpoint({ service: 'has space', handler: pollReply })).toThrow(RangeError);
     expect(() => new ServiceEndpoint({ service: '', handler: pollReply })).toThrow(RangeError);
@@ -134,6 +153,12 @@ describe('ServiceEndpoint refusals', () => {
       ['MDPC02'], // one frame
       [''], // one empty frame
       ['', '', '', ''], // empty frames
+      [packed('MDPC02', 0x01)], // packed: no service, no body
+      [packed('MDPC02', 0x01), valid], // packed: no service
+      [packed('MDPC02', 0x01, SERVICE)], // packed: no body
+      [packed('MDPC02', 0x03, SERVICE), valid], // packed FINAL from a client
+      [packed('MDPC02', 0x01, 'bad service'), valid], // packed: invalid service name
+      [packed('MDPW02', 0x01, SERVICE)], // packed worker READY
     ];
     for (const frames of dropped) await raw.send(frames);
     const answered: [string, (string | Buffer | Uint8Array)[], string][] = [

@@ -86,14 +86,25 @@ describe('publication headers', () => {
 describe('MDP frames', () => {
   const frames = (parts: (string | Buffer | Uint8Array)[]) => parts.map((part) => (typeof part === 'string' ? Buffer.from(part) : Buffer.from(part)));
 
-  it('parses what it builds', () => {
-    expect(mdp.parseClientMessage(frames(mdp.clientRequest('svc', ['body'])))).toMatchObject({ kind: 'request', service: 'svc' });
-    expect(mdp.parseClientMessage(frames(mdp.clientReply('final', 'svc', ['b'])))).toMatchObject({ kind: 'final', service: 'svc' });
-    expect(mdp.parseWorkerMessage(frames(mdp.workerReady('svc')))).toEqual({ kind: 'ready', service: 'svc' });
-    expect(mdp.parseWorkerMessage(frames(mdp.workerRequest('client', ['b'])))).toMatchObject({ kind: 'request', client: Buffer.from('client') });
-    expect(mdp.parseWorkerMessage(frames(mdp.workerReply('partial', 'client', ['b'])))).toMatchObject({ kind: 'partial' });
-    expect(mdp.parseWorkerMessage(frames(mdp.workerHeartbeat()))).toEqual({ kind: 'heartbeat' });
-    expect(mdp.parseWorkerMessage(frames(mdp.workerDisconnect()))).toEqual({ kind: 'disconnect' });
+  it.each(['classic', 'packed'] as const)('parses what it builds (%s)', (framing) => {
+    expect(mdp.parseClientMessage(frames(mdp.clientRequest('svc', ['body'], framing)))).toMatchObject({ kind: 'request', service: 'svc', framing });
+    expect(mdp.parseClientMessage(frames(mdp.clientReply('final', 'svc', ['b'], framing)))).toMatchObject({ kind: 'final', service: 'svc', framing });
+    expect(mdp.parseWorkerMessage(frames(mdp.workerReady('svc', framing)))).toEqual({ kind: 'ready', service: 'svc', framing });
+    expect(mdp.parseWorkerMessage(frames(mdp.workerRequest('client', ['b'], framing)))).toMatchObject({ kind: 'request', client: Buffer.from('client'), framing });
+    expect(mdp.parseWorkerMessage(frames(mdp.workerReply('partial', 'client', ['b'], framing)))).toMatchObject({ kind: 'partial', framing });
+    expect(mdp.parseWorkerMessage(frames(mdp.workerHeartbeat(framing)))).toEqual({ kind: 'heartbeat', framing });
+    expect(mdp.parseWorkerMessage(frames(mdp.workerDisconnect(framing)))).toEqual({ kind: 'disconnect', framing });
+  });
+
+  it('packs header, command and service or address into one frame (FRAMES.md §1.12)', () => {
+    const hex = (message: unknown[]): string[] => frames(message as never).map((frame) => frame.toString('hex'));
+    expect(hex(mdp.clientRequest('chat', ['b'], 'packed'))).toEqual(['4d44504330320163686174', '62']);
+    expect(hex(mdp.workerReady('chat', 'packed'))).toEqual(['4d44505730320163686174']);
+    expect(hex(mdp.workerReply('final', Buffer.from([0x00, 0x6b, 0x8b, 0x45, 0x67]), ['b'], 'packed'))).toEqual(['4d44505730320400' + '6b8b4567', '62']);
+    expect(hex(mdp.workerHeartbeat('packed'))).toEqual(['4d445057303205']);
+    expect(mdp.parseClientMessage(frames(['MDPC02\x01', 'b']))).toMatchObject({ kind: 'malformed', reason: /service/ });
+    expect(mdp.parseWorkerMessage(frames([Buffer.from('4d4450573032054142', 'hex')]))).toMatchObject({ kind: 'malformed', reason: /HEARTBEAT/ });
+    expect(mdp.parseWorkerMessage(frames([Buffer.from('4d44505730320201', 'hex')]))).toMatchObject({ kind: 'malformed', reason: /body/ });
   });
 
   it('names what is wrong with malformed messages', () => {

@@ -22,7 +22,7 @@ async function rawBroker(transport: Transport): Promise<zmq.Router> {
 }
 
 function startWorker(endpoint: string, handler: RequestHandler, options: Partial<ConstructorParameters<typeof Worker>[0]> = {}): Worker {
-  const worker = new Worker({ endpoint, service: 'echo', handler, heartbeatInterval: 100, liveness: 3, ...options }).start();
+  const worker = new Worker({ framing: 'classic', endpoint, service: 'echo', handler, heartbeatInterval: 100, liveness: 3, ...options }).start();
   cleanup.push(() => worker.stop({ drainTimeout: 0 }));
   return worker;
 }
@@ -228,7 +228,7 @@ describe.each(TRANSPORTS)('Worker shutdown over %s', (transport) => {
       await sleep(300);
       return echoResult(request);
     }, { concurrency: 2, liveness: 20 });
-    const client = new RequestClient({ endpoint: broker.endpoint, timeout: 5000 });
+    const client = new RequestClient({ framing: 'classic', endpoint: broker.endpoint, timeout: 5000 });
     cleanup.push(() => client.close());
     const reply = client.request('echo', 'service.call.request', echoBody({ n: 1 }));
     await waitFor(() => started, 'the handler to start');
@@ -247,7 +247,7 @@ describe.each(TRANSPORTS)('Worker shutdown over %s', (transport) => {
       await new Promise((resolve) => context.signal.addEventListener('abort', resolve));
       return echoResult(request);
     }, { liveness: 20 });
-    const client = new RequestClient({ endpoint: broker.endpoint, timeout: 2000 });
+    const client = new RequestClient({ framing: 'classic', endpoint: broker.endpoint, timeout: 2000 });
     cleanup.push(() => client.close());
     void client.request('echo', 'service.call.request', echoBody({})).catch(() => undefined);
     await waitFor(() => signal !== undefined, 'the handler to start');
@@ -269,7 +269,7 @@ describe.each(NETWORK_TRANSPORTS)('broker restart over %s', (transport) => {
       await sleep(5); // 60 requests take ≥ 300 ms: most of them must outlive the first broker
       return echoResult(request);
     }, { concurrency: 2 });
-    const client = new RequestClient({ endpoint, timeout: 300, retries: 20, backoff: { initialMs: 50, maxMs: 200 }, reconnectMaxInterval: 200 });
+    const client = new RequestClient({ framing: 'classic', endpoint, timeout: 300, retries: 20, backoff: { initialMs: 50, maxMs: 200 }, reconnectMaxInterval: 200 });
     cleanup.push(() => client.close());
 
     const total = 60;

@@ -1,11 +1,12 @@
 // Broker benchmark: requests/s and latency through (a) a minimal zeromq.js ROUTER/ROUTER broker,
-// (b) the Correio broker (apps/broker, as deployed), (c) NATS request/reply; 2 worker processes,
-// 1 client process, N = 1 and 100 requests outstanding, 64 B and 1 KiB bodies.
+// (b) the Correio broker (apps/broker, as deployed) with raw MDP peers in the classic framing and
+// (c) in the packed one (FRAMES.md §1.12), (d) NATS request/reply; 2 worker processes, 1 client
+// process, N = 1 and 100 requests outstanding, 64 B and 1 KiB bodies.
 //   npm run bench:broker [-- --duration 4000 --connections 1,16]
 import { cpus } from 'node:os';
-import { join } from 'node:path';
 import { formatMicros, formatRate } from './stats.js';
-import { freePort, spawnPeer, spawnTsPeer, startNats, stopAll, workspaceRoot, type Peer } from './processes.js';
+import { processCpuSeconds } from './cpuTime.js';
+import { spawnTsPeer, startCorreioBroker, startNats, stopAll, type Peer } from './processes.js';
 import { arg } from './peers/args.js';
 
 interface Result {
@@ -16,20 +17,36 @@ interface Result {
   perSecond: number;
   p50us: number;
   p99us: number;
+  /** CPU µs per request (user + system, all threads, warm-up included) of the broker, the two workers together, and the client. */
+  cpu: { broker: number; workers: number; client: number };
 }
 
 const duration = arg('duration', '4000');
 const connectionCounts = arg('connections', '1,16').split(',').map(Number);
 const results: Result[] = [];
 
-async function measure(system: 'baseline' | 'mdp' | 'nats', target: string[], outstanding: number, size: number): Promise<Record<string, number>> {
-  const load = spawnTsPeer('req-load.ts', ['--system', system, ...target, '--outstanding', String(outstanding), '--size', String(size), '--duration', duration]);
-  const line = await load.line(/^\{/, Number(duration) + 30_000);
-  await load.stop();
-  return JSON.parse(line) as Record<string, number>;
+type System = 'baseline' | 'mdp' | 'mdp-packed' | 'nats';
+
+/** The processes under test: the broker (or nats-server) and the workers. */
+interface Topology {
+  readonly target: string[];
+  readonly broker: Peer;
+  readonly workers: readonly Peer[];
 }
 
-async function withSystem(system: 'baseline' | 'mdp' | 'nats', connections: number, body: (target: string[]) => Promise<void>): Promise<void> {
+async function measure(system: System, topology: Topology, outstanding: number, size: number): Promise<Omit<Result, 'system' | 'connections' | 'outstanding' | 'size'>> {
+  const mdp = system === 'mdp' || system === 'mdp-packed' ? ['--system', 'mdp', '--framing', system === 'mdp' ? 'classic' : 'packed'] : ['--system', system];
+  const cpuOf = (peers: readonly Peer[]) => peers.reduce((sum, peer) => sum + processCpuSeconds(peer.process.pid!), 0);
+  const [broker, workers] = [cpuOf([topology.broker]), cpuOf(topology.workers)];
+  const load = spawnTsPeer('req-load.ts', [...mdp, ...topology.target, '--outstanding', String(outstanding), '--size', String(size), '--duration', duration]);
+  const measured = JSON.parse(await load.line(/^\{/, Number(duration) + 30_000)) as Record<string, number>;
+  const perRequest = (seconds: number) => (seconds * 1e6) / measured['total']!;
+  const cpu = { broker: perRequest(cpuOf([topology.broker]) - broker), workers: perRequest(cpuOf(topology.workers) - workers), client: perRequest(measured['cpuMs']! / 1000) };
+  await load.stop();
+  return { perSecond: measured['perSecond']!, p50us: measured['p50us']!, p99us: measured['p99us']!, cpu };
+}
+
+async function withSystem(system: System, connections: number, body: (topology: Topology) => Promise<void>): Promise<void> {
   const peers: Peer[] = [];
   try {
     if (system === 'nats') {
@@ -37,7 +54,7 @@ async function withSystem(system: 'baseline' | 'mdp' | 'nats', connections: numb
       peers.push(nats.peer);
       for (let i = 0; i < 2; i++) peers.push(spawnTsPeer('nats-worker.ts', ['--url', nats.url]));
       await Promise.all(peers.slice(1).map((peer) => peer.line(/^ready/)));
-      await body(['--url', nats.url]);
+      await body({ target: ['--url', nats.url], broker: nats.peer, workers: peers.slice(1) });
     } else if (system === 'baseline') {
       const broker = spawnTsPeer('baseline-broker.ts', ['--frontend', 'tcp://127.0.0.1:*', '--backend', 'tcp://127.0.0.1:*']);
       peers.push(broker);
@@ -45,29 +62,27 @@ async function withSystem(system: 'baseline' | 'mdp' | 'nats', connections: numb
       for (let i = 0; i < 2; i++) peers.push(spawnTsPeer('baseline-worker.ts', ['--endpoint', fields['backend']!, '--connections', String(connections)]));
       await Promise.all(peers.slice(1).map((peer) => peer.line(/^ready/)));
       await new Promise((resolve) => setTimeout(resolve, 500));
-      await body(['--endpoint', fields['frontend']!]);
+      await body({ target: ['--endpoint', fields['frontend']!], broker, workers: peers.slice(1) });
     } else {
-      const endpoint = `tcp://127.0.0.1:${await freePort()}`;
-      const broker = spawnPeer(process.execPath, ['--import', 'tsx', '--conditions=@correio/source', join(workspaceRoot, 'apps/broker/src/main.ts'), '--endpoint', endpoint, '--max-queue', '100000', '--hwm', '0']);
-      peers.push(broker);
-      await broker.line(/^broker ready /);
-      for (let i = 0; i < 2; i++) peers.push(spawnTsPeer('mdp-worker.ts', ['--endpoint', endpoint, '--connections', String(connections)]));
+      const { peer, endpoint } = await startCorreioBroker();
+      peers.push(peer);
+      const framing = system === 'mdp' ? 'classic' : 'packed';
+      for (let i = 0; i < 2; i++) peers.push(spawnTsPeer('mdp-worker.ts', ['--endpoint', endpoint, '--connections', String(connections), '--framing', framing]));
       await Promise.all(peers.slice(1).map((peer) => peer.line(/^ready/)));
       await new Promise((resolve) => setTimeout(resolve, 500));
-      await body(['--endpoint', endpoint]);
+      await body({ target: ['--endpoint', endpoint], broker: peer, workers: peers.slice(1) });
     }
   } finally {
     await Promise.all(peers.map((peer) => peer.stop()));
   }
 }
 
-for (const system of ['baseline', 'mdp', 'nats'] as const) {
+for (const system of ['baseline', 'mdp', 'mdp-packed', 'nats'] as const) {
   for (const connections of system === 'nats' ? [1] : connectionCounts) {
-    await withSystem(system, connections, async (target) => {
+    await withSystem(system, connections, async (topology) => {
       for (const outstanding of [1, 100]) {
         for (const size of [64, 1024]) {
-          const measured = await measure(system, target, outstanding, size);
-          const result = { system, connections, outstanding, size, perSecond: measured['perSecond']!, p50us: measured['p50us']!, p99us: measured['p99us']! };
+          const result = { system, connections, outstanding, size, ...(await measure(system, topology, outstanding, size)) };
           results.push(result);
           process.stderr.write(`${system} conn=${connections} N=${outstanding} ${size} B: ${formatRate(result.perSecond)} req/s p50 ${formatMicros(result.p50us)} p99 ${formatMicros(result.p99us)}\n`);
         }
@@ -77,11 +92,11 @@ for (const system of ['baseline', 'mdp', 'nats'] as const) {
 }
 await stopAll();
 
-const names = { baseline: 'zeromq.js ROUTER/ROUTER baseline', mdp: 'Correio broker (MDP/0.2)', nats: `NATS request/reply` } as const;
+const names = { baseline: 'zeromq.js ROUTER/ROUTER baseline', mdp: 'Correio broker (MDP/0.2, classic frames)', 'mdp-packed': 'Correio broker (MDP/0.2, packed frames)', nats: `NATS request/reply` } as const;
 console.log(`Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}; ${new Date().toISOString().slice(0, 10)}; ${duration} ms per run\n`);
-console.log('| System | Worker connections | Outstanding | Body | Requests/s | p50 | p99 |');
-console.log('|---|---:|---:|---:|---:|---:|---:|');
+console.log('| System | Worker connections | Outstanding | Body | Requests/s | p50 | p99 | CPU µs per request: broker / workers / client |');
+console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
 for (const r of results) {
   const connections = r.system === 'nats' ? '2 subscribers' : `2 × ${r.connections}`;
-  console.log(`| ${names[r.system as keyof typeof names]} | ${connections} | ${r.outstanding} | ${r.size === 1024 ? '1 KiB' : `${r.size} B`} | ${formatRate(r.perSecond)} | ${formatMicros(r.p50us)} | ${formatMicros(r.p99us)} |`);
+  console.log(`| ${names[r.system as keyof typeof names]} | ${connections} | ${r.outstanding} | ${r.size === 1024 ? '1 KiB' : `${r.size} B`} | ${formatRate(r.perSecond)} | ${formatMicros(r.p50us)} | ${formatMicros(r.p99us)} | ${[r.cpu.broker, r.cpu.workers, r.cpu.client].map((us) => us.toFixed(1)).join(' / ')} |`);
 }

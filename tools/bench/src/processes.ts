@@ -106,6 +106,14 @@ export async function stopAll(): Promise<void> {
 }
 
 /** Starts nats-server (Debian package `nats-server`) on a free port. */
+/** The Correio broker as deployed (apps/broker's main), bound at a free loopback port with unbounded queues, once ready. */
+export async function startCorreioBroker(): Promise<{ peer: Peer; endpoint: string }> {
+  const endpoint = `tcp://127.0.0.1:${await freePort()}`;
+  const peer = spawnPeer(process.execPath, ['--import', 'tsx', '--conditions=@correio/source', join(workspaceRoot, 'apps/broker/src/main.ts'), '--endpoint', endpoint, '--max-queue', '100000', '--hwm', '0']);
+  await peer.line(/^broker ready /);
+  return { peer, endpoint };
+}
+
 export async function startNats(): Promise<{ peer: Peer; url: string }> {
   const port = await freePort();
   const peer = spawnPeer('nats-server', ['-a', '127.0.0.1', '-p', String(port)]);

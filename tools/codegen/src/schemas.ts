@@ -14,7 +14,7 @@ export interface JsonSchema {
 }
 
 /** The protocol revision the schemas describe (protocol/README.md "Revisions"); the wire version `v` stays 1. */
-export const PROTOCOL_REVISION = '1.9';
+export const PROTOCOL_REVISION = '1.10';
 
 /** A message schema: one file of protocol/schemas/v1 that describes the body of one message type. */
 export interface MessageSchema {

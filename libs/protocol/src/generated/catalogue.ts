@@ -6,7 +6,7 @@ import type { ChatChannelCreateReply, ChatChannelCreateRequest, ChatChannelsRepl
 export const PROTOCOL_VERSION = 1;
 
 /** The protocol revision (protocol/README.md "Revisions"): additions within version 1. */
-export const PROTOCOL_REVISION = '1.9';
+export const PROTOCOL_REVISION = '1.10';
 
 /** Every error code of protocol/ENCODING.md §5. */
 export const ERROR_CODES = ["DECODE","TOO_LARGE","VALIDATION","UNSUPPORTED_VERSION","UNKNOWN_TYPE","BAD_REQUEST","NOT_FOUND","CONFLICT","UNKNOWN_SERVICE","TIMEOUT","UNAVAILABLE","OVERLOADED","INTERNAL","UNAUTHENTICATED","FORBIDDEN"] as const;

@@ -14,18 +14,23 @@ import {
   CLIENT_PARTIAL,
   ClientCommand,
   EMPTY,
+  HEADER_BYTES,
   MMI_FOUND,
   MMI_NOT_FOUND,
   MMI_NOT_IMPLEMENTED,
   MMI_PREFIX,
   MMI_SERVICE,
+  PACKED_DISCONNECT,
+  PACKED_HEARTBEAT,
   WORKER_DISCONNECT,
   WORKER_HEADER,
   WORKER_HEARTBEAT,
   WORKER_REQUEST,
   WorkerCommand,
   commandOf,
+  isPacked,
   isServiceName,
+  packedHeader,
 } from './mdp.js';
 import {
   resolveBrokerOptions,
@@ -47,6 +52,8 @@ interface PendingRequest {
   readonly client: Buffer;
   readonly service: Service;
   readonly body: Buffer[];
+  /** The client's framing (FRAMES.md §1.12): its replies go in the same. */
+  readonly packed: boolean;
   /** performance.now() at arrival, for the latency histogram. */
   readonly receivedAt: number;
   /** performance.now() after which a queued request is answered with an error: arrival (or re-dispatch) + the deadline. */
@@ -60,6 +67,8 @@ interface Worker {
   readonly identity: Buffer;
   readonly key: string;
   readonly service: Service;
+  /** Framed as its READY was (FRAMES.md §1.12): so are its REQUESTs, HEARTBEATs and DISCONNECT. */
+  readonly packed: boolean;
   expiresAt: number;
   lastSentAt: number;
   current: PendingRequest | undefined;
@@ -67,6 +76,8 @@ interface Worker {
 
 class Service {
   readonly nameFrame: Buffer;
+  readonly packedFinal: Buffer;
+  readonly packedPartial: Buffer;
   readonly workers = new Set<Worker>();
   /** Idle workers; a Set keeps insertion order, so its first entry is the least recently used. */
   readonly idle = new Set<Worker>();
@@ -81,6 +92,8 @@ class Service {
     readonly idempotent: boolean,
   ) {
     this.nameFrame = Buffer.from(name, 'latin1');
+    this.packedFinal = packedHeader(CLIENT_HEADER, ClientCommand.FINAL, this.nameFrame);
+    this.packedPartial = packedHeader(CLIENT_HEADER, ClientCommand.PARTIAL, this.nameFrame);
   }
 }
 
@@ -230,7 +243,7 @@ export class MajordomoBroker {
     while (this.#inFlight() > 0 && performance.now() < deadline) await sleep(Math.min(20, graceMs));
     clearInterval(this.#timer);
     for (const worker of [...this.#workers.values()]) {
-      this.#sendToWorker(worker, [WORKER_DISCONNECT]);
+      this.#commandWorker(worker, WorkerCommand.DISCONNECT);
       this.#removeWorker(worker, 'shutdown');
     }
     this.#state = 'closed';
@@ -280,8 +293,11 @@ export class MajordomoBroker {
 
   #onMessage(frames: Buffer[]): void {
     const header = frames[1];
-    if (header !== undefined && header.equals(CLIENT_HEADER)) this.#onClient(frames);
-    else if (header !== undefined && header.equals(WORKER_HEADER)) this.#onWorker(frames);
+    if (header === undefined) this.#unknownHeader(frames[0]!, header);
+    else if (header.length === HEADER_BYTES && header.equals(CLIENT_HEADER)) this.#onClient(frames);
+    else if (header.length === HEADER_BYTES && header.equals(WORKER_HEADER)) this.#onWorker(frames);
+    else if (isPacked(header, CLIENT_HEADER)) this.#onPackedClient(frames);
+    else if (isPacked(header, WORKER_HEADER)) this.#onPackedWorker(frames);
     else this.#unknownHeader(frames[0]!, header);
   }
 
@@ -314,38 +330,53 @@ export class MajordomoBroker {
       this.#drop('malformed-client-command', client);
       return;
     }
+    this.#onRequest(client, serviceFrame, frames.slice(4), false);
+  }
+
+  /** `[client, "MDPC02" ‖ 0x01 ‖ service, body…]` (FRAMES.md §1.12) */
+  #onPackedClient(frames: Buffer[]): void {
+    const client = frames[0]!;
+    const header = frames[1]!;
+    const serviceFrame = header.subarray(HEADER_BYTES + 1);
+    if (frames.length < 3 || header[HEADER_BYTES] !== ClientCommand.REQUEST || !isServiceName(serviceFrame)) {
+      this.#drop('malformed-client-command', client);
+      return;
+    }
+    this.#onRequest(client, serviceFrame, frames.slice(2), true);
+  }
+
+  #onRequest(client: Buffer, serviceFrame: Buffer, body: Buffer[], packed: boolean): void {
     const name = serviceFrame.toString('latin1');
-    const body = frames.slice(4);
     if (traceWrite) traceRelay('broker.request', body[0], name);
     if (this.#logger?.isLevelEnabled?.('debug') === true) this.#logRequest(name, body[0]);
     this.#observer.requestReceived?.(name);
     if (name.startsWith(MMI_PREFIX)) {
-      this.#answerMmi(client, serviceFrame, name, body);
+      this.#answerMmi(client, serviceFrame, name, body, packed);
       return;
     }
     const now = performance.now();
     const service = this.#services.get(name);
     if (this.#state !== 'running') {
-      this.#answerError(this.#pending(client, service ?? this.#transientService(name), body, now), shuttingDown());
+      this.#answerError(this.#pending(client, service ?? this.#transientService(name), body, now, packed), shuttingDown());
       return;
     }
     if (service === undefined || !service.registered) {
       // Never seen: queue it only while workers may still be reconnecting after a (re)start (§1.5).
       if (now - this.#startedAt >= this.#options.startupGraceMs) {
-        this.#answerError(this.#pending(client, service ?? this.#transientService(name), body, now), unknownService(name));
+        this.#answerError(this.#pending(client, service ?? this.#transientService(name), body, now, packed), unknownService(name));
         return;
       }
     }
     const target = service ?? this.#admitService(name);
     if (target === undefined) {
-      this.#answerError(this.#pending(client, this.#transientService(name), body, now), this.#refused('services', client, name));
+      this.#answerError(this.#pending(client, this.#transientService(name), body, now, packed), this.#refused('services', client, name));
       return;
     }
-    this.#dispatchOrQueue(this.#pending(client, target, body, now));
+    this.#dispatchOrQueue(this.#pending(client, target, body, now, packed));
   }
 
-  #pending(client: Buffer, service: Service, body: Buffer[], now: number): PendingRequest {
-    return { client, service, body, receivedAt: now, deadline: now + this.#options.requestDeadlineMs, redispatched: false, partialSent: false };
+  #pending(client: Buffer, service: Service, body: Buffer[], now: number, packed: boolean): PendingRequest {
+    return { client, service, body, packed, receivedAt: now, deadline: now + this.#options.requestDeadlineMs, redispatched: false, partialSent: false };
   }
 
   #dispatchOrQueue(request: PendingRequest): void {
@@ -373,7 +404,9 @@ export class MajordomoBroker {
     worker.service.idle.delete(worker);
     worker.current = request;
     this.#sentTo(worker);
-    const frames: Buffer[] = [worker.identity, WORKER_HEADER, WORKER_REQUEST, request.client, EMPTY];
+    const frames: Buffer[] = worker.packed
+      ? [worker.identity, packedHeader(WORKER_HEADER, WorkerCommand.REQUEST, request.client)]
+      : [worker.identity, WORKER_HEADER, WORKER_REQUEST, request.client, EMPTY];
     for (const part of request.body) frames.push(part);
     if (traceWrite) traceRelay('broker.dispatched', request.body[0], request.service.name);
     this.#send(frames);
@@ -389,71 +422,92 @@ export class MajordomoBroker {
   }
 
   /** MMI (RFC 8; FRAMES.md §1.9): plain string frames, answered at once. */
-  #answerMmi(client: Buffer, serviceFrame: Buffer, name: string, body: Buffer[]): void {
+  #answerMmi(client: Buffer, serviceFrame: Buffer, name: string, body: Buffer[], packed: boolean): void {
     let answer = MMI_NOT_IMPLEMENTED;
     if (name === MMI_SERVICE) {
       const asked = this.#services.get(body[0]!.toString('latin1'));
       answer = asked !== undefined && asked.workers.size > 0 ? MMI_FOUND : MMI_NOT_FOUND;
     }
-    this.#send([client, CLIENT_HEADER, CLIENT_FINAL, serviceFrame, answer]);
+    this.#send(packed ? [client, packedHeader(CLIENT_HEADER, ClientCommand.FINAL, serviceFrame), answer] : [client, CLIENT_HEADER, CLIENT_FINAL, serviceFrame, answer]);
   }
 
   // ---- MDP/Worker ------------------------------------------------------------------------------
 
   /** `[worker, "MDPW02", command, …]` */
   #onWorker(frames: Buffer[]): void {
-    const identity = frames[0]!;
+    const command = commandOf(frames[2]);
+    let wellFormed: boolean;
+    if (command === WorkerCommand.READY) wellFormed = frames.length === 4;
+    else if (command === WorkerCommand.PARTIAL || command === WorkerCommand.FINAL) wellFormed = frames.length >= 6 && frames[4]!.length === 0;
+    else wellFormed = frames.length === 3;
+    const named = command === undefined ? frames[2]?.toString('hex') : command.toString(16);
+    this.#onWorkerCommand(frames[0]!, false, command, named, frames[3], wellFormed, frames.slice(5));
+  }
+
+  /** `[worker, "MDPW02" ‖ command ‖ service or client, …]` (FRAMES.md §1.12) */
+  #onPackedWorker(frames: Buffer[]): void {
+    const header = frames[1]!;
+    const command = header[HEADER_BYTES]!;
+    const tail = header.length > HEADER_BYTES + 1 ? header.subarray(HEADER_BYTES + 1) : undefined;
+    const reply = command === WorkerCommand.PARTIAL || command === WorkerCommand.FINAL;
+    const wellFormed = reply ? frames.length >= 3 : frames.length === 2 && (command === WorkerCommand.READY || tail === undefined);
+    this.#onWorkerCommand(frames[0]!, true, command, command.toString(16), tail, wellFormed, frames.slice(2));
+  }
+
+  /**
+   * A worker command in either framing: `tail` is its service name (READY) or client address
+   * (PARTIAL, FINAL), `wellFormed` whether its frames have the command's shape.
+   */
+  #onWorkerCommand(identity: Buffer, packed: boolean, command: number | undefined, named: string | undefined, tail: Buffer | undefined, wellFormed: boolean, body: Buffer[]): void {
     const key = identity.toString('latin1');
     const worker = this.#workers.get(key);
-    const command = commandOf(frames[2]);
     if (worker !== undefined && command !== WorkerCommand.DISCONNECT) this.#heardFrom(worker);
     switch (command) {
       case WorkerCommand.READY:
-        this.#onReady(identity, key, worker, frames);
+        this.#onReady(identity, key, worker, packed, wellFormed ? tail : undefined);
         return;
       case WorkerCommand.PARTIAL:
       case WorkerCommand.FINAL:
-        this.#onReply(identity, worker, frames, command === WorkerCommand.FINAL);
+        this.#onReply(identity, worker, packed, wellFormed ? tail : undefined, body, command === WorkerCommand.FINAL);
         return;
       case WorkerCommand.HEARTBEAT:
-        if (frames.length !== 3) this.#violation(identity, worker, 'malformed HEARTBEAT');
-        else if (worker === undefined) this.#unknownWorker(identity, 'unknown-worker');
+        if (!wellFormed) this.#violation(identity, worker, packed, 'malformed HEARTBEAT');
+        else if (worker === undefined) this.#unknownWorker(identity, packed, 'unknown-worker');
         return;
       case WorkerCommand.DISCONNECT:
         if (worker !== undefined) this.#removeWorker(worker, 'disconnected');
         return;
       default:
-        this.#violation(identity, worker, `unknown worker command ${frames[2]?.toString('hex') ?? '(none)'}`);
+        this.#violation(identity, worker, packed, `unknown worker command ${named ?? '(none)'}`);
     }
   }
 
-  /** `[worker, "MDPW02", 0x01, service]` */
-  #onReady(identity: Buffer, key: string, worker: Worker | undefined, frames: Buffer[]): void {
-    const serviceFrame = frames[3];
+  /** READY: `serviceFrame` is undefined when the command was malformed. */
+  #onReady(identity: Buffer, key: string, worker: Worker | undefined, packed: boolean, serviceFrame: Buffer | undefined): void {
     if (worker !== undefined) {
-      this.#violation(identity, worker, 'second READY');
+      this.#violation(identity, worker, packed, 'second READY');
       return;
     }
-    if (frames.length !== 4 || serviceFrame === undefined || !isServiceName(serviceFrame)) {
-      this.#violation(identity, undefined, 'malformed READY');
+    if (serviceFrame === undefined || !isServiceName(serviceFrame)) {
+      this.#violation(identity, undefined, packed, 'malformed READY');
       return;
     }
     const name = serviceFrame.toString('latin1');
     if (name.startsWith(MMI_PREFIX) || this.#state !== 'running') {
       // RFC 8: the mmi. namespace belongs to the broker. A draining broker takes no new workers.
-      this.#violation(identity, undefined, name.startsWith(MMI_PREFIX) ? `READY for reserved service ${name}` : 'READY while shutting down');
+      this.#violation(identity, undefined, packed, name.startsWith(MMI_PREFIX) ? `READY for reserved service ${name}` : 'READY while shutting down');
       return;
     }
     if (this.#workers.size >= this.#options.maxWorkers) {
-      this.#refuseWorker(identity, 'workers', name);
+      this.#refuseWorker(identity, packed, 'workers', name);
       return;
     }
     const service = this.#services.get(name) ?? this.#admitService(name);
     if (service === undefined) {
-      this.#refuseWorker(identity, 'services', name);
+      this.#refuseWorker(identity, packed, 'services', name);
       return;
     }
-    const fresh: Worker = { identity, key, service, expiresAt: 0, lastSentAt: 0, current: undefined };
+    const fresh: Worker = { identity, key, service, packed, expiresAt: 0, lastSentAt: 0, current: undefined };
     this.#workers.set(key, fresh);
     this.#heardFrom(fresh);
     this.#sentTo(fresh);
@@ -462,30 +516,29 @@ export class MajordomoBroker {
     this.#workerless.delete(service);
     this.#unregistered.delete(service);
     this.#observer.workerReady?.(name);
-    this.#logger?.debug({ service: name, worker: identity.toString('hex') }, 'worker ready');
+    this.#logger?.debug({ service: name, worker: identity.toString('hex'), framing: packed ? 'packed' : 'classic' }, 'worker ready');
     this.#becomeIdle(fresh);
   }
 
-  /** `[worker, "MDPW02", 0x03|0x04, client, "", body…]` */
-  #onReply(identity: Buffer, worker: Worker | undefined, frames: Buffer[], final: boolean): void {
-    const client = frames[3];
-    if (frames.length < 6 || client === undefined || client.length === 0 || frames[4]!.length !== 0) {
-      this.#violation(identity, worker, `malformed ${final ? 'FINAL' : 'PARTIAL'}`);
+  /** PARTIAL or FINAL: `client` is undefined when the command was malformed. */
+  #onReply(identity: Buffer, worker: Worker | undefined, packed: boolean, client: Buffer | undefined, body: Buffer[], final: boolean): void {
+    if (client === undefined || client.length === 0) {
+      this.#violation(identity, worker, packed, `malformed ${final ? 'FINAL' : 'PARTIAL'}`);
       return;
     }
     if (worker === undefined) {
       // Typically a worker that was paused past its liveness and evicted: its reply is late.
-      this.#unknownWorker(identity, 'late-reply');
+      this.#unknownWorker(identity, packed, 'late-reply');
       return;
     }
     const request = worker.current;
     if (request === undefined || !request.client.equals(client)) {
-      this.#violation(identity, worker, 'reply for a request it does not hold', 'stray-reply');
+      this.#violation(identity, worker, packed, 'reply for a request it does not hold', 'stray-reply');
       return;
     }
     const service = worker.service;
-    if (traceWrite) traceRelay('broker.replied', frames[5], service.name);
-    this.#send([client, CLIENT_HEADER, final ? CLIENT_FINAL : CLIENT_PARTIAL, service.nameFrame, ...frames.slice(5)]);
+    if (traceWrite) traceRelay('broker.replied', body[0], service.name);
+    this.#replyToClient(request, final, body);
     if (!final) {
       request.partialSent = true;
       this.#observer.replyForwarded?.(service.name, false, undefined);
@@ -508,17 +561,22 @@ export class MajordomoBroker {
   }
 
   /** A command the protocol does not allow: DISCONNECT the worker and forget it (RFC 18). */
-  #violation(identity: Buffer, worker: Worker | undefined, what: string, reason: BrokerDropReason = 'malformed-worker-command'): void {
+  #violation(identity: Buffer, worker: Worker | undefined, packed: boolean, what: string, reason: BrokerDropReason = 'malformed-worker-command'): void {
     this.#drop(reason, identity);
     this.#logger?.warn({ worker: identity.toString('hex'), service: worker?.service.name, what }, 'worker broke the protocol; disconnecting it');
-    this.#send([identity, WORKER_HEADER, WORKER_DISCONNECT]);
+    this.#disconnect(identity, worker?.packed ?? packed);
     if (worker !== undefined) this.#removeWorker(worker, 'protocol-violation');
   }
 
   /** A command from a connection that never sent READY (or was forgotten): tell it to start over. */
-  #unknownWorker(identity: Buffer, reason: BrokerDropReason): void {
+  #unknownWorker(identity: Buffer, packed: boolean, reason: BrokerDropReason): void {
     this.#drop(reason, identity);
-    this.#send([identity, WORKER_HEADER, WORKER_DISCONNECT]);
+    this.#disconnect(identity, packed);
+  }
+
+  /** DISCONNECT to a connection, in the framing it speaks. */
+  #disconnect(identity: Buffer, packed: boolean): void {
+    this.#send(packed ? [identity, PACKED_DISCONNECT] : [identity, WORKER_HEADER, WORKER_DISCONNECT]);
   }
 
   #removeWorker(worker: Worker, why: WorkerDeparture): void {
@@ -594,7 +652,7 @@ export class MajordomoBroker {
       if (now - worker.lastSentAt < this.#options.heartbeatIntervalMs) break;
       due.push(worker);
     }
-    for (const worker of due) this.#sendToWorker(worker, [WORKER_HEARTBEAT]);
+    for (const worker of due) this.#commandWorker(worker, WorkerCommand.HEARTBEAT);
     if (!this.#graceOver && now - this.#startedAt >= this.#options.startupGraceMs) {
       // The grace period ended and no worker ever came: these requests name an unknown service.
       this.#graceOver = true;
@@ -713,12 +771,24 @@ export class MajordomoBroker {
       this.#logger?.error({ err: encodeError }, 'could not encode an error reply');
       return;
     }
-    this.#send([request.client, CLIENT_HEADER, CLIENT_FINAL, request.service.nameFrame, envelope]);
+    this.#replyToClient(request, true, [envelope]);
   }
 
-  #sendToWorker(worker: Worker, frames: (Buffer | Uint8Array)[]): void {
+  /** PARTIAL or FINAL to the client of `request`, framed as its request was. */
+  #replyToClient(request: PendingRequest, final: boolean, body: readonly (Buffer | Uint8Array)[]): void {
+    const service = request.service;
+    const frames: (Buffer | Uint8Array)[] = request.packed
+      ? [request.client, final ? service.packedFinal : service.packedPartial]
+      : [request.client, CLIENT_HEADER, final ? CLIENT_FINAL : CLIENT_PARTIAL, service.nameFrame];
+    for (const part of body) frames.push(part);
+    this.#send(frames);
+  }
+
+  /** HEARTBEAT or DISCONNECT to a worker, framed as its READY was. */
+  #commandWorker(worker: Worker, command: typeof WorkerCommand.HEARTBEAT | typeof WorkerCommand.DISCONNECT): void {
     this.#sentTo(worker);
-    this.#send([worker.identity, WORKER_HEADER, ...frames]);
+    if (worker.packed) this.#send([worker.identity, command === WorkerCommand.HEARTBEAT ? PACKED_HEARTBEAT : PACKED_DISCONNECT]);
+    else this.#send([worker.identity, WORKER_HEADER, command === WorkerCommand.HEARTBEAT ? WORKER_HEARTBEAT : WORKER_DISCONNECT]);
   }
 
   #send(frames: (Buffer | Uint8Array)[]): void {
@@ -795,9 +865,9 @@ export class MajordomoBroker {
   }
 
   /** A READY over a bound: DISCONNECT, counted and said once in a while. */
-  #refuseWorker(identity: Buffer, limit: BrokerLimit, service: string): void {
+  #refuseWorker(identity: Buffer, packed: boolean, limit: BrokerLimit, service: string): void {
     this.#refused(limit, identity, service);
-    this.#send([identity, WORKER_HEADER, WORKER_DISCONNECT]);
+    this.#disconnect(identity, packed);
   }
 
   /** Counts and reports a refusal at a bound; returns the error a refused request is answered with. */

@@ -117,7 +117,7 @@ from .tasks_unschedule_request import TasksUnscheduleRequest
 PROTOCOL_VERSION: Final = 1
 
 #: The protocol revision (protocol/README.md "Revisions"): additions within version 1.
-PROTOCOL_REVISION: Final = "1.9"
+PROTOCOL_REVISION: Final = "1.10"
 
 #: Every error code of protocol/ENCODING.md section 5.
 ERROR_CODES: Final = (

@@ -3,7 +3,7 @@
 // broker) to 2 echo workers × 16 connections, and pub/sub through the Correio proxy (and libzmq's
 // zmq_proxy) to one subscriber. Same peers as bench:broker and bench:proxy, shorter runs.
 import { join } from 'node:path';
-import { freePort, spawnPeer, spawnTsPeer, workspaceRoot, type Peer } from '../processes.js';
+import { spawnPeer, spawnTsPeer, startCorreioBroker, workspaceRoot, type Peer } from '../processes.js';
 
 export interface RequestBaseline {
   readonly system: 'zeromq.js ROUTER/ROUTER' | 'Correio broker';
@@ -26,10 +26,9 @@ async function withBroker(system: RequestBaseline['system'], body: (endpoint: st
   try {
     let endpoint: string;
     if (system === 'Correio broker') {
-      endpoint = `tcp://127.0.0.1:${await freePort()}`;
-      const broker = spawnPeer(process.execPath, ['--import', 'tsx', '--conditions=@correio/source', join(workspaceRoot, 'apps/broker/src/main.ts'), '--endpoint', endpoint, '--max-queue', '100000', '--hwm', '0']);
-      peers.push(broker);
-      await broker.line(/^broker ready /);
+      const broker = await startCorreioBroker();
+      peers.push(broker.peer);
+      endpoint = broker.endpoint;
       for (let i = 0; i < 2; i++) peers.push(spawnTsPeer('mdp-worker.ts', ['--endpoint', endpoint, '--connections', String(WORKER_CONNECTIONS)]));
     } else {
       const broker = spawnTsPeer('baseline-broker.ts', ['--frontend', 'tcp://127.0.0.1:*', '--backend', 'tcp://127.0.0.1:*']);
