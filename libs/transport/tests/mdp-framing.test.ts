@@ -28,6 +28,23 @@ async function receiveMatching(socket: zmq.Router, accept: (frames: Buffer[]) =>
   throw new Error('no matching message in 1000');
 }
 
+/** A worker on `router` that sends one PARTIAL, then echoes; framed as `framing` says, or by default. */
+function partialEchoWorker(router: zmq.Router, framing?: 'classic' | 'packed'): Worker {
+  const worker = new Worker({
+    ...(framing ? { framing } : {}),
+    endpoint: router.lastEndpoint!,
+    service: 'echo',
+    heartbeatInterval: 100,
+    liveness: 1000,
+    handler: async (request, context) => {
+      await context.partial({ result: { progress: 50 } });
+      return echoResult(request);
+    },
+  }).start();
+  cleanup.push(() => worker.stop({ drainTimeout: 0 }));
+  return worker;
+}
+
 const text = (frame: Buffer | undefined): string | undefined => frame?.toString();
 const isCommand = (header: string, command: number) => (frames: Buffer[]) => text(frames[1]) === header && frames[2]?.length === 1 && frames[2][0] === command;
 
@@ -57,18 +74,7 @@ describe.each(TRANSPORTS)('MDP/0.2 classic framing over %s', (transport) => {
 
   it('worker: READY, REQUEST, PARTIAL, FINAL, HEARTBEAT and DISCONNECT frames', async () => {
     const router = await rawRouter(transport);
-    const worker = new Worker({
-      framing: 'classic',
-      endpoint: router.lastEndpoint!,
-      service: 'echo',
-      heartbeatInterval: 100,
-      liveness: 1000,
-      handler: async (request, context) => {
-        await context.partial({ result: { progress: 50 } });
-        return echoResult(request);
-      },
-    }).start();
-    cleanup.push(() => worker.stop({ drainTimeout: 0 }));
+    const worker = partialEchoWorker(router, 'classic');
 
     const ready = await within(router.receive(), 5000, 'READY');
     expect(ready).toHaveLength(4);
@@ -153,17 +159,7 @@ describe.each(TRANSPORTS)('MDP/0.2 packed framing (revision 1.10) over %s', (tra
 
   it('worker: READY, HEARTBEAT and DISCONNECT are packed by default; each reply is framed as its REQUEST was', async () => {
     const router = await rawRouter(transport);
-    const worker = new Worker({
-      endpoint: router.lastEndpoint!,
-      service: 'echo',
-      heartbeatInterval: 100,
-      liveness: 1000,
-      handler: async (request, context) => {
-        await context.partial({ result: { progress: 50 } });
-        return echoResult(request);
-      },
-    }).start();
-    cleanup.push(() => worker.stop({ drainTimeout: 0 }));
+    const worker = partialEchoWorker(router);
     const isPacked = (command: number) => (frames: Buffer[]) => frames[1]!.length >= 7 && frames[1]!.subarray(0, 6).toString() === 'MDPW02' && frames[1]![6] === command;
 
     const ready = await within(router.receive(), 5000, 'READY');
