@@ -28,6 +28,9 @@ type ClientOptions struct {
 	Limits *codec.Limits
 	// Logger receives warnings about malformed replies (default slog.Default()).
 	Logger *slog.Logger
+	// Framing frames requests (FRAMES.md 1.12): Classic or Packed; empty takes CORREIO_MDP_FRAMING,
+	// else Classic. Replies are accepted in either framing.
+	Framing Framing
 }
 
 // Client sends requests through a Majordomo broker over one DEALER socket. Many requests may be in
@@ -40,6 +43,7 @@ type Client struct {
 	retries int
 	limits  codec.Limits
 	log     *slog.Logger
+	framing Framing
 	ctx     context.Context
 	cancel  context.CancelFunc
 	done    chan struct{}
@@ -70,6 +74,10 @@ func Dial(endpoint string, options ClientOptions) (*Client, error) {
 	if options.Logger == nil {
 		options.Logger = slog.Default()
 	}
+	framing, err := resolveFraming(options.Framing)
+	if err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	socket := zmq4.NewDealer(ctx, zmq4.WithDialerRetry(100*time.Millisecond), zmq4.WithDialerMaxRetries(50), zmq4.WithAutomaticReconnect(true), zmq4.WithTimeout(options.Timeout))
 	if err := socket.Dial(endpoint); err != nil {
@@ -79,7 +87,7 @@ func Dial(endpoint string, options ClientOptions) (*Client, error) {
 	}
 	c := &Client{
 		socket: socket, stamp: options.Stamp, timeout: options.Timeout, retries: options.Retries,
-		limits: *options.Limits, log: options.Logger, ctx: ctx, cancel: cancel, done: make(chan struct{}),
+		limits: *options.Limits, log: options.Logger, framing: framing, ctx: ctx, cancel: cancel, done: make(chan struct{}),
 		pending: map[string]chan *message.Envelope{},
 	}
 	go c.receiveLoop()
@@ -147,7 +155,7 @@ func (c *Client) Request(ctx context.Context, service, messageType string, body 
 		if err != nil {
 			return nil, err
 		}
-		if err := c.send(ClientRequest(service, data)); err != nil {
+		if err := c.send(ClientRequestFramed(service, data, c.framing)); err != nil {
 			return nil, codec.Errorf(codec.CodeUnavailable, "sending to the broker: %v", err)
 		}
 		timer := time.NewTimer(timeout)
@@ -191,7 +199,7 @@ func (c *Client) ServiceExists(ctx context.Context, service string) (bool, error
 	c.mu.Lock()
 	c.mmi = append(c.mmi, replies)
 	c.mu.Unlock()
-	if err := c.send([][]byte{ClientHeader, {Request}, []byte(MMIService), []byte(service)}); err != nil {
+	if err := c.send(ClientRequestFramed(MMIService, []byte(service), c.framing)); err != nil {
 		return false, codec.Errorf(codec.CodeUnavailable, "sending to the broker: %v", err)
 	}
 	timer := time.NewTimer(c.timeout)

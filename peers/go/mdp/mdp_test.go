@@ -47,6 +47,14 @@ func newRouter(t *testing.T) *router {
 // expect returns the next message whose frames after the identity start with header and command.
 func (r *router) expect(header []byte, command byte) [][]byte {
 	r.t.Helper()
+	return r.next(fmt.Sprintf("%s 0x%02x", header, command), func(frames [][]byte) bool {
+		return len(frames) >= 3 && string(frames[1]) == string(header) && len(frames[2]) == 1 && frames[2][0] == command
+	})
+}
+
+// next returns the next message that matches, skipping others; what names it in the failure.
+func (r *router) next(what string, matches func(frames [][]byte) bool) [][]byte {
+	r.t.Helper()
 	deadline := time.After(10 * time.Second)
 	for {
 		select {
@@ -54,11 +62,11 @@ func (r *router) expect(header []byte, command byte) [][]byte {
 			if !ok {
 				r.t.Fatal("router closed")
 			}
-			if len(frames) >= 3 && string(frames[1]) == string(header) && len(frames[2]) == 1 && frames[2][0] == command {
+			if matches(frames) {
 				return frames
 			}
 		case <-deadline:
-			r.t.Fatalf("no %s 0x%02x within 10s", header, command)
+			r.t.Fatalf("no %s within 10s", what)
 		}
 	}
 }

@@ -32,6 +32,9 @@ type WorkerOptions struct {
 	Concurrency int
 	Limits      *codec.Limits
 	Logger      *slog.Logger
+	// Framing frames READY, HEARTBEAT and DISCONNECT (FRAMES.md 1.12): Classic or Packed; empty takes
+	// CORREIO_MDP_FRAMING, else Classic. Each reply goes as its REQUEST came.
+	Framing Framing
 }
 
 // Worker serves one broker service: each connection is a DEALER that sends READY, answers each
@@ -82,6 +85,11 @@ func NewWorker(endpoint, service string, handler Handler, options WorkerOptions)
 	if options.Logger == nil {
 		options.Logger = slog.Default()
 	}
+	framing, err := resolveFraming(options.Framing)
+	if err != nil {
+		return nil, err
+	}
+	options.Framing = framing
 	return &Worker{endpoint: endpoint, service: service, handler: handler, options: options, draining: make(chan struct{})}, nil
 }
 
@@ -166,7 +174,8 @@ func (w *Worker) serve(ctx context.Context) {
 		defer sendMu.Unlock()
 		return socket.SendMulti(zmq4.NewMsgFrom(frames...))
 	}
-	if err := send(WorkerHeader, []byte{Ready}, []byte(w.service)); err != nil {
+	framing := w.options.Framing
+	if err := send(WorkerReady(w.service, framing)...); err != nil {
 		log.Debug("READY failed", "err", err)
 		return
 	}
@@ -203,17 +212,17 @@ func (w *Worker) serve(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
-			_ = send(WorkerHeader, []byte{Disconnect})
+			_ = send(WorkerSignal(Disconnect, framing)...)
 			return
 		case <-draining:
 			draining, leaving = nil, true
 			if !busy.Load() {
-				_ = send(WorkerHeader, []byte{Disconnect})
+				_ = send(WorkerSignal(Disconnect, framing)...)
 				return
 			}
 		case <-finished:
 			if leaving && !busy.Load() {
-				_ = send(WorkerHeader, []byte{Disconnect})
+				_ = send(WorkerSignal(Disconnect, framing)...)
 				return
 			}
 		case frames, open := <-received:
@@ -238,7 +247,7 @@ func (w *Worker) serve(ctx context.Context) {
 				}
 				if leaving {
 					refusal := w.Refuse(command.Body, codec.Errorf(codec.CodeUnavailable, "the worker is stopping; retry with the same id"))
-					_ = send(WorkerHeader, []byte{WorkerFinal}, command.Client, nil, refusal)
+					_ = send(WorkerReply(WorkerFinal, command.Client, refusal, command.Framing)...)
 					continue
 				}
 				if !busy.CompareAndSwap(false, true) {
@@ -261,7 +270,7 @@ func (w *Worker) serve(ctx context.Context) {
 					reply := w.Handle(connCtx, command.Body)
 					// Idle again before FINAL leaves: the broker may send the next REQUEST at once.
 					busy.Store(false)
-					if err := send(WorkerHeader, []byte{WorkerFinal}, command.Client, nil, reply); err == nil {
+					if err := send(WorkerReply(WorkerFinal, command.Client, reply, command.Framing)...); err == nil {
 						w.served.Add(1)
 					}
 					select {
@@ -275,7 +284,7 @@ func (w *Worker) serve(ctx context.Context) {
 				log.Warn("no sign of life from the broker", "for", expiry)
 				return
 			}
-			_ = send(WorkerHeader, []byte{Heartbeat})
+			_ = send(WorkerSignal(Heartbeat, framing)...)
 		}
 	}
 }

@@ -41,10 +41,13 @@ class MdpClient:
         retries: int = 1,
         limits: Limits = DEFAULT_LIMITS,
         context: zmq.asyncio.Context | None = None,
+        framing: mdp.Framing | None = None,
     ) -> None:
         if timeout <= 0 or retries < 0:
             raise ValueError("timeout must be positive and retries non-negative")
         self.endpoint = endpoint
+        #: How REQUESTs are framed (FRAMES.md 1.12); replies are accepted in either framing.
+        self.framing: mdp.Framing = framing if framing is not None else mdp.default_framing()
         self.stamp = stamp if stamp is not None else Stamp(new_node_id("py-client"))
         self.timeout = timeout
         self.retries = retries
@@ -131,7 +134,7 @@ class MdpClient:
                     # A retry keeps the id; only the clock reading is new.
                     envelope = self.stamp.envelope(message_type, body, request_id, auth=auth)
                     log.debug("retrying %s %s (attempt %d)", message_type, request_id, attempt + 1)
-                await socket.send_multipart(mdp.client_request(service, encode_message(envelope)))
+                await socket.send_multipart(mdp.client_request(service, encode_message(envelope), self.framing))
                 try:
                     reply = await asyncio.wait_for(asyncio.shield(future), attempt_timeout)
                     break
@@ -163,7 +166,7 @@ class MdpClient:
         socket = self._require_socket()
         future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._mmi.append(future)
-        await socket.send_multipart([mdp.CLIENT, mdp.REQUEST, mdp.service_frame(mmi_service), body.encode("ascii")])
+        await socket.send_multipart(mdp.client_request(mmi_service, body.encode("ascii"), self.framing))
         try:
             return await asyncio.wait_for(future, self.timeout if timeout is None else timeout)
         except asyncio.TimeoutError:

@@ -1,9 +1,15 @@
-"""MDP/0.2 frames (FRAMES.md section 1): building and parsing client and worker commands."""
+"""MDP/0.2 frames (FRAMES.md section 1): building and parsing client and worker commands, in the
+classic framing of RFC 18 or the packed one of revision 1.10 (FRAMES.md section 1.12), where the
+header, the command and the service name or client address share one frame."""
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
+from typing import Literal
+
+Framing = Literal["classic", "packed"]
 
 CLIENT = b"MDPC02"
 WORKER = b"MDPW02"
@@ -30,6 +36,30 @@ class FrameError(ValueError):
     """A multipart message with the wrong number or shape of frames: dropped by the receiver."""
 
 
+def default_framing() -> Framing:
+    """The framing a client or worker starts with when given none: ``CORREIO_MDP_FRAMING``
+    (``classic`` or ``packed``), else ``classic``, which every RFC 18 broker knows."""
+    value = os.environ.get("CORREIO_MDP_FRAMING", "")
+    if value in ("", "classic"):
+        return "classic"
+    if value == "packed":
+        return "packed"
+    raise ValueError(f"CORREIO_MDP_FRAMING must be packed or classic, not {value!r}")
+
+
+def _packed(header: bytes, command: bytes, tail: bytes = b"") -> bytes:
+    """One packed header frame: the protocol header, the command byte, then a service or client address."""
+    return header + command + tail
+
+
+def _split_packed(frames: list[bytes], header: bytes) -> tuple[bytes, bytes] | None:
+    """(command, tail) of a packed header frame, or None when frame 0 is not one of ``header``'s."""
+    first = frames[0] if frames else b""
+    if len(first) <= len(header) or first[: len(header)] != header:
+        return None
+    return first[6:7], first[7:]
+
+
 def service_frame(service: str) -> bytes:
     """A broker service name as a frame: 1-255 bytes of printable ASCII."""
     frame = service.encode("ascii", "replace")
@@ -38,8 +68,10 @@ def service_frame(service: str) -> bytes:
     return frame
 
 
-def client_request(service: str, body: bytes) -> list[bytes]:
-    """REQUEST: ``["MDPC02", 0x01, service, body]``."""
+def client_request(service: str, body: bytes, framing: Framing = "classic") -> list[bytes]:
+    """REQUEST: ``["MDPC02", 0x01, service, body]``, packed ``["MDPC02" 0x01 service, body]``."""
+    if framing == "packed":
+        return [_packed(CLIENT, REQUEST, service_frame(service)), body]
     return [CLIENT, REQUEST, service_frame(service), body]
 
 
@@ -53,6 +85,14 @@ class ClientReply:
 
 
 def parse_client_reply(frames: list[bytes]) -> ClientReply:
+    packed = _split_packed(frames, CLIENT)
+    if packed is not None:
+        command, service = packed
+        if len(frames) < 2 or command not in (PARTIAL, FINAL):
+            raise FrameError(f"not an MDP/0.2 client reply: {len(frames)} frames, packed command {command!r}")
+        if not _SERVICE.match(service):
+            raise FrameError("malformed service name")
+        return ClientReply(final=command == FINAL, service=service.decode("ascii"), body=frames[1:])
     if len(frames) < 4 or frames[0] != CLIENT or frames[1] not in (PARTIAL, FINAL):
         raise FrameError(f"not an MDP/0.2 client reply: {len(frames)} frames, header {frames[:2]!r}")
     if not _SERVICE.match(frames[2]):
@@ -60,24 +100,32 @@ def parse_client_reply(frames: list[bytes]) -> ClientReply:
     return ClientReply(final=frames[1] == FINAL, service=frames[2].decode("ascii"), body=frames[3:])
 
 
-def worker_ready(service: str) -> list[bytes]:
+def worker_ready(service: str, framing: Framing = "classic") -> list[bytes]:
+    if framing == "packed":
+        return [_packed(WORKER, READY, service_frame(service))]
     return [WORKER, READY, service_frame(service)]
 
 
-def worker_heartbeat() -> list[bytes]:
-    return [WORKER, HEARTBEAT]
+def worker_heartbeat(framing: Framing = "classic") -> list[bytes]:
+    return [_packed(WORKER, HEARTBEAT)] if framing == "packed" else [WORKER, HEARTBEAT]
 
 
-def worker_disconnect() -> list[bytes]:
-    return [WORKER, DISCONNECT]
+def worker_disconnect(framing: Framing = "classic") -> list[bytes]:
+    return [_packed(WORKER, DISCONNECT)] if framing == "packed" else [WORKER, DISCONNECT]
 
 
-def worker_final(client: bytes, body: bytes) -> list[bytes]:
-    return [WORKER, WORKER_FINAL, client, b"", body]
+def _worker_reply(command: bytes, client: bytes, body: bytes, framing: Framing) -> list[bytes]:
+    if framing == "packed":
+        return [_packed(WORKER, command, client), body]
+    return [WORKER, command, client, b"", body]
 
 
-def worker_partial(client: bytes, body: bytes) -> list[bytes]:
-    return [WORKER, WORKER_PARTIAL, client, b"", body]
+def worker_final(client: bytes, body: bytes, framing: Framing = "classic") -> list[bytes]:
+    return _worker_reply(WORKER_FINAL, client, body, framing)
+
+
+def worker_partial(client: bytes, body: bytes, framing: Framing = "classic") -> list[bytes]:
+    return _worker_reply(WORKER_PARTIAL, client, body, framing)
 
 
 @dataclass(frozen=True)
@@ -87,9 +135,22 @@ class WorkerCommand:
     command: bytes
     client: bytes = b""
     body: tuple[bytes, ...] = ()
+    #: The framing it came in: a worker answers a REQUEST in the same.
+    framing: Framing = "classic"
 
 
 def parse_worker_command(frames: list[bytes]) -> WorkerCommand:
+    packed = _split_packed(frames, WORKER)
+    if packed is not None:
+        command, tail = packed
+        if command == WORKER_REQUEST:
+            # As in the classic framing, a missing body is answered with DECODE (FRAMES.md 1.4).
+            if not 1 <= len(tail) <= 255:
+                raise FrameError("malformed packed REQUEST: expected a client address of 1-255 bytes")
+            return WorkerCommand(command, tail, tuple(frames[1:]), "packed")
+        if command in (HEARTBEAT, DISCONNECT) and not tail and len(frames) == 1:
+            return WorkerCommand(command, framing="packed")
+        raise FrameError(f"unexpected packed worker command {command!r} with {len(frames)} frames")
     if len(frames) < 2 or frames[0] != WORKER:
         raise FrameError(f"not an MDP/0.2 worker command: {len(frames)} frames")
     command = frames[1]

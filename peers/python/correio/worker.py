@@ -54,8 +54,11 @@ class MdpWorker:
         concurrency: int = 1,
         limits: Limits = DEFAULT_LIMITS,
         context: zmq.asyncio.Context | None = None,
+        framing: mdp.Framing | None = None,
     ) -> None:
         mdp.service_frame(service)  # validates the name
+        #: How READY, HEARTBEAT and DISCONNECT are framed (FRAMES.md 1.12); each reply goes as its REQUEST came.
+        self.framing: mdp.Framing = framing if framing is not None else mdp.default_framing()
         if heartbeat <= 0 or liveness < 1 or concurrency < 1:
             raise ValueError("heartbeat must be positive, liveness and concurrency at least 1")
         self.endpoint = endpoint
@@ -146,7 +149,7 @@ class MdpWorker:
                 # Shutting down: tell the broker, give the frame a moment to leave.
                 socket.setsockopt(zmq.LINGER, 100)
                 try:
-                    zmq.Socket.shadow(socket.underlying).send_multipart(mdp.worker_disconnect(), flags=zmq.NOBLOCK)
+                    zmq.Socket.shadow(socket.underlying).send_multipart(mdp.worker_disconnect(self.framing), flags=zmq.NOBLOCK)
                 except zmq.ZMQError:
                     pass
                 socket.close()
@@ -158,7 +161,7 @@ class MdpWorker:
     async def _serve(self, socket: zmq.asyncio.Socket, index: int = 0) -> None:
         """Serves one connection; returns when the broker disconnects or stops answering."""
         loop = asyncio.get_running_loop()
-        await socket.send_multipart(mdp.worker_ready(self.service))
+        await socket.send_multipart(mdp.worker_ready(self.service, self.framing))
         expiry = self.heartbeat * self.liveness
         last_heard = loop.time()
         next_heartbeat = loop.time() + self.heartbeat
@@ -181,7 +184,7 @@ class MdpWorker:
                     if command.command == mdp.WORKER_REQUEST:
                         if self._draining:
                             self.refused += 1
-                            await socket.send_multipart(mdp.worker_final(command.client, self._refusal(command.body)))
+                            await socket.send_multipart(mdp.worker_final(command.client, self._refusal(command.body), command.framing))
                             continue
                         if busy[0]:
                             log.warning("worker %s: a second REQUEST while serving one; dropped", self.service)
@@ -194,7 +197,7 @@ class MdpWorker:
                     log.warning("worker %s: no sign of life from the broker for %.1fs", self.service, expiry)
                     return
                 if now >= next_heartbeat:
-                    await socket.send_multipart(mdp.worker_heartbeat())
+                    await socket.send_multipart(mdp.worker_heartbeat(self.framing))
                     next_heartbeat = now + self.heartbeat
         finally:
             if serving is not None and not serving.done():
@@ -211,7 +214,7 @@ class MdpWorker:
             return
         # Idle again before FINAL leaves: the broker may send the next REQUEST at once.
         busy[0] = False
-        await socket.send_multipart(mdp.worker_final(command.client, reply))
+        await socket.send_multipart(mdp.worker_final(command.client, reply, command.framing))
         self.served += 1
 
     def _refusal(self, body: tuple[bytes, ...]) -> bytes:

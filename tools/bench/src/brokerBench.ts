@@ -2,7 +2,7 @@
 // (b) the Correio broker (apps/broker, as deployed) with raw MDP peers in the classic framing and
 // (c) in the packed one (FRAMES.md §1.12), (d) NATS request/reply; 2 worker processes, 1 client
 // process, N = 1 and 100 requests outstanding, 64 B and 1 KiB bodies.
-//   npm run bench:broker [-- --duration 4000 --connections 1,16]
+//   npm run bench:broker [-- --duration 4000 --connections 1,16 --systems baseline,mdp,mdp-packed,nats --outstanding 1,100 --sizes 64,1024]
 import { cpus } from 'node:os';
 import { formatMicros, formatRate } from './stats.js';
 import { processCpuSeconds } from './cpuTime.js';
@@ -23,9 +23,14 @@ interface Result {
 
 const duration = arg('duration', '4000');
 const connectionCounts = arg('connections', '1,16').split(',').map(Number);
+const outstandings = arg('outstanding', '1,100').split(',').map(Number);
+const sizes = arg('sizes', '64,1024').split(',').map(Number);
+const SYSTEMS = ['baseline', 'mdp', 'mdp-packed', 'nats'] as const;
+const systems = arg('systems', SYSTEMS.join(',')).split(',');
+for (const system of systems) if (!(SYSTEMS as readonly string[]).includes(system)) throw new Error(`--systems: unknown ${system}; choose from ${SYSTEMS.join(', ')}`);
 const results: Result[] = [];
 
-type System = 'baseline' | 'mdp' | 'mdp-packed' | 'nats';
+type System = (typeof SYSTEMS)[number];
 
 /** The processes under test: the broker (or nats-server) and the workers. */
 interface Topology {
@@ -77,11 +82,11 @@ async function withSystem(system: System, connections: number, body: (topology: 
   }
 }
 
-for (const system of ['baseline', 'mdp', 'mdp-packed', 'nats'] as const) {
+for (const system of SYSTEMS.filter((name) => systems.includes(name))) {
   for (const connections of system === 'nats' ? [1] : connectionCounts) {
     await withSystem(system, connections, async (topology) => {
-      for (const outstanding of [1, 100]) {
-        for (const size of [64, 1024]) {
+      for (const outstanding of outstandings) {
+        for (const size of sizes) {
           const result = { system, connections, outstanding, size, ...(await measure(system, topology, outstanding, size)) };
           results.push(result);
           process.stderr.write(`${system} conn=${connections} N=${outstanding} ${size} B: ${formatRate(result.perSecond)} req/s p50 ${formatMicros(result.p50us)} p99 ${formatMicros(result.p99us)}\n`);

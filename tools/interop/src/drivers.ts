@@ -19,6 +19,13 @@ export interface EchoWorkerOptions {
   /** The microservice: broker service svc.<name>, actions <name>.echo and <name>.add. */
   readonly name: string;
   readonly concurrency: number;
+  /** MDP framing of its READY and heartbeats (FRAMES.md §1.12), through CORREIO_MDP_FRAMING; Python and Go only (Rust speaks classic). */
+  readonly framing?: 'classic' | 'packed';
+}
+
+/** The environment that sets a Python or Go peer's MDP framing. */
+function framingEnv(framing: EchoWorkerOptions['framing']): Record<string, string> {
+  return framing === undefined ? {} : { CORREIO_MDP_FRAMING: framing };
 }
 
 /**
@@ -43,7 +50,7 @@ const python: PeerDriver = {
   language: 'python',
   chat: ({ broker, proxy, user, service, retries }) =>
     spawnPython(`python ${user}`, 'chat_driver', ['--broker', broker, '--proxy', proxy, '--user', user, ...optional('--service', service), ...optional('--retries', retries)]),
-  echoWorker: ({ broker, name, concurrency }) => spawnPython(`python ${name}`, 'echo_worker', ['--broker', broker, '--name', name, '--concurrency', String(concurrency)]),
+  echoWorker: ({ broker, name, concurrency, framing }) => spawnPython(`python ${name}`, 'echo_worker', ['--broker', broker, '--name', name, '--concurrency', String(concurrency)], framingEnv(framing)),
   workerReady: /"ready": true/,
   workerSender: (name) => new RegExp(`^py-worker-${name}-`),
 };
@@ -59,7 +66,8 @@ export async function prepareDrivers(binDir: string): Promise<Readonly<Record<Dr
     language: 'go',
     chat: ({ broker, proxy, user, service, retries }) =>
       spawnCommand(`go ${user}`, goPrograms.chat, ['-broker', broker, '-proxy', proxy, '-user', user, ...optional('-service', service), ...optional('-retries', retries)], { stdin: 'pipe' }),
-    echoWorker: ({ broker, name, concurrency }) => spawnCommand(`go ${name}`, goPrograms.echo, ['-endpoint', broker, '-name', name, '-concurrency', String(concurrency)]),
+    echoWorker: ({ broker, name, concurrency, framing }) =>
+      spawnCommand(`go ${name}`, goPrograms.echo, ['-endpoint', broker, '-name', name, '-concurrency', String(concurrency)], { env: framingEnv(framing) }),
     workerReady: /^ready$/,
     workerSender: () => /^go-worker-/,
   };

@@ -66,6 +66,6 @@ async function runBuild(build: Child, timeoutMs: number): Promise<void> {
 }
 
 /** Runs a program of peers/python/interop (`python -m interop.<module>`) under the virtual environment. */
-export function spawnPython(name: string, module: string, args: readonly string[]): Child {
-  return spawnCommand(name, pythonExecutable, ['-m', `interop.${module}`, ...args], { cwd: pythonPeerDir, stdin: 'pipe' });
+export function spawnPython(name: string, module: string, args: readonly string[], env: Record<string, string> = {}): Child {
+  return spawnCommand(name, pythonExecutable, ['-m', `interop.${module}`, ...args], { cwd: pythonPeerDir, stdin: 'pipe', env });
 }

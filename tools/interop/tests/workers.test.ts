@@ -16,6 +16,8 @@ let client: RequestClient;
 let drivers: Readonly<Record<DriverLanguage, PeerDriver>>;
 /** The worker each language runs: svc.<name>. */
 const WORKERS = { go: 'goecho', python: 'pyecho', rust: 'rsecho' } as const;
+/** A second Python and Go worker speaking packed MDP headers (FRAMES.md §1.12). */
+const PACKED_WORKERS = { go: 'gopacked', python: 'pypacked' } as const;
 
 beforeAll(async () => {
   requirePeerToolchains();
@@ -23,13 +25,18 @@ beforeAll(async () => {
   topology = started;
   drivers = prepared;
   const languages = Object.keys(WORKERS) as DriverLanguage[];
-  await Promise.all(
-    languages.map((language) => {
+  const packed = Object.keys(PACKED_WORKERS) as (keyof typeof PACKED_WORKERS)[];
+  await Promise.all([
+    ...languages.map((language) => {
       const driver = drivers[language];
       return driver.echoWorker({ broker: topology.broker, name: WORKERS[language], concurrency: 2 }).waitForLine(driver.workerReady, STARTUP_MS);
     }),
-  );
-  await waitForServices(topology.broker, languages.map((language) => `svc.${WORKERS[language]}`), 30_000);
+    ...packed.map((language) => {
+      const driver = drivers[language];
+      return driver.echoWorker({ broker: topology.broker, name: PACKED_WORKERS[language], concurrency: 2, framing: 'packed' }).waitForLine(driver.workerReady, STARTUP_MS);
+    }),
+  ]);
+  await waitForServices(topology.broker, [...languages.map((language) => `svc.${WORKERS[language]}`), ...packed.map((language) => `svc.${PACKED_WORKERS[language]}`)], 30_000);
   client = new RequestClient({ endpoint: topology.broker, from: 'ts-interop-client', timeout: 10_000 });
 }, STARTUP_MS + 60_000);
 
@@ -77,6 +84,20 @@ describe('Python, Go and Rust workers behind the TypeScript broker', () => {
     const refused = await failure(call(service, `${name}.add`, ['one', 2]));
     expect(refused).toBeInstanceOf(BadRequestError);
     expect(refused).toMatchObject({ code: 'BAD_REQUEST', retryable: false });
+  });
+
+  it.each(Object.entries(PACKED_WORKERS))('serves clients of either framing from a %s worker that speaks packed headers', async (_language, name) => {
+    const service = `svc.${name}`;
+    const payload = { text: 'olá ✓', n: [0, -1, 2 ** 32], bin: new Uint8Array([0, 255]) };
+    expect((await call(service, `${name}.echo`, payload)).body).toEqual({ result: payload }); // a packed TypeScript client
+    const classic = new RequestClient({ endpoint: topology.broker, from: 'ts-classic-client', timeout: 10_000, framing: 'classic' });
+    try {
+      const sums = await Promise.all(Array.from({ length: 20 }, (_, i) => classic.request(service, 'service.call.request', { action: `${name}.add`, params: [i, 1] })));
+      expect(sums.map((reply) => (reply.body as { result: number }).result)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    } finally {
+      await classic.close();
+    }
+    expect(await failure(call(service, `${name}.nope`))).toMatchObject({ code: 'NOT_FOUND' });
   });
 
   it('tells, through the broker, which services have workers', async () => {
