@@ -19,11 +19,11 @@ export interface EchoWorkerOptions {
   /** The microservice: broker service svc.<name>, actions <name>.echo and <name>.add. */
   readonly name: string;
   readonly concurrency: number;
-  /** MDP framing of its READY and heartbeats (FRAMES.md §1.12), through CORREIO_MDP_FRAMING; Python and Go only (Rust speaks classic). */
+  /** MDP framing of its READY and heartbeats (FRAMES.md §1.12), through CORREIO_MDP_FRAMING. */
   readonly framing?: 'classic' | 'packed';
 }
 
-/** The environment that sets a Python or Go peer's MDP framing. */
+/** The environment that sets a peer's MDP framing. */
 function framingEnv(framing: EchoWorkerOptions['framing']): Record<string, string> {
   return framing === undefined ? {} : { CORREIO_MDP_FRAMING: framing };
 }
@@ -75,7 +75,8 @@ export async function prepareDrivers(binDir: string): Promise<Readonly<Record<Dr
     language: 'rust',
     chat: ({ broker, proxy, user, service, retries }) =>
       spawnCommand(`rust ${user}`, rustPrograms.chat, ['--broker', broker, '--proxy', proxy, '--user', user, ...optional('--service', service), ...optional('--retries', retries)], { stdin: 'pipe' }),
-    echoWorker: ({ broker, name, concurrency }) => spawnCommand(`rust ${name}`, rustPrograms.echo, ['--endpoint', broker, '--name', name, '--concurrency', String(concurrency)]),
+    echoWorker: ({ broker, name, concurrency, framing }) =>
+      spawnCommand(`rust ${name}`, rustPrograms.echo, ['--endpoint', broker, '--name', name, '--concurrency', String(concurrency)], { env: framingEnv(framing) }),
     workerReady: /^ready$/,
     workerSender: (name) => new RegExp(`^rs-worker-${name}-`),
   };

@@ -16,8 +16,8 @@ let client: RequestClient;
 let drivers: Readonly<Record<DriverLanguage, PeerDriver>>;
 /** The worker each language runs: svc.<name>. */
 const WORKERS = { go: 'goecho', python: 'pyecho', rust: 'rsecho' } as const;
-/** A second Python and Go worker speaking packed MDP headers (FRAMES.md §1.12). */
-const PACKED_WORKERS = { go: 'gopacked', python: 'pypacked' } as const;
+/** A second worker of each language speaking packed MDP headers (FRAMES.md §1.12). */
+const PACKED_WORKERS = { go: 'gopacked', python: 'pypacked', rust: 'rspacked' } as const;
 
 beforeAll(async () => {
   requirePeerToolchains();
