@@ -68,7 +68,6 @@ export interface WorkerConnectionSettings {
   readonly log: Logger;
 }
 
-/** A request being served: its abort switch and the promise of its completion. */
 /** A REQUEST from the broker: where its reply goes, and in which framing. */
 interface BrokerRequest {
   readonly client: Buffer;
@@ -76,6 +75,7 @@ interface BrokerRequest {
   readonly framing: Framing;
 }
 
+/** A request being served: its abort switch and the promise of its completion. */
 interface InFlight {
   readonly abort: LazyAbort;
   done: Promise<void>;

@@ -33,7 +33,17 @@ export function defaultFraming(): Framing {
 
 const COMMAND_FRAMES: readonly Buffer[] = Array.from({ length: 7 }, (_, command) => Buffer.of(command));
 const command = (code: number): Buffer => COMMAND_FRAMES[code]!;
-const HEADER_BYTES = 6;
+
+/** Bytes of the protocol header ("MDPC02", "MDPW02"); byte 6 of a packed header is the command. */
+export const HEADER_BYTES = 6;
+
+/** True when `frame` is a packed header of `header`'s protocol: longer than its 6 bytes, which it starts with. */
+export function isPackedHeader(frame: Buffer, header: Buffer): boolean {
+  return frame.length > HEADER_BYTES && frame.compare(header, 0, HEADER_BYTES, 0, HEADER_BYTES) === 0;
+}
+
+/** A command byte as logs show it: two hex digits. */
+const hexByte = (code: number): string => code.toString(16).padStart(2, '0');
 
 /** The longest service name accepted, in bytes. */
 export const MAX_SERVICE_NAME_BYTES = 255;
@@ -49,36 +59,24 @@ function checkService(service: string): string {
 }
 
 /** One packed header frame: the protocol header, the command byte, then `tail` (a service name or client address). */
-export function packedHeader(header: Buffer, code: number, tail: Buffer | string = EMPTY_FRAME): Buffer {
+export function packedHeader(header: Buffer, code: number, tail: Uint8Array | string = EMPTY_FRAME): Buffer {
   const tailBytes = typeof tail === 'string' ? Buffer.byteLength(tail, 'latin1') : tail.length;
   const frame = Buffer.allocUnsafe(HEADER_BYTES + 1 + tailBytes);
   header.copy(frame, 0);
   frame[HEADER_BYTES] = code;
   if (typeof tail === 'string') frame.write(tail, HEADER_BYTES + 1, 'latin1');
-  else tail.copy(frame, HEADER_BYTES + 1);
+  else frame.set(tail, HEADER_BYTES + 1);
   return frame;
 }
 
-/** Packed client headers by command and service: a client sends to few services, so they are built once. */
-const clientHeaders = new Map<string, Buffer>();
-const MAX_CACHED_HEADERS = 1024;
-
-function packedClientHeader(code: number, service: string): Buffer {
-  const key = `${code}${service}`;
-  let frame = clientHeaders.get(key);
-  if (frame === undefined) {
-    frame = packedHeader(MDP_CLIENT, code, service);
-    if (clientHeaders.size < MAX_CACHED_HEADERS) clientHeaders.set(key, frame);
-  }
-  return frame;
-}
-
+// Each packed header is built afresh (a pooled allocation and a copy of a few bytes): a cache by
+// service would hold names a peer chose, such as those a server's endpoint answers UNKNOWN_SERVICE.
 function clientMessage(code: number, service: string, body: readonly Frame[], framing: Framing): Frame[] {
-  return framing === 'packed' ? [packedClientHeader(code, service), ...body] : [MDP_CLIENT, command(code), service, ...body];
+  return framing === 'packed' ? [packedHeader(MDP_CLIENT, code, service), ...body] : [MDP_CLIENT, command(code), service, ...body];
 }
 
 function workerMessage(code: number, tail: Frame | undefined, body: readonly Frame[], framing: Framing): Frame[] {
-  if (framing === 'packed') return [packedHeader(MDP_WORKER, code, tail === undefined ? EMPTY_FRAME : typeof tail === 'string' ? tail : Buffer.from(tail)), ...body];
+  if (framing === 'packed') return [packedHeader(MDP_WORKER, code, tail), ...body];
   if (tail === undefined) return [MDP_WORKER, command(code)];
   return code === WorkerCommand.Ready ? [MDP_WORKER, command(code), tail] : [MDP_WORKER, command(code), tail, EMPTY_FRAME, ...body];
 }
@@ -164,7 +162,7 @@ function readHeader(frames: Frames, expected: Buffer, withDelimiter: boolean): H
     const bodyStart = withDelimiter ? 4 : 3;
     return { framing: 'classic', code, tail: frames[2], body: frames.slice(bodyStart), delimited };
   }
-  if (first.length <= HEADER_BYTES || first.compare(expected, 0, HEADER_BYTES, 0, HEADER_BYTES) !== 0) return undefined;
+  if (!isPackedHeader(first, expected)) return undefined;
   const tail = first.length > HEADER_BYTES + 1 ? first.subarray(HEADER_BYTES + 1) : undefined;
   return { framing: 'packed', code: first[HEADER_BYTES], tail, body: frames.slice(1), delimited: withDelimiter };
 }
@@ -181,7 +179,7 @@ export function parseClientMessage(frames: Frames): ClientMessage {
   if (header === undefined) return malformed('frame 0 is not MDPC02');
   const { code } = header;
   const kind = code === ClientCommand.Request ? 'request' : code === ClientCommand.Partial ? 'partial' : code === ClientCommand.Final ? 'final' : undefined;
-  if (kind === undefined) return malformed(`unknown client command ${code?.toString(16) ?? frames[1]?.toString('hex') ?? '(missing)'}`);
+  if (kind === undefined) return malformed(`unknown client command ${code === undefined ? (frames[1]?.toString('hex') ?? '(missing)') : hexByte(code)}`);
   const service = serviceOf(header.tail);
   if (service === undefined) return malformed('missing or invalid service name');
   if (header.body.length === 0) return malformed(`${kind} without a body`);
@@ -217,6 +215,6 @@ export function parseWorkerMessage(frames: Frames): WorkerMessage {
       return bare ? { kind, framing } : malformed(`${kind.toUpperCase()} with extra frames`);
     }
     default:
-      return malformed(`unknown worker command ${code?.toString(16) ?? frames[1]?.toString('hex') ?? '(missing)'}`);
+      return malformed(`unknown worker command ${code === undefined ? (frames[1]?.toString('hex') ?? '(missing)') : hexByte(code)}`);
   }
 }

@@ -3,6 +3,7 @@
 import { MessageCodec, newRequestId } from '@correio/codec';
 import type { AnyEnvelope } from '@correio/protocol';
 import * as zmq from 'zeromq';
+import { packed } from './helpers/frames.js';
 
 export const codec = new MessageCodec();
 export const MDPC = 'MDPC02';
@@ -10,11 +11,6 @@ export const MDPW = 'MDPW02';
 export const W = { READY: 1, REQUEST: 2, PARTIAL: 3, FINAL: 4, HEARTBEAT: 5, DISCONNECT: 6 } as const;
 export const C = { REQUEST: 1, PARTIAL: 2, FINAL: 3 } as const;
 export type Framing = 'classic' | 'packed';
-
-/** One packed header frame: "MDPC02" or "MDPW02", the command byte, then a service name or client address. */
-export function packed(header: string, command: number, tail: Buffer | string = Buffer.alloc(0)): Buffer {
-  return Buffer.concat([Buffer.from(header), Buffer.of(command), Buffer.from(tail)]);
-}
 
 /** A received message's header in either framing: its command, service or address, and body frames. */
 export function header(frames: Buffer[], expected: string): { framing: Framing; command: number; tail: Buffer; body: Buffer[] } {

@@ -12,12 +12,12 @@ import {
   closePeers,
   dealer,
   eventually,
-  packed,
   pollReply,
   pollRequest,
   receiveOrNothing,
   sleep,
 } from './broker-peers.js';
+import { packed } from './helpers/frames.js';
 
 const brokers: MajordomoBroker[] = [];
 

@@ -4,6 +4,7 @@ import { RequestClient, Worker } from '@correio/transport';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as zmq from 'zeromq';
 import { bindAddress, TRANSPORTS } from './helpers/endpoints.js';
+import { packed } from './helpers/frames.js';
 import { codec, echoBody, echoResult, replyBytes, requestBytes } from './helpers/messages.js';
 import { within } from './helpers/wait.js';
 
@@ -109,9 +110,6 @@ describe.each(TRANSPORTS)('MDP/0.2 classic framing over %s', (transport) => {
     await stopped;
   });
 });
-
-/** A packed header's bytes: "MDPC02"/"MDPW02", the command, then the service or client address. */
-const packed = (header: string, command: number, tail: Buffer | string = Buffer.alloc(0)): Buffer => Buffer.concat([Buffer.from(header), Buffer.of(command), Buffer.from(tail)]);
 
 describe.each(TRANSPORTS)('MDP/0.2 packed framing (revision 1.10) over %s', (transport) => {
   it('client: REQUEST is ["MDPC02" 0x01 service, body] by default; it takes PARTIAL and FINAL in either framing', async () => {

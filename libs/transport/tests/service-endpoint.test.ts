@@ -4,6 +4,7 @@ import { RequestClient, ServiceEndpoint, type RequestHandler, type ServiceEndpoi
 import { afterEach, describe, expect, it } from 'vitest';
 import * as zmq from 'zeromq';
 import { bindAddress, NETWORK_TRANSPORTS, type Transport } from './helpers/endpoints.js';
+import { packed } from './helpers/frames.js';
 import { codec } from './helpers/messages.js';
 import { sleep, waitFor, within } from './helpers/wait.js';
 
@@ -66,8 +67,6 @@ function finalOf(frames: Buffer[], service = SERVICE): AnyEnvelope {
   return codec.decode(frames[3]!);
 }
 
-/** A packed header frame (FRAMES.md §1.12): "MDPC02" or "MDPW02", the command, then the service. */
-const packed = (header: string, command: number, service = ''): Buffer => Buffer.concat([Buffer.from(header), Buffer.of(command), Buffer.from(service)]);
 
 describe.each(NETWORK_TRANSPORTS)('ServiceEndpoint over %s', (transport) => {
   it('serves a RequestClient, and many concurrent requests each get their own reply, handled concurrently', async () => {

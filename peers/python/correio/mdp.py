@@ -57,7 +57,7 @@ def _split_packed(frames: list[bytes], header: bytes) -> tuple[bytes, bytes] | N
     first = frames[0] if frames else b""
     if len(first) <= len(header) or first[: len(header)] != header:
         return None
-    return first[6:7], first[7:]
+    return first[len(header) : len(header) + 1], first[len(header) + 1 :]
 
 
 def service_frame(service: str) -> bytes:

@@ -28,7 +28,7 @@ import {
   WORKER_REQUEST,
   WorkerCommand,
   commandOf,
-  isPacked,
+  isPackedHeader,
   isServiceName,
   packedHeader,
 } from './mdp.js';
@@ -296,8 +296,8 @@ export class MajordomoBroker {
     if (header === undefined) this.#unknownHeader(frames[0]!, header);
     else if (header.length === HEADER_BYTES && header.equals(CLIENT_HEADER)) this.#onClient(frames);
     else if (header.length === HEADER_BYTES && header.equals(WORKER_HEADER)) this.#onWorker(frames);
-    else if (isPacked(header, CLIENT_HEADER)) this.#onPackedClient(frames);
-    else if (isPacked(header, WORKER_HEADER)) this.#onPackedWorker(frames);
+    else if (isPackedHeader(header, CLIENT_HEADER)) this.#onPackedClient(frames);
+    else if (isPackedHeader(header, WORKER_HEADER)) this.#onPackedWorker(frames);
     else this.#unknownHeader(frames[0]!, header);
   }
 
@@ -440,8 +440,7 @@ export class MajordomoBroker {
     if (command === WorkerCommand.READY) wellFormed = frames.length === 4;
     else if (command === WorkerCommand.PARTIAL || command === WorkerCommand.FINAL) wellFormed = frames.length >= 6 && frames[4]!.length === 0;
     else wellFormed = frames.length === 3;
-    const named = command === undefined ? frames[2]?.toString('hex') : command.toString(16);
-    this.#onWorkerCommand(frames[0]!, false, command, named, frames[3], wellFormed, frames.slice(5));
+    this.#onWorkerCommand(frames[0]!, false, command, frames[2]?.toString('hex'), frames[3], wellFormed, frames.slice(5));
   }
 
   /** `[worker, "MDPW02" ‖ command ‖ service or client, …]` (FRAMES.md §1.12) */
@@ -451,12 +450,13 @@ export class MajordomoBroker {
     const tail = header.length > HEADER_BYTES + 1 ? header.subarray(HEADER_BYTES + 1) : undefined;
     const reply = command === WorkerCommand.PARTIAL || command === WorkerCommand.FINAL;
     const wellFormed = reply ? frames.length >= 3 : frames.length === 2 && (command === WorkerCommand.READY || tail === undefined);
-    this.#onWorkerCommand(frames[0]!, true, command, command.toString(16), tail, wellFormed, frames.slice(2));
+    this.#onWorkerCommand(frames[0]!, true, command, header.toString('hex', HEADER_BYTES, HEADER_BYTES + 1), tail, wellFormed, frames.slice(2));
   }
 
   /**
-   * A worker command in either framing: `tail` is its service name (READY) or client address
-   * (PARTIAL, FINAL), `wellFormed` whether its frames have the command's shape.
+   * A worker command in either framing: `named` is its command frame as logs show it, `tail` its
+   * service name (READY) or client address (PARTIAL, FINAL), `wellFormed` whether its frames have
+   * the command's shape.
    */
   #onWorkerCommand(identity: Buffer, packed: boolean, command: number | undefined, named: string | undefined, tail: Buffer | undefined, wellFormed: boolean, body: Buffer[]): void {
     const key = identity.toString('latin1');

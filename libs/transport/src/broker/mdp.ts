@@ -1,7 +1,7 @@
 // MDP/0.2 wire constants (ZeroMQ RFC 18, protocol/FRAMES.md §1), classic and packed (§1.12). Private to the broker.
-import { packedHeader } from '../mdp.js';
+import { HEADER_BYTES, isPackedHeader, packedHeader } from '../mdp.js';
 
-export { packedHeader };
+export { HEADER_BYTES, isPackedHeader, packedHeader };
 
 export const CLIENT_HEADER = Buffer.from('MDPC02');
 export const WORKER_HEADER = Buffer.from('MDPW02');
@@ -19,15 +19,8 @@ export const WORKER_REQUEST = Buffer.from([WorkerCommand.REQUEST]);
 export const WORKER_HEARTBEAT = Buffer.from([WorkerCommand.HEARTBEAT]);
 export const WORKER_DISCONNECT = Buffer.from([WorkerCommand.DISCONNECT]);
 
-/** Bytes of the protocol header; byte 6 of a packed header is the command. */
-export const HEADER_BYTES = 6;
 export const PACKED_HEARTBEAT = packedHeader(WORKER_HEADER, WorkerCommand.HEARTBEAT);
 export const PACKED_DISCONNECT = packedHeader(WORKER_HEADER, WorkerCommand.DISCONNECT);
-
-/** True when `frame` is a packed header of `header`'s protocol: longer than the 6 header bytes, which it starts with. */
-export function isPacked(frame: Buffer, header: Buffer): boolean {
-  return frame.length > HEADER_BYTES && frame.compare(header, 0, HEADER_BYTES, 0, HEADER_BYTES) === 0;
-}
 
 /** The namespace RFC 8 reserves for services the broker answers itself. */
 export const MMI_PREFIX = 'mmi.';
