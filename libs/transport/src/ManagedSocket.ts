@@ -1,6 +1,9 @@
 import { OverloadedError, UnavailableError } from '@correio/codec';
 import * as zmq from 'zeromq';
+// Before any socket: raises the default context's socket limit.
+import './socketLimit.js';
 import { curveSocketOptions } from './curve.js';
+import { retryInterrupted, startMonitor } from './interrupted.js';
 import { Fifo } from './Fifo.js';
 import type { Frame, Frames } from './frames.js';
 import { componentLogger, endpointProblem, type Logger } from '@correio/observability';
@@ -388,7 +391,8 @@ export class ManagedSocket<T = Frame[]> {
 
   async #monitor(): Promise<void> {
     try {
-      for await (const raw of this.#native.events) {
+      const observer = startMonitor(this.#native);
+      for await (const raw of observer) {
         if (raw.type === 'end') break;
         const translated = translateSocketEvent(raw);
         if (!translated) continue;
@@ -463,20 +467,3 @@ function endpointError(action: string, endpoint: string, error: unknown): Error 
   return Object.assign(new Error(`cannot ${action} ${endpoint}: ${reason}${hint}`, { cause: error }), typeof code === 'string' ? { code } : {});
 }
 
-/** Calls into libzmq that a signal interrupted at most this many times in a row are tried again. */
-const INTERRUPTED_RETRIES = 10;
-
-/**
- * Runs a libzmq call again when a signal interrupted it (EINTR: libzmq processes its commands while
- * connecting or binding, and a signal — a profiler's SIGPROF, a child's SIGCHLD — can cut that
- * short). Nothing was done by the interrupted call, so trying again is safe.
- */
-function retryInterrupted<T>(call: () => T): T {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return call();
-    } catch (error) {
-      if ((error as { code?: unknown } | null)?.code !== 'EINTR' || attempt >= INTERRUPTED_RETRIES) throw error;
-    }
-  }
-}

@@ -71,6 +71,7 @@ export class Worker {
     brokerExpiries: 0,
     disconnectsReceived: 0,
     reconnects: 0,
+    openFailures: 0,
     abandoned: 0,
   };
   readonly #drainTimeout: number;

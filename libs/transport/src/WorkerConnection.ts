@@ -4,6 +4,7 @@ import { backoffDelay, delay, type BackoffOptions } from './backoff.js';
 import type { Frame, Frames } from './frames.js';
 import { traceWrite, type Logger } from '@correio/observability';
 import { ManagedSocket } from './ManagedSocket.js';
+import { isSocketLimitError } from './socketLimit.js';
 import { parseWorkerMessage, workerDisconnect, workerHeartbeat, workerReady, workerReply, type Framing } from './mdp.js';
 import { replyError, type RequestContext, type RequestHandler, type Responder } from './Responder.js';
 import type { SocketEventMap } from './socketEvents.js';
@@ -48,6 +49,8 @@ export interface WorkerCounters {
   /** DISCONNECT commands received from the broker. */
   disconnectsReceived: number;
   reconnects: number;
+  /** Worker connections ZeroMQ could not open (its socket limit, the process's file limit), each retried after the backoff. */
+  openFailures: number;
   /** Handlers still running when the drain timeout of stop() expired. */
   abandoned: number;
 }
@@ -144,7 +147,19 @@ export class WorkerConnection {
 
   #open(): void {
     const { endpoint, service, socketOptions, events, heartbeatInterval, liveness } = this.#settings;
-    const socket = new ManagedSocket('dealer', { ...socketOptions, whenSendQueueFull: 'wait' });
+    let socket: ManagedSocket;
+    try {
+      socket = new ManagedSocket('dealer', { ...socketOptions, whenSendQueueFull: 'wait' });
+    } catch (error) {
+      // Runs from a timer too: a socket ZeroMQ cannot open now (its socket limit, the process's
+      // file limit) must not end the process. The connection tries again after the backoff.
+      this.#settings.counters.openFailures += 1;
+      this.#failures += 1;
+      const hint = isSocketLimitError(error) ? ': the process is at its socket or file limit; lower the worker concurrency or raise the limit' : '';
+      this.#settings.log.error({ err: error, connection: this.index }, `cannot open a worker connection${hint}`);
+      this.#retryOpen(`the socket could not be opened${hint}`);
+      return;
+    }
     for (const type of SOCKET_EVENTS) socket.events.on(type, (event) => events.emit(type, event as never));
     socket.connect(endpoint);
     this.#socket = socket;
@@ -194,6 +209,12 @@ export class WorkerConnection {
     const socket = this.#socket;
     this.#socket = undefined;
     void socket?.close();
+    this.#retryOpen(reason);
+  }
+
+  /** Opens a new session after the backoff; `#reconnecting` holds until then. */
+  #retryOpen(reason: string): void {
+    this.#reconnecting = true;
     const wait = backoffDelay(this.#failures, this.#settings.reconnectBackoff);
     this.#settings.log.info({ connection: this.index, reason, delay: wait }, 'reconnecting to the broker');
     this.#settings.events.emit('reconnecting', { connection: this.index, reason, delay: wait });

@@ -1,6 +1,7 @@
 // Sockets
 export { ManagedSocket, type SocketKind, type SocketStats, type FrameBuilder } from './ManagedSocket.js';
 export { openSocket, newContext } from './openSocket.js';
+export { DEFAULT_CONTEXT_MAX_SOCKETS } from './socketLimit.js';
 export type { SocketOptions, WhenSendQueueFull, TransportContext } from './SocketOptions.js';
 export type { SocketEventMap, HandshakeFailure, HandshakeFailureReason } from './socketEvents.js';
 export type { Frame, Frames } from './frames.js';

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { OverloadedError, UnavailableError } from '@correio/codec';
 import { openSocket } from '@correio/transport';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -172,5 +173,30 @@ describe.each(NETWORK_TRANSPORTS)('ManagedSocket events over %s', (transport) =>
     await router.close();
     await within(disconnected, 5000, 'disconnected');
     expect(dealer.connected).toBe(false);
+  });
+});
+
+describe('ManagedSocket under signals', () => {
+  it('keeps its connection events while signals interrupt libzmq calls (EINTR), socket after socket', async () => {
+    const router = track(new zmq.Router({ linger: 0 }));
+    await router.bind('tcp://127.0.0.1:*');
+    // A profiler's SIGPROF does this in a real process: starting a socket's monitor is cut short.
+    // Without a retry, one interrupted monitor left its endpoint bound and the monitors of the
+    // sockets opened after it failed too, so they never reported a connection.
+    const ignore = (): void => undefined;
+    process.on('SIGUSR2', ignore);
+    const storm = spawn('bash', ['-c', `while kill -USR2 ${process.pid} 2>/dev/null; do :; done`], { stdio: 'ignore' });
+    const stormEnded = new Promise((resolve) => storm.once('exit', resolve));
+    try {
+      await sleep(100);
+      const sockets = Array.from({ length: 300 }, () => track(openSocket('dealer', { linger: 0 })));
+      for (const socket of sockets) socket.connect(router.lastEndpoint!);
+      await waitFor(() => sockets.every((socket) => socket.connected), 'every socket to report its connection', 10_000);
+    } finally {
+      storm.kill();
+      await stormEnded;
+      await sleep(50); // signals sent before the exit are delivered by now
+      process.off('SIGUSR2', ignore);
+    }
   });
 });

@@ -1,5 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import * as zmq from 'zeromq';
+// Before any socket: raises the default context's socket limit.
+import '../socketLimit.js';
 import { OverloadedError, TimeoutError, UnavailableError, UnknownServiceError, type CorreioError } from '@correio/codec';
 import { traceWrite } from '@correio/observability';
 import { curveSocketOptions } from '../curve.js';

@@ -1,4 +1,6 @@
 import * as zmq from 'zeromq';
+// Before any socket: raises the default context's socket limit.
+import '../socketLimit.js';
 import { curveSocketOptions, type CurveServerOptions } from '../curve.js';
 import type { TransportLogger } from './options.js';
 

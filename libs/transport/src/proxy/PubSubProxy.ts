@@ -1,5 +1,8 @@
 import * as zmq from 'zeromq';
+// Before any socket: raises the default context's socket limit.
+import '../socketLimit.js';
 import { curveSocketOptions, type CurveServerOptions } from '../curve.js';
+import { startMonitor } from '../interrupted.js';
 import type { TransportLogger } from '../broker/options.js';
 import { printable, ThrottledWarnings } from '../broker/ThrottledWarnings.js';
 import { DEFAULT_MAX_SUBSCRIPTIONS, DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION, MAX_SUBSCRIPTION_MESSAGE_BYTES } from './subscriptionLimits.js';
@@ -316,7 +319,7 @@ export class PubSubProxy {
   /** Counts disconnections (libzmq reports a peer cut off for an oversized message as one). */
   async #watch(socket: zmq.XPublisher | zmq.Publisher | zmq.XSubscriber, side: ProxySide): Promise<void> {
     try {
-      for await (const event of socket.events) if (event.type === 'disconnect') this.#options.observer?.disconnected?.(side);
+      for await (const event of startMonitor(socket)) if (event.type === 'disconnect') this.#options.observer?.disconnected?.(side);
     } catch (error) {
       if (this.#state !== 'closed') this.#options.logger?.warn({ err: error, side }, 'socket monitor stopped');
     }
