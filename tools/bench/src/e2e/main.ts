@@ -41,6 +41,8 @@ const clientRoute = arg('client-route', 'direct');
 if (clientRoute !== 'direct' && clientRoute !== 'broker') throw new Error(`--client-route: direct or broker, not ${clientRoute}`);
 /** Clients per load process: each process drives up to this many DEALERs, so load generation is not one process's event loop. */
 const clientsPerLoadProcess = Number(arg('clients-per-process', '50'));
+/** Correio clients sharing one connection to the broker and to their server (jetstream-load.ts: 10 publishers per `nats` connection). */
+const clientsPerConnection = Number(arg('clients-per-connection', '1'));
 const SERVERS = ['s1', 's2', 's3'];
 
 const dataParent = requireRealDisk(resolve(arg('data-root', tmpdir())));
@@ -66,7 +68,7 @@ async function measure(topology: Topology, token: string, ackPeers: number, clie
     spawnTsScript(join(import.meta.dirname, 'publish-load.ts'), [
       '--broker', topology.broker, '--clients', String(share), '--duration', String(durationMs), '--warmup', String(warmupMs),
       '--tag', `${tag}p${p}`, '--channel', channel, '--user', 'bench', '--token', token, '--acked-file', join(scratch, `${tag}p${p}-acked.json`),
-      '--route', clientRoute,
+      '--route', clientRoute, '--clients-per-connection', String(clientsPerConnection),
     ], profileDir ? ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, `load-${tag}`)}`] : []),
   );
   const results = await Promise.all(loads.map(async (load) => JSON.parse(await load.line(/^\{/, durationMs + warmupMs + 60_000)) as LoadResult));

@@ -1,5 +1,6 @@
-// Publish load for the end-to-end benchmark: --clients concurrent chat clients (one DEALER each,
-// one request in flight each, as a person's client would) publish to the `chat` service for
+// Publish load for the end-to-end benchmark: --clients concurrent chat clients (one request in
+// flight each; one connection each, as a person's client would, or --clients-per-connection of
+// them sharing one, as a gateway or an application server would) publish to the `chat` service for
 // --warmup + --duration ms: with `--route direct` (the default, as ChatClient does) straight to the
 // direct endpoint of a server each client picks from the reference server's list once connected
 // there, through the broker meanwhile; with `--route broker` through the broker only. A publication counts once acknowledged; a retryable
@@ -31,7 +32,10 @@ const ATTEMPT_TIMEOUT_MS = 10_000;
 const MAX_ATTEMPTS = 20;
 
 const direct = arg('route', 'direct') === 'direct';
-const brokerClients = Array.from({ length: clients }, (_, i) => new RequestClient({ endpoint: broker, from: `${tag}-${i}`, timeout: ATTEMPT_TIMEOUT_MS }));
+/** Publishers sharing one connection (a broker DEALER and its direct route), as jetstream-load.ts shares a `nats` connection. */
+const perConnection = numberArg('clients-per-connection', 1);
+const connections = Math.ceil(clients / perConnection);
+const brokerClients = Array.from({ length: connections }, (_, i) => new RequestClient({ endpoint: broker, from: `${tag}-${i}`, timeout: ATTEMPT_TIMEOUT_MS }));
 /** One client's publications: on a DirectRoute over its broker connection, or on that connection alone. */
 type Publisher = (body: BodyOf<'chat.publish.request'>, options: RequestOptions) => Promise<AnyEnvelope>;
 const routes = direct ? brokerClients.map((client) => new DirectRoute({ broker: client, brokerEndpoints: broker, service: 'chat', find: chatServerFinder(client) })) : [];
@@ -83,7 +87,7 @@ const { acks, seconds } = await loop.run({
   durationMs,
   drainMs: ATTEMPT_TIMEOUT_MS * 2,
   write: async (c, i) => {
-    const op = await publishOnce(sockets[c]!, `${tag}-${c}-${i}`);
+    const op = await publishOnce(sockets[Math.floor(c / perConnection)]!, `${tag}-${c}-${i}`);
     if (op !== undefined) acked.push(op);
     return op !== undefined;
   },
