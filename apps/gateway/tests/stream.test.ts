@@ -172,4 +172,29 @@ describe('WebSocket /v1/stream', () => {
     expect(replies.map((reply) => reply.type)).toEqual(['ready', 'subscribed']);
     eager.terminate();
   });
+
+  it('closes a socket whose unknown message type is long in bytes, after auth or before ready, and keeps serving', async () => {
+    const { default: WebSocket } = await import('ws');
+    const closeOf = (socket: InstanceType<typeof WebSocket>) => new Promise<[number, string]>((resolve) => socket.on('close', (code, reason) => resolve([code, reason.toString()])));
+    // 50 three-byte characters: the close reason, cut at 40 characters, was 139 bytes, and ws
+    // throws for a reason over 123 bytes, from inside the gateway's message handler.
+    const type = '界'.repeat(50);
+    const late = new WebSocket(gateway.stream);
+    late.on('message', () => late.send(JSON.stringify({ type })));
+    late.on('open', () => late.send(JSON.stringify({ type: 'auth', user: 'bo' })));
+    const [code, reason] = await closeOf(late);
+    expect(code).toBe(4400);
+    expect(reason).toMatch(/^unknown message type "界+/);
+    expect(Buffer.byteLength(reason)).toBeLessThanOrEqual(123);
+    // Queued before `ready`, it is handled inside the authentication.
+    const early = new WebSocket(gateway.stream);
+    early.on('open', () => {
+      early.send(JSON.stringify({ type: 'auth', user: 'bo' }));
+      early.send(JSON.stringify({ type }));
+    });
+    expect((await closeOf(early))[0]).toBe(4400);
+    const socket = await open('bo');
+    socket.send({ type: 'ping' });
+    await socket.next((event) => event.type === 'pong');
+  });
 });

@@ -20,6 +20,8 @@ export interface HttpSidecarOptions {
   readonly registry?: MetricsRegistry;
   /** The program's version, reported in every /health answer as `version` (unless the answer has its own). */
   readonly version?: string;
+  /** An error of the listening server (an accept that failed: EMFILE). Default: one line on stderr. */
+  readonly onError?: (error: Error) => void;
 }
 
 export interface HttpSidecar {
@@ -46,6 +48,8 @@ export async function startHttpSidecar(options: HttpSidecarOptions): Promise<Htt
       resolve();
     });
   });
+  // Unheard, an 'error' of a listening server (an accept past the descriptor limit) would end the program.
+  server.on('error', options.onError ?? ((error) => process.stderr.write(`http sidecar: ${error.message}; it keeps listening\n`)));
   const port = (server.address() as AddressInfo).port;
   const urlHost = host.includes(':') ? `[${host}]` : host;
   return {

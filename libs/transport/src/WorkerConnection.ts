@@ -145,14 +145,18 @@ export class WorkerConnection {
     await socket.close({ flushTimeout: Math.max(100, deadline - Date.now()) });
   }
 
-  #open(): void {
+  /** `retrying`: from the reopen timer, where nothing may throw; at start only an unusable endpoint does, to its caller. */
+  #open(retrying = false): void {
     const { endpoint, service, socketOptions, events, heartbeatInterval, liveness } = this.#settings;
-    let socket: ManagedSocket;
+    let socket: ManagedSocket | undefined;
     try {
       socket = new ManagedSocket('dealer', { ...socketOptions, whenSendQueueFull: 'wait' });
+      socket.connect(endpoint);
     } catch (error) {
-      // Runs from a timer too: a socket ZeroMQ cannot open now (its socket limit, the process's
-      // file limit) must not end the process. The connection tries again after the backoff.
+      void socket?.close();
+      if (!retrying && !isSocketLimitError(error)) throw error;
+      // A socket ZeroMQ cannot open now (its socket limit, the process's file limit) must not end
+      // the process: the connection tries again after the backoff.
       this.#settings.counters.openFailures += 1;
       this.#failures += 1;
       const hint = isSocketLimitError(error) ? ': the process is at its socket or file limit; lower the worker concurrency or raise the limit' : '';
@@ -161,7 +165,6 @@ export class WorkerConnection {
       return;
     }
     for (const type of SOCKET_EVENTS) socket.events.on(type, (event) => events.emit(type, event as never));
-    socket.connect(endpoint);
     this.#socket = socket;
     const generation = this.#generation;
     this.#liveness = liveness;
@@ -220,7 +223,7 @@ export class WorkerConnection {
     this.#settings.events.emit('reconnecting', { connection: this.index, reason, delay: wait });
     this.#reopenTimer = setTimeout(() => {
       this.#reconnecting = false;
-      if (!this.#stopping) this.#open();
+      if (!this.#stopping) this.#open(true);
     }, wait);
   }
 

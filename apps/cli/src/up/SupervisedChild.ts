@@ -107,19 +107,30 @@ export class SupervisedChild {
       this.pids.push(child.pid);
       this.#listener.started(this, child.pid);
     }
+    let ended = false;
     this.#exited = new Promise<void>((resolve) => {
-      // 'close', not 'exit': every line it wrote has been read by then.
-      child.once('close', (code, signal) => {
+      const end = (code: number | null, signal: NodeJS.Signals | null): void => {
+        if (ended) return;
+        ended = true;
         this.#running = false;
         this.#onExit(code, signal);
         resolve();
+      };
+      // 'close', not 'exit': every line it wrote has been read by then.
+      child.once('close', end);
+      child.once('error', (error) => {
+        this.#listener.line(this, 'stderr', `cannot start: ${error.message}`);
+        // Past the descriptor limit (EMFILE, ENFILE) Node gives the child no pipes and no 'close': it ends here.
+        if (child.pid === undefined && child.stdout === null) end(null, null);
       });
     });
-    child.once('error', (error) => this.#listener.line(this, 'stderr', `cannot start: ${error.message}`));
     // The stdin pipe stays open and silent: its closing is the child's signal that `up` is gone.
     child.stdin?.on('error', () => undefined);
     for (const stream of ['stdout', 'stderr'] as const) {
-      const lines = createInterface({ input: child[stream]!, crlfDelay: Infinity });
+      // Node leaves the pipes out when spawn fails with EMFILE or ENFILE; its 'error' says why.
+      const input = child[stream];
+      if (input === null) continue;
+      const lines = createInterface({ input, crlfDelay: Infinity });
       lines.on('line', (text) => this.#onLine(child, stream, text));
     }
   }
@@ -205,7 +216,19 @@ export class SupervisedChild {
       return;
     }
     this.#state = 'backoff';
-    this.#restartTimer = setTimeout(() => this.start(), delay);
+    this.#restartTimer = setTimeout(() => this.#restart(), delay);
+  }
+
+  /** A restart from the backoff timer, where a throw would end `up` and every component with it. */
+  #restart(): void {
+    try {
+      this.start();
+    } catch (error) {
+      // spawn throws for some failures (ENOMEM, E2BIG, a bad argument): counted as a crash, restarted after the next backoff.
+      this.#running = false;
+      this.#listener.line(this, 'stderr', `cannot start: ${(error as Error).message}`);
+      this.#onExit(null, null);
+    }
   }
 
   #rejectWaiters(message: string): void {

@@ -62,7 +62,8 @@ export class DashboardConnection {
     if (this.#ready && message['type'] === 'ping') return this.#socket.send({ type: 'pong' });
     if (this.#ready || this.#authenticating) return this.close(CLOSE.badMessage, 'after auth a dashboard sends only {"type":"ping"}');
     if (message['type'] !== 'auth') return this.close(CLOSE.unauthenticated, 'the first message must be {"type":"auth","token":"…"}');
-    void this.#authenticate(message['token']);
+    // Its rejection would end the gateway (an unhandled rejection): a failure ends this socket only.
+    this.#authenticate(message['token']).catch(() => this.close(CLOSE.internalError, 'the gateway could not complete the authentication'));
   }
 
   async #authenticate(token: unknown): Promise<void> {

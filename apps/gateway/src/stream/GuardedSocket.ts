@@ -50,7 +50,13 @@ export class GuardedSocket {
     this.#options.counters.closed(code);
     // A socket too slow to read its queue would not read a close frame either: cut it, freeing the queue now.
     if (code === CLOSE.tooSlow) this.#socket.terminate();
-    else this.#socket.close(code, reason);
+    else {
+      try {
+        this.#socket.close(code, closeReason(reason));
+      } catch {
+        this.#socket.terminate(); // ws refuses a close it cannot send (an ended socket): cut it
+      }
+    }
     this.#dispose();
   }
 
@@ -84,7 +90,12 @@ export class GuardedSocket {
     } catch {
       return this.close(CLOSE.badMessage, 'messages are JSON objects in text frames');
     }
-    this.#handlers.message(message);
+    try {
+      this.#handlers.message(message);
+    } catch {
+      // This runs inside ws's data handler, where a throw would end the process: one message may end only its socket.
+      this.close(CLOSE.internalError, 'the gateway could not handle this message');
+    }
   }
 
   #dispose(): void {
@@ -93,4 +104,18 @@ export class GuardedSocket {
     for (const timer of this.#timers) clearTimeout(timer);
     this.#handlers.closed();
   }
+}
+
+/** Longest close reason a close frame carries (RFC 6455 §5.5: 125 bytes of payload, 2 of them the code). */
+const MAX_CLOSE_REASON_BYTES = 123;
+
+/** `reason` cut to what a close frame can carry, by bytes and never inside a character: ws throws for a longer one. */
+export function closeReason(reason: string): string {
+  if (Buffer.byteLength(reason) <= MAX_CLOSE_REASON_BYTES) return reason;
+  let cut = '';
+  for (const character of reason) {
+    if (Buffer.byteLength(cut + character) > MAX_CLOSE_REASON_BYTES) break;
+    cut += character;
+  }
+  return cut;
 }

@@ -99,7 +99,8 @@ export class StreamConnection {
         return;
       }
       if (message['type'] !== 'auth' || this.#authenticating) return this.close(CLOSE.unauthenticated, 'the first message must be {"type":"auth",...}');
-      void this.#authenticate(message);
+      // Its rejection would end the gateway (an unhandled rejection): a failure ends this socket only.
+      this.#authenticate(message).catch(() => this.close(CLOSE.internalError, 'the gateway could not complete the authentication'));
       return;
     }
     this.#handle(message);

@@ -1,5 +1,7 @@
 /** WebSocket close codes the gateway uses (1000–1015 from RFC 6455/IANA, 4000–4999 its own). */
 export const CLOSE = {
+  /** The gateway failed handling a message (a bug): reconnect and resume. */
+  internalError: 1011,
   /** The gateway is draining (SIGTERM): reconnect, to another gateway or this one restarted, and resume. */
   serviceRestart: 1012,
   /** A message that is not JSON, not an object, or not one the stream knows. */

@@ -56,7 +56,10 @@ export class TaskCoordination {
   start(): void {
     this.#checkTimer = setInterval(() => this.#check(), this.#options.checkMs ?? 100);
     this.#checkTimer.unref();
-    this.#sweepTimer = setInterval(() => void this.#sweep(), this.#options.sweepMs ?? 60_000);
+    this.#sweepTimer = setInterval(() => {
+      // A failed sweep (the store's disk) is logged and tried at the next interval: it runs from a timer, where a rejection would end the process.
+      this.#sweep().catch((error: unknown) => this.#options.logger.warn({ err: error }, 'could not remove expired finished jobs; trying again at the next sweep'));
+    }, this.#options.sweepMs ?? 60_000);
     this.#sweepTimer.unref();
     this.#check();
   }

@@ -13,7 +13,7 @@ import type { TaskStore } from './TaskStore.js';
 export interface TaskQueueOptions {
   readonly store: TaskStore;
   readonly replicator: TaskReplicator;
-  /** Publishes `tasks.event` on `tasks/<queue>/` once a change is acknowledged. */
+  /** Publishes `tasks.event` on `tasks/<queue>/` once a change is acknowledged; a throw is logged, the change stands. */
   readonly announce: (job: TaskJob) => void;
   readonly logger: Logger;
   /** The synchronised clock. */
@@ -591,7 +591,13 @@ export class TaskQueue {
   #acknowledged(jobs: readonly TaskJob[]): void {
     const due = new Set<string>();
     for (const job of jobs) {
-      this.#options.announce(job);
+      try {
+        this.#options.announce(job);
+      } catch (error) {
+        // The change is durable and copied: a lost event (the publisher closed at shutdown, its queue
+        // full) must not fail it, nor escape from the copy's callback, where it would end the process.
+        this.#options.logger.warn({ err: error, job: job.id, state: job.state }, 'a task change could not be announced; readers will find it by querying the job');
+      }
       if (job.state === 'queued') due.add(job.queue);
       if (states.FINISHED.has(job.state)) for (const wake of [...(this.#resultWaiters.get(job.id) ?? [])]) wake(job);
     }

@@ -7,7 +7,7 @@
 //   npm run bench:e2e [-- --systems correio,jetstream-always,jetstream-default
 //                        --ack-peers 2,1,0 --clients 1,10,100 --duration 5000 --warmup 1000 --no-baselines
 //                        --clients-per-process 50 --data-root <dir on a real disk> --server-flags "--concurrency 32"
-//                        --client-route direct|broker
+//                        --client-route direct|broker --clients-per-connection 1
 //                        --profile-dir tmp/profiles]   (profiles: npx tsx tools/bench/src/e2e/profile-summary.ts <files>)
 import { mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
