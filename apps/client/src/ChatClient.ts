@@ -68,6 +68,12 @@ export interface ChatClientOptions {
    * for the `chat` service without CURVE (servers open no direct endpoint with CURVE).
    */
   readonly direct?: boolean;
+  /**
+   * With `direct`: pick the server by this key (a channel the client mostly writes to) rather than
+   * at random, so every client with the key writes through the same server, which commits and
+   * replicates their writes in shared batches (chatServerFinder's `key`).
+   */
+  readonly routeKey?: string;
   readonly logger?: Logger;
 }
 
@@ -230,7 +236,7 @@ export class ChatClient {
     });
     if ((options.direct ?? true) && this.service === 'chat' && options.curve === undefined) {
       this.#routeAsker = new RequestClient({ endpoint: options.broker, stamp: this.stamp, ...(options.logger ? { logger: options.logger } : {}) });
-      this.#route = new DirectRoute({ broker: this.#requests, brokerEndpoints: options.broker, service: this.service, find: chatServerFinder(this.#routeAsker), stamp: this.stamp });
+      this.#route = new DirectRoute({ broker: this.#requests, brokerEndpoints: options.broker, service: this.service, find: chatServerFinder(this.#routeAsker, options.routeKey === undefined ? {} : { key: options.routeKey }), stamp: this.stamp });
     }
     this.#brokerLink = new PeerLink(options.broker, this.#requests.events, (up) => this.events.emit('broker', { up, endpoint: options.broker }), this.#requests.connected);
     if (options.proxy !== undefined) {

@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ChatClient } from '@correio/client';
 import { CorreioError } from '@correio/codec';
+import { chatServerFinder } from '@correio/discovery';
+import type { AnyEnvelope } from '@correio/protocol';
 import { spawnProgram, waitFor, workspaceRoot, type Child } from '@correio/testing';
 import { cleanupAfterEach } from './helpers/cleanups.js';
 import { startRealInfrastructure } from './helpers/cluster.js';
@@ -87,5 +89,41 @@ describe('ChatClient straight to a server (revision 1.9)', () => {
     const history = await viaBroker.history('general', { limit: 500 });
     const texts = new Set(history.messages.map((message) => message.text));
     for (let i = 0; i < 10; i++) expect(texts.has(`after ${i}`)).toBe(true);
+  }, 90_000);
+
+  it('with a route key, every client with the key writes through the key\'s server, and another key through its own', async () => {
+    const at = await startCluster();
+    // Which server owns a key is the finder's rendezvous hash over the listed servers: find a key
+    // owned by each of the two, so the test says where each client must land.
+    const listing = { request: async () => ({ body: { servers: [...at.servers.keys()].map((server, rank) => ({ server, rank, alive: true, peer: 'tcp://127.0.0.1:1' })) } }) as unknown as AnyEnvelope };
+    const ownerOf = async (key: string) => (await chatServerFinder(listing, { key })({})).server!;
+    const keys = new Map<string, string>();
+    for (let i = 0; keys.size < 2 && i < 100; i++) {
+      const key = `channel-${i}`;
+      const owner = await ownerOf(key);
+      if (![...keys.values()].includes(owner)) keys.set(key, owner);
+    }
+    expect(new Set(keys.values())).toEqual(new Set(['d1', 'd2']));
+    const setup = new ChatClient({ broker: at.broker, timeout: 3_000, direct: false });
+    cleanups.push(() => setup.close());
+    await setup.login('ana');
+    for (const key of keys.keys()) await setup.createChannel(key);
+    for (const [key, owner] of keys) {
+      // Six clients: were they placed at random over two servers, all six would agree once in 32 runs.
+      const clients = Array.from({ length: 6 }, () => new ChatClient({ broker: at.broker, timeout: 3_000, retries: 3, routeKey: key }));
+      for (const client of clients) {
+        cleanups.push(() => client.close());
+        await client.login('ana');
+        await waitFor(async () => {
+          await client.publish(key, 'warming up').catch((error: unknown) => {
+            const reason = (error as CorreioError).data?.['reason'];
+            if (!(error instanceof CorreioError && error.code === 'BAD_REQUEST' && (reason === 'unknown_channel' || reason === 'unknown_user'))) throw error;
+          });
+          return (client.stats.route?.direct ?? 0) > 0;
+        }, 'a request straight to a server', 15_000);
+        expect(client.stats.route!.server).toBe(owner);
+        expect((await client.publish(key, 'keyed')).op.origin).toBe(owner);
+      }
+    }
   }, 90_000);
 });

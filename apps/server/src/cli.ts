@@ -14,7 +14,7 @@ import { parseRate, type Rate } from '@correio/tasks';
 import { generateCurveKeyPair } from '@correio/transport';
 import { addClusterOptions, clusterOptionsFromCommandLine } from './cluster/clusterCommandLine.js';
 import { parsePeerList, staticPeers } from './replication/peerList.js';
-import { DEFAULT_CONCURRENCY } from './concurrency.js';
+import { DEFAULT_CONCURRENCY, DEFAULT_DIRECT_CONCURRENCY } from './concurrency.js';
 import type { StartServerOptions, VerifyMode } from './startServer.js';
 
 export interface ServerCommandLine {
@@ -31,6 +31,7 @@ interface RawOptions {
   proxySub: string;
   dataDir: string;
   concurrency: number;
+  directConcurrency: number;
   verify: VerifyMode;
   pageSize: number;
   maxClockOffset: number;
@@ -76,6 +77,7 @@ export function serverCommand(): Command {
     .addOption(envOption('--proxy-pub <endpoint>', "the proxy's publisher side (XSUB)", 'CORREIO_SERVER_PROXY_PUB').argParser(parseEndpoint).default('tcp://127.0.0.1:5570'))
     .addOption(envOption('--proxy-sub <endpoint>', "the proxy's subscriber side (XPUB)", 'CORREIO_SERVER_PROXY_SUB').argParser(parseEndpoint).default('tcp://127.0.0.1:5571'))
     .addOption(envOption('--concurrency <n>', 'requests served at once per broker service (chat, srv.<id>); concurrent writes share one disk sync', 'CORREIO_SERVER_CONCURRENCY').argParser(parsePositiveInt).default(DEFAULT_CONCURRENCY))
+    .addOption(envOption('--direct-concurrency <n>', 'requests in flight per service on the direct endpoint (clients and peers straight to this server); past it they are refused as OVERLOADED', 'CORREIO_SERVER_DIRECT_CONCURRENCY').argParser(parsePositiveInt).default(DEFAULT_DIRECT_CONCURRENCY))
     .addOption(envOption('--verify <mode>', 'store check at start: full (every operation and index) or off', 'CORREIO_SERVER_VERIFY').choices(['full', 'off']).default('full'))
     .addOption(envOption('--page-size <n>', 'page size when a request gives no limit (1–500)', 'CORREIO_SERVER_PAGE_SIZE').argParser(parsePageSize).default(50))
     .addOption(envOption('--max-clock-offset <ms>', "refuse to start when the store's newest operation is stamped further ahead of this clock", 'CORREIO_SERVER_MAX_CLOCK_OFFSET').argParser(parseDurationMs).default(60_000))
@@ -137,6 +139,7 @@ export function parseServerCommandLine(argv: readonly string[], command = server
     broker: raw.broker,
     proxy: { pub: raw.proxyPub, sub: raw.proxySub },
     concurrency: raw.concurrency,
+    directConcurrency: raw.directConcurrency,
     verify: raw.verify,
     pageSize: raw.pageSize,
     maxClockOffsetMs: raw.maxClockOffset,

@@ -5,3 +5,12 @@
  * clients, and a server at rest still uses about 1 % of a core.
  */
 export const DEFAULT_CONCURRENCY = 64;
+
+/**
+ * Requests in flight per service on the server's direct endpoint (clients and peers straight to
+ * this server, revision 1.9). A ROUTER holds no socket per request, so the bound is memory and the
+ * store's batches, not connections: when clients pick the server by channel (chatServerFinder's
+ * key), every writer of a busy channel sends here at once, and a request past the bound is refused
+ * as OVERLOADED (retryable) instead of sharing the next commit.
+ */
+export const DEFAULT_DIRECT_CONCURRENCY = 1_024;

@@ -26,7 +26,7 @@ import { TaskStore } from './tasks/TaskStore.js';
 import { cachedFor, dashboardHealth, type DashboardHealth } from './dashboardHealth.js';
 import { RecentOperations } from './RecentOperations.js';
 import { Authenticator, type AuthMode } from './auth/Authenticator.js';
-import { DEFAULT_CONCURRENCY } from './concurrency.js';
+import { DEFAULT_CONCURRENCY, DEFAULT_DIRECT_CONCURRENCY } from './concurrency.js';
 import type { Rate } from '@correio/tasks';
 import { OperationClock } from './OperationClock.js';
 import { OperationFanout } from './OperationFanout.js';
@@ -83,6 +83,8 @@ export interface StartServerOptions {
   readonly dataDir: string;
   /** Requests served at once per broker service (`chat` and `srv.<id>`): MDP worker connections each. Default DEFAULT_CONCURRENCY (64). */
   readonly concurrency?: number;
+  /** Requests in flight per service on the direct endpoint. Default DEFAULT_DIRECT_CONCURRENCY (1,024). */
+  readonly directConcurrency?: number;
   /** Store verification at start. Default `full`. */
   readonly verify?: VerifyMode;
   /** Page size of users, channels, history and conversations when a request gives no limit. Default 50. */
@@ -305,7 +307,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
         // Clients skip the broker too (revision 1.9): `chat` always, `tasks` while it coordinates the task queue.
         also: (name) => (name === 'chat' || (name === TASKS_SERVICE && coordinatingTasks()) ? directHandler(name) : undefined),
         stamp,
-        concurrency: options.concurrency ?? DEFAULT_CONCURRENCY,
+        concurrency: options.directConcurrency ?? DEFAULT_DIRECT_CONCURRENCY,
         logger,
       });
     }

@@ -13,4 +13,4 @@ export {
 export { MAX_SERVERS_FROM_EVENTS, ServerDirectory, type ServerInfo, type MembershipChange, type MembershipState } from './ServerDirectory.js';
 export { Discovery, type DiscoveryOptions, type DiscoveryEventMap } from './Discovery.js';
 export { ServerNode, type ServerNodeOptions, type ServerNodeEventMap } from './ServerNode.js';
-export { chatServerFinder } from './chatServerFinder.js';
+export { chatServerFinder, type ChatServerFinderOptions } from './chatServerFinder.js';

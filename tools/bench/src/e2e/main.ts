@@ -7,7 +7,7 @@
 //   npm run bench:e2e [-- --systems correio,jetstream-always,jetstream-default
 //                        --ack-peers 2,1,0 --clients 1,10,100 --duration 5000 --warmup 1000 --no-baselines
 //                        --clients-per-process 50 --data-root <dir on a real disk> --server-flags "--concurrency 32"
-//                        --client-route direct|broker --clients-per-connection 1
+//                        --client-route direct|broker --server-choice channel|random --clients-per-connection 1
 //                        --profile-dir tmp/profiles]   (profiles: npx tsx tools/bench/src/e2e/profile-summary.ts <files>)
 import { mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -41,6 +41,9 @@ const clientRoute = arg('client-route', 'direct');
 if (clientRoute !== 'direct' && clientRoute !== 'broker') throw new Error(`--client-route: direct or broker, not ${clientRoute}`);
 /** Clients per load process: each process drives up to this many DEALERs, so load generation is not one process's event loop. */
 const clientsPerLoadProcess = Number(arg('clients-per-process', '50'));
+/** Which server a Correio client writes to directly: the channel's (all of a channel's writes through one origin, as a JetStream stream has one leader) or one at random. */
+const serverChoice = arg('server-choice', 'channel');
+if (serverChoice !== 'channel' && serverChoice !== 'random') throw new Error(`--server-choice: channel or random, not ${serverChoice}`);
 /** Correio clients sharing one connection to the broker and to their server (jetstream-load.ts: 10 publishers per `nats` connection). */
 const clientsPerConnection = Number(arg('clients-per-connection', '1'));
 const SERVERS = ['s1', 's2', 's3'];
@@ -68,7 +71,7 @@ async function measure(topology: Topology, token: string, ackPeers: number, clie
     spawnTsScript(join(import.meta.dirname, 'publish-load.ts'), [
       '--broker', topology.broker, '--clients', String(share), '--duration', String(durationMs), '--warmup', String(warmupMs),
       '--tag', `${tag}p${p}`, '--channel', channel, '--user', 'bench', '--token', token, '--acked-file', join(scratch, `${tag}p${p}-acked.json`),
-      '--route', clientRoute, '--clients-per-connection', String(clientsPerConnection),
+      '--route', clientRoute, '--clients-per-connection', String(clientsPerConnection), '--server-choice', serverChoice,
     ], profileDir ? ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, `load-${tag}`)}`] : []),
   );
   const results = await Promise.all(loads.map(async (load) => JSON.parse(await load.line(/^\{/, durationMs + warmupMs + 60_000)) as LoadResult));

@@ -38,7 +38,12 @@ const connections = Math.ceil(clients / perConnection);
 const brokerClients = Array.from({ length: connections }, (_, i) => new RequestClient({ endpoint: broker, from: `${tag}-${i}`, timeout: ATTEMPT_TIMEOUT_MS }));
 /** One client's publications: on a DirectRoute over its broker connection, or on that connection alone. */
 type Publisher = (body: BodyOf<'chat.publish.request'>, options: RequestOptions) => Promise<AnyEnvelope>;
-const routes = direct ? brokerClients.map((client) => new DirectRoute({ broker: client, brokerEndpoints: broker, service: 'chat', find: chatServerFinder(client) })) : [];
+/** `channel`: every client's direct route picks the channel's server (chatServerFinder's key), the origin of all its writes; `random`: one each at random. */
+const serverChoice = arg('server-choice', 'channel');
+if (serverChoice !== 'channel' && serverChoice !== 'random') throw new Error(`--server-choice: channel or random, not ${serverChoice}`);
+const routes = direct
+  ? brokerClients.map((client) => new DirectRoute({ broker: client, brokerEndpoints: broker, service: 'chat', find: chatServerFinder(client, serverChoice === 'channel' ? { key: channel } : {}) }))
+  : [];
 const sockets: Publisher[] = brokerClients.map((client, i) =>
   direct ? (body, options) => routes[i]!.request('chat.publish.request', body, options) : (body, options) => client.request('chat', 'chat.publish.request', body, options),
 );
