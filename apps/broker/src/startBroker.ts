@@ -51,7 +51,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
         ...(http.host ? { host: http.host } : {}),
         registry: metrics,
         version,
-        onError: (error) => logger.error({ err: error }, 'the HTTP sidecar could not accept a connection; it keeps listening'),
+        logger,
         health: () => {
           const snapshot = running.snapshot();
           return {

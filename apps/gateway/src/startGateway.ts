@@ -291,7 +291,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     await app.listen({ host: options.host, port: options.port });
     // Once listening, an accept that fails (EMFILE past libuv's reserve) is an 'error' event: unheard, it would end the gateway.
     app.server.on('error', (error) => logger.error({ err: error }, 'the HTTP server could not accept a connection; it keeps listening'));
-    if (options.http) sidecar = await startHttpSidecar({ port: options.http.port, ...(options.http.host ? { host: options.http.host } : {}), registry: metrics, health, onError: (error) => logger.error({ err: error }, 'the HTTP sidecar could not accept a connection; it keeps listening') });
+    if (options.http) sidecar = await startHttpSidecar({ port: options.http.port, ...(options.http.host ? { host: options.http.host } : {}), registry: metrics, health, logger });
   } catch (error) {
     await app.close();
     await feed.close();

@@ -38,7 +38,7 @@ export async function startProxy(options: StartProxyOptions): Promise<RunningPro
         ...(http.host ? { host: http.host } : {}),
         registry: metrics,
         version,
-        onError: (error) => logger.error({ err: error }, 'the HTTP sidecar could not accept a connection; it keeps listening'),
+        logger,
         health: () => {
           const snapshot = started.snapshot();
           return { ready: snapshot.state === 'running', status: snapshot.state === 'running' ? 'ok' : snapshot.state, ...snapshot };

@@ -142,7 +142,7 @@ export async function startRef(options: StartRefOptions): Promise<RunningRef> {
         ...(options.http.host ? { host: options.http.host } : {}),
         registry: metrics,
         version,
-        onError: (error) => logger.error({ err: error }, 'the HTTP sidecar could not accept a connection; it keeps listening'),
+        logger,
         health: () => {
           const { listed, alive } = registry.counts;
           const ready = state === 'running' && brokerConnected;

@@ -255,7 +255,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   try {
     // Up first, so that its URL goes into the registration with the reference server.
     if (options.http) {
-      sidecar = await startHttpSidecar({ port: options.http.port, ...(options.http.host ? { host: options.http.host } : {}), registry: metrics, health: () => currentHealth(), onError: (error) => logger.error({ err: error }, 'the HTTP sidecar could not accept a connection; it keeps listening') });
+      sidecar = await startHttpSidecar({ port: options.http.port, ...(options.http.host ? { host: options.http.host } : {}), registry: metrics, health: () => currentHealth(), logger });
     }
     // Every operation new to the store, own or replicated, once durable: what /health shows as recent_ops.
     const recent = new RecentOperations();

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Logger } from './logger.js';
 import type { MetricsRegistry } from './metrics.js';
 
 /** What `/health` reports. `ready: false` answers 503 so load balancers and supervisors stop sending. */
@@ -20,8 +21,8 @@ export interface HttpSidecarOptions {
   readonly registry?: MetricsRegistry;
   /** The program's version, reported in every /health answer as `version` (unless the answer has its own). */
   readonly version?: string;
-  /** An error of the listening server (an accept that failed: EMFILE). Default: one line on stderr. */
-  readonly onError?: (error: Error) => void;
+  /** Where an error of the listening server (an accept that failed: EMFILE) is logged. Default: one line on stderr. */
+  readonly logger?: Logger;
 }
 
 export interface HttpSidecar {
@@ -49,7 +50,10 @@ export async function startHttpSidecar(options: HttpSidecarOptions): Promise<Htt
     });
   });
   // Unheard, an 'error' of a listening server (an accept past the descriptor limit) would end the program.
-  server.on('error', options.onError ?? ((error) => process.stderr.write(`http sidecar: ${error.message}; it keeps listening\n`)));
+  server.on('error', (error) => {
+    if (options.logger) options.logger.error({ err: error }, 'the HTTP sidecar could not accept a connection; it keeps listening');
+    else process.stderr.write(`http sidecar: ${error.message}; it keeps listening\n`);
+  });
   const port = (server.address() as AddressInfo).port;
   const urlHost = host.includes(':') ? `[${host}]` : host;
   return {
