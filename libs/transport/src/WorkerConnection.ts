@@ -154,12 +154,13 @@ export class WorkerConnection {
       socket.connect(endpoint);
     } catch (error) {
       void socket?.close();
-      if (!retrying && !isSocketLimitError(error)) throw error;
+      const atLimit = isSocketLimitError(error);
+      if (!retrying && !atLimit) throw error;
       // A socket ZeroMQ cannot open now (its socket limit, the process's file limit) must not end
       // the process: the connection tries again after the backoff.
       this.#settings.counters.openFailures += 1;
       this.#failures += 1;
-      const hint = isSocketLimitError(error) ? ': the process is at its socket or file limit; lower the worker concurrency or raise the limit' : '';
+      const hint = atLimit ? ': the process is at its socket or file limit; lower the worker concurrency or raise the limit' : '';
       this.#settings.log.error({ err: error, connection: this.index }, `cannot open a worker connection${hint}`);
       this.#retryOpen(`the socket could not be opened${hint}`);
       return;
